@@ -1,0 +1,94 @@
+/* libvdb — status codes, data types, metrics and values shared by every public header. */
+#ifndef VDB_TYPES_H
+#define VDB_TYPES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#define VDB_EXPORT __declspec(dllexport)
+#else
+#define VDB_EXPORT __attribute__((visibility("default")))
+#endif
+
+/* Every call returns a status. VDB_OK is zero; the words of the last error on the
+ * calling thread come from vdb_errmsg(). */
+typedef enum vdb_status {
+    VDB_OK = 0,
+    VDB_EINVAL = 1,       /* bad argument: wrong dimension, NaN, unknown field, NULL, ... */
+    VDB_ENOTFOUND = 2,    /* no such collection, partition, key or object */
+    VDB_EEXIST = 3,       /* the name is taken */
+    VDB_EIO = 4,          /* the operating system or a storage backend failed */
+    VDB_ECORRUPT = 5,     /* a file or record failed its checksum or format check */
+    VDB_EUNSUPPORTED = 6, /* the feature is not built yet, or not by this backend */
+    VDB_ENOMEM = 7,       /* an allocation failed */
+    VDB_ELOCKED = 8,      /* another process holds the database's write lock */
+    VDB_EVERSION = 9,     /* written by an unknown (newer) format version */
+    VDB_ECONFLICT = 10,   /* a compare-and-swap found another value */
+    VDB_ERANGE = 11,      /* a timestamp outside the retention window, a value out of range */
+} vdb_status;
+
+/* Field types. Arrays name their element type separately (vdb_field_def.element_type). */
+typedef enum vdb_type {
+    VDB_TYPE_NONE = 0,
+    VDB_TYPE_BOOL = 1,
+    VDB_TYPE_INT8 = 2,
+    VDB_TYPE_INT16 = 3,
+    VDB_TYPE_INT32 = 4,
+    VDB_TYPE_INT64 = 5,
+    VDB_TYPE_FLOAT = 10,
+    VDB_TYPE_DOUBLE = 11,
+    VDB_TYPE_VARCHAR = 21,
+    VDB_TYPE_ARRAY = 22,
+    VDB_TYPE_JSON = 23,
+    VDB_TYPE_FLOAT_VECTOR = 101,
+} vdb_type;
+
+/* Vector metrics. L2 is the squared Euclidean distance (smaller is nearer), as in Milvus;
+ * IP and COSINE are similarities (larger is nearer). */
+typedef enum vdb_metric {
+    VDB_METRIC_L2 = 1,
+    VDB_METRIC_IP = 2,
+    VDB_METRIC_COSINE = 3,
+} vdb_metric;
+
+/* A value read out of a result. Pointers stay valid until the result is freed.
+ * VARCHAR, JSON and ARRAY values are text (ARRAY and JSON as JSON text); vectors point at
+ * dim floats. */
+typedef struct vdb_value {
+    vdb_type type;
+    int is_null;
+    union {
+        int64_t i64;   /* BOOL (0/1), INT8..INT64 */
+        double f64;    /* FLOAT, DOUBLE */
+        struct {
+            const char *ptr;
+            size_t len;
+        } str;         /* VARCHAR, JSON, ARRAY: not NUL-terminated; len bytes */
+        struct {
+            const float *ptr;
+            uint32_t dim;
+        } vec;         /* FLOAT_VECTOR */
+    } u;
+} vdb_value;
+
+/* The primary keys of a delete or get: exactly one of ints / strs is non-NULL. */
+typedef struct vdb_pk_list {
+    const int64_t *ints;
+    const char *const *strs;
+    size_t count;
+} vdb_pk_list;
+
+/* Name of a status, type or metric ("VDB_EINVAL", "INT64", "L2"); never NULL. */
+VDB_EXPORT const char *vdb_status_name(vdb_status st);
+VDB_EXPORT const char *vdb_type_name(vdb_type t);
+VDB_EXPORT const char *vdb_metric_name(vdb_metric m);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

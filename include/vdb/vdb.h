@@ -1,0 +1,264 @@
+/* libvdb — an embeddable vector database with the architecture of Milvus 2.x.
+ *
+ * This header is the manual. Conventions for every function:
+ * - It returns a vdb_status; VDB_OK (0) is success. On failure nothing was changed, and
+ *   vdb_errmsg() gives the reason in words (the last error on the calling thread).
+ * - Strings and arrays passed in are copied when needed; the caller keeps ownership.
+ * - What the library hands out is freed by the named function (vdb_result_free, ...).
+ * - A vdb_db handle is thread-safe: any number of threads may call into one handle.
+ *   Schema and batch builders are not: use one per thread.
+ */
+#ifndef VDB_H
+#define VDB_H
+
+#include "backend.h"
+#include "types.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define VDB_VERSION_MAJOR 0
+#define VDB_VERSION_MINOR 1
+#define VDB_VERSION_PATCH 0
+#define VDB_VERSION_NUMBER (VDB_VERSION_MAJOR * 10000 + VDB_VERSION_MINOR * 100 + VDB_VERSION_PATCH)
+#define VDB_VERSION_STRING "0.1.0"
+
+/* The version of the library actually loaded, as "0.1.0" and as VDB_VERSION_NUMBER. */
+VDB_EXPORT const char *vdb_version(void);
+VDB_EXPORT int vdb_version_number(void);
+
+/* The message of the last failed call on this thread ("" if none). db may be NULL; the
+ * message belongs to the thread, so it is right for whichever handle the thread used last.
+ * Valid until the thread's next call into the library. */
+typedef struct vdb_db vdb_db;
+VDB_EXPORT const char *vdb_errmsg(const vdb_db *db);
+
+/* ---- opening a database ------------------------------------------------------------------ */
+
+/* Consistency of a search or get, as Milvus defines them. */
+typedef enum vdb_consistency {
+    VDB_CONSISTENCY_STRONG = 0,     /* sees every write acknowledged before the call */
+    VDB_CONSISTENCY_BOUNDED = 1,    /* sees writes older than staleness_ms */
+    VDB_CONSISTENCY_SESSION = 2,    /* sees at least up to the given session timestamp */
+    VDB_CONSISTENCY_EVENTUALLY = 3, /* sees whatever has been applied (in-process: all) */
+} vdb_consistency;
+
+typedef struct vdb_options {
+    uint32_t struct_size;        /* sizeof(vdb_options): lets the struct grow */
+    vdb_sync_mode sync;          /* default VDB_SYNC_FULL */
+    uint32_t sync_interval_ms;   /* VDB_SYNC_BATCH: default 100 */
+    uint64_t segment_max_rows;   /* seal a growing segment at this many rows (default 1<<20) */
+    uint64_t segment_max_bytes;  /* ... or at this many bytes (default 512 MiB) */
+    uint64_t retention_seconds;  /* time travel window (default 432000 = 5 days, as Milvus) */
+    uint32_t compaction_interval_ms; /* background compaction period; 0 = off (default 60000) */
+    uint32_t compaction_min_segments; /* merge when a shard has this many small segments (4) */
+    const char *log_uri;         /* NULL: wal://<path>/wal */
+    const char *meta_uri;        /* NULL: local://<path>/meta */
+    const char *object_uri;      /* NULL: file://<path>/objects */
+    int disable_io_uring;        /* force the plain pwrite() WAL path */
+} vdb_options;
+
+/* Fills opts with the defaults above. */
+VDB_EXPORT void vdb_options_init(vdb_options *opts);
+
+/* Opens (creating if needed) the database in folder path. opts may be NULL for defaults.
+ * One process at a time may open a folder: a second gets VDB_ELOCKED naming the holder's pid.
+ * A lock left by a dead process is taken over. A folder written by a newer format version is
+ * refused with VDB_EVERSION. Recovery (meta, sealed segments, log replay) happens here. */
+VDB_EXPORT vdb_status vdb_open(const char *path, const vdb_options *opts, vdb_db **out);
+
+/* Closes the handle: stops background work, releases the lock. Acknowledged writes are
+ * already durable; close does not flush growing segments (they are rebuilt from the log). */
+VDB_EXPORT void vdb_close(vdb_db *db);
+
+/* ---- schemas ----------------------------------------------------------------------------- */
+
+typedef struct vdb_schema vdb_schema;
+
+/* One field. Zero the struct, then set what applies. */
+typedef struct vdb_field_def {
+    const char *name;        /* letters, digits, '_'; starts with a letter or '_'; <= 255 */
+    vdb_type type;
+    vdb_type element_type;   /* ARRAY: the element type (bool, ints, float, double, varchar) */
+    uint32_t dim;            /* FLOAT_VECTOR: 1..32768 */
+    vdb_metric metric;       /* FLOAT_VECTOR: default L2 */
+    uint32_t max_length;     /* VARCHAR (and VARCHAR array elements): 1..65535 bytes */
+    uint32_t max_capacity;   /* ARRAY: 1..4096 elements */
+    int is_primary;          /* exactly one field: INT64 or VARCHAR */
+    int auto_id;             /* primary INT64 only: the library assigns ids */
+    int nullable;            /* scalar fields only */
+    const char *default_json; /* default for a missing column or a NULL, as JSON text
+                                ("5", "\"abc\"", "true"); scalar fields only */
+    const char *description;
+} vdb_field_def;
+
+/* A new empty schema for a collection named name. Free with vdb_schema_free. */
+VDB_EXPORT vdb_status vdb_schema_new(const char *name, vdb_schema **out);
+VDB_EXPORT void vdb_schema_free(vdb_schema *schema);
+/* Adds a field (copied). Checked here: name, type, parameters, one primary key. */
+VDB_EXPORT vdb_status vdb_schema_add_field(vdb_schema *schema, const vdb_field_def *def);
+/* Dynamic fields (Milvus's enable_dynamic_field): keys not in the schema are kept per row in
+ * a hidden JSON field named "$meta" and returned like fields. Default off. */
+VDB_EXPORT vdb_status vdb_schema_set_dynamic(vdb_schema *schema, int enabled);
+/* Number of shards (log channels) of the collection: 1..64, default 1. */
+VDB_EXPORT vdb_status vdb_schema_set_shards(vdb_schema *schema, uint32_t num_shards);
+VDB_EXPORT vdb_status vdb_schema_set_description(vdb_schema *schema, const char *text);
+
+/* Reading a schema (from vdb_describe_collection or one you built). */
+VDB_EXPORT const char *vdb_schema_name(const vdb_schema *schema);
+VDB_EXPORT size_t vdb_schema_field_count(const vdb_schema *schema);
+/* Field i (0-based); pointers stay valid while the schema lives. */
+VDB_EXPORT vdb_status vdb_schema_field(const vdb_schema *schema, size_t i, vdb_field_def *out);
+VDB_EXPORT int vdb_schema_dynamic(const vdb_schema *schema);
+VDB_EXPORT uint32_t vdb_schema_shards(const vdb_schema *schema);
+
+/* ---- collections and partitions ---------------------------------------------------------- */
+
+/* Creates a collection from schema (copied), with a "_default" partition. */
+VDB_EXPORT vdb_status vdb_create_collection(vdb_db *db, const vdb_schema *schema);
+/* Drops a collection and all its data. */
+VDB_EXPORT vdb_status vdb_drop_collection(vdb_db *db, const char *name);
+VDB_EXPORT vdb_status vdb_has_collection(vdb_db *db, const char *name, int *exists);
+/* The collection's schema (a copy): free it with vdb_schema_free. */
+VDB_EXPORT vdb_status vdb_describe_collection(vdb_db *db, const char *name, vdb_schema **out);
+
+/* A list of names, freed with vdb_names_free. */
+typedef struct vdb_names {
+    size_t count;
+    char **names;
+} vdb_names;
+VDB_EXPORT vdb_status vdb_list_collections(vdb_db *db, vdb_names **out);
+VDB_EXPORT void vdb_names_free(vdb_names *names);
+
+VDB_EXPORT vdb_status vdb_create_partition(vdb_db *db, const char *collection, const char *name);
+/* "_default" cannot be dropped. The partition's rows go with it. */
+VDB_EXPORT vdb_status vdb_drop_partition(vdb_db *db, const char *collection, const char *name);
+VDB_EXPORT vdb_status vdb_list_partitions(vdb_db *db, const char *collection, vdb_names **out);
+
+/* ---- columnar batches ---------------------------------------------------------------------- */
+
+typedef struct vdb_batch vdb_batch;
+
+VDB_EXPORT vdb_status vdb_batch_new(vdb_batch **out);
+VDB_EXPORT void vdb_batch_free(vdb_batch *batch);
+
+/* Adds a column of rows values for field (data is copied). Every column of a batch must
+ * have the same number of rows.
+ * - BOOL: const uint8_t[rows] (0/1); INT8..INT64: the C integer type; FLOAT: float;
+ *   DOUBLE: double; FLOAT_VECTOR: const float[rows * dim].
+ * - VARCHAR: const char *const[rows] (NUL-terminated UTF-8).
+ * - JSON: const char *const[rows], each a JSON text. ARRAY: const char *const[rows], each a
+ *   JSON array of the field's element type.
+ * - valid: NULL (all present) or uint8_t[rows] with 0 where the value is NULL (nullable
+ *   fields, or fields with a default; a NULL row takes the default).
+ * type must match the field's type; it is checked at insert time, against the schema.
+ * A column whose name is not in the schema goes, in a collection with dynamic fields on,
+ * into each row's "$meta" object under that name. A column named "$meta" gives each row's
+ * dynamic object directly (JSON objects). */
+VDB_EXPORT vdb_status vdb_batch_add_column(vdb_batch *batch, const char *field, vdb_type type,
+                                           const void *data, const uint8_t *valid, size_t rows,
+                                           uint32_t dim);
+VDB_EXPORT size_t vdb_batch_rows(const vdb_batch *batch);
+
+/* ---- results ------------------------------------------------------------------------------ */
+
+/* Rows grouped by query: a search gives one group per query vector; insert, get gives one
+ * group. Free with vdb_result_free. */
+typedef struct vdb_result vdb_result;
+
+VDB_EXPORT void vdb_result_free(vdb_result *res);
+VDB_EXPORT size_t vdb_result_groups(const vdb_result *res);
+VDB_EXPORT size_t vdb_result_rows(const vdb_result *res, size_t group);
+/* The primary key of a row: int64 keys through pk_int, varchar keys through pk_str. */
+VDB_EXPORT vdb_type vdb_result_pk_type(const vdb_result *res);
+VDB_EXPORT int64_t vdb_result_pk_int(const vdb_result *res, size_t group, size_t row);
+VDB_EXPORT const char *vdb_result_pk_str(const vdb_result *res, size_t group, size_t row);
+/* Search only: the distance (L2) or similarity (IP, COSINE) of the row to its query. */
+VDB_EXPORT float vdb_result_distance(const vdb_result *res, size_t group, size_t row);
+/* A requested output field of a row (schema field, or a dynamic key, or "$meta"). */
+VDB_EXPORT vdb_status vdb_result_field(const vdb_result *res, size_t group, size_t row,
+                                       const char *field, vdb_value *out);
+/* The timestamp a write was stamped with (insert, upsert, delete results). */
+VDB_EXPORT uint64_t vdb_result_timestamp(const vdb_result *res);
+
+/* ---- writes -------------------------------------------------------------------------------- */
+
+/* Inserts batch into partition (NULL: "_default"). The whole batch gets one timestamp and is
+ * durable and visible when this returns VDB_OK; on error nothing of it is. *ts gets the
+ * timestamp; *pks (may be NULL) gets the rows' primary keys (the assigned ones when auto_id),
+ * as one group. */
+VDB_EXPORT vdb_status vdb_insert(vdb_db *db, const char *collection, const char *partition,
+                                 const vdb_batch *batch, uint64_t *ts, vdb_result **pks);
+/* Like insert, but first deletes every row with the same primary key (in any partition), at
+ * the same timestamp. Not allowed with auto_id. */
+VDB_EXPORT vdb_status vdb_upsert(vdb_db *db, const char *collection, const char *partition,
+                                 const vdb_batch *batch, uint64_t *ts, vdb_result **pks);
+/* Deletes the rows with these primary keys (partition NULL: in every partition). Keys that
+ * match nothing are not an error. */
+VDB_EXPORT vdb_status vdb_delete(vdb_db *db, const char *collection, const char *partition,
+                                 const vdb_pk_list *pks, uint64_t *ts);
+/* Seals every growing segment of the collection (NULL: all collections) and writes it to the
+ * object store. */
+VDB_EXPORT vdb_status vdb_flush(vdb_db *db, const char *collection);
+/* Runs a compaction pass now (the background one runs every compaction_interval_ms). */
+VDB_EXPORT vdb_status vdb_compact(vdb_db *db, const char *collection);
+
+/* ---- reads --------------------------------------------------------------------------------- */
+
+/* Where a read stands in time. travel_ts != 0 reads as of that timestamp (time travel; it
+ * must be inside the retention window, else VDB_ERANGE); else the consistency level picks. */
+typedef struct vdb_read_opts {
+    uint64_t travel_ts;
+    vdb_consistency consistency;  /* default STRONG */
+    uint64_t staleness_ms;        /* BOUNDED */
+    uint64_t session_ts;          /* SESSION: the timestamp of the caller's last write */
+    const char *const *partitions; /* NULL: all partitions */
+    size_t n_partitions;
+    const char *const *output_fields; /* NULL: none; "*": every field */
+    size_t n_output_fields;
+} vdb_read_opts;
+
+typedef struct vdb_search_req {
+    uint32_t struct_size;       /* sizeof(vdb_search_req) */
+    const char *collection;
+    const char *vector_field;   /* NULL: the collection's only vector field */
+    const float *vectors;       /* nq * dim floats */
+    size_t nq;
+    uint32_t dim;
+    uint32_t k;                 /* 1..16384 */
+    const char *filter;         /* boolean expression: not supported yet (must be NULL) */
+    const char *params;         /* index search parameters ("ef=64"); ignored by exact search */
+    vdb_read_opts read;
+} vdb_search_req;
+
+/* The k nearest visible rows for each query vector, nearest first; fewer when the collection
+ * holds fewer rows. */
+VDB_EXPORT vdb_status vdb_search(vdb_db *db, const vdb_search_req *req, vdb_result **out);
+
+/* The visible rows with these primary keys, in the order of pks (missing keys are skipped). */
+VDB_EXPORT vdb_status vdb_get(vdb_db *db, const char *collection, const vdb_pk_list *pks,
+                              const vdb_read_opts *read, vdb_result **out);
+
+/* Allocates a fresh timestamp (for time travel: "now"). */
+VDB_EXPORT vdb_status vdb_now(vdb_db *db, uint64_t *ts);
+
+/* ---- statistics ---------------------------------------------------------------------------- */
+
+typedef struct vdb_stats {
+    uint64_t row_count;        /* visible rows now */
+    uint64_t growing_segments;
+    uint64_t sealed_segments;
+    uint64_t growing_rows;     /* rows (visible or not) in growing segments */
+    uint64_t sealed_rows;      /* rows (visible or not) in sealed segments */
+    uint64_t deleted_rows;     /* delete records held */
+    uint32_t num_shards;
+    uint32_t num_partitions;
+} vdb_stats;
+
+VDB_EXPORT vdb_status vdb_collection_stats(vdb_db *db, const char *collection, vdb_stats *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

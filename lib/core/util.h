@@ -1,0 +1,100 @@
+/* Shared internals: allocation (with fault injection), errors, byte buffers, checksums,
+ * hashing and clocks. Every module includes this; it includes only the public headers. */
+#ifndef VDB_UTIL_H
+#define VDB_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "vdb/backend.h"
+#include "vdb/types.h"
+
+/* ---- allocation: every allocation goes through these so tests can inject failures ---- */
+void *vdb_malloc(size_t n);
+void *vdb_calloc(size_t count, size_t size);
+void *vdb_realloc(void *p, size_t n);
+void vdb_free(void *p);
+char *vdb_strdup(const char *s);
+char *vdb_strndup(const char *s, size_t n);
+/* Tests: make the nth allocation from now fail (and every one after it while sticky); 0 off. */
+void vdb_fault_alloc_after(uint64_t nth, bool sticky);
+
+/* ---- errors: the calling thread's last message ---- */
+/* vdb_set_errmsg (public, backend.h) sets it; vdb_err_clear resets it on entry to a call. */
+void vdb_err_clear(void);
+const char *vdb_err_get(void);
+
+/* ---- growable byte buffer (little-endian encoders) ---- */
+typedef struct vdb_buf {
+    uint8_t *p;
+    size_t len, cap;
+    bool oom; /* an append failed; the buffer keeps what it had */
+} vdb_buf;
+
+void vdb_buf_free(vdb_buf *b);
+bool vdb_buf_reserve(vdb_buf *b, size_t extra);
+void vdb_buf_put(vdb_buf *b, const void *p, size_t n);
+void vdb_buf_u8(vdb_buf *b, uint8_t v);
+void vdb_buf_u32(vdb_buf *b, uint32_t v);
+void vdb_buf_u64(vdb_buf *b, uint64_t v);
+void vdb_buf_str(vdb_buf *b, const char *s); /* u32 length + bytes */
+void vdb_buf_bytes(vdb_buf *b, const void *p, size_t n); /* u64 length + bytes */
+
+/* ---- bounds-checked reader over bytes; any overrun sets err and yields zeros ---- */
+typedef struct vdb_rd {
+    const uint8_t *p;
+    size_t len, off;
+    bool err;
+} vdb_rd;
+
+static inline vdb_rd vdb_rd_init(const void *p, size_t len)
+{
+    vdb_rd r = {(const uint8_t *)p, len, 0, false};
+    return r;
+}
+const void *vdb_rd_take(vdb_rd *r, size_t n); /* NULL (and err) on overrun */
+uint8_t vdb_rd_u8(vdb_rd *r);
+uint32_t vdb_rd_u32(vdb_rd *r);
+uint64_t vdb_rd_u64(vdb_rd *r);
+/* A vdb_buf_str: returns a malloc'ed NUL-terminated copy, NULL on overrun or OOM. */
+char *vdb_rd_str(vdb_rd *r);
+/* A vdb_buf_bytes: points into the input; NULL on overrun. */
+const void *vdb_rd_bytes(vdb_rd *r, size_t *n);
+
+static inline void vdb_put_u32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
+static inline void vdb_put_u64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
+static inline uint32_t vdb_get_u32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+static inline uint64_t vdb_get_u64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
+
+/* ---- checksums and hashing ---- */
+/* CRC32C (Castagnoli), hardware-accelerated where the CPU has SSE4.2. Start with crc = 0. */
+uint32_t vdb_crc32c(uint32_t crc, const void *p, size_t n);
+/* A fast 64-bit hash of bytes (seeded), and of an int64. */
+uint64_t vdb_hash_bytes(const void *p, size_t n, uint64_t seed);
+uint64_t vdb_hash_u64(uint64_t v);
+
+/* ---- clocks ---- */
+uint64_t vdb_now_ms(void);      /* wall clock, ms since the epoch */
+uint64_t vdb_mono_ns(void);     /* monotonic */
+
+/* ---- files ---- */
+/* Writes data to path atomically: a temporary file, fsync, rename, fsync of the folder. */
+vdb_status vdb_file_write_atomic(const char *path, const void *data, size_t len);
+/* Reads a whole file into a malloc'ed buffer (NUL-terminated past len). */
+vdb_status vdb_file_read(const char *path, void **data, size_t *len);
+/* mkdir -p */
+vdb_status vdb_mkdirs(const char *path);
+/* fsync a directory so that creates/renames in it are durable */
+vdb_status vdb_fsync_dir(const char *path);
+/* rm -rf */
+vdb_status vdb_remove_tree(const char *path);
+/* A path joined from parts: malloc'ed "a/b" */
+char *vdb_path_join(const char *a, const char *b);
+
+#define VDB_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define VDB_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define VDB_MAX(a, b) ((a) > (b) ? (a) : (b))
+
+#endif

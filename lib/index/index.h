@@ -1,0 +1,47 @@
+/* The index module: distance kernels (runtime-dispatched AVX-512 / AVX2 / portable), a
+ * top-k heap, and exact (flat) search under a bitset. Thread-safe: no shared state after
+ * the one-time CPU detection. */
+#ifndef VDB_INDEX_H
+#define VDB_INDEX_H
+
+#include "core/util.h"
+
+/* "avx512", "avx2" or "portable": the kernels picked for this CPU. */
+const char *vdb_simd_level(void);
+/* Tests and benchmarks: force a level ("portable", "avx2", "avx512"); returns false if the
+ * CPU lacks it. NULL restores the automatic choice. Not thread-safe. */
+bool vdb_simd_force(const char *level);
+
+float vdb_dist_l2sq(const float *a, const float *b, size_t dim);
+float vdb_dist_ip(const float *a, const float *b, size_t dim);
+float vdb_norm_sq(const float *a, size_t dim);
+/* The metric's score of x against q: L2 squared distance, IP, or cosine similarity. */
+float vdb_dist(vdb_metric m, const float *q, const float *x, size_t dim);
+static inline bool vdb_metric_higher_is_better(vdb_metric m) { return m != VDB_METRIC_L2; }
+
+/* A bounded heap keeping the k best (distance, id) pairs. */
+typedef struct vdb_topk {
+    size_t k, n;
+    bool higher_better;
+    float *dist;
+    int64_t *id;
+} vdb_topk;
+vdb_status vdb_topk_init(vdb_topk *t, size_t k, bool higher_better);
+void vdb_topk_free(vdb_topk *t);
+void vdb_topk_reset(vdb_topk *t);
+/* Keeps (d, id) if it is among the k best so far. Equal distances: the smaller id wins. */
+void vdb_topk_push(vdb_topk *t, float d, int64_t id);
+/* The worst kept distance (the bar to beat when full). */
+float vdb_topk_worst(const vdb_topk *t);
+/* Sorts the kept pairs best first (in place; the heap is then no longer a heap). */
+void vdb_topk_sort(vdb_topk *t);
+
+/* Exact search of nq queries over n rows of base (row-major, dim floats each). Only rows whose
+ * bit is set in bitset are candidates (NULL: all rows). Each hit is pushed into out[q] with
+ * id = id_base + row, so one heap per query can collect several segments. Batches of queries
+ * go through OpenBLAS sgemm when that is faster. NaN scores are never kept. */
+vdb_status vdb_flat_search(const float *base, size_t n, size_t dim, vdb_metric metric,
+                           const float *queries, size_t nq, const uint64_t *bitset,
+                           int64_t id_base, vdb_topk *out);
+
+#endif

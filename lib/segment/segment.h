@@ -1,0 +1,182 @@
+/* The segment module: columns, binlog files, bloom filters, primary-key lookup, delete
+ * records and the growing/sealed segment built from them. Not thread-safe: the core holds
+ * a segment's lock around every call that changes it. */
+#ifndef VDB_SEGMENT_H
+#define VDB_SEGMENT_H
+
+#include "core/util.h"
+
+/* ---- columns ---------------------------------------------------------------------------- */
+
+/* Column storage: fixed-width types (BOOL as 1 byte, INT8..INT64, FLOAT, DOUBLE, FLOAT_VECTOR
+ * as dim floats) in one array; var-length types (VARCHAR, JSON, ARRAY as JSON text) as bytes
+ * plus rows+1 offsets. A nullable column has one valid byte per row (1 = present); a NULL row
+ * still takes its slot (zeros / empty string). */
+typedef struct vdb_column {
+    vdb_type type;
+    uint32_t dim;
+    bool nullable;
+    size_t rows, cap;
+    uint8_t *data;      /* fixed-width: rows * width bytes */
+    uint8_t *valid;     /* nullable only */
+    uint64_t *offsets;  /* var-length only: rows + 1 entries, offsets[0] = 0 */
+    char *bytes;        /* var-length only */
+    size_t nbytes, bytes_cap;
+} vdb_column;
+
+/* Bytes per row of a fixed-width type; 0 for var-length types. */
+size_t vdb_type_width(vdb_type type, uint32_t dim);
+static inline bool vdb_type_is_var(vdb_type t)
+{
+    return t == VDB_TYPE_VARCHAR || t == VDB_TYPE_JSON || t == VDB_TYPE_ARRAY;
+}
+
+void vdb_column_init(vdb_column *c, vdb_type type, uint32_t dim, bool nullable);
+void vdb_column_free(vdb_column *c);
+/* Appends one row: fixed types read width bytes at val (len ignored); var types read len
+ * bytes. valid=false appends a NULL (val may be NULL). VDB_ENOMEM leaves c unchanged. */
+vdb_status vdb_column_push(vdb_column *c, const void *val, size_t len, bool valid);
+/* Appends rows [from, from+n) of src (same type) / the rows listed in idx. */
+vdb_status vdb_column_append(vdb_column *dst, const vdb_column *src, size_t from, size_t n);
+vdb_status vdb_column_append_rows(vdb_column *dst, const vdb_column *src, const uint32_t *idx,
+                                  size_t n);
+/* Drops rows past `rows` (to undo a partial append). */
+void vdb_column_truncate(vdb_column *c, size_t rows);
+
+static inline const void *vdb_column_at(const vdb_column *c, size_t row)
+{
+    return c->data + row * vdb_type_width(c->type, c->dim);
+}
+static inline const char *vdb_column_var(const vdb_column *c, size_t row, size_t *len)
+{
+    *len = (size_t)(c->offsets[row + 1] - c->offsets[row]);
+    return c->bytes + c->offsets[row];
+}
+static inline bool vdb_column_is_null(const vdb_column *c, size_t row)
+{
+    return c->nullable && !c->valid[row];
+}
+size_t vdb_column_memory(const vdb_column *c);
+
+/* Plain encoding (used inside log records): type, dim, nullable, rows, then the arrays. */
+void vdb_column_encode(const vdb_column *c, vdb_buf *out);
+/* Checks every length and offset; VDB_ECORRUPT with a message when anything is off. */
+vdb_status vdb_column_decode(vdb_rd *r, vdb_column *out);
+
+/* ---- binlog files: one column, zstd-compressed, checksummed ----------------------------- */
+/* Layout: "VDBBLOG1", u32 format version, u32 crc32c of the compressed payload, u64 raw
+ * size, u64 compressed size, u32 crc32c of the header so far; then the zstd frame of the
+ * column's plain encoding. */
+vdb_status vdb_binlog_encode(const vdb_column *c, vdb_buf *out);
+vdb_status vdb_binlog_decode(const void *file, size_t len, vdb_column *out);
+
+/* ---- primary keys ------------------------------------------------------------------------ */
+
+/* A primary key value: an int64, or a string (s != NULL, len bytes). */
+typedef struct vdb_pk {
+    int64_t i;
+    const char *s;
+    size_t len;
+} vdb_pk;
+
+uint64_t vdb_pk_hash(vdb_pk pk);
+bool vdb_pk_equal(vdb_pk a, vdb_pk b);
+/* The key of row `row` of a primary-key column (INT64 or VARCHAR). */
+vdb_pk vdb_pk_of(const vdb_column *pkcol, size_t row);
+
+/* A bloom filter over primary-key hashes. */
+typedef struct vdb_bloom {
+    uint64_t *bits;
+    uint64_t nbits;
+    uint32_t k;
+} vdb_bloom;
+vdb_status vdb_bloom_init(vdb_bloom *b, size_t expected, double fp_rate);
+void vdb_bloom_free(vdb_bloom *b);
+void vdb_bloom_add(vdb_bloom *b, uint64_t hash);
+bool vdb_bloom_may_contain(const vdb_bloom *b, uint64_t hash);
+void vdb_bloom_encode(const vdb_bloom *b, vdb_buf *out);
+vdb_status vdb_bloom_decode(vdb_rd *r, vdb_bloom *out);
+
+/* ---- segments ---------------------------------------------------------------------------- */
+
+/* What a segment's columns look like: one per schema field, in schema order (the dynamic
+ * "$meta" JSON column is just the last field when the schema has one). */
+typedef struct vdb_segment_layout {
+    size_t ncols;
+    const vdb_type *types;
+    const uint32_t *dims;
+    const bool *nullable;
+    size_t pk_col;
+} vdb_segment_layout;
+
+typedef struct vdb_delete_rec {
+    vdb_pk pk;      /* s (if any) is owned by the segment */
+    uint64_t ts;
+} vdb_delete_rec;
+
+typedef struct vdb_segment vdb_segment;
+
+typedef struct vdb_segment_info {
+    uint64_t id;
+    uint64_t partition_id;
+    uint32_t shard;
+    bool sealed;
+    size_t rows;
+    uint64_t min_ts, max_ts;
+    uint64_t end_pos;        /* log position of the last record whose rows are all here */
+    size_t deletes;          /* delete records held */
+    size_t persisted_deletes;
+    size_t memory;           /* bytes held in memory */
+} vdb_segment_info;
+
+vdb_status vdb_segment_new(uint64_t id, uint64_t partition_id, uint32_t shard,
+                           const vdb_segment_layout *layout, vdb_segment **out);
+void vdb_segment_free(vdb_segment *s);
+void vdb_segment_get_info(const vdb_segment *s, vdb_segment_info *out);
+void vdb_segment_set_end_pos(vdb_segment *s, uint64_t pos);
+
+/* Appends `rows` rows stamped ts; cols[i] are parallel to the layout and hold at least
+ * from+rows rows. All or nothing. Only for growing segments. */
+vdb_status vdb_segment_append(vdb_segment *s, const vdb_column *cols, size_t from, size_t rows,
+                              uint64_t ts);
+const vdb_column *vdb_segment_column(const vdb_segment *s, size_t col);
+const uint64_t *vdb_segment_timestamps(const vdb_segment *s);
+size_t vdb_segment_rows(const vdb_segment *s);
+
+/* Records a delete of pk at ts when this segment holds a row with that key inserted before
+ * ts (*hit = true); otherwise records nothing. A (pk, ts) already held is not added twice. */
+vdb_status vdb_segment_delete(vdb_segment *s, vdb_pk pk, uint64_t ts, bool *hit);
+/* The delete records (for compaction and tests). */
+const vdb_delete_rec *vdb_segment_deletes(const vdb_segment *s, size_t *n);
+
+/* MVCC: sets bit i of bitset (ceil(rows/64) words, zeroed by the callee) when row i is
+ * visible at T: inserted at ts <= T and no delete of its key at td with ts < td <= T.
+ * Returns the number of visible rows. */
+size_t vdb_segment_visible(const vdb_segment *s, uint64_t T, uint64_t *bitset);
+/* The row with key pk visible at T (the newest if several), or -1. */
+int64_t vdb_segment_find(const vdb_segment *s, vdb_pk pk, uint64_t T);
+/* Whether the segment may hold pk (bloom filter; exact for growing segments). */
+bool vdb_segment_may_contain(const vdb_segment *s, vdb_pk pk);
+
+/* ---- persistence through the object store -----------------------------------------------
+ * A sealed segment lives under "<prefix>/<id>/": one binlog per column ("col_<i>"), one for
+ * row timestamps ("ts"), the bloom filter ("bloom"), and delete logs ("delta_<n>"). Its
+ * manifest (written by the core into the meta store) lists them. */
+
+/* Marks s sealed and writes its files; *manifest gets the manifest. */
+vdb_status vdb_segment_seal(vdb_segment *s, const vdb_object_backend *be, void *store,
+                            const char *prefix, vdb_buf *manifest);
+/* Writes delete records not yet persisted as a new delta file (sealed segments only); when
+ * there were any, *manifest gets the updated manifest and *wrote = true. */
+vdb_status vdb_segment_persist_deletes(vdb_segment *s, const vdb_object_backend *be,
+                                       void *store, const char *prefix, vdb_buf *manifest,
+                                       bool *wrote);
+/* Loads a sealed segment from its manifest; checks every file (VDB_ECORRUPT names it). */
+vdb_status vdb_segment_load(const void *manifest, size_t len, const vdb_segment_layout *layout,
+                            const vdb_object_backend *be, void *store, vdb_segment **out);
+/* The object keys a segment's manifest names (to delete them after a drop or compaction).
+ * Calls fn for each. */
+vdb_status vdb_segment_manifest_files(const void *manifest, size_t len,
+                                      void (*fn)(void *arg, const char *key), void *arg);
+
+#endif
