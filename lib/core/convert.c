@@ -1,0 +1,368 @@
+/* Turns a caller's batch into the collection's columns: type and shape checks, NaN/Inf
+ * rejection, string lengths, JSON and array validation, defaults and NULLs, auto ids, and
+ * the dynamic "$meta" object built from columns the schema does not name. */
+#include <math.h>
+#include <stdio.h>
+
+#include "core.h"
+
+static bool vector_finite(const float *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(v[i]))
+            return false;
+    return true;
+}
+
+/* One scalar default, in column storage form. */
+static vdb_status push_default(vdb_column *col, const vdb_field *f)
+{
+    const vdb_json_scalar *d = &f->defv;
+    union {
+        uint8_t b;
+        int8_t i8;
+        int16_t i16;
+        int32_t i32;
+        int64_t i64;
+        float f;
+        double dbl;
+    } v;
+    switch (f->def.type) {
+    case VDB_TYPE_BOOL: v.b = (uint8_t)(d->i != 0); break;
+    case VDB_TYPE_INT8: v.i8 = (int8_t)d->i; break;
+    case VDB_TYPE_INT16: v.i16 = (int16_t)d->i; break;
+    case VDB_TYPE_INT32: v.i32 = (int32_t)d->i; break;
+    case VDB_TYPE_INT64: v.i64 = d->i; break;
+    case VDB_TYPE_FLOAT: v.f = (float)d->d; break;
+    case VDB_TYPE_DOUBLE: v.dbl = d->d; break;
+    default: return vdb_column_push(col, d->s, d->len, true);
+    }
+    return vdb_column_push(col, &v, 0, true);
+}
+
+/* Checks one present value of field f at row r of the caller's column. */
+static vdb_status check_value(const vdb_field *f, const vdb_column *src, size_t r)
+{
+    const vdb_field_def *d = &f->def;
+    char what[300];
+    size_t len;
+    const char *s;
+    switch (d->type) {
+    case VDB_TYPE_FLOAT: {
+        float v;
+        memcpy(&v, vdb_column_at(src, r), 4);
+        if (!isfinite(v))
+            return vdb_set_errmsg(VDB_EINVAL, "field '%s' row %zu: %g is not a finite number",
+                                  d->name, r, (double)v);
+        return VDB_OK;
+    }
+    case VDB_TYPE_DOUBLE: {
+        double v;
+        memcpy(&v, vdb_column_at(src, r), 8);
+        if (!isfinite(v))
+            return vdb_set_errmsg(VDB_EINVAL, "field '%s' row %zu: %g is not a finite number",
+                                  d->name, r, v);
+        return VDB_OK;
+    }
+    case VDB_TYPE_VARCHAR:
+        vdb_column_var(src, r, &len);
+        if (len > d->max_length)
+            return vdb_set_errmsg(VDB_EINVAL, "field '%s' row %zu: string of %zu bytes exceeds "
+                                  "max_length %u", d->name, r, len, d->max_length);
+        return VDB_OK;
+    case VDB_TYPE_JSON:
+        s = vdb_column_var(src, r, &len);
+        snprintf(what, sizeof what, "field '%s' row %zu", d->name, r);
+        return vdb_json_validate(s, len, what);
+    case VDB_TYPE_ARRAY:
+        s = vdb_column_var(src, r, &len);
+        snprintf(what, sizeof what, "field '%s' row %zu", d->name, r);
+        return vdb_json_check_array(s, len, d->element_type, d->max_capacity, d->max_length,
+                                    what);
+    case VDB_TYPE_FLOAT_VECTOR:
+        if (!vector_finite(vdb_column_at(src, r), d->dim))
+            return vdb_set_errmsg(VDB_EINVAL, "field '%s' row %zu: the vector holds NaN or "
+                                  "Inf", d->name, r);
+        return VDB_OK;
+    default:
+        return VDB_OK;
+    }
+}
+
+/* Fills column `col` (already initialised for field f) from the caller's column src. */
+static vdb_status fill_field(const vdb_field *f, const vdb_column *src, size_t rows,
+                             vdb_column *col)
+{
+    const vdb_field_def *d = &f->def;
+    if (!src) {
+        if (!d->nullable && !f->has_default)
+            return vdb_set_errmsg(VDB_EINVAL, "field '%s' is missing from the batch (it is "
+                                  "not nullable and has no default)", d->name);
+        for (size_t r = 0; r < rows; r++) {
+            vdb_status st = f->has_default ? push_default(col, f)
+                                           : vdb_column_push(col, NULL, 0, false);
+            if (st != VDB_OK)
+                return st;
+        }
+        return VDB_OK;
+    }
+    if (src->type != d->type)
+        return vdb_set_errmsg(VDB_EINVAL, "field '%s' is %s but the batch column is %s",
+                              d->name, vdb_type_name(d->type), vdb_type_name(src->type));
+    if (d->type == VDB_TYPE_FLOAT_VECTOR && src->dim != d->dim)
+        return vdb_set_errmsg(VDB_EINVAL, "field '%s' has dim %u but the batch column has dim "
+                              "%u", d->name, d->dim, src->dim);
+    for (size_t r = 0; r < rows; r++) {
+        vdb_status st;
+        if (vdb_column_is_null(src, r)) {
+            if (f->has_default)
+                st = push_default(col, f);
+            else if (d->nullable)
+                st = vdb_column_push(col, NULL, 0, false);
+            else
+                st = vdb_set_errmsg(VDB_EINVAL, "field '%s' row %zu is NULL but the field is "
+                                    "not nullable", d->name, r);
+        } else if ((st = check_value(f, src, r)) == VDB_OK) {
+            size_t len = 0;
+            const void *p = vdb_type_is_var(d->type) ? vdb_column_var(src, r, &len)
+                                                     : vdb_column_at(src, r);
+            st = vdb_column_push(col, p, len, true);
+        }
+        if (st != VDB_OK)
+            return st;
+    }
+    return VDB_OK;
+}
+
+/* The JSON text of row r of a caller's column (for a dynamic key). */
+static void put_json_value(vdb_buf *o, const vdb_column *c, size_t r)
+{
+    char num[64];
+    if (vdb_column_is_null(c, r)) {
+        vdb_buf_put(o, "null", 4);
+        return;
+    }
+    const void *p = vdb_type_is_var(c->type) ? NULL : vdb_column_at(c, r);
+    int n = 0;
+    switch (c->type) {
+    case VDB_TYPE_BOOL: vdb_buf_put(o, *(const uint8_t *)p ? "true" : "false",
+                                    *(const uint8_t *)p ? 4 : 5); return;
+    case VDB_TYPE_INT8: n = snprintf(num, sizeof num, "%d", *(const int8_t *)p); break;
+    case VDB_TYPE_INT16: { int16_t v; memcpy(&v, p, 2); n = snprintf(num, sizeof num, "%d", v); break; }
+    case VDB_TYPE_INT32: { int32_t v; memcpy(&v, p, 4); n = snprintf(num, sizeof num, "%d", v); break; }
+    case VDB_TYPE_INT64: { int64_t v; memcpy(&v, p, 8); n = snprintf(num, sizeof num, "%lld", (long long)v); break; }
+    case VDB_TYPE_FLOAT: { float v; memcpy(&v, p, 4); n = snprintf(num, sizeof num, "%.9g", (double)v); break; }
+    case VDB_TYPE_DOUBLE: { double v; memcpy(&v, p, 8); n = snprintf(num, sizeof num, "%.17g", v); break; }
+    case VDB_TYPE_FLOAT_VECTOR: {
+        const float *v = p;
+        vdb_buf_u8(o, '[');
+        for (uint32_t i = 0; i < c->dim; i++) {
+            n = snprintf(num, sizeof num, "%s%.9g", i ? "," : "", (double)v[i]);
+            vdb_buf_put(o, num, (size_t)n);
+        }
+        vdb_buf_u8(o, ']');
+        return;
+    }
+    case VDB_TYPE_VARCHAR: {
+        size_t len;
+        const char *s = vdb_column_var(c, r, &len);
+        vdb_json_put_string(o, s, len);
+        return;
+    }
+    default: { /* JSON, ARRAY: already JSON text (validated by the caller) */
+        size_t len;
+        const char *s = vdb_column_var(c, r, &len);
+        vdb_buf_put(o, s, len);
+        return;
+    }
+    }
+    vdb_buf_put(o, num, (size_t)n);
+}
+
+typedef struct meta_copy {
+    vdb_buf *out;
+    const vdb_batch *b;
+    const int *extra;
+    size_t nextra;
+    bool first;
+} meta_copy;
+
+/* Copies a member of the given "$meta" object unless an explicit column overrides it. */
+static int copy_member(void *arg, const char *key, size_t klen, const char *val, size_t vlen)
+{
+    meta_copy *m = arg;
+    for (size_t i = 0; i < m->nextra; i++) {
+        const char *name = m->b->cols[m->extra[i]].name;
+        if (strlen(name) == klen && !memcmp(name, key, klen))
+            return 0;
+    }
+    if (!m->first)
+        vdb_buf_u8(m->out, ',');
+    m->first = false;
+    vdb_json_put_string(m->out, key, klen);
+    vdb_buf_u8(m->out, ':');
+    vdb_buf_put(m->out, val, vlen);
+    return 0;
+}
+
+static vdb_status fill_dynamic(const vdb_batch *b, int meta_col, const int *extra, size_t nextra,
+                               vdb_column *col)
+{
+    vdb_buf o = {0};
+    vdb_status st = VDB_OK;
+    if (meta_col >= 0 && b->cols[meta_col].col.type != VDB_TYPE_JSON)
+        return vdb_set_errmsg(VDB_EINVAL, "column '$meta' must be JSON objects");
+    for (size_t i = 0; i < nextra; i++) {
+        const vdb_batch_col *bc = &b->cols[extra[i]];
+        if (!vdb_name_valid(bc->name))
+            return vdb_set_errmsg(VDB_EINVAL, "dynamic field name '%s' is invalid", bc->name);
+        if (bc->col.type == VDB_TYPE_JSON || bc->col.type == VDB_TYPE_ARRAY)
+            for (size_t r = 0; r < b->rows && st == VDB_OK; r++) {
+                size_t len;
+                const char *s = vdb_column_var(&bc->col, r, &len);
+                if (!vdb_column_is_null(&bc->col, r))
+                    st = vdb_json_validate(s, len, bc->name);
+            }
+        if (st != VDB_OK)
+            return st;
+    }
+    for (size_t r = 0; r < b->rows && st == VDB_OK; r++) {
+        o.len = 0;
+        vdb_buf_u8(&o, '{');
+        meta_copy m = {&o, b, extra, nextra, true};
+        if (meta_col >= 0 && !vdb_column_is_null(&b->cols[meta_col].col, r)) {
+            size_t len;
+            const char *s = vdb_column_var(&b->cols[meta_col].col, r, &len);
+            char what[64];
+            snprintf(what, sizeof what, "$meta row %zu", r);
+            if ((st = vdb_json_validate(s, len, what)) != VDB_OK)
+                break;
+            if (!vdb_json_is_object(s, len)) {
+                st = vdb_set_errmsg(VDB_EINVAL, "$meta row %zu is not a JSON object", r);
+                break;
+            }
+            vdb_json_each(s, len, copy_member, &m);
+        }
+        for (size_t i = 0; i < nextra; i++) {
+            if (!m.first)
+                vdb_buf_u8(&o, ',');
+            m.first = false;
+            const vdb_batch_col *bc = &b->cols[extra[i]];
+            vdb_json_put_string(&o, bc->name, strlen(bc->name));
+            vdb_buf_u8(&o, ':');
+            put_json_value(&o, &bc->col, r);
+        }
+        vdb_buf_u8(&o, '}');
+        st = o.oom ? vdb_set_errmsg(VDB_ENOMEM, "out of memory")
+                   : vdb_column_push(col, o.p, o.len, true);
+    }
+    vdb_buf_free(&o);
+    return st;
+}
+
+vdb_status vdb_convert_batch(vdb_db *db, vdb_collection *c, const vdb_batch *b, bool upsert,
+                             vdb_column *cols)
+{
+    const vdb_schema *s = c->schema;
+    size_t rows = b->rows;
+    int *map = vdb_calloc(s->nfields + 1, sizeof *map);
+    int *extra = vdb_calloc(b->ncols + 1, sizeof *extra);
+    size_t nextra = 0;
+    int meta_col = -1;
+    vdb_status st = VDB_OK;
+    if (!map || !extra) {
+        st = vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < s->nfields; i++)
+        map[i] = -1;
+    for (size_t j = 0; j < b->ncols; j++) {
+        int f = vdb_schema_find(s, b->cols[j].name);
+        if (f >= 0)
+            map[f] = (int)j;
+        else if (s->dynamic && !strcmp(b->cols[j].name, VDB_DYNAMIC_FIELD))
+            meta_col = (int)j;
+        else if (s->dynamic)
+            extra[nextra++] = (int)j;
+        else {
+            st = vdb_set_errmsg(VDB_EINVAL, "collection '%s' has no field '%s' (and dynamic "
+                                "fields are off)", c->name, b->cols[j].name);
+            goto done;
+        }
+    }
+    for (size_t i = 0; i < c->ncols; i++)
+        vdb_column_init(&cols[i], c->types[i], c->dims[i], c->nullable[i]);
+    for (size_t i = 0; i < s->nfields && st == VDB_OK; i++) {
+        const vdb_field *f = &s->fields[i];
+        const vdb_column *src = map[i] >= 0 ? &b->cols[map[i]].col : NULL;
+        if ((int)i == s->pk && f->def.auto_id) {
+            if (src) {
+                st = vdb_set_errmsg(VDB_EINVAL, "field '%s' is auto_id: leave it out of the "
+                                    "batch, the library assigns it", f->def.name);
+                break;
+            }
+            if (upsert) {
+                st = vdb_set_errmsg(VDB_EINVAL, "upsert needs the primary key, but '%s' is "
+                                    "auto_id", f->def.name);
+                break;
+            }
+            uint64_t first;
+            if ((st = vdb_db_alloc_ids(db, rows, &first)) != VDB_OK)
+                break;
+            for (size_t r = 0; r < rows && st == VDB_OK; r++) {
+                int64_t id = (int64_t)(first + r);
+                st = vdb_column_push(&cols[i], &id, 8, true);
+            }
+            continue;
+        }
+        if ((int)i == s->pk && src && src->nullable)
+            for (size_t r = 0; r < rows; r++)
+                if (vdb_column_is_null(src, r)) {
+                    st = vdb_set_errmsg(VDB_EINVAL, "primary key '%s' row %zu is NULL",
+                                        f->def.name, r);
+                    break;
+                }
+        if (st == VDB_OK)
+            st = fill_field(f, src, rows, &cols[i]);
+    }
+    if (st == VDB_OK && s->dynamic)
+        st = fill_dynamic(b, meta_col, extra, nextra, &cols[s->nfields]);
+done:
+    if (st != VDB_OK)
+        for (size_t i = 0; i < c->ncols; i++)
+            vdb_column_free(&cols[i]);
+    vdb_free(map);
+    vdb_free(extra);
+    return st;
+}
+
+vdb_status vdb_convert_pks(vdb_collection *c, const vdb_pk_list *pks, vdb_column *out)
+{
+    const vdb_field_def *d = &c->schema->fields[c->schema->pk].def;
+    VDB_CHECK_ARG(pks && pks->count > 0, "the primary key list is NULL or empty");
+    VDB_CHECK_ARG((pks->ints != NULL) != (pks->strs != NULL),
+                  "give exactly one of ints or strs in the primary key list");
+    if (d->type == VDB_TYPE_INT64 && !pks->ints)
+        return vdb_set_errmsg(VDB_EINVAL, "primary key '%s' is INT64: pass ints", d->name);
+    if (d->type == VDB_TYPE_VARCHAR && !pks->strs)
+        return vdb_set_errmsg(VDB_EINVAL, "primary key '%s' is VARCHAR: pass strs", d->name);
+    vdb_column_init(out, d->type, 0, false);
+    vdb_status st = VDB_OK;
+    for (size_t i = 0; i < pks->count && st == VDB_OK; i++) {
+        if (pks->ints) {
+            st = vdb_column_push(out, &pks->ints[i], 8, true);
+            continue;
+        }
+        const char *s = pks->strs[i];
+        if (!s)
+            st = vdb_set_errmsg(VDB_EINVAL, "primary key %zu is NULL", i);
+        else if (strlen(s) > d->max_length)
+            st = vdb_set_errmsg(VDB_EINVAL, "primary key %zu is longer than max_length %u", i,
+                                d->max_length);
+        else
+            st = vdb_column_push(out, s, strlen(s), true);
+    }
+    if (st != VDB_OK)
+        vdb_column_free(out);
+    return st;
+}

@@ -1,0 +1,189 @@
+/* The core's own structures: the database handle, the catalog (collections, partitions,
+ * shards, segments), schemas and batches, and the functions the core's files share. */
+#ifndef VDB_CORE_H
+#define VDB_CORE_H
+
+#include <pthread.h>
+
+#include "vdb/vdb.h"
+
+#include "json.h"
+#include "log/log.h"
+#include "segment/segment.h"
+#include "store.h"
+#include "tso/tso.h"
+#include "util.h"
+
+#define VDB_FORMAT_VERSION 1
+#define VDB_DEFAULT_PARTITION "_default"
+#define VDB_DYNAMIC_FIELD "$meta"
+#define VDB_MAX_NAME 255
+#define VDB_MAX_FIELDS 256
+#define VDB_MAX_DIM 32768
+#define VDB_MAX_VARCHAR 65535
+#define VDB_MAX_CAPACITY 4096
+#define VDB_MAX_SHARDS 64
+#define VDB_MAX_PARTITIONS 1024
+#define VDB_MAX_TOPK 16384
+#define VDB_MAX_BATCH_ROWS (1u << 24)
+
+/* ---- schemas ---- */
+typedef struct vdb_field {
+    vdb_field_def def;     /* strings owned */
+    bool has_default;
+    vdb_json_scalar defv;  /* parsed default */
+} vdb_field;
+
+struct vdb_schema {
+    char *name;
+    char *description;
+    bool dynamic;
+    uint32_t shards;
+    size_t nfields;
+    vdb_field *fields;
+    int pk;                /* index of the primary key, -1 until added */
+};
+
+vdb_status vdb_schema_copy(const vdb_schema *src, vdb_schema **out);
+/* Every check that needs the whole schema (a primary key, a vector field). */
+vdb_status vdb_schema_check_complete(const vdb_schema *s);
+void vdb_schema_encode(const vdb_schema *s, vdb_buf *out);
+vdb_status vdb_schema_decode(vdb_rd *r, vdb_schema **out);
+int vdb_schema_find(const vdb_schema *s, const char *name);
+bool vdb_name_valid(const char *name);
+
+/* ---- batches ---- */
+typedef struct vdb_batch_col {
+    char *name;
+    vdb_column col; /* type as given by the caller */
+} vdb_batch_col;
+
+struct vdb_batch {
+    size_t ncols, cap;
+    vdb_batch_col *cols;
+    size_t rows;
+};
+
+/* ---- results ---- */
+struct vdb_result {
+    size_t ngroups;
+    size_t *group_off;     /* ngroups + 1 */
+    vdb_column pks;        /* INT64 or VARCHAR */
+    float *dist;           /* per row, or NULL */
+    size_t nfields;
+    char **names;
+    vdb_column *fields;    /* one column per output field */
+    uint64_t ts;
+};
+
+vdb_status vdb_result_new(vdb_type pk_type, size_t ngroups, size_t nfields, vdb_result **out);
+
+/* ---- catalog ---- */
+typedef struct vdb_partition {
+    char *name;
+    uint64_t id;
+} vdb_partition;
+
+typedef struct vdb_shard {
+    char channel[64];
+    uint64_t last_pos;       /* last log position applied */
+    uint64_t last_ts;        /* timestamp of the last record applied */
+    uint64_t ckpt_pos;       /* everything up to here is in sealed segments */
+    uint64_t ckpt_ts;
+    vdb_segment **growing;   /* one per partition slot (NULL: none yet) */
+    size_t ngrowing;
+} vdb_shard;
+
+typedef struct vdb_collection {
+    char *name;
+    uint64_t id;
+    vdb_schema *schema;
+    /* segment layout: schema fields, then "$meta" when dynamic */
+    size_t ncols;
+    vdb_type *types;
+    uint32_t *dims;
+    bool *nullable;
+    vdb_segment_layout layout;
+    char seg_prefix[64];     /* object key prefix of its segments */
+
+    pthread_mutex_t write_mu; /* serialises writers: ts order == log order */
+    pthread_rwlock_t lock;    /* readers vs. in-memory changes */
+    bool failed;              /* a write failed half-way: refuse writes until reopen */
+
+    size_t nparts;
+    vdb_partition *parts;
+    uint32_t nshards;
+    vdb_shard *shards;
+    size_t nsealed, sealed_cap;
+    vdb_segment **sealed;
+} vdb_collection;
+
+struct vdb_db {
+    char *path;
+    vdb_options opts;
+    int lock_fd;
+    vdb_log_store log;
+    vdb_meta_store meta;
+    vdb_object_store obj;
+    vdb_tso *tso;
+
+    pthread_mutex_t id_mu;
+    uint64_t next_id, id_limit;
+
+    pthread_rwlock_t catalog; /* the collection list */
+    size_t ncolls;
+    vdb_collection **colls;
+
+    pthread_t bg;
+    bool bg_started, bg_stop;
+    pthread_mutex_t bg_mu;
+    pthread_cond_t bg_cv;
+};
+
+/* ids for collections, partitions, segments and auto_id rows: unique across restarts */
+vdb_status vdb_db_alloc_ids(vdb_db *db, uint64_t n, uint64_t *first);
+uint64_t vdb_db_horizon(vdb_db *db); /* oldest timestamp time travel may still read */
+
+/* catalog.c */
+vdb_collection *vdb_catalog_find(vdb_db *db, const char *name); /* catalog lock held */
+vdb_status vdb_catalog_lookup(vdb_db *db, const char *name, vdb_collection **out);
+vdb_status vdb_collection_new(vdb_db *db, const vdb_schema *schema, uint64_t id,
+                              vdb_collection **out);
+void vdb_collection_free(vdb_collection *c);
+vdb_status vdb_collection_save(vdb_db *db, vdb_collection *c, vdb_buf *out);
+vdb_status vdb_collection_decode(vdb_db *db, const void *val, size_t len,
+                                 vdb_collection **out);
+int vdb_partition_slot(const vdb_collection *c, uint64_t partition_id);
+int vdb_partition_by_name(const vdb_collection *c, const char *name);
+uint32_t vdb_shard_of(const vdb_collection *c, vdb_pk pk);
+void vdb_meta_key(char *buf, size_t n, const char *kind, uint64_t coll, uint64_t id);
+
+/* convert.c: caller input -> the collection's columns (ncols of them, initialised here) */
+vdb_status vdb_convert_batch(vdb_db *db, vdb_collection *c, const vdb_batch *b, bool upsert,
+                             vdb_column *cols);
+vdb_status vdb_convert_pks(vdb_collection *c, const vdb_pk_list *pks, vdb_column *out);
+
+/* write.c */
+vdb_status vdb_apply_insert(vdb_db *db, vdb_collection *c, const vdb_rec_header *h,
+                            const vdb_column *cols, size_t rows, uint64_t pos);
+vdb_status vdb_apply_delete(vdb_db *db, vdb_collection *c, uint32_t shard,
+                            uint64_t partition_id, const vdb_column *pks, uint64_t ts);
+vdb_status vdb_decode_columns(vdb_collection *c, const void *body, size_t len,
+                              vdb_column *cols, size_t *rows);
+
+/* flush.c: seal a shard's growing segments and persist deletes (write_mu held) */
+vdb_status vdb_seal_shard(vdb_db *db, vdb_collection *c, uint32_t shard);
+vdb_status vdb_collection_add_sealed(vdb_collection *c, vdb_segment *s);
+vdb_status vdb_compact_collection(vdb_db *db, vdb_collection *c);
+
+/* recovery.c */
+vdb_status vdb_recover(vdb_db *db);
+
+/* entry/exit of public calls */
+#define VDB_CHECK_ARG(cond, ...)                                                            \
+    do {                                                                                    \
+        if (!(cond))                                                                        \
+            return vdb_set_errmsg(VDB_EINVAL, __VA_ARGS__);                                 \
+    } while (0)
+
+#endif

@@ -1,0 +1,316 @@
+/* The database handle: options, the folder lock, the format version, the three stores, the
+ * timestamp oracle, id allocation and the background compaction thread. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core.h"
+
+#define ID_WINDOW 65536 /* ids reserved per meta write */
+
+const char *vdb_version(void) { return VDB_VERSION_STRING; }
+int vdb_version_number(void) { return VDB_VERSION_NUMBER; }
+
+const char *vdb_errmsg(const vdb_db *db)
+{
+    (void)db;
+    return vdb_err_get();
+}
+
+void vdb_options_init(vdb_options *o)
+{
+    if (!o)
+        return;
+    memset(o, 0, sizeof *o);
+    o->struct_size = sizeof *o;
+    o->sync = VDB_SYNC_FULL;
+    o->sync_interval_ms = 100;
+    o->segment_max_rows = 1u << 20;
+    o->segment_max_bytes = 512u << 20;
+    o->retention_seconds = 432000;
+    o->compaction_interval_ms = 60000;
+    o->compaction_min_segments = 4;
+}
+
+/* Takes the folder's write lock: an OFD lock, so a second open in the same process conflicts
+ * too, and the kernel drops it when the holder dies (a stale lock is taken over). */
+static vdb_status take_lock(vdb_db *db)
+{
+    char *p = vdb_path_join(db->path, "LOCK");
+    if (!p)
+        return vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+    int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        vdb_status st = vdb_set_errmsg(VDB_EIO, "open %s: %s", p, strerror(errno));
+        vdb_free(p);
+        return st;
+    }
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+    if (fcntl(fd, F_OFD_SETLK, &fl) != 0) {
+        char holder[32] = "";
+        ssize_t n = pread(fd, holder, sizeof holder - 1, 0);
+        holder[n > 0 ? n : 0] = 0;
+        holder[strcspn(holder, "\n")] = 0;
+        close(fd);
+        vdb_status st = vdb_set_errmsg(VDB_ELOCKED, "database %s is locked by process %s "
+                                       "(one process at a time may open it)", db->path,
+                                       *holder ? holder : "(unknown)");
+        vdb_free(p);
+        return st;
+    }
+    char pid[32];
+    int len = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)len, 0) != len) {
+        vdb_status st = vdb_set_errmsg(VDB_EIO, "write %s: %s", p, strerror(errno));
+        close(fd);
+        vdb_free(p);
+        return st;
+    }
+    vdb_free(p);
+    db->lock_fd = fd;
+    return VDB_OK;
+}
+
+/* FORMAT holds the on-disk format version; a newer one than ours is refused. */
+static vdb_status check_format(vdb_db *db)
+{
+    char *p = vdb_path_join(db->path, "FORMAT");
+    if (!p)
+        return vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+    void *data;
+    size_t len;
+    vdb_status st = vdb_file_read(p, &data, &len);
+    if (st == VDB_ENOTFOUND) {
+        char text[64];
+        int n = snprintf(text, sizeof text, "libvdb-format %d\n", VDB_FORMAT_VERSION);
+        st = vdb_file_write_atomic(p, text, (size_t)n);
+    } else if (st == VDB_OK) {
+        int v = 0;
+        if (sscanf(data, "libvdb-format %d", &v) != 1 || v < 1)
+            st = vdb_set_errmsg(VDB_ECORRUPT, "%s is not a libvdb format file", p);
+        else if (v > VDB_FORMAT_VERSION)
+            st = vdb_set_errmsg(VDB_EVERSION, "database %s has format version %d; this "
+                                "libvdb %s reads up to version %d: upgrade libvdb", db->path,
+                                v, VDB_VERSION_STRING, VDB_FORMAT_VERSION);
+        vdb_free(data);
+    }
+    vdb_free(p);
+    return st;
+}
+
+static vdb_status check_options(const vdb_options *o)
+{
+    VDB_CHECK_ARG(o->struct_size >= offsetof(vdb_options, disable_io_uring),
+                  "vdb_options.struct_size is %u: call vdb_options_init first", o->struct_size);
+    VDB_CHECK_ARG(o->sync <= VDB_SYNC_OFF, "options.sync: unknown sync mode %d", (int)o->sync);
+    VDB_CHECK_ARG(o->sync != VDB_SYNC_BATCH || o->sync_interval_ms >= 1,
+                  "options.sync_interval_ms must be >= 1 with VDB_SYNC_BATCH");
+    VDB_CHECK_ARG(o->segment_max_rows >= 1, "options.segment_max_rows must be >= 1");
+    VDB_CHECK_ARG(o->segment_max_bytes >= 4096, "options.segment_max_bytes must be >= 4096");
+    VDB_CHECK_ARG(o->compaction_min_segments >= 2, "options.compaction_min_segments must be "
+                  ">= 2");
+    return VDB_OK;
+}
+
+static char *default_uri(const char *scheme, const char *path, const char *sub)
+{
+    size_t n = strlen(scheme) + strlen(path) + strlen(sub) + 8;
+    char *u = vdb_malloc(n);
+    if (u)
+        snprintf(u, n, "%s://%s/%s", scheme, path, sub);
+    return u;
+}
+
+static vdb_status open_stores(vdb_db *db)
+{
+    vdb_backend_options bo = {
+        .sync = db->opts.sync,
+        .sync_interval_ms = db->opts.sync_interval_ms,
+        .timeout_ms = 10000,
+        .disable_io_uring = db->opts.disable_io_uring,
+    };
+    char *log = db->opts.log_uri ? vdb_strdup(db->opts.log_uri) : default_uri("wal", db->path, "wal");
+    char *meta = db->opts.meta_uri ? vdb_strdup(db->opts.meta_uri)
+                                   : default_uri("local", db->path, "meta");
+    char *obj = db->opts.object_uri ? vdb_strdup(db->opts.object_uri)
+                                    : default_uri("file", db->path, "objects");
+    vdb_status st = VDB_OK;
+    if (!log || !meta || !obj)
+        st = vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+    if (st == VDB_OK)
+        st = vdb_meta_store_open(meta, &bo, &db->meta);
+    if (st == VDB_OK)
+        st = vdb_object_store_open(obj, &bo, &db->obj);
+    if (st == VDB_OK)
+        st = vdb_log_store_open(log, &bo, &db->log);
+    if (st == VDB_OK)
+        st = vdb_tso_open(db->meta.be, db->meta.h, "tso", 0, &db->tso);
+    vdb_free(log);
+    vdb_free(meta);
+    vdb_free(obj);
+    return st;
+}
+
+vdb_status vdb_db_alloc_ids(vdb_db *db, uint64_t n, uint64_t *first)
+{
+    vdb_status st = VDB_OK;
+    pthread_mutex_lock(&db->id_mu);
+    if (db->next_id + n > db->id_limit) {
+        /* reserve a window in the meta store before handing any of it out */
+        uint64_t limit = db->next_id + n + ID_WINDOW;
+        st = db->meta.be->put(db->meta.h, "idalloc", &limit, sizeof limit);
+        if (st == VDB_OK)
+            db->id_limit = limit;
+    }
+    if (st == VDB_OK) {
+        *first = db->next_id;
+        db->next_id += n;
+    }
+    pthread_mutex_unlock(&db->id_mu);
+    return st;
+}
+
+static vdb_status load_ids(vdb_db *db)
+{
+    void *v;
+    size_t len;
+    vdb_status st = db->meta.be->get(db->meta.h, "idalloc", &v, &len);
+    if (st == VDB_ENOTFOUND) {
+        db->next_id = db->id_limit = 1;
+        return VDB_OK;
+    }
+    if (st != VDB_OK)
+        return st;
+    if (len != 8) {
+        vdb_free(v);
+        return vdb_set_errmsg(VDB_ECORRUPT, "meta key idalloc has %zu bytes, expected 8", len);
+    }
+    memcpy(&db->id_limit, v, 8);
+    db->next_id = db->id_limit; /* ids below the saved limit may have been handed out */
+    vdb_free(v);
+    return VDB_OK;
+}
+
+uint64_t vdb_db_horizon(vdb_db *db)
+{
+    uint64_t now = vdb_now_ms(), keep = db->opts.retention_seconds * 1000u;
+    return now > keep ? vdb_ts_make(now - keep, 0) : 0;
+}
+
+static void *background(void *arg)
+{
+    vdb_db *db = arg;
+    pthread_mutex_lock(&db->bg_mu);
+    while (!db->bg_stop) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        uint64_t ns = until.tv_nsec + (uint64_t)db->opts.compaction_interval_ms * 1000000u;
+        until.tv_sec += (time_t)(ns / 1000000000u);
+        until.tv_nsec = (long)(ns % 1000000000u);
+        pthread_cond_timedwait(&db->bg_cv, &db->bg_mu, &until);
+        if (db->bg_stop)
+            break;
+        pthread_mutex_unlock(&db->bg_mu);
+        /* errors are kept for the next explicit call; the pass is retried next period */
+        vdb_compact(db, NULL);
+        pthread_mutex_lock(&db->bg_mu);
+    }
+    pthread_mutex_unlock(&db->bg_mu);
+    return NULL;
+}
+
+vdb_status vdb_open(const char *path, const vdb_options *opts, vdb_db **out)
+{
+    vdb_err_clear();
+    VDB_CHECK_ARG(out, "vdb_open: out is NULL");
+    *out = NULL;
+    VDB_CHECK_ARG(path && *path, "vdb_open: path is NULL or empty");
+    vdb_options o;
+    vdb_options_init(&o);
+    if (opts) {
+        vdb_status st = check_options(opts);
+        if (st != VDB_OK)
+            return st;
+        memcpy(&o, opts, VDB_MIN(opts->struct_size, sizeof o));
+        o.struct_size = sizeof o;
+    }
+    vdb_db *db = vdb_calloc(1, sizeof *db);
+    if (!db)
+        return vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+    db->lock_fd = -1;
+    db->opts = o;
+    pthread_mutex_init(&db->id_mu, NULL);
+    pthread_rwlock_init(&db->catalog, NULL);
+    pthread_mutex_init(&db->bg_mu, NULL);
+    pthread_cond_init(&db->bg_cv, NULL);
+    vdb_status st = VDB_OK;
+    db->path = vdb_strdup(path);
+    if (!db->path)
+        st = vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+    if (st == VDB_OK)
+        st = vdb_mkdirs(path);
+    if (st == VDB_OK)
+        st = take_lock(db);
+    if (st == VDB_OK)
+        st = check_format(db);
+    if (st == VDB_OK)
+        st = open_stores(db);
+    if (st == VDB_OK)
+        st = load_ids(db);
+    if (st == VDB_OK)
+        st = vdb_recover(db);
+    if (st == VDB_OK && o.compaction_interval_ms) {
+        if (pthread_create(&db->bg, NULL, background, db) != 0)
+            st = vdb_set_errmsg(VDB_EIO, "could not start the background thread");
+        else
+            db->bg_started = true;
+    }
+    if (st != VDB_OK) {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", vdb_err_get());
+        vdb_close(db);
+        return vdb_set_errmsg(st, "%s", msg);
+    }
+    *out = db;
+    return VDB_OK;
+}
+
+void vdb_close(vdb_db *db)
+{
+    if (!db)
+        return;
+    if (db->bg_started) {
+        pthread_mutex_lock(&db->bg_mu);
+        db->bg_stop = true;
+        pthread_cond_signal(&db->bg_cv);
+        pthread_mutex_unlock(&db->bg_mu);
+        pthread_join(db->bg, NULL);
+    }
+    for (size_t i = 0; i < db->ncolls; i++)
+        vdb_collection_free(db->colls[i]);
+    vdb_free(db->colls);
+    if (db->tso)
+        vdb_tso_close(db->tso);
+    vdb_log_store_close(&db->log);
+    vdb_object_store_close(&db->obj);
+    vdb_meta_store_close(&db->meta);
+    if (db->lock_fd >= 0)
+        close(db->lock_fd); /* releases the OFD lock */
+    pthread_mutex_destroy(&db->id_mu);
+    pthread_rwlock_destroy(&db->catalog);
+    pthread_mutex_destroy(&db->bg_mu);
+    pthread_cond_destroy(&db->bg_cv);
+    vdb_free(db->path);
+    vdb_free(db);
+}
+
+vdb_status vdb_now(vdb_db *db, uint64_t *ts)
+{
+    vdb_err_clear();
+    VDB_CHECK_ARG(db && ts, "vdb_now: db or ts is NULL");
+    return vdb_tso_next(db->tso, ts);
+}

@@ -1,0 +1,222 @@
+/* Recovery at open: collections from the meta store, sealed segments from the object store,
+ * then each shard's log replayed from its checkpoint into growing segments. A write split
+ * over several shards is applied only when all its parts reached the log (or some part is
+ * already behind a checkpoint, which proves the write completed). */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "core.h"
+
+typedef struct coll_list {
+    vdb_db *db;
+    vdb_status st;
+} coll_list;
+
+static int load_collection(void *arg, const char *key, const void *val, size_t len)
+{
+    coll_list *l = arg;
+    vdb_collection *c;
+    l->st = vdb_collection_decode(l->db, val, len, &c);
+    if (l->st != VDB_OK) {
+        l->st = vdb_set_errmsg(l->st, "meta key %s: %s", key, vdb_err_get());
+        return 1;
+    }
+    vdb_collection **v = vdb_realloc(l->db->colls, (l->db->ncolls + 1) * sizeof *v);
+    if (!v) {
+        vdb_collection_free(c);
+        l->st = vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+        return 1;
+    }
+    l->db->colls = v;
+    v[l->db->ncolls++] = c;
+    return 0;
+}
+
+typedef struct seg_loader {
+    vdb_db *db;
+    vdb_collection *c;
+    vdb_status st;
+} seg_loader;
+
+static int load_segment(void *arg, const char *key, const void *val, size_t len)
+{
+    seg_loader *l = arg;
+    vdb_segment *s;
+    l->st = vdb_segment_load(val, len, &l->c->layout, l->db->obj.be, l->db->obj.h, &s);
+    if (l->st == VDB_OK) {
+        l->st = vdb_collection_add_sealed(l->c, s);
+        if (l->st != VDB_OK)
+            vdb_segment_free(s);
+    }
+    if (l->st != VDB_OK) {
+        l->st = vdb_set_errmsg(l->st, "collection '%s', segment %s cannot be loaded: %s",
+                               l->c->name, key, vdb_err_get());
+        return 1;
+    }
+    return 0;
+}
+
+static int load_ckpt(void *arg, const char *key, const void *val, size_t len)
+{
+    seg_loader *l = arg;
+    const char *slash = strrchr(key, '/');
+    uint64_t shard = slash ? strtoull(slash + 1, NULL, 16) : UINT64_MAX;
+    if (len != 16 || shard >= l->c->nshards) {
+        l->st = vdb_set_errmsg(VDB_ECORRUPT, "checkpoint %s is malformed", key);
+        return 1;
+    }
+    vdb_shard *sh = &l->c->shards[shard];
+    sh->ckpt_pos = sh->last_pos = vdb_get_u64(val);
+    sh->ckpt_ts = sh->last_ts = vdb_get_u64((const uint8_t *)val + 8);
+    return 0;
+}
+
+/* ---- replay ---- */
+
+typedef struct part_count {
+    uint64_t ts;
+    uint32_t seen, parts;
+} part_count;
+
+typedef struct replay {
+    vdb_db *db;
+    vdb_collection *c;
+    uint32_t shard;
+    bool counting;       /* pass 1: count the parts of multi-shard writes */
+    part_count *counts;
+    size_t ncounts, cap;
+    uint64_t max_ckpt_ts;
+    vdb_status st;
+} replay;
+
+static part_count *find_count(replay *r, uint64_t ts)
+{
+    for (size_t i = r->ncounts; i-- > 0;)
+        if (r->counts[i].ts == ts)
+            return &r->counts[i];
+    return NULL;
+}
+
+static int count_record(replay *r, const vdb_rec_header *h)
+{
+    if (h->parts <= 1)
+        return 0;
+    part_count *pc = find_count(r, h->ts);
+    if (!pc) {
+        if (r->ncounts == r->cap) {
+            size_t cap = r->cap ? r->cap * 2 : 64;
+            part_count *v = vdb_realloc(r->counts, cap * sizeof *v);
+            if (!v) {
+                r->st = vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+                return 1;
+            }
+            r->counts = v;
+            r->cap = cap;
+        }
+        pc = &r->counts[r->ncounts++];
+        *pc = (part_count){h->ts, 0, h->parts};
+    }
+    pc->seen++;
+    return 0;
+}
+
+static int replay_record(void *arg, uint64_t pos, const void *rec, size_t len)
+{
+    replay *r = arg;
+    vdb_collection *c = r->c;
+    vdb_rec_header h;
+    const void *body;
+    size_t blen;
+    r->st = vdb_rec_decode(rec, len, &h, &body, &blen);
+    if (r->st != VDB_OK)
+        goto fail;
+    if (h.collection_id != c->id || h.shard != r->shard) {
+        r->st = vdb_set_errmsg(VDB_ECORRUPT, "record at %llu belongs to another channel",
+                               (unsigned long long)pos);
+        goto fail;
+    }
+    if (r->counting)
+        return count_record(r, &h);
+    if (h.parts > 1 && h.ts > r->max_ckpt_ts) {
+        part_count *pc = find_count(r, h.ts);
+        if (!pc || pc->seen < pc->parts)
+            return 0; /* a torn multi-shard write: never acknowledged */
+    }
+    if (h.type == VDB_REC_INSERT) {
+        vdb_column *cols = vdb_calloc(c->ncols, sizeof *cols);
+        size_t rows;
+        r->st = cols ? vdb_decode_columns(c, body, blen, cols, &rows)
+                     : vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+        if (r->st == VDB_OK) {
+            r->st = vdb_apply_insert(r->db, c, &h, cols, rows, pos);
+            for (size_t i = 0; i < c->ncols; i++)
+                vdb_column_free(&cols[i]);
+        }
+        vdb_free(cols);
+    } else if (h.type == VDB_REC_DELETE) {
+        vdb_rd rd = vdb_rd_init(body, blen);
+        vdb_column pks;
+        r->st = vdb_column_decode(&rd, &pks);
+        if (r->st == VDB_OK) {
+            r->st = vdb_apply_delete(r->db, c, h.shard, h.partition_id, &pks, h.ts);
+            vdb_column_free(&pks);
+            c->shards[h.shard].last_pos = pos;
+            c->shards[h.shard].last_ts = h.ts;
+        }
+    }
+    if (r->st != VDB_OK)
+        goto fail;
+    return 0;
+fail:
+    r->st = vdb_set_errmsg(r->st, "replaying channel %s at position %llu: %s",
+                           c->shards[r->shard].channel, (unsigned long long)pos, vdb_err_get());
+    return 1;
+}
+
+static vdb_status replay_collection(vdb_db *db, vdb_collection *c)
+{
+    replay r = {.db = db, .c = c};
+    for (uint32_t s = 0; s < c->nshards; s++)
+        r.max_ckpt_ts = VDB_MAX(r.max_ckpt_ts, c->shards[s].ckpt_ts);
+    vdb_status st = VDB_OK;
+    for (int pass = 0; pass < 2 && st == VDB_OK; pass++) {
+        r.counting = pass == 0;
+        if (r.counting && c->nshards == 1)
+            continue; /* single-shard writes are one record: nothing to count */
+        for (uint32_t s = 0; s < c->nshards && st == VDB_OK; s++) {
+            r.shard = s;
+            r.st = VDB_OK;
+            st = db->log.be->read(db->log.h, c->shards[s].channel, c->shards[s].ckpt_pos + 1,
+                                  replay_record, &r);
+            if (st == VDB_OK)
+                st = r.st;
+        }
+    }
+    vdb_free(r.counts);
+    return st;
+}
+
+vdb_status vdb_recover(vdb_db *db)
+{
+    coll_list cl = {db, VDB_OK};
+    vdb_status st = db->meta.be->scan(db->meta.h, "coll/", load_collection, &cl);
+    if (st == VDB_OK)
+        st = cl.st;
+    for (size_t i = 0; i < db->ncolls && st == VDB_OK; i++) {
+        vdb_collection *c = db->colls[i];
+        char prefix[64];
+        seg_loader l = {db, c, VDB_OK};
+        snprintf(prefix, sizeof prefix, "seg/%016llx/", (unsigned long long)c->id);
+        st = db->meta.be->scan(db->meta.h, prefix, load_segment, &l);
+        if (st == VDB_OK)
+            st = l.st;
+        snprintf(prefix, sizeof prefix, "ckpt/%016llx/", (unsigned long long)c->id);
+        if (st == VDB_OK)
+            st = db->meta.be->scan(db->meta.h, prefix, load_ckpt, &l);
+        if (st == VDB_OK)
+            st = l.st;
+        if (st == VDB_OK)
+            st = replay_collection(db, c);
+    }
+    return st;
+}

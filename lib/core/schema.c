@@ -1,0 +1,341 @@
+/* Collection schemas: the builder applications use, the checks Milvus makes on fields,
+ * and the encoding kept in the meta store. */
+#include <ctype.h>
+#include <stdio.h>
+
+#include "core.h"
+
+bool vdb_name_valid(const char *name)
+{
+    if (!name || !*name || strlen(name) > VDB_MAX_NAME)
+        return false;
+    if (!(isalpha((unsigned char)name[0]) || name[0] == '_'))
+        return false;
+    for (const char *p = name; *p; p++)
+        if (!(isalnum((unsigned char)*p) || *p == '_'))
+            return false;
+    return true;
+}
+
+vdb_status vdb_schema_new(const char *name, vdb_schema **out)
+{
+    vdb_err_clear();
+    VDB_CHECK_ARG(out, "vdb_schema_new: out is NULL");
+    *out = NULL;
+    VDB_CHECK_ARG(vdb_name_valid(name),
+                  "collection name '%s' is invalid: use 1..255 letters, digits or '_', "
+                  "starting with a letter or '_'", name ? name : "(null)");
+    vdb_schema *s = vdb_calloc(1, sizeof *s);
+    if (!s || !(s->name = vdb_strdup(name))) {
+        vdb_free(s);
+        return vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+    }
+    s->shards = 1;
+    s->pk = -1;
+    *out = s;
+    return VDB_OK;
+}
+
+static void field_free(vdb_field *f)
+{
+    vdb_free((char *)f->def.name);
+    vdb_free((char *)f->def.default_json);
+    vdb_free((char *)f->def.description);
+    vdb_json_scalar_free(&f->defv);
+}
+
+void vdb_schema_free(vdb_schema *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->nfields; i++)
+        field_free(&s->fields[i]);
+    vdb_free(s->fields);
+    vdb_free(s->name);
+    vdb_free(s->description);
+    vdb_free(s);
+}
+
+int vdb_schema_find(const vdb_schema *s, const char *name)
+{
+    for (size_t i = 0; i < s->nfields; i++)
+        if (!strcmp(s->fields[i].def.name, name))
+            return (int)i;
+    return -1;
+}
+
+static bool is_int_type(vdb_type t)
+{
+    return t == VDB_TYPE_INT8 || t == VDB_TYPE_INT16 || t == VDB_TYPE_INT32 ||
+           t == VDB_TYPE_INT64;
+}
+
+static bool is_scalar_type(vdb_type t)
+{
+    return t == VDB_TYPE_BOOL || is_int_type(t) || t == VDB_TYPE_FLOAT ||
+           t == VDB_TYPE_DOUBLE || t == VDB_TYPE_VARCHAR;
+}
+
+/* The checks Milvus makes on one field definition, with messages naming the parameter. */
+static vdb_status check_field(const vdb_schema *s, const vdb_field_def *d)
+{
+    const char *n = d->name;
+    if (!vdb_name_valid(n))
+        return vdb_set_errmsg(VDB_EINVAL, "field name '%s' is invalid: use 1..255 letters, "
+                              "digits or '_', starting with a letter or '_'", n ? n : "(null)");
+    if (vdb_schema_find(s, n) >= 0)
+        return vdb_set_errmsg(VDB_EEXIST, "field '%s' is already in the schema", n);
+    if (s->nfields >= VDB_MAX_FIELDS)
+        return vdb_set_errmsg(VDB_EINVAL, "a schema holds at most %d fields", VDB_MAX_FIELDS);
+    switch (d->type) {
+    case VDB_TYPE_BOOL: case VDB_TYPE_INT8: case VDB_TYPE_INT16: case VDB_TYPE_INT32:
+    case VDB_TYPE_INT64: case VDB_TYPE_FLOAT: case VDB_TYPE_DOUBLE: case VDB_TYPE_JSON:
+        break;
+    case VDB_TYPE_VARCHAR:
+        if (d->max_length < 1 || d->max_length > VDB_MAX_VARCHAR)
+            return vdb_set_errmsg(VDB_EINVAL, "field '%s': max_length must be 1..%d, got %u",
+                                  n, VDB_MAX_VARCHAR, d->max_length);
+        break;
+    case VDB_TYPE_ARRAY:
+        if (!is_scalar_type(d->element_type))
+            return vdb_set_errmsg(VDB_EINVAL, "field '%s': element_type must be BOOL, INT8..INT64, "
+                                  "FLOAT, DOUBLE or VARCHAR, got %s", n,
+                                  vdb_type_name(d->element_type));
+        if (d->max_capacity < 1 || d->max_capacity > VDB_MAX_CAPACITY)
+            return vdb_set_errmsg(VDB_EINVAL, "field '%s': max_capacity must be 1..%d, got %u",
+                                  n, VDB_MAX_CAPACITY, d->max_capacity);
+        if (d->element_type == VDB_TYPE_VARCHAR &&
+            (d->max_length < 1 || d->max_length > VDB_MAX_VARCHAR))
+            return vdb_set_errmsg(VDB_EINVAL, "field '%s': max_length of VARCHAR elements must "
+                                  "be 1..%d, got %u", n, VDB_MAX_VARCHAR, d->max_length);
+        break;
+    case VDB_TYPE_FLOAT_VECTOR:
+        if (d->dim < 1 || d->dim > VDB_MAX_DIM)
+            return vdb_set_errmsg(VDB_EINVAL, "field '%s': dim must be 1..%d, got %u", n,
+                                  VDB_MAX_DIM, d->dim);
+        if (d->metric && d->metric != VDB_METRIC_L2 && d->metric != VDB_METRIC_IP &&
+            d->metric != VDB_METRIC_COSINE)
+            return vdb_set_errmsg(VDB_EINVAL, "field '%s': metric must be L2, IP or COSINE", n);
+        if (d->nullable || d->default_json)
+            return vdb_set_errmsg(VDB_EINVAL, "field '%s': vector fields cannot be nullable or "
+                                  "have a default", n);
+        break;
+    default:
+        return vdb_set_errmsg(VDB_EINVAL, "field '%s': unknown type %d", n, (int)d->type);
+    }
+    if (d->is_primary) {
+        if (s->pk >= 0)
+            return vdb_set_errmsg(VDB_EINVAL, "field '%s': the schema already has a primary key "
+                                  "('%s')", n, s->fields[s->pk].def.name);
+        if (d->type != VDB_TYPE_INT64 && d->type != VDB_TYPE_VARCHAR)
+            return vdb_set_errmsg(VDB_EINVAL, "field '%s': a primary key must be INT64 or "
+                                  "VARCHAR, not %s", n, vdb_type_name(d->type));
+        if (d->auto_id && d->type != VDB_TYPE_INT64)
+            return vdb_set_errmsg(VDB_EINVAL, "field '%s': auto_id needs an INT64 primary key", n);
+        if (d->nullable || d->default_json)
+            return vdb_set_errmsg(VDB_EINVAL, "field '%s': a primary key cannot be nullable or "
+                                  "have a default", n);
+    } else if (d->auto_id) {
+        return vdb_set_errmsg(VDB_EINVAL, "field '%s': auto_id applies to the primary key only", n);
+    }
+    if (d->default_json && (d->type == VDB_TYPE_ARRAY || d->type == VDB_TYPE_JSON))
+        return vdb_set_errmsg(VDB_EINVAL, "field '%s': defaults are for scalar fields only", n);
+    return VDB_OK;
+}
+
+static vdb_status field_fill(vdb_field *f, const vdb_field_def *d)
+{
+    memset(f, 0, sizeof *f);
+    f->def = *d;
+    f->def.name = vdb_strdup(d->name);
+    f->def.default_json = d->default_json ? vdb_strdup(d->default_json) : NULL;
+    f->def.description = d->description ? vdb_strdup(d->description) : NULL;
+    if (!f->def.name || (d->default_json && !f->def.default_json) ||
+        (d->description && !f->def.description)) {
+        field_free(f);
+        return vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+    }
+    if (f->def.type == VDB_TYPE_FLOAT_VECTOR && !f->def.metric)
+        f->def.metric = VDB_METRIC_L2;
+    if (d->default_json) {
+        char what[300];
+        snprintf(what, sizeof what, "default of field '%s'", d->name);
+        vdb_status st = vdb_json_parse_scalar(d->default_json, strlen(d->default_json), d->type,
+                                              d->max_length, &f->defv);
+        if (st != VDB_OK) {
+            field_free(f);
+            return vdb_set_errmsg(st, "field '%s': default %s does not fit %s: %s", d->name,
+                                  d->default_json, vdb_type_name(d->type), vdb_err_get());
+        }
+        f->has_default = true;
+    }
+    return VDB_OK;
+}
+
+vdb_status vdb_schema_add_field(vdb_schema *s, const vdb_field_def *d)
+{
+    vdb_err_clear();
+    VDB_CHECK_ARG(s && d, "vdb_schema_add_field: schema or field is NULL");
+    vdb_status st = check_field(s, d);
+    if (st != VDB_OK)
+        return st;
+    vdb_field *fields = vdb_realloc(s->fields, (s->nfields + 1) * sizeof *fields);
+    if (!fields)
+        return vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+    s->fields = fields;
+    st = field_fill(&s->fields[s->nfields], d);
+    if (st != VDB_OK)
+        return st;
+    if (d->is_primary)
+        s->pk = (int)s->nfields;
+    s->nfields++;
+    return VDB_OK;
+}
+
+vdb_status vdb_schema_set_dynamic(vdb_schema *s, int enabled)
+{
+    vdb_err_clear();
+    VDB_CHECK_ARG(s, "vdb_schema_set_dynamic: schema is NULL");
+    s->dynamic = enabled != 0;
+    return VDB_OK;
+}
+
+vdb_status vdb_schema_set_shards(vdb_schema *s, uint32_t n)
+{
+    vdb_err_clear();
+    VDB_CHECK_ARG(s, "vdb_schema_set_shards: schema is NULL");
+    VDB_CHECK_ARG(n >= 1 && n <= VDB_MAX_SHARDS, "num_shards must be 1..%d, got %u",
+                  VDB_MAX_SHARDS, n);
+    s->shards = n;
+    return VDB_OK;
+}
+
+vdb_status vdb_schema_set_description(vdb_schema *s, const char *text)
+{
+    vdb_err_clear();
+    VDB_CHECK_ARG(s, "vdb_schema_set_description: schema is NULL");
+    char *d = text ? vdb_strdup(text) : NULL;
+    if (text && !d)
+        return vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+    vdb_free(s->description);
+    s->description = d;
+    return VDB_OK;
+}
+
+const char *vdb_schema_name(const vdb_schema *s) { return s ? s->name : NULL; }
+size_t vdb_schema_field_count(const vdb_schema *s) { return s ? s->nfields : 0; }
+int vdb_schema_dynamic(const vdb_schema *s) { return s && s->dynamic; }
+uint32_t vdb_schema_shards(const vdb_schema *s) { return s ? s->shards : 0; }
+
+vdb_status vdb_schema_field(const vdb_schema *s, size_t i, vdb_field_def *out)
+{
+    vdb_err_clear();
+    VDB_CHECK_ARG(s && out, "vdb_schema_field: schema or out is NULL");
+    if (i >= s->nfields)
+        return vdb_set_errmsg(VDB_ENOTFOUND, "field %zu: the schema has %zu fields", i,
+                              s->nfields);
+    *out = s->fields[i].def;
+    return VDB_OK;
+}
+
+vdb_status vdb_schema_check_complete(const vdb_schema *s)
+{
+    if (s->pk < 0)
+        return vdb_set_errmsg(VDB_EINVAL, "collection '%s' has no primary key field", s->name);
+    for (size_t i = 0; i < s->nfields; i++)
+        if (s->fields[i].def.type == VDB_TYPE_FLOAT_VECTOR)
+            return VDB_OK;
+    return vdb_set_errmsg(VDB_EINVAL, "collection '%s' has no vector field", s->name);
+}
+
+void vdb_schema_encode(const vdb_schema *s, vdb_buf *b)
+{
+    vdb_buf_u32(b, 1); /* schema encoding version */
+    vdb_buf_str(b, s->name);
+    vdb_buf_str(b, s->description);
+    vdb_buf_u8(b, s->dynamic);
+    vdb_buf_u32(b, s->shards);
+    vdb_buf_u32(b, (uint32_t)s->nfields);
+    for (size_t i = 0; i < s->nfields; i++) {
+        const vdb_field_def *d = &s->fields[i].def;
+        vdb_buf_str(b, d->name);
+        vdb_buf_u32(b, d->type);
+        vdb_buf_u32(b, d->element_type);
+        vdb_buf_u32(b, d->dim);
+        vdb_buf_u32(b, d->metric);
+        vdb_buf_u32(b, d->max_length);
+        vdb_buf_u32(b, d->max_capacity);
+        vdb_buf_u8(b, (uint8_t)((d->is_primary ? 1 : 0) | (d->auto_id ? 2 : 0) |
+                                (d->nullable ? 4 : 0) | (d->default_json ? 8 : 0)));
+        vdb_buf_str(b, d->default_json);
+        vdb_buf_str(b, d->description);
+    }
+}
+
+vdb_status vdb_schema_decode(vdb_rd *r, vdb_schema **out)
+{
+    vdb_schema *s = NULL;
+    char *name = NULL, *desc = NULL;
+    vdb_status st = VDB_ECORRUPT;
+    if (vdb_rd_u32(r) != 1)
+        return vdb_set_errmsg(VDB_EVERSION, "schema written by an unknown version");
+    name = vdb_rd_str(r);
+    desc = vdb_rd_str(r);
+    if (!name || !desc || (st = vdb_schema_new(name, &s)) != VDB_OK)
+        goto fail;
+    if (*desc)
+        vdb_schema_set_description(s, desc);
+    s->dynamic = vdb_rd_u8(r) != 0;
+    s->shards = vdb_rd_u32(r);
+    uint32_t nf = vdb_rd_u32(r);
+    for (uint32_t i = 0; i < nf && !r->err; i++) {
+        vdb_field_def d = {0};
+        char *fname = vdb_rd_str(r);
+        d.name = fname;
+        d.type = vdb_rd_u32(r);
+        d.element_type = vdb_rd_u32(r);
+        d.dim = vdb_rd_u32(r);
+        d.metric = vdb_rd_u32(r);
+        d.max_length = vdb_rd_u32(r);
+        d.max_capacity = vdb_rd_u32(r);
+        uint8_t flags = vdb_rd_u8(r);
+        d.is_primary = flags & 1;
+        d.auto_id = (flags & 2) != 0;
+        d.nullable = (flags & 4) != 0;
+        char *dj = vdb_rd_str(r), *fd = vdb_rd_str(r);
+        d.default_json = (flags & 8) ? dj : NULL;
+        d.description = fd && *fd ? fd : NULL;
+        st = r->err ? VDB_ECORRUPT : vdb_schema_add_field(s, &d);
+        vdb_free(fname);
+        vdb_free(dj);
+        vdb_free(fd);
+        if (st != VDB_OK)
+            goto fail;
+    }
+    if (r->err) {
+        st = VDB_ECORRUPT;
+        goto fail;
+    }
+    vdb_free(name);
+    vdb_free(desc);
+    *out = s;
+    return VDB_OK;
+fail:
+    vdb_free(name);
+    vdb_free(desc);
+    vdb_schema_free(s);
+    return vdb_set_errmsg(st == VDB_OK ? VDB_ECORRUPT : st, "stored schema is corrupt: %s",
+                          vdb_err_get());
+}
+
+vdb_status vdb_schema_copy(const vdb_schema *src, vdb_schema **out)
+{
+    vdb_buf b = {0};
+    vdb_schema_encode(src, &b);
+    if (b.oom)
+        return vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+    vdb_rd r = vdb_rd_init(b.p, b.len);
+    vdb_status st = vdb_schema_decode(&r, out);
+    vdb_buf_free(&b);
+    return st;
+}

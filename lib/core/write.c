@@ -1,0 +1,439 @@
+/* The write path: insert, upsert and delete. Validate, stamp one timestamp, split rows by
+ * shard, append one record per shard to the log (durable before return), then apply the
+ * records to the in-memory segments. Replay during recovery applies records the same way. */
+#include "core.h"
+
+/* ---- record bodies: the columns of one shard's part ---- */
+
+static void encode_columns(const vdb_column *cols, size_t ncols, vdb_buf *out)
+{
+    vdb_buf_u32(out, (uint32_t)ncols);
+    for (size_t i = 0; i < ncols; i++)
+        vdb_column_encode(&cols[i], out);
+}
+
+vdb_status vdb_decode_columns(vdb_collection *c, const void *body, size_t len, vdb_column *cols,
+                              size_t *rows)
+{
+    vdb_rd r = vdb_rd_init(body, len);
+    uint32_t n = vdb_rd_u32(&r);
+    if (r.err || n != c->ncols)
+        return vdb_set_errmsg(VDB_ECORRUPT, "insert record of '%s' has %u columns, expected %zu",
+                              c->name, n, c->ncols);
+    size_t done = 0;
+    vdb_status st = VDB_OK;
+    for (; done < n && st == VDB_OK; done++) {
+        st = vdb_column_decode(&r, &cols[done]);
+        if (st == VDB_OK && (cols[done].type != c->types[done] || cols[done].dim != c->dims[done] ||
+                             cols[done].rows != cols[0].rows)) {
+            vdb_column_free(&cols[done]);
+            st = vdb_set_errmsg(VDB_ECORRUPT, "insert record of '%s': column %zu does not match "
+                                "the schema", c->name, done);
+        }
+    }
+    if (st != VDB_OK) {
+        for (size_t i = 0; i + 1 < done; i++)
+            vdb_column_free(&cols[i]);
+        return st;
+    }
+    *rows = cols[0].rows;
+    return VDB_OK;
+}
+
+/* ---- applying records to segments (collection lock held for writing) ---- */
+
+static vdb_status growing_segment(vdb_db *db, vdb_collection *c, uint32_t shard, int slot,
+                                  vdb_segment **out)
+{
+    vdb_shard *sh = &c->shards[shard];
+    if (!sh->growing[slot]) {
+        uint64_t id;
+        vdb_status st = vdb_db_alloc_ids(db, 1, &id);
+        if (st == VDB_OK)
+            st = vdb_segment_new(id, c->parts[slot].id, shard, &c->layout, &sh->growing[slot]);
+        if (st != VDB_OK)
+            return st;
+    }
+    *out = sh->growing[slot];
+    return VDB_OK;
+}
+
+vdb_status vdb_apply_delete(vdb_db *db, vdb_collection *c, uint32_t shard, uint64_t partition_id,
+                            const vdb_column *pks, uint64_t ts)
+{
+    (void)db;
+    vdb_shard *sh = &c->shards[shard];
+    for (size_t r = 0; r < pks->rows; r++) {
+        vdb_pk pk = vdb_pk_of(pks, r);
+        bool hit;
+        for (size_t g = 0; g < sh->ngrowing; g++) {
+            vdb_segment *s = sh->growing[g];
+            if (!s || (partition_id && c->parts[g].id != partition_id) ||
+                !vdb_segment_may_contain(s, pk))
+                continue;
+            vdb_status st = vdb_segment_delete(s, pk, ts, &hit);
+            if (st != VDB_OK)
+                return st;
+        }
+        for (size_t i = 0; i < c->nsealed; i++) {
+            vdb_segment *s = c->sealed[i];
+            vdb_segment_info info;
+            vdb_segment_get_info(s, &info);
+            if (info.shard != shard || (partition_id && info.partition_id != partition_id) ||
+                !vdb_segment_may_contain(s, pk))
+                continue;
+            vdb_status st = vdb_segment_delete(s, pk, ts, &hit);
+            if (st != VDB_OK)
+                return st;
+        }
+    }
+    return VDB_OK;
+}
+
+vdb_status vdb_apply_insert(vdb_db *db, vdb_collection *c, const vdb_rec_header *h,
+                            const vdb_column *cols, size_t rows, uint64_t pos)
+{
+    vdb_status st = VDB_OK;
+    if (h->flags & VDB_REC_FLAG_UPSERT)
+        st = vdb_apply_delete(db, c, h->shard, 0, &cols[c->schema->pk], h->ts);
+    int slot = vdb_partition_slot(c, h->partition_id);
+    if (st == VDB_OK && slot >= 0) { /* slot < 0: the partition was dropped since */
+        vdb_segment *s;
+        st = growing_segment(db, c, h->shard, slot, &s);
+        if (st == VDB_OK)
+            st = vdb_segment_append(s, cols, 0, rows, h->ts);
+        if (st == VDB_OK)
+            vdb_segment_set_end_pos(s, pos);
+    }
+    if (st == VDB_OK) {
+        c->shards[h->shard].last_pos = pos;
+        c->shards[h->shard].last_ts = h->ts;
+    }
+    return st;
+}
+
+/* ---- the public calls ---- */
+
+typedef struct shard_parts {
+    size_t nshards;
+    size_t *counts;       /* rows per shard */
+    vdb_column **cols;    /* per shard: ncols columns (NULL when it gets no rows) */
+} shard_parts;
+
+static void parts_free(shard_parts *p, size_t ncols)
+{
+    for (size_t s = 0; s < p->nshards && p->cols; s++) {
+        if (!p->cols[s])
+            continue;
+        for (size_t i = 0; i < ncols; i++)
+            vdb_column_free(&p->cols[s][i]);
+        vdb_free(p->cols[s]);
+    }
+    vdb_free(p->cols);
+    vdb_free(p->counts);
+}
+
+/* Splits rows by hash(pk) % shards. With one shard the columns are moved, not copied. */
+static vdb_status split_by_shard(vdb_collection *c, vdb_column *cols, size_t ncols,
+                                 const vdb_column *pkcol, shard_parts *p)
+{
+    size_t rows = pkcol->rows;
+    p->nshards = c->nshards;
+    p->counts = vdb_calloc(c->nshards, sizeof *p->counts);
+    p->cols = vdb_calloc(c->nshards, sizeof *p->cols);
+    uint32_t *shard_of = NULL, *idx = NULL;
+    vdb_status st = VDB_OK;
+    if (!p->counts || !p->cols)
+        goto oom;
+    if (c->nshards == 1) {
+        if (!(p->cols[0] = vdb_calloc(ncols, sizeof(vdb_column))))
+            goto oom;
+        memcpy(p->cols[0], cols, ncols * sizeof(vdb_column));
+        memset(cols, 0, ncols * sizeof(vdb_column));
+        p->counts[0] = rows;
+        return VDB_OK;
+    }
+    shard_of = vdb_malloc(rows * sizeof *shard_of);
+    idx = vdb_malloc(rows * sizeof *idx);
+    if (!shard_of || !idx)
+        goto oom;
+    for (size_t r = 0; r < rows; r++) {
+        shard_of[r] = vdb_shard_of(c, vdb_pk_of(pkcol, r));
+        p->counts[shard_of[r]]++;
+    }
+    for (uint32_t s = 0; s < c->nshards && st == VDB_OK; s++) {
+        if (!p->counts[s])
+            continue;
+        size_t n = 0;
+        for (size_t r = 0; r < rows; r++)
+            if (shard_of[r] == s)
+                idx[n++] = (uint32_t)r;
+        if (!(p->cols[s] = vdb_calloc(ncols, sizeof(vdb_column))))
+            goto oom;
+        for (size_t i = 0; i < ncols && st == VDB_OK; i++) {
+            vdb_column_init(&p->cols[s][i], cols[i].type, cols[i].dim, cols[i].nullable);
+            st = vdb_column_append_rows(&p->cols[s][i], &cols[i], idx, n);
+        }
+    }
+    vdb_free(shard_of);
+    vdb_free(idx);
+    return st;
+oom:
+    vdb_free(shard_of);
+    vdb_free(idx);
+    return vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+}
+
+/* Appends one record per shard part; on success every part is durable. A failure after a
+ * part was written leaves a torn write in the log: the collection then refuses writes until
+ * reopen, where recovery drops the torn parts (see recovery.c). */
+static vdb_status append_parts(vdb_db *db, vdb_collection *c, vdb_rec_header *h,
+                               shard_parts *p, size_t ncols, uint64_t *pos)
+{
+    uint16_t nparts = 0;
+    for (size_t s = 0; s < p->nshards; s++)
+        nparts += p->counts[s] ? 1 : 0;
+    bool wrote = false;
+    vdb_buf b = {0};
+    vdb_status st = VDB_OK;
+    for (uint32_t s = 0; s < p->nshards && st == VDB_OK; s++) {
+        if (!p->counts[s])
+            continue;
+        h->shard = s;
+        h->parts = nparts;
+        b.len = 0;
+        vdb_buf tmp = {0};
+        encode_columns(p->cols[s], ncols, &tmp);
+        vdb_rec_encode(h, tmp.p, tmp.len, &b);
+        st = tmp.oom || b.oom ? vdb_set_errmsg(VDB_ENOMEM, "out of memory")
+                              : db->log.be->append(db->log.h, c->shards[s].channel, b.p, b.len,
+                                                   &pos[s]);
+        vdb_buf_free(&tmp);
+        if (st == VDB_OK)
+            wrote = true;
+    }
+    vdb_buf_free(&b);
+    if (st != VDB_OK && wrote)
+        c->failed = true;
+    return st;
+}
+
+static vdb_status check_writable(vdb_collection *c)
+{
+    if (c->failed)
+        return vdb_set_errmsg(VDB_EIO, "collection '%s' refuses writes after a failed write; "
+                              "reopen the database to recover it", c->name);
+    return VDB_OK;
+}
+
+/* After a write: seal the shards whose growing segment reached a threshold. A failed seal
+ * loses nothing (the rows stay in the log and the growing segment); it is retried on the
+ * next write or flush. */
+static void seal_full_shards(vdb_db *db, vdb_collection *c, const shard_parts *p)
+{
+    for (uint32_t s = 0; s < c->nshards; s++) {
+        if (!p->counts[s])
+            continue;
+        vdb_shard *sh = &c->shards[s];
+        bool full = false;
+        for (size_t g = 0; g < sh->ngrowing && !full; g++)
+            if (sh->growing[g]) {
+                vdb_segment_info info;
+                vdb_segment_get_info(sh->growing[g], &info);
+                full = info.rows >= db->opts.segment_max_rows ||
+                       info.memory >= db->opts.segment_max_bytes;
+            }
+        if (full)
+            vdb_seal_shard(db, c, s);
+    }
+}
+
+static vdb_status pks_result(vdb_collection *c, const vdb_column *pk, uint64_t ts,
+                             vdb_result **out)
+{
+    vdb_result *r;
+    vdb_status st = vdb_result_new(pk->type, 1, 0, &r);
+    if (st != VDB_OK)
+        return st;
+    for (size_t i = 0; i < pk->rows && st == VDB_OK; i++) {
+        if (pk->type == VDB_TYPE_INT64) {
+            st = vdb_column_push(&r->pks, vdb_column_at(pk, i), 8, true);
+        } else {
+            size_t len;
+            const char *s = vdb_column_var(pk, i, &len);
+            char *z = vdb_strndup(s, len);
+            st = z ? vdb_column_push(&r->pks, z, len + 1, true)
+                   : vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+            vdb_free(z);
+        }
+    }
+    (void)c;
+    if (st != VDB_OK) {
+        vdb_result_free(r);
+        return st;
+    }
+    r->group_off[1] = pk->rows;
+    r->ts = ts;
+    *out = r;
+    return VDB_OK;
+}
+
+static vdb_status write_rows(vdb_db *db, const char *collection, const char *partition,
+                             const vdb_batch *batch, bool upsert, uint64_t *ts_out,
+                             vdb_result **pks_out)
+{
+    vdb_err_clear();
+    if (pks_out)
+        *pks_out = NULL;
+    VDB_CHECK_ARG(db && collection, "%s: db or collection is NULL", upsert ? "vdb_upsert"
+                                                                           : "vdb_insert");
+    VDB_CHECK_ARG(batch && batch->rows > 0 && batch->ncols > 0,
+                  "the batch is NULL or empty: nothing to insert");
+    pthread_rwlock_rdlock(&db->catalog);
+    vdb_collection *c;
+    vdb_column *cols = NULL;
+    shard_parts parts = {0};
+    uint64_t *pos = NULL;
+    vdb_status st = vdb_catalog_lookup(db, collection, &c);
+    if (st != VDB_OK)
+        goto out;
+    const char *pname = partition ? partition : VDB_DEFAULT_PARTITION;
+    cols = vdb_calloc(c->ncols, sizeof *cols);
+    pos = vdb_calloc(c->nshards, sizeof *pos);
+    if (!cols || !pos) {
+        st = vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+        goto out;
+    }
+    if ((st = vdb_convert_batch(db, c, batch, upsert, cols)) != VDB_OK)
+        goto out;
+    vdb_column pkcol = cols[c->schema->pk]; /* shallow: cols are moved into parts below */
+    pthread_mutex_lock(&c->write_mu);
+    int slot = vdb_partition_by_name(c, pname);
+    uint64_t ts = 0;
+    if (slot < 0)
+        st = vdb_set_errmsg(VDB_ENOTFOUND, "partition '%s' does not exist in '%s'", pname,
+                            collection);
+    if (st == VDB_OK)
+        st = check_writable(c);
+    if (st == VDB_OK)
+        st = split_by_shard(c, cols, c->ncols, &pkcol, &parts);
+    if (st == VDB_OK)
+        st = vdb_tso_next(db->tso, &ts);
+    vdb_rec_header h = {.type = VDB_REC_INSERT, .flags = upsert ? VDB_REC_FLAG_UPSERT : 0,
+                        .ts = ts, .collection_id = c->id};
+    if (st == VDB_OK) {
+        h.partition_id = c->parts[slot].id;
+        st = append_parts(db, c, &h, &parts, c->ncols, pos);
+    }
+    if (st == VDB_OK) {
+        pthread_rwlock_wrlock(&c->lock);
+        for (uint32_t s = 0; s < c->nshards && st == VDB_OK; s++) {
+            if (!parts.counts[s])
+                continue;
+            h.shard = s;
+            st = vdb_apply_insert(db, c, &h, parts.cols[s], parts.counts[s], pos[s]);
+        }
+        if (st != VDB_OK)
+            c->failed = true; /* durable but not applied: reopen replays it */
+        pthread_rwlock_unlock(&c->lock);
+    }
+    if (st == VDB_OK)
+        seal_full_shards(db, c, &parts);
+    pthread_mutex_unlock(&c->write_mu);
+    if (st == VDB_OK) {
+        /* the pk column was moved to a part: with one shard it is parts.cols[0][pk] */
+        const vdb_column *pk = c->nshards == 1 ? &parts.cols[0][c->schema->pk] : &pkcol;
+        if (pks_out)
+            st = pks_result(c, pk, ts, pks_out);
+        if (ts_out)
+            *ts_out = ts;
+    }
+out:
+    pthread_rwlock_unlock(&db->catalog);
+    if (cols) {
+        for (size_t i = 0; i < c->ncols; i++)
+            vdb_column_free(&cols[i]);
+    }
+    if (parts.cols)
+        parts_free(&parts, c->ncols);
+    vdb_free(cols);
+    vdb_free(pos);
+    return st;
+}
+
+vdb_status vdb_insert(vdb_db *db, const char *collection, const char *partition,
+                      const vdb_batch *batch, uint64_t *ts, vdb_result **pks)
+{
+    return write_rows(db, collection, partition, batch, false, ts, pks);
+}
+
+vdb_status vdb_upsert(vdb_db *db, const char *collection, const char *partition,
+                      const vdb_batch *batch, uint64_t *ts, vdb_result **pks)
+{
+    return write_rows(db, collection, partition, batch, true, ts, pks);
+}
+
+vdb_status vdb_delete(vdb_db *db, const char *collection, const char *partition,
+                      const vdb_pk_list *pks, uint64_t *ts_out)
+{
+    vdb_err_clear();
+    VDB_CHECK_ARG(db && collection, "vdb_delete: db or collection is NULL");
+    pthread_rwlock_rdlock(&db->catalog);
+    vdb_collection *c;
+    vdb_column pkcol = {0};
+    shard_parts parts = {0};
+    uint64_t *pos = NULL;
+    vdb_status st = vdb_catalog_lookup(db, collection, &c);
+    if (st == VDB_OK)
+        st = vdb_convert_pks(c, pks, &pkcol);
+    if (st != VDB_OK)
+        goto out;
+    pthread_mutex_lock(&c->write_mu);
+    uint64_t pid = 0, ts = 0;
+    if (partition) {
+        int slot = vdb_partition_by_name(c, partition);
+        if (slot < 0)
+            st = vdb_set_errmsg(VDB_ENOTFOUND, "partition '%s' does not exist in '%s'",
+                                partition, collection);
+        else
+            pid = c->parts[slot].id;
+    }
+    if (st == VDB_OK)
+        st = check_writable(c);
+    if (st == VDB_OK && !(pos = vdb_calloc(c->nshards, sizeof *pos)))
+        st = vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+    vdb_column view = pkcol;
+    if (st == VDB_OK)
+        st = split_by_shard(c, &pkcol, 1, &view, &parts);
+    if (st == VDB_OK)
+        st = vdb_tso_next(db->tso, &ts);
+    vdb_rec_header h = {.type = VDB_REC_DELETE, .ts = ts, .collection_id = c->id,
+                        .partition_id = pid};
+    if (st == VDB_OK)
+        st = append_parts(db, c, &h, &parts, 1, pos);
+    if (st == VDB_OK) {
+        pthread_rwlock_wrlock(&c->lock);
+        for (uint32_t s = 0; s < c->nshards && st == VDB_OK; s++) {
+            if (!parts.counts[s])
+                continue;
+            st = vdb_apply_delete(db, c, s, pid, &parts.cols[s][0], ts);
+            if (st == VDB_OK) {
+                c->shards[s].last_pos = pos[s];
+                c->shards[s].last_ts = ts;
+            }
+        }
+        if (st != VDB_OK)
+            c->failed = true;
+        pthread_rwlock_unlock(&c->lock);
+    }
+    pthread_mutex_unlock(&c->write_mu);
+    if (st == VDB_OK && ts_out)
+        *ts_out = ts;
+out:
+    pthread_rwlock_unlock(&db->catalog);
+    vdb_column_free(&pkcol);
+    if (parts.cols)
+        parts_free(&parts, 1);
+    vdb_free(pos);
+    return st;
+}
