@@ -1,0 +1,378 @@
+/* Sealed segments in the object store: seal (write the files), persist new deletes as delta
+ * files, and load a segment back from its manifest, checking every object. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "segment_int.h"
+
+#define BLOOM_FP 0.001
+
+/* "<prefix>/<id>/<name>", or "<id>/<name>" with an empty prefix. */
+static char *object_key(const char *prefix, uint64_t id, const char *name)
+{
+    char tail[64];
+    snprintf(tail, sizeof tail, "%llu/%s", (unsigned long long)id, name);
+    return prefix && *prefix ? vdb_path_join(prefix, tail) : vdb_strdup(tail);
+}
+
+/* Puts buf under key and records it in f (which takes the key). */
+static vdb_status put_file(const vdb_segment *s, const vdb_object_backend *be, void *store,
+                           char *key, const vdb_buf *buf, vdb_seg_file *f)
+{
+    if (!key)
+        return vdb_set_errmsg(VDB_ENOMEM, "segment %llu: out of memory",
+                              (unsigned long long)s->id);
+    f->key = key;
+    if (buf->oom)
+        return vdb_set_errmsg(VDB_ENOMEM, "segment %llu: out of memory encoding '%s'",
+                              (unsigned long long)s->id, key);
+    vdb_status st = be->put(store, key, buf->p, buf->len);
+    if (st) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", vdb_err_get());
+        return vdb_set_errmsg(st, "segment %llu: writing '%s': %s", (unsigned long long)s->id,
+                              key, why);
+    }
+    f->size = buf->len;
+    f->crc = vdb_crc32c(0, buf->p, buf->len);
+    return VDB_OK;
+}
+
+static void fill_manifest(const vdb_segment *s, vdb_manifest *m)
+{
+    memset(m, 0, sizeof *m);
+    m->id = s->id;
+    m->partition_id = s->partition_id;
+    m->shard = s->shard;
+    m->rows = s->rows;
+    m->min_ts = s->min_ts;
+    m->max_ts = s->max_ts;
+    m->end_pos = s->end_pos;
+    m->ncols = s->ncols;
+    m->files = s->files;
+    m->nfiles = s->nfiles;
+    m->deltas = s->deltas;
+    m->ndeltas = s->ndeltas;
+}
+
+static vdb_status emit_manifest(const vdb_manifest *m, vdb_buf *out)
+{
+    size_t start = out->len;
+    vdb_manifest_encode(m, out);
+    if (out->oom) {
+        out->len = start;
+        out->oom = false;
+        return vdb_set_errmsg(VDB_ENOMEM, "segment %llu: out of memory for the manifest",
+                              (unsigned long long)m->id);
+    }
+    return VDB_OK;
+}
+
+vdb_status vdb_segment_seal(vdb_segment *s, const vdb_object_backend *be, void *store,
+                            const char *prefix, vdb_buf *manifest)
+{
+    vdb_status st = VDB_OK;
+    vdb_bloom bloom = {0};
+    vdb_seg_file *files = NULL, *deltas = NULL;
+    size_t nfiles = s->ncols + 2;
+    vdb_buf buf = {0};
+    if (s->sealed)
+        return vdb_set_errmsg(VDB_EINVAL, "segment %llu is already sealed",
+                              (unsigned long long)s->id);
+    st = vdb_bloom_init(&bloom, s->rows, BLOOM_FP);
+    if (st)
+        goto fail;
+    for (size_t r = 0; r < s->rows; r++)
+        vdb_bloom_add(&bloom, vdb_pk_hash(vdb_pk_of(&s->cols[s->pk_col], r)));
+    files = vdb_calloc(nfiles, sizeof *files);
+    deltas = vdb_calloc(1, sizeof *deltas);
+    if (!files || !deltas) {
+        st = vdb_set_errmsg(VDB_ENOMEM, "segment %llu: out of memory", (unsigned long long)s->id);
+        goto fail;
+    }
+    for (size_t i = 0; i < nfiles; i++) {
+        char name[32];
+        buf.len = 0;
+        buf.oom = false;
+        if (i < s->ncols) {
+            snprintf(name, sizeof name, "col_%zu", i);
+            st = vdb_binlog_encode(&s->cols[i], &buf);
+        } else if (i == s->ncols) {
+            /* The timestamps as an INT64 column, viewed in place rather than copied. */
+            vdb_column tsc;
+            vdb_column_init(&tsc, VDB_TYPE_INT64, 0, false);
+            tsc.rows = tsc.cap = s->rows;
+            tsc.data = (uint8_t *)s->ts;
+            snprintf(name, sizeof name, "ts");
+            st = vdb_binlog_encode(&tsc, &buf);
+        } else {
+            snprintf(name, sizeof name, "bloom");
+            vdb_bloom_file_encode(&bloom, &buf);
+        }
+        if (st)
+            goto fail;
+        st = put_file(s, be, store, object_key(prefix, s->id, name), &buf, &files[i]);
+        if (st)
+            goto fail;
+    }
+    size_t ndeltas = 0;
+    if (s->ndels) {
+        buf.len = 0;
+        vdb_delta_encode(s->dels, s->ndels, &buf);
+        st = put_file(s, be, store, object_key(prefix, s->id, "delta_0"), &buf, &deltas[0]);
+        if (st)
+            goto fail;
+        deltas[0].count = s->ndels;
+        ndeltas = 1;
+    }
+    /* The manifest is made before the segment changes, so a failure leaves it growing. */
+    vdb_manifest m;
+    fill_manifest(s, &m);
+    m.files = files;
+    m.nfiles = nfiles;
+    m.deltas = deltas;
+    m.ndeltas = ndeltas;
+    st = emit_manifest(&m, manifest);
+    if (st)
+        goto fail;
+    vdb_seg_files_free(s->files, s->nfiles);
+    vdb_seg_files_free(s->deltas, s->ndeltas);
+    s->files = files;
+    s->nfiles = nfiles;
+    s->deltas = deltas;
+    s->ndeltas = ndeltas;
+    s->bloom = bloom;
+    s->sealed = true;
+    s->persisted = s->ndels;
+    vdb_buf_free(&buf);
+    return VDB_OK;
+fail:
+    vdb_buf_free(&buf);
+    vdb_bloom_free(&bloom);
+    vdb_seg_files_free(files, nfiles);
+    vdb_seg_files_free(deltas, 1);
+    return st;
+}
+
+vdb_status vdb_segment_persist_deletes(vdb_segment *s, const vdb_object_backend *be,
+                                       void *store, const char *prefix, vdb_buf *manifest,
+                                       bool *wrote)
+{
+    vdb_status st = VDB_OK;
+    vdb_buf buf = {0};
+    *wrote = false;
+    if (!s->sealed)
+        return vdb_set_errmsg(VDB_EINVAL, "segment %llu is not sealed",
+                              (unsigned long long)s->id);
+    if (s->persisted == s->ndels)
+        return VDB_OK;
+    vdb_seg_file *d = vdb_realloc(s->deltas, (s->ndeltas + 1) * sizeof *d);
+    if (!d)
+        return vdb_set_errmsg(VDB_ENOMEM, "segment %llu: out of memory",
+                              (unsigned long long)s->id);
+    s->deltas = d;
+    vdb_seg_file f = {0};
+    char name[32];
+    snprintf(name, sizeof name, "delta_%zu", s->ndeltas);
+    vdb_delta_encode(s->dels + s->persisted, s->ndels - s->persisted, &buf);
+    st = put_file(s, be, store, object_key(prefix, s->id, name), &buf, &f);
+    if (st) {
+        vdb_free(f.key);
+        goto fail;
+    }
+    f.count = s->ndels - s->persisted;
+    s->deltas[s->ndeltas] = f;
+    /* Counted as persisted only once the manifest that names the file exists; otherwise a
+     * retry writes the same key again. */
+    vdb_manifest m;
+    fill_manifest(s, &m);
+    m.ndeltas = s->ndeltas + 1;
+    st = emit_manifest(&m, manifest);
+    if (st) {
+        vdb_free(f.key);
+        goto fail;
+    }
+    s->ndeltas++;
+    s->persisted = s->ndels;
+    *wrote = true;
+fail:
+    vdb_buf_free(&buf);
+    return st;
+}
+
+/* Gets an object and checks it against its manifest entry. Frees with free(). */
+static vdb_status get_file(const vdb_manifest *m, const vdb_object_backend *be, void *store,
+                           const vdb_seg_file *f, void **data, size_t *len)
+{
+    *data = NULL;
+    vdb_status st = be->get(store, f->key, data, len);
+    if (st) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", vdb_err_get());
+        *data = NULL;
+        return vdb_set_errmsg(st, "segment %llu: object '%s': %s", (unsigned long long)m->id,
+                              f->key, why);
+    }
+    if (*len != f->size)
+        st = vdb_set_errmsg(VDB_ECORRUPT, "segment %llu: object '%s' has %zu bytes, the "
+                            "manifest says %llu", (unsigned long long)m->id, f->key, *len,
+                            (unsigned long long)f->size);
+    else if (vdb_crc32c(0, *data, *len) != f->crc)
+        st = vdb_set_errmsg(VDB_ECORRUPT, "segment %llu: object '%s' fails its checksum",
+                            (unsigned long long)m->id, f->key);
+    if (st) {
+        free(*data);
+        *data = NULL;
+    }
+    return st;
+}
+
+/* Prefixes the current message with the segment and object it is about. */
+static vdb_status name_error(vdb_status st, const vdb_manifest *m, const char *key)
+{
+    char why[512];
+    snprintf(why, sizeof why, "%s", vdb_err_get());
+    return vdb_set_errmsg(st, "segment %llu: object '%s': %s", (unsigned long long)m->id, key,
+                          why);
+}
+
+static vdb_status load_column(const vdb_manifest *m, const vdb_object_backend *be, void *store,
+                              const vdb_seg_file *f, vdb_type type, uint32_t dim, bool nullable,
+                              vdb_column *out)
+{
+    void *data;
+    size_t len;
+    vdb_column_init(out, type, dim, nullable);
+    vdb_status st = get_file(m, be, store, f, &data, &len);
+    if (st)
+        return st;
+    st = vdb_binlog_decode(data, len, out);
+    free(data);
+    if (st)
+        return name_error(st, m, f->key);
+    if (out->type != type || (type == VDB_TYPE_FLOAT_VECTOR && out->dim != dim) ||
+        out->nullable != nullable || out->rows != m->rows) {
+        st = vdb_set_errmsg(VDB_ECORRUPT, "segment %llu: object '%s' holds %zu %s%s rows "
+                            "(dim %u), expected %llu %s%s (dim %u)", (unsigned long long)m->id,
+                            f->key, out->rows, out->nullable ? "nullable " : "",
+                            vdb_type_name(out->type), out->dim, (unsigned long long)m->rows,
+                            nullable ? "nullable " : "", vdb_type_name(type), dim);
+        vdb_column_free(out);
+        return st;
+    }
+    out->dim = dim;
+    return VDB_OK;
+}
+
+static vdb_status load_deltas(vdb_segment *s, const vdb_manifest *m,
+                              const vdb_object_backend *be, void *store)
+{
+    for (size_t i = 0; i < m->ndeltas; i++) {
+        const vdb_seg_file *f = &m->deltas[i];
+        void *data;
+        size_t len, n;
+        vdb_delete_rec *recs;
+        vdb_status st = get_file(m, be, store, f, &data, &len);
+        if (st)
+            return st;
+        st = vdb_delta_decode(data, len, &recs, &n);
+        if (st) {
+            free(data);
+            return name_error(st, m, f->key);
+        }
+        if (n != f->count) {
+            st = vdb_set_errmsg(VDB_ECORRUPT, "segment %llu: object '%s' holds %zu deletes, "
+                                "the manifest says %llu", (unsigned long long)m->id, f->key, n,
+                                (unsigned long long)f->count);
+        }
+        for (size_t j = 0; !st && j < n; j++) {
+            vdb_pk_slot *slot = vdb_pk_index_find(&s->idx, &s->cols[s->pk_col], recs[j].pk);
+            st = vdb_segment_add_delete(s, slot, recs[j].pk, recs[j].ts);
+        }
+        vdb_free(recs);
+        free(data);
+        if (st)
+            return st;
+    }
+    return VDB_OK;
+}
+
+vdb_status vdb_segment_load(const void *manifest, size_t len, const vdb_segment_layout *layout,
+                            const vdb_object_backend *be, void *store, vdb_segment **out)
+{
+    vdb_manifest m;
+    vdb_segment *s = NULL;
+    vdb_column tsc;
+    vdb_column_init(&tsc, VDB_TYPE_INT64, 0, false);
+    *out = NULL;
+    vdb_status st = vdb_manifest_decode(manifest, len, &m);
+    if (st)
+        return st;
+    if (m.ncols != layout->ncols) {
+        st = vdb_set_errmsg(VDB_ECORRUPT, "segment %llu: manifest has %zu columns, the layout "
+                            "%zu", (unsigned long long)m.id, m.ncols, layout->ncols);
+        goto fail;
+    }
+    st = vdb_segment_new(m.id, m.partition_id, m.shard, layout, &s);
+    if (st)
+        goto fail;
+    for (size_t i = 0; i < s->ncols; i++) {
+        vdb_column *c = &s->cols[i];
+        st = load_column(&m, be, store, &m.files[i], c->type, c->dim, c->nullable, c);
+        if (st)
+            goto fail;
+    }
+    st = load_column(&m, be, store, &m.files[s->ncols], VDB_TYPE_INT64, 0, false, &tsc);
+    if (st)
+        goto fail;
+    /* The ts column's array becomes the segment's; it was allocated for uint64 rows. */
+    s->ts = (uint64_t *)tsc.data;
+    s->ts_cap = tsc.cap;
+    tsc.data = NULL;
+    s->rows = (size_t)m.rows;
+    for (size_t r = 0; r < s->rows; r++) {
+        if (r == 0 || s->ts[r] < s->min_ts)
+            s->min_ts = s->ts[r];
+        if (r == 0 || s->ts[r] > s->max_ts)
+            s->max_ts = s->ts[r];
+    }
+    if (s->min_ts != m.min_ts || s->max_ts != m.max_ts) {
+        st = vdb_set_errmsg(VDB_ECORRUPT, "segment %llu: object '%s' timestamps do not match "
+                            "the manifest", (unsigned long long)m.id, m.files[s->ncols].key);
+        goto fail;
+    }
+    void *data;
+    size_t blen;
+    const vdb_seg_file *bf = &m.files[s->ncols + 1];
+    st = get_file(&m, be, store, bf, &data, &blen);
+    if (st)
+        goto fail;
+    st = vdb_bloom_file_decode(data, blen, &s->bloom);
+    free(data);
+    if (st) {
+        st = name_error(st, &m, bf->key);
+        goto fail;
+    }
+    st = vdb_pk_index_reserve(&s->idx, s->rows);
+    if (st)
+        goto fail;
+    for (size_t r = 0; r < s->rows; r++)
+        vdb_pk_index_add(&s->idx, &s->cols[s->pk_col]);
+    st = load_deltas(s, &m, be, store);
+    if (st)
+        goto fail;
+    s->end_pos = m.end_pos;
+    s->sealed = true;
+    s->persisted = s->ndels;
+    s->files = m.files;
+    s->nfiles = m.nfiles;
+    s->deltas = m.deltas;
+    s->ndeltas = m.ndeltas;
+    *out = s;
+    return VDB_OK;
+fail:
+    vdb_column_free(&tsc);
+    vdb_segment_free(s);
+    vdb_manifest_free(&m);
+    return st;
+}
