@@ -6,10 +6,11 @@
 #include "core/util.h"
 
 /* The local WAL: wal://<folder>. One sub-folder per channel holding numbered segment files
- * of framed records ([u32 length][u32 crc32c][payload]); group commit of concurrent
- * appends; fsync per vdb_sync_mode; io_uring on the write path with a pwrite fallback.
- * On open, a torn or corrupt tail of a channel's last file is cut off (it was never
- * acknowledged); corruption before the tail is reported as VDB_ECORRUPT by read. */
+ * of framed records ([u32 length][u32 crc32c(pos + payload)][u64 position][payload]);
+ * group commit of concurrent appends; fsync per vdb_sync_mode; io_uring on the write path
+ * with a pwrite fallback. On a channel's first use, a torn or corrupt tail of its last file
+ * is cut off (it was never acknowledged); corruption before the tail is reported as
+ * VDB_ECORRUPT by read. */
 extern const vdb_log_backend vdb_wal_backend;
 
 /* For tests and benchmarks: which write path an open WAL uses ("io_uring" or "pwrite"). */
