@@ -4,7 +4,9 @@
  * version, then its URI scheme, then its methods; it is registered by scheme and chosen by the
  * URI in vdb_options. Every method returns a vdb_status and sets the thread's error message
  * (vdb_set_errmsg) when it fails. Memory a backend hands out (values, objects) is allocated with
- * malloc() and freed by the caller with free(). Every method must be thread-safe on one
+ * malloc() (vdb_malloc inside libvdb: the same allocator) and freed by the caller with
+ * free(). Scan and list callbacks may call back into the same store. Every method must be
+ * thread-safe on one
  * instance. */
 #ifndef VDB_BACKEND_H
 #define VDB_BACKEND_H

@@ -12,11 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-/* A comment in json.h holds a slash-star sequence that -Wcomment rejects; the lead owns it. */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wcomment"
 #include "json.h"
-#pragma GCC diagnostic pop
 
 #define MAX_DEPTH 64
 

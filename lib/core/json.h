@@ -30,7 +30,7 @@ vdb_status vdb_json_parse_scalar(const char *s, size_t n, vdb_type type, uint32_
                                  vdb_json_scalar *out);
 void vdb_json_scalar_free(vdb_json_scalar *v);
 
-/* In a valid JSON object text, finds the value of top-level key; *val/*vlen get its raw
+/* In a valid JSON object text, finds the value of top-level key; val and vlen get its raw
  * text. false when obj is not an object or lacks the key. */
 bool vdb_json_get(const char *obj, size_t n, const char *key, const char **val, size_t *vlen);
 /* Whether the valid JSON text is an object. */
