@@ -6,8 +6,7 @@
  * (vdb_set_errmsg) when it fails. Memory a backend hands out (values, objects) is allocated with
  * malloc() (vdb_malloc inside libvdb: the same allocator) and freed by the caller with
  * free(). Scan and list callbacks may call back into the same store. Every method must be
- * thread-safe on one
- * instance. */
+ * thread-safe on one instance. */
 #ifndef VDB_BACKEND_H
 #define VDB_BACKEND_H
 
