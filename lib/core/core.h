@@ -170,6 +170,7 @@ vdb_status vdb_apply_delete(vdb_db *db, vdb_collection *c, uint32_t shard,
                             uint64_t partition_id, const vdb_column *pks, uint64_t ts);
 vdb_status vdb_decode_columns(vdb_collection *c, const void *body, size_t len,
                               vdb_column *cols, size_t *rows);
+vdb_status vdb_decode_delete(vdb_collection *c, const void *body, size_t len, vdb_column *pks);
 
 /* flush.c: seal a shard's growing segments and persist deletes (write_mu held) */
 vdb_status vdb_seal_shard(vdb_db *db, vdb_collection *c, uint32_t shard);

@@ -272,7 +272,7 @@ vdb_status vdb_open(const char *path, const vdb_options *opts, vdb_db **out)
     if (st != VDB_OK) {
         char msg[1024];
         snprintf(msg, sizeof msg, "%s", vdb_err_get());
-        vdb_close(db);
+        vdb_close(db); /* may set messages of its own */
         return vdb_set_errmsg(st, "%s", msg);
     }
     *out = db;

@@ -6,12 +6,16 @@
 
 static _Thread_local char errmsg[1024];
 
+/* Formats into a local buffer first, so a message may wrap the current one
+ * (vdb_set_errmsg(st, "...: %s", vdb_err_get())). */
 vdb_status vdb_set_errmsg(vdb_status st, const char *fmt, ...)
 {
+    char tmp[sizeof errmsg];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(errmsg, sizeof errmsg, fmt, ap);
+    vsnprintf(tmp, sizeof tmp, fmt, ap);
     va_end(ap);
+    memcpy(errmsg, tmp, sizeof errmsg);
     return st;
 }
 

@@ -191,9 +191,13 @@ static vdb_status result_push(vdb_collection *c, vdb_result *r, const out_field 
 {
     const vdb_column *pk = vdb_segment_column(s, (size_t)c->schema->pk);
     size_t len = 0;
-    vdb_status st = pk->type == VDB_TYPE_INT64
-                        ? vdb_column_push(&r->pks, vdb_column_at(pk, row), 8, true)
-                        : push_var(&r->pks, vdb_column_var(pk, row, &len), len, true);
+    vdb_status st;
+    if (pk->type == VDB_TYPE_INT64) {
+        st = vdb_column_push(&r->pks, vdb_column_at(pk, row), 8, true);
+    } else {
+        const char *key = vdb_column_var(pk, row, &len); /* sets len: its own statement */
+        st = push_var(&r->pks, key, len, true);
+    }
     for (size_t i = 0; i < nof && st == VDB_OK; i++) {
         vdb_column *dst = &r->fields[i];
         if (of[i].col < 0) { /* a dynamic key inside "$meta" */

@@ -154,9 +154,8 @@ static int replay_record(void *arg, uint64_t pos, const void *rec, size_t len)
         }
         vdb_free(cols);
     } else if (h.type == VDB_REC_DELETE) {
-        vdb_rd rd = vdb_rd_init(body, blen);
         vdb_column pks;
-        r->st = vdb_column_decode(&rd, &pks);
+        r->st = vdb_decode_delete(c, body, blen, &pks);
         if (r->st == VDB_OK) {
             r->st = vdb_apply_delete(r->db, c, h.shard, h.partition_id, &pks, h.ts);
             vdb_column_free(&pks);

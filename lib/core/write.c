@@ -40,6 +40,22 @@ vdb_status vdb_decode_columns(vdb_collection *c, const void *body, size_t len, v
     return VDB_OK;
 }
 
+vdb_status vdb_decode_delete(vdb_collection *c, const void *body, size_t len, vdb_column *pks)
+{
+    vdb_rd r = vdb_rd_init(body, len);
+    uint32_t n = vdb_rd_u32(&r);
+    if (r.err || n != 1)
+        return vdb_set_errmsg(VDB_ECORRUPT, "delete record of '%s' has %u columns, expected 1",
+                              c->name, n);
+    vdb_status st = vdb_column_decode(&r, pks);
+    if (st == VDB_OK && pks->type != c->types[c->schema->pk]) {
+        vdb_column_free(pks);
+        st = vdb_set_errmsg(VDB_ECORRUPT, "delete record of '%s' holds %s keys", c->name,
+                            vdb_type_name(pks->type));
+    }
+    return st;
+}
+
 /* ---- applying records to segments (collection lock held for writing) ---- */
 
 static vdb_status growing_segment(vdb_db *db, vdb_collection *c, uint32_t shard, int slot,
