@@ -1,5 +1,6 @@
 /* The catalog: collections and partitions, their DDL calls, and how they are kept in the
  * meta store ("coll/<name>": id, schema, partitions). */
+#define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -88,7 +89,12 @@ vdb_status vdb_collection_new(vdb_db *db, const vdb_schema *schema, uint64_t id,
     if (!c)
         return vdb_set_errmsg(VDB_ENOMEM, "out of memory");
     pthread_mutex_init(&c->write_mu, NULL);
-    pthread_rwlock_init(&c->lock, NULL);
+    /* writers first: a steady stream of searches must not starve inserts */
+    pthread_rwlockattr_t attr;
+    pthread_rwlockattr_init(&attr);
+    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&c->lock, &attr);
+    pthread_rwlockattr_destroy(&attr);
     c->id = id;
     vdb_status st = vdb_schema_copy(schema, &c->schema);
     if (st != VDB_OK) {

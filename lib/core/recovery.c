@@ -1,7 +1,9 @@
 /* Recovery at open: collections from the meta store, sealed segments from the object store,
  * then each shard's log replayed from its checkpoint into growing segments. A write split
  * over several shards is applied only when all its parts reached the log (or some part is
- * already behind a checkpoint, which proves the write completed). */
+ * already behind a checkpoint, which proves the write completed). A torn write (a crash
+ * between its parts; it was never acknowledged) is voided for good by an ABORT record
+ * appended after its part, so that a later checkpoint cannot make it look complete. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -86,8 +88,26 @@ typedef struct replay {
     part_count *counts;
     size_t ncounts, cap;
     uint64_t max_ckpt_ts;
+    part_count *torn;    /* torn parts found in pass 2: ts, and the shard in `seen` */
+    size_t ntorn, torn_cap;
     vdb_status st;
 } replay;
+
+static int add_torn(replay *r, uint64_t ts)
+{
+    if (r->ntorn == r->torn_cap) {
+        size_t cap = r->torn_cap ? r->torn_cap * 2 : 8;
+        part_count *v = vdb_realloc(r->torn, cap * sizeof *v);
+        if (!v) {
+            r->st = vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+            return 1;
+        }
+        r->torn = v;
+        r->torn_cap = cap;
+    }
+    r->torn[r->ntorn++] = (part_count){ts, r->shard, 0};
+    return 0;
+}
 
 static part_count *find_count(replay *r, uint64_t ts)
 {
@@ -99,6 +119,12 @@ static part_count *find_count(replay *r, uint64_t ts)
 
 static int count_record(replay *r, const vdb_rec_header *h)
 {
+    if (h->type == VDB_REC_ABORT) { /* parts = 0 marks a voided write */
+        part_count *pc = find_count(r, h->ts);
+        if (pc)
+            pc->parts = 0;
+        return 0;
+    }
     if (h->parts <= 1)
         return 0;
     part_count *pc = find_count(r, h->ts);
@@ -120,6 +146,17 @@ static int count_record(replay *r, const vdb_rec_header *h)
     return 0;
 }
 
+/* Whether a part of a multi-shard write is to be applied (false: torn or voided). */
+static bool write_complete(replay *r, const vdb_rec_header *h)
+{
+    part_count *pc = find_count(r, h->ts);
+    if (pc && pc->parts == 0)
+        return false; /* voided by an ABORT record */
+    if (h->ts <= r->max_ckpt_ts)
+        return true; /* another part is behind a checkpoint: the write completed */
+    return pc && pc->seen >= pc->parts;
+}
+
 static int replay_record(void *arg, uint64_t pos, const void *rec, size_t len)
 {
     replay *r = arg;
@@ -137,10 +174,12 @@ static int replay_record(void *arg, uint64_t pos, const void *rec, size_t len)
     }
     if (r->counting)
         return count_record(r, &h);
-    if (h.parts > 1 && h.ts > r->max_ckpt_ts) {
+    if (h.type == VDB_REC_ABORT)
+        return 0;
+    if (h.parts > 1 && !write_complete(r, &h)) {
         part_count *pc = find_count(r, h.ts);
-        if (!pc || pc->seen < pc->parts)
-            return 0; /* a torn multi-shard write: never acknowledged */
+        /* torn (never acknowledged): void it unless an ABORT already did */
+        return pc && pc->parts == 0 ? 0 : add_torn(r, h.ts);
     }
     if (h.type == VDB_REC_INSERT) {
         vdb_column *cols = vdb_calloc(c->ncols, sizeof *cols);
@@ -191,7 +230,22 @@ static vdb_status replay_collection(vdb_db *db, vdb_collection *c)
                 st = r.st;
         }
     }
+    /* ABORT records after the torn parts, in the channels that hold them */
+    for (size_t i = 0; i < r.ntorn && st == VDB_OK; i++) {
+        uint32_t shard = r.torn[i].seen;
+        vdb_rec_header h = {.type = VDB_REC_ABORT, .parts = 1, .shard = shard,
+                            .ts = r.torn[i].ts, .collection_id = c->id};
+        vdb_buf b = {0};
+        uint64_t pos;
+        vdb_rec_encode(&h, NULL, 0, &b);
+        st = b.oom ? vdb_set_errmsg(VDB_ENOMEM, "out of memory")
+                   : db->log.be->append(db->log.h, c->shards[shard].channel, b.p, b.len, &pos);
+        if (st == VDB_OK)
+            c->shards[shard].last_pos = pos;
+        vdb_buf_free(&b);
+    }
     vdb_free(r.counts);
+    vdb_free(r.torn);
     return st;
 }
 

@@ -21,6 +21,7 @@ typedef enum vdb_rec_type {
     VDB_REC_INSERT = 1, /* body: encoded columns of a batch part */
     VDB_REC_DELETE = 2, /* body: encoded primary key column */
     VDB_REC_DDL = 3,    /* body: a DDL description (core/catalog) */
+    VDB_REC_ABORT = 4,  /* no body: the torn write stamped ts is void in this channel */
 } vdb_rec_type;
 
 enum {

@@ -263,6 +263,12 @@ static vdb_status chan_open_locked(wal *w, chan *c)
                 goto fail;
             if (kind == WAL_FRAME_REC)
                 continue;
+            if (kind == WAL_FRAME_BAD && wal_seg_valid_frame_after(&r)) {
+                st = vdb_set_errmsg(VDB_ECORRUPT, "wal: channel %s: %s is corrupt at offset "
+                                    "%llu (%s) with valid records after it; refusing to "
+                                    "drop them", c->name, path, (unsigned long long)r.off, why);
+                goto fail;
+            }
             if (kind == WAL_FRAME_BAD) {
                 /* Never acknowledged: an append returns only after its frame is whole. */
                 if (ftruncate(fd, (off_t)r.off) != 0 || retry_fsync(fd, false) != 0) {

@@ -61,6 +61,10 @@ void wal_seg_reader_free(wal_seg_reader *r);
 vdb_status wal_seg_next(wal_seg_reader *r, wal_frame_kind *kind, uint64_t *pos,
                         const void **rec, size_t *len, const char **why);
 
+/* After WAL_FRAME_BAD: whether a whole valid frame with a later position follows somewhere in
+ * the file (then the bad frame is corruption, not a torn tail). Moves the read window. */
+bool wal_seg_valid_frame_after(wal_seg_reader *r);
+
 /* ---- the write path ---------------------------------------------------------------------- */
 
 typedef struct wal_io wal_io;

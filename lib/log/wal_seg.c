@@ -210,3 +210,24 @@ vdb_status wal_seg_next(wal_seg_reader *r, wal_frame_kind *kind, uint64_t *pos,
     r->expect++;
     return VDB_OK;
 }
+
+bool wal_seg_valid_frame_after(wal_seg_reader *r)
+{
+    /* A torn write leaves garbage only at the very end; a whole frame with a later position
+     * past the bad one means the damage is in the middle of acknowledged records. */
+    for (uint64_t off = r->off + 1; off + WAL_FRAME_HEADER <= r->limit; off++) {
+        vdb_status st;
+        const uint8_t *h = fetch(r, off, WAL_FRAME_HEADER, &st);
+        if (!h)
+            return false;
+        uint32_t n = vdb_get_u32(h), crc = vdb_get_u32(h + 4);
+        uint64_t p = vdb_get_u64(h + 8);
+        if (p <= r->expect || p - r->expect > (UINT64_C(1) << 32) || n > WAL_MAX_RECORD ||
+            n > r->limit - off - WAL_FRAME_HEADER)
+            continue;
+        const uint8_t *body = fetch(r, off + WAL_FRAME_HEADER, n, &st);
+        if (body && frame_crc(p, body, n) == crc)
+            return true;
+    }
+    return false;
+}
