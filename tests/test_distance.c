@@ -1,0 +1,172 @@
+/* Tests of the distance kernels at every SIMD level this CPU has, against double precision. */
+#include "test_common.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "index/index.h"
+
+static const char *const levels[] = {"portable", "avx2", "avx512"};
+
+static bool cpu_has(const char *level)
+{
+    __builtin_cpu_init();
+    if (strcmp(level, "avx512") == 0)
+        return __builtin_cpu_supports("avx512f");
+    if (strcmp(level, "avx2") == 0)
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    return true;
+}
+
+/* Every dimension from 1 to 100 walks each tail length and unroll boundary; the large ones are
+ * the common real sizes. */
+static size_t dims[104];
+static size_t ndims;
+
+static void init_dims(void)
+{
+    ndims = 0;
+    for (size_t d = 1; d <= 100; d++)
+        dims[ndims++] = d;
+    dims[ndims++] = 128;
+    dims[ndims++] = 784;
+    dims[ndims++] = 1536;
+}
+
+/* Vectors start one float past an aligned address and are followed by NaNs, so a kernel that
+ * assumes alignment or reads past its tail shows up as a wrong or NaN result. */
+static float *vec_with_guard(size_t dim, uint64_t *rng)
+{
+    float *p = malloc((dim + 1 + 32) * sizeof(float));
+    assert_non_null(p);
+    for (size_t i = 0; i < dim + 1 + 32; i++)
+        p[i] = NAN;
+    for (size_t i = 0; i < dim; i++)
+        p[1 + i] = test_randf(rng) * 4.0f;
+    return p;
+}
+
+static void expect_close(double got, double ref, double scale, const char *what, const char *level,
+                         size_t dim)
+{
+    double tol = 1e-5 * scale + 1e-30;
+    if (!(fabs(got - ref) <= tol)) {
+        print_error("%s at %s, dim %zu: got %.9g, want %.9g (tol %.3g)\n", what, level, dim, got,
+                    ref, tol);
+        fail();
+    }
+}
+
+static void check_level(const char *level)
+{
+    uint64_t rng = 12345;
+    for (size_t di = 0; di < ndims; di++) {
+        size_t dim = dims[di];
+        float *pa = vec_with_guard(dim, &rng), *pb = vec_with_guard(dim, &rng);
+        const float *a = pa + 1, *b = pb + 1;
+        double l2 = 0, l2s = 0, ip = 0, ips = 0, aa = 0, bb = 0;
+        for (size_t i = 0; i < dim; i++) {
+            double d = (double)a[i] - b[i];
+            l2 += d * d;
+            ip += (double)a[i] * b[i];
+            ips += fabs((double)a[i] * b[i]);
+            aa += (double)a[i] * a[i];
+            bb += (double)b[i] * b[i];
+        }
+        l2s = l2;
+        expect_close(vdb_dist_l2sq(a, b, dim), l2, l2s, "l2sq", level, dim);
+        expect_close(vdb_dist_ip(a, b, dim), ip, ips, "ip", level, dim);
+        expect_close(vdb_norm_sq(a, dim), aa, aa, "norm_sq", level, dim);
+        expect_close(vdb_dist(VDB_METRIC_L2, a, b, dim), l2, l2s, "dist L2", level, dim);
+        expect_close(vdb_dist(VDB_METRIC_IP, a, b, dim), ip, ips, "dist IP", level, dim);
+        double cos = ip / (sqrt(aa) * sqrt(bb));
+        expect_close(vdb_dist(VDB_METRIC_COSINE, a, b, dim), cos, ips / (sqrt(aa) * sqrt(bb)),
+                     "dist COSINE", level, dim);
+        free(pa);
+        free(pb);
+    }
+}
+
+static void test_every_kernel_at_every_level_matches_double_reference(void **state)
+{
+    (void)state;
+    init_dims();
+    size_t ran = 0;
+    for (size_t i = 0; i < VDB_ARRAY_LEN(levels); i++) {
+        if (!cpu_has(levels[i]))
+            continue;
+        assert_true(vdb_simd_force(levels[i]));
+        assert_string_equal(vdb_simd_level(), levels[i]);
+        check_level(levels[i]);
+        ran++;
+    }
+    assert_true(vdb_simd_force(NULL));
+    assert_true(ran >= 1);
+}
+
+static void test_identical_vectors_have_zero_l2_and_unit_cosine(void **state)
+{
+    (void)state;
+    uint64_t rng = 99;
+    float v[777];
+    for (size_t i = 0; i < VDB_ARRAY_LEN(v); i++)
+        v[i] = test_randf(&rng);
+    for (size_t i = 0; i < VDB_ARRAY_LEN(levels); i++) {
+        if (!vdb_simd_force(levels[i]))
+            continue;
+        assert_true(vdb_dist_l2sq(v, v, VDB_ARRAY_LEN(v)) == 0.0f);
+        assert_float_equal(vdb_dist(VDB_METRIC_COSINE, v, v, VDB_ARRAY_LEN(v)), 1.0f, 1e-5f);
+    }
+    assert_true(vdb_simd_force(NULL));
+}
+
+static void test_cosine_with_zero_vector_scores_zero(void **state)
+{
+    (void)state;
+    float z[19] = {0}, v[19];
+    for (size_t i = 0; i < 19; i++)
+        v[i] = (float)i + 1;
+    for (size_t i = 0; i < VDB_ARRAY_LEN(levels); i++) {
+        if (!vdb_simd_force(levels[i]))
+            continue;
+        assert_true(vdb_dist(VDB_METRIC_COSINE, z, v, 19) == 0.0f);
+        assert_true(vdb_dist(VDB_METRIC_COSINE, v, z, 19) == 0.0f);
+    }
+    assert_true(vdb_simd_force(NULL));
+}
+
+static void test_dispatch_reports_the_best_level_the_cpu_has(void **state)
+{
+    (void)state;
+    assert_true(vdb_simd_force(NULL));
+    const char *want = cpu_has("avx512") ? "avx512" : cpu_has("avx2") ? "avx2" : "portable";
+    assert_string_equal(vdb_simd_level(), want);
+}
+
+static void test_forcing_an_unavailable_level_returns_false_and_keeps_the_level(void **state)
+{
+    (void)state;
+    assert_true(vdb_simd_force("portable"));
+    assert_false(vdb_simd_force("sse9"));
+    assert_false(vdb_simd_force(""));
+    assert_string_equal(vdb_simd_level(), "portable");
+    for (size_t i = 0; i < VDB_ARRAY_LEN(levels); i++) {
+        assert_int_equal(vdb_simd_force(levels[i]), cpu_has(levels[i]));
+        if (!cpu_has(levels[i]))
+            assert_string_not_equal(vdb_simd_level(), levels[i]);
+    }
+    assert_true(vdb_simd_force(NULL));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_kernel_at_every_level_matches_double_reference),
+        cmocka_unit_test(test_identical_vectors_have_zero_l2_and_unit_cosine),
+        cmocka_unit_test(test_cosine_with_zero_vector_scores_zero),
+        cmocka_unit_test(test_dispatch_reports_the_best_level_the_cpu_has),
+        cmocka_unit_test(test_forcing_an_unavailable_level_returns_false_and_keeps_the_level),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
