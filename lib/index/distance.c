@@ -1,19 +1,11 @@
 /* Distance kernels: the portable versions, the run-time choice of SIMD level, vdb_dist. */
 #include <math.h>
 
+#include "distance_impl.h"
 #include "index.h"
 
 /* The SIMD kernels live in distance_avx2.c / distance_avx512.c, each compiled for its own
- * target through function attributes so that the library still runs on any x86-64. They are
- * declared here rather than in a header because nothing else may call them directly. */
-float vdb_l2sq_avx2(const float *a, const float *b, size_t dim);
-float vdb_ip_avx2(const float *a, const float *b, size_t dim);
-float vdb_norm_sq_avx2(const float *a, size_t dim);
-void vdb_cos_parts_avx2(const float *q, const float *x, size_t dim, float parts[3]);
-float vdb_l2sq_avx512(const float *a, const float *b, size_t dim);
-float vdb_ip_avx512(const float *a, const float *b, size_t dim);
-float vdb_norm_sq_avx512(const float *a, size_t dim);
-void vdb_cos_parts_avx512(const float *q, const float *x, size_t dim, float parts[3]);
+ * target through function attributes so that the library still runs on any x86-64. */
 
 typedef struct kernels {
     const char *name;

@@ -1,14 +1,10 @@
 /* Distance kernels for AVX2 + FMA, compiled per function so the library runs on any x86-64. */
 #include <immintrin.h>
 
+#include "distance_impl.h"
 #include "index.h"
 
 #define AVX2 __attribute__((target("avx2,fma")))
-
-float vdb_l2sq_avx2(const float *a, const float *b, size_t dim);
-float vdb_ip_avx2(const float *a, const float *b, size_t dim);
-float vdb_norm_sq_avx2(const float *a, size_t dim);
-void vdb_cos_parts_avx2(const float *q, const float *x, size_t dim, float parts[3]);
 
 /* Loading 8 - rem lanes into the window gives a mask with the first rem lanes on. */
 static const int32_t tail_mask[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};

@@ -1,14 +1,11 @@
 /* Distance kernels for AVX-512F, compiled per function so the library runs on any x86-64. */
 #include <immintrin.h>
 
+#include "distance_impl.h"
 #include "index.h"
 
 #define AVX512 __attribute__((target("avx512f")))
 
-float vdb_l2sq_avx512(const float *a, const float *b, size_t dim);
-float vdb_ip_avx512(const float *a, const float *b, size_t dim);
-float vdb_norm_sq_avx512(const float *a, size_t dim);
-void vdb_cos_parts_avx512(const float *q, const float *x, size_t dim, float parts[3]);
 
 AVX512 static inline __mmask16 mask_for(size_t rem) { return (__mmask16)((1u << rem) - 1); }
 
