@@ -6,7 +6,6 @@
 
 #define AVX512 __attribute__((target("avx512f")))
 
-
 AVX512 static inline __mmask16 mask_for(size_t rem) { return (__mmask16)((1u << rem) - 1); }
 
 AVX512 float vdb_l2sq_avx512(const float *a, const float *b, size_t dim)
