@@ -90,13 +90,18 @@ vdb_status vdb_seal_shard(vdb_db *db, vdb_collection *c, uint32_t shard)
     txn_builder t = {0};
     vdb_status st = VDB_OK;
     char key[128];
-    bool any_growing = false;
+    bool any_growing = false, mutated = false;
+    /* write_mu keeps other writers out, so the growing segments only change here; readers
+     * go on searching them while their files are written */
+    vdb_seal_pending *pending = vdb_calloc(sh->ngrowing + 1, sizeof *pending);
+    if (!pending)
+        return vdb_set_errmsg(VDB_ENOMEM, "out of memory");
     for (size_t g = 0; g < sh->ngrowing && st == VDB_OK; g++) {
         vdb_segment *s = sh->growing[g];
         if (!s || vdb_segment_rows(s) == 0)
             continue;
         vdb_buf m = {0};
-        st = vdb_segment_seal(s, db->obj.be, db->obj.h, c->seg_prefix, &m);
+        st = vdb_segment_seal_write(s, db->obj.be, db->obj.h, c->seg_prefix, &m, &pending[g]);
         if (st == VDB_OK) {
             vdb_segment_info info;
             vdb_segment_get_info(s, &info);
@@ -106,6 +111,9 @@ vdb_status vdb_seal_shard(vdb_db *db, vdb_collection *c, uint32_t shard)
         }
         vdb_buf_free(&m);
     }
+    /* persisting deletes changes a sealed segment readers may be searching: lock them out
+     * (delete logs are small) */
+    pthread_rwlock_wrlock(&c->lock);
     for (size_t i = 0; i < c->nsealed && st == VDB_OK; i++) {
         vdb_segment_info info;
         vdb_segment_get_info(c->sealed[i], &info);
@@ -116,13 +124,17 @@ vdb_status vdb_seal_shard(vdb_db *db, vdb_collection *c, uint32_t shard)
         st = vdb_segment_persist_deletes(c->sealed[i], db->obj.be, db->obj.h, c->seg_prefix, &m,
                                          &wrote);
         if (st == VDB_OK && wrote) {
+            mutated = true;
             vdb_meta_key(key, sizeof key, "seg", c->id, info.id);
             txn_add(&t, VDB_META_PUT, key, &m);
         }
         vdb_buf_free(&m);
     }
-    if (st == VDB_OK && t.n == 0)
+    pthread_rwlock_unlock(&c->lock);
+    if (st == VDB_OK && t.n == 0) {
+        vdb_free(pending);
         return VDB_OK; /* nothing to seal */
+    }
     if (st == VDB_OK) {
         vdb_buf ck = {0};
         vdb_buf_u64(&ck, sh->last_pos);
@@ -131,11 +143,17 @@ vdb_status vdb_seal_shard(vdb_db *db, vdb_collection *c, uint32_t shard)
         txn_add(&t, VDB_META_PUT, key, &ck);
         vdb_buf_free(&ck);
         st = txn_commit(db, &t);
+        mutated = mutated || st != VDB_OK; /* the meta store may or may not have it */
     }
     txn_free(&t);
     if (st != VDB_OK) {
-        /* memory and storage may now disagree on what is sealed: reopen rebuilds it */
-        c->failed = true;
+        for (size_t g = 0; g < sh->ngrowing; g++)
+            vdb_seal_pending_free(&pending[g]);
+        vdb_free(pending);
+        /* A failed file write changed nothing and is retried by the next seal; once the
+         * meta store may disagree with memory, only a reopen can rebuild it. */
+        if (mutated)
+            c->failed = true;
         return st;
     }
     if (any_growing) {
@@ -144,6 +162,7 @@ vdb_status vdb_seal_shard(vdb_db *db, vdb_collection *c, uint32_t shard)
             vdb_segment *s = sh->growing[g];
             if (!s || vdb_segment_rows(s) == 0)
                 continue;
+            vdb_segment_seal_finish(s, &pending[g]);
             st = add_sealed(c, s);
             if (st == VDB_OK)
                 sh->growing[g] = NULL;
@@ -152,6 +171,7 @@ vdb_status vdb_seal_shard(vdb_db *db, vdb_collection *c, uint32_t shard)
         if (st != VDB_OK)
             c->failed = true;
     }
+    vdb_free(pending);
     sh->ckpt_pos = sh->last_pos;
     sh->ckpt_ts = sh->last_ts;
     /* everything up to the checkpoint is in sealed segments now */

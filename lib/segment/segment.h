@@ -166,6 +166,23 @@ bool vdb_segment_may_contain(const vdb_segment *s, vdb_pk pk);
 /* Marks s sealed and writes its files; *manifest gets the manifest. */
 vdb_status vdb_segment_seal(vdb_segment *s, const vdb_object_backend *be, void *store,
                             const char *prefix, vdb_buf *manifest);
+/* The same in two steps, so that readers need not wait for the I/O: seal_write writes the
+ * files and the manifest and only reads s (readers may run alongside; no writer may);
+ * seal_finish then marks s sealed, a short in-memory step for under the caller's exclusive
+ * lock. A pending seal that is not finished is freed with vdb_seal_pending_free. */
+typedef struct vdb_seal_pending {
+    struct vdb_seg_file *files;
+    size_t nfiles;
+    struct vdb_seg_file *deltas;
+    size_t ndeltas;
+    vdb_bloom bloom;
+    size_t persisted;
+} vdb_seal_pending;
+vdb_status vdb_segment_seal_write(const vdb_segment *s, const vdb_object_backend *be,
+                                  void *store, const char *prefix, vdb_buf *manifest,
+                                  vdb_seal_pending *out);
+void vdb_segment_seal_finish(vdb_segment *s, vdb_seal_pending *p);
+void vdb_seal_pending_free(vdb_seal_pending *p);
 /* Writes delete records not yet persisted as a new delta file (sealed segments only); when
  * there were any, *manifest gets the updated manifest and *wrote = true. */
 vdb_status vdb_segment_persist_deletes(vdb_segment *s, const vdb_object_backend *be,

@@ -68,10 +68,12 @@ static vdb_status emit_manifest(const vdb_manifest *m, vdb_buf *out)
     return VDB_OK;
 }
 
-vdb_status vdb_segment_seal(vdb_segment *s, const vdb_object_backend *be, void *store,
-                            const char *prefix, vdb_buf *manifest)
+vdb_status vdb_segment_seal_write(const vdb_segment *s, const vdb_object_backend *be,
+                                  void *store, const char *prefix, vdb_buf *manifest,
+                                  vdb_seal_pending *out)
 {
     vdb_status st = VDB_OK;
+    memset(out, 0, sizeof *out);
     vdb_bloom bloom = {0};
     vdb_seg_file *files = NULL, *deltas = NULL;
     size_t nfiles = s->ncols + 2;
@@ -135,15 +137,7 @@ vdb_status vdb_segment_seal(vdb_segment *s, const vdb_object_backend *be, void *
     st = emit_manifest(&m, manifest);
     if (st)
         goto fail;
-    vdb_seg_files_free(s->files, s->nfiles);
-    vdb_seg_files_free(s->deltas, s->ndeltas);
-    s->files = files;
-    s->nfiles = nfiles;
-    s->deltas = deltas;
-    s->ndeltas = ndeltas;
-    s->bloom = bloom;
-    s->sealed = true;
-    s->persisted = s->ndels;
+    *out = (vdb_seal_pending){files, nfiles, deltas, ndeltas, bloom, s->ndels};
     vdb_buf_free(&buf);
     return VDB_OK;
 fail:
@@ -151,6 +145,38 @@ fail:
     vdb_bloom_free(&bloom);
     vdb_seg_files_free(files, nfiles);
     vdb_seg_files_free(deltas, 1);
+    return st;
+}
+
+void vdb_segment_seal_finish(vdb_segment *s, vdb_seal_pending *p)
+{
+    vdb_seg_files_free(s->files, s->nfiles);
+    vdb_seg_files_free(s->deltas, s->ndeltas);
+    s->files = p->files;
+    s->nfiles = p->nfiles;
+    s->deltas = p->deltas;
+    s->ndeltas = p->ndeltas;
+    s->bloom = p->bloom;
+    s->sealed = true;
+    s->persisted = p->persisted;
+    memset(p, 0, sizeof *p);
+}
+
+void vdb_seal_pending_free(vdb_seal_pending *p)
+{
+    vdb_bloom_free(&p->bloom);
+    vdb_seg_files_free(p->files, p->nfiles);
+    vdb_seg_files_free(p->deltas, p->ndeltas);
+    memset(p, 0, sizeof *p);
+}
+
+vdb_status vdb_segment_seal(vdb_segment *s, const vdb_object_backend *be, void *store,
+                            const char *prefix, vdb_buf *manifest)
+{
+    vdb_seal_pending p;
+    vdb_status st = vdb_segment_seal_write(s, be, store, prefix, manifest, &p);
+    if (st == VDB_OK)
+        vdb_segment_seal_finish(s, &p);
     return st;
 }
 
