@@ -227,7 +227,7 @@ typedef struct vdb_search_req {
     size_t nq;
     uint32_t dim;
     uint32_t k;                 /* 1..16384 */
-    const char *filter;         /* boolean expression: not supported yet (must be NULL) */
+    const char *filter;         /* boolean expression (Milvus syntax) rows must pass; NULL: all */
     const char *params;         /* index search parameters ("ef=64"); ignored by exact search */
     vdb_read_opts read;
 } vdb_search_req;
@@ -239,6 +239,43 @@ VDB_EXPORT vdb_status vdb_search(vdb_db *db, const vdb_search_req *req, vdb_resu
 /* The visible rows with these primary keys, in the order of pks (missing keys are skipped). */
 VDB_EXPORT vdb_status vdb_get(vdb_db *db, const char *collection, const vdb_pk_list *pks,
                               const vdb_read_opts *read, vdb_result **out);
+
+/* ---- filters: Milvus's boolean expressions -------------------------------------------------
+ * The same language as Milvus: comparisons (== != < <= > >=) on numeric, bool and varchar
+ * fields, chained ranges (10 < x <= 20), in / not in lists, like ("ab%", "%ab", "%ab%"),
+ * and / or / not (&& || !) with parentheses, arithmetic on a field inside a comparison
+ * (x + 5 > 10, x % 2 == 0), JSON paths (meta["a"]["b"] == 1), json_contains /
+ * json_contains_all / json_contains_any, exists, array_contains / array_contains_all /
+ * array_contains_any / array_length, is null / is not null, and dynamic keys by bare name.
+ * A malformed expression is VDB_EINVAL with the position and what was expected there. */
+
+/* The visible rows that pass filter (NULL or "": all), after skipping offset of them, at most
+ * limit (0: no limit; without a filter a limit is required, as in Milvus), as one group.
+ * output_fields "count(*)" alone returns one row whose field "count(*)" (INT64) counts the
+ * matches instead. */
+VDB_EXPORT vdb_status vdb_query(vdb_db *db, const char *collection, const char *filter,
+                                const vdb_read_opts *read, uint64_t limit, uint64_t offset,
+                                vdb_result **out);
+/* How many visible rows pass filter (NULL or "": all). */
+VDB_EXPORT vdb_status vdb_count(vdb_db *db, const char *collection, const char *filter,
+                                const vdb_read_opts *read, uint64_t *count);
+/* Deletes every row visible now that passes filter (partition NULL: every partition), all at
+ * one timestamp (*ts); *deleted (may be NULL) gets how many rows matched. */
+VDB_EXPORT vdb_status vdb_delete_where(vdb_db *db, const char *collection, const char *partition,
+                                       const char *filter, uint64_t *ts, uint64_t *deleted);
+
+/* ---- indexes --------------------------------------------------------------------------------
+ * One index per field, built for every sealed segment (growing segments are scanned).
+ * Scalar types: "STL_SORT" (numeric ranges), "INVERTED" (equality and `in`; numeric, bool,
+ * varchar), "TRIE" (varchar, also `like "abc%"`), "AUTOINDEX" (picks by the field's type).
+ * Results are the same with or without an index. Vector index types (HNSW, IVF_*) are not
+ * supported yet (VDB_EUNSUPPORTED). params: "key=value,..." (none used by scalar indexes). */
+VDB_EXPORT vdb_status vdb_create_index(vdb_db *db, const char *collection, const char *field,
+                                       const char *type, const char *params);
+VDB_EXPORT vdb_status vdb_drop_index(vdb_db *db, const char *collection, const char *field);
+/* The index on field: *type gets its type name (a static string), VDB_ENOTFOUND if none. */
+VDB_EXPORT vdb_status vdb_describe_index(vdb_db *db, const char *collection, const char *field,
+                                         const char **type);
 
 /* Allocates a fresh timestamp (for time travel: "now"). */
 VDB_EXPORT vdb_status vdb_now(vdb_db *db, uint64_t *ts);

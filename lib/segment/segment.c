@@ -65,7 +65,31 @@ void vdb_segment_free(vdb_segment *s)
     vdb_free(s->del_next);
     vdb_seg_files_free(s->files, s->nfiles);
     vdb_seg_files_free(s->deltas, s->ndeltas);
+    for (size_t i = 0; s->att && i < s->ncols; i++)
+        if (s->att[i].ptr && s->att[i].free_fn)
+            s->att[i].free_fn(s->att[i].ptr);
+    vdb_free(s->att);
     vdb_free(s);
+}
+
+void vdb_segment_set_attachment(vdb_segment *s, size_t col, void *ptr, void (*free_fn)(void *))
+{
+    if (col >= s->ncols)
+        return;
+    if (!s->att && !(s->att = vdb_calloc(s->ncols, sizeof *s->att))) {
+        if (ptr && free_fn)
+            free_fn(ptr); /* cannot keep it: the caller falls back to scanning */
+        return;
+    }
+    if (s->att[col].ptr && s->att[col].free_fn)
+        s->att[col].free_fn(s->att[col].ptr);
+    s->att[col].ptr = ptr;
+    s->att[col].free_fn = free_fn;
+}
+
+void *vdb_segment_attachment(const vdb_segment *s, size_t col)
+{
+    return s->att && col < s->ncols ? s->att[col].ptr : NULL;
 }
 
 void vdb_segment_get_info(const vdb_segment *s, vdb_segment_info *out)

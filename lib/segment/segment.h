@@ -158,6 +158,12 @@ int64_t vdb_segment_find(const vdb_segment *s, vdb_pk pk, uint64_t T);
 /* Whether the segment may hold pk (bloom filter; exact for growing segments). */
 bool vdb_segment_may_contain(const vdb_segment *s, vdb_pk pk);
 
+/* Per-column attachments (indexes built by lib/index): the segment keeps one pointer per
+ * column and frees it with free_fn when replaced or when the segment is freed. Reading them
+ * is safe alongside other readers; setting needs the caller's exclusive lock. */
+void vdb_segment_set_attachment(vdb_segment *s, size_t col, void *ptr, void (*free_fn)(void *));
+void *vdb_segment_attachment(const vdb_segment *s, size_t col);
+
 /* ---- persistence through the object store -----------------------------------------------
  * A sealed segment lives under "<prefix>/<id>/": one binlog per column ("col_<i>"), one for
  * row timestamps ("ts"), the bloom filter ("bloom"), and delete logs ("delta_<n>"). Its

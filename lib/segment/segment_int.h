@@ -42,6 +42,11 @@ typedef struct vdb_seg_file {
     uint64_t count; /* delta files: delete records in it */
 } vdb_seg_file;
 
+typedef struct vdb_seg_attachment {
+    void *ptr;
+    void (*free_fn)(void *);
+} vdb_seg_attachment;
+
 struct vdb_segment {
     uint64_t id, partition_id, end_pos, min_ts, max_ts;
     uint32_t shard;
@@ -59,6 +64,7 @@ struct vdb_segment {
     size_t nfiles;
     vdb_seg_file *deltas;
     size_t ndeltas;
+    vdb_seg_attachment *att; /* per column, NULL until the first attachment */
 };
 
 /* Records (pk, ts) against the key's slot unless already held; copies a string key. */
