@@ -6,10 +6,41 @@
 
 #define MAX_BACKENDS 16
 
+/* The backends built into this library (backends/: each defines its const struct and is
+ * compiled in when its dependency was found). */
+#ifdef VDB_HAVE_ROCKSDB
+extern const vdb_log_backend vdb_rocksdb_log_backend;
+extern const vdb_meta_backend vdb_rocksdb_meta_backend;
+#define ROCKSDB_LOG &vdb_rocksdb_log_backend,
+#define ROCKSDB_META &vdb_rocksdb_meta_backend,
+#else
+#define ROCKSDB_LOG
+#define ROCKSDB_META
+#endif
+#ifdef VDB_HAVE_ETCD
+extern const vdb_meta_backend vdb_etcd_meta_backend;
+#define ETCD_META &vdb_etcd_meta_backend,
+#else
+#define ETCD_META
+#endif
+#ifdef VDB_HAVE_S3
+extern const vdb_object_backend vdb_s3_object_backend;
+#define S3_OBJECT &vdb_s3_object_backend,
+#else
+#define S3_OBJECT
+#endif
+#ifdef VDB_HAVE_NATS
+extern const vdb_log_backend vdb_nats_log_backend;
+#define NATS_LOG &vdb_nats_log_backend,
+#else
+#define NATS_LOG
+#endif
+
 static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
-static const vdb_log_backend *logs[MAX_BACKENDS] = {&vdb_wal_backend};
-static const vdb_meta_backend *metas[MAX_BACKENDS] = {&vdb_meta_local_backend};
-static const vdb_object_backend *objects[MAX_BACKENDS] = {&vdb_object_file_backend};
+static const vdb_log_backend *logs[MAX_BACKENDS] = {&vdb_wal_backend, ROCKSDB_LOG NATS_LOG};
+static const vdb_meta_backend *metas[MAX_BACKENDS] = {&vdb_meta_local_backend,
+                                                      ROCKSDB_META ETCD_META};
+static const vdb_object_backend *objects[MAX_BACKENDS] = {&vdb_object_file_backend, S3_OBJECT};
 
 const char *vdb_uri_rest(const char *uri)
 {
@@ -66,8 +97,9 @@ static const void *reg_find(const void **table, const char *uri, const char *kin
             found = table[i];
     pthread_mutex_unlock(&reg_mu);
     if (!found)
-        *st = vdb_set_errmsg(VDB_EUNSUPPORTED, "no %s backend for '%s' (built in: wal, local, "
-                             "file; others must be registered)", kind, uri);
+        *st = vdb_set_errmsg(VDB_EUNSUPPORTED, "no %s backend for '%s' in this build of "
+                             "libvdb (its dependency was missing at build time, or it must be "
+                             "registered)", kind, uri);
     return found;
 }
 
