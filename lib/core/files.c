@@ -50,7 +50,7 @@ vdb_status vdb_fsync_dir(const char *path)
     return VDB_OK;
 }
 
-static vdb_status write_all(int fd, const void *data, size_t len, const char *path)
+vdb_status vdb_file_write_all(int fd, const void *data, size_t len, const char *path)
 {
     const char *p = data;
     while (len) {
@@ -82,7 +82,7 @@ vdb_status vdb_file_write_atomic(const char *path, const void *data, size_t len)
         st = vdb_set_errmsg(VDB_EIO, "create %s: %s", tmp, strerror(errno));
         goto done;
     }
-    st = write_all(fd, data, len, tmp);
+    st = vdb_file_write_all(fd, data, len, tmp);
     if (st == VDB_OK && fdatasync(fd) != 0)
         st = vdb_set_errmsg(VDB_EIO, "fdatasync %s: %s", tmp, strerror(errno));
     close(fd);

@@ -89,21 +89,6 @@ static vdb_status make_parents(const object_file *o, char *path)
     return VDB_OK;
 }
 
-static vdb_status write_all(int fd, const void *data, size_t len, const char *path)
-{
-    const uint8_t *p = data;
-    while (len) {
-        ssize_t w = write(fd, p, len);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return vdb_set_errmsg(VDB_EIO, "write %s: %s", path, strerror(errno));
-        p += w;
-        len -= (size_t)w;
-    }
-    return VDB_OK;
-}
-
 static vdb_status obj_put(void *h, const char *key, const void *data, size_t len)
 {
     object_file *o = h;
@@ -134,7 +119,7 @@ static vdb_status obj_put(void *h, const char *key, const void *data, size_t len
         st = vdb_set_errmsg(VDB_EIO, "create %s: %s", tmp, strerror(errno));
         goto fail;
     }
-    st = write_all(fd, data, len, tmp);
+    st = vdb_file_write_all(fd, data, len, tmp);
     if (st != VDB_OK)
         goto fail;
     if (fdatasync(fd) != 0) {

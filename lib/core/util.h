@@ -82,6 +82,8 @@ uint64_t vdb_mono_ns(void);     /* monotonic */
 /* ---- files ---- */
 /* Writes data to path atomically: a temporary file, fsync, rename, fsync of the folder. */
 vdb_status vdb_file_write_atomic(const char *path, const void *data, size_t len);
+/* write() of all len bytes (continuing short writes); VDB_EIO names path. */
+vdb_status vdb_file_write_all(int fd, const void *data, size_t len, const char *path);
 /* Reads a whole file into a malloc'ed buffer (NUL-terminated past len). */
 vdb_status vdb_file_read(const char *path, void **data, size_t *len);
 /* mkdir -p */
