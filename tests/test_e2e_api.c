@@ -1591,8 +1591,10 @@ static void test_search_options_and_errors(void **state)
     req.nq = 1;
     req.read.output_fields = NULL;
     req.read.n_output_fields = 0;
-    req.filter = "tag > 5";
-    ERR(vdb_search(db, &req, &r), VDB_EUNSUPPORTED, "filter");
+    req.filter = "tag > ";
+    ERR(vdb_search(db, &req, &r), VDB_EINVAL, "filter");
+    req.filter = "no_such_field == 1";
+    ERR(vdb_search(db, &req, &r), VDB_EINVAL, "no_such_field");
     req.filter = NULL;
     req.dim = D + 1;
     ERR(vdb_search(db, &req, &r), VDB_EINVAL, "dim");

@@ -70,6 +70,8 @@ void vdb_collection_free(vdb_collection *c)
     vdb_free(c->sealed);
     vdb_free(c->parts);
     vdb_free(c->shards);
+    vdb_free(c->expr_fields);
+    vdb_free(c->index_type);
     vdb_free(c->types);
     vdb_free(c->dims);
     vdb_free(c->nullable);
@@ -122,6 +124,10 @@ vdb_status vdb_collection_new(vdb_db *db, const vdb_schema *schema, uint64_t id,
         c->types[schema->nfields] = VDB_TYPE_JSON;
     c->layout = (vdb_segment_layout){c->ncols, c->types, c->dims, c->nullable,
                                      (size_t)schema->pk};
+    if ((st = vdb_collection_init_filters(c)) != VDB_OK) {
+        vdb_collection_free(c);
+        return st;
+    }
     snprintf(c->seg_prefix, sizeof c->seg_prefix, "c%016llx", (unsigned long long)id);
     for (uint32_t s = 0; s < c->nshards; s++)
         snprintf(c->shards[s].channel, sizeof c->shards[s].channel, "c%016llx-s%u",
@@ -349,6 +355,9 @@ vdb_status vdb_drop_collection(vdb_db *db, const char *name)
     snprintf(prefix, sizeof prefix, "seg/%016llx/", (unsigned long long)c->id);
     st = db->meta.be->scan(db->meta.h, prefix, collect_key, &keys);
     snprintf(prefix, sizeof prefix, "ckpt/%016llx/", (unsigned long long)c->id);
+    if (st == VDB_OK)
+        st = db->meta.be->scan(db->meta.h, prefix, collect_key, &keys);
+    snprintf(prefix, sizeof prefix, "idx/%016llx/", (unsigned long long)c->id);
     if (st == VDB_OK)
         st = db->meta.be->scan(db->meta.h, prefix, collect_key, &keys);
     if (st == VDB_OK && keys.oom)

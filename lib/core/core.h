@@ -7,6 +7,8 @@
 
 #include "vdb/vdb.h"
 
+#include "index/expr.h"
+#include "index/scalar_index.h"
 #include "json.h"
 #include "log/log.h"
 #include "segment/segment.h"
@@ -105,6 +107,9 @@ typedef struct vdb_collection {
     bool *nullable;
     vdb_segment_layout layout;
     char seg_prefix[64];     /* object key prefix of its segments */
+    vdb_expr_field *expr_fields; /* what filters may name */
+    vdb_expr_schema expr_schema;
+    const char **index_type; /* per schema field: the index type name, or NULL */
 
     pthread_mutex_t write_mu; /* serialises writers: ts order == log order */
     pthread_rwlock_t lock;    /* readers vs. in-memory changes */
@@ -158,6 +163,9 @@ int vdb_partition_by_name(const vdb_collection *c, const char *name);
 uint32_t vdb_shard_of(const vdb_collection *c, vdb_pk pk);
 void vdb_meta_key(char *buf, size_t n, const char *kind, uint64_t coll, uint64_t id);
 
+vdb_status vdb_delete_keys(vdb_db *db, vdb_collection *c, const char *partition,
+                           vdb_column *pkcol, uint64_t *ts_out);
+
 /* convert.c: caller input -> the collection's columns (ncols of them, initialised here) */
 vdb_status vdb_convert_batch(vdb_db *db, vdb_collection *c, const vdb_batch *b, bool upsert,
                              vdb_column *cols);
@@ -176,6 +184,46 @@ vdb_status vdb_decode_delete(vdb_collection *c, const void *body, size_t len, vd
 vdb_status vdb_seal_shard(vdb_db *db, vdb_collection *c, uint32_t shard);
 vdb_status vdb_collection_add_sealed(vdb_collection *c, vdb_segment *s);
 vdb_status vdb_compact_collection(vdb_db *db, vdb_collection *c);
+
+/* read.c: the pieces every read shares */
+typedef struct vdb_seg_set {
+    size_t n;
+    vdb_segment **segs;
+} vdb_seg_set;
+
+typedef struct vdb_out_field {
+    const char *name;
+    int col;         /* segment column, or -1 for a dynamic key */
+    vdb_type type;
+    uint32_t dim;
+} vdb_out_field;
+
+vdb_status vdb_read_ts(vdb_db *db, const vdb_read_opts *r, uint64_t *T);
+vdb_status vdb_pick_partitions(vdb_collection *c, const vdb_read_opts *r, bool *want);
+vdb_status vdb_pick_segments(vdb_collection *c, const bool *want, uint32_t shard,
+                             vdb_seg_set *out);
+vdb_status vdb_resolve_outputs(vdb_collection *c, const vdb_read_opts *r, vdb_out_field **out,
+                               size_t *n);
+vdb_status vdb_result_open(vdb_collection *c, const vdb_out_field *of, size_t nof,
+                           size_t groups, bool with_dist, size_t max_rows, vdb_result **out);
+vdb_status vdb_result_push(vdb_collection *c, vdb_result *r, const vdb_out_field *of,
+                           size_t nof, vdb_segment *s, size_t row);
+
+/* filter.c: filters and scalar indexes on segments */
+vdb_status vdb_collection_init_filters(vdb_collection *c);
+/* NULL or "" gives *out = NULL (no filter). */
+vdb_status vdb_filter_compile(vdb_collection *c, const char *text, vdb_expr **out);
+/* Clears in bits (one per row of s) every row the filter rejects. */
+vdb_status vdb_filter_apply(vdb_collection *c, const vdb_expr *e, const vdb_segment *s,
+                            uint64_t *bits);
+/* Builds the collection's scalar indexes for sealed segment s and attaches them; lock (may be
+ * NULL) is taken for writing around the attach when readers may see s. */
+vdb_status vdb_index_segment(vdb_collection *c, vdb_segment *s, pthread_rwlock_t *lock);
+/* The index type for a field (AUTOINDEX resolved), checked against its type. */
+vdb_status vdb_index_type_check(const vdb_field_def *f, const char *type, const char **canon);
+
+/* indexes.c */
+vdb_status vdb_load_indexes(vdb_db *db, vdb_collection *c);
 
 /* recovery.c */
 vdb_status vdb_recover(vdb_db *db);

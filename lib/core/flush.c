@@ -157,6 +157,7 @@ vdb_status vdb_seal_shard(vdb_db *db, vdb_collection *c, uint32_t shard)
         return st;
     }
     if (any_growing) {
+        size_t first_new = c->nsealed;
         pthread_rwlock_wrlock(&c->lock);
         for (size_t g = 0; g < sh->ngrowing && st == VDB_OK; g++) {
             vdb_segment *s = sh->growing[g];
@@ -170,6 +171,9 @@ vdb_status vdb_seal_shard(vdb_db *db, vdb_collection *c, uint32_t shard)
         pthread_rwlock_unlock(&c->lock);
         if (st != VDB_OK)
             c->failed = true;
+        /* a failed index build only means the segment is scanned */
+        for (size_t i = first_new; st == VDB_OK && i < c->nsealed; i++)
+            vdb_index_segment(c, c->sealed[i], &c->lock);
     }
     vdb_free(pending);
     sh->ckpt_pos = sh->last_pos;
@@ -309,6 +313,8 @@ static vdb_status merge_segments(vdb_db *db, vdb_collection *c, vdb_segment **in
     if (st == VDB_OK) {
         vdb_segment_set_end_pos(out, end_pos);
         st = vdb_segment_seal(out, db->obj.be, db->obj.h, c->seg_prefix, &m);
+        if (st == VDB_OK)
+            vdb_index_segment(c, out, NULL); /* not yet visible; failure: scanned instead */
     }
     if (st == VDB_OK) {
         vdb_meta_key(key, sizeof key, "seg", c->id, id);

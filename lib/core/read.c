@@ -8,7 +8,7 @@
 #include "index/index.h"
 
 /* The timestamp a read sees, from its travel timestamp or consistency level. */
-static vdb_status read_ts(vdb_db *db, const vdb_read_opts *r, uint64_t *T)
+vdb_status vdb_read_ts(vdb_db *db, const vdb_read_opts *r, uint64_t *T)
 {
     if (r && r->travel_ts) {
         uint64_t horizon = vdb_db_horizon(db);
@@ -38,12 +38,8 @@ static vdb_status read_ts(vdb_db *db, const vdb_read_opts *r, uint64_t *T)
 
 /* ---- the segments a read covers ---- */
 
-typedef struct seg_set {
-    size_t n;
-    vdb_segment **segs;
-} seg_set;
 
-static vdb_status pick_partitions(vdb_collection *c, const vdb_read_opts *r, bool *want)
+vdb_status vdb_pick_partitions(vdb_collection *c, const vdb_read_opts *r, bool *want)
 {
     if (!r || !r->partitions || r->n_partitions == 0) {
         for (size_t i = 0; i < c->nparts; i++)
@@ -61,8 +57,8 @@ static vdb_status pick_partitions(vdb_collection *c, const vdb_read_opts *r, boo
 }
 
 /* Segments of the wanted partitions (shard: only that one; UINT32_MAX: all). */
-static vdb_status pick_segments(vdb_collection *c, const bool *want, uint32_t shard,
-                                seg_set *out)
+vdb_status vdb_pick_segments(vdb_collection *c, const bool *want, uint32_t shard,
+                                vdb_seg_set *out)
 {
     size_t cap = c->nsealed;
     for (uint32_t s = 0; s < c->nshards; s++)
@@ -90,28 +86,22 @@ static vdb_status pick_segments(vdb_collection *c, const bool *want, uint32_t sh
 
 /* ---- output fields ---- */
 
-typedef struct out_field {
-    const char *name;
-    int col;         /* segment column, or -1 for a dynamic key */
-    vdb_type type;
-    uint32_t dim;
-} out_field;
 
-static vdb_status add_out(out_field **v, size_t *n, const char *name, int col, vdb_type type,
+static vdb_status add_out(vdb_out_field **v, size_t *n, const char *name, int col, vdb_type type,
                           uint32_t dim)
 {
     for (size_t i = 0; i < *n; i++)
         if (!strcmp((*v)[i].name, name))
             return VDB_OK;
-    out_field *nv = vdb_realloc(*v, (*n + 1) * sizeof *nv);
+    vdb_out_field *nv = vdb_realloc(*v, (*n + 1) * sizeof *nv);
     if (!nv)
         return vdb_set_errmsg(VDB_ENOMEM, "out of memory");
     *v = nv;
-    nv[(*n)++] = (out_field){name, col, type, dim};
+    nv[(*n)++] = (vdb_out_field){name, col, type, dim};
     return VDB_OK;
 }
 
-static vdb_status resolve_outputs(vdb_collection *c, const vdb_read_opts *r, out_field **out,
+vdb_status vdb_resolve_outputs(vdb_collection *c, const vdb_read_opts *r, vdb_out_field **out,
                                   size_t *n)
 {
     const vdb_schema *s = c->schema;
@@ -147,7 +137,7 @@ static vdb_status resolve_outputs(vdb_collection *c, const vdb_read_opts *r, out
     return st;
 }
 
-static vdb_status result_open(vdb_collection *c, const out_field *of, size_t nof, size_t groups,
+vdb_status vdb_result_open(vdb_collection *c, const vdb_out_field *of, size_t nof, size_t groups,
                               bool with_dist, size_t max_rows, vdb_result **out)
 {
     vdb_result *r;
@@ -186,7 +176,7 @@ static vdb_status push_var(vdb_column *col, const char *s, size_t len, bool vali
 }
 
 /* Appends row `row` of segment s to the result. */
-static vdb_status result_push(vdb_collection *c, vdb_result *r, const out_field *of, size_t nof,
+vdb_status vdb_result_push(vdb_collection *c, vdb_result *r, const vdb_out_field *of, size_t nof,
                               vdb_segment *s, size_t row)
 {
     const vdb_column *pk = vdb_segment_column(s, (size_t)c->schema->pk);
@@ -254,23 +244,21 @@ vdb_status vdb_search(vdb_db *db, const vdb_search_req *req, vdb_result **out)
     VDB_CHECK_ARG(req->nq <= 16384, "vdb_search: at most 16384 query vectors per call");
     VDB_CHECK_ARG(req->k >= 1 && req->k <= VDB_MAX_TOPK, "vdb_search: k must be 1..%d, got %u",
                   VDB_MAX_TOPK, req->k);
-    if (req->filter && *req->filter)
-        return vdb_set_errmsg(VDB_EUNSUPPORTED, "filter expressions are not supported yet "
-                              "(search without a filter)");
     for (size_t i = 0; i < req->nq * (size_t)req->dim; i++)
         if (!isfinite(req->vectors[i]))
             return vdb_set_errmsg(VDB_EINVAL, "query vector %zu holds NaN or Inf",
                                   i / (req->dim ? req->dim : 1));
     pthread_rwlock_rdlock(&db->catalog);
     vdb_collection *c;
-    out_field *of = NULL;
+    vdb_out_field *of = NULL;
     size_t nof = 0;
-    seg_set set = {0};
+    vdb_seg_set set = {0};
     vdb_topk *heaps = NULL;
     uint64_t *bits = NULL;
     vdb_result *r = NULL;
     bool *want = NULL;
     bool locked = false;
+    vdb_expr *filter = NULL;
     vdb_status st = vdb_catalog_lookup(db, req->collection, &c);
     if (st != VDB_OK)
         goto out;
@@ -290,8 +278,9 @@ vdb_status vdb_search(vdb_db *db, const vdb_search_req *req, vdb_result **out)
         goto out;
     }
     uint64_t T;
-    if ((st = resolve_outputs(c, &req->read, &of, &nof)) != VDB_OK ||
-        (st = read_ts(db, &req->read, &T)) != VDB_OK)
+    if ((st = vdb_resolve_outputs(c, &req->read, &of, &nof)) != VDB_OK ||
+        (st = vdb_filter_compile(c, req->filter, &filter)) != VDB_OK ||
+        (st = vdb_read_ts(db, &req->read, &T)) != VDB_OK)
         goto out;
     pthread_rwlock_rdlock(&c->lock);
     locked = true;
@@ -299,8 +288,8 @@ vdb_status vdb_search(vdb_db *db, const vdb_search_req *req, vdb_result **out)
         st = vdb_set_errmsg(VDB_ENOMEM, "out of memory");
         goto out;
     }
-    if ((st = pick_partitions(c, &req->read, want)) != VDB_OK ||
-        (st = pick_segments(c, want, UINT32_MAX, &set)) != VDB_OK)
+    if ((st = vdb_pick_partitions(c, &req->read, want)) != VDB_OK ||
+        (st = vdb_pick_segments(c, want, UINT32_MAX, &set)) != VDB_OK)
         goto out;
     if (!(heaps = vdb_calloc(req->nq, sizeof *heaps))) {
         st = vdb_set_errmsg(VDB_ENOMEM, "out of memory");
@@ -321,18 +310,20 @@ vdb_status vdb_search(vdb_db *db, const vdb_search_req *req, vdb_result **out)
         }
         if (vdb_segment_visible(s, T, bits) == 0)
             continue;
+        if ((st = vdb_filter_apply(c, filter, s, bits)) != VDB_OK)
+            break;
         const vdb_column *vc = vdb_segment_column(s, (size_t)vf);
         st = vdb_flat_search((const float *)vc->data, rows, fd->dim, fd->metric, req->vectors,
                              req->nq, bits, (int64_t)i << 32, heaps);
     }
     if (st == VDB_OK)
-        st = result_open(c, of, nof, req->nq, true, req->nq * (size_t)req->k, &r);
+        st = vdb_result_open(c, of, nof, req->nq, true, req->nq * (size_t)req->k, &r);
     for (size_t q = 0; q < req->nq && st == VDB_OK; q++) {
         vdb_topk_sort(&heaps[q]);
         for (size_t j = 0; j < heaps[q].n && st == VDB_OK; j++) {
             int64_t id = heaps[q].id[j];
             r->dist[r->pks.rows] = heaps[q].dist[j];
-            st = result_push(c, r, of, nof, set.segs[id >> 32], (size_t)(id & 0xffffffff));
+            st = vdb_result_push(c, r, of, nof, set.segs[id >> 32], (size_t)(id & 0xffffffff));
         }
         r->group_off[q + 1] = r->pks.rows;
     }
@@ -347,6 +338,8 @@ out:
     vdb_free(set.segs);
     vdb_free(of);
     vdb_free(want);
+    if (filter)
+        vdb_expr_free(filter);
     if (st != VDB_OK) {
         vdb_result_free(r);
         return st;
@@ -366,19 +359,19 @@ vdb_status vdb_get(vdb_db *db, const char *collection, const vdb_pk_list *pks,
     pthread_rwlock_rdlock(&db->catalog);
     vdb_collection *c;
     vdb_column keys = {0};
-    out_field *of = NULL;
+    vdb_out_field *of = NULL;
     size_t nof = 0;
     bool *want = NULL, locked = false;
-    seg_set set = {0};
+    vdb_seg_set set = {0};
     vdb_result *r = NULL;
     uint64_t T;
     vdb_status st = vdb_catalog_lookup(db, collection, &c);
     if (st == VDB_OK)
         st = vdb_convert_pks(c, pks, &keys);
     if (st == VDB_OK)
-        st = resolve_outputs(c, read, &of, &nof);
+        st = vdb_resolve_outputs(c, read, &of, &nof);
     if (st == VDB_OK)
-        st = read_ts(db, read, &T);
+        st = vdb_read_ts(db, read, &T);
     if (st != VDB_OK)
         goto out;
     pthread_rwlock_rdlock(&c->lock);
@@ -387,9 +380,9 @@ vdb_status vdb_get(vdb_db *db, const char *collection, const vdb_pk_list *pks,
         st = vdb_set_errmsg(VDB_ENOMEM, "out of memory");
         goto out;
     }
-    if ((st = pick_partitions(c, read, want)) != VDB_OK ||
-        (st = pick_segments(c, want, UINT32_MAX, &set)) != VDB_OK ||
-        (st = result_open(c, of, nof, 1, false, 0, &r)) != VDB_OK)
+    if ((st = vdb_pick_partitions(c, read, want)) != VDB_OK ||
+        (st = vdb_pick_segments(c, want, UINT32_MAX, &set)) != VDB_OK ||
+        (st = vdb_result_open(c, of, nof, 1, false, 0, &r)) != VDB_OK)
         goto out;
     for (size_t k = 0; k < keys.rows && st == VDB_OK; k++) {
         vdb_pk pk = vdb_pk_of(&keys, k);
@@ -413,7 +406,7 @@ vdb_status vdb_get(vdb_db *db, const char *collection, const vdb_pk_list *pks,
             }
         }
         if (best)
-            st = result_push(c, r, of, nof, best, (size_t)best_row);
+            st = vdb_result_push(c, r, of, nof, best, (size_t)best_row);
     }
     if (st == VDB_OK)
         r->group_off[1] = r->pks.rows;
@@ -470,13 +463,13 @@ vdb_status vdb_collection_stats(vdb_db *db, const char *collection, vdb_stats *o
             out->deleted_rows += info.deletes;
         }
         bool *all = vdb_calloc(c->nparts + 1, sizeof *all);
-        seg_set set = {0};
+        vdb_seg_set set = {0};
         if (!all)
             st = vdb_set_errmsg(VDB_ENOMEM, "out of memory");
         if (st == VDB_OK)
-            st = pick_partitions(c, NULL, all);
+            st = vdb_pick_partitions(c, NULL, all);
         if (st == VDB_OK)
-            st = pick_segments(c, all, UINT32_MAX, &set);
+            st = vdb_pick_segments(c, all, UINT32_MAX, &set);
         for (size_t i = 0; i < set.n && st == VDB_OK; i++) {
             size_t rows = vdb_segment_rows(set.segs[i]);
             uint64_t *bits = vdb_calloc(rows / 64 + 1, sizeof *bits);

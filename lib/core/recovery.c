@@ -45,6 +45,8 @@ static int load_segment(void *arg, const char *key, const void *val, size_t len)
     seg_loader *l = arg;
     vdb_segment *s;
     l->st = vdb_segment_load(val, len, &l->c->layout, l->db->obj.be, l->db->obj.h, &s);
+    if (l->st == VDB_OK)
+        l->st = vdb_index_segment(l->c, s, NULL);
     if (l->st == VDB_OK) {
         l->st = vdb_collection_add_sealed(l->c, s);
         if (l->st != VDB_OK)
@@ -260,7 +262,9 @@ vdb_status vdb_recover(vdb_db *db)
         char prefix[64];
         seg_loader l = {db, c, VDB_OK};
         snprintf(prefix, sizeof prefix, "seg/%016llx/", (unsigned long long)c->id);
-        st = db->meta.be->scan(db->meta.h, prefix, load_segment, &l);
+        st = vdb_load_indexes(db, c);
+        if (st == VDB_OK)
+            st = db->meta.be->scan(db->meta.h, prefix, load_segment, &l);
         if (st == VDB_OK)
             st = l.st;
         snprintf(prefix, sizeof prefix, "ckpt/%016llx/", (unsigned long long)c->id);

@@ -389,28 +389,21 @@ vdb_status vdb_upsert(vdb_db *db, const char *collection, const char *partition,
     return write_rows(db, collection, partition, batch, true, ts, pks);
 }
 
-vdb_status vdb_delete(vdb_db *db, const char *collection, const char *partition,
-                      const vdb_pk_list *pks, uint64_t *ts_out)
+/* Deletes the keys in pkcol (moved from; the caller frees it) at one timestamp. The catalog
+ * lock is held by the caller. */
+vdb_status vdb_delete_keys(vdb_db *db, vdb_collection *c, const char *partition,
+                           vdb_column *pkcol, uint64_t *ts_out)
 {
-    vdb_err_clear();
-    VDB_CHECK_ARG(db && collection, "vdb_delete: db or collection is NULL");
-    pthread_rwlock_rdlock(&db->catalog);
-    vdb_collection *c;
-    vdb_column pkcol = {0};
     shard_parts parts = {0};
     uint64_t *pos = NULL;
-    vdb_status st = vdb_catalog_lookup(db, collection, &c);
-    if (st == VDB_OK)
-        st = vdb_convert_pks(c, pks, &pkcol);
-    if (st != VDB_OK)
-        goto out;
+    vdb_status st = VDB_OK;
     pthread_mutex_lock(&c->write_mu);
     uint64_t pid = 0, ts = 0;
     if (partition) {
         int slot = vdb_partition_by_name(c, partition);
         if (slot < 0)
             st = vdb_set_errmsg(VDB_ENOTFOUND, "partition '%s' does not exist in '%s'",
-                                partition, collection);
+                                partition, c->name);
         else
             pid = c->parts[slot].id;
     }
@@ -418,9 +411,9 @@ vdb_status vdb_delete(vdb_db *db, const char *collection, const char *partition,
         st = check_writable(c);
     if (st == VDB_OK && !(pos = vdb_calloc(c->nshards, sizeof *pos)))
         st = vdb_set_errmsg(VDB_ENOMEM, "out of memory");
-    vdb_column view = pkcol;
+    vdb_column view = *pkcol;
     if (st == VDB_OK)
-        st = split_by_shard(c, &pkcol, 1, &view, &parts);
+        st = split_by_shard(c, pkcol, 1, &view, &parts);
     if (st == VDB_OK)
         st = vdb_tso_next(db->tso, &ts);
     vdb_rec_header h = {.type = VDB_REC_DELETE, .ts = ts, .collection_id = c->id,
@@ -445,11 +438,26 @@ vdb_status vdb_delete(vdb_db *db, const char *collection, const char *partition,
     pthread_mutex_unlock(&c->write_mu);
     if (st == VDB_OK && ts_out)
         *ts_out = ts;
-out:
-    pthread_rwlock_unlock(&db->catalog);
-    vdb_column_free(&pkcol);
     if (parts.cols)
         parts_free(&parts, 1);
     vdb_free(pos);
+    return st;
+}
+
+vdb_status vdb_delete(vdb_db *db, const char *collection, const char *partition,
+                      const vdb_pk_list *pks, uint64_t *ts_out)
+{
+    vdb_err_clear();
+    VDB_CHECK_ARG(db && collection, "vdb_delete: db or collection is NULL");
+    pthread_rwlock_rdlock(&db->catalog);
+    vdb_collection *c;
+    vdb_column pkcol = {0};
+    vdb_status st = vdb_catalog_lookup(db, collection, &c);
+    if (st == VDB_OK)
+        st = vdb_convert_pks(c, pks, &pkcol);
+    if (st == VDB_OK)
+        st = vdb_delete_keys(db, c, partition, &pkcol, ts_out);
+    pthread_rwlock_unlock(&db->catalog);
+    vdb_column_free(&pkcol);
     return st;
 }

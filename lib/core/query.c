@@ -1,0 +1,265 @@
+/* Reads and deletes by filter: query (rows that pass, with limit and offset), count, and
+ * delete_where (the matching keys deleted at one timestamp). */
+#include "core.h"
+
+/* The segments a read covers, with each one's bitset of visible rows that pass the filter.
+ * Hands back one segment at a time through fn; stops when fn returns non-zero. */
+typedef int (*match_fn)(void *arg, vdb_segment *s, const uint64_t *bits, size_t rows);
+
+static vdb_status for_each_match(vdb_collection *c, const vdb_expr *filter, uint64_t T,
+                                 const vdb_read_opts *read, match_fn fn, void *arg)
+{
+    bool *want = vdb_calloc(c->nparts + 1, sizeof *want);
+    vdb_seg_set set = {0};
+    uint64_t *bits = NULL;
+    vdb_status st = want ? vdb_pick_partitions(c, read, want)
+                         : vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+    if (st == VDB_OK)
+        st = vdb_pick_segments(c, want, UINT32_MAX, &set);
+    for (size_t i = 0; i < set.n && st == VDB_OK; i++) {
+        vdb_segment *s = set.segs[i];
+        size_t rows = vdb_segment_rows(s);
+        vdb_free(bits);
+        if (!(bits = vdb_calloc(rows / 64 + 1, sizeof *bits))) {
+            st = vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+            break;
+        }
+        if (!rows || vdb_segment_visible(s, T, bits) == 0)
+            continue;
+        st = vdb_filter_apply(c, filter, s, bits);
+        if (st == VDB_OK && fn(arg, s, bits, rows))
+            break;
+    }
+    vdb_free(bits);
+    vdb_free(set.segs);
+    vdb_free(want);
+    return st;
+}
+
+static size_t popcount_bits(const uint64_t *bits, size_t rows)
+{
+    size_t n = 0;
+    for (size_t w = 0; w < rows / 64 + 1; w++)
+        n += (size_t)__builtin_popcountll(bits[w]);
+    return n;
+}
+
+static int count_rows(void *arg, vdb_segment *s, const uint64_t *bits, size_t rows)
+{
+    (void)s;
+    *(uint64_t *)arg += popcount_bits(bits, rows);
+    return 0;
+}
+
+/* Opens a read: the collection (catalog lock held on success), its filter and timestamp. */
+static vdb_status begin_read(vdb_db *db, const char *collection, const char *filter,
+                             const vdb_read_opts *read, vdb_collection **c, vdb_expr **e,
+                             uint64_t *T)
+{
+    pthread_rwlock_rdlock(&db->catalog);
+    vdb_status st = vdb_catalog_lookup(db, collection, c);
+    if (st == VDB_OK)
+        st = vdb_filter_compile(*c, filter, e);
+    if (st == VDB_OK)
+        st = vdb_read_ts(db, read, T);
+    if (st != VDB_OK) {
+        if (*e)
+            vdb_expr_free(*e);
+        *e = NULL;
+        pthread_rwlock_unlock(&db->catalog);
+    }
+    return st;
+}
+
+static void end_read(vdb_db *db, vdb_expr *e)
+{
+    if (e)
+        vdb_expr_free(e);
+    pthread_rwlock_unlock(&db->catalog);
+}
+
+vdb_status vdb_count(vdb_db *db, const char *collection, const char *filter,
+                     const vdb_read_opts *read, uint64_t *count)
+{
+    vdb_err_clear();
+    VDB_CHECK_ARG(db && collection && count, "vdb_count: db, collection or count is NULL");
+    *count = 0;
+    vdb_collection *c;
+    vdb_expr *e = NULL;
+    uint64_t T;
+    vdb_status st = begin_read(db, collection, filter, read, &c, &e, &T);
+    if (st != VDB_OK)
+        return st;
+    pthread_rwlock_rdlock(&c->lock);
+    st = for_each_match(c, e, T, read, count_rows, count);
+    pthread_rwlock_unlock(&c->lock);
+    end_read(db, e);
+    return st;
+}
+
+typedef struct query_rows {
+    vdb_collection *c;
+    vdb_result *r;
+    const vdb_out_field *of;
+    size_t nof;
+    uint64_t skip, limit; /* limit 0: no limit */
+    vdb_status st;
+} query_rows;
+
+static int take_rows(void *arg, vdb_segment *s, const uint64_t *bits, size_t rows)
+{
+    query_rows *q = arg;
+    for (size_t w = 0; w < rows / 64 + 1; w++) {
+        for (uint64_t b = bits[w]; b; b &= b - 1) {
+            if (q->skip) {
+                q->skip--;
+                continue;
+            }
+            if (q->limit && q->r->pks.rows >= q->limit)
+                return 1;
+            size_t row = w * 64 + (size_t)__builtin_ctzll(b);
+            q->st = vdb_result_push(q->c, q->r, q->of, q->nof, s, row);
+            if (q->st != VDB_OK)
+                return 1;
+        }
+    }
+    return q->limit && q->r->pks.rows >= q->limit;
+}
+
+static bool is_count_star(const vdb_read_opts *read)
+{
+    return read && read->n_output_fields == 1 && read->output_fields &&
+           read->output_fields[0] && !strcmp(read->output_fields[0], "count(*)");
+}
+
+/* The one-row answer to output_fields ["count(*)"]. */
+static vdb_status count_result(vdb_collection *c, uint64_t n, vdb_result **out)
+{
+    vdb_result *r;
+    vdb_status st = vdb_result_new(c->types[c->schema->pk], 1, 1, &r);
+    if (st != VDB_OK)
+        return st;
+    int64_t zero = 0, v = (int64_t)n;
+    r->names[0] = vdb_strdup("count(*)");
+    vdb_column_init(&r->fields[0], VDB_TYPE_INT64, 0, true);
+    st = r->names[0] ? vdb_column_push(&r->fields[0], &v, 8, true)
+                     : vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+    if (st == VDB_OK) /* the row has no key: 0 or "" */
+        st = r->pks.type == VDB_TYPE_INT64 ? vdb_column_push(&r->pks, &zero, 8, true)
+                                           : vdb_column_push(&r->pks, "", 1, true);
+    if (st != VDB_OK) {
+        vdb_result_free(r);
+        return st;
+    }
+    r->group_off[1] = 1;
+    *out = r;
+    return VDB_OK;
+}
+
+vdb_status vdb_query(vdb_db *db, const char *collection, const char *filter,
+                     const vdb_read_opts *read, uint64_t limit, uint64_t offset,
+                     vdb_result **out)
+{
+    vdb_err_clear();
+    VDB_CHECK_ARG(db && collection && out, "vdb_query: db, collection or out is NULL");
+    *out = NULL;
+    if (is_count_star(read)) {
+        uint64_t n;
+        vdb_status st = vdb_count(db, collection, filter, read, &n);
+        if (st != VDB_OK)
+            return st;
+        pthread_rwlock_rdlock(&db->catalog);
+        vdb_collection *c;
+        st = vdb_catalog_lookup(db, collection, &c);
+        if (st == VDB_OK)
+            st = count_result(c, n, out);
+        pthread_rwlock_unlock(&db->catalog);
+        return st;
+    }
+    bool no_filter = !filter || !filter[strspn(filter, " \t\r\n")];
+    VDB_CHECK_ARG(!no_filter || limit > 0, "vdb_query: without a filter give a limit (as in "
+                  "Milvus), or output_fields [\"count(*)\"]");
+    vdb_collection *c;
+    vdb_expr *e = NULL;
+    uint64_t T;
+    vdb_status st = begin_read(db, collection, filter, read, &c, &e, &T);
+    if (st != VDB_OK)
+        return st;
+    vdb_out_field *of = NULL;
+    size_t nof = 0;
+    vdb_result *r = NULL;
+    st = vdb_resolve_outputs(c, read, &of, &nof);
+    if (st == VDB_OK)
+        st = vdb_result_open(c, of, nof, 1, false, 0, &r);
+    if (st == VDB_OK) {
+        query_rows q = {c, r, of, nof, offset, limit, VDB_OK};
+        pthread_rwlock_rdlock(&c->lock);
+        st = for_each_match(c, e, T, read, take_rows, &q);
+        pthread_rwlock_unlock(&c->lock);
+        if (st == VDB_OK)
+            st = q.st;
+        r->group_off[1] = r->pks.rows;
+    }
+    end_read(db, e);
+    vdb_free(of);
+    if (st != VDB_OK) {
+        vdb_result_free(r);
+        return st;
+    }
+    *out = r;
+    return VDB_OK;
+}
+
+typedef struct key_collect {
+    const vdb_collection *c;
+    vdb_column *keys;
+    vdb_status st;
+} key_collect;
+
+static int take_keys(void *arg, vdb_segment *s, const uint64_t *bits, size_t rows)
+{
+    key_collect *k = arg;
+    const vdb_column *pk = vdb_segment_column(s, (size_t)k->c->schema->pk);
+    for (size_t w = 0; w < rows / 64 + 1 && k->st == VDB_OK; w++)
+        for (uint64_t b = bits[w]; b && k->st == VDB_OK; b &= b - 1)
+            k->st = vdb_column_append(k->keys, pk, w * 64 + (size_t)__builtin_ctzll(b), 1);
+    return k->st != VDB_OK;
+}
+
+vdb_status vdb_delete_where(vdb_db *db, const char *collection, const char *partition,
+                            const char *filter, uint64_t *ts, uint64_t *deleted)
+{
+    vdb_err_clear();
+    VDB_CHECK_ARG(db && collection, "vdb_delete_where: db or collection is NULL");
+    VDB_CHECK_ARG(filter && filter[strspn(filter, " \t\r\n")],
+                  "vdb_delete_where: the filter is empty (to delete everything, drop the "
+                  "collection or use a filter that matches all rows)");
+    if (deleted)
+        *deleted = 0;
+    vdb_collection *c;
+    vdb_expr *e = NULL;
+    uint64_t T;
+    vdb_status st = begin_read(db, collection, filter, NULL, &c, &e, &T);
+    if (st != VDB_OK)
+        return st;
+    const char *parts[1] = {partition};
+    vdb_read_opts scope = {.partitions = partition ? parts : NULL, .n_partitions = partition ? 1 : 0};
+    vdb_column keys;
+    vdb_column_init(&keys, c->types[c->schema->pk], 0, false);
+    key_collect k = {c, &keys, VDB_OK};
+    pthread_rwlock_rdlock(&c->lock);
+    st = for_each_match(c, e, T, &scope, take_keys, &k);
+    pthread_rwlock_unlock(&c->lock);
+    if (st == VDB_OK)
+        st = k.st;
+    size_t n = keys.rows;
+    if (st == VDB_OK && n > 0)
+        st = vdb_delete_keys(db, c, partition, &keys, ts);
+    else if (st == VDB_OK && ts)
+        st = vdb_tso_next(db->tso, ts); /* nothing matched: still a point in time */
+    end_read(db, e);
+    vdb_column_free(&keys);
+    if (st == VDB_OK && deleted)
+        *deleted = n;
+    return st;
+}
