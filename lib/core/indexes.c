@@ -27,9 +27,6 @@ vdb_status vdb_create_index(vdb_db *db, const char *collection, const char *fiel
                   "NULL");
     if (!type || !*type)
         type = "AUTOINDEX";
-    if (params && *params)
-        return vdb_set_errmsg(VDB_EINVAL, "index type %s takes no parameters, got '%s'", type,
-                              params);
     pthread_rwlock_rdlock(&db->catalog);
     vdb_collection *c;
     int f;
@@ -39,6 +36,9 @@ vdb_status vdb_create_index(vdb_db *db, const char *collection, const char *fiel
         st = find_field(c, field, &f);
     if (st == VDB_OK)
         st = vdb_index_type_check(&c->schema->fields[f].def, type, &canon);
+    if (st == VDB_OK && params && *params)
+        st = vdb_set_errmsg(VDB_EINVAL, "index type %s takes no parameters, got '%s'", canon,
+                            params);
     if (st != VDB_OK)
         goto out;
     pthread_mutex_lock(&c->write_mu); /* no seal or compaction while the index is added */

@@ -1,0 +1,115 @@
+"""Filters, query, count(*), delete by filter and indexes: the calls backed by vdb_query,
+vdb_count, vdb_delete_where, the search filter and vdb_create_index / drop / describe."""
+
+import pytest
+
+import libvdb
+
+
+def ids(rows):
+    return sorted(r["id"] for r in rows)
+
+
+def test_query_filter_output_fields(docs):
+    rows = docs.query("docs", filter="id < 5", output_fields=["title", "color"])
+    assert sorted(rows, key=lambda r: r["id"]) == [
+        {"id": i, "title": "doc %d" % i, "color": ["red", "green"][i % 2]} for i in range(5)]
+    assert ids(docs.query("docs", filter="year == 2003 and id < 50")) == [3, 13, 23, 33, 43]
+    assert ids(docs.query("docs", filter='title like "doc 9%"')) == [9] + list(range(90, 100))
+    assert ids(docs.query("docs", filter="id in [1, 2, 999]")) == [1, 2]
+    assert ids(docs.query("docs", filter='color == "red" and id < 6')) == [0, 2, 4]  # dynamic
+    assert ids(docs.query("docs", filter='meta["n"] >= 97')) == [97, 98, 99]
+    assert ids(docs.query("docs", filter="array_contains(tags, 50)")) == [49, 50]
+    assert ids(docs.query("docs", filter="score is null and id < 10")) == [0, 3, 6, 9]
+
+
+def test_query_all_fields_by_default(docs):
+    row = docs.query("docs", filter="id == 7")[0]
+    assert row["title"] == "doc 7" and row["tags"] == [7, 8] and row["color"] == "green"
+    assert len(row["vector"]) == 8
+
+
+def test_query_limit_offset(docs):
+    page1 = docs.query("docs", filter="id >= 0", limit=10, output_fields=["id"])
+    page2 = docs.query("docs", filter="id >= 0", limit=10, offset=10, output_fields=["id"])
+    assert len(page1) == 10 and len(page2) == 10
+    assert not set(ids(page1)) & set(ids(page2))
+    assert len(docs.query("docs", filter="", limit=7)) == 7  # no filter: a limit is needed
+    with pytest.raises(libvdb.InvalidArgumentError):
+        docs.query("docs", filter="")
+
+
+def test_query_ids_and_partitions(docs):
+    assert ids(docs.query("docs", ids=[3, 4, 5], output_fields=["title"])) == [3, 4, 5]
+    docs.create_partition("docs", "p")
+    docs.insert("docs", [{"id": 900, "vector": [0] * 8, "title": "p", "tags": [],
+                          "meta": {}}], partition_name="p")
+    assert ids(docs.query("docs", filter="id > 0", partition_names=["p"])) == [900]
+
+
+def test_count(docs):
+    assert docs.query("docs", output_fields=["count(*)"]) == [{"count(*)": 100}]
+    assert docs.query("docs", filter="id < 10", output_fields=["count(*)"]) == [{"count(*)": 10}]
+    t = docs.now()
+    docs.delete("docs", ids=[0, 1])
+    assert docs.query("docs", output_fields=["count(*)"])[0]["count(*)"] == 98
+    assert docs.query("docs", output_fields=["count(*)"], travel_timestamp=t) == \
+        [{"count(*)": 100}]
+
+
+def test_query_travel_timestamp(docs):
+    t = docs.now()
+    docs.delete("docs", ids=[1])
+    assert ids(docs.query("docs", filter="id <= 2")) == [0, 2]
+    assert ids(docs.query("docs", filter="id <= 2", travel_timestamp=t)) == [0, 1, 2]
+
+
+def test_delete_by_filter(docs):
+    r = docs.delete("docs", filter="id >= 90")
+    assert r["delete_count"] == 10 and r["timestamp"] > 0
+    assert docs.get_collection_stats("docs")["row_count"] == 90
+    assert docs.delete("docs", filter="id >= 90")["delete_count"] == 0
+    assert docs.delete("docs", filter='color == "red"')["delete_count"] == 45
+
+
+def test_search_with_filter(docs):
+    hits = docs.search("docs", [docs.vecs[3]], limit=5, filter="id % 2 == 0",
+                       output_fields=["title"])[0]
+    assert len(hits) == 5 and all(h["id"] % 2 == 0 for h in hits)
+    assert 3 not in [h["id"] for h in hits]
+    assert docs.search("docs", [docs.vecs[3]], limit=5, filter="id > 1000")[0] == []
+
+
+def test_bad_filter(docs):
+    for bad in ("id >", "nosuchfield == 1 and", "id == 'x", "(id > 1"):
+        with pytest.raises(libvdb.InvalidArgumentError) as e:
+            docs.query("docs", filter=bad, limit=1)
+        assert e.value.message
+    with pytest.raises(libvdb.InvalidArgumentError):
+        docs.search("docs", [docs.vecs[0]], filter="id >")
+    with pytest.raises(libvdb.InvalidArgumentError):
+        docs.delete("docs", filter="id >")
+    assert docs.get_collection_stats("docs")["row_count"] == 100
+
+
+def test_indexes(docs):
+    docs.create_index("docs", "year", index_type="STL_SORT")
+    assert docs.describe_index("docs", "year")["index_type"] == "STL_SORT"
+    ip = docs.prepare_index_params()
+    ip.add_index(field_name="title", index_type="TRIE")
+    docs.create_index("docs", ip)
+    docs.create_index("docs", "id")  # AUTOINDEX
+    assert sorted(docs.list_indexes("docs")) == ["id", "title", "year"]
+    docs.flush("docs")  # indexes are built on sealed segments: results must not change
+    assert ids(docs.query("docs", filter="year == 2003")) == list(range(3, 100, 10))
+    assert ids(docs.query("docs", filter='title like "doc 9%"')) == [9] + list(range(90, 100))
+    docs.drop_index("docs", "year")
+    with pytest.raises(libvdb.NotFoundError):
+        docs.describe_index("docs", "year")
+    assert ids(docs.query("docs", filter="year == 2003")) == list(range(3, 100, 10))
+    with pytest.raises(libvdb.UnsupportedError):
+        docs.create_index("docs", "vector", index_type="HNSW")
+    with pytest.raises(libvdb.VdbError):  # the C library checks params before the type
+        docs.create_index("docs", "vector", index_type="HNSW", params={"M": 16})
+    with pytest.raises(libvdb.VdbError):
+        docs.create_index("docs", "nosuchfield")
