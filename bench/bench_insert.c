@@ -17,7 +17,10 @@
  *   --repeat R rounds (default 5); each line prints the median round and the spread
  *   --pwrite   open with vdb_options.disable_io_uring = 1 (the plain pwrite() WAL path);
  *              by default the library picks its WAL path itself
- *   --keep     leave the databases on disk */
+ *   --keep     leave the databases on disk
+ *   --log-uri U  log backend URI instead of the local WAL; "@DIR@" in it becomes the run's
+ *              database folder (rocksdb://@DIR@/rocks, nats://127.0.0.1:4222/bench-@RUN@ with
+ *              @RUN@ a unique name per run) */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -76,6 +79,27 @@ static float rnd(uint32_t *s)
 }
 
 static int g_pwrite; /* --pwrite: vdb_options.disable_io_uring = 1 */
+static const char *g_log_uri; /* --log-uri */
+
+/* --log-uri with @DIR@ and @RUN@ filled in for one run */
+static void log_uri_for(const char *path, char *out, size_t n)
+{
+    static unsigned run;
+    char runs[64];
+    snprintf(runs, sizeof runs, "r%ld-%u", (long)getpid(), run++);
+    out[0] = 0;
+    for (const char *p = g_log_uri; *p && strlen(out) + 1 < n;) {
+        const char *sub = !strncmp(p, "@DIR@", 5) ? path : !strncmp(p, "@RUN@", 5) ? runs : NULL;
+        size_t len = strlen(out);
+        if (sub) {
+            snprintf(out + len, n - len, "%s", sub);
+            p += 5;
+        } else {
+            out[len] = *p++;
+            out[len + 1] = 0;
+        }
+    }
+}
 
 typedef struct dataset {
     uint32_t dim;
@@ -157,6 +181,11 @@ static insert_times db_run(const char *dir, const dataset *ds, size_t rows, size
     vdb_options_init(&opts);
     opts.sync = mode;
     opts.disable_io_uring = g_pwrite;
+    char log_uri[4096];
+    if (g_log_uri) {
+        log_uri_for(path, log_uri, sizeof log_uri);
+        opts.log_uri = log_uri;
+    }
     vdb_db *db;
     double t0 = now_sec();
     vdb_status st = vdb_open(path, &opts, &db);
@@ -246,7 +275,7 @@ static void print_line(const char *label, const double *t, int n, size_t rows, s
 static void usage(void)
 {
     fprintf(stderr, "usage: bench_insert [--rows N] [--dir DIR] [--data DIR] [--batch N] "
-                    "[--repeat R] [--pwrite] [--keep]\n");
+                    "[--repeat R] [--pwrite] [--keep] [--log-uri URI]\n");
     exit(2);
 }
 
@@ -268,6 +297,8 @@ int main(int argc, char **argv)
             data = argv[++i];
         else if (!strcmp(argv[i], "--keep"))
             keep = 1;
+        else if (!strcmp(argv[i], "--log-uri") && i + 1 < argc)
+            g_log_uri = argv[++i];
         else if (!strcmp(argv[i], "--pwrite"))
             g_pwrite = 1;
         else
