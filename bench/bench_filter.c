@@ -19,32 +19,16 @@
 
 #include <vdb/vdb.h>
 
+#include "bench_util.h"
 #include "fmnist.h"
 
 #define K 10
 #define RANGE 100000
 
-static double now_sec(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static void check(vdb_status st, const char *what)
 {
-    if (st != VDB_OK) {
-        fprintf(stderr, "bench_filter: %s failed: %s: %s\n", what, vdb_status_name(st),
-                vdb_errmsg(NULL));
-        exit(1);
-    }
-}
-
-static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb, (void)flag, (void)ftw;
-    remove(path);
-    return 0;
+    if (st != VDB_OK)
+        bench_die(what, st);
 }
 
 static uint64_t rng = 0x9e3779b97f4a7c15ULL;
@@ -178,9 +162,9 @@ int main(int argc, char **argv)
                                       .vectors = queries + qi * FMNIST_DIM, .nq = 1,
                                       .dim = FMNIST_DIM, .k = K, .filter = filter};
                 vdb_result *res;
-                double t0 = now_sec();
+                double t0 = bench_now();
                 check(vdb_search(db, &req, &res), "search");
-                t += now_sec() - t0;
+                t += bench_now() - t0;
                 int64_t ref[K];
                 reference(base, r, nbase, queries + qi * FMNIST_DIM, x, ref);
                 for (int a = 0; a < K; a++) {
@@ -218,16 +202,16 @@ int main(int argc, char **argv)
             snprintf(filter, sizeof filter, "r < %d", (int32_t)(sel[s] * RANGE));
             uint64_t n = 0;
             const int reps = 10;
-            double t0 = now_sec();
+            double t0 = bench_now();
             for (int k = 0; k < reps; k++)
                 check(vdb_count(db, "big", filter, NULL, &n), "count");
-            double t = (now_sec() - t0) / reps;
+            double t = (bench_now() - t0) / reps;
             printf("%-8s %9.1f%% %12llu %12.2f %14.0f\n", with_index ? "STL_SORT" : "none",
                    sel[s] * 100, (unsigned long long)n, t * 1e3, (double)rows_1m / t);
         }
     }
     vdb_close(db);
-    nftw(dir, rm_one, 32, FTW_DEPTH | FTW_PHYS);
+    bench_rm_rf(dir);
     free(base);
     free(queries);
     free(r);

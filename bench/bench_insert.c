@@ -34,39 +34,13 @@
 
 #include <vdb/vdb.h>
 
+#include "bench_util.h"
 #include "fmnist.h"
-
-static double now_sec(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static void die(const char *what, vdb_status st)
-{
-    fprintf(stderr, "bench_insert: %s failed: %s: %s\n", what, vdb_status_name(st),
-            vdb_errmsg(NULL));
-    exit(1);
-}
 
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
-}
-
-static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb, (void)flag, (void)ftw;
-    if (remove(path) != 0 && errno != ENOENT)
-        fprintf(stderr, "bench_insert: cannot remove %s: %s\n", path, strerror(errno));
-    return 0;
-}
-
-static void rm_rf(const char *path)
-{
-    nftw(path, rm_one, 32, FTW_DEPTH | FTW_PHYS);
 }
 
 /* xorshift32 -> [0,1) */
@@ -146,7 +120,7 @@ static double disk_run(const char *dir, const dataset *ds, size_t rows, size_t b
         fprintf(stderr, "bench_insert: open %s: %s\n", path, strerror(errno));
         exit(1);
     }
-    double t0 = now_sec();
+    double t0 = bench_now();
     for (size_t first = 0; first < rows; first += batch) {
         size_t n = rows - first < batch ? rows - first : batch;
         fill_chunk(ds, first, n, ids, vecs);
@@ -156,7 +130,7 @@ static double disk_run(const char *dir, const dataset *ds, size_t rows, size_t b
             exit(1);
         }
     }
-    double t = now_sec() - t0;
+    double t = bench_now() - t0;
     close(fd);
     unlink(path);
     return t;
@@ -175,7 +149,7 @@ static insert_times db_run(const char *dir, const dataset *ds, size_t rows, size
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/db-%u-%s", dir, ds->dim, mode_name);
-    rm_rf(path);
+    bench_rm_rf(path);
     insert_times t = {0};
     vdb_options opts;
     vdb_options_init(&opts);
@@ -187,61 +161,61 @@ static insert_times db_run(const char *dir, const dataset *ds, size_t rows, size
         opts.log_uri = log_uri;
     }
     vdb_db *db;
-    double t0 = now_sec();
+    double t0 = bench_now();
     vdb_status st = vdb_open(path, &opts, &db);
     if (st != VDB_OK)
-        die("vdb_open", st);
-    t.open = now_sec() - t0;
+        bench_die("vdb_open", st);
+    t.open = bench_now() - t0;
 
     vdb_schema *schema;
     if ((st = vdb_schema_new("bench", &schema)) != VDB_OK)
-        die("vdb_schema_new", st);
+        bench_die("vdb_schema_new", st);
     if ((st = vdb_schema_add_field(schema, &(vdb_field_def){.name = "id", .type = VDB_TYPE_INT64,
                                                             .is_primary = 1})) != VDB_OK)
-        die("add id", st);
+        bench_die("add id", st);
     if ((st = vdb_schema_add_field(schema, &(vdb_field_def){.name = "emb",
                                                             .type = VDB_TYPE_FLOAT_VECTOR,
                                                             .dim = ds->dim,
                                                             .metric = VDB_METRIC_L2})) != VDB_OK)
-        die("add emb", st);
+        bench_die("add emb", st);
     if ((st = vdb_create_collection(db, schema)) != VDB_OK)
-        die("vdb_create_collection", st);
+        bench_die("vdb_create_collection", st);
     vdb_schema_free(schema);
 
-    t0 = now_sec();
+    t0 = bench_now();
     for (size_t first = 0; first < rows; first += batch) {
         size_t n = rows - first < batch ? rows - first : batch;
         fill_chunk(ds, first, n, ids, vecs);
         vdb_batch *b;
         if ((st = vdb_batch_new(&b)) != VDB_OK)
-            die("vdb_batch_new", st);
+            bench_die("vdb_batch_new", st);
         if ((st = vdb_batch_add_column(b, "id", VDB_TYPE_INT64, ids, NULL, n, 0)) != VDB_OK)
-            die("add column id", st);
+            bench_die("add column id", st);
         if ((st = vdb_batch_add_column(b, "emb", VDB_TYPE_FLOAT_VECTOR, vecs, NULL, n,
                                        ds->dim)) != VDB_OK)
-            die("add column emb", st);
+            bench_die("add column emb", st);
         uint64_t ts;
-        double ti = now_sec();
+        double ti = bench_now();
         if ((st = vdb_insert(db, "bench", NULL, b, &ts, NULL)) != VDB_OK)
-            die("vdb_insert", st);
-        t.insert += now_sec() - ti;
+            bench_die("vdb_insert", st);
+        t.insert += bench_now() - ti;
         vdb_batch_free(b);
     }
-    t.total = now_sec() - t0;
+    t.total = bench_now() - t0;
 
     vdb_stats stats;
     if ((st = vdb_collection_stats(db, "bench", &stats)) != VDB_OK)
-        die("vdb_collection_stats", st);
+        bench_die("vdb_collection_stats", st);
     if (stats.row_count != rows) {
         fprintf(stderr, "bench_insert: %s: %llu visible rows after inserting %zu\n", path,
                 (unsigned long long)stats.row_count, rows);
         exit(1);
     }
-    t0 = now_sec();
+    t0 = bench_now();
     vdb_close(db);
-    t.close = now_sec() - t0;
+    t.close = bench_now() - t0;
     if (!keep)
-        rm_rf(path);
+        bench_rm_rf(path);
     return t;
 }
 
@@ -407,6 +381,6 @@ int main(int argc, char **argv)
     free(rand_vecs);
     free(fm);
     if (made_tmp && !keep)
-        rm_rf(tmpdir);
+        bench_rm_rf(tmpdir);
     return 0;
 }

@@ -25,37 +25,13 @@
 
 #include <vdb/vdb.h>
 
+#include "bench_util.h"
+
 #define DIM 16
 
 static size_t g_rows = 1000000, g_batch = 1000;
 static vdb_sync_mode g_sync = VDB_SYNC_FULL;
 static char g_path[4096];
-
-static double now_sec(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static void die(const char *what, vdb_status st)
-{
-    fprintf(stderr, "bench_recovery: %s failed: %s: %s\n", what, vdb_status_name(st),
-            vdb_errmsg(NULL));
-    exit(1);
-}
-
-static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb, (void)flag, (void)ftw;
-    remove(path);
-    return 0;
-}
-
-static void rm_rf(const char *path)
-{
-    nftw(path, rm_one, 32, FTW_DEPTH | FTW_PHYS);
-}
 
 static double maxrss_mb(void)
 {
@@ -106,12 +82,12 @@ static vdb_db *open_db(double *secs)
     vdb_options_init(&opts);
     opts.sync = g_sync;
     vdb_db *db;
-    double t0 = now_sec();
+    double t0 = bench_now();
     vdb_status st = vdb_open(g_path, &opts, &db);
     if (st != VDB_OK)
-        die("vdb_open", st);
+        bench_die("vdb_open", st);
     if (secs)
-        *secs = now_sec() - t0;
+        *secs = bench_now() - t0;
     return db;
 }
 
@@ -120,7 +96,7 @@ static vdb_stats stats_of(vdb_db *db)
     vdb_stats s;
     vdb_status st = vdb_collection_stats(db, "rec", &s);
     if (st != VDB_OK)
-        die("vdb_collection_stats", st);
+        bench_die("vdb_collection_stats", st);
     return s;
 }
 
@@ -148,7 +124,7 @@ static void check_search(vdb_db *db, const float *v0)
     vdb_result *res;
     vdb_status st = vdb_search(db, &req, &res);
     if (st != VDB_OK)
-        die("vdb_search", st);
+        bench_die("vdb_search", st);
     if (vdb_result_rows(res, 0) != 1 || vdb_result_distance(res, 0, 0) != 0.0f) {
         fprintf(stderr, "bench_recovery: row 0 is not found by its own vector\n");
         exit(1);
@@ -187,14 +163,14 @@ static void phase_insert(void)
                                                             .dim = DIM,
                                                             .metric = VDB_METRIC_L2})) != VDB_OK ||
         (st = vdb_create_collection(db, schema)) != VDB_OK)
-        die("creating the collection", st);
+        bench_die("creating the collection", st);
     vdb_schema_free(schema);
     int64_t *ids = malloc(g_batch * sizeof *ids);
     float *vecs = malloc(g_batch * DIM * sizeof *vecs);
     if (!ids || !vecs)
         exit(1);
     uint32_t s = SEED;
-    double t0 = now_sec();
+    double t0 = bench_now();
     for (size_t first = 0; first < g_rows; first += g_batch) {
         size_t n = g_rows - first < g_batch ? g_rows - first : g_batch;
         for (size_t i = 0; i < n; i++) {
@@ -207,19 +183,19 @@ static void phase_insert(void)
             (st = vdb_batch_add_column(b, "id", VDB_TYPE_INT64, ids, NULL, n, 0)) != VDB_OK ||
             (st = vdb_batch_add_column(b, "emb", VDB_TYPE_FLOAT_VECTOR, vecs, NULL, n, DIM)) !=
                 VDB_OK)
-            die("building a batch", st);
+            bench_die("building a batch", st);
         uint64_t ts;
         if ((st = vdb_insert(db, "rec", NULL, b, &ts, NULL)) != VDB_OK)
-            die("vdb_insert", st);
+            bench_die("vdb_insert", st);
         vdb_batch_free(b);
     }
-    double t = now_sec() - t0;
+    double t = bench_now() - t0;
     free(ids);
     free(vecs);
     report("1 insert", t, "(rows/s = insert rate)", db);
-    double tc = now_sec();
+    double tc = bench_now();
     vdb_close(db);
-    printf("%-26s %9.3f s   folder %.1f MB (wal %.1f MB)\n", "  close", now_sec() - tc,
+    printf("%-26s %9.3f s   folder %.1f MB (wal %.1f MB)\n", "  close", bench_now() - tc,
            tree_mb(g_path), tree_mb_sub("wal"));
 }
 
@@ -231,26 +207,26 @@ static void phase_replay(void)
     float v0[DIM];
     row0(v0);
     check_search(db, v0);
-    double tc = now_sec();
+    double tc = bench_now();
     vdb_close(db);
-    printf("%-26s %9.3f s\n", "  close", now_sec() - tc);
+    printf("%-26s %9.3f s\n", "  close", bench_now() - tc);
 }
 
 static void phase_flush(void)
 {
     double to;
     vdb_db *db = open_db(&to);
-    double t0 = now_sec();
+    double t0 = bench_now();
     vdb_status st = vdb_flush(db, "rec");
     if (st != VDB_OK)
-        die("vdb_flush", st);
-    double t = now_sec() - t0;
+        bench_die("vdb_flush", st);
+    double t = bench_now() - t0;
     report("3 open + flush", t, "(time and rows/s of vdb_flush alone)", db);
-    double tc = now_sec();
+    double tc = bench_now();
     vdb_close(db);
     printf("%-26s %9.3f s   (its vdb_open took %.3f s)  folder %.1f MB (wal %.1f MB, objects "
            "%.1f MB)\n",
-           "  close", now_sec() - tc, to, tree_mb(g_path), tree_mb_sub("wal"),
+           "  close", bench_now() - tc, to, tree_mb(g_path), tree_mb_sub("wal"),
            tree_mb_sub("objects"));
 }
 
@@ -262,9 +238,9 @@ static void phase_sealed(void)
     float v0[DIM];
     row0(v0);
     check_search(db, v0);
-    double tc = now_sec();
+    double tc = bench_now();
     vdb_close(db);
-    printf("%-26s %9.3f s\n", "  close", now_sec() - tc);
+    printf("%-26s %9.3f s\n", "  close", bench_now() - tc);
 }
 
 /* Runs fn in a child process; exits if it fails. */
@@ -339,7 +315,7 @@ int main(int argc, char **argv)
         dir = tmpdir;
     }
     snprintf(g_path, sizeof g_path, "%s/db", dir);
-    rm_rf(g_path);
+    bench_rm_rf(g_path);
 
     printf("bench_recovery: libvdb %s, %zu rows x dim %d (%.1f MB of vectors), batches of %zu, "
            "SYNC_%s while inserting, folder %s\n",
@@ -354,6 +330,6 @@ int main(int argc, char **argv)
     getrusage(RUSAGE_SELF, &ru);
     printf("\nparent process peak %.1f MB (holds no data)\n", (double)ru.ru_maxrss / 1024.0);
     if (!keep)
-        rm_rf(dir == tmpdir ? tmpdir : g_path);
+        bench_rm_rf(dir == tmpdir ? tmpdir : g_path);
     return 0;
 }

@@ -26,37 +26,12 @@
 #include <cblas.h>
 #include <vdb/vdb.h>
 
+#include "bench_util.h"
 #include "fmnist.h"
 
 #define K 10
 #define DIM FMNIST_DIM
 #define INSERT_BATCH 1000
-
-static double now_sec(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static void die(const char *what, vdb_status st)
-{
-    fprintf(stderr, "bench_search: %s failed: %s: %s\n", what, vdb_status_name(st),
-            vdb_errmsg(NULL));
-    exit(1);
-}
-
-static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb, (void)flag, (void)ftw;
-    remove(path);
-    return 0;
-}
-
-static void rm_rf(const char *path)
-{
-    nftw(path, rm_one, 32, FTW_DEPTH | FTW_PHYS);
-}
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -111,10 +86,10 @@ static void db_insert_all(vdb_db *db, const float *base, size_t rows)
             (st = vdb_batch_add_column(b, "id", VDB_TYPE_INT64, ids, NULL, n, 0)) != VDB_OK ||
             (st = vdb_batch_add_column(b, "emb", VDB_TYPE_FLOAT_VECTOR, base + first * DIM,
                                        NULL, n, DIM)) != VDB_OK)
-            die("building a batch", st);
+            bench_die("building a batch", st);
         uint64_t ts;
         if ((st = vdb_insert(db, "fmnist", NULL, b, &ts, NULL)) != VDB_OK)
-            die("vdb_insert", st);
+            bench_die("vdb_insert", st);
         vdb_batch_free(b);
     }
 }
@@ -130,7 +105,7 @@ static measure db_search(vdb_db *db, const float *queries, size_t n, size_t nq,
     req.vectors = queries;
     req.nq = 1;
     if ((st = vdb_search(db, &req, &res)) != VDB_OK)
-        die("vdb_search", st);
+        bench_die("vdb_search", st);
     vdb_result_free(res);
 
     size_t calls = 0;
@@ -139,10 +114,10 @@ static measure db_search(vdb_db *db, const float *queries, size_t n, size_t nq,
         size_t m = n - first < nq ? n - first : nq;
         req.vectors = queries + first * DIM;
         req.nq = m;
-        double t0 = now_sec();
+        double t0 = bench_now();
         if ((st = vdb_search(db, &req, &res)) != VDB_OK)
-            die("vdb_search", st);
-        double t = now_sec() - t0;
+            bench_die("vdb_search", st);
+        double t = bench_now() - t0;
         lat[calls++] = t;
         total += t;
         for (size_t q = 0; q < m; q++) {
@@ -197,13 +172,13 @@ static void blas_search(const float *base, const float *norms, size_t rows,
     double total_gemm = 0, total_all = 0;
     for (size_t first = 0; first < n; first += nq) {
         size_t m = n - first < nq ? n - first : nq;
-        double t0 = now_sec();
+        double t0 = bench_now();
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)rows, DIM, 1.0f,
                     queries + first * DIM, DIM, base, DIM, 0.0f, scores, (int)rows);
-        double t1 = now_sec();
+        double t1 = bench_now();
         for (size_t q = 0; q < m; q++)
             top_k(scores + q * rows, norms, rows, ids + (first + q) * K);
-        double t2 = now_sec();
+        double t2 = bench_now();
         lat_gemm[calls] = t1 - t0;
         lat_all[calls++] = t2 - t0;
         total_gemm += t1 - t0;
@@ -228,11 +203,11 @@ static measure gemv_search(const float *base, const float *norms, size_t rows,
                 scores, 1);
     double total = 0;
     for (size_t q = 0; q < n; q++) {
-        double t0 = now_sec();
+        double t0 = bench_now();
         cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)rows, DIM, 1.0f, base, DIM,
                     queries + q * DIM, 1, 0.0f, scores, 1);
         top_k(scores, norms, rows, ids + q * K);
-        lat[q] = now_sec() - t0;
+        lat[q] = bench_now() - t0;
         total += lat[q];
     }
     qsort(lat, n, sizeof *lat, cmp_double);
@@ -272,7 +247,7 @@ int main(int argc, char **argv)
     float *base, *queries;
     int32_t *gt;
     size_t rows, nq_loaded, gt_rows, gt_k;
-    double t0 = now_sec();
+    double t0 = bench_now();
     if (fmnist_load_base(data, 0, &base, &rows) != 0 ||
         fmnist_load_queries(data, nqueries, &queries, &nq_loaded) != 0 ||
         fmnist_load_groundtruth(data, nqueries, &gt, &gt_rows, &gt_k) != 0)
@@ -282,7 +257,7 @@ int main(int argc, char **argv)
                 nq_loaded, gt_rows, gt_k);
         return 1;
     }
-    double t_load = now_sec() - t0;
+    double t_load = bench_now() - t0;
 
     char tmpdir[] = "/tmp/vdb-bench-search-XXXXXX";
     if (!dir) {
@@ -294,7 +269,7 @@ int main(int argc, char **argv)
     }
     char path[4096];
     snprintf(path, sizeof path, "%s/db", dir);
-    rm_rf(path);
+    bench_rm_rf(path);
 
     printf("bench_search: libvdb %s, Fashion-MNIST %zu x %d (loaded in %.2f s), %zu queries, "
            "k=%d, OpenBLAS %d thread(s), folder %s\n",
@@ -303,7 +278,7 @@ int main(int argc, char **argv)
     vdb_db *db;
     vdb_status st;
     if ((st = vdb_open(path, NULL, &db)) != VDB_OK)
-        die("vdb_open", st);
+        bench_die("vdb_open", st);
     vdb_schema *schema;
     if ((st = vdb_schema_new("fmnist", &schema)) != VDB_OK ||
         (st = vdb_schema_add_field(schema, &(vdb_field_def){.name = "id",
@@ -314,15 +289,15 @@ int main(int argc, char **argv)
                                                             .dim = DIM,
                                                             .metric = VDB_METRIC_L2})) != VDB_OK ||
         (st = vdb_create_collection(db, schema)) != VDB_OK)
-        die("creating the collection", st);
+        bench_die("creating the collection", st);
     vdb_schema_free(schema);
 
-    t0 = now_sec();
+    t0 = bench_now();
     db_insert_all(db, base, rows);
-    double t_insert = now_sec() - t0;
+    double t_insert = bench_now() - t0;
     vdb_stats stats;
     if ((st = vdb_collection_stats(db, "fmnist", &stats)) != VDB_OK)
-        die("vdb_collection_stats", st);
+        bench_die("vdb_collection_stats", st);
     printf("inserted %zu rows in %.2f s (%.0f rows/s, SYNC_FULL, batches of %d): %llu growing "
            "segment(s), %llu sealed\n",
            rows, t_insert, rows / t_insert, INSERT_BATCH,
@@ -352,12 +327,12 @@ int main(int argc, char **argv)
              (unsigned long long)stats.growing_segments, lb);
     print_measure(label, &gb);
 
-    t0 = now_sec();
+    t0 = bench_now();
     if ((st = vdb_flush(db, "fmnist")) != VDB_OK)
-        die("vdb_flush", st);
-    double t_flush = now_sec() - t0;
+        bench_die("vdb_flush", st);
+    double t_flush = bench_now() - t0;
     if ((st = vdb_collection_stats(db, "fmnist", &stats)) != VDB_OK)
-        die("vdb_collection_stats", st);
+        bench_die("vdb_collection_stats", st);
 
     measure s1 = db_search(db, queries, nqueries, 1, gt, gt_k, ids, lat);
     measure sb = db_search(db, queries, nqueries, batch_nq, gt, gt_k, ids, lat);
@@ -401,7 +376,7 @@ int main(int argc, char **argv)
 
     vdb_close(db);
     if (!keep)
-        rm_rf(dir == tmpdir ? tmpdir : path);
+        bench_rm_rf(dir == tmpdir ? tmpdir : path);
     free(ids);
     free(lat);
     free(lat2);
