@@ -29,6 +29,12 @@ extern const vdb_object_backend vdb_s3_object_backend;
 #else
 #define S3_OBJECT
 #endif
+#ifdef VDB_HAVE_AZURE
+extern const vdb_object_backend vdb_azure_object_backend;
+#define AZURE_OBJECT &vdb_azure_object_backend,
+#else
+#define AZURE_OBJECT
+#endif
 #ifdef VDB_HAVE_NATS
 extern const vdb_log_backend vdb_nats_log_backend;
 #define NATS_LOG &vdb_nats_log_backend,
@@ -40,7 +46,8 @@ static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
 static const vdb_log_backend *logs[MAX_BACKENDS] = {&vdb_wal_backend, ROCKSDB_LOG NATS_LOG};
 static const vdb_meta_backend *metas[MAX_BACKENDS] = {&vdb_meta_local_backend,
                                                       ROCKSDB_META ETCD_META};
-static const vdb_object_backend *objects[MAX_BACKENDS] = {&vdb_object_file_backend, S3_OBJECT};
+static const vdb_object_backend *objects[MAX_BACKENDS] = {&vdb_object_file_backend, S3_OBJECT
+                                                          AZURE_OBJECT};
 
 const char *vdb_uri_rest(const char *uri)
 {
