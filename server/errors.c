@@ -1,0 +1,204 @@
+/* vdb-server — Milvus-shaped responses, vdb statuses mapped to Milvus codes, request fields. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server.h"
+
+json_t *srv_ok(json_t *data)
+{
+    json_t *r = json_object();
+    json_object_set_new(r, "code", json_integer(MV_OK));
+    json_object_set_new(r, "data", data ? data : json_object());
+    return r;
+}
+
+json_t *srv_err(int code, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    json_t *r = json_object();
+    json_object_set_new(r, "code", json_integer(code));
+    /* the message may quote request text: keep it valid UTF-8 for the JSON encoder */
+    json_t *m = json_string(msg);
+    if (!m) {
+        for (char *p = msg; *p; p++)
+            if ((unsigned char)*p >= 0x80)
+                *p = '?';
+        m = json_string(msg);
+    }
+    json_object_set_new(r, "message", m ? m : json_string("error"));
+    return r;
+}
+
+json_t *srv_vdb_err(srv_ctx *ctx, vdb_status st, const char *collection, int notfound_code)
+{
+    char msg[768];
+    snprintf(msg, sizeof msg, "%s", vdb_errmsg(ctx->db)); /* before any other vdb call */
+    switch (st) {
+    case VDB_ENOTFOUND: {
+        int exists = 1;
+        if (collection && vdb_has_collection(ctx->db, collection, &exists) == VDB_OK && !exists)
+            return srv_err(MV_COLLECTION_NOT_FOUND, "collection not found[collection=%s]",
+                           collection);
+        int code = notfound_code ? notfound_code : MV_PARAMETER_INVALID;
+        const char *what = code == MV_PARTITION_NOT_FOUND ? "partition not found"
+                           : code == MV_INDEX_NOT_FOUND   ? "index not found"
+                           : code == MV_FIELD_NOT_FOUND   ? "field not found"
+                                                          : "invalid parameter";
+        return srv_err(code, "%s: %s", what, msg);
+    }
+    case VDB_EINVAL:
+    case VDB_EEXIST:
+    case VDB_ERANGE:
+        return srv_err(MV_PARAMETER_INVALID, "invalid parameter: %s", msg);
+    case VDB_EUNSUPPORTED:
+        return srv_err(MV_OPERATION_NOT_SUPPORTED, "unsupported operation: %s", msg);
+    case VDB_ENOMEM:
+        return srv_err(MV_MEMORY_LIMIT, "memory limit exceeded: %s", msg);
+    case VDB_EIO:
+    case VDB_ECORRUPT:
+        return srv_err(MV_IO_FAILED, "IO failed: %s", msg);
+    default:
+        return srv_err(MV_UNEXPECTED, "unexpected error (%s): %s", vdb_status_name(st), msg);
+    }
+}
+
+static json_t *missing(const char *key)
+{
+    return srv_err(MV_MISSING_REQUIRED, "missing required parameters, error: '%s' is required",
+                   key);
+}
+
+static json_t *wrong_type(const char *key, const char *want)
+{
+    return srv_err(MV_INCORRECT_FORMAT,
+                   "can only accept json format request, error: '%s' must be %s", key, want);
+}
+
+int srv_req_str(json_t *req, const char *key, int required, const char **out, json_t **err)
+{
+    json_t *v = json_object_get(req, key);
+    *out = NULL;
+    if (!v || json_is_null(v) || (json_is_string(v) && !json_string_length(v))) {
+        if (required) {
+            *err = missing(key);
+            return -1;
+        }
+        return 0;
+    }
+    if (!json_is_string(v)) {
+        *err = wrong_type(key, "a string");
+        return -1;
+    }
+    if (strlen(json_string_value(v)) != json_string_length(v)) {
+        *err = srv_err(MV_PARAMETER_INVALID, "invalid parameter: '%s' holds a NUL character",
+                       key);
+        return -1;
+    }
+    *out = json_string_value(v);
+    return 0;
+}
+
+int srv_req_int(json_t *req, const char *key, int64_t dflt, int64_t *out, json_t **err)
+{
+    json_t *v = json_object_get(req, key);
+    *out = dflt;
+    if (!v || json_is_null(v))
+        return 0;
+    if (json_is_integer(v)) {
+        *out = json_integer_value(v);
+        return 0;
+    }
+    if (json_is_real(v) && json_real_value(v) == (double)(int64_t)json_real_value(v)) {
+        *out = (int64_t)json_real_value(v);
+        return 0;
+    }
+    if (json_is_string(v)) { /* "10": Milvus's clients sometimes send numbers as text */
+        char *end;
+        long long x = strtoll(json_string_value(v), &end, 10);
+        if (end != json_string_value(v) && !*end) {
+            *out = x;
+            return 0;
+        }
+    }
+    *err = wrong_type(key, "an integer");
+    return -1;
+}
+
+int srv_req_bool(json_t *req, const char *key, int dflt, int *out, json_t **err)
+{
+    json_t *v = json_object_get(req, key);
+    *out = dflt;
+    if (!v || json_is_null(v))
+        return 0;
+    if (json_is_boolean(v)) {
+        *out = json_is_true(v);
+        return 0;
+    }
+    if (json_is_string(v) && (!strcmp(json_string_value(v), "true") ||
+                              !strcmp(json_string_value(v), "false"))) {
+        *out = !strcmp(json_string_value(v), "true");
+        return 0;
+    }
+    *err = wrong_type(key, "a boolean");
+    return -1;
+}
+
+int srv_req_strs(json_t *req, const char *key, const char ***out, size_t *n, json_t **err)
+{
+    json_t *v = json_object_get(req, key);
+    *out = NULL;
+    *n = 0;
+    if (!v || json_is_null(v))
+        return 0;
+    if (json_is_string(v)) {
+        const char **a = calloc(2, sizeof *a);
+        if (!a) {
+            *err = srv_err(MV_MEMORY_LIMIT, "memory limit exceeded");
+            return -1;
+        }
+        a[0] = json_string_value(v);
+        *out = a;
+        *n = 1;
+        return 0;
+    }
+    if (!json_is_array(v)) {
+        *err = wrong_type(key, "an array of strings");
+        return -1;
+    }
+    size_t m = json_array_size(v);
+    const char **a = calloc(m + 1, sizeof *a);
+    if (!a) {
+        *err = srv_err(MV_MEMORY_LIMIT, "memory limit exceeded");
+        return -1;
+    }
+    for (size_t i = 0; i < m; i++) {
+        json_t *e = json_array_get(v, i);
+        if (!json_is_string(e)) {
+            free(a);
+            *err = wrong_type(key, "an array of strings");
+            return -1;
+        }
+        a[i] = json_string_value(e);
+    }
+    *out = a;
+    *n = m;
+    return 0;
+}
+
+int srv_req_db(json_t *req, json_t **err)
+{
+    const char *db;
+    if (srv_req_str(req, "dbName", 0, &db, err) != 0)
+        return -1;
+    if (db && strcmp(db, "default")) {
+        *err = srv_err(MV_DATABASE_NOT_FOUND, "database not found[database=%s]", db);
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,204 @@
+/* vdb-server — /v2/vectordb/collections/...: create, describe, list, has, drop, stats, load. */
+#include <string.h>
+#include <strings.h>
+
+#include "server.h"
+
+/* Builds the indexes a create request lists; vector AUTOINDEX/FLAT is what exact search is. */
+static json_t *create_indexes(srv_ctx *ctx, const char *name, json_t *req, int quick)
+{
+    json_t *idx = json_object_get(req, "indexParams");
+    if (quick && !json_array_size(idx)) {
+        /* Milvus's quick form indexes the vector field (AUTOINDEX): so does this, honestly
+         * as FLAT (search is exact) */
+        const char *vec = "vector", *v;
+        json_t *e = NULL;
+        if (srv_req_str(req, "vectorFieldName", 0, &v, &e) == 0 && v)
+            vec = v;
+        json_decref(e);
+        vdb_status st = vdb_create_index(ctx->db, name, vec, "AUTOINDEX", NULL);
+        return st == VDB_OK ? NULL : srv_vdb_err(ctx, st, name, MV_FIELD_NOT_FOUND);
+    }
+    if (idx && !json_is_array(idx))
+        return srv_err(MV_INCORRECT_FORMAT, "can only accept json format request, error: "
+                                            "'indexParams' must be an array");
+    size_t i;
+    json_t *e;
+    json_array_foreach(idx, i, e) {
+        const char *field, *type = NULL;
+        json_t *err = NULL;
+        if (srv_req_str(e, "fieldName", 1, &field, &err) ||
+            srv_req_str(e, "indexType", 0, &type, &err))
+            return err;
+        json_t *params = json_object_get(e, "params");
+        if (!type && json_is_string(json_object_get(params, "index_type")))
+            type = json_string_value(json_object_get(params, "index_type"));
+        vdb_status st = vdb_create_index(ctx->db, name, field, type ? type : "AUTOINDEX", NULL);
+        if (st == VDB_EUNSUPPORTED)
+            return srv_err(MV_INDEX_NOT_SUPPORTED, "index type not supported: %s",
+                           vdb_errmsg(ctx->db));
+        if (st != VDB_OK)
+            return srv_vdb_err(ctx, st, name, MV_FIELD_NOT_FOUND);
+    }
+    return NULL;
+}
+
+json_t *srv_collections_create(srv_ctx *ctx, json_t *req)
+{
+    const char *name;
+    json_t *err = NULL;
+    if (srv_req_str(req, "collectionName", 1, &name, &err))
+        return err;
+    vdb_schema *s = srv_schema_from_request(req, name, &err);
+    if (!s)
+        return err;
+    int quick = !json_object_get(req, "schema") || json_is_null(json_object_get(req, "schema"));
+    vdb_status st = vdb_create_collection(ctx->db, s);
+    vdb_schema_free(s);
+    if (st != VDB_OK)
+        return srv_vdb_err(ctx, st, NULL, 0);
+    err = create_indexes(ctx, name, req, quick);
+    if (err) { /* all or nothing, as a failed call changes nothing */
+        vdb_drop_collection(ctx->db, name);
+        return err;
+    }
+    srv_log(SRV_LOG_INFO, "created collection '%s'", name);
+    return srv_ok(NULL);
+}
+
+json_t *srv_collections_describe(srv_ctx *ctx, json_t *req)
+{
+    const char *name;
+    json_t *err = NULL;
+    if (srv_req_str(req, "collectionName", 1, &name, &err))
+        return err;
+    vdb_schema *s;
+    vdb_status st = vdb_describe_collection(ctx->db, name, &s);
+    if (st != VDB_OK)
+        return srv_vdb_err(ctx, st, name, 0);
+    json_t *data = srv_schema_describe(ctx, name, s);
+    vdb_schema_free(s);
+    return srv_ok(data);
+}
+
+json_t *srv_collections_list(srv_ctx *ctx, json_t *req)
+{
+    vdb_names *names;
+    vdb_status st = vdb_list_collections(ctx->db, &names);
+    if (st != VDB_OK)
+        return srv_vdb_err(ctx, st, NULL, 0);
+    json_t *a = json_array();
+    for (size_t i = 0; i < names->count; i++)
+        json_array_append_new(a, json_string(names->names[i]));
+    vdb_names_free(names);
+    return srv_ok(a);
+}
+
+json_t *srv_collections_has(srv_ctx *ctx, json_t *req)
+{
+    const char *name;
+    json_t *err = NULL;
+    if (srv_req_str(req, "collectionName", 1, &name, &err))
+        return err;
+    int exists = 0;
+    vdb_status st = vdb_has_collection(ctx->db, name, &exists);
+    if (st != VDB_OK)
+        return srv_vdb_err(ctx, st, NULL, 0);
+    json_t *d = json_object();
+    json_object_set_new(d, "has", json_boolean(exists));
+    return srv_ok(d);
+}
+
+json_t *srv_collections_drop(srv_ctx *ctx, json_t *req)
+{
+    const char *name;
+    json_t *err = NULL;
+    if (srv_req_str(req, "collectionName", 1, &name, &err))
+        return err;
+    vdb_status st = vdb_drop_collection(ctx->db, name);
+    if (st == VDB_ENOTFOUND)
+        return srv_ok(NULL); /* Milvus: dropping a collection that is not there succeeds */
+    if (st != VDB_OK)
+        return srv_vdb_err(ctx, st, name, 0);
+    srv_log(SRV_LOG_INFO, "dropped collection '%s'", name);
+    return srv_ok(NULL);
+}
+
+json_t *srv_collections_stats(srv_ctx *ctx, json_t *req)
+{
+    const char *name;
+    json_t *err = NULL;
+    if (srv_req_str(req, "collectionName", 1, &name, &err))
+        return err;
+    vdb_stats s;
+    vdb_status st = vdb_collection_stats(ctx->db, name, &s);
+    if (st != VDB_OK)
+        return srv_vdb_err(ctx, st, name, 0);
+    json_t *d = json_object();
+    json_object_set_new(d, "rowCount", json_integer((json_int_t)s.row_count));
+    return srv_ok(d);
+}
+
+/* load / release / refresh_load: every collection is always loaded; checks it exists. */
+json_t *srv_collections_load(srv_ctx *ctx, json_t *req)
+{
+    const char *name;
+    json_t *err = NULL;
+    if (srv_req_str(req, "collectionName", 1, &name, &err))
+        return err;
+    int exists = 0;
+    vdb_status st = vdb_has_collection(ctx->db, name, &exists);
+    if (st != VDB_OK)
+        return srv_vdb_err(ctx, st, NULL, 0);
+    if (!exists)
+        return srv_err(MV_COLLECTION_NOT_FOUND, "collection not found[collection=%s]", name);
+    return srv_ok(NULL);
+}
+
+json_t *srv_collections_load_state(srv_ctx *ctx, json_t *req)
+{
+    json_t *r = srv_collections_load(ctx, req);
+    if (json_integer_value(json_object_get(r, "code")) != MV_OK)
+        return r;
+    json_decref(r);
+    json_t *d = json_object();
+    json_object_set_new(d, "loadState", json_string("LoadStateLoaded"));
+    json_object_set_new(d, "loadProgress", json_integer(100));
+    return srv_ok(d);
+}
+
+json_t *srv_collections_rename(srv_ctx *ctx, json_t *req)
+{
+    const char *name, *to;
+    json_t *err = NULL;
+    if (srv_req_str(req, "collectionName", 1, &name, &err) ||
+        srv_req_str(req, "newCollectionName", 1, &to, &err))
+        return err;
+    return srv_err(MV_OPERATION_NOT_SUPPORTED,
+                   "unsupported operation: renaming a collection ('%s' to '%s') is not "
+                   "supported by vdb-server (libvdb has no rename)", name, to);
+}
+
+json_t *srv_collections_flush(srv_ctx *ctx, json_t *req)
+{
+    const char *name;
+    json_t *err = NULL;
+    if (srv_req_str(req, "collectionName", 1, &name, &err))
+        return err;
+    vdb_status st = vdb_flush(ctx->db, name);
+    return st == VDB_OK ? srv_ok(NULL) : srv_vdb_err(ctx, st, name, 0);
+}
+
+json_t *srv_collections_compact(srv_ctx *ctx, json_t *req)
+{
+    const char *name;
+    json_t *err = NULL;
+    if (srv_req_str(req, "collectionName", 1, &name, &err))
+        return err;
+    vdb_status st = vdb_compact(ctx->db, name);
+    if (st != VDB_OK)
+        return srv_vdb_err(ctx, st, name, 0);
+    json_t *d = json_object();
+    json_object_set_new(d, "compactionID", json_integer(0)); /* done when this returns */
+    return srv_ok(d);
+}

@@ -1,0 +1,430 @@
+/* vdb-server — /v2/vectordb/entities/...: insert, upsert, delete, get, query, search. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "server.h"
+
+#define MAX_TOPK 16384 /* limit + offset, as Milvus */
+
+/* partitionNames and consistencyLevel into ro (pointers into req; free *parts). */
+static int read_opts(json_t *req, vdb_read_opts *ro, const char ***parts, json_t **err)
+{
+    size_t n;
+    const char *level;
+    memset(ro, 0, sizeof *ro);
+    *parts = NULL;
+    if (srv_req_strs(req, "partitionNames", parts, &n, err) ||
+        srv_req_str(req, "consistencyLevel", 0, &level, err))
+        return -1;
+    ro->partitions = n ? *parts : NULL;
+    ro->n_partitions = n;
+    /* every acknowledged write is applied before it is acknowledged: Strong, Session and
+     * Bounded all read at a fresh timestamp; Eventually reads what is applied */
+    ro->consistency = VDB_CONSISTENCY_STRONG;
+    if (level && !strcasecmp(level, "Eventually"))
+        ro->consistency = VDB_CONSISTENCY_EVENTUALLY;
+    else if (level && strcasecmp(level, "Strong") && strcasecmp(level, "Session") &&
+             strcasecmp(level, "Bounded")) {
+        free(*parts);
+        *parts = NULL;
+        *err = srv_err(MV_PARAMETER_INVALID, "invalid parameter: consistencyLevel '%s' (Strong, "
+                       "Session, Bounded, Eventually)", level);
+        return -1;
+    }
+    return 0;
+}
+
+static json_t *write_rows(srv_ctx *ctx, json_t *req, int upsert)
+{
+    const char *coll, *part;
+    json_t *err = NULL;
+    if (srv_req_str(req, "collectionName", 1, &coll, &err) ||
+        srv_req_str(req, "partitionName", 0, &part, &err))
+        return err;
+    json_t *data = json_object_get(req, "data");
+    if (!data)
+        return srv_err(MV_MISSING_REQUIRED, "missing required parameters, error: 'data' is "
+                                            "required");
+    srv_coll c;
+    if ((err = srv_coll_open(ctx, coll, &c)))
+        return err;
+    vdb_batch *b = srv_rows_to_batch(&c, data, &err);
+    if (!b) {
+        srv_coll_free(&c);
+        return err;
+    }
+    uint64_t ts;
+    vdb_result *pks = NULL;
+    vdb_status st = upsert ? vdb_upsert(ctx->db, coll, part, b, &ts, &pks)
+                           : vdb_insert(ctx->db, coll, part, b, &ts, &pks);
+    size_t n = vdb_batch_rows(b);
+    vdb_batch_free(b);
+    srv_coll_free(&c);
+    if (st != VDB_OK) {
+        if (st == VDB_EINVAL)
+            return srv_err(MV_INVALID_INSERT_DATA, "fail to deal the insert data, error: %s",
+                           vdb_errmsg(ctx->db));
+        return srv_vdb_err(ctx, st, coll, MV_PARTITION_NOT_FOUND);
+    }
+    json_t *ids = json_array();
+    for (size_t r = 0; pks && vdb_result_groups(pks) && r < vdb_result_rows(pks, 0); r++)
+        json_array_append_new(ids, srv_result_pk(pks, 0, r));
+    vdb_result_free(pks);
+    json_t *d = json_object();
+    json_object_set_new(d, upsert ? "upsertCount" : "insertCount", json_integer((json_int_t)n));
+    json_object_set_new(d, upsert ? "upsertIds" : "insertIds", ids);
+    return srv_ok(d);
+}
+
+json_t *srv_entities_insert(srv_ctx *ctx, json_t *req)
+{
+    return write_rows(ctx, req, 0);
+}
+
+json_t *srv_entities_upsert(srv_ctx *ctx, json_t *req)
+{
+    return write_rows(ctx, req, 1);
+}
+
+json_t *srv_entities_delete(srv_ctx *ctx, json_t *req)
+{
+    const char *coll, *part, *filter;
+    json_t *err = NULL;
+    if (srv_req_str(req, "collectionName", 1, &coll, &err) ||
+        srv_req_str(req, "partitionName", 0, &part, &err) ||
+        srv_req_str(req, "filter", 0, &filter, &err))
+        return err;
+    json_t *id = json_object_get(req, "id");
+    uint64_t ts, count = 0;
+    vdb_status st;
+    if (filter) {
+        st = vdb_delete_where(ctx->db, coll, part, filter, &ts, &count);
+    } else if (id) {
+        srv_coll c;
+        srv_pks pks;
+        if ((err = srv_coll_open(ctx, coll, &c)))
+            return err;
+        int rc = srv_pks_from_json(&c, id, &pks, &err);
+        srv_coll_free(&c);
+        if (rc)
+            return err;
+        count = pks.list.count;
+        st = count ? vdb_delete(ctx->db, coll, part, &pks.list, &ts) : VDB_OK;
+        srv_pks_free(&pks);
+    } else {
+        return srv_err(MV_MISSING_REQUIRED, "missing required parameters, error: 'filter' (or "
+                                            "'id') is required");
+    }
+    if (st != VDB_OK)
+        return srv_vdb_err(ctx, st, coll, MV_PARTITION_NOT_FOUND);
+    json_t *d = json_object();
+    json_object_set_new(d, "deleteCount", json_integer((json_int_t)count));
+    return srv_ok(d);
+}
+
+/* The rows of group 0 of res as an array of objects. */
+static json_t *rows_of(const srv_coll *c, const srv_outplan *p, const vdb_result *res)
+{
+    json_t *a = json_array();
+    if (vdb_result_groups(res))
+        for (size_t r = 0; r < vdb_result_rows(res, 0); r++)
+            srv_result_row(c, p, res, 0, r, 0, a);
+    return a;
+}
+
+json_t *srv_entities_get(srv_ctx *ctx, json_t *req)
+{
+    const char *coll;
+    const char **parts = NULL;
+    json_t *err = NULL;
+    if (srv_req_str(req, "collectionName", 1, &coll, &err))
+        return err;
+    json_t *id = json_object_get(req, "id");
+    if (!id)
+        return srv_err(MV_MISSING_REQUIRED, "missing required parameters, error: 'id' is "
+                                            "required");
+    srv_coll c;
+    srv_pks pks = {0};
+    srv_outplan p = {0};
+    vdb_read_opts ro;
+    if ((err = srv_coll_open(ctx, coll, &c)))
+        return err;
+    if (srv_pks_from_json(&c, id, &pks, &err) ||
+        srv_outplan_make(&c, json_object_get(req, "outputFields"), 1, &p, &err) ||
+        read_opts(req, &ro, &parts, &err))
+        goto done;
+    ro.output_fields = p.names;
+    ro.n_output_fields = p.n;
+    vdb_result *res = NULL;
+    vdb_status st = pks.list.count ? vdb_get(ctx->db, coll, &pks.list, &ro, &res) : VDB_OK;
+    if (st != VDB_OK) {
+        err = srv_vdb_err(ctx, st, coll, MV_PARTITION_NOT_FOUND);
+        goto done;
+    }
+    err = srv_ok(res ? rows_of(&c, &p, res) : json_array());
+    vdb_result_free(res);
+done:
+    free(parts);
+    srv_outplan_free(&p);
+    srv_pks_free(&pks);
+    srv_coll_free(&c);
+    return err;
+}
+
+static int is_count(json_t *fields)
+{
+    if (json_array_size(fields) != 1 || !json_is_string(json_array_get(fields, 0)))
+        return 0;
+    char buf[32];
+    size_t k = 0;
+    for (const char *s = json_string_value(json_array_get(fields, 0)); *s && k < 31; s++)
+        if (*s != ' ')
+            buf[k++] = *s;
+    buf[k] = 0;
+    return !strcasecmp(buf, "count(*)");
+}
+
+json_t *srv_entities_query(srv_ctx *ctx, json_t *req)
+{
+    const char *coll, *filter;
+    const char **parts = NULL;
+    int64_t limit, offset;
+    json_t *err = NULL;
+    if (srv_req_str(req, "collectionName", 1, &coll, &err) ||
+        srv_req_str(req, "filter", 0, &filter, &err) ||
+        srv_req_int(req, "limit", 100, &limit, &err) ||
+        srv_req_int(req, "offset", 0, &offset, &err))
+        return err;
+    if (limit < 0 || offset < 0 || limit + offset > MAX_TOPK * 1024)
+        return srv_err(MV_PARAMETER_INVALID, "invalid parameter: limit and offset must be "
+                                             "non-negative");
+    json_t *fields = json_object_get(req, "outputFields");
+    vdb_read_opts ro;
+    if (is_count(fields)) {
+        uint64_t n = 0;
+        if (read_opts(req, &ro, &parts, &err))
+            return err;
+        vdb_status st = vdb_count(ctx->db, coll, filter, &ro, &n);
+        free(parts);
+        if (st != VDB_OK)
+            return srv_vdb_err(ctx, st, coll, MV_PARTITION_NOT_FOUND);
+        json_t *row = json_object();
+        json_object_set_new(row, "count(*)", json_integer((json_int_t)n));
+        json_t *a = json_array();
+        json_array_append_new(a, row);
+        return srv_ok(a);
+    }
+    srv_coll c;
+    srv_outplan p = {0};
+    if ((err = srv_coll_open(ctx, coll, &c)))
+        return err;
+    if (srv_outplan_make(&c, fields, 1, &p, &err) || read_opts(req, &ro, &parts, &err))
+        goto done;
+    ro.output_fields = p.names;
+    ro.n_output_fields = p.n;
+    vdb_result *res;
+    vdb_status st = vdb_query(ctx->db, coll, filter, &ro, (uint64_t)limit, (uint64_t)offset, &res);
+    if (st != VDB_OK) {
+        err = srv_vdb_err(ctx, st, coll, MV_PARTITION_NOT_FOUND);
+        goto done;
+    }
+    err = srv_ok(rows_of(&c, &p, res));
+    vdb_result_free(res);
+done:
+    free(parts);
+    srv_outplan_free(&p);
+    srv_coll_free(&c);
+    return err;
+}
+
+/* searchParams {"metricType": ..., "params": {...}} -> "key=value,..." for vdb_search_req. */
+static int search_params(json_t *sp, const vdb_field_def *vf, char **out, json_t **err)
+{
+    *out = NULL;
+    if (!sp || json_is_null(sp))
+        return 0;
+    if (!json_is_object(sp)) {
+        *err = srv_err(MV_INCORRECT_FORMAT, "can only accept json format request, error: "
+                                            "'searchParams' must be an object");
+        return -1;
+    }
+    const char *metric = NULL;
+    json_t *m = json_object_get(sp, "metricType");
+    if (!m)
+        m = json_object_get(sp, "metric_type");
+    if (json_is_string(m))
+        metric = json_string_value(m);
+    vdb_metric want;
+    if (metric && *metric) {
+        if (srv_metric_from_name(metric, &want) != 0 || want != vf->metric) {
+            *err = srv_err(MV_PARAMETER_INVALID, "invalid parameter: metric type not match: "
+                           "searchParams asks for %s, field '%s' is %s", metric, vf->name,
+                           vdb_metric_name(vf->metric));
+            return -1;
+        }
+    }
+    json_t *params = json_object_get(sp, "params");
+    size_t cap = 256, len = 0;
+    char *s = calloc(1, cap);
+    if (!s) {
+        *err = srv_err(MV_MEMORY_LIMIT, "memory limit exceeded");
+        return -1;
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach(params, key, v) {
+        if (!strcmp(key, "radius") || !strcmp(key, "range_filter")) {
+            free(s);
+            *err = srv_err(MV_OPERATION_NOT_SUPPORTED, "unsupported operation: range search "
+                           "('%s') is not supported by vdb-server", key);
+            return -1;
+        }
+        char val[64];
+        if (json_is_integer(v))
+            snprintf(val, sizeof val, "%lld", (long long)json_integer_value(v));
+        else if (json_is_real(v))
+            snprintf(val, sizeof val, "%g", json_real_value(v));
+        else if (json_is_string(v))
+            snprintf(val, sizeof val, "%s", json_string_value(v));
+        else if (json_is_boolean(v))
+            snprintf(val, sizeof val, "%s", json_is_true(v) ? "true" : "false");
+        else
+            continue;
+        size_t need = len + strlen(key) + strlen(val) + 3;
+        if (need > cap) {
+            char *ns = realloc(s, need * 2);
+            if (!ns) {
+                free(s);
+                *err = srv_err(MV_MEMORY_LIMIT, "memory limit exceeded");
+                return -1;
+            }
+            s = ns;
+            cap = need * 2;
+        }
+        len += (size_t)sprintf(s + len, "%s%s=%s", len ? "," : "", key, val);
+    }
+    if (len)
+        *out = s;
+    else
+        free(s);
+    return 0;
+}
+
+/* "data": a list of vectors (or one vector) of the field's dimension. */
+static float *query_vectors(json_t *data, uint32_t dim, size_t *nq, json_t **err)
+{
+    if (!json_is_array(data) || !json_array_size(data)) {
+        *err = srv_err(MV_MISSING_REQUIRED, "missing required parameters, error: 'data' must "
+                                            "be a non-empty list of vectors");
+        return NULL;
+    }
+    int flat = json_is_number(json_array_get(data, 0));
+    size_t n = flat ? 1 : json_array_size(data);
+    float *v = malloc(n * dim * sizeof *v);
+    if (!v) {
+        *err = srv_err(MV_MEMORY_LIMIT, "memory limit exceeded");
+        return NULL;
+    }
+    for (size_t q = 0; q < n; q++) {
+        json_t *vec = flat ? data : json_array_get(data, q);
+        if (!json_is_array(vec) || json_array_size(vec) != dim) {
+            *err = srv_err(MV_PARAMETER_INVALID, "invalid parameter: vector dimension mismatch: "
+                           "query %zu has %zu values, the field's dim is %u", q,
+                           json_is_array(vec) ? json_array_size(vec) : 0, dim);
+            free(v);
+            return NULL;
+        }
+        for (uint32_t j = 0; j < dim; j++) {
+            json_t *x = json_array_get(vec, j);
+            if (!json_is_number(x)) {
+                *err = srv_err(MV_PARAMETER_INVALID, "invalid parameter: query %zu holds a value "
+                               "that is not a number", q);
+                free(v);
+                return NULL;
+            }
+            v[q * dim + j] = (float)json_number_value(x);
+        }
+    }
+    *nq = n;
+    return v;
+}
+
+json_t *srv_entities_search(srv_ctx *ctx, json_t *req)
+{
+    const char *coll, *filter, *anns;
+    const char **parts = NULL;
+    int64_t limit, offset;
+    json_t *err = NULL;
+    if (srv_req_str(req, "collectionName", 1, &coll, &err) ||
+        srv_req_str(req, "filter", 0, &filter, &err) ||
+        srv_req_str(req, "annsField", 0, &anns, &err) ||
+        srv_req_int(req, "limit", 100, &limit, &err) ||
+        srv_req_int(req, "offset", 0, &offset, &err))
+        return err;
+    if (limit < 1 || offset < 0 || limit + offset > MAX_TOPK)
+        return srv_err(MV_PARAMETER_INVALID, "invalid parameter: limit must be at least 1 and "
+                       "limit + offset at most %d", MAX_TOPK);
+    srv_coll c;
+    srv_outplan p = {0};
+    float *vecs = NULL;
+    char *params = NULL;
+    if ((err = srv_coll_open(ctx, coll, &c)))
+        return err;
+    const vdb_field_def *vf = NULL;
+    for (size_t i = 0; i < c.nfields; i++) {
+        if (c.fields[i].type != VDB_TYPE_FLOAT_VECTOR)
+            continue;
+        if (anns ? !strcmp(anns, c.fields[i].name) : !vf)
+            vf = &c.fields[i];
+        else if (!anns) {
+            err = srv_err(MV_PARAMETER_INVALID, "invalid parameter: the collection has several "
+                                                "vector fields: name one with annsField");
+            goto done;
+        }
+    }
+    if (!vf) {
+        err = anns ? srv_err(MV_FIELD_NOT_FOUND, "field not found[field=%s]: not a vector field "
+                             "of the collection", anns)
+                   : srv_err(MV_PARAMETER_INVALID, "invalid parameter: no vector field");
+        goto done;
+    }
+    size_t nq;
+    vdb_search_req sr = {.struct_size = sizeof sr, .collection = coll, .vector_field = vf->name,
+                         .dim = vf->dim, .k = (uint32_t)(limit + offset), .filter = filter};
+    if (!(vecs = query_vectors(json_object_get(req, "data"), vf->dim, &nq, &err)) ||
+        search_params(json_object_get(req, "searchParams"), vf, &params, &err) ||
+        srv_outplan_make(&c, json_object_get(req, "outputFields"), 0, &p, &err) ||
+        read_opts(req, &sr.read, &parts, &err))
+        goto done;
+    sr.vectors = vecs;
+    sr.nq = nq;
+    sr.params = params;
+    sr.read.output_fields = p.n ? p.names : NULL;
+    sr.read.n_output_fields = p.n;
+    vdb_result *res;
+    vdb_status st = vdb_search(ctx->db, &sr, &res);
+    if (st != VDB_OK) {
+        err = srv_vdb_err(ctx, st, coll, MV_PARTITION_NOT_FOUND);
+        goto done;
+    }
+    /* one flat list of hits; "topks" says how many belong to each query, as Milvus */
+    json_t *hits = json_array(), *topks = json_array();
+    for (size_t g = 0; g < vdb_result_groups(res); g++) {
+        size_t rows = vdb_result_rows(res, g), k = 0;
+        for (size_t r = (size_t)offset; r < rows; r++, k++)
+            srv_result_row(&c, &p, res, g, r, 1, hits);
+        json_array_append_new(topks, json_integer((json_int_t)k));
+    }
+    vdb_result_free(res);
+    err = srv_ok(hits);
+    json_object_set_new(err, "topks", topks);
+done:
+    free(parts);
+    free(params);
+    free(vecs);
+    srv_outplan_free(&p);
+    srv_coll_free(&c);
+    return err;
+}

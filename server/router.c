@@ -1,0 +1,73 @@
+/* vdb-server — the table of endpoints under /v2/vectordb and the protocol-free dispatch. */
+#include <string.h>
+
+#include "server.h"
+
+static const srv_route routes[] = {
+    {"/collections/create", srv_collections_create, 1},
+    {"/collections/describe", srv_collections_describe, 0},
+    {"/collections/list", srv_collections_list, 0},
+    {"/collections/has", srv_collections_has, 0},
+    {"/collections/drop", srv_collections_drop, 1},
+    {"/collections/get_stats", srv_collections_stats, 0},
+    {"/collections/load", srv_collections_load, 0},
+    {"/collections/release", srv_collections_load, 0},
+    {"/collections/refresh_load", srv_collections_load, 0},
+    {"/collections/get_load_state", srv_collections_load_state, 0},
+    {"/collections/rename", srv_collections_rename, 1},
+    {"/collections/flush", srv_collections_flush, 1},
+    {"/collections/compact", srv_collections_compact, 1},
+    {"/partitions/create", srv_partitions_create, 1},
+    {"/partitions/drop", srv_partitions_drop, 1},
+    {"/partitions/list", srv_partitions_list, 0},
+    {"/partitions/has", srv_partitions_has, 0},
+    {"/partitions/get_stats", srv_partitions_stats, 0},
+    {"/partitions/load", srv_partitions_load, 0},
+    {"/partitions/release", srv_partitions_load, 0},
+    {"/entities/insert", srv_entities_insert, 1},
+    {"/entities/upsert", srv_entities_upsert, 1},
+    {"/entities/delete", srv_entities_delete, 1},
+    {"/entities/get", srv_entities_get, 0},
+    {"/entities/query", srv_entities_query, 0},
+    {"/entities/search", srv_entities_search, 0},
+    {"/indexes/create", srv_indexes_create, 1},
+    {"/indexes/describe", srv_indexes_describe, 0},
+    {"/indexes/list", srv_indexes_list, 0},
+    {"/indexes/drop", srv_indexes_drop, 1},
+};
+
+const srv_route *srv_route_find(const char *path)
+{
+    size_t len = strlen(path);
+    while (len > 1 && path[len - 1] == '/')
+        len--; /* a trailing slash is the same endpoint */
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
+        if (strlen(routes[i].path) == len && !memcmp(routes[i].path, path, len))
+            return &routes[i];
+    return NULL;
+}
+
+json_t *srv_dispatch(srv_ctx *ctx, const srv_route *route, const char *body, size_t len)
+{
+    json_t *req;
+    if (len == 0) {
+        req = json_object(); /* an empty body is {} (list needs no parameters) */
+    } else {
+        json_error_t e;
+        req = json_loadb(body, len, JSON_REJECT_DUPLICATES, &e);
+        if (!req)
+            return srv_err(MV_INCORRECT_FORMAT,
+                           "can only accept json format request, error: %s (line %d, column "
+                           "%d, byte %d)",
+                           e.text, e.line, e.column, e.position);
+        if (!json_is_object(req)) {
+            json_decref(req);
+            return srv_err(MV_INCORRECT_FORMAT, "can only accept json format request, error: "
+                                                "the body must be a JSON object");
+        }
+    }
+    json_t *err = NULL;
+    json_t *resp = srv_req_db(req, &err) == 0 ? route->fn(ctx, req) : err;
+    json_decref(req);
+    return resp;
+}

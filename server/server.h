@@ -1,0 +1,230 @@
+/* vdb-server — the shared declarations of the standalone server's modules. */
+#ifndef VDB_SERVER_H
+#define VDB_SERVER_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <vdb/vdb.h>
+
+/* ---- configuration (config.c) --------------------------------------------------------- */
+
+typedef struct srv_config {
+    char *host;            /* listen address; default 127.0.0.1 (Milvus listens on all) */
+    int port;              /* default 19530, as Milvus */
+    char *data;            /* database folder (vdb_open's path) */
+    char *log_uri, *meta_uri, *object_uri; /* storage URIs; NULL: under data */
+    char *sync;            /* "full" (default), "batch", "off" */
+    int threads;           /* request workers; 0: one per CPU (at least 2) */
+    int io_threads;        /* libmicrohttpd polling threads; default 2 */
+    char *token;           /* bearer token; NULL: no auth */
+    char *tls_cert, *tls_key; /* PEM files: HTTPS when both are set */
+    char *log_level;       /* error, warn, info (default), debug */
+    uint64_t max_body;     /* request body cap in bytes; default 64 MiB */
+    int timeout;           /* seconds a connection may sit idle; default 30 */
+    int request_timeout;   /* seconds to receive one whole request; default 120 */
+    int max_conns;         /* connection cap; default 256 */
+    int drain_timeout;     /* seconds shutdown waits for requests in flight; default 30 */
+} srv_config;
+
+/* Fills cfg from the config file named by --config (if any), then the flags (which win).
+ * Returns 0 to run, 1 when --help or --version printed and the program should exit 0,
+ * -1 on an error (already printed). */
+int srv_config_load(srv_config *cfg, int argc, char **argv);
+void srv_config_free(srv_config *cfg);
+
+/* ---- logging (log.c) ------------------------------------------------------------------- */
+
+enum { SRV_LOG_ERROR = 0, SRV_LOG_WARN = 1, SRV_LOG_INFO = 2, SRV_LOG_DEBUG = 3 };
+int srv_log_set_level(const char *name); /* 0, or -1 for an unknown name */
+int srv_log_enabled(int level);
+void srv_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- request handling, independent of the transport (router.c, errors.c, handlers_*.c) ---
+ * A handler takes the parsed JSON request body (an object) and returns the whole response
+ * object: {"code": 0, "data": ...} or {"code": <Milvus code>, "message": "..."}; never NULL.
+ * The HTTP layer (http.c) answers it with HTTP 200, as Milvus does; a gRPC front can call
+ * the same handlers. Handlers are thread-safe: the vdb_db handle is. */
+
+typedef struct srv_ctx {
+    vdb_db *db;
+    const srv_config *cfg;
+} srv_ctx;
+
+typedef json_t *(*srv_handler)(srv_ctx *ctx, json_t *req);
+
+typedef struct srv_route {
+    const char *path;  /* under /v2/vectordb, e.g. "/collections/create" */
+    srv_handler fn;
+    int is_write;      /* runs on the write lane: reads never queue behind it */
+} srv_route;
+
+/* The route for a path under /v2/vectordb (NULL if none). */
+const srv_route *srv_route_find(const char *path);
+/* Parses body as JSON and runs the route's handler; a body that is not a JSON object gets
+ * Milvus's 1801 error. */
+json_t *srv_dispatch(srv_ctx *ctx, const srv_route *route, const char *body, size_t len);
+
+/* Milvus error codes (merr) the server answers with; server/README.md has the table. */
+enum {
+    MV_OK = 0,
+    MV_MEMORY_LIMIT = 3,
+    MV_UNIMPLEMENTED = 10,
+    MV_COLLECTION_NOT_FOUND = 100,
+    MV_PARTITION_NOT_FOUND = 200,
+    MV_INDEX_NOT_FOUND = 700,
+    MV_INDEX_NOT_SUPPORTED = 701,
+    MV_DATABASE_NOT_FOUND = 800,
+    MV_IO_FAILED = 1001,
+    MV_PARAMETER_INVALID = 1100,
+    MV_PARAMETER_MISSING = 1101,
+    MV_PARAMETER_TOO_LARGE = 1102,
+    MV_FIELD_NOT_FOUND = 1700,
+    MV_NEED_AUTHENTICATE = 1800,
+    MV_INCORRECT_FORMAT = 1801,
+    MV_MISSING_REQUIRED = 1802,
+    MV_INVALID_INSERT_DATA = 1804,
+    MV_CHECK_PRIMARY_KEY = 1806,
+    MV_OPERATION_NOT_SUPPORTED = 3000,
+    MV_UNEXPECTED = 65535,
+};
+
+/* {"code": 0, "data": data} (data stolen; NULL gives {}). */
+json_t *srv_ok(json_t *data);
+/* {"code": code, "message": printf(fmt, ...)}. */
+json_t *srv_err(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The response for a failed vdb call: call it right after the call (it reads vdb_errmsg).
+ * st maps to a Milvus code; VDB_ENOTFOUND becomes 100 when collection does not exist, else
+ * notfound_code (0: 1100). */
+json_t *srv_vdb_err(srv_ctx *ctx, vdb_status st, const char *collection, int notfound_code);
+
+/* Request fields. Each returns 0, or sets *err to a 1802/1100 response and returns -1. */
+int srv_req_str(json_t *req, const char *key, int required, const char **out, json_t **err);
+int srv_req_int(json_t *req, const char *key, int64_t dflt, int64_t *out, json_t **err);
+int srv_req_bool(json_t *req, const char *key, int dflt, int *out, json_t **err);
+/* An array of strings (or one string) as a NULL-terminated vector into req (free the vector
+ * only); *n gets the count. Missing: *out = NULL, *n = 0. */
+int srv_req_strs(json_t *req, const char *key, const char ***out, size_t *n, json_t **err);
+/* dbName: only "default" (or absent) exists; else *err is Milvus's 800. */
+int srv_req_db(json_t *req, json_t **err);
+
+/* Handlers (one file per area). */
+json_t *srv_collections_create(srv_ctx *ctx, json_t *req);
+json_t *srv_collections_describe(srv_ctx *ctx, json_t *req);
+json_t *srv_collections_list(srv_ctx *ctx, json_t *req);
+json_t *srv_collections_has(srv_ctx *ctx, json_t *req);
+json_t *srv_collections_drop(srv_ctx *ctx, json_t *req);
+json_t *srv_collections_stats(srv_ctx *ctx, json_t *req);
+json_t *srv_collections_load(srv_ctx *ctx, json_t *req);
+json_t *srv_collections_load_state(srv_ctx *ctx, json_t *req);
+json_t *srv_collections_rename(srv_ctx *ctx, json_t *req);
+json_t *srv_collections_flush(srv_ctx *ctx, json_t *req);
+json_t *srv_collections_compact(srv_ctx *ctx, json_t *req);
+
+json_t *srv_partitions_create(srv_ctx *ctx, json_t *req);
+json_t *srv_partitions_drop(srv_ctx *ctx, json_t *req);
+json_t *srv_partitions_list(srv_ctx *ctx, json_t *req);
+json_t *srv_partitions_has(srv_ctx *ctx, json_t *req);
+json_t *srv_partitions_stats(srv_ctx *ctx, json_t *req);
+json_t *srv_partitions_load(srv_ctx *ctx, json_t *req);
+
+json_t *srv_entities_insert(srv_ctx *ctx, json_t *req);
+json_t *srv_entities_upsert(srv_ctx *ctx, json_t *req);
+json_t *srv_entities_delete(srv_ctx *ctx, json_t *req);
+json_t *srv_entities_get(srv_ctx *ctx, json_t *req);
+json_t *srv_entities_query(srv_ctx *ctx, json_t *req);
+json_t *srv_entities_search(srv_ctx *ctx, json_t *req);
+
+json_t *srv_indexes_create(srv_ctx *ctx, json_t *req);
+json_t *srv_indexes_describe(srv_ctx *ctx, json_t *req);
+json_t *srv_indexes_list(srv_ctx *ctx, json_t *req);
+json_t *srv_indexes_drop(srv_ctx *ctx, json_t *req);
+
+/* ---- schemas as Milvus spells them (schema_json.c) ------------------------------------- */
+
+/* "Int64" -> VDB_TYPE_INT64 (case-insensitive; VDB_TYPE_NONE if unknown or unsupported). */
+vdb_type srv_type_from_name(const char *name);
+const char *srv_type_name(vdb_type t);          /* VDB_TYPE_INT64 -> "Int64" */
+int srv_metric_from_name(const char *name, vdb_metric *out); /* 0, or -1 if unknown */
+/* Builds the vdb schema of a collections/create request (quick or full form). On error
+ * returns NULL and sets *err. */
+vdb_schema *srv_schema_from_request(json_t *req, const char *name, json_t **err);
+/* The "data" of collections/describe. */
+json_t *srv_schema_describe(srv_ctx *ctx, const char *name, const vdb_schema *s);
+
+/* ---- rows and results (json_rows.c) ----------------------------------------------------- */
+
+/* A collection's schema as the row code needs it: described once per request. */
+typedef struct srv_coll {
+    vdb_schema *schema;
+    size_t nfields;
+    vdb_field_def *fields;
+    int pk;            /* index of the primary key */
+    int dynamic;
+} srv_coll;
+
+/* Describes collection name into c; on error returns a response (free c with srv_coll_free). */
+json_t *srv_coll_open(srv_ctx *ctx, const char *name, srv_coll *c);
+void srv_coll_free(srv_coll *c);
+int srv_coll_find(const srv_coll *c, const char *field); /* index or -1 */
+
+/* Converts the rows of an insert/upsert ("data": an array of objects, or one object) into a
+ * columnar batch. On error returns NULL and sets *err (1804, as Milvus). */
+vdb_batch *srv_rows_to_batch(const srv_coll *c, json_t *data, json_t **err);
+
+/* Which output fields to request and how to print them. */
+typedef struct srv_outplan {
+    const char **names;   /* what vdb_read_opts.output_fields gets */
+    size_t n;
+    char *kinds;          /* per name: 'f' field, 'm' "$meta" flattened, 'd' dynamic key */
+    int with_pk;          /* the primary key is printed (always for get/query/search) */
+} srv_outplan;
+
+/* Builds the plan for outputFields (a JSON array or NULL: dflt_all gives "*", else none). */
+int srv_outplan_make(const srv_coll *c, json_t *fields, int dflt_all, srv_outplan *p,
+                     json_t **err);
+void srv_outplan_free(srv_outplan *p);
+/* Appends row (group g, row r) of res to arr as an object; with_dist adds "distance". */
+int srv_result_row(const srv_coll *c, const srv_outplan *p, const vdb_result *res, size_t g,
+                   size_t r, int with_dist, json_t *arr);
+/* The primary key of a row as JSON. */
+json_t *srv_result_pk(const vdb_result *res, size_t g, size_t r);
+/* A float as the shortest decimal that reads back to the same float. */
+json_t *srv_json_float(float f);
+
+/* Primary keys from a JSON value (a key, or an array of keys) for vdb_delete / vdb_get. */
+typedef struct srv_pks {
+    vdb_pk_list list;
+    int64_t *ints;
+    const char **strs;
+} srv_pks;
+int srv_pks_from_json(const srv_coll *c, json_t *v, srv_pks *out, json_t **err);
+void srv_pks_free(srv_pks *p);
+
+/* Compact JSON text of v (malloc'd; *len its length), reals in their shortest exact form.
+ * NULL when out of memory. (json_out.c) */
+char *srv_json_text(const json_t *v, size_t *len);
+
+/* ---- the HTTP front (http.c) and the worker pool (pool.c) ------------------------------- */
+
+typedef struct srv_pool srv_pool;
+typedef void (*srv_job_fn)(void *arg);
+srv_pool *srv_pool_create(int threads, const char *name);
+/* Queues fn(arg); returns 0, or -1 when the pool is stopping. */
+int srv_pool_submit(srv_pool *p, srv_job_fn fn, void *arg);
+/* Refuses new jobs, runs the queued ones to the end and joins the threads (once). */
+void srv_pool_stop(srv_pool *p);
+/* srv_pool_stop, then frees the pool. */
+void srv_pool_destroy(srv_pool *p);
+
+typedef struct srv_http srv_http;
+/* Starts listening (the requests run on ctx's database). NULL on error (logged). */
+srv_http *srv_http_start(srv_ctx *ctx);
+/* Stops accepting new connections; requests in flight go on. */
+void srv_http_quiesce(srv_http *h);
+/* Waits up to seconds for requests in flight; returns how many are still running. */
+int srv_http_drain(srv_http *h, int seconds);
+/* Closes every connection and frees everything. */
+void srv_http_stop(srv_http *h);
+
+#endif
