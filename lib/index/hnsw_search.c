@@ -1,0 +1,188 @@
+/* HNSW search: greedy descent of the upper levels, then an ef-bounded beam on level 0 under a bitset. */
+#include <math.h>
+
+#include "hnsw_int.h"
+
+/* Cache lines of a candidate's vector fetched ahead; the hardware prefetcher streams the rest
+ * once the kernel starts reading it. */
+#ifndef PREFETCH_LINES
+#define PREFETCH_LINES 4
+#endif
+
+static hnsw_ctx *ctx_get(const vdb_hnsw *h)
+{
+    vdb_hnsw *m = (vdb_hnsw *)h; /* the pool is the only mutable part, under its lock */
+    pthread_mutex_lock(&m->pool_lock);
+    hnsw_ctx *c = m->pool;
+    if (c) {
+        m->pool = c->next;
+        m->pooled--;
+    }
+    pthread_mutex_unlock(&m->pool_lock);
+    return c ? c : hnsw_ctx_new(h);
+}
+
+static void ctx_put(const vdb_hnsw *h, hnsw_ctx *c)
+{
+    vdb_hnsw *m = (vdb_hnsw *)h;
+    pthread_mutex_lock(&m->pool_lock);
+    if (m->pooled < HNSW_POOL_MAX) {
+        c->next = m->pool;
+        m->pool = c;
+        m->pooled++;
+        c = NULL;
+    }
+    pthread_mutex_unlock(&m->pool_lock);
+    hnsw_ctx_free(c);
+}
+
+static inline bool allowed(const uint64_t *bs, uint32_t r)
+{
+    return !bs || (bs[r >> 6] >> (r & 63)) & 1;
+}
+
+static size_t count_allowed(const uint64_t *bs, size_t n)
+{
+    size_t c = 0, words = n / 64;
+    for (size_t i = 0; i < words; i++)
+        c += (size_t)__builtin_popcountll(bs[i]);
+    if (n % 64)
+        c += (size_t)__builtin_popcountll(bs[words] & ((1ull << (n % 64)) - 1));
+    return c;
+}
+
+static inline void prefetch_row(const vdb_hnsw *h, uint32_t r)
+{
+    const char *p = (const char *)(h->base + (size_t)r * h->dim);
+    size_t lines = VDB_MIN((size_t)PREFETCH_LINES, ((size_t)h->dim * sizeof(float) + 63) / 64);
+    for (size_t i = 0; i < lines; i++)
+        __builtin_prefetch(p + 64 * i, 0, 3);
+}
+
+/* Level-0 beam: the ef closest allowed rows end up in c->res. Excluded rows are walked
+ * through (they keep the graph connected) but never enter the result; while fewer than ef
+ * rows are held every reached row is expanded, so the walk continues until ef allowed rows
+ * are found or the reachable graph is exhausted. */
+static bool beam(const vdb_hnsw *h, hnsw_ctx *c, const float *q, uint32_t ep, float epd,
+                 uint32_t ef, const uint64_t *bs)
+{
+    hnsw_ctx_begin(c, h->n);
+    c->mark[ep] = c->epoch;
+    if (!hnsw_heap_push(&c->cand, -epd, ep))
+        return false;
+    if (allowed(bs, ep) && !hnsw_heap_push(&c->res, epd, ep))
+        return false;
+    while (c->cand.n) {
+        hnsw_pair cur = c->cand.a[0];
+        if (c->res.n >= ef && -cur.d > c->res.a[0].d)
+            break;
+        hnsw_heap_pop(&c->cand);
+        const uint32_t *l = hnsw_list(h, cur.id, 0);
+        uint32_t cnt = l[0], m = 0;
+        /* first pass: pick the unvisited and start fetching their vectors */
+        for (uint32_t i = 0; i < cnt; i++) {
+            uint32_t e = l[1 + i];
+            if (c->mark[e] == c->epoch)
+                continue;
+            c->mark[e] = c->epoch;
+            c->ids[m++] = e;
+            prefetch_row(h, e);
+        }
+        for (uint32_t i = 0; i < m; i++) {
+            uint32_t e = c->ids[i];
+            float d = hnsw_dist(h, q, 1.0f, e);
+            if (c->res.n < ef || d < c->res.a[0].d) {
+                if (!hnsw_heap_push(&c->cand, -d, e))
+                    return false;
+                if (allowed(bs, e)) {
+                    if (!hnsw_heap_push(&c->res, d, e))
+                        return false;
+                    if (c->res.n > ef)
+                        hnsw_heap_pop(&c->res);
+                }
+            }
+        }
+    }
+    return true;
+}
+
+static vdb_status exact(const vdb_hnsw *h, const float *query, const uint64_t *bs,
+                        int64_t id_base, vdb_topk *out)
+{
+    return vdb_flat_search(h->base, h->n, h->dim, h->metric, query, 1, bs, id_base, out);
+}
+
+vdb_status vdb_hnsw_search(const vdb_hnsw *h, const float *query, uint32_t k, uint32_t ef,
+                           const uint64_t *bitset, int64_t id_base, vdb_topk *out)
+{
+    if (!h || !query || !out)
+        return vdb_set_errmsg(VDB_EINVAL, "hnsw search: NULL argument");
+    if (k < 1)
+        return vdb_set_errmsg(VDB_EINVAL, "hnsw search: k must be at least 1");
+    if (ef < 1 || ef > VDB_HNSW_EF_MAX)
+        return vdb_set_errmsg(VDB_EINVAL, "hnsw search: ef %u out of range 1..%u", ef,
+                              VDB_HNSW_EF_MAX);
+    if (ef < k)
+        ef = k;
+    size_t n = h->n;
+    if (n == 0)
+        return VDB_OK;
+    size_t nallowed = bitset ? count_allowed(bitset, n) : n;
+    if (nallowed == 0)
+        return VDB_OK;
+    /* A walk under a bitset reaches about ef * n / allowed rows; scanning the allowed ones is
+     * cheaper below that. */
+    if (bitset && (double)nallowed * (double)nallowed < (double)ef * (double)n)
+        return exact(h, query, bitset, id_base, out);
+
+    hnsw_ctx *c = ctx_get(h);
+    if (!c)
+        return vdb_set_errmsg(VDB_ENOMEM, "hnsw search: out of memory");
+    const float *q = query;
+    if (h->metric == VDB_METRIC_COSINE) {
+        float s = vdb_norm_sq(query, h->dim);
+        float inv = s > 0 ? 1.0f / sqrtf(s) : 0.0f;
+        for (uint32_t i = 0; i < h->dim; i++)
+            c->q[i] = query[i] * inv;
+        q = c->q;
+    }
+
+    uint32_t ep = h->entry;
+    float epd = hnsw_dist(h, q, 1.0f, ep);
+    for (int lc = h->max_level; lc > 0; lc--) {
+        bool changed = true;
+        while (changed) {
+            changed = false;
+            const uint32_t *l = hnsw_list(h, ep, lc);
+            for (uint32_t i = 0; i < l[0]; i++) {
+                float d = hnsw_dist(h, q, 1.0f, l[1 + i]);
+                if (d < epd) {
+                    epd = d;
+                    ep = l[1 + i];
+                    changed = true;
+                }
+            }
+        }
+    }
+    if (!beam(h, c, q, ep, epd, ef, bitset)) {
+        ctx_put(h, c);
+        return vdb_set_errmsg(VDB_ENOMEM, "hnsw search: out of memory");
+    }
+    /* keep the k closest: pop the farther ones off the max-heap */
+    while (c->res.n > k)
+        hnsw_heap_pop(&c->res);
+    size_t found = c->res.n;
+    if (found < VDB_MIN((size_t)k, nallowed)) {
+        /* the graph reached too few allowed rows (a disconnected part): answer exactly */
+        ctx_put(h, c);
+        return exact(h, query, bitset, id_base, out);
+    }
+    bool neg = h->metric != VDB_METRIC_L2;
+    for (size_t i = 0; i < found; i++) {
+        float d = c->res.a[i].d;
+        if (!isnan(d))
+            vdb_topk_push(out, neg ? -d : d, id_base + (int64_t)c->res.a[i].id);
+    }
+    ctx_put(h, c);
+    return VDB_OK;
+}

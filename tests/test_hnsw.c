@@ -1,0 +1,481 @@
+/* Tests of the HNSW index: recall against brute force, bitsets, serialization and corruption, threads, edges. */
+#include "test_common.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "index/hnsw.h"
+
+/* Sanitizers make the build ~10x slower: fewer rows keep the test within its budget. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define ROWS 3000
+#else
+#define ROWS 10000
+#endif
+#define NQ 100
+#define K 10
+#define FMNIST "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"
+
+/* The first rows of Fashion-MNIST (pixels as floats) through zcat; NULL when not installed. */
+static float *load_fmnist(size_t rows)
+{
+    FILE *f = popen("zcat " FMNIST " 2>/dev/null", "r");
+    if (!f)
+        return NULL;
+    unsigned char hdr[16];
+    unsigned char *px = malloc(rows * 784);
+    float *v = malloc(rows * 784 * sizeof *v);
+    bool ok = px && v && fread(hdr, 1, 16, f) == 16 && fread(px, 1, rows * 784, f) == rows * 784;
+    pclose(f);
+    if (ok)
+        for (size_t i = 0; i < rows * 784; i++)
+            v[i] = px[i];
+    free(px);
+    if (!ok) {
+        free(v);
+        return NULL;
+    }
+    return v;
+}
+
+/* Gaussian blobs around random centres: structure like real embeddings, any dim. */
+static float *clustered(size_t n, uint32_t dim, uint64_t seed)
+{
+    uint64_t s = seed;
+    size_t nc = 32;
+    float *c = malloc(nc * dim * sizeof *c), *v = malloc(n * dim * sizeof *v);
+    assert_non_null(c);
+    assert_non_null(v);
+    for (size_t i = 0; i < nc * dim; i++)
+        c[i] = test_randf(&s);
+    for (size_t i = 0; i < n; i++) {
+        size_t k = test_rand(&s) % nc;
+        for (uint32_t j = 0; j < dim; j++)
+            v[i * dim + j] = c[k * dim + j] + 0.3f * test_randf(&s);
+    }
+    free(c);
+    return v;
+}
+
+static bool bit(const uint64_t *bs, size_t i) { return !bs || (bs[i / 64] >> (i % 64)) & 1; }
+
+/* Brute-force top k over allowed rows with vdb_flat_search (itself tested against doubles). */
+static void truth(const float *base, size_t n, uint32_t dim, vdb_metric m, const float *q,
+                  const uint64_t *bs, vdb_topk *t)
+{
+    vdb_topk_reset(t);
+    assert_int_equal(vdb_flat_search(base, n, dim, m, q, 1, bs, 0, t), VDB_OK);
+}
+
+/* Mean recall@K of the index over queries, checking every hit is allowed, distinct, and
+ * carries the score vdb_dist gives it. */
+static double recall(const vdb_hnsw *h, const float *base, size_t n, uint32_t dim, vdb_metric m,
+                     const float *qs, size_t nq, uint32_t ef, const uint64_t *bs, size_t nallowed)
+{
+    bool hb = vdb_metric_higher_is_better(m);
+    vdb_topk got, want;
+    assert_int_equal(vdb_topk_init(&got, K, hb), VDB_OK);
+    assert_int_equal(vdb_topk_init(&want, K, hb), VDB_OK);
+    size_t hit = 0, total = 0;
+    for (size_t q = 0; q < nq; q++) {
+        const float *qv = qs + q * dim;
+        vdb_topk_reset(&got);
+        assert_int_equal(vdb_hnsw_search(h, qv, K, ef, bs, 0, &got), VDB_OK);
+        truth(base, n, dim, m, qv, bs, &want);
+        assert_int_equal(got.n, VDB_MIN((size_t)K, nallowed));
+        for (size_t i = 0; i < got.n; i++) {
+            int64_t r = got.id[i];
+            assert_true(r >= 0 && (size_t)r < n && bit(bs, (size_t)r));
+            for (size_t j = 0; j < i; j++)
+                assert_true(got.id[j] != r);
+            float s = vdb_dist(m, qv, base + (size_t)r * dim, dim);
+            assert_true(fabsf(s - got.dist[i]) <= 1e-3f * (1 + fabsf(s)));
+            for (size_t j = 0; j < want.n; j++)
+                if (want.id[j] == r) {
+                    hit++;
+                    break;
+                }
+        }
+        total += want.n;
+    }
+    vdb_topk_free(&got);
+    vdb_topk_free(&want);
+    return total ? (double)hit / (double)total : 1.0;
+}
+
+typedef struct dataset {
+    float *base; /* ROWS + NQ rows: the last NQ are the queries */
+    uint32_t dim;
+} dataset;
+
+static dataset data_for(vdb_metric m)
+{
+    dataset d = {NULL, 784};
+    if (m != VDB_METRIC_IP)
+        d.base = load_fmnist(ROWS + NQ);
+    if (!d.base) {
+        d.dim = 64;
+        d.base = clustered(ROWS + NQ, d.dim, 7 + (uint64_t)m);
+    }
+    return d;
+}
+
+static void progress_cb(void *arg, size_t done, size_t total)
+{
+    size_t *last = arg;
+    assert_true(done <= total && done >= *last);
+    *last = done;
+}
+
+static void test_recall(void **state)
+{
+    (void)state;
+    const vdb_metric ms[] = {VDB_METRIC_L2, VDB_METRIC_IP, VDB_METRIC_COSINE};
+    for (size_t i = 0; i < VDB_ARRAY_LEN(ms); i++) {
+        dataset d = data_for(ms[i]);
+        vdb_hnsw *h;
+        size_t last = 0;
+        assert_int_equal(vdb_hnsw_build(d.base, ROWS, d.dim, ms[i], 16, 200, 2, progress_cb,
+                                        &last, &h),
+                         VDB_OK);
+        assert_int_equal(last, ROWS);
+        assert_true(vdb_hnsw_memory(h) > 0);
+        double r = recall(h, d.base, ROWS, d.dim, ms[i], d.base + (size_t)ROWS * d.dim, NQ, 64,
+                          NULL, ROWS);
+        print_message("metric %s dim %u recall@10 %.4f (ef 64)\n", vdb_metric_name(ms[i]), d.dim,
+                      r);
+        assert_true(r >= 0.95);
+        vdb_hnsw_free(h);
+        free(d.base);
+    }
+}
+
+/* A bitset keeping one row in every `keep_one_in` (pseudo-randomly). */
+static uint64_t *make_bitset(size_t n, uint32_t keep_one_in, size_t *nallowed)
+{
+    uint64_t *bs = calloc((n + 63) / 64, sizeof *bs), s = 99;
+    assert_non_null(bs);
+    *nallowed = 0;
+    for (size_t i = 0; i < n; i++)
+        if (test_rand(&s) % keep_one_in == 0) {
+            bs[i / 64] |= 1ull << (i % 64);
+            ++*nallowed;
+        }
+    return bs;
+}
+
+static void test_bitset(void **state)
+{
+    (void)state;
+    dataset d = data_for(VDB_METRIC_L2);
+    vdb_hnsw *h;
+    assert_int_equal(vdb_hnsw_build(d.base, ROWS, d.dim, VDB_METRIC_L2, 16, 200, 2, NULL, NULL,
+                                    &h),
+                     VDB_OK);
+    const float *qs = d.base + (size_t)ROWS * d.dim;
+    /* 50% goes through the graph walk, 90% through it or the scan depending on ef * n,
+     * 99.9% through the scan */
+    const uint32_t keep[] = {2, 10, 1000};
+    const uint32_t efs[] = {16, 64};
+    for (size_t i = 0; i < VDB_ARRAY_LEN(keep); i++) {
+        size_t nallowed;
+        uint64_t *bs = make_bitset(ROWS, keep[i], &nallowed);
+        for (size_t e = 0; e < VDB_ARRAY_LEN(efs); e++) {
+            double r = recall(h, d.base, ROWS, d.dim, VDB_METRIC_L2, qs, NQ, efs[e], bs,
+                              nallowed);
+            print_message("keep 1/%u (%zu rows) ef %u: recall@10 %.4f\n", keep[i], nallowed,
+                          efs[e], r);
+            assert_true(r >= 0.9);
+        }
+        free(bs);
+    }
+    /* nothing allowed: nothing returned */
+    uint64_t *none = calloc((ROWS + 63) / 64, sizeof *none);
+    vdb_topk t;
+    assert_int_equal(vdb_topk_init(&t, K, false), VDB_OK);
+    assert_int_equal(vdb_hnsw_search(h, qs, K, 32, none, 0, &t), VDB_OK);
+    assert_int_equal(t.n, 0);
+    vdb_topk_free(&t);
+    free(none);
+    vdb_hnsw_free(h);
+    free(d.base);
+}
+
+/* Results of every query as a flat array of ids and scores. */
+static void run_all(const vdb_hnsw *h, const float *qs, size_t nq, uint32_t dim, bool hb,
+                    int64_t *ids, float *sc)
+{
+    vdb_topk t;
+    assert_int_equal(vdb_topk_init(&t, K, hb), VDB_OK);
+    for (size_t q = 0; q < nq; q++) {
+        vdb_topk_reset(&t);
+        assert_int_equal(vdb_hnsw_search(h, qs + q * dim, K, 32, NULL, 5, &t), VDB_OK);
+        vdb_topk_sort(&t);
+        for (size_t i = 0; i < K; i++) {
+            ids[q * K + i] = i < t.n ? t.id[i] : -1;
+            sc[q * K + i] = i < t.n ? t.dist[i] : 0;
+        }
+    }
+    vdb_topk_free(&t);
+}
+
+static void test_roundtrip(void **state)
+{
+    (void)state;
+    const size_t n = 2000, nq = 50;
+    const uint32_t dim = 32;
+    float *v = clustered(n + nq, dim, 3);
+    const vdb_metric ms[] = {VDB_METRIC_L2, VDB_METRIC_IP, VDB_METRIC_COSINE};
+    for (size_t m = 0; m < VDB_ARRAY_LEN(ms); m++) {
+        vdb_hnsw *h, *h2;
+        assert_int_equal(vdb_hnsw_build(v, n, dim, ms[m], 8, 64, 1, NULL, NULL, &h), VDB_OK);
+        vdb_buf b = {0};
+        vdb_buf_u32(&b, 0xabcdef); /* encode appends after what the buffer holds */
+        assert_int_equal(vdb_hnsw_encode(h, &b), VDB_OK);
+        assert_int_equal(vdb_hnsw_decode(b.p + 4, b.len - 4, v, n, dim, &h2), VDB_OK);
+        assert_int_equal(vdb_hnsw_memory(h), vdb_hnsw_memory(h2));
+        bool hb = vdb_metric_higher_is_better(ms[m]);
+        int64_t ids1[50 * K], ids2[50 * K];
+        float s1[50 * K], s2[50 * K];
+        run_all(h, v + n * dim, nq, dim, hb, ids1, s1);
+        run_all(h2, v + n * dim, nq, dim, hb, ids2, s2);
+        assert_memory_equal(ids1, ids2, sizeof ids1);
+        assert_memory_equal(s1, s2, sizeof s1);
+        /* the same bytes again from the decoded graph */
+        vdb_buf b2 = {0};
+        assert_int_equal(vdb_hnsw_encode(h2, &b2), VDB_OK);
+        assert_int_equal(b2.len, b.len - 4);
+        assert_memory_equal(b2.p, b.p + 4, b2.len);
+        /* one thread: the same graph from a second build */
+        vdb_hnsw *h3;
+        vdb_buf b3 = {0};
+        assert_int_equal(vdb_hnsw_build(v, n, dim, ms[m], 8, 64, 1, NULL, NULL, &h3), VDB_OK);
+        assert_int_equal(vdb_hnsw_encode(h3, &b3), VDB_OK);
+        assert_memory_equal(b3.p, b2.p, b2.len);
+        vdb_hnsw_free(h3);
+        /* other rows than the graph's */
+        vdb_hnsw *bad;
+        assert_int_equal(vdb_hnsw_decode(b2.p, b2.len, v, n - 1, dim, &bad), VDB_ECORRUPT);
+        assert_int_equal(vdb_hnsw_decode(b2.p, b2.len, v, n, dim + 1, &bad), VDB_ECORRUPT);
+        vdb_buf_free(&b);
+        vdb_buf_free(&b2);
+        vdb_buf_free(&b3);
+        vdb_hnsw_free(h);
+        vdb_hnsw_free(h2);
+    }
+    free(v);
+}
+
+/* Decoded damage either fails with VDB_ECORRUPT (or VDB_EVERSION) or gives a usable index. */
+static void try_decode(const uint8_t *p, size_t len, const float *v, size_t n, uint32_t dim,
+                       const int64_t *ref_ids, bool must_match)
+{
+    vdb_hnsw *h = NULL;
+    vdb_status st = vdb_hnsw_decode(p, len, v, n, dim, &h);
+    if (st != VDB_OK) {
+        assert_true(st == VDB_ECORRUPT || st == VDB_EVERSION);
+        assert_null(h);
+        return;
+    }
+    int64_t ids[20 * K];
+    float sc[20 * K];
+    run_all(h, v + n * dim, 20, dim, false, ids, sc);
+    if (must_match)
+        assert_memory_equal(ids, ref_ids, sizeof ids);
+    vdb_hnsw_free(h);
+}
+
+static void test_corrupt(void **state)
+{
+    (void)state;
+    const size_t n = 300;
+    const uint32_t dim = 8;
+    float *v = clustered(n + 20, dim, 5);
+    vdb_hnsw *h;
+    assert_int_equal(vdb_hnsw_build(v, n, dim, VDB_METRIC_L2, 4, 16, 1, NULL, NULL, &h), VDB_OK);
+    vdb_buf b = {0};
+    assert_int_equal(vdb_hnsw_encode(h, &b), VDB_OK);
+    int64_t ref[20 * K];
+    float sc[20 * K];
+    run_all(h, v + n * dim, 20, dim, false, ref, sc);
+    /* every prefix is refused (each copy is exactly len bytes so ASan sees any overread) */
+    for (size_t len = 0; len < b.len; len++) {
+        uint8_t *p = malloc(len ? len : 1);
+        memcpy(p, b.p, len);
+        vdb_hnsw *x = NULL;
+        assert_int_equal(vdb_hnsw_decode(p, len, v, n, dim, &x), VDB_ECORRUPT);
+        free(p);
+    }
+    uint8_t *p = malloc(b.len);
+    uint64_t s = 11;
+    for (int i = 0; i < 3000; i++) {
+        memcpy(p, b.p, b.len);
+        size_t at = test_rand(&s) % b.len;
+        p[at] ^= (uint8_t)(1 + test_rand(&s) % 255);
+        /* as stored: the checksum catches it */
+        try_decode(p, b.len, v, n, dim, ref, true);
+        /* with the checksum recomputed, the field checks must hold on their own */
+        uint32_t crc = vdb_crc32c(0, p, b.len - 4);
+        memcpy(p + b.len - 4, &crc, 4);
+        try_decode(p, b.len, v, n, dim, ref, false);
+    }
+    free(p);
+    vdb_buf_free(&b);
+    vdb_hnsw_free(h);
+    free(v);
+}
+
+typedef struct shared {
+    const vdb_hnsw *h;
+    const float *qs;
+    uint32_t dim;
+    const int64_t *ref;
+    int failures;
+} shared;
+
+static void *searcher(void *arg)
+{
+    shared *s = arg;
+    vdb_topk t;
+    if (vdb_topk_init(&t, K, false) != VDB_OK)
+        return NULL;
+    for (int round = 0; round < 5; round++)
+        for (size_t q = 0; q < 50; q++) {
+            vdb_topk_reset(&t);
+            if (vdb_hnsw_search(s->h, s->qs + q * s->dim, K, 32, NULL, 5, &t) != VDB_OK) {
+                __atomic_add_fetch(&s->failures, 1, __ATOMIC_RELAXED);
+                continue;
+            }
+            vdb_topk_sort(&t);
+            for (size_t i = 0; i < K; i++)
+                if (t.id[i] != s->ref[q * K + i])
+                    __atomic_add_fetch(&s->failures, 1, __ATOMIC_RELAXED);
+        }
+    vdb_topk_free(&t);
+    return NULL;
+}
+
+static void test_threads(void **state)
+{
+    (void)state;
+    const size_t n = 3000;
+    const uint32_t dim = 48;
+    float *v = clustered(n + 50, dim, 9);
+    vdb_hnsw *h;
+    assert_int_equal(vdb_hnsw_build(v, n, dim, VDB_METRIC_L2, 12, 100, 4, NULL, NULL, &h),
+                     VDB_OK);
+    int64_t ref[50 * K];
+    float sc[50 * K];
+    run_all(h, v + n * dim, 50, dim, false, ref, sc);
+    shared s = {h, v + n * dim, dim, ref, 0};
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, searcher, &s), 0);
+    for (int i = 0; i < 4; i++)
+        pthread_join(t[i], NULL);
+    assert_int_equal(s.failures, 0);
+    vdb_hnsw_free(h);
+    free(v);
+}
+
+static void test_small(void **state)
+{
+    (void)state;
+    float *v = clustered(8, 4, 1);
+    vdb_topk t;
+    assert_int_equal(vdb_topk_init(&t, 20, false), VDB_OK);
+    /* n = 0: a valid empty index that finds nothing and round-trips */
+    vdb_hnsw *h;
+    size_t last = 0;
+    assert_int_equal(vdb_hnsw_build(NULL, 0, 4, VDB_METRIC_L2, 16, 200, 2, NULL, NULL, &h),
+                     VDB_OK);
+    assert_int_equal(vdb_hnsw_search(h, v, 10, 10, NULL, 0, &t), VDB_OK);
+    assert_int_equal(t.n, 0);
+    vdb_buf b = {0};
+    assert_int_equal(vdb_hnsw_encode(h, &b), VDB_OK);
+    vdb_hnsw *h2;
+    assert_int_equal(vdb_hnsw_decode(b.p, b.len, NULL, 0, 4, &h2), VDB_OK);
+    assert_int_equal(vdb_hnsw_search(h2, v, 10, 10, NULL, 0, &t), VDB_OK);
+    assert_int_equal(t.n, 0);
+    vdb_hnsw_free(h2);
+    vdb_hnsw_free(h);
+    vdb_buf_free(&b);
+    /* n = 1 */
+    last = 0;
+    assert_int_equal(vdb_hnsw_build(v, 1, 4, VDB_METRIC_COSINE, 16, 200, 2, progress_cb, &last,
+                                    &h),
+                     VDB_OK);
+    vdb_topk_free(&t);
+    assert_int_equal(vdb_topk_init(&t, 20, true), VDB_OK);
+    assert_int_equal(vdb_hnsw_search(h, v + 4, 10, 10, NULL, 100, &t), VDB_OK);
+    assert_int_equal(t.n, 1);
+    assert_int_equal(t.id[0], 100);
+    vdb_hnsw_free(h);
+    /* k larger than n: every row, once each */
+    assert_int_equal(vdb_hnsw_build(v, 7, 4, VDB_METRIC_IP, 2, 2, 3, NULL, NULL, &h), VDB_OK);
+    vdb_topk_reset(&t);
+    assert_int_equal(vdb_hnsw_search(h, v + 28, 20, 1, NULL, 0, &t), VDB_OK);
+    assert_int_equal(t.n, 7);
+    uint32_t seen = 0;
+    for (size_t i = 0; i < t.n; i++) {
+        assert_true(t.id[i] >= 0 && t.id[i] < 7);
+        seen |= 1u << t.id[i];
+    }
+    assert_int_equal(seen, 0x7f);
+    vdb_hnsw_free(h);
+    vdb_topk_free(&t);
+    free(v);
+}
+
+static void expect_einval(vdb_status st, const char *word)
+{
+    assert_int_equal(st, VDB_EINVAL);
+    if (!strstr(vdb_err_get(), word)) {
+        print_error("message \"%s\" lacks \"%s\"\n", vdb_err_get(), word);
+        fail();
+    }
+}
+
+static void test_params(void **state)
+{
+    (void)state;
+    float v[16] = {0};
+    vdb_hnsw *h;
+    expect_einval(vdb_hnsw_build(v, 4, 4, VDB_METRIC_L2, 1, 200, 1, NULL, NULL, &h), "M");
+    expect_einval(vdb_hnsw_build(v, 4, 4, VDB_METRIC_L2, 101, 200, 1, NULL, NULL, &h), "M");
+    expect_einval(vdb_hnsw_build(v, 4, 4, VDB_METRIC_L2, 16, 0, 1, NULL, NULL, &h),
+                  "efConstruction");
+    expect_einval(vdb_hnsw_build(v, 4, 4, VDB_METRIC_L2, 16, 10001, 1, NULL, NULL, &h),
+                  "efConstruction");
+    expect_einval(vdb_hnsw_build(v, 4, 4, VDB_METRIC_L2, 16, 8, 1, NULL, NULL, &h),
+                  "efConstruction");
+    expect_einval(vdb_hnsw_build(v, 4, 0, VDB_METRIC_L2, 16, 200, 1, NULL, NULL, &h), "dim");
+    expect_einval(vdb_hnsw_build(v, 4, 32769, VDB_METRIC_L2, 16, 200, 1, NULL, NULL, &h), "dim");
+    expect_einval(vdb_hnsw_build(v, 4, 4, (vdb_metric)9, 16, 200, 1, NULL, NULL, &h), "metric");
+    expect_einval(vdb_hnsw_build(NULL, 4, 4, VDB_METRIC_L2, 16, 200, 1, NULL, NULL, &h), "NULL");
+    assert_int_equal(vdb_hnsw_build(v, 4, 4, VDB_METRIC_L2, 16, 200, 1, NULL, NULL, &h), VDB_OK);
+    vdb_topk t;
+    assert_int_equal(vdb_topk_init(&t, 5, false), VDB_OK);
+    expect_einval(vdb_hnsw_search(h, v, 5, 0, NULL, 0, &t), "ef");
+    expect_einval(vdb_hnsw_search(h, v, 5, 32769, NULL, 0, &t), "ef");
+    expect_einval(vdb_hnsw_search(h, v, 0, 10, NULL, 0, &t), "k");
+    expect_einval(vdb_hnsw_search(h, NULL, 5, 10, NULL, 0, &t), "NULL");
+    assert_int_equal(vdb_hnsw_search(h, v, 5, 32768, NULL, 0, &t), VDB_OK);
+    assert_int_equal(t.n, 4);
+    vdb_topk_free(&t);
+    vdb_hnsw_free(h);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_params),  cmocka_unit_test(test_small),
+        cmocka_unit_test(test_corrupt), cmocka_unit_test(test_roundtrip),
+        cmocka_unit_test(test_threads), cmocka_unit_test(test_bitset),
+        cmocka_unit_test(test_recall),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
