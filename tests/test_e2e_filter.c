@@ -1196,7 +1196,11 @@ static void test_index_ddl_and_errors(void **state)
     ERR(vdb_create_index(fx.db, COLL, "r", "BTREE", NULL), VDB_EINVAL, "BTREE");
     ERR(vdb_describe_index(fx.db, COLL, "r", &type), VDB_ENOTFOUND, NULL);
     /* vector index types are not built yet */
-    ERR(vdb_create_index(fx.db, COLL, "v", "HNSW", NULL), VDB_EUNSUPPORTED, "HNSW");
+    ERR(vdb_create_index(fx.db, COLL, "v", "IVF_FLAT", NULL), VDB_EUNSUPPORTED, "IVF_FLAT");
+    ERR(vdb_create_index(fx.db, COLL, "v", "HNSW", "M=1"), VDB_EINVAL, "M=1");
+    ERR(vdb_create_index(fx.db, COLL, "v", "HNSW", "efConstruction=5,M=16"), VDB_EINVAL,
+        "efConstruction");
+    ERR(vdb_create_index(fx.db, COLL, "v", "HNSW", "nlist=8"), VDB_EINVAL, "nlist");
     ERR(vdb_describe_index(fx.db, COLL, "v", &type), VDB_ENOTFOUND, NULL);
     /* missing field, missing collection */
     ERR(vdb_create_index(fx.db, COLL, "nope", "STL_SORT", NULL), VDB_ENOTFOUND, "nope");

@@ -72,6 +72,7 @@ void vdb_collection_free(vdb_collection *c)
     vdb_free(c->shards);
     vdb_free(c->expr_fields);
     vdb_free(c->index_type);
+    vdb_free(c->index_params);
     vdb_free(c->types);
     vdb_free(c->dims);
     vdb_free(c->nullable);
@@ -316,23 +317,6 @@ static void key_list_free(key_list *l)
     vdb_free(l->keys);
 }
 
-static void collect_file(void *arg, const char *key) { collect_key(arg, key, NULL, 0); }
-
-/* The object keys of a sealed segment's files, read from its manifest in the meta store. */
-static void segment_files(vdb_db *db, vdb_collection *c, vdb_segment *s, key_list *out)
-{
-    vdb_segment_info info;
-    vdb_segment_get_info(s, &info);
-    char key[128];
-    vdb_meta_key(key, sizeof key, "seg", c->id, info.id);
-    void *val;
-    size_t len;
-    if (db->meta.be->get(db->meta.h, key, &val, &len) == VDB_OK) {
-        vdb_segment_manifest_files(val, len, collect_file, out);
-        vdb_free(val);
-    }
-}
-
 static int collect_object(void *arg, const char *key, uint64_t size)
 {
     (void)size;
@@ -551,7 +535,6 @@ vdb_status vdb_drop_partition(vdb_db *db, const char *collection, const char *na
     vdb_status st = vdb_catalog_lookup(db, collection, &c);
     vdb_buf b = {0};
     vdb_meta_op *ops = NULL;
-    key_list files = {0};
     if (st != VDB_OK)
         goto out;
     pthread_mutex_lock(&c->write_mu);
@@ -584,20 +567,18 @@ vdb_status vdb_drop_partition(vdb_db *db, const char *collection, const char *na
         n++;
     }
     st = log_ddl(db, "drop_partition", name, c->id);
-    /* the manifests name the files: read them before the txn removes the manifests */
-    for (size_t i = 0; st == VDB_OK && i < c->nsealed; i++) {
-        vdb_segment_info info;
-        vdb_segment_get_info(c->sealed[i], &info);
-        if (info.partition_id == pid)
-            segment_files(db, c, c->sealed[i], &files);
-    }
     if (st == VDB_OK)
         st = db->meta.be->txn(db->meta.h, ops, n);
     vdb_free(keys);
     if (st != VDB_OK)
         goto unlock;
-    for (size_t i = 0; i < files.n; i++)
-        db->obj.be->del(db->obj.h, files.keys[i]); /* leftovers are garbage, never read */
+    /* the partition's segments are gone from the meta store: their objects are garbage */
+    for (size_t i = 0; i < c->nsealed; i++) {
+        vdb_segment_info info;
+        vdb_segment_get_info(c->sealed[i], &info);
+        if (info.partition_id == pid)
+            vdb_segment_objects_delete(db, c, info.id);
+    }
     pthread_rwlock_wrlock(&c->lock);
     for (uint32_t s = 0; s < c->nshards; s++) {
         vdb_shard *sh = &c->shards[s];
@@ -624,7 +605,6 @@ unlock:
     pthread_mutex_unlock(&c->write_mu);
 out:
     pthread_rwlock_unlock(&db->catalog);
-    key_list_free(&files);
     vdb_free(ops);
     vdb_buf_free(&b);
     return st;

@@ -80,6 +80,11 @@ struct vdb_result {
 
 vdb_status vdb_result_new(vdb_type pk_type, size_t ngroups, size_t nfields, vdb_result **out);
 
+/* ---- index parameters (indexes.c) ---- */
+typedef struct vdb_index_params {
+    uint32_t M, ef_construction; /* HNSW */
+} vdb_index_params;
+
 /* ---- catalog ---- */
 typedef struct vdb_partition {
     char *name;
@@ -110,6 +115,7 @@ typedef struct vdb_collection {
     vdb_expr_field *expr_fields; /* what filters may name */
     vdb_expr_schema expr_schema;
     const char **index_type; /* per schema field: the index type name, or NULL */
+    vdb_index_params *index_params; /* per schema field: its parameters */
 
     pthread_mutex_t write_mu; /* serialises writers: ts order == log order */
     pthread_rwlock_t lock;    /* readers vs. in-memory changes */
@@ -216,14 +222,20 @@ vdb_status vdb_filter_compile(vdb_collection *c, const char *text, vdb_expr **ou
 /* Clears in bits (one per row of s) every row the filter rejects. */
 vdb_status vdb_filter_apply(vdb_collection *c, const vdb_expr *e, const vdb_segment *s,
                             uint64_t *bits);
-/* Builds the collection's scalar indexes for sealed segment s and attaches them; lock (may be
- * NULL) is taken for writing around the attach when readers may see s. */
-vdb_status vdb_index_segment(vdb_collection *c, vdb_segment *s, pthread_rwlock_t *lock);
-/* The index type for a field (AUTOINDEX resolved), checked against its type. */
-vdb_status vdb_index_type_check(const vdb_field_def *f, const char *type, const char **canon);
+
+/* segment_index.c: the collection's indexes on sealed segment s. Builds what is missing
+ * (vector indexes are first looked for in the object store, where a build also saves them);
+ * lock (may be NULL) is taken for writing around the attach when readers may see s. */
+vdb_status vdb_index_segment(vdb_db *db, vdb_collection *c, vdb_segment *s,
+                             pthread_rwlock_t *lock);
+/* Removes every object under a segment's folder (its files and saved indexes). */
+void vdb_segment_objects_delete(vdb_db *db, const vdb_collection *c, uint64_t segment_id);
 
 /* indexes.c */
 vdb_status vdb_load_indexes(vdb_db *db, vdb_collection *c);
+/* The index type for a field (AUTOINDEX resolved) and its parameters, checked. */
+vdb_status vdb_index_check(const vdb_field_def *f, const char *type, const char *params,
+                           const char **canon, vdb_index_params *out);
 
 /* recovery.c */
 vdb_status vdb_recover(vdb_db *db);

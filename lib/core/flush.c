@@ -173,7 +173,7 @@ vdb_status vdb_seal_shard(vdb_db *db, vdb_collection *c, uint32_t shard)
             c->failed = true;
         /* a failed index build only means the segment is scanned */
         for (size_t i = first_new; st == VDB_OK && i < c->nsealed; i++)
-            vdb_index_segment(c, c->sealed[i], &c->lock);
+            vdb_index_segment(db, c, c->sealed[i], &c->lock);
     }
     vdb_free(pending);
     sh->ckpt_pos = sh->last_pos;
@@ -229,12 +229,6 @@ static size_t purgeable_rows(vdb_segment *s, uint64_t horizon, uint64_t *bits)
     return n;
 }
 
-static void collect_file(void *arg, const char *key)
-{
-    vdb_db *db = arg;
-    db->obj.be->del(db->obj.h, key); /* old files: nothing reads them after the txn */
-}
-
 /* Merges inputs (same shard and partition) into one new sealed segment. */
 static vdb_status merge_segments(vdb_db *db, vdb_collection *c, vdb_segment **in, size_t nin,
                                  uint64_t horizon)
@@ -248,10 +242,9 @@ static vdb_status merge_segments(vdb_db *db, vdb_collection *c, vdb_segment **in
     uint64_t *bits = NULL, *kept_ts = NULL;
     txn_builder t = {0};
     vdb_buf m = {0};
-    void **old_manifests = vdb_calloc(nin, sizeof *old_manifests);
-    size_t *old_lens = vdb_calloc(nin, sizeof *old_lens);
-    vdb_status st = tmp && old_manifests && old_lens ? vdb_db_alloc_ids(db, 1, &id)
-                                                     : vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+    uint64_t *old_ids = vdb_calloc(nin, sizeof *old_ids);
+    vdb_status st = tmp && old_ids ? vdb_db_alloc_ids(db, 1, &id)
+                                   : vdb_set_errmsg(VDB_ENOMEM, "out of memory");
     if (st == VDB_OK)
         st = vdb_segment_new(id, info0.partition_id, info0.shard, &c->layout, &out);
     uint64_t end_pos = 0;
@@ -307,14 +300,14 @@ static vdb_status merge_segments(vdb_db *db, vdb_collection *c, vdb_segment **in
         vdb_segment_info info;
         vdb_segment_get_info(in[k], &info);
         vdb_meta_key(key, sizeof key, "seg", c->id, info.id);
-        st = db->meta.be->get(db->meta.h, key, &old_manifests[k], &old_lens[k]);
+        old_ids[k] = info.id;
         txn_add(&t, VDB_META_DELETE, key, NULL);
     }
     if (st == VDB_OK) {
         vdb_segment_set_end_pos(out, end_pos);
         st = vdb_segment_seal(out, db->obj.be, db->obj.h, c->seg_prefix, &m);
         if (st == VDB_OK)
-            vdb_index_segment(c, out, NULL); /* not yet visible; failure: scanned instead */
+            vdb_index_segment(db, c, out, NULL); /* not yet visible; failure: scanned */
     }
     if (st == VDB_OK) {
         vdb_meta_key(key, sizeof key, "seg", c->id, id);
@@ -340,16 +333,13 @@ static vdb_status merge_segments(vdb_db *db, vdb_collection *c, vdb_segment **in
             out = NULL;
         }
         pthread_rwlock_unlock(&c->lock);
+        /* nothing reads the old files after the txn */
         for (size_t k = 0; k < nin; k++)
-            vdb_segment_manifest_files(old_manifests[k], old_lens[k], collect_file, db);
-        if (out) { /* everything was purged: the empty output is not kept */
-            vdb_segment_manifest_files(m.p, m.len, collect_file, db);
-        }
+            vdb_segment_objects_delete(db, c, old_ids[k]);
+        if (out) /* everything was purged: the empty output is not kept */
+            vdb_segment_objects_delete(db, c, id);
     }
-    for (size_t k = 0; k < nin && old_manifests; k++)
-        vdb_free(old_manifests[k]);
-    vdb_free(old_manifests);
-    vdb_free(old_lens);
+    vdb_free(old_ids);
     for (size_t i = 0; tmp && i < c->ncols; i++)
         vdb_column_free(&tmp[i]);
     vdb_free(tmp);

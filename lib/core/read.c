@@ -4,7 +4,11 @@
 #include <math.h>
 #include <stdio.h>
 
+#include <stdlib.h>
+#include <strings.h>
+
 #include "core.h"
+#include "index/hnsw.h"
 #include "index/index.h"
 
 /* The timestamp a read sees, from its travel timestamp or consistency level. */
@@ -231,6 +235,29 @@ static int vector_field(vdb_collection *c, const char *name)
     return found;
 }
 
+/* Search parameters "key=value,...": ef (HNSW's beam width; default max(k, 64)). Keys meant
+ * for other index types are ignored, as Milvus ignores them. */
+static vdb_status search_ef(const char *params, uint32_t k, uint32_t *ef)
+{
+    *ef = k > 64 ? k : 64;
+    for (const char *p = params; p && *p;) {
+        const char *end = strchr(p, ',');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        if (n > 3 && !strncasecmp(p, "ef=", 3)) {
+            char num[16] = "";
+            memcpy(num, p + 3, VDB_MIN(n - 3, sizeof num - 1));
+            char *stop;
+            unsigned long v = strtoul(num, &stop, 10);
+            if (!*num || *stop || v < 1 || v > VDB_HNSW_EF_MAX)
+                return vdb_set_errmsg(VDB_EINVAL, "search parameter ef=%s is out of range: "
+                                      "1..%d", num, VDB_HNSW_EF_MAX);
+            *ef = v < k ? k : (uint32_t)v;
+        }
+        p = end ? end + 1 : NULL;
+    }
+    return VDB_OK;
+}
+
 vdb_status vdb_search(vdb_db *db, const vdb_search_req *req, vdb_result **out)
 {
     vdb_err_clear();
@@ -278,7 +305,9 @@ vdb_status vdb_search(vdb_db *db, const vdb_search_req *req, vdb_result **out)
         goto out;
     }
     uint64_t T;
-    if ((st = vdb_resolve_outputs(c, &req->read, &of, &nof)) != VDB_OK ||
+    uint32_t ef;
+    if ((st = search_ef(req->params, req->k, &ef)) != VDB_OK ||
+        (st = vdb_resolve_outputs(c, &req->read, &of, &nof)) != VDB_OK ||
         (st = vdb_filter_compile(c, req->filter, &filter)) != VDB_OK ||
         (st = vdb_read_ts(db, &req->read, &T)) != VDB_OK)
         goto out;
@@ -313,8 +342,16 @@ vdb_status vdb_search(vdb_db *db, const vdb_search_req *req, vdb_result **out)
         if ((st = vdb_filter_apply(c, filter, s, bits)) != VDB_OK)
             break;
         const vdb_column *vc = vdb_segment_column(s, (size_t)vf);
-        st = vdb_flat_search((const float *)vc->data, rows, fd->dim, fd->metric, req->vectors,
-                             req->nq, bits, (int64_t)i << 32, heaps);
+        const vdb_hnsw *h = vdb_segment_attachment(s, (size_t)vf);
+        if (!h) {
+            st = vdb_flat_search((const float *)vc->data, rows, fd->dim, fd->metric,
+                                 req->vectors, req->nq, bits, (int64_t)i << 32, heaps);
+            continue;
+        }
+        /* the graph honours the bitset, and searches exactly when it excludes most rows */
+        for (size_t q = 0; q < req->nq && st == VDB_OK; q++)
+            st = vdb_hnsw_search(h, req->vectors + q * fd->dim, req->k, ef, bits,
+                                 (int64_t)i << 32, &heaps[q]);
     }
     if (st == VDB_OK)
         st = vdb_result_open(c, of, nof, req->nq, true, req->nq * (size_t)req->k, &r);

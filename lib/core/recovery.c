@@ -46,7 +46,7 @@ static int load_segment(void *arg, const char *key, const void *val, size_t len)
     vdb_segment *s;
     l->st = vdb_segment_load(val, len, &l->c->layout, l->db->obj.be, l->db->obj.h, &s);
     if (l->st == VDB_OK)
-        l->st = vdb_index_segment(l->c, s, NULL);
+        l->st = vdb_index_segment(l->db, l->c, s, NULL);
     if (l->st == VDB_OK) {
         l->st = vdb_collection_add_sealed(l->c, s);
         if (l->st != VDB_OK)

@@ -108,8 +108,11 @@ def test_indexes(docs):
         docs.describe_index("docs", "year")
     assert ids(docs.query("docs", filter="year == 2003")) == list(range(3, 100, 10))
     with pytest.raises(libvdb.UnsupportedError):
-        docs.create_index("docs", "vector", index_type="HNSW")
-    with pytest.raises(libvdb.VdbError):  # the C library checks params before the type
-        docs.create_index("docs", "vector", index_type="HNSW", params={"M": 16})
+        docs.create_index("docs", "vector", index_type="IVF_FLAT")
+    with pytest.raises(libvdb.InvalidArgumentError):
+        docs.create_index("docs", "vector", index_type="HNSW", params={"M": 1})
+    docs.create_index("docs", "vector", index_type="HNSW",
+                      params={"M": 16, "efConstruction": 100})
+    assert docs.describe_index("docs", "vector")["index_type"] == "HNSW"
     with pytest.raises(libvdb.VdbError):
         docs.create_index("docs", "nosuchfield")

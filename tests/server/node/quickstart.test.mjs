@@ -193,10 +193,17 @@ test('full schema, scalar and vector indexes', async () => {
   ok(await client.dropIndex({ collectionName: FULL, indexName: 'year' }), 'drop index');
   const r = await client.describeIndex({ collectionName: FULL, indexName: 'year' });
   assert.equal(r.code, 700, JSON.stringify(r));
-  const hnsw = await client.createIndex({ collectionName: FULL, indexParams: [
+  const ivf = await client.createIndex({ collectionName: FULL, indexParams: [
+    { fieldName: 'emb', indexName: 'emb', metricType: 'L2', indexType: 'IVF_FLAT',
+      params: { nlist: 16 } }] });
+  assert.equal(ivf.code, 701, JSON.stringify(ivf));
+  ok(await client.dropIndex({ collectionName: FULL, indexName: 'emb' }), 'drop FLAT');
+  ok(await client.createIndex({ collectionName: FULL, indexParams: [
     { fieldName: 'emb', indexName: 'emb', metricType: 'L2', indexType: 'HNSW',
-      params: { M: 16, efConstruction: 200 } }] });
-  assert.equal(hnsw.code, 701, JSON.stringify(hnsw));
+      params: { M: 16, efConstruction: 200 } }] }), 'create HNSW');
+  const again = ok(await client.search({ collectionName: FULL, data: [vec(3)], limit: 1,
+    outputFields: ['title'], searchParams: { params: { ef: 32 } } }), 'search HNSW');
+  assert.equal(again[0].title, 'book 3');
 });
 
 test('error cases answer Milvus codes', async () => {
