@@ -10,29 +10,11 @@
 
 #include <vdb/vdb.h>
 
-#include "test_common.h"
+#include "test_api.h"
 
 /* ---- helpers ---------------------------------------------------------------------------- */
 
-#define OK(expr)                                                                              \
-    do {                                                                                      \
-        vdb_status st_ = (expr);                                                              \
-        if (st_ != VDB_OK)                                                                    \
-            fail_msg("line %d: %s -> %s: %s", __LINE__, #expr, vdb_status_name(st_),          \
-                     vdb_errmsg(NULL));                                                       \
-    } while (0)
 
-static void check_err(vdb_status got, vdb_status want, const char *sub, const char *expr,
-                      int line)
-{
-    if (got != want)
-        fail_msg("line %d: %s -> %s, expected %s (message: %s)", line, expr,
-                 vdb_status_name(got), vdb_status_name(want), vdb_errmsg(NULL));
-    if (sub && !strstr(vdb_errmsg(NULL), sub))
-        fail_msg("line %d: %s: message '%s' does not mention '%s'", line, expr,
-                 vdb_errmsg(NULL), sub);
-}
-#define ERR(expr, want, sub) check_err((expr), (want), (sub), #expr, __LINE__)
 
 static const char *const STAR[] = {"*"};
 
@@ -1148,10 +1130,10 @@ static void expect_insert_fails(vdb_db *db, vdb_batch *b, vdb_status want, const
     uint64_t ts = 12345;
     vdb_result *pks = (vdb_result *)0x1;
     vdb_status st = vdb_insert(db, "errs", NULL, b, &ts, &pks);
-    check_err(st, want, name, "vdb_insert", line);
+    test_check_err(st, want, name, "vdb_insert", line);
     assert_null(pks);
     st = vdb_upsert(db, "errs", NULL, b, NULL, NULL);
-    check_err(st, want, name, "vdb_upsert", line);
+    test_check_err(st, want, name, "vdb_upsert", line);
     assert_int_equal(row_count(db, "errs"), before);
     vdb_batch_free(b);
 }

@@ -12,29 +12,11 @@
 
 #include <vdb/vdb.h>
 
-#include "test_common.h"
+#include "test_api.h"
 
 /* ---- helpers ---------------------------------------------------------------------------- */
 
-#define OK(expr)                                                                              \
-    do {                                                                                      \
-        vdb_status st_ = (expr);                                                              \
-        if (st_ != VDB_OK)                                                                    \
-            fail_msg("line %d: %s -> %s: %s", __LINE__, #expr, vdb_status_name(st_),          \
-                     vdb_errmsg(NULL));                                                       \
-    } while (0)
 
-static void check_err(vdb_status got, vdb_status want, const char *sub, const char *expr,
-                      int line)
-{
-    if (got != want)
-        fail_msg("line %d: %s -> %s, expected %s (message: %s)", line, expr,
-                 vdb_status_name(got), vdb_status_name(want), vdb_errmsg(NULL));
-    if (sub && !strstr(vdb_errmsg(NULL), sub))
-        fail_msg("line %d: %s: message '%s' does not mention '%s'", line, expr,
-                 vdb_errmsg(NULL), sub);
-}
-#define ERR(expr, want, sub) check_err((expr), (want), (sub), #expr, __LINE__)
 
 #define COLL "fc"
 #define DIM 16
@@ -1253,20 +1235,20 @@ static void check_bad_filter(vdb_db *db, const char *coll, const char *filter, c
     vdb_search_req req = {.struct_size = sizeof req, .collection = coll, .vectors = QV,
                           .nq = 1, .dim = DIM, .k = 10, .filter = filter};
     vdb_status st = vdb_search(db, &req, &res);
-    check_err(st, VDB_EINVAL, sub, filter, __LINE__);
+    test_check_err(st, VDB_EINVAL, sub, filter, __LINE__);
     assert_null(res);
     if (pos != -2)
         check_position(filter, pos);
     res = (vdb_result *)0x1;
-    check_err(vdb_query(db, coll, filter, NULL, 10, 0, &res), VDB_EINVAL, sub, filter,
+    test_check_err(vdb_query(db, coll, filter, NULL, 10, 0, &res), VDB_EINVAL, sub, filter,
               __LINE__);
     assert_null(res);
     if (pos != -2)
         check_position(filter, pos);
     uint64_t c = 77;
-    check_err(vdb_count(db, coll, filter, NULL, &c), VDB_EINVAL, sub, filter, __LINE__);
+    test_check_err(vdb_count(db, coll, filter, NULL, &c), VDB_EINVAL, sub, filter, __LINE__);
     uint64_t ts = 0, deleted = 0;
-    check_err(vdb_delete_where(db, coll, NULL, filter, &ts, &deleted), VDB_EINVAL, sub, filter,
+    test_check_err(vdb_delete_where(db, coll, NULL, filter, &ts, &deleted), VDB_EINVAL, sub, filter,
               __LINE__);
     if (pos != -2)
         check_position(filter, pos);

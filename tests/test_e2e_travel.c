@@ -10,15 +10,8 @@
 
 #include <vdb/vdb.h>
 
-#include "test_common.h"
+#include "test_api.h"
 
-#define OK(expr)                                                                              \
-    do {                                                                                      \
-        vdb_status st_ = (expr);                                                              \
-        if (st_ != VDB_OK)                                                                    \
-            fail_msg("line %d: %s -> %s: %s", __LINE__, #expr, vdb_status_name(st_),          \
-                     vdb_errmsg(NULL));                                                       \
-    } while (0)
 
 enum { D = 4 };
 

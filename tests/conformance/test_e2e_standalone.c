@@ -26,13 +26,8 @@
 #include <cmocka.h>
 #include <vdb/vdb.h>
 
-#define OK(expr)                                                                              \
-    do {                                                                                      \
-        vdb_status st_ = (expr);                                                              \
-        if (st_ != VDB_OK)                                                                    \
-            fail_msg("line %d: %s -> %s: %s", __LINE__, #expr, vdb_status_name(st_),          \
-                     vdb_errmsg(NULL));                                                       \
-    } while (0)
+#include "../test_api.h"
+
 
 enum { D = 8 };
 
