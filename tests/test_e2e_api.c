@@ -511,6 +511,10 @@ static void test_partitions_create_list_drop_and_errors(void **state)
     ERR(vdb_drop_partition(db, "c", "_default"), VDB_EINVAL, "_default");
     ERR(vdb_drop_partition(db, "c", "zz"), VDB_ENOTFOUND, "zz");
     ERR(vdb_list_partitions(db, "nope", &(vdb_names *){NULL}), VDB_ENOTFOUND, "nope");
+    /* an out pointer holding garbage is set to NULL, never freed */
+    vdb_names *junk = (vdb_names *)(uintptr_t)0x1;
+    ERR(vdb_list_partitions(db, "nope", &junk), VDB_ENOTFOUND, "nope");
+    assert_null(junk);
     const char *both[] = {"_default", "p1"};
     assert_partitions(db, "c", both, 2);
 

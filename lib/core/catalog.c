@@ -395,6 +395,7 @@ vdb_status vdb_describe_collection(vdb_db *db, const char *name, vdb_schema **ou
 {
     vdb_err_clear();
     VDB_CHECK_ARG(db && name && out, "vdb_describe_collection: db, name or out is NULL");
+    *out = NULL;
     pthread_rwlock_rdlock(&db->catalog);
     vdb_collection *c;
     vdb_status st = vdb_catalog_lookup(db, name, &c);
@@ -426,6 +427,7 @@ vdb_status vdb_list_collections(vdb_db *db, vdb_names **out)
 {
     vdb_err_clear();
     VDB_CHECK_ARG(db && out, "vdb_list_collections: db or out is NULL");
+    *out = NULL;
     pthread_rwlock_rdlock(&db->catalog);
     vdb_status st = names_new(db->ncolls, out);
     for (size_t i = 0; st == VDB_OK && i < db->ncolls; i++) {
@@ -457,6 +459,7 @@ vdb_status vdb_list_partitions(vdb_db *db, const char *collection, vdb_names **o
 {
     vdb_err_clear();
     VDB_CHECK_ARG(db && collection && out, "vdb_list_partitions: db, collection or out is NULL");
+    *out = NULL;
     pthread_rwlock_rdlock(&db->catalog);
     vdb_collection *c;
     vdb_status st = vdb_catalog_lookup(db, collection, &c);
