@@ -267,9 +267,13 @@ VDB_EXPORT vdb_status vdb_delete_where(vdb_db *db, const char *collection, const
 /* ---- indexes --------------------------------------------------------------------------------
  * One index per field, built for every sealed segment (growing segments are scanned).
  * Scalar types: "STL_SORT" (numeric ranges), "INVERTED" (equality and `in`; numeric, bool,
- * varchar), "TRIE" (varchar, also `like "abc%"`), "AUTOINDEX" (picks by the field's type).
- * Results are the same with or without an index. Vector index types (HNSW, IVF_*) are not
- * supported yet (VDB_EUNSUPPORTED). params: "key=value,..." (none used by scalar indexes). */
+ * varchar), "TRIE" (varchar, also `like "abc%"`), "AUTOINDEX" (picks by the field's type);
+ * results are the same with or without them. Vector types: "HNSW" (params "M=16,
+ * efConstruction=200"; M 2..100, efConstruction M..10000; search with params "ef=64"), saved
+ * beside each sealed segment and loaded on open; "FLAT" and "AUTOINDEX" keep exact search.
+ * IVF_* types are not supported yet (VDB_EUNSUPPORTED). params: "key=value,...": a key the
+ * type does not take is VDB_EINVAL naming it. The index is built inside this call for the
+ * sealed segments there are, and when a segment seals. */
 VDB_EXPORT vdb_status vdb_create_index(vdb_db *db, const char *collection, const char *field,
                                        const char *type, const char *params);
 VDB_EXPORT vdb_status vdb_drop_index(vdb_db *db, const char *collection, const char *field);
