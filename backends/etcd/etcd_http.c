@@ -368,10 +368,12 @@ vdb_status etcd_call(etcd *e, const char *path, const ebuf *body, etcd_retry ret
         }
         if (!transient)
             break;
+        /* a try with almost no time left fails for that reason alone ("resolve timed out
+         * after 1 ms") and hides the real cause: keep the last error instead */
         int64_t rest = deadline - now_ms();
-        if (rest <= 0)
+        if (rest <= backoff + 50)
             break;
-        sleep_ms(backoff < rest ? backoff : rest);
+        sleep_ms(backoff);
         backoff = backoff * 2 > 1000 ? 1000 : backoff * 2;
     }
     curl_slist_free_all(hdrs);
