@@ -371,9 +371,9 @@ vdb_status etcd_call(etcd *e, const char *path, const ebuf *body, etcd_retry ret
         /* a try with almost no time left fails for that reason alone ("resolve timed out
          * after 1 ms") and hides the real cause: keep the last error instead */
         int64_t rest = deadline - now_ms();
-        if (rest <= backoff + 50)
+        if (rest <= 100)
             break;
-        sleep_ms(backoff);
+        sleep_ms(backoff < rest - 100 ? backoff : rest - 100); /* the last try gets >= 100 ms */
         backoff = backoff * 2 > 1000 ? 1000 : backoff * 2;
     }
     curl_slist_free_all(hdrs);
