@@ -249,35 +249,8 @@ static void run_vdb(sys_result *out)
     vdb_status st;
     if ((st = vdb_open(g_dbpath, NULL, &db)) != VDB_OK)
         bench_die("vdb_open", st);
-    vdb_schema *schema;
-    if ((st = vdb_schema_new("fmnist", &schema)) != VDB_OK ||
-        (st = vdb_schema_add_field(schema, &(vdb_field_def){.name = "id",
-                                                            .type = VDB_TYPE_INT64,
-                                                            .is_primary = 1})) != VDB_OK ||
-        (st = vdb_schema_add_field(schema, &(vdb_field_def){.name = "emb",
-                                                            .type = VDB_TYPE_FLOAT_VECTOR,
-                                                            .dim = DIM,
-                                                            .metric = VDB_METRIC_L2})) != VDB_OK ||
-        (st = vdb_create_collection(db, schema)) != VDB_OK)
-        bench_die("creating the collection", st);
-    vdb_schema_free(schema);
-
-    int64_t ids[INSERT_BATCH];
-    for (size_t first = 0; first < g_rows; first += INSERT_BATCH) {
-        size_t n = g_rows - first < INSERT_BATCH ? g_rows - first : INSERT_BATCH;
-        for (size_t i = 0; i < n; i++)
-            ids[i] = (int64_t)(first + i);
-        vdb_batch *b;
-        if ((st = vdb_batch_new(&b)) != VDB_OK ||
-            (st = vdb_batch_add_column(b, "id", VDB_TYPE_INT64, ids, NULL, n, 0)) != VDB_OK ||
-            (st = vdb_batch_add_column(b, "emb", VDB_TYPE_FLOAT_VECTOR, g_base + first * DIM,
-                                       NULL, n, DIM)) != VDB_OK)
-            bench_die("building a batch", st);
-        uint64_t ts;
-        if ((st = vdb_insert(db, "fmnist", NULL, b, &ts, NULL)) != VDB_OK)
-            bench_die("vdb_insert", st);
-        vdb_batch_free(b);
-    }
+    bench_create_collection(db, "fmnist", DIM, VDB_METRIC_L2);
+    bench_insert_vectors(db, "fmnist", g_base, g_rows, DIM, INSERT_BATCH);
     if ((st = vdb_flush(db, "fmnist")) != VDB_OK)
         bench_die("vdb_flush", st);
 

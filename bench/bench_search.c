@@ -73,27 +73,6 @@ static void print_measure(const char *label, const measure *m)
 
 /* ---- the database ----------------------------------------------------------------------- */
 
-static void db_insert_all(vdb_db *db, const float *base, size_t rows)
-{
-    int64_t ids[INSERT_BATCH];
-    for (size_t first = 0; first < rows; first += INSERT_BATCH) {
-        size_t n = rows - first < INSERT_BATCH ? rows - first : INSERT_BATCH;
-        for (size_t i = 0; i < n; i++)
-            ids[i] = (int64_t)(first + i);
-        vdb_batch *b;
-        vdb_status st;
-        if ((st = vdb_batch_new(&b)) != VDB_OK ||
-            (st = vdb_batch_add_column(b, "id", VDB_TYPE_INT64, ids, NULL, n, 0)) != VDB_OK ||
-            (st = vdb_batch_add_column(b, "emb", VDB_TYPE_FLOAT_VECTOR, base + first * DIM,
-                                       NULL, n, DIM)) != VDB_OK)
-            bench_die("building a batch", st);
-        uint64_t ts;
-        if ((st = vdb_insert(db, "fmnist", NULL, b, &ts, NULL)) != VDB_OK)
-            bench_die("vdb_insert", st);
-        vdb_batch_free(b);
-    }
-}
-
 /* Searches the queries nq at a time; ids gets K ids per query, lat one time per call. */
 static measure db_search(vdb_db *db, const float *queries, size_t n, size_t nq,
                          const int32_t *gt, size_t gt_k, int64_t *ids, double *lat)
@@ -279,21 +258,10 @@ int main(int argc, char **argv)
     vdb_status st;
     if ((st = vdb_open(path, NULL, &db)) != VDB_OK)
         bench_die("vdb_open", st);
-    vdb_schema *schema;
-    if ((st = vdb_schema_new("fmnist", &schema)) != VDB_OK ||
-        (st = vdb_schema_add_field(schema, &(vdb_field_def){.name = "id",
-                                                            .type = VDB_TYPE_INT64,
-                                                            .is_primary = 1})) != VDB_OK ||
-        (st = vdb_schema_add_field(schema, &(vdb_field_def){.name = "emb",
-                                                            .type = VDB_TYPE_FLOAT_VECTOR,
-                                                            .dim = DIM,
-                                                            .metric = VDB_METRIC_L2})) != VDB_OK ||
-        (st = vdb_create_collection(db, schema)) != VDB_OK)
-        bench_die("creating the collection", st);
-    vdb_schema_free(schema);
+    bench_create_collection(db, "fmnist", DIM, VDB_METRIC_L2);
 
     t0 = bench_now();
-    db_insert_all(db, base, rows);
+    bench_insert_vectors(db, "fmnist", base, rows, DIM, INSERT_BATCH);
     double t_insert = bench_now() - t0;
     vdb_stats stats;
     if ((st = vdb_collection_stats(db, "fmnist", &stats)) != VDB_OK)

@@ -30,3 +30,44 @@ void bench_die(const char *what, vdb_status st)
             vdb_status_name(st), vdb_errmsg(NULL));
     exit(1);
 }
+
+void bench_create_collection(vdb_db *db, const char *name, uint32_t dim, vdb_metric metric)
+{
+    vdb_schema *schema;
+    vdb_status st;
+    if ((st = vdb_schema_new(name, &schema)) != VDB_OK ||
+        (st = vdb_schema_add_field(schema, &(vdb_field_def){.name = "id",
+                                                            .type = VDB_TYPE_INT64,
+                                                            .is_primary = 1})) != VDB_OK ||
+        (st = vdb_schema_add_field(schema, &(vdb_field_def){.name = "emb",
+                                                            .type = VDB_TYPE_FLOAT_VECTOR,
+                                                            .dim = dim,
+                                                            .metric = metric})) != VDB_OK ||
+        (st = vdb_create_collection(db, schema)) != VDB_OK)
+        bench_die("creating the collection", st);
+    vdb_schema_free(schema);
+}
+
+void bench_insert_vectors(vdb_db *db, const char *name, const float *vecs, size_t rows,
+                          uint32_t dim, size_t batch)
+{
+    int64_t *ids = malloc(batch * sizeof *ids);
+    if (!ids)
+        bench_die("allocating ids", VDB_ENOMEM);
+    for (size_t first = 0; first < rows; first += batch) {
+        size_t n = rows - first < batch ? rows - first : batch;
+        for (size_t i = 0; i < n; i++)
+            ids[i] = (int64_t)(first + i);
+        vdb_batch *b;
+        vdb_status st;
+        if ((st = vdb_batch_new(&b)) != VDB_OK ||
+            (st = vdb_batch_add_column(b, "id", VDB_TYPE_INT64, ids, NULL, n, 0)) != VDB_OK ||
+            (st = vdb_batch_add_column(b, "emb", VDB_TYPE_FLOAT_VECTOR, vecs + first * dim,
+                                       NULL, n, dim)) != VDB_OK)
+            bench_die("building a batch", st);
+        if ((st = vdb_insert(db, name, NULL, b, NULL, NULL)) != VDB_OK)
+            bench_die("vdb_insert", st);
+        vdb_batch_free(b);
+    }
+    free(ids);
+}
