@@ -115,7 +115,7 @@ class Server:
             s.sendall(head.encode() + b"\r\n")
             for i in range(0, len(body), 1 << 20):
                 s.sendall(body[i:i + (1 << 20)])
-        except (BrokenPipeError, ConnectionResetError):
+        except OSError:  # the server closed first: any of EPIPE, ECONNRESET, ENOTCONN
             pass
         reply = b""
         try:
@@ -125,7 +125,7 @@ class Server:
                 if not chunk:
                     break
                 reply += chunk
-        except (ConnectionResetError, AttributeError):
+        except (OSError, AttributeError):
             pass
         s.close()
         m = re.match(rb"HTTP/1\.1 (\d+)", reply)

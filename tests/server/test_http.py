@@ -192,7 +192,9 @@ class Limits(Base):
                 s.sendall(junk)
                 s.shutdown(socket.SHUT_WR)
                 reply = s.recv(4096)
-            except ConnectionResetError:
+            except OSError:
+                # the server answered and closed (or reset) before we finished: the race
+                # between its close and our shutdown/recv decides which error we see
                 reply = b""
             s.close()
             # an answer (400, 414, 505) and a close, or a close at --timeout
@@ -207,13 +209,13 @@ class Limits(Base):
                   b"Content-Type: application/json\r\nContent-Length: 52428800\r\n\r\n")
         try:
             s.sendall(b" " * (1 << 20))
-        except (BrokenPipeError, ConnectionResetError):
+        except OSError:  # the server closed first: any of EPIPE, ECONNRESET, ENOTCONN
             pass
         reply = b""
         while True:
             try:
                 chunk = s.recv(4096)
-            except ConnectionResetError:
+            except OSError:
                 break
             if not chunk:
                 break
@@ -237,9 +239,12 @@ class Limits(Base):
             for _ in range(12):
                 s.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
             s.sendall(b"0\r\n\r\n")
-        except (BrokenPipeError, ConnectionResetError):
+        except OSError:  # the server closed first: any of EPIPE, ECONNRESET, ENOTCONN
             pass
-        reply = s.recv(4096)
+        try:
+            reply = s.recv(4096)
+        except OSError:
+            reply = b""
         s.close()
         self.assertTrue(reply.startswith(b"HTTP/1.1 413"), reply[:100])
 
@@ -271,13 +276,13 @@ class Limits(Base):
             while time.time() - t0 < 12:
                 s.sendall(b" ")  # one byte a second: never idle for --timeout
                 time.sleep(1)
-        except (BrokenPipeError, ConnectionResetError):
+        except OSError:  # the server closed first: any of EPIPE, ECONNRESET, ENOTCONN
             closed = True
         if not closed:
             s.settimeout(3)
             try:
                 closed = s.recv(100) == b""
-            except (ConnectionResetError, socket.timeout):
+            except OSError:  # reset, or a timeout (socket.timeout is an OSError)
                 closed = True
         s.close()
         self.assertTrue(closed, "a request that takes longer than --request-timeout is cut")
@@ -360,7 +365,7 @@ class TLS(unittest.TestCase):
                 s.sendall(b"POST /v2/vectordb/collections/list HTTP/1.1\r\nHost: x\r\n\r\n")
                 try:
                     reply = s.recv(100)
-                except ConnectionResetError:
+                except OSError:
                     reply = b""
                 s.close()
                 self.assertFalse(reply.startswith(b"HTTP/1.1 200"), "plain HTTP is not served")
