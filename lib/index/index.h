@@ -19,16 +19,32 @@ float vdb_norm_sq(const float *a, size_t dim);
 float vdb_dist(vdb_metric m, const float *q, const float *x, size_t dim);
 static inline bool vdb_metric_higher_is_better(vdb_metric m) { return m != VDB_METRIC_L2; }
 
-/* A bounded heap keeping the k best (distance, id) pairs. */
+/* A bounded heap keeping the k best (distance, id) pairs. With a range set (range search) it
+ * keeps only scores inside the window, so every index that pushes into it honours the range
+ * without knowing of it; indexes that prune (HNSW) check `ranged` to widen their walk. */
 typedef struct vdb_topk {
     size_t k, n;
     bool higher_better;
+    bool ranged;
+    float radius, range_filter; /* as Milvus: see vdb_topk_set_range */
     float *dist;
     int64_t *id;
 } vdb_topk;
 vdb_status vdb_topk_init(vdb_topk *t, size_t k, bool higher_better);
 void vdb_topk_free(vdb_topk *t);
 void vdb_topk_reset(vdb_topk *t);
+/* Range search, as Milvus defines it: for L2 keep range_filter <= d < radius, for IP and
+ * COSINE keep radius < s <= range_filter. Without a range_filter pass -INFINITY (L2) or
+ * +INFINITY (IP, COSINE). */
+void vdb_topk_set_range(vdb_topk *t, float radius, float range_filter);
+/* Whether d lies inside the heap's range (always true without one). */
+static inline bool vdb_topk_in_range(const vdb_topk *t, float d)
+{
+    if (!t->ranged)
+        return true;
+    return t->higher_better ? d > t->radius && d <= t->range_filter
+                            : d < t->radius && d >= t->range_filter;
+}
 /* Keeps (d, id) if it is among the k best so far. Equal distances: the smaller id wins. */
 void vdb_topk_push(vdb_topk *t, float d, int64_t id);
 /* The worst kept distance (the bar to beat when full). */

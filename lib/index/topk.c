@@ -58,9 +58,16 @@ void vdb_topk_free(vdb_topk *t)
 
 void vdb_topk_reset(vdb_topk *t) { t->n = 0; }
 
+void vdb_topk_set_range(vdb_topk *t, float radius, float range_filter)
+{
+    t->ranged = true;
+    t->radius = radius;
+    t->range_filter = range_filter;
+}
+
 void vdb_topk_push(vdb_topk *t, float d, int64_t id)
 {
-    if (isnan(d) || t->k == 0)
+    if (isnan(d) || t->k == 0 || !vdb_topk_in_range(t, d))
         return;
     if (t->n < t->k) {
         size_t i = t->n++;
