@@ -7,13 +7,15 @@
 
 #include "index/index.h"
 
-static const char *const levels[] = {"portable", "avx2", "avx512"};
+static const char *const levels[] = {"portable", "avx2", "avx512", "avx512-vnni"};
 
 static bool cpu_has(const char *level)
 {
     __builtin_cpu_init();
+    if (strcmp(level, "avx512-vnni") == 0)
+        return cpu_has("avx512") && __builtin_cpu_supports("avx512vnni");
     if (strcmp(level, "avx512") == 0)
-        return __builtin_cpu_supports("avx512f");
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
     if (strcmp(level, "avx2") == 0)
         return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     return true;
@@ -140,7 +142,10 @@ static void test_dispatch_reports_the_best_level_the_cpu_has(void **state)
 {
     (void)state;
     assert_true(vdb_simd_force(NULL));
-    const char *want = cpu_has("avx512") ? "avx512" : cpu_has("avx2") ? "avx2" : "portable";
+    const char *want = cpu_has("avx512-vnni") ? "avx512-vnni"
+                       : cpu_has("avx512")    ? "avx512"
+                       : cpu_has("avx2")      ? "avx2"
+                                              : "portable";
     assert_string_equal(vdb_simd_level(), want);
 }
 
@@ -159,6 +164,43 @@ static void test_forcing_an_unavailable_level_returns_false_and_keeps_the_level(
     assert_true(vdb_simd_force(NULL));
 }
 
+/* The 8-bit code kernel is exact integer arithmetic: every level must give the same sum as a
+ * plain loop, up to the extreme weights sq8.h allows (255 * |w| * n < 2^31). */
+static void test_code_dot_product_is_exact_at_every_level(void **state)
+{
+    (void)state;
+    uint64_t rng = 7;
+    size_t sizes[] = {64, 128, 832, 4096};
+    for (size_t si = 0; si < VDB_ARRAY_LEN(sizes); si++) {
+        size_t n = sizes[si];
+        int16_t wmax = (int16_t)(INT32_MAX / (255.0 * n) < 32767 ? INT32_MAX / (255.0 * n) : 32767);
+        uint8_t *c = malloc(n);
+        int16_t *w = malloc(n * sizeof *w);
+        assert_non_null(c);
+        assert_non_null(w);
+        for (int round = 0; round < 3; round++) {
+            int64_t want = 0;
+            for (size_t i = 0; i < n; i++) {
+                c[i] = round == 0 ? 255 : (uint8_t)(test_rand(&rng) & 255);
+                w[i] = round == 0 ? wmax : (int16_t)((int)(test_rand(&rng) % (2u * wmax + 1)) - wmax);
+                want += (int64_t)c[i] * w[i];
+            }
+            for (size_t li = 0; li < VDB_ARRAY_LEN(levels); li++) {
+                if (!vdb_simd_force(levels[li]))
+                    continue;
+                if (vdb_dot_u8i16(c, w, n) != want) {
+                    print_error("dot_u8i16 at %s, n %zu: got %d, want %lld\n", levels[li], n,
+                                vdb_dot_u8i16(c, w, n), (long long)want);
+                    fail();
+                }
+            }
+        }
+        free(c);
+        free(w);
+    }
+    assert_true(vdb_simd_force(NULL));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -167,6 +209,7 @@ int main(void)
         cmocka_unit_test(test_cosine_with_zero_vector_scores_zero),
         cmocka_unit_test(test_dispatch_reports_the_best_level_the_cpu_has),
         cmocka_unit_test(test_forcing_an_unavailable_level_returns_false_and_keeps_the_level),
+        cmocka_unit_test(test_code_dot_product_is_exact_at_every_level),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "index/hnsw.h"
+#include "index/sq8.h"
 
 /* Sanitizers make the build ~10x slower: fewer rows keep the test within its budget. */
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
@@ -469,13 +470,118 @@ static void test_params(void **state)
     vdb_hnsw_free(h);
 }
 
+/* The 8-bit approximation stays close to the true distance on data whose dimensions have very
+ * different scales (and one constant dimension), for L2 and IP. */
+static void test_sq8_approximates_the_metric(void **state)
+{
+    (void)state;
+    const uint32_t dim = 96;
+    const size_t n = 500;
+    uint64_t s = 11;
+    float *x = malloc(n * dim * sizeof *x);
+    assert_non_null(x);
+    for (size_t i = 0; i < n; i++)
+        for (uint32_t j = 0; j < dim; j++)
+            x[i * dim + j] = j == 5 ? 3.0f : test_randf(&s) * (float)(1 + j % 7) * 10.0f - 4.0f;
+    vdb_sq8 q;
+    assert_int_equal(vdb_sq8_train(&q, x, n, dim, NULL), VDB_OK);
+    assert_int_equal(q.stride, 128);
+    uint8_t *code = aligned_alloc(64, q.stride);
+    int16_t *w = aligned_alloc(64, q.stride * sizeof *w);
+    assert_non_null(code);
+    assert_non_null(w);
+    vdb_metric ms[] = {VDB_METRIC_L2, VDB_METRIC_IP};
+    for (size_t mi = 0; mi < 2; mi++) {
+        double worst = 0, scale = 0;
+        for (size_t a = 0; a < 50; a++) {
+            vdb_sq8_query pq = {.w = w};
+            vdb_sq8_query_prepare(&q, ms[mi], x + a * dim, &pq);
+            for (size_t b = 50; b < n; b += 7) {
+                float aux;
+                vdb_sq8_encode(&q, ms[mi], x + b * dim, 1.0f, code, &aux);
+                float approx = vdb_sq8_dist(&q, &pq, code, aux);
+                float exact = ms[mi] == VDB_METRIC_L2 ? vdb_dist_l2sq(x + a * dim, x + b * dim, dim)
+                                                      : -vdb_dist_ip(x + a * dim, x + b * dim, dim);
+                assert_false(isnan(approx));
+                worst = fmax(worst, fabs(approx - exact));
+                scale = fmax(scale, fabs(exact));
+            }
+        }
+        if (worst > 0.01 * scale) {
+            print_error("sq8 %s: error %g against distances up to %g\n", vdb_metric_name(ms[mi]),
+                        worst, scale);
+            fail();
+        }
+    }
+    free(code);
+    free(w);
+    vdb_sq8_free(&q);
+    free(x);
+}
+
+/* Range search (a window on the heap): the graph widens its walk until it has every row in the
+ * window up to k, for a plain radius and for an annulus that excludes the nearest rows. */
+static void test_range(void **state)
+{
+    (void)state;
+    const uint32_t dim = 32;
+    const size_t n = 3000;
+    float *base = clustered(n + 10, dim, 5);
+    vdb_metric ms[] = {VDB_METRIC_L2, VDB_METRIC_COSINE};
+    for (size_t mi = 0; mi < 2; mi++) {
+        vdb_metric m = ms[mi];
+        bool hb = vdb_metric_higher_is_better(m);
+        vdb_hnsw *h;
+        assert_int_equal(vdb_hnsw_build(base, n, dim, m, 16, 100, 2, NULL, NULL, &h), VDB_OK);
+        size_t hit = 0, total = 0;
+        for (size_t q = 0; q < 10; q++) {
+            const float *qv = base + (n + q) * dim;
+            /* the window: from the 300th to the 450th nearest row, so the first walk (ef = k =
+             * 200) holds only rows too near and has to widen */
+            vdb_topk all;
+            assert_int_equal(vdb_topk_init(&all, 450, hb), VDB_OK);
+            truth(base, n, dim, m, qv, NULL, &all);
+            vdb_topk_sort(&all);
+            float inner = all.dist[299], outer = all.dist[449];
+            vdb_topk want, got;
+            assert_int_equal(vdb_topk_init(&want, 200, hb), VDB_OK);
+            assert_int_equal(vdb_topk_init(&got, 200, hb), VDB_OK);
+            vdb_topk_set_range(&want, outer, inner);
+            vdb_topk_set_range(&got, outer, inner);
+            truth(base, n, dim, m, qv, NULL, &want);
+            assert_true(want.n >= 140 && want.n <= 151);
+            assert_int_equal(vdb_hnsw_search(h, qv, 200, 16, NULL, 0, &got), VDB_OK);
+            for (size_t i = 0; i < got.n; i++) {
+                assert_true(vdb_topk_in_range(&got, got.dist[i]));
+                for (size_t j = 0; j < want.n; j++)
+                    if (want.id[j] == got.id[i]) {
+                        hit++;
+                        break;
+                    }
+            }
+            total += want.n;
+            vdb_topk_free(&all);
+            vdb_topk_free(&want);
+            vdb_topk_free(&got);
+        }
+        if ((double)hit < 0.95 * (double)total) {
+            print_error("range %s: found %zu of %zu rows in the window\n", vdb_metric_name(m),
+                        hit, total);
+            fail();
+        }
+        vdb_hnsw_free(h);
+    }
+    free(base);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_params),  cmocka_unit_test(test_small),
         cmocka_unit_test(test_corrupt), cmocka_unit_test(test_roundtrip),
         cmocka_unit_test(test_threads), cmocka_unit_test(test_bitset),
-        cmocka_unit_test(test_recall),
+        cmocka_unit_test(test_recall), cmocka_unit_test(test_sq8_approximates_the_metric),
+        cmocka_unit_test(test_range),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

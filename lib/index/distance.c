@@ -14,6 +14,7 @@ typedef struct kernels {
     float (*norm_sq)(const float *a, size_t dim);
     /* q.x, q.q and x.x in one pass over both vectors */
     void (*cos_parts)(const float *q, const float *x, size_t dim, float parts[3]);
+    int32_t (*dot_u8i16)(const uint8_t *c, const int16_t *w, size_t n);
 } kernels;
 
 /* Four independent accumulators break the add dependency chain and give the compiler room to
@@ -76,12 +77,25 @@ static void cos_parts_portable(const float *q, const float *x, size_t dim, float
     parts[2] = x0 + x1;
 }
 
+static int32_t dot_u8i16_portable(const uint8_t *c, const int16_t *w, size_t n)
+{
+    int32_t s0 = 0, s1 = 0;
+    for (size_t i = 0; i < n; i += 2) {
+        s0 += (int32_t)c[i] * w[i];
+        s1 += (int32_t)c[i + 1] * w[i + 1];
+    }
+    return s0 + s1;
+}
+
 static const kernels portable = {"portable", l2sq_portable, ip_portable, norm_sq_portable,
-                                 cos_parts_portable};
+                                 cos_parts_portable, dot_u8i16_portable};
 static const kernels avx2 = {"avx2", vdb_l2sq_avx2, vdb_ip_avx2, vdb_norm_sq_avx2,
-                             vdb_cos_parts_avx2};
+                             vdb_cos_parts_avx2, vdb_dot_u8i16_avx2};
 static const kernels avx512 = {"avx512", vdb_l2sq_avx512, vdb_ip_avx512, vdb_norm_sq_avx512,
-                               vdb_cos_parts_avx512};
+                               vdb_cos_parts_avx512, vdb_dot_u8i16_avx512};
+static const kernels avx512_vnni = {"avx512-vnni", vdb_l2sq_avx512, vdb_ip_avx512,
+                                    vdb_norm_sq_avx512, vdb_cos_parts_avx512,
+                                    vdb_dot_u8i16_vnni};
 
 /* Portable until the constructor has looked at the CPU, so a call from another constructor
  * that runs first is still correct, only slower. */
@@ -90,8 +104,10 @@ static const kernels *active = &portable;
 static bool cpu_has(const kernels *k)
 {
     __builtin_cpu_init();
+    if (k == &avx512_vnni)
+        return cpu_has(&avx512) && __builtin_cpu_supports("avx512vnni");
     if (k == &avx512)
-        return __builtin_cpu_supports("avx512f");
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
     if (k == &avx2)
         return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     return true;
@@ -99,6 +115,8 @@ static bool cpu_has(const kernels *k)
 
 static const kernels *detect(void)
 {
+    if (cpu_has(&avx512_vnni))
+        return &avx512_vnni;
     if (cpu_has(&avx512))
         return &avx512;
     if (cpu_has(&avx2))
@@ -116,7 +134,7 @@ bool vdb_simd_force(const char *level)
         active = detect();
         return true;
     }
-    const kernels *all[] = {&portable, &avx2, &avx512};
+    const kernels *all[] = {&portable, &avx2, &avx512, &avx512_vnni};
     for (size_t i = 0; i < VDB_ARRAY_LEN(all); i++) {
         if (strcmp(level, all[i]->name) == 0) {
             if (!cpu_has(all[i]))
@@ -131,6 +149,10 @@ bool vdb_simd_force(const char *level)
 float vdb_dist_l2sq(const float *a, const float *b, size_t dim) { return active->l2sq(a, b, dim); }
 float vdb_dist_ip(const float *a, const float *b, size_t dim) { return active->ip(a, b, dim); }
 float vdb_norm_sq(const float *a, size_t dim) { return active->norm_sq(a, dim); }
+int32_t vdb_dot_u8i16(const uint8_t *c, const int16_t *w, size_t n)
+{
+    return active->dot_u8i16(c, w, n);
+}
 
 float vdb_dist(vdb_metric m, const float *q, const float *x, size_t dim)
 {

@@ -4,6 +4,7 @@
 #define VDB_DISTANCE_IMPL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 float vdb_l2sq_avx2(const float *a, const float *b, size_t dim);
 float vdb_ip_avx2(const float *a, const float *b, size_t dim);
@@ -13,5 +14,10 @@ float vdb_l2sq_avx512(const float *a, const float *b, size_t dim);
 float vdb_ip_avx512(const float *a, const float *b, size_t dim);
 float vdb_norm_sq_avx512(const float *a, size_t dim);
 void vdb_cos_parts_avx512(const float *q, const float *x, size_t dim, float parts[3]);
+
+/* Dot product of n 8-bit codes with n int16 weights (n a multiple of 64; see sq8.h). */
+int32_t vdb_dot_u8i16_avx2(const uint8_t *c, const int16_t *w, size_t n);
+int32_t vdb_dot_u8i16_avx512(const uint8_t *c, const int16_t *w, size_t n);
+int32_t vdb_dot_u8i16_vnni(const uint8_t *c, const int16_t *w, size_t n);
 
 #endif

@@ -1,5 +1,6 @@
 /* The HNSW index object: parameter checks, allocation and layout, scratch contexts, memory, free. */
 #include <math.h>
+#include <stdlib.h>
 
 #include "hnsw_int.h"
 
@@ -48,6 +49,24 @@ vdb_status hnsw_new(const float *base, size_t n, uint32_t dim, vdb_metric metric
     return VDB_OK;
 }
 
+/* Codes of every row (COSINE: of the normalized row, so the code's IP is the cosine). */
+static vdb_status quantize(vdb_hnsw *h)
+{
+    vdb_status st = vdb_sq8_train(&h->sq, h->base, h->n, h->dim, h->inv_norm);
+    if (st != VDB_OK)
+        return st;
+    size_t n = h->n ? h->n : 1;
+    /* aligned_alloc (not vdb_malloc): rows start on cache lines, which prefetching counts on */
+    h->codes = aligned_alloc(64, n * h->sq.stride);
+    h->aux = vdb_malloc(n * sizeof *h->aux);
+    if (!h->codes || !h->aux)
+        return vdb_set_errmsg(VDB_ENOMEM, "hnsw: out of memory for %zu codes", h->n);
+    for (size_t i = 0; i < h->n; i++)
+        vdb_sq8_encode(&h->sq, h->metric, h->base + i * h->dim, h->inv_norm ? h->inv_norm[i] : 1,
+                       h->codes + i * h->sq.stride, &h->aux[i]);
+    return VDB_OK;
+}
+
 vdb_status hnsw_layout(vdb_hnsw *h)
 {
     size_t n = h->n, lists = 0;
@@ -76,7 +95,7 @@ vdb_status hnsw_layout(vdb_hnsw *h)
             h->inv_norm[i] = s > 0 ? 1.0f / sqrtf(s) : 0.0f;
         }
     }
-    return VDB_OK;
+    return quantize(h);
 }
 
 bool hnsw_heap_grow(hnsw_heap *hp)
@@ -88,6 +107,14 @@ bool hnsw_heap_grow(hnsw_heap *hp)
     hp->a = a;
     hp->cap = cap;
     return true;
+}
+
+int hnsw_pair_cmp(const void *pa, const void *pb)
+{
+    const hnsw_pair *a = pa, *b = pb;
+    if (a->d != b->d)
+        return a->d < b->d ? -1 : 1;
+    return a->id < b->id ? -1 : a->id > b->id;
 }
 
 size_t hnsw_heap_drain_sorted(hnsw_heap *hp, hnsw_pair *a)
@@ -107,11 +134,12 @@ hnsw_ctx *hnsw_ctx_new(const vdb_hnsw *h)
         return NULL;
     c->mark = vdb_calloc(h->n ? h->n : 1, sizeof *c->mark);
     c->q = vdb_malloc((size_t)h->dim * sizeof *c->q);
+    c->pq.w = aligned_alloc(64, (size_t)h->sq.stride * sizeof *c->pq.w + 64);
     c->ids = vdb_malloc((h->M0 + 2) * sizeof *c->ids);
     /* selection works on up to efConstruction candidates, or a full list plus one */
     size_t nsel = VDB_MAX(h->ef_construction, h->M0 + 1) + 1;
     c->sel = vdb_malloc(nsel * sizeof *c->sel);
-    if (!c->mark || !c->q || !c->ids || !c->sel || !hnsw_heap_grow(&c->cand) ||
+    if (!c->mark || !c->q || !c->pq.w || !c->ids || !c->sel || !hnsw_heap_grow(&c->cand) ||
         !hnsw_heap_grow(&c->res)) {
         hnsw_ctx_free(c);
         return NULL;
@@ -125,6 +153,7 @@ void hnsw_ctx_free(hnsw_ctx *c)
         return;
     vdb_free(c->mark);
     vdb_free(c->q);
+    free(c->pq.w);
     vdb_free(c->ids);
     vdb_free(c->sel);
     vdb_free(c->cand.a);
@@ -146,6 +175,9 @@ void vdb_hnsw_free(vdb_hnsw *h)
     vdb_free(h->upper_off);
     vdb_free(h->upper);
     vdb_free(h->inv_norm);
+    vdb_sq8_free(&h->sq);
+    free(h->codes);
+    vdb_free(h->aux);
     vdb_free(h);
 }
 
@@ -158,6 +190,7 @@ size_t vdb_hnsw_memory(const vdb_hnsw *h)
     b += n * (h->M0 + 1) * sizeof *h->l0 + h->upper_lists * (h->M + 1) * sizeof *h->upper;
     if (h->inv_norm)
         b += n * sizeof *h->inv_norm;
+    b += n * (h->sq.stride + sizeof *h->aux) + 2 * (size_t)h->dim * sizeof(float);
     return b;
 }
 

@@ -12,6 +12,8 @@
 typedef struct build {
     vdb_hnsw *h;
     pthread_mutex_t *locks; /* one per row: guards its neighbour lists while linking */
+    float *l0d;             /* n * M0: exact distance of each level-0 link, kept beside the
+                             * list so re-selecting a full list needs no distances anew */
     pthread_mutex_t top_lock; /* guards entry / max_level */
     atomic_size_t next;     /* next row to insert */
     atomic_bool failed;
@@ -64,8 +66,7 @@ static uint32_t copy_list(build *b, uint32_t r, int level, uint32_t *ids)
 }
 
 /* Beam search of one level from ep with beam ef; leaves the ef closest in c->res. */
-static bool search_level(build *b, hnsw_ctx *c, const float *q, float qs, uint32_t ep, float epd,
-                         uint32_t ef, int level)
+static bool search_level(build *b, hnsw_ctx *c, uint32_t ep, float epd, uint32_t ef, int level)
 {
     const vdb_hnsw *h = b->h;
     hnsw_ctx_begin(c, h->n);
@@ -77,13 +78,20 @@ static bool search_level(build *b, hnsw_ctx *c, const float *q, float qs, uint32
         if (-cur.d > c->res.a[0].d && c->res.n >= ef)
             break;
         hnsw_heap_pop(&c->cand);
-        uint32_t cnt = copy_list(b, cur.id, level, c->ids);
+        uint32_t cnt = copy_list(b, cur.id, level, c->ids), m = 0;
+        /* first pass: keep the unvisited and start fetching their codes */
         for (uint32_t i = 0; i < cnt; i++) {
             uint32_t e = c->ids[i];
             if (c->mark[e] == c->epoch)
                 continue;
             c->mark[e] = c->epoch;
-            float d = hnsw_dist(h, q, qs, e);
+            c->ids[m++] = e;
+            __builtin_prefetch(hnsw_code(h, e), 0, 3);
+            __builtin_prefetch(hnsw_code(h, e) + 64, 0, 3);
+        }
+        for (uint32_t i = 0; i < m; i++) {
+            uint32_t e = c->ids[i];
+            float d = hnsw_qdist(h, &c->pq, e);
             if (c->res.n < ef || d < c->res.a[0].d) {
                 if (!hnsw_heap_push(&c->cand, -d, e) || !hnsw_heap_push(&c->res, d, e))
                     return false;
@@ -115,14 +123,6 @@ static size_t select_neighbours(const vdb_hnsw *h, hnsw_pair *a, size_t na, size
     return kept;
 }
 
-static int pair_cmp(const void *pa, const void *pb)
-{
-    const hnsw_pair *a = pa, *b = pb;
-    if (a->d != b->d)
-        return a->d < b->d ? -1 : 1;
-    return a->id < b->id ? -1 : a->id > b->id;
-}
-
 /* Adds row r to s's list at a level; a full list is re-selected with the heuristic. */
 static void link_back(build *b, hnsw_ctx *c, uint32_t s, uint32_t r, float d, int level)
 {
@@ -130,20 +130,26 @@ static void link_back(build *b, hnsw_ctx *c, uint32_t s, uint32_t r, float d, in
     uint32_t cap = level == 0 ? h->M0 : h->M;
     pthread_mutex_lock(&b->locks[s]);
     uint32_t *l = hnsw_list(h, s, level);
+    float *ld = level == 0 ? b->l0d + (size_t)s * h->M0 : NULL;
     if (l[0] < cap) {
+        if (ld)
+            ld[l[0]] = d;
         l[1 + l[0]++] = r;
     } else {
         hnsw_pair *a = c->sel;
         for (uint32_t i = 0; i < l[0]; i++) {
             a[i].id = l[1 + i];
-            a[i].d = row_dist(h, s, a[i].id);
+            a[i].d = ld ? ld[i] : row_dist(h, s, a[i].id);
         }
         a[l[0]].id = r;
         a[l[0]].d = d;
-        qsort(a, l[0] + 1, sizeof *a, pair_cmp);
+        qsort(a, l[0] + 1, sizeof *a, hnsw_pair_cmp);
         size_t kept = select_neighbours(h, a, l[0] + 1, cap);
-        for (size_t i = 0; i < kept; i++)
+        for (size_t i = 0; i < kept; i++) {
             l[1 + i] = a[i].id;
+            if (ld)
+                ld[i] = a[i].d;
+        }
         l[0] = (uint32_t)kept;
     }
     pthread_mutex_unlock(&b->locks[s]);
@@ -165,14 +171,23 @@ static bool insert(build *b, hnsw_ctx *c, uint32_t r)
     if (!new_top)
         pthread_mutex_unlock(&b->top_lock);
 
-    float epd = hnsw_dist(h, q, qs, ep);
+    /* The walks run on codes, like a search; the candidates are re-scored exactly before
+     * the neighbours are chosen. */
+    const float *qc = q;
+    if (h->metric == VDB_METRIC_COSINE) {
+        for (uint32_t i = 0; i < h->dim; i++)
+            c->q[i] = q[i] * qs;
+        qc = c->q;
+    }
+    hnsw_prepare(h, qc, &c->pq);
+    float epd = hnsw_qdist(h, &c->pq, ep);
     for (int lc = maxl; lc > lr; lc--) {
         bool changed = true;
         while (changed) {
             changed = false;
             uint32_t cnt = copy_list(b, ep, lc, c->ids);
             for (uint32_t i = 0; i < cnt; i++) {
-                float d = hnsw_dist(h, q, qs, c->ids[i]);
+                float d = hnsw_qdist(h, &c->pq, c->ids[i]);
                 if (d < epd) {
                     epd = d;
                     ep = c->ids[i];
@@ -183,7 +198,7 @@ static bool insert(build *b, hnsw_ctx *c, uint32_t r)
     }
     bool ok = true;
     for (int lc = VDB_MIN(lr, maxl); lc >= 0 && ok; lc--) {
-        if (!search_level(b, c, q, qs, ep, epd, h->ef_construction, lc)) {
+        if (!search_level(b, c, ep, epd, h->ef_construction, lc)) {
             ok = false;
             break;
         }
@@ -195,16 +210,23 @@ static bool insert(build *b, hnsw_ctx *c, uint32_t r)
                 c->sel[w++] = c->sel[i];
         if (w == 0)
             continue;
+        /* the next level's walk starts from the closest by code, on the code scale */
         ep = c->sel[0].id;
         epd = c->sel[0].d;
+        for (size_t i = 0; i < w; i++)
+            c->sel[i].d = hnsw_dist(h, q, qs, c->sel[i].id);
+        qsort(c->sel, w, sizeof *c->sel, hnsw_pair_cmp);
         size_t kept = select_neighbours(h, c->sel, w, h->M);
         /* link_back reuses sel: keep the chosen ones aside */
         hnsw_pair chosen[VDB_HNSW_M_MAX];
         memcpy(chosen, c->sel, kept * sizeof *chosen);
         pthread_mutex_lock(&b->locks[r]);
         uint32_t *l = hnsw_list(h, r, lc);
-        for (size_t i = 0; i < kept; i++)
+        for (size_t i = 0; i < kept; i++) {
             l[1 + i] = chosen[i].id;
+            if (lc == 0)
+                b->l0d[(size_t)r * h->M0 + i] = chosen[i].d;
+        }
         l[0] = (uint32_t)kept;
         pthread_mutex_unlock(&b->locks[r]);
         for (size_t i = 0; i < kept; i++)
@@ -280,8 +302,12 @@ static vdb_status build_graph(vdb_hnsw *h, uint32_t threads,
     atomic_init(&b.next, 1);
     atomic_init(&b.failed, false);
     b.locks = vdb_malloc(h->n * sizeof *b.locks);
-    if (!b.locks)
+    b.l0d = vdb_malloc(h->n * h->M0 * sizeof *b.l0d);
+    if (!b.locks || !b.l0d) {
+        vdb_free(b.locks);
+        vdb_free(b.l0d);
         return vdb_set_errmsg(VDB_ENOMEM, "hnsw: out of memory");
+    }
     size_t inited = 0;
     vdb_status st = VDB_OK;
     for (; inited < h->n; inited++) {
@@ -315,6 +341,7 @@ static vdb_status build_graph(vdb_hnsw *h, uint32_t threads,
     for (size_t i = 0; i < inited; i++)
         pthread_mutex_destroy(&b.locks[i]);
     vdb_free(b.locks);
+    vdb_free(b.l0d);
     return st;
 }
 

@@ -5,6 +5,7 @@
 #include <pthread.h>
 
 #include "index/hnsw.h"
+#include "index/sq8.h"
 
 /* Levels are drawn as floor(-ln(u) / ln(M)); capping keeps them in a byte and bounds what a
  * decoder accepts. 48 levels of M >= 2 is far beyond any row count that fits in uint32. */
@@ -31,6 +32,7 @@ typedef struct hnsw_ctx {
     uint16_t epoch;
     hnsw_heap cand, res;
     float *q;        /* COSINE: the normalized query */
+    vdb_sq8_query pq; /* the query (or the row being inserted) as int16 weights */
     uint32_t *ids;   /* a neighbour list copy / the unvisited neighbours */
     hnsw_pair *sel;  /* neighbour selection scratch */
     struct hnsw_ctx *next;
@@ -50,6 +52,11 @@ struct vdb_hnsw {
     uint32_t *upper;     /* upper_lists * (M + 1): levels 1..level of each row, in order */
     size_t upper_lists;
     float *inv_norm;     /* COSINE: 1/|row| (0 for a zero row); NULL otherwise */
+    /* The walk runs on 8-bit codes of the rows (sq8.h; derived from the rows, so they are
+     * not serialized); the final candidates are re-ranked on the float rows. */
+    vdb_sq8 sq;
+    uint8_t *codes;      /* n * sq.stride bytes, 64-byte aligned */
+    float *aux;          /* n: each code's constant for vdb_sq8_dist */
     pthread_mutex_t pool_lock;
     hnsw_ctx *pool;
     unsigned pooled;
@@ -75,6 +82,23 @@ static inline float hnsw_dist(const vdb_hnsw *h, const float *q, float qscale, u
         return -vdb_dist_ip(q, x, h->dim) * h->inv_norm[row] * qscale;
     }
     return 0;
+}
+
+static inline const uint8_t *hnsw_code(const vdb_hnsw *h, uint32_t row)
+{
+    return h->codes + (size_t)row * h->sq.stride;
+}
+
+/* Approximate distance of the prepared query in c->pq to a row, from its code. */
+static inline float hnsw_qdist(const vdb_hnsw *h, const vdb_sq8_query *pq, uint32_t row)
+{
+    return vdb_sq8_dist(&h->sq, pq, hnsw_code(h, row), h->aux[row]);
+}
+
+/* Prepares q (a float row or query; normalized already for COSINE) for hnsw_qdist. */
+static inline void hnsw_prepare(const vdb_hnsw *h, const float *q, vdb_sq8_query *pq)
+{
+    vdb_sq8_query_prepare(&h->sq, h->metric, q, pq);
 }
 
 static inline void hnsw_ctx_begin(hnsw_ctx *c, size_t n)
@@ -127,6 +151,9 @@ static inline void hnsw_heap_pop(hnsw_heap *hp)
         a[i] = last;
 }
 
+/* qsort order of pairs: closer first, then the smaller row. */
+int hnsw_pair_cmp(const void *pa, const void *pb);
+
 /* Pops every element into a[] closest first; returns the count. */
 size_t hnsw_heap_drain_sorted(hnsw_heap *hp, hnsw_pair *a);
 
@@ -135,7 +162,8 @@ vdb_status hnsw_check_params(uint32_t dim, vdb_metric metric, uint32_t M, uint32
 /* A new index with level[] allocated (and zeroed) but no lists yet. */
 vdb_status hnsw_new(const float *base, size_t n, uint32_t dim, vdb_metric metric, uint32_t M,
                     uint32_t efc, vdb_hnsw **out);
-/* Allocates l0 / upper_off / upper (zeroed) from level[], and inv_norm for COSINE. */
+/* Allocates l0 / upper_off / upper (zeroed) from level[], inv_norm for COSINE, and the
+ * rows' 8-bit codes. */
 vdb_status hnsw_layout(vdb_hnsw *h);
 hnsw_ctx *hnsw_ctx_new(const vdb_hnsw *h);
 void hnsw_ctx_free(hnsw_ctx *c);

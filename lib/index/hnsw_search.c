@@ -1,5 +1,6 @@
 /* HNSW search: greedy descent of the upper levels, then an ef-bounded beam on level 0 under a bitset. */
 #include <math.h>
+#include <stdlib.h>
 
 #include "hnsw_int.h"
 
@@ -51,10 +52,10 @@ static size_t count_allowed(const uint64_t *bs, size_t n)
     return c;
 }
 
-static inline void prefetch_row(const vdb_hnsw *h, uint32_t r)
+static inline void prefetch_code(const vdb_hnsw *h, uint32_t r)
 {
-    const char *p = (const char *)(h->base + (size_t)r * h->dim);
-    size_t lines = VDB_MIN((size_t)PREFETCH_LINES, ((size_t)h->dim * sizeof(float) + 63) / 64);
+    const char *p = (const char *)hnsw_code(h, r);
+    size_t lines = VDB_MIN((size_t)PREFETCH_LINES, (size_t)h->sq.stride / 64);
     for (size_t i = 0; i < lines; i++)
         __builtin_prefetch(p + 64 * i, 0, 3);
 }
@@ -63,8 +64,8 @@ static inline void prefetch_row(const vdb_hnsw *h, uint32_t r)
  * through (they keep the graph connected) but never enter the result; while fewer than ef
  * rows are held every reached row is expanded, so the walk continues until ef allowed rows
  * are found or the reachable graph is exhausted. */
-static bool beam(const vdb_hnsw *h, hnsw_ctx *c, const float *q, uint32_t ep, float epd,
-                 uint32_t ef, const uint64_t *bs)
+static bool beam(const vdb_hnsw *h, hnsw_ctx *c, uint32_t ep, float epd, uint32_t ef,
+                 const uint64_t *bs)
 {
     hnsw_ctx_begin(c, h->n);
     c->mark[ep] = c->epoch;
@@ -86,11 +87,11 @@ static bool beam(const vdb_hnsw *h, hnsw_ctx *c, const float *q, uint32_t ep, fl
                 continue;
             c->mark[e] = c->epoch;
             c->ids[m++] = e;
-            prefetch_row(h, e);
+            prefetch_code(h, e);
         }
         for (uint32_t i = 0; i < m; i++) {
             uint32_t e = c->ids[i];
-            float d = hnsw_dist(h, q, 1.0f, e);
+            float d = hnsw_qdist(h, &c->pq, e);
             if (c->res.n < ef || d < c->res.a[0].d) {
                 if (!hnsw_heap_push(&c->cand, -d, e))
                     return false;
@@ -104,6 +105,24 @@ static bool beam(const vdb_hnsw *h, hnsw_ctx *c, const float *q, uint32_t ep, fl
         }
     }
     return true;
+}
+
+/* The walk's candidates re-scored on the float rows and sorted closest first, in place in
+ * c->res.a (no longer a heap after this; the next walk starts it afresh). */
+static size_t rerank(const vdb_hnsw *h, hnsw_ctx *c, const float *q)
+{
+    size_t n = c->res.n;
+    hnsw_pair *a = c->res.a;
+    for (size_t i = 0; i < n; i++)
+        a[i].d = hnsw_dist(h, q, 1.0f, a[i].id);
+    qsort(a, n, sizeof *a, hnsw_pair_cmp);
+    return n;
+}
+
+/* vdb_dist's score from an internal distance (IP and COSINE are stored negated). */
+static inline float score_of(const vdb_hnsw *h, float d)
+{
+    return h->metric == VDB_METRIC_L2 ? d : -d;
 }
 
 static vdb_status exact(const vdb_hnsw *h, const float *query, const uint64_t *bs,
@@ -147,15 +166,16 @@ vdb_status vdb_hnsw_search(const vdb_hnsw *h, const float *query, uint32_t k, ui
         q = c->q;
     }
 
+    hnsw_prepare(h, q, &c->pq);
     uint32_t ep = h->entry;
-    float epd = hnsw_dist(h, q, 1.0f, ep);
+    float epd = hnsw_qdist(h, &c->pq, ep);
     for (int lc = h->max_level; lc > 0; lc--) {
         bool changed = true;
         while (changed) {
             changed = false;
             const uint32_t *l = hnsw_list(h, ep, lc);
             for (uint32_t i = 0; i < l[0]; i++) {
-                float d = hnsw_dist(h, q, 1.0f, l[1 + i]);
+                float d = hnsw_qdist(h, &c->pq, l[1 + i]);
                 if (d < epd) {
                     epd = d;
                     ep = l[1 + i];
@@ -164,24 +184,36 @@ vdb_status vdb_hnsw_search(const vdb_hnsw *h, const float *query, uint32_t k, ui
             }
         }
     }
-    if (!beam(h, c, q, ep, epd, ef, bitset)) {
-        ctx_put(h, c);
-        return vdb_set_errmsg(VDB_ENOMEM, "hnsw search: out of memory");
+    /* Range search wants every row inside the window up to k: widen the beam while all it
+     * holds is inside and fewer than k are. */
+    size_t found;
+    for (;;) {
+        if (!beam(h, c, ep, epd, ef, bitset)) {
+            ctx_put(h, c);
+            return vdb_set_errmsg(VDB_ENOMEM, "hnsw search: out of memory");
+        }
+        found = rerank(h, c, q);
+        if (!out->ranged || found == 0 || ef >= VDB_HNSW_EF_MAX || ef >= nallowed)
+            break;
+        size_t inside = 0;
+        for (size_t i = 0; i < found; i++)
+            inside += vdb_topk_in_range(out, score_of(h, c->res.a[i].d));
+        /* the farthest candidate is c->res.a[found - 1]: beyond the radius, nothing further is */
+        float far = score_of(h, c->res.a[found - 1].d);
+        bool beyond = h->metric == VDB_METRIC_L2 ? far >= out->radius : far <= out->radius;
+        if (inside >= k || beyond)
+            break;
+        ef = ef * 2 > VDB_HNSW_EF_MAX ? VDB_HNSW_EF_MAX : ef * 2;
     }
-    /* keep the k closest: pop the farther ones off the max-heap */
-    while (c->res.n > k)
-        hnsw_heap_pop(&c->res);
-    size_t found = c->res.n;
-    if (found < VDB_MIN((size_t)k, nallowed)) {
+    if (VDB_MIN(found, (size_t)k) < VDB_MIN((size_t)k, nallowed)) {
         /* the graph reached too few allowed rows (a disconnected part): answer exactly */
         ctx_put(h, c);
         return exact(h, query, bitset, id_base, out);
     }
-    bool neg = h->metric != VDB_METRIC_L2;
     for (size_t i = 0; i < found; i++) {
-        float d = c->res.a[i].d;
+        float d = score_of(h, c->res.a[i].d);
         if (!isnan(d))
-            vdb_topk_push(out, neg ? -d : d, id_base + (int64_t)c->res.a[i].id);
+            vdb_topk_push(out, d, id_base + (int64_t)c->res.a[i].id);
     }
     ctx_put(h, c);
     return VDB_OK;

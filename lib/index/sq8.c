@@ -1,0 +1,106 @@
+/* 8-bit scalar quantization: training, encoding, and turning a query into int16 weights. */
+#include <math.h>
+
+#include "sq8.h"
+
+static vdb_status alloc(vdb_sq8 *q, uint32_t dim)
+{
+    q->dim = dim;
+    q->stride = (dim + 63) & ~63u;
+    q->lo = vdb_calloc(dim ? dim : 1, sizeof *q->lo);
+    q->step = vdb_calloc(dim ? dim : 1, sizeof *q->step);
+    if (q->lo && q->step)
+        return VDB_OK;
+    vdb_sq8_free(q);
+    return vdb_set_errmsg(VDB_ENOMEM, "sq8: out of memory");
+}
+
+vdb_status vdb_sq8_train(vdb_sq8 *q, const float *base, size_t n, uint32_t dim,
+                         const float *scale)
+{
+    vdb_status st = alloc(q, dim);
+    if (st != VDB_OK)
+        return st;
+    float *hi = vdb_malloc((dim ? dim : 1) * sizeof *hi);
+    if (!hi) {
+        vdb_sq8_free(q);
+        return vdb_set_errmsg(VDB_ENOMEM, "sq8: out of memory");
+    }
+    for (uint32_t i = 0; i < dim; i++) {
+        q->lo[i] = INFINITY;
+        hi[i] = -INFINITY;
+    }
+    for (size_t r = 0; r < n; r++) {
+        const float *x = base + r * dim;
+        float s = scale ? scale[r] : 1.0f;
+        for (uint32_t i = 0; i < dim; i++) {
+            float v = x[i] * s;
+            q->lo[i] = v < q->lo[i] ? v : q->lo[i];
+            hi[i] = v > hi[i] ? v : hi[i];
+        }
+    }
+    for (uint32_t i = 0; i < dim; i++) {
+        if (n == 0)
+            q->lo[i] = hi[i] = 0;
+        q->step[i] = (hi[i] - q->lo[i]) / 255.0f;
+    }
+    vdb_free(hi);
+    return VDB_OK;
+}
+
+vdb_status vdb_sq8_init(vdb_sq8 *q, uint32_t dim, const float *lo, const float *step)
+{
+    vdb_status st = alloc(q, dim);
+    if (st != VDB_OK)
+        return st;
+    memcpy(q->lo, lo, dim * sizeof *lo);
+    memcpy(q->step, step, dim * sizeof *step);
+    return VDB_OK;
+}
+
+void vdb_sq8_free(vdb_sq8 *q)
+{
+    vdb_free(q->lo);
+    vdb_free(q->step);
+    q->lo = q->step = NULL;
+}
+
+void vdb_sq8_encode(const vdb_sq8 *q, vdb_metric metric, const float *x, float scale,
+                    uint8_t *code, float *aux)
+{
+    float a = 0;
+    for (uint32_t i = 0; i < q->dim; i++) {
+        float c = q->step[i] > 0 ? (x[i] * scale - q->lo[i]) / q->step[i] : 0;
+        c = c < 0 ? 0 : c > 255 ? 255 : c; /* rows outside the trained range are clamped */
+        code[i] = (uint8_t)lrintf(c);
+        float d = q->step[i] * code[i];
+        a += d * d;
+    }
+    memset(code + q->dim, 0, q->stride - q->dim);
+    *aux = metric == VDB_METRIC_L2 ? a : 0;
+}
+
+/* |x - x^|^2 = |x - lo|^2 - 2 sum step_i (x_i - lo_i) c_i + |step * c|^2, and
+ * x . x^ = x . lo + sum step_i x_i c_i: either way one dot product of the code with weights
+ * w_i, scaled to int16 as finely as the int32 sum allows (255 * max|w| * stride < 2^31). */
+void vdb_sq8_query_prepare(const vdb_sq8 *q, vdb_metric metric, const float *x,
+                           vdb_sq8_query *out)
+{
+    bool l2 = metric == VDB_METRIC_L2;
+    float wmax = 0, c0 = 0;
+    for (uint32_t i = 0; i < q->dim; i++) {
+        float w = q->step[i] * (l2 ? x[i] - q->lo[i] : x[i]);
+        wmax = fabsf(w) > wmax ? fabsf(w) : wmax;
+        c0 += l2 ? (x[i] - q->lo[i]) * (x[i] - q->lo[i]) : x[i] * q->lo[i];
+    }
+    double limit = (double)INT32_MAX / (255.0 * q->stride);
+    double wq = limit < 32767 ? floor(limit) : 32767;
+    float f = wmax > 0 ? (float)(wq / wmax) : 1.0f;
+    for (uint32_t i = 0; i < q->dim; i++) {
+        float w = q->step[i] * (l2 ? x[i] - q->lo[i] : x[i]);
+        out->w[i] = (int16_t)lrintf(w * f);
+    }
+    memset(out->w + q->dim, 0, (q->stride - q->dim) * sizeof *out->w);
+    out->mul = (l2 ? -2.0f : -1.0f) / f;
+    out->base = l2 ? c0 : -c0;
+}
