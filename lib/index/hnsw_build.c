@@ -78,6 +78,8 @@ static bool search_level(build *b, hnsw_ctx *c, uint32_t ep, float epd, uint32_t
         if (-cur.d > c->res.a[0].d && c->res.n >= ef)
             break;
         hnsw_heap_pop(&c->cand);
+        if (c->cand.n)
+            __builtin_prefetch(hnsw_list(h, c->cand.a[0].id, level), 0, 3);
         uint32_t cnt = copy_list(b, cur.id, level, c->ids), m = 0;
         /* first pass: keep the unvisited and start fetching their codes */
         for (uint32_t i = 0; i < cnt; i++) {

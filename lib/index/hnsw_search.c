@@ -4,10 +4,10 @@
 
 #include "hnsw_int.h"
 
-/* Cache lines of a candidate's vector fetched ahead; the hardware prefetcher streams the rest
- * once the kernel starts reading it. */
+/* Cache lines of a candidate's code fetched ahead (measured on 784-byte codes: 4 to 13 lines
+ * are within noise of each other, 1-2 are slower); the hardware prefetcher streams the rest. */
 #ifndef PREFETCH_LINES
-#define PREFETCH_LINES 4
+#define PREFETCH_LINES 8
 #endif
 
 static hnsw_ctx *ctx_get(const vdb_hnsw *h)
@@ -78,6 +78,9 @@ static bool beam(const vdb_hnsw *h, hnsw_ctx *c, uint32_t ep, float epd, uint32_
         if (c->res.n >= ef && -cur.d > c->res.a[0].d)
             break;
         hnsw_heap_pop(&c->cand);
+        /* the next candidate's list is likely the next one read: start fetching it */
+        if (c->cand.n)
+            __builtin_prefetch(hnsw_list(h, c->cand.a[0].id, 0), 0, 3);
         const uint32_t *l = hnsw_list(h, cur.id, 0);
         uint32_t cnt = l[0], m = 0;
         /* first pass: pick the unvisited and start fetching their vectors */

@@ -265,12 +265,19 @@ const vdb_delete_rec *vdb_segment_deletes(const vdb_segment *s, size_t *n)
 size_t vdb_segment_visible(const vdb_segment *s, uint64_t T, uint64_t *bitset)
 {
     size_t nw = (s->rows + 63) / 64;
-    for (size_t w = 0; w < nw; w++) {
-        size_t base = w * 64, end = VDB_MIN(base + 64, s->rows);
-        uint64_t word = 0;
-        for (size_t r = base; r < end; r++)
-            word |= (uint64_t)(s->ts[r] <= T) << (r - base);
-        bitset[w] = word;
+    if (s->rows && s->max_ts <= T) {
+        /* every row is old enough (the common case for a search): no per-row test */
+        memset(bitset, 0xff, nw * sizeof *bitset);
+        if (s->rows % 64)
+            bitset[nw - 1] = (1ULL << (s->rows % 64)) - 1;
+    } else {
+        for (size_t w = 0; w < nw; w++) {
+            size_t base = w * 64, end = VDB_MIN(base + 64, s->rows);
+            uint64_t word = 0;
+            for (size_t r = base; r < end; r++)
+                word |= (uint64_t)(s->ts[r] <= T) << (r - base);
+            bitset[w] = word;
+        }
     }
     const vdb_column *pkcol = &s->cols[s->pk_col];
     for (size_t d = 0; d < s->ndels; d++) {
