@@ -4,6 +4,9 @@
  *   IVF_FLAT: lists hold full float vectors (our own code on the dispatched SIMD kernels).
  *   IVF_SQ8:  lists hold 8-bit scalar codes (one byte per dimension).
  *   IVF_PQ:   lists hold product-quantizer codes (m sub-vectors of nbits each), via Faiss.
+ * IVF_FLAT and the k-means of IVF_PQ (coarse centroids and codebooks) are ours (kmeans.c);
+ * IVF_SQ8 and IVF_PQ encode and search with Faiss (faiss_shim.cpp). IVF_PQ scores are
+ * computed from the codes (approximate, as in Milvus); IVF_SQ8's from the 8-bit codes.
  * Scores follow vdb_dist (L2 squared distance, IP, cosine similarity). For COSINE the index
  * works on normalized vectors, so its scores are cosine similarities too.
  *
@@ -28,9 +31,10 @@ typedef enum vdb_ivf_kind {
 #define VDB_IVF_PQ_NBITS_MIN 1
 #define VDB_IVF_PQ_NBITS_MAX 16   /* m must divide dim */
 
+/* A field left 0 takes its default; NULL params means all defaults. */
 typedef struct vdb_ivf_params {
     uint32_t nlist;   /* lists (default 128) */
-    uint32_t pq_m;    /* IVF_PQ: sub-quantizers; must divide dim */
+    uint32_t pq_m;    /* IVF_PQ: sub-quantizers; must divide dim (no default: required) */
     uint32_t pq_nbits; /* IVF_PQ: bits per sub-quantizer code (default 8) */
 } vdb_ivf_params;
 
@@ -39,7 +43,9 @@ vdb_status vdb_ivf_check(vdb_ivf_kind kind, uint32_t dim, const vdb_ivf_params *
 
 /* Trains the quantizer(s) on the rows (or a sample of them) and fills the lists. When n is
  * smaller than nlist, nlist is lowered to n (an index over few rows still answers; n == 0 is a
- * valid empty index). threads worker threads (0 means 1). progress, when not NULL, is called
+ * valid empty index). IVF_PQ over fewer than 2^nbits rows (too few to train its codebooks)
+ * keeps the rows whole in IVF_FLAT lists instead: it answers like IVF_FLAT (exact scores
+ * within the probed lists), which at that size costs at most 2^nbits vectors. threads worker threads (0 means 1). progress, when not NULL, is called
  * now and then with (arg, done, total) in arbitrary units, never concurrently. The index keeps
  * its own copy of what it needs (it does not point into base). On success *out is freed with
  * vdb_ivf_free. VDB_EINVAL names a bad parameter; VDB_ENOMEM. */
@@ -71,7 +77,10 @@ vdb_ivf_kind vdb_ivf_kind_of(const vdb_ivf *ivf);
 vdb_status vdb_ivf_encode(const vdb_ivf *ivf, vdb_buf *out);
 
 /* An index from vdb_ivf_encode's bytes. Damaged bytes give VDB_ECORRUPT, an unknown format
- * version VDB_EVERSION; n and dim must match what was built (else VDB_ECORRUPT). */
+ * version VDB_EVERSION; n and dim must match what was built (else VDB_ECORRUPT). Every field
+ * of our frame is checked on its own; Faiss's embedded bytes are checked by the crc32c and,
+ * once parsed, for shape and row ids (Faiss's parser itself trusts the lengths it reads, so
+ * bytes forged with a valid checksum could make it attempt a huge allocation). */
 vdb_status vdb_ivf_decode(const void *p, size_t len, size_t n, uint32_t dim, vdb_ivf **out);
 
 #endif

@@ -1,0 +1,185 @@
+/* IVF serialization: a versioned little-endian frame with a crc32c; Faiss kinds embed Faiss's own bytes. */
+#include "ivf_int.h"
+
+/* Vectors and ids are written as raw words: the format is little-endian and so are the hosts
+ * we build for; refuse to compile elsewhere rather than write a different format. */
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "ivf_io.c assumes a little-endian host"
+#endif
+
+#define IVF_MAGIC 0x31465649u /* "IVF1" */
+#define IVF_VERSION 1u
+#define HEADER_BYTES 44
+
+/* Layout: magic, version, kind, metric, dim, n (u64), nlist, pq_m, pq_nbits, flat (u32 0/1),
+ * then for flat lists: centroids (nlist * dim f32), offsets (nlist + 1 u32), row ids (n u32),
+ * vectors (n * dim f32); else the Faiss index as bytes (u64 length + write_index's bytes);
+ * then the crc32c of everything before it. */
+vdb_status vdb_ivf_encode(const vdb_ivf *ivf, vdb_buf *out)
+{
+    if (!ivf || !out)
+        return vdb_set_errmsg(VDB_EINVAL, "ivf encode: NULL argument");
+    size_t start = out->len;
+    vdb_buf_u32(out, IVF_MAGIC);
+    vdb_buf_u32(out, IVF_VERSION);
+    vdb_buf_u32(out, (uint32_t)ivf->kind);
+    vdb_buf_u32(out, (uint32_t)ivf->metric);
+    vdb_buf_u32(out, ivf->dim);
+    vdb_buf_u64(out, ivf->n);
+    vdb_buf_u32(out, ivf->nlist);
+    vdb_buf_u32(out, ivf->pq_m);
+    vdb_buf_u32(out, ivf->pq_nbits);
+    vdb_buf_u32(out, ivf->flat);
+    if (ivf->flat) {
+        const ivf_lists *l = &ivf->l;
+        size_t nd = ivf->n * ivf->dim;
+        if (!vdb_buf_reserve(out, ((size_t)ivf->nlist * ivf->dim + nd) * 4 +
+                                      (ivf->nlist + 1 + ivf->n) * 4 + 4))
+            return vdb_set_errmsg(VDB_ENOMEM, "ivf encode: out of memory");
+        if (ivf->n)
+            vdb_buf_put(out, l->centroids, (size_t)ivf->nlist * ivf->dim * sizeof(float));
+        vdb_buf_put(out, l->off, (ivf->nlist + 1) * sizeof(uint32_t));
+        if (ivf->n) {
+            vdb_buf_put(out, l->row, ivf->n * sizeof(uint32_t));
+            vdb_buf_put(out, l->vec, nd * sizeof(float));
+        }
+    } else {
+        size_t at = out->len;
+        vdb_buf_u64(out, 0); /* the length, patched below */
+        vdb_status st = vdb_faiss_write(ivf->fx, out);
+        if (st != VDB_OK)
+            return st;
+        if (!out->oom)
+            vdb_put_u64(out->p + at, out->len - at - 8);
+    }
+    if (!out->oom)
+        vdb_buf_u32(out, vdb_crc32c(0, out->p + start, out->len - start));
+    if (out->oom)
+        return vdb_set_errmsg(VDB_ENOMEM, "ivf encode: out of memory");
+    return VDB_OK;
+}
+
+static vdb_status corrupt(const char *what)
+{
+    return vdb_set_errmsg(VDB_ECORRUPT, "ivf decode: %s", what);
+}
+
+/* The flat lists; r holds exactly their bytes (checked by the caller). */
+static vdb_status decode_lists(vdb_rd *r, vdb_ivf *ivf)
+{
+    ivf_lists *l = &ivf->l;
+    size_t n = ivf->n, nlist = ivf->nlist, dim = ivf->dim;
+    size_t cbytes = n ? nlist * dim * sizeof(float) : 0;
+    size_t need = cbytes + (nlist + 1) * 4 + (n ? n * 4 + n * dim * 4 : 0);
+    if (r->len - r->off != need)
+        return corrupt("the lists' size does not match the header");
+    l->off = vdb_malloc((nlist + 1) * sizeof *l->off);
+    if (n) {
+        l->centroids = vdb_malloc(cbytes);
+        l->row = vdb_malloc(n * sizeof *l->row);
+        l->vec = vdb_malloc(n * dim * sizeof *l->vec);
+    }
+    if (!l->off || (n && (!l->centroids || !l->row || !l->vec)))
+        return vdb_set_errmsg(VDB_ENOMEM, "ivf decode: out of memory for %zu rows", n);
+    if (n)
+        memcpy(l->centroids, vdb_rd_take(r, cbytes), cbytes);
+    memcpy(l->off, vdb_rd_take(r, (nlist + 1) * 4), (nlist + 1) * 4);
+    if (l->off[0] != 0 || l->off[nlist] != n)
+        return corrupt("list offsets do not cover the rows");
+    for (size_t i = 0; i < nlist; i++)
+        if (l->off[i] > l->off[i + 1])
+            return corrupt("list offsets go backwards");
+    if (!n)
+        return VDB_OK;
+    memcpy(l->row, vdb_rd_take(r, n * 4), n * 4);
+    memcpy(l->vec, vdb_rd_take(r, n * dim * 4), n * dim * 4);
+    /* Every row exactly once: the inverse map doubles as the check. */
+    if (!(l->pos = vdb_malloc(n * sizeof *l->pos)))
+        return vdb_set_errmsg(VDB_ENOMEM, "ivf decode: out of memory for %zu rows", n);
+    memset(l->pos, 0xff, n * sizeof *l->pos);
+    for (size_t p = 0; p < n; p++) {
+        uint32_t row = l->row[p];
+        if (row >= n || l->pos[row] != UINT32_MAX)
+            return corrupt("a row id out of range or listed twice");
+        l->pos[row] = (uint32_t)p;
+    }
+    return VDB_OK;
+}
+
+static vdb_status decode_faiss(vdb_rd *r, vdb_ivf *ivf)
+{
+    uint64_t len = vdb_rd_u64(r);
+    if (r->err || len != r->len - r->off)
+        return corrupt("the Faiss index's size does not match the frame");
+    vdb_faiss_params fp = {.kind = ivf->kind == VDB_IVF_SQ8 ? VDB_FAISS_SQ8 : VDB_FAISS_PQ,
+                           .dim = ivf->dim, .nlist = ivf->nlist,
+                           .ip = ivf->metric != VDB_METRIC_L2,
+                           .pq_m = ivf->pq_m, .pq_nbits = ivf->pq_nbits};
+    const void *bytes = vdb_rd_take(r, (size_t)len);
+    return vdb_faiss_read(bytes, (size_t)len, &fp, ivf->n, &ivf->fx);
+}
+
+/* The header's fields against each other and against the caller's n and dim. */
+static bool header_ok(const vdb_ivf *ivf, uint32_t flat)
+{
+    if (ivf->kind != VDB_IVF_FLAT && ivf->kind != VDB_IVF_SQ8 && ivf->kind != VDB_IVF_PQ)
+        return false;
+    if (ivf->metric != VDB_METRIC_L2 && ivf->metric != VDB_METRIC_IP &&
+        ivf->metric != VDB_METRIC_COSINE)
+        return false;
+    if (ivf->nlist > VDB_IVF_NLIST_MAX || ivf->nlist > ivf->n || (ivf->n && !ivf->nlist))
+        return false;
+    if (ivf->kind == VDB_IVF_PQ) {
+        vdb_ivf_params p = {ivf->nlist ? ivf->nlist : 1, ivf->pq_m, ivf->pq_nbits};
+        if (!ivf->pq_nbits || vdb_ivf_check(VDB_IVF_PQ, ivf->dim, &p) != VDB_OK)
+            return false;
+    } else if (ivf->pq_m || ivf->pq_nbits) {
+        return false;
+    }
+    bool want_flat = ivf->kind == VDB_IVF_FLAT || ivf->n == 0 ||
+                     (ivf->kind == VDB_IVF_PQ && ivf->n < ((size_t)1 << ivf->pq_nbits));
+    return flat == (uint32_t)want_flat;
+}
+
+vdb_status vdb_ivf_decode(const void *p, size_t len, size_t n, uint32_t dim, vdb_ivf **out)
+{
+    if (!out || (!p && len))
+        return vdb_set_errmsg(VDB_EINVAL, "ivf decode: NULL argument");
+    *out = NULL;
+    if (len < HEADER_BYTES + 4)
+        return corrupt("too short");
+    if (vdb_crc32c(0, p, len - 4) != vdb_get_u32((const uint8_t *)p + len - 4))
+        return corrupt("checksum mismatch");
+    vdb_rd r = vdb_rd_init(p, len - 4);
+    if (vdb_rd_u32(&r) != IVF_MAGIC)
+        return corrupt("not an IVF index");
+    uint32_t version = vdb_rd_u32(&r);
+    if (version != IVF_VERSION)
+        return vdb_set_errmsg(VDB_EVERSION, "ivf decode: unknown format version %u", version);
+    vdb_ivf *ivf = vdb_calloc(1, sizeof *ivf);
+    if (!ivf)
+        return vdb_set_errmsg(VDB_ENOMEM, "ivf decode: out of memory");
+    ivf->kind = (vdb_ivf_kind)vdb_rd_u32(&r);
+    ivf->metric = (vdb_metric)vdb_rd_u32(&r);
+    ivf->dim = vdb_rd_u32(&r);
+    uint64_t fn = vdb_rd_u64(&r);
+    ivf->nlist = vdb_rd_u32(&r);
+    ivf->pq_m = vdb_rd_u32(&r);
+    ivf->pq_nbits = vdb_rd_u32(&r);
+    uint32_t flat = vdb_rd_u32(&r);
+    ivf->n = n;
+    ivf->flat = flat == 1;
+    vdb_status st;
+    if (ivf->dim != dim || fn != n)
+        st = corrupt("the index was built over other rows (dim or row count differ)");
+    else if (dim == 0 || dim > IVF_DIM_MAX || n > UINT32_MAX || !header_ok(ivf, flat))
+        st = corrupt("bad parameters");
+    else
+        st = ivf->flat ? decode_lists(&r, ivf) : decode_faiss(&r, ivf);
+    if (st != VDB_OK) {
+        vdb_ivf_free(ivf);
+        return st;
+    }
+    *out = ivf;
+    return VDB_OK;
+}
