@@ -275,17 +275,12 @@ static int search_params(json_t *sp, const vdb_field_def *vf, char **out, json_t
     const char *key;
     json_t *v;
     json_object_foreach(params, key, v) {
-        if (!strcmp(key, "radius") || !strcmp(key, "range_filter")) {
-            free(s);
-            *err = srv_err(MV_OPERATION_NOT_SUPPORTED, "unsupported operation: range search "
-                           "('%s') is not supported by vdb-server", key);
-            return -1;
-        }
+        /* radius and range_filter (range search) pass through like the rest */
         char val[64];
         if (json_is_integer(v))
             snprintf(val, sizeof val, "%lld", (long long)json_integer_value(v));
         else if (json_is_real(v))
-            snprintf(val, sizeof val, "%g", json_real_value(v));
+            snprintf(val, sizeof val, "%.9g", json_real_value(v));
         else if (json_is_string(v))
             snprintf(val, sizeof val, "%s", json_string_value(v));
         else if (json_is_boolean(v))

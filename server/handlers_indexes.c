@@ -111,6 +111,14 @@ json_t *srv_indexes_describe(srv_ctx *ctx, json_t *req)
         srv_coll_free(&c);
         return err;
     }
+    /* vector indexes build in the background: the rows of sealed segments with the index
+     * built, and the state of the builds (a failure keeps its message) */
+    uint64_t indexed = 0, total = 0;
+    vdb_index_progress(ctx->db, coll, field, &indexed, &total);
+    vdb_status ws = vdb_wait_for_index(ctx->db, coll, field, 0);
+    char reason[512] = "";
+    if (ws != VDB_OK && ws != VDB_ETIMEDOUT)
+        snprintf(reason, sizeof reason, "%s", vdb_errmsg(ctx->db));
     vdb_collection_stats(ctx->db, coll, &stats);
     int fi = srv_coll_find(&c, field);
     const char *metric = fi >= 0 && c.fields[fi].type == VDB_TYPE_FLOAT_VECTOR
@@ -121,11 +129,13 @@ json_t *srv_indexes_describe(srv_ctx *ctx, json_t *req)
     json_object_set_new(o, "indexName", json_string(field));
     json_object_set_new(o, "indexType", json_string(type));
     json_object_set_new(o, "metricType", json_string(metric));
-    json_object_set_new(o, "indexState", json_string("Finished"));
-    json_object_set_new(o, "totalRows", json_integer((json_int_t)stats.row_count));
-    json_object_set_new(o, "indexedRows", json_integer((json_int_t)stats.row_count));
-    json_object_set_new(o, "pendingRows", json_integer(0));
-    json_object_set_new(o, "failReason", json_string(""));
+    json_object_set_new(o, "indexState", json_string(ws == VDB_OK          ? "Finished"
+                                                     : ws == VDB_ETIMEDOUT ? "InProgress"
+                                                                           : "Failed"));
+    json_object_set_new(o, "totalRows", json_integer((json_int_t)total));
+    json_object_set_new(o, "indexedRows", json_integer((json_int_t)indexed));
+    json_object_set_new(o, "pendingRows", json_integer((json_int_t)(total - indexed)));
+    json_object_set_new(o, "failReason", json_string(reason));
     srv_coll_free(&c);
     json_t *a = json_array();
     json_array_append_new(a, o);

@@ -1177,8 +1177,9 @@ static void test_index_ddl_and_errors(void **state)
     /* unknown type */
     ERR(vdb_create_index(fx.db, COLL, "r", "BTREE", NULL), VDB_EINVAL, "BTREE");
     ERR(vdb_describe_index(fx.db, COLL, "r", &type), VDB_ENOTFOUND, NULL);
-    /* vector index types are not built yet */
-    ERR(vdb_create_index(fx.db, COLL, "v", "IVF_FLAT", NULL), VDB_EUNSUPPORTED, "IVF_FLAT");
+    /* vector index types we do not have, and bad vector parameters */
+    ERR(vdb_create_index(fx.db, COLL, "v", "DISKANN", NULL), VDB_EUNSUPPORTED, "DISKANN");
+    ERR(vdb_create_index(fx.db, COLL, "v", "IVF_FLAT", "nlist=0"), VDB_EINVAL, "nlist");
     ERR(vdb_create_index(fx.db, COLL, "v", "HNSW", "M=1"), VDB_EINVAL, "M=1");
     ERR(vdb_create_index(fx.db, COLL, "v", "HNSW", "efConstruction=5,M=16"), VDB_EINVAL,
         "efConstruction");

@@ -182,6 +182,7 @@ static void test_hnsw_recall_filters_deletes_reopen_and_drop(void **state)
     insert_rows(db, 4000, 5000); /* a growing segment too */
 
     ok(vdb_create_index(db, "c", "v", "HNSW", "M=16,efConstruction=100"), "create_index");
+    ok(vdb_wait_for_index(db, "c", "v", 60000), "wait_for_index"); /* builds in the background */
     const char *type = NULL;
     ok(vdb_describe_index(db, "c", "v", &type), "describe_index");
     assert_string_equal(type, "HNSW");
@@ -206,6 +207,7 @@ static void test_hnsw_recall_filters_deletes_reopen_and_drop(void **state)
     /* the new sealed segment gets its index too */
     insert_rows(db, 5000, ROWS);
     ok(vdb_flush(db, "c"), "flush 2");
+    ok(vdb_wait_for_index(db, "c", "v", 60000), "wait after flush 2");
     assert_int_equal(count_hnsw_objects(dir), 2);
     double before = search_recall(db, 10, "ef=64", a);
     assert_true(before >= 0.95);

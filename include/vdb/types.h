@@ -30,6 +30,7 @@ typedef enum vdb_status {
     VDB_EVERSION = 9,     /* written by an unknown (newer) format version */
     VDB_ECONFLICT = 10,   /* a compare-and-swap found another value */
     VDB_ERANGE = 11,      /* a timestamp outside the retention window, a value out of range */
+    VDB_ETIMEDOUT = 12,   /* a wait ran out of time (the work goes on) */
 } vdb_status;
 
 /* Field types. Arrays name their element type separately (vdb_field_def.element_type). */

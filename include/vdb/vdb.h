@@ -57,6 +57,15 @@ typedef struct vdb_options {
     const char *meta_uri;        /* NULL: local://<path>/meta */
     const char *object_uri;      /* NULL: file://<path>/objects */
     int disable_io_uring;        /* force the plain pwrite() WAL path */
+    /* Vector indexes are built in the background by index_build_workers threads (segments
+     * indexed at once; 0 = 1, at most 64, default 1), each build using index_build_threads
+     * threads (0 = one per CPU, the default; at most 1024). */
+    uint32_t index_build_workers;
+    uint32_t index_build_threads;
+    /* A search spreads its segments over search_threads threads, the caller's included
+     * (0 = one per CPU, the default; 1 = on the caller only; at most 1024). A search of one
+     * segment, or of little data, always runs on the caller. */
+    uint32_t search_threads;
 } vdb_options;
 
 /* Fills opts with the defaults above. */
@@ -228,12 +237,23 @@ typedef struct vdb_search_req {
     uint32_t dim;
     uint32_t k;                 /* 1..16384 */
     const char *filter;         /* boolean expression (Milvus syntax) rows must pass; NULL: all */
-    const char *params;         /* index search parameters ("ef=64"); ignored by exact search */
+    const char *params;         /* search parameters "key=value,...": see below */
     vdb_read_opts read;
 } vdb_search_req;
 
 /* The k nearest visible rows for each query vector, nearest first; fewer when the collection
- * holds fewer rows. */
+ * holds fewer rows. Equal scores: the order is still deterministic.
+ * params, as Milvus's search params ("ef=64,nprobe=16"):
+ * - ef: HNSW's beam width, 1..32768 (default max(k, 64); raised to k).
+ * - nprobe: IVF lists probed, 1..65536 (default 8; capped at the index's nlist).
+ * - radius, range_filter: range search. Only rows whose score lies in the window are
+ *   returned, at most k, best first: for L2, range_filter <= distance < radius; for IP and
+ *   COSINE, radius < similarity <= range_filter. range_filter is optional; one on the wrong
+ *   side of radius (or range_filter without radius) is VDB_EINVAL.
+ * Keys for another index type are ignored (as Milvus does), unknown keys too, but a malformed
+ * or out-of-range value of a known key is VDB_EINVAL naming it. Segments without a built
+ * index (growing ones, or sealed ones whose build is pending) are searched exactly.
+ * A search of several segments runs them in parallel (vdb_options.search_threads). */
 VDB_EXPORT vdb_status vdb_search(vdb_db *db, const vdb_search_req *req, vdb_result **out);
 
 /* The visible rows with these primary keys, in the order of pks (missing keys are skipped). */
@@ -268,18 +288,54 @@ VDB_EXPORT vdb_status vdb_delete_where(vdb_db *db, const char *collection, const
  * One index per field, built for every sealed segment (growing segments are scanned).
  * Scalar types: "STL_SORT" (numeric ranges), "INVERTED" (equality and `in`; numeric, bool,
  * varchar), "TRIE" (varchar, also `like "abc%"`), "AUTOINDEX" (picks by the field's type);
- * results are the same with or without them. Vector types: "HNSW" (params "M=16,
- * efConstruction=200"; M 2..100, efConstruction M..10000; search with params "ef=64"), saved
- * beside each sealed segment and loaded on open; "FLAT" and "AUTOINDEX" keep exact search.
- * IVF_* types are not supported yet (VDB_EUNSUPPORTED). params: "key=value,...": a key the
- * type does not take is VDB_EINVAL naming it. The index is built inside this call for the
- * sealed segments there are, and when a segment seals. */
+ * results are the same with or without them. They are built inside the calls that need them.
+ * Vector types (metrics L2, IP, COSINE for all), params "key=value,...":
+ * - "HNSW": M 2..100 (default 16), efConstruction M..10000 (default 200); search "ef".
+ * - "IVF_FLAT", "IVF_SQ8": nlist 1..65536 (default 128); search "nprobe".
+ * - "IVF_PQ": nlist as above, m (required; must divide dim), nbits 1..16 (default 8).
+ * - "FLAT" and "AUTOINDEX": exact search (nothing to build).
+ * A "metric_type" param must match the field's metric. A key the type does not take, or a
+ * value out of range, is VDB_EINVAL naming it and its range; an unknown type is VDB_EINVAL,
+ * one this library lacks VDB_EUNSUPPORTED.
+ * Vector indexes are built in the background, per sealed segment, and saved beside it in the
+ * object store (an open loads them instead of rebuilding; a missing or damaged one is built
+ * again). Until its index is in, a segment is searched exactly: a search never waits for a
+ * build and never sees half of one. A build that fails leaves its segment exact and is
+ * reported by vdb_wait_for_index and vdb_collection_stats. */
+
+/* Records the index choice and queues the builds for the sealed segments there are (later
+ * ones are built when they seal), then returns: vdb_wait_for_index waits for the builds.
+ * The same type and params again is a no-op; others are VDB_EEXIST (drop first). */
 VDB_EXPORT vdb_status vdb_create_index(vdb_db *db, const char *collection, const char *field,
                                        const char *type, const char *params);
+/* Drops the index; builds of it still queued are discarded, one running is thrown away when
+ * it ends (this call does not wait for it). */
 VDB_EXPORT vdb_status vdb_drop_index(vdb_db *db, const char *collection, const char *field);
 /* The index on field: *type gets its type name (a static string), VDB_ENOTFOUND if none. */
 VDB_EXPORT vdb_status vdb_describe_index(vdb_db *db, const char *collection, const char *field,
                                          const char **type);
+/* Waits until every sealed segment of the collection has the field's index: VDB_OK then, or
+ * at once when the field has no index or one with nothing to build (FLAT, scalar types).
+ * timeout_ms 0 only looks; UINT64_MAX waits for ever. VDB_ETIMEDOUT when the time is up
+ * (builds go on); a failed build gives its own status and message (the segment stays exact);
+ * VDB_ENOTFOUND if the collection or field is gone (also when dropped meanwhile). */
+VDB_EXPORT vdb_status vdb_wait_for_index(vdb_db *db, const char *collection, const char *field,
+                                         uint64_t timeout_ms);
+/* Build progress of the field's index, as Milvus's describe_index: *total_rows gets the rows
+ * of the sealed segments (growing rows are never indexed), *indexed_rows those in segments
+ * whose index is built (for FLAT: all of them). VDB_ENOTFOUND if the field has no index. */
+VDB_EXPORT vdb_status vdb_index_progress(vdb_db *db, const char *collection, const char *field,
+                                         uint64_t *indexed_rows, uint64_t *total_rows);
+/* Called as a segment's vector index builds: done_rows of total_rows (the segment's rows)
+ * so far, now and then (at most ~10 times a second per build, and once at the end with
+ * done_rows == total_rows). It runs on a build worker thread, never two calls at once; it
+ * must return quickly and must not call into the library (a drop or close may be waiting
+ * for the build). */
+typedef void (*vdb_index_progress_fn)(void *arg, const char *collection, const char *field,
+                                      uint64_t done_rows, uint64_t total_rows);
+/* Sets (fn NULL: clears) the handle's progress callback. When this returns, no call to the
+ * previous callback is running or will start. */
+VDB_EXPORT vdb_status vdb_set_index_progress(vdb_db *db, vdb_index_progress_fn fn, void *arg);
 
 /* Allocates a fresh timestamp (for time travel: "now"). */
 VDB_EXPORT vdb_status vdb_now(vdb_db *db, uint64_t *ts);
@@ -295,6 +351,9 @@ typedef struct vdb_stats {
     uint64_t deleted_rows;     /* delete records held */
     uint32_t num_shards;
     uint32_t num_partitions;
+    uint64_t index_bytes;      /* memory held by the vector indexes of sealed segments */
+    uint64_t indexed_rows;     /* rows of sealed segments that have every vector index */
+    uint64_t failed_index_builds; /* builds of the current indexes that failed */
 } vdb_stats;
 
 VDB_EXPORT vdb_status vdb_collection_stats(vdb_db *db, const char *collection, vdb_stats *out);

@@ -73,6 +73,11 @@ void vdb_collection_free(vdb_collection *c)
     vdb_free(c->expr_fields);
     vdb_free(c->index_type);
     vdb_free(c->index_params);
+    vdb_free(c->index_gen);
+    vdb_free(c->index_fail);
+    for (size_t i = 0; c->index_fail_msg && c->schema && i < c->schema->nfields; i++)
+        vdb_free(c->index_fail_msg[i]);
+    vdb_free(c->index_fail_msg);
     vdb_free(c->types);
     vdb_free(c->dims);
     vdb_free(c->nullable);
@@ -360,6 +365,9 @@ vdb_status vdb_drop_collection(vdb_db *db, const char *name)
     pthread_mutex_unlock(&c->write_mu);
     if (st != VDB_OK)
         goto done;
+    /* Its queued index builds are discarded and a running one is waited for (builds take
+     * only c->lock, which nobody holds here), so none saves into the folder deleted below. */
+    vdb_pool_cancel(db->builds, c);
     /* The collection is gone from the meta store; its files and channels are garbage now.
      * A failure below leaves garbage, never a half-dropped collection. */
     for (uint32_t s = 0; s < c->nshards; s++)
@@ -372,6 +380,7 @@ vdb_status vdb_drop_collection(vdb_db *db, const char *name)
             db->colls[i] = db->colls[--db->ncolls];
             break;
         }
+    vdb_index_notify(db);
     vdb_collection_free(c);
 done:
     pthread_rwlock_unlock(&db->catalog);

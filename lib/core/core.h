@@ -9,12 +9,14 @@
 
 #include "index/expr.h"
 #include "index/scalar_index.h"
+#include "index/vindex.h"
 #include "json.h"
 #include "log/log.h"
 #include "segment/segment.h"
 #include "store.h"
 #include "tso/tso.h"
 #include "util.h"
+#include "workers.h"
 
 #define VDB_FORMAT_VERSION 1
 #define VDB_DEFAULT_PARTITION "_default"
@@ -83,7 +85,14 @@ vdb_status vdb_result_new(vdb_type pk_type, size_t ngroups, size_t nfields, vdb_
 /* ---- index parameters (indexes.c) ---- */
 typedef struct vdb_index_params {
     uint32_t M, ef_construction; /* HNSW */
+    uint32_t nlist;              /* IVF_*: lists (default 128) */
+    uint32_t pq_m, pq_nbits;     /* IVF_PQ: sub-quantizers (divides dim), bits (default 8) */
 } vdb_index_params;
+
+static inline vdb_vindex_params vdb_index_vparams(const vdb_index_params *p)
+{
+    return (vdb_vindex_params){p->M, p->ef_construction, p->nlist, p->pq_m, p->pq_nbits};
+}
 
 /* ---- catalog ---- */
 typedef struct vdb_partition {
@@ -116,6 +125,12 @@ typedef struct vdb_collection {
     vdb_expr_schema expr_schema;
     const char **index_type; /* per schema field: the index type name, or NULL */
     vdb_index_params *index_params; /* per schema field: its parameters */
+    /* per schema field, under lock: bumped by every create/drop of the field's index, so a
+     * background build for an index that is no longer there is discarded */
+    uint64_t *index_gen;
+    vdb_status *index_fail;   /* per field: the status of a failed build of this index */
+    char **index_fail_msg;    /* ... and its message (NULL: none failed) */
+    uint64_t index_failures;  /* failed builds since the index was created */
 
     pthread_mutex_t write_mu; /* serialises writers: ts order == log order */
     pthread_rwlock_t lock;    /* readers vs. in-memory changes */
@@ -149,6 +164,16 @@ struct vdb_db {
     bool bg_started, bg_stop;
     pthread_mutex_t bg_mu;
     pthread_cond_t bg_cv;
+
+    vdb_pool *builds;          /* background vector-index builds */
+    vdb_pool *search;          /* helpers of parallel searches (NULL: searches run inline) */
+    uint32_t build_threads;    /* threads per build */
+    pthread_mutex_t progress_mu; /* the user's progress callback: set, and one call at a time */
+    vdb_index_progress_fn progress_fn;
+    void *progress_arg;
+    pthread_mutex_t idx_mu;    /* with idx_cv: waiting for index builds */
+    pthread_cond_t idx_cv;
+    uint64_t idx_events;       /* atomic: bumped when a build ends or an index comes or goes */
 };
 
 /* ids for collections, partitions, segments and auto_id rows: unique across restarts */
@@ -223,11 +248,21 @@ vdb_status vdb_filter_compile(vdb_collection *c, const char *text, vdb_expr **ou
 vdb_status vdb_filter_apply(vdb_collection *c, const vdb_expr *e, const vdb_segment *s,
                             uint64_t *bits);
 
-/* segment_index.c: the collection's indexes on sealed segment s. Builds what is missing
- * (vector indexes are first looked for in the object store, where a build also saves them);
- * lock (may be NULL) is taken for writing around the attach when readers may see s. */
+/* segment_index.c: the collection's indexes on sealed segment s. Builds the missing scalar
+ * indexes here, and loads saved vector indexes from the object store when load_saved (a
+ * vector index not found there is left to vdb_index_queue); lock (may be NULL) is taken for
+ * writing around the attach when readers may see s. Errors are the scalar builds'. */
 vdb_status vdb_index_segment(vdb_db *db, vdb_collection *c, vdb_segment *s,
-                             pthread_rwlock_t *lock);
+                             pthread_rwlock_t *lock, bool load_saved);
+/* Queues a background build for every vector index s lacks (s must be in c->sealed; the
+ * caller holds write_mu or is alone, and not c->lock). The build saves the index beside the
+ * segment and attaches it under c's write lock, unless s or the index went meanwhile. */
+void vdb_index_queue(vdb_db *db, vdb_collection *c, vdb_segment *s);
+/* Tells waiters (vdb_wait_for_index) to look again. */
+void vdb_index_notify(vdb_db *db);
+/* Memory and rows of the vector indexes on s (any field). */
+void vdb_index_usage(const vdb_collection *c, const vdb_segment *s, uint64_t *bytes,
+                     uint64_t *rows);
 /* Removes every object under a segment's folder (its files and saved indexes). */
 void vdb_segment_objects_delete(vdb_db *db, const vdb_collection *c, uint64_t segment_id);
 

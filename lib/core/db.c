@@ -102,10 +102,9 @@ static vdb_status check_format(vdb_db *db)
     return st;
 }
 
+/* o: the caller's options over the defaults (fields past its struct_size keep theirs). */
 static vdb_status check_options(const vdb_options *o)
 {
-    VDB_CHECK_ARG(o->struct_size >= offsetof(vdb_options, disable_io_uring),
-                  "vdb_options.struct_size is %u: call vdb_options_init first", o->struct_size);
     VDB_CHECK_ARG(o->sync <= VDB_SYNC_OFF, "options.sync: unknown sync mode %d", (int)o->sync);
     VDB_CHECK_ARG(o->sync != VDB_SYNC_BATCH || o->sync_interval_ms >= 1,
                   "options.sync_interval_ms must be >= 1 with VDB_SYNC_BATCH");
@@ -113,6 +112,12 @@ static vdb_status check_options(const vdb_options *o)
     VDB_CHECK_ARG(o->segment_max_bytes >= 4096, "options.segment_max_bytes must be >= 4096");
     VDB_CHECK_ARG(o->compaction_min_segments >= 2, "options.compaction_min_segments must be "
                   ">= 2");
+    VDB_CHECK_ARG(o->index_build_workers <= 64, "options.index_build_workers is %u: 0..64 "
+                  "(0 = 1)", o->index_build_workers);
+    VDB_CHECK_ARG(o->index_build_threads <= 1024, "options.index_build_threads is %u: 0..1024 "
+                  "(0 = one per CPU)", o->index_build_threads);
+    VDB_CHECK_ARG(o->search_threads <= 1024, "options.search_threads is %u: 0..1024 (0 = one "
+                  "per CPU)", o->search_threads);
     return VDB_OK;
 }
 
@@ -232,11 +237,14 @@ vdb_status vdb_open(const char *path, const vdb_options *opts, vdb_db **out)
     vdb_options o;
     vdb_options_init(&o);
     if (opts) {
-        vdb_status st = check_options(opts);
-        if (st != VDB_OK)
-            return st;
+        VDB_CHECK_ARG(opts->struct_size >= offsetof(vdb_options, disable_io_uring),
+                      "vdb_options.struct_size is %u: call vdb_options_init first",
+                      opts->struct_size);
         memcpy(&o, opts, VDB_MIN(opts->struct_size, sizeof o));
         o.struct_size = sizeof o;
+        vdb_status st = check_options(&o);
+        if (st != VDB_OK)
+            return st;
     }
     vdb_db *db = vdb_calloc(1, sizeof *db);
     if (!db)
@@ -247,9 +255,20 @@ vdb_status vdb_open(const char *path, const vdb_options *opts, vdb_db **out)
     pthread_rwlock_init(&db->catalog, NULL);
     pthread_mutex_init(&db->bg_mu, NULL);
     pthread_cond_init(&db->bg_cv, NULL);
-    vdb_status st = VDB_OK;
+    pthread_mutex_init(&db->progress_mu, NULL);
+    pthread_mutex_init(&db->idx_mu, NULL);
+    pthread_cond_init(&db->idx_cv, NULL);
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    uint32_t ncpu = cpus > 0 ? (uint32_t)cpus : 1;
+    db->build_threads = o.index_build_threads ? o.index_build_threads : ncpu;
+    uint32_t searchers = o.search_threads ? o.search_threads : ncpu;
+    /* the pools come first: recovery queues the builds of indexes it could not load */
+    vdb_status st = vdb_pool_new(o.index_build_workers ? o.index_build_workers : 1,
+                                 "vdb-build", &db->builds);
+    if (st == VDB_OK && searchers > 1)
+        st = vdb_pool_new(searchers, "vdb-search", &db->search);
     db->path = vdb_strdup(path);
-    if (!db->path)
+    if (st == VDB_OK && !db->path)
         st = vdb_set_errmsg(VDB_ENOMEM, "out of memory");
     if (st == VDB_OK)
         st = vdb_mkdirs(path);
@@ -290,6 +309,9 @@ void vdb_close(vdb_db *db)
         pthread_mutex_unlock(&db->bg_mu);
         pthread_join(db->bg, NULL);
     }
+    /* queued builds are dropped (open queues them again), running ones finish first */
+    vdb_pool_free(db->builds);
+    vdb_pool_free(db->search);
     for (size_t i = 0; i < db->ncolls; i++)
         vdb_collection_free(db->colls[i]);
     vdb_free(db->colls);
@@ -304,6 +326,9 @@ void vdb_close(vdb_db *db)
     pthread_rwlock_destroy(&db->catalog);
     pthread_mutex_destroy(&db->bg_mu);
     pthread_cond_destroy(&db->bg_cv);
+    pthread_mutex_destroy(&db->progress_mu);
+    pthread_mutex_destroy(&db->idx_mu);
+    pthread_cond_destroy(&db->idx_cv);
     vdb_free(db->path);
     vdb_free(db);
 }

@@ -37,6 +37,7 @@ const char *vdb_status_name(vdb_status st)
     case VDB_EVERSION: return "VDB_EVERSION";
     case VDB_ECONFLICT: return "VDB_ECONFLICT";
     case VDB_ERANGE: return "VDB_ERANGE";
+    case VDB_ETIMEDOUT: return "VDB_ETIMEDOUT";
     }
     return "VDB_E?";
 }

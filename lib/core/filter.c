@@ -8,7 +8,11 @@ vdb_status vdb_collection_init_filters(vdb_collection *c)
     c->expr_fields = vdb_calloc(s->nfields + 1, sizeof *c->expr_fields);
     c->index_type = vdb_calloc(s->nfields + 1, sizeof *c->index_type);
     c->index_params = vdb_calloc(s->nfields + 1, sizeof *c->index_params);
-    if (!c->expr_fields || !c->index_type || !c->index_params)
+    c->index_gen = vdb_calloc(s->nfields + 1, sizeof *c->index_gen);
+    c->index_fail = vdb_calloc(s->nfields + 1, sizeof *c->index_fail);
+    c->index_fail_msg = vdb_calloc(s->nfields + 1, sizeof *c->index_fail_msg);
+    if (!c->expr_fields || !c->index_type || !c->index_params || !c->index_gen ||
+        !c->index_fail || !c->index_fail_msg)
         return vdb_set_errmsg(VDB_ENOMEM, "out of memory");
     for (size_t i = 0; i < s->nfields; i++) {
         const vdb_field_def *d = &s->fields[i].def;

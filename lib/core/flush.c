@@ -171,9 +171,12 @@ vdb_status vdb_seal_shard(vdb_db *db, vdb_collection *c, uint32_t shard)
         pthread_rwlock_unlock(&c->lock);
         if (st != VDB_OK)
             c->failed = true;
-        /* a failed index build only means the segment is scanned */
-        for (size_t i = first_new; st == VDB_OK && i < c->nsealed; i++)
-            vdb_index_segment(db, c, c->sealed[i], &c->lock);
+        /* scalar indexes now, vector indexes in the background; a failed build only means
+         * the segment is scanned. write_mu keeps c->sealed from changing meanwhile. */
+        for (size_t i = first_new; st == VDB_OK && i < c->nsealed; i++) {
+            vdb_index_segment(db, c, c->sealed[i], &c->lock, false);
+            vdb_index_queue(db, c, c->sealed[i]);
+        }
     }
     vdb_free(pending);
     sh->ckpt_pos = sh->last_pos;
@@ -307,7 +310,7 @@ static vdb_status merge_segments(vdb_db *db, vdb_collection *c, vdb_segment **in
         vdb_segment_set_end_pos(out, end_pos);
         st = vdb_segment_seal(out, db->obj.be, db->obj.h, c->seg_prefix, &m);
         if (st == VDB_OK)
-            vdb_index_segment(db, c, out, NULL); /* not yet visible; failure: scanned */
+            vdb_index_segment(db, c, out, NULL, false); /* not yet visible; failure: scanned */
     }
     if (st == VDB_OK) {
         vdb_meta_key(key, sizeof key, "seg", c->id, id);
@@ -328,11 +331,15 @@ static vdb_status merge_segments(vdb_db *db, vdb_collection *c, vdb_segment **in
                 c->sealed[kept++] = c->sealed[i];
         }
         c->nsealed = kept;
+        vdb_segment *added = NULL;
         if (vdb_segment_rows(out) > 0) {
             add_sealed(c, out); /* cannot fail: the array just shrank */
+            added = out;
             out = NULL;
         }
         pthread_rwlock_unlock(&c->lock);
+        if (added) /* its vector indexes build in the background; it is scanned till then */
+            vdb_index_queue(db, c, added);
         /* nothing reads the old files after the txn */
         for (size_t k = 0; k < nin; k++)
             vdb_segment_objects_delete(db, c, old_ids[k]);

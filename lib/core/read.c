@@ -1,6 +1,7 @@
-/* The read path: search (exact, per segment under the MVCC bitset, merged across segments
- * and shards), get by primary key, and statistics. Readers hold the collection's read lock
- * only: they never wait for log or object I/O. */
+/* The read path: search (per segment under the MVCC bitset, through the segment's vector
+ * index or exactly, segments in parallel, merged across segments and shards), get by primary
+ * key, and statistics. Readers hold the collection's read lock only: they never wait for
+ * log or object I/O, nor for an index build. */
 #include <math.h>
 #include <stdio.h>
 
@@ -10,6 +11,7 @@
 #include "core.h"
 #include "index/hnsw.h"
 #include "index/index.h"
+#include "index/ivf.h"
 
 /* The timestamp a read sees, from its travel timestamp or consistency level. */
 vdb_status vdb_read_ts(vdb_db *db, const vdb_read_opts *r, uint64_t *T)
@@ -235,27 +237,166 @@ static int vector_field(vdb_collection *c, const char *name)
     return found;
 }
 
-/* Search parameters "key=value,...": ef (HNSW's beam width; default max(k, 64)). Keys meant
- * for other index types are ignored, as Milvus ignores them. */
-static vdb_status search_ef(const char *params, uint32_t k, uint32_t *ef)
+/* Search parameters "key=value,...", as Milvus's: ef (HNSW), nprobe (IVF), radius and
+ * range_filter (range search). Keys meant for other index types, or unknown, are ignored as
+ * Milvus ignores them; a malformed value of a known key is an error. */
+typedef struct search_params {
+    vdb_vindex_search_params sp;
+    bool ranged, has_filter;
+    float radius, range_filter;
+} search_params;
+
+static vdb_status uint_value(const char *key, const char *val, uint32_t lo, uint32_t hi,
+                             uint32_t *out)
 {
-    *ef = k > 64 ? k : 64;
-    for (const char *p = params; p && *p;) {
-        const char *end = strchr(p, ',');
-        size_t n = end ? (size_t)(end - p) : strlen(p);
-        if (n > 3 && !strncasecmp(p, "ef=", 3)) {
-            char num[16] = "";
-            memcpy(num, p + 3, VDB_MIN(n - 3, sizeof num - 1));
-            char *stop;
-            unsigned long v = strtoul(num, &stop, 10);
-            if (!*num || *stop || v < 1 || v > VDB_HNSW_EF_MAX)
-                return vdb_set_errmsg(VDB_EINVAL, "search parameter ef=%s is out of range: "
-                                      "1..%d", num, VDB_HNSW_EF_MAX);
-            *ef = v < k ? k : (uint32_t)v;
-        }
-        p = end ? end + 1 : NULL;
-    }
+    char *stop;
+    unsigned long v = strtoul(val, &stop, 10);
+    if (!*val || *stop || *val == '-' || v < lo || v > hi)
+        return vdb_set_errmsg(VDB_EINVAL, "search parameter %s=%s is out of range: %u..%u", key,
+                              val, lo, hi);
+    *out = (uint32_t)v;
     return VDB_OK;
+}
+
+static vdb_status float_value(const char *key, const char *val, float *out)
+{
+    char *stop;
+    float v = strtof(val, &stop);
+    if (!*val || *stop || !isfinite(v))
+        return vdb_set_errmsg(VDB_EINVAL, "search parameter %s=%s is not a finite number", key,
+                              val);
+    *out = v;
+    return VDB_OK;
+}
+
+static vdb_status parse_search_params(const char *params, uint32_t k, vdb_metric metric,
+                                      search_params *out)
+{
+    *out = (search_params){.sp = {k > 64 ? k : 64, 8}};
+    char buf[512];
+    if (params && strlen(params) >= sizeof buf)
+        return vdb_set_errmsg(VDB_EINVAL, "search parameters are too long (%zu bytes; at most "
+                              "%zu)", strlen(params), sizeof buf - 1);
+    strcpy(buf, params ? params : "");
+    vdb_status st = VDB_OK;
+    uint32_t ef = 0;
+    for (char *save = NULL, *kv = strtok_r(buf, ",", &save); kv && st == VDB_OK;
+         kv = strtok_r(NULL, ",", &save)) {
+        while (*kv == ' ')
+            kv++;
+        if (!*kv)
+            continue;
+        char *eq = strchr(kv, '=');
+        if (!eq)
+            return vdb_set_errmsg(VDB_EINVAL, "search parameter '%s' is not key=value", kv);
+        *eq = 0;
+        const char *key = kv, *val = eq + 1;
+        if (!strcasecmp(key, "ef"))
+            st = uint_value("ef", val, 1, VDB_HNSW_EF_MAX, &ef);
+        else if (!strcasecmp(key, "nprobe"))
+            st = uint_value("nprobe", val, 1, VDB_IVF_NPROBE_MAX, &out->sp.nprobe);
+        else if (!strcasecmp(key, "radius")) {
+            st = float_value("radius", val, &out->radius);
+            out->ranged = true;
+        } else if (!strcasecmp(key, "range_filter")) {
+            st = float_value("range_filter", val, &out->range_filter);
+            out->has_filter = true;
+        }
+    }
+    if (st != VDB_OK)
+        return st;
+    if (ef)
+        out->sp.ef = ef < k ? k : ef;
+    bool higher = vdb_metric_higher_is_better(metric);
+    if (out->has_filter && !out->ranged)
+        return vdb_set_errmsg(VDB_EINVAL, "search parameter range_filter needs radius");
+    if (out->has_filter && (higher ? out->range_filter <= out->radius
+                                   : out->range_filter >= out->radius))
+        return vdb_set_errmsg(VDB_EINVAL, "search parameter range_filter=%g must be %s "
+                              "radius=%g for metric %s (%s)", out->range_filter,
+                              higher ? "above" : "below", out->radius, vdb_metric_name(metric),
+                              higher ? "radius < similarity <= range_filter"
+                                     : "range_filter <= distance < radius");
+    if (out->ranged && !out->has_filter)
+        out->range_filter = higher ? INFINITY : -INFINITY;
+    return VDB_OK;
+}
+
+/* The search of one call, shared by the tasks that search its segments. Each participant
+ * (slot) collects into its own nq heaps; they are merged at the end. */
+typedef struct search_ctx {
+    vdb_collection *c;
+    const vdb_search_req *req;
+    const vdb_field_def *fd;
+    size_t vf;
+    uint64_t T;
+    const vdb_expr *filter;
+    const vdb_seg_set *set;
+    const search_params *sp;
+    vdb_topk *heaps;          /* slots * nq */
+    vdb_status *st;           /* per slot: the first error */
+    char (*msg)[512];         /* ... and its words (errors are per thread) */
+} search_ctx;
+
+/* Segment i of the call into slot's heaps: visibility at T, the filter, then the segment's
+ * vector index under that bitset, or exact search when it has none (yet). */
+static void search_segment(void *arg, size_t i, uint32_t slot)
+{
+    search_ctx *x = arg;
+    if (x->st[slot] != VDB_OK)
+        return;
+    const vdb_search_req *req = x->req;
+    vdb_topk *heaps = x->heaps + (size_t)slot * req->nq;
+    vdb_segment *s = x->set->segs[i];
+    size_t rows = vdb_segment_rows(s);
+    if (!rows)
+        return;
+    uint64_t *bits = vdb_calloc(rows / 64 + 1, sizeof *bits);
+    vdb_status st = bits ? VDB_OK : vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+    if (st == VDB_OK && vdb_segment_visible(s, x->T, bits) > 0 &&
+        (st = vdb_filter_apply(x->c, x->filter, s, bits)) == VDB_OK) {
+        const vdb_column *vc = vdb_segment_column(s, x->vf);
+        const vdb_vindex *v = vdb_segment_attachment(s, x->vf);
+        const vdb_field_def *fd = x->fd;
+        if (!v)
+            st = vdb_flat_search((const float *)vc->data, rows, fd->dim, fd->metric,
+                                 req->vectors, req->nq, bits, (int64_t)i << 32, heaps);
+        /* the index honours the bitset, and searches exactly when it excludes most rows */
+        for (size_t q = 0; v && q < req->nq && st == VDB_OK; q++)
+            st = vdb_vindex_search(v, req->vectors + q * fd->dim, req->k, &x->sp->sp,
+                                   (const float *)vc->data, bits, (int64_t)i << 32, &heaps[q]);
+    }
+    vdb_free(bits);
+    if (st != VDB_OK) {
+        x->st[slot] = st;
+        snprintf(x->msg[slot], sizeof x->msg[slot], "%s", vdb_err_get());
+    }
+}
+
+/* Below this much work (rows times dim over the call's segments) a search stays on the
+ * caller's thread: handing tasks to other threads would cost more than it saves. */
+#define PARALLEL_MIN_WORK (1u << 18)
+
+/* Bytes of heaps one call may hold per participant before it uses fewer participants. */
+#define SLOT_HEAP_BUDGET (64u << 20)
+
+/* How many participants search the call's segments (1: the caller alone). */
+static uint32_t search_slots(vdb_db *db, const vdb_seg_set *set, const vdb_search_req *req)
+{
+    if (!db->search)
+        return 1;
+    size_t nonempty = 0, work = 0;
+    for (size_t i = 0; i < set->n; i++) {
+        size_t rows = vdb_segment_rows(set->segs[i]);
+        nonempty += rows > 0;
+        work += rows * req->dim;
+    }
+    if (nonempty < 2 || work < PARALLEL_MIN_WORK)
+        return 1;
+    size_t per_slot = req->nq * (size_t)req->k * (sizeof(float) + sizeof(int64_t));
+    size_t slots = VDB_MIN((size_t)vdb_pool_threads(db->search), nonempty);
+    slots = VDB_MIN(slots, VDB_MAX(1, SLOT_HEAP_BUDGET / VDB_MAX(per_slot, 1)));
+    return (uint32_t)VDB_MAX(slots, 1);
 }
 
 vdb_status vdb_search(vdb_db *db, const vdb_search_req *req, vdb_result **out)
@@ -281,7 +422,9 @@ vdb_status vdb_search(vdb_db *db, const vdb_search_req *req, vdb_result **out)
     size_t nof = 0;
     vdb_seg_set set = {0};
     vdb_topk *heaps = NULL;
-    uint64_t *bits = NULL;
+    vdb_status *slot_st = NULL;
+    char (*slot_msg)[512] = NULL;
+    uint32_t slots = 1;
     vdb_result *r = NULL;
     bool *want = NULL;
     bool locked = false;
@@ -305,8 +448,8 @@ vdb_status vdb_search(vdb_db *db, const vdb_search_req *req, vdb_result **out)
         goto out;
     }
     uint64_t T;
-    uint32_t ef;
-    if ((st = search_ef(req->params, req->k, &ef)) != VDB_OK ||
+    search_params sp;
+    if ((st = parse_search_params(req->params, req->k, fd->metric, &sp)) != VDB_OK ||
         (st = vdb_resolve_outputs(c, &req->read, &of, &nof)) != VDB_OK ||
         (st = vdb_filter_compile(c, req->filter, &filter)) != VDB_OK ||
         (st = vdb_read_ts(db, &req->read, &T)) != VDB_OK)
@@ -320,39 +463,39 @@ vdb_status vdb_search(vdb_db *db, const vdb_search_req *req, vdb_result **out)
     if ((st = vdb_pick_partitions(c, &req->read, want)) != VDB_OK ||
         (st = vdb_pick_segments(c, want, UINT32_MAX, &set)) != VDB_OK)
         goto out;
-    if (!(heaps = vdb_calloc(req->nq, sizeof *heaps))) {
+    slots = search_slots(db, &set, req);
+    heaps = vdb_calloc((size_t)slots * req->nq, sizeof *heaps);
+    slot_st = vdb_calloc(slots, sizeof *slot_st);
+    slot_msg = vdb_calloc(slots, sizeof *slot_msg);
+    if (!heaps || !slot_st || !slot_msg) {
         st = vdb_set_errmsg(VDB_ENOMEM, "out of memory");
         goto out;
     }
     bool higher = vdb_metric_higher_is_better(fd->metric);
-    for (size_t q = 0; q < req->nq && st == VDB_OK; q++)
-        st = vdb_topk_init(&heaps[q], req->k, higher);
-    for (size_t i = 0; i < set.n && st == VDB_OK; i++) {
-        vdb_segment *s = set.segs[i];
-        size_t rows = vdb_segment_rows(s);
-        if (!rows)
-            continue;
-        vdb_free(bits);
-        if (!(bits = vdb_calloc(rows / 64 + 1, sizeof *bits))) {
-            st = vdb_set_errmsg(VDB_ENOMEM, "out of memory");
-            break;
-        }
-        if (vdb_segment_visible(s, T, bits) == 0)
-            continue;
-        if ((st = vdb_filter_apply(c, filter, s, bits)) != VDB_OK)
-            break;
-        const vdb_column *vc = vdb_segment_column(s, (size_t)vf);
-        const vdb_hnsw *h = vdb_segment_attachment(s, (size_t)vf);
-        if (!h) {
-            st = vdb_flat_search((const float *)vc->data, rows, fd->dim, fd->metric,
-                                 req->vectors, req->nq, bits, (int64_t)i << 32, heaps);
-            continue;
-        }
-        /* the graph honours the bitset, and searches exactly when it excludes most rows */
-        for (size_t q = 0; q < req->nq && st == VDB_OK; q++)
-            st = vdb_hnsw_search(h, req->vectors + q * fd->dim, req->k, ef, bits,
-                                 (int64_t)i << 32, &heaps[q]);
+    for (size_t h = 0; h < (size_t)slots * req->nq && st == VDB_OK; h++) {
+        st = vdb_topk_init(&heaps[h], req->k, higher);
+        if (st == VDB_OK && sp.ranged) /* every index honours the window through the heap */
+            vdb_topk_set_range(&heaps[h], sp.radius, sp.range_filter);
     }
+    if (st != VDB_OK)
+        goto out;
+    search_ctx x = {c, req, fd, (size_t)vf, T, filter, &set, &sp, heaps, slot_st, slot_msg};
+    if (slots == 1)
+        for (size_t i = 0; i < set.n && slot_st[0] == VDB_OK; i++)
+            search_segment(&x, i, 0);
+    else
+        vdb_pool_for(db->search, set.n, slots - 1, search_segment, &x);
+    for (uint32_t sl = 0; sl < slots && st == VDB_OK; sl++)
+        if (slot_st[sl] != VDB_OK)
+            st = vdb_set_errmsg(slot_st[sl], "%s", slot_msg[sl]);
+    /* merge: the best k of the union of each slot's best k (ties: the smaller id, as in
+     * a single heap, so the answer does not depend on how the segments were shared out) */
+    for (uint32_t sl = 1; sl < slots && st == VDB_OK; sl++)
+        for (size_t q = 0; q < req->nq; q++) {
+            const vdb_topk *from = &heaps[(size_t)sl * req->nq + q];
+            for (size_t j = 0; j < from->n; j++)
+                vdb_topk_push(&heaps[q], from->dist[j], from->id[j]);
+        }
     if (st == VDB_OK)
         st = vdb_result_open(c, of, nof, req->nq, true, req->nq * (size_t)req->k, &r);
     for (size_t q = 0; q < req->nq && st == VDB_OK; q++) {
@@ -368,10 +511,11 @@ out:
     if (locked)
         pthread_rwlock_unlock(&c->lock);
     pthread_rwlock_unlock(&db->catalog);
-    for (size_t q = 0; heaps && q < req->nq; q++)
-        vdb_topk_free(&heaps[q]);
+    for (size_t h = 0; heaps && h < (size_t)slots * req->nq; h++)
+        vdb_topk_free(&heaps[h]);
     vdb_free(heaps);
-    vdb_free(bits);
+    vdb_free(slot_st);
+    vdb_free(slot_msg);
     vdb_free(set.segs);
     vdb_free(of);
     vdb_free(want);
@@ -498,7 +642,9 @@ vdb_status vdb_collection_stats(vdb_db *db, const char *collection, vdb_stats *o
             out->sealed_segments++;
             out->sealed_rows += info.rows;
             out->deleted_rows += info.deletes;
+            vdb_index_usage(c, c->sealed[i], &out->index_bytes, &out->indexed_rows);
         }
+        out->failed_index_builds = c->index_failures;
         bool *all = vdb_calloc(c->nparts + 1, sizeof *all);
         vdb_seg_set set = {0};
         if (!all)

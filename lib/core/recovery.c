@@ -46,7 +46,7 @@ static int load_segment(void *arg, const char *key, const void *val, size_t len)
     vdb_segment *s;
     l->st = vdb_segment_load(val, len, &l->c->layout, l->db->obj.be, l->db->obj.h, &s);
     if (l->st == VDB_OK)
-        l->st = vdb_index_segment(l->db, l->c, s, NULL);
+        l->st = vdb_index_segment(l->db, l->c, s, NULL, true); /* saved indexes load here */
     if (l->st == VDB_OK) {
         l->st = vdb_collection_add_sealed(l->c, s);
         if (l->st != VDB_OK)
@@ -275,5 +275,9 @@ vdb_status vdb_recover(vdb_db *db)
         if (st == VDB_OK)
             st = replay_collection(db, c);
     }
+    /* the vector indexes that were not saved (or were damaged) build in the background */
+    for (size_t i = 0; i < db->ncolls && st == VDB_OK; i++)
+        for (size_t k = 0; k < db->colls[i]->nsealed; k++)
+            vdb_index_queue(db, db->colls[i], db->colls[i]->sealed[k]);
     return st;
 }

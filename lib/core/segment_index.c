@@ -1,14 +1,14 @@
-/* Indexes on sealed segments: building the collection's scalar indexes (in memory, from the
- * columns) and vector indexes (HNSW) for a segment, and keeping vector indexes next to the
- * segment in the object store so that an open loads them instead of rebuilding. */
+/* Indexes on sealed segments: the collection's scalar indexes (built in memory from the
+ * columns, in the calling thread: they are cheap) and its vector indexes, which are built in
+ * the background by the build pool, saved beside the segment in the object store so that an
+ * open loads them instead of rebuilding, and swapped in under the collection's write lock. */
 #include <stdio.h>
 #include <unistd.h>
 
 #include "core.h"
-#include "index/hnsw.h"
 
 static void free_sindex(void *p) { vdb_sindex_free(p); }
-static void free_hnsw(void *p) { vdb_hnsw_free(p); }
+static void free_vindex(void *p) { vdb_vindex_free(p); }
 
 static vdb_sindex_kind kind_of(const char *type)
 {
@@ -21,51 +21,64 @@ static vdb_sindex_kind kind_of(const char *type)
     return 0;
 }
 
-/* "<segments>/<id>/hnsw_<col>_M<m>_efc<e>": the parameters are in the name, so an index
- * built with other ones is never mistaken for this one. */
-static void hnsw_key(char *buf, size_t n, const vdb_collection *c, uint64_t id, size_t col,
-                     const vdb_index_params *p)
+/* "<segments>/<id>/<kind>_<col>_<params>": the parameters are in the name, so an index built
+ * with other ones is never mistaken for this one. */
+static void vindex_key(char *buf, size_t n, const vdb_collection *c, uint64_t id, size_t col,
+                       vdb_vindex_type t, const vdb_index_params *p)
 {
-    snprintf(buf, n, "%s/%llu/hnsw_%zu_M%u_efc%u", c->seg_prefix, (unsigned long long)id, col,
-             p->M, p->ef_construction);
+    int k = snprintf(buf, n, "%s/%llu/", c->seg_prefix, (unsigned long long)id);
+    size_t at = k > 0 ? (size_t)k : 0;
+    if (at >= n)
+        return;
+    switch (t) {
+    case VDB_VINDEX_HNSW:
+        snprintf(buf + at, n - at, "hnsw_%zu_M%u_efc%u", col, p->M, p->ef_construction);
+        break;
+    case VDB_VINDEX_IVF_FLAT:
+        snprintf(buf + at, n - at, "ivf_flat_%zu_nlist%u", col, p->nlist);
+        break;
+    case VDB_VINDEX_IVF_SQ8:
+        snprintf(buf + at, n - at, "ivf_sq8_%zu_nlist%u", col, p->nlist);
+        break;
+    default:
+        snprintf(buf + at, n - at, "ivf_pq_%zu_nlist%u_m%u_nbits%u", col, p->nlist, p->pq_m,
+                 p->pq_nbits);
+        break;
+    }
 }
 
-/* The HNSW index of column col: loaded from the object store when a saved copy is there and
- * whole, else built (on every CPU) and saved. A failed save only costs a rebuild later. */
-static vdb_status hnsw_for(vdb_db *db, vdb_collection *c, vdb_segment *s, size_t col,
-                           vdb_hnsw **out)
+static bool in_sealed(const vdb_collection *c, const vdb_segment *s)
 {
-    const vdb_field_def *f = &c->schema->fields[col].def;
-    const vdb_index_params *p = &c->index_params[col];
+    for (size_t i = 0; i < c->nsealed; i++)
+        if (c->sealed[i] == s)
+            return true;
+    return false;
+}
+
+/* A saved vector index of column col, or NULL when there is none or it is damaged (then it
+ * is built again and overwritten). */
+static vdb_vindex *saved_index(vdb_db *db, vdb_collection *c, vdb_segment *s, size_t col)
+{
+    vdb_vindex_type t = vdb_vindex_type_from_name(c->index_type[col]);
     const vdb_column *vc = vdb_segment_column(s, col);
-    const float *base = (const float *)vc->data;
     vdb_segment_info info;
     vdb_segment_get_info(s, &info);
     char key[256];
-    hnsw_key(key, sizeof key, c, info.id, col, p);
+    vindex_key(key, sizeof key, c, info.id, col, t, &c->index_params[col]);
     void *data;
     size_t len;
+    vdb_vindex *v = NULL;
     if (db->obj.be->get(db->obj.h, key, &data, &len) == VDB_OK) {
-        vdb_status st = vdb_hnsw_decode(data, len, base, vc->rows, f->dim, out);
+        if (vdb_vindex_decode(t, data, len, (const float *)vc->data, vc->rows, vc->dim, &v) !=
+            VDB_OK)
+            v = NULL;
         vdb_free(data);
-        if (st == VDB_OK)
-            return VDB_OK; /* a damaged copy is rebuilt below and overwritten */
     }
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    vdb_status st = vdb_hnsw_build(base, vc->rows, f->dim, f->metric, p->M, p->ef_construction,
-                                   cpus > 0 ? (uint32_t)cpus : 1, NULL, NULL, out);
-    if (st != VDB_OK)
-        return vdb_set_errmsg(st, "building the HNSW index of '%s' on segment %llu: %s",
-                              f->name, (unsigned long long)info.id, vdb_err_get());
-    vdb_buf b = {0};
-    if (vdb_hnsw_encode(*out, &b) == VDB_OK && !b.oom)
-        db->obj.be->put(db->obj.h, key, b.p, b.len);
-    vdb_buf_free(&b);
-    return VDB_OK;
+    return v;
 }
 
 vdb_status vdb_index_segment(vdb_db *db, vdb_collection *c, vdb_segment *s,
-                             pthread_rwlock_t *lock)
+                             pthread_rwlock_t *lock, bool load_saved)
 {
     const vdb_schema *sc = c->schema;
     void **built = vdb_calloc(sc->nfields + 1, sizeof *built);
@@ -74,11 +87,13 @@ vdb_status vdb_index_segment(vdb_db *db, vdb_collection *c, vdb_segment *s,
         const char *type = c->index_type[i];
         if (!type || vdb_segment_attachment(s, i))
             continue;
-        if (!strcmp(type, "HNSW"))
-            st = hnsw_for(db, c, s, i, (vdb_hnsw **)&built[i]);
-        else if (kind_of(type))
+        if (vdb_vindex_type_from_name(type) != VDB_VINDEX_NONE) {
+            if (load_saved)
+                built[i] = saved_index(db, c, s, i);
+        } else if (kind_of(type)) {
             st = vdb_sindex_build(kind_of(type), vdb_segment_column(s, i),
                                   (vdb_scalar_index **)&built[i]);
+        }
     }
     if (lock)
         pthread_rwlock_wrlock(lock);
@@ -87,9 +102,9 @@ vdb_status vdb_index_segment(vdb_db *db, vdb_collection *c, vdb_segment *s,
             continue;
         bool vec = c->types[i] == VDB_TYPE_FLOAT_VECTOR;
         if (st == VDB_OK) /* all or none: a half-indexed segment would be fine, but simpler */
-            vdb_segment_set_attachment(s, i, built[i], vec ? free_hnsw : free_sindex);
+            vdb_segment_set_attachment(s, i, built[i], vec ? free_vindex : free_sindex);
         else if (vec)
-            vdb_hnsw_free(built[i]);
+            vdb_vindex_free(built[i]);
         else
             vdb_sindex_free(built[i]);
     }
@@ -97,6 +112,181 @@ vdb_status vdb_index_segment(vdb_db *db, vdb_collection *c, vdb_segment *s,
         pthread_rwlock_unlock(lock);
     vdb_free(built);
     return st;
+}
+
+/* ---- background builds ---- */
+
+typedef struct build_job {
+    vdb_job job;
+    vdb_db *db;
+    vdb_collection *c;      /* alive while the job runs: a drop waits for its jobs */
+    vdb_segment *s;         /* one reference held */
+    size_t col;
+    uint64_t gen;           /* c->index_gen[col] when queued */
+    vdb_vindex_type type;
+    vdb_index_params params;
+    size_t rows;
+    uint64_t last_report_ms;
+    bool final_reported;
+} build_job;
+
+void vdb_index_notify(vdb_db *db)
+{
+    __atomic_add_fetch(&db->idx_events, 1, __ATOMIC_RELEASE);
+    pthread_mutex_lock(&db->idx_mu);
+    pthread_cond_broadcast(&db->idx_cv);
+    pthread_mutex_unlock(&db->idx_mu);
+}
+
+static void report(build_job *j, uint64_t done)
+{
+    vdb_db *db = j->db;
+    pthread_mutex_lock(&db->progress_mu);
+    if (db->progress_fn)
+        db->progress_fn(db->progress_arg, j->c->name, j->c->schema->fields[j->col].def.name,
+                        done, j->rows);
+    pthread_mutex_unlock(&db->progress_mu);
+}
+
+/* From inside the index build (never concurrently): at most ten reports a second. */
+static void on_progress(void *arg, size_t done, size_t total)
+{
+    build_job *j = arg;
+    uint64_t now = vdb_now_ms();
+    bool final = total == 0 || done >= total;
+    if (j->final_reported || (!final && now - j->last_report_ms < 100))
+        return;
+    j->last_report_ms = now;
+    j->final_reported = final;
+    /* IVF counts in its own units: scaled to rows */
+    report(j, final ? j->rows : (uint64_t)((double)done / (double)total * (double)j->rows));
+}
+
+/* Whether the job's index is still wanted: its segment sealed here, its index the same. */
+static bool wanted(const build_job *j)
+{
+    return j->c->index_gen[j->col] == j->gen && in_sealed(j->c, j->s);
+}
+
+static void build_run(vdb_job *job)
+{
+    build_job *j = (build_job *)job;
+    vdb_db *db = j->db;
+    vdb_collection *c = j->c;
+    pthread_rwlock_rdlock(&c->lock);
+    bool want = wanted(j) && !vdb_segment_attachment(j->s, j->col);
+    pthread_rwlock_unlock(&c->lock);
+    if (!want)
+        return;
+    /* the rows of a sealed segment never change: no lock needed to read them */
+    const vdb_column *vc = vdb_segment_column(j->s, j->col);
+    const vdb_field_def *f = &c->schema->fields[j->col].def;
+    vdb_vindex_params vp = vdb_index_vparams(&j->params);
+    vdb_vindex *v = NULL;
+    j->last_report_ms = vdb_now_ms();
+    vdb_status st = vdb_vindex_build(j->type, &vp, (const float *)vc->data, vc->rows, f->dim,
+                                     f->metric, db->build_threads, on_progress, j, &v);
+    vdb_segment_info info;
+    vdb_segment_get_info(j->s, &info);
+    if (st != VDB_OK) {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "building the %s index of '%s' on segment %llu of '%s' "
+                 "failed: %s", vdb_vindex_type_name(j->type), f->name,
+                 (unsigned long long)info.id, c->name, vdb_err_get());
+        pthread_rwlock_wrlock(&c->lock);
+        if (c->index_gen[j->col] == j->gen) {
+            c->index_failures++;
+            if (!c->index_fail_msg[j->col]) { /* the first failure tells */
+                c->index_fail[j->col] = st;
+                c->index_fail_msg[j->col] = vdb_strdup(msg);
+            }
+        }
+        pthread_rwlock_unlock(&c->lock);
+        vdb_index_notify(db);
+        return;
+    }
+    if (!j->final_reported) {
+        j->final_reported = true;
+        report(j, j->rows);
+    }
+    /* Saved before it is attached. A failed save only costs a rebuild at the next open. */
+    char key[256];
+    vindex_key(key, sizeof key, c, info.id, j->col, j->type, &j->params);
+    vdb_buf b = {0};
+    bool saved = vdb_vindex_encode(v, &b) == VDB_OK && !b.oom &&
+                 db->obj.be->put(db->obj.h, key, b.p, b.len) == VDB_OK;
+    vdb_buf_free(&b);
+    pthread_rwlock_wrlock(&c->lock);
+    want = wanted(j) && !vdb_segment_attachment(j->s, j->col);
+    bool gone = !in_sealed(c, j->s);
+    if (want) {
+        vdb_segment_set_attachment(j->s, j->col, v, free_vindex);
+        v = NULL;
+    }
+    pthread_rwlock_unlock(&c->lock);
+    /* the segment was dropped or compacted away while we built: its folder is garbage, and
+     * so is what we just put in it (the drop deleted the folder before or will after) */
+    if (gone && saved)
+        db->obj.be->del(db->obj.h, key);
+    vdb_vindex_free(v);
+    vdb_index_notify(db);
+}
+
+static void build_release(vdb_job *job, bool ran)
+{
+    (void)ran;
+    build_job *j = (build_job *)job;
+    vdb_segment_free(j->s); /* our reference */
+    vdb_free(j);
+}
+
+void vdb_index_queue(vdb_db *db, vdb_collection *c, vdb_segment *s)
+{
+    pthread_rwlock_rdlock(&c->lock);
+    for (size_t i = 0; i < c->schema->nfields; i++) {
+        vdb_vindex_type t = vdb_vindex_type_from_name(c->index_type[i]);
+        if (t == VDB_VINDEX_NONE || vdb_segment_attachment(s, i))
+            continue;
+        build_job *j = vdb_calloc(1, sizeof *j);
+        if (!j) {
+            /* recorded like a failed build: the segment stays exact, waiters hear of it */
+            pthread_rwlock_unlock(&c->lock);
+            pthread_rwlock_wrlock(&c->lock);
+            c->index_failures++;
+            if (!c->index_fail_msg[i]) {
+                c->index_fail[i] = VDB_ENOMEM;
+                c->index_fail_msg[i] = vdb_strdup("out of memory queueing an index build");
+            }
+            pthread_rwlock_unlock(&c->lock);
+            vdb_index_notify(db);
+            pthread_rwlock_rdlock(&c->lock);
+            continue;
+        }
+        vdb_segment_ref(s);
+        *j = (build_job){.job = {build_run, build_release, c, NULL}, .db = db, .c = c, .s = s,
+                         .col = i, .gen = c->index_gen[i], .type = t,
+                         .params = c->index_params[i], .rows = vdb_segment_rows(s)};
+        vdb_pool_submit(db->builds, &j->job);
+    }
+    pthread_rwlock_unlock(&c->lock);
+}
+
+void vdb_index_usage(const vdb_collection *c, const vdb_segment *s, uint64_t *bytes,
+                     uint64_t *rows)
+{
+    bool all = true, any = false;
+    for (size_t i = 0; i < c->schema->nfields; i++) {
+        if (vdb_vindex_type_from_name(c->index_type[i]) == VDB_VINDEX_NONE)
+            continue;
+        const vdb_vindex *v = vdb_segment_attachment(s, i);
+        any = true;
+        if (v)
+            *bytes += vdb_vindex_memory(v);
+        else
+            all = false;
+    }
+    if (any && all)
+        *rows += vdb_segment_rows(s);
 }
 
 typedef struct key_list {

@@ -37,6 +37,7 @@ vdb_status vdb_segment_new(uint64_t id, uint64_t partition_id, uint32_t shard,
         vdb_free(s);
         return vdb_set_errmsg(VDB_ENOMEM, "segment: out of memory");
     }
+    s->refs = 1;
     s->id = id;
     s->partition_id = partition_id;
     s->shard = shard;
@@ -49,9 +50,11 @@ vdb_status vdb_segment_new(uint64_t id, uint64_t partition_id, uint32_t shard,
     return VDB_OK;
 }
 
+void vdb_segment_ref(vdb_segment *s) { __atomic_add_fetch(&s->refs, 1, __ATOMIC_RELAXED); }
+
 void vdb_segment_free(vdb_segment *s)
 {
-    if (!s)
+    if (!s || __atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) > 0)
         return;
     for (size_t i = 0; i < s->ncols; i++)
         vdb_column_free(&s->cols[i]);

@@ -129,8 +129,14 @@ typedef struct vdb_segment_info {
     size_t memory;           /* bytes held in memory */
 } vdb_segment_info;
 
+/* A new segment holds one reference (its creator's). */
 vdb_status vdb_segment_new(uint64_t id, uint64_t partition_id, uint32_t shard,
                            const vdb_segment_layout *layout, vdb_segment **out);
+/* Reference counting, so a background index build can keep a segment alive while the
+ * catalog drops it (compaction, drop partition): vdb_segment_ref adds a holder and
+ * vdb_segment_free drops one, freeing the segment with the last. Both are thread-safe
+ * (atomic); everything else about a segment still needs the caller's lock. */
+void vdb_segment_ref(vdb_segment *s);
 void vdb_segment_free(vdb_segment *s);
 void vdb_segment_get_info(const vdb_segment *s, vdb_segment_info *out);
 void vdb_segment_set_end_pos(vdb_segment *s, uint64_t pos);

@@ -65,6 +65,7 @@ struct vdb_segment {
     vdb_seg_file *deltas;
     size_t ndeltas;
     vdb_seg_attachment *att; /* per column, NULL until the first attachment */
+    int refs;                /* atomic: holders (the catalog, background index builds) */
 };
 
 /* Records (pk, ts) against the key's slot unless already held; copies a string key. */

@@ -13,7 +13,7 @@ from . import _lib
 from .client import Client
 from .errors import (AlreadyExistsError, ConflictError, CorruptError, InvalidArgumentError,
                      LockedError, NotFoundError, OutOfMemoryError, RangeError, Status,
-                     StorageIOError, UnsupportedError, VdbError, VersionError)
+                     StorageIOError, TimedOutError, UnsupportedError, VdbError, VersionError)
 from .schema import CollectionSchema, DataType, FieldSchema, IndexParams, MetricType, Schema
 
 __version__ = "0.1.0"
@@ -36,5 +36,5 @@ __all__ = [
     "DataType", "MetricType", "Status", "VdbError", "InvalidArgumentError", "NotFoundError",
     "AlreadyExistsError", "StorageIOError", "CorruptError", "UnsupportedError",
     "OutOfMemoryError", "LockedError", "VersionError", "ConflictError", "RangeError",
-    "library_version", "library_path",
+    "TimedOutError", "library_version", "library_path",
 ]

@@ -42,6 +42,9 @@ class vdb_options(Structure):
         ("meta_uri", c_char_p),
         ("object_uri", c_char_p),
         ("disable_io_uring", c_int),
+        ("index_build_workers", c_uint32),
+        ("index_build_threads", c_uint32),
+        ("search_threads", c_uint32),
     ]
 
 
@@ -124,6 +127,9 @@ class vdb_stats(Structure):
         ("deleted_rows", c_uint64),
         ("num_shards", c_uint32),
         ("num_partitions", c_uint32),
+        ("index_bytes", c_uint64),
+        ("indexed_rows", c_uint64),
+        ("failed_index_builds", c_uint64),
     ]
 
 
@@ -205,6 +211,9 @@ PROTOTYPES = {
     "vdb_create_index": (st, [db_p, c_char_p, c_char_p, c_char_p, c_char_p]),
     "vdb_drop_index": (st, [db_p, c_char_p, c_char_p]),
     "vdb_describe_index": (st, [db_p, c_char_p, c_char_p, POINTER(c_char_p)]),
+    "vdb_wait_for_index": (st, [db_p, c_char_p, c_char_p, c_uint64]),
+    "vdb_index_progress": (st, [db_p, c_char_p, c_char_p, POINTER(c_uint64), POINTER(c_uint64)]),
+    "vdb_set_index_progress": (st, [db_p, c_void_p, c_void_p]),
     # time, statistics
     "vdb_now": (st, [db_p, POINTER(c_uint64)]),
     "vdb_collection_stats": (st, [db_p, c_char_p, POINTER(vdb_stats)]),

@@ -4,7 +4,9 @@ import array
 import functools
 import json
 import numbers
+import sys
 import threading
+import time
 from ctypes import (POINTER, byref, c_char_p, c_double, c_float, c_int, c_int8, c_int16,
                     c_int32, c_int64, c_uint8, c_uint64, c_void_p, sizeof, string_at)
 
@@ -158,13 +160,15 @@ class Client:
     Options (all optional; None keeps the library default, see vdb_options in vdb.h): sync
     ("full", "batch", "off"), sync_interval_ms, segment_max_rows, segment_max_bytes,
     retention_seconds, compaction_interval_ms, compaction_min_segments, log_uri, meta_uri,
-    object_uri, disable_io_uring. pymilvus's connection arguments (token, user, password,
+    object_uri, disable_io_uring, index_build_workers, index_build_threads, search_threads.
+    pymilvus's connection arguments (token, user, password,
     db_name, timeout) are accepted and ignored. One Client may be used from many threads.
     """
 
     _OPTION_NAMES = ("sync_interval_ms", "segment_max_rows", "segment_max_bytes",
                      "retention_seconds", "compaction_interval_ms", "compaction_min_segments",
-                     "disable_io_uring")
+                     "disable_io_uring", "index_build_workers", "index_build_threads",
+                     "search_threads")
     _IGNORED = ("token", "user", "password", "db_name", "timeout", "secure")
 
     def __init__(self, uri="./libvdb.db", sync=None, log_uri=None, meta_uri=None,
@@ -684,6 +688,7 @@ class Client:
                     continue  # exact search is what a vector AUTOINDEX/FLAT gives today
                 self._create_index(collection_name, idx["field_name"], idx.get("index_type"),
                                    idx.get("params"))
+                self._wait_index(collection_name, idx["field_name"], None)
 
     @_api
     def drop_collection(self, collection_name, timeout=None, **kwargs):
@@ -989,21 +994,67 @@ class Client:
         self._check(self._lib.vdb_create_index(self._db, _b(collection_name), _b(field_name),
                                                _b(index_type or "AUTOINDEX"), _b(p)))
 
+    def _progress(self, collection_name, field_name):
+        done, total = c_uint64(), c_uint64()
+        self._check(self._lib.vdb_index_progress(self._db, _b(collection_name), _b(field_name),
+                                                 byref(done), byref(total)))
+        return done.value, total.value
+
+    def _wait_index(self, collection_name, field_name, timeout):
+        """Waits for the field's background index builds, as pymilvus's create_index(sync=True)
+        does; after about a second a progress bar is drawn on stderr when it is a terminal."""
+        start = time.monotonic()
+        deadline = None if timeout is None else start + float(timeout)
+        tty = hasattr(sys.stderr, "isatty") and sys.stderr.isatty()
+        drawn = False
+        while True:
+            step = 200 if deadline is None else max(0, min(200, int((deadline - time.monotonic())
+                                                                    * 1000)))
+            st = self._lib.vdb_wait_for_index(self._db, _b(collection_name), _b(field_name), step)
+            if st != Status.ETIMEDOUT or (deadline is not None and time.monotonic() >= deadline):
+                break
+            if tty and time.monotonic() - start > 1.0:
+                done, total = self._progress(collection_name, field_name)
+                width = 30
+                fill = width * done // total if total else width
+                sys.stderr.write("\rindexing %s.%s [%s%s] %d/%d rows" % (
+                    collection_name, field_name, "#" * fill, "." * (width - fill), done, total))
+                sys.stderr.flush()
+                drawn = True
+        if drawn:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+        self._check(st)
+
     @_api
     def create_index(self, collection_name, field_name=None, index_type="AUTOINDEX", params=None,
-                     index_params=None, timeout=None, **kwargs):
-        """Builds an index on a field: create_index("c", "year", "STL_SORT"), or pymilvus's
-        create_index("c", index_params) with an IndexParams from prepare_index_params()."""
+                     index_params=None, timeout=None, sync=True, **kwargs):
+        """Creates an index on a field: create_index("c", "year", "STL_SORT"), or pymilvus's
+        create_index("c", index_params) with an IndexParams from prepare_index_params().
+        Vector indexes build in the background: with sync (the default, as pymilvus) this
+        waits for them (at most timeout seconds, then TimedOutError; the build goes on)."""
         if isinstance(field_name, IndexParams):
             index_params, field_name = field_name, None
         if index_params is not None:
+            fields = [idx["field_name"] for idx in index_params]
             for idx in index_params:
                 self._create_index(collection_name, idx["field_name"], idx.get("index_type"),
                                    idx.get("params"))
-            return
-        if not field_name:
+        elif not field_name:
             raise _einval("create_index needs a field_name or index_params")
-        self._create_index(collection_name, field_name, index_type, params)
+        else:
+            fields = [field_name]
+            self._create_index(collection_name, field_name, index_type, params)
+        if sync:
+            for f in fields:
+                self._wait_index(collection_name, f, timeout)
+
+    @_api
+    def wait_for_index_building_complete(self, collection_name, index_name, timeout=None,
+                                         **kwargs):
+        """Waits for the builds of field index_name's index (TimedOutError after timeout s)."""
+        self._wait_index(collection_name, index_name, timeout)
+        return True
 
     @_api
     def drop_index(self, collection_name, index_name, timeout=None, **kwargs):
@@ -1012,12 +1063,25 @@ class Client:
 
     @_api
     def describe_index(self, collection_name, index_name, timeout=None, **kwargs):
-        """{"field_name", "index_name", "index_type"}; NotFoundError if the field has none."""
+        """{"field_name", "index_name", "index_type", "indexed_rows", "total_rows", "state",
+        "pending_index_rows"} (state "Finished", "InProgress" or "Failed" with "fail_reason");
+        NotFoundError if the field has none."""
         t = c_char_p()
         self._check(self._lib.vdb_describe_index(self._db, _b(collection_name), _b(index_name),
                                                  byref(t)))
-        return {"field_name": index_name, "index_name": index_name,
-                "index_type": t.value.decode("utf-8") if t.value else ""}
+        done, total = self._progress(collection_name, index_name)
+        out = {"field_name": index_name, "index_name": index_name,
+               "index_type": t.value.decode("utf-8") if t.value else "",
+               "indexed_rows": done, "total_rows": total, "pending_index_rows": total - done}
+        st = self._lib.vdb_wait_for_index(self._db, _b(collection_name), _b(index_name), 0)
+        if st == Status.OK:
+            out["state"] = "Finished"
+        elif st == Status.ETIMEDOUT:
+            out["state"] = "InProgress"
+        else:
+            out["state"] = "Failed"
+            out["fail_reason"] = str(self._error(st))
+        return out
 
     def list_indexes(self, collection_name, field_name=None, timeout=None, **kwargs):
         """Names of the indexes (the names of the indexed fields)."""

@@ -5,7 +5,7 @@ import enum
 __all__ = [
     "Status", "VdbError", "InvalidArgumentError", "NotFoundError", "AlreadyExistsError",
     "StorageIOError", "CorruptError", "UnsupportedError", "OutOfMemoryError", "LockedError",
-    "VersionError", "ConflictError", "RangeError",
+    "VersionError", "ConflictError", "RangeError", "TimedOutError",
 ]
 
 
@@ -24,6 +24,7 @@ class Status(enum.IntEnum):
     EVERSION = 9
     ECONFLICT = 10
     ERANGE = 11
+    ETIMEDOUT = 12
 
 
 class VdbError(Exception):
@@ -95,6 +96,10 @@ class RangeError(VdbError):
     """VDB_ERANGE: a timestamp outside the retention window, a value out of range."""
 
 
+class TimedOutError(VdbError):
+    """VDB_ETIMEDOUT: a wait ran out of time (the work goes on: an index build, say)."""
+
+
 _BY_STATUS = {
     Status.EINVAL: InvalidArgumentError,
     Status.ENOTFOUND: NotFoundError,
@@ -107,6 +112,7 @@ _BY_STATUS = {
     Status.EVERSION: VersionError,
     Status.ECONFLICT: ConflictError,
     Status.ERANGE: RangeError,
+    Status.ETIMEDOUT: TimedOutError,
 }
 
 

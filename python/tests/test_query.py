@@ -4,6 +4,7 @@ vdb_count, vdb_delete_where, the search filter and vdb_create_index / drop / des
 import pytest
 
 import libvdb
+from conftest import rand_vectors
 
 
 def ids(rows):
@@ -108,7 +109,9 @@ def test_indexes(docs):
         docs.describe_index("docs", "year")
     assert ids(docs.query("docs", filter="year == 2003")) == list(range(3, 100, 10))
     with pytest.raises(libvdb.UnsupportedError):
-        docs.create_index("docs", "vector", index_type="IVF_FLAT")
+        docs.create_index("docs", "vector", index_type="DISKANN")
+    with pytest.raises(libvdb.InvalidArgumentError):
+        docs.create_index("docs", "vector", index_type="IVF_FLAT", params={"nlist": 0})
     with pytest.raises(libvdb.InvalidArgumentError):
         docs.create_index("docs", "vector", index_type="HNSW", params={"M": 1})
     docs.create_index("docs", "vector", index_type="HNSW",
@@ -116,3 +119,39 @@ def test_indexes(docs):
     assert docs.describe_index("docs", "vector")["index_type"] == "HNSW"
     with pytest.raises(libvdb.VdbError):
         docs.create_index("docs", "nosuchfield")
+
+
+def test_vector_indexes_build_in_background_and_report_progress(client):
+    s = libvdb.Schema()
+    s.add_field("id", libvdb.DataType.INT64, is_primary=True)
+    s.add_field("vector", libvdb.DataType.FLOAT_VECTOR, dim=8, metric_type="L2")
+    client.create_collection("v", schema=s)
+    vecs = rand_vectors(2000, 8, seed=5)
+    client.insert("v", [{"id": i, "vector": v} for i, v in enumerate(vecs)])
+    client.flush("v")
+    exact = client.search("v", vecs[:5], limit=10)
+    client.create_index("v", "vector", index_type="IVF_FLAT", params={"nlist": 16})  # waits
+    d = client.describe_index("v", "vector")
+    assert d["index_type"] == "IVF_FLAT" and d["state"] == "Finished"
+    assert d["indexed_rows"] == d["total_rows"] == 2000 and d["pending_index_rows"] == 0
+    stats = client.get_collection_stats("v")
+    assert stats["indexed_rows"] == 2000 and stats["index_bytes"] > 0
+    assert stats["failed_index_builds"] == 0
+    # every list probed: the same answers as exact search
+    got = client.search("v", vecs[:5], limit=10, search_params={"params": {"nprobe": 16}})
+    assert [[h["id"] for h in q] for q in got] == [[h["id"] for h in q] for q in exact]
+    # range search through search params: only scores inside the window
+    r = client.search("v", vecs[:1], limit=50,
+                      search_params={"params": {"nprobe": 16, "radius": 1.5,
+                                                "range_filter": 0.5}})
+    assert r[0] and all(0.5 <= h["distance"] < 1.5 for h in r[0])
+    with pytest.raises(libvdb.InvalidArgumentError):
+        client.search("v", vecs[:1], limit=5, search_params={"params": {"nprobe": 0}})
+    with pytest.raises(libvdb.InvalidArgumentError):
+        client.search("v", vecs[:1], limit=5,
+                      search_params={"params": {"radius": 0.5, "range_filter": 1.5}})
+    # without waiting: the build goes on in the background, wait_for_index_building_complete
+    client.drop_index("v", "vector")
+    client.create_index("v", "vector", index_type="HNSW", params={"M": 8}, sync=False)
+    assert client.wait_for_index_building_complete("v", "vector", timeout=60)
+    assert client.describe_index("v", "vector")["state"] == "Finished"

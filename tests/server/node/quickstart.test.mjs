@@ -193,11 +193,17 @@ test('full schema, scalar and vector indexes', async () => {
   ok(await client.dropIndex({ collectionName: FULL, indexName: 'year' }), 'drop index');
   const r = await client.describeIndex({ collectionName: FULL, indexName: 'year' });
   assert.equal(r.code, 700, JSON.stringify(r));
-  const ivf = await client.createIndex({ collectionName: FULL, indexParams: [
-    { fieldName: 'emb', indexName: 'emb', metricType: 'L2', indexType: 'IVF_FLAT',
-      params: { nlist: 16 } }] });
-  assert.equal(ivf.code, 701, JSON.stringify(ivf));
+  const disk = await client.createIndex({ collectionName: FULL, indexParams: [
+    { fieldName: 'emb', indexName: 'emb', metricType: 'L2', indexType: 'DISKANN' }] });
+  assert.equal(disk.code, 701, JSON.stringify(disk));
   ok(await client.dropIndex({ collectionName: FULL, indexName: 'emb' }), 'drop FLAT');
+  ok(await client.createIndex({ collectionName: FULL, indexParams: [
+    { fieldName: 'emb', indexName: 'emb', metricType: 'L2', indexType: 'IVF_FLAT',
+      params: { nlist: 16 } }] }), 'create IVF_FLAT');
+  const ivfHits = ok(await client.search({ collectionName: FULL, data: [vec(3)], limit: 1,
+    outputFields: ['title'], searchParams: { params: { nprobe: 16 } } }), 'search IVF_FLAT');
+  assert.equal(ivfHits[0].title, 'book 3');
+  ok(await client.dropIndex({ collectionName: FULL, indexName: 'emb' }), 'drop IVF_FLAT');
   ok(await client.createIndex({ collectionName: FULL, indexParams: [
     { fieldName: 'emb', indexName: 'emb', metricType: 'L2', indexType: 'HNSW',
       params: { M: 16, efConstruction: 200 } }] }), 'create HNSW');
