@@ -1,5 +1,5 @@
 /* Tests of the HNSW index: recall against brute force, bitsets, serialization and corruption, threads, edges. */
-#include "test_common.h"
+#include "test_vectors.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -18,58 +18,6 @@
 #endif
 #define NQ 100
 #define K 10
-#define FMNIST "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"
-
-/* The first rows of Fashion-MNIST (pixels as floats) through zcat; NULL when not installed. */
-static float *load_fmnist(size_t rows)
-{
-    FILE *f = popen("zcat " FMNIST " 2>/dev/null", "r");
-    if (!f)
-        return NULL;
-    unsigned char hdr[16];
-    unsigned char *px = malloc(rows * 784);
-    float *v = malloc(rows * 784 * sizeof *v);
-    bool ok = px && v && fread(hdr, 1, 16, f) == 16 && fread(px, 1, rows * 784, f) == rows * 784;
-    pclose(f);
-    if (ok)
-        for (size_t i = 0; i < rows * 784; i++)
-            v[i] = px[i];
-    free(px);
-    if (!ok) {
-        free(v);
-        return NULL;
-    }
-    return v;
-}
-
-/* Gaussian blobs around random centres: structure like real embeddings, any dim. */
-static float *clustered(size_t n, uint32_t dim, uint64_t seed)
-{
-    uint64_t s = seed;
-    size_t nc = 32;
-    float *c = malloc(nc * dim * sizeof *c), *v = malloc(n * dim * sizeof *v);
-    assert_non_null(c);
-    assert_non_null(v);
-    for (size_t i = 0; i < nc * dim; i++)
-        c[i] = test_randf(&s);
-    for (size_t i = 0; i < n; i++) {
-        size_t k = test_rand(&s) % nc;
-        for (uint32_t j = 0; j < dim; j++)
-            v[i * dim + j] = c[k * dim + j] + 0.3f * test_randf(&s);
-    }
-    free(c);
-    return v;
-}
-
-static bool bit(const uint64_t *bs, size_t i) { return !bs || (bs[i / 64] >> (i % 64)) & 1; }
-
-/* Brute-force top k over allowed rows with vdb_flat_search (itself tested against doubles). */
-static void truth(const float *base, size_t n, uint32_t dim, vdb_metric m, const float *q,
-                  const uint64_t *bs, vdb_topk *t)
-{
-    vdb_topk_reset(t);
-    assert_int_equal(vdb_flat_search(base, n, dim, m, q, 1, bs, 0, t), VDB_OK);
-}
 
 /* Mean recall@K of the index over queries, checking every hit is allowed, distinct, and
  * carries the score vdb_dist gives it. */
@@ -85,11 +33,11 @@ static double recall(const vdb_hnsw *h, const float *base, size_t n, uint32_t di
         const float *qv = qs + q * dim;
         vdb_topk_reset(&got);
         assert_int_equal(vdb_hnsw_search(h, qv, K, ef, bs, 0, &got), VDB_OK);
-        truth(base, n, dim, m, qv, bs, &want);
+        test_truth(base, n, dim, m, qv, bs, &want);
         assert_int_equal(got.n, VDB_MIN((size_t)K, nallowed));
         for (size_t i = 0; i < got.n; i++) {
             int64_t r = got.id[i];
-            assert_true(r >= 0 && (size_t)r < n && bit(bs, (size_t)r));
+            assert_true(r >= 0 && (size_t)r < n && test_bit(bs, (size_t)r));
             for (size_t j = 0; j < i; j++)
                 assert_true(got.id[j] != r);
             float s = vdb_dist(m, qv, base + (size_t)r * dim, dim);
@@ -116,10 +64,10 @@ static dataset data_for(vdb_metric m)
 {
     dataset d = {NULL, 784};
     if (m != VDB_METRIC_IP)
-        d.base = load_fmnist(ROWS + NQ);
+        d.base = test_load_fmnist(ROWS + NQ);
     if (!d.base) {
         d.dim = 64;
-        d.base = clustered(ROWS + NQ, d.dim, 7 + (uint64_t)m);
+        d.base = test_clustered(ROWS + NQ, d.dim, 7 + (uint64_t)m);
     }
     return d;
 }
@@ -154,20 +102,6 @@ static void test_recall(void **state)
     }
 }
 
-/* A bitset keeping one row in every `keep_one_in` (pseudo-randomly). */
-static uint64_t *make_bitset(size_t n, uint32_t keep_one_in, size_t *nallowed)
-{
-    uint64_t *bs = calloc((n + 63) / 64, sizeof *bs), s = 99;
-    assert_non_null(bs);
-    *nallowed = 0;
-    for (size_t i = 0; i < n; i++)
-        if (test_rand(&s) % keep_one_in == 0) {
-            bs[i / 64] |= 1ull << (i % 64);
-            ++*nallowed;
-        }
-    return bs;
-}
-
 static void test_bitset(void **state)
 {
     (void)state;
@@ -183,7 +117,7 @@ static void test_bitset(void **state)
     const uint32_t efs[] = {16, 64};
     for (size_t i = 0; i < VDB_ARRAY_LEN(keep); i++) {
         size_t nallowed;
-        uint64_t *bs = make_bitset(ROWS, keep[i], &nallowed);
+        uint64_t *bs = test_make_bitset(ROWS, keep[i], &nallowed);
         for (size_t e = 0; e < VDB_ARRAY_LEN(efs); e++) {
             double r = recall(h, d.base, ROWS, d.dim, VDB_METRIC_L2, qs, NQ, efs[e], bs,
                               nallowed);
@@ -228,7 +162,7 @@ static void test_roundtrip(void **state)
     (void)state;
     const size_t n = 2000, nq = 50;
     const uint32_t dim = 32;
-    float *v = clustered(n + nq, dim, 3);
+    float *v = test_clustered(n + nq, dim, 3);
     const vdb_metric ms[] = {VDB_METRIC_L2, VDB_METRIC_IP, VDB_METRIC_COSINE};
     for (size_t m = 0; m < VDB_ARRAY_LEN(ms); m++) {
         vdb_hnsw *h, *h2;
@@ -294,7 +228,7 @@ static void test_corrupt(void **state)
     (void)state;
     const size_t n = 300;
     const uint32_t dim = 8;
-    float *v = clustered(n + 20, dim, 5);
+    float *v = test_clustered(n + 20, dim, 5);
     vdb_hnsw *h;
     assert_int_equal(vdb_hnsw_build(v, n, dim, VDB_METRIC_L2, 4, 16, 1, NULL, NULL, &h), VDB_OK);
     vdb_buf b = {0};
@@ -364,7 +298,7 @@ static void test_threads(void **state)
     (void)state;
     const size_t n = 3000;
     const uint32_t dim = 48;
-    float *v = clustered(n + 50, dim, 9);
+    float *v = test_clustered(n + 50, dim, 9);
     vdb_hnsw *h;
     assert_int_equal(vdb_hnsw_build(v, n, dim, VDB_METRIC_L2, 12, 100, 4, NULL, NULL, &h),
                      VDB_OK);
@@ -385,7 +319,7 @@ static void test_threads(void **state)
 static void test_small(void **state)
 {
     (void)state;
-    float *v = clustered(8, 4, 1);
+    float *v = test_clustered(8, 4, 1);
     vdb_topk t;
     assert_int_equal(vdb_topk_init(&t, 20, false), VDB_OK);
     /* n = 0: a valid empty index that finds nothing and round-trips */
@@ -526,7 +460,7 @@ static void test_range(void **state)
     (void)state;
     const uint32_t dim = 32;
     const size_t n = 3000;
-    float *base = clustered(n + 10, dim, 5);
+    float *base = test_clustered(n + 10, dim, 5);
     vdb_metric ms[] = {VDB_METRIC_L2, VDB_METRIC_COSINE};
     for (size_t mi = 0; mi < 2; mi++) {
         vdb_metric m = ms[mi];
@@ -540,7 +474,7 @@ static void test_range(void **state)
              * 200) holds only rows too near and has to widen */
             vdb_topk all;
             assert_int_equal(vdb_topk_init(&all, 450, hb), VDB_OK);
-            truth(base, n, dim, m, qv, NULL, &all);
+            test_truth(base, n, dim, m, qv, NULL, &all);
             vdb_topk_sort(&all);
             float inner = all.dist[299], outer = all.dist[449];
             vdb_topk want, got;
@@ -548,7 +482,7 @@ static void test_range(void **state)
             assert_int_equal(vdb_topk_init(&got, 200, hb), VDB_OK);
             vdb_topk_set_range(&want, outer, inner);
             vdb_topk_set_range(&got, outer, inner);
-            truth(base, n, dim, m, qv, NULL, &want);
+            test_truth(base, n, dim, m, qv, NULL, &want);
             assert_true(want.n >= 140 && want.n <= 151);
             assert_int_equal(vdb_hnsw_search(h, qv, 200, 16, NULL, 0, &got), VDB_OK);
             for (size_t i = 0; i < got.n; i++) {

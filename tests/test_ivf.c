@@ -1,6 +1,6 @@
 /* Tests of the IVF indexes (IVF_FLAT, IVF_SQ8, IVF_PQ): recall against brute force, bitsets,
  * small and empty segments, serialization and corruption, threads, parameters. */
-#include "test_common.h"
+#include "test_vectors.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -22,7 +22,6 @@
 #define K 10
 #define NLIST 64
 #define NPROBE 16
-#define FMNIST "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"
 
 static const vdb_ivf_kind kinds[] = {VDB_IVF_FLAT, VDB_IVF_SQ8, VDB_IVF_PQ};
 static const vdb_metric metrics[] = {VDB_METRIC_L2, VDB_METRIC_IP, VDB_METRIC_COSINE};
@@ -30,47 +29,6 @@ static const vdb_metric metrics[] = {VDB_METRIC_L2, VDB_METRIC_IP, VDB_METRIC_CO
 static const char *kind_name(vdb_ivf_kind k)
 {
     return k == VDB_IVF_FLAT ? "IVF_FLAT" : k == VDB_IVF_SQ8 ? "IVF_SQ8" : "IVF_PQ";
-}
-
-/* The first rows of Fashion-MNIST (pixels as floats) through zcat; NULL when not installed. */
-static float *load_fmnist(size_t rows)
-{
-    FILE *f = popen("zcat " FMNIST " 2>/dev/null", "r");
-    if (!f)
-        return NULL;
-    unsigned char hdr[16];
-    unsigned char *px = malloc(rows * 784);
-    float *v = malloc(rows * 784 * sizeof *v);
-    bool ok = px && v && fread(hdr, 1, 16, f) == 16 && fread(px, 1, rows * 784, f) == rows * 784;
-    pclose(f);
-    if (ok)
-        for (size_t i = 0; i < rows * 784; i++)
-            v[i] = px[i];
-    free(px);
-    if (!ok) {
-        free(v);
-        return NULL;
-    }
-    return v;
-}
-
-/* Gaussian-ish blobs around random centres: structure like real embeddings, any dim. */
-static float *clustered(size_t n, uint32_t dim, uint64_t seed)
-{
-    uint64_t s = seed;
-    size_t nc = 32;
-    float *c = malloc(nc * dim * sizeof *c), *v = malloc((n ? n : 1) * dim * sizeof *v);
-    assert_non_null(c);
-    assert_non_null(v);
-    for (size_t i = 0; i < nc * dim; i++)
-        c[i] = test_randf(&s);
-    for (size_t i = 0; i < n; i++) {
-        size_t k = test_rand(&s) % nc;
-        for (uint32_t j = 0; j < dim; j++)
-            v[i * dim + j] = c[k * dim + j] + 0.3f * test_randf(&s);
-    }
-    free(c);
-    return v;
 }
 
 typedef struct dataset {
@@ -85,11 +43,11 @@ static dataset data_for(vdb_metric m)
 {
     dataset d = {NULL, 784, true};
     if (m != VDB_METRIC_IP)
-        d.base = load_fmnist(ROWS + NQ);
+        d.base = test_load_fmnist(ROWS + NQ);
     if (!d.base) {
         d.dim = 64;
         d.real = false;
-        d.base = clustered(ROWS + NQ, d.dim, 7 + (uint64_t)m);
+        d.base = test_clustered(ROWS + NQ, d.dim, 7 + (uint64_t)m);
     }
     return d;
 }
@@ -114,15 +72,6 @@ static vdb_ivf_params params_for(vdb_ivf_kind kind, uint32_t dim)
  * train on our pthreads. */
 static uint32_t threads_for(vdb_ivf_kind kind) { return kind == VDB_IVF_SQ8 ? 1 : 2; }
 
-static bool bit(const uint64_t *bs, size_t i) { return !bs || (bs[i / 64] >> (i % 64)) & 1; }
-
-static void truth(const float *base, size_t n, uint32_t dim, vdb_metric m, const float *q,
-                  const uint64_t *bs, vdb_topk *t)
-{
-    vdb_topk_reset(t);
-    assert_int_equal(vdb_flat_search(base, n, dim, m, q, 1, bs, 0, t), VDB_OK);
-}
-
 /* Mean recall@K over the queries, checking every hit is allowed and distinct; exact kinds
  * (IVF_FLAT, or every answer from a scan) must carry vdb_dist's score. */
 static double recall(const vdb_ivf *ivf, const float *base, size_t n, uint32_t dim,
@@ -139,12 +88,12 @@ static double recall(const vdb_ivf *ivf, const float *base, size_t n, uint32_t d
         const float *qv = qs + q * dim;
         vdb_topk_reset(&got);
         assert_int_equal(vdb_ivf_search(ivf, qv, K, nprobe, scan_base, bs, 0, &got), VDB_OK);
-        truth(base, n, dim, m, qv, bs, &want);
+        test_truth(base, n, dim, m, qv, bs, &want);
         if (scan_base)
             assert_int_equal(got.n, VDB_MIN((size_t)K, nallowed));
         for (size_t i = 0; i < got.n; i++) {
             int64_t r = got.id[i];
-            assert_true(r >= 0 && (size_t)r < n && bit(bs, (size_t)r));
+            assert_true(r >= 0 && (size_t)r < n && test_bit(bs, (size_t)r));
             for (size_t j = 0; j < i; j++)
                 assert_true(got.id[j] != r);
             if (exact_scores) {
@@ -206,30 +155,12 @@ static void test_recall(void **state)
     }
 }
 
-/* A bitset keeping one row in every `keep_one_in` (pseudo-randomly). */
-static uint64_t *make_bitset(size_t n, uint32_t keep_one_in, size_t *nallowed)
-{
-    uint64_t *bs = calloc((n + 63) / 64 + 1, sizeof *bs), s = 99;
-    assert_non_null(bs);
-    *nallowed = 0;
-    for (size_t i = 0; i < n; i++)
-        if (test_rand(&s) % keep_one_in == 0) {
-            bs[i / 64] |= 1ull << (i % 64);
-            ++*nallowed;
-        }
-    /* bits past n are set on purpose: the index must ignore them */
-    bs[(n + 63) / 64] = ~0ull;
-    if (n % 64)
-        bs[n / 64] |= ~0ull << (n % 64);
-    return bs;
-}
-
 static void test_bitset(void **state)
 {
     (void)state;
     const size_t n = 4000;
     const uint32_t dim = 32;
-    float *v = clustered(n + NQ, dim, 21);
+    float *v = test_clustered(n + NQ, dim, 21);
     const float *qs = v + n * dim;
     const uint32_t keep[] = {2, 10, 100};
     for (size_t ki = 0; ki < VDB_ARRAY_LEN(kinds); ki++) {
@@ -241,7 +172,7 @@ static void test_bitset(void **state)
         bool exact = kinds[ki] == VDB_IVF_FLAT;
         for (size_t i = 0; i < VDB_ARRAY_LEN(keep); i++) {
             size_t nallowed;
-            uint64_t *bs = make_bitset(n, keep[i], &nallowed);
+            uint64_t *bs = test_make_bitset(n, keep[i], &nallowed);
             double r = recall(ivf, v, n, dim, VDB_METRIC_L2, qs, NQ, NPROBE, v, bs, nallowed,
                               exact || keep[i] == 100);
             print_message("%-8s keep 1/%u (%zu rows): recall@10 %.4f\n", kind_name(kinds[ki]),
@@ -273,7 +204,7 @@ static void test_range(void **state)
     (void)state;
     const size_t n = 2000;
     const uint32_t dim = 16;
-    float *v = clustered(n + 10, dim, 31);
+    float *v = test_clustered(n + 10, dim, 31);
     vdb_ivf_params p = {32, 0, 0};
     vdb_ivf *ivf;
     assert_int_equal(vdb_ivf_build(VDB_IVF_FLAT, v, n, dim, VDB_METRIC_L2, &p, 1, NULL, NULL,
@@ -328,7 +259,7 @@ static void test_roundtrip(void **state)
     (void)state;
     const size_t n = 2000, nq = 50;
     const uint32_t dim = 32;
-    float *v = clustered(n + nq, dim, 3);
+    float *v = test_clustered(n + nq, dim, 3);
     for (size_t ki = 0; ki < VDB_ARRAY_LEN(kinds); ki++)
         for (size_t mi = 0; mi < VDB_ARRAY_LEN(metrics); mi++) {
             vdb_metric m = metrics[mi];
@@ -408,7 +339,7 @@ static void test_corrupt(void **state)
     (void)state;
     const size_t n = 300;
     const uint32_t dim = 8;
-    float *v = clustered(n + 20, dim, 5);
+    float *v = test_clustered(n + 20, dim, 5);
     for (size_t ki = 0; ki < VDB_ARRAY_LEN(kinds); ki++) {
         vdb_ivf_params p = {4, 4, 6};
         if (kinds[ki] != VDB_IVF_PQ)
@@ -489,7 +420,7 @@ static void test_threads(void **state)
     (void)state;
     const size_t n = 3000;
     const uint32_t dim = 48;
-    float *v = clustered(n + 50, dim, 9);
+    float *v = test_clustered(n + 50, dim, 9);
     for (size_t ki = 0; ki < VDB_ARRAY_LEN(kinds); ki++) {
         vdb_ivf_params p = params_for(kinds[ki], dim);
         vdb_ivf *ivf;
@@ -535,7 +466,7 @@ static void test_small(void **state)
 {
     (void)state;
     const uint32_t dim = 8;
-    float *v = clustered(300, dim, 1);
+    float *v = test_clustered(300, dim, 1);
     for (size_t ki = 0; ki < VDB_ARRAY_LEN(kinds); ki++)
         for (size_t mi = 0; mi < VDB_ARRAY_LEN(metrics); mi++) {
             vdb_metric m = metrics[mi];

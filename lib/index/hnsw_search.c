@@ -42,28 +42,6 @@ static inline bool allowed(const uint64_t *bs, uint32_t r)
     return !bs || (bs[r >> 6] >> (r & 63)) & 1;
 }
 
-/* Without -mpopcnt the builtin is a library call per word; the instruction is in every x86-64
- * CPU of the last fifteen years, but is still chosen at run time. */
-static inline __attribute__((always_inline)) size_t count_bits(const uint64_t *bs, size_t n)
-{
-    size_t c = 0, words = n / 64;
-    for (size_t i = 0; i < words; i++)
-        c += (size_t)__builtin_popcountll(bs[i]);
-    if (n % 64)
-        c += (size_t)__builtin_popcountll(bs[words] & ((1ull << (n % 64)) - 1));
-    return c;
-}
-
-__attribute__((target("popcnt"))) static size_t count_bits_popcnt(const uint64_t *bs, size_t n)
-{
-    return count_bits(bs, n);
-}
-
-static size_t count_allowed(const uint64_t *bs, size_t n)
-{
-    return __builtin_cpu_supports("popcnt") ? count_bits_popcnt(bs, n) : count_bits(bs, n);
-}
-
 static inline void prefetch_code(const vdb_hnsw *h, uint32_t r)
 {
     const char *p = (const char *)hnsw_code(h, r);
@@ -161,7 +139,7 @@ vdb_status vdb_hnsw_search(const vdb_hnsw *h, const float *query, uint32_t k, ui
     size_t n = h->n;
     if (n == 0)
         return VDB_OK;
-    size_t nallowed = bitset ? count_allowed(bitset, n) : n;
+    size_t nallowed = vdb_bitset_count(bitset, n);
     if (nallowed == 0)
         return VDB_OK;
     if (nallowed == n)

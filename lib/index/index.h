@@ -52,8 +52,22 @@ static inline bool vdb_topk_in_range(const vdb_topk *t, float d)
 void vdb_topk_push(vdb_topk *t, float d, int64_t id);
 /* The worst kept distance (the bar to beat when full). */
 float vdb_topk_worst(const vdb_topk *t);
+/* vdb_topk_push behind a one-compare bar: when the heap is full, what does not match or beat
+ * its worst would be refused anyway (NaN fails both compares). For scans' inner loops. */
+static inline void vdb_topk_offer(vdb_topk *t, float d, int64_t id)
+{
+    if (t->n == t->k) {
+        float bar = t->dist[0];
+        if (t->higher_better ? !(d >= bar) : !(d <= bar))
+            return;
+    }
+    vdb_topk_push(t, d, id);
+}
 /* Sorts the kept pairs best first (in place; the heap is then no longer a heap). */
 void vdb_topk_sort(vdb_topk *t);
+
+/* How many of the first n bits are set (n when bitset is NULL: everything allowed). */
+size_t vdb_bitset_count(const uint64_t *bitset, size_t n);
 
 /* Exact search of nq queries over n rows of base (row-major, dim floats each). Only rows whose
  * bit is set in bitset are candidates (NULL: all rows). Each hit is pushed into out[q] with

@@ -40,18 +40,6 @@ vdb_status vdb_ivf_check(vdb_ivf_kind kind, uint32_t dim, const vdb_ivf_params *
     return VDB_OK;
 }
 
-size_t ivf_count_allowed(const uint64_t *bitset, size_t n)
-{
-    if (!bitset)
-        return n;
-    size_t cnt = 0, words = n / 64;
-    for (size_t w = 0; w < words; w++)
-        cnt += (size_t)__builtin_popcountll(bitset[w]);
-    if (n % 64)
-        cnt += (size_t)__builtin_popcountll(bitset[words] & ((1ull << (n % 64)) - 1));
-    return cnt;
-}
-
 /* Progress of a Faiss build on the scale of ours: training is the first half. */
 typedef struct faiss_progress {
     void (*fn)(void *arg, size_t done, size_t total);
@@ -210,7 +198,7 @@ vdb_status vdb_ivf_search(const vdb_ivf *ivf, const float *query, uint32_t k, ui
     if (out->higher_better != vdb_metric_higher_is_better(ivf->metric) || out->k == 0)
         return vdb_set_errmsg(VDB_EINVAL, "ivf search: the results heap does not fit metric %s",
                               vdb_metric_name(ivf->metric));
-    size_t allowed = ivf_count_allowed(bitset, ivf->n);
+    size_t allowed = vdb_bitset_count(bitset, ivf->n);
     if (allowed == 0)
         return VDB_OK;
     nprobe = VDB_MIN(nprobe, ivf->nlist);

@@ -114,18 +114,6 @@ done:
     return st;
 }
 
-/* Pushes only what beats the current bar (as flat.c does): when the heap is full, anything
- * that does not match or beat its worst would be refused by vdb_topk_push anyway. */
-static inline void offer(vdb_topk *t, float s, int64_t id)
-{
-    if (t->n == t->k) {
-        float bar = t->dist[0];
-        if (t->higher_better ? !(s >= bar) : !(s <= bar))
-            return;
-    }
-    vdb_topk_push(t, s, id);
-}
-
 static inline bool allowed_row(const uint64_t *bitset, uint32_t r)
 {
     return !bitset || (bitset[r >> 6] >> (r & 63)) & 1;
@@ -154,7 +142,7 @@ static void scan_exact(const vdb_ivf *ivf, const float *q, const uint64_t *bitse
             if (r >= ivf->n)
                 break;
         }
-        offer(out, score(ivf, q, l->vec + (size_t)l->pos[r] * ivf->dim), id_base + (int64_t)r);
+        vdb_topk_offer(out, score(ivf, q, l->vec + (size_t)l->pos[r] * ivf->dim), id_base + (int64_t)r);
     }
 }
 
@@ -164,7 +152,7 @@ static void pick_lists(const vdb_ivf *ivf, const float *q, vdb_topk *probe)
     const float *c = ivf->l.centroids;
     bool ip = ivf_probe_by_ip(ivf);
     for (uint32_t i = 0; i < ivf->nlist; i++, c += ivf->dim)
-        offer(probe, ip ? vdb_dist_ip(q, c, ivf->dim) : vdb_dist_l2sq(q, c, ivf->dim), i);
+        vdb_topk_offer(probe, ip ? vdb_dist_ip(q, c, ivf->dim) : vdb_dist_l2sq(q, c, ivf->dim), i);
     vdb_topk_sort(probe);
 }
 
@@ -181,7 +169,7 @@ static size_t scan_list(const vdb_ivf *ivf, uint32_t list, const float *q,
         if (!allowed_row(bitset, r))
             continue;
         seen++;
-        offer(t, score(ivf, q, x), id_base + r);
+        vdb_topk_offer(t, score(ivf, q, x), id_base + r);
     }
     return seen;
 }

@@ -53,7 +53,4 @@ vdb_status ivf_pq_train(const vdb_ivf *ivf, const float *x, uint32_t threads,
                         void (*progress)(void *arg, size_t done, size_t total), void *arg,
                         float *coarse, float *books);
 
-/* Set bits among the first n of bitset (n when NULL). */
-size_t ivf_count_allowed(const uint64_t *bitset, size_t n);
-
 #endif
