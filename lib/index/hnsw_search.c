@@ -100,12 +100,20 @@ static bool beam(const vdb_hnsw *h, hnsw_ctx *c, uint32_t ep, float epd, uint32_
     return true;
 }
 
-/* The walk's candidates re-scored on the float rows and sorted closest first, in place in
- * c->res.a (no longer a heap after this; the next walk starts it afresh). */
-static size_t rerank(const vdb_hnsw *h, hnsw_ctx *c, const float *q)
+/* The walk's best candidates by code re-scored on the float rows and sorted closest first,
+ * in place in c->res.a (no longer a heap after this; the next walk starts it afresh). The
+ * code order is close enough that the best max(2k, ef/2) hold the true top k: re-scoring
+ * fewer than all halves the float reads at large ef with the same recall (measured on
+ * Fashion-MNIST, its cosine form and a 96-d Gaussian projection). */
+static size_t rerank(const vdb_hnsw *h, hnsw_ctx *c, const float *q, uint32_t k)
 {
     size_t n = c->res.n;
     hnsw_pair *a = c->res.a;
+    size_t keep = VDB_MAX(2 * (size_t)k, n / 2);
+    if (keep < n) {
+        qsort(a, n, sizeof *a, hnsw_pair_cmp);
+        n = keep;
+    }
     for (size_t i = 0; i < n; i++)
         a[i].d = hnsw_dist(h, q, 1.0f, a[i].id);
     qsort(a, n, sizeof *a, hnsw_pair_cmp);
@@ -187,7 +195,7 @@ vdb_status vdb_hnsw_search(const vdb_hnsw *h, const float *query, uint32_t k, ui
             ctx_put(h, c);
             return vdb_set_errmsg(VDB_ENOMEM, "hnsw search: out of memory");
         }
-        found = rerank(h, c, q);
+        found = rerank(h, c, q, k);
         if (!out->ranged || found == 0 || ef >= VDB_HNSW_EF_MAX || ef >= nallowed)
             break;
         size_t inside = 0;
