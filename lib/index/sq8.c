@@ -72,7 +72,7 @@ void vdb_sq8_encode(const vdb_sq8 *q, vdb_metric metric, const float *x, float s
     for (uint32_t i = 0; i < q->dim; i++) {
         float c = q->step[i] > 0 ? (x[i] * scale - q->lo[i]) / q->step[i] : 0;
         c = c < 0 ? 0 : c > 255 ? 255 : c; /* rows outside the trained range are clamped */
-        code[i] = (uint8_t)lrintf(c);
+        code[i] = (uint8_t)(c + 0.5f); /* rounds: c is in 0..255 here */
         float d = q->step[i] * code[i];
         a += d * d;
     }
@@ -98,7 +98,8 @@ void vdb_sq8_query_prepare(const vdb_sq8 *q, vdb_metric metric, const float *x,
     float f = wmax > 0 ? (float)(wq / wmax) : 1.0f;
     for (uint32_t i = 0; i < q->dim; i++) {
         float w = q->step[i] * (l2 ? x[i] - q->lo[i] : x[i]);
-        out->w[i] = (int16_t)lrintf(w * f);
+        float v = w * f; /* within +-32767: round half away from zero without a libm call */
+        out->w[i] = (int16_t)(v >= 0 ? v + 0.5f : v - 0.5f);
     }
     memset(out->w + q->dim, 0, (q->stride - q->dim) * sizeof *out->w);
     out->mul = (l2 ? -2.0f : -1.0f) / f;
