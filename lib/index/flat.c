@@ -18,18 +18,6 @@
 #define ROW_BLOCK_MIN 64
 #define ROW_BLOCK_MAX 4096
 
-/* Pushes only what beats the current bar, so the common case costs one compare. NaN fails both
- * compares and is dropped here (vdb_topk_push drops it too). */
-static inline void offer(vdb_topk *t, float s, int64_t id)
-{
-    if (t->n == t->k) {
-        float bar = t->dist[0];
-        if (t->higher_better ? !(s >= bar) : !(s <= bar))
-            return;
-    }
-    vdb_topk_push(t, s, id);
-}
-
 static inline float cosine(float dot, float qn, float xn)
 {
     return qn == 0 || xn == 0 ? 0 : dot / (qn * xn);
@@ -53,34 +41,76 @@ static void search_kernels(const float *base, size_t n, size_t dim, vdb_metric m
         }
         const float *x = base + r * dim;
         for (size_t q = 0; q < nq; q++)
-            offer(&out[q], vdb_dist(metric, queries + q * dim, x, dim), id_base + (int64_t)r);
+            vdb_topk_offer(&out[q], vdb_dist(metric, queries + q * dim, x, dim),
+                           id_base + (int64_t)r);
     }
 }
 
-/* Turns one query's row of dot products into scores and offers them. The bar lives in a
- * register between pushes: this loop runs once per (query, row) pair and is the one serial
- * cost beside the norms while the sgemm threads wait. */
-static void scan_scores(vdb_topk *t, vdb_metric metric, const float *dots, size_t cnt,
-                        const float *xnorm, float qn, int64_t id_base, const size_t *idx,
-                        size_t row0)
+/* Turns one query's row of dot products into scores, in place: one branch-free pass the
+ * compiler vectorizes. */
+static void to_scores(vdb_metric metric, float *restrict s, size_t cnt,
+                      const float *restrict xnorm, float qn)
+{
+    if (metric == VDB_METRIC_L2) {
+        for (size_t j = 0; j < cnt; j++) {
+            /* Rounding in the expansion can dip below zero for near duplicates. */
+            float v = qn + xnorm[j] - 2.0f * s[j];
+            s[j] = v < 0 ? 0 : v;
+        }
+    } else if (metric == VDB_METRIC_COSINE) {
+        /* cosine() without a branch, so that this loop vectorizes too (a select after a
+         * division that may trap does not, under the default -ftrapping-math): the same
+         * division, its bits cleared (+0) where the row's norm is 0 */
+        if (qn == 0) {
+            for (size_t j = 0; j < cnt; j++)
+                s[j] = 0;
+            return;
+        }
+        for (size_t j = 0; j < cnt; j++) {
+            float v = s[j] / (qn * xnorm[j]);
+            uint32_t bits;
+            memcpy(&bits, &v, sizeof bits);
+            bits &= -(uint32_t)(xnorm[j] != 0);
+            memcpy(&s[j], &bits, sizeof bits);
+        }
+    }
+}
+
+/* Whether any of s[0..SCAN_CHUNK) beats bar (NaN never does); vectorized, branch-free. */
+#define SCAN_CHUNK 32
+static inline bool chunk_beats(const float *s, float bar, bool hb)
+{
+    int any = 0;
+    if (hb)
+        for (size_t j = 0; j < SCAN_CHUNK; j++)
+            any |= s[j] >= bar;
+    else
+        for (size_t j = 0; j < SCAN_CHUNK; j++)
+            any |= s[j] <= bar;
+    return any;
+}
+
+/* Offers one query's row of scores. This runs once per (query, row) pair and is the one serial
+ * cost beside the norms while the sgemm threads wait, so whole chunks that hold nothing better
+ * than the bar are skipped with a vector compare; the rest is walked row by row with the same
+ * compares and pushes as a plain loop, so the results do not change. */
+static void scan_scores(vdb_topk *t, const float *s, size_t cnt, int64_t id_base,
+                        const size_t *idx, size_t row0)
 {
     bool hb = t->higher_better;
     float bar = t->n == t->k ? t->dist[0] : hb ? -INFINITY : INFINITY;
-    for (size_t j = 0; j < cnt; j++) {
-        float s = dots[j];
-        if (metric == VDB_METRIC_L2) {
-            /* Rounding in the expansion can dip below zero for near duplicates. */
-            s = qn + xnorm[j] - 2.0f * s;
-            s = s < 0 ? 0 : s;
-        } else if (metric == VDB_METRIC_COSINE) {
-            s = cosine(s, qn, xnorm[j]);
-        }
-        /* NaN fails both compares and is dropped. */
-        if (hb ? !(s >= bar) : !(s <= bar))
+    for (size_t j0 = 0; j0 < cnt; j0 += SCAN_CHUNK) {
+        size_t m = VDB_MIN((size_t)SCAN_CHUNK, cnt - j0);
+        if (m == SCAN_CHUNK && !chunk_beats(s + j0, bar, hb))
             continue;
-        vdb_topk_push(t, s, id_base + (int64_t)(idx ? idx[j] : row0 + j));
-        if (t->n == t->k)
-            bar = t->dist[0];
+        for (size_t j = j0; j < j0 + m; j++) {
+            /* NaN fails both compares and is dropped. */
+            if (hb ? !(s[j] >= bar) : !(s[j] <= bar))
+                continue;
+            vdb_topk_push(t, s[j], id_base + (int64_t)(idx ? idx[j] : row0 + j));
+            if (t->n == t->k)
+                bar = t->dist[0];
+        }
     }
 }
 
@@ -167,9 +197,11 @@ static vdb_status search_gemm(const float *base, size_t n, size_t dim, vdb_metri
             size_t m = VDB_MIN(qb, nq - q0);
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)cnt, (int)dim, 1.0f,
                         queries + q0 * dim, (int)dim, x, (int)dim, 0.0f, scores, (int)cnt);
-            for (size_t qi = 0; qi < m; qi++)
-                scan_scores(&out[q0 + qi], metric, scores + qi * cnt, cnt, xnorm, qnorm[q0 + qi],
-                            id_base, idx, row0);
+            for (size_t qi = 0; qi < m; qi++) {
+                float *s = scores + qi * cnt;
+                to_scores(metric, s, cnt, xnorm, qnorm[q0 + qi]);
+                scan_scores(&out[q0 + qi], s, cnt, id_base, idx, row0);
+            }
         }
     }
     st = VDB_OK;
