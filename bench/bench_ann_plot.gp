@@ -1,22 +1,39 @@
-# bench_ann_plot.gp: recall@10 (x) against queries/s on one thread (y, log scale), one line per
-# system, from the CSV bench_ann writes (system,ef,recall10,qps_1t,...; each system's rows
-# together, ef ascending). bench_ann runs it itself when gnuplot is installed; by hand:
+# bench_ann_plot.gp: one panel per data set, recall@10 (y) against queries/s (x, log scale) of
+# single-query searches on one client thread, one curve per system and index type (points:
+# the sweep of ef / nprobe; FLAT is one point). Reads the CSV bench_ann writes (columns
+# dataset,system,index,param,threads,queries,recall10,qps,...; a curve's rows together, its
+# parameter ascending). bench_ann runs it itself when gnuplot is installed; by hand:
 #   gnuplot -e "csv='bench_ann.csv'; png='bench_ann.png'" bench/bench_ann_plot.gp
 if (!exists("csv")) csv = 'bench_ann.csv'
 if (!exists("png")) png = 'bench_ann.png'
-set terminal pngcairo size 900,600 noenhanced
+if (!exists("datasets")) datasets = 'fmnist fmnist-cos gauss96 clustered'
+curves = 'libvdb:HNSW hnswlib:HNSW faiss:HNSW libvdb:IVF_FLAT faiss:IVF_FLAT ' . \
+         'libvdb:IVF_SQ8 faiss:IVF_SQ8 libvdb:IVF_PQ faiss:IVF_PQ libvdb:FLAT faiss:FLAT'
+# colour by system, point and dash type by index
+array colour[11] = ['#d62728', '#2ca02c', '#1f77b4', '#d62728', '#1f77b4', '#d62728', \
+                    '#1f77b4', '#d62728', '#1f77b4', '#d62728', '#1f77b4']
+array ptype[11] = [7, 7, 7, 5, 5, 9, 9, 11, 11, 13, 13]
+array dtype[11] = [1, 1, 1, 2, 2, 3, 3, 4, 4, 1, 1]
+n = words(datasets)
+cols = (n > 1) ? 2 : 1
+rows = (n + cols - 1) / cols
+set terminal pngcairo size 900*cols,620*rows noenhanced
 set output png
 set datafile separator ','
-set key top right
+set multiplot layout rows,cols
+set key bottom left font ',9'
 set grid
-set logscale y
-set xlabel 'recall@10'
-set ylabel 'queries/s, 1 thread, one query per call (log scale)'
-set title 'HNSW M=16 efConstruction=200 on Fashion-MNIST-784, k=10 (labels: ef)'
-systems = 'libvdb hnswlib faiss'
-plot for [i=1:words(systems)] csv skip 1 \
-       using (strcol(1) eq word(systems, i) ? $3 : 1/0):(strcol(1) eq word(systems, i) ? $4 : 1/0) \
-       with linespoints lw 2 pt 7 title word(systems, i), \
-     for [i=1:words(systems)] csv skip 1 \
-       using (strcol(1) eq word(systems, i) ? $3 : 1/0):(strcol(1) eq word(systems, i) ? $4 : 1/0):2 \
-       with labels offset 0,0.8 font ',8' notitle
+set logscale x
+set yrange [*:1.005]
+set xlabel 'queries/s, 1 client thread, one query per call (log scale)'
+set ylabel 'recall@10'
+sel(ds, i) = (strcol(1) eq ds && strcol(2).':'.strcol(3) eq word(curves, i) && $5 == 1)
+do for [d = 1:n] {
+  ds = word(datasets, d)
+  set title sprintf('%s: HNSW M=16 efC=200 (ef 16..256), IVF nlist=4*sqrt(n) ' . \
+                    '(nprobe 1..128), k=10', ds)
+  plot for [i = 1:words(curves)] csv skip 1 \
+         using (sel(ds, i) ? $8 : 1/0):(sel(ds, i) ? $7 : 1/0) \
+         with linespoints lw 2 lc rgb colour[i] pt ptype[i] dt dtype[i] title word(curves, i)
+}
+unset multiplot
