@@ -18,11 +18,6 @@
 #define ROW_BLOCK_MIN 64
 #define ROW_BLOCK_MAX 4096
 
-static inline float cosine(float dot, float qn, float xn)
-{
-    return qn == 0 || xn == 0 ? 0 : dot / (qn * xn);
-}
-
 /* Rows outer, queries inner: each row is read from memory once for all queries. */
 static void search_kernels(const float *base, size_t n, size_t dim, vdb_metric metric,
                            const float *queries, size_t nq, const uint64_t *bitset,
@@ -58,9 +53,10 @@ static void to_scores(vdb_metric metric, float *restrict s, size_t cnt,
             s[j] = v < 0 ? 0 : v;
         }
     } else if (metric == VDB_METRIC_COSINE) {
-        /* cosine() without a branch, so that this loop vectorizes too (a select after a
-         * division that may trap does not, under the default -ftrapping-math): the same
-         * division, its bits cleared (+0) where the row's norm is 0 */
+        /* The cosine, 0 against a zero vector, without a branch so that this loop vectorizes
+         * too (a select after a division that may trap does not, under the default
+         * -ftrapping-math): the same division, its bits cleared (+0) where the row's norm is
+         * 0 */
         if (qn == 0) {
             for (size_t j = 0; j < cnt; j++)
                 s[j] = 0;
