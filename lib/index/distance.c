@@ -154,6 +154,8 @@ int32_t vdb_dot_u8i16(const uint8_t *c, const int16_t *w, size_t n)
     return active->dot_u8i16(c, w, n);
 }
 
+vdb_dot_u8i16_fn vdb_dot_u8i16_kernel(void) { return active->dot_u8i16; }
+
 float vdb_dist(vdb_metric m, const float *q, const float *x, size_t dim)
 {
     switch (m) {

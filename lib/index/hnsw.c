@@ -58,12 +58,11 @@ static vdb_status quantize(vdb_hnsw *h)
     size_t n = h->n ? h->n : 1;
     /* aligned_alloc (not vdb_malloc): rows start on cache lines, which prefetching counts on */
     h->codes = aligned_alloc(64, n * h->sq.stride);
-    h->aux = vdb_malloc(n * sizeof *h->aux);
-    if (!h->codes || !h->aux)
+    if (!h->codes)
         return vdb_set_errmsg(VDB_ENOMEM, "hnsw: out of memory for %zu codes", h->n);
     for (size_t i = 0; i < h->n; i++)
         vdb_sq8_encode(&h->sq, h->metric, h->base + i * h->dim, h->inv_norm ? h->inv_norm[i] : 1,
-                       h->codes + i * h->sq.stride, &h->aux[i]);
+                       h->codes + i * h->sq.stride);
     return VDB_OK;
 }
 
@@ -177,7 +176,6 @@ void vdb_hnsw_free(vdb_hnsw *h)
     vdb_free(h->inv_norm);
     vdb_sq8_free(&h->sq);
     free(h->codes);
-    vdb_free(h->aux);
     vdb_free(h);
 }
 
@@ -190,7 +188,7 @@ size_t vdb_hnsw_memory(const vdb_hnsw *h)
     b += n * (h->M0 + 1) * sizeof *h->l0 + h->upper_lists * (h->M + 1) * sizeof *h->upper;
     if (h->inv_norm)
         b += n * sizeof *h->inv_norm;
-    b += n * (h->sq.stride + sizeof *h->aux) + 2 * (size_t)h->dim * sizeof(float);
+    b += n * h->sq.stride + 2 * (size_t)h->dim * sizeof(float);
     return b;
 }
 

@@ -56,7 +56,6 @@ struct vdb_hnsw {
      * not serialized); the final candidates are re-ranked on the float rows. */
     vdb_sq8 sq;
     uint8_t *codes;      /* n * sq.stride bytes, 64-byte aligned */
-    float *aux;          /* n: each code's constant for vdb_sq8_dist */
     pthread_mutex_t pool_lock;
     hnsw_ctx *pool;
     unsigned pooled;
@@ -92,7 +91,7 @@ static inline const uint8_t *hnsw_code(const vdb_hnsw *h, uint32_t row)
 /* Approximate distance of the prepared query in c->pq to a row, from its code. */
 static inline float hnsw_qdist(const vdb_hnsw *h, const vdb_sq8_query *pq, uint32_t row)
 {
-    return vdb_sq8_dist(&h->sq, pq, hnsw_code(h, row), h->aux[row]);
+    return vdb_sq8_dist(&h->sq, pq, hnsw_code(h, row));
 }
 
 /* Prepares q (a float row or query; normalized already for COSINE) for hnsw_qdist. */

@@ -18,6 +18,10 @@ float vdb_norm_sq(const float *a, size_t dim);
 /* Sum of c[i] * w[i] over n (a multiple of 64) 8-bit codes and int16 weights; the caller
  * bounds the weights so the sum fits int32 (see sq8.h). */
 int32_t vdb_dot_u8i16(const uint8_t *c, const int16_t *w, size_t n);
+/* The kernel behind vdb_dot_u8i16 for this CPU, for loops that call it per row (one indirect
+ * call instead of two). */
+typedef int32_t (*vdb_dot_u8i16_fn)(const uint8_t *c, const int16_t *w, size_t n);
+vdb_dot_u8i16_fn vdb_dot_u8i16_kernel(void);
 /* The metric's score of x against q: L2 squared distance, IP, or cosine similarity. */
 float vdb_dist(vdb_metric m, const float *q, const float *x, size_t dim);
 static inline bool vdb_metric_higher_is_better(vdb_metric m) { return m != VDB_METRIC_L2; }

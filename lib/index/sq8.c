@@ -6,7 +6,8 @@
 static vdb_status alloc(vdb_sq8 *q, uint32_t dim)
 {
     q->dim = dim;
-    q->stride = (dim + 63) & ~63u;
+    q->stride = (dim + (uint32_t)sizeof(float) + 63) & ~63u;
+    q->dot = vdb_dot_u8i16_kernel();
     q->lo = vdb_calloc(dim ? dim : 1, sizeof *q->lo);
     q->step = vdb_calloc(dim ? dim : 1, sizeof *q->step);
     if (q->lo && q->step)
@@ -66,7 +67,7 @@ void vdb_sq8_free(vdb_sq8 *q)
 }
 
 void vdb_sq8_encode(const vdb_sq8 *q, vdb_metric metric, const float *x, float scale,
-                    uint8_t *code, float *aux)
+                    uint8_t *code)
 {
     float a = 0;
     for (uint32_t i = 0; i < q->dim; i++) {
@@ -77,7 +78,9 @@ void vdb_sq8_encode(const vdb_sq8 *q, vdb_metric metric, const float *x, float s
         a += d * d;
     }
     memset(code + q->dim, 0, q->stride - q->dim);
-    *aux = metric == VDB_METRIC_L2 ? a : 0;
+    if (metric != VDB_METRIC_L2)
+        a = 0;
+    memcpy(code + q->stride - sizeof a, &a, sizeof a);
 }
 
 /* |x - x^|^2 = |x - lo|^2 - 2 sum step_i (x_i - lo_i) c_i + |step * c|^2, and

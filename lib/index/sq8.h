@@ -14,11 +14,15 @@
 #include "index/index.h"
 
 typedef struct vdb_sq8 {
-    uint32_t dim, stride; /* stride: dim rounded up to 64, the bytes of one code */
+    /* stride: the bytes of one code, dim + 4 rounded up to 64: the codes, zeros, and the
+     * row's constant (a float) in the last 4 bytes, so a distance reads one place only; the
+     * dot product spans the whole stride, the weights past dim being 0. */
+    uint32_t dim, stride;
     float *lo, *step;     /* dim each */
+    vdb_dot_u8i16_fn dot; /* the CPU's kernel, looked up once */
 } vdb_sq8;
 
-/* A query prepared for one quantizer: distance(code, aux) = base + aux + mul * dot(w, code). */
+/* A query prepared for one quantizer: distance(code) = base + aux + mul * dot(w, code). */
 typedef struct vdb_sq8_query {
     int16_t *w; /* stride weights (zero past dim); caller-owned scratch */
     float mul, base;
@@ -32,20 +36,21 @@ vdb_status vdb_sq8_train(vdb_sq8 *q, const float *base, size_t n, uint32_t dim,
 vdb_status vdb_sq8_init(vdb_sq8 *q, uint32_t dim, const float *lo, const float *step);
 void vdb_sq8_free(vdb_sq8 *q);
 
-/* The code of x * scale (stride bytes, zero-padded) and its per-row constant for metric
- * (L2: |x^ - lo|^2 in the quantizer's units; 0 otherwise). */
+/* The code of x * scale (stride bytes) with its constant for metric (L2: |x^ - lo|^2;
+ * 0 otherwise). */
 void vdb_sq8_encode(const vdb_sq8 *q, vdb_metric metric, const float *x, float scale,
-                    uint8_t *code, float *aux);
+                    uint8_t *code);
 
 /* Prepares query x (already normalized for COSINE) into out->w (stride int16). */
 void vdb_sq8_query_prepare(const vdb_sq8 *q, vdb_metric metric, const float *x,
                            vdb_sq8_query *out);
 
 /* The approximate distance (lower is closer) of a prepared query to one code. */
-static inline float vdb_sq8_dist(const vdb_sq8 *q, const vdb_sq8_query *pq, const uint8_t *code,
-                                 float aux)
+static inline float vdb_sq8_dist(const vdb_sq8 *q, const vdb_sq8_query *pq, const uint8_t *code)
 {
-    return pq->base + aux + pq->mul * (float)vdb_dot_u8i16(code, pq->w, q->stride);
+    float aux;
+    memcpy(&aux, code + q->stride - sizeof aux, sizeof aux);
+    return pq->base + aux + pq->mul * (float)q->dot(code, pq->w, q->stride);
 }
 
 #endif
