@@ -173,8 +173,10 @@ static void build_run(vdb_job *job)
     build_job *j = (build_job *)job;
     vdb_db *db = j->db;
     vdb_collection *c = j->c;
+    vdb_segment_info info; /* read under the lock: deletes update the segment meanwhile */
     pthread_rwlock_rdlock(&c->lock);
     bool want = wanted(j) && !vdb_segment_attachment(j->s, j->col);
+    vdb_segment_get_info(j->s, &info);
     pthread_rwlock_unlock(&c->lock);
     if (!want)
         return;
@@ -186,8 +188,6 @@ static void build_run(vdb_job *job)
     j->last_report_ms = vdb_now_ms();
     vdb_status st = vdb_vindex_build(j->type, &vp, (const float *)vc->data, vc->rows, f->dim,
                                      f->metric, db->build_threads, on_progress, j, &v);
-    vdb_segment_info info;
-    vdb_segment_get_info(j->s, &info);
     if (st != VDB_OK) {
         char msg[1024];
         snprintf(msg, sizeof msg, "building the %s index of '%s' on segment %llu of '%s' "
