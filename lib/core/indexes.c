@@ -192,6 +192,14 @@ static vdb_status find_field(vdb_collection *c, const char *field, int *f)
     return VDB_OK;
 }
 
+/* The collection and the field's column (under the caller's catalog lock). */
+static vdb_status lookup_field(vdb_db *db, const char *collection, const char *field,
+                               vdb_collection **c, int *f)
+{
+    vdb_status st = vdb_catalog_lookup(db, collection, c);
+    return st == VDB_OK ? find_field(*c, field, f) : st;
+}
+
 vdb_status vdb_create_index(vdb_db *db, const char *collection, const char *field,
                             const char *type, const char *params)
 {
@@ -205,9 +213,7 @@ vdb_status vdb_create_index(vdb_db *db, const char *collection, const char *fiel
     int f;
     const char *canon = NULL;
     vdb_index_params ip;
-    vdb_status st = vdb_catalog_lookup(db, collection, &c);
-    if (st == VDB_OK)
-        st = find_field(c, field, &f);
+    vdb_status st = lookup_field(db, collection, field, &c, &f);
     if (st == VDB_OK)
         st = vdb_index_check(&c->schema->fields[f].def, type, params, &canon, &ip);
     if (st != VDB_OK)
@@ -251,9 +257,7 @@ vdb_status vdb_drop_index(vdb_db *db, const char *collection, const char *field)
     pthread_rwlock_rdlock(&db->catalog);
     vdb_collection *c;
     int f;
-    vdb_status st = vdb_catalog_lookup(db, collection, &c);
-    if (st == VDB_OK)
-        st = find_field(c, field, &f);
+    vdb_status st = lookup_field(db, collection, field, &c, &f);
     if (st != VDB_OK)
         goto out;
     pthread_mutex_lock(&c->write_mu);
@@ -293,9 +297,7 @@ vdb_status vdb_describe_index(vdb_db *db, const char *collection, const char *fi
     pthread_rwlock_rdlock(&db->catalog);
     vdb_collection *c;
     int f;
-    vdb_status st = vdb_catalog_lookup(db, collection, &c);
-    if (st == VDB_OK)
-        st = find_field(c, field, &f);
+    vdb_status st = lookup_field(db, collection, field, &c, &f);
     if (st == VDB_OK) {
         pthread_rwlock_rdlock(&c->lock);
         *type = c->index_type[f];
@@ -338,9 +340,7 @@ static vdb_status wait_look(vdb_db *db, const char *collection, const char *fiel
     pthread_rwlock_rdlock(&db->catalog);
     vdb_collection *c;
     int f;
-    vdb_status st = vdb_catalog_lookup(db, collection, &c);
-    if (st == VDB_OK)
-        st = find_field(c, field, &f);
+    vdb_status st = lookup_field(db, collection, field, &c, &f);
     if (st == VDB_OK) {
         pthread_rwlock_rdlock(&c->lock);
         size_t pending = 0;
@@ -402,9 +402,7 @@ vdb_status vdb_index_progress(vdb_db *db, const char *collection, const char *fi
     pthread_rwlock_rdlock(&db->catalog);
     vdb_collection *c;
     int f;
-    vdb_status st = vdb_catalog_lookup(db, collection, &c);
-    if (st == VDB_OK)
-        st = find_field(c, field, &f);
+    vdb_status st = lookup_field(db, collection, field, &c, &f);
     if (st == VDB_OK) {
         pthread_rwlock_rdlock(&c->lock);
         size_t pending;

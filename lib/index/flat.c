@@ -23,17 +23,7 @@ static void search_kernels(const float *base, size_t n, size_t dim, vdb_metric m
                            const float *queries, size_t nq, const uint64_t *bitset,
                            int64_t id_base, vdb_topk *out)
 {
-    for (size_t r = 0; r < n; r++) {
-        if (bitset) {
-            uint64_t w = bitset[r >> 6] >> (r & 63);
-            if (!w) {
-                r |= 63;
-                continue;
-            }
-            r += (size_t)__builtin_ctzll(w);
-            if (r >= n)
-                break;
-        }
+    for (size_t r = vdb_bitset_next(bitset, n, 0); r < n; r = vdb_bitset_next(bitset, n, r + 1)) {
         const float *x = base + r * dim;
         for (size_t q = 0; q < nq; q++)
             vdb_topk_offer(&out[q], vdb_dist(metric, queries + q * dim, x, dim),
@@ -115,17 +105,8 @@ static size_t next_rows(const uint64_t *bitset, size_t n, size_t *cursor, size_t
                         size_t *rows)
 {
     size_t cnt = 0, r = *cursor;
-    while (r < n && cnt < cap) {
-        uint64_t w = bitset[r >> 6] >> (r & 63);
-        if (!w) {
-            r = (r | 63) + 1;
-            continue;
-        }
-        r += (size_t)__builtin_ctzll(w);
-        if (r >= n)
-            break;
+    while (cnt < cap && (r = vdb_bitset_next(bitset, n, r)) < n)
         rows[cnt++] = r++;
-    }
     *cursor = r;
     return cnt;
 }

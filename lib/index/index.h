@@ -72,6 +72,22 @@ void vdb_topk_sort(vdb_topk *t);
 
 /* How many of the first n bits are set (n when bitset is NULL: everything allowed). */
 size_t vdb_bitset_count(const uint64_t *bitset, size_t n);
+/* The first row >= r whose bit is set, or n when none is (r itself when bitset is NULL);
+ * empty words are skipped whole. */
+static inline size_t vdb_bitset_next(const uint64_t *bitset, size_t n, size_t r)
+{
+    if (!bitset)
+        return r < n ? r : n;
+    while (r < n) {
+        uint64_t w = bitset[r >> 6] >> (r & 63);
+        if (w) {
+            r += (size_t)__builtin_ctzll(w);
+            return r < n ? r : n;
+        }
+        r = (r | 63) + 1;
+    }
+    return n;
+}
 
 /* Exact search of nq queries over n rows of base (row-major, dim floats each). Only rows whose
  * bit is set in bitset are candidates (NULL: all rows). Each hit is pushed into out[q] with

@@ -131,19 +131,10 @@ static void scan_exact(const vdb_ivf *ivf, const float *q, const uint64_t *bitse
                        int64_t id_base, vdb_topk *out)
 {
     const ivf_lists *l = &ivf->l;
-    for (size_t r = 0; r < ivf->n; r++) {
-        if (bitset) {
-            uint64_t w = bitset[r >> 6] >> (r & 63);
-            if (!w) {
-                r |= 63;
-                continue;
-            }
-            r += (size_t)__builtin_ctzll(w);
-            if (r >= ivf->n)
-                break;
-        }
-        vdb_topk_offer(out, score(ivf, q, l->vec + (size_t)l->pos[r] * ivf->dim), id_base + (int64_t)r);
-    }
+    size_t n = ivf->n;
+    for (size_t r = vdb_bitset_next(bitset, n, 0); r < n; r = vdb_bitset_next(bitset, n, r + 1))
+        vdb_topk_offer(out, score(ivf, q, l->vec + (size_t)l->pos[r] * ivf->dim),
+                       id_base + (int64_t)r);
 }
 
 /* The nprobe lists nearest q, best first, into probe (a heap of nprobe). */
