@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "fmnist.h"
-#include "index/index.h"
+#include "index/kernels/kernels.h"
 
 #define DIM FMNIST_DIM
 #define K 10

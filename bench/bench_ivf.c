@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "fmnist.h"
-#include "index/ivf.h"
+#include "index/vector/ivf.h"
 
 #define K 10
 

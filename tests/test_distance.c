@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "index/index.h"
+#include "index/kernels/kernels.h"
 
 static const char *const levels[] = {"portable", "avx2", "avx512", "avx512-vnni"};
 

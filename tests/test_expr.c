@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/util.h"
-#include "index/expr.h"
-#include "index/scalar_index.h"
+#include "util/util.h"
+#include "expr/expr.h"
+#include "index/scalar/scalar_index.h"
 
 /* ---- the small segment: one column per field type ---- */
 

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "index/index.h"
+#include "index/kernels/kernels.h"
 
 static const vdb_metric metrics[] = {VDB_METRIC_L2, VDB_METRIC_IP, VDB_METRIC_COSINE};
 

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "index/hnsw.h"
-#include "index/sq8.h"
+#include "index/vector/hnsw.h"
+#include "index/vector/sq8.h"
 
 /* Sanitizers make the build ~10x slower: fewer rows keep the test within its budget. */
 /* TSan (~15x) runs fewer rows still: it is there for the threads, not for recall. */

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "index/ivf.h"
+#include "index/vector/ivf.h"
 
 /* Sanitizers make the build ~10x slower: fewer rows keep the test within its budget. */
 /* TSan (~15x) runs fewer rows still: it is there for the threads, not for recall. */

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/json.h"
+#include "util/json.h"
 
 static vdb_status validate(const char *s) { return vdb_json_validate(s, strlen(s), "field meta"); }
 

@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/store.h"
+#include "storage/storage.h"
 
 static const vdb_meta_backend *be = &vdb_meta_local_backend;
 

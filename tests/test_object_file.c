@@ -10,7 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "core/store.h"
+#include "storage/storage.h"
 
 static const vdb_object_backend *be = &vdb_object_file_backend;
 

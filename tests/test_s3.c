@@ -31,7 +31,7 @@
 #include <openssl/hmac.h>
 
 #include "../backends/s3/s3.h"
-#include "core/util.h"
+#include "util/util.h"
 
 extern const vdb_object_backend vdb_s3_object_backend;
 static const vdb_object_backend *be = &vdb_s3_object_backend;

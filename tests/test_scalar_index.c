@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "index/scalar_index.h"
+#include "index/scalar/scalar_index.h"
 #include "test_common.h"
 
 static const vdb_type numeric_types[] = {VDB_TYPE_BOOL,  VDB_TYPE_INT8,  VDB_TYPE_INT16,

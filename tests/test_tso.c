@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/store.h"
+#include "storage/storage.h"
 #include "tso/tso.h"
 
 static const vdb_meta_backend *be = &vdb_meta_local_backend;

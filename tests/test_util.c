@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/util.h"
+#include "util/util.h"
 
 /* CRC32C one bit at a time: slow, obviously right, independent of both library paths. */
 static uint32_t crc32c_bitwise(uint32_t crc, const uint8_t *p, size_t n)

@@ -5,7 +5,7 @@
 
 #include "test_common.h"
 
-#include "index/index.h"
+#include "index/kernels/kernels.h"
 
 #define TEST_FMNIST "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"
 

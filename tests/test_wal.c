@@ -1,4 +1,4 @@
-/* Tests of the local write-ahead log (lib/log/wal*.c), each run on the io_uring and the pwrite
+/* Tests of the local write-ahead log (lib/storage/wal*.c), each run on the io_uring and the pwrite
  * write path. */
 #define _GNU_SOURCE
 #include "test_common.h"
@@ -14,7 +14,8 @@
 #include <unistd.h>
 
 #include "log/log.h"
-#include "log/wal_internal.h"
+#include "storage/storage.h"
+#include "storage/wal_internal.h"
 
 static bool g_no_uring; /* the write path of the group being run */
 

@@ -7,16 +7,16 @@
 
 #include "vdb/vdb.h"
 
-#include "index/expr.h"
-#include "index/scalar_index.h"
-#include "index/vindex.h"
-#include "json.h"
+#include "expr/expr.h"
+#include "index/scalar/scalar_index.h"
+#include "index/vector/vindex.h"
+#include "util/json.h"
 #include "log/log.h"
 #include "segment/segment.h"
-#include "store.h"
+#include "storage/storage.h"
 #include "tso/tso.h"
-#include "util.h"
-#include "workers.h"
+#include "util/util.h"
+#include "util/workers.h"
 
 #define VDB_FORMAT_VERSION 1
 #define VDB_DEFAULT_PARTITION "_default"

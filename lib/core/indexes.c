@@ -8,8 +8,8 @@
 #include <time.h>
 
 #include "core.h"
-#include "index/hnsw.h"
-#include "index/ivf.h"
+#include "index/vector/hnsw.h"
+#include "index/vector/ivf.h"
 
 static bool is_numeric(vdb_type t)
 {

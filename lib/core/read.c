@@ -9,9 +9,9 @@
 #include <strings.h>
 
 #include "core.h"
-#include "index/hnsw.h"
-#include "index/index.h"
-#include "index/ivf.h"
+#include "index/vector/hnsw.h"
+#include "index/kernels/kernels.h"
+#include "index/vector/ivf.h"
 
 /* The timestamp a read sees, from its travel timestamp or consistency level. */
 vdb_status vdb_read_ts(vdb_db *db, const vdb_read_opts *r, uint64_t *T)

@@ -1,20 +1,9 @@
-/* The log module: the local write-ahead log backend (scheme "wal") and the encoding of the
- * records the database writes to its channels (insert, delete, DDL). */
+/* The log module: the encoding of the records the database writes to its channels (insert,
+ * delete, DDL, abort). The channels themselves are a log backend (lib/storage, backends/). */
 #ifndef VDB_LOG_H
 #define VDB_LOG_H
 
-#include "core/util.h"
-
-/* The local WAL: wal://<folder>. One sub-folder per channel holding numbered segment files
- * of framed records ([u32 length][u32 crc32c(pos + payload)][u64 position][payload]);
- * group commit of concurrent appends; fsync per vdb_sync_mode; io_uring on the write path
- * with a pwrite fallback. On a channel's first use, a torn or corrupt tail of its last file
- * is cut off (it was never acknowledged); corruption before the tail is reported as
- * VDB_ECORRUPT by read. */
-extern const vdb_log_backend vdb_wal_backend;
-
-/* For tests and benchmarks: which write path an open WAL uses ("io_uring" or "pwrite"). */
-const char *vdb_wal_write_path(void *wal);
+#include "util/util.h"
 
 /* ---- records ---- */
 typedef enum vdb_rec_type {

@@ -4,7 +4,7 @@
 #ifndef VDB_SEGMENT_H
 #define VDB_SEGMENT_H
 
-#include "core/util.h"
+#include "util/util.h"
 
 /* ---- columns ---------------------------------------------------------------------------- */
 

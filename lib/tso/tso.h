@@ -5,7 +5,7 @@
 #ifndef VDB_TSO_H
 #define VDB_TSO_H
 
-#include "core/util.h"
+#include "util/util.h"
 
 #define VDB_TS_LOGICAL_BITS 18
 #define VDB_TS_LOGICAL_MASK ((UINT64_C(1) << VDB_TS_LOGICAL_BITS) - 1)

@@ -19,7 +19,7 @@
 
 #include <cmocka.h>
 
-#include "core/store.h"
+#include "storage/storage.h"
 
 #define CF_OK(expr)                                                                           \
     do {                                                                                      \

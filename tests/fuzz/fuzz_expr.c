@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/util.h"
-#include "index/expr.h"
-#include "index/scalar_index.h"
+#include "util/util.h"
+#include "expr/expr.h"
+#include "index/scalar/scalar_index.h"
 
 enum { C_PK, C_I8, C_I16, C_I32, C_F, C_D, C_B, C_S, C_N, C_NS, C_J, C_AI, C_AS, C_AB, C_AF,
        C_VEC, C_META, NCOLS };

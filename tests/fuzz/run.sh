@@ -21,11 +21,12 @@ mkdir -p "$out/corpus_expr"
 
 # the lib/ sources the expression code needs: errors, allocation, buffers, JSON, columns,
 # scalar indexes and the expression files themselves
-srcs="lib/core/alloc.c lib/core/error.c lib/core/buf.c lib/core/json.c lib/core/checksum.c
+srcs="lib/util/alloc.c lib/util/error.c lib/util/buf.c lib/util/json.c lib/util/checksum.c
       lib/segment/column.c
-      lib/index/scalar_index.c lib/index/sindex_keys.c lib/index/sindex_sorted.c
-      lib/index/sindex_inverted.c lib/index/sindex_trie.c
-      lib/index/expr_lex.c lib/index/expr_parse.c lib/index/expr_eval.c"
+      lib/index/scalar/scalar_index.c lib/index/scalar/sindex_keys.c
+      lib/index/scalar/sindex_sorted.c lib/index/scalar/sindex_inverted.c
+      lib/index/scalar/sindex_trie.c
+      lib/expr/lex.c lib/expr/parse.c lib/expr/eval.c"
 
 cd "$root"
 # shellcheck disable=SC2086

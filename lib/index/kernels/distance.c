@@ -1,0 +1,177 @@
+/* Distance kernels: the portable versions, the run-time choice of SIMD level, vdb_dist. */
+#include <math.h>
+
+#include "distance_impl.h"
+#include "index/kernels/kernels.h"
+
+/* The SIMD kernels live in distance_avx2.c / distance_avx512.c, each compiled for its own
+ * target through function attributes so that the library still runs on any x86-64. */
+
+typedef struct kernels {
+    const char *name;
+    float (*l2sq)(const float *a, const float *b, size_t dim);
+    float (*ip)(const float *a, const float *b, size_t dim);
+    float (*norm_sq)(const float *a, size_t dim);
+    /* q.x, q.q and x.x in one pass over both vectors */
+    void (*cos_parts)(const float *q, const float *x, size_t dim, float parts[3]);
+    int32_t (*dot_u8i16)(const uint8_t *c, const int16_t *w, size_t n);
+} kernels;
+
+/* Four independent accumulators break the add dependency chain and give the compiler room to
+ * vectorise without reassociating a single sum. */
+static float l2sq_portable(const float *a, const float *b, size_t dim)
+{
+    float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    size_t i = 0;
+    for (; i + 4 <= dim; i += 4) {
+        float d0 = a[i] - b[i], d1 = a[i + 1] - b[i + 1];
+        float d2 = a[i + 2] - b[i + 2], d3 = a[i + 3] - b[i + 3];
+        s0 += d0 * d0;
+        s1 += d1 * d1;
+        s2 += d2 * d2;
+        s3 += d3 * d3;
+    }
+    for (; i < dim; i++) {
+        float d = a[i] - b[i];
+        s0 += d * d;
+    }
+    return (s0 + s1) + (s2 + s3);
+}
+
+static float ip_portable(const float *a, const float *b, size_t dim)
+{
+    float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    size_t i = 0;
+    for (; i + 4 <= dim; i += 4) {
+        s0 += a[i] * b[i];
+        s1 += a[i + 1] * b[i + 1];
+        s2 += a[i + 2] * b[i + 2];
+        s3 += a[i + 3] * b[i + 3];
+    }
+    for (; i < dim; i++)
+        s0 += a[i] * b[i];
+    return (s0 + s1) + (s2 + s3);
+}
+
+static float norm_sq_portable(const float *a, size_t dim) { return ip_portable(a, a, dim); }
+
+static void cos_parts_portable(const float *q, const float *x, size_t dim, float parts[3])
+{
+    float d0 = 0, d1 = 0, q0 = 0, q1 = 0, x0 = 0, x1 = 0;
+    size_t i = 0;
+    for (; i + 2 <= dim; i += 2) {
+        d0 += q[i] * x[i];
+        d1 += q[i + 1] * x[i + 1];
+        q0 += q[i] * q[i];
+        q1 += q[i + 1] * q[i + 1];
+        x0 += x[i] * x[i];
+        x1 += x[i + 1] * x[i + 1];
+    }
+    if (i < dim) {
+        d0 += q[i] * x[i];
+        q0 += q[i] * q[i];
+        x0 += x[i] * x[i];
+    }
+    parts[0] = d0 + d1;
+    parts[1] = q0 + q1;
+    parts[2] = x0 + x1;
+}
+
+static int32_t dot_u8i16_portable(const uint8_t *c, const int16_t *w, size_t n)
+{
+    int32_t s0 = 0, s1 = 0;
+    for (size_t i = 0; i < n; i += 2) {
+        s0 += (int32_t)c[i] * w[i];
+        s1 += (int32_t)c[i + 1] * w[i + 1];
+    }
+    return s0 + s1;
+}
+
+static const kernels portable = {"portable", l2sq_portable, ip_portable, norm_sq_portable,
+                                 cos_parts_portable, dot_u8i16_portable};
+static const kernels avx2 = {"avx2", vdb_l2sq_avx2, vdb_ip_avx2, vdb_norm_sq_avx2,
+                             vdb_cos_parts_avx2, vdb_dot_u8i16_avx2};
+static const kernels avx512 = {"avx512", vdb_l2sq_avx512, vdb_ip_avx512, vdb_norm_sq_avx512,
+                               vdb_cos_parts_avx512, vdb_dot_u8i16_avx512};
+static const kernels avx512_vnni = {"avx512-vnni", vdb_l2sq_avx512, vdb_ip_avx512,
+                                    vdb_norm_sq_avx512, vdb_cos_parts_avx512,
+                                    vdb_dot_u8i16_vnni};
+
+/* Portable until the constructor has looked at the CPU, so a call from another constructor
+ * that runs first is still correct, only slower. */
+static const kernels *active = &portable;
+
+static bool cpu_has(const kernels *k)
+{
+    __builtin_cpu_init();
+    if (k == &avx512_vnni)
+        return cpu_has(&avx512) && __builtin_cpu_supports("avx512vnni");
+    if (k == &avx512)
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
+    if (k == &avx2)
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    return true;
+}
+
+static const kernels *detect(void)
+{
+    if (cpu_has(&avx512_vnni))
+        return &avx512_vnni;
+    if (cpu_has(&avx512))
+        return &avx512;
+    if (cpu_has(&avx2))
+        return &avx2;
+    return &portable;
+}
+
+__attribute__((constructor)) static void simd_init(void) { active = detect(); }
+
+const char *vdb_simd_level(void) { return active->name; }
+
+bool vdb_simd_force(const char *level)
+{
+    if (!level) {
+        active = detect();
+        return true;
+    }
+    const kernels *all[] = {&portable, &avx2, &avx512, &avx512_vnni};
+    for (size_t i = 0; i < VDB_ARRAY_LEN(all); i++) {
+        if (strcmp(level, all[i]->name) == 0) {
+            if (!cpu_has(all[i]))
+                return false;
+            active = all[i];
+            return true;
+        }
+    }
+    return false;
+}
+
+float vdb_dist_l2sq(const float *a, const float *b, size_t dim) { return active->l2sq(a, b, dim); }
+float vdb_dist_ip(const float *a, const float *b, size_t dim) { return active->ip(a, b, dim); }
+float vdb_norm_sq(const float *a, size_t dim) { return active->norm_sq(a, dim); }
+int32_t vdb_dot_u8i16(const uint8_t *c, const int16_t *w, size_t n)
+{
+    return active->dot_u8i16(c, w, n);
+}
+
+vdb_dot_u8i16_fn vdb_dot_u8i16_kernel(void) { return active->dot_u8i16; }
+
+float vdb_dist(vdb_metric m, const float *q, const float *x, size_t dim)
+{
+    switch (m) {
+    case VDB_METRIC_L2:
+        return active->l2sq(q, x, dim);
+    case VDB_METRIC_IP:
+        return active->ip(q, x, dim);
+    case VDB_METRIC_COSINE: {
+        float p[3];
+        active->cos_parts(q, x, dim, p);
+        /* A zero vector has no direction: score it 0 (neither like nor unlike), as flat
+         * search does, rather than NaN. */
+        if (p[1] == 0 || p[2] == 0)
+            return 0;
+        return p[0] / (sqrtf(p[1]) * sqrtf(p[2]));
+    }
+    }
+    return NAN;
+}

@@ -1,0 +1,137 @@
+/* Distance kernels for AVX2 + FMA, compiled per function so the library runs on any x86-64. */
+#include <immintrin.h>
+
+#include "distance_impl.h"
+#include "index/kernels/kernels.h"
+
+#define AVX2 __attribute__((target("avx2,fma")))
+
+/* Loading 8 - rem lanes into the window gives a mask with the first rem lanes on. */
+static const int32_t tail_mask[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+
+AVX2 static inline __m256i mask_for(size_t rem)
+{
+    return _mm256_loadu_si256((const __m256i *)(tail_mask + 8 - rem));
+}
+
+AVX2 static inline float hsum(__m256 v)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+AVX2 float vdb_l2sq_avx2(const float *a, const float *b, size_t dim)
+{
+    __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    size_t i = 0;
+    for (; i + 32 <= dim; i += 32) {
+        __m256 d0 = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
+        __m256 d1 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8));
+        __m256 d2 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16));
+        __m256 d3 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24));
+        s0 = _mm256_fmadd_ps(d0, d0, s0);
+        s1 = _mm256_fmadd_ps(d1, d1, s1);
+        s2 = _mm256_fmadd_ps(d2, d2, s2);
+        s3 = _mm256_fmadd_ps(d3, d3, s3);
+    }
+    for (; i + 8 <= dim; i += 8) {
+        __m256 d = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
+        s0 = _mm256_fmadd_ps(d, d, s0);
+    }
+    if (i < dim) {
+        __m256i m = mask_for(dim - i);
+        __m256 d = _mm256_sub_ps(_mm256_maskload_ps(a + i, m), _mm256_maskload_ps(b + i, m));
+        s1 = _mm256_fmadd_ps(d, d, s1);
+    }
+    return hsum(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+}
+
+AVX2 float vdb_ip_avx2(const float *a, const float *b, size_t dim)
+{
+    __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    size_t i = 0;
+    for (; i + 32 <= dim; i += 32) {
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+        s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16), s2);
+        s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24), s3);
+    }
+    for (; i + 8 <= dim; i += 8)
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+    if (i < dim) {
+        __m256i m = mask_for(dim - i);
+        s1 = _mm256_fmadd_ps(_mm256_maskload_ps(a + i, m), _mm256_maskload_ps(b + i, m), s1);
+    }
+    return hsum(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+}
+
+AVX2 float vdb_norm_sq_avx2(const float *a, size_t dim)
+{
+    __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    size_t i = 0;
+    for (; i + 32 <= dim; i += 32) {
+        __m256 v0 = _mm256_loadu_ps(a + i), v1 = _mm256_loadu_ps(a + i + 8);
+        __m256 v2 = _mm256_loadu_ps(a + i + 16), v3 = _mm256_loadu_ps(a + i + 24);
+        s0 = _mm256_fmadd_ps(v0, v0, s0);
+        s1 = _mm256_fmadd_ps(v1, v1, s1);
+        s2 = _mm256_fmadd_ps(v2, v2, s2);
+        s3 = _mm256_fmadd_ps(v3, v3, s3);
+    }
+    for (; i + 8 <= dim; i += 8) {
+        __m256 v = _mm256_loadu_ps(a + i);
+        s0 = _mm256_fmadd_ps(v, v, s0);
+    }
+    if (i < dim) {
+        __m256 v = _mm256_maskload_ps(a + i, mask_for(dim - i));
+        s1 = _mm256_fmadd_ps(v, v, s1);
+    }
+    return hsum(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+}
+
+/* Two lanes of each of the three sums: six chains in flight, both inputs read once. */
+AVX2 void vdb_cos_parts_avx2(const float *q, const float *x, size_t dim, float parts[3])
+{
+    __m256 d0 = _mm256_setzero_ps(), d1 = d0, q0 = d0, q1 = d0, x0 = d0, x1 = d0;
+    size_t i = 0;
+    for (; i + 16 <= dim; i += 16) {
+        __m256 a0 = _mm256_loadu_ps(q + i), a1 = _mm256_loadu_ps(q + i + 8);
+        __m256 b0 = _mm256_loadu_ps(x + i), b1 = _mm256_loadu_ps(x + i + 8);
+        d0 = _mm256_fmadd_ps(a0, b0, d0);
+        d1 = _mm256_fmadd_ps(a1, b1, d1);
+        q0 = _mm256_fmadd_ps(a0, a0, q0);
+        q1 = _mm256_fmadd_ps(a1, a1, q1);
+        x0 = _mm256_fmadd_ps(b0, b0, x0);
+        x1 = _mm256_fmadd_ps(b1, b1, x1);
+    }
+    for (; i < dim; i += 8) {
+        size_t rem = dim - i < 8 ? dim - i : 8;
+        __m256i m = mask_for(rem);
+        __m256 a = _mm256_maskload_ps(q + i, m), b = _mm256_maskload_ps(x + i, m);
+        d0 = _mm256_fmadd_ps(a, b, d0);
+        q0 = _mm256_fmadd_ps(a, a, q0);
+        x0 = _mm256_fmadd_ps(b, b, x0);
+    }
+    parts[0] = hsum(_mm256_add_ps(d0, d1));
+    parts[1] = hsum(_mm256_add_ps(q0, q1));
+    parts[2] = hsum(_mm256_add_ps(x0, x1));
+}
+
+/* 8-bit codes times int16 weights, 16 dimensions per madd. */
+AVX2 int32_t vdb_dot_u8i16_avx2(const uint8_t *c, const int16_t *w, size_t n)
+{
+    __m256i s0 = _mm256_setzero_si256(), s1 = s0;
+    for (size_t i = 0; i < n; i += 32) {
+        __m256i c0 = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(c + i)));
+        __m256i c1 = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(c + i + 16)));
+        s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(c0, _mm256_loadu_si256((const __m256i *)(w + i))));
+        s1 = _mm256_add_epi32(s1,
+                              _mm256_madd_epi16(c1, _mm256_loadu_si256((const __m256i *)(w + i + 16))));
+    }
+    __m256i s = _mm256_add_epi32(s0, s1);
+    __m128i h = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
+    return _mm_cvtsi128_si32(h);
+}

@@ -1,0 +1,23 @@
+/* The SIMD kernels behind index.h's distance functions, one set per target; only
+ * lib/index/kernels/distance*.c include this (everyone else goes through the dispatch). */
+#ifndef VDB_DISTANCE_IMPL_H
+#define VDB_DISTANCE_IMPL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+float vdb_l2sq_avx2(const float *a, const float *b, size_t dim);
+float vdb_ip_avx2(const float *a, const float *b, size_t dim);
+float vdb_norm_sq_avx2(const float *a, size_t dim);
+void vdb_cos_parts_avx2(const float *q, const float *x, size_t dim, float parts[3]);
+float vdb_l2sq_avx512(const float *a, const float *b, size_t dim);
+float vdb_ip_avx512(const float *a, const float *b, size_t dim);
+float vdb_norm_sq_avx512(const float *a, size_t dim);
+void vdb_cos_parts_avx512(const float *q, const float *x, size_t dim, float parts[3]);
+
+/* Dot product of n 8-bit codes with n int16 weights (n a multiple of 64; see sq8.h). */
+int32_t vdb_dot_u8i16_avx2(const uint8_t *c, const int16_t *w, size_t n);
+int32_t vdb_dot_u8i16_avx512(const uint8_t *c, const int16_t *w, size_t n);
+int32_t vdb_dot_u8i16_vnni(const uint8_t *c, const int16_t *w, size_t n);
+
+#endif

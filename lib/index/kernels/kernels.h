@@ -1,0 +1,100 @@
+/* The kernels every index shares: distance kernels (runtime-dispatched AVX-512 / AVX2 / portable), a
+ * top-k heap, and exact (flat) search under a bitset. Thread-safe: no shared state after
+ * the one-time CPU detection. */
+#ifndef VDB_INDEX_H
+#define VDB_INDEX_H
+
+#include "util/util.h"
+
+/* "avx512", "avx2" or "portable": the kernels picked for this CPU. */
+const char *vdb_simd_level(void);
+/* Tests and benchmarks: force a level ("portable", "avx2", "avx512"); returns false if the
+ * CPU lacks it. NULL restores the automatic choice. Not thread-safe. */
+bool vdb_simd_force(const char *level);
+
+float vdb_dist_l2sq(const float *a, const float *b, size_t dim);
+float vdb_dist_ip(const float *a, const float *b, size_t dim);
+float vdb_norm_sq(const float *a, size_t dim);
+/* Sum of c[i] * w[i] over n (a multiple of 64) 8-bit codes and int16 weights; the caller
+ * bounds the weights so the sum fits int32 (see sq8.h). */
+int32_t vdb_dot_u8i16(const uint8_t *c, const int16_t *w, size_t n);
+/* The kernel behind vdb_dot_u8i16 for this CPU, for loops that call it per row (one indirect
+ * call instead of two). */
+typedef int32_t (*vdb_dot_u8i16_fn)(const uint8_t *c, const int16_t *w, size_t n);
+vdb_dot_u8i16_fn vdb_dot_u8i16_kernel(void);
+/* The metric's score of x against q: L2 squared distance, IP, or cosine similarity. */
+float vdb_dist(vdb_metric m, const float *q, const float *x, size_t dim);
+static inline bool vdb_metric_higher_is_better(vdb_metric m) { return m != VDB_METRIC_L2; }
+
+/* A bounded heap keeping the k best (distance, id) pairs. With a range set (range search) it
+ * keeps only scores inside the window, so every index that pushes into it honours the range
+ * without knowing of it; indexes that prune (HNSW) check `ranged` to widen their walk. */
+typedef struct vdb_topk {
+    size_t k, n;
+    bool higher_better;
+    bool ranged;
+    float radius, range_filter; /* as Milvus: see vdb_topk_set_range */
+    float *dist;
+    int64_t *id;
+} vdb_topk;
+vdb_status vdb_topk_init(vdb_topk *t, size_t k, bool higher_better);
+void vdb_topk_free(vdb_topk *t);
+void vdb_topk_reset(vdb_topk *t);
+/* Range search, as Milvus defines it: for L2 keep range_filter <= d < radius, for IP and
+ * COSINE keep radius < s <= range_filter. Without a range_filter pass -INFINITY (L2) or
+ * +INFINITY (IP, COSINE). */
+void vdb_topk_set_range(vdb_topk *t, float radius, float range_filter);
+/* Whether d lies inside the heap's range (always true without one). */
+static inline bool vdb_topk_in_range(const vdb_topk *t, float d)
+{
+    if (!t->ranged)
+        return true;
+    return t->higher_better ? d > t->radius && d <= t->range_filter
+                            : d < t->radius && d >= t->range_filter;
+}
+/* Keeps (d, id) if it is among the k best so far. Equal distances: the smaller id wins. */
+void vdb_topk_push(vdb_topk *t, float d, int64_t id);
+/* The worst kept distance (the bar to beat when full). */
+float vdb_topk_worst(const vdb_topk *t);
+/* vdb_topk_push behind a one-compare bar: when the heap is full, what does not match or beat
+ * its worst would be refused anyway (NaN fails both compares). For scans' inner loops. */
+static inline void vdb_topk_offer(vdb_topk *t, float d, int64_t id)
+{
+    if (t->n == t->k) {
+        float bar = t->dist[0];
+        if (t->higher_better ? !(d >= bar) : !(d <= bar))
+            return;
+    }
+    vdb_topk_push(t, d, id);
+}
+/* Sorts the kept pairs best first (in place; the heap is then no longer a heap). */
+void vdb_topk_sort(vdb_topk *t);
+
+/* How many of the first n bits are set (n when bitset is NULL: everything allowed). */
+size_t vdb_bitset_count(const uint64_t *bitset, size_t n);
+/* The first row >= r whose bit is set, or n when none is (r itself when bitset is NULL);
+ * empty words are skipped whole. */
+static inline size_t vdb_bitset_next(const uint64_t *bitset, size_t n, size_t r)
+{
+    if (!bitset)
+        return r < n ? r : n;
+    while (r < n) {
+        uint64_t w = bitset[r >> 6] >> (r & 63);
+        if (w) {
+            r += (size_t)__builtin_ctzll(w);
+            return r < n ? r : n;
+        }
+        r = (r | 63) + 1;
+    }
+    return n;
+}
+
+/* Exact search of nq queries over n rows of base (row-major, dim floats each). Only rows whose
+ * bit is set in bitset are candidates (NULL: all rows). Each hit is pushed into out[q] with
+ * id = id_base + row, so one heap per query can collect several segments. Batches of queries
+ * go through OpenBLAS sgemm when that is faster. NaN scores are never kept. */
+vdb_status vdb_flat_search(const float *base, size_t n, size_t dim, vdb_metric metric,
+                           const float *queries, size_t nq, const uint64_t *bitset,
+                           int64_t id_base, vdb_topk *out);
+
+#endif
