@@ -1,7 +1,7 @@
 /* Columnar batches as the caller builds them: named columns copied into column storage. */
 #include <math.h>
 
-#include "core.h"
+#include "core/batch.h"
 
 vdb_status vdb_batch_new(vdb_batch **out)
 {

@@ -4,7 +4,8 @@
 #include <math.h>
 #include <stdio.h>
 
-#include "core.h"
+#include "core/convert.h"
+#include "core/ids.h"
 
 static bool vector_finite(const float *v, size_t n)
 {
@@ -260,7 +261,7 @@ static vdb_status fill_dynamic(const vdb_batch *b, int meta_col, const int *extr
     return st;
 }
 
-vdb_status vdb_convert_batch(vdb_db *db, vdb_collection *c, const vdb_batch *b, bool upsert,
+vdb_status vdb_convert_batch(vdb_db *db, const vdb_collection *c, const vdb_batch *b, bool upsert,
                              vdb_column *cols)
 {
     const vdb_schema *s = c->schema;
@@ -307,7 +308,7 @@ vdb_status vdb_convert_batch(vdb_db *db, vdb_collection *c, const vdb_batch *b, 
                 break;
             }
             uint64_t first;
-            if ((st = vdb_db_alloc_ids(db, rows, &first)) != VDB_OK)
+            if ((st = vdb_ids_alloc(db, rows, &first)) != VDB_OK)
                 break;
             for (size_t r = 0; r < rows && st == VDB_OK; r++) {
                 int64_t id = (int64_t)(first + r);
@@ -336,7 +337,7 @@ done:
     return st;
 }
 
-vdb_status vdb_convert_pks(vdb_collection *c, const vdb_pk_list *pks, vdb_column *out)
+vdb_status vdb_convert_pks(const vdb_collection *c, const vdb_pk_list *pks, vdb_column *out)
 {
     const vdb_field_def *d = &c->schema->fields[c->schema->pk].def;
     VDB_CHECK_ARG(pks && pks->count > 0, "the primary key list is NULL or empty");

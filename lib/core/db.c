@@ -1,5 +1,5 @@
 /* The database handle: options, the folder lock, the format version, the three stores, the
- * timestamp oracle, id allocation and the background compaction thread. */
+ * timestamp oracle, open (with recovery) and close, and the background compaction thread. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -8,9 +8,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core.h"
-
-#define ID_WINDOW 65536 /* ids reserved per meta write */
+#include "core/compact.h"
+#include "core/ids.h"
+#include "core/recovery.h"
 
 const char *vdb_version(void) { return VDB_VERSION_STRING; }
 int vdb_version_number(void) { return VDB_VERSION_NUMBER; }
@@ -160,52 +160,6 @@ static vdb_status open_stores(vdb_db *db)
     return st;
 }
 
-vdb_status vdb_db_alloc_ids(vdb_db *db, uint64_t n, uint64_t *first)
-{
-    vdb_status st = VDB_OK;
-    pthread_mutex_lock(&db->id_mu);
-    if (db->next_id + n > db->id_limit) {
-        /* reserve a window in the meta store before handing any of it out */
-        uint64_t limit = db->next_id + n + ID_WINDOW;
-        st = db->meta.be->put(db->meta.h, "idalloc", &limit, sizeof limit);
-        if (st == VDB_OK)
-            db->id_limit = limit;
-    }
-    if (st == VDB_OK) {
-        *first = db->next_id;
-        db->next_id += n;
-    }
-    pthread_mutex_unlock(&db->id_mu);
-    return st;
-}
-
-static vdb_status load_ids(vdb_db *db)
-{
-    void *v;
-    size_t len;
-    vdb_status st = db->meta.be->get(db->meta.h, "idalloc", &v, &len);
-    if (st == VDB_ENOTFOUND) {
-        db->next_id = db->id_limit = 1;
-        return VDB_OK;
-    }
-    if (st != VDB_OK)
-        return st;
-    if (len != 8) {
-        vdb_free(v);
-        return vdb_set_errmsg(VDB_ECORRUPT, "meta key idalloc has %zu bytes, expected 8", len);
-    }
-    memcpy(&db->id_limit, v, 8);
-    db->next_id = db->id_limit; /* ids below the saved limit may have been handed out */
-    vdb_free(v);
-    return VDB_OK;
-}
-
-uint64_t vdb_db_horizon(vdb_db *db)
-{
-    uint64_t now = vdb_now_ms(), keep = db->opts.retention_seconds * 1000u;
-    return now > keep ? vdb_ts_make(now - keep, 0) : 0;
-}
-
 static void *background(void *arg)
 {
     vdb_db *db = arg;
@@ -252,7 +206,7 @@ vdb_status vdb_open(const char *path, const vdb_options *opts, vdb_db **out)
     db->lock_fd = -1;
     db->opts = o;
     pthread_mutex_init(&db->id_mu, NULL);
-    pthread_rwlock_init(&db->catalog, NULL);
+    vdb_catalog_init(&db->catalog);
     pthread_mutex_init(&db->bg_mu, NULL);
     pthread_cond_init(&db->bg_cv, NULL);
     pthread_mutex_init(&db->progress_mu, NULL);
@@ -279,7 +233,7 @@ vdb_status vdb_open(const char *path, const vdb_options *opts, vdb_db **out)
     if (st == VDB_OK)
         st = open_stores(db);
     if (st == VDB_OK)
-        st = load_ids(db);
+        st = vdb_ids_load(db);
     if (st == VDB_OK)
         st = vdb_recover(db);
     if (st == VDB_OK && o.compaction_interval_ms) {
@@ -312,9 +266,7 @@ void vdb_close(vdb_db *db)
     /* queued builds are dropped (open queues them again), running ones finish first */
     vdb_pool_free(db->builds);
     vdb_pool_free(db->search);
-    for (size_t i = 0; i < db->ncolls; i++)
-        vdb_collection_free(db->colls[i]);
-    vdb_free(db->colls);
+    vdb_catalog_destroy(&db->catalog);
     if (db->tso)
         vdb_tso_close(db->tso);
     vdb_log_store_close(&db->log);
@@ -323,7 +275,6 @@ void vdb_close(vdb_db *db)
     if (db->lock_fd >= 0)
         close(db->lock_fd); /* releases the OFD lock */
     pthread_mutex_destroy(&db->id_mu);
-    pthread_rwlock_destroy(&db->catalog);
     pthread_mutex_destroy(&db->bg_mu);
     pthread_cond_destroy(&db->bg_cv);
     pthread_mutex_destroy(&db->progress_mu);

@@ -1,18 +1,12 @@
 /* Filters as the core uses them: what an expression may name in a collection, and applying
  * a compiled filter to a segment's rows (with the segment's scalar indexes). */
-#include "core.h"
+#include "core/filter.h"
 
-vdb_status vdb_collection_init_filters(vdb_collection *c)
+vdb_status vdb_filter_init(vdb_collection *c)
 {
     const vdb_schema *s = c->schema;
     c->expr_fields = vdb_calloc(s->nfields + 1, sizeof *c->expr_fields);
-    c->index_type = vdb_calloc(s->nfields + 1, sizeof *c->index_type);
-    c->index_params = vdb_calloc(s->nfields + 1, sizeof *c->index_params);
-    c->index_gen = vdb_calloc(s->nfields + 1, sizeof *c->index_gen);
-    c->index_fail = vdb_calloc(s->nfields + 1, sizeof *c->index_fail);
-    c->index_fail_msg = vdb_calloc(s->nfields + 1, sizeof *c->index_fail_msg);
-    if (!c->expr_fields || !c->index_type || !c->index_params || !c->index_gen ||
-        !c->index_fail || !c->index_fail_msg)
+    if (!c->expr_fields)
         return vdb_set_errmsg(VDB_ENOMEM, "out of memory");
     for (size_t i = 0; i < s->nfields; i++) {
         const vdb_field_def *d = &s->fields[i].def;
@@ -24,7 +18,7 @@ vdb_status vdb_collection_init_filters(vdb_collection *c)
     return VDB_OK;
 }
 
-vdb_status vdb_filter_compile(vdb_collection *c, const char *text, vdb_expr **out)
+vdb_status vdb_filter_compile(const vdb_collection *c, const char *text, vdb_expr **out)
 {
     *out = NULL;
     if (!text)
@@ -35,7 +29,7 @@ vdb_status vdb_filter_compile(vdb_collection *c, const char *text, vdb_expr **ou
     return *p ? vdb_expr_parse(text, &c->expr_schema, out) : VDB_OK;
 }
 
-vdb_status vdb_filter_apply(vdb_collection *c, const vdb_expr *e, const vdb_segment *s,
+vdb_status vdb_filter_apply(const vdb_collection *c, const vdb_expr *e, const vdb_segment *s,
                             uint64_t *bits)
 {
     if (!e)

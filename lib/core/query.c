@@ -1,6 +1,9 @@
 /* Reads and deletes by filter: query (rows that pass, with limit and offset), count, and
  * delete_where (the matching keys deleted at one timestamp). */
-#include "core.h"
+#include "core/filter.h"
+#include "core/readpath.h"
+#include "core/result.h"
+#include "core/write.h"
 
 /* The segments a read covers, with each one's bitset of visible rows that pass the filter.
  * Hands back one segment at a time through fn; stops when fn returns non-zero. */
@@ -56,8 +59,8 @@ static vdb_status begin_read(vdb_db *db, const char *collection, const char *fil
                              const vdb_read_opts *read, vdb_collection **c, vdb_expr **e,
                              uint64_t *T)
 {
-    pthread_rwlock_rdlock(&db->catalog);
-    vdb_status st = vdb_catalog_lookup(db, collection, c);
+    pthread_rwlock_rdlock(&db->catalog.lock);
+    vdb_status st = vdb_catalog_lookup(&db->catalog, collection, c);
     if (st == VDB_OK)
         st = vdb_filter_compile(*c, filter, e);
     if (st == VDB_OK)
@@ -66,7 +69,7 @@ static vdb_status begin_read(vdb_db *db, const char *collection, const char *fil
         if (*e)
             vdb_expr_free(*e);
         *e = NULL;
-        pthread_rwlock_unlock(&db->catalog);
+        pthread_rwlock_unlock(&db->catalog.lock);
     }
     return st;
 }
@@ -75,7 +78,7 @@ static void end_read(vdb_db *db, vdb_expr *e)
 {
     if (e)
         vdb_expr_free(e);
-    pthread_rwlock_unlock(&db->catalog);
+    pthread_rwlock_unlock(&db->catalog.lock);
 }
 
 vdb_status vdb_count(vdb_db *db, const char *collection, const char *filter,
@@ -168,12 +171,12 @@ vdb_status vdb_query(vdb_db *db, const char *collection, const char *filter,
         vdb_status st = vdb_count(db, collection, filter, read, &n);
         if (st != VDB_OK)
             return st;
-        pthread_rwlock_rdlock(&db->catalog);
+        pthread_rwlock_rdlock(&db->catalog.lock);
         vdb_collection *c;
-        st = vdb_catalog_lookup(db, collection, &c);
+        st = vdb_catalog_lookup(&db->catalog, collection, &c);
         if (st == VDB_OK)
             st = count_result(c, n, out);
-        pthread_rwlock_unlock(&db->catalog);
+        pthread_rwlock_unlock(&db->catalog.lock);
         return st;
     }
     bool no_filter = !filter || !filter[strspn(filter, " \t\r\n")];

@@ -7,7 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "core.h"
+#include "core/apply.h"
+#include "core/indexes.h"
+#include "core/recovery.h"
+#include "core/segment_index.h"
 
 typedef struct coll_list {
     vdb_db *db;
@@ -18,19 +21,15 @@ static int load_collection(void *arg, const char *key, const void *val, size_t l
 {
     coll_list *l = arg;
     vdb_collection *c;
-    l->st = vdb_collection_decode(l->db, val, len, &c);
+    l->st = vdb_collection_decode(val, len, &c);
     if (l->st != VDB_OK) {
         l->st = vdb_set_errmsg(l->st, "meta key %s: %s", key, vdb_err_get());
         return 1;
     }
-    vdb_collection **v = vdb_realloc(l->db->colls, (l->db->ncolls + 1) * sizeof *v);
-    if (!v) {
+    if ((l->st = vdb_catalog_add(&l->db->catalog, c)) != VDB_OK) {
         vdb_collection_free(c);
-        l->st = vdb_set_errmsg(VDB_ENOMEM, "out of memory");
         return 1;
     }
-    l->db->colls = v;
-    v[l->db->ncolls++] = c;
     return 0;
 }
 
@@ -189,7 +188,9 @@ static int replay_record(void *arg, uint64_t pos, const void *rec, size_t len)
         r->st = cols ? vdb_decode_columns(c, body, blen, cols, &rows)
                      : vdb_set_errmsg(VDB_ENOMEM, "out of memory");
         if (r->st == VDB_OK) {
-            r->st = vdb_apply_insert(r->db, c, &h, cols, rows, pos);
+            r->st = vdb_apply_prepare(r->db, c, &h);
+            if (r->st == VDB_OK)
+                r->st = vdb_apply_insert(c, &h, cols, rows, pos);
             for (size_t i = 0; i < c->ncols; i++)
                 vdb_column_free(&cols[i]);
         }
@@ -198,10 +199,8 @@ static int replay_record(void *arg, uint64_t pos, const void *rec, size_t len)
         vdb_column pks;
         r->st = vdb_decode_delete(c, body, blen, &pks);
         if (r->st == VDB_OK) {
-            r->st = vdb_apply_delete(r->db, c, h.shard, h.partition_id, &pks, h.ts);
+            r->st = vdb_apply_delete(c, h.shard, h.partition_id, &pks, h.ts, pos);
             vdb_column_free(&pks);
-            c->shards[h.shard].last_pos = pos;
-            c->shards[h.shard].last_ts = h.ts;
         }
     }
     if (r->st != VDB_OK)
@@ -257,8 +256,8 @@ vdb_status vdb_recover(vdb_db *db)
     vdb_status st = db->meta.be->scan(db->meta.h, "coll/", load_collection, &cl);
     if (st == VDB_OK)
         st = cl.st;
-    for (size_t i = 0; i < db->ncolls && st == VDB_OK; i++) {
-        vdb_collection *c = db->colls[i];
+    for (size_t i = 0; i < db->catalog.n && st == VDB_OK; i++) {
+        vdb_collection *c = db->catalog.colls[i];
         char prefix[64];
         seg_loader l = {db, c, VDB_OK};
         snprintf(prefix, sizeof prefix, "seg/%016llx/", (unsigned long long)c->id);
@@ -276,8 +275,8 @@ vdb_status vdb_recover(vdb_db *db)
             st = replay_collection(db, c);
     }
     /* the vector indexes that were not saved (or were damaged) build in the background */
-    for (size_t i = 0; i < db->ncolls && st == VDB_OK; i++)
-        for (size_t k = 0; k < db->colls[i]->nsealed; k++)
-            vdb_index_queue(db, db->colls[i], db->colls[i]->sealed[k]);
+    for (size_t i = 0; i < db->catalog.n && st == VDB_OK; i++)
+        for (size_t k = 0; k < db->catalog.colls[i]->nsealed; k++)
+            vdb_index_queue(db, db->catalog.colls[i], db->catalog.colls[i]->sealed[k]);
     return st;
 }

@@ -1,6 +1,7 @@
 /* Results: rows grouped by query, each with its primary key, distance and output fields,
  * owned by the result and freed with it. */
-#include "core.h"
+#include "core/result.h"
+#include "util/json.h"
 
 vdb_status vdb_result_new(vdb_type pk_type, size_t ngroups, size_t nfields, vdb_result **out)
 {
@@ -121,4 +122,131 @@ vdb_status vdb_result_field(const vdb_result *r, size_t g, size_t row, const cha
     }
     return vdb_set_errmsg(VDB_ENOTFOUND, "field '%s' is not among the result's output fields",
                           field);
+}
+
+/* ---- filling a result from segment rows ---- */
+
+static vdb_status add_out(vdb_out_field **v, size_t *n, const char *name, int col, vdb_type type,
+                          uint32_t dim)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (!strcmp((*v)[i].name, name))
+            return VDB_OK;
+    vdb_out_field *nv = vdb_realloc(*v, (*n + 1) * sizeof *nv);
+    if (!nv)
+        return vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+    *v = nv;
+    nv[(*n)++] = (vdb_out_field){name, col, type, dim};
+    return VDB_OK;
+}
+
+vdb_status vdb_resolve_outputs(const vdb_collection *c, const vdb_read_opts *r,
+                               vdb_out_field **out, size_t *n)
+{
+    const vdb_schema *s = c->schema;
+    *out = NULL;
+    *n = 0;
+    vdb_status st = VDB_OK;
+    for (size_t i = 0; r && r->output_fields && i < r->n_output_fields && st == VDB_OK; i++) {
+        const char *name = r->output_fields[i];
+        if (!name)
+            return vdb_set_errmsg(VDB_EINVAL, "output field %zu is NULL", i);
+        if (!strcmp(name, "*")) {
+            for (size_t f = 0; f < s->nfields && st == VDB_OK; f++)
+                st = add_out(out, n, s->fields[f].def.name, (int)f, c->types[f], c->dims[f]);
+            if (st == VDB_OK && s->dynamic)
+                st = add_out(out, n, VDB_DYNAMIC_FIELD, (int)s->nfields, VDB_TYPE_JSON, 0);
+            continue;
+        }
+        int f = vdb_schema_find(s, name);
+        if (f >= 0)
+            st = add_out(out, n, name, f, c->types[f], c->dims[f]);
+        else if (s->dynamic && !strcmp(name, VDB_DYNAMIC_FIELD))
+            st = add_out(out, n, name, (int)s->nfields, VDB_TYPE_JSON, 0);
+        else if (s->dynamic && vdb_name_valid(name))
+            st = add_out(out, n, name, -1, VDB_TYPE_JSON, 0);
+        else
+            st = vdb_set_errmsg(VDB_EINVAL, "output field '%s' is not a field of '%s'", name,
+                                c->name);
+    }
+    if (st != VDB_OK) {
+        vdb_free(*out);
+        *out = NULL;
+    }
+    return st;
+}
+
+vdb_status vdb_result_open(const vdb_collection *c, const vdb_out_field *of, size_t nof,
+                           size_t groups, bool with_dist, size_t max_rows, vdb_result **out)
+{
+    vdb_result *r;
+    vdb_status st = vdb_result_new(c->types[c->schema->pk], groups, nof, &r);
+    if (st != VDB_OK)
+        return st;
+    for (size_t i = 0; i < nof && st == VDB_OK; i++) {
+        r->names[i] = vdb_strdup(of[i].name);
+        vdb_column_init(&r->fields[i], of[i].type, of[i].dim, true);
+        if (!r->names[i])
+            st = vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+    }
+    if (st == VDB_OK && with_dist && !(r->dist = vdb_calloc(max_rows + 1, sizeof(float))))
+        st = vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+    if (st != VDB_OK) {
+        vdb_result_free(r);
+        return st;
+    }
+    *out = r;
+    return VDB_OK;
+}
+
+/* var-length values are kept with a trailing NUL so they can be used as C strings */
+static vdb_status push_var(vdb_column *col, const char *s, size_t len, bool valid)
+{
+    char small[256];
+    char *tmp = len < sizeof small ? small : vdb_malloc(len + 1);
+    if (!tmp)
+        return vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+    memcpy(tmp, s, len);
+    tmp[len] = 0;
+    vdb_status st = vdb_column_push(col, tmp, len + 1, valid);
+    if (tmp != small)
+        vdb_free(tmp);
+    return st;
+}
+
+/* Appends row `row` of segment s to the result. */
+vdb_status vdb_result_push(const vdb_collection *c, vdb_result *r, const vdb_out_field *of,
+                           size_t nof, const vdb_segment *s, size_t row)
+{
+    const vdb_column *pk = vdb_segment_column(s, (size_t)c->schema->pk);
+    size_t len = 0;
+    vdb_status st;
+    if (pk->type == VDB_TYPE_INT64) {
+        st = vdb_column_push(&r->pks, vdb_column_at(pk, row), 8, true);
+    } else {
+        const char *key = vdb_column_var(pk, row, &len); /* sets len: its own statement */
+        st = push_var(&r->pks, key, len, true);
+    }
+    for (size_t i = 0; i < nof && st == VDB_OK; i++) {
+        vdb_column *dst = &r->fields[i];
+        if (of[i].col < 0) { /* a dynamic key inside "$meta" */
+            const vdb_column *meta = vdb_segment_column(s, c->schema->nfields);
+            const char *obj = vdb_column_var(meta, row, &len), *val;
+            size_t vlen;
+            if (vdb_json_get(obj, len, of[i].name, &val, &vlen))
+                st = push_var(dst, val, vlen, true);
+            else
+                st = push_var(dst, "", 0, false);
+            continue;
+        }
+        const vdb_column *src = vdb_segment_column(s, (size_t)of[i].col);
+        bool valid = !vdb_column_is_null(src, row);
+        if (vdb_type_is_var(src->type)) {
+            const char *v = vdb_column_var(src, row, &len);
+            st = push_var(dst, v, len, valid);
+        } else {
+            st = vdb_column_push(dst, vdb_column_at(src, row), 0, valid);
+        }
+    }
+    return st;
 }

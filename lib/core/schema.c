@@ -3,7 +3,7 @@
 #include <ctype.h>
 #include <stdio.h>
 
-#include "core.h"
+#include "core/schema.h"
 
 bool vdb_name_valid(const char *name)
 {

@@ -5,72 +5,51 @@
 #include <stdio.h>
 #include <unistd.h>
 
-#include "core.h"
+#include "core/segment_index.h"
 
 static void free_sindex(void *p) { vdb_sindex_free(p); }
 static void free_vindex(void *p) { vdb_vindex_free(p); }
 
-static vdb_sindex_kind kind_of(const char *type)
+bool vdb_index_builds(const vdb_collection *c, size_t f)
 {
-    if (!strcmp(type, "STL_SORT"))
-        return VDB_SINDEX_SORTED;
-    if (!strcmp(type, "INVERTED"))
-        return VDB_SINDEX_INVERTED;
-    if (!strcmp(type, "TRIE"))
-        return VDB_SINDEX_TRIE;
-    return 0;
+    const vdb_vindex_kind *k = c->index[f].spec.kind;
+    return c->index[f].type && k && vdb_vindex_kind_builds(k);
 }
 
 /* "<segments>/<id>/<kind>_<col>_<params>": the parameters are in the name, so an index built
  * with other ones is never mistaken for this one. */
 static void vindex_key(char *buf, size_t n, const vdb_collection *c, uint64_t id, size_t col,
-                       vdb_vindex_type t, const vdb_index_params *p)
+                       const vdb_vindex_spec *spec)
 {
     int k = snprintf(buf, n, "%s/%llu/", c->seg_prefix, (unsigned long long)id);
     size_t at = k > 0 ? (size_t)k : 0;
-    if (at >= n)
-        return;
-    switch (t) {
-    case VDB_VINDEX_HNSW:
-        snprintf(buf + at, n - at, "hnsw_%zu_M%u_efc%u", col, p->M, p->ef_construction);
-        break;
-    case VDB_VINDEX_IVF_FLAT:
-        snprintf(buf + at, n - at, "ivf_flat_%zu_nlist%u", col, p->nlist);
-        break;
-    case VDB_VINDEX_IVF_SQ8:
-        snprintf(buf + at, n - at, "ivf_sq8_%zu_nlist%u", col, p->nlist);
-        break;
-    default:
-        snprintf(buf + at, n - at, "ivf_pq_%zu_nlist%u_m%u_nbits%u", col, p->nlist, p->pq_m,
-                 p->pq_nbits);
-        break;
-    }
+    if (at < n)
+        vdb_vindex_spec_file(spec, col, buf + at, n - at);
 }
 
-static bool in_sealed(const vdb_collection *c, const vdb_segment *s)
+/* The rows of a sealed segment's vector column, as an index sees them. */
+static vdb_vectors segment_vectors(const vdb_collection *c, const vdb_segment *s, size_t col)
 {
-    for (size_t i = 0; i < c->nsealed; i++)
-        if (c->sealed[i] == s)
-            return true;
-    return false;
+    const vdb_column *vc = vdb_segment_column(s, col);
+    const vdb_field_def *f = &c->schema->fields[col].def;
+    return (vdb_vectors){f->type, f->dim, f->metric, vc->rows, vc->data};
 }
 
 /* A saved vector index of column col, or NULL when there is none or it is damaged (then it
  * is built again and overwritten). */
 static vdb_vindex *saved_index(vdb_db *db, vdb_collection *c, vdb_segment *s, size_t col)
 {
-    vdb_vindex_type t = vdb_vindex_type_from_name(c->index_type[col]);
-    const vdb_column *vc = vdb_segment_column(s, col);
+    const vdb_vindex_spec *spec = &c->index[col].spec;
     vdb_segment_info info;
     vdb_segment_get_info(s, &info);
     char key[256];
-    vindex_key(key, sizeof key, c, info.id, col, t, &c->index_params[col]);
+    vindex_key(key, sizeof key, c, info.id, col, spec);
     void *data;
     size_t len;
     vdb_vindex *v = NULL;
     if (db->obj.be->get(db->obj.h, key, &data, &len) == VDB_OK) {
-        if (vdb_vindex_decode(t, data, len, (const float *)vc->data, vc->rows, vc->dim, &v) !=
-            VDB_OK)
+        vdb_vectors rows = segment_vectors(c, s, col);
+        if (vdb_vindex_decode(spec, data, len, &rows, &v) != VDB_OK)
             v = NULL;
         vdb_free(data);
     }
@@ -84,14 +63,14 @@ vdb_status vdb_index_segment(vdb_db *db, vdb_collection *c, vdb_segment *s,
     void **built = vdb_calloc(sc->nfields + 1, sizeof *built);
     vdb_status st = built ? VDB_OK : vdb_set_errmsg(VDB_ENOMEM, "out of memory");
     for (size_t i = 0; i < sc->nfields && st == VDB_OK; i++) {
-        const char *type = c->index_type[i];
-        if (!type || vdb_segment_attachment(s, i))
+        const vdb_field_index *x = &c->index[i];
+        if (!x->type || vdb_segment_attachment(s, i))
             continue;
-        if (vdb_vindex_type_from_name(type) != VDB_VINDEX_NONE) {
+        if (vdb_index_builds(c, i)) {
             if (load_saved)
                 built[i] = saved_index(db, c, s, i);
-        } else if (kind_of(type)) {
-            st = vdb_sindex_build(kind_of(type), vdb_segment_column(s, i),
+        } else if (x->skind) {
+            st = vdb_sindex_build(x->skind, vdb_segment_column(s, i),
                                   (vdb_scalar_index **)&built[i]);
         }
     }
@@ -100,7 +79,7 @@ vdb_status vdb_index_segment(vdb_db *db, vdb_collection *c, vdb_segment *s,
     for (size_t i = 0; built && i < sc->nfields; i++) {
         if (!built[i])
             continue;
-        bool vec = c->types[i] == VDB_TYPE_FLOAT_VECTOR;
+        bool vec = vdb_index_builds(c, i);
         if (st == VDB_OK) /* all or none: a half-indexed segment would be fine, but simpler */
             vdb_segment_set_attachment(s, i, built[i], vec ? free_vindex : free_sindex);
         else if (vec)
@@ -122,9 +101,8 @@ typedef struct build_job {
     vdb_collection *c;      /* alive while the job runs: a drop waits for its jobs */
     vdb_segment *s;         /* one reference held */
     size_t col;
-    uint64_t gen;           /* c->index_gen[col] when queued */
-    vdb_vindex_type type;
-    vdb_index_params params;
+    uint64_t gen;           /* c->index[col].gen when queued */
+    vdb_vindex_spec spec;
     size_t rows;
     uint64_t last_report_ms;
     bool final_reported;
@@ -165,7 +143,7 @@ static void on_progress(void *arg, size_t done, size_t total)
 /* Whether the job's index is still wanted: its segment sealed here, its index the same. */
 static bool wanted(const build_job *j)
 {
-    return j->c->index_gen[j->col] == j->gen && in_sealed(j->c, j->s);
+    return j->c->index[j->col].gen == j->gen && vdb_collection_has_sealed(j->c, j->s);
 }
 
 static void build_run(vdb_job *job)
@@ -181,24 +159,23 @@ static void build_run(vdb_job *job)
     if (!want)
         return;
     /* the rows of a sealed segment never change: no lock needed to read them */
-    const vdb_column *vc = vdb_segment_column(j->s, j->col);
     const vdb_field_def *f = &c->schema->fields[j->col].def;
-    vdb_vindex_params vp = vdb_index_vparams(&j->params);
+    vdb_vectors rows = segment_vectors(c, j->s, j->col);
     vdb_vindex *v = NULL;
     j->last_report_ms = vdb_now_ms();
-    vdb_status st = vdb_vindex_build(j->type, &vp, (const float *)vc->data, vc->rows, f->dim,
-                                     f->metric, db->build_threads, on_progress, j, &v);
+    vdb_status st = vdb_vindex_build(&j->spec, &rows, db->build_threads, on_progress, j, &v);
     if (st != VDB_OK) {
         char msg[1024];
         snprintf(msg, sizeof msg, "building the %s index of '%s' on segment %llu of '%s' "
-                 "failed: %s", vdb_vindex_type_name(j->type), f->name,
+                 "failed: %s", j->spec.kind->name, f->name,
                  (unsigned long long)info.id, c->name, vdb_err_get());
         pthread_rwlock_wrlock(&c->lock);
-        if (c->index_gen[j->col] == j->gen) {
+        vdb_field_index *x = &c->index[j->col];
+        if (x->gen == j->gen) {
             c->index_failures++;
-            if (!c->index_fail_msg[j->col]) { /* the first failure tells */
-                c->index_fail[j->col] = st;
-                c->index_fail_msg[j->col] = vdb_strdup(msg);
+            if (!x->fail_msg) { /* the first failure tells */
+                x->fail = st;
+                x->fail_msg = vdb_strdup(msg);
             }
         }
         pthread_rwlock_unlock(&c->lock);
@@ -211,14 +188,14 @@ static void build_run(vdb_job *job)
     }
     /* Saved before it is attached. A failed save only costs a rebuild at the next open. */
     char key[256];
-    vindex_key(key, sizeof key, c, info.id, j->col, j->type, &j->params);
+    vindex_key(key, sizeof key, c, info.id, j->col, &j->spec);
     vdb_buf b = {0};
     bool saved = vdb_vindex_encode(v, &b) == VDB_OK && !b.oom &&
                  db->obj.be->put(db->obj.h, key, b.p, b.len) == VDB_OK;
     vdb_buf_free(&b);
     pthread_rwlock_wrlock(&c->lock);
     want = wanted(j) && !vdb_segment_attachment(j->s, j->col);
-    bool gone = !in_sealed(c, j->s);
+    bool gone = !vdb_collection_has_sealed(c, j->s);
     if (want) {
         vdb_segment_set_attachment(j->s, j->col, v, free_vindex);
         v = NULL;
@@ -244,8 +221,7 @@ void vdb_index_queue(vdb_db *db, vdb_collection *c, vdb_segment *s)
 {
     pthread_rwlock_rdlock(&c->lock);
     for (size_t i = 0; i < c->schema->nfields; i++) {
-        vdb_vindex_type t = vdb_vindex_type_from_name(c->index_type[i]);
-        if (t == VDB_VINDEX_NONE || vdb_segment_attachment(s, i))
+        if (!vdb_index_builds(c, i) || vdb_segment_attachment(s, i))
             continue;
         build_job *j = vdb_calloc(1, sizeof *j);
         if (!j) {
@@ -253,9 +229,9 @@ void vdb_index_queue(vdb_db *db, vdb_collection *c, vdb_segment *s)
             pthread_rwlock_unlock(&c->lock);
             pthread_rwlock_wrlock(&c->lock);
             c->index_failures++;
-            if (!c->index_fail_msg[i]) {
-                c->index_fail[i] = VDB_ENOMEM;
-                c->index_fail_msg[i] = vdb_strdup("out of memory queueing an index build");
+            if (!c->index[i].fail_msg) {
+                c->index[i].fail = VDB_ENOMEM;
+                c->index[i].fail_msg = vdb_strdup("out of memory queueing an index build");
             }
             pthread_rwlock_unlock(&c->lock);
             vdb_index_notify(db);
@@ -264,8 +240,8 @@ void vdb_index_queue(vdb_db *db, vdb_collection *c, vdb_segment *s)
         }
         vdb_segment_ref(s);
         *j = (build_job){.job = {build_run, build_release, c, NULL}, .db = db, .c = c, .s = s,
-                         .col = i, .gen = c->index_gen[i], .type = t,
-                         .params = c->index_params[i], .rows = vdb_segment_rows(s)};
+                         .col = i, .gen = c->index[i].gen, .spec = c->index[i].spec,
+                         .rows = vdb_segment_rows(s)};
         vdb_pool_submit(db->builds, &j->job);
     }
     pthread_rwlock_unlock(&c->lock);
@@ -276,7 +252,7 @@ void vdb_index_usage(const vdb_collection *c, const vdb_segment *s, uint64_t *by
 {
     bool all = true, any = false;
     for (size_t i = 0; i < c->schema->nfields; i++) {
-        if (vdb_vindex_type_from_name(c->index_type[i]) == VDB_VINDEX_NONE)
+        if (!vdb_index_builds(c, i))
             continue;
         const vdb_vindex *v = vdb_segment_attachment(s, i);
         any = true;

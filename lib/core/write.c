@@ -1,132 +1,12 @@
 /* The write path: insert, upsert and delete. Validate, stamp one timestamp, split rows by
  * shard, append one record per shard to the log (durable before return), then apply the
  * records to the in-memory segments. Replay during recovery applies records the same way. */
-#include "core.h"
-
-/* ---- record bodies: the columns of one shard's part ---- */
-
-static void encode_columns(const vdb_column *cols, size_t ncols, vdb_buf *out)
-{
-    vdb_buf_u32(out, (uint32_t)ncols);
-    for (size_t i = 0; i < ncols; i++)
-        vdb_column_encode(&cols[i], out);
-}
-
-vdb_status vdb_decode_columns(vdb_collection *c, const void *body, size_t len, vdb_column *cols,
-                              size_t *rows)
-{
-    vdb_rd r = vdb_rd_init(body, len);
-    uint32_t n = vdb_rd_u32(&r);
-    if (r.err || n != c->ncols)
-        return vdb_set_errmsg(VDB_ECORRUPT, "insert record of '%s' has %u columns, expected %zu",
-                              c->name, n, c->ncols);
-    size_t done = 0;
-    vdb_status st = VDB_OK;
-    for (; done < n && st == VDB_OK; done++) {
-        st = vdb_column_decode(&r, &cols[done]);
-        if (st == VDB_OK && (cols[done].type != c->types[done] || cols[done].dim != c->dims[done] ||
-                             cols[done].rows != cols[0].rows)) {
-            vdb_column_free(&cols[done]);
-            st = vdb_set_errmsg(VDB_ECORRUPT, "insert record of '%s': column %zu does not match "
-                                "the schema", c->name, done);
-        }
-    }
-    if (st != VDB_OK) {
-        for (size_t i = 0; i + 1 < done; i++)
-            vdb_column_free(&cols[i]);
-        return st;
-    }
-    *rows = cols[0].rows;
-    return VDB_OK;
-}
-
-vdb_status vdb_decode_delete(vdb_collection *c, const void *body, size_t len, vdb_column *pks)
-{
-    vdb_rd r = vdb_rd_init(body, len);
-    uint32_t n = vdb_rd_u32(&r);
-    if (r.err || n != 1)
-        return vdb_set_errmsg(VDB_ECORRUPT, "delete record of '%s' has %u columns, expected 1",
-                              c->name, n);
-    vdb_status st = vdb_column_decode(&r, pks);
-    if (st == VDB_OK && pks->type != c->types[c->schema->pk]) {
-        vdb_column_free(pks);
-        st = vdb_set_errmsg(VDB_ECORRUPT, "delete record of '%s' holds %s keys", c->name,
-                            vdb_type_name(pks->type));
-    }
-    return st;
-}
-
-/* ---- applying records to segments (collection lock held for writing) ---- */
-
-static vdb_status growing_segment(vdb_db *db, vdb_collection *c, uint32_t shard, int slot,
-                                  vdb_segment **out)
-{
-    vdb_shard *sh = &c->shards[shard];
-    if (!sh->growing[slot]) {
-        uint64_t id;
-        vdb_status st = vdb_db_alloc_ids(db, 1, &id);
-        if (st == VDB_OK)
-            st = vdb_segment_new(id, c->parts[slot].id, shard, &c->layout, &sh->growing[slot]);
-        if (st != VDB_OK)
-            return st;
-    }
-    *out = sh->growing[slot];
-    return VDB_OK;
-}
-
-vdb_status vdb_apply_delete(vdb_db *db, vdb_collection *c, uint32_t shard, uint64_t partition_id,
-                            const vdb_column *pks, uint64_t ts)
-{
-    (void)db;
-    vdb_shard *sh = &c->shards[shard];
-    for (size_t r = 0; r < pks->rows; r++) {
-        vdb_pk pk = vdb_pk_of(pks, r);
-        bool hit;
-        for (size_t g = 0; g < sh->ngrowing; g++) {
-            vdb_segment *s = sh->growing[g];
-            if (!s || (partition_id && c->parts[g].id != partition_id) ||
-                !vdb_segment_may_contain(s, pk))
-                continue;
-            vdb_status st = vdb_segment_delete(s, pk, ts, &hit);
-            if (st != VDB_OK)
-                return st;
-        }
-        for (size_t i = 0; i < c->nsealed; i++) {
-            vdb_segment *s = c->sealed[i];
-            vdb_segment_info info;
-            vdb_segment_get_info(s, &info);
-            if (info.shard != shard || (partition_id && info.partition_id != partition_id) ||
-                !vdb_segment_may_contain(s, pk))
-                continue;
-            vdb_status st = vdb_segment_delete(s, pk, ts, &hit);
-            if (st != VDB_OK)
-                return st;
-        }
-    }
-    return VDB_OK;
-}
-
-vdb_status vdb_apply_insert(vdb_db *db, vdb_collection *c, const vdb_rec_header *h,
-                            const vdb_column *cols, size_t rows, uint64_t pos)
-{
-    vdb_status st = VDB_OK;
-    if (h->flags & VDB_REC_FLAG_UPSERT)
-        st = vdb_apply_delete(db, c, h->shard, 0, &cols[c->schema->pk], h->ts);
-    int slot = vdb_partition_slot(c, h->partition_id);
-    if (st == VDB_OK && slot >= 0) { /* slot < 0: the partition was dropped since */
-        vdb_segment *s;
-        st = growing_segment(db, c, h->shard, slot, &s);
-        if (st == VDB_OK)
-            st = vdb_segment_append(s, cols, 0, rows, h->ts);
-        if (st == VDB_OK)
-            vdb_segment_set_end_pos(s, pos);
-    }
-    if (st == VDB_OK) {
-        c->shards[h->shard].last_pos = pos;
-        c->shards[h->shard].last_ts = h->ts;
-    }
-    return st;
-}
+#include "core/apply.h"
+#include "core/batch.h"
+#include "core/convert.h"
+#include "core/result.h"
+#include "core/seal.h"
+#include "core/write.h"
 
 /* ---- the public calls ---- */
 
@@ -219,7 +99,7 @@ static vdb_status append_parts(vdb_db *db, vdb_collection *c, vdb_rec_header *h,
         h->parts = nparts;
         b.len = 0;
         vdb_buf tmp = {0};
-        encode_columns(p->cols[s], ncols, &tmp);
+        vdb_encode_columns(p->cols[s], ncols, &tmp);
         vdb_rec_encode(h, tmp.p, tmp.len, &b);
         st = tmp.oom || b.oom ? vdb_set_errmsg(VDB_ENOMEM, "out of memory")
                               : db->log.be->append(db->log.h, c->shards[s].channel, b.p, b.len,
@@ -232,14 +112,6 @@ static vdb_status append_parts(vdb_db *db, vdb_collection *c, vdb_rec_header *h,
     if (st != VDB_OK && wrote)
         c->failed = true;
     return st;
-}
-
-static vdb_status check_writable(vdb_collection *c)
-{
-    if (c->failed)
-        return vdb_set_errmsg(VDB_EIO, "collection '%s' refuses writes after a failed write; "
-                              "reopen the database to recover it", c->name);
-    return VDB_OK;
 }
 
 /* After a write: seal the shards whose growing segment reached a threshold. A failed seal
@@ -264,8 +136,9 @@ static void seal_full_shards(vdb_db *db, vdb_collection *c, const shard_parts *p
     }
 }
 
-static vdb_status pks_result(vdb_collection *c, const vdb_column *pk, uint64_t ts,
-                             vdb_result **out)
+/* The result a write hands back (its rows' keys), made before anything is written so that
+ * no allocation can fail once the rows are durable. */
+static vdb_status pks_result(const vdb_column *pk, vdb_result **out)
 {
     vdb_result *r;
     vdb_status st = vdb_result_new(pk->type, 1, 0, &r);
@@ -283,13 +156,11 @@ static vdb_status pks_result(vdb_collection *c, const vdb_column *pk, uint64_t t
             vdb_free(z);
         }
     }
-    (void)c;
     if (st != VDB_OK) {
         vdb_result_free(r);
         return st;
     }
     r->group_off[1] = pk->rows;
-    r->ts = ts;
     *out = r;
     return VDB_OK;
 }
@@ -305,12 +176,13 @@ static vdb_status write_rows(vdb_db *db, const char *collection, const char *par
                                                                            : "vdb_insert");
     VDB_CHECK_ARG(batch && batch->rows > 0 && batch->ncols > 0,
                   "the batch is NULL or empty: nothing to insert");
-    pthread_rwlock_rdlock(&db->catalog);
+    pthread_rwlock_rdlock(&db->catalog.lock);
     vdb_collection *c;
     vdb_column *cols = NULL;
     shard_parts parts = {0};
     uint64_t *pos = NULL;
-    vdb_status st = vdb_catalog_lookup(db, collection, &c);
+    vdb_result *keys = NULL;
+    vdb_status st = vdb_catalog_lookup(&db->catalog, collection, &c);
     if (st != VDB_OK)
         goto out;
     const char *pname = partition ? partition : VDB_DEFAULT_PARTITION;
@@ -320,7 +192,8 @@ static vdb_status write_rows(vdb_db *db, const char *collection, const char *par
         st = vdb_set_errmsg(VDB_ENOMEM, "out of memory");
         goto out;
     }
-    if ((st = vdb_convert_batch(db, c, batch, upsert, cols)) != VDB_OK)
+    if ((st = vdb_convert_batch(db, c, batch, upsert, cols)) != VDB_OK ||
+        (pks_out && (st = pks_result(&cols[c->schema->pk], &keys)) != VDB_OK))
         goto out;
     vdb_column pkcol = cols[c->schema->pk]; /* shallow: cols are moved into parts below */
     pthread_mutex_lock(&c->write_mu);
@@ -330,24 +203,31 @@ static vdb_status write_rows(vdb_db *db, const char *collection, const char *par
         st = vdb_set_errmsg(VDB_ENOTFOUND, "partition '%s' does not exist in '%s'", pname,
                             collection);
     if (st == VDB_OK)
-        st = check_writable(c);
+        st = vdb_collection_check_writable(c);
     if (st == VDB_OK)
         st = split_by_shard(c, cols, c->ncols, &pkcol, &parts);
     if (st == VDB_OK)
         st = vdb_tso_next(db->tso, &ts);
     vdb_rec_header h = {.type = VDB_REC_INSERT, .flags = upsert ? VDB_REC_FLAG_UPSERT : 0,
                         .ts = ts, .collection_id = c->id};
-    if (st == VDB_OK) {
+    if (st == VDB_OK)
         h.partition_id = c->parts[slot].id;
-        st = append_parts(db, c, &h, &parts, c->ncols, pos);
+    /* the growing segments the rows go to, made before the append and outside c->lock (a
+     * new one's id may need a meta-store write); a failure here has written nothing */
+    for (uint32_t s = 0; s < c->nshards && st == VDB_OK; s++) {
+        h.shard = s;
+        if (parts.counts[s])
+            st = vdb_apply_prepare(db, c, &h);
     }
+    if (st == VDB_OK)
+        st = append_parts(db, c, &h, &parts, c->ncols, pos);
     if (st == VDB_OK) {
         pthread_rwlock_wrlock(&c->lock);
         for (uint32_t s = 0; s < c->nshards && st == VDB_OK; s++) {
             if (!parts.counts[s])
                 continue;
             h.shard = s;
-            st = vdb_apply_insert(db, c, &h, parts.cols[s], parts.counts[s], pos[s]);
+            st = vdb_apply_insert(c, &h, parts.cols[s], parts.counts[s], pos[s]);
         }
         if (st != VDB_OK)
             c->failed = true; /* durable but not applied: reopen replays it */
@@ -357,15 +237,17 @@ static vdb_status write_rows(vdb_db *db, const char *collection, const char *par
         seal_full_shards(db, c, &parts);
     pthread_mutex_unlock(&c->write_mu);
     if (st == VDB_OK) {
-        /* the pk column was moved to a part: with one shard it is parts.cols[0][pk] */
-        const vdb_column *pk = c->nshards == 1 ? &parts.cols[0][c->schema->pk] : &pkcol;
-        if (pks_out)
-            st = pks_result(c, pk, ts, pks_out);
+        if (pks_out) {
+            keys->ts = ts;
+            *pks_out = keys;
+            keys = NULL;
+        }
         if (ts_out)
             *ts_out = ts;
     }
 out:
-    pthread_rwlock_unlock(&db->catalog);
+    vdb_result_free(keys);
+    pthread_rwlock_unlock(&db->catalog.lock);
     if (cols) {
         for (size_t i = 0; i < c->ncols; i++)
             vdb_column_free(&cols[i]);
@@ -408,7 +290,7 @@ vdb_status vdb_delete_keys(vdb_db *db, vdb_collection *c, const char *partition,
             pid = c->parts[slot].id;
     }
     if (st == VDB_OK)
-        st = check_writable(c);
+        st = vdb_collection_check_writable(c);
     if (st == VDB_OK && !(pos = vdb_calloc(c->nshards, sizeof *pos)))
         st = vdb_set_errmsg(VDB_ENOMEM, "out of memory");
     vdb_column view = *pkcol;
@@ -425,11 +307,7 @@ vdb_status vdb_delete_keys(vdb_db *db, vdb_collection *c, const char *partition,
         for (uint32_t s = 0; s < c->nshards && st == VDB_OK; s++) {
             if (!parts.counts[s])
                 continue;
-            st = vdb_apply_delete(db, c, s, pid, &parts.cols[s][0], ts);
-            if (st == VDB_OK) {
-                c->shards[s].last_pos = pos[s];
-                c->shards[s].last_ts = ts;
-            }
+            st = vdb_apply_delete(c, s, pid, &parts.cols[s][0], ts, pos[s]);
         }
         if (st != VDB_OK)
             c->failed = true;
@@ -449,15 +327,15 @@ vdb_status vdb_delete(vdb_db *db, const char *collection, const char *partition,
 {
     vdb_err_clear();
     VDB_CHECK_ARG(db && collection, "vdb_delete: db or collection is NULL");
-    pthread_rwlock_rdlock(&db->catalog);
+    pthread_rwlock_rdlock(&db->catalog.lock);
     vdb_collection *c;
     vdb_column pkcol = {0};
-    vdb_status st = vdb_catalog_lookup(db, collection, &c);
+    vdb_status st = vdb_catalog_lookup(&db->catalog, collection, &c);
     if (st == VDB_OK)
         st = vdb_convert_pks(c, pks, &pkcol);
     if (st == VDB_OK)
         st = vdb_delete_keys(db, c, partition, &pkcol, ts_out);
-    pthread_rwlock_unlock(&db->catalog);
+    pthread_rwlock_unlock(&db->catalog.lock);
     vdb_column_free(&pkcol);
     return st;
 }

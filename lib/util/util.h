@@ -95,6 +95,13 @@ vdb_status vdb_remove_tree(const char *path);
 /* A path joined from parts: malloc'ed "a/b" */
 char *vdb_path_join(const char *a, const char *b);
 
+/* Argument checks on entry to a public call: VDB_EINVAL with the message. */
+#define VDB_CHECK_ARG(cond, ...)                                                            \
+    do {                                                                                    \
+        if (!(cond))                                                                        \
+            return vdb_set_errmsg(VDB_EINVAL, __VA_ARGS__);                                 \
+    } while (0)
+
 #define VDB_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define VDB_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define VDB_MAX(a, b) ((a) > (b) ? (a) : (b))

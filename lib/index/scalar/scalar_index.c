@@ -1,16 +1,8 @@
-/* Scalar indexes: checks that a kind suits a column, builds it, frees it, and sends each
- * lookup to the kind that can answer it. */
-#include "sindex_int.h"
+/* Scalar indexes: the table of kinds, the checks that a kind suits a column, build, free,
+ * and each lookup sent to the kind that can answer it. */
+#include <strings.h>
 
-static const char *kind_name(vdb_sindex_kind kind)
-{
-    switch (kind) {
-    case VDB_SINDEX_SORTED: return "SORTED";
-    case VDB_SINDEX_INVERTED: return "INVERTED";
-    case VDB_SINDEX_TRIE: return "TRIE";
-    }
-    return "unknown";
-}
+#include "sindex_int.h"
 
 static bool is_numeric(vdb_type t)
 {
@@ -26,14 +18,63 @@ static bool is_numeric(vdb_type t)
     }
 }
 
-static bool suits(vdb_sindex_kind kind, vdb_type t)
+static bool suits_sorted(vdb_type t) { return is_numeric(t); }
+static bool suits_inverted(vdb_type t) { return is_numeric(t) || t == VDB_TYPE_VARCHAR; }
+static bool suits_trie(vdb_type t) { return t == VDB_TYPE_VARCHAR; }
+
+/* Every kind, once: a new kind is one enum value, one file with its build, and a line here. */
+typedef struct kind_ops {
+    const char *name;        /* in this module's messages */
+    const char *milvus_name; /* the index type users name */
+    bool (*suits)(vdb_type t);
+    vdb_status (*build)(vdb_scalar_index *ix, const vdb_column *col);
+    bool ranges;             /* answers ranges (the inverted kind promises equality only) */
+    bool prefixes;           /* answers like "abc%" */
+} kind_ops;
+
+static const kind_ops kinds[] = {
+    [VDB_SINDEX_SORTED] = {"SORTED", "STL_SORT", suits_sorted, vdb_sindex_sorted_build, true,
+                           false},
+    [VDB_SINDEX_INVERTED] = {"INVERTED", "INVERTED", suits_inverted, vdb_sindex_inverted_build,
+                             false, false},
+    [VDB_SINDEX_TRIE] = {"TRIE", "TRIE", suits_trie, vdb_sindex_trie_build, true, true},
+};
+
+static const kind_ops *ops(vdb_sindex_kind kind)
 {
-    switch (kind) {
-    case VDB_SINDEX_SORTED: return is_numeric(t);
-    case VDB_SINDEX_INVERTED: return is_numeric(t) || t == VDB_TYPE_VARCHAR;
-    case VDB_SINDEX_TRIE: return t == VDB_TYPE_VARCHAR;
-    }
-    return false;
+    return kind > 0 && (size_t)kind < VDB_ARRAY_LEN(kinds) && kinds[kind].name ? &kinds[kind]
+                                                                              : NULL;
+}
+
+vdb_sindex_kind vdb_sindex_kind_find(const char *name)
+{
+    for (size_t k = 1; name && k < VDB_ARRAY_LEN(kinds); k++)
+        if (kinds[k].name && !strcasecmp(name, kinds[k].milvus_name))
+            return (vdb_sindex_kind)k;
+    return 0;
+}
+
+const char *vdb_sindex_kind_name(vdb_sindex_kind kind)
+{
+    const kind_ops *o = ops(kind);
+    return o ? o->milvus_name : "";
+}
+
+const char *vdb_sindex_kind_names(void) { return "STL_SORT, INVERTED, TRIE"; }
+
+bool vdb_sindex_suits(vdb_sindex_kind kind, vdb_type t)
+{
+    const kind_ops *o = ops(kind);
+    return o && o->suits(t);
+}
+
+vdb_sindex_kind vdb_sindex_auto(vdb_type t)
+{
+    if (t == VDB_TYPE_VARCHAR)
+        return VDB_SINDEX_TRIE;
+    if (t == VDB_TYPE_BOOL)
+        return VDB_SINDEX_INVERTED;
+    return is_numeric(t) ? VDB_SINDEX_SORTED : 0;
 }
 
 vdb_status vdb_sindex_build(vdb_sindex_kind kind, const vdb_column *col, vdb_scalar_index **out)
@@ -44,11 +85,12 @@ vdb_status vdb_sindex_build(vdb_sindex_kind kind, const vdb_column *col, vdb_sca
     if (!col || !out)
         return vdb_set_errmsg(VDB_EINVAL, "scalar index: NULL column or output");
     *out = NULL;
-    if (kind != VDB_SINDEX_SORTED && kind != VDB_SINDEX_INVERTED && kind != VDB_SINDEX_TRIE)
+    const kind_ops *o = ops(kind);
+    if (!o)
         return vdb_set_errmsg(VDB_EINVAL, "scalar index: unknown index kind %d", (int)kind);
-    if (!suits(kind, col->type))
+    if (!o->suits(col->type))
         return vdb_set_errmsg(VDB_EINVAL, "scalar index: a %s index cannot index a %s column",
-                              kind_name(kind), vdb_type_name(col->type));
+                              o->name, vdb_type_name(col->type));
     /* rows are stored as uint32 to halve the index; a segment never gets near 4 billion */
     if (col->rows > UINT32_MAX)
         return vdb_set_errmsg(VDB_EINVAL, "scalar index: %zu rows is more than a segment holds",
@@ -58,12 +100,7 @@ vdb_status vdb_sindex_build(vdb_sindex_kind kind, const vdb_column *col, vdb_sca
         return vdb_set_errmsg(VDB_ENOMEM, "scalar index: out of memory");
     ix->kind = kind;
     ix->type = col->type;
-    switch (kind) {
-    case VDB_SINDEX_SORTED: st = vdb_sindex_sorted_build(ix, col); break;
-    case VDB_SINDEX_INVERTED: st = vdb_sindex_inverted_build(ix, col); break;
-    default: st = vdb_sindex_trie_build(ix, col); break;
-    }
-    if (st != VDB_OK)
+    if ((st = o->build(ix, col)) != VDB_OK)
         goto fail;
     *out = ix;
     return VDB_OK;
@@ -110,16 +147,15 @@ bool vdb_sindex_eq(const vdb_scalar_index *ix, const vdb_sval *v, uint64_t *out)
 bool vdb_sindex_range(const vdb_scalar_index *ix, const vdb_sval *lo, bool lo_incl,
                       const vdb_sval *hi, bool hi_incl, uint64_t *out)
 {
-    switch (ix->kind) {
-    case VDB_SINDEX_SORTED: return vdb_sindex_num_lookup(ix, lo, lo_incl, hi, hi_incl, out);
-    case VDB_SINDEX_TRIE: return vdb_sindex_str_range(ix, lo, lo_incl, hi, hi_incl, out);
-    default: return false; /* the inverted kind promises equality only, as a hash would */
-    }
+    if (!kinds[ix->kind].ranges)
+        return false;
+    return ix->type == VDB_TYPE_VARCHAR ? vdb_sindex_str_range(ix, lo, lo_incl, hi, hi_incl, out)
+                                        : vdb_sindex_num_lookup(ix, lo, lo_incl, hi, hi_incl, out);
 }
 
 bool vdb_sindex_prefix(const vdb_scalar_index *ix, const char *p, size_t n, uint64_t *out)
 {
-    if (ix->kind != VDB_SINDEX_TRIE || (!p && n))
+    if (!kinds[ix->kind].prefixes || (!p && n))
         return false;
     vdb_sindex_str_prefix(ix, p, n, out);
     return true;

@@ -16,6 +16,17 @@ typedef enum vdb_sindex_kind {
 
 typedef struct vdb_scalar_index vdb_scalar_index;
 
+/* The kind users name ("STL_SORT", "INVERTED", "TRIE": Milvus's index types; any case), or 0;
+ * and its name back ("" for an unknown kind). */
+vdb_sindex_kind vdb_sindex_kind_find(const char *name);
+const char *vdb_sindex_kind_name(vdb_sindex_kind kind);
+/* "STL_SORT, INVERTED, TRIE", for messages. */
+const char *vdb_sindex_kind_names(void);
+/* Whether kind can index columns of type t. */
+bool vdb_sindex_suits(vdb_sindex_kind kind, vdb_type t);
+/* The kind AUTOINDEX picks for a column of type t (0: none suits). */
+vdb_sindex_kind vdb_sindex_auto(vdb_type t);
+
 /* A constant to look up: numbers as int64 when is_int, else as double (compared with the
  * column's values exactly as a scan would: an INT column against 2.5 is a range between ints);
  * bools as i (0/1); strings as s/len. */

@@ -1,0 +1,133 @@
+/* Log records applied to segments: the record bodies (a shard's part of an insert, the keys
+ * of a delete) and what applying one does, shared by the write path and recovery's replay. */
+#include "core/apply.h"
+#include "core/ids.h"
+
+/* ---- record bodies: the columns of one shard's part ---- */
+
+void vdb_encode_columns(const vdb_column *cols, size_t ncols, vdb_buf *out)
+{
+    vdb_buf_u32(out, (uint32_t)ncols);
+    for (size_t i = 0; i < ncols; i++)
+        vdb_column_encode(&cols[i], out);
+}
+
+vdb_status vdb_decode_columns(const vdb_collection *c, const void *body, size_t len, vdb_column *cols,
+                              size_t *rows)
+{
+    vdb_rd r = vdb_rd_init(body, len);
+    uint32_t n = vdb_rd_u32(&r);
+    if (r.err || n != c->ncols)
+        return vdb_set_errmsg(VDB_ECORRUPT, "insert record of '%s' has %u columns, expected %zu",
+                              c->name, n, c->ncols);
+    size_t done = 0;
+    vdb_status st = VDB_OK;
+    for (; done < n && st == VDB_OK; done++) {
+        st = vdb_column_decode(&r, &cols[done]);
+        if (st == VDB_OK && (cols[done].type != c->types[done] || cols[done].dim != c->dims[done] ||
+                             cols[done].rows != cols[0].rows)) {
+            vdb_column_free(&cols[done]);
+            st = vdb_set_errmsg(VDB_ECORRUPT, "insert record of '%s': column %zu does not match "
+                                "the schema", c->name, done);
+        }
+    }
+    if (st != VDB_OK) {
+        for (size_t i = 0; i + 1 < done; i++)
+            vdb_column_free(&cols[i]);
+        return st;
+    }
+    *rows = cols[0].rows;
+    return VDB_OK;
+}
+
+vdb_status vdb_decode_delete(const vdb_collection *c, const void *body, size_t len, vdb_column *pks)
+{
+    vdb_rd r = vdb_rd_init(body, len);
+    uint32_t n = vdb_rd_u32(&r);
+    if (r.err || n != 1)
+        return vdb_set_errmsg(VDB_ECORRUPT, "delete record of '%s' has %u columns, expected 1",
+                              c->name, n);
+    vdb_status st = vdb_column_decode(&r, pks);
+    if (st == VDB_OK && pks->type != c->types[c->schema->pk]) {
+        vdb_column_free(pks);
+        st = vdb_set_errmsg(VDB_ECORRUPT, "delete record of '%s' holds %s keys", c->name,
+                            vdb_type_name(pks->type));
+    }
+    return st;
+}
+
+/* ---- applying records to segments ---- */
+
+vdb_status vdb_apply_prepare(vdb_db *db, vdb_collection *c, const vdb_rec_header *h)
+{
+    int slot = vdb_partition_slot(c, h->partition_id);
+    if (slot < 0 || c->shards[h->shard].growing[slot])
+        return VDB_OK; /* a dropped partition (nothing to apply), or there already */
+    uint64_t id;
+    vdb_segment *s;
+    vdb_status st = vdb_ids_alloc(db, 1, &id);
+    if (st == VDB_OK)
+        st = vdb_segment_new(id, h->partition_id, h->shard, &c->layout, &s);
+    if (st != VDB_OK)
+        return st;
+    pthread_rwlock_wrlock(&c->lock);
+    c->shards[h->shard].growing[slot] = s;
+    pthread_rwlock_unlock(&c->lock);
+    return VDB_OK;
+}
+
+vdb_status vdb_apply_delete(vdb_collection *c, uint32_t shard, uint64_t partition_id,
+                            const vdb_column *pks, uint64_t ts, uint64_t pos)
+{
+    vdb_shard *sh = &c->shards[shard];
+    for (size_t r = 0; r < pks->rows; r++) {
+        vdb_pk pk = vdb_pk_of(pks, r);
+        bool hit;
+        for (size_t g = 0; g < sh->ngrowing; g++) {
+            vdb_segment *s = sh->growing[g];
+            if (!s || (partition_id && c->parts[g].id != partition_id) ||
+                !vdb_segment_may_contain(s, pk))
+                continue;
+            vdb_status st = vdb_segment_delete(s, pk, ts, &hit);
+            if (st != VDB_OK)
+                return st;
+        }
+        for (size_t i = 0; i < c->nsealed; i++) {
+            vdb_segment *s = c->sealed[i];
+            vdb_segment_info info;
+            vdb_segment_get_info(s, &info);
+            if (info.shard != shard || (partition_id && info.partition_id != partition_id) ||
+                !vdb_segment_may_contain(s, pk))
+                continue;
+            vdb_status st = vdb_segment_delete(s, pk, ts, &hit);
+            if (st != VDB_OK)
+                return st;
+        }
+    }
+    sh->last_pos = pos;
+    sh->last_ts = ts;
+    return VDB_OK;
+}
+
+vdb_status vdb_apply_insert(vdb_collection *c, const vdb_rec_header *h, const vdb_column *cols,
+                            size_t rows, uint64_t pos)
+{
+    vdb_status st = VDB_OK;
+    if (h->flags & VDB_REC_FLAG_UPSERT)
+        st = vdb_apply_delete(c, h->shard, 0, &cols[c->schema->pk], h->ts, pos);
+    int slot = vdb_partition_slot(c, h->partition_id);
+    if (st == VDB_OK && slot >= 0) { /* slot < 0: the partition was dropped since */
+        vdb_segment *s = c->shards[h->shard].growing[slot];
+        if (!s)
+            return vdb_set_errmsg(VDB_EINVAL, "no growing segment for shard %u of '%s' "
+                                  "(vdb_apply_prepare first)", h->shard, c->name);
+        st = vdb_segment_append(s, cols, 0, rows, h->ts);
+        if (st == VDB_OK)
+            vdb_segment_set_end_pos(s, pos);
+    }
+    if (st == VDB_OK) {
+        c->shards[h->shard].last_pos = pos;
+        c->shards[h->shard].last_ts = h->ts;
+    }
+    return st;
+}

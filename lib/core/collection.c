@@ -1,0 +1,247 @@
+/* The collection object: creation from a schema, its record in the meta store
+ * ("coll/<name>": id, schema, partitions), partition and shard lookups, the sealed-segment
+ * list. */
+#define _GNU_SOURCE
+#include <stdio.h>
+
+#include "core/collection.h"
+#include "core/filter.h"
+
+#define COLL_ENCODING 1
+
+void vdb_meta_key(char *buf, size_t n, const char *kind, uint64_t coll, uint64_t id)
+{
+    snprintf(buf, n, "%s/%016llx/%016llx", kind, (unsigned long long)coll,
+             (unsigned long long)id);
+}
+
+void vdb_collection_key(char *buf, size_t n, const char *name)
+{
+    snprintf(buf, n, "coll/%s", name);
+}
+
+int vdb_partition_slot(const vdb_collection *c, uint64_t partition_id)
+{
+    for (size_t i = 0; i < c->nparts; i++)
+        if (c->parts[i].id == partition_id)
+            return (int)i;
+    return -1;
+}
+
+int vdb_partition_by_name(const vdb_collection *c, const char *name)
+{
+    for (size_t i = 0; i < c->nparts; i++)
+        if (!strcmp(c->parts[i].name, name))
+            return (int)i;
+    return -1;
+}
+
+uint32_t vdb_shard_of(const vdb_collection *c, vdb_pk pk)
+{
+    return c->nshards == 1 ? 0 : (uint32_t)(vdb_pk_hash(pk) % c->nshards);
+}
+
+vdb_status vdb_collection_check_writable(const vdb_collection *c)
+{
+    if (c->failed)
+        return vdb_set_errmsg(VDB_EIO, "collection '%s' refuses writes after a failed write; "
+                              "reopen the database to recover it", c->name);
+    return VDB_OK;
+}
+
+void vdb_collection_free(vdb_collection *c)
+{
+    if (!c)
+        return;
+    for (uint32_t s = 0; s < c->nshards && c->shards; s++) {
+        for (size_t g = 0; g < c->shards[s].ngrowing; g++)
+            vdb_segment_free(c->shards[s].growing[g]);
+        vdb_free(c->shards[s].growing);
+    }
+    for (size_t i = 0; i < c->nsealed; i++)
+        vdb_segment_free(c->sealed[i]);
+    for (size_t i = 0; i < c->nparts; i++)
+        vdb_free(c->parts[i].name);
+    vdb_free(c->sealed);
+    vdb_free(c->parts);
+    vdb_free(c->shards);
+    vdb_free(c->expr_fields);
+    for (size_t i = 0; c->index && c->schema && i < c->schema->nfields; i++)
+        vdb_free(c->index[i].fail_msg);
+    vdb_free(c->index);
+    vdb_free(c->types);
+    vdb_free(c->dims);
+    vdb_free(c->nullable);
+    vdb_schema_free(c->schema);
+    vdb_free(c->name);
+    pthread_mutex_destroy(&c->write_mu);
+    pthread_rwlock_destroy(&c->lock);
+    vdb_free(c);
+}
+
+vdb_status vdb_collection_new(const vdb_schema *schema, uint64_t id, vdb_collection **out)
+{
+    vdb_collection *c = vdb_calloc(1, sizeof *c);
+    if (!c)
+        return vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+    pthread_mutex_init(&c->write_mu, NULL);
+    /* writers first: a steady stream of searches must not starve inserts */
+    pthread_rwlockattr_t attr;
+    pthread_rwlockattr_init(&attr);
+    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&c->lock, &attr);
+    pthread_rwlockattr_destroy(&attr);
+    c->id = id;
+    vdb_status st = vdb_schema_copy(schema, &c->schema);
+    if (st != VDB_OK) {
+        vdb_free(c);
+        return st;
+    }
+    c->name = vdb_strdup(schema->name);
+    c->ncols = schema->nfields + (schema->dynamic ? 1 : 0);
+    c->types = vdb_calloc(c->ncols, sizeof *c->types);
+    c->dims = vdb_calloc(c->ncols, sizeof *c->dims);
+    c->nullable = vdb_calloc(c->ncols, sizeof *c->nullable);
+    c->index = vdb_calloc(schema->nfields + 1, sizeof *c->index);
+    c->nshards = schema->shards;
+    c->shards = vdb_calloc(c->nshards, sizeof *c->shards);
+    if (!c->name || !c->types || !c->dims || !c->nullable || !c->index || !c->shards) {
+        vdb_collection_free(c);
+        return vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < schema->nfields; i++) {
+        const vdb_field_def *d = &schema->fields[i].def;
+        c->types[i] = d->type;
+        c->dims[i] = d->type == VDB_TYPE_FLOAT_VECTOR ? d->dim : 0;
+        c->nullable[i] = d->nullable != 0;
+    }
+    if (schema->dynamic)
+        c->types[schema->nfields] = VDB_TYPE_JSON;
+    c->layout = (vdb_segment_layout){c->ncols, c->types, c->dims, c->nullable,
+                                     (size_t)schema->pk};
+    if ((st = vdb_filter_init(c)) != VDB_OK) {
+        vdb_collection_free(c);
+        return st;
+    }
+    snprintf(c->seg_prefix, sizeof c->seg_prefix, "c%016llx", (unsigned long long)id);
+    for (uint32_t s = 0; s < c->nshards; s++)
+        snprintf(c->shards[s].channel, sizeof c->shards[s].channel, "c%016llx-s%u",
+                 (unsigned long long)id, s);
+    *out = c;
+    return VDB_OK;
+}
+
+vdb_status vdb_collection_add_partition(vdb_collection *c, const char *name, uint64_t id)
+{
+    vdb_partition *parts = vdb_realloc(c->parts, (c->nparts + 1) * sizeof *parts);
+    if (!parts)
+        return vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+    c->parts = parts;
+    for (uint32_t s = 0; s < c->nshards; s++) {
+        vdb_shard *sh = &c->shards[s];
+        vdb_segment **g = vdb_realloc(sh->growing, (c->nparts + 1) * sizeof *g);
+        if (!g)
+            return vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+        g[c->nparts] = NULL;
+        sh->growing = g;
+        sh->ngrowing = c->nparts + 1;
+    }
+    char *n = vdb_strdup(name);
+    if (!n)
+        return vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+    c->parts[c->nparts].name = n;
+    c->parts[c->nparts].id = id;
+    c->nparts++;
+    return VDB_OK;
+}
+
+vdb_status vdb_collection_encode(const vdb_collection *c, const vdb_partition *extra,
+                                 int skip_slot, vdb_buf *b)
+{
+    vdb_buf_u32(b, COLL_ENCODING);
+    vdb_buf_u64(b, c->id);
+    vdb_schema_encode(c->schema, b);
+    uint32_t n = (uint32_t)c->nparts + (extra ? 1 : 0) - (skip_slot >= 0 ? 1 : 0);
+    vdb_buf_u32(b, n);
+    for (size_t i = 0; i < c->nparts; i++) {
+        if ((int)i == skip_slot)
+            continue;
+        vdb_buf_str(b, c->parts[i].name);
+        vdb_buf_u64(b, c->parts[i].id);
+    }
+    if (extra) {
+        vdb_buf_str(b, extra->name);
+        vdb_buf_u64(b, extra->id);
+    }
+    return b->oom ? vdb_set_errmsg(VDB_ENOMEM, "out of memory") : VDB_OK;
+}
+
+vdb_status vdb_collection_decode(const void *val, size_t len, vdb_collection **out)
+{
+    vdb_rd r = vdb_rd_init(val, len);
+    if (vdb_rd_u32(&r) != COLL_ENCODING)
+        return vdb_set_errmsg(VDB_EVERSION, "collection record of an unknown encoding");
+    uint64_t id = vdb_rd_u64(&r);
+    vdb_schema *s = NULL;
+    vdb_status st = vdb_schema_decode(&r, &s);
+    if (st != VDB_OK)
+        return st;
+    vdb_collection *c = NULL;
+    st = vdb_collection_new(s, id, &c);
+    vdb_schema_free(s);
+    if (st != VDB_OK)
+        return st;
+    uint32_t n = vdb_rd_u32(&r);
+    for (uint32_t i = 0; i < n && st == VDB_OK && !r.err; i++) {
+        char *name = vdb_rd_str(&r);
+        uint64_t pid = vdb_rd_u64(&r);
+        st = name && !r.err ? vdb_collection_add_partition(c, name, pid)
+                            : vdb_set_errmsg(VDB_ECORRUPT, "collection record is truncated");
+        vdb_free(name);
+    }
+    if (st == VDB_OK && (r.err || c->nparts == 0))
+        st = vdb_set_errmsg(VDB_ECORRUPT, "collection record of '%s' is corrupt", c->name);
+    if (st != VDB_OK) {
+        vdb_collection_free(c);
+        return st;
+    }
+    *out = c;
+    return VDB_OK;
+}
+
+vdb_status vdb_collection_add_sealed(vdb_collection *c, vdb_segment *s)
+{
+    if (c->nsealed == c->sealed_cap) {
+        size_t cap = c->sealed_cap ? c->sealed_cap * 2 : 16;
+        vdb_segment **v = vdb_realloc(c->sealed, cap * sizeof *v);
+        if (!v)
+            return vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+        c->sealed = v;
+        c->sealed_cap = cap;
+    }
+    c->sealed[c->nsealed++] = s;
+    return VDB_OK;
+}
+
+bool vdb_collection_has_sealed(const vdb_collection *c, const vdb_segment *s)
+{
+    for (size_t i = 0; i < c->nsealed; i++)
+        if (c->sealed[i] == s)
+            return true;
+    return false;
+}
+
+void vdb_collection_remove_sealed(vdb_collection *c, vdb_segment *const *segs, size_t n)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < c->nsealed; i++) {
+        bool gone = false;
+        for (size_t k = 0; k < n && !gone; k++)
+            gone = c->sealed[i] == segs[k];
+        if (gone)
+            vdb_segment_free(c->sealed[i]);
+        else
+            c->sealed[kept++] = c->sealed[i];
+    }
+    c->nsealed = kept;
+}

@@ -1,0 +1,102 @@
+/* A collection in memory: its schema, the column layout its segments share, partitions,
+ * shards (one log channel each, with its growing segments), its sealed segments, and the
+ * index chosen for each field. collection.c owns the object: creation, the meta-store
+ * encoding, partition and shard lookups, and the sealed-segment list.
+ *
+ * Locks (docs/ARCHITECTURE.md has the whole order): write_mu serialises the collection's
+ * writers and DDL, so that timestamp order is log order; lock is taken for reading by
+ * searches and for writing by the short in-memory steps that change what readers see. */
+#ifndef VDB_CORE_COLLECTION_H
+#define VDB_CORE_COLLECTION_H
+
+#include <pthread.h>
+
+#include "core/schema.h"
+#include "expr/expr.h"
+#include "index/scalar/scalar_index.h"
+#include "index/vector/vindex.h"
+#include "segment/segment.h"
+
+typedef struct vdb_partition {
+    char *name;
+    uint64_t id;
+} vdb_partition;
+
+typedef struct vdb_shard {
+    char channel[64];
+    uint64_t last_pos;       /* last log position applied */
+    uint64_t last_ts;        /* timestamp of the last record applied */
+    uint64_t ckpt_pos;       /* everything up to here is in sealed segments */
+    uint64_t ckpt_ts;
+    vdb_segment **growing;   /* one per partition slot (NULL: none yet) */
+    size_t ngrowing;
+} vdb_shard;
+
+/* The index chosen for one schema field (type NULL: none). Changed under write_mu and lock. */
+typedef struct vdb_field_index {
+    const char *type;             /* canonical name: "HNSW", "FLAT", "STL_SORT", ... */
+    vdb_vindex_spec spec;         /* vector fields: the kind (FLAT included) and parameters */
+    vdb_sindex_kind skind;        /* scalar fields: the kind */
+    /* bumped by every create/drop of the field's index, so a background build for an index
+     * that is no longer there is discarded */
+    uint64_t gen;
+    vdb_status fail;              /* the first failed build of this index: its status */
+    char *fail_msg;               /* ... and its message (NULL: none failed) */
+} vdb_field_index;
+
+typedef struct vdb_collection {
+    char *name;
+    uint64_t id;
+    vdb_schema *schema;
+    /* segment layout: schema fields, then "$meta" when dynamic */
+    size_t ncols;
+    vdb_type *types;
+    uint32_t *dims;
+    bool *nullable;
+    vdb_segment_layout layout;
+    char seg_prefix[64];     /* object key prefix of its segments */
+    vdb_expr_field *expr_fields; /* what filters may name */
+    vdb_expr_schema expr_schema;
+    vdb_field_index *index;  /* per schema field */
+    uint64_t index_failures; /* failed builds since the indexes were created */
+
+    pthread_mutex_t write_mu; /* serialises writers: ts order == log order */
+    pthread_rwlock_t lock;    /* readers vs. in-memory changes */
+    bool failed;              /* a write failed half-way: refuse writes until reopen */
+
+    size_t nparts;
+    vdb_partition *parts;
+    uint32_t nshards;
+    vdb_shard *shards;
+    size_t nsealed, sealed_cap;
+    vdb_segment **sealed;
+} vdb_collection;
+
+/* A collection in memory with no partitions yet (schema is copied). */
+vdb_status vdb_collection_new(const vdb_schema *schema, uint64_t id, vdb_collection **out);
+void vdb_collection_free(vdb_collection *c);
+/* The meta-store record of c ("coll/<name>": id, schema, partitions); extra (may be NULL) is
+ * added to the partitions and skip_slot (-1: none) left out, for DDL that is not applied yet. */
+vdb_status vdb_collection_encode(const vdb_collection *c, const vdb_partition *extra,
+                                 int skip_slot, vdb_buf *out);
+vdb_status vdb_collection_decode(const void *val, size_t len, vdb_collection **out);
+/* The meta key of a collection record. */
+void vdb_collection_key(char *buf, size_t n, const char *name);
+/* "<kind>/<collection id>/<id>": keys of segments ("seg"), checkpoints ("ckpt"). */
+void vdb_meta_key(char *buf, size_t n, const char *kind, uint64_t coll, uint64_t id);
+
+vdb_status vdb_collection_add_partition(vdb_collection *c, const char *name, uint64_t id);
+int vdb_partition_slot(const vdb_collection *c, uint64_t partition_id);
+int vdb_partition_by_name(const vdb_collection *c, const char *name);
+uint32_t vdb_shard_of(const vdb_collection *c, vdb_pk pk);
+
+/* The sealed-segment list (lock held for writing where readers may look). */
+vdb_status vdb_collection_add_sealed(vdb_collection *c, vdb_segment *s);
+bool vdb_collection_has_sealed(const vdb_collection *c, const vdb_segment *s);
+/* Takes the listed segments out of the list, dropping the list's reference to each. */
+void vdb_collection_remove_sealed(vdb_collection *c, vdb_segment *const *segs, size_t n);
+
+/* Refuses writes after a write failed half-way (VDB_EIO naming the collection). */
+vdb_status vdb_collection_check_writable(const vdb_collection *c);
+
+#endif

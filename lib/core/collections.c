@@ -1,0 +1,201 @@
+/* The collection calls: create, drop, has, describe, list. A collection is one record in
+ * the meta store ("coll/<name>"); dropping it deletes that record with its segments',
+ * checkpoints' and indexes' records in one transaction, then its files and channels. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "core/ddl.h"
+#include "core/ids.h"
+#include "core/names.h"
+#include "core/segment_index.h"
+
+vdb_status vdb_create_collection(vdb_db *db, const vdb_schema *schema)
+{
+    vdb_err_clear();
+    VDB_CHECK_ARG(db && schema, "vdb_create_collection: db or schema is NULL");
+    vdb_status st = vdb_schema_check_complete(schema);
+    if (st != VDB_OK)
+        return st;
+    pthread_rwlock_wrlock(&db->catalog.lock);
+    vdb_collection *c = NULL;
+    vdb_buf b = {0};
+    if (vdb_catalog_find(&db->catalog, schema->name)) {
+        st = vdb_set_errmsg(VDB_EEXIST, "collection '%s' already exists", schema->name);
+        goto done;
+    }
+    uint64_t ids;
+    /* the slot in the list first: nothing can fail once the meta store has it */
+    if ((st = vdb_catalog_reserve(&db->catalog)) != VDB_OK)
+        goto done;
+    if ((st = vdb_ids_alloc(db, 2, &ids)) != VDB_OK ||
+        (st = vdb_collection_new(schema, ids, &c)) != VDB_OK ||
+        (st = vdb_collection_add_partition(c, VDB_DEFAULT_PARTITION, ids + 1)) != VDB_OK ||
+        (st = vdb_collection_encode(c, NULL, -1, &b)) != VDB_OK ||
+        (st = vdb_ddl_log(db, "create_collection", c->name, c->id)) != VDB_OK)
+        goto done;
+    char key[300];
+    vdb_collection_key(key, sizeof key, c->name);
+    vdb_meta_op ops[2] = {{VDB_META_CHECK_ABSENT, key, NULL, 0}, {VDB_META_PUT, key, b.p, b.len}};
+    if ((st = db->meta.be->txn(db->meta.h, ops, 2)) != VDB_OK)
+        goto done;
+    vdb_catalog_add(&db->catalog, c); /* reserved: cannot fail */
+    c = NULL;
+done:
+    pthread_rwlock_unlock(&db->catalog.lock);
+    vdb_collection_free(c);
+    vdb_buf_free(&b);
+    return st;
+}
+
+typedef struct key_list {
+    size_t n, cap;
+    char **keys;
+    bool oom;
+} key_list;
+
+static int collect_key(void *arg, const char *key, const void *val, size_t len)
+{
+    (void)val;
+    (void)len;
+    key_list *l = arg;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        char **k = vdb_realloc(l->keys, cap * sizeof *k);
+        if (!k) {
+            l->oom = true;
+            return 1;
+        }
+        l->keys = k;
+        l->cap = cap;
+    }
+    if (!(l->keys[l->n] = vdb_strdup(key))) {
+        l->oom = true;
+        return 1;
+    }
+    l->n++;
+    return 0;
+}
+
+static void key_list_free(key_list *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        vdb_free(l->keys[i]);
+    vdb_free(l->keys);
+}
+
+static int collect_object(void *arg, const char *key, uint64_t size)
+{
+    (void)size;
+    return collect_key(arg, key, NULL, 0);
+}
+
+vdb_status vdb_drop_collection(vdb_db *db, const char *name)
+{
+    vdb_err_clear();
+    VDB_CHECK_ARG(db && name, "vdb_drop_collection: db or name is NULL");
+    pthread_rwlock_wrlock(&db->catalog.lock);
+    vdb_collection *c;
+    vdb_status st = vdb_catalog_lookup(&db->catalog, name, &c);
+    key_list keys = {0}, objs = {0};
+    vdb_meta_op *ops = NULL;
+    if (st != VDB_OK)
+        goto done;
+    pthread_mutex_lock(&c->write_mu); /* wait for a write in flight */
+    char prefix[64], ckey[300];
+    snprintf(prefix, sizeof prefix, "seg/%016llx/", (unsigned long long)c->id);
+    st = db->meta.be->scan(db->meta.h, prefix, collect_key, &keys);
+    snprintf(prefix, sizeof prefix, "ckpt/%016llx/", (unsigned long long)c->id);
+    if (st == VDB_OK)
+        st = db->meta.be->scan(db->meta.h, prefix, collect_key, &keys);
+    snprintf(prefix, sizeof prefix, "idx/%016llx/", (unsigned long long)c->id);
+    if (st == VDB_OK)
+        st = db->meta.be->scan(db->meta.h, prefix, collect_key, &keys);
+    if (st == VDB_OK && keys.oom)
+        st = vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+    if (st == VDB_OK && !(ops = vdb_calloc(keys.n + 1, sizeof *ops)))
+        st = vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+    if (st == VDB_OK)
+        st = vdb_ddl_log(db, "drop_collection", c->name, c->id);
+    if (st == VDB_OK) {
+        vdb_collection_key(ckey, sizeof ckey, c->name);
+        ops[0] = (vdb_meta_op){VDB_META_DELETE, ckey, NULL, 0};
+        for (size_t i = 0; i < keys.n; i++)
+            ops[i + 1] = (vdb_meta_op){VDB_META_DELETE, keys.keys[i], NULL, 0};
+        st = db->meta.be->txn(db->meta.h, ops, keys.n + 1);
+    }
+    pthread_mutex_unlock(&c->write_mu);
+    if (st != VDB_OK)
+        goto done;
+    /* Its queued index builds are discarded and a running one is waited for (builds take
+     * only c->lock, which nobody holds here), so none saves into the folder deleted below. */
+    vdb_pool_cancel(db->builds, c);
+    /* The collection is gone from the meta store; its files and channels are garbage now.
+     * A failure below leaves garbage, never a half-dropped collection. */
+    for (uint32_t s = 0; s < c->nshards; s++)
+        db->log.be->drop(db->log.h, c->shards[s].channel);
+    if (db->obj.be->list(db->obj.h, c->seg_prefix, collect_object, &objs) == VDB_OK)
+        for (size_t i = 0; i < objs.n; i++)
+            db->obj.be->del(db->obj.h, objs.keys[i]);
+    vdb_catalog_remove(&db->catalog, c);
+    vdb_index_notify(db);
+    vdb_collection_free(c);
+done:
+    pthread_rwlock_unlock(&db->catalog.lock);
+    key_list_free(&keys);
+    key_list_free(&objs);
+    vdb_free(ops);
+    return st;
+}
+
+vdb_status vdb_has_collection(vdb_db *db, const char *name, int *exists)
+{
+    vdb_err_clear();
+    VDB_CHECK_ARG(db && name && exists, "vdb_has_collection: db, name or exists is NULL");
+    pthread_rwlock_rdlock(&db->catalog.lock);
+    *exists = vdb_catalog_find(&db->catalog, name) != NULL;
+    pthread_rwlock_unlock(&db->catalog.lock);
+    return VDB_OK;
+}
+
+vdb_status vdb_describe_collection(vdb_db *db, const char *name, vdb_schema **out)
+{
+    vdb_err_clear();
+    VDB_CHECK_ARG(db && name && out, "vdb_describe_collection: db, name or out is NULL");
+    *out = NULL;
+    pthread_rwlock_rdlock(&db->catalog.lock);
+    vdb_collection *c;
+    vdb_status st = vdb_catalog_lookup(&db->catalog, name, &c);
+    if (st == VDB_OK)
+        st = vdb_schema_copy(c->schema, out);
+    pthread_rwlock_unlock(&db->catalog.lock);
+    return st;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+vdb_status vdb_list_collections(vdb_db *db, vdb_names **out)
+{
+    vdb_err_clear();
+    VDB_CHECK_ARG(db && out, "vdb_list_collections: db or out is NULL");
+    *out = NULL;
+    pthread_rwlock_rdlock(&db->catalog.lock);
+    vdb_status st = vdb_names_new(db->catalog.n, out);
+    for (size_t i = 0; st == VDB_OK && i < db->catalog.n; i++) {
+        if (!((*out)->names[i] = vdb_strdup(db->catalog.colls[i]->name)))
+            st = vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+        (*out)->count = i + 1;
+    }
+    pthread_rwlock_unlock(&db->catalog.lock);
+    if (st != VDB_OK) {
+        vdb_names_free(*out);
+        *out = NULL;
+        return st;
+    }
+    qsort((*out)->names, (*out)->count, sizeof(char *), name_cmp);
+    return VDB_OK;
+}
+
+

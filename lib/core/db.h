@@ -1,0 +1,43 @@
+/* The database handle: the options it was opened with, the three stores, the timestamp
+ * oracle, the catalog, id allocation, the worker pools and the background thread. */
+#ifndef VDB_CORE_DB_H
+#define VDB_CORE_DB_H
+
+#include <pthread.h>
+
+#include "core/catalog.h"
+#include "storage/storage.h"
+#include "tso/tso.h"
+#include "util/workers.h"
+
+struct vdb_db {
+    char *path;
+    vdb_options opts;
+    int lock_fd;
+    vdb_log_store log;
+    vdb_meta_store meta;
+    vdb_object_store obj;
+    vdb_tso *tso;
+
+    pthread_mutex_t id_mu;     /* ids.c */
+    uint64_t next_id, id_limit;
+
+    vdb_catalog catalog;
+
+    pthread_t bg;              /* background compaction */
+    bool bg_started, bg_stop;
+    pthread_mutex_t bg_mu;
+    pthread_cond_t bg_cv;
+
+    vdb_pool *builds;          /* background vector-index builds */
+    vdb_pool *search;          /* helpers of parallel searches (NULL: searches run inline) */
+    uint32_t build_threads;    /* threads per build */
+    pthread_mutex_t progress_mu; /* the user's progress callback: set, and one call at a time */
+    vdb_index_progress_fn progress_fn;
+    void *progress_arg;
+    pthread_mutex_t idx_mu;    /* with idx_cv: waiting for index builds */
+    pthread_cond_t idx_cv;
+    uint64_t idx_events;       /* atomic: bumped when a build ends or an index comes or goes */
+};
+
+#endif

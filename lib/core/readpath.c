@@ -1,0 +1,78 @@
+/* What every read shares: the timestamp it reads at (travel timestamp or consistency level),
+ * and the segments of the partitions it covers. */
+#include "core/ids.h"
+#include "core/readpath.h"
+
+/* The timestamp a read sees, from its travel timestamp or consistency level. */
+vdb_status vdb_read_ts(vdb_db *db, const vdb_read_opts *r, uint64_t *T)
+{
+    if (r && r->travel_ts) {
+        uint64_t horizon = vdb_horizon(db);
+        if (r->travel_ts < horizon)
+            return vdb_set_errmsg(VDB_ERANGE, "travel timestamp %llu is older than the "
+                                  "retention window (%llu s)",
+                                  (unsigned long long)r->travel_ts,
+                                  (unsigned long long)db->opts.retention_seconds);
+        *T = r->travel_ts;
+        return VDB_OK;
+    }
+    switch (r ? r->consistency : VDB_CONSISTENCY_STRONG) {
+    case VDB_CONSISTENCY_STRONG:
+    case VDB_CONSISTENCY_SESSION: /* writes are applied before they return: now covers them */
+        return vdb_tso_next(db->tso, T);
+    case VDB_CONSISTENCY_BOUNDED: {
+        uint64_t now = vdb_now_ms();
+        *T = vdb_ts_make(now > r->staleness_ms ? now - r->staleness_ms : 0, 0);
+        return VDB_OK;
+    }
+    case VDB_CONSISTENCY_EVENTUALLY:
+        *T = UINT64_MAX;
+        return VDB_OK;
+    }
+    return vdb_set_errmsg(VDB_EINVAL, "unknown consistency level %d", (int)r->consistency);
+}
+
+vdb_status vdb_pick_partitions(const vdb_collection *c, const vdb_read_opts *r, bool *want)
+{
+    if (!r || !r->partitions || r->n_partitions == 0) {
+        for (size_t i = 0; i < c->nparts; i++)
+            want[i] = true;
+        return VDB_OK;
+    }
+    for (size_t i = 0; i < r->n_partitions; i++) {
+        int slot = r->partitions[i] ? vdb_partition_by_name(c, r->partitions[i]) : -1;
+        if (slot < 0)
+            return vdb_set_errmsg(VDB_ENOTFOUND, "partition '%s' does not exist in '%s'",
+                                  r->partitions[i] ? r->partitions[i] : "(null)", c->name);
+        want[slot] = true;
+    }
+    return VDB_OK;
+}
+
+/* Segments of the wanted partitions (shard: only that one; UINT32_MAX: all). */
+vdb_status vdb_pick_segments(const vdb_collection *c, const bool *want, uint32_t shard,
+                             vdb_seg_set *out)
+{
+    size_t cap = c->nsealed;
+    for (uint32_t s = 0; s < c->nshards; s++)
+        cap += c->shards[s].ngrowing;
+    out->segs = vdb_calloc(cap + 1, sizeof *out->segs);
+    out->n = 0;
+    if (!out->segs)
+        return vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+    for (uint32_t s = 0; s < c->nshards; s++) {
+        if (shard != UINT32_MAX && s != shard)
+            continue;
+        for (size_t g = 0; g < c->shards[s].ngrowing; g++)
+            if (want[g] && c->shards[s].growing[g])
+                out->segs[out->n++] = c->shards[s].growing[g];
+    }
+    for (size_t i = 0; i < c->nsealed; i++) {
+        vdb_segment_info info;
+        vdb_segment_get_info(c->sealed[i], &info);
+        int slot = vdb_partition_slot(c, info.partition_id);
+        if (slot >= 0 && want[slot] && (shard == UINT32_MAX || info.shard == shard))
+            out->segs[out->n++] = c->sealed[i];
+    }
+    return VDB_OK;
+}

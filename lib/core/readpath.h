@@ -1,0 +1,24 @@
+/* What every read shares (readpath.c): its timestamp, and the segments it covers. */
+#ifndef VDB_CORE_READPATH_H
+#define VDB_CORE_READPATH_H
+
+#include "core/db.h"
+
+typedef struct vdb_seg_set {
+    size_t n;
+    vdb_segment **segs;
+} vdb_seg_set;
+
+/* The timestamp a read sees, from its travel timestamp or consistency level. */
+vdb_status vdb_read_ts(vdb_db *db, const vdb_read_opts *r, uint64_t *T);
+/* want[slot] = true for the partitions r names (all when none); VDB_ENOTFOUND names one that
+ * does not exist. */
+vdb_status vdb_pick_partitions(const vdb_collection *c, const vdb_read_opts *r, bool *want);
+/* The segments of the wanted partitions (shard: only that one; UINT32_MAX: all); c->lock held.
+ * out->segs is freed with vdb_free. */
+vdb_status vdb_pick_segments(const vdb_collection *c, const bool *want, uint32_t shard,
+                             vdb_seg_set *out);
+/* The caller's read options as this library's struct (fields past their struct_size zero). */
+vdb_status vdb_read_opts_copy(const vdb_read_opts *in, const char *call, vdb_read_opts *out);
+
+#endif

@@ -1,0 +1,39 @@
+/* Collection schemas inside the library: the fields as added (with parsed defaults), checks
+ * that need the whole schema, and the encoding kept in the meta store. A schema is not
+ * thread-safe; a collection's copy is never changed after creation. */
+#ifndef VDB_CORE_SCHEMA_H
+#define VDB_CORE_SCHEMA_H
+
+#include "vdb/vdb.h"
+
+#include "core/limits.h"
+#include "util/json.h"
+#include "util/util.h"
+
+typedef struct vdb_field {
+    vdb_field_def def;     /* strings owned */
+    bool has_default;
+    vdb_json_scalar defv;  /* parsed default */
+} vdb_field;
+
+struct vdb_schema {
+    char *name;
+    char *description;
+    bool dynamic;
+    uint32_t shards;
+    size_t nfields;
+    vdb_field *fields;
+    int pk;                /* index of the primary key, -1 until added */
+};
+
+vdb_status vdb_schema_copy(const vdb_schema *src, vdb_schema **out);
+/* Every check that needs the whole schema (a primary key, a vector field). */
+vdb_status vdb_schema_check_complete(const vdb_schema *s);
+void vdb_schema_encode(const vdb_schema *s, vdb_buf *out);
+vdb_status vdb_schema_decode(vdb_rd *r, vdb_schema **out);
+int vdb_schema_find(const vdb_schema *s, const char *name);
+/* Collection, partition and field names: 1..255 letters, digits or '_', not starting with
+ * a digit. */
+bool vdb_name_valid(const char *name);
+
+#endif

@@ -1,0 +1,65 @@
+/* Collection statistics: rows, segments, deletes, index memory and progress. */
+#include "core/readpath.h"
+#include "core/segment_index.h"
+
+vdb_status vdb_collection_stats(vdb_db *db, const char *collection, vdb_stats *out)
+{
+    vdb_err_clear();
+    VDB_CHECK_ARG(db && collection && out, "vdb_collection_stats: db, collection or out is "
+                  "NULL");
+    memset(out, 0, sizeof *out);
+    pthread_rwlock_rdlock(&db->catalog.lock);
+    vdb_collection *c;
+    uint64_t T;
+    vdb_status st = vdb_catalog_lookup(&db->catalog, collection, &c);
+    if (st == VDB_OK)
+        st = vdb_tso_next(db->tso, &T);
+    if (st == VDB_OK) {
+        pthread_rwlock_rdlock(&c->lock);
+        out->num_shards = c->nshards;
+        out->num_partitions = (uint32_t)c->nparts;
+        for (uint32_t s = 0; s < c->nshards && st == VDB_OK; s++)
+            for (size_t g = 0; g < c->shards[s].ngrowing && st == VDB_OK; g++) {
+                vdb_segment *seg = c->shards[s].growing[g];
+                if (!seg)
+                    continue;
+                vdb_segment_info info;
+                vdb_segment_get_info(seg, &info);
+                out->growing_segments++;
+                out->growing_rows += info.rows;
+                out->deleted_rows += info.deletes;
+            }
+        for (size_t i = 0; i < c->nsealed; i++) {
+            vdb_segment_info info;
+            vdb_segment_get_info(c->sealed[i], &info);
+            out->sealed_segments++;
+            out->sealed_rows += info.rows;
+            out->deleted_rows += info.deletes;
+            vdb_index_usage(c, c->sealed[i], &out->index_bytes, &out->indexed_rows);
+        }
+        out->failed_index_builds = c->index_failures;
+        bool *all = vdb_calloc(c->nparts + 1, sizeof *all);
+        vdb_seg_set set = {0};
+        if (!all)
+            st = vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+        if (st == VDB_OK)
+            st = vdb_pick_partitions(c, NULL, all);
+        if (st == VDB_OK)
+            st = vdb_pick_segments(c, all, UINT32_MAX, &set);
+        for (size_t i = 0; i < set.n && st == VDB_OK; i++) {
+            size_t rows = vdb_segment_rows(set.segs[i]);
+            uint64_t *bits = vdb_calloc(rows / 64 + 1, sizeof *bits);
+            if (!bits) {
+                st = vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+                break;
+            }
+            out->row_count += vdb_segment_visible(set.segs[i], T, bits);
+            vdb_free(bits);
+        }
+        vdb_free(set.segs);
+        vdb_free(all);
+        pthread_rwlock_unlock(&c->lock);
+    }
+    pthread_rwlock_unlock(&db->catalog.lock);
+    return st;
+}
