@@ -47,7 +47,7 @@ vdb_status ann_vdb_index(ann_vdb *v, const char *type, const char *params)
 
 double ann_vdb_bytes_per_vector(ann_vdb *v)
 {
-    vdb_stats s;
+    vdb_stats s = {.struct_size = sizeof s};
     vdb_status st = vdb_collection_stats(v->db, COLLECTION, &s);
     if (st != VDB_OK)
         bench_die("vdb_collection_stats", st);

@@ -44,11 +44,11 @@ static void create(vdb_db *db, const char *name, uint32_t dim)
 {
     vdb_schema *s;
     check(vdb_schema_new(name, &s), "schema");
-    check(vdb_schema_add_field(s, &(vdb_field_def){.name = "id", .type = VDB_TYPE_INT64,
-                                                   .is_primary = 1}), "id");
-    check(vdb_schema_add_field(s, &(vdb_field_def){.name = "r", .type = VDB_TYPE_INT32}), "r");
-    check(vdb_schema_add_field(s, &(vdb_field_def){.name = "v", .type = VDB_TYPE_FLOAT_VECTOR,
-                                                   .dim = dim}), "v");
+    check(vdb_schema_add_field(s, VDB_FIELD(.name = "id", .type = VDB_TYPE_INT64,
+                                            .is_primary = 1)), "id");
+    check(vdb_schema_add_field(s, VDB_FIELD(.name = "r", .type = VDB_TYPE_INT32)), "r");
+    check(vdb_schema_add_field(s, VDB_FIELD(.name = "v", .type = VDB_TYPE_FLOAT_VECTOR,
+                                            .dim = dim)), "v");
     check(vdb_create_collection(db, s), "create_collection");
     vdb_schema_free(s);
 }
@@ -127,7 +127,8 @@ int main(int argc, char **argv)
     }
     float *base, *queries;
     size_t nbase, nquery;
-    if (fmnist_load_base(data, 0, &base, &nbase) || fmnist_load_queries(data, nq, &queries, &nquery))
+    if (fmnist_load_base(data, 0, &base, &nbase) || fmnist_load_queries(data, nq, &queries,
+        &nquery))
         return 1;
     int32_t *r = malloc((nbase > rows_1m ? nbase : rows_1m) * sizeof *r);
     for (size_t i = 0; i < nbase; i++)

@@ -56,11 +56,11 @@ static void create(const char *name, int auto_id)
 {
     vdb_schema *s;
     CHECK(vdb_schema_new(name, &s));
-    CHECK(vdb_schema_add_field(s, &(vdb_field_def){.name = "id", .type = VDB_TYPE_INT64,
-                                                   .is_primary = 1, .auto_id = auto_id}));
-    CHECK(vdb_schema_add_field(s, &(vdb_field_def){.name = "vector",
-                                                   .type = VDB_TYPE_FLOAT_VECTOR, .dim = dim,
-                                                   .metric = VDB_METRIC_L2}));
+    CHECK(vdb_schema_add_field(s, VDB_FIELD(.name = "id", .type = VDB_TYPE_INT64,
+                                            .is_primary = 1, .auto_id = auto_id)));
+    CHECK(vdb_schema_add_field(s, VDB_FIELD(.name = "vector",
+                                            .type = VDB_TYPE_FLOAT_VECTOR, .dim = dim,
+                                            .metric = VDB_METRIC_L2)));
     CHECK(vdb_create_collection(db, s));
     vdb_schema_free(s);
 }

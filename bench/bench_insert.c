@@ -170,13 +170,13 @@ static insert_times db_run(const char *dir, const dataset *ds, size_t rows, size
     vdb_schema *schema;
     if ((st = vdb_schema_new("bench", &schema)) != VDB_OK)
         bench_die("vdb_schema_new", st);
-    if ((st = vdb_schema_add_field(schema, &(vdb_field_def){.name = "id", .type = VDB_TYPE_INT64,
-                                                            .is_primary = 1})) != VDB_OK)
+    if ((st = vdb_schema_add_field(schema, VDB_FIELD(.name = "id", .type = VDB_TYPE_INT64,
+                                                     .is_primary = 1))) != VDB_OK)
         bench_die("add id", st);
-    if ((st = vdb_schema_add_field(schema, &(vdb_field_def){.name = "emb",
-                                                            .type = VDB_TYPE_FLOAT_VECTOR,
-                                                            .dim = ds->dim,
-                                                            .metric = VDB_METRIC_L2})) != VDB_OK)
+    if ((st = vdb_schema_add_field(schema, VDB_FIELD(.name = "emb",
+                                                     .type = VDB_TYPE_FLOAT_VECTOR,
+                                                     .dim = ds->dim,
+                                                     .metric = VDB_METRIC_L2))) != VDB_OK)
         bench_die("add emb", st);
     if ((st = vdb_create_collection(db, schema)) != VDB_OK)
         bench_die("vdb_create_collection", st);
@@ -203,7 +203,7 @@ static insert_times db_run(const char *dir, const dataset *ds, size_t rows, size
     }
     t.total = bench_now() - t0;
 
-    vdb_stats stats;
+    vdb_stats stats = {.struct_size = sizeof stats};
     if ((st = vdb_collection_stats(db, "bench", &stats)) != VDB_OK)
         bench_die("vdb_collection_stats", st);
     if (stats.row_count != rows) {

@@ -93,7 +93,7 @@ static vdb_db *open_db(double *secs)
 
 static vdb_stats stats_of(vdb_db *db)
 {
-    vdb_stats s;
+    vdb_stats s = {.struct_size = sizeof s};
     vdb_status st = vdb_collection_stats(db, "rec", &s);
     if (st != VDB_OK)
         bench_die("vdb_collection_stats", st);
@@ -155,13 +155,13 @@ static void phase_insert(void)
     vdb_schema *schema;
     vdb_status st;
     if ((st = vdb_schema_new("rec", &schema)) != VDB_OK ||
-        (st = vdb_schema_add_field(schema, &(vdb_field_def){.name = "id",
-                                                            .type = VDB_TYPE_INT64,
-                                                            .is_primary = 1})) != VDB_OK ||
-        (st = vdb_schema_add_field(schema, &(vdb_field_def){.name = "emb",
-                                                            .type = VDB_TYPE_FLOAT_VECTOR,
-                                                            .dim = DIM,
-                                                            .metric = VDB_METRIC_L2})) != VDB_OK ||
+        (st = vdb_schema_add_field(schema, VDB_FIELD(.name = "id",
+                                                     .type = VDB_TYPE_INT64,
+                                                     .is_primary = 1))) != VDB_OK ||
+        (st = vdb_schema_add_field(schema, VDB_FIELD(.name = "emb",
+                                                     .type = VDB_TYPE_FLOAT_VECTOR,
+                                                     .dim = DIM,
+                                                     .metric = VDB_METRIC_L2))) != VDB_OK ||
         (st = vdb_create_collection(db, schema)) != VDB_OK)
         bench_die("creating the collection", st);
     vdb_schema_free(schema);

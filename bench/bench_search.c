@@ -263,7 +263,7 @@ int main(int argc, char **argv)
     t0 = bench_now();
     bench_insert_vectors(db, "fmnist", base, rows, DIM, INSERT_BATCH);
     double t_insert = bench_now() - t0;
-    vdb_stats stats;
+    vdb_stats stats = {.struct_size = sizeof stats};
     if ((st = vdb_collection_stats(db, "fmnist", &stats)) != VDB_OK)
         bench_die("vdb_collection_stats", st);
     printf("inserted %zu rows in %.2f s (%.0f rows/s, SYNC_FULL, batches of %d): %llu growing "

@@ -36,13 +36,13 @@ void bench_create_collection(vdb_db *db, const char *name, uint32_t dim, vdb_met
     vdb_schema *schema;
     vdb_status st;
     if ((st = vdb_schema_new(name, &schema)) != VDB_OK ||
-        (st = vdb_schema_add_field(schema, &(vdb_field_def){.name = "id",
-                                                            .type = VDB_TYPE_INT64,
-                                                            .is_primary = 1})) != VDB_OK ||
-        (st = vdb_schema_add_field(schema, &(vdb_field_def){.name = "emb",
-                                                            .type = VDB_TYPE_FLOAT_VECTOR,
-                                                            .dim = dim,
-                                                            .metric = metric})) != VDB_OK ||
+        (st = vdb_schema_add_field(schema, VDB_FIELD(.name = "id",
+                                                     .type = VDB_TYPE_INT64,
+                                                     .is_primary = 1))) != VDB_OK ||
+        (st = vdb_schema_add_field(schema, VDB_FIELD(.name = "emb",
+                                                     .type = VDB_TYPE_FLOAT_VECTOR,
+                                                     .dim = dim,
+                                                     .metric = metric))) != VDB_OK ||
         (st = vdb_create_collection(db, schema)) != VDB_OK)
         bench_die("creating the collection", st);
     vdb_schema_free(schema);

@@ -45,17 +45,17 @@ int main(int argc, char **argv)
     /* schema: int64 primary key, a varchar, an int, a vector */
     vdb_schema *schema;
     check(vdb_schema_new("docs", &schema), "schema_new");
-    check(vdb_schema_add_field(schema, &(vdb_field_def){.name = "id", .type = VDB_TYPE_INT64,
-                                                        .is_primary = 1}), "add id");
-    check(vdb_schema_add_field(schema, &(vdb_field_def){.name = "title",
-                                                        .type = VDB_TYPE_VARCHAR,
-                                                        .max_length = 64}), "add title");
-    check(vdb_schema_add_field(schema, &(vdb_field_def){.name = "year", .type = VDB_TYPE_INT32,
-                                                        .default_json = "2024"}), "add year");
-    check(vdb_schema_add_field(schema, &(vdb_field_def){.name = "emb",
-                                                        .type = VDB_TYPE_FLOAT_VECTOR,
-                                                        .dim = DIM,
-                                                        .metric = VDB_METRIC_L2}), "add emb");
+    check(vdb_schema_add_field(schema, VDB_FIELD(.name = "id", .type = VDB_TYPE_INT64,
+                                                 .is_primary = 1)), "add id");
+    check(vdb_schema_add_field(schema, VDB_FIELD(.name = "title",
+                                                 .type = VDB_TYPE_VARCHAR,
+                                                 .max_length = 64)), "add title");
+    check(vdb_schema_add_field(schema, VDB_FIELD(.name = "year", .type = VDB_TYPE_INT32,
+                                                 .default_json = "2024")), "add year");
+    check(vdb_schema_add_field(schema, VDB_FIELD(.name = "emb",
+                                                 .type = VDB_TYPE_FLOAT_VECTOR,
+                                                 .dim = DIM,
+                                                 .metric = VDB_METRIC_L2)), "add emb");
     check(vdb_create_collection(db, schema), "create_collection");
     vdb_schema_free(schema);
 
@@ -114,7 +114,7 @@ int main(int argc, char **argv)
     check(vdb_flush(db, "docs"), "flush");
     vdb_close(db);
     check(vdb_open(path, NULL, &db), "reopen");
-    vdb_stats stats;
+    vdb_stats stats = {.struct_size = sizeof stats};
     check(vdb_collection_stats(db, "docs", &stats), "stats");
     printf("after reopen: %llu visible rows in %llu sealed segment(s)\n",
            (unsigned long long)stats.row_count, (unsigned long long)stats.sealed_segments);

@@ -130,7 +130,7 @@ json_t *srv_collections_stats(srv_ctx *ctx, json_t *req)
     json_t *err = NULL;
     if (srv_req_str(req, "collectionName", 1, &name, &err))
         return err;
-    vdb_stats s;
+    vdb_stats s = {.struct_size = sizeof s};
     vdb_status st = vdb_collection_stats(ctx->db, name, &s);
     if (st != VDB_OK)
         return srv_vdb_err(ctx, st, name, 0);

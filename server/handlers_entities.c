@@ -13,7 +13,7 @@ static int read_opts(json_t *req, vdb_read_opts *ro, const char ***parts, json_t
 {
     size_t n;
     const char *level;
-    memset(ro, 0, sizeof *ro);
+    *ro = (vdb_read_opts){.struct_size = sizeof *ro};
     *parts = NULL;
     if (srv_req_strs(req, "partitionNames", parts, &n, err) ||
         srv_req_str(req, "consistencyLevel", 0, &level, err))
@@ -148,7 +148,7 @@ json_t *srv_entities_get(srv_ctx *ctx, json_t *req)
     srv_coll c;
     srv_pks pks = {0};
     srv_outplan p = {0};
-    vdb_read_opts ro;
+    vdb_read_opts ro = {.struct_size = sizeof ro};
     if ((err = srv_coll_open(ctx, coll, &c)))
         return err;
     if (srv_pks_from_json(&c, id, &pks, &err) ||
@@ -201,7 +201,7 @@ json_t *srv_entities_query(srv_ctx *ctx, json_t *req)
         return srv_err(MV_PARAMETER_INVALID, "invalid parameter: limit and offset must be "
                                              "non-negative");
     json_t *fields = json_object_get(req, "outputFields");
-    vdb_read_opts ro;
+    vdb_read_opts ro = {.struct_size = sizeof ro};
     if (is_count(fields)) {
         uint64_t n = 0;
         if (read_opts(req, &ro, &parts, &err))

@@ -22,7 +22,8 @@ static json_t *create_one(srv_ctx *ctx, const char *coll, const srv_coll *c, jso
     if (!json_is_object(e))
         return srv_err(MV_INCORRECT_FORMAT, "can only accept json format request, error: each "
                                             "of indexParams must be an object");
-    if (srv_req_str(e, "fieldName", 1, &field, &err) || srv_req_str(e, "indexType", 0, &type, &err) ||
+    if (srv_req_str(e, "fieldName", 1, &field, &err) || srv_req_str(e, "indexType", 0, &type,
+        &err) ||
         srv_req_str(e, "metricType", 0, &metric, &err) ||
         srv_req_str(e, "indexName", 0, &iname, &err))
         return err;
@@ -102,7 +103,7 @@ json_t *srv_indexes_describe(srv_ctx *ctx, json_t *req)
     if ((err = srv_coll_open(ctx, coll, &c)))
         return err;
     const char *type;
-    vdb_stats stats = {0};
+    vdb_stats stats = {.struct_size = sizeof stats};
     vdb_status st = vdb_describe_index(ctx->db, coll, field, &type);
     if (st != VDB_OK) {
         err = st == VDB_ENOTFOUND

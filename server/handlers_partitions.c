@@ -83,7 +83,7 @@ json_t *srv_partitions_stats(srv_ctx *ctx, json_t *req)
     json_t *err = NULL;
     if (names(req, &coll, &part, &err))
         return err;
-    vdb_read_opts ro = {.partitions = &part, .n_partitions = 1};
+    vdb_read_opts ro = {.struct_size = sizeof ro, .partitions = &part, .n_partitions = 1};
     uint64_t count = 0;
     vdb_status st = vdb_count(ctx->db, coll, NULL, &ro, &count);
     if (st != VDB_OK)

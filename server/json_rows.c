@@ -23,6 +23,7 @@ json_t *srv_coll_open(srv_ctx *ctx, const char *name, srv_coll *c)
     }
     c->pk = 0;
     for (size_t i = 0; i < c->nfields; i++) {
+        c->fields[i].struct_size = sizeof c->fields[i];
         vdb_schema_field(c->schema, i, &c->fields[i]);
         if (c->fields[i].is_primary)
             c->pk = (int)i;

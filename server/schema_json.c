@@ -111,7 +111,8 @@ static int quick_form(json_t *req, vdb_schema *s, json_t **err)
     int auto_id, dynamic;
     json_t *params = json_object_get(req, "params");
     uint32_t max_length = 65535;
-    if (srv_req_int(req, "dimension", 0, &dim, err) || srv_req_str(req, "idType", 0, &id_type, err) ||
+    if (srv_req_int(req, "dimension", 0, &dim, err) || srv_req_str(req, "idType", 0, &id_type,
+        err) ||
         srv_req_str(req, "primaryFieldName", 0, &pk_name, err) ||
         srv_req_str(req, "vectorFieldName", 0, &vec_name, err) ||
         srv_req_bool(req, "autoID", 0, &auto_id, err) ||
@@ -124,7 +125,8 @@ static int quick_form(json_t *req, vdb_schema *s, json_t **err)
                                             "(or a 'schema') is required");
         return -1;
     }
-    vdb_field_def pk = {.name = pk_name ? pk_name : "id", .type = VDB_TYPE_INT64,
+    vdb_field_def pk = {.struct_size = sizeof pk, .name = pk_name ? pk_name : "id",
+                        .type = VDB_TYPE_INT64,
                         .is_primary = 1, .auto_id = auto_id};
     if (id_type && !strcasecmp(id_type, "VarChar")) {
         pk.type = VDB_TYPE_VARCHAR;
@@ -134,7 +136,7 @@ static int quick_form(json_t *req, vdb_schema *s, json_t **err)
                        id_type);
         return -1;
     }
-    vdb_field_def vec = {.name = vec_name ? vec_name : "vector",
+    vdb_field_def vec = {.struct_size = sizeof vec, .name = vec_name ? vec_name : "vector",
                          .type = VDB_TYPE_FLOAT_VECTOR, .dim = (uint32_t)dim};
     if (dim > UINT32_MAX) {
         *err = srv_err(MV_PARAMETER_INVALID, "invalid parameter: dimension %lld", (long long)dim);
@@ -156,7 +158,8 @@ static int full_field(json_t *req, json_t *f, int auto_id, vdb_schema *s, json_t
                                             "of schema.fields must be an object");
         return -1;
     }
-    if (srv_req_str(f, "fieldName", 1, &name, err) || srv_req_str(f, "dataType", 1, &type_name, err) ||
+    if (srv_req_str(f, "fieldName", 1, &name, err) || srv_req_str(f, "dataType", 1, &type_name,
+        err) ||
         srv_req_str(f, "elementDataType", 0, &elem_name, err) ||
         srv_req_str(f, "description", 0, &desc, err) ||
         srv_req_bool(f, "isPrimary", 0, &primary, err) ||
@@ -164,7 +167,8 @@ static int full_field(json_t *req, json_t *f, int auto_id, vdb_schema *s, json_t
         srv_req_bool(f, "isPartitionKey", 0, &part_key, err) ||
         srv_req_bool(f, "autoID", auto_id, &fauto, err))
         return -1;
-    vdb_field_def d = {.name = name, .description = desc, .is_primary = primary,
+    vdb_field_def d = {.struct_size = sizeof d, .name = name, .description = desc,
+                       .is_primary = primary,
                        .nullable = nullable};
     d.type = srv_type_from_name(type_name);
     if (d.type == VDB_TYPE_NONE) {
@@ -279,7 +283,7 @@ json_t *srv_schema_describe(srv_ctx *ctx, const char *name, const vdb_schema *s)
     json_t *fields = json_array(), *indexes = json_array();
     int auto_id = 0;
     for (size_t i = 0; i < vdb_schema_field_count(s); i++) {
-        vdb_field_def d;
+        vdb_field_def d = {.struct_size = sizeof d};
         if (vdb_schema_field(s, i, &d) != VDB_OK)
             continue;
         json_t *f = json_object();

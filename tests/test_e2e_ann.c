@@ -101,11 +101,11 @@ static void make_collection(vdb_db *db, const char *name, uint32_t dim, vdb_metr
 {
     vdb_schema *s;
     OK(vdb_schema_new(name, &s));
-    OK(vdb_schema_add_field(s, &(vdb_field_def){.name = "id", .type = VDB_TYPE_INT64,
-                                                .is_primary = 1}));
-    OK(vdb_schema_add_field(s, &(vdb_field_def){.name = "g", .type = VDB_TYPE_INT32}));
-    OK(vdb_schema_add_field(s, &(vdb_field_def){.name = "v", .type = VDB_TYPE_FLOAT_VECTOR,
-                                                .dim = dim, .metric = m}));
+    OK(vdb_schema_add_field(s, VDB_FIELD(.name = "id", .type = VDB_TYPE_INT64,
+                                         .is_primary = 1)));
+    OK(vdb_schema_add_field(s, VDB_FIELD(.name = "g", .type = VDB_TYPE_INT32)));
+    OK(vdb_schema_add_field(s, VDB_FIELD(.name = "v", .type = VDB_TYPE_FLOAT_VECTOR,
+                                         .dim = dim, .metric = m)));
     OK(vdb_create_collection(db, s));
     vdb_schema_free(s);
 }
@@ -221,7 +221,7 @@ static void run_case(const ann_case *tc)
     OK(vdb_index_progress(db, "c", "v", &indexed, &total));
     assert_int_equal(total, tail);
     assert_int_equal(indexed, total);
-    vdb_stats stats;
+    vdb_stats stats = {.struct_size = sizeof stats};
     OK(vdb_collection_stats(db, "c", &stats));
     assert_int_equal(stats.indexed_rows, tail);
     assert_true(stats.index_bytes > 0);
@@ -502,7 +502,7 @@ static void test_parallel_search_of_many_segments_equals_one_thread(void **state
     for (int i = 0; i < 300; i++)
         del[i] = 1000 + i * 7; /* ...with no visible rows, and deletes in sealed ones */
     OK(vdb_delete(db, "c", NULL, &(vdb_pk_list){.ints = del, .count = 300}, NULL));
-    vdb_stats st;
+    vdb_stats st = {.struct_size = sizeof st};
     OK(vdb_collection_stats(db, "c", &st));
     assert_true(st.sealed_segments >= 10);
 
@@ -671,7 +671,7 @@ static void test_builds_run_in_background_with_progress_and_searches_meanwhile(v
     insert(db, "c", NULL, base, DIM, 0, 200);
     OK(vdb_flush(db, "c"));
     OK(vdb_wait_for_index(db, "c", "v", 60000));
-    vdb_stats st;
+    vdb_stats st = {.struct_size = sizeof st};
     OK(vdb_collection_stats(db, "c", &st));
     assert_int_equal(st.indexed_rows, st.sealed_rows);
     assert_int_equal(log.finals, 2); /* the callback was cleared */

@@ -32,7 +32,7 @@ static vdb_db *open_db(const char *dir)
 
 static uint64_t row_count(vdb_db *db, const char *coll)
 {
-    vdb_stats s;
+    vdb_stats s = {.struct_size = sizeof s};
     OK(vdb_collection_stats(db, coll, &s));
     return s.row_count;
 }
@@ -45,10 +45,10 @@ static void create_simple(vdb_db *db, const char *name, uint32_t dim, vdb_metric
 {
     vdb_schema *s;
     OK(vdb_schema_new(name, &s));
-    add(s, (vdb_field_def){.name = "id", .type = VDB_TYPE_INT64, .is_primary = 1});
-    add(s, (vdb_field_def){.name = "tag", .type = VDB_TYPE_INT64});
-    add(s, (vdb_field_def){.name = "vec", .type = VDB_TYPE_FLOAT_VECTOR, .dim = dim,
-                           .metric = metric});
+    add(s, *VDB_FIELD(.name = "id", .type = VDB_TYPE_INT64, .is_primary = 1));
+    add(s, *VDB_FIELD(.name = "tag", .type = VDB_TYPE_INT64));
+    add(s, *VDB_FIELD(.name = "vec", .type = VDB_TYPE_FLOAT_VECTOR, .dim = dim,
+                      .metric = metric));
     OK(vdb_schema_set_shards(s, shards));
     OK(vdb_create_collection(db, s));
     vdb_schema_free(s);
@@ -281,74 +281,74 @@ static void test_schema_rejects_bad_fields(void **state)
     vdb_schema_free(s);
 
     OK(vdb_schema_new("c", &s));
-    add(s, (vdb_field_def){.name = "id", .type = VDB_TYPE_INT64, .is_primary = 1});
-    add(s, (vdb_field_def){.name = "dup", .type = VDB_TYPE_INT32});
+    add(s, *VDB_FIELD(.name = "id", .type = VDB_TYPE_INT64, .is_primary = 1));
+    add(s, *VDB_FIELD(.name = "dup", .type = VDB_TYPE_INT32));
     size_t n0 = vdb_schema_field_count(s);
     assert_int_equal(n0, 2);
 
-    ERR(vdb_schema_add_field(s, &(vdb_field_def){.name = "bad name", .type = VDB_TYPE_INT32}),
+    ERR(vdb_schema_add_field(s, VDB_FIELD(.name = "bad name", .type = VDB_TYPE_INT32)),
         VDB_EINVAL, "bad name");
-    ERR(vdb_schema_add_field(s, &(vdb_field_def){.name = "9x", .type = VDB_TYPE_INT32}),
+    ERR(vdb_schema_add_field(s, VDB_FIELD(.name = "9x", .type = VDB_TYPE_INT32)),
         VDB_EINVAL, "9x");
-    ERR(vdb_schema_add_field(s, &(vdb_field_def){.name = NULL, .type = VDB_TYPE_INT32}),
+    ERR(vdb_schema_add_field(s, VDB_FIELD(.name = NULL, .type = VDB_TYPE_INT32)),
         VDB_EINVAL, NULL);
-    ERR(vdb_schema_add_field(s, &(vdb_field_def){.name = "dup", .type = VDB_TYPE_INT64}),
+    ERR(vdb_schema_add_field(s, VDB_FIELD(.name = "dup", .type = VDB_TYPE_INT64)),
         VDB_EEXIST, "dup");
-    ERR(vdb_schema_add_field(s, &(vdb_field_def){.name = "id2", .type = VDB_TYPE_INT64,
-                                                 .is_primary = 1}),
+    ERR(vdb_schema_add_field(s, VDB_FIELD(.name = "id2", .type = VDB_TYPE_INT64,
+                                          .is_primary = 1)),
         VDB_EINVAL, "id2");
     assert_non_null(strstr(vdb_errmsg(NULL), "primary"));
-    ERR(vdb_schema_add_field(s, &(vdb_field_def){.name = "x", .type = (vdb_type)77}),
+    ERR(vdb_schema_add_field(s, VDB_FIELD(.name = "x", .type = (vdb_type)77)),
         VDB_EINVAL, "x");
     ERR(vdb_schema_add_field(s, NULL), VDB_EINVAL, NULL);
-    ERR(vdb_schema_add_field(NULL, &(vdb_field_def){.name = "x", .type = VDB_TYPE_INT32}),
+    ERR(vdb_schema_add_field(NULL, VDB_FIELD(.name = "x", .type = VDB_TYPE_INT32)),
         VDB_EINVAL, NULL);
-    ERR(vdb_schema_add_field(s, &(vdb_field_def){.name = "vec0", .type = VDB_TYPE_FLOAT_VECTOR,
-                                                 .dim = 0}),
+    ERR(vdb_schema_add_field(s, VDB_FIELD(.name = "vec0", .type = VDB_TYPE_FLOAT_VECTOR,
+                                          .dim = 0)),
         VDB_EINVAL, "vec0");
-    ERR(vdb_schema_add_field(s, &(vdb_field_def){.name = "vecbig",
-                                                 .type = VDB_TYPE_FLOAT_VECTOR, .dim = 40000}),
+    ERR(vdb_schema_add_field(s, VDB_FIELD(.name = "vecbig",
+                                          .type = VDB_TYPE_FLOAT_VECTOR, .dim = 40000)),
         VDB_EINVAL, "vecbig");
-    ERR(vdb_schema_add_field(s, &(vdb_field_def){.name = "vecnull",
-                                                 .type = VDB_TYPE_FLOAT_VECTOR, .dim = 4,
-                                                 .nullable = 1}),
+    ERR(vdb_schema_add_field(s, VDB_FIELD(.name = "vecnull",
+                                          .type = VDB_TYPE_FLOAT_VECTOR, .dim = 4,
+                                          .nullable = 1)),
         VDB_EINVAL, "vecnull");
-    ERR(vdb_schema_add_field(s, &(vdb_field_def){.name = "vecm", .type = VDB_TYPE_FLOAT_VECTOR,
-                                                 .dim = 4, .metric = (vdb_metric)9}),
+    ERR(vdb_schema_add_field(s, VDB_FIELD(.name = "vecm", .type = VDB_TYPE_FLOAT_VECTOR,
+                                          .dim = 4, .metric = (vdb_metric)9)),
         VDB_EINVAL, "vecm");
-    ERR(vdb_schema_add_field(s, &(vdb_field_def){.name = "str0", .type = VDB_TYPE_VARCHAR,
-                                                 .max_length = 0}),
+    ERR(vdb_schema_add_field(s, VDB_FIELD(.name = "str0", .type = VDB_TYPE_VARCHAR,
+                                          .max_length = 0)),
         VDB_EINVAL, "str0");
-    ERR(vdb_schema_add_field(s, &(vdb_field_def){.name = "arr0", .type = VDB_TYPE_ARRAY,
-                                                 .element_type = VDB_TYPE_INT32}),
+    ERR(vdb_schema_add_field(s, VDB_FIELD(.name = "arr0", .type = VDB_TYPE_ARRAY,
+                                          .element_type = VDB_TYPE_INT32)),
         VDB_EINVAL, "arr0");
-    ERR(vdb_schema_add_field(s, &(vdb_field_def){.name = "arrj", .type = VDB_TYPE_ARRAY,
-                                                 .element_type = VDB_TYPE_JSON,
-                                                 .max_capacity = 4}),
+    ERR(vdb_schema_add_field(s, VDB_FIELD(.name = "arrj", .type = VDB_TYPE_ARRAY,
+                                          .element_type = VDB_TYPE_JSON,
+                                          .max_capacity = 4)),
         VDB_EINVAL, "arrj");
-    ERR(vdb_schema_add_field(s, &(vdb_field_def){.name = "small", .type = VDB_TYPE_INT8,
-                                                 .default_json = "300"}),
+    ERR(vdb_schema_add_field(s, VDB_FIELD(.name = "small", .type = VDB_TYPE_INT8,
+                                          .default_json = "300")),
         VDB_EINVAL, "small");
-    ERR(vdb_schema_add_field(s, &(vdb_field_def){.name = "num", .type = VDB_TYPE_INT32,
-                                                 .default_json = "\"x\""}),
+    ERR(vdb_schema_add_field(s, VDB_FIELD(.name = "num", .type = VDB_TYPE_INT32,
+                                          .default_json = "\"x\"")),
         VDB_EINVAL, "num");
-    ERR(vdb_schema_add_field(s, &(vdb_field_def){.name = "notid", .type = VDB_TYPE_INT32,
-                                                 .auto_id = 1}),
+    ERR(vdb_schema_add_field(s, VDB_FIELD(.name = "notid", .type = VDB_TYPE_INT32,
+                                          .auto_id = 1)),
         VDB_EINVAL, "notid");
     assert_int_equal(vdb_schema_field_count(s), n0);
     vdb_schema_free(s);
 
     /* primary key constraints, on a schema without one */
     OK(vdb_schema_new("c", &s));
-    ERR(vdb_schema_add_field(s, &(vdb_field_def){.name = "fpk", .type = VDB_TYPE_FLOAT,
-                                                 .is_primary = 1}),
+    ERR(vdb_schema_add_field(s, VDB_FIELD(.name = "fpk", .type = VDB_TYPE_FLOAT,
+                                          .is_primary = 1)),
         VDB_EINVAL, "fpk");
-    ERR(vdb_schema_add_field(s, &(vdb_field_def){.name = "vpk", .type = VDB_TYPE_VARCHAR,
-                                                 .max_length = 8, .is_primary = 1,
-                                                 .auto_id = 1}),
+    ERR(vdb_schema_add_field(s, VDB_FIELD(.name = "vpk", .type = VDB_TYPE_VARCHAR,
+                                          .max_length = 8, .is_primary = 1,
+                                          .auto_id = 1)),
         VDB_EINVAL, "vpk");
-    ERR(vdb_schema_add_field(s, &(vdb_field_def){.name = "npk", .type = VDB_TYPE_INT64,
-                                                 .is_primary = 1, .nullable = 1}),
+    ERR(vdb_schema_add_field(s, VDB_FIELD(.name = "npk", .type = VDB_TYPE_INT64,
+                                          .is_primary = 1, .nullable = 1)),
         VDB_EINVAL, "npk");
     assert_int_equal(vdb_schema_field_count(s), 0);
     ERR(vdb_schema_set_shards(s, 0), VDB_EINVAL, "shards");
@@ -364,8 +364,8 @@ static void test_error_messages_keep_the_reason(void **state)
     (void)state;
     vdb_schema *s;
     OK(vdb_schema_new("c", &s));
-    ERR(vdb_schema_add_field(s, &(vdb_field_def){.name = "small", .type = VDB_TYPE_INT8,
-                                                 .default_json = "300"}),
+    ERR(vdb_schema_add_field(s, VDB_FIELD(.name = "small", .type = VDB_TYPE_INT8,
+                                          .default_json = "300")),
         VDB_EINVAL, "small");
     const char *m = vdb_errmsg(NULL);
     if (!strstr(m, "out of range") || strstr(strstr(m, "does not fit") + 1, "does not fit"))
@@ -382,12 +382,12 @@ static void test_collections_create_describe_list_drop(void **state)
 
     /* no vector field / no primary key: refused at create_collection */
     OK(vdb_schema_new("novec", &s));
-    add(s, (vdb_field_def){.name = "id", .type = VDB_TYPE_INT64, .is_primary = 1});
+    add(s, *VDB_FIELD(.name = "id", .type = VDB_TYPE_INT64, .is_primary = 1));
     ERR(vdb_create_collection(db, s), VDB_EINVAL, "novec");
     assert_non_null(strstr(vdb_errmsg(NULL), "vector"));
     vdb_schema_free(s);
     OK(vdb_schema_new("nopk", &s));
-    add(s, (vdb_field_def){.name = "v", .type = VDB_TYPE_FLOAT_VECTOR, .dim = 4});
+    add(s, *VDB_FIELD(.name = "v", .type = VDB_TYPE_FLOAT_VECTOR, .dim = 4));
     ERR(vdb_create_collection(db, s), VDB_EINVAL, "nopk");
     assert_non_null(strstr(vdb_errmsg(NULL), "primary"));
     vdb_schema_free(s);
@@ -396,18 +396,18 @@ static void test_collections_create_describe_list_drop(void **state)
 
     /* a rich schema described back field by field */
     OK(vdb_schema_new("zeta", &s));
-    add(s, (vdb_field_def){.name = "pk", .type = VDB_TYPE_VARCHAR, .max_length = 40,
-                           .is_primary = 1, .description = "the key"});
-    add(s, (vdb_field_def){.name = "year", .type = VDB_TYPE_INT32, .default_json = "2024"});
-    add(s, (vdb_field_def){.name = "note", .type = VDB_TYPE_VARCHAR, .max_length = 100,
-                           .nullable = 1});
-    add(s, (vdb_field_def){.name = "tags", .type = VDB_TYPE_ARRAY,
-                           .element_type = VDB_TYPE_VARCHAR, .max_capacity = 5,
-                           .max_length = 12});
-    add(s, (vdb_field_def){.name = "info", .type = VDB_TYPE_JSON});
-    add(s, (vdb_field_def){.name = "emb", .type = VDB_TYPE_FLOAT_VECTOR, .dim = 16,
-                           .metric = VDB_METRIC_COSINE});
-    add(s, (vdb_field_def){.name = "emb2", .type = VDB_TYPE_FLOAT_VECTOR, .dim = 3});
+    add(s, *VDB_FIELD(.name = "pk", .type = VDB_TYPE_VARCHAR, .max_length = 40,
+                      .is_primary = 1, .description = "the key"));
+    add(s, *VDB_FIELD(.name = "year", .type = VDB_TYPE_INT32, .default_json = "2024"));
+    add(s, *VDB_FIELD(.name = "note", .type = VDB_TYPE_VARCHAR, .max_length = 100,
+                      .nullable = 1));
+    add(s, *VDB_FIELD(.name = "tags", .type = VDB_TYPE_ARRAY,
+                      .element_type = VDB_TYPE_VARCHAR, .max_capacity = 5,
+                      .max_length = 12));
+    add(s, *VDB_FIELD(.name = "info", .type = VDB_TYPE_JSON));
+    add(s, *VDB_FIELD(.name = "emb", .type = VDB_TYPE_FLOAT_VECTOR, .dim = 16,
+                      .metric = VDB_METRIC_COSINE));
+    add(s, *VDB_FIELD(.name = "emb2", .type = VDB_TYPE_FLOAT_VECTOR, .dim = 3));
     OK(vdb_schema_set_dynamic(s, 1));
     OK(vdb_schema_set_shards(s, 3));
     OK(vdb_schema_set_description(s, "test collection"));
@@ -421,7 +421,7 @@ static void test_collections_create_describe_list_drop(void **state)
     assert_int_equal(vdb_schema_dynamic(d), 1);
     assert_int_equal(vdb_schema_shards(d), 3);
     for (size_t i = 0; i < vdb_schema_field_count(s); i++) {
-        vdb_field_def a, b;
+        vdb_field_def a = {.struct_size = sizeof a}, b = {.struct_size = sizeof b};
         OK(vdb_schema_field(s, i, &a));
         OK(vdb_schema_field(d, i, &b));
         assert_string_equal(a.name, b.name);
@@ -440,7 +440,7 @@ static void test_collections_create_describe_list_drop(void **state)
         if (a.description)
             assert_string_equal(a.description, b.description);
     }
-    vdb_field_def f;
+    vdb_field_def f = {.struct_size = sizeof f};
     OK(vdb_schema_field(d, 6, &f));
     assert_int_equal(f.metric, VDB_METRIC_L2); /* default metric */
     OK(vdb_schema_field(d, 5, &f));
@@ -472,7 +472,7 @@ static void test_collections_create_describe_list_drop(void **state)
     assert_int_equal(ex, 0);
     const char *two[] = {"alpha", "zeta"};
     assert_collections(db, two, 2);
-    vdb_stats st;
+    vdb_stats st = {.struct_size = sizeof st};
     ERR(vdb_collection_stats(db, "mid", &st), VDB_ENOTFOUND, "mid");
     create_simple(db, "mid", 4, VDB_METRIC_L2, 1);
     assert_int_equal(row_count(db, "mid"), 0);
@@ -544,7 +544,7 @@ static void test_partitions_create_list_drop_and_errors(void **state)
     vdb_result *r = NULL;
     ERR(vdb_search(db, &req, &r), VDB_ENOTFOUND, "nope");
     assert_null(r);
-    vdb_read_opts ro = {.partitions = nope, .n_partitions = 1};
+    vdb_read_opts ro = {.struct_size = sizeof ro, .partitions = nope, .n_partitions = 1};
     ERR(vdb_get(db, "c", &(vdb_pk_list){.ints = ids_d, .count = 1}, &ro, &r), VDB_ENOTFOUND,
         "nope");
     ERR(vdb_delete(db, "c", "nope", &(vdb_pk_list){.ints = ids_d, .count = 1}, NULL),
@@ -617,22 +617,22 @@ static void test_insert_every_scalar_type_reads_back_exactly(void **state)
     vdb_db *db = open_db(dir);
     vdb_schema *s;
     OK(vdb_schema_new("t", &s));
-    add(s, (vdb_field_def){.name = "id", .type = VDB_TYPE_INT64, .is_primary = 1});
-    add(s, (vdb_field_def){.name = "b", .type = VDB_TYPE_BOOL});
-    add(s, (vdb_field_def){.name = "i8", .type = VDB_TYPE_INT8});
-    add(s, (vdb_field_def){.name = "i16", .type = VDB_TYPE_INT16});
-    add(s, (vdb_field_def){.name = "i32", .type = VDB_TYPE_INT32});
-    add(s, (vdb_field_def){.name = "i64", .type = VDB_TYPE_INT64});
-    add(s, (vdb_field_def){.name = "f", .type = VDB_TYPE_FLOAT});
-    add(s, (vdb_field_def){.name = "d", .type = VDB_TYPE_DOUBLE});
-    add(s, (vdb_field_def){.name = "s", .type = VDB_TYPE_VARCHAR, .max_length = 16});
-    add(s, (vdb_field_def){.name = "j", .type = VDB_TYPE_JSON});
-    add(s, (vdb_field_def){.name = "ai", .type = VDB_TYPE_ARRAY,
-                           .element_type = VDB_TYPE_INT32, .max_capacity = 4});
-    add(s, (vdb_field_def){.name = "as", .type = VDB_TYPE_ARRAY,
-                           .element_type = VDB_TYPE_VARCHAR, .max_capacity = 3,
-                           .max_length = 8});
-    add(s, (vdb_field_def){.name = "vec", .type = VDB_TYPE_FLOAT_VECTOR, .dim = 3});
+    add(s, *VDB_FIELD(.name = "id", .type = VDB_TYPE_INT64, .is_primary = 1));
+    add(s, *VDB_FIELD(.name = "b", .type = VDB_TYPE_BOOL));
+    add(s, *VDB_FIELD(.name = "i8", .type = VDB_TYPE_INT8));
+    add(s, *VDB_FIELD(.name = "i16", .type = VDB_TYPE_INT16));
+    add(s, *VDB_FIELD(.name = "i32", .type = VDB_TYPE_INT32));
+    add(s, *VDB_FIELD(.name = "i64", .type = VDB_TYPE_INT64));
+    add(s, *VDB_FIELD(.name = "f", .type = VDB_TYPE_FLOAT));
+    add(s, *VDB_FIELD(.name = "d", .type = VDB_TYPE_DOUBLE));
+    add(s, *VDB_FIELD(.name = "s", .type = VDB_TYPE_VARCHAR, .max_length = 16));
+    add(s, *VDB_FIELD(.name = "j", .type = VDB_TYPE_JSON));
+    add(s, *VDB_FIELD(.name = "ai", .type = VDB_TYPE_ARRAY,
+                      .element_type = VDB_TYPE_INT32, .max_capacity = 4));
+    add(s, *VDB_FIELD(.name = "as", .type = VDB_TYPE_ARRAY,
+                      .element_type = VDB_TYPE_VARCHAR, .max_capacity = 3,
+                      .max_length = 8));
+    add(s, *VDB_FIELD(.name = "vec", .type = VDB_TYPE_FLOAT_VECTOR, .dim = 3));
     OK(vdb_create_collection(db, s));
     vdb_schema_free(s);
 
@@ -680,7 +680,7 @@ static void test_insert_every_scalar_type_reads_back_exactly(void **state)
 
     for (int pass = 0; pass < 3; pass++) { /* growing, sealed, reopened */
         vdb_result *r;
-        vdb_read_opts ro = {.output_fields = STAR, .n_output_fields = 1};
+        vdb_read_opts ro = {.struct_size = sizeof ro, .output_fields = STAR, .n_output_fields = 1};
         /* asked in reverse order: rows come back in the order of the keys */
         int64_t keys[N] = {30, 20, 10};
         OK(vdb_get(db, "t", &(vdb_pk_list){.ints = keys, .count = N}, &ro, &r));
@@ -752,17 +752,17 @@ static void test_nullable_fields_and_defaults(void **state)
     vdb_db *db = open_db(dir);
     vdb_schema *s;
     OK(vdb_schema_new("n", &s));
-    add(s, (vdb_field_def){.name = "id", .type = VDB_TYPE_INT64, .is_primary = 1});
-    add(s, (vdb_field_def){.name = "opt", .type = VDB_TYPE_INT32, .nullable = 1});
-    add(s, (vdb_field_def){.name = "ostr", .type = VDB_TYPE_VARCHAR, .max_length = 8,
-                           .nullable = 1});
-    add(s, (vdb_field_def){.name = "year", .type = VDB_TYPE_INT32, .default_json = "2024"});
-    add(s, (vdb_field_def){.name = "label", .type = VDB_TYPE_VARCHAR, .max_length = 8,
-                           .default_json = "\"abc\""});
-    add(s, (vdb_field_def){.name = "flag", .type = VDB_TYPE_BOOL, .default_json = "true"});
-    add(s, (vdb_field_def){.name = "score", .type = VDB_TYPE_DOUBLE, .nullable = 1,
-                           .default_json = "0.5"});
-    add(s, (vdb_field_def){.name = "vec", .type = VDB_TYPE_FLOAT_VECTOR, .dim = 2});
+    add(s, *VDB_FIELD(.name = "id", .type = VDB_TYPE_INT64, .is_primary = 1));
+    add(s, *VDB_FIELD(.name = "opt", .type = VDB_TYPE_INT32, .nullable = 1));
+    add(s, *VDB_FIELD(.name = "ostr", .type = VDB_TYPE_VARCHAR, .max_length = 8,
+                      .nullable = 1));
+    add(s, *VDB_FIELD(.name = "year", .type = VDB_TYPE_INT32, .default_json = "2024"));
+    add(s, *VDB_FIELD(.name = "label", .type = VDB_TYPE_VARCHAR, .max_length = 8,
+                      .default_json = "\"abc\""));
+    add(s, *VDB_FIELD(.name = "flag", .type = VDB_TYPE_BOOL, .default_json = "true"));
+    add(s, *VDB_FIELD(.name = "score", .type = VDB_TYPE_DOUBLE, .nullable = 1,
+                      .default_json = "0.5"));
+    add(s, *VDB_FIELD(.name = "vec", .type = VDB_TYPE_FLOAT_VECTOR, .dim = 2));
     OK(vdb_create_collection(db, s));
     vdb_schema_free(s);
 
@@ -800,7 +800,7 @@ static void test_nullable_fields_and_defaults(void **state)
     assert_int_equal(row_count(db, "n"), 5);
 
     vdb_result *r;
-    vdb_read_opts ro = {.output_fields = STAR, .n_output_fields = 1};
+    vdb_read_opts ro = {.struct_size = sizeof ro, .output_fields = STAR, .n_output_fields = 1};
     int64_t keys[5] = {1, 2, 3, 4, 5};
     OK(vdb_get(db, "n", &(vdb_pk_list){.ints = keys, .count = 5}, &ro, &r));
     assert_int_equal(vdb_result_rows(r, 0), 5);
@@ -838,9 +838,9 @@ static void test_nullable_fields_and_defaults(void **state)
     /* a NULL in a field that is neither nullable nor defaulted is refused */
     vdb_schema *s2;
     OK(vdb_schema_new("strict", &s2));
-    add(s2, (vdb_field_def){.name = "id", .type = VDB_TYPE_INT64, .is_primary = 1});
-    add(s2, (vdb_field_def){.name = "must", .type = VDB_TYPE_INT32});
-    add(s2, (vdb_field_def){.name = "vec", .type = VDB_TYPE_FLOAT_VECTOR, .dim = 2});
+    add(s2, *VDB_FIELD(.name = "id", .type = VDB_TYPE_INT64, .is_primary = 1));
+    add(s2, *VDB_FIELD(.name = "must", .type = VDB_TYPE_INT32));
+    add(s2, *VDB_FIELD(.name = "vec", .type = VDB_TYPE_FLOAT_VECTOR, .dim = 2));
     OK(vdb_create_collection(db, s2));
     vdb_schema_free(s2);
     OK(vdb_batch_new(&b));
@@ -869,10 +869,10 @@ static void test_auto_id_assigns_distinct_ids(void **state)
     vdb_db *db = open_db(dir);
     vdb_schema *s;
     OK(vdb_schema_new("a", &s));
-    add(s, (vdb_field_def){.name = "id", .type = VDB_TYPE_INT64, .is_primary = 1,
-                           .auto_id = 1});
-    add(s, (vdb_field_def){.name = "tag", .type = VDB_TYPE_INT64});
-    add(s, (vdb_field_def){.name = "vec", .type = VDB_TYPE_FLOAT_VECTOR, .dim = 2});
+    add(s, *VDB_FIELD(.name = "id", .type = VDB_TYPE_INT64, .is_primary = 1,
+                      .auto_id = 1));
+    add(s, *VDB_FIELD(.name = "tag", .type = VDB_TYPE_INT64));
+    add(s, *VDB_FIELD(.name = "vec", .type = VDB_TYPE_FLOAT_VECTOR, .dim = 2));
     OK(vdb_create_collection(db, s));
     vdb_schema_free(s);
     enum { N = 50 };
@@ -915,7 +915,7 @@ static void test_auto_id_assigns_distinct_ids(void **state)
     /* the assigned ids find their rows */
     vdb_result *r;
     const char *out[] = {"tag"};
-    vdb_read_opts ro = {.output_fields = out, .n_output_fields = 1};
+    vdb_read_opts ro = {.struct_size = sizeof ro, .output_fields = out, .n_output_fields = 1};
     OK(vdb_get(db, "a", &(vdb_pk_list){.ints = ids, .count = 2 * N}, &ro, &r));
     assert_int_equal(vdb_result_rows(r, 0), 2 * N);
     for (int i = 0; i < 2 * N; i++) {
@@ -935,9 +935,9 @@ static void test_varchar_primary_key(void **state)
     vdb_db *db = open_db(dir);
     vdb_schema *s;
     OK(vdb_schema_new("v", &s));
-    add(s, (vdb_field_def){.name = "key", .type = VDB_TYPE_VARCHAR, .max_length = 16,
-                           .is_primary = 1});
-    add(s, (vdb_field_def){.name = "vec", .type = VDB_TYPE_FLOAT_VECTOR, .dim = 2});
+    add(s, *VDB_FIELD(.name = "key", .type = VDB_TYPE_VARCHAR, .max_length = 16,
+                      .is_primary = 1));
+    add(s, *VDB_FIELD(.name = "vec", .type = VDB_TYPE_FLOAT_VECTOR, .dim = 2));
     OK(vdb_schema_set_shards(s, 2));
     OK(vdb_create_collection(db, s));
     vdb_schema_free(s);
@@ -1004,15 +1004,15 @@ static void test_dynamic_fields_stored_and_returned(void **state)
     vdb_db *db = open_db(dir);
     vdb_schema *s;
     OK(vdb_schema_new("dyn", &s));
-    add(s, (vdb_field_def){.name = "id", .type = VDB_TYPE_INT64, .is_primary = 1});
-    add(s, (vdb_field_def){.name = "vec", .type = VDB_TYPE_FLOAT_VECTOR, .dim = 2});
+    add(s, *VDB_FIELD(.name = "id", .type = VDB_TYPE_INT64, .is_primary = 1));
+    add(s, *VDB_FIELD(.name = "vec", .type = VDB_TYPE_FLOAT_VECTOR, .dim = 2));
     OK(vdb_schema_set_dynamic(s, 1));
     OK(vdb_create_collection(db, s));
     /* the same schema without dynamic fields */
     vdb_schema_free(s);
     OK(vdb_schema_new("fixed", &s));
-    add(s, (vdb_field_def){.name = "id", .type = VDB_TYPE_INT64, .is_primary = 1});
-    add(s, (vdb_field_def){.name = "vec", .type = VDB_TYPE_FLOAT_VECTOR, .dim = 2});
+    add(s, *VDB_FIELD(.name = "id", .type = VDB_TYPE_INT64, .is_primary = 1));
+    add(s, *VDB_FIELD(.name = "vec", .type = VDB_TYPE_FLOAT_VECTOR, .dim = 2));
     OK(vdb_create_collection(db, s));
     vdb_schema_free(s);
 
@@ -1034,7 +1034,7 @@ static void test_dynamic_fields_stored_and_returned(void **state)
     for (int pass = 0; pass < 2; pass++) {
         vdb_result *r;
         const char *out[] = {"color", "$meta", "n", "absent"};
-        vdb_read_opts ro = {.output_fields = out, .n_output_fields = 4};
+        vdb_read_opts ro = {.struct_size = sizeof ro, .output_fields = out, .n_output_fields = 4};
         OK(vdb_get(db, "dyn", &(vdb_pk_list){.ints = ids, .count = 2}, &ro, &r));
         assert_int_equal(vdb_result_rows(r, 0), 2);
         vdb_value v;
@@ -1068,7 +1068,7 @@ static void test_dynamic_fields_stored_and_returned(void **state)
     }
     /* output fields that are not in a fixed schema are refused */
     const char *out[] = {"color"};
-    vdb_read_opts ro = {.output_fields = out, .n_output_fields = 1};
+    vdb_read_opts ro = {.struct_size = sizeof ro, .output_fields = out, .n_output_fields = 1};
     vdb_result *r;
     ERR(vdb_get(db, "fixed", &(vdb_pk_list){.ints = ids, .count = 1}, &ro, &r), VDB_EINVAL,
         "color");
@@ -1093,15 +1093,15 @@ static void create_err_collection(vdb_db *db)
 {
     vdb_schema *s;
     OK(vdb_schema_new("errs", &s));
-    add(s, (vdb_field_def){.name = "id", .type = VDB_TYPE_INT64, .is_primary = 1});
-    add(s, (vdb_field_def){.name = "score", .type = VDB_TYPE_FLOAT});
-    add(s, (vdb_field_def){.name = "label", .type = VDB_TYPE_VARCHAR, .max_length = 4});
-    add(s, (vdb_field_def){.name = "doc", .type = VDB_TYPE_JSON});
-    add(s, (vdb_field_def){.name = "nums", .type = VDB_TYPE_ARRAY,
-                           .element_type = VDB_TYPE_INT64, .max_capacity = 2});
-    add(s, (vdb_field_def){.name = "required_n", .type = VDB_TYPE_INT32});
-    add(s, (vdb_field_def){.name = "big", .type = VDB_TYPE_INT64});
-    add(s, (vdb_field_def){.name = "emb", .type = VDB_TYPE_FLOAT_VECTOR, .dim = ED});
+    add(s, *VDB_FIELD(.name = "id", .type = VDB_TYPE_INT64, .is_primary = 1));
+    add(s, *VDB_FIELD(.name = "score", .type = VDB_TYPE_FLOAT));
+    add(s, *VDB_FIELD(.name = "label", .type = VDB_TYPE_VARCHAR, .max_length = 4));
+    add(s, *VDB_FIELD(.name = "doc", .type = VDB_TYPE_JSON));
+    add(s, *VDB_FIELD(.name = "nums", .type = VDB_TYPE_ARRAY,
+                      .element_type = VDB_TYPE_INT64, .max_capacity = 2));
+    add(s, *VDB_FIELD(.name = "required_n", .type = VDB_TYPE_INT32));
+    add(s, *VDB_FIELD(.name = "big", .type = VDB_TYPE_INT64));
+    add(s, *VDB_FIELD(.name = "emb", .type = VDB_TYPE_FLOAT_VECTOR, .dim = ED));
     OK(vdb_create_collection(db, s));
     vdb_schema_free(s);
 }
@@ -1305,7 +1305,7 @@ static void test_null_arguments_are_refused(void **state)
     vdb_result *r = NULL;
     vdb_names *n = NULL;
     vdb_schema *s = NULL;
-    vdb_stats st;
+    vdb_stats st = {.struct_size = sizeof st};
     uint64_t ts;
     int ex;
     vdb_search_req req = {.struct_size = sizeof req, .collection = "c", .vectors = v, .nq = 1,
@@ -1366,7 +1366,8 @@ static void test_null_arguments_are_refused(void **state)
     ERR(vdb_batch_add_column(b, "x", VDB_TYPE_INT64, NULL, NULL, 1, 0), VDB_EINVAL, NULL);
     ERR(vdb_schema_set_dynamic(NULL, 1), VDB_EINVAL, NULL);
     ERR(vdb_schema_set_shards(NULL, 1), VDB_EINVAL, NULL);
-    ERR(vdb_schema_field(NULL, 0, &(vdb_field_def){0}), VDB_EINVAL, NULL);
+    ERR(vdb_schema_field(NULL, 0, &(vdb_field_def){.struct_size = sizeof(vdb_field_def)}),
+        VDB_EINVAL, NULL);
     /* the NULL-safe accessors and frees */
     vdb_close(NULL);
     vdb_result_free(NULL);
@@ -1621,10 +1622,10 @@ static void test_search_options_and_errors(void **state)
     /* several vector fields: vector_field is required */
     vdb_schema *s;
     OK(vdb_schema_new("two", &s));
-    add(s, (vdb_field_def){.name = "id", .type = VDB_TYPE_INT64, .is_primary = 1});
-    add(s, (vdb_field_def){.name = "v1", .type = VDB_TYPE_FLOAT_VECTOR, .dim = 2});
-    add(s, (vdb_field_def){.name = "v2", .type = VDB_TYPE_FLOAT_VECTOR, .dim = 3,
-                           .metric = VDB_METRIC_IP});
+    add(s, *VDB_FIELD(.name = "id", .type = VDB_TYPE_INT64, .is_primary = 1));
+    add(s, *VDB_FIELD(.name = "v1", .type = VDB_TYPE_FLOAT_VECTOR, .dim = 2));
+    add(s, *VDB_FIELD(.name = "v2", .type = VDB_TYPE_FLOAT_VECTOR, .dim = 3,
+                      .metric = VDB_METRIC_IP));
     OK(vdb_create_collection(db, s));
     vdb_schema_free(s);
     int64_t tid[3] = {1, 2, 3};
@@ -1689,7 +1690,7 @@ static void test_delete_upsert_and_get(void **state)
     /* get skips missing keys, keeps the order of the keys */
     vdb_result *r;
     const char *out[] = {"tag", "vec"};
-    vdb_read_opts ro = {.output_fields = out, .n_output_fields = 2};
+    vdb_read_opts ro = {.struct_size = sizeof ro, .output_fields = out, .n_output_fields = 2};
     OK(vdb_get(db, "c", &(vdb_pk_list){.ints = (int64_t[]){5, 3, 999, 1}, .count = 4}, &ro,
                &r));
     assert_int_equal(vdb_result_rows(r, 0), 2);
@@ -1770,7 +1771,8 @@ static void test_upsert_replaces_row_of_another_partition(void **state)
     for (int pass = 0; pass < 2; pass++) {
         assert_int_equal(row_count(db, "c"), 2);
         const char *p1[] = {"p1"}, *pd[] = {"_default"}, *out[] = {"tag"};
-        vdb_read_opts ro = {.partitions = p1, .n_partitions = 1, .output_fields = out,
+        vdb_read_opts ro = {.struct_size = sizeof ro, .partitions = p1, .n_partitions = 1,
+                            .output_fields = out,
                             .n_output_fields = 1};
         assert_int_equal(get_rows(db, "c", (int64_t[]){1}, 1, &ro), 0);
         ro.partitions = pd;
@@ -1815,7 +1817,7 @@ static void take_snapshot(vdb_db *db, const char *coll, const float *q, size_t n
         }
     vdb_result_free(r);
     const char *o[] = {"tag"};
-    vdb_read_opts ro = {.output_fields = o, .n_output_fields = 1};
+    vdb_read_opts ro = {.struct_size = sizeof ro, .output_fields = o, .n_output_fields = 1};
     OK(vdb_get(db, coll, &(vdb_pk_list){.ints = keys, .count = nkeys}, &ro, &r));
     out->nget = vdb_result_rows(r, 0);
     assert_true(out->nget <= 1024);
@@ -1882,7 +1884,7 @@ static void test_flush_and_reopen_keep_everything(void **state)
         take_snapshot(db, colls[c], q, Q, D, K, ids, N, &before[c]);
     assert_int_equal(before[0].nget, N - 5);
     assert_int_equal(before[1].nget, N - 3);
-    vdb_stats st0[2];
+    vdb_stats st0[2] = {{.struct_size = sizeof(vdb_stats)}, {.struct_size = sizeof(vdb_stats)}};
     for (int c = 0; c < 2; c++)
         OK(vdb_collection_stats(db, colls[c], &st0[c]));
     assert_int_equal(st0[0].row_count, N - 5);
@@ -1900,7 +1902,7 @@ static void test_flush_and_reopen_keep_everything(void **state)
         vdb_schema *s;
         OK(vdb_describe_collection(db, "logonly", &s));
         assert_int_equal(vdb_schema_shards(s), 2);
-        vdb_field_def f;
+        vdb_field_def f = {.struct_size = sizeof f};
         OK(vdb_schema_field(s, 2, &f));
         assert_int_equal(f.metric, VDB_METRIC_IP);
         assert_int_equal(f.dim, D);
@@ -1908,14 +1910,14 @@ static void test_flush_and_reopen_keep_everything(void **state)
         for (int c = 0; c < 2; c++) {
             take_snapshot(db, colls[c], q, Q, D, K, ids, N, &after);
             assert_same_snapshot(&before[c], &after);
-            vdb_stats st;
+            vdb_stats st = {.struct_size = sizeof st};
             OK(vdb_collection_stats(db, colls[c], &st));
             assert_int_equal(st.row_count, st0[c].row_count);
             assert_int_equal(st.num_partitions, 2);
         }
         /* partition-restricted reads after reopen */
         const char *ex[] = {"extra"};
-        vdb_read_opts ro = {.partitions = ex, .n_partitions = 1};
+        vdb_read_opts ro = {.struct_size = sizeof ro, .partitions = ex, .n_partitions = 1};
         assert_int_equal(get_rows(db, "flushed", ids, N, &ro), N / 2 - 2); /* 150, 160 gone */
         if (round == 0)
             OK(vdb_flush(db, NULL)); /* second round: everything sealed */
@@ -1958,7 +1960,7 @@ static void test_multi_shard_matches_single_shard(void **state)
                       (int64_t[]){-1, -2, -3}, nv, 3, D);
         insert_simple(db, colls[c], NULL, ids + 500, tags + 500, base + 500 * D, 100, D);
     }
-    vdb_stats st;
+    vdb_stats st = {.struct_size = sizeof st};
     OK(vdb_collection_stats(db, "four", &st));
     assert_int_equal(st.num_shards, 4);
     assert_int_equal(st.row_count, N - 3);
@@ -1999,7 +2001,7 @@ static void test_collection_stats_counts(void **state)
     char *dir = test_tmpdir("api_stats");
     vdb_db *db = open_db(dir);
     create_simple(db, "c", D, VDB_METRIC_L2, 1);
-    vdb_stats st;
+    vdb_stats st = {.struct_size = sizeof st};
     OK(vdb_collection_stats(db, "c", &st));
     assert_int_equal(st.row_count, 0);
     assert_int_equal(st.growing_segments, 0);

@@ -46,9 +46,11 @@ static void create(vdb_db *db)
 {
     vdb_schema *s;
     assert_int_equal(vdb_schema_new(COLL, &s), VDB_OK);
-    vdb_field_def id = {.name = "id", .type = VDB_TYPE_INT64, .is_primary = 1};
-    vdb_field_def val = {.name = "val", .type = VDB_TYPE_INT64};
-    vdb_field_def emb = {.name = "emb", .type = VDB_TYPE_FLOAT_VECTOR, .dim = DIM,
+    vdb_field_def id = {.struct_size = sizeof id, .name = "id", .type = VDB_TYPE_INT64,
+                        .is_primary = 1};
+    vdb_field_def val = {.struct_size = sizeof val, .name = "val", .type = VDB_TYPE_INT64};
+    vdb_field_def emb = {.struct_size = sizeof emb, .name = "emb", .type = VDB_TYPE_FLOAT_VECTOR,
+                         .dim = DIM,
                          .metric = VDB_METRIC_L2};
     assert_int_equal(vdb_schema_add_field(s, &id), VDB_OK);
     assert_int_equal(vdb_schema_add_field(s, &val), VDB_OK);
@@ -157,7 +159,8 @@ static void read_at(vdb_db *db, const work *w, uint64_t ts, answer *a)
     for (int64_t i = 0; i < w->next_id; i++)
         ids[i] = i;
     const char *outs[] = {"val", "emb"};
-    vdb_read_opts ro = {.travel_ts = ts, .output_fields = outs, .n_output_fields = 2};
+    vdb_read_opts ro = {.struct_size = sizeof ro, .travel_ts = ts, .output_fields = outs,
+                        .n_output_fields = 2};
     vdb_result *res;
     vdb_status st = vdb_get(db, COLL, &(vdb_pk_list){.ints = ids, .count = (size_t)w->next_id},
                             &ro, &res);
@@ -247,7 +250,7 @@ static void sleep_ms(unsigned ms)
 
 static vdb_stats stats_of(vdb_db *db)
 {
-    vdb_stats s;
+    vdb_stats s = {.struct_size = sizeof s};
     assert_int_equal(vdb_collection_stats(db, COLL, &s), VDB_OK);
     return s;
 }

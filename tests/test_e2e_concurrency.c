@@ -73,8 +73,10 @@ static void create(vdb_db *db, const char *name, uint32_t shards)
 {
     vdb_schema *s;
     assert_int_equal(vdb_schema_new(name, &s), VDB_OK);
-    vdb_field_def id = {.name = "id", .type = VDB_TYPE_INT64, .is_primary = 1};
-    vdb_field_def emb = {.name = "emb", .type = VDB_TYPE_FLOAT_VECTOR, .dim = DIM,
+    vdb_field_def id = {.struct_size = sizeof id, .name = "id", .type = VDB_TYPE_INT64,
+                        .is_primary = 1};
+    vdb_field_def emb = {.struct_size = sizeof emb, .name = "emb", .type = VDB_TYPE_FLOAT_VECTOR,
+                         .dim = DIM,
                          .metric = VDB_METRIC_L2};
     assert_int_equal(vdb_schema_add_field(s, &id), VDB_OK);
     assert_int_equal(vdb_schema_add_field(s, &emb), VDB_OK);
@@ -117,7 +119,7 @@ static void expect_rows(vdb_db *db, const char *coll, int64_t first, size_t n,
     for (size_t i = 0; i < n; i++)
         ids[i] = first + (int64_t)i;
     const char *outs[] = {"emb"};
-    vdb_read_opts ro = {.output_fields = outs, .n_output_fields = 1};
+    vdb_read_opts ro = {.struct_size = sizeof ro, .output_fields = outs, .n_output_fields = 1};
     vdb_result *res;
     vdb_status st = vdb_get(db, coll, &(vdb_pk_list){.ints = ids, .count = n}, &ro, &res);
     if (st != VDB_OK)
@@ -217,7 +219,7 @@ static void one_get(shared *sh, uint64_t *rng)
     for (int i = 0; i < 16; i++)
         ids[i] = (int64_t)(test_rand(rng) % (uint64_t)issued);
     const char *outs[] = {"emb"};
-    vdb_read_opts ro = {.output_fields = outs, .n_output_fields = 1};
+    vdb_read_opts ro = {.struct_size = sizeof ro, .output_fields = outs, .n_output_fields = 1};
     vdb_result *res = NULL;
     vdb_status st = vdb_get(sh->db, sh->coll, &(vdb_pk_list){.ints = ids, .count = 16}, &ro,
                             &res);
@@ -333,7 +335,7 @@ static void readers_during_writes(uint32_t shards)
         pthread_join(rd[i], NULL);
     check_no_failures();
     assert_true(atomic_load(&sh.searches) > 0);
-    vdb_stats st;
+    vdb_stats st = {.struct_size = sizeof st};
     assert_int_equal(vdb_collection_stats(db, "rw", &st), VDB_OK);
     print_message("%u shard(s): %lld searches, %lld gets; %llu sealed segments\n", shards,
                   (long long)atomic_load(&sh.searches), (long long)atomic_load(&sh.gets),
@@ -400,7 +402,7 @@ static void test_writers_on_same_and_different_collections_lose_no_row(void **st
     for (int i = 0; i < 3; i++)
         pthread_join(t[i], NULL);
     check_no_failures();
-    vdb_stats st;
+    vdb_stats st = {.struct_size = sizeof st};
     assert_int_equal(vdb_collection_stats(db, "a", &st), VDB_OK);
     assert_int_equal(st.row_count, 40 * 37 + 40 * 23);
     assert_int_equal(vdb_collection_stats(db, "b", &st), VDB_OK);
@@ -472,7 +474,7 @@ static void test_flush_and_compact_alongside_inserts_and_searches(void **state)
     pthread_join(tm, NULL);
     check_no_failures();
     assert_true(m.passes > 0);
-    vdb_stats st;
+    vdb_stats st = {.struct_size = sizeof st};
     assert_int_equal(vdb_collection_stats(db, "m", &st), VDB_OK);
     print_message("%lld flush+compact passes, %llu sealed segments, %lld searches\n", m.passes,
                   (unsigned long long)st.sealed_segments, (long long)atomic_load(&sh.searches));

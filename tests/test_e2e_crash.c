@@ -55,9 +55,11 @@ static vdb_schema *crash_schema(uint32_t shards)
     vdb_schema *s = NULL;
     if (vdb_schema_new(COLL, &s) != VDB_OK)
         return NULL;
-    vdb_field_def id = {.name = "id", .type = VDB_TYPE_INT64, .is_primary = 1};
-    vdb_field_def bn = {.name = "batch", .type = VDB_TYPE_INT64};
-    vdb_field_def emb = {.name = "emb", .type = VDB_TYPE_FLOAT_VECTOR, .dim = DIM,
+    vdb_field_def id = {.struct_size = sizeof id, .name = "id", .type = VDB_TYPE_INT64,
+                        .is_primary = 1};
+    vdb_field_def bn = {.struct_size = sizeof bn, .name = "batch", .type = VDB_TYPE_INT64};
+    vdb_field_def emb = {.struct_size = sizeof emb, .name = "emb", .type = VDB_TYPE_FLOAT_VECTOR,
+                         .dim = DIM,
                          .metric = VDB_METRIC_L2};
     if (vdb_schema_add_field(s, &id) != VDB_OK || vdb_schema_add_field(s, &bn) != VDB_OK ||
         vdb_schema_add_field(s, &emb) != VDB_OK || vdb_schema_set_shards(s, shards) != VDB_OK) {
@@ -313,7 +315,7 @@ static void check_db(const char *path, vdb_sync_mode sync, const crash_state *cs
         return;
     }
     const char *outs[] = {"batch", "emb"};
-    vdb_read_opts ro = {.output_fields = outs, .n_output_fields = 2};
+    vdb_read_opts ro = {.struct_size = sizeof ro, .output_fields = outs, .n_output_fields = 2};
     uint64_t total = 0;
     int64_t acked_batches = 0;
     for (int64_t b = 0; b < cs->next; b++) {
@@ -379,7 +381,7 @@ static void check_db(const char *path, vdb_sync_mode sync, const crash_state *cs
                      "visible)", round, (long long)b, in_del);
         total += got;
     }
-    vdb_stats stats;
+    vdb_stats stats = {.struct_size = sizeof stats};
     assert_int_equal(vdb_collection_stats(db, COLL, &stats), VDB_OK);
     assert_int_equal(stats.row_count, total);
     print_message("round %d: %lld acknowledged batches, %llu rows, %llu sealed segments\n",
@@ -525,7 +527,7 @@ static size_t batch_visible(vdb_db *db, int64_t b)
     for (size_t i = 0; i < n; i++)
         ids[i] = row_id(b, i);
     const char *outs[] = {"batch", "emb"};
-    vdb_read_opts ro = {.output_fields = outs, .n_output_fields = 2};
+    vdb_read_opts ro = {.struct_size = sizeof ro, .output_fields = outs, .n_output_fields = 2};
     vdb_pk_list pks = {.ints = ids, .count = n};
     vdb_result *res = NULL;
     assert_int_equal(vdb_get(db, COLL, &pks, &ro, &res), VDB_OK);
@@ -609,7 +611,7 @@ static void test_wal_truncated_last_record_drops_only_that_batch(void **state)
         assert_int_equal(batch_visible(db, b), batch_rows(b));
     /* the torn last record: its batch is gone whole */
     assert_int_equal(batch_visible(db, 4), 0);
-    vdb_stats stats;
+    vdb_stats stats = {.struct_size = sizeof stats};
     assert_int_equal(vdb_collection_stats(db, COLL, &stats), VDB_OK);
     uint64_t want = 0;
     for (int64_t b = 0; b < 4; b++)

@@ -238,22 +238,22 @@ static void create_collection(vdb_db *db)
 {
     vdb_schema *s;
     OK(vdb_schema_new(COLL, &s));
-    add(s, (vdb_field_def){.name = "id", .type = VDB_TYPE_INT64, .is_primary = 1});
-    add(s, (vdb_field_def){.name = "r", .type = VDB_TYPE_INT32});
-    add(s, (vdb_field_def){.name = "g", .type = VDB_TYPE_INT64});
-    add(s, (vdb_field_def){.name = "f", .type = VDB_TYPE_FLOAT});
-    add(s, (vdb_field_def){.name = "d", .type = VDB_TYPE_DOUBLE});
-    add(s, (vdb_field_def){.name = "b", .type = VDB_TYPE_BOOL});
-    add(s, (vdb_field_def){.name = "s", .type = VDB_TYPE_VARCHAR, .max_length = 32});
-    add(s, (vdb_field_def){.name = "n", .type = VDB_TYPE_INT32, .nullable = 1});
-    add(s, (vdb_field_def){.name = "meta", .type = VDB_TYPE_JSON});
-    add(s, (vdb_field_def){.name = "arr", .type = VDB_TYPE_ARRAY,
-                           .element_type = VDB_TYPE_INT64, .max_capacity = 8});
-    add(s, (vdb_field_def){.name = "sarr", .type = VDB_TYPE_ARRAY,
-                           .element_type = VDB_TYPE_VARCHAR, .max_length = 8,
-                           .max_capacity = 4});
-    add(s, (vdb_field_def){.name = "v", .type = VDB_TYPE_FLOAT_VECTOR, .dim = DIM,
-                           .metric = VDB_METRIC_L2});
+    add(s, *VDB_FIELD(.name = "id", .type = VDB_TYPE_INT64, .is_primary = 1));
+    add(s, *VDB_FIELD(.name = "r", .type = VDB_TYPE_INT32));
+    add(s, *VDB_FIELD(.name = "g", .type = VDB_TYPE_INT64));
+    add(s, *VDB_FIELD(.name = "f", .type = VDB_TYPE_FLOAT));
+    add(s, *VDB_FIELD(.name = "d", .type = VDB_TYPE_DOUBLE));
+    add(s, *VDB_FIELD(.name = "b", .type = VDB_TYPE_BOOL));
+    add(s, *VDB_FIELD(.name = "s", .type = VDB_TYPE_VARCHAR, .max_length = 32));
+    add(s, *VDB_FIELD(.name = "n", .type = VDB_TYPE_INT32, .nullable = 1));
+    add(s, *VDB_FIELD(.name = "meta", .type = VDB_TYPE_JSON));
+    add(s, *VDB_FIELD(.name = "arr", .type = VDB_TYPE_ARRAY,
+                      .element_type = VDB_TYPE_INT64, .max_capacity = 8));
+    add(s, *VDB_FIELD(.name = "sarr", .type = VDB_TYPE_ARRAY,
+                      .element_type = VDB_TYPE_VARCHAR, .max_length = 8,
+                      .max_capacity = 4));
+    add(s, *VDB_FIELD(.name = "v", .type = VDB_TYPE_FLOAT_VECTOR, .dim = DIM,
+                      .metric = VDB_METRIC_L2));
     OK(vdb_schema_set_dynamic(s, 1));
     OK(vdb_schema_set_shards(s, 2));
     OK(vdb_create_collection(db, s));
@@ -298,7 +298,7 @@ static void build(fixture *fx, const char *name)
     write_range(fx->db, fx->st, 3000, 3050, 0, true, &fx->seed); /* growing rows */
     write_range(fx->db, fx->st, 1600, 1620, 1, true, &fx->seed); /* sealed, in p1 */
     write_range(fx->db, fx->st, 4000, 5000, 1, false, &fx->seed);
-    vdb_stats stt;
+    vdb_stats stt = {.struct_size = sizeof stt};
     OK(vdb_collection_stats(fx->db, COLL, &stt));
     assert_true(stt.sealed_segments > 0);
     assert_true(stt.growing_segments > 0);
@@ -577,7 +577,7 @@ static size_t check_query(vdb_db *db, const refstate *st, size_t fi, const vdb_r
                           int64_t *got, const int64_t *want, size_t nwant)
 {
     const char *const outs[] = {"r", "g", "s", "n", "color"};
-    vdb_read_opts ro = base ? *base : (vdb_read_opts){0};
+    vdb_read_opts ro = base ? *base : *VDB_READ_OPTS(0);
     ro.output_fields = outs;
     ro.n_output_fields = 5;
     vdb_result *res;
@@ -640,7 +640,7 @@ static void check_count(vdb_db *db, size_t fi, const vdb_read_opts *ro, size_t n
         fail_msg("count '%s' = %llu, expected %zu", FILTERS[fi].expr, (unsigned long long)c,
                  nwant);
     const char *const cs[] = {"count(*)"};
-    vdb_read_opts r2 = ro ? *ro : (vdb_read_opts){0};
+    vdb_read_opts r2 = ro ? *ro : *VDB_READ_OPTS(0);
     r2.output_fields = cs;
     r2.n_output_fields = 1;
     vdb_result *res;
@@ -857,7 +857,7 @@ static void test_filters_match_reference_with_and_without_indexes(void **state)
     rec_compare(&a, &b, "after create_index");
     /* the growing rows sealed: their segments get indexes at the flush */
     OK(vdb_flush(fx.db, COLL));
-    vdb_stats stt;
+    vdb_stats stt = {.struct_size = sizeof stt};
     OK(vdb_collection_stats(fx.db, COLL, &stt));
     assert_int_equal(stt.growing_rows, 0);
     battery(fx.db, fx.st, &c, false);
@@ -904,7 +904,7 @@ static void test_filters_match_reference_with_and_without_indexes(void **state)
 /* A read at a travel timestamp before deletes and upserts sees the rows as they were. */
 static void check_travel(vdb_db *db, const refstate *snap, uint64_t ts)
 {
-    vdb_read_opts ro = {.travel_ts = ts};
+    vdb_read_opts ro = {.struct_size = sizeof ro, .travel_ts = ts};
     int64_t *want = malloc(MAXPK * sizeof *want), *got = malloc(MAXPK * sizeof *got);
     cand *buf = malloc(MAXPK * sizeof *buf);
     record rec = {0};
@@ -928,7 +928,7 @@ static void test_query_time_travel_sees_deleted_and_replaced_rows(void **state)
     /* pk 37 was deleted after snap_ts: the query at snap_ts returns it, now it does not */
     assert_true(fx.snap->rows[37].alive);
     assert_false(fx.st->rows[37].alive);
-    vdb_read_opts ro = {.travel_ts = fx.snap_ts};
+    vdb_read_opts ro = {.struct_size = sizeof ro, .travel_ts = fx.snap_ts};
     vdb_result *res;
     OK(vdb_query(fx.db, COLL, "id == 37", &ro, 0, 0, &res));
     assert_int_equal(vdb_result_rows(res, 0), 1);
@@ -983,7 +983,8 @@ static uint64_t delete_where_checked(fixture *fx, const char *filter, pred_fn p,
             w->alive = false;
     }
     assert_int_equal(count_of(fx->db, NULL, NULL), live - want);
-    vdb_read_opts at = {.travel_ts = ts}, just_before = {.travel_ts = ts - 1};
+    vdb_read_opts at = {.struct_size = sizeof at, .travel_ts = ts},
+                        just_before = {.struct_size = sizeof(vdb_read_opts), .travel_ts = ts - 1};
     const char *const parts[] = {part_name(part)};
     if (part >= 0) {
         at.partitions = just_before.partitions = parts;
@@ -992,7 +993,7 @@ static uint64_t delete_where_checked(fixture *fx, const char *filter, pred_fn p,
     /* one timestamp: all of them visible just before ts, none at ts */
     assert_int_equal(count_of(fx->db, filter, &just_before), want);
     assert_int_equal(count_of(fx->db, filter, &at), 0);
-    assert_int_equal(count_of(fx->db, NULL, &(vdb_read_opts){.travel_ts = ts - 1}), live);
+    assert_int_equal(count_of(fx->db, NULL, VDB_READ_OPTS(.travel_ts = ts - 1)), live);
     return ts;
 }
 
@@ -1018,10 +1019,10 @@ static void test_delete_where_deletes_exactly_the_matching_rows(void **state)
     assert_int_equal(count_of(fx.db, "color == \"red\"", NULL), red_default);
     const char *const pdef[] = {"_default"}, *const pp1[] = {"p1"};
     assert_int_equal(count_of(fx.db, "color == \"red\"",
-                              &(vdb_read_opts){.partitions = pdef, .n_partitions = 1}),
+                              VDB_READ_OPTS(.partitions = pdef, .n_partitions = 1)),
                      red_default);
     assert_int_equal(count_of(fx.db, "color == \"red\"",
-                              &(vdb_read_opts){.partitions = pp1, .n_partitions = 1}),
+                              VDB_READ_OPTS(.partitions = pp1, .n_partitions = 1)),
                      0);
     /* through the indexes (TRIE prefix, STL_SORT range, INVERTED bool) */
     create_all_indexes(fx.db);
@@ -1046,11 +1047,11 @@ static void test_delete_where_deletes_exactly_the_matching_rows(void **state)
     reopen(&fx);
     rec.n = 0;
     battery(fx.db, fx.st, &rec, false);
-    vdb_read_opts before1 = {.travel_ts = ts1 - 1};
+    vdb_read_opts before1 = {.struct_size = sizeof before1, .travel_ts = ts1 - 1};
     assert_int_equal(count_of(fx.db, "g == 3 and r < 5000", &before1), want1);
-    assert_int_equal(count_of(fx.db, "g == 3 and r < 5000", &(vdb_read_opts){.travel_ts = ts1}),
+    assert_int_equal(count_of(fx.db, "g == 3 and r < 5000", VDB_READ_OPTS(.travel_ts = ts1)),
                      0);
-    assert_int_equal(count_of(fx.db, "color == \"red\"", &(vdb_read_opts){.travel_ts = ts2}),
+    assert_int_equal(count_of(fx.db, "color == \"red\"", VDB_READ_OPTS(.travel_ts = ts2)),
                      red_default);
     /* and again after the growing rows are sealed and the database reopened */
     OK(vdb_flush(fx.db, COLL));
@@ -1076,9 +1077,9 @@ static void test_delete_where_survives_reopen_exactly(void **state)
     reopen(&fx);
     assert_int_equal(count_of(fx.db, "g == 3 and r < 5000", NULL), 0);
     assert_int_equal(count_of(fx.db, NULL, NULL), live - want);
-    assert_int_equal(count_of(fx.db, "g == 3 and r < 5000", &(vdb_read_opts){.travel_ts = ts - 1}),
+    assert_int_equal(count_of(fx.db, "g == 3 and r < 5000", VDB_READ_OPTS(.travel_ts = ts - 1)),
                      want);
-    assert_int_equal(count_of(fx.db, NULL, &(vdb_read_opts){.travel_ts = ts - 1}), live);
+    assert_int_equal(count_of(fx.db, NULL, VDB_READ_OPTS(.travel_ts = ts - 1)), live);
     teardown_fx(&fx);
 }
 
@@ -1116,7 +1117,7 @@ static void test_query_limit_offset_count_star_and_no_filter(void **state)
     free(seen);
     /* count(*) without a filter counts every live row; vdb_count agrees */
     const char *const cs[] = {"count(*)"};
-    OK(vdb_query(fx.db, COLL, NULL, &(vdb_read_opts){.output_fields = cs, .n_output_fields = 1},
+    OK(vdb_query(fx.db, COLL, NULL, VDB_READ_OPTS(.output_fields = cs, .n_output_fields = 1),
                  0, 0, &res));
     assert_int_equal(vdb_result_rows(res, 0), 1);
     vdb_value v;
@@ -1140,7 +1141,7 @@ static void test_query_limit_offset_count_star_and_no_filter(void **state)
     vdb_result_free(res);
     /* query, count and search restricted to a partition */
     const char *const pp1[] = {"p1"};
-    vdb_read_opts in_p1 = {.partitions = pp1, .n_partitions = 1};
+    vdb_read_opts in_p1 = {.struct_size = sizeof in_p1, .partitions = pp1, .n_partitions = 1};
     int64_t *want = malloc(MAXPK * sizeof *want), *got = malloc(MAXPK * sizeof *got);
     cand *buf = malloc(MAXPK * sizeof *buf);
     record rec = {0};
@@ -1299,9 +1300,9 @@ static void test_bad_filters_are_einval_and_change_nothing(void **state)
     /* unknown field in a collection without dynamic fields */
     vdb_schema *s;
     OK(vdb_schema_new("plain", &s));
-    add(s, (vdb_field_def){.name = "id", .type = VDB_TYPE_INT64, .is_primary = 1});
-    add(s, (vdb_field_def){.name = "r", .type = VDB_TYPE_INT32});
-    add(s, (vdb_field_def){.name = "v", .type = VDB_TYPE_FLOAT_VECTOR, .dim = DIM});
+    add(s, *VDB_FIELD(.name = "id", .type = VDB_TYPE_INT64, .is_primary = 1));
+    add(s, *VDB_FIELD(.name = "r", .type = VDB_TYPE_INT32));
+    add(s, *VDB_FIELD(.name = "v", .type = VDB_TYPE_FLOAT_VECTOR, .dim = DIM));
     OK(vdb_create_collection(db, s));
     vdb_schema_free(s);
     int64_t ids[3] = {1, 2, 3};

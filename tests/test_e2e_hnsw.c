@@ -170,11 +170,11 @@ static void test_hnsw_recall_filters_deletes_reopen_and_drop(void **state)
     vdb_db *db = open_db(dir);
     vdb_schema *s;
     ok(vdb_schema_new("c", &s), "schema");
-    ok(vdb_schema_add_field(s, &(vdb_field_def){.name = "id", .type = VDB_TYPE_INT64,
-                                                .is_primary = 1}), "id");
-    ok(vdb_schema_add_field(s, &(vdb_field_def){.name = "g", .type = VDB_TYPE_INT32}), "g");
-    ok(vdb_schema_add_field(s, &(vdb_field_def){.name = "v", .type = VDB_TYPE_FLOAT_VECTOR,
-                                                .dim = DIM, .metric = VDB_METRIC_L2}), "v");
+    ok(vdb_schema_add_field(s, VDB_FIELD(.name = "id", .type = VDB_TYPE_INT64,
+                                         .is_primary = 1)), "id");
+    ok(vdb_schema_add_field(s, VDB_FIELD(.name = "g", .type = VDB_TYPE_INT32)), "g");
+    ok(vdb_schema_add_field(s, VDB_FIELD(.name = "v", .type = VDB_TYPE_FLOAT_VECTOR,
+                                         .dim = DIM, .metric = VDB_METRIC_L2)), "v");
     ok(vdb_create_collection(db, s), "create");
     vdb_schema_free(s);
     insert_rows(db, 0, 4000);

@@ -37,9 +37,11 @@ static void create_coll(vdb_db *db, const char *name, uint32_t shards)
     vdb_schema *s;
     OK(vdb_schema_new(name, &s));
     vdb_field_def f[3] = {
-        {.name = "id", .type = VDB_TYPE_INT64, .is_primary = 1},
-        {.name = "tag", .type = VDB_TYPE_INT64},
-        {.name = "vec", .type = VDB_TYPE_FLOAT_VECTOR, .dim = D},
+        {.struct_size = sizeof(vdb_field_def), .name = "id", .type = VDB_TYPE_INT64,
+         .is_primary = 1},
+        {.struct_size = sizeof(vdb_field_def), .name = "tag", .type = VDB_TYPE_INT64},
+        {.struct_size = sizeof(vdb_field_def), .name = "vec", .type = VDB_TYPE_FLOAT_VECTOR,
+         .dim = D},
     };
     for (int i = 0; i < 3; i++)
         OK(vdb_schema_add_field(s, &f[i]));
@@ -163,7 +165,8 @@ static const char *const TAG[] = {"tag", "vec"};
 static void check_get_at(vdb_db *db, const char *coll, const model *m, const int64_t *ids,
                          size_t nids, uint64_t T, const char *when)
 {
-    vdb_read_opts ro = {.travel_ts = T, .output_fields = TAG, .n_output_fields = 2};
+    vdb_read_opts ro = {.struct_size = sizeof ro, .travel_ts = T, .output_fields = TAG,
+                        .n_output_fields = 2};
     vdb_result *r;
     vdb_status st = vdb_get(db, coll, &(vdb_pk_list){.ints = ids, .count = nids}, &ro, &r);
     if (st != VDB_OK)
@@ -306,7 +309,7 @@ static void test_travel_growing_then_flushed_then_reopened(void **state)
     ab_write(db, &s, 0);
     ab_check(db, &s, "growing");
     OK(vdb_flush(db, "ab"));
-    vdb_stats st;
+    vdb_stats st = {.struct_size = sizeof st};
     OK(vdb_collection_stats(db, "ab", &st));
     assert_int_equal(st.growing_segments, 0);
     assert_int_equal(st.sealed_segments, 1);
@@ -413,7 +416,7 @@ static void test_reinsert_deleted_key(void **state)
             check_search_at(db, "c", &m, v1, points[i], what);
             check_search_at(db, "c", &m, v3, points[i], what);
         }
-        vdb_stats st;
+        vdb_stats st = {.struct_size = sizeof st};
         OK(vdb_collection_stats(db, "c", &st));
         assert_int_equal(st.row_count, 2);
         if (phase == 0)
@@ -443,7 +446,7 @@ static void test_travel_older_than_retention_is_out_of_range(void **state)
     /* inside the window: fine */
     check_get_at(db, "c", &m, (int64_t[]){1}, 1, t1, "fresh");
     sleep(2);
-    vdb_read_opts ro = {.travel_ts = t1};
+    vdb_read_opts ro = {.struct_size = sizeof ro, .travel_ts = t1};
     vdb_result *r = (vdb_result *)0x1;
     vdb_status st = vdb_get(db, "c", &(vdb_pk_list){.ints = (int64_t[]){1}, .count = 1}, &ro, &r);
     assert_int_equal(st, VDB_ERANGE);
@@ -493,18 +496,18 @@ static void test_consistency_levels(void **state)
     model m = {0};
     float v[D] = {1, 2, 3, 4};
     uint64_t ts = do_insert(db, "c", &m, (int64_t[]){1}, (int64_t[]){1}, v, 1, 0);
-    vdb_read_opts ro = {.consistency = VDB_CONSISTENCY_STRONG};
+    vdb_read_opts ro = {.struct_size = sizeof ro, .consistency = VDB_CONSISTENCY_STRONG};
     assert_int_equal(rows_with(db, &ro, v), 1);
     ro.consistency = VDB_CONSISTENCY_EVENTUALLY;
     assert_int_equal(rows_with(db, &ro, v), 1);
     ro.consistency = VDB_CONSISTENCY_SESSION;
     ro.session_ts = ts;
     assert_int_equal(rows_with(db, &ro, v), 1);
-    ro = (vdb_read_opts){.consistency = VDB_CONSISTENCY_BOUNDED, .staleness_ms = 60000};
+    ro = *VDB_READ_OPTS(.consistency = VDB_CONSISTENCY_BOUNDED, .staleness_ms = 60000);
     assert_int_equal(rows_with(db, &ro, v), 0); /* reads as of a minute ago */
     /* after a delete: strong no longer sees the row; bounded still sees nothing */
     uint64_t dts = do_delete(db, "c", &m, (int64_t[]){1}, 1);
-    ro = (vdb_read_opts){.consistency = VDB_CONSISTENCY_STRONG};
+    ro = *VDB_READ_OPTS(.consistency = VDB_CONSISTENCY_STRONG);
     assert_int_equal(rows_with(db, &ro, v), 0);
     ro.consistency = VDB_CONSISTENCY_SESSION;
     ro.session_ts = dts;
@@ -512,8 +515,8 @@ static void test_consistency_levels(void **state)
     ro.consistency = VDB_CONSISTENCY_EVENTUALLY;
     assert_int_equal(rows_with(db, &ro, v), 0);
     /* travel_ts takes precedence over the consistency level */
-    ro = (vdb_read_opts){.consistency = VDB_CONSISTENCY_BOUNDED, .staleness_ms = 60000,
-                         .travel_ts = ts};
+    ro = *VDB_READ_OPTS(.consistency = VDB_CONSISTENCY_BOUNDED, .staleness_ms = 60000,
+                        .travel_ts = ts);
     assert_int_equal(rows_with(db, &ro, v), 1);
     vdb_close(db);
     free(m.v);
@@ -616,7 +619,7 @@ static void test_travel_across_auto_sealed_segments(void **state)
     /* re-insert a deleted key too */
     float rv[D] = {0.5f, 0.5f, 0.5f, 0.5f};
     points[npoints++] = do_insert(db, "c", &m, (int64_t[]){3}, (int64_t[]){333}, rv, 1, 0);
-    vdb_stats st;
+    vdb_stats st = {.struct_size = sizeof st};
     OK(vdb_collection_stats(db, "c", &st));
     assert_true(st.sealed_segments >= 3);
     assert_int_equal(st.growing_segments, 1);

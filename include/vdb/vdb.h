@@ -85,8 +85,9 @@ VDB_EXPORT void vdb_close(vdb_db *db);
 
 typedef struct vdb_schema vdb_schema;
 
-/* One field. Zero the struct, then set what applies. */
+/* One field. Zero the struct, set struct_size, then set what applies. */
 typedef struct vdb_field_def {
+    uint32_t struct_size;    /* sizeof(vdb_field_def): lets the struct grow */
     const char *name;        /* letters, digits, '_'; starts with a letter or '_'; <= 255 */
     vdb_type type;
     vdb_type element_type;   /* ARRAY: the element type (bool, ints, float, double, varchar) */
@@ -101,6 +102,12 @@ typedef struct vdb_field_def {
                                 ("5", "\"abc\"", "true"); scalar fields only */
     const char *description;
 } vdb_field_def;
+
+#ifndef __cplusplus
+/* A pointer to a field definition with struct_size set, for C callers:
+ * vdb_schema_add_field(s, VDB_FIELD(.name = "id", .type = VDB_TYPE_INT64, .is_primary = 1)); */
+#define VDB_FIELD(...) (&(vdb_field_def){.struct_size = sizeof(vdb_field_def), __VA_ARGS__})
+#endif
 
 /* A new empty schema for a collection named name. Free with vdb_schema_free. */
 VDB_EXPORT vdb_status vdb_schema_new(const char *name, vdb_schema **out);
@@ -117,7 +124,8 @@ VDB_EXPORT vdb_status vdb_schema_set_description(vdb_schema *schema, const char 
 /* Reading a schema (from vdb_describe_collection or one you built). */
 VDB_EXPORT const char *vdb_schema_name(const vdb_schema *schema);
 VDB_EXPORT size_t vdb_schema_field_count(const vdb_schema *schema);
-/* Field i (0-based); pointers stay valid while the schema lives. */
+/* Field i (0-based) into *out, whose struct_size the caller sets (the library writes no
+ * more than that); pointers stay valid while the schema lives. */
 VDB_EXPORT vdb_status vdb_schema_field(const vdb_schema *schema, size_t i, vdb_field_def *out);
 VDB_EXPORT int vdb_schema_dynamic(const vdb_schema *schema);
 VDB_EXPORT uint32_t vdb_schema_shards(const vdb_schema *schema);
@@ -216,8 +224,11 @@ VDB_EXPORT vdb_status vdb_compact(vdb_db *db, const char *collection);
 /* ---- reads --------------------------------------------------------------------------------- */
 
 /* Where a read stands in time. travel_ts != 0 reads as of that timestamp (time travel; it
- * must be inside the retention window, else VDB_ERANGE); else the consistency level picks. */
+ * must be inside the retention window, else VDB_ERANGE); else the consistency level picks.
+ * Passed alone (get, query, count), struct_size must be set; inside a vdb_search_req the
+ * request's struct_size covers it. */
 typedef struct vdb_read_opts {
+    uint32_t struct_size;         /* sizeof(vdb_read_opts): lets the struct grow */
     uint64_t travel_ts;
     vdb_consistency consistency;  /* default STRONG */
     uint64_t staleness_ms;        /* BOUNDED */
@@ -228,8 +239,14 @@ typedef struct vdb_read_opts {
     size_t n_output_fields;
 } vdb_read_opts;
 
+#ifndef __cplusplus
+/* A pointer to read options with struct_size set, for C callers:
+ * vdb_get(db, "docs", &keys, VDB_READ_OPTS(.travel_ts = ts), &res); */
+#define VDB_READ_OPTS(...) (&(vdb_read_opts){.struct_size = sizeof(vdb_read_opts), __VA_ARGS__})
+#endif
+
 typedef struct vdb_search_req {
-    uint32_t struct_size;       /* sizeof(vdb_search_req) */
+    uint32_t struct_size;       /* sizeof(vdb_search_req): fields past it read as zero */
     const char *collection;
     const char *vector_field;   /* NULL: the collection's only vector field */
     const float *vectors;       /* nq * dim floats */
@@ -342,7 +359,10 @@ VDB_EXPORT vdb_status vdb_now(vdb_db *db, uint64_t *ts);
 
 /* ---- statistics ---------------------------------------------------------------------------- */
 
+/* Filled by vdb_collection_stats: set struct_size first; the library writes no more than
+ * that, so a caller built against an older, shorter vdb_stats stays safe. */
 typedef struct vdb_stats {
+    uint32_t struct_size;      /* sizeof(vdb_stats) */
     uint64_t row_count;        /* visible rows now */
     uint64_t growing_segments;
     uint64_t sealed_segments;

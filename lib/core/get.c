@@ -4,11 +4,16 @@
 #include "core/result.h"
 
 vdb_status vdb_get(vdb_db *db, const char *collection, const vdb_pk_list *pks,
-                   const vdb_read_opts *read, vdb_result **out)
+                   const vdb_read_opts *read_in, vdb_result **out)
 {
     vdb_err_clear();
     VDB_CHECK_ARG(db && collection && out, "vdb_get: db, collection or out is NULL");
     *out = NULL;
+    vdb_read_opts ropts;
+    vdb_status rst = vdb_read_opts_copy(read_in, &ropts);
+    if (rst != VDB_OK)
+        return rst;
+    const vdb_read_opts *read = &ropts;
     pthread_rwlock_rdlock(&db->catalog.lock);
     vdb_collection *c;
     vdb_column keys = {0};

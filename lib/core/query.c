@@ -82,11 +82,16 @@ static void end_read(vdb_db *db, vdb_expr *e)
 }
 
 vdb_status vdb_count(vdb_db *db, const char *collection, const char *filter,
-                     const vdb_read_opts *read, uint64_t *count)
+                     const vdb_read_opts *read_in, uint64_t *count)
 {
     vdb_err_clear();
     VDB_CHECK_ARG(db && collection && count, "vdb_count: db, collection or count is NULL");
     *count = 0;
+    vdb_read_opts ropts;
+    vdb_status rst = vdb_read_opts_copy(read_in, &ropts);
+    if (rst != VDB_OK)
+        return rst;
+    const vdb_read_opts *read = &ropts;
     vdb_collection *c;
     vdb_expr *e = NULL;
     uint64_t T;
@@ -160,12 +165,17 @@ static vdb_status count_result(vdb_collection *c, uint64_t n, vdb_result **out)
 }
 
 vdb_status vdb_query(vdb_db *db, const char *collection, const char *filter,
-                     const vdb_read_opts *read, uint64_t limit, uint64_t offset,
+                     const vdb_read_opts *read_in, uint64_t limit, uint64_t offset,
                      vdb_result **out)
 {
     vdb_err_clear();
     VDB_CHECK_ARG(db && collection && out, "vdb_query: db, collection or out is NULL");
     *out = NULL;
+    vdb_read_opts ropts;
+    vdb_status rst = vdb_read_opts_copy(read_in, &ropts);
+    if (rst != VDB_OK)
+        return rst;
+    const vdb_read_opts *read = &ropts;
     if (is_count_star(read)) {
         uint64_t n;
         vdb_status st = vdb_count(db, collection, filter, read, &n);
@@ -246,7 +256,8 @@ vdb_status vdb_delete_where(vdb_db *db, const char *collection, const char *part
     if (st != VDB_OK)
         return st;
     const char *parts[1] = {partition};
-    vdb_read_opts scope = {.partitions = partition ? parts : NULL, .n_partitions = partition ? 1 : 0};
+    vdb_read_opts scope = {.struct_size = sizeof scope, .partitions = partition ? parts : NULL,
+                           .n_partitions = partition ? 1 : 0};
     vdb_column keys;
     vdb_column_init(&keys, c->types[c->schema->pk], 0, false);
     key_collect k = {c, &keys, VDB_OK};

@@ -76,3 +76,12 @@ vdb_status vdb_pick_segments(const vdb_collection *c, const bool *want, uint32_t
     }
     return VDB_OK;
 }
+
+vdb_status vdb_read_opts_copy(const vdb_read_opts *in, vdb_read_opts *out)
+{
+    if (!in) { /* a zeroed struct reads like none: strong, every partition, no fields */
+        *out = (vdb_read_opts){.struct_size = sizeof *out};
+        return VDB_OK;
+    }
+    return vdb_struct_in(in, in->struct_size, sizeof *out, out, sizeof *out, "vdb_read_opts");
+}

@@ -18,7 +18,8 @@ vdb_status vdb_pick_partitions(const vdb_collection *c, const vdb_read_opts *r, 
  * out->segs is freed with vdb_free. */
 vdb_status vdb_pick_segments(const vdb_collection *c, const bool *want, uint32_t shard,
                              vdb_seg_set *out);
-/* The caller's read options as this library's struct (fields past their struct_size zero). */
-vdb_status vdb_read_opts_copy(const vdb_read_opts *in, const char *call, vdb_read_opts *out);
+/* The caller's read options (NULL: the defaults) as this library's struct, fields past the
+ * caller's struct_size zero; VDB_EINVAL when struct_size is not set. */
+vdb_status vdb_read_opts_copy(const vdb_read_opts *in, vdb_read_opts *out);
 
 #endif

@@ -172,11 +172,16 @@ static vdb_status field_fill(vdb_field *f, const vdb_field_def *d)
     return VDB_OK;
 }
 
-vdb_status vdb_schema_add_field(vdb_schema *s, const vdb_field_def *d)
+vdb_status vdb_schema_add_field(vdb_schema *s, const vdb_field_def *in)
 {
     vdb_err_clear();
-    VDB_CHECK_ARG(s && d, "vdb_schema_add_field: schema or field is NULL");
-    vdb_status st = check_field(s, d);
+    VDB_CHECK_ARG(s && in, "vdb_schema_add_field: schema or field is NULL");
+    vdb_field_def def;
+    vdb_status st = vdb_struct_in(in, in->struct_size, sizeof def, &def, sizeof def,
+                                  "vdb_field_def");
+    const vdb_field_def *d = &def;
+    if (st == VDB_OK)
+        st = check_field(s, d);
     if (st != VDB_OK)
         return st;
     vdb_field *fields = vdb_realloc(s->fields, (s->nfields + 1) * sizeof *fields);
@@ -234,8 +239,9 @@ vdb_status vdb_schema_field(const vdb_schema *s, size_t i, vdb_field_def *out)
     if (i >= s->nfields)
         return vdb_set_errmsg(VDB_ENOTFOUND, "field %zu: the schema has %zu fields", i,
                               s->nfields);
-    *out = s->fields[i].def;
-    return VDB_OK;
+    vdb_field_def def = s->fields[i].def;
+    def.struct_size = sizeof def;
+    return vdb_struct_out(out, sizeof(uint32_t) + 1, &def, sizeof def, "vdb_field_def");
 }
 
 vdb_status vdb_schema_check_complete(const vdb_schema *s)
@@ -289,7 +295,7 @@ vdb_status vdb_schema_decode(vdb_rd *r, vdb_schema **out)
     s->shards = vdb_rd_u32(r);
     uint32_t nf = vdb_rd_u32(r);
     for (uint32_t i = 0; i < nf && !r->err; i++) {
-        vdb_field_def d = {0};
+        vdb_field_def d = {.struct_size = sizeof d};
         char *fname = vdb_rd_str(r);
         d.name = fname;
         d.type = vdb_rd_u32(r);

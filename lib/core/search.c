@@ -157,14 +157,20 @@ static uint32_t search_slots(vdb_db *db, const vdb_seg_set *set, const vdb_searc
     return (uint32_t)VDB_MAX(slots, 1);
 }
 
-vdb_status vdb_search(vdb_db *db, const vdb_search_req *req, vdb_result **out)
+vdb_status vdb_search(vdb_db *db, const vdb_search_req *req_in, vdb_result **out)
 {
     vdb_err_clear();
-    VDB_CHECK_ARG(db && req && out, "vdb_search: db, req or out is NULL");
+    VDB_CHECK_ARG(db && req_in && out, "vdb_search: db, req or out is NULL");
     *out = NULL;
-    VDB_CHECK_ARG(req->struct_size >= offsetof(vdb_search_req, read),
-                  "vdb_search_req.struct_size is %u: set it to sizeof(vdb_search_req)",
-                  req->struct_size);
+    /* an older caller's shorter request reads as zeros past its end (its read options
+     * included: the request's size covers them) */
+    vdb_search_req rq;
+    vdb_status st0 = vdb_struct_in(req_in, req_in->struct_size, offsetof(vdb_search_req, read),
+                                   &rq, sizeof rq, "vdb_search_req");
+    if (st0 != VDB_OK)
+        return st0;
+    rq.read.struct_size = sizeof rq.read;
+    const vdb_search_req *req = &rq;
     VDB_CHECK_ARG(req->collection, "vdb_search: collection is NULL");
     VDB_CHECK_ARG(req->vectors && req->nq > 0, "vdb_search: no query vectors");
     VDB_CHECK_ARG(req->nq <= 16384, "vdb_search: at most 16384 query vectors per call");

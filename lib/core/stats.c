@@ -2,12 +2,12 @@
 #include "core/readpath.h"
 #include "core/segment_index.h"
 
-vdb_status vdb_collection_stats(vdb_db *db, const char *collection, vdb_stats *out)
+vdb_status vdb_collection_stats(vdb_db *db, const char *collection, vdb_stats *dst)
 {
     vdb_err_clear();
-    VDB_CHECK_ARG(db && collection && out, "vdb_collection_stats: db, collection or out is "
+    VDB_CHECK_ARG(db && collection && dst, "vdb_collection_stats: db, collection or out is "
                   "NULL");
-    memset(out, 0, sizeof *out);
+    vdb_stats stats = {.struct_size = sizeof stats}, *out = &stats;
     pthread_rwlock_rdlock(&db->catalog.lock);
     vdb_collection *c;
     uint64_t T;
@@ -61,5 +61,8 @@ vdb_status vdb_collection_stats(vdb_db *db, const char *collection, vdb_stats *o
         pthread_rwlock_unlock(&c->lock);
     }
     pthread_rwlock_unlock(&db->catalog.lock);
-    return st;
+    /* written out only on success: a caller's too-short struct is refused, not overrun */
+    return st == VDB_OK ? vdb_struct_out(dst, sizeof(uint32_t) + 1, &stats, sizeof stats,
+                                         "vdb_stats")
+                        : st;
 }

@@ -68,6 +68,15 @@ static inline void vdb_put_u64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
 static inline uint32_t vdb_get_u32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
 static inline uint64_t vdb_get_u64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
 
+/* ---- structs that carry their size (first member: uint32_t struct_size) ---- */
+/* Copies the caller's struct in (struct_size bytes, at least min) to out (size bytes, zero
+ * past what the caller had). VDB_EINVAL names what when struct_size is short. */
+vdb_status vdb_struct_in(const void *in, uint32_t struct_size, size_t min, void *out, size_t size,
+                         const char *what);
+/* Copies src (size bytes) out to the caller's dst, no further than dst's struct_size (which
+ * must be at least min, else VDB_EINVAL naming what, and nothing is written). */
+vdb_status vdb_struct_out(void *dst, size_t min, const void *src, size_t size, const char *what);
+
 /* ---- checksums and hashing ---- */
 /* CRC32C (Castagnoli), hardware-accelerated where the CPU has SSE4.2. Start with crc = 0. */
 uint32_t vdb_crc32c(uint32_t crc, const void *p, size_t n);

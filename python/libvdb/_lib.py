@@ -13,7 +13,7 @@ import glob
 import os
 import threading
 from ctypes import (POINTER, Structure, Union, c_char_p, c_double, c_float, c_int, c_int64,
-                    c_size_t, c_uint8, c_uint32, c_uint64, c_void_p)
+                    c_size_t, c_uint8, c_uint32, c_uint64, c_void_p, sizeof)
 
 from .errors import Status, UnsupportedError
 
@@ -26,6 +26,14 @@ CONSISTENCY_STRONG, CONSISTENCY_BOUNDED, CONSISTENCY_SESSION, CONSISTENCY_EVENTU
 METRIC_L2, METRIC_IP, METRIC_COSINE = 1, 2, 3
 
 # ---- structs ------------------------------------------------------------------------------
+
+
+class _Sized(Structure):
+    """A struct whose first field is struct_size: set on creation, as the C API requires."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.struct_size = sizeof(self)
 
 
 class vdb_options(Structure):
@@ -48,8 +56,9 @@ class vdb_options(Structure):
     ]
 
 
-class vdb_field_def(Structure):
+class vdb_field_def(_Sized):
     _fields_ = [
+        ("struct_size", c_uint32),
         ("name", c_char_p),
         ("type", c_enum),
         ("element_type", c_enum),
@@ -89,8 +98,9 @@ class vdb_pk_list(Structure):
     _fields_ = [("ints", POINTER(c_int64)), ("strs", POINTER(c_char_p)), ("count", c_size_t)]
 
 
-class vdb_read_opts(Structure):
+class vdb_read_opts(_Sized):
     _fields_ = [
+        ("struct_size", c_uint32),
         ("travel_ts", c_uint64),
         ("consistency", c_enum),
         ("staleness_ms", c_uint64),
@@ -117,8 +127,9 @@ class vdb_search_req(Structure):
     ]
 
 
-class vdb_stats(Structure):
+class vdb_stats(_Sized):
     _fields_ = [
+        ("struct_size", c_uint32),
         ("row_count", c_uint64),
         ("growing_segments", c_uint64),
         ("sealed_segments", c_uint64),

@@ -737,7 +737,8 @@ class Client:
     def get_collection_stats(self, collection_name, timeout=None, **kwargs):
         s = _lib.vdb_stats()
         self._check(self._lib.vdb_collection_stats(self._db, _b(collection_name), byref(s)))
-        return {name: getattr(s, name) for name, _ in _lib.vdb_stats._fields_}
+        return {name: getattr(s, name) for name, _ in _lib.vdb_stats._fields_
+                if name != "struct_size"}
 
     def load_collection(self, collection_name, timeout=None, **kwargs):
         """Nothing to do: every collection is always loaded. Checks that it exists."""

@@ -110,9 +110,11 @@ static void create_coll(vdb_db *db, const char *name, uint32_t shards)
     vdb_schema *s;
     OK(vdb_schema_new(name, &s));
     vdb_field_def f[3] = {
-        {.name = "id", .type = VDB_TYPE_INT64, .is_primary = 1},
-        {.name = "tag", .type = VDB_TYPE_INT64},
-        {.name = "vec", .type = VDB_TYPE_FLOAT_VECTOR, .dim = D, .metric = VDB_METRIC_L2},
+        {.struct_size = sizeof(vdb_field_def), .name = "id", .type = VDB_TYPE_INT64,
+         .is_primary = 1},
+        {.struct_size = sizeof(vdb_field_def), .name = "tag", .type = VDB_TYPE_INT64},
+        {.struct_size = sizeof(vdb_field_def), .name = "vec", .type = VDB_TYPE_FLOAT_VECTOR,
+         .dim = D, .metric = VDB_METRIC_L2},
     };
     for (int i = 0; i < 3; i++)
         OK(vdb_schema_add_field(s, &f[i]));
@@ -218,7 +220,8 @@ static void check_get_at(vdb_db *db, const char *coll, const model *m, const int
     uint64_t at = T;
     if (!T)
         OK(vdb_now(db, &at));
-    vdb_read_opts ro = {.travel_ts = at, .output_fields = FIELDS, .n_output_fields = 2};
+    vdb_read_opts ro = {.struct_size = sizeof ro, .travel_ts = at, .output_fields = FIELDS,
+                        .n_output_fields = 2};
     vdb_result *r;
     vdb_status st = vdb_get(db, coll, &(vdb_pk_list){.ints = ids, .count = nids}, &ro, &r);
     if (st != VDB_OK)
@@ -392,7 +395,7 @@ static void test_standalone_log_replay_after_reopen(void **state)
         vdb_close(db);
         db = open_db(&e);
     }
-    vdb_stats st;
+    vdb_stats st = {.struct_size = sizeof st};
     OK(vdb_collection_stats(db, "c", &st));
     assert_int_equal(st.row_count, N - 3);
     vdb_close(db);
@@ -428,7 +431,7 @@ static void test_standalone_writes_after_flush_survive_reopens(void **state)
         snprintf(what, sizeof what, "round %d", r);
         check_get_at(db, "c", &m, all_ids, (size_t)(r + 1) * PER, 0, what);
     }
-    vdb_stats st;
+    vdb_stats st = {.struct_size = sizeof st};
     OK(vdb_collection_stats(db, "c", &st));
     assert_int_equal(st.row_count, PER * ROUNDS);
     vdb_close(db);
@@ -473,7 +476,7 @@ static void test_standalone_travel_across_sealed_segments(void **state)
     }
     float rv[D] = {0.5f, 0.5f, 0.5f, 0.5f};
     points[npoints++] = do_write(db, "c", &m, (int64_t[]){3}, (int64_t[]){333}, rv, 1, 0);
-    vdb_stats st;
+    vdb_stats st = {.struct_size = sizeof st};
     OK(vdb_collection_stats(db, "c", &st));
     assert_true(st.sealed_segments >= 2);
     for (int phase = 0; phase < 3; phase++) {
