@@ -224,10 +224,9 @@ static void send_answer(h2_stream *st, int http_status)
         NV("grpc-status", code);
         if (*msg)
             NV("grpc-message", msg);
+        /* the rest of a request still arriving is dropped as it comes (no RST_STREAM: some
+         * clients would take it for the end of the call before they read its status) */
         nghttp2_submit_response(c->s, st->id, nv, n, NULL);
-        /* a request still arriving is not read further */
-        if (nghttp2_session_get_stream_remote_close(c->s, st->id) == 0)
-            nghttp2_submit_rst_stream(c->s, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_NO_ERROR);
     }
 #undef NV
 }
