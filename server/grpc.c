@@ -305,7 +305,8 @@ char *srv_arena_strndup(srv_arena *a, const char *s, size_t n)
 {
     char *d = srv_arena_alloc(a, n + 1);
     if (d) {
-        memcpy(d, s, n);
+        if (n)
+            memcpy(d, s, n);
         d[n] = 0;
     }
     return d;

@@ -429,7 +429,8 @@ static int on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t id, const ui
         /* the message's length is known from its 5-byte prefix: refuse before reading it */
         uint8_t pre[5];
         size_t have = st->len < 5 ? st->len : 5;
-        memcpy(pre, st->body, have);
+        if (have)
+            memcpy(pre, st->body, have);
         memcpy(pre + have, data, 5 - have < len ? 5 - have : len);
         if (have + len >= 5) {
             uint64_t mlen = (uint64_t)pre[1] << 24 | (uint64_t)pre[2] << 16 |

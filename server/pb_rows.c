@@ -256,7 +256,8 @@ static int add_pb_column(const srv_coll *c, const pb_field_data *fd, size_t rows
         case VDB_TYPE_VARCHAR: *(const char **)slot = ((char *const *)src)[i]; break;
         case VDB_TYPE_JSON: {
             const ProtobufCBinaryData *bd = &((const ProtobufCBinaryData *)src)[i];
-            memcpy(texts + toff, bd->data, bd->len);
+            if (bd->len)
+                memcpy(texts + toff, bd->data, bd->len);
             texts[toff + bd->len] = 0;
             if (!bd->len)
                 *(const char **)slot = ok && !dynamic ? "null" : dynamic ? "{}" : "null";
