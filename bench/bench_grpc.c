@@ -22,6 +22,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_load.h"
+
 #include "common.pb-c.h"
 #include "milvus.pb-c.h"
 #include "schema.pb-c.h"
@@ -31,27 +33,6 @@ static int port, threads = 8, seconds = 10, search_mode = 1;
 static uint32_t dim = 128, k = 10;
 static size_t batch = 100;
 static atomic_int stop;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static uint64_t rnd(uint64_t *s)
-{
-    *s ^= *s << 13;
-    *s ^= *s >> 7;
-    *s ^= *s << 17;
-    return *s;
-}
-
-static void fill(float *v, size_t n, uint64_t *seed)
-{
-    for (size_t i = 0; i < n; i++)
-        v[i] = (float)(rnd(seed) % 2000000) / 1000000.0f - 1.0f;
-}
 
 typedef struct conn {
     int fd;
@@ -182,7 +163,7 @@ static uint8_t *frame(const ProtobufCMessage *m, size_t *len)
 static uint8_t *search_msg(uint64_t *seed, size_t *len)
 {
     float *q = malloc(dim * sizeof *q);
-    fill(q, dim, seed);
+    bench_fill(q, dim, seed);
     ProtobufCBinaryData v = {dim * sizeof(float), (uint8_t *)q};
     Milvus__Proto__Common__PlaceholderValue pv = MILVUS__PROTO__COMMON__PLACEHOLDER_VALUE__INIT;
     pv.tag = (char *)"$0";
@@ -225,7 +206,7 @@ static uint8_t *search_msg(uint64_t *seed, size_t *len)
 static uint8_t *insert_msg(uint64_t *seed, size_t *len)
 {
     float *v = malloc(batch * dim * sizeof *v);
-    fill(v, batch * dim, seed);
+    bench_fill(v, batch * dim, seed);
     Milvus__Proto__Schema__FloatArray fa = MILVUS__PROTO__SCHEMA__FLOAT_ARRAY__INIT;
     fa.data = v;
     fa.n_data = batch * dim;
@@ -272,9 +253,9 @@ static void *run(void *arg)
     for (int i = 0; i < NREQ; i++)
         reqs[i] = search_mode ? search_msg(&seed, &lens[i]) : insert_msg(&seed, &lens[i]);
     for (size_t i = 0; !atomic_load(&stop); i++) {
-        double t0 = now_s();
+        double t0 = bench_now_s();
         int st = call(&c, search_mode ? "Search" : "Insert", reqs[i % NREQ], lens[i % NREQ]);
-        double dt = now_s() - t0;
+        double dt = bench_now_s() - t0;
         if (st != 0) {
             w->errors++;
             if (st < 0)
@@ -323,7 +304,7 @@ int main(int argc, char **argv)
     }
     worker *ws = calloc((size_t)threads, sizeof *ws);
     pthread_t *th = calloc((size_t)threads, sizeof *th);
-    double t0 = now_s();
+    double t0 = bench_now_s();
     for (int i = 0; i < threads; i++) {
         ws[i].id = i;
         pthread_create(&th[i], NULL, run, &ws[i]);
@@ -337,7 +318,7 @@ int main(int argc, char **argv)
         total += ws[i].n;
         errors += ws[i].errors;
     }
-    double elapsed = now_s() - t0;
+    double elapsed = bench_now_s() - t0;
     double *all = malloc((total ? total : 1) * sizeof *all);
     size_t k2 = 0;
     for (int i = 0; i < threads; i++) {

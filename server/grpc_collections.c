@@ -8,18 +8,6 @@
 
 #include "grpc_pb.h"
 
-/* HANDLER(name, Type, lower, impl): decodes the request, checks its database, runs impl. */
-#define HANDLER(name, Type, lower, impl)                                                    \
-    int name(srv_rpc *call, srv_status *err)                                                \
-    {                                                                                       \
-        Type *req = lower##__unpack(NULL, call->len, call->in);                             \
-        if (!req)                                                                           \
-            return srv_rpc_malformed(call);                                                 \
-        int rc = srv_rpc_db(call, req->db_name, err) ? -1 : impl(call, req, err);           \
-        lower##__free_unpacked(req, NULL);                                                  \
-        return rc;                                                                          \
-    }
-
 typedef Milvus__Proto__Milvus__CollectionRequest coll_req;
 typedef Milvus__Proto__Milvus__PartitionRequest part_req;
 

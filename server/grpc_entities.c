@@ -11,17 +11,6 @@
 
 typedef Milvus__Proto__Milvus__InsertRequest insert_req;
 
-#define HANDLER(name, Type, lower, impl)                                                    \
-    int name(srv_rpc *call, srv_status *err)                                                \
-    {                                                                                       \
-        Type *req = lower##__unpack(NULL, call->len, call->in);                             \
-        if (!req)                                                                           \
-            return srv_rpc_malformed(call);                                                 \
-        int rc = srv_rpc_db(call, req->db_name, err) ? -1 : impl(call, req, err);           \
-        lower##__free_unpacked(req, NULL);                                                  \
-        return rc;                                                                          \
-    }
-
 static const char *level_name(int level, int use_default)
 {
     if (use_default)

@@ -8,17 +8,6 @@
 
 typedef Milvus__Proto__Milvus__IndexRequest index_req;
 
-#define HANDLER(name, Type, lower, impl)                                                    \
-    int name(srv_rpc *call, srv_status *err)                                                \
-    {                                                                                       \
-        Type *req = lower##__unpack(NULL, call->len, call->in);                             \
-        if (!req)                                                                           \
-            return srv_rpc_malformed(call);                                                 \
-        int rc = srv_rpc_db(call, req->db_name, err) ? -1 : impl(call, req, err);           \
-        lower##__free_unpacked(req, NULL);                                                  \
-        return rc;                                                                          \
-    }
-
 /* extra_params: index_type, metric_type, params (a JSON object as text) and, from older
  * clients, the index parameters as keys of their own. */
 static int create_index(srv_rpc *call, Milvus__Proto__Milvus__CreateIndexRequest *req,

@@ -43,6 +43,19 @@ typedef struct srv_rpc {
  * with call->out->status set (a gRPC-level error, e.g. a message that does not decode). */
 typedef int (*srv_rpc_fn)(srv_rpc *call, srv_status *err);
 
+/* Defines handler `name`: decodes the request (Type, protobuf-c's `lower` functions), checks
+ * its database, runs impl(call, req, err). */
+#define HANDLER(name, Type, lower, impl)                                                    \
+    int name(srv_rpc *call, srv_status *err)                                                \
+    {                                                                                       \
+        Type *req = lower##__unpack(NULL, call->len, call->in);                             \
+        if (!req)                                                                           \
+            return srv_rpc_malformed(call);                                                 \
+        int rc = srv_rpc_db(call, req->db_name, err) ? -1 : impl(call, req, err);           \
+        lower##__free_unpacked(req, NULL);                                                  \
+        return rc;                                                                          \
+    }
+
 /* Packs msg as the reply (its status: success). Returns 0, or -1 with *err. */
 int srv_rpc_reply(srv_rpc *call, ProtobufCMessage *msg, srv_status *err);
 /* For a request that does not decode: gRPC INTERNAL, as gRPC servers answer it. Returns 1. */
