@@ -81,23 +81,21 @@ run_inproc() { # CONNS: both works
 echo "# dim $DIM, $ROWS rows, k $K, insert batches of $BATCH, sync $SYNC, ${SECS}s per run;" \
   "REST (wrk), gRPC (bench_grpc) and in-process (bench_http) taking turns"
 declare -A res
-for c in 1 "$CONNS"; do
+for c in 1 "$CONNS"; do # the three in turns at each concurrency (the server idles meanwhile)
   for w in search insert; do
     res[http_${w}_$c]=$(run_wrk "$w" "$c")
     echo "${res[http_${w}_$c]}"
     res[grpc_${w}_$c]=$(run_grpc "$w" "$c")
     echo "${res[grpc_${w}_$c]}"
   done
-done
-kill -TERM "$pid"
-wait "$pid" || true
-pid=
-for c in 1 "$CONNS"; do
   out=$(run_inproc "$c")
   echo "$out"
   res[inproc_search_$c]=$(grep '^inproc search ' <<<"$out")
   res[inproc_insert_$c]=$(grep '^inproc insert ' <<<"$out")
 done
+kill -TERM "$pid"
+wait "$pid" || true
+pid=
 
 field() { sed -n "s/.* $2=\([0-9.]*\).*/\1/p" <<<"$1"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }'; }
