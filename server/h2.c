@@ -784,7 +784,10 @@ static void conn_add(h2_loop *lp, int fd)
     if (lp->conns)
         lp->conns->prev = c;
     lp->conns = c;
-    if (lp->quiesce) {
+    pthread_mutex_lock(&lp->mu);
+    int quiesce = lp->quiesce;
+    pthread_mutex_unlock(&lp->mu);
+    if (quiesce) {
         nghttp2_submit_goaway(c->s, NGHTTP2_FLAG_NONE, 0, NGHTTP2_NO_ERROR, NULL, 0);
         c->goaway_sent = 1;
     }
@@ -835,7 +838,7 @@ static void take_done(h2_loop *lp)
 }
 
 /* Closes connections idle or stalled for --timeout, and calls arriving too slowly. */
-static void sweep(h2_loop *lp, uint64_t now)
+static void sweep(h2_loop *lp, uint64_t now, int quiesce)
 {
     const srv_config *cfg = lp->h->ctx->cfg;
     uint64_t idle = (uint64_t)cfg->timeout * 1000;
@@ -859,7 +862,7 @@ static void sweep(h2_loop *lp, uint64_t now)
             conn_free_if_done(c);
             continue;
         }
-        if (lp->quiesce && !c->goaway_sent && !c->handshaking) {
+        if (quiesce && !c->goaway_sent && !c->handshaking) {
             nghttp2_submit_goaway(c->s, NGHTTP2_FLAG_NONE,
                                   nghttp2_session_get_last_proc_stream_id(c->s),
                                   NGHTTP2_NO_ERROR, NULL, 0);
@@ -902,13 +905,13 @@ static void *loop_main(void *arg)
         }
         take_done(lp);
         pthread_mutex_lock(&lp->mu);
-        int stop = lp->stop;
+        int stop = lp->stop, quiesce = lp->quiesce;
         pthread_mutex_unlock(&lp->mu);
         if (stop)
             break;
         uint64_t now = now_ms();
-        if (now - last_sweep >= 250 || lp->quiesce) {
-            sweep(lp, now);
+        if (now - last_sweep >= 250 || quiesce) {
+            sweep(lp, now, quiesce);
             last_sweep = now;
         }
         __atomic_store_n(&lp->busy, loop_busy(lp), __ATOMIC_RELAXED);
