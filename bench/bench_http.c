@@ -12,6 +12,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "bench_load.h"
 #include <vdb/vdb.h>
 
 static const char *dir = "/tmp/bench_http.db";
@@ -21,27 +23,6 @@ static int threads = 8, seconds = 10;
 static vdb_sync_mode sync_mode = VDB_SYNC_FULL;
 static vdb_db *db;
 static atomic_int stop;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static uint64_t rnd(uint64_t *s)
-{
-    *s ^= *s << 13;
-    *s ^= *s >> 7;
-    *s ^= *s << 17;
-    return *s;
-}
-
-static void fill(float *v, size_t n, uint64_t *seed)
-{
-    for (size_t i = 0; i < n; i++)
-        v[i] = (float)(rnd(seed) % 2000000) / 1000000.0f - 1.0f;
-}
 
 #define CHECK(call)                                                                           \
     do {                                                                                      \
@@ -90,8 +71,8 @@ static void *run(void *arg)
     size_t n = w->insert ? batch : 1;
     float *v = malloc(n * dim * sizeof *v);
     while (!atomic_load(&stop)) {
-        fill(v, n * dim, &seed);
-        double t0 = now_s();
+        bench_fill(v, n * dim, &seed);
+        double t0 = bench_now_s();
         if (w->insert) {
             vdb_batch *b;
             CHECK(vdb_batch_new(&b));
@@ -108,7 +89,7 @@ static void *run(void *arg)
             CHECK(vdb_search(db, &req, &res));
             vdb_result_free(res);
         }
-        record(w, now_s() - t0);
+        record(w, bench_now_s() - t0);
     }
     free(v);
     return NULL;
@@ -125,7 +106,7 @@ static void phase(int insert)
     worker *ws = calloc((size_t)threads, sizeof *ws);
     pthread_t *tid = calloc((size_t)threads, sizeof *tid);
     atomic_store(&stop, 0);
-    double t0 = now_s();
+    double t0 = bench_now_s();
     for (int i = 0; i < threads; i++) {
         ws[i] = (worker){.id = i + (insert ? 1000 : 0), .insert = insert};
         pthread_create(&tid[i], NULL, run, &ws[i]);
@@ -137,7 +118,7 @@ static void phase(int insert)
         pthread_join(tid[i], NULL);
         total += ws[i].nlat;
     }
-    double el = now_s() - t0;
+    double el = bench_now_s() - t0;
     double *all = malloc((total ? total : 1) * sizeof *all);
     size_t m = 0;
     for (int i = 0; i < threads; i++) {
@@ -191,7 +172,7 @@ int main(int argc, char **argv)
     int64_t *ids = malloc(batch * sizeof *ids);
     for (size_t done = 0; done < rows; done += batch) {
         size_t n = rows - done < batch ? rows - done : batch;
-        fill(v, n * dim, &seed);
+        bench_fill(v, n * dim, &seed);
         for (size_t i = 0; i < n; i++)
             ids[i] = (int64_t)(done + i);
         vdb_batch *b;

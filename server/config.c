@@ -38,21 +38,25 @@ static const opt_def opts[] = {
     {"threads", OPT_INT, OFF(threads), "N",
      "request workers for reads (default: one per CPU, at least 2); writes get half as many "
      "on their own lane, so searches never queue behind inserts"},
-    {"io-threads", OPT_INT, OFF(io_threads), "N", "HTTP connection threads (default 2)"},
+    {"io-threads", OPT_INT, OFF(io_threads), "N",
+     "connection threads, for HTTP/1.1 and for HTTP/2 each (default 2)"},
     {"token", OPT_STR, OFF(token), "TOKEN",
      "require 'Authorization: Bearer TOKEN' on every request (Milvus's root:Milvus form works)"},
     {"tls-cert", OPT_STR, OFF(tls_cert), "FILE", "PEM certificate: serve HTTPS (with --tls-key)"},
     {"tls-key", OPT_STR, OFF(tls_key), "FILE", "PEM private key of --tls-cert"},
     {"log-level", OPT_STR, OFF(log_level), "LEVEL", "error, warn, info (default) or debug"},
     {"max-body", OPT_SIZE, OFF(max_body), "BYTES",
-     "largest request body (default 64M; suffixes K, M, G); larger ones are refused before "
+     "largest request body or gRPC message (default 64M; suffixes K, M, G); larger ones are refused before "
      "they are read"},
     {"timeout", OPT_INT, OFF(timeout), "SECONDS",
      "close a connection idle this long, e.g. a client that stalls mid-request (default 30)"},
     {"request-timeout", OPT_INT, OFF(request_timeout), "SECONDS",
      "longest time to receive one request, however slowly it trickles in (default 120)"},
     {"max-connections", OPT_INT, OFF(max_conns), "N",
-     "connections served at once; more are refused (default 256)"},
+     "connections served at once, REST and gRPC together; more wait in the backlog "
+     "(default 256)"},
+    {"max-streams", OPT_INT, OFF(max_streams), "N",
+     "gRPC: concurrent calls (HTTP/2 streams) per connection (default 100)"},
     {"drain-timeout", OPT_INT, OFF(drain_timeout), "SECONDS",
      "on SIGTERM/SIGINT, how long to wait for requests in flight (default 30)"},
 };
@@ -61,7 +65,8 @@ static const opt_def opts[] = {
 static void usage(FILE *f)
 {
     fprintf(f, "usage: vdb-server [options]\n"
-               "Serves a libvdb database over Milvus's RESTful API v2 (POST /v2/vectordb/...).\n\n"
+               "Serves a libvdb database over Milvus's RESTful API v2 (POST /v2/vectordb/...) and\n"
+               "its gRPC API (milvus.proto.milvus.MilvusService), both on one port.\n\n"
                "  --config FILE          read KEY=VALUE lines first (keys: the option names\n"
                "                         below without --; '#' starts a comment); flags win\n");
     for (size_t i = 0; i < NOPTS; i++) {
@@ -194,6 +199,7 @@ int srv_config_load(srv_config *cfg, int argc, char **argv)
     cfg->timeout = 30;
     cfg->request_timeout = 120;
     cfg->max_conns = 256;
+    cfg->max_streams = 100;
     cfg->drain_timeout = 30;
     cfg->io_threads = 2;
 
@@ -268,9 +274,14 @@ int srv_config_load(srv_config *cfg, int argc, char **argv)
     if (cfg->io_threads < 1)
         cfg->io_threads = 1;
     if (cfg->max_conns < 1 || cfg->max_body < 1 || cfg->timeout < 1 ||
-        cfg->request_timeout < 1) {
-        fprintf(stderr, "vdb-server: --max-connections, --max-body, --timeout and "
-                        "--request-timeout must be positive\n");
+        cfg->request_timeout < 1 || cfg->max_streams < 1) {
+        fprintf(stderr, "vdb-server: --max-connections, --max-streams, --max-body, --timeout "
+                        "and --request-timeout must be positive\n");
+        return -1;
+    }
+    if (cfg->max_body > (1ull << 31) - 1) {
+        fprintf(stderr, "vdb-server: --max-body is at most 2G-1 (a gRPC message's length is a "
+                        "32-bit number; Milvus's own cap is 2 GB too)\n");
         return -1;
     }
     return 0;
@@ -284,4 +295,38 @@ void srv_config_free(srv_config *cfg)
             free(*s);
             *s = NULL;
         }
+}
+
+int srv_write_workers(const srv_config *cfg)
+{
+    return cfg->threads > 3 ? cfg->threads / 2 : 2;
+}
+
+char *srv_read_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        srv_log(SRV_LOG_ERROR, "cannot read %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    size_t n;
+    while (buf && (n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
+        len += n;
+        if (cap - len - 1 == 0) {
+            char *nb = cap < (1u << 24) ? realloc(buf, cap * 2) : NULL;
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+    }
+    fclose(f);
+    if (buf)
+        buf[len] = 0;
+    return buf;
 }

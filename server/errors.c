@@ -1,4 +1,5 @@
-/* vdb-server — Milvus-shaped responses, vdb statuses mapped to Milvus codes, request fields. */
+/* vdb-server — Milvus statuses (protocol-free, and as REST's JSON), vdb statuses mapped to
+ * Milvus codes, REST request fields. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,28 +15,56 @@ json_t *srv_ok(json_t *data)
     return r;
 }
 
-json_t *srv_err(int code, const char *fmt, ...)
+/* The message may quote request text: keep it valid UTF-8 (JSON and protobuf strings). */
+static void utf8_clean(char *msg)
 {
-    char msg[1024];
+    json_t *m = json_string(msg); /* jansson checks UTF-8 */
+    if (m) {
+        json_decref(m);
+        return;
+    }
+    for (char *p = msg; *p; p++)
+        if ((unsigned char)*p >= 0x80)
+            *p = '?';
+}
+
+static void status_vset(srv_status *st, int code, const char *fmt, va_list ap)
+{
+    st->code = code;
+    vsnprintf(st->msg, sizeof st->msg, fmt, ap);
+    utf8_clean(st->msg);
+}
+
+int srv_fail(srv_status *st, int code, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    status_vset(st, code, fmt, ap);
     va_end(ap);
+    return -1;
+}
+
+json_t *srv_status_json(const srv_status *st)
+{
     json_t *r = json_object();
-    json_object_set_new(r, "code", json_integer(code));
-    /* the message may quote request text: keep it valid UTF-8 for the JSON encoder */
-    json_t *m = json_string(msg);
-    if (!m) {
-        for (char *p = msg; *p; p++)
-            if ((unsigned char)*p >= 0x80)
-                *p = '?';
-        m = json_string(msg);
-    }
+    json_object_set_new(r, "code", json_integer(st->code));
+    json_t *m = json_string(st->msg);
     json_object_set_new(r, "message", m ? m : json_string("error"));
     return r;
 }
 
-json_t *srv_vdb_err(srv_ctx *ctx, vdb_status st, const char *collection, int notfound_code)
+json_t *srv_err(int code, const char *fmt, ...)
+{
+    srv_status st;
+    va_list ap;
+    va_start(ap, fmt);
+    status_vset(&st, code, fmt, ap);
+    va_end(ap);
+    return srv_status_json(&st);
+}
+
+int srv_fail_vdb(srv_ctx *ctx, srv_status *out, vdb_status st, const char *collection,
+                 int notfound_code)
 {
     char msg[768];
     snprintf(msg, sizeof msg, "%s", vdb_errmsg(ctx->db)); /* before any other vdb call */
@@ -43,29 +72,37 @@ json_t *srv_vdb_err(srv_ctx *ctx, vdb_status st, const char *collection, int not
     case VDB_ENOTFOUND: {
         int exists = 1;
         if (collection && vdb_has_collection(ctx->db, collection, &exists) == VDB_OK && !exists)
-            return srv_err(MV_COLLECTION_NOT_FOUND, "collection not found[collection=%s]",
-                           collection);
+            return srv_fail(out, MV_COLLECTION_NOT_FOUND, "collection not found[collection=%s]",
+                            collection);
         int code = notfound_code ? notfound_code : MV_PARAMETER_INVALID;
         const char *what = code == MV_PARTITION_NOT_FOUND ? "partition not found"
                            : code == MV_INDEX_NOT_FOUND   ? "index not found"
                            : code == MV_FIELD_NOT_FOUND   ? "field not found"
                                                           : "invalid parameter";
-        return srv_err(code, "%s: %s", what, msg);
+        return srv_fail(out, code, "%s: %s", what, msg);
     }
     case VDB_EINVAL:
     case VDB_EEXIST:
     case VDB_ERANGE:
-        return srv_err(MV_PARAMETER_INVALID, "invalid parameter: %s", msg);
+        return srv_fail(out, MV_PARAMETER_INVALID, "invalid parameter: %s", msg);
     case VDB_EUNSUPPORTED:
-        return srv_err(MV_OPERATION_NOT_SUPPORTED, "unsupported operation: %s", msg);
+        return srv_fail(out, MV_OPERATION_NOT_SUPPORTED, "unsupported operation: %s", msg);
     case VDB_ENOMEM:
-        return srv_err(MV_MEMORY_LIMIT, "memory limit exceeded: %s", msg);
+        return srv_fail(out, MV_MEMORY_LIMIT, "memory limit exceeded: %s", msg);
     case VDB_EIO:
     case VDB_ECORRUPT:
-        return srv_err(MV_IO_FAILED, "IO failed: %s", msg);
+        return srv_fail(out, MV_IO_FAILED, "IO failed: %s", msg);
     default:
-        return srv_err(MV_UNEXPECTED, "unexpected error (%s): %s", vdb_status_name(st), msg);
+        return srv_fail(out, MV_UNEXPECTED, "unexpected error (%s): %s", vdb_status_name(st),
+                        msg);
     }
+}
+
+json_t *srv_vdb_err(srv_ctx *ctx, vdb_status st, const char *collection, int notfound_code)
+{
+    srv_status s;
+    srv_fail_vdb(ctx, &s, st, collection, notfound_code);
+    return srv_status_json(&s);
 }
 
 static json_t *missing(const char *key)

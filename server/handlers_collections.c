@@ -8,39 +8,42 @@
 static json_t *create_indexes(srv_ctx *ctx, const char *name, json_t *req, int quick)
 {
     json_t *idx = json_object_get(req, "indexParams");
+    srv_coll c;
+    json_t *err = srv_coll_open(ctx, name, &c);
+    if (err)
+        return err;
+    srv_status st;
+    int rc = 0;
     if (quick && !json_array_size(idx)) {
-        /* Milvus's quick form indexes the vector field (AUTOINDEX): so does this, honestly
-         * as FLAT (search is exact) */
+        /* Milvus's quick form indexes the vector field (AUTOINDEX) */
         const char *vec = "vector", *v;
         json_t *e = NULL;
         if (srv_req_str(req, "vectorFieldName", 0, &v, &e) == 0 && v)
             vec = v;
         json_decref(e);
-        vdb_status st = vdb_create_index(ctx->db, name, vec, "AUTOINDEX", NULL);
-        return st == VDB_OK ? NULL : srv_vdb_err(ctx, st, name, MV_FIELD_NOT_FOUND);
-    }
-    if (idx && !json_is_array(idx))
+        rc = srv_op_create_index(ctx, name, &c, vec, "AUTOINDEX", NULL, NULL, &st);
+    } else if (idx && !json_is_array(idx)) {
+        srv_coll_free(&c);
         return srv_err(MV_INCORRECT_FORMAT, "can only accept json format request, error: "
                                             "'indexParams' must be an array");
+    }
     size_t i;
     json_t *e;
     json_array_foreach(idx, i, e) {
-        const char *field, *type = NULL;
-        json_t *err = NULL;
+        const char *field, *type = NULL, *metric = NULL;
+        if (rc || (quick && !json_array_size(idx)))
+            break;
         if (srv_req_str(e, "fieldName", 1, &field, &err) ||
-            srv_req_str(e, "indexType", 0, &type, &err))
-            return err;
-        json_t *params = json_object_get(e, "params");
-        if (!type && json_is_string(json_object_get(params, "index_type")))
-            type = json_string_value(json_object_get(params, "index_type"));
-        vdb_status st = vdb_create_index(ctx->db, name, field, type ? type : "AUTOINDEX", NULL);
-        if (st == VDB_EUNSUPPORTED)
-            return srv_err(MV_INDEX_NOT_SUPPORTED, "index type not supported: %s",
-                           vdb_errmsg(ctx->db));
-        if (st != VDB_OK)
-            return srv_vdb_err(ctx, st, name, MV_FIELD_NOT_FOUND);
+            srv_req_str(e, "indexType", 0, &type, &err) ||
+            srv_req_str(e, "metricType", 0, &metric, &err))
+            break;
+        rc = srv_op_create_index(ctx, name, &c, field, type, metric,
+                                 json_object_get(e, "params"), &st);
     }
-    return NULL;
+    srv_coll_free(&c);
+    if (err)
+        return err;
+    return rc ? srv_status_json(&st) : NULL;
 }
 
 json_t *srv_collections_create(srv_ctx *ctx, json_t *req)
@@ -115,13 +118,8 @@ json_t *srv_collections_drop(srv_ctx *ctx, json_t *req)
     json_t *err = NULL;
     if (srv_req_str(req, "collectionName", 1, &name, &err))
         return err;
-    vdb_status st = vdb_drop_collection(ctx->db, name);
-    if (st == VDB_ENOTFOUND)
-        return srv_ok(NULL); /* Milvus: dropping a collection that is not there succeeds */
-    if (st != VDB_OK)
-        return srv_vdb_err(ctx, st, name, 0);
-    srv_log(SRV_LOG_INFO, "dropped collection '%s'", name);
-    return srv_ok(NULL);
+    srv_status st;
+    return srv_op_drop_collection(ctx, name, &st) ? srv_status_json(&st) : srv_ok(NULL);
 }
 
 json_t *srv_collections_stats(srv_ctx *ctx, json_t *req)
@@ -146,13 +144,8 @@ json_t *srv_collections_load(srv_ctx *ctx, json_t *req)
     json_t *err = NULL;
     if (srv_req_str(req, "collectionName", 1, &name, &err))
         return err;
-    int exists = 0;
-    vdb_status st = vdb_has_collection(ctx->db, name, &exists);
-    if (st != VDB_OK)
-        return srv_vdb_err(ctx, st, NULL, 0);
-    if (!exists)
-        return srv_err(MV_COLLECTION_NOT_FOUND, "collection not found[collection=%s]", name);
-    return srv_ok(NULL);
+    srv_status st;
+    return srv_op_require_collection(ctx, name, &st) ? srv_status_json(&st) : srv_ok(NULL);
 }
 
 json_t *srv_collections_load_state(srv_ctx *ctx, json_t *req)

@@ -6,8 +6,6 @@
 
 #include "server.h"
 
-#define MAX_TOPK 16384 /* limit + offset, as Milvus */
-
 /* partitionNames and consistencyLevel into ro (pointers into req; free *parts). */
 static int read_opts(json_t *req, vdb_read_opts *ro, const char ***parts, json_t **err)
 {
@@ -20,17 +18,11 @@ static int read_opts(json_t *req, vdb_read_opts *ro, const char ***parts, json_t
         return -1;
     ro->partitions = n ? *parts : NULL;
     ro->n_partitions = n;
-    /* every acknowledged write is applied before it is acknowledged: Strong, Session and
-     * Bounded all read at a fresh timestamp; Eventually reads what is applied */
-    ro->consistency = VDB_CONSISTENCY_STRONG;
-    if (level && !strcasecmp(level, "Eventually"))
-        ro->consistency = VDB_CONSISTENCY_EVENTUALLY;
-    else if (level && strcasecmp(level, "Strong") && strcasecmp(level, "Session") &&
-             strcasecmp(level, "Bounded")) {
+    srv_status st;
+    if (srv_op_consistency(level, ro, &st)) {
         free(*parts);
         *parts = NULL;
-        *err = srv_err(MV_PARAMETER_INVALID, "invalid parameter: consistencyLevel '%s' (Strong, "
-                       "Session, Bounded, Eventually)", level);
+        *err = srv_status_json(&st);
         return -1;
     }
     return 0;
@@ -55,19 +47,14 @@ static json_t *write_rows(srv_ctx *ctx, json_t *req, int upsert)
         srv_coll_free(&c);
         return err;
     }
-    uint64_t ts;
     vdb_result *pks = NULL;
-    vdb_status st = upsert ? vdb_upsert(ctx->db, coll, part, b, &ts, &pks)
-                           : vdb_insert(ctx->db, coll, part, b, &ts, &pks);
+    srv_status st;
+    int rc = srv_op_write(ctx, coll, part, b, upsert, &pks, &st);
     size_t n = vdb_batch_rows(b);
     vdb_batch_free(b);
     srv_coll_free(&c);
-    if (st != VDB_OK) {
-        if (st == VDB_EINVAL)
-            return srv_err(MV_INVALID_INSERT_DATA, "fail to deal the insert data, error: %s",
-                           vdb_errmsg(ctx->db));
-        return srv_vdb_err(ctx, st, coll, MV_PARTITION_NOT_FOUND);
-    }
+    if (rc)
+        return srv_status_json(&st);
     json_t *ids = json_array();
     for (size_t r = 0; pks && vdb_result_groups(pks) && r < vdb_result_rows(pks, 0); r++)
         json_array_append_new(ids, srv_result_pk(pks, 0, r));
@@ -97,28 +84,28 @@ json_t *srv_entities_delete(srv_ctx *ctx, json_t *req)
         srv_req_str(req, "filter", 0, &filter, &err))
         return err;
     json_t *id = json_object_get(req, "id");
-    uint64_t ts, count = 0;
-    vdb_status st;
+    uint64_t count = 0;
+    srv_status st;
+    int rc;
     if (filter) {
-        st = vdb_delete_where(ctx->db, coll, part, filter, &ts, &count);
+        rc = srv_op_delete(ctx, coll, part, filter, NULL, &count, &st);
     } else if (id) {
         srv_coll c;
         srv_pks pks;
         if ((err = srv_coll_open(ctx, coll, &c)))
             return err;
-        int rc = srv_pks_from_json(&c, id, &pks, &err);
+        rc = srv_pks_from_json(&c, id, &pks, &err);
         srv_coll_free(&c);
         if (rc)
             return err;
-        count = pks.list.count;
-        st = count ? vdb_delete(ctx->db, coll, part, &pks.list, &ts) : VDB_OK;
+        rc = srv_op_delete(ctx, coll, part, NULL, &pks.list, &count, &st);
         srv_pks_free(&pks);
     } else {
         return srv_err(MV_MISSING_REQUIRED, "missing required parameters, error: 'filter' (or "
                                             "'id') is required");
     }
-    if (st != VDB_OK)
-        return srv_vdb_err(ctx, st, coll, MV_PARTITION_NOT_FOUND);
+    if (rc)
+        return srv_status_json(&st);
     json_t *d = json_object();
     json_object_set_new(d, "deleteCount", json_integer((json_int_t)count));
     return srv_ok(d);
@@ -175,15 +162,8 @@ done:
 
 static int is_count(json_t *fields)
 {
-    if (json_array_size(fields) != 1 || !json_is_string(json_array_get(fields, 0)))
-        return 0;
-    char buf[32];
-    size_t k = 0;
-    for (const char *s = json_string_value(json_array_get(fields, 0)); *s && k < 31; s++)
-        if (*s != ' ')
-            buf[k++] = *s;
-    buf[k] = 0;
-    return !strcasecmp(buf, "count(*)");
+    return json_array_size(fields) == 1 && json_is_string(json_array_get(fields, 0)) &&
+           srv_is_count_star(json_string_value(json_array_get(fields, 0)));
 }
 
 json_t *srv_entities_query(srv_ctx *ctx, json_t *req)
@@ -197,19 +177,17 @@ json_t *srv_entities_query(srv_ctx *ctx, json_t *req)
         srv_req_int(req, "limit", 100, &limit, &err) ||
         srv_req_int(req, "offset", 0, &offset, &err))
         return err;
-    if (limit < 0 || offset < 0 || limit + offset > MAX_TOPK * 1024)
-        return srv_err(MV_PARAMETER_INVALID, "invalid parameter: limit and offset must be "
-                                             "non-negative");
     json_t *fields = json_object_get(req, "outputFields");
     vdb_read_opts ro = {.struct_size = sizeof ro};
     if (is_count(fields)) {
         uint64_t n = 0;
+        srv_status st;
         if (read_opts(req, &ro, &parts, &err))
             return err;
-        vdb_status st = vdb_count(ctx->db, coll, filter, &ro, &n);
+        int rc = srv_op_count(ctx, coll, filter, &ro, &n, &st);
         free(parts);
-        if (st != VDB_OK)
-            return srv_vdb_err(ctx, st, coll, MV_PARTITION_NOT_FOUND);
+        if (rc)
+            return srv_status_json(&st);
         json_t *row = json_object();
         json_object_set_new(row, "count(*)", json_integer((json_int_t)n));
         json_t *a = json_array();
@@ -225,12 +203,12 @@ json_t *srv_entities_query(srv_ctx *ctx, json_t *req)
     ro.output_fields = p.names;
     ro.n_output_fields = p.n;
     vdb_result *res;
-    vdb_status st = vdb_query(ctx->db, coll, filter, &ro, (uint64_t)limit, (uint64_t)offset, &res);
-    if (st != VDB_OK) {
-        err = srv_vdb_err(ctx, st, coll, MV_PARTITION_NOT_FOUND);
+    srv_status st;
+    if (srv_op_query(ctx, &c, coll, filter, &ro, limit, offset, &res, &st)) {
+        err = srv_status_json(&st);
         goto done;
     }
-    err = srv_ok(rows_of(&c, &p, res));
+    err = srv_ok(res ? rows_of(&c, &p, res) : json_array());
     vdb_result_free(res);
 done:
     free(parts);
@@ -250,60 +228,17 @@ static int search_params(json_t *sp, const vdb_field_def *vf, char **out, json_t
                                             "'searchParams' must be an object");
         return -1;
     }
-    const char *metric = NULL;
     json_t *m = json_object_get(sp, "metricType");
     if (!m)
         m = json_object_get(sp, "metric_type");
-    if (json_is_string(m))
-        metric = json_string_value(m);
-    vdb_metric want;
-    if (metric && *metric) {
-        if (srv_metric_from_name(metric, &want) != 0 || want != vf->metric) {
-            *err = srv_err(MV_PARAMETER_INVALID, "invalid parameter: metric type not match: "
-                           "searchParams asks for %s, field '%s' is %s", metric, vf->name,
-                           vdb_metric_name(vf->metric));
-            return -1;
-        }
-    }
-    json_t *params = json_object_get(sp, "params");
-    size_t cap = 256, len = 0;
-    char *s = calloc(1, cap);
-    if (!s) {
-        *err = srv_err(MV_MEMORY_LIMIT, "memory limit exceeded");
+    srv_status st;
+    /* radius and range_filter (range search) pass through like the rest */
+    if (srv_op_check_metric(vf, json_is_string(m) ? json_string_value(m) : NULL,
+                            "searchParams", &st) ||
+        srv_op_params_text(json_object_get(sp, "params"), NULL, out, &st)) {
+        *err = srv_status_json(&st);
         return -1;
     }
-    const char *key;
-    json_t *v;
-    json_object_foreach(params, key, v) {
-        /* radius and range_filter (range search) pass through like the rest */
-        char val[64];
-        if (json_is_integer(v))
-            snprintf(val, sizeof val, "%lld", (long long)json_integer_value(v));
-        else if (json_is_real(v))
-            snprintf(val, sizeof val, "%.9g", json_real_value(v));
-        else if (json_is_string(v))
-            snprintf(val, sizeof val, "%s", json_string_value(v));
-        else if (json_is_boolean(v))
-            snprintf(val, sizeof val, "%s", json_is_true(v) ? "true" : "false");
-        else
-            continue;
-        size_t need = len + strlen(key) + strlen(val) + 3;
-        if (need > cap) {
-            char *ns = realloc(s, need * 2);
-            if (!ns) {
-                free(s);
-                *err = srv_err(MV_MEMORY_LIMIT, "memory limit exceeded");
-                return -1;
-            }
-            s = ns;
-            cap = need * 2;
-        }
-        len += (size_t)sprintf(s + len, "%s%s=%s", len ? "," : "", key, val);
-    }
-    if (len)
-        *out = s;
-    else
-        free(s);
     return 0;
 }
 
@@ -358,9 +293,6 @@ json_t *srv_entities_search(srv_ctx *ctx, json_t *req)
         srv_req_int(req, "limit", 100, &limit, &err) ||
         srv_req_int(req, "offset", 0, &offset, &err))
         return err;
-    if (limit < 1 || offset < 0 || limit + offset > MAX_TOPK)
-        return srv_err(MV_PARAMETER_INVALID, "invalid parameter: limit must be at least 1 and "
-                       "limit + offset at most %d", MAX_TOPK);
     srv_coll c;
     srv_outplan p = {0};
     float *vecs = NULL;
@@ -368,26 +300,14 @@ json_t *srv_entities_search(srv_ctx *ctx, json_t *req)
     if ((err = srv_coll_open(ctx, coll, &c)))
         return err;
     const vdb_field_def *vf = NULL;
-    for (size_t i = 0; i < c.nfields; i++) {
-        if (c.fields[i].type != VDB_TYPE_FLOAT_VECTOR)
-            continue;
-        if (anns ? !strcmp(anns, c.fields[i].name) : !vf)
-            vf = &c.fields[i];
-        else if (!anns) {
-            err = srv_err(MV_PARAMETER_INVALID, "invalid parameter: the collection has several "
-                                                "vector fields: name one with annsField");
-            goto done;
-        }
-    }
-    if (!vf) {
-        err = anns ? srv_err(MV_FIELD_NOT_FOUND, "field not found[field=%s]: not a vector field "
-                             "of the collection", anns)
-                   : srv_err(MV_PARAMETER_INVALID, "invalid parameter: no vector field");
+    srv_status st;
+    if (srv_op_search_field(&c, anns, &vf, &st)) {
+        err = srv_status_json(&st);
         goto done;
     }
     size_t nq;
     vdb_search_req sr = {.struct_size = sizeof sr, .collection = coll, .vector_field = vf->name,
-                         .dim = vf->dim, .k = (uint32_t)(limit + offset), .filter = filter};
+                         .dim = vf->dim, .filter = filter};
     if (!(vecs = query_vectors(json_object_get(req, "data"), vf->dim, &nq, &err)) ||
         search_params(json_object_get(req, "searchParams"), vf, &params, &err) ||
         srv_outplan_make(&c, json_object_get(req, "outputFields"), 0, &p, &err) ||
@@ -399,9 +319,8 @@ json_t *srv_entities_search(srv_ctx *ctx, json_t *req)
     sr.read.output_fields = p.n ? p.names : NULL;
     sr.read.n_output_fields = p.n;
     vdb_result *res;
-    vdb_status st = vdb_search(ctx->db, &sr, &res);
-    if (st != VDB_OK) {
-        err = srv_vdb_err(ctx, st, coll, MV_PARTITION_NOT_FOUND);
+    if (srv_op_search(ctx, coll, &sr, limit, offset, &res, &st)) {
+        err = srv_status_json(&st);
         goto done;
     }
     /* one flat list of hits; "topks" says how many belong to each query, as Milvus */

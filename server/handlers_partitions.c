@@ -16,7 +16,9 @@ json_t *srv_partitions_create(srv_ctx *ctx, json_t *req)
     json_t *err = NULL;
     if (names(req, &coll, &part, &err))
         return err;
+    srv_write_lock(ctx);
     vdb_status st = vdb_create_partition(ctx->db, coll, part);
+    srv_write_unlock(ctx);
     return st == VDB_OK ? srv_ok(NULL) : srv_vdb_err(ctx, st, coll, 0);
 }
 
@@ -26,7 +28,9 @@ json_t *srv_partitions_drop(srv_ctx *ctx, json_t *req)
     json_t *err = NULL;
     if (names(req, &coll, &part, &err))
         return err;
+    srv_write_lock(ctx);
     vdb_status st = vdb_drop_partition(ctx->db, coll, part);
+    srv_write_unlock(ctx);
     return st == VDB_OK ? srv_ok(NULL) : srv_vdb_err(ctx, st, coll, MV_PARTITION_NOT_FOUND);
 }
 
@@ -50,16 +54,12 @@ json_t *srv_partitions_list(srv_ctx *ctx, json_t *req)
 /* 1 if the partition exists, 0 if not, -1 with *err on an error. */
 static int has_partition(srv_ctx *ctx, const char *coll, const char *part, json_t **err)
 {
-    vdb_names *n;
-    vdb_status st = vdb_list_partitions(ctx->db, coll, &n);
-    if (st != VDB_OK) {
-        *err = srv_vdb_err(ctx, st, coll, 0);
+    int has = 0;
+    srv_status st;
+    if (srv_op_has_partition(ctx, coll, part, &has, &st)) {
+        *err = srv_status_json(&st);
         return -1;
     }
-    int has = 0;
-    for (size_t i = 0; i < n->count && !has; i++)
-        has = !strcmp(n->names[i], part);
-    vdb_names_free(n);
     return has;
 }
 
@@ -83,11 +83,10 @@ json_t *srv_partitions_stats(srv_ctx *ctx, json_t *req)
     json_t *err = NULL;
     if (names(req, &coll, &part, &err))
         return err;
-    vdb_read_opts ro = {.struct_size = sizeof ro, .partitions = &part, .n_partitions = 1};
     uint64_t count = 0;
-    vdb_status st = vdb_count(ctx->db, coll, NULL, &ro, &count);
-    if (st != VDB_OK)
-        return srv_vdb_err(ctx, st, coll, MV_PARTITION_NOT_FOUND);
+    srv_status st;
+    if (srv_op_partition_rows(ctx, coll, part, &count, &st))
+        return srv_status_json(&st);
     json_t *d = json_object();
     json_object_set_new(d, "rowCount", json_integer((json_int_t)count));
     return srv_ok(d);
@@ -102,14 +101,9 @@ json_t *srv_partitions_load(srv_ctx *ctx, json_t *req)
     json_t *err = NULL;
     if (names(req, &coll, NULL, &err) || srv_req_strs(req, "partitionNames", &parts, &n, &err))
         return err;
-    int exists = 0;
-    if (vdb_has_collection(ctx->db, coll, &exists) == VDB_OK && !exists)
-        err = srv_err(MV_COLLECTION_NOT_FOUND, "collection not found[collection=%s]", coll);
-    for (size_t i = 0; i < n && !err; i++) {
-        int has = has_partition(ctx, coll, parts[i], &err);
-        if (has == 0)
-            err = srv_err(MV_PARTITION_NOT_FOUND, "partition not found[partition=%s]", parts[i]);
-    }
+    srv_status st;
+    if (srv_op_check_partitions(ctx, coll, parts, n, &st))
+        err = srv_status_json(&st);
     free(parts);
     return err ? err : srv_ok(NULL);
 }

@@ -1,5 +1,6 @@
-/* vdb-server — the libmicrohttpd glue: listening, TLS, auth, body cap, timeouts, connection
- * cap, and handing each complete request to a worker lane while its connection is suspended. */
+/* vdb-server — the libmicrohttpd glue for REST (HTTP/1.1): TLS, auth, body cap, timeouts, and
+ * handing each complete request to a worker lane while its connection is suspended. The port is
+ * front.c's: it hands over the connections that speak HTTP/1.1 (MHD_add_connection). */
 #include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
@@ -19,7 +20,6 @@
 struct srv_http {
     srv_ctx *ctx;
     struct MHD_Daemon *d;
-    srv_pool *reads, *writes;
     char *cert_pem, *key_pem;
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -218,7 +218,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     rs->phase = RUNNING;
     MHD_suspend_connection(conn); /* before the job can resume it */
-    if (srv_pool_submit(rs->route->is_write ? h->writes : h->reads, run_request, rs) != 0) {
+    if (srv_pool_submit(rs->route->is_write ? h->ctx->writes : h->ctx->reads, run_request, rs) != 0) {
         set_answer(rs, MHD_HTTP_SERVICE_UNAVAILABLE,
                    srv_err(2, "service unavailable: the server is shutting down"));
         rs->phase = DONE;
@@ -246,6 +246,26 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     pthread_mutex_unlock(&h->mu);
 }
 
+/* Every connection MHD closes frees a slot of the cap front.c counts. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    srv_http *h = cls;
+    (void)conn;
+    (void)socket_context;
+    if (toe == MHD_CONNECTION_NOTIFY_CLOSED)
+        srv_conns_close(h->ctx->conns);
+}
+
+void srv_http_add_connection(srv_http *h, int fd, const struct sockaddr *addr, socklen_t len)
+{
+    /* on failure MHD has closed the socket and never announced the connection */
+    if (MHD_add_connection(h->d, fd, addr, len) != MHD_YES) {
+        srv_log(SRV_LOG_WARN, "cannot take an HTTP/1.1 connection: %s", strerror(errno));
+        srv_conns_close(h->ctx->conns);
+    }
+}
+
 static void mhd_logger(void *cls, const char *fmt, va_list ap)
 {
     char msg[512];
@@ -254,35 +274,6 @@ static void mhd_logger(void *cls, const char *fmt, va_list ap)
     while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
         msg[--n] = 0;
     srv_log(SRV_LOG_DEBUG, "http: %s", msg);
-}
-
-static char *read_file(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        srv_log(SRV_LOG_ERROR, "cannot read %s: %s", path, strerror(errno));
-        return NULL;
-    }
-    size_t cap = 4096, len = 0;
-    char *buf = malloc(cap);
-    size_t n;
-    while (buf && (n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
-        len += n;
-        if (cap - len - 1 == 0) {
-            char *nb = cap < (1u << 24) ? realloc(buf, cap * 2) : NULL;
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-    }
-    fclose(f);
-    if (buf)
-        buf[len] = 0;
-    return buf;
 }
 
 srv_http *srv_http_start(srv_ctx *ctx)
@@ -295,42 +286,28 @@ srv_http *srv_http_start(srv_ctx *ctx)
     pthread_mutex_init(&h->mu, NULL);
     pthread_cond_init(&h->cv, NULL);
 
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE}, *ai = NULL;
-    char port[16];
-    snprintf(port, sizeof port, "%d", cfg->port);
-    int gai = getaddrinfo(cfg->host, port, &hints, &ai);
-    if (gai != 0) {
-        srv_log(SRV_LOG_ERROR, "cannot resolve --host %s: %s", cfg->host, gai_strerror(gai));
-        goto fail;
-    }
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_ALLOW_SUSPEND_RESUME |
-                     MHD_USE_ERROR_LOG;
-    if (ai->ai_family == AF_INET6)
-        flags |= MHD_USE_IPv6;
+                     MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC;
     if (cfg->tls_cert) {
         if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
             srv_log(SRV_LOG_ERROR, "this libmicrohttpd has no TLS support: --tls-cert cannot "
                                    "be served");
             goto fail;
         }
-        if (!(h->cert_pem = read_file(cfg->tls_cert)) || !(h->key_pem = read_file(cfg->tls_key)))
+        if (!(h->cert_pem = srv_read_file(cfg->tls_cert)) ||
+            !(h->key_pem = srv_read_file(cfg->tls_key)))
             goto fail;
         flags |= MHD_USE_TLS;
     }
-    h->reads = srv_pool_create(cfg->threads, "vdb-read");
-    h->writes = srv_pool_create(cfg->threads > 3 ? cfg->threads / 2 : 2, "vdb-write");
-    if (!h->reads || !h->writes)
-        goto fail;
 
     struct MHD_OptionItem opts[16];
     int n = 0;
-    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, ai->ai_addr};
-    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, cfg->max_conns, NULL};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_logger, NULL};
+    /* the cap is front.c's (shared with gRPC); MHD's own only guards against a bug there */
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, cfg->max_conns + 16, NULL};
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, cfg->timeout, NULL};
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, h};
-    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_logger, NULL};
-    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, NULL};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, h};
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT, 64 * 1024, NULL};
     if (cfg->io_threads > 1)
         opts[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, cfg->io_threads, NULL};
@@ -342,29 +319,11 @@ srv_http *srv_http_start(srv_ctx *ctx)
     h->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_ARRAY, opts,
                             MHD_OPTION_END);
     if (!h->d) {
-        srv_log(SRV_LOG_ERROR, "cannot listen on %s:%d (in use, or a bad TLS certificate/key?)",
-                cfg->host, cfg->port);
+        srv_log(SRV_LOG_ERROR, "cannot start the HTTP/1.1 front (a bad TLS certificate/key?)");
         goto fail;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
-    int bound = info ? info->port : cfg->port;
-    char shown[64];
-    snprintf(shown, sizeof shown, ai->ai_family == AF_INET6 ? "[%s]" : "%s", cfg->host);
-    freeaddrinfo(ai);
-    /* on stdout, one line, for scripts that start the server on --port 0 */
-    printf("vdb-server listening on %s://%s:%d\n", h->cert_pem ? "https" : "http", shown, bound);
-    fflush(stdout);
-    srv_log(SRV_LOG_INFO, "listening on %s://%s:%d (%d read + %d write workers, %d connection "
-            "threads, at most %d connections, bodies up to %llu bytes%s)",
-            h->cert_pem ? "https" : "http", shown, bound, cfg->threads,
-            cfg->threads > 3 ? cfg->threads / 2 : 2, cfg->io_threads, cfg->max_conns,
-            (unsigned long long)cfg->max_body, cfg->token ? ", token required" : "");
     return h;
 fail:
-    if (ai)
-        freeaddrinfo(ai);
-    srv_pool_destroy(h->reads);
-    srv_pool_destroy(h->writes);
     free(h->cert_pem);
     free(h->key_pem);
     pthread_mutex_destroy(&h->mu);
@@ -378,9 +337,6 @@ void srv_http_quiesce(srv_http *h)
     pthread_mutex_lock(&h->mu);
     h->stopping = 1;
     pthread_mutex_unlock(&h->mu);
-    MHD_socket s = MHD_quiesce_daemon(h->d);
-    if (s != MHD_INVALID_SOCKET)
-        close(s);
 }
 
 int srv_http_drain(srv_http *h, int seconds)
@@ -401,12 +357,9 @@ void srv_http_stop(srv_http *h)
 {
     if (!h)
         return;
-    /* requests already handed to a worker finish (and resume their connections) first */
-    srv_pool_stop(h->reads);
-    srv_pool_stop(h->writes);
+    /* the pools were stopped first: requests handed to a worker have resumed their
+     * connections */
     MHD_stop_daemon(h->d);
-    srv_pool_destroy(h->reads);
-    srv_pool_destroy(h->writes);
     free(h->cert_pem);
     free(h->key_pem);
     pthread_mutex_destroy(&h->mu);

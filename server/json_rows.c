@@ -9,17 +9,20 @@
 
 #define DYNAMIC_FIELD "$meta"
 
-json_t *srv_coll_open(srv_ctx *ctx, const char *name, srv_coll *c)
+int srv_coll_load(srv_ctx *ctx, const char *name, srv_coll *c, srv_status *err)
 {
     memset(c, 0, sizeof *c);
+    if (!name || !*name)
+        return srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: collection name should "
+                        "not be empty");
     vdb_status st = vdb_describe_collection(ctx->db, name, &c->schema);
     if (st != VDB_OK)
-        return srv_vdb_err(ctx, st, name, 0);
+        return srv_fail_vdb(ctx, err, st, name, 0);
     c->nfields = vdb_schema_field_count(c->schema);
     c->fields = calloc(c->nfields ? c->nfields : 1, sizeof *c->fields);
     if (!c->fields) {
         srv_coll_free(c);
-        return srv_err(MV_MEMORY_LIMIT, "memory limit exceeded");
+        return srv_fail(err, MV_MEMORY_LIMIT, "memory limit exceeded");
     }
     c->pk = 0;
     for (size_t i = 0; i < c->nfields; i++) {
@@ -29,7 +32,13 @@ json_t *srv_coll_open(srv_ctx *ctx, const char *name, srv_coll *c)
             c->pk = (int)i;
     }
     c->dynamic = vdb_schema_dynamic(c->schema);
-    return NULL;
+    return 0;
+}
+
+json_t *srv_coll_open(srv_ctx *ctx, const char *name, srv_coll *c)
+{
+    srv_status err;
+    return srv_coll_load(ctx, name, c, &err) ? srv_status_json(&err) : NULL;
 }
 
 void srv_coll_free(srv_coll *c)
@@ -338,34 +347,20 @@ static int plan_add(srv_outplan *p, const char *name, char kind)
     return 0;
 }
 
-int srv_outplan_make(const srv_coll *c, json_t *fields, int dflt_all, srv_outplan *p,
-                     json_t **err)
+int srv_outplan_names(const srv_coll *c, const char *const *names, size_t nf, int dflt_all,
+                      srv_outplan *p, srv_status *err)
 {
     memset(p, 0, sizeof *p);
     p->with_pk = 1;
-    size_t nf = json_is_array(fields) ? json_array_size(fields) : 0;
-    if (fields && !json_is_null(fields) && !json_is_array(fields)) {
-        *err = srv_err(MV_INCORRECT_FORMAT, "can only accept json format request, error: "
-                                            "'outputFields' must be an array of strings");
-        return -1;
-    }
     int rc = 0;
     for (size_t i = 0; i < (nf ? nf : 1) && rc == 0; i++) {
         const char *name;
-        if (nf) {
-            json_t *e = json_array_get(fields, i);
-            if (!json_is_string(e)) {
-                *err = srv_err(MV_INCORRECT_FORMAT, "can only accept json format request, "
-                               "error: 'outputFields' must be an array of strings");
-                srv_outplan_free(p);
-                return -1;
-            }
-            name = json_string_value(e);
-        } else if (dflt_all) {
+        if (nf)
+            name = names[i];
+        else if (dflt_all)
             name = "*";
-        } else {
+        else
             break;
-        }
         if (!strcmp(name, "*")) {
             for (size_t f = 0; f < c->nfields && rc == 0; f++)
                 if ((int)f != c->pk)
@@ -384,18 +379,46 @@ int srv_outplan_make(const srv_coll *c, json_t *fields, int dflt_all, srv_outpla
         else if (c->dynamic)
             rc = plan_add(p, name, 'd');
         else {
-            *err = srv_err(MV_FIELD_NOT_FOUND, "field not found[field=%s]: not a field of the "
-                           "collection", name);
             srv_outplan_free(p);
-            return -1;
+            return srv_fail(err, MV_FIELD_NOT_FOUND, "field not found[field=%s]: not a field "
+                            "of the collection", name);
         }
     }
     if (rc) {
         srv_outplan_free(p);
+        return srv_fail(err, MV_MEMORY_LIMIT, "memory limit exceeded");
+    }
+    return 0;
+}
+
+int srv_outplan_make(const srv_coll *c, json_t *fields, int dflt_all, srv_outplan *p,
+                     json_t **err)
+{
+    memset(p, 0, sizeof *p);
+    size_t nf = json_is_array(fields) ? json_array_size(fields) : 0;
+    const char **names = calloc(nf ? nf : 1, sizeof *names);
+    if (!names) {
         *err = srv_err(MV_MEMORY_LIMIT, "memory limit exceeded");
         return -1;
     }
-    return 0;
+    int bad = fields && !json_is_null(fields) && !json_is_array(fields);
+    for (size_t i = 0; i < nf && !bad; i++) {
+        json_t *e = json_array_get(fields, i);
+        bad = !json_is_string(e);
+        names[i] = json_string_value(e);
+    }
+    if (bad) {
+        free(names);
+        *err = srv_err(MV_INCORRECT_FORMAT, "can only accept json format request, error: "
+                                            "'outputFields' must be an array of strings");
+        return -1;
+    }
+    srv_status st;
+    int rc = srv_outplan_names(c, names, nf, dflt_all, p, &st);
+    free(names);
+    if (rc)
+        *err = srv_status_json(&st);
+    return rc;
 }
 
 void srv_outplan_free(srv_outplan *p)

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "server.h"
 
@@ -54,8 +55,21 @@ int main(int argc, char **argv)
         return 1;
     }
     srv_ctx ctx = {.db = db, .cfg = &cfg};
-    srv_http *http = srv_http_start(&ctx);
-    if (!http) {
+    pthread_rwlock_init(&ctx.schema_lock, NULL);
+    srv_http *http = NULL;
+    srv_h2 *h2 = NULL;
+    srv_front *front = NULL;
+    ctx.reads = srv_pool_create(cfg.threads, "vdb-read");
+    ctx.writes = srv_pool_create(srv_write_workers(&cfg), "vdb-write");
+    ctx.conns = srv_conns_create(cfg.max_conns);
+    if (!ctx.reads || !ctx.writes || !ctx.conns || !(http = srv_http_start(&ctx)) ||
+        !(h2 = srv_h2_start(&ctx)) || !(front = srv_front_start(&ctx, http, h2))) {
+        srv_pool_destroy(ctx.reads); /* stops the lanes before the fronts go */
+        srv_pool_destroy(ctx.writes);
+        srv_h2_stop(h2);
+        if (http)
+            srv_http_stop(http);
+        srv_conns_destroy(ctx.conns);
         vdb_close(db);
         srv_config_free(&cfg);
         return 1;
@@ -65,12 +79,27 @@ int main(int argc, char **argv)
     sigwait(&stop, &sig);
     srv_log(SRV_LOG_INFO, "%s: no new connections; finishing the requests in flight (up to %d s)",
             sig == SIGINT ? "SIGINT" : "SIGTERM", cfg.drain_timeout);
+    srv_front_stop(front);
     srv_http_quiesce(http);
+    srv_h2_quiesce(h2);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     int left = srv_http_drain(http, cfg.drain_timeout);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    int spent = (int)(t1.tv_sec - t0.tv_sec);
+    left += srv_h2_drain(h2, cfg.drain_timeout > spent ? cfg.drain_timeout - spent : 0);
     if (left)
         srv_log(SRV_LOG_WARN, "%d request(s) still open after %d s: running ones finish, the "
                 "others are closed", left, cfg.drain_timeout);
+    /* requests already on a worker finish (and hand back their answers) before the fronts go */
+    srv_pool_stop(ctx.reads);
+    srv_pool_stop(ctx.writes);
     srv_http_stop(http);
+    srv_h2_stop(h2);
+    srv_pool_destroy(ctx.reads);
+    srv_pool_destroy(ctx.writes);
+    srv_conns_destroy(ctx.conns);
+    pthread_rwlock_destroy(&ctx.schema_lock);
     vdb_close(db);
     srv_log(SRV_LOG_INFO, "stopped; the database is closed");
     srv_config_free(&cfg);

@@ -3,7 +3,9 @@
 #define VDB_SERVER_H
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stddef.h>
+#include <sys/socket.h>
 #include <stdint.h>
 #include <vdb/vdb.h>
 
@@ -23,7 +25,8 @@ typedef struct srv_config {
     uint64_t max_body;     /* request body cap in bytes; default 64 MiB */
     int timeout;           /* seconds a connection may sit idle; default 30 */
     int request_timeout;   /* seconds to receive one whole request; default 120 */
-    int max_conns;         /* connection cap; default 256 */
+    int max_conns;         /* connection cap (REST and gRPC together); default 256 */
+    int max_streams;       /* gRPC: concurrent streams per HTTP/2 connection; default 100 */
     int drain_timeout;     /* seconds shutdown waits for requests in flight; default 30 */
 } srv_config;
 
@@ -32,6 +35,10 @@ typedef struct srv_config {
  * -1 on an error (already printed). */
 int srv_config_load(srv_config *cfg, int argc, char **argv);
 void srv_config_free(srv_config *cfg);
+/* Workers of the write lane: half the read workers, at least 2. */
+int srv_write_workers(const srv_config *cfg);
+/* The whole file as a NUL-terminated string (malloc'd), or NULL (logged). */
+char *srv_read_file(const char *path);
 
 /* ---- logging (log.c) ------------------------------------------------------------------- */
 
@@ -46,10 +53,34 @@ void srv_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3
  * The HTTP layer (http.c) answers it with HTTP 200, as Milvus does; a gRPC front can call
  * the same handlers. Handlers are thread-safe: the vdb_db handle is. */
 
+typedef struct srv_pool srv_pool;
+typedef struct srv_conns srv_conns;
+
 typedef struct srv_ctx {
     vdb_db *db;
     const srv_config *cfg;
+    srv_pool *reads, *writes; /* the worker lanes both protocols run requests on */
+    srv_conns *conns;         /* the connection cap both protocols share */
+    /* writes hold it shared; re-creating an empty collection (srv_op_create_index) alone */
+    pthread_rwlock_t schema_lock;
 } srv_ctx;
+
+/* A Milvus status, protocol-free: REST prints it as {"code", "message"}, gRPC as a
+ * common.Status. code 0 is success. */
+typedef struct srv_status {
+    int code;
+    char msg[1024];
+} srv_status;
+
+/* Sets st to code and printf(fmt, ...); returns -1 (for `return srv_fail(...)`). */
+int srv_fail(srv_status *st, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The status for a failed vdb call: call it right after the call (it reads vdb_errmsg). st
+ * maps to a Milvus code; VDB_ENOTFOUND becomes 100 when collection does not exist, else
+ * notfound_code (0: 1100). Returns -1. */
+int srv_fail_vdb(srv_ctx *ctx, srv_status *out, vdb_status st, const char *collection,
+                 int notfound_code);
+/* The JSON response {"code", "message"} of st. */
+json_t *srv_status_json(const srv_status *st);
 
 typedef json_t *(*srv_handler)(srv_ctx *ctx, json_t *req);
 
@@ -163,7 +194,9 @@ typedef struct srv_coll {
     int dynamic;
 } srv_coll;
 
-/* Describes collection name into c; on error returns a response (free c with srv_coll_free). */
+/* Describes collection name into c: 0, or -1 with *err (free c with srv_coll_free). */
+int srv_coll_load(srv_ctx *ctx, const char *name, srv_coll *c, srv_status *err);
+/* The same for REST: NULL, or the error response. */
 json_t *srv_coll_open(srv_ctx *ctx, const char *name, srv_coll *c);
 void srv_coll_free(srv_coll *c);
 int srv_coll_find(const srv_coll *c, const char *field); /* index or -1 */
@@ -201,13 +234,79 @@ typedef struct srv_pks {
 int srv_pks_from_json(const srv_coll *c, json_t *v, srv_pks *out, json_t **err);
 void srv_pks_free(srv_pks *p);
 
+/* The plan for output field names (n of them; none: dflt_all gives "*", else nothing). */
+int srv_outplan_names(const srv_coll *c, const char *const *names, size_t n, int dflt_all,
+                      srv_outplan *p, srv_status *err);
+
+/* ---- the request layer: operations both protocols share (ops.c) -------------------------
+ * Each takes C values, returns 0, or -1 with *err set to Milvus's status. */
+
+#define SRV_MAX_TOPK 16384 /* limit + offset of a search, as Milvus */
+
+/* 0 if the collection exists, else 100. */
+int srv_op_require_collection(srv_ctx *ctx, const char *coll, srv_status *err);
+/* Drops it; one that is not there is success, as Milvus. */
+int srv_op_drop_collection(srv_ctx *ctx, const char *coll, srv_status *err);
+int srv_op_has_partition(srv_ctx *ctx, const char *coll, const char *part, int *has,
+                         srv_status *err);
+/* The collection and each partition exist (load/release are no-ops: all is loaded). */
+int srv_op_check_partitions(srv_ctx *ctx, const char *coll, const char *const *parts, size_t n,
+                            srv_status *err);
+int srv_op_partition_rows(srv_ctx *ctx, const char *coll, const char *part, uint64_t *rows,
+                          srv_status *err);
+/* A consistency level by Milvus's name (NULL or "": Strong) into ro. */
+int srv_op_consistency(const char *level, vdb_read_opts *ro, srv_status *err);
+/* Writers hold this shared (see srv_ctx.schema_lock). */
+void srv_write_lock(srv_ctx *ctx);
+void srv_write_unlock(srv_ctx *ctx);
+/* Insert or upsert b into partition part (NULL: _default); *pks gets the keys. */
+int srv_op_write(srv_ctx *ctx, const char *coll, const char *part, const vdb_batch *b,
+                 int upsert, vdb_result **pks, srv_status *err);
+/* Deletes by filter (when non-empty) or by pks; *count: rows matched (keys given). */
+int srv_op_delete(srv_ctx *ctx, const char *coll, const char *part, const char *filter,
+                  const vdb_pk_list *pks, uint64_t *count, srv_status *err);
+int srv_is_count_star(const char *name);
+int srv_op_count(srv_ctx *ctx, const char *coll, const char *filter, const vdb_read_opts *ro,
+                 uint64_t *n, srv_status *err);
+/* A query with Milvus's semantics: with a limit, the matches of smallest primary key, in key
+ * order, after skipping offset (what the query iterator pages on). *res is NULL when no row
+ * matches. */
+int srv_op_query(srv_ctx *ctx, const srv_coll *c, const char *coll, const char *filter,
+                 const vdb_read_opts *ro, int64_t limit, int64_t offset, vdb_result **res,
+                 srv_status *err);
+/* The vector field a search names (anns NULL or "": the only one). */
+int srv_op_search_field(const srv_coll *c, const char *anns, const vdb_field_def **vf,
+                        srv_status *err);
+/* A metric a request names must be the field's (what: "searchParams", "the index"). */
+int srv_op_check_metric(const vdb_field_def *vf, const char *metric, const char *what,
+                        srv_status *err);
+/* A params object ({"ef": 64, ...}) as "key=value,..." (NULL when empty), skipping keys. */
+int srv_op_params_text(json_t *params, const char *const *skip, char **out, srv_status *err);
+/* Runs sr with k = limit + offset (sr->k is set here). */
+int srv_op_search(srv_ctx *ctx, const char *coll, vdb_search_req *sr, int64_t limit,
+                  int64_t offset, vdb_result **res, srv_status *err);
+/* Creates the index of field: type (NULL: params' index_type, else AUTOINDEX), metric (NULL:
+ * params' metric_type; must be the field's, but an empty collection takes it), params: the
+ * other parameters ({"M": 16, ...}). */
+int srv_op_create_index(srv_ctx *ctx, const char *coll, const srv_coll *c, const char *field,
+                        const char *type, const char *metric, json_t *params, srv_status *err);
+enum { SRV_INDEX_IN_PROGRESS = 2, SRV_INDEX_FINISHED = 3, SRV_INDEX_FAILED = 4 };
+typedef struct srv_index_info {
+    const char *type, *metric;
+    uint64_t indexed_rows, total_rows;
+    int state; /* SRV_INDEX_* (Milvus's IndexState numbers) */
+    char reason[512];
+} srv_index_info;
+int srv_op_describe_index(srv_ctx *ctx, const char *coll, const srv_coll *c, const char *field,
+                          srv_index_info *out, srv_status *err);
+int srv_op_drop_index(srv_ctx *ctx, const char *coll, const char *field, srv_status *err);
+
 /* Compact JSON text of v (malloc'd; *len its length), reals in their shortest exact form.
  * NULL when out of memory. (json_out.c) */
 char *srv_json_text(const json_t *v, size_t *len);
 
-/* ---- the HTTP front (http.c) and the worker pool (pool.c) ------------------------------- */
+/* ---- the port, the connection cap, HTTP/1.1 and HTTP/2 (front.c, conns.c, http.c, h2.c) --- */
 
-typedef struct srv_pool srv_pool;
 typedef void (*srv_job_fn)(void *arg);
 srv_pool *srv_pool_create(int threads, const char *name);
 /* Queues fn(arg); returns 0, or -1 when the pool is stopping. */
@@ -217,14 +316,82 @@ void srv_pool_stop(srv_pool *p);
 /* srv_pool_stop, then frees the pool. */
 void srv_pool_destroy(srv_pool *p);
 
+/* The connection cap: try_open takes a slot (0 at the cap), close gives one back (from any
+ * thread); the accept loop polls wake_fd, written when a slot frees at the cap. */
+srv_conns *srv_conns_create(int max);
+void srv_conns_destroy(srv_conns *c);
+int srv_conns_try_open(srv_conns *c);
+int srv_conns_full(srv_conns *c);
+void srv_conns_close(srv_conns *c);
+int srv_conns_wake_fd(const srv_conns *c);
+void srv_conns_drain_wake(srv_conns *c);
+
+/* REST over HTTP/1.1 (libmicrohttpd, with its own polling threads and no listening socket). */
 typedef struct srv_http srv_http;
-/* Starts listening (the requests run on ctx's database). NULL on error (logged). */
+/* Starts the REST front (the requests run on ctx's database and lanes). NULL on error. */
 srv_http *srv_http_start(srv_ctx *ctx);
-/* Stops accepting new connections; requests in flight go on. */
+/* Takes a connection front.c accepted (any thread); its slot is freed when MHD closes it. */
+void srv_http_add_connection(srv_http *h, int fd, const struct sockaddr *addr, socklen_t len);
+/* New requests get 503 and every answer closes its connection; requests in flight go on. */
 void srv_http_quiesce(srv_http *h);
 /* Waits up to seconds for requests in flight; returns how many are still running. */
 int srv_http_drain(srv_http *h, int seconds);
-/* Closes every connection and frees everything. */
+/* Closes every connection and frees everything (stop the pools first). */
 void srv_http_stop(srv_http *h);
+
+/* gRPC over HTTP/2 (h2.c). */
+typedef struct srv_h2 srv_h2;
+srv_h2 *srv_h2_start(srv_ctx *ctx);
+/* Takes a connection that sent HTTP/2's preface (or offered h2 by ALPN); any thread. */
+void srv_h2_add_connection(srv_h2 *h, int fd);
+/* Sends GOAWAY on every connection: calls in flight finish, new ones are refused. */
+void srv_h2_quiesce(srv_h2 *h);
+/* Waits up to seconds for calls in flight and their answers; returns how many still run. */
+int srv_h2_drain(srv_h2 *h, int seconds);
+/* Closes every connection and frees everything (stop the pools first). */
+void srv_h2_stop(srv_h2 *h);
+
+/* The listening port (front.c): accepts, tells HTTP/1.1 from HTTP/2 and hands them over. */
+typedef struct srv_front srv_front;
+srv_front *srv_front_start(srv_ctx *ctx, srv_http *http, srv_h2 *h2);
+/* Closes the listening socket (and connections that have not said which protocol). */
+void srv_front_stop(srv_front *f);
+
+/* ---- gRPC: the MilvusService methods (grpc.c, grpc_*.c) -------------------------------- */
+
+enum { /* gRPC status codes */
+    SRV_GRPC_OK = 0,
+    SRV_GRPC_CANCELLED = 1,
+    SRV_GRPC_UNKNOWN = 2,
+    SRV_GRPC_INVALID_ARGUMENT = 3,
+    SRV_GRPC_DEADLINE_EXCEEDED = 4,
+    SRV_GRPC_RESOURCE_EXHAUSTED = 8,
+    SRV_GRPC_UNIMPLEMENTED = 12,
+    SRV_GRPC_INTERNAL = 13,
+    SRV_GRPC_UNAVAILABLE = 14,
+    SRV_GRPC_UNAUTHENTICATED = 16,
+};
+
+typedef struct srv_grpc_method srv_grpc_method;
+
+/* The answer of a call: buf (malloc'd) holds 5 bytes for the gRPC message prefix, then the
+ * packed response; len counts both. status != 0: no message, a gRPC error with message. */
+typedef struct srv_grpc_reply {
+    uint8_t *buf;
+    size_t len;
+    int status;
+    char message[512];
+} srv_grpc_reply;
+
+/* The method a :path names ("/milvus.proto.milvus.MilvusService/Search"); NULL with *why
+ * (gRPC's words for UNIMPLEMENTED) when there is none. */
+const srv_grpc_method *srv_grpc_find(const char *path, const char **why);
+int srv_grpc_is_write(const srv_grpc_method *m);
+/* 1 if the authorization metadata (base64 of "user:password" or of the token) matches
+ * cfg->token; else 0 with *why (Milvus's words). */
+int srv_grpc_auth_ok(const srv_config *cfg, const char *authorization, const char **why);
+/* Runs the call on msg (the request message, unframed). dbname: the "dbname" metadata. */
+void srv_grpc_run(srv_ctx *ctx, const srv_grpc_method *m, const char *dbname,
+                  const uint8_t *msg, size_t len, srv_grpc_reply *out);
 
 #endif

@@ -1,0 +1,361 @@
+/* vdb-server — gRPC's MilvusService: the method table (which RPCs are served, on which lane,
+ * and the shape of their answers), the authorization metadata, and Milvus's status in every
+ * answer (common.Status: the 2.x code, the legacy error_code and the reason). A method libvdb
+ * lacks the feature for is listed with the reason it answers; a name not in the table gets
+ * gRPC's UNIMPLEMENTED. Adding a method: a row here and a handler in grpc_*.c. */
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "grpc_pb.h"
+
+#define SERVICE "milvus.proto.milvus.MilvusService"
+
+enum { SHAPE_STATUS, SHAPE_WRAPPED }; /* the answer is a common.Status / holds it in field 1 */
+
+struct srv_grpc_method {
+    const char *name;
+    srv_rpc_fn fn;     /* NULL: not supported; answers `note` */
+    int is_write;      /* runs on the write lane */
+    int shape;
+    const char *note;
+};
+
+#define RPC(name, fn, w, shape) {name, fn, w, shape, NULL}
+#define NOT(name, shape, note) {name, NULL, 0, shape, note}
+
+static const char NO_ALIAS[] = "aliases are not supported by libvdb yet";
+static const char NO_DB[] = "libvdb has one database per folder: only \"default\" exists";
+static const char NO_RBAC[] = "users and roles are not supported: vdb-server takes one token "
+                              "(--token)";
+static const char NO_RG[] = "resource groups and replicas belong to a Milvus cluster";
+
+static const srv_grpc_method methods[] = {
+    RPC("Connect", srv_rpc_connect, 0, SHAPE_WRAPPED),
+    RPC("GetVersion", srv_rpc_get_version, 0, SHAPE_WRAPPED),
+    RPC("CheckHealth", srv_rpc_check_health, 0, SHAPE_WRAPPED),
+    RPC("AllocTimestamp", srv_rpc_alloc_timestamp, 0, SHAPE_WRAPPED),
+    RPC("ListDatabases", srv_rpc_list_databases, 0, SHAPE_WRAPPED),
+    RPC("DescribeDatabase", srv_rpc_describe_database, 0, SHAPE_WRAPPED),
+    RPC("CreateCollection", srv_rpc_create_collection, 1, SHAPE_STATUS),
+    RPC("DropCollection", srv_rpc_drop_collection, 1, SHAPE_STATUS),
+    RPC("HasCollection", srv_rpc_has_collection, 0, SHAPE_WRAPPED),
+    RPC("DescribeCollection", srv_rpc_describe_collection, 0, SHAPE_WRAPPED),
+    RPC("ShowCollections", srv_rpc_show_collections, 0, SHAPE_WRAPPED),
+    RPC("GetCollectionStatistics", srv_rpc_collection_stats, 0, SHAPE_WRAPPED),
+    RPC("LoadCollection", srv_rpc_load_collection, 0, SHAPE_STATUS),
+    RPC("ReleaseCollection", srv_rpc_load_collection, 0, SHAPE_STATUS),
+    RPC("GetLoadState", srv_rpc_get_load_state, 0, SHAPE_WRAPPED),
+    RPC("GetLoadingProgress", srv_rpc_get_loading_progress, 0, SHAPE_WRAPPED),
+    RPC("Flush", srv_rpc_flush, 1, SHAPE_WRAPPED),
+    RPC("GetFlushState", srv_rpc_get_flush_state, 0, SHAPE_WRAPPED),
+    RPC("ManualCompaction", srv_rpc_manual_compaction, 1, SHAPE_WRAPPED),
+    RPC("GetCompactionState", srv_rpc_get_compaction_state, 0, SHAPE_WRAPPED),
+    RPC("CreatePartition", srv_rpc_create_partition, 1, SHAPE_STATUS),
+    RPC("DropPartition", srv_rpc_drop_partition, 1, SHAPE_STATUS),
+    RPC("HasPartition", srv_rpc_has_partition, 0, SHAPE_WRAPPED),
+    RPC("ShowPartitions", srv_rpc_show_partitions, 0, SHAPE_WRAPPED),
+    RPC("LoadPartitions", srv_rpc_load_partitions, 0, SHAPE_STATUS),
+    RPC("ReleasePartitions", srv_rpc_load_partitions, 0, SHAPE_STATUS),
+    RPC("GetPartitionStatistics", srv_rpc_partition_stats, 0, SHAPE_WRAPPED),
+    RPC("CreateIndex", srv_rpc_create_index, 1, SHAPE_STATUS),
+    RPC("DescribeIndex", srv_rpc_describe_index, 0, SHAPE_WRAPPED),
+    RPC("DropIndex", srv_rpc_drop_index, 1, SHAPE_STATUS),
+    RPC("GetIndexState", srv_rpc_get_index_state, 0, SHAPE_WRAPPED),
+    RPC("GetIndexBuildProgress", srv_rpc_get_index_build_progress, 0, SHAPE_WRAPPED),
+    RPC("Insert", srv_rpc_insert, 1, SHAPE_WRAPPED),
+    RPC("Upsert", srv_rpc_upsert, 1, SHAPE_WRAPPED),
+    RPC("Delete", srv_rpc_delete, 1, SHAPE_WRAPPED),
+    RPC("Search", srv_rpc_search, 0, SHAPE_WRAPPED),
+    RPC("Query", srv_rpc_query, 0, SHAPE_WRAPPED),
+    /* features libvdb lacks today: a clear Milvus error (3000), the request is not read */
+    NOT("HybridSearch", SHAPE_WRAPPED, "hybrid search is not supported by libvdb yet"),
+    NOT("RenameCollection", SHAPE_STATUS, "renaming a collection is not supported by libvdb"),
+    NOT("AlterCollection", SHAPE_STATUS, "collection properties cannot be altered in libvdb"),
+    NOT("AlterCollectionField", SHAPE_STATUS, "fields cannot be altered in libvdb"),
+    NOT("AddCollectionField", SHAPE_STATUS, "fields cannot be added to a collection in libvdb"),
+    NOT("TruncateCollection", SHAPE_WRAPPED, "truncating a collection is not supported by "
+                                             "libvdb (drop and create it)"),
+    NOT("AlterIndex", SHAPE_STATUS, "index properties cannot be altered in libvdb"),
+    NOT("CreateAlias", SHAPE_STATUS, NO_ALIAS),
+    NOT("DropAlias", SHAPE_STATUS, NO_ALIAS),
+    NOT("AlterAlias", SHAPE_STATUS, NO_ALIAS),
+    NOT("DescribeAlias", SHAPE_WRAPPED, NO_ALIAS),
+    NOT("ListAliases", SHAPE_WRAPPED, NO_ALIAS),
+    NOT("CreateDatabase", SHAPE_STATUS, NO_DB),
+    NOT("DropDatabase", SHAPE_STATUS, NO_DB),
+    NOT("AlterDatabase", SHAPE_STATUS, NO_DB),
+    NOT("CreateCredential", SHAPE_STATUS, NO_RBAC),
+    NOT("UpdateCredential", SHAPE_STATUS, NO_RBAC),
+    NOT("DeleteCredential", SHAPE_STATUS, NO_RBAC),
+    NOT("ListCredUsers", SHAPE_WRAPPED, NO_RBAC),
+    NOT("CreateRole", SHAPE_STATUS, NO_RBAC),
+    NOT("DropRole", SHAPE_STATUS, NO_RBAC),
+    NOT("OperateUserRole", SHAPE_STATUS, NO_RBAC),
+    NOT("SelectRole", SHAPE_WRAPPED, NO_RBAC),
+    NOT("SelectUser", SHAPE_WRAPPED, NO_RBAC),
+    NOT("OperatePrivilege", SHAPE_STATUS, NO_RBAC),
+    NOT("OperatePrivilegeV2", SHAPE_STATUS, NO_RBAC),
+    NOT("SelectGrant", SHAPE_WRAPPED, NO_RBAC),
+    NOT("CreatePrivilegeGroup", SHAPE_STATUS, NO_RBAC),
+    NOT("DropPrivilegeGroup", SHAPE_STATUS, NO_RBAC),
+    NOT("ListPrivilegeGroups", SHAPE_WRAPPED, NO_RBAC),
+    NOT("OperatePrivilegeGroup", SHAPE_STATUS, NO_RBAC),
+    NOT("CreateResourceGroup", SHAPE_STATUS, NO_RG),
+    NOT("DropResourceGroup", SHAPE_STATUS, NO_RG),
+    NOT("ListResourceGroups", SHAPE_WRAPPED, NO_RG),
+    NOT("DescribeResourceGroup", SHAPE_WRAPPED, NO_RG),
+    NOT("GetReplicas", SHAPE_WRAPPED, NO_RG),
+    NOT("Import", SHAPE_WRAPPED, "bulk import is not supported by libvdb yet (insert rows)"),
+    NOT("GetImportState", SHAPE_WRAPPED, "bulk import is not supported by libvdb yet"),
+    NOT("ListImportTasks", SHAPE_WRAPPED, "bulk import is not supported by libvdb yet"),
+    NOT("RunAnalyzer", SHAPE_WRAPPED, "analyzers (full text search) are not supported by libvdb"),
+};
+
+const srv_grpc_method *srv_grpc_find(const char *path, const char **why)
+{
+    static const char prefix[] = "/" SERVICE "/";
+    if (strncmp(path, prefix, sizeof prefix - 1)) {
+        *why = "unknown service: vdb-server serves " SERVICE;
+        return NULL;
+    }
+    const char *name = path + sizeof prefix - 1;
+    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
+        if (!strcmp(methods[i].name, name))
+            return &methods[i];
+    *why = "unknown method for service " SERVICE " (server/README.md lists what vdb-server "
+           "serves)";
+    return NULL;
+}
+
+int srv_grpc_is_write(const srv_grpc_method *m)
+{
+    return m->is_write;
+}
+
+/* ---- authorization ------------------------------------------------------------------------ */
+
+static int b64_value(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '+' || c == '-')
+        return 62;
+    if (c == '/' || c == '_')
+        return 63;
+    return -1;
+}
+
+/* Standard or URL-safe base64, padded or not. Returns the length, or -1. */
+static long b64_decode(const char *in, char *out, size_t cap)
+{
+    size_t o = 0;
+    unsigned acc = 0;
+    int bits = 0;
+    for (const unsigned char *p = (const unsigned char *)in; *p && *p != '='; p++) {
+        int v = b64_value(*p);
+        if (v < 0)
+            return -1;
+        acc = acc << 6 | (unsigned)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            if (o + 1 >= cap)
+                return -1;
+            out[o++] = (char)(acc >> bits & 0xff);
+        }
+    }
+    out[o] = 0;
+    return (long)o;
+}
+
+int srv_grpc_auth_ok(const srv_config *cfg, const char *authorization, const char **why)
+{
+    if (!authorization || !*authorization) {
+        *why = "missing authorization in header";
+        return 0;
+    }
+    char raw[512];
+    long n = b64_decode(authorization, raw, sizeof raw);
+    if (n < 0) {
+        *why = "invalid token format";
+        return 0;
+    }
+    const char *want = cfg->token;
+    size_t w = strlen(want);
+    unsigned diff = (unsigned)((size_t)n ^ w); /* in time independent of where they differ */
+    for (long i = 0; i < n; i++)
+        diff |= (unsigned char)raw[i] ^ (unsigned char)want[(size_t)i % (w ? w : 1)];
+    if (diff == 0)
+        return 1;
+    *why = strchr(raw, ':') ? "auth check failure, please check username and password are "
+                              "correct"
+                            : "auth check failure, please check api key is correct";
+    return 0;
+}
+
+/* ---- statuses and replies ------------------------------------------------------------------ */
+
+/* Milvus's legacy error_code for a 2.x code (its merr package maps them so). */
+static Milvus__Proto__Common__ErrorCode legacy_code(int code)
+{
+    switch (code) {
+    case MV_OK: return MILVUS__PROTO__COMMON__ERROR_CODE__Success;
+    case 1: return MILVUS__PROTO__COMMON__ERROR_CODE__NotReadyServe;
+    case MV_COLLECTION_NOT_FOUND: return MILVUS__PROTO__COMMON__ERROR_CODE__CollectionNotExists;
+    case MV_PARAMETER_INVALID: return MILVUS__PROTO__COMMON__ERROR_CODE__IllegalArgument;
+    case MV_PARTITION_NOT_FOUND: return MILVUS__PROTO__COMMON__ERROR_CODE__MetaFailed;
+    case MV_MEMORY_LIMIT: return MILVUS__PROTO__COMMON__ERROR_CODE__InsufficientMemoryToLoad;
+    case MV_INDEX_NOT_FOUND: return MILVUS__PROTO__COMMON__ERROR_CODE__IndexNotExist;
+    default: return MILVUS__PROTO__COMMON__ERROR_CODE__UnexpectedError;
+    }
+}
+
+pb_status *srv_pb_ok(void)
+{
+    static pb_status ok = MILVUS__PROTO__COMMON__STATUS__INIT;
+    return &ok;
+}
+
+static int pack(srv_rpc *call, const ProtobufCMessage *msg)
+{
+    size_t n = protobuf_c_message_get_packed_size(msg);
+    uint8_t *buf = malloc(n + 5);
+    if (!buf)
+        return -1;
+    protobuf_c_message_pack(msg, buf + 5);
+    buf[0] = 0;
+    buf[1] = (uint8_t)(n >> 24);
+    buf[2] = (uint8_t)(n >> 16);
+    buf[3] = (uint8_t)(n >> 8);
+    buf[4] = (uint8_t)n;
+    call->out->buf = buf;
+    call->out->len = n + 5;
+    return 0;
+}
+
+int srv_rpc_reply(srv_rpc *call, ProtobufCMessage *msg, srv_status *err)
+{
+    if (pack(call, msg) != 0)
+        return srv_fail(err, MV_MEMORY_LIMIT, "memory limit exceeded: the answer of %s",
+                        call->method);
+    return 0;
+}
+
+int srv_rpc_malformed(srv_rpc *call)
+{
+    call->out->status = SRV_GRPC_INTERNAL;
+    snprintf(call->out->message, sizeof call->out->message,
+             "grpc: error unmarshalling request: the %s request is not a valid protobuf "
+             "message of its type", call->method);
+    return 1;
+}
+
+int srv_rpc_db(srv_rpc *call, const char *db_name, srv_status *err)
+{
+    const char *db = db_name && *db_name ? db_name : call->dbname;
+    if (db && *db && strcmp(db, "default"))
+        return srv_fail(err, MV_DATABASE_NOT_FOUND, "database not found[database=%s]", db);
+    return 0;
+}
+
+const char *srv_kv_get(pb_kv **kv, size_t n, const char *key)
+{
+    for (size_t i = 0; i < n; i++)
+        if (kv[i]->key && !strcmp(kv[i]->key, key))
+            return kv[i]->value ? kv[i]->value : "";
+    return NULL;
+}
+
+/* ---- the arena ---------------------------------------------------------------------------- */
+
+struct srv_arena_block {
+    struct srv_arena_block *next;
+    size_t used, cap;
+    max_align_t data[];
+};
+
+void *srv_arena_alloc(srv_arena *a, size_t n)
+{
+    n = (n + 15) & ~(size_t)15;
+    struct srv_arena_block *b = a->head;
+    if (!b || b->cap - b->used < n) {
+        size_t cap = n > 60 * 1024 ? n : 60 * 1024;
+        b = malloc(sizeof *b + cap);
+        if (!b)
+            return NULL;
+        b->used = 0;
+        b->cap = cap;
+        b->next = a->head;
+        a->head = b;
+    }
+    void *p = (char *)b->data + b->used;
+    b->used += n;
+    memset(p, 0, n);
+    return p;
+}
+
+char *srv_arena_strndup(srv_arena *a, const char *s, size_t n)
+{
+    char *d = srv_arena_alloc(a, n + 1);
+    if (d) {
+        if (n)
+            memcpy(d, s, n);
+        d[n] = 0;
+    }
+    return d;
+}
+
+void srv_arena_free(srv_arena *a)
+{
+    for (struct srv_arena_block *b = a->head, *next; b; b = next) {
+        next = b->next;
+        free(b);
+    }
+    a->head = NULL;
+}
+
+static uint64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+void srv_grpc_run(srv_ctx *ctx, const srv_grpc_method *m, const char *dbname,
+                  const uint8_t *msg, size_t len, srv_grpc_reply *out)
+{
+    uint64_t t0 = srv_log_enabled(SRV_LOG_DEBUG) ? now_us() : 0;
+    memset(out, 0, sizeof *out);
+    srv_rpc call = {ctx, msg, len, dbname ? dbname : "", m->name, out, {NULL}};
+    srv_status err = {0};
+    int rc = m->fn ? m->fn(&call, &err)
+                   : srv_fail(&err, MV_OPERATION_NOT_SUPPORTED, "operation not supported: %s: "
+                              "%s", m->name, m->note);
+    if (rc < 0) {
+        free(out->buf);
+        out->buf = NULL;
+        pb_status st = MILVUS__PROTO__COMMON__STATUS__INIT;
+        st.code = err.code;
+        st.error_code = legacy_code(err.code);
+        st.reason = err.msg;
+        st.retriable = err.code == 2;
+        Milvus__Proto__Milvus__StatusOnly wrap = MILVUS__PROTO__MILVUS__STATUS_ONLY__INIT;
+        wrap.status = &st;
+        if (pack(&call, m->shape == SHAPE_STATUS ? &st.base : &wrap.base) != 0) {
+            out->status = SRV_GRPC_RESOURCE_EXHAUSTED;
+            snprintf(out->message, sizeof out->message, "memory limit exceeded");
+        }
+    }
+    srv_arena_free(&call.arena);
+    if (t0)
+        srv_log(SRV_LOG_DEBUG, "grpc %s -> %s%d in %llu us", m->name,
+                rc < 0 ? "code " : out->status ? "grpc-status " : "", rc < 0 ? err.code
+                : out->status, (unsigned long long)(now_us() - t0));
+}

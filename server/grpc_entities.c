@@ -1,0 +1,440 @@
+/* vdb-server — gRPC handlers for entities: Insert, Upsert, Delete, Search, Query. Columns go
+ * straight into batches (pb_rows.c); the checks, the pk-ordered query, the search and the
+ * error mapping are the shared request layer's (ops.c). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "grpc_pb.h"
+
+typedef Milvus__Proto__Milvus__InsertRequest insert_req;
+
+static const char *level_name(int level, int use_default)
+{
+    if (use_default)
+        return NULL;
+    switch (level) {
+    case MILVUS__PROTO__COMMON__CONSISTENCY_LEVEL__Strong: return "Strong";
+    case MILVUS__PROTO__COMMON__CONSISTENCY_LEVEL__Session: return "Session";
+    case MILVUS__PROTO__COMMON__CONSISTENCY_LEVEL__Bounded: return "Bounded";
+    case MILVUS__PROTO__COMMON__CONSISTENCY_LEVEL__Eventually: return "Eventually";
+    case MILVUS__PROTO__COMMON__CONSISTENCY_LEVEL__Customized: return "Strong";
+    default: return "?";
+    }
+}
+
+/* ---- writes -------------------------------------------------------------------------------- */
+
+static int write_rows(srv_rpc *call, insert_req *req, int upsert, srv_status *err)
+{
+    if (upsert && req->partial_update)
+        return srv_fail(err, MV_OPERATION_NOT_SUPPORTED, "operation not supported: partial "
+                        "updates (upsert of some fields) are not supported by libvdb");
+    srv_coll c;
+    if (srv_coll_load(call->ctx, req->collection_name, &c, err))
+        return -1;
+    const char *part = req->partition_name && *req->partition_name ? req->partition_name : NULL;
+    vdb_batch *b = srv_pb_columns_to_batch(&c, req->fields_data, req->n_fields_data,
+                                           req->num_rows, err);
+    vdb_result *pks = NULL;
+    int rc = -1;
+    if (!b || srv_op_write(call->ctx, req->collection_name, part, b, upsert, &pks, err))
+        goto done;
+    size_t n = vdb_batch_rows(b);
+    pb_ids *ids = srv_pb_ids(&call->arena, &c, pks, 0, err);
+    uint32_t *succ = srv_arena_alloc(&call->arena, (n ? n : 1) * sizeof *succ);
+    if (!ids || !succ) {
+        srv_fail(err, MV_MEMORY_LIMIT, "memory limit exceeded");
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++)
+        succ[i] = (uint32_t)i;
+    Milvus__Proto__Milvus__MutationResult r = MILVUS__PROTO__MILVUS__MUTATION_RESULT__INIT;
+    r.status = srv_pb_ok();
+    r.ids = ids;
+    r.succ_index = succ;
+    r.n_succ_index = n;
+    r.acknowledged = 1;
+    if (upsert)
+        r.upsert_cnt = (int64_t)n;
+    else
+        r.insert_cnt = (int64_t)n;
+    r.timestamp = pks ? vdb_result_timestamp(pks) : 0;
+    rc = srv_rpc_reply(call, &r.base, err);
+done:
+    vdb_result_free(pks);
+    vdb_batch_free(b);
+    srv_coll_free(&c);
+    return rc;
+}
+
+static int insert(srv_rpc *call, insert_req *req, srv_status *err)
+{
+    return write_rows(call, req, 0, err);
+}
+HANDLER(srv_rpc_insert, insert_req, milvus__proto__milvus__insert_request, insert)
+
+static int upsert(srv_rpc *call, insert_req *req, srv_status *err)
+{
+    return write_rows(call, req, 1, err);
+}
+HANDLER(srv_rpc_upsert, insert_req, milvus__proto__milvus__insert_request, upsert)
+
+static int delete_rows(srv_rpc *call, Milvus__Proto__Milvus__DeleteRequest *req,
+                       srv_status *err)
+{
+    if (!req->collection_name || !*req->collection_name)
+        return srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: collection name should "
+                        "not be empty");
+    if (req->n_expr_template_values)
+        return srv_fail(err, MV_OPERATION_NOT_SUPPORTED, "operation not supported: expression "
+                        "templates (expr_template_values) are not supported by libvdb");
+    if (!req->expr || !req->expr[strspn(req->expr, " \t\r\n")])
+        return srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: the delete expression "
+                        "should not be empty");
+    const char *part = req->partition_name && *req->partition_name ? req->partition_name : NULL;
+    uint64_t count = 0;
+    if (srv_op_delete(call->ctx, req->collection_name, part, req->expr, NULL, &count, err))
+        return -1;
+    Milvus__Proto__Milvus__MutationResult r = MILVUS__PROTO__MILVUS__MUTATION_RESULT__INIT;
+    r.status = srv_pb_ok();
+    r.acknowledged = 1;
+    r.delete_cnt = (int64_t)count;
+    vdb_now(call->ctx->db, &r.timestamp);
+    return srv_rpc_reply(call, &r.base, err);
+}
+HANDLER(srv_rpc_delete, Milvus__Proto__Milvus__DeleteRequest,
+        milvus__proto__milvus__delete_request, delete_rows)
+
+/* ---- search -------------------------------------------------------------------------------- */
+
+static int parse_i64(const char *v, const char *key, int64_t *out, srv_status *err)
+{
+    char *end;
+    long long x = strtoll(v, &end, 10);
+    if (end == v || *end)
+        return srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: %s='%s' must be an "
+                        "integer", key, v);
+    *out = x;
+    return 0;
+}
+
+static int truthy(const char *v)
+{
+    return v && (!strcasecmp(v, "true") || !strcmp(v, "1"));
+}
+
+/* The query vectors of a placeholder group: nq vectors of dim floats (malloc'd). */
+static float *query_vectors(const ProtobufCBinaryData *pg, uint32_t dim, size_t *nq,
+                            srv_status *err)
+{
+    Milvus__Proto__Common__PlaceholderGroup *g =
+        milvus__proto__common__placeholder_group__unpack(NULL, pg->len, pg->data);
+    float *v = NULL;
+    if (!g) {
+        srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: the placeholder group is not a "
+                 "valid PlaceholderGroup message");
+        return NULL;
+    }
+    if (g->n_placeholders != 1 || !g->placeholders[0]->n_values) {
+        srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: a search takes one placeholder "
+                 "with at least one vector");
+        goto done;
+    }
+    Milvus__Proto__Common__PlaceholderValue *p = g->placeholders[0];
+    if (p->type != MILVUS__PROTO__COMMON__PLACEHOLDER_TYPE__FloatVector) {
+        srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: query vectors of placeholder "
+                 "type %d: libvdb searches float vectors (FloatVector, 101)", (int)p->type);
+        goto done;
+    }
+    if (!(v = malloc(p->n_values * dim * sizeof *v))) {
+        srv_fail(err, MV_MEMORY_LIMIT, "memory limit exceeded");
+        goto done;
+    }
+    for (size_t q = 0; q < p->n_values; q++) {
+        if (p->values[q].len != dim * sizeof(float)) {
+            srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: vector dimension mismatch: "
+                     "query %zu has %zu values, the field's dim is %u", q,
+                     p->values[q].len / sizeof(float), dim);
+            free(v);
+            v = NULL;
+            goto done;
+        }
+        memcpy(v + q * dim, p->values[q].data, dim * sizeof(float)); /* little-endian floats */
+    }
+    *nq = p->n_values;
+done:
+    milvus__proto__common__placeholder_group__free_unpacked(g, NULL);
+    return v;
+}
+
+/* search_params: anns_field, topk, offset, metric_type, params (JSON text), round_decimal,
+ * ignore_growing, and the params' keys again at top level (the Node SDK sends both). */
+typedef struct search_args {
+    const char *anns, *metric;
+    int64_t topk, offset, round_decimal;
+    json_t *params;
+} search_args;
+
+static int search_args_read(pb_kv **kv, size_t n, search_args *a, srv_status *err)
+{
+    memset(a, 0, sizeof *a);
+    a->topk = -1;
+    a->round_decimal = -1;
+    const char *v;
+    if ((v = srv_kv_get(kv, n, "topk")) && parse_i64(v, "topk", &a->topk, err))
+        return -1;
+    if ((v = srv_kv_get(kv, n, "offset")) && *v && parse_i64(v, "offset", &a->offset, err))
+        return -1;
+    if ((v = srv_kv_get(kv, n, "round_decimal")) && *v &&
+        parse_i64(v, "round_decimal", &a->round_decimal, err))
+        return -1;
+    if (truthy(srv_kv_get(kv, n, "ignore_growing")))
+        return srv_fail(err, MV_OPERATION_NOT_SUPPORTED, "operation not supported: "
+                        "ignore_growing: libvdb always searches growing segments too");
+    static const char *const refused[] = {"group_by_field", "group_size", "strict_group_size",
+                                          "order_by_fields", "iterator", "search_iter_v2",
+                                          "search_iter_batch_size", "search_iter_id", NULL};
+    for (const char *const *k = refused; *k; k++)
+        if ((v = srv_kv_get(kv, n, *k)) && *v && strcmp(v, "false"))
+            return srv_fail(err, MV_OPERATION_NOT_SUPPORTED, "operation not supported: search "
+                            "parameter '%s' (grouping, ordering and search iterators are not "
+                            "supported by libvdb yet)", *k);
+    a->anns = srv_kv_get(kv, n, "anns_field");
+    a->metric = srv_kv_get(kv, n, "metric_type");
+    const char *ptext = srv_kv_get(kv, n, "params");
+    json_t *p = ptext && *ptext ? json_loads(ptext, 0, NULL) : json_object();
+    if (!json_is_object(p)) {
+        json_decref(p);
+        return srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: search params must be a "
+                        "JSON object: %s", ptext);
+    }
+    static const char *const known[] = {"topk", "offset", "round_decimal", "ignore_growing",
+                                        "anns_field", "metric_type", "params", "hints", NULL};
+    for (size_t i = 0; i < n; i++) {
+        const char *k = kv[i]->key;
+        int skip = !k || json_object_get(p, k) != NULL;
+        for (const char *const *q = known; *q && !skip; q++)
+            skip = !strcmp(*q, k);
+        if (!skip) /* other keys go to the library like params (unknown ones it ignores) */
+            json_object_set_new(p, k, json_string(kv[i]->value ? kv[i]->value : ""));
+    }
+    json_t *m = json_object_get(p, "metric_type");
+    if ((!a->metric || !*a->metric) && json_is_string(m))
+        a->metric = json_string_value(m);
+    a->params = p;
+    return 0;
+}
+
+static float round_to(float x, int64_t digits)
+{
+    if (digits < 0 || digits > 9)
+        return x;
+    double m = pow(10.0, (double)digits);
+    return (float)(round((double)x * m) / m);
+}
+
+static int search(srv_rpc *call, Milvus__Proto__Milvus__SearchRequest *req, srv_status *err)
+{
+    if (req->n_sub_reqs)
+        return srv_fail(err, MV_OPERATION_NOT_SUPPORTED, "operation not supported: hybrid "
+                        "search (sub requests) is not supported by libvdb yet");
+    if (req->search_input_case == MILVUS__PROTO__MILVUS__SEARCH_REQUEST__SEARCH_INPUT_IDS)
+        return srv_fail(err, MV_OPERATION_NOT_SUPPORTED, "operation not supported: search by "
+                        "primary keys is not supported by libvdb (send the vectors)");
+    if (req->n_expr_template_values || req->function_score.len || req->highlighter.len ||
+        req->search_aggregation.len || req->n_function_chains)
+        return srv_fail(err, MV_OPERATION_NOT_SUPPORTED, "operation not supported: %s are not "
+                        "supported by libvdb", req->n_expr_template_values
+                        ? "expression templates" : req->function_score.len
+                        ? "function scores (rerankers)" : req->highlighter.len
+                        ? "highlighters" : req->search_aggregation.len
+                        ? "search aggregations" : "function chains");
+    if (req->dsl && *req->dsl && req->dsl_type == 0)
+        return srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: the legacy DSL is not "
+                        "supported: send a boolean expression (dsl_type BoolExprV1)");
+    srv_coll c;
+    if (srv_coll_load(call->ctx, req->collection_name, &c, err))
+        return -1;
+    search_args a;
+    srv_outplan p = {0};
+    vdb_result *res = NULL;
+    float *vecs = NULL;
+    char *params = NULL;
+    int rc = -1;
+    const vdb_field_def *vf;
+    size_t nq = 0;
+    if (search_args_read(req->search_params, req->n_search_params, &a, err) ||
+        srv_op_search_field(&c, a.anns, &vf, err) ||
+        srv_op_check_metric(vf, a.metric, "searchParams", err))
+        goto done;
+    static const char *const skip[] = {"metric_type", NULL};
+    if (srv_op_params_text(a.params, skip, &params, err) ||
+        !(vecs = query_vectors(&req->placeholder_group, vf->dim, &nq, err)) ||
+        srv_outplan_names(&c, (const char *const *)req->output_fields, req->n_output_fields, 0,
+                          &p, err))
+        goto done;
+    if (req->nq && (size_t)req->nq != nq) {
+        srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: nq is %lld but the placeholder "
+                 "group holds %zu vectors", (long long)req->nq, nq);
+        goto done;
+    }
+    vdb_search_req sr = {.struct_size = sizeof sr, .collection = req->collection_name,
+                         .vector_field = vf->name, .vectors = vecs, .nq = nq, .dim = vf->dim,
+                         .filter = req->dsl && *req->dsl ? req->dsl : NULL, .params = params};
+    sr.read.partitions = (const char *const *)req->partition_names;
+    sr.read.n_partitions = req->n_partition_names;
+    sr.read.output_fields = p.n ? p.names : NULL;
+    sr.read.n_output_fields = p.n;
+    sr.read.travel_ts = req->travel_timestamp;
+    if (srv_op_consistency(level_name(req->consistency_level, req->use_default_consistency),
+                           &sr.read, err) ||
+        srv_op_search(call->ctx, req->collection_name, &sr, a.topk < 0 ? 10 : a.topk, a.offset,
+                      &res, err))
+        goto done;
+    /* one flat list of hits; topks says how many belong to each query, as Milvus */
+    size_t groups = vdb_result_groups(res), total = 0;
+    int64_t *topks = srv_arena_alloc(&call->arena, (groups + 1) * sizeof *topks);
+    if (!topks)
+        goto oom;
+    for (size_t g = 0; g < groups; g++) {
+        size_t rows = vdb_result_rows(res, g);
+        topks[g] = rows > (size_t)a.offset ? (int64_t)(rows - (size_t)a.offset) : 0;
+        total += (size_t)topks[g];
+    }
+    float *scores = srv_arena_alloc(&call->arena, (total + 1) * sizeof *scores);
+    if (!scores)
+        goto oom;
+    size_t k = 0;
+    for (size_t g = 0; g < groups; g++)
+        for (size_t r = (size_t)a.offset; r < vdb_result_rows(res, g); r++)
+            scores[k++] = round_to(vdb_result_distance(res, g, r), a.round_decimal);
+    Milvus__Proto__Schema__SearchResultData d = MILVUS__PROTO__SCHEMA__SEARCH_RESULT_DATA__INIT;
+    d.num_queries = (int64_t)nq;
+    d.top_k = a.topk < 0 ? 10 : a.topk;
+    d.scores = scores;
+    d.n_scores = total;
+    d.topks = topks;
+    d.n_topks = groups;
+    d.primary_field_name = (char *)c.fields[c.pk].name;
+    if (!(d.ids = srv_pb_ids(&call->arena, &c, res, (size_t)a.offset, err)) ||
+        srv_pb_result_columns(&call->arena, &c, &p, res, (size_t)a.offset, &d.fields_data,
+                              &d.n_fields_data, &d.output_fields, &d.n_output_fields, err))
+        goto done;
+    d.all_search_count = (int64_t)total;
+    Milvus__Proto__Milvus__SearchResults r = MILVUS__PROTO__MILVUS__SEARCH_RESULTS__INIT;
+    r.status = srv_pb_ok();
+    r.results = &d;
+    r.collection_name = req->collection_name;
+    rc = srv_rpc_reply(call, &r.base, err);
+    goto done;
+oom:
+    srv_fail(err, MV_MEMORY_LIMIT, "memory limit exceeded");
+done:
+    vdb_result_free(res);
+    free(vecs);
+    free(params);
+    json_decref(a.params);
+    srv_outplan_free(&p);
+    srv_coll_free(&c);
+    return rc;
+}
+HANDLER(srv_rpc_search, Milvus__Proto__Milvus__SearchRequest,
+        milvus__proto__milvus__search_request, search)
+
+/* ---- query --------------------------------------------------------------------------------- */
+
+static int reply_count(srv_rpc *call, const char *coll, const char *name, uint64_t n,
+                       srv_status *err)
+{
+    int64_t v = (int64_t)n;
+    Milvus__Proto__Schema__LongArray la = MILVUS__PROTO__SCHEMA__LONG_ARRAY__INIT;
+    la.data = &v;
+    la.n_data = 1;
+    pb_scalars s = MILVUS__PROTO__SCHEMA__SCALAR_FIELD__INIT;
+    s.data_case = MILVUS__PROTO__SCHEMA__SCALAR_FIELD__DATA_LONG_DATA;
+    s.long_data = &la;
+    pb_field_data fd = MILVUS__PROTO__SCHEMA__FIELD_DATA__INIT, *fds[] = {&fd};
+    fd.type = MILVUS__PROTO__SCHEMA__DATA_TYPE__Int64;
+    fd.field_name = (char *)name;
+    fd.field_case = MILVUS__PROTO__SCHEMA__FIELD_DATA__FIELD_SCALARS;
+    fd.scalars = &s;
+    char *names[] = {(char *)name};
+    Milvus__Proto__Milvus__QueryResults r = MILVUS__PROTO__MILVUS__QUERY_RESULTS__INIT;
+    r.status = srv_pb_ok();
+    r.fields_data = fds;
+    r.n_fields_data = 1;
+    r.output_fields = names;
+    r.n_output_fields = 1;
+    r.collection_name = (char *)coll;
+    return srv_rpc_reply(call, &r.base, err);
+}
+
+static int query(srv_rpc *call, Milvus__Proto__Milvus__QueryRequest *req, srv_status *err)
+{
+    if (req->n_expr_template_values)
+        return srv_fail(err, MV_OPERATION_NOT_SUPPORTED, "operation not supported: expression "
+                        "templates (expr_template_values) are not supported by libvdb");
+    pb_kv **kv = req->query_params;
+    size_t nkv = req->n_query_params;
+    int64_t limit = 0, offset = 0;
+    const char *v;
+    if (((v = srv_kv_get(kv, nkv, "limit")) && *v && parse_i64(v, "limit", &limit, err)) ||
+        ((v = srv_kv_get(kv, nkv, "offset")) && *v && parse_i64(v, "offset", &offset, err)))
+        return -1;
+    if (truthy(srv_kv_get(kv, nkv, "ignore_growing")))
+        return srv_fail(err, MV_OPERATION_NOT_SUPPORTED, "operation not supported: "
+                        "ignore_growing: libvdb always reads growing segments too");
+    static const char *const refused[] = {"group_by_fields", "order_by_fields", NULL};
+    for (const char *const *k = refused; *k; k++)
+        if ((v = srv_kv_get(kv, nkv, *k)) && *v)
+            return srv_fail(err, MV_OPERATION_NOT_SUPPORTED, "operation not supported: query "
+                            "parameter '%s' is not supported by libvdb yet", *k);
+    vdb_read_opts ro = {.struct_size = sizeof ro,
+                        .partitions = (const char *const *)req->partition_names,
+                        .n_partitions = req->n_partition_names,
+                        .travel_ts = req->travel_timestamp};
+    if (srv_op_consistency(level_name(req->consistency_level, req->use_default_consistency),
+                           &ro, err))
+        return -1;
+    const char *filter = req->expr && *req->expr ? req->expr : NULL;
+    if (req->n_output_fields == 1 && srv_is_count_star(req->output_fields[0])) {
+        uint64_t n = 0;
+        if (!req->collection_name || !*req->collection_name)
+            return srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: collection name "
+                            "should not be empty");
+        if (srv_op_count(call->ctx, req->collection_name, filter, &ro, &n, err))
+            return -1;
+        return reply_count(call, req->collection_name, req->output_fields[0], n, err);
+    }
+    srv_coll c;
+    if (srv_coll_load(call->ctx, req->collection_name, &c, err))
+        return -1;
+    srv_outplan p = {0};
+    vdb_result *res = NULL;
+    int rc = -1;
+    if (srv_outplan_names(&c, (const char *const *)req->output_fields, req->n_output_fields, 1,
+                          &p, err))
+        goto done;
+    ro.output_fields = p.names;
+    ro.n_output_fields = p.n;
+    if (srv_op_query(call->ctx, &c, req->collection_name, filter, &ro, limit, offset, &res, err))
+        goto done;
+    Milvus__Proto__Milvus__QueryResults r = MILVUS__PROTO__MILVUS__QUERY_RESULTS__INIT;
+    r.status = srv_pb_ok();
+    r.collection_name = req->collection_name;
+    r.primary_field_name = (char *)c.fields[c.pk].name;
+    if (srv_pb_result_columns(&call->arena, &c, &p, res, 0, &r.fields_data, &r.n_fields_data,
+                              &r.output_fields, &r.n_output_fields, err))
+        goto done;
+    rc = srv_rpc_reply(call, &r.base, err);
+done:
+    vdb_result_free(res);
+    srv_outplan_free(&p);
+    srv_coll_free(&c);
+    return rc;
+}
+HANDLER(srv_rpc_query, Milvus__Proto__Milvus__QueryRequest,
+        milvus__proto__milvus__query_request, query)
