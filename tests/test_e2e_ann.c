@@ -502,6 +502,7 @@ static void test_parallel_search_of_many_segments_equals_one_thread(void **state
     for (int i = 0; i < 300; i++)
         del[i] = 1000 + i * 7; /* ...with no visible rows, and deletes in sealed ones */
     OK(vdb_delete(db, "c", NULL, &(vdb_pk_list){.ints = del, .count = 300}, NULL));
+    OK(vdb_wait_for_seals(db, "c", 60000)); /* segments past the threshold seal behind */
     vdb_stats st = {.struct_size = sizeof st};
     OK(vdb_collection_stats(db, "c", &st));
     assert_true(st.sealed_segments >= 10);

@@ -216,8 +216,15 @@ VDB_EXPORT vdb_status vdb_upsert(vdb_db *db, const char *collection, const char 
 VDB_EXPORT vdb_status vdb_delete(vdb_db *db, const char *collection, const char *partition,
                                  const vdb_pk_list *pks, uint64_t *ts);
 /* Seals every growing segment of the collection (NULL: all collections) and writes it to the
- * object store. */
+ * object store, in the caller's thread. */
 VDB_EXPORT vdb_status vdb_flush(vdb_db *db, const char *collection);
+/* A growing segment that reaches segment_max_rows or segment_max_bytes stops taking rows at
+ * once and is sealed in the background (searches keep seeing it meanwhile). This waits until
+ * no such seal of the collection is left: VDB_OK; VDB_ETIMEDOUT when the time is up (the
+ * seals go on); a seal that failed gives its status and message (its rows are safe in the
+ * log and it is tried again by the next seal or vdb_flush). timeout_ms 0 only looks. */
+VDB_EXPORT vdb_status vdb_wait_for_seals(vdb_db *db, const char *collection,
+                                         uint64_t timeout_ms);
 /* Runs a compaction pass now (the background one runs every compaction_interval_ms). */
 VDB_EXPORT vdb_status vdb_compact(vdb_db *db, const char *collection);
 

@@ -76,37 +76,36 @@ vdb_status vdb_apply_prepare(vdb_db *db, vdb_collection *c, const vdb_rec_header
     return VDB_OK;
 }
 
+/* Records the delete of pk at ts in s when s is in the partition (0: any) and may hold pk. */
+static vdb_status delete_in(vdb_segment *s, uint64_t partition_id, vdb_pk pk, uint64_t ts)
+{
+    bool hit;
+    if (!s || (partition_id && vdb_segment_partition(s) != partition_id) ||
+        !vdb_segment_may_contain(s, pk))
+        return VDB_OK;
+    return vdb_segment_delete(s, pk, ts, &hit);
+}
+
 vdb_status vdb_apply_delete(vdb_collection *c, uint32_t shard, uint64_t partition_id,
                             const vdb_column *pks, uint64_t ts, uint64_t pos)
 {
     vdb_shard *sh = &c->shards[shard];
-    for (size_t r = 0; r < pks->rows; r++) {
+    vdb_status st = VDB_OK;
+    for (size_t r = 0; r < pks->rows && st == VDB_OK; r++) {
         vdb_pk pk = vdb_pk_of(pks, r);
-        bool hit;
-        for (size_t g = 0; g < sh->ngrowing; g++) {
-            vdb_segment *s = sh->growing[g];
-            if (!s || (partition_id && c->parts[g].id != partition_id) ||
-                !vdb_segment_may_contain(s, pk))
-                continue;
-            vdb_status st = vdb_segment_delete(s, pk, ts, &hit);
-            if (st != VDB_OK)
-                return st;
-        }
-        for (size_t i = 0; i < c->nsealed; i++) {
-            vdb_segment *s = c->sealed[i];
-            vdb_segment_info info;
-            vdb_segment_get_info(s, &info);
-            if (info.shard != shard || (partition_id && info.partition_id != partition_id) ||
-                !vdb_segment_may_contain(s, pk))
-                continue;
-            vdb_status st = vdb_segment_delete(s, pk, ts, &hit);
-            if (st != VDB_OK)
-                return st;
-        }
+        for (size_t g = 0; g < sh->ngrowing && st == VDB_OK; g++)
+            st = delete_in(sh->growing[g], partition_id, pk, ts);
+        for (size_t g = 0; g < sh->nsealing && st == VDB_OK; g++)
+            st = delete_in(sh->sealing[g], partition_id, pk, ts);
+        for (size_t i = 0; i < c->nsealed && st == VDB_OK; i++)
+            if (vdb_segment_shard(c->sealed[i]) == shard)
+                st = delete_in(c->sealed[i], partition_id, pk, ts);
     }
-    sh->last_pos = pos;
-    sh->last_ts = ts;
-    return VDB_OK;
+    if (st == VDB_OK) {
+        sh->last_pos = pos;
+        sh->last_ts = ts;
+    }
+    return st;
 }
 
 vdb_status vdb_apply_insert(vdb_collection *c, const vdb_rec_header *h, const vdb_column *cols,

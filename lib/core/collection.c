@@ -54,9 +54,15 @@ void vdb_collection_free(vdb_collection *c)
     if (!c)
         return;
     for (uint32_t s = 0; s < c->nshards && c->shards; s++) {
-        for (size_t g = 0; g < c->shards[s].ngrowing; g++)
-            vdb_segment_free(c->shards[s].growing[g]);
-        vdb_free(c->shards[s].growing);
+        vdb_shard *sh = &c->shards[s];
+        for (size_t g = 0; g < sh->ngrowing; g++)
+            vdb_segment_free(sh->growing[g]);
+        for (size_t g = 0; g < sh->nsealing; g++)
+            vdb_segment_free(sh->sealing[g]);
+        vdb_free(sh->growing);
+        vdb_free(sh->sealing);
+        vdb_free(sh->seal_fail_msg);
+        pthread_mutex_destroy(&sh->seal_mu);
     }
     for (size_t i = 0; i < c->nsealed; i++)
         vdb_segment_free(c->sealed[i]);
@@ -105,6 +111,11 @@ vdb_status vdb_collection_new(const vdb_schema *schema, uint64_t id, vdb_collect
     c->index = vdb_calloc(schema->nfields + 1, sizeof *c->index);
     c->nshards = schema->shards;
     c->shards = vdb_calloc(c->nshards, sizeof *c->shards);
+    if (!c->shards) { /* nothing to destroy in a shard yet */
+        c->nshards = 0;
+    }
+    for (uint32_t s = 0; s < c->nshards; s++)
+        pthread_mutex_init(&c->shards[s].seal_mu, NULL);
     if (!c->name || !c->types || !c->dims || !c->nullable || !c->index || !c->shards) {
         vdb_collection_free(c);
         return vdb_set_errmsg(VDB_ENOMEM, "out of memory");
@@ -228,6 +239,32 @@ bool vdb_collection_has_sealed(const vdb_collection *c, const vdb_segment *s)
     for (size_t i = 0; i < c->nsealed; i++)
         if (c->sealed[i] == s)
             return true;
+    return false;
+}
+
+vdb_status vdb_shard_add_sealing(vdb_shard *sh, vdb_segment *s)
+{
+    if (sh->nsealing == sh->sealing_cap) {
+        size_t cap = sh->sealing_cap ? sh->sealing_cap * 2 : 8;
+        vdb_segment **v = vdb_realloc(sh->sealing, cap * sizeof *v);
+        if (!v)
+            return vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+        sh->sealing = v;
+        sh->sealing_cap = cap;
+    }
+    sh->sealing[sh->nsealing++] = s;
+    return VDB_OK;
+}
+
+bool vdb_shard_take_sealing(vdb_shard *sh, const vdb_segment *s)
+{
+    for (size_t i = 0; i < sh->nsealing; i++)
+        if (sh->sealing[i] == s) {
+            memmove(&sh->sealing[i], &sh->sealing[i + 1],
+                    (sh->nsealing - i - 1) * sizeof *sh->sealing);
+            sh->nsealing--;
+            return true;
+        }
     return false;
 }
 

@@ -30,6 +30,16 @@ typedef struct vdb_shard {
     uint64_t ckpt_ts;
     vdb_segment **growing;   /* one per partition slot (NULL: none yet) */
     size_t ngrowing;
+    /* growing segments rotated out by a seal that has not committed yet: still searched and
+     * still taking deletes, no longer taking rows (the list holds a reference to each) */
+    vdb_segment **sealing;
+    size_t nsealing, sealing_cap;
+    uint64_t rotated_pos;    /* the log position and timestamp at the last rotation: every */
+    uint64_t rotated_ts;     /* record up to it is in a sealing or sealed segment */
+    pthread_mutex_t seal_mu; /* one seal of this shard at a time; taken before write_mu */
+    bool seal_queued;        /* a background seal is queued (under write_mu) */
+    vdb_status seal_fail;    /* the last background seal's failure (VDB_OK: none) ... */
+    char *seal_fail_msg;     /* ... and its words; under write_mu */
 } vdb_shard;
 
 /* The index chosen for one schema field (type NULL: none). Changed under write_mu and lock. */
@@ -63,6 +73,8 @@ typedef struct vdb_collection {
     pthread_mutex_t write_mu; /* serialises writers: ts order == log order */
     pthread_rwlock_t lock;    /* readers vs. in-memory changes */
     bool failed;              /* a write failed half-way: refuse writes until reopen */
+    bool dropped;             /* dropped from the meta store (under write_mu): nothing more
+                                 may be written there for it */
 
     size_t nparts;
     vdb_partition *parts;
@@ -95,6 +107,11 @@ vdb_status vdb_collection_add_sealed(vdb_collection *c, vdb_segment *s);
 bool vdb_collection_has_sealed(const vdb_collection *c, const vdb_segment *s);
 /* Takes the listed segments out of the list, dropping the list's reference to each. */
 void vdb_collection_remove_sealed(vdb_collection *c, vdb_segment *const *segs, size_t n);
+
+/* A shard's list of segments being sealed: add one (the list takes the reference), or take
+ * one out (false when it is not there; the caller gets the list's reference). */
+vdb_status vdb_shard_add_sealing(vdb_shard *sh, vdb_segment *s);
+bool vdb_shard_take_sealing(vdb_shard *sh, const vdb_segment *s);
 
 /* Refuses writes after a write failed half-way (VDB_EIO naming the collection). */
 vdb_status vdb_collection_check_writable(const vdb_collection *c);

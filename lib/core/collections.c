@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "core/ddl.h"
+#include "core/events.h"
 #include "core/ids.h"
 #include "core/names.h"
 #include "core/segment_index.h"
@@ -123,11 +124,15 @@ vdb_status vdb_drop_collection(vdb_db *db, const char *name)
             ops[i + 1] = (vdb_meta_op){VDB_META_DELETE, keys.keys[i], NULL, 0};
         st = db->meta.be->txn(db->meta.h, ops, keys.n + 1);
     }
+    if (st == VDB_OK)
+        c->dropped = true; /* a seal in flight writes nothing more for it */
     pthread_mutex_unlock(&c->write_mu);
     if (st != VDB_OK)
         goto done;
-    /* Its queued index builds are discarded and a running one is waited for (builds take
-     * only c->lock, which nobody holds here), so none saves into the folder deleted below. */
+    /* Its queued seals and index builds are discarded and running ones are waited for
+     * (they take only the shard's seal lock, write_mu and c->lock, none of which is held
+     * here), so none writes into the folder deleted below. */
+    vdb_pool_cancel(db->seals, c);
     vdb_pool_cancel(db->builds, c);
     /* The collection is gone from the meta store; its files and channels are garbage now.
      * A failure below leaves garbage, never a half-dropped collection. */
@@ -137,7 +142,7 @@ vdb_status vdb_drop_collection(vdb_db *db, const char *name)
         for (size_t i = 0; i < objs.n; i++)
             db->obj.be->del(db->obj.h, objs.keys[i]);
     vdb_catalog_remove(&db->catalog, c);
-    vdb_index_notify(db);
+    vdb_events_notify(db);
     vdb_collection_free(c);
 done:
     pthread_rwlock_unlock(&db->catalog.lock);

@@ -219,6 +219,8 @@ vdb_status vdb_open(const char *path, const vdb_options *opts, vdb_db **out)
     /* the pools come first: recovery queues the builds of indexes it could not load */
     vdb_status st = vdb_pool_new(o.index_build_workers ? o.index_build_workers : 1,
                                  "vdb-build", &db->builds);
+    if (st == VDB_OK)
+        st = vdb_pool_new(1, "vdb-seal", &db->seals);
     if (st == VDB_OK && searchers > 1)
         st = vdb_pool_new(searchers, "vdb-search", &db->search);
     db->path = vdb_strdup(path);
@@ -263,7 +265,9 @@ void vdb_close(vdb_db *db)
         pthread_mutex_unlock(&db->bg_mu);
         pthread_join(db->bg, NULL);
     }
-    /* queued builds are dropped (open queues them again), running ones finish first */
+    /* queued seals and builds are dropped (the rows are in the log; open queues the builds
+     * again), running ones finish first */
+    vdb_pool_free(db->seals);
     vdb_pool_free(db->builds);
     vdb_pool_free(db->search);
     vdb_catalog_destroy(&db->catalog);

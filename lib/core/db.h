@@ -29,6 +29,7 @@ struct vdb_db {
     pthread_mutex_t bg_mu;
     pthread_cond_t bg_cv;
 
+    vdb_pool *seals;           /* background seals of full growing segments */
     vdb_pool *builds;          /* background vector-index builds */
     vdb_pool *search;          /* helpers of parallel searches (NULL: searches run inline) */
     uint32_t build_threads;    /* threads per build */

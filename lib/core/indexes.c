@@ -7,6 +7,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "core/events.h"
 #include "core/indexes.h"
 #include "core/segment_index.h"
 #include "util/kv.h"
@@ -179,7 +180,7 @@ vdb_status vdb_create_index(vdb_db *db, const char *collection, const char *fiel
                 st = vdb_index_segment(db, c, c->sealed[i], &c->lock, false);
             for (size_t i = 0; i < c->nsealed && st == VDB_OK; i++)
                 vdb_index_queue(db, c, c->sealed[i]);
-            vdb_index_notify(db);
+            vdb_events_notify(db);
         }
     }
     pthread_mutex_unlock(&c->write_mu);
@@ -216,7 +217,7 @@ vdb_status vdb_drop_index(vdb_db *db, const char *collection, const char *field)
             for (size_t i = 0; i < c->nsealed; i++)
                 vdb_segment_set_attachment(c->sealed[i], (size_t)f, NULL, NULL);
             pthread_rwlock_unlock(&c->lock);
-            vdb_index_notify(db);
+            vdb_events_notify(db);
         }
     }
     pthread_mutex_unlock(&c->write_mu);
@@ -295,38 +296,25 @@ static vdb_status wait_look(vdb_db *db, const char *collection, const char *fiel
     return st;
 }
 
+typedef struct index_look {
+    vdb_db *db;
+    const char *collection, *field;
+} index_look;
+
+static vdb_status look_index(void *arg)
+{
+    index_look *l = arg;
+    return wait_look(l->db, l->collection, l->field);
+}
+
 vdb_status vdb_wait_for_index(vdb_db *db, const char *collection, const char *field,
                               uint64_t timeout_ms)
 {
     vdb_err_clear();
     VDB_CHECK_ARG(db && collection && field, "vdb_wait_for_index: db, collection or field is "
                   "NULL");
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    uint64_t start = (uint64_t)until.tv_sec * 1000u + (uint64_t)until.tv_nsec / 1000000u;
-    uint64_t deadline = timeout_ms > UINT64_MAX - start ? UINT64_MAX : start + timeout_ms;
-    for (;;) {
-        /* read the event count before looking, so an event after the look wakes us */
-        uint64_t ev = __atomic_load_n(&db->idx_events, __ATOMIC_ACQUIRE);
-        vdb_status st = wait_look(db, collection, field);
-        if (st != VDB_ETIMEDOUT)
-            return st;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        uint64_t now = (uint64_t)until.tv_sec * 1000u + (uint64_t)until.tv_nsec / 1000000u;
-        if (now >= deadline)
-            return st;
-        /* waits at most 200 ms at a time (the clock of idx_cv is the realtime one) */
-        uint64_t step = VDB_MIN(deadline - now, 200);
-        clock_gettime(CLOCK_REALTIME, &until);
-        uint64_t ns = (uint64_t)until.tv_nsec + step * 1000000u;
-        until.tv_sec += (time_t)(ns / 1000000000u);
-        until.tv_nsec = (long)(ns % 1000000000u);
-        pthread_mutex_lock(&db->idx_mu);
-        while (__atomic_load_n(&db->idx_events, __ATOMIC_ACQUIRE) == ev)
-            if (pthread_cond_timedwait(&db->idx_cv, &db->idx_mu, &until) != 0)
-                break;
-        pthread_mutex_unlock(&db->idx_mu);
-    }
+    index_look l = {db, collection, field};
+    return vdb_events_wait(db, timeout_ms, look_index, &l);
 }
 
 vdb_status vdb_index_progress(vdb_db *db, const char *collection, const char *field,

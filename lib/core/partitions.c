@@ -127,12 +127,9 @@ vdb_status vdb_drop_partition(vdb_db *db, const char *collection, const char *na
     if (st != VDB_OK)
         goto unlock;
     /* the partition's segments are gone from the meta store: their objects are garbage */
-    for (size_t i = 0; i < c->nsealed; i++) {
-        vdb_segment_info info;
-        vdb_segment_get_info(c->sealed[i], &info);
-        if (info.partition_id == pid)
-            vdb_segment_objects_delete(db, c, info.id);
-    }
+    for (size_t i = 0; i < c->nsealed; i++)
+        if (vdb_segment_partition(c->sealed[i]) == pid)
+            vdb_segment_objects_delete(db, c, vdb_segment_id(c->sealed[i]));
     pthread_rwlock_wrlock(&c->lock);
     for (uint32_t s = 0; s < c->nshards; s++) {
         vdb_shard *sh = &c->shards[s];
@@ -140,19 +137,27 @@ vdb_status vdb_drop_partition(vdb_db *db, const char *collection, const char *na
         memmove(&sh->growing[slot], &sh->growing[slot + 1],
                 (sh->ngrowing - (size_t)slot - 1) * sizeof *sh->growing);
         sh->ngrowing--;
+        /* a seal in flight finds them gone at its commit and deletes what it wrote */
+        size_t keep = 0;
+        for (size_t g = 0; g < sh->nsealing; g++) {
+            if (vdb_segment_partition(sh->sealing[g]) == pid)
+                vdb_segment_free(sh->sealing[g]);
+            else
+                sh->sealing[keep++] = sh->sealing[g];
+        }
+        sh->nsealing = keep;
     }
     size_t kept = 0;
     for (size_t i = 0; i < c->nsealed; i++) {
-        vdb_segment_info info;
-        vdb_segment_get_info(c->sealed[i], &info);
-        if (info.partition_id == pid)
+        if (vdb_segment_partition(c->sealed[i]) == pid)
             vdb_segment_free(c->sealed[i]);
         else
             c->sealed[kept++] = c->sealed[i];
     }
     c->nsealed = kept;
     vdb_free(c->parts[slot].name);
-    memmove(&c->parts[slot], &c->parts[slot + 1], (c->nparts - (size_t)slot - 1) * sizeof *c->parts);
+    memmove(&c->parts[slot], &c->parts[slot + 1],
+            (c->nparts - (size_t)slot - 1) * sizeof *c->parts);
     c->nparts--;
     pthread_rwlock_unlock(&c->lock);
 unlock:

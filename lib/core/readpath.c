@@ -55,7 +55,7 @@ vdb_status vdb_pick_segments(const vdb_collection *c, const bool *want, uint32_t
 {
     size_t cap = c->nsealed;
     for (uint32_t s = 0; s < c->nshards; s++)
-        cap += c->shards[s].ngrowing;
+        cap += c->shards[s].ngrowing + c->shards[s].nsealing;
     out->segs = vdb_calloc(cap + 1, sizeof *out->segs);
     out->n = 0;
     if (!out->segs)
@@ -66,12 +66,16 @@ vdb_status vdb_pick_segments(const vdb_collection *c, const bool *want, uint32_t
         for (size_t g = 0; g < c->shards[s].ngrowing; g++)
             if (want[g] && c->shards[s].growing[g])
                 out->segs[out->n++] = c->shards[s].growing[g];
+        for (size_t g = 0; g < c->shards[s].nsealing; g++) { /* being sealed: still here */
+            int slot = vdb_partition_slot(c, vdb_segment_partition(c->shards[s].sealing[g]));
+            if (slot >= 0 && want[slot])
+                out->segs[out->n++] = c->shards[s].sealing[g];
+        }
     }
     for (size_t i = 0; i < c->nsealed; i++) {
-        vdb_segment_info info;
-        vdb_segment_get_info(c->sealed[i], &info);
-        int slot = vdb_partition_slot(c, info.partition_id);
-        if (slot >= 0 && want[slot] && (shard == UINT32_MAX || info.shard == shard))
+        const vdb_segment *s = c->sealed[i];
+        int slot = vdb_partition_slot(c, vdb_segment_partition(s));
+        if (slot >= 0 && want[slot] && (shard == UINT32_MAX || vdb_segment_shard(s) == shard))
             out->segs[out->n++] = c->sealed[i];
     }
     return VDB_OK;

@@ -1,123 +1,315 @@
-/* Sealing: a shard's growing segments and its sealed segments' new deletes written to the
- * object store, recorded with the shard's checkpoint in one meta transaction; the log before
- * the checkpoint is then truncated. And vdb_flush, which seals every shard. */
+/* Sealing a shard, in steps so that neither readers nor writers wait for its I/O:
+ *   1. rotate (write_mu, then the collection lock for a moment): the shard's growing segments
+ *      move to its sealing list, where searches still see them and deletes still reach them,
+ *      and new rows go to fresh growing segments; every record up to the log position reached
+ *      is now in a sealing or sealed segment. The writer that crosses a threshold does this
+ *      (it is a few pointer moves) and queues the rest on the database's seal pool;
+ *   2. write (no lock): each rotated segment's column files, bloom filter and delete log;
+ *   3. commit (write_mu, not the collection lock): the delete logs the shard's sealed
+ *      segments gained, then one meta transaction with every manifest and the checkpoint;
+ *   4. swap (the collection lock for a moment): the rotated segments become sealed.
+ * Then the log before the checkpoint is truncated. A failure before the commit changes
+ * nothing durable (the rotated segments stay in the sealing list and the next seal takes
+ * them again); a commit whose outcome is unknown leaves the collection refusing writes until
+ * it is reopened. Deletes that reach a rotated segment after its delete log was written are
+ * persisted by the next seal (and replayed from the log, which keeps them, after a crash).
+ * vdb_flush rotates and seals in the caller's thread. */
 #include <stdio.h>
 
+#include "core/events.h"
 #include "core/metatxn.h"
 #include "core/seal.h"
 #include "core/segment_index.h"
 
-vdb_status vdb_seal_shard(vdb_db *db, vdb_collection *c, uint32_t shard)
+/* What one seal holds between its steps. */
+typedef struct seal_run {
+    size_t n;
+    vdb_segment **segs;       /* rotated segments, one reference each */
+    vdb_seal_pending *pend;   /* their files, once written */
+    vdb_buf *manifests;
+    uint64_t ckpt_pos, ckpt_ts;
+} seal_run;
+
+static void run_free(seal_run *r)
+{
+    for (size_t i = 0; i < r->n; i++) {
+        if (r->pend)
+            vdb_seal_pending_free(&r->pend[i]);
+        if (r->manifests)
+            vdb_buf_free(&r->manifests[i]);
+        vdb_segment_free(r->segs[i]);
+    }
+    vdb_free(r->segs);
+    vdb_free(r->pend);
+    vdb_free(r->manifests);
+    *r = (seal_run){0};
+}
+
+/* Rotation (write_mu held): the non-empty growing segments join the sealing list. */
+static void rotate(vdb_collection *c, vdb_shard *sh)
+{
+    pthread_rwlock_wrlock(&c->lock);
+    for (size_t g = 0; g < sh->ngrowing; g++) {
+        vdb_segment *s = sh->growing[g];
+        if (s && vdb_segment_rows(s) > 0 && vdb_shard_add_sealing(sh, s) == VDB_OK)
+            sh->growing[g] = NULL; /* on ENOMEM it stays growing: the next seal takes it */
+    }
+    bool all = true;
+    for (size_t g = 0; g < sh->ngrowing; g++)
+        all = all && (!sh->growing[g] || vdb_segment_rows(sh->growing[g]) == 0);
+    if (all) {
+        sh->rotated_pos = sh->last_pos;
+        sh->rotated_ts = sh->last_ts;
+    }
+    pthread_rwlock_unlock(&c->lock);
+}
+
+/* Step 1 of a seal, write_mu held: the run takes a reference to every segment in the
+ * sealing list and the checkpoint they reach. */
+static vdb_status take_sealing(vdb_collection *c, vdb_shard *sh, seal_run *r)
+{
+    size_t n = sh->nsealing;
+    r->segs = vdb_calloc(n + 1, sizeof *r->segs);
+    r->pend = vdb_calloc(n + 1, sizeof *r->pend);
+    r->manifests = vdb_calloc(n + 1, sizeof *r->manifests);
+    if (!r->segs || !r->pend || !r->manifests)
+        return vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+    pthread_rwlock_rdlock(&c->lock);
+    for (size_t i = 0; i < n; i++) {
+        vdb_segment_ref(sh->sealing[i]);
+        r->segs[r->n++] = sh->sealing[i];
+    }
+    pthread_rwlock_unlock(&c->lock);
+    r->ckpt_pos = sh->rotated_pos;
+    r->ckpt_ts = sh->rotated_ts;
+    return VDB_OK;
+}
+
+/* Step 2, no lock held: the files of every rotated segment. Their rows no longer change;
+ * their deletes may, so those are copied under the read lock first. */
+static vdb_status write_files(vdb_db *db, vdb_collection *c, seal_run *r)
+{
+    vdb_status st = VDB_OK;
+    for (size_t i = 0; i < r->n && st == VDB_OK; i++) {
+        vdb_buf dels = {0};
+        size_t ndels;
+        pthread_rwlock_rdlock(&c->lock);
+        st = vdb_segment_deletes_snapshot(r->segs[i], &dels, &ndels);
+        pthread_rwlock_unlock(&c->lock);
+        if (st == VDB_OK)
+            st = vdb_segment_seal_write(r->segs[i], db->obj.be, db->obj.h, c->seg_prefix, &dels,
+                                        ndels, &r->manifests[i], &r->pend[i]);
+        vdb_buf_free(&dels);
+    }
+    return st;
+}
+
+/* Step 3, write_mu held: the shard's new delete logs and the one meta transaction. *unknown
+ * is set when the transaction failed in a way that may have applied it. */
+static vdb_status commit(vdb_db *db, vdb_collection *c, uint32_t shard, seal_run *r,
+                         vdb_delta_pending *dpend, vdb_segment **dsegs, size_t *nd,
+                         bool *wrote, bool *unknown)
 {
     vdb_shard *sh = &c->shards[shard];
     vdb_metatxn t = {0};
-    vdb_status st = VDB_OK;
     char key[128];
-    bool any_growing = false, mutated = false;
-    /* write_mu keeps other writers out, so the growing segments only change here; readers
-     * go on searching them while their files are written */
-    vdb_seal_pending *pending = vdb_calloc(sh->ngrowing + 1, sizeof *pending);
-    if (!pending)
-        return vdb_set_errmsg(VDB_ENOMEM, "out of memory");
-    for (size_t g = 0; g < sh->ngrowing && st == VDB_OK; g++) {
-        vdb_segment *s = sh->growing[g];
-        if (!s || vdb_segment_rows(s) == 0)
-            continue;
-        vdb_buf m = {0};
-        st = vdb_segment_seal_write(s, db->obj.be, db->obj.h, c->seg_prefix, &m, &pending[g]);
-        if (st == VDB_OK) {
-            vdb_segment_info info;
-            vdb_segment_get_info(s, &info);
-            vdb_meta_key(key, sizeof key, "seg", c->id, info.id);
-            vdb_metatxn_add(&t, VDB_META_PUT, key, &m);
-            any_growing = true;
-        }
-        vdb_buf_free(&m);
-    }
-    /* persisting deletes changes a sealed segment readers may be searching: lock them out
-     * (delete logs are small) */
-    pthread_rwlock_wrlock(&c->lock);
+    vdb_status st = VDB_OK;
+    /* write_mu keeps delete writers and compaction away from c->sealed */
     for (size_t i = 0; i < c->nsealed && st == VDB_OK; i++) {
+        vdb_segment *s = c->sealed[i];
         vdb_segment_info info;
-        vdb_segment_get_info(c->sealed[i], &info);
+        vdb_segment_get_info(s, &info);
         if (info.shard != shard || info.deletes == info.persisted_deletes)
             continue;
         vdb_buf m = {0};
-        bool wrote = false;
-        st = vdb_segment_persist_deletes(c->sealed[i], db->obj.be, db->obj.h, c->seg_prefix, &m,
-                                         &wrote);
-        if (st == VDB_OK && wrote) {
-            mutated = true;
+        st = vdb_segment_deletes_write(s, db->obj.be, db->obj.h, c->seg_prefix, &m, &dpend[*nd]);
+        if (st == VDB_OK && dpend[*nd].deltas) {
             vdb_meta_key(key, sizeof key, "seg", c->id, info.id);
             vdb_metatxn_add(&t, VDB_META_PUT, key, &m);
+            dsegs[(*nd)++] = s;
         }
         vdb_buf_free(&m);
     }
-    pthread_rwlock_unlock(&c->lock);
-    if (st == VDB_OK && t.n == 0) {
-        vdb_free(pending);
-        return VDB_OK; /* nothing to seal */
+    for (size_t i = 0; i < r->n && st == VDB_OK; i++) {
+        bool present = false; /* a dropped partition took it out of the list */
+        for (size_t k = 0; k < sh->nsealing && !present; k++)
+            present = sh->sealing[k] == r->segs[i];
+        if (!present)
+            continue;
+        vdb_meta_key(key, sizeof key, "seg", c->id, vdb_segment_id(r->segs[i]));
+        vdb_metatxn_add(&t, VDB_META_PUT, key, &r->manifests[i]);
     }
-    if (st == VDB_OK) {
+    if (st == VDB_OK && t.n > 0) {
         vdb_buf ck = {0};
-        vdb_buf_u64(&ck, sh->last_pos);
-        vdb_buf_u64(&ck, sh->last_ts);
+        vdb_buf_u64(&ck, r->ckpt_pos);
+        vdb_buf_u64(&ck, r->ckpt_ts);
         vdb_meta_key(key, sizeof key, "ckpt", c->id, shard);
         vdb_metatxn_add(&t, VDB_META_PUT, key, &ck);
         vdb_buf_free(&ck);
         st = vdb_metatxn_commit(db, &t);
-        mutated = mutated || st != VDB_OK; /* the meta store may or may not have it */
+        *wrote = st == VDB_OK;
+        /* a conflict applied nothing; any other failure may or may not have */
+        *unknown = st != VDB_OK && st != VDB_ECONFLICT && st != VDB_ENOMEM;
     }
     vdb_metatxn_free(&t);
-    if (st != VDB_OK) {
-        for (size_t g = 0; g < sh->ngrowing; g++)
-            vdb_seal_pending_free(&pending[g]);
-        vdb_free(pending);
-        /* A failed file write changed nothing and is retried by the next seal; once the
-         * meta store may disagree with memory, only a reopen can rebuild it. */
-        if (mutated)
-            c->failed = true;
-        return st;
-    }
-    if (any_growing) {
-        size_t first_new = c->nsealed;
-        pthread_rwlock_wrlock(&c->lock);
-        for (size_t g = 0; g < sh->ngrowing && st == VDB_OK; g++) {
-            vdb_segment *s = sh->growing[g];
-            if (!s || vdb_segment_rows(s) == 0)
-                continue;
-            vdb_segment_seal_finish(s, &pending[g]);
-            st = vdb_collection_add_sealed(c, s);
-            if (st == VDB_OK)
-                sh->growing[g] = NULL;
-        }
-        pthread_rwlock_unlock(&c->lock);
-        if (st != VDB_OK)
-            c->failed = true;
-        /* scalar indexes now, vector indexes in the background; a failed build only means
-         * the segment is scanned. write_mu keeps c->sealed from changing meanwhile. */
-        for (size_t i = first_new; st == VDB_OK && i < c->nsealed; i++) {
-            vdb_index_segment(db, c, c->sealed[i], &c->lock, false);
-            vdb_index_queue(db, c, c->sealed[i]);
-        }
-    }
-    vdb_free(pending);
-    sh->ckpt_pos = sh->last_pos;
-    sh->ckpt_ts = sh->last_ts;
-    /* everything up to the checkpoint is in sealed segments now */
-    db->log.be->truncate(db->log.h, sh->channel, sh->ckpt_pos + 1);
     return st;
 }
 
+static vdb_status seal(vdb_db *db, vdb_collection *c, uint32_t shard, bool rotate_first)
+{
+    vdb_shard *sh = &c->shards[shard];
+    seal_run r = {0};
+    vdb_delta_pending *dpend = NULL;
+    vdb_segment **dsegs = NULL;
+    size_t nd = 0, ngone = 0;
+    uint64_t *gone = NULL; /* ids of rotated segments whose files are garbage */
+    bool unknown = false, committed = false, wrote = false;
+    pthread_mutex_lock(&sh->seal_mu);
+    pthread_mutex_lock(&c->write_mu);
+    if (!rotate_first)
+        sh->seal_queued = false;
+    vdb_status st = c->dropped ? VDB_OK : vdb_collection_check_writable(c);
+    if (st == VDB_OK && !c->dropped) {
+        if (rotate_first)
+            rotate(c, sh);
+        st = take_sealing(c, sh, &r);
+    }
+    pthread_mutex_unlock(&c->write_mu);
+    if (st == VDB_OK)
+        st = write_files(db, c, &r);
+    if (st == VDB_OK) {
+        pthread_mutex_lock(&c->write_mu);
+        if (!c->dropped) {
+            dpend = vdb_calloc(c->nsealed + 1, sizeof *dpend);
+            dsegs = vdb_calloc(c->nsealed + 1, sizeof *dsegs);
+            st = dpend && dsegs ? commit(db, c, shard, &r, dpend, dsegs, &nd, &wrote, &unknown)
+                                : vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+        }
+        gone = vdb_calloc(r.n + 1, sizeof *gone);
+        committed = st == VDB_OK && !c->dropped;
+        if (unknown)
+            c->failed = true; /* only a reopen can tell what the meta store holds */
+        if (committed) {
+            size_t first_new = c->nsealed;
+            pthread_rwlock_wrlock(&c->lock);
+            for (size_t i = 0; i < nd; i++)
+                vdb_segment_deletes_finish(dsegs[i], &dpend[i]);
+            for (size_t i = 0; i < r.n; i++) {
+                if (!vdb_shard_take_sealing(sh, r.segs[i])) {
+                    if (gone) /* its partition was dropped meanwhile */
+                        gone[ngone++] = vdb_segment_id(r.segs[i]);
+                    continue;
+                }
+                vdb_segment_seal_finish(r.segs[i], &r.pend[i]);
+                /* the list's reference moves to c->sealed; room was made in rotate's
+                 * absence of it, so a failure here is only memory */
+                if (vdb_collection_add_sealed(c, r.segs[i]) != VDB_OK) {
+                    vdb_segment_free(r.segs[i]);
+                    c->failed = true;
+                }
+            }
+            pthread_rwlock_unlock(&c->lock);
+            if (wrote) {
+                sh->ckpt_pos = r.ckpt_pos;
+                sh->ckpt_ts = r.ckpt_ts;
+            }
+            /* scalar indexes now, vector indexes in the background; a failed build only means
+             * the segment is scanned. write_mu keeps c->sealed from changing meanwhile. */
+            for (size_t i = first_new; i < c->nsealed; i++) {
+                vdb_index_segment(db, c, c->sealed[i], &c->lock, false);
+                vdb_index_queue(db, c, c->sealed[i]);
+            }
+        }
+        if (c->dropped)
+            for (size_t i = 0; gone && i < r.n; i++)
+                gone[ngone++] = vdb_segment_id(r.segs[i]);
+    } else {
+        pthread_mutex_lock(&c->write_mu);
+    }
+    /* what vdb_wait_for_seals reports: the last outcome of this shard's seals */
+    vdb_free(sh->seal_fail_msg);
+    sh->seal_fail_msg = st == VDB_OK ? NULL : vdb_strdup(vdb_err_get());
+    sh->seal_fail = st;
+    pthread_mutex_unlock(&c->write_mu);
+    vdb_events_notify(db); /* waiters for seals share the index builds' wake-up */
+    /* the files of segments whose partition (or collection) went while they were written are
+     * garbage: nothing names them */
+    for (size_t i = 0; i < ngone; i++)
+        vdb_segment_objects_delete(db, c, gone[i]);
+    vdb_free(gone);
+    if (wrote && r.n)
+        db->log.be->truncate(db->log.h, sh->channel, r.ckpt_pos + 1);
+    for (size_t i = 0; dpend && i < nd; i++)
+        vdb_delta_pending_free(&dpend[i]);
+    vdb_free(dpend);
+    vdb_free(dsegs);
+    run_free(&r);
+    pthread_mutex_unlock(&sh->seal_mu);
+    return st;
+}
+
+vdb_status vdb_seal_shard(vdb_db *db, vdb_collection *c, uint32_t shard)
+{
+    return seal(db, c, shard, true);
+}
+
+/* ---- background seals ---- */
+
+typedef struct seal_job {
+    vdb_job job;
+    vdb_db *db;
+    vdb_collection *c; /* alive while the job runs: a drop cancels and waits for its jobs */
+    uint32_t shard;
+} seal_job;
+
+static void seal_run_job(vdb_job *job)
+{
+    seal_job *j = (seal_job *)job;
+    /* a failure loses nothing: the rows stay in the log and the sealing list, and the next
+     * threshold or vdb_flush seals again; vdb_wait_for_seals reports it meanwhile */
+    seal(j->db, j->c, j->shard, false);
+}
+
+static void seal_release(vdb_job *job, bool ran)
+{
+    seal_job *j = (seal_job *)job;
+    if (!ran) { /* cancelled by a drop or close: nothing queued any more */
+        pthread_mutex_lock(&j->c->write_mu);
+        j->c->shards[j->shard].seal_queued = false;
+        pthread_mutex_unlock(&j->c->write_mu);
+    }
+    vdb_free(j);
+}
+
+void vdb_seal_if_full(vdb_db *db, vdb_collection *c, uint32_t shard)
+{
+    vdb_shard *sh = &c->shards[shard];
+    bool full = false;
+    for (size_t g = 0; g < sh->ngrowing && !full; g++)
+        if (sh->growing[g])
+            full = vdb_segment_rows(sh->growing[g]) >= db->opts.segment_max_rows ||
+                   vdb_segment_memory(sh->growing[g]) >= db->opts.segment_max_bytes;
+    if (!full)
+        return;
+    rotate(c, sh); /* this writer's whole share: new rows go to fresh segments */
+    if (sh->seal_queued)
+        return; /* the queued seal takes every rotated segment */
+    seal_job *j = vdb_calloc(1, sizeof *j);
+    if (!j)
+        return; /* the next write tries again */
+    *j = (seal_job){.job = {seal_run_job, seal_release, c, NULL}, .db = db, .c = c,
+                    .shard = shard};
+    sh->seal_queued = true;
+    vdb_pool_submit(db->seals, &j->job);
+}
+
+/* ---- vdb_flush ---- */
+
 static vdb_status flush_collection(vdb_db *db, vdb_collection *c)
 {
-    pthread_mutex_lock(&c->write_mu);
-    vdb_status st = c->failed ? vdb_set_errmsg(VDB_EIO, "collection '%s' refuses writes after "
-                                               "a failed write; reopen the database", c->name)
-                              : VDB_OK;
+    vdb_status st = VDB_OK;
     for (uint32_t s = 0; s < c->nshards && st == VDB_OK; s++)
         st = vdb_seal_shard(db, c, s);
-    pthread_mutex_unlock(&c->write_mu);
     return st;
 }
 
@@ -140,3 +332,45 @@ vdb_status vdb_flush(vdb_db *db, const char *collection)
     return st;
 }
 
+/* ---- waiting for background seals ---- */
+
+typedef struct seal_look {
+    vdb_db *db;
+    const char *collection;
+} seal_look;
+
+/* VDB_OK when no seal of the collection is queued or unfinished, VDB_ETIMEDOUT while one is,
+ * or the last failure of one that is stuck. */
+static vdb_status look_seals(void *arg)
+{
+    seal_look *l = arg;
+    vdb_db *db = l->db;
+    pthread_rwlock_rdlock(&db->catalog.lock);
+    vdb_collection *c;
+    vdb_status st = vdb_catalog_lookup(&db->catalog, l->collection, &c);
+    if (st == VDB_OK) {
+        pthread_mutex_lock(&c->write_mu);
+        size_t pending = 0;
+        for (uint32_t s = 0; s < c->nshards && st == VDB_OK; s++) {
+            const vdb_shard *sh = &c->shards[s];
+            if (sh->nsealing && !sh->seal_queued && sh->seal_fail != VDB_OK)
+                st = vdb_set_errmsg(sh->seal_fail, "sealing shard %u of '%s' failed: %s", s,
+                                    c->name, sh->seal_fail_msg ? sh->seal_fail_msg : "");
+            pending += sh->nsealing + sh->seal_queued;
+        }
+        if (st == VDB_OK && pending)
+            st = vdb_set_errmsg(VDB_ETIMEDOUT, "'%s' still has %zu segment%s to seal",
+                                c->name, pending, pending == 1 ? "" : "s");
+        pthread_mutex_unlock(&c->write_mu);
+    }
+    pthread_rwlock_unlock(&db->catalog.lock);
+    return st;
+}
+
+vdb_status vdb_wait_for_seals(vdb_db *db, const char *collection, uint64_t timeout_ms)
+{
+    vdb_err_clear();
+    VDB_CHECK_ARG(db && collection, "vdb_wait_for_seals: db or collection is NULL");
+    seal_look l = {db, collection};
+    return vdb_events_wait(db, timeout_ms, look_seals, &l);
+}

@@ -6,8 +6,14 @@
 
 #include "core/db.h"
 
-/* Seals shard of c; write_mu held. A failure before the meta transaction changes nothing
- * (retried by the next seal); after it the collection refuses writes until reopened. */
+/* Seals shard of c now, in the caller's thread (seal.c tells the steps). The caller holds
+ * the catalog lock for reading (or c is kept alive by the seal pool), and neither the
+ * shard's seal lock nor write_mu: it takes them itself. A failure before the meta transaction
+ * changes nothing durable (the next seal retries); one after it leaves the collection
+ * refusing writes until reopened. */
 vdb_status vdb_seal_shard(vdb_db *db, vdb_collection *c, uint32_t shard);
+/* Write path, write_mu held: queues a background seal of shard when one of its growing
+ * segments has reached segment_max_rows or segment_max_bytes. */
+void vdb_seal_if_full(vdb_db *db, vdb_collection *c, uint32_t shard);
 
 #endif

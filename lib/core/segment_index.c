@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include "core/events.h"
 #include "core/segment_index.h"
 
 static void free_sindex(void *p) { vdb_sindex_free(p); }
@@ -108,13 +109,6 @@ typedef struct build_job {
     bool final_reported;
 } build_job;
 
-void vdb_index_notify(vdb_db *db)
-{
-    __atomic_add_fetch(&db->idx_events, 1, __ATOMIC_RELEASE);
-    pthread_mutex_lock(&db->idx_mu);
-    pthread_cond_broadcast(&db->idx_cv);
-    pthread_mutex_unlock(&db->idx_mu);
-}
 
 static void report(build_job *j, uint64_t done)
 {
@@ -179,7 +173,7 @@ static void build_run(vdb_job *job)
             }
         }
         pthread_rwlock_unlock(&c->lock);
-        vdb_index_notify(db);
+        vdb_events_notify(db);
         return;
     }
     if (!j->final_reported) {
@@ -206,7 +200,7 @@ static void build_run(vdb_job *job)
     if (gone && saved)
         db->obj.be->del(db->obj.h, key);
     vdb_vindex_free(v);
-    vdb_index_notify(db);
+    vdb_events_notify(db);
 }
 
 static void build_release(vdb_job *job, bool ran)
@@ -234,7 +228,7 @@ void vdb_index_queue(vdb_db *db, vdb_collection *c, vdb_segment *s)
                 c->index[i].fail_msg = vdb_strdup("out of memory queueing an index build");
             }
             pthread_rwlock_unlock(&c->lock);
-            vdb_index_notify(db);
+            vdb_events_notify(db);
             pthread_rwlock_rdlock(&c->lock);
             continue;
         }

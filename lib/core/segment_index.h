@@ -15,8 +15,6 @@ vdb_status vdb_index_segment(vdb_db *db, vdb_collection *c, vdb_segment *s,
  * caller holds write_mu or is alone, and not c->lock). The build saves the index beside the
  * segment and attaches it under c's write lock, unless s or the index went meanwhile. */
 void vdb_index_queue(vdb_db *db, vdb_collection *c, vdb_segment *s);
-/* Tells waiters (vdb_wait_for_index) to look again. */
-void vdb_index_notify(vdb_db *db);
 /* Memory and rows of the vector indexes on s (any field). */
 void vdb_index_usage(const vdb_collection *c, const vdb_segment *s, uint64_t *bytes,
                      uint64_t *rows);

@@ -19,8 +19,11 @@ vdb_status vdb_collection_stats(vdb_db *db, const char *collection, vdb_stats *d
         out->num_shards = c->nshards;
         out->num_partitions = (uint32_t)c->nparts;
         for (uint32_t s = 0; s < c->nshards && st == VDB_OK; s++)
-            for (size_t g = 0; g < c->shards[s].ngrowing && st == VDB_OK; g++) {
-                vdb_segment *seg = c->shards[s].growing[g];
+            for (size_t g = 0; g < c->shards[s].ngrowing + c->shards[s].nsealing; g++) {
+                const vdb_shard *sh = &c->shards[s];
+                /* segments being sealed count as growing until the seal commits */
+                vdb_segment *seg = g < sh->ngrowing ? sh->growing[g]
+                                                    : sh->sealing[g - sh->ngrowing];
                 if (!seg)
                     continue;
                 vdb_segment_info info;

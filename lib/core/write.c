@@ -114,28 +114,6 @@ static vdb_status append_parts(vdb_db *db, vdb_collection *c, vdb_rec_header *h,
     return st;
 }
 
-/* After a write: seal the shards whose growing segment reached a threshold. A failed seal
- * loses nothing (the rows stay in the log and the growing segment); it is retried on the
- * next write or flush. */
-static void seal_full_shards(vdb_db *db, vdb_collection *c, const shard_parts *p)
-{
-    for (uint32_t s = 0; s < c->nshards; s++) {
-        if (!p->counts[s])
-            continue;
-        vdb_shard *sh = &c->shards[s];
-        bool full = false;
-        for (size_t g = 0; g < sh->ngrowing && !full; g++)
-            if (sh->growing[g]) {
-                vdb_segment_info info;
-                vdb_segment_get_info(sh->growing[g], &info);
-                full = info.rows >= db->opts.segment_max_rows ||
-                       info.memory >= db->opts.segment_max_bytes;
-            }
-        if (full)
-            vdb_seal_shard(db, c, s);
-    }
-}
-
 /* The result a write hands back (its rows' keys), made before anything is written so that
  * no allocation can fail once the rows are durable. */
 static vdb_status pks_result(const vdb_column *pk, vdb_result **out)
@@ -233,8 +211,10 @@ static vdb_status write_rows(vdb_db *db, const char *collection, const char *par
             c->failed = true; /* durable but not applied: reopen replays it */
         pthread_rwlock_unlock(&c->lock);
     }
-    if (st == VDB_OK)
-        seal_full_shards(db, c, &parts);
+    /* a shard past its threshold is sealed in the background, not by this writer */
+    for (uint32_t s = 0; s < c->nshards && st == VDB_OK; s++)
+        if (parts.counts[s])
+            vdb_seal_if_full(db, c, s);
     pthread_mutex_unlock(&c->write_mu);
     if (st == VDB_OK) {
         if (pks_out) {

@@ -108,15 +108,22 @@ void vdb_segment_get_info(const vdb_segment *s, vdb_segment_info *out)
     out->end_pos = s->end_pos;
     out->deletes = s->ndels;
     out->persisted_deletes = s->persisted;
+    out->memory = vdb_segment_memory(s);
+}
+
+uint64_t vdb_segment_id(const vdb_segment *s) { return s->id; }
+uint32_t vdb_segment_shard(const vdb_segment *s) { return s->shard; }
+uint64_t vdb_segment_partition(const vdb_segment *s) { return s->partition_id; }
+
+size_t vdb_segment_memory(const vdb_segment *s)
+{
     size_t m = sizeof *s + s->ncols * sizeof(vdb_column);
     for (size_t i = 0; i < s->ncols; i++)
         m += vdb_column_memory(&s->cols[i]);
     m += s->ts_cap * sizeof(uint64_t) + vdb_pk_index_memory(&s->idx);
     m += (size_t)(s->bloom.nbits / 8);
-    m += s->dels_cap * (sizeof(vdb_delete_rec) + sizeof(uint32_t));
-    for (size_t i = 0; i < s->ndels; i++)
-        m += s->dels[i].pk.s ? s->dels[i].pk.len + 1 : 0;
-    out->memory = m;
+    m += s->dels_cap * (sizeof(vdb_delete_rec) + sizeof(uint32_t)) + s->del_bytes;
+    return m;
 }
 
 void vdb_segment_set_end_pos(vdb_segment *s, uint64_t pos) { s->end_pos = pos; }
@@ -231,6 +238,7 @@ vdb_status vdb_segment_add_delete(vdb_segment *s, vdb_pk_slot *slot, vdb_pk pk, 
         memcpy(copy, pk.s, pk.len);
         copy[pk.len] = 0;
         rec.pk.s = copy;
+        s->del_bytes += pk.len + 1;
         rec.pk.i = 0;
     }
     uint32_t d = (uint32_t)s->ndels++;

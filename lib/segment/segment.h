@@ -139,6 +139,11 @@ vdb_status vdb_segment_new(uint64_t id, uint64_t partition_id, uint32_t shard,
 void vdb_segment_ref(vdb_segment *s);
 void vdb_segment_free(vdb_segment *s);
 void vdb_segment_get_info(const vdb_segment *s, vdb_segment_info *out);
+/* The facts a caller needs per row or per key, without the walk vdb_segment_get_info does. */
+uint64_t vdb_segment_id(const vdb_segment *s);
+uint32_t vdb_segment_shard(const vdb_segment *s);
+uint64_t vdb_segment_partition(const vdb_segment *s);
+size_t vdb_segment_memory(const vdb_segment *s); /* O(columns) */
 void vdb_segment_set_end_pos(vdb_segment *s, uint64_t pos);
 
 /* Appends `rows` rows stamped ts; cols[i] are parallel to the layout and hold at least
@@ -190,13 +195,31 @@ typedef struct vdb_seal_pending {
     vdb_bloom bloom;
     size_t persisted;
 } vdb_seal_pending;
+/* deletes: the segment's delete records as vdb_segment_deletes_snapshot gave them (taken
+ * under a lock that keeps delete writers out, so that seal_write itself needs none), or NULL
+ * to read them here. */
 vdb_status vdb_segment_seal_write(const vdb_segment *s, const vdb_object_backend *be,
-                                  void *store, const char *prefix, vdb_buf *manifest,
-                                  vdb_seal_pending *out);
+                                  void *store, const char *prefix, const vdb_buf *deletes,
+                                  size_t ndeletes, vdb_buf *manifest, vdb_seal_pending *out);
+vdb_status vdb_segment_deletes_snapshot(const vdb_segment *s, vdb_buf *out, size_t *count);
 void vdb_segment_seal_finish(vdb_segment *s, vdb_seal_pending *p);
 void vdb_seal_pending_free(vdb_seal_pending *p);
-/* Writes delete records not yet persisted as a new delta file (sealed segments only); when
- * there were any, *manifest gets the updated manifest and *wrote = true. */
+/* Delete records not yet persisted, written as a new delta file in two steps like the seal:
+ * deletes_write only reads s (readers may run alongside; no writer may) and, when there were
+ * any (out->deltas != NULL), gives the updated manifest; deletes_finish then counts them as
+ * persisted, a short in-memory step for under the caller's exclusive lock, once the manifest
+ * is committed. Sealed segments only. */
+typedef struct vdb_delta_pending {
+    struct vdb_seg_file *deltas; /* the segment's delta files with the new one last */
+    size_t ndeltas;
+    size_t persisted;
+} vdb_delta_pending;
+vdb_status vdb_segment_deletes_write(const vdb_segment *s, const vdb_object_backend *be,
+                                     void *store, const char *prefix, vdb_buf *manifest,
+                                     vdb_delta_pending *out);
+void vdb_segment_deletes_finish(vdb_segment *s, vdb_delta_pending *p);
+void vdb_delta_pending_free(vdb_delta_pending *p);
+/* Both steps at once; *wrote tells whether there was anything to write. */
 vdb_status vdb_segment_persist_deletes(vdb_segment *s, const vdb_object_backend *be,
                                        void *store, const char *prefix, vdb_buf *manifest,
                                        bool *wrote);

@@ -60,6 +60,7 @@ struct vdb_segment {
     vdb_delete_rec *dels;
     uint32_t *del_next;
     size_t ndels, dels_cap, persisted;
+    size_t del_bytes;    /* string keys of the delete records */
     vdb_seg_file *files; /* sealed: col_0..col_{n-1}, ts, bloom */
     size_t nfiles;
     vdb_seg_file *deltas;

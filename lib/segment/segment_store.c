@@ -68,9 +68,18 @@ static vdb_status emit_manifest(const vdb_manifest *m, vdb_buf *out)
     return VDB_OK;
 }
 
+vdb_status vdb_segment_deletes_snapshot(const vdb_segment *s, vdb_buf *out, size_t *count)
+{
+    vdb_delta_encode(s->dels, s->ndels, out);
+    *count = s->ndels;
+    return out->oom ? vdb_set_errmsg(VDB_ENOMEM, "segment %llu: out of memory for its deletes",
+                                     (unsigned long long)s->id)
+                    : VDB_OK;
+}
+
 vdb_status vdb_segment_seal_write(const vdb_segment *s, const vdb_object_backend *be,
-                                  void *store, const char *prefix, vdb_buf *manifest,
-                                  vdb_seal_pending *out)
+                                  void *store, const char *prefix, const vdb_buf *deletes,
+                                  size_t ndeletes, vdb_buf *manifest, vdb_seal_pending *out)
 {
     vdb_status st = VDB_OK;
     memset(out, 0, sizeof *out);
@@ -118,13 +127,19 @@ vdb_status vdb_segment_seal_write(const vdb_segment *s, const vdb_object_backend
             goto fail;
     }
     size_t ndeltas = 0;
-    if (s->ndels) {
+    if (!deletes) { /* the caller keeps delete writers out: read them here */
         buf.len = 0;
-        vdb_delta_encode(s->dels, s->ndels, &buf);
-        st = put_file(s, be, store, object_key(prefix, s->id, "delta_0"), &buf, &deltas[0]);
+        buf.oom = false;
+        st = vdb_segment_deletes_snapshot(s, &buf, &ndeletes);
         if (st)
             goto fail;
-        deltas[0].count = s->ndels;
+        deletes = &buf;
+    }
+    if (ndeletes) {
+        st = put_file(s, be, store, object_key(prefix, s->id, "delta_0"), deletes, &deltas[0]);
+        if (st)
+            goto fail;
+        deltas[0].count = ndeletes;
         ndeltas = 1;
     }
     /* The manifest is made before the segment changes, so a failure leaves it growing. */
@@ -137,7 +152,7 @@ vdb_status vdb_segment_seal_write(const vdb_segment *s, const vdb_object_backend
     st = emit_manifest(&m, manifest);
     if (st)
         goto fail;
-    *out = (vdb_seal_pending){files, nfiles, deltas, ndeltas, bloom, s->ndels};
+    *out = (vdb_seal_pending){files, nfiles, deltas, ndeltas, bloom, ndeletes};
     vdb_buf_free(&buf);
     return VDB_OK;
 fail:
@@ -174,55 +189,80 @@ vdb_status vdb_segment_seal(vdb_segment *s, const vdb_object_backend *be, void *
                             const char *prefix, vdb_buf *manifest)
 {
     vdb_seal_pending p;
-    vdb_status st = vdb_segment_seal_write(s, be, store, prefix, manifest, &p);
+    vdb_status st = vdb_segment_seal_write(s, be, store, prefix, NULL, 0, manifest, &p);
     if (st == VDB_OK)
         vdb_segment_seal_finish(s, &p);
     return st;
+}
+
+vdb_status vdb_segment_deletes_write(const vdb_segment *s, const vdb_object_backend *be,
+                                     void *store, const char *prefix, vdb_buf *manifest,
+                                     vdb_delta_pending *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!s->sealed)
+        return vdb_set_errmsg(VDB_EINVAL, "segment %llu is not sealed",
+                              (unsigned long long)s->id);
+    if (s->persisted == s->ndels)
+        return VDB_OK;
+    /* the segment's delta files (shared, not copied) with the new one last */
+    vdb_seg_file *d = vdb_calloc(s->ndeltas + 1, sizeof *d);
+    if (!d)
+        return vdb_set_errmsg(VDB_ENOMEM, "segment %llu: out of memory",
+                              (unsigned long long)s->id);
+    memcpy(d, s->deltas, s->ndeltas * sizeof *d);
+    vdb_seg_file *f = &d[s->ndeltas];
+    char name[32];
+    snprintf(name, sizeof name, "delta_%zu", s->ndeltas);
+    vdb_buf buf = {0};
+    vdb_delta_encode(s->dels + s->persisted, s->ndels - s->persisted, &buf);
+    vdb_status st = put_file(s, be, store, object_key(prefix, s->id, name), &buf, f);
+    vdb_buf_free(&buf);
+    f->count = s->ndels - s->persisted;
+    if (st == VDB_OK) {
+        vdb_manifest m;
+        fill_manifest(s, &m);
+        m.deltas = d;
+        m.ndeltas = s->ndeltas + 1;
+        st = emit_manifest(&m, manifest);
+    }
+    if (st != VDB_OK) {
+        vdb_free(f->key);
+        vdb_free(d);
+        return st;
+    }
+    *out = (vdb_delta_pending){d, s->ndeltas + 1, s->ndels};
+    return VDB_OK;
+}
+
+void vdb_segment_deletes_finish(vdb_segment *s, vdb_delta_pending *p)
+{
+    if (!p->deltas)
+        return;
+    vdb_free(s->deltas); /* the array only: its keys moved into p's */
+    s->deltas = p->deltas;
+    s->ndeltas = p->ndeltas;
+    s->persisted = p->persisted;
+    memset(p, 0, sizeof *p);
+}
+
+void vdb_delta_pending_free(vdb_delta_pending *p)
+{
+    if (p->deltas) /* only the new, last file is the pending's own */
+        vdb_free(p->deltas[p->ndeltas - 1].key);
+    vdb_free(p->deltas);
+    memset(p, 0, sizeof *p);
 }
 
 vdb_status vdb_segment_persist_deletes(vdb_segment *s, const vdb_object_backend *be,
                                        void *store, const char *prefix, vdb_buf *manifest,
                                        bool *wrote)
 {
-    vdb_status st = VDB_OK;
-    vdb_buf buf = {0};
-    *wrote = false;
-    if (!s->sealed)
-        return vdb_set_errmsg(VDB_EINVAL, "segment %llu is not sealed",
-                              (unsigned long long)s->id);
-    if (s->persisted == s->ndels)
-        return VDB_OK;
-    vdb_seg_file *d = vdb_realloc(s->deltas, (s->ndeltas + 1) * sizeof *d);
-    if (!d)
-        return vdb_set_errmsg(VDB_ENOMEM, "segment %llu: out of memory",
-                              (unsigned long long)s->id);
-    s->deltas = d;
-    vdb_seg_file f = {0};
-    char name[32];
-    snprintf(name, sizeof name, "delta_%zu", s->ndeltas);
-    vdb_delta_encode(s->dels + s->persisted, s->ndels - s->persisted, &buf);
-    st = put_file(s, be, store, object_key(prefix, s->id, name), &buf, &f);
-    if (st) {
-        vdb_free(f.key);
-        goto fail;
-    }
-    f.count = s->ndels - s->persisted;
-    s->deltas[s->ndeltas] = f;
-    /* Counted as persisted only once the manifest that names the file exists; otherwise a
-     * retry writes the same key again. */
-    vdb_manifest m;
-    fill_manifest(s, &m);
-    m.ndeltas = s->ndeltas + 1;
-    st = emit_manifest(&m, manifest);
-    if (st) {
-        vdb_free(f.key);
-        goto fail;
-    }
-    s->ndeltas++;
-    s->persisted = s->ndels;
-    *wrote = true;
-fail:
-    vdb_buf_free(&buf);
+    vdb_delta_pending p;
+    vdb_status st = vdb_segment_deletes_write(s, be, store, prefix, manifest, &p);
+    *wrote = st == VDB_OK && p.deltas;
+    if (*wrote)
+        vdb_segment_deletes_finish(s, &p);
     return st;
 }
 

@@ -476,6 +476,7 @@ static void test_standalone_travel_across_sealed_segments(void **state)
     }
     float rv[D] = {0.5f, 0.5f, 0.5f, 0.5f};
     points[npoints++] = do_write(db, "c", &m, (int64_t[]){3}, (int64_t[]){333}, rv, 1, 0);
+    OK(vdb_wait_for_seals(db, "c", 60000)); /* segments past the threshold seal behind */
     vdb_stats st = {.struct_size = sizeof st};
     OK(vdb_collection_stats(db, "c", &st));
     assert_true(st.sealed_segments >= 2);
