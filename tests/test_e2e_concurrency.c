@@ -76,8 +76,7 @@ static void create(vdb_db *db, const char *name, uint32_t shards)
     vdb_field_def id = {.struct_size = sizeof id, .name = "id", .type = VDB_TYPE_INT64,
                         .is_primary = 1};
     vdb_field_def emb = {.struct_size = sizeof emb, .name = "emb", .type = VDB_TYPE_FLOAT_VECTOR,
-                         .dim = DIM,
-                         .metric = VDB_METRIC_L2};
+                         .dim = DIM, .metric = VDB_METRIC_L2};
     assert_int_equal(vdb_schema_add_field(s, &id), VDB_OK);
     assert_int_equal(vdb_schema_add_field(s, &emb), VDB_OK);
     assert_int_equal(vdb_schema_set_shards(s, shards), VDB_OK);
@@ -335,6 +334,8 @@ static void readers_during_writes(uint32_t shards)
         pthread_join(rd[i], NULL);
     check_no_failures();
     assert_true(atomic_load(&sh.searches) > 0);
+    /* segments that reached the threshold seal in the background */
+    assert_int_equal(vdb_wait_for_seals(db, "rw", 60000), VDB_OK);
     vdb_stats st = {.struct_size = sizeof st};
     assert_int_equal(vdb_collection_stats(db, "rw", &st), VDB_OK);
     print_message("%u shard(s): %lld searches, %lld gets; %llu sealed segments\n", shards,
@@ -492,6 +493,42 @@ static void test_flush_and_compact_alongside_inserts_and_searches(void **state)
     free(path);
 }
 
+/* ---- seals behind the writer -------------------------------------------------------------- */
+
+/* A segment past the threshold stops taking rows at once (so segments have the threshold's
+ * size however late the background seal runs), stays visible while it is sealed, and the
+ * seals land in order. */
+static void test_threshold_seals_run_behind_the_writer_and_lose_nothing(void **state)
+{
+    (void)state;
+    char *path = test_tmpdir("conc_seal_behind");
+    vdb_db *db = open_db(path, 100);
+    create(db, "s", 1);
+    assert_int_equal(vdb_wait_for_seals(db, "s", 0), VDB_OK); /* nothing to wait for */
+    for (int b = 0; b < 20; b++) {
+        assert_int_equal(insert_range(db, "s", b * 50, 50), VDB_OK);
+        uint64_t n = 0;
+        assert_int_equal(vdb_count(db, "s", NULL, NULL, &n), VDB_OK);
+        assert_int_equal(n, (uint64_t)(b + 1) * 50); /* every acknowledged row, sealing or not */
+    }
+    assert_int_equal(vdb_wait_for_seals(db, "s", 60000), VDB_OK);
+    vdb_stats st = {.struct_size = sizeof st};
+    assert_int_equal(vdb_collection_stats(db, "s", &st), VDB_OK);
+    assert_int_equal(st.sealed_segments, 10);
+    assert_int_equal(st.sealed_rows, 1000);
+    assert_int_equal(st.growing_rows, 0);
+    assert_int_equal(vdb_wait_for_seals(db, "nope", 0), VDB_ENOTFOUND);
+    vdb_close(db);
+    db = open_db(path, 100);
+    assert_int_equal(vdb_collection_stats(db, "s", &st), VDB_OK);
+    assert_int_equal(st.sealed_segments, 10);
+    assert_int_equal(st.row_count, 1000);
+    expect_rows(db, "s", 0, 1000, NULL);
+    vdb_close(db);
+    test_rmdir(path);
+    free(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -499,6 +536,7 @@ int main(void)
         cmocka_unit_test(test_three_readers_and_a_writer_three_shards_see_wellformed_results),
         cmocka_unit_test(test_writers_on_same_and_different_collections_lose_no_row),
         cmocka_unit_test(test_flush_and_compact_alongside_inserts_and_searches),
+        cmocka_unit_test(test_threshold_seals_run_behind_the_writer_and_lose_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -70,9 +70,9 @@ vdb_status vdb_apply_prepare(vdb_db *db, vdb_collection *c, const vdb_rec_header
         st = vdb_segment_new(id, h->partition_id, h->shard, &c->layout, &s);
     if (st != VDB_OK)
         return st;
-    pthread_rwlock_wrlock(&c->lock);
+    vdb_lock_wr(&c->lock, VDB_RANK_COLL);
     c->shards[h->shard].growing[slot] = s;
-    pthread_rwlock_unlock(&c->lock);
+    vdb_unlock_rw(&c->lock, VDB_RANK_COLL);
     return VDB_OK;
 }
 

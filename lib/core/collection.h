@@ -16,6 +16,7 @@
 #include "index/scalar/scalar_index.h"
 #include "index/vector/vindex.h"
 #include "segment/segment.h"
+#include "util/lockorder.h"
 
 typedef struct vdb_partition {
     char *name;

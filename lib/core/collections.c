@@ -17,7 +17,7 @@ vdb_status vdb_create_collection(vdb_db *db, const vdb_schema *schema)
     vdb_status st = vdb_schema_check_complete(schema);
     if (st != VDB_OK)
         return st;
-    pthread_rwlock_wrlock(&db->catalog.lock);
+    vdb_lock_wr(&db->catalog.lock, VDB_RANK_CATALOG);
     vdb_collection *c = NULL;
     vdb_buf b = {0};
     if (vdb_catalog_find(&db->catalog, schema->name)) {
@@ -42,7 +42,7 @@ vdb_status vdb_create_collection(vdb_db *db, const vdb_schema *schema)
     vdb_catalog_add(&db->catalog, c); /* reserved: cannot fail */
     c = NULL;
 done:
-    pthread_rwlock_unlock(&db->catalog.lock);
+    vdb_unlock_rw(&db->catalog.lock, VDB_RANK_CATALOG);
     vdb_collection_free(c);
     vdb_buf_free(&b);
     return st;
@@ -94,14 +94,14 @@ vdb_status vdb_drop_collection(vdb_db *db, const char *name)
 {
     vdb_err_clear();
     VDB_CHECK_ARG(db && name, "vdb_drop_collection: db or name is NULL");
-    pthread_rwlock_wrlock(&db->catalog.lock);
+    vdb_lock_wr(&db->catalog.lock, VDB_RANK_CATALOG);
     vdb_collection *c;
     vdb_status st = vdb_catalog_lookup(&db->catalog, name, &c);
     key_list keys = {0}, objs = {0};
     vdb_meta_op *ops = NULL;
     if (st != VDB_OK)
         goto done;
-    pthread_mutex_lock(&c->write_mu); /* wait for a write in flight */
+    vdb_lock_mu(&c->write_mu, VDB_RANK_WRITE); /* wait for a write in flight */
     char prefix[64], ckey[300];
     snprintf(prefix, sizeof prefix, "seg/%016llx/", (unsigned long long)c->id);
     st = db->meta.be->scan(db->meta.h, prefix, collect_key, &keys);
@@ -126,7 +126,7 @@ vdb_status vdb_drop_collection(vdb_db *db, const char *name)
     }
     if (st == VDB_OK)
         c->dropped = true; /* a seal in flight writes nothing more for it */
-    pthread_mutex_unlock(&c->write_mu);
+    vdb_unlock_mu(&c->write_mu, VDB_RANK_WRITE);
     if (st != VDB_OK)
         goto done;
     /* Its queued seals and index builds are discarded and running ones are waited for
@@ -145,7 +145,7 @@ vdb_status vdb_drop_collection(vdb_db *db, const char *name)
     vdb_events_notify(db);
     vdb_collection_free(c);
 done:
-    pthread_rwlock_unlock(&db->catalog.lock);
+    vdb_unlock_rw(&db->catalog.lock, VDB_RANK_CATALOG);
     key_list_free(&keys);
     key_list_free(&objs);
     vdb_free(ops);
@@ -156,9 +156,9 @@ vdb_status vdb_has_collection(vdb_db *db, const char *name, int *exists)
 {
     vdb_err_clear();
     VDB_CHECK_ARG(db && name && exists, "vdb_has_collection: db, name or exists is NULL");
-    pthread_rwlock_rdlock(&db->catalog.lock);
+    vdb_lock_rd(&db->catalog.lock, VDB_RANK_CATALOG);
     *exists = vdb_catalog_find(&db->catalog, name) != NULL;
-    pthread_rwlock_unlock(&db->catalog.lock);
+    vdb_unlock_rw(&db->catalog.lock, VDB_RANK_CATALOG);
     return VDB_OK;
 }
 
@@ -167,12 +167,12 @@ vdb_status vdb_describe_collection(vdb_db *db, const char *name, vdb_schema **ou
     vdb_err_clear();
     VDB_CHECK_ARG(db && name && out, "vdb_describe_collection: db, name or out is NULL");
     *out = NULL;
-    pthread_rwlock_rdlock(&db->catalog.lock);
+    vdb_lock_rd(&db->catalog.lock, VDB_RANK_CATALOG);
     vdb_collection *c;
     vdb_status st = vdb_catalog_lookup(&db->catalog, name, &c);
     if (st == VDB_OK)
         st = vdb_schema_copy(c->schema, out);
-    pthread_rwlock_unlock(&db->catalog.lock);
+    vdb_unlock_rw(&db->catalog.lock, VDB_RANK_CATALOG);
     return st;
 }
 
@@ -186,14 +186,14 @@ vdb_status vdb_list_collections(vdb_db *db, vdb_names **out)
     vdb_err_clear();
     VDB_CHECK_ARG(db && out, "vdb_list_collections: db or out is NULL");
     *out = NULL;
-    pthread_rwlock_rdlock(&db->catalog.lock);
+    vdb_lock_rd(&db->catalog.lock, VDB_RANK_CATALOG);
     vdb_status st = vdb_names_new(db->catalog.n, out);
     for (size_t i = 0; st == VDB_OK && i < db->catalog.n; i++) {
         if (!((*out)->names[i] = vdb_strdup(db->catalog.colls[i]->name)))
             st = vdb_set_errmsg(VDB_ENOMEM, "out of memory");
         (*out)->count = i + 1;
     }
-    pthread_rwlock_unlock(&db->catalog.lock);
+    vdb_unlock_rw(&db->catalog.lock, VDB_RANK_CATALOG);
     if (st != VDB_OK) {
         vdb_names_free(*out);
         *out = NULL;

@@ -109,7 +109,7 @@ static vdb_status merge_segments(vdb_db *db, vdb_collection *c, vdb_segment **in
         st = vdb_metatxn_commit(db, &t);
     }
     if (st == VDB_OK) {
-        pthread_rwlock_wrlock(&c->lock);
+        vdb_lock_wr(&c->lock, VDB_RANK_COLL);
         vdb_collection_remove_sealed(c, in, nin);
         vdb_segment *added = NULL;
         if (vdb_segment_rows(out) > 0) {
@@ -117,7 +117,7 @@ static vdb_status merge_segments(vdb_db *db, vdb_collection *c, vdb_segment **in
             added = out;
             out = NULL;
         }
-        pthread_rwlock_unlock(&c->lock);
+        vdb_unlock_rw(&c->lock, VDB_RANK_COLL);
         if (added) /* its vector indexes build in the background; it is scanned till then */
             vdb_index_queue(db, c, added);
         /* nothing reads the old files after the txn */
@@ -190,19 +190,19 @@ vdb_status vdb_compact(vdb_db *db, const char *collection)
 {
     vdb_err_clear();
     VDB_CHECK_ARG(db, "vdb_compact: db is NULL");
-    pthread_rwlock_rdlock(&db->catalog.lock);
+    vdb_lock_rd(&db->catalog.lock, VDB_RANK_CATALOG);
     vdb_status st = VDB_OK;
     for (size_t i = 0; i < db->catalog.n && st == VDB_OK; i++) {
         vdb_collection *c = db->catalog.colls[i];
         if (collection && strcmp(c->name, collection))
             continue;
-        pthread_mutex_lock(&c->write_mu);
+        vdb_lock_mu(&c->write_mu, VDB_RANK_WRITE);
         if (!c->failed)
             st = vdb_compact_collection(db, c);
-        pthread_mutex_unlock(&c->write_mu);
+        vdb_unlock_mu(&c->write_mu, VDB_RANK_WRITE);
     }
     if (collection && st == VDB_OK && !vdb_catalog_find(&db->catalog, collection))
         st = vdb_set_errmsg(VDB_ENOTFOUND, "collection '%s' does not exist", collection);
-    pthread_rwlock_unlock(&db->catalog.lock);
+    vdb_unlock_rw(&db->catalog.lock, VDB_RANK_CATALOG);
     return st;
 }

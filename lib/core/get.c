@@ -14,7 +14,7 @@ vdb_status vdb_get(vdb_db *db, const char *collection, const vdb_pk_list *pks,
     if (rst != VDB_OK)
         return rst;
     const vdb_read_opts *read = &ropts;
-    pthread_rwlock_rdlock(&db->catalog.lock);
+    vdb_lock_rd(&db->catalog.lock, VDB_RANK_CATALOG);
     vdb_collection *c;
     vdb_column keys = {0};
     vdb_out_field *of = NULL;
@@ -32,7 +32,7 @@ vdb_status vdb_get(vdb_db *db, const char *collection, const vdb_pk_list *pks,
         st = vdb_read_ts(db, read, &T);
     if (st != VDB_OK)
         goto out;
-    pthread_rwlock_rdlock(&c->lock);
+    vdb_lock_rd(&c->lock, VDB_RANK_COLL);
     locked = true;
     if (!(want = vdb_calloc(c->nparts + 1, sizeof *want))) {
         st = vdb_set_errmsg(VDB_ENOMEM, "out of memory");
@@ -70,8 +70,8 @@ vdb_status vdb_get(vdb_db *db, const char *collection, const vdb_pk_list *pks,
         r->group_off[1] = r->pks.rows;
 out:
     if (locked)
-        pthread_rwlock_unlock(&c->lock);
-    pthread_rwlock_unlock(&db->catalog.lock);
+        vdb_unlock_rw(&c->lock, VDB_RANK_COLL);
+    vdb_unlock_rw(&db->catalog.lock, VDB_RANK_CATALOG);
     vdb_column_free(&keys);
     vdb_free(of);
     vdb_free(want);

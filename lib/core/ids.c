@@ -28,6 +28,7 @@ vdb_status vdb_ids_load(vdb_db *db)
 vdb_status vdb_ids_alloc(vdb_db *db, uint64_t n, uint64_t *first)
 {
     vdb_status st = VDB_OK;
+    vdb_lock_forbid_io(VDB_RANK_COLL, "id allocation (a meta-store write)");
     pthread_mutex_lock(&db->id_mu);
     if (db->next_id + n > db->id_limit) {
         /* reserve a window in the meta store before handing any of it out */

@@ -147,7 +147,7 @@ vdb_status vdb_create_index(vdb_db *db, const char *collection, const char *fiel
                   "NULL");
     if (!type || !*type)
         type = "AUTOINDEX";
-    pthread_rwlock_rdlock(&db->catalog.lock);
+    vdb_lock_rd(&db->catalog.lock, VDB_RANK_CATALOG);
     vdb_collection *c;
     int f;
     vdb_field_index want;
@@ -156,7 +156,7 @@ vdb_status vdb_create_index(vdb_db *db, const char *collection, const char *fiel
         st = vdb_index_choose(&c->schema->fields[f].def, type, params, &want);
     if (st != VDB_OK)
         goto out;
-    pthread_mutex_lock(&c->write_mu); /* no seal or compaction while the index is added */
+    vdb_lock_mu(&c->write_mu, VDB_RANK_WRITE); /* no seal or compaction while the index is added */
     vdb_field_index *x = &c->index[f];
     if (x->type && !same_index(x, &want)) {
         st = vdb_set_errmsg(VDB_EEXIST, "field '%s' already has a %s index%s: drop it first",
@@ -168,12 +168,12 @@ vdb_status vdb_create_index(vdb_db *db, const char *collection, const char *fiel
         int n = encode_value(val, sizeof val, &want);
         st = db->meta.be->put(db->meta.h, key, val, (size_t)n);
         if (st == VDB_OK) {
-            pthread_rwlock_wrlock(&c->lock);
+            vdb_lock_wr(&c->lock, VDB_RANK_COLL);
             x->type = want.type;
             x->spec = want.spec;
             x->skind = want.skind;
             x->gen++;
-            pthread_rwlock_unlock(&c->lock);
+            vdb_unlock_rw(&c->lock, VDB_RANK_COLL);
             /* scalar indexes are built here; vector ones are queued, and searches scan a
              * segment exactly until its index is attached */
             for (size_t i = 0; i < c->nsealed && st == VDB_OK; i++)
@@ -183,9 +183,9 @@ vdb_status vdb_create_index(vdb_db *db, const char *collection, const char *fiel
             vdb_events_notify(db);
         }
     }
-    pthread_mutex_unlock(&c->write_mu);
+    vdb_unlock_mu(&c->write_mu, VDB_RANK_WRITE);
 out:
-    pthread_rwlock_unlock(&db->catalog.lock);
+    vdb_unlock_rw(&db->catalog.lock, VDB_RANK_CATALOG);
     return st;
 }
 
@@ -193,13 +193,13 @@ vdb_status vdb_drop_index(vdb_db *db, const char *collection, const char *field)
 {
     vdb_err_clear();
     VDB_CHECK_ARG(db && collection && field, "vdb_drop_index: db, collection or field is NULL");
-    pthread_rwlock_rdlock(&db->catalog.lock);
+    vdb_lock_rd(&db->catalog.lock, VDB_RANK_CATALOG);
     vdb_collection *c;
     int f;
     vdb_status st = lookup_field(db, collection, field, &c, &f);
     if (st != VDB_OK)
         goto out;
-    pthread_mutex_lock(&c->write_mu);
+    vdb_lock_mu(&c->write_mu, VDB_RANK_WRITE);
     vdb_field_index *x = &c->index[f];
     if (!x->type) {
         st = vdb_set_errmsg(VDB_ENOTFOUND, "field '%s' of '%s' has no index", field, collection);
@@ -209,20 +209,20 @@ vdb_status vdb_drop_index(vdb_db *db, const char *collection, const char *field)
         st = db->meta.be->del(db->meta.h, key);
         if (st == VDB_OK) {
             /* builds of it still queued see the new generation and do nothing */
-            pthread_rwlock_wrlock(&c->lock);
+            vdb_lock_wr(&c->lock, VDB_RANK_COLL);
             uint64_t gen = x->gen + 1;
             vdb_free(x->fail_msg);
             *x = (vdb_field_index){.gen = gen};
             c->index_failures = 0;
             for (size_t i = 0; i < c->nsealed; i++)
                 vdb_segment_set_attachment(c->sealed[i], (size_t)f, NULL, NULL);
-            pthread_rwlock_unlock(&c->lock);
+            vdb_unlock_rw(&c->lock, VDB_RANK_COLL);
             vdb_events_notify(db);
         }
     }
-    pthread_mutex_unlock(&c->write_mu);
+    vdb_unlock_mu(&c->write_mu, VDB_RANK_WRITE);
 out:
-    pthread_rwlock_unlock(&db->catalog.lock);
+    vdb_unlock_rw(&db->catalog.lock, VDB_RANK_CATALOG);
     return st;
 }
 
@@ -232,19 +232,19 @@ vdb_status vdb_describe_index(vdb_db *db, const char *collection, const char *fi
     vdb_err_clear();
     VDB_CHECK_ARG(db && collection && field && type, "vdb_describe_index: db, collection, field "
                   "or type is NULL");
-    pthread_rwlock_rdlock(&db->catalog.lock);
+    vdb_lock_rd(&db->catalog.lock, VDB_RANK_CATALOG);
     vdb_collection *c;
     int f;
     vdb_status st = lookup_field(db, collection, field, &c, &f);
     if (st == VDB_OK) {
-        pthread_rwlock_rdlock(&c->lock);
+        vdb_lock_rd(&c->lock, VDB_RANK_COLL);
         *type = c->index[f].type;
-        pthread_rwlock_unlock(&c->lock);
+        vdb_unlock_rw(&c->lock, VDB_RANK_COLL);
         if (!*type)
             st = vdb_set_errmsg(VDB_ENOTFOUND, "field '%s' of '%s' has no index", field,
                                 collection);
     }
-    pthread_rwlock_unlock(&db->catalog.lock);
+    vdb_unlock_rw(&db->catalog.lock, VDB_RANK_CATALOG);
     return st;
 }
 
@@ -274,12 +274,12 @@ static void build_state(const vdb_collection *c, int f, size_t *pending, uint64_
 /* One look: VDB_OK when done, VDB_ETIMEDOUT while builds are pending, else the error. */
 static vdb_status wait_look(vdb_db *db, const char *collection, const char *field)
 {
-    pthread_rwlock_rdlock(&db->catalog.lock);
+    vdb_lock_rd(&db->catalog.lock, VDB_RANK_CATALOG);
     vdb_collection *c;
     int f;
     vdb_status st = lookup_field(db, collection, field, &c, &f);
     if (st == VDB_OK) {
-        pthread_rwlock_rdlock(&c->lock);
+        vdb_lock_rd(&c->lock, VDB_RANK_COLL);
         size_t pending = 0;
         uint64_t indexed, total;
         if (c->index[f].type)
@@ -290,9 +290,9 @@ static vdb_status wait_look(vdb_db *db, const char *collection, const char *fiel
             st = vdb_set_errmsg(VDB_ETIMEDOUT, "the index of '%s' in '%s' is still building "
                                 "(%zu segment%s to go)", field, collection, pending,
                                 pending == 1 ? "" : "s");
-        pthread_rwlock_unlock(&c->lock);
+        vdb_unlock_rw(&c->lock, VDB_RANK_COLL);
     }
-    pthread_rwlock_unlock(&db->catalog.lock);
+    vdb_unlock_rw(&db->catalog.lock, VDB_RANK_CATALOG);
     return st;
 }
 
@@ -323,21 +323,21 @@ vdb_status vdb_index_progress(vdb_db *db, const char *collection, const char *fi
     vdb_err_clear();
     VDB_CHECK_ARG(db && collection && field && indexed_rows && total_rows, "vdb_index_progress: "
                   "db, collection, field, indexed_rows or total_rows is NULL");
-    pthread_rwlock_rdlock(&db->catalog.lock);
+    vdb_lock_rd(&db->catalog.lock, VDB_RANK_CATALOG);
     vdb_collection *c;
     int f;
     vdb_status st = lookup_field(db, collection, field, &c, &f);
     if (st == VDB_OK) {
-        pthread_rwlock_rdlock(&c->lock);
+        vdb_lock_rd(&c->lock, VDB_RANK_COLL);
         size_t pending;
         if (!c->index[f].type)
             st = vdb_set_errmsg(VDB_ENOTFOUND, "field '%s' of '%s' has no index", field,
                                 collection);
         else
             build_state(c, f, &pending, indexed_rows, total_rows);
-        pthread_rwlock_unlock(&c->lock);
+        vdb_unlock_rw(&c->lock, VDB_RANK_COLL);
     }
-    pthread_rwlock_unlock(&db->catalog.lock);
+    vdb_unlock_rw(&db->catalog.lock, VDB_RANK_CATALOG);
     return st;
 }
 

@@ -49,6 +49,7 @@ void vdb_metatxn_free(vdb_metatxn *t)
 
 vdb_status vdb_metatxn_commit(vdb_db *db, vdb_metatxn *t)
 {
+    vdb_lock_forbid_io(VDB_RANK_COLL, "a meta-store transaction");
     if (t->oom)
         return vdb_set_errmsg(VDB_ENOMEM, "out of memory");
     return t->n ? db->meta.be->txn(db->meta.h, t->ops, t->n) : VDB_OK;

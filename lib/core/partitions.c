@@ -12,20 +12,20 @@ vdb_status vdb_list_partitions(vdb_db *db, const char *collection, vdb_names **o
     vdb_err_clear();
     VDB_CHECK_ARG(db && collection && out, "vdb_list_partitions: db, collection or out is NULL");
     *out = NULL;
-    pthread_rwlock_rdlock(&db->catalog.lock);
+    vdb_lock_rd(&db->catalog.lock, VDB_RANK_CATALOG);
     vdb_collection *c;
     vdb_status st = vdb_catalog_lookup(&db->catalog, collection, &c);
     if (st == VDB_OK) {
-        pthread_rwlock_rdlock(&c->lock);
+        vdb_lock_rd(&c->lock, VDB_RANK_COLL);
         st = vdb_names_new(c->nparts, out);
         for (size_t i = 0; st == VDB_OK && i < c->nparts; i++) {
             if (!((*out)->names[i] = vdb_strdup(c->parts[i].name)))
                 st = vdb_set_errmsg(VDB_ENOMEM, "out of memory");
             (*out)->count = i + 1;
         }
-        pthread_rwlock_unlock(&c->lock);
+        vdb_unlock_rw(&c->lock, VDB_RANK_COLL);
     }
-    pthread_rwlock_unlock(&db->catalog.lock);
+    vdb_unlock_rw(&db->catalog.lock, VDB_RANK_CATALOG);
     if (st != VDB_OK && *out) {
         vdb_names_free(*out);
         *out = NULL;
@@ -40,13 +40,13 @@ vdb_status vdb_create_partition(vdb_db *db, const char *collection, const char *
                   "NULL");
     VDB_CHECK_ARG(vdb_name_valid(name), "partition name '%s' is invalid: use 1..255 letters, "
                   "digits or '_', starting with a letter or '_'", name);
-    pthread_rwlock_rdlock(&db->catalog.lock);
+    vdb_lock_rd(&db->catalog.lock, VDB_RANK_CATALOG);
     vdb_collection *c;
     vdb_status st = vdb_catalog_lookup(&db->catalog, collection, &c);
     vdb_buf b = {0};
     if (st != VDB_OK)
         goto out;
-    pthread_mutex_lock(&c->write_mu);
+    vdb_lock_mu(&c->write_mu, VDB_RANK_WRITE);
     uint64_t id;
     if (vdb_partition_by_name(c, name) >= 0)
         st = vdb_set_errmsg(VDB_EEXIST, "partition '%s' already exists in '%s'", name,
@@ -64,16 +64,16 @@ vdb_status vdb_create_partition(vdb_db *db, const char *collection, const char *
         if (st == VDB_OK)
             st = db->meta.be->put(db->meta.h, key, b.p, b.len);
         if (st == VDB_OK) {
-            pthread_rwlock_wrlock(&c->lock);
+            vdb_lock_wr(&c->lock, VDB_RANK_COLL);
             st = vdb_collection_add_partition(c, name, id);
-            pthread_rwlock_unlock(&c->lock);
+            vdb_unlock_rw(&c->lock, VDB_RANK_COLL);
             if (st != VDB_OK)
                 c->failed = true; /* meta has it, memory does not: reopen to resync */
         }
     }
-    pthread_mutex_unlock(&c->write_mu);
+    vdb_unlock_mu(&c->write_mu, VDB_RANK_WRITE);
 out:
-    pthread_rwlock_unlock(&db->catalog.lock);
+    vdb_unlock_rw(&db->catalog.lock, VDB_RANK_CATALOG);
     vdb_buf_free(&b);
     return st;
 }
@@ -84,14 +84,14 @@ vdb_status vdb_drop_partition(vdb_db *db, const char *collection, const char *na
     VDB_CHECK_ARG(db && collection && name, "vdb_drop_partition: db, collection or name is NULL");
     VDB_CHECK_ARG(strcmp(name, VDB_DEFAULT_PARTITION), "the _default partition cannot be "
                   "dropped");
-    pthread_rwlock_rdlock(&db->catalog.lock);
+    vdb_lock_rd(&db->catalog.lock, VDB_RANK_CATALOG);
     vdb_collection *c;
     vdb_status st = vdb_catalog_lookup(&db->catalog, collection, &c);
     vdb_buf b = {0};
     vdb_meta_op *ops = NULL;
     if (st != VDB_OK)
         goto out;
-    pthread_mutex_lock(&c->write_mu);
+    vdb_lock_mu(&c->write_mu, VDB_RANK_WRITE);
     int slot = vdb_partition_by_name(c, name);
     if (slot < 0) {
         st = vdb_set_errmsg(VDB_ENOTFOUND, "partition '%s' does not exist in '%s'", name,
@@ -130,7 +130,7 @@ vdb_status vdb_drop_partition(vdb_db *db, const char *collection, const char *na
     for (size_t i = 0; i < c->nsealed; i++)
         if (vdb_segment_partition(c->sealed[i]) == pid)
             vdb_segment_objects_delete(db, c, vdb_segment_id(c->sealed[i]));
-    pthread_rwlock_wrlock(&c->lock);
+    vdb_lock_wr(&c->lock, VDB_RANK_COLL);
     for (uint32_t s = 0; s < c->nshards; s++) {
         vdb_shard *sh = &c->shards[s];
         vdb_segment_free(sh->growing[slot]);
@@ -159,11 +159,11 @@ vdb_status vdb_drop_partition(vdb_db *db, const char *collection, const char *na
     memmove(&c->parts[slot], &c->parts[slot + 1],
             (c->nparts - (size_t)slot - 1) * sizeof *c->parts);
     c->nparts--;
-    pthread_rwlock_unlock(&c->lock);
+    vdb_unlock_rw(&c->lock, VDB_RANK_COLL);
 unlock:
-    pthread_mutex_unlock(&c->write_mu);
+    vdb_unlock_mu(&c->write_mu, VDB_RANK_WRITE);
 out:
-    pthread_rwlock_unlock(&db->catalog.lock);
+    vdb_unlock_rw(&db->catalog.lock, VDB_RANK_CATALOG);
     vdb_free(ops);
     vdb_buf_free(&b);
     return st;

@@ -59,7 +59,7 @@ static vdb_status begin_read(vdb_db *db, const char *collection, const char *fil
                              const vdb_read_opts *read, vdb_collection **c, vdb_expr **e,
                              uint64_t *T)
 {
-    pthread_rwlock_rdlock(&db->catalog.lock);
+    vdb_lock_rd(&db->catalog.lock, VDB_RANK_CATALOG);
     vdb_status st = vdb_catalog_lookup(&db->catalog, collection, c);
     if (st == VDB_OK)
         st = vdb_filter_compile(*c, filter, e);
@@ -69,7 +69,7 @@ static vdb_status begin_read(vdb_db *db, const char *collection, const char *fil
         if (*e)
             vdb_expr_free(*e);
         *e = NULL;
-        pthread_rwlock_unlock(&db->catalog.lock);
+        vdb_unlock_rw(&db->catalog.lock, VDB_RANK_CATALOG);
     }
     return st;
 }
@@ -78,7 +78,7 @@ static void end_read(vdb_db *db, vdb_expr *e)
 {
     if (e)
         vdb_expr_free(e);
-    pthread_rwlock_unlock(&db->catalog.lock);
+    vdb_unlock_rw(&db->catalog.lock, VDB_RANK_CATALOG);
 }
 
 vdb_status vdb_count(vdb_db *db, const char *collection, const char *filter,
@@ -98,9 +98,9 @@ vdb_status vdb_count(vdb_db *db, const char *collection, const char *filter,
     vdb_status st = begin_read(db, collection, filter, read, &c, &e, &T);
     if (st != VDB_OK)
         return st;
-    pthread_rwlock_rdlock(&c->lock);
+    vdb_lock_rd(&c->lock, VDB_RANK_COLL);
     st = for_each_match(c, e, T, read, count_rows, count);
-    pthread_rwlock_unlock(&c->lock);
+    vdb_unlock_rw(&c->lock, VDB_RANK_COLL);
     end_read(db, e);
     return st;
 }
@@ -181,12 +181,12 @@ vdb_status vdb_query(vdb_db *db, const char *collection, const char *filter,
         vdb_status st = vdb_count(db, collection, filter, read, &n);
         if (st != VDB_OK)
             return st;
-        pthread_rwlock_rdlock(&db->catalog.lock);
+        vdb_lock_rd(&db->catalog.lock, VDB_RANK_CATALOG);
         vdb_collection *c;
         st = vdb_catalog_lookup(&db->catalog, collection, &c);
         if (st == VDB_OK)
             st = count_result(c, n, out);
-        pthread_rwlock_unlock(&db->catalog.lock);
+        vdb_unlock_rw(&db->catalog.lock, VDB_RANK_CATALOG);
         return st;
     }
     bool no_filter = !filter || !filter[strspn(filter, " \t\r\n")];
@@ -206,9 +206,9 @@ vdb_status vdb_query(vdb_db *db, const char *collection, const char *filter,
         st = vdb_result_open(c, of, nof, 1, false, 0, &r);
     if (st == VDB_OK) {
         query_rows q = {c, r, of, nof, offset, limit, VDB_OK};
-        pthread_rwlock_rdlock(&c->lock);
+        vdb_lock_rd(&c->lock, VDB_RANK_COLL);
         st = for_each_match(c, e, T, read, take_rows, &q);
-        pthread_rwlock_unlock(&c->lock);
+        vdb_unlock_rw(&c->lock, VDB_RANK_COLL);
         if (st == VDB_OK)
             st = q.st;
         r->group_off[1] = r->pks.rows;
@@ -261,9 +261,9 @@ vdb_status vdb_delete_where(vdb_db *db, const char *collection, const char *part
     vdb_column keys;
     vdb_column_init(&keys, c->types[c->schema->pk], 0, false);
     key_collect k = {c, &keys, VDB_OK};
-    pthread_rwlock_rdlock(&c->lock);
+    vdb_lock_rd(&c->lock, VDB_RANK_COLL);
     st = for_each_match(c, e, T, &scope, take_keys, &k);
-    pthread_rwlock_unlock(&c->lock);
+    vdb_unlock_rw(&c->lock, VDB_RANK_COLL);
     if (st == VDB_OK)
         st = k.st;
     size_t n = keys.rows;

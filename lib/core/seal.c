@@ -48,7 +48,7 @@ static void run_free(seal_run *r)
 /* Rotation (write_mu held): the non-empty growing segments join the sealing list. */
 static void rotate(vdb_collection *c, vdb_shard *sh)
 {
-    pthread_rwlock_wrlock(&c->lock);
+    vdb_lock_wr(&c->lock, VDB_RANK_COLL);
     for (size_t g = 0; g < sh->ngrowing; g++) {
         vdb_segment *s = sh->growing[g];
         if (s && vdb_segment_rows(s) > 0 && vdb_shard_add_sealing(sh, s) == VDB_OK)
@@ -61,7 +61,7 @@ static void rotate(vdb_collection *c, vdb_shard *sh)
         sh->rotated_pos = sh->last_pos;
         sh->rotated_ts = sh->last_ts;
     }
-    pthread_rwlock_unlock(&c->lock);
+    vdb_unlock_rw(&c->lock, VDB_RANK_COLL);
 }
 
 /* Step 1 of a seal, write_mu held: the run takes a reference to every segment in the
@@ -74,12 +74,12 @@ static vdb_status take_sealing(vdb_collection *c, vdb_shard *sh, seal_run *r)
     r->manifests = vdb_calloc(n + 1, sizeof *r->manifests);
     if (!r->segs || !r->pend || !r->manifests)
         return vdb_set_errmsg(VDB_ENOMEM, "out of memory");
-    pthread_rwlock_rdlock(&c->lock);
+    vdb_lock_rd(&c->lock, VDB_RANK_COLL);
     for (size_t i = 0; i < n; i++) {
         vdb_segment_ref(sh->sealing[i]);
         r->segs[r->n++] = sh->sealing[i];
     }
-    pthread_rwlock_unlock(&c->lock);
+    vdb_unlock_rw(&c->lock, VDB_RANK_COLL);
     r->ckpt_pos = sh->rotated_pos;
     r->ckpt_ts = sh->rotated_ts;
     return VDB_OK;
@@ -93,9 +93,9 @@ static vdb_status write_files(vdb_db *db, vdb_collection *c, seal_run *r)
     for (size_t i = 0; i < r->n && st == VDB_OK; i++) {
         vdb_buf dels = {0};
         size_t ndels;
-        pthread_rwlock_rdlock(&c->lock);
+        vdb_lock_rd(&c->lock, VDB_RANK_COLL);
         st = vdb_segment_deletes_snapshot(r->segs[i], &dels, &ndels);
-        pthread_rwlock_unlock(&c->lock);
+        vdb_unlock_rw(&c->lock, VDB_RANK_COLL);
         if (st == VDB_OK)
             st = vdb_segment_seal_write(r->segs[i], db->obj.be, db->obj.h, c->seg_prefix, &dels,
                                         ndels, &r->manifests[i], &r->pend[i]);
@@ -164,8 +164,8 @@ static vdb_status seal(vdb_db *db, vdb_collection *c, uint32_t shard, bool rotat
     size_t nd = 0, ngone = 0;
     uint64_t *gone = NULL; /* ids of rotated segments whose files are garbage */
     bool unknown = false, committed = false, wrote = false;
-    pthread_mutex_lock(&sh->seal_mu);
-    pthread_mutex_lock(&c->write_mu);
+    vdb_lock_mu(&sh->seal_mu, VDB_RANK_SEAL);
+    vdb_lock_mu(&c->write_mu, VDB_RANK_WRITE);
     if (!rotate_first)
         sh->seal_queued = false;
     vdb_status st = c->dropped ? VDB_OK : vdb_collection_check_writable(c);
@@ -174,11 +174,11 @@ static vdb_status seal(vdb_db *db, vdb_collection *c, uint32_t shard, bool rotat
             rotate(c, sh);
         st = take_sealing(c, sh, &r);
     }
-    pthread_mutex_unlock(&c->write_mu);
+    vdb_unlock_mu(&c->write_mu, VDB_RANK_WRITE);
     if (st == VDB_OK)
         st = write_files(db, c, &r);
     if (st == VDB_OK) {
-        pthread_mutex_lock(&c->write_mu);
+        vdb_lock_mu(&c->write_mu, VDB_RANK_WRITE);
         if (!c->dropped) {
             dpend = vdb_calloc(c->nsealed + 1, sizeof *dpend);
             dsegs = vdb_calloc(c->nsealed + 1, sizeof *dsegs);
@@ -191,7 +191,7 @@ static vdb_status seal(vdb_db *db, vdb_collection *c, uint32_t shard, bool rotat
             c->failed = true; /* only a reopen can tell what the meta store holds */
         if (committed) {
             size_t first_new = c->nsealed;
-            pthread_rwlock_wrlock(&c->lock);
+            vdb_lock_wr(&c->lock, VDB_RANK_COLL);
             for (size_t i = 0; i < nd; i++)
                 vdb_segment_deletes_finish(dsegs[i], &dpend[i]);
             for (size_t i = 0; i < r.n; i++) {
@@ -208,7 +208,7 @@ static vdb_status seal(vdb_db *db, vdb_collection *c, uint32_t shard, bool rotat
                     c->failed = true;
                 }
             }
-            pthread_rwlock_unlock(&c->lock);
+            vdb_unlock_rw(&c->lock, VDB_RANK_COLL);
             if (wrote) {
                 sh->ckpt_pos = r.ckpt_pos;
                 sh->ckpt_ts = r.ckpt_ts;
@@ -224,13 +224,13 @@ static vdb_status seal(vdb_db *db, vdb_collection *c, uint32_t shard, bool rotat
             for (size_t i = 0; gone && i < r.n; i++)
                 gone[ngone++] = vdb_segment_id(r.segs[i]);
     } else {
-        pthread_mutex_lock(&c->write_mu);
+        vdb_lock_mu(&c->write_mu, VDB_RANK_WRITE);
     }
     /* what vdb_wait_for_seals reports: the last outcome of this shard's seals */
     vdb_free(sh->seal_fail_msg);
     sh->seal_fail_msg = st == VDB_OK ? NULL : vdb_strdup(vdb_err_get());
     sh->seal_fail = st;
-    pthread_mutex_unlock(&c->write_mu);
+    vdb_unlock_mu(&c->write_mu, VDB_RANK_WRITE);
     vdb_events_notify(db); /* waiters for seals share the index builds' wake-up */
     /* the files of segments whose partition (or collection) went while they were written are
      * garbage: nothing names them */
@@ -244,7 +244,7 @@ static vdb_status seal(vdb_db *db, vdb_collection *c, uint32_t shard, bool rotat
     vdb_free(dpend);
     vdb_free(dsegs);
     run_free(&r);
-    pthread_mutex_unlock(&sh->seal_mu);
+    vdb_unlock_mu(&sh->seal_mu, VDB_RANK_SEAL);
     return st;
 }
 
@@ -274,9 +274,9 @@ static void seal_release(vdb_job *job, bool ran)
 {
     seal_job *j = (seal_job *)job;
     if (!ran) { /* cancelled by a drop or close: nothing queued any more */
-        pthread_mutex_lock(&j->c->write_mu);
+        vdb_lock_mu(&j->c->write_mu, VDB_RANK_WRITE);
         j->c->shards[j->shard].seal_queued = false;
-        pthread_mutex_unlock(&j->c->write_mu);
+        vdb_unlock_mu(&j->c->write_mu, VDB_RANK_WRITE);
     }
     vdb_free(j);
 }
@@ -317,7 +317,7 @@ vdb_status vdb_flush(vdb_db *db, const char *collection)
 {
     vdb_err_clear();
     VDB_CHECK_ARG(db, "vdb_flush: db is NULL");
-    pthread_rwlock_rdlock(&db->catalog.lock);
+    vdb_lock_rd(&db->catalog.lock, VDB_RANK_CATALOG);
     vdb_status st = VDB_OK;
     if (collection) {
         vdb_collection *c;
@@ -328,7 +328,7 @@ vdb_status vdb_flush(vdb_db *db, const char *collection)
         for (size_t i = 0; i < db->catalog.n && st == VDB_OK; i++)
             st = flush_collection(db, db->catalog.colls[i]);
     }
-    pthread_rwlock_unlock(&db->catalog.lock);
+    vdb_unlock_rw(&db->catalog.lock, VDB_RANK_CATALOG);
     return st;
 }
 
@@ -345,11 +345,11 @@ static vdb_status look_seals(void *arg)
 {
     seal_look *l = arg;
     vdb_db *db = l->db;
-    pthread_rwlock_rdlock(&db->catalog.lock);
+    vdb_lock_rd(&db->catalog.lock, VDB_RANK_CATALOG);
     vdb_collection *c;
     vdb_status st = vdb_catalog_lookup(&db->catalog, l->collection, &c);
     if (st == VDB_OK) {
-        pthread_mutex_lock(&c->write_mu);
+        vdb_lock_mu(&c->write_mu, VDB_RANK_WRITE);
         size_t pending = 0;
         for (uint32_t s = 0; s < c->nshards && st == VDB_OK; s++) {
             const vdb_shard *sh = &c->shards[s];
@@ -361,9 +361,9 @@ static vdb_status look_seals(void *arg)
         if (st == VDB_OK && pending)
             st = vdb_set_errmsg(VDB_ETIMEDOUT, "'%s' still has %zu segment%s to seal",
                                 c->name, pending, pending == 1 ? "" : "s");
-        pthread_mutex_unlock(&c->write_mu);
+        vdb_unlock_mu(&c->write_mu, VDB_RANK_WRITE);
     }
-    pthread_rwlock_unlock(&db->catalog.lock);
+    vdb_unlock_rw(&db->catalog.lock, VDB_RANK_CATALOG);
     return st;
 }
 

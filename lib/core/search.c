@@ -180,7 +180,7 @@ vdb_status vdb_search(vdb_db *db, const vdb_search_req *req_in, vdb_result **out
         if (!isfinite(req->vectors[i]))
             return vdb_set_errmsg(VDB_EINVAL, "query vector %zu holds NaN or Inf",
                                   i / (req->dim ? req->dim : 1));
-    pthread_rwlock_rdlock(&db->catalog.lock);
+    vdb_lock_rd(&db->catalog.lock, VDB_RANK_CATALOG);
     vdb_collection *c;
     vdb_out_field *of = NULL;
     size_t nof = 0;
@@ -215,16 +215,16 @@ vdb_status vdb_search(vdb_db *db, const vdb_search_req *req_in, vdb_result **out
     search_params sp;
     /* the kind is read once under the catalog lock; an index created meanwhile is used by
      * the next call (its segments are searched exactly until their builds land anyway) */
-    pthread_rwlock_rdlock(&c->lock);
+    vdb_lock_rd(&c->lock, VDB_RANK_COLL);
     const vdb_vindex_kind *kind = vdb_index_builds(c, (size_t)vf) ? c->index[vf].spec.kind
                                                                   : NULL;
-    pthread_rwlock_unlock(&c->lock);
+    vdb_unlock_rw(&c->lock, VDB_RANK_COLL);
     if ((st = parse_search_params(req->params, kind, fd->metric, &sp)) != VDB_OK ||
         (st = vdb_resolve_outputs(c, &req->read, &of, &nof)) != VDB_OK ||
         (st = vdb_filter_compile(c, req->filter, &filter)) != VDB_OK ||
         (st = vdb_read_ts(db, &req->read, &T)) != VDB_OK)
         goto out;
-    pthread_rwlock_rdlock(&c->lock);
+    vdb_lock_rd(&c->lock, VDB_RANK_COLL);
     locked = true;
     if (!(want = vdb_calloc(c->nparts + 1, sizeof *want))) {
         st = vdb_set_errmsg(VDB_ENOMEM, "out of memory");
@@ -279,8 +279,8 @@ vdb_status vdb_search(vdb_db *db, const vdb_search_req *req_in, vdb_result **out
     }
 out:
     if (locked)
-        pthread_rwlock_unlock(&c->lock);
-    pthread_rwlock_unlock(&db->catalog.lock);
+        vdb_unlock_rw(&c->lock, VDB_RANK_COLL);
+    vdb_unlock_rw(&db->catalog.lock, VDB_RANK_CATALOG);
     for (size_t h = 0; heaps && h < (size_t)slots * req->nq; h++)
         vdb_topk_free(&heaps[h]);
     vdb_free(heaps);

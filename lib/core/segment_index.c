@@ -76,7 +76,7 @@ vdb_status vdb_index_segment(vdb_db *db, vdb_collection *c, vdb_segment *s,
         }
     }
     if (lock)
-        pthread_rwlock_wrlock(lock);
+        vdb_lock_wr(lock, VDB_RANK_COLL);
     for (size_t i = 0; built && i < sc->nfields; i++) {
         if (!built[i])
             continue;
@@ -89,7 +89,7 @@ vdb_status vdb_index_segment(vdb_db *db, vdb_collection *c, vdb_segment *s,
             vdb_sindex_free(built[i]);
     }
     if (lock)
-        pthread_rwlock_unlock(lock);
+        vdb_unlock_rw(lock, VDB_RANK_COLL);
     vdb_free(built);
     return st;
 }
@@ -146,10 +146,10 @@ static void build_run(vdb_job *job)
     vdb_db *db = j->db;
     vdb_collection *c = j->c;
     vdb_segment_info info; /* read under the lock: deletes update the segment meanwhile */
-    pthread_rwlock_rdlock(&c->lock);
+    vdb_lock_rd(&c->lock, VDB_RANK_COLL);
     bool want = wanted(j) && !vdb_segment_attachment(j->s, j->col);
     vdb_segment_get_info(j->s, &info);
-    pthread_rwlock_unlock(&c->lock);
+    vdb_unlock_rw(&c->lock, VDB_RANK_COLL);
     if (!want)
         return;
     /* the rows of a sealed segment never change: no lock needed to read them */
@@ -163,7 +163,7 @@ static void build_run(vdb_job *job)
         snprintf(msg, sizeof msg, "building the %s index of '%s' on segment %llu of '%s' "
                  "failed: %s", j->spec.kind->name, f->name,
                  (unsigned long long)info.id, c->name, vdb_err_get());
-        pthread_rwlock_wrlock(&c->lock);
+        vdb_lock_wr(&c->lock, VDB_RANK_COLL);
         vdb_field_index *x = &c->index[j->col];
         if (x->gen == j->gen) {
             c->index_failures++;
@@ -172,7 +172,7 @@ static void build_run(vdb_job *job)
                 x->fail_msg = vdb_strdup(msg);
             }
         }
-        pthread_rwlock_unlock(&c->lock);
+        vdb_unlock_rw(&c->lock, VDB_RANK_COLL);
         vdb_events_notify(db);
         return;
     }
@@ -187,14 +187,14 @@ static void build_run(vdb_job *job)
     bool saved = vdb_vindex_encode(v, &b) == VDB_OK && !b.oom &&
                  db->obj.be->put(db->obj.h, key, b.p, b.len) == VDB_OK;
     vdb_buf_free(&b);
-    pthread_rwlock_wrlock(&c->lock);
+    vdb_lock_wr(&c->lock, VDB_RANK_COLL);
     want = wanted(j) && !vdb_segment_attachment(j->s, j->col);
     bool gone = !vdb_collection_has_sealed(c, j->s);
     if (want) {
         vdb_segment_set_attachment(j->s, j->col, v, free_vindex);
         v = NULL;
     }
-    pthread_rwlock_unlock(&c->lock);
+    vdb_unlock_rw(&c->lock, VDB_RANK_COLL);
     /* the segment was dropped or compacted away while we built: its folder is garbage, and
      * so is what we just put in it (the drop deleted the folder before or will after) */
     if (gone && saved)
@@ -213,23 +213,23 @@ static void build_release(vdb_job *job, bool ran)
 
 void vdb_index_queue(vdb_db *db, vdb_collection *c, vdb_segment *s)
 {
-    pthread_rwlock_rdlock(&c->lock);
+    vdb_lock_rd(&c->lock, VDB_RANK_COLL);
     for (size_t i = 0; i < c->schema->nfields; i++) {
         if (!vdb_index_builds(c, i) || vdb_segment_attachment(s, i))
             continue;
         build_job *j = vdb_calloc(1, sizeof *j);
         if (!j) {
             /* recorded like a failed build: the segment stays exact, waiters hear of it */
-            pthread_rwlock_unlock(&c->lock);
-            pthread_rwlock_wrlock(&c->lock);
+            vdb_unlock_rw(&c->lock, VDB_RANK_COLL);
+            vdb_lock_wr(&c->lock, VDB_RANK_COLL);
             c->index_failures++;
             if (!c->index[i].fail_msg) {
                 c->index[i].fail = VDB_ENOMEM;
                 c->index[i].fail_msg = vdb_strdup("out of memory queueing an index build");
             }
-            pthread_rwlock_unlock(&c->lock);
+            vdb_unlock_rw(&c->lock, VDB_RANK_COLL);
             vdb_events_notify(db);
-            pthread_rwlock_rdlock(&c->lock);
+            vdb_lock_rd(&c->lock, VDB_RANK_COLL);
             continue;
         }
         vdb_segment_ref(s);
@@ -238,7 +238,7 @@ void vdb_index_queue(vdb_db *db, vdb_collection *c, vdb_segment *s)
                          .rows = vdb_segment_rows(s)};
         vdb_pool_submit(db->builds, &j->job);
     }
-    pthread_rwlock_unlock(&c->lock);
+    vdb_unlock_rw(&c->lock, VDB_RANK_COLL);
 }
 
 void vdb_index_usage(const vdb_collection *c, const vdb_segment *s, uint64_t *bytes,

@@ -8,14 +8,14 @@ vdb_status vdb_collection_stats(vdb_db *db, const char *collection, vdb_stats *d
     VDB_CHECK_ARG(db && collection && dst, "vdb_collection_stats: db, collection or out is "
                   "NULL");
     vdb_stats stats = {.struct_size = sizeof stats}, *out = &stats;
-    pthread_rwlock_rdlock(&db->catalog.lock);
+    vdb_lock_rd(&db->catalog.lock, VDB_RANK_CATALOG);
     vdb_collection *c;
     uint64_t T;
     vdb_status st = vdb_catalog_lookup(&db->catalog, collection, &c);
     if (st == VDB_OK)
         st = vdb_tso_next(db->tso, &T);
     if (st == VDB_OK) {
-        pthread_rwlock_rdlock(&c->lock);
+        vdb_lock_rd(&c->lock, VDB_RANK_COLL);
         out->num_shards = c->nshards;
         out->num_partitions = (uint32_t)c->nparts;
         for (uint32_t s = 0; s < c->nshards && st == VDB_OK; s++)
@@ -61,9 +61,9 @@ vdb_status vdb_collection_stats(vdb_db *db, const char *collection, vdb_stats *d
         }
         vdb_free(set.segs);
         vdb_free(all);
-        pthread_rwlock_unlock(&c->lock);
+        vdb_unlock_rw(&c->lock, VDB_RANK_COLL);
     }
-    pthread_rwlock_unlock(&db->catalog.lock);
+    vdb_unlock_rw(&db->catalog.lock, VDB_RANK_CATALOG);
     /* written out only on success: a caller's too-short struct is refused, not overrun */
     return st == VDB_OK ? vdb_struct_out(dst, sizeof(uint32_t) + 1, &stats, sizeof stats,
                                          "vdb_stats")

@@ -154,7 +154,7 @@ static vdb_status write_rows(vdb_db *db, const char *collection, const char *par
                                                                            : "vdb_insert");
     VDB_CHECK_ARG(batch && batch->rows > 0 && batch->ncols > 0,
                   "the batch is NULL or empty: nothing to insert");
-    pthread_rwlock_rdlock(&db->catalog.lock);
+    vdb_lock_rd(&db->catalog.lock, VDB_RANK_CATALOG);
     vdb_collection *c;
     vdb_column *cols = NULL;
     shard_parts parts = {0};
@@ -174,7 +174,7 @@ static vdb_status write_rows(vdb_db *db, const char *collection, const char *par
         (pks_out && (st = pks_result(&cols[c->schema->pk], &keys)) != VDB_OK))
         goto out;
     vdb_column pkcol = cols[c->schema->pk]; /* shallow: cols are moved into parts below */
-    pthread_mutex_lock(&c->write_mu);
+    vdb_lock_mu(&c->write_mu, VDB_RANK_WRITE);
     int slot = vdb_partition_by_name(c, pname);
     uint64_t ts = 0;
     if (slot < 0)
@@ -200,7 +200,7 @@ static vdb_status write_rows(vdb_db *db, const char *collection, const char *par
     if (st == VDB_OK)
         st = append_parts(db, c, &h, &parts, c->ncols, pos);
     if (st == VDB_OK) {
-        pthread_rwlock_wrlock(&c->lock);
+        vdb_lock_wr(&c->lock, VDB_RANK_COLL);
         for (uint32_t s = 0; s < c->nshards && st == VDB_OK; s++) {
             if (!parts.counts[s])
                 continue;
@@ -209,13 +209,13 @@ static vdb_status write_rows(vdb_db *db, const char *collection, const char *par
         }
         if (st != VDB_OK)
             c->failed = true; /* durable but not applied: reopen replays it */
-        pthread_rwlock_unlock(&c->lock);
+        vdb_unlock_rw(&c->lock, VDB_RANK_COLL);
     }
     /* a shard past its threshold is sealed in the background, not by this writer */
     for (uint32_t s = 0; s < c->nshards && st == VDB_OK; s++)
         if (parts.counts[s])
             vdb_seal_if_full(db, c, s);
-    pthread_mutex_unlock(&c->write_mu);
+    vdb_unlock_mu(&c->write_mu, VDB_RANK_WRITE);
     if (st == VDB_OK) {
         if (pks_out) {
             keys->ts = ts;
@@ -227,7 +227,7 @@ static vdb_status write_rows(vdb_db *db, const char *collection, const char *par
     }
 out:
     vdb_result_free(keys);
-    pthread_rwlock_unlock(&db->catalog.lock);
+    vdb_unlock_rw(&db->catalog.lock, VDB_RANK_CATALOG);
     if (cols) {
         for (size_t i = 0; i < c->ncols; i++)
             vdb_column_free(&cols[i]);
@@ -259,7 +259,7 @@ vdb_status vdb_delete_keys(vdb_db *db, vdb_collection *c, const char *partition,
     shard_parts parts = {0};
     uint64_t *pos = NULL;
     vdb_status st = VDB_OK;
-    pthread_mutex_lock(&c->write_mu);
+    vdb_lock_mu(&c->write_mu, VDB_RANK_WRITE);
     uint64_t pid = 0, ts = 0;
     if (partition) {
         int slot = vdb_partition_by_name(c, partition);
@@ -283,7 +283,7 @@ vdb_status vdb_delete_keys(vdb_db *db, vdb_collection *c, const char *partition,
     if (st == VDB_OK)
         st = append_parts(db, c, &h, &parts, 1, pos);
     if (st == VDB_OK) {
-        pthread_rwlock_wrlock(&c->lock);
+        vdb_lock_wr(&c->lock, VDB_RANK_COLL);
         for (uint32_t s = 0; s < c->nshards && st == VDB_OK; s++) {
             if (!parts.counts[s])
                 continue;
@@ -291,9 +291,9 @@ vdb_status vdb_delete_keys(vdb_db *db, vdb_collection *c, const char *partition,
         }
         if (st != VDB_OK)
             c->failed = true;
-        pthread_rwlock_unlock(&c->lock);
+        vdb_unlock_rw(&c->lock, VDB_RANK_COLL);
     }
-    pthread_mutex_unlock(&c->write_mu);
+    vdb_unlock_mu(&c->write_mu, VDB_RANK_WRITE);
     if (st == VDB_OK && ts_out)
         *ts_out = ts;
     if (parts.cols)
@@ -307,7 +307,7 @@ vdb_status vdb_delete(vdb_db *db, const char *collection, const char *partition,
 {
     vdb_err_clear();
     VDB_CHECK_ARG(db && collection, "vdb_delete: db or collection is NULL");
-    pthread_rwlock_rdlock(&db->catalog.lock);
+    vdb_lock_rd(&db->catalog.lock, VDB_RANK_CATALOG);
     vdb_collection *c;
     vdb_column pkcol = {0};
     vdb_status st = vdb_catalog_lookup(&db->catalog, collection, &c);
@@ -315,7 +315,7 @@ vdb_status vdb_delete(vdb_db *db, const char *collection, const char *partition,
         st = vdb_convert_pks(c, pks, &pkcol);
     if (st == VDB_OK)
         st = vdb_delete_keys(db, c, partition, &pkcol, ts_out);
-    pthread_rwlock_unlock(&db->catalog.lock);
+    vdb_unlock_rw(&db->catalog.lock, VDB_RANK_CATALOG);
     vdb_column_free(&pkcol);
     return st;
 }
