@@ -16,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "vdb/backend.h"
+#include "vdb/sys/log_backend.h"
 #include "vdb/vdb.h"
 
 extern const vdb_log_backend vdb_nats_log_backend;

@@ -39,7 +39,7 @@
 
 #include <nats/nats.h>
 
-#include "vdb/backend.h"
+#include "vdb/sys/log_backend.h"
 
 #define DEFAULT_TIMEOUT_MS 10000
 #define MAX_NAME 200          /* an escaped prefix or channel */

@@ -10,7 +10,8 @@
 
 #include <rocksdb/c.h>
 
-#include "vdb/backend.h"
+#include "vdb/sys/log_backend.h"
+#include "vdb/sys/meta_backend.h"
 
 /* A log channel's state (under log_mu): the next position to hand out, and the last one
  * known written, which truncate never deletes (so that positions keep increasing after a

@@ -1,4 +1,4 @@
-/* Conformance suite of the log vtable (include/vdb/backend.h), run unchanged against every log
+/* Conformance suite of the log vtable (include/vdb/sys/log_backend.h), run unchanged against every log
  * backend: wal://, rocksdb://, nats://, ...
  *
  * Usage: conformance_log URI [FILTER]

@@ -1,4 +1,4 @@
-/* Conformance suite of the meta vtable (include/vdb/backend.h), run unchanged against every
+/* Conformance suite of the meta vtable (include/vdb/sys/meta_backend.h), run unchanged against every
  * meta backend: local://, rocksdb://, etcd://, ...
  *
  * Usage: conformance_meta URI [FILTER]

@@ -1,4 +1,4 @@
-/* Conformance suite of the object vtable (include/vdb/backend.h), run unchanged against every
+/* Conformance suite of the object vtable (include/vdb/sys/object_backend.h), run unchanged against every
  * object backend: file://, s3://, azblob://, ...
  *
  * Usage: conformance_object URI [FILTER]
