@@ -1,5 +1,6 @@
 /* Tests of the local write-ahead log (lib/storage/wal*.c), each run on the io_uring and the pwrite
- * write path. */
+ * write path: appends, reads, recovery, truncation, and subscriptions of the writer's instance
+ * and of read_only followers (the conformance suite covers what every log backend shares). */
 #define _GNU_SOURCE
 #include "test_common.h"
 
@@ -51,6 +52,7 @@ static int teardown(void **state)
         vdb_wal_backend.close(f->wal);
     vdb_wal_set_segment_bytes(0);
     vdb_wal_fault_write_after(0);
+    vdb_wal_set_follower_recheck_ms(0);
     test_rmdir(f->dir);
     free(f->dir);
     free(f);
@@ -127,6 +129,7 @@ static char *chan_file(fixture *f, const char *ch, uint64_t first)
     return p;
 }
 
+/* The segment files of a channel (its folder also holds the commit marker). */
 static int count_files(fixture *f, const char *ch)
 {
     char p[4400];
@@ -136,8 +139,10 @@ static int count_files(fixture *f, const char *ch)
         return -1;
     int n = 0;
     struct dirent *e;
-    while ((e = readdir(d)))
-        n += e->d_name[0] != '.';
+    while ((e = readdir(d))) {
+        size_t len = strlen(e->d_name);
+        n += len > 4 && !strcmp(e->d_name + len - 4, ".log");
+    }
     closedir(d);
     return n;
 }
@@ -745,6 +750,251 @@ static void test_drop_removes_the_channel_and_positions_restart(void **state)
     assert_int_equal(k.count, 1);
 }
 
+/* ---- subscriptions and read_only followers ----------------------------------------------- */
+
+static void *follower_open(fixture *f)
+{
+    vdb_backend_options o = f->opt;
+    o.read_only = 1;
+    void *r = NULL;
+    vdb_status st = vdb_wal_backend.open(f->uri, &o, &r);
+    if (st != VDB_OK)
+        fail_msg("open %s read_only: %s", f->uri, vdb_err_get());
+    return r;
+}
+
+static void *sub_open(void *log, const char *ch, uint64_t from)
+{
+    void *s = NULL;
+    vdb_status st = vdb_wal_backend.subscribe(log, ch, from, &s);
+    if (st != VDB_OK)
+        fail_msg("subscribe %s: %s", ch, vdb_err_get());
+    return s;
+}
+
+/* Positions delivered, each checked against make_rec. */
+typedef struct seen {
+    const char *ch;
+    uint64_t pos[256];
+    size_t n;
+    size_t stop_after;
+    bool bad;
+} seen;
+
+static int seen_fn(void *arg, uint64_t pos, const void *rec, size_t len)
+{
+    seen *s = arg;
+    uint8_t buf[300];
+    size_t want = make_rec(buf, sizeof buf, s->ch, pos);
+    if (len != want || memcmp(rec, buf, len) != 0 || s->n == 256 ||
+        (s->n && pos <= s->pos[s->n - 1]))
+        s->bad = true;
+    if (s->n < 256)
+        s->pos[s->n++] = pos;
+    return s->stop_after && s->n >= s->stop_after;
+}
+
+/* Polls s (20 s a poll) until position last has been delivered. */
+static void follow_to(void *sub, seen *s, uint64_t last)
+{
+    while (s->n == 0 || s->pos[s->n - 1] < last) {
+        vdb_status st = vdb_wal_backend.poll(sub, 20000, seen_fn, s);
+        if (st != VDB_OK)
+            fail_msg("poll %s for position %llu: %s: %s", s->ch, (unsigned long long)last,
+                     vdb_status_name(st), vdb_err_get());
+    }
+    assert_false(s->bad);
+}
+
+static void test_followers_see_only_acknowledged_whole_frames(void **state)
+{
+    fixture *f = *state;
+    wal_open(f);
+    for (uint64_t i = 1; i <= 3; i++)
+        append_rec(f, "t", i);
+    /* On disk after them, as a writer in the middle of a batch leaves it: a whole frame that
+     * is not acknowledged yet, then half of the next one. */
+    char *path = chan_file(f, "t", 1);
+    int fd = open(path, O_WRONLY);
+    assert_true(fd >= 0);
+    off_t end = lseek(fd, 0, SEEK_END);
+    uint8_t junk[200], hdr[WAL_FRAME_HEADER];
+    memset(junk, 0x5a, sizeof junk);
+    wal_frame_header(hdr, 4, junk, sizeof junk);
+    assert_int_equal(pwrite(fd, hdr, sizeof hdr, end), (ssize_t)sizeof hdr);
+    assert_int_equal(pwrite(fd, junk, sizeof junk, end + (off_t)sizeof hdr), (ssize_t)sizeof junk);
+    wal_frame_header(hdr, 5, junk, sizeof junk);
+    assert_int_equal(pwrite(fd, hdr, sizeof hdr, end + (off_t)(sizeof hdr + sizeof junk)),
+                     (ssize_t)sizeof hdr);
+    close(fd);
+    free(path);
+    void *r = follower_open(f);
+    void *subs[2] = {sub_open(r, "t", 1), sub_open(f->wal, "t", 1)};
+    for (int k = 0; k < 2; k++) {
+        seen s = {.ch = "t"};
+        assert_int_equal(vdb_wal_backend.poll(subs[k], 0, seen_fn, &s), VDB_OK);
+        assert_int_equal(s.n, 3);
+        assert_false(s.bad);
+        assert_int_equal(vdb_wal_backend.poll(subs[k], 0, seen_fn, &s), VDB_ETIMEDOUT);
+        assert_int_equal(s.n, 3);
+    }
+    checker k = {.ch = "t", .expect = 1};
+    assert_int_equal(vdb_wal_backend.read(r, "t", 1, check_fn, &k), VDB_OK);
+    assert_int_equal(k.count, 3);
+    assert_false(k.bad);
+    uint64_t last;
+    assert_int_equal(vdb_wal_backend.last_pos(r, "t", &last), VDB_OK);
+    assert_int_equal(last, 3);
+    /* the real record 4 takes the place of the bytes left there, and both see it */
+    assert_int_equal(append_rec(f, "t", 4), 4);
+    for (int i = 0; i < 2; i++) {
+        seen s = {.ch = "t"};
+        follow_to(subs[i], &s, 4);
+        assert_int_equal(s.n, 1);
+        vdb_wal_backend.unsubscribe(subs[i]);
+    }
+    vdb_wal_backend.close(r);
+}
+
+typedef struct slow_writer {
+    fixture *f;
+    const char *ch;
+    uint64_t from, to;
+} slow_writer;
+
+static void *slow_writer_main(void *arg)
+{
+    slow_writer *w = arg;
+    for (uint64_t i = w->from; i <= w->to; i++) {
+        struct timespec ts = {.tv_nsec = (i == w->from ? 150 : 20) * 1000000L};
+        nanosleep(&ts, NULL);
+        append_rec(w->f, w->ch, i);
+    }
+    return NULL;
+}
+
+/* Like follow_to, and each poll must end before its deadline: woken, not timed out. */
+static void follow_woken_to(void *sub, seen *s, uint64_t last)
+{
+    const uint64_t timeout_ms = 30000;
+    while (s->n == 0 || s->pos[s->n - 1] < last) {
+        uint64_t t0 = vdb_mono_ns();
+        vdb_status st = vdb_wal_backend.poll(sub, timeout_ms, seen_fn, s);
+        if (st != VDB_OK)
+            fail_msg("poll %s: %s: %s", s->ch, vdb_status_name(st), vdb_err_get());
+        if (vdb_mono_ns() - t0 >= timeout_ms * 1000000u)
+            fail_msg("poll %s ran to its deadline: the writer's commit did not wake it", s->ch);
+    }
+    assert_false(s->bad);
+}
+
+/* The follower's re-check is set to ten minutes: only the futex wake-ups of the writer's
+ * commits end its waits before their deadline. */
+static void test_follower_is_woken_by_each_commit_of_the_writer(void **state)
+{
+    fixture *f = *state;
+    wal_open(f);
+    append_rec(f, "w", 1);
+    vdb_wal_set_follower_recheck_ms(600000);
+    void *r = follower_open(f);
+    void *sub = sub_open(r, "w", 1);
+    seen s = {.ch = "w"};
+    follow_to(sub, &s, 1);
+    slow_writer w = {.f = f, .ch = "w", .from = 2, .to = 8};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, slow_writer_main, &w), 0);
+    follow_woken_to(sub, &s, 8);
+    pthread_join(th, NULL);
+    assert_int_equal(s.n, 8);
+    vdb_wal_set_follower_recheck_ms(0);
+    vdb_wal_backend.unsubscribe(sub);
+    vdb_wal_backend.close(r);
+}
+
+static void test_follower_waits_for_a_new_channel_and_ends_at_its_drop(void **state)
+{
+    fixture *f = *state;
+    wal_open(f);
+    void *r = follower_open(f);
+    void *sub = sub_open(r, "n", 0);
+    seen s = {.ch = "n"};
+    assert_int_equal(vdb_wal_backend.poll(sub, 0, seen_fn, &s), VDB_ETIMEDOUT);
+    assert_int_equal(vdb_wal_backend.poll(sub, 60, seen_fn, &s), VDB_ETIMEDOUT);
+    append_rec(f, "n", 1);
+    append_rec(f, "n", 2);
+    follow_to(sub, &s, 2);
+    assert_int_equal(vdb_wal_backend.drop(f->wal, "n"), VDB_OK);
+    assert_int_equal(vdb_wal_backend.poll(sub, 10000, seen_fn, &s), VDB_ENOTFOUND);
+    vdb_wal_backend.unsubscribe(sub);
+    /* written again: a new subscription sees the new channel from position 1 */
+    append_rec(f, "n", 1);
+    sub = sub_open(r, "n", 0);
+    seen s2 = {.ch = "n"};
+    follow_to(sub, &s2, 1);
+    assert_int_equal(s2.n, 1);
+    vdb_wal_backend.unsubscribe(sub);
+    vdb_wal_backend.close(r);
+}
+
+static void test_follower_keeps_up_across_rolls_truncation_and_a_writer_restart(void **state)
+{
+    fixture *f = *state;
+    vdb_wal_set_segment_bytes(1000); /* a few records per file */
+    wal_open(f);
+    for (uint64_t i = 1; i <= 20; i++)
+        append_rec(f, "r", i);
+    void *r = follower_open(f);
+    void *sub = sub_open(r, "r", 1);
+    seen s = {.ch = "r", .stop_after = 4};
+    follow_to(sub, &s, 4);
+    /* truncate below 15 while the follower stands in the first file */
+    assert_int_equal(vdb_wal_backend.truncate(f->wal, "r", 15), VDB_OK);
+    s.stop_after = 0;
+    follow_to(sub, &s, 20);
+    /* 1..4, then maybe some of 5..14 (a file the follower still had open), then 15..20 */
+    size_t k = 0;
+    while (k < s.n && s.pos[k] == k + 1)
+        k++;
+    assert_true(k >= 4);
+    while (k < s.n && s.pos[k] < 15)
+        k++;
+    assert_int_equal(s.n - k, 6);
+    assert_int_equal(s.pos[k], 15);
+    /* the writer goes away and comes back: the same subscription goes on */
+    wal_open(f);
+    append_rec(f, "r", 21);
+    append_rec(f, "r", 22);
+    follow_to(sub, &s, 22);
+    assert_int_equal(s.pos[s.n - 2], 21);
+    vdb_wal_backend.unsubscribe(sub);
+    vdb_wal_backend.close(r);
+}
+
+static void test_read_only_instance_refuses_writes_and_creates_nothing(void **state)
+{
+    fixture *f = *state;
+    void *r = follower_open(f);
+    struct stat sb;
+    char root[4300];
+    snprintf(root, sizeof root, "%s/log", f->dir);
+    assert_int_equal(stat(root, &sb), -1);
+    uint64_t pos = 7;
+    assert_int_equal(vdb_wal_backend.append(r, "c", "x", 1, &pos), VDB_EINVAL);
+    assert_non_null(strstr(vdb_err_get(), "read_only"));
+    assert_int_equal(vdb_wal_backend.truncate(r, "c", 1), VDB_EINVAL);
+    assert_int_equal(vdb_wal_backend.drop(r, "c"), VDB_EINVAL);
+    checker k = {.ch = "c", .expect = 1};
+    assert_int_equal(vdb_wal_backend.read(r, "c", 1, check_fn, &k), VDB_OK);
+    assert_int_equal(k.count, 0);
+    assert_int_equal(vdb_wal_backend.last_pos(r, "c", &pos), VDB_OK);
+    assert_int_equal(pos, 0);
+    assert_int_equal(stat(root, &sb), -1);
+    void *sub = NULL;
+    assert_int_equal(vdb_wal_backend.subscribe(r, "../x", 1, &sub), VDB_EINVAL);
+    assert_null(sub);
+    vdb_wal_backend.close(r);
+}
+
 #define WAL_TEST(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 static const struct CMUnitTest tests[] = {
@@ -768,6 +1018,11 @@ static const struct CMUnitTest tests[] = {
     WAL_TEST(test_sync_batch_appends_and_reads_back),
     WAL_TEST(test_failed_write_is_eio_and_cut_back_so_next_append_is_clean),
     WAL_TEST(test_drop_removes_the_channel_and_positions_restart),
+    WAL_TEST(test_followers_see_only_acknowledged_whole_frames),
+    WAL_TEST(test_follower_is_woken_by_each_commit_of_the_writer),
+    WAL_TEST(test_follower_waits_for_a_new_channel_and_ends_at_its_drop),
+    WAL_TEST(test_follower_keeps_up_across_rolls_truncation_and_a_writer_restart),
+    WAL_TEST(test_read_only_instance_refuses_writes_and_creates_nothing),
 };
 
 static int use_uring(void **state)
