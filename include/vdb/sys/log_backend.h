@@ -81,8 +81,11 @@ typedef struct vdb_log_backend {
      * once their append has returned VDB_OK (or, in another process, once the writer's
      * append would have). Records truncated away before they were delivered are skipped, as
      * read skips them. A drop of the channel after subscribe ends the subscription: poll gives
-     * VDB_ENOTFOUND (where the backend can tell; see its documentation). To resume after a
-     * restart, subscribe again from the position after the last one processed.
+     * VDB_ENOTFOUND (where the backend can tell: a RocksDB secondary only when the channel's
+     * last position falls below what it delivered). To resume after a restart, subscribe
+     * again from the position after the last one processed. A network backend's poll may
+     * take up to its request timeout (opt->timeout_ms) when the server is slow or away, and
+     * then gives VDB_EIO naming it; the subscription stays usable.
      *
      * Threads: a subscription is used by one thread at a time (poll and unsubscribe of one
      * subscription never run at once); any number of subscriptions, appends and reads run
