@@ -59,7 +59,7 @@ static int teardown(void **state)
     return 0;
 }
 
-static void wal_open(fixture *f)
+static void wal_reopen(fixture *f)
 {
     if (f->wal)
         vdb_wal_backend.close(f->wal);
@@ -158,7 +158,7 @@ static off_t file_size(const char *path)
 static void test_write_path_is_the_one_asked_for(void **state)
 {
     fixture *f = *state;
-    wal_open(f);
+    wal_reopen(f);
     if (g_no_uring) {
         assert_string_equal(vdb_wal_write_path(f->wal), "pwrite");
         return;
@@ -173,7 +173,7 @@ static void test_write_path_is_the_one_asked_for(void **state)
 static void test_append_gives_positions_from_one_and_read_returns_them_in_order(void **state)
 {
     fixture *f = *state;
-    wal_open(f);
+    wal_reopen(f);
     for (uint64_t i = 1; i <= 200; i++)
         assert_int_equal(append_rec(f, "ch", i), i);
     checker k = read_all(f, "ch", 1, 1);
@@ -192,7 +192,7 @@ static void test_append_gives_positions_from_one_and_read_returns_them_in_order(
 static void test_read_from_the_middle_starts_at_that_position(void **state)
 {
     fixture *f = *state;
-    wal_open(f);
+    wal_reopen(f);
     for (uint64_t i = 1; i <= 100; i++)
         append_rec(f, "ch", i);
     checker k = read_all(f, "ch", 50, 50);
@@ -214,7 +214,7 @@ static void test_read_from_the_middle_starts_at_that_position(void **state)
 static void test_read_of_a_channel_never_written_is_empty(void **state)
 {
     fixture *f = *state;
-    wal_open(f);
+    wal_reopen(f);
     checker k = read_all(f, "nothing", 1, 1);
     assert_int_equal(k.count, 0);
     assert_int_equal(count_files(f, "nothing"), -1); /* reading created no folder */
@@ -224,7 +224,7 @@ static void test_read_of_a_channel_never_written_is_empty(void **state)
 static void test_many_channels_each_count_their_own_positions(void **state)
 {
     fixture *f = *state;
-    wal_open(f);
+    wal_reopen(f);
     char name[32];
     for (int round = 1; round <= 5; round++) {
         for (int c = 0; c < 60; c++) {
@@ -235,7 +235,7 @@ static void test_many_channels_each_count_their_own_positions(void **state)
             }
         }
     }
-    wal_open(f); /* reopen: every channel comes back */
+    wal_reopen(f); /* reopen: every channel comes back */
     for (int c = 0; c < 60; c++) {
         snprintf(name, sizeof name, "shard_%d", c);
         checker k = read_all(f, name, 1, 1);
@@ -247,15 +247,15 @@ static void test_many_channels_each_count_their_own_positions(void **state)
 static void test_reopen_keeps_records_and_continues_positions(void **state)
 {
     fixture *f = *state;
-    wal_open(f);
+    wal_reopen(f);
     for (uint64_t i = 1; i <= 30; i++)
         append_rec(f, "a", i);
-    wal_open(f);
+    wal_reopen(f);
     checker k = read_all(f, "a", 1, 1);
     assert_false(k.bad);
     assert_int_equal(k.count, 30);
     assert_int_equal(append_rec(f, "a", 31), 31);
-    wal_open(f);
+    wal_reopen(f);
     assert_int_equal(append_rec(f, "a", 32), 32);
     k = read_all(f, "a", 1, 1);
     assert_false(k.bad);
@@ -321,7 +321,7 @@ static int collect_fn(void *arg, uint64_t pos, const void *rec, size_t len)
 static void test_concurrent_appenders_get_distinct_positions_and_intact_records(void **state)
 {
     fixture *f = *state;
-    wal_open(f);
+    wal_reopen(f);
     appender a[THREADS];
     pthread_t t[THREADS];
     for (int i = 0; i < THREADS; i++) {
@@ -347,7 +347,7 @@ static void test_concurrent_appenders_get_distinct_positions_and_intact_records(
         }
     }
     free(seen);
-    wal_open(f);
+    wal_reopen(f);
     collected c = {0};
     for (int i = 0; i < THREADS; i++)
         c.last_seq[i] = -1;
@@ -386,7 +386,7 @@ static void test_read_during_concurrent_appends_sees_an_intact_prefix(void **sta
 {
     fixture *f = *state;
     vdb_wal_set_segment_bytes(8192); /* rolls happen while the reader runs */
-    wal_open(f);
+    wal_reopen(f);
     reader_arg r = {.f = f};
     pthread_t rt, t[2];
     appender a[2];
@@ -411,7 +411,7 @@ static void test_read_during_concurrent_appends_sees_an_intact_prefix(void **sta
 static void test_torn_tail_is_cut_and_next_append_continues(void **state)
 {
     fixture *f = *state;
-    wal_open(f);
+    wal_reopen(f);
     for (uint64_t i = 1; i <= 10; i++)
         append_rec(f, "t", i);
     vdb_wal_backend.close(f->wal);
@@ -421,7 +421,7 @@ static void test_torn_tail_is_cut_and_next_append_continues(void **state)
     uint8_t buf[300];
     off_t last = WAL_FRAME_HEADER + (off_t)make_rec(buf, sizeof buf, "t", 10);
     assert_int_equal(truncate(p, size - 3), 0); /* chop part of record 10 */
-    wal_open(f);
+    wal_reopen(f);
     checker k = read_all(f, "t", 1, 1); /* first use of the channel scans its tail */
     assert_false(k.bad);
     assert_int_equal(k.count, 9);
@@ -436,7 +436,7 @@ static void test_torn_tail_is_cut_and_next_append_continues(void **state)
     assert_non_null(fp);
     fwrite("\x07\x00\x00\x00garbage-garbage", 1, 19, fp);
     fclose(fp);
-    wal_open(f);
+    wal_reopen(f);
     k = read_all(f, "t", 1, 1);
     assert_false(k.bad);
     assert_int_equal(k.count, 10);
@@ -448,7 +448,7 @@ static void test_torn_tail_is_cut_and_next_append_continues(void **state)
 static void test_corrupt_tail_record_is_cut_on_reopen(void **state)
 {
     fixture *f = *state;
-    wal_open(f);
+    wal_reopen(f);
     for (uint64_t i = 1; i <= 5; i++)
         append_rec(f, "c", i);
     vdb_wal_backend.close(f->wal);
@@ -465,7 +465,7 @@ static void test_corrupt_tail_record_is_cut_on_reopen(void **state)
     b ^= 0x5a;
     assert_int_equal(pwrite(fd, &b, 1, size - 1), 1);
     close(fd);
-    wal_open(f);
+    wal_reopen(f);
     checker k = read_all(f, "c", 1, 1);
     assert_false(k.bad);
     assert_int_equal(k.count, 4);
@@ -478,7 +478,7 @@ static void test_corrupt_byte_in_a_non_tail_file_makes_read_fail_with_ecorrupt(v
 {
     fixture *f = *state;
     vdb_wal_set_segment_bytes(2048);
-    wal_open(f);
+    wal_reopen(f);
     for (uint64_t i = 1; i <= 60; i++)
         append_rec(f, "x", i);
     assert_true(count_files(f, "x") >= 3);
@@ -493,7 +493,7 @@ static void test_corrupt_byte_in_a_non_tail_file_makes_read_fail_with_ecorrupt(v
     b ^= 0xff;
     assert_int_equal(pwrite(fd, &b, 1, size / 2), 1);
     close(fd);
-    wal_open(f); /* only the last file is checked on open */
+    wal_reopen(f); /* only the last file is checked on open */
     checker k = {.ch = "x", .expect = 1};
     assert_int_equal(vdb_wal_backend.read(f->wal, "x", 1, check_fn, &k), VDB_ECORRUPT);
     assert_non_null(strstr(vdb_err_get(), "00000000000000000001.log"));
@@ -523,7 +523,7 @@ static void test_rolling_starts_a_file_named_by_its_first_position(void **state)
 {
     fixture *f = *state;
     vdb_wal_set_segment_bytes(1000);
-    wal_open(f);
+    wal_reopen(f);
     /* Frames of 16 + 300 bytes: three fit in 1000 bytes, the fourth rolls. */
     uint8_t big[300];
     memset(big, 0xab, sizeof big);
@@ -543,7 +543,7 @@ static void test_rolling_starts_a_file_named_by_its_first_position(void **state)
     assert_int_equal(file_size(p8), 5016);
     assert_int_equal(vdb_wal_backend.append(f->wal, "r", big, 10, &pos), VDB_OK);
     assert_int_equal(pos, 9);
-    wal_open(f);
+    wal_reopen(f);
     assert_int_equal(vdb_wal_backend.append(f->wal, "r", big, 10, &pos), VDB_OK);
     assert_int_equal(pos, 10);
     uint64_t v[3] = {0};
@@ -562,7 +562,7 @@ static void test_rolled_files_read_back_across_boundaries(void **state)
 {
     fixture *f = *state;
     vdb_wal_set_segment_bytes(1500);
-    wal_open(f);
+    wal_reopen(f);
     for (uint64_t i = 1; i <= 100; i++)
         append_rec(f, "b", i);
     assert_true(count_files(f, "b") > 5);
@@ -571,7 +571,7 @@ static void test_rolled_files_read_back_across_boundaries(void **state)
         assert_false(k.bad);
         assert_int_equal(k.count, 101 - from);
     }
-    wal_open(f);
+    wal_reopen(f);
     checker k = read_all(f, "b", 1, 1);
     assert_int_equal(k.count, 100);
 }
@@ -580,7 +580,7 @@ static void test_truncate_removes_old_files_and_keeps_later_records(void **state
 {
     fixture *f = *state;
     vdb_wal_set_segment_bytes(1000);
-    wal_open(f);
+    wal_reopen(f);
     uint8_t rec[300];
     uint64_t pos;
     memset(rec, 1, sizeof rec);
@@ -603,7 +603,7 @@ static void test_truncate_removes_old_files_and_keeps_later_records(void **state
     assert_int_equal(count_files(f, "tr"), 1);
     assert_int_equal(vdb_wal_backend.append(f->wal, "tr", rec, 10, &pos), VDB_OK);
     assert_int_equal(pos, 31);
-    wal_open(f);
+    wal_reopen(f);
     assert_int_equal(vdb_wal_backend.append(f->wal, "tr", rec, 10, &pos), VDB_OK);
     assert_int_equal(pos, 32);
     memset(v, 0, sizeof v);
@@ -618,7 +618,7 @@ static void test_truncate_removes_old_files_and_keeps_later_records(void **state
 static void test_invalid_channel_names_are_einval(void **state)
 {
     fixture *f = *state;
-    wal_open(f);
+    wal_reopen(f);
     char long_name[130];
     memset(long_name, 'a', 129);
     long_name[129] = 0;
@@ -662,7 +662,7 @@ static void sync_mode_round_trip(fixture *f, vdb_sync_mode mode)
 {
     f->opt.sync = mode;
     f->opt.sync_interval_ms = 5;
-    wal_open(f);
+    wal_reopen(f);
     for (uint64_t i = 1; i <= 50; i++)
         assert_int_equal(append_rec(f, "s", i), i);
     /* Concurrent appenders work the same way without a per-batch sync. */
@@ -681,7 +681,7 @@ static void sync_mode_round_trip(fixture *f, vdb_sync_mode mode)
     checker k = read_all(f, "s", 1, 1);
     assert_false(k.bad);
     assert_int_equal(k.count, 50);
-    wal_open(f);
+    wal_reopen(f);
     k = read_all(f, "s", 1, 1);
     assert_int_equal(k.count, 50);
     assert_int_equal(append_rec(f, "s", 51), 51);
@@ -706,7 +706,7 @@ static void test_sync_batch_appends_and_reads_back(void **state)
 static void test_failed_write_is_eio_and_cut_back_so_next_append_is_clean(void **state)
 {
     fixture *f = *state;
-    wal_open(f);
+    wal_reopen(f);
     for (uint64_t i = 1; i <= 3; i++)
         append_rec(f, "e", i);
     char *p = chan_file(f, "e", 1);
@@ -723,7 +723,7 @@ static void test_failed_write_is_eio_and_cut_back_so_next_append_is_clean(void *
     checker k = read_all(f, "e", 1, 1);
     assert_false(k.bad);
     assert_int_equal(k.count, 5);
-    wal_open(f);
+    wal_reopen(f);
     k = read_all(f, "e", 1, 1);
     assert_false(k.bad);
     assert_int_equal(k.count, 5);
@@ -733,7 +733,7 @@ static void test_failed_write_is_eio_and_cut_back_so_next_append_is_clean(void *
 static void test_drop_removes_the_channel_and_positions_restart(void **state)
 {
     fixture *f = *state;
-    wal_open(f);
+    wal_reopen(f);
     for (uint64_t i = 1; i <= 5; i++)
         append_rec(f, "d", i);
     append_rec(f, "other", 1);
@@ -745,7 +745,7 @@ static void test_drop_removes_the_channel_and_positions_restart(void **state)
     assert_int_equal(vdb_wal_backend.drop(f->wal, "never_there"), VDB_OK);
     k = read_all(f, "other", 1, 1);
     assert_int_equal(k.count, 1);
-    wal_open(f);
+    wal_reopen(f);
     k = read_all(f, "d", 1, 1);
     assert_int_equal(k.count, 1);
 }
@@ -809,7 +809,7 @@ static void follow_to(void *sub, seen *s, uint64_t last)
 static void test_followers_see_only_acknowledged_whole_frames(void **state)
 {
     fixture *f = *state;
-    wal_open(f);
+    wal_reopen(f);
     for (uint64_t i = 1; i <= 3; i++)
         append_rec(f, "t", i);
     /* On disk after them, as a writer in the middle of a batch leaves it: a whole frame that
@@ -893,7 +893,7 @@ static void follow_woken_to(void *sub, seen *s, uint64_t last)
 static void test_follower_is_woken_by_each_commit_of_the_writer(void **state)
 {
     fixture *f = *state;
-    wal_open(f);
+    wal_reopen(f);
     append_rec(f, "w", 1);
     vdb_wal_set_follower_recheck_ms(600000);
     void *r = follower_open(f);
@@ -914,7 +914,7 @@ static void test_follower_is_woken_by_each_commit_of_the_writer(void **state)
 static void test_follower_waits_for_a_new_channel_and_ends_at_its_drop(void **state)
 {
     fixture *f = *state;
-    wal_open(f);
+    wal_reopen(f);
     void *r = follower_open(f);
     void *sub = sub_open(r, "n", 0);
     seen s = {.ch = "n"};
@@ -940,7 +940,7 @@ static void test_follower_keeps_up_across_rolls_truncation_and_a_writer_restart(
 {
     fixture *f = *state;
     vdb_wal_set_segment_bytes(1000); /* a few records per file */
-    wal_open(f);
+    wal_reopen(f);
     for (uint64_t i = 1; i <= 20; i++)
         append_rec(f, "r", i);
     void *r = follower_open(f);
@@ -961,7 +961,7 @@ static void test_follower_keeps_up_across_rolls_truncation_and_a_writer_restart(
     assert_int_equal(s.n - k, 6);
     assert_int_equal(s.pos[k], 15);
     /* the writer goes away and comes back: the same subscription goes on */
-    wal_open(f);
+    wal_reopen(f);
     append_rec(f, "r", 21);
     append_rec(f, "r", 22);
     follow_to(sub, &s, 22);

@@ -457,7 +457,7 @@ static vdb_status refuse_read_only(const wal *w, const char *what)
                           w->root, what);
 }
 
-static vdb_status wal_append(void *log, const char *channel, const void *rec, size_t len,
+vdb_status wal_append(void *log, const char *channel, const void *rec, size_t len,
                              uint64_t *pos)
 {
     wal *w = log;
@@ -533,7 +533,7 @@ static bool still_listed(chan *c, uint64_t first)
     return found;
 }
 
-static vdb_status wal_read(void *log, const char *channel, uint64_t from, vdb_log_read_fn fn,
+vdb_status wal_read(void *log, const char *channel, uint64_t from, vdb_log_read_fn fn,
                            void *arg)
 {
     wal *w = log;
@@ -542,8 +542,6 @@ static vdb_status wal_read(void *log, const char *channel, uint64_t from, vdb_lo
         return st;
     if (!fn)
         return vdb_set_errmsg(VDB_EINVAL, "wal: read callback is NULL");
-    if (w->read_only) /* never scans (nor repairs) what a writer elsewhere is writing */
-        return wal_read_committed(w, channel, from, fn, arg);
     chan *c;
     if ((st = wal_get_chan(w, channel, &c)) != VDB_OK)
         return st;
@@ -642,7 +640,7 @@ done:
     return st;
 }
 
-static vdb_status wal_truncate(void *log, const char *channel, uint64_t upto)
+vdb_status wal_truncate(void *log, const char *channel, uint64_t upto)
 {
     wal *w = log;
     vdb_status st = wal_check_channel(channel);
@@ -691,7 +689,7 @@ done:
     return st;
 }
 
-static vdb_status wal_drop(void *log, const char *channel)
+vdb_status wal_drop(void *log, const char *channel)
 {
     wal *w = log;
     vdb_status st = wal_check_channel(channel);
@@ -799,7 +797,7 @@ static void *bg_main(void *arg)
 
 /* ---- open / close ---------------------------------------------------------------------------- */
 
-static void wal_close(void *log)
+void wal_close(void *log)
 {
     wal *w = log;
     if (!w)
@@ -832,7 +830,7 @@ static void wal_close(void *log)
     vdb_free(w);
 }
 
-static vdb_status wal_open(const char *uri, const vdb_backend_options *opt, void **out)
+vdb_status wal_open(const char *uri, const vdb_backend_options *opt, void **out)
 {
     static const char prefix[] = "wal://";
     if (!uri || !out)
@@ -911,18 +909,3 @@ const char *vdb_wal_write_path(void *log)
     const wal *w = log;
     return w->io ? wal_io_name(w->io) : "none (read_only)";
 }
-
-const vdb_log_backend vdb_wal_backend = {
-    .version = VDB_LOG_BACKEND_VERSION,
-    .scheme = "wal",
-    .open = wal_open,
-    .close = wal_close,
-    .append = wal_append,
-    .read = wal_read,
-    .truncate = wal_truncate,
-    .drop = wal_drop,
-    .last_pos = wal_last_pos,
-    .subscribe = wal_subscribe,
-    .poll = wal_poll,
-    .unsubscribe = wal_unsubscribe,
-};

@@ -186,6 +186,17 @@ typedef struct wal {
 } wal;
 
 
+/* The methods of the writer's instance (a read_only one refuses the writes). */
+vdb_status wal_open(const char *uri, const vdb_backend_options *opt, void **out);
+void wal_close(void *log);
+vdb_status wal_append(void *log, const char *channel, const void *rec, size_t len,
+                      uint64_t *pos);
+/* read() of the writer's instance: scans the files (cutting a torn tail on first use). */
+vdb_status wal_read(void *log, const char *channel, uint64_t from, vdb_log_read_fn fn,
+                    void *arg);
+vdb_status wal_truncate(void *log, const char *channel, uint64_t upto);
+vdb_status wal_drop(void *log, const char *channel);
+
 /* Lists and scans a channel for the writer: its files, and a torn tail cut (c->mu held). */
 vdb_status wal_chan_open_locked(wal *w, chan *c);
 /* The channel named name, made (not yet opened) on first use. */

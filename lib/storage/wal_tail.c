@@ -462,6 +462,8 @@ vdb_status wal_last_pos(void *log, const char *channel, uint64_t *pos)
 vdb_status wal_read_committed(wal *w, const char *channel, uint64_t from, vdb_log_read_fn fn,
                               void *arg)
 {
+    if (!fn)
+        return vdb_set_errmsg(VDB_EINVAL, "wal: read callback is NULL");
     wal_sub *s;
     vdb_status st = sub_new(w, channel, from, &s);
     if (st != VDB_OK)
