@@ -77,29 +77,28 @@ static char *real_uri(const char *uri, const char *scheme)
     return u;
 }
 
-static vdb_status old_log_open(const char *uri, const v1_backend_options *o, void **out)
+typedef vdb_status (*open_fn)(const char *uri, const vdb_backend_options *opt, void **out);
+
+static vdb_status delegate_open(const char *uri, const v1_backend_options *o, void **out,
+                                const char *scheme, open_fn open)
 {
     vdb_backend_options opt = from_v1(o);
-    char *u = real_uri(uri, "wal");
-    vdb_status st = vdb_wal_backend.open(u, &opt, out);
+    char *u = real_uri(uri, scheme);
+    vdb_status st = open(u, &opt, out);
     free(u);
     return st;
+}
+static vdb_status old_log_open(const char *uri, const v1_backend_options *o, void **out)
+{
+    return delegate_open(uri, o, out, "wal", vdb_wal_backend.open);
 }
 static vdb_status old_meta_open(const char *uri, const v1_backend_options *o, void **out)
 {
-    vdb_backend_options opt = from_v1(o);
-    char *u = real_uri(uri, "local");
-    vdb_status st = vdb_meta_local_backend.open(u, &opt, out);
-    free(u);
-    return st;
+    return delegate_open(uri, o, out, "local", vdb_meta_local_backend.open);
 }
 static vdb_status old_object_open(const char *uri, const v1_backend_options *o, void **out)
 {
-    vdb_backend_options opt = from_v1(o);
-    char *u = real_uri(uri, "file");
-    vdb_status st = vdb_object_file_backend.open(u, &opt, out);
-    free(u);
-    return st;
+    return delegate_open(uri, o, out, "file", vdb_object_file_backend.open);
 }
 
 /* size bytes ending exactly at an inaccessible page. */

@@ -220,6 +220,13 @@ static vdb_status timed_out(const wal_sub *s, uint64_t timeout_ms)
                           (unsigned long long)timeout_ms);
 }
 
+static vdb_status files_missing(const wal_sub *s, uint64_t committed)
+{
+    return vdb_set_errmsg(VDB_ECORRUPT, "wal: channel %s: records up to %llu are acknowledged "
+                          "but its folder %s holds no file", s->name,
+                          (unsigned long long)committed - 1, s->dir);
+}
+
 static vdb_status dropped(const wal_sub *s)
 {
     return vdb_set_errmsg(VDB_ENOTFOUND, "wal: channel %s was dropped while subscribed (at "
@@ -260,9 +267,7 @@ static vdb_status poll_writer(wal_sub *s, uint64_t timeout_ms, vdb_log_read_fn f
         if (gone)
             return dropped(s);
         if (none)
-            return vdb_set_errmsg(VDB_ECORRUPT, "wal: channel %s: records up to %llu are "
-                                  "acknowledged but its folder %s holds no file", s->name,
-                                  (unsigned long long)committed - 1, s->dir);
+            return files_missing(s, committed);
         /* committed records were all below next after all (truncated ones skipped): wait */
     }
 }
@@ -343,9 +348,7 @@ static vdb_status poll_follower(wal_sub *s, uint64_t timeout_ms, vdb_log_read_fn
         if (wal_mark_load(&s->mark).dropped)
             return dropped(s);
         if (none)
-            return vdb_set_errmsg(VDB_ECORRUPT, "wal: channel %s: records up to %llu are "
-                                  "acknowledged but its folder %s holds no file", s->name,
-                                  (unsigned long long)ms.next - 1, s->dir);
+            return files_missing(s, ms.next);
         if (vdb_mono_ns() >= deadline)
             return timed_out(s, timeout_ms);
     }
@@ -475,9 +478,7 @@ vdb_status wal_read_committed(wal *w, const char *channel, uint64_t from, vdb_lo
         bool stop, none;
         st = deliver(s, committed, fn, arg, &count, &stop, &none);
         if (st == VDB_OK && none && s->next < committed && !wal_mark_load(&s->mark).dropped)
-            st = vdb_set_errmsg(VDB_ECORRUPT, "wal: channel %s: records up to %llu are "
-                                "acknowledged but its folder %s holds no file", channel,
-                                (unsigned long long)committed - 1, s->dir);
+            st = files_missing(s, committed);
     }
     sub_free(s);
     return st;
