@@ -207,7 +207,7 @@ static uint64_t deadline_of(uint64_t timeout_ms)
     return now + timeout_ms * 1000000u;
 }
 
-static struct timespec abs_ts(uint64_t ns)
+static struct timespec ns_to_ts(uint64_t ns)
 {
     return (struct timespec){.tv_sec = (time_t)(ns / 1000000000u),
                              .tv_nsec = (long)(ns % 1000000000u)};
@@ -245,7 +245,7 @@ static vdb_status poll_writer(wal_sub *s, uint64_t timeout_ms, vdb_log_read_fn f
             if (deadline == UINT64_MAX) {
                 pthread_cond_wait(&c->tail_cv, &c->mu);
             } else {
-                struct timespec ts = abs_ts(deadline);
+                struct timespec ts = ns_to_ts(deadline);
                 pthread_cond_timedwait(&c->tail_cv, &c->mu, &ts);
             }
         }
@@ -294,7 +294,7 @@ static void sleep_until(uint64_t deadline, uint64_t ms)
     uint64_t ns = ms * 1000000u;
     if (ns > deadline - now)
         ns = deadline - now;
-    struct timespec ts = {.tv_sec = (time_t)(ns / 1000000000u), .tv_nsec = (long)(ns % 1000000000u)};
+    struct timespec ts = ns_to_ts(ns);
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
         ;
 }
