@@ -53,6 +53,7 @@ static int teardown(void **state)
     vdb_wal_set_segment_bytes(0);
     vdb_wal_fault_write_after(0);
     vdb_wal_set_follower_recheck_ms(0);
+    vdb_wal_set_marker_read_only(false);
     test_rmdir(f->dir);
     free(f->dir);
     free(f);
@@ -911,6 +912,29 @@ static void test_follower_is_woken_by_each_commit_of_the_writer(void **state)
     vdb_wal_backend.close(r);
 }
 
+/* A reader without write permission on the marker cannot count itself a waiter: it looks now
+ * and then instead, and still misses nothing. */
+static void test_follower_that_may_not_write_the_marker_looks_instead(void **state)
+{
+    fixture *f = *state;
+    wal_reopen(f);
+    append_rec(f, "p", 1);
+    vdb_wal_set_marker_read_only(true);
+    void *r = follower_open(f);
+    void *sub = sub_open(r, "p", 1);
+    seen s = {.ch = "p"};
+    follow_to(sub, &s, 1);
+    slow_writer w = {.f = f, .ch = "p", .from = 2, .to = 6};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, slow_writer_main, &w), 0);
+    follow_to(sub, &s, 6);
+    pthread_join(th, NULL);
+    assert_int_equal(s.n, 6);
+    vdb_wal_set_marker_read_only(false);
+    vdb_wal_backend.unsubscribe(sub);
+    vdb_wal_backend.close(r);
+}
+
 static void test_follower_waits_for_a_new_channel_and_ends_at_its_drop(void **state)
 {
     fixture *f = *state;
@@ -1020,6 +1044,7 @@ static const struct CMUnitTest tests[] = {
     WAL_TEST(test_drop_removes_the_channel_and_positions_restart),
     WAL_TEST(test_followers_see_only_acknowledged_whole_frames),
     WAL_TEST(test_follower_is_woken_by_each_commit_of_the_writer),
+    WAL_TEST(test_follower_that_may_not_write_the_marker_looks_instead),
     WAL_TEST(test_follower_waits_for_a_new_channel_and_ends_at_its_drop),
     WAL_TEST(test_follower_keeps_up_across_rolls_truncation_and_a_writer_restart),
     WAL_TEST(test_read_only_instance_refuses_writes_and_creates_nothing),

@@ -86,17 +86,20 @@ vdb_status wal_io_write(wal_io *io, int fd, uint64_t off, struct iovec *iov, siz
  * Each channel folder holds COMMIT: one page that the writer and any reading process map
  * shared. After every successful write the writer stores there the position the next record
  * will get (every record below it is whole on disk and acknowledged), then bumps a counter
- * and wakes the futex waiters on it. Readers map it read-only: they never write to the
- * writer's files and never make it wait. A reader in another process therefore never reads
- * a frame being written, nor one of a failed write that the writer cuts back. The marker is a
- * hint, rebuilt by the writer whenever it opens the channel; a drop marks it dropped before
- * the folder goes, so that readers stop. */
+ * and, if a reader counts itself as waiting, wakes the futex waiters on it. Readers change
+ * nothing but that count: they never write to the segment files and never make the writer
+ * wait. A reader in another process therefore never reads a frame being written, nor one of
+ * a failed write that the writer cuts back. The marker is a hint, rebuilt by the writer
+ * whenever it opens the channel; a drop marks it dropped before the folder goes, so that
+ * readers stop. */
 
 #define WAL_MARK_NAME "COMMIT"
+#define WAL_MARK_POLL_MS 10 /* a reader that may not write the marker looks this often */
 
 typedef struct wal_mark {
     int fd;                      /* -1: none */
     struct wal_mark_page *page;  /* the shared mapping */
+    bool can_wait;               /* mapped writable: may count itself a waiter and sleep */
 } wal_mark;
 
 typedef struct wal_mark_state {
@@ -105,13 +108,13 @@ typedef struct wal_mark_state {
     bool dropped;    /* the writer dropped the channel */
 } wal_mark_state;
 
-#define WAL_MARK_NONE ((wal_mark){.fd = -1, .page = NULL})
+#define WAL_MARK_NONE ((wal_mark){.fd = -1, .page = NULL, .can_wait = false})
 
 /* Writer: maps the folder's marker (a dropped or damaged one is replaced by a fresh file;
  * readers of the old one see it dropped) and publishes next. */
 vdb_status wal_mark_create(const char *dir, uint64_t next, wal_mark *m);
-/* Reader: maps the folder's marker read-only; *found false (VDB_OK) when there is none yet
- * or it is not whole. */
+/* Reader: maps the folder's marker (writable when it may, to count itself a waiter); *found
+ * false (VDB_OK) when there is none yet or it is not whole. */
 vdb_status wal_mark_attach(const char *dir, wal_mark *m, bool *found);
 /* Whether dir's marker is still the file m maps (the writer may have replaced it). */
 bool wal_mark_current(const char *dir, const wal_mark *m);
@@ -222,6 +225,9 @@ uint64_t vdb_wal_segment_bytes(void);
  * new one in its place (0 restores 1000 ms). Tests set it high to see that wake-ups alone
  * keep a follower going. */
 void vdb_wal_set_follower_recheck_ms(uint32_t ms);
+/* Readers attaching to a marker after the call map it read-only, as one without write
+ * permission on it does (and so look every WAL_MARK_POLL_MS instead of sleeping). */
+void vdb_wal_set_marker_read_only(bool on);
 /* The nth write operation from now (1 = the next) writes only its first iovec and then fails
  * with an injected I/O error, leaving a partial frame on disk. 0 turns it off. */
 void vdb_wal_fault_write_after(uint64_t nth);
