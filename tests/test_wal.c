@@ -889,50 +889,43 @@ static void follow_woken_to(void *sub, seen *s, uint64_t last)
     assert_false(s->bad);
 }
 
+/* A follower of channel ch gets record 1, then records 2..last that a thread appends 20 ms
+ * apart; woken: each of its polls must end before its deadline. */
+static void follow_a_slow_writer(fixture *f, const char *ch, uint64_t last, bool woken)
+{
+    wal_reopen(f);
+    append_rec(f, ch, 1);
+    void *r = follower_open(f);
+    void *sub = sub_open(r, ch, 1);
+    seen s = {.ch = ch};
+    follow_to(sub, &s, 1);
+    slow_writer w = {.f = f, .ch = ch, .from = 2, .to = last};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, slow_writer_main, &w), 0);
+    if (woken)
+        follow_woken_to(sub, &s, last);
+    else
+        follow_to(sub, &s, last);
+    pthread_join(th, NULL);
+    assert_int_equal(s.n, last);
+    vdb_wal_backend.unsubscribe(sub);
+    vdb_wal_backend.close(r);
+}
+
 /* The follower's re-check is set to ten minutes: only the futex wake-ups of the writer's
  * commits end its waits before their deadline. */
 static void test_follower_is_woken_by_each_commit_of_the_writer(void **state)
 {
-    fixture *f = *state;
-    wal_reopen(f);
-    append_rec(f, "w", 1);
     vdb_wal_set_follower_recheck_ms(600000);
-    void *r = follower_open(f);
-    void *sub = sub_open(r, "w", 1);
-    seen s = {.ch = "w"};
-    follow_to(sub, &s, 1);
-    slow_writer w = {.f = f, .ch = "w", .from = 2, .to = 8};
-    pthread_t th;
-    assert_int_equal(pthread_create(&th, NULL, slow_writer_main, &w), 0);
-    follow_woken_to(sub, &s, 8);
-    pthread_join(th, NULL);
-    assert_int_equal(s.n, 8);
-    vdb_wal_set_follower_recheck_ms(0);
-    vdb_wal_backend.unsubscribe(sub);
-    vdb_wal_backend.close(r);
+    follow_a_slow_writer(*state, "w", 8, true);
 }
 
 /* A reader without write permission on the marker cannot count itself a waiter: it looks now
  * and then instead, and still misses nothing. */
 static void test_follower_that_may_not_write_the_marker_looks_instead(void **state)
 {
-    fixture *f = *state;
-    wal_reopen(f);
-    append_rec(f, "p", 1);
     vdb_wal_set_marker_read_only(true);
-    void *r = follower_open(f);
-    void *sub = sub_open(r, "p", 1);
-    seen s = {.ch = "p"};
-    follow_to(sub, &s, 1);
-    slow_writer w = {.f = f, .ch = "p", .from = 2, .to = 6};
-    pthread_t th;
-    assert_int_equal(pthread_create(&th, NULL, slow_writer_main, &w), 0);
-    follow_to(sub, &s, 6);
-    pthread_join(th, NULL);
-    assert_int_equal(s.n, 6);
-    vdb_wal_set_marker_read_only(false);
-    vdb_wal_backend.unsubscribe(sub);
-    vdb_wal_backend.close(r);
+    follow_a_slow_writer(*state, "p", 6, false);
 }
 
 static void test_follower_waits_for_a_new_channel_and_ends_at_its_drop(void **state)
