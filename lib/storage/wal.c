@@ -450,22 +450,22 @@ fail_all:
 
 /* ---- the vtable ------------------------------------------------------------------------------ */
 
-/* append, truncate and drop on a read_only instance */
-static vdb_status refuse_read_only(const wal *w, const char *what)
+/* The channel that append, truncate or drop (what) changes: a valid name, and an instance
+ * that may write. */
+static vdb_status writer_chan(wal *w, const char *channel, const char *what, chan **c)
 {
-    return vdb_set_errmsg(VDB_EINVAL, "wal %s: %s refused: this instance was opened read_only",
-                          w->root, what);
-}
-
-vdb_status wal_append(void *log, const char *channel, const void *rec, size_t len,
-                             uint64_t *pos)
-{
-    wal *w = log;
     vdb_status st = wal_check_channel(channel);
     if (st != VDB_OK)
         return st;
     if (w->read_only)
-        return refuse_read_only(w, "append");
+        return vdb_set_errmsg(VDB_EINVAL, "wal %s: %s refused: this instance was opened "
+                              "read_only", w->root, what);
+    return wal_get_chan(w, channel, c);
+}
+
+vdb_status wal_append(void *log, const char *channel, const void *rec, size_t len, uint64_t *pos)
+{
+    wal *w = log;
     if (len > WAL_MAX_RECORD)
         return vdb_set_errmsg(VDB_EINVAL, "wal: record of %zu bytes is over the 1 GiB limit",
                               len);
@@ -474,7 +474,8 @@ vdb_status wal_append(void *log, const char *channel, const void *rec, size_t le
     if (!pos)
         return vdb_set_errmsg(VDB_EINVAL, "wal: pos is NULL");
     chan *c;
-    if ((st = wal_get_chan(w, channel, &c)) != VDB_OK)
+    vdb_status st = writer_chan(w, channel, "append", &c);
+    if (st != VDB_OK)
         return st;
     waiter me = {.rec = rec, .len = len};
     pthread_mutex_lock(&c->mu);
@@ -534,7 +535,7 @@ static bool still_listed(chan *c, uint64_t first)
 }
 
 vdb_status wal_read(void *log, const char *channel, uint64_t from, vdb_log_read_fn fn,
-                           void *arg)
+                    void *arg)
 {
     wal *w = log;
     vdb_status st = wal_check_channel(channel);
@@ -643,13 +644,9 @@ done:
 vdb_status wal_truncate(void *log, const char *channel, uint64_t upto)
 {
     wal *w = log;
-    vdb_status st = wal_check_channel(channel);
-    if (st != VDB_OK)
-        return st;
-    if (w->read_only)
-        return refuse_read_only(w, "truncate");
     chan *c;
-    if ((st = wal_get_chan(w, channel, &c)) != VDB_OK)
+    vdb_status st = writer_chan(w, channel, "truncate", &c);
+    if (st != VDB_OK)
         return st;
     uint64_t *gone = NULL;
     size_t k = 0;
@@ -692,13 +689,9 @@ done:
 vdb_status wal_drop(void *log, const char *channel)
 {
     wal *w = log;
-    vdb_status st = wal_check_channel(channel);
-    if (st != VDB_OK)
-        return st;
-    if (w->read_only)
-        return refuse_read_only(w, "drop");
     chan *c;
-    if ((st = wal_get_chan(w, channel, &c)) != VDB_OK)
+    vdb_status st = writer_chan(w, channel, "drop", &c);
+    if (st != VDB_OK)
         return st;
     pthread_mutex_lock(&c->mu);
     while (c->leader || c->pending)
