@@ -16,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "vdb/backend.h"
+#include "vdb/sys/log_backend.h"
 #include "vdb/vdb.h"
 
 extern const vdb_log_backend vdb_nats_log_backend;
@@ -445,6 +445,40 @@ static bool pid_gone(pid_t pid) /* exited, or a zombie nobody reaped yet */
     return p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X');
 }
 
+/* The fault tests need the script's restart command. */
+#define skip_without_restart()                                                                \
+    do {                                                                                      \
+        if (!getenv("VDB_NATS_RESTART") || !getenv("VDB_NATS_STATE")) {                       \
+            print_message("SKIP: VDB_NATS_RESTART not set "                                 \
+                          "(run through tests/servers/nats.sh)\n");                          \
+            skip();                                                                           \
+        }                                                                                     \
+    } while (0)
+
+/* SIGKILLs the server and waits until it is gone; the time it was killed. */
+static int64_t kill_server(void)
+{
+    pid_t pid = server_pid();
+    assert_true(pid > 0);
+    assert_int_equal(kill(pid, SIGKILL), 0);
+    int64_t t0 = now_ms();
+    while (!pid_gone(pid) && now_ms() - t0 < 10000)
+        usleep(1000);
+    return t0;
+}
+
+/* Starts it again on the same port and store; its pid. */
+static long restart_server(void)
+{
+    FILE *p = popen(getenv("VDB_NATS_RESTART"), "r");
+    assert_non_null(p);
+    long npid = 0;
+    int n = fscanf(p, "%ld", &npid);
+    assert_int_equal(pclose(p), 0);
+    assert_int_equal(n, 1);
+    return npid;
+}
+
 #define FAULT_TIMEOUT_MS 2000
 #define FAULT_MAX 100000
 
@@ -497,11 +531,7 @@ static bool wait_acked(fault_writer *w, int n, int64_t ms)
 
 static void test_server_killed_during_appends_loses_nothing_acknowledged(void **s)
 {
-    const char *restart = getenv("VDB_NATS_RESTART");
-    if (!restart || !getenv("VDB_NATS_STATE")) {
-        print_message("SKIP: VDB_NATS_RESTART not set (run through tests/servers/nats.sh)\n");
-        skip();
-    }
+    skip_without_restart();
     void *l = open_log(FAULT_TIMEOUT_MS);
     char ch[64];
     chan_name(ch, sizeof ch, "fault");
@@ -512,12 +542,7 @@ static void test_server_killed_during_appends_loses_nothing_acknowledged(void **
     pthread_create(&th, NULL, fault_thread, w);
     assert_true(wait_acked(w, 300, 30000));
 
-    pid_t pid = server_pid();
-    assert_true(pid > 0);
-    assert_int_equal(kill(pid, SIGKILL), 0);
-    int64_t t0 = now_ms();
-    while (!pid_gone(pid) && now_ms() - t0 < 10000)
-        usleep(1000);
+    int64_t t0 = kill_server();
     int before = atomic_load(&w->acked);
 
     /* during the outage a read fails cleanly, within its timeout */
@@ -532,12 +557,7 @@ static void test_server_killed_during_appends_loses_nothing_acknowledged(void **
     got_free(&g);
     usleep(1000 * 1000); /* keep the server away longer than one append's timeout */
 
-    FILE *p = popen(restart, "r");
-    assert_non_null(p);
-    long npid = 0;
-    int got_pid = fscanf(p, "%ld", &npid);
-    assert_int_equal(pclose(p), 0);
-    assert_int_equal(got_pid, 1);
+    long npid = restart_server();
     printf("# server down %lld ms; restarted as pid %ld\n", (long long)(now_ms() - t0), npid);
     assert_true(wait_acked(w, atomic_load(&w->acked) + 300, 30000));
     atomic_store(&w->stop, true);
@@ -573,6 +593,60 @@ static void test_server_killed_during_appends_loses_nothing_acknowledged(void **
     be->close(l2);
     be->close(l);
     free(w);
+}
+
+/* ---- fault: a subscription across a server kill and restart ------------------------------- */
+
+/* The tail delivers what read gives, each record once, across the outage: a poll while the
+ * server is away fails cleanly (VDB_EIO naming it), and the same subscription goes on after. */
+static void test_tail_across_a_server_kill_and_restart_delivers_each_record_once(void **s)
+{
+    skip_without_restart();
+    void *l = open_log(FAULT_TIMEOUT_MS);
+    char ch[64];
+    chan_name(ch, sizeof ch, "tailfault");
+    for (uint64_t t = 0; t < 20; t++)
+        append_tag(l, ch, t, 100);
+    void *sub = NULL;
+    assert_int_equal(be->subscribe(l, ch, 0, &sub), VDB_OK);
+    got g = {0};
+    while (g.n < 20)
+        assert_int_equal(be->poll(sub, 10000, collect, &g), VDB_OK);
+    kill_server();
+    int64_t t0 = now_ms();
+    vdb_status st = be->poll(sub, 300, collect, &g);
+    int64_t dt = now_ms() - t0;
+    printf("# poll during the outage: %s after %lld ms: %s\n", vdb_status_name(st),
+           (long long)dt, vdb_errmsg(NULL));
+    assert_int_equal(st, VDB_EIO);
+    assert_non_null(strstr(vdb_errmsg(NULL), "127.0.0.1"));
+    assert_true(dt <= FAULT_TIMEOUT_MS + 1500);
+    restart_server();
+    /* appends that fail while the client reconnects are retried: one may land twice */
+    for (uint64_t t = 20; t < 40; t++) {
+        uint8_t buf[100];
+        fill(buf, sizeof buf, t);
+        uint64_t pos;
+        int tries = 0;
+        while (be->append(l, ch, buf, sizeof buf, &pos) != VDB_OK)
+            assert_true(++tries < 50);
+    }
+    got r;
+    read_all(l, ch, 1, &r);
+    while (g.n < r.n)
+        assert_int_equal(be->poll(sub, 10000, collect, &g), VDB_OK);
+    assert_int_equal(be->poll(sub, 0, collect, &g), VDB_ETIMEDOUT);
+    assert_false(g.bad);
+    assert_int_equal(g.n, r.n);
+    for (size_t i = 0; i < r.n; i++) {
+        assert_int_equal(g.pos[i], r.pos[i]);
+        assert_int_equal(g.tag[i], r.tag[i]);
+    }
+    printf("# tail: %zu records, the same as read, across the restart\n", g.n);
+    got_free(&g);
+    got_free(&r);
+    be->unsubscribe(sub);
+    be->close(l);
 }
 
 /* ---- append rate --------------------------------------------------------------------------- */
@@ -663,6 +737,7 @@ int main(void)
         cmocka_unit_test(test_bad_uris_are_einval),
         cmocka_unit_test(test_no_server_is_eio_within_the_timeout_naming_the_server),
         cmocka_unit_test(test_server_killed_during_appends_loses_nothing_acknowledged),
+        cmocka_unit_test(test_tail_across_a_server_kill_and_restart_delivers_each_record_once),
         cmocka_unit_test(test_append_rate_1kib_and_3mb_records),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

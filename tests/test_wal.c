@@ -1,5 +1,6 @@
 /* Tests of the local write-ahead log (lib/storage/wal*.c), each run on the io_uring and the pwrite
- * write path. */
+ * write path: appends, reads, recovery, truncation, and subscriptions of the writer's instance
+ * and of read_only followers (the conformance suite covers what every log backend shares). */
 #define _GNU_SOURCE
 #include "test_common.h"
 
@@ -51,13 +52,15 @@ static int teardown(void **state)
         vdb_wal_backend.close(f->wal);
     vdb_wal_set_segment_bytes(0);
     vdb_wal_fault_write_after(0);
+    vdb_wal_set_follower_recheck_ms(0);
+    vdb_wal_set_marker_read_only(false);
     test_rmdir(f->dir);
     free(f->dir);
     free(f);
     return 0;
 }
 
-static void wal_open(fixture *f)
+static void wal_reopen(fixture *f)
 {
     if (f->wal)
         vdb_wal_backend.close(f->wal);
@@ -127,6 +130,7 @@ static char *chan_file(fixture *f, const char *ch, uint64_t first)
     return p;
 }
 
+/* The segment files of a channel (its folder also holds the commit marker). */
 static int count_files(fixture *f, const char *ch)
 {
     char p[4400];
@@ -136,8 +140,10 @@ static int count_files(fixture *f, const char *ch)
         return -1;
     int n = 0;
     struct dirent *e;
-    while ((e = readdir(d)))
-        n += e->d_name[0] != '.';
+    while ((e = readdir(d))) {
+        size_t len = strlen(e->d_name);
+        n += len > 4 && !strcmp(e->d_name + len - 4, ".log");
+    }
     closedir(d);
     return n;
 }
@@ -153,7 +159,7 @@ static off_t file_size(const char *path)
 static void test_write_path_is_the_one_asked_for(void **state)
 {
     fixture *f = *state;
-    wal_open(f);
+    wal_reopen(f);
     if (g_no_uring) {
         assert_string_equal(vdb_wal_write_path(f->wal), "pwrite");
         return;
@@ -168,7 +174,7 @@ static void test_write_path_is_the_one_asked_for(void **state)
 static void test_append_gives_positions_from_one_and_read_returns_them_in_order(void **state)
 {
     fixture *f = *state;
-    wal_open(f);
+    wal_reopen(f);
     for (uint64_t i = 1; i <= 200; i++)
         assert_int_equal(append_rec(f, "ch", i), i);
     checker k = read_all(f, "ch", 1, 1);
@@ -187,7 +193,7 @@ static void test_append_gives_positions_from_one_and_read_returns_them_in_order(
 static void test_read_from_the_middle_starts_at_that_position(void **state)
 {
     fixture *f = *state;
-    wal_open(f);
+    wal_reopen(f);
     for (uint64_t i = 1; i <= 100; i++)
         append_rec(f, "ch", i);
     checker k = read_all(f, "ch", 50, 50);
@@ -209,7 +215,7 @@ static void test_read_from_the_middle_starts_at_that_position(void **state)
 static void test_read_of_a_channel_never_written_is_empty(void **state)
 {
     fixture *f = *state;
-    wal_open(f);
+    wal_reopen(f);
     checker k = read_all(f, "nothing", 1, 1);
     assert_int_equal(k.count, 0);
     assert_int_equal(count_files(f, "nothing"), -1); /* reading created no folder */
@@ -219,7 +225,7 @@ static void test_read_of_a_channel_never_written_is_empty(void **state)
 static void test_many_channels_each_count_their_own_positions(void **state)
 {
     fixture *f = *state;
-    wal_open(f);
+    wal_reopen(f);
     char name[32];
     for (int round = 1; round <= 5; round++) {
         for (int c = 0; c < 60; c++) {
@@ -230,7 +236,7 @@ static void test_many_channels_each_count_their_own_positions(void **state)
             }
         }
     }
-    wal_open(f); /* reopen: every channel comes back */
+    wal_reopen(f); /* reopen: every channel comes back */
     for (int c = 0; c < 60; c++) {
         snprintf(name, sizeof name, "shard_%d", c);
         checker k = read_all(f, name, 1, 1);
@@ -242,15 +248,15 @@ static void test_many_channels_each_count_their_own_positions(void **state)
 static void test_reopen_keeps_records_and_continues_positions(void **state)
 {
     fixture *f = *state;
-    wal_open(f);
+    wal_reopen(f);
     for (uint64_t i = 1; i <= 30; i++)
         append_rec(f, "a", i);
-    wal_open(f);
+    wal_reopen(f);
     checker k = read_all(f, "a", 1, 1);
     assert_false(k.bad);
     assert_int_equal(k.count, 30);
     assert_int_equal(append_rec(f, "a", 31), 31);
-    wal_open(f);
+    wal_reopen(f);
     assert_int_equal(append_rec(f, "a", 32), 32);
     k = read_all(f, "a", 1, 1);
     assert_false(k.bad);
@@ -316,7 +322,7 @@ static int collect_fn(void *arg, uint64_t pos, const void *rec, size_t len)
 static void test_concurrent_appenders_get_distinct_positions_and_intact_records(void **state)
 {
     fixture *f = *state;
-    wal_open(f);
+    wal_reopen(f);
     appender a[THREADS];
     pthread_t t[THREADS];
     for (int i = 0; i < THREADS; i++) {
@@ -342,7 +348,7 @@ static void test_concurrent_appenders_get_distinct_positions_and_intact_records(
         }
     }
     free(seen);
-    wal_open(f);
+    wal_reopen(f);
     collected c = {0};
     for (int i = 0; i < THREADS; i++)
         c.last_seq[i] = -1;
@@ -381,7 +387,7 @@ static void test_read_during_concurrent_appends_sees_an_intact_prefix(void **sta
 {
     fixture *f = *state;
     vdb_wal_set_segment_bytes(8192); /* rolls happen while the reader runs */
-    wal_open(f);
+    wal_reopen(f);
     reader_arg r = {.f = f};
     pthread_t rt, t[2];
     appender a[2];
@@ -406,7 +412,7 @@ static void test_read_during_concurrent_appends_sees_an_intact_prefix(void **sta
 static void test_torn_tail_is_cut_and_next_append_continues(void **state)
 {
     fixture *f = *state;
-    wal_open(f);
+    wal_reopen(f);
     for (uint64_t i = 1; i <= 10; i++)
         append_rec(f, "t", i);
     vdb_wal_backend.close(f->wal);
@@ -416,7 +422,7 @@ static void test_torn_tail_is_cut_and_next_append_continues(void **state)
     uint8_t buf[300];
     off_t last = WAL_FRAME_HEADER + (off_t)make_rec(buf, sizeof buf, "t", 10);
     assert_int_equal(truncate(p, size - 3), 0); /* chop part of record 10 */
-    wal_open(f);
+    wal_reopen(f);
     checker k = read_all(f, "t", 1, 1); /* first use of the channel scans its tail */
     assert_false(k.bad);
     assert_int_equal(k.count, 9);
@@ -431,7 +437,7 @@ static void test_torn_tail_is_cut_and_next_append_continues(void **state)
     assert_non_null(fp);
     fwrite("\x07\x00\x00\x00garbage-garbage", 1, 19, fp);
     fclose(fp);
-    wal_open(f);
+    wal_reopen(f);
     k = read_all(f, "t", 1, 1);
     assert_false(k.bad);
     assert_int_equal(k.count, 10);
@@ -443,7 +449,7 @@ static void test_torn_tail_is_cut_and_next_append_continues(void **state)
 static void test_corrupt_tail_record_is_cut_on_reopen(void **state)
 {
     fixture *f = *state;
-    wal_open(f);
+    wal_reopen(f);
     for (uint64_t i = 1; i <= 5; i++)
         append_rec(f, "c", i);
     vdb_wal_backend.close(f->wal);
@@ -460,7 +466,7 @@ static void test_corrupt_tail_record_is_cut_on_reopen(void **state)
     b ^= 0x5a;
     assert_int_equal(pwrite(fd, &b, 1, size - 1), 1);
     close(fd);
-    wal_open(f);
+    wal_reopen(f);
     checker k = read_all(f, "c", 1, 1);
     assert_false(k.bad);
     assert_int_equal(k.count, 4);
@@ -473,7 +479,7 @@ static void test_corrupt_byte_in_a_non_tail_file_makes_read_fail_with_ecorrupt(v
 {
     fixture *f = *state;
     vdb_wal_set_segment_bytes(2048);
-    wal_open(f);
+    wal_reopen(f);
     for (uint64_t i = 1; i <= 60; i++)
         append_rec(f, "x", i);
     assert_true(count_files(f, "x") >= 3);
@@ -488,7 +494,7 @@ static void test_corrupt_byte_in_a_non_tail_file_makes_read_fail_with_ecorrupt(v
     b ^= 0xff;
     assert_int_equal(pwrite(fd, &b, 1, size / 2), 1);
     close(fd);
-    wal_open(f); /* only the last file is checked on open */
+    wal_reopen(f); /* only the last file is checked on open */
     checker k = {.ch = "x", .expect = 1};
     assert_int_equal(vdb_wal_backend.read(f->wal, "x", 1, check_fn, &k), VDB_ECORRUPT);
     assert_non_null(strstr(vdb_err_get(), "00000000000000000001.log"));
@@ -518,7 +524,7 @@ static void test_rolling_starts_a_file_named_by_its_first_position(void **state)
 {
     fixture *f = *state;
     vdb_wal_set_segment_bytes(1000);
-    wal_open(f);
+    wal_reopen(f);
     /* Frames of 16 + 300 bytes: three fit in 1000 bytes, the fourth rolls. */
     uint8_t big[300];
     memset(big, 0xab, sizeof big);
@@ -538,7 +544,7 @@ static void test_rolling_starts_a_file_named_by_its_first_position(void **state)
     assert_int_equal(file_size(p8), 5016);
     assert_int_equal(vdb_wal_backend.append(f->wal, "r", big, 10, &pos), VDB_OK);
     assert_int_equal(pos, 9);
-    wal_open(f);
+    wal_reopen(f);
     assert_int_equal(vdb_wal_backend.append(f->wal, "r", big, 10, &pos), VDB_OK);
     assert_int_equal(pos, 10);
     uint64_t v[3] = {0};
@@ -557,7 +563,7 @@ static void test_rolled_files_read_back_across_boundaries(void **state)
 {
     fixture *f = *state;
     vdb_wal_set_segment_bytes(1500);
-    wal_open(f);
+    wal_reopen(f);
     for (uint64_t i = 1; i <= 100; i++)
         append_rec(f, "b", i);
     assert_true(count_files(f, "b") > 5);
@@ -566,7 +572,7 @@ static void test_rolled_files_read_back_across_boundaries(void **state)
         assert_false(k.bad);
         assert_int_equal(k.count, 101 - from);
     }
-    wal_open(f);
+    wal_reopen(f);
     checker k = read_all(f, "b", 1, 1);
     assert_int_equal(k.count, 100);
 }
@@ -575,7 +581,7 @@ static void test_truncate_removes_old_files_and_keeps_later_records(void **state
 {
     fixture *f = *state;
     vdb_wal_set_segment_bytes(1000);
-    wal_open(f);
+    wal_reopen(f);
     uint8_t rec[300];
     uint64_t pos;
     memset(rec, 1, sizeof rec);
@@ -598,7 +604,7 @@ static void test_truncate_removes_old_files_and_keeps_later_records(void **state
     assert_int_equal(count_files(f, "tr"), 1);
     assert_int_equal(vdb_wal_backend.append(f->wal, "tr", rec, 10, &pos), VDB_OK);
     assert_int_equal(pos, 31);
-    wal_open(f);
+    wal_reopen(f);
     assert_int_equal(vdb_wal_backend.append(f->wal, "tr", rec, 10, &pos), VDB_OK);
     assert_int_equal(pos, 32);
     memset(v, 0, sizeof v);
@@ -613,7 +619,7 @@ static void test_truncate_removes_old_files_and_keeps_later_records(void **state
 static void test_invalid_channel_names_are_einval(void **state)
 {
     fixture *f = *state;
-    wal_open(f);
+    wal_reopen(f);
     char long_name[130];
     memset(long_name, 'a', 129);
     long_name[129] = 0;
@@ -657,7 +663,7 @@ static void sync_mode_round_trip(fixture *f, vdb_sync_mode mode)
 {
     f->opt.sync = mode;
     f->opt.sync_interval_ms = 5;
-    wal_open(f);
+    wal_reopen(f);
     for (uint64_t i = 1; i <= 50; i++)
         assert_int_equal(append_rec(f, "s", i), i);
     /* Concurrent appenders work the same way without a per-batch sync. */
@@ -676,7 +682,7 @@ static void sync_mode_round_trip(fixture *f, vdb_sync_mode mode)
     checker k = read_all(f, "s", 1, 1);
     assert_false(k.bad);
     assert_int_equal(k.count, 50);
-    wal_open(f);
+    wal_reopen(f);
     k = read_all(f, "s", 1, 1);
     assert_int_equal(k.count, 50);
     assert_int_equal(append_rec(f, "s", 51), 51);
@@ -701,7 +707,7 @@ static void test_sync_batch_appends_and_reads_back(void **state)
 static void test_failed_write_is_eio_and_cut_back_so_next_append_is_clean(void **state)
 {
     fixture *f = *state;
-    wal_open(f);
+    wal_reopen(f);
     for (uint64_t i = 1; i <= 3; i++)
         append_rec(f, "e", i);
     char *p = chan_file(f, "e", 1);
@@ -718,7 +724,7 @@ static void test_failed_write_is_eio_and_cut_back_so_next_append_is_clean(void *
     checker k = read_all(f, "e", 1, 1);
     assert_false(k.bad);
     assert_int_equal(k.count, 5);
-    wal_open(f);
+    wal_reopen(f);
     k = read_all(f, "e", 1, 1);
     assert_false(k.bad);
     assert_int_equal(k.count, 5);
@@ -728,7 +734,7 @@ static void test_failed_write_is_eio_and_cut_back_so_next_append_is_clean(void *
 static void test_drop_removes_the_channel_and_positions_restart(void **state)
 {
     fixture *f = *state;
-    wal_open(f);
+    wal_reopen(f);
     for (uint64_t i = 1; i <= 5; i++)
         append_rec(f, "d", i);
     append_rec(f, "other", 1);
@@ -740,9 +746,270 @@ static void test_drop_removes_the_channel_and_positions_restart(void **state)
     assert_int_equal(vdb_wal_backend.drop(f->wal, "never_there"), VDB_OK);
     k = read_all(f, "other", 1, 1);
     assert_int_equal(k.count, 1);
-    wal_open(f);
+    wal_reopen(f);
     k = read_all(f, "d", 1, 1);
     assert_int_equal(k.count, 1);
+}
+
+/* ---- subscriptions and read_only followers ----------------------------------------------- */
+
+static void *follower_open(fixture *f)
+{
+    vdb_backend_options o = f->opt;
+    o.read_only = 1;
+    void *r = NULL;
+    vdb_status st = vdb_wal_backend.open(f->uri, &o, &r);
+    if (st != VDB_OK)
+        fail_msg("open %s read_only: %s", f->uri, vdb_err_get());
+    return r;
+}
+
+static void *sub_open(void *log, const char *ch, uint64_t from)
+{
+    void *s = NULL;
+    vdb_status st = vdb_wal_backend.subscribe(log, ch, from, &s);
+    if (st != VDB_OK)
+        fail_msg("subscribe %s: %s", ch, vdb_err_get());
+    return s;
+}
+
+/* Positions delivered, each checked against make_rec. */
+typedef struct seen {
+    const char *ch;
+    uint64_t pos[256];
+    size_t n;
+    size_t stop_after;
+    bool bad;
+} seen;
+
+static int seen_fn(void *arg, uint64_t pos, const void *rec, size_t len)
+{
+    seen *s = arg;
+    uint8_t buf[300];
+    size_t want = make_rec(buf, sizeof buf, s->ch, pos);
+    if (len != want || memcmp(rec, buf, len) != 0 || s->n == 256 ||
+        (s->n && pos <= s->pos[s->n - 1]))
+        s->bad = true;
+    if (s->n < 256)
+        s->pos[s->n++] = pos;
+    return s->stop_after && s->n >= s->stop_after;
+}
+
+/* Polls s (20 s a poll) until position last has been delivered. */
+static void follow_to(void *sub, seen *s, uint64_t last)
+{
+    while (s->n == 0 || s->pos[s->n - 1] < last) {
+        vdb_status st = vdb_wal_backend.poll(sub, 20000, seen_fn, s);
+        if (st != VDB_OK)
+            fail_msg("poll %s for position %llu: %s: %s", s->ch, (unsigned long long)last,
+                     vdb_status_name(st), vdb_err_get());
+    }
+    assert_false(s->bad);
+}
+
+static void test_followers_see_only_acknowledged_whole_frames(void **state)
+{
+    fixture *f = *state;
+    wal_reopen(f);
+    for (uint64_t i = 1; i <= 3; i++)
+        append_rec(f, "t", i);
+    /* On disk after them, as a writer in the middle of a batch leaves it: a whole frame that
+     * is not acknowledged yet, then half of the next one. */
+    char *path = chan_file(f, "t", 1);
+    int fd = open(path, O_WRONLY);
+    assert_true(fd >= 0);
+    off_t end = lseek(fd, 0, SEEK_END);
+    uint8_t junk[200], hdr[WAL_FRAME_HEADER];
+    memset(junk, 0x5a, sizeof junk);
+    wal_frame_header(hdr, 4, junk, sizeof junk);
+    assert_int_equal(pwrite(fd, hdr, sizeof hdr, end), (ssize_t)sizeof hdr);
+    assert_int_equal(pwrite(fd, junk, sizeof junk, end + (off_t)sizeof hdr), (ssize_t)sizeof junk);
+    wal_frame_header(hdr, 5, junk, sizeof junk);
+    assert_int_equal(pwrite(fd, hdr, sizeof hdr, end + (off_t)(sizeof hdr + sizeof junk)),
+                     (ssize_t)sizeof hdr);
+    close(fd);
+    free(path);
+    void *r = follower_open(f);
+    void *subs[2] = {sub_open(r, "t", 1), sub_open(f->wal, "t", 1)};
+    for (int k = 0; k < 2; k++) {
+        seen s = {.ch = "t"};
+        assert_int_equal(vdb_wal_backend.poll(subs[k], 0, seen_fn, &s), VDB_OK);
+        assert_int_equal(s.n, 3);
+        assert_false(s.bad);
+        assert_int_equal(vdb_wal_backend.poll(subs[k], 0, seen_fn, &s), VDB_ETIMEDOUT);
+        assert_int_equal(s.n, 3);
+    }
+    checker k = {.ch = "t", .expect = 1};
+    assert_int_equal(vdb_wal_backend.read(r, "t", 1, check_fn, &k), VDB_OK);
+    assert_int_equal(k.count, 3);
+    assert_false(k.bad);
+    uint64_t last;
+    assert_int_equal(vdb_wal_backend.last_pos(r, "t", &last), VDB_OK);
+    assert_int_equal(last, 3);
+    /* the real record 4 takes the place of the bytes left there, and both see it */
+    assert_int_equal(append_rec(f, "t", 4), 4);
+    for (int i = 0; i < 2; i++) {
+        seen s = {.ch = "t"};
+        follow_to(subs[i], &s, 4);
+        assert_int_equal(s.n, 1);
+        vdb_wal_backend.unsubscribe(subs[i]);
+    }
+    vdb_wal_backend.close(r);
+}
+
+typedef struct slow_writer {
+    fixture *f;
+    const char *ch;
+    uint64_t from, to;
+} slow_writer;
+
+static void *slow_writer_main(void *arg)
+{
+    slow_writer *w = arg;
+    for (uint64_t i = w->from; i <= w->to; i++) {
+        struct timespec ts = {.tv_nsec = (i == w->from ? 150 : 20) * 1000000L};
+        nanosleep(&ts, NULL);
+        append_rec(w->f, w->ch, i);
+    }
+    return NULL;
+}
+
+/* Like follow_to, and each poll must end before its deadline: woken, not timed out. */
+static void follow_woken_to(void *sub, seen *s, uint64_t last)
+{
+    const uint64_t timeout_ms = 30000;
+    while (s->n == 0 || s->pos[s->n - 1] < last) {
+        uint64_t t0 = vdb_mono_ns();
+        vdb_status st = vdb_wal_backend.poll(sub, timeout_ms, seen_fn, s);
+        if (st != VDB_OK)
+            fail_msg("poll %s: %s: %s", s->ch, vdb_status_name(st), vdb_err_get());
+        if (vdb_mono_ns() - t0 >= timeout_ms * 1000000u)
+            fail_msg("poll %s ran to its deadline: the writer's commit did not wake it", s->ch);
+    }
+    assert_false(s->bad);
+}
+
+/* A follower of channel ch gets record 1, then records 2..last that a thread appends 20 ms
+ * apart; woken: each of its polls must end before its deadline. */
+static void follow_a_slow_writer(fixture *f, const char *ch, uint64_t last, bool woken)
+{
+    wal_reopen(f);
+    append_rec(f, ch, 1);
+    void *r = follower_open(f);
+    void *sub = sub_open(r, ch, 1);
+    seen s = {.ch = ch};
+    follow_to(sub, &s, 1);
+    slow_writer w = {.f = f, .ch = ch, .from = 2, .to = last};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, slow_writer_main, &w), 0);
+    if (woken)
+        follow_woken_to(sub, &s, last);
+    else
+        follow_to(sub, &s, last);
+    pthread_join(th, NULL);
+    assert_int_equal(s.n, last);
+    vdb_wal_backend.unsubscribe(sub);
+    vdb_wal_backend.close(r);
+}
+
+/* The follower's re-check is set to ten minutes: only the futex wake-ups of the writer's
+ * commits end its waits before their deadline. */
+static void test_follower_is_woken_by_each_commit_of_the_writer(void **state)
+{
+    vdb_wal_set_follower_recheck_ms(600000);
+    follow_a_slow_writer(*state, "w", 8, true);
+}
+
+/* A reader without write permission on the marker cannot count itself a waiter: it looks now
+ * and then instead, and still misses nothing. */
+static void test_follower_that_may_not_write_the_marker_looks_instead(void **state)
+{
+    vdb_wal_set_marker_read_only(true);
+    follow_a_slow_writer(*state, "p", 6, false);
+}
+
+static void test_follower_waits_for_a_new_channel_and_ends_at_its_drop(void **state)
+{
+    fixture *f = *state;
+    wal_reopen(f);
+    void *r = follower_open(f);
+    void *sub = sub_open(r, "n", 0);
+    seen s = {.ch = "n"};
+    assert_int_equal(vdb_wal_backend.poll(sub, 0, seen_fn, &s), VDB_ETIMEDOUT);
+    assert_int_equal(vdb_wal_backend.poll(sub, 60, seen_fn, &s), VDB_ETIMEDOUT);
+    append_rec(f, "n", 1);
+    append_rec(f, "n", 2);
+    follow_to(sub, &s, 2);
+    assert_int_equal(vdb_wal_backend.drop(f->wal, "n"), VDB_OK);
+    assert_int_equal(vdb_wal_backend.poll(sub, 10000, seen_fn, &s), VDB_ENOTFOUND);
+    vdb_wal_backend.unsubscribe(sub);
+    /* written again: a new subscription sees the new channel from position 1 */
+    append_rec(f, "n", 1);
+    sub = sub_open(r, "n", 0);
+    seen s2 = {.ch = "n"};
+    follow_to(sub, &s2, 1);
+    assert_int_equal(s2.n, 1);
+    vdb_wal_backend.unsubscribe(sub);
+    vdb_wal_backend.close(r);
+}
+
+static void test_follower_keeps_up_across_rolls_truncation_and_a_writer_restart(void **state)
+{
+    fixture *f = *state;
+    vdb_wal_set_segment_bytes(1000); /* a few records per file */
+    wal_reopen(f);
+    for (uint64_t i = 1; i <= 20; i++)
+        append_rec(f, "r", i);
+    void *r = follower_open(f);
+    void *sub = sub_open(r, "r", 1);
+    seen s = {.ch = "r", .stop_after = 4};
+    follow_to(sub, &s, 4);
+    /* truncate below 15 while the follower stands in the first file */
+    assert_int_equal(vdb_wal_backend.truncate(f->wal, "r", 15), VDB_OK);
+    s.stop_after = 0;
+    follow_to(sub, &s, 20);
+    /* 1..4, then maybe some of 5..14 (a file the follower still had open), then 15..20 */
+    size_t k = 0;
+    while (k < s.n && s.pos[k] == k + 1)
+        k++;
+    assert_true(k >= 4);
+    while (k < s.n && s.pos[k] < 15)
+        k++;
+    assert_int_equal(s.n - k, 6);
+    assert_int_equal(s.pos[k], 15);
+    /* the writer goes away and comes back: the same subscription goes on */
+    wal_reopen(f);
+    append_rec(f, "r", 21);
+    append_rec(f, "r", 22);
+    follow_to(sub, &s, 22);
+    assert_int_equal(s.pos[s.n - 2], 21);
+    vdb_wal_backend.unsubscribe(sub);
+    vdb_wal_backend.close(r);
+}
+
+static void test_read_only_instance_refuses_writes_and_creates_nothing(void **state)
+{
+    fixture *f = *state;
+    void *r = follower_open(f);
+    struct stat sb;
+    char root[4300];
+    snprintf(root, sizeof root, "%s/log", f->dir);
+    assert_int_equal(stat(root, &sb), -1);
+    uint64_t pos = 7;
+    assert_int_equal(vdb_wal_backend.append(r, "c", "x", 1, &pos), VDB_EINVAL);
+    assert_non_null(strstr(vdb_err_get(), "read_only"));
+    assert_int_equal(vdb_wal_backend.truncate(r, "c", 1), VDB_EINVAL);
+    assert_int_equal(vdb_wal_backend.drop(r, "c"), VDB_EINVAL);
+    checker k = {.ch = "c", .expect = 1};
+    assert_int_equal(vdb_wal_backend.read(r, "c", 1, check_fn, &k), VDB_OK);
+    assert_int_equal(k.count, 0);
+    assert_int_equal(vdb_wal_backend.last_pos(r, "c", &pos), VDB_OK);
+    assert_int_equal(pos, 0);
+    assert_int_equal(stat(root, &sb), -1);
+    void *sub = NULL;
+    assert_int_equal(vdb_wal_backend.subscribe(r, "../x", 1, &sub), VDB_EINVAL);
+    assert_null(sub);
+    vdb_wal_backend.close(r);
 }
 
 #define WAL_TEST(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -768,6 +1035,12 @@ static const struct CMUnitTest tests[] = {
     WAL_TEST(test_sync_batch_appends_and_reads_back),
     WAL_TEST(test_failed_write_is_eio_and_cut_back_so_next_append_is_clean),
     WAL_TEST(test_drop_removes_the_channel_and_positions_restart),
+    WAL_TEST(test_followers_see_only_acknowledged_whole_frames),
+    WAL_TEST(test_follower_is_woken_by_each_commit_of_the_writer),
+    WAL_TEST(test_follower_that_may_not_write_the_marker_looks_instead),
+    WAL_TEST(test_follower_waits_for_a_new_channel_and_ends_at_its_drop),
+    WAL_TEST(test_follower_keeps_up_across_rolls_truncation_and_a_writer_restart),
+    WAL_TEST(test_read_only_instance_refuses_writes_and_creates_nothing),
 };
 
 static int use_uring(void **state)

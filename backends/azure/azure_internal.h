@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "vdb/backend.h"
+#include "vdb/sys/object_backend.h"
 
 extern const vdb_object_backend vdb_azure_object_backend;
 

@@ -10,7 +10,7 @@
 
 #include <stdint.h>
 
-#include "vdb/backend.h"
+#include "vdb/sys/meta_backend.h"
 
 extern const vdb_meta_backend vdb_etcd_meta_backend;
 

@@ -16,6 +16,13 @@
  *            record: the stream's last sequence then survives a server restart whatever the
  *            server version does with an empty stream (2.9.10 keeps it; we do not rely on it).
  *   drop     delete the stream. Appending again starts over at position 1, like the WAL.
+ *   last_pos the stream's last sequence (truncate keeps the last record, so it stays).
+ *   poll     an ephemeral pull consumer per subscription, made at the next position: a batch
+ *            fetch of what stream info says is there, else a long-poll fetch of one message
+ *            that the server answers as soon as one is stored. Stream sequences checked on
+ *            every message keep delivery gap-free and duplicate-free whatever the consumer
+ *            does; a stream whose creation time changed (or that is gone) was dropped.
+ *            read_only changes nothing but refusing writes: any process can follow.
  *
  * Durability is the server's: JetStream acks once the message is written to its file store;
  * the server fsyncs per its own sync_interval, so opt->sync has no effect here. An append that
@@ -39,13 +46,14 @@
 
 #include <nats/nats.h>
 
-#include "vdb/backend.h"
+#include "vdb/sys/log_backend.h"
 
 #define DEFAULT_TIMEOUT_MS 10000
 #define MAX_NAME 200          /* an escaped prefix or channel */
 #define MAX_STREAM 240        /* a stream name: the server makes it a folder name (NAME_MAX) */
 #define READ_BATCH 256        /* records per pull request */
 #define READ_BATCH_BYTES (32 << 20)
+#define CONSUMER_IDLE_MS 30000LL  /* the server deletes an ephemeral consumer idle this long */
 
 typedef struct nlog {
     natsConnection *nc;
@@ -53,6 +61,7 @@ typedef struct nlog {
     char server[256];     /* nats://host:port, for messages (credentials stripped) */
     char prefix[MAX_NAME];  /* escaped */
     int64_t timeout_ms;
+    bool read_only;       /* opt->read_only: append, truncate and drop are refused */
     uint64_t nonce;
     atomic_uint_fast64_t counter;
 } nlog;
@@ -211,10 +220,16 @@ static natsStatus add_stream(nlog *l, const names *nm, int64_t deadline, jsErrCo
     return js_AddStream(NULL, l->js, &cfg, &jo, jerr);
 }
 
-/* Stream info with retries until deadline; *found false (and VDB_OK) when the stream does not
+/* What stream info says of a channel's stream. */
+typedef struct sstate {
+    bool found;       /* false: the stream does not exist (the rest is 0) */
+    uint64_t first, last, msgs;
+    int64_t created;  /* when the stream was made (ns since the epoch): tells a re-made one */
+} sstate;
+
+/* Stream info with retries until deadline; found false (and VDB_OK) when the stream does not
  * exist. */
-static vdb_status stream_state(nlog *l, const names *nm, int64_t deadline, bool *found,
-                               uint64_t *first, uint64_t *last, uint64_t *msgs)
+static vdb_status stream_state(nlog *l, const names *nm, int64_t deadline, sstate *ss)
 {
     int64_t started = now_ms();
     int attempt = 0;
@@ -225,16 +240,14 @@ static vdb_status stream_state(nlog *l, const names *nm, int64_t deadline, bool 
         jsErrCode jerr = 0;
         natsStatus s = js_GetStreamInfo(&si, l->js, nm->stream, &jo, &jerr);
         if (s == NATS_OK && si) {
-            *found = true;
-            *first = si->State.FirstSeq;
-            *last = si->State.LastSeq;
-            *msgs = si->State.Msgs;
+            *ss = (sstate){.found = true, .first = si->State.FirstSeq,
+                           .last = si->State.LastSeq, .msgs = si->State.Msgs,
+                           .created = si->Created};
             jsStreamInfo_Destroy(si);
             return VDB_OK;
         }
         if (s == NATS_NOT_FOUND || jerr == JSStreamNotFoundErr || (s == NATS_OK && !si)) {
-            *found = false;
-            *first = *last = *msgs = 0;
+            *ss = (sstate){.found = false};
             return VDB_OK;
         }
         if (!transient(s, jerr) || !backoff(deadline, &attempt))
@@ -288,6 +301,7 @@ static vdb_status nats_open(const char *uri, const vdb_backend_options *opt, voi
     if (!l)
         return vdb_set_errmsg(VDB_ENOMEM, "nats: out of memory");
     l->timeout_ms = opt && opt->timeout_ms ? opt->timeout_ms : DEFAULT_TIMEOUT_MS;
+    l->read_only = opt && opt->read_only;
     l->nonce = make_nonce();
     atomic_init(&l->counter, 0);
     if (!escape(prefix, l->prefix, sizeof l->prefix / 2)) {
@@ -379,6 +393,12 @@ fail:
 
 /* ---- append ------------------------------------------------------------------------------ */
 
+static vdb_status refuse_read_only(const nlog *l, const char *what, const char *channel)
+{
+    return vdb_set_errmsg(VDB_EINVAL, "nats: %s of %s on %s refused: this instance was opened "
+                          "read_only", what, channel, l->server);
+}
+
 static vdb_status nats_append(void *log, const char *channel, const void *rec, size_t len,
                               uint64_t *pos)
 {
@@ -387,6 +407,8 @@ static vdb_status nats_append(void *log, const char *channel, const void *rec, s
     vdb_status st = channel_names(l, channel, &nm);
     if (st != VDB_OK)
         return st;
+    if (l->read_only)
+        return refuse_read_only(l, "append", channel);
     if ((!rec && len) || !pos)
         return vdb_set_errmsg(VDB_EINVAL, "nats: append to %s: NULL record or position",
                               channel);
@@ -451,7 +473,7 @@ static natsStatus subscribe_from(nlog *l, const names *nm, uint64_t start, int64
     so.Config.OptStartSeq = start;
     so.Config.AckPolicy = js_AckNone;
     so.Config.MaxDeliver = 1;
-    so.Config.InactiveThreshold = 30LL * 1000000000LL; /* a crashed reader's consumer goes */
+    so.Config.InactiveThreshold = CONSUMER_IDLE_MS * 1000000LL; /* a crashed reader's goes */
     jsOptions jo;
     js_opts(&jo, deadline);
     *jerr = 0;
@@ -471,16 +493,15 @@ static vdb_status nats_read(void *log, const char *channel, uint64_t from, vdb_l
         return st;
     if (!fn)
         return vdb_set_errmsg(VDB_EINVAL, "nats: read of %s: NULL callback", channel);
-    bool found;
-    uint64_t first, last, msgs;
-    if ((st = stream_state(l, &nm, now_ms() + l->timeout_ms, &found, &first, &last, &msgs)) !=
-        VDB_OK)
+    sstate ss;
+    if ((st = stream_state(l, &nm, now_ms() + l->timeout_ms, &ss)) != VDB_OK)
         return st;
     if (from < 1)
         from = 1;
-    if (!found || msgs == 0 || from > last)
+    uint64_t last = ss.last;
+    if (!ss.found || ss.msgs == 0 || from > last)
         return VDB_OK;
-    uint64_t next = from > first ? from : first;
+    uint64_t next = from > ss.first ? from : ss.first;
     int64_t maxp = natsConnection_GetMaxPayload(l->nc);
     int64_t max_bytes = READ_BATCH_BYTES > 2 * maxp ? READ_BATCH_BYTES : 2 * maxp;
     natsSubscription *sub = NULL;
@@ -513,14 +534,13 @@ static vdb_status nats_read(void *log, const char *channel, uint64_t from, vdb_l
                 natsSubscription_Destroy(sub); /* the server drops the consumer when idle */
             sub = NULL;
             /* A concurrent truncate or drop may have taken the rest: then the read is done. */
-            bool f2;
-            uint64_t first2, last2, msgs2;
-            if ((st = stream_state(l, &nm, deadline, &f2, &first2, &last2, &msgs2)) != VDB_OK)
+            sstate s2;
+            if ((st = stream_state(l, &nm, deadline, &s2)) != VDB_OK)
                 break;
-            if (!f2 || msgs2 == 0 || last2 < next)
+            if (!s2.found || s2.msgs == 0 || s2.last < next)
                 break;
-            if (first2 > next)
-                next = first2;
+            if (s2.first > next)
+                next = s2.first;
             if (!transient(s, jerr) || !backoff(deadline, &attempt)) {
                 st = fail(l, what, nm.stream, s, jerr, started);
                 break;
@@ -569,17 +589,17 @@ static vdb_status nats_truncate(void *log, const char *channel, uint64_t upto)
     nlog *l = log;
     names nm;
     vdb_status st = channel_names(l, channel, &nm);
+    if (st == VDB_OK && l->read_only)
+        return refuse_read_only(l, "truncate", channel);
     if (st != VDB_OK || upto <= 1)
         return st;
-    bool found;
-    uint64_t first, last, msgs;
-    if ((st = stream_state(l, &nm, now_ms() + l->timeout_ms, &found, &first, &last, &msgs)) !=
-        VDB_OK)
+    sstate ss;
+    if ((st = stream_state(l, &nm, now_ms() + l->timeout_ms, &ss)) != VDB_OK)
         return st;
-    if (!found || msgs == 0)
+    if (!ss.found || ss.msgs == 0)
         return VDB_OK;
-    uint64_t cut = upto < last ? upto : last; /* keep the last record: see the top */
-    if (cut <= first)
+    uint64_t cut = upto < ss.last ? upto : ss.last; /* keep the last record: see the top */
+    if (cut <= ss.first)
         return VDB_OK;
     int64_t started = now_ms(), deadline = started + l->timeout_ms;
     int attempt = 0;
@@ -603,6 +623,8 @@ static vdb_status nats_drop(void *log, const char *channel)
     vdb_status st = channel_names(l, channel, &nm);
     if (st != VDB_OK)
         return st;
+    if (l->read_only)
+        return refuse_read_only(l, "drop", channel);
     int64_t started = now_ms(), deadline = started + l->timeout_ms;
     int attempt = 0;
     for (;;) {
@@ -617,6 +639,235 @@ static vdb_status nats_drop(void *log, const char *channel)
     }
 }
 
+/* ---- last position and subscriptions ------------------------------------------------------ */
+
+static vdb_status nats_last_pos(void *log, const char *channel, uint64_t *pos)
+{
+    nlog *l = log;
+    names nm;
+    vdb_status st = channel_names(l, channel, &nm);
+    if (st != VDB_OK)
+        return st;
+    if (!pos)
+        return vdb_set_errmsg(VDB_EINVAL, "nats: last_pos of %s: NULL pos", channel);
+    sstate ss;
+    if ((st = stream_state(l, &nm, now_ms() + l->timeout_ms, &ss)) == VDB_OK)
+        *pos = ss.last; /* 0 when there is no stream */
+    return st;
+}
+
+typedef struct nsub {
+    nlog *l;
+    names nm;
+    char *channel;
+    uint64_t next;           /* the next position to hand out */
+    int64_t created;         /* the stream's creation time once seen (0: not yet) */
+    natsSubscription *sub;   /* the pull consumer, made at next; NULL until needed */
+    int64_t used_ms;         /* when it last fetched */
+    natsMsgList pend;        /* fetched and not handed out yet (fn said stop) */
+    int pend_i;
+} nsub;
+
+static void drop_consumer(nsub *s)
+{
+    natsMsgList_Destroy(&s->pend);
+    s->pend = (natsMsgList){0};
+    s->pend_i = 0;
+    if (s->sub) {
+        natsSubscription_Unsubscribe(s->sub); /* deletes the ephemeral consumer */
+        natsSubscription_Destroy(s->sub);
+    }
+    s->sub = NULL;
+}
+
+static vdb_status nats_subscribe(void *log, const char *channel, uint64_t from, void **out)
+{
+    nlog *l = log;
+    nsub *s = calloc(1, sizeof *s);
+    if (!s)
+        return vdb_set_errmsg(VDB_ENOMEM, "nats: out of memory");
+    vdb_status st = channel_names(l, channel, &s->nm);
+    if (st == VDB_OK && !(s->channel = strdup(channel)))
+        st = vdb_set_errmsg(VDB_ENOMEM, "nats: out of memory");
+    if (st != VDB_OK) {
+        free(s);
+        return st;
+    }
+    s->l = l;
+    s->next = from ? from : 1;
+    *out = s;
+    return VDB_OK;
+}
+
+static void nats_unsubscribe(void *sub)
+{
+    nsub *s = sub;
+    if (!s)
+        return;
+    drop_consumer(s);
+    free(s->channel);
+    free(s);
+}
+
+typedef enum { HAND_OK, HAND_RESYNC } hand_result;
+
+/* Hands out the pending messages in order: duplicates (below next) are skipped; a message past
+ * next is taken only if everything between was truncated away, else the consumer is out of step
+ * (a request that expired while the server sent) and is made again at next. */
+static vdb_status hand_out(nsub *s, vdb_log_read_fn fn, void *arg, size_t *count,
+                           hand_result *res)
+{
+    *res = HAND_OK;
+    while (s->pend_i < s->pend.Count) {
+        natsMsg *m = s->pend.Msgs[s->pend_i];
+        jsMsgMetaData *meta = NULL;
+        if (natsMsg_GetMetaData(&meta, m) != NATS_OK || !meta)
+            return vdb_set_errmsg(VDB_ECORRUPT, "nats: message from %s without JetStream "
+                                  "metadata", s->nm.stream);
+        uint64_t seq = meta->Sequence.Stream;
+        jsMsgMetaData_Destroy(meta);
+        if (seq < s->next) {
+            s->pend_i++;
+            continue;
+        }
+        if (seq > s->next) {
+            sstate ss;
+            vdb_status st = stream_state(s->l, &s->nm, now_ms() + s->l->timeout_ms, &ss);
+            if (st != VDB_OK)
+                return st;
+            if (!ss.found || ss.first < seq) {
+                *res = HAND_RESYNC;
+                drop_consumer(s);
+                return VDB_OK;
+            }
+        }
+        s->pend_i++;
+        s->next = seq + 1;
+        (*count)++;
+        if (fn(arg, seq, natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m)))
+            break;
+    }
+    if (s->pend_i >= s->pend.Count) {
+        natsMsgList_Destroy(&s->pend);
+        s->pend = (natsMsgList){0};
+        s->pend_i = 0;
+    }
+    return VDB_OK;
+}
+
+/* One fetch into s->pend: up to batch messages, waiting up to wait_ms for the first. */
+static natsStatus fetch(nsub *s, int batch, int64_t wait_ms)
+{
+    int64_t maxp = natsConnection_GetMaxPayload(s->l->nc);
+    jsFetchRequest fr;
+    jsFetchRequest_Init(&fr);
+    fr.Batch = batch;
+    fr.MaxBytes = READ_BATCH_BYTES > 2 * maxp ? READ_BATCH_BYTES : 2 * maxp;
+    fr.Expires = (wait_ms > 1 ? wait_ms : 1) * 1000000LL;
+    natsStatus st = natsSubscription_FetchRequest(&s->pend, s->sub, &fr);
+    if (st == NATS_OK && s->pend.Count == 0)
+        st = NATS_TIMEOUT;
+    if (st != NATS_OK) {
+        natsMsgList_Destroy(&s->pend);
+        s->pend = (natsMsgList){0};
+    }
+    s->pend_i = 0;
+    return st;
+}
+
+static vdb_status sub_fail(nsub *s, vdb_status st, const char *what)
+{
+    return vdb_set_errmsg(st, "nats: channel %s (stream %s on %s): %s", s->channel,
+                          s->nm.stream, s->l->server, what);
+}
+
+/* Each poll asks the stream how far it goes. Records there: fetch them in a batch (they come
+ * at once). None: one long-poll request for a single message, which the server answers as soon
+ * as one is stored (in slices of at most LONG_POLL_MS, so the ephemeral consumer never looks
+ * idle to the server). Status replies of requests that expired client-side can reach a later
+ * fetch and end it early or empty-handed: every such case just goes round the loop again. */
+#define LONG_POLL_MS 5000
+
+static vdb_status nats_poll(void *sub, uint64_t timeout_ms, vdb_log_read_fn fn, void *arg)
+{
+    nsub *s = sub;
+    if (!s || !fn)
+        return vdb_set_errmsg(VDB_EINVAL, "nats: poll: NULL subscription or callback");
+    nlog *l = s->l;
+    int64_t start = now_ms();
+    int64_t deadline = timeout_ms >= (uint64_t)(INT64_MAX - start) ? INT64_MAX
+                                                                  : start + (int64_t)timeout_ms;
+    size_t count = 0;
+    hand_result hr;
+    vdb_status st = hand_out(s, fn, arg, &count, &hr);
+    if (st != VDB_OK || count > 0)
+        return st;
+    int attempt = 0;
+    for (;;) {
+        sstate ss;
+        if ((st = stream_state(l, &s->nm, now_ms() + l->timeout_ms, &ss)) != VDB_OK)
+            return st;
+        if (s->created && (!ss.found || ss.created != s->created))
+            return sub_fail(s, VDB_ENOTFOUND, "the channel was dropped while subscribed");
+        if (ss.found)
+            s->created = ss.created;
+        int64_t left = deadline - now_ms();
+        bool there = ss.found && ss.msgs > 0 && ss.last >= s->next;
+        if (!there && left <= 0)
+            return vdb_set_errmsg(VDB_ETIMEDOUT, "nats: channel %s: no record at or after "
+                                  "position %llu within %llu ms", s->channel,
+                                  (unsigned long long)s->next, (unsigned long long)timeout_ms);
+        if (!ss.found) { /* no stream yet: look again in a while */
+            int64_t ms = 20LL << (attempt < 4 ? attempt : 4);
+            struct timespec ts = {.tv_sec = 0, .tv_nsec = (ms < left ? ms : left) * 1000000L};
+            attempt++;
+            while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+                ;
+            continue;
+        }
+        /* The server removes a consumer idle for CONSUMER_IDLE_MS: one that may be gone is made
+         * again rather than waited on. */
+        if (s->sub && now_ms() - s->used_ms > CONSUMER_IDLE_MS / 2)
+            drop_consumer(s);
+        if (!s->sub) {
+            jsErrCode jerr = 0;
+            natsStatus ns = subscribe_from(l, &s->nm, s->next, now_ms() + l->timeout_ms,
+                                           &s->sub, &jerr);
+            if (ns != NATS_OK) {
+                s->sub = NULL;
+                if (!transient(ns, jerr) || !backoff(deadline > now_ms() + l->timeout_ms
+                                                         ? deadline
+                                                         : now_ms() + l->timeout_ms,
+                                                     &attempt))
+                    return fail(l, "pull consumer on", s->nm.stream, ns, jerr, start);
+                continue;
+            }
+        }
+        natsStatus ns;
+        s->used_ms = now_ms();
+        if (there) {
+            /* what is there from next on (records below first were truncated): the server
+             * holds a request for more until it expires */
+            uint64_t want = ss.last - (ss.first > s->next ? ss.first : s->next) + 1;
+            ns = fetch(s, want < READ_BATCH ? (int)want : READ_BATCH, l->timeout_ms);
+        } else {
+            ns = fetch(s, 1, left < LONG_POLL_MS ? left : LONG_POLL_MS);
+        }
+        if (ns == NATS_OK) {
+            if ((st = hand_out(s, fn, arg, &count, &hr)) != VDB_OK || count > 0)
+                return st;
+            continue; /* duplicates only, or out of step (the consumer is made again) */
+        }
+        if (ns == NATS_TIMEOUT && !there)
+            continue; /* nothing came in this slice */
+        /* Records are there but none came (the consumer went idle at the server and was
+         * removed, or the server restarts): make the consumer again, within the timeout. */
+        drop_consumer(s);
+        if (!backoff(now_ms() + l->timeout_ms, &attempt) || attempt > 8)
+            return fail(l, "fetch from", s->nm.stream, ns, 0, start);
+    }
+}
+
 const vdb_log_backend vdb_nats_log_backend = {
     .version = VDB_LOG_BACKEND_VERSION,
     .scheme = "nats",
@@ -626,4 +877,8 @@ const vdb_log_backend vdb_nats_log_backend = {
     .read = nats_read,
     .truncate = nats_truncate,
     .drop = nats_drop,
+    .last_pos = nats_last_pos,
+    .subscribe = nats_subscribe,
+    .poll = nats_poll,
+    .unsubscribe = nats_unsubscribe,
 };

@@ -8,7 +8,15 @@
  * Appends, truncates and drops of every channel go through one queue per database: positions
  * are handed out in queue order, and one thread at a time (the leader) writes everything
  * queued as one WriteBatch (synced when any of them asks for it), so concurrent appenders
- * share one WAL sync and readers always see a prefix of each channel. */
+ * share one WAL sync and readers always see a prefix of each channel.
+ *
+ * Subscriptions: in the process that writes, a subscription waits on the database's tail_cv
+ * (broadcast after every written group) for the channel's last written position to reach it,
+ * then iterates; a drop (the channel's epoch) ends it. A read_only instance in another process
+ * is a RocksDB secondary: each poll catches up with the primary (its WAL and MANIFEST) and
+ * iterates, backing off from 5 to 100 ms between looks while nothing is new. A secondary
+ * notices a drop only when the channel's last position falls below what it delivered (a drop
+ * followed by more appends than before goes unnoticed there). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
@@ -40,6 +48,7 @@ struct vdb_rocksdb_req {
 
 typedef struct rlog {
     vdb_rocksdb *r;
+    int read_only;
     vdb_sync_mode sync;
     uint32_t interval_ms;
     /* VDB_SYNC_BATCH: a thread syncs the WAL every interval_ms when something was written */
@@ -91,6 +100,38 @@ static vdb_status check_chan(rlog *l, const char *ch, const char *what)
     return VDB_OK;
 }
 
+/* The position of the channel's last record in the database (0: none). */
+static vdb_status stored_last(rlog *l, const char *channel, uint64_t *last)
+{
+    vdb_rocksdb *r = l->r;
+    size_t klen;
+    char *key = chan_key(channel, MAX_POS - 1, &klen);
+    rocksdb_iterator_t *it = key ? rocksdb_create_iterator(r->db, r->ro) : NULL;
+    if (!it) {
+        free(key);
+        return vdb_set_errmsg(VDB_ENOMEM, "rocksdb log %s: '%s': out of memory", r->path,
+                              channel);
+    }
+    *last = 0;
+    rocksdb_iter_seek_for_prev(it, key, klen);
+    if (rocksdb_iter_valid(it)) {
+        size_t kl;
+        const char *k = rocksdb_iter_key(it, &kl);
+        if (kl == klen && !memcmp(k, key, klen - 8) && k[klen - 8] == 0)
+            *last = get_be64(k + klen - 8);
+    }
+    char *err = NULL;
+    rocksdb_iter_get_error(it, &err);
+    rocksdb_iter_destroy(it);
+    free(key);
+    if (!err)
+        return VDB_OK;
+    vdb_status st = vdb_set_errmsg(VDB_EIO, "rocksdb log %s: channel '%s': reading its last "
+                                   "position: %s", r->path, channel, err);
+    free(err);
+    return st;
+}
+
 /* The channel's state, loaded from the last key of its range on first use. log_mu held. */
 static vdb_status chan_get(rlog *l, const char *name, vdb_rocksdb_chan **out)
 {
@@ -106,32 +147,13 @@ static vdb_status chan_get(rlog *l, const char *name, vdb_rocksdb_chan **out)
             return VDB_OK;
         }
     }
-    size_t klen;
-    char *last = chan_key(name, MAX_POS - 1, &klen);
     vdb_rocksdb_chan *c = malloc(sizeof *c + n + 1);
-    rocksdb_iterator_t *it = last && c ? rocksdb_create_iterator(r->db, r->ro) : NULL;
-    if (!it) {
-        free(last);
-        free(c);
+    if (!c)
         return vdb_set_errmsg(VDB_ENOMEM, "rocksdb log %s: channel '%s': out of memory",
                               r->path, name);
-    }
-    uint64_t lastpos = 0;
-    rocksdb_iter_seek_for_prev(it, last, klen);
-    if (rocksdb_iter_valid(it)) {
-        size_t kl;
-        const char *k = rocksdb_iter_key(it, &kl);
-        if (kl == klen && !memcmp(k, last, klen - 8) && k[klen - 8] == 0)
-            lastpos = get_be64(k + klen - 8);
-    }
-    char *err = NULL;
-    rocksdb_iter_get_error(it, &err);
-    rocksdb_iter_destroy(it);
-    free(last);
-    if (err) {
-        vdb_status st = vdb_set_errmsg(VDB_EIO, "rocksdb log %s: channel '%s': reading its "
-                                       "last position: %s", r->path, name, err);
-        free(err);
+    uint64_t lastpos;
+    vdb_status st = stored_last(l, name, &lastpos);
+    if (st != VDB_OK) {
         free(c);
         return st;
     }
@@ -190,6 +212,7 @@ static void write_group(vdb_rocksdb *r)
     }
     free(err);
     pthread_cond_broadcast(&r->log_cv);
+    pthread_cond_broadcast(&r->tail_cv);
 }
 
 /* Queues q and returns when it is written. log_mu held on entry and exit. */
@@ -216,6 +239,12 @@ static void submit(vdb_rocksdb *r, vdb_rocksdb_req *q)
     }
 }
 
+static vdb_status refuse_read_only(const rlog *l, const char *what)
+{
+    return vdb_set_errmsg(VDB_EINVAL, "rocksdb log %s: %s refused: this instance was opened "
+                          "read_only", l->r->path, what);
+}
+
 static vdb_status take_bg_error(rlog *l)
 {
     if (!l->has_syncer)
@@ -237,6 +266,8 @@ static vdb_status rlog_append(void *h, const char *channel, const void *rec, siz
     rlog *l = h;
     vdb_rocksdb *r = l->r;
     vdb_status st = check_chan(l, channel, "append");
+    if (st == VDB_OK && l->read_only)
+        st = refuse_read_only(l, "append");
     if (st == VDB_OK)
         st = take_bg_error(l);
     if (st != VDB_OK)
@@ -277,23 +308,23 @@ static vdb_status rlog_append(void *h, const char *channel, const void *rec, siz
     return st;
 }
 
-static vdb_status rlog_read(void *h, const char *channel, uint64_t from, vdb_log_read_fn fn,
-                            void *arg)
+/* Calls fn for the channel's records with positions in [from, upto], in order. */
+static vdb_status scan(rlog *l, const char *channel, uint64_t from, uint64_t upto,
+                       vdb_log_read_fn fn, void *arg)
 {
-    rlog *l = h;
     vdb_rocksdb *r = l->r;
-    vdb_status st = check_chan(l, channel, "read");
-    if (st != VDB_OK)
-        return st;
-    if (from >= MAX_POS)
+    if (from >= MAX_POS || from > upto)
         return VDB_OK;
+    if (upto >= MAX_POS)
+        upto = MAX_POS - 1;
+    vdb_status st = VDB_OK;
     size_t klen;
     char *lo = chan_key(channel, from, &klen);
-    char *hi = chan_key(channel, 0, &klen);
+    char *hi = chan_key(channel, upto + 1, &klen);
     rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
     rocksdb_iterator_t *it = NULL;
     if (lo && hi && ro) {
-        hi[klen - 8] = 1;
+        /* upto + 1 <= MAX_POS: as a key, MAX_POS is the channel's end (its byte 0x01) */
         rocksdb_readoptions_set_iterate_upper_bound(ro, hi, klen);
         it = rocksdb_create_iterator(r->db, ro);
     }
@@ -330,6 +361,19 @@ done:
     return st;
 }
 
+static vdb_status rlog_read(void *h, const char *channel, uint64_t from, vdb_log_read_fn fn,
+                            void *arg)
+{
+    rlog *l = h;
+    vdb_status st = check_chan(l, channel, "read");
+    if (st == VDB_OK && !fn)
+        st = vdb_set_errmsg(VDB_EINVAL, "rocksdb log %s: read of '%s': NULL callback",
+                            l->r->path, channel);
+    if (st == VDB_OK)
+        st = vdb_rocksdb_catch_up(l->r); /* a secondary: what the primary wrote before now */
+    return st != VDB_OK ? st : scan(l, channel, from, MAX_POS - 1, fn, arg);
+}
+
 /* Deletes the channel's records in [from, upto) (drop: the whole range, and the channel
  * starts again at position 1). */
 static vdb_status delete_range(rlog *l, const char *channel, uint64_t upto, int drop)
@@ -337,6 +381,8 @@ static vdb_status delete_range(rlog *l, const char *channel, uint64_t upto, int 
     vdb_rocksdb *r = l->r;
     const char *what = drop ? "drop" : "truncate";
     vdb_status st = check_chan(l, channel, what);
+    if (st == VDB_OK && l->read_only)
+        st = refuse_read_only(l, what);
     if (st != VDB_OK)
         return st;
     size_t klen;
@@ -389,6 +435,202 @@ static vdb_status rlog_truncate(void *h, const char *channel, uint64_t upto)
 static vdb_status rlog_drop(void *h, const char *channel)
 {
     return delete_range(h, channel, 0, 1);
+}
+
+/* ---- last position and subscriptions ------------------------------------------------------ */
+
+static vdb_status rlog_last_pos(void *h, const char *channel, uint64_t *pos)
+{
+    rlog *l = h;
+    vdb_status st = check_chan(l, channel, "last_pos");
+    if (st != VDB_OK)
+        return st;
+    if (l->r->secondary) {
+        if ((st = vdb_rocksdb_catch_up(l->r)) != VDB_OK)
+            return st;
+        return stored_last(l, channel, pos);
+    }
+    pthread_mutex_lock(&l->r->log_mu);
+    vdb_rocksdb_chan *c;
+    if ((st = chan_get(l, channel, &c)) == VDB_OK)
+        *pos = c->last_written;
+    pthread_mutex_unlock(&l->r->log_mu);
+    return st;
+}
+
+typedef struct rsub {
+    rlog *l;
+    char *channel;
+    uint64_t next;  /* the next position to hand out */
+    uint64_t epoch; /* primary: the channel's epoch when subscribed */
+} rsub;
+
+typedef struct handout {
+    rsub *s;
+    vdb_log_read_fn fn;
+    void *arg;
+    size_t count;
+} handout;
+
+static int handout_fn(void *arg, uint64_t pos, const void *rec, size_t len)
+{
+    handout *h = arg;
+    h->s->next = pos + 1;
+    h->count++;
+    return h->fn(h->arg, pos, rec, len);
+}
+
+static vdb_status rlog_subscribe(void *h, const char *channel, uint64_t from, void **out)
+{
+    rlog *l = h;
+    vdb_status st = check_chan(l, channel, "subscribe");
+    if (st != VDB_OK)
+        return st;
+    rsub *s = calloc(1, sizeof *s);
+    if (!s || !(s->channel = strdup(channel))) {
+        free(s);
+        return vdb_set_errmsg(VDB_ENOMEM, "rocksdb log %s: subscribe to '%s': out of memory",
+                              l->r->path, channel);
+    }
+    s->l = l;
+    s->next = from ? from : 1;
+    if (!l->r->secondary) {
+        pthread_mutex_lock(&l->r->log_mu);
+        vdb_rocksdb_chan *c;
+        if ((st = chan_get(l, channel, &c)) == VDB_OK)
+            s->epoch = c->epoch;
+        pthread_mutex_unlock(&l->r->log_mu);
+        if (st != VDB_OK) {
+            free(s->channel);
+            free(s);
+            return st;
+        }
+    }
+    *out = s;
+    return VDB_OK;
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t deadline_of(uint64_t timeout_ms)
+{
+    uint64_t now = now_ns();
+    if (timeout_ms == UINT64_MAX || timeout_ms > (UINT64_MAX - now) / 1000000u)
+        return UINT64_MAX;
+    return now + timeout_ms * 1000000u;
+}
+
+static vdb_status sub_timed_out(const rsub *s, uint64_t timeout_ms)
+{
+    return vdb_set_errmsg(VDB_ETIMEDOUT, "rocksdb log %s: channel '%s': no record at or after "
+                          "position %llu within %llu ms", s->l->r->path, s->channel,
+                          (unsigned long long)s->next, (unsigned long long)timeout_ms);
+}
+
+static vdb_status sub_dropped(const rsub *s)
+{
+    return vdb_set_errmsg(VDB_ENOTFOUND, "rocksdb log %s: channel '%s' was dropped while "
+                          "subscribed (at position %llu)", s->l->r->path, s->channel,
+                          (unsigned long long)s->next);
+}
+
+/* The primary: wait on tail_cv for the channel's last written position to reach next. */
+static vdb_status poll_primary(rsub *s, uint64_t timeout_ms, handout *ho)
+{
+    vdb_rocksdb *r = s->l->r;
+    uint64_t deadline = deadline_of(timeout_ms);
+    for (;;) {
+        pthread_mutex_lock(&r->log_mu);
+        vdb_rocksdb_chan *c;
+        vdb_status st = chan_get(s->l, s->channel, &c);
+        while (st == VDB_OK && c->epoch == s->epoch && c->last_written < s->next &&
+               now_ns() < deadline) {
+            if (deadline == UINT64_MAX) {
+                pthread_cond_wait(&r->tail_cv, &r->log_mu);
+            } else {
+                struct timespec ts = {.tv_sec = (time_t)(deadline / 1000000000u),
+                                      .tv_nsec = (long)(deadline % 1000000000u)};
+                pthread_cond_timedwait(&r->tail_cv, &r->log_mu, &ts);
+            }
+        }
+        bool gone = st == VDB_OK && c->epoch != s->epoch;
+        uint64_t last = st == VDB_OK ? c->last_written : 0;
+        pthread_mutex_unlock(&r->log_mu);
+        if (st != VDB_OK)
+            return st;
+        if (gone)
+            return sub_dropped(s);
+        if (last < s->next)
+            return sub_timed_out(s, timeout_ms);
+        /* Positions up to last are written (groups are written in position order). */
+        if ((st = scan(s->l, s->channel, s->next, last, handout_fn, ho)) != VDB_OK ||
+            ho->count > 0)
+            return st;
+        /* Nothing although last was written: only a drop meanwhile explains it. */
+        pthread_mutex_lock(&r->log_mu);
+        gone = chan_get(s->l, s->channel, &c) == VDB_OK && c->epoch != s->epoch;
+        pthread_mutex_unlock(&r->log_mu);
+        if (!gone)
+            return vdb_set_errmsg(VDB_ECORRUPT, "rocksdb log %s: channel '%s': position %llu "
+                                  "is written but not found", r->path, s->channel,
+                                  (unsigned long long)last);
+    }
+}
+
+/* A secondary: catch up and look, backing off while nothing is new. */
+static vdb_status poll_secondary(rsub *s, uint64_t timeout_ms, handout *ho)
+{
+    uint64_t deadline = deadline_of(timeout_ms), wait_ms = 5;
+    for (;;) {
+        vdb_status st = vdb_rocksdb_catch_up(s->l->r);
+        if (st == VDB_OK)
+            st = scan(s->l, s->channel, s->next, MAX_POS - 1, handout_fn, ho);
+        if (st != VDB_OK || ho->count > 0)
+            return st;
+        /* truncate keeps the last record: a last position below what was handed out means
+         * the channel was dropped (and maybe written again) */
+        uint64_t last;
+        if ((st = stored_last(s->l, s->channel, &last)) != VDB_OK)
+            return st;
+        if (s->next > 1 && last < s->next - 1)
+            return sub_dropped(s);
+        uint64_t now = now_ns();
+        if (now >= deadline)
+            return sub_timed_out(s, timeout_ms);
+        uint64_t ns = wait_ms * 1000000u;
+        if (ns > deadline - now)
+            ns = deadline - now;
+        struct timespec ts = {.tv_sec = (time_t)(ns / 1000000000u),
+                              .tv_nsec = (long)(ns % 1000000000u)};
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+            ;
+        if (wait_ms < 100)
+            wait_ms *= 2;
+    }
+}
+
+static vdb_status rlog_poll(void *sub, uint64_t timeout_ms, vdb_log_read_fn fn, void *arg)
+{
+    rsub *s = sub;
+    if (!s || !fn)
+        return vdb_set_errmsg(VDB_EINVAL, "rocksdb log: poll: NULL subscription or callback");
+    handout ho = {.s = s, .fn = fn, .arg = arg};
+    return s->l->r->secondary ? poll_secondary(s, timeout_ms, &ho)
+                              : poll_primary(s, timeout_ms, &ho);
+}
+
+static void rlog_unsubscribe(void *sub)
+{
+    rsub *s = sub;
+    if (!s)
+        return;
+    free(s->channel);
+    free(s);
 }
 
 static void *syncer_main(void *arg)
@@ -450,6 +692,7 @@ static vdb_status rlog_open(const char *uri, const vdb_backend_options *opt, voi
     if (!l)
         return vdb_set_errmsg(VDB_ENOMEM, "rocksdb log %s: out of memory", uri);
     l->sync = opt ? opt->sync : VDB_SYNC_FULL;
+    l->read_only = opt && opt->read_only;
     l->interval_ms = opt && opt->sync_interval_ms ? opt->sync_interval_ms : 100;
     pthread_mutex_init(&l->mu, NULL);
     pthread_condattr_t ca;
@@ -457,8 +700,8 @@ static vdb_status rlog_open(const char *uri, const vdb_backend_options *opt, voi
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&l->cv, &ca);
     pthread_condattr_destroy(&ca);
-    vdb_status st = vdb_rocksdb_acquire(uri, "log", &l->r);
-    if (st == VDB_OK && l->sync == VDB_SYNC_BATCH) {
+    vdb_status st = vdb_rocksdb_acquire(uri, "log", l->read_only, &l->r);
+    if (st == VDB_OK && l->sync == VDB_SYNC_BATCH && !l->read_only) {
         int e = pthread_create(&l->syncer, NULL, syncer_main, l);
         if (e)
             st = vdb_set_errmsg(VDB_EIO, "rocksdb log %s: cannot start the WAL sync thread: %s",
@@ -483,4 +726,8 @@ const vdb_log_backend vdb_rocksdb_log_backend = {
     .read = rlog_read,
     .truncate = rlog_truncate,
     .drop = rlog_drop,
+    .last_pos = rlog_last_pos,
+    .subscribe = rlog_subscribe,
+    .poll = rlog_poll,
+    .unsubscribe = rlog_unsubscribe,
 };

@@ -283,7 +283,7 @@ static vdb_status rmeta_open(const char *uri, const vdb_backend_options *opt, vo
     rmeta *m = calloc(1, sizeof *m);
     if (!m)
         return vdb_set_errmsg(VDB_ENOMEM, "rocksdb meta %s: out of memory", uri);
-    vdb_status st = vdb_rocksdb_acquire(uri, "meta", &m->r);
+    vdb_status st = vdb_rocksdb_acquire(uri, "meta", 0, &m->r);
     if (st != VDB_OK) {
         free(m);
         return st;

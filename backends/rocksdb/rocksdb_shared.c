@@ -2,11 +2,14 @@
  * refcounted, opened with the options both the log and the meta store want. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "rocksdb_shared.h"
 
@@ -32,10 +35,22 @@ static int mkdirs(char *path)
     return 0;
 }
 
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
 static void destroy(vdb_rocksdb *r)
 {
     if (r->db)
         rocksdb_close(r->db);
+    if (r->secondary_dir) {
+        nftw(r->secondary_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        free(r->secondary_dir);
+    }
     if (r->ro)
         rocksdb_readoptions_destroy(r->ro);
     if (r->wo_sync)
@@ -49,8 +64,10 @@ static void destroy(vdb_rocksdb *r)
     if (r->cache)
         rocksdb_cache_destroy(r->cache);
     pthread_mutex_destroy(&r->meta_mu);
+    pthread_mutex_destroy(&r->catchup_mu);
     pthread_mutex_destroy(&r->log_mu);
     pthread_cond_destroy(&r->log_cv);
+    pthread_cond_destroy(&r->tail_cv);
     for (int i = 0; i < VDB_ROCKSDB_CHAN_BUCKETS; i++) {
         while (r->chans[i]) {
             vdb_rocksdb_chan *c = r->chans[i];
@@ -85,10 +102,34 @@ static vdb_status open_db(vdb_rocksdb *r, const char *kind)
     rocksdb_options_set_keep_log_file_num(r->opts, 4);
     rocksdb_options_set_max_total_wal_size(r->opts, 256u << 20);
     char *err = NULL;
-    r->db = rocksdb_open(r->opts, r->path, &err);
+    if (r->secondary) {
+        /* A secondary keeps every table file open, so that the primary's compactions cannot
+         * take one from under it between two catch-ups. */
+        rocksdb_options_set_max_open_files(r->opts, -1);
+        rocksdb_options_set_create_if_missing(r->opts, 0);
+        const char *tmp = getenv("TMPDIR");
+        size_t n = strlen(tmp && *tmp ? tmp : "/tmp") + 40;
+        r->secondary_dir = malloc(n);
+        if (!r->secondary_dir)
+            return vdb_set_errmsg(VDB_ENOMEM, "rocksdb %s %s: out of memory", kind, r->path);
+        snprintf(r->secondary_dir, n, "%s/vdb-rocksdb-secondary-XXXXXX",
+                 tmp && *tmp ? tmp : "/tmp");
+        if (!mkdtemp(r->secondary_dir)) {
+            vdb_status st = vdb_set_errmsg(VDB_EIO, "rocksdb %s %s: cannot make a folder for "
+                                           "the secondary instance (%s): %s", kind, r->path,
+                                           r->secondary_dir, strerror(errno));
+            free(r->secondary_dir);
+            r->secondary_dir = NULL;
+            return st;
+        }
+        r->db = rocksdb_open_as_secondary(r->opts, r->path, r->secondary_dir, &err);
+    } else {
+        r->db = rocksdb_open(r->opts, r->path, &err);
+    }
     if (!r->db) {
         vdb_status st = err && strstr(err, "lock") ? VDB_ELOCKED : VDB_EIO;
-        vdb_set_errmsg(st, "rocksdb %s: cannot open %s: %s", kind, r->path,
+        vdb_set_errmsg(st, "rocksdb %s: cannot open %s%s: %s", kind, r->path,
+                       r->secondary ? " as a secondary (read_only) instance" : "",
                        err ? err : "unknown error");
         free(err);
         return st;
@@ -96,7 +137,24 @@ static vdb_status open_db(vdb_rocksdb *r, const char *kind)
     return VDB_OK;
 }
 
-vdb_status vdb_rocksdb_acquire(const char *uri, const char *kind, vdb_rocksdb **out)
+vdb_status vdb_rocksdb_catch_up(vdb_rocksdb *r)
+{
+    if (!r->secondary)
+        return VDB_OK;
+    char *err = NULL;
+    pthread_mutex_lock(&r->catchup_mu);
+    rocksdb_try_catch_up_with_primary(r->db, &err);
+    pthread_mutex_unlock(&r->catchup_mu);
+    if (!err)
+        return VDB_OK;
+    vdb_status st = vdb_set_errmsg(VDB_EIO, "rocksdb log %s: secondary instance cannot catch up "
+                                   "with the primary: %s", r->path, err);
+    free(err);
+    return st;
+}
+
+vdb_status vdb_rocksdb_acquire(const char *uri, const char *kind, int read_only,
+                               vdb_rocksdb **out)
 {
     *out = NULL;
     const char *p = uri ? strstr(uri, "://") : NULL;
@@ -110,7 +168,7 @@ vdb_status vdb_rocksdb_acquire(const char *uri, const char *kind, vdb_rocksdb **
     size_t n = strlen(dir);
     while (n > 1 && dir[n - 1] == '/')
         dir[--n] = '\0';
-    if (mkdirs(dir) != 0) {
+    if (!read_only && mkdirs(dir) != 0) {
         int e = errno;
         vdb_status st = vdb_set_errmsg(VDB_EIO, "rocksdb %s: cannot create folder %s: %s",
                                        kind, dir, strerror(e));
@@ -128,14 +186,21 @@ vdb_status vdb_rocksdb_acquire(const char *uri, const char *kind, vdb_rocksdb **
     free(dir);
 
     pthread_mutex_lock(&reg_mu);
-    for (vdb_rocksdb *r = reg_head; r; r = r->next) {
-        if (!strcmp(r->path, real)) {
-            r->refs++;
-            pthread_mutex_unlock(&reg_mu);
-            free(real);
-            *out = r;
-            return VDB_OK;
-        }
+    /* A writer needs the primary; a reader takes the primary if this process has one (it
+     * sees every write at once), else a secondary. */
+    vdb_rocksdb *found = NULL;
+    for (vdb_rocksdb *r = reg_head; r; r = r->next)
+        if (!strcmp(r->path, real) && !r->secondary)
+            found = r;
+    for (vdb_rocksdb *r = reg_head; r && read_only && !found; r = r->next)
+        if (!strcmp(r->path, real))
+            found = r;
+    if (found) {
+        found->refs++;
+        pthread_mutex_unlock(&reg_mu);
+        free(real);
+        *out = found;
+        return VDB_OK;
     }
     vdb_status st = VDB_OK;
     vdb_rocksdb *r = calloc(1, sizeof *r);
@@ -146,9 +211,16 @@ vdb_status vdb_rocksdb_acquire(const char *uri, const char *kind, vdb_rocksdb **
     }
     r->path = real;
     r->refs = 1;
+    r->secondary = read_only;
     pthread_mutex_init(&r->meta_mu, NULL);
+    pthread_mutex_init(&r->catchup_mu, NULL);
     pthread_mutex_init(&r->log_mu, NULL);
     pthread_cond_init(&r->log_cv, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&r->tail_cv, &ca);
+    pthread_condattr_destroy(&ca);
     /* opened under the registry lock: a second opener of the same folder waits for this
      * one instead of failing on RocksDB's LOCK file */
     if ((st = open_db(r, kind)) != VDB_OK) {

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "vdb/backend.h"
+#include "vdb/sys/object_backend.h"
 
 #define S3_DEFAULT_PART_SIZE ((size_t)8 << 20)
 #define S3_MIN_PART_SIZE ((size_t)5 << 20) /* S3 refuses smaller parts (but the last) */

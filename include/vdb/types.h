@@ -9,10 +9,22 @@
 extern "C" {
 #endif
 
-#if defined(_WIN32)
+/* Marks the library's public functions. Building libvdb itself (meson defines VDB_BUILDING
+ * for its own sources) exports them; a program using the library imports them (Windows
+ * DLLs), or links a static libvdb with VDB_STATIC defined. Elsewhere they are the only
+ * symbols with default visibility: everything else is built with -fvisibility=hidden. */
+#if defined(_WIN32) || defined(__CYGWIN__)
+#if defined(VDB_BUILDING)
 #define VDB_EXPORT __declspec(dllexport)
+#elif defined(VDB_STATIC)
+#define VDB_EXPORT
 #else
+#define VDB_EXPORT __declspec(dllimport)
+#endif
+#elif defined(__GNUC__) || defined(__clang__)
 #define VDB_EXPORT __attribute__((visibility("default")))
+#else
+#define VDB_EXPORT
 #endif
 
 /* Every call returns a status. VDB_OK is zero; the words of the last error on the
@@ -32,6 +44,14 @@ typedef enum vdb_status {
     VDB_ERANGE = 11,      /* a timestamp outside the retention window, a value out of range */
     VDB_ETIMEDOUT = 12,   /* a wait ran out of time (the work goes on) */
 } vdb_status;
+
+/* How the log makes a write durable before the call returns (vdb_options.sync). */
+typedef enum vdb_sync_mode {
+    VDB_SYNC_FULL = 0,  /* fdatasync (grouped across concurrent appends) before returning */
+    VDB_SYNC_BATCH = 1, /* written before returning; fdatasync at most every sync_interval_ms.
+                           Survives a process crash; a power loss may drop the last interval. */
+    VDB_SYNC_OFF = 2,   /* written before returning; the OS decides when it reaches disk */
+} vdb_sync_mode;
 
 /* Field types. Arrays name their element type separately (vdb_field_def.element_type). */
 typedef enum vdb_type {

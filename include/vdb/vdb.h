@@ -7,11 +7,15 @@
  * - What the library hands out is freed by the named function (vdb_result_free, ...).
  * - A vdb_db handle is thread-safe: any number of threads may call into one handle.
  *   Schema and batch builders are not: use one per thread.
+ *
+ * Applications need only this header (it includes types.h). Storage backends are chosen by
+ * URI in vdb_options; writing a backend of your own is done with the headers under vdb/sys/
+ * (sys/log_backend.h, sys/meta_backend.h, sys/object_backend.h), which this one does not
+ * include: the vtables are not part of the application API.
  */
 #ifndef VDB_H
 #define VDB_H
 
-#include "backend.h"
 #include "types.h"
 
 #ifdef __cplusplus
@@ -53,6 +57,8 @@ typedef struct vdb_options {
     uint64_t retention_seconds;  /* time travel window (default 432000 = 5 days, as Milvus) */
     uint32_t compaction_interval_ms; /* background compaction period; 0 = off (default 60000) */
     uint32_t compaction_min_segments; /* merge when a shard has this many small segments (4) */
+    /* Where the log, meta and objects live, by URI scheme: the built-in backends (README,
+     * "Storage backends") or one registered with vdb_register_*_backend (vdb/sys/). */
     const char *log_uri;         /* NULL: wal://<path>/wal */
     const char *meta_uri;        /* NULL: local://<path>/meta */
     const char *object_uri;      /* NULL: file://<path>/objects */

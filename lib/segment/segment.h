@@ -5,6 +5,7 @@
 #define VDB_SEGMENT_H
 
 #include "util/util.h"
+#include "vdb/sys/object_backend.h"
 
 /* ---- columns ---------------------------------------------------------------------------- */
 

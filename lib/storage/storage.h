@@ -1,9 +1,17 @@
 /* The storage vtables as the core sees them: the backend registry (by URI scheme), the
- * local default backends, and small wrappers pairing a backend with its open instance. */
+ * local default backends, and small wrappers pairing a backend with its open instance.
+ *
+ * A method that a vtable gained after version 1 is only ever called through the wrappers
+ * below (vdb_log_store_last_pos, ...): they check the backend's version and that it set the
+ * method, and say VDB_EUNSUPPORTED naming both otherwise. Version-1 methods, which every
+ * registered backend has, may be called directly (store.be->append(store.h, ...)). */
 #ifndef VDB_STORAGE_H
 #define VDB_STORAGE_H
 
 #include "util/util.h"
+#include "vdb/sys/log_backend.h"
+#include "vdb/sys/meta_backend.h"
+#include "vdb/sys/object_backend.h"
 
 /* ---- the local defaults, registered at start-up like every other backend ---- */
 
@@ -12,7 +20,9 @@
  * group commit of concurrent appends; fsync per vdb_sync_mode; io_uring on the write path
  * with a pwrite fallback. On a channel's first use, a torn or corrupt tail of its last file
  * is cut off (it was never acknowledged); corruption before the tail is reported as
- * VDB_ECORRUPT by read. */
+ * VDB_ECORRUPT by read. Subscriptions follow a channel in the same process (a condition
+ * variable) and from other processes (read_only instances: each channel's commit marker,
+ * a shared-memory word the writer bumps after every write, waited on with a futex). */
 extern const vdb_log_backend vdb_wal_backend;
 
 /* For tests and benchmarks: which write path an open WAL uses ("io_uring" or "pwrite"). */
@@ -24,6 +34,8 @@ extern const vdb_object_backend vdb_object_file_backend;  /* file://<folder> */
 /* The part of a URI after "scheme://" (a pointer into uri), or NULL if it has no scheme. */
 const char *vdb_uri_rest(const char *uri);
 
+/* An open instance and its backend. be points at the registry's copy of the backend, which
+ * lives as long as the process. */
 typedef struct vdb_log_store {
     const vdb_log_backend *be;
     void *h;
@@ -39,7 +51,8 @@ typedef struct vdb_object_store {
     void *h;
 } vdb_object_store;
 
-/* Open by URI through the registry; VDB_EUNSUPPORTED names an unknown scheme. */
+/* Open by URI through the registry; VDB_EUNSUPPORTED names an unknown scheme. o may be NULL
+ * (defaults); the backend receives a copy with app_data set from its registration. */
 vdb_status vdb_log_store_open(const char *uri, const vdb_backend_options *o, vdb_log_store *out);
 vdb_status vdb_meta_store_open(const char *uri, const vdb_backend_options *o, vdb_meta_store *out);
 vdb_status vdb_object_store_open(const char *uri, const vdb_backend_options *o,
@@ -47,5 +60,26 @@ vdb_status vdb_object_store_open(const char *uri, const vdb_backend_options *o,
 void vdb_log_store_close(vdb_log_store *s);
 void vdb_meta_store_close(vdb_meta_store *s);
 void vdb_object_store_close(vdb_object_store *s);
+
+/* ---- log methods of version 2 (sys/log_backend.h says what each does) ---- */
+
+/* The channel's last position (0: none). */
+vdb_status vdb_log_store_last_pos(const vdb_log_store *s, const char *channel, uint64_t *pos);
+
+/* A subscription and the backend that made it. */
+typedef struct vdb_log_sub {
+    const vdb_log_backend *be;
+    void *h;
+} vdb_log_sub;
+
+/* Subscribes to channel from position from. Close it with vdb_log_sub_close before the
+ * store. */
+vdb_status vdb_log_store_subscribe(const vdb_log_store *s, const char *channel, uint64_t from,
+                                   vdb_log_sub *out);
+/* Waits up to timeout_ms (0: only look; UINT64_MAX: no limit) for records, then hands them
+ * to fn; VDB_ETIMEDOUT when none came, VDB_ENOTFOUND once the channel was dropped. */
+vdb_status vdb_log_sub_poll(vdb_log_sub *sub, uint64_t timeout_ms, vdb_log_read_fn fn,
+                            void *arg);
+void vdb_log_sub_close(vdb_log_sub *sub);
 
 #endif

@@ -1,5 +1,7 @@
 /* The local write-ahead log backend (wal://<folder>): channels as folders of segment files,
- * group commit of concurrent appends, recovery of a channel's torn tail, read, truncate, drop. */
+ * group commit of concurrent appends, recovery of a channel's torn tail, read, truncate, drop.
+ * Subscriptions and read_only instances are in wal_tail.c; the writer keeps them informed
+ * through each channel's tail_cv (this process) and commit marker (other processes). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -25,65 +27,9 @@ void vdb_wal_set_segment_bytes(uint64_t bytes)
 
 uint64_t vdb_wal_segment_bytes(void) { return __atomic_load_n(&segment_bytes, __ATOMIC_SEQ_CST); }
 
-/* One append waiting to be written. It lives on its caller's stack; the leader that writes it
- * fills pos/st/msg and then sets done under the channel lock. */
-typedef struct waiter {
-    struct waiter *next;
-    const void *rec;
-    size_t len;
-    uint64_t pos;
-    vdb_status st;
-    bool done;
-    uint8_t hdr[WAL_FRAME_HEADER];
-    char msg[512]; /* the leader's error message, handed to this appender's thread */
-} waiter;
-
-/* A channel. Fields marked (mu) are read and written under mu. fd, tail_off, next_pos, segs and
- * cur_path change only in the leader (which publishes them under mu), or under mu while there
- * is no leader (first use, drop), so the leader reads them without the lock. */
-typedef struct chan {
-    struct chan *hnext; /* hash chain (wal.mu) */
-    char *name;
-    char *dir;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool opened;         /* (mu) the folder has been scanned */
-    bool leader;         /* (mu) a thread is writing a batch */
-    waiter *pending;     /* (mu) appends queued for the next leader */
-    waiter *pending_tail;
-    uint64_t *segs;      /* (mu) first positions of the segment files, ascending */
-    size_t nsegs, segcap;
-    int fd;              /* the last segment, -1 before the first append */
-    char *cur_path;      /* its path */
-    uint64_t tail_off;   /* end of the last good frame in the last segment */
-    uint64_t next_pos;   /* the position the next record gets */
-    bool dirty;          /* (mu) BATCH: written since the last background fdatasync */
-    int sync_errno;      /* (mu) BATCH: a background fdatasync failed; the next append says so */
-    bool broken;         /* (mu) a failed write could not be cut back; appends are refused */
-    char broken_msg[512];
-    struct iovec *iov;   /* leader's scratch */
-    size_t iovcap;
-} chan;
-
-typedef struct wal {
-    char *root;
-    vdb_sync_mode sync;
-    uint32_t interval_ms;
-    uint64_t seg_bytes;
-    wal_io *io;
-    pthread_mutex_t mu; /* the channel table */
-    chan **buckets;
-    size_t nbuckets, nchans;
-    pthread_mutex_t bg_mu;
-    pthread_cond_t bg_cv;
-    bool bg_stop;
-    bool bg_started;
-    pthread_t bg;
-} wal;
-
 /* ---- names ---------------------------------------------------------------------------------- */
 
-static vdb_status check_channel(const char *name)
+vdb_status wal_check_channel(const char *name)
 {
     if (!name)
         return vdb_set_errmsg(VDB_EINVAL, "wal: channel name is NULL");
@@ -131,6 +77,8 @@ static void chan_free(chan *c)
 {
     if (c->fd >= 0)
         close(c->fd);
+    wal_mark_close(&c->mark);
+    pthread_cond_destroy(&c->tail_cv);
     pthread_cond_destroy(&c->cv);
     pthread_mutex_destroy(&c->mu);
     vdb_free(c->segs);
@@ -147,6 +95,7 @@ static chan *chan_new(wal *w, const char *name)
     if (!c)
         return NULL;
     c->fd = -1;
+    c->mark = WAL_MARK_NONE;
     c->next_pos = 1;
     c->name = vdb_strdup(name);
     c->dir = vdb_path_join(w->root, name);
@@ -155,6 +104,19 @@ static chan *chan_new(wal *w, const char *name)
     if (pthread_mutex_init(&c->mu, NULL) != 0)
         goto fail;
     if (pthread_cond_init(&c->cv, NULL) != 0) {
+        pthread_mutex_destroy(&c->mu);
+        goto fail;
+    }
+    /* subscriptions wait on it with a deadline: the monotonic clock, as the rest of the WAL */
+    pthread_condattr_t ca;
+    bool tail_cv = pthread_condattr_init(&ca) == 0;
+    if (tail_cv) {
+        tail_cv = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0 &&
+                  pthread_cond_init(&c->tail_cv, &ca) == 0;
+        pthread_condattr_destroy(&ca);
+    }
+    if (!tail_cv) {
+        pthread_cond_destroy(&c->cv);
         pthread_mutex_destroy(&c->mu);
         goto fail;
     }
@@ -189,7 +151,7 @@ static vdb_status table_grow(wal *w)
 }
 
 /* The channel named name, made (not yet opened) on first use. Channels live until close. */
-static vdb_status get_chan(wal *w, const char *name, chan **out)
+vdb_status wal_get_chan(wal *w, const char *name, chan **out)
 {
     vdb_status st = VDB_OK;
     size_t len = strlen(name);
@@ -223,7 +185,7 @@ done:
 
 /* ---- opening a channel: list its files and cut a torn tail off the last one ------------ */
 
-static vdb_status chan_open_locked(wal *w, chan *c)
+vdb_status wal_chan_open_locked(wal *w, chan *c)
 {
     if (c->opened)
         return VDB_OK;
@@ -282,6 +244,11 @@ static vdb_status chan_open_locked(wal *w, chan *c)
         next = r.expect;
         tail = r.off;
         wal_seg_reader_free(&r);
+        /* Readers in other processes follow the channel through its marker, from now on at
+         * the position found here (what a crashed writer had written past it is gone). */
+        if (!c->mark.page && (st = wal_mark_create(c->dir, next, &c->mark)) != VDB_OK)
+            goto fail;
+        wal_mark_publish(&c->mark, next);
     }
     vdb_free(c->segs);
     c->segs = segs;
@@ -344,6 +311,8 @@ static vdb_status roll(wal *w, chan *c, uint64_t first)
             goto fail;
         if (w->sync != VDB_SYNC_OFF && (st = vdb_fsync_dir(w->root)) != VDB_OK)
             goto fail;
+        if (!c->mark.page && (st = wal_mark_create(c->dir, first, &c->mark)) != VDB_OK)
+            goto fail;
     }
     /* The background thread syncs only the newest file, so the old one is synced here. */
     if (c->fd >= 0 && w->sync == VDB_SYNC_BATCH && retry_fsync(c->fd, true) != 0) {
@@ -392,7 +361,11 @@ static vdb_status write_run(wal *w, chan *c, size_t iovn, uint64_t bytes, uint64
         c->next_pos = end_pos;
         if (w->sync == VDB_SYNC_BATCH)
             c->dirty = true;
+        pthread_cond_broadcast(&c->tail_cv);
         pthread_mutex_unlock(&c->mu);
+        /* After the write (and its fdatasync in FULL mode): readers elsewhere see the frames
+         * only once they are whole and acknowledged. */
+        wal_mark_publish(&c->mark, end_pos);
         return VDB_OK;
     }
     char msg[512];
@@ -477,13 +450,22 @@ fail_all:
 
 /* ---- the vtable ------------------------------------------------------------------------------ */
 
-static vdb_status wal_append(void *log, const char *channel, const void *rec, size_t len,
-                             uint64_t *pos)
+/* The channel that append, truncate or drop (what) changes: a valid name, and an instance
+ * that may write. */
+static vdb_status writer_chan(wal *w, const char *channel, const char *what, chan **c)
 {
-    wal *w = log;
-    vdb_status st = check_channel(channel);
+    vdb_status st = wal_check_channel(channel);
     if (st != VDB_OK)
         return st;
+    if (w->read_only)
+        return vdb_set_errmsg(VDB_EINVAL, "wal %s: %s refused: this instance was opened "
+                              "read_only", w->root, what);
+    return wal_get_chan(w, channel, c);
+}
+
+vdb_status wal_append(void *log, const char *channel, const void *rec, size_t len, uint64_t *pos)
+{
+    wal *w = log;
     if (len > WAL_MAX_RECORD)
         return vdb_set_errmsg(VDB_EINVAL, "wal: record of %zu bytes is over the 1 GiB limit",
                               len);
@@ -492,11 +474,12 @@ static vdb_status wal_append(void *log, const char *channel, const void *rec, si
     if (!pos)
         return vdb_set_errmsg(VDB_EINVAL, "wal: pos is NULL");
     chan *c;
-    if ((st = get_chan(w, channel, &c)) != VDB_OK)
+    vdb_status st = writer_chan(w, channel, "append", &c);
+    if (st != VDB_OK)
         return st;
     waiter me = {.rec = rec, .len = len};
     pthread_mutex_lock(&c->mu);
-    if ((st = chan_open_locked(w, c)) != VDB_OK)
+    if ((st = wal_chan_open_locked(w, c)) != VDB_OK)
         goto unlock;
     if (c->sync_errno) {
         st = vdb_set_errmsg(VDB_EIO, "wal: a background fdatasync of channel %s failed: %s",
@@ -551,17 +534,17 @@ static bool still_listed(chan *c, uint64_t first)
     return found;
 }
 
-static vdb_status wal_read(void *log, const char *channel, uint64_t from, vdb_log_read_fn fn,
-                           void *arg)
+vdb_status wal_read(void *log, const char *channel, uint64_t from, vdb_log_read_fn fn,
+                    void *arg)
 {
     wal *w = log;
-    vdb_status st = check_channel(channel);
+    vdb_status st = wal_check_channel(channel);
     if (st != VDB_OK)
         return st;
     if (!fn)
         return vdb_set_errmsg(VDB_EINVAL, "wal: read callback is NULL");
     chan *c;
-    if ((st = get_chan(w, channel, &c)) != VDB_OK)
+    if ((st = wal_get_chan(w, channel, &c)) != VDB_OK)
         return st;
     uint64_t *segs = NULL;
     size_t n = 0;
@@ -572,7 +555,7 @@ static vdb_status wal_read(void *log, const char *channel, uint64_t from, vdb_lo
     /* A snapshot: the files and the end of the last one as they stand now. Later appends are
      * not read, and a frame being written is never seen half done. */
     pthread_mutex_lock(&c->mu);
-    st = chan_open_locked(w, c);
+    st = wal_chan_open_locked(w, c);
     if (st == VDB_OK && c->nsegs > 0) {
         segs = vdb_malloc(c->nsegs * sizeof *segs);
         if (segs) {
@@ -658,20 +641,18 @@ done:
     return st;
 }
 
-static vdb_status wal_truncate(void *log, const char *channel, uint64_t upto)
+vdb_status wal_truncate(void *log, const char *channel, uint64_t upto)
 {
     wal *w = log;
-    vdb_status st = check_channel(channel);
-    if (st != VDB_OK)
-        return st;
     chan *c;
-    if ((st = get_chan(w, channel, &c)) != VDB_OK)
+    vdb_status st = writer_chan(w, channel, "truncate", &c);
+    if (st != VDB_OK)
         return st;
     uint64_t *gone = NULL;
     size_t k = 0;
     char *path = NULL;
     pthread_mutex_lock(&c->mu);
-    st = chan_open_locked(w, c);
+    st = wal_chan_open_locked(w, c);
     /* File i holds positions below segs[i + 1]; the last file is never removed. */
     while (st == VDB_OK && k + 1 < c->nsegs && c->segs[k + 1] <= upto)
         k++;
@@ -705,18 +686,22 @@ done:
     return st;
 }
 
-static vdb_status wal_drop(void *log, const char *channel)
+vdb_status wal_drop(void *log, const char *channel)
 {
     wal *w = log;
-    vdb_status st = check_channel(channel);
-    if (st != VDB_OK)
-        return st;
     chan *c;
-    if ((st = get_chan(w, channel, &c)) != VDB_OK)
+    vdb_status st = writer_chan(w, channel, "drop", &c);
+    if (st != VDB_OK)
         return st;
     pthread_mutex_lock(&c->mu);
     while (c->leader || c->pending)
         pthread_cond_wait(&c->cv, &c->mu);
+    /* Subscriptions end, here and in other processes, before the files go. */
+    c->epoch++;
+    pthread_cond_broadcast(&c->tail_cv);
+    if (c->mark.page)
+        wal_mark_set_dropped(&c->mark);
+    wal_mark_close(&c->mark);
     if (c->fd >= 0)
         close(c->fd);
     c->fd = -1;
@@ -805,7 +790,7 @@ static void *bg_main(void *arg)
 
 /* ---- open / close ---------------------------------------------------------------------------- */
 
-static void wal_close(void *log)
+void wal_close(void *log)
 {
     wal *w = log;
     if (!w)
@@ -838,7 +823,7 @@ static void wal_close(void *log)
     vdb_free(w);
 }
 
-static vdb_status wal_open(const char *uri, const vdb_backend_options *opt, void **out)
+vdb_status wal_open(const char *uri, const vdb_backend_options *opt, void **out)
 {
     static const char prefix[] = "wal://";
     if (!uri || !out)
@@ -856,6 +841,7 @@ static vdb_status wal_open(const char *uri, const vdb_backend_options *opt, void
         return vdb_set_errmsg(VDB_ENOMEM, "wal: out of memory");
     bool mu = false, bg_mu = false, bg_cv = false;
     w->sync = opt->sync;
+    w->read_only = opt->read_only != 0;
     w->interval_ms = opt->sync_interval_ms ? opt->sync_interval_ms : DEFAULT_INTERVAL_MS;
     w->seg_bytes = vdb_wal_segment_bytes();
     w->root = vdb_strdup(uri + sizeof prefix - 1);
@@ -882,11 +868,12 @@ static vdb_status wal_open(const char *uri, const vdb_backend_options *opt, void
         st = vdb_set_errmsg(VDB_EIO, "wal: pthread_cond_init failed");
         goto fail;
     }
-    if ((st = vdb_mkdirs(w->root)) != VDB_OK)
+    /* A read_only instance creates nothing: the writer makes the folders as it goes. */
+    if (!w->read_only && (st = vdb_mkdirs(w->root)) != VDB_OK)
         goto fail;
-    if ((st = wal_io_open(opt->disable_io_uring != 0, &w->io)) != VDB_OK)
+    if (!w->read_only && (st = wal_io_open(opt->disable_io_uring != 0, &w->io)) != VDB_OK)
         goto fail;
-    if (w->sync == VDB_SYNC_BATCH) {
+    if (w->sync == VDB_SYNC_BATCH && !w->read_only) {
         int rc = pthread_create(&w->bg, NULL, bg_main, w);
         if (rc != 0) {
             st = vdb_set_errmsg(VDB_EIO, "wal: start the sync thread: %s", strerror(rc));
@@ -910,15 +897,8 @@ fail:
     return st;
 }
 
-const char *vdb_wal_write_path(void *log) { return wal_io_name(((wal *)log)->io); }
-
-const vdb_log_backend vdb_wal_backend = {
-    .version = VDB_LOG_BACKEND_VERSION,
-    .scheme = "wal",
-    .open = wal_open,
-    .close = wal_close,
-    .append = wal_append,
-    .read = wal_read,
-    .truncate = wal_truncate,
-    .drop = wal_drop,
-};
+const char *vdb_wal_write_path(void *log)
+{
+    const wal *w = log;
+    return w->io ? wal_io_name(w->io) : "none (read_only)";
+}

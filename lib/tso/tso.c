@@ -66,7 +66,7 @@ vdb_status vdb_tso_open(const vdb_meta_backend *be, void *meta, const char *key,
         goto fail;
     }
     st = VDB_OK;
-    free(val); /* backend memory is the C allocator's (backend.h) */
+    free(val); /* backend memory is the C allocator's (vdb/sys/backend.h) */
     *out = t;
     return VDB_OK;
 fail:

@@ -6,6 +6,7 @@
 #define VDB_TSO_H
 
 #include "util/util.h"
+#include "vdb/sys/meta_backend.h"
 
 #define VDB_TS_LOGICAL_BITS 18
 #define VDB_TS_LOGICAL_MASK ((UINT64_C(1) << VDB_TS_LOGICAL_BITS) - 1)

@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "vdb/backend.h"
+#include "vdb/sys/backend.h"
 #include "vdb/types.h"
 
 /* ---- allocation: every allocation goes through these so tests can inject failures ---- */
@@ -22,7 +22,8 @@ char *vdb_strndup(const char *s, size_t n);
 void vdb_fault_alloc_after(uint64_t nth, bool sticky);
 
 /* ---- errors: the calling thread's last message ---- */
-/* vdb_set_errmsg (public, backend.h) sets it; vdb_err_clear resets it on entry to a call. */
+/* vdb_set_errmsg (public: vdb/sys/backend.h) sets it; vdb_err_clear resets it on entry to a
+ * call. */
 void vdb_err_clear(void);
 const char *vdb_err_get(void);
 

@@ -1,5 +1,5 @@
-/* Conformance suite of the meta vtable (include/vdb/backend.h), run unchanged against every
- * meta backend: local://, rocksdb://, etcd://, ...
+/* Conformance suite of the meta vtable (include/vdb/sys/meta_backend.h), run unchanged
+ * against every meta backend: local://, rocksdb://, etcd://, ...
  *
  * Usage: conformance_meta URI [FILTER]
  *   URI     e.g. local:///tmp/x/meta, rocksdb:///tmp/x/rocks, etcd://127.0.0.1:2379/prefix

@@ -1,5 +1,5 @@
-/* Conformance suite of the object vtable (include/vdb/backend.h), run unchanged against every
- * object backend: file://, s3://, azblob://, ...
+/* Conformance suite of the object vtable (include/vdb/sys/object_backend.h), run unchanged
+ * against every object backend: file://, s3://, azblob://, ...
  *
  * Usage: conformance_object URI [FILTER]
  *   URI     e.g. file:///tmp/x/objects,
