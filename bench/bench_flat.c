@@ -135,9 +135,9 @@ int main(int argc, char **argv)
            DIM, K, vdb_simd_level(), openblas_get_num_threads(), openblas_get_config());
     const char *gemm = "OpenBLAS sgemm";
 #else
-    printf("flat L2 exact search, %zu x %d, k=%d; cpu level %s; no OpenBLAS (portable product)\n",
+    printf("flat L2 exact search, %zu x %d, k=%d; cpu level %s; no OpenBLAS (blocked product on the kernels)\n",
            n, DIM, K, vdb_simd_level());
-    const char *gemm = "portable product";
+    const char *gemm = "blocked product on the SIMD kernels";
 #endif
     printf("%-9s %6s %8s %12s %9s\n", "level", "nq", "queries", "queries/s", "recall@10");
     const char *levels[] = {"portable", "avx2", "avx512", "neon", "sve"};

@@ -181,7 +181,7 @@ int main(int argc, char **argv)
 #ifdef VDB_HAVE_OPENBLAS
     const char *gemm = "OpenBLAS sgemm";
 #else
-    const char *gemm = "portable blocked product";
+    const char *gemm = "blocked product on the SIMD kernels";
 #endif
     size_t rows = quick ? 2048 : 8192;
     printf("\nvdb_gemm_nt (%s), 64 x %zu x 768: %.2f GFLOP/s\n", gemm, rows,
