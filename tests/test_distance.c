@@ -279,8 +279,10 @@ static void test_popcount_and_bitset_count_are_exact_at_every_level(void **state
  * checks at every length this CPU (or qemu) lets the process choose, 128 to 2048 bits. */
 static void test_sve_kernels_hold_at_every_vector_length(void **state)
 {
-    if (!cpu_has("sve"))
+    if (!cpu_has("sve")) {
+        print_message("skipped: this CPU has no SVE\n");
         skip();
+    }
     int orig = prctl(PR_SVE_GET_VL);
     assert_true(orig > 0);
     size_t ran = 0;
@@ -293,6 +295,7 @@ static void test_sve_kernels_hold_at_every_vector_length(void **state)
         check_level("sve");
         test_code_dot_product_is_exact_at_every_level(state);
         test_popcount_and_bitset_count_are_exact_at_every_level(state);
+        print_message("sve: checked at %d-bit vectors\n", 8 * bytes);
         ran++;
     }
     assert_true(prctl(PR_SVE_SET_VL, orig & PR_SVE_VL_LEN_MASK) >= 0);
