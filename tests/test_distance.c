@@ -1,12 +1,22 @@
-/* Tests of the distance kernels at every SIMD level this CPU has, against double precision. */
+/* Tests of the distance, code and popcount kernels at every SIMD level this CPU has: floats
+ * against double precision, integers exactly. */
 #include "test_common.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__aarch64__)
+#include <asm/hwcap.h>
+#include <sys/auxv.h>
+#include <sys/prctl.h>
+#endif
 
 #include "index/kernels/kernels.h"
 
+/* This CPU family's levels, worst first; the CPU's features are read here on their own, not
+ * through the library's detection. Under qemu-user every AArch64 level can be run (-cpu max
+ * has SVE; -cpu max,sve=off or cortex-a72 has NEON only). */
+#if defined(__x86_64__)
 static const char *const levels[] = {"portable", "avx2", "avx512", "avx512-vnni"};
 
 static bool cpu_has(const char *level)
@@ -15,11 +25,30 @@ static bool cpu_has(const char *level)
     if (strcmp(level, "avx512-vnni") == 0)
         return cpu_has("avx512") && __builtin_cpu_supports("avx512vnni");
     if (strcmp(level, "avx512") == 0)
-        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+               __builtin_cpu_supports("popcnt");
     if (strcmp(level, "avx2") == 0)
-        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    return true;
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+               __builtin_cpu_supports("popcnt");
+    return strcmp(level, "portable") == 0;
 }
+#elif defined(__aarch64__)
+static const char *const levels[] = {"portable", "neon", "sve"};
+
+static bool cpu_has(const char *level)
+{
+    unsigned long hw = getauxval(AT_HWCAP);
+    if (strcmp(level, "sve") == 0)
+        return (hw & HWCAP_SVE) && cpu_has("neon");
+    if (strcmp(level, "neon") == 0)
+        return hw & HWCAP_ASIMD;
+    return strcmp(level, "portable") == 0;
+}
+#else
+static const char *const levels[] = {"portable"};
+
+static bool cpu_has(const char *level) { return strcmp(level, "portable") == 0; }
+#endif
 
 /* Every dimension from 1 to 100 walks each tail length and unroll boundary; the large ones are
  * the common real sizes. */
@@ -142,11 +171,26 @@ static void test_dispatch_reports_the_best_level_the_cpu_has(void **state)
 {
     (void)state;
     assert_true(vdb_simd_force(NULL));
-    const char *want = cpu_has("avx512-vnni") ? "avx512-vnni"
-                       : cpu_has("avx512")    ? "avx512"
-                       : cpu_has("avx2")      ? "avx2"
-                                              : "portable";
+    const char *want = "portable";
+    for (size_t i = 0; i < VDB_ARRAY_LEN(levels); i++)
+        if (cpu_has(levels[i]))
+            want = levels[i];
     assert_string_equal(vdb_simd_level(), want);
+}
+
+/* Another family's level is refused, not taken for portable. */
+static void test_forcing_another_cpu_familys_level_returns_false(void **state)
+{
+    (void)state;
+    const char *foreign[] = {"avx2", "avx512", "avx512-vnni", "neon", "sve"};
+    for (size_t i = 0; i < VDB_ARRAY_LEN(foreign); i++) {
+        bool ours = false;
+        for (size_t j = 0; j < VDB_ARRAY_LEN(levels); j++)
+            ours |= strcmp(foreign[i], levels[j]) == 0;
+        if (!ours)
+            assert_false(vdb_simd_force(foreign[i]));
+    }
+    assert_true(vdb_simd_force(NULL));
 }
 
 static void test_forcing_an_unavailable_level_returns_false_and_keeps_the_level(void **state)
@@ -201,6 +245,65 @@ static void test_code_dot_product_is_exact_at_every_level(void **state)
     assert_true(vdb_simd_force(NULL));
 }
 
+/* Popcount is exact at every level: counts of whole word arrays of every length up to 80
+ * (past each unroll width) and of bitsets cut at every bit, against a bit-by-bit count. */
+static void test_popcount_and_bitset_count_are_exact_at_every_level(void **state)
+{
+    (void)state;
+    uint64_t rng = 5;
+    uint64_t w[81];
+    for (int round = 0; round < 3; round++) {
+        for (size_t i = 0; i < VDB_ARRAY_LEN(w); i++)
+            w[i] = round == 0 ? ~0ull : round == 1 ? 0 : test_rand(&rng) ^ (test_rand(&rng) << 32);
+        for (size_t li = 0; li < VDB_ARRAY_LEN(levels); li++) {
+            if (!vdb_simd_force(levels[li]))
+                continue;
+            size_t want = 0;
+            for (size_t n = 0; n <= 80; n++) {
+                assert_int_equal(vdb_popcount(w + 1, n), want);
+                for (int b = 0; n < 80 && b < 64; b++)
+                    want += (w[1 + n] >> b) & 1;
+            }
+            size_t bits = 0;
+            for (size_t n = 0; n <= 64 * 10; n++) {
+                assert_int_equal(vdb_bitset_count(w, n), bits);
+                bits += (w[n / 64] >> (n % 64)) & 1;
+            }
+        }
+    }
+    assert_true(vdb_simd_force(NULL));
+}
+
+#if defined(__aarch64__) && defined(PR_SVE_SET_VL)
+/* SVE kernels are written for any vector length: run the float checks and the exact integer
+ * checks at every length this CPU (or qemu) lets the process choose, 128 to 2048 bits. */
+static void test_sve_kernels_hold_at_every_vector_length(void **state)
+{
+    if (!cpu_has("sve")) {
+        print_message("skipped: this CPU has no SVE\n");
+        skip();
+    }
+    int orig = prctl(PR_SVE_GET_VL);
+    assert_true(orig > 0);
+    size_t ran = 0;
+    for (int bytes = 16; bytes <= 256; bytes *= 2) {
+        int got = prctl(PR_SVE_SET_VL, bytes);
+        if (got < 0 || (got & PR_SVE_VL_LEN_MASK) != bytes)
+            continue;
+        init_dims();
+        assert_true(vdb_simd_force("sve"));
+        check_level("sve");
+        test_code_dot_product_is_exact_at_every_level(state);
+        test_popcount_and_bitset_count_are_exact_at_every_level(state);
+        print_message("sve: checked at %d-bit vectors\n", 8 * bytes);
+        ran++;
+    }
+    assert_true(prctl(PR_SVE_SET_VL, orig & PR_SVE_VL_LEN_MASK) >= 0);
+    assert_true(vdb_simd_force(NULL));
+    assert_true(ran >= 1);
+}
+#endif
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -210,6 +313,11 @@ int main(void)
         cmocka_unit_test(test_dispatch_reports_the_best_level_the_cpu_has),
         cmocka_unit_test(test_forcing_an_unavailable_level_returns_false_and_keeps_the_level),
         cmocka_unit_test(test_code_dot_product_is_exact_at_every_level),
+        cmocka_unit_test(test_forcing_another_cpu_familys_level_returns_false),
+        cmocka_unit_test(test_popcount_and_bitset_count_are_exact_at_every_level),
+#if defined(__aarch64__) && defined(PR_SVE_SET_VL)
+        cmocka_unit_test(test_sve_kernels_hold_at_every_vector_length),
+#endif
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

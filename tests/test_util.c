@@ -7,6 +7,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#if defined(__aarch64__)
+#include <asm/hwcap.h>
+#include <sys/auxv.h>
+#endif
 
 #include "util/util.h"
 
@@ -67,6 +71,38 @@ static void test_crc32c_chains_across_calls(void **state)
         assert_int_equal(vdb_crc32c(c, buf + cut, sizeof buf - cut), whole);
     }
     assert_int_equal(whole, crc32c_bitwise(0, buf, sizeof buf));
+}
+
+/* The CPU's CRC instruction is used where the CPU has one (checked here on its own). */
+static bool cpu_has_crc(void)
+{
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("sse4.2");
+#elif defined(__aarch64__)
+    return getauxval(AT_HWCAP) & HWCAP_CRC32;
+#else
+    return false;
+#endif
+}
+
+static void test_crc32c_uses_the_cpu_instruction_where_there_is_one(void **state)
+{
+    (void)state;
+    vdb_crc32c_force_table(false);
+    assert_string_equal(vdb_crc32c_impl(), cpu_has_crc() ? "hardware" : "table");
+}
+
+/* The three tests above once more on the table path, so both paths are checked on a CPU that
+ * has the instruction. */
+static void test_crc32c_table_path_gives_the_same_answers(void **state)
+{
+    vdb_crc32c_force_table(true);
+    assert_string_equal(vdb_crc32c_impl(), "table");
+    test_crc32c_known_answers(state);
+    test_crc32c_matches_bitwise_reference_for_lengths_0_to_1000(state);
+    test_crc32c_chains_across_calls(state);
+    vdb_crc32c_force_table(false);
 }
 
 static void test_buf_and_reader_round_trip(void **state)
@@ -281,6 +317,8 @@ int main(void)
         cmocka_unit_test(test_crc32c_known_answers),
         cmocka_unit_test(test_crc32c_matches_bitwise_reference_for_lengths_0_to_1000),
         cmocka_unit_test(test_crc32c_chains_across_calls),
+        cmocka_unit_test(test_crc32c_uses_the_cpu_instruction_where_there_is_one),
+        cmocka_unit_test(test_crc32c_table_path_gives_the_same_answers),
         cmocka_unit_test(test_buf_and_reader_round_trip),
         cmocka_unit_test(test_reader_overrun_sets_err_and_yields_zeros),
         cmocka_unit_test(test_file_write_atomic_then_read_back),

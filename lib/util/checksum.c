@@ -1,9 +1,13 @@
-/* CRC32C (Castagnoli) with the SSE4.2 instruction where the CPU has it, a table otherwise;
- * and the 64-bit hashes used for shards, bloom filters and hash maps. */
+/* CRC32C (Castagnoli) with the CPU's instruction where it has one (SSE4.2 on x86-64, the CRC32
+ * extension on AArch64), a table otherwise; and the 64-bit hashes used for shards, bloom
+ * filters and hash maps. */
 #include "util.h"
 
 #if defined(__x86_64__)
 #include <nmmintrin.h>
+#elif defined(__aarch64__)
+#include <arm_acle.h>
+#include <sys/auxv.h>
 #endif
 
 static uint32_t table[8][256];
@@ -54,21 +58,56 @@ __attribute__((target("sse4.2"))) static uint32_t crc_hw(uint32_t crc, const uin
         c32 = _mm_crc32_u8(c32, *p++);
     return c32;
 }
+#elif defined(__aarch64__)
+/* CRC32CX / CRC32CB take the same reflected polynomial and bit order as SSE4.2's crc32. */
+__attribute__((target("+crc"))) static uint32_t crc_hw(uint32_t crc, const uint8_t *p, size_t n)
+{
+    while (n >= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        crc = __crc32cd(crc, w);
+        p += 8;
+        n -= 8;
+    }
+    while (n--)
+        crc = __crc32cb(crc, *p++);
+    return crc;
+}
 #endif
 
 typedef uint32_t (*crc_fn)(uint32_t, const uint8_t *, size_t);
 static crc_fn crc_impl;
 
+static bool cpu_has_crc(void)
+{
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("sse4.2");
+#elif defined(__aarch64__)
+    return getauxval(AT_HWCAP) & (1ul << 7); /* HWCAP_CRC32 */
+#else
+    return false;
+#endif
+}
+
+static crc_fn crc_best(void)
+{
+#if defined(__x86_64__) || defined(__aarch64__)
+    if (cpu_has_crc())
+        return crc_hw;
+#endif
+    return crc_soft;
+}
+
 __attribute__((constructor)) static void crc_pick(void)
 {
     table_init();
-    crc_impl = crc_soft;
-#if defined(__x86_64__)
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("sse4.2"))
-        crc_impl = crc_hw;
-#endif
+    crc_impl = crc_best();
 }
+
+const char *vdb_crc32c_impl(void) { return crc_impl == crc_soft ? "table" : "hardware"; }
+
+void vdb_crc32c_force_table(bool use_table) { crc_impl = use_table ? crc_soft : crc_best(); }
 
 uint32_t vdb_crc32c(uint32_t crc, const void *p, size_t n)
 {

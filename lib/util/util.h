@@ -79,8 +79,13 @@ vdb_status vdb_struct_in(const void *in, uint32_t struct_size, size_t min, void 
 vdb_status vdb_struct_out(void *dst, size_t min, const void *src, size_t size, const char *what);
 
 /* ---- checksums and hashing ---- */
-/* CRC32C (Castagnoli), hardware-accelerated where the CPU has SSE4.2. Start with crc = 0. */
+/* CRC32C (Castagnoli), hardware-accelerated where the CPU has it (x86-64 SSE4.2, AArch64
+ * CRC32; chosen at run time). Start with crc = 0. */
 uint32_t vdb_crc32c(uint32_t crc, const void *p, size_t n);
+/* Tests: "hardware" or "table", the implementation in use; force the table (true) or go back
+ * to the CPU's choice (false). Not thread-safe. */
+const char *vdb_crc32c_impl(void);
+void vdb_crc32c_force_table(bool table);
 /* A fast 64-bit hash of bytes (seeded), and of an int64. */
 uint64_t vdb_hash_bytes(const void *p, size_t n, uint64_t seed);
 uint64_t vdb_hash_u64(uint64_t v);

@@ -1,11 +1,15 @@
 /* Distance kernels: the portable versions, the run-time choice of SIMD level, vdb_dist. */
 #include <math.h>
+#if defined(__aarch64__)
+#include <sys/auxv.h>
+#endif
 
 #include "distance_impl.h"
 #include "index/kernels/kernels.h"
 
-/* The SIMD kernels live in distance_avx2.c / distance_avx512.c, each compiled for its own
- * target through function attributes so that the library still runs on any x86-64. */
+/* The SIMD kernels live in distance_avx2.c / distance_avx512.c (x86-64) and distance_neon.c /
+ * distance_sve.c (AArch64), each compiled for its own target through function attributes so
+ * that the library still runs on any CPU of its family. Other CPUs get the portable set. */
 
 typedef struct kernels {
     const char *name;
@@ -15,6 +19,7 @@ typedef struct kernels {
     /* q.x, q.q and x.x in one pass over both vectors */
     void (*cos_parts)(const float *q, const float *x, size_t dim, float parts[3]);
     int32_t (*dot_u8i16)(const uint8_t *c, const int16_t *w, size_t n);
+    size_t (*popcount)(const uint64_t *w, size_t n);
 } kernels;
 
 /* Four independent accumulators break the add dependency chain and give the compiler room to
@@ -87,19 +92,27 @@ static int32_t dot_u8i16_portable(const uint8_t *c, const int16_t *w, size_t n)
     return s0 + s1;
 }
 
+static size_t popcount_portable(const uint64_t *w, size_t n)
+{
+    size_t c = 0;
+    for (size_t i = 0; i < n; i++)
+        c += (size_t)__builtin_popcountll(w[i]);
+    return c;
+}
+
 static const kernels portable = {"portable", l2sq_portable, ip_portable, norm_sq_portable,
-                                 cos_parts_portable, dot_u8i16_portable};
+                                 cos_parts_portable, dot_u8i16_portable, popcount_portable};
+
+#if defined(__x86_64__)
 static const kernels avx2 = {"avx2", vdb_l2sq_avx2, vdb_ip_avx2, vdb_norm_sq_avx2,
-                             vdb_cos_parts_avx2, vdb_dot_u8i16_avx2};
+                             vdb_cos_parts_avx2, vdb_dot_u8i16_avx2, vdb_popcount_popcnt};
 static const kernels avx512 = {"avx512", vdb_l2sq_avx512, vdb_ip_avx512, vdb_norm_sq_avx512,
-                               vdb_cos_parts_avx512, vdb_dot_u8i16_avx512};
+                               vdb_cos_parts_avx512, vdb_dot_u8i16_avx512, vdb_popcount_popcnt};
 static const kernels avx512_vnni = {"avx512-vnni", vdb_l2sq_avx512, vdb_ip_avx512,
                                     vdb_norm_sq_avx512, vdb_cos_parts_avx512,
-                                    vdb_dot_u8i16_vnni};
-
-/* Portable until the constructor has looked at the CPU, so a call from another constructor
- * that runs first is still correct, only slower. */
-static const kernels *active = &portable;
+                                    vdb_dot_u8i16_vnni, vdb_popcount_popcnt};
+/* Best first. */
+static const kernels *const all[] = {&avx512_vnni, &avx512, &avx2, &portable};
 
 static bool cpu_has(const kernels *k)
 {
@@ -107,20 +120,46 @@ static bool cpu_has(const kernels *k)
     if (k == &avx512_vnni)
         return cpu_has(&avx512) && __builtin_cpu_supports("avx512vnni");
     if (k == &avx512)
-        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+               __builtin_cpu_supports("popcnt");
     if (k == &avx2)
-        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+               __builtin_cpu_supports("popcnt");
     return true;
 }
+#elif defined(__aarch64__)
+static const kernels neon = {"neon", vdb_l2sq_neon, vdb_ip_neon, vdb_norm_sq_neon,
+                             vdb_cos_parts_neon, vdb_dot_u8i16_neon, vdb_popcount_neon};
+static const kernels sve = {"sve", vdb_l2sq_sve, vdb_ip_sve, vdb_norm_sq_sve, vdb_cos_parts_sve,
+                            vdb_dot_u8i16_sve, vdb_popcount_sve};
+static const kernels *const all[] = {&sve, &neon, &portable};
+
+/* The kernel's HWCAP bits (asm/hwcap.h: HWCAP_ASIMD 1 << 1, HWCAP_SVE 1 << 22), spelled out
+ * so that an older libc's headers do not matter. */
+static bool cpu_has(const kernels *k)
+{
+    unsigned long hw = getauxval(AT_HWCAP);
+    if (k == &sve)
+        return (hw & (1ul << 22)) && cpu_has(&neon);
+    if (k == &neon)
+        return hw & (1ul << 1);
+    return true;
+}
+#else
+static const kernels *const all[] = {&portable};
+
+static bool cpu_has(const kernels *k) { return true; }
+#endif
+
+/* Portable until the constructor has looked at the CPU, so a call from another constructor
+ * that runs first is still correct, only slower. */
+static const kernels *active = &portable;
 
 static const kernels *detect(void)
 {
-    if (cpu_has(&avx512_vnni))
-        return &avx512_vnni;
-    if (cpu_has(&avx512))
-        return &avx512;
-    if (cpu_has(&avx2))
-        return &avx2;
+    for (size_t i = 0; i < VDB_ARRAY_LEN(all); i++)
+        if (cpu_has(all[i]))
+            return all[i];
     return &portable;
 }
 
@@ -134,7 +173,6 @@ bool vdb_simd_force(const char *level)
         active = detect();
         return true;
     }
-    const kernels *all[] = {&portable, &avx2, &avx512, &avx512_vnni};
     for (size_t i = 0; i < VDB_ARRAY_LEN(all); i++) {
         if (strcmp(level, all[i]->name) == 0) {
             if (!cpu_has(all[i]))
@@ -155,6 +193,8 @@ int32_t vdb_dot_u8i16(const uint8_t *c, const int16_t *w, size_t n)
 }
 
 vdb_dot_u8i16_fn vdb_dot_u8i16_kernel(void) { return active->dot_u8i16; }
+
+size_t vdb_popcount(const uint64_t *w, size_t n) { return active->popcount(w, n); }
 
 float vdb_dist(vdb_metric m, const float *q, const float *x, size_t dim)
 {

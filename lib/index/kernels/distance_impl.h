@@ -1,5 +1,6 @@
-/* The SIMD kernels behind index.h's distance functions, one set per target; only
- * lib/index/kernels/distance*.c include this (everyone else goes through the dispatch). */
+/* The SIMD kernels behind kernels.h's distance functions, one set per target; only
+ * lib/index/kernels/distance*.c include this (everyone else goes through the dispatch). Each
+ * set is compiled only for its own CPU family (lib/index/kernels/meson.build). */
 #ifndef VDB_DISTANCE_IMPL_H
 #define VDB_DISTANCE_IMPL_H
 
@@ -19,5 +20,22 @@ void vdb_cos_parts_avx512(const float *q, const float *x, size_t dim, float part
 int32_t vdb_dot_u8i16_avx2(const uint8_t *c, const int16_t *w, size_t n);
 int32_t vdb_dot_u8i16_avx512(const uint8_t *c, const int16_t *w, size_t n);
 int32_t vdb_dot_u8i16_vnni(const uint8_t *c, const int16_t *w, size_t n);
+
+/* Bits set in n 64-bit words. */
+size_t vdb_popcount_popcnt(const uint64_t *w, size_t n);
+
+/* AArch64: NEON (distance_neon.c) and SVE (distance_sve.c). */
+float vdb_l2sq_neon(const float *a, const float *b, size_t dim);
+float vdb_ip_neon(const float *a, const float *b, size_t dim);
+float vdb_norm_sq_neon(const float *a, size_t dim);
+void vdb_cos_parts_neon(const float *q, const float *x, size_t dim, float parts[3]);
+int32_t vdb_dot_u8i16_neon(const uint8_t *c, const int16_t *w, size_t n);
+size_t vdb_popcount_neon(const uint64_t *w, size_t n);
+float vdb_l2sq_sve(const float *a, const float *b, size_t dim);
+float vdb_ip_sve(const float *a, const float *b, size_t dim);
+float vdb_norm_sq_sve(const float *a, size_t dim);
+void vdb_cos_parts_sve(const float *q, const float *x, size_t dim, float parts[3]);
+int32_t vdb_dot_u8i16_sve(const uint8_t *c, const int16_t *w, size_t n);
+size_t vdb_popcount_sve(const uint64_t *w, size_t n);
 
 #endif

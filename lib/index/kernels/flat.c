@@ -1,5 +1,5 @@
-/* Exact (flat) search under a bitset: SIMD kernels for a few queries, OpenBLAS sgemm for batches. */
-#include <cblas.h>
+/* Exact (flat) search under a bitset: SIMD kernels for a few queries, a matrix product
+ * (vdb_gemm_nt: OpenBLAS sgemm, or the portable one) for batches. */
 #include <limits.h>
 #include <math.h>
 
@@ -172,8 +172,7 @@ static vdb_status search_gemm(const float *base, size_t n, size_t dim, vdb_metri
         }
         for (size_t q0 = 0; q0 < nq; q0 += qb) {
             size_t m = VDB_MIN(qb, nq - q0);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)cnt, (int)dim, 1.0f,
-                        queries + q0 * dim, (int)dim, x, (int)dim, 0.0f, scores, (int)cnt);
+            vdb_gemm_nt(m, cnt, dim, queries + q0 * dim, dim, x, dim, scores, cnt);
             for (size_t qi = 0; qi < m; qi++) {
                 float *s = scores + qi * cnt;
                 to_scores(metric, s, cnt, xnorm, qnorm[q0 + qi]);

@@ -1,4 +1,5 @@
-/* The kernels every index shares: distance kernels (runtime-dispatched AVX-512 / AVX2 / portable), a
+/* The kernels every index shares: distance kernels (runtime-dispatched: AVX-512 / AVX2 on x86-64,
+ * SVE / NEON on AArch64, portable everywhere), a
  * top-k heap, and exact (flat) search under a bitset. Thread-safe: no shared state after
  * the one-time CPU detection. */
 #ifndef VDB_INDEX_H
@@ -6,10 +7,11 @@
 
 #include "util/util.h"
 
-/* "avx512", "avx2" or "portable": the kernels picked for this CPU. */
+/* The kernels picked for this CPU: "avx512-vnni", "avx512", "avx2" (x86-64), "sve", "neon"
+ * (AArch64) or "portable". */
 const char *vdb_simd_level(void);
-/* Tests and benchmarks: force a level ("portable", "avx2", "avx512"); returns false if the
- * CPU lacks it. NULL restores the automatic choice. Not thread-safe. */
+/* Tests and benchmarks: force a level (one of the names above); returns false if the CPU (or
+ * this build's CPU family) lacks it. NULL restores the automatic choice. Not thread-safe. */
 bool vdb_simd_force(const char *level);
 
 float vdb_dist_l2sq(const float *a, const float *b, size_t dim);
@@ -70,6 +72,8 @@ static inline void vdb_topk_offer(vdb_topk *t, float d, int64_t id)
 /* Sorts the kept pairs best first (in place; the heap is then no longer a heap). */
 void vdb_topk_sort(vdb_topk *t);
 
+/* Bits set in n 64-bit words (the dispatched popcount kernel). */
+size_t vdb_popcount(const uint64_t *w, size_t n);
 /* How many of the first n bits are set (n when bitset is NULL: everything allowed). */
 size_t vdb_bitset_count(const uint64_t *bitset, size_t n);
 /* The first row >= r whose bit is set, or n when none is (r itself when bitset is NULL);
@@ -89,10 +93,16 @@ static inline size_t vdb_bitset_next(const uint64_t *bitset, size_t n, size_t r)
     return n;
 }
 
+/* c = a times b transposed: c[i * ldc + j] = a_i . b_j for m rows a_i (k floats, lda apart)
+ * and n rows b_j (ldb apart). OpenBLAS's sgemm (its own threads) when built with it, else a
+ * portable blocked product on this thread. Sizes must fit int. */
+void vdb_gemm_nt(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *b,
+                 size_t ldb, float *c, size_t ldc);
+
 /* Exact search of nq queries over n rows of base (row-major, dim floats each). Only rows whose
  * bit is set in bitset are candidates (NULL: all rows). Each hit is pushed into out[q] with
  * id = id_base + row, so one heap per query can collect several segments. Batches of queries
- * go through OpenBLAS sgemm when that is faster. NaN scores are never kept. */
+ * go through vdb_gemm_nt when that is faster. NaN scores are never kept. */
 vdb_status vdb_flat_search(const float *base, size_t n, size_t dim, vdb_metric metric,
                            const float *queries, size_t nq, const uint64_t *bitset,
                            int64_t id_base, vdb_topk *out);

@@ -169,6 +169,8 @@ const char *check_index(const faiss::IndexIVF *ix, const vdb_faiss_params *p, si
 
 } // namespace
 
+bool vdb_faiss_available(void) { return true; }
+
 vdb_status vdb_faiss_build(const vdb_faiss_params *p, const float *x, size_t n, uint32_t threads,
                            const float *coarse, const float *books,
                            void (*progress)(void *arg, size_t done, size_t total), void *arg,

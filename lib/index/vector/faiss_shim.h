@@ -13,6 +13,13 @@ extern "C" { /* util/util.h declares its functions without a C++ guard */
 
 typedef struct vdb_faiss vdb_faiss;
 
+/* Whether Faiss is built in (meson -Dfaiss). Without it (faiss_shim_none.c) every call below
+ * answers VDB_EUNSUPPORTED with VDB_FAISS_MISSING in its message. */
+bool vdb_faiss_available(void);
+#define VDB_FAISS_MISSING                                                                      \
+    "needs Faiss, and this libvdb was built without it (meson -Dfaiss=disabled, or no "        \
+    "libfaiss-dev): FLAT, HNSW and IVF_FLAT work without it"
+
 typedef enum vdb_faiss_kind {
     VDB_FAISS_SQ8 = 1, /* IndexIVFScalarQuantizer, QT_8bit */
     VDB_FAISS_PQ = 2,  /* IndexIVFPQ (m sub-quantizers of nbits) */

@@ -19,7 +19,7 @@ static vdb_ivf_params with_defaults(const vdb_ivf_params *p)
     return d;
 }
 
-vdb_status vdb_ivf_check(vdb_ivf_kind kind, uint32_t dim, const vdb_ivf_params *p)
+vdb_status ivf_check_params(vdb_ivf_kind kind, uint32_t dim, const vdb_ivf_params *p)
 {
     if (kind != VDB_IVF_FLAT && kind != VDB_IVF_SQ8 && kind != VDB_IVF_PQ)
         return vdb_set_errmsg(VDB_EINVAL, "ivf: unknown index kind %d", (int)kind);
@@ -38,6 +38,15 @@ vdb_status vdb_ivf_check(vdb_ivf_kind kind, uint32_t dim, const vdb_ivf_params *
         return vdb_set_errmsg(VDB_EINVAL, "ivf: IVF_PQ nbits %u out of range %u..%u", d.pq_nbits,
                               VDB_IVF_PQ_NBITS_MIN, VDB_IVF_PQ_NBITS_MAX);
     return VDB_OK;
+}
+
+vdb_status vdb_ivf_check(vdb_ivf_kind kind, uint32_t dim, const vdb_ivf_params *p)
+{
+    vdb_status st = ivf_check_params(kind, dim, p);
+    if (st == VDB_OK && kind != VDB_IVF_FLAT && !vdb_faiss_available())
+        st = vdb_set_errmsg(VDB_EUNSUPPORTED, "ivf: %s %s",
+                            kind == VDB_IVF_SQ8 ? "IVF_SQ8" : "IVF_PQ", VDB_FAISS_MISSING);
+    return st;
 }
 
 /* Progress of a Faiss build on the scale of ours: training is the first half. */

@@ -35,6 +35,10 @@ struct vdb_ivf {
 /* How a row picks its list: L2 for L2 and COSINE (rows are normalized), inner product for IP. */
 static inline bool ivf_probe_by_ip(const vdb_ivf *ivf) { return ivf->metric == VDB_METRIC_IP; }
 
+/* vdb_ivf_check without asking whether Faiss is built in: the decoder checks the shape of an
+ * IVF_SQ8 / IVF_PQ frame before the shim says whether it can read the rest. */
+vdb_status ivf_check_params(vdb_ivf_kind kind, uint32_t dim, const vdb_ivf_params *p);
+
 /* Builds ivf->l over base (normalizing for COSINE); ivf's kind, metric, dim, n, nlist set. */
 vdb_status ivf_flat_build(vdb_ivf *ivf, const float *base, uint32_t threads,
                           void (*progress)(void *arg, size_t done, size_t total), void *arg);

@@ -131,7 +131,7 @@ static bool header_ok(const vdb_ivf *ivf, uint32_t flat)
         return false;
     if (ivf->kind == VDB_IVF_PQ) {
         vdb_ivf_params p = {ivf->nlist ? ivf->nlist : 1, ivf->pq_m, ivf->pq_nbits};
-        if (!ivf->pq_nbits || vdb_ivf_check(VDB_IVF_PQ, ivf->dim, &p) != VDB_OK)
+        if (!ivf->pq_nbits || ivf_check_params(VDB_IVF_PQ, ivf->dim, &p) != VDB_OK)
             return false;
     } else if (ivf->pq_m || ivf->pq_nbits) {
         return false;

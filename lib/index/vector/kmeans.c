@@ -1,5 +1,5 @@
-/* k-means (Lloyd) for the IVF coarse quantizer: sgemm assignment in fixed row blocks over pthreads. */
-#include <cblas.h>
+/* k-means (Lloyd) for the IVF coarse quantizer: assignment by matrix products (vdb_gemm_nt) in
+ * fixed row blocks over pthreads. */
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -26,8 +26,7 @@ typedef struct assign_job {
 /* For L2 the best centroid minimizes |c|^2 - 2 x.c (|x|^2 is the same for all). */
 static void assign_block(assign_job *j, size_t r0, size_t m, float *scores)
 {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)j->k, (int)j->dim, 1.0f,
-                j->x + r0 * j->dim, (int)j->dim, j->c, (int)j->dim, 0.0f, scores, (int)j->k);
+    vdb_gemm_nt(m, j->k, j->dim, j->x + r0 * j->dim, j->dim, j->c, j->dim, scores, j->k);
     for (size_t i = 0; i < m; i++) {
         const float *s = scores + i * j->k;
         uint32_t best = 0;

@@ -1,5 +1,5 @@
 /* k-means for the IVF coarse quantizer: random init from a fixed seed, Lloyd iterations whose
- * assignment step is one OpenBLAS sgemm per block of rows, spread over pthreads. */
+ * assignment step is one matrix product (vdb_gemm_nt) per block of rows, spread over pthreads. */
 #ifndef VDB_KMEANS_H
 #define VDB_KMEANS_H
 
