@@ -1,5 +1,8 @@
 /* IVF_FLAT, IVF_SQ8 and IVF_PQ as vector-index kinds: their parameters as Milvus names them,
  * and one vtable over ivf.h for the three. */
+#include <stdio.h>
+#include <string.h>
+
 #include "index/vector/ivf.h"
 #include "index/vector/vindex.h"
 
@@ -21,6 +24,30 @@ static vdb_ivf_params ivf_params(const vdb_vparams *p, bool pq)
                             pq ? (uint32_t)p->v[P_NBITS] : 0};
 }
 
+/* What ivf.c itself refuses, at create_index rather than at the first build: a dim out of
+ * range, or a kind this build lacks (IVF_SQ8 and IVF_PQ without Faiss). */
+static vdb_status check_with(vdb_ivf_kind kind, const vdb_vparams *p, const vdb_vectors *shape)
+{
+    vdb_ivf_params ip = ivf_params(p, kind == VDB_IVF_PQ);
+    vdb_status st = vdb_ivf_check(kind, shape ? shape->dim : 1, &ip);
+    if (st == VDB_OK)
+        return st;
+    char why[512]; /* the message without ivf.c's prefix (copied: it is the thread's buffer) */
+    const char *m = vdb_err_get();
+    snprintf(why, sizeof why, "%s", strncmp(m, "ivf: ", 5) ? m : m + 5);
+    return vdb_set_errmsg(st, "%s", why);
+}
+
+static vdb_status check_flat(const vdb_vparams *p, const vdb_vectors *shape)
+{
+    return check_with(VDB_IVF_FLAT, p, shape);
+}
+
+static vdb_status check_sq8(const vdb_vparams *p, const vdb_vectors *shape)
+{
+    return check_with(VDB_IVF_SQ8, p, shape);
+}
+
 static vdb_status check_pq(const vdb_vparams *p, const vdb_vectors *shape)
 {
     uint32_t m = (uint32_t)p->v[P_M];
@@ -30,7 +57,7 @@ static vdb_status check_pq(const vdb_vparams *p, const vdb_vectors *shape)
     if (shape && (m > shape->dim || shape->dim % m))
         return vdb_set_errmsg(VDB_EINVAL, "IVF_PQ parameter m=%u must divide the field's dim %u",
                               m, shape->dim);
-    return VDB_OK;
+    return check_with(VDB_IVF_PQ, p, shape);
 }
 
 /* One build function per kind: the vtable carries no pointer to its own kind. */
@@ -113,9 +140,9 @@ static void release(void *idx) { vdb_ivf_free(idx); }
     }
 
 /* IVF_FLAT and IVF_SQ8 take the first row of pq_params (nlist) only */
-const vdb_vindex_kind vdb_ivf_flat_kind = IVF_KIND("IVF_FLAT", "ivf_flat", 1, NULL, build_flat,
-                                                   decode_flat);
-const vdb_vindex_kind vdb_ivf_sq8_kind = IVF_KIND("IVF_SQ8", "ivf_sq8", 1, NULL, build_sq8,
+const vdb_vindex_kind vdb_ivf_flat_kind = IVF_KIND("IVF_FLAT", "ivf_flat", 1, check_flat,
+                                                   build_flat, decode_flat);
+const vdb_vindex_kind vdb_ivf_sq8_kind = IVF_KIND("IVF_SQ8", "ivf_sq8", 1, check_sq8, build_sq8,
                                                   decode_sq8);
 const vdb_vindex_kind vdb_ivf_pq_kind = IVF_KIND("IVF_PQ", "ivf_pq", VDB_ARRAY_LEN(pq_params),
                                                  check_pq, build_pq, decode_pq);
