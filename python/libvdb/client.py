@@ -17,7 +17,7 @@ import threading
 import time
 
 from . import _lib, _template
-from ._data import (DYNAMIC_FIELD, einval, is_seq, np, output_plan, to_columns, check_writable,
+from ._data import (einval, is_seq, np, output_plan, to_columns, check_writable,
                     vectors)
 from .errors import NotFoundError, Status, TimedOutError, UnsupportedError
 from .schema import DataType, IndexParams, LoadState, Schema, to_datatype, to_metric
@@ -883,6 +883,12 @@ class MilvusClient:
         progress = kwargs.get("progress")
         if isinstance(field_name, IndexParams):
             index_params, field_name = field_name, None
+            if index_type != "AUTOINDEX":  # pymilvus's create_index(name, index_params, timeout)
+                if isinstance(index_type, bool) or not isinstance(index_type, numbers.Real) or \
+                        timeout is not None:
+                    raise einval("create_index(collection_name, index_params, timeout): %r is "
+                                 "not a timeout" % (index_type,))
+                timeout = index_type
         if index_params is not None:
             if field_name is not None or kwargs.get("index_name") or kwargs.get("metric_type"):
                 raise einval("create_index takes index_params or a field_name, not both")

@@ -27,17 +27,33 @@ MODES = [m for m in os.environ.get("LIBVDB_TEST_MODES", "embedded,remote").split
 TOKEN = "root:Milvus"
 
 
+LIBRARY = os.environ.get("LIBVDB_TEST_LIBRARY", "1") != "0"  # 0: libvdb.so is not loadable
+
+
 def pytest_configure(config):
     config.addinivalue_line("markers", "embedded_only(reason): needs the embedded mode")
+    config.addinivalue_line("markers", "needs_library: loads libvdb.so (besides a server)")
 
 
 def pytest_collection_modifyitems(config, items):
+    """Each test belongs to one run: a test with a mode to that mode's; one with the server
+    fixture alone to the remote run; any other (the package, the library) to the embedded
+    run. The others are deselected; without a loadable libvdb.so (a sanitizer build) so is
+    everything that loads it."""
+    keep, drop = [], []
     for item in items:
+        run = getattr(getattr(item, "callspec", None), "params", {}).get("mode")
+        if run is None:
+            run = "remote" if "server" in item.fixturenames else "embedded"
+        loads = run == "embedded" or item.get_closest_marker("needs_library")
+        (keep if run in MODES and (LIBRARY or not loads) else drop).append(item)
         m = item.get_closest_marker("embedded_only")
-        if m and getattr(item, "callspec", None) and item.callspec.params.get("mode") == \
-                "remote":
+        if m and run == "remote":
             item.add_marker(pytest.mark.skip(reason="embedded only: " + (m.args[0] if m.args
                                                                           else "")))
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
 
 
 class Server:
