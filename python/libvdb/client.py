@@ -399,6 +399,9 @@ class MilvusClient:
         level = _level(level) if level is not None else None
         indexes = []
         if schema is None:
+            if index_params is not None:
+                raise einval("index_params need a schema (the quick setup indexes its vector "
+                             "field with an AUTOINDEX)")
             if isinstance(dimension, bool) or not isinstance(dimension, numbers.Integral):
                 raise einval("create_collection needs a dimension (an int) or a schema, not %r"
                              % (dimension,))
@@ -427,6 +430,12 @@ class MilvusClient:
                     raise einval("%s is for the quick setup; with a schema, set it there" % k)
             if dimension is not None:
                 raise einval("give a dimension (quick setup) or a schema, not both")
+            for k, v, dflt in (("primary_field_name", primary_field_name, "id"),
+                               ("id_type", id_type, "int"),
+                               ("vector_field_name", vector_field_name, "vector"),
+                               ("auto_id", auto_id, False)):
+                if v != dflt:
+                    raise einval("%s is for the quick setup; with a schema, say it there" % k)
             if index_params is not None:
                 if not isinstance(index_params, IndexParams):
                     raise einval("index_params must be an IndexParams "

@@ -238,6 +238,19 @@ def test_drop_of_a_missing_collection_succeeds(client):
         client.drop_collection("")
 
 
+def test_quick_setup_and_schema_arguments_do_not_mix(client):
+    s = client.create_schema()
+    s.add_field("id", DataType.INT64, is_primary=True)
+    s.add_field("v", DataType.FLOAT_VECTOR, dim=2)
+    for kw in (dict(schema=s, dimension=2), dict(schema=s, auto_id=True),
+               dict(schema=s, id_type="string"), dict(schema=s, max_length=5),
+               dict(dimension=2, index_params=client.prepare_index_params("vector")),
+               dict(dimension="2"), dict()):
+        with pytest.raises(libvdb.InvalidArgumentError):
+            client.create_collection("x", **kw)
+    assert not client.has_collection("x")
+
+
 def test_quick_setup_indexes_and_searches(client):
     client.create_collection("q", dimension=3, metric_type="IP")
     assert client.list_indexes("q") == ["vector"]
