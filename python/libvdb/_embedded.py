@@ -176,6 +176,10 @@ class EmbeddedTransport:
         if st:
             raise self._error(st)
 
+    def call_timeout(self, t):
+        """Calls run in this process and are not interrupted: only the index waits take a
+        timeout (MilvusClient passes it to them)."""
+
     def close(self):
         db, self._db = self._db, None
         if db is None:

@@ -153,6 +153,10 @@ class RemoteTransport:
             self._local.conn = c
         return c, c.sock is not None
 
+    def call_timeout(self, t):
+        """The timeout of the calls this thread makes now (None: the client's)."""
+        self._local.timeout = t
+
     def close(self):
         self._closed = True
         with self._lock:
@@ -169,6 +173,8 @@ class RemoteTransport:
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if self._auth:
             headers["Authorization"] = self._auth
+        if timeout is None:
+            timeout = getattr(self._local, "timeout", None)
         t = self.timeout if timeout is None else timeout
         for attempt in (0, 1):
             c, reused = self._conn(t)

@@ -11,6 +11,7 @@ _remote.RemoteTransport (HTTP). Both return the same values, so both modes answe
 """
 
 import functools
+import inspect
 import numbers
 import sys
 import threading
@@ -179,18 +180,37 @@ def travel_timestamp_ok(ts):
     return True
 
 
+def _check_timeout(t):
+    if t is not None and (isinstance(t, bool) or not isinstance(t, numbers.Real) or t <= 0):
+        raise einval("timeout must be a positive number of seconds, not %r" % (t,))
+    return t
+
+
 def _api(fn):
-    """Runs a method while the client is open (close() waits for calls running)."""
+    """Runs a method while the client is open (close() waits for calls running), with the
+    call's timeout (its timeout argument, else the client's) for the transport."""
+    sig = inspect.signature(fn)
+    takes_timeout = "timeout" in sig.parameters
 
     @functools.wraps(fn)
     def wrapper(self, *args, **kwargs):
+        timeout = None
+        if takes_timeout:
+            try:
+                timeout = sig.bind_partial(self, *args, **kwargs).arguments.get("timeout")
+            except TypeError:
+                pass  # the call itself raises it, as Python words it
+            _check_timeout(timeout)
         with self._cv:
-            if self._t is None:
+            t = self._t
+            if t is None:
                 raise einval("the client is closed")
             self._active += 1
+        t.call_timeout(timeout)
         try:
             return fn(self, *args, **kwargs)
         finally:
+            t.call_timeout(None)
             with self._cv:
                 self._active -= 1
                 if not self._active:
@@ -240,10 +260,7 @@ class MilvusClient:
         self._levels = {}  # collection -> its default consistency level (see create_collection)
         self._mode_closed = None
         self.uri = str(uri)
-        if timeout is not None and (isinstance(timeout, bool) or
-                                    not isinstance(timeout, numbers.Real) or timeout <= 0):
-            raise einval("timeout must be a positive number of seconds, not %r" % (timeout,))
-        self.timeout = timeout
+        self.timeout = _check_timeout(timeout)
         for k in kwargs:
             if k not in OPTION_NAMES and k not in REMOTE_OPTIONS:
                 raise TypeError("MilvusClient() got an unexpected keyword argument %r" % k)
@@ -493,8 +510,8 @@ class MilvusClient:
         return self._t.has_collection(collection_name)
 
     @_api
-    def list_collections(self, **kwargs):
-        _check_kwargs("list_collections", kwargs, ("timeout",))
+    def list_collections(self, timeout=None, **kwargs):
+        _check_kwargs("list_collections", kwargs)
         return self._t.list_collections()
 
     @_api
@@ -980,10 +997,10 @@ class MilvusClient:
         return out
 
     @_api
-    def list_indexes(self, collection_name, field_name="", **kwargs):
+    def list_indexes(self, collection_name, field_name="", timeout=None, **kwargs):
         """Names of the indexes (for now each is named after its field), of field_name's only
         when given."""
-        _check_kwargs("list_indexes", kwargs, ("timeout",))
+        _check_kwargs("list_indexes", kwargs)
         info = self._info(collection_name, refresh=True)
         return [n for n in self._t.list_indexes(collection_name, info)
                 if not field_name or n == field_name]

@@ -384,6 +384,32 @@ def test_remote_uri_never_creates_a_folder(tmp_path, monkeypatch):
     assert os.listdir(tmp_path) == []
 
 
+def test_remote_timeout_is_honoured():
+    """A server that accepts and never answers: the call's timeout (or the client's) ends it."""
+    import socket
+    import time
+    lsock = socket.socket()
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(8)
+    try:
+        uri = "http://127.0.0.1:%d" % lsock.getsockname()[1]
+        for c, call in ((libvdb.MilvusClient(uri), lambda c: c.list_collections(timeout=0.3)),
+                        (libvdb.MilvusClient(uri, timeout=0.3), lambda c: c.has_collection("x")),
+                        (libvdb.MilvusClient(uri, timeout=60),
+                         lambda c: c.describe_collection("x", 0.3))):
+            t0 = time.monotonic()
+            with pytest.raises(libvdb.TimedOutError):
+                call(c)
+            assert time.monotonic() - t0 < 10
+            c.close()
+        with pytest.raises(libvdb.InvalidArgumentError):
+            libvdb.MilvusClient(uri).list_collections(timeout=-1)
+        with pytest.raises(libvdb.InvalidArgumentError):
+            libvdb.MilvusClient(uri, timeout="5")
+    finally:
+        lsock.close()
+
+
 def test_embedded_refuses_server_arguments(db_path):
     for kw in (dict(token="t"), dict(user="u", password="p"), dict(secure=True),
                dict(server_pem_path="x.pem")):
