@@ -325,11 +325,11 @@ def test_create_then_index_names_the_metric(client):
 
 def test_progress_callback_sees_rows(connect, mode):
     np = pytest.importorskip("numpy")
-    c = connect(segment_max_rows=4000) if mode == "embedded" else connect()
+    c = connect(segment_max_rows=6000) if mode == "embedded" else connect()
     try:
         c.create_collection("p", dimension=32, metric_type="L2")
         c.drop_index("p", "vector")
-        n = 10000
+        n = 12000
         c.insert("p", {"id": np.arange(n),
                        "vector": np.random.default_rng(3).standard_normal((n, 32),
                                                                           dtype=np.float32)})
@@ -342,7 +342,7 @@ def test_progress_callback_sees_rows(connect, mode):
         assert all(t == n and 0 <= d <= t for d, t in seen)
         assert [d for d, _ in seen] == sorted(d for d, _ in seen)  # never goes back
         if mode == "embedded":  # rows inside a segment's build count as they are done
-            assert any(0 < d < n and d % 4000 for d, _ in seen), seen
+            assert any(0 < d < n and d % 6000 for d, _ in seen), seen
         assert c.describe_index("p", "vector")["indexed_rows"] == n
         assert c.wait_for_index_building_complete("p", "vector", progress=False)
     finally:
