@@ -71,6 +71,9 @@ _REFUSED = {
     },
     "upsert": {"partial_update": "partial updates", "field_ops": "partial updates"},
     "compact": {"is_clustering": "clustering compaction", "is_l0": "L0 compaction"},
+    "load": {"resource_groups": "resource groups", "load_fields": "partial loads (load_fields)",
+             "skip_load_dynamic_field": "partial loads (skip_load_dynamic_field)",
+             "replica_number": "replicas (replica_number other than 1)"},
 }
 # pymilvus methods for features libvdb lacks: each raises UnsupportedError naming its feature
 _NOT_IN_LIBVDB = {}
@@ -117,7 +120,8 @@ def _check_kwargs(method, kwargs, allowed=()):
         if k in allowed:
             continue
         if k in refused:
-            if v is None or v is False or (is_seq(v) and len(v) == 0) or v == {} or v == "":
+            if v is None or v is False or (is_seq(v) and len(v) == 0) or v == {} or v == "" \
+                    or (k == "replica_number" and v == 1):
                 continue
             raise _unsupported("%s(%s=...): libvdb has no %s" % (method, k, refused[k]))
         raise TypeError("%s() got an unexpected keyword argument %r" % (method, k))
@@ -339,7 +343,12 @@ class MilvusClient:
 
     def _read(self, collection_name, partition_names, kwargs):
         level = kwargs.get("consistency_level")
+        if level is not None and kwargs.get("travel_timestamp"):
+            raise einval("travel_timestamp reads as of that moment: it takes no "
+                         "consistency_level")
         level = _level(level) if level is not None else self._levels.get(collection_name)
+        if kwargs.get("staleness_ms") is not None and level != "Bounded":
+            raise einval("staleness_ms is for consistency_level='Bounded', not %s" % level)
         return _Read(partition_names, level, kwargs.get("staleness_ms"),
                      kwargs.get("travel_timestamp"))
 
@@ -561,9 +570,7 @@ class MilvusClient:
     @_api
     def load_collection(self, collection_name, timeout=None, **kwargs):
         """Nothing to do: every collection is always loaded. Checks that it exists."""
-        _check_kwargs("load_collection", kwargs, ("replica_number", "refresh",
-                                                  "resource_groups", "load_fields",
-                                                  "skip_load_dynamic_field", "_refresh"))
+        _check_kwargs("load", kwargs, ("refresh", "_refresh"))  # loaded already: refreshed
         self._require(collection_name)
 
     @_api
@@ -618,9 +625,7 @@ class MilvusClient:
     @_api
     def load_partitions(self, collection_name, partition_names, timeout=None, **kwargs):
         """Nothing to do (always loaded). Checks that they exist."""
-        _check_kwargs("load_partitions", kwargs, ("replica_number", "refresh",
-                                                  "resource_groups", "load_fields",
-                                                  "skip_load_dynamic_field"))
+        _check_kwargs("load", kwargs, ("refresh",))
         self._require(collection_name, partition_names)
 
     @_api
@@ -1027,14 +1032,19 @@ class MilvusClient:
     using_database = use_database
 
     @_api
-    def get_server_version(self, timeout=None, **kwargs):
-        """Embedded: the version of the loaded libvdb.so. vdb-server's REST API has no
-        version endpoint: UnsupportedError there."""
-        _check_kwargs("get_server_version", kwargs, ("detail",))
+    def get_server_version(self, timeout=None, detail=False, **kwargs):
+        """Embedded: the version of the loaded libvdb.so (detail=True: {"version",
+        "deploy_mode": "EMBEDDED", "library_path"}). vdb-server's REST API has no version
+        endpoint: UnsupportedError there."""
+        _check_kwargs("get_server_version", kwargs)
         if self._t.mode != "embedded":
             raise _unsupported("get_server_version: vdb-server's REST API has no version "
                                "endpoint (its gRPC GetVersion says v2.6.0)")
-        return _lib.get().vdb_version().decode()
+        version = _lib.get().vdb_version().decode()
+        if detail:
+            return {"version": version, "deploy_mode": "EMBEDDED",
+                    "library_path": _lib.get().path}
+        return version
 
 
 for _n, _what in _NOT_IN_LIBVDB.items():

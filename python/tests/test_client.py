@@ -20,9 +20,13 @@ def l2(a, b):
 
 # ---- module, client lifecycle ---------------------------------------------------------------
 
-def test_version_and_path():
+def test_version_and_path(db_path):
     assert libvdb.library_version().count(".") == 2
     assert os.path.exists(libvdb.library_path()) or libvdb.library_path().startswith("libvdb")
+    with libvdb.MilvusClient(db_path) as c:
+        assert c.get_server_version() == libvdb.library_version()
+        d = c.get_server_version(detail=True)
+        assert d["version"] == libvdb.library_version() and d["deploy_mode"] == "EMBEDDED"
 
 
 def test_context_manager_and_close(connect, mode):
@@ -413,6 +417,12 @@ def test_bounded_staleness(docs):
     hits = docs.search("docs", [docs.vecs[1]], limit=1, consistency_level="Bounded",
                        staleness_ms=0)[0]
     assert hits[0]["id"] == 1
+    with pytest.raises(libvdb.InvalidArgumentError):  # staleness is Bounded's alone
+        docs.get("docs", 1, staleness_ms=10)
+    with pytest.raises(libvdb.InvalidArgumentError):
+        docs.get("docs", 1, consistency_level="Strong", staleness_ms=10)
+    with pytest.raises(libvdb.InvalidArgumentError):
+        docs.get("docs", 1, consistency_level="Strong", travel_timestamp=docs.now())
 
 
 @pytest.mark.embedded_only("time travel (vdb-server's REST API has no timestamps)")

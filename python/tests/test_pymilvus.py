@@ -182,6 +182,9 @@ def test_pymilvus_features_libvdb_lacks_are_refused(docs):
         lambda: docs.list_roles(),
         lambda: docs.alter_collection_properties("docs", {"a": 1}),
         lambda: docs.add_collection_field("docs", "f", DataType.INT64),
+        lambda: docs.load_collection("docs", replica_number=2),
+        lambda: docs.load_collection("docs", load_fields=["title"]),
+        lambda: docs.load_partitions("docs", ["_default"], resource_groups=["rg"]),
     ]
     for call in refused:
         with pytest.raises(libvdb.UnsupportedError) as e:
@@ -190,6 +193,7 @@ def test_pymilvus_features_libvdb_lacks_are_refused(docs):
     # the same options switched off are fine (wrappers pass them so)
     assert len(docs.search("docs", q, limit=2, group_by_field=None, ranker=None,
                            ignore_growing=False)[0]) == 2
+    docs.load_collection("docs", replica_number=1, refresh=True)
     assert not docs.has_collection("x") and docs.has_collection("docs")
     assert docs.list_databases() == ["default"]
     docs.use_database("default")
