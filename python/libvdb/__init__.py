@@ -1,24 +1,26 @@
-"""libvdb: Python bindings (ctypes) for the libvdb embeddable vector database.
+"""libvdb: Python client of the libvdb vector database, shaped like pymilvus's MilvusClient.
 
     import libvdb
-    with libvdb.Client("./my.db") as client:
+    with libvdb.MilvusClient("./my.db") as client:     # embedded: a folder, through libvdb.so
         client.create_collection("docs", dimension=4)
         client.insert("docs", [{"id": 1, "vector": [0.1, 0.2, 0.3, 0.4], "title": "a"}])
         print(client.search("docs", [[0.1, 0.2, 0.3, 0.4]], limit=3, output_fields=["title"]))
 
-The Client follows pymilvus's MilvusClient; see python/README.md.
+    client = libvdb.MilvusClient("http://127.0.0.1:19530", token="root:Milvus")  # vdb-server
+
+See python/README.md.
 """
 
 from . import _lib
-from .client import Client
-from .errors import (AlreadyExistsError, ConflictError, CorruptError, InvalidArgumentError,
-                     LockedError, NotFoundError, OutOfMemoryError, RangeError, Status,
-                     StorageIOError, TimedOutError, UnsupportedError, VdbError, VersionError)
-from .schema import CollectionSchema, DataType, FieldSchema, IndexParams, MetricType, Schema
+from .client import Client, MilvusClient
+from .errors import (AlreadyExistsError, AuthenticationError, ConflictError,
+                     ConnectionFailedError, CorruptError, InvalidArgumentError, LockedError,
+                     NotFoundError, OutOfMemoryError, RangeError, Status, StorageIOError,
+                     TimedOutError, UnsupportedError, VdbError, VersionError)
+from .schema import (CollectionSchema, DataType, FieldSchema, IndexParams, LoadState,
+                     MetricType, Schema)
 
-__version__ = "0.1.0"
-
-MilvusClient = Client  # for code written against pymilvus
+__version__ = "0.2.0"
 
 
 def library_version():
@@ -33,7 +35,8 @@ def library_path():
 
 __all__ = [
     "Client", "MilvusClient", "Schema", "CollectionSchema", "FieldSchema", "IndexParams",
-    "DataType", "MetricType", "Status", "VdbError", "InvalidArgumentError", "NotFoundError",
+    "DataType", "MetricType", "LoadState", "Status", "AuthenticationError",
+    "ConnectionFailedError", "VdbError", "InvalidArgumentError", "NotFoundError",
     "AlreadyExistsError", "StorageIOError", "CorruptError", "UnsupportedError",
     "OutOfMemoryError", "LockedError", "VersionError", "ConflictError", "RangeError",
     "TimedOutError", "library_version", "library_path",

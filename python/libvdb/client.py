@@ -1,87 +1,220 @@
-"""Client: the libvdb database handle, shaped like pymilvus's MilvusClient."""
+"""MilvusClient: pymilvus's MilvusClient over libvdb, embedded or remote.
 
-import array
+    MilvusClient("./my.db")                                  # a folder, in this process
+    MilvusClient("http://127.0.0.1:19530", token="root:Milvus")  # vdb-server (REST API v2)
+
+This file is the one implementation of every method: it checks the arguments (types, ranges,
+kwargs: unknown ones are a TypeError, pymilvus's for a feature libvdb lacks an UnsupportedError),
+turns rows into checked columns, fills filter templates, and shapes the results. Below it a
+transport does the work: _embedded.EmbeddedTransport (ctypes over libvdb.so) or
+_remote.RemoteTransport (HTTP). Both return the same values, so both modes answer alike.
+"""
+
 import functools
-import json
+import inspect
 import numbers
 import sys
 import threading
 import time
-from ctypes import (POINTER, byref, c_char_p, c_double, c_float, c_int, c_int8, c_int16,
-                    c_int32, c_int64, c_uint8, c_uint64, c_void_p, sizeof, string_at)
 
-from . import _lib
-from .errors import InvalidArgumentError, NotFoundError, Status, error_for
-from .schema import DataType, FieldSchema, IndexParams, MetricType, Schema, to_datatype, to_metric
+from . import _lib, _template
+from ._data import (einval, is_seq, np, output_plan, to_columns, check_writable,
+                    vectors)
+from .errors import NotFoundError, Status, TimedOutError, UnsupportedError
+from .schema import DataType, IndexParams, LoadState, Schema, to_datatype, to_metric
 
-try:
-    import numpy as np
-except ImportError:  # numpy is optional: lists work everywhere
-    np = None
+__all__ = ["MilvusClient", "Client"]
 
-__all__ = ["Client"]
+MAX_TOPK = 16384  # limit + offset of a search or a query, as Milvus
+_LEVELS = {"strong": "Strong", "session": "Session", "bounded": "Bounded",
+           "eventually": "Eventually", 0: "Strong", 1: "Session", 2: "Bounded",
+           3: "Eventually"}
+_LEVEL_NUMBERS = {"Strong": 0, "Session": 1, "Bounded": 2, "Eventually": 3}
 
-DYNAMIC_FIELD = "$meta"
-_MISSING = object()
 
-_INT_CTYPES = {
-    DataType.INT8: (c_int8, -(1 << 7), (1 << 7) - 1),
-    DataType.INT16: (c_int16, -(1 << 15), (1 << 15) - 1),
-    DataType.INT32: (c_int32, -(1 << 31), (1 << 31) - 1),
-    DataType.INT64: (c_int64, -(1 << 63), (1 << 63) - 1),
+def _unsupported(msg):
+    return UnsupportedError(Status.EUNSUPPORTED, msg)
+
+
+# pymilvus keyword arguments for features libvdb lacks: refused by name (when set), never
+# ignored. Any other unknown keyword argument is a TypeError.
+_READ_REFUSED = {
+    "guarantee_timestamp": "guarantee timestamps (use consistency_level)",
+    "graceful_time": "guarantee timestamps (use consistency_level)",
+    "ignore_growing": "ignore_growing (every segment is always searched)",
+    "timezone": "timezone-aware fields", "time_fields": "timezone-aware fields",
+    "namespace": "namespaces",
 }
-_NP_DTYPES = {
-    DataType.BOOL: "uint8", DataType.INT8: "int8", DataType.INT16: "int16",
-    DataType.INT32: "int32", DataType.INT64: "int64", DataType.FLOAT: "float32",
-    DataType.DOUBLE: "float64",
+_REFUSED = {
+    "search": dict(_READ_REFUSED, **{
+        "group_by_field": "grouping search (group_by_field)",
+        "group_size": "grouping search (group_size)",
+        "strict_group_size": "grouping search (strict_group_size)",
+        "group_by_fields": "grouping search (group_by_fields)",
+        "order_by_fields": "search ordered by fields", "order_by": "search ordered by fields",
+        "page_retain_order": "page_retain_order", "hints": "search hints",
+        "json_path": "JSON path indexes", "json_type": "JSON path indexes",
+        "strict_cast": "JSON path indexes", "analyzer_name": "text analyzers",
+        "ranker": "rerankers", "function_chains": "function chains",
+        "highlighter": "highlighters", "ids": "search by primary keys (ids)",
+        "search_aggregation": "search aggregations",
+    }),
+    "query": dict(_READ_REFUSED, **{
+        "group_by_fields": "query group-by", "order_by_fields": "query ordered by fields",
+        "order_by": "query ordered by fields", "reduce_stop_for_best": "reduce_stop_for_best",
+    }),
+    "get": _READ_REFUSED,
+    "create_collection": {
+        "num_partitions": "partition keys (num_partitions)",
+        "partition_key_field": "partition keys", "clustering_key_field": "clustering keys",
+        "enable_namespace": "namespaces", "functions": "functions (BM25, text embedding)",
+    },
+    "upsert": {"partial_update": "partial updates", "field_ops": "partial updates"},
+    "compact": {"is_clustering": "clustering compaction", "is_l0": "L0 compaction"},
+    "load": {"resource_groups": "resource groups", "load_fields": "partial loads (load_fields)",
+             "skip_load_dynamic_field": "partial loads (skip_load_dynamic_field)",
+             "replica_number": "replicas (replica_number other than 1)"},
 }
-# Milvus's ConsistencyLevel numbers (Strong 0, Session 1, Bounded 2, Eventually 3) and names
-_CONSISTENCY = {
-    "strong": _lib.CONSISTENCY_STRONG, 0: _lib.CONSISTENCY_STRONG,
-    "session": _lib.CONSISTENCY_SESSION, 1: _lib.CONSISTENCY_SESSION,
-    "bounded": _lib.CONSISTENCY_BOUNDED, 2: _lib.CONSISTENCY_BOUNDED,
-    "eventually": _lib.CONSISTENCY_EVENTUALLY, 3: _lib.CONSISTENCY_EVENTUALLY,
-}
-_SYNC = {"full": _lib.SYNC_FULL, "batch": _lib.SYNC_BATCH, "off": _lib.SYNC_OFF}
+# pymilvus methods for features libvdb lacks: each raises UnsupportedError naming its feature
+_NOT_IN_LIBVDB = {}
+for _names, _what in (
+        (("hybrid_search",), "hybrid (multi-vector) search"),
+        (("search_iterator",), "search iterators (page with offset, up to 16384)"),
+        (("query_iterator",), "query iterators (page with limit and offset)"),
+        (("rename_collection",), "renaming collections"),
+        (("truncate_collection",), "truncating collections (drop and create it)"),
+        (("alter_collection_properties", "drop_collection_properties"),
+         "collection properties"),
+        (("alter_collection_field", "add_collection_field", "drop_collection_field",
+          "add_collection_struct_field"), "changing a collection's fields"),
+        (("add_collection_function", "alter_collection_function", "drop_collection_function",
+          "add_function_field", "drop_function_field"), "functions"),
+        (("alter_index_properties", "drop_index_properties"), "index properties"),
+        (("create_alias", "drop_alias", "alter_alias", "describe_alias", "list_aliases"),
+         "aliases"),
+        (("create_database", "drop_database", "alter_database_properties",
+          "drop_database_properties"), "databases (one database, 'default', per folder)"),
+        (("create_user", "drop_user", "update_password", "update_user", "list_users",
+          "describe_user", "grant_role", "revoke_role", "create_role", "alter_role",
+          "drop_role", "describe_role", "list_roles", "grant_privilege", "revoke_privilege",
+          "grant_privilege_v2", "revoke_privilege_v2", "create_privilege_group",
+          "drop_privilege_group", "list_privilege_groups", "add_privileges_to_group",
+          "remove_privileges_from_group"),
+         "users and roles (vdb-server takes one --token)"),
+        (("create_resource_group", "update_resource_groups", "drop_resource_group",
+          "describe_resource_group", "list_resource_groups", "transfer_replica",
+          "describe_replica"), "resource groups and replicas"),
+        (("run_analyzer",), "text analyzers"),
+        (("create_snapshot", "drop_snapshot", "list_snapshots", "describe_snapshot",
+          "restore_snapshot"), "snapshots (use travel_timestamp for reads in the past)")):
+    for _n in _names:
+        _NOT_IN_LIBVDB[_n] = _what
 
 
-def _einval(msg):
-    return InvalidArgumentError(Status.EINVAL, msg)
+def _check_kwargs(method, kwargs, allowed=()):
+    """Refuses what this method does not take: a pymilvus feature libvdb lacks is an
+    UnsupportedError (unless it is set to None / False / empty, i.e. off), anything else a
+    TypeError, as Python does for an unknown keyword argument."""
+    refused = _REFUSED.get(method, {})
+    for k, v in kwargs.items():
+        if k in allowed:
+            continue
+        if k in refused:
+            if v is None or v is False or (is_seq(v) and len(v) == 0) or v == {} or v == "" \
+                    or (k == "replica_number" and v == 1):
+                continue
+            raise _unsupported("%s(%s=...): libvdb has no %s" % (method, k, refused[k]))
+        raise TypeError("%s() got an unexpected keyword argument %r" % (method, k))
 
 
-def _b(s):
-    return None if s is None else s.encode("utf-8")
+def _index_field(field_name, index_name):
+    """The field an index is on, from the names a caller gives. libvdb's C API names an index
+    by its field (one index per field) until it has index names of its own: an index_name
+    other than the field's is refused rather than accepted and forgotten. This is the only
+    place that knows it: lift it here when the C API names indexes."""
+    if index_name and field_name and index_name != field_name:
+        raise _unsupported("index_name '%s' for field '%s': libvdb names an index after its "
+                           "field (one index per field) for now: omit index_name or pass "
+                           "'%s'" % (index_name, field_name, field_name))
+    return field_name or index_name
 
 
-def _json_default(o):
-    if np is not None:
-        if isinstance(o, np.ndarray):
-            return o.tolist()
-        if isinstance(o, np.generic):
-            return o.item()
-    raise TypeError("%r is not JSON serializable" % (o,))
+def _level(v):
+    key = v.lower() if isinstance(v, str) else v
+    if isinstance(key, bool) or (not isinstance(key, str) and not isinstance(key,
+                                                                            numbers.Integral)):
+        key = None
+    elif not isinstance(key, str):
+        key = int(key)
+    if key not in _LEVELS:
+        raise einval("unknown consistency level %r (Strong, Session, Bounded, Eventually)"
+                     % (v,))
+    return _LEVELS[key]
 
 
-def _dumps(v):
-    return json.dumps(v, ensure_ascii=False, separators=(",", ":"), default=_json_default)
+def _positive_int(name, v, minimum=1):
+    if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < minimum:
+        raise einval("%s must be an integer >= %d, not %r" % (name, minimum, v))
+    return int(v)
 
 
-def _is_seq(v):
-    return isinstance(v, (list, tuple)) or (np is not None and isinstance(v, np.ndarray))
+class _Read:
+    """Where a read stands: partitions, consistency level, staleness, time travel."""
+
+    def __init__(self, partitions, consistency, staleness_ms, travel_ts):
+        if isinstance(partitions, str):
+            partitions = [partitions]
+        if partitions is not None:
+            partitions = list(partitions)
+            for p in partitions:
+                if not isinstance(p, str):
+                    raise einval("partition_names must be strings, not %r" % (p,))
+        self.partitions = partitions or None
+        self.consistency = consistency
+        self.staleness_ms = None if staleness_ms is None else _positive_int("staleness_ms",
+                                                                            staleness_ms, 0)
+        self.travel_ts = None if not travel_timestamp_ok(travel_ts) else int(travel_ts)
+
+
+def travel_timestamp_ok(ts):
+    if ts is None or ts == 0:
+        return False
+    if isinstance(ts, bool) or not isinstance(ts, numbers.Integral) or ts < 0:
+        raise einval("travel_timestamp must be a timestamp from insert/now(), not %r" % (ts,))
+    return True
+
+
+def _check_timeout(t):
+    if t is not None and (isinstance(t, bool) or not isinstance(t, numbers.Real) or t <= 0):
+        raise einval("timeout must be a positive number of seconds, not %r" % (t,))
+    return t
 
 
 def _api(fn):
-    """Runs a method while the handle is held open (close() waits for running calls)."""
+    """Runs a method while the client is open (close() waits for calls running), with the
+    call's timeout (its timeout argument, else the client's) for the transport."""
+    sig = inspect.signature(fn)
+    takes_timeout = "timeout" in sig.parameters
 
     @functools.wraps(fn)
     def wrapper(self, *args, **kwargs):
+        timeout = None
+        if takes_timeout:
+            try:
+                timeout = sig.bind_partial(self, *args, **kwargs).arguments.get("timeout")
+            except TypeError:
+                pass  # the call itself raises it, as Python words it
+            _check_timeout(timeout)
         with self._cv:
-            if self._db is None:
-                raise _einval("the Client is closed")
+            t = self._t
+            if t is None:
+                raise einval("the client is closed")
             self._active += 1
+        t.call_timeout(timeout)
         try:
             return fn(self, *args, **kwargs)
         finally:
+            t.call_timeout(None)
             with self._cv:
                 self._active -= 1
                 if not self._active:
@@ -90,137 +223,90 @@ def _api(fn):
     return wrapper
 
 
-class _Info:
-    """What the client keeps of a collection's schema."""
+def _not_in_libvdb(name, what):
+    def method(self, *args, **kwargs):
+        raise _unsupported("%s: libvdb has no %s" % (name, what))
 
-    def __init__(self, name, fields, dynamic, num_shards):
-        self.name = name
-        self.fields = fields
-        self.by_name = {f.name: f for f in fields}
-        self.dynamic = dynamic
-        self.num_shards = num_shards
-        self.pk = next(f for f in fields if f.is_primary)
-        self.vectors = [f for f in fields if f.dtype == DataType.FLOAT_VECTOR]
-
-    def vector_field(self, name):
-        if name:
-            f = self.by_name.get(name)
-            if f is None or f.dtype != DataType.FLOAT_VECTOR:
-                raise _einval("'%s' is not a vector field of '%s'" % (name, self.name))
-            return f
-        if len(self.vectors) != 1:
-            raise _einval("collection '%s' has %d vector fields: name one with anns_field"
-                          % (self.name, len(self.vectors)))
-        return self.vectors[0]
+    method.__name__ = name
+    method.__doc__ = "Not in libvdb (%s): raises UnsupportedError." % what
+    return method
 
 
-class _Plan:
-    """Which output fields to ask the C library for, and how to read them back."""
+class MilvusClient:
+    """A libvdb database, used like pymilvus's MilvusClient.
 
-    def __init__(self, info, output_fields, default_all):
-        if output_fields is None:
-            output_fields = ["*"] if default_all else []
-        elif isinstance(output_fields, str):
-            output_fields = [output_fields]
-        self.c_names = []
-        self.reads = []  # (name, kind): "pk", "field", "meta" (flattened), "dyn" (a dynamic key)
-        seen = set()
-        for name in output_fields:
-            if name == "*":
-                names = [f.name for f in info.fields] + ([DYNAMIC_FIELD] if info.dynamic else [])
-            else:
-                names = [name]
-            for n in names:
-                if n in seen:
-                    continue
-                seen.add(n)
-                if n == info.pk.name:
-                    self.reads.append((n, "pk", None))
-                    continue
-                self.c_names.append(n)
-                c = n.encode("utf-8")
-                if n in info.by_name:
-                    self.reads.append((n, "field", c))
-                elif n == DYNAMIC_FIELD:
-                    self.reads.append((n, "meta", c))
-                else:
-                    self.reads.append((n, "dyn", c))  # the C library says if it is not allowed
-        self.keep = [n.encode("utf-8") for n in self.c_names]
-        self.array = (c_char_p * len(self.keep))(*self.keep) if self.keep else None
+    uri: a folder ("./my.db": opened in this process through libvdb.so; created if missing),
+    or "http://host:port" / "https://host:port" for vdb-server (its REST API; port 19530 if
+    none). token (or user and password, or user:password@ in the uri) is sent as the bearer
+    token; db_name may only be "default" (libvdb has one database per folder); timeout is the
+    default for each call in seconds (remote: the socket timeout; embedded calls run in this
+    process and are not interrupted: it bounds only the waits for index builds).
 
+    Embedded options (None keeps the library default, see vdb_options in vdb.h): sync ("full",
+    "batch", "off"), sync_interval_ms, segment_max_rows, segment_max_bytes, retention_seconds,
+    compaction_interval_ms, compaction_min_segments, log_uri, meta_uri, object_uri,
+    disable_io_uring, index_build_workers, index_build_threads, search_threads.
+    Remote options: secure (TLS with an http:// uri), server_pem_path or ca_pem_path (the CA to
+    trust), client_pem_path and client_key_path (a client certificate), server_name (the name
+    the certificate must carry).
 
-class Client:
-    """An open libvdb database (a folder), used like pymilvus's MilvusClient.
-
-        with libvdb.Client("./my.db") as client:
-            client.create_collection("docs", dimension=768)
-            client.insert("docs", [{"id": 1, "vector": [...], "title": "a"}])
-            hits = client.search("docs", [query], limit=10, output_fields=["title"])
-
-    Options (all optional; None keeps the library default, see vdb_options in vdb.h): sync
-    ("full", "batch", "off"), sync_interval_ms, segment_max_rows, segment_max_bytes,
-    retention_seconds, compaction_interval_ms, compaction_min_segments, log_uri, meta_uri,
-    object_uri, disable_io_uring, index_build_workers, index_build_threads, search_threads.
-    pymilvus's connection arguments (token, user, password,
-    db_name, timeout) are accepted and ignored. One Client may be used from many threads.
+    One client may be used from many threads. See python/README.md.
     """
 
-    _OPTION_NAMES = ("sync_interval_ms", "segment_max_rows", "segment_max_bytes",
-                     "retention_seconds", "compaction_interval_ms", "compaction_min_segments",
-                     "disable_io_uring", "index_build_workers", "index_build_threads",
-                     "search_threads")
-    _IGNORED = ("token", "user", "password", "db_name", "timeout", "secure")
-
-    def __init__(self, uri="./libvdb.db", sync=None, log_uri=None, meta_uri=None,
-                 object_uri=None, **kwargs):
-        self._db = None
+    def __init__(self, uri="./libvdb.db", user="", password="", db_name="", token="",
+                 timeout=None, **kwargs):
+        from ._embedded import OPTION_NAMES, EmbeddedTransport
+        from ._remote import REMOTE_OPTIONS, RemoteTransport, is_remote_uri
+        self._t = None
         self._cv = threading.Condition()
         self._active = 0
         self._infos = {}
-        self._last_write_ts = 0
-        self._lib = _lib.get()
+        self._levels = {}  # collection -> its default consistency level (see create_collection)
+        self._mode_closed = None
         self.uri = str(uri)
-        opts = _lib.vdb_options()
-        self._lib.vdb_options_init(byref(opts))
-        if sync is not None:
-            try:
-                opts.sync = _SYNC[sync.lower()] if isinstance(sync, str) else int(sync)
-            except KeyError:
-                raise _einval("sync must be 'full', 'batch' or 'off', not %r" % (sync,))
-        self._uris = [_b(log_uri), _b(meta_uri), _b(object_uri)]  # kept alive for the open
-        opts.log_uri, opts.meta_uri, opts.object_uri = self._uris
-        for k, v in kwargs.items():
-            if k in self._OPTION_NAMES:
-                if v is not None:
-                    setattr(opts, k, int(v))
-            elif k not in self._IGNORED:
-                raise TypeError("Client() got an unexpected keyword argument %r" % k)
-        db = c_void_p()
-        st = self._lib.vdb_open(_b(self.uri), byref(opts), byref(db))
-        if st:
-            raise self._error(st, None)
-        self._db = db
+        self.timeout = _check_timeout(timeout)
+        for k in kwargs:
+            if k not in OPTION_NAMES and k not in REMOTE_OPTIONS:
+                raise TypeError("MilvusClient() got an unexpected keyword argument %r" % k)
+        if is_remote_uri(self.uri):
+            bad = [k for k in kwargs if k in OPTION_NAMES and kwargs[k] is not None]
+            if bad:
+                raise einval("%s: options of an embedded database (a folder uri); vdb-server "
+                             "takes them as its own flags" % ", ".join(bad))
+            self._t = RemoteTransport(self.uri, token, user, password, db_name, timeout,
+                                      kwargs, on_collection_gone=self._forget)
+        else:
+            bad = [k for k in kwargs if k in REMOTE_OPTIONS and kwargs[k]]
+            if token or user or password or bad:
+                raise einval("%s: a local folder has no server to authenticate to or reach "
+                             "over TLS (they are for an http:// or https:// uri)"
+                             % ", ".join((["token"] if token else []) + (["user"] if user else [])
+                                         + (["password"] if password else []) + bad))
+            if db_name not in ("", None, "default"):
+                raise NotFoundError(Status.ENOTFOUND, "database '%s' not found: libvdb has one "
+                                    "database, 'default', per folder" % db_name)
+            self._t = EmbeddedTransport(self.uri, {k: v for k, v in kwargs.items()
+                                                   if k in OPTION_NAMES})
 
-    # ---- plumbing ----------------------------------------------------------------------
+    # ---- lifecycle ------------------------------------------------------------------------
 
-    def _error(self, st, db="self"):
-        msg = self._lib.vdb_errmsg(self._db if db == "self" else db)
-        return error_for(st, msg.decode("utf-8", "replace") if msg else "")
-
-    def _check(self, st):
-        if st:
-            raise self._error(st)
+    @property
+    def mode(self):
+        """"embedded" or "remote"."""
+        return self._t.mode if self._t is not None else self._mode_closed
 
     def close(self):
-        """Closes the database (waits for calls running in other threads). Idempotent."""
+        """Closes the database or the connections (waits for calls running in other
+        threads). Idempotent."""
         with self._cv:
-            db = self._db
-            if db is None:
+            t = self._t
+            if t is None:
                 return
-            self._db = None  # new calls are refused from here
+            self._mode_closed = t.mode
+            self._t = None  # new calls are refused from here
             while self._active:
                 self._cv.wait()
-        self._lib.vdb_close(db)
+        t.close()
 
     def __enter__(self):
         return self
@@ -236,371 +322,60 @@ class Client:
 
     @property
     def closed(self):
-        return self._db is None
+        return self._t is None
+
+    def __repr__(self):
+        return "<libvdb.MilvusClient %r%s>" % (self.uri, " closed" if self.closed else "")
+
+    # ---- plumbing ---------------------------------------------------------------------------
+
+    def _forget(self, name):
+        self._infos.pop(name, None)
 
     def _info(self, name, refresh=False):
+        if not isinstance(name, str) or not name:
+            raise einval("collection_name must be a non-empty string, not %r" % (name,))
         info = None if refresh else self._infos.get(name)
         if info is None:
-            info = self._describe(name)
+            info = self._t.describe(name)
             self._infos[name] = info
         return info
 
-    def _describe(self, name):
-        L = self._lib
-        s = c_void_p()
-        self._check(L.vdb_describe_collection(self._db, _b(name), byref(s)))
-        try:
-            fields = []
-            for i in range(L.vdb_schema_field_count(s)):
-                d = _lib.vdb_field_def()
-                self._check(L.vdb_schema_field(s, i, byref(d)))
-                kw = {}
-                if d.default_json is not None:
-                    kw["default_value"] = json.loads(d.default_json.decode("utf-8"))
-                t = DataType(d.type)
-                fields.append(FieldSchema(
-                    d.name.decode("utf-8"), t, is_primary=bool(d.is_primary),
-                    auto_id=bool(d.auto_id), max_length=d.max_length or None,
-                    dim=d.dim or None,
-                    element_type=DataType(d.element_type) if t == DataType.ARRAY else None,
-                    max_capacity=d.max_capacity or None, nullable=bool(d.nullable),
-                    metric_type=MetricType(d.metric) if t == DataType.FLOAT_VECTOR and d.metric
-                    else None,
-                    description=(d.description or b"").decode("utf-8"), **kw))
-            return _Info(name, fields, bool(L.vdb_schema_dynamic(s)), L.vdb_schema_shards(s))
-        finally:
-            L.vdb_schema_free(s)
+    def _read(self, collection_name, partition_names, kwargs):
+        level = kwargs.get("consistency_level")
+        if level is not None and kwargs.get("travel_timestamp"):
+            raise einval("travel_timestamp reads as of that moment: it takes no "
+                         "consistency_level")
+        level = _level(level) if level is not None else self._levels.get(collection_name)
+        if kwargs.get("staleness_ms") is not None and level != "Bounded":
+            raise einval("staleness_ms is for consistency_level='Bounded', not %s" % level)
+        return _Read(partition_names, level, kwargs.get("staleness_ms"),
+                     kwargs.get("travel_timestamp"))
 
-    def _names(self, fn, *args):
-        out = POINTER(_lib.vdb_names)()
-        self._check(fn(self._db, *args, byref(out)))
-        try:
-            n = out.contents
-            return [n.names[i].decode("utf-8") for i in range(n.count)]
-        finally:
-            self._lib.vdb_names_free(out)
+    def _filter(self, expr, kwargs):
+        if expr is not None and not isinstance(expr, str):
+            raise einval("filter must be a string, not %s" % type(expr).__name__)
+        return _template.fill(expr, kwargs.get("filter_params"))
 
-    def _read_opts(self, partition_names=None, output=None, travel_timestamp=None,
-                   consistency_level=None, staleness_ms=None):
-        """A vdb_read_opts and the Python objects its pointers point into."""
-        ro = _lib.vdb_read_opts()
-        keep = []
-        if travel_timestamp:
-            ro.travel_ts = int(travel_timestamp)
-        if consistency_level is not None:
-            key = consistency_level.lower() if isinstance(consistency_level, str) \
-                else int(consistency_level)
-            if key not in _CONSISTENCY:
-                raise _einval("unknown consistency level %r (Strong, Session, Bounded, "
-                              "Eventually)" % (consistency_level,))
-            ro.consistency = _CONSISTENCY[key]
-            if ro.consistency == _lib.CONSISTENCY_BOUNDED:
-                ro.staleness_ms = 5000 if staleness_ms is None else int(staleness_ms)
-            elif ro.consistency == _lib.CONSISTENCY_SESSION:
-                ro.session_ts = self._last_write_ts
-        if partition_names:
-            if isinstance(partition_names, str):
-                partition_names = [partition_names]
-            parts = [_b(p) for p in partition_names]
-            arr = (c_char_p * len(parts))(*parts)
-            keep += [parts, arr]
-            ro.partitions, ro.n_partitions = arr, len(parts)
-        if output is not None and output.array is not None:
-            keep.append(output)
-            ro.output_fields, ro.n_output_fields = output.array, len(output.keep)
-        return ro, keep
-
-    # ---- reading results ----------------------------------------------------------------
-
-    def _value(self, res, g, r, name, val):
-        self._check(self._lib.vdb_result_field(res, g, r, name, byref(val)))
-        if val.is_null:
-            return None
-        t = val.type
-        if t == DataType.BOOL:
-            return bool(val.u.i64)
-        if DataType.INT8 <= t <= DataType.INT64:
-            return val.u.i64
-        if t in (DataType.FLOAT, DataType.DOUBLE):
-            return val.u.f64
-        if t == DataType.FLOAT_VECTOR:
-            return val.u.vec.ptr[:val.u.vec.dim]
-        text = string_at(val.u.str.ptr, val.u.str.len).decode("utf-8") if val.u.str.len else ""
-        if t == DataType.VARCHAR:
-            return text
-        return json.loads(text) if text else None  # JSON, ARRAY, dynamic keys
-
-    def _pk_reader(self, res):
-        L = self._lib
-        if L.vdb_result_pk_type(res) == DataType.VARCHAR:
-            return lambda g, r: L.vdb_result_pk_str(res, g, r).decode("utf-8")
-        return lambda g, r: L.vdb_result_pk_int(res, g, r)
-
-    def _entity(self, res, g, r, plan, pk, val):
-        ent = {}
-        for name, kind, cname in plan.reads:
-            if kind == "pk":
-                ent[name] = pk
-                continue
-            v = self._value(res, g, r, cname, val)
-            if kind == "field":
-                ent[name] = v
-            elif kind == "meta":
-                if isinstance(v, dict):
-                    for k, x in v.items():
-                        ent.setdefault(k, x)
-            elif v is not None:  # a dynamic key the row lacks is left out
-                ent[name] = v
-        return ent
-
-    def _rows(self, res, plan, info, with_pk=True):
-        """Group 0 of a get/query result as a list of dicts (primary key first)."""
-        L = self._lib
-        pk_of = self._pk_reader(res)
-        val = _lib.vdb_value()
+    def _pk_values(self, info, ids):
+        if isinstance(ids, (str, bytes, numbers.Integral)):
+            ids = [ids]
+        elif np is not None and isinstance(ids, np.ndarray):
+            ids = ids.tolist()
+        ids = list(ids)
+        if info.pk.dtype == DataType.VARCHAR:
+            for v in ids:
+                if not isinstance(v, str):
+                    raise einval("primary key '%s' is a string; got %r" % (info.pk.name, v))
+            return ids
         out = []
-        if not L.vdb_result_groups(res):
-            return out
-        for r in range(L.vdb_result_rows(res, 0)):
-            pk = pk_of(0, r)
-            row = {info.pk.name: pk} if with_pk else {}
-            row.update(self._entity(res, 0, r, plan, pk, val))
-            out.append(row)
+        for v in ids:
+            if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+                raise einval("primary key '%s' is an integer; got %r" % (info.pk.name, v))
+            out.append(int(v))
         return out
 
-    def _pks(self, res):
-        L = self._lib
-        if not res or not L.vdb_result_groups(res):
-            return []
-        pk_of = self._pk_reader(res)
-        return [pk_of(0, r) for r in range(L.vdb_result_rows(res, 0))]
-
-    # ---- writing batches ------------------------------------------------------------------
-
-    def _to_columns(self, info, data):
-        """(rows, {field: values}, [dynamic dict per row] or None) from rows or columns."""
-        if isinstance(data, dict) and self._is_columnar(info, data):
-            cols = {}
-            n = None
-            dyn_cols = {}
-            for k, v in data.items():
-                if np is not None and isinstance(v, np.ndarray):
-                    m = v.shape[0] if v.ndim else 1
-                else:
-                    if not _is_seq(v):
-                        raise _einval("column '%s' is not a list" % k)
-                    m = len(v)
-                if n is None:
-                    n = m
-                elif m != n:
-                    raise _einval("column '%s' has %d values, others %d" % (k, m, n))
-                if k in info.by_name:
-                    cols[k] = v
-                elif k == DYNAMIC_FIELD or info.dynamic:
-                    dyn_cols[k] = v
-                else:
-                    raise _einval("collection '%s' has no field '%s' (and dynamic fields are "
-                                  "off)" % (info.name, k))
-            n = n or 0
-            metas = None
-            if dyn_cols:
-                metas = []
-                for i in range(n):
-                    m = dict(dyn_cols[DYNAMIC_FIELD][i] or {}) if DYNAMIC_FIELD in dyn_cols else {}
-                    for k, v in dyn_cols.items():
-                        if k != DYNAMIC_FIELD:
-                            m[k] = v[i]
-                    metas.append(m)
-            return n, cols, metas
-        if isinstance(data, dict):
-            data = [data]
-        elif np is not None and isinstance(data, np.ndarray):
-            raise _einval("data must be a list of row dicts or a dict of columns")
-        rows = list(data)
-        for i, row in enumerate(rows):
-            if not isinstance(row, dict):
-                raise _einval("row %d is a %s, not a dict" % (i, type(row).__name__))
-        names = info.by_name
-        cols = {}
-        for name in names:
-            col = [row.get(name, _MISSING) for row in rows]
-            if any(v is not _MISSING for v in col):
-                cols[name] = col
-        metas = None
-        extra_rows = [(i, row.keys() - names.keys()) for i, row in enumerate(rows)]
-        if any(extra for _, extra in extra_rows):
-            if not info.dynamic:
-                i, extra = next((i, e) for i, e in extra_rows if e)
-                raise _einval("collection '%s' has no field '%s' (and dynamic fields are off)"
-                              % (info.name, sorted(extra)[0]))
-            metas = []
-            for (i, extra), row in zip(extra_rows, rows):
-                m = {}
-                for k in extra:
-                    if k == DYNAMIC_FIELD:
-                        m.update(row[k] or {})
-                for k in extra:
-                    if k != DYNAMIC_FIELD:
-                        m[k] = row[k]
-                metas.append(m)
-        return len(rows), cols, metas
-
-    @staticmethod
-    def _is_columnar(info, data):
-        for f in info.vectors:
-            if f.name in data:
-                v = data[f.name]
-                if np is not None and isinstance(v, np.ndarray):
-                    return v.ndim == 2
-                return _is_seq(v) and len(v) > 0 and _is_seq(v[0])
-        v = data.get(info.pk.name)
-        return _is_seq(v)
-
-    @staticmethod
-    def _vectors(values, what):
-        """(owner, address, rows, dim) of a contiguous float32 copy (or view) of values."""
-        if np is not None:
-            if isinstance(values, np.ndarray):
-                arr = values
-            else:
-                values = list(values)
-                for i, v in enumerate(values):
-                    if v is None or v is _MISSING:
-                        raise _einval("%s row %d: no vector" % (what, i))
-                try:
-                    arr = np.asarray(values, dtype=np.float32)
-                except (ValueError, TypeError) as e:
-                    raise _einval("%s: vectors must be lists of numbers of one length (%s)"
-                                  % (what, e))
-            arr = np.ascontiguousarray(arr, dtype=np.float32)
-            if arr.ndim == 1:
-                arr = arr.reshape(1, -1)
-            if arr.ndim != 2:
-                raise _einval("%s: expected a list of vectors, got an array of shape %s"
-                              % (what, arr.shape))
-            return arr, arr.ctypes.data, arr.shape[0], arr.shape[1]
-        values = list(values)
-        if values and isinstance(values[0], numbers.Real):
-            values = [values]  # one vector
-        buf = array.array("f")
-        dim = None
-        for i, v in enumerate(values):
-            if v is None or v is _MISSING:
-                raise _einval("%s row %d: no vector" % (what, i))
-            try:
-                n0 = len(buf)
-                buf.extend(float(x) for x in v)
-            except TypeError as e:
-                raise _einval("%s row %d: not a list of numbers (%s)" % (what, i, e))
-            d = len(buf) - n0
-            if dim is None:
-                dim = d
-            elif d != dim:
-                raise _einval("%s row %d: %d values, row 0 has %d" % (what, i, d, dim))
-        if not values:
-            return buf, 0, 0, 0
-        return buf, buf.buffer_info()[0], len(values), dim
-
-    def _add_column(self, batch, f, name, values, n):
-        """Adds one column for field f (None: the "$meta" column) to batch."""
-        L = self._lib
-        t = f.dtype if f is not None else DataType.JSON
-        cname = _b(name)
-        if t == DataType.FLOAT_VECTOR:
-            owner, addr, rows, dim = self._vectors(values, "field '%s'" % name)
-            if rows != n:
-                raise _einval("field '%s' has %d vectors for %d rows" % (name, rows, n))
-            self._check(L.vdb_batch_add_column(batch, cname, t, addr, None, n, dim))
-            return
-        if np is not None and isinstance(values, np.ndarray) and t in _NP_DTYPES:
-            if values.dtype == object or values.ndim != 1:
-                values = values.tolist()
-            else:
-                arr = np.ascontiguousarray(values, dtype=_NP_DTYPES[t])
-                self._check(L.vdb_batch_add_column(batch, cname, t, arr.ctypes.data, None, n, 0))
-                return
-        values = list(values)
-        present = [v is not None and v is not _MISSING for v in values]
-        valid = None if all(present) else (c_uint8 * n)(*present)
-        what = "field '%s' row %d"
-        if t == DataType.BOOL:
-            data = (c_uint8 * n)(*[1 if p and v else 0 for v, p in zip(values, present)])
-        elif t in _INT_CTYPES:
-            ctype, lo, hi = _INT_CTYPES[t]
-            ints = []
-            for i, (v, p) in enumerate(zip(values, present)):
-                if not p:
-                    ints.append(0)
-                    continue
-                if isinstance(v, bool) or not isinstance(v, numbers.Integral):
-                    raise _einval((what + ": %r is not an integer") % (name, i, v))
-                v = int(v)
-                if not lo <= v <= hi:
-                    raise _einval((what + ": %d is out of range for %s")
-                                  % (name, i, v, t.name))
-                ints.append(v)
-            data = (ctype * n)(*ints)
-        elif t in (DataType.FLOAT, DataType.DOUBLE):
-            fl = []
-            for i, (v, p) in enumerate(zip(values, present)):
-                if not p:
-                    fl.append(0.0)
-                elif isinstance(v, numbers.Real) and not isinstance(v, bool):
-                    fl.append(float(v))
-                else:
-                    raise _einval((what + ": %r is not a number") % (name, i, v))
-            data = ((c_float if t == DataType.FLOAT else c_double) * n)(*fl)
-        else:
-            texts = []
-            for i, (v, p) in enumerate(zip(values, present)):
-                if not p:
-                    texts.append(b"null" if t == DataType.JSON else
-                                 b"[]" if t == DataType.ARRAY else b"")
-                elif t == DataType.VARCHAR:
-                    if not isinstance(v, str):
-                        raise _einval((what + ": %r is not a string") % (name, i, v))
-                    texts.append(v.encode("utf-8"))
-                elif t == DataType.ARRAY:
-                    if np is not None and isinstance(v, np.ndarray):
-                        v = v.tolist()
-                    if not isinstance(v, (list, tuple)):
-                        raise _einval((what + ": %r is not a list") % (name, i, v))
-                    texts.append(_dumps(list(v)).encode("utf-8"))
-                else:  # JSON and "$meta"
-                    try:
-                        texts.append(_dumps(v).encode("utf-8"))
-                    except (TypeError, ValueError) as e:
-                        raise _einval((what + ": not JSON serializable (%s)") % (name, i, e))
-            data = (c_char_p * n)(*texts)  # the array keeps the bytes alive
-        self._check(L.vdb_batch_add_column(batch, cname, t, data, valid, n, 0))
-
-    def _write(self, fn, collection_name, data, partition_name):
-        info = self._info(collection_name)
-        n, cols, metas = self._to_columns(info, data)
-        if n == 0:
-            return 0, [], 0
-        L = self._lib
-        batch = c_void_p()
-        self._check(L.vdb_batch_new(byref(batch)))
-        try:
-            for name, values in cols.items():
-                self._add_column(batch, info.by_name[name], name, values, n)
-            if metas is not None:
-                self._add_column(batch, None, DYNAMIC_FIELD, metas, n)
-            ts = c_uint64()
-            res = c_void_p()
-            self._check(fn(self._db, _b(collection_name), _b(partition_name), batch, byref(ts),
-                           byref(res)))
-        finally:
-            L.vdb_batch_free(batch)
-        try:
-            ids = self._pks(res)
-        finally:
-            L.vdb_result_free(res)
-        self._last_write_ts = max(self._last_write_ts, ts.value)
-        return n, ids, ts.value
-
-    # ---- collections ---------------------------------------------------------------------
+    # ---- collections ----------------------------------------------------------------------
 
     @staticmethod
     def create_schema(**kwargs):
@@ -608,7 +383,7 @@ class Client:
         return Schema(**kwargs)
 
     @staticmethod
-    def prepare_index_params(field_name=None, **kwargs):
+    def prepare_index_params(field_name="", **kwargs):
         """A new IndexParams (pymilvus's MilvusClient.prepare_index_params)."""
         p = IndexParams()
         if field_name:
@@ -619,92 +394,134 @@ class Client:
     def create_collection(self, collection_name, dimension=None, primary_field_name="id",
                           id_type="int", vector_field_name="vector", metric_type="COSINE",
                           auto_id=False, timeout=None, schema=None, index_params=None,
-                          max_length=65535, enable_dynamic_field=True, num_shards=None,
-                          description="", **kwargs):
+                          **kwargs):
         """Creates a collection.
 
-        Quick form (no schema): an INT64 (id_type="int") or VARCHAR (id_type="string",
+        Quick setup (no schema): an INT64 (id_type="int") or VARCHAR (id_type="string",
         max_length) primary key primary_field_name, a FLOAT_VECTOR vector_field_name of
-        `dimension` with metric_type, dynamic fields on unless enable_dynamic_field=False.
-        Full form: schema=libvdb.Schema(...). A vector field without a metric takes one from
-        index_params (its metric_type), else metric_type. Scalar indexes in index_params are
-        built after the collection is created.
+        `dimension` with metric_type and an AUTOINDEX on it, dynamic fields on unless
+        enable_dynamic_field=False. Full form: schema=client.create_schema(...) and optionally
+        index_params (built with the collection: all or nothing). A vector field without a
+        metric takes its index's, else metric_type.
+
+        kwargs: max_length, enable_dynamic_field, num_shards (or shards_num), description,
+        consistency_level (the default level of this collection's reads by this client:
+        libvdb does not store it, so a new client reads at Strong unless told), properties
+        (must be empty: libvdb has none). Partition keys are refused (UnsupportedError).
         """
-        index_metrics = {}
-        if index_params is not None:
-            for idx in index_params:
-                if idx.get("metric_type") is not None:
-                    index_metrics[idx["field_name"]] = to_metric(idx["metric_type"])
+        _check_kwargs("create_collection", kwargs, ("max_length", "enable_dynamic_field",
+                                                    "num_shards", "shards_num", "description",
+                                                    "consistency_level", "properties"))
+        if not isinstance(collection_name, str) or not collection_name:
+            raise einval("collection_name must be a non-empty string")
+        if kwargs.get("properties"):
+            raise _unsupported("create_collection(properties=...): libvdb has no collection "
+                               "properties (%s)" % ", ".join(sorted(map(str,
+                                                                        kwargs["properties"]))))
+        if "num_shards" in kwargs and "shards_num" in kwargs:
+            raise einval("give num_shards or shards_num, not both")
+        num_shards = kwargs.get("num_shards", kwargs.get("shards_num"))
+        level = kwargs.get("consistency_level")
+        level = _level(level) if level is not None else None
+        indexes = []
         if schema is None:
-            if dimension is None:
-                raise _einval("create_collection needs a dimension (or a schema)")
+            if index_params is not None:
+                raise einval("index_params need a schema (the quick setup indexes its vector "
+                             "field with an AUTOINDEX)")
+            if isinstance(dimension, bool) or not isinstance(dimension, numbers.Integral):
+                raise einval("create_collection needs a dimension (an int) or a schema, not %r"
+                             % (dimension,))
             key = id_type.lower() if isinstance(id_type, str) else to_datatype(id_type)
             if key in ("int", "int64", DataType.INT64):
                 pk = dict(datatype=DataType.INT64)
+                if "max_length" in kwargs:
+                    raise einval("max_length is for a string primary key (id_type='string')")
             elif key in ("str", "string", "varchar", DataType.VARCHAR):
-                pk = dict(datatype=DataType.VARCHAR, max_length=max_length)
+                pk = dict(datatype=DataType.VARCHAR, max_length=kwargs.get("max_length", 65535))
             else:
-                raise _einval("id_type must be 'int' or 'string', not %r" % (id_type,))
-            schema = Schema(enable_dynamic_field=enable_dynamic_field)
+                raise einval("id_type must be 'int' or 'string', not %r" % (id_type,))
+            schema = Schema(enable_dynamic_field=kwargs.get("enable_dynamic_field", True),
+                            description=kwargs.get("description", ""))
             schema.add_field(primary_field_name, is_primary=True, auto_id=auto_id, **pk)
-            schema.add_field(vector_field_name, DataType.FLOAT_VECTOR, dim=dimension,
+            schema.add_field(vector_field_name, DataType.FLOAT_VECTOR, dim=int(dimension),
                              metric_type=metric_type)
+            indexes.append({"field_name": vector_field_name, "index_type": "AUTOINDEX",
+                            "metric_type": to_metric(metric_type), "params": {}})
+        else:
+            if not isinstance(schema, Schema):
+                raise einval("schema must be a Schema (client.create_schema()), not %s"
+                             % type(schema).__name__)
+            for k in ("max_length", "enable_dynamic_field"):
+                if k in kwargs:
+                    raise einval("%s is for the quick setup; with a schema, set it there" % k)
+            if dimension is not None:
+                raise einval("give a dimension (quick setup) or a schema, not both")
+            for k, v, dflt in (("primary_field_name", primary_field_name, "id"),
+                               ("id_type", id_type, "int"),
+                               ("vector_field_name", vector_field_name, "vector"),
+                               ("auto_id", auto_id, False)):
+                if v != dflt:
+                    raise einval("%s is for the quick setup; with a schema, say it there" % k)
+            if index_params is not None:
+                if not isinstance(index_params, IndexParams):
+                    raise einval("index_params must be an IndexParams "
+                                 "(client.prepare_index_params())")
+                indexes = [self._index_entry(schema_fields={f.name: f for f in schema.fields},
+                                             idx=idx) for idx in index_params]
+        fields = list(schema.fields)
+        if sum(1 for f in fields if f.is_primary) != 1:
+            raise einval("collection '%s': the schema needs exactly one primary key field"
+                         % collection_name)
+        metrics = {i["field_name"]: i["metric_type"] for i in indexes if i["metric_type"]}
+        default_metric = to_metric(metric_type)
+        for i, f in enumerate(fields):
+            if f.dtype == DataType.FLOAT_VECTOR:
+                m = f.metric_type or metrics.get(f.name) or default_metric
+                if metrics.get(f.name) and metrics[f.name] != m:
+                    raise einval("field '%s' is %s; its index asks for %s"
+                                 % (f.name, m.name, metrics[f.name].name))
+                fields[i] = _with_metric(f, m)
         shards = schema.num_shards if schema.num_shards is not None else num_shards
-        L = self._lib
-        s = c_void_p()
-        self._check(L.vdb_schema_new(_b(collection_name), byref(s)))
-        try:
-            for f in schema.fields:
-                d = _lib.vdb_field_def()
-                name, dflt, desc = _b(f.name), _b(f.default_json()), _b(f.description)
-                d.name, d.type = name, f.dtype
-                if f.element_type is not None:
-                    d.element_type = f.element_type
-                d.dim = f.dim or 0
-                if f.dtype == DataType.FLOAT_VECTOR:
-                    m = f.metric_type or index_metrics.get(f.name) or to_metric(metric_type)
-                    d.metric = m or 0
-                d.max_length = f.max_length or 0
-                d.max_capacity = f.max_capacity or 0
-                d.is_primary, d.auto_id, d.nullable = f.is_primary, f.auto_id, f.nullable
-                d.default_json, d.description = dflt, desc
-                self._check(L.vdb_schema_add_field(s, byref(d)))
-            self._check(L.vdb_schema_set_dynamic(s, int(schema.enable_dynamic_field)))
-            if shards:
-                self._check(L.vdb_schema_set_shards(s, int(shards)))
-            desc = description or schema.description
-            if desc:
-                self._check(L.vdb_schema_set_description(s, _b(desc)))
-            self._infos.pop(collection_name, None)
-            self._check(L.vdb_create_collection(self._db, s))
-        finally:
-            L.vdb_schema_free(s)
-        if index_params is not None:
-            info = self._info(collection_name, refresh=True)
-            for idx in index_params:
-                f = info.by_name.get(idx["field_name"])
-                if f is not None and f.dtype == DataType.FLOAT_VECTOR and \
-                        str(idx.get("index_type", "")).upper() in ("", "AUTOINDEX", "FLAT"):
-                    continue  # exact search is what a vector AUTOINDEX/FLAT gives today
-                self._create_index(collection_name, idx["field_name"], idx.get("index_type"),
-                                   idx.get("params"))
-                self._wait_index(collection_name, idx["field_name"], None)
+        if shards is not None:
+            shards = _positive_int("num_shards", shards)
+        self._forget(collection_name)
+        self._t.create_collection(collection_name, fields, schema.enable_dynamic_field, shards,
+                                  kwargs.get("description") or schema.description, indexes)
+        if level is not None:
+            self._levels[collection_name] = level
+        else:
+            self._levels.pop(collection_name, None)
+
+    @staticmethod
+    def _index_entry(schema_fields, idx):
+        """One add_index entry checked: its field, name, type, metric, params."""
+        field = _index_field(idx["field_name"], idx.get("index_name"))
+        if not field or (schema_fields is not None and field not in schema_fields):
+            raise NotFoundError(Status.ENOTFOUND, "index on '%s': no such field" % (field,))
+        params = dict(idx.get("params") or {})
+        return {"field_name": field, "index_type": str(idx.get("index_type") or "AUTOINDEX"),
+                "metric_type": to_metric(idx.get("metric_type")), "params": params}
 
     @_api
     def drop_collection(self, collection_name, timeout=None, **kwargs):
-        self._infos.pop(collection_name, None)
-        self._check(self._lib.vdb_drop_collection(self._db, _b(collection_name)))
-        self._infos.pop(collection_name, None)
+        """Drops the collection; one that does not exist is no error (as in Milvus)."""
+        _check_kwargs("drop_collection", kwargs)
+        if not isinstance(collection_name, str) or not collection_name:
+            raise einval("collection_name must be a non-empty string")
+        self._forget(collection_name)
+        self._t.drop_collection(collection_name)
+        self._forget(collection_name)
+        self._levels.pop(collection_name, None)
 
     @_api
     def has_collection(self, collection_name, timeout=None, **kwargs):
-        e = c_int()
-        self._check(self._lib.vdb_has_collection(self._db, _b(collection_name), byref(e)))
-        return bool(e.value)
+        _check_kwargs("has_collection", kwargs)
+        return self._t.has_collection(collection_name)
 
     @_api
-    def list_collections(self, **kwargs):
-        return self._names(self._lib.vdb_list_collections)
+    def list_collections(self, timeout=None, **kwargs):
+        _check_kwargs("list_collections", kwargs)
+        return self._t.list_collections()
 
     @_api
     def describe_collection(self, collection_name, timeout=None, **kwargs):
@@ -712,6 +529,7 @@ class Client:
         (field_id, name, description, type, params {dim, max_length, max_capacity, metric_type},
         element_type, is_primary, auto_id, nullable, default_value), num_partitions,
         enable_dynamic_field, consistency_level, aliases, properties."""
+        _check_kwargs("describe_collection", kwargs)
         info = self._info(collection_name, refresh=True)
         fields = []
         for i, f in enumerate(info.fields):
@@ -719,384 +537,526 @@ class Client:
             d["field_id"] = 100 + i
             d.setdefault("element_type", DataType.NONE)
             fields.append(d)
-        nparts = len(self._names(self._lib.vdb_list_partitions, _b(collection_name)))
         return {
             "collection_name": collection_name,
             "auto_id": info.pk.auto_id,
             "num_shards": info.num_shards,
-            "description": "",  # the C API has no getter for the collection's description
+            "description": "",  # neither the C API nor vdb-server gives it back
             "fields": fields,
             "aliases": [],
-            "consistency_level": 0,  # Strong
+            "consistency_level": _LEVEL_NUMBERS[self._levels.get(collection_name, "Strong")],
             "properties": {},
-            "num_partitions": nparts,
+            "num_partitions": len(self._t.list_partitions(collection_name)),
             "enable_dynamic_field": info.dynamic,
         }
 
     @_api
     def get_collection_stats(self, collection_name, timeout=None, **kwargs):
-        s = _lib.vdb_stats()
-        self._check(self._lib.vdb_collection_stats(self._db, _b(collection_name), byref(s)))
-        return {name: getattr(s, name) for name, _ in _lib.vdb_stats._fields_
-                if name != "struct_size"}
+        """{"row_count": visible rows}; embedded also segments, deletes and index figures
+        (vdb_stats)."""
+        _check_kwargs("get_collection_stats", kwargs)
+        return self._t.stats(collection_name)
 
+    def _require(self, collection_name, partition_names=()):
+        if not self._t.has_collection(collection_name):
+            raise NotFoundError(Status.ENOTFOUND, "collection '%s' not found" % collection_name)
+        if partition_names:
+            have = self._t.list_partitions(collection_name)
+            for p in [partition_names] if isinstance(partition_names, str) else partition_names:
+                if p not in have:
+                    raise NotFoundError(Status.ENOTFOUND, "partition '%s' not found in '%s'"
+                                        % (p, collection_name))
+
+    @_api
     def load_collection(self, collection_name, timeout=None, **kwargs):
         """Nothing to do: every collection is always loaded. Checks that it exists."""
-        if not self.has_collection(collection_name):
-            raise NotFoundError(Status.ENOTFOUND, "collection '%s' not found" % collection_name)
+        _check_kwargs("load", kwargs, ("refresh", "_refresh"))  # loaded already: refreshed
+        self._require(collection_name)
 
+    @_api
     def release_collection(self, collection_name, timeout=None, **kwargs):
-        """Nothing to do (collections are always loaded)."""
+        """Nothing to do (collections are always loaded). Checks that it exists."""
+        _check_kwargs("release_collection", kwargs)
+        self._require(collection_name)
 
+    @_api
+    def refresh_load(self, collection_name, timeout=None, **kwargs):
+        """Nothing to do (collections are always loaded). Checks that it exists."""
+        _check_kwargs("refresh_load", kwargs)
+        self._require(collection_name)
+
+    @_api
     def get_load_state(self, collection_name, partition_name="", timeout=None, **kwargs):
-        self.load_collection(collection_name)
-        return {"state": "Loaded"}
+        """{"state": LoadState.Loaded}: libvdb keeps every collection loaded (NotFoundError for
+        a collection or partition that does not exist)."""
+        _check_kwargs("get_load_state", kwargs)
+        self._require(collection_name, [partition_name] if partition_name else ())
+        return {"state": LoadState.Loaded}
 
-    # ---- partitions ---------------------------------------------------------------------
+    # ---- partitions -------------------------------------------------------------------------
 
     @_api
     def create_partition(self, collection_name, partition_name, timeout=None, **kwargs):
-        self._check(self._lib.vdb_create_partition(self._db, _b(collection_name),
-                                                   _b(partition_name)))
+        _check_kwargs("create_partition", kwargs)
+        self._t.create_partition(collection_name, partition_name)
 
     @_api
     def drop_partition(self, collection_name, partition_name, timeout=None, **kwargs):
-        self._check(self._lib.vdb_drop_partition(self._db, _b(collection_name),
-                                                 _b(partition_name)))
+        _check_kwargs("drop_partition", kwargs)
+        self._t.drop_partition(collection_name, partition_name)
 
     @_api
     def list_partitions(self, collection_name, timeout=None, **kwargs):
-        return self._names(self._lib.vdb_list_partitions, _b(collection_name))
+        _check_kwargs("list_partitions", kwargs)
+        return self._t.list_partitions(collection_name)
 
+    @_api
     def has_partition(self, collection_name, partition_name, timeout=None, **kwargs):
-        return partition_name in self.list_partitions(collection_name)
+        _check_kwargs("has_partition", kwargs)
+        return partition_name in self._t.list_partitions(collection_name)
 
+    @_api
+    def get_partition_stats(self, collection_name, partition_name, timeout=None, **kwargs):
+        """{"row_count": visible rows of the partition}."""
+        _check_kwargs("get_partition_stats", kwargs)
+        self._require(collection_name, [partition_name])
+        return {"row_count": self._t.partition_rows(collection_name, partition_name)}
+
+    @_api
     def load_partitions(self, collection_name, partition_names, timeout=None, **kwargs):
-        """Nothing to do (always loaded)."""
+        """Nothing to do (always loaded). Checks that they exist."""
+        _check_kwargs("load", kwargs, ("refresh",))
+        self._require(collection_name, partition_names)
 
+    @_api
     def release_partitions(self, collection_name, partition_names, timeout=None, **kwargs):
-        """Nothing to do (always loaded)."""
+        """Nothing to do (always loaded). Checks that they exist."""
+        _check_kwargs("release_partitions", kwargs)
+        self._require(collection_name, partition_names)
 
     # ---- writes ---------------------------------------------------------------------------
+
+    def _write(self, method, collection_name, data, partition_name, kwargs):
+        _check_kwargs(method, kwargs)
+        upsert = method == "upsert"
+        info = self._info(collection_name)
+        n, cols, metas = to_columns(info, data)
+        if n == 0:
+            return 0, [], 0 if self._t.has_timestamps else None
+        check_writable(info, cols, upsert)
+        ids, ts = self._t.write(collection_name, partition_name or None, info, n, cols, metas,
+                                upsert)
+        return n, ids, ts
 
     @_api
     def insert(self, collection_name, data, timeout=None, partition_name=None, **kwargs):
         """Inserts rows (a list of dicts, or one dict) or columns (a dict of lists whose vector
         field holds a list of vectors or a 2-D array). Keys not in the schema go to dynamic
-        fields. Returns {"insert_count", "ids", "timestamp"}; durable and visible on return."""
-        n, ids, ts = self._write(self._lib.vdb_insert, collection_name, data, partition_name)
-        return {"insert_count": n, "ids": ids, "timestamp": ts}
+        fields. Returns {"insert_count", "ids"} (embedded also "timestamp"); durable and
+        visible on return."""
+        n, ids, ts = self._write("insert", collection_name, data, partition_name, kwargs)
+        out = {"insert_count": n, "ids": ids}
+        if ts is not None:
+            out["timestamp"] = ts
+        return out
 
     @_api
     def upsert(self, collection_name, data, timeout=None, partition_name=None, **kwargs):
         """Like insert, replacing rows with the same primary keys (in any partition).
-        Returns {"upsert_count", "insert_count" (the same), "ids", "timestamp"}."""
-        n, ids, ts = self._write(self._lib.vdb_upsert, collection_name, data, partition_name)
-        return {"upsert_count": n, "insert_count": n, "ids": ids, "timestamp": ts}
-
-    def _pk_list(self, info, ids):
-        if isinstance(ids, (str, bytes, numbers.Integral)):
-            ids = [ids]
-        elif np is not None and isinstance(ids, np.ndarray):
-            ids = ids.tolist()
-        ids = list(ids)
-        pl = _lib.vdb_pk_list()
-        pl.count = len(ids)
-        if info.pk.dtype == DataType.VARCHAR:
-            for v in ids:
-                if not isinstance(v, str):
-                    raise _einval("primary key '%s' is a string; got %r" % (info.pk.name, v))
-            keep = [v.encode("utf-8") for v in ids]
-            arr = (c_char_p * len(keep))(*keep)
-            pl.strs = arr
-        else:
-            for v in ids:
-                if isinstance(v, bool) or not isinstance(v, numbers.Integral):
-                    raise _einval("primary key '%s' is an integer; got %r" % (info.pk.name, v))
-            keep = None
-            arr = (c_int64 * len(ids))(*[int(v) for v in ids])
-            pl.ints = arr
-        return pl, (keep, arr), len(ids)
+        Returns {"upsert_count", "ids"} (embedded also "timestamp")."""
+        n, ids, ts = self._write("upsert", collection_name, data, partition_name, kwargs)
+        out = {"upsert_count": n, "ids": ids}
+        if ts is not None:
+            out["timestamp"] = ts
+        return out
 
     @_api
     def delete(self, collection_name, ids=None, timeout=None, filter=None, partition_name=None,
                **kwargs):
-        """Deletes by primary keys (ids) or by a boolean expression (filter), not both.
-        Returns {"delete_count", "timestamp"}: with ids, the count is the number of keys given
-        (keys that match nothing are not an error, as in Milvus); with a filter, the rows
-        matched."""
-        if ids is not None and filter:
-            raise _einval("delete takes ids or a filter, not both")
-        ts = c_uint64()
+        """Deletes by primary keys (ids; pks is the old name) or by a boolean expression
+        (filter, with filter_params), not both. Returns {"delete_count"} (embedded also
+        "timestamp"): with ids, the number of keys given (keys that match nothing are not an
+        error, as in Milvus); with a filter, the rows matched."""
+        _check_kwargs("delete", kwargs, ("filter_params", "pks"))
+        if kwargs.get("pks") is not None:
+            if ids is not None:
+                raise einval("delete takes ids or pks, not both")
+            ids = kwargs["pks"]
+        expr = self._filter(filter, kwargs)
+        if ids is not None and expr:
+            raise einval("delete takes ids or a filter, not both")
+        info = self._info(collection_name)
         if ids is not None:
-            info = self._info(collection_name)
-            pl, keep, n = self._pk_list(info, ids)
-            if n == 0:
-                return {"delete_count": 0, "timestamp": 0}
-            self._check(self._lib.vdb_delete(self._db, _b(collection_name), _b(partition_name),
-                                             byref(pl), byref(ts)))
-        elif filter:
-            deleted = c_uint64()
-            self._check(self._lib.vdb_delete_where(self._db, _b(collection_name),
-                                                   _b(partition_name), _b(filter), byref(ts),
-                                                   byref(deleted)))
-            n = deleted.value
+            keys = self._pk_values(info, ids)
+            if not keys:
+                n, ts = 0, 0 if self._t.has_timestamps else None
+            else:
+                n, ts = self._t.delete(collection_name, partition_name or None, info, ids=keys)
+        elif expr:
+            n, ts = self._t.delete(collection_name, partition_name or None, info, filter=expr)
         else:
-            raise _einval("delete needs ids or a filter")
-        self._last_write_ts = max(self._last_write_ts, ts.value)
-        return {"delete_count": n, "timestamp": ts.value}
+            raise einval("delete needs ids or a filter")
+        out = {"delete_count": n}
+        if ts is not None:
+            out["timestamp"] = ts
+        return out
 
     @_api
     def flush(self, collection_name=None, timeout=None, **kwargs):
         """Seals the growing segments of the collection (None: of every collection)."""
-        self._check(self._lib.vdb_flush(self._db, _b(collection_name)))
+        _check_kwargs("flush", kwargs)
+        self._t.flush(collection_name)
 
     @_api
-    def compact(self, collection_name=None, timeout=None, **kwargs):
-        """Runs a compaction pass now (None: every collection)."""
-        self._check(self._lib.vdb_compact(self._db, _b(collection_name)))
+    def compact(self, collection_name=None, is_clustering=False, is_l0=False, timeout=None,
+                **kwargs):
+        """Runs a compaction pass now (None: every collection); returns its job id, 0: it is
+        done when this returns (get_compaction_state says "Completed")."""
+        _check_kwargs("compact", dict(kwargs, is_clustering=is_clustering, is_l0=is_l0))
+        self._t.compact(collection_name)
+        return 0
+
+    @_api
+    def get_compaction_state(self, job_id, timeout=None, **kwargs):
+        """"Completed": compact() returns when its work is done."""
+        _check_kwargs("get_compaction_state", kwargs)
+        return "Completed"
 
     @_api
     def now(self):
-        """A fresh timestamp: pass it later as travel_timestamp to read as of this moment."""
-        ts = c_uint64()
-        self._check(self._lib.vdb_now(self._db, byref(ts)))
-        return ts.value
+        """A fresh timestamp: pass it later as travel_timestamp to read as of this moment
+        (embedded only)."""
+        return self._t.now()
 
     # ---- reads ----------------------------------------------------------------------------
 
     @_api
     def get(self, collection_name, ids, output_fields=None, timeout=None, partition_names=None,
-            travel_timestamp=None, consistency_level=None, **kwargs):
+            **kwargs):
         """The rows with these primary keys (one key or a list), in that order, missing keys
-        skipped. Every field when output_fields is None (dynamic keys flattened in)."""
+        skipped. Every field when output_fields is None or empty (dynamic keys flattened in).
+        kwargs: consistency_level, travel_timestamp and staleness_ms (embedded)."""
+        _check_kwargs("get", kwargs, ("consistency_level", "travel_timestamp",
+                                      "staleness_ms"))
         info = self._info(collection_name)
-        pl, keep, n = self._pk_list(info, ids)
-        if n == 0:
+        keys = self._pk_values(info, ids)
+        plan = output_plan(info, output_fields, True)
+        read = self._read(collection_name, partition_names, kwargs)
+        if not keys:
             return []
-        plan = _Plan(info, output_fields, True)
-        ro, keep2 = self._read_opts(partition_names, plan, travel_timestamp, consistency_level,
-                                    kwargs.get("staleness_ms"))
-        res = c_void_p()
-        self._check(self._lib.vdb_get(self._db, _b(collection_name), byref(pl), byref(ro),
-                                      byref(res)))
-        try:
-            return self._rows(res, plan, info)
-        finally:
-            self._lib.vdb_result_free(res)
+        return self._t.get(collection_name, info, keys, plan, read)
 
     @_api
     def query(self, collection_name, filter="", output_fields=None, timeout=None, ids=None,
-              partition_names=None, limit=None, offset=0, travel_timestamp=None,
-              consistency_level=None, **kwargs):
-        """The rows that pass filter (Milvus's expression language), after offset, at most limit
-        (a limit is needed without a filter). output_fields=["count(*)"] gives
-        [{"count(*)": n}]. Every field when output_fields is None. ids=[...] instead of a
-        filter reads those keys (as get)."""
+              partition_names=None, limit=None, offset=None, **kwargs):
+        """The rows that pass filter (Milvus's expression language; filter_params fills its
+        {name} templates), after offset, at most limit (a limit is needed without a filter;
+        limit + offset at most 16384, as Milvus). output_fields=["count(*)"] gives
+        [{"count(*)": n}]. Every field when output_fields is None or empty. ids=[...]
+        instead of a filter reads those keys (as get). kwargs: consistency_level,
+        filter_params, travel_timestamp and staleness_ms (embedded)."""
+        _check_kwargs("query", kwargs, ("consistency_level", "filter_params",
+                                        "travel_timestamp", "staleness_ms"))
         info = self._info(collection_name)
+        expr = self._filter(filter, kwargs)
+        offset = 0 if offset is None else _positive_int("offset", offset, 0)
+        if limit is not None:
+            limit = _positive_int("limit", limit, 0)
+            if limit + offset > MAX_TOPK:
+                raise einval("limit + offset must be at most %d (as Milvus), not %d"
+                             % (MAX_TOPK, limit + offset))
         if isinstance(output_fields, str):
             output_fields = [output_fields]
-        if output_fields is not None and [f.replace(" ", "").lower() for f in output_fields] \
-                == ["count(*)"]:
-            ro, keep = self._read_opts(partition_names, None, travel_timestamp,
-                                       consistency_level, kwargs.get("staleness_ms"))
-            cnt = c_uint64()
-            self._check(self._lib.vdb_count(self._db, _b(collection_name), _b(filter or None),
-                                            byref(ro), byref(cnt)))
-            return [{"count(*)": cnt.value}]
+        read = self._read(collection_name, partition_names, kwargs)
+        if output_fields is not None and \
+                [f.replace(" ", "").lower() for f in output_fields] == ["count(*)"]:
+            if ids is not None:
+                raise einval("count(*) takes a filter, not ids")
+            return [{"count(*)": self._t.count(collection_name, expr or None, read)}]
+        plan = output_plan(info, output_fields, True)
         if ids is not None:
-            if filter:
-                raise _einval("query takes ids or a filter, not both")
-            rows = self.get(collection_name, ids, output_fields=output_fields,
-                            partition_names=partition_names, travel_timestamp=travel_timestamp,
-                            consistency_level=consistency_level, **kwargs)
-            rows = rows[offset or 0:]
+            if expr:
+                raise einval("query takes ids or a filter, not both")
+            keys = self._pk_values(info, ids)
+            rows = self._t.get(collection_name, info, keys, plan, read) if keys else []
+            rows = rows[offset:]
             return rows[:limit] if limit else rows
-        plan = _Plan(info, output_fields, True)
-        ro, keep = self._read_opts(partition_names, plan, travel_timestamp, consistency_level,
-                                   kwargs.get("staleness_ms"))
-        res = c_void_p()
-        self._check(self._lib.vdb_query(self._db, _b(collection_name), _b(filter or None),
-                                        byref(ro), int(limit or 0), int(offset or 0),
-                                        byref(res)))
-        try:
-            return self._rows(res, plan, info)
-        finally:
-            self._lib.vdb_result_free(res)
+        return self._t.query(collection_name, info, expr or None, limit, offset, plan, read)
 
     @_api
-    def search(self, collection_name, data, limit=10, filter="", output_fields=None,
+    def search(self, collection_name, data=None, filter="", limit=10, output_fields=None,
                search_params=None, timeout=None, partition_names=None, anns_field=None,
-               travel_timestamp=None, consistency_level=None, **kwargs):
-        """The `limit` nearest rows to each query vector, nearest first.
+               **kwargs):
+        """The `limit` nearest rows to each query vector, nearest first, after skipping
+        `offset` of them.
 
         data: one vector, a list of vectors, or a 1-D/2-D numpy array. Returns one list per
         query of hits {"id": pk, "distance": d, "entity": {output fields}} -- distance is the
         squared L2 distance (smaller is nearer) or the IP/COSINE similarity (larger is nearer).
         search_params: {"metric_type": ..., "params": {...}} as in pymilvus; a metric_type
-        other than the field's is an error; params go to the index ("ef=64", ignored by exact
-        search). output_fields None: no fields (entity is {}); ["*"]: every field.
+        other than the field's is an error; params go to the index (ef, nprobe, radius,
+        range_filter). output_fields None: no fields (entity is {}); ["*"]: every field.
+        kwargs: offset (or search_params["offset"]; limit + offset at most 16384: the client
+        asks for limit + offset hits and skips offset), round_decimal (-1, or 0..6 decimals of
+        the distance), consistency_level, filter_params, travel_timestamp and staleness_ms
+        (embedded). Grouping, rerankers and the rest of pymilvus's search options are refused.
         """
+        _check_kwargs("search", kwargs, ("offset", "round_decimal", "consistency_level",
+                                         "filter_params", "travel_timestamp", "staleness_ms"))
+        if data is None:
+            raise einval("search needs data (query vectors)")
         info = self._info(collection_name)
         vf = info.vector_field(anns_field)
         if isinstance(data, (list, tuple)) and data and isinstance(data[0], numbers.Real):
             data = [data]
-        owner, addr, nq, dim = self._vectors(data, "search data")
-        if nq == 0:
-            raise _einval("search needs at least one query vector")
-        params = None
-        if search_params:
-            sp = dict(search_params)
-            m = to_metric(sp.pop("metric_type", None))
-            if m is not None and vf.metric_type is not None and m != vf.metric_type:
-                raise _einval("search metric_type %s does not match field '%s' (%s)"
-                              % (m.name, vf.name, vf.metric_type.name))
-            inner = sp.pop("params", None) or {}
-            inner.update(sp)
-            if inner:
-                params = ",".join("%s=%s" % (k, v) for k, v in inner.items())
-        plan = _Plan(info, output_fields, False)
-        ro, keep = self._read_opts(partition_names, plan, travel_timestamp, consistency_level,
-                                   kwargs.get("staleness_ms"))
-        req = _lib.vdb_search_req()
-        req.struct_size = sizeof(req)
-        cname, vname, fexpr, pstr = (_b(collection_name), _b(vf.name), _b(filter or None),
-                                     _b(params))
-        req.collection, req.vector_field, req.filter, req.params = cname, vname, fexpr, pstr
-        req.vectors, req.nq, req.dim = addr, nq, dim
-        if isinstance(limit, bool) or not isinstance(limit, numbers.Integral) or limit < 1:
-            raise _einval("limit must be a positive integer, not %r" % (limit,))
-        req.k = min(int(limit), 0xFFFFFFFF)
-        req.read = ro
-        res = c_void_p()
-        self._check(self._lib.vdb_search(self._db, byref(req), byref(res)))
-        L = self._lib
-        try:
-            pk_of = self._pk_reader(res)
-            val = _lib.vdb_value()
-            out = []
-            for g in range(L.vdb_result_groups(res)):
-                hits = []
-                for r in range(L.vdb_result_rows(res, g)):
-                    pk = pk_of(g, r)
-                    hits.append({"id": pk, "distance": L.vdb_result_distance(res, g, r),
-                                 "entity": self._entity(res, g, r, plan, pk, val)})
-                out.append(hits)
-            return out
-        finally:
-            L.vdb_result_free(res)
+        qv = vectors(data, "search data", vf.dim)
+        if qv[2] == 0:
+            raise einval("search needs at least one query vector")
+        limit = _positive_int("limit", limit)
+        sp = dict(search_params or {})
+        offset = kwargs.get("offset")
+        if "offset" in sp:
+            if offset is not None:
+                raise einval("give offset in kwargs or in search_params, not both")
+            offset = sp.pop("offset")
+        offset = 0 if offset is None else _positive_int("offset", offset, 0)
+        if limit + offset > MAX_TOPK:
+            raise einval("limit + offset must be at most %d (as Milvus), not %d"
+                         % (MAX_TOPK, limit + offset))
+        rd = kwargs.get("round_decimal", -1)
+        if isinstance(rd, bool) or not isinstance(rd, numbers.Integral) or not -1 <= rd <= 6:
+            raise einval("round_decimal must be -1 (no rounding) or 0..6, not %r" % (rd,))
+        m = sp.pop("metric_type", None) or sp.pop("metricType", None)
+        m = to_metric(m)
+        if m is not None and vf.metric_type is not None and m != vf.metric_type:
+            raise einval("search metric_type %s does not match field '%s' (%s)"
+                         % (m.name, vf.name, vf.metric_type.name))
+        if sp.pop("ignore_growing", False):
+            raise _unsupported("search(ignore_growing=...): libvdb has no ignore_growing "
+                               "(every segment is always searched)")
+        params = sp.pop("params", None) or {}
+        if not isinstance(params, dict):
+            raise einval("search_params['params'] must be a dict")
+        params = dict(params)
+        params.update(sp)  # pymilvus also takes them beside "params"
+        plan = output_plan(info, output_fields, False)
+        read = self._read(collection_name, partition_names, kwargs)
+        expr = self._filter(filter, kwargs)
+        res = self._t.search(collection_name, info, vf, qv, limit + offset, expr or None,
+                             params, plan, read)
+        out = []
+        for hits in res:
+            page = []
+            for pk, dist, ent in hits[offset:offset + limit]:
+                page.append({"id": pk, "distance": round(dist, rd) if rd >= 0 else dist,
+                             "entity": ent})
+            out.append(page)
+        return out
 
     # ---- indexes --------------------------------------------------------------------------
 
-    def _create_index(self, collection_name, field_name, index_type, params):
-        p = None
-        if params:
-            p = ",".join("%s=%s" % (k, v) for k, v in dict(params).items())
-        self._check(self._lib.vdb_create_index(self._db, _b(collection_name), _b(field_name),
-                                               _b(index_type or "AUTOINDEX"), _b(p)))
-
-    def _progress(self, collection_name, field_name):
-        done, total = c_uint64(), c_uint64()
-        self._check(self._lib.vdb_index_progress(self._db, _b(collection_name), _b(field_name),
-                                                 byref(done), byref(total)))
-        return done.value, total.value
-
-    def _wait_index(self, collection_name, field_name, timeout):
-        """Waits for the field's background index builds, as pymilvus's create_index(sync=True)
-        does; after about a second a progress bar is drawn on stderr when it is a terminal."""
+    def _wait_index(self, collection_name, field_name, timeout, progress):
+        """Waits for the field's index builds, as pymilvus's create_index does. progress: a
+        callable(done_rows, total_rows) called as they go (about 5 times a second; rows of
+        the segments being built count as they are done), True for a bar on stderr, False for
+        none; None draws the bar after a second when stderr is a terminal."""
         start = time.monotonic()
+        if timeout is None:
+            timeout = self.timeout
         deadline = None if timeout is None else start + float(timeout)
-        tty = hasattr(sys.stderr, "isatty") and sys.stderr.isatty()
-        drawn = False
+        tty = progress is True or (progress is None and hasattr(sys.stderr, "isatty") and
+                                   sys.stderr.isatty())
+        call = progress if callable(progress) else None
+        drawn, best = False, 0
         while True:
-            step = 200 if deadline is None else max(0, min(200, int((deadline - time.monotonic())
-                                                                    * 1000)))
-            st = self._lib.vdb_wait_for_index(self._db, _b(collection_name), _b(field_name), step)
-            if st != Status.ETIMEDOUT or (deadline is not None and time.monotonic() >= deadline):
+            left = None if deadline is None else deadline - time.monotonic()
+            step = 200 if left is None else max(0, min(200, int(left * 1000)))
+            if self._t.wait_index(collection_name, field_name, step):
                 break
-            if tty and time.monotonic() - start > 1.0:
-                done, total = self._progress(collection_name, field_name)
+            if deadline is not None and time.monotonic() >= deadline:
+                if drawn:
+                    sys.stderr.write("\n")
+                raise TimedOutError(Status.ETIMEDOUT, "the index of %s.%s is not built after "
+                                    "%ss (the build goes on)" % (collection_name, field_name,
+                                                                 timeout))
+            done, total = self._t.progress(collection_name, field_name)
+            best = max(best, done)
+            if call is not None:
+                call(best, total)
+            elif tty and (progress is True or time.monotonic() - start > 1.0):
                 width = 30
-                fill = width * done // total if total else width
+                fill = width * best // total if total else width
                 sys.stderr.write("\rindexing %s.%s [%s%s] %d/%d rows" % (
-                    collection_name, field_name, "#" * fill, "." * (width - fill), done, total))
+                    collection_name, field_name, "#" * fill, "." * (width - fill), best, total))
                 sys.stderr.flush()
                 drawn = True
+        if call is not None:
+            done, total = self._t.progress(collection_name, field_name)
+            call(max(best, done), total)
         if drawn:
             sys.stderr.write("\n")
             sys.stderr.flush()
-        self._check(st)
 
     @_api
-    def create_index(self, collection_name, field_name=None, index_type="AUTOINDEX", params=None,
-                     index_params=None, timeout=None, sync=True, **kwargs):
-        """Creates an index on a field: create_index("c", "year", "STL_SORT"), or pymilvus's
-        create_index("c", index_params) with an IndexParams from prepare_index_params().
+    def create_index(self, collection_name, field_name=None, index_type="AUTOINDEX",
+                     params=None, index_params=None, timeout=None, sync=True, **kwargs):
+        """Creates indexes: pymilvus's create_index("c", index_params) with an IndexParams from
+        prepare_index_params(), or create_index("c", "year", "STL_SORT", params={...}).
         Vector indexes build in the background: with sync (the default, as pymilvus) this
-        waits for them (at most timeout seconds, then TimedOutError; the build goes on)."""
+        waits for them (at most timeout seconds, then TimedOutError; the build goes on).
+        kwargs: index_name (for now the field's name or omitted: see _index_field),
+        metric_type, progress (see _wait_index).
+
+        A vector index naming another metric than its field's re-creates the collection with
+        that metric while it is still empty (no row ever, no index): pymilvus's create, then
+        index, flow. Later it is an InvalidArgumentError."""
+        _check_kwargs("create_index", kwargs, ("index_name", "metric_type", "progress"))
+        progress = kwargs.get("progress")
         if isinstance(field_name, IndexParams):
             index_params, field_name = field_name, None
+            if index_type != "AUTOINDEX":  # pymilvus's create_index(name, index_params, timeout)
+                if isinstance(index_type, bool) or not isinstance(index_type, numbers.Real) or \
+                        timeout is not None:
+                    raise einval("create_index(collection_name, index_params, timeout): %r is "
+                                 "not a timeout" % (index_type,))
+                timeout = index_type
         if index_params is not None:
-            fields = [idx["field_name"] for idx in index_params]
-            for idx in index_params:
-                self._create_index(collection_name, idx["field_name"], idx.get("index_type"),
-                                   idx.get("params"))
+            if field_name is not None or kwargs.get("index_name") or kwargs.get("metric_type"):
+                raise einval("create_index takes index_params or a field_name, not both")
+            if not isinstance(index_params, IndexParams) or not len(index_params):
+                raise einval("index_params must be a non-empty IndexParams")
+            entries = list(index_params)
         elif not field_name:
-            raise _einval("create_index needs a field_name or index_params")
+            raise einval("create_index needs a field_name or index_params")
         else:
-            fields = [field_name]
-            self._create_index(collection_name, field_name, index_type, params)
+            entries = [{"field_name": field_name, "index_name": kwargs.get("index_name"),
+                        "index_type": index_type, "metric_type": kwargs.get("metric_type"),
+                        "params": params}]
+        info = self._info(collection_name)
+        checked = [self._index_entry(info.by_name, e) for e in entries]
+        for e in checked:
+            f = info.by_name[e["field_name"]]
+            p = dict(e["params"])
+            if "metric_type" in p:
+                if e["metric_type"] is not None and to_metric(p["metric_type"]) != \
+                        e["metric_type"]:
+                    raise einval("two metric types for the index of '%s'" % f.name)
+                e["metric_type"] = to_metric(p.pop("metric_type"))
+            if "index_type" in p:
+                p.pop("index_type")
+            if e["metric_type"] is not None and f.dtype != DataType.FLOAT_VECTOR:
+                raise einval("metric_type is for vector fields; '%s' is %s"
+                             % (f.name, f.dtype.name))
+            self._t.create_index(collection_name, info, f.name, e["index_type"],
+                                 e["metric_type"], p)
+            if e["metric_type"] is not None and e["metric_type"] != f.metric_type:
+                info = self._info(collection_name, refresh=True)  # re-created for the metric
         if sync:
-            for f in fields:
-                self._wait_index(collection_name, f, timeout)
+            for e in checked:
+                self._wait_index(collection_name, e["field_name"], timeout, progress)
+
+    def _index_of(self, collection_name, index_name):
+        """The field an index_name names (see _index_field)."""
+        if not isinstance(index_name, str) or not index_name:
+            raise einval("index_name must be a non-empty string")
+        info = self._info(collection_name)
+        if index_name not in info.by_name:
+            info = self._info(collection_name, refresh=True)
+            if index_name not in info.by_name:
+                raise NotFoundError(Status.ENOTFOUND, "index '%s' not found in '%s' (an index "
+                                    "is named after its field)" % (index_name, collection_name))
+        return index_name
 
     @_api
     def wait_for_index_building_complete(self, collection_name, index_name, timeout=None,
                                          **kwargs):
-        """Waits for the builds of field index_name's index (TimedOutError after timeout s)."""
-        self._wait_index(collection_name, index_name, timeout)
+        """Waits for the builds of index index_name (TimedOutError after timeout s); True."""
+        _check_kwargs("wait_for_index_building_complete", kwargs, ("progress",))
+        field = self._index_of(collection_name, index_name)
+        self._t.describe_index(collection_name, field)  # NotFoundError if there is none
+        self._wait_index(collection_name, field, timeout, kwargs.get("progress"))
         return True
 
     @_api
     def drop_index(self, collection_name, index_name, timeout=None, **kwargs):
-        """Drops the index of field index_name (an index is named after its field)."""
-        self._check(self._lib.vdb_drop_index(self._db, _b(collection_name), _b(index_name)))
+        """Drops the index index_name (named after its field)."""
+        _check_kwargs("drop_index", kwargs)
+        self._t.drop_index(collection_name, self._index_of(collection_name, index_name))
 
     @_api
     def describe_index(self, collection_name, index_name, timeout=None, **kwargs):
-        """{"field_name", "index_name", "index_type", "indexed_rows", "total_rows", "state",
-        "pending_index_rows"} (state "Finished", "InProgress" or "Failed" with "fail_reason");
-        NotFoundError if the field has none."""
-        t = c_char_p()
-        self._check(self._lib.vdb_describe_index(self._db, _b(collection_name), _b(index_name),
-                                                 byref(t)))
-        done, total = self._progress(collection_name, index_name)
-        out = {"field_name": index_name, "index_name": index_name,
-               "index_type": t.value.decode("utf-8") if t.value else "",
-               "indexed_rows": done, "total_rows": total, "pending_index_rows": total - done}
-        st = self._lib.vdb_wait_for_index(self._db, _b(collection_name), _b(index_name), 0)
-        if st == Status.OK:
-            out["state"] = "Finished"
-        elif st == Status.ETIMEDOUT:
-            out["state"] = "InProgress"
-        else:
-            out["state"] = "Failed"
-            out["fail_reason"] = str(self._error(st))
+        """{"field_name", "index_name", "index_type", "metric_type" (vector fields),
+        "indexed_rows", "total_rows", "pending_index_rows", "state"} (state "Finished",
+        "InProgress" or "Failed" with "fail_reason"); NotFoundError if there is none."""
+        _check_kwargs("describe_index", kwargs)
+        field = self._index_of(collection_name, index_name)
+        d = self._t.describe_index(collection_name, field)
+        out = {"field_name": field, "index_name": field, "index_type": d["index_type"]}
+        f = self._info(collection_name).by_name[field]
+        if f.dtype == DataType.FLOAT_VECTOR:
+            out["metric_type"] = (f.metric_type.name if f.metric_type else "L2")
+        out.update(indexed_rows=d["indexed_rows"], total_rows=d["total_rows"],
+                   pending_index_rows=d["total_rows"] - d["indexed_rows"], state=d["state"])
+        if "fail_reason" in d:
+            out["fail_reason"] = d["fail_reason"]
         return out
 
-    def list_indexes(self, collection_name, field_name=None, timeout=None, **kwargs):
-        """Names of the indexes (the names of the indexed fields)."""
+    @_api
+    def list_indexes(self, collection_name, field_name="", timeout=None, **kwargs):
+        """Names of the indexes (for now each is named after its field), of field_name's only
+        when given."""
+        _check_kwargs("list_indexes", kwargs)
         info = self._info(collection_name, refresh=True)
-        out = []
-        for f in info.fields:
-            if field_name and f.name != field_name:
-                continue
-            try:
-                self.describe_index(collection_name, f.name)
-            except NotFoundError:
-                continue
-            out.append(f.name)
-        return out
+        return [n for n in self._t.list_indexes(collection_name, info)
+                if not field_name or n == field_name]
 
-    def __repr__(self):
-        return "<libvdb.Client %r%s>" % (self.uri, " closed" if self.closed else "")
+    # ---- databases and the server ---------------------------------------------------------
+
+    def list_databases(self, timeout=None, **kwargs):
+        """["default"]: libvdb has one database per folder (and vdb-server serves one)."""
+        _check_kwargs("list_databases", kwargs)
+        return ["default"]
+
+    def describe_database(self, db_name, **kwargs):
+        _check_kwargs("describe_database", kwargs, ("timeout",))
+        self.use_database(db_name)
+        return {"name": "default"}
+
+    def use_database(self, db_name, **kwargs):
+        """Only "default" exists (NotFoundError for any other)."""
+        _check_kwargs("use_database", kwargs)
+        if db_name not in ("", "default"):
+            raise NotFoundError(Status.ENOTFOUND, "database '%s' not found: libvdb has one "
+                                "database, 'default'" % db_name)
+
+    using_database = use_database
+
+    @_api
+    def get_server_version(self, timeout=None, detail=False, **kwargs):
+        """Embedded: the version of the loaded libvdb.so (detail=True: {"version",
+        "deploy_mode": "EMBEDDED", "library_path"}). vdb-server's REST API has no version
+        endpoint: UnsupportedError there."""
+        _check_kwargs("get_server_version", kwargs)
+        if self._t.mode != "embedded":
+            raise _unsupported("get_server_version: vdb-server's REST API has no version "
+                               "endpoint (its gRPC GetVersion says v2.6.0)")
+        version = _lib.get().vdb_version().decode()
+        if detail:
+            return {"version": version, "deploy_mode": "EMBEDDED",
+                    "library_path": _lib.get().path}
+        return version
+
+
+for _n, _what in _NOT_IN_LIBVDB.items():
+    setattr(MilvusClient, _n, _not_in_libvdb(_n, _what))
+
+
+def _with_metric(f, m):
+    """f with its metric set (a copy: the caller's Schema is left as it was)."""
+    import copy
+    g = copy.copy(f)
+    g.metric_type = m
+    return g
+
+
+Client = MilvusClient  # libvdb's older name

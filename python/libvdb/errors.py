@@ -5,7 +5,8 @@ import enum
 __all__ = [
     "Status", "VdbError", "InvalidArgumentError", "NotFoundError", "AlreadyExistsError",
     "StorageIOError", "CorruptError", "UnsupportedError", "OutOfMemoryError", "LockedError",
-    "VersionError", "ConflictError", "RangeError", "TimedOutError",
+    "VersionError", "ConflictError", "RangeError", "TimedOutError", "AuthenticationError",
+    "ConnectionFailedError", "error_for", "error_for_milvus",
 ]
 
 
@@ -33,11 +34,13 @@ class VdbError(Exception):
     .status  -- a Status (an IntEnum: .name is "EINVAL", int(status) is 1)
     .code    -- the same status as a plain int
     .message -- the library's words for it (vdb_errmsg), naming the field, collection or file
+    .milvus_code -- in the remote mode, the code vdb-server answered (Milvus's merr codes:
+                    100 collection not found, 1100 invalid parameter, ...); None embedded
     """
 
     default_status = None
 
-    def __init__(self, status, message=""):
+    def __init__(self, status, message="", milvus_code=None):
         try:
             status = Status(status)
         except ValueError:
@@ -45,11 +48,12 @@ class VdbError(Exception):
         self.status = status
         self.code = int(status)
         self.message = message
+        self.milvus_code = milvus_code
         name = status.name if isinstance(status, Status) else str(status)
         super().__init__("VDB_%s: %s" % (name, message) if message else "VDB_%s" % name)
 
     def __reduce__(self):
-        return (error_for, (self.code, self.message))
+        return (_rebuild, (type(self), self.code, self.message, self.milvus_code))
 
 
 class InvalidArgumentError(VdbError, ValueError):
@@ -100,6 +104,21 @@ class TimedOutError(VdbError):
     """VDB_ETIMEDOUT: a wait ran out of time (the work goes on: an index build, say)."""
 
 
+class AuthenticationError(VdbError, PermissionError):
+    """Remote mode: vdb-server refused the token (Milvus code 1800, HTTP 401)."""
+
+    def __init__(self, status=Status.EINVAL, message="", milvus_code=None):
+        super().__init__(status, message, milvus_code)
+
+
+class ConnectionFailedError(VdbError, ConnectionError):
+    """Remote mode: vdb-server could not be reached, closed the connection, or is shutting down
+    (Milvus code 2). A write whose connection broke may or may not have been applied."""
+
+    def __init__(self, status=Status.EIO, message="", milvus_code=None):
+        super().__init__(status, message, milvus_code)
+
+
 _BY_STATUS = {
     Status.EINVAL: InvalidArgumentError,
     Status.ENOTFOUND: NotFoundError,
@@ -123,3 +142,45 @@ def error_for(status, message=""):
     except ValueError:
         cls = VdbError
     return cls(status, message)
+
+
+def _rebuild(cls, code, message, milvus_code):
+    if cls in (AuthenticationError, ConnectionFailedError):
+        return cls(code, message, milvus_code)
+    e = error_for(code, message)
+    e.milvus_code = milvus_code
+    return e
+
+
+# vdb-server's answers (Milvus's merr codes, server/README.md "Error codes") -> the status the
+# embedded mode raises for the same mistake, so one except clause serves both modes
+_BY_MILVUS_CODE = {
+    2: (ConnectionFailedError, Status.EIO),          # ServiceUnavailable (shutting down)
+    3: (OutOfMemoryError, Status.ENOMEM),            # MemoryLimitExceeded
+    100: (NotFoundError, Status.ENOTFOUND),          # CollectionNotFound
+    200: (NotFoundError, Status.ENOTFOUND),          # PartitionNotFound
+    700: (NotFoundError, Status.ENOTFOUND),          # IndexNotFound
+    701: (UnsupportedError, Status.EUNSUPPORTED),    # IndexNotSupported
+    800: (NotFoundError, Status.ENOTFOUND),          # DatabaseNotFound
+    1001: (StorageIOError, Status.EIO),              # IoFailed
+    1100: (InvalidArgumentError, Status.EINVAL),     # ParameterInvalid
+    1102: (InvalidArgumentError, Status.EINVAL),     # ParameterTooLarge
+    1700: (NotFoundError, Status.ENOTFOUND),         # FieldNotFound
+    1800: (AuthenticationError, Status.EINVAL),      # NeedAuthenticate
+    1801: (InvalidArgumentError, Status.EINVAL),     # IncorrectParameterFormat
+    1802: (InvalidArgumentError, Status.EINVAL),     # MissingRequiredParameters
+    1804: (InvalidArgumentError, Status.EINVAL),     # InvalidInsertData
+    1806: (InvalidArgumentError, Status.EINVAL),     # CheckPrimaryKey
+    3000: (UnsupportedError, Status.EUNSUPPORTED),   # OperationNotSupported
+}
+
+
+def error_for_milvus(code, message=""):
+    """The VdbError for a Milvus error code from vdb-server. vdb-server answers a name already
+    taken (VDB_EEXIST) with Milvus's 1100 "invalid parameter" and the library's own words
+    ("collection 'c' already exists"): those words make it an AlreadyExistsError here."""
+    # any other code (65535 "unexpected"): the server failed in a way it did not name
+    cls, status = _BY_MILVUS_CODE.get(code, (VdbError, Status.EIO))
+    if code == 1100 and " already " in message:
+        cls, status = AlreadyExistsError, Status.EEXIST
+    return cls(status, message, code)

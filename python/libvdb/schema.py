@@ -1,11 +1,16 @@
-"""DataType, the schema builder and index parameters, shaped like pymilvus's."""
+"""DataType, LoadState, the schema builder and index parameters, shaped like pymilvus's."""
 
 import enum
 import json
 
-from .errors import InvalidArgumentError, Status
+from .errors import InvalidArgumentError, Status, UnsupportedError
 
-__all__ = ["DataType", "MetricType", "FieldSchema", "Schema", "CollectionSchema", "IndexParams"]
+__all__ = ["DataType", "MetricType", "LoadState", "FieldSchema", "Schema", "CollectionSchema",
+           "IndexParams"]
+
+
+def _unsupported(msg):
+    return UnsupportedError(Status.EUNSUPPORTED, msg)
 
 
 class DataType(enum.IntEnum):
@@ -19,10 +24,19 @@ class DataType(enum.IntEnum):
     INT64 = 5
     FLOAT = 10
     DOUBLE = 11
+    STRING = 20
     VARCHAR = 21
     ARRAY = 22
     JSON = 23
+    GEOMETRY = 24
+    TEXT = 25
+    TIMESTAMPTZ = 26
+    BINARY_VECTOR = 100
     FLOAT_VECTOR = 101
+    FLOAT16_VECTOR = 102
+    BFLOAT16_VECTOR = 103
+    SPARSE_FLOAT_VECTOR = 104
+    INT8_VECTOR = 105
 
 
 class MetricType(enum.IntEnum):
@@ -31,8 +45,28 @@ class MetricType(enum.IntEnum):
     COSINE = 3
 
 
+class LoadState(enum.IntEnum):
+    """pymilvus's LoadState (get_load_state()["state"]). libvdb keeps every collection loaded:
+    an existing collection or partition is always Loaded."""
+
+    NotExist = 0
+    NotLoad = 1
+    Loading = 2
+    Loaded = 3
+
+    def __repr__(self):
+        return "<LoadState: %s>" % self.name
+
+    def __str__(self):
+        return self.name
+
+
 SCALAR_TYPES = (DataType.BOOL, DataType.INT8, DataType.INT16, DataType.INT32, DataType.INT64,
                 DataType.FLOAT, DataType.DOUBLE, DataType.VARCHAR, DataType.ARRAY, DataType.JSON)
+# the field types libvdb stores (vdb_type); pymilvus's other DataTypes are refused by name
+SUPPORTED_TYPES = SCALAR_TYPES + (DataType.FLOAT_VECTOR,)
+ARRAY_ELEMENT_TYPES = (DataType.BOOL, DataType.INT8, DataType.INT16, DataType.INT32,
+                       DataType.INT64, DataType.FLOAT, DataType.DOUBLE, DataType.VARCHAR)
 
 
 def to_datatype(t):
@@ -77,14 +111,32 @@ class FieldSchema:
 
     def __init__(self, name, datatype, is_primary=False, auto_id=False, max_length=None, dim=None,
                  element_type=None, max_capacity=None, nullable=False,
-                 default_value=_NO_DEFAULT, metric_type=None, description=""):
+                 default_value=_NO_DEFAULT, metric_type=None, description="",
+                 is_partition_key=False, is_clustering_key=False, mmap_enabled=None,
+                 enable_analyzer=False, enable_match=False, analyzer_params=None,
+                 is_function_output=False):
         self.name = name
         self.dtype = to_datatype(datatype)
+        if self.dtype not in SUPPORTED_TYPES:
+            raise _unsupported("field '%s': libvdb has no %s fields (it stores BOOL, INT8..INT64, "
+                               "FLOAT, DOUBLE, VARCHAR, ARRAY, JSON and FLOAT_VECTOR)"
+                               % (name, self.dtype.name))
+        for flag, what in ((is_partition_key, "partition keys (is_partition_key)"),
+                           (is_clustering_key, "clustering keys (is_clustering_key)"),
+                           (mmap_enabled, "mmap_enabled"),
+                           (enable_analyzer or enable_match or analyzer_params,
+                            "text analyzers (enable_analyzer, enable_match, analyzer_params)"),
+                           (is_function_output, "function output fields")):
+            if flag:
+                raise _unsupported("field '%s': libvdb has no %s" % (name, what))
         self.is_primary = bool(is_primary)
         self.auto_id = bool(auto_id)
         self.max_length = max_length
         self.dim = dim
         self.element_type = to_datatype(element_type) if element_type is not None else None
+        if self.element_type is not None and self.element_type not in ARRAY_ELEMENT_TYPES:
+            raise _unsupported("field '%s': libvdb has no arrays of %s"
+                               % (name, self.element_type.name))
         self.max_capacity = max_capacity
         self.nullable = bool(nullable)
         self.has_default = default_value is not FieldSchema._NO_DEFAULT
@@ -130,21 +182,43 @@ class Schema:
         schema.add_field("id", DataType.INT64, is_primary=True)
         schema.add_field("vector", DataType.FLOAT_VECTOR, dim=128, metric_type="L2")
 
-    auto_id here applies to the primary key when add_field does not say.
+    auto_id here applies to the primary key when add_field does not say; primary_field names
+    the primary key among fields. Partition and clustering keys and functions are refused
+    (UnsupportedError); other keyword arguments are a TypeError.
     """
 
     def __init__(self, fields=None, description="", auto_id=None, enable_dynamic_field=False,
-                 num_shards=None, **kwargs):
+                 num_shards=None, primary_field=None, check_fields=True,
+                 partition_key_field=None, clustering_key_field=None, functions=None,
+                 enable_namespace=False):
         self.fields = []
         self.description = description or ""
         self.auto_id = auto_id
         self.enable_dynamic_field = bool(enable_dynamic_field)
         self.num_shards = num_shards
+        for flag, what in ((partition_key_field, "partition keys (partition_key_field)"),
+                           (clustering_key_field, "clustering keys (clustering_key_field)"),
+                           (functions, "functions (BM25, text embedding)"),
+                           (enable_namespace, "namespaces (enable_namespace)")):
+            if flag:
+                raise _unsupported("libvdb has no %s" % what)
         for f in fields or []:
+            if not isinstance(f, FieldSchema):
+                raise InvalidArgumentError(Status.EINVAL, "Schema fields must be FieldSchema, "
+                                           "not %s" % type(f).__name__)
             self.fields.append(f)
+        if primary_field is not None:
+            named = [f for f in self.fields if f.name == primary_field]
+            if not named:
+                raise InvalidArgumentError(Status.EINVAL, "primary_field '%s' is not among the "
+                                           "fields" % primary_field)
+            named[0].is_primary = True
+            if auto_id is not None:
+                named[0].auto_id = bool(auto_id)
 
     def add_field(self, field_name, datatype, is_primary=False, **kwargs):
-        """Adds a field and returns the schema (calls chain)."""
+        """Adds a field (FieldSchema's keyword arguments) and returns the schema (calls
+        chain)."""
         if is_primary and "auto_id" not in kwargs and self.auto_id is not None:
             kwargs["auto_id"] = self.auto_id
         self.fields.append(FieldSchema(field_name, datatype, is_primary=is_primary, **kwargs))
@@ -169,17 +243,24 @@ CollectionSchema = Schema
 
 
 class IndexParams:
-    """A list of indexes to build, like pymilvus's MilvusClient.prepare_index_params()."""
+    """A list of indexes to build, like pymilvus's MilvusClient.prepare_index_params().
+
+    add_index(field_name, index_type, index_name, metric_type=..., params={...}); other keyword
+    arguments are index parameters too (M=16), as in pymilvus. index_name: see
+    MilvusClient.create_index (for now it must be the field's name, or omitted)."""
 
     def __init__(self):
         self.indexes = []
 
-    def add_index(self, field_name, index_type="AUTOINDEX", index_name="", metric_type=None,
+    def add_index(self, field_name, index_type="", index_name="", metric_type=None,
                   params=None, **kwargs):
-        self.indexes.append({"field_name": field_name, "index_type": index_type or "AUTOINDEX",
-                             "index_name": index_name or field_name,
-                             "metric_type": to_metric(metric_type),
-                             "params": dict(params or {}, **kwargs)})
+        params = dict(params or {}, **kwargs)
+        # pymilvus also takes them inside params
+        index_type = index_type or params.pop("index_type", None) or "AUTOINDEX"
+        metric_type = metric_type or params.pop("metric_type", None)
+        self.indexes.append({"field_name": field_name, "index_type": str(index_type),
+                             "index_name": index_name or "",
+                             "metric_type": to_metric(metric_type), "params": params})
         return self
 
     def __iter__(self):

@@ -1,14 +1,113 @@
-"""Shared fixtures. Run through python/tests/run_pytest.sh (sets LIBVDB_PATH and PYTHONPATH)."""
+"""Shared fixtures. Run through python/tests/run_pytest.sh (sets LIBVDB_PATH, PYTHONPATH and
+VDB_SERVER).
+
+The suite runs twice: every test that takes `client` (or `connect`) runs once embedded (a
+temporary folder opened through libvdb.so) and once remote (vdb-server, started once for the
+session on a free loopback port with a temporary data folder and a token; each test starts
+from an empty server). LIBVDB_TEST_MODES=embedded (or remote) runs one mode only.
+Tests marked embedded_only need what only the embedded mode has (time travel, the folder
+lock, the library's own statistics); they are skipped in the remote run, saying why."""
 
 import os
 import random
+import re
+import shutil
+import signal
+import subprocess
 import sys
+import tempfile
 
 import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 import libvdb  # noqa: E402
+
+MODES = [m for m in os.environ.get("LIBVDB_TEST_MODES", "embedded,remote").split(",") if m]
+TOKEN = "root:Milvus"
+
+
+LIBRARY = os.environ.get("LIBVDB_TEST_LIBRARY", "1") != "0"  # 0: libvdb.so is not loadable
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "embedded_only(reason): needs the embedded mode")
+    config.addinivalue_line("markers", "needs_library: loads libvdb.so (besides a server)")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Each test belongs to one run: a test with a mode to that mode's; one with the server
+    fixture alone to the remote run; any other (the package, the library) to the embedded
+    run. The others are deselected; without a loadable libvdb.so (a sanitizer build) so is
+    everything that loads it."""
+    keep, drop = [], []
+    for item in items:
+        run = getattr(getattr(item, "callspec", None), "params", {}).get("mode")
+        if run is None:
+            run = "remote" if "server" in item.fixturenames else "embedded"
+        loads = run == "embedded" or item.get_closest_marker("needs_library")
+        (keep if run in MODES and (LIBRARY or not loads) else drop).append(item)
+        m = item.get_closest_marker("embedded_only")
+        if m and run == "remote":
+            item.add_marker(pytest.mark.skip(reason="embedded only: " + (m.args[0] if m.args
+                                                                          else "")))
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+class Server:
+    """vdb-server on 127.0.0.1 (--port 0: the port is read from its first line of stdout)."""
+
+    def __init__(self, binary):
+        self.dir = tempfile.mkdtemp(prefix="libvdb-pytest-server.")
+        self.log = open(os.path.join(self.dir, "server.log"), "w+")
+        self.proc = subprocess.Popen(
+            [binary, "--port", "0", "--data", os.path.join(self.dir, "data"), "--token", TOKEN,
+             "--sync", "off", "--log-level", "warn"],
+            stdout=subprocess.PIPE, stderr=self.log, text=True)
+        line = self.proc.stdout.readline()
+        m = re.match(r"vdb-server listening on http://127\.0\.0\.1:(\d+)$", line.strip())
+        if not m:
+            self.stop()
+            raise RuntimeError("vdb-server did not start: %r\n%s" % (line, self.stderr()))
+        self.port = int(m.group(1))
+        self.uri = "http://127.0.0.1:%d" % self.port
+
+    def stderr(self):
+        self.log.seek(0)
+        return self.log.read()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc.stdout.close()
+        rc = self.proc.returncode
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+        return rc
+
+
+@pytest.fixture(scope="session")
+def server():
+    binary = os.environ.get("VDB_SERVER")
+    if not binary or not os.access(binary, os.X_OK):
+        pytest.skip("remote mode: VDB_SERVER does not name a built vdb-server")
+    srv = Server(binary)
+    yield srv
+    alive = srv.proc.poll() is None
+    rc = srv.stop()
+    assert alive and rc == 0, "vdb-server died or exited with %s" % rc
+
+
+@pytest.fixture(params=MODES)
+def mode(request):
+    return request.param
 
 
 @pytest.fixture
@@ -17,8 +116,20 @@ def db_path(tmp_path):
 
 
 @pytest.fixture
-def client(db_path):
-    c = libvdb.Client(db_path, sync="off")
+def connect(mode, db_path, request):
+    """connect(**options): a new client on this test's database (the same one each call)."""
+    if mode == "embedded":
+        return lambda **kw: libvdb.MilvusClient(db_path, **kw)
+    srv = request.getfixturevalue("server")
+    with libvdb.MilvusClient(srv.uri, token=TOKEN) as c:  # every test starts from nothing
+        for name in c.list_collections():
+            c.drop_collection(name)
+    return lambda **kw: libvdb.MilvusClient(srv.uri, token=TOKEN, **kw)
+
+
+@pytest.fixture
+def client(connect, mode):
+    c = connect(sync="off") if mode == "embedded" else connect()
     yield c
     c.close()
 

@@ -1,4 +1,5 @@
-"""libvdb.Client: every method against the documented behaviour (pymilvus MilvusClient shape)."""
+"""libvdb.MilvusClient: every method against the documented behaviour (pymilvus MilvusClient
+shape), embedded and remote (the `client` fixture runs each test in both modes)."""
 
 import math
 import os
@@ -19,14 +20,18 @@ def l2(a, b):
 
 # ---- module, client lifecycle ---------------------------------------------------------------
 
-def test_version_and_path():
+def test_version_and_path(db_path):
     assert libvdb.library_version().count(".") == 2
     assert os.path.exists(libvdb.library_path()) or libvdb.library_path().startswith("libvdb")
+    with libvdb.MilvusClient(db_path) as c:
+        assert c.get_server_version() == libvdb.library_version()
+        d = c.get_server_version(detail=True)
+        assert d["version"] == libvdb.library_version() and d["deploy_mode"] == "EMBEDDED"
 
 
-def test_context_manager_and_close(db_path):
-    with libvdb.Client(db_path) as c:
-        assert not c.closed
+def test_context_manager_and_close(connect, mode):
+    with connect() as c:
+        assert not c.closed and c.mode == mode
         assert c.list_collections() == []
     assert c.closed
     c.close()  # idempotent
@@ -43,9 +48,9 @@ def test_second_open_is_locked(db_path):
         assert e.value.message
 
 
-def test_unknown_option(db_path):
+def test_unknown_option(connect):
     with pytest.raises(TypeError):
-        libvdb.Client(db_path, no_such_option=1)
+        connect(no_such_option=1)
 
 
 # ---- collections ----------------------------------------------------------------------------
@@ -65,6 +70,12 @@ def test_quick_create_collection(client):
     assert pk["name"] == "id" and pk["type"] == DataType.INT64 and pk["is_primary"]
     assert vec["name"] == "vector" and vec["type"] == DataType.FLOAT_VECTOR
     assert vec["params"]["dim"] == 4 and vec["params"]["metric_type"] == "COSINE"
+    # the quick setup indexes the vector field (AUTOINDEX), as Milvus does
+    assert client.list_indexes("quick") == ["vector"]
+    idx = client.describe_index("quick", "vector")
+    # a vector AUTOINDEX is exact search today: the library reports what it built
+    assert idx["index_type"] == "FLAT" and idx["metric_type"] == "COSINE"
+    assert idx["state"] == "Finished"
 
 
 def test_quick_create_string_ids_and_options(client):
@@ -94,8 +105,8 @@ def test_create_twice_and_drop(client):
         client.create_collection("c", dimension=2)
     client.drop_collection("c")
     assert not client.has_collection("c")
-    with pytest.raises(libvdb.NotFoundError):
-        client.drop_collection("c")
+    client.drop_collection("c")  # dropping what is not there succeeds, as in Milvus
+    client.drop_collection("never_was")
     client.create_collection("c", dimension=3)  # same name, new schema: the cache is refreshed
     client.insert("c", [{"id": 1, "vector": [1, 2, 3]}])
 
@@ -143,19 +154,30 @@ def test_create_schema_and_index_params_like_pymilvus(client):
     assert d["fields"][1]["params"]["metric_type"] == "IP"
     r = client.insert("cs", [{"my_vector": [1, 2, 3, 4, 5]}, {"my_vector": [5, 4, 3, 2, 1]}])
     assert r["insert_count"] == 2 and len(set(r["ids"])) == 2
+    assert client.describe_index("cs", "my_vector")["metric_type"] == "IP"
     with pytest.raises(libvdb.InvalidArgumentError):
         client.insert("cs", [{"my_vector": [1, 2, 3, 4, 5], "extra": 1}])  # dynamic off
     with pytest.raises(libvdb.InvalidArgumentError):
         client.upsert("cs", [{"my_id": 1, "my_vector": [1, 2, 3, 4, 5]}])  # auto_id
+    with pytest.raises(libvdb.InvalidArgumentError):
+        client.insert("cs", [{"my_id": 1, "my_vector": [1, 2, 3, 4, 5]}])
+    assert client.get_collection_stats("cs")["row_count"] == 2
 
 
 def test_load_release_are_noops(client):
     client.create_collection("c", dimension=2)
     client.load_collection("c")
     client.release_collection("c")
-    assert client.get_load_state("c")["state"] == "Loaded"
-    with pytest.raises(libvdb.NotFoundError):
-        client.load_collection("nope")
+    state = client.get_load_state("c")
+    assert state == {"state": libvdb.LoadState.Loaded}
+    assert state["state"] is libvdb.LoadState.Loaded and str(state["state"]) == "Loaded"
+    assert client.get_load_state("c", partition_name="_default")["state"] == \
+        libvdb.LoadState.Loaded
+    for call in (lambda: client.load_collection("nope"), lambda: client.get_load_state("nope"),
+                 lambda: client.get_load_state("c", partition_name="nope"),
+                 lambda: client.load_partitions("c", ["nope"])):
+        with pytest.raises(libvdb.NotFoundError):
+            call()
 
 
 # ---- partitions -----------------------------------------------------------------------------
@@ -175,6 +197,7 @@ def test_partitions(client):
     assert [h["id"] for h in hits] == [1]
     assert [r["id"] for r in client.get("c", [1, 2], partition_names=["_default"])] == [2]
     assert client.describe_collection("c")["num_partitions"] == 2
+    assert client.get_partition_stats("c", "p1") == {"row_count": 1}
     with pytest.raises(libvdb.VdbError):
         client.drop_partition("c", "_default")
     client.drop_partition("c", "p1")
@@ -186,20 +209,24 @@ def test_partitions(client):
 
 # ---- writes ---------------------------------------------------------------------------------
 
-def test_insert_returns_ids_and_timestamp(docs):
+def test_insert_returns_ids_and_timestamp(docs, mode):
     with pytest.raises(libvdb.InvalidArgumentError):  # None is NULL; meta is not nullable
         docs.insert("docs", [{"id": 1000, "vector": [0] * 8, "title": "x", "tags": [],
                               "meta": None}])
     r = docs.insert("docs", [{"id": 1000, "vector": [0] * 8, "title": "x", "tags": [],
                               "meta": "just a string", "score": 1.5}])
     assert r["insert_count"] == 1 and r["ids"] == [1000]
-    assert r["timestamp"] > 0
     r2 = docs.insert("docs", {"id": 1001, "vector": [0] * 8, "title": "y", "tags": [1],
                               "meta": [1, 2]})  # one dict is one row
-    assert r2["ids"] == [1001] and r2["timestamp"] > r["timestamp"]
+    assert r2["ids"] == [1001]
     assert docs.get("docs", 1000, output_fields=["meta"]) == [{"id": 1000,
                                                                "meta": "just a string"}]
-    assert docs.insert("docs", []) == {"insert_count": 0, "ids": [], "timestamp": 0}
+    if mode == "embedded":  # the write's timestamp (vdb-server's REST API gives none)
+        assert 0 < r["timestamp"] < r2["timestamp"]
+        assert docs.insert("docs", []) == {"insert_count": 0, "ids": [], "timestamp": 0}
+    else:
+        assert "timestamp" not in r
+        assert docs.insert("docs", []) == {"insert_count": 0, "ids": []}
 
 
 def test_values_round_trip(docs):
@@ -289,7 +316,7 @@ def test_upsert(docs):
     r = docs.upsert("docs", [{"id": 5, "vector": [9] * 8, "title": "new five", "tags": [],
                               "meta": {}}, {"id": 5000, "vector": [8] * 8, "title": "new",
                                             "tags": [], "meta": {}}])
-    assert r["upsert_count"] == 2 and r["ids"] == [5, 5000] and r["timestamp"] > 0
+    assert r["upsert_count"] == 2 and r["ids"] == [5, 5000]
     assert docs.get("docs", 5, output_fields=["title"]) == [{"id": 5, "title": "new five"}]
     assert docs.get_collection_stats("docs")["row_count"] == 101
     hits = docs.search("docs", [[9] * 8], limit=1)[0]
@@ -298,7 +325,7 @@ def test_upsert(docs):
 
 def test_delete_by_ids(docs):
     r = docs.delete("docs", ids=[1, 2, 99999])
-    assert r["delete_count"] == 3 and r["timestamp"] > 0
+    assert r["delete_count"] == 3
     assert [x["id"] for x in docs.get("docs", [1, 2, 3])] == [3]
     assert docs.get_collection_stats("docs")["row_count"] == 98
     docs.delete("docs", ids=4)
@@ -311,14 +338,20 @@ def test_delete_by_ids(docs):
         docs.delete("docs", ids=["x"])
 
 
-def test_flush_compact_stats(docs):
+def test_flush_compact_stats(docs, mode):
     st = docs.get_collection_stats("docs")
-    assert st["row_count"] == 100 and st["growing_rows"] == 100
+    assert st["row_count"] == 100
+    if mode == "embedded":  # the library's own figures; vdb-server's REST gives rowCount
+        assert st["growing_rows"] == 100
+    else:
+        assert st == {"row_count": 100}
     docs.flush("docs")
     st = docs.get_collection_stats("docs")
-    assert st["sealed_segments"] >= 1 and st["growing_rows"] == 0 and st["row_count"] == 100
+    assert st["row_count"] == 100
+    if mode == "embedded":
+        assert st["sealed_segments"] >= 1 and st["growing_rows"] == 0
     docs.flush()
-    docs.compact("docs")
+    assert docs.compact("docs") == 0 and docs.get_compaction_state(0) == "Completed"
     assert docs.get_collection_stats("docs")["row_count"] == 100
 
 
@@ -367,6 +400,16 @@ def test_consistency_levels(docs):
     for level in ("Strong", "Session", "Eventually", "strong", 0, 1, 3):
         hits = docs.search("docs", [docs.vecs[1]], limit=1, consistency_level=level)[0]
         assert hits[0]["id"] == 1
+        assert docs.get("docs", 1, output_fields=["title"], consistency_level=level) == \
+            [{"id": 1, "title": "doc 1"}]
+        assert len(docs.query("docs", "id < 3", consistency_level=level)) == 3
+    for bad in ("Sometimes", 7, 1.5):
+        with pytest.raises(libvdb.InvalidArgumentError):
+            docs.search("docs", [docs.vecs[1]], consistency_level=bad)
+
+
+@pytest.mark.embedded_only("staleness_ms (vdb-server reads Bounded as Strong)")
+def test_bounded_staleness(docs):
     # bounded reads as of now - staleness: the rows were inserted moments ago
     assert docs.search("docs", [docs.vecs[1]], limit=1, consistency_level="Bounded",
                        staleness_ms=600000) == [[]]
@@ -374,10 +417,15 @@ def test_consistency_levels(docs):
     hits = docs.search("docs", [docs.vecs[1]], limit=1, consistency_level="Bounded",
                        staleness_ms=0)[0]
     assert hits[0]["id"] == 1
+    with pytest.raises(libvdb.InvalidArgumentError):  # staleness is Bounded's alone
+        docs.get("docs", 1, staleness_ms=10)
     with pytest.raises(libvdb.InvalidArgumentError):
-        docs.search("docs", [docs.vecs[1]], consistency_level="Sometimes")
+        docs.get("docs", 1, consistency_level="Strong", staleness_ms=10)
+    with pytest.raises(libvdb.InvalidArgumentError):
+        docs.get("docs", 1, consistency_level="Strong", travel_timestamp=docs.now())
 
 
+@pytest.mark.embedded_only("time travel (vdb-server's REST API has no timestamps)")
 def test_time_travel(client):
     client.create_collection("c", dimension=2, metric_type="L2")
     t_ins = client.insert("c", [{"id": 1, "vector": [0, 0], "v": 1}])["timestamp"]
@@ -396,16 +444,16 @@ def test_time_travel(client):
         client.get("c", 1, travel_timestamp=1)  # far older than the retention window
 
 
-def test_close_reopen_round_trip(db_path):
+def test_close_reopen_round_trip(connect):
     vecs = rand_vectors(50, 4)
-    with libvdb.Client(db_path) as c:
+    with connect() as c:
         c.create_collection("c", dimension=4, metric_type="L2")
         c.insert("c", [{"id": i, "vector": vecs[i], "name": "n%d" % i} for i in range(30)])
         c.flush("c")
         c.insert("c", [{"id": i, "vector": vecs[i], "name": "n%d" % i} for i in range(30, 50)])
         c.delete("c", ids=[0])
         before = c.describe_collection("c")
-    with libvdb.Client(db_path) as c:
+    with connect() as c:
         assert c.list_collections() == ["c"]
         assert c.describe_collection("c") == before
         assert c.get_collection_stats("c")["row_count"] == 49

@@ -36,7 +36,8 @@ def test_numpy_rows_columns_and_search(client):
     assert len(one) == 1 and one[0][0]["id"] == 5
     noncontig = np.asfortranarray(base[:2])  # non-contiguous input is fine
     assert [h[0]["id"] for h in client.search("c", noncontig, limit=1)] == [0, 1]
-    assert client.get("c", np.array([1, 2]), output_fields=[]) == [{"id": 1}, {"id": 2}]
+    assert client.get("c", np.array([1, 2]), output_fields=["id"]) == [{"id": 1}, {"id": 2}]
+    assert set(client.get("c", 1, output_fields=[])[0]) == {"id", "vector", "w"}  # as pymilvus
     client.delete("c", ids=np.array([1, 2]))
     assert client.get("c", [1, 2]) == []
 

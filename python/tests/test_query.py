@@ -51,13 +51,21 @@ def test_query_ids_and_partitions(docs):
 def test_count(docs):
     assert docs.query("docs", output_fields=["count(*)"]) == [{"count(*)": 100}]
     assert docs.query("docs", filter="id < 10", output_fields=["count(*)"]) == [{"count(*)": 10}]
-    t = docs.now()
     docs.delete("docs", ids=[0, 1])
     assert docs.query("docs", output_fields=["count(*)"])[0]["count(*)"] == 98
+    assert docs.query("docs", output_fields="count(*)", filter="id < {n}",
+                      filter_params={"n": 10}) == [{"count(*)": 8}]
+
+
+@pytest.mark.embedded_only("time travel (vdb-server's REST API has no timestamps)")
+def test_count_travel_timestamp(docs):
+    t = docs.now()
+    docs.delete("docs", ids=[0, 1])
     assert docs.query("docs", output_fields=["count(*)"], travel_timestamp=t) == \
         [{"count(*)": 100}]
 
 
+@pytest.mark.embedded_only("time travel (vdb-server's REST API has no timestamps)")
 def test_query_travel_timestamp(docs):
     t = docs.now()
     docs.delete("docs", ids=[1])
@@ -67,7 +75,7 @@ def test_query_travel_timestamp(docs):
 
 def test_delete_by_filter(docs):
     r = docs.delete("docs", filter="id >= 90")
-    assert r["delete_count"] == 10 and r["timestamp"] > 0
+    assert r["delete_count"] == 10
     assert docs.get_collection_stats("docs")["row_count"] == 90
     assert docs.delete("docs", filter="id >= 90")["delete_count"] == 0
     assert docs.delete("docs", filter='color == "red"')["delete_count"] == 45
@@ -121,7 +129,7 @@ def test_indexes(docs):
         docs.create_index("docs", "nosuchfield")
 
 
-def test_vector_indexes_build_in_background_and_report_progress(client):
+def test_vector_indexes_build_in_background_and_report_progress(client, mode):
     s = libvdb.Schema()
     s.add_field("id", libvdb.DataType.INT64, is_primary=True)
     s.add_field("vector", libvdb.DataType.FLOAT_VECTOR, dim=8, metric_type="L2")
@@ -135,8 +143,9 @@ def test_vector_indexes_build_in_background_and_report_progress(client):
     assert d["index_type"] == "IVF_FLAT" and d["state"] == "Finished"
     assert d["indexed_rows"] == d["total_rows"] == 2000 and d["pending_index_rows"] == 0
     stats = client.get_collection_stats("v")
-    assert stats["indexed_rows"] == 2000 and stats["index_bytes"] > 0
-    assert stats["failed_index_builds"] == 0
+    if mode == "embedded":  # the library's own figures
+        assert stats["indexed_rows"] == 2000 and stats["index_bytes"] > 0
+        assert stats["failed_index_builds"] == 0
     # every list probed: the same answers as exact search
     got = client.search("v", vecs[:5], limit=10, search_params={"params": {"nprobe": 16}})
     assert [[h["id"] for h in q] for q in got] == [[h["id"] for h in q] for q in exact]

@@ -1,0 +1,314 @@
+"""What both transports share of the data a user passes and gets back: the schema the client
+keeps of a collection, output-field plans, rows or columns turned into checked columns, vectors
+as one float32 buffer. Every check of a user's values is made here once, so the embedded and
+the remote mode refuse the same input with the same words."""
+
+import array
+import json
+import math
+import numbers
+
+from .errors import InvalidArgumentError, Status
+from .schema import DataType
+
+try:
+    import numpy as np
+except ImportError:  # numpy is optional: lists work everywhere
+    np = None
+
+DYNAMIC_FIELD = "$meta"
+MISSING = object()
+
+INT_RANGES = {
+    DataType.INT8: (-(1 << 7), (1 << 7) - 1),
+    DataType.INT16: (-(1 << 15), (1 << 15) - 1),
+    DataType.INT32: (-(1 << 31), (1 << 31) - 1),
+    DataType.INT64: (-(1 << 63), (1 << 63) - 1),
+}
+
+
+def einval(msg):
+    return InvalidArgumentError(Status.EINVAL, msg)
+
+
+def json_default(o):
+    if np is not None:
+        if isinstance(o, np.ndarray):
+            return o.tolist()
+        if isinstance(o, np.generic):
+            return o.item()
+    raise TypeError("%r is not JSON serializable" % (o,))
+
+
+def dumps(v):
+    """Compact JSON; NaN and infinities are refused (they are not JSON)."""
+    return json.dumps(v, ensure_ascii=False, separators=(",", ":"), default=json_default,
+                      allow_nan=False)
+
+
+def is_seq(v):
+    return isinstance(v, (list, tuple)) or (np is not None and isinstance(v, np.ndarray))
+
+
+class Info:
+    """What the client keeps of a collection's schema (fields are schema.FieldSchema)."""
+
+    def __init__(self, name, fields, dynamic, num_shards):
+        self.name = name
+        self.fields = fields
+        self.by_name = {f.name: f for f in fields}
+        self.dynamic = dynamic
+        self.num_shards = num_shards
+        self.pk = next(f for f in fields if f.is_primary)
+        self.vectors = [f for f in fields if f.dtype == DataType.FLOAT_VECTOR]
+
+    def vector_field(self, name):
+        if name:
+            f = self.by_name.get(name)
+            if f is None or f.dtype != DataType.FLOAT_VECTOR:
+                raise einval("'%s' is not a vector field of '%s'" % (name, self.name))
+            return f
+        if len(self.vectors) != 1:
+            raise einval("collection '%s' has %d vector fields: name one with anns_field"
+                         % (self.name, len(self.vectors)))
+        return self.vectors[0]
+
+    def field(self, name):
+        f = self.by_name.get(name)
+        if f is None:
+            from .errors import NotFoundError
+            raise NotFoundError(Status.ENOTFOUND, "collection '%s' has no field '%s'"
+                                % (self.name, name))
+        return f
+
+
+def output_plan(info, output_fields, default_all):
+    """[(name, kind)] to read: kind "pk", "field", "meta" (the dynamic field, flattened into
+    the row) or "dyn" (one dynamic key). "*" is every field and the dynamic ones."""
+    if output_fields is None or (default_all and not output_fields):
+        output_fields = ["*"] if default_all else []
+    elif isinstance(output_fields, str):
+        output_fields = [output_fields]
+    plan, seen = [], set()
+    for name in output_fields:
+        if not isinstance(name, str):
+            raise einval("output_fields must be strings, not %r" % (name,))
+        if name == "*":
+            names = [f.name for f in info.fields] + ([DYNAMIC_FIELD] if info.dynamic else [])
+        else:
+            names = [name]
+        for n in names:
+            if n in seen:
+                continue
+            seen.add(n)
+            if n == info.pk.name:
+                plan.append((n, "pk"))
+            elif n in info.by_name:
+                plan.append((n, "field"))
+            elif info.dynamic:
+                plan.append((n, "meta" if n == DYNAMIC_FIELD else "dyn"))
+            else:
+                raise einval("output field '%s' is not a field of '%s' (and dynamic fields are "
+                             "off)" % (n, info.name))
+    return plan
+
+
+def is_columnar(info, data):
+    for f in info.vectors:
+        if f.name in data:
+            v = data[f.name]
+            if np is not None and isinstance(v, np.ndarray):
+                return v.ndim == 2
+            return is_seq(v) and len(v) > 0 and is_seq(v[0])
+    return is_seq(data.get(info.pk.name))
+
+
+def to_columns(info, data):
+    """(rows, {field: values}, [dynamic dict per row] or None) from rows or columns."""
+    if isinstance(data, dict) and is_columnar(info, data):
+        cols, dyn_cols, n = {}, {}, None
+        for k, v in data.items():
+            if np is not None and isinstance(v, np.ndarray):
+                m = v.shape[0] if v.ndim else 1
+            else:
+                if not is_seq(v):
+                    raise einval("column '%s' is not a list" % k)
+                m = len(v)
+            if n is None:
+                n = m
+            elif m != n:
+                raise einval("column '%s' has %d values, others %d" % (k, m, n))
+            if k in info.by_name:
+                cols[k] = v
+            elif k == DYNAMIC_FIELD or info.dynamic:
+                dyn_cols[k] = v
+            else:
+                raise einval("collection '%s' has no field '%s' (and dynamic fields are off)"
+                             % (info.name, k))
+        n = n or 0
+        metas = None
+        if dyn_cols:
+            metas = []
+            for i in range(n):
+                m = dict(dyn_cols[DYNAMIC_FIELD][i] or {}) if DYNAMIC_FIELD in dyn_cols else {}
+                for k, v in dyn_cols.items():
+                    if k != DYNAMIC_FIELD:
+                        m[k] = v[i]
+                metas.append(m)
+        return n, cols, metas
+    if isinstance(data, dict):
+        data = [data]
+    elif np is not None and isinstance(data, np.ndarray):
+        raise einval("data must be a list of row dicts or a dict of columns")
+    rows = list(data)
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict):
+            raise einval("row %d is a %s, not a dict" % (i, type(row).__name__))
+    names = info.by_name
+    cols = {}
+    for name in names:
+        col = [row.get(name, MISSING) for row in rows]
+        if any(v is not MISSING for v in col):
+            cols[name] = col
+    metas = None
+    extra_rows = [(i, row.keys() - names.keys()) for i, row in enumerate(rows)]
+    if any(extra for _, extra in extra_rows):
+        if not info.dynamic:
+            i, extra = next((i, e) for i, e in extra_rows if e)
+            raise einval("collection '%s' has no field '%s' (and dynamic fields are off)"
+                         % (info.name, sorted(extra)[0]))
+        metas = []
+        for (i, extra), row in zip(extra_rows, rows):
+            m = {}
+            if DYNAMIC_FIELD in extra:
+                meta = row[DYNAMIC_FIELD] or {}
+                if not isinstance(meta, dict):
+                    raise einval("row %d: '%s' must be a dict of dynamic fields" % (i,
+                                                                                     DYNAMIC_FIELD))
+                m.update(meta)
+            for k in extra:
+                if k != DYNAMIC_FIELD:
+                    m[k] = row[k]
+            metas.append(m)
+    return len(rows), cols, metas
+
+
+def check_writable(info, cols, upsert):
+    if info.pk.auto_id and info.pk.name in cols:
+        raise einval("primary key '%s' is auto_id: the rows must not give it (%s)"
+                     % (info.pk.name, "upsert" if upsert else "insert"))
+
+
+def vectors(values, what, dim=None):
+    """(buffer, address, rows, dim): a contiguous float32 copy (or view) of values, checked:
+    numbers, one length (dim when given), all finite."""
+    if np is not None:
+        if isinstance(values, np.ndarray):
+            arr = values
+        else:
+            values = list(values)
+            for i, v in enumerate(values):
+                if v is None or v is MISSING:
+                    raise einval("%s row %d: no vector" % (what, i))
+            try:
+                arr = np.asarray(values, dtype=np.float32)
+            except (ValueError, TypeError) as e:
+                raise einval("%s: vectors must be lists of numbers of one length (%s)"
+                             % (what, e))
+        arr = np.ascontiguousarray(arr, dtype=np.float32)
+        if arr.ndim == 1:
+            arr = arr.reshape(1, -1)
+        if arr.ndim != 2:
+            raise einval("%s: expected a list of vectors, got an array of shape %s"
+                         % (what, arr.shape))
+        if dim is not None and arr.shape[0] and arr.shape[1] != dim:
+            raise einval("%s: vectors of %d values, the field's dim is %d"
+                         % (what, arr.shape[1], dim))
+        if arr.size and not np.isfinite(arr).all():
+            row = int(np.argwhere(~np.isfinite(arr))[0][0])
+            raise einval("%s row %d: NaN or infinity in a vector" % (what, row))
+        return arr, arr.ctypes.data, arr.shape[0], arr.shape[1]
+    values = list(values)
+    if values and isinstance(values[0], numbers.Real):
+        values = [values]  # one vector
+    buf = array.array("f")
+    d0 = None
+    for i, v in enumerate(values):
+        if v is None or v is MISSING:
+            raise einval("%s row %d: no vector" % (what, i))
+        try:
+            n0 = len(buf)
+            buf.extend(float(x) for x in v)
+        except (TypeError, ValueError) as e:
+            raise einval("%s row %d: not a list of numbers (%s)" % (what, i, e))
+        d = len(buf) - n0
+        if d0 is None:
+            d0 = d
+            if dim is not None and d != dim:
+                raise einval("%s: vectors of %d values, the field's dim is %d" % (what, d, dim))
+        elif d != d0:
+            raise einval("%s row %d: %d values, row 0 has %d" % (what, i, d, d0))
+        if not all(math.isfinite(x) for x in buf[n0:]):
+            raise einval("%s row %d: NaN or infinity in a vector" % (what, i))
+    if not values:
+        return buf, 0, 0, 0
+    return buf, buf.buffer_info()[0], len(values), d0
+
+
+def vector_rows(buf, rows, dim):
+    """The vectors of a vectors() buffer as lists of floats (the float32 values)."""
+    if np is not None and isinstance(buf, np.ndarray):
+        return buf.tolist()
+    flat = buf.tolist()
+    return [flat[i * dim:(i + 1) * dim] for i in range(rows)]
+
+
+def clean_column(f, name, values, n):
+    """A scalar column as Python values (None where NULL or missing), each checked against the
+    field's type: bools are bools, integers in range, floats finite numbers, VARCHAR strings,
+    ARRAY lists, JSON anything JSON can hold."""
+    t = f.dtype if f is not None else DataType.JSON
+    if np is not None and isinstance(values, np.ndarray):
+        values = values.tolist()
+    out = []
+    what = "field '%s' row %d"
+    for i, v in enumerate(values):
+        if v is None or v is MISSING:
+            out.append(None)
+            continue
+        if np is not None and isinstance(v, np.generic):
+            v = v.item()
+        if t == DataType.BOOL:
+            if not isinstance(v, bool):
+                raise einval((what + ": %r is not a bool") % (name, i, v))
+        elif t in INT_RANGES:
+            if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+                raise einval((what + ": %r is not an integer") % (name, i, v))
+            v = int(v)
+            lo, hi = INT_RANGES[t]
+            if not lo <= v <= hi:
+                raise einval((what + ": %d is out of range for %s") % (name, i, v, t.name))
+        elif t in (DataType.FLOAT, DataType.DOUBLE):
+            if isinstance(v, bool) or not isinstance(v, numbers.Real):
+                raise einval((what + ": %r is not a number") % (name, i, v))
+            v = float(v)
+            if not math.isfinite(v):
+                raise einval((what + ": NaN or infinity is not a value") % (name, i))
+        elif t == DataType.VARCHAR:
+            if not isinstance(v, str):
+                raise einval((what + ": %r is not a string") % (name, i, v))
+        elif t == DataType.ARRAY:
+            if np is not None and isinstance(v, np.ndarray):
+                v = v.tolist()
+            if not isinstance(v, (list, tuple)):
+                raise einval((what + ": %r is not a list") % (name, i, v))
+            v = list(v)
+        else:  # JSON and the dynamic field
+            try:
+                dumps(v)
+            except (TypeError, ValueError) as e:
+                raise einval((what + ": not JSON serializable (%s)") % (name, i, e))
+        out.append(v)
+    if len(out) != n:
+        raise einval("field '%s' has %d values for %d rows" % (name, len(out), n))
+    return out

@@ -1,0 +1,669 @@
+"""The embedded transport: the database is a folder opened in this process through libvdb.so
+(ctypes). MilvusClient checks the arguments and shapes the results; this file only turns the
+checked values into C calls and C results back into Python values."""
+
+import json
+import threading
+from ctypes import (CFUNCTYPE, POINTER, byref, c_char_p, c_double, c_float, c_int, c_int8,
+                    c_int16, c_int32, c_int64, c_uint8, c_uint64, c_void_p, sizeof, string_at)
+
+from . import _lib
+from ._data import DYNAMIC_FIELD, einval, np, clean_column, dumps, vectors, Info
+from .errors import NotFoundError, Status, error_for
+from .schema import DataType, FieldSchema, MetricType
+
+__all__ = ["EmbeddedTransport"]
+
+_INT_CTYPES = {DataType.INT8: c_int8, DataType.INT16: c_int16, DataType.INT32: c_int32,
+               DataType.INT64: c_int64}
+_NP_DTYPES = {
+    DataType.BOOL: "uint8", DataType.INT8: "int8", DataType.INT16: "int16",
+    DataType.INT32: "int32", DataType.INT64: "int64", DataType.FLOAT: "float32",
+    DataType.DOUBLE: "float64",
+}
+_CONSISTENCY = {"Strong": _lib.CONSISTENCY_STRONG, "Session": _lib.CONSISTENCY_SESSION,
+                "Bounded": _lib.CONSISTENCY_BOUNDED, "Eventually": _lib.CONSISTENCY_EVENTUALLY}
+_SYNC = {"full": _lib.SYNC_FULL, "batch": _lib.SYNC_BATCH, "off": _lib.SYNC_OFF}
+# index types the server also re-creates by type alone when a collection is re-created for
+# another metric (they take no parameters)
+_PARAMLESS = ("AUTOINDEX", "FLAT", "STL_SORT", "INVERTED", "TRIE")
+BOUNDED_STALENESS_MS = 5000
+
+_PROGRESS_FN = CFUNCTYPE(None, c_void_p, c_char_p, c_char_p, c_uint64, c_uint64)
+OPTION_NAMES = ("sync", "log_uri", "meta_uri", "object_uri", "sync_interval_ms",
+                "segment_max_rows", "segment_max_bytes", "retention_seconds",
+                "compaction_interval_ms", "compaction_min_segments", "disable_io_uring",
+                "index_build_workers", "index_build_threads", "search_threads")
+
+
+def _b(s):
+    return None if s is None else s.encode("utf-8")
+
+
+def _params_text(params):
+    return ",".join("%s=%s" % (k, v) for k, v in params.items()) if params else None
+
+
+class _RWLock:
+    """Writes and DDL share it; re-creating an empty collection for a metric holds it alone."""
+
+    def __init__(self):
+        self._cv = threading.Condition()
+        self._readers = 0
+        self._writer = False
+
+    def shared(self):
+        return _Held(self, False)
+
+    def exclusive(self):
+        return _Held(self, True)
+
+
+class _Held:
+    def __init__(self, lock, exclusive):
+        self.lock, self.exclusive = lock, exclusive
+
+    def __enter__(self):
+        lk = self.lock
+        with lk._cv:
+            if self.exclusive:
+                while lk._writer or lk._readers:
+                    lk._cv.wait()
+                lk._writer = True
+            else:
+                while lk._writer:
+                    lk._cv.wait()
+                lk._readers += 1
+
+    def __exit__(self, *exc):
+        lk = self.lock
+        with lk._cv:
+            if self.exclusive:
+                lk._writer = False
+            else:
+                lk._readers -= 1
+            lk._cv.notify_all()
+
+
+class _Builds:
+    """Per-row progress of the vector index builds running now, from the C callback
+    (vdb_set_index_progress: rows done of one segment's rows). The callback does not say which
+    segment: a report is matched to the running build of the same size that it continues (the
+    one nearest below it). With one build worker (the default) that is exact; with several
+    building segments of one size at once the split between them can be off for a moment, never
+    the finished rows, which come from vdb_index_progress."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._running = {}  # (collection, field) -> [[done, total], ...]
+
+    def report(self, collection, field, done, total):
+        key = (collection, field)
+        with self._lock:
+            builds = self._running.setdefault(key, [])
+            best = None
+            for b in builds:
+                if b[1] == total and b[0] <= done and (best is None or b[0] > best[0]):
+                    best = b
+            if done >= total:
+                if best is not None:
+                    builds.remove(best)
+            elif best is None:
+                builds.append([done, total])
+            else:
+                best[0] = done
+            if not builds:
+                del self._running[key]
+
+    def partial(self, collection, field):
+        with self._lock:
+            return sum(b[0] for b in self._running.get((collection, field), ()))
+
+    def forget(self, collection, field=None):
+        with self._lock:
+            for key in [k for k in self._running
+                        if k[0] == collection and (field is None or k[1] == field)]:
+                del self._running[key]
+
+
+class EmbeddedTransport:
+    mode = "embedded"
+    has_timestamps = True
+
+    def __init__(self, path, options):
+        self._db = None
+        self._lib = _lib.get()
+        self.path = path
+        self._last_write_ts = 0
+        self._ddl = _RWLock()
+        self._builds = _Builds()
+        opts = _lib.vdb_options()
+        self._lib.vdb_options_init(byref(opts))
+        sync = options.pop("sync", None)
+        if sync is not None:
+            try:
+                opts.sync = _SYNC[sync.lower()] if isinstance(sync, str) else int(sync)
+            except KeyError:
+                raise einval("sync must be 'full', 'batch' or 'off', not %r" % (sync,))
+        self._uris = [_b(options.pop(k, None)) for k in ("log_uri", "meta_uri", "object_uri")]
+        opts.log_uri, opts.meta_uri, opts.object_uri = self._uris  # kept alive for the open
+        for k, v in options.items():
+            if v is not None:
+                setattr(opts, k, int(v))
+        db = c_void_p()
+        st = self._lib.vdb_open(_b(path), byref(opts), byref(db))
+        if st:
+            raise self._error(st, None)
+        self._db = db
+        self._progress_cb = _PROGRESS_FN(self._on_progress)  # kept alive while it is set
+        if self._lib.has("vdb_set_index_progress"):
+            self._check(self._lib.vdb_set_index_progress(db, self._progress_cb, None))
+
+    # ---- plumbing ---------------------------------------------------------------------------
+
+    def _on_progress(self, arg, collection, field, done, total):
+        try:  # runs on a build worker: no exception may escape into C
+            self._builds.report(collection.decode("utf-8", "replace"),
+                                field.decode("utf-8", "replace"), done, total)
+        except Exception:
+            pass
+
+    def _error(self, st, db="self"):
+        msg = self._lib.vdb_errmsg(self._db if db == "self" else db)
+        return error_for(st, msg.decode("utf-8", "replace") if msg else "")
+
+    def _check(self, st):
+        if st:
+            raise self._error(st)
+
+    def call_timeout(self, t):
+        """Calls run in this process and are not interrupted: only the index waits take a
+        timeout (MilvusClient passes it to them)."""
+
+    def close(self):
+        db, self._db = self._db, None
+        if db is None:
+            return
+        if self._lib.has("vdb_set_index_progress"):
+            self._lib.vdb_set_index_progress(db, None, None)
+        self._lib.vdb_close(db)
+
+    def _names(self, fn, *args):
+        out = POINTER(_lib.vdb_names)()
+        self._check(fn(self._db, *args, byref(out)))
+        try:
+            n = out.contents
+            return [n.names[i].decode("utf-8") for i in range(n.count)]
+        finally:
+            self._lib.vdb_names_free(out)
+
+    def _read_opts(self, read, plan_names=None):
+        """A vdb_read_opts and the Python objects its pointers point into."""
+        ro = _lib.vdb_read_opts()
+        keep = []
+        if read.travel_ts:
+            ro.travel_ts = int(read.travel_ts)
+        if read.consistency is not None:
+            ro.consistency = _CONSISTENCY[read.consistency]
+            if read.consistency == "Bounded":
+                ro.staleness_ms = BOUNDED_STALENESS_MS if read.staleness_ms is None \
+                    else int(read.staleness_ms)
+            elif read.consistency == "Session":
+                ro.session_ts = self._last_write_ts
+        if read.partitions:
+            parts = [_b(p) for p in read.partitions]
+            arr = (c_char_p * len(parts))(*parts)
+            keep += [parts, arr]
+            ro.partitions, ro.n_partitions = arr, len(parts)
+        if plan_names:
+            names = [_b(n) for n in plan_names]
+            arr = (c_char_p * len(names))(*names)
+            keep += [names, arr]
+            ro.output_fields, ro.n_output_fields = arr, len(names)
+        return ro, keep
+
+    # ---- collections ------------------------------------------------------------------------
+
+    def describe(self, name):
+        L = self._lib
+        s = c_void_p()
+        self._check(L.vdb_describe_collection(self._db, _b(name), byref(s)))
+        try:
+            fields = []
+            for i in range(L.vdb_schema_field_count(s)):
+                d = _lib.vdb_field_def()
+                self._check(L.vdb_schema_field(s, i, byref(d)))
+                kw = {}
+                if d.default_json is not None:
+                    kw["default_value"] = json.loads(d.default_json.decode("utf-8"))
+                t = DataType(d.type)
+                fields.append(FieldSchema(
+                    d.name.decode("utf-8"), t, is_primary=bool(d.is_primary),
+                    auto_id=bool(d.auto_id), max_length=d.max_length or None,
+                    dim=d.dim or None,
+                    element_type=DataType(d.element_type) if t == DataType.ARRAY else None,
+                    max_capacity=d.max_capacity or None, nullable=bool(d.nullable),
+                    metric_type=MetricType(d.metric) if t == DataType.FLOAT_VECTOR and d.metric
+                    else None,
+                    description=(d.description or b"").decode("utf-8"), **kw))
+            return Info(name, fields, bool(L.vdb_schema_dynamic(s)), L.vdb_schema_shards(s))
+        finally:
+            L.vdb_schema_free(s)
+
+    def _new_schema(self, name, fields, dynamic, shards, description):
+        """A vdb_schema handle (the caller frees it) from FieldSchemas."""
+        L = self._lib
+        s = c_void_p()
+        self._check(L.vdb_schema_new(_b(name), byref(s)))
+        try:
+            for f in fields:
+                d = _lib.vdb_field_def()
+                fname, dflt, desc = _b(f.name), _b(f.default_json()), _b(f.description)
+                d.name, d.type = fname, f.dtype
+                if f.element_type is not None:
+                    d.element_type = f.element_type
+                d.dim = f.dim or 0
+                if f.dtype == DataType.FLOAT_VECTOR:
+                    d.metric = f.metric_type or 0
+                d.max_length = f.max_length or 0
+                d.max_capacity = f.max_capacity or 0
+                d.is_primary, d.auto_id, d.nullable = f.is_primary, f.auto_id, f.nullable
+                d.default_json, d.description = dflt, desc
+                self._check(L.vdb_schema_add_field(s, byref(d)))
+            self._check(L.vdb_schema_set_dynamic(s, int(dynamic)))
+            if shards:
+                self._check(L.vdb_schema_set_shards(s, int(shards)))
+            if description:
+                self._check(L.vdb_schema_set_description(s, _b(description)))
+        except BaseException:
+            L.vdb_schema_free(s)
+            raise
+        return s
+
+    def create_collection(self, name, fields, dynamic, shards, description, indexes):
+        """Creates the collection and its indexes, all or nothing."""
+        L = self._lib
+        s = self._new_schema(name, fields, dynamic, shards, description)
+        with self._ddl.shared():
+            try:
+                self._check(L.vdb_create_collection(self._db, s))
+            finally:
+                L.vdb_schema_free(s)
+            try:
+                for idx in indexes:
+                    self._create_index(name, idx["field_name"], idx["index_type"],
+                                       idx["metric_type"], idx["params"])
+            except BaseException:
+                L.vdb_drop_collection(self._db, _b(name))
+                raise
+
+    def drop_collection(self, name):
+        with self._ddl.shared():
+            st = self._lib.vdb_drop_collection(self._db, _b(name))
+        if st != Status.ENOTFOUND:  # dropping what is not there succeeds, as in Milvus
+            self._check(st)
+        self._builds.forget(name)
+
+    def has_collection(self, name):
+        e = c_int()
+        self._check(self._lib.vdb_has_collection(self._db, _b(name), byref(e)))
+        return bool(e.value)
+
+    def list_collections(self):
+        return self._names(self._lib.vdb_list_collections)
+
+    def create_partition(self, coll, part):
+        with self._ddl.shared():
+            self._check(self._lib.vdb_create_partition(self._db, _b(coll), _b(part)))
+
+    def drop_partition(self, coll, part):
+        with self._ddl.shared():
+            self._check(self._lib.vdb_drop_partition(self._db, _b(coll), _b(part)))
+
+    def list_partitions(self, coll):
+        return self._names(self._lib.vdb_list_partitions, _b(coll))
+
+    def partition_rows(self, coll, part):
+        ro = _lib.vdb_read_opts()
+        parts = (c_char_p * 1)(_b(part))
+        ro.partitions, ro.n_partitions = parts, 1
+        cnt = c_uint64()
+        self._check(self._lib.vdb_count(self._db, _b(coll), None, byref(ro), byref(cnt)))
+        return cnt.value
+
+    def stats(self, coll):
+        s = _lib.vdb_stats()
+        self._check(self._lib.vdb_collection_stats(self._db, _b(coll), byref(s)))
+        return {name: getattr(s, name) for name, _ in _lib.vdb_stats._fields_
+                if name != "struct_size"}
+
+    def flush(self, coll):
+        self._check(self._lib.vdb_flush(self._db, _b(coll)))
+
+    def compact(self, coll):
+        self._check(self._lib.vdb_compact(self._db, _b(coll)))
+
+    def now(self):
+        ts = c_uint64()
+        self._check(self._lib.vdb_now(self._db, byref(ts)))
+        return ts.value
+
+    # ---- writes -----------------------------------------------------------------------------
+
+    def _add_column(self, batch, f, name, values, n):
+        """Adds one column for field f (None: the "$meta" column) to batch."""
+        L = self._lib
+        t = f.dtype if f is not None else DataType.JSON
+        cname = _b(name)
+        if t == DataType.FLOAT_VECTOR:
+            owner, addr, rows, dim = vectors(values, "field '%s'" % name, f.dim)
+            if rows != n:
+                raise einval("field '%s' has %d vectors for %d rows" % (name, rows, n))
+            self._check(L.vdb_batch_add_column(batch, cname, t, addr, None, n, dim))
+            return
+        if np is not None and isinstance(values, np.ndarray) and t in _NP_DTYPES and \
+                values.dtype != object and values.ndim == 1:
+            # numbers straight from the array's buffer: the library checks them
+            arr = np.ascontiguousarray(values, dtype=_NP_DTYPES[t])
+            self._check(L.vdb_batch_add_column(batch, cname, t, arr.ctypes.data, None, n, 0))
+            return
+        vals = clean_column(f, name, values, n)
+        present = [v is not None for v in vals]
+        valid = None if all(present) else (c_uint8 * n)(*present)
+        if t == DataType.BOOL:
+            data = (c_uint8 * n)(*[1 if v else 0 for v in vals])
+        elif t in _INT_CTYPES:
+            data = (_INT_CTYPES[t] * n)(*[0 if v is None else v for v in vals])
+        elif t in (DataType.FLOAT, DataType.DOUBLE):
+            data = ((c_float if t == DataType.FLOAT else c_double) * n)(
+                *[0.0 if v is None else v for v in vals])
+        else:
+            empty = b"null" if t == DataType.JSON else b"[]" if t == DataType.ARRAY else b""
+            texts = [empty if v is None else v.encode("utf-8") if t == DataType.VARCHAR
+                     else dumps(v).encode("utf-8") for v in vals]
+            data = (c_char_p * n)(*texts)  # the array keeps the bytes alive
+        self._check(L.vdb_batch_add_column(batch, cname, t, data, valid, n, 0))
+
+    def _pks(self, res):
+        L = self._lib
+        if not res or not L.vdb_result_groups(res):
+            return []
+        pk_of = self._pk_reader(res)
+        return [pk_of(0, r) for r in range(L.vdb_result_rows(res, 0))]
+
+    def write(self, coll, part, info, n, cols, metas, upsert):
+        L = self._lib
+        batch = c_void_p()
+        self._check(L.vdb_batch_new(byref(batch)))
+        try:
+            for name, values in cols.items():
+                self._add_column(batch, info.by_name[name], name, values, n)
+            if metas is not None:
+                self._add_column(batch, None, DYNAMIC_FIELD, metas, n)
+            ts = c_uint64()
+            res = c_void_p()
+            fn = L.vdb_upsert if upsert else L.vdb_insert
+            with self._ddl.shared():
+                self._check(fn(self._db, _b(coll), _b(part), batch, byref(ts), byref(res)))
+        finally:
+            L.vdb_batch_free(batch)
+        try:
+            ids = self._pks(res)
+        finally:
+            L.vdb_result_free(res)
+        self._last_write_ts = max(self._last_write_ts, ts.value)
+        return ids, ts.value
+
+    def _pk_list(self, info, ids):
+        pl = _lib.vdb_pk_list()
+        pl.count = len(ids)
+        if info.pk.dtype == DataType.VARCHAR:
+            keep = [v.encode("utf-8") for v in ids]
+            arr = (c_char_p * len(keep))(*keep)
+            pl.strs = arr
+        else:
+            keep = None
+            arr = (c_int64 * len(ids))(*ids)
+            pl.ints = arr
+        return pl, (keep, arr)
+
+    def delete(self, coll, part, info, ids=None, filter=None):
+        ts = c_uint64()
+        with self._ddl.shared():
+            if ids is not None:
+                pl, keep = self._pk_list(info, ids)
+                self._check(self._lib.vdb_delete(self._db, _b(coll), _b(part), byref(pl),
+                                                 byref(ts)))
+                n = len(ids)
+            else:
+                deleted = c_uint64()
+                self._check(self._lib.vdb_delete_where(self._db, _b(coll), _b(part),
+                                                       _b(filter), byref(ts), byref(deleted)))
+                n = deleted.value
+        self._last_write_ts = max(self._last_write_ts, ts.value)
+        return n, ts.value
+
+    # ---- reads ------------------------------------------------------------------------------
+
+    def _value(self, res, g, r, name, val):
+        self._check(self._lib.vdb_result_field(res, g, r, name, byref(val)))
+        if val.is_null:
+            return None
+        t = val.type
+        if t == DataType.BOOL:
+            return bool(val.u.i64)
+        if DataType.INT8 <= t <= DataType.INT64:
+            return val.u.i64
+        if t in (DataType.FLOAT, DataType.DOUBLE):
+            return val.u.f64
+        if t == DataType.FLOAT_VECTOR:
+            return val.u.vec.ptr[:val.u.vec.dim]
+        text = string_at(val.u.str.ptr, val.u.str.len).decode("utf-8") if val.u.str.len else ""
+        if t == DataType.VARCHAR:
+            return text
+        return json.loads(text) if text else None  # JSON, ARRAY, dynamic keys
+
+    def _pk_reader(self, res):
+        L = self._lib
+        if L.vdb_result_pk_type(res) == DataType.VARCHAR:
+            return lambda g, r: L.vdb_result_pk_str(res, g, r).decode("utf-8")
+        return lambda g, r: L.vdb_result_pk_int(res, g, r)
+
+    @staticmethod
+    def _c_plan(plan):
+        """The names to ask the C library for (it always gives the primary key)."""
+        return [(n, kind, n.encode("utf-8")) for n, kind in plan if kind != "pk"]
+
+    def _entity(self, res, g, r, plan, cplan, pk, val):
+        ent = {}
+        if any(kind == "pk" for _, kind in plan):
+            ent[next(n for n, kind in plan if kind == "pk")] = pk
+        for name, kind, cname in cplan:
+            v = self._value(res, g, r, cname, val)
+            if kind == "field":
+                ent[name] = v
+            elif kind == "meta":
+                if isinstance(v, dict):
+                    for k, x in v.items():
+                        ent.setdefault(k, x)
+            elif v is not None:  # a dynamic key the row lacks is left out
+                ent[name] = v
+        return ent
+
+    def _rows(self, res, plan, info):
+        L = self._lib
+        out = []
+        if not L.vdb_result_groups(res):
+            return out
+        pk_of = self._pk_reader(res)
+        val = _lib.vdb_value()
+        cplan = self._c_plan(plan)
+        for r in range(L.vdb_result_rows(res, 0)):
+            pk = pk_of(0, r)
+            row = {info.pk.name: pk}
+            row.update(self._entity(res, 0, r, plan, cplan, pk, val))
+            out.append(row)
+        return out
+
+    def get(self, coll, info, ids, plan, read):
+        pl, keep = self._pk_list(info, ids)
+        ro, keep2 = self._read_opts(read, [n for n, k in plan if k != "pk"])
+        res = c_void_p()
+        self._check(self._lib.vdb_get(self._db, _b(coll), byref(pl), byref(ro), byref(res)))
+        try:
+            return self._rows(res, plan, info)
+        finally:
+            self._lib.vdb_result_free(res)
+
+    def query(self, coll, info, filter, limit, offset, plan, read):
+        ro, keep = self._read_opts(read, [n for n, k in plan if k != "pk"])
+        res = c_void_p()
+        self._check(self._lib.vdb_query(self._db, _b(coll), _b(filter or None), byref(ro),
+                                        int(limit or 0), int(offset or 0), byref(res)))
+        try:
+            return self._rows(res, plan, info)
+        finally:
+            self._lib.vdb_result_free(res)
+
+    def count(self, coll, filter, read):
+        ro, keep = self._read_opts(read)
+        cnt = c_uint64()
+        self._check(self._lib.vdb_count(self._db, _b(coll), _b(filter or None), byref(ro),
+                                        byref(cnt)))
+        return cnt.value
+
+    def search(self, coll, info, vf, qv, k, filter, params, plan, read):
+        """qv: (buffer, address, nq, dim) from vectors(). One list per query of
+        (pk, distance, entity)."""
+        owner, addr, nq, dim = qv
+        ro, keep = self._read_opts(read, [n for n, kd in plan if kd != "pk"])
+        req = _lib.vdb_search_req()
+        req.struct_size = sizeof(req)
+        cname, vname, fexpr, pstr = (_b(coll), _b(vf.name), _b(filter or None),
+                                     _b(_params_text(params)))
+        req.collection, req.vector_field, req.filter, req.params = cname, vname, fexpr, pstr
+        req.vectors, req.nq, req.dim, req.k = addr, nq, dim, k
+        req.read = ro
+        res = c_void_p()
+        self._check(self._lib.vdb_search(self._db, byref(req), byref(res)))
+        L = self._lib
+        try:
+            pk_of = self._pk_reader(res)
+            val = _lib.vdb_value()
+            cplan = self._c_plan(plan)
+            out = []
+            for g in range(L.vdb_result_groups(res)):
+                hits = []
+                for r in range(L.vdb_result_rows(res, g)):
+                    pk = pk_of(g, r)
+                    hits.append((pk, L.vdb_result_distance(res, g, r),
+                                 self._entity(res, g, r, plan, cplan, pk, val)))
+                out.append(hits)
+            return out
+        finally:
+            L.vdb_result_free(res)
+
+    # ---- indexes ----------------------------------------------------------------------------
+
+    def _create_index(self, coll, field, index_type, metric, params):
+        p = dict(params or {})
+        if metric is not None:
+            p["metric_type"] = metric.name  # the library checks it is the field's
+        self._check(self._lib.vdb_create_index(self._db, _b(coll), _b(field),
+                                               _b(index_type or "AUTOINDEX"),
+                                               _b(_params_text(p))))
+
+    def create_index(self, coll, info, field, index_type, metric, params):
+        f = info.field(field)
+        if f.dtype == DataType.FLOAT_VECTOR and metric is not None and \
+                metric != (f.metric_type or MetricType.L2):
+            self._remetric(coll, field, metric)
+        with self._ddl.shared():
+            self._create_index(coll, field, index_type, metric, params)
+
+    def _index_type(self, coll, field):
+        t = c_char_p()
+        st = self._lib.vdb_describe_index(self._db, _b(coll), _b(field), byref(t))
+        if st == Status.OK:
+            return t.value.decode("utf-8")
+        err = self._error(st)  # before another call replaces the message
+        if st == Status.ENOTFOUND and self.has_collection(coll):
+            return None
+        raise err
+
+    def _remetric(self, coll, field, metric):
+        """Milvus's clients create a collection, then name the metric in its index; libvdb fixes
+        a vector field's metric at create. While the collection holds nothing (no row ever, no
+        partition but _default, no index but parameterless ones elsewhere) it is created again
+        with that metric, as vdb-server does; otherwise the index is refused."""
+        with self._ddl.exclusive():
+            info = self.describe(coll)
+            f = info.field(field)
+            st = self.stats(coll)
+            types = {g.name: self._index_type(coll, g.name) for g in info.fields}
+            busy = any(st[k] for k in ("row_count", "growing_rows", "sealed_rows",
+                                       "deleted_rows", "sealed_segments"))
+            busy = busy or self.list_partitions(coll) != ["_default"] or any(
+                t is not None and (name == field or t.upper() not in _PARAMLESS)
+                for name, t in types.items())
+            if busy:
+                raise einval("metric type not match: the index asks for %s, field '%s' is %s: "
+                             "libvdb fixes a vector field's metric when the collection is "
+                             "created (it can change only while the collection is empty and "
+                             "has no index; give it at create, e.g. the field's metric_type)"
+                             % (metric.name, field, (f.metric_type or MetricType.L2).name))
+            f.metric_type = metric
+            s = self._new_schema(coll, info.fields, info.dynamic, info.num_shards, None)
+            try:
+                self._check(self._lib.vdb_drop_collection(self._db, _b(coll)))
+                self._check(self._lib.vdb_create_collection(self._db, s))
+            finally:
+                self._lib.vdb_schema_free(s)
+            for name, t in types.items():
+                if t is not None:
+                    self._create_index(coll, name, t, None, None)
+
+    def describe_index(self, coll, field):
+        t = self._index_type(coll, field)
+        if t is None:
+            raise NotFoundError(Status.ENOTFOUND, "field '%s' of '%s' has no index"
+                                % (field, coll))
+        done, total = self._index_rows(coll, field)
+        out = {"index_type": t, "indexed_rows": done, "total_rows": total}
+        st = self._lib.vdb_wait_for_index(self._db, _b(coll), _b(field), 0)
+        if st == Status.OK:
+            out["state"] = "Finished"
+        elif st == Status.ETIMEDOUT:
+            out["state"] = "InProgress"
+        else:
+            out["state"] = "Failed"
+            out["fail_reason"] = str(self._error(st))
+        return out
+
+    def drop_index(self, coll, field):
+        with self._ddl.shared():
+            self._check(self._lib.vdb_drop_index(self._db, _b(coll), _b(field)))
+        self._builds.forget(coll, field)
+
+    def list_indexes(self, coll, info):
+        return [f.name for f in info.fields if self._index_type(coll, f.name) is not None]
+
+    def _index_rows(self, coll, field):
+        done, total = c_uint64(), c_uint64()
+        self._check(self._lib.vdb_index_progress(self._db, _b(coll), _b(field), byref(done),
+                                                 byref(total)))
+        return done.value, total.value
+
+    def progress(self, coll, field):
+        """(rows indexed, rows to index): whole segments built plus the rows the builds
+        running now have done."""
+        done, total = self._index_rows(coll, field)
+        return min(total, done + self._builds.partial(coll, field)), total
+
+    def wait_index(self, coll, field, ms):
+        """True when every build is done, False when ms ran out first; raises on a failure."""
+        st = self._lib.vdb_wait_for_index(self._db, _b(coll), _b(field), int(ms))
+        if st == Status.ETIMEDOUT:
+            return False
+        self._check(st)
+        return True

@@ -1,0 +1,510 @@
+"""The remote transport: vdb-server's Milvus REST API v2 (POST /v2/vectordb/..., JSON), with
+the Python standard library only (http.client, json, ssl). MilvusClient checks the arguments
+and shapes the results; this file turns the checked values into requests and the answers back
+into the values the embedded transport gives, so both modes return the same thing.
+
+Connections: one keep-alive HTTP/1.1 connection per thread (http.client connections are not
+thread-safe), opened on first use. A kept connection the server closed meanwhile (its idle
+timeout) is noticed before reuse and replaced. If a connection breaks under a request, a read is
+sent once more on a new connection; a write is not (it may have been applied): that is a
+ConnectionFailedError saying so.
+"""
+
+import array
+import http.client
+import json
+import select
+import socket
+import ssl
+import threading
+import time
+import urllib.parse
+
+from ._data import (DYNAMIC_FIELD, MISSING, Info, clean_column, dumps, einval, vector_rows,
+                    vectors)
+from .errors import (ConnectionFailedError, NotFoundError, Status, TimedOutError,
+                     UnsupportedError, VdbError, error_for_milvus)
+from .schema import DataType, FieldSchema
+
+__all__ = ["RemoteTransport", "is_remote_uri"]
+
+DEFAULT_PORT = 19530
+REMOTE_OPTIONS = ("secure", "server_pem_path", "ca_pem_path", "client_pem_path",
+                  "client_key_path", "server_name")
+POLL_S = 0.2  # index builds: how often describe is asked
+
+# Milvus's REST type names <-> DataType
+_TYPE_NAMES = {
+    DataType.BOOL: "Bool", DataType.INT8: "Int8", DataType.INT16: "Int16",
+    DataType.INT32: "Int32", DataType.INT64: "Int64", DataType.FLOAT: "Float",
+    DataType.DOUBLE: "Double", DataType.VARCHAR: "VarChar", DataType.ARRAY: "Array",
+    DataType.JSON: "JSON", DataType.FLOAT_VECTOR: "FloatVector",
+}
+_TYPES_BY_NAME = {v.lower(): k for k, v in _TYPE_NAMES.items()}
+
+
+def is_remote_uri(uri):
+    return "://" in uri
+
+
+def _unsupported(msg):
+    return UnsupportedError(Status.EUNSUPPORTED, msg)
+
+
+def _f32(x):
+    return array.array("f", [x])[0] if isinstance(x, float) else x
+
+
+class _TLSConnection(http.client.HTTPSConnection):
+    """HTTPSConnection that checks the certificate against server_name instead of the host."""
+
+    def __init__(self, host, port, server_name, **kw):
+        super().__init__(host, port, **kw)
+        self._server_name = server_name
+
+    def connect(self):
+        http.client.HTTPConnection.connect(self)
+        self.sock = self._context.wrap_socket(self.sock, server_hostname=self._server_name)
+
+
+class RemoteTransport:
+    mode = "remote"
+    has_timestamps = False
+
+    def __init__(self, uri, token="", user="", password="", db_name="", timeout=None,
+                 options=None, on_collection_gone=None):
+        opts = dict(options or {})
+        u = urllib.parse.urlsplit(uri)
+        scheme = u.scheme.lower()
+        if scheme not in ("http", "https"):
+            raise einval("uri %r: vdb-server is reached over http:// or https:// (its REST API; "
+                         "a local folder is a path without a scheme)" % uri)
+        if u.query or u.fragment:
+            raise einval("uri %r: a query string or fragment means nothing here" % uri)
+        try:
+            port = u.port
+        except ValueError as e:
+            raise einval("uri %r: %s" % (uri, e))
+        self.host = u.hostname or ""
+        if not self.host:
+            raise einval("uri %r names no host" % uri)
+        self.port = port or DEFAULT_PORT
+        if not token:
+            user = user or urllib.parse.unquote(u.username or "")
+            password = password or urllib.parse.unquote(u.password or "")
+            if user or password:
+                token = "%s:%s" % (user, password)  # what pymilvus sends for user/password
+        self._auth = "Bearer " + token if token else None
+        self._prefix = u.path.rstrip("/") + "/v2/vectordb/"
+        self.db_name = db_name or None
+        self.timeout = timeout
+        self._gone = on_collection_gone
+        self.uri = uri
+        self._ctx = None
+        if scheme == "https" or opts.get("secure"):
+            ca = opts.get("ca_pem_path") or opts.get("server_pem_path")
+            self._ctx = ssl.create_default_context(cafile=ca)
+            if opts.get("client_pem_path"):
+                self._ctx.load_cert_chain(opts["client_pem_path"], opts.get("client_key_path"))
+            elif opts.get("client_key_path"):
+                raise einval("client_key_path needs client_pem_path")
+        elif any(opts.get(k) for k in REMOTE_OPTIONS if k != "secure"):
+            raise einval("%s: TLS options need an https:// uri (or secure=True)"
+                         % ", ".join(k for k in REMOTE_OPTIONS if opts.get(k)))
+        self._server_name = opts.get("server_name") or self.host
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._conns = set()
+        self._closed = False
+
+    # ---- HTTP -------------------------------------------------------------------------------
+
+    def _new_conn(self, timeout):
+        if self._ctx is not None:
+            c = _TLSConnection(self.host, self.port, self._server_name, timeout=timeout,
+                               context=self._ctx)
+        else:
+            c = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+        with self._lock:
+            self._conns.add(c)
+        return c
+
+    def _drop_conn(self, c):
+        c.close()
+        with self._lock:
+            self._conns.discard(c)
+        if getattr(self._local, "conn", None) is c:
+            self._local.conn = None
+
+    def _conn(self, timeout):
+        c = getattr(self._local, "conn", None)
+        if c is not None and c.sock is not None:
+            try:  # readable while idle: the server closed it (or sent junk): not reusable
+                r, _, _ = select.select([c.sock], [], [], 0)
+            except (OSError, ValueError):
+                r = True
+            if r:
+                self._drop_conn(c)
+                c = None
+            else:
+                c.sock.settimeout(timeout)
+        if c is None:
+            c = self._new_conn(timeout)
+            self._local.conn = c
+        return c, c.sock is not None
+
+    def call_timeout(self, t):
+        """The timeout of the calls this thread makes now (None: the client's)."""
+        self._local.timeout = t
+
+    def close(self):
+        self._closed = True
+        with self._lock:
+            conns, self._conns = list(self._conns), set()
+        for c in conns:
+            c.close()
+
+    def call(self, endpoint, body, write=False, timeout=None):
+        """POSTs body to /v2/vectordb/<endpoint>; the answer's JSON object (code 0), else the
+        VdbError for its code."""
+        if self.db_name is not None:
+            body = dict(body, dbName=self.db_name)
+        payload = dumps(body).encode("utf-8")
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if self._auth:
+            headers["Authorization"] = self._auth
+        if timeout is None:
+            timeout = getattr(self._local, "timeout", None)
+        t = self.timeout if timeout is None else timeout
+        for attempt in (0, 1):
+            c, reused = self._conn(t)
+            try:
+                c.request("POST", self._prefix + endpoint, body=payload, headers=headers)
+                r = c.getresponse()
+                text = r.read()
+                status = r.status
+                if r.will_close:
+                    self._drop_conn(c)
+                break
+            except socket.timeout:
+                self._drop_conn(c)
+                raise TimedOutError(Status.ETIMEDOUT, "%s: no answer from %s within %ss (the "
+                                    "request may still complete)" % (endpoint, self.uri, t))
+            except (http.client.HTTPException, ConnectionError, OSError) as e:
+                self._drop_conn(c)
+                if isinstance(e, ssl.SSLCertVerificationError):
+                    raise ConnectionFailedError(message="%s: TLS: %s" % (self.uri, e))
+                if attempt == 0 and reused and not write:
+                    continue  # a kept connection broke: a read is safe to send again
+                raise ConnectionFailedError(message="%s %s: %s%s" % (
+                    self.uri, endpoint, e or type(e).__name__,
+                    " (the write may or may not have been applied)" if write and reused
+                    else ""))
+        try:
+            resp = json.loads(text)
+        except ValueError:
+            resp = None
+        if not isinstance(resp, dict) or "code" not in resp:
+            raise VdbError(Status.EIO, "%s %s: HTTP %d with no Milvus answer: %r"
+                           % (self.uri, endpoint, status, text[:200]))
+        code = resp.get("code")
+        if code:
+            err = error_for_milvus(code, resp.get("message") or "")
+            if code == 100 and self._gone and body.get("collectionName"):
+                self._gone(body["collectionName"])
+            raise err
+        return resp
+
+    def _data(self, endpoint, body, write=False, timeout=None):
+        return self.call(endpoint, body, write, timeout).get("data")
+
+    # ---- collections ------------------------------------------------------------------------
+
+    def describe(self, name):
+        d = self._data("collections/describe", {"collectionName": name})
+        fields = []
+        for f in d.get("fields") or []:
+            t = _TYPES_BY_NAME.get(str(f.get("type")).lower())
+            if t is None:
+                raise VdbError(Status.EIO, "collection '%s': field '%s' has a type this client "
+                               "does not know: %r" % (name, f.get("name"), f.get("type")))
+            params = {p.get("key"): p.get("value") for p in f.get("params") or []}
+            kw = {}
+            if "defaultValue" in f:
+                kw["default_value"] = f["defaultValue"]
+            et = f.get("elementType")
+            fields.append(FieldSchema(
+                f["name"], t, is_primary=bool(f.get("primaryKey")),
+                auto_id=bool(f.get("autoId")),
+                max_length=int(params["max_length"]) if "max_length" in params else None,
+                dim=int(params["dim"]) if "dim" in params else None,
+                element_type=_TYPES_BY_NAME.get(str(et).lower()) if et else None,
+                max_capacity=int(params["max_capacity"]) if "max_capacity" in params else None,
+                nullable=bool(f.get("nullable")),
+                metric_type=params.get("metric_type") if t == DataType.FLOAT_VECTOR else None,
+                description=f.get("description") or "", **kw))
+        return Info(name, fields, bool(d.get("enableDynamicField")), d.get("shardsNum") or 1)
+
+    def create_collection(self, name, fields, dynamic, shards, description, indexes):
+        out = []
+        for f in fields:
+            o = {"fieldName": f.name, "dataType": _TYPE_NAMES[f.dtype]}
+            if f.is_primary:
+                o["isPrimary"] = True
+                o["autoID"] = f.auto_id
+            if f.nullable:
+                o["nullable"] = True
+            if f.has_default:
+                o["defaultValue"] = f.default_value
+            if f.description:
+                o["description"] = f.description
+            if f.element_type is not None:
+                o["elementDataType"] = _TYPE_NAMES[f.element_type]
+            tp = {k: v for k, v in (("dim", f.dim), ("max_length", f.max_length),
+                                    ("max_capacity", f.max_capacity)) if v}
+            if tp:
+                o["elementTypeParams"] = tp
+            out.append(o)
+        pk = next(f for f in fields if f.is_primary)
+        body = {"collectionName": name, "schema": {"autoID": pk.auto_id,
+                                                   "enableDynamicField": bool(dynamic),
+                                                   "fields": out}}
+        idx = [self._index_json(i["field_name"], i["index_type"], i["metric_type"],
+                                i["params"]) for i in indexes]
+        # REST names a vector field's metric in its index, or once for the whole request
+        vec = [f for f in fields if f.dtype == DataType.FLOAT_VECTOR]
+        bare = [f for f in vec if f.metric_type is not None and
+                not any(i["field_name"] == f.name for i in indexes)]
+        if bare:
+            if len({f.metric_type for f in bare}) > 1:
+                raise _unsupported("vdb-server's REST API takes one metric for the vector fields "
+                                   "without an index: give %s an index in index_params"
+                                   % ", ".join(f.name for f in bare))
+            body["metricType"] = bare[0].metric_type.name
+        for f in vec:  # the index's metric must be the field's (the client checked it)
+            for i in idx:
+                if i["fieldName"] == f.name and f.metric_type is not None:
+                    i["metricType"] = f.metric_type.name
+        if idx:
+            body["indexParams"] = idx
+        if shards:
+            body["shardsNum"] = int(shards)
+        if description:
+            body["description"] = description
+        self.call("collections/create", body, write=True)
+
+    def drop_collection(self, name):
+        self.call("collections/drop", {"collectionName": name}, write=True)
+
+    def has_collection(self, name):
+        return bool(self._data("collections/has", {"collectionName": name})["has"])
+
+    def list_collections(self):
+        return list(self._data("collections/list", {}) or [])
+
+    def create_partition(self, coll, part):
+        self.call("partitions/create", {"collectionName": coll, "partitionName": part},
+                  write=True)
+
+    def drop_partition(self, coll, part):
+        self.call("partitions/drop", {"collectionName": coll, "partitionName": part},
+                  write=True)
+
+    def list_partitions(self, coll):
+        return list(self._data("partitions/list", {"collectionName": coll}) or [])
+
+    def partition_rows(self, coll, part):
+        return int(self._data("partitions/get_stats", {"collectionName": coll,
+                                                       "partitionName": part})["rowCount"])
+
+    def stats(self, coll):
+        d = self._data("collections/get_stats", {"collectionName": coll})
+        return {"row_count": int(d["rowCount"])}
+
+    def flush(self, coll):
+        for c in [coll] if coll is not None else self.list_collections():
+            self.call("collections/flush", {"collectionName": c}, write=True)
+
+    def compact(self, coll):
+        for c in [coll] if coll is not None else self.list_collections():
+            self.call("collections/compact", {"collectionName": c}, write=True)
+
+    def now(self):
+        raise _unsupported("now(): vdb-server's REST API hands out no timestamps (time travel "
+                           "is embedded-only)")
+
+    # ---- writes -----------------------------------------------------------------------------
+
+    def write(self, coll, part, info, n, cols, metas, upsert):
+        rows = [{} for _ in range(n)]
+        for name, values in cols.items():
+            f = info.by_name[name]
+            if f.dtype == DataType.FLOAT_VECTOR:
+                buf, addr, got, dim = vectors(values, "field '%s'" % name, f.dim)
+                if got != n:
+                    raise einval("field '%s' has %d vectors for %d rows" % (name, got, n))
+                if isinstance(values, list) and all(isinstance(v, list) for v in values):
+                    vals = [[float(x) for x in v] for v in values]  # as given: shorter JSON
+                else:
+                    vals = vector_rows(buf, got, dim)
+                for row, v in zip(rows, vals):
+                    row[name] = v
+                continue
+            raw = values.tolist() if hasattr(values, "tolist") else values
+            given = [v is not MISSING for v in raw]
+            for row, v, g in zip(rows, clean_column(f, name, values, n), given):
+                if g:
+                    row[name] = v  # None: NULL (the default or NULL, as a missing value)
+        if metas is not None:
+            for row, m in zip(rows, clean_column(None, DYNAMIC_FIELD, metas, n)):
+                for k, v in (m or {}).items():
+                    row.setdefault(k, v)  # keys that are not fields: the dynamic field
+        body = {"collectionName": coll, "data": rows}
+        if part:
+            body["partitionName"] = part
+        d = self._data("entities/upsert" if upsert else "entities/insert", body, write=True)
+        return list(d.get("upsertIds" if upsert else "insertIds") or []), None
+
+    def delete(self, coll, part, info, ids=None, filter=None):
+        body = {"collectionName": coll}
+        if part:
+            body["partitionName"] = part
+        if ids is not None:
+            body["id"] = list(ids)
+        else:
+            body["filter"] = filter
+        d = self._data("entities/delete", body, write=True)
+        return int(d.get("deleteCount", 0)), None
+
+    # ---- reads ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _read_body(body, read, plan):
+        if read.travel_ts:
+            raise _unsupported("travel_timestamp: vdb-server's REST API has no time travel "
+                               "(open the folder embedded for it)")
+        if read.staleness_ms is not None:
+            raise _unsupported("staleness_ms: vdb-server reads Bounded as Strong (every "
+                               "acknowledged write is applied); it takes no staleness")
+        if read.consistency:
+            body["consistencyLevel"] = read.consistency
+        if read.partitions:
+            body["partitionNames"] = list(read.partitions)
+        if plan is not None:
+            body["outputFields"] = [n for n, kind in plan if kind != "pk"]
+        return body
+
+    @staticmethod
+    def _shape(info, row, plan):
+        """A row as the embedded mode gives it: FLOAT and vector values as float32."""
+        for name, kind in plan:
+            f = info.by_name.get(name) if kind == "field" else None
+            if f is None or name not in row:
+                continue
+            v = row[name]
+            if f.dtype == DataType.FLOAT and v is not None:
+                row[name] = _f32(float(v))
+            elif f.dtype == DataType.FLOAT_VECTOR and v is not None:
+                row[name] = array.array("f", v).tolist()
+        return row
+
+    def get(self, coll, info, ids, plan, read):
+        body = self._read_body({"collectionName": coll, "id": list(ids)}, read, plan)
+        if not body["outputFields"]:
+            body["outputFields"] = [info.pk.name]  # [] would mean every field
+        return [self._shape(info, r, plan) for r in self._data("entities/get", body) or []]
+
+    def query(self, coll, info, filter, limit, offset, plan, read):
+        body = self._read_body({"collectionName": coll, "filter": filter or "",
+                                "limit": int(limit or 0), "offset": int(offset or 0)},
+                               read, plan)
+        if not body["outputFields"]:
+            body["outputFields"] = [info.pk.name]
+        return [self._shape(info, r, plan) for r in self._data("entities/query", body) or []]
+
+    def count(self, coll, filter, read):
+        body = self._read_body({"collectionName": coll, "filter": filter or "",
+                                "outputFields": ["count(*)"]}, read, None)
+        return int(self._data("entities/query", body)[0]["count(*)"])
+
+    def search(self, coll, info, vf, qv, k, filter, params, plan, read):
+        buf, addr, nq, dim = qv
+        body = {"collectionName": coll, "annsField": vf.name, "data": vector_rows(buf, nq, dim),
+                "limit": int(k), "offset": 0}
+        if filter:
+            body["filter"] = filter
+        if params:
+            body["searchParams"] = {"params": dict(params)}
+        self._read_body(body, read, plan)
+        resp = self.call("entities/search", body)
+        hits, topks = resp.get("data") or [], resp.get("topks")
+        if topks is None:
+            topks = [len(hits)] if nq == 1 else None
+        if topks is None or len(topks) != nq or sum(topks) != len(hits):
+            raise VdbError(Status.EIO, "search: the answer has %d hits for topks %r"
+                           % (len(hits), topks))
+        pk = info.pk.name
+        want_pk = any(kind == "pk" for _, kind in plan)
+        out, at = [], 0
+        for n in topks:
+            group = []
+            for h in hits[at:at + n]:
+                key = h.pop(pk)
+                dist = _f32(float(h.pop("distance")))
+                ent = self._shape(info, h, plan)
+                if want_pk:
+                    ent = dict({pk: key}, **ent)
+                group.append((key, dist, ent))
+            out.append(group)
+            at += n
+        return out
+
+    # ---- indexes ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _index_json(field, index_type, metric, params):
+        o = {"fieldName": field, "indexName": field, "indexType": index_type or "AUTOINDEX"}
+        if metric is not None:
+            o["metricType"] = metric.name
+        if params:
+            o["params"] = dict(params)
+        return o
+
+    def create_index(self, coll, info, field, index_type, metric, params):
+        self.call("indexes/create", {"collectionName": coll, "indexParams": [
+            self._index_json(field, index_type, metric, params)]}, write=True)
+
+    def describe_index(self, coll, field):
+        d = self._data("indexes/describe", {"collectionName": coll, "indexName": field})
+        if not d:
+            raise NotFoundError(Status.ENOTFOUND, "field '%s' of '%s' has no index"
+                                % (field, coll))
+        d = d[0]
+        out = {"index_type": d.get("indexType", ""), "indexed_rows": int(d.get("indexedRows", 0)),
+               "total_rows": int(d.get("totalRows", 0)), "state": d.get("indexState", "")}
+        if out["state"] == "Failed":
+            out["fail_reason"] = d.get("failReason", "")
+        return out
+
+    def drop_index(self, coll, field):
+        self.call("indexes/drop", {"collectionName": coll, "indexName": field}, write=True)
+
+    def list_indexes(self, coll, info):
+        return list(self._data("indexes/list", {"collectionName": coll}) or [])
+
+    def progress(self, coll, field):
+        d = self.describe_index(coll, field)
+        return d["indexed_rows"], d["total_rows"]
+
+    def wait_index(self, coll, field, ms):
+        end = time.monotonic() + ms / 1000.0
+        while True:
+            d = self.describe_index(coll, field)
+            if d["state"] == "Finished":
+                return True
+            if d["state"] == "Failed":
+                raise VdbError(Status.EIO, d.get("fail_reason") or "the index build failed")
+            left = end - time.monotonic()
+            if left <= 0:
+                return False
+            time.sleep(min(POLL_S, left))
