@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "server.h"
+#include "util/json_escape.h"
 
 typedef struct out {
     char *p;
@@ -33,37 +34,9 @@ static void put(out *o, const char *s, size_t n)
     o->p[o->len] = 0;
 }
 
-static void put_str(out *o, const char *s, size_t n)
-{
-    static const char hex[] = "0123456789abcdef";
-    put(o, "\"", 1);
-    size_t run = 0; /* bytes that need no escape, copied in one go */
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\')
-            continue;
-        put(o, s + run, i - run);
-        run = i + 1;
-        char esc[7] = {'\\', (char)c, 0};
-        size_t en = 2;
-        switch (c) {
-        case '"': case '\\': break;
-        case '\n': esc[1] = 'n'; break;
-        case '\r': esc[1] = 'r'; break;
-        case '\t': esc[1] = 't'; break;
-        case '\b': esc[1] = 'b'; break;
-        case '\f': esc[1] = 'f'; break;
-        default:
-            memcpy(esc, "\\u00", 4);
-            esc[4] = hex[c >> 4];
-            esc[5] = hex[c & 15];
-            en = 6;
-        }
-        put(o, esc, en);
-    }
-    put(o, s + run, n - run);
-    put(o, "\"", 1);
-}
+static void put_run(void *arg, const char *p, size_t n) { put(arg, p, n); }
+
+static void put_str(out *o, const char *s, size_t n) { vdb_json_escape(s, n, put_run, o); }
 
 static void put_real(out *o, double d)
 {

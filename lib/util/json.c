@@ -13,6 +13,7 @@
 #include <stdlib.h>
 
 #include "json.h"
+#include "util/json_escape.h"
 
 #define MAX_DEPTH 64
 
@@ -794,37 +795,9 @@ vdb_status vdb_json_each(const char *obj, size_t n,
 
 /* ---- writing ---- */
 
+static void buf_put(void *arg, const char *p, size_t len) { vdb_buf_put(arg, p, len); }
+
 void vdb_json_put_string(vdb_buf *out, const char *s, size_t n)
 {
-    static const char hex[] = "0123456789abcdef";
-    vdb_buf_u8(out, '"');
-    size_t run = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\')
-            continue;
-        vdb_buf_put(out, s + run, i - run);
-        run = i + 1;
-        char e[6] = {'\\', 0};
-        size_t k = 2;
-        switch (c) {
-        case '"': e[1] = '"'; break;
-        case '\\': e[1] = '\\'; break;
-        case '\b': e[1] = 'b'; break;
-        case '\f': e[1] = 'f'; break;
-        case '\n': e[1] = 'n'; break;
-        case '\r': e[1] = 'r'; break;
-        case '\t': e[1] = 't'; break;
-        default:
-            e[1] = 'u';
-            e[2] = '0';
-            e[3] = '0';
-            e[4] = hex[c >> 4];
-            e[5] = hex[c & 15];
-            k = 6;
-        }
-        vdb_buf_put(out, e, k);
-    }
-    vdb_buf_put(out, s + run, n - run);
-    vdb_buf_u8(out, '"');
+    vdb_json_escape(s, n, buf_put, out);
 }
