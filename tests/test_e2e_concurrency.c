@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <vdb/vdb.h>
 
@@ -529,6 +530,41 @@ static void test_threshold_seals_run_behind_the_writer_and_lose_nothing(void **s
     free(path);
 }
 
+/* A growing segment that stops receiving rows is sealed after segment_idle_seal_ms, and not
+ * while rows keep coming. */
+static void test_idle_growing_segment_is_sealed_by_the_timer_not_during_inserts(void **state)
+{
+    (void)state;
+    char *path = test_tmpdir("conc_idle_seal");
+    vdb_options o;
+    vdb_options_init(&o);
+    o.compaction_interval_ms = 0;
+    o.segment_idle_seal_ms = 2000; /* far above the insert gap, even on a loaded machine */
+    vdb_db *db = NULL;
+    assert_int_equal(vdb_open(path, &o, &db), VDB_OK);
+    create(db, "i", 1);
+    vdb_stats st = {.struct_size = sizeof st};
+    for (int b = 0; b < 20; b++) { /* a row every 20 ms: never idle for 2000 */
+        assert_int_equal(insert_range(db, "i", b, 1), VDB_OK);
+        usleep(20000);
+    }
+    assert_int_equal(vdb_collection_stats(db, "i", &st), VDB_OK);
+    assert_int_equal(st.sealed_segments, 0);
+    assert_int_equal(st.growing_rows, 20);
+    int waited = 0;
+    do { /* idle now: the timer (a quarter of the idle time) seals it */
+        usleep(100000);
+        assert_int_equal(vdb_wait_for_seals(db, "i", 10000), VDB_OK);
+        assert_int_equal(vdb_collection_stats(db, "i", &st), VDB_OK);
+    } while (st.sealed_segments == 0 && ++waited < 300);
+    assert_int_equal(st.sealed_segments, 1);
+    assert_int_equal(st.sealed_rows, 20);
+    assert_int_equal(st.row_count, 20);
+    vdb_close(db);
+    test_rmdir(path);
+    free(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -537,6 +573,7 @@ int main(void)
         cmocka_unit_test(test_writers_on_same_and_different_collections_lose_no_row),
         cmocka_unit_test(test_flush_and_compact_alongside_inserts_and_searches),
         cmocka_unit_test(test_threshold_seals_run_behind_the_writer_and_lose_nothing),
+        cmocka_unit_test(test_idle_growing_segment_is_sealed_by_the_timer_not_during_inserts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -72,10 +72,16 @@ typedef struct vdb_options {
      * (0 = one per CPU, the default; 1 = on the caller only; at most 1024). A search of one
      * segment, or of little data, always runs on the caller. */
     uint32_t search_threads;
+    /* A growing segment that has rows and received none for this long is sealed in the
+     * background, as Milvus seals idle segments (0 = never; default 600000: ten minutes). */
+    uint32_t segment_idle_seal_ms;
 } vdb_options;
 
-/* Fills opts with the defaults above. */
+/* Fills opts with the defaults above (sizeof(vdb_options) bytes, struct_size set). */
 VDB_EXPORT void vdb_options_init(vdb_options *opts);
+/* The same for a caller whose vdb_options is size bytes (an older, shorter layout, or a
+ * binding that declares the struct itself): nothing past size is written. */
+VDB_EXPORT void vdb_options_init_sized(vdb_options *opts, size_t size);
 
 /* Opens (creating if needed) the database in folder path. opts may be NULL for defaults.
  * One process at a time may open a folder: a second gets VDB_ELOCKED naming the holder's pid.

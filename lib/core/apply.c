@@ -127,6 +127,7 @@ vdb_status vdb_apply_insert(vdb_collection *c, const vdb_rec_header *h, const vd
     if (st == VDB_OK) {
         c->shards[h->shard].last_pos = pos;
         c->shards[h->shard].last_ts = h->ts;
+        c->shards[h->shard].last_write_ms = vdb_now_ms();
     }
     return st;
 }

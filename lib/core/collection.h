@@ -35,6 +35,7 @@ typedef struct vdb_shard {
      * still taking deletes, no longer taking rows (the list holds a reference to each) */
     vdb_segment **sealing;
     size_t nsealing, sealing_cap;
+    uint64_t last_write_ms;  /* wall clock of the last rows applied (idle seals) */
     uint64_t rotated_pos;    /* the log position and timestamp at the last rotation: every */
     uint64_t rotated_ts;     /* record up to it is in a sealing or sealed segment */
     pthread_mutex_t seal_mu; /* one seal of this shard at a time; taken before write_mu */

@@ -1,5 +1,6 @@
 /* The database handle: options, the folder lock, the format version, the three stores, the
- * timestamp oracle, open (with recovery) and close, and the background compaction thread. */
+ * timestamp oracle, open (with recovery) and close, and the background thread (compaction,
+ * seals of idle segments). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -11,6 +12,7 @@
 #include "core/compact.h"
 #include "core/ids.h"
 #include "core/recovery.h"
+#include "core/seal.h"
 
 const char *vdb_version(void) { return VDB_VERSION_STRING; }
 int vdb_version_number(void) { return VDB_VERSION_NUMBER; }
@@ -34,6 +36,17 @@ void vdb_options_init(vdb_options *o)
     o->retention_seconds = 432000;
     o->compaction_interval_ms = 60000;
     o->compaction_min_segments = 4;
+    o->segment_idle_seal_ms = 600000;
+}
+
+void vdb_options_init_sized(vdb_options *o, size_t size)
+{
+    if (!o || size < sizeof(uint32_t))
+        return;
+    vdb_options full;
+    vdb_options_init(&full);
+    full.struct_size = (uint32_t)VDB_MIN(size, sizeof full);
+    memcpy(o, &full, VDB_MIN(size, sizeof full));
 }
 
 /* Takes the folder's write lock: an OFD lock, so a second open in the same process conflicts
@@ -160,22 +173,40 @@ static vdb_status open_stores(vdb_db *db)
     return st;
 }
 
+/* The background thread's period: often enough for both of its jobs. */
+static uint64_t bg_period_ms(const vdb_options *o)
+{
+    uint64_t p = o->compaction_interval_ms ? o->compaction_interval_ms : UINT64_MAX;
+    if (o->segment_idle_seal_ms)
+        p = VDB_MIN(p, VDB_MAX(o->segment_idle_seal_ms / 4, 50));
+    return p;
+}
+
+/* Periodic work: compaction every compaction_interval_ms, and the seal of idle growing
+ * segments. Errors are kept for the next explicit call; the work is retried next period. */
 static void *background(void *arg)
 {
     vdb_db *db = arg;
+    uint64_t period = bg_period_ms(&db->opts), last_compact = vdb_now_ms();
     pthread_mutex_lock(&db->bg_mu);
     while (!db->bg_stop) {
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
-        uint64_t ns = until.tv_nsec + (uint64_t)db->opts.compaction_interval_ms * 1000000u;
+        uint64_t ns = until.tv_nsec + period * 1000000u;
         until.tv_sec += (time_t)(ns / 1000000000u);
         until.tv_nsec = (long)(ns % 1000000000u);
         pthread_cond_timedwait(&db->bg_cv, &db->bg_mu, &until);
         if (db->bg_stop)
             break;
         pthread_mutex_unlock(&db->bg_mu);
-        /* errors are kept for the next explicit call; the pass is retried next period */
-        vdb_compact(db, NULL);
+        uint64_t now = vdb_now_ms();
+        if (db->opts.segment_idle_seal_ms)
+            vdb_seal_idle(db, now);
+        if (db->opts.compaction_interval_ms &&
+            now - last_compact >= db->opts.compaction_interval_ms) {
+            vdb_compact(db, NULL);
+            last_compact = now;
+        }
         pthread_mutex_lock(&db->bg_mu);
     }
     pthread_mutex_unlock(&db->bg_mu);
@@ -238,7 +269,7 @@ vdb_status vdb_open(const char *path, const vdb_options *opts, vdb_db **out)
         st = vdb_ids_load(db);
     if (st == VDB_OK)
         st = vdb_recover(db);
-    if (st == VDB_OK && o.compaction_interval_ms) {
+    if (st == VDB_OK && (o.compaction_interval_ms || o.segment_idle_seal_ms)) {
         if (pthread_create(&db->bg, NULL, background, db) != 0)
             st = vdb_set_errmsg(VDB_EIO, "could not start the background thread");
         else

@@ -281,17 +281,11 @@ static void seal_release(vdb_job *job, bool ran)
     vdb_free(j);
 }
 
-void vdb_seal_if_full(vdb_db *db, vdb_collection *c, uint32_t shard)
+/* Rotates shard's growing segments and queues their seal (write_mu held). */
+static void rotate_and_queue(vdb_db *db, vdb_collection *c, uint32_t shard)
 {
     vdb_shard *sh = &c->shards[shard];
-    bool full = false;
-    for (size_t g = 0; g < sh->ngrowing && !full; g++)
-        if (sh->growing[g])
-            full = vdb_segment_rows(sh->growing[g]) >= db->opts.segment_max_rows ||
-                   vdb_segment_memory(sh->growing[g]) >= db->opts.segment_max_bytes;
-    if (!full)
-        return;
-    rotate(c, sh); /* this writer's whole share: new rows go to fresh segments */
+    rotate(c, sh); /* the caller's whole share: new rows go to fresh segments */
     if (sh->seal_queued)
         return; /* the queued seal takes every rotated segment */
     seal_job *j = vdb_calloc(1, sizeof *j);
@@ -301,6 +295,37 @@ void vdb_seal_if_full(vdb_db *db, vdb_collection *c, uint32_t shard)
                     .shard = shard};
     sh->seal_queued = true;
     vdb_pool_submit(db->seals, &j->job);
+}
+
+void vdb_seal_if_full(vdb_db *db, vdb_collection *c, uint32_t shard)
+{
+    vdb_shard *sh = &c->shards[shard];
+    bool full = false;
+    for (size_t g = 0; g < sh->ngrowing && !full; g++)
+        if (sh->growing[g])
+            full = vdb_segment_rows(sh->growing[g]) >= db->opts.segment_max_rows ||
+                   vdb_segment_memory(sh->growing[g]) >= db->opts.segment_max_bytes;
+    if (full)
+        rotate_and_queue(db, c, shard);
+}
+
+void vdb_seal_idle(vdb_db *db, uint64_t now_ms)
+{
+    vdb_lock_rd(&db->catalog.lock, VDB_RANK_CATALOG);
+    for (size_t i = 0; i < db->catalog.n; i++) {
+        vdb_collection *c = db->catalog.colls[i];
+        vdb_lock_mu(&c->write_mu, VDB_RANK_WRITE);
+        for (uint32_t s = 0; s < c->nshards && !c->dropped && !c->failed; s++) {
+            vdb_shard *sh = &c->shards[s];
+            bool rows = false;
+            for (size_t g = 0; g < sh->ngrowing && !rows; g++)
+                rows = sh->growing[g] && vdb_segment_rows(sh->growing[g]) > 0;
+            if (rows && now_ms - sh->last_write_ms >= db->opts.segment_idle_seal_ms)
+                rotate_and_queue(db, c, s);
+        }
+        vdb_unlock_mu(&c->write_mu, VDB_RANK_WRITE);
+    }
+    vdb_unlock_rw(&db->catalog.lock, VDB_RANK_CATALOG);
 }
 
 /* ---- vdb_flush ---- */

@@ -15,5 +15,8 @@ vdb_status vdb_seal_shard(vdb_db *db, vdb_collection *c, uint32_t shard);
 /* Write path, write_mu held: queues a background seal of shard when one of its growing
  * segments has reached segment_max_rows or segment_max_bytes. */
 void vdb_seal_if_full(vdb_db *db, vdb_collection *c, uint32_t shard);
+/* Background thread: queues the seal of every shard whose growing segments have rows and
+ * received none for segment_idle_seal_ms (takes the catalog lock and write_mu itself). */
+void vdb_seal_idle(vdb_db *db, uint64_t now_ms);
 
 #endif

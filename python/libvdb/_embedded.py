@@ -2,6 +2,7 @@
 (ctypes). MilvusClient checks the arguments and shapes the results; this file only turns the
 checked values into C calls and C results back into Python values."""
 
+import ctypes
 import json
 import threading
 from ctypes import (CFUNCTYPE, POINTER, byref, c_char_p, c_double, c_float, c_int, c_int8,
@@ -138,7 +139,7 @@ class EmbeddedTransport:
         self._ddl = _RWLock()
         self._builds = _Builds()
         opts = _lib.vdb_options()
-        self._lib.vdb_options_init(byref(opts))
+        self._lib.vdb_options_init_sized(byref(opts), ctypes.sizeof(opts))
         sync = options.pop("sync", None)
         if sync is not None:
             try:

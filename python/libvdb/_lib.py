@@ -53,6 +53,7 @@ class vdb_options(Structure):
         ("index_build_workers", c_uint32),
         ("index_build_threads", c_uint32),
         ("search_threads", c_uint32),
+        ("segment_idle_seal_ms", c_uint32),
     ]
 
 
@@ -161,6 +162,7 @@ PROTOTYPES = {
     "vdb_type_name": (c_char_p, [c_enum]),
     "vdb_metric_name": (c_char_p, [c_enum]),
     "vdb_options_init": (None, [POINTER(vdb_options)]),
+    "vdb_options_init_sized": (None, [POINTER(vdb_options), c_size_t]),
     "vdb_open": (st, [c_char_p, POINTER(vdb_options), POINTER(db_p)]),
     "vdb_close": (None, [db_p]),
     # schemas
