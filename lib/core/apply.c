@@ -58,22 +58,29 @@ vdb_status vdb_decode_delete(const vdb_collection *c, const void *body, size_t l
 
 /* ---- applying records to segments ---- */
 
-vdb_status vdb_apply_prepare(vdb_db *db, vdb_collection *c, const vdb_rec_header *h)
+vdb_status vdb_apply_prepare(vdb_db *db, vdb_collection *c, const vdb_rec_header *h,
+                             const vdb_column *cols, size_t rows)
 {
     int slot = vdb_partition_slot(c, h->partition_id);
-    if (slot < 0 || c->shards[h->shard].growing[slot])
-        return VDB_OK; /* a dropped partition (nothing to apply), or there already */
-    uint64_t id;
-    vdb_segment *s;
-    vdb_status st = vdb_ids_alloc(db, 1, &id);
-    if (st == VDB_OK)
-        st = vdb_segment_new(id, h->partition_id, h->shard, &c->layout, &s);
-    if (st != VDB_OK)
-        return st;
+    if (slot < 0)
+        return VDB_OK; /* a dropped partition: nothing to apply */
+    vdb_segment *s = NULL;
+    vdb_status st = VDB_OK;
+    if (!c->shards[h->shard].growing[slot]) {
+        uint64_t id;
+        st = vdb_ids_alloc(db, 1, &id);
+        if (st == VDB_OK)
+            st = vdb_segment_new(id, h->partition_id, h->shard, &c->layout, &s);
+        if (st != VDB_OK)
+            return st;
+    }
+    /* reserving may move the growing segment's arrays: readers must not be looking */
     vdb_lock_wr(&c->lock, VDB_RANK_COLL);
-    c->shards[h->shard].growing[slot] = s;
+    if (s)
+        c->shards[h->shard].growing[slot] = s;
+    st = vdb_segment_reserve(c->shards[h->shard].growing[slot], cols, 0, rows);
     vdb_unlock_rw(&c->lock, VDB_RANK_COLL);
-    return VDB_OK;
+    return st;
 }
 
 /* Records the delete of pk at ts in s when s is in the partition (0: any) and may hold pk. */

@@ -14,10 +14,12 @@ vdb_status vdb_decode_columns(const vdb_collection *c, const void *body, size_t 
 vdb_status vdb_decode_delete(const vdb_collection *c, const void *body, size_t len,
                              vdb_column *pks);
 
-/* Before applying an insert record (write_mu held, or alone at open; not c->lock): creates
- * the growing segment it goes to when there is none. Its id may need a meta-store write,
- * which must not happen under c->lock; it is installed under the lock. */
-vdb_status vdb_apply_prepare(vdb_db *db, vdb_collection *c, const vdb_rec_header *h);
+/* Before applying an insert record of rows rows (write_mu held, or alone at open; not
+ * c->lock): creates the growing segment it goes to when there is none (its id may need a
+ * meta-store write, which must not happen under c->lock) and makes room there for the rows,
+ * so that vdb_apply_insert cannot fail for want of memory once the record is durable. */
+vdb_status vdb_apply_prepare(vdb_db *db, vdb_collection *c, const vdb_rec_header *h,
+                             const vdb_column *cols, size_t rows);
 /* Appends an insert record's rows (cols) to the growing segment of its shard and partition
  * (vdb_apply_prepare made it); an upsert deletes the keys first. A record for a partition
  * dropped since is skipped. */

@@ -188,7 +188,7 @@ static int replay_record(void *arg, uint64_t pos, const void *rec, size_t len)
         r->st = cols ? vdb_decode_columns(c, body, blen, cols, &rows)
                      : vdb_set_errmsg(VDB_ENOMEM, "out of memory");
         if (r->st == VDB_OK) {
-            r->st = vdb_apply_prepare(r->db, c, &h);
+            r->st = vdb_apply_prepare(r->db, c, &h, cols, rows);
             if (r->st == VDB_OK)
                 r->st = vdb_apply_insert(c, &h, cols, rows, pos);
             for (size_t i = 0; i < c->ncols; i++)

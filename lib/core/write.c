@@ -190,12 +190,13 @@ static vdb_status write_rows(vdb_db *db, const char *collection, const char *par
                         .ts = ts, .collection_id = c->id};
     if (st == VDB_OK)
         h.partition_id = c->parts[slot].id;
-    /* the growing segments the rows go to, made before the append and outside c->lock (a
-     * new one's id may need a meta-store write); a failure here has written nothing */
+    /* the growing segments the rows go to, made (a new one's id may need a meta-store write)
+     * and given room for the rows before the append: a failure here has written nothing, and
+     * once the rows are durable applying them cannot fail for want of memory */
     for (uint32_t s = 0; s < c->nshards && st == VDB_OK; s++) {
         h.shard = s;
         if (parts.counts[s])
-            st = vdb_apply_prepare(db, c, &h);
+            st = vdb_apply_prepare(db, c, &h, parts.cols[s], parts.counts[s]);
     }
     if (st == VDB_OK)
         st = append_parts(db, c, &h, &parts, c->ncols, pos);

@@ -167,8 +167,9 @@ static const void *src_row(const vdb_column *src, size_t row, size_t *len)
 }
 
 /* Shared by append and append_rows: idx == NULL means rows from, from+1, ... */
-static vdb_status append_impl(vdb_column *dst, const vdb_column *src, size_t from,
-                              const uint32_t *idx, size_t n)
+/* Checks rows of src against dst and makes room for them (appending them then cannot fail). */
+static vdb_status reserve_impl(vdb_column *dst, const vdb_column *src, size_t from,
+                               const uint32_t *idx, size_t n)
 {
     vdb_status st = check_same(dst, src);
     if (st)
@@ -188,7 +189,13 @@ static vdb_status append_impl(vdb_column *dst, const vdb_column *src, size_t fro
         if (vdb_type_is_var(src->type) && !vdb_column_is_null(src, r))
             nbytes += (size_t)(src->offsets[r + 1] - src->offsets[r]);
     }
-    st = column_reserve(dst, n, nbytes);
+    return column_reserve(dst, n, nbytes);
+}
+
+static vdb_status append_impl(vdb_column *dst, const vdb_column *src, size_t from,
+                              const uint32_t *idx, size_t n)
+{
+    vdb_status st = reserve_impl(dst, src, from, idx, n);
     if (st)
         return st;
     for (size_t i = 0; i < n; i++) {
@@ -197,6 +204,11 @@ static vdb_status append_impl(vdb_column *dst, const vdb_column *src, size_t fro
         put_row(dst, v, len, !vdb_column_is_null(src, r));
     }
     return VDB_OK;
+}
+
+vdb_status vdb_column_reserve_for(vdb_column *dst, const vdb_column *src, size_t from, size_t n)
+{
+    return reserve_impl(dst, src, from, NULL, n);
 }
 
 vdb_status vdb_column_append(vdb_column *dst, const vdb_column *src, size_t from, size_t n)

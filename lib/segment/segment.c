@@ -159,6 +159,30 @@ static vdb_status check_input(const vdb_segment *s, const vdb_column *cols, size
     return VDB_OK;
 }
 
+vdb_status vdb_segment_reserve(vdb_segment *s, const vdb_column *cols, size_t from, size_t rows)
+{
+    if (s->sealed)
+        return vdb_set_errmsg(VDB_EINVAL, "segment %llu is sealed", (unsigned long long)s->id);
+    vdb_status st = check_input(s, cols, from, rows);
+    size_t total = s->rows + rows;
+    if (st == VDB_OK)
+        st = vdb_pk_index_reserve(&s->idx, total);
+    if (st == VDB_OK && total > s->ts_cap) {
+        size_t cap = s->ts_cap ? s->ts_cap : 64;
+        while (cap < total)
+            cap *= 2;
+        uint64_t *p = vdb_realloc(s->ts, cap * sizeof *p);
+        if (!p)
+            return vdb_set_errmsg(VDB_ENOMEM, "segment %llu: out of memory for %zu rows",
+                                  (unsigned long long)s->id, cap);
+        s->ts = p;
+        s->ts_cap = cap;
+    }
+    for (size_t i = 0; i < s->ncols && st == VDB_OK; i++)
+        st = vdb_column_reserve_for(&s->cols[i], &cols[i], from, rows);
+    return st;
+}
+
 vdb_status vdb_segment_append(vdb_segment *s, const vdb_column *cols, size_t from, size_t rows,
                               uint64_t ts)
 {

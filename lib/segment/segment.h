@@ -37,6 +37,9 @@ void vdb_column_free(vdb_column *c);
 /* Appends one row: fixed types read width bytes at val (len ignored); var types read len
  * bytes. valid=false appends a NULL (val may be NULL). VDB_ENOMEM leaves c unchanged. */
 vdb_status vdb_column_push(vdb_column *c, const void *val, size_t len, bool valid);
+/* Checks rows [from, from+n) of src against dst and makes room for them: appending them then
+ * cannot fail. */
+vdb_status vdb_column_reserve_for(vdb_column *dst, const vdb_column *src, size_t from, size_t n);
 /* Appends rows [from, from+n) of src (same type) / the rows listed in idx. */
 vdb_status vdb_column_append(vdb_column *dst, const vdb_column *src, size_t from, size_t n);
 vdb_status vdb_column_append_rows(vdb_column *dst, const vdb_column *src, const uint32_t *idx,
@@ -147,6 +150,9 @@ uint64_t vdb_segment_partition(const vdb_segment *s);
 size_t vdb_segment_memory(const vdb_segment *s); /* O(columns) */
 void vdb_segment_set_end_pos(vdb_segment *s, uint64_t pos);
 
+/* Checks `rows` rows of cols against the segment and makes room for them, so that appending
+ * them next cannot fail (for a write that must not fail once it is durable). */
+vdb_status vdb_segment_reserve(vdb_segment *s, const vdb_column *cols, size_t from, size_t rows);
 /* Appends `rows` rows stamped ts; cols[i] are parallel to the layout and hold at least
  * from+rows rows. All or nothing. Only for growing segments. */
 vdb_status vdb_segment_append(vdb_segment *s, const vdb_column *cols, size_t from, size_t rows,
