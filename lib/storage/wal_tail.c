@@ -442,7 +442,7 @@ vdb_status wal_last_pos(void *log, const char *channel, uint64_t *pos)
     if (!pos)
         return vdb_set_errmsg(VDB_EINVAL, "wal: last_pos: NULL pos");
     if (w->read_only) {
-        wal_sub *s;
+        wal_sub *s = NULL;
         if ((st = sub_new(w, channel, 1, &s)) != VDB_OK)
             return st;
         bool found;
