@@ -16,8 +16,11 @@
 #define CLUSTERED_LATENT 32
 #define CLUSTERED_CLUSTERS 1000
 #define GAUSS_DIM 96
+#define ANISO_CLUSTERS 1000
+#define UNIT_DIM 128
 
-const char *const ann_dataset_names[] = {"fmnist", "fmnist-cos", "gauss96", "clustered", NULL};
+const char *const ann_dataset_names[] = {"fmnist",   "fmnist-cos", "gauss96",   "clustered",
+                                         "unit128",  "aniso256",   "aniso128-1m", NULL};
 
 /* ---- a seeded generator (splitmix64) and normal deviates (Box-Muller) ------------------------ */
 
@@ -280,6 +283,37 @@ static void clustered(float **base, float **queries)
     *queries = out[1];
 }
 
+/* Full-rank anisotropic Gaussian mixture: dimension j has a global scale that falls from 1 to
+ * 1/8 across the dimensions, each cluster scales every dimension again by its own log-normal
+ * factor. No low-dimensional structure for 8-bit codes to exploit, and spreads so uneven that
+ * per-dimension ranges are set by a few outliers. */
+static void anisotropic(size_t rows, size_t dim, uint64_t seed, float **base, float **queries)
+{
+    const size_t C = ANISO_CLUSTERS;
+    rng r = {.s = seed};
+    float *centers = xmalloc(C * dim * sizeof *centers);
+    float *scale = xmalloc(C * dim * sizeof *scale);
+    for (size_t c = 0; c < C; c++)
+        for (size_t j = 0; j < dim; j++) {
+            double g = exp(-log(8.0) * (double)j / (double)dim);
+            centers[c * dim + j] = (float)(g * rng_normal(&r));
+            scale[c * dim + j] = (float)(0.35 * g * exp(0.75 * rng_normal(&r)));
+        }
+    size_t n[2] = {rows, ALL_QUERIES};
+    for (int part = 0; part < 2; part++) {
+        float *v = xmalloc(n[part] * dim * sizeof *v);
+        for (size_t i = 0; i < n[part]; i++) {
+            size_t c = rng_next(&r) % C;
+            for (size_t j = 0; j < dim; j++)
+                v[i * dim + j] =
+                    centers[c * dim + j] + scale[c * dim + j] * (float)rng_normal(&r);
+        }
+        *(part ? queries : base) = v;
+    }
+    free(scale);
+    free(centers);
+}
+
 int ann_dataset_load(const char *name, const char *data_dir, const char *cache_dir, size_t nq,
                      ann_dataset *d)
 {
@@ -305,6 +339,14 @@ int ann_dataset_load(const char *name, const char *data_dir, const char *cache_d
         d->dim = CLUSTERED_DIM;
         all_nq = ALL_QUERIES;
         clustered(&d->base, &q);
+    } else if (!strcmp(name, "aniso256") || !strcmp(name, "aniso128-1m")) {
+        int big = !strcmp(name, "aniso128-1m");
+        d->what = big ? "synthetic: 1,000,000 x 128 full-rank anisotropic Gaussian mixture"
+                      : "synthetic: 200,000 x 256 full-rank anisotropic Gaussian mixture";
+        d->n = big ? 1000000 : 200000;
+        d->dim = big ? 128 : 256;
+        all_nq = ALL_QUERIES;
+        anisotropic(d->n, d->dim, big ? 0xa1500001u : 0xa1500256u, &d->base, &q);
     } else {
         size_t got;
         if (fmnist_load_base(data_dir, 0, &d->base, &d->n) != 0 ||
@@ -326,6 +368,23 @@ int ann_dataset_load(const char *name, const char *data_dir, const char *cache_d
         } else if (!strcmp(name, "fmnist-cos")) {
             d->what = "Fashion-MNIST-784, each vector scaled to unit length";
             d->metric = VDB_METRIC_COSINE;
+            normalize(d->base, d->n, d->dim);
+            normalize(q, all_nq, d->dim);
+        } else if (!strcmp(name, "unit128")) {
+            d->what = "Fashion-MNIST through a random Gaussian projection to 128-d, unit length, IP";
+            d->metric = VDB_METRIC_IP;
+            rng r = {.s = 0x128u};
+            float *R = xmalloc((size_t)FMNIST_DIM * UNIT_DIM * sizeof *R);
+            for (size_t j = 0; j < (size_t)FMNIST_DIM * UNIT_DIM; j++)
+                R[j] = (float)rng_normal(&r);
+            float *b2 = project(d->base, d->n, FMNIST_DIM, R, UNIT_DIM);
+            float *q2 = project(q, all_nq, FMNIST_DIM, R, UNIT_DIM);
+            free(R);
+            free(d->base);
+            free(q);
+            d->base = b2;
+            q = q2;
+            d->dim = UNIT_DIM;
             normalize(d->base, d->n, d->dim);
             normalize(q, all_nq, d->dim);
         } else { /* gauss96 */

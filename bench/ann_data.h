@@ -9,6 +9,13 @@
  *   clustered   100,000 synthetic vectors of 256 dimensions in 1,000 overlapping Gaussian
  *               clusters of a 32-dimensional latent space mapped linearly into 256
  *               dimensions, plus noise; queries drawn the same way; L2.
+ *   unit128     the Fashion-MNIST vectors through a random Gaussian projection to 128-d, each
+ *               scaled to unit length; IP (real data, full rank, no integer grid).
+ *   aniso256    200,000 synthetic vectors of 256 dimensions from a full-rank Gaussian mixture
+ *               of 1,000 clusters with per-cluster, per-dimension log-normal scales on top of
+ *               a global scale falling 8x across the dimensions; L2 (the hard kind: no
+ *               low-rank structure, uneven spreads).
+ *   aniso128-1m the same generator, 1,000,000 x 128: how cost grows with rows.
  *
  * The derived and synthetic sets come from a fixed seed (the same floats on every run). Their
  * ground truth is computed here: OpenBLAS sgemm over all rows for candidates, which are then
@@ -29,7 +36,7 @@
 typedef struct ann_dataset {
     const char *name;   /* "fmnist", ... (static) */
     const char *what;   /* one line describing it (static) */
-    vdb_metric metric;  /* L2 or COSINE (vectors then unit length: IP gives the same order) */
+    vdb_metric metric;  /* L2, IP, or COSINE (vectors then unit length: IP gives the same order) */
     size_t n, nq, dim;
     float *base;        /* n x dim */
     float *queries;     /* nq x dim */

@@ -1,6 +1,7 @@
 /* bench_ann: approximate and exact search through the whole database beside hnswlib and Faiss.
  *
- * For each data set (ann_data.h: fmnist, fmnist-cos, gauss96, clustered) and each index type
+ * For each data set (ann_data.h: fmnist, fmnist-cos, gauss96, clustered, unit128, aniso256,
+ * aniso128-1m) and each index type
  * (HNSW, IVF_FLAT, IVF_SQ8, IVF_PQ, FLAT), every system that has it builds it over the same
  * vectors with the same parameters, then runs the sweep of its search parameter:
  *   libvdb   vdb_open, a collection, vdb_insert in batches of 1,000, vdb_flush, then
@@ -119,7 +120,7 @@ static struct {
     int threads[MAX_THREADS], nthreads;
     int build_threads, reps;
     double stop_recall;
-    bool dataset_on[8], index_on[NINDEX], system_on[NSYS];
+    bool dataset_on[16], index_on[NINDEX], system_on[NSYS];
 } opt;
 
 static shared *g_out;
@@ -588,7 +589,8 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: bench_ann [options]\n"
-            "  --dataset LIST   fmnist,fmnist-cos,gauss96,clustered or all (default all)\n"
+            "  --dataset LIST   fmnist,fmnist-cos,gauss96,clustered,unit128,aniso256,aniso128-1m or\n"
+            "                   all (default: all but aniso128-1m)\n"
             "  --index LIST     HNSW,IVF_FLAT,IVF_SQ8,IVF_PQ,FLAT or all\n"
             "                   (default HNSW,IVF_FLAT,FLAT)\n"
             "  --system LIST    libvdb,hnswlib,faiss (default all)\n"
@@ -679,7 +681,7 @@ static void parse(int argc, char **argv)
     opt.build_threads = 2;
     opt.reps = 1;
     opt.stop_recall = 0.999;
-    const char *ds = "all", *ix = "HNSW,IVF_FLAT,FLAT", *sy = "libvdb,hnswlib,faiss", *th = "1,2";
+    const char *ds = "fmnist,fmnist-cos,gauss96,clustered,unit128,aniso256", *ix = "HNSW,IVF_FLAT,FLAT", *sy = "libvdb,hnswlib,faiss", *th = "1,2";
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--no-plot")) {
