@@ -49,7 +49,9 @@ static void reopen(fixture *f)
 {
     be->close(f->m);
     f->m = NULL;
-    assert_int_equal(be->open(f->uri, NULL, &f->m), VDB_OK);
+    vdb_status st = be->open(f->uri, NULL, &f->m);
+    if (st != VDB_OK)
+        fail_msg("reopen: %s", vdb_err_get());
 }
 
 static void put_str(void *m, const char *k, const char *v)
