@@ -59,6 +59,7 @@
 #include "storage/storage.h"
 
 #define SNAP_MAGIC 0x534d4456u /* "VDMS" */
+#define HWM_MAGIC 0x484d4456u  /* "VDMH" */
 #define LOG_MAGIC 0x4c4d4456u  /* "VDML" */
 #define FORMAT_VERSION 2u
 #define LOG_HEADER 32u /* magic, version, generation, first sequence, 0, crc32c */
@@ -87,6 +88,7 @@ typedef struct meta_local {
     char *dir;
     char *snap_path[COPIES];
     char *log_path[COPIES]; /* the two copies of the log of the current generation */
+    char *hwm_path;
     int lock_fd;
     int log_fd[COPIES];
     uint64_t gen;
@@ -97,6 +99,7 @@ typedef struct meta_local {
     uint64_t live_bytes;
     char *broken; /* set when the files' state is uncertain: every write then fails */
     vdb_meta_local_recovery rec; /* what the open repaired or cut */
+    bool opened;                 /* open succeeded: close records the high-water mark */
 } meta_local;
 
 /* ---- the sorted map ---- */
@@ -676,6 +679,7 @@ static vdb_status log_replay(meta_local *m, bool *repair)
     for (int c = 0; c < COPIES; c++)
         if (l[c].usable)
             total = VDB_MAX(total, l[c].n);
+    bool cut = false;
     for (int c = 0; c < COPIES; c++) {
         log_copy *x = &l[c], *y = &l[1 - c];
         if (!x->usable) {
@@ -708,10 +712,11 @@ static vdb_status log_replay(meta_local *m, bool *repair)
             /* a torn tail, or a last record complete but bad while its twin ends cleanly
              * there: a crash before the record was in both copies, so never acknowledged */
             note(m, "%s: %s: cut (never acknowledged)", path[c], x->why);
-            m->rec.torn_cut++;
+            cut = true;
             *repair = true;
         }
     }
+    m->rec.torn_cut += cut; /* one tail, whether in one copy or both */
     for (size_t i = 0; i < total; i++) {
         const rec_ref *r[COPIES];
         for (int c = 0; c < COPIES; c++)
@@ -875,12 +880,54 @@ done:
     return st;
 }
 
+/* ---- the high-water mark ---- */
+
+/* meta.hwm: u32 magic "VDMH", u32 version 2, u64 the sequence the next record would have had
+ * at the last clean close, u32 crc32c of the 16 bytes before. Written at close; a bound only
+ * (a store that never closed cleanly has none), so a damaged one is noted and rewritten. */
+static uint64_t hwm_read(meta_local *m)
+{
+    void *data = NULL;
+    size_t len = 0;
+    vdb_status st = vdb_file_read(m->hwm_path, &data, &len);
+    if (st == VDB_ENOTFOUND)
+        return 0;
+    const uint8_t *d = data;
+    uint64_t seq = 0;
+    if (st != VDB_OK || len != 20 || vdb_get_u32(d) != HWM_MAGIC ||
+        vdb_get_u32(d + 4) != FORMAT_VERSION || vdb_crc32c(0, d, 16) != vdb_get_u32(d + 16)) {
+        note(m, "%s: unreadable or damaged (%zu bytes), ignored and rewritten at close",
+             m->hwm_path, len);
+        m->rec.repaired++;
+    } else {
+        seq = vdb_get_u64(d + 8);
+    }
+    vdb_free(data);
+    return seq;
+}
+
+static void hwm_write(meta_local *m)
+{
+    uint8_t h[20];
+    vdb_put_u32(h, HWM_MAGIC);
+    vdb_put_u32(h + 4, FORMAT_VERSION);
+    vdb_put_u64(h + 8, m->next_seq);
+    vdb_put_u32(h + 16, vdb_crc32c(0, h, 16));
+    if (vdb_file_write_atomic(m->hwm_path, h, sizeof h) != VDB_OK)
+        vdb_err_clear(); /* close cannot fail; the bound stays the older, lower one */
+}
+
 /* ---- open ---- */
 
 /* With no snapshot: VDB_OK when the folder may be taken as a new store (no log, or only
  * the record-less logs of generation 1 a crashed creation leaves); else VDB_ECORRUPT. */
 static vdb_status check_unrooted_logs(meta_local *m)
 {
+    uint64_t hwm = hwm_read(m);
+    if (hwm > 1)
+        return vdb_set_errmsg(VDB_ECORRUPT, "%s/meta-a.snap and meta-b.snap are missing but "
+                              "%s says the store was closed at sequence %" PRIu64, m->dir,
+                              m->hwm_path, hwm);
     DIR *d = opendir(m->dir);
     if (!d)
         return VDB_OK;
@@ -950,6 +997,17 @@ static vdb_status load(meta_local *m)
     st = entries_load(m, &r, p->count, m->snap_path[pick]);
     if (st == VDB_OK)
         st = log_replay(m, &repair);
+    uint64_t hwm = st == VDB_OK ? hwm_read(m) : 0;
+    if (st == VDB_OK && m->next_seq < hwm) {
+        /* checked before any repair, which would make the cut durable */
+        char *a = log_path(m, m->gen, 0), *b = log_path(m, m->gen, 1);
+        st = vdb_set_errmsg(VDB_ECORRUPT, "%s and %s end before sequence %" PRIu64 ", but "
+                            "the store was closed at sequence %" PRIu64 " (%s): records are "
+                            "lost", a ? a : "meta log", b ? b : "its twin", m->next_seq, hwm,
+                            m->hwm_path);
+        vdb_free(a);
+        vdb_free(b);
+    }
     if (st == VDB_OK && repair)
         st = write_generation(m, m->gen + 1);
 done:
@@ -992,6 +1050,8 @@ static void meta_close(void *h)
     meta_local *m = h;
     if (!m)
         return;
+    if (m->opened && !m->broken)
+        hwm_write(m);
     close_logs(m->log_fd, m->log_path, false);
     if (m->lock_fd >= 0)
         close(m->lock_fd);
@@ -1002,6 +1062,7 @@ static void meta_close(void *h)
     for (int c = 0; c < COPIES; c++)
         vdb_free(m->snap_path[c]);
     vdb_free(m->broken);
+    vdb_free(m->hwm_path);
     pthread_mutex_destroy(&m->mu);
     vdb_free(m);
 }
@@ -1030,7 +1091,8 @@ static vdb_status meta_open(const char *uri, const vdb_backend_options *opt, voi
     for (int c = 0; c < COPIES && m->dir; c++)
         m->snap_path[c] = snap_path(m, c);
     lock_path = m->dir ? vdb_path_join(m->dir, "meta.lock") : NULL;
-    if (!m->snap_path[0] || !m->snap_path[1] || !lock_path) {
+    m->hwm_path = m->dir ? vdb_path_join(m->dir, "meta.hwm") : NULL;
+    if (!m->snap_path[0] || !m->snap_path[1] || !lock_path || !m->hwm_path) {
         st = vdb_set_errmsg(VDB_ENOMEM, "out of memory");
         goto fail;
     }
@@ -1056,6 +1118,7 @@ static vdb_status meta_open(const char *uri, const vdb_backend_options *opt, voi
         goto fail;
     }
     remove_leftovers(m);
+    m->opened = true;
     vdb_free(lock_path);
     *out = m;
     return VDB_OK;
