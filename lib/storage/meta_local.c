@@ -5,17 +5,21 @@
  * two roots, as SQLite and LMDB keep two) and two copies of the log of the current generation
  * (meta-<G>-a.log, meta-<G>-b.log), written alike. A transaction is one record written to
  * both copies and synced in both before it is acknowledged, so one damaged, truncated or
- * deleted file (or one bad record) is repaired from its twin at the next open; each copy is
- * the other's high-water mark. Damage that both copies share, or that no copy can make good,
- * is VDB_ECORRUPT naming the file, never a quietly shorter map.
+ * deleted file (or one bad record) is repaired from its twin at the next open: each copy is
+ * the other's high-water mark. A clean close also writes meta.hwm, the sequence the log had
+ * reached, so a log that both copies lost the end of is caught too. Damage no copy can make
+ * good is VDB_ECORRUPT naming the file, never a quietly shorter map.
  *
  * Snapshot: u32 magic "VDMS", u32 version 2, u64 generation, u64 sequence of the first record
  * of that generation's log, u64 entry count, per entry key (u32 length + bytes) and value
  * (u64 length + bytes) in key order, u32 crc32c of everything before it.
  * Log: a 32-byte header (u32 magic "VDML", u32 version 2, u64 generation, u64 first sequence,
  * u32 0, u32 crc32c of the 28 bytes before), then records: u32 payload length, u64 sequence,
- * u32 crc32c of those 12 bytes, u32 crc32c of the payload seeded with that one, the payload.
- * Sequences run on across generations without a gap.
+ * u32 crc32c of those 12 bytes, u32 crc32c of the payload seeded with that one, the payload
+ * (u32 op count; per op a kind byte, the key as u32 length + bytes, for a put the value as
+ * u64 length + bytes). Sequences run on across generations without a gap.
+ * meta.hwm: u32 magic "VDMH", u32 version 2, u64 next sequence at the last clean close, u32
+ * crc32c. A bound only: missing (never closed cleanly) or damaged, it bounds nothing.
  *
  * The rule for one copy of the log, read from its header on: the copy ends cleanly at its
  * end of file; it ends in a torn tail when fewer than a record header's bytes are left, when
@@ -23,26 +27,29 @@
  * (a write whose size landed before its data); it ends in damage otherwise: a header failing
  * its checksum, a sequence out of turn, a payload failing its checksum. The copies are then
  * merged record by record (both valid copies of a record must agree). A copy that stops
- * early, for any reason, is made good by its twin. Where the merged log ends, a torn tail is
- * cut (it was never acknowledged: acknowledgement waits for both copies), and so is a last
- * record complete but failing its checksum in one copy while the twin is intact and ends
- * there (a crash between the two writes); damage there is VDB_ECORRUPT. Cases it cannot
- * tell apart: zeros, or a truncation, at the same place in both copies read as a torn tail.
- * Whatever open repaired or cut is counted (vdb_meta_local_recovery) and the store is
- * rewritten as the next generation, so the damaged files are gone afterwards.
+ * early, for any reason, is made good by its twin. Where the merged log ends (the last record
+ * either copy holds intact), what follows in a copy is cut if its twin ends there too,
+ * cleanly or torn: acknowledgement waits for both copies, so it was never acknowledged (a
+ * torn tail, or a last record complete but bad in one copy: a crash between the two writes,
+ * counted as torn tails; other bytes: counted as repaired). Otherwise damage there is
+ * VDB_ECORRUPT, as is a merged log that ends before meta.hwm. Cases it cannot tell apart:
+ * after a crash (no newer meta.hwm), both copies cut at one record boundary, or zeroed from
+ * one record on, read as a log that ended there.
+ * Whatever open repaired or cut is counted and described (vdb_meta_local_recovery_get), and
+ * the store is then rewritten as the next generation, so no damaged file is left behind.
  *
  * Generations: a compaction creates both logs of generation G+1 (empty, durable), replaces
  * meta-a.snap then meta-b.snap atomically with generation G+1, then drops the logs of G.
  * Open takes the valid snapshot of the highest generation and trusts only its logs, so a
  * crash at any step leaves a consistent pair. Generation 1 is only ever the fresh, empty
  * store: no snapshot but logs of generation 1 without records is a creation that crashed
- * (created again); no snapshot beside any other log is VDB_ECORRUPT; an empty folder is a
- * new store.
+ * (created again); no snapshot beside any other log, or beside a meta.hwm past the first
+ * sequence, is VDB_ECORRUPT; a folder without any of these files is a new store.
  *
  * Format 1 (meta.snap and meta-<G>.log, one copy each, records with no sequence) is read
- * once and upgraded: a bad record before the end is VDB_ECORRUPT, an incomplete one at the
- * end is cut; its records carry no header checksum, so a damaged length in the last record
- * cannot be told from a torn write there. */
+ * once and upgraded to format 2 on open: a bad record before the end is VDB_ECORRUPT, an
+ * incomplete one at the end is cut (and counted); its records carry no header checksum, so a
+ * damaged length in the last record cannot be told from a torn write there. */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
@@ -697,8 +704,17 @@ static vdb_status log_replay(meta_local *m, bool *repair)
             *repair = true; /* (a copy one record short: a crash between the two writes) */
             continue;
         }
+        /* x stops where the merged log ends. A twin that ends there too, cleanly or torn,
+         * shows that nothing after it was ever acknowledged. */
         bool twin_clean = y->usable && y->n == total &&
                           (y->stop == STOP_END || y->stop == STOP_TORN);
+        if (x->stop == STOP_DAMAGE && twin_clean) {
+            note(m, "%s: %s, past the end of its twin: dropped (never acknowledged)", path[c],
+                 x->why);
+            m->rec.repaired++;
+            *repair = true;
+            continue;
+        }
         if (x->stop == STOP_DAMAGE || (x->stop == STOP_DAMAGE_LAST && !twin_clean)) {
             st = vdb_set_errmsg(VDB_ECORRUPT, "%s: %s (sequence %" PRIu64 "), and its twin "
                                 "%s cannot make it good (%s)", path[c], x->why,
