@@ -700,8 +700,11 @@ static vdb_status log_replay(meta_local *m, bool *repair)
                 note(m, "%s: %s, repaired from its twin", path[c],
                      x->stop == STOP_END ? "records missing at its end" : x->why);
                 m->rec.repaired++;
+            } else {
+                /* what a crash between the two writes leaves, or a cut: not counted */
+                note(m, "%s: one record shorter than its twin, rewritten", path[c]);
             }
-            *repair = true; /* (a copy one record short: a crash between the two writes) */
+            *repair = true;
             continue;
         }
         /* x stops where the merged log ends. A twin that ends there too, cleanly or torn,
