@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "storage/storage.h"
+#include "vdb/vdb.h"
 
 static const vdb_meta_backend *be = &vdb_meta_local_backend;
 
@@ -548,6 +549,36 @@ static void test_an_empty_folder_is_a_new_store(void **state)
     be->close(m);
 }
 
+/* Through vdb_open: a database whose meta/ folder is gone does not open as an empty one; a
+ * fresh folder is a new database; one lost meta file is repaired. */
+static void test_a_database_without_its_meta_folder_is_ecorrupt(void **state)
+{
+    fixture *f = *state;
+    char db_path[4200], cmd[4400];
+    snprintf(db_path, sizeof db_path, "%s/db", f->base);
+    vdb_db *db = NULL;
+    assert_int_equal(vdb_open(db_path, NULL, &db), VDB_OK);
+    uint64_t ts0 = 0, ts1 = 0;
+    assert_int_equal(vdb_now(db, &ts0), VDB_OK);
+    vdb_close(db);
+
+    snprintf(cmd, sizeof cmd, "rm -f '%s'/meta/meta-*-a.log", db_path);
+    assert_int_equal(system(cmd), 0);
+    db = NULL;
+    assert_int_equal(vdb_open(db_path, NULL, &db), VDB_OK);
+    assert_int_equal(vdb_now(db, &ts1), VDB_OK);
+    assert_true(ts1 > ts0); /* the TSO window survived in the twin */
+    vdb_close(db);
+
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'/meta", db_path);
+    assert_int_equal(system(cmd), 0);
+    db = NULL;
+    assert_int_equal(vdb_open(db_path, NULL, &db), VDB_ECORRUPT);
+    assert_null(db);
+    assert_non_null(strstr(vdb_errmsg(NULL), "meta"));
+    assert_non_null(strstr(vdb_errmsg(NULL), "lost"));
+}
+
 /* ---- format 1 ---- */
 
 static void put_u32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
@@ -651,6 +682,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lost_snapshots_beside_a_log_are_ecorrupt, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_an_empty_folder_is_a_new_store, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_database_without_its_meta_folder_is_ecorrupt,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_format_1_is_upgraded_on_open, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
