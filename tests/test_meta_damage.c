@@ -180,7 +180,6 @@ static const saved_file *saved(const fixture *f, const char *suffix)
 /* tmpfs when there is one: the trials reopen thousands of times and each repair syncs. */
 static char *scratch(void)
 {
-    const char *env = getenv("VDB_TEST_TMP");
     struct stat sb;
     if (stat("/dev/shm", &sb) == 0 && access("/dev/shm", W_OK) == 0) {
         char *p = malloc(4096);
@@ -189,8 +188,7 @@ static char *scratch(void)
             return p;
         free(p);
     }
-    (void)env;
-    return test_tmpdir("meta_damage");
+    return test_tmpdir("meta_damage"); /* under VDB_TEST_TMP */
 }
 
 /* A store whose snapshots hold data (a repair at reopen wrote them) and whose log holds
