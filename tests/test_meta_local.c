@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "storage/storage.h"
@@ -49,7 +50,9 @@ static void reopen(fixture *f)
 {
     be->close(f->m);
     f->m = NULL;
-    assert_int_equal(be->open(f->uri, NULL, &f->m), VDB_OK);
+    vdb_status st = be->open(f->uri, NULL, &f->m);
+    if (st != VDB_OK)
+        fail_msg("reopen: %s", vdb_err_get());
 }
 
 static void put_str(void *m, const char *k, const char *v)
@@ -351,10 +354,13 @@ static void test_log_compacts_into_snapshot_and_reopen_reads_it(void **state)
         memset(v, 'a' + i % 26, vlen);
         assert_int_equal(be->put(f->m, "big", v, vlen), VDB_OK);
     }
-    assert_true(file_exists(f, "meta.snap"));
-    assert_false(file_exists(f, "meta-0.log"));
-    assert_true(file_exists(f, "meta-1.log"));
-    char *log = file_in(f, "meta-1.log");
+    assert_true(file_exists(f, "meta-a.snap"));
+    assert_true(file_exists(f, "meta-b.snap"));
+    assert_false(file_exists(f, "meta-1-a.log"));
+    assert_false(file_exists(f, "meta-1-b.log"));
+    assert_true(file_exists(f, "meta-2-a.log"));
+    assert_true(file_exists(f, "meta-2-b.log"));
+    char *log = file_in(f, "meta-2-a.log");
     assert_true(file_size(log) < (4 << 20));
     free(log);
     put_str(f->m, "after", "snapshot");
@@ -378,83 +384,183 @@ static void test_stale_files_from_interrupted_compaction_are_ignored(void **stat
     put_str(f->m, "k", "v");
     be->close(f->m);
     f->m = NULL;
-    /* A crash after creating the next log but before the snapshot rename leaves meta-1.log
-     * with no snapshot pointing at it; it must not be replayed (or trusted). */
-    char *next = file_in(f, "meta-1.log");
-    FILE *fp = fopen(next, "wb");
-    fputs("junk that is not a log", fp);
-    fclose(fp);
+    /* A crash after creating the next logs but before the snapshot renames leaves
+     * meta-2-*.log with no snapshot pointing at them (and a temporary snapshot); they must
+     * not be replayed (or trusted). */
+    const char *names[] = {"meta-2-a.log", "meta-2-b.log", "meta-a.snap.tmp.12"};
+    for (int i = 0; i < 3; i++) {
+        char *next = file_in(f, names[i]);
+        FILE *fp = fopen(next, "wb");
+        fputs("junk that is not a log", fp);
+        fclose(fp);
+        free(next);
+    }
     assert_int_equal(be->open(f->uri, NULL, &f->m), VDB_OK);
     assert_value(f->m, "k", "v");
-    assert_false(file_exists(f, "meta-1.log"));
-    free(next);
+    for (int i = 0; i < 3; i++)
+        assert_false(file_exists(f, names[i]));
 }
 
+static void truncate_both(const fixture *f, const char *a, off_t len)
+{
+    char name[64];
+    snprintf(name, sizeof name, "%s-a.log", a);
+    char *p = file_in(f, name);
+    assert_int_equal(truncate(p, len), 0);
+    free(p);
+    snprintf(name, sizeof name, "%s-b.log", a);
+    p = file_in(f, name);
+    assert_int_equal(truncate(p, len), 0);
+    free(p);
+}
+
+static void recovery(const fixture *f, vdb_meta_local_recovery *r)
+{
+    vdb_meta_local_recovery_get(f->m, r);
+}
+
+/* A crash in the middle of a write (here: the process dies without closing, then both
+ * copies lose the last record's end) is a torn tail: cut, counted and said. */
 static void test_torn_log_tail_is_cut_off(void **state)
 {
     fixture *f = *state;
     put_str(f->m, "first", "1");
     put_str(f->m, "second", "2");
-    char *log = file_in(f, "meta-0.log");
+    char *log = file_in(f, "meta-1-a.log");
     off_t good = file_size(log);
-    put_str(f->m, "third", "3");
-    off_t full = file_size(log);
     be->close(f->m);
     f->m = NULL;
-
-    /* A crash in the middle of writing the third record. */
-    assert_int_equal(truncate(log, full - 3), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        void *m = NULL;
+        if (be->open(f->uri, NULL, &m) != VDB_OK || be->put(m, "third", "3", 1) != VDB_OK)
+            _exit(1);
+        _exit(0); /* no close */
+    }
+    int status = 1;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_int_equal(status, 0);
+    off_t full = file_size(log);
+    assert_true(full > good);
+    truncate_both(f, "meta-1", full - 3);
     assert_int_equal(be->open(f->uri, NULL, &f->m), VDB_OK);
+    vdb_meta_local_recovery r;
+    recovery(f, &r);
+    assert_int_equal(r.torn_cut, 1);
+    assert_int_equal(r.repaired, 0);
+    assert_non_null(strstr(r.note, "meta-1-a.log"));
     assert_value(f->m, "first", "1");
     assert_value(f->m, "second", "2");
     assert_missing(f->m, "third");
-    assert_int_equal(file_size(log), good);
+    /* the cut is made durable by writing the next generation */
+    assert_false(file_exists(f, "meta-1-a.log"));
+    assert_true(file_exists(f, "meta-2-a.log"));
 
-    /* The log keeps working after the cut, and garbage after a record is dropped too. */
+    /* the log keeps working after the cut; a second open has nothing to say */
     put_str(f->m, "fourth", "4");
-    be->close(f->m);
-    f->m = NULL;
-    int fd = open(log, O_WRONLY | O_APPEND);
-    assert_true(fd >= 0);
-    uint8_t junk[20] = {0x10, 0, 0, 0, 0xde, 0xad, 0xbe, 0xef, 1, 2, 3};
-    assert_int_equal(write(fd, junk, sizeof junk), (ssize_t)sizeof junk);
-    close(fd);
-    assert_int_equal(be->open(f->uri, NULL, &f->m), VDB_OK);
+    reopen(f);
+    recovery(f, &r);
+    assert_int_equal(r.torn_cut + r.repaired, 0);
+    assert_string_equal(r.note, "");
     assert_value(f->m, "fourth", "4");
     assert_value(f->m, "first", "1");
-    put_str(f->m, "fifth", "5");
-    reopen(f);
-    assert_value(f->m, "fifth", "5");
-    assert_value(f->m, "fourth", "4");
     free(log);
 }
 
-static void test_corrupt_snapshot_is_ecorrupt_naming_the_file(void **state)
+static void append_junk(const fixture *f, const char *name)
+{
+    uint8_t junk[24] = {0x10, 0, 0, 0, 0xde, 0xad, 0xbe, 0xef, 1, 2, 3};
+    char *p = file_in(f, name);
+    int fd = open(p, O_WRONLY | O_APPEND);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, junk, sizeof junk), (ssize_t)sizeof junk);
+    close(fd);
+    free(p);
+}
+
+/* Garbage after the last record is not a torn write (its header fails its checksum): in one
+ * copy it is repaired from the other, in both it is VDB_ECORRUPT naming the file. */
+static void test_garbage_after_the_last_record_is_damage(void **state)
+{
+    fixture *f = *state;
+    put_str(f->m, "k", "v");
+    be->close(f->m);
+    f->m = NULL;
+    append_junk(f, "meta-1-a.log");
+    assert_int_equal(be->open(f->uri, NULL, &f->m), VDB_OK);
+    vdb_meta_local_recovery r;
+    recovery(f, &r);
+    assert_int_equal(r.repaired, 1);
+    assert_int_equal(r.torn_cut, 0);
+    assert_non_null(strstr(r.note, "meta-1-a.log"));
+    assert_value(f->m, "k", "v");
+    put_str(f->m, "k2", "v2");
+    be->close(f->m);
+    f->m = NULL;
+    /* the repair moved the store on to generation 2 */
+    assert_false(file_exists(f, "meta-1-a.log"));
+    append_junk(f, "meta-2-a.log");
+    append_junk(f, "meta-2-b.log");
+    assert_int_equal(be->open(f->uri, NULL, &f->m), VDB_ECORRUPT);
+    assert_null(f->m);
+    assert_non_null(strstr(vdb_err_get(), "meta/meta-2-a.log"));
+}
+
+static void flip_byte(const char *path, off_t at)
+{
+    int fd = open(path, O_RDWR);
+    assert_true(fd >= 0);
+    uint8_t b;
+    assert_int_equal(pread(fd, &b, 1, at), 1);
+    b ^= 0x40;
+    assert_int_equal(pwrite(fd, &b, 1, at), 1);
+    close(fd);
+}
+
+/* One damaged snapshot is repaired from its twin; both: VDB_ECORRUPT naming them. */
+static void test_corrupt_snapshot_is_repaired_or_ecorrupt_naming_the_file(void **state)
 {
     fixture *f = *state;
     size_t vlen = 256 << 10;
     char *v = calloc(1, vlen);
     for (int i = 0; i < 20; i++)
         assert_int_equal(be->put(f->m, "big", v, vlen), VDB_OK);
-    free(v);
+    put_str(f->m, "small", "s");
     be->close(f->m);
     f->m = NULL;
-    char *snap = file_in(f, "meta.snap");
+    char *snap = file_in(f, "meta-a.snap"), *twin = file_in(f, "meta-b.snap");
     assert_true(file_size(snap) > 100);
-    int fd = open(snap, O_RDWR);
-    uint8_t b;
-    assert_int_equal(pread(fd, &b, 1, 40), 1);
-    b ^= 0x40;
-    assert_int_equal(pwrite(fd, &b, 1, 40), 1);
-    close(fd);
+    flip_byte(snap, 40);
+    assert_int_equal(be->open(f->uri, NULL, &f->m), VDB_OK);
+    vdb_meta_local_recovery r;
+    recovery(f, &r);
+    assert_int_equal(r.repaired, 1);
+    assert_non_null(strstr(r.note, "meta-a.snap"));
+    void *got;
+    size_t len;
+    assert_int_equal(be->get(f->m, "big", &got, &len), VDB_OK);
+    assert_int_equal(len, vlen);
+    assert_memory_equal(got, v, vlen);
+    free(got);
+    assert_value(f->m, "small", "s");
+    be->close(f->m);
+    f->m = NULL;
+
+    flip_byte(snap, 40);
+    flip_byte(twin, 60);
     assert_int_equal(be->open(f->uri, NULL, &f->m), VDB_ECORRUPT);
     assert_null(f->m);
-    assert_non_null(strstr(vdb_err_get(), "meta.snap"));
+    assert_non_null(strstr(vdb_err_get(), "meta/meta-a.snap"));
+    assert_non_null(strstr(vdb_err_get(), "meta/meta-b.snap"));
 
     assert_int_equal(truncate(snap, 10), 0);
+    assert_int_equal(unlink(twin), 0);
     assert_int_equal(be->open(f->uri, NULL, &f->m), VDB_ECORRUPT);
-    assert_non_null(strstr(vdb_err_get(), "meta.snap"));
+    assert_non_null(strstr(vdb_err_get(), "meta.snap") || strstr(vdb_err_get(), "meta-a.snap"));
     free(snap);
+    free(twin);
+    free(v);
 }
 
 static void test_large_values_round_trip_across_reopen(void **state)
@@ -581,7 +687,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_stale_files_from_interrupted_compaction_are_ignored,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_torn_log_tail_is_cut_off, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_corrupt_snapshot_is_ecorrupt_naming_the_file, setup,
+        cmocka_unit_test_setup_teardown(test_garbage_after_the_last_record_is_damage, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_corrupt_snapshot_is_repaired_or_ecorrupt_naming_the_file, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_large_values_round_trip_across_reopen, setup,
                                         teardown),

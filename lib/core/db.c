@@ -88,8 +88,9 @@ static vdb_status take_lock(vdb_db *db)
     return VDB_OK;
 }
 
-/* FORMAT holds the on-disk format version; a newer one than ours is refused. */
-static vdb_status check_format(vdb_db *db)
+/* FORMAT holds the on-disk format version; a newer one than ours is refused. *fresh: there
+ * is none yet (check_created writes it once the meta store knows the database). */
+static vdb_status check_format(vdb_db *db, bool *fresh)
 {
     char *p = vdb_path_join(db->path, "FORMAT");
     if (!p)
@@ -97,10 +98,9 @@ static vdb_status check_format(vdb_db *db)
     void *data;
     size_t len;
     vdb_status st = vdb_file_read(p, &data, &len);
+    *fresh = st == VDB_ENOTFOUND;
     if (st == VDB_ENOTFOUND) {
-        char text[64];
-        int n = snprintf(text, sizeof text, "libvdb-format %d\n", VDB_FORMAT_VERSION);
-        st = vdb_file_write_atomic(p, text, (size_t)n);
+        st = VDB_OK;
     } else if (st == VDB_OK) {
         int v = 0;
         if (sscanf(data, "libvdb-format %d", &v) != 1 || v < 1)
@@ -134,6 +134,51 @@ static vdb_status check_options(const vdb_options *o)
     return VDB_OK;
 }
 
+static int first_key(void *arg, const char *key, const void *val, size_t len)
+{
+    (void)key;
+    (void)val;
+    (void)len;
+    *(bool *)arg = true;
+    return 1; /* one is enough */
+}
+
+/* The meta key "created" is put before FORMAT is first written, so a database with FORMAT
+ * whose meta store lacks it has lost its metadata (a deleted meta/ folder, a wiped etcd
+ * prefix): VDB_ECORRUPT, not an empty database. A database from before the key gets it at
+ * its next open if its meta store holds anything. */
+static vdb_status check_created(vdb_db *db, bool fresh, const char *meta_uri)
+{
+    static const char key[] = "created";
+    void *v = NULL;
+    size_t len = 0;
+    vdb_status st = db->meta.be->get(db->meta.h, key, &v, &len);
+    free(v); /* backend memory is the C allocator's */
+    if (st != VDB_ENOTFOUND)
+        return st;
+    if (!fresh) {
+        bool any = false;
+        st = db->meta.be->scan(db->meta.h, "", first_key, &any);
+        if (st != VDB_OK)
+            return st;
+        if (!any)
+            return vdb_set_errmsg(VDB_ECORRUPT, "database %s: its meta store %s is empty, "
+                                  "but %s/FORMAT shows the database was created before: "
+                                  "the metadata is lost", db->path, meta_uri, db->path);
+    }
+    char text[64];
+    int n = snprintf(text, sizeof text, "libvdb-format %d\n", VDB_FORMAT_VERSION);
+    st = db->meta.be->put(db->meta.h, key, text, (size_t)n);
+    if (st != VDB_OK || !fresh)
+        return st;
+    char *p = vdb_path_join(db->path, "FORMAT");
+    if (!p)
+        return vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+    st = vdb_file_write_atomic(p, text, (size_t)n);
+    vdb_free(p);
+    return st;
+}
+
 static char *default_uri(const char *scheme, const char *path, const char *sub)
 {
     size_t n = strlen(scheme) + strlen(path) + strlen(sub) + 8;
@@ -143,7 +188,7 @@ static char *default_uri(const char *scheme, const char *path, const char *sub)
     return u;
 }
 
-static vdb_status open_stores(vdb_db *db)
+static vdb_status open_stores(vdb_db *db, bool fresh)
 {
     vdb_backend_options bo = {
         .sync = db->opts.sync,
@@ -165,6 +210,8 @@ static vdb_status open_stores(vdb_db *db)
         st = vdb_object_store_open(obj, &bo, &db->obj);
     if (st == VDB_OK)
         st = vdb_log_store_open(log, &bo, &db->log);
+    if (st == VDB_OK)
+        st = check_created(db, fresh, meta);
     if (st == VDB_OK)
         st = vdb_tso_open(db->meta.be, db->meta.h, "tso", 0, &db->tso);
     vdb_free(log);
@@ -261,10 +308,11 @@ vdb_status vdb_open(const char *path, const vdb_options *opts, vdb_db **out)
         st = vdb_mkdirs(path);
     if (st == VDB_OK)
         st = take_lock(db);
+    bool fresh = false;
     if (st == VDB_OK)
-        st = check_format(db);
+        st = check_format(db, &fresh);
     if (st == VDB_OK)
-        st = open_stores(db);
+        st = open_stores(db, fresh);
     if (st == VDB_OK)
         st = vdb_ids_load(db);
     if (st == VDB_OK)

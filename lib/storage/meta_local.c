@@ -1,17 +1,62 @@
 /* The local meta backend (local://<folder>): a sorted in-memory key-value map made durable by
  * a checksummed transaction log, compacted into a snapshot when the log outgrows the data.
  *
- * On disk: meta.snap (generation G, every key at the time it was written; absent means G = 0
- * and empty) and meta-<G>.log (the transactions since). Compaction first creates an empty
- * meta-<G+1>.log, then replaces meta.snap atomically with generation G+1, then drops the old
- * log; open trusts only the log named by the snapshot's generation, so a crash at any step
- * leaves either the old pair or the new pair. */
+ * What survives what. Every file is kept twice: two snapshots (meta-a.snap, meta-b.snap: the
+ * two roots, as SQLite and LMDB keep two) and two copies of the log of the current generation
+ * (meta-<G>-a.log, meta-<G>-b.log), written alike. A transaction is one record written to
+ * both copies and synced in both before it is acknowledged, so one damaged, truncated or
+ * deleted file (or one bad record) is repaired from its twin at the next open: each copy is
+ * the other's high-water mark. A clean close also writes meta.hwm, the sequence the log had
+ * reached, so a log that both copies lost the end of is caught too. Damage no copy can make
+ * good is VDB_ECORRUPT naming the file, never a quietly shorter map.
+ *
+ * Snapshot: u32 magic "VDMS", u32 version 2, u64 generation, u64 sequence of the first record
+ * of that generation's log, u64 entry count, per entry key (u32 length + bytes) and value
+ * (u64 length + bytes) in key order, u32 crc32c of everything before it.
+ * Log: a 32-byte header (u32 magic "VDML", u32 version 2, u64 generation, u64 first sequence,
+ * u32 0, u32 crc32c of the 28 bytes before), then records: u32 payload length, u64 sequence,
+ * u32 crc32c of those 12 bytes, u32 crc32c of the payload seeded with that one, the payload
+ * (u32 op count; per op a kind byte, the key as u32 length + bytes, for a put the value as
+ * u64 length + bytes). Sequences run on across generations without a gap.
+ * meta.hwm: u32 magic "VDMH", u32 version 2, u64 next sequence at the last clean close, u32
+ * crc32c. A bound only: missing (never closed cleanly) or damaged, it bounds nothing.
+ *
+ * The rule for one copy of the log, read from its header on: the copy ends cleanly at its
+ * end of file; it ends in a torn tail when fewer than a record header's bytes are left, when
+ * an intact header announces more bytes than the file holds, or when every byte left is zero
+ * (a write whose size landed before its data); it ends in damage otherwise: a header failing
+ * its checksum, a sequence out of turn, a payload failing its checksum. The copies are then
+ * merged record by record (both valid copies of a record must agree). A copy that stops
+ * early, for any reason, is made good by its twin. Where the merged log ends (the last record
+ * either copy holds intact), what follows in a copy is cut if its twin ends there too,
+ * cleanly or torn: acknowledgement waits for both copies, so it was never acknowledged (a
+ * torn tail, or a last record complete but bad in one copy: a crash between the two writes,
+ * counted as torn tails; other bytes: counted as repaired). Otherwise damage there is
+ * VDB_ECORRUPT, as is a merged log that ends before meta.hwm. Cases it cannot tell apart:
+ * after a crash (no newer meta.hwm), both copies cut at one record boundary, or zeroed from
+ * one record on, read as a log that ended there.
+ * Whatever open repaired or cut is counted and described (vdb_meta_local_recovery_get), and
+ * the store is then rewritten as the next generation, so no damaged file is left behind.
+ *
+ * Generations: a compaction creates both logs of generation G+1 (empty, durable), replaces
+ * meta-a.snap then meta-b.snap atomically with generation G+1, then drops the logs of G.
+ * Open takes the valid snapshot of the highest generation and trusts only its logs, so a
+ * crash at any step leaves a consistent pair. Generation 1 is only ever the fresh, empty
+ * store: no snapshot but logs of generation 1 without records is a creation that crashed
+ * (created again); no snapshot beside any other log, or beside a meta.hwm past the first
+ * sequence, is VDB_ECORRUPT; a folder without any of these files is a new store.
+ *
+ * Format 1 (meta.snap and meta-<G>.log, one copy each, records with no sequence) is read
+ * once and upgraded to format 2 on open: a bad record before the end is VDB_ECORRUPT, an
+ * incomplete one at the end is cut (and counted); its records carry no header checksum, so a
+ * damaged length in the last record cannot be told from a torn write there. */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/file.h>
@@ -21,14 +66,21 @@
 #include "storage/storage.h"
 
 #define SNAP_MAGIC 0x534d4456u /* "VDMS" */
+#define HWM_MAGIC 0x484d4456u  /* "VDMH" */
 #define LOG_MAGIC 0x4c4d4456u  /* "VDML" */
-#define FORMAT_VERSION 1u
-#define LOG_HEADER 16u  /* magic, version, generation */
-#define REC_HEADER 8u   /* payload length, crc32c of the payload */
+#define FORMAT_VERSION 2u
+#define LOG_HEADER 32u /* magic, version, generation, first sequence, 0, crc32c */
+#define REC_HEADER 20u /* payload length, sequence, header crc32c, payload crc32c */
+#define V1_VERSION 1u
+#define V1_LOG_HEADER 16u /* magic, version, generation */
+#define V1_REC_HEADER 8u  /* payload length, crc32c of the payload */
+#define COPIES 2
 #define MAX_KEY 4096u
 #define MAX_VALUE (64u << 20)
 #define COMPACT_MIN_LOG (4u << 20)
 #define ENTRY_OVERHEAD 16u /* what one entry costs in a snapshot beside its bytes */
+
+static const char copy_name[COPIES] = {'a', 'b'};
 
 /* One key and its value in one allocation: key, NUL, value, NUL. */
 typedef struct entry {
@@ -41,16 +93,20 @@ static inline const uint8_t *entry_val(const entry *e) { return (const uint8_t *
 typedef struct meta_local {
     pthread_mutex_t mu;
     char *dir;
-    char *snap_path;
-    char *log_path; /* the log of the current generation */
+    char *snap_path[COPIES];
+    char *log_path[COPIES]; /* the two copies of the log of the current generation */
+    char *hwm_path;
     int lock_fd;
-    int log_fd;
+    int log_fd[COPIES];
     uint64_t gen;
-    uint64_t log_size;
+    uint64_t next_seq; /* the sequence the next record gets */
+    uint64_t log_size; /* of each copy */
     entry *ents; /* sorted by key, strcmp order (bytes as unsigned) */
     size_t count, cap;
     uint64_t live_bytes;
     char *broken; /* set when the files' state is uncertain: every write then fails */
+    vdb_meta_local_recovery rec; /* what the open repaired or cut */
+    bool opened;                 /* open succeeded: close records the high-water mark */
 } meta_local;
 
 /* ---- the sorted map ---- */
@@ -161,11 +217,36 @@ static vdb_status check_value(const char *key, const void *val, size_t len)
 
 /* ---- files ---- */
 
-static char *log_path(const meta_local *m, uint64_t gen)
+static char *snap_path(const meta_local *m, int c)
+{
+    char name[32];
+    snprintf(name, sizeof name, "meta-%c.snap", copy_name[c]);
+    return vdb_path_join(m->dir, name);
+}
+
+static char *log_path(const meta_local *m, uint64_t gen, int c)
 {
     char name[64];
-    snprintf(name, sizeof name, "meta-%" PRIu64 ".log", gen);
+    snprintf(name, sizeof name, "meta-%" PRIu64 "-%c.log", gen, copy_name[c]);
     return vdb_path_join(m->dir, name);
+}
+
+/* Adds a sentence to what the open reports (vdb_meta_local_recovery). */
+static void note(meta_local *m, const char *fmt, ...) VDB_PRINTF_LIKE(2, 3);
+static void note(meta_local *m, const char *fmt, ...)
+{
+    char *s = m->rec.note;
+    size_t used = strlen(s), cap = sizeof m->rec.note;
+    if (used + 3 >= cap)
+        return;
+    if (used) {
+        memcpy(s + used, "; ", 3);
+        used += 2;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s + used, cap - used, fmt, ap);
+    va_end(ap);
 }
 
 static vdb_status pwrite_all(int fd, const void *p, size_t n, uint64_t off, const char *path)
@@ -184,40 +265,54 @@ static vdb_status pwrite_all(int fd, const void *p, size_t n, uint64_t off, cons
     return VDB_OK;
 }
 
-/* Creates (or empties) the log for gen with just its header, durably; *fd_out gets it open
- * and *path_out its path. */
-static vdb_status log_create(meta_local *m, uint64_t gen, int *fd_out, char **path_out)
+static void close_logs(int fd[COPIES], char *path[COPIES], bool remove)
 {
-    char *path = log_path(m, gen);
-    if (!path)
-        return vdb_set_errmsg(VDB_ENOMEM, "out of memory");
-    vdb_status st = VDB_OK;
-    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        st = vdb_set_errmsg(VDB_EIO, "create %s: %s", path, strerror(errno));
-        goto fail;
+    for (int c = 0; c < COPIES; c++) {
+        if (fd[c] >= 0)
+            close(fd[c]);
+        fd[c] = -1;
+        if (remove && path[c])
+            unlink(path[c]);
+        vdb_free(path[c]);
+        path[c] = NULL;
     }
+}
+
+/* Creates (or empties) both copies of the log of gen, whose first record will have sequence
+ * first, with just their header, durably; fd and path get them open. */
+static vdb_status log_create(meta_local *m, uint64_t gen, uint64_t first, int fd[COPIES],
+                             char *path[COPIES])
+{
     uint8_t h[LOG_HEADER];
     vdb_put_u32(h, LOG_MAGIC);
     vdb_put_u32(h + 4, FORMAT_VERSION);
     vdb_put_u64(h + 8, gen);
-    st = pwrite_all(fd, h, sizeof h, 0, path);
-    if (st != VDB_OK)
-        goto fail;
-    if (fdatasync(fd) != 0) {
-        st = vdb_set_errmsg(VDB_EIO, "fdatasync %s: %s", path, strerror(errno));
-        goto fail;
+    vdb_put_u64(h + 16, first);
+    vdb_put_u32(h + 24, 0);
+    vdb_put_u32(h + 28, vdb_crc32c(0, h, 28));
+    vdb_status st = VDB_OK;
+    for (int c = 0; c < COPIES; c++) {
+        fd[c] = -1;
+        path[c] = log_path(m, gen, c);
     }
-    st = vdb_fsync_dir(m->dir);
+    for (int c = 0; c < COPIES && st == VDB_OK; c++) {
+        if (!path[c]) {
+            st = vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+            break;
+        }
+        fd[c] = open(path[c], O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd[c] < 0) {
+            st = vdb_set_errmsg(VDB_EIO, "create %s: %s", path[c], strerror(errno));
+            break;
+        }
+        st = pwrite_all(fd[c], h, sizeof h, 0, path[c]);
+        if (st == VDB_OK && fdatasync(fd[c]) != 0)
+            st = vdb_set_errmsg(VDB_EIO, "fdatasync %s: %s", path[c], strerror(errno));
+    }
+    if (st == VDB_OK)
+        st = vdb_fsync_dir(m->dir);
     if (st != VDB_OK)
-        goto fail;
-    *path_out = path;
-    *fd_out = fd;
-    return VDB_OK;
-fail:
-    if (fd >= 0)
-        close(fd);
-    vdb_free(path);
+        close_logs(fd, path, true);
     return st;
 }
 
@@ -239,34 +334,50 @@ static void encode_ops(vdb_buf *b, const vdb_meta_op *ops, size_t n)
     }
 }
 
-/* Appends one record durably. A failed write is cut back off so the log stays well framed;
- * a failed fdatasync leaves the file's state unknown, so the store refuses further writes. */
+/* Appends one record (its first REC_HEADER bytes are room for the header) to both copies,
+ * durably. A failed write is cut back off so the copies stay well framed and alike; a failed
+ * fdatasync leaves the files' state unknown, so the store refuses further writes. */
 static vdb_status log_append(meta_local *m, vdb_buf *rec)
 {
-    vdb_put_u32(rec->p, (uint32_t)(rec->len - REC_HEADER));
-    vdb_put_u32(rec->p + 4, vdb_crc32c(0, rec->p + REC_HEADER, rec->len - REC_HEADER));
-    vdb_status st = pwrite_all(m->log_fd, rec->p, rec->len, m->log_size, m->log_path);
-    if (st != VDB_OK) {
-        if (ftruncate(m->log_fd, (off_t)m->log_size) != 0)
-            m->broken = vdb_strdup("the meta log could not be cut back after a failed write");
-        return st;
+    uint8_t *p = rec->p;
+    uint32_t n = (uint32_t)(rec->len - REC_HEADER);
+    vdb_put_u32(p, n);
+    vdb_put_u64(p + 4, m->next_seq);
+    uint32_t hcrc = vdb_crc32c(0, p, 12);
+    vdb_put_u32(p + 12, hcrc);
+    vdb_put_u32(p + 16, vdb_crc32c(hcrc, p + REC_HEADER, n));
+    for (int c = 0; c < COPIES; c++) {
+        vdb_status st = pwrite_all(m->log_fd[c], p, rec->len, m->log_size, m->log_path[c]);
+        if (st != VDB_OK) {
+            for (int k = 0; k <= c; k++)
+                if (ftruncate(m->log_fd[k], (off_t)m->log_size) != 0)
+                    m->broken = m->broken ? m->broken
+                                          : vdb_strdup("the meta log could not be cut back "
+                                                       "after a failed write");
+            return st;
+        }
     }
-    if (fdatasync(m->log_fd) != 0) {
-        int e = errno;
-        m->broken = vdb_strdup("fdatasync of the meta log failed");
-        return vdb_set_errmsg(VDB_EIO, "fdatasync %s: %s", m->log_path, strerror(e));
+    for (int c = 0; c < COPIES; c++) {
+        if (fdatasync(m->log_fd[c]) != 0) {
+            int e = errno;
+            if (!m->broken)
+                m->broken = vdb_strdup("fdatasync of the meta log failed");
+            return vdb_set_errmsg(VDB_EIO, "fdatasync %s: %s", m->log_path[c], strerror(e));
+        }
     }
     m->log_size += rec->len;
+    m->next_seq++;
     return VDB_OK;
 }
 
-/* ---- snapshot ---- */
+/* ---- snapshots and generations ---- */
 
 static vdb_status snapshot_encode(const meta_local *m, uint64_t gen, vdb_buf *b)
 {
     vdb_buf_u32(b, SNAP_MAGIC);
     vdb_buf_u32(b, FORMAT_VERSION);
     vdb_buf_u64(b, gen);
+    vdb_buf_u64(b, m->next_seq);
     vdb_buf_u64(b, m->count);
     for (size_t i = 0; i < m->count; i++) {
         vdb_buf_str(b, m->ents[i].key);
@@ -278,108 +389,237 @@ static vdb_status snapshot_encode(const meta_local *m, uint64_t gen, vdb_buf *b)
     return VDB_OK;
 }
 
-/* Rewrites the snapshot as generation gen+1 and switches to a fresh log. */
-static vdb_status compact(meta_local *m)
+/* Writes the map as generation next: both logs, then both snapshots, then drops the logs
+ * of the generation before (if open). Used by compaction, by the repair after an open that
+ * found damage, by the upgrade from format 1 and to create a fresh store. */
+static vdb_status write_generation(meta_local *m, uint64_t next)
 {
     vdb_buf b = {0};
-    int fd = -1;
-    char *path = NULL;
-    uint64_t next = m->gen + 1;
+    int fd[COPIES] = {-1, -1};
+    char *path[COPIES] = {NULL, NULL};
     vdb_status st = snapshot_encode(m, next, &b);
-    if (st != VDB_OK)
-        goto fail;
-    st = log_create(m, next, &fd, &path);
-    if (st != VDB_OK)
-        goto fail;
-    st = vdb_file_write_atomic(m->snap_path, b.p, b.len);
+    if (st == VDB_OK)
+        st = log_create(m, next, m->next_seq, fd, path);
     if (st != VDB_OK) {
-        /* The rename may or may not have happened (a failed folder fsync comes after it), so
-         * neither log is known to be the one a reopen will read. */
-        m->broken = vdb_strdup("a snapshot rewrite failed");
-        goto fail;
+        vdb_buf_free(&b);
+        return st;
     }
-    close(m->log_fd);
-    unlink(m->log_path);
-    vdb_free(m->log_path);
-    m->log_path = path;
-    m->log_fd = fd;
+    for (int c = 0; c < COPIES; c++) {
+        st = vdb_file_write_atomic(m->snap_path[c], b.p, b.len);
+        if (st != VDB_OK) {
+            /* The rename may or may not have happened (a failed folder fsync comes after
+             * it), so neither log is known to be the one a reopen will read. */
+            m->broken = vdb_strdup("a snapshot rewrite failed");
+            close_logs(fd, path, false);
+            vdb_buf_free(&b);
+            return st;
+        }
+    }
+    vdb_buf_free(&b);
+    close_logs(m->log_fd, m->log_path, true);
+    for (int c = 0; c < COPIES; c++) {
+        m->log_fd[c] = fd[c];
+        m->log_path[c] = path[c];
+    }
     m->gen = next;
     m->log_size = LOG_HEADER;
-    vdb_buf_free(&b);
     return VDB_OK;
-fail:
-    if (fd >= 0) {
-        close(fd);
-        if (!m->broken)
-            unlink(path);
-    }
-    vdb_free(path);
-    vdb_buf_free(&b);
-    return st;
 }
 
-static vdb_status snapshot_load(meta_local *m)
+/* Loads an encoded snapshot's entries (r past the header and the count) into the map. */
+static vdb_status entries_load(meta_local *m, vdb_rd *r, uint64_t count, const char *path)
 {
-    void *data = NULL;
-    size_t len = 0;
-    vdb_status st = vdb_file_read(m->snap_path, &data, &len);
-    if (st == VDB_ENOTFOUND) {
-        m->gen = 0;
-        return VDB_OK;
-    }
-    if (st != VDB_OK)
-        return st;
-    if (len < 28 || vdb_get_u32(data) != SNAP_MAGIC) {
-        st = vdb_set_errmsg(VDB_ECORRUPT, "%s is not a meta snapshot", m->snap_path);
-        goto fail;
-    }
-    if (vdb_crc32c(0, data, len - 4) != vdb_get_u32((uint8_t *)data + len - 4)) {
-        st = vdb_set_errmsg(VDB_ECORRUPT, "%s: checksum mismatch", m->snap_path);
-        goto fail;
-    }
-    vdb_rd r = vdb_rd_init(data, len - 4);
-    vdb_rd_u32(&r);
-    uint32_t ver = vdb_rd_u32(&r);
-    if (ver != FORMAT_VERSION) {
-        st = vdb_set_errmsg(VDB_EVERSION, "%s: format version %u is not supported",
-                            m->snap_path, ver);
-        goto fail;
-    }
-    m->gen = vdb_rd_u64(&r);
-    uint64_t count = vdb_rd_u64(&r);
-    for (uint64_t i = 0; i < count && !r.err; i++) {
-        uint32_t klen = vdb_rd_u32(&r);
-        const char *key = vdb_rd_take(&r, klen);
+    for (uint64_t i = 0; i < count && !r->err; i++) {
+        uint32_t klen = vdb_rd_u32(r);
+        const char *key = vdb_rd_take(r, klen);
         size_t vlen;
-        const void *val = vdb_rd_bytes(&r, &vlen);
-        if (r.err || klen == 0 || klen > MAX_KEY || memchr(key, 0, klen))
+        const void *val = vdb_rd_bytes(r, &vlen);
+        if (r->err || klen == 0 || klen > MAX_KEY || memchr(key, 0, klen))
             break;
         if (m->count && key_cmp(m->ents[m->count - 1].key, m->ents[m->count - 1].klen, key,
                                 klen) >= 0) {
-            r.err = true; /* snapshots are written in key order, so a repeat means damage */
+            r->err = true; /* snapshots are written in key order, so a repeat means damage */
             break;
         }
         char *blob = blob_new(key, klen, val, vlen);
         if (!blob || !reserve(m, 1)) {
             vdb_free(blob);
-            st = vdb_set_errmsg(VDB_ENOMEM, "out of memory loading %s", m->snap_path);
-            goto fail;
+            return vdb_set_errmsg(VDB_ENOMEM, "out of memory loading %s", path);
         }
         m->ents[m->count++] = (entry){blob, klen, vlen};
         m->live_bytes += klen + vlen + ENTRY_OVERHEAD;
     }
-    if (r.err || r.off != r.len) {
-        st = vdb_set_errmsg(VDB_ECORRUPT, "%s: malformed entries", m->snap_path);
-        goto fail;
-    }
-    vdb_free(data);
+    if (r->err || r->off != r->len)
+        return vdb_set_errmsg(VDB_ECORRUPT, "%s: malformed entries", path);
     return VDB_OK;
-fail:
-    vdb_free(data);
-    return st;
 }
 
-/* ---- log replay ---- */
+typedef enum { SNAP_MISSING, SNAP_BAD, SNAP_GOOD } snap_state;
+
+typedef struct snap_file {
+    snap_state state;
+    void *data;
+    size_t len;
+    uint64_t gen, first_seq, count;
+    char why[160];
+} snap_file;
+
+/* Reads and checks one snapshot copy. Only a read error or a version newer than ours fail;
+ * damage is reported in s->state and s->why. */
+static vdb_status snap_read(const char *path, snap_file *s)
+{
+    *s = (snap_file){SNAP_MISSING};
+    vdb_status st = vdb_file_read(path, &s->data, &s->len);
+    if (st == VDB_ENOTFOUND) {
+        snprintf(s->why, sizeof s->why, "missing");
+        return VDB_OK;
+    }
+    if (st != VDB_OK)
+        return st;
+    s->state = SNAP_BAD;
+    const uint8_t *d = s->data;
+    if (s->len < 36 || vdb_get_u32(d) != SNAP_MAGIC) {
+        snprintf(s->why, sizeof s->why, "not a meta snapshot (%zu bytes)", s->len);
+        return VDB_OK;
+    }
+    if (vdb_crc32c(0, d, s->len - 4) != vdb_get_u32(d + s->len - 4)) {
+        snprintf(s->why, sizeof s->why, "checksum mismatch");
+        return VDB_OK;
+    }
+    uint32_t ver = vdb_get_u32(d + 4);
+    if (ver != FORMAT_VERSION)
+        return vdb_set_errmsg(VDB_EVERSION, "%s: format version %u is not supported (this "
+                              "libvdb reads %u)", path, ver, FORMAT_VERSION);
+    s->gen = vdb_get_u64(d + 8);
+    s->first_seq = vdb_get_u64(d + 16);
+    s->count = vdb_get_u64(d + 24);
+    if (s->gen < 1 || s->first_seq < 1) {
+        snprintf(s->why, sizeof s->why, "generation %" PRIu64 ", sequence %" PRIu64
+                 " out of range", s->gen, s->first_seq);
+        return VDB_OK;
+    }
+    s->state = SNAP_GOOD;
+    return VDB_OK;
+}
+
+/* ---- reading one copy of the log ---- */
+
+typedef enum { STOP_END, STOP_TORN, STOP_DAMAGE_LAST, STOP_DAMAGE } stop_kind;
+
+typedef struct rec_ref {
+    size_t off; /* of the payload */
+    uint32_t len;
+} rec_ref;
+
+typedef struct log_copy {
+    bool usable; /* present with a good header */
+    uint8_t *data;
+    size_t len;
+    rec_ref *recs;
+    size_t n, cap;
+    stop_kind stop;
+    size_t stop_off;
+    char why[160]; /* what is wrong with the copy, if anything */
+} log_copy;
+
+static bool all_zero(const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i])
+            return false;
+    return true;
+}
+
+/* Reads one copy of the log of gen (first record: sequence first) and walks its records by
+ * the rule at the top of this file. Only a read error or running out of memory fail. */
+static vdb_status log_copy_read(const char *path, uint64_t gen, uint64_t first, log_copy *l)
+{
+    *l = (log_copy){0};
+    void *data = NULL;
+    vdb_status st = vdb_file_read(path, &data, &l->len);
+    if (st == VDB_ENOTFOUND) {
+        snprintf(l->why, sizeof l->why, "missing");
+        return VDB_OK;
+    }
+    if (st != VDB_OK)
+        return st;
+    l->data = data;
+    const uint8_t *d = l->data;
+    if (l->len < LOG_HEADER || vdb_get_u32(d) != LOG_MAGIC ||
+        vdb_crc32c(0, d, 28) != vdb_get_u32(d + 28)) {
+        snprintf(l->why, sizeof l->why, "bad header (%zu bytes)", l->len);
+        return VDB_OK;
+    }
+    if (vdb_get_u32(d + 4) != FORMAT_VERSION || vdb_get_u64(d + 8) != gen ||
+        vdb_get_u64(d + 16) != first) {
+        snprintf(l->why, sizeof l->why, "header says version %u, generation %" PRIu64
+                 ", first sequence %" PRIu64 "; expected %u, %" PRIu64 ", %" PRIu64,
+                 vdb_get_u32(d + 4), vdb_get_u64(d + 8), vdb_get_u64(d + 16), FORMAT_VERSION,
+                 gen, first);
+        return VDB_OK;
+    }
+    l->usable = true;
+    size_t off = LOG_HEADER;
+    for (;;) {
+        size_t rem = l->len - off;
+        l->stop_off = off;
+        if (rem == 0) {
+            l->stop = STOP_END;
+            break;
+        }
+        if (rem < REC_HEADER || all_zero(d + off, rem)) {
+            l->stop = STOP_TORN;
+            snprintf(l->why, sizeof l->why, "torn tail of %zu bytes at offset %zu", rem, off);
+            break;
+        }
+        uint32_t n = vdb_get_u32(d + off);
+        uint64_t seq = vdb_get_u64(d + off + 4);
+        uint32_t hcrc = vdb_get_u32(d + off + 12);
+        l->stop = STOP_DAMAGE;
+        if (vdb_crc32c(0, d + off, 12) != hcrc) {
+            snprintf(l->why, sizeof l->why, "record header checksum mismatch at offset %zu",
+                     off);
+            break;
+        }
+        if (seq != first + l->n) {
+            snprintf(l->why, sizeof l->why, "record at offset %zu has sequence %" PRIu64
+                     ", expected %" PRIu64, off, seq, first + l->n);
+            break;
+        }
+        if (n < 4) {
+            snprintf(l->why, sizeof l->why, "record at offset %zu of %u bytes", off, n);
+            break;
+        }
+        if (n > rem - REC_HEADER) {
+            l->stop = STOP_TORN;
+            snprintf(l->why, sizeof l->why, "torn tail: record at offset %zu of %u bytes, "
+                     "%zu in the file", off, n, rem - REC_HEADER);
+            break;
+        }
+        if (vdb_crc32c(hcrc, d + off + REC_HEADER, n) != vdb_get_u32(d + off + 16)) {
+            l->stop = n == rem - REC_HEADER ? STOP_DAMAGE_LAST : STOP_DAMAGE;
+            snprintf(l->why, sizeof l->why, "record checksum mismatch at offset %zu", off);
+            break;
+        }
+        if (l->n == l->cap) {
+            size_t cap = l->cap ? 2 * l->cap : 64;
+            rec_ref *r = vdb_realloc(l->recs, cap * sizeof *r);
+            if (!r)
+                return vdb_set_errmsg(VDB_ENOMEM, "out of memory reading %s", path);
+            l->recs = r;
+            l->cap = cap;
+        }
+        l->recs[l->n++] = (rec_ref){off + REC_HEADER, n};
+        off += REC_HEADER + n;
+    }
+    return VDB_OK;
+}
+
+static void log_copy_free(log_copy *l)
+{
+    vdb_free(l->data);
+    vdb_free(l->recs);
+}
 
 /* Applies one record. One that passed its checksum yet does not decode is damage, not a
  * torn write: VDB_ECORRUPT. */
@@ -421,74 +661,382 @@ static vdb_status apply_record(meta_local *m, const uint8_t *p, size_t n, const 
     return VDB_OK;
 }
 
-/* Replays meta-<gen>.log into the map and leaves it open for appends. Records after the
- * first one that is short or fails its checksum are a torn tail and are cut off. */
-static vdb_status log_replay(meta_local *m)
+/* Replays the two copies of the log of m->gen into the map by the rule at the top of this
+ * file. *repair is set when the files must be rewritten (a copy damaged, missing, short, or
+ * a torn tail cut); otherwise both copies are left open for appends. */
+static vdb_status log_replay(meta_local *m, bool *repair)
 {
-    char *path = log_path(m, m->gen);
-    char *created = NULL;
-    void *data = NULL;
-    size_t len = 0;
-    int fd = -1;
-    vdb_status st;
-    if (!path)
-        return vdb_set_errmsg(VDB_ENOMEM, "out of memory");
-    st = vdb_file_read(path, &data, &len);
-    if (st == VDB_ENOTFOUND || (st == VDB_OK && len < LOG_HEADER)) {
-        /* Never written, or the crash came before its header was durable. */
-        st = log_create(m, m->gen, &m->log_fd, &created);
-        m->log_size = LOG_HEADER;
-        goto done;
+    log_copy l[COPIES] = {{0}};
+    char *path[COPIES] = {NULL, NULL};
+    vdb_status st = VDB_OK;
+    for (int c = 0; c < COPIES && st == VDB_OK; c++) {
+        path[c] = log_path(m, m->gen, c);
+        st = path[c] ? log_copy_read(path[c], m->gen, m->next_seq, &l[c])
+                     : vdb_set_errmsg(VDB_ENOMEM, "out of memory");
     }
     if (st != VDB_OK)
         goto done;
-    const uint8_t *d = data;
-    if (vdb_get_u32(d) != LOG_MAGIC || vdb_get_u64(d + 8) != m->gen) {
-        st = vdb_set_errmsg(VDB_ECORRUPT, "%s: bad header (expected generation %" PRIu64 ")",
-                            path, m->gen);
+    if (!l[0].usable && !l[1].usable) {
+        st = vdb_set_errmsg(VDB_ECORRUPT, "the meta log of generation %" PRIu64 " is lost "
+                            "in both copies: %s: %s; %s: %s", m->gen, path[0], l[0].why,
+                            path[1], l[1].why);
         goto done;
     }
-    if (vdb_get_u32(d + 4) != FORMAT_VERSION) {
-        st = vdb_set_errmsg(VDB_EVERSION, "%s: format version %u is not supported", path,
-                            vdb_get_u32(d + 4));
-        goto done;
-    }
-    size_t off = LOG_HEADER;
-    while (len - off >= REC_HEADER) {
-        uint32_t n = vdb_get_u32(d + off);
-        uint32_t crc = vdb_get_u32(d + off + 4);
-        if (n < 4 || n > len - off - REC_HEADER || vdb_crc32c(0, d + off + REC_HEADER, n) != crc)
-            break;
-        st = apply_record(m, d + off + REC_HEADER, n, path, off);
-        if (st != VDB_OK)
-            goto done;
-        off += REC_HEADER + n;
-    }
-    fd = open(path, O_RDWR | O_CLOEXEC);
-    if (fd < 0) {
-        st = vdb_set_errmsg(VDB_EIO, "open %s: %s", path, strerror(errno));
-        goto done;
-    }
-    if (off != len) {
-        if (ftruncate(fd, (off_t)off) != 0 || fdatasync(fd) != 0) {
-            st = vdb_set_errmsg(VDB_EIO, "cut torn tail of %s: %s", path, strerror(errno));
-            close(fd);
+    size_t total = 0;
+    for (int c = 0; c < COPIES; c++)
+        if (l[c].usable)
+            total = VDB_MAX(total, l[c].n);
+    bool cut = false;
+    for (int c = 0; c < COPIES; c++) {
+        log_copy *x = &l[c], *y = &l[1 - c];
+        if (!x->usable) {
+            note(m, "%s: %s, repaired from its twin", path[c], x->why);
+            m->rec.repaired++;
+            *repair = true;
+            continue;
+        }
+        if (x->n < total) {
+            if (x->stop != STOP_END || x->n + 1 < total) {
+                note(m, "%s: %s, repaired from its twin", path[c],
+                     x->stop == STOP_END ? "records missing at its end" : x->why);
+                m->rec.repaired++;
+            } else {
+                /* what a crash between the two writes leaves, or a cut: not counted */
+                note(m, "%s: one record shorter than its twin, rewritten", path[c]);
+            }
+            *repair = true;
+            continue;
+        }
+        /* x stops where the merged log ends. A twin that ends there too, cleanly or torn,
+         * shows that nothing after it was ever acknowledged. */
+        bool twin_clean = y->usable && y->n == total &&
+                          (y->stop == STOP_END || y->stop == STOP_TORN);
+        if (x->stop == STOP_DAMAGE && twin_clean) {
+            note(m, "%s: %s, past the end of its twin: dropped (never acknowledged)", path[c],
+                 x->why);
+            m->rec.repaired++;
+            *repair = true;
+            continue;
+        }
+        if (x->stop == STOP_DAMAGE || (x->stop == STOP_DAMAGE_LAST && !twin_clean)) {
+            st = vdb_set_errmsg(VDB_ECORRUPT, "%s: %s (sequence %" PRIu64 "), and its twin "
+                                "%s cannot make it good (%s)", path[c], x->why,
+                                m->next_seq + x->n, path[1 - c],
+                                !y->usable ? y->why
+                                : y->n <= x->n ? (y->stop == STOP_END ? "it ends there" : y->why)
+                                               : "it is damaged too");
             goto done;
         }
+        if (x->stop != STOP_END) {
+            /* a torn tail, or a last record complete but bad while its twin ends cleanly
+             * there: a crash before the record was in both copies, so never acknowledged */
+            note(m, "%s: %s: cut (never acknowledged)", path[c], x->why);
+            cut = true;
+            *repair = true;
+        }
     }
-    m->log_fd = fd;
-    m->log_size = off;
+    m->rec.torn_cut += cut; /* one tail, whether in one copy or both */
+    for (size_t i = 0; i < total; i++) {
+        const rec_ref *r[COPIES];
+        for (int c = 0; c < COPIES; c++)
+            r[c] = l[c].usable && i < l[c].n ? &l[c].recs[i] : NULL;
+        if (r[0] && r[1] &&
+            (r[0]->len != r[1]->len ||
+             memcmp(l[0].data + r[0]->off, l[1].data + r[1]->off, r[0]->len) != 0)) {
+            st = vdb_set_errmsg(VDB_ECORRUPT, "%s and %s hold different records of sequence "
+                                "%" PRIu64 " (offsets %zu and %zu)", path[0], path[1],
+                                m->next_seq + i, r[0]->off - REC_HEADER,
+                                r[1]->off - REC_HEADER);
+            goto done;
+        }
+        int c = r[0] ? 0 : 1;
+        st = apply_record(m, l[c].data + r[c]->off, r[c]->len, path[c], r[c]->off - REC_HEADER);
+        if (st != VDB_OK)
+            goto done;
+    }
+    m->next_seq += total;
+    if (*repair)
+        goto done;
+    for (int c = 0; c < COPIES; c++) {
+        m->log_fd[c] = open(path[c], O_RDWR | O_CLOEXEC);
+        if (m->log_fd[c] < 0) {
+            st = vdb_set_errmsg(VDB_EIO, "open %s: %s", path[c], strerror(errno));
+            goto done;
+        }
+        m->log_path[c] = path[c];
+        path[c] = NULL;
+    }
+    m->log_size = l[0].len;
 done:
-    vdb_free(data);
-    vdb_free(created);
-    if (st == VDB_OK)
-        m->log_path = path;
-    else
-        vdb_free(path);
+    for (int c = 0; c < COPIES; c++) {
+        log_copy_free(&l[c]);
+        vdb_free(path[c]);
+    }
     return st;
 }
 
-/* Removes logs of other generations and temporary snapshot files left by a crash. */
+/* ---- format 1 ---- */
+
+static char *v1_path(const meta_local *m, const char *name) { return vdb_path_join(m->dir, name); }
+
+/* Whether the folder holds files of format 1 (meta.snap or meta-<G>.log). */
+static bool v1_present(const meta_local *m)
+{
+    DIR *d = opendir(m->dir);
+    if (!d)
+        return false;
+    bool found = false;
+    struct dirent *e;
+    while (!found && (e = readdir(d))) {
+        uint64_t g;
+        int used = 0;
+        found = strcmp(e->d_name, "meta.snap") == 0 ||
+                (sscanf(e->d_name, "meta-%" SCNu64 ".log%n", &g, &used) == 1 &&
+                 e->d_name[used] == 0);
+    }
+    closedir(d);
+    return found;
+}
+
+/* Reads a store of format 1 into the map and rewrites it as format 2 (the files of format 1
+ * are removed after the open, with the other leftovers). */
+static vdb_status v1_upgrade(meta_local *m)
+{
+    char *snap = v1_path(m, "meta.snap");
+    char *log = NULL;
+    void *data = NULL;
+    size_t len = 0;
+    uint64_t gen = 0;
+    bool have_snap = false;
+    if (!snap)
+        return vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+    vdb_status st = vdb_file_read(snap, &data, &len);
+    if (st == VDB_OK) {
+        have_snap = true;
+        if (len < 28 || vdb_get_u32(data) != SNAP_MAGIC) {
+            st = vdb_set_errmsg(VDB_ECORRUPT, "%s is not a meta snapshot", snap);
+            goto done;
+        }
+        if (vdb_crc32c(0, data, len - 4) != vdb_get_u32((uint8_t *)data + len - 4)) {
+            st = vdb_set_errmsg(VDB_ECORRUPT, "%s: checksum mismatch", snap);
+            goto done;
+        }
+        vdb_rd r = vdb_rd_init(data, len - 4);
+        vdb_rd_u32(&r);
+        uint32_t ver = vdb_rd_u32(&r);
+        if (ver != V1_VERSION) {
+            st = vdb_set_errmsg(VDB_ECORRUPT, "%s: format version %u where only version 1 "
+                                "uses that name", snap, ver);
+            goto done;
+        }
+        gen = vdb_rd_u64(&r);
+        st = entries_load(m, &r, vdb_rd_u64(&r), snap);
+        if (st != VDB_OK)
+            goto done;
+    } else if (st != VDB_ENOTFOUND) {
+        goto done;
+    }
+    vdb_free(data);
+    data = NULL;
+    char name[64];
+    snprintf(name, sizeof name, "meta-%" PRIu64 ".log", gen);
+    log = v1_path(m, name);
+    if (!log) {
+        st = vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+        goto done;
+    }
+    st = vdb_file_read(log, &data, &len);
+    if (st == VDB_ENOTFOUND || (st == VDB_OK && len < V1_LOG_HEADER)) {
+        /* A store of format 1 created its log at its first open; a short one is a crash
+         * before its header was durable, which only a store never written can have. */
+        if (have_snap || st == VDB_ENOTFOUND) {
+            st = vdb_set_errmsg(VDB_ECORRUPT, "%s (format 1) is %s", log,
+                                st == VDB_ENOTFOUND ? "missing" : "shorter than its header");
+            goto done;
+        }
+        st = VDB_OK;
+        len = 0;
+    } else if (st != VDB_OK) {
+        goto done;
+    }
+    const uint8_t *d = data;
+    if (len && (vdb_get_u32(d) != LOG_MAGIC || vdb_get_u32(d + 4) != V1_VERSION ||
+                vdb_get_u64(d + 8) != gen)) {
+        st = vdb_set_errmsg(VDB_ECORRUPT, "%s: bad header (expected format 1, generation "
+                            "%" PRIu64 ")", log, gen);
+        goto done;
+    }
+    size_t off = V1_LOG_HEADER;
+    while (len && off < len) {
+        size_t rem = len - off;
+        uint32_t n = rem >= V1_REC_HEADER ? vdb_get_u32(d + off) : 0;
+        if (rem < V1_REC_HEADER || n > rem - V1_REC_HEADER || all_zero(d + off, rem)) {
+            note(m, "%s: torn tail of %zu bytes at offset %zu cut", log, rem, off);
+            m->rec.torn_cut++;
+            break;
+        }
+        if (n < 4 || vdb_crc32c(0, d + off + V1_REC_HEADER, n) != vdb_get_u32(d + off + 4)) {
+            st = vdb_set_errmsg(VDB_ECORRUPT, "%s: record checksum mismatch at offset %zu",
+                                log, off);
+            goto done;
+        }
+        st = apply_record(m, d + off + V1_REC_HEADER, n, log, off);
+        if (st != VDB_OK)
+            goto done;
+        off += V1_REC_HEADER + n;
+    }
+    m->next_seq = 1;
+    /* generation 1 is the fresh store's, so the upgraded one starts past it */
+    st = write_generation(m, gen + 2);
+    if (st == VDB_OK) {
+        m->rec.upgraded = true;
+        note(m, "%s: format 1 upgraded to format %u", m->dir, FORMAT_VERSION);
+    }
+done:
+    vdb_free(data);
+    vdb_free(snap);
+    vdb_free(log);
+    return st;
+}
+
+/* ---- the high-water mark ---- */
+
+/* meta.hwm: u32 magic "VDMH", u32 version 2, u64 the sequence the next record would have had
+ * at the last clean close, u32 crc32c of the 16 bytes before. Written at close; a bound only
+ * (a store that never closed cleanly has none), so a damaged one is noted and rewritten. */
+static uint64_t hwm_read(meta_local *m)
+{
+    void *data = NULL;
+    size_t len = 0;
+    vdb_status st = vdb_file_read(m->hwm_path, &data, &len);
+    if (st == VDB_ENOTFOUND)
+        return 0;
+    const uint8_t *d = data;
+    uint64_t seq = 0;
+    if (st != VDB_OK || len != 20 || vdb_get_u32(d) != HWM_MAGIC ||
+        vdb_get_u32(d + 4) != FORMAT_VERSION || vdb_crc32c(0, d, 16) != vdb_get_u32(d + 16)) {
+        note(m, "%s: unreadable or damaged (%zu bytes), ignored and rewritten at close",
+             m->hwm_path, len);
+        m->rec.repaired++;
+    } else {
+        seq = vdb_get_u64(d + 8);
+    }
+    vdb_free(data);
+    return seq;
+}
+
+static void hwm_write(meta_local *m)
+{
+    uint8_t h[20];
+    vdb_put_u32(h, HWM_MAGIC);
+    vdb_put_u32(h + 4, FORMAT_VERSION);
+    vdb_put_u64(h + 8, m->next_seq);
+    vdb_put_u32(h + 16, vdb_crc32c(0, h, 16));
+    if (vdb_file_write_atomic(m->hwm_path, h, sizeof h) != VDB_OK)
+        vdb_err_clear(); /* close cannot fail; the bound stays the older, lower one */
+}
+
+/* ---- open ---- */
+
+/* With no snapshot: VDB_OK when the folder may be taken as a new store (no log, or only
+ * the record-less logs of generation 1 a crashed creation leaves); else VDB_ECORRUPT. */
+static vdb_status check_unrooted_logs(meta_local *m)
+{
+    uint64_t hwm = hwm_read(m);
+    if (hwm > 1)
+        return vdb_set_errmsg(VDB_ECORRUPT, "%s/meta-a.snap and meta-b.snap are missing but "
+                              "%s says the store was closed at sequence %" PRIu64, m->dir,
+                              m->hwm_path, hwm);
+    DIR *d = opendir(m->dir);
+    if (!d)
+        return VDB_OK;
+    vdb_status st = VDB_OK;
+    struct dirent *e;
+    while (st == VDB_OK && (e = readdir(d))) {
+        uint64_t g;
+        char c;
+        int used = 0;
+        if (sscanf(e->d_name, "meta-%" SCNu64 "-%c.log%n", &g, &c, &used) != 2 ||
+            e->d_name[used] != 0)
+            continue;
+        char *p = vdb_path_join(m->dir, e->d_name);
+        struct stat sb;
+        if (!p)
+            st = vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+        else if (stat(p, &sb) == 0 && (g != 1 || sb.st_size > LOG_HEADER))
+            st = vdb_set_errmsg(VDB_ECORRUPT, "%s/meta-a.snap and meta-b.snap are missing "
+                                "but %s holds %s", m->dir, p,
+                                g != 1 ? "a later generation" : "records");
+        vdb_free(p);
+    }
+    closedir(d);
+    return st;
+}
+
+/* Loads the snapshot and the log (or creates, upgrades, repairs) into m. */
+static vdb_status load(meta_local *m)
+{
+    snap_file s[COPIES];
+    vdb_status st = VDB_OK;
+    bool repair = false;
+    int n = 0;
+    for (; n < COPIES && st == VDB_OK; n++)
+        st = snap_read(m->snap_path[n], &s[n]);
+    if (st != VDB_OK)
+        goto done;
+    if (s[0].state == SNAP_MISSING && s[1].state == SNAP_MISSING) {
+        if (v1_present(m))
+            st = v1_upgrade(m);
+        else if ((st = check_unrooted_logs(m)) == VDB_OK) {
+            m->next_seq = 1;
+            st = write_generation(m, 1);
+        }
+        goto done;
+    }
+    int pick = -1;
+    for (int c = 0; c < COPIES; c++)
+        if (s[c].state == SNAP_GOOD && (pick < 0 || s[c].gen > s[pick].gen))
+            pick = c;
+    if (pick < 0) {
+        st = vdb_set_errmsg(VDB_ECORRUPT, "both meta snapshots are lost: %s: %s; %s: %s",
+                            m->snap_path[0], s[0].why, m->snap_path[1], s[1].why);
+        goto done;
+    }
+    snap_file *p = &s[pick], *o = &s[1 - pick];
+    if (o->state != SNAP_GOOD) {
+        note(m, "%s: %s, repaired from its twin", m->snap_path[1 - pick], o->why);
+        m->rec.repaired++;
+        repair = true;
+    } else if (o->gen != p->gen) {
+        repair = true; /* a compaction that stopped between the two snapshots */
+    }
+    m->gen = p->gen;
+    m->next_seq = p->first_seq;
+    vdb_rd r = vdb_rd_init((uint8_t *)p->data + 32, p->len - 36);
+    st = entries_load(m, &r, p->count, m->snap_path[pick]);
+    if (st == VDB_OK)
+        st = log_replay(m, &repair);
+    uint64_t hwm = st == VDB_OK ? hwm_read(m) : 0;
+    if (st == VDB_OK && m->next_seq < hwm) {
+        /* checked before any repair, which would make the cut durable */
+        char *a = log_path(m, m->gen, 0), *b = log_path(m, m->gen, 1);
+        st = vdb_set_errmsg(VDB_ECORRUPT, "%s and %s end before sequence %" PRIu64 ", but "
+                            "the store was closed at sequence %" PRIu64 " (%s): records are "
+                            "lost", a ? a : "meta log", b ? b : "its twin", m->next_seq, hwm,
+                            m->hwm_path);
+        vdb_free(a);
+        vdb_free(b);
+    }
+    if (st == VDB_OK && repair)
+        st = write_generation(m, m->gen + 1);
+done:
+    for (int c = 0; c < n; c++)
+        vdb_free(s[c].data);
+    return st;
+}
+
+/* Removes logs of other generations, files of format 1 and temporary snapshot files left
+ * by a crash. Only called once both snapshots of format 2 are in place. */
 static void remove_leftovers(meta_local *m)
 {
     DIR *d = opendir(m->dir);
@@ -497,10 +1045,14 @@ static void remove_leftovers(meta_local *m)
     struct dirent *e;
     while ((e = readdir(d))) {
         uint64_t g;
-        int used = 0;
-        bool stale_log = sscanf(e->d_name, "meta-%" SCNu64 ".log%n", &g, &used) == 1 &&
+        char c;
+        int used = 0, used1 = 0;
+        bool stale_log = sscanf(e->d_name, "meta-%" SCNu64 "-%c.log%n", &g, &c, &used) == 2 &&
                          e->d_name[used] == 0 && g != m->gen;
-        if (stale_log || strncmp(e->d_name, "meta.snap.tmp.", 14) == 0) {
+        bool v1_log = sscanf(e->d_name, "meta-%" SCNu64 ".log%n", &g, &used1) == 1 &&
+                      e->d_name[used1] == 0;
+        if (stale_log || v1_log || strcmp(e->d_name, "meta.snap") == 0 ||
+            strstr(e->d_name, ".snap.tmp.")) {
             char *p = vdb_path_join(m->dir, e->d_name);
             if (p)
                 unlink(p);
@@ -517,19 +1069,27 @@ static void meta_close(void *h)
     meta_local *m = h;
     if (!m)
         return;
-    if (m->log_fd >= 0)
-        close(m->log_fd);
+    if (m->opened && !m->broken)
+        hwm_write(m);
+    close_logs(m->log_fd, m->log_path, false);
     if (m->lock_fd >= 0)
         close(m->lock_fd);
     for (size_t i = 0; i < m->count; i++)
         vdb_free(m->ents[i].key);
     vdb_free(m->ents);
     vdb_free(m->dir);
-    vdb_free(m->snap_path);
-    vdb_free(m->log_path);
+    for (int c = 0; c < COPIES; c++)
+        vdb_free(m->snap_path[c]);
     vdb_free(m->broken);
+    vdb_free(m->hwm_path);
     pthread_mutex_destroy(&m->mu);
     vdb_free(m);
+}
+
+void vdb_meta_local_recovery_get(void *h, vdb_meta_local_recovery *out)
+{
+    const meta_local *m = h;
+    *out = m->rec;
 }
 
 static vdb_status meta_open(const char *uri, const vdb_backend_options *opt, void **out)
@@ -542,14 +1102,16 @@ static vdb_status meta_open(const char *uri, const vdb_backend_options *opt, voi
     meta_local *m = vdb_calloc(1, sizeof *m);
     if (!m)
         return vdb_set_errmsg(VDB_ENOMEM, "out of memory");
-    m->log_fd = m->lock_fd = -1;
+    m->log_fd[0] = m->log_fd[1] = m->lock_fd = -1;
     pthread_mutex_init(&m->mu, NULL);
     vdb_status st = VDB_OK;
     char *lock_path = NULL;
     m->dir = vdb_strdup(uri + sizeof scheme - 1);
-    m->snap_path = m->dir ? vdb_path_join(m->dir, "meta.snap") : NULL;
+    for (int c = 0; c < COPIES && m->dir; c++)
+        m->snap_path[c] = snap_path(m, c);
     lock_path = m->dir ? vdb_path_join(m->dir, "meta.lock") : NULL;
-    if (!m->snap_path || !lock_path) {
+    m->hwm_path = m->dir ? vdb_path_join(m->dir, "meta.hwm") : NULL;
+    if (!m->snap_path[0] || !m->snap_path[1] || !lock_path || !m->hwm_path) {
         st = vdb_set_errmsg(VDB_ENOMEM, "out of memory");
         goto fail;
     }
@@ -567,13 +1129,15 @@ static vdb_status meta_open(const char *uri, const vdb_backend_options *opt, voi
                  : vdb_set_errmsg(VDB_EIO, "lock %s: %s", lock_path, strerror(errno));
         goto fail;
     }
-    st = snapshot_load(m);
+    st = load(m);
     if (st != VDB_OK)
         goto fail;
-    st = log_replay(m);
-    if (st != VDB_OK)
+    if (m->broken) {
+        st = vdb_set_errmsg(VDB_EIO, "meta store %s: %s", m->dir, m->broken);
         goto fail;
+    }
     remove_leftovers(m);
+    m->opened = true;
     vdb_free(lock_path);
     *out = m;
     return VDB_OK;
@@ -666,7 +1230,8 @@ static vdb_status meta_txn(void *h, const vdb_meta_op *ops, size_t n)
         }
     }
     vdb_buf_reserve(&rec, REC_HEADER + (size_t)bytes + 4);
-    vdb_buf_u64(&rec, 0); /* room for the record header */
+    static const uint8_t room[REC_HEADER];
+    vdb_buf_put(&rec, room, sizeof room); /* room for the record header */
     encode_ops(&rec, ops, n);
     if (rec.oom) {
         st = vdb_set_errmsg(VDB_ENOMEM, "out of memory encoding a meta txn");
@@ -714,7 +1279,7 @@ static vdb_status meta_txn(void *h, const vdb_meta_op *ops, size_t n)
     if (m->log_size > COMPACT_MIN_LOG && m->log_size > 2 * m->live_bytes) {
         /* The txn is already durable; a failed rewrite is retried on a later write (or, if
          * it left the files uncertain, makes the next write fail and say so). */
-        vdb_status cst = compact(m);
+        vdb_status cst = write_generation(m, m->gen + 1);
         (void)cst;
     }
 unlock:

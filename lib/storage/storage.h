@@ -29,6 +29,17 @@ extern const vdb_log_backend vdb_wal_backend;
 const char *vdb_wal_write_path(void *wal);
 
 extern const vdb_meta_backend vdb_meta_local_backend;     /* local://<folder> */
+
+/* What the open of a local meta store found and did (meta_local.c says the rule): torn tails
+ * cut (never acknowledged), damaged or missing files rewritten from their twin, whether
+ * format 1 was upgraded, and one sentence per event naming the file (empty: nothing). */
+typedef struct vdb_meta_local_recovery {
+    uint64_t torn_cut;
+    uint64_t repaired;
+    bool upgraded;
+    char note[1024];
+} vdb_meta_local_recovery;
+void vdb_meta_local_recovery_get(void *meta, vdb_meta_local_recovery *out);
 extern const vdb_object_backend vdb_object_file_backend;  /* file://<folder> */
 
 /* The part of a URI after "scheme://" (a pointer into uri), or NULL if it has no scheme. */
