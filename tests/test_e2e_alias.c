@@ -323,11 +323,11 @@ static void test_rename_collection(void **state)
     insert_rows(db, "old", "p1", 20, 7, 1); /* only in the log */
     OK(vdb_create_index(db, "old", "tag", "STL_SORT", NULL));
 
-    ERR(vdb_rename_collection(db, "old", "other"), VDB_EEXIST, "collection 'other' exists");
-    ERR(vdb_rename_collection(db, "old", "al2"), VDB_EEXIST, "alias 'al2' exists");
+    ERR(vdb_rename_collection(db, "old", "other"), VDB_EEXIST, "collection 'other' already exists");
+    ERR(vdb_rename_collection(db, "old", "al2"), VDB_EEXIST, "alias 'al2' already exists");
     ERR(vdb_rename_collection(db, "al", "n2"), VDB_EINVAL, "via alias");
     ERR(vdb_rename_collection(db, "nope", "n2"), VDB_ENOTFOUND, "nope");
-    ERR(vdb_rename_collection(db, "old", "old"), VDB_EINVAL, "already");
+    ERR(vdb_rename_collection(db, "old", "old"), VDB_EINVAL, "the old one");
     ERR(vdb_rename_collection(db, "old", "9bad"), VDB_EINVAL, "9bad");
     ERR(vdb_rename_collection(db, NULL, "x"), VDB_EINVAL, NULL);
     assert_int_equal(count(db, "old"), 27);

@@ -212,13 +212,14 @@ vdb_status vdb_rename_collection(vdb_db *db, const char *name, const char *new_n
         goto done;
     }
     if (!strcmp(name, new_name)) {
-        st = vdb_set_errmsg(VDB_EINVAL, "collection '%s' already has that name", name);
+        st = vdb_set_errmsg(VDB_EINVAL, "cannot rename collection '%s': the new name is the "
+                            "old one", name);
         goto done;
     }
     if (vdb_catalog_find_exact(&db->catalog, new_name) ||
         vdb_catalog_find_alias(&db->catalog, new_name)) {
         st = vdb_set_errmsg(VDB_EEXIST, "cannot rename collection '%s' to '%s': %s '%s' "
-                            "exists", name, new_name,
+                            "already exists", name, new_name,
                             vdb_catalog_find_exact(&db->catalog, new_name) ? "collection"
                                                                            : "alias",
                             new_name);
