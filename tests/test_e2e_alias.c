@@ -2,6 +2,7 @@
  * Milvus errors, reopen, and readers through an alias while another thread moves it. */
 #define _GNU_SOURCE
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -460,6 +461,98 @@ static void test_truncate_collection(void **state)
     free(dir);
 }
 
+/* Truncations and renames while a writer inserts through an alias and segments are sealed
+ * and indexed in the background: the writer never fails, nothing hangs, and what is left
+ * after the last truncation is exactly what came after it. */
+typedef struct writer {
+    vdb_db *db;
+    volatile int stop;
+    size_t batches;
+    vdb_status st;
+    char msg[512];
+} writer;
+
+static void *write_loop(void *arg)
+{
+    writer *w = arg;
+    float vec[20 * D];
+    int64_t ids[20], tags[20];
+    for (int64_t k = 0; !__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE); k++) {
+        for (int i = 0; i < 20; i++) {
+            ids[i] = k * 20 + i;
+            tags[i] = 7;
+            for (int d = 0; d < D; d++)
+                vec[i * D + d] = (float)((ids[i] * 31 + d) % 97);
+        }
+        vdb_batch *b;
+        vdb_status st = vdb_batch_new(&b);
+        if (st == VDB_OK)
+            st = vdb_batch_add_column(b, "id", VDB_TYPE_INT64, ids, NULL, 20, 0);
+        if (st == VDB_OK)
+            st = vdb_batch_add_column(b, "tag", VDB_TYPE_INT64, tags, NULL, 20, 0);
+        if (st == VDB_OK)
+            st = vdb_batch_add_column(b, "vec", VDB_TYPE_FLOAT_VECTOR, vec, NULL, 20, D);
+        if (st == VDB_OK)
+            st = vdb_insert(w->db, "wa", NULL, b, NULL, NULL);
+        vdb_batch_free(b);
+        if (st != VDB_OK) {
+            snprintf(w->msg, sizeof w->msg, "%s", vdb_errmsg(NULL));
+            __atomic_store_n(&w->st, st, __ATOMIC_RELEASE);
+            break;
+        }
+        __atomic_add_fetch(&w->batches, 1, __ATOMIC_RELEASE);
+    }
+    return NULL;
+}
+
+static void test_truncate_and_rename_under_writes_and_seals(void **state)
+{
+    (void)state;
+    char *dir = test_tmpdir("alias_busy");
+    vdb_options o;
+    vdb_options_init(&o);
+    o.compaction_interval_ms = 0;
+    o.segment_max_rows = 64; /* background seals all the time */
+    vdb_db *db = NULL;
+    OK(vdb_open(dir, &o, &db));
+    create_simple(db, "w");
+    OK(vdb_create_index(db, "w", "vec", "HNSW", "M=8,efConstruction=32"));
+    OK(vdb_create_alias(db, "w", "wa"));
+    writer w = {.db = db, .st = VDB_OK};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, write_loop, &w), 0);
+    for (int round = 0; round < 12; round++) {
+        while (__atomic_load_n(&w.batches, __ATOMIC_ACQUIRE) < (size_t)(round + 1) * 5 &&
+               __atomic_load_n(&w.st, __ATOMIC_ACQUIRE) == VDB_OK)
+            sched_yield();
+        if (round % 3 == 2)
+            OK(vdb_rename_collection(db, round % 2 ? "w2" : "w", round % 2 ? "w" : "w2"));
+        else
+            OK(vdb_truncate_collection(db, "wa"));
+    }
+    __atomic_store_n(&w.stop, 1, __ATOMIC_RELEASE);
+    pthread_join(t, NULL);
+    if (w.st != VDB_OK)
+        fail_msg("the writer failed: %s: %s", vdb_status_name(w.st), w.msg);
+    OK(vdb_truncate_collection(db, "wa"));
+    assert_int_equal(count(db, "wa"), 0);
+    insert_rows(db, "wa", NULL, 0, 100, 9); /* seals again */
+    OK(vdb_wait_for_seals(db, "wa", UINT64_MAX));
+    char name[VDB_MAX_NAME_LEN + 1];
+    OK(vdb_describe_alias(db, "wa", name, sizeof name));
+    OK(vdb_wait_for_index(db, name, "vec", UINT64_MAX));
+    assert_int_equal(count(db, "wa"), 100);
+    vdb_close(db);
+    db = open_db(dir);
+    assert_int_equal(count(db, "wa"), 100);
+    uint64_t n9 = 0;
+    OK(vdb_count(db, "wa", "tag == 9", VDB_READ_OPTS(0), &n9));
+    assert_int_equal(n9, 100);
+    vdb_close(db);
+    test_rmdir(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -467,6 +560,7 @@ int main(void)
         cmocka_unit_test(test_readers_through_alias_while_it_moves),
         cmocka_unit_test(test_rename_collection),
         cmocka_unit_test(test_truncate_collection),
+        cmocka_unit_test(test_truncate_and_rename_under_writes_and_seals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
