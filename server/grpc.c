@@ -26,7 +26,6 @@ struct srv_grpc_method {
 #define RPC(name, fn, w, shape) {name, fn, w, shape, NULL}
 #define NOT(name, shape, note) {name, NULL, 0, shape, note}
 
-static const char NO_ALIAS[] = "aliases are not supported by libvdb yet";
 static const char NO_DB[] = "libvdb has one database per folder: only \"default\" exists";
 static const char NO_RBAC[] = "users and roles are not supported: vdb-server takes one token "
                               "(--token)";
@@ -44,6 +43,13 @@ static const srv_grpc_method methods[] = {
     RPC("HasCollection", srv_rpc_has_collection, 0, SHAPE_WRAPPED),
     RPC("DescribeCollection", srv_rpc_describe_collection, 0, SHAPE_WRAPPED),
     RPC("ShowCollections", srv_rpc_show_collections, 0, SHAPE_WRAPPED),
+    RPC("RenameCollection", srv_rpc_rename_collection, 1, SHAPE_STATUS),
+    RPC("TruncateCollection", srv_rpc_truncate_collection, 1, SHAPE_WRAPPED),
+    RPC("CreateAlias", srv_rpc_create_alias, 1, SHAPE_STATUS),
+    RPC("DropAlias", srv_rpc_drop_alias, 1, SHAPE_STATUS),
+    RPC("AlterAlias", srv_rpc_alter_alias, 1, SHAPE_STATUS),
+    RPC("DescribeAlias", srv_rpc_describe_alias, 0, SHAPE_WRAPPED),
+    RPC("ListAliases", srv_rpc_list_aliases, 0, SHAPE_WRAPPED),
     RPC("GetCollectionStatistics", srv_rpc_collection_stats, 0, SHAPE_WRAPPED),
     RPC("LoadCollection", srv_rpc_load_collection, 0, SHAPE_STATUS),
     RPC("ReleaseCollection", srv_rpc_load_collection, 0, SHAPE_STATUS),
@@ -72,18 +78,10 @@ static const srv_grpc_method methods[] = {
     RPC("Query", srv_rpc_query, 0, SHAPE_WRAPPED),
     /* features libvdb lacks today: a clear Milvus error (3000), the request is not read */
     NOT("HybridSearch", SHAPE_WRAPPED, "hybrid search is not supported by libvdb yet"),
-    NOT("RenameCollection", SHAPE_STATUS, "renaming a collection is not supported by libvdb"),
     NOT("AlterCollection", SHAPE_STATUS, "collection properties cannot be altered in libvdb"),
     NOT("AlterCollectionField", SHAPE_STATUS, "fields cannot be altered in libvdb"),
     NOT("AddCollectionField", SHAPE_STATUS, "fields cannot be added to a collection in libvdb"),
-    NOT("TruncateCollection", SHAPE_WRAPPED, "truncating a collection is not supported by "
-                                             "libvdb (drop and create it)"),
     NOT("AlterIndex", SHAPE_STATUS, "index properties cannot be altered in libvdb"),
-    NOT("CreateAlias", SHAPE_STATUS, NO_ALIAS),
-    NOT("DropAlias", SHAPE_STATUS, NO_ALIAS),
-    NOT("AlterAlias", SHAPE_STATUS, NO_ALIAS),
-    NOT("DescribeAlias", SHAPE_WRAPPED, NO_ALIAS),
-    NOT("ListAliases", SHAPE_WRAPPED, NO_ALIAS),
     NOT("CreateDatabase", SHAPE_STATUS, NO_DB),
     NOT("DropDatabase", SHAPE_STATUS, NO_DB),
     NOT("AlterDatabase", SHAPE_STATUS, NO_DB),

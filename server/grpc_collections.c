@@ -1,5 +1,6 @@
 /* vdb-server — gRPC handlers: the connection (Connect, GetVersion, CheckHealth,
- * AllocTimestamp, databases), collections, partitions, flush and compaction. Each decodes its
+ * AllocTimestamp, databases), collections, partitions, flush and compaction, aliases, rename
+ * and truncate. Each decodes its
  * request, calls the shared request layer (ops.c) and packs Milvus's response. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -169,7 +170,10 @@ static int describe_collection(srv_rpc *call, coll_req *req, srv_status *err)
     vdb_status st = vdb_describe_collection(call->ctx->db, req->collection_name, &s);
     if (st != VDB_OK)
         return srv_fail_vdb(call->ctx, err, st, req->collection_name, 0);
+    const char *name = vdb_schema_name(s); /* the collection's, when asked by an alias */
     pb_schema *ps = srv_pb_schema_from_vdb(s);
+    vdb_names *aliases = NULL;
+    vdb_list_aliases(call->ctx->db, name, &aliases);
     vdb_names *parts = NULL;
     int64_t nparts = 1;
     if (vdb_list_partitions(call->ctx->db, req->collection_name, &parts) == VDB_OK) {
@@ -184,15 +188,20 @@ static int describe_collection(srv_rpc *call, coll_req *req, srv_status *err)
             MILVUS__PROTO__MILVUS__DESCRIBE_COLLECTION_RESPONSE__INIT;
         r.status = srv_pb_ok();
         r.schema = ps;
-        r.collectionid = collection_id(req->collection_name);
+        r.collectionid = collection_id(name);
         r.shards_num = (int32_t)vdb_schema_shards(s);
         r.consistency_level = MILVUS__PROTO__COMMON__CONSISTENCY_LEVEL__Strong;
-        r.collection_name = req->collection_name;
+        r.collection_name = (char *)name;
         r.db_name = (char *)"default";
         r.num_partitions = nparts;
+        if (aliases) {
+            r.n_aliases = aliases->count;
+            r.aliases = aliases->names;
+        }
         rc = srv_rpc_reply(call, &r.base, err);
     }
     srv_pb_schema_free(ps);
+    vdb_names_free(aliases);
     vdb_schema_free(s);
     return rc;
 }
@@ -540,3 +549,99 @@ static int partition_stats(srv_rpc *call, part_req *req, srv_status *err)
 }
 HANDLER(srv_rpc_partition_stats, part_req, milvus__proto__milvus__partition_request,
         partition_stats)
+
+/* ---- aliases, rename, truncate ------------------------------------------------------------- */
+
+typedef Milvus__Proto__Milvus__AliasRequest alias_req;
+typedef Milvus__Proto__Milvus__AliasNameRequest alias_name_req;
+
+static int alias_pair(srv_rpc *call, alias_req *req, srv_alias_op op, srv_status *err)
+{
+    if (need_name(req->collection_name, "collection name", err) ||
+        need_name(req->alias, "alias", err) ||
+        srv_op_alias(call->ctx, op, req->collection_name, req->alias, err))
+        return -1;
+    return srv_rpc_reply(call, &srv_pb_ok()->base, err);
+}
+
+static int create_alias(srv_rpc *call, alias_req *req, srv_status *err)
+{
+    return alias_pair(call, req, SRV_ALIAS_CREATE, err);
+}
+HANDLER(srv_rpc_create_alias, alias_req, milvus__proto__milvus__alias_request, create_alias)
+
+static int alter_alias(srv_rpc *call, alias_req *req, srv_status *err)
+{
+    return alias_pair(call, req, SRV_ALIAS_ALTER, err);
+}
+HANDLER(srv_rpc_alter_alias, alias_req, milvus__proto__milvus__alias_request, alter_alias)
+
+static int drop_alias(srv_rpc *call, alias_name_req *req, srv_status *err)
+{
+    if (need_name(req->alias, "alias", err) ||
+        srv_op_alias(call->ctx, SRV_ALIAS_DROP, NULL, req->alias, err))
+        return -1;
+    return srv_rpc_reply(call, &srv_pb_ok()->base, err);
+}
+HANDLER(srv_rpc_drop_alias, alias_name_req, milvus__proto__milvus__alias_name_request,
+        drop_alias)
+
+static int describe_alias(srv_rpc *call, alias_name_req *req, srv_status *err)
+{
+    char coll[VDB_MAX_NAME_LEN + 1];
+    if (need_name(req->alias, "alias", err) ||
+        srv_op_describe_alias(call->ctx, req->alias, coll, sizeof coll, err))
+        return -1;
+    Milvus__Proto__Milvus__DescribeAliasResponse r =
+        MILVUS__PROTO__MILVUS__DESCRIBE_ALIAS_RESPONSE__INIT;
+    r.status = srv_pb_ok();
+    r.db_name = (char *)"default";
+    r.alias = req->alias;
+    r.collection = coll;
+    return srv_rpc_reply(call, &r.base, err);
+}
+HANDLER(srv_rpc_describe_alias, alias_name_req, milvus__proto__milvus__alias_name_request,
+        describe_alias)
+
+static int list_aliases(srv_rpc *call, coll_req *req, srv_status *err)
+{
+    vdb_names *n;
+    if (srv_op_list_aliases(call->ctx, req->collection_name, &n, err))
+        return -1;
+    Milvus__Proto__Milvus__ListAliasesResponse r =
+        MILVUS__PROTO__MILVUS__LIST_ALIASES_RESPONSE__INIT;
+    r.status = srv_pb_ok();
+    r.db_name = (char *)"default";
+    r.collection_name = req->collection_name;
+    r.n_aliases = n->count;
+    r.aliases = n->names;
+    int rc = srv_rpc_reply(call, &r.base, err);
+    vdb_names_free(n);
+    return rc;
+}
+HANDLER(srv_rpc_list_aliases, coll_req, milvus__proto__milvus__collection_request,
+        list_aliases)
+
+static int rename_collection(srv_rpc *call, Milvus__Proto__Milvus__RenameCollectionRequest *req,
+                             srv_status *err)
+{
+    if (need_name(req->oldname, "old collection name", err) ||
+        need_name(req->newname, "new collection name", err) ||
+        srv_op_rename_collection(call->ctx, req->oldname, req->newname, req->newdbname, err))
+        return -1;
+    return srv_rpc_reply(call, &srv_pb_ok()->base, err);
+}
+HANDLER(srv_rpc_rename_collection, Milvus__Proto__Milvus__RenameCollectionRequest,
+        milvus__proto__milvus__rename_collection_request, rename_collection)
+
+static int truncate_collection(srv_rpc *call, coll_req *req, srv_status *err)
+{
+    if (need_name(req->collection_name, "collection name", err) ||
+        srv_op_truncate_collection(call->ctx, req->collection_name, err))
+        return -1;
+    Milvus__Proto__Milvus__StatusOnly r = MILVUS__PROTO__MILVUS__STATUS_ONLY__INIT;
+    r.status = srv_pb_ok();
+    return srv_rpc_reply(call, &r.base, err);
+}
+HANDLER(srv_rpc_truncate_collection, coll_req, milvus__proto__milvus__collection_request,
+        truncate_collection)

@@ -1,4 +1,5 @@
-/* vdb-server — /v2/vectordb/collections/...: create, describe, list, has, drop, stats, load. */
+/* vdb-server — /v2/vectordb/collections/...: create, describe, list, has, drop, stats, load,
+ * rename, truncate. */
 #include <string.h>
 #include <strings.h>
 
@@ -162,14 +163,25 @@ json_t *srv_collections_load_state(srv_ctx *ctx, json_t *req)
 
 json_t *srv_collections_rename(srv_ctx *ctx, json_t *req)
 {
-    const char *name, *to;
+    const char *name, *to, *db = NULL;
     json_t *err = NULL;
     if (srv_req_str(req, "collectionName", 1, &name, &err) ||
-        srv_req_str(req, "newCollectionName", 1, &to, &err))
+        srv_req_str(req, "newCollectionName", 1, &to, &err) ||
+        srv_req_str(req, "newDbName", 0, &db, &err))
         return err;
-    return srv_err(MV_OPERATION_NOT_SUPPORTED,
-                   "unsupported operation: renaming a collection ('%s' to '%s') is not "
-                   "supported by vdb-server (libvdb has no rename)", name, to);
+    srv_status st;
+    return srv_op_rename_collection(ctx, name, to, db, &st) ? srv_status_json(&st)
+                                                            : srv_ok(NULL);
+}
+
+json_t *srv_collections_truncate(srv_ctx *ctx, json_t *req)
+{
+    const char *name;
+    json_t *err = NULL;
+    if (srv_req_str(req, "collectionName", 1, &name, &err))
+        return err;
+    srv_status st;
+    return srv_op_truncate_collection(ctx, name, &st) ? srv_status_json(&st) : srv_ok(NULL);
 }
 
 json_t *srv_collections_flush(srv_ctx *ctx, json_t *req)

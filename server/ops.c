@@ -356,7 +356,7 @@ static int remetric(srv_ctx *ctx, const char *coll, const char *field, vdb_metri
 {
     pthread_rwlock_wrlock(&ctx->schema_lock);
     vdb_schema *old = NULL, *s = NULL;
-    vdb_names *parts = NULL;
+    vdb_names *parts = NULL, *aliases = NULL;
     vdb_stats stats = {.struct_size = sizeof stats};
     int rc = -1;
     vdb_status st = vdb_describe_collection(ctx->db, coll, &old);
@@ -364,9 +364,12 @@ static int remetric(srv_ctx *ctx, const char *coll, const char *field, vdb_metri
         srv_fail_vdb(ctx, err, st, coll, 0);
         goto done;
     }
+    coll = vdb_schema_name(old); /* the collection, when coll is an alias of it */
     st = vdb_collection_stats(ctx->db, coll, &stats);
     if (st == VDB_OK)
         st = vdb_list_partitions(ctx->db, coll, &parts);
+    if (st == VDB_OK)
+        st = vdb_list_aliases(ctx->db, coll, &aliases);
     if (st != VDB_OK) {
         srv_fail_vdb(ctx, err, st, coll, 0);
         goto done;
@@ -388,7 +391,7 @@ static int remetric(srv_ctx *ctx, const char *coll, const char *field, vdb_metri
             indexed = 1;
     }
     if (stats.row_count || stats.growing_rows || stats.sealed_rows || stats.deleted_rows ||
-        stats.sealed_segments || parts->count != 1 || indexed) {
+        stats.sealed_segments || parts->count != 1 || aliases->count || indexed) {
         vdb_field_def d = {.struct_size = sizeof d};
         for (size_t i = 0; i < vdb_schema_field_count(old); i++) {
             vdb_schema_field(old, i, &d);
@@ -398,8 +401,8 @@ static int remetric(srv_ctx *ctx, const char *coll, const char *field, vdb_metri
         srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: metric type not match: the "
                  "index asks for %s, field '%s' is %s: libvdb fixes a vector field's metric "
                  "when the collection is created (it can change only while the collection is "
-                 "empty and has no index; give it at create, e.g. the field's type_params "
-                 "metric_type)", vdb_metric_name(m), field, vdb_metric_name(d.metric));
+                 "empty and has no index nor alias; give it at create, e.g. the field's "
+                 "type_params metric_type)", vdb_metric_name(m), field, vdb_metric_name(d.metric));
         free(types);
         goto done;
     }
@@ -446,6 +449,7 @@ fail_vdb:
     srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: %s", vdb_errmsg(NULL));
 done:
     vdb_names_free(parts);
+    vdb_names_free(aliases);
     vdb_schema_free(s);
     vdb_schema_free(old);
     pthread_rwlock_unlock(&ctx->schema_lock);

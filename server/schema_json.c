@@ -341,14 +341,21 @@ json_t *srv_schema_describe(srv_ctx *ctx, const char *name, const vdb_schema *s)
         vdb_names_free(parts);
     }
     json_t *o = json_object();
-    json_object_set_new(o, "collectionName", json_string(name));
+    json_object_set_new(o, "collectionName", json_string(vdb_schema_name(s))); /* not an alias */
     json_object_set_new(o, "collectionID", json_integer(0));
     json_object_set_new(o, "description", json_string(""));
     json_object_set_new(o, "autoId", json_boolean(auto_id));
     json_object_set_new(o, "fields", fields);
     json_object_set_new(o, "functions", json_array());
     json_object_set_new(o, "indexes", indexes);
-    json_object_set_new(o, "aliases", json_array());
+    json_t *aliases = json_array();
+    vdb_names *al;
+    if (vdb_list_aliases(ctx->db, name, &al) == VDB_OK) {
+        for (size_t i = 0; i < al->count; i++)
+            json_array_append_new(aliases, json_string(al->names[i]));
+        vdb_names_free(al);
+    }
+    json_object_set_new(o, "aliases", aliases);
     json_object_set_new(o, "load", json_string("LoadStateLoaded"));
     json_object_set_new(o, "consistencyLevel", json_string("Strong"));
     json_object_set_new(o, "enableDynamicField", json_boolean(vdb_schema_dynamic(s)));

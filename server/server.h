@@ -110,6 +110,9 @@ enum {
     MV_PARAMETER_INVALID = 1100,
     MV_PARAMETER_MISSING = 1101,
     MV_PARAMETER_TOO_LARGE = 1102,
+    MV_ALIAS_NOT_FOUND = 1600,
+    MV_ALIAS_NAME_CONFLICT = 1601,
+    MV_ALIAS_EXISTS = 1602,
     MV_FIELD_NOT_FOUND = 1700,
     MV_NEED_AUTHENTICATE = 1800,
     MV_INCORRECT_FORMAT = 1801,
@@ -151,6 +154,13 @@ json_t *srv_collections_load_state(srv_ctx *ctx, json_t *req);
 json_t *srv_collections_rename(srv_ctx *ctx, json_t *req);
 json_t *srv_collections_flush(srv_ctx *ctx, json_t *req);
 json_t *srv_collections_compact(srv_ctx *ctx, json_t *req);
+json_t *srv_collections_truncate(srv_ctx *ctx, json_t *req);
+
+json_t *srv_aliases_create(srv_ctx *ctx, json_t *req);
+json_t *srv_aliases_alter(srv_ctx *ctx, json_t *req);
+json_t *srv_aliases_drop(srv_ctx *ctx, json_t *req);
+json_t *srv_aliases_list(srv_ctx *ctx, json_t *req);
+json_t *srv_aliases_describe(srv_ctx *ctx, json_t *req);
 
 json_t *srv_partitions_create(srv_ctx *ctx, json_t *req);
 json_t *srv_partitions_drop(srv_ctx *ctx, json_t *req);
@@ -256,6 +266,20 @@ int srv_op_partition_rows(srv_ctx *ctx, const char *coll, const char *part, uint
                           srv_status *err);
 /* A consistency level by Milvus's name (NULL or "": Strong) into ro. */
 int srv_op_consistency(const char *level, vdb_read_opts *ro, srv_status *err);
+/* Aliases, rename and truncate (ops_aliases.c). */
+typedef enum srv_alias_op { SRV_ALIAS_CREATE, SRV_ALIAS_ALTER, SRV_ALIAS_DROP } srv_alias_op;
+/* create/alter alias for coll; drop alias (coll unused). */
+int srv_op_alias(srv_ctx *ctx, srv_alias_op op, const char *coll, const char *alias,
+                 srv_status *err);
+/* The collection alias names into coll (n bytes). */
+int srv_op_describe_alias(srv_ctx *ctx, const char *alias, char *coll, size_t n,
+                          srv_status *err);
+/* The aliases of coll (NULL or "": of every collection). */
+int srv_op_list_aliases(srv_ctx *ctx, const char *coll, vdb_names **out, srv_status *err);
+/* new_db: NULL, "" or "default" (the only database). */
+int srv_op_rename_collection(srv_ctx *ctx, const char *coll, const char *to,
+                             const char *new_db, srv_status *err);
+int srv_op_truncate_collection(srv_ctx *ctx, const char *coll, srv_status *err);
 /* Writers hold this shared (see srv_ctx.schema_lock). */
 void srv_write_lock(srv_ctx *ctx);
 void srv_write_unlock(srv_ctx *ctx);

@@ -146,7 +146,8 @@ VDB_EXPORT uint32_t vdb_schema_shards(const vdb_schema *schema);
 
 /* Creates a collection from schema (copied), with a "_default" partition. */
 VDB_EXPORT vdb_status vdb_create_collection(vdb_db *db, const vdb_schema *schema);
-/* Drops a collection and all its data. */
+/* Drops a collection and all its data: refused (VDB_EINVAL) through an alias and while the
+ * collection has aliases (drop them first), as Milvus does. */
 VDB_EXPORT vdb_status vdb_drop_collection(vdb_db *db, const char *name);
 VDB_EXPORT vdb_status vdb_has_collection(vdb_db *db, const char *name, int *exists);
 /* The collection's schema (a copy): free it with vdb_schema_free. */
@@ -164,6 +165,36 @@ VDB_EXPORT vdb_status vdb_create_partition(vdb_db *db, const char *collection, c
 /* "_default" cannot be dropped. The partition's rows go with it. */
 VDB_EXPORT vdb_status vdb_drop_partition(vdb_db *db, const char *collection, const char *name);
 VDB_EXPORT vdb_status vdb_list_partitions(vdb_db *db, const char *collection, vdb_names **out);
+
+/* ---- aliases, renames, truncation ---------------------------------------------------------- */
+
+/* An alias is another name of a collection, as in Milvus: every call that takes a collection
+ * name takes an alias too (vdb_drop_collection and vdb_rename_collection refuse one,
+ * VDB_EINVAL). A call resolves the alias once, so while vdb_alter_alias moves it a call sees
+ * one collection or the other, never neither. Aliases share the collections' namespace. */
+/* Creates alias for collection (which must be a collection, not an alias). The same alias
+ * for the same collection again is a no-op; for another collection VDB_EEXIST, as is a
+ * collection of that name. */
+VDB_EXPORT vdb_status vdb_create_alias(vdb_db *db, const char *collection, const char *alias);
+/* Moves an existing alias to collection, in one step (VDB_ENOTFOUND if there is no alias). */
+VDB_EXPORT vdb_status vdb_alter_alias(vdb_db *db, const char *collection, const char *alias);
+/* VDB_ENOTFOUND if there is no such alias. A collection cannot be dropped while it has one. */
+VDB_EXPORT vdb_status vdb_drop_alias(vdb_db *db, const char *alias);
+/* The aliases of collection (a collection or an alias of it), or of all collections when it
+ * is NULL, sorted. */
+VDB_EXPORT vdb_status vdb_list_aliases(vdb_db *db, const char *collection, vdb_names **out);
+/* The name of the collection alias names, into collection (n bytes; VDB_MAX_NAME_LEN + 1 is
+ * always enough; VDB_ERANGE if n is too small). */
+#define VDB_MAX_NAME_LEN 255
+VDB_EXPORT vdb_status vdb_describe_alias(vdb_db *db, const char *alias, char *collection,
+                                         size_t n);
+/* Renames a collection (not through an alias); its aliases follow it. VDB_EEXIST if
+ * new_name is taken by a collection or an alias. */
+VDB_EXPORT vdb_status vdb_rename_collection(vdb_db *db, const char *name, const char *new_name);
+/* Removes every row of the collection (Milvus 2.6 truncate_collection): the schema,
+ * partitions, index definitions and aliases stay; the data, its segments and log go, as
+ * does what time travel could see before the truncation. */
+VDB_EXPORT vdb_status vdb_truncate_collection(vdb_db *db, const char *collection);
 
 /* ---- columnar batches ---------------------------------------------------------------------- */
 

@@ -20,6 +20,11 @@ void vdb_collection_key(char *buf, size_t n, const char *name)
     snprintf(buf, n, "coll/%s", name);
 }
 
+void vdb_alias_key(char *buf, size_t n, const char *alias)
+{
+    snprintf(buf, n, "alias/%s", alias);
+}
+
 int vdb_partition_slot(const vdb_collection *c, uint64_t partition_id)
 {
     for (size_t i = 0; i < c->nparts; i++)
@@ -166,12 +171,12 @@ vdb_status vdb_collection_add_partition(vdb_collection *c, const char *name, uin
     return VDB_OK;
 }
 
-vdb_status vdb_collection_encode(const vdb_collection *c, const vdb_partition *extra,
-                                 int skip_slot, vdb_buf *b)
+static vdb_status encode_with(const vdb_collection *c, const vdb_schema *schema,
+                              const vdb_partition *extra, int skip_slot, vdb_buf *b)
 {
     vdb_buf_u32(b, COLL_ENCODING);
     vdb_buf_u64(b, c->id);
-    vdb_schema_encode(c->schema, b);
+    vdb_schema_encode(schema, b);
     uint32_t n = (uint32_t)c->nparts + (extra ? 1 : 0) - (skip_slot >= 0 ? 1 : 0);
     vdb_buf_u32(b, n);
     for (size_t i = 0; i < c->nparts; i++) {
@@ -185,6 +190,30 @@ vdb_status vdb_collection_encode(const vdb_collection *c, const vdb_partition *e
         vdb_buf_u64(b, extra->id);
     }
     return b->oom ? vdb_set_errmsg(VDB_ENOMEM, "out of memory") : VDB_OK;
+}
+
+vdb_status vdb_collection_encode(const vdb_collection *c, const vdb_partition *extra,
+                                 int skip_slot, vdb_buf *b)
+{
+    return encode_with(c, c->schema, extra, skip_slot, b);
+}
+
+vdb_status vdb_collection_encode_as(const vdb_collection *c, const char *name, vdb_buf *b)
+{
+    vdb_schema *s;
+    vdb_status st = vdb_schema_copy(c->schema, &s);
+    if (st != VDB_OK)
+        return st;
+    char *n = vdb_strdup(name);
+    if (!n) {
+        vdb_schema_free(s);
+        return vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+    }
+    vdb_free(s->name);
+    s->name = n;
+    st = encode_with(c, s, NULL, -1, b);
+    vdb_schema_free(s);
+    return st;
 }
 
 vdb_status vdb_collection_decode(const void *val, size_t len, vdb_collection **out)

@@ -57,7 +57,8 @@ typedef struct vdb_field_index {
 } vdb_field_index;
 
 typedef struct vdb_collection {
-    char *name;
+    char *name;              /* changed by a rename under the catalog's and c->lock's write
+                                locks: threads that hold neither read it under c->lock */
     uint64_t id;
     vdb_schema *schema;
     /* segment layout: schema fields, then "$meta" when dynamic */
@@ -93,9 +94,13 @@ void vdb_collection_free(vdb_collection *c);
  * added to the partitions and skip_slot (-1: none) left out, for DDL that is not applied yet. */
 vdb_status vdb_collection_encode(const vdb_collection *c, const vdb_partition *extra,
                                  int skip_slot, vdb_buf *out);
+/* ... the record c would have under another name (rename). */
+vdb_status vdb_collection_encode_as(const vdb_collection *c, const char *name, vdb_buf *out);
 vdb_status vdb_collection_decode(const void *val, size_t len, vdb_collection **out);
 /* The meta key of a collection record. */
 void vdb_collection_key(char *buf, size_t n, const char *name);
+/* The meta key of an alias record ("alias/<alias>"; the value: its collection's name). */
+void vdb_alias_key(char *buf, size_t n, const char *alias);
 /* "<kind>/<collection id>/<id>": keys of segments ("seg"), checkpoints ("ckpt"). */
 void vdb_meta_key(char *buf, size_t n, const char *kind, uint64_t coll, uint64_t id);
 

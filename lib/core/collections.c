@@ -1,12 +1,18 @@
-/* The collection calls: create, drop, has, describe, list. A collection is one record in
- * the meta store ("coll/<name>"); dropping it deletes that record with its segments',
- * checkpoints' and indexes' records in one transaction, then its files and channels. */
+/* The collection calls: create, drop, has, describe, list, rename, truncate. A collection is
+ * one record in the meta store ("coll/<name>"); dropping it deletes that record with its
+ * segments', checkpoints' and indexes' records in one transaction, then its files and
+ * channels. A rename moves the record (and rewrites the aliases naming it) in one
+ * transaction; a truncation puts in its place a collection with a fresh id, the same schema,
+ * partitions and index definitions, in one transaction, and discards the old one's data as a
+ * drop does. */
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "core/ddl.h"
 #include "core/events.h"
 #include "core/ids.h"
+#include "core/indexes.h"
+#include "core/metatxn.h"
 #include "core/names.h"
 #include "core/segment_index.h"
 
@@ -20,6 +26,12 @@ vdb_status vdb_create_collection(vdb_db *db, const vdb_schema *schema)
     vdb_lock_wr(&db->catalog.lock, VDB_RANK_CATALOG);
     vdb_collection *c = NULL;
     vdb_buf b = {0};
+    vdb_alias *a = vdb_catalog_find_alias(&db->catalog, schema->name);
+    if (a) {
+        st = vdb_set_errmsg(VDB_EEXIST, "collection name '%s' is taken by an alias of "
+                            "collection '%s'", schema->name, a->c->name);
+        goto done;
+    }
     if (vdb_catalog_find(&db->catalog, schema->name)) {
         st = vdb_set_errmsg(VDB_EEXIST, "collection '%s' already exists", schema->name);
         goto done;
@@ -90,65 +102,253 @@ static int collect_object(void *arg, const char *key, uint64_t size)
     return collect_key(arg, key, NULL, 0);
 }
 
+/* The meta keys of c's segments, checkpoints and indexes. */
+static vdb_status collect_data_keys(vdb_db *db, const vdb_collection *c, key_list *keys)
+{
+    static const char *const kinds[] = {"seg", "ckpt", "idx"};
+    vdb_status st = VDB_OK;
+    for (size_t k = 0; k < 3 && st == VDB_OK; k++) {
+        char prefix[64];
+        snprintf(prefix, sizeof prefix, "%s/%016llx/", kinds[k], (unsigned long long)c->id);
+        st = db->meta.be->scan(db->meta.h, prefix, collect_key, keys);
+    }
+    if (st == VDB_OK && keys->oom)
+        st = vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+    return st;
+}
+
+/* Once c is gone from the meta store (c->dropped set; catalog lock held for writing): its
+ * queued seals and index builds are discarded and running ones are waited for (they take
+ * only the shard's seal lock, write_mu and c->lock, none of which is held here), so none
+ * writes into the folder deleted here; then its channels and files go. A failure here leaves
+ * garbage, never a half-dropped collection. */
+static void discard_data(vdb_db *db, vdb_collection *c)
+{
+    key_list objs = {0};
+    vdb_pool_cancel(db->seals, c);
+    vdb_pool_cancel(db->builds, c);
+    for (uint32_t s = 0; s < c->nshards; s++)
+        db->log.be->drop(db->log.h, c->shards[s].channel);
+    if (db->obj.be->list(db->obj.h, c->seg_prefix, collect_object, &objs) == VDB_OK)
+        for (size_t i = 0; i < objs.n; i++)
+            db->obj.be->del(db->obj.h, objs.keys[i]);
+    key_list_free(&objs);
+}
+
 vdb_status vdb_drop_collection(vdb_db *db, const char *name)
 {
     vdb_err_clear();
     VDB_CHECK_ARG(db && name, "vdb_drop_collection: db or name is NULL");
     vdb_lock_wr(&db->catalog.lock, VDB_RANK_CATALOG);
-    vdb_collection *c;
-    vdb_status st = vdb_catalog_lookup(&db->catalog, name, &c);
-    key_list keys = {0}, objs = {0};
-    vdb_meta_op *ops = NULL;
-    if (st != VDB_OK)
+    vdb_collection *c = vdb_catalog_find_exact(&db->catalog, name);
+    vdb_alias *a = c ? NULL : vdb_catalog_find_alias(&db->catalog, name);
+    vdb_status st = VDB_OK;
+    key_list keys = {0};
+    vdb_metatxn t = {0};
+    if (a) {
+        st = vdb_set_errmsg(VDB_EINVAL, "cannot drop the collection via alias '%s' (of "
+                            "collection '%s')", name, a->c->name);
         goto done;
+    }
+    if (!c) {
+        st = vdb_catalog_lookup(&db->catalog, name, &c);
+        goto done;
+    }
+    size_t naliases = vdb_catalog_count_aliases(&db->catalog, c);
+    if (naliases) {
+        st = vdb_set_errmsg(VDB_EINVAL, "cannot drop collection '%s': it has %zu alias%s; "
+                            "drop them first", name, naliases, naliases == 1 ? "" : "es");
+        goto done;
+    }
     vdb_lock_mu(&c->write_mu, VDB_RANK_WRITE); /* wait for a write in flight */
-    char prefix[64], ckey[300];
-    snprintf(prefix, sizeof prefix, "seg/%016llx/", (unsigned long long)c->id);
-    st = db->meta.be->scan(db->meta.h, prefix, collect_key, &keys);
-    snprintf(prefix, sizeof prefix, "ckpt/%016llx/", (unsigned long long)c->id);
-    if (st == VDB_OK)
-        st = db->meta.be->scan(db->meta.h, prefix, collect_key, &keys);
-    snprintf(prefix, sizeof prefix, "idx/%016llx/", (unsigned long long)c->id);
-    if (st == VDB_OK)
-        st = db->meta.be->scan(db->meta.h, prefix, collect_key, &keys);
-    if (st == VDB_OK && keys.oom)
-        st = vdb_set_errmsg(VDB_ENOMEM, "out of memory");
-    if (st == VDB_OK && !(ops = vdb_calloc(keys.n + 1, sizeof *ops)))
-        st = vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+    char ckey[300];
+    st = collect_data_keys(db, c, &keys);
     if (st == VDB_OK)
         st = vdb_ddl_log(db, "drop_collection", c->name, c->id);
     if (st == VDB_OK) {
         vdb_collection_key(ckey, sizeof ckey, c->name);
-        ops[0] = (vdb_meta_op){VDB_META_DELETE, ckey, NULL, 0};
+        vdb_metatxn_add(&t, VDB_META_DELETE, ckey, NULL);
         for (size_t i = 0; i < keys.n; i++)
-            ops[i + 1] = (vdb_meta_op){VDB_META_DELETE, keys.keys[i], NULL, 0};
-        st = db->meta.be->txn(db->meta.h, ops, keys.n + 1);
+            vdb_metatxn_add(&t, VDB_META_DELETE, keys.keys[i], NULL);
+        st = vdb_metatxn_commit(db, &t);
     }
     if (st == VDB_OK)
         c->dropped = true; /* a seal in flight writes nothing more for it */
     vdb_unlock_mu(&c->write_mu, VDB_RANK_WRITE);
     if (st != VDB_OK)
         goto done;
-    /* Its queued seals and index builds are discarded and running ones are waited for
-     * (they take only the shard's seal lock, write_mu and c->lock, none of which is held
-     * here), so none writes into the folder deleted below. */
-    vdb_pool_cancel(db->seals, c);
-    vdb_pool_cancel(db->builds, c);
-    /* The collection is gone from the meta store; its files and channels are garbage now.
-     * A failure below leaves garbage, never a half-dropped collection. */
-    for (uint32_t s = 0; s < c->nshards; s++)
-        db->log.be->drop(db->log.h, c->shards[s].channel);
-    if (db->obj.be->list(db->obj.h, c->seg_prefix, collect_object, &objs) == VDB_OK)
-        for (size_t i = 0; i < objs.n; i++)
-            db->obj.be->del(db->obj.h, objs.keys[i]);
+    discard_data(db, c);
     vdb_catalog_remove(&db->catalog, c);
     vdb_events_notify(db);
     vdb_collection_free(c);
 done:
     vdb_unlock_rw(&db->catalog.lock, VDB_RANK_CATALOG);
     key_list_free(&keys);
-    key_list_free(&objs);
-    vdb_free(ops);
+    vdb_metatxn_free(&t);
+    return st;
+}
+
+vdb_status vdb_rename_collection(vdb_db *db, const char *name, const char *new_name)
+{
+    vdb_err_clear();
+    VDB_CHECK_ARG(db && name && new_name, "vdb_rename_collection: db, name or new_name is "
+                  "NULL");
+    VDB_CHECK_ARG(vdb_name_valid(new_name), "new collection name '%s' is invalid: use 1..255 "
+                  "letters, digits or '_', starting with a letter or '_'", new_name);
+    vdb_lock_wr(&db->catalog.lock, VDB_RANK_CATALOG);
+    vdb_collection *c = vdb_catalog_find_exact(&db->catalog, name);
+    vdb_alias *a = c ? NULL : vdb_catalog_find_alias(&db->catalog, name);
+    vdb_status st = VDB_OK;
+    vdb_metatxn t = {0};
+    vdb_buf b = {0};
+    char *n1 = NULL, *n2 = NULL;
+    if (a) {
+        st = vdb_set_errmsg(VDB_EINVAL, "cannot rename a collection via alias '%s': rename "
+                            "collection '%s'", name, a->c->name);
+        goto done;
+    }
+    if (!c) {
+        st = vdb_catalog_lookup(&db->catalog, name, &c);
+        goto done;
+    }
+    if (!strcmp(name, new_name)) {
+        st = vdb_set_errmsg(VDB_EINVAL, "cannot rename collection '%s': the new name is the "
+                            "old one", name);
+        goto done;
+    }
+    if (vdb_catalog_find_exact(&db->catalog, new_name) ||
+        vdb_catalog_find_alias(&db->catalog, new_name)) {
+        st = vdb_set_errmsg(VDB_EEXIST, "cannot rename collection '%s' to '%s': %s '%s' "
+                            "already exists", name, new_name,
+                            vdb_catalog_find_exact(&db->catalog, new_name) ? "collection"
+                                                                           : "alias",
+                            new_name);
+        goto done;
+    }
+    if (!(n1 = vdb_strdup(new_name)) || !(n2 = vdb_strdup(new_name))) {
+        st = vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+        goto done;
+    }
+    char okey[300], nkey[300], text[520];
+    if ((st = vdb_collection_encode_as(c, new_name, &b)) != VDB_OK)
+        goto done;
+    vdb_collection_key(okey, sizeof okey, c->name);
+    vdb_collection_key(nkey, sizeof nkey, new_name);
+    vdb_metatxn_add(&t, VDB_META_CHECK_ABSENT, nkey, NULL);
+    vdb_metatxn_add(&t, VDB_META_DELETE, okey, NULL);
+    vdb_metatxn_add(&t, VDB_META_PUT, nkey, &b);
+    for (size_t i = 0; i < db->catalog.naliases; i++) {
+        if (db->catalog.aliases[i].c != c)
+            continue;
+        vdb_buf v = {0};
+        char akey[300];
+        vdb_alias_key(akey, sizeof akey, db->catalog.aliases[i].name);
+        vdb_buf_put(&v, new_name, strlen(new_name));
+        if (v.oom)
+            t.oom = true;
+        vdb_metatxn_add(&t, VDB_META_PUT, akey, &v);
+        vdb_buf_free(&v);
+    }
+    snprintf(text, sizeof text, "%s %s", name, new_name);
+    if ((st = vdb_ddl_log(db, "rename_collection", text, c->id)) != VDB_OK ||
+        (st = vdb_metatxn_commit(db, &t)) != VDB_OK)
+        goto done;
+    /* background builds read the name under c->lock (segment_index.c) */
+    vdb_lock_wr(&c->lock, VDB_RANK_COLL);
+    char *old = c->name;
+    c->name = n1;
+    n1 = old;
+    old = c->schema->name;
+    c->schema->name = n2;
+    n2 = old;
+    vdb_unlock_rw(&c->lock, VDB_RANK_COLL);
+done:
+    vdb_unlock_rw(&db->catalog.lock, VDB_RANK_CATALOG);
+    vdb_free(n1);
+    vdb_free(n2);
+    vdb_buf_free(&b);
+    vdb_metatxn_free(&t);
+    return st;
+}
+
+/* Puts each index definition of the old collection under the new one's id. */
+typedef struct idx_copy {
+    vdb_metatxn *t;
+    uint64_t id;
+} idx_copy;
+
+static int copy_index_def(void *arg, const char *key, const void *val, size_t len)
+{
+    idx_copy *x = arg;
+    const char *field = strchr(key + 4, '/'); /* "idx/<id>/<field>" */
+    char nkey[400];
+    vdb_buf v = {0};
+    if (!field)
+        return 0;
+    snprintf(nkey, sizeof nkey, "idx/%016llx%s", (unsigned long long)x->id, field);
+    vdb_buf_put(&v, val, len);
+    if (v.oom)
+        x->t->oom = true;
+    vdb_metatxn_add(x->t, VDB_META_PUT, nkey, &v);
+    vdb_buf_free(&v);
+    return 0;
+}
+
+vdb_status vdb_truncate_collection(vdb_db *db, const char *collection)
+{
+    vdb_err_clear();
+    VDB_CHECK_ARG(db && collection, "vdb_truncate_collection: db or collection is NULL");
+    vdb_lock_wr(&db->catalog.lock, VDB_RANK_CATALOG);
+    vdb_collection *c, *nc = NULL;
+    key_list keys = {0};
+    vdb_metatxn t = {0};
+    vdb_buf b = {0};
+    uint64_t id;
+    vdb_status st = vdb_catalog_lookup(&db->catalog, collection, &c);
+    if (st != VDB_OK)
+        goto done;
+    if ((st = vdb_ids_alloc(db, 1, &id)) != VDB_OK ||
+        (st = vdb_collection_new(c->schema, id, &nc)) != VDB_OK)
+        goto done;
+    for (size_t i = 0; i < c->nparts && st == VDB_OK; i++) /* partitions keep their ids */
+        st = vdb_collection_add_partition(nc, c->parts[i].name, c->parts[i].id);
+    if (st != VDB_OK || (st = vdb_collection_encode(nc, NULL, -1, &b)) != VDB_OK)
+        goto done;
+    vdb_lock_mu(&c->write_mu, VDB_RANK_WRITE); /* wait for a write in flight */
+    char ckey[300], prefix[64];
+    idx_copy x = {&t, id};
+    vdb_collection_key(ckey, sizeof ckey, c->name);
+    snprintf(prefix, sizeof prefix, "idx/%016llx/", (unsigned long long)c->id);
+    st = collect_data_keys(db, c, &keys);
+    if (st == VDB_OK)
+        st = db->meta.be->scan(db->meta.h, prefix, copy_index_def, &x);
+    if (st == VDB_OK)
+        st = vdb_ddl_log(db, "truncate_collection", c->name, c->id);
+    if (st == VDB_OK) {
+        for (size_t i = 0; i < keys.n; i++)
+            vdb_metatxn_add(&t, VDB_META_DELETE, keys.keys[i], NULL);
+        vdb_metatxn_add(&t, VDB_META_PUT, ckey, &b);
+        st = vdb_metatxn_commit(db, &t);
+    }
+    if (st == VDB_OK)
+        c->dropped = true; /* a seal in flight writes nothing more for it */
+    vdb_unlock_mu(&c->write_mu, VDB_RANK_WRITE);
+    if (st != VDB_OK)
+        goto done;
+    /* committed: the new collection is the one the meta store has (its index definitions
+     * read back as at open); what fails below fails as at the next open */
+    st = vdb_load_indexes(db, nc);
+    discard_data(db, c);
+    vdb_catalog_replace(&db->catalog, c, nc);
+    vdb_events_notify(db);
+    vdb_collection_free(c);
+    nc = NULL;
+done:
+    vdb_unlock_rw(&db->catalog.lock, VDB_RANK_CATALOG);
+    vdb_collection_free(nc);
+    key_list_free(&keys);
+    vdb_metatxn_free(&t);
+    vdb_buf_free(&b);
     return st;
 }
 

@@ -192,9 +192,10 @@ vdb_status vdb_compact(vdb_db *db, const char *collection)
     VDB_CHECK_ARG(db, "vdb_compact: db is NULL");
     vdb_lock_rd(&db->catalog.lock, VDB_RANK_CATALOG);
     vdb_status st = VDB_OK;
+    const vdb_collection *only = collection ? vdb_catalog_find(&db->catalog, collection) : NULL;
     for (size_t i = 0; i < db->catalog.n && st == VDB_OK; i++) {
         vdb_collection *c = db->catalog.colls[i];
-        if (collection && strcmp(c->name, collection))
+        if (collection && c != only)
             continue;
         vdb_lock_mu(&c->write_mu, VDB_RANK_WRITE);
         if (!c->failed)

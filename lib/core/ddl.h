@@ -5,7 +5,8 @@
 
 #include "core/db.h"
 
-/* Appends "<what> <name>" for collection coll, stamped with a fresh timestamp. */
+/* Appends "<what> <name>" for collection coll, stamped with a fresh timestamp (name: the
+ * collection's; "<alias> <collection>" for the alias calls, "<old> <new>" for a rename). */
 vdb_status vdb_ddl_log(vdb_db *db, const char *what, const char *name, uint64_t coll);
 
 #endif

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "core/aliases.h"
 #include "core/apply.h"
 #include "core/indexes.h"
 #include "core/recovery.h"
@@ -256,6 +257,8 @@ vdb_status vdb_recover(vdb_db *db)
     vdb_status st = db->meta.be->scan(db->meta.h, "coll/", load_collection, &cl);
     if (st == VDB_OK)
         st = cl.st;
+    if (st == VDB_OK)
+        st = vdb_load_aliases(db);
     for (size_t i = 0; i < db->catalog.n && st == VDB_OK; i++) {
         vdb_collection *c = db->catalog.colls[i];
         char prefix[64];

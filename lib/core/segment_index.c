@@ -113,9 +113,13 @@ typedef struct build_job {
 static void report(build_job *j, uint64_t done)
 {
     vdb_db *db = j->db;
+    char name[VDB_MAX_NAME + 1]; /* a rename may change it meanwhile: read under the lock */
+    vdb_lock_rd(&j->c->lock, VDB_RANK_COLL);
+    snprintf(name, sizeof name, "%s", j->c->name);
+    vdb_unlock_rw(&j->c->lock, VDB_RANK_COLL);
     pthread_mutex_lock(&db->progress_mu);
     if (db->progress_fn)
-        db->progress_fn(db->progress_arg, j->c->name, j->c->schema->fields[j->col].def.name,
+        db->progress_fn(db->progress_arg, name, j->c->schema->fields[j->col].def.name,
                         done, j->rows);
     pthread_mutex_unlock(&db->progress_mu);
 }
@@ -160,10 +164,10 @@ static void build_run(vdb_job *job)
     vdb_status st = vdb_vindex_build(&j->spec, &rows, db->build_threads, on_progress, j, &v);
     if (st != VDB_OK) {
         char msg[1024];
+        vdb_lock_wr(&c->lock, VDB_RANK_COLL); /* c->name: see report */
         snprintf(msg, sizeof msg, "building the %s index of '%s' on segment %llu of '%s' "
                  "failed: %s", j->spec.kind->name, f->name,
                  (unsigned long long)info.id, c->name, vdb_err_get());
-        vdb_lock_wr(&c->lock, VDB_RANK_COLL);
         vdb_field_index *x = &c->index[j->col];
         if (x->gen == j->gen) {
             c->index_failures++;

@@ -160,9 +160,11 @@ static vdb_status write_rows(vdb_db *db, const char *collection, const char *par
     shard_parts parts = {0};
     uint64_t *pos = NULL;
     vdb_result *keys = NULL;
+    size_t ncols = 0; /* for the clean-up, after the catalog lock: c may be gone by then */
     vdb_status st = vdb_catalog_lookup(&db->catalog, collection, &c);
     if (st != VDB_OK)
         goto out;
+    ncols = c->ncols;
     const char *pname = partition ? partition : VDB_DEFAULT_PARTITION;
     cols = vdb_calloc(c->ncols, sizeof *cols);
     pos = vdb_calloc(c->nshards, sizeof *pos);
@@ -230,11 +232,11 @@ out:
     vdb_result_free(keys);
     vdb_unlock_rw(&db->catalog.lock, VDB_RANK_CATALOG);
     if (cols) {
-        for (size_t i = 0; i < c->ncols; i++)
+        for (size_t i = 0; i < ncols; i++)
             vdb_column_free(&cols[i]);
     }
     if (parts.cols)
-        parts_free(&parts, c->ncols);
+        parts_free(&parts, ncols);
     vdb_free(cols);
     vdb_free(pos);
     return st;

@@ -247,7 +247,9 @@ class EmbeddedTransport:
                     metric_type=MetricType(d.metric) if t == DataType.FLOAT_VECTOR and d.metric
                     else None,
                     description=(d.description or b"").decode("utf-8"), **kw))
-            return Info(name, fields, bool(L.vdb_schema_dynamic(s)), L.vdb_schema_shards(s))
+            # the collection's own name (name may be an alias of it)
+            return Info(L.vdb_schema_name(s).decode("utf-8"), fields,
+                        bool(L.vdb_schema_dynamic(s)), L.vdb_schema_shards(s))
         finally:
             L.vdb_schema_free(s)
 
@@ -312,6 +314,36 @@ class EmbeddedTransport:
 
     def list_collections(self):
         return self._names(self._lib.vdb_list_collections)
+
+    # ---- aliases, rename, truncate -----------------------------------------------------------
+
+    def alias(self, op, coll, alias):
+        """op: "create", "alter" (coll and alias) or "drop" (alias)."""
+        L = self._lib
+        with self._ddl.shared():
+            if op == "drop":
+                self._check(L.vdb_drop_alias(self._db, _b(alias)))
+            else:
+                fn = L.vdb_create_alias if op == "create" else L.vdb_alter_alias
+                self._check(fn(self._db, _b(coll), _b(alias)))
+
+    def describe_alias(self, alias):
+        buf = ctypes.create_string_buffer(256)
+        self._check(self._lib.vdb_describe_alias(self._db, _b(alias), buf, len(buf)))
+        return buf.value.decode("utf-8")
+
+    def list_aliases(self, coll):
+        return self._names(self._lib.vdb_list_aliases, _b(coll) if coll else None)
+
+    def rename_collection(self, old, new):
+        with self._ddl.shared():
+            self._check(self._lib.vdb_rename_collection(self._db, _b(old), _b(new)))
+        self._builds.forget(old)
+
+    def truncate_collection(self, coll):
+        with self._ddl.shared():
+            self._check(self._lib.vdb_truncate_collection(self._db, _b(coll)))
+        self._builds.forget(coll)
 
     def create_partition(self, coll, part):
         with self._ddl.shared():
@@ -604,14 +636,16 @@ class EmbeddedTransport:
             types = {g.name: self._index_type(coll, g.name) for g in info.fields}
             busy = any(st[k] for k in ("row_count", "growing_rows", "sealed_rows",
                                        "deleted_rows", "sealed_segments"))
-            busy = busy or self.list_partitions(coll) != ["_default"] or any(
+            busy = busy or self.list_partitions(coll) != ["_default"] or \
+                bool(self.list_aliases(coll)) or any(
                 t is not None and (name == field or t.upper() not in _PARAMLESS)
                 for name, t in types.items())
             if busy:
                 raise einval("metric type not match: the index asks for %s, field '%s' is %s: "
                              "libvdb fixes a vector field's metric when the collection is "
                              "created (it can change only while the collection is empty and "
-                             "has no index; give it at create, e.g. the field's metric_type)"
+                             "has no index nor alias; give it at create, e.g. the field's "
+                             "metric_type)"
                              % (metric.name, field, (f.metric_type or MetricType.L2).name))
             f.metric_type = metric
             s = self._new_schema(coll, info.fields, info.dynamic, info.num_shards, None)

@@ -187,6 +187,14 @@ PROTOTYPES = {
     "vdb_create_partition": (st, [db_p, c_char_p, c_char_p]),
     "vdb_drop_partition": (st, [db_p, c_char_p, c_char_p]),
     "vdb_list_partitions": (st, [db_p, c_char_p, POINTER(POINTER(vdb_names))]),
+    # aliases, rename, truncate
+    "vdb_create_alias": (st, [db_p, c_char_p, c_char_p]),
+    "vdb_alter_alias": (st, [db_p, c_char_p, c_char_p]),
+    "vdb_drop_alias": (st, [db_p, c_char_p]),
+    "vdb_list_aliases": (st, [db_p, c_char_p, POINTER(POINTER(vdb_names))]),
+    "vdb_describe_alias": (st, [db_p, c_char_p, c_char_p, c_size_t]),
+    "vdb_rename_collection": (st, [db_p, c_char_p, c_char_p]),
+    "vdb_truncate_collection": (st, [db_p, c_char_p]),
     # batches
     "vdb_batch_new": (st, [POINTER(batch_p)]),
     "vdb_batch_free": (None, [batch_p]),

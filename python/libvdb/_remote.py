@@ -243,7 +243,9 @@ class RemoteTransport:
                 nullable=bool(f.get("nullable")),
                 metric_type=params.get("metric_type") if t == DataType.FLOAT_VECTOR else None,
                 description=f.get("description") or "", **kw))
-        return Info(name, fields, bool(d.get("enableDynamicField")), d.get("shardsNum") or 1)
+        # the collection's own name (name may be an alias of it)
+        return Info(d.get("collectionName") or name, fields, bool(d.get("enableDynamicField")),
+                    d.get("shardsNum") or 1)
 
     def create_collection(self, name, fields, dynamic, shards, description, indexes):
         out = []
@@ -301,6 +303,28 @@ class RemoteTransport:
 
     def list_collections(self):
         return list(self._data("collections/list", {}) or [])
+
+    # ---- aliases, rename, truncate -----------------------------------------------------------
+
+    def alias(self, op, coll, alias):
+        """op: "create", "alter" (coll and alias) or "drop" (alias)."""
+        body = {"aliasName": alias}
+        if op != "drop":
+            body["collectionName"] = coll
+        self.call("aliases/" + op, body, write=True)
+
+    def describe_alias(self, alias):
+        return str(self._data("aliases/describe", {"aliasName": alias})["collectionName"])
+
+    def list_aliases(self, coll):
+        return list(self._data("aliases/list", {"collectionName": coll} if coll else {}) or [])
+
+    def rename_collection(self, old, new):
+        self.call("collections/rename", {"collectionName": old, "newCollectionName": new},
+                  write=True)
+
+    def truncate_collection(self, coll):
+        self.call("collections/truncate", {"collectionName": coll}, write=True)
 
     def create_partition(self, coll, part):
         self.call("partitions/create", {"collectionName": coll, "partitionName": part},

@@ -81,8 +81,6 @@ for _names, _what in (
         (("hybrid_search",), "hybrid (multi-vector) search"),
         (("search_iterator",), "search iterators (page with offset, up to 16384)"),
         (("query_iterator",), "query iterators (page with limit and offset)"),
-        (("rename_collection",), "renaming collections"),
-        (("truncate_collection",), "truncating collections (drop and create it)"),
         (("alter_collection_properties", "drop_collection_properties"),
          "collection properties"),
         (("alter_collection_field", "add_collection_field", "drop_collection_field",
@@ -90,8 +88,6 @@ for _names, _what in (
         (("add_collection_function", "alter_collection_function", "drop_collection_function",
           "add_function_field", "drop_function_field"), "functions"),
         (("alter_index_properties", "drop_index_properties"), "index properties"),
-        (("create_alias", "drop_alias", "alter_alias", "describe_alias", "list_aliases"),
-         "aliases"),
         (("create_database", "drop_database", "alter_database_properties",
           "drop_database_properties"), "databases (one database, 'default', per folder)"),
         (("create_user", "drop_user", "update_password", "update_user", "list_users",
@@ -538,17 +534,95 @@ class MilvusClient:
             d.setdefault("element_type", DataType.NONE)
             fields.append(d)
         return {
-            "collection_name": collection_name,
+            "collection_name": info.name,  # the collection's own name, when asked by an alias
             "auto_id": info.pk.auto_id,
             "num_shards": info.num_shards,
             "description": "",  # neither the C API nor vdb-server gives it back
             "fields": fields,
-            "aliases": [],
+            "aliases": self._t.list_aliases(info.name),
             "consistency_level": _LEVEL_NUMBERS[self._levels.get(collection_name, "Strong")],
             "properties": {},
             "num_partitions": len(self._t.list_partitions(collection_name)),
             "enable_dynamic_field": info.dynamic,
         }
+
+    # ---- aliases, rename, truncate ----------------------------------------------------------
+
+    def _name_arg(self, what, v):
+        if not isinstance(v, str) or not v:
+            raise einval("%s must be a non-empty string, not %r" % (what, v))
+
+    @_api
+    def create_alias(self, collection_name, alias, timeout=None, **kwargs):
+        """Another name of the collection: every call takes it (drop_collection refuses it).
+        The same alias for the same collection again is no error; for another collection it
+        is an AlreadyExistsError (alter_alias moves an alias)."""
+        _check_kwargs("create_alias", kwargs)
+        self._name_arg("collection_name", collection_name)
+        self._name_arg("alias", alias)
+        self._forget(alias)
+        self._t.alias("create", collection_name, alias)
+
+    @_api
+    def alter_alias(self, collection_name, alias, timeout=None, **kwargs):
+        """Moves an existing alias to collection_name, in one step: a call through the alias
+        sees one collection or the other."""
+        _check_kwargs("alter_alias", kwargs)
+        self._name_arg("collection_name", collection_name)
+        self._name_arg("alias", alias)
+        self._forget(alias)
+        self._t.alias("alter", collection_name, alias)
+        self._forget(alias)
+
+    @_api
+    def drop_alias(self, alias, timeout=None, **kwargs):
+        """NotFoundError if there is no such alias."""
+        _check_kwargs("drop_alias", kwargs)
+        self._name_arg("alias", alias)
+        self._forget(alias)
+        self._t.alias("drop", None, alias)
+
+    @_api
+    def describe_alias(self, alias, timeout=None, **kwargs):
+        """{"alias", "collection_name", "db_name"} as pymilvus."""
+        _check_kwargs("describe_alias", kwargs)
+        self._name_arg("alias", alias)
+        return {"alias": alias, "collection_name": self._t.describe_alias(alias),
+                "db_name": "default"}
+
+    @_api
+    def list_aliases(self, collection_name="", timeout=None, **kwargs):
+        """{"aliases": [...], "collection_name", "db_name"} as pymilvus: the aliases of
+        collection_name, or of every collection when it is empty."""
+        _check_kwargs("list_aliases", kwargs)
+        if not isinstance(collection_name, str):
+            raise einval("collection_name must be a string, not %r" % (collection_name,))
+        return {"aliases": self._t.list_aliases(collection_name),
+                "collection_name": collection_name, "db_name": "default"}
+
+    @_api
+    def rename_collection(self, old_name, new_name, target_db="", timeout=None, **kwargs):
+        """Renames a collection (not through an alias); its aliases follow it. target_db may
+        only be "" or "default" (one database per folder)."""
+        _check_kwargs("rename_collection", kwargs)
+        self._name_arg("old_name", old_name)
+        self._name_arg("new_name", new_name)
+        if target_db not in ("", None, "default"):
+            raise _unsupported("rename_collection(target_db=%r): libvdb has one database, "
+                               "'default'" % (target_db,))
+        self._forget(old_name)
+        self._forget(new_name)
+        self._t.rename_collection(old_name, new_name)
+        self._forget(old_name)
+        if old_name in self._levels:
+            self._levels[new_name] = self._levels.pop(old_name)
+
+    @_api
+    def truncate_collection(self, collection_name, timeout=None, **kwargs):
+        """Removes every row (Milvus 2.6): the schema, partitions, indexes and aliases stay."""
+        _check_kwargs("truncate_collection", kwargs)
+        self._name_arg("collection_name", collection_name)
+        self._t.truncate_collection(collection_name)
 
     @_api
     def get_collection_stats(self, collection_name, timeout=None, **kwargs):

@@ -164,6 +164,9 @@ _BY_MILVUS_CODE = {
     800: (NotFoundError, Status.ENOTFOUND),          # DatabaseNotFound
     1001: (StorageIOError, Status.EIO),              # IoFailed
     1100: (InvalidArgumentError, Status.EINVAL),     # ParameterInvalid
+    1600: (NotFoundError, Status.ENOTFOUND),         # AliasNotFound
+    1601: (AlreadyExistsError, Status.EEXIST),       # AliasCollectionNameConflict
+    1602: (AlreadyExistsError, Status.EEXIST),       # AliasAlreadyExist
     1102: (InvalidArgumentError, Status.EINVAL),     # ParameterTooLarge
     1700: (NotFoundError, Status.ENOTFOUND),         # FieldNotFound
     1800: (AuthenticationError, Status.EINVAL),      # NeedAuthenticate

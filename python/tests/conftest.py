@@ -122,6 +122,8 @@ def connect(mode, db_path, request):
         return lambda **kw: libvdb.MilvusClient(db_path, **kw)
     srv = request.getfixturevalue("server")
     with libvdb.MilvusClient(srv.uri, token=TOKEN) as c:  # every test starts from nothing
+        for alias in c.list_aliases()["aliases"]:
+            c.drop_alias(alias)
         for name in c.list_collections():
             c.drop_collection(name)
     return lambda **kw: libvdb.MilvusClient(srv.uri, token=TOKEN, **kw)

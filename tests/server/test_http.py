@@ -141,12 +141,62 @@ class BadRequests(Base):
         self.assertEqual((r.status, r.read()), (200, b"OK"))
         c.close()
 
-    def test_rename_and_other_database(self):
+    def test_rename_aliases_truncate_and_other_database(self):
         self.create("ren")
+        self.srv.post("collections/drop", {"collectionName": "r2"})
+        self.srv.call("entities/insert", {"collectionName": "ren",
+                                          "data": [{"id": 1, "vector": vec(1, DIM)}]})
+        self.srv.call("aliases/create", {"collectionName": "ren", "aliasName": "ra"})
+        self.assertCode(self.srv.post("aliases/create", {"collectionName": "ren",
+                                                         "aliasName": "ren"}), 1601)
+        self.create("other")
+        self.assertCode(self.srv.post("aliases/create", {"collectionName": "other",
+                                                         "aliasName": "ra"}), 1602)
+        self.assertCode(self.srv.post("aliases/create", {"collectionName": "nope",
+                                                         "aliasName": "rb"}), 100)
+        self.assertCode(self.srv.post("aliases/describe", {"aliasName": "nope"}), 1600)
+        self.assertCode(self.srv.post("aliases/drop", {"aliasName": "nope"}), 1600)
+        self.assertCode(self.srv.post("aliases/alter", {"collectionName": "ren",
+                                                        "aliasName": "nope"}), 1600)
+        self.assertCode(self.srv.post("aliases/create", {"aliasName": "x"}), 1802)
+        self.assertEqual(self.srv.call("aliases/list", {"collectionName": "ren"}), ["ra"])
+        self.assertEqual(self.srv.call("aliases/describe", {"aliasName": "ra"}),
+                         {"aliasName": "ra", "collectionName": "ren", "dbName": "default"})
+        d = self.srv.call("collections/describe", {"collectionName": "ra"})
+        self.assertEqual((d["collectionName"], d["aliases"]), ("ren", ["ra"]))
+        got = self.srv.call("entities/get", {"collectionName": "ra", "id": [1]})
+        self.assertEqual([r["id"] for r in got], [1])
+        # dropping a collection with an alias, or through one, is refused
+        self.assertCode(self.srv.post("collections/drop", {"collectionName": "ren"}), 1100)
+        self.assertCode(self.srv.post("collections/drop", {"collectionName": "ra"}), 1100)
+        # rename: the alias follows
         self.assertCode(self.srv.post("collections/rename", {"collectionName": "ren",
-                                                            "newCollectionName": "r2"}), 3000)
+                                                            "newCollectionName": "other"}),
+                        1100)
+        self.assertCode(self.srv.post("collections/rename", {"collectionName": "ren",
+                                                            "newCollectionName": "r2",
+                                                            "newDbName": "db2"}), 800)
+        self.srv.call("collections/rename", {"collectionName": "ren", "newCollectionName": "r2"})
+        self.assertEqual(self.srv.call("aliases/describe", {"aliasName": "ra"})["collectionName"],
+                         "r2")
+        self.assertFalse(self.srv.call("collections/has", {"collectionName": "ren"})["has"])
+        stats = self.srv.call("collections/get_stats", {"collectionName": "r2"})
+        self.assertEqual(stats["rowCount"], 1)
+        # truncate keeps the collection, empties it
+        self.srv.call("collections/truncate", {"collectionName": "ra"})
+        self.assertEqual(self.srv.call("collections/get_stats", {"collectionName": "r2"}),
+                         {"rowCount": 0})
+        self.assertCode(self.srv.post("collections/truncate", {"collectionName": "nope"}), 100)
+        # alter moves it
+        self.srv.call("aliases/alter", {"collectionName": "other", "aliasName": "ra"})
+        self.assertEqual(self.srv.call("aliases/list", {}), ["ra"])
+        self.assertEqual(self.srv.call("aliases/list", {"collectionName": "r2"}), [])
+        self.srv.call("aliases/drop", {"aliasName": "ra"})
+        self.assertEqual(self.srv.call("aliases/list", {}), [])
+        self.srv.call("collections/drop", {"collectionName": "r2"})
+        self.srv.call("collections/drop", {"collectionName": "other"})
         self.assertCode(self.srv.post("collections/list", {"dbName": "other"}), 800)
-        self.assertEqual(self.srv.call("collections/list", {"dbName": "default"}).count("ren"), 1)
+        self.assertNotIn("ren", self.srv.call("collections/list", {"dbName": "default"}))
 
 
 class Auth(Base):

@@ -197,13 +197,50 @@ test('errors carry Milvus codes', async () => {
   const r = await client.describeCollection({ collection_name: 'no_such_collection' });
   assert.equal(r.status.code, 100);
   assert.equal(r.status.error_code, 'CollectionNotExists');
-  const a = await client.createAlias({ collection_name: 'x', alias: 'y' });
-  assert.equal(a.code, 3000);
-  assert.match(a.reason, /aliases are not supported/);
+  const a = await client.createAlias({ collection_name: 'no_such_collection', alias: 'y' });
+  assert.equal(a.code, 100);
+  const da = await client.describeAlias({ collection_name: 'x', alias: 'no_such_alias' });
+  assert.equal(da.status.code, 1600);
   const v = await client.getVersion();
   assert.equal(v.status.code, 0);
   const health = await client.checkHealth();
   assert.equal(health.isHealthy, true);
+});
+
+test('aliases, rename and truncate', async () => {
+  const name = 'alias_target', other = 'alias_other';
+  const al = { collection_name: name, alias: 'al' }; // the SDK wants a collection name here
+  await client.dropAlias(al);
+  for (const n of [name, other, 'alias_renamed']) await client.dropCollection({ collection_name: n });
+  ok(await client.createCollection({ collection_name: name, dimension: 4 }), 'create');
+  ok(await client.createCollection({ collection_name: other, dimension: 4 }), 'create other');
+  ok(await client.createAlias({ collection_name: name, alias: 'al' }), 'create alias');
+  assert.equal((await client.createAlias({ collection_name: other, alias: 'al' })).code, 1602);
+  assert.equal((await client.createAlias({ collection_name: other, alias: name })).code, 1601);
+  ok(await client.insert({ collection_name: 'al', data: [{ id: 1, vector: [1, 2, 3, 4] }] }),
+    'insert through the alias');
+  const d = ok(await client.describeAlias(al), 'describe alias');
+  assert.equal(d.collection, name);
+  const l = ok(await client.listAliases({ collection_name: name }), 'list aliases');
+  assert.deepEqual(l.aliases, ['al']);
+  const dc = ok(await client.describeCollection({ collection_name: 'al' }), 'describe');
+  assert.equal(dc.collection_name, name);
+  assert.deepEqual(dc.aliases, ['al']);
+  assert.equal((await client.dropCollection({ collection_name: name })).code, 1100);
+  ok(await client.renameCollection({ collection_name: name, new_collection_name: 'alias_renamed' }),
+    'rename');
+  assert.equal(ok(await client.describeAlias(al)).collection, 'alias_renamed');
+  const c = await client.count({ collection_name: 'al' });
+  assert.equal(c.data, 1);
+  if (client.truncateCollection) {
+    ok(await client.truncateCollection({ collection_name: 'al' }), 'truncate');
+    assert.equal((await client.count({ collection_name: 'alias_renamed' })).data, 0);
+  }
+  ok(await client.alterAlias({ collection_name: other, alias: 'al' }), 'alter alias');
+  assert.equal(ok(await client.describeAlias(al)).collection, other);
+  ok(await client.dropAlias(al), 'drop alias');
+  assert.equal((await client.describeAlias(al)).status.code, 1600);
+  for (const n of [other, 'alias_renamed']) ok(await client.dropCollection({ collection_name: n }));
 });
 
 test('a wrong token gets Milvus auth error', { skip: !token }, async () => {
