@@ -393,6 +393,10 @@ typedef struct vdb_stats {
     uint64_t index_bytes;      /* memory held by the vector indexes of sealed segments */
     uint64_t indexed_rows;     /* rows of sealed segments that have every vector index */
     uint64_t failed_index_builds; /* builds of the current indexes that failed */
+    /* torn tails (a write that was never acknowledged, cut by the rule in docs/ARCHITECTURE.md,
+     * "Damage") the log cut off this collection's channels since the database opened; each
+     * cut is also a line on stderr. Counted by the local WAL; 0 with other log backends. */
+    uint64_t torn_tails;
 } vdb_stats;
 
 VDB_EXPORT vdb_status vdb_collection_stats(vdb_db *db, const char *collection, vdb_stats *out);

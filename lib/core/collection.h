@@ -59,6 +59,7 @@ typedef struct vdb_field_index {
 typedef struct vdb_collection {
     char *name;
     uint64_t id;
+    uint64_t incarnation;    /* its creation timestamp (0: made before incarnations) */
     vdb_schema *schema;
     /* segment layout: schema fields, then "$meta" when dynamic */
     size_t ncols;
@@ -86,10 +87,12 @@ typedef struct vdb_collection {
     vdb_segment **sealed;
 } vdb_collection;
 
-/* A collection in memory with no partitions yet (schema is copied). */
-vdb_status vdb_collection_new(const vdb_schema *schema, uint64_t id, vdb_collection **out);
+/* A collection in memory with no partitions yet (schema is copied). incarnation (its creation
+ * timestamp; 0 for one made before incarnations) is part of its channel and object names. */
+vdb_status vdb_collection_new(const vdb_schema *schema, uint64_t id, uint64_t incarnation,
+                              vdb_collection **out);
 void vdb_collection_free(vdb_collection *c);
-/* The meta-store record of c ("coll/<name>": id, schema, partitions); extra (may be NULL) is
+/* The meta-store record of c ("coll/<name>": id, schema, partitions, incarnation); extra (may be NULL) is
  * added to the partitions and skip_slot (-1: none) left out, for DDL that is not applied yet. */
 vdb_status vdb_collection_encode(const vdb_collection *c, const vdb_partition *extra,
                                  int skip_slot, vdb_buf *out);

@@ -24,12 +24,13 @@ vdb_status vdb_create_collection(vdb_db *db, const vdb_schema *schema)
         st = vdb_set_errmsg(VDB_EEXIST, "collection '%s' already exists", schema->name);
         goto done;
     }
-    uint64_t ids;
+    uint64_t ids, born;
     /* the slot in the list first: nothing can fail once the meta store has it */
     if ((st = vdb_catalog_reserve(&db->catalog)) != VDB_OK)
         goto done;
     if ((st = vdb_ids_alloc(db, 2, &ids)) != VDB_OK ||
-        (st = vdb_collection_new(schema, ids, &c)) != VDB_OK ||
+        (st = vdb_tso_next(db->tso, &born)) != VDB_OK ||
+        (st = vdb_collection_new(schema, ids, born, &c)) != VDB_OK ||
         (st = vdb_collection_add_partition(c, VDB_DEFAULT_PARTITION, ids + 1)) != VDB_OK ||
         (st = vdb_collection_encode(c, NULL, -1, &b)) != VDB_OK ||
         (st = vdb_ddl_log(db, "create_collection", c->name, c->id)) != VDB_OK)

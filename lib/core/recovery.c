@@ -212,6 +212,33 @@ fail:
     return 1;
 }
 
+static vdb_status check_channel_end(vdb_db *db, const vdb_collection *c, uint32_t s)
+{
+    const vdb_shard *sh = &c->shards[s];
+    if (sh->ckpt_pos == 0)
+        return VDB_OK;
+    uint64_t last = 0;
+    vdb_status st = vdb_log_store_last_pos(&db->log, sh->channel, &last);
+    if (st == VDB_EUNSUPPORTED) { /* a backend without last_pos: nothing to compare */
+        vdb_err_clear();
+        return VDB_OK;
+    }
+    if (st != VDB_OK)
+        return st;
+    if (last >= sh->ckpt_pos)
+        return VDB_OK;
+    char key[96], where[256] = "";
+    vdb_meta_key(key, sizeof key, "ckpt", c->id, s);
+    if (!db->opts.log_uri) /* the default wal:// folder: name the channel's folder */
+        snprintf(where, sizeof where, " in %.100s/wal/%s", db->path, sh->channel);
+    return vdb_set_errmsg(VDB_ECORRUPT,
+                          "collection '%s': log channel %s%s ends at position %llu, before its "
+                          "checkpoint %llu (meta %s): the log lost records it had (its files "
+                          "removed or cut)",
+                          c->name, sh->channel, where, (unsigned long long)last,
+                          (unsigned long long)sh->ckpt_pos, key);
+}
+
 static vdb_status replay_collection(vdb_db *db, vdb_collection *c)
 {
     replay r = {.db = db, .c = c};
@@ -231,6 +258,11 @@ static vdb_status replay_collection(vdb_db *db, vdb_collection *c)
                 st = r.st;
         }
     }
+    /* The checkpoint in the meta store bounds what the log must hold: a channel that ends
+     * before it lost records (a file removed or cut), and appending to it would hand out
+     * positions below the checkpoint, which the next open would skip. */
+    for (uint32_t s = 0; s < c->nshards && st == VDB_OK; s++)
+        st = check_channel_end(db, c, s);
     /* ABORT records after the torn parts, in the channels that hold them */
     for (size_t i = 0; i < r.ntorn && st == VDB_OK; i++) {
         uint32_t shard = r.torn[i].seen;

@@ -276,6 +276,11 @@ static vdb_status get_file(const vdb_manifest *m, const vdb_object_backend *be, 
         char why[512];
         snprintf(why, sizeof why, "%s", vdb_err_get());
         *data = NULL;
+        /* The manifest lists it, so it was written: gone is damage, not a missing name. */
+        if (st == VDB_ENOTFOUND)
+            return vdb_set_errmsg(VDB_ECORRUPT, "segment %llu: object '%s' is missing (its "
+                                  "manifest lists it): %s", (unsigned long long)m->id, f->key,
+                                  why);
         return vdb_set_errmsg(st, "segment %llu: object '%s': %s", (unsigned long long)m->id,
                               f->key, why);
     }
