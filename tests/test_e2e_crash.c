@@ -1044,6 +1044,68 @@ static void test_missing_segment_object_fails_open_naming_it(void **state)
     damage_object_and_reopen("objgone", true);
 }
 
+/* vdb_check reads every segment file and log record of the open database and reports each
+ * problem, naming its file. */
+typedef struct problems {
+    int n;
+    char msgs[8][1024];
+    vdb_status st[8];
+} problems;
+
+static void on_problem(void *arg, vdb_status st, const char *msg)
+{
+    problems *p = arg;
+    if (p->n < 8) {
+        p->st[p->n] = st;
+        snprintf(p->msgs[p->n], sizeof p->msgs[0], "%s", msg);
+    }
+    p->n++;
+}
+
+static bool some_problem_names(const problems *p, const char *what)
+{
+    for (int i = 0; i < p->n && i < 8; i++)
+        if (strstr(p->msgs[i], what))
+            return true;
+    return false;
+}
+
+static void test_vdb_check_reports_each_damaged_file(void **state)
+{
+    (void)state;
+    char *path = test_tmpdir("check");
+    make_db(path, 1, 3, true);
+    vdb_db *db = open_ok(path);
+    assert_int_equal(insert_batch(db, 3), VDB_OK);
+    problems p = {0};
+    uint64_t n = 99;
+    assert_int_equal(vdb_check(db, on_problem, &p, &n), VDB_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(p.n, 0);
+    /* Damage three files under the open database. */
+    char objs[4096], col[4096], bloom[4096], dir[4096], wal[4400];
+    snprintf(objs, sizeof objs, "%s/objects", path);
+    assert_true(find_object(objs, strlen(objs), "col_", col, sizeof col));
+    assert_true(find_object(objs, strlen(objs), "bloom", bloom, sizeof bloom));
+    flip_byte(col, file_size(col) / 2);
+    assert_int_equal(unlink(bloom), 0);
+    only_channel(path, dir, sizeof dir, wal, sizeof wal);
+    flip_byte(wal, file_size(wal) - 200); /* inside batch 3's record: the log's last */
+    assert_int_equal(vdb_check(db, on_problem, &p, &n), VDB_ECORRUPT);
+    assert_int_equal(n, 3);
+    assert_int_equal(p.n, 3);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(p.st[i], VDB_ECORRUPT);
+    assert_true(some_problem_names(&p, col + strlen(objs) + 1));
+    assert_true(some_problem_names(&p, bloom + strlen(objs) + 1));
+    assert_true(some_problem_names(&p, strrchr(wal, '/') + 1));
+    assert_non_null(strstr(vdb_errmsg(NULL), "3 problems"));
+    assert_int_equal(vdb_check(db, NULL, NULL, NULL), VDB_ECORRUPT); /* no callback needed */
+    vdb_close(db);
+    test_rmdir(path);
+    free(path);
+}
+
 /* ---- the folder lock -------------------------------------------------------------------------- */
 
 static void test_second_process_gets_elocked_with_pid_until_holder_killed(void **state)
@@ -1116,6 +1178,7 @@ int main(void)
         cmocka_unit_test(test_torn_two_shard_insert_stays_invisible_after_other_shard_flushes),
         cmocka_unit_test(test_corrupt_segment_object_fails_open_with_ecorrupt_naming_it),
         cmocka_unit_test(test_missing_segment_object_fails_open_naming_it),
+        cmocka_unit_test(test_vdb_check_reports_each_damaged_file),
         cmocka_unit_test(test_second_process_gets_elocked_with_pid_until_holder_killed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -212,7 +212,7 @@ fail:
     return 1;
 }
 
-static vdb_status check_channel_end(vdb_db *db, const vdb_collection *c, uint32_t s)
+vdb_status vdb_check_channel_end(vdb_db *db, const vdb_collection *c, uint32_t s)
 {
     const vdb_shard *sh = &c->shards[s];
     if (sh->ckpt_pos == 0)
@@ -262,7 +262,7 @@ static vdb_status replay_collection(vdb_db *db, vdb_collection *c)
      * before it lost records (a file removed or cut), and appending to it would hand out
      * positions below the checkpoint, which the next open would skip. */
     for (uint32_t s = 0; s < c->nshards && st == VDB_OK; s++)
-        st = check_channel_end(db, c, s);
+        st = vdb_check_channel_end(db, c, s);
     /* ABORT records after the torn parts, in the channels that hold them */
     for (size_t i = 0; i < r.ntorn && st == VDB_OK; i++) {
         uint32_t shard = r.torn[i].seen;
