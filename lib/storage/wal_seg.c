@@ -235,7 +235,10 @@ vdb_status wal_seg_next(wal_seg_reader *r, wal_frame_kind *kind, uint64_t *pos,
  * frame boundary. The marker's bounds (the highest durable position, kept in COMMIT) catch
  * those on the writer's next open: any bad or missing record below that position is damage,
  * however torn it looks. They are missing when COMMIT is gone or was never written back
- * (a machine crash under VDB_SYNC_BATCH/OFF), and then the rule above is all there is. */
+ * (a machine crash under VDB_SYNC_BATCH/OFF), and then the rule above is all there is. The
+ * other way round, a torn write whose sectors landed out of order (zeros, then data) or on a
+ * file system that shows stale blocks after a crash reads as damage: refusing is the safe
+ * side. */
 
 #define TORN_SECTOR 512u
 
