@@ -657,26 +657,43 @@ static void test_wal_truncated_last_record_is_ecorrupt_naming_the_file(void **st
     expect_corrupt(path, want);
     assert_int_equal(file_size(file), sz - 3); /* the evidence stays */
 
-    /* The case the rule cannot tell apart from a torn write: without COMMIT. */
+    /* Without COMMIT the cut looks like a torn write; the position the channel had at the
+     * last close (in the meta store) still says records are missing. */
     remove_marker(dir);
+    const char *want2[] = {strrchr(dir, '/') + 1, "loghw/", NULL};
+    expect_corrupt(path, want2);
+    test_rmdir(path);
+    free(path);
+}
+
+/* A torn write (a frame the file ends inside of, never acknowledged) is cut at open: every
+ * acknowledged batch is there, the open counts the cut in vdb_stats.torn_tails (and says it
+ * on stderr), and writes go on after it. */
+static void test_wal_torn_tail_is_cut_and_counted(void **state)
+{
+    (void)state;
+    char *path = test_tmpdir("tornc");
+    make_db(path, 1, 5, false);
+    char dir[4096], file[4400];
+    only_channel(path, dir, sizeof dir, file, sizeof file);
+    off_t sz = file_size(file);
+    /* The header of record 6 claiming 1000 payload bytes, and 20 of them. */
+    uint8_t torn[36] = {0xe8, 0x03, 0, 0, 0x11, 0x22, 0x33, 0x44, 6, 0, 0, 0, 0, 0, 0, 0};
+    for (size_t i = 16; i < sizeof torn; i++)
+        torn[i] = (uint8_t)(i * 7 + 1);
+    append_bytes(file, torn, sizeof torn);
     vdb_db *db = open_ok(path);
-    for (int64_t b = 0; b < 4; b++)
+    for (int64_t b = 0; b < 5; b++)
         assert_int_equal(batch_visible(db, b), batch_rows(b));
-    assert_int_equal(batch_visible(db, 4), 0); /* the torn last record: its batch gone whole */
     vdb_stats stats = {.struct_size = sizeof stats};
     assert_int_equal(vdb_collection_stats(db, COLL, &stats), VDB_OK);
-    uint64_t want_rows = 0;
-    for (int64_t b = 0; b < 4; b++)
-        want_rows += batch_rows(b);
-    assert_int_equal(stats.row_count, want_rows);
-    assert_int_equal(stats.torn_tails, 1); /* the open says so */
+    assert_int_equal(stats.torn_tails, 1);
+    assert_int_equal(file_size(file), sz);
     assert_int_equal(insert_batch(db, 5), VDB_OK);
     vdb_close(db);
     db = open_ok(path);
-    for (int64_t b = 0; b < 4; b++)
+    for (int64_t b = 0; b < 6; b++)
         assert_int_equal(batch_visible(db, b), batch_rows(b));
-    assert_int_equal(batch_visible(db, 4), 0);
-    assert_int_equal(batch_visible(db, 5), batch_rows(5));
     assert_int_equal(vdb_collection_stats(db, COLL, &stats), VDB_OK);
     assert_int_equal(stats.torn_tails, 0); /* nothing cut this time */
     vdb_close(db);
@@ -708,7 +725,7 @@ static void test_wal_deleted_channel_file_or_folder_is_ecorrupt(void **state)
     snprintf(moved, sizeof moved, "%s.moved", dir);
     assert_int_equal(rename(saved, file), 0);
     assert_int_equal(rename(dir, moved), 0);
-    const char *want2[] = {strrchr(dir, '/') + 1, "checkpoint", NULL};
+    const char *want2[] = {strrchr(dir, '/') + 1, "ends at position 0", NULL};
     expect_corrupt(path, want2);
     /* Put back, everything is there. */
     assert_int_equal(rename(moved, dir), 0);
@@ -718,6 +735,28 @@ static void test_wal_deleted_channel_file_or_folder_is_ecorrupt(void **state)
         n_del += row_in_delete_set(i);
     assert_int_equal(batch_visible(db, 1), batch_rows(1) - n_del);
     assert_int_equal(batch_visible(db, 4), batch_rows(4));
+    vdb_close(db);
+    test_rmdir(path);
+    free(path);
+}
+
+/* A collection never sealed has no checkpoint; the position its channel had at the last
+ * close (kept in the meta store) bounds it instead. */
+static void test_wal_removed_folder_of_unsealed_collection_is_ecorrupt(void **state)
+{
+    (void)state;
+    char *path = test_tmpdir("walhw");
+    make_db(path, 1, 3, false);
+    char dir[4096], file[4400], moved[4500];
+    only_channel(path, dir, sizeof dir, file, sizeof file);
+    snprintf(moved, sizeof moved, "%s.moved", dir);
+    assert_int_equal(rename(dir, moved), 0);
+    const char *want[] = {strrchr(dir, '/') + 1, "loghw/", NULL};
+    expect_corrupt(path, want);
+    assert_int_equal(rename(moved, dir), 0);
+    vdb_db *db = open_ok(path);
+    for (int64_t b = 0; b < 3; b++)
+        assert_int_equal(batch_visible(db, b), batch_rows(b));
     vdb_close(db);
     test_rmdir(path);
     free(path);
@@ -932,9 +971,22 @@ static void test_torn_two_shard_insert_stays_invisible_after_other_shard_flushes
     char *path = test_tmpdir("torn2");
     make_db(path, 2, 1, true); /* batch 0, sealed on both shards */
     assert_int_equal(data_channels(path, chans, 8), 2);
-    db = open_ok(path);
-    assert_int_equal(insert_batch(db, 1), VDB_OK); /* the write to tear: parts on both shards */
-    vdb_close(db);
+    /* The write to tear, parts on both shards, by a process that then dies without closing
+     * (so the meta store keeps the channels' positions of the last close). */
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        vdb_options co;
+        open_opts(&co, VDB_SYNC_FULL);
+        co.segment_max_rows = 1u << 20;
+        vdb_db *cdb;
+        if (vdb_open(path, &co, &cdb) != VDB_OK)
+            _exit(2);
+        _exit(insert_batch(cdb, 1) == VDB_OK ? 0 : 3);
+    }
+    int wst;
+    assert_int_equal(waitpid(pid, &wst, 0), pid);
+    assert_true(WIFEXITED(wst) && WEXITSTATUS(wst) == 0);
     /* Tear it: cut the end off shard 1's part (the last record of that channel). */
     char dir[4096], file[4400];
     snprintf(dir, sizeof dir, "%s/wal/%s", path, chans[1]);
@@ -1170,7 +1222,9 @@ int main(void)
         cmocka_unit_test(test_sigkill_writer_sync_off_loses_no_acknowledged_batch),
         cmocka_unit_test(test_wal_garbage_tail_is_cut_and_every_batch_survives),
         cmocka_unit_test(test_wal_truncated_last_record_is_ecorrupt_naming_the_file),
+        cmocka_unit_test(test_wal_torn_tail_is_cut_and_counted),
         cmocka_unit_test(test_wal_deleted_channel_file_or_folder_is_ecorrupt),
+        cmocka_unit_test(test_wal_removed_folder_of_unsealed_collection_is_ecorrupt),
         cmocka_unit_test(test_wal_flipped_bit_in_last_frame_is_ecorrupt),
         cmocka_unit_test(test_recreated_collection_never_reads_an_old_ones_channel),
         cmocka_unit_test(test_wal_corrupt_record_in_middle_fails_open_with_ecorrupt),

@@ -29,6 +29,8 @@ typedef struct vdb_shard {
     uint64_t last_ts;        /* timestamp of the last record applied */
     uint64_t ckpt_pos;       /* everything up to here is in sealed segments */
     uint64_t ckpt_ts;
+    uint64_t hw_pos;         /* the channel's last position when the database last closed
+                                (meta "loghw/<coll>/<shard>"; 0: none): the log holds it */
     vdb_segment **growing;   /* one per partition slot (NULL: none yet) */
     size_t ngrowing;
     /* growing segments rotated out by a seal that has not committed yet: still searched and

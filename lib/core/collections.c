@@ -112,6 +112,9 @@ vdb_status vdb_drop_collection(vdb_db *db, const char *name)
     snprintf(prefix, sizeof prefix, "idx/%016llx/", (unsigned long long)c->id);
     if (st == VDB_OK)
         st = db->meta.be->scan(db->meta.h, prefix, collect_key, &keys);
+    snprintf(prefix, sizeof prefix, "loghw/%016llx/", (unsigned long long)c->id);
+    if (st == VDB_OK)
+        st = db->meta.be->scan(db->meta.h, prefix, collect_key, &keys);
     if (st == VDB_OK && keys.oom)
         st = vdb_set_errmsg(VDB_ENOMEM, "out of memory");
     if (st == VDB_OK && !(ops = vdb_calloc(keys.n + 1, sizeof *ops)))

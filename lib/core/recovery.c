@@ -74,6 +74,48 @@ static int load_ckpt(void *arg, const char *key, const void *val, size_t len)
     return 0;
 }
 
+static int load_hw(void *arg, const char *key, const void *val, size_t len)
+{
+    seg_loader *l = arg;
+    const char *slash = strrchr(key, '/');
+    uint64_t shard = slash ? strtoull(slash + 1, NULL, 16) : UINT64_MAX;
+    if (len != 8 || shard >= l->c->nshards) {
+        l->st = vdb_set_errmsg(VDB_ECORRUPT, "log high-water record %s is malformed", key);
+        return 1;
+    }
+    l->c->shards[shard].hw_pos = vdb_get_u64(val);
+    return 0;
+}
+
+void vdb_save_log_highwater(vdb_db *db)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < db->catalog.n; i++)
+        n += db->catalog.colls[i]->nshards;
+    vdb_meta_op *ops = vdb_calloc(n ? n : 1, sizeof *ops);
+    char (*keys)[64] = vdb_calloc(n ? n : 1, sizeof *keys);
+    uint8_t (*vals)[8] = vdb_calloc(n ? n : 1, sizeof *vals);
+    size_t k = 0;
+    for (size_t i = 0; ops && keys && vals && i < db->catalog.n; i++) {
+        const vdb_collection *c = db->catalog.colls[i];
+        for (uint32_t s = 0; s < c->nshards && !c->dropped; s++) {
+            const vdb_shard *sh = &c->shards[s];
+            if (sh->last_pos <= VDB_MAX(sh->hw_pos, sh->ckpt_pos))
+                continue; /* nothing the meta store does not already bound */
+            vdb_meta_key(keys[k], sizeof keys[k], "loghw", c->id, s);
+            vdb_put_u64(vals[k], sh->last_pos);
+            ops[k] = (vdb_meta_op){VDB_META_PUT, keys[k], vals[k], 8};
+            k++;
+        }
+    }
+    /* A failure leaves the older (lower) bound, which still holds: only a check is lost. */
+    if (k > 0 && db->meta.be->txn(db->meta.h, ops, k) != VDB_OK)
+        vdb_err_clear();
+    vdb_free(ops);
+    vdb_free(keys);
+    vdb_free(vals);
+}
+
 /* ---- replay ---- */
 
 typedef struct part_count {
@@ -215,7 +257,8 @@ fail:
 vdb_status vdb_check_channel_end(vdb_db *db, const vdb_collection *c, uint32_t s)
 {
     const vdb_shard *sh = &c->shards[s];
-    if (sh->ckpt_pos == 0)
+    uint64_t bound = VDB_MAX(sh->ckpt_pos, sh->hw_pos);
+    if (bound == 0)
         return VDB_OK;
     uint64_t last = 0;
     vdb_status st = vdb_log_store_last_pos(&db->log, sh->channel, &last);
@@ -225,18 +268,20 @@ vdb_status vdb_check_channel_end(vdb_db *db, const vdb_collection *c, uint32_t s
     }
     if (st != VDB_OK)
         return st;
-    if (last >= sh->ckpt_pos)
+    if (last >= bound)
         return VDB_OK;
     char key[96], where[256] = "";
-    vdb_meta_key(key, sizeof key, "ckpt", c->id, s);
+    bool ckpt = sh->ckpt_pos >= sh->hw_pos;
+    vdb_meta_key(key, sizeof key, ckpt ? "ckpt" : "loghw", c->id, s);
     if (!db->opts.log_uri) /* the default wal:// folder: name the channel's folder */
         snprintf(where, sizeof where, " in %.100s/wal/%s", db->path, sh->channel);
     return vdb_set_errmsg(VDB_ECORRUPT,
-                          "collection '%s': log channel %s%s ends at position %llu, before its "
-                          "checkpoint %llu (meta %s): the log lost records it had (its files "
-                          "removed or cut)",
+                          "collection '%s': log channel %s%s ends at position %llu, before %s "
+                          "%llu (meta %s): the log lost records it had (its files removed or "
+                          "cut)",
                           c->name, sh->channel, where, (unsigned long long)last,
-                          (unsigned long long)sh->ckpt_pos, key);
+                          ckpt ? "its checkpoint" : "the position it had at the last close",
+                          (unsigned long long)bound, key);
 }
 
 static vdb_status replay_collection(vdb_db *db, vdb_collection *c)
@@ -301,6 +346,11 @@ vdb_status vdb_recover(vdb_db *db)
         snprintf(prefix, sizeof prefix, "ckpt/%016llx/", (unsigned long long)c->id);
         if (st == VDB_OK)
             st = db->meta.be->scan(db->meta.h, prefix, load_ckpt, &l);
+        if (st == VDB_OK)
+            st = l.st;
+        snprintf(prefix, sizeof prefix, "loghw/%016llx/", (unsigned long long)c->id);
+        if (st == VDB_OK)
+            st = db->meta.be->scan(db->meta.h, prefix, load_hw, &l);
         if (st == VDB_OK)
             st = l.st;
         if (st == VDB_OK)
