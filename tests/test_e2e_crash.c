@@ -662,6 +662,7 @@ static void test_wal_truncated_last_record_is_ecorrupt_naming_the_file(void **st
     remove_marker(dir);
     const char *want2[] = {strrchr(dir, '/') + 1, "loghw/", NULL};
     expect_corrupt(path, want2);
+    assert_int_equal(file_size(file), sz - 3); /* the WAL cut nothing of a refused open */
     test_rmdir(path);
     free(path);
 }
@@ -688,7 +689,7 @@ static void test_wal_torn_tail_is_cut_and_counted(void **state)
     vdb_stats stats = {.struct_size = sizeof stats};
     assert_int_equal(vdb_collection_stats(db, COLL, &stats), VDB_OK);
     assert_int_equal(stats.torn_tails, 1);
-    assert_int_equal(file_size(file), sz);
+    assert_int_equal(file_size(file), sz + (off_t)sizeof torn); /* cut at the next write */
     assert_int_equal(insert_batch(db, 5), VDB_OK);
     vdb_close(db);
     db = open_ok(path);

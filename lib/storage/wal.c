@@ -288,13 +288,10 @@ vdb_status wal_chan_open_locked(wal *w, chan *c)
                                     why);
                 goto fail;
             }
-            /* Never acknowledged: an append returns only after its frame is whole. */
+            /* Never acknowledged: an append returns only after its frame is whole. Reads
+             * stop before it; the file is cut before the next append (commit), so that an
+             * open the core refuses for other reasons leaves the file as it found it. */
             cut = (uint64_t)sb.st_size - r.off;
-            if (ftruncate(fd, (off_t)r.off) != 0) {
-                st = vdb_set_errmsg(VDB_EIO, "wal: cut the torn tail of %s at %llu: %s",
-                                    path, (unsigned long long)r.off, strerror(errno));
-                goto fail;
-            }
             fprintf(stderr, "vdb: wal: channel %s: cut a torn tail of %llu bytes at offset "
                     "%llu of %s (%s; a write that was never acknowledged)\n", c->name,
                     (unsigned long long)cut, (unsigned long long)r.off, path, why);
@@ -303,8 +300,7 @@ vdb_status wal_chan_open_locked(wal *w, chan *c)
         next = r.expect;
         tail = r.off;
         wal_seg_reader_free(&r);
-        /* What the scan found is made durable before the marker's bounds say so (a cut tail
-         * is synced too). */
+        /* What the scan found is made durable before the marker's bounds say so. */
         if (retry_fsync(fd, false) != 0) {
             st = vdb_set_errmsg(VDB_EIO, "wal: fsync %s: %s", path, strerror(errno));
             goto fail;
@@ -332,6 +328,7 @@ vdb_status wal_chan_open_locked(wal *w, chan *c)
     c->low = n > 0 ? segs[0] : 1;
     if (cut)
         c->torn_tails++;
+    c->cut_pending = cut != 0;
     c->opened = true;
     return VDB_OK;
 fail:
@@ -495,6 +492,15 @@ static void commit(wal *w, chan *c, waiter *batch)
     if (broken) {
         st = vdb_set_errmsg(VDB_EIO, "%s", c->broken_msg);
         goto fail_all;
+    }
+    /* The torn tail the open found goes before anything is written after it. */
+    if (c->cut_pending) {
+        if (ftruncate(c->fd, (off_t)c->tail_off) != 0 || retry_fsync(c->fd, false) != 0) {
+            st = vdb_set_errmsg(VDB_EIO, "wal: cut the torn tail of %s at %llu: %s",
+                                c->cur_path, (unsigned long long)c->tail_off, strerror(errno));
+            goto fail_all;
+        }
+        c->cut_pending = false;
     }
     waiter *run = batch;
     size_t iovn = 0;
@@ -799,6 +805,7 @@ vdb_status wal_drop(void *log, const char *channel)
     c->tail_off = 0;
     c->next_pos = 1;
     c->durable = c->low = 1;
+    c->cut_pending = false;
     c->dirty = false;
     c->sync_errno = 0;
     c->broken = false;

@@ -191,6 +191,8 @@ typedef struct chan {
     uint64_t durable;    /* (mu) the marker's bounds: records in [low, durable) are durable */
     uint64_t low;
     uint64_t torn_tails; /* (mu) torn tails cut since the WAL opened */
+    bool cut_pending;    /* the last file has a torn tail after tail_off, cut before the next
+                            write (set at open, cleared by the leader) */
     pthread_cond_t tail_cv; /* (mu) broadcast when next_pos moves or the channel is dropped */
     uint64_t epoch;      /* (mu) drops so far: a subscription from before a drop ends */
     wal_mark mark;       /* like fd: the folder's commit marker, for readers elsewhere */
