@@ -17,6 +17,7 @@
 
 #include <vdb/vdb.h>
 
+#include "core/collection.h"
 #include "test_common.h"
 
 #define COLL "dmg"
@@ -320,9 +321,47 @@ static void test_damage_to_segment_objects_is_never_silent(void **state)
     run_trials("objects");
 }
 
+/* A collection record from before incarnations (none after its partitions) decodes with
+ * incarnation 0 and the old names, so such a database opens as it did; a new one carries its
+ * incarnation in every name. */
+static void test_collection_without_incarnation_keeps_the_old_names(void **state)
+{
+    (void)state;
+    vdb_schema *s;
+    must(vdb_schema_new(COLL, &s), "schema");
+    must(vdb_schema_add_field(s, VDB_FIELD(.name = "id", .type = VDB_TYPE_INT64,
+                                           .is_primary = 1)), "field id");
+    must(vdb_schema_add_field(s, VDB_FIELD(.name = "vec", .type = VDB_TYPE_FLOAT_VECTOR,
+                                           .dim = DIM)), "field vec");
+    vdb_collection *c, *d;
+    must(vdb_collection_new(s, 7, 0x1234, &c), "new");
+    vdb_schema_free(s);
+    must(vdb_collection_add_partition(c, "_default", 8), "partition");
+    assert_string_equal(c->shards[0].channel, "c0000000000000007-0000000000001234-s0");
+    assert_string_equal(c->seg_prefix, "c0000000000000007-0000000000001234");
+    vdb_buf b = {0};
+    must(vdb_collection_encode(c, NULL, -1, &b), "encode");
+    must(vdb_collection_decode(b.p, b.len, &d), "decode");
+    assert_int_equal(d->incarnation, 0x1234);
+    assert_string_equal(d->shards[0].channel, c->shards[0].channel);
+    vdb_collection_free(d);
+    /* the old record: the same without the last 8 bytes */
+    must(vdb_collection_decode(b.p, b.len - 8, &d), "decode old");
+    assert_int_equal(d->incarnation, 0);
+    assert_string_equal(d->shards[0].channel, "c0000000000000007-s0");
+    assert_string_equal(d->seg_prefix, "c0000000000000007");
+    assert_int_equal(d->nparts, 1);
+    vdb_collection_free(d);
+    /* cut inside the partitions: refused */
+    assert_int_equal(vdb_collection_decode(b.p, b.len - 12, &d), VDB_ECORRUPT);
+    vdb_buf_free(&b);
+    vdb_collection_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_collection_without_incarnation_keeps_the_old_names),
         cmocka_unit_test(test_damage_to_the_log_is_never_silent),
         cmocka_unit_test(test_damage_to_segment_objects_is_never_silent),
     };
