@@ -210,11 +210,11 @@ vdb_status vdb_collection_decode(const void *val, size_t len, vdb_collection **o
     /* The partitions are read first into a list, for the incarnation after them names the
      * collection's channels. */
     uint32_t n = vdb_rd_u32(&r);
-    vdb_partition *parts = r.err || n > r.len - r.off ? NULL
-                                                              : vdb_calloc(n ? n : 1, sizeof *parts);
+    bool short_rec = r.err || n > r.len - r.off;
+    vdb_partition *parts = short_rec ? NULL : vdb_calloc(n ? n : 1, sizeof *parts);
     if (!parts) {
         vdb_schema_free(s);
-        return r.err || n > r.len - r.off
+        return short_rec
                    ? vdb_set_errmsg(VDB_ECORRUPT, "collection record is truncated")
                    : vdb_set_errmsg(VDB_ENOMEM, "out of memory");
     }

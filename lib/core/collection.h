@@ -94,8 +94,9 @@ typedef struct vdb_collection {
 vdb_status vdb_collection_new(const vdb_schema *schema, uint64_t id, uint64_t incarnation,
                               vdb_collection **out);
 void vdb_collection_free(vdb_collection *c);
-/* The meta-store record of c ("coll/<name>": id, schema, partitions, incarnation); extra (may be NULL) is
- * added to the partitions and skip_slot (-1: none) left out, for DDL that is not applied yet. */
+/* The meta-store record of c ("coll/<name>": id, schema, partitions, incarnation); extra
+ * (may be NULL) is added to the partitions and skip_slot (-1: none) left out, for DDL that is
+ * not applied yet. */
 vdb_status vdb_collection_encode(const vdb_collection *c, const vdb_partition *extra,
                                  int skip_slot, vdb_buf *out);
 vdb_status vdb_collection_decode(const void *val, size_t len, vdb_collection **out);

@@ -21,9 +21,10 @@
  * with a pwrite fallback. On a channel's first use, a torn tail of its last file (by the rule
  * in wal_seg.c: short, or zero from a sector boundary) is cut off, said on stderr and counted
  * (vdb_wal_torn_tails); any other bad frame, and a channel holding fewer records than its
- * marker's bounds say were acknowledged, is VDB_ECORRUPT naming the file. Subscriptions follow a channel in the same process (a condition
- * variable) and from other processes (read_only instances: each channel's commit marker,
- * a shared-memory word the writer bumps after every write, waited on with a futex). */
+ * marker's bounds say were acknowledged, is VDB_ECORRUPT naming the file. Subscriptions
+ * follow a channel in the same process (a condition variable) and from other processes
+ * (read_only instances: each channel's commit marker, a shared-memory word the writer bumps
+ * after every write, waited on with a futex). */
 extern const vdb_log_backend vdb_wal_backend;
 
 /* For tests and benchmarks: which write path an open WAL uses ("io_uring" or "pwrite"). */
