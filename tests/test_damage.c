@@ -321,6 +321,62 @@ static void test_damage_to_segment_objects_is_never_silent(void **state)
     run_trials("objects");
 }
 
+typedef struct seen {
+    int n;
+    char first[1024];
+} seen;
+
+static void on_problem(void *arg, vdb_status st, const char *msg)
+{
+    seen *k = arg;
+    if (k->n++ == 0)
+        snprintf(k->first, sizeof k->first, "%s: %s", vdb_status_name(st), msg);
+}
+
+/* vdb_check decodes the saved vector indexes too: one damaged under the open database is
+ * reported, naming its object. */
+static void test_vdb_check_reports_a_damaged_index(void **state)
+{
+    (void)state;
+    char *path = test_tmpdir("dmgcheck");
+    build(path);
+    vdb_options o;
+    opts(&o);
+    vdb_db *db;
+    must(vdb_open(path, &o, &db), "open");
+    must(vdb_wait_for_index(db, COLL, "vec", 60000), "wait for index");
+    seen k = {0};
+    must(vdb_check(db, on_problem, &k, NULL), "check of a sound database");
+    assert_int_equal(k.n, 0);
+    char root[4200];
+    snprintf(root, sizeof root, "%s/objects", path);
+    char **files = NULL;
+    size_t n = 0;
+    list_files(root, "", &files, &n);
+    const char *idx = NULL;
+    for (size_t i = 0; i < n && !idx; i++)
+        if (strstr(files[i], "/hnsw_"))
+            idx = files[i];
+    assert_non_null(idx);
+    char file[8400];
+    snprintf(file, sizeof file, "%s/%s", root, idx);
+    struct stat sb;
+    assert_int_equal(stat(file, &sb), 0);
+    assert_true(damage(file, sb.st_size, CUT, 1));
+    uint64_t count = 0;
+    assert_int_equal(vdb_check(db, on_problem, &k, &count), VDB_ECORRUPT);
+    assert_int_equal(count, 1);
+    assert_int_equal(k.n, 1);
+    if (!strstr(k.first, idx))
+        fail_msg("the problem does not name %s: %s", idx, k.first);
+    vdb_close(db);
+    for (size_t i = 0; i < n; i++)
+        free(files[i]);
+    free(files);
+    test_rmdir(path);
+    free(path);
+}
+
 /* A collection record from before incarnations (none after its partitions) decodes with
  * incarnation 0 and the old names, so such a database opens as it did; a new one carries its
  * incarnation in every name. */
@@ -362,6 +418,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_collection_without_incarnation_keeps_the_old_names),
+        cmocka_unit_test(test_vdb_check_reports_a_damaged_index),
         cmocka_unit_test(test_damage_to_the_log_is_never_silent),
         cmocka_unit_test(test_damage_to_segment_objects_is_never_silent),
     };

@@ -93,12 +93,12 @@ VDB_EXPORT vdb_status vdb_open(const char *path, const vdb_options *opts, vdb_db
  * file of every sealed segment (columns, timestamps, bloom filter, delete logs) and checks it
  * against the size and checksum its manifest records, reads every record each log channel
  * still holds (the DDL channel's too), and checks that no channel ends before its
- * checkpoint. Each problem is handed to fn (may be NULL) with its status and a message naming
+ * checkpoint or the position it had at the last close. Each problem is handed to fn (may be NULL) with its status and a message naming
  * the file; *problems (may be NULL) gets how many there were. VDB_OK: none; otherwise the
  * first problem's status (VDB_ECORRUPT for damage) with a message counting them; a failure of
  * the check itself (the meta store unreadable) is returned as it is. Saved vector indexes are
- * not checked: a damaged one is rebuilt when it is loaded. Writes to a collection wait while
- * it is checked. */
+ * decoded too; a damaged one is reported (it would be built again when next loaded). Writes
+ * to a collection wait while it is checked. */
 typedef void (*vdb_check_fn)(void *arg, vdb_status status, const char *message);
 VDB_EXPORT vdb_status vdb_check(vdb_db *db, vdb_check_fn fn, void *arg, uint64_t *problems);
 

@@ -1,9 +1,11 @@
 /* vdb_check: an integrity check of an open database, as SQLite's PRAGMA integrity_check. It
- * reads every sealed segment file against its manifest, every record the log still holds,
- * and each channel's end against its checkpoint, and reports each problem found. */
+ * reads every sealed segment file against its manifest, decodes every saved vector index,
+ * reads every record the log still holds, checks each channel's end against its bounds in
+ * the meta store, and reports each problem found. */
 #include <stdio.h>
 
 #include "core/recovery.h"
+#include "core/segment_index.h"
 
 typedef struct checker {
     vdb_check_fn fn;
@@ -64,6 +66,7 @@ static vdb_status check_collection(vdb_db *db, vdb_collection *c, checker *k)
     vdb_status st = db->meta.be->scan(db->meta.h, prefix, verify_segment, &w);
     if (st != VDB_OK)
         return st; /* the meta store could not be read: the check cannot go on */
+    vdb_index_verify(db, c, report, k);
     for (uint32_t s = 0; s < c->nshards; s++) {
         check_channel(db, c->shards[s].channel, k);
         if ((st = vdb_check_channel_end(db, c, s)) != VDB_OK)
