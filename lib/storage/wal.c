@@ -280,7 +280,10 @@ vdb_status wal_chan_open_locked(wal *w, chan *c)
                                     (unsigned long long)(durable - 1));
                 goto fail;
             }
-            if (!wal_seg_bad_is_torn(&r)) {
+            bool torn;
+            if ((st = wal_seg_bad_is_torn(&r, &torn)) != VDB_OK)
+                goto fail;
+            if (!torn) {
                 st = vdb_set_errmsg(VDB_ECORRUPT, "wal: channel %s: %s is corrupt at offset "
                                     "%llu: the frame of position %llu is all there but wrong "
                                     "(%s), which a torn write does not leave", c->name, path,

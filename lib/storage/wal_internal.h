@@ -73,11 +73,11 @@ vdb_status wal_seg_next(wal_seg_reader *r, wal_frame_kind *kind, uint64_t *pos,
  * the file (then the bad frame is corruption, not a torn tail). Moves the read window. */
 bool wal_seg_valid_frame_after(wal_seg_reader *r);
 
-/* After WAL_FRAME_BAD: whether the bad frame looks like a torn write, by the rule in
- * wal_seg.c (the file ends inside the frame, or the file is zero from a 512-byte boundary
- * inside the frame to its end). False: the frame is whole but wrong, which is damage. A read
- * error counts as not torn (and leaves its message). Moves the read window. */
-bool wal_seg_bad_is_torn(wal_seg_reader *r);
+/* After WAL_FRAME_BAD: *torn gets whether the bad frame looks like a torn write, by the rule
+ * in wal_seg.c (the file ends inside the frame, or the file is zero from a 512-byte boundary
+ * inside the frame to its end); false: the frame is whole but wrong, which is damage. A
+ * failed read is VDB_EIO (VDB_ENOMEM without memory). Moves the read window. */
+vdb_status wal_seg_bad_is_torn(wal_seg_reader *r, bool *torn);
 
 /* ---- the write path ---------------------------------------------------------------------- */
 

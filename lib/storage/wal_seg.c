@@ -242,10 +242,11 @@ vdb_status wal_seg_next(wal_seg_reader *r, wal_frame_kind *kind, uint64_t *pos,
 
 #define TORN_SECTOR 512u
 
-bool wal_seg_bad_is_torn(wal_seg_reader *r)
+vdb_status wal_seg_bad_is_torn(wal_seg_reader *r, bool *torn)
 {
+    *torn = true;
     if (r->bad_short)
-        return true;
+        return VDB_OK;
     /* The end of the last non-zero byte from the bad frame to the end of the file. */
     uint64_t z = r->off;
     for (uint64_t o = r->off; o < r->limit;) {
@@ -253,7 +254,9 @@ bool wal_seg_bad_is_torn(wal_seg_reader *r)
         vdb_status st;
         const uint8_t *b = fetch(r, o, n, &st);
         if (!b)
-            return false;
+            return st != VDB_OK ? st
+                                : vdb_set_errmsg(VDB_EIO, "wal: %s shrank while it was read",
+                                                 r->path);
         for (size_t i = n; i-- > 0;)
             if (b[i]) {
                 z = o + i + 1;
@@ -262,10 +265,11 @@ bool wal_seg_bad_is_torn(wal_seg_reader *r)
         o += n;
     }
     if (z == r->off)
-        return true; /* zero from the frame's start */
+        return VDB_OK; /* zero from the frame's start */
     uint64_t s = (z + TORN_SECTOR - 1) / TORN_SECTOR * TORN_SECTOR;
     uint64_t end = r->bad_len == UINT64_MAX ? r->off + WAL_FRAME_HEADER : r->off + r->bad_len;
-    return s < end && s < r->limit;
+    *torn = s < end && s < r->limit;
+    return VDB_OK;
 }
 
 bool wal_seg_valid_frame_after(wal_seg_reader *r)
