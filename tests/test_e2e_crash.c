@@ -429,6 +429,14 @@ static void test_sigkill_writer_sync_off_loses_no_acknowledged_batch(void **stat
     crash_rounds("crashoff", VDB_SYNC_OFF, 4, 0xabcdefULL);
 }
 
+/* BATCH: the log's bounds in COMMIT move only after the background fdatasync, so a writer
+ * killed between syncs never leaves bounds past what its files hold. */
+static void test_sigkill_writer_sync_batch_loses_no_acknowledged_batch(void **state)
+{
+    (void)state;
+    crash_rounds("crashbatch", VDB_SYNC_BATCH, 2, 0x5eed5eedULL);
+}
+
 /* ---- file helpers ---------------------------------------------------------------------------- */
 
 /* The newest (largest-named) .log file in dir, or "" when none. */
@@ -1221,6 +1229,7 @@ int main(void)
         cmocka_unit_test(test_sigkill_writer_one_shard_loses_no_acknowledged_batch),
         cmocka_unit_test(test_sigkill_writer_four_shards_loses_no_acknowledged_batch),
         cmocka_unit_test(test_sigkill_writer_sync_off_loses_no_acknowledged_batch),
+        cmocka_unit_test(test_sigkill_writer_sync_batch_loses_no_acknowledged_batch),
         cmocka_unit_test(test_wal_garbage_tail_is_cut_and_every_batch_survives),
         cmocka_unit_test(test_wal_truncated_last_record_is_ecorrupt_naming_the_file),
         cmocka_unit_test(test_wal_torn_tail_is_cut_and_counted),
