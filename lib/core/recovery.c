@@ -327,6 +327,15 @@ static vdb_status replay_collection(vdb_db *db, vdb_collection *c)
     return st;
 }
 
+static int skip_ddl(void *arg, uint64_t pos, const void *rec, size_t len)
+{
+    (void)arg;
+    (void)pos;
+    (void)rec;
+    (void)len;
+    return 0;
+}
+
 vdb_status vdb_recover(vdb_db *db)
 {
     coll_list cl = {db, VDB_OK};
@@ -356,6 +365,10 @@ vdb_status vdb_recover(vdb_db *db)
         if (st == VDB_OK)
             st = replay_collection(db, c);
     }
+    /* The DDL channel holds nothing recovery needs, but it is read through (it is small) so
+     * that damage to it is reported now rather than at the next DDL. */
+    if (st == VDB_OK)
+        st = db->log.be->read(db->log.h, "ddl", 0, skip_ddl, NULL);
     /* the vector indexes that were not saved (or were damaged) build in the background */
     for (size_t i = 0; i < db->catalog.n && st == VDB_OK; i++)
         for (size_t k = 0; k < db->catalog.colls[i]->nsealed; k++)
