@@ -1045,12 +1045,13 @@ static void test_load_names_a_corrupt_or_missing_file(void **state)
     assert_non_null(strstr(vdb_err_get(), "c/11/col_0"));
     ms.data[c0] = keep;
     ms.len[c0] = keep_len;
-    /* missing */
+    /* missing: the manifest lists it, so its loss is corruption (issue 13, case 5) */
     char *missing = strdup("c/11/bloom");
     assert_int_equal(mem_del(&ms, missing), VDB_OK);
     vdb_err_clear();
-    assert_int_equal(vdb_segment_load(man.p, man.len, &l, &mem_backend, &ms, &t), VDB_ENOTFOUND);
+    assert_int_equal(vdb_segment_load(man.p, man.len, &l, &mem_backend, &ms, &t), VDB_ECORRUPT);
     assert_non_null(strstr(vdb_err_get(), missing));
+    assert_non_null(strstr(vdb_err_get(), "missing"));
     free(missing);
     vdb_segment_free(s);
     vdb_buf_free(&man);

@@ -415,6 +415,55 @@ static void test_read_during_concurrent_appends_sees_an_intact_prefix(void **sta
     assert_true(r.reads > 0);
 }
 
+/* Appends to file p what a crash in the middle of writing record pos of channel ch leaves:
+ * its header and the first keep bytes of its payload (a short tail), or, when zero_to is not
+ * 0, the whole frame with every byte from file offset zero_to on zeroed (sectors that never
+ * reached the disk). */
+static void write_torn_frame(fixture *f, const char *p, const char *ch, uint64_t pos,
+                             size_t keep, off_t zero_to)
+{
+    (void)f;
+    uint8_t rec[300], frame[WAL_FRAME_HEADER + 300];
+    size_t len = make_rec(rec, sizeof rec, ch, pos);
+    wal_frame_header(frame, pos, rec, len);
+    memcpy(frame + WAL_FRAME_HEADER, rec, len);
+    off_t at = file_size(p);
+    size_t n = WAL_FRAME_HEADER + (zero_to ? len : keep);
+    if (zero_to)
+        for (size_t i = 0; i < n; i++)
+            if (at + (off_t)i >= zero_to)
+                frame[i] = 0;
+    int fd = open(p, O_WRONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(pwrite(fd, frame, n, at), (ssize_t)n);
+    close(fd);
+}
+
+static uint64_t torn_tails(fixture *f, const char *ch)
+{
+    uint64_t n = 99;
+    assert_int_equal(vdb_wal_torn_tails(f->wal, ch, &n), VDB_OK);
+    return n;
+}
+
+static void flip_byte(const char *p, off_t at, uint8_t mask)
+{
+    int fd = open(p, O_RDWR);
+    assert_true(fd >= 0);
+    uint8_t b;
+    assert_int_equal(pread(fd, &b, 1, at), 1);
+    b ^= mask;
+    assert_int_equal(pwrite(fd, &b, 1, at), 1);
+    close(fd);
+}
+
+static void remove_marker(fixture *f, const char *ch)
+{
+    char m[4400];
+    snprintf(m, sizeof m, "%s/log/%s/%s", f->dir, ch, WAL_MARK_NAME);
+    assert_int_equal(unlink(m), 0);
+}
+
 static void test_torn_tail_is_cut_and_next_append_continues(void **state)
 {
     fixture *f = *state;
@@ -425,20 +474,25 @@ static void test_torn_tail_is_cut_and_next_append_continues(void **state)
     f->wal = NULL;
     char *p = chan_file(f, "t", 1);
     off_t size = file_size(p);
-    uint8_t buf[300];
-    off_t last = WAL_FRAME_HEADER + (off_t)make_rec(buf, sizeof buf, "t", 10);
-    assert_int_equal(truncate(p, size - 3), 0); /* chop part of record 10 */
+    /* Record 11 was being written when the process died: its header and part of its payload
+     * are there. It was never acknowledged, so it is cut, and the open counts the cut. */
+    write_torn_frame(f, p, "t", 11, 100, 0);
+    off_t torn = file_size(p);
     wal_reopen(f);
     checker k = read_all(f, "t", 1, 1); /* first use of the channel scans its tail */
     assert_false(k.bad);
-    assert_int_equal(k.count, 9);
-    assert_int_equal(file_size(p), size - last); /* cut back to the end of record 9 */
-    assert_int_equal(append_rec(f, "t", 10), 10);
-    assert_int_equal(file_size(p), size);
+    assert_int_equal(k.count, 10);
+    assert_int_equal(torn_tails(f, "t"), 1);
+    assert_int_equal(file_size(p), torn); /* the file is cut only before the next append */
+    assert_int_equal(append_rec(f, "t", 11), 11);
+    uint8_t r11[300];
+    assert_int_equal(file_size(p), size + WAL_FRAME_HEADER +
+                                       (off_t)make_rec(r11, sizeof r11, "t", 11));
     vdb_wal_backend.close(f->wal);
     f->wal = NULL;
+    size = file_size(p);
 
-    /* Garbage after the last whole frame, as a crash mid-write leaves it. */
+    /* Garbage after the last whole frame, shorter than the frame its first bytes claim. */
     FILE *fp = fopen(p, "ab");
     assert_non_null(fp);
     fwrite("\x07\x00\x00\x00garbage-garbage", 1, 19, fp);
@@ -446,39 +500,174 @@ static void test_torn_tail_is_cut_and_next_append_continues(void **state)
     wal_reopen(f);
     k = read_all(f, "t", 1, 1);
     assert_false(k.bad);
-    assert_int_equal(k.count, 10);
-    assert_int_equal(file_size(p), size);
-    assert_int_equal(append_rec(f, "t", 11), 11);
+    assert_int_equal(k.count, 11);
+    assert_int_equal(torn_tails(f, "t"), 1);
+    assert_int_equal(append_rec(f, "t", 12), 12);
+    vdb_wal_backend.close(f->wal);
+    f->wal = NULL;
+    size = file_size(p);
+
+    /* A whole frame of record 13 whose bytes from a 512-byte boundary on read as zero: the
+     * file grew but its last sectors never reached the disk. A torn write, cut. */
+    off_t zero_to = (size + WAL_FRAME_HEADER + 511) / 512 * 512;
+    write_torn_frame(f, p, "t", 13, 0, zero_to);
+    uint8_t rec[300];
+    if (zero_to >= size + WAL_FRAME_HEADER + (off_t)make_rec(rec, sizeof rec, "t", 13))
+        write_torn_frame(f, p, "t", 13, 0, size + WAL_FRAME_HEADER); /* not past its end */
+    wal_reopen(f);
+    k = read_all(f, "t", 1, 1);
+    assert_false(k.bad);
+    assert_int_equal(k.count, 12);
+    assert_int_equal(torn_tails(f, "t"), 1);
+    assert_int_equal(append_rec(f, "t", 13), 13);
+    /* Every cut went before the append after it: nothing is left to cut. */
+    wal_reopen(f);
+    k = read_all(f, "t", 1, 1);
+    assert_false(k.bad);
+    assert_int_equal(k.count, 13);
+    assert_int_equal(torn_tails(f, "t"), 0);
     free(p);
 }
 
-static void test_corrupt_tail_record_is_cut_on_reopen(void **state)
+/* Issue 13, case 4: one flipped bit in the last frame of a channel is damage to an
+ * acknowledged record, not a torn write: VDB_ECORRUPT naming the file, and nothing is cut. */
+static void test_flipped_bit_in_the_last_frame_is_ecorrupt_not_a_torn_tail(void **state)
 {
     fixture *f = *state;
+    char *p = chan_file(f, "c", 1);
+    for (int round = 0; round < 2; round++) {
+        /* round 1: without COMMIT, the frame rule alone (a whole frame that fails its
+         * checksum is damage) */
+        test_rmdir(f->dir);
+        assert_int_equal(mkdir(f->dir, 0755), 0);
+        wal_reopen(f);
+        for (uint64_t i = 1; i <= 5; i++)
+            append_rec(f, "c", i);
+        vdb_wal_backend.close(f->wal);
+        f->wal = NULL;
+        off_t size = file_size(p);
+        flip_byte(p, size - 1, 0x01);
+        if (round == 1)
+            remove_marker(f, "c");
+        wal_reopen(f);
+        checker k = {.ch = "c", .expect = 1};
+        assert_int_equal(vdb_wal_backend.read(f->wal, "c", 1, check_fn, &k), VDB_ECORRUPT);
+        assert_non_null(strstr(vdb_err_get(), "00000000000000000001.log"));
+        assert_non_null(strstr(vdb_err_get(), "corrupt"));
+        uint64_t pos;
+        assert_int_equal(vdb_wal_backend.append(f->wal, "c", "x", 1, &pos), VDB_ECORRUPT);
+        assert_int_equal(file_size(p), size); /* nothing was cut */
+    }
+    /* A flip in the header's position: the frame is all there, so it is damage too. */
+    test_rmdir(f->dir);
+    assert_int_equal(mkdir(f->dir, 0755), 0);
     wal_reopen(f);
     for (uint64_t i = 1; i <= 5; i++)
         append_rec(f, "c", i);
     vdb_wal_backend.close(f->wal);
     f->wal = NULL;
-    char *p = chan_file(f, "c", 1);
-    off_t size = file_size(p);
     uint8_t buf[300];
     off_t last = WAL_FRAME_HEADER + (off_t)make_rec(buf, sizeof buf, "c", 5);
-    /* Flip the last byte: record 5 fails its checksum, so it was never acknowledged. */
-    int fd = open(p, O_RDWR);
-    assert_true(fd >= 0);
-    uint8_t b;
-    assert_int_equal(pread(fd, &b, 1, size - 1), 1);
-    b ^= 0x5a;
-    assert_int_equal(pwrite(fd, &b, 1, size - 1), 1);
-    close(fd);
+    flip_byte(p, file_size(p) - last + 8, 0x01);
+    remove_marker(f, "c");
     wal_reopen(f);
-    checker k = read_all(f, "c", 1, 1);
-    assert_false(k.bad);
-    assert_int_equal(k.count, 4);
-    assert_int_equal(file_size(p), size - last);
-    assert_int_equal(append_rec(f, "c", 5), 5);
+    checker k = {.ch = "c", .expect = 1};
+    assert_int_equal(vdb_wal_backend.read(f->wal, "c", 1, check_fn, &k), VDB_ECORRUPT);
+    assert_non_null(strstr(vdb_err_get(), "00000000000000000001.log"));
     free(p);
+}
+
+/* Issue 13, case 3: a channel's file cut short, or removed, loses acknowledged records; the
+ * marker's bounds make that VDB_ECORRUPT naming the file. Positions never start over. */
+static void test_truncated_or_removed_channel_file_is_ecorrupt(void **state)
+{
+    fixture *f = *state;
+    char *p = chan_file(f, "t", 1);
+    uint8_t buf[300];
+    off_t last = WAL_FRAME_HEADER + (off_t)make_rec(buf, sizeof buf, "t", 10);
+    for (int kind = 0; kind < 4; kind++) {
+        test_rmdir(f->dir);
+        assert_int_equal(mkdir(f->dir, 0755), 0);
+        f->opt.sync = kind == 3 ? VDB_SYNC_BATCH : VDB_SYNC_FULL;
+        wal_reopen(f);
+        for (uint64_t i = 1; i <= 10; i++)
+            append_rec(f, "t", i);
+        vdb_wal_backend.close(f->wal);
+        f->wal = NULL;
+        off_t size = file_size(p);
+        if (kind == 0 || kind == 3)
+            assert_int_equal(truncate(p, size - 3), 0); /* inside record 10 */
+        else if (kind == 1)
+            assert_int_equal(truncate(p, size - last), 0); /* at a frame boundary */
+        else
+            assert_int_equal(unlink(p), 0);
+        wal_reopen(f);
+        checker k = {.ch = "t", .expect = 1};
+        assert_int_equal(vdb_wal_backend.read(f->wal, "t", 1, check_fn, &k), VDB_ECORRUPT);
+        assert_non_null(strstr(vdb_err_get(), "00000000000000000001.log"));
+        uint64_t pos = 0, lp = 0;
+        assert_int_equal(vdb_wal_backend.append(f->wal, "t", "x", 1, &pos), VDB_ECORRUPT);
+        assert_int_equal(vdb_wal_backend.last_pos(f->wal, "t", &lp), VDB_ECORRUPT);
+    }
+    f->opt.sync = VDB_SYNC_FULL;
+    /* Without COMMIT a file cut inside its last frame looks like a torn write (the case the
+     * rule cannot tell apart): it is cut, and counted. */
+    test_rmdir(f->dir);
+    assert_int_equal(mkdir(f->dir, 0755), 0);
+    wal_reopen(f);
+    for (uint64_t i = 1; i <= 10; i++)
+        append_rec(f, "t", i);
+    vdb_wal_backend.close(f->wal);
+    f->wal = NULL;
+    off_t size = file_size(p);
+    assert_int_equal(truncate(p, size - 3), 0);
+    remove_marker(f, "t");
+    wal_reopen(f);
+    checker k = read_all(f, "t", 1, 1);
+    assert_int_equal(k.count, 9);
+    assert_int_equal(torn_tails(f, "t"), 1);
+    free(p);
+}
+
+/* A file missing at the start, after truncate removed the ones before it, or in the middle. */
+static void test_missing_first_or_middle_file_is_ecorrupt(void **state)
+{
+    fixture *f = *state;
+    vdb_wal_set_segment_bytes(2048);
+    wal_reopen(f);
+    for (uint64_t i = 1; i <= 80; i++)
+        append_rec(f, "m", i);
+    uint64_t *segs;
+    size_t n;
+    char dir[4400];
+    snprintf(dir, sizeof dir, "%s/log/m", f->dir);
+    assert_int_equal(wal_seg_list(dir, &segs, &n), VDB_OK);
+    assert_true(n >= 4);
+    /* Drop the first file (truncate up to the second file's first position). */
+    assert_int_equal(vdb_wal_backend.truncate(f->wal, "m", segs[1]), VDB_OK);
+    vdb_wal_backend.close(f->wal);
+    f->wal = NULL;
+    char *p1 = chan_file(f, "m", segs[1]), *p2 = chan_file(f, "m", segs[2]);
+    char *tmp = malloc(4500);
+    snprintf(tmp, 4500, "%s.saved", p1);
+    assert_int_equal(rename(p1, tmp), 0); /* the first file truncate kept is gone */
+    wal_reopen(f);
+    checker k = {.ch = "m", .expect = segs[2]};
+    assert_int_equal(vdb_wal_backend.read(f->wal, "m", segs[1], check_fn, &k), VDB_ECORRUPT);
+    assert_non_null(strstr(vdb_err_get(), strrchr(p1, '/') + 1));
+    vdb_wal_backend.close(f->wal);
+    f->wal = NULL;
+    assert_int_equal(rename(tmp, p1), 0);
+    assert_int_equal(unlink(p2), 0); /* now one in the middle */
+    wal_reopen(f);
+    k = (checker){.ch = "m", .expect = segs[1]};
+    assert_int_equal(vdb_wal_backend.read(f->wal, "m", segs[1], check_fn, &k), VDB_ECORRUPT);
+    assert_non_null(strstr(vdb_err_get(), strrchr(p2, '/') + 1));
+    assert_non_null(strstr(vdb_err_get(), "missing"));
+    free(p1);
+    free(p2);
+    free(tmp);
+    vdb_free(segs);
 }
 
 static void test_corrupt_byte_in_a_non_tail_file_makes_read_fail_with_ecorrupt(void **state)
@@ -1030,7 +1219,9 @@ static const struct CMUnitTest tests[] = {
     WAL_TEST(test_concurrent_appenders_get_distinct_positions_and_intact_records),
     WAL_TEST(test_read_during_concurrent_appends_sees_an_intact_prefix),
     WAL_TEST(test_torn_tail_is_cut_and_next_append_continues),
-    WAL_TEST(test_corrupt_tail_record_is_cut_on_reopen),
+    WAL_TEST(test_flipped_bit_in_the_last_frame_is_ecorrupt_not_a_torn_tail),
+    WAL_TEST(test_truncated_or_removed_channel_file_is_ecorrupt),
+    WAL_TEST(test_missing_first_or_middle_file_is_ecorrupt),
     WAL_TEST(test_corrupt_byte_in_a_non_tail_file_makes_read_fail_with_ecorrupt),
     WAL_TEST(test_rolling_starts_a_file_named_by_its_first_position),
     WAL_TEST(test_rolled_files_read_back_across_boundaries),

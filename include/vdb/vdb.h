@@ -89,6 +89,19 @@ VDB_EXPORT void vdb_options_init_sized(vdb_options *opts, size_t size);
  * refused with VDB_EVERSION. Recovery (meta, sealed segments, log replay) happens here. */
 VDB_EXPORT vdb_status vdb_open(const char *path, const vdb_options *opts, vdb_db **out);
 
+/* An integrity check of the open database, as SQLite's PRAGMA integrity_check: reads every
+ * file of every sealed segment (columns, timestamps, bloom filter, delete logs) and checks it
+ * against the size and checksum its manifest records, reads every record each log channel
+ * still holds (the DDL channel's too), and checks that no channel ends before its
+ * checkpoint or the position it had at the last close. Each problem is handed to fn (may be NULL) with its status and a message naming
+ * the file; *problems (may be NULL) gets how many there were. VDB_OK: none; otherwise the
+ * first problem's status (VDB_ECORRUPT for damage) with a message counting them; a failure of
+ * the check itself (the meta store unreadable) is returned as it is. Saved vector indexes are
+ * decoded too; a damaged one is reported (it would be built again when next loaded). Writes
+ * to a collection wait while it is checked. */
+typedef void (*vdb_check_fn)(void *arg, vdb_status status, const char *message);
+VDB_EXPORT vdb_status vdb_check(vdb_db *db, vdb_check_fn fn, void *arg, uint64_t *problems);
+
 /* Closes the handle: stops background work, releases the lock. Acknowledged writes are
  * already durable; close does not flush growing segments (they are rebuilt from the log). */
 VDB_EXPORT void vdb_close(vdb_db *db);
@@ -424,6 +437,10 @@ typedef struct vdb_stats {
     uint64_t index_bytes;      /* memory held by the vector indexes of sealed segments */
     uint64_t indexed_rows;     /* rows of sealed segments that have every vector index */
     uint64_t failed_index_builds; /* builds of the current indexes that failed */
+    /* torn tails (a write that was never acknowledged, cut by the rule in docs/ARCHITECTURE.md,
+     * "Damage") the log cut off this collection's channels since the database opened; each
+     * cut is also a line on stderr. Counted by the local WAL; 0 with other log backends. */
+    uint64_t torn_tails;
 } vdb_stats;
 
 VDB_EXPORT vdb_status vdb_collection_stats(vdb_db *db, const char *collection, vdb_stats *out);

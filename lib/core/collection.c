@@ -90,7 +90,8 @@ void vdb_collection_free(vdb_collection *c)
     vdb_free(c);
 }
 
-vdb_status vdb_collection_new(const vdb_schema *schema, uint64_t id, vdb_collection **out)
+vdb_status vdb_collection_new(const vdb_schema *schema, uint64_t id, uint64_t incarnation,
+                              vdb_collection **out)
 {
     vdb_collection *c = vdb_calloc(1, sizeof *c);
     if (!c)
@@ -103,6 +104,7 @@ vdb_status vdb_collection_new(const vdb_schema *schema, uint64_t id, vdb_collect
     pthread_rwlock_init(&c->lock, &attr);
     pthread_rwlockattr_destroy(&attr);
     c->id = id;
+    c->incarnation = incarnation;
     vdb_status st = vdb_schema_copy(schema, &c->schema);
     if (st != VDB_OK) {
         vdb_free(c);
@@ -139,10 +141,17 @@ vdb_status vdb_collection_new(const vdb_schema *schema, uint64_t id, vdb_collect
         vdb_collection_free(c);
         return st;
     }
-    snprintf(c->seg_prefix, sizeof c->seg_prefix, "c%016llx", (unsigned long long)id);
+    /* The incarnation in every name, so that a collection made again with the same id (after
+     * its meta record was lost) never reads an old one's channel or files; 0 (a collection
+     * from before incarnations) keeps the old names. */
+    if (incarnation)
+        snprintf(c->seg_prefix, sizeof c->seg_prefix, "c%016llx-%016llx",
+                 (unsigned long long)id, (unsigned long long)incarnation);
+    else
+        snprintf(c->seg_prefix, sizeof c->seg_prefix, "c%016llx", (unsigned long long)id);
     for (uint32_t s = 0; s < c->nshards; s++)
-        snprintf(c->shards[s].channel, sizeof c->shards[s].channel, "c%016llx-s%u",
-                 (unsigned long long)id, s);
+        snprintf(c->shards[s].channel, sizeof c->shards[s].channel, "%.40s-s%u", c->seg_prefix,
+                 s);
     *out = c;
     return VDB_OK;
 }
@@ -189,6 +198,7 @@ static vdb_status encode_with(const vdb_collection *c, const vdb_schema *schema,
         vdb_buf_str(b, extra->name);
         vdb_buf_u64(b, extra->id);
     }
+    vdb_buf_u64(b, c->incarnation); /* after the partitions: records without it are older */
     return b->oom ? vdb_set_errmsg(VDB_ENOMEM, "out of memory") : VDB_OK;
 }
 
@@ -226,20 +236,43 @@ vdb_status vdb_collection_decode(const void *val, size_t len, vdb_collection **o
     vdb_status st = vdb_schema_decode(&r, &s);
     if (st != VDB_OK)
         return st;
-    vdb_collection *c = NULL;
-    st = vdb_collection_new(s, id, &c);
-    vdb_schema_free(s);
-    if (st != VDB_OK)
-        return st;
+    /* The partitions are read first into a list, for the incarnation after them names the
+     * collection's channels. */
     uint32_t n = vdb_rd_u32(&r);
-    for (uint32_t i = 0; i < n && st == VDB_OK && !r.err; i++) {
-        char *name = vdb_rd_str(&r);
-        uint64_t pid = vdb_rd_u64(&r);
-        st = name && !r.err ? vdb_collection_add_partition(c, name, pid)
-                            : vdb_set_errmsg(VDB_ECORRUPT, "collection record is truncated");
-        vdb_free(name);
+    bool short_rec = r.err || n > r.len - r.off;
+    vdb_partition *parts = short_rec ? NULL : vdb_calloc(n ? n : 1, sizeof *parts);
+    if (!parts) {
+        vdb_schema_free(s);
+        return short_rec
+                   ? vdb_set_errmsg(VDB_ECORRUPT, "collection record is truncated")
+                   : vdb_set_errmsg(VDB_ENOMEM, "out of memory");
     }
-    if (st == VDB_OK && (r.err || c->nparts == 0))
+    uint32_t got = 0;
+    for (; got < n && !r.err; got++) {
+        parts[got].name = vdb_rd_str(&r);
+        parts[got].id = vdb_rd_u64(&r);
+        if (!parts[got].name || r.err) {
+            vdb_free(parts[got].name);
+            r.err = true;
+            break;
+        }
+    }
+    uint64_t incarnation = !r.err && r.len - r.off >= 8 ? vdb_rd_u64(&r) : 0;
+    vdb_collection *c = NULL;
+    st = r.err ? vdb_set_errmsg(VDB_ECORRUPT, "collection record is truncated")
+               : vdb_collection_new(s, id, incarnation, &c);
+    vdb_schema_free(s);
+    for (uint32_t i = 0; i < got; i++) {
+        if (st == VDB_OK)
+            st = vdb_collection_add_partition(c, parts[i].name, parts[i].id);
+        vdb_free(parts[i].name);
+    }
+    vdb_free(parts);
+    if (st != VDB_OK) {
+        vdb_collection_free(c);
+        return st;
+    }
+    if (c->nparts == 0)
         st = vdb_set_errmsg(VDB_ECORRUPT, "collection record of '%s' is corrupt", c->name);
     if (st != VDB_OK) {
         vdb_collection_free(c);

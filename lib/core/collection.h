@@ -29,6 +29,8 @@ typedef struct vdb_shard {
     uint64_t last_ts;        /* timestamp of the last record applied */
     uint64_t ckpt_pos;       /* everything up to here is in sealed segments */
     uint64_t ckpt_ts;
+    uint64_t hw_pos;         /* the channel's last position when the database last closed
+                                (meta "loghw/<coll>/<shard>"; 0: none): the log holds it */
     vdb_segment **growing;   /* one per partition slot (NULL: none yet) */
     size_t ngrowing;
     /* growing segments rotated out by a seal that has not committed yet: still searched and
@@ -60,6 +62,7 @@ typedef struct vdb_collection {
     char *name;              /* changed by a rename under the catalog's and c->lock's write
                                 locks: threads that hold neither read it under c->lock */
     uint64_t id;
+    uint64_t incarnation;    /* its creation timestamp (0: made before incarnations) */
     vdb_schema *schema;
     /* segment layout: schema fields, then "$meta" when dynamic */
     size_t ncols;
@@ -87,11 +90,14 @@ typedef struct vdb_collection {
     vdb_segment **sealed;
 } vdb_collection;
 
-/* A collection in memory with no partitions yet (schema is copied). */
-vdb_status vdb_collection_new(const vdb_schema *schema, uint64_t id, vdb_collection **out);
+/* A collection in memory with no partitions yet (schema is copied). incarnation (its creation
+ * timestamp; 0 for one made before incarnations) is part of its channel and object names. */
+vdb_status vdb_collection_new(const vdb_schema *schema, uint64_t id, uint64_t incarnation,
+                              vdb_collection **out);
 void vdb_collection_free(vdb_collection *c);
-/* The meta-store record of c ("coll/<name>": id, schema, partitions); extra (may be NULL) is
- * added to the partitions and skip_slot (-1: none) left out, for DDL that is not applied yet. */
+/* The meta-store record of c ("coll/<name>": id, schema, partitions, incarnation); extra
+ * (may be NULL) is added to the partitions and skip_slot (-1: none) left out, for DDL that is
+ * not applied yet. */
 vdb_status vdb_collection_encode(const vdb_collection *c, const vdb_partition *extra,
                                  int skip_slot, vdb_buf *out);
 /* ... the record c would have under another name (rename). */

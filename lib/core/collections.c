@@ -36,12 +36,13 @@ vdb_status vdb_create_collection(vdb_db *db, const vdb_schema *schema)
         st = vdb_set_errmsg(VDB_EEXIST, "collection '%s' already exists", schema->name);
         goto done;
     }
-    uint64_t ids;
+    uint64_t ids, born;
     /* the slot in the list first: nothing can fail once the meta store has it */
     if ((st = vdb_catalog_reserve(&db->catalog)) != VDB_OK)
         goto done;
     if ((st = vdb_ids_alloc(db, 2, &ids)) != VDB_OK ||
-        (st = vdb_collection_new(schema, ids, &c)) != VDB_OK ||
+        (st = vdb_tso_next(db->tso, &born)) != VDB_OK ||
+        (st = vdb_collection_new(schema, ids, born, &c)) != VDB_OK ||
         (st = vdb_collection_add_partition(c, VDB_DEFAULT_PARTITION, ids + 1)) != VDB_OK ||
         (st = vdb_collection_encode(c, NULL, -1, &b)) != VDB_OK ||
         (st = vdb_ddl_log(db, "create_collection", c->name, c->id)) != VDB_OK)
@@ -105,9 +106,9 @@ static int collect_object(void *arg, const char *key, uint64_t size)
 /* The meta keys of c's segments, checkpoints and indexes. */
 static vdb_status collect_data_keys(vdb_db *db, const vdb_collection *c, key_list *keys)
 {
-    static const char *const kinds[] = {"seg", "ckpt", "idx"};
+    static const char *const kinds[] = {"seg", "ckpt", "idx", "loghw"};
     vdb_status st = VDB_OK;
-    for (size_t k = 0; k < 3 && st == VDB_OK; k++) {
+    for (size_t k = 0; k < sizeof kinds / sizeof *kinds && st == VDB_OK; k++) {
         char prefix[64];
         snprintf(prefix, sizeof prefix, "%s/%016llx/", kinds[k], (unsigned long long)c->id);
         st = db->meta.be->scan(db->meta.h, prefix, collect_key, keys);
@@ -303,12 +304,13 @@ vdb_status vdb_truncate_collection(vdb_db *db, const char *collection)
     key_list keys = {0};
     vdb_metatxn t = {0};
     vdb_buf b = {0};
-    uint64_t id;
+    uint64_t id, born;
     vdb_status st = vdb_catalog_lookup(&db->catalog, collection, &c);
     if (st != VDB_OK)
         goto done;
     if ((st = vdb_ids_alloc(db, 1, &id)) != VDB_OK ||
-        (st = vdb_collection_new(c->schema, id, &nc)) != VDB_OK)
+        (st = vdb_tso_next(db->tso, &born)) != VDB_OK ||
+        (st = vdb_collection_new(c->schema, id, born, &nc)) != VDB_OK)
         goto done;
     for (size_t i = 0; i < c->nparts && st == VDB_OK; i++) /* partitions keep their ids */
         st = vdb_collection_add_partition(nc, c->parts[i].name, c->parts[i].id);

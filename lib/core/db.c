@@ -329,6 +329,7 @@ vdb_status vdb_open(const char *path, const vdb_options *opts, vdb_db **out)
         vdb_close(db); /* may set messages of its own */
         return vdb_set_errmsg(st, "%s", msg);
     }
+    db->recovered = true;
     *out = db;
     return VDB_OK;
 }
@@ -349,6 +350,8 @@ void vdb_close(vdb_db *db)
     vdb_pool_free(db->seals);
     vdb_pool_free(db->builds);
     vdb_pool_free(db->search);
+    if (db->recovered) /* a failed open writes nothing */
+        vdb_save_log_highwater(db);
     vdb_catalog_destroy(&db->catalog);
     if (db->tso)
         vdb_tso_close(db->tso);

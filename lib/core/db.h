@@ -18,6 +18,7 @@ struct vdb_db {
     vdb_meta_store meta;
     vdb_object_store obj;
     vdb_tso *tso;
+    bool recovered;            /* vdb_open succeeded: close records the log's high-water */
 
     pthread_mutex_t id_mu;     /* ids.c */
     uint64_t next_id, id_limit;

@@ -75,6 +75,48 @@ static int load_ckpt(void *arg, const char *key, const void *val, size_t len)
     return 0;
 }
 
+static int load_hw(void *arg, const char *key, const void *val, size_t len)
+{
+    seg_loader *l = arg;
+    const char *slash = strrchr(key, '/');
+    uint64_t shard = slash ? strtoull(slash + 1, NULL, 16) : UINT64_MAX;
+    if (len != 8 || shard >= l->c->nshards) {
+        l->st = vdb_set_errmsg(VDB_ECORRUPT, "log high-water record %s is malformed", key);
+        return 1;
+    }
+    l->c->shards[shard].hw_pos = vdb_get_u64(val);
+    return 0;
+}
+
+void vdb_save_log_highwater(vdb_db *db)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < db->catalog.n; i++)
+        n += db->catalog.colls[i]->nshards;
+    vdb_meta_op *ops = vdb_calloc(n ? n : 1, sizeof *ops);
+    char (*keys)[64] = vdb_calloc(n ? n : 1, sizeof *keys);
+    uint8_t (*vals)[8] = vdb_calloc(n ? n : 1, sizeof *vals);
+    size_t k = 0;
+    for (size_t i = 0; ops && keys && vals && i < db->catalog.n; i++) {
+        const vdb_collection *c = db->catalog.colls[i];
+        for (uint32_t s = 0; s < c->nshards && !c->dropped; s++) {
+            const vdb_shard *sh = &c->shards[s];
+            if (sh->last_pos <= VDB_MAX(sh->hw_pos, sh->ckpt_pos))
+                continue; /* nothing the meta store does not already bound */
+            vdb_meta_key(keys[k], sizeof keys[k], "loghw", c->id, s);
+            vdb_put_u64(vals[k], sh->last_pos);
+            ops[k] = (vdb_meta_op){VDB_META_PUT, keys[k], vals[k], 8};
+            k++;
+        }
+    }
+    /* A failure leaves the older (lower) bound, which still holds: only a check is lost. */
+    if (k > 0 && db->meta.be->txn(db->meta.h, ops, k) != VDB_OK)
+        vdb_err_clear();
+    vdb_free(ops);
+    vdb_free(keys);
+    vdb_free(vals);
+}
+
 /* ---- replay ---- */
 
 typedef struct part_count {
@@ -213,6 +255,36 @@ fail:
     return 1;
 }
 
+vdb_status vdb_check_channel_end(vdb_db *db, const vdb_collection *c, uint32_t s)
+{
+    const vdb_shard *sh = &c->shards[s];
+    uint64_t bound = VDB_MAX(sh->ckpt_pos, sh->hw_pos);
+    if (bound == 0)
+        return VDB_OK;
+    uint64_t last = 0;
+    vdb_status st = vdb_log_store_last_pos(&db->log, sh->channel, &last);
+    if (st == VDB_EUNSUPPORTED) { /* a backend without last_pos: nothing to compare */
+        vdb_err_clear();
+        return VDB_OK;
+    }
+    if (st != VDB_OK)
+        return st;
+    if (last >= bound)
+        return VDB_OK;
+    char key[96], where[256] = "";
+    bool ckpt = sh->ckpt_pos >= sh->hw_pos;
+    vdb_meta_key(key, sizeof key, ckpt ? "ckpt" : "loghw", c->id, s);
+    if (!db->opts.log_uri) /* the default wal:// folder: name the channel's folder */
+        snprintf(where, sizeof where, " in %.100s/wal/%s", db->path, sh->channel);
+    return vdb_set_errmsg(VDB_ECORRUPT,
+                          "collection '%s': log channel %s%s ends at position %llu, before %s "
+                          "%llu (meta %s): the log lost records it had (its files removed or "
+                          "cut)",
+                          c->name, sh->channel, where, (unsigned long long)last,
+                          ckpt ? "its checkpoint" : "the position it had at the last close",
+                          (unsigned long long)bound, key);
+}
+
 static vdb_status replay_collection(vdb_db *db, vdb_collection *c)
 {
     replay r = {.db = db, .c = c};
@@ -232,6 +304,11 @@ static vdb_status replay_collection(vdb_db *db, vdb_collection *c)
                 st = r.st;
         }
     }
+    /* The checkpoint in the meta store bounds what the log must hold: a channel that ends
+     * before it lost records (a file removed or cut), and appending to it would hand out
+     * positions below the checkpoint, which the next open would skip. */
+    for (uint32_t s = 0; s < c->nshards && st == VDB_OK; s++)
+        st = vdb_check_channel_end(db, c, s);
     /* ABORT records after the torn parts, in the channels that hold them */
     for (size_t i = 0; i < r.ntorn && st == VDB_OK; i++) {
         uint32_t shard = r.torn[i].seen;
@@ -249,6 +326,15 @@ static vdb_status replay_collection(vdb_db *db, vdb_collection *c)
     vdb_free(r.counts);
     vdb_free(r.torn);
     return st;
+}
+
+static int skip_ddl(void *arg, uint64_t pos, const void *rec, size_t len)
+{
+    (void)arg;
+    (void)pos;
+    (void)rec;
+    (void)len;
+    return 0;
 }
 
 vdb_status vdb_recover(vdb_db *db)
@@ -274,9 +360,18 @@ vdb_status vdb_recover(vdb_db *db)
             st = db->meta.be->scan(db->meta.h, prefix, load_ckpt, &l);
         if (st == VDB_OK)
             st = l.st;
+        snprintf(prefix, sizeof prefix, "loghw/%016llx/", (unsigned long long)c->id);
+        if (st == VDB_OK)
+            st = db->meta.be->scan(db->meta.h, prefix, load_hw, &l);
+        if (st == VDB_OK)
+            st = l.st;
         if (st == VDB_OK)
             st = replay_collection(db, c);
     }
+    /* The DDL channel holds nothing recovery needs, but it is read through (it is small) so
+     * that damage to it is reported now rather than at the next DDL. */
+    if (st == VDB_OK)
+        st = db->log.be->read(db->log.h, "ddl", 0, skip_ddl, NULL);
     /* the vector indexes that were not saved (or were damaged) build in the background */
     for (size_t i = 0; i < db->catalog.n && st == VDB_OK; i++)
         for (size_t k = 0; k < db->catalog.colls[i]->nsealed; k++)

@@ -6,5 +6,13 @@
 #include "core/db.h"
 
 vdb_status vdb_recover(vdb_db *db);
+/* VDB_ECORRUPT when shard s's log channel ends before its checkpoint (the checkpoint in the
+ * meta store bounds what the log must hold); VDB_OK when it does not, or the log backend
+ * cannot say its last position. */
+vdb_status vdb_check_channel_end(vdb_db *db, const vdb_collection *c, uint32_t s);
+/* At close: records each shard's last log position in the meta store ("loghw/<coll>/<shard>")
+ * as a bound the next open checks the channel against (with the checkpoint). Best effort: a
+ * failure keeps the older bound. */
+void vdb_save_log_highwater(vdb_db *db);
 
 #endif

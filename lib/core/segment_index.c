@@ -57,6 +57,59 @@ static vdb_vindex *saved_index(vdb_db *db, vdb_collection *c, vdb_segment *s, si
     return v;
 }
 
+size_t vdb_index_verify(vdb_db *db, vdb_collection *c, void (*fn)(void *arg, vdb_status st),
+                        void *arg)
+{
+    /* The list is copied under the lock; the segments stay (write_mu is held). */
+    vdb_lock_rd(&c->lock, VDB_RANK_COLL);
+    size_t n = c->nsealed;
+    vdb_segment **segs = vdb_malloc((n ? n : 1) * sizeof *segs);
+    if (segs)
+        memcpy(segs, c->sealed, n * sizeof *segs);
+    vdb_unlock_rw(&c->lock, VDB_RANK_COLL);
+    if (!segs) {
+        fn(arg, vdb_set_errmsg(VDB_ENOMEM, "out of memory checking the indexes of '%s'",
+                               c->name));
+        return 1;
+    }
+    size_t problems = 0;
+    for (size_t col = 0; col < c->schema->nfields; col++) {
+        if (!vdb_index_builds(c, col))
+            continue;
+        for (size_t i = 0; i < n; i++) {
+            vdb_segment_info info;
+            vdb_segment_get_info(segs[i], &info);
+            char key[256];
+            vindex_key(key, sizeof key, c, info.id, col, &c->index[col].spec);
+            void *data;
+            size_t len;
+            vdb_status st = db->obj.be->get(db->obj.h, key, &data, &len);
+            if (st == VDB_ENOTFOUND) /* not saved yet, or lost: built again either way */
+                continue;
+            if (st == VDB_OK) {
+                vdb_vectors rows = segment_vectors(c, segs[i], col);
+                vdb_vindex *v = NULL;
+                st = vdb_vindex_decode(&c->index[col].spec, data, len, &rows, &v);
+                vdb_free(data);
+                if (v)
+                    vdb_vindex_free(v);
+                if (st != VDB_OK)
+                    st = vdb_set_errmsg(VDB_ECORRUPT, "index object '%s' of segment %llu is "
+                                        "damaged (%s); it is built again when it is loaded",
+                                        key, (unsigned long long)info.id, vdb_err_get());
+            } else {
+                st = vdb_set_errmsg(st, "index object '%s': %s", key, vdb_err_get());
+            }
+            if (st != VDB_OK) {
+                fn(arg, st);
+                problems++;
+            }
+        }
+    }
+    vdb_free(segs);
+    return problems;
+}
+
 vdb_status vdb_index_segment(vdb_db *db, vdb_collection *c, vdb_segment *s,
                              pthread_rwlock_t *lock, bool load_saved)
 {

@@ -23,5 +23,10 @@ void vdb_segment_objects_delete(vdb_db *db, const vdb_collection *c, uint64_t se
 /* Whether field f's index has something to build on each segment (a vector kind other than
  * FLAT). */
 bool vdb_index_builds(const vdb_collection *c, size_t f);
+/* For vdb_check (write_mu held): decodes every saved vector index of c's sealed segments; fn
+ * gets each one that is damaged or cannot be read (its message set, naming the object), and
+ * the count is returned. One not saved is no problem: it is built again. */
+size_t vdb_index_verify(vdb_db *db, vdb_collection *c, void (*fn)(void *arg, vdb_status st),
+                        void *arg);
 
 #endif

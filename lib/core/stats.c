@@ -62,6 +62,13 @@ vdb_status vdb_collection_stats(vdb_db *db, const char *collection, vdb_stats *d
         vdb_free(set.segs);
         vdb_free(all);
         vdb_unlock_rw(&c->lock, VDB_RANK_COLL);
+        /* The local WAL counts the torn tails it cut; other log backends do not say. */
+        for (uint32_t s = 0; s < c->nshards && st == VDB_OK && db->log.be->open ==
+                                                                 vdb_wal_backend.open; s++) {
+            uint64_t n = 0;
+            st = vdb_wal_torn_tails(db->log.h, c->shards[s].channel, &n);
+            out->torn_tails += n;
+        }
     }
     vdb_unlock_rw(&db->catalog.lock, VDB_RANK_CATALOG);
     /* written out only on success: a caller's too-short struct is refused, not overrun */

@@ -233,6 +233,12 @@ vdb_status vdb_segment_persist_deletes(vdb_segment *s, const vdb_object_backend 
 /* Loads a sealed segment from its manifest; checks every file (VDB_ECORRUPT names it). */
 vdb_status vdb_segment_load(const void *manifest, size_t len, const vdb_segment_layout *layout,
                             const vdb_object_backend *be, void *store, vdb_segment **out);
+/* Reads every file the manifest lists (columns, timestamps, bloom filter, delete logs) and
+ * checks it against the size and checksum the manifest records, for vdb_check: fn gets each
+ * problem (its message set, naming the file) and the count is returned. A manifest that does
+ * not decode is one problem. */
+size_t vdb_segment_verify(const void *manifest, size_t len, const vdb_object_backend *be,
+                          void *store, void (*fn)(void *arg, vdb_status st), void *arg);
 /* The object keys a segment's manifest names (to delete them after a drop or compaction).
  * Calls fn for each. */
 vdb_status vdb_segment_manifest_files(const void *manifest, size_t len,

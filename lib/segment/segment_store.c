@@ -276,6 +276,11 @@ static vdb_status get_file(const vdb_manifest *m, const vdb_object_backend *be, 
         char why[512];
         snprintf(why, sizeof why, "%s", vdb_err_get());
         *data = NULL;
+        /* The manifest lists it, so it was written: gone is damage, not a missing name. */
+        if (st == VDB_ENOTFOUND)
+            return vdb_set_errmsg(VDB_ECORRUPT, "segment %llu: object '%s' is missing (its "
+                                  "manifest lists it): %s", (unsigned long long)m->id, f->key,
+                                  why);
         return vdb_set_errmsg(st, "segment %llu: object '%s': %s", (unsigned long long)m->id,
                               f->key, why);
     }
@@ -291,6 +296,31 @@ static vdb_status get_file(const vdb_manifest *m, const vdb_object_backend *be, 
         *data = NULL;
     }
     return st;
+}
+
+size_t vdb_segment_verify(const void *manifest, size_t len, const vdb_object_backend *be,
+                          void *store, void (*fn)(void *arg, vdb_status st), void *arg)
+{
+    vdb_manifest m;
+    vdb_status st = vdb_manifest_decode(manifest, len, &m);
+    if (st) {
+        fn(arg, st);
+        return 1;
+    }
+    size_t problems = 0;
+    for (size_t i = 0; i < m.nfiles + m.ndeltas; i++) {
+        const vdb_seg_file *f = i < m.nfiles ? &m.files[i] : &m.deltas[i - m.nfiles];
+        void *data;
+        size_t n;
+        if ((st = get_file(&m, be, store, f, &data, &n)) != VDB_OK) {
+            fn(arg, st);
+            problems++;
+            continue;
+        }
+        free(data);
+    }
+    vdb_manifest_free(&m);
+    return problems;
 }
 
 /* Prefixes the current message with the segment and object it is about. */

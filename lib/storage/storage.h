@@ -18,15 +18,20 @@
 /* The local WAL: wal://<folder>. One sub-folder per channel holding numbered segment files
  * of framed records ([u32 length][u32 crc32c(pos + payload)][u64 position][payload]);
  * group commit of concurrent appends; fsync per vdb_sync_mode; io_uring on the write path
- * with a pwrite fallback. On a channel's first use, a torn or corrupt tail of its last file
- * is cut off (it was never acknowledged); corruption before the tail is reported as
- * VDB_ECORRUPT by read. Subscriptions follow a channel in the same process (a condition
- * variable) and from other processes (read_only instances: each channel's commit marker,
- * a shared-memory word the writer bumps after every write, waited on with a futex). */
+ * with a pwrite fallback. On a channel's first use, a torn tail of its last file (by the rule
+ * in wal_seg.c: short, or zero from a sector boundary) is cut off, said on stderr and counted
+ * (vdb_wal_torn_tails); any other bad frame, and a channel holding fewer records than its
+ * marker's bounds say were acknowledged, is VDB_ECORRUPT naming the file. Subscriptions
+ * follow a channel in the same process (a condition variable) and from other processes
+ * (read_only instances: each channel's commit marker, a shared-memory word the writer bumps
+ * after every write, waited on with a futex). */
 extern const vdb_log_backend vdb_wal_backend;
 
 /* For tests and benchmarks: which write path an open WAL uses ("io_uring" or "pwrite"). */
 const char *vdb_wal_write_path(void *wal);
+/* How many torn tails the writer instance wal cut off channel's last file since it opened
+ * (0 or 1; each cut is also a line on stderr). */
+vdb_status vdb_wal_torn_tails(void *wal, const char *channel, uint64_t *n);
 
 extern const vdb_meta_backend vdb_meta_local_backend;     /* local://<folder> */
 

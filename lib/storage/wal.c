@@ -185,6 +185,40 @@ done:
 
 /* ---- opening a channel: list its files and cut a torn tail off the last one ------------ */
 
+/* What the channel must hold, from the bounds the last writer left in the marker (durable:
+ * every position below it was acknowledged and synced; low: the first file truncate kept):
+ * every record in [low, durable). A channel that lacks one is VDB_ECORRUPT naming the file
+ * that should hold it; so positions never start over below what was acknowledged. The scan
+ * found files segs[0..n) and records up to next (exclusive). */
+static vdb_status check_bounds(const chan *c, const uint64_t *segs, size_t n, uint64_t next,
+                               uint64_t durable, uint64_t low)
+{
+    if (low == 0)
+        low = 1;
+    if (durable <= low)
+        return VDB_OK;
+    char name[WAL_SEG_NAME_LEN + 1];
+    if (n == 0 || segs[0] > low) {
+        wal_seg_name(name, low);
+        return vdb_set_errmsg(VDB_ECORRUPT,
+                              "wal: channel %s: %s/%s is missing: %s records positions "
+                              "%llu..%llu as written, and the channel's files start at %s",
+                              c->name, c->dir, name, WAL_MARK_NAME, (unsigned long long)low,
+                              (unsigned long long)(durable - 1),
+                              n ? "a later position" : "nothing (no segment files)");
+    }
+    if (next < durable) {
+        wal_seg_name(name, segs[n - 1]);
+        return vdb_set_errmsg(VDB_ECORRUPT,
+                              "wal: channel %s: %s/%s ends at position %llu, but %s records "
+                              "positions up to %llu as written (the file was truncated, or a "
+                              "later file removed)",
+                              c->name, c->dir, name, (unsigned long long)(next - 1),
+                              WAL_MARK_NAME, (unsigned long long)(durable - 1));
+    }
+    return VDB_OK;
+}
+
 vdb_status wal_chan_open_locked(wal *w, chan *c)
 {
     if (c->opened)
@@ -194,10 +228,12 @@ vdb_status wal_chan_open_locked(wal *w, chan *c)
     char *path = NULL;
     int fd = -1;
     wal_seg_reader r = {0};
+    uint64_t durable = 0, low = 0;
+    bool bounded = wal_mark_peek_bounds(c->dir, &durable, &low);
     vdb_status st = wal_seg_list(c->dir, &segs, &n);
     if (st != VDB_OK)
         goto fail;
-    uint64_t next = 1, tail = 0;
+    uint64_t next = 1, tail = 0, cut = 0;
     if (n > 0) {
         uint64_t first = segs[n - 1];
         st = seg_path(c, first, &path);
@@ -225,30 +261,63 @@ vdb_status wal_chan_open_locked(wal *w, chan *c)
                 goto fail;
             if (kind == WAL_FRAME_REC)
                 continue;
-            if (kind == WAL_FRAME_BAD && wal_seg_valid_frame_after(&r)) {
+            if (kind == WAL_FRAME_END)
+                break;
+            /* A bad frame after the last good one: a torn write is cut, damage is refused
+             * (the rule is in wal_seg.c). */
+            if (wal_seg_valid_frame_after(&r)) {
                 st = vdb_set_errmsg(VDB_ECORRUPT, "wal: channel %s: %s is corrupt at offset "
                                     "%llu (%s) with valid records after it; refusing to "
                                     "drop them", c->name, path, (unsigned long long)r.off, why);
                 goto fail;
             }
-            if (kind == WAL_FRAME_BAD) {
-                /* Never acknowledged: an append returns only after its frame is whole. */
-                if (ftruncate(fd, (off_t)r.off) != 0 || retry_fsync(fd, false) != 0) {
-                    st = vdb_set_errmsg(VDB_EIO, "wal: cut the torn tail of %s at %llu: %s",
-                                        path, (unsigned long long)r.off, strerror(errno));
-                    goto fail;
-                }
+            if (bounded && r.expect < durable) {
+                st = vdb_set_errmsg(VDB_ECORRUPT, "wal: channel %s: %s is corrupt at offset "
+                                    "%llu (%s): position %llu there was acknowledged (%s "
+                                    "records positions up to %llu as written)", c->name, path,
+                                    (unsigned long long)r.off, why,
+                                    (unsigned long long)r.expect, WAL_MARK_NAME,
+                                    (unsigned long long)(durable - 1));
+                goto fail;
             }
+            bool torn;
+            if ((st = wal_seg_bad_is_torn(&r, &torn)) != VDB_OK)
+                goto fail;
+            if (!torn) {
+                st = vdb_set_errmsg(VDB_ECORRUPT, "wal: channel %s: %s is corrupt at offset "
+                                    "%llu: the frame of position %llu is all there but wrong "
+                                    "(%s), which a torn write does not leave", c->name, path,
+                                    (unsigned long long)r.off, (unsigned long long)r.expect,
+                                    why);
+                goto fail;
+            }
+            /* Never acknowledged: an append returns only after its frame is whole. Reads
+             * stop before it; the file is cut before the next append (commit), so that an
+             * open the core refuses for other reasons leaves the file as it found it. */
+            cut = (uint64_t)sb.st_size - r.off;
+            fprintf(stderr, "vdb: wal: channel %s: cut a torn tail of %llu bytes at offset "
+                    "%llu of %s (%s; a write that was never acknowledged)\n", c->name,
+                    (unsigned long long)cut, (unsigned long long)r.off, path, why);
             break;
         }
         next = r.expect;
         tail = r.off;
         wal_seg_reader_free(&r);
+        /* What the scan found is made durable before the marker's bounds say so. */
+        if (retry_fsync(fd, false) != 0) {
+            st = vdb_set_errmsg(VDB_EIO, "wal: fsync %s: %s", path, strerror(errno));
+            goto fail;
+        }
+    }
+    if (bounded && (st = check_bounds(c, segs, n, next, durable, low)) != VDB_OK)
+        goto fail;
+    if (n > 0) {
         /* Readers in other processes follow the channel through its marker, from now on at
          * the position found here (what a crashed writer had written past it is gone). */
         if (!c->mark.page && (st = wal_mark_create(c->dir, next, &c->mark)) != VDB_OK)
             goto fail;
         wal_mark_publish(&c->mark, next);
+        wal_mark_set_bounds(&c->mark, next, segs[0]);
     }
     vdb_free(c->segs);
     c->segs = segs;
@@ -258,6 +327,11 @@ vdb_status wal_chan_open_locked(wal *w, chan *c)
     c->cur_path = path;
     c->tail_off = tail;
     c->next_pos = next;
+    c->durable = next;
+    c->low = n > 0 ? segs[0] : 1;
+    if (cut)
+        c->torn_tails++;
+    c->cut_pending = cut != 0;
     c->opened = true;
     return VDB_OK;
 fail:
@@ -313,6 +387,10 @@ static vdb_status roll(wal *w, chan *c, uint64_t first)
             goto fail;
         if (!c->mark.page && (st = wal_mark_create(c->dir, first, &c->mark)) != VDB_OK)
             goto fail;
+        pthread_mutex_lock(&c->mu);
+        c->durable = c->low = first;
+        wal_mark_set_bounds(&c->mark, first, first);
+        pthread_mutex_unlock(&c->mu);
     }
     /* The background thread syncs only the newest file, so the old one is synced here. */
     if (c->fd >= 0 && w->sync == VDB_SYNC_BATCH && retry_fsync(c->fd, true) != 0) {
@@ -361,6 +439,10 @@ static vdb_status write_run(wal *w, chan *c, size_t iovn, uint64_t bytes, uint64
         c->next_pos = end_pos;
         if (w->sync == VDB_SYNC_BATCH)
             c->dirty = true;
+        if (w->sync == VDB_SYNC_FULL) { /* the write was synced with it */
+            c->durable = end_pos;
+            wal_mark_set_bounds(&c->mark, c->durable, c->low);
+        }
         pthread_cond_broadcast(&c->tail_cv);
         pthread_mutex_unlock(&c->mu);
         /* After the write (and its fdatasync in FULL mode): readers elsewhere see the frames
@@ -413,6 +495,15 @@ static void commit(wal *w, chan *c, waiter *batch)
     if (broken) {
         st = vdb_set_errmsg(VDB_EIO, "%s", c->broken_msg);
         goto fail_all;
+    }
+    /* The torn tail the open found goes before anything is written after it. */
+    if (c->cut_pending) {
+        if (ftruncate(c->fd, (off_t)c->tail_off) != 0 || retry_fsync(c->fd, false) != 0) {
+            st = vdb_set_errmsg(VDB_EIO, "wal: cut the torn tail of %s at %llu: %s",
+                                c->cur_path, (unsigned long long)c->tail_off, strerror(errno));
+            goto fail_all;
+        }
+        c->cut_pending = false;
     }
     waiter *run = batch;
     size_t iovn = 0;
@@ -620,10 +711,12 @@ vdb_status wal_read(void *log, const char *channel, uint64_t from, vdb_log_read_
             }
         }
         if (!stop && i + 1 < n && r.expect != segs[i + 1]) {
+            char name[WAL_SEG_NAME_LEN + 1];
+            wal_seg_name(name, r.expect);
             st = vdb_set_errmsg(VDB_ECORRUPT,
-                                "wal: %s ends before position %llu but the next file starts "
-                                "at %llu",
-                                path, (unsigned long long)r.expect,
+                                "wal: %s/%s is missing: %s ends before position %llu but the "
+                                "next file starts at %llu",
+                                c->dir, name, path, (unsigned long long)r.expect,
                                 (unsigned long long)segs[i + 1]);
             goto done;
         }
@@ -662,6 +755,10 @@ vdb_status wal_truncate(void *log, const char *channel, uint64_t upto)
             memcpy(gone, c->segs, k * sizeof *gone);
             memmove(c->segs, c->segs + k, (c->nsegs - k) * sizeof *c->segs);
             c->nsegs -= k;
+            /* The marker learns first that the files before go (see check_bounds). */
+            c->low = c->segs[0];
+            wal_mark_set_bounds(&c->mark, c->durable, c->low);
+            wal_mark_sync(&c->mark);
         } else {
             st = vdb_set_errmsg(VDB_ENOMEM, "wal: out of memory truncating %s", channel);
         }
@@ -710,6 +807,8 @@ vdb_status wal_drop(void *log, const char *channel)
     c->nsegs = 0;
     c->tail_off = 0;
     c->next_pos = 1;
+    c->durable = c->low = 1;
+    c->cut_pending = false;
     c->dirty = false;
     c->sync_errno = 0;
     c->broken = false;
@@ -740,8 +839,13 @@ static void sync_all(wal *w)
     for (size_t i = 0; i < n; i++) {
         chan *c = all[i];
         int fd = -1, err = 0;
+        uint64_t upto = 0, epoch = 0;
         pthread_mutex_lock(&c->mu);
         if (c->dirty && c->fd >= 0) {
+            /* Every record below next_pos is in this file or in older ones, which roll
+             * synced. */
+            upto = c->next_pos;
+            epoch = c->epoch;
             /* A duplicate stays valid if the leader rolls to a new file meanwhile, and lets
              * the sync run without holding the channel lock. */
             fd = fcntl(c->fd, F_DUPFD_CLOEXEC, 0);
@@ -756,11 +860,14 @@ static void sync_all(wal *w)
         if (retry_fsync(fd, true) != 0)
             err = errno;
         close(fd);
+        pthread_mutex_lock(&c->mu);
         if (err) {
-            pthread_mutex_lock(&c->mu);
             c->sync_errno = err;
-            pthread_mutex_unlock(&c->mu);
+        } else if (c->epoch == epoch && upto > c->durable) {
+            c->durable = upto;
+            wal_mark_set_bounds(&c->mark, c->durable, c->low);
         }
+        pthread_mutex_unlock(&c->mu);
     }
     vdb_free(all);
 }
@@ -807,9 +914,19 @@ void wal_close(void *log)
         while (c) {
             chan *next = c->hnext;
             /* close() cannot return an error; the message is left for the caller's thread. */
-            if (c->fd >= 0 && w->sync == VDB_SYNC_BATCH && retry_fsync(c->fd, true) != 0)
-                vdb_set_errmsg(VDB_EIO, "wal: final fdatasync of %s: %s", c->cur_path,
-                               strerror(errno));
+            if (c->fd >= 0 && w->sync == VDB_SYNC_BATCH) {
+                if (retry_fsync(c->fd, true) != 0) {
+                    vdb_set_errmsg(VDB_EIO, "wal: final fdatasync of %s: %s", c->cur_path,
+                                   strerror(errno));
+                } else if (!c->sync_errno && c->next_pos > c->durable) {
+                    c->durable = c->next_pos;
+                    wal_mark_set_bounds(&c->mark, c->durable, c->low);
+                }
+            }
+            /* The bounds reach the disk for the next open (under OFF they stay what the
+             * last open or sync found). */
+            if (w->sync != VDB_SYNC_OFF)
+                wal_mark_sync(&c->mark);
             chan_free(c);
             c = next;
         }
@@ -895,6 +1012,22 @@ fail:
     vdb_free(w->root);
     vdb_free(w);
     return st;
+}
+
+vdb_status vdb_wal_torn_tails(void *log, const char *channel, uint64_t *n)
+{
+    wal *w = log;
+    *n = 0;
+    vdb_status st = wal_check_channel(channel);
+    if (st != VDB_OK || w->read_only)
+        return st;
+    chan *c;
+    if ((st = wal_get_chan(w, channel, &c)) != VDB_OK)
+        return st;
+    pthread_mutex_lock(&c->mu);
+    *n = c->torn_tails;
+    pthread_mutex_unlock(&c->mu);
+    return VDB_OK;
 }
 
 const char *vdb_wal_write_path(void *log)

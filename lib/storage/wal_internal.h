@@ -46,6 +46,11 @@ typedef struct wal_seg_reader {
     uint8_t *buf;     /* read window over the file */
     size_t cap, win_len;
     uint64_t win_off;
+    /* After WAL_FRAME_BAD: the length the bad frame's header claims (UINT64_MAX when the
+     * header is short or its length is beyond the limit), and whether the file ends inside
+     * the frame it claims. wal_seg_bad_is_torn uses them. */
+    uint64_t bad_len;
+    bool bad_short;
 } wal_seg_reader;
 
 typedef enum wal_frame_kind {
@@ -67,6 +72,12 @@ vdb_status wal_seg_next(wal_seg_reader *r, wal_frame_kind *kind, uint64_t *pos,
 /* After WAL_FRAME_BAD: whether a whole valid frame with a later position follows somewhere in
  * the file (then the bad frame is corruption, not a torn tail). Moves the read window. */
 bool wal_seg_valid_frame_after(wal_seg_reader *r);
+
+/* After WAL_FRAME_BAD: *torn gets whether the bad frame looks like a torn write, by the rule
+ * in wal_seg.c (the file ends inside the frame, or the file is zero from a 512-byte boundary
+ * inside the frame to its end); false: the frame is whole but wrong, which is damage. A
+ * failed read is VDB_EIO (VDB_ENOMEM without memory). Moves the read window. */
+vdb_status wal_seg_bad_is_torn(wal_seg_reader *r, bool *torn);
 
 /* ---- the write path ---------------------------------------------------------------------- */
 
@@ -122,6 +133,19 @@ void wal_mark_close(wal_mark *m);
 void wal_mark_publish(wal_mark *m, uint64_t next);
 void wal_mark_set_dropped(wal_mark *m);
 wal_mark_state wal_mark_load(const wal_mark *m);
+
+/* The channel's bounds, kept in the marker for the writer's next open (wal.c says how they
+ * are used): every record in [low, durable) is durable on disk and must be in the files.
+ * durable only moves after the fdatasync that made the records durable, and low (the first
+ * file truncate kept) moves before truncate removes a file, so the page never claims more
+ * than the files hold, whenever the kernel writes it back. A check word makes a torn or
+ * damaged page (or one written before the bounds existed) read as no bounds. */
+void wal_mark_set_bounds(wal_mark *m, uint64_t durable, uint64_t low);
+/* Writes the marker page to disk (msync); an error is ignored: the bounds are a check. */
+void wal_mark_sync(wal_mark *m);
+/* Reads the bounds of dir's marker without mapping it: false when there is no marker, it is
+ * not whole, it was dropped, or its bounds do not check. */
+bool wal_mark_peek_bounds(const char *dir, uint64_t *durable, uint64_t *low);
 /* Waits until the counter differs from seq or the CLOCK_MONOTONIC time deadline_ns passes
  * (spurious returns are possible: callers look again). */
 void wal_mark_wait(const wal_mark *m, uint32_t seq, uint64_t deadline_ns);
@@ -164,6 +188,11 @@ typedef struct chan {
     int sync_errno;      /* (mu) BATCH: a background fdatasync failed; the next append says so */
     bool broken;         /* (mu) a failed write could not be cut back; appends are refused */
     char broken_msg[512];
+    uint64_t durable;    /* (mu) the marker's bounds: records in [low, durable) are durable */
+    uint64_t low;
+    uint64_t torn_tails; /* (mu) torn tails cut since the WAL opened */
+    bool cut_pending;    /* the last file has a torn tail after tail_off, cut before the next
+                            write (set at open, cleared by the leader) */
     pthread_cond_t tail_cv; /* (mu) broadcast when next_pos moves or the channel is dropped */
     uint64_t epoch;      /* (mu) drops so far: a subscription from before a drop ends */
     wal_mark mark;       /* like fd: the folder's commit marker, for readers elsewhere */

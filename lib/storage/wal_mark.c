@@ -29,7 +29,22 @@ struct wal_mark_page {
      * append. A reader that dies while waiting leaves it high; the writer then just wakes
      * nobody on each commit. */
     uint32_t waiters;
+    uint32_t pad;
+    /* Appended after the first layout (older pages hold zeros here, which never check): the
+     * bounds of wal_mark_set_bounds, and their check word. Written by the writer only. */
+    uint64_t durable;
+    uint64_t low;
+    uint64_t check;
 };
+
+/* Never 0 (bit 32 is set), so a zeroed page has no bounds. */
+static uint64_t bounds_check(uint64_t durable, uint64_t low)
+{
+    uint8_t b[16];
+    vdb_put_u64(b, durable);
+    vdb_put_u64(b + 8, low);
+    return (UINT64_C(1) << 32) | vdb_crc32c(0x564d524b, b, sizeof b);
+}
 
 static bool attach_read_only; /* test hook: readers behave as if they may not write it */
 
@@ -246,4 +261,44 @@ void wal_mark_wait(const wal_mark *m, uint32_t seq, uint64_t deadline_ns)
      * word is no longer seq (EAGAIN), on a wake, on a signal or at the deadline. */
     syscall(SYS_futex, &m->page->seq, FUTEX_WAIT_BITSET, seq, &ts, NULL, FUTEX_BITSET_MATCH_ANY);
     __atomic_sub_fetch(&m->page->waiters, 1, __ATOMIC_SEQ_CST);
+}
+
+void wal_mark_set_bounds(wal_mark *m, uint64_t durable, uint64_t low)
+{
+    if (!m->page)
+        return;
+    /* The check last: a page written back between the stores reads as no bounds. */
+    __atomic_store_n(&m->page->check, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&m->page->durable, durable, __ATOMIC_RELEASE);
+    __atomic_store_n(&m->page->low, low, __ATOMIC_RELEASE);
+    __atomic_store_n(&m->page->check, bounds_check(durable, low), __ATOMIC_RELEASE);
+}
+
+void wal_mark_sync(wal_mark *m)
+{
+    if (m->page)
+        (void)msync(m->page, MARK_BYTES, MS_SYNC);
+}
+
+bool wal_mark_peek_bounds(const char *dir, uint64_t *durable, uint64_t *low)
+{
+    char *path = vdb_path_join(dir, WAL_MARK_NAME);
+    if (!path)
+        return false;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    vdb_free(path);
+    if (fd < 0)
+        return false;
+    struct wal_mark_page pg;
+    ssize_t got;
+    do
+        got = pread(fd, &pg, sizeof pg, 0);
+    while (got < 0 && errno == EINTR);
+    close(fd);
+    if (got != (ssize_t)sizeof pg || pg.magic != MARK_MAGIC || pg.dropped ||
+        pg.check != bounds_check(pg.durable, pg.low))
+        return false;
+    *durable = pg.durable;
+    *low = pg.low;
+    return true;
 }

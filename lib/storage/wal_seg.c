@@ -177,8 +177,11 @@ vdb_status wal_seg_next(wal_seg_reader *r, wal_frame_kind *kind, uint64_t *pos,
         return VDB_OK;
     }
     *kind = WAL_FRAME_BAD;
+    r->bad_len = UINT64_MAX;
+    r->bad_short = false;
     const uint8_t *h = fetch(r, r->off, WAL_FRAME_HEADER, &st);
     if (!h) {
+        r->bad_short = true;
         *why = "short frame header";
         return st;
     }
@@ -189,12 +192,15 @@ vdb_status wal_seg_next(wal_seg_reader *r, wal_frame_kind *kind, uint64_t *pos,
         *why = "record length beyond the 1 GiB limit";
         return VDB_OK;
     }
+    r->bad_len = WAL_FRAME_HEADER + (uint64_t)n;
+    r->bad_short = r->bad_len > r->limit - r->off;
     if (p != r->expect) {
         *why = "record position out of sequence";
         return VDB_OK;
     }
     const uint8_t *body = fetch(r, r->off + WAL_FRAME_HEADER, n, &st);
     if (!body) {
+        r->bad_short = true;
         *why = "short record";
         return st;
     }
@@ -208,6 +214,61 @@ vdb_status wal_seg_next(wal_seg_reader *r, wal_frame_kind *kind, uint64_t *pos,
     *len = n;
     r->off += WAL_FRAME_HEADER + n;
     r->expect++;
+    return VDB_OK;
+}
+
+/* ---- torn write or damage --------------------------------------------------------------------
+ * The rule. An append returns only once its frame is whole in the file (and, under
+ * VDB_SYNC_FULL, synced). A crash during a write can leave, after the last whole frame, a
+ * frame the file ends inside of (the size grew by less than the write), or a frame whose
+ * later sectors never reached the disk: the file grew but reads as zero from a sector
+ * boundary on. Those two are torn writes, never acknowledged, and are cut. Anything else
+ * after the last good frame of the last file -- a frame whose header is whole (a length
+ * within the limit and the position the channel expects) and whose payload is all there but
+ * whose checksum fails, a wrong position or length with the frame's bytes all present, or any
+ * bad frame followed by a valid one -- is damage to written records: VDB_ECORRUPT naming the
+ * file. A bad frame before the last file's tail is always damage.
+ *
+ * What it cannot tell apart, without the marker's bounds (wal.c): damage to the last frame
+ * that makes it look torn -- its length field raised past the end of the file, the file cut
+ * inside its last frame, or its last sectors zeroed -- and a frame lost with the file cut at a
+ * frame boundary. The marker's bounds (the highest durable position, kept in COMMIT) catch
+ * those on the writer's next open: any bad or missing record below that position is damage,
+ * however torn it looks. They are missing when COMMIT is gone or was never written back
+ * (a machine crash under VDB_SYNC_BATCH/OFF), and then the rule above is all there is. The
+ * other way round, a torn write whose sectors landed out of order (zeros, then data) or on a
+ * file system that shows stale blocks after a crash reads as damage: refusing is the safe
+ * side. */
+
+#define TORN_SECTOR 512u
+
+vdb_status wal_seg_bad_is_torn(wal_seg_reader *r, bool *torn)
+{
+    *torn = true;
+    if (r->bad_short)
+        return VDB_OK;
+    /* The end of the last non-zero byte from the bad frame to the end of the file. */
+    uint64_t z = r->off;
+    for (uint64_t o = r->off; o < r->limit;) {
+        size_t n = (size_t)VDB_MIN((uint64_t)READ_WINDOW, r->limit - o);
+        vdb_status st;
+        const uint8_t *b = fetch(r, o, n, &st);
+        if (!b)
+            return st != VDB_OK ? st
+                                : vdb_set_errmsg(VDB_EIO, "wal: %s shrank while it was read",
+                                                 r->path);
+        for (size_t i = n; i-- > 0;)
+            if (b[i]) {
+                z = o + i + 1;
+                break;
+            }
+        o += n;
+    }
+    if (z == r->off)
+        return VDB_OK; /* zero from the frame's start */
+    uint64_t s = (z + TORN_SECTOR - 1) / TORN_SECTOR * TORN_SECTOR;
+    uint64_t end = r->bad_len == UINT64_MAX ? r->off + WAL_FRAME_HEADER : r->off + r->bad_len;
+    *torn = s < end && s < r->limit;
     return VDB_OK;
 }
 

@@ -142,6 +142,7 @@ class vdb_stats(_Sized):
         ("index_bytes", c_uint64),
         ("indexed_rows", c_uint64),
         ("failed_index_builds", c_uint64),
+        ("torn_tails", c_uint64),
     ]
 
 
