@@ -285,7 +285,8 @@ static void clustered(float **base, float **queries)
 
 /* Full-rank anisotropic Gaussian mixture: dimension j has a global scale that falls from 1 to
  * 1/8 across the dimensions, each cluster scales every dimension again by its own log-normal
- * factor. No low-dimensional structure for 8-bit codes to exploit, and spreads so uneven that
+ * factor (spreads as wide as the centers: the clusters overlap, so neighbours cross them).
+ * No low-dimensional structure for 8-bit codes to exploit, and spreads so uneven that
  * per-dimension ranges are set by a few outliers. */
 static void anisotropic(size_t rows, size_t dim, uint64_t seed, float **base, float **queries)
 {
@@ -297,7 +298,7 @@ static void anisotropic(size_t rows, size_t dim, uint64_t seed, float **base, fl
         for (size_t j = 0; j < dim; j++) {
             double g = exp(-log(8.0) * (double)j / (double)dim);
             centers[c * dim + j] = (float)(g * rng_normal(&r));
-            scale[c * dim + j] = (float)(0.35 * g * exp(0.75 * rng_normal(&r)));
+            scale[c * dim + j] = (float)(g * exp(0.75 * rng_normal(&r)));
         }
     size_t n[2] = {rows, ALL_QUERIES};
     for (int part = 0; part < 2; part++) {
