@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -109,6 +110,77 @@ static int token_ok(const srv_http *h, struct MHD_Connection *conn)
     return diff == 0;
 }
 
+/* What the request's framing headers say (every copy of a header: MHD keeps duplicates). */
+typedef struct framing {
+    int n_cl, cl_bad, cl_differ, n_te;
+    unsigned long long cl;
+    char te[64]; /* the Transfer-Encoding values, joined */
+    int te_long;
+} framing;
+
+static enum MHD_Result framing_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      const char *value)
+{
+    framing *f = cls;
+    (void)kind;
+    if (!key || !value)
+        return MHD_YES;
+    if (!strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH)) {
+        /* only digits (no sign, no list): anything else is a different length to a proxy */
+        size_t n = strspn(value, "0123456789");
+        errno = 0;
+        unsigned long long v = strtoull(value, NULL, 10);
+        if (!n || value[n] || errno == ERANGE)
+            f->cl_bad = 1;
+        else if (f->n_cl && v != f->cl)
+            f->cl_differ = 1;
+        f->cl = v;
+        f->n_cl++;
+    } else if (!strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING)) {
+        size_t have = strlen(f->te);
+        if (have + strlen(value) + 3 > sizeof f->te)
+            f->te_long = 1;
+        else
+            snprintf(f->te + have, sizeof f->te - have, "%s%s", have ? ", " : "", value);
+        f->n_te++;
+    }
+    return MHD_YES;
+}
+
+/* The body's framing is one a proxy in front reads the same way (RFC 9112 6.1-6.3): one
+ * Content-Length, or Transfer-Encoding "chunked" alone; else the answer (a close follows). */
+static enum MHD_Result check_framing(req_state *rs, struct MHD_Connection *conn, int *refused)
+{
+    framing f = {0};
+    *refused = 1;
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, framing_header, &f);
+    if (f.cl_bad)
+        return answer_now(rs, MHD_HTTP_BAD_REQUEST,
+                          srv_err(MV_PARAMETER_INVALID, "invalid parameter: the Content-Length "
+                                  "header is not a decimal number of bytes"));
+    if (f.cl_differ)
+        return answer_now(rs, MHD_HTTP_BAD_REQUEST,
+                          srv_err(MV_PARAMETER_INVALID, "invalid parameter: the request has %d "
+                                  "Content-Length headers that disagree", f.n_cl));
+    if (f.n_te && f.n_cl)
+        return answer_now(rs, MHD_HTTP_BAD_REQUEST,
+                          srv_err(MV_PARAMETER_INVALID, "invalid parameter: the request has "
+                                  "both Transfer-Encoding and Content-Length"));
+    if (f.n_te) {
+        const char *v = f.te + strspn(f.te, " \t");
+        size_t n = strlen(v);
+        while (n && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+            n--;
+        if (f.te_long || n != 7 || strncasecmp(v, "chunked", 7))
+            return answer_now(rs, MHD_HTTP_NOT_IMPLEMENTED,
+                              srv_err(MV_OPERATION_NOT_SUPPORTED, "operation not supported: "
+                                      "Transfer-Encoding '%.40s%s': only 'chunked' is",
+                                      f.te, f.te_long ? "..." : ""));
+    }
+    *refused = 0;
+    return MHD_YES;
+}
+
 static void run_request(void *arg)
 {
     req_state *rs = arg;
@@ -162,6 +234,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (cfg->token && !token_ok(h, conn)) /* before the body: touches nothing */
             return answer_now(rs, MHD_HTTP_UNAUTHORIZED,
                               srv_err(MV_NEED_AUTHENTICATE, "user hasn't authenticated"));
+        int refused;
+        enum MHD_Result fr = check_framing(rs, conn, &refused);
+        if (refused)
+            return fr;
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                      MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl && strtoull(cl, NULL, 10) > cfg->max_body)

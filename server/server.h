@@ -132,6 +132,9 @@ json_t *srv_vdb_err(srv_ctx *ctx, vdb_status st, const char *collection, int not
 /* Request fields. Each returns 0, or sets *err to a 1802/1100 response and returns -1. */
 int srv_req_str(json_t *req, const char *key, int required, const char **out, json_t **err);
 int srv_req_int(json_t *req, const char *key, int64_t dflt, int64_t *out, json_t **err);
+/* A nested object (searchParams, params, ...): absent or null gives *out = NULL; any other
+ * type is 1801 naming path (NULL: key), e.g. "searchParams.params". */
+int srv_req_obj(json_t *req, const char *key, const char *path, json_t **out, json_t **err);
 int srv_req_bool(json_t *req, const char *key, int dflt, int *out, json_t **err);
 /* An array of strings (or one string) as a NULL-terminated vector into req (free the vector
  * only); *n gets the count. Missing: *out = NULL, *n = 0. */
@@ -242,6 +245,7 @@ int srv_outplan_names(const srv_coll *c, const char *const *names, size_t n, int
  * Each takes C values, returns 0, or -1 with *err set to Milvus's status. */
 
 #define SRV_MAX_TOPK 16384 /* limit + offset of a search, as Milvus */
+#define SRV_MAX_QUERY_WINDOW 16384 /* offset + limit of a query (maxQueryResultWindow) */
 
 /* 0 if the collection exists, else 100. */
 int srv_op_require_collection(srv_ctx *ctx, const char *coll, srv_status *err);
