@@ -1,0 +1,201 @@
+#!/usr/bin/env python3
+"""vdb-server refuses input it must not accept (issue 13): limit + offset past Milvus's
+bounds (and past int64), nested params of the wrong type, and HTTP framing a proxy could read
+differently (request smuggling). Raw sockets for the HTTP cases; python3 standard library.
+
+    tests/server/test_refuse.py path/to/vdb-server [unittest args]
+"""
+
+import json
+import os
+import re
+import socket
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from srvtest import Server, vec  # noqa: E402
+
+BINARY = None
+DIM = 8
+BIG = 4611686018427387904  # 2**62: limit + offset overflows int64
+
+
+class Base(unittest.TestCase):
+    # a long idle timeout: an answer that comes is the server's, not the timeout's close
+    server_args = ("--timeout", "120")
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = Server(BINARY, "--log-level", "warn", *cls.server_args).start()
+        cls.srv.post("collections/drop", {"collectionName": "c"})
+        cls.srv.call("collections/create", {"collectionName": "c", "dimension": DIM})
+        rows = [{"id": i, "vector": vec(i, DIM)} for i in range(50)]
+        cls.srv.call("entities/insert", {"collectionName": "c", "data": rows})
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            rc = cls.srv.stop()
+            assert rc == 0, "vdb-server exited with %s\n%s" % (rc, cls.srv.stderr())
+        finally:
+            cls.srv.cleanup()
+
+    def code(self, endpoint, obj, want, words=()):
+        st, r = self.srv.post(endpoint, obj)
+        self.assertEqual(st, 200, r)
+        self.assertIsInstance(r, dict, r)
+        self.assertEqual(r.get("code"), want, (obj, r))
+        for w in words:
+            self.assertIn(w, r.get("message", ""), r)
+        return r
+
+
+class Windows(Base):
+    def search(self, **kw):
+        return dict({"collectionName": "c", "data": [vec(3, DIM)]}, **kw)
+
+    def query(self, **kw):
+        return dict({"collectionName": "c", "filter": "id >= 0"}, **kw)
+
+    def test_search_limit_and_offset(self):
+        self.code("entities/search", self.search(limit=BIG, offset=BIG), 1100, ["16384"])
+        self.code("entities/search", self.search(limit=1, offset=2**63 - 1), 1100)
+        self.code("entities/search", self.search(limit=2**63 - 1, offset=1), 1100)
+        self.code("entities/search", self.search(limit=16384, offset=1), 1100)
+        self.code("entities/search", self.search(limit=0), 1100)
+        self.code("entities/search", self.search(limit=5, offset=-1), 1100)
+        self.code("entities/search", self.search(limit=str(BIG), offset=str(BIG)), 1100)
+        # past int64 as text or as a float: the wrong type, not a wrapped number
+        self.code("entities/search", self.search(limit="99999999999999999999"), 1801)
+        self.code("entities/search", self.search(limit=1e30), 1801)
+        r = self.code("entities/search", self.search(limit=16380, offset=4), 0)
+        self.assertEqual(r["topks"], [46])
+        r = self.code("entities/search", self.search(limit=3, offset=2), 0)
+        self.assertEqual(len(r["data"]), 3)
+
+    def test_query_limit_and_offset(self):
+        self.code("entities/query", self.query(limit=BIG, offset=BIG), 1100,
+                  ["query result window", "16384"])
+        self.code("entities/query", self.query(limit=1, offset=2**63 - 1), 1100)
+        self.code("entities/query", self.query(limit=16384, offset=1), 1100)
+        self.code("entities/query", self.query(limit=0, offset=16385), 1100)
+        self.code("entities/query", self.query(limit=-1), 1100)
+        r = self.code("entities/query", self.query(limit=16000, offset=40), 0)
+        self.assertEqual([x["id"] for x in r["data"]], list(range(40, 50)))
+        r = self.code("entities/query", self.query(limit=2, offset=10), 0)
+        self.assertEqual([x["id"] for x in r["data"]], [10, 11])
+
+
+class NestedParams(Base):
+    def test_search_params_of_the_wrong_type(self):
+        base = {"collectionName": "c", "data": [vec(3, DIM)], "limit": 3}
+        for bad in [-1, "x", [], True]:
+            self.code("entities/search", dict(base, searchParams={"params": bad}), 1801,
+                      ["searchParams.params"])
+            self.code("entities/search", dict(base, searchParams=bad), 1801, ["searchParams"])
+        for bad in [{"ef": {"a": 1}}, {"ef": [1]}, {"ef": "1,nprobe=2"}, {"a=b": 1},
+                    {"ef": "x" * 200}]:
+            self.code("entities/search", dict(base, searchParams={"params": bad}), 1801,
+                      ["params"])
+        for ok in [None, {}, {"radius": None}]:
+            self.code("entities/search", dict(base, searchParams={"params": ok}), 0)
+
+    def test_index_and_collection_params_of_the_wrong_type(self):
+        self.code("indexes/create", {"collectionName": "c", "indexParams": [
+            {"fieldName": "vector", "indexType": "HNSW", "metricType": "COSINE",
+             "params": -1}]}, 1801, ["indexParams[].params"])
+        self.code("indexes/create", {"collectionName": "c", "indexParams": [
+            {"fieldName": "vector", "indexType": "HNSW", "metricType": "COSINE",
+             "params": {"M": {"x": 1}}}]}, 1801, ["params"])
+        self.code("collections/create", {"collectionName": "p1", "dimension": 4,
+                                         "params": "x"}, 1801, ["'params'"])
+        self.code("collections/create", {"collectionName": "p2", "dimension": 4,
+                                         "indexParams": [{"fieldName": "vector",
+                                                          "params": -1}]}, 1801)
+        self.code("collections/create", {"collectionName": "p3", "schema": {"fields": [
+            {"fieldName": "id", "dataType": "Int64", "isPrimary": True},
+            {"fieldName": "v", "dataType": "FloatVector", "elementTypeParams": -1}]}}, 1801,
+            ["elementTypeParams"])
+        self.code("collections/create", {"collectionName": "p4", "schema": "x"}, 1801)
+        for name in ["p1", "p3", "p4"]:
+            self.assertFalse(self.srv.call("collections/has", {"collectionName": name})["has"])
+
+
+def exchange(port, data, timeout=60):
+    """Sends data, reads until the server closes; returns (status, headers text, body)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    reply = b""
+    try:
+        s.sendall(data)
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            reply += chunk
+    except OSError:  # a reset after the answer: what came is what counts
+        pass
+    finally:
+        s.close()
+    m = re.match(rb"HTTP/1\.1 (\d+)", reply)
+    if not m:
+        return None, b"", reply
+    head, _, body = reply.partition(b"\r\n\r\n")
+    return int(m.group(1)), head, body
+
+
+HEAD = b"POST /v2/vectordb/collections/has HTTP/1.1\r\nHost: x\r\n"
+BODY = b'{"collectionName":"c"}'
+
+
+class Framing(Base):
+    def refused(self, data, status):
+        st, head, body = exchange(self.srv.port, data)
+        self.assertEqual(st, status, head + body)
+        self.assertRegex(head, rb"(?i)\r\nContent-Type: application/json")
+        self.assertRegex(head, rb"(?i)\r\nConnection: close")
+        r = json.loads(body)
+        self.assertNotEqual(r["code"], 0, r)
+        self.assertTrue(r["message"], r)
+        return r
+
+    def test_content_length_headers_that_disagree(self):
+        # what the second length would frame is never run as a request of its own
+        smuggled = b"POST /v2/vectordb/collections/drop HTTP/1.1\r\nHost: x\r\n" \
+                   b"Content-Length: 22\r\n\r\n" + BODY
+        self.refused(HEAD + b"Content-Length: 22\r\nContent-Length: 5\r\n\r\n" + BODY +
+                     smuggled, 400)
+        self.refused(HEAD + b"Content-Length: 5\r\nContent-Length: 22\r\n\r\n" + BODY, 400)
+        self.refused(HEAD + b"Content-Length: 22, 5\r\n\r\n" + BODY, 400)
+        self.assertTrue(self.srv.call("collections/has", {"collectionName": "c"})["has"])
+
+    def test_equal_content_length_headers_are_one_length(self):
+        st, head, body = exchange(self.srv.port, HEAD + b"Content-Length: 22\r\n"
+                                  b"Content-Length: 22\r\nConnection: close\r\n\r\n" + BODY)
+        self.assertEqual(st, 200, head + body)
+        self.assertEqual(json.loads(body)["data"], {"has": True})
+
+    def test_transfer_encoding_with_content_length(self):
+        for order in [b"Content-Length: 22\r\nTransfer-Encoding: chunked\r\n",
+                      b"Transfer-Encoding: chunked\r\nContent-Length: 5\r\n"]:
+            self.refused(HEAD + order + b"\r\n16\r\n" + BODY + b"\r\n0\r\n\r\n", 400)
+
+    def test_transfer_encoding_other_than_chunked(self):
+        # answered at once: the server does not wait for a body it cannot frame
+        for te in [b"gzip, chunked", b"chunked, gzip", b"gzip", b"identity", b"chunked, chunked"]:
+            r = self.refused(HEAD + b"Transfer-Encoding: " + te + b"\r\n\r\n", 501)
+            self.assertIn("Transfer-Encoding", r["message"])
+        self.refused(HEAD + b"Transfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n\r\n", 501)
+
+    def test_chunked_alone_still_works(self):
+        st, head, body = exchange(self.srv.port, HEAD + b"Transfer-Encoding: Chunked\r\n"
+                                  b"Connection: close\r\n\r\n16\r\n" + BODY + b"\r\n0\r\n\r\n")
+        self.assertEqual(st, 200, head + body)
+        self.assertEqual(json.loads(body)["data"], {"has": True})
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2:
+        sys.exit("usage: test_refuse.py path/to/vdb-server [unittest args]")
+    BINARY = os.path.abspath(sys.argv.pop(1))
+    unittest.main(verbosity=2)
