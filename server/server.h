@@ -18,7 +18,7 @@ typedef struct srv_config {
     char *log_uri, *meta_uri, *object_uri; /* storage URIs; NULL: under data */
     char *sync;            /* "full" (default), "batch", "off" */
     int threads;           /* request workers; 0: one per CPU (at least 2) */
-    int io_threads;        /* libmicrohttpd polling threads; default 2 */
+    int io_threads;        /* HTTP/1.1 and HTTP/2 event loops (each); default 2 */
     char *token;           /* bearer token; NULL: no auth */
     char *tls_cert, *tls_key; /* PEM files: HTTPS when both are set */
     char *log_level;       /* error, warn, info (default), debug */
@@ -330,11 +330,11 @@ void srv_conns_close(srv_conns *c);
 int srv_conns_wake_fd(const srv_conns *c);
 void srv_conns_drain_wake(srv_conns *c);
 
-/* REST over HTTP/1.1 (libmicrohttpd, with its own polling threads and no listening socket). */
+/* REST over HTTP/1.1 (http.c: its own event loops, no listening socket). */
 typedef struct srv_http srv_http;
 /* Starts the REST front (the requests run on ctx's database and lanes). NULL on error. */
 srv_http *srv_http_start(srv_ctx *ctx);
-/* Takes a connection front.c accepted (any thread); its slot is freed when MHD closes it. */
+/* Takes a connection front.c accepted (any thread); its slot is freed when it closes. */
 void srv_http_add_connection(srv_http *h, int fd, const struct sockaddr *addr, socklen_t len);
 /* New requests get 503 and every answer closes its connection; requests in flight go on. */
 void srv_http_quiesce(srv_http *h);

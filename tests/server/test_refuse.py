@@ -187,6 +187,73 @@ class Framing(Base):
             self.assertIn("Transfer-Encoding", r["message"])
         self.refused(HEAD + b"Transfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n\r\n", 501)
 
+    def test_chunk_size_past_the_cap_is_refused_at_once(self):
+        # the size line alone: the answer does not wait for the data (or the idle timeout)
+        for size in [b"ffffffffffffffff", b"1ffffffffffffffff", b"%x" % (65 << 20)]:
+            r = self.refused(HEAD + b"Transfer-Encoding: chunked\r\n\r\n" + size + b"\r\n", 413)
+            self.assertEqual(r["code"], 1102, r)
+        # chunks that add up past the cap (64 MiB default): refused at the one that crosses it
+        r = self.refused(HEAD + b"Transfer-Encoding: chunked\r\n\r\n" +
+                         b"%x\r\n" % (1 << 20) + b" " * (1 << 20) + b"\r\n" +
+                         b"%x\r\n" % ((63 << 20) + 1) + b"\r\n", 413)
+
+    def test_bad_chunked_encoding(self):
+        for body in [b"zz\r\n", b"-1\r\n", b"\r\n", b"2\r\n{}XX0\r\n\r\n", b"2x\r\n{}\r\n"]:
+            self.refused(HEAD + b"Transfer-Encoding: chunked\r\n\r\n" + body, 400)
+
+    def test_http_it_cannot_read_answers_json(self):
+        cases = [
+            (b"\x00\x01\x02garbage\r\n\r\n", 400),
+            (b"POST /v2/vectordb/collections/has HTTP/9.9\r\n\r\n", 505),
+            (b"POST /v2/vectordb/collections/has HTTP/2.0\r\n\r\n", 505),
+            (b"POST " + b"/a" * 40000 + b" HTTP/1.1\r\n\r\n", 414),
+            (HEAD + b"X-Big: " + b"a" * 70000 + b"\r\n\r\n", 431),
+            (HEAD + b"Bad Header: 1\r\n\r\n", 400),
+            (HEAD + b"X-Folded: a\r\n b\r\n\r\n", 400),
+            (HEAD + b"Content-Length : 22\r\n\r\n" + BODY, 400),
+            (HEAD + b"Content-Length: +22\r\n\r\n" + BODY, 400),
+            (HEAD + b"Content-Length: 99999999999999999999999\r\n\r\n", 400),
+            (HEAD + b"Expect: something\r\nContent-Length: 22\r\n\r\n" + BODY, 417),
+            (b"POST /v2/vectordb/collections/has HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n",
+             400),
+        ]
+        for data, status in cases:
+            self.refused(data, status)
+
+    def test_keep_alive_pipelining_and_100_continue(self):
+        s = socket.create_connection(("127.0.0.1", self.srv.port), timeout=60)
+        try:
+            # two requests in one write: answered in order on one connection
+            s.sendall((HEAD + b"Content-Length: 22\r\n\r\n" + BODY) * 2)
+            got = b""
+            while got.count(b'"has":true') < 2:
+                chunk = s.recv(65536)
+                self.assertTrue(chunk, got)
+                got += chunk
+            self.assertEqual(got.count(b"HTTP/1.1 200 OK"), 2, got)
+            # Expect: 100-continue gets 100 before the body is sent
+            s.sendall(HEAD + b"Content-Length: 22\r\nExpect: 100-continue\r\n\r\n")
+            got = b""
+            while b"\r\n\r\n" not in got:
+                chunk = s.recv(65536)
+                self.assertTrue(chunk, got)
+                got += chunk
+            self.assertTrue(got.startswith(b"HTTP/1.1 100 Continue\r\n\r\n"), got)
+            s.sendall(BODY)
+            got = got[len(b"HTTP/1.1 100 Continue\r\n\r\n"):]
+            while b'"has":true' not in got:
+                chunk = s.recv(65536)
+                self.assertTrue(chunk, got)
+                got += chunk
+            self.assertTrue(got.startswith(b"HTTP/1.1 200 OK"), got)
+        finally:
+            s.close()
+        # HTTP/1.0 closes after its answer
+        st, head, body = exchange(self.srv.port, b"POST /v2/vectordb/collections/has HTTP/1.0\r\n"
+                                  b"Content-Length: 22\r\n\r\n" + BODY)
+        self.assertEqual(st, 200, head)
+        self.assertEqual(json.loads(body)["data"], {"has": True})
+
     def test_chunked_alone_still_works(self):
         st, head, body = exchange(self.srv.port, HEAD + b"Transfer-Encoding: Chunked\r\n"
                                   b"Connection: close\r\n\r\n16\r\n" + BODY + b"\r\n0\r\n\r\n")
