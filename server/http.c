@@ -879,9 +879,11 @@ static int flush_out(hconn *c)
     return 0;
 }
 
+/* Writes, and moves on to the next request once an answer is out (each turn consumes one
+ * request of what was read: it ends). */
 static void conn_progress(hconn *c)
 {
-    for (int round = 0; round < 4 && !c->dead; round++) {
+    while (!c->dead) {
         if (flush_out(c) != 0) {
             conn_close(c);
             return;
