@@ -478,6 +478,7 @@ static void begin_request(hconn *c, size_t end)
     char target[LINE_MAX_REQ + 1];
     memcpy(target, p + t, target_len);
     target[target_len] = 0;
+    target[strcspn(target, "?")] = 0; /* the path: a query string names nothing here */
     /* the header fields */
     for (p = eol + 1; p < stop;) {
         eol = memchr(p, '\n', (size_t)(stop - p));

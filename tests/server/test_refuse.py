@@ -254,6 +254,55 @@ class Framing(Base):
         self.assertEqual(st, 200, head)
         self.assertEqual(json.loads(body)["data"], {"has": True})
 
+    def test_mutated_requests_get_json_or_a_close(self):
+        # random damage to valid requests (fixed seed): every answer is HTTP with a JSON body,
+        # or the connection closes; the server goes on serving
+        import random
+        rnd = random.Random(13)
+        valid = [HEAD + b"Content-Length: 22\r\n\r\n" + BODY,
+                 HEAD + b"Transfer-Encoding: chunked\r\n\r\n16\r\n" + BODY + b"\r\n0\r\n\r\n",
+                 HEAD + b"Expect: 100-continue\r\nContent-Length: 22\r\n\r\n" + BODY]
+        for i in range(300):
+            data = bytearray(rnd.choice(valid))
+            for _ in range(rnd.randint(1, 4)):
+                if not data:
+                    break
+                op, at = rnd.randrange(4), rnd.randrange(len(data))
+                if op == 0:
+                    data[at] = rnd.randrange(256)
+                elif op == 1:
+                    del data[at:at + rnd.randint(1, 8)]
+                elif op == 2:
+                    data[at:at] = rnd.choice([b"\r\n", b"\n", b":", b" ", b"\x00", b"ffffffff",
+                                              b"Content-Length: 3\r\n", b"\r\n\r\n"])
+                else:
+                    data = data[:at]
+            s = socket.create_connection(("127.0.0.1", self.srv.port), timeout=60)
+            reply = b""
+            try:
+                s.sendall(bytes(data))
+                s.shutdown(socket.SHUT_WR)
+                while True:
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        break
+                    reply += chunk
+            except OSError:
+                pass
+            finally:
+                s.close()
+            while reply.startswith(b"HTTP/1.1 100 Continue\r\n\r\n"):
+                reply = reply[25:]
+            while reply:  # one or more answers, each with a JSON body of its length
+                m = re.match(rb"HTTP/1\.1 (\d{3}) [^\r]*\r\n((?:[^\r]+\r\n)*)\r\n", reply)
+                self.assertTrue(m, (bytes(data), reply[:200]))
+                n = int(re.search(rb"Content-Length: (\d+)", m.group(2)).group(1))
+                body = reply[m.end():m.end() + n]
+                self.assertIn(b"application/json", m.group(2), (bytes(data), reply[:300]))
+                self.assertIn("code", json.loads(body), (bytes(data), body))
+                reply = reply[m.end() + n:]
+        self.assertTrue(self.srv.call("collections/has", {"collectionName": "c"})["has"])
+
     def test_chunked_alone_still_works(self):
         st, head, body = exchange(self.srv.port, HEAD + b"Transfer-Encoding: Chunked\r\n"
                                   b"Connection: close\r\n\r\n16\r\n" + BODY + b"\r\n0\r\n\r\n")
