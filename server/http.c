@@ -57,6 +57,7 @@ typedef struct hconn {
     /* bytes read and not yet consumed */
     char *in;
     size_t in_len, in_cap;
+    size_t scanned; /* of in, searched for the head's end (a slow head is not searched again) */
     /* the request */
     char method[16];
     char path[96];
@@ -765,7 +766,7 @@ static void process(hconn *c)
             if (!c->start_ms)
                 c->start_ms = now_ms();
             size_t end = 0;
-            for (size_t i = 0; i + 1 < c->in_len; i++) {
+            for (size_t i = c->scanned > 2 ? c->scanned - 2 : 0; i + 1 < c->in_len; i++) {
                 if (c->in[i] == '\n' && c->in[i + 1] == '\n') {
                     end = i + 2;
                     break;
@@ -784,6 +785,7 @@ static void process(hconn *c)
                                        "request line is over %d bytes", LINE_MAX_REQ));
                 return;
             }
+            c->scanned = end ? 0 : c->in_len;
             if (!end) {
                 if (c->in_len > HEAD_MAX) {
                     count_request(c, +1);
