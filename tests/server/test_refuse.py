@@ -303,6 +303,29 @@ class Framing(Base):
                 reply = reply[m.end() + n:]
         self.assertTrue(self.srv.call("collections/has", {"collectionName": "c"})["has"])
 
+    def test_requests_sent_a_byte_at_a_time(self):
+        # every state of the parser split at every byte: a head, a body, chunk sizes with an
+        # extension, chunk data, the trailer; two requests on one connection
+        data = (HEAD + b"Content-Length: 22\r\n\r\n" + BODY +
+                HEAD + b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+                b"10;ext=1\r\n" + BODY[:16] + b"\r\n6\r\n" + BODY[16:] + b"\r\n0\r\n"
+                b"X-Trailer: y\r\n\r\n")
+        s = socket.create_connection(("127.0.0.1", self.srv.port), timeout=60)
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        reply = b""
+        try:
+            for i in range(len(data)):
+                s.sendall(data[i:i + 1])
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                reply += chunk
+        finally:
+            s.close()
+        self.assertEqual(reply.count(b"HTTP/1.1 200 OK"), 2, reply)
+        self.assertEqual(reply.count(b'"has":true'), 2, reply)
+
     def test_chunked_alone_still_works(self):
         st, head, body = exchange(self.srv.port, HEAD + b"Transfer-Encoding: Chunked\r\n"
                                   b"Connection: close\r\n\r\n16\r\n" + BODY + b"\r\n0\r\n\r\n")
