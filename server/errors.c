@@ -1,5 +1,6 @@
 /* vdb-server — Milvus statuses (protocol-free, and as REST's JSON), vdb statuses mapped to
  * Milvus codes, REST request fields. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,6 +118,23 @@ static json_t *wrong_type(const char *key, const char *want)
                    "can only accept json format request, error: '%s' must be %s", key, want);
 }
 
+int srv_req_obj(json_t *req, const char *key, const char *path, json_t **out, json_t **err)
+{
+    json_t *v = json_object_get(req, key);
+    *out = NULL;
+    if (!v || json_is_null(v))
+        return 0;
+    if (!json_is_object(v)) {
+        char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        *err = srv_err(MV_INCORRECT_FORMAT, "can only accept json format request, error: '%s' "
+                       "must be an object, got %.64s", path ? path : key, text ? text : "?");
+        free(text);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
 int srv_req_str(json_t *req, const char *key, int required, const char **out, json_t **err)
 {
     json_t *v = json_object_get(req, key);
@@ -151,14 +169,17 @@ int srv_req_int(json_t *req, const char *key, int64_t dflt, int64_t *out, json_t
         *out = json_integer_value(v);
         return 0;
     }
-    if (json_is_real(v) && json_real_value(v) == (double)(int64_t)json_real_value(v)) {
+    /* 1e30 has no int64: the range is checked before the conversion */
+    if (json_is_real(v) && json_real_value(v) >= -0x1p63 && json_real_value(v) < 0x1p63 &&
+        json_real_value(v) == (double)(int64_t)json_real_value(v)) {
         *out = (int64_t)json_real_value(v);
         return 0;
     }
     if (json_is_string(v)) { /* "10": Milvus's clients sometimes send numbers as text */
         char *end;
+        errno = 0;
         long long x = strtoll(json_string_value(v), &end, 10);
-        if (end != json_string_value(v) && !*end) {
+        if (end != json_string_value(v) && !*end && errno != ERANGE) {
             *out = x;
             return 0;
         }

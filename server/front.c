@@ -1,7 +1,6 @@
 /* vdb-server — the one listening port: accepts connections and tells the protocols apart, as
  * Milvus serves gRPC and REST on one port. Without TLS a connection that opens with HTTP/2's
- * preface ("PRI * HTTP/2.0...") is gRPC (h2.c) and any other is HTTP/1.1 (http.c, handed to
- * libmicrohttpd); with TLS the ALPN list of the ClientHello decides ("h2" offered: HTTP/2).
+ * preface ("PRI * HTTP/2.0...") is gRPC (h2.c) and any other is HTTP/1.1 (http.c); with TLS the ALPN list of the ClientHello decides ("h2" offered: HTTP/2).
  * Both are read with MSG_PEEK, so the protocol that gets the socket reads it from its first
  * byte. A connection that sends nothing for --timeout seconds is closed. */
 #define _GNU_SOURCE /* accept4 */

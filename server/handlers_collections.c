@@ -32,14 +32,20 @@ static json_t *create_indexes(srv_ctx *ctx, const char *name, json_t *req, int q
     json_t *e;
     json_array_foreach(idx, i, e) {
         const char *field, *type = NULL, *metric = NULL;
+        json_t *params;
         if (rc || (quick && !json_array_size(idx)))
             break;
+        if (!json_is_object(e)) {
+            err = srv_err(MV_INCORRECT_FORMAT, "can only accept json format request, error: "
+                                               "each of indexParams must be an object");
+            break;
+        }
         if (srv_req_str(e, "fieldName", 1, &field, &err) ||
             srv_req_str(e, "indexType", 0, &type, &err) ||
-            srv_req_str(e, "metricType", 0, &metric, &err))
+            srv_req_str(e, "metricType", 0, &metric, &err) ||
+            srv_req_obj(e, "params", "indexParams[].params", &params, &err))
             break;
-        rc = srv_op_create_index(ctx, name, &c, field, type, metric,
-                                 json_object_get(e, "params"), &st);
+        rc = srv_op_create_index(ctx, name, &c, field, type, metric, params, &st);
     }
     srv_coll_free(&c);
     if (err)

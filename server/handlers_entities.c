@@ -218,16 +218,16 @@ done:
 }
 
 /* searchParams {"metricType": ..., "params": {...}} -> "key=value,..." for vdb_search_req. */
-static int search_params(json_t *sp, const vdb_field_def *vf, char **out, json_t **err)
+static int search_params(json_t *req, const vdb_field_def *vf, char **out, json_t **err)
 {
     *out = NULL;
-    if (!sp || json_is_null(sp))
-        return 0;
-    if (!json_is_object(sp)) {
-        *err = srv_err(MV_INCORRECT_FORMAT, "can only accept json format request, error: "
-                                            "'searchParams' must be an object");
+    json_t *sp, *params;
+    if (srv_req_obj(req, "searchParams", NULL, &sp, err))
         return -1;
-    }
+    if (!sp)
+        return 0;
+    if (srv_req_obj(sp, "params", "searchParams.params", &params, err))
+        return -1;
     json_t *m = json_object_get(sp, "metricType");
     if (!m)
         m = json_object_get(sp, "metric_type");
@@ -235,7 +235,7 @@ static int search_params(json_t *sp, const vdb_field_def *vf, char **out, json_t
     /* radius and range_filter (range search) pass through like the rest */
     if (srv_op_check_metric(vf, json_is_string(m) ? json_string_value(m) : NULL,
                             "searchParams", &st) ||
-        srv_op_params_text(json_object_get(sp, "params"), NULL, out, &st)) {
+        srv_op_params_text(params, NULL, out, &st)) {
         *err = srv_status_json(&st);
         return -1;
     }
@@ -309,7 +309,7 @@ json_t *srv_entities_search(srv_ctx *ctx, json_t *req)
     vdb_search_req sr = {.struct_size = sizeof sr, .collection = coll, .vector_field = vf->name,
                          .dim = vf->dim, .filter = filter};
     if (!(vecs = query_vectors(json_object_get(req, "data"), vf->dim, &nq, &err)) ||
-        search_params(json_object_get(req, "searchParams"), vf, &params, &err) ||
+        search_params(req, vf, &params, &err) ||
         srv_outplan_make(&c, json_object_get(req, "outputFields"), 0, &p, &err) ||
         read_opts(req, &sr.read, &parts, &err))
         goto done;

@@ -29,9 +29,11 @@ static json_t *create_one(srv_ctx *ctx, const char *coll, const srv_coll *c, jso
     if (iname && strcmp(iname, field))
         srv_log(SRV_LOG_DEBUG, "index '%s' on '%s.%s' is named after its field", iname, coll,
                 field);
+    json_t *params;
+    if (srv_req_obj(e, "params", "indexParams[].params", &params, &err))
+        return err;
     srv_status st;
-    if (srv_op_create_index(ctx, coll, c, field, type, metric, json_object_get(e, "params"),
-                            &st))
+    if (srv_op_create_index(ctx, coll, c, field, type, metric, params, &st))
         return srv_status_json(&st);
     return NULL;
 }

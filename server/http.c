@@ -1,14 +1,28 @@
-/* vdb-server — the libmicrohttpd glue for REST (HTTP/1.1): TLS, auth, body cap, timeouts, and
- * handing each complete request to a worker lane while its connection is suspended. The port is
- * front.c's: it hands over the connections that speak HTTP/1.1 (MHD_add_connection). */
+/* vdb-server — REST over HTTP/1.1: event loops that own the connections front.c hands over
+ * (GnuTLS under TLS), the request parser, the limits (head and body size, idle and slow
+ * requests), and handing each complete request to a worker lane. The parser is ours so that
+ * every answer, also to HTTP it cannot read (400, 413, 414, 431, 501, 505), is Milvus's JSON
+ * {"code", "message"}, and so that framing a proxy could read otherwise is refused at once:
+ * two Content-Length headers that disagree, Transfer-Encoding with Content-Length, a
+ * Transfer-Encoding other than "chunked", a chunk size past the body cap (RFC 9112 6.1-6.3).
+ *
+ * One request at a time per connection: while a worker runs it the connection is not read
+ * (pipelined requests wait in the socket), then the answer is written and the next request
+ * parsed. An answer given before the body is read closes the connection: the connection's
+ * bytes are not read as a request of their own. Threads as in h2.c: each loop owns its
+ * connections; a worker that finishes queues the connection on its loop's done list and wakes
+ * the loop through an eventfd. */
 #include <errno.h>
-#include <microhttpd.h>
-#include <netdb.h>
+#include <limits.h>
+#include <gnutls/gnutls.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -16,33 +30,80 @@
 #include "server.h"
 
 #define API_PREFIX "/v2/vectordb"
+#define READ_CHUNK (64 * 1024)
+#define HEAD_MAX (64 * 1024) /* request line and headers (431 past it) */
+#define LINE_MAX_REQ 8192     /* the request line (414 past it) */
+#define AUTH_MAX 1024
+#define CHUNK_LINE_MAX 1024   /* a chunk-size line with its extensions */
+#define TRAILER_MAX 8192
+#define LINGER_MS 2000        /* reading what a refused client still sends, before the close */
 
-struct srv_http {
-    srv_ctx *ctx;
-    struct MHD_Daemon *d;
-    char *cert_pem, *key_pem;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int active;   /* requests begun and not completed (answered or dropped) */
-    int stopping; /* quiesced: new requests get 503 and every answer closes its connection */
-};
+typedef struct http_loop http_loop;
 
-enum { RECEIVING, RUNNING, DONE };
+enum { C_HEAD, C_BODY, C_RUNNING, C_WRITE, C_LINGER };
+enum { K_SIZE, K_DATA, K_DATA_END, K_TRAILER };
 
-typedef struct req_state {
-    srv_http *h;
-    struct MHD_Connection *conn;
+typedef struct hconn {
+    http_loop *lp;
+    int fd;
+    gnutls_session_t tls;
+    int handshaking;
+    int state;
+    int events;
+    int dead;
+    int running;  /* on a worker */
+    int counted;  /* in h->active: a request begun and not yet answered */
+    uint64_t last_io_ms, start_ms, linger_ms;
+    /* bytes read and not yet consumed */
+    char *in;
+    size_t in_len, in_cap;
+    size_t scanned; /* of in, searched for the head's end (a slow head is not searched again) */
+    /* the request */
+    char method[16];
+    char path[96];
+    int minor;          /* HTTP/1.minor */
+    int keep_alive;
+    int chunked, kstate;
+    uint64_t remaining; /* of the Content-Length body, or of the current chunk */
+    size_t trailer_len;
     const srv_route *route;
     char *body;
     size_t len, cap;
-    uint64_t start_ms;
-    int phase;
-    int too_large;
-    unsigned status; /* HTTP status of the answer */
-    char *resp;      /* the answer's body (JSON text) */
-    size_t resp_len;
-    char path[96];
-} req_state;
+    /* the answer */
+    char *out;
+    size_t out_len, out_off;
+    int close_after;
+    unsigned status;
+    json_t *resp;       /* set by the worker */
+    struct hconn *next_done;
+    struct hconn *prev, *next;
+} hconn;
+
+struct http_loop {
+    srv_http *h;
+    pthread_t thread;
+    int ep, wake_fd;
+    pthread_mutex_t mu;
+    hconn *done;
+    int *incoming;
+    size_t nin, capin;
+    int stop, quiesce;
+    int busy;
+    hconn *conns;
+};
+
+struct srv_http {
+    srv_ctx *ctx;
+    int nloops;
+    http_loop *loops;
+    unsigned next;
+    gnutls_certificate_credentials_t cred;
+    int tls;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int active;   /* requests begun and not answered */
+    int stopping; /* quiesced: new requests get 503 and every answer closes its connection */
+};
 
 static uint64_t now_ms(void)
 {
@@ -51,53 +112,305 @@ static uint64_t now_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static void set_answer(req_state *rs, unsigned status, json_t *resp)
+static void wake(http_loop *lp)
 {
-    free(rs->resp);
-    rs->resp = srv_json_text(resp, &rs->resp_len);
-    if (!rs->resp) { /* out of memory while printing: a fixed answer */
-        rs->resp = strdup("{\"code\":3,\"message\":\"memory limit exceeded\"}");
-        rs->resp_len = rs->resp ? strlen(rs->resp) : 0;
-        status = 500;
+    uint64_t one = 1;
+    ssize_t n = write(lp->wake_fd, &one, sizeof one);
+    (void)n;
+}
+
+static int stopping(srv_http *h)
+{
+    pthread_mutex_lock(&h->mu);
+    int s = h->stopping;
+    pthread_mutex_unlock(&h->mu);
+    return s;
+}
+
+static void count_request(hconn *c, int d)
+{
+    srv_http *h = c->lp->h;
+    if ((d > 0) == (c->counted != 0))
+        return;
+    c->counted = d > 0;
+    pthread_mutex_lock(&h->mu);
+    h->active += d;
+    if (h->active <= 0)
+        pthread_cond_broadcast(&h->cv);
+    pthread_mutex_unlock(&h->mu);
+}
+
+/* ---- socket I/O ----------------------------------------------------------------------------- */
+
+static void conn_set_events(hconn *c, int events)
+{
+    if (events == c->events || c->dead)
+        return;
+    struct epoll_event ev = {.events = (uint32_t)events, .data.ptr = c};
+    if (epoll_ctl(c->lp->ep, EPOLL_CTL_MOD, c->fd, &ev) == 0)
+        c->events = events;
+}
+
+static ssize_t sock_read(hconn *c, char *buf, size_t n)
+{
+    if (c->tls) {
+        ssize_t r = gnutls_record_recv(c->tls, buf, n);
+        if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED) {
+            errno = EAGAIN;
+            return -1;
+        }
+        if (r < 0) {
+            srv_log(SRV_LOG_DEBUG, "http: TLS: %s", gnutls_strerror((int)r));
+            errno = ECONNRESET;
+            return -1;
+        }
+        return r;
     }
-    rs->status = status;
-    json_decref(resp);
+    return recv(c->fd, buf, n, 0);
 }
 
-static enum MHD_Result send_answer(req_state *rs)
+static ssize_t sock_write(hconn *c, const char *p, size_t n)
 {
-    struct MHD_Response *r = MHD_create_response_from_buffer(rs->resp_len, rs->resp,
-                                                             MHD_RESPMEM_MUST_FREE);
-    if (!r)
-        return MHD_NO;
-    rs->resp = NULL; /* the response owns it now */
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-    pthread_mutex_lock(&rs->h->mu);
-    int stopping = rs->h->stopping;
-    pthread_mutex_unlock(&rs->h->mu);
-    if (stopping || rs->phase == RECEIVING) /* a body we did not read: do not reuse the link */
-        MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
-    enum MHD_Result ret = MHD_queue_response(rs->conn, rs->status, r);
-    MHD_destroy_response(r);
+    if (c->tls) {
+        ssize_t w = gnutls_record_send(c->tls, p, n);
+        if (w == GNUTLS_E_AGAIN || w == GNUTLS_E_INTERRUPTED) {
+            errno = EAGAIN;
+            return -1;
+        }
+        if (w < 0) {
+            errno = EPIPE;
+            return -1;
+        }
+        return w;
+    }
+    return send(c->fd, p, n, MSG_NOSIGNAL);
+}
+
+static void conn_close(hconn *c)
+{
+    if (c->dead)
+        return;
+    c->dead = 1;
+    count_request(c, -1);
+    epoll_ctl(c->lp->ep, EPOLL_CTL_DEL, c->fd, NULL);
+    if (c->tls) {
+        gnutls_deinit(c->tls);
+        c->tls = NULL;
+    }
+    close(c->fd);
+    srv_conns_close(c->lp->h->ctx->conns);
+}
+
+static void conn_free_if_done(hconn *c)
+{
+    if (!c->dead || c->running)
+        return;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        c->lp->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    free(c->in);
+    free(c->body);
+    free(c->out);
+    json_decref(c->resp);
+    free(c);
+}
+
+/* ---- answers -------------------------------------------------------------------------------- */
+
+static const char *reason(unsigned status)
+{
+    switch (status) {
+    case 100: return "Continue";
+    case 200: return "OK";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 417: return "Expectation Failed";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 503: return "Service Unavailable";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Unknown";
+    }
+}
+
+/* Appends raw bytes to the output; -1 when out of memory. */
+static int out_add(hconn *c, const char *p, size_t n)
+{
+    if (c->out_off == c->out_len)
+        c->out_off = c->out_len = 0; /* all written before: start over */
+    if (!n)
+        return 0;
+    char *nb = realloc(c->out, c->out_len + n);
+    if (!nb)
+        return -1;
+    c->out = nb;
+    memcpy(c->out + c->out_len, p, n);
+    c->out_len += n;
+    return 0;
+}
+
+/* Queues a whole answer: the status line, headers, body. */
+static int queue_answer(hconn *c, unsigned status, const char *type, const char *body,
+                        size_t len)
+{
+    char head[256];
+    int n = snprintf(head, sizeof head, "HTTP/1.1 %u %s\r\nContent-Type: %s\r\n"
+                     "Content-Length: %zu\r\n%s\r\n", status, reason(status), type, len,
+                     c->close_after ? "Connection: close\r\n"
+                     : c->minor == 0 ? "Connection: keep-alive\r\n" : "");
+    if (out_add(c, head, (size_t)n) || out_add(c, body, len))
+        return -1;
+    c->status = status;
     if (srv_log_enabled(SRV_LOG_DEBUG))
-        srv_log(SRV_LOG_DEBUG, "POST %s -> %u in %llu ms", rs->path, rs->status,
-                (unsigned long long)(now_ms() - rs->start_ms));
-    return ret;
+        srv_log(SRV_LOG_DEBUG, "%s %s -> %u in %llu ms", c->method[0] ? c->method : "?",
+                c->path[0] ? c->path : "?", status,
+                (unsigned long long)(now_ms() - c->start_ms));
+    return 0;
 }
 
-/* An answer decided before the body is read (auth, route, size): sent at once. */
-static enum MHD_Result answer_now(req_state *rs, unsigned status, json_t *resp)
+static int queue_json(hconn *c, unsigned status, json_t *resp)
 {
-    set_answer(rs, status, resp);
-    return send_answer(rs);
+    size_t len = 0;
+    char *text = srv_json_text(resp, &len);
+    json_decref(resp);
+    int rc;
+    if (!text) {
+        static const char oom[] = "{\"code\":3,\"message\":\"memory limit exceeded\"}";
+        c->close_after = 1;
+        rc = queue_answer(c, 500, "application/json", oom, sizeof oom - 1);
+    } else {
+        rc = queue_answer(c, status, "application/json", text, len);
+    }
+    free(text);
+    return rc;
 }
 
-static int token_ok(const srv_http *h, struct MHD_Connection *conn)
+/* An answer given before (or instead of) reading the request's body: then the connection
+ * closes, as nothing says where the next request would begin. */
+static void refuse(hconn *c, unsigned status, json_t *resp)
 {
-    const char *want = h->ctx->cfg->token;
-    const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                   MHD_HTTP_HEADER_AUTHORIZATION);
-    if (!auth || strncasecmp(auth, "Bearer ", 7))
+    c->close_after = 1;
+    free(c->body);
+    c->body = NULL;
+    c->len = c->cap = 0;
+    c->in_len = 0; /* what follows is not read */
+    if (queue_json(c, status, resp) != 0) {
+        conn_close(c);
+        return;
+    }
+    c->state = C_WRITE;
+}
+
+/* ---- the request head ----------------------------------------------------------------------- */
+
+static int is_tchar(unsigned char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           (ch && strchr("!#$%&'*+-.^_`|~", ch));
+}
+
+typedef struct head_info {
+    int n_cl, cl_bad, cl_differ;
+    unsigned long long cl;
+    int n_te;
+    char te[64];
+    int te_long;
+    int conn_close, conn_keep;
+    int expect, expect_other;
+    char auth[AUTH_MAX];
+    int auth_set, auth_long;
+} head_info;
+
+static void trim(const char **v, size_t *n)
+{
+    while (*n && (**v == ' ' || **v == '\t')) {
+        (*v)++;
+        (*n)--;
+    }
+    while (*n && ((*v)[*n - 1] == ' ' || (*v)[*n - 1] == '\t'))
+        (*n)--;
+}
+
+/* 1 if the comma-separated list v[0..n) holds token (case-insensitive). */
+static int list_has(const char *v, size_t n, const char *token)
+{
+    size_t tl = strlen(token);
+    while (n) {
+        const char *comma = memchr(v, ',', n);
+        size_t part = comma ? (size_t)(comma - v) : n;
+        const char *p = v;
+        size_t pn = part;
+        trim(&p, &pn);
+        if (pn == tl && !strncasecmp(p, token, tl))
+            return 1;
+        if (!comma)
+            break;
+        v += part + 1;
+        n -= part + 1;
+    }
+    return 0;
+}
+
+static void header_seen(head_info *hi, const char *name, size_t nl, const char *v, size_t vn)
+{
+#define IS(s) (nl == sizeof(s) - 1 && !strncasecmp(name, s, nl))
+    if (IS("content-length")) {
+        size_t d = 0;
+        unsigned long long x = 0;
+        int over = 0;
+        for (; d < vn && v[d] >= '0' && v[d] <= '9'; d++) {
+            if (x > (ULLONG_MAX - (unsigned)(v[d] - '0')) / 10)
+                over = 1;
+            else
+                x = x * 10 + (unsigned)(v[d] - '0');
+        }
+        /* only digits (no sign, no list): anything else is a different length to a proxy */
+        if (!d || d != vn || over)
+            hi->cl_bad = 1;
+        else if (hi->n_cl && x != hi->cl)
+            hi->cl_differ = 1;
+        hi->cl = x;
+        hi->n_cl++;
+    } else if (IS("transfer-encoding")) {
+        size_t have = strlen(hi->te);
+        if (have + vn + 3 > sizeof hi->te)
+            hi->te_long = 1;
+        else
+            snprintf(hi->te + have, sizeof hi->te - have, "%s%.*s", have ? ", " : "", (int)vn,
+                     v);
+        hi->n_te++;
+    } else if (IS("connection")) {
+        hi->conn_close |= list_has(v, vn, "close");
+        hi->conn_keep |= list_has(v, vn, "keep-alive");
+    } else if (IS("expect")) {
+        if (vn == 12 && !strncasecmp(v, "100-continue", 12))
+            hi->expect = 1;
+        else
+            hi->expect_other = 1;
+    } else if (IS("authorization")) {
+        if (vn >= sizeof hi->auth) {
+            hi->auth_long = 1;
+        } else {
+            memcpy(hi->auth, v, vn);
+            hi->auth[vn] = 0;
+        }
+        hi->auth_set = 1;
+    }
+#undef IS
+}
+
+static int token_ok(const srv_config *cfg, const head_info *hi)
+{
+    const char *want = cfg->token, *auth = hi->auth;
+    if (!hi->auth_set || hi->auth_long || strncasecmp(auth, "Bearer ", 7))
         return 0;
     auth += 7;
     while (*auth == ' ')
@@ -109,171 +422,753 @@ static int token_ok(const srv_http *h, struct MHD_Connection *conn)
     return diff == 0;
 }
 
+static json_t *bad_http(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static json_t *bad_http(const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return srv_err(MV_PARAMETER_INVALID, "invalid parameter: malformed HTTP request: %s", msg);
+}
+
+/* Parses the head in c->in[0..end) (end: just past the blank line) and decides: an answer at
+ * once, or the body next. */
+static void begin_request(hconn *c, size_t end)
+{
+    srv_http *h = c->lp->h;
+    const srv_config *cfg = h->ctx->cfg;
+    char *p = c->in, *stop = c->in + end;
+    head_info hi;
+    memset(&hi, 0, sizeof hi);
+    c->method[0] = c->path[0] = 0;
+    count_request(c, +1);
+    /* the request line: method SP target SP HTTP/1.x */
+    char *eol = memchr(p, '\n', (size_t)(stop - p));
+    size_t ll = (size_t)(eol - p);
+    if (ll && p[ll - 1] == '\r')
+        ll--;
+    size_t m = 0;
+    while (m < ll && is_tchar((unsigned char)p[m]))
+        m++;
+    if (!m || m >= ll || p[m] != ' ' || m >= sizeof c->method) {
+        refuse(c, 400, bad_http("the request line is not 'METHOD /path HTTP/1.1'"));
+        return;
+    }
+    memcpy(c->method, p, m);
+    c->method[m] = 0;
+    size_t t = m + 1, te = t;
+    while (te < ll && (unsigned char)p[te] > ' ' && p[te] != 0x7f)
+        te++;
+    if (te == t || te >= ll || p[te] != ' ' || ll - te - 1 != 8 || strncmp(p + te + 1, "HTTP/", 5) ||
+        p[te + 6] < '0' || p[te + 6] > '9' || p[te + 7] != '.' || p[te + 8] < '0' ||
+        p[te + 8] > '9') {
+        refuse(c, 400, bad_http("the request line is not 'METHOD /path HTTP/1.1'"));
+        return;
+    }
+    snprintf(c->path, sizeof c->path, "%.*s", (int)(te - t), p + t);
+    if (p[te + 6] != '1') {
+        refuse(c, 505, srv_err(MV_PARAMETER_INVALID, "invalid parameter: HTTP version "
+                               "%.8s is not supported: HTTP/1.0, HTTP/1.1 (and HTTP/2 for "
+                               "gRPC) are", p + te + 1));
+        return;
+    }
+    c->minor = p[te + 8] - '0';
+    size_t target_len = te - t;
+    char target[LINE_MAX_REQ + 1];
+    memcpy(target, p + t, target_len);
+    target[target_len] = 0;
+    target[strcspn(target, "?")] = 0; /* the path: a query string names nothing here */
+    /* the header fields */
+    for (p = eol + 1; p < stop;) {
+        eol = memchr(p, '\n', (size_t)(stop - p));
+        size_t n = (size_t)(eol - p);
+        if (n && p[n - 1] == '\r')
+            n--;
+        if (!n)
+            break; /* the blank line */
+        if (p[0] == ' ' || p[0] == '\t') {
+            refuse(c, 400, bad_http("a header line folded onto the next (obsolete line "
+                                    "folding)"));
+            return;
+        }
+        size_t k = 0;
+        while (k < n && is_tchar((unsigned char)p[k]))
+            k++;
+        if (!k || k >= n || p[k] != ':') {
+            refuse(c, 400, bad_http("a header line is not 'Name: value'"));
+            return;
+        }
+        const char *v = p + k + 1;
+        size_t vn = n - k - 1;
+        for (size_t i = 0; i < vn; i++)
+            if (((unsigned char)v[i] < ' ' && v[i] != '\t') || v[i] == 0x7f) {
+                refuse(c, 400, bad_http("header %.*s holds a control character", (int)k, p));
+                return;
+            }
+        trim(&v, &vn);
+        header_seen(&hi, p, k, v, vn);
+        p = eol + 1;
+    }
+    /* the body's framing, before anything else: a proxy in front must read it the same way */
+    if (hi.cl_bad) {
+        refuse(c, 400, srv_err(MV_PARAMETER_INVALID, "invalid parameter: the Content-Length "
+                               "header is not a decimal number of bytes"));
+        return;
+    }
+    if (hi.cl_differ) {
+        refuse(c, 400, srv_err(MV_PARAMETER_INVALID, "invalid parameter: the request has %d "
+                               "Content-Length headers that disagree", hi.n_cl));
+        return;
+    }
+    if (hi.n_te && hi.n_cl) {
+        refuse(c, 400, srv_err(MV_PARAMETER_INVALID, "invalid parameter: the request has both "
+                               "Transfer-Encoding and Content-Length"));
+        return;
+    }
+    if (hi.n_te) {
+        const char *v = hi.te;
+        size_t n = strlen(v);
+        trim(&v, &n);
+        if (hi.te_long || n != 7 || strncasecmp(v, "chunked", 7)) {
+            refuse(c, 501, srv_err(MV_OPERATION_NOT_SUPPORTED, "operation not supported: "
+                                   "Transfer-Encoding '%.40s%s': only 'chunked' is", hi.te,
+                                   hi.te_long ? "..." : ""));
+            return;
+        }
+        if (c->minor == 0) {
+            refuse(c, 400, srv_err(MV_PARAMETER_INVALID, "invalid parameter: "
+                                   "Transfer-Encoding in an HTTP/1.0 request"));
+            return;
+        }
+    }
+    c->chunked = hi.n_te > 0;
+    c->kstate = K_SIZE;
+    c->remaining = c->chunked ? 0 : hi.cl;
+    c->trailer_len = 0;
+    int has_body = c->chunked || hi.cl > 0;
+    c->keep_alive = c->minor >= 1 ? !hi.conn_close : hi.conn_keep && !hi.conn_close;
+    c->close_after = !c->keep_alive;
+    int quiesced = stopping(h);
+    if (!strcmp(c->method, "GET") && !strcmp(target, "/healthz")) {
+        /* as Milvus's health check: no auth, plain "OK" */
+        if (has_body || quiesced)
+            c->close_after = 1;
+        if (queue_answer(c, quiesced ? 503 : 200, "text/plain", "OK", 2) != 0) {
+            conn_close(c);
+            return;
+        }
+        c->state = C_WRITE;
+        return;
+    }
+    if (quiesced) {
+        refuse(c, 503, srv_err(2, "service unavailable: the server is shutting down"));
+        return;
+    }
+    if (strcmp(c->method, "POST")) {
+        refuse(c, 405, srv_err(MV_PARAMETER_INVALID, "invalid parameter: %s %s: the API takes "
+                               "POST with a JSON body", c->method, c->path));
+        return;
+    }
+    if (strncmp(target, API_PREFIX, strlen(API_PREFIX)) ||
+        !(c->route = srv_route_find(target + strlen(API_PREFIX)))) {
+        refuse(c, 404, srv_err(MV_PARAMETER_INVALID, "invalid parameter: no endpoint %s (see "
+                               "server/README.md)", c->path));
+        return;
+    }
+    if (cfg->token && !token_ok(cfg, &hi)) { /* before the body: touches nothing */
+        refuse(c, 401, srv_err(MV_NEED_AUTHENTICATE, "user hasn't authenticated"));
+        return;
+    }
+    if (!c->chunked && hi.cl > cfg->max_body) {
+        refuse(c, 413, srv_err(MV_PARAMETER_TOO_LARGE, "parameter too large: the request body "
+                               "is %llu bytes, the limit is %llu (--max-body)", hi.cl,
+                               (unsigned long long)cfg->max_body));
+        return;
+    }
+    if (hi.expect_other) {
+        refuse(c, 417, srv_err(MV_PARAMETER_INVALID, "invalid parameter: the only Expect "
+                               "understood is 100-continue"));
+        return;
+    }
+    if (hi.expect && c->minor >= 1 && has_body &&
+        out_add(c, "HTTP/1.1 100 Continue\r\n\r\n", 25) != 0) {
+        conn_close(c);
+        return;
+    }
+    if (!c->chunked && hi.cl) {
+        if (!(c->body = malloc(hi.cl))) {
+            refuse(c, 500, srv_err(MV_MEMORY_LIMIT, "memory limit exceeded"));
+            return;
+        }
+        c->cap = hi.cl;
+    }
+    c->len = 0;
+    c->state = C_BODY;
+}
+
+/* ---- the body ------------------------------------------------------------------------------- */
+
+static int body_add(hconn *c, const char *p, size_t n)
+{
+    if (c->len + n > c->cap) {
+        size_t cap = c->cap ? c->cap : 4096;
+        while (cap < c->len + n)
+            cap *= 2;
+        char *nb = realloc(c->body, cap);
+        if (!nb)
+            return -1;
+        c->body = nb;
+        c->cap = cap;
+    }
+    memcpy(c->body + c->len, p, n);
+    c->len += n;
+    return 0;
+}
+
 static void run_request(void *arg)
 {
-    req_state *rs = arg;
-    json_t *resp = srv_dispatch(rs->h->ctx, rs->route, rs->body, rs->len);
-    free(rs->body);
-    rs->body = NULL;
-    set_answer(rs, MHD_HTTP_OK, resp); /* Milvus answers errors with HTTP 200 too */
-    rs->phase = DONE;
-    MHD_resume_connection(rs->conn); /* its lock orders the writes above before the send */
+    hconn *c = arg;
+    json_t *resp = srv_dispatch(c->lp->h->ctx, c->route, c->body, c->len);
+    http_loop *lp = c->lp;
+    pthread_mutex_lock(&lp->mu);
+    c->resp = resp;
+    c->next_done = lp->done;
+    lp->done = c;
+    pthread_mutex_unlock(&lp->mu);
+    wake(lp);
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+static void body_complete(hconn *c)
 {
-    srv_http *h = cls;
-    const srv_config *cfg = h->ctx->cfg;
-    req_state *rs = *con_cls;
-    if (!rs) { /* the headers are in; the body is not read yet */
-        if (!(rs = calloc(1, sizeof *rs)))
-            return MHD_NO;
-        rs->h = h;
-        rs->conn = conn;
-        rs->start_ms = now_ms();
-        snprintf(rs->path, sizeof rs->path, "%s", url);
-        *con_cls = rs;
-        pthread_mutex_lock(&h->mu);
-        h->active++;
-        int stopping = h->stopping;
-        pthread_mutex_unlock(&h->mu);
-        if (!strcmp(url, "/healthz") && !strcmp(method, "GET")) {
-            /* as Milvus's health check: no auth, plain "OK" */
-            rs->resp = strdup("OK");
-            rs->resp_len = 2;
-            rs->status = stopping ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_OK;
-            return send_answer(rs);
-        }
-        if (stopping)
-            return answer_now(rs, MHD_HTTP_SERVICE_UNAVAILABLE,
-                              srv_err(2, "service unavailable: the server is shutting down"));
-        if (strcmp(method, "POST"))
-            return answer_now(rs, MHD_HTTP_METHOD_NOT_ALLOWED,
-                              srv_err(MV_PARAMETER_INVALID, "invalid parameter: %s %s: the API "
-                                      "takes POST with a JSON body", method, url));
-        if (strncmp(url, API_PREFIX, strlen(API_PREFIX)) ||
-            !(rs->route = srv_route_find(url + strlen(API_PREFIX))))
-            return answer_now(rs, MHD_HTTP_NOT_FOUND,
-                              srv_err(MV_PARAMETER_INVALID, "invalid parameter: no endpoint %s "
-                                      "(see server/README.md)", url));
-        if (cfg->token && !token_ok(h, conn)) /* before the body: touches nothing */
-            return answer_now(rs, MHD_HTTP_UNAUTHORIZED,
-                              srv_err(MV_NEED_AUTHENTICATE, "user hasn't authenticated"));
-        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                     MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl && strtoull(cl, NULL, 10) > cfg->max_body)
-            return answer_now(rs, MHD_HTTP_CONTENT_TOO_LARGE,
-                              srv_err(MV_PARAMETER_TOO_LARGE, "parameter too large: the request "
-                                      "body is %s bytes, the limit is %llu (--max-body)", cl,
-                                      (unsigned long long)cfg->max_body));
-        return MHD_YES;
+    srv_http *h = c->lp->h;
+    c->state = C_RUNNING;
+    c->running = 1;
+    conn_set_events(c, c->out_off < c->out_len ? EPOLLOUT : 0);
+    if (srv_pool_submit(c->route->is_write ? h->ctx->writes : h->ctx->reads, run_request, c)) {
+        c->running = 0;
+        refuse(c, 503, srv_err(2, "service unavailable: the server is shutting down"));
     }
-    if (rs->phase == DONE)
-        return send_answer(rs);
-    if (rs->phase != RECEIVING)
-        return MHD_YES;
-    if (*upload_data_size) {
-        size_t n = *upload_data_size;
-        *upload_data_size = 0;
-        if (now_ms() - rs->start_ms > (uint64_t)cfg->request_timeout * 1000) {
+}
+
+/* Consumes body bytes from c->in; returns how many. Sets the state when the body is in or
+ * the request is refused. */
+static size_t take_body(hconn *c, const char *p, size_t n)
+{
+    const srv_config *cfg = c->lp->h->ctx->cfg;
+    size_t used = 0;
+    while (c->state == C_BODY) {
+        if (!c->chunked) {
+            size_t k = c->remaining < n - used ? (size_t)c->remaining : n - used;
+            if (k && body_add(c, p + used, k) != 0) {
+                refuse(c, 500, srv_err(MV_MEMORY_LIMIT, "memory limit exceeded"));
+                return n;
+            }
+            used += k;
+            c->remaining -= k;
+            if (c->remaining == 0)
+                body_complete(c);
+            return used;
+        }
+        if (c->kstate == K_DATA) {
+            size_t k = c->remaining < n - used ? (size_t)c->remaining : n - used;
+            if (!k)
+                return used;
+            if (body_add(c, p + used, k) != 0) {
+                refuse(c, 500, srv_err(MV_MEMORY_LIMIT, "memory limit exceeded"));
+                return n;
+            }
+            used += k;
+            c->remaining -= k;
+            if (c->remaining == 0)
+                c->kstate = K_DATA_END;
+            continue;
+        }
+        /* the line-based parts: a chunk size, the CRLF after a chunk, the trailer lines */
+        const char *eol = memchr(p + used, '\n', n - used);
+        size_t avail = n - used;
+        if (!eol) {
+            size_t lim = c->kstate == K_TRAILER ? TRAILER_MAX : CHUNK_LINE_MAX;
+            if (avail > lim || (c->kstate == K_DATA_END && avail >= 2))
+                goto malformed;
+            return used;
+        }
+        size_t ll = (size_t)(eol - (p + used));
+        const char *line = p + used;
+        used += ll + 1;
+        if (ll && line[ll - 1] == '\r')
+            ll--;
+        if (c->kstate == K_DATA_END) {
+            if (ll)
+                goto malformed;
+            c->kstate = K_SIZE;
+        } else if (c->kstate == K_SIZE) {
+            size_t d = 0;
+            uint64_t size = 0;
+            int over = 0;
+            for (; d < ll; d++) {
+                char ch = line[d];
+                unsigned v = ch >= '0' && ch <= '9' ? (unsigned)(ch - '0')
+                           : ch >= 'a' && ch <= 'f' ? (unsigned)(ch - 'a' + 10)
+                           : ch >= 'A' && ch <= 'F' ? (unsigned)(ch - 'A' + 10) : 16u;
+                if (v == 16)
+                    break;
+                if (size > (UINT64_MAX >> 4))
+                    over = 1;
+                else
+                    size = size << 4 | v;
+            }
+            if (!d || (d < ll && line[d] != ';' && line[d] != ' ' && line[d] != '\t'))
+                goto malformed;
+            if (over || size > cfg->max_body - c->len) {
+                refuse(c, 413, srv_err(MV_PARAMETER_TOO_LARGE, "parameter too large: a chunk "
+                                       "of %.*s bytes (hex) takes the request body over the "
+                                       "limit of %llu bytes (--max-body)", (int)(d > 20 ? 20 : d),
+                                       line, (unsigned long long)cfg->max_body));
+                return n;
+            }
+            c->remaining = size;
+            c->kstate = size ? K_DATA : K_TRAILER;
+        } else { /* K_TRAILER: fields are read past; the blank line ends the body */
+            c->trailer_len += ll + 2;
+            if (c->trailer_len > TRAILER_MAX) {
+                refuse(c, 431, srv_err(MV_PARAMETER_TOO_LARGE, "parameter too large: the "
+                                       "trailer fields are over %d bytes", TRAILER_MAX));
+                return n;
+            }
+            if (!ll)
+                body_complete(c);
+        }
+    }
+    return used;
+malformed:
+    refuse(c, 400, bad_http("bad chunked encoding"));
+    return n;
+}
+
+/* ---- the connection's progress -------------------------------------------------------------- */
+
+/* Parses what has arrived, as far as it goes. */
+static void process(hconn *c)
+{
+    while (!c->dead && (c->state == C_HEAD || c->state == C_BODY) && c->in_len) {
+        if (c->state == C_HEAD) {
+            /* blank lines before a request are skipped (RFC 9112 2.2) */
+            size_t skip = 0;
+            while (skip < c->in_len && (c->in[skip] == '\r' || c->in[skip] == '\n'))
+                skip++;
+            if (skip) {
+                memmove(c->in, c->in + skip, c->in_len - skip);
+                c->in_len -= skip;
+                continue;
+            }
+            if (!c->start_ms)
+                c->start_ms = now_ms();
+            size_t end = 0;
+            for (size_t i = c->scanned > 2 ? c->scanned - 2 : 0; i + 1 < c->in_len; i++) {
+                if (c->in[i] == '\n' && c->in[i + 1] == '\n') {
+                    end = i + 2;
+                    break;
+                }
+                if (c->in[i] == '\n' && c->in[i + 1] == '\r' && i + 2 < c->in_len &&
+                    c->in[i + 2] == '\n') {
+                    end = i + 3;
+                    break;
+                }
+            }
+            const char *nl = memchr(c->in, '\n', c->in_len);
+            if ((nl ? (size_t)(nl - c->in) : c->in_len) > LINE_MAX_REQ) {
+                c->method[0] = c->path[0] = 0;
+                count_request(c, +1);
+                refuse(c, 414, srv_err(MV_PARAMETER_TOO_LARGE, "parameter too large: the "
+                                       "request line is over %d bytes", LINE_MAX_REQ));
+                return;
+            }
+            c->scanned = end ? 0 : c->in_len;
+            if (!end) {
+                if (c->in_len > HEAD_MAX) {
+                    count_request(c, +1);
+                    refuse(c, 431, srv_err(MV_PARAMETER_TOO_LARGE, "parameter too large: the "
+                                           "request's header fields are over %d bytes",
+                                           HEAD_MAX));
+                }
+                return; /* more to come */
+            }
+            if (end > HEAD_MAX) {
+                count_request(c, +1);
+                refuse(c, 431, srv_err(MV_PARAMETER_TOO_LARGE, "parameter too large: the "
+                                       "request's header fields are over %d bytes", HEAD_MAX));
+                return;
+            }
+            begin_request(c, end);
+            if (c->dead)
+                return;
+            if (c->state == C_WRITE) {
+                if (!c->close_after && c->in_len >= end) { /* healthz: the rest is kept */
+                    memmove(c->in, c->in + end, c->in_len - end);
+                    c->in_len -= end;
+                } else {
+                    c->in_len = 0;
+                }
+                return;
+            }
+            memmove(c->in, c->in + end, c->in_len - end);
+            c->in_len -= end;
+            if (c->state == C_BODY && !c->chunked && c->remaining == 0)
+                body_complete(c);
+            continue;
+        }
+        size_t used = take_body(c, c->in, c->in_len);
+        if (c->dead)
+            return;
+        if (c->state == C_WRITE && c->close_after) {
+            c->in_len = 0;
+            return;
+        }
+        memmove(c->in, c->in + used, c->in_len - used);
+        c->in_len -= used;
+        if (!used)
+            return;
+    }
+    /* a request without a body is complete with its head */
+    if (!c->dead && c->state == C_BODY && !c->chunked && c->remaining == 0)
+        body_complete(c);
+}
+
+/* After an answer is written: the next request, or the close. */
+static void answered(hconn *c)
+{
+    count_request(c, -1);
+    if (c->close_after) {
+        /* read what the client still sends for a while, so that closing with unread bytes
+         * does not reset the connection before the client has read the answer */
+        if (c->tls)
+            gnutls_bye(c->tls, GNUTLS_SHUT_WR);
+        shutdown(c->fd, SHUT_WR);
+        c->state = C_LINGER;
+        c->linger_ms = now_ms();
+        conn_set_events(c, EPOLLIN);
+        return;
+    }
+    free(c->body);
+    c->body = NULL;
+    c->len = c->cap = 0;
+    c->route = NULL;
+    c->start_ms = 0;
+    c->method[0] = c->path[0] = 0;
+    c->state = C_HEAD;
+    conn_set_events(c, EPOLLIN);
+    process(c);
+}
+
+/* Writes the pending output; -1 when the connection is broken. */
+static int flush_out(hconn *c)
+{
+    while (c->out_off < c->out_len) {
+        ssize_t w = sock_write(c, c->out + c->out_off, c->out_len - c->out_off);
+        if (w < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+                conn_set_events(c, EPOLLOUT | (c->state == C_HEAD || c->state == C_BODY
+                                                    ? EPOLLIN : 0));
+                return 0;
+            }
+            return -1;
+        }
+        c->out_off += (size_t)w;
+        c->last_io_ms = now_ms();
+    }
+    c->out_off = c->out_len = 0;
+    return 0;
+}
+
+/* Writes, and moves on to the next request once an answer is out (each turn consumes one
+ * request of what was read: it ends). */
+static void conn_progress(hconn *c)
+{
+    while (!c->dead) {
+        if (flush_out(c) != 0) {
+            conn_close(c);
+            return;
+        }
+        if (c->out_off < c->out_len)
+            return; /* waits for EPOLLOUT */
+        if (c->state == C_WRITE) {
+            answered(c);
+            continue;
+        }
+        conn_set_events(c, c->state == C_RUNNING ? 0 : EPOLLIN);
+        return;
+    }
+}
+
+static void conn_read(hconn *c)
+{
+    const srv_config *cfg = c->lp->h->ctx->cfg;
+    char buf[READ_CHUNK];
+    for (int round = 0; round < 16 && !c->dead; round++) {
+        if (c->state != C_HEAD && c->state != C_BODY && c->state != C_LINGER)
+            return;
+        ssize_t n = sock_read(c, buf, sizeof buf);
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+            return;
+        if (n <= 0) {
+            conn_close(c); /* gone (mid-request or between requests) */
+            return;
+        }
+        c->last_io_ms = now_ms();
+        if (c->state == C_LINGER)
+            continue; /* discarded */
+        if (c->start_ms && c->last_io_ms - c->start_ms > (uint64_t)cfg->request_timeout * 1000) {
             srv_log(SRV_LOG_WARN, "closing a connection: its request took over %d s to arrive",
                     cfg->request_timeout);
-            return MHD_NO;
+            conn_close(c);
+            return;
         }
-        if (rs->too_large)
-            return MHD_YES; /* discarded */
-        if (rs->len + n > cfg->max_body) { /* a chunked body that grew past the cap */
-            free(rs->body);
-            rs->body = NULL;
-            rs->len = rs->cap = 0;
-            rs->too_large = 1;
-            return MHD_YES;
-        }
-        if (rs->len + n > rs->cap) {
-            size_t cap = rs->cap ? rs->cap : 4096;
-            while (cap < rs->len + n)
+        if (c->in_len + (size_t)n > c->in_cap) {
+            size_t cap = c->in_cap ? c->in_cap : READ_CHUNK;
+            while (cap < c->in_len + (size_t)n)
                 cap *= 2;
-            if (cap > cfg->max_body)
-                cap = cfg->max_body;
-            char *nb = realloc(rs->body, cap);
-            if (!nb)
-                return MHD_NO;
-            rs->body = nb;
-            rs->cap = cap;
+            char *nb = realloc(c->in, cap);
+            if (!nb) {
+                conn_close(c);
+                return;
+            }
+            c->in = nb;
+            c->in_cap = cap;
         }
-        memcpy(rs->body + rs->len, upload_data, n);
-        rs->len += n;
-        return MHD_YES;
+        memcpy(c->in + c->in_len, buf, (size_t)n);
+        c->in_len += (size_t)n;
+        process(c);
+        if (c->dead)
+            return;
+        conn_progress(c);
+        if ((size_t)n < sizeof buf && !(c->tls && gnutls_record_check_pending(c->tls)))
+            return;
     }
-    /* the whole body is in */
-    if (rs->too_large) {
-        rs->phase = DONE;
-        return answer_now(rs, MHD_HTTP_CONTENT_TOO_LARGE,
-                          srv_err(MV_PARAMETER_TOO_LARGE, "parameter too large: the request "
-                                  "body is over the limit of %llu bytes (--max-body)",
-                                  (unsigned long long)cfg->max_body));
-    }
-    rs->phase = RUNNING;
-    MHD_suspend_connection(conn); /* before the job can resume it */
-    if (srv_pool_submit(rs->route->is_write ? h->ctx->writes : h->ctx->reads, run_request, rs) != 0) {
-        set_answer(rs, MHD_HTTP_SERVICE_UNAVAILABLE,
-                   srv_err(2, "service unavailable: the server is shutting down"));
-        rs->phase = DONE;
-        MHD_resume_connection(conn);
-    }
-    return MHD_YES;
 }
 
-static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-                         enum MHD_RequestTerminationCode toe)
+static void conn_handshake(hconn *c)
 {
-    srv_http *h = cls;
-    req_state *rs = *con_cls;
-    if (!rs)
+    int rc = gnutls_handshake(c->tls);
+    if (rc == GNUTLS_E_AGAIN || rc == GNUTLS_E_INTERRUPTED) {
+        conn_set_events(c, gnutls_record_get_direction(c->tls) == 1 ? EPOLLOUT : EPOLLIN);
         return;
-    if (toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED)
-        srv_log(SRV_LOG_WARN, "timed out a connection that stalled mid-request (%s)", rs->path);
-    free(rs->body);
-    free(rs->resp);
-    free(rs);
-    *con_cls = NULL;
-    pthread_mutex_lock(&h->mu);
-    h->active--;
-    pthread_cond_broadcast(&h->cv);
-    pthread_mutex_unlock(&h->mu);
+    }
+    if (rc < 0) {
+        srv_log(SRV_LOG_DEBUG, "http: TLS handshake failed: %s", gnutls_strerror(rc));
+        conn_close(c);
+        return;
+    }
+    c->handshaking = 0;
+    c->last_io_ms = now_ms();
+    conn_set_events(c, EPOLLIN);
 }
 
-/* Every connection MHD closes frees a slot of the cap front.c counts. */
-static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
-                          enum MHD_ConnectionNotificationCode toe)
+static void conn_event(hconn *c, uint32_t ev)
 {
-    srv_http *h = cls;
-    (void)conn;
-    (void)socket_context;
-    if (toe == MHD_CONNECTION_NOTIFY_CLOSED)
-        srv_conns_close(h->ctx->conns);
+    if (c->dead)
+        return;
+    if (c->state == C_RUNNING && (ev & (EPOLLHUP | EPOLLERR))) {
+        conn_close(c); /* reset while its request runs: the worker's answer is dropped */
+        return;
+    }
+    if (c->handshaking) {
+        conn_handshake(c);
+        if (c->handshaking || c->dead)
+            return;
+    }
+    conn_progress(c);
+    if (!c->dead)
+        conn_read(c);
 }
+
+static void conn_add(http_loop *lp, int fd)
+{
+    srv_http *h = lp->h;
+    hconn *c = calloc(1, sizeof *c);
+    if (!c) {
+        close(fd);
+        srv_conns_close(h->ctx->conns);
+        return;
+    }
+    c->lp = lp;
+    c->fd = fd;
+    c->last_io_ms = now_ms();
+    c->events = EPOLLIN;
+    c->state = C_HEAD;
+    if (h->tls) {
+        if (gnutls_init(&c->tls, GNUTLS_SERVER | GNUTLS_NONBLOCK) != 0 ||
+            gnutls_credentials_set(c->tls, GNUTLS_CRD_CERTIFICATE, h->cred) != 0 ||
+            gnutls_set_default_priority(c->tls) != 0) {
+            srv_log(SRV_LOG_ERROR, "http: cannot set up TLS for a connection");
+            goto fail;
+        }
+        gnutls_datum_t h11 = {(unsigned char *)"http/1.1", 8};
+        gnutls_alpn_set_protocols(c->tls, &h11, 1, 0);
+        gnutls_transport_set_int(c->tls, fd);
+        gnutls_handshake_set_timeout(c->tls, 0);
+        c->handshaking = 1;
+    }
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+    if (epoll_ctl(lp->ep, EPOLL_CTL_ADD, fd, &ev) != 0)
+        goto fail;
+    c->next = lp->conns;
+    if (lp->conns)
+        lp->conns->prev = c;
+    lp->conns = c;
+    conn_event(c, EPOLLIN); /* the first bytes are already there */
+    conn_free_if_done(c);
+    return;
+fail:
+    if (c->tls)
+        gnutls_deinit(c->tls);
+    free(c);
+    close(fd);
+    srv_conns_close(h->ctx->conns);
+}
+
+/* New connections, and the answers workers finished. */
+static void take_done(http_loop *lp)
+{
+    pthread_mutex_lock(&lp->mu);
+    hconn *list = lp->done;
+    lp->done = NULL;
+    int *in = lp->incoming;
+    size_t nin = lp->nin;
+    lp->incoming = NULL;
+    lp->nin = lp->capin = 0;
+    pthread_mutex_unlock(&lp->mu);
+    for (size_t i = 0; i < nin; i++)
+        conn_add(lp, in[i]);
+    free(in);
+    while (list) {
+        hconn *c = list;
+        list = c->next_done;
+        c->running = 0;
+        json_t *resp = c->resp;
+        c->resp = NULL;
+        free(c->body);
+        c->body = NULL;
+        c->len = c->cap = 0;
+        if (c->dead) {
+            json_decref(resp);
+            conn_free_if_done(c);
+            continue;
+        }
+        if (stopping(lp->h))
+            c->close_after = 1;
+        c->state = C_WRITE;
+        if (queue_json(c, 200, resp) != 0) /* Milvus answers errors with HTTP 200 too */
+            conn_close(c);
+        else
+            conn_progress(c);
+        conn_free_if_done(c);
+    }
+}
+
+/* Closes connections idle or stalled for --timeout, slow requests, and lingering ones. */
+static void sweep(http_loop *lp, uint64_t now)
+{
+    const srv_config *cfg = lp->h->ctx->cfg;
+    uint64_t idle = (uint64_t)cfg->timeout * 1000;
+    for (hconn *c = lp->conns, *next; c; c = next) {
+        next = c->next;
+        if (c->dead || c->state == C_RUNNING)
+            continue;
+        if (c->state == C_LINGER) {
+            if (now - c->linger_ms > LINGER_MS || now - c->last_io_ms > idle) {
+                conn_close(c);
+                conn_free_if_done(c);
+            }
+            continue;
+        }
+        int mid = c->state == C_BODY || (c->state == C_HEAD && c->in_len);
+        if (now - c->last_io_ms > idle) {
+            if (mid)
+                srv_log(SRV_LOG_WARN, "timed out a connection that stalled mid-request (%s)",
+                        c->path[0] ? c->path : "in its head");
+            else
+                srv_log(SRV_LOG_DEBUG, "http: closing a connection idle for %d s",
+                        cfg->timeout);
+            conn_close(c);
+            conn_free_if_done(c);
+        } else if (mid && c->start_ms &&
+                   now - c->start_ms > (uint64_t)cfg->request_timeout * 1000) {
+            srv_log(SRV_LOG_WARN, "closing a connection: its request took over %d s to arrive",
+                    cfg->request_timeout);
+            conn_close(c);
+            conn_free_if_done(c);
+        }
+    }
+}
+
+static int loop_busy(http_loop *lp)
+{
+    for (hconn *c = lp->conns; c; c = c->next)
+        if (!c->dead && (c->running || c->out_off < c->out_len || c->counted))
+            return 1;
+    return 0;
+}
+
+static void *loop_main(void *arg)
+{
+    http_loop *lp = arg;
+    struct epoll_event evs[64];
+    uint64_t last_sweep = now_ms();
+    for (;;) {
+        int n = epoll_wait(lp->ep, evs, 64, 250);
+        for (int i = 0; i < n; i++) {
+            if (evs[i].data.ptr == lp) {
+                uint64_t v;
+                while (read(lp->wake_fd, &v, sizeof v) == sizeof v)
+                    ;
+                continue;
+            }
+            hconn *c = evs[i].data.ptr;
+            conn_event(c, evs[i].events);
+            conn_free_if_done(c);
+        }
+        take_done(lp);
+        pthread_mutex_lock(&lp->mu);
+        int stop = lp->stop;
+        pthread_mutex_unlock(&lp->mu);
+        if (stop)
+            break;
+        uint64_t now = now_ms();
+        if (now - last_sweep >= 250) {
+            sweep(lp, now);
+            last_sweep = now;
+        }
+        __atomic_store_n(&lp->busy, loop_busy(lp), __ATOMIC_RELAXED);
+    }
+    return NULL;
+}
+
+/* ---- the front's interface ------------------------------------------------------------------ */
 
 void srv_http_add_connection(srv_http *h, int fd, const struct sockaddr *addr, socklen_t len)
 {
-    /* on failure MHD has closed the socket and never announced the connection */
-    if (MHD_add_connection(h->d, fd, addr, len) != MHD_YES) {
-        srv_log(SRV_LOG_WARN, "cannot take an HTTP/1.1 connection: %s", strerror(errno));
-        srv_conns_close(h->ctx->conns);
+    (void)addr;
+    (void)len;
+    http_loop *lp = &h->loops[__atomic_fetch_add(&h->next, 1, __ATOMIC_RELAXED) % h->nloops];
+    pthread_mutex_lock(&lp->mu);
+    if (lp->nin == lp->capin) {
+        size_t cap = lp->capin ? lp->capin * 2 : 8;
+        int *ni = realloc(lp->incoming, cap * sizeof *ni);
+        if (!ni) {
+            pthread_mutex_unlock(&lp->mu);
+            srv_log(SRV_LOG_WARN, "cannot take an HTTP/1.1 connection: out of memory");
+            close(fd);
+            srv_conns_close(h->ctx->conns);
+            return;
+        }
+        lp->incoming = ni;
+        lp->capin = cap;
     }
-}
-
-static void mhd_logger(void *cls, const char *fmt, va_list ap)
-{
-    char msg[512];
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    size_t n = strlen(msg);
-    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
-        msg[--n] = 0;
-    srv_log(SRV_LOG_DEBUG, "http: %s", msg);
+    lp->incoming[lp->nin++] = fd;
+    pthread_mutex_unlock(&lp->mu);
+    wake(lp);
 }
 
 srv_http *srv_http_start(srv_ctx *ctx)
@@ -285,47 +1180,45 @@ srv_http *srv_http_start(srv_ctx *ctx)
     h->ctx = ctx;
     pthread_mutex_init(&h->mu, NULL);
     pthread_cond_init(&h->cv, NULL);
-
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_ALLOW_SUSPEND_RESUME |
-                     MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC;
     if (cfg->tls_cert) {
-        if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
-            srv_log(SRV_LOG_ERROR, "this libmicrohttpd has no TLS support: --tls-cert cannot "
-                                   "be served");
+        if (gnutls_certificate_allocate_credentials(&h->cred) != 0 ||
+            gnutls_certificate_set_x509_key_file(h->cred, cfg->tls_cert, cfg->tls_key,
+                                                 GNUTLS_X509_FMT_PEM) < 0) {
+            srv_log(SRV_LOG_ERROR, "cannot load the TLS certificate %s and key %s (HTTPS)",
+                    cfg->tls_cert, cfg->tls_key);
             goto fail;
         }
-        if (!(h->cert_pem = srv_read_file(cfg->tls_cert)) ||
-            !(h->key_pem = srv_read_file(cfg->tls_key)))
-            goto fail;
-        flags |= MHD_USE_TLS;
+        h->tls = 1;
     }
-
-    struct MHD_OptionItem opts[16];
-    int n = 0;
-    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_logger, NULL};
-    /* the cap is front.c's (shared with gRPC); MHD's own only guards against a bug there */
-    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, cfg->max_conns + 16, NULL};
-    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, cfg->timeout, NULL};
-    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, h};
-    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, h};
-    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT, 64 * 1024, NULL};
-    if (cfg->io_threads > 1)
-        opts[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, cfg->io_threads, NULL};
-    if (h->cert_pem) {
-        opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, h->cert_pem};
-        opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, h->key_pem};
-    }
-    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
-    h->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_ARRAY, opts,
-                            MHD_OPTION_END);
-    if (!h->d) {
-        srv_log(SRV_LOG_ERROR, "cannot start the HTTP/1.1 front (a bad TLS certificate/key?)");
+    h->nloops = cfg->io_threads > 0 ? cfg->io_threads : 1;
+    h->loops = calloc((size_t)h->nloops, sizeof *h->loops);
+    if (!h->loops)
         goto fail;
+    for (int i = 0; i < h->nloops; i++) {
+        http_loop *lp = &h->loops[i];
+        lp->h = h;
+        pthread_mutex_init(&lp->mu, NULL);
+        lp->ep = epoll_create1(EPOLL_CLOEXEC);
+        lp->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = lp};
+        if (lp->ep < 0 || lp->wake_fd < 0 ||
+            epoll_ctl(lp->ep, EPOLL_CTL_ADD, lp->wake_fd, &ev) != 0 ||
+            pthread_create(&lp->thread, NULL, loop_main, lp) != 0) {
+            srv_log(SRV_LOG_ERROR, "cannot start HTTP/1.1 connection thread %d", i);
+            if (lp->ep >= 0)
+                close(lp->ep);
+            if (lp->wake_fd >= 0)
+                close(lp->wake_fd);
+            pthread_mutex_destroy(&lp->mu);
+            h->nloops = i;
+            srv_http_stop(h);
+            return NULL;
+        }
     }
     return h;
 fail:
-    free(h->cert_pem);
-    free(h->key_pem);
+    if (h->cred)
+        gnutls_certificate_free_credentials(h->cred);
     pthread_mutex_destroy(&h->mu);
     pthread_cond_destroy(&h->cv);
     free(h);
@@ -337,6 +1230,8 @@ void srv_http_quiesce(srv_http *h)
     pthread_mutex_lock(&h->mu);
     h->stopping = 1;
     pthread_mutex_unlock(&h->mu);
+    for (int i = 0; i < h->nloops; i++)
+        wake(&h->loops[i]);
 }
 
 int srv_http_drain(srv_http *h, int seconds)
@@ -350,6 +1245,18 @@ int srv_http_drain(srv_http *h, int seconds)
             break;
     int left = h->active;
     pthread_mutex_unlock(&h->mu);
+    /* answered is not yet written: give the loops the rest of the time to send */
+    for (;;) {
+        int busy = 0;
+        for (int i = 0; i < h->nloops; i++)
+            busy |= __atomic_load_n(&h->loops[i].busy, __ATOMIC_RELAXED);
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        if (!busy || now.tv_sec >= until.tv_sec)
+            break;
+        struct timespec ten = {0, 10 * 1000000};
+        nanosleep(&ten, NULL);
+    }
     return left;
 }
 
@@ -357,11 +1264,35 @@ void srv_http_stop(srv_http *h)
 {
     if (!h)
         return;
-    /* the pools were stopped first: requests handed to a worker have resumed their
-     * connections */
-    MHD_stop_daemon(h->d);
-    free(h->cert_pem);
-    free(h->key_pem);
+    for (int i = 0; i < h->nloops; i++) {
+        http_loop *lp = &h->loops[i];
+        pthread_mutex_lock(&lp->mu);
+        lp->stop = 1;
+        pthread_mutex_unlock(&lp->mu);
+        wake(lp);
+        pthread_join(lp->thread, NULL);
+        /* the pools were stopped first: no request runs; answers not sent are dropped */
+        take_done(lp);
+        for (hconn *c = lp->conns; c;) {
+            hconn *next = c->next;
+            flush_out(c);
+            conn_close(c);
+            c->running = 0;
+            conn_free_if_done(c);
+            c = next;
+        }
+        for (size_t k = 0; k < lp->nin; k++) {
+            close(lp->incoming[k]);
+            srv_conns_close(h->ctx->conns);
+        }
+        free(lp->incoming);
+        close(lp->ep);
+        close(lp->wake_fd);
+        pthread_mutex_destroy(&lp->mu);
+    }
+    free(h->loops);
+    if (h->cred)
+        gnutls_certificate_free_credentials(h->cred);
     pthread_mutex_destroy(&h->mu);
     pthread_cond_destroy(&h->cv);
     free(h);

@@ -174,9 +174,17 @@ int srv_op_query(srv_ctx *ctx, const srv_coll *c, const char *coll, const char *
                  srv_status *err)
 {
     *res = NULL;
-    if (limit < 0 || offset < 0 || limit > INT64_MAX - offset)
+    /* Milvus's maxQueryResultWindow: offset + limit at most 16384 (limit 0: no limit, with a
+     * filter; the offset is bounded alone). Compared without forming the sum. */
+    if (limit < 0 || offset < 0)
         return srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: limit and offset must be "
-                        "non-negative");
+                        "non-negative, got limit %lld and offset %lld", (long long)limit,
+                        (long long)offset);
+    if (limit > SRV_MAX_QUERY_WINDOW || offset > SRV_MAX_QUERY_WINDOW - limit)
+        return srv_fail(err, MV_PARAMETER_INVALID, "invalid max query result window, "
+                        "(offset+limit) should be in range [1, %d], but got limit %lld and "
+                        "offset %lld", SRV_MAX_QUERY_WINDOW, (long long)limit,
+                        (long long)offset);
     int no_filter = !filter || !filter[strspn(filter, " \t\r\n")];
     if (no_filter && limit == 0)
         return srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: empty expression should "
@@ -289,8 +297,17 @@ int srv_op_params_text(json_t *params, const char *const *skip, char **out, srv_
         for (const char *const *k = skip; k && *k && !skipped; k++)
             skipped = !strcmp(*k, key);
         char val[128];
-        if (skipped || !param_text(v, val, sizeof val))
+        if (skipped || json_is_null(v)) /* null: not given */
             continue;
+        /* the text is "key=value,...": a value must be a scalar that fits, and neither may
+         * hold the separators */
+        if (!param_text(v, val, sizeof val) || strlen(val) >= sizeof val - 1 ||
+            strpbrk(val, ",=") || strpbrk(key, ",=") || !*key) {
+            free(s);
+            return srv_fail(err, MV_INCORRECT_FORMAT, "can only accept json format request, "
+                            "error: params '%.64s' must be a number, a string or a boolean (of "
+                            "at most %zu characters, without ',' or '=')", key, sizeof val - 2);
+        }
         size_t need = len + strlen(key) + strlen(val) + 3;
         if (need > cap) {
             char *ns = realloc(s, need * 2);
@@ -327,9 +344,11 @@ int srv_op_search(srv_ctx *ctx, const char *coll, vdb_search_req *sr, int64_t li
                   int64_t offset, vdb_result **res, srv_status *err)
 {
     *res = NULL;
-    if (limit < 1 || offset < 0 || limit + offset > SRV_MAX_TOPK)
+    /* compared without forming the sum: both come from the request */
+    if (limit < 1 || offset < 0 || limit > SRV_MAX_TOPK || offset > SRV_MAX_TOPK - limit)
         return srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: limit must be at least 1 "
-                        "and limit + offset at most %d", SRV_MAX_TOPK);
+                        "and (offset+limit) at most %d, but got limit %lld and offset %lld",
+                        SRV_MAX_TOPK, (long long)limit, (long long)offset);
     sr->k = (uint32_t)(limit + offset);
     vdb_status st = vdb_search(ctx->db, sr, res);
     return st == VDB_OK ? 0 : srv_fail_vdb(ctx, err, st, coll, MV_PARTITION_NOT_FOUND);

@@ -192,8 +192,9 @@ static int full_field(json_t *req, json_t *f, int auto_id, vdb_schema *s, json_t
             return -1;
         }
     }
-    json_t *tp = json_object_get(f, "elementTypeParams");
-    if (param_u32(tp, "dim", &d.dim, err) || param_u32(tp, "max_length", &d.max_length, err) ||
+    json_t *tp;
+    if (srv_req_obj(f, "elementTypeParams", "schema.fields[].elementTypeParams", &tp, err) ||
+        param_u32(tp, "dim", &d.dim, err) || param_u32(tp, "max_length", &d.max_length, err) ||
         param_u32(tp, "max_capacity", &d.max_capacity, err))
         return -1;
     if (d.type == VDB_TYPE_FLOAT_VECTOR && metric_for(req, name, &d.metric, err))
@@ -242,12 +243,12 @@ vdb_schema *srv_schema_from_request(json_t *req, const char *name, json_t **err)
         *err = srv_err(MV_PARAMETER_INVALID, "invalid parameter: %s", vdb_errmsg(NULL));
         return NULL;
     }
-    json_t *schema = json_object_get(req, "schema");
-    json_t *params = json_object_get(req, "params");
+    json_t *schema, *params;
     int64_t shards = 0;
     const char *desc;
-    int rc = schema && !json_is_null(schema) ? full_form(req, schema, s, err)
-                                              : quick_form(req, s, err);
+    int rc = srv_req_obj(req, "schema", NULL, &schema, err) ||
+             srv_req_obj(req, "params", NULL, &params, err) ? -1
+             : schema ? full_form(req, schema, s, err) : quick_form(req, s, err);
     if (rc == 0 && (srv_req_int(req, "shardsNum", 0, &shards, err) ||
                     (params && srv_req_int(params, "shardsNum", shards, &shards, err)) ||
                     srv_req_str(req, "description", 0, &desc, err)))

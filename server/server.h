@@ -18,7 +18,7 @@ typedef struct srv_config {
     char *log_uri, *meta_uri, *object_uri; /* storage URIs; NULL: under data */
     char *sync;            /* "full" (default), "batch", "off" */
     int threads;           /* request workers; 0: one per CPU (at least 2) */
-    int io_threads;        /* libmicrohttpd polling threads; default 2 */
+    int io_threads;        /* HTTP/1.1 and HTTP/2 event loops (each); default 2 */
     char *token;           /* bearer token; NULL: no auth */
     char *tls_cert, *tls_key; /* PEM files: HTTPS when both are set */
     char *log_level;       /* error, warn, info (default), debug */
@@ -135,6 +135,9 @@ json_t *srv_vdb_err(srv_ctx *ctx, vdb_status st, const char *collection, int not
 /* Request fields. Each returns 0, or sets *err to a 1802/1100 response and returns -1. */
 int srv_req_str(json_t *req, const char *key, int required, const char **out, json_t **err);
 int srv_req_int(json_t *req, const char *key, int64_t dflt, int64_t *out, json_t **err);
+/* A nested object (searchParams, params, ...): absent or null gives *out = NULL; any other
+ * type is 1801 naming path (NULL: key), e.g. "searchParams.params". */
+int srv_req_obj(json_t *req, const char *key, const char *path, json_t **out, json_t **err);
 int srv_req_bool(json_t *req, const char *key, int dflt, int *out, json_t **err);
 /* An array of strings (or one string) as a NULL-terminated vector into req (free the vector
  * only); *n gets the count. Missing: *out = NULL, *n = 0. */
@@ -252,6 +255,7 @@ int srv_outplan_names(const srv_coll *c, const char *const *names, size_t n, int
  * Each takes C values, returns 0, or -1 with *err set to Milvus's status. */
 
 #define SRV_MAX_TOPK 16384 /* limit + offset of a search, as Milvus */
+#define SRV_MAX_QUERY_WINDOW 16384 /* offset + limit of a query (maxQueryResultWindow) */
 
 /* 0 if the collection exists, else 100. */
 int srv_op_require_collection(srv_ctx *ctx, const char *coll, srv_status *err);
@@ -350,11 +354,11 @@ void srv_conns_close(srv_conns *c);
 int srv_conns_wake_fd(const srv_conns *c);
 void srv_conns_drain_wake(srv_conns *c);
 
-/* REST over HTTP/1.1 (libmicrohttpd, with its own polling threads and no listening socket). */
+/* REST over HTTP/1.1 (http.c: its own event loops, no listening socket). */
 typedef struct srv_http srv_http;
 /* Starts the REST front (the requests run on ctx's database and lanes). NULL on error. */
 srv_http *srv_http_start(srv_ctx *ctx);
-/* Takes a connection front.c accepted (any thread); its slot is freed when MHD closes it. */
+/* Takes a connection front.c accepted (any thread); its slot is freed when it closes. */
 void srv_http_add_connection(srv_http *h, int fd, const struct sockaddr *addr, socklen_t len);
 /* New requests get 503 and every answer closes its connection; requests in flight go on. */
 void srv_http_quiesce(srv_http *h);

@@ -4,9 +4,11 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/compact.h"
@@ -49,8 +51,29 @@ void vdb_options_init_sized(vdb_options *o, size_t size)
     memcpy(o, &full, VDB_MIN(size, sizeof full));
 }
 
+/* The pid a LOCK file names, if that process is alive; 0 if none does (yet). */
+static long lock_holder(int fd)
+{
+    char text[32] = "";
+    ssize_t n = pread(fd, text, sizeof text - 1, 0);
+    text[n > 0 ? n : 0] = 0;
+    char *end;
+    long pid = strtol(text, &end, 10);
+    if (end == text || pid <= 0 || (*end && *end != ' ' && *end != '\n'))
+        return 0;
+    if (kill((pid_t)pid, 0) != 0 && errno != EPERM) /* EPERM: alive, another user's */
+        return 0;
+    return pid;
+}
+
 /* Takes the folder's write lock: an OFD lock, so a second open in the same process conflicts
- * too, and the kernel drops it when the holder dies (a stale lock is taken over). */
+ * too, and the kernel drops it when the holder dies (a stale lock is taken over). The holder
+ * writes its pid into the file right after it takes the lock; a process that finds the lock
+ * held and no live pid in the file yet (the holder is between the two steps, or LOCK names a
+ * dead process whose lock a new one took over) tries again for up to LOCK_WAIT_MS, so its
+ * message names the holder. The pid is written over the old text in one write of fixed width
+ * (then the rest is cut), so the file never reads empty once a pid was written. */
+#define LOCK_WAIT_MS 2000
 static vdb_status take_lock(vdb_db *db)
 {
     char *p = vdb_path_join(db->path, "LOCK");
@@ -63,21 +86,25 @@ static vdb_status take_lock(vdb_db *db)
         return st;
     }
     struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
-    if (fcntl(fd, F_OFD_SETLK, &fl) != 0) {
-        char holder[32] = "";
-        ssize_t n = pread(fd, holder, sizeof holder - 1, 0);
-        holder[n > 0 ? n : 0] = 0;
-        holder[strcspn(holder, "\n")] = 0;
-        close(fd);
-        vdb_status st = vdb_set_errmsg(VDB_ELOCKED, "database %s is locked by process %s "
-                                       "(one process at a time may open it)", db->path,
-                                       *holder ? holder : "(unknown)");
-        vdb_free(p);
-        return st;
+    for (int waited = 0; fcntl(fd, F_OFD_SETLK, &fl) != 0; waited++) {
+        long holder = lock_holder(fd);
+        if (holder || waited >= LOCK_WAIT_MS) {
+            close(fd);
+            char who[64] = "(unknown: LOCK names no live process)";
+            if (holder)
+                snprintf(who, sizeof who, "%ld", holder);
+            vdb_status st = vdb_set_errmsg(VDB_ELOCKED, "database %s is locked by process %s "
+                                           "(one process at a time may open it)", db->path,
+                                           who);
+            vdb_free(p);
+            return st;
+        }
+        struct timespec ms = {0, 1000000};
+        nanosleep(&ms, NULL);
     }
     char pid[32];
-    int len = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
-    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)len, 0) != len) {
+    int len = snprintf(pid, sizeof pid, "%-20ld\n", (long)getpid());
+    if (pwrite(fd, pid, (size_t)len, 0) != len || ftruncate(fd, len) != 0) {
         vdb_status st = vdb_set_errmsg(VDB_EIO, "write %s: %s", p, strerror(errno));
         close(fd);
         vdb_free(p);

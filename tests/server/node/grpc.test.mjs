@@ -243,6 +243,26 @@ test('aliases, rename and truncate', async () => {
   for (const n of [other, 'alias_renamed']) ok(await client.dropCollection({ collection_name: n }));
 });
 
+test('limit and offset past Milvus bounds, params of the wrong type: refused', async () => {
+  const name = 'bounds';
+  await client.dropCollection({ collection_name: name });
+  ok(await client.createCollection({ collection_name: name, dimension: 2 }), 'create');
+  ok(await client.insert({ collection_name: name, data: [{ id: 1, vector: [1, 0] }] }), 'insert');
+  const big = 2 ** 62; // limit + offset overflows int64
+  const code = (r) => (r.status ?? r).code;
+  for (const [limit, offset] of [[big, big], [16384, 1], [1, 2 ** 63]]) {
+    const s = await client.search({ collection_name: name, data: [1, 0], limit, offset });
+    assert.equal(code(s), 1100, `search ${limit}+${offset}: ${JSON.stringify(s.status)}`);
+    const q = await client.query({ collection_name: name, filter: 'id > 0', limit, offset });
+    assert.equal(code(q), 1100, `query ${limit}+${offset}: ${JSON.stringify(q.status)}`);
+  }
+  const p = await client.search({ collection_name: name, data: [1, 0], limit: 1,
+    params: { ef: { nested: 1 } } });
+  assert.equal(code(p), 1801, JSON.stringify(p.status));
+  ok(await client.search({ collection_name: name, data: [1, 0], limit: 1 }), 'search');
+  ok(await client.dropCollection({ collection_name: name }), 'drop');
+});
+
 test('a wrong token gets Milvus auth error', { skip: !token }, async () => {
   const bad = new MilvusClient({ address, token: 'root:wrong', timeout: 10000, maxRetries: 0, ...tls });
   // the client's own Connect fails the same way: that rejection is checked below
