@@ -35,7 +35,8 @@
  * VDB_ECORRUPT, as is a merged log that ends before meta.hwm. Cases it cannot tell apart:
  * after a crash (no newer meta.hwm), both copies cut at one record boundary, or zeroed from
  * one record on, read as a log that ended there.
- * Whatever open repaired or cut is counted and described (vdb_meta_local_recovery_get), and
+ * Whatever open repaired or cut is counted and described (vdb_meta_local_recovery_get) and
+ * said in one line on stderr, and
  * the store is then rewritten as the next generation, so no damaged file is left behind.
  *
  * Generations: a compaction creates both logs of generation G+1 (empty, durable), replaces
@@ -1137,6 +1138,9 @@ static vdb_status meta_open(const char *uri, const vdb_backend_options *opt, voi
         goto fail;
     }
     remove_leftovers(m);
+    /* Said, like the WAL's torn tails: a repair or a cut is never silent. */
+    if (m->rec.note[0])
+        fprintf(stderr, "vdb: meta: %s: %s\n", m->dir, m->rec.note);
     m->opened = true;
     vdb_free(lock_path);
     *out = m;
