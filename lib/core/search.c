@@ -9,6 +9,7 @@
 #include "core/filter.h"
 #include "core/readpath.h"
 #include "core/result.h"
+#include "core/search.h"
 #include "core/segment_index.h"
 #include "util/kv.h"
 
@@ -170,16 +171,29 @@ vdb_status vdb_search(vdb_db *db, const vdb_search_req *req_in, vdb_result **out
     if (st0 != VDB_OK)
         return st0;
     rq.read.struct_size = sizeof rq.read;
-    const vdb_search_req *req = &rq;
-    VDB_CHECK_ARG(req->collection, "vdb_search: collection is NULL");
-    VDB_CHECK_ARG(req->vectors && req->nq > 0, "vdb_search: no query vectors");
-    VDB_CHECK_ARG(req->nq <= 16384, "vdb_search: at most 16384 query vectors per call");
-    VDB_CHECK_ARG(req->k >= 1 && req->k <= VDB_MAX_TOPK, "vdb_search: k must be 1..%d, got %u",
-                  VDB_MAX_TOPK, req->k);
-    for (size_t i = 0; i < req->nq * (size_t)req->dim; i++)
-        if (!isfinite(req->vectors[i]))
+    return vdb_search_at(db, &rq, 0, "vdb_search", out);
+}
+
+vdb_status vdb_search_at(vdb_db *db, const vdb_search_req *req_full, uint64_t T_fixed,
+                         const char *what, vdb_result **out)
+{
+    *out = NULL;
+    VDB_CHECK_ARG(req_full->collection, "%s: collection is NULL", what);
+    VDB_CHECK_ARG(req_full->vectors && req_full->nq > 0, "%s: no query vectors", what);
+    VDB_CHECK_ARG(req_full->nq <= 16384, "%s: at most 16384 query vectors per call", what);
+    VDB_CHECK_ARG(req_full->k >= 1 && req_full->k <= VDB_MAX_TOPK,
+                  "%s: k must be 1..%d, got %u", what, VDB_MAX_TOPK, req_full->k);
+    VDB_CHECK_ARG((uint64_t)req_full->k + req_full->offset <= VDB_MAX_TOPK,
+                  "%s: k + offset must be at most %d (as Milvus), got %u + %u", what,
+                  VDB_MAX_TOPK, req_full->k, req_full->offset);
+    for (size_t i = 0; i < req_full->nq * (size_t)req_full->dim; i++)
+        if (!isfinite(req_full->vectors[i]))
             return vdb_set_errmsg(VDB_EINVAL, "query vector %zu holds NaN or Inf",
-                                  i / (req->dim ? req->dim : 1));
+                                  i / (req_full->dim ? req_full->dim : 1));
+    /* the walk finds k + offset hits per query; the first offset are skipped at the end */
+    vdb_search_req rk = *req_full;
+    rk.k += rk.offset;
+    const vdb_search_req *req = &rk;
     vdb_lock_rd(&db->catalog.lock, VDB_RANK_CATALOG);
     vdb_collection *c;
     vdb_out_field *of = NULL;
@@ -222,8 +236,10 @@ vdb_status vdb_search(vdb_db *db, const vdb_search_req *req_in, vdb_result **out
     if ((st = parse_search_params(req->params, kind, fd->metric, &sp)) != VDB_OK ||
         (st = vdb_resolve_outputs(c, &req->read, &of, &nof)) != VDB_OK ||
         (st = vdb_filter_compile(c, req->filter, &filter)) != VDB_OK ||
-        (st = vdb_read_ts(db, &req->read, &T)) != VDB_OK)
+        (T_fixed == 0 && (st = vdb_read_ts(db, &req->read, &T)) != VDB_OK))
         goto out;
+    if (T_fixed)
+        T = T_fixed;
     vdb_lock_rd(&c->lock, VDB_RANK_COLL);
     locked = true;
     if (!(want = vdb_calloc(c->nparts + 1, sizeof *want))) {
@@ -270,7 +286,7 @@ vdb_status vdb_search(vdb_db *db, const vdb_search_req *req_in, vdb_result **out
         st = vdb_result_open(c, of, nof, req->nq, true, req->nq * (size_t)req->k, &r);
     for (size_t q = 0; q < req->nq && st == VDB_OK; q++) {
         vdb_topk_sort(&heaps[q]);
-        for (size_t j = 0; j < heaps[q].n && st == VDB_OK; j++) {
+        for (size_t j = req->offset; j < heaps[q].n && st == VDB_OK; j++) {
             int64_t id = heaps[q].id[j];
             r->dist[r->pks.rows] = heaps[q].dist[j];
             st = vdb_result_push(c, r, of, nof, set.segs[id >> 32], (size_t)(id & 0xffffffff));
