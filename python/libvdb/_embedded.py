@@ -5,7 +5,7 @@ checked values into C calls and C results back into Python values."""
 import ctypes
 import json
 import threading
-from ctypes import (CFUNCTYPE, POINTER, byref, c_char_p, c_double, c_float, c_int, c_int8,
+from ctypes import (CFUNCTYPE, POINTER, byref, pointer, c_char_p, c_double, c_float, c_int, c_int8,
                     c_int16, c_int32, c_int64, c_uint8, c_uint64, c_void_p, sizeof, string_at)
 
 from . import _lib
@@ -547,6 +547,42 @@ class EmbeddedTransport:
         req.read = ro
         res = c_void_p()
         self._check(self._lib.vdb_search(self._db, byref(req), byref(res)))
+        return self._hits(res, plan, info)
+
+    def hybrid_search(self, coll, info, subs, ranker, limit, offset, plan, read):
+        """subs: (vf, qv, limit, filter, params) per request; ranker: (strategy, params)
+        as RRFRanker / WeightedRanker give them. One list per query of (pk, score, entity)."""
+        ro, keep = self._read_opts(read, [n for n, kd in plan if kd != "pk"])
+        anns = (_lib.vdb_ann_req * len(subs))()
+        for a, (vf, qv, lim, fexpr, params) in zip(anns, subs):
+            owner, addr, nq, dim = qv
+            texts = (_b(vf.name), _b(fexpr or None), _b(_params_text(params)))
+            keep += [owner, texts]
+            a.struct_size = sizeof(a)
+            a.vector_field, a.filter, a.params = texts
+            a.vectors, a.nq, a.dim, a.limit = addr, nq, dim, lim
+        ptrs = (POINTER(_lib.vdb_ann_req) * len(subs))(*[pointer(a) for a in anns])
+        h = _lib.vdb_hybrid_req()
+        h.struct_size = sizeof(h)
+        cname = _b(coll)
+        h.collection, h.reqs, h.n_reqs = cname, ptrs, len(subs)
+        strategy, rp = ranker
+        if strategy == "rrf":
+            h.ranker, h.rrf_k = 1, float(rp.get("k", 60))
+        else:
+            w = rp["weights"]
+            warr = (c_float * len(w))(*w)
+            keep.append(warr)
+            h.ranker, h.weights = 2, warr
+            h.no_normalize = 0 if rp.get("norm_score", True) else 1
+        h.limit, h.offset = limit, offset
+        h.read = ro
+        res = c_void_p()
+        self._check(self._lib.vdb_hybrid_search(self._db, byref(h), byref(res)))
+        return self._hits(res, plan, info)
+
+    def _hits(self, res, plan, info):
+        """A search result as one list per query of (pk, distance, entity); frees it."""
         L = self._lib
         try:
             pk_of = self._pk_reader(res)

@@ -436,7 +436,25 @@ class RemoteTransport:
         if params:
             body["searchParams"] = {"params": dict(params)}
         self._read_body(body, read, plan)
-        resp = self.call("entities/search", body)
+        return self._hits(self.call("entities/search", body), nq, info, plan)
+
+    def hybrid_search(self, coll, info, subs, ranker, limit, offset, plan, read):
+        reqs = []
+        for vf, qv, lim, fexpr, params in subs:
+            buf, addr, nq, dim = qv
+            r = {"annsField": vf.name, "data": vector_rows(buf, nq, dim), "limit": int(lim)}
+            if fexpr:
+                r["filter"] = fexpr
+            if params:
+                r["params"] = dict(params)
+            reqs.append(r)
+        strategy, rp = ranker
+        body = {"collectionName": coll, "search": reqs, "limit": int(limit),
+                "offset": int(offset), "rerank": {"strategy": strategy, "params": dict(rp)}}
+        self._read_body(body, read, plan)
+        return self._hits(self.call("entities/hybrid_search", body), subs[0][1][2], info, plan)
+
+    def _hits(self, resp, nq, info, plan):
         hits, topks = resp.get("data") or [], resp.get("topks")
         if topks is None:
             topks = [len(hits)] if nq == 1 else None

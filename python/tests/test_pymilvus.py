@@ -171,7 +171,6 @@ def test_pymilvus_features_libvdb_lacks_are_refused(docs):
         lambda: libvdb.Schema().add_field("k", DataType.INT64, is_partition_key=True),
         lambda: libvdb.Schema().add_field("b", DataType.BINARY_VECTOR, dim=8),
         lambda: libvdb.Schema().add_field("s", DataType.SPARSE_FLOAT_VECTOR),
-        lambda: docs.hybrid_search("docs", [], None),
         lambda: docs.search_iterator("docs", q),
         lambda: docs.query_iterator("docs"),
         lambda: docs.rename_collection("docs", "d2"),
