@@ -443,12 +443,141 @@ static void test_search_offset(void **state)
     free(dir);
 }
 
+/* ---- grouping search ------------------------------------------------------------------------ */
+
+/* The reference: rows passing keep(), by exact score; groups ranked by their best row; the
+ * groups offset.. offset + k - 1 with their best gs rows. */
+static size_t ref_grouped(int f, const float *q, size_t n, int64_t (*group_of)(size_t),
+                          bool (*keep)(size_t), size_t k, size_t offset, size_t gs,
+                          int64_t *out)
+{
+    size_t *idx = malloc(n * sizeof *idx), m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (keep(i))
+            idx[m++] = i;
+    cmp_f = f;
+    cmp_q = q;
+    cmp_higher = metrics[f] != VDB_METRIC_L2;
+    qsort(idx, m, sizeof *idx, by_score);
+    int64_t groups[N];
+    size_t ng = 0, got = 0;
+    for (size_t i = 0; i < m; i++) { /* groups in order of their best row */
+        int64_t g = group_of(idx[i]);
+        size_t j = 0;
+        while (j < ng && groups[j] != g)
+            j++;
+        if (j == ng)
+            groups[ng++] = g;
+    }
+    for (size_t j = offset; j < ng && j < offset + k; j++) {
+        size_t in = 0;
+        for (size_t i = 0; i < m && in < gs; i++)
+            if (group_of(idx[i]) == groups[j]) {
+                out[got++] = (int64_t)idx[i];
+                in++;
+            }
+    }
+    free(idx);
+    return got;
+}
+
+static int64_t by_tag(size_t i) { return (int64_t)(i % 10); }
+static int64_t by_id(size_t i) { return (int64_t)i; }
+static bool keep_all(size_t i) { (void)i; return true; }
+static bool keep_few(size_t i) { return i < 6; } /* 1% of the rows */
+static bool keep_odd(size_t i) { return i % 2 == 1; }
+
+static void check_grouped(vdb_db *db, const float *q, const char *gfield, int64_t (*group_of)(size_t),
+                          bool (*keep)(size_t), const char *filter, uint32_t k, uint32_t offset,
+                          uint32_t gs)
+{
+    vdb_search_req req = {.struct_size = sizeof req, .collection = COLL, .vector_field = "v1",
+                          .vectors = q, .nq = 1, .dim = 8, .k = k, .offset = offset,
+                          .filter = filter, .group_by_field = gfield, .group_size = gs};
+    vdb_result *r;
+    OK(vdb_search(db, &req, &r));
+    int64_t want[N];
+    size_t n = ref_grouped(0, q, N, group_of, keep, k, offset, gs ? gs : 1, want);
+    if (vdb_result_rows(r, 0) != n)
+        fail_msg("group by %s k %u offset %u size %u: %zu rows, the reference has %zu", gfield,
+                 k, offset, gs, vdb_result_rows(r, 0), n);
+    for (size_t j = 0; j < n; j++)
+        assert_int_equal(vdb_result_pk_int(r, 0, j), want[j]);
+    vdb_result_free(r);
+}
+
+static void test_grouping_search(void **state)
+{
+    (void)state;
+    char *dir = test_tmpdir("hybrid_group");
+    make_vectors();
+    vdb_db *db = open_db(dir);
+    create(db);
+    insert_range(db, 0, 300);
+    OK(vdb_flush(db, COLL));
+    insert_range(db, 300, N);
+    float q[8] = {0.3f, -0.1f, 0.2f, 0.0f, -0.4f, 0.1f, 0.25f, -0.2f};
+    /* exact walk (no index): exactly min(k, groups) groups of group_size rows */
+    check_grouped(db, q, "tag", by_tag, keep_all, NULL, 4, 0, 3);
+    check_grouped(db, q, "tag", by_tag, keep_all, NULL, 20, 0, 2);  /* 10 groups present */
+    check_grouped(db, q, "tag", by_tag, keep_all, NULL, 3, 2, 5);   /* offset skips groups */
+    check_grouped(db, q, "tag", by_tag, keep_odd, "id % 2 == 1", 10, 0, 4); /* 5 groups */
+    check_grouped(db, q, "tag", by_tag, keep_few, "id < 6", 10, 0, 3); /* 1%: 6 groups of 1 */
+    check_grouped(db, q, "id", by_id, keep_all, NULL, 7, 0, 2);     /* one row per group */
+    check_grouped(db, q, "tag", by_tag, keep_all, NULL, 5, 0, 0);   /* group_size 0: 1 */
+
+    /* an HNSW index on v1: the index is asked again until enough (full) groups are found */
+    OK(vdb_create_index(db, COLL, "v1", "HNSW", "M=8,efConstruction=64"));
+    OK(vdb_wait_for_index(db, COLL, "v1", UINT64_MAX));
+    for (int strict = 0; strict < 2; strict++) {
+        vdb_search_req req = {.struct_size = sizeof req, .collection = COLL,
+                              .vector_field = "v1", .vectors = q, .nq = 1, .dim = 8, .k = 10,
+                              .group_by_field = "tag", .group_size = 20,
+                              .strict_group_size = strict, .read = {0}};
+        vdb_result *r;
+        OK(vdb_search(db, &req, &r));
+        assert_int_equal(vdb_result_rows(r, 0), 10 * 20); /* 10 groups of 20 (60 rows each) */
+        int64_t per[10] = {0};
+        for (size_t j = 0; j < 200; j++)
+            per[vdb_result_pk_int(r, 0, j) % 10]++;
+        for (int g = 0; g < 10; g++)
+            assert_int_equal(per[g], 20);
+        vdb_result_free(r);
+    }
+    /* 1%-selective filter through the index */
+    vdb_search_req few = {.struct_size = sizeof few, .collection = COLL, .vector_field = "v1",
+                          .vectors = q, .nq = 1, .dim = 8, .k = 10, .filter = "id < 6",
+                          .group_by_field = "tag", .group_size = 3};
+    vdb_result *r;
+    OK(vdb_search(db, &few, &r));
+    assert_int_equal(vdb_result_rows(r, 0), 6);
+    vdb_result_free(r);
+
+    /* errors */
+    few.group_by_field = "v2";
+    ERR(vdb_search(db, &few, &r), VDB_EINVAL, "v2");
+    few.group_by_field = "nosuch";
+    ERR(vdb_search(db, &few, &r), VDB_EINVAL, "nosuch");
+    few.group_by_field = NULL;
+    ERR(vdb_search(db, &few, &r), VDB_EINVAL, "group_by_field");
+    few.group_by_field = "tag";
+    few.group_size = 5000;
+    ERR(vdb_search(db, &few, &r), VDB_EINVAL, "group_size");
+    few.group_size = 1;
+    few.params = "radius=5";
+    ERR(vdb_search(db, &few, &r), VDB_EUNSUPPORTED, "range");
+    vdb_close(db);
+    test_rmdir(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_vector_fields_lifecycle),
         cmocka_unit_test(test_hybrid_fusion),
         cmocka_unit_test(test_search_offset),
+        cmocka_unit_test(test_grouping_search),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -277,6 +277,18 @@ typedef struct vdb_search_req {
     vdb_read_opts read;
     uint32_t offset;            /* skip this many hits of each query first (pagination);
                                    k + offset at most 16384, as Milvus */
+    /* Grouping search, as Milvus's: with group_by_field (a BOOL, INT8..INT64 or VARCHAR
+     * field; NULL values form one group) k counts groups, not rows: the k best groups
+     * (ranked by their best hit; offset skips groups) each with its group_size best rows
+     * (default 1; 1..1024), every group's rows together, best first. Exactly min(k, groups
+     * present) groups come back, each with group_size rows where the data has them: the
+     * exact walk (segments without a built index) keeps every group's best rows as it
+     * goes; an index is asked again for more hits (4x each time) until enough groups are
+     * found (strict_group_size: enough full groups) or every passing row is returned.
+     * Not with range search. */
+    const char *group_by_field;
+    uint32_t group_size;
+    int strict_group_size;
 } vdb_search_req;
 
 /* The k nearest visible rows for each query vector, nearest first; fewer when the collection

@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "core/filter.h"
+#include "core/group.h"
 #include "core/readpath.h"
 #include "core/result.h"
 #include "core/search.h"
@@ -132,6 +133,76 @@ static void search_segment(void *arg, size_t i, uint32_t slot)
     }
 }
 
+/* Grouping search over the call's segments, on the caller's thread, into one grouper per
+ * query: the exact walk offers every passing row; a segment with an index is asked for
+ * more hits (4x each time) until its hits hold want groups (strict: want full groups) or
+ * every passing row. */
+static vdb_status search_grouped(search_ctx *x, size_t gf, size_t want, size_t gs, bool strict,
+                                 vdb_grouper **gq)
+{
+    const vdb_search_req *req = x->req;
+    const vdb_field_def *fd = x->fd;
+    vdb_status st = VDB_OK;
+    for (size_t i = 0; i < x->set->n && st == VDB_OK; i++) {
+        vdb_segment *s = x->set->segs[i];
+        size_t rows = vdb_segment_rows(s);
+        if (!rows)
+            continue;
+        uint64_t *bits = vdb_calloc(rows / 64 + 1, sizeof *bits);
+        if (!bits)
+            return vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+        if (vdb_segment_visible(s, x->T, bits) == 0 ||
+            (st = vdb_filter_apply(x->c, x->filter, s, bits)) != VDB_OK) {
+            vdb_free(bits);
+            continue;
+        }
+        const vdb_column *vc = vdb_segment_column(s, x->vf), *gc = vdb_segment_column(s, gf);
+        const float *base = (const float *)vc->data;
+        const vdb_vindex *v = x->sp->kind ? vdb_segment_attachment(s, x->vf) : NULL;
+        vdb_vectors vb = {fd->type, fd->dim, fd->metric, rows, vc->data};
+        size_t passing = vdb_bitset_count(bits, rows);
+        bool higher = vdb_metric_higher_is_better(fd->metric);
+        int64_t idb = (int64_t)i << 32;
+        for (size_t q = 0; q < req->nq && st == VDB_OK && passing; q++) {
+            const float *qv = req->vectors + q * fd->dim;
+            if (!v) {
+                for (size_t r = vdb_bitset_next(bits, rows, 0); r < rows && st == VDB_OK;
+                     r = vdb_bitset_next(bits, rows, r + 1)) {
+                    float d = vdb_dist(fd->metric, qv, base + r * fd->dim, fd->dim);
+                    if (!isnan(d))
+                        st = vdb_grouper_offer(gq[q], gc, r, d, idb + (int64_t)r);
+                }
+                continue;
+            }
+            size_t kk = VDB_MIN(VDB_MAX(want * gs * 2, (size_t)64), passing);
+            for (;;) {
+                vdb_topk h;
+                vdb_grouper *tmp = NULL;
+                if ((st = vdb_topk_init(&h, kk, higher)) != VDB_OK)
+                    break;
+                st = vdb_vindex_search(v, qv, (uint32_t)kk, &x->sp->sp, &vb, bits, idb, &h);
+                if (st == VDB_OK)
+                    st = vdb_grouper_new(gs, higher, &tmp);
+                for (size_t j = 0; j < h.n && st == VDB_OK; j++)
+                    st = vdb_grouper_offer(tmp, gc, (size_t)(h.id[j] & 0xffffffff), h.dist[j],
+                                           h.id[j]);
+                bool done = st != VDB_OK || h.n < kk || kk >= passing ||
+                            (strict ? vdb_grouper_full(tmp) : vdb_grouper_groups(tmp)) >= want;
+                for (size_t j = 0; done && j < h.n && st == VDB_OK; j++)
+                    st = vdb_grouper_offer(gq[q], gc, (size_t)(h.id[j] & 0xffffffff),
+                                           h.dist[j], h.id[j]);
+                vdb_grouper_free(tmp);
+                vdb_topk_free(&h);
+                if (done)
+                    break;
+                kk = VDB_MIN(kk * 4, passing);
+            }
+        }
+        vdb_free(bits);
+    }
+    return st;
+}
+
 /* Below this much work (rows times dim over the call's segments) a search stays on the
  * caller's thread: handing tasks to other threads would cost more than it saves. */
 #define PARALLEL_MIN_WORK (1u << 18)
@@ -156,6 +227,50 @@ static uint32_t search_slots(vdb_db *db, const vdb_seg_set *set, const vdb_searc
     size_t slots = VDB_MIN((size_t)vdb_pool_threads(db->search), nonempty);
     slots = VDB_MIN(slots, VDB_MAX(1, SLOT_HEAP_BUDGET / VDB_MAX(per_slot, 1)));
     return (uint32_t)VDB_MAX(slots, 1);
+}
+
+/* A grouping search's result: the groups offset .. offset + k - 1 of each query. */
+static vdb_status grouped_result(vdb_collection *c, const vdb_search_req *req, uint32_t k,
+                                 uint32_t gs, bool strict, size_t gf, const vdb_field_def *fd,
+                                 size_t vf, uint64_t T, const vdb_expr *filter,
+                                 const vdb_seg_set *set, const search_params *sp,
+                                 const vdb_out_field *of, size_t nof, vdb_result **out)
+{
+    size_t per_q = (size_t)k * gs;
+    vdb_grouper **gq = vdb_calloc(req->nq, sizeof *gq);
+    int64_t *ids = vdb_malloc((per_q + 1) * sizeof *ids);
+    float *dist = vdb_malloc((per_q + 1) * sizeof *dist);
+    vdb_result *r = NULL;
+    bool higher = vdb_metric_higher_is_better(fd->metric);
+    vdb_status st = gq && ids && dist ? VDB_OK : vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+    for (size_t q = 0; q < req->nq && st == VDB_OK; q++)
+        st = vdb_grouper_new(gs, higher, &gq[q]);
+    search_ctx x = {c, req, fd, vf, T, filter, set, sp, NULL, NULL, NULL};
+    if (st == VDB_OK)
+        st = search_grouped(&x, gf, (size_t)req->offset + k, gs, strict, gq);
+    if (st == VDB_OK)
+        st = vdb_result_open(c, of, nof, req->nq, true, req->nq * per_q, &r);
+    for (size_t q = 0; q < req->nq && st == VDB_OK; q++) {
+        size_t n;
+        st = vdb_grouper_take(gq[q], req->offset, k, ids, dist, &n);
+        for (size_t j = 0; j < n && st == VDB_OK; j++) {
+            r->dist[r->pks.rows] = dist[j];
+            st = vdb_result_push(c, r, of, nof, set->segs[ids[j] >> 32],
+                                 (size_t)(ids[j] & 0xffffffff));
+        }
+        r->group_off[q + 1] = r->pks.rows;
+    }
+    for (size_t q = 0; gq && q < req->nq; q++)
+        vdb_grouper_free(gq[q]);
+    vdb_free(gq);
+    vdb_free(ids);
+    vdb_free(dist);
+    if (st != VDB_OK) {
+        vdb_result_free(r);
+        return st;
+    }
+    *out = r;
+    return VDB_OK;
 }
 
 vdb_status vdb_search(vdb_db *db, const vdb_search_req *req_in, vdb_result **out)
@@ -190,6 +305,14 @@ vdb_status vdb_search_at(vdb_db *db, const vdb_search_req *req_full, uint64_t T_
         if (!isfinite(req_full->vectors[i]))
             return vdb_set_errmsg(VDB_EINVAL, "query vector %zu holds NaN or Inf",
                                   i / (req_full->dim ? req_full->dim : 1));
+    bool grouped = req_full->group_by_field != NULL;
+    uint32_t gs = req_full->group_size ? req_full->group_size : 1;
+    VDB_CHECK_ARG(grouped || (!req_full->group_size && !req_full->strict_group_size),
+                  "%s: group_size and strict_group_size need group_by_field", what);
+    VDB_CHECK_ARG(gs <= 1024, "%s: group_size must be 1..1024, got %u", what, gs);
+    VDB_CHECK_ARG(!grouped || (uint64_t)req_full->k * gs <= (1u << 20),
+                  "%s: k * group_size must be at most %u, got %u * %u", what, 1u << 20,
+                  req_full->k, gs);
     /* the walk finds k + offset hits per query; the first offset are skipped at the end */
     vdb_search_req rk = *req_full;
     rk.k += rk.offset;
@@ -220,6 +343,22 @@ vdb_status vdb_search_at(vdb_db *db, const vdb_search_req *req_full, uint64_t T_
         goto out;
     }
     const vdb_field_def *fd = &c->schema->fields[vf].def;
+    int gf = grouped ? vdb_schema_find(c->schema, req->group_by_field) : -1;
+    if (grouped) {
+        vdb_type gt = gf >= 0 ? c->schema->fields[gf].def.type : VDB_TYPE_NONE;
+        if (gf < 0) {
+            st = vdb_set_errmsg(VDB_EINVAL, "group_by_field '%s' is not a field of '%s'",
+                                req->group_by_field, c->name);
+            goto out;
+        }
+        if (gt != VDB_TYPE_BOOL && gt != VDB_TYPE_INT8 && gt != VDB_TYPE_INT16 &&
+            gt != VDB_TYPE_INT32 && gt != VDB_TYPE_INT64 && gt != VDB_TYPE_VARCHAR) {
+            st = vdb_set_errmsg(VDB_EINVAL, "group_by_field '%s' is %s: grouping takes BOOL, "
+                                "INT8..INT64 or VARCHAR fields", req->group_by_field,
+                                vdb_type_name(gt));
+            goto out;
+        }
+    }
     if (req->dim != fd->dim) {
         st = vdb_set_errmsg(VDB_EINVAL, "query vectors have dim %u but field '%s' has dim %u",
                             req->dim, fd->name, fd->dim);
@@ -249,6 +388,16 @@ vdb_status vdb_search_at(vdb_db *db, const vdb_search_req *req_full, uint64_t T_
     if ((st = vdb_pick_partitions(c, &req->read, want)) != VDB_OK ||
         (st = vdb_pick_segments(c, want, UINT32_MAX, &set)) != VDB_OK)
         goto out;
+    if (grouped) {
+        if (sp.ranged) {
+            st = vdb_set_errmsg(VDB_EUNSUPPORTED, "grouping search with a range (radius) is "
+                                "not supported by libvdb");
+            goto out;
+        }
+        st = grouped_result(c, req, req_full->k, gs, req_full->strict_group_size != 0,
+                            (size_t)gf, fd, (size_t)vf, T, filter, &set, &sp, of, nof, &r);
+        goto out;
+    }
     slots = search_slots(db, &set, req);
     heaps = vdb_calloc((size_t)slots * req->nq, sizeof *heaps);
     slot_st = vdb_calloc(slots, sizeof *slot_st);
