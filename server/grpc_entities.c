@@ -173,8 +173,9 @@ done:
 /* search_params: anns_field, topk, offset, metric_type, params (JSON text), round_decimal,
  * ignore_growing, and the params' keys again at top level (the Node SDK sends both). */
 typedef struct search_args {
-    const char *anns, *metric;
-    int64_t topk, offset, round_decimal;
+    const char *anns, *metric, *group_by;
+    int64_t topk, offset, round_decimal, group_size;
+    int strict_group;
     json_t *params;
 } search_args;
 
@@ -194,8 +195,17 @@ static int search_args_read(pb_kv **kv, size_t n, search_args *a, srv_status *er
     if (truthy(srv_kv_get(kv, n, "ignore_growing")))
         return srv_fail(err, MV_OPERATION_NOT_SUPPORTED, "operation not supported: "
                         "ignore_growing: libvdb always searches growing segments too");
-    static const char *const refused[] = {"group_by_field", "group_size", "strict_group_size",
-                                          "order_by_fields", "iterator", "search_iter_v2",
+    if ((v = srv_kv_get(kv, n, "group_size")) && *v &&
+        parse_i64(v, "group_size", &a->group_size, err))
+        return -1;
+    if (a->group_size < 0 || a->group_size > 1024)
+        return srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: group_size must be "
+                        "1..1024");
+    a->group_by = srv_kv_get(kv, n, "group_by_field");
+    if (a->group_by && !*a->group_by)
+        a->group_by = NULL;
+    a->strict_group = truthy(srv_kv_get(kv, n, "strict_group_size"));
+    static const char *const refused[] = {"order_by_fields", "iterator", "search_iter_v2",
                                           "search_iter_batch_size", "search_iter_id", NULL};
     for (const char *const *k = refused; *k; k++)
         if ((v = srv_kv_get(kv, n, *k)) && *v && strcmp(v, "false"))
@@ -212,7 +222,9 @@ static int search_args_read(pb_kv **kv, size_t n, search_args *a, srv_status *er
                         "JSON object: %s", ptext);
     }
     static const char *const known[] = {"topk", "offset", "round_decimal", "ignore_growing",
-                                        "anns_field", "metric_type", "params", "hints", NULL};
+                                        "anns_field", "metric_type", "params", "hints",
+                                        "group_by_field", "group_size", "strict_group_size",
+                                        NULL};
     for (size_t i = 0; i < n; i++) {
         const char *k = kv[i]->key;
         int skip = !k || json_object_get(p, k) != NULL;
@@ -339,13 +351,16 @@ static int search(srv_rpc *call, Milvus__Proto__Milvus__SearchRequest *req, srv_
     sr.read.output_fields = p.n ? p.names : NULL;
     sr.read.n_output_fields = p.n;
     sr.read.travel_ts = req->travel_timestamp;
+    sr.group_by_field = a.group_by;
+    sr.group_size = (uint32_t)a.group_size;
+    sr.strict_group_size = a.strict_group;
     if (srv_op_consistency(level_name(req->consistency_level, req->use_default_consistency),
                            &sr.read, err) ||
         srv_op_search(call->ctx, req->collection_name, &sr, a.topk < 0 ? 10 : a.topk, a.offset,
                       &res, err))
         goto done;
-    rc = reply_hits(call, &c, &p, res, nq, a.topk < 0 ? 10 : a.topk, (size_t)a.offset,
-                    a.round_decimal, req->collection_name, err);
+    rc = reply_hits(call, &c, &p, res, nq, a.topk < 0 ? 10 : a.topk, 0, a.round_decimal,
+                    req->collection_name, err);
 done:
     vdb_result_free(res);
     free(vecs);
@@ -383,6 +398,9 @@ static int hybrid_sub(srv_coll *c, Milvus__Proto__Milvus__SearchRequest *sr, siz
     if (sa.offset)
         return srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: request %zu: offset "
                         "applies to the fused hits (give it in rank_params)", i);
+    if (sa.group_by)
+        return srv_fail(err, MV_OPERATION_NOT_SUPPORTED, "operation not supported: grouping "
+                        "in hybrid search");
     if (sa.topk == 0 || sa.topk > SRV_MAX_TOPK)
         return srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: request %zu: topk must "
                         "be 1..%d", i, SRV_MAX_TOPK);

@@ -313,6 +313,23 @@ json_t *srv_entities_search(srv_ctx *ctx, json_t *req)
         srv_outplan_make(&c, json_object_get(req, "outputFields"), 0, &p, &err) ||
         read_opts(req, &sr.read, &parts, &err))
         goto done;
+    const char *gfield;
+    int64_t gsize;
+    json_t *strict = json_object_get(req, "strictGroupSize");
+    if (srv_req_str(req, "groupingField", 0, &gfield, &err) ||
+        srv_req_int(req, "groupSize", 0, &gsize, &err))
+        goto done;
+    if (strict && !json_is_boolean(strict)) {
+        err = srv_err(MV_PARAMETER_INVALID, "invalid parameter: strictGroupSize must be a bool");
+        goto done;
+    }
+    if (gsize < 0 || gsize > 1024) {
+        err = srv_err(MV_PARAMETER_INVALID, "invalid parameter: groupSize must be 1..1024");
+        goto done;
+    }
+    sr.group_by_field = gfield && *gfield ? gfield : NULL;
+    sr.group_size = (uint32_t)gsize;
+    sr.strict_group_size = strict && json_is_true(strict);
     sr.vectors = vecs;
     sr.nq = nq;
     sr.params = params;
@@ -327,7 +344,7 @@ json_t *srv_entities_search(srv_ctx *ctx, json_t *req)
     json_t *hits = json_array(), *topks = json_array();
     for (size_t g = 0; g < vdb_result_groups(res); g++) {
         size_t rows = vdb_result_rows(res, g), k = 0;
-        for (size_t r = (size_t)offset; r < rows; r++, k++)
+        for (size_t r = 0; r < rows; r++, k++)
             srv_result_row(&c, &p, res, g, r, 1, hits);
         json_array_append_new(topks, json_integer((json_int_t)k));
     }

@@ -533,7 +533,7 @@ class EmbeddedTransport:
                                         byref(cnt)))
         return cnt.value
 
-    def search(self, coll, info, vf, qv, k, filter, params, plan, read):
+    def search(self, coll, info, vf, qv, k, offset, filter, params, plan, read, group=None):
         """qv: (buffer, address, nq, dim) from vectors(). One list per query of
         (pk, distance, entity)."""
         owner, addr, nq, dim = qv
@@ -543,8 +543,13 @@ class EmbeddedTransport:
         cname, vname, fexpr, pstr = (_b(coll), _b(vf.name), _b(filter or None),
                                      _b(_params_text(params)))
         req.collection, req.vector_field, req.filter, req.params = cname, vname, fexpr, pstr
-        req.vectors, req.nq, req.dim, req.k = addr, nq, dim, k
+        req.vectors, req.nq, req.dim, req.k, req.offset = addr, nq, dim, k, offset
         req.read = ro
+        if group:
+            gname = _b(group[0])
+            keep.append(gname)
+            req.group_by_field, req.group_size, req.strict_group_size = gname, group[1], \
+                int(group[2])
         res = c_void_p()
         self._check(self._lib.vdb_search(self._db, byref(req), byref(res)))
         return self._hits(res, plan, info)

@@ -126,6 +126,9 @@ class vdb_search_req(Structure):
         ("params", c_char_p),
         ("read", vdb_read_opts),
         ("offset", c_uint32),
+        ("group_by_field", c_char_p),
+        ("group_size", c_uint32),
+        ("strict_group_size", c_int),
     ]
 
 

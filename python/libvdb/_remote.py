@@ -427,10 +427,13 @@ class RemoteTransport:
                                 "outputFields": ["count(*)"]}, read, None)
         return int(self._data("entities/query", body)[0]["count(*)"])
 
-    def search(self, coll, info, vf, qv, k, filter, params, plan, read):
+    def search(self, coll, info, vf, qv, k, offset, filter, params, plan, read, group=None):
         buf, addr, nq, dim = qv
         body = {"collectionName": coll, "annsField": vf.name, "data": vector_rows(buf, nq, dim),
-                "limit": int(k), "offset": 0}
+                "limit": int(k), "offset": int(offset)}
+        if group:
+            body["groupingField"], body["groupSize"] = group[0], int(group[1])
+            body["strictGroupSize"] = bool(group[2])
         if filter:
             body["filter"] = filter
         if params:

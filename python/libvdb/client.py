@@ -48,9 +48,6 @@ _READ_REFUSED = {
 }
 _REFUSED = {
     "search": dict(_READ_REFUSED, **{
-        "group_by_field": "grouping search (group_by_field)",
-        "group_size": "grouping search (group_size)",
-        "strict_group_size": "grouping search (strict_group_size)",
         "group_by_fields": "grouping search (group_by_fields)",
         "order_by_fields": "search ordered by fields", "order_by": "search ordered by fields",
         "page_retain_order": "page_retain_order", "hints": "search hints",
@@ -802,7 +799,8 @@ class MilvusClient:
         (embedded). Grouping, rerankers and the rest of pymilvus's search options are refused.
         """
         _check_kwargs("search", kwargs, ("offset", "round_decimal", "consistency_level",
-                                         "filter_params", "travel_timestamp", "staleness_ms"))
+                                         "filter_params", "travel_timestamp", "staleness_ms",
+                                         "group_by_field", "group_size", "strict_group_size"))
         if data is None:
             raise einval("search needs data (query vectors)")
         info = self._info(collection_name)
@@ -826,16 +824,17 @@ class MilvusClient:
         rd = kwargs.get("round_decimal", -1)
         if isinstance(rd, bool) or not isinstance(rd, numbers.Integral) or not -1 <= rd <= 6:
             raise einval("round_decimal must be -1 (no rounding) or 0..6, not %r" % (rd,))
+        group = _grouping(info, sp, kwargs)
         params = _ann_params(vf, sp, "search")
         plan = output_plan(info, output_fields, False)
         read = self._read(collection_name, partition_names, kwargs)
         expr = self._filter(filter, kwargs)
-        res = self._t.search(collection_name, info, vf, qv, limit + offset, expr or None,
-                             params, plan, read)
+        res = self._t.search(collection_name, info, vf, qv, limit, offset, expr or None,
+                             params, plan, read, group)
         out = []
         for hits in res:
             page = []
-            for pk, dist, ent in hits[offset:offset + limit]:
+            for pk, dist, ent in hits:
                 page.append({"id": pk, "distance": round(dist, rd) if rd >= 0 else dist,
                              "entity": ent})
             out.append(page)
@@ -1094,6 +1093,29 @@ class MilvusClient:
 
 for _n, _what in _NOT_IN_LIBVDB.items():
     setattr(MilvusClient, _n, _not_in_libvdb(_n, _what))
+
+
+def _grouping(info, sp, kwargs):
+    """(group_by_field, group_size, strict_group_size) from search's kwargs or search_params
+    (pymilvus takes both), or None."""
+    g = {}
+    for k in ("group_by_field", "group_size", "strict_group_size"):
+        if k in sp and kwargs.get(k) is not None:
+            raise einval("give %s in kwargs or in search_params, not both" % k)
+        v = sp.pop(k, None) if k in sp else kwargs.get(k)
+        if v is not None:
+            g[k] = v
+    field = g.get("group_by_field")
+    if not field:
+        if g.get("group_size") not in (None, 1) or g.get("strict_group_size"):
+            raise einval("group_size and strict_group_size need group_by_field")
+        return None
+    if not isinstance(field, str) or field not in info.by_name:
+        raise einval("group_by_field %r is not a field of the collection" % (field,))
+    size = _positive_int("group_size", g.get("group_size", 1))
+    if size > 1024:
+        raise einval("group_size must be 1..1024, not %d" % size)
+    return field, size, bool(g.get("strict_group_size", False))
 
 
 def _ann_params(vf, sp, what):

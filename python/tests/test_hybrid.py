@@ -161,3 +161,46 @@ def test_search_each_field_by_name(multi):
     multi.create_index("m", idx)
     res = multi.hybrid_search("m", reqs3(), WeightedRanker(0.3, 0.3, 0.3), limit=5)
     assert len(res) == 2 and len(res[0]) == 5
+
+
+def grouped_reference(client, q, field, limit, offset, size, expr=""):
+    """Every passing row by exact score, grouped by tag: groups ranked by their best row."""
+    hits = client.search("m", [q], anns_field=field, limit=N, filter=expr,
+                         output_fields=["tag"])[0]
+    order, rows = [], {}
+    for h in hits:
+        t = h["entity"]["tag"]
+        if t not in rows:
+            order.append(t)
+            rows[t] = []
+        if len(rows[t]) < size:
+            rows[t].append(h["id"])
+    return [i for t in order[offset:offset + limit] for i in rows[t]]
+
+
+@pytest.mark.parametrize("limit,offset,size,expr", [
+    (3, 0, 4, ""), (10, 0, 2, ""), (2, 3, 5, ""), (10, 0, 3, "id < 2"), (4, 0, 1, "id % 2 == 0"),
+])
+def test_grouping_search(multi, limit, offset, size, expr):
+    q = rand_vectors(1, 8, 40)[0]
+    res = multi.search("m", [q], anns_field="text", limit=limit, offset=offset, filter=expr,
+                       group_by_field="tag", group_size=size, output_fields=["tag"])[0]
+    assert [h["id"] for h in res] == grouped_reference(multi, q, "text", limit, offset, size,
+                                                       expr)
+    # also through search_params, strict, as pymilvus allows
+    res2 = multi.search("m", [q], anns_field="text", limit=limit, offset=offset, filter=expr,
+                        search_params={"group_by_field": "tag", "group_size": size,
+                                       "strict_group_size": True})[0]
+    assert [h["id"] for h in res2] == [h["id"] for h in res]
+
+
+def test_grouping_errors(multi):
+    q = rand_vectors(1, 8, 41)[0]
+    with pytest.raises(libvdb.InvalidArgumentError, match="group_by_field"):
+        multi.search("m", [q], anns_field="text", group_size=3)
+    with pytest.raises(libvdb.InvalidArgumentError, match="nosuch"):
+        multi.search("m", [q], anns_field="text", group_by_field="nosuch")
+    with pytest.raises(libvdb.InvalidArgumentError, match="group_size"):
+        multi.search("m", [q], anns_field="text", group_by_field="tag", group_size=5000)
+    with pytest.raises(libvdb.InvalidArgumentError, match="grouping takes"):
+        multi.search("m", [q], anns_field="text", group_by_field="image")

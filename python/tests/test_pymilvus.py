@@ -153,8 +153,6 @@ def test_unknown_kwargs_are_type_errors(docs, connect):
 def test_pymilvus_features_libvdb_lacks_are_refused(docs):
     q = [docs.vecs[0]]
     refused = [
-        lambda: docs.search("docs", q, group_by_field="year"),
-        lambda: docs.search("docs", q, group_by_field="year", group_size=2),
         lambda: docs.search("docs", q, ranker=object()),
         lambda: docs.search("docs", q, ignore_growing=True),
         lambda: docs.search("docs", q, search_params={"ignore_growing": True}),
