@@ -438,6 +438,37 @@ static void test_search_offset(void **state)
     req.offset = 16380;
     ERR(vdb_search(db, &req, &page), VDB_EINVAL, "k + offset");
     vdb_result_free(all);
+
+    /* search by primary key: the stored vectors of rows 5 and 317 are the queries */
+    int64_t keys[2] = {5, 317};
+    vdb_pk_list pl = {.ints = keys, .count = 2};
+    float qv[2 * 8];
+    memcpy(qv, vecs[1] + 5 * 4, 4 * sizeof(float));
+    memcpy(qv + 4, vecs[1] + 317 * 4, 4 * sizeof(float));
+    vdb_search_req byvec = {.struct_size = sizeof byvec, .collection = COLL,
+                            .vector_field = "v2", .vectors = qv, .nq = 2, .dim = 4, .k = 7};
+    vdb_search_req bypk = {.struct_size = sizeof bypk, .collection = COLL,
+                           .vector_field = "v2", .k = 7, .query_pks = &pl};
+    vdb_result *a, *b;
+    OK(vdb_search(db, &byvec, &a));
+    OK(vdb_search(db, &bypk, &b));
+    assert_int_equal(vdb_result_groups(b), 2);
+    for (size_t g = 0; g < 2; g++) {
+        assert_int_equal(vdb_result_rows(b, g), 7);
+        for (size_t j = 0; j < 7; j++) {
+            assert_int_equal(vdb_result_pk_int(b, g, j), vdb_result_pk_int(a, g, j));
+            assert_true(vdb_result_distance(b, g, j) == vdb_result_distance(a, g, j));
+        }
+    }
+    vdb_result_free(a);
+    vdb_result_free(b);
+    keys[1] = 100000;
+    ERR(vdb_search(db, &bypk, &b), VDB_ENOTFOUND, "100000");
+    bypk.vectors = qv;
+    ERR(vdb_search(db, &bypk, &b), VDB_EINVAL, "not both");
+    bypk.vectors = NULL;
+    bypk.vector_field = NULL;
+    ERR(vdb_search(db, &bypk, &b), VDB_EINVAL, "several vector fields");
     vdb_close(db);
     test_rmdir(dir);
     free(dir);

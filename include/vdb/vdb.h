@@ -289,6 +289,10 @@ typedef struct vdb_search_req {
     const char *group_by_field;
     uint32_t group_size;
     int strict_group_size;
+    /* Search by primary key (Milvus 2.6): with vectors NULL, the query vectors are the
+     * stored vectors (of vector_field) of these rows, read at the search's own timestamp;
+     * nq and dim are taken from them. A key with no visible row is VDB_ENOTFOUND. */
+    const vdb_pk_list *query_pks;
 } vdb_search_req;
 
 /* The k nearest visible rows for each query vector, nearest first; fewer when the collection

@@ -4,6 +4,7 @@
  * collection's read lock only: they never wait for log or object I/O, nor for a build. */
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 #include <strings.h>
 
 #include "core/filter.h"
@@ -273,6 +274,89 @@ static vdb_status grouped_result(vdb_collection *c, const vdb_search_req *req, u
     return VDB_OK;
 }
 
+/* Search by primary key: the rows' stored vectors, read at the timestamp the search then
+ * runs at, are the query vectors. */
+static vdb_status search_by_pks(vdb_db *db, vdb_search_req *rq, vdb_result **out)
+{
+    VDB_CHECK_ARG(!rq->vectors, "vdb_search: give vectors or query_pks, not both");
+    VDB_CHECK_ARG(rq->collection, "vdb_search: collection is NULL");
+    VDB_CHECK_ARG(rq->query_pks->count > 0 && rq->query_pks->count <= 16384,
+                  "vdb_search: query_pks must hold 1..16384 keys, got %zu",
+                  rq->query_pks->count);
+    vdb_schema *s = NULL;
+    vdb_result *got = NULL;
+    float *vecs = NULL;
+    uint64_t T;
+    vdb_status st = vdb_describe_collection(db, rq->collection, &s);
+    if (st != VDB_OK)
+        return st;
+    const char *field = rq->vector_field;
+    uint32_t dim = 0;
+    size_t nvec = 0;
+    for (size_t i = 0; i < s->nfields; i++) {
+        const vdb_field_def *d = &s->fields[i].def;
+        if (d->type != VDB_TYPE_FLOAT_VECTOR)
+            continue;
+        nvec++;
+        if (field ? !strcmp(field, d->name) : nvec == 1) {
+            field = field ? field : d->name;
+            dim = d->dim;
+        }
+    }
+    if (!rq->vector_field && nvec > 1)
+        st = vdb_set_errmsg(VDB_EINVAL, "collection '%s' has several vector fields: name one "
+                            "in vector_field", s->name);
+    else if (!dim)
+        st = vdb_set_errmsg(VDB_EINVAL, "'%s' is not a vector field of '%s'",
+                            field ? field : "(null)", s->name);
+    vdb_read_opts ro = rq->read;
+    const char *outs[] = {field};
+    ro.output_fields = outs;
+    ro.n_output_fields = 1;
+    if (st == VDB_OK && (st = vdb_read_ts(db, &rq->read, &T)) == VDB_OK)
+        st = vdb_get_at(db, rq->collection, rq->query_pks, &ro, T, &got);
+    size_t n = rq->query_pks->count;
+    if (st == VDB_OK && got->pks.rows != n) {
+        /* name the first key without a row: get keeps the keys' order, skipping missing ones */
+        size_t i = 0, j = 0;
+        for (; i < n; i++, j++) {
+            bool same = j < got->pks.rows &&
+                        (rq->query_pks->ints ? vdb_result_pk_int(got, 0, j) ==
+                                                   rq->query_pks->ints[i]
+                                             : !strcmp(vdb_result_pk_str(got, 0, j),
+                                                       rq->query_pks->strs[i]));
+            if (!same)
+                break;
+        }
+        if (rq->query_pks->ints)
+            st = vdb_set_errmsg(VDB_ENOTFOUND, "vdb_search: query_pks[%zu] = %lld has no "
+                                "visible row in '%s'", i, (long long)rq->query_pks->ints[i],
+                                rq->collection);
+        else
+            st = vdb_set_errmsg(VDB_ENOTFOUND, "vdb_search: query_pks[%zu] = '%s' has no "
+                                "visible row in '%s'", i, rq->query_pks->strs[i],
+                                rq->collection);
+    }
+    if (st == VDB_OK && !(vecs = vdb_malloc(n * dim * sizeof *vecs)))
+        st = vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n && st == VDB_OK; i++) {
+        vdb_value v;
+        if ((st = vdb_result_field(got, 0, i, field, &v)) == VDB_OK)
+            memcpy(vecs + i * dim, v.u.vec.ptr, dim * sizeof *vecs);
+    }
+    if (st == VDB_OK) {
+        rq->vector_field = field;
+        rq->vectors = vecs;
+        rq->nq = n;
+        rq->dim = dim;
+        st = vdb_search_at(db, rq, T, "vdb_search", out);
+    }
+    vdb_free(vecs);
+    vdb_result_free(got);
+    vdb_schema_free(s);
+    return st;
+}
+
 vdb_status vdb_search(vdb_db *db, const vdb_search_req *req_in, vdb_result **out)
 {
     vdb_err_clear();
@@ -286,6 +370,8 @@ vdb_status vdb_search(vdb_db *db, const vdb_search_req *req_in, vdb_result **out
     if (st0 != VDB_OK)
         return st0;
     rq.read.struct_size = sizeof rq.read;
+    if (rq.query_pks)
+        return search_by_pks(db, &rq, out);
     return vdb_search_at(db, &rq, 0, "vdb_search", out);
 }
 
