@@ -533,10 +533,13 @@ class EmbeddedTransport:
                                         byref(cnt)))
         return cnt.value
 
-    def search(self, coll, info, vf, qv, k, offset, filter, params, plan, read, group=None):
-        """qv: (buffer, address, nq, dim) from vectors(). One list per query of
-        (pk, distance, entity)."""
-        owner, addr, nq, dim = qv
+    search_by_pks = True  # the library reads the rows' vectors at the search's timestamp
+
+    def search(self, coll, info, vf, qv, k, offset, filter, params, plan, read, group=None,
+               pks=None):
+        """qv: (buffer, address, nq, dim) from vectors(), or None with pks (search by primary
+        key). One list per query of (pk, distance, entity)."""
+        owner, addr, nq, dim = qv if qv is not None else (None, None, 0, 0)
         ro, keep = self._read_opts(read, [n for n, kd in plan if kd != "pk"])
         req = _lib.vdb_search_req()
         req.struct_size = sizeof(req)
@@ -545,6 +548,10 @@ class EmbeddedTransport:
         req.collection, req.vector_field, req.filter, req.params = cname, vname, fexpr, pstr
         req.vectors, req.nq, req.dim, req.k, req.offset = addr, nq, dim, k, offset
         req.read = ro
+        if pks is not None:
+            pl, keep_pks = self._pk_list(info, pks)
+            keep += [pl, keep_pks]
+            req.query_pks = pointer(pl)
         if group:
             gname = _b(group[0])
             keep.append(gname)

@@ -129,6 +129,7 @@ class vdb_search_req(Structure):
         ("group_by_field", c_char_p),
         ("group_size", c_uint32),
         ("strict_group_size", c_int),
+        ("query_pks", POINTER(vdb_pk_list)),
     ]
 
 

@@ -427,7 +427,10 @@ class RemoteTransport:
                                 "outputFields": ["count(*)"]}, read, None)
         return int(self._data("entities/query", body)[0]["count(*)"])
 
-    def search(self, coll, info, vf, qv, k, offset, filter, params, plan, read, group=None):
+    search_by_pks = False  # the client reads the rows' vectors first (a get)
+
+    def search(self, coll, info, vf, qv, k, offset, filter, params, plan, read, group=None,
+               pks=None):
         buf, addr, nq, dim = qv
         body = {"collectionName": coll, "annsField": vf.name, "data": vector_rows(buf, nq, dim),
                 "limit": int(k), "offset": int(offset)}

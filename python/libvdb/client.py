@@ -54,7 +54,7 @@ _REFUSED = {
         "json_path": "JSON path indexes", "json_type": "JSON path indexes",
         "strict_cast": "JSON path indexes", "analyzer_name": "text analyzers",
         "ranker": "rerankers", "function_chains": "function chains",
-        "highlighter": "highlighters", "ids": "search by primary keys (ids)",
+        "highlighter": "highlighters",
         "search_aggregation": "search aggregations",
     }),
     "query": dict(_READ_REFUSED, **{
@@ -800,16 +800,31 @@ class MilvusClient:
         """
         _check_kwargs("search", kwargs, ("offset", "round_decimal", "consistency_level",
                                          "filter_params", "travel_timestamp", "staleness_ms",
-                                         "group_by_field", "group_size", "strict_group_size"))
-        if data is None:
-            raise einval("search needs data (query vectors)")
+                                         "group_by_field", "group_size", "strict_group_size",
+                                         "ids"))
+        ids = kwargs.get("ids")
+        if data is None and ids is None:
+            raise einval("search needs data (query vectors) or ids")
+        if data is not None and ids is not None:
+            raise einval("search takes data (query vectors) or ids, not both")
         info = self._info(collection_name)
         vf = info.vector_field(anns_field)
-        if isinstance(data, (list, tuple)) and data and isinstance(data[0], numbers.Real):
-            data = [data]
-        qv = vectors(data, "search data", vf.dim)
-        if qv[2] == 0:
-            raise einval("search needs at least one query vector")
+        pks = None
+        if ids is not None:  # search by primary key: the rows' stored vectors are the queries
+            pks = self._pk_values(info, ids)
+            if not pks:
+                raise einval("search needs at least one id")
+            if not self._t.search_by_pks:
+                data = self._stored_vectors(collection_name, info, vf, pks, partition_names,
+                                            kwargs)
+        qv = None
+        if data is not None:
+            pks = None
+            if isinstance(data, (list, tuple)) and data and isinstance(data[0], numbers.Real):
+                data = [data]
+            qv = vectors(data, "search data", vf.dim)
+            if qv[2] == 0:
+                raise einval("search needs at least one query vector")
         limit = _positive_int("limit", limit)
         sp = dict(search_params or {})
         offset = kwargs.get("offset")
@@ -830,7 +845,7 @@ class MilvusClient:
         read = self._read(collection_name, partition_names, kwargs)
         expr = self._filter(filter, kwargs)
         res = self._t.search(collection_name, info, vf, qv, limit, offset, expr or None,
-                             params, plan, read, group)
+                             params, plan, read, group, pks)
         out = []
         for hits in res:
             page = []
@@ -839,6 +854,18 @@ class MilvusClient:
                              "entity": ent})
             out.append(page)
         return out
+
+    def _stored_vectors(self, collection_name, info, vf, pks, partition_names, kwargs):
+        """The vectors of field vf of rows pks, in their order (vdb-server: read by a get
+        first, so at its own timestamp, not the search's)."""
+        rows = self._t.get(collection_name, info, pks, output_plan(info, [vf.name], False),
+                           self._read(collection_name, partition_names, kwargs))
+        by_pk = {r[info.pk.name]: r[vf.name] for r in rows}
+        for k in pks:
+            if k not in by_pk:
+                raise NotFoundError(Status.ENOTFOUND, "search ids: %r has no visible row in "
+                                    "'%s'" % (k, collection_name))
+        return [by_pk[k] for k in pks]
 
     @_api
     def hybrid_search(self, collection_name, reqs, ranker=None, limit=10, output_fields=None,

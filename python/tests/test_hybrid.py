@@ -204,3 +204,17 @@ def test_grouping_errors(multi):
         multi.search("m", [q], anns_field="text", group_by_field="tag", group_size=5000)
     with pytest.raises(libvdb.InvalidArgumentError, match="grouping takes"):
         multi.search("m", [q], anns_field="text", group_by_field="image")
+
+
+def test_search_by_ids(multi):
+    rows = multi.get("m", [3, 77], output_fields=["image"])
+    by_vec = multi.search("m", [r["image"] for r in rows], anns_field="image", limit=6)
+    by_ids = multi.search("m", anns_field="image", ids=[3, 77], limit=6)
+    assert [[h["id"] for h in q] for q in by_ids] == [[h["id"] for h in q] for q in by_vec]
+    for a, b in zip(by_ids, by_vec):
+        for x, y in zip(a, b):
+            assert x["distance"] == pytest.approx(y["distance"], rel=1e-6)
+    with pytest.raises(libvdb.NotFoundError, match="100000"):
+        multi.search("m", anns_field="image", ids=[3, 100000], limit=6)
+    with pytest.raises(libvdb.InvalidArgumentError, match="not both"):
+        multi.search("m", [[0.0] * 4], anns_field="image", ids=[3], limit=6)
