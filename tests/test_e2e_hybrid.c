@@ -362,6 +362,63 @@ static void test_hybrid_fusion(void **state)
     a1.params = "ef=100";
     check_hybrid(db, reqs, field, 3, NQ, VDB_RANKER_RRF, 0, NULL, false, 10, 0);
 
+    /* a VARCHAR primary key: the same rows keyed "k<id>" fuse the same (weighted: no ties) */
+    vdb_schema *vs;
+    OK(vdb_schema_new("vs", &vs));
+    OK(vdb_schema_add_field(vs, VDB_FIELD(.name = "k", .type = VDB_TYPE_VARCHAR,
+                                          .max_length = 16, .is_primary = 1)));
+    OK(vdb_schema_add_field(vs, VDB_FIELD(.name = "tag", .type = VDB_TYPE_INT64)));
+    for (int f = 0; f < NF; f++)
+        OK(vdb_schema_add_field(vs, VDB_FIELD(.name = names[f], .type = VDB_TYPE_FLOAT_VECTOR,
+                                              .dim = dims[f], .metric = metrics[f])));
+    OK(vdb_create_collection(db, vs));
+    vdb_schema_free(vs);
+    {
+        char keybuf[N][16];
+        const char *keys[N];
+        int64_t tags[N];
+        for (size_t i = 0; i < N; i++) {
+            snprintf(keybuf[i], sizeof keybuf[i], "k%zu", i);
+            keys[i] = keybuf[i];
+            tags[i] = (int64_t)(i % 10);
+        }
+        vdb_batch *b;
+        OK(vdb_batch_new(&b));
+        OK(vdb_batch_add_column(b, "k", VDB_TYPE_VARCHAR, keys, NULL, N, 0));
+        OK(vdb_batch_add_column(b, "tag", VDB_TYPE_INT64, tags, NULL, N, 0));
+        for (int f = 0; f < NF; f++)
+            OK(vdb_batch_add_column(b, names[f], VDB_TYPE_FLOAT_VECTOR, vecs[f], NULL, N,
+                                    dims[f]));
+        OK(vdb_insert(db, "vs", NULL, b, NULL, NULL));
+        vdb_batch_free(b);
+        const char *outs[] = {"tag"};
+        vdb_hybrid_req hi = {.struct_size = sizeof hi, .collection = COLL, .reqs = reqs,
+                             .n_reqs = 3, .ranker = VDB_RANKER_WEIGHTED, .weights = w,
+                             .limit = 15, .offset = 3,
+                             .read = {.struct_size = sizeof hi.read, .output_fields = outs,
+                                      .n_output_fields = 1}};
+        vdb_hybrid_req hs = hi;
+        hs.collection = "vs";
+        vdb_result *ri, *rs;
+        OK(vdb_hybrid_search(db, &hi, &ri));
+        OK(vdb_hybrid_search(db, &hs, &rs));
+        assert_int_equal(vdb_result_pk_type(rs), VDB_TYPE_VARCHAR);
+        for (size_t g = 0; g < NQ; g++) {
+            assert_int_equal(vdb_result_rows(rs, g), vdb_result_rows(ri, g));
+            for (size_t j = 0; j < vdb_result_rows(ri, g); j++) {
+                char want[16];
+                snprintf(want, sizeof want, "k%lld", (long long)vdb_result_pk_int(ri, g, j));
+                assert_string_equal(vdb_result_pk_str(rs, g, j), want);
+                assert_true(vdb_result_distance(rs, g, j) == vdb_result_distance(ri, g, j));
+                vdb_value v;
+                OK(vdb_result_field(rs, g, j, "tag", &v));
+                assert_int_equal(v.u.i64, vdb_result_pk_int(ri, g, j) % 10);
+            }
+        }
+        vdb_result_free(ri);
+        vdb_result_free(rs);
+    }
+
     /* errors */
     vdb_result *r;
     vdb_hybrid_req h = {.struct_size = sizeof h, .collection = COLL, .reqs = reqs, .n_reqs = 3,
