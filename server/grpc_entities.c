@@ -291,14 +291,16 @@ static int reply_hits(srv_rpc *call, const srv_coll *cc, const srv_outplan *p,
 }
 
 /* What a SearchRequest may carry that libvdb refuses (Search's and each of HybridSearch's). */
-static int refused_search_parts(Milvus__Proto__Milvus__SearchRequest *req, srv_status *err)
+static int refused_search_parts(Milvus__Proto__Milvus__SearchRequest *req, int allow_ids,
+                                srv_status *err)
 {
     if (req->n_sub_reqs)
         return srv_fail(err, MV_OPERATION_NOT_SUPPORTED, "operation not supported: sub "
                         "requests inside a SearchRequest (send HybridSearch)");
-    if (req->search_input_case == MILVUS__PROTO__MILVUS__SEARCH_REQUEST__SEARCH_INPUT_IDS)
+    if (!allow_ids &&
+        req->search_input_case == MILVUS__PROTO__MILVUS__SEARCH_REQUEST__SEARCH_INPUT_IDS)
         return srv_fail(err, MV_OPERATION_NOT_SUPPORTED, "operation not supported: search by "
-                        "primary keys is not supported by libvdb (send the vectors)");
+                        "primary keys inside a hybrid search (send the vectors)");
     if (req->n_expr_template_values || req->function_score.len || req->highlighter.len ||
         req->search_aggregation.len || req->n_function_chains)
         return srv_fail(err, MV_OPERATION_NOT_SUPPORTED, "operation not supported: %s are not "
@@ -315,7 +317,7 @@ static int refused_search_parts(Milvus__Proto__Milvus__SearchRequest *req, srv_s
 
 static int search(srv_rpc *call, Milvus__Proto__Milvus__SearchRequest *req, srv_status *err)
 {
-    if (refused_search_parts(req, err))
+    if (refused_search_parts(req, 1, err))
         return -1;
     srv_coll c;
     if (srv_coll_load(call->ctx, req->collection_name, &c, err))
@@ -333,11 +335,32 @@ static int search(srv_rpc *call, Milvus__Proto__Milvus__SearchRequest *req, srv_
         srv_op_check_metric(vf, a.metric, "searchParams", err))
         goto done;
     static const char *const skip[] = {"metric_type", NULL};
+    /* search by primary key (Milvus 2.6's ids): the library reads the rows' vectors */
+    vdb_pk_list pks = {0};
+    int by_ids = req->search_input_case ==
+                  MILVUS__PROTO__MILVUS__SEARCH_REQUEST__SEARCH_INPUT_IDS;
+    if (by_ids && req->ids && req->ids->id_field_case ==
+                                  MILVUS__PROTO__SCHEMA__IDS__ID_FIELD_INT_ID && req->ids->int_id) {
+        pks.ints = req->ids->int_id->data;
+        pks.count = req->ids->int_id->n_data;
+    } else if (by_ids && req->ids && req->ids->id_field_case ==
+                                         MILVUS__PROTO__SCHEMA__IDS__ID_FIELD_STR_ID &&
+               req->ids->str_id) {
+        pks.strs = (const char *const *)req->ids->str_id->data;
+        pks.count = req->ids->str_id->n_data;
+    }
+    if (by_ids && !pks.count) {
+        srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: search by ids needs at least "
+                 "one id");
+        goto done;
+    }
     if (srv_op_params_text(a.params, skip, &params, err) ||
-        !(vecs = query_vectors(&req->placeholder_group, vf->dim, &nq, err)) ||
+        (!by_ids && !(vecs = query_vectors(&req->placeholder_group, vf->dim, &nq, err))) ||
         srv_outplan_names(&c, (const char *const *)req->output_fields, req->n_output_fields, 0,
                           &p, err))
         goto done;
+    if (by_ids)
+        nq = pks.count;
     if (req->nq && (size_t)req->nq != nq) {
         srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: nq is %lld but the placeholder "
                  "group holds %zu vectors", (long long)req->nq, nq);
@@ -351,6 +374,9 @@ static int search(srv_rpc *call, Milvus__Proto__Milvus__SearchRequest *req, srv_
     sr.read.output_fields = p.n ? p.names : NULL;
     sr.read.n_output_fields = p.n;
     sr.read.travel_ts = req->travel_timestamp;
+    sr.query_pks = by_ids ? &pks : NULL;
+    if (by_ids)
+        sr.vectors = NULL;
     sr.group_by_field = a.group_by;
     sr.group_size = (uint32_t)a.group_size;
     sr.strict_group_size = a.strict_group;
@@ -382,7 +408,7 @@ typedef Milvus__Proto__Milvus__HybridSearchRequest hybrid_req;
 static int hybrid_sub(srv_coll *c, Milvus__Proto__Milvus__SearchRequest *sr, size_t i,
                       vdb_ann_req *a, float **vecs, char **params, srv_status *err)
 {
-    if (refused_search_parts(sr, err))
+    if (refused_search_parts(sr, 0, err))
         return -1;
     search_args sa;
     const vdb_field_def *vf;

@@ -82,5 +82,12 @@ test('hybrid search: RRF and weighted fusion equal a reference from each request
     data: subs, limit: 5 });
   assert.equal((bad.status ?? bad).error_code, 'IllegalArgument');
   assert.match((bad.status ?? bad).reason, /2 weights/);
+  // search by primary key: the stored vectors of rows 3 and 40 are the queries
+  const byVec = ok(await client.search({ collection_name: name, data: [rows[3].b, rows[40].b],
+    anns_field: 'b', limit: 4 }), 'search by vectors');
+  const byIds = ok(await client.search({ collection_name: name, ids: [3, 40], anns_field: 'b',
+    limit: 4 }), 'search by ids');
+  assert.deepEqual(byIds.results.map((q) => q.map((h) => Number(h.id))),
+    byVec.results.map((q) => q.map((h) => Number(h.id))));
   ok(await client.dropCollection({ collection_name: name }), 'drop');
 });
