@@ -471,9 +471,16 @@ static int sub_search(srv_coll *c, json_t *sub, size_t i, vdb_ann_req *a, float 
     if (!sp && json_is_object(pp)) {
         if (json_is_object(json_object_get(pp, "params")))
             sp = pp;
-        else
-            flat = json_pack("{s:O, s:O?}", "params", pp, "metricType",
-                             json_object_get(sub, "metricType"));
+        else { /* flat params; a metricType among them names the metric */
+            json_t *pc = json_copy(pp), *m = json_object_get(sub, "metricType");
+            if (!m)
+                m = json_object_get(pp, "metricType");
+            if (!m)
+                m = json_object_get(pp, "metric_type");
+            flat = json_pack("{s:o, s:O?}", "params", pc, "metricType", m);
+            json_object_del(pc, "metricType");
+            json_object_del(pc, "metric_type");
+        }
     } else if (!sp && json_object_get(sub, "metricType")) {
         flat = json_pack("{s:O}", "metricType", json_object_get(sub, "metricType"));
     }

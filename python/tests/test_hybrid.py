@@ -218,3 +218,35 @@ def test_search_by_ids(multi):
         multi.search("m", anns_field="image", ids=[3, 100000], limit=6)
     with pytest.raises(libvdb.InvalidArgumentError, match="not both"):
         multi.search("m", [[0.0] * 4], anns_field="image", ids=[3], limit=6)
+
+
+def test_rest_hybrid_search_request_shapes(multi, mode):
+    """Milvus's REST shapes beside the client's: params nested with metricType, searchParams,
+    and the server's own refusals."""
+    if mode != "remote":
+        pytest.skip("the REST request itself")
+    q8, q4 = rand_vectors(1, 8, 50), rand_vectors(1, 4, 51)
+    base = {"collectionName": "m", "limit": 5, "rerank": {"strategy": "rrf", "params": {"k": 60}}}
+    flat = multi._t.call("entities/hybrid_search", dict(base, search=[
+        {"data": q8, "annsField": "text", "limit": 10},
+        {"data": q4, "annsField": "image", "limit": 10, "params": {"ef": 64}}]))
+    nested = multi._t.call("entities/hybrid_search", dict(base, search=[
+        {"data": q8, "annsField": "text", "limit": 10,
+         "searchParams": {"metricType": "L2", "params": {}}},
+        {"data": q4, "annsField": "image", "limit": 10,
+         "params": {"metricType": "IP", "params": {"ef": 64}}}]))
+    assert [h["id"] for h in flat["data"]] == [h["id"] for h in nested["data"]]
+    assert flat["topks"] == [5]
+    want = multi.hybrid_search("m", [AnnSearchRequest(q8, "text", {}, 10),
+                                     AnnSearchRequest(q4, "image", {}, 10)], RRFRanker(60),
+                               limit=5)[0]
+    assert [h["id"] for h in flat["data"]] == [h["id"] for h in want]
+    with pytest.raises(libvdb.InvalidArgumentError, match="metric"):
+        multi._t.call("entities/hybrid_search", dict(base, search=[
+            {"data": q4, "annsField": "image", "limit": 10, "params": {"metricType": "L2"}}]))
+    with pytest.raises(libvdb.InvalidArgumentError, match="strategy"):
+        multi._t.call("entities/hybrid_search", dict(base, rerank={"strategy": "max"}, search=[
+            {"data": q8, "annsField": "text", "limit": 10}]))
+    with pytest.raises(libvdb.VdbError, match="grouping"):
+        multi._t.call("entities/hybrid_search", dict(base, groupingField="tag", search=[
+            {"data": q8, "annsField": "text", "limit": 10}]))
