@@ -427,7 +427,7 @@ static int hybrid_sub(srv_coll *c, Milvus__Proto__Milvus__SearchRequest *sr, siz
     if (sa.group_by)
         return srv_fail(err, MV_OPERATION_NOT_SUPPORTED, "operation not supported: grouping "
                         "in hybrid search");
-    if (sa.topk == 0 || sa.topk > SRV_MAX_TOPK)
+    if (sa.topk == 0 || sa.topk < -1 || sa.topk > SRV_MAX_TOPK)
         return srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: request %zu: topk must "
                         "be 1..%d", i, SRV_MAX_TOPK);
     if (!(*vecs = query_vectors(&sr->placeholder_group, vf->dim, &nq, err)))
@@ -453,7 +453,8 @@ static int hybrid_rank(pb_kv **kv, size_t n, size_t nreq, vdb_hybrid_req *h, flo
         ((v = srv_kv_get(kv, n, "round_decimal")) && *v &&
          parse_i64(v, "round_decimal", round_decimal, err)))
         return -1;
-    if (*limit < 1 || *offset < 0 || *limit + *offset > SRV_MAX_TOPK)
+    if (*limit < 1 || *offset < 0 || *limit > SRV_MAX_TOPK ||
+        *offset > SRV_MAX_TOPK - *limit)
         return srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: limit must be at least 1 "
                         "and limit + offset at most %d", SRV_MAX_TOPK);
     const char *strategy = srv_kv_get(kv, n, "strategy");

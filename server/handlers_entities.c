@@ -511,7 +511,8 @@ json_t *srv_entities_hybrid_search(srv_ctx *ctx, json_t *req)
     if (json_object_get(req, "groupingField"))
         return srv_err(MV_OPERATION_NOT_SUPPORTED, "operation not supported: grouping in "
                                                    "hybrid search");
-    if (limit < 1 || offset < 0 || limit + offset > SRV_MAX_TOPK)
+    if (limit < 1 || offset < 0 || limit > SRV_MAX_TOPK ||
+        offset > SRV_MAX_TOPK - limit)
         return srv_err(MV_PARAMETER_INVALID, "invalid parameter: limit must be at least 1 and "
                        "limit + offset at most %d", SRV_MAX_TOPK);
     size_t n = json_array_size(subs);
