@@ -280,12 +280,14 @@ typedef struct vdb_search_req {
     /* Grouping search, as Milvus's: with group_by_field (a BOOL, INT8..INT64 or VARCHAR
      * field; NULL values form one group) k counts groups, not rows: the k best groups
      * (ranked by their best hit; offset skips groups) each with its group_size best rows
-     * (default 1; 1..1024), every group's rows together, best first. Exactly min(k, groups
-     * present) groups come back, each with group_size rows where the data has them: the
-     * exact walk (segments without a built index) keeps every group's best rows as it
-     * goes; an index is asked again for more hits (4x each time) until enough groups are
-     * found (strict_group_size: enough full groups) or every passing row is returned.
-     * Not with range search. */
+     * (default 1; 1..1024; k * group_size at most 1048576), every group's rows together,
+     * best first. Exactly min(k, groups present) groups come back. The exact walk (segments
+     * without a built index) keeps every group's best rows as it goes, so each group has
+     * group_size rows where the data has them. An index is asked again for more hits (4x
+     * each time) until they hold enough groups, or with strict_group_size until the best
+     * groups among them are all full, or every passing row is returned; without
+     * strict_group_size a group found through an index may come back with fewer rows, as
+     * in Milvus. Not with range search. */
     const char *group_by_field;
     uint32_t group_size;
     int strict_group_size;

@@ -16,7 +16,7 @@ typedef struct group {
 } group;
 
 struct vdb_grouper {
-    size_t group_size, n, cap, full;
+    size_t group_size, n, cap;
     bool higher;
     group *slots;
 };
@@ -52,7 +52,6 @@ void vdb_grouper_free(vdb_grouper *g)
 }
 
 size_t vdb_grouper_groups(const vdb_grouper *g) { return g->n; }
-size_t vdb_grouper_full(const vdb_grouper *g) { return g->full; }
 
 static uint64_t mix(uint64_t x)
 {
@@ -120,10 +119,7 @@ vdb_status vdb_grouper_offer(vdb_grouper *g, const vdb_column *col, size_t row, 
         if (e->hash == h && e->kind == kind &&
             (kind == 1 || (kind == 2 && e->i == iv) ||
              (kind == 3 && e->len == len && !memcmp(e->s, s, len)))) {
-            size_t before = e->hits.n;
             vdb_topk_push(&e->hits, d, id);
-            if (before < g->group_size && e->hits.n == g->group_size)
-                g->full++;
             return VDB_OK;
         }
     }
@@ -143,8 +139,6 @@ vdb_status vdb_grouper_offer(vdb_grouper *g, const vdb_column *col, size_t row, 
     }
     g->n++;
     vdb_topk_push(&e->hits, d, id);
-    if (g->group_size == 1)
-        g->full++;
     return VDB_OK;
 }
 
@@ -156,6 +150,62 @@ static int by_best(const void *x, const void *y)
     if (da != db)
         return (grouper_higher ? da > db : da < db) ? -1 : 1;
     return a->hits.id[0] < b->hits.id[0] ? -1 : a->hits.id[0] > b->hits.id[0];
+}
+
+/* The best hit of a group (its heap is not sorted until take). */
+static float group_best(const group *e, bool higher, int64_t *id)
+{
+    float b = e->hits.dist[0];
+    *id = e->hits.id[0];
+    for (size_t j = 1; j < e->hits.n; j++) {
+        float d = e->hits.dist[j];
+        if (higher ? d > b || (d == b && e->hits.id[j] < *id)
+                   : d < b || (d == b && e->hits.id[j] < *id)) {
+            b = d;
+            *id = e->hits.id[j];
+        }
+    }
+    return b;
+}
+
+typedef struct ranked {
+    float best;
+    int64_t id;
+    bool full;
+} ranked;
+
+static _Thread_local bool ranked_higher;
+static int by_rank(const void *x, const void *y)
+{
+    const ranked *a = x, *b = y;
+    if (a->best != b->best)
+        return (ranked_higher ? a->best > b->best : a->best < b->best) ? -1 : 1;
+    return a->id < b->id ? -1 : a->id > b->id;
+}
+
+vdb_status vdb_grouper_top_full(const vdb_grouper *g, size_t want, bool *out)
+{
+    *out = false;
+    if (g->n < want)
+        return VDB_OK;
+    ranked *r = vdb_malloc((g->n + 1) * sizeof *r);
+    if (!r)
+        return vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+    size_t m = 0;
+    for (size_t i = 0; i < g->cap; i++)
+        if (g->slots[i].kind) {
+            r[m].best = group_best(&g->slots[i], g->higher, &r[m].id);
+            r[m].full = g->slots[i].hits.n == g->group_size;
+            m++;
+        }
+    ranked_higher = g->higher;
+    qsort(r, m, sizeof *r, by_rank);
+    bool all = true;
+    for (size_t i = 0; i < want && all; i++)
+        all = r[i].full;
+    vdb_free(r);
+    *out = all;
+    return VDB_OK;
 }
 
 vdb_status vdb_grouper_take(vdb_grouper *g, size_t offset, size_t limit, int64_t *ids,

@@ -14,9 +14,11 @@ void vdb_grouper_free(vdb_grouper *g);
 /* Offers hit (d, id) whose group is the value of col at row. */
 vdb_status vdb_grouper_offer(vdb_grouper *g, const vdb_column *col, size_t row, float d,
                              int64_t id);
-/* Groups seen, and those holding group_size hits. */
+/* Groups seen. */
 size_t vdb_grouper_groups(const vdb_grouper *g);
-size_t vdb_grouper_full(const vdb_grouper *g);
+/* *out: whether the want best groups (by their best hit) are all full (false when fewer than
+ * want groups were seen). */
+vdb_status vdb_grouper_top_full(const vdb_grouper *g, size_t want, bool *out);
 /* The hits of groups offset .. offset + limit - 1 in rank order (a group's rank: its best hit;
  * equal ones: the smaller id), each group's hits best first, into ids / dist (room for
  * limit * group_size); *n gets their number. */

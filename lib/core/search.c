@@ -136,8 +136,8 @@ static void search_segment(void *arg, size_t i, uint32_t slot)
 
 /* Grouping search over the call's segments, on the caller's thread, into one grouper per
  * query: the exact walk offers every passing row; a segment with an index is asked for
- * more hits (4x each time) until its hits hold want groups (strict: want full groups) or
- * every passing row. */
+ * more hits (4x each time) until its hits hold want groups (strict: its want best groups
+ * all full) or every passing row. */
 static vdb_status search_grouped(search_ctx *x, size_t gf, size_t want, size_t gs, bool strict,
                                  vdb_grouper **gq)
 {
@@ -187,8 +187,11 @@ static vdb_status search_grouped(search_ctx *x, size_t gf, size_t want, size_t g
                 for (size_t j = 0; j < h.n && st == VDB_OK; j++)
                     st = vdb_grouper_offer(tmp, gc, (size_t)(h.id[j] & 0xffffffff), h.dist[j],
                                            h.id[j]);
+                bool top_full = false;
+                if (st == VDB_OK && strict)
+                    st = vdb_grouper_top_full(tmp, want, &top_full);
                 bool done = st != VDB_OK || h.n < kk || kk >= passing ||
-                            (strict ? vdb_grouper_full(tmp) : vdb_grouper_groups(tmp)) >= want;
+                            (strict ? top_full : vdb_grouper_groups(tmp) >= want);
                 for (size_t j = 0; done && j < h.n && st == VDB_OK; j++)
                     st = vdb_grouper_offer(gq[q], gc, (size_t)(h.id[j] & 0xffffffff),
                                            h.dist[j], h.id[j]);
