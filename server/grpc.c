@@ -75,9 +75,9 @@ static const srv_grpc_method methods[] = {
     RPC("Upsert", srv_rpc_upsert, 1, SHAPE_WRAPPED),
     RPC("Delete", srv_rpc_delete, 1, SHAPE_WRAPPED),
     RPC("Search", srv_rpc_search, 0, SHAPE_WRAPPED),
+    RPC("HybridSearch", srv_rpc_hybrid_search, 0, SHAPE_WRAPPED),
     RPC("Query", srv_rpc_query, 0, SHAPE_WRAPPED),
     /* features libvdb lacks today: a clear Milvus error (3000), the request is not read */
-    NOT("HybridSearch", SHAPE_WRAPPED, "hybrid search is not supported by libvdb yet"),
     NOT("AlterCollection", SHAPE_STATUS, "collection properties cannot be altered in libvdb"),
     NOT("AlterCollectionField", SHAPE_STATUS, "fields cannot be altered in libvdb"),
     NOT("AddCollectionField", SHAPE_STATUS, "fields cannot be added to a collection in libvdb"),

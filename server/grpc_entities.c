@@ -173,8 +173,9 @@ done:
 /* search_params: anns_field, topk, offset, metric_type, params (JSON text), round_decimal,
  * ignore_growing, and the params' keys again at top level (the Node SDK sends both). */
 typedef struct search_args {
-    const char *anns, *metric;
-    int64_t topk, offset, round_decimal;
+    const char *anns, *metric, *group_by;
+    int64_t topk, offset, round_decimal, group_size;
+    int strict_group;
     json_t *params;
 } search_args;
 
@@ -194,8 +195,17 @@ static int search_args_read(pb_kv **kv, size_t n, search_args *a, srv_status *er
     if (truthy(srv_kv_get(kv, n, "ignore_growing")))
         return srv_fail(err, MV_OPERATION_NOT_SUPPORTED, "operation not supported: "
                         "ignore_growing: libvdb always searches growing segments too");
-    static const char *const refused[] = {"group_by_field", "group_size", "strict_group_size",
-                                          "order_by_fields", "iterator", "search_iter_v2",
+    if ((v = srv_kv_get(kv, n, "group_size")) && *v &&
+        parse_i64(v, "group_size", &a->group_size, err))
+        return -1;
+    if (a->group_size < 0 || a->group_size > 1024)
+        return srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: group_size must be "
+                        "1..1024");
+    a->group_by = srv_kv_get(kv, n, "group_by_field");
+    if (a->group_by && !*a->group_by)
+        a->group_by = NULL;
+    a->strict_group = truthy(srv_kv_get(kv, n, "strict_group_size"));
+    static const char *const refused[] = {"order_by_fields", "iterator", "search_iter_v2",
                                           "search_iter_batch_size", "search_iter_id", NULL};
     for (const char *const *k = refused; *k; k++)
         if ((v = srv_kv_get(kv, n, *k)) && *v && strcmp(v, "false"))
@@ -212,7 +222,9 @@ static int search_args_read(pb_kv **kv, size_t n, search_args *a, srv_status *er
                         "JSON object: %s", ptext);
     }
     static const char *const known[] = {"topk", "offset", "round_decimal", "ignore_growing",
-                                        "anns_field", "metric_type", "params", "hints", NULL};
+                                        "anns_field", "metric_type", "params", "hints",
+                                        "group_by_field", "group_size", "strict_group_size",
+                                        NULL};
     for (size_t i = 0; i < n; i++) {
         const char *k = kv[i]->key;
         int skip = !k || json_object_get(p, k) != NULL;
@@ -236,14 +248,59 @@ static float round_to(float x, int64_t digits)
     return (float)(round((double)x * m) / m);
 }
 
-static int search(srv_rpc *call, Milvus__Proto__Milvus__SearchRequest *req, srv_status *err)
+/* A search's hits as SearchResults: one flat list, topks per query, as Milvus; the first
+ * offset rows of each query skipped (the caller searched limit + offset). */
+static int reply_hits(srv_rpc *call, const srv_coll *cc, const srv_outplan *p,
+                      const vdb_result *res, size_t nq, int64_t topk, size_t offset,
+                      int64_t round_decimal, const char *coll, srv_status *err)
+{
+    size_t groups = vdb_result_groups(res), total = 0;
+    int64_t *topks = srv_arena_alloc(&call->arena, (groups + 1) * sizeof *topks);
+    if (!topks)
+        return srv_fail(err, MV_MEMORY_LIMIT, "memory limit exceeded");
+    for (size_t g = 0; g < groups; g++) {
+        size_t rows = vdb_result_rows(res, g);
+        topks[g] = rows > offset ? (int64_t)(rows - offset) : 0;
+        total += (size_t)topks[g];
+    }
+    float *scores = srv_arena_alloc(&call->arena, (total + 1) * sizeof *scores);
+    if (!scores)
+        return srv_fail(err, MV_MEMORY_LIMIT, "memory limit exceeded");
+    size_t k = 0;
+    for (size_t g = 0; g < groups; g++)
+        for (size_t r = offset; r < vdb_result_rows(res, g); r++)
+            scores[k++] = round_to(vdb_result_distance(res, g, r), round_decimal);
+    Milvus__Proto__Schema__SearchResultData d = MILVUS__PROTO__SCHEMA__SEARCH_RESULT_DATA__INIT;
+    d.num_queries = (int64_t)nq;
+    d.top_k = topk;
+    d.scores = scores;
+    d.n_scores = total;
+    d.topks = topks;
+    d.n_topks = groups;
+    d.primary_field_name = (char *)cc->fields[cc->pk].name;
+    if (!(d.ids = srv_pb_ids(&call->arena, cc, res, offset, err)) ||
+        srv_pb_result_columns(&call->arena, cc, p, res, offset, &d.fields_data,
+                              &d.n_fields_data, &d.output_fields, &d.n_output_fields, err))
+        return -1;
+    d.all_search_count = (int64_t)total;
+    Milvus__Proto__Milvus__SearchResults r = MILVUS__PROTO__MILVUS__SEARCH_RESULTS__INIT;
+    r.status = srv_pb_ok();
+    r.results = &d;
+    r.collection_name = (char *)coll;
+    return srv_rpc_reply(call, &r.base, err);
+}
+
+/* What a SearchRequest may carry that libvdb refuses (Search's and each of HybridSearch's). */
+static int refused_search_parts(Milvus__Proto__Milvus__SearchRequest *req, int allow_ids,
+                                srv_status *err)
 {
     if (req->n_sub_reqs)
-        return srv_fail(err, MV_OPERATION_NOT_SUPPORTED, "operation not supported: hybrid "
-                        "search (sub requests) is not supported by libvdb yet");
-    if (req->search_input_case == MILVUS__PROTO__MILVUS__SEARCH_REQUEST__SEARCH_INPUT_IDS)
+        return srv_fail(err, MV_OPERATION_NOT_SUPPORTED, "operation not supported: sub "
+                        "requests inside a SearchRequest (send HybridSearch)");
+    if (!allow_ids &&
+        req->search_input_case == MILVUS__PROTO__MILVUS__SEARCH_REQUEST__SEARCH_INPUT_IDS)
         return srv_fail(err, MV_OPERATION_NOT_SUPPORTED, "operation not supported: search by "
-                        "primary keys is not supported by libvdb (send the vectors)");
+                        "primary keys inside a hybrid search (send the vectors)");
     if (req->n_expr_template_values || req->function_score.len || req->highlighter.len ||
         req->search_aggregation.len || req->n_function_chains)
         return srv_fail(err, MV_OPERATION_NOT_SUPPORTED, "operation not supported: %s are not "
@@ -255,6 +312,13 @@ static int search(srv_rpc *call, Milvus__Proto__Milvus__SearchRequest *req, srv_
     if (req->dsl && *req->dsl && req->dsl_type == 0)
         return srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: the legacy DSL is not "
                         "supported: send a boolean expression (dsl_type BoolExprV1)");
+    return 0;
+}
+
+static int search(srv_rpc *call, Milvus__Proto__Milvus__SearchRequest *req, srv_status *err)
+{
+    if (refused_search_parts(req, 1, err))
+        return -1;
     srv_coll c;
     if (srv_coll_load(call->ctx, req->collection_name, &c, err))
         return -1;
@@ -271,11 +335,32 @@ static int search(srv_rpc *call, Milvus__Proto__Milvus__SearchRequest *req, srv_
         srv_op_check_metric(vf, a.metric, "searchParams", err))
         goto done;
     static const char *const skip[] = {"metric_type", NULL};
+    /* search by primary key (Milvus 2.6's ids): the library reads the rows' vectors */
+    vdb_pk_list pks = {0};
+    int by_ids = req->search_input_case ==
+                  MILVUS__PROTO__MILVUS__SEARCH_REQUEST__SEARCH_INPUT_IDS;
+    if (by_ids && req->ids && req->ids->id_field_case ==
+                                  MILVUS__PROTO__SCHEMA__IDS__ID_FIELD_INT_ID && req->ids->int_id) {
+        pks.ints = req->ids->int_id->data;
+        pks.count = req->ids->int_id->n_data;
+    } else if (by_ids && req->ids && req->ids->id_field_case ==
+                                         MILVUS__PROTO__SCHEMA__IDS__ID_FIELD_STR_ID &&
+               req->ids->str_id) {
+        pks.strs = (const char *const *)req->ids->str_id->data;
+        pks.count = req->ids->str_id->n_data;
+    }
+    if (by_ids && !pks.count) {
+        srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: search by ids needs at least "
+                 "one id");
+        goto done;
+    }
     if (srv_op_params_text(a.params, skip, &params, err) ||
-        !(vecs = query_vectors(&req->placeholder_group, vf->dim, &nq, err)) ||
+        (!by_ids && !(vecs = query_vectors(&req->placeholder_group, vf->dim, &nq, err))) ||
         srv_outplan_names(&c, (const char *const *)req->output_fields, req->n_output_fields, 0,
                           &p, err))
         goto done;
+    if (by_ids)
+        nq = pks.count;
     if (req->nq && (size_t)req->nq != nq) {
         srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: nq is %lld but the placeholder "
                  "group holds %zu vectors", (long long)req->nq, nq);
@@ -289,49 +374,19 @@ static int search(srv_rpc *call, Milvus__Proto__Milvus__SearchRequest *req, srv_
     sr.read.output_fields = p.n ? p.names : NULL;
     sr.read.n_output_fields = p.n;
     sr.read.travel_ts = req->travel_timestamp;
+    sr.query_pks = by_ids ? &pks : NULL;
+    if (by_ids)
+        sr.vectors = NULL;
+    sr.group_by_field = a.group_by;
+    sr.group_size = (uint32_t)a.group_size;
+    sr.strict_group_size = a.strict_group;
     if (srv_op_consistency(level_name(req->consistency_level, req->use_default_consistency),
                            &sr.read, err) ||
         srv_op_search(call->ctx, req->collection_name, &sr, a.topk < 0 ? 10 : a.topk, a.offset,
                       &res, err))
         goto done;
-    /* one flat list of hits; topks says how many belong to each query, as Milvus */
-    size_t groups = vdb_result_groups(res), total = 0;
-    int64_t *topks = srv_arena_alloc(&call->arena, (groups + 1) * sizeof *topks);
-    if (!topks)
-        goto oom;
-    for (size_t g = 0; g < groups; g++) {
-        size_t rows = vdb_result_rows(res, g);
-        topks[g] = rows > (size_t)a.offset ? (int64_t)(rows - (size_t)a.offset) : 0;
-        total += (size_t)topks[g];
-    }
-    float *scores = srv_arena_alloc(&call->arena, (total + 1) * sizeof *scores);
-    if (!scores)
-        goto oom;
-    size_t k = 0;
-    for (size_t g = 0; g < groups; g++)
-        for (size_t r = (size_t)a.offset; r < vdb_result_rows(res, g); r++)
-            scores[k++] = round_to(vdb_result_distance(res, g, r), a.round_decimal);
-    Milvus__Proto__Schema__SearchResultData d = MILVUS__PROTO__SCHEMA__SEARCH_RESULT_DATA__INIT;
-    d.num_queries = (int64_t)nq;
-    d.top_k = a.topk < 0 ? 10 : a.topk;
-    d.scores = scores;
-    d.n_scores = total;
-    d.topks = topks;
-    d.n_topks = groups;
-    d.primary_field_name = (char *)c.fields[c.pk].name;
-    if (!(d.ids = srv_pb_ids(&call->arena, &c, res, (size_t)a.offset, err)) ||
-        srv_pb_result_columns(&call->arena, &c, &p, res, (size_t)a.offset, &d.fields_data,
-                              &d.n_fields_data, &d.output_fields, &d.n_output_fields, err))
-        goto done;
-    d.all_search_count = (int64_t)total;
-    Milvus__Proto__Milvus__SearchResults r = MILVUS__PROTO__MILVUS__SEARCH_RESULTS__INIT;
-    r.status = srv_pb_ok();
-    r.results = &d;
-    r.collection_name = req->collection_name;
-    rc = srv_rpc_reply(call, &r.base, err);
-    goto done;
-oom:
-    srv_fail(err, MV_MEMORY_LIMIT, "memory limit exceeded");
+    rc = reply_hits(call, &c, &p, res, nq, a.topk < 0 ? 10 : a.topk, 0, a.round_decimal,
+                    req->collection_name, err);
 done:
     vdb_result_free(res);
     free(vecs);
@@ -343,6 +398,182 @@ done:
 }
 HANDLER(srv_rpc_search, Milvus__Proto__Milvus__SearchRequest,
         milvus__proto__milvus__search_request, search)
+
+/* ---- hybrid search ------------------------------------------------------------------------- */
+
+typedef Milvus__Proto__Milvus__HybridSearchRequest hybrid_req;
+
+/* Request i of a HybridSearch as a vdb_ann_req: its vectors and params text are the caller's
+ * to free (also on failure). */
+static int hybrid_sub(srv_coll *c, Milvus__Proto__Milvus__SearchRequest *sr, size_t i,
+                      vdb_ann_req *a, float **vecs, char **params, srv_status *err)
+{
+    if (refused_search_parts(sr, 0, err))
+        return -1;
+    search_args sa;
+    const vdb_field_def *vf;
+    size_t nq;
+    static const char *const skip[] = {"metric_type", NULL};
+    int bad = search_args_read(sr->search_params, sr->n_search_params, &sa, err) ||
+              srv_op_search_field(c, sa.anns, &vf, err) ||
+              srv_op_check_metric(vf, sa.metric, "searchParams", err) ||
+              srv_op_params_text(sa.params, skip, params, err);
+    json_decref(sa.params);
+    if (bad)
+        return -1;
+    if (sa.offset)
+        return srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: request %zu: offset "
+                        "applies to the fused hits (give it in rank_params)", i);
+    if (sa.group_by)
+        return srv_fail(err, MV_OPERATION_NOT_SUPPORTED, "operation not supported: grouping "
+                        "in hybrid search");
+    if (sa.topk == 0 || sa.topk < -1 || sa.topk > SRV_MAX_TOPK)
+        return srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: request %zu: topk must "
+                        "be 1..%d", i, SRV_MAX_TOPK);
+    if (!(*vecs = query_vectors(&sr->placeholder_group, vf->dim, &nq, err)))
+        return -1;
+    *a = (vdb_ann_req){.struct_size = sizeof *a, .vector_field = vf->name, .vectors = *vecs,
+                       .nq = nq, .dim = vf->dim, .limit = sa.topk < 0 ? 10 : (uint32_t)sa.topk,
+                       .filter = sr->dsl && *sr->dsl ? sr->dsl : NULL, .params = *params};
+    return 0;
+}
+
+/* rank_params: strategy (rrf, weighted), params (JSON: k; weights, norm_score), limit,
+ * offset, round_decimal. */
+static int hybrid_rank(pb_kv **kv, size_t n, size_t nreq, vdb_hybrid_req *h, float **w,
+                       int64_t *limit, int64_t *offset, int64_t *round_decimal,
+                       srv_status *err)
+{
+    const char *v;
+    *limit = 10;
+    *offset = 0;
+    *round_decimal = -1;
+    if (((v = srv_kv_get(kv, n, "limit")) && *v && parse_i64(v, "limit", limit, err)) ||
+        ((v = srv_kv_get(kv, n, "offset")) && *v && parse_i64(v, "offset", offset, err)) ||
+        ((v = srv_kv_get(kv, n, "round_decimal")) && *v &&
+         parse_i64(v, "round_decimal", round_decimal, err)))
+        return -1;
+    if (*limit < 1 || *offset < 0 || *limit > SRV_MAX_TOPK ||
+        *offset > SRV_MAX_TOPK - *limit)
+        return srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: limit must be at least 1 "
+                        "and limit + offset at most %d", SRV_MAX_TOPK);
+    const char *strategy = srv_kv_get(kv, n, "strategy");
+    const char *ptext = srv_kv_get(kv, n, "params");
+    json_t *p = ptext && *ptext ? json_loads(ptext, 0, NULL) : json_object();
+    if (!json_is_object(p)) {
+        json_decref(p);
+        return srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: rank params must be a "
+                        "JSON object: %s", ptext);
+    }
+    int rc = 0;
+    if (!strategy || !*strategy || !strcasecmp(strategy, "rrf")) {
+        json_t *k = json_object_get(p, "k");
+        h->ranker = VDB_RANKER_RRF;
+        if (k && !json_is_number(k))
+            rc = srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: rrf k must be a "
+                          "number");
+        else if (k)
+            h->rrf_k = json_number_value(k) == 0 ? -1 : json_number_value(k);
+    } else if (!strcasecmp(strategy, "weighted")) {
+        json_t *ws = json_object_get(p, "weights"), *ns = json_object_get(p, "norm_score");
+        h->ranker = VDB_RANKER_WEIGHTED;
+        if (!json_is_array(ws) || json_array_size(ws) != nreq)
+            rc = srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: the weighted ranker "
+                          "needs %zu weights (one per request)", nreq);
+        else if (ns && !json_is_boolean(ns))
+            rc = srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: norm_score must be a "
+                          "bool");
+        else if (!(*w = malloc((nreq + 1) * sizeof **w)))
+            rc = srv_fail(err, MV_MEMORY_LIMIT, "memory limit exceeded");
+        for (size_t i = 0; rc == 0 && i < nreq; i++) {
+            json_t *x = json_array_get(ws, i);
+            if (!json_is_number(x))
+                rc = srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: weight %zu is not "
+                              "a number", i);
+            else
+                (*w)[i] = (float)json_number_value(x);
+        }
+        h->weights = *w;
+        h->no_normalize = ns && json_is_false(ns);
+    } else {
+        rc = srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: rank strategy '%s': rrf "
+                      "or weighted", strategy);
+    }
+    json_decref(p);
+    return rc;
+}
+
+static int hybrid_search(srv_rpc *call, hybrid_req *req, srv_status *err)
+{
+    if (req->function_score.len || req->n_function_chains)
+        return srv_fail(err, MV_OPERATION_NOT_SUPPORTED, "operation not supported: %s are not "
+                        "supported by libvdb (use rank_params: rrf or weighted)",
+                        req->function_score.len ? "function scores" : "function chains");
+    if (!req->n_requests)
+        return srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: a hybrid search needs at "
+                        "least one request");
+    srv_coll c;
+    if (srv_coll_load(call->ctx, req->collection_name, &c, err))
+        return -1;
+    size_t n = req->n_requests;
+    int rc = -1;
+    srv_outplan p = {0};
+    vdb_result *res = NULL;
+    float *w = NULL;
+    vdb_ann_req *a = calloc(n, sizeof *a);
+    const vdb_ann_req **ap = calloc(n, sizeof *ap);
+    float **vecs = calloc(n, sizeof *vecs);
+    char **params = calloc(n, sizeof *params);
+    if (!a || !ap || !vecs || !params) {
+        srv_fail(err, MV_MEMORY_LIMIT, "memory limit exceeded");
+        goto done;
+    }
+    vdb_hybrid_req h = {.struct_size = sizeof h, .collection = req->collection_name,
+                        .reqs = ap, .n_reqs = n};
+    int64_t limit, offset, rd;
+    for (size_t i = 0; i < n; i++) {
+        ap[i] = &a[i];
+        if (hybrid_sub(&c, req->requests[i], i, &a[i], &vecs[i], &params[i], err))
+            goto done;
+    }
+    if (hybrid_rank(req->rank_params, req->n_rank_params, n, &h, &w, &limit, &offset, &rd,
+                    err) ||
+        srv_outplan_names(&c, (const char *const *)req->output_fields, req->n_output_fields, 0,
+                          &p, err))
+        goto done;
+    h.limit = (uint32_t)limit;
+    h.offset = (uint32_t)offset;
+    h.read.partitions = (const char *const *)req->partition_names;
+    h.read.n_partitions = req->n_partition_names;
+    h.read.output_fields = p.n ? p.names : NULL;
+    h.read.n_output_fields = p.n;
+    h.read.travel_ts = req->travel_timestamp;
+    if (srv_op_consistency(level_name(req->consistency_level, req->use_default_consistency),
+                           &h.read, err))
+        goto done;
+    vdb_status vs = vdb_hybrid_search(call->ctx->db, &h, &res);
+    if (vs != VDB_OK) {
+        srv_fail_vdb(call->ctx, err, vs, req->collection_name, MV_PARTITION_NOT_FOUND);
+        goto done;
+    }
+    rc = reply_hits(call, &c, &p, res, a[0].nq, limit, 0, rd, req->collection_name, err);
+done:
+    vdb_result_free(res);
+    for (size_t i = 0; vecs && i < n; i++)
+        free(vecs[i]);
+    for (size_t i = 0; params && i < n; i++)
+        free(params[i]);
+    free(vecs);
+    free(params);
+    free(a);
+    free(ap);
+    free(w);
+    srv_outplan_free(&p);
+    srv_coll_free(&c);
+    return rc;
+}
+HANDLER(srv_rpc_hybrid_search, hybrid_req, milvus__proto__milvus__hybrid_search_request,
+        hybrid_search)
 
 /* ---- query --------------------------------------------------------------------------------- */
 

@@ -130,6 +130,7 @@ int srv_rpc_insert(srv_rpc *call, srv_status *err);
 int srv_rpc_upsert(srv_rpc *call, srv_status *err);
 int srv_rpc_delete(srv_rpc *call, srv_status *err);
 int srv_rpc_search(srv_rpc *call, srv_status *err);
+int srv_rpc_hybrid_search(srv_rpc *call, srv_status *err);
 int srv_rpc_query(srv_rpc *call, srv_status *err);
 
 #endif

@@ -313,6 +313,23 @@ json_t *srv_entities_search(srv_ctx *ctx, json_t *req)
         srv_outplan_make(&c, json_object_get(req, "outputFields"), 0, &p, &err) ||
         read_opts(req, &sr.read, &parts, &err))
         goto done;
+    const char *gfield;
+    int64_t gsize;
+    json_t *strict = json_object_get(req, "strictGroupSize");
+    if (srv_req_str(req, "groupingField", 0, &gfield, &err) ||
+        srv_req_int(req, "groupSize", 0, &gsize, &err))
+        goto done;
+    if (strict && !json_is_boolean(strict)) {
+        err = srv_err(MV_PARAMETER_INVALID, "invalid parameter: strictGroupSize must be a bool");
+        goto done;
+    }
+    if (gsize < 0 || gsize > 1024) {
+        err = srv_err(MV_PARAMETER_INVALID, "invalid parameter: groupSize must be 1..1024");
+        goto done;
+    }
+    sr.group_by_field = gfield && *gfield ? gfield : NULL;
+    sr.group_size = (uint32_t)gsize;
+    sr.strict_group_size = strict && json_is_true(strict);
     sr.vectors = vecs;
     sr.nq = nq;
     sr.params = params;
@@ -327,7 +344,7 @@ json_t *srv_entities_search(srv_ctx *ctx, json_t *req)
     json_t *hits = json_array(), *topks = json_array();
     for (size_t g = 0; g < vdb_result_groups(res); g++) {
         size_t rows = vdb_result_rows(res, g), k = 0;
-        for (size_t r = (size_t)offset; r < rows; r++, k++)
+        for (size_t r = 0; r < rows; r++, k++)
             srv_result_row(&c, &p, res, g, r, 1, hits);
         json_array_append_new(topks, json_integer((json_int_t)k));
     }
@@ -338,6 +355,226 @@ done:
     free(parts);
     free(params);
     free(vecs);
+    srv_outplan_free(&p);
+    srv_coll_free(&c);
+    return err;
+}
+
+/* rerank {"strategy": "rrf", "params": {"k": 60}} or {"strategy": "weighted", "params":
+ * {"weights": [...], "norm_score": true}} into h; *w gets the weights (freed by the caller). */
+static int rerank(json_t *rr, size_t nreq, vdb_hybrid_req *h, float **w, json_t **err)
+{
+    *w = NULL;
+    json_t *s = json_is_object(rr) ? json_object_get(rr, "strategy") : NULL;
+    json_t *p = json_is_object(rr) ? json_object_get(rr, "params") : NULL;
+    if (!json_is_string(s)) {
+        *err = srv_err(MV_MISSING_REQUIRED, "missing required parameters, error: 'rerank' "
+                                            "needs a 'strategy' (rrf or weighted)");
+        return -1;
+    }
+    if (p && !json_is_null(p) && !json_is_object(p)) {
+        *err = srv_err(MV_INCORRECT_FORMAT, "can only accept json format request, error: "
+                                            "'rerank.params' must be an object");
+        return -1;
+    }
+    const char *name = json_string_value(s);
+    if (!strcasecmp(name, "rrf")) {
+        json_t *k = p ? json_object_get(p, "k") : NULL;
+        h->ranker = VDB_RANKER_RRF;
+        if (k && !json_is_number(k)) {
+            *err = srv_err(MV_PARAMETER_INVALID, "invalid parameter: rerank k must be a number");
+            return -1;
+        }
+        h->rrf_k = k ? json_number_value(k) : 0;
+        if (k && h->rrf_k == 0)
+            h->rrf_k = -1; /* refused by the library, not read as the default */
+        return 0;
+    }
+    if (strcasecmp(name, "weighted")) {
+        *err = srv_err(MV_PARAMETER_INVALID, "invalid parameter: rerank strategy '%s': "
+                       "rrf or weighted", name);
+        return -1;
+    }
+    json_t *ws = p ? json_object_get(p, "weights") : NULL;
+    json_t *ns = p ? json_object_get(p, "norm_score") : NULL;
+    if (!json_is_array(ws) || json_array_size(ws) != nreq) {
+        *err = srv_err(MV_PARAMETER_INVALID, "invalid parameter: the weighted reranker needs "
+                       "%zu weights (one per search request)", nreq);
+        return -1;
+    }
+    if (ns && !json_is_boolean(ns)) {
+        *err = srv_err(MV_PARAMETER_INVALID, "invalid parameter: norm_score must be a bool");
+        return -1;
+    }
+    if (!(*w = malloc((nreq + 1) * sizeof **w))) {
+        *err = srv_err(MV_MEMORY_LIMIT, "memory limit exceeded");
+        return -1;
+    }
+    for (size_t i = 0; i < nreq; i++) {
+        json_t *x = json_array_get(ws, i);
+        if (!json_is_number(x)) {
+            *err = srv_err(MV_PARAMETER_INVALID, "invalid parameter: weight %zu is not a "
+                           "number", i);
+            return -1;
+        }
+        (*w)[i] = (float)json_number_value(x);
+    }
+    h->ranker = VDB_RANKER_WEIGHTED;
+    h->weights = *w;
+    h->no_normalize = ns && json_is_false(ns);
+    return 0;
+}
+
+/* One entry of "search": data, annsField, filter, limit, and search params as "params"
+ * (flat, or {"params": {...}} with metricType) or "searchParams". */
+static int sub_search(srv_coll *c, json_t *sub, size_t i, vdb_ann_req *a, float **vecs,
+                      char **params, json_t **err)
+{
+    const char *filter, *anns;
+    int64_t limit, offset;
+    if (!json_is_object(sub)) {
+        *err = srv_err(MV_INCORRECT_FORMAT, "can only accept json format request, error: "
+                       "search request %zu must be an object", i);
+        return -1;
+    }
+    if (srv_req_str(sub, "filter", 0, &filter, err) ||
+        srv_req_str(sub, "annsField", 0, &anns, err) ||
+        srv_req_int(sub, "limit", 100, &limit, err) ||
+        srv_req_int(sub, "offset", 0, &offset, err))
+        return -1;
+    if (offset) {
+        *err = srv_err(MV_PARAMETER_INVALID, "invalid parameter: search request %zu: offset "
+                       "applies to the fused hits (give it beside 'rerank')", i);
+        return -1;
+    }
+    if (json_object_get(sub, "groupingField")) {
+        *err = srv_err(MV_OPERATION_NOT_SUPPORTED, "operation not supported: grouping in "
+                       "hybrid search");
+        return -1;
+    }
+    const vdb_field_def *vf;
+    srv_status st;
+    if (srv_op_search_field(c, anns, &vf, &st)) {
+        *err = srv_status_json(&st);
+        return -1;
+    }
+    if (limit < 1 || limit > SRV_MAX_TOPK) {
+        *err = srv_err(MV_PARAMETER_INVALID, "invalid parameter: search request %zu: limit "
+                       "must be 1..%d", i, SRV_MAX_TOPK);
+        return -1;
+    }
+    size_t nq;
+    if (!(*vecs = query_vectors(json_object_get(sub, "data"), vf->dim, &nq, err)))
+        return -1;
+    json_t *sp = json_object_get(sub, "searchParams"), *pp = json_object_get(sub, "params");
+    json_t *flat = NULL;
+    if (!sp && json_is_object(pp)) {
+        if (json_is_object(json_object_get(pp, "params")))
+            sp = pp;
+        else { /* flat params; a metricType among them names the metric */
+            json_t *pc = json_copy(pp), *m = json_object_get(sub, "metricType");
+            if (!m)
+                m = json_object_get(pp, "metricType");
+            if (!m)
+                m = json_object_get(pp, "metric_type");
+            flat = json_pack("{s:o, s:O?}", "params", pc, "metricType", m);
+            json_object_del(pc, "metricType");
+            json_object_del(pc, "metric_type");
+        }
+    } else if (!sp && json_object_get(sub, "metricType")) {
+        flat = json_pack("{s:O}", "metricType", json_object_get(sub, "metricType"));
+    }
+    /* checked like a search request's own "searchParams" */
+    json_t *wrap = json_object();
+    if (flat || sp)
+        json_object_set(wrap, "searchParams", flat ? flat : sp);
+    int bad = search_params(wrap, vf, params, err);
+    json_decref(wrap);
+    json_decref(flat);
+    if (bad)
+        return -1;
+    *a = (vdb_ann_req){.struct_size = sizeof *a, .vector_field = vf->name, .vectors = *vecs,
+                       .nq = nq, .dim = vf->dim, .limit = (uint32_t)limit,
+                       .filter = filter, .params = *params};
+    return 0;
+}
+
+json_t *srv_entities_hybrid_search(srv_ctx *ctx, json_t *req)
+{
+    const char *coll;
+    const char **parts = NULL;
+    int64_t limit, offset;
+    json_t *err = NULL;
+    if (srv_req_str(req, "collectionName", 1, &coll, &err) ||
+        srv_req_int(req, "limit", 100, &limit, &err) ||
+        srv_req_int(req, "offset", 0, &offset, &err))
+        return err;
+    json_t *subs = json_object_get(req, "search");
+    if (!json_is_array(subs) || !json_array_size(subs))
+        return srv_err(MV_MISSING_REQUIRED, "missing required parameters, error: 'search' "
+                                            "must be a non-empty list of search requests");
+    if (json_object_get(req, "groupingField"))
+        return srv_err(MV_OPERATION_NOT_SUPPORTED, "operation not supported: grouping in "
+                                                   "hybrid search");
+    if (limit < 1 || offset < 0 || limit > SRV_MAX_TOPK ||
+        offset > SRV_MAX_TOPK - limit)
+        return srv_err(MV_PARAMETER_INVALID, "invalid parameter: limit must be at least 1 and "
+                       "limit + offset at most %d", SRV_MAX_TOPK);
+    size_t n = json_array_size(subs);
+    srv_coll c;
+    srv_outplan p = {0};
+    if ((err = srv_coll_open(ctx, coll, &c)))
+        return err;
+    vdb_ann_req *a = calloc(n, sizeof *a);
+    const vdb_ann_req **ap = calloc(n, sizeof *ap);
+    float **vecs = calloc(n, sizeof *vecs), *w = NULL;
+    char **params = calloc(n, sizeof *params);
+    vdb_result *res = NULL;
+    if (!a || !ap || !vecs || !params) {
+        err = srv_err(MV_MEMORY_LIMIT, "memory limit exceeded");
+        goto done;
+    }
+    vdb_hybrid_req h = {.struct_size = sizeof h, .collection = coll, .reqs = ap, .n_reqs = n,
+                        .limit = (uint32_t)limit, .offset = (uint32_t)offset};
+    for (size_t i = 0; i < n; i++) {
+        ap[i] = &a[i];
+        if (sub_search(&c, json_array_get(subs, i), i, &a[i], &vecs[i], &params[i], &err))
+            goto done;
+    }
+    if (rerank(json_object_get(req, "rerank"), n, &h, &w, &err) ||
+        srv_outplan_make(&c, json_object_get(req, "outputFields"), 0, &p, &err) ||
+        read_opts(req, &h.read, &parts, &err))
+        goto done;
+    h.read.output_fields = p.n ? p.names : NULL;
+    h.read.n_output_fields = p.n;
+    vdb_status vs = vdb_hybrid_search(ctx->db, &h, &res);
+    if (vs != VDB_OK) {
+        srv_status st;
+        srv_fail_vdb(ctx, &st, vs, coll, MV_PARTITION_NOT_FOUND);
+        err = srv_status_json(&st);
+        goto done;
+    }
+    json_t *hits = json_array(), *topks = json_array();
+    for (size_t g = 0; g < vdb_result_groups(res); g++) {
+        size_t rows = vdb_result_rows(res, g);
+        for (size_t r = 0; r < rows; r++)
+            srv_result_row(&c, &p, res, g, r, 1, hits);
+        json_array_append_new(topks, json_integer((json_int_t)rows));
+    }
+    err = srv_ok(hits);
+    json_object_set_new(err, "topks", topks);
+done:
+    vdb_result_free(res);
+    for (size_t i = 0; i < n && vecs; i++)
+        free(vecs[i]);
+    for (size_t i = 0; i < n && params; i++)
+        free(params[i]);
+    free(vecs);
+    free(params);
+    free(a);
+    free(ap);
+    free(w);
+    free(parts);
     srv_outplan_free(&p);
     srv_coll_free(&c);
     return err;

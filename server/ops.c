@@ -349,7 +349,8 @@ int srv_op_search(srv_ctx *ctx, const char *coll, vdb_search_req *sr, int64_t li
         return srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: limit must be at least 1 "
                         "and (offset+limit) at most %d, but got limit %lld and offset %lld",
                         SRV_MAX_TOPK, (long long)limit, (long long)offset);
-    sr->k = (uint32_t)(limit + offset);
+    sr->k = (uint32_t)limit;
+    sr->offset = (uint32_t)offset; /* skipped by the library (groups, in a grouping search) */
     vdb_status st = vdb_search(ctx->db, sr, res);
     return st == VDB_OK ? 0 : srv_fail_vdb(ctx, err, st, coll, MV_PARTITION_NOT_FOUND);
 }

@@ -36,6 +36,7 @@ static const srv_route routes[] = {
     {"/entities/get", srv_entities_get, 0},
     {"/entities/query", srv_entities_query, 0},
     {"/entities/search", srv_entities_search, 0},
+    {"/entities/hybrid_search", srv_entities_hybrid_search, 0},
     {"/indexes/create", srv_indexes_create, 1},
     {"/indexes/describe", srv_indexes_describe, 0},
     {"/indexes/list", srv_indexes_list, 0},

@@ -178,6 +178,7 @@ json_t *srv_entities_delete(srv_ctx *ctx, json_t *req);
 json_t *srv_entities_get(srv_ctx *ctx, json_t *req);
 json_t *srv_entities_query(srv_ctx *ctx, json_t *req);
 json_t *srv_entities_search(srv_ctx *ctx, json_t *req);
+json_t *srv_entities_hybrid_search(srv_ctx *ctx, json_t *req);
 
 json_t *srv_indexes_create(srv_ctx *ctx, json_t *req);
 json_t *srv_indexes_describe(srv_ctx *ctx, json_t *req);

@@ -319,6 +319,26 @@ typedef struct vdb_search_req {
     const char *filter;         /* boolean expression (Milvus syntax) rows must pass; NULL: all */
     const char *params;         /* search parameters "key=value,...": see below */
     vdb_read_opts read;
+    uint32_t offset;            /* skip this many hits of each query first (pagination);
+                                   k + offset at most 16384, as Milvus */
+    /* Grouping search, as Milvus's: with group_by_field (a BOOL, INT8..INT64 or VARCHAR
+     * field; NULL values form one group) k counts groups, not rows: the k best groups
+     * (ranked by their best hit; offset skips groups) each with its group_size best rows
+     * (default 1; 1..1024; k * group_size at most 1048576), every group's rows together,
+     * best first. Exactly min(k, groups present) groups come back. The exact walk (segments
+     * without a built index) keeps every group's best rows as it goes, so each group has
+     * group_size rows where the data has them. An index is asked again for more hits (4x
+     * each time) until they hold enough groups, or with strict_group_size until the best
+     * groups among them are all full, or every passing row is returned; without
+     * strict_group_size a group found through an index may come back with fewer rows, as
+     * in Milvus. Not with range search. */
+    const char *group_by_field;
+    uint32_t group_size;
+    int strict_group_size;
+    /* Search by primary key (Milvus 2.6): with vectors NULL, the query vectors are the
+     * stored vectors (of vector_field) of these rows, read at the search's own timestamp;
+     * nq and dim are taken from them. A key with no visible row is VDB_ENOTFOUND. */
+    const vdb_pk_list *query_pks;
 } vdb_search_req;
 
 /* The k nearest visible rows for each query vector, nearest first; fewer when the collection
@@ -335,6 +355,53 @@ typedef struct vdb_search_req {
  * index (growing ones, or sealed ones whose build is pending) are searched exactly.
  * A search of several segments runs them in parallel (vdb_options.search_threads). */
 VDB_EXPORT vdb_status vdb_search(vdb_db *db, const vdb_search_req *req, vdb_result **out);
+
+/* ---- hybrid search: several ANN requests fused by a ranker ---------------------------------
+ * One request per vector field (or several on one field), each with its own query vectors,
+ * filter, params and limit, all read at one timestamp; their hits are fused per query by a
+ * ranker, then offset hits are skipped and limit returned, each with the output fields of
+ * the call's read options. As Milvus's hybrid_search. */
+typedef struct vdb_ann_req {
+    uint32_t struct_size;       /* sizeof(vdb_ann_req): fields past it read as zero */
+    const char *vector_field;   /* NULL: the collection's only vector field */
+    const float *vectors;       /* nq * dim floats; every request has the same nq */
+    size_t nq;
+    uint32_t dim;
+    uint32_t limit;             /* hits of this request fed to the ranker: 1..16384 */
+    const char *filter;         /* NULL: all rows */
+    const char *params;         /* as vdb_search's params (ef, nprobe, radius, ...) */
+} vdb_ann_req;
+
+typedef enum vdb_ranker_kind {
+    VDB_RANKER_RRF = 1,      /* score = sum over requests of 1 / (rrf_k + rank), rank from 1 */
+    VDB_RANKER_WEIGHTED = 2, /* score = sum over requests of weight * norm(score) */
+} vdb_ranker_kind;
+
+typedef struct vdb_hybrid_req {
+    uint32_t struct_size;       /* sizeof(vdb_hybrid_req): fields past it read as zero */
+    const char *collection;
+    const vdb_ann_req *const *reqs; /* 1..1024 requests */
+    size_t n_reqs;
+    vdb_ranker_kind ranker;
+    double rrf_k;               /* RRF: 0 < k < 16384; 0 means Milvus's default 60 */
+    const float *weights;       /* WEIGHTED: n_reqs weights, each in [0, 1] */
+    int no_normalize;           /* WEIGHTED: 0 (default, as Milvus's norm_score=True) maps
+                                   each score into [0, 1] by its field's metric first:
+                                   IP 0.5 + atan(s)/pi, COSINE (1 + s)/2,
+                                   L2 1 - 2*atan(s)/pi. 1 sums raw scores: when every
+                                   request is L2 the fused score is a distance (smaller is
+                                   better); mixed with IP/COSINE an L2 distance counts
+                                   negated. */
+    uint32_t limit;             /* fused hits returned per query: 1..16384 */
+    uint32_t offset;            /* fused hits skipped first; limit + offset <= 16384 */
+    vdb_read_opts read;         /* time, partitions and output fields of every request */
+} vdb_hybrid_req;
+
+/* The fused hits for each query (one group per query vector), best first: the distance of a
+ * hit is its fused score (larger is better, but see no_normalize). A row found by only
+ * some requests scores from those only. Equal scores: the smaller primary key first. */
+VDB_EXPORT vdb_status vdb_hybrid_search(vdb_db *db, const vdb_hybrid_req *req,
+                                        vdb_result **out);
 
 /* The visible rows with these primary keys, in the order of pks (missing keys are skipped). */
 VDB_EXPORT vdb_status vdb_get(vdb_db *db, const char *collection, const vdb_pk_list *pks,

@@ -2,6 +2,7 @@
 #include "core/convert.h"
 #include "core/readpath.h"
 #include "core/result.h"
+#include "core/search.h"
 
 vdb_status vdb_get(vdb_db *db, const char *collection, const vdb_pk_list *pks,
                    const vdb_read_opts *read_in, vdb_result **out)
@@ -13,7 +14,13 @@ vdb_status vdb_get(vdb_db *db, const char *collection, const vdb_pk_list *pks,
     vdb_status rst = vdb_read_opts_copy(read_in, &ropts);
     if (rst != VDB_OK)
         return rst;
-    const vdb_read_opts *read = &ropts;
+    return vdb_get_at(db, collection, pks, &ropts, 0, out);
+}
+
+vdb_status vdb_get_at(vdb_db *db, const char *collection, const vdb_pk_list *pks,
+                      const vdb_read_opts *read, uint64_t T_fixed, vdb_result **out)
+{
+    *out = NULL;
     vdb_lock_rd(&db->catalog.lock, VDB_RANK_CATALOG);
     vdb_collection *c;
     vdb_column keys = {0};
@@ -22,13 +29,13 @@ vdb_status vdb_get(vdb_db *db, const char *collection, const vdb_pk_list *pks,
     bool *want = NULL, locked = false;
     vdb_seg_set set = {0};
     vdb_result *r = NULL;
-    uint64_t T;
+    uint64_t T = T_fixed;
     vdb_status st = vdb_catalog_lookup(&db->catalog, collection, &c);
-    if (st == VDB_OK)
+    if (st == VDB_OK && !(T_fixed && pks && !pks->count)) /* vdb_hybrid_search's: no rows */
         st = vdb_convert_pks(c, pks, &keys);
     if (st == VDB_OK)
         st = vdb_resolve_outputs(c, read, &of, &nof);
-    if (st == VDB_OK)
+    if (st == VDB_OK && !T_fixed)
         st = vdb_read_ts(db, read, &T);
     if (st != VDB_OK)
         goto out;

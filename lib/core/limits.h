@@ -7,6 +7,7 @@
 #define VDB_DYNAMIC_FIELD "$meta"
 #define VDB_MAX_NAME 255
 #define VDB_MAX_FIELDS 256
+#define VDB_MAX_VECTOR_FIELDS 4 /* Milvus's default maxVectorFieldNum */
 #define VDB_MAX_DIM 32768
 #define VDB_MAX_VARCHAR 65535
 #define VDB_MAX_CAPACITY 4096

@@ -248,9 +248,14 @@ vdb_status vdb_schema_check_complete(const vdb_schema *s)
 {
     if (s->pk < 0)
         return vdb_set_errmsg(VDB_EINVAL, "collection '%s' has no primary key field", s->name);
+    size_t nvec = 0;
     for (size_t i = 0; i < s->nfields; i++)
-        if (s->fields[i].def.type == VDB_TYPE_FLOAT_VECTOR)
-            return VDB_OK;
+        nvec += s->fields[i].def.type == VDB_TYPE_FLOAT_VECTOR;
+    if (nvec > VDB_MAX_VECTOR_FIELDS)
+        return vdb_set_errmsg(VDB_EINVAL, "collection '%s' has %zu vector fields: at most %d "
+                              "(as Milvus's default)", s->name, nvec, VDB_MAX_VECTOR_FIELDS);
+    if (nvec)
+        return VDB_OK;
     return vdb_set_errmsg(VDB_EINVAL, "collection '%s' has no vector field", s->name);
 }
 

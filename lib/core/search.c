@@ -4,11 +4,14 @@
  * collection's read lock only: they never wait for log or object I/O, nor for a build. */
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 #include <strings.h>
 
 #include "core/filter.h"
+#include "core/group.h"
 #include "core/readpath.h"
 #include "core/result.h"
+#include "core/search.h"
 #include "core/segment_index.h"
 #include "util/kv.h"
 
@@ -131,6 +134,79 @@ static void search_segment(void *arg, size_t i, uint32_t slot)
     }
 }
 
+/* Grouping search over the call's segments, on the caller's thread, into one grouper per
+ * query: the exact walk offers every passing row; a segment with an index is asked for
+ * more hits (4x each time) until its hits hold want groups (strict: its want best groups
+ * all full) or every passing row. */
+static vdb_status search_grouped(search_ctx *x, size_t gf, size_t want, size_t gs, bool strict,
+                                 vdb_grouper **gq)
+{
+    const vdb_search_req *req = x->req;
+    const vdb_field_def *fd = x->fd;
+    vdb_status st = VDB_OK;
+    for (size_t i = 0; i < x->set->n && st == VDB_OK; i++) {
+        vdb_segment *s = x->set->segs[i];
+        size_t rows = vdb_segment_rows(s);
+        if (!rows)
+            continue;
+        uint64_t *bits = vdb_calloc(rows / 64 + 1, sizeof *bits);
+        if (!bits)
+            return vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+        if (vdb_segment_visible(s, x->T, bits) == 0 ||
+            (st = vdb_filter_apply(x->c, x->filter, s, bits)) != VDB_OK) {
+            vdb_free(bits);
+            continue;
+        }
+        const vdb_column *vc = vdb_segment_column(s, x->vf), *gc = vdb_segment_column(s, gf);
+        const float *base = (const float *)vc->data;
+        const vdb_vindex *v = x->sp->kind ? vdb_segment_attachment(s, x->vf) : NULL;
+        vdb_vectors vb = {fd->type, fd->dim, fd->metric, rows, vc->data};
+        size_t passing = vdb_bitset_count(bits, rows);
+        bool higher = vdb_metric_higher_is_better(fd->metric);
+        int64_t idb = (int64_t)i << 32;
+        for (size_t q = 0; q < req->nq && st == VDB_OK && passing; q++) {
+            const float *qv = req->vectors + q * fd->dim;
+            if (!v) {
+                for (size_t r = vdb_bitset_next(bits, rows, 0); r < rows && st == VDB_OK;
+                     r = vdb_bitset_next(bits, rows, r + 1)) {
+                    float d = vdb_dist(fd->metric, qv, base + r * fd->dim, fd->dim);
+                    if (!isnan(d))
+                        st = vdb_grouper_offer(gq[q], gc, r, d, idb + (int64_t)r);
+                }
+                continue;
+            }
+            size_t kk = VDB_MIN(VDB_MAX(want * gs * 2, (size_t)64), passing);
+            for (;;) {
+                vdb_topk h;
+                vdb_grouper *tmp = NULL;
+                if ((st = vdb_topk_init(&h, kk, higher)) != VDB_OK)
+                    break;
+                st = vdb_vindex_search(v, qv, (uint32_t)kk, &x->sp->sp, &vb, bits, idb, &h);
+                if (st == VDB_OK)
+                    st = vdb_grouper_new(gs, higher, &tmp);
+                for (size_t j = 0; j < h.n && st == VDB_OK; j++)
+                    st = vdb_grouper_offer(tmp, gc, (size_t)(h.id[j] & 0xffffffff), h.dist[j],
+                                           h.id[j]);
+                bool top_full = false;
+                if (st == VDB_OK && strict)
+                    st = vdb_grouper_top_full(tmp, want, &top_full);
+                bool done = st != VDB_OK || h.n < kk || kk >= passing ||
+                            (strict ? top_full : vdb_grouper_groups(tmp) >= want);
+                for (size_t j = 0; done && j < h.n && st == VDB_OK; j++)
+                    st = vdb_grouper_offer(gq[q], gc, (size_t)(h.id[j] & 0xffffffff),
+                                           h.dist[j], h.id[j]);
+                vdb_grouper_free(tmp);
+                vdb_topk_free(&h);
+                if (done)
+                    break;
+                kk = VDB_MIN(kk * 4, passing);
+            }
+        }
+        vdb_free(bits);
+    }
+    return st;
+}
+
 /* Below this much work (rows times dim over the call's segments) a search stays on the
  * caller's thread: handing tasks to other threads would cost more than it saves. */
 #define PARALLEL_MIN_WORK (1u << 18)
@@ -157,6 +233,133 @@ static uint32_t search_slots(vdb_db *db, const vdb_seg_set *set, const vdb_searc
     return (uint32_t)VDB_MAX(slots, 1);
 }
 
+/* A grouping search's result: the groups offset .. offset + k - 1 of each query. */
+static vdb_status grouped_result(vdb_collection *c, const vdb_search_req *req, uint32_t k,
+                                 uint32_t gs, bool strict, size_t gf, const vdb_field_def *fd,
+                                 size_t vf, uint64_t T, const vdb_expr *filter,
+                                 const vdb_seg_set *set, const search_params *sp,
+                                 const vdb_out_field *of, size_t nof, vdb_result **out)
+{
+    size_t per_q = (size_t)k * gs;
+    vdb_grouper **gq = vdb_calloc(req->nq, sizeof *gq);
+    int64_t *ids = vdb_malloc((per_q + 1) * sizeof *ids);
+    float *dist = vdb_malloc((per_q + 1) * sizeof *dist);
+    vdb_result *r = NULL;
+    bool higher = vdb_metric_higher_is_better(fd->metric);
+    vdb_status st = gq && ids && dist ? VDB_OK : vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+    for (size_t q = 0; q < req->nq && st == VDB_OK; q++)
+        st = vdb_grouper_new(gs, higher, &gq[q]);
+    search_ctx x = {c, req, fd, vf, T, filter, set, sp, NULL, NULL, NULL};
+    if (st == VDB_OK)
+        st = search_grouped(&x, gf, (size_t)req->offset + k, gs, strict, gq);
+    if (st == VDB_OK)
+        st = vdb_result_open(c, of, nof, req->nq, true, req->nq * per_q, &r);
+    for (size_t q = 0; q < req->nq && st == VDB_OK; q++) {
+        size_t n;
+        st = vdb_grouper_take(gq[q], req->offset, k, ids, dist, &n);
+        for (size_t j = 0; j < n && st == VDB_OK; j++) {
+            r->dist[r->pks.rows] = dist[j];
+            st = vdb_result_push(c, r, of, nof, set->segs[ids[j] >> 32],
+                                 (size_t)(ids[j] & 0xffffffff));
+        }
+        r->group_off[q + 1] = r->pks.rows;
+    }
+    for (size_t q = 0; gq && q < req->nq; q++)
+        vdb_grouper_free(gq[q]);
+    vdb_free(gq);
+    vdb_free(ids);
+    vdb_free(dist);
+    if (st != VDB_OK) {
+        vdb_result_free(r);
+        return st;
+    }
+    *out = r;
+    return VDB_OK;
+}
+
+/* Search by primary key: the rows' stored vectors, read at the timestamp the search then
+ * runs at, are the query vectors. */
+static vdb_status search_by_pks(vdb_db *db, vdb_search_req *rq, vdb_result **out)
+{
+    VDB_CHECK_ARG(!rq->vectors, "vdb_search: give vectors or query_pks, not both");
+    VDB_CHECK_ARG(rq->collection, "vdb_search: collection is NULL");
+    VDB_CHECK_ARG(rq->query_pks->count > 0 && rq->query_pks->count <= 16384,
+                  "vdb_search: query_pks must hold 1..16384 keys, got %zu",
+                  rq->query_pks->count);
+    vdb_schema *s = NULL;
+    vdb_result *got = NULL;
+    float *vecs = NULL;
+    uint64_t T;
+    vdb_status st = vdb_describe_collection(db, rq->collection, &s);
+    if (st != VDB_OK)
+        return st;
+    const char *field = rq->vector_field;
+    uint32_t dim = 0;
+    size_t nvec = 0;
+    for (size_t i = 0; i < s->nfields; i++) {
+        const vdb_field_def *d = &s->fields[i].def;
+        if (d->type != VDB_TYPE_FLOAT_VECTOR)
+            continue;
+        nvec++;
+        if (field ? !strcmp(field, d->name) : nvec == 1) {
+            field = field ? field : d->name;
+            dim = d->dim;
+        }
+    }
+    if (!rq->vector_field && nvec > 1)
+        st = vdb_set_errmsg(VDB_EINVAL, "collection '%s' has several vector fields: name one "
+                            "in vector_field", s->name);
+    else if (!dim)
+        st = vdb_set_errmsg(VDB_EINVAL, "'%s' is not a vector field of '%s'",
+                            field ? field : "(null)", s->name);
+    vdb_read_opts ro = rq->read;
+    const char *outs[] = {field};
+    ro.output_fields = outs;
+    ro.n_output_fields = 1;
+    if (st == VDB_OK && (st = vdb_read_ts(db, &rq->read, &T)) == VDB_OK)
+        st = vdb_get_at(db, rq->collection, rq->query_pks, &ro, T, &got);
+    size_t n = rq->query_pks->count;
+    if (st == VDB_OK && got->pks.rows != n) {
+        /* name the first key without a row: get keeps the keys' order, skipping missing ones */
+        size_t i = 0, j = 0;
+        for (; i < n; i++, j++) {
+            bool same = j < got->pks.rows &&
+                        (rq->query_pks->ints ? vdb_result_pk_int(got, 0, j) ==
+                                                   rq->query_pks->ints[i]
+                                             : !strcmp(vdb_result_pk_str(got, 0, j),
+                                                       rq->query_pks->strs[i]));
+            if (!same)
+                break;
+        }
+        if (rq->query_pks->ints)
+            st = vdb_set_errmsg(VDB_ENOTFOUND, "vdb_search: query_pks[%zu] = %lld has no "
+                                "visible row in '%s'", i, (long long)rq->query_pks->ints[i],
+                                rq->collection);
+        else
+            st = vdb_set_errmsg(VDB_ENOTFOUND, "vdb_search: query_pks[%zu] = '%s' has no "
+                                "visible row in '%s'", i, rq->query_pks->strs[i],
+                                rq->collection);
+    }
+    if (st == VDB_OK && !(vecs = vdb_malloc(n * dim * sizeof *vecs)))
+        st = vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n && st == VDB_OK; i++) {
+        vdb_value v;
+        if ((st = vdb_result_field(got, 0, i, field, &v)) == VDB_OK)
+            memcpy(vecs + i * dim, v.u.vec.ptr, dim * sizeof *vecs);
+    }
+    if (st == VDB_OK) {
+        rq->vector_field = field;
+        rq->vectors = vecs;
+        rq->nq = n;
+        rq->dim = dim;
+        st = vdb_search_at(db, rq, T, "vdb_search", out);
+    }
+    vdb_free(vecs);
+    vdb_result_free(got);
+    vdb_schema_free(s);
+    return st;
+}
+
 vdb_status vdb_search(vdb_db *db, const vdb_search_req *req_in, vdb_result **out)
 {
     vdb_err_clear();
@@ -170,16 +373,39 @@ vdb_status vdb_search(vdb_db *db, const vdb_search_req *req_in, vdb_result **out
     if (st0 != VDB_OK)
         return st0;
     rq.read.struct_size = sizeof rq.read;
-    const vdb_search_req *req = &rq;
-    VDB_CHECK_ARG(req->collection, "vdb_search: collection is NULL");
-    VDB_CHECK_ARG(req->vectors && req->nq > 0, "vdb_search: no query vectors");
-    VDB_CHECK_ARG(req->nq <= 16384, "vdb_search: at most 16384 query vectors per call");
-    VDB_CHECK_ARG(req->k >= 1 && req->k <= VDB_MAX_TOPK, "vdb_search: k must be 1..%d, got %u",
-                  VDB_MAX_TOPK, req->k);
-    for (size_t i = 0; i < req->nq * (size_t)req->dim; i++)
-        if (!isfinite(req->vectors[i]))
+    if (rq.query_pks)
+        return search_by_pks(db, &rq, out);
+    return vdb_search_at(db, &rq, 0, "vdb_search", out);
+}
+
+vdb_status vdb_search_at(vdb_db *db, const vdb_search_req *req_full, uint64_t T_fixed,
+                         const char *what, vdb_result **out)
+{
+    *out = NULL;
+    VDB_CHECK_ARG(req_full->collection, "%s: collection is NULL", what);
+    VDB_CHECK_ARG(req_full->vectors && req_full->nq > 0, "%s: no query vectors", what);
+    VDB_CHECK_ARG(req_full->nq <= 16384, "%s: at most 16384 query vectors per call", what);
+    VDB_CHECK_ARG(req_full->k >= 1 && req_full->k <= VDB_MAX_TOPK,
+                  "%s: k must be 1..%d, got %u", what, VDB_MAX_TOPK, req_full->k);
+    VDB_CHECK_ARG((uint64_t)req_full->k + req_full->offset <= VDB_MAX_TOPK,
+                  "%s: k + offset must be at most %d (as Milvus), got %u + %u", what,
+                  VDB_MAX_TOPK, req_full->k, req_full->offset);
+    for (size_t i = 0; i < req_full->nq * (size_t)req_full->dim; i++)
+        if (!isfinite(req_full->vectors[i]))
             return vdb_set_errmsg(VDB_EINVAL, "query vector %zu holds NaN or Inf",
-                                  i / (req->dim ? req->dim : 1));
+                                  i / (req_full->dim ? req_full->dim : 1));
+    bool grouped = req_full->group_by_field != NULL;
+    uint32_t gs = req_full->group_size ? req_full->group_size : 1;
+    VDB_CHECK_ARG(grouped || (!req_full->group_size && !req_full->strict_group_size),
+                  "%s: group_size and strict_group_size need group_by_field", what);
+    VDB_CHECK_ARG(gs <= 1024, "%s: group_size must be 1..1024, got %u", what, gs);
+    VDB_CHECK_ARG(!grouped || (uint64_t)req_full->k * gs <= (1u << 20),
+                  "%s: k * group_size must be at most %u, got %u * %u", what, 1u << 20,
+                  req_full->k, gs);
+    /* the walk finds k + offset hits per query; the first offset are skipped at the end */
+    vdb_search_req rk = *req_full;
+    rk.k += rk.offset;
+    const vdb_search_req *req = &rk;
     vdb_lock_rd(&db->catalog.lock, VDB_RANK_CATALOG);
     vdb_collection *c;
     vdb_out_field *of = NULL;
@@ -206,6 +432,22 @@ vdb_status vdb_search(vdb_db *db, const vdb_search_req *req_in, vdb_result **out
         goto out;
     }
     const vdb_field_def *fd = &c->schema->fields[vf].def;
+    int gf = grouped ? vdb_schema_find(c->schema, req->group_by_field) : -1;
+    if (grouped) {
+        vdb_type gt = gf >= 0 ? c->schema->fields[gf].def.type : VDB_TYPE_NONE;
+        if (gf < 0) {
+            st = vdb_set_errmsg(VDB_EINVAL, "group_by_field '%s' is not a field of '%s'",
+                                req->group_by_field, c->name);
+            goto out;
+        }
+        if (gt != VDB_TYPE_BOOL && gt != VDB_TYPE_INT8 && gt != VDB_TYPE_INT16 &&
+            gt != VDB_TYPE_INT32 && gt != VDB_TYPE_INT64 && gt != VDB_TYPE_VARCHAR) {
+            st = vdb_set_errmsg(VDB_EINVAL, "group_by_field '%s' is %s: grouping takes BOOL, "
+                                "INT8..INT64 or VARCHAR fields", req->group_by_field,
+                                vdb_type_name(gt));
+            goto out;
+        }
+    }
     if (req->dim != fd->dim) {
         st = vdb_set_errmsg(VDB_EINVAL, "query vectors have dim %u but field '%s' has dim %u",
                             req->dim, fd->name, fd->dim);
@@ -222,8 +464,10 @@ vdb_status vdb_search(vdb_db *db, const vdb_search_req *req_in, vdb_result **out
     if ((st = parse_search_params(req->params, kind, fd->metric, &sp)) != VDB_OK ||
         (st = vdb_resolve_outputs(c, &req->read, &of, &nof)) != VDB_OK ||
         (st = vdb_filter_compile(c, req->filter, &filter)) != VDB_OK ||
-        (st = vdb_read_ts(db, &req->read, &T)) != VDB_OK)
+        (T_fixed == 0 && (st = vdb_read_ts(db, &req->read, &T)) != VDB_OK))
         goto out;
+    if (T_fixed)
+        T = T_fixed;
     vdb_lock_rd(&c->lock, VDB_RANK_COLL);
     locked = true;
     if (!(want = vdb_calloc(c->nparts + 1, sizeof *want))) {
@@ -233,6 +477,16 @@ vdb_status vdb_search(vdb_db *db, const vdb_search_req *req_in, vdb_result **out
     if ((st = vdb_pick_partitions(c, &req->read, want)) != VDB_OK ||
         (st = vdb_pick_segments(c, want, UINT32_MAX, &set)) != VDB_OK)
         goto out;
+    if (grouped) {
+        if (sp.ranged) {
+            st = vdb_set_errmsg(VDB_EUNSUPPORTED, "grouping search with a range (radius) is "
+                                "not supported by libvdb");
+            goto out;
+        }
+        st = grouped_result(c, req, req_full->k, gs, req_full->strict_group_size != 0,
+                            (size_t)gf, fd, (size_t)vf, T, filter, &set, &sp, of, nof, &r);
+        goto out;
+    }
     slots = search_slots(db, &set, req);
     heaps = vdb_calloc((size_t)slots * req->nq, sizeof *heaps);
     slot_st = vdb_calloc(slots, sizeof *slot_st);
@@ -270,7 +524,7 @@ vdb_status vdb_search(vdb_db *db, const vdb_search_req *req_in, vdb_result **out
         st = vdb_result_open(c, of, nof, req->nq, true, req->nq * (size_t)req->k, &r);
     for (size_t q = 0; q < req->nq && st == VDB_OK; q++) {
         vdb_topk_sort(&heaps[q]);
-        for (size_t j = 0; j < heaps[q].n && st == VDB_OK; j++) {
+        for (size_t j = req->offset; j < heaps[q].n && st == VDB_OK; j++) {
             int64_t id = heaps[q].id[j];
             r->dist[r->pks.rows] = heaps[q].dist[j];
             st = vdb_result_push(c, r, of, nof, set.segs[id >> 32], (size_t)(id & 0xffffffff));

@@ -13,6 +13,7 @@ See python/README.md.
 
 from . import _lib
 from .client import Client, MilvusClient
+from .rankers import AnnSearchRequest, RRFRanker, WeightedRanker
 from .errors import (AlreadyExistsError, AuthenticationError, ConflictError,
                      ConnectionFailedError, CorruptError, InvalidArgumentError, LockedError,
                      NotFoundError, OutOfMemoryError, RangeError, Status, StorageIOError,
@@ -39,5 +40,6 @@ __all__ = [
     "ConnectionFailedError", "VdbError", "InvalidArgumentError", "NotFoundError",
     "AlreadyExistsError", "StorageIOError", "CorruptError", "UnsupportedError",
     "OutOfMemoryError", "LockedError", "VersionError", "ConflictError", "RangeError",
-    "TimedOutError", "library_version", "library_path",
+    "TimedOutError", "library_version", "library_path", "AnnSearchRequest", "RRFRanker",
+    "WeightedRanker",
 ]

@@ -5,7 +5,7 @@ checked values into C calls and C results back into Python values."""
 import ctypes
 import json
 import threading
-from ctypes import (CFUNCTYPE, POINTER, byref, c_char_p, c_double, c_float, c_int, c_int8,
+from ctypes import (CFUNCTYPE, POINTER, byref, pointer, c_char_p, c_double, c_float, c_int, c_int8,
                     c_int16, c_int32, c_int64, c_uint8, c_uint64, c_void_p, sizeof, string_at)
 
 from . import _lib
@@ -565,20 +565,68 @@ class EmbeddedTransport:
                                         byref(cnt)))
         return cnt.value
 
-    def search(self, coll, info, vf, qv, k, filter, params, plan, read):
-        """qv: (buffer, address, nq, dim) from vectors(). One list per query of
-        (pk, distance, entity)."""
-        owner, addr, nq, dim = qv
+    search_by_pks = True  # the library reads the rows' vectors at the search's timestamp
+
+    def search(self, coll, info, vf, qv, k, offset, filter, params, plan, read, group=None,
+               pks=None):
+        """qv: (buffer, address, nq, dim) from vectors(), or None with pks (search by primary
+        key). One list per query of (pk, distance, entity)."""
+        owner, addr, nq, dim = qv if qv is not None else (None, None, 0, 0)
         ro, keep = self._read_opts(read, [n for n, kd in plan if kd != "pk"])
         req = _lib.vdb_search_req()
         req.struct_size = sizeof(req)
         cname, vname, fexpr, pstr = (_b(coll), _b(vf.name), _b(filter or None),
                                      _b(_params_text(params)))
         req.collection, req.vector_field, req.filter, req.params = cname, vname, fexpr, pstr
-        req.vectors, req.nq, req.dim, req.k = addr, nq, dim, k
+        req.vectors, req.nq, req.dim, req.k, req.offset = addr, nq, dim, k, offset
         req.read = ro
+        if pks is not None:
+            pl, keep_pks = self._pk_list(info, pks)
+            keep += [pl, keep_pks]
+            req.query_pks = pointer(pl)
+        if group:
+            gname = _b(group[0])
+            keep.append(gname)
+            req.group_by_field, req.group_size, req.strict_group_size = gname, group[1], \
+                int(group[2])
         res = c_void_p()
         self._check(self._lib.vdb_search(self._db, byref(req), byref(res)))
+        return self._hits(res, plan, info)
+
+    def hybrid_search(self, coll, info, subs, ranker, limit, offset, plan, read):
+        """subs: (vf, qv, limit, filter, params) per request; ranker: (strategy, params)
+        as RRFRanker / WeightedRanker give them. One list per query of (pk, score, entity)."""
+        ro, keep = self._read_opts(read, [n for n, kd in plan if kd != "pk"])
+        anns = (_lib.vdb_ann_req * len(subs))()
+        for a, (vf, qv, lim, fexpr, params) in zip(anns, subs):
+            owner, addr, nq, dim = qv
+            texts = (_b(vf.name), _b(fexpr or None), _b(_params_text(params)))
+            keep += [owner, texts]
+            a.struct_size = sizeof(a)
+            a.vector_field, a.filter, a.params = texts
+            a.vectors, a.nq, a.dim, a.limit = addr, nq, dim, lim
+        ptrs = (POINTER(_lib.vdb_ann_req) * len(subs))(*[pointer(a) for a in anns])
+        h = _lib.vdb_hybrid_req()
+        h.struct_size = sizeof(h)
+        cname = _b(coll)
+        h.collection, h.reqs, h.n_reqs = cname, ptrs, len(subs)
+        strategy, rp = ranker
+        if strategy == "rrf":
+            h.ranker, h.rrf_k = 1, float(rp.get("k", 60))
+        else:
+            w = rp["weights"]
+            warr = (c_float * len(w))(*w)
+            keep.append(warr)
+            h.ranker, h.weights = 2, warr
+            h.no_normalize = 0 if rp.get("norm_score", True) else 1
+        h.limit, h.offset = limit, offset
+        h.read = ro
+        res = c_void_p()
+        self._check(self._lib.vdb_hybrid_search(self._db, byref(h), byref(res)))
+        return self._hits(res, plan, info)
+
+    def _hits(self, res, plan, info):
+        """A search result as one list per query of (pk, distance, entity); frees it."""
         L = self._lib
         try:
             pk_of = self._pk_reader(res)

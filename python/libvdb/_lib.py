@@ -125,6 +125,40 @@ class vdb_search_req(Structure):
         ("filter", c_char_p),
         ("params", c_char_p),
         ("read", vdb_read_opts),
+        ("offset", c_uint32),
+        ("group_by_field", c_char_p),
+        ("group_size", c_uint32),
+        ("strict_group_size", c_int),
+        ("query_pks", POINTER(vdb_pk_list)),
+    ]
+
+
+class vdb_ann_req(Structure):
+    _fields_ = [
+        ("struct_size", c_uint32),
+        ("vector_field", c_char_p),
+        ("vectors", c_void_p),
+        ("nq", c_size_t),
+        ("dim", c_uint32),
+        ("limit", c_uint32),
+        ("filter", c_char_p),
+        ("params", c_char_p),
+    ]
+
+
+class vdb_hybrid_req(Structure):
+    _fields_ = [
+        ("struct_size", c_uint32),
+        ("collection", c_char_p),
+        ("reqs", POINTER(POINTER(vdb_ann_req))),
+        ("n_reqs", c_size_t),
+        ("ranker", c_enum),
+        ("rrf_k", c_double),
+        ("weights", POINTER(c_float)),
+        ("no_normalize", c_int),
+        ("limit", c_uint32),
+        ("offset", c_uint32),
+        ("read", vdb_read_opts),
     ]
 
 
@@ -222,6 +256,7 @@ PROTOTYPES = {
     "vdb_compact": (st, [db_p, c_char_p]),
     # reads
     "vdb_search": (st, [db_p, POINTER(vdb_search_req), POINTER(result_p)]),
+    "vdb_hybrid_search": (st, [db_p, POINTER(vdb_hybrid_req), POINTER(result_p)]),
     "vdb_get": (st, [db_p, c_char_p, POINTER(vdb_pk_list), POINTER(vdb_read_opts),
                      POINTER(result_p)]),
     "vdb_query": (st, [db_p, c_char_p, c_char_p, POINTER(vdb_read_opts), c_uint64, c_uint64,
@@ -319,4 +354,5 @@ def get():
 
 
 __all__ = ["get", "Lib", "PROTOTYPES", "vdb_options", "vdb_field_def", "vdb_names", "vdb_value",
-           "vdb_pk_list", "vdb_read_opts", "vdb_search_req", "vdb_stats", "c_uint8"]
+           "vdb_pk_list", "vdb_read_opts", "vdb_search_req", "vdb_ann_req",
+           "vdb_hybrid_req", "vdb_stats", "c_uint8"]

@@ -451,16 +451,40 @@ class RemoteTransport:
                                 "outputFields": ["count(*)"]}, read, None)
         return int(self._data("entities/query", body)[0]["count(*)"])
 
-    def search(self, coll, info, vf, qv, k, filter, params, plan, read):
+    search_by_pks = False  # the client reads the rows' vectors first (a get)
+
+    def search(self, coll, info, vf, qv, k, offset, filter, params, plan, read, group=None,
+               pks=None):
         buf, addr, nq, dim = qv
         body = {"collectionName": coll, "annsField": vf.name, "data": vector_rows(buf, nq, dim),
-                "limit": int(k), "offset": 0}
+                "limit": int(k), "offset": int(offset)}
+        if group:
+            body["groupingField"], body["groupSize"] = group[0], int(group[1])
+            body["strictGroupSize"] = bool(group[2])
         if filter:
             body["filter"] = filter
         if params:
             body["searchParams"] = {"params": dict(params)}
         self._read_body(body, read, plan)
-        resp = self.call("entities/search", body)
+        return self._hits(self.call("entities/search", body), nq, info, plan)
+
+    def hybrid_search(self, coll, info, subs, ranker, limit, offset, plan, read):
+        reqs = []
+        for vf, qv, lim, fexpr, params in subs:
+            buf, addr, nq, dim = qv
+            r = {"annsField": vf.name, "data": vector_rows(buf, nq, dim), "limit": int(lim)}
+            if fexpr:
+                r["filter"] = fexpr
+            if params:
+                r["params"] = dict(params)
+            reqs.append(r)
+        strategy, rp = ranker
+        body = {"collectionName": coll, "search": reqs, "limit": int(limit),
+                "offset": int(offset), "rerank": {"strategy": strategy, "params": dict(rp)}}
+        self._read_body(body, read, plan)
+        return self._hits(self.call("entities/hybrid_search", body), subs[0][1][2], info, plan)
+
+    def _hits(self, resp, nq, info, plan):
         hits, topks = resp.get("data") or [], resp.get("topks")
         if topks is None:
             topks = [len(hits)] if nq == 1 else None

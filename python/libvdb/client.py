@@ -22,6 +22,7 @@ from ._data import (einval, is_seq, np, output_plan, to_columns, check_writable,
                     vectors)
 from .errors import NotFoundError, Status, TimedOutError, UnsupportedError
 from .schema import DataType, IndexParams, LoadState, Schema, to_datatype, to_metric
+from .rankers import AnnSearchRequest, RRFRanker, WeightedRanker
 
 __all__ = ["MilvusClient", "Client"]
 
@@ -47,16 +48,13 @@ _READ_REFUSED = {
 }
 _REFUSED = {
     "search": dict(_READ_REFUSED, **{
-        "group_by_field": "grouping search (group_by_field)",
-        "group_size": "grouping search (group_size)",
-        "strict_group_size": "grouping search (strict_group_size)",
         "group_by_fields": "grouping search (group_by_fields)",
         "order_by_fields": "search ordered by fields", "order_by": "search ordered by fields",
         "page_retain_order": "page_retain_order", "hints": "search hints",
         "json_path": "JSON path indexes", "json_type": "JSON path indexes",
         "strict_cast": "JSON path indexes", "analyzer_name": "text analyzers",
         "ranker": "rerankers", "function_chains": "function chains",
-        "highlighter": "highlighters", "ids": "search by primary keys (ids)",
+        "highlighter": "highlighters",
         "search_aggregation": "search aggregations",
     }),
     "query": dict(_READ_REFUSED, **{
@@ -78,7 +76,6 @@ _REFUSED = {
 # pymilvus methods for features libvdb lacks: each raises UnsupportedError naming its feature
 _NOT_IN_LIBVDB = {}
 for _names, _what in (
-        (("hybrid_search",), "hybrid (multi-vector) search"),
         (("search_iterator",), "search iterators (page with offset, up to 16384)"),
         (("query_iterator",), "query iterators (page with limit and offset)"),
         (("alter_collection_properties", "drop_collection_properties"),
@@ -876,16 +873,32 @@ class MilvusClient:
         (embedded). Grouping, rerankers and the rest of pymilvus's search options are refused.
         """
         _check_kwargs("search", kwargs, ("offset", "round_decimal", "consistency_level",
-                                         "filter_params", "travel_timestamp", "staleness_ms"))
-        if data is None:
-            raise einval("search needs data (query vectors)")
+                                         "filter_params", "travel_timestamp", "staleness_ms",
+                                         "group_by_field", "group_size", "strict_group_size",
+                                         "ids"))
+        ids = kwargs.get("ids")
+        if data is None and ids is None:
+            raise einval("search needs data (query vectors) or ids")
+        if data is not None and ids is not None:
+            raise einval("search takes data (query vectors) or ids, not both")
         info = self._info(collection_name)
         vf = info.vector_field(anns_field)
-        if isinstance(data, (list, tuple)) and data and isinstance(data[0], numbers.Real):
-            data = [data]
-        qv = vectors(data, "search data", vf.dim)
-        if qv[2] == 0:
-            raise einval("search needs at least one query vector")
+        pks = None
+        if ids is not None:  # search by primary key: the rows' stored vectors are the queries
+            pks = self._pk_values(info, ids)
+            if not pks:
+                raise einval("search needs at least one id")
+            if not self._t.search_by_pks:
+                data = self._stored_vectors(collection_name, info, vf, pks, partition_names,
+                                            kwargs)
+        qv = None
+        if data is not None:
+            pks = None
+            if isinstance(data, (list, tuple)) and data and isinstance(data[0], numbers.Real):
+                data = [data]
+            qv = vectors(data, "search data", vf.dim)
+            if qv[2] == 0:
+                raise einval("search needs at least one query vector")
         limit = _positive_int("limit", limit)
         sp = dict(search_params or {})
         offset = kwargs.get("offset")
@@ -900,32 +913,90 @@ class MilvusClient:
         rd = kwargs.get("round_decimal", -1)
         if isinstance(rd, bool) or not isinstance(rd, numbers.Integral) or not -1 <= rd <= 6:
             raise einval("round_decimal must be -1 (no rounding) or 0..6, not %r" % (rd,))
-        m = sp.pop("metric_type", None) or sp.pop("metricType", None)
-        m = to_metric(m)
-        if m is not None and vf.metric_type is not None and m != vf.metric_type:
-            raise einval("search metric_type %s does not match field '%s' (%s)"
-                         % (m.name, vf.name, vf.metric_type.name))
-        if sp.pop("ignore_growing", False):
-            raise _unsupported("search(ignore_growing=...): libvdb has no ignore_growing "
-                               "(every segment is always searched)")
-        params = sp.pop("params", None) or {}
-        if not isinstance(params, dict):
-            raise einval("search_params['params'] must be a dict")
-        params = dict(params)
-        params.update(sp)  # pymilvus also takes them beside "params"
+        group = _grouping(info, sp, kwargs)
+        params = _ann_params(vf, sp, "search")
         plan = output_plan(info, output_fields, False)
         read = self._read(collection_name, partition_names, kwargs)
         expr = self._filter(filter, kwargs)
-        res = self._t.search(collection_name, info, vf, qv, limit + offset, expr or None,
-                             params, plan, read)
+        res = self._t.search(collection_name, info, vf, qv, limit, offset, expr or None,
+                             params, plan, read, group, pks)
         out = []
         for hits in res:
             page = []
-            for pk, dist, ent in hits[offset:offset + limit]:
+            for pk, dist, ent in hits:
                 page.append({"id": pk, "distance": round(dist, rd) if rd >= 0 else dist,
                              "entity": ent})
             out.append(page)
         return out
+
+    def _stored_vectors(self, collection_name, info, vf, pks, partition_names, kwargs):
+        """The vectors of field vf of rows pks, in their order (vdb-server: read by a get
+        first, so at its own timestamp, not the search's)."""
+        rows = self._t.get(collection_name, info, pks, output_plan(info, [vf.name], False),
+                           self._read(collection_name, partition_names, kwargs))
+        by_pk = {r[info.pk.name]: r[vf.name] for r in rows}
+        for k in pks:
+            if k not in by_pk:
+                raise NotFoundError(Status.ENOTFOUND, "search ids: %r has no visible row in "
+                                    "'%s'" % (k, collection_name))
+        return [by_pk[k] for k in pks]
+
+    @_api
+    def hybrid_search(self, collection_name, reqs, ranker=None, limit=10, output_fields=None,
+                      timeout=None, partition_names=None, **kwargs):
+        """Several ANN requests (AnnSearchRequest: one per vector field, each with its own
+        vectors, params, filter and limit) fused by ranker (RRFRanker, the default, or
+        WeightedRanker), then `offset` fused hits skipped and `limit` returned per query, as
+        pymilvus's hybrid_search. Hits are {"id", "distance": the fused score, "entity"}.
+        kwargs: offset, round_decimal, consistency_level, travel_timestamp (embedded)."""
+        _check_kwargs("search", kwargs, ("offset", "round_decimal", "consistency_level",
+                                         "travel_timestamp", "staleness_ms"))
+        if not isinstance(reqs, (list, tuple)) or not reqs:
+            raise einval("hybrid_search needs a non-empty list of AnnSearchRequest")
+        if ranker is None:
+            ranker = RRFRanker()
+        if not isinstance(ranker, (RRFRanker, WeightedRanker)):
+            raise einval("hybrid_search: ranker must be RRFRanker or WeightedRanker, not %s"
+                         % type(ranker).__name__)
+        if isinstance(ranker, WeightedRanker) and len(ranker.weights) != len(reqs):
+            raise einval("WeightedRanker has %d weights for %d requests: give one per request"
+                         % (len(ranker.weights), len(reqs)))
+        limit = _positive_int("limit", limit)
+        offset = kwargs.get("offset")
+        offset = 0 if offset is None else _positive_int("offset", offset, 0)
+        if limit + offset > MAX_TOPK:
+            raise einval("limit + offset must be at most %d (as Milvus), not %d"
+                         % (MAX_TOPK, limit + offset))
+        rd = kwargs.get("round_decimal", -1)
+        if isinstance(rd, bool) or not isinstance(rd, numbers.Integral) or not -1 <= rd <= 6:
+            raise einval("round_decimal must be -1 (no rounding) or 0..6, not %r" % (rd,))
+        info = self._info(collection_name)
+        subs, nq = [], None
+        for i, r in enumerate(reqs):
+            if not isinstance(r, AnnSearchRequest):
+                raise einval("hybrid_search: request %d is not an AnnSearchRequest" % i)
+            vf = info.vector_field(r.anns_field)
+            data = r.data
+            if isinstance(data, (list, tuple)) and data and isinstance(data[0], numbers.Real):
+                data = [data]
+            qv = vectors(data, "request %d data" % i, vf.dim)
+            if qv[2] == 0 or (nq is not None and qv[2] != nq):
+                raise einval("hybrid_search: request %d has %d query vectors; every request "
+                             "needs the same number, at least one" % (i, qv[2]))
+            nq = qv[2]
+            sp = dict(r.param)
+            if "offset" in sp:
+                raise einval("hybrid_search: offset applies to the fused hits: pass it to "
+                             "hybrid_search, not in request %d's param" % i)
+            params = _ann_params(vf, sp, "request %d" % i)
+            expr = self._filter(r.expr, {"filter_params": r.expr_params})
+            subs.append((vf, qv, r.limit, expr or None, params))
+        plan = output_plan(info, output_fields, False)
+        read = self._read(collection_name, partition_names, kwargs)
+        res = self._t.hybrid_search(collection_name, info, subs, ranker._spec(), limit, offset,
+                                    plan, read)
+        return [[{"id": pk, "distance": round(dist, rd) if rd >= 0 else dist, "entity": ent}
+                 for pk, dist, ent in hits] for hits in res]
 
     # ---- indexes --------------------------------------------------------------------------
 
@@ -1123,6 +1194,48 @@ class MilvusClient:
 
 for _n, _what in _NOT_IN_LIBVDB.items():
     setattr(MilvusClient, _n, _not_in_libvdb(_n, _what))
+
+
+def _grouping(info, sp, kwargs):
+    """(group_by_field, group_size, strict_group_size) from search's kwargs or search_params
+    (pymilvus takes both), or None."""
+    g = {}
+    for k in ("group_by_field", "group_size", "strict_group_size"):
+        if k in sp and kwargs.get(k) is not None:
+            raise einval("give %s in kwargs or in search_params, not both" % k)
+        v = sp.pop(k, None) if k in sp else kwargs.get(k)
+        if v is not None:
+            g[k] = v
+    field = g.get("group_by_field")
+    if not field:
+        if g.get("group_size") not in (None, 1) or g.get("strict_group_size"):
+            raise einval("group_size and strict_group_size need group_by_field")
+        return None
+    if not isinstance(field, str) or field not in info.by_name:
+        raise einval("group_by_field %r is not a field of the collection" % (field,))
+    size = _positive_int("group_size", g.get("group_size", 1))
+    if size > 1024:
+        raise einval("group_size must be 1..1024, not %d" % size)
+    return field, size, bool(g.get("strict_group_size", False))
+
+
+def _ann_params(vf, sp, what):
+    """search_params ({"metric_type": ..., "params": {...}}, or the params beside it) as the
+    index's params, the metric checked against the field's."""
+    m = sp.pop("metric_type", None) or sp.pop("metricType", None)
+    m = to_metric(m)
+    if m is not None and vf.metric_type is not None and m != vf.metric_type:
+        raise einval("%s metric_type %s does not match field '%s' (%s)"
+                     % (what, m.name, vf.name, vf.metric_type.name))
+    if sp.pop("ignore_growing", False):
+        raise _unsupported("%s(ignore_growing=...): libvdb has no ignore_growing "
+                           "(every segment is always searched)" % what)
+    params = sp.pop("params", None) or {}
+    if not isinstance(params, dict):
+        raise einval("%s: search_params['params'] must be a dict" % what)
+    params = dict(params)
+    params.update(sp)  # pymilvus also takes them beside "params"
+    return params
 
 
 def _with_metric(f, m):

@@ -153,13 +153,10 @@ def test_unknown_kwargs_are_type_errors(docs, connect):
 def test_pymilvus_features_libvdb_lacks_are_refused(docs):
     q = [docs.vecs[0]]
     refused = [
-        lambda: docs.search("docs", q, group_by_field="year"),
-        lambda: docs.search("docs", q, group_by_field="year", group_size=2),
         lambda: docs.search("docs", q, ranker=object()),
         lambda: docs.search("docs", q, ignore_growing=True),
         lambda: docs.search("docs", q, search_params={"ignore_growing": True}),
         lambda: docs.search("docs", q, order_by_fields=[{"field": "year"}]),
-        lambda: docs.search("docs", None, ids=[1]),
         lambda: docs.query("docs", "id > 1", order_by_fields=[{"field": "year"}]),
         lambda: docs.query("docs", "id > 1", guarantee_timestamp=123),
         lambda: docs.upsert("docs", [], partial_update=True),
@@ -171,7 +168,6 @@ def test_pymilvus_features_libvdb_lacks_are_refused(docs):
         lambda: libvdb.Schema().add_field("k", DataType.INT64, is_partition_key=True),
         lambda: libvdb.Schema().add_field("b", DataType.BINARY_VECTOR, dim=8),
         lambda: libvdb.Schema().add_field("s", DataType.SPARSE_FLOAT_VECTOR),
-        lambda: docs.hybrid_search("docs", [], None),
         lambda: docs.search_iterator("docs", q),
         lambda: docs.query_iterator("docs"),
         lambda: docs.rename_collection("docs", "d2", target_db="db2"),

@@ -2,7 +2,8 @@
 # Runs the gRPC tests (tests/server/node/grpc*.test.mjs: the official Milvus Node.js SDK's
 # MilvusClient, unchanged, and raw HTTP/2 clients) against vdb-servers it starts:
 #   tests/server/run_grpc.sh path/to/vdb-server
-# - a server with a token: grpc.test.mjs over plain TCP (REST on the same port too);
+# - a server with a token: grpc.test.mjs over plain TCP (REST on the same port too), and
+#   grpc_hybrid.test.mjs (hybrid search);
 # - a server with a token and TLS (a self-signed certificate made here with openssl):
 #   grpc.test.mjs again, over TLS, REST over HTTPS on the same port;
 # - a server with small limits (--max-body 1M, --timeout 2, --max-streams 16):
@@ -38,7 +39,8 @@ limits_pid=$pid limits_port=$port
 
 echo "# gRPC over TCP (127.0.0.1:$plain_port)"
 VDB_ADDRESS="127.0.0.1:$plain_port" VDB_TOKEN="$token" VDB_ENDPOINT="http://127.0.0.1:$plain_port" \
-  node --test --test-reporter=spec "$here/node/grpc.test.mjs" || rc=1
+  node --test --test-reporter=spec "$here/node/grpc.test.mjs" "$here/node/grpc_hybrid.test.mjs" ||
+  rc=1
 echo "# gRPC over TLS (127.0.0.1:$tls_port)"
 VDB_ADDRESS="127.0.0.1:$tls_port" VDB_TOKEN="$token" VDB_TLS_CA="$tmp/cert.pem" \
   VDB_ENDPOINT="https://127.0.0.1:$tls_port" NODE_EXTRA_CA_CERTS="$tmp/cert.pem" \

@@ -1,0 +1,17 @@
+/* The read calls at a timestamp the caller chose: what vdb_hybrid_search (hybrid.c) builds
+ * on, so that its requests and the fetch of their output fields see one snapshot. */
+#ifndef VDB_CORE_SEARCH_H
+#define VDB_CORE_SEARCH_H
+
+#include "core/db.h"
+
+/* vdb_search on a request already copied to this library's layout (read.struct_size set),
+ * at timestamp T (0: the one its read options give). what names the call in messages. */
+vdb_status vdb_search_at(vdb_db *db, const vdb_search_req *req, uint64_t T, const char *what,
+                         vdb_result **out);
+/* vdb_get at timestamp T (0: the one read gives); read is this library's layout. With T
+ * given, an empty key list is allowed (an empty result). */
+vdb_status vdb_get_at(vdb_db *db, const char *collection, const vdb_pk_list *pks,
+                      const vdb_read_opts *read, uint64_t T, vdb_result **out);
+
+#endif
