@@ -113,6 +113,14 @@ typedef struct vdb_field_def {
     const char *default_json; /* default for a missing column or a NULL, as JSON text
                                 ("5", "\"abc\"", "true"); scalar fields only */
     const char *description;
+    /* Milvus's is_partition_key: at most one scalar INT64 or VARCHAR field (not the primary
+     * key, not nullable). The collection then has vdb_schema_set_partitions hashed
+     * partitions "_default_0".."_default_<n-1>"; each row goes to the one its key hashes to
+     * (Milvus's hash: murmur3 of the 8 little-endian bytes & 0x7fffffff for INT64, CRC-32
+     * (IEEE) of the first 100 bytes for VARCHAR, modulo n). Naming partitions in writes and
+     * reads, and creating or dropping them, is then refused (VDB_EINVAL), as in Milvus; a
+     * filter `key == v`, `key in [...]` (and / or of those) reads only their partitions. */
+    int is_partition_key;
 } vdb_field_def;
 
 #ifndef __cplusplus
@@ -132,6 +140,11 @@ VDB_EXPORT vdb_status vdb_schema_set_dynamic(vdb_schema *schema, int enabled);
 /* Number of shards (log channels) of the collection: 1..64, default 1. */
 VDB_EXPORT vdb_status vdb_schema_set_shards(vdb_schema *schema, uint32_t num_shards);
 VDB_EXPORT vdb_status vdb_schema_set_description(vdb_schema *schema, const char *text);
+/* Milvus's num_partitions: the hashed partitions of a collection with a partition key,
+ * 1..1024 (default 16). Refused (at create) for a schema without a partition key. */
+VDB_EXPORT vdb_status vdb_schema_set_partitions(vdb_schema *schema, uint32_t num_partitions);
+/* The number of hashed partitions (0: the schema has no partition key). */
+VDB_EXPORT uint32_t vdb_schema_partitions(const vdb_schema *schema);
 
 /* Reading a schema (from vdb_describe_collection or one you built). */
 VDB_EXPORT const char *vdb_schema_name(const vdb_schema *schema);
@@ -424,6 +437,9 @@ typedef struct vdb_stats {
     uint64_t index_bytes;      /* memory held by the vector indexes of sealed segments */
     uint64_t indexed_rows;     /* rows of sealed segments that have every vector index */
     uint64_t failed_index_builds; /* builds of the current indexes that failed */
+    /* segments searched or scanned by searches, queries and counts of the collection since
+     * it was opened (or created): shows partition-key pruning */
+    uint64_t read_segments;
 } vdb_stats;
 
 VDB_EXPORT vdb_status vdb_collection_stats(vdb_db *db, const char *collection, vdb_stats *out);

@@ -40,9 +40,19 @@ vdb_status vdb_create_collection(vdb_db *db, const vdb_schema *schema)
     /* the slot in the list first: nothing can fail once the meta store has it */
     if ((st = vdb_catalog_reserve(&db->catalog)) != VDB_OK)
         goto done;
-    if ((st = vdb_ids_alloc(db, 2, &ids)) != VDB_OK ||
-        (st = vdb_collection_new(schema, ids, &c)) != VDB_OK ||
-        (st = vdb_collection_add_partition(c, VDB_DEFAULT_PARTITION, ids + 1)) != VDB_OK ||
+    /* a partition key: "_default_0".."_default_<n-1>" in slot order (partkey.h) */
+    uint32_t nkey = vdb_schema_partitions(schema);
+    if ((st = vdb_ids_alloc(db, 2 + nkey, &ids)) != VDB_OK ||
+        (st = vdb_collection_new(schema, ids, &c)) != VDB_OK)
+        goto done;
+    if (!nkey)
+        st = vdb_collection_add_partition(c, VDB_DEFAULT_PARTITION, ids + 1);
+    for (uint32_t i = 0; i < nkey && st == VDB_OK; i++) {
+        char pname[64];
+        snprintf(pname, sizeof pname, "%s_%u", VDB_DEFAULT_PARTITION, i);
+        st = vdb_collection_add_partition(c, pname, ids + 1 + i);
+    }
+    if (st != VDB_OK ||
         (st = vdb_collection_encode(c, NULL, -1, &b)) != VDB_OK ||
         (st = vdb_ddl_log(db, "create_collection", c->name, c->id)) != VDB_OK)
         goto done;

@@ -32,6 +32,7 @@ vdb_status vdb_schema_new(const char *name, vdb_schema **out)
     }
     s->shards = 1;
     s->pk = -1;
+    s->pkey = -1;
     *out = s;
     return VDB_OK;
 }
@@ -138,6 +139,21 @@ static vdb_status check_field(const vdb_schema *s, const vdb_field_def *d)
     } else if (d->auto_id) {
         return vdb_set_errmsg(VDB_EINVAL, "field '%s': auto_id applies to the primary key only", n);
     }
+    if (d->is_partition_key) {
+        if (s->pkey >= 0)
+            return vdb_set_errmsg(VDB_EINVAL, "field '%s': there are more than one partition "
+                                  "key ('%s' is one already)", n, s->fields[s->pkey].def.name);
+        if (d->type != VDB_TYPE_INT64 && d->type != VDB_TYPE_VARCHAR)
+            return vdb_set_errmsg(VDB_EINVAL, "field '%s': the data type of a partition key "
+                                  "should be Int64 or VarChar, not %s", n,
+                                  vdb_type_name(d->type));
+        if (d->is_primary)
+            return vdb_set_errmsg(VDB_EINVAL, "field '%s': the partition key field cannot be "
+                                  "the primary key", n);
+        if (d->nullable)
+            return vdb_set_errmsg(VDB_EINVAL, "field '%s': a partition key field cannot be "
+                                  "nullable", n);
+    }
     if (d->default_json && (d->type == VDB_TYPE_ARRAY || d->type == VDB_TYPE_JSON))
         return vdb_set_errmsg(VDB_EINVAL, "field '%s': defaults are for scalar fields only", n);
     return VDB_OK;
@@ -193,6 +209,8 @@ vdb_status vdb_schema_add_field(vdb_schema *s, const vdb_field_def *in)
         return st;
     if (d->is_primary)
         s->pk = (int)s->nfields;
+    if (d->is_partition_key)
+        s->pkey = (int)s->nfields;
     s->nfields++;
     return VDB_OK;
 }
@@ -227,6 +245,23 @@ vdb_status vdb_schema_set_description(vdb_schema *s, const char *text)
     return VDB_OK;
 }
 
+vdb_status vdb_schema_set_partitions(vdb_schema *s, uint32_t n)
+{
+    vdb_err_clear();
+    VDB_CHECK_ARG(s, "vdb_schema_set_partitions: schema is NULL");
+    VDB_CHECK_ARG(n >= 1 && n <= VDB_MAX_KEY_PARTITIONS, "num_partitions must be 1..%d, got %u",
+                  VDB_MAX_KEY_PARTITIONS, n);
+    s->key_parts = n;
+    return VDB_OK;
+}
+
+uint32_t vdb_schema_partitions(const vdb_schema *s)
+{
+    if (!s || s->pkey < 0)
+        return 0;
+    return s->key_parts ? s->key_parts : VDB_DEFAULT_KEY_PARTITIONS;
+}
+
 const char *vdb_schema_name(const vdb_schema *s) { return s ? s->name : NULL; }
 size_t vdb_schema_field_count(const vdb_schema *s) { return s ? s->nfields : 0; }
 int vdb_schema_dynamic(const vdb_schema *s) { return s && s->dynamic; }
@@ -248,6 +283,9 @@ vdb_status vdb_schema_check_complete(const vdb_schema *s)
 {
     if (s->pk < 0)
         return vdb_set_errmsg(VDB_EINVAL, "collection '%s' has no primary key field", s->name);
+    if (s->key_parts && s->pkey < 0)
+        return vdb_set_errmsg(VDB_EINVAL, "collection '%s': num_partitions should only be "
+                              "specified with partition key field enabled", s->name);
     for (size_t i = 0; i < s->nfields; i++)
         if (s->fields[i].def.type == VDB_TYPE_FLOAT_VECTOR)
             return VDB_OK;
@@ -256,7 +294,9 @@ vdb_status vdb_schema_check_complete(const vdb_schema *s)
 
 void vdb_schema_encode(const vdb_schema *s, vdb_buf *b)
 {
-    vdb_buf_u32(b, 1); /* schema encoding version */
+    /* schema encoding version: 2 adds num_partitions (written only with a partition key, so
+     * other schemas stay readable by older libraries) */
+    vdb_buf_u32(b, s->pkey >= 0 ? 2 : 1);
     vdb_buf_str(b, s->name);
     vdb_buf_str(b, s->description);
     vdb_buf_u8(b, s->dynamic);
@@ -272,10 +312,13 @@ void vdb_schema_encode(const vdb_schema *s, vdb_buf *b)
         vdb_buf_u32(b, d->max_length);
         vdb_buf_u32(b, d->max_capacity);
         vdb_buf_u8(b, (uint8_t)((d->is_primary ? 1 : 0) | (d->auto_id ? 2 : 0) |
-                                (d->nullable ? 4 : 0) | (d->default_json ? 8 : 0)));
+                                (d->nullable ? 4 : 0) | (d->default_json ? 8 : 0) |
+                                (d->is_partition_key ? 16 : 0)));
         vdb_buf_str(b, d->default_json);
         vdb_buf_str(b, d->description);
     }
+    if (s->pkey >= 0)
+        vdb_buf_u32(b, s->key_parts);
 }
 
 vdb_status vdb_schema_decode(vdb_rd *r, vdb_schema **out)
@@ -283,7 +326,8 @@ vdb_status vdb_schema_decode(vdb_rd *r, vdb_schema **out)
     vdb_schema *s = NULL;
     char *name = NULL, *desc = NULL;
     vdb_status st = VDB_ECORRUPT;
-    if (vdb_rd_u32(r) != 1)
+    uint32_t version = vdb_rd_u32(r);
+    if (version != 1 && version != 2)
         return vdb_set_errmsg(VDB_EVERSION, "schema written by an unknown version");
     name = vdb_rd_str(r);
     desc = vdb_rd_str(r);
@@ -308,6 +352,7 @@ vdb_status vdb_schema_decode(vdb_rd *r, vdb_schema **out)
         d.is_primary = flags & 1;
         d.auto_id = (flags & 2) != 0;
         d.nullable = (flags & 4) != 0;
+        d.is_partition_key = (flags & 16) != 0;
         char *dj = vdb_rd_str(r), *fd = vdb_rd_str(r);
         d.default_json = (flags & 8) ? dj : NULL;
         d.description = fd && *fd ? fd : NULL;
@@ -318,7 +363,9 @@ vdb_status vdb_schema_decode(vdb_rd *r, vdb_schema **out)
         if (st != VDB_OK)
             goto fail;
     }
-    if (r->err) {
+    if (version == 2)
+        s->key_parts = vdb_rd_u32(r);
+    if (r->err || s->key_parts > VDB_MAX_KEY_PARTITIONS || (version == 2) != (s->pkey >= 0)) {
         st = VDB_ECORRUPT;
         goto fail;
     }

@@ -24,7 +24,12 @@ struct vdb_schema {
     size_t nfields;
     vdb_field *fields;
     int pk;                /* index of the primary key, -1 until added */
+    int pkey;              /* index of the partition key field, -1: none */
+    uint32_t key_parts;    /* num_partitions as set (0: the default) */
 };
+
+#define VDB_DEFAULT_KEY_PARTITIONS 16
+#define VDB_MAX_KEY_PARTITIONS 1024
 
 vdb_status vdb_schema_copy(const vdb_schema *src, vdb_schema **out);
 /* Every check that needs the whole schema (a primary key, a vector field). */

@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "core/filter.h"
+#include "core/partkey.h"
 #include "core/readpath.h"
 #include "core/result.h"
 #include "core/segment_index.h"
@@ -230,9 +231,11 @@ vdb_status vdb_search(vdb_db *db, const vdb_search_req *req_in, vdb_result **out
         st = vdb_set_errmsg(VDB_ENOMEM, "out of memory");
         goto out;
     }
-    if ((st = vdb_pick_partitions(c, &req->read, want)) != VDB_OK ||
-        (st = vdb_pick_segments(c, want, UINT32_MAX, &set)) != VDB_OK)
+    if ((st = vdb_pick_partitions(c, &req->read, want)) == VDB_OK)
+        vdb_key_prune(c, filter, want);
+    if (st != VDB_OK || (st = vdb_pick_segments(c, want, UINT32_MAX, &set)) != VDB_OK)
         goto out;
+    __atomic_add_fetch(&c->read_segments, set.n, __ATOMIC_RELAXED);
     slots = search_slots(db, &set, req);
     heaps = vdb_calloc((size_t)slots * req->nq, sizeof *heaps);
     slot_st = vdb_calloc(slots, sizeof *slot_st);
