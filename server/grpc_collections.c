@@ -119,13 +119,18 @@ static int create_collection(srv_rpc *call, Milvus__Proto__Milvus__CreateCollect
     if (req->n_properties)
         return srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: collection property "
                         "'%s' is not supported by vdb-server", req->properties[0]->key);
-    if (req->num_partitions > 0)
-        return srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: num_partitions is for "
-                        "partition keys, which vdb-server does not support");
+    if (req->num_partitions < 0 || req->num_partitions > 1024)
+        return srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: num_partitions must be "
+                        "1..1024, got %lld", (long long)req->num_partitions);
     vdb_schema *s = srv_pb_schema_to_vdb(req->collection_name, &req->schema, req->shards_num,
                                          err);
     if (!s)
         return -1;
+    if (req->num_partitions > 0 &&
+        vdb_schema_set_partitions(s, (uint32_t)req->num_partitions) != VDB_OK) {
+        vdb_schema_free(s);
+        return srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: %s", vdb_errmsg(NULL));
+    }
     vdb_status st = vdb_create_collection(call->ctx->db, s);
     vdb_schema_free(s);
     if (st != VDB_OK)

@@ -244,16 +244,18 @@ class EmbeddedTransport:
                     dim=d.dim or None,
                     element_type=DataType(d.element_type) if t == DataType.ARRAY else None,
                     max_capacity=d.max_capacity or None, nullable=bool(d.nullable),
+                    is_partition_key=bool(d.is_partition_key),
                     metric_type=MetricType(d.metric) if t == DataType.FLOAT_VECTOR and d.metric
                     else None,
                     description=(d.description or b"").decode("utf-8"), **kw))
             # the collection's own name (name may be an alias of it)
             return Info(L.vdb_schema_name(s).decode("utf-8"), fields,
-                        bool(L.vdb_schema_dynamic(s)), L.vdb_schema_shards(s))
+                        bool(L.vdb_schema_dynamic(s)), L.vdb_schema_shards(s),
+                        L.vdb_schema_partitions(s))
         finally:
             L.vdb_schema_free(s)
 
-    def _new_schema(self, name, fields, dynamic, shards, description):
+    def _new_schema(self, name, fields, dynamic, shards, description, num_partitions=None):
         """A vdb_schema handle (the caller frees it) from FieldSchemas."""
         L = self._lib
         s = c_void_p()
@@ -271,11 +273,14 @@ class EmbeddedTransport:
                 d.max_length = f.max_length or 0
                 d.max_capacity = f.max_capacity or 0
                 d.is_primary, d.auto_id, d.nullable = f.is_primary, f.auto_id, f.nullable
+                d.is_partition_key = f.is_partition_key
                 d.default_json, d.description = dflt, desc
                 self._check(L.vdb_schema_add_field(s, byref(d)))
             self._check(L.vdb_schema_set_dynamic(s, int(dynamic)))
             if shards:
                 self._check(L.vdb_schema_set_shards(s, int(shards)))
+            if num_partitions:
+                self._check(L.vdb_schema_set_partitions(s, int(num_partitions)))
             if description:
                 self._check(L.vdb_schema_set_description(s, _b(description)))
         except BaseException:
@@ -283,10 +288,11 @@ class EmbeddedTransport:
             raise
         return s
 
-    def create_collection(self, name, fields, dynamic, shards, description, indexes):
+    def create_collection(self, name, fields, dynamic, shards, description, indexes,
+                          num_partitions=None):
         """Creates the collection and its indexes, all or nothing."""
         L = self._lib
-        s = self._new_schema(name, fields, dynamic, shards, description)
+        s = self._new_schema(name, fields, dynamic, shards, description, num_partitions)
         with self._ddl.shared():
             try:
                 self._check(L.vdb_create_collection(self._db, s))
@@ -648,7 +654,8 @@ class EmbeddedTransport:
                              "metric_type)"
                              % (metric.name, field, (f.metric_type or MetricType.L2).name))
             f.metric_type = metric
-            s = self._new_schema(coll, info.fields, info.dynamic, info.num_shards, None)
+            s = self._new_schema(coll, info.fields, info.dynamic, info.num_shards, None,
+                                 info.num_partitions)
             try:
                 self._check(self._lib.vdb_drop_collection(self._db, _b(coll)))
                 self._check(self._lib.vdb_create_collection(self._db, s))

@@ -72,6 +72,7 @@ class vdb_field_def(_Sized):
         ("nullable", c_int),
         ("default_json", c_char_p),
         ("description", c_char_p),
+        ("is_partition_key", c_int),
     ]
 
 
@@ -142,6 +143,7 @@ class vdb_stats(_Sized):
         ("index_bytes", c_uint64),
         ("indexed_rows", c_uint64),
         ("failed_index_builds", c_uint64),
+        ("read_segments", c_uint64),
     ]
 
 
@@ -171,6 +173,8 @@ PROTOTYPES = {
     "vdb_schema_add_field": (st, [schema_p, POINTER(vdb_field_def)]),
     "vdb_schema_set_dynamic": (st, [schema_p, c_int]),
     "vdb_schema_set_shards": (st, [schema_p, c_uint32]),
+    "vdb_schema_set_partitions": (st, [schema_p, c_uint32]),
+    "vdb_schema_partitions": (c_uint32, [schema_p]),
     "vdb_schema_set_description": (st, [schema_p, c_char_p]),
     "vdb_schema_name": (c_char_p, [schema_p]),
     "vdb_schema_field_count": (c_size_t, [schema_p]),

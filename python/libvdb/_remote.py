@@ -241,13 +241,16 @@ class RemoteTransport:
                 element_type=_TYPES_BY_NAME.get(str(et).lower()) if et else None,
                 max_capacity=int(params["max_capacity"]) if "max_capacity" in params else None,
                 nullable=bool(f.get("nullable")),
+                is_partition_key=bool(f.get("partitionKey")),
                 metric_type=params.get("metric_type") if t == DataType.FLOAT_VECTOR else None,
                 description=f.get("description") or "", **kw))
         # the collection's own name (name may be an alias of it)
+        keyed = any(f.is_partition_key for f in fields)
         return Info(d.get("collectionName") or name, fields, bool(d.get("enableDynamicField")),
-                    d.get("shardsNum") or 1)
+                    d.get("shardsNum") or 1, d.get("partitionsNum") or 0 if keyed else 0)
 
-    def create_collection(self, name, fields, dynamic, shards, description, indexes):
+    def create_collection(self, name, fields, dynamic, shards, description, indexes,
+                          num_partitions=None):
         out = []
         for f in fields:
             o = {"fieldName": f.name, "dataType": _TYPE_NAMES[f.dtype]}
@@ -256,6 +259,8 @@ class RemoteTransport:
                 o["autoID"] = f.auto_id
             if f.nullable:
                 o["nullable"] = True
+            if f.is_partition_key:
+                o["isPartitionKey"] = True
             if f.has_default:
                 o["defaultValue"] = f.default_value
             if f.description:
@@ -291,6 +296,8 @@ class RemoteTransport:
             body["indexParams"] = idx
         if shards:
             body["shardsNum"] = int(shards)
+        if num_partitions:
+            body["params"] = {"partitionsNum": int(num_partitions)}
         if description:
             body["description"] = description
         self.call("collections/create", body, write=True)

@@ -65,8 +65,7 @@ _REFUSED = {
     }),
     "get": _READ_REFUSED,
     "create_collection": {
-        "num_partitions": "partition keys (num_partitions)",
-        "partition_key_field": "partition keys", "clustering_key_field": "clustering keys",
+        "clustering_key_field": "clustering keys",
         "enable_namespace": "namespaces", "functions": "functions (BM25, text embedding)",
     },
     "upsert": {"partial_update": "partial updates", "field_ops": "partial updates"},
@@ -403,11 +402,14 @@ class MilvusClient:
         kwargs: max_length, enable_dynamic_field, num_shards (or shards_num), description,
         consistency_level (the default level of this collection's reads by this client:
         libvdb does not store it, so a new client reads at Strong unless told), properties
-        (must be empty: libvdb has none). Partition keys are refused (UnsupportedError).
+        (must be empty: libvdb has none), partition_key_field (marks that schema field the
+        partition key) and num_partitions (the hashed partitions of a collection with a
+        partition key: 1..1024, default 16).
         """
         _check_kwargs("create_collection", kwargs, ("max_length", "enable_dynamic_field",
                                                     "num_shards", "shards_num", "description",
-                                                    "consistency_level", "properties"))
+                                                    "consistency_level", "properties",
+                                                    "num_partitions", "partition_key_field"))
         if not isinstance(collection_name, str) or not collection_name:
             raise einval("collection_name must be a non-empty string")
         if kwargs.get("properties"):
@@ -465,6 +467,17 @@ class MilvusClient:
                 indexes = [self._index_entry(schema_fields={f.name: f for f in schema.fields},
                                              idx=idx) for idx in index_params]
         fields = list(schema.fields)
+        pkf = kwargs.get("partition_key_field")
+        if pkf is not None:
+            named = [i for i, f in enumerate(fields) if f.name == pkf]
+            if not named:
+                raise einval("partition_key_field '%s' is not a field of the schema" % (pkf,))
+            import copy
+            fields[named[0]] = copy.copy(fields[named[0]])
+            fields[named[0]].is_partition_key = True
+        num_partitions = kwargs.get("num_partitions")
+        if num_partitions is not None:
+            num_partitions = _positive_int("num_partitions", num_partitions)
         if sum(1 for f in fields if f.is_primary) != 1:
             raise einval("collection '%s': the schema needs exactly one primary key field"
                          % collection_name)
@@ -482,7 +495,8 @@ class MilvusClient:
             shards = _positive_int("num_shards", shards)
         self._forget(collection_name)
         self._t.create_collection(collection_name, fields, schema.enable_dynamic_field, shards,
-                                  kwargs.get("description") or schema.description, indexes)
+                                  kwargs.get("description") or schema.description, indexes,
+                                  num_partitions)
         if level is not None:
             self._levels[collection_name] = level
         else:
