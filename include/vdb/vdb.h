@@ -171,8 +171,30 @@ typedef struct vdb_names {
     size_t count;
     char **names;
 } vdb_names;
+/* The collections of the default database (vdb_list_collections_in: of another). */
 VDB_EXPORT vdb_status vdb_list_collections(vdb_db *db, vdb_names **out);
 VDB_EXPORT void vdb_names_free(vdb_names *names);
+
+/* ---- databases ------------------------------------------------------------------------------
+ * Namespaces of collections, as Milvus's databases. "default" always exists (it cannot be
+ * created or dropped) and holds every collection named plainly, so a folder from before
+ * databases opens with all its collections there. A collection or alias of another database
+ * d is named "d.<name>" in every call that takes a collection or alias name (create through
+ * the schema's name, rename to move it); names hold no '.', so this is unambiguous, and
+ * "default.<name>" is "<name>". A qualified name is thread-friendly where a per-handle
+ * "current database" would not be. An alias names a collection of its own database. */
+/* VDB_EEXIST if it exists ("default" included); at most 64 databases, as Milvus. */
+VDB_EXPORT vdb_status vdb_create_database(vdb_db *db, const char *name);
+/* Refused for "default" (VDB_EINVAL) and while the database has collections (VDB_EINVAL,
+ * Milvus's "not empty"); VDB_ENOTFOUND if there is none. */
+VDB_EXPORT vdb_status vdb_drop_database(vdb_db *db, const char *name);
+/* "default" first, then the others sorted. */
+VDB_EXPORT vdb_status vdb_list_databases(vdb_db *db, vdb_names **out);
+VDB_EXPORT vdb_status vdb_has_database(vdb_db *db, const char *name, int *exists);
+/* The collections of database (NULL: "default"), by their names in it (unqualified), sorted;
+ * VDB_ENOTFOUND if there is no such database. */
+VDB_EXPORT vdb_status vdb_list_collections_in(vdb_db *db, const char *database,
+                                              vdb_names **out);
 
 VDB_EXPORT vdb_status vdb_create_partition(vdb_db *db, const char *collection, const char *name);
 /* "_default" cannot be dropped. The partition's rows go with it. */

@@ -17,14 +17,56 @@ bool vdb_name_valid(const char *name)
     return true;
 }
 
+static bool part_valid(const char *p, size_t n)
+{
+    char buf[VDB_MAX_NAME + 1];
+    if (n > VDB_MAX_NAME)
+        return false;
+    memcpy(buf, p, n);
+    buf[n] = 0;
+    return vdb_name_valid(buf);
+}
+
+bool vdb_qualified_valid(const char *name)
+{
+    if (!name)
+        return false;
+    const char *dot = strchr(name, '.');
+    if (!dot)
+        return vdb_name_valid(name);
+    return part_valid(name, (size_t)(dot - name)) && vdb_name_valid(dot + 1);
+}
+
+const char *vdb_qualified_canon(const char *name)
+{
+    size_t n = strlen(VDB_DEFAULT_DATABASE);
+    if (name && !strncmp(name, VDB_DEFAULT_DATABASE, n) && name[n] == '.')
+        return name + n + 1;
+    return name;
+}
+
+size_t vdb_qualified_db_len(const char *name)
+{
+    const char *dot = name ? strchr(name, '.') : NULL;
+    return dot ? (size_t)(dot - name) : 0;
+}
+
+bool vdb_same_database(const char *a, const char *b)
+{
+    size_t n = vdb_qualified_db_len(a);
+    return n == vdb_qualified_db_len(b) && !strncmp(a, b, n);
+}
+
 vdb_status vdb_schema_new(const char *name, vdb_schema **out)
 {
     vdb_err_clear();
     VDB_CHECK_ARG(out, "vdb_schema_new: out is NULL");
     *out = NULL;
-    VDB_CHECK_ARG(vdb_name_valid(name),
+    VDB_CHECK_ARG(vdb_qualified_valid(name),
                   "collection name '%s' is invalid: use 1..255 letters, digits or '_', "
-                  "starting with a letter or '_'", name ? name : "(null)");
+                  "starting with a letter or '_' (\"<database>.<name>\" for a collection of "
+                  "another database)", name ? name : "(null)");
+    name = vdb_qualified_canon(name);
     vdb_schema *s = vdb_calloc(1, sizeof *s);
     if (!s || !(s->name = vdb_strdup(name))) {
         vdb_free(s);
