@@ -348,7 +348,8 @@ json_t *srv_schema_describe(srv_ctx *ctx, const char *name, const vdb_schema *s)
         vdb_names_free(parts);
     }
     json_t *o = json_object();
-    json_object_set_new(o, "collectionName", json_string(vdb_schema_name(s))); /* not an alias */
+    /* not an alias; the name within its database */
+    json_object_set_new(o, "collectionName", json_string(srv_bare_name(vdb_schema_name(s))));
     json_object_set_new(o, "collectionID", json_integer(0));
     json_object_set_new(o, "description", json_string(""));
     json_object_set_new(o, "autoId", json_boolean(auto_id));

@@ -167,7 +167,7 @@ class RemoteTransport:
     def call(self, endpoint, body, write=False, timeout=None):
         """POSTs body to /v2/vectordb/<endpoint>; the answer's JSON object (code 0), else the
         VdbError for its code."""
-        if self.db_name is not None:
+        if self.db_name is not None and "dbName" not in body:  # databases/... name theirs
             body = dict(body, dbName=self.db_name)
         payload = dumps(body).encode("utf-8")
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
@@ -326,9 +326,23 @@ class RemoteTransport:
     def list_aliases(self, coll):
         return list(self._data("aliases/list", {"collectionName": coll} if coll else {}) or [])
 
-    def rename_collection(self, old, new):
-        self.call("collections/rename", {"collectionName": old, "newCollectionName": new},
-                  write=True)
+    def rename_collection(self, old, new, target_db=None):
+        body = {"collectionName": old, "newCollectionName": new}
+        if target_db:
+            body["newDbName"] = target_db
+        self.call("collections/rename", body, write=True)
+
+    def create_database(self, name):
+        self.call("databases/create", {"dbName": name}, write=True)
+
+    def drop_database(self, name):
+        self.call("databases/drop", {"dbName": name}, write=True)
+
+    def list_databases(self):
+        return list(self._data("databases/list", {}) or [])
+
+    def has_database(self, name):
+        return name in self.list_databases()
 
     def truncate_collection(self, coll):
         self.call("collections/truncate", {"collectionName": coll}, write=True)

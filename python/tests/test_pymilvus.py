@@ -170,8 +170,6 @@ def test_pymilvus_features_libvdb_lacks_are_refused(docs):
         lambda: docs.hybrid_search("docs", [], None),
         lambda: docs.search_iterator("docs", q),
         lambda: docs.query_iterator("docs"),
-        lambda: docs.rename_collection("docs", "d2", target_db="db2"),
-        lambda: docs.create_database("db2"),
         lambda: docs.create_user("u", "p"),
         lambda: docs.list_roles(),
         lambda: docs.alter_collection_properties("docs", {"a": 1}),
