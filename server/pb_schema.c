@@ -157,9 +157,10 @@ vdb_schema *srv_pb_schema_to_vdb(const char *name, const ProtobufCBinaryData *by
         return NULL;
     }
     vdb_schema *s = NULL;
-    if (ps->name && *ps->name && strcmp(ps->name, name)) {
+    /* name is qualified with its database (srv_rpc_db), the schema's name is not */
+    if (ps->name && *ps->name && strcmp(ps->name, srv_bare_name(name))) {
         srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: collection name [%s] does not "
-                 "match schema name [%s]", name, ps->name);
+                 "match schema name [%s]", srv_bare_name(name), ps->name);
         goto fail;
     }
     if (ps->n_functions || ps->n_struct_array_fields) {
