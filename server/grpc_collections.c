@@ -274,6 +274,9 @@ static int describe_collection(srv_rpc *call, coll_req *req, srv_status *err)
         r.db_name = (char *)(call->db ? call->db : "default");
         r.num_partitions = nparts;
         if (aliases) {
+            for (size_t i = 0; i < aliases->count; i++) /* names within the database */
+                memmove(aliases->names[i], srv_bare_name(aliases->names[i]),
+                        strlen(srv_bare_name(aliases->names[i])) + 1);
             r.n_aliases = aliases->count;
             r.aliases = aliases->names;
         }

@@ -360,7 +360,7 @@ json_t *srv_schema_describe(srv_ctx *ctx, const char *name, const vdb_schema *s)
     vdb_names *al;
     if (vdb_list_aliases(ctx->db, name, &al) == VDB_OK) {
         for (size_t i = 0; i < al->count; i++)
-            json_array_append_new(aliases, json_string(al->names[i]));
+            json_array_append_new(aliases, json_string(srv_bare_name(al->names[i])));
         vdb_names_free(al);
     }
     json_object_set_new(o, "aliases", aliases);

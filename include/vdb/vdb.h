@@ -215,8 +215,8 @@ VDB_EXPORT vdb_status vdb_create_alias(vdb_db *db, const char *collection, const
 VDB_EXPORT vdb_status vdb_alter_alias(vdb_db *db, const char *collection, const char *alias);
 /* VDB_ENOTFOUND if there is no such alias. A collection cannot be dropped while it has one. */
 VDB_EXPORT vdb_status vdb_drop_alias(vdb_db *db, const char *alias);
-/* The aliases of collection (a collection or an alias of it), or of all collections when it
- * is NULL, sorted. */
+/* The aliases of collection (a collection or an alias of it), or of all collections of every
+ * database when it is NULL (those of other databases qualified, "d.<alias>"), sorted. */
 VDB_EXPORT vdb_status vdb_list_aliases(vdb_db *db, const char *collection, vdb_names **out);
 /* The name of the collection alias names, into collection (n bytes; VDB_MAX_NAME_LEN + 1 is
  * always enough; VDB_ERANGE if n is too small). */

@@ -66,6 +66,7 @@ def test_databases(clean, connect, mode):
     assert client.describe_alias("x") == {"alias": "x", "collection_name": "a",
                                           "db_name": "db2"}
     assert client.describe_collection("a")["collection_name"] == "a"
+    assert client.describe_collection("x")["aliases"] == ["x"]
     client.rename_collection("b", "c")
     assert sorted(client.list_collections()) == ["a", "c"]
     with pytest.raises(libvdb.VdbError):
