@@ -243,6 +243,34 @@ test('aliases, rename and truncate', async () => {
   for (const n of [other, 'alias_renamed']) ok(await client.dropCollection({ collection_name: n }));
 });
 
+test('partition key: num_partitions hashed partitions, same answers as a scan', async () => {
+  const name = 'pkey_grpc';
+  await client.dropCollection({ collection_name: name });
+  ok(await client.createCollection({
+    collection_name: name,
+    num_partitions: 4,
+    fields: [
+      { name: 'id', data_type: DataType.Int64, is_primary_key: true },
+      { name: 'k', data_type: DataType.Int64, is_partition_key: true },
+      { name: 'v', data_type: DataType.FloatVector, dim: 2 },
+    ],
+  }), 'create');
+  const d = ok(await client.describeCollection({ collection_name: name }), 'describe');
+  assert.deepEqual(d.schema.fields.map((f) => [f.name, !!f.is_partition_key]),
+    [['id', false], ['k', true], ['v', false]]);
+  assert.equal(Number(d.num_partitions), 4);
+  const data = [];
+  for (let i = 0; i < 40; i++) data.push({ id: i, k: i % 7, v: [i, 1] });
+  ok(await client.insert({ collection_name: name, data }), 'insert');
+  const q = ok(await client.query({ collection_name: name, filter: 'k in [2, 5]',
+    output_fields: ['id'] }), 'query on the key');
+  assert.deepEqual(q.data.map((r) => Number(r.id)).sort((a, b) => a - b),
+    data.filter((r) => r.k === 2 || r.k === 5).map((r) => r.id));
+  assert.notEqual((await client.createPartition({ collection_name: name,
+    partition_name: 'p' })).code, 0, 'create partition in partition key mode');
+  ok(await client.dropCollection({ collection_name: name }), 'drop');
+});
+
 test('databases: create, list, a client per database, drop', async () => {
   const db = 'grpc_db';
   await client.dropDatabase({ db_name: db }); // left from an earlier run: may not exist
