@@ -619,8 +619,8 @@ class MilvusClient:
 
     @_api
     def rename_collection(self, old_name, new_name, target_db="", timeout=None, **kwargs):
-        """Renames a collection (not through an alias); its aliases follow it. target_db may
-        only be "" or "default" (one database per folder)."""
+        """Renames a collection (not through an alias); its aliases follow it. target_db
+        moves it to that database (it must have no aliases then)."""
         _check_kwargs("rename_collection", kwargs)
         self._name_arg("old_name", old_name)
         self._name_arg("new_name", new_name)
