@@ -249,14 +249,64 @@ int srv_req_strs(json_t *req, const char *key, const char ***out, size_t *n, jso
     return 0;
 }
 
-int srv_req_db(json_t *req, json_t **err)
+const char *srv_req_dbname(json_t *req)
+{
+    const char *db = json_string_value(json_object_get(req, "dbName"));
+    return db && *db && strcmp(db, "default") ? db : NULL;
+}
+
+const char *srv_bare_name(const char *name)
+{
+    const char *dot = name ? strchr(name, '.') : NULL;
+    return dot ? dot + 1 : name;
+}
+
+int srv_qualify(const char *db, const char *name, char *buf, size_t n)
+{
+    int len = db && *db && strcmp(db, "default") ? snprintf(buf, n, "%s.%s", db, name)
+                                                 : snprintf(buf, n, "%s", name);
+    return len < 0 || (size_t)len >= n ? -1 : 0;
+}
+
+/* Rewrites the request's names of collections and aliases as "<db>.<name>" (libvdb's
+ * qualified names, vdb.h "databases"), so handlers need not know the database. */
+static int qualify_key(json_t *req, const char *db, const char *key, json_t **err)
+{
+    const char *v;
+    if (srv_req_str(req, key, 0, &v, err))
+        return -1;
+    if (!v || !*v)
+        return 0;
+    if (strchr(v, '.')) {
+        *err = srv_err(MV_PARAMETER_INVALID, "invalid parameter: %s '%s' holds a '.'", key, v);
+        return -1;
+    }
+    char buf[600];
+    if (srv_qualify(db, v, buf, sizeof buf)) {
+        *err = srv_err(MV_PARAMETER_INVALID, "invalid parameter: %s is too long", key);
+        return -1;
+    }
+    json_object_set_new(req, key, json_string(buf));
+    return 0;
+}
+
+int srv_req_db(srv_ctx *ctx, json_t *req, json_t **err)
 {
     const char *db;
     if (srv_req_str(req, "dbName", 0, &db, err) != 0)
         return -1;
-    if (db && strcmp(db, "default")) {
+    db = srv_req_dbname(req);
+    if (!db)
+        return 0;
+    int exists = 0;
+    if (vdb_has_database(ctx->db, db, &exists) != VDB_OK || !exists) {
         *err = srv_err(MV_DATABASE_NOT_FOUND, "database not found[database=%s]", db);
         return -1;
     }
+    if (qualify_key(req, db, "collectionName", err) || qualify_key(req, db, "aliasName", err))
+        return -1;
+    /* a rename to another database names it in newDbName (the handler qualifies then) */
+    if (!json_object_get(req, "newDbName") && qualify_key(req, db, "newCollectionName", err))
+        return -1;
     return 0;
 }

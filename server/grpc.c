@@ -26,7 +26,7 @@ struct srv_grpc_method {
 #define RPC(name, fn, w, shape) {name, fn, w, shape, NULL}
 #define NOT(name, shape, note) {name, NULL, 0, shape, note}
 
-static const char NO_DB[] = "libvdb has one database per folder: only \"default\" exists";
+static const char NO_DB[] = "libvdb has no database properties";
 static const char NO_RBAC[] = "users and roles are not supported: vdb-server takes one token "
                               "(--token)";
 static const char NO_RG[] = "resource groups and replicas belong to a Milvus cluster";
@@ -82,8 +82,8 @@ static const srv_grpc_method methods[] = {
     NOT("AlterCollectionField", SHAPE_STATUS, "fields cannot be altered in libvdb"),
     NOT("AddCollectionField", SHAPE_STATUS, "fields cannot be added to a collection in libvdb"),
     NOT("AlterIndex", SHAPE_STATUS, "index properties cannot be altered in libvdb"),
-    NOT("CreateDatabase", SHAPE_STATUS, NO_DB),
-    NOT("DropDatabase", SHAPE_STATUS, NO_DB),
+    RPC("CreateDatabase", srv_rpc_create_database, 1, SHAPE_STATUS),
+    RPC("DropDatabase", srv_rpc_drop_database, 1, SHAPE_STATUS),
     NOT("AlterDatabase", SHAPE_STATUS, NO_DB),
     NOT("CreateCredential", SHAPE_STATUS, NO_RBAC),
     NOT("UpdateCredential", SHAPE_STATUS, NO_RBAC),
@@ -255,11 +255,53 @@ int srv_rpc_malformed(srv_rpc *call)
     return 1;
 }
 
-int srv_rpc_db(srv_rpc *call, const char *db_name, srv_status *err)
+/* The string field `name` of msg, or NULL when it has none. */
+static char **string_field(ProtobufCMessage *msg, const char *name)
+{
+    const ProtobufCFieldDescriptor *f =
+        protobuf_c_message_descriptor_get_field_by_name(msg->descriptor, name);
+    if (!f || f->type != PROTOBUF_C_TYPE_STRING || f->label == PROTOBUF_C_LABEL_REPEATED)
+        return NULL;
+    return (char **)((char *)msg + f->offset);
+}
+
+static int qualify_field(ProtobufCMessage *msg, const char *db, const char *name,
+                         srv_status *err)
+{
+    char **p = string_field(msg, name);
+    if (!p || !*p || !**p) /* a non-empty string is the decoder's malloc'ed copy */
+        return 0;
+    if (strchr(*p, '.'))
+        return srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: %s '%s' holds a '.'",
+                        name, *p);
+    char buf[600];
+    char *q = srv_qualify(db, *p, buf, sizeof buf) ? NULL : strdup(buf);
+    if (!q)
+        return srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: %s is too long", name);
+    free(*p);
+    *p = q;
+    return 0;
+}
+
+int srv_rpc_db(srv_rpc *call, const char *db_name, ProtobufCMessage *msg, srv_status *err)
 {
     const char *db = db_name && *db_name ? db_name : call->dbname;
-    if (db && *db && strcmp(db, "default"))
+    call->db = NULL;
+    if (!db || !*db || !strcmp(db, "default"))
+        return 0;
+    int exists = 0;
+    if (vdb_has_database(call->ctx->db, db, &exists) != VDB_OK || !exists)
         return srv_fail(err, MV_DATABASE_NOT_FOUND, "database not found[database=%s]", db);
+    call->db = db;
+    if (msg->descriptor == &milvus__proto__milvus__create_database_request__descriptor ||
+        msg->descriptor == &milvus__proto__milvus__drop_database_request__descriptor ||
+        msg->descriptor == &milvus__proto__milvus__describe_database_request__descriptor)
+        return 0; /* db_name is the database acted on */
+    char **to_db = string_field(msg, "newDBName");
+    if (qualify_field(msg, db, "collection_name", err) || qualify_field(msg, db, "alias", err) ||
+        qualify_field(msg, db, "oldName", err) ||
+        (!(to_db && *to_db && **to_db) && qualify_field(msg, db, "newName", err)))
+        return -1;
     return 0;
 }
 
@@ -331,7 +373,8 @@ void srv_grpc_run(srv_ctx *ctx, const srv_grpc_method *m, const char *dbname,
 {
     uint64_t t0 = srv_log_enabled(SRV_LOG_DEBUG) ? now_us() : 0;
     memset(out, 0, sizeof *out);
-    srv_rpc call = {ctx, msg, len, dbname ? dbname : "", m->name, out, {NULL}};
+    srv_rpc call = {.ctx = ctx, .in = msg, .len = len, .dbname = dbname ? dbname : "",
+                    .method = m->name, .out = out};
     srv_status err = {0};
     int rc = m->fn ? m->fn(&call, &err)
                    : srv_fail(&err, MV_OPERATION_NOT_SUPPORTED, "operation not supported: %s: "

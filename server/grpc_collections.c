@@ -71,31 +71,105 @@ int srv_rpc_alloc_timestamp(srv_rpc *call, srv_status *err)
     return srv_rpc_reply(call, &r.base, err);
 }
 
+/* A stable id for a database ("default" is 1, as in Milvus). */
+static int64_t database_id(const char *name)
+{
+    if (!strcmp(name, "default"))
+        return 1;
+    uint64_t h = 1469598103934665603ull;
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+        h = (h ^ *p) * 1099511628211ull;
+    return (int64_t)(h >> 2) + 2;
+}
+
 int srv_rpc_list_databases(srv_rpc *call, srv_status *err)
 {
+    vdb_names *n;
+    vdb_status st = vdb_list_databases(call->ctx->db, &n);
+    if (st != VDB_OK)
+        return srv_fail_vdb(call->ctx, err, st, NULL, 0);
     Milvus__Proto__Milvus__ListDatabasesResponse r =
         MILVUS__PROTO__MILVUS__LIST_DATABASES_RESPONSE__INIT;
-    char *names[] = {(char *)"default"};
-    uint64_t created[] = {0};
-    int64_t ids[] = {1};
+    uint64_t *created = srv_arena_alloc(&call->arena, (n->count + 1) * sizeof *created);
+    int64_t *ids = srv_arena_alloc(&call->arena, (n->count + 1) * sizeof *ids);
+    if (!created || !ids) {
+        vdb_names_free(n);
+        return srv_fail(err, MV_MEMORY_LIMIT, "memory limit exceeded");
+    }
+    for (size_t i = 0; i < n->count; i++) {
+        created[i] = 0;
+        ids[i] = database_id(n->names[i]);
+    }
     r.status = srv_pb_ok();
-    r.n_db_names = r.n_created_timestamp = r.n_db_ids = 1;
-    r.db_names = names;
+    r.n_db_names = r.n_created_timestamp = r.n_db_ids = n->count;
+    r.db_names = n->names;
     r.created_timestamp = created;
     r.db_ids = ids;
-    return srv_rpc_reply(call, &r.base, err);
+    int rc = srv_rpc_reply(call, &r.base, err);
+    vdb_names_free(n);
+    return rc;
 }
 
 static int describe_database(srv_rpc *call, Milvus__Proto__Milvus__DescribeDatabaseRequest *req,
                              srv_status *err)
 {
+    const char *name = call->db ? call->db : "default"; /* srv_rpc_db checked it exists */
     (void)req;
     Milvus__Proto__Milvus__DescribeDatabaseResponse r =
         MILVUS__PROTO__MILVUS__DESCRIBE_DATABASE_RESPONSE__INIT;
     r.status = srv_pb_ok();
-    r.db_name = (char *)"default";
-    r.dbid = 1;
+    r.db_name = (char *)name;
+    r.dbid = database_id(name);
     return srv_rpc_reply(call, &r.base, err);
+}
+
+static int db_fail(srv_rpc *call, vdb_status st, srv_status *err)
+{
+    if (st == VDB_ENOTFOUND)
+        return srv_fail(err, MV_DATABASE_NOT_FOUND, "%s", vdb_errmsg(call->ctx->db));
+    if (st == VDB_EEXIST)
+        return srv_fail(err, MV_UNEXPECTED, "%s", vdb_errmsg(call->ctx->db));
+    return srv_fail_vdb(call->ctx, err, st, NULL, 0);
+}
+
+/* db_name names the database made or dropped: not a scope, so srv_rpc_db is not asked. */
+int srv_rpc_create_database(srv_rpc *call, srv_status *err)
+{
+    Milvus__Proto__Milvus__CreateDatabaseRequest *req =
+        milvus__proto__milvus__create_database_request__unpack(NULL, call->len, call->in);
+    if (!req)
+        return srv_rpc_malformed(call);
+    int rc;
+    vdb_status st;
+    if (need_name(req->db_name, "database name", err))
+        rc = -1;
+    else if (req->n_properties)
+        rc = srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: database property '%s' "
+                      "is not supported by vdb-server", req->properties[0]->key);
+    else if ((st = vdb_create_database(call->ctx->db, req->db_name)) != VDB_OK)
+        rc = db_fail(call, st, err);
+    else
+        rc = srv_rpc_reply(call, &srv_pb_ok()->base, err);
+    milvus__proto__milvus__create_database_request__free_unpacked(req, NULL);
+    return rc;
+}
+
+int srv_rpc_drop_database(srv_rpc *call, srv_status *err)
+{
+    Milvus__Proto__Milvus__DropDatabaseRequest *req =
+        milvus__proto__milvus__drop_database_request__unpack(NULL, call->len, call->in);
+    if (!req)
+        return srv_rpc_malformed(call);
+    int rc;
+    vdb_status st;
+    if (need_name(req->db_name, "database name", err))
+        rc = -1;
+    else if ((st = vdb_drop_database(call->ctx->db, req->db_name)) != VDB_OK)
+        rc = db_fail(call, st, err);
+    else
+        rc = srv_rpc_reply(call, &srv_pb_ok()->base, err);
+    milvus__proto__milvus__drop_database_request__free_unpacked(req, NULL);
+    return rc;
 }
 HANDLER(srv_rpc_describe_database, Milvus__Proto__Milvus__DescribeDatabaseRequest,
         milvus__proto__milvus__describe_database_request, describe_database)
@@ -119,13 +193,18 @@ static int create_collection(srv_rpc *call, Milvus__Proto__Milvus__CreateCollect
     if (req->n_properties)
         return srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: collection property "
                         "'%s' is not supported by vdb-server", req->properties[0]->key);
-    if (req->num_partitions > 0)
-        return srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: num_partitions is for "
-                        "partition keys, which vdb-server does not support");
+    if (req->num_partitions < 0 || req->num_partitions > 1024)
+        return srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: num_partitions must be "
+                        "1..1024, got %lld", (long long)req->num_partitions);
     vdb_schema *s = srv_pb_schema_to_vdb(req->collection_name, &req->schema, req->shards_num,
                                          err);
     if (!s)
         return -1;
+    if (req->num_partitions > 0 &&
+        vdb_schema_set_partitions(s, (uint32_t)req->num_partitions) != VDB_OK) {
+        vdb_schema_free(s);
+        return srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: %s", vdb_errmsg(NULL));
+    }
     vdb_status st = vdb_create_collection(call->ctx->db, s);
     vdb_schema_free(s);
     if (st != VDB_OK)
@@ -191,10 +270,13 @@ static int describe_collection(srv_rpc *call, coll_req *req, srv_status *err)
         r.collectionid = collection_id(name);
         r.shards_num = (int32_t)vdb_schema_shards(s);
         r.consistency_level = MILVUS__PROTO__COMMON__CONSISTENCY_LEVEL__Strong;
-        r.collection_name = (char *)name;
-        r.db_name = (char *)"default";
+        r.collection_name = (char *)srv_bare_name(name);
+        r.db_name = (char *)(call->db ? call->db : "default");
         r.num_partitions = nparts;
         if (aliases) {
+            for (size_t i = 0; i < aliases->count; i++) /* names within the database */
+                memmove(aliases->names[i], srv_bare_name(aliases->names[i]),
+                        strlen(srv_bare_name(aliases->names[i])) + 1);
             r.n_aliases = aliases->count;
             r.aliases = aliases->names;
         }
@@ -212,7 +294,7 @@ static int show_collections(srv_rpc *call, Milvus__Proto__Milvus__ShowCollection
                             srv_status *err)
 {
     vdb_names *names;
-    vdb_status st = vdb_list_collections(call->ctx->db, &names);
+    vdb_status st = vdb_list_collections_in(call->ctx->db, call->db, &names);
     if (st != VDB_OK)
         return srv_fail_vdb(call->ctx, err, st, NULL, 0);
     size_t n = 0;
@@ -588,16 +670,16 @@ HANDLER(srv_rpc_drop_alias, alias_name_req, milvus__proto__milvus__alias_name_re
 
 static int describe_alias(srv_rpc *call, alias_name_req *req, srv_status *err)
 {
-    char coll[VDB_MAX_NAME_LEN + 1];
+    char coll[2 * VDB_MAX_NAME_LEN + 2];
     if (need_name(req->alias, "alias", err) ||
         srv_op_describe_alias(call->ctx, req->alias, coll, sizeof coll, err))
         return -1;
     Milvus__Proto__Milvus__DescribeAliasResponse r =
         MILVUS__PROTO__MILVUS__DESCRIBE_ALIAS_RESPONSE__INIT;
     r.status = srv_pb_ok();
-    r.db_name = (char *)"default";
-    r.alias = req->alias;
-    r.collection = coll;
+    r.db_name = (char *)(call->db ? call->db : "default");
+    r.alias = (char *)srv_bare_name(req->alias);
+    r.collection = (char *)srv_bare_name(coll);
     return srv_rpc_reply(call, &r.base, err);
 }
 HANDLER(srv_rpc_describe_alias, alias_name_req, milvus__proto__milvus__alias_name_request,
@@ -610,10 +692,21 @@ static int list_aliases(srv_rpc *call, coll_req *req, srv_status *err)
         return -1;
     Milvus__Proto__Milvus__ListAliasesResponse r =
         MILVUS__PROTO__MILVUS__LIST_ALIASES_RESPONSE__INIT;
+    /* this database's aliases, by their names in it */
+    size_t k = 0, dl = call->db ? strlen(call->db) : 0;
+    for (size_t i = 0; i < n->count; i++) {
+        const char *nm = n->names[i], *dot = strchr(nm, '.');
+        if (call->db ? !(dot && (size_t)(dot - nm) == dl && !strncmp(nm, call->db, dl)) : !!dot)
+            continue;
+        memmove(n->names[i], srv_bare_name(nm), strlen(srv_bare_name(nm)) + 1);
+        char *t = n->names[k];
+        n->names[k++] = n->names[i];
+        n->names[i] = t;
+    }
     r.status = srv_pb_ok();
-    r.db_name = (char *)"default";
-    r.collection_name = req->collection_name;
-    r.n_aliases = n->count;
+    r.db_name = (char *)(call->db ? call->db : "default");
+    r.collection_name = (char *)srv_bare_name(req->collection_name);
+    r.n_aliases = k;
     r.aliases = n->names;
     int rc = srv_rpc_reply(call, &r.base, err);
     vdb_names_free(n);

@@ -33,6 +33,7 @@ typedef struct srv_rpc {
     const uint8_t *in;
     size_t len;
     const char *dbname; /* the "dbname" metadata ("" if none) */
+    const char *db;     /* the request's database, checked (NULL: "default"; srv_rpc_db) */
     const char *method;
     srv_grpc_reply *out;
     srv_arena arena; /* the answer's pieces */
@@ -51,7 +52,8 @@ typedef int (*srv_rpc_fn)(srv_rpc *call, srv_status *err);
         Type *req = lower##__unpack(NULL, call->len, call->in);                             \
         if (!req)                                                                           \
             return srv_rpc_malformed(call);                                                 \
-        int rc = srv_rpc_db(call, req->db_name, err) ? -1 : impl(call, req, err);           \
+        int rc = srv_rpc_db(call, req->db_name, &req->base, err) ? -1                      \
+                                                                 : impl(call, req, err);  \
         lower##__free_unpacked(req, NULL);                                                  \
         return rc;                                                                          \
     }
@@ -60,8 +62,11 @@ typedef int (*srv_rpc_fn)(srv_rpc *call, srv_status *err);
 int srv_rpc_reply(srv_rpc *call, ProtobufCMessage *msg, srv_status *err);
 /* For a request that does not decode: gRPC INTERNAL, as gRPC servers answer it. Returns 1. */
 int srv_rpc_malformed(srv_rpc *call);
-/* The database a request names (its db_name, else the dbname metadata): only "default". */
-int srv_rpc_db(srv_rpc *call, const char *db_name, srv_status *err);
+/* The database a request names (its db_name, else the dbname metadata): "default" or one
+ * that exists (else Milvus's 800), into call->db; the request's collection_name, alias,
+ * oldName and newName (unless newDBName is set) are rewritten as "<db>.<name>", libvdb's
+ * qualified names (vdb.h, "databases"). */
+int srv_rpc_db(srv_rpc *call, const char *db_name, ProtobufCMessage *msg, srv_status *err);
 /* A success status (static; fields must not be changed). */
 pb_status *srv_pb_ok(void);
 /* Looks key up in kv pairs: its value, or NULL. */
@@ -95,6 +100,8 @@ int srv_rpc_check_health(srv_rpc *call, srv_status *err);
 int srv_rpc_alloc_timestamp(srv_rpc *call, srv_status *err);
 int srv_rpc_list_databases(srv_rpc *call, srv_status *err);
 int srv_rpc_describe_database(srv_rpc *call, srv_status *err);
+int srv_rpc_create_database(srv_rpc *call, srv_status *err);
+int srv_rpc_drop_database(srv_rpc *call, srv_status *err);
 int srv_rpc_create_collection(srv_rpc *call, srv_status *err);
 int srv_rpc_drop_collection(srv_rpc *call, srv_status *err);
 int srv_rpc_has_collection(srv_rpc *call, srv_status *err);

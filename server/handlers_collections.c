@@ -94,7 +94,7 @@ json_t *srv_collections_describe(srv_ctx *ctx, json_t *req)
 json_t *srv_collections_list(srv_ctx *ctx, json_t *req)
 {
     vdb_names *names;
-    vdb_status st = vdb_list_collections(ctx->db, &names);
+    vdb_status st = vdb_list_collections_in(ctx->db, srv_req_dbname(req), &names);
     if (st != VDB_OK)
         return srv_vdb_err(ctx, st, NULL, 0);
     json_t *a = json_array();

@@ -61,9 +61,17 @@ int srv_op_list_aliases(srv_ctx *ctx, const char *coll, vdb_names **out, srv_sta
 int srv_op_rename_collection(srv_ctx *ctx, const char *coll, const char *to,
                              const char *new_db, srv_status *err)
 {
-    if (new_db && *new_db && strcmp(new_db, "default"))
-        return srv_fail(err, MV_DATABASE_NOT_FOUND, "database not found[database=%s]: %s",
-                        new_db, "libvdb has one database per folder: only \"default\" exists");
+    char target[600];
+    if (new_db && *new_db) {
+        int exists = 0;
+        if (vdb_has_database(ctx->db, new_db, &exists) != VDB_OK || !exists)
+            return srv_fail(err, MV_DATABASE_NOT_FOUND, "database not found[database=%s]",
+                            new_db);
+        if (srv_qualify(new_db, srv_bare_name(to), target, sizeof target))
+            return srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: the new name is too "
+                            "long");
+        to = target;
+    }
     srv_write_lock(ctx);
     vdb_status st = vdb_rename_collection(ctx->db, coll, to);
     srv_write_unlock(ctx);

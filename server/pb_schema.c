@@ -81,9 +81,6 @@ static int field_from_pb(const pb_field_schema *f, int schema_auto_id, vdb_schem
                         "%s is not supported by libvdb (Bool, Int8, Int16, Int32, Int64, Float, "
                         "Double, VarChar, JSON, Array, FloatVector)", name,
                         pb_type_name(f->data_type));
-    if (f->is_partition_key)
-        return srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: field '%s': partition "
-                        "keys are not supported by vdb-server", name);
     if (f->is_clustering_key)
         return srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: field '%s': clustering "
                         "keys are not supported by vdb-server", name);
@@ -98,6 +95,7 @@ static int field_from_pb(const pb_field_schema *f, int schema_auto_id, vdb_schem
                         "params in a schema are not supported (create the index)", name);
     vdb_field_def d = {.struct_size = sizeof d, .name = name, .type = (vdb_type)f->data_type,
                        .is_primary = f->is_primary_key, .nullable = f->nullable,
+                       .is_partition_key = f->is_partition_key,
                        .description = f->description && *f->description ? f->description
                                                                          : NULL,
                        .metric = VDB_METRIC_COSINE /* Milvus's default for float vectors */};
@@ -159,9 +157,10 @@ vdb_schema *srv_pb_schema_to_vdb(const char *name, const ProtobufCBinaryData *by
         return NULL;
     }
     vdb_schema *s = NULL;
-    if (ps->name && *ps->name && strcmp(ps->name, name)) {
+    /* name is qualified with its database (srv_rpc_db), the schema's name is not */
+    if (ps->name && *ps->name && strcmp(ps->name, srv_bare_name(name))) {
         srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: collection name [%s] does not "
-                 "match schema name [%s]", name, ps->name);
+                 "match schema name [%s]", srv_bare_name(name), ps->name);
         goto fail;
     }
     if (ps->n_functions || ps->n_struct_array_fields) {
@@ -314,6 +313,7 @@ pb_schema *srv_pb_schema_from_vdb(const vdb_schema *s)
         f->fieldid = 100 + (int64_t)i;
         f->name = (char *)d.name;
         f->is_primary_key = d.is_primary;
+        f->is_partition_key = d.is_partition_key;
         f->description = (char *)(d.description ? d.description : "");
         f->data_type = (Milvus__Proto__Schema__DataType)d.type;
         f->autoid = d.auto_id;

@@ -41,6 +41,10 @@ static const srv_route routes[] = {
     {"/indexes/describe", srv_indexes_describe, 0},
     {"/indexes/list", srv_indexes_list, 0},
     {"/indexes/drop", srv_indexes_drop, 1},
+    {"/databases/create", srv_databases_create, 1, 1},
+    {"/databases/drop", srv_databases_drop, 1, 1},
+    {"/databases/list", srv_databases_list, 0, 1},
+    {"/databases/describe", srv_databases_describe, 0, 1},
 };
 
 const srv_route *srv_route_find(const char *path)
@@ -74,7 +78,8 @@ json_t *srv_dispatch(srv_ctx *ctx, const srv_route *route, const char *body, siz
         }
     }
     json_t *err = NULL;
-    json_t *resp = srv_req_db(req, &err) == 0 ? route->fn(ctx, req) : err;
+    json_t *resp = route->names_db || srv_req_db(ctx, req, &err) == 0 ? route->fn(ctx, req)
+                                                                       : err;
     json_decref(req);
     return resp;
 }

@@ -177,11 +177,7 @@ static int full_field(json_t *req, json_t *f, int auto_id, vdb_schema *s, json_t
                        "JSON, Array, FloatVector)", name, type_name);
         return -1;
     }
-    if (part_key) {
-        *err = srv_err(MV_PARAMETER_INVALID, "invalid parameter: field '%s': partition keys are "
-                                             "not supported by vdb-server", name);
-        return -1;
-    }
+    d.is_partition_key = part_key;
     if (primary)
         d.auto_id = fauto;
     if (d.type == VDB_TYPE_ARRAY) {
@@ -244,7 +240,7 @@ vdb_schema *srv_schema_from_request(json_t *req, const char *name, json_t **err)
         return NULL;
     }
     json_t *schema, *params;
-    int64_t shards = 0;
+    int64_t shards = 0, nparts = 0;
     const char *desc;
     int rc = srv_req_obj(req, "schema", NULL, &schema, err) ||
              srv_req_obj(req, "params", NULL, &params, err) ? -1
@@ -253,6 +249,17 @@ vdb_schema *srv_schema_from_request(json_t *req, const char *name, json_t **err)
                     (params && srv_req_int(params, "shardsNum", shards, &shards, err)) ||
                     srv_req_str(req, "description", 0, &desc, err)))
         rc = -1;
+    /* Milvus's params.partitionsNum (numPartitions accepted too): the hashed partitions of a
+     * collection with a partition key */
+    if (rc == 0 && (srv_req_int(req, "numPartitions", 0, &nparts, err) ||
+                    (params && (srv_req_int(params, "partitionsNum", nparts, &nparts, err) ||
+                                srv_req_int(params, "numPartitions", nparts, &nparts, err)))))
+        rc = -1;
+    if (rc == 0 && nparts && (nparts < 0 || nparts > 1024 ||
+                              vdb_schema_set_partitions(s, (uint32_t)nparts) != VDB_OK)) {
+        *err = srv_err(MV_PARAMETER_INVALID, "invalid parameter: partitionsNum must be 1..1024");
+        rc = -1;
+    }
     if (rc == 0 && shards && (shards < 0 || shards > 64 ||
                               vdb_schema_set_shards(s, (uint32_t)shards) != VDB_OK)) {
         *err = srv_err(MV_PARAMETER_INVALID, "invalid parameter: shardsNum must be 1..64");
@@ -294,7 +301,7 @@ json_t *srv_schema_describe(srv_ctx *ctx, const char *name, const vdb_schema *s)
         json_object_set_new(f, "description", json_string(d.description ? d.description : ""));
         json_object_set_new(f, "primaryKey", json_boolean(d.is_primary));
         json_object_set_new(f, "autoId", json_boolean(d.auto_id));
-        json_object_set_new(f, "partitionKey", json_false());
+        json_object_set_new(f, "partitionKey", json_boolean(d.is_partition_key));
         json_object_set_new(f, "clusteringKey", json_false());
         json_object_set_new(f, "nullable", json_boolean(d.nullable));
         if (d.type == VDB_TYPE_ARRAY)
@@ -342,7 +349,8 @@ json_t *srv_schema_describe(srv_ctx *ctx, const char *name, const vdb_schema *s)
         vdb_names_free(parts);
     }
     json_t *o = json_object();
-    json_object_set_new(o, "collectionName", json_string(vdb_schema_name(s))); /* not an alias */
+    /* not an alias; the name within its database */
+    json_object_set_new(o, "collectionName", json_string(srv_bare_name(vdb_schema_name(s))));
     json_object_set_new(o, "collectionID", json_integer(0));
     json_object_set_new(o, "description", json_string(""));
     json_object_set_new(o, "autoId", json_boolean(auto_id));
@@ -353,7 +361,7 @@ json_t *srv_schema_describe(srv_ctx *ctx, const char *name, const vdb_schema *s)
     vdb_names *al;
     if (vdb_list_aliases(ctx->db, name, &al) == VDB_OK) {
         for (size_t i = 0; i < al->count; i++)
-            json_array_append_new(aliases, json_string(al->names[i]));
+            json_array_append_new(aliases, json_string(srv_bare_name(al->names[i])));
         vdb_names_free(al);
     }
     json_object_set_new(o, "aliases", aliases);

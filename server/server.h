@@ -88,6 +88,7 @@ typedef struct srv_route {
     const char *path;  /* under /v2/vectordb, e.g. "/collections/create" */
     srv_handler fn;
     int is_write;      /* runs on the write lane: reads never queue behind it */
+    int names_db;      /* dbName names the database acted on (databases/...), not a scope */
 } srv_route;
 
 /* The route for a path under /v2/vectordb (NULL if none). */
@@ -142,11 +143,22 @@ int srv_req_bool(json_t *req, const char *key, int dflt, int *out, json_t **err)
 /* An array of strings (or one string) as a NULL-terminated vector into req (free the vector
  * only); *n gets the count. Missing: *out = NULL, *n = 0. */
 int srv_req_strs(json_t *req, const char *key, const char ***out, size_t *n, json_t **err);
-/* dbName: only "default" (or absent) exists; else *err is Milvus's 800. */
-int srv_req_db(json_t *req, json_t **err);
+/* dbName: absent or "default", or a database that exists (else *err is Milvus's 800), whose
+ * collectionName, aliasName and newCollectionName are rewritten as "<db>.<name>". */
+int srv_req_db(srv_ctx *ctx, json_t *req, json_t **err);
+/* The request's dbName (NULL when absent or "default"). */
+const char *srv_req_dbname(json_t *req);
+/* A name without its "<db>." part. */
+const char *srv_bare_name(const char *name);
+/* "<db>.<name>" (name alone for no db or "default") into buf; -1 if it does not fit. */
+int srv_qualify(const char *db, const char *name, char *buf, size_t n);
 
 /* Handlers (one file per area). */
 json_t *srv_collections_create(srv_ctx *ctx, json_t *req);
+json_t *srv_databases_create(srv_ctx *ctx, json_t *req);
+json_t *srv_databases_drop(srv_ctx *ctx, json_t *req);
+json_t *srv_databases_list(srv_ctx *ctx, json_t *req);
+json_t *srv_databases_describe(srv_ctx *ctx, json_t *req);
 json_t *srv_collections_describe(srv_ctx *ctx, json_t *req);
 json_t *srv_collections_list(srv_ctx *ctx, json_t *req);
 json_t *srv_collections_has(srv_ctx *ctx, json_t *req);

@@ -126,6 +126,14 @@ typedef struct vdb_field_def {
     const char *default_json; /* default for a missing column or a NULL, as JSON text
                                 ("5", "\"abc\"", "true"); scalar fields only */
     const char *description;
+    /* Milvus's is_partition_key: at most one scalar INT64 or VARCHAR field (not the primary
+     * key, not nullable). The collection then has vdb_schema_set_partitions hashed
+     * partitions "_default_0".."_default_<n-1>"; each row goes to the one its key hashes to
+     * (Milvus's hash: murmur3 of the 8 little-endian bytes & 0x7fffffff for INT64, CRC-32
+     * (IEEE) of the first 100 bytes for VARCHAR, modulo n). Naming partitions in writes and
+     * reads, and creating or dropping them, is then refused (VDB_EINVAL), as in Milvus; a
+     * filter `key == v`, `key in [...]` (and / or of those) reads only their partitions. */
+    int is_partition_key;
 } vdb_field_def;
 
 #ifndef __cplusplus
@@ -145,6 +153,11 @@ VDB_EXPORT vdb_status vdb_schema_set_dynamic(vdb_schema *schema, int enabled);
 /* Number of shards (log channels) of the collection: 1..64, default 1. */
 VDB_EXPORT vdb_status vdb_schema_set_shards(vdb_schema *schema, uint32_t num_shards);
 VDB_EXPORT vdb_status vdb_schema_set_description(vdb_schema *schema, const char *text);
+/* Milvus's num_partitions: the hashed partitions of a collection with a partition key,
+ * 1..1024 (default 16). Refused (at create) for a schema without a partition key. */
+VDB_EXPORT vdb_status vdb_schema_set_partitions(vdb_schema *schema, uint32_t num_partitions);
+/* The number of hashed partitions (0: the schema has no partition key). */
+VDB_EXPORT uint32_t vdb_schema_partitions(const vdb_schema *schema);
 
 /* Reading a schema (from vdb_describe_collection or one you built). */
 VDB_EXPORT const char *vdb_schema_name(const vdb_schema *schema);
@@ -171,8 +184,30 @@ typedef struct vdb_names {
     size_t count;
     char **names;
 } vdb_names;
+/* The collections of the default database (vdb_list_collections_in: of another). */
 VDB_EXPORT vdb_status vdb_list_collections(vdb_db *db, vdb_names **out);
 VDB_EXPORT void vdb_names_free(vdb_names *names);
+
+/* ---- databases ------------------------------------------------------------------------------
+ * Namespaces of collections, as Milvus's databases. "default" always exists (it cannot be
+ * created or dropped) and holds every collection named plainly, so a folder from before
+ * databases opens with all its collections there. A collection or alias of another database
+ * d is named "d.<name>" in every call that takes a collection or alias name (create through
+ * the schema's name, rename to move it); names hold no '.', so this is unambiguous, and
+ * "default.<name>" is "<name>". A qualified name is thread-friendly where a per-handle
+ * "current database" would not be. An alias names a collection of its own database. */
+/* VDB_EEXIST if it exists ("default" included); at most 64 databases, as Milvus. */
+VDB_EXPORT vdb_status vdb_create_database(vdb_db *db, const char *name);
+/* Refused for "default" (VDB_EINVAL) and while the database has collections (VDB_EINVAL,
+ * Milvus's "not empty"); VDB_ENOTFOUND if there is none. */
+VDB_EXPORT vdb_status vdb_drop_database(vdb_db *db, const char *name);
+/* "default" first, then the others sorted. */
+VDB_EXPORT vdb_status vdb_list_databases(vdb_db *db, vdb_names **out);
+VDB_EXPORT vdb_status vdb_has_database(vdb_db *db, const char *name, int *exists);
+/* The collections of database (NULL: "default"), by their names in it (unqualified), sorted;
+ * VDB_ENOTFOUND if there is no such database. */
+VDB_EXPORT vdb_status vdb_list_collections_in(vdb_db *db, const char *database,
+                                              vdb_names **out);
 
 VDB_EXPORT vdb_status vdb_create_partition(vdb_db *db, const char *collection, const char *name);
 /* "_default" cannot be dropped. The partition's rows go with it. */
@@ -193,8 +228,8 @@ VDB_EXPORT vdb_status vdb_create_alias(vdb_db *db, const char *collection, const
 VDB_EXPORT vdb_status vdb_alter_alias(vdb_db *db, const char *collection, const char *alias);
 /* VDB_ENOTFOUND if there is no such alias. A collection cannot be dropped while it has one. */
 VDB_EXPORT vdb_status vdb_drop_alias(vdb_db *db, const char *alias);
-/* The aliases of collection (a collection or an alias of it), or of all collections when it
- * is NULL, sorted. */
+/* The aliases of collection (a collection or an alias of it), or of all collections of every
+ * database when it is NULL (those of other databases qualified, "d.<alias>"), sorted. */
 VDB_EXPORT vdb_status vdb_list_aliases(vdb_db *db, const char *collection, vdb_names **out);
 /* The name of the collection alias names, into collection (n bytes; VDB_MAX_NAME_LEN + 1 is
  * always enough; VDB_ERANGE if n is too small). */
@@ -508,6 +543,9 @@ typedef struct vdb_stats {
      * "Damage") the log cut off this collection's channels since the database opened; each
      * cut is also a line on stderr. Counted by the local WAL; 0 with other log backends. */
     uint64_t torn_tails;
+    /* segments searched or scanned by searches, queries and counts of the collection since
+     * it was opened (or created): shows partition-key pruning */
+    uint64_t read_segments;
 } vdb_stats;
 
 VDB_EXPORT vdb_status vdb_collection_stats(vdb_db *db, const char *collection, vdb_stats *out);

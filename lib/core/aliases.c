@@ -15,9 +15,13 @@
 static vdb_status check_pair(vdb_db *db, const char *collection, const char *alias,
                              vdb_collection **c)
 {
-    if (!vdb_name_valid(alias))
+    if (!vdb_qualified_valid(alias))
         return vdb_set_errmsg(VDB_EINVAL, "alias '%s' is invalid: use 1..255 letters, digits "
                               "or '_', starting with a letter or '_'", alias);
+    if (!vdb_same_database(alias, vdb_qualified_canon(collection)))
+        return vdb_set_errmsg(VDB_EINVAL, "alias '%s' and collection '%s' are in different "
+                              "databases: an alias names a collection of its own database",
+                              alias, collection);
     if (vdb_catalog_find_exact(&db->catalog, alias))
         return vdb_set_errmsg(VDB_EEXIST, "alias '%s' is the name of a collection: an alias "
                               "must differ from every collection name", alias);
@@ -55,6 +59,7 @@ vdb_status vdb_create_alias(vdb_db *db, const char *collection, const char *alia
     vdb_err_clear();
     VDB_CHECK_ARG(db && collection && alias, "vdb_create_alias: db, collection or alias is "
                   "NULL");
+    alias = vdb_qualified_canon(alias);
     vdb_lock_wr(&db->catalog.lock, VDB_RANK_CATALOG);
     vdb_collection *c;
     char *name = NULL;
@@ -90,6 +95,7 @@ vdb_status vdb_alter_alias(vdb_db *db, const char *collection, const char *alias
     vdb_err_clear();
     VDB_CHECK_ARG(db && collection && alias, "vdb_alter_alias: db, collection or alias is "
                   "NULL");
+    alias = vdb_qualified_canon(alias);
     vdb_lock_wr(&db->catalog.lock, VDB_RANK_CATALOG);
     vdb_collection *c;
     vdb_alias *a = NULL;
@@ -110,6 +116,7 @@ vdb_status vdb_drop_alias(vdb_db *db, const char *alias)
 {
     vdb_err_clear();
     VDB_CHECK_ARG(db && alias, "vdb_drop_alias: db or alias is NULL");
+    alias = vdb_qualified_canon(alias);
     vdb_lock_wr(&db->catalog.lock, VDB_RANK_CATALOG);
     vdb_status st = VDB_OK;
     vdb_alias *a = vdb_catalog_find_alias(&db->catalog, alias);
@@ -204,7 +211,8 @@ static int load_alias(void *arg, const char *key, const void *val, size_t len)
         target[len] = 0;
         c = vdb_catalog_find_exact(l->cat, target);
     }
-    if (!c || !vdb_name_valid(alias) || vdb_catalog_find(l->cat, alias)) {
+    if (!c || !vdb_qualified_valid(alias) || !vdb_same_database(alias, c->name) ||
+        vdb_catalog_find(l->cat, alias)) {
         l->st = vdb_set_errmsg(VDB_ECORRUPT, "meta key %s: the alias names no collection, or "
                                "its name is taken", key);
         return 1;

@@ -1,6 +1,7 @@
 /* Log records applied to segments: the record bodies (a shard's part of an insert, the keys
  * of a delete) and what applying one does, shared by the write path and recovery's replay. */
 #include "core/apply.h"
+#include "core/partkey.h"
 #include "core/ids.h"
 
 /* ---- record bodies: the columns of one shard's part ---- */
@@ -58,29 +59,64 @@ vdb_status vdb_decode_delete(const vdb_collection *c, const void *body, size_t l
 
 /* ---- applying records to segments ---- */
 
-vdb_status vdb_apply_prepare(vdb_db *db, vdb_collection *c, const vdb_rec_header *h,
-                             const vdb_column *cols, size_t rows)
+/* One run of rows [from, from + rows) of a record, all of partition slot `slot`. */
+static vdb_status prepare_run(vdb_db *db, vdb_collection *c, uint32_t shard, int slot,
+                              const vdb_column *cols, size_t from, size_t rows)
 {
-    int slot = vdb_partition_slot(c, h->partition_id);
-    if (slot < 0)
-        return VDB_OK; /* a dropped partition: nothing to apply */
     vdb_segment *s = NULL;
     vdb_status st = VDB_OK;
-    if (!c->shards[h->shard].growing[slot]) {
+    if (!c->shards[shard].growing[slot]) {
         uint64_t id;
         st = vdb_ids_alloc(db, 1, &id);
         if (st == VDB_OK)
-            st = vdb_segment_new(id, h->partition_id, h->shard, &c->layout, &s);
+            st = vdb_segment_new(id, c->parts[slot].id, shard, &c->layout, &s);
         if (st != VDB_OK)
             return st;
     }
     /* reserving may move the growing segment's arrays: readers must not be looking */
     vdb_lock_wr(&c->lock, VDB_RANK_COLL);
     if (s)
-        c->shards[h->shard].growing[slot] = s;
-    st = vdb_segment_reserve(c->shards[h->shard].growing[slot], cols, 0, rows);
+        c->shards[shard].growing[slot] = s;
+    st = vdb_segment_reserve(c->shards[shard].growing[slot], cols, from, rows);
     vdb_unlock_rw(&c->lock, VDB_RANK_COLL);
     return st;
+}
+
+/* A record of a collection with a partition key (partition_id 0): its rows in runs of one
+ * partition each (the writer grouped them); the run starting at *from, its slot into *slot. */
+static size_t key_run(const vdb_collection *c, const vdb_column *cols, size_t from,
+                      size_t rows, int *slot)
+{
+    const vdb_column *key = &cols[c->schema->pkey];
+    *slot = (int)vdb_key_slot(c, key, from);
+    size_t end = from + 1;
+    while (end < rows && (int)vdb_key_slot(c, key, end) == *slot)
+        end++;
+    return end - from;
+}
+
+static bool by_key(const vdb_collection *c, const vdb_rec_header *h)
+{
+    return h->partition_id == 0 && vdb_has_partition_key(c) && c->nparts;
+}
+
+vdb_status vdb_apply_prepare(vdb_db *db, vdb_collection *c, const vdb_rec_header *h,
+                             const vdb_column *cols, size_t rows)
+{
+    if (by_key(c, h)) {
+        vdb_status st = VDB_OK;
+        for (size_t r = 0; r < rows && st == VDB_OK;) {
+            int slot;
+            size_t n = key_run(c, cols, r, rows, &slot);
+            st = prepare_run(db, c, h->shard, slot, cols, r, n);
+            r += n;
+        }
+        return st;
+    }
+    int slot = vdb_partition_slot(c, h->partition_id);
+    if (slot < 0)
+        return VDB_OK; /* a dropped partition: nothing to apply */
+    return prepare_run(db, c, h->shard, slot, cols, 0, rows);
 }
 
 /* Records the delete of pk at ts in s when s is in the partition (0: any) and may hold pk. */
@@ -121,15 +157,19 @@ vdb_status vdb_apply_insert(vdb_collection *c, const vdb_rec_header *h, const vd
     vdb_status st = VDB_OK;
     if (h->flags & VDB_REC_FLAG_UPSERT)
         st = vdb_apply_delete(c, h->shard, 0, &cols[c->schema->pk], h->ts, pos);
-    int slot = vdb_partition_slot(c, h->partition_id);
-    if (st == VDB_OK && slot >= 0) { /* slot < 0: the partition was dropped since */
+    bool key = by_key(c, h);
+    int slot = key ? 0 : vdb_partition_slot(c, h->partition_id);
+    /* slot < 0: the partition was dropped since */
+    for (size_t r = 0; st == VDB_OK && slot >= 0 && r < rows;) {
+        size_t n = key ? key_run(c, cols, r, rows, &slot) : rows;
         vdb_segment *s = c->shards[h->shard].growing[slot];
         if (!s)
             return vdb_set_errmsg(VDB_EINVAL, "no growing segment for shard %u of '%s' "
                                   "(vdb_apply_prepare first)", h->shard, c->name);
-        st = vdb_segment_append(s, cols, 0, rows, h->ts);
+        st = vdb_segment_append(s, cols, r, n, h->ts);
         if (st == VDB_OK)
             vdb_segment_set_end_pos(s, pos);
+        r += n;
     }
     if (st == VDB_OK) {
         c->shards[h->shard].last_pos = pos;

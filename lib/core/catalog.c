@@ -15,12 +15,16 @@ void vdb_catalog_destroy(vdb_catalog *cat)
     for (size_t i = 0; i < cat->naliases; i++)
         vdb_free(cat->aliases[i].name);
     vdb_free(cat->aliases);
+    for (size_t i = 0; i < cat->ndbs; i++)
+        vdb_free(cat->dbs[i]);
+    vdb_free(cat->dbs);
     pthread_rwlock_destroy(&cat->lock);
     *cat = (vdb_catalog){0};
 }
 
 vdb_collection *vdb_catalog_find_exact(const vdb_catalog *cat, const char *name)
 {
+    name = vdb_qualified_canon(name);
     for (size_t i = 0; name && i < cat->n; i++)
         if (!strcmp(cat->colls[i]->name, name))
             return cat->colls[i];
@@ -29,6 +33,7 @@ vdb_collection *vdb_catalog_find_exact(const vdb_catalog *cat, const char *name)
 
 vdb_alias *vdb_catalog_find_alias(const vdb_catalog *cat, const char *name)
 {
+    name = vdb_qualified_canon(name);
     for (size_t i = 0; name && i < cat->naliases; i++)
         if (!strcmp(cat->aliases[i].name, name))
             return &cat->aliases[i];

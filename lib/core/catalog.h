@@ -19,13 +19,16 @@ typedef struct vdb_catalog {
     vdb_collection **colls;
     size_t naliases, aliases_cap;
     vdb_alias *aliases;
+    size_t ndbs, dbs_cap;    /* the databases besides "default" (databases.c) */
+    char **dbs;
 } vdb_catalog;
 
 void vdb_catalog_init(vdb_catalog *cat);
 /* Frees every collection and the list. */
 void vdb_catalog_destroy(vdb_catalog *cat);
 /* The collection named name, or that the alias name names, or NULL (lock held). Every call
- * that takes a collection name resolves it here, so every one accepts an alias. */
+ * that takes a collection name resolves it here, so every one accepts an alias, and the
+ * qualified names of databases.c ("default.<c>" is "<c>"). */
 vdb_collection *vdb_catalog_find(const vdb_catalog *cat, const char *name);
 /* The collection of exactly that name (aliases not looked at), or NULL. */
 vdb_collection *vdb_catalog_find_exact(const vdb_catalog *cat, const char *name);

@@ -88,6 +88,7 @@ typedef struct vdb_collection {
     vdb_shard *shards;
     size_t nsealed, sealed_cap;
     vdb_segment **sealed;
+    uint64_t read_segments;  /* segments picked by reads (atomic; vdb_stats.read_segments) */
 } vdb_collection;
 
 /* A collection in memory with no partitions yet (schema is copied). incarnation (its creation

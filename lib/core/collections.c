@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "core/databases.h"
 #include "core/ddl.h"
 #include "core/events.h"
 #include "core/ids.h"
@@ -36,14 +37,26 @@ vdb_status vdb_create_collection(vdb_db *db, const vdb_schema *schema)
         st = vdb_set_errmsg(VDB_EEXIST, "collection '%s' already exists", schema->name);
         goto done;
     }
+    if ((st = vdb_check_database_of(&db->catalog, schema->name)) != VDB_OK)
+        goto done;
     uint64_t ids, born;
     /* the slot in the list first: nothing can fail once the meta store has it */
     if ((st = vdb_catalog_reserve(&db->catalog)) != VDB_OK)
         goto done;
-    if ((st = vdb_ids_alloc(db, 2, &ids)) != VDB_OK ||
+    /* a partition key: "_default_0".."_default_<n-1>" in slot order (partkey.h) */
+    uint32_t nkey = vdb_schema_partitions(schema);
+    if ((st = vdb_ids_alloc(db, 2 + nkey, &ids)) != VDB_OK ||
         (st = vdb_tso_next(db->tso, &born)) != VDB_OK ||
-        (st = vdb_collection_new(schema, ids, born, &c)) != VDB_OK ||
-        (st = vdb_collection_add_partition(c, VDB_DEFAULT_PARTITION, ids + 1)) != VDB_OK ||
+        (st = vdb_collection_new(schema, ids, born, &c)) != VDB_OK)
+        goto done;
+    if (!nkey)
+        st = vdb_collection_add_partition(c, VDB_DEFAULT_PARTITION, ids + 1);
+    for (uint32_t i = 0; i < nkey && st == VDB_OK; i++) {
+        char pname[64];
+        snprintf(pname, sizeof pname, "%s_%u", VDB_DEFAULT_PARTITION, i);
+        st = vdb_collection_add_partition(c, pname, ids + 1 + i);
+    }
+    if (st != VDB_OK ||
         (st = vdb_collection_encode(c, NULL, -1, &b)) != VDB_OK ||
         (st = vdb_ddl_log(db, "create_collection", c->name, c->id)) != VDB_OK)
         goto done;
@@ -194,8 +207,10 @@ vdb_status vdb_rename_collection(vdb_db *db, const char *name, const char *new_n
     vdb_err_clear();
     VDB_CHECK_ARG(db && name && new_name, "vdb_rename_collection: db, name or new_name is "
                   "NULL");
-    VDB_CHECK_ARG(vdb_name_valid(new_name), "new collection name '%s' is invalid: use 1..255 "
-                  "letters, digits or '_', starting with a letter or '_'", new_name);
+    VDB_CHECK_ARG(vdb_qualified_valid(new_name), "new collection name '%s' is invalid: use "
+                  "1..255 letters, digits or '_', starting with a letter or '_' "
+                  "(\"<database>.<name>\" to move it to another database)", new_name);
+    new_name = vdb_qualified_canon(new_name);
     vdb_lock_wr(&db->catalog.lock, VDB_RANK_CATALOG);
     vdb_collection *c = vdb_catalog_find_exact(&db->catalog, name);
     vdb_alias *a = c ? NULL : vdb_catalog_find_alias(&db->catalog, name);
@@ -212,7 +227,7 @@ vdb_status vdb_rename_collection(vdb_db *db, const char *name, const char *new_n
         st = vdb_catalog_lookup(&db->catalog, name, &c);
         goto done;
     }
-    if (!strcmp(name, new_name)) {
+    if (!strcmp(c->name, new_name)) {
         st = vdb_set_errmsg(VDB_EINVAL, "cannot rename collection '%s': the new name is the "
                             "old one", name);
         goto done;
@@ -224,6 +239,13 @@ vdb_status vdb_rename_collection(vdb_db *db, const char *name, const char *new_n
                             vdb_catalog_find_exact(&db->catalog, new_name) ? "collection"
                                                                            : "alias",
                             new_name);
+        goto done;
+    }
+    if ((st = vdb_check_database_of(&db->catalog, new_name)) != VDB_OK)
+        goto done;
+    if (!vdb_same_database(c->name, new_name) && vdb_catalog_count_aliases(&db->catalog, c)) {
+        st = vdb_set_errmsg(VDB_EINVAL, "cannot move collection '%s' to another database "
+                            "while it has aliases; drop them first", name);
         goto done;
     }
     if (!(n1 = vdb_strdup(new_name)) || !(n2 = vdb_strdup(new_name))) {
@@ -378,31 +400,7 @@ vdb_status vdb_describe_collection(vdb_db *db, const char *name, vdb_schema **ou
     return st;
 }
 
-static int name_cmp(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 vdb_status vdb_list_collections(vdb_db *db, vdb_names **out)
 {
-    vdb_err_clear();
-    VDB_CHECK_ARG(db && out, "vdb_list_collections: db or out is NULL");
-    *out = NULL;
-    vdb_lock_rd(&db->catalog.lock, VDB_RANK_CATALOG);
-    vdb_status st = vdb_names_new(db->catalog.n, out);
-    for (size_t i = 0; st == VDB_OK && i < db->catalog.n; i++) {
-        if (!((*out)->names[i] = vdb_strdup(db->catalog.colls[i]->name)))
-            st = vdb_set_errmsg(VDB_ENOMEM, "out of memory");
-        (*out)->count = i + 1;
-    }
-    vdb_unlock_rw(&db->catalog.lock, VDB_RANK_CATALOG);
-    if (st != VDB_OK) {
-        vdb_names_free(*out);
-        *out = NULL;
-        return st;
-    }
-    qsort((*out)->names, (*out)->count, sizeof(char *), name_cmp);
-    return VDB_OK;
+    return vdb_list_collections_in(db, VDB_DEFAULT_DATABASE, out); /* databases.c */
 }
-
-

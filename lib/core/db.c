@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/databases.h"
 #include "core/compact.h"
 #include "core/ids.h"
 #include "core/recovery.h"
@@ -344,6 +345,8 @@ vdb_status vdb_open(const char *path, const vdb_options *opts, vdb_db **out)
         st = vdb_ids_load(db);
     if (st == VDB_OK)
         st = vdb_recover(db);
+    if (st == VDB_OK)
+        st = vdb_load_databases(db);
     if (st == VDB_OK && (o.compaction_interval_ms || o.segment_idle_seal_ms)) {
         if (pthread_create(&db->bg, NULL, background, db) != 0)
             st = vdb_set_errmsg(VDB_EIO, "could not start the background thread");

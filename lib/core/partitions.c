@@ -5,6 +5,7 @@
 #include "core/ddl.h"
 #include "core/ids.h"
 #include "core/names.h"
+#include "core/partkey.h"
 #include "core/segment_index.h"
 
 vdb_status vdb_list_partitions(vdb_db *db, const char *collection, vdb_names **out)
@@ -48,7 +49,10 @@ vdb_status vdb_create_partition(vdb_db *db, const char *collection, const char *
         goto out;
     vdb_lock_mu(&c->write_mu, VDB_RANK_WRITE);
     uint64_t id;
-    if (vdb_partition_by_name(c, name) >= 0)
+    if (vdb_has_partition_key(c))
+        st = vdb_set_errmsg(VDB_EINVAL, "disable create partition if partition key mode is "
+                            "used (collection '%s')", collection);
+    else if (vdb_partition_by_name(c, name) >= 0)
         st = vdb_set_errmsg(VDB_EEXIST, "partition '%s' already exists in '%s'", name,
                             collection);
     else if (c->nparts >= VDB_MAX_PARTITIONS)
@@ -93,6 +97,11 @@ vdb_status vdb_drop_partition(vdb_db *db, const char *collection, const char *na
         goto out;
     vdb_lock_mu(&c->write_mu, VDB_RANK_WRITE);
     int slot = vdb_partition_by_name(c, name);
+    if (vdb_has_partition_key(c)) {
+        st = vdb_set_errmsg(VDB_EINVAL, "disable drop partition if partition key mode is used "
+                            "(collection '%s')", collection);
+        goto unlock;
+    }
     if (slot < 0) {
         st = vdb_set_errmsg(VDB_ENOTFOUND, "partition '%s' does not exist in '%s'", name,
                             collection);

@@ -1,6 +1,7 @@
 /* Reads and deletes by filter: query (rows that pass, with limit and offset), count, and
  * delete_where (the matching keys deleted at one timestamp). */
 #include "core/filter.h"
+#include "core/partkey.h"
 #include "core/readpath.h"
 #include "core/result.h"
 #include "core/write.h"
@@ -18,7 +19,11 @@ static vdb_status for_each_match(vdb_collection *c, const vdb_expr *filter, uint
     vdb_status st = want ? vdb_pick_partitions(c, read, want)
                          : vdb_set_errmsg(VDB_ENOMEM, "out of memory");
     if (st == VDB_OK)
+        vdb_key_prune(c, filter, want);
+    if (st == VDB_OK)
         st = vdb_pick_segments(c, want, UINT32_MAX, &set);
+    if (st == VDB_OK)
+        __atomic_add_fetch(&c->read_segments, set.n, __ATOMIC_RELAXED);
     for (size_t i = 0; i < set.n && st == VDB_OK; i++) {
         vdb_segment *s = set.segs[i];
         size_t rows = vdb_segment_rows(s);

@@ -1,6 +1,7 @@
 /* What every read shares: the timestamp it reads at (travel timestamp or consistency level),
  * and the segments of the partitions it covers. */
 #include "core/ids.h"
+#include "core/partkey.h"
 #include "core/readpath.h"
 
 /* The timestamp a read sees, from its travel timestamp or consistency level. */
@@ -39,6 +40,8 @@ vdb_status vdb_pick_partitions(const vdb_collection *c, const vdb_read_opts *r, 
             want[i] = true;
         return VDB_OK;
     }
+    if (vdb_has_partition_key(c))
+        return vdb_key_refuse_partitions(c);
     for (size_t i = 0; i < r->n_partitions; i++) {
         int slot = r->partitions[i] ? vdb_partition_by_name(c, r->partitions[i]) : -1;
         if (slot < 0)

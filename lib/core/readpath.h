@@ -12,7 +12,7 @@ typedef struct vdb_seg_set {
 /* The timestamp a read sees, from its travel timestamp or consistency level. */
 vdb_status vdb_read_ts(vdb_db *db, const vdb_read_opts *r, uint64_t *T);
 /* want[slot] = true for the partitions r names (all when none); VDB_ENOTFOUND names one that
- * does not exist. */
+ * does not exist; naming any in a collection with a partition key is VDB_EINVAL. */
 vdb_status vdb_pick_partitions(const vdb_collection *c, const vdb_read_opts *r, bool *want);
 /* The segments of the wanted partitions (shard: only that one; UINT32_MAX: all); c->lock held.
  * out->segs is freed with vdb_free. */

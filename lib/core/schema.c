@@ -17,14 +17,56 @@ bool vdb_name_valid(const char *name)
     return true;
 }
 
+static bool part_valid(const char *p, size_t n)
+{
+    char buf[VDB_MAX_NAME + 1];
+    if (n > VDB_MAX_NAME)
+        return false;
+    memcpy(buf, p, n);
+    buf[n] = 0;
+    return vdb_name_valid(buf);
+}
+
+bool vdb_qualified_valid(const char *name)
+{
+    if (!name)
+        return false;
+    const char *dot = strchr(name, '.');
+    if (!dot)
+        return vdb_name_valid(name);
+    return part_valid(name, (size_t)(dot - name)) && vdb_name_valid(dot + 1);
+}
+
+const char *vdb_qualified_canon(const char *name)
+{
+    size_t n = strlen(VDB_DEFAULT_DATABASE);
+    if (name && !strncmp(name, VDB_DEFAULT_DATABASE, n) && name[n] == '.')
+        return name + n + 1;
+    return name;
+}
+
+size_t vdb_qualified_db_len(const char *name)
+{
+    const char *dot = name ? strchr(name, '.') : NULL;
+    return dot ? (size_t)(dot - name) : 0;
+}
+
+bool vdb_same_database(const char *a, const char *b)
+{
+    size_t n = vdb_qualified_db_len(a);
+    return n == vdb_qualified_db_len(b) && !strncmp(a, b, n);
+}
+
 vdb_status vdb_schema_new(const char *name, vdb_schema **out)
 {
     vdb_err_clear();
     VDB_CHECK_ARG(out, "vdb_schema_new: out is NULL");
     *out = NULL;
-    VDB_CHECK_ARG(vdb_name_valid(name),
+    VDB_CHECK_ARG(vdb_qualified_valid(name),
                   "collection name '%s' is invalid: use 1..255 letters, digits or '_', "
-                  "starting with a letter or '_'", name ? name : "(null)");
+                  "starting with a letter or '_' (\"<database>.<name>\" for a collection of "
+                  "another database)", name ? name : "(null)");
+    name = vdb_qualified_canon(name);
     vdb_schema *s = vdb_calloc(1, sizeof *s);
     if (!s || !(s->name = vdb_strdup(name))) {
         vdb_free(s);
@@ -32,6 +74,7 @@ vdb_status vdb_schema_new(const char *name, vdb_schema **out)
     }
     s->shards = 1;
     s->pk = -1;
+    s->pkey = -1;
     *out = s;
     return VDB_OK;
 }
@@ -138,6 +181,21 @@ static vdb_status check_field(const vdb_schema *s, const vdb_field_def *d)
     } else if (d->auto_id) {
         return vdb_set_errmsg(VDB_EINVAL, "field '%s': auto_id applies to the primary key only", n);
     }
+    if (d->is_partition_key) {
+        if (s->pkey >= 0)
+            return vdb_set_errmsg(VDB_EINVAL, "field '%s': there are more than one partition "
+                                  "key ('%s' is one already)", n, s->fields[s->pkey].def.name);
+        if (d->type != VDB_TYPE_INT64 && d->type != VDB_TYPE_VARCHAR)
+            return vdb_set_errmsg(VDB_EINVAL, "field '%s': the data type of a partition key "
+                                  "should be Int64 or VarChar, not %s", n,
+                                  vdb_type_name(d->type));
+        if (d->is_primary)
+            return vdb_set_errmsg(VDB_EINVAL, "field '%s': the partition key field cannot be "
+                                  "the primary key", n);
+        if (d->nullable)
+            return vdb_set_errmsg(VDB_EINVAL, "field '%s': a partition key field cannot be "
+                                  "nullable", n);
+    }
     if (d->default_json && (d->type == VDB_TYPE_ARRAY || d->type == VDB_TYPE_JSON))
         return vdb_set_errmsg(VDB_EINVAL, "field '%s': defaults are for scalar fields only", n);
     return VDB_OK;
@@ -193,6 +251,8 @@ vdb_status vdb_schema_add_field(vdb_schema *s, const vdb_field_def *in)
         return st;
     if (d->is_primary)
         s->pk = (int)s->nfields;
+    if (d->is_partition_key)
+        s->pkey = (int)s->nfields;
     s->nfields++;
     return VDB_OK;
 }
@@ -227,6 +287,23 @@ vdb_status vdb_schema_set_description(vdb_schema *s, const char *text)
     return VDB_OK;
 }
 
+vdb_status vdb_schema_set_partitions(vdb_schema *s, uint32_t n)
+{
+    vdb_err_clear();
+    VDB_CHECK_ARG(s, "vdb_schema_set_partitions: schema is NULL");
+    VDB_CHECK_ARG(n >= 1 && n <= VDB_MAX_KEY_PARTITIONS, "num_partitions must be 1..%d, got %u",
+                  VDB_MAX_KEY_PARTITIONS, n);
+    s->key_parts = n;
+    return VDB_OK;
+}
+
+uint32_t vdb_schema_partitions(const vdb_schema *s)
+{
+    if (!s || s->pkey < 0)
+        return 0;
+    return s->key_parts ? s->key_parts : VDB_DEFAULT_KEY_PARTITIONS;
+}
+
 const char *vdb_schema_name(const vdb_schema *s) { return s ? s->name : NULL; }
 size_t vdb_schema_field_count(const vdb_schema *s) { return s ? s->nfields : 0; }
 int vdb_schema_dynamic(const vdb_schema *s) { return s && s->dynamic; }
@@ -248,6 +325,9 @@ vdb_status vdb_schema_check_complete(const vdb_schema *s)
 {
     if (s->pk < 0)
         return vdb_set_errmsg(VDB_EINVAL, "collection '%s' has no primary key field", s->name);
+    if (s->key_parts && s->pkey < 0)
+        return vdb_set_errmsg(VDB_EINVAL, "collection '%s': num_partitions should only be "
+                              "specified with partition key field enabled", s->name);
     size_t nvec = 0;
     for (size_t i = 0; i < s->nfields; i++)
         nvec += s->fields[i].def.type == VDB_TYPE_FLOAT_VECTOR;
@@ -261,7 +341,9 @@ vdb_status vdb_schema_check_complete(const vdb_schema *s)
 
 void vdb_schema_encode(const vdb_schema *s, vdb_buf *b)
 {
-    vdb_buf_u32(b, 1); /* schema encoding version */
+    /* schema encoding version: 2 adds num_partitions (written only with a partition key, so
+     * other schemas stay readable by older libraries) */
+    vdb_buf_u32(b, s->pkey >= 0 ? 2 : 1);
     vdb_buf_str(b, s->name);
     vdb_buf_str(b, s->description);
     vdb_buf_u8(b, s->dynamic);
@@ -277,10 +359,13 @@ void vdb_schema_encode(const vdb_schema *s, vdb_buf *b)
         vdb_buf_u32(b, d->max_length);
         vdb_buf_u32(b, d->max_capacity);
         vdb_buf_u8(b, (uint8_t)((d->is_primary ? 1 : 0) | (d->auto_id ? 2 : 0) |
-                                (d->nullable ? 4 : 0) | (d->default_json ? 8 : 0)));
+                                (d->nullable ? 4 : 0) | (d->default_json ? 8 : 0) |
+                                (d->is_partition_key ? 16 : 0)));
         vdb_buf_str(b, d->default_json);
         vdb_buf_str(b, d->description);
     }
+    if (s->pkey >= 0)
+        vdb_buf_u32(b, s->key_parts);
 }
 
 vdb_status vdb_schema_decode(vdb_rd *r, vdb_schema **out)
@@ -288,7 +373,8 @@ vdb_status vdb_schema_decode(vdb_rd *r, vdb_schema **out)
     vdb_schema *s = NULL;
     char *name = NULL, *desc = NULL;
     vdb_status st = VDB_ECORRUPT;
-    if (vdb_rd_u32(r) != 1)
+    uint32_t version = vdb_rd_u32(r);
+    if (version != 1 && version != 2)
         return vdb_set_errmsg(VDB_EVERSION, "schema written by an unknown version");
     name = vdb_rd_str(r);
     desc = vdb_rd_str(r);
@@ -313,6 +399,7 @@ vdb_status vdb_schema_decode(vdb_rd *r, vdb_schema **out)
         d.is_primary = flags & 1;
         d.auto_id = (flags & 2) != 0;
         d.nullable = (flags & 4) != 0;
+        d.is_partition_key = (flags & 16) != 0;
         char *dj = vdb_rd_str(r), *fd = vdb_rd_str(r);
         d.default_json = (flags & 8) ? dj : NULL;
         d.description = fd && *fd ? fd : NULL;
@@ -323,7 +410,9 @@ vdb_status vdb_schema_decode(vdb_rd *r, vdb_schema **out)
         if (st != VDB_OK)
             goto fail;
     }
-    if (r->err) {
+    if (version == 2)
+        s->key_parts = vdb_rd_u32(r);
+    if (r->err || s->key_parts > VDB_MAX_KEY_PARTITIONS || (version == 2) != (s->pkey >= 0)) {
         st = VDB_ECORRUPT;
         goto fail;
     }

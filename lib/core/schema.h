@@ -24,7 +24,12 @@ struct vdb_schema {
     size_t nfields;
     vdb_field *fields;
     int pk;                /* index of the primary key, -1 until added */
+    int pkey;              /* index of the partition key field, -1: none */
+    uint32_t key_parts;    /* num_partitions as set (0: the default) */
 };
+
+#define VDB_DEFAULT_KEY_PARTITIONS 16
+#define VDB_MAX_KEY_PARTITIONS 1024
 
 vdb_status vdb_schema_copy(const vdb_schema *src, vdb_schema **out);
 /* Every check that needs the whole schema (a primary key, a vector field). */
@@ -35,5 +40,15 @@ int vdb_schema_find(const vdb_schema *s, const char *name);
 /* Collection, partition and field names: 1..255 letters, digits or '_', not starting with
  * a digit. */
 bool vdb_name_valid(const char *name);
+/* Collection and alias names: a name, or "<database>.<name>" (databases.c); "default.<name>"
+ * is "<name>". */
+bool vdb_qualified_valid(const char *name);
+/* The canonical form: "default.<name>" -> "<name>" (a pointer into name). */
+const char *vdb_qualified_canon(const char *name);
+/* The length of the database part ("db" of "db.c"; 0: the default database). */
+size_t vdb_qualified_db_len(const char *name);
+/* Whether two canonical names are in the same database. */
+bool vdb_same_database(const char *a, const char *b);
+#define VDB_DEFAULT_DATABASE "default"
 
 #endif

@@ -9,6 +9,7 @@
 
 #include "core/filter.h"
 #include "core/group.h"
+#include "core/partkey.h"
 #include "core/readpath.h"
 #include "core/result.h"
 #include "core/search.h"
@@ -474,9 +475,11 @@ vdb_status vdb_search_at(vdb_db *db, const vdb_search_req *req_full, uint64_t T_
         st = vdb_set_errmsg(VDB_ENOMEM, "out of memory");
         goto out;
     }
-    if ((st = vdb_pick_partitions(c, &req->read, want)) != VDB_OK ||
-        (st = vdb_pick_segments(c, want, UINT32_MAX, &set)) != VDB_OK)
+    if ((st = vdb_pick_partitions(c, &req->read, want)) == VDB_OK)
+        vdb_key_prune(c, filter, want);
+    if (st != VDB_OK || (st = vdb_pick_segments(c, want, UINT32_MAX, &set)) != VDB_OK)
         goto out;
+    __atomic_add_fetch(&c->read_segments, set.n, __ATOMIC_RELAXED);
     if (grouped) {
         if (sp.ranged) {
             st = vdb_set_errmsg(VDB_EUNSUPPORTED, "grouping search with a range (radius) is "

@@ -4,6 +4,7 @@
 #include "core/apply.h"
 #include "core/batch.h"
 #include "core/convert.h"
+#include "core/partkey.h"
 #include "core/result.h"
 #include "core/seal.h"
 #include "core/write.h"
@@ -175,9 +176,18 @@ static vdb_status write_rows(vdb_db *db, const char *collection, const char *par
     if ((st = vdb_convert_batch(db, c, batch, upsert, cols)) != VDB_OK ||
         (pks_out && (st = pks_result(&cols[c->schema->pk], &keys)) != VDB_OK))
         goto out;
+    bool bykey = vdb_has_partition_key(c);
+    if (bykey && partition) {
+        st = vdb_key_refuse_partitions(c);
+        goto out;
+    }
+    /* partition key: each shard's record holds its rows grouped by partition, partition_id
+     * 0, and applying it puts each run in its partition (apply.c) */
+    if (bykey && (st = vdb_key_group_rows(c, cols)) != VDB_OK)
+        goto out;
     vdb_column pkcol = cols[c->schema->pk]; /* shallow: cols are moved into parts below */
     vdb_lock_mu(&c->write_mu, VDB_RANK_WRITE);
-    int slot = vdb_partition_by_name(c, pname);
+    int slot = bykey ? 0 : vdb_partition_by_name(c, pname);
     uint64_t ts = 0;
     if (slot < 0)
         st = vdb_set_errmsg(VDB_ENOTFOUND, "partition '%s' does not exist in '%s'", pname,
@@ -190,7 +200,7 @@ static vdb_status write_rows(vdb_db *db, const char *collection, const char *par
         st = vdb_tso_next(db->tso, &ts);
     vdb_rec_header h = {.type = VDB_REC_INSERT, .flags = upsert ? VDB_REC_FLAG_UPSERT : 0,
                         .ts = ts, .collection_id = c->id};
-    if (st == VDB_OK)
+    if (st == VDB_OK && !bykey)
         h.partition_id = c->parts[slot].id;
     /* the growing segments the rows go to, made (a new one's id may need a meta-store write)
      * and given room for the rows before the append: a failure here has written nothing, and
@@ -264,7 +274,9 @@ vdb_status vdb_delete_keys(vdb_db *db, vdb_collection *c, const char *partition,
     vdb_status st = VDB_OK;
     vdb_lock_mu(&c->write_mu, VDB_RANK_WRITE);
     uint64_t pid = 0, ts = 0;
-    if (partition) {
+    if (partition && vdb_has_partition_key(c)) {
+        st = vdb_key_refuse_partitions(c);
+    } else if (partition) {
         int slot = vdb_partition_by_name(c, partition);
         if (slot < 0)
             st = vdb_set_errmsg(VDB_ENOTFOUND, "partition '%s' does not exist in '%s'",

@@ -44,4 +44,11 @@ typedef struct vdb_expr_input {
  * Milvus; `not` of such a comparison is true only where the inner value exists. */
 vdb_status vdb_expr_eval(const vdb_expr *e, const vdb_expr_input *in, uint64_t *out);
 
+/* Whether e can be true only where column col (an INT64 or VARCHAR field) equals one of
+ * finitely many constants (`col == c`, `col in [...]`, joined by and / or); if so, calls
+ * fn once per constant (an integer i, or the string s[0..len)), duplicates possible.
+ * Anything else (not, ranges, other fields alone) gives false. */
+typedef void (*vdb_expr_value_fn)(void *arg, int64_t i, const char *s, size_t len, bool is_str);
+bool vdb_expr_implies_values(const vdb_expr *e, size_t col, vdb_expr_value_fn fn, void *arg);
+
 #endif

@@ -53,8 +53,9 @@ def is_seq(v):
 class Info:
     """What the client keeps of a collection's schema (fields are schema.FieldSchema)."""
 
-    def __init__(self, name, fields, dynamic, num_shards):
+    def __init__(self, name, fields, dynamic, num_shards, num_partitions=0):
         self.name = name
+        self.num_partitions = num_partitions  # hashed partitions (0: no partition key)
         self.fields = fields
         self.by_name = {f.name: f for f in fields}
         self.dynamic = dynamic

@@ -132,6 +132,7 @@ class EmbeddedTransport:
     has_timestamps = True
 
     def __init__(self, path, options):
+        self.db_name = None  # the client's database (None: "default"; see _q)
         self._db = None
         self._lib = _lib.get()
         self.path = path
@@ -189,6 +190,38 @@ class EmbeddedTransport:
             self._lib.vdb_set_index_progress(db, None, None)
         self._lib.vdb_close(db)
 
+    def _q(self, name):
+        """A collection or alias name as the library names it in this client's database
+        ("<db>.<name>"; the bare name in "default")."""
+        if name is None or not self.db_name:
+            return _b(name)
+        return _b("%s.%s" % (self.db_name, name))
+
+    def _bare(self, name):
+        return name.split(".", 1)[1] if "." in name else name
+
+    def _mine(self, name):
+        """Whether a qualified name is of this client's database."""
+        if not self.db_name:
+            return "." not in name
+        return name.startswith(self.db_name + ".")
+
+    def create_database(self, name):
+        with self._ddl.shared():
+            self._check(self._lib.vdb_create_database(self._db, _b(name)))
+
+    def drop_database(self, name):
+        with self._ddl.shared():
+            self._check(self._lib.vdb_drop_database(self._db, _b(name)))
+
+    def list_databases(self):
+        return self._names(self._lib.vdb_list_databases)
+
+    def has_database(self, name):
+        e = c_int()
+        self._check(self._lib.vdb_has_database(self._db, _b(name), byref(e)))
+        return bool(e.value)
+
     def _names(self, fn, *args):
         out = POINTER(_lib.vdb_names)()
         self._check(fn(self._db, *args, byref(out)))
@@ -228,7 +261,7 @@ class EmbeddedTransport:
     def describe(self, name):
         L = self._lib
         s = c_void_p()
-        self._check(L.vdb_describe_collection(self._db, _b(name), byref(s)))
+        self._check(L.vdb_describe_collection(self._db, self._q(name), byref(s)))
         try:
             fields = []
             for i in range(L.vdb_schema_field_count(s)):
@@ -244,20 +277,22 @@ class EmbeddedTransport:
                     dim=d.dim or None,
                     element_type=DataType(d.element_type) if t == DataType.ARRAY else None,
                     max_capacity=d.max_capacity or None, nullable=bool(d.nullable),
+                    is_partition_key=bool(d.is_partition_key),
                     metric_type=MetricType(d.metric) if t == DataType.FLOAT_VECTOR and d.metric
                     else None,
                     description=(d.description or b"").decode("utf-8"), **kw))
             # the collection's own name (name may be an alias of it)
-            return Info(L.vdb_schema_name(s).decode("utf-8"), fields,
-                        bool(L.vdb_schema_dynamic(s)), L.vdb_schema_shards(s))
+            return Info(self._bare(L.vdb_schema_name(s).decode("utf-8")), fields,
+                        bool(L.vdb_schema_dynamic(s)), L.vdb_schema_shards(s),
+                        L.vdb_schema_partitions(s))
         finally:
             L.vdb_schema_free(s)
 
-    def _new_schema(self, name, fields, dynamic, shards, description):
+    def _new_schema(self, name, fields, dynamic, shards, description, num_partitions=None):
         """A vdb_schema handle (the caller frees it) from FieldSchemas."""
         L = self._lib
         s = c_void_p()
-        self._check(L.vdb_schema_new(_b(name), byref(s)))
+        self._check(L.vdb_schema_new(self._q(name), byref(s)))
         try:
             for f in fields:
                 d = _lib.vdb_field_def()
@@ -271,11 +306,14 @@ class EmbeddedTransport:
                 d.max_length = f.max_length or 0
                 d.max_capacity = f.max_capacity or 0
                 d.is_primary, d.auto_id, d.nullable = f.is_primary, f.auto_id, f.nullable
+                d.is_partition_key = f.is_partition_key
                 d.default_json, d.description = dflt, desc
                 self._check(L.vdb_schema_add_field(s, byref(d)))
             self._check(L.vdb_schema_set_dynamic(s, int(dynamic)))
             if shards:
                 self._check(L.vdb_schema_set_shards(s, int(shards)))
+            if num_partitions:
+                self._check(L.vdb_schema_set_partitions(s, int(num_partitions)))
             if description:
                 self._check(L.vdb_schema_set_description(s, _b(description)))
         except BaseException:
@@ -283,10 +321,11 @@ class EmbeddedTransport:
             raise
         return s
 
-    def create_collection(self, name, fields, dynamic, shards, description, indexes):
+    def create_collection(self, name, fields, dynamic, shards, description, indexes,
+                          num_partitions=None):
         """Creates the collection and its indexes, all or nothing."""
         L = self._lib
-        s = self._new_schema(name, fields, dynamic, shards, description)
+        s = self._new_schema(name, fields, dynamic, shards, description, num_partitions)
         with self._ddl.shared():
             try:
                 self._check(L.vdb_create_collection(self._db, s))
@@ -297,23 +336,23 @@ class EmbeddedTransport:
                     self._create_index(name, idx["field_name"], idx["index_type"],
                                        idx["metric_type"], idx["params"])
             except BaseException:
-                L.vdb_drop_collection(self._db, _b(name))
+                L.vdb_drop_collection(self._db, self._q(name))
                 raise
 
     def drop_collection(self, name):
         with self._ddl.shared():
-            st = self._lib.vdb_drop_collection(self._db, _b(name))
+            st = self._lib.vdb_drop_collection(self._db, self._q(name))
         if st != Status.ENOTFOUND:  # dropping what is not there succeeds, as in Milvus
             self._check(st)
         self._builds.forget(name)
 
     def has_collection(self, name):
         e = c_int()
-        self._check(self._lib.vdb_has_collection(self._db, _b(name), byref(e)))
+        self._check(self._lib.vdb_has_collection(self._db, self._q(name), byref(e)))
         return bool(e.value)
 
     def list_collections(self):
-        return self._names(self._lib.vdb_list_collections)
+        return self._names(self._lib.vdb_list_collections_in, _b(self.db_name))
 
     # ---- aliases, rename, truncate -----------------------------------------------------------
 
@@ -322,59 +361,65 @@ class EmbeddedTransport:
         L = self._lib
         with self._ddl.shared():
             if op == "drop":
-                self._check(L.vdb_drop_alias(self._db, _b(alias)))
+                self._check(L.vdb_drop_alias(self._db, self._q(alias)))
             else:
                 fn = L.vdb_create_alias if op == "create" else L.vdb_alter_alias
-                self._check(fn(self._db, _b(coll), _b(alias)))
+                self._check(fn(self._db, self._q(coll), self._q(alias)))
 
     def describe_alias(self, alias):
-        buf = ctypes.create_string_buffer(256)
-        self._check(self._lib.vdb_describe_alias(self._db, _b(alias), buf, len(buf)))
-        return buf.value.decode("utf-8")
+        buf = ctypes.create_string_buffer(600)
+        self._check(self._lib.vdb_describe_alias(self._db, self._q(alias), buf, len(buf)))
+        return self._bare(buf.value.decode("utf-8"))
 
     def list_aliases(self, coll):
-        return self._names(self._lib.vdb_list_aliases, _b(coll) if coll else None)
+        return [self._bare(a) for a in self._names(self._lib.vdb_list_aliases,
+                                                   self._q(coll) if coll else None)
+                if self._mine(a)]
 
-    def rename_collection(self, old, new):
+    def rename_collection(self, old, new, target_db=None):
+        if target_db and target_db != "default":
+            to = _b("%s.%s" % (target_db, new))
+        else:
+            to = _b(new) if target_db else self._q(new)
         with self._ddl.shared():
-            self._check(self._lib.vdb_rename_collection(self._db, _b(old), _b(new)))
+            self._check(self._lib.vdb_rename_collection(self._db, self._q(old), to))
         self._builds.forget(old)
 
     def truncate_collection(self, coll):
         with self._ddl.shared():
-            self._check(self._lib.vdb_truncate_collection(self._db, _b(coll)))
+            self._check(self._lib.vdb_truncate_collection(self._db, self._q(coll)))
         self._builds.forget(coll)
 
     def create_partition(self, coll, part):
         with self._ddl.shared():
-            self._check(self._lib.vdb_create_partition(self._db, _b(coll), _b(part)))
+            self._check(self._lib.vdb_create_partition(self._db, self._q(coll), _b(part)))
 
     def drop_partition(self, coll, part):
         with self._ddl.shared():
-            self._check(self._lib.vdb_drop_partition(self._db, _b(coll), _b(part)))
+            self._check(self._lib.vdb_drop_partition(self._db, self._q(coll), _b(part)))
 
     def list_partitions(self, coll):
-        return self._names(self._lib.vdb_list_partitions, _b(coll))
+        return self._names(self._lib.vdb_list_partitions, self._q(coll))
 
     def partition_rows(self, coll, part):
         ro = _lib.vdb_read_opts()
         parts = (c_char_p * 1)(_b(part))
         ro.partitions, ro.n_partitions = parts, 1
         cnt = c_uint64()
-        self._check(self._lib.vdb_count(self._db, _b(coll), None, byref(ro), byref(cnt)))
+        self._check(self._lib.vdb_count(self._db, self._q(coll), None, byref(ro), byref(cnt)))
         return cnt.value
 
     def stats(self, coll):
         s = _lib.vdb_stats()
-        self._check(self._lib.vdb_collection_stats(self._db, _b(coll), byref(s)))
+        self._check(self._lib.vdb_collection_stats(self._db, self._q(coll), byref(s)))
         return {name: getattr(s, name) for name, _ in _lib.vdb_stats._fields_
                 if name != "struct_size"}
 
     def flush(self, coll):
-        self._check(self._lib.vdb_flush(self._db, _b(coll)))
+        self._check(self._lib.vdb_flush(self._db, self._q(coll)))
 
     def compact(self, coll):
-        self._check(self._lib.vdb_compact(self._db, _b(coll)))
+        self._check(self._lib.vdb_compact(self._db, self._q(coll)))
 
     def now(self):
         ts = c_uint64()
@@ -437,7 +482,7 @@ class EmbeddedTransport:
             res = c_void_p()
             fn = L.vdb_upsert if upsert else L.vdb_insert
             with self._ddl.shared():
-                self._check(fn(self._db, _b(coll), _b(part), batch, byref(ts), byref(res)))
+                self._check(fn(self._db, self._q(coll), _b(part), batch, byref(ts), byref(res)))
         finally:
             L.vdb_batch_free(batch)
         try:
@@ -465,12 +510,12 @@ class EmbeddedTransport:
         with self._ddl.shared():
             if ids is not None:
                 pl, keep = self._pk_list(info, ids)
-                self._check(self._lib.vdb_delete(self._db, _b(coll), _b(part), byref(pl),
+                self._check(self._lib.vdb_delete(self._db, self._q(coll), _b(part), byref(pl),
                                                  byref(ts)))
                 n = len(ids)
             else:
                 deleted = c_uint64()
-                self._check(self._lib.vdb_delete_where(self._db, _b(coll), _b(part),
+                self._check(self._lib.vdb_delete_where(self._db, self._q(coll), _b(part),
                                                        _b(filter), byref(ts), byref(deleted)))
                 n = deleted.value
         self._last_write_ts = max(self._last_write_ts, ts.value)
@@ -542,7 +587,7 @@ class EmbeddedTransport:
         pl, keep = self._pk_list(info, ids)
         ro, keep2 = self._read_opts(read, [n for n, k in plan if k != "pk"])
         res = c_void_p()
-        self._check(self._lib.vdb_get(self._db, _b(coll), byref(pl), byref(ro), byref(res)))
+        self._check(self._lib.vdb_get(self._db, self._q(coll), byref(pl), byref(ro), byref(res)))
         try:
             return self._rows(res, plan, info)
         finally:
@@ -551,7 +596,7 @@ class EmbeddedTransport:
     def query(self, coll, info, filter, limit, offset, plan, read):
         ro, keep = self._read_opts(read, [n for n, k in plan if k != "pk"])
         res = c_void_p()
-        self._check(self._lib.vdb_query(self._db, _b(coll), _b(filter or None), byref(ro),
+        self._check(self._lib.vdb_query(self._db, self._q(coll), _b(filter or None), byref(ro),
                                         int(limit or 0), int(offset or 0), byref(res)))
         try:
             return self._rows(res, plan, info)
@@ -561,7 +606,7 @@ class EmbeddedTransport:
     def count(self, coll, filter, read):
         ro, keep = self._read_opts(read)
         cnt = c_uint64()
-        self._check(self._lib.vdb_count(self._db, _b(coll), _b(filter or None), byref(ro),
+        self._check(self._lib.vdb_count(self._db, self._q(coll), _b(filter or None), byref(ro),
                                         byref(cnt)))
         return cnt.value
 
@@ -575,7 +620,7 @@ class EmbeddedTransport:
         ro, keep = self._read_opts(read, [n for n, kd in plan if kd != "pk"])
         req = _lib.vdb_search_req()
         req.struct_size = sizeof(req)
-        cname, vname, fexpr, pstr = (_b(coll), _b(vf.name), _b(filter or None),
+        cname, vname, fexpr, pstr = (self._q(coll), _b(vf.name), _b(filter or None),
                                      _b(_params_text(params)))
         req.collection, req.vector_field, req.filter, req.params = cname, vname, fexpr, pstr
         req.vectors, req.nq, req.dim, req.k, req.offset = addr, nq, dim, k, offset
@@ -650,7 +695,7 @@ class EmbeddedTransport:
         p = dict(params or {})
         if metric is not None:
             p["metric_type"] = metric.name  # the library checks it is the field's
-        self._check(self._lib.vdb_create_index(self._db, _b(coll), _b(field),
+        self._check(self._lib.vdb_create_index(self._db, self._q(coll), _b(field),
                                                _b(index_type or "AUTOINDEX"),
                                                _b(_params_text(p))))
 
@@ -664,7 +709,7 @@ class EmbeddedTransport:
 
     def _index_type(self, coll, field):
         t = c_char_p()
-        st = self._lib.vdb_describe_index(self._db, _b(coll), _b(field), byref(t))
+        st = self._lib.vdb_describe_index(self._db, self._q(coll), _b(field), byref(t))
         if st == Status.OK:
             return t.value.decode("utf-8")
         err = self._error(st)  # before another call replaces the message
@@ -696,9 +741,10 @@ class EmbeddedTransport:
                              "metric_type)"
                              % (metric.name, field, (f.metric_type or MetricType.L2).name))
             f.metric_type = metric
-            s = self._new_schema(coll, info.fields, info.dynamic, info.num_shards, None)
+            s = self._new_schema(coll, info.fields, info.dynamic, info.num_shards, None,
+                                 info.num_partitions)
             try:
-                self._check(self._lib.vdb_drop_collection(self._db, _b(coll)))
+                self._check(self._lib.vdb_drop_collection(self._db, self._q(coll)))
                 self._check(self._lib.vdb_create_collection(self._db, s))
             finally:
                 self._lib.vdb_schema_free(s)
@@ -713,7 +759,7 @@ class EmbeddedTransport:
                                 % (field, coll))
         done, total = self._index_rows(coll, field)
         out = {"index_type": t, "indexed_rows": done, "total_rows": total}
-        st = self._lib.vdb_wait_for_index(self._db, _b(coll), _b(field), 0)
+        st = self._lib.vdb_wait_for_index(self._db, self._q(coll), _b(field), 0)
         if st == Status.OK:
             out["state"] = "Finished"
         elif st == Status.ETIMEDOUT:
@@ -725,7 +771,7 @@ class EmbeddedTransport:
 
     def drop_index(self, coll, field):
         with self._ddl.shared():
-            self._check(self._lib.vdb_drop_index(self._db, _b(coll), _b(field)))
+            self._check(self._lib.vdb_drop_index(self._db, self._q(coll), _b(field)))
         self._builds.forget(coll, field)
 
     def list_indexes(self, coll, info):
@@ -733,7 +779,7 @@ class EmbeddedTransport:
 
     def _index_rows(self, coll, field):
         done, total = c_uint64(), c_uint64()
-        self._check(self._lib.vdb_index_progress(self._db, _b(coll), _b(field), byref(done),
+        self._check(self._lib.vdb_index_progress(self._db, self._q(coll), _b(field), byref(done),
                                                  byref(total)))
         return done.value, total.value
 
@@ -745,7 +791,7 @@ class EmbeddedTransport:
 
     def wait_index(self, coll, field, ms):
         """True when every build is done, False when ms ran out first; raises on a failure."""
-        st = self._lib.vdb_wait_for_index(self._db, _b(coll), _b(field), int(ms))
+        st = self._lib.vdb_wait_for_index(self._db, self._q(coll), _b(field), int(ms))
         if st == Status.ETIMEDOUT:
             return False
         self._check(st)

@@ -72,6 +72,7 @@ class vdb_field_def(_Sized):
         ("nullable", c_int),
         ("default_json", c_char_p),
         ("description", c_char_p),
+        ("is_partition_key", c_int),
     ]
 
 
@@ -177,6 +178,7 @@ class vdb_stats(_Sized):
         ("indexed_rows", c_uint64),
         ("failed_index_builds", c_uint64),
         ("torn_tails", c_uint64),
+        ("read_segments", c_uint64),
     ]
 
 
@@ -206,6 +208,8 @@ PROTOTYPES = {
     "vdb_schema_add_field": (st, [schema_p, POINTER(vdb_field_def)]),
     "vdb_schema_set_dynamic": (st, [schema_p, c_int]),
     "vdb_schema_set_shards": (st, [schema_p, c_uint32]),
+    "vdb_schema_set_partitions": (st, [schema_p, c_uint32]),
+    "vdb_schema_partitions": (c_uint32, [schema_p]),
     "vdb_schema_set_description": (st, [schema_p, c_char_p]),
     "vdb_schema_name": (c_char_p, [schema_p]),
     "vdb_schema_field_count": (c_size_t, [schema_p]),
@@ -218,6 +222,11 @@ PROTOTYPES = {
     "vdb_has_collection": (st, [db_p, c_char_p, POINTER(c_int)]),
     "vdb_describe_collection": (st, [db_p, c_char_p, POINTER(schema_p)]),
     "vdb_list_collections": (st, [db_p, POINTER(POINTER(vdb_names))]),
+    "vdb_list_collections_in": (st, [db_p, c_char_p, POINTER(POINTER(vdb_names))]),
+    "vdb_create_database": (st, [db_p, c_char_p]),
+    "vdb_drop_database": (st, [db_p, c_char_p]),
+    "vdb_list_databases": (st, [db_p, POINTER(POINTER(vdb_names))]),
+    "vdb_has_database": (st, [db_p, c_char_p, POINTER(c_int)]),
     "vdb_names_free": (None, [POINTER(vdb_names)]),
     "vdb_create_partition": (st, [db_p, c_char_p, c_char_p]),
     "vdb_drop_partition": (st, [db_p, c_char_p, c_char_p]),

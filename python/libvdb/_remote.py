@@ -167,7 +167,7 @@ class RemoteTransport:
     def call(self, endpoint, body, write=False, timeout=None):
         """POSTs body to /v2/vectordb/<endpoint>; the answer's JSON object (code 0), else the
         VdbError for its code."""
-        if self.db_name is not None:
+        if self.db_name is not None and "dbName" not in body:  # databases/... name theirs
             body = dict(body, dbName=self.db_name)
         payload = dumps(body).encode("utf-8")
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
@@ -241,13 +241,16 @@ class RemoteTransport:
                 element_type=_TYPES_BY_NAME.get(str(et).lower()) if et else None,
                 max_capacity=int(params["max_capacity"]) if "max_capacity" in params else None,
                 nullable=bool(f.get("nullable")),
+                is_partition_key=bool(f.get("partitionKey")),
                 metric_type=params.get("metric_type") if t == DataType.FLOAT_VECTOR else None,
                 description=f.get("description") or "", **kw))
         # the collection's own name (name may be an alias of it)
+        keyed = any(f.is_partition_key for f in fields)
         return Info(d.get("collectionName") or name, fields, bool(d.get("enableDynamicField")),
-                    d.get("shardsNum") or 1)
+                    d.get("shardsNum") or 1, d.get("partitionsNum") or 0 if keyed else 0)
 
-    def create_collection(self, name, fields, dynamic, shards, description, indexes):
+    def create_collection(self, name, fields, dynamic, shards, description, indexes,
+                          num_partitions=None):
         out = []
         for f in fields:
             o = {"fieldName": f.name, "dataType": _TYPE_NAMES[f.dtype]}
@@ -256,6 +259,8 @@ class RemoteTransport:
                 o["autoID"] = f.auto_id
             if f.nullable:
                 o["nullable"] = True
+            if f.is_partition_key:
+                o["isPartitionKey"] = True
             if f.has_default:
                 o["defaultValue"] = f.default_value
             if f.description:
@@ -291,6 +296,8 @@ class RemoteTransport:
             body["indexParams"] = idx
         if shards:
             body["shardsNum"] = int(shards)
+        if num_partitions:
+            body["params"] = {"partitionsNum": int(num_partitions)}
         if description:
             body["description"] = description
         self.call("collections/create", body, write=True)
@@ -319,9 +326,23 @@ class RemoteTransport:
     def list_aliases(self, coll):
         return list(self._data("aliases/list", {"collectionName": coll} if coll else {}) or [])
 
-    def rename_collection(self, old, new):
-        self.call("collections/rename", {"collectionName": old, "newCollectionName": new},
-                  write=True)
+    def rename_collection(self, old, new, target_db=None):
+        body = {"collectionName": old, "newCollectionName": new}
+        if target_db:
+            body["newDbName"] = target_db
+        self.call("collections/rename", body, write=True)
+
+    def create_database(self, name):
+        self.call("databases/create", {"dbName": name}, write=True)
+
+    def drop_database(self, name):
+        self.call("databases/drop", {"dbName": name}, write=True)
+
+    def list_databases(self):
+        return list(self._data("databases/list", {}) or [])
+
+    def has_database(self, name):
+        return name in self.list_databases()
 
     def truncate_collection(self, coll):
         self.call("collections/truncate", {"collectionName": coll}, write=True)

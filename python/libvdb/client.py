@@ -63,8 +63,7 @@ _REFUSED = {
     }),
     "get": _READ_REFUSED,
     "create_collection": {
-        "num_partitions": "partition keys (num_partitions)",
-        "partition_key_field": "partition keys", "clustering_key_field": "clustering keys",
+        "clustering_key_field": "clustering keys",
         "enable_namespace": "namespaces", "functions": "functions (BM25, text embedding)",
     },
     "upsert": {"partial_update": "partial updates", "field_ops": "partial updates"},
@@ -85,8 +84,7 @@ for _names, _what in (
         (("add_collection_function", "alter_collection_function", "drop_collection_function",
           "add_function_field", "drop_function_field"), "functions"),
         (("alter_index_properties", "drop_index_properties"), "index properties"),
-        (("create_database", "drop_database", "alter_database_properties",
-          "drop_database_properties"), "databases (one database, 'default', per folder)"),
+        (("alter_database_properties", "drop_database_properties"), "database properties"),
         (("create_user", "drop_user", "update_password", "update_user", "list_users",
           "describe_user", "grant_role", "revoke_role", "create_role", "alter_role",
           "drop_role", "describe_role", "list_roles", "grant_privilege", "revoke_privilege",
@@ -231,7 +229,8 @@ class MilvusClient:
     uri: a folder ("./my.db": opened in this process through libvdb.so; created if missing),
     or "http://host:port" / "https://host:port" for vdb-server (its REST API; port 19530 if
     none). token (or user and password, or user:password@ in the uri) is sent as the bearer
-    token; db_name may only be "default" (libvdb has one database per folder); timeout is the
+    token; db_name is the client's database (default "default"; use_database changes it: the
+    collections and aliases of every call are that database's); timeout is the
     default for each call in seconds (remote: the socket timeout; embedded calls run in this
     process and are not interrupted: it bounds only the waits for index builds).
 
@@ -275,11 +274,14 @@ class MilvusClient:
                              "over TLS (they are for an http:// or https:// uri)"
                              % ", ".join((["token"] if token else []) + (["user"] if user else [])
                                          + (["password"] if password else []) + bad))
-            if db_name not in ("", None, "default"):
-                raise NotFoundError(Status.ENOTFOUND, "database '%s' not found: libvdb has one "
-                                    "database, 'default', per folder" % db_name)
             self._t = EmbeddedTransport(self.uri, {k: v for k, v in kwargs.items()
                                                    if k in OPTION_NAMES})
+            if db_name not in ("", None, "default"):
+                try:
+                    self.use_database(db_name)
+                except BaseException:
+                    self.close()
+                    raise
 
     # ---- lifecycle ------------------------------------------------------------------------
 
@@ -400,11 +402,14 @@ class MilvusClient:
         kwargs: max_length, enable_dynamic_field, num_shards (or shards_num), description,
         consistency_level (the default level of this collection's reads by this client:
         libvdb does not store it, so a new client reads at Strong unless told), properties
-        (must be empty: libvdb has none). Partition keys are refused (UnsupportedError).
+        (must be empty: libvdb has none), partition_key_field (marks that schema field the
+        partition key) and num_partitions (the hashed partitions of a collection with a
+        partition key: 1..1024, default 16).
         """
         _check_kwargs("create_collection", kwargs, ("max_length", "enable_dynamic_field",
                                                     "num_shards", "shards_num", "description",
-                                                    "consistency_level", "properties"))
+                                                    "consistency_level", "properties",
+                                                    "num_partitions", "partition_key_field"))
         if not isinstance(collection_name, str) or not collection_name:
             raise einval("collection_name must be a non-empty string")
         if kwargs.get("properties"):
@@ -462,6 +467,17 @@ class MilvusClient:
                 indexes = [self._index_entry(schema_fields={f.name: f for f in schema.fields},
                                              idx=idx) for idx in index_params]
         fields = list(schema.fields)
+        pkf = kwargs.get("partition_key_field")
+        if pkf is not None:
+            named = [i for i, f in enumerate(fields) if f.name == pkf]
+            if not named:
+                raise einval("partition_key_field '%s' is not a field of the schema" % (pkf,))
+            import copy
+            fields[named[0]] = copy.copy(fields[named[0]])
+            fields[named[0]].is_partition_key = True
+        num_partitions = kwargs.get("num_partitions")
+        if num_partitions is not None:
+            num_partitions = _positive_int("num_partitions", num_partitions)
         if sum(1 for f in fields if f.is_primary) != 1:
             raise einval("collection '%s': the schema needs exactly one primary key field"
                          % collection_name)
@@ -479,7 +495,8 @@ class MilvusClient:
             shards = _positive_int("num_shards", shards)
         self._forget(collection_name)
         self._t.create_collection(collection_name, fields, schema.enable_dynamic_field, shards,
-                                  kwargs.get("description") or schema.description, indexes)
+                                  kwargs.get("description") or schema.description, indexes,
+                                  num_partitions)
         if level is not None:
             self._levels[collection_name] = level
         else:
@@ -585,7 +602,7 @@ class MilvusClient:
         _check_kwargs("describe_alias", kwargs)
         self._name_arg("alias", alias)
         return {"alias": alias, "collection_name": self._t.describe_alias(alias),
-                "db_name": "default"}
+                "db_name": self.db_name}
 
     @_api
     def list_aliases(self, collection_name="", timeout=None, **kwargs):
@@ -595,21 +612,18 @@ class MilvusClient:
         if not isinstance(collection_name, str):
             raise einval("collection_name must be a string, not %r" % (collection_name,))
         return {"aliases": self._t.list_aliases(collection_name),
-                "collection_name": collection_name, "db_name": "default"}
+                "collection_name": collection_name, "db_name": self.db_name}
 
     @_api
     def rename_collection(self, old_name, new_name, target_db="", timeout=None, **kwargs):
-        """Renames a collection (not through an alias); its aliases follow it. target_db may
-        only be "" or "default" (one database per folder)."""
+        """Renames a collection (not through an alias); its aliases follow it. target_db
+        moves it to that database (it must have no aliases then)."""
         _check_kwargs("rename_collection", kwargs)
         self._name_arg("old_name", old_name)
         self._name_arg("new_name", new_name)
-        if target_db not in ("", None, "default"):
-            raise _unsupported("rename_collection(target_db=%r): libvdb has one database, "
-                               "'default'" % (target_db,))
         self._forget(old_name)
         self._forget(new_name)
-        self._t.rename_collection(old_name, new_name)
+        self._t.rename_collection(old_name, new_name, target_db or None)
         self._forget(old_name)
         if old_name in self._levels:
             self._levels[new_name] = self._levels.pop(old_name)
@@ -1157,24 +1171,61 @@ class MilvusClient:
 
     # ---- databases and the server ---------------------------------------------------------
 
+    @_api
+    def create_database(self, db_name, properties=None, timeout=None, **kwargs):
+        """A new database (a namespace of collections), as Milvus's; AlreadyExistsError if
+        it exists ("default" always does). properties must be empty (libvdb has none)."""
+        _check_kwargs("create_database", kwargs)
+        self._name_arg("db_name", db_name)
+        if properties:
+            raise _unsupported("create_database(properties=...): libvdb has no database "
+                               "properties")
+        self._t.create_database(db_name)
+
+    @_api
+    def drop_database(self, db_name, timeout=None, **kwargs):
+        """Drops an empty database (an error while it has collections; "default" cannot
+        be dropped)."""
+        _check_kwargs("drop_database", kwargs)
+        self._name_arg("db_name", db_name)
+        self._t.drop_database(db_name)
+
+    @_api
     def list_databases(self, timeout=None, **kwargs):
-        """["default"]: libvdb has one database per folder (and vdb-server serves one)."""
+        """The databases, "default" first."""
         _check_kwargs("list_databases", kwargs)
-        return ["default"]
+        return self._t.list_databases()
 
-    def describe_database(self, db_name, **kwargs):
-        _check_kwargs("describe_database", kwargs, ("timeout",))
-        self.use_database(db_name)
-        return {"name": "default"}
+    @_api
+    def describe_database(self, db_name, timeout=None, **kwargs):
+        _check_kwargs("describe_database", kwargs)
+        self._name_arg("db_name", db_name)
+        if not self._t.has_database(db_name):
+            raise NotFoundError(Status.ENOTFOUND, "database not found[database=%s]" % db_name)
+        return {"name": db_name}
 
+    @_api
     def use_database(self, db_name, **kwargs):
-        """Only "default" exists (NotFoundError for any other)."""
+        """Makes db_name this client's database: the collections and aliases of later calls
+        are its own (NotFoundError if there is no such database). It changes the client for
+        every thread using it, as pymilvus's does; a client per database avoids that."""
         _check_kwargs("use_database", kwargs)
-        if db_name not in ("", "default"):
-            raise NotFoundError(Status.ENOTFOUND, "database '%s' not found: libvdb has one "
-                                "database, 'default'" % db_name)
+        if db_name in ("", None):
+            db_name = "default"
+        if not isinstance(db_name, str):
+            raise einval("db_name must be a string, not %r" % (db_name,))
+        if db_name != "default" and not self._t.has_database(db_name):
+            raise NotFoundError(Status.ENOTFOUND, "database not found[database=%s]" % db_name)
+        self._t.db_name = None if db_name == "default" else db_name
+        self._infos.clear()  # names are per database
+        self._levels.clear()
 
     using_database = use_database
+
+    @property
+    def db_name(self):
+        """This client's database."""
+        return (self._t.db_name if self._t is not None else None) or "default"
 
     @_api
     def get_server_version(self, timeout=None, detail=False, **kwargs):

@@ -121,8 +121,7 @@ class FieldSchema:
             raise _unsupported("field '%s': libvdb has no %s fields (it stores BOOL, INT8..INT64, "
                                "FLOAT, DOUBLE, VARCHAR, ARRAY, JSON and FLOAT_VECTOR)"
                                % (name, self.dtype.name))
-        for flag, what in ((is_partition_key, "partition keys (is_partition_key)"),
-                           (is_clustering_key, "clustering keys (is_clustering_key)"),
+        for flag, what in ((is_clustering_key, "clustering keys (is_clustering_key)"),
                            (mmap_enabled, "mmap_enabled"),
                            (enable_analyzer or enable_match or analyzer_params,
                             "text analyzers (enable_analyzer, enable_match, analyzer_params)"),
@@ -130,6 +129,7 @@ class FieldSchema:
             if flag:
                 raise _unsupported("field '%s': libvdb has no %s" % (name, what))
         self.is_primary = bool(is_primary)
+        self.is_partition_key = bool(is_partition_key)
         self.auto_id = bool(auto_id)
         self.max_length = max_length
         self.dim = dim
@@ -165,6 +165,8 @@ class FieldSchema:
             d["is_primary"] = True
         if self.auto_id:
             d["auto_id"] = True
+        if self.is_partition_key:
+            d["is_partition_key"] = True
         if self.nullable:
             d["nullable"] = True
         if self.has_default:
@@ -183,8 +185,10 @@ class Schema:
         schema.add_field("vector", DataType.FLOAT_VECTOR, dim=128, metric_type="L2")
 
     auto_id here applies to the primary key when add_field does not say; primary_field names
-    the primary key among fields. Partition and clustering keys and functions are refused
-    (UnsupportedError); other keyword arguments are a TypeError.
+    the primary key among fields, partition_key_field the partition key (or add_field(...,
+    is_partition_key=True); the number of partitions is create_collection's num_partitions).
+    Clustering keys and functions are refused (UnsupportedError); other keyword arguments are
+    a TypeError.
     """
 
     def __init__(self, fields=None, description="", auto_id=None, enable_dynamic_field=False,
@@ -196,8 +200,8 @@ class Schema:
         self.auto_id = auto_id
         self.enable_dynamic_field = bool(enable_dynamic_field)
         self.num_shards = num_shards
-        for flag, what in ((partition_key_field, "partition keys (partition_key_field)"),
-                           (clustering_key_field, "clustering keys (clustering_key_field)"),
+        self.partition_key_field = partition_key_field
+        for flag, what in ((clustering_key_field, "clustering keys (clustering_key_field)"),
                            (functions, "functions (BM25, text embedding)"),
                            (enable_namespace, "namespaces (enable_namespace)")):
             if flag:
@@ -215,12 +219,20 @@ class Schema:
             named[0].is_primary = True
             if auto_id is not None:
                 named[0].auto_id = bool(auto_id)
+        if partition_key_field is not None and self.fields:  # else add_field marks it
+            named = [f for f in self.fields if f.name == partition_key_field]
+            if not named:
+                raise InvalidArgumentError(Status.EINVAL, "partition_key_field '%s' is not "
+                                           "among the fields" % partition_key_field)
+            named[0].is_partition_key = True
 
     def add_field(self, field_name, datatype, is_primary=False, **kwargs):
         """Adds a field (FieldSchema's keyword arguments) and returns the schema (calls
         chain)."""
         if is_primary and "auto_id" not in kwargs and self.auto_id is not None:
             kwargs["auto_id"] = self.auto_id
+        if field_name == self.partition_key_field:
+            kwargs.setdefault("is_partition_key", True)
         self.fields.append(FieldSchema(field_name, datatype, is_primary=is_primary, **kwargs))
         return self
 

@@ -123,7 +123,7 @@ def test_rename_collection(connect, mode):
         c.rename_collection("al", "n2")        # through an alias
     with pytest.raises(libvdb.InvalidArgumentError):
         c.rename_collection("old", "9bad")
-    with pytest.raises(libvdb.UnsupportedError):
+    with pytest.raises(libvdb.NotFoundError):  # no such database
         c.rename_collection("old", "n2", target_db="db2")
     c.rename_collection("old", "renamed")
     assert not c.has_collection("old")

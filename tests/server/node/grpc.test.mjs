@@ -263,6 +263,61 @@ test('limit and offset past Milvus bounds, params of the wrong type: refused', a
   ok(await client.dropCollection({ collection_name: name }), 'drop');
 });
 
+test('partition key: num_partitions hashed partitions, same answers as a scan', async () => {
+  const name = 'pkey_grpc';
+  await client.dropCollection({ collection_name: name });
+  ok(await client.createCollection({
+    collection_name: name,
+    num_partitions: 4,
+    fields: [
+      { name: 'id', data_type: DataType.Int64, is_primary_key: true },
+      { name: 'k', data_type: DataType.Int64, is_partition_key: true },
+      { name: 'v', data_type: DataType.FloatVector, dim: 2 },
+    ],
+  }), 'create');
+  const d = ok(await client.describeCollection({ collection_name: name }), 'describe');
+  assert.deepEqual(d.schema.fields.map((f) => [f.name, !!f.is_partition_key]),
+    [['id', false], ['k', true], ['v', false]]);
+  assert.equal(Number(d.num_partitions), 4);
+  const data = [];
+  for (let i = 0; i < 40; i++) data.push({ id: i, k: i % 7, v: [i, 1] });
+  ok(await client.insert({ collection_name: name, data }), 'insert');
+  const q = ok(await client.query({ collection_name: name, filter: 'k in [2, 5]',
+    output_fields: ['id'] }), 'query on the key');
+  assert.deepEqual(q.data.map((r) => Number(r.id)).sort((a, b) => a - b),
+    data.filter((r) => r.k === 2 || r.k === 5).map((r) => r.id));
+  assert.notEqual((await client.createPartition({ collection_name: name,
+    partition_name: 'p' })).code, 0, 'create partition in partition key mode');
+  ok(await client.dropCollection({ collection_name: name }), 'drop');
+});
+
+test('databases: create, list, a client per database, drop', async () => {
+  const db = 'grpc_db';
+  await client.dropDatabase({ db_name: db }); // left from an earlier run: may not exist
+  ok(await client.createDatabase({ db_name: db }), 'create database');
+  assert.notEqual((await client.createDatabase({ db_name: db })).code, 0, 'created twice');
+  assert.deepEqual(ok(await client.listDatabases(), 'list databases').db_names, ['default', db]);
+  const c2 = new MilvusClient({ address, token, timeout: 30000, database: db, ...tls });
+  ok(await c2.createCollection({ collection_name: 'in_db', dimension: 4 }), 'create in db');
+  ok(await c2.insert({ collection_name: 'in_db',
+    data: [{ id: 1, vector: [1, 2, 3, 4] }, { id: 2, vector: [1, 2, 3, 5] }] }), 'insert in db');
+  assert.equal((await c2.count({ collection_name: 'in_db' })).data, 2);
+  const sc = ok(await c2.showCollections(), 'show collections of the database');
+  assert.deepEqual(sc.data.map((c) => c.name), ['in_db']);
+  const sd = ok(await client.showCollections(), 'show collections of default');
+  assert.ok(!sd.data.some((c) => c.name === 'in_db'));
+  assert.equal((await client.hasCollection({ collection_name: 'in_db' })).value, false);
+  const dd = ok(await c2.describeCollection({ collection_name: 'in_db' }), 'describe in db');
+  assert.equal(dd.collection_name, 'in_db');
+  assert.equal(dd.db_name, db);
+  assert.notEqual((await client.dropDatabase({ db_name: db })).code, 0, 'dropped while not empty');
+  ok(await c2.dropCollection({ collection_name: 'in_db' }), 'drop in db');
+  ok(await client.dropDatabase({ db_name: db }), 'drop database');
+  assert.deepEqual(ok(await client.listDatabases()).db_names, ['default']);
+  assert.equal((await client.describeCollection({ collection_name: 'x', db_name: 'nope' })).status.code, 800);
+  c2.closeConnection?.();
+});
+
 test('a wrong token gets Milvus auth error', { skip: !token }, async () => {
   const bad = new MilvusClient({ address, token: 'root:wrong', timeout: 10000, maxRetries: 0, ...tls });
   // the client's own Connect fails the same way: that rejection is checked below
