@@ -66,10 +66,6 @@ struct h2_conn {
     h2_stream *streams;
 };
 
-struct srv_h2 {
-    srv_loops ls;
-};
-
 static srv_ctx *ctx_of(const h2_conn *c)
 {
     return c->lc.lp->ls->ctx;
@@ -757,35 +753,5 @@ static const srv_loop_ops h2_ops = {
 
 srv_h2 *srv_h2_start(srv_ctx *ctx)
 {
-    srv_h2 *h = calloc(1, sizeof *h);
-    if (!h)
-        return NULL;
-    if (srv_loops_start(&h->ls, ctx, &h2_ops) != 0) {
-        free(h);
-        return NULL;
-    }
-    return h;
-}
-
-void srv_h2_add_connection(srv_h2 *h, int fd)
-{
-    srv_loops_add(&h->ls, fd);
-}
-
-void srv_h2_quiesce(srv_h2 *h)
-{
-    srv_loops_quiesce(&h->ls);
-}
-
-int srv_h2_drain(srv_h2 *h, int seconds)
-{
-    return srv_loops_drain(&h->ls, seconds);
-}
-
-void srv_h2_stop(srv_h2 *h)
-{
-    if (!h)
-        return;
-    srv_loops_stop(&h->ls);
-    free(h);
+    return srv_loops_start(ctx, &h2_ops);
 }

@@ -67,10 +67,6 @@ typedef struct hconn {
     srv_done done;
 } hconn;
 
-struct srv_http {
-    srv_loops ls; /* stopping: new requests get 503 and every answer closes its connection */
-};
-
 static srv_ctx *ctx_of(const hconn *c)
 {
     return c->lc.lp->ls->ctx;
@@ -961,39 +957,7 @@ static const srv_loop_ops http_ops = {
 
 /* ---- the front's interface ------------------------------------------------------------------ */
 
-void srv_http_add_connection(srv_http *h, int fd, const struct sockaddr *addr, socklen_t len)
-{
-    (void)addr;
-    (void)len;
-    srv_loops_add(&h->ls, fd);
-}
-
 srv_http *srv_http_start(srv_ctx *ctx)
 {
-    srv_http *h = calloc(1, sizeof *h);
-    if (!h)
-        return NULL;
-    if (srv_loops_start(&h->ls, ctx, &http_ops) != 0) {
-        free(h);
-        return NULL;
-    }
-    return h;
-}
-
-void srv_http_quiesce(srv_http *h)
-{
-    srv_loops_quiesce(&h->ls);
-}
-
-int srv_http_drain(srv_http *h, int seconds)
-{
-    return srv_loops_drain(&h->ls, seconds);
-}
-
-void srv_http_stop(srv_http *h)
-{
-    if (!h)
-        return;
-    srv_loops_stop(&h->ls);
-    free(h);
+    return srv_loops_start(ctx, &http_ops);
 }

@@ -278,10 +278,12 @@ static void *loop_main(void *arg)
 
 /* ---- the loops -------------------------------------------------------------------------------- */
 
-int srv_loops_start(srv_loops *ls, srv_ctx *ctx, const srv_loop_ops *ops)
+srv_loops *srv_loops_start(srv_ctx *ctx, const srv_loop_ops *ops)
 {
     const srv_config *cfg = ctx->cfg;
-    memset(ls, 0, sizeof *ls);
+    srv_loops *ls = calloc(1, sizeof *ls);
+    if (!ls)
+        return NULL;
     ls->ctx = ctx;
     ls->ops = ops;
     pthread_mutex_init(&ls->mu, NULL);
@@ -318,16 +320,17 @@ int srv_loops_start(srv_loops *ls, srv_ctx *ctx, const srv_loop_ops *ops)
             pthread_mutex_destroy(&lp->mu);
             ls->nloops = i;
             srv_loops_stop(ls);
-            return -1;
+            return NULL;
         }
     }
-    return 0;
+    return ls;
 fail:
     if (ls->cred)
         gnutls_certificate_free_credentials(ls->cred);
     pthread_mutex_destroy(&ls->mu);
     pthread_cond_destroy(&ls->cv);
-    return -1;
+    free(ls);
+    return NULL;
 }
 
 void srv_loops_add(srv_loops *ls, int fd)
@@ -394,6 +397,8 @@ int srv_loops_drain(srv_loops *ls, int seconds)
 
 void srv_loops_stop(srv_loops *ls)
 {
+    if (!ls)
+        return;
     for (int i = 0; i < ls->nloops; i++) {
         srv_loop *lp = &ls->loops[i];
         pthread_mutex_lock(&lp->mu);
@@ -421,9 +426,9 @@ void srv_loops_stop(srv_loops *ls)
         pthread_mutex_destroy(&lp->mu);
     }
     free(ls->loops);
-    ls->loops = NULL;
     if (ls->cred)
         gnutls_certificate_free_credentials(ls->cred);
     pthread_mutex_destroy(&ls->mu);
     pthread_cond_destroy(&ls->cv);
+    free(ls);
 }

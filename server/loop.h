@@ -19,7 +19,6 @@
 #include "server.h"
 
 typedef struct srv_loop srv_loop;
-typedef struct srv_loops srv_loops;
 
 /* A node of a loop's done list (embed it; find the container with offsetof). */
 typedef struct srv_done {
@@ -96,19 +95,11 @@ struct srv_loops {
 
 uint64_t srv_now_ms(void);
 
-/* Loads the TLS credentials (when configured) and starts cfg->io_threads loops. 0, or -1
- * (logged; everything undone). */
-int srv_loops_start(srv_loops *ls, srv_ctx *ctx, const srv_loop_ops *ops);
-/* Takes a connection front.c accepted (any thread); its slot is freed when it closes. */
-void srv_loops_add(srv_loops *ls, int fd);
-/* Sets stopping (and each loop's quiesce) and wakes the loops. */
-void srv_loops_quiesce(srv_loops *ls);
+/* Loads the TLS credentials (when configured) and starts cfg->io_threads loops; NULL on
+ * error (logged; everything undone). srv_loops_add, _quiesce (sets stopping and each loop's
+ * quiesce), _drain and _stop are in server.h. */
+srv_loops *srv_loops_start(srv_ctx *ctx, const srv_loop_ops *ops);
 int srv_loops_stopping(srv_loops *ls);
-/* Waits up to seconds for active to reach 0, then (the rest of the time) for the loops to
- * write what is answered; returns active as it was after the first wait. */
-int srv_loops_drain(srv_loops *ls, int seconds);
-/* Stops the loops (the pools are stopped first), closes every connection, frees all but ls. */
-void srv_loops_stop(srv_loops *ls);
 /* active += d (drain is woken when it reaches 0). */
 void srv_loops_active_add(srv_loops *ls, int d);
 
