@@ -36,7 +36,7 @@ typedef struct h2_stream {
     h2_conn *c;
     int state;
     int orphan;       /* closed by the peer while its call ran: freed when the worker is done */
-    int counted;      /* in h2->active (a request begun, not answered) */
+    int counted;      /* in the loops' active (a request begun, not answered) */
     int is_post, is_grpc, bad_encoding;
     char path[HDR_MAX];
     char auth[HDR_MAX];

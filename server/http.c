@@ -41,7 +41,7 @@ enum { K_SIZE, K_DATA, K_DATA_END, K_TRAILER };
 typedef struct hconn {
     srv_lconn lc; /* first: the loop's part (fd, tls, dead, running: on a worker) */
     int state;
-    int counted;  /* in h->active: a request begun and not yet answered */
+    int counted;  /* in the loops' active: a request begun and not yet answered */
     uint64_t last_io_ms, start_ms, linger_ms;
     /* bytes read and not yet consumed */
     char *in;
