@@ -148,10 +148,7 @@ static void try_decide(srv_front *f, size_t i, uint64_t now)
     }
     sniff taken = *s;
     drop_sniff(f, i, 0);
-    if (h2)
-        srv_h2_add_connection(f->h2, taken.fd);
-    else
-        srv_http_add_connection(f->http, taken.fd, (struct sockaddr *)&taken.addr, taken.alen);
+    srv_loops_add(h2 ? f->h2 : f->http, taken.fd);
 }
 
 static void accept_some(srv_front *f)

@@ -4,13 +4,12 @@
  * grpc-timeout), and handing each complete request to a worker lane. grpc.c gives the meaning
  * of a call (method, auth, status); this file only moves its bytes.
  *
- * Threads: each loop thread owns its connections and their nghttp2 sessions (nghttp2 is not
- * thread-safe). A worker that finishes a call queues it on its loop's done list and wakes the
- * loop through an eventfd; the loop then sends the answer. A stream the client resets while
+ * Threads: each loop thread (loop.c: the event loops, TLS, draining) owns its connections and
+ * their nghttp2 sessions (nghttp2 is not thread-safe). A worker that finishes a call queues it
+ * on its loop's done list; the loop then sends the answer. A stream the client resets while
  * its call runs is kept until the worker is done with it (orphan), and so is its connection. */
 #include <errno.h>
 #include <stdarg.h>
-#include <gnutls/gnutls.h>
 #include <nghttp2/nghttp2.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -18,19 +17,16 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "server.h"
+#include "loop.h"
 
 #define READ_CHUNK (64 * 1024)
 #define OUT_BATCH (64 * 1024) /* frames gathered before one write */
 #define HDR_MAX 512           /* longest header value kept (path, auth, ...) */
 #define WINDOW (16 << 20)     /* receive window: big inserts flow without round trips */
 
-typedef struct h2_loop h2_loop;
 typedef struct h2_conn h2_conn;
 
 enum { ST_HEADERS, ST_RECEIVING, ST_RUNNING, ST_ANSWERED };
@@ -40,7 +36,7 @@ typedef struct h2_stream {
     h2_conn *c;
     int state;
     int orphan;       /* closed by the peer while its call ran: freed when the worker is done */
-    int counted;      /* in h2->active (a request begun, not answered) */
+    int counted;      /* in the loops' active (a request begun, not answered) */
     int is_post, is_grpc, bad_encoding;
     char path[HDR_MAX];
     char auth[HDR_MAX];
@@ -54,76 +50,30 @@ typedef struct h2_stream {
     int grpc_status;
     char grpc_msg[512];
     const srv_grpc_method *method;
-    struct h2_stream *next_done;
+    srv_done done;
     struct h2_stream *sprev, *snext; /* the connection's streams */
 } h2_stream;
 
 struct h2_conn {
-    h2_loop *lp;
-    int fd;
-    gnutls_session_t tls;
-    int handshaking;
+    srv_lconn lc; /* first: the loop's part (fd, tls, dead, running: its calls on a worker) */
     nghttp2_session *s;
     uint8_t *out;
     size_t out_len, out_off, out_cap;
     uint64_t last_read_ms, last_write_ms, opened_ms;
     size_t held;   /* request bytes held by its streams (receiving or running) */
-    int running;   /* its calls on a worker */
     int closing;   /* fatal or finished: close once nothing runs */
-    int dead;      /* socket closed and session gone; freed when running reaches 0 */
     int goaway_sent;
-    int events;    /* what epoll waits for now */
     h2_stream *streams;
-    struct h2_conn *prev, *next;
 };
 
-struct h2_loop {
-    srv_h2 *h;
-    pthread_t thread;
-    int ep, wake_fd;
-    pthread_mutex_t mu;
-    h2_stream *done;   /* answered by workers, for this loop to send */
-    int *incoming;     /* fds handed over by front.c */
-    size_t nin, capin;
-    int stop, quiesce;
-    int busy;          /* a connection has calls or answers not yet written (drain waits) */
-    h2_conn *conns;
-};
-
-struct srv_h2 {
-    srv_ctx *ctx;
-    int nloops;
-    h2_loop *loops;
-    unsigned next;
-    gnutls_certificate_credentials_t cred;
-    int tls;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int active;
-    int stopping;
-};
-
-static uint64_t now_ms(void)
+static srv_ctx *ctx_of(const h2_conn *c)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+    return c->lc.lp->ls->ctx;
 }
 
-static void wake(h2_loop *lp)
+static void active_add(h2_conn *c, int d)
 {
-    uint64_t one = 1;
-    ssize_t n = write(lp->wake_fd, &one, sizeof one);
-    (void)n; /* a full counter wakes the loop as well */
-}
-
-static void active_add(srv_h2 *h, int d)
-{
-    pthread_mutex_lock(&h->mu);
-    h->active += d;
-    if (h->active <= 0)
-        pthread_cond_broadcast(&h->cv);
-    pthread_mutex_unlock(&h->mu);
+    srv_loops_active_add(c->lc.lp->ls, d);
 }
 
 static int is_orphan(h2_stream *st)
@@ -141,7 +91,7 @@ static void stream_free(h2_stream *st)
     if (st->snext)
         st->snext->sprev = st->sprev;
     if (st->counted)
-        active_add(st->c->lp->h, -1);
+        active_add(st->c, -1);
     free(st->body);
     free(st->resp);
     free(st);
@@ -214,7 +164,7 @@ static void send_answer(h2_stream *st, int http_status)
     st->state = ST_ANSWERED;
     if (st->counted) {
         st->counted = 0;
-        active_add(c->lp->h, -1);
+        active_add(c, -1);
     }
     if (st->grpc_status == 0 && st->resp) {
         NV("grpc-accept-encoding", "identity");
@@ -249,29 +199,25 @@ static void fail_stream(h2_stream *st, int grpc_status, int http_status, const c
 static void run_call(void *arg)
 {
     h2_stream *st = arg;
-    h2_loop *lp = st->c->lp; /* the stream and its connection live until the loop takes it */
-    if (st->deadline_ms && now_ms() > st->deadline_ms) {
+    srv_loop *lp = st->c->lc.lp; /* the stream and its connection live until the loop takes it */
+    if (st->deadline_ms && srv_now_ms() > st->deadline_ms) {
         st->grpc_status = SRV_GRPC_DEADLINE_EXCEEDED;
         snprintf(st->grpc_msg, sizeof st->grpc_msg, "the deadline passed before the call ran");
     } else if (!is_orphan(st)) {
         srv_grpc_reply r = {0};
-        srv_grpc_run(lp->h->ctx, st->method, st->dbname, st->body + 5, st->len - 5, &r);
+        srv_grpc_run(lp->ls->ctx, st->method, st->dbname, st->body + 5, st->len - 5, &r);
         st->resp = r.buf;
         st->resp_len = r.len;
         st->grpc_status = r.status;
         snprintf(st->grpc_msg, sizeof st->grpc_msg, "%s", r.message);
     }
-    pthread_mutex_lock(&lp->mu);
-    st->next_done = lp->done;
-    lp->done = st;
-    pthread_mutex_unlock(&lp->mu);
-    wake(lp);
+    srv_loop_finish(lp, &st->done);
 }
 
 static void dispatch(h2_stream *st)
 {
     h2_conn *c = st->c;
-    srv_h2 *h = c->lp->h;
+    srv_ctx *ctx = ctx_of(c);
     if (st->len < 5)
         return fail_stream(st, SRV_GRPC_INTERNAL, 200, "grpc: the request holds no message "
                            "(a unary call sends exactly one)");
@@ -286,10 +232,10 @@ static void dispatch(h2_stream *st)
                            "but its message says %u: a unary call sends exactly one message",
                            st->len, mlen);
     st->state = ST_RUNNING;
-    c->running++;
+    c->lc.running++;
     int is_write = srv_grpc_is_write(st->method);
-    if (srv_pool_submit(is_write ? h->ctx->writes : h->ctx->reads, run_call, st) != 0) {
-        c->running--;
+    if (srv_pool_submit(is_write ? ctx->writes : ctx->reads, run_call, st) != 0) {
+        c->lc.running--;
         st->state = ST_RECEIVING;
         return fail_stream(st, SRV_GRPC_UNAVAILABLE, 200,
                            "service unavailable: the server is shutting down");
@@ -308,9 +254,9 @@ static int on_begin_headers(nghttp2_session *s, const nghttp2_frame *f, void *us
         return NGHTTP2_ERR_CALLBACK_FAILURE;
     st->id = f->hd.stream_id;
     st->c = c;
-    st->start_ms = now_ms();
+    st->start_ms = srv_now_ms();
     st->counted = 1;
-    active_add(c->lp->h, 1);
+    active_add(c, 1);
     st->snext = c->streams;
     if (c->streams)
         c->streams->sprev = st;
@@ -384,12 +330,9 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *
 /* The request's headers are all in: decide whether it can go on. */
 static void headers_done(h2_stream *st)
 {
-    srv_h2 *h = st->c->lp->h;
-    const srv_config *cfg = h->ctx->cfg;
+    const srv_config *cfg = ctx_of(st->c)->cfg;
     st->state = ST_RECEIVING;
-    pthread_mutex_lock(&h->mu);
-    int stopping = h->stopping;
-    pthread_mutex_unlock(&h->mu);
+    int stopping = srv_loops_stopping(st->c->lc.lp->ls);
     if (!st->is_grpc || !st->is_post)
         return fail_stream(st, SRV_GRPC_INTERNAL, 415, "invalid gRPC request: vdb-server "
                            "serves gRPC (POST, content-type application/grpc) over HTTP/2 and "
@@ -416,9 +359,9 @@ static int on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t id, const ui
     h2_stream *st = nghttp2_session_get_stream_user_data(s, id);
     if (!st || st->state != ST_RECEIVING)
         return 0; /* answered already (an error): the rest is dropped */
-    const srv_config *cfg = c->lp->h->ctx->cfg;
+    const srv_config *cfg = ctx_of(c)->cfg;
     uint64_t max = cfg->max_body;
-    if (now_ms() - st->start_ms > (uint64_t)cfg->request_timeout * 1000) {
+    if (srv_now_ms() - st->start_ms > (uint64_t)cfg->request_timeout * 1000) {
         srv_log(SRV_LOG_WARN, "grpc: cutting a call whose request took over %d s to arrive",
                 cfg->request_timeout);
         fail_stream(st, SRV_GRPC_DEADLINE_EXCEEDED, 200, "the request took over %d s to "
@@ -536,7 +479,7 @@ static nghttp2_session_callbacks *callbacks(void)
 
 static int conn_start_session(h2_conn *c)
 {
-    const srv_config *cfg = c->lp->h->ctx->cfg;
+    const srv_config *cfg = ctx_of(c)->cfg;
     nghttp2_option *opt;
     if (nghttp2_option_new(&opt) != 0)
         return -1;
@@ -559,30 +502,7 @@ static int conn_start_session(h2_conn *c)
 
 static void conn_set_events(h2_conn *c, int want_write)
 {
-    int events = EPOLLIN | (want_write ? EPOLLOUT : 0);
-    if (events == c->events || c->dead)
-        return;
-    struct epoll_event ev = {.events = (uint32_t)events, .data.ptr = c};
-    if (epoll_ctl(c->lp->ep, EPOLL_CTL_MOD, c->fd, &ev) == 0)
-        c->events = events;
-}
-
-static ssize_t sock_write(h2_conn *c, const uint8_t *p, size_t n)
-{
-    if (c->tls) {
-        ssize_t w = gnutls_record_send(c->tls, p, n);
-        if (w == GNUTLS_E_AGAIN || w == GNUTLS_E_INTERRUPTED) {
-            errno = EAGAIN;
-            return -1;
-        }
-        if (w < 0) {
-            errno = EPIPE;
-            return -1;
-        }
-        return w;
-    }
-    ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL);
-    return w;
+    srv_lconn_set_events(&c->lc, EPOLLIN | (want_write ? EPOLLOUT : 0));
 }
 
 /* Writes what nghttp2 has to send. Returns -1 when the connection is broken. */
@@ -590,7 +510,7 @@ static int conn_flush(h2_conn *c)
 {
     for (;;) {
         while (c->out_off < c->out_len) {
-            ssize_t w = sock_write(c, c->out + c->out_off, c->out_len - c->out_off);
+            ssize_t w = srv_lconn_write(&c->lc, c->out + c->out_off, c->out_len - c->out_off);
             if (w < 0) {
                 if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
                     conn_set_events(c, 1);
@@ -599,7 +519,7 @@ static int conn_flush(h2_conn *c)
                 return -1;
             }
             c->out_off += (size_t)w;
-            c->last_write_ms = now_ms();
+            c->last_write_ms = srv_now_ms();
         }
         c->out_off = c->out_len = 0;
         if (!c->s)
@@ -636,10 +556,13 @@ static int conn_flush(h2_conn *c)
 
 static void conn_close(h2_conn *c)
 {
-    if (c->dead)
-        return;
-    c->dead = 1;
-    epoll_ctl(c->lp->ep, EPOLL_CTL_DEL, c->fd, NULL);
+    srv_lconn_close(&c->lc);
+}
+
+/* The loop's close: the streams and the session. */
+static void on_close(srv_lconn *lc)
+{
+    h2_conn *c = (h2_conn *)lc;
     /* nghttp2_session_del frees its streams without the close callback: ours go here; a
      * running one is left to its worker (take_done frees it) */
     for (h2_stream *st = c->streams, *next; st; st = next) {
@@ -655,52 +578,30 @@ static void conn_close(h2_conn *c)
         nghttp2_session_del(c->s);
         c->s = NULL;
     }
-    if (c->tls) {
-        gnutls_deinit(c->tls);
-        c->tls = NULL;
-    }
-    close(c->fd);
-    srv_conns_close(c->lp->h->ctx->conns);
 }
 
 static void conn_free_if_done(h2_conn *c)
 {
-    if (!c->dead || c->running)
-        return;
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        c->lp->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    free(c->out);
-    free(c);
+    srv_lconn_free_if_done(&c->lc);
+}
+
+static void on_free(srv_lconn *lc)
+{
+    free(((h2_conn *)lc)->out);
 }
 
 static void conn_read(h2_conn *c)
 {
     uint8_t buf[READ_CHUNK];
     for (int round = 0; round < 8 && !c->closing; round++) {
-        ssize_t n;
-        if (c->tls) {
-            n = gnutls_record_recv(c->tls, buf, sizeof buf);
-            if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
-                return;
-            if (n < 0) {
-                srv_log(SRV_LOG_DEBUG, "grpc: TLS: %s", gnutls_strerror((int)n));
-                c->closing = 1;
-                return;
-            }
-        } else {
-            n = recv(c->fd, buf, sizeof buf, 0);
-            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-                return;
-        }
+        ssize_t n = srv_lconn_read(&c->lc, buf, sizeof buf);
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+            return;
         if (n <= 0) {
             c->closing = 1;
             return;
         }
-        c->last_read_ms = now_ms();
+        c->last_read_ms = srv_now_ms();
         ssize_t r = nghttp2_session_mem_recv(c->s, buf, (size_t)n);
         if (r < 0) {
             srv_log(SRV_LOG_DEBUG, "grpc: closing a connection: %s", nghttp2_strerror((int)r));
@@ -709,36 +610,24 @@ static void conn_read(h2_conn *c)
             c->closing = 1;
             return;
         }
-        if ((size_t)n < sizeof buf && !(c->tls && gnutls_record_check_pending(c->tls)))
+        if ((size_t)n < sizeof buf && !srv_lconn_pending(&c->lc))
             return;
     }
 }
 
-static void conn_handshake(h2_conn *c)
-{
-    int rc = gnutls_handshake(c->tls);
-    if (rc == GNUTLS_E_AGAIN || rc == GNUTLS_E_INTERRUPTED) {
-        conn_set_events(c, gnutls_record_get_direction(c->tls) == 1);
-        return;
-    }
-    if (rc < 0) {
-        srv_log(SRV_LOG_DEBUG, "grpc: TLS handshake failed: %s", gnutls_strerror(rc));
-        c->closing = 1;
-        return;
-    }
-    c->handshaking = 0;
-    c->last_read_ms = now_ms();
-    conn_set_events(c, 0);
-}
 
-static void conn_event(h2_conn *c, uint32_t ev)
+static void on_event(srv_lconn *lc, uint32_t ev)
 {
-    if (c->dead)
+    h2_conn *c = (h2_conn *)lc;
+    if (c->lc.dead)
         return;
-    if (c->handshaking) {
-        conn_handshake(c);
-        if (c->handshaking || c->closing)
+    if (c->lc.handshaking) {
+        int rc = srv_lconn_handshake(&c->lc);
+        if (rc < 0)
+            c->closing = 1;
+        if (rc <= 0)
             goto out;
+        c->last_read_ms = srv_now_ms();
     }
     (void)ev; /* read until EAGAIN whatever woke us: TLS may hold decrypted bytes */
     conn_read(c);
@@ -749,110 +638,65 @@ out:
         conn_close(c);
 }
 
-static void conn_add(h2_loop *lp, int fd)
+static int on_open(srv_lconn *lc)
 {
-    srv_h2 *h = lp->h;
-    h2_conn *c = calloc(1, sizeof *c);
-    if (!c) {
-        close(fd);
-        srv_conns_close(h->ctx->conns);
-        return;
+    h2_conn *c = (h2_conn *)lc;
+    c->opened_ms = c->last_read_ms = c->last_write_ms = srv_now_ms();
+    if (conn_start_session(c) != 0) {
+        if (c->s)
+            nghttp2_session_del(c->s);
+        c->s = NULL;
+        return -1;
     }
-    c->lp = lp;
-    c->fd = fd;
-    c->opened_ms = c->last_read_ms = c->last_write_ms = now_ms();
-    c->events = EPOLLIN;
-    if (h->tls) {
-        if (gnutls_init(&c->tls, GNUTLS_SERVER | GNUTLS_NONBLOCK) != 0 ||
-            gnutls_credentials_set(c->tls, GNUTLS_CRD_CERTIFICATE, h->cred) != 0 ||
-            gnutls_set_default_priority(c->tls) != 0) {
-            srv_log(SRV_LOG_ERROR, "grpc: cannot set up TLS for a connection");
-            goto fail;
-        }
-        gnutls_datum_t h2 = {(unsigned char *)"h2", 2};
-        gnutls_alpn_set_protocols(c->tls, &h2, 1, 0);
-        gnutls_transport_set_int(c->tls, fd);
-        gnutls_handshake_set_timeout(c->tls, 0);
-        c->handshaking = 1;
-    }
-    if (conn_start_session(c) != 0)
-        goto fail;
-    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
-    if (epoll_ctl(lp->ep, EPOLL_CTL_ADD, fd, &ev) != 0)
-        goto fail;
-    c->next = lp->conns;
-    if (lp->conns)
-        lp->conns->prev = c;
-    lp->conns = c;
-    pthread_mutex_lock(&lp->mu);
-    int quiesce = lp->quiesce;
-    pthread_mutex_unlock(&lp->mu);
-    if (quiesce) {
+    return 0;
+}
+
+static void on_added(srv_lconn *lc)
+{
+    h2_conn *c = (h2_conn *)lc;
+    if (srv_loop_quiescing(c->lc.lp)) {
         nghttp2_submit_goaway(c->s, NGHTTP2_FLAG_NONE, 0, NGHTTP2_NO_ERROR, NULL, 0);
         c->goaway_sent = 1;
     }
-    conn_event(c, EPOLLIN); /* the preface (or ClientHello) is already there */
-    conn_free_if_done(c);
-    return;
-fail:
-    if (c->s)
-        nghttp2_session_del(c->s);
-    if (c->tls)
-        gnutls_deinit(c->tls);
-    free(c);
-    close(fd);
-    srv_conns_close(h->ctx->conns);
 }
 
-/* Sends the answers workers finished. */
-static void take_done(h2_loop *lp)
+/* Sends an answer a worker finished. */
+static void on_done(srv_loop *lp, srv_done *d)
 {
-    pthread_mutex_lock(&lp->mu);
-    h2_stream *list = lp->done;
-    lp->done = NULL;
-    int *in = lp->incoming;
-    size_t nin = lp->nin;
-    lp->incoming = NULL;
-    lp->nin = lp->capin = 0;
-    pthread_mutex_unlock(&lp->mu);
-    for (size_t i = 0; i < nin; i++)
-        conn_add(lp, in[i]);
-    free(in);
-    while (list) {
-        h2_stream *st = list;
-        list = st->next_done;
-        h2_conn *c = st->c;
-        c->running--;
-        conn_release_body(st);
-        if (is_orphan(st) || c->dead) {
-            stream_free(st);
-        } else {
-            send_answer(st, 200);
-            if (conn_flush(c) != 0) {
-                c->closing = 1;
-                conn_close(c);
-            }
+    (void)lp;
+    h2_stream *st = (h2_stream *)((char *)d - offsetof(h2_stream, done));
+    h2_conn *c = st->c;
+    c->lc.running--;
+    conn_release_body(st);
+    if (is_orphan(st) || c->lc.dead) {
+        stream_free(st);
+    } else {
+        send_answer(st, 200);
+        if (conn_flush(c) != 0) {
+            c->closing = 1;
+            conn_close(c);
         }
-        conn_free_if_done(c);
     }
+    conn_free_if_done(c);
 }
 
 /* Closes connections idle or stalled for --timeout, and calls arriving too slowly. */
-static void sweep(h2_loop *lp, uint64_t now, int quiesce)
+static void on_sweep(srv_loop *lp, uint64_t now, int quiesce)
 {
-    const srv_config *cfg = lp->h->ctx->cfg;
+    const srv_config *cfg = lp->ls->ctx->cfg;
     uint64_t idle = (uint64_t)cfg->timeout * 1000;
-    for (h2_conn *c = lp->conns, *next; c; c = next) {
-        next = c->next;
-        if (c->dead)
+    for (srv_lconn *lc = lp->conns, *next; lc; lc = next) {
+        next = lc->next;
+        h2_conn *c = (h2_conn *)lc;
+        if (c->lc.dead)
             continue;
         int blocked = c->out_off < c->out_len;
         uint64_t last = c->last_read_ms > c->last_write_ms ? c->last_read_ms : c->last_write_ms;
-        if ((c->running == 0 && now - last > idle) || (blocked && now - c->last_write_ms > idle)) {
+        if ((c->lc.running == 0 && now - last > idle) || (blocked && now - c->last_write_ms > idle)) {
             srv_log(SRV_LOG_DEBUG, "grpc: closing a connection %s for %d s",
                     blocked ? "that does not read its answers" : "idle or stalled",
                     cfg->timeout);
-            if (!blocked && !c->handshaking) {
+            if (!blocked && !c->lc.handshaking) {
                 nghttp2_submit_goaway(c->s, NGHTTP2_FLAG_NONE,
                                       nghttp2_session_get_last_proc_stream_id(c->s),
                                       NGHTTP2_NO_ERROR, (const uint8_t *)"idle", 4);
@@ -862,7 +706,7 @@ static void sweep(h2_loop *lp, uint64_t now, int quiesce)
             conn_free_if_done(c);
             continue;
         }
-        if (quiesce && !c->goaway_sent && !c->handshaking) {
+        if (quiesce && !c->goaway_sent && !c->lc.handshaking) {
             nghttp2_submit_goaway(c->s, NGHTTP2_FLAG_NONE,
                                   nghttp2_session_get_last_proc_stream_id(c->s),
                                   NGHTTP2_NO_ERROR, NULL, 0);
@@ -875,200 +719,39 @@ static void sweep(h2_loop *lp, uint64_t now, int quiesce)
     }
 }
 
-/* 1 if a connection still has calls in flight or answers not yet written. */
-static int loop_busy(h2_loop *lp)
+/* 1 if a connection still has answers not yet written or streams open. */
+static int on_busy(srv_lconn *lc)
 {
-    for (h2_conn *c = lp->conns; c; c = c->next)
-        if (!c->dead && (c->running || c->out_off < c->out_len ||
-                         (c->s && nghttp2_session_want_write(c->s)) || c->streams))
-            return 1;
-    return 0;
+    h2_conn *c = (h2_conn *)lc;
+    return c->out_off < c->out_len || (c->s && nghttp2_session_want_write(c->s)) || c->streams;
 }
 
-static void *loop_main(void *arg)
+static void on_flush(srv_lconn *lc)
 {
-    h2_loop *lp = arg;
-    struct epoll_event evs[64];
-    uint64_t last_sweep = now_ms();
-    for (;;) {
-        int n = epoll_wait(lp->ep, evs, 64, 1000);
-        for (int i = 0; i < n; i++) {
-            if (evs[i].data.ptr == lp) {
-                uint64_t v;
-                while (read(lp->wake_fd, &v, sizeof v) == sizeof v)
-                    ;
-                continue;
-            }
-            h2_conn *c = evs[i].data.ptr;
-            conn_event(c, evs[i].events);
-            conn_free_if_done(c);
-        }
-        take_done(lp);
-        pthread_mutex_lock(&lp->mu);
-        int stop = lp->stop, quiesce = lp->quiesce;
-        pthread_mutex_unlock(&lp->mu);
-        if (stop)
-            break;
-        uint64_t now = now_ms();
-        if (now - last_sweep >= 250 || quiesce) {
-            sweep(lp, now, quiesce);
-            last_sweep = now;
-        }
-        __atomic_store_n(&lp->busy, loop_busy(lp), __ATOMIC_RELAXED);
-    }
-    return NULL;
+    conn_flush((h2_conn *)lc);
 }
+
+static const srv_loop_ops h2_ops = {
+    .name = "grpc",
+    .proto = "HTTP/2",
+    .alpn = "h2",
+    .conn_size = sizeof(h2_conn),
+    .wait_ms = 1000,
+    .handshake_out = EPOLLIN | EPOLLOUT,
+    .open = on_open,
+    .added = on_added,
+    .event = on_event,
+    .done = on_done,
+    .flush = on_flush,
+    .close = on_close,
+    .free = on_free,
+    .sweep = on_sweep,
+    .busy = on_busy,
+};
 
 /* ---- the front's interface ------------------------------------------------------------------ */
 
 srv_h2 *srv_h2_start(srv_ctx *ctx)
 {
-    const srv_config *cfg = ctx->cfg;
-    srv_h2 *h = calloc(1, sizeof *h);
-    if (!h)
-        return NULL;
-    h->ctx = ctx;
-    pthread_mutex_init(&h->mu, NULL);
-    pthread_cond_init(&h->cv, NULL);
-    if (cfg->tls_cert) {
-        if (gnutls_certificate_allocate_credentials(&h->cred) != 0 ||
-            gnutls_certificate_set_x509_key_file(h->cred, cfg->tls_cert, cfg->tls_key,
-                                                 GNUTLS_X509_FMT_PEM) < 0) {
-            srv_log(SRV_LOG_ERROR, "grpc: cannot load the TLS certificate %s and key %s",
-                    cfg->tls_cert, cfg->tls_key);
-            goto fail;
-        }
-        h->tls = 1;
-    }
-    h->nloops = cfg->io_threads > 0 ? cfg->io_threads : 1;
-    h->loops = calloc((size_t)h->nloops, sizeof *h->loops);
-    if (!h->loops)
-        goto fail;
-    for (int i = 0; i < h->nloops; i++) {
-        h2_loop *lp = &h->loops[i];
-        lp->h = h;
-        pthread_mutex_init(&lp->mu, NULL);
-        lp->ep = epoll_create1(EPOLL_CLOEXEC);
-        lp->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = lp};
-        if (lp->ep < 0 || lp->wake_fd < 0 ||
-            epoll_ctl(lp->ep, EPOLL_CTL_ADD, lp->wake_fd, &ev) != 0 ||
-            pthread_create(&lp->thread, NULL, loop_main, lp) != 0) {
-            srv_log(SRV_LOG_ERROR, "grpc: cannot start connection thread %d", i);
-            if (lp->ep >= 0)
-                close(lp->ep);
-            if (lp->wake_fd >= 0)
-                close(lp->wake_fd);
-            pthread_mutex_destroy(&lp->mu);
-            h->nloops = i;
-            srv_h2_stop(h);
-            return NULL;
-        }
-    }
-    return h;
-fail:
-    if (h->cred)
-        gnutls_certificate_free_credentials(h->cred);
-    pthread_mutex_destroy(&h->mu);
-    pthread_cond_destroy(&h->cv);
-    free(h);
-    return NULL;
-}
-
-void srv_h2_add_connection(srv_h2 *h, int fd)
-{
-    h2_loop *lp = &h->loops[__atomic_fetch_add(&h->next, 1, __ATOMIC_RELAXED) % h->nloops];
-    pthread_mutex_lock(&lp->mu);
-    if (lp->nin == lp->capin) {
-        size_t cap = lp->capin ? lp->capin * 2 : 8;
-        int *ni = realloc(lp->incoming, cap * sizeof *ni);
-        if (!ni) {
-            pthread_mutex_unlock(&lp->mu);
-            close(fd);
-            srv_conns_close(h->ctx->conns);
-            return;
-        }
-        lp->incoming = ni;
-        lp->capin = cap;
-    }
-    lp->incoming[lp->nin++] = fd;
-    pthread_mutex_unlock(&lp->mu);
-    wake(lp);
-}
-
-void srv_h2_quiesce(srv_h2 *h)
-{
-    pthread_mutex_lock(&h->mu);
-    h->stopping = 1;
-    pthread_mutex_unlock(&h->mu);
-    for (int i = 0; i < h->nloops; i++) {
-        pthread_mutex_lock(&h->loops[i].mu);
-        h->loops[i].quiesce = 1;
-        pthread_mutex_unlock(&h->loops[i].mu);
-        wake(&h->loops[i]);
-    }
-}
-
-int srv_h2_drain(srv_h2 *h, int seconds)
-{
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += seconds;
-    pthread_mutex_lock(&h->mu);
-    while (h->active > 0)
-        if (pthread_cond_timedwait(&h->cv, &h->mu, &until) == ETIMEDOUT)
-            break;
-    int left = h->active;
-    pthread_mutex_unlock(&h->mu);
-    /* answered is not yet written: give the loops the rest of the time to send */
-    for (;;) {
-        int busy = 0;
-        for (int i = 0; i < h->nloops; i++)
-            busy |= __atomic_load_n(&h->loops[i].busy, __ATOMIC_RELAXED);
-        struct timespec now;
-        clock_gettime(CLOCK_REALTIME, &now);
-        if (!busy || now.tv_sec >= until.tv_sec)
-            break;
-        struct timespec ten = {0, 10 * 1000000};
-        nanosleep(&ten, NULL);
-    }
-    return left;
-}
-
-void srv_h2_stop(srv_h2 *h)
-{
-    if (!h)
-        return;
-    for (int i = 0; i < h->nloops; i++) {
-        h2_loop *lp = &h->loops[i];
-        pthread_mutex_lock(&lp->mu);
-        lp->stop = 1;
-        pthread_mutex_unlock(&lp->mu);
-        wake(lp);
-        pthread_join(lp->thread, NULL);
-        /* the pools were stopped first: no call runs; answers not sent are dropped */
-        take_done(lp);
-        for (h2_conn *c = lp->conns; c;) {
-            h2_conn *next = c->next;
-            conn_flush(c);
-            conn_close(c);
-            c->running = 0;
-            conn_free_if_done(c);
-            c = next;
-        }
-        for (size_t k = 0; k < lp->nin; k++) {
-            close(lp->incoming[k]);
-            srv_conns_close(h->ctx->conns);
-        }
-        free(lp->incoming);
-        close(lp->ep);
-        close(lp->wake_fd);
-        pthread_mutex_destroy(&lp->mu);
-    }
-    free(h->loops);
-    if (h->cred)
-        gnutls_certificate_free_credentials(h->cred);
-    pthread_mutex_destroy(&h->mu);
-    pthread_cond_destroy(&h->cv);
-    free(h);
+    return srv_loops_start(ctx, &h2_ops);
 }

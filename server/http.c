@@ -9,9 +9,8 @@
  * One request at a time per connection: while a worker runs it the connection is not read
  * (pipelined requests wait in the socket), then the answer is written and the next request
  * parsed. An answer given before the body is read closes the connection: the connection's
- * bytes are not read as a request of their own. Threads as in h2.c: each loop owns its
- * connections; a worker that finishes queues the connection on its loop's done list and wakes
- * the loop through an eventfd. */
+ * bytes are not read as a request of their own. The event loops, TLS and draining are
+ * loop.c's: a worker that finishes queues the connection on its loop's done list. */
 #include <errno.h>
 #include <limits.h>
 #include <gnutls/gnutls.h>
@@ -22,12 +21,10 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "server.h"
+#include "loop.h"
 
 #define API_PREFIX "/v2/vectordb"
 #define READ_CHUNK (64 * 1024)
@@ -38,21 +35,13 @@
 #define TRAILER_MAX 8192
 #define LINGER_MS 2000        /* reading what a refused client still sends, before the close */
 
-typedef struct http_loop http_loop;
-
 enum { C_HEAD, C_BODY, C_RUNNING, C_WRITE, C_LINGER };
 enum { K_SIZE, K_DATA, K_DATA_END, K_TRAILER };
 
 typedef struct hconn {
-    http_loop *lp;
-    int fd;
-    gnutls_session_t tls;
-    int handshaking;
+    srv_lconn lc; /* first: the loop's part (fd, tls, dead, running: on a worker) */
     int state;
-    int events;
-    int dead;
-    int running;  /* on a worker */
-    int counted;  /* in h->active: a request begun and not yet answered */
+    int counted;  /* in the loops' active: a request begun and not yet answered */
     uint64_t last_io_ms, start_ms, linger_ms;
     /* bytes read and not yet consumed */
     char *in;
@@ -75,147 +64,51 @@ typedef struct hconn {
     int close_after;
     unsigned status;
     json_t *resp;       /* set by the worker */
-    struct hconn *next_done;
-    struct hconn *prev, *next;
+    srv_done done;
 } hconn;
 
-struct http_loop {
-    srv_http *h;
-    pthread_t thread;
-    int ep, wake_fd;
-    pthread_mutex_t mu;
-    hconn *done;
-    int *incoming;
-    size_t nin, capin;
-    int stop, quiesce;
-    int busy;
-    hconn *conns;
-};
-
-struct srv_http {
-    srv_ctx *ctx;
-    int nloops;
-    http_loop *loops;
-    unsigned next;
-    gnutls_certificate_credentials_t cred;
-    int tls;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int active;   /* requests begun and not answered */
-    int stopping; /* quiesced: new requests get 503 and every answer closes its connection */
-};
-
-static uint64_t now_ms(void)
+static srv_ctx *ctx_of(const hconn *c)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static void wake(http_loop *lp)
-{
-    uint64_t one = 1;
-    ssize_t n = write(lp->wake_fd, &one, sizeof one);
-    (void)n;
-}
-
-static int stopping(srv_http *h)
-{
-    pthread_mutex_lock(&h->mu);
-    int s = h->stopping;
-    pthread_mutex_unlock(&h->mu);
-    return s;
+    return c->lc.lp->ls->ctx;
 }
 
 static void count_request(hconn *c, int d)
 {
-    srv_http *h = c->lp->h;
     if ((d > 0) == (c->counted != 0))
         return;
     c->counted = d > 0;
-    pthread_mutex_lock(&h->mu);
-    h->active += d;
-    if (h->active <= 0)
-        pthread_cond_broadcast(&h->cv);
-    pthread_mutex_unlock(&h->mu);
+    srv_loops_active_add(c->lc.lp->ls, d);
 }
 
-/* ---- socket I/O ----------------------------------------------------------------------------- */
+/* ---- the loop's callbacks (and conn_close, conn_free_if_done for this file) ------------ */
 
 static void conn_set_events(hconn *c, int events)
 {
-    if (events == c->events || c->dead)
-        return;
-    struct epoll_event ev = {.events = (uint32_t)events, .data.ptr = c};
-    if (epoll_ctl(c->lp->ep, EPOLL_CTL_MOD, c->fd, &ev) == 0)
-        c->events = events;
-}
-
-static ssize_t sock_read(hconn *c, char *buf, size_t n)
-{
-    if (c->tls) {
-        ssize_t r = gnutls_record_recv(c->tls, buf, n);
-        if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED) {
-            errno = EAGAIN;
-            return -1;
-        }
-        if (r < 0) {
-            srv_log(SRV_LOG_DEBUG, "http: TLS: %s", gnutls_strerror((int)r));
-            errno = ECONNRESET;
-            return -1;
-        }
-        return r;
-    }
-    return recv(c->fd, buf, n, 0);
-}
-
-static ssize_t sock_write(hconn *c, const char *p, size_t n)
-{
-    if (c->tls) {
-        ssize_t w = gnutls_record_send(c->tls, p, n);
-        if (w == GNUTLS_E_AGAIN || w == GNUTLS_E_INTERRUPTED) {
-            errno = EAGAIN;
-            return -1;
-        }
-        if (w < 0) {
-            errno = EPIPE;
-            return -1;
-        }
-        return w;
-    }
-    return send(c->fd, p, n, MSG_NOSIGNAL);
+    srv_lconn_set_events(&c->lc, events);
 }
 
 static void conn_close(hconn *c)
 {
-    if (c->dead)
-        return;
-    c->dead = 1;
-    count_request(c, -1);
-    epoll_ctl(c->lp->ep, EPOLL_CTL_DEL, c->fd, NULL);
-    if (c->tls) {
-        gnutls_deinit(c->tls);
-        c->tls = NULL;
-    }
-    close(c->fd);
-    srv_conns_close(c->lp->h->ctx->conns);
+    srv_lconn_close(&c->lc);
 }
 
 static void conn_free_if_done(hconn *c)
 {
-    if (!c->dead || c->running)
-        return;
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        c->lp->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
+    srv_lconn_free_if_done(&c->lc);
+}
+
+static void on_close(srv_lconn *lc)
+{
+    count_request((hconn *)lc, -1);
+}
+
+static void on_free(srv_lconn *lc)
+{
+    hconn *c = (hconn *)lc;
     free(c->in);
     free(c->body);
     free(c->out);
     json_decref(c->resp);
-    free(c);
 }
 
 /* ---- answers -------------------------------------------------------------------------------- */
@@ -272,7 +165,7 @@ static int queue_answer(hconn *c, unsigned status, const char *type, const char 
     if (srv_log_enabled(SRV_LOG_DEBUG))
         srv_log(SRV_LOG_DEBUG, "%s %s -> %u in %llu ms", c->method[0] ? c->method : "?",
                 c->path[0] ? c->path : "?", status,
-                (unsigned long long)(now_ms() - c->start_ms));
+                (unsigned long long)(srv_now_ms() - c->start_ms));
     return 0;
 }
 
@@ -437,8 +330,7 @@ static json_t *bad_http(const char *fmt, ...)
  * once, or the body next. */
 static void begin_request(hconn *c, size_t end)
 {
-    srv_http *h = c->lp->h;
-    const srv_config *cfg = h->ctx->cfg;
+    const srv_config *cfg = ctx_of(c)->cfg;
     char *p = c->in, *stop = c->in + end;
     head_info hi;
     memset(&hi, 0, sizeof hi);
@@ -550,7 +442,7 @@ static void begin_request(hconn *c, size_t end)
     int has_body = c->chunked || hi.cl > 0;
     c->keep_alive = c->minor >= 1 ? !hi.conn_close : hi.conn_keep && !hi.conn_close;
     c->close_after = !c->keep_alive;
-    int quiesced = stopping(h);
+    int quiesced = srv_loops_stopping(c->lc.lp->ls);
     if (!strcmp(c->method, "GET") && !strcmp(target, "/healthz")) {
         /* as Milvus's health check: no auth, plain "OK" */
         if (has_body || quiesced)
@@ -630,24 +522,18 @@ static int body_add(hconn *c, const char *p, size_t n)
 static void run_request(void *arg)
 {
     hconn *c = arg;
-    json_t *resp = srv_dispatch(c->lp->h->ctx, c->route, c->body, c->len);
-    http_loop *lp = c->lp;
-    pthread_mutex_lock(&lp->mu);
-    c->resp = resp;
-    c->next_done = lp->done;
-    lp->done = c;
-    pthread_mutex_unlock(&lp->mu);
-    wake(lp);
+    c->resp = srv_dispatch(ctx_of(c), c->route, c->body, c->len);
+    srv_loop_finish(c->lc.lp, &c->done);
 }
 
 static void body_complete(hconn *c)
 {
-    srv_http *h = c->lp->h;
+    srv_ctx *ctx = ctx_of(c);
     c->state = C_RUNNING;
-    c->running = 1;
+    c->lc.running = 1;
     conn_set_events(c, c->out_off < c->out_len ? EPOLLOUT : 0);
-    if (srv_pool_submit(c->route->is_write ? h->ctx->writes : h->ctx->reads, run_request, c)) {
-        c->running = 0;
+    if (srv_pool_submit(c->route->is_write ? ctx->writes : ctx->reads, run_request, c)) {
+        c->lc.running = 0;
         refuse(c, 503, srv_err(2, "service unavailable: the server is shutting down"));
     }
 }
@@ -656,7 +542,7 @@ static void body_complete(hconn *c)
  * the request is refused. */
 static size_t take_body(hconn *c, const char *p, size_t n)
 {
-    const srv_config *cfg = c->lp->h->ctx->cfg;
+    const srv_config *cfg = ctx_of(c)->cfg;
     size_t used = 0;
     while (c->state == C_BODY) {
         if (!c->chunked) {
@@ -752,7 +638,7 @@ malformed:
 /* Parses what has arrived, as far as it goes. */
 static void process(hconn *c)
 {
-    while (!c->dead && (c->state == C_HEAD || c->state == C_BODY) && c->in_len) {
+    while (!c->lc.dead && (c->state == C_HEAD || c->state == C_BODY) && c->in_len) {
         if (c->state == C_HEAD) {
             /* blank lines before a request are skipped (RFC 9112 2.2) */
             size_t skip = 0;
@@ -764,7 +650,7 @@ static void process(hconn *c)
                 continue;
             }
             if (!c->start_ms)
-                c->start_ms = now_ms();
+                c->start_ms = srv_now_ms();
             size_t end = 0;
             for (size_t i = c->scanned > 2 ? c->scanned - 2 : 0; i + 1 < c->in_len; i++) {
                 if (c->in[i] == '\n' && c->in[i + 1] == '\n') {
@@ -802,7 +688,7 @@ static void process(hconn *c)
                 return;
             }
             begin_request(c, end);
-            if (c->dead)
+            if (c->lc.dead)
                 return;
             if (c->state == C_WRITE) {
                 if (!c->close_after && c->in_len >= end) { /* healthz: the rest is kept */
@@ -820,7 +706,7 @@ static void process(hconn *c)
             continue;
         }
         size_t used = take_body(c, c->in, c->in_len);
-        if (c->dead)
+        if (c->lc.dead)
             return;
         if (c->state == C_WRITE && c->close_after) {
             c->in_len = 0;
@@ -832,7 +718,7 @@ static void process(hconn *c)
             return;
     }
     /* a request without a body is complete with its head */
-    if (!c->dead && c->state == C_BODY && !c->chunked && c->remaining == 0)
+    if (!c->lc.dead && c->state == C_BODY && !c->chunked && c->remaining == 0)
         body_complete(c);
 }
 
@@ -843,11 +729,11 @@ static void answered(hconn *c)
     if (c->close_after) {
         /* read what the client still sends for a while, so that closing with unread bytes
          * does not reset the connection before the client has read the answer */
-        if (c->tls)
-            gnutls_bye(c->tls, GNUTLS_SHUT_WR);
-        shutdown(c->fd, SHUT_WR);
+        if (c->lc.tls)
+            gnutls_bye(c->lc.tls, GNUTLS_SHUT_WR);
+        shutdown(c->lc.fd, SHUT_WR);
         c->state = C_LINGER;
-        c->linger_ms = now_ms();
+        c->linger_ms = srv_now_ms();
         conn_set_events(c, EPOLLIN);
         return;
     }
@@ -866,7 +752,7 @@ static void answered(hconn *c)
 static int flush_out(hconn *c)
 {
     while (c->out_off < c->out_len) {
-        ssize_t w = sock_write(c, c->out + c->out_off, c->out_len - c->out_off);
+        ssize_t w = srv_lconn_write(&c->lc, c->out + c->out_off, c->out_len - c->out_off);
         if (w < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
                 conn_set_events(c, EPOLLOUT | (c->state == C_HEAD || c->state == C_BODY
@@ -876,7 +762,7 @@ static int flush_out(hconn *c)
             return -1;
         }
         c->out_off += (size_t)w;
-        c->last_io_ms = now_ms();
+        c->last_io_ms = srv_now_ms();
     }
     c->out_off = c->out_len = 0;
     return 0;
@@ -886,7 +772,7 @@ static int flush_out(hconn *c)
  * request of what was read: it ends). */
 static void conn_progress(hconn *c)
 {
-    while (!c->dead) {
+    while (!c->lc.dead) {
         if (flush_out(c) != 0) {
             conn_close(c);
             return;
@@ -904,19 +790,19 @@ static void conn_progress(hconn *c)
 
 static void conn_read(hconn *c)
 {
-    const srv_config *cfg = c->lp->h->ctx->cfg;
+    const srv_config *cfg = ctx_of(c)->cfg;
     char buf[READ_CHUNK];
-    for (int round = 0; round < 16 && !c->dead; round++) {
+    for (int round = 0; round < 16 && !c->lc.dead; round++) {
         if (c->state != C_HEAD && c->state != C_BODY && c->state != C_LINGER)
             return;
-        ssize_t n = sock_read(c, buf, sizeof buf);
+        ssize_t n = srv_lconn_read(&c->lc, buf, sizeof buf);
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
             return;
         if (n <= 0) {
             conn_close(c); /* gone (mid-request or between requests) */
             return;
         }
-        c->last_io_ms = now_ms();
+        c->last_io_ms = srv_now_ms();
         if (c->state == C_LINGER)
             continue; /* discarded */
         if (c->start_ms && c->last_io_ms - c->start_ms > (uint64_t)cfg->request_timeout * 1000) {
@@ -940,141 +826,79 @@ static void conn_read(hconn *c)
         memcpy(c->in + c->in_len, buf, (size_t)n);
         c->in_len += (size_t)n;
         process(c);
-        if (c->dead)
+        if (c->lc.dead)
             return;
         conn_progress(c);
-        if ((size_t)n < sizeof buf && !(c->tls && gnutls_record_check_pending(c->tls)))
+        if ((size_t)n < sizeof buf && !srv_lconn_pending(&c->lc))
             return;
     }
 }
 
-static void conn_handshake(hconn *c)
+static void on_event(srv_lconn *lc, uint32_t ev)
 {
-    int rc = gnutls_handshake(c->tls);
-    if (rc == GNUTLS_E_AGAIN || rc == GNUTLS_E_INTERRUPTED) {
-        conn_set_events(c, gnutls_record_get_direction(c->tls) == 1 ? EPOLLOUT : EPOLLIN);
-        return;
-    }
-    if (rc < 0) {
-        srv_log(SRV_LOG_DEBUG, "http: TLS handshake failed: %s", gnutls_strerror(rc));
-        conn_close(c);
-        return;
-    }
-    c->handshaking = 0;
-    c->last_io_ms = now_ms();
-    conn_set_events(c, EPOLLIN);
-}
-
-static void conn_event(hconn *c, uint32_t ev)
-{
-    if (c->dead)
+    hconn *c = (hconn *)lc;
+    if (c->lc.dead)
         return;
     if (c->state == C_RUNNING && (ev & (EPOLLHUP | EPOLLERR))) {
         conn_close(c); /* reset while its request runs: the worker's answer is dropped */
         return;
     }
-    if (c->handshaking) {
-        conn_handshake(c);
-        if (c->handshaking || c->dead)
+    if (c->lc.handshaking) {
+        int rc = srv_lconn_handshake(&c->lc);
+        if (rc < 0)
+            conn_close(c);
+        if (rc <= 0)
             return;
+        c->last_io_ms = srv_now_ms();
     }
     conn_progress(c);
-    if (!c->dead)
+    if (!c->lc.dead)
         conn_read(c);
 }
 
-static void conn_add(http_loop *lp, int fd)
+static int on_open(srv_lconn *lc)
 {
-    srv_http *h = lp->h;
-    hconn *c = calloc(1, sizeof *c);
-    if (!c) {
-        close(fd);
-        srv_conns_close(h->ctx->conns);
-        return;
-    }
-    c->lp = lp;
-    c->fd = fd;
-    c->last_io_ms = now_ms();
-    c->events = EPOLLIN;
+    hconn *c = (hconn *)lc;
+    c->last_io_ms = srv_now_ms();
     c->state = C_HEAD;
-    if (h->tls) {
-        if (gnutls_init(&c->tls, GNUTLS_SERVER | GNUTLS_NONBLOCK) != 0 ||
-            gnutls_credentials_set(c->tls, GNUTLS_CRD_CERTIFICATE, h->cred) != 0 ||
-            gnutls_set_default_priority(c->tls) != 0) {
-            srv_log(SRV_LOG_ERROR, "http: cannot set up TLS for a connection");
-            goto fail;
-        }
-        gnutls_datum_t h11 = {(unsigned char *)"http/1.1", 8};
-        gnutls_alpn_set_protocols(c->tls, &h11, 1, 0);
-        gnutls_transport_set_int(c->tls, fd);
-        gnutls_handshake_set_timeout(c->tls, 0);
-        c->handshaking = 1;
-    }
-    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
-    if (epoll_ctl(lp->ep, EPOLL_CTL_ADD, fd, &ev) != 0)
-        goto fail;
-    c->next = lp->conns;
-    if (lp->conns)
-        lp->conns->prev = c;
-    lp->conns = c;
-    conn_event(c, EPOLLIN); /* the first bytes are already there */
-    conn_free_if_done(c);
-    return;
-fail:
-    if (c->tls)
-        gnutls_deinit(c->tls);
-    free(c);
-    close(fd);
-    srv_conns_close(h->ctx->conns);
+    return 0;
 }
 
-/* New connections, and the answers workers finished. */
-static void take_done(http_loop *lp)
+/* An answer a worker finished. */
+static void on_done(srv_loop *lp, srv_done *d)
 {
-    pthread_mutex_lock(&lp->mu);
-    hconn *list = lp->done;
-    lp->done = NULL;
-    int *in = lp->incoming;
-    size_t nin = lp->nin;
-    lp->incoming = NULL;
-    lp->nin = lp->capin = 0;
-    pthread_mutex_unlock(&lp->mu);
-    for (size_t i = 0; i < nin; i++)
-        conn_add(lp, in[i]);
-    free(in);
-    while (list) {
-        hconn *c = list;
-        list = c->next_done;
-        c->running = 0;
-        json_t *resp = c->resp;
-        c->resp = NULL;
-        free(c->body);
-        c->body = NULL;
-        c->len = c->cap = 0;
-        if (c->dead) {
-            json_decref(resp);
-            conn_free_if_done(c);
-            continue;
-        }
-        if (stopping(lp->h))
-            c->close_after = 1;
-        c->state = C_WRITE;
-        if (queue_json(c, 200, resp) != 0) /* Milvus answers errors with HTTP 200 too */
-            conn_close(c);
-        else
-            conn_progress(c);
+    hconn *c = (hconn *)((char *)d - offsetof(hconn, done));
+    c->lc.running = 0;
+    json_t *resp = c->resp;
+    c->resp = NULL;
+    free(c->body);
+    c->body = NULL;
+    c->len = c->cap = 0;
+    if (c->lc.dead) {
+        json_decref(resp);
         conn_free_if_done(c);
+        return;
     }
+    if (srv_loops_stopping(lp->ls))
+        c->close_after = 1;
+    c->state = C_WRITE;
+    if (queue_json(c, 200, resp) != 0) /* Milvus answers errors with HTTP 200 too */
+        conn_close(c);
+    else
+        conn_progress(c);
+    conn_free_if_done(c);
 }
 
 /* Closes connections idle or stalled for --timeout, slow requests, and lingering ones. */
-static void sweep(http_loop *lp, uint64_t now)
+static void on_sweep(srv_loop *lp, uint64_t now, int quiesce)
 {
-    const srv_config *cfg = lp->h->ctx->cfg;
+    (void)quiesce;
+    const srv_config *cfg = lp->ls->ctx->cfg;
     uint64_t idle = (uint64_t)cfg->timeout * 1000;
-    for (hconn *c = lp->conns, *next; c; c = next) {
-        next = c->next;
-        if (c->dead || c->state == C_RUNNING)
+    for (srv_lconn *lc = lp->conns, *next; lc; lc = next) {
+        next = lc->next;
+        hconn *c = (hconn *)lc;
+        if (c->lc.dead || c->state == C_RUNNING)
             continue;
         if (c->state == C_LINGER) {
             if (now - c->linger_ms > LINGER_MS || now - c->last_io_ms > idle) {
@@ -1103,197 +927,37 @@ static void sweep(http_loop *lp, uint64_t now)
     }
 }
 
-static int loop_busy(http_loop *lp)
+static int on_busy(srv_lconn *lc)
 {
-    for (hconn *c = lp->conns; c; c = c->next)
-        if (!c->dead && (c->running || c->out_off < c->out_len || c->counted))
-            return 1;
-    return 0;
+    hconn *c = (hconn *)lc;
+    return c->out_off < c->out_len || c->counted;
 }
 
-static void *loop_main(void *arg)
+static void on_flush(srv_lconn *lc)
 {
-    http_loop *lp = arg;
-    struct epoll_event evs[64];
-    uint64_t last_sweep = now_ms();
-    for (;;) {
-        int n = epoll_wait(lp->ep, evs, 64, 250);
-        for (int i = 0; i < n; i++) {
-            if (evs[i].data.ptr == lp) {
-                uint64_t v;
-                while (read(lp->wake_fd, &v, sizeof v) == sizeof v)
-                    ;
-                continue;
-            }
-            hconn *c = evs[i].data.ptr;
-            conn_event(c, evs[i].events);
-            conn_free_if_done(c);
-        }
-        take_done(lp);
-        pthread_mutex_lock(&lp->mu);
-        int stop = lp->stop;
-        pthread_mutex_unlock(&lp->mu);
-        if (stop)
-            break;
-        uint64_t now = now_ms();
-        if (now - last_sweep >= 250) {
-            sweep(lp, now);
-            last_sweep = now;
-        }
-        __atomic_store_n(&lp->busy, loop_busy(lp), __ATOMIC_RELAXED);
-    }
-    return NULL;
+    flush_out((hconn *)lc);
 }
+
+static const srv_loop_ops http_ops = {
+    .name = "http",
+    .proto = "HTTP/1.1",
+    .alpn = "http/1.1",
+    .conn_size = sizeof(hconn),
+    .wait_ms = 250,
+    .handshake_out = EPOLLOUT,
+    .open = on_open,
+    .event = on_event,
+    .done = on_done,
+    .flush = on_flush,
+    .close = on_close,
+    .free = on_free,
+    .sweep = on_sweep,
+    .busy = on_busy,
+};
 
 /* ---- the front's interface ------------------------------------------------------------------ */
 
-void srv_http_add_connection(srv_http *h, int fd, const struct sockaddr *addr, socklen_t len)
-{
-    (void)addr;
-    (void)len;
-    http_loop *lp = &h->loops[__atomic_fetch_add(&h->next, 1, __ATOMIC_RELAXED) % h->nloops];
-    pthread_mutex_lock(&lp->mu);
-    if (lp->nin == lp->capin) {
-        size_t cap = lp->capin ? lp->capin * 2 : 8;
-        int *ni = realloc(lp->incoming, cap * sizeof *ni);
-        if (!ni) {
-            pthread_mutex_unlock(&lp->mu);
-            srv_log(SRV_LOG_WARN, "cannot take an HTTP/1.1 connection: out of memory");
-            close(fd);
-            srv_conns_close(h->ctx->conns);
-            return;
-        }
-        lp->incoming = ni;
-        lp->capin = cap;
-    }
-    lp->incoming[lp->nin++] = fd;
-    pthread_mutex_unlock(&lp->mu);
-    wake(lp);
-}
-
 srv_http *srv_http_start(srv_ctx *ctx)
 {
-    const srv_config *cfg = ctx->cfg;
-    srv_http *h = calloc(1, sizeof *h);
-    if (!h)
-        return NULL;
-    h->ctx = ctx;
-    pthread_mutex_init(&h->mu, NULL);
-    pthread_cond_init(&h->cv, NULL);
-    if (cfg->tls_cert) {
-        if (gnutls_certificate_allocate_credentials(&h->cred) != 0 ||
-            gnutls_certificate_set_x509_key_file(h->cred, cfg->tls_cert, cfg->tls_key,
-                                                 GNUTLS_X509_FMT_PEM) < 0) {
-            srv_log(SRV_LOG_ERROR, "cannot load the TLS certificate %s and key %s (HTTPS)",
-                    cfg->tls_cert, cfg->tls_key);
-            goto fail;
-        }
-        h->tls = 1;
-    }
-    h->nloops = cfg->io_threads > 0 ? cfg->io_threads : 1;
-    h->loops = calloc((size_t)h->nloops, sizeof *h->loops);
-    if (!h->loops)
-        goto fail;
-    for (int i = 0; i < h->nloops; i++) {
-        http_loop *lp = &h->loops[i];
-        lp->h = h;
-        pthread_mutex_init(&lp->mu, NULL);
-        lp->ep = epoll_create1(EPOLL_CLOEXEC);
-        lp->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = lp};
-        if (lp->ep < 0 || lp->wake_fd < 0 ||
-            epoll_ctl(lp->ep, EPOLL_CTL_ADD, lp->wake_fd, &ev) != 0 ||
-            pthread_create(&lp->thread, NULL, loop_main, lp) != 0) {
-            srv_log(SRV_LOG_ERROR, "cannot start HTTP/1.1 connection thread %d", i);
-            if (lp->ep >= 0)
-                close(lp->ep);
-            if (lp->wake_fd >= 0)
-                close(lp->wake_fd);
-            pthread_mutex_destroy(&lp->mu);
-            h->nloops = i;
-            srv_http_stop(h);
-            return NULL;
-        }
-    }
-    return h;
-fail:
-    if (h->cred)
-        gnutls_certificate_free_credentials(h->cred);
-    pthread_mutex_destroy(&h->mu);
-    pthread_cond_destroy(&h->cv);
-    free(h);
-    return NULL;
-}
-
-void srv_http_quiesce(srv_http *h)
-{
-    pthread_mutex_lock(&h->mu);
-    h->stopping = 1;
-    pthread_mutex_unlock(&h->mu);
-    for (int i = 0; i < h->nloops; i++)
-        wake(&h->loops[i]);
-}
-
-int srv_http_drain(srv_http *h, int seconds)
-{
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += seconds;
-    pthread_mutex_lock(&h->mu);
-    while (h->active > 0)
-        if (pthread_cond_timedwait(&h->cv, &h->mu, &until) == ETIMEDOUT)
-            break;
-    int left = h->active;
-    pthread_mutex_unlock(&h->mu);
-    /* answered is not yet written: give the loops the rest of the time to send */
-    for (;;) {
-        int busy = 0;
-        for (int i = 0; i < h->nloops; i++)
-            busy |= __atomic_load_n(&h->loops[i].busy, __ATOMIC_RELAXED);
-        struct timespec now;
-        clock_gettime(CLOCK_REALTIME, &now);
-        if (!busy || now.tv_sec >= until.tv_sec)
-            break;
-        struct timespec ten = {0, 10 * 1000000};
-        nanosleep(&ten, NULL);
-    }
-    return left;
-}
-
-void srv_http_stop(srv_http *h)
-{
-    if (!h)
-        return;
-    for (int i = 0; i < h->nloops; i++) {
-        http_loop *lp = &h->loops[i];
-        pthread_mutex_lock(&lp->mu);
-        lp->stop = 1;
-        pthread_mutex_unlock(&lp->mu);
-        wake(lp);
-        pthread_join(lp->thread, NULL);
-        /* the pools were stopped first: no request runs; answers not sent are dropped */
-        take_done(lp);
-        for (hconn *c = lp->conns; c;) {
-            hconn *next = c->next;
-            flush_out(c);
-            conn_close(c);
-            c->running = 0;
-            conn_free_if_done(c);
-            c = next;
-        }
-        for (size_t k = 0; k < lp->nin; k++) {
-            close(lp->incoming[k]);
-            srv_conns_close(h->ctx->conns);
-        }
-        free(lp->incoming);
-        close(lp->ep);
-        close(lp->wake_fd);
-        pthread_mutex_destroy(&lp->mu);
-    }
-    free(h->loops);
-    if (h->cred)
-        gnutls_certificate_free_credentials(h->cred);
-    pthread_mutex_destroy(&h->mu);
-    pthread_cond_destroy(&h->cv);
-    free(h);
+    return srv_loops_start(ctx, &http_ops);
 }

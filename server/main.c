@@ -66,9 +66,8 @@ int main(int argc, char **argv)
         !(h2 = srv_h2_start(&ctx)) || !(front = srv_front_start(&ctx, http, h2))) {
         srv_pool_destroy(ctx.reads); /* stops the lanes before the fronts go */
         srv_pool_destroy(ctx.writes);
-        srv_h2_stop(h2);
-        if (http)
-            srv_http_stop(http);
+        srv_loops_stop(h2);
+        srv_loops_stop(http);
         srv_conns_destroy(ctx.conns);
         vdb_close(db);
         srv_config_free(&cfg);
@@ -80,22 +79,22 @@ int main(int argc, char **argv)
     srv_log(SRV_LOG_INFO, "%s: no new connections; finishing the requests in flight (up to %d s)",
             sig == SIGINT ? "SIGINT" : "SIGTERM", cfg.drain_timeout);
     srv_front_stop(front);
-    srv_http_quiesce(http);
-    srv_h2_quiesce(h2);
+    srv_loops_quiesce(http);
+    srv_loops_quiesce(h2);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    int left = srv_http_drain(http, cfg.drain_timeout);
+    int left = srv_loops_drain(http, cfg.drain_timeout);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     int spent = (int)(t1.tv_sec - t0.tv_sec);
-    left += srv_h2_drain(h2, cfg.drain_timeout > spent ? cfg.drain_timeout - spent : 0);
+    left += srv_loops_drain(h2, cfg.drain_timeout > spent ? cfg.drain_timeout - spent : 0);
     if (left)
         srv_log(SRV_LOG_WARN, "%d request(s) still open after %d s: running ones finish, the "
                 "others are closed", left, cfg.drain_timeout);
     /* requests already on a worker finish (and hand back their answers) before the fronts go */
     srv_pool_stop(ctx.reads);
     srv_pool_stop(ctx.writes);
-    srv_http_stop(http);
-    srv_h2_stop(h2);
+    srv_loops_stop(http);
+    srv_loops_stop(h2);
     srv_pool_destroy(ctx.reads);
     srv_pool_destroy(ctx.writes);
     srv_conns_destroy(ctx.conns);

@@ -346,7 +346,7 @@ int srv_op_drop_index(srv_ctx *ctx, const char *coll, const char *field, srv_sta
  * NULL when out of memory. (json_out.c) */
 char *srv_json_text(const json_t *v, size_t *len);
 
-/* ---- the port, the connection cap, HTTP/1.1 and HTTP/2 (front.c, conns.c, http.c, h2.c) --- */
+/* ---- the port, the connection cap, the event loops (front.c, conns.c, loop.c, http.c, h2.c) */
 
 typedef void (*srv_job_fn)(void *arg);
 srv_pool *srv_pool_create(int threads, const char *name);
@@ -367,30 +367,25 @@ void srv_conns_close(srv_conns *c);
 int srv_conns_wake_fd(const srv_conns *c);
 void srv_conns_drain_wake(srv_conns *c);
 
-/* REST over HTTP/1.1 (http.c: its own event loops, no listening socket). */
-typedef struct srv_http srv_http;
-/* Starts the REST front (the requests run on ctx's database and lanes). NULL on error. */
+/* The event loops of one protocol (loop.c, no listening socket): REST over HTTP/1.1 (http.c)
+ * or gRPC over HTTP/2 (h2.c). The requests run on ctx's database and lanes. */
+typedef struct srv_loops srv_loops;
+typedef srv_loops srv_http;
+typedef srv_loops srv_h2;
+/* NULL on error (logged). */
 srv_http *srv_http_start(srv_ctx *ctx);
-/* Takes a connection front.c accepted (any thread); its slot is freed when it closes. */
-void srv_http_add_connection(srv_http *h, int fd, const struct sockaddr *addr, socklen_t len);
-/* New requests get 503 and every answer closes its connection; requests in flight go on. */
-void srv_http_quiesce(srv_http *h);
-/* Waits up to seconds for requests in flight; returns how many are still running. */
-int srv_http_drain(srv_http *h, int seconds);
-/* Closes every connection and frees everything (stop the pools first). */
-void srv_http_stop(srv_http *h);
-
-/* gRPC over HTTP/2 (h2.c). */
-typedef struct srv_h2 srv_h2;
 srv_h2 *srv_h2_start(srv_ctx *ctx);
-/* Takes a connection that sent HTTP/2's preface (or offered h2 by ALPN); any thread. */
-void srv_h2_add_connection(srv_h2 *h, int fd);
-/* Sends GOAWAY on every connection: calls in flight finish, new ones are refused. */
-void srv_h2_quiesce(srv_h2 *h);
-/* Waits up to seconds for calls in flight and their answers; returns how many still run. */
-int srv_h2_drain(srv_h2 *h, int seconds);
-/* Closes every connection and frees everything (stop the pools first). */
-void srv_h2_stop(srv_h2 *h);
+/* Takes a connection front.c accepted (any thread); its slot is freed when it closes. For
+ * HTTP/2: one that sent the preface (or offered h2 by ALPN). */
+void srv_loops_add(srv_loops *ls, int fd);
+/* Requests in flight go on; new ones are refused. HTTP/1.1: new requests get 503 and every
+ * answer closes its connection. HTTP/2: GOAWAY on every connection. */
+void srv_loops_quiesce(srv_loops *ls);
+/* Waits up to seconds for requests in flight and their answers; returns how many were still
+ * running when the wait for them ended. */
+int srv_loops_drain(srv_loops *ls, int seconds);
+/* Closes every connection and frees everything (stop the pools first); NULL is a no-op. */
+void srv_loops_stop(srv_loops *ls);
 
 /* The listening port (front.c): accepts, tells HTTP/1.1 from HTTP/2 and hands them over. */
 typedef struct srv_front srv_front;
