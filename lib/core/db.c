@@ -13,6 +13,7 @@
 #include "core/ids.h"
 #include "core/recovery.h"
 #include "core/seal.h"
+#include "segment/seg_cache.h"
 
 const char *vdb_version(void) { return VDB_VERSION_STRING; }
 int vdb_version_number(void) { return VDB_VERSION_NUMBER; }
@@ -131,6 +132,9 @@ static vdb_status check_options(const vdb_options *o)
                   "(0 = one per CPU)", o->index_build_threads);
     VDB_CHECK_ARG(o->search_threads <= 1024, "options.search_threads is %u: 0..1024 (0 = one "
                   "per CPU)", o->search_threads);
+    VDB_CHECK_ARG(o->mmap <= 1, "options.mmap is %u: 0 or 1", o->mmap);
+    VDB_CHECK_ARG(o->mmap || (!o->mmap_cache_dir && !o->mmap_cache_bytes),
+                  "options.mmap_cache_dir and mmap_cache_bytes need options.mmap = 1");
     return VDB_OK;
 }
 
@@ -315,6 +319,13 @@ vdb_status vdb_open(const char *path, const vdb_options *opts, vdb_db **out)
         st = open_stores(db, fresh);
     if (st == VDB_OK)
         st = vdb_ids_load(db);
+    if (st == VDB_OK && o.mmap) {
+        char *dir = o.mmap_cache_dir ? vdb_strdup(o.mmap_cache_dir)
+                                     : vdb_path_join(path, "mmap_cache");
+        st = dir ? vdb_seg_cache_open(dir, o.mmap_cache_bytes, &db->seg_cache)
+                 : vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+        vdb_free(dir);
+    }
     if (st == VDB_OK)
         st = vdb_recover(db);
     if (st == VDB_OK && (o.compaction_interval_ms || o.segment_idle_seal_ms)) {
@@ -350,6 +361,7 @@ void vdb_close(vdb_db *db)
     vdb_pool_free(db->builds);
     vdb_pool_free(db->search);
     vdb_catalog_destroy(&db->catalog);
+    vdb_seg_cache_close(db->seg_cache); /* after the segments, which release their maps */
     if (db->tso)
         vdb_tso_close(db->tso);
     vdb_log_store_close(&db->log);

@@ -18,6 +18,7 @@ struct vdb_db {
     vdb_meta_store meta;
     vdb_object_store obj;
     vdb_tso *tso;
+    struct vdb_seg_cache *seg_cache; /* options.mmap: the mmap cache (lib/segment) */
 
     pthread_mutex_t id_mu;     /* ids.c */
     uint64_t next_id, id_limit;
