@@ -4,6 +4,9 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -328,6 +331,12 @@ vdb_status vdb_open(const char *path, const vdb_options *opts, vdb_db **out)
     }
     if (st == VDB_OK)
         st = vdb_recover(db);
+#ifdef __GLIBC__
+    /* Loading freed as much as it kept (compressed objects, decode buffers): with mmap, when
+     * resident memory is the point, the free pages between live blocks go back to the OS. */
+    if (st == VDB_OK && o.mmap)
+        malloc_trim(0);
+#endif
     if (st == VDB_OK && (o.compaction_interval_ms || o.segment_idle_seal_ms)) {
         if (pthread_create(&db->bg, NULL, background, db) != 0)
             st = vdb_set_errmsg(VDB_EIO, "could not start the background thread");

@@ -47,6 +47,8 @@ static int load_segment(void *arg, const char *key, const void *val, size_t len)
                                     l->db->seg_cache, &s);
     if (l->st == VDB_OK)
         l->st = vdb_index_segment(l->db, l->c, s, NULL, true); /* saved indexes load here */
+    if (l->st == VDB_OK) /* loading an index read every row: those pages may go */
+        vdb_segment_drop_mapped_pages(s);
     if (l->st == VDB_OK) {
         l->st = vdb_collection_add_sealed(l->c, s);
         if (l->st != VDB_OK)

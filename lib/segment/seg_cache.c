@@ -486,5 +486,14 @@ vdb_status vdb_seg_map_check(vdb_seg_map *m)
                           "when the database is next opened", m->path);
 }
 
+void vdb_seg_map_drop_pages(vdb_seg_map *m)
+{
+    if (!m)
+        return;
+    /* advice only: a failure changes nothing */
+    madvise(m->base, m->len, MADV_DONTNEED);
+    madvise(m->base, m->len, MADV_RANDOM);
+}
+
 size_t vdb_seg_map_size(const vdb_seg_map *m) { return m ? m->len - VMAP_HEADER : 0; }
 const char *vdb_seg_map_path(const vdb_seg_map *m) { return m ? m->path : NULL; }

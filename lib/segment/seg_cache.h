@@ -52,6 +52,12 @@ void vdb_seg_map_release(vdb_seg_map *m);
  * while mapped: the values read as zeros); the file is deleted from the cache so that the
  * next load fetches it again. */
 vdb_status vdb_seg_map_check(vdb_seg_map *m);
+/* Drops the process's page-table entries for m (madvise MADV_DONTNEED): the pages stay in
+ * the page cache, but no longer count in the process's resident set until read again; and
+ * advises random access (MADV_RANDOM: a page fault reads that page, not 128 KiB around it).
+ * For after a pass over every row (an index loaded from them), when the reads that follow
+ * are an index's: a few rows per query, anywhere. */
+void vdb_seg_map_drop_pages(vdb_seg_map *m);
 /* Bytes mapped (the file's payload). */
 size_t vdb_seg_map_size(const vdb_seg_map *m);
 /* The cache file's path (for tests and messages). */

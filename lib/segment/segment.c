@@ -375,6 +375,13 @@ vdb_status vdb_segment_check_mapped(const vdb_segment *s)
     return VDB_OK;
 }
 
+void vdb_segment_drop_mapped_pages(const vdb_segment *s)
+{
+    for (size_t i = 0; i < s->ncols; i++)
+        if (vdb_segment_attachment(s, i)) /* an index reads it from now on; a scan would not */
+            vdb_seg_map_drop_pages(s->cols[i].map);
+}
+
 size_t vdb_segment_mapped_bytes(const vdb_segment *s)
 {
     size_t n = 0;

@@ -245,6 +245,10 @@ vdb_status vdb_segment_load_cached(const void *manifest, size_t len,
 /* VDB_ECORRUPT naming the file when a read of one of s's mapped files faulted (the file was
  * cut short while mapped, seg_cache.h); VDB_OK otherwise. For after a search of s. */
 vdb_status vdb_segment_check_mapped(const vdb_segment *s);
+/* After a pass over every row of s's mapped columns (an index loaded over them, which
+ * re-encodes its codes from the rows): their pages leave the process's resident set, stay
+ * in the page cache, and are read page by page from now on (vdb_seg_map_drop_pages). */
+void vdb_segment_drop_mapped_pages(const vdb_segment *s);
 /* Bytes of s mapped from the mmap cache (not counted by vdb_segment_memory). */
 size_t vdb_segment_mapped_bytes(const vdb_segment *s);
 /* The object keys a segment's manifest names (to delete them after a drop or compaction).
