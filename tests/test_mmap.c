@@ -20,6 +20,7 @@
 
 #include <vdb/vdb.h>
 
+#include "segment/seg_cache.h"
 #include "test_common.h"
 
 #define DIM 128
@@ -350,6 +351,59 @@ static void test_mmap_options_checked(void **state)
     free(small);
 }
 
+/* The cache alone: the bound evicts the least recently mapped file not mapped now, never a
+ * mapped one; a header that does not match is a miss (and the file goes). */
+static void test_seg_cache_lru(void **state)
+{
+    (void)state;
+    char *d = test_tmpdir("seg_cache");
+    vdb_seg_cache *c;
+    size_t len = 64 * 1024;
+    float *data = calloc(1, len);
+    /* room for two files (4 KiB header each) */
+    assert_int_equal(vdb_seg_cache_open(d, 2 * (len + 4096), &c), VDB_OK);
+    vdb_seg_map_shape sh = {VDB_TYPE_FLOAT_VECTOR, 16, len / 64, len, 1};
+    vdb_seg_map *a, *b, *x;
+    const void *p;
+    assert_int_equal(vdb_seg_cache_put(c, "s/1/col_1", &sh, data, &a, &p), VDB_OK);
+    sh.src_crc = 2;
+    assert_int_equal(vdb_seg_cache_put(c, "s/2/col_1", &sh, data, &b, &p), VDB_OK);
+    /* both mapped: a third does not fit, and nothing mapped is evicted */
+    sh.src_crc = 3;
+    assert_int_equal(vdb_seg_cache_put(c, "s/3/col_1", &sh, data, &x, &p), VDB_ERANGE);
+    vdb_seg_map_release(a);
+    vdb_seg_map_release(b);
+    /* map 1 again: 2 is now the least recently used, and goes */
+    sh.src_crc = 1;
+    assert_int_equal(vdb_seg_cache_get(c, "s/1/col_1", &sh, &a, &p), VDB_OK);
+    assert_non_null(a);
+    sh.src_crc = 3;
+    assert_int_equal(vdb_seg_cache_put(c, "s/3/col_1", &sh, data, &x, &p), VDB_OK);
+    sh.src_crc = 2;
+    assert_int_equal(vdb_seg_cache_get(c, "s/2/col_1", &sh, &b, &p), VDB_OK);
+    assert_null(b);
+    /* another shape for a cached key is a miss; the stale file is removed */
+    vdb_seg_map_release(x);
+    sh.src_crc = 3;
+    sh.rows++;
+    assert_int_equal(vdb_seg_cache_get(c, "s/3/col_1", &sh, &x, &p), VDB_OK);
+    assert_null(x);
+    vdb_seg_map_release(a);
+    vdb_seg_cache_close(c);
+    /* reopened: the one file left is indexed again and maps */
+    assert_int_equal(vdb_seg_cache_open(d, 0, &c), VDB_OK);
+    sh.src_crc = 1;
+    sh.rows = len / 64;
+    assert_int_equal(vdb_seg_cache_get(c, "s/1/col_1", &sh, &a, &p), VDB_OK);
+    assert_non_null(a);
+    assert_int_equal(vdb_seg_map_size(a), len);
+    vdb_seg_map_release(a);
+    vdb_seg_cache_close(c);
+    free(data);
+    test_rmdir(d);
+    free(d);
+}
+
 int main(void)
 {
     const char *env = getenv("VDB_MMAP_ROWS");
@@ -367,6 +421,7 @@ int main(void)
         cmocka_unit_test(test_mmap_truncated_while_closed),
         cmocka_unit_test(test_mmap_truncated_while_mapped),
         cmocka_unit_test(test_mmap_options_checked),
+        cmocka_unit_test(test_seg_cache_lru),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     test_rmdir(dir);
