@@ -160,6 +160,7 @@ static void run_case(const char *name, int mmap_on, int cold)
            "  (HNSW %llu MiB)\n", name, t_open, qps, vm / 1024, anon / 1024, file / 1024,
            (unsigned long long)(s.index_bytes >> 20));
     vdb_close(db);
+    fflush(stdout); /* _exit does not */
     _exit(0);
 }
 
