@@ -75,6 +75,18 @@ typedef struct vdb_options {
     /* A growing segment that has rows and received none for this long is sealed in the
      * background, as Milvus seals idle segments (0 = never; default 600000: ten minutes). */
     uint32_t segment_idle_seal_ms;
+    /* Memory-mapped sealed segments (Milvus's mmap). mmap = 1: the vector columns of sealed
+     * segments loaded at open are not read into RAM; each is decoded once into an
+     * uncompressed file of a local cache folder (its checksum verified when written) and
+     * mapped, and the page cache decides what stays in memory. Searches answer the same.
+     * mmap_cache_dir: the folder (NULL: <path>/mmap_cache); mmap_cache_bytes bounds it
+     * (files not mapped are evicted, least recently used first; 0 = no bound; a load that
+     * cannot fit is VDB_ERANGE). A cache file cut short while mapped does not crash the
+     * process: the search reading it is VDB_ECORRUPT naming it, and it is fetched again at
+     * the next open (README, "Memory-mapped segments"). */
+    uint32_t mmap;
+    const char *mmap_cache_dir;
+    uint64_t mmap_cache_bytes;
 } vdb_options;
 
 /* Fills opts with the defaults above (sizeof(vdb_options) bytes, struct_size set). */

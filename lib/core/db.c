@@ -5,6 +5,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -16,6 +19,7 @@
 #include "core/ids.h"
 #include "core/recovery.h"
 #include "core/seal.h"
+#include "segment/seg_cache.h"
 
 const char *vdb_version(void) { return VDB_VERSION_STRING; }
 int vdb_version_number(void) { return VDB_VERSION_NUMBER; }
@@ -159,6 +163,9 @@ static vdb_status check_options(const vdb_options *o)
                   "(0 = one per CPU)", o->index_build_threads);
     VDB_CHECK_ARG(o->search_threads <= 1024, "options.search_threads is %u: 0..1024 (0 = one "
                   "per CPU)", o->search_threads);
+    VDB_CHECK_ARG(o->mmap <= 1, "options.mmap is %u: 0 or 1", o->mmap);
+    VDB_CHECK_ARG(o->mmap || (!o->mmap_cache_dir && !o->mmap_cache_bytes),
+                  "options.mmap_cache_dir and mmap_cache_bytes need options.mmap = 1");
     return VDB_OK;
 }
 
@@ -343,10 +350,23 @@ vdb_status vdb_open(const char *path, const vdb_options *opts, vdb_db **out)
         st = open_stores(db, fresh);
     if (st == VDB_OK)
         st = vdb_ids_load(db);
+    if (st == VDB_OK && o.mmap) {
+        char *dir = o.mmap_cache_dir ? vdb_strdup(o.mmap_cache_dir)
+                                     : vdb_path_join(path, "mmap_cache");
+        st = dir ? vdb_seg_cache_open(dir, o.mmap_cache_bytes, &db->seg_cache)
+                 : vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+        vdb_free(dir);
+    }
     if (st == VDB_OK)
         st = vdb_recover(db);
     if (st == VDB_OK)
         st = vdb_load_databases(db);
+#ifdef __GLIBC__
+    /* Loading freed as much as it kept (compressed objects, decode buffers): with mmap, when
+     * resident memory is the point, the free pages between live blocks go back to the OS. */
+    if (st == VDB_OK && o.mmap)
+        malloc_trim(0);
+#endif
     if (st == VDB_OK && (o.compaction_interval_ms || o.segment_idle_seal_ms)) {
         if (pthread_create(&db->bg, NULL, background, db) != 0)
             st = vdb_set_errmsg(VDB_EIO, "could not start the background thread");
@@ -383,6 +403,7 @@ void vdb_close(vdb_db *db)
     if (db->recovered) /* a failed open writes nothing */
         vdb_save_log_highwater(db);
     vdb_catalog_destroy(&db->catalog);
+    vdb_seg_cache_close(db->seg_cache); /* after the segments, which release their maps */
     if (db->tso)
         vdb_tso_close(db->tso);
     vdb_log_store_close(&db->log);

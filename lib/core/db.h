@@ -19,6 +19,7 @@ struct vdb_db {
     vdb_object_store obj;
     vdb_tso *tso;
     bool recovered;            /* vdb_open succeeded: close records the log's high-water */
+    struct vdb_seg_cache *seg_cache; /* options.mmap: the mmap cache (lib/segment) */
 
     pthread_mutex_t id_mu;     /* ids.c */
     uint64_t next_id, id_limit;

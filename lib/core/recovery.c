@@ -44,9 +44,12 @@ static int load_segment(void *arg, const char *key, const void *val, size_t len)
 {
     seg_loader *l = arg;
     vdb_segment *s;
-    l->st = vdb_segment_load(val, len, &l->c->layout, l->db->obj.be, l->db->obj.h, &s);
+    l->st = vdb_segment_load_cached(val, len, &l->c->layout, l->db->obj.be, l->db->obj.h,
+                                    l->db->seg_cache, &s);
     if (l->st == VDB_OK)
         l->st = vdb_index_segment(l->db, l->c, s, NULL, true); /* saved indexes load here */
+    if (l->st == VDB_OK) /* loading an index read every row: those pages may go */
+        vdb_segment_drop_mapped_pages(s);
     if (l->st == VDB_OK) {
         l->st = vdb_collection_add_sealed(l->c, s);
         if (l->st != VDB_OK)

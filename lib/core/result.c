@@ -246,6 +246,8 @@ vdb_status vdb_result_push(const vdb_collection *c, vdb_result *r, const vdb_out
             st = push_var(dst, v, len, valid);
         } else {
             st = vdb_column_push(dst, vdb_column_at(src, row), 0, valid);
+            if (st == VDB_OK && src->map) /* a mapped file cut short reads as zeros */
+                st = vdb_segment_check_mapped(s);
         }
     }
     return st;

@@ -127,6 +127,8 @@ static void search_segment(void *arg, size_t i, uint32_t slot)
         for (size_t q = 0; v && q < req->nq && st == VDB_OK; q++)
             st = vdb_vindex_search(v, req->vectors + q * fd->dim, req->k, &x->sp->sp, &base,
                                    bits, (int64_t)i << 32, &heaps[q]);
+        if (st == VDB_OK) /* a mapped file cut short under the search (seg_cache.h) */
+            st = vdb_segment_check_mapped(s);
     }
     vdb_free(bits);
     if (st != VDB_OK) {

@@ -215,6 +215,10 @@ static void build_run(vdb_job *job)
     vdb_vindex *v = NULL;
     j->last_report_ms = vdb_now_ms();
     vdb_status st = vdb_vindex_build(&j->spec, &rows, db->build_threads, on_progress, j, &v);
+    if (st == VDB_OK && (st = vdb_segment_check_mapped(j->s)) != VDB_OK) {
+        vdb_vindex_free(v); /* built over a mapped file cut short: not to be kept or saved */
+        v = NULL;
+    }
     if (st != VDB_OK) {
         char msg[1024];
         vdb_lock_wr(&c->lock, VDB_RANK_COLL); /* c->name: see report */
@@ -250,6 +254,7 @@ static void build_run(vdb_job *job)
     if (want) {
         vdb_segment_set_attachment(j->s, j->col, v, free_vindex);
         v = NULL;
+        vdb_segment_drop_mapped_pages(j->s); /* the build read every row (madvise, no I/O) */
     }
     vdb_unlock_rw(&c->lock, VDB_RANK_COLL);
     /* the segment was dropped or compacted away while we built: its folder is garbage, and

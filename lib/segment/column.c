@@ -1,5 +1,6 @@
 /* Columns in memory: growth, row appends, truncation, and the plain encoding with full
  * bounds checks on decode. */
+#include "seg_cache.h"
 #include "segment.h"
 
 size_t vdb_type_width(vdb_type type, uint32_t dim)
@@ -32,7 +33,10 @@ void vdb_column_init(vdb_column *c, vdb_type type, uint32_t dim, bool nullable)
 
 void vdb_column_free(vdb_column *c)
 {
-    vdb_free(c->data);
+    if (c->map)
+        vdb_seg_map_release(c->map);
+    else
+        vdb_free(c->data);
     vdb_free(c->valid);
     vdb_free(c->offsets);
     vdb_free(c->bytes);
@@ -233,7 +237,7 @@ void vdb_column_truncate(vdb_column *c, size_t rows)
 
 size_t vdb_column_memory(const vdb_column *c)
 {
-    size_t m = c->cap * vdb_type_width(c->type, c->dim) + c->bytes_cap;
+    size_t m = (c->map ? 0 : c->cap * vdb_type_width(c->type, c->dim)) + c->bytes_cap;
     if (c->nullable)
         m += c->cap;
     if (c->offsets)

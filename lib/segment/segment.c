@@ -1,5 +1,6 @@
 /* A segment in memory: its columns, row timestamps, pk index and delete records, and the
  * MVCC reads over them (visibility bitsets, point lookups). */
+#include "seg_cache.h"
 #include "segment_int.h"
 
 static bool layout_type_ok(vdb_type t, uint32_t dim)
@@ -361,4 +362,30 @@ bool vdb_segment_may_contain(const vdb_segment *s, vdb_pk pk)
     if (s->sealed && s->bloom.bits)
         return vdb_bloom_may_contain(&s->bloom, vdb_pk_hash(pk));
     return vdb_pk_index_find(&s->idx, &s->cols[s->pk_col], pk) != NULL;
+}
+
+vdb_status vdb_segment_check_mapped(const vdb_segment *s)
+{
+    for (size_t i = 0; i < s->ncols; i++) {
+        vdb_status st = vdb_seg_map_check(s->cols[i].map);
+        if (st)
+            return vdb_set_errmsg(st, "segment %llu, column %zu: %s", (unsigned long long)s->id,
+                                  i, vdb_err_get());
+    }
+    return VDB_OK;
+}
+
+void vdb_segment_drop_mapped_pages(const vdb_segment *s)
+{
+    for (size_t i = 0; i < s->ncols; i++)
+        if (vdb_segment_attachment(s, i)) /* an index reads it from now on; a scan would not */
+            vdb_seg_map_drop_pages(s->cols[i].map);
+}
+
+size_t vdb_segment_mapped_bytes(const vdb_segment *s)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < s->ncols; i++)
+        n += vdb_seg_map_size(s->cols[i].map);
+    return n;
 }

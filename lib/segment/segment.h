@@ -23,6 +23,7 @@ typedef struct vdb_column {
     uint64_t *offsets;  /* var-length only: rows + 1 entries, offsets[0] = 0 */
     char *bytes;        /* var-length only */
     size_t nbytes, bytes_cap;
+    struct vdb_seg_map *map; /* non-NULL: data is mapped from the mmap cache (read-only) */
 } vdb_column;
 
 /* Bytes per row of a fixed-width type; 0 for var-length types. */
@@ -239,6 +240,23 @@ vdb_status vdb_segment_load(const void *manifest, size_t len, const vdb_segment_
  * not decode is one problem. */
 size_t vdb_segment_verify(const void *manifest, size_t len, const vdb_object_backend *be,
                           void *store, void (*fn)(void *arg, vdb_status st), void *arg);
+/* The same, with cache != NULL: the vector columns are mapped from the local mmap cache
+ * (seg_cache.h) instead of decoded into RAM; a cache file missing or damaged is made again
+ * from its object. */
+struct vdb_seg_cache;
+vdb_status vdb_segment_load_cached(const void *manifest, size_t len,
+                                   const vdb_segment_layout *layout,
+                                   const vdb_object_backend *be, void *store,
+                                   struct vdb_seg_cache *cache, vdb_segment **out);
+/* VDB_ECORRUPT naming the file when a read of one of s's mapped files faulted (the file was
+ * cut short while mapped, seg_cache.h); VDB_OK otherwise. For after a search of s. */
+vdb_status vdb_segment_check_mapped(const vdb_segment *s);
+/* After a pass over every row of s's mapped columns (an index loaded over them, which
+ * re-encodes its codes from the rows): their pages leave the process's resident set, stay
+ * in the page cache, and are read page by page from now on (vdb_seg_map_drop_pages). */
+void vdb_segment_drop_mapped_pages(const vdb_segment *s);
+/* Bytes of s mapped from the mmap cache (not counted by vdb_segment_memory). */
+size_t vdb_segment_mapped_bytes(const vdb_segment *s);
 /* The object keys a segment's manifest names (to delete them after a drop or compaction).
  * Calls fn for each. */
 vdb_status vdb_segment_manifest_files(const void *manifest, size_t len,

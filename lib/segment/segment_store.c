@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "seg_cache.h"
 #include "segment_int.h"
 
 #define BLOOM_FP 0.001
@@ -360,6 +361,40 @@ static vdb_status load_column(const vdb_manifest *m, const vdb_object_backend *b
     return VDB_OK;
 }
 
+/* A vector column through the mmap cache: mapped from its cache file when that is there
+ * and sound, otherwise decoded from its object (checked as load_column checks it), written
+ * to the cache and mapped; the decoded copy is freed. */
+static vdb_status load_mapped(const vdb_manifest *m, const vdb_object_backend *be, void *store,
+                              vdb_seg_cache *cache, const vdb_seg_file *f, vdb_type type,
+                              uint32_t dim, vdb_column *out)
+{
+    size_t width = vdb_type_width(type, dim);
+    if (m->rows > SIZE_MAX / width)
+        return vdb_set_errmsg(VDB_ECORRUPT, "segment %llu: %llu rows overflow",
+                              (unsigned long long)m->id, (unsigned long long)m->rows);
+    vdb_seg_map_shape shape = {(uint32_t)type, dim, m->rows, m->rows * width, f->crc};
+    vdb_seg_map *map;
+    const void *data;
+    vdb_status st = vdb_seg_cache_get(cache, f->key, &shape, &map, &data);
+    if (st)
+        return name_error(st, m, f->key);
+    if (!map) {
+        vdb_column heap;
+        st = load_column(m, be, store, f, type, dim, false, &heap);
+        if (st)
+            return st;
+        st = vdb_seg_cache_put(cache, f->key, &shape, heap.data, &map, &data);
+        vdb_column_free(&heap);
+        if (st)
+            return name_error(st, m, f->key);
+    }
+    vdb_column_init(out, type, dim, false);
+    out->data = (uint8_t *)data; /* read-only: a sealed column is never written */
+    out->rows = out->cap = (size_t)m->rows;
+    out->map = map;
+    return VDB_OK;
+}
+
 static vdb_status load_deltas(vdb_segment *s, const vdb_manifest *m,
                               const vdb_object_backend *be, void *store)
 {
@@ -396,6 +431,14 @@ static vdb_status load_deltas(vdb_segment *s, const vdb_manifest *m,
 vdb_status vdb_segment_load(const void *manifest, size_t len, const vdb_segment_layout *layout,
                             const vdb_object_backend *be, void *store, vdb_segment **out)
 {
+    return vdb_segment_load_cached(manifest, len, layout, be, store, NULL, out);
+}
+
+vdb_status vdb_segment_load_cached(const void *manifest, size_t len,
+                                   const vdb_segment_layout *layout,
+                                   const vdb_object_backend *be, void *store,
+                                   vdb_seg_cache *cache, vdb_segment **out)
+{
     vdb_manifest m;
     vdb_segment *s = NULL;
     vdb_column tsc;
@@ -414,7 +457,10 @@ vdb_status vdb_segment_load(const void *manifest, size_t len, const vdb_segment_
         goto fail;
     for (size_t i = 0; i < s->ncols; i++) {
         vdb_column *c = &s->cols[i];
-        st = load_column(&m, be, store, &m.files[i], c->type, c->dim, c->nullable, c);
+        if (cache && c->type == VDB_TYPE_FLOAT_VECTOR && !c->nullable && m.rows)
+            st = load_mapped(&m, be, store, cache, &m.files[i], c->type, c->dim, c);
+        else
+            st = load_column(&m, be, store, &m.files[i], c->type, c->dim, c->nullable, c);
         if (st)
             goto fail;
     }

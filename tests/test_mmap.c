@@ -1,0 +1,431 @@
+/* End-to-end: sealed segments opened with options.mmap answer searches exactly as without
+ * it, with resident memory (VmRSS) well below the bytes of the vectors; a cache file cut
+ * short while closed is fetched again, one cut short while mapped makes the search
+ * VDB_ECORRUPT naming it (never a SIGBUS), and the next open fetches it again.
+ *
+ * Each phase runs in a child process so that VmRSS is measured in a process that never held
+ * the vectors on its heap. Rows: VDB_MMAP_ROWS (default 200,000 x 128; the long run is
+ * VDB_MMAP_ROWS=1000000, README "Memory-mapped segments"). */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <vdb/vdb.h>
+
+#include "segment/seg_cache.h"
+#include "test_common.h"
+
+#define DIM 128
+#define NQ 20
+#define K 10
+#define SEG_ROWS 50000
+
+typedef struct shared {
+    int64_t ids[NQ * K];
+    float dist[NQ * K];
+    long rss_kb, anon_kb, file_kb;
+    uint64_t index_bytes;
+    long open_file_kb; /* search_mapped: RssFile right after the open */
+    char msg[1024];
+} shared;
+
+static size_t rows_total;
+static char *dir, *cache;
+static shared *ref, *got; /* MAP_SHARED: written by the children */
+static float queries[NQ * DIM];
+
+/* cmocka's failures in a child end the child with a non-zero status */
+#define CHILD_CHECK(cond, ...)                                                                 \
+    do {                                                                                       \
+        if (!(cond)) {                                                                         \
+            fprintf(stderr, __VA_ARGS__);                                                      \
+            fprintf(stderr, "\n");                                                             \
+            _exit(1);                                                                          \
+        }                                                                                      \
+    } while (0)
+
+static void child_ok(vdb_status st, const char *what)
+{
+    CHILD_CHECK(st == VDB_OK, "%s: %s: %s", what, vdb_status_name(st), vdb_errmsg(NULL));
+}
+
+static vdb_db *open_db(int mmap_on)
+{
+    vdb_options o;
+    vdb_options_init(&o);
+    o.compaction_interval_ms = 0;
+    o.segment_idle_seal_ms = 0;
+    o.segment_max_rows = SEG_ROWS;
+    o.mmap = (uint32_t)mmap_on;
+    vdb_db *db;
+    child_ok(vdb_open(dir, &o, &db), "open");
+    return db;
+}
+
+/* Runs fn in a child; fails the test when the child does not exit 0 (a signal included). */
+static void in_child(void (*fn)(void))
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        fn();
+        _exit(0);
+    }
+    int ws;
+    assert_int_equal(waitpid(pid, &ws, 0), pid);
+    if (WIFSIGNALED(ws))
+        fail_msg("child killed by signal %d", WTERMSIG(ws));
+    assert_true(WIFEXITED(ws));
+    assert_int_equal(WEXITSTATUS(ws), 0);
+}
+
+static void build(void)
+{
+    vdb_db *db = open_db(0);
+    vdb_schema *s;
+    child_ok(vdb_schema_new("c", &s), "schema");
+    child_ok(vdb_schema_add_field(s, VDB_FIELD(.name = "id", .type = VDB_TYPE_INT64,
+                                               .is_primary = 1)), "id");
+    child_ok(vdb_schema_add_field(s, VDB_FIELD(.name = "v", .type = VDB_TYPE_FLOAT_VECTOR,
+                                               .dim = DIM, .metric = VDB_METRIC_L2)), "v");
+    child_ok(vdb_create_collection(db, s), "create");
+    vdb_schema_free(s);
+    child_ok(vdb_create_index(db, "c", "v", "HNSW", "M=8,efConstruction=40"), "index");
+    uint64_t seed = 7;
+    size_t chunk = 10000;
+    float *v = malloc(chunk * DIM * sizeof *v);
+    int64_t *ids = malloc(chunk * sizeof *ids);
+    for (size_t from = 0; from < rows_total; from += chunk) {
+        size_t n = rows_total - from < chunk ? rows_total - from : chunk;
+        for (size_t i = 0; i < n; i++) {
+            ids[i] = (int64_t)(from + i);
+            for (int d = 0; d < DIM; d++)
+                v[i * DIM + d] = test_randf(&seed);
+        }
+        vdb_batch *b;
+        child_ok(vdb_batch_new(&b), "batch");
+        child_ok(vdb_batch_add_column(b, "id", VDB_TYPE_INT64, ids, NULL, n, 0), "ids");
+        child_ok(vdb_batch_add_column(b, "v", VDB_TYPE_FLOAT_VECTOR, v, NULL, n, DIM), "v");
+        child_ok(vdb_insert(db, "c", NULL, b, NULL, NULL), "insert");
+        vdb_batch_free(b);
+    }
+    free(v);
+    free(ids);
+    child_ok(vdb_flush(db, "c"), "flush");
+    child_ok(vdb_wait_for_index(db, "c", "v", UINT64_MAX), "wait index");
+    vdb_close(db);
+}
+
+static void read_rss(shared *out)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    while (f && fgets(line, sizeof line, f)) {
+        sscanf(line, "VmRSS: %ld", &out->rss_kb);
+        sscanf(line, "RssAnon: %ld", &out->anon_kb);
+        sscanf(line, "RssFile: %ld", &out->file_kb);
+    }
+    if (f)
+        fclose(f);
+}
+
+/* Searches into out; the status of the search (the first that failed). */
+static vdb_status search_into(vdb_db *db, shared *out)
+{
+    vdb_search_req req = {.struct_size = sizeof req, .collection = "c", .vectors = queries,
+                          .nq = NQ, .dim = DIM, .k = K, .params = "ef=64"};
+    vdb_result *res;
+    vdb_status st = vdb_search(db, &req, &res);
+    if (st != VDB_OK) {
+        snprintf(out->msg, sizeof out->msg, "%s", vdb_errmsg(NULL));
+        return st;
+    }
+    for (size_t q = 0; q < NQ; q++) {
+        size_t n = vdb_result_rows(res, q);
+        for (size_t i = 0; i < K; i++) {
+            out->ids[q * K + i] = i < n ? vdb_result_pk_int(res, q, i) : -1;
+            out->dist[q * K + i] = i < n ? vdb_result_distance(res, q, i) : -1;
+        }
+    }
+    vdb_result_free(res);
+    return VDB_OK;
+}
+
+static void search_plain(void)
+{
+    vdb_db *db = open_db(0);
+    child_ok(search_into(db, ref), "search without mmap");
+    read_rss(ref);
+    vdb_close(db);
+}
+
+static size_t count_cache_files(void);
+static void evict_cache_files(void);
+static bool evict;       /* search_mapped: drop the cache files from the page cache first */
+
+static void search_mapped(void)
+{
+    memset(got, 0, sizeof *got);
+    vdb_db *db = open_db(1);
+    /* The page cache under pressure, as on a small device: the kernel drops the cache files'
+     * pages; without this, a fault maps the neighbouring pages already cached too (fault
+     * around, 64 KiB), and VmRSS counts what the page cache happens to hold. */
+    if (evict)
+        evict_cache_files();
+    shared at_open = {0};
+    read_rss(&at_open);
+    got->open_file_kb = at_open.file_kb;
+    child_ok(search_into(db, got), "search with mmap");
+    read_rss(got);
+    vdb_stats stats = {.struct_size = sizeof stats};
+    child_ok(vdb_collection_stats(db, "c", &stats), "stats");
+    got->index_bytes = stats.index_bytes;
+    vdb_close(db);
+}
+
+static void assert_same(void)
+{
+    for (size_t i = 0; i < NQ * K; i++) {
+        assert_int_equal(got->ids[i], ref->ids[i]);
+        assert_memory_equal(&got->dist[i], &ref->dist[i], sizeof(float));
+    }
+}
+
+/* The path of the first cache file (malloc'ed), and its size. */
+static char *first_cache_file(off_t *size)
+{
+    DIR *d = opendir(cache);
+    assert_non_null(d);
+    struct dirent *de;
+    char *p = NULL;
+    while (!p && (de = readdir(d)) != NULL) {
+        size_t n = strlen(de->d_name);
+        if (n > 5 && strcmp(de->d_name + n - 5, ".vmap") == 0) {
+            p = malloc(strlen(cache) + n + 2);
+            sprintf(p, "%s/%s", cache, de->d_name);
+        }
+    }
+    closedir(d);
+    assert_non_null(p);
+    struct stat sb;
+    assert_int_equal(stat(p, &sb), 0);
+    *size = sb.st_size;
+    return p;
+}
+
+static void evict_cache_files(void)
+{
+    DIR *d = opendir(cache);
+    struct dirent *de;
+    while (d && (de = readdir(d)) != NULL) {
+        char p[4096];
+        snprintf(p, sizeof p, "%s/%s", cache, de->d_name);
+        int fd = strstr(de->d_name, ".vmap") ? open(p, O_RDONLY) : -1;
+        if (fd >= 0) {
+            posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+            close(fd);
+        }
+    }
+    if (d)
+        closedir(d);
+}
+
+static size_t count_cache_files(void)
+{
+    DIR *d = opendir(cache);
+    size_t n = 0;
+    struct dirent *de;
+    while (d && (de = readdir(d)) != NULL)
+        n += strstr(de->d_name, ".vmap") != NULL;
+    if (d)
+        closedir(d);
+    return n;
+}
+
+static void test_mmap_same_answers_low_rss(void **state)
+{
+    (void)state;
+    in_child(build);
+    in_child(search_plain);
+    in_child(search_mapped); /* cold: writes the cache */
+    assert_same();
+    size_t segs = (rows_total + SEG_ROWS - 1) / SEG_ROWS;
+    assert_int_equal(count_cache_files(), segs);
+    in_child(search_mapped); /* warm: maps the cache files */
+    assert_same();
+    shared warm = *got;
+    evict = true;
+    in_child(search_mapped); /* warm cache files, their pages dropped from the page cache */
+    evict = false;
+    assert_same();
+    long vec_kb = (long)(rows_total * DIM * sizeof(float) / 1024);
+    print_message("rows %zu x %d: vectors %ld KiB; VmRSS after the search: without mmap %ld "
+                  "KiB (anon %ld, file %ld); with mmap %ld KiB (anon %ld, file %ld); with mmap "
+                  "and the page cache dropped %ld KiB (anon %ld, file %ld; file after open "
+                  "%ld); HNSW indexes %llu KiB\n", rows_total, DIM, vec_kb, ref->rss_kb,
+                  ref->anon_kb, ref->file_kb, warm.rss_kb, warm.anon_kb, warm.file_kb,
+                  got->rss_kb, got->anon_kb, got->file_kb, got->open_file_kb,
+                  (unsigned long long)got->index_bytes / 1024);
+    /* without mmap the vectors are on the heap; with it they are not */
+    assert_true(ref->anon_kb > vec_kb);
+    assert_true(got->anon_kb < ref->anon_kb - vec_kb * 3 / 4);
+    /* the vector pages the search made resident are a small part of them */
+    assert_true(got->file_kb - got->open_file_kb < vec_kb / 4);
+    /* what stays is the HNSW index (graph and 8-bit codes) and the pk index: below the
+     * vectors (README, "Memory-mapped segments", has the bytes per row) */
+    assert_true(got->rss_kb < vec_kb);
+}
+
+static void test_mmap_truncated_while_closed(void **state)
+{
+    (void)state;
+    off_t size;
+    char *p = first_cache_file(&size);
+    assert_int_equal(truncate(p, size / 2), 0);
+    in_child(search_mapped); /* the damaged file is fetched again from its object */
+    assert_same();
+    struct stat sb;
+    assert_int_equal(stat(p, &sb), 0);
+    assert_int_equal(sb.st_size, size);
+    free(p);
+}
+
+static char *victim;
+
+static void truncate_while_mapped(void)
+{
+    vdb_db *db = open_db(1);
+    CHILD_CHECK(truncate(victim, 4096) == 0, "truncate"); /* the header only */
+    memset(got, 0, sizeof *got);
+    vdb_status st = search_into(db, got);
+    CHILD_CHECK(st == VDB_ECORRUPT, "search over a cut file: %s (%s)", vdb_status_name(st),
+                got->msg);
+    CHILD_CHECK(strstr(got->msg, victim) != NULL, "message names the file: %s", got->msg);
+    vdb_close(db);
+}
+
+static void test_mmap_truncated_while_mapped(void **state)
+{
+    (void)state;
+    off_t size;
+    victim = first_cache_file(&size);
+    in_child(truncate_while_mapped);
+    print_message("search over the cut file: %s\n", got->msg);
+    in_child(search_mapped); /* fetched again */
+    assert_same();
+    struct stat sb;
+    assert_int_equal(stat(victim, &sb), 0);
+    assert_int_equal(sb.st_size, size);
+    free(victim);
+}
+
+static void test_mmap_options_checked(void **state)
+{
+    (void)state;
+    vdb_options o;
+    vdb_options_init(&o);
+    o.mmap_cache_bytes = 1 << 20; /* without mmap = 1 */
+    vdb_db *db;
+    assert_int_equal(vdb_open(dir, &o, &db), VDB_EINVAL);
+    o.mmap = 2;
+    assert_int_equal(vdb_open(dir, &o, &db), VDB_EINVAL);
+    /* a bound too small for one file: the load is refused, naming the bound */
+    char *small = test_tmpdir("mmap_small_cache");
+    o.mmap = 1;
+    o.mmap_cache_dir = small;
+    o.mmap_cache_bytes = 1 << 20;
+    o.compaction_interval_ms = 0;
+    o.segment_idle_seal_ms = 0;
+    assert_int_equal(vdb_open(dir, &o, &db), VDB_ERANGE);
+    assert_non_null(strstr(vdb_errmsg(NULL), "mmap_cache_bytes"));
+    test_rmdir(small);
+    free(small);
+}
+
+/* The cache alone: the bound evicts the least recently mapped file not mapped now, never a
+ * mapped one; a header that does not match is a miss (and the file goes). */
+static void test_seg_cache_lru(void **state)
+{
+    (void)state;
+    char *d = test_tmpdir("seg_cache");
+    vdb_seg_cache *c;
+    size_t len = 64 * 1024;
+    float *data = calloc(1, len);
+    /* room for two files (4 KiB header each) */
+    assert_int_equal(vdb_seg_cache_open(d, 2 * (len + 4096), &c), VDB_OK);
+    vdb_seg_map_shape sh = {VDB_TYPE_FLOAT_VECTOR, 16, len / 64, len, 1};
+    vdb_seg_map *a, *b, *x;
+    const void *p;
+    assert_int_equal(vdb_seg_cache_put(c, "s/1/col_1", &sh, data, &a, &p), VDB_OK);
+    sh.src_crc = 2;
+    assert_int_equal(vdb_seg_cache_put(c, "s/2/col_1", &sh, data, &b, &p), VDB_OK);
+    /* both mapped: a third does not fit, and nothing mapped is evicted */
+    sh.src_crc = 3;
+    assert_int_equal(vdb_seg_cache_put(c, "s/3/col_1", &sh, data, &x, &p), VDB_ERANGE);
+    vdb_seg_map_release(a);
+    vdb_seg_map_release(b);
+    /* map 1 again: 2 is now the least recently used, and goes */
+    sh.src_crc = 1;
+    assert_int_equal(vdb_seg_cache_get(c, "s/1/col_1", &sh, &a, &p), VDB_OK);
+    assert_non_null(a);
+    sh.src_crc = 3;
+    assert_int_equal(vdb_seg_cache_put(c, "s/3/col_1", &sh, data, &x, &p), VDB_OK);
+    sh.src_crc = 2;
+    assert_int_equal(vdb_seg_cache_get(c, "s/2/col_1", &sh, &b, &p), VDB_OK);
+    assert_null(b);
+    /* another shape for a cached key is a miss; the stale file is removed */
+    vdb_seg_map_release(x);
+    sh.src_crc = 3;
+    sh.rows++;
+    assert_int_equal(vdb_seg_cache_get(c, "s/3/col_1", &sh, &x, &p), VDB_OK);
+    assert_null(x);
+    vdb_seg_map_release(a);
+    vdb_seg_cache_close(c);
+    /* reopened: the one file left is indexed again and maps */
+    assert_int_equal(vdb_seg_cache_open(d, 0, &c), VDB_OK);
+    sh.src_crc = 1;
+    sh.rows = len / 64;
+    assert_int_equal(vdb_seg_cache_get(c, "s/1/col_1", &sh, &a, &p), VDB_OK);
+    assert_non_null(a);
+    assert_int_equal(vdb_seg_map_size(a), len);
+    vdb_seg_map_release(a);
+    vdb_seg_cache_close(c);
+    free(data);
+    test_rmdir(d);
+    free(d);
+}
+
+int main(void)
+{
+    const char *env = getenv("VDB_MMAP_ROWS");
+    rows_total = env ? strtoull(env, NULL, 10) : 200000;
+    dir = test_tmpdir("mmap");
+    cache = malloc(strlen(dir) + 16);
+    sprintf(cache, "%s/mmap_cache", dir);
+    ref = mmap(NULL, sizeof *ref, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    got = mmap(NULL, sizeof *got, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    uint64_t seed = 99;
+    for (size_t i = 0; i < NQ * DIM; i++)
+        queries[i] = test_randf(&seed);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_mmap_same_answers_low_rss),
+        cmocka_unit_test(test_mmap_truncated_while_closed),
+        cmocka_unit_test(test_mmap_truncated_while_mapped),
+        cmocka_unit_test(test_mmap_options_checked),
+        cmocka_unit_test(test_seg_cache_lru),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    test_rmdir(dir);
+    free(dir);
+    free(cache);
+    return rc;
+}
