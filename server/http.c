@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "secret.h"
 #include "server.h"
 
 #define API_PREFIX "/v2/vectordb"
@@ -415,11 +416,7 @@ static int token_ok(const srv_config *cfg, const head_info *hi)
     auth += 7;
     while (*auth == ' ')
         auth++;
-    size_t a = strlen(auth), w = strlen(want);
-    unsigned diff = (unsigned)(a ^ w); /* compare in time independent of where they differ */
-    for (size_t i = 0; i < a; i++)
-        diff |= (unsigned char)auth[i] ^ (unsigned char)want[i % (w ? w : 1)];
-    return diff == 0;
+    return srv_secret_eq(auth, strlen(auth), want, strlen(want));
 }
 
 static json_t *bad_http(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
