@@ -14,6 +14,7 @@ import json
 import os
 import select
 import socket
+import struct
 import sys
 import time
 import unittest
@@ -185,6 +186,73 @@ class BigHeads(Base):
         finally:
             s.close()
         self.assertEqual(st, 200, body[:200])
+
+
+def h2_frame(ftype, flags, stream, payload=b""):
+    return struct.pack(">I", len(payload))[1:] + bytes([ftype, flags]) + \
+        struct.pack(">I", stream) + payload
+
+
+def hpack_literal(name, value):
+    """A header field as HPACK's literal without indexing, new name, no Huffman (short ones)."""
+    assert len(name) < 127 and len(value) < 127
+    return b"\x00" + bytes([len(name)]) + name + bytes([len(value)]) + value
+
+
+def h2_read_frames(s, buf):
+    """Frames complete in buf + what s has now: ([(type, flags, stream, payload)], rest)."""
+    try:
+        while select.select([s], [], [], 0)[0]:
+            chunk = s.recv(65536)
+            if not chunk:
+                return None, buf
+            buf += chunk
+    except (ConnectionResetError, BrokenPipeError):
+        return None, buf
+    frames = []
+    while len(buf) >= 9:
+        n = int.from_bytes(buf[:3], "big")
+        if len(buf) < 9 + n:
+            break
+        frames.append((buf[3], buf[4], int.from_bytes(buf[5:9], "big") & 0x7fffffff,
+                       buf[9:9 + n]))
+        buf = buf[9 + n:]
+    return frames, buf
+
+
+class H2Slow(Base):
+    # idle after 3 s, a whole request within 5 s
+    server_args = ("--timeout", "3", "--request-timeout", "5")
+
+    def test_stalled_call_kept_alive_by_pings_is_cut(self):
+        # a gRPC call whose message never finishes arriving, on a connection the client keeps
+        # busy with a PING a second (never idle): the call is answered DEADLINE_EXCEEDED at
+        # --request-timeout, as a trickling HTTP/1.1 request is cut, and others are served
+        s = self.connect()
+        s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + h2_frame(4, 0, 0))
+        head = b"".join(hpack_literal(k, v) for k, v in [
+            (b":method", b"POST"), (b":scheme", b"http"),
+            (b":path", b"/milvus.proto.milvus.MilvusService/Insert"),
+            (b":authority", b"127.0.0.1"), (b"content-type", b"application/grpc"),
+            (b"te", b"trailers")])
+        s.sendall(h2_frame(1, 0x4, 1, head))  # HEADERS, END_HEADERS, not END_STREAM
+        s.sendall(h2_frame(0, 0, 1, b"\x00\x00\x00\x01\x00" + b"\x0a" * 100))  # 100 of 256
+        t0, buf, answered, served = time.time(), b"", False, 0
+        while time.time() - t0 < 60 and not answered:
+            frames, buf = h2_read_frames(s, buf)
+            self.assertIsNotNone(frames, "the connection was closed, the call not answered")
+            for ftype, flags, stream, _ in frames:
+                if ftype == 4 and not flags & 1:
+                    s.sendall(h2_frame(4, 1, 0))  # SETTINGS ACK
+                if stream == 1 and (ftype == 3 or (ftype == 1 and flags & 1)):
+                    answered = True  # RST_STREAM, or the trailers (END_STREAM)
+            s.sendall(h2_frame(6, 0, 0, b"\x00" * 8))  # PING: the connection is not idle
+            self.assertTrue(self.served())
+            served += 1
+            time.sleep(1)
+        s.close()
+        self.assertTrue(answered, "a stalled call on a busy connection was never cut")
+        self.assertGreater(served, 2)
 
 
 class ConnectionCap(Base):
