@@ -285,6 +285,13 @@ class ConnectionCap(Base):
             r = json.loads(body)
             self.assertEqual(r["code"], 2, r)
             self.assertIn("--max-connections 20", r["message"])
+        # a gRPC client past the cap (its preface first): an HTTP/1.1 503 and a close, which its
+        # HTTP/2 stack reports as a failed call rather than waiting
+        s = self.connect(timeout=10)
+        s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + h2_frame(4, 0, 0))
+        st, body = read_answer(s)
+        s.close()
+        self.assertEqual(st, 503, body[:200])
         # those under the cap are still served
         active.sendall(LIST)
         self.assertEqual(read_answer(active)[0], 200)
