@@ -899,6 +899,18 @@ static void conn_progress(hconn *c)
     }
 }
 
+/* 1 (logged) if the request's head is still arriving --header-timeout after its first byte:
+ * a slowloris client, which trickles headers to hold the connection. */
+static int head_too_slow(const hconn *c, const srv_config *cfg, uint64_t now)
+{
+    if (c->state != C_HEAD || !c->start_ms ||
+        now - c->start_ms <= (uint64_t)cfg->header_timeout * 1000)
+        return 0;
+    srv_log(SRV_LOG_WARN, "closing a connection: its request's head took over %d s to arrive "
+            "(--header-timeout)", cfg->header_timeout);
+    return 1;
+}
+
 static void conn_read(hconn *c)
 {
     const srv_config *cfg = c->lp->h->ctx->cfg;
@@ -919,6 +931,10 @@ static void conn_read(hconn *c)
         if (c->start_ms && c->last_io_ms - c->start_ms > (uint64_t)cfg->request_timeout * 1000) {
             srv_log(SRV_LOG_WARN, "closing a connection: its request took over %d s to arrive",
                     cfg->request_timeout);
+            conn_close(c);
+            return;
+        }
+        if (head_too_slow(c, cfg, c->last_io_ms)) {
             conn_close(c);
             return;
         }
@@ -1094,6 +1110,9 @@ static void sweep(http_loop *lp, uint64_t now)
                    now - c->start_ms > (uint64_t)cfg->request_timeout * 1000) {
             srv_log(SRV_LOG_WARN, "closing a connection: its request took over %d s to arrive",
                     cfg->request_timeout);
+            conn_close(c);
+            conn_free_if_done(c);
+        } else if (mid && head_too_slow(c, cfg, now)) {
             conn_close(c);
             conn_free_if_done(c);
         }
