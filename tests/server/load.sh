@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # vdb-server under load (issue 19): wrk with CONNS connections sends a mix of REST searches and
-# inserts (bench/bench_http.lua, BENCH_MODE=mixed) for SECONDS to a server on loopback, while
+# inserts (bench/bench_http.lua, BENCH_MODE=mixed) for SECONDS_RUN to a server on loopback, while
 # the server's VmRSS is sampled every second from /proc/PID/status. Fails on any error (an
 # answer not HTTP 200 with code 0, a socket error or timeout counted by wrk) and on memory that
 # grows over the last half of the run by more than the bound below. Prints requests/s and the
@@ -17,7 +17,8 @@
 # twice the raw vector bytes inserted over that half (inserted rows are data the server
 # must keep: the growing segment, then the sealed one; 60 s runs grow by about 1.3 times
 # that). Over 60 s a leak of 500 bytes a request exceeds it; the 10 s CI run catches leaks
-# of a few KiB a request (4 KiB: 54 MB of growth against 14 MB allowed). Exits 77 (skipped) when wrk is not installed (scripts/install-deps).
+# of a few KiB a request (4 KiB: 54 MB of growth against 14 MB allowed). Exits 77 (skipped)
+# when wrk is not installed (scripts/install-deps).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
