@@ -11,7 +11,8 @@
 #
 # Settings (environment): SECONDS_RUN=10 CONNS=64 DIM=64 ROWS=10000 (rows searched) K=10
 # INSERT_PCT=10 (percent of requests that insert) BATCH=10 (rows per insert) SYNC=full
-# WRK_THREADS=2 RSS_SLACK_KB=8192.
+# WRK_THREADS=2 RSS_SLACK_KB=8192 TOKEN=root:Milvus (--token, sent by every request; empty:
+# none).
 #
 # Memory bound: over the last half of the samples, RSS may grow by at most RSS_SLACK_KB plus
 # twice the raw vector bytes inserted over that half (inserted rows are data the server
@@ -24,7 +25,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 server="${1:?usage: load.sh path/to/vdb-server}"
 SECS=${SECONDS_RUN:-10} CONNS=${CONNS:-64} DIM=${DIM:-64} ROWS=${ROWS:-10000} K=${K:-10}
-INSERT_PCT=${INSERT_PCT:-10} BATCH=${BATCH:-10} SYNC=${SYNC:-full}
+INSERT_PCT=${INSERT_PCT:-10} BATCH=${BATCH:-10} SYNC=${SYNC:-full} TOKEN=${TOKEN-root:Milvus}
 WRK_THREADS=${WRK_THREADS:-2} RSS_SLACK_KB=${RSS_SLACK_KB:-8192}
 lua="$here/../../bench/bench_http.lua"
 
@@ -43,7 +44,9 @@ cleanup() {
 trap cleanup EXIT
 
 : >"$tmp/out" # read below before the server may have opened it
-"$server" --port 0 --data "$tmp/data" --sync "$SYNC" --log-level warn \
+auth=()
+[ -n "$TOKEN" ] && auth=(--token "$TOKEN")
+"$server" --port 0 --data "$tmp/data" --sync "$SYNC" --log-level warn "${auth[@]}" \
   >"$tmp/out" 2>"$tmp/err" &
 pid=$!
 port=
@@ -57,12 +60,14 @@ done
 url="http://127.0.0.1:$port/v2/vectordb"
 
 # the collection searched (ROWS rows, loaded in batches of 500) and the auto-id one inserted into
-python3 - "$url" "$DIM" "$ROWS" <<'EOF'
+python3 - "$url" "$DIM" "$ROWS" "$TOKEN" <<'EOF'
 import json, random, sys, urllib.request
-url, dim, rows = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+url, dim, rows, token = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+headers = {"Content-Type": "application/json"}
+if token:
+    headers["Authorization"] = "Bearer " + token
 def post(ep, obj):
-    req = urllib.request.Request(url + "/" + ep, json.dumps(obj).encode(),
-                                 {"Content-Type": "application/json"})
+    req = urllib.request.Request(url + "/" + ep, json.dumps(obj).encode(), headers)
     r = json.load(urllib.request.urlopen(req))
     assert r["code"] == 0, r
 post("collections/create", {"collectionName": "bench", "dimension": dim, "metricType": "L2"})
@@ -83,6 +88,7 @@ EOF
  done) >"$tmp/rss" &
 sampler=$!
 
+[ -n "$TOKEN" ] && export BENCH_TOKEN="$TOKEN"
 line=$(BENCH_MODE=mixed BENCH_DIM=$DIM BENCH_K=$K BENCH_BATCH=$BATCH BENCH_CONNS=$CONNS \
   BENCH_INSERT_PCT=$INSERT_PCT \
   wrk -t "$(( CONNS < WRK_THREADS ? CONNS : WRK_THREADS ))" -c "$CONNS" -d "${SECS}s" \
