@@ -3,9 +3,9 @@
 head a byte a second: the server keeps serving others and closes them at --header-timeout,
 or at --timeout while it cannot yet tell their protocol), oversized heads (431 with Milvus's
 JSON), and idle connections up to and past --max-connections (past the cap: an immediate 503
-with code 2 and a close; the connections under it are served). Raw sockets, python3's standard
-library. (The HTTP/2 side, many streams, resets and stalled clients, is in
-node/grpc_bad.test.mjs.)
+with code 2 and a close; the connections under it are served), and over raw HTTP/2: more
+calls at once than --max-streams, and a stalled call on a connection kept busy with PINGs.
+Raw sockets, python3's standard library. (More HTTP/2: node/grpc_bad.test.mjs.)
 
     tests/server/test_attack.py path/to/vdb-server [unittest args]
 """
@@ -220,9 +220,44 @@ def h2_read_frames(s, buf):
     return frames, buf
 
 
+H2_HEAD = b"".join(hpack_literal(k, v) for k, v in [
+    (b":method", b"POST"), (b":scheme", b"http"),
+    (b":path", b"/milvus.proto.milvus.MilvusService/Insert"),
+    (b":authority", b"127.0.0.1"), (b"content-type", b"application/grpc"),
+    (b"te", b"trailers")])
+
+
 class H2Slow(Base):
-    # idle after 3 s, a whole request within 5 s
-    server_args = ("--timeout", "3", "--request-timeout", "5")
+    # idle after 3 s, a whole request within 5 s, 8 calls at once per connection
+    server_args = ("--timeout", "3", "--request-timeout", "5", "--max-streams", "8")
+
+    def test_more_streams_than_allowed(self):
+        # 40 calls opened at once and left unfinished: those past --max-streams are refused
+        # (RST_STREAM), the others cut at --request-timeout; the connection and the server go on
+        s = self.connect()
+        s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + h2_frame(4, 0, 0))
+        time.sleep(0.2)  # the server's SETTINGS (its stream limit) first
+        s.sendall(b"".join(h2_frame(1, 0x4, 2 * i + 1, H2_HEAD) for i in range(40)))
+        t0, buf, reset, ended, pongs = time.time(), b"", set(), set(), 0
+        while time.time() - t0 < 60 and len(reset | ended) < 40:
+            frames, buf = h2_read_frames(s, buf)
+            self.assertIsNotNone(frames, "the connection was closed")
+            for ftype, flags, stream, _ in frames:
+                if ftype == 4 and not flags & 1:
+                    s.sendall(h2_frame(4, 1, 0))  # SETTINGS ACK
+                elif ftype == 3:
+                    reset.add(stream)
+                elif ftype == 1 and flags & 1:
+                    ended.add(stream)
+                elif ftype == 6 and flags & 1:
+                    pongs += 1
+            s.sendall(h2_frame(6, 0, 0, b"\x00" * 8))
+            self.assertTrue(self.served())
+            time.sleep(0.5)
+        s.close()
+        self.assertEqual(len(reset | ended), 40, (sorted(reset), sorted(ended)))
+        self.assertGreaterEqual(len(reset), 32, "streams past --max-streams were not refused")
+        self.assertGreater(pongs, 0)
 
     def test_stalled_call_kept_alive_by_pings_is_cut(self):
         # a gRPC call whose message never finishes arriving, on a connection the client keeps
@@ -230,12 +265,7 @@ class H2Slow(Base):
         # --request-timeout, as a trickling HTTP/1.1 request is cut, and others are served
         s = self.connect()
         s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + h2_frame(4, 0, 0))
-        head = b"".join(hpack_literal(k, v) for k, v in [
-            (b":method", b"POST"), (b":scheme", b"http"),
-            (b":path", b"/milvus.proto.milvus.MilvusService/Insert"),
-            (b":authority", b"127.0.0.1"), (b"content-type", b"application/grpc"),
-            (b"te", b"trailers")])
-        s.sendall(h2_frame(1, 0x4, 1, head))  # HEADERS, END_HEADERS, not END_STREAM
+        s.sendall(h2_frame(1, 0x4, 1, H2_HEAD))  # HEADERS, END_HEADERS, not END_STREAM
         s.sendall(h2_frame(0, 0, 1, b"\x00\x00\x00\x01\x00" + b"\x0a" * 100))  # 100 of 256
         t0, buf, answered, served = time.time(), b"", False, 0
         while time.time() - t0 < 60 and not answered:
