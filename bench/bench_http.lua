@@ -1,12 +1,15 @@
 -- wrk script for bench/bench_http.sh: POSTs Milvus REST v2 searches (BENCH_MODE=search: one
 -- random query vector, limit BENCH_K, into "bench") or inserts (BENCH_MODE=insert: BENCH_BATCH
--- random rows into the auto-id collection "bench_ins"), counts answers whose code is not 0,
--- and prints one line the script parses.
+-- random rows into the auto-id collection "bench_ins") or both (BENCH_MODE=mixed, for
+-- tests/server/load.sh: BENCH_INSERT_PCT percent of the requests insert, the rest search; the
+-- URL is then the API's base, .../v2/vectordb), counts answers that are not HTTP 200 with
+-- code 0, and prints one line the scripts parse.
 local mode = os.getenv("BENCH_MODE") or "search"
 local dim = tonumber(os.getenv("BENCH_DIM") or "128")
 local k = tonumber(os.getenv("BENCH_K") or "10")
 local batch = tonumber(os.getenv("BENCH_BATCH") or "100")
 local token = os.getenv("BENCH_TOKEN")
+local insert_pct = tonumber(os.getenv("BENCH_INSERT_PCT") or "10")
 
 local threads = {}
 local counter = 0
@@ -26,23 +29,37 @@ local function vector()
 end
 
 local bodies, nbodies, next_body = {}, 0, 0
+local ins_bodies, next_ins = {}, 0
+local search_path, insert_path
 errors = 0
+inserts = 0
+
+local function insert_body()
+  local rows = {}
+  for r = 1, batch do
+    rows[r] = '{"vector":' .. vector() .. '}'
+  end
+  return '{"collectionName":"bench_ins","data":[' .. table.concat(rows, ",") .. ']}'
+end
 
 function init(args)
   math.randomseed(os.time() * 1000 + tid)
   local n = mode == "insert" and 8 or 64
   for i = 1, n do
     if mode == "insert" then
-      local rows = {}
-      for r = 1, batch do
-        rows[r] = '{"vector":' .. vector() .. '}'
-      end
-      bodies[i] = '{"collectionName":"bench_ins","data":[' .. table.concat(rows, ",") .. ']}'
+      bodies[i] = insert_body()
     else
       bodies[i] = '{"collectionName":"bench","data":[' .. vector() .. '],"limit":' .. k .. '}'
     end
   end
   nbodies = n
+  if mode == "mixed" then
+    for i = 1, 8 do
+      ins_bodies[i] = insert_body()
+    end
+    search_path = wrk.path .. "/entities/search"
+    insert_path = wrk.path .. "/entities/insert"
+  end
   wrk.method = "POST"
   wrk.headers["Content-Type"] = "application/json"
   if token then
@@ -51,6 +68,15 @@ function init(args)
 end
 
 function request()
+  if mode == "mixed" then
+    if math.random(100) <= insert_pct then
+      next_ins = next_ins % 8 + 1
+      inserts = inserts + 1
+      return wrk.format(nil, insert_path, nil, ins_bodies[next_ins])
+    end
+    next_body = next_body % nbodies + 1
+    return wrk.format(nil, search_path, nil, bodies[next_body])
+  end
   next_body = next_body % nbodies + 1
   return wrk.format(nil, nil, nil, bodies[next_body])
 end
@@ -62,16 +88,20 @@ function response(status, headers, body)
 end
 
 function done(summary, latency, requests)
-  local errs = 0
+  local errs, ins = 0, 0
   for _, t in ipairs(threads) do
     errs = errs + (t:get("errors") or 0)
+    ins = ins + (t:get("inserts") or 0)
   end
   local secs = summary.duration / 1e6
   local qps = summary.requests / secs
-  local per = mode == "insert" and batch or 1
+  local rows_per_s = qps * (mode == "insert" and batch or 1)
+  if mode == "mixed" then
+    rows_per_s = ins * batch / secs -- requests sent (a few may still be in flight at the end)
+  end
   io.write(string.format(
     "http %s connections=%s requests=%d qps=%.1f rows_per_s=%.1f p50_ms=%.3f p99_ms=%.3f errors=%d\n",
-    mode, os.getenv("BENCH_CONNS") or "?", summary.requests, qps, qps * per,
+    mode, os.getenv("BENCH_CONNS") or "?", summary.requests, qps, rows_per_s,
     latency:percentile(50) / 1000, latency:percentile(99) / 1000,
     errs + summary.errors.connect + summary.errors.read + summary.errors.write +
     summary.errors.status + summary.errors.timeout))

@@ -52,8 +52,10 @@ static const opt_def opts[] = {
      "close a connection idle this long, e.g. a client that stalls mid-request (default 30)"},
     {"request-timeout", OPT_INT, OFF(request_timeout), "SECONDS",
      "longest time to receive one request, however slowly it trickles in (default 120)"},
+    {"header-timeout", OPT_INT, OFF(header_timeout), "SECONDS",
+     "longest time to receive a REST request's line and headers (default 10; slowloris)"},
     {"max-connections", OPT_INT, OFF(max_conns), "N",
-     "connections served at once, REST and gRPC together; more wait in the backlog "
+     "connections served at once, REST and gRPC together; more are answered 503 and closed "
      "(default 256)"},
     {"max-streams", OPT_INT, OFF(max_streams), "N",
      "gRPC: concurrent calls (HTTP/2 streams) per connection (default 100)"},
@@ -198,6 +200,7 @@ int srv_config_load(srv_config *cfg, int argc, char **argv)
     cfg->max_body = 64ull << 20;
     cfg->timeout = 30;
     cfg->request_timeout = 120;
+    cfg->header_timeout = 10;
     cfg->max_conns = 256;
     cfg->max_streams = 100;
     cfg->drain_timeout = 30;
@@ -274,9 +277,9 @@ int srv_config_load(srv_config *cfg, int argc, char **argv)
     if (cfg->io_threads < 1)
         cfg->io_threads = 1;
     if (cfg->max_conns < 1 || cfg->max_body < 1 || cfg->timeout < 1 ||
-        cfg->request_timeout < 1 || cfg->max_streams < 1) {
-        fprintf(stderr, "vdb-server: --max-connections, --max-streams, --max-body, --timeout "
-                        "and --request-timeout must be positive\n");
+        cfg->request_timeout < 1 || cfg->header_timeout < 1 || cfg->max_streams < 1) {
+        fprintf(stderr, "vdb-server: --max-connections, --max-streams, --max-body, --timeout, "
+                        "--request-timeout and --header-timeout must be positive\n");
         return -1;
     }
     if (cfg->max_body > (1ull << 31) - 1) {

@@ -1,5 +1,5 @@
 /* vdb-server — the connection cap both protocols share: a count of open connections that the
- * accept loop waits on (at the cap it stops accepting; the backlog holds the rest). */
+ * accept loop checks (past the cap front.c answers 503 and closes, uncounted). */
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>

@@ -24,11 +24,15 @@
 #define PREFACE_LEN 24
 #define PEEK_MAX (5 + 16384) /* one TLS record: the ClientHello */
 
+#define REFUSE_LINGER_MS 2000 /* reading what a refused client still sends, before the close */
+#define REFUSING_MAX 256       /* refused connections lingering at once; past it, the backlog */
+
 typedef struct sniff {
     int fd;
     struct sockaddr_storage addr;
     socklen_t alen;
     uint64_t deadline_ms;
+    int refused; /* past the cap: answered 503, read until the client closes or the linger ends */
 } sniff;
 
 struct srv_front {
@@ -42,7 +46,10 @@ struct srv_front {
     int running;
     sniff *sn;
     size_t nsn, capsn;
+    size_t nrefused; /* of sn, those refused */
     unsigned char *peek;
+    char busy[384]; /* the answer past the cap */
+    size_t busy_len;
 };
 
 static uint64_t now_ms(void)
@@ -110,17 +117,39 @@ static int client_hello_offers_h2(const unsigned char *b, size_t n, int complete
 
 static void drop_sniff(srv_front *f, size_t i, int close_fd)
 {
-    if (close_fd) {
+    if (f->sn[i].refused) {
+        close(f->sn[i].fd); /* never counted in the cap */
+        f->nrefused--;
+    } else if (close_fd) {
         close(f->sn[i].fd);
         srv_conns_close(f->ctx->conns);
     }
     f->sn[i] = f->sn[--f->nsn];
 }
 
+/* A refused connection: discards what it sends; closes it when it closes or at the linger's
+ * end (closing with unread bytes would reset it, and the client could lose the answer). */
+static void drain_refused(srv_front *f, size_t i, uint64_t now)
+{
+    for (;;) {
+        ssize_t n = recv(f->sn[i].fd, f->peek, PEEK_MAX, MSG_DONTWAIT);
+        if (n > 0)
+            continue;
+        if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) ||
+            now >= f->sn[i].deadline_ms)
+            drop_sniff(f, i, 1);
+        return;
+    }
+}
+
 /* Looks at what connection i has sent: hands it to a protocol, drops it, or waits. */
 static void try_decide(srv_front *f, size_t i, uint64_t now)
 {
     sniff *s = &f->sn[i];
+    if (s->refused) {
+        drain_refused(f, i, now);
+        return;
+    }
     ssize_t n = recv(s->fd, f->peek, PEEK_MAX, MSG_PEEK | MSG_DONTWAIT);
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
         drop_sniff(f, i, 1); /* gone before it said anything */
@@ -151,16 +180,44 @@ static void try_decide(srv_front *f, size_t i, uint64_t now)
     srv_loops_add(h2 ? f->h2 : f->http, taken.fd);
 }
 
+/* Past the cap: without TLS the connection gets HTTP 503 with Milvus's code 2 at once (a REST
+ * client reads it; a gRPC client sees an HTTP/1.1 answer to its preface and fails the call),
+ * then lingers a little; under TLS it is closed (a plain answer would be no TLS record). */
+static void refuse_connection(srv_front *f, sniff *s)
+{
+    static uint64_t last_log_ms;
+    uint64_t now = now_ms();
+    if (now - last_log_ms > 10000) { /* once in 10 s: a flood must not flood the log */
+        last_log_ms = now;
+        srv_log(SRV_LOG_WARN, "refusing connections: %d are open (--max-connections)",
+                f->ctx->cfg->max_conns);
+    }
+    if (f->tls) {
+        close(s->fd);
+        return;
+    }
+    ssize_t n = send(s->fd, f->busy, f->busy_len, MSG_DONTWAIT | MSG_NOSIGNAL);
+    (void)n; /* a fresh socket's buffer takes it; if not, the close says enough */
+    shutdown(s->fd, SHUT_WR);
+    s->refused = 1;
+    s->deadline_ms = now + REFUSE_LINGER_MS;
+    f->sn[f->nsn++] = *s;
+    f->nrefused++;
+    drain_refused(f, f->nsn - 1, now);
+}
+
 static void accept_some(srv_front *f)
 {
     for (int k = 0; k < 64; k++) {
-        if (!srv_conns_try_open(f->ctx->conns))
-            return; /* at the cap: the rest wait in the backlog */
+        int counted = srv_conns_try_open(f->ctx->conns);
+        if (!counted && f->nrefused >= REFUSING_MAX)
+            return; /* at the cap and refusing many already: the rest wait in the backlog */
         sniff s = {0};
         s.alen = sizeof s.addr;
         s.fd = accept4(f->lfd, (struct sockaddr *)&s.addr, &s.alen, SOCK_CLOEXEC);
         if (s.fd < 0) {
-            srv_conns_close(f->ctx->conns);
+            if (counted)
+                srv_conns_close(f->ctx->conns);
             if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
                 errno != ECONNABORTED)
                 srv_log(SRV_LOG_WARN, "accept: %s", strerror(errno));
@@ -173,11 +230,16 @@ static void accept_some(srv_front *f)
             sniff *ns = realloc(f->sn, cap * sizeof *ns);
             if (!ns) {
                 close(s.fd);
-                srv_conns_close(f->ctx->conns);
+                if (counted)
+                    srv_conns_close(f->ctx->conns);
                 return;
             }
             f->sn = ns;
             f->capsn = cap;
+        }
+        if (!counted) {
+            refuse_connection(f, &s);
+            continue;
         }
         s.deadline_ms = now_ms() + (uint64_t)f->ctx->cfg->timeout * 1000;
         f->sn[f->nsn++] = s;
@@ -204,7 +266,7 @@ static void *front_loop(void *arg)
         nfds_t n = 0;
         pf[n++] = (struct pollfd){.fd = f->stop_fd, .events = POLLIN};
         pf[n++] = (struct pollfd){.fd = srv_conns_wake_fd(f->ctx->conns), .events = POLLIN};
-        int listening = !srv_conns_full(f->ctx->conns);
+        int listening = !srv_conns_full(f->ctx->conns) || f->nrefused < REFUSING_MAX;
         pf[n++] = (struct pollfd){.fd = listening ? f->lfd : -1, .events = POLLIN};
         uint64_t now = now_ms(), next = now + 60000;
         for (size_t i = 0; i < f->nsn; i++) {
@@ -256,6 +318,12 @@ srv_front *srv_front_start(srv_ctx *ctx, srv_http *http, srv_h2 *h2)
     }
     if (!(f->peek = malloc(PEEK_MAX)))
         goto fail;
+    char msg[160];
+    int ml = snprintf(msg, sizeof msg, "{\"code\":2,\"message\":\"service unavailable: too many "
+                      "connections (--max-connections %d)\"}", cfg->max_conns);
+    f->busy_len = (size_t)snprintf(f->busy, sizeof f->busy, "HTTP/1.1 503 Service Unavailable\r\n"
+                                   "Content-Type: application/json\r\nContent-Length: %d\r\n"
+                                   "Connection: close\r\nRetry-After: 1\r\n\r\n%s", ml, msg);
     f->lfd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     int one = 1;
     if (f->lfd < 0 || setsockopt(f->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) ||

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "grpc_pb.h"
+#include "secret.h"
 
 #define SERVICE "milvus.proto.milvus.MilvusService"
 
@@ -186,11 +187,7 @@ int srv_grpc_auth_ok(const srv_config *cfg, const char *authorization, const cha
         return 0;
     }
     const char *want = cfg->token;
-    size_t w = strlen(want);
-    unsigned diff = (unsigned)((size_t)n ^ w); /* in time independent of where they differ */
-    for (long i = 0; i < n; i++)
-        diff |= (unsigned char)raw[i] ^ (unsigned char)want[(size_t)i % (w ? w : 1)];
-    if (diff == 0)
+    if (srv_secret_eq(raw, (size_t)n, want, strlen(want)))
         return 1;
     *why = strchr(raw, ':') ? "auth check failure, please check username and password are "
                               "correct"

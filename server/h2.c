@@ -706,6 +706,23 @@ static void on_sweep(srv_loop *lp, uint64_t now, int quiesce)
             conn_free_if_done(c);
             continue;
         }
+        /* a call still arriving after --request-timeout, on a connection kept busy otherwise
+         * (PINGs, other calls): answered DEADLINE_EXCEEDED, as when its data comes too late */
+        int cut = 0;
+        for (h2_stream *st = c->streams; st; st = st->snext)
+            if (st->state == ST_RECEIVING &&
+                now - st->start_ms > (uint64_t)cfg->request_timeout * 1000) {
+                srv_log(SRV_LOG_WARN, "grpc: cutting a call whose request took over %d s to "
+                        "arrive", cfg->request_timeout);
+                fail_stream(st, SRV_GRPC_DEADLINE_EXCEEDED, 200, "the request took over %d s "
+                            "to arrive (--request-timeout)", cfg->request_timeout);
+                cut = 1;
+            }
+        if (cut && (conn_flush(c) != 0 || c->closing)) {
+            conn_close(c);
+            conn_free_if_done(c);
+            continue;
+        }
         if (quiesce && !c->goaway_sent && !c->lc.handshaking) {
             nghttp2_submit_goaway(c->s, NGHTTP2_FLAG_NONE,
                                   nghttp2_session_get_last_proc_stream_id(c->s),

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "loop.h"
+#include "secret.h"
 
 #define API_PREFIX "/v2/vectordb"
 #define READ_CHUNK (64 * 1024)
@@ -308,11 +309,7 @@ static int token_ok(const srv_config *cfg, const head_info *hi)
     auth += 7;
     while (*auth == ' ')
         auth++;
-    size_t a = strlen(auth), w = strlen(want);
-    unsigned diff = (unsigned)(a ^ w); /* compare in time independent of where they differ */
-    for (size_t i = 0; i < a; i++)
-        diff |= (unsigned char)auth[i] ^ (unsigned char)want[i % (w ? w : 1)];
-    return diff == 0;
+    return srv_secret_eq(auth, strlen(auth), want, strlen(want));
 }
 
 static json_t *bad_http(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -788,6 +785,18 @@ static void conn_progress(hconn *c)
     }
 }
 
+/* 1 (logged) if the request's head is still arriving --header-timeout after its first byte:
+ * a slowloris client, which trickles headers to hold the connection. */
+static int head_too_slow(const hconn *c, const srv_config *cfg, uint64_t now)
+{
+    if (c->state != C_HEAD || !c->start_ms ||
+        now - c->start_ms <= (uint64_t)cfg->header_timeout * 1000)
+        return 0;
+    srv_log(SRV_LOG_WARN, "closing a connection: its request's head took over %d s to arrive "
+            "(--header-timeout)", cfg->header_timeout);
+    return 1;
+}
+
 static void conn_read(hconn *c)
 {
     const srv_config *cfg = ctx_of(c)->cfg;
@@ -808,6 +817,10 @@ static void conn_read(hconn *c)
         if (c->start_ms && c->last_io_ms - c->start_ms > (uint64_t)cfg->request_timeout * 1000) {
             srv_log(SRV_LOG_WARN, "closing a connection: its request took over %d s to arrive",
                     cfg->request_timeout);
+            conn_close(c);
+            return;
+        }
+        if (head_too_slow(c, cfg, c->last_io_ms)) {
             conn_close(c);
             return;
         }
@@ -921,6 +934,9 @@ static void on_sweep(srv_loop *lp, uint64_t now, int quiesce)
                    now - c->start_ms > (uint64_t)cfg->request_timeout * 1000) {
             srv_log(SRV_LOG_WARN, "closing a connection: its request took over %d s to arrive",
                     cfg->request_timeout);
+            conn_close(c);
+            conn_free_if_done(c);
+        } else if (mid && head_too_slow(c, cfg, now)) {
             conn_close(c);
             conn_free_if_done(c);
         }

@@ -28,6 +28,7 @@ typedef struct srv_config {
     int max_conns;         /* connection cap (REST and gRPC together); default 256 */
     int max_streams;       /* gRPC: concurrent streams per HTTP/2 connection; default 100 */
     int drain_timeout;     /* seconds shutdown waits for requests in flight; default 30 */
+    int header_timeout;    /* seconds to receive an HTTP/1.1 request's head; default 10 */
 } srv_config;
 
 /* Fills cfg from the config file named by --config (if any), then the flags (which win).
