@@ -475,6 +475,102 @@ static void test_binlog_rejects_every_truncation_and_any_flip(void **state)
     vdb_buf_free(&b);
 }
 
+/* b (a binlog) rewritten so that its zstd frame and its header both claim raw bytes; the
+ * checksums are made to match, so only the size check can refuse it. */
+static void claim_raw_size(vdb_buf *b, uint64_t raw)
+{
+    const size_t H = 36;
+    uint8_t *f = b->p + H;
+    uint8_t fhd = f[4];
+    bool single = (fhd >> 5) & 1;
+    static const size_t dict_bytes[4] = {0, 1, 2, 4};
+    size_t fcs_at = 5 + (single ? 0 : 1) + dict_bytes[fhd & 3];
+    size_t fcs_bytes[4] = {single ? 1 : 0, 2, 4, 8};
+    size_t old = fcs_bytes[fhd >> 6];
+    size_t clen = b->len - H;
+    uint8_t *nf = malloc(clen - old + 8);
+    memcpy(nf, f, fcs_at);
+    nf[4] = (uint8_t)(3u << 6 | (fhd & 0x3f));
+    memcpy(nf + fcs_at, &raw, 8);
+    memcpy(nf + fcs_at + 8, f + fcs_at + old, clen - fcs_at - old);
+    b->len = H;
+    vdb_buf_put(b, nf, clen - old + 8);
+    free(nf);
+    clen = b->len - H;
+    vdb_put_u32(b->p + 12, vdb_crc32c(0, b->p + H, clen));
+    vdb_put_u64(b->p + 16, raw);
+    vdb_put_u64(b->p + 24, clen);
+    vdb_put_u32(b->p + 32, vdb_crc32c(0, b->p, 32));
+}
+
+/* Found by fuzz_binlog: a file of a few dozen bytes whose header and frame both claim a
+ * terabyte made the decoder allocate it (ASan: allocation-size-too-big). */
+static void test_binlog_size_claims_beyond_the_frame_are_corrupt(void **state)
+{
+    (void)state;
+    vdb_column c, d;
+    vdb_column_init(&c, VDB_TYPE_INT64, 0, false);
+    fill(&c, 100, 4);
+    vdb_buf b = {0};
+    assert_int_equal(vdb_binlog_encode(&c, &b), VDB_OK);
+    vdb_buf raw = {0};
+    vdb_column_encode(&c, &raw);
+    vdb_buf orig = {0};
+    vdb_buf_put(&orig, b.p, b.len);
+
+    claim_raw_size(&b, UINT64_C(1) << 40);
+    vdb_err_clear();
+    assert_int_equal(vdb_binlog_decode(b.p, b.len, &d), VDB_ECORRUPT);
+    assert_non_null(strstr(vdb_err_get(), "does not fit"));
+
+    /* a claim the frame's size allows but its blocks do not give */
+    b.len = 0;
+    vdb_buf_put(&b, orig.p, orig.len);
+    claim_raw_size(&b, raw.len + 1000);
+    vdb_err_clear();
+    assert_int_equal(vdb_binlog_decode(b.p, b.len, &d), VDB_ECORRUPT);
+    assert_non_null(strstr(vdb_err_get(), "binlog: zstd"));
+
+    /* and one short of what they give */
+    b.len = 0;
+    vdb_buf_put(&b, orig.p, orig.len);
+    claim_raw_size(&b, raw.len - 1);
+    assert_int_equal(vdb_binlog_decode(b.p, b.len, &d), VDB_ECORRUPT);
+
+    /* the rewriting itself keeps a true claim decodable */
+    b.len = 0;
+    vdb_buf_put(&b, orig.p, orig.len);
+    claim_raw_size(&b, raw.len);
+    assert_int_equal(vdb_binlog_decode(b.p, b.len, &d), VDB_OK);
+    assert_col_equal(&c, &d);
+    vdb_column_free(&d);
+    vdb_column_free(&c);
+    vdb_buf_free(&b);
+    vdb_buf_free(&raw);
+    vdb_buf_free(&orig);
+}
+
+/* A column whose raw bytes are far more than its compressed ones (the decoder's buffer grows
+ * as the frame gives bytes). */
+static void test_binlog_highly_compressed_column_round_trips(void **state)
+{
+    (void)state;
+    vdb_column c, d;
+    vdb_column_init(&c, VDB_TYPE_INT64, 0, false);
+    for (int64_t i = 0; i < 1000000; i++) {
+        int64_t v = i < 500000 ? 0 : 7;
+        assert_int_equal(vdb_column_push(&c, &v, 0, true), VDB_OK);
+    }
+    vdb_buf b = {0};
+    assert_int_equal(vdb_binlog_encode(&c, &b), VDB_OK);
+    assert_true(b.len * 100 < c.rows * 8);
+    assert_int_equal(vdb_binlog_decode(b.p, b.len, &d), VDB_OK);
+    assert_col_equal(&c, &d);
+    vdb_column_free(&c);
+    vdb_column_free(&d);
+    vdb_buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -493,6 +589,8 @@ int main(void)
         cmocka_unit_test(test_binlog_compresses_repetitive_data),
         cmocka_unit_test(test_binlog_checksum_mismatch_is_corrupt),
         cmocka_unit_test(test_binlog_rejects_every_truncation_and_any_flip),
+        cmocka_unit_test(test_binlog_size_claims_beyond_the_frame_are_corrupt),
+        cmocka_unit_test(test_binlog_highly_compressed_column_round_trips),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
