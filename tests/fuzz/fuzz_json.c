@@ -11,11 +11,13 @@ static const vdb_type types[] = {VDB_TYPE_BOOL, VDB_TYPE_INT8, VDB_TYPE_INT16, V
                                  VDB_TYPE_INT64, VDB_TYPE_FLOAT, VDB_TYPE_DOUBLE,
                                  VDB_TYPE_VARCHAR};
 
+static bool text_valid;
+
 static int count_member(void *arg, const char *key, size_t klen, const char *val, size_t vlen)
 {
     (void)key;
     (void)klen;
-    if (vdb_json_validate(val, vlen, "member") != VDB_OK)
+    if (text_valid && vdb_json_validate(val, vlen, "member") != VDB_OK)
         __builtin_trap(); /* a member of a valid object is valid JSON */
     (*(size_t *)arg)++;
     return 0;
@@ -40,10 +42,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     vdb_status valid = vdb_json_validate(s, n, "fuzz");
     einval_with_message(valid);
+    text_valid = valid == VDB_OK;
     bool obj = vdb_json_is_object(s, n);
     size_t members = 0;
     vdb_status each = vdb_json_each(s, n, count_member, &members);
-    if (obj && (valid != VDB_OK || each != VDB_OK))
+    /* is_object, get and each take text already validated; on other text they need only
+     * not crash */
+    if (valid == VDB_OK && obj && each != VDB_OK)
         __builtin_trap();
     const char *v;
     size_t vlen;

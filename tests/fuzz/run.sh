@@ -94,7 +94,6 @@ for t in $targets; do
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
     rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -n 1)
     line="fuzz: $t: $res, ${execs:-?} executions, ${rate:-?} exec/s (log: $log)"
-    echo "$line"
     summary="$summary$line
 "
 done
