@@ -9,6 +9,7 @@
 
 #include "index/vector/hnsw.h"
 #include "index/vector/sq8.h"
+#include "index/vector/vindex.h"
 
 /* Sanitizers make the build ~10x slower: fewer rows keep the test within its budget. */
 /* TSan (~15x) runs fewer rows still: it is there for the threads, not for recall. */
@@ -266,6 +267,44 @@ static void test_corrupt(void **state)
     free(v);
 }
 
+/* Seen while reading what a search does with a graph fuzz_index decodes: a level-1 list
+ * naming a row that has only level 0 passed every check, and the search then stepped to that
+ * row and read its level-1 list, another row's or past the end of the upper lists. */
+static void test_upper_list_naming_a_lower_row_is_corrupt(void **state)
+{
+    (void)state;
+    const size_t n = 300;
+    const uint32_t dim = 8, M = 4, M0 = 8;
+    float *v = test_clustered(n, dim, 9);
+    vdb_hnsw *h;
+    assert_int_equal(vdb_hnsw_build(v, n, dim, VDB_METRIC_L2, M, 16, 1, NULL, NULL, &h), VDB_OK);
+    vdb_buf b = {0};
+    assert_int_equal(vdb_hnsw_encode(h, &b), VDB_OK);
+    const uint8_t *level = b.p + 44;
+    size_t first = n, low = n;
+    for (size_t i = 0; i < n; i++) {
+        if (level[i] >= 1 && first == n)
+            first = i; /* its level-1 list is the first upper list */
+        if (level[i] == 0)
+            low = i; /* the last row with level 0 alone */
+    }
+    assert_true(first < n && low < n);
+    uint8_t *upper = b.p + 44 + n + n * (M0 + 1) * 4;
+    uint32_t one = 1, to = (uint32_t)low;
+    memcpy(upper, &one, 4);
+    memcpy(upper + 4, &to, 4);
+    uint32_t crc = vdb_crc32c(0, b.p, b.len - 4);
+    memcpy(b.p + b.len - 4, &crc, 4);
+    vdb_hnsw *x = NULL;
+    vdb_err_clear();
+    assert_int_equal(vdb_hnsw_decode(b.p, b.len, v, n, dim, &x), VDB_ECORRUPT);
+    assert_non_null(strstr(vdb_err_get(), "below that level"));
+    assert_null(x);
+    vdb_buf_free(&b);
+    vdb_hnsw_free(h);
+    free(v);
+}
+
 typedef struct shared {
     const vdb_hnsw *h;
     const float *qs;
@@ -518,6 +557,7 @@ int main(void)
         cmocka_unit_test(test_threads), cmocka_unit_test(test_bitset),
         cmocka_unit_test(test_recall), cmocka_unit_test(test_sq8_approximates_the_metric),
         cmocka_unit_test(test_range),
+        cmocka_unit_test(test_upper_list_naming_a_lower_row_is_corrupt),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
