@@ -305,6 +305,36 @@ static void test_upper_list_naming_a_lower_row_is_corrupt(void **state)
     free(v);
 }
 
+/* Found by fuzz_index: a graph saved for another metric than the field's was taken, and then
+ * every search of it refused (the heap's order did not fit the graph's metric). */
+static void test_graph_of_another_metric_is_corrupt(void **state)
+{
+    (void)state;
+    const size_t n = 300;
+    const uint32_t dim = 8;
+    float *v = test_clustered(n, dim, 9);
+    vdb_hnsw *h;
+    assert_int_equal(vdb_hnsw_build(v, n, dim, VDB_METRIC_L2, 4, 16, 1, NULL, NULL, &h), VDB_OK);
+    vdb_buf b = {0};
+    assert_int_equal(vdb_hnsw_encode(h, &b), VDB_OK);
+    vdb_vectors rows = {VDB_TYPE_FLOAT_VECTOR, dim, VDB_METRIC_L2, n, v};
+    vdb_vindex_spec spec;
+    assert_int_equal(vdb_vindex_spec_parse(&vdb_hnsw_kind, "M=4,efConstruction=16", &rows, NULL,
+                                           NULL, &spec), VDB_OK);
+    vdb_vindex *ix = NULL;
+    assert_int_equal(vdb_vindex_decode(&spec, b.p, b.len, &rows, &ix), VDB_OK);
+    vdb_vindex_free(ix);
+    rows.metric = VDB_METRIC_IP;
+    ix = NULL;
+    vdb_err_clear();
+    assert_int_equal(vdb_vindex_decode(&spec, b.p, b.len, &rows, &ix), VDB_ECORRUPT);
+    assert_non_null(strstr(vdb_err_get(), "another metric"));
+    assert_null(ix);
+    vdb_buf_free(&b);
+    vdb_hnsw_free(h);
+    free(v);
+}
+
 typedef struct shared {
     const vdb_hnsw *h;
     const float *qs;
@@ -558,6 +588,7 @@ int main(void)
         cmocka_unit_test(test_recall), cmocka_unit_test(test_sq8_approximates_the_metric),
         cmocka_unit_test(test_range),
         cmocka_unit_test(test_upper_list_naming_a_lower_row_is_corrupt),
+        cmocka_unit_test(test_graph_of_another_metric_is_corrupt),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
