@@ -73,8 +73,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const float *q = n ? vecs + (n / 2) * dim : vecs;
         float zero[64] = {0};
         st = vdb_vindex_search(idx, n ? q : zero, 10, &sp, &rows, NULL, 0, &top);
-        if (st != VDB_OK && st != VDB_ECORRUPT)
+        if (st != VDB_OK && st != VDB_ECORRUPT) {
+            fprintf(stderr, "fuzz_index: search: status %d '%s'\n", (int)st, vdb_err_get());
             __builtin_trap();
+        }
         for (size_t i = 0; i < top.n; i++)
             if (top.id[i] < 0 || (size_t)top.id[i] >= n)
                 __builtin_trap();
