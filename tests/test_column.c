@@ -95,6 +95,25 @@ static void test_type_width_covers_every_type(void **state)
     assert_false(vdb_type_is_var(VDB_TYPE_FLOAT_VECTOR));
 }
 
+/* Found by fuzz_rest (UBSan: "applying zero offset to null pointer"): a var-length column
+ * whose values are all empty has no byte array, and reading a value did NULL + 0. */
+static void test_all_empty_values_read_as_empty_strings(void **state)
+{
+    (void)state;
+    vdb_column c;
+    vdb_column_init(&c, VDB_TYPE_VARCHAR, 0, true);
+    assert_int_equal(vdb_column_push(&c, "", 0, true), VDB_OK);
+    assert_int_equal(vdb_column_push(&c, NULL, 0, false), VDB_OK);
+    size_t len = 1;
+    const char *v = vdb_column_var(&c, 0, &len);
+    assert_non_null(v);
+    assert_int_equal(len, 0);
+    v = vdb_column_var(&c, 1, &len);
+    assert_non_null(v);
+    assert_int_equal(len, 0);
+    vdb_column_free(&c);
+}
+
 static void test_push_stores_values_and_nulls(void **state)
 {
     (void)state;
@@ -576,6 +595,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_type_width_covers_every_type),
         cmocka_unit_test(test_push_stores_values_and_nulls),
+        cmocka_unit_test(test_all_empty_values_read_as_empty_strings),
         cmocka_unit_test(test_push_null_into_non_nullable_is_rejected),
         cmocka_unit_test(test_push_out_of_memory_leaves_column_unchanged),
         cmocka_unit_test(test_append_and_append_rows_copy_rows_for_every_type),
