@@ -478,6 +478,51 @@ static void test_params(void **state)
 
 /* The 8-bit approximation stays close to the true distance on data whose dimensions have very
  * different scales (and one constant dimension), for L2 and IP. */
+/* Found by fuzz_index (UBSan: NaN converted to uint8 / int16): rows near +-FLT_MAX are valid
+ * (finite) input, but their range overflowed the float step to inf, and the codes and query
+ * weights became inf / inf. The step is finite, the codes and weights in range, and a graph
+ * over such rows builds and answers (their squared distances overflow to inf, so which rows
+ * it finds is not asked). */
+static void test_sq8_and_hnsw_take_rows_near_the_float_limits(void **state)
+{
+    (void)state;
+    const uint32_t dim = 4;
+    const size_t n = 64;
+    float *x = malloc(n * dim * sizeof *x);
+    for (size_t i = 0; i < n; i++)
+        for (uint32_t j = 0; j < dim; j++)
+            x[i * dim + j] = (float)((double)i / (n - 1) * 2 - 1) * 3.0e38f * (j % 2 ? 1 : -1);
+    vdb_sq8 q;
+    assert_int_equal(vdb_sq8_train(&q, x, n, dim, NULL), VDB_OK);
+    for (uint32_t j = 0; j < dim; j++)
+        assert_true(isfinite(q.step[j]) && q.step[j] > 0);
+    uint8_t *code = malloc(q.stride);
+    int16_t *w = malloc(q.stride * sizeof *w);
+    vdb_sq8_encode(&q, VDB_METRIC_L2, x + (n - 1) * dim, 1.0f, code);
+    assert_true(code[0] == 0 || code[0] == 255);
+    vdb_sq8_query qp = {w, 0, 0};
+    vdb_sq8_query_prepare(&q, VDB_METRIC_L2, x, &qp);
+    for (uint32_t j = 0; j < dim; j++)
+        assert_true(w[j] >= -32767 && w[j] <= 32767);
+    vdb_sq8_free(&q);
+    free(code);
+    free(w);
+
+    vdb_hnsw *h;
+    assert_int_equal(vdb_hnsw_build(x, n, dim, VDB_METRIC_L2, 8, 32, 1, NULL, NULL, &h), VDB_OK);
+    vdb_topk t;
+    assert_int_equal(vdb_topk_init(&t, 1, false), VDB_OK);
+    for (size_t i = 0; i < n; i += 9) {
+        assert_int_equal(vdb_hnsw_search(h, x + i * dim, 1, 32, NULL, 0, &t), VDB_OK);
+        assert_int_equal(t.n, 1);
+        assert_true(t.id[0] >= 0 && t.id[0] < (int64_t)n);
+        vdb_topk_reset(&t);
+    }
+    vdb_topk_free(&t);
+    vdb_hnsw_free(h);
+    free(x);
+}
+
 static void test_sq8_approximates_the_metric(void **state)
 {
     (void)state;
@@ -589,6 +634,7 @@ int main(void)
         cmocka_unit_test(test_range),
         cmocka_unit_test(test_upper_list_naming_a_lower_row_is_corrupt),
         cmocka_unit_test(test_graph_of_another_metric_is_corrupt),
+        cmocka_unit_test(test_sq8_and_hnsw_take_rows_near_the_float_limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
