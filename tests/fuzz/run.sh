@@ -38,7 +38,7 @@ if [ ! -f "$out/build.ninja" ]; then
         -Dwerror=true -Dfuzz=true -Dtests=false -Dbench=false -Dfaiss=disabled \
         -Drocksdb=disabled -Detcd=disabled -Ds3=disabled -Dnats=disabled -Dazure=disabled \
         -Db_sanitize=address,undefined -Db_lundef=false \
-        -Dc_args=-fsanitize=fuzzer-no-link,-fno-sanitize-recover=undefined
+        -Dc_args="['-fsanitize=fuzzer-no-link', '-fno-sanitize-recover=undefined']"
 fi
 ninja -C "$out" -j"${FUZZ_BUILD_JOBS:-2}"
 bin="$out/tests/fuzz"
