@@ -252,7 +252,7 @@ static void index_seed(const char *dir, const char *name, const void *file, size
     uint8_t *h = malloc(hlen);
     h[0] = ivf ? 1 : 0;
     h[1] = 0;
-    h[2] = ivf ? 2 : 1; /* the fields' metrics: IP for w, L2 for v */
+    h[2] = ivf ? 1 : 0; /* the metric as fuzz_index reads it (1 + b % 3): IP for w, L2 for v */
     h[3] = (uint8_t)(c.dim - 1);
     h[4] = (uint8_t)(c.rows & 0xff);
     h[5] = (uint8_t)(c.rows >> 8);
