@@ -119,9 +119,18 @@ static void clear_chan(void)
     closedir(d);
 }
 
+/* The scratch folder goes at exit (the channel's files, then the two folders). */
+static void remove_root(void)
+{
+    clear_chan();
+    rmdir(chan_dir);
+    rmdir(root);
+}
+
 static void whole_backend(const uint8_t *p, size_t size)
 {
     if (!root[0]) {
+        atexit(remove_root);
         snprintf(root, sizeof root, "/dev/shm/vdb_fuzz_wal.%d", (int)getpid());
         snprintf(chan_dir, sizeof chan_dir, "%s/c", root);
         snprintf(seg, sizeof seg, "%s/00000000000000000001.log", chan_dir);
