@@ -95,6 +95,25 @@ static void test_type_width_covers_every_type(void **state)
     assert_false(vdb_type_is_var(VDB_TYPE_FLOAT_VECTOR));
 }
 
+/* Found by fuzz_rest (UBSan: "applying zero offset to null pointer"): a var-length column
+ * whose values are all empty has no byte array, and reading a value did NULL + 0. */
+static void test_all_empty_values_read_as_empty_strings(void **state)
+{
+    (void)state;
+    vdb_column c;
+    vdb_column_init(&c, VDB_TYPE_VARCHAR, 0, true);
+    assert_int_equal(vdb_column_push(&c, "", 0, true), VDB_OK);
+    assert_int_equal(vdb_column_push(&c, NULL, 0, false), VDB_OK);
+    size_t len = 1;
+    const char *v = vdb_column_var(&c, 0, &len);
+    assert_non_null(v);
+    assert_int_equal(len, 0);
+    v = vdb_column_var(&c, 1, &len);
+    assert_non_null(v);
+    assert_int_equal(len, 0);
+    vdb_column_free(&c);
+}
+
 static void test_push_stores_values_and_nulls(void **state)
 {
     (void)state;
@@ -475,11 +494,108 @@ static void test_binlog_rejects_every_truncation_and_any_flip(void **state)
     vdb_buf_free(&b);
 }
 
+/* b (a binlog) rewritten so that its zstd frame and its header both claim raw bytes; the
+ * checksums are made to match, so only the size check can refuse it. */
+static void claim_raw_size(vdb_buf *b, uint64_t raw)
+{
+    const size_t H = 36;
+    uint8_t *f = b->p + H;
+    uint8_t fhd = f[4];
+    bool single = (fhd >> 5) & 1;
+    static const size_t dict_bytes[4] = {0, 1, 2, 4};
+    size_t fcs_at = 5 + (single ? 0 : 1) + dict_bytes[fhd & 3];
+    size_t fcs_bytes[4] = {single ? 1 : 0, 2, 4, 8};
+    size_t old = fcs_bytes[fhd >> 6];
+    size_t clen = b->len - H;
+    uint8_t *nf = malloc(clen - old + 8);
+    memcpy(nf, f, fcs_at);
+    nf[4] = (uint8_t)(3u << 6 | (fhd & 0x3f));
+    memcpy(nf + fcs_at, &raw, 8);
+    memcpy(nf + fcs_at + 8, f + fcs_at + old, clen - fcs_at - old);
+    b->len = H;
+    vdb_buf_put(b, nf, clen - old + 8);
+    free(nf);
+    clen = b->len - H;
+    vdb_put_u32(b->p + 12, vdb_crc32c(0, b->p + H, clen));
+    vdb_put_u64(b->p + 16, raw);
+    vdb_put_u64(b->p + 24, clen);
+    vdb_put_u32(b->p + 32, vdb_crc32c(0, b->p, 32));
+}
+
+/* Found by fuzz_binlog: a file of a few dozen bytes whose header and frame both claim a
+ * terabyte made the decoder allocate it (ASan: allocation-size-too-big). */
+static void test_binlog_size_claims_beyond_the_frame_are_corrupt(void **state)
+{
+    (void)state;
+    vdb_column c, d;
+    vdb_column_init(&c, VDB_TYPE_INT64, 0, false);
+    fill(&c, 100, 4);
+    vdb_buf b = {0};
+    assert_int_equal(vdb_binlog_encode(&c, &b), VDB_OK);
+    vdb_buf raw = {0};
+    vdb_column_encode(&c, &raw);
+    vdb_buf orig = {0};
+    vdb_buf_put(&orig, b.p, b.len);
+
+    claim_raw_size(&b, UINT64_C(1) << 40);
+    vdb_err_clear();
+    assert_int_equal(vdb_binlog_decode(b.p, b.len, &d), VDB_ECORRUPT);
+    assert_non_null(strstr(vdb_err_get(), "does not fit"));
+
+    /* a claim the frame's size allows but its blocks do not give */
+    b.len = 0;
+    vdb_buf_put(&b, orig.p, orig.len);
+    claim_raw_size(&b, raw.len + 1000);
+    vdb_err_clear();
+    assert_int_equal(vdb_binlog_decode(b.p, b.len, &d), VDB_ECORRUPT);
+    assert_non_null(strstr(vdb_err_get(), "binlog: zstd"));
+
+    /* and one short of what they give */
+    b.len = 0;
+    vdb_buf_put(&b, orig.p, orig.len);
+    claim_raw_size(&b, raw.len - 1);
+    assert_int_equal(vdb_binlog_decode(b.p, b.len, &d), VDB_ECORRUPT);
+
+    /* the rewriting itself keeps a true claim decodable */
+    b.len = 0;
+    vdb_buf_put(&b, orig.p, orig.len);
+    claim_raw_size(&b, raw.len);
+    assert_int_equal(vdb_binlog_decode(b.p, b.len, &d), VDB_OK);
+    assert_col_equal(&c, &d);
+    vdb_column_free(&d);
+    vdb_column_free(&c);
+    vdb_buf_free(&b);
+    vdb_buf_free(&raw);
+    vdb_buf_free(&orig);
+}
+
+/* A column whose raw bytes are far more than its compressed ones (the decoder's buffer grows
+ * as the frame gives bytes). */
+static void test_binlog_highly_compressed_column_round_trips(void **state)
+{
+    (void)state;
+    vdb_column c, d;
+    vdb_column_init(&c, VDB_TYPE_INT64, 0, false);
+    for (int64_t i = 0; i < 1000000; i++) {
+        int64_t v = i < 500000 ? 0 : 7;
+        assert_int_equal(vdb_column_push(&c, &v, 0, true), VDB_OK);
+    }
+    vdb_buf b = {0};
+    assert_int_equal(vdb_binlog_encode(&c, &b), VDB_OK);
+    assert_true(b.len * 100 < c.rows * 8);
+    assert_int_equal(vdb_binlog_decode(b.p, b.len, &d), VDB_OK);
+    assert_col_equal(&c, &d);
+    vdb_column_free(&c);
+    vdb_column_free(&d);
+    vdb_buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_type_width_covers_every_type),
         cmocka_unit_test(test_push_stores_values_and_nulls),
+        cmocka_unit_test(test_all_empty_values_read_as_empty_strings),
         cmocka_unit_test(test_push_null_into_non_nullable_is_rejected),
         cmocka_unit_test(test_push_out_of_memory_leaves_column_unchanged),
         cmocka_unit_test(test_append_and_append_rows_copy_rows_for_every_type),
@@ -493,6 +609,8 @@ int main(void)
         cmocka_unit_test(test_binlog_compresses_repetitive_data),
         cmocka_unit_test(test_binlog_checksum_mismatch_is_corrupt),
         cmocka_unit_test(test_binlog_rejects_every_truncation_and_any_flip),
+        cmocka_unit_test(test_binlog_size_claims_beyond_the_frame_are_corrupt),
+        cmocka_unit_test(test_binlog_highly_compressed_column_round_trips),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

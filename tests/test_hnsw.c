@@ -9,6 +9,7 @@
 
 #include "index/vector/hnsw.h"
 #include "index/vector/sq8.h"
+#include "index/vector/vindex.h"
 
 /* Sanitizers make the build ~10x slower: fewer rows keep the test within its budget. */
 /* TSan (~15x) runs fewer rows still: it is there for the threads, not for recall. */
@@ -266,6 +267,74 @@ static void test_corrupt(void **state)
     free(v);
 }
 
+/* Seen while reading what a search does with a graph fuzz_index decodes: a level-1 list
+ * naming a row that has only level 0 passed every check, and the search then stepped to that
+ * row and read its level-1 list, another row's or past the end of the upper lists. */
+static void test_upper_list_naming_a_lower_row_is_corrupt(void **state)
+{
+    (void)state;
+    const size_t n = 300;
+    const uint32_t dim = 8, M = 4, M0 = 8;
+    float *v = test_clustered(n, dim, 9);
+    vdb_hnsw *h;
+    assert_int_equal(vdb_hnsw_build(v, n, dim, VDB_METRIC_L2, M, 16, 1, NULL, NULL, &h), VDB_OK);
+    vdb_buf b = {0};
+    assert_int_equal(vdb_hnsw_encode(h, &b), VDB_OK);
+    const uint8_t *level = b.p + 44;
+    size_t first = n, low = n;
+    for (size_t i = 0; i < n; i++) {
+        if (level[i] >= 1 && first == n)
+            first = i; /* its level-1 list is the first upper list */
+        if (level[i] == 0)
+            low = i; /* the last row with level 0 alone */
+    }
+    assert_true(first < n && low < n);
+    uint8_t *upper = b.p + 44 + n + n * (M0 + 1) * 4;
+    uint32_t one = 1, to = (uint32_t)low;
+    memcpy(upper, &one, 4);
+    memcpy(upper + 4, &to, 4);
+    uint32_t crc = vdb_crc32c(0, b.p, b.len - 4);
+    memcpy(b.p + b.len - 4, &crc, 4);
+    vdb_hnsw *x = NULL;
+    vdb_err_clear();
+    assert_int_equal(vdb_hnsw_decode(b.p, b.len, v, n, dim, &x), VDB_ECORRUPT);
+    assert_non_null(strstr(vdb_err_get(), "below that level"));
+    assert_null(x);
+    vdb_buf_free(&b);
+    vdb_hnsw_free(h);
+    free(v);
+}
+
+/* Found by fuzz_index: a graph saved for another metric than the field's was taken, and then
+ * every search of it refused (the heap's order did not fit the graph's metric). */
+static void test_graph_of_another_metric_is_corrupt(void **state)
+{
+    (void)state;
+    const size_t n = 300;
+    const uint32_t dim = 8;
+    float *v = test_clustered(n, dim, 9);
+    vdb_hnsw *h;
+    assert_int_equal(vdb_hnsw_build(v, n, dim, VDB_METRIC_L2, 4, 16, 1, NULL, NULL, &h), VDB_OK);
+    vdb_buf b = {0};
+    assert_int_equal(vdb_hnsw_encode(h, &b), VDB_OK);
+    vdb_vectors rows = {VDB_TYPE_FLOAT_VECTOR, dim, VDB_METRIC_L2, n, v};
+    vdb_vindex_spec spec;
+    assert_int_equal(vdb_vindex_spec_parse(&vdb_hnsw_kind, "M=4,efConstruction=16", &rows, NULL,
+                                           NULL, &spec), VDB_OK);
+    vdb_vindex *ix = NULL;
+    assert_int_equal(vdb_vindex_decode(&spec, b.p, b.len, &rows, &ix), VDB_OK);
+    vdb_vindex_free(ix);
+    rows.metric = VDB_METRIC_IP;
+    ix = NULL;
+    vdb_err_clear();
+    assert_int_equal(vdb_vindex_decode(&spec, b.p, b.len, &rows, &ix), VDB_ECORRUPT);
+    assert_non_null(strstr(vdb_err_get(), "another metric"));
+    assert_null(ix);
+    vdb_buf_free(&b);
+    vdb_hnsw_free(h);
+    free(v);
+}
+
 typedef struct shared {
     const vdb_hnsw *h;
     const float *qs;
@@ -409,6 +478,51 @@ static void test_params(void **state)
 
 /* The 8-bit approximation stays close to the true distance on data whose dimensions have very
  * different scales (and one constant dimension), for L2 and IP. */
+/* Found by fuzz_index (UBSan: NaN converted to uint8 / int16): rows near +-FLT_MAX are valid
+ * (finite) input, but their range overflowed the float step to inf, and the codes and query
+ * weights became inf / inf. The step is finite, the codes and weights in range, and a graph
+ * over such rows builds and answers (their squared distances overflow to inf, so which rows
+ * it finds is not asked). */
+static void test_sq8_and_hnsw_take_rows_near_the_float_limits(void **state)
+{
+    (void)state;
+    const uint32_t dim = 4;
+    const size_t n = 64;
+    float *x = malloc(n * dim * sizeof *x);
+    for (size_t i = 0; i < n; i++)
+        for (uint32_t j = 0; j < dim; j++)
+            x[i * dim + j] = (float)((double)i / (n - 1) * 2 - 1) * 3.0e38f * (j % 2 ? 1 : -1);
+    vdb_sq8 q;
+    assert_int_equal(vdb_sq8_train(&q, x, n, dim, NULL), VDB_OK);
+    for (uint32_t j = 0; j < dim; j++)
+        assert_true(isfinite(q.step[j]) && q.step[j] > 0);
+    uint8_t *code = malloc(q.stride);
+    int16_t *w = malloc(q.stride * sizeof *w);
+    vdb_sq8_encode(&q, VDB_METRIC_L2, x + (n - 1) * dim, 1.0f, code);
+    assert_true(code[0] == 0 || code[0] == 255);
+    vdb_sq8_query qp = {w, 0, 0};
+    vdb_sq8_query_prepare(&q, VDB_METRIC_L2, x, &qp);
+    for (uint32_t j = 0; j < dim; j++)
+        assert_true(w[j] >= -32767 && w[j] <= 32767);
+    vdb_sq8_free(&q);
+    free(code);
+    free(w);
+
+    vdb_hnsw *h;
+    assert_int_equal(vdb_hnsw_build(x, n, dim, VDB_METRIC_L2, 8, 32, 1, NULL, NULL, &h), VDB_OK);
+    vdb_topk t;
+    assert_int_equal(vdb_topk_init(&t, 1, false), VDB_OK);
+    for (size_t i = 0; i < n; i += 9) {
+        assert_int_equal(vdb_hnsw_search(h, x + i * dim, 1, 32, NULL, 0, &t), VDB_OK);
+        assert_int_equal(t.n, 1);
+        assert_true(t.id[0] >= 0 && t.id[0] < (int64_t)n);
+        vdb_topk_reset(&t);
+    }
+    vdb_topk_free(&t);
+    vdb_hnsw_free(h);
+    free(x);
+}
+
 static void test_sq8_approximates_the_metric(void **state)
 {
     (void)state;
@@ -518,6 +632,9 @@ int main(void)
         cmocka_unit_test(test_threads), cmocka_unit_test(test_bitset),
         cmocka_unit_test(test_recall), cmocka_unit_test(test_sq8_approximates_the_metric),
         cmocka_unit_test(test_range),
+        cmocka_unit_test(test_upper_list_naming_a_lower_row_is_corrupt),
+        cmocka_unit_test(test_graph_of_another_metric_is_corrupt),
+        cmocka_unit_test(test_sq8_and_hnsw_take_rows_near_the_float_limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,6 +7,70 @@
 #define BINLOG_VERSION 1u
 #define BINLOG_HEADER 36 /* magic 8, version 4, crc 4, raw 8, compressed 8, header crc 4 */
 #define BINLOG_LEVEL 3
+#define BINLOG_BLOCK_MAX ((uint64_t)128 << 10) /* the largest block a zstd frame holds */
+#define BINLOG_WINDOW_LOG_MAX 24                /* 16 MiB */
+
+/* Decompresses the frame src (which says it holds exactly rawlen bytes) into a new buffer
+ * grown as output arrives: never larger than twice what the frame has given so far. */
+static vdb_status inflate(const uint8_t *src, size_t clen, size_t rawlen, void **out)
+{
+    vdb_status st = VDB_OK;
+    size_t cap = VDB_MIN(rawlen, VDB_MAX((size_t)64 << 10, clen * 4));
+    uint8_t *buf = vdb_malloc(cap ? cap : 1);
+    ZSTD_DStream *z = ZSTD_createDStream();
+    if (!buf || !z) {
+        st = vdb_set_errmsg(VDB_ENOMEM, "binlog: out of memory for %zu bytes", cap);
+        goto fail;
+    }
+    /* what our writer uses (level 3: windows up to 2^21) with room to spare, and a bound on
+     * what a damaged frame header can make the decoder allocate */
+    size_t zr = ZSTD_DCtx_setParameter(z, ZSTD_d_windowLogMax, BINLOG_WINDOW_LOG_MAX);
+    if (ZSTD_isError(zr)) {
+        st = vdb_set_errmsg(VDB_EIO, "binlog: zstd: %s", ZSTD_getErrorName(zr));
+        goto fail;
+    }
+    ZSTD_inBuffer in = {src, clen, 0};
+    ZSTD_outBuffer o = {buf, cap, 0};
+    for (;;) {
+        size_t in_was = in.pos, out_was = o.pos;
+        size_t left = ZSTD_decompressStream(z, &o, &in);
+        if (ZSTD_isError(left)) {
+            st = vdb_set_errmsg(VDB_ECORRUPT, "binlog: zstd: %s", ZSTD_getErrorName(left));
+            goto fail;
+        }
+        if (left == 0)
+            break; /* the frame is whole */
+        if (o.pos == o.size && o.size < rawlen) {
+            size_t ncap = o.size > rawlen / 2 ? rawlen : o.size * 2;
+            uint8_t *nb = vdb_realloc(buf, ncap);
+            if (!nb) {
+                st = vdb_set_errmsg(VDB_ENOMEM, "binlog: out of memory for %zu bytes", ncap);
+                goto fail;
+            }
+            buf = nb;
+            o.dst = buf;
+            o.size = ncap;
+        } else if (in.pos == in_was && o.pos == out_was) {
+            /* no progress: the input ran out mid-frame, or the frame holds more than it
+             * announced */
+            st = vdb_set_errmsg(VDB_ECORRUPT, "binlog: zstd frame %s",
+                                o.pos == o.size ? "longer than its size" : "is truncated");
+            goto fail;
+        }
+    }
+    if (o.pos != rawlen || in.pos != in.size) {
+        st = vdb_set_errmsg(VDB_ECORRUPT, "binlog: zstd frame gives %zu of %zu bytes%s", o.pos,
+                            rawlen, in.pos != in.size ? ", with bytes after it" : "");
+        goto fail;
+    }
+    ZSTD_freeDStream(z);
+    *out = buf;
+    return VDB_OK;
+fail:
+    ZSTD_freeDStream(z);
+    vdb_free(buf);
+    return st;
+}
 
 vdb_status vdb_binlog_encode(const vdb_column *c, vdb_buf *out)
 {
@@ -68,19 +132,17 @@ vdb_status vdb_binlog_decode(const void *file, size_t len, vdb_column *out)
     unsigned long long fsize = ZSTD_getFrameContentSize(h + BINLOG_HEADER, (size_t)clen);
     if (fsize == ZSTD_CONTENTSIZE_ERROR || fsize == ZSTD_CONTENTSIZE_UNKNOWN || fsize != rawlen)
         return vdb_set_errmsg(VDB_ECORRUPT, "binlog: frame size does not match the header");
-    if (rawlen > SIZE_MAX - 1)
-        return vdb_set_errmsg(VDB_ECORRUPT, "binlog: raw size %llu too large",
-                              (unsigned long long)rawlen);
-    raw = vdb_malloc((size_t)rawlen);
-    if (!raw)
-        return vdb_set_errmsg(VDB_ENOMEM, "binlog: out of memory for %llu bytes",
-                              (unsigned long long)rawlen);
-    size_t got = ZSTD_decompress(raw, (size_t)rawlen, h + BINLOG_HEADER, (size_t)clen);
-    if (ZSTD_isError(got) || got != rawlen) {
-        st = vdb_set_errmsg(VDB_ECORRUPT, "binlog: zstd: %s",
-                            ZSTD_isError(got) ? ZSTD_getErrorName(got) : "short frame");
+    /* Both sizes are only claims: a frame of clen bytes holds at most clen / 3 blocks (each
+     * has a 3-byte header) of at most 128 KiB each (RFC 8878, Block_Maximum_Size), so a
+     * larger claim is damage. Below that, the buffer grows only as the frame really gives
+     * bytes, so that a small file cannot make us allocate what it merely announces. */
+    if (rawlen > SIZE_MAX - 1 || rawlen / BINLOG_BLOCK_MAX > clen / 3 + 1)
+        return vdb_set_errmsg(VDB_ECORRUPT, "binlog: raw size %llu does not fit in %llu "
+                              "compressed bytes", (unsigned long long)rawlen,
+                              (unsigned long long)clen);
+    st = inflate(h + BINLOG_HEADER, (size_t)clen, (size_t)rawlen, &raw);
+    if (st)
         goto fail;
-    }
     vdb_rd r = vdb_rd_init(raw, (size_t)rawlen);
     st = vdb_column_decode(&r, out);
     if (st)

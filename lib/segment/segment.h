@@ -55,7 +55,8 @@ static inline const void *vdb_column_at(const vdb_column *c, size_t row)
 static inline const char *vdb_column_var(const vdb_column *c, size_t row, size_t *len)
 {
     *len = (size_t)(c->offsets[row + 1] - c->offsets[row]);
-    return c->bytes + c->offsets[row];
+    /* a column of empty values has no bytes at all (and NULL + 0 is undefined) */
+    return c->bytes ? c->bytes + c->offsets[row] : "";
 }
 static inline bool vdb_column_is_null(const vdb_column *c, size_t row)
 {

@@ -1,14 +1,26 @@
 #!/bin/sh
-# Builds the filter-expression fuzzer (fuzz_expr.c: libFuzzer + ASan + UBSan, with clang) and
-# runs it for N seconds (first argument, default 30) from the seed corpus in corpus_expr/.
+# Builds the libFuzzer targets (tests/fuzz/fuzz_*.c: clang, libFuzzer + ASan + UBSan, the
+# library compiled for coverage) in a meson build folder, writes seed inputs from a real
+# database (fuzz_seeds, fuzz_grpc), then runs every target for SECONDS each (first argument,
+# default 30: CI's `tests/fuzz/run.sh 30` takes about 30 s per target, some 6 minutes for
+# the 11 targets, plus the build).
 #
-#   tests/fuzz/run.sh            # 30 s smoke run (what CI does)
-#   tests/fuzz/run.sh 3600       # a long run: one hour
-#   FUZZ_JOBS=8 tests/fuzz/run.sh 86400   # a day on 8 cores (libFuzzer -fork=8)
+#   tests/fuzz/run.sh                 # 30 s per target (what CI does)
+#   tests/fuzz/run.sh 5               # a quick look
+#   FUZZ_TARGETS="wal binlog" tests/fuzz/run.sh 600   # some targets, 10 minutes each
+#   FUZZ_RUNS=10000000 tests/fuzz/run.sh              # the long run: 10 M executions each
+#   FUZZ_JOBS=8 tests/fuzz/run.sh 86400               # a day per target on 8 cores (-fork=8)
 #
-# Inputs it finds are kept in $FUZZ_OUT/corpus_expr (default build-fuzz/ at the repository
-# root), so later runs continue from them; the seed folder is never written. A crash leaves
-# crash-<hash> in $FUZZ_OUT; replay it with: build-fuzz/fuzz_expr build-fuzz/crash-<hash>
+# Targets: expr (filter language), record (log records and their columns), wal (WAL segment
+# files, alone and through the backend), binlog, manifest, delta, bloom (segment files),
+# index (saved HNSW / IVF indexes), json (the JSON reader), rest and grpc (vdb-server's
+# request decoding; built when the server's dependencies are installed).
+#
+# Inputs a run finds are kept in $FUZZ_OUT/corpus_<target> (default build-fuzz/ at the
+# repository root), so later runs continue from them; the committed seeds in
+# tests/fuzz/corpus_<target> are never written. A crash, leak, timeout or oversized
+# allocation stops the target and leaves crash-/leak-/timeout-/oom-<hash> in $FUZZ_OUT;
+# replay it with: build-fuzz/tests/fuzz/fuzz_<target> build-fuzz/crash-<hash>
 # Needs clang with libFuzzer (Debian: apt-get install -y clang libclang-rt-14-dev).
 set -eu
 
@@ -17,78 +29,77 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 out=${FUZZ_OUT:-$root/build-fuzz}
 cc=${CC_FUZZ:-clang}
-mkdir -p "$out/corpus_expr"
-
-# the lib/ sources the expression code needs: errors, allocation, buffers, JSON, columns,
-# scalar indexes and the expression files themselves
-srcs="lib/util/alloc.c lib/util/error.c lib/util/buf.c lib/util/json.c lib/util/checksum.c
-      lib/segment/column.c
-      lib/index/scalar/scalar_index.c lib/index/scalar/sindex_keys.c
-      lib/index/scalar/sindex_sorted.c lib/index/scalar/sindex_inverted.c
-      lib/index/scalar/sindex_trie.c
-      lib/expr/lex.c lib/expr/parse.c lib/expr/eval.c"
+all="expr record wal binlog manifest delta bloom index json rest grpc"
+targets=${FUZZ_TARGETS:-$all}
 
 cd "$root"
-# shellcheck disable=SC2086
-"$cc" -g -O1 -std=gnu11 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-    -Iinclude -Ilib $srcs tests/fuzz/fuzz_expr.c -o "$out/fuzz_expr" \
-    -lzstd -luring -lopenblas -lm -lpthread
+if [ ! -f "$out/build.ninja" ]; then
+    CC="$cc" CXX="${CXX_FUZZ:-clang++}" meson setup "$out" --buildtype=debugoptimized \
+        -Dwerror=true -Dfuzz=true -Dtests=false -Dbench=false -Dfaiss=disabled \
+        -Drocksdb=disabled -Detcd=disabled -Ds3=disabled -Dnats=disabled -Dazure=disabled \
+        -Db_sanitize=address,undefined -Db_lundef=false \
+        -Dc_args="['-fsanitize=fuzzer-no-link', '-fno-sanitize-recover=undefined']"
+fi
+ninja -C "$out" -j"${FUZZ_BUILD_JOBS:-2}"
+bin="$out/tests/fuzz"
 
-# a dictionary of the language's words speeds up finding deep inputs
-cat > "$out/expr.dict" <<'DICT'
-"and"
-"or"
-"not"
-"in"
-"like"
-"is"
-"null"
-"exists"
-"true"
-"false"
-"=="
-"!="
-"<="
-">="
-"&&"
-"||"
-"**"
-"json_contains("
-"json_contains_all("
-"json_contains_any("
-"array_contains("
-"array_contains_all("
-"array_contains_any("
-"array_length("
-"[\""
-"\"]"
-"$meta"
-"pk"
-"i8"
-"i16"
-"i32"
-"f"
-"d"
-"b"
-"s"
-"n"
-"ns"
-"j"
-"ai"
-"as"
-"ab"
-"af"
-"vec"
-"age"
-"\\u00e9"
-"0x"
-"1e3"
-DICT
+# Seeds from a real database: the files the library writes (once per build folder).
+if [ ! -f "$out/seeds/.done" ]; then
+    rm -rf "$out/seeds" "$out/seeds-db"
+    mkdir -p "$out/seeds"
+    ASAN_OPTIONS=detect_leaks=1 "$bin/fuzz_seeds" "$out/seeds-db" "$out/seeds"
+    if [ -x "$bin/fuzz_grpc" ]; then
+        FUZZ_GRPC_SEEDS="$out/seeds/corpus_grpc" "$bin/fuzz_grpc" >/dev/null 2>&1
+    fi
+    rm -rf "$out/seeds-db"
+    touch "$out/seeds/.done"
+fi
 
-jobs=${FUZZ_JOBS:-0}
-fork=""
-[ "$jobs" -gt 0 ] && fork="-fork=$jobs"
-# shellcheck disable=SC2086
-exec "$out/fuzz_expr" $fork -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
-    -max_len=4096 -dict="$out/expr.dict" -print_final_stats=1 \
-    "$out/corpus_expr" "$here/corpus_expr"
+failed=""
+summary=""
+for t in $targets; do
+    exe="$bin/fuzz_$t"
+    if [ ! -x "$exe" ]; then
+        echo "fuzz: $t not built (the server targets need the server's dependencies)" >&2
+        continue
+    fi
+    mkdir -p "$out/corpus_$t"
+    corpora="$out/corpus_$t"
+    [ -d "$here/corpus_$t" ] && corpora="$corpora $here/corpus_$t"
+    [ -d "$out/seeds/corpus_$t" ] && corpora="$corpora $out/seeds/corpus_$t"
+    case $t in
+        expr) maxlen=4096; dict=expr.dict ;;
+        json) maxlen=4096; dict=json.dict ;;
+        rest) maxlen=8192; dict=rest.dict ;;
+        wal|index|binlog|record) maxlen=65536; dict= ;;
+        *) maxlen=16384; dict= ;;
+    esac
+    opts="-timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=512 -max_len=$maxlen -print_final_stats=1"
+    [ -n "$dict" ] && opts="$opts -dict=$here/$dict"
+    if [ -n "${FUZZ_RUNS:-}" ]; then
+        opts="$opts -runs=$FUZZ_RUNS"
+    else
+        opts="$opts -max_total_time=$secs"
+    fi
+    [ "${FUZZ_JOBS:-0}" -gt 0 ] && opts="$opts -fork=$FUZZ_JOBS -ignore_crashes=0"
+    log="$out/fuzz_$t.log"
+    echo "fuzz: $t ($opts)"
+    # shellcheck disable=SC2086
+    if (cd "$out" && "$exe" $opts $corpora) >"$log" 2>&1; then
+        res=ok
+    else
+        res=FAILED
+        failed="$failed $t"
+        tail -n 40 "$log" >&2
+    fi
+    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
+    rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -n 1)
+    line="fuzz: $t: $res, ${execs:-?} executions, ${rate:-?} exec/s (log: $log)"
+    summary="$summary$line
+"
+done
+printf '%s' "$summary"
+if [ -n "$failed" ]; then
+    echo "fuzz: failed:$failed" >&2
+    exit 1
+fi

@@ -89,6 +89,15 @@ static vdb_status decode_body(vdb_rd *r, vdb_hnsw *h)
     memcpy(h->upper, up, up_bytes);
     if (!lists_ok(h->upper, h->upper_lists, h->M, h->n))
         return corrupt("bad upper-level neighbour list");
+    /* A neighbour on level L must itself be on level L: the search steps to it and reads
+     * its level-L list, which a lower row does not have. */
+    for (size_t i = 0; i < h->n; i++)
+        for (int lvl = 1; lvl <= (int)h->level[i]; lvl++) {
+            const uint32_t *l = hnsw_list(h, (uint32_t)i, lvl);
+            for (uint32_t j = 0; j < l[0]; j++)
+                if ((int)h->level[l[1 + j]] < lvl)
+                    return corrupt("an upper-level list names a row below that level");
+        }
     return VDB_OK;
 }
 

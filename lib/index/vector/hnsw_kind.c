@@ -46,7 +46,19 @@ static vdb_status encode(const void *idx, vdb_buf *out) { return vdb_hnsw_encode
 
 static vdb_status decode(const void *p, size_t len, const vdb_vectors *rows, void **out)
 {
-    return vdb_hnsw_decode(p, len, rows->data, rows->n, rows->dim, (vdb_hnsw **)out);
+    vdb_hnsw *h;
+    vdb_status st = vdb_hnsw_decode(p, len, rows->data, rows->n, rows->dim, &h);
+    if (st != VDB_OK)
+        return st;
+    /* the field's metric is fixed once it has an index: a saved graph of another one is
+     * damage (its searches would rank by the wrong distance or be refused) */
+    if (vdb_hnsw_metric(h) != rows->metric) {
+        vdb_hnsw_free(h);
+        return vdb_set_errmsg(VDB_ECORRUPT, "hnsw decode: the graph was built for another "
+                              "metric");
+    }
+    *out = h;
+    return VDB_OK;
 }
 
 static size_t memory(const void *idx) { return vdb_hnsw_memory(idx); }

@@ -261,3 +261,4 @@ size_t vdb_ivf_memory(const vdb_ivf *ivf)
 size_t vdb_ivf_rows(const vdb_ivf *ivf) { return ivf ? ivf->n : 0; }
 
 vdb_ivf_kind vdb_ivf_kind_of(const vdb_ivf *ivf) { return ivf->kind; }
+vdb_metric vdb_ivf_metric(const vdb_ivf *ivf) { return ivf->metric; }

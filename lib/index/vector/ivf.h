@@ -72,6 +72,7 @@ void vdb_ivf_free(vdb_ivf *ivf);
 size_t vdb_ivf_memory(const vdb_ivf *ivf);
 size_t vdb_ivf_rows(const vdb_ivf *ivf);
 vdb_ivf_kind vdb_ivf_kind_of(const vdb_ivf *ivf);
+vdb_metric vdb_ivf_metric(const vdb_ivf *ivf);
 
 /* Appends the whole index to out (versioned, little-endian, crc32c at the end). VDB_ENOMEM. */
 vdb_status vdb_ivf_encode(const vdb_ivf *ivf, vdb_buf *out);

@@ -106,6 +106,12 @@ static vdb_status decode_as(vdb_ivf_kind kind, const void *p, size_t len,
         vdb_ivf_free(ivf);
         return vdb_set_errmsg(VDB_ECORRUPT, "the saved IVF index is of another kind");
     }
+    /* the field's metric is fixed once it has an index: one saved for another is damage */
+    if (st == VDB_OK && vdb_ivf_metric(ivf) != rows->metric) {
+        vdb_ivf_free(ivf);
+        return vdb_set_errmsg(VDB_ECORRUPT, "ivf decode: the index was built for another "
+                              "metric");
+    }
     if (st == VDB_OK)
         *out = ivf;
     return st;

@@ -43,7 +43,9 @@ vdb_status vdb_sq8_train(vdb_sq8 *q, const float *base, size_t n, uint32_t dim,
     for (uint32_t i = 0; i < dim; i++) {
         if (n == 0)
             q->lo[i] = hi[i] = 0;
-        q->step[i] = (hi[i] - q->lo[i]) / 255.0f;
+        /* in double: hi - lo of rows near +-FLT_MAX overflows a float (step inf, then codes
+         * of inf / inf) */
+        q->step[i] = (float)(((double)hi[i] - q->lo[i]) / 255.0);
     }
     vdb_free(hi);
     return VDB_OK;
@@ -71,8 +73,8 @@ void vdb_sq8_encode(const vdb_sq8 *q, vdb_metric metric, const float *x, float s
 {
     float a = 0;
     for (uint32_t i = 0; i < q->dim; i++) {
-        float c = q->step[i] > 0 ? (x[i] * scale - q->lo[i]) / q->step[i] : 0;
-        c = c < 0 ? 0 : c > 255 ? 255 : c; /* rows outside the trained range are clamped */
+        double c = q->step[i] > 0 ? ((double)x[i] * scale - q->lo[i]) / q->step[i] : 0;
+        c = c > 0 ? (c < 255 ? c : 255) : 0; /* outside the trained range: clamped */
         code[i] = (uint8_t)(c + 0.5f); /* rounds: c is in 0..255 here */
         float d = q->step[i] * code[i];
         a += d * d;
@@ -90,21 +92,24 @@ void vdb_sq8_query_prepare(const vdb_sq8 *q, vdb_metric metric, const float *x,
                            vdb_sq8_query *out)
 {
     bool l2 = metric == VDB_METRIC_L2;
-    float wmax = 0, c0 = 0;
+    /* Weights in double: for rows near +-FLT_MAX a float weight overflows to inf, and inf
+     * times the scale 0 is NaN (no int16 holds it). */
+    double wmax = 0, c0 = 0;
     for (uint32_t i = 0; i < q->dim; i++) {
-        float w = q->step[i] * (l2 ? x[i] - q->lo[i] : x[i]);
-        wmax = fabsf(w) > wmax ? fabsf(w) : wmax;
-        c0 += l2 ? (x[i] - q->lo[i]) * (x[i] - q->lo[i]) : x[i] * q->lo[i];
+        double d = l2 ? (double)x[i] - q->lo[i] : x[i];
+        double w = q->step[i] * d;
+        wmax = fabs(w) > wmax ? fabs(w) : wmax;
+        c0 += l2 ? d * d : (double)x[i] * q->lo[i];
     }
     double limit = (double)INT32_MAX / (255.0 * q->stride);
     double wq = limit < 32767 ? floor(limit) : 32767;
-    float f = wmax > 0 ? (float)(wq / wmax) : 1.0f;
+    double f = wmax > 0 ? wq / wmax : 1.0;
     for (uint32_t i = 0; i < q->dim; i++) {
-        float w = q->step[i] * (l2 ? x[i] - q->lo[i] : x[i]);
-        float v = w * f; /* within +-32767: round half away from zero without a libm call */
-        out->w[i] = (int16_t)(v >= 0 ? v + 0.5f : v - 0.5f);
+        double w = q->step[i] * (l2 ? (double)x[i] - q->lo[i] : x[i]);
+        double v = w * f; /* within +-32767: round half away from zero without a libm call */
+        out->w[i] = (int16_t)(v >= 0 ? v + 0.5 : v - 0.5);
     }
     memset(out->w + q->dim, 0, (q->stride - q->dim) * sizeof *out->w);
-    out->mul = (l2 ? -2.0f : -1.0f) / f;
-    out->base = l2 ? c0 : -c0;
+    out->mul = (float)((l2 ? -2.0 : -1.0) / f);
+    out->base = (float)(l2 ? c0 : -c0);
 }
