@@ -140,6 +140,7 @@ static const char *op_names[OP_KINDS] = {
     "count_other", "search", "search_all", "travel_get", "partition", "flush", "compact",
     "index", "reopen"};
 static atomic_ullong op_count[OP_KINDS];
+static atomic_ullong op_ns[OP_KINDS], op_max_ns[OP_KINDS]; /* time in the op, by kind */
 static atomic_ullong checks_settled, checks_skipped;
 
 typedef struct worker {
@@ -250,6 +251,15 @@ static const char *part_name(worker *w, unsigned gen)
         if (w->parts[i].gen == gen)
             return w->parts[i].name;
     return NULL;
+}
+
+static void op_time(int op, double t0)
+{
+    unsigned long long ns = (unsigned long long)((now_s() - t0) * 1e9);
+    atomic_fetch_add(&op_ns[op], ns);
+    unsigned long long m = atomic_load(&op_max_ns[op]);
+    while (ns > m && !atomic_compare_exchange_weak(&op_max_ns[op], &m, ns))
+        ;
 }
 
 /* begin/end a write of keys by their owner */
@@ -875,6 +885,7 @@ static void *worker_main(void *arg)
             x -= mix_tab[i].weight;
         }
         vdb_db *db = gate_enter();
+        double ts0 = now_s();
         switch (op) {
         case OP_INSERT: op_write(db, w, false); break;
         case OP_UPSERT: op_write(db, w, true); break;
@@ -892,6 +903,7 @@ static void *worker_main(void *arg)
         case OP_TRAVEL: op_travel(db, w); break;
         case OP_PARTITION: op_partition(db, w); break;
         }
+        op_time(op, ts0);
         gate_leave();
     }
     return NULL;
@@ -911,7 +923,9 @@ static void *flusher_main(void *arg)
     while (!atomic_load(&stop)) {
         interruptible_sleep(400);
         vdb_db *db = gate_enter();
+        double ts0 = now_s();
         CHECK("flush", 0, vdb_flush(db, COLL));
+        op_time(OP_FLUSH, ts0);
         atomic_fetch_add(&op_count[OP_FLUSH], 1);
         gate_leave();
     }
@@ -924,7 +938,9 @@ static void *compactor_main(void *arg)
     while (!atomic_load(&stop)) {
         interruptible_sleep(700);
         vdb_db *db = gate_enter();
+        double ts0 = now_s();
         CHECK("compact", 0, vdb_compact(db, COLL));
+        op_time(OP_COMPACT, ts0);
         atomic_fetch_add(&op_count[OP_COMPACT], 1);
         gate_leave();
     }
@@ -938,6 +954,7 @@ static void *indexer_main(void *arg)
     while (!atomic_load(&stop)) {
         interruptible_sleep(1200);
         vdb_db *db = gate_enter();
+        double ts0 = now_s();
         const char *type = NULL;
         vdb_status st = vdb_describe_index(db, COLL, "emb", &type);
         if (st == VDB_OK) {
@@ -964,6 +981,7 @@ static void *indexer_main(void *arg)
         } else {
             fail("index", 0, "describe_index: %s: %s", vdb_status_name(st), vdb_errmsg(NULL));
         }
+        op_time(OP_INDEX, ts0);
         atomic_fetch_add(&op_count[OP_INDEX], 1);
         gate_leave();
     }
@@ -1177,12 +1195,14 @@ int main(int argc, char **argv)
             next_report += cfg.report_s;
         }
         if (now_s() >= next_reopen) {
+            double ts0 = now_s();
             gate_pause();
             verify_all(g_db, "before close");
             vdb_close(g_db);
             g_db = atomic_load(&failed) ? NULL : open_db();
             if (g_db)
                 verify_all(g_db, "after reopen");
+            op_time(OP_REOPEN, ts0);
             atomic_fetch_add(&op_count[OP_REOPEN], 1);
             if (!g_db)
                 atomic_store(&stop, 1);
@@ -1212,7 +1232,9 @@ int main(int argc, char **argv)
     for (int i = 0; i < OP_KINDS; i++) {
         unsigned long long c = atomic_load(&op_count[i]);
         total += c;
-        printf("  %-13s %10llu ops %9.1f ops/s\n", op_names[i], c, c / el);
+        printf("  %-13s %10llu ops %9.1f ops/s  mean %8.2f ms  max %8.1f ms\n", op_names[i], c,
+               c / el, c ? atomic_load(&op_ns[i]) / 1e6 / (double)c : 0.0,
+               atomic_load(&op_max_ns[i]) / 1e6);
     }
     printf("  %-13s %10llu ops %9.1f ops/s\n", "total", total, total / el);
     if (recall_n)
