@@ -766,13 +766,20 @@ static void op_search_all(vdb_db *db, worker *w)
                           .dim = DIM, .k = K, .params = "ef=64",
                           .read = {.struct_size = sizeof(vdb_read_opts),
                                    .output_fields = out_ver, .n_output_fields = 1}};
-    /* the sequence of every key cannot be taken before; a row is checked when its key's
-     * sequence is even and its version is the one returned, or its key was settled and
-     * deleted: then it must not have been returned */
+    /* every key's sequence and version before: a returned key settled through the search
+     * must be live at the version returned */
+    unsigned *seq = malloc((size_t)cfg.rows * sizeof *seq);
+    int64_t *ver = malloc((size_t)cfg.rows * sizeof *ver);
+    for (int64_t pk = 0; pk < cfg.rows; pk++) {
+        seq[pk] = atomic_load(&kseq[pk]);
+        ver[pk] = atomic_load(&kver[pk]);
+    }
     vdb_result *r = NULL;
     vdb_status st = vdb_search(db, &req, &r);
     if (st != VDB_OK) {
         fail("search_all", 0, "%s: %s", vdb_status_name(st), vdb_errmsg(NULL));
+        free(seq);
+        free(ver);
         return;
     }
     size_t rows = vdb_result_rows(r, 0);
@@ -800,7 +807,19 @@ static void op_search_all(vdb_db *db, worker *w)
             fail("search_all", pk, "version %" PRId64 " not written by its owner", v.u.i64);
             break;
         }
+        if (!(seq[pk] & 1) && atomic_load(&kseq[pk]) == seq[pk]) {
+            atomic_fetch_add(&checks_settled, 1);
+            if (v.u.i64 != ver[pk]) {
+                fail("search_all", pk, "version %" PRId64 " returned, the oracle has %s%" PRId64
+                     " (settled)", v.u.i64, ver[pk] < 0 ? "it deleted, " : "", ver[pk]);
+                break;
+            }
+        } else {
+            atomic_fetch_add(&checks_skipped, 1);
+        }
     }
+    free(seq);
+    free(ver);
     vdb_result_free(r);
     atomic_fetch_add(&op_count[OP_SEARCH_ALL], 1);
 }
