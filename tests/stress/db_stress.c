@@ -152,6 +152,7 @@ typedef struct worker {
     part_slot parts[MAX_PARTS];
     ring_ent ring[RING];
     unsigned ring_n;
+    uint64_t last_ts; /* timestamp of this worker's last write */
     pthread_t th;
 } worker;
 
@@ -279,6 +280,7 @@ static void write_end(worker *w, const int64_t *pks, size_t n)
 
 static void ring_add(worker *w, uint64_t ts, int64_t pk, int64_t ver, unsigned part)
 {
+    w->last_ts = ts;
     w->ring[w->ring_n++ % RING] = (ring_ent){ts, pk, ver, part};
 }
 
@@ -351,14 +353,16 @@ static const char *const out_all[] = {"ver", "grp", "name", "emb"};
 static const char *const out_ver[] = {"ver"};
 
 /* get of keys (all settled: the caller owns them or paused everything); expect[i] the version */
-static void check_get(vdb_db *db, const char *op, const int64_t *pks, const int64_t *expect,
-                      size_t n, uint64_t travel_ts)
+static void check_get_at(vdb_db *db, const char *op, const int64_t *pks, const int64_t *expect,
+                         size_t n, uint64_t travel_ts, uint64_t session_ts)
 {
     vdb_pk_list l = {.ints = pks, .count = n};
     vdb_result *r = NULL;
     vdb_status st = vdb_get(db, COLL, &l,
                             VDB_READ_OPTS(.travel_ts = travel_ts, .output_fields = out_all,
-                                          .n_output_fields = 4),
+                                          .n_output_fields = 4, .session_ts = session_ts,
+                                          .consistency = session_ts ? VDB_CONSISTENCY_SESSION
+                                                                    : VDB_CONSISTENCY_STRONG),
                             &r);
     if (st != VDB_OK) {
         fail(op, pks[0], "get: %s: %s", vdb_status_name(st), vdb_errmsg(NULL));
@@ -387,6 +391,12 @@ static void check_get(vdb_db *db, const char *op, const int64_t *pks, const int6
     if (row != rows && !atomic_load(&failed))
         fail(op, pks[0], "%zu rows returned, %zu expected", rows, row);
     vdb_result_free(r);
+}
+
+static void check_get(vdb_db *db, const char *op, const int64_t *pks, const int64_t *expect,
+                      size_t n, uint64_t travel_ts)
+{
+    check_get_at(db, op, pks, expect, n, travel_ts, 0);
 }
 
 /* distinct random keys of w's range */
@@ -539,7 +549,8 @@ static void op_get(vdb_db *db, worker *w)
     size_t n = pick_keys(w, pks, 1 + rnd_below(&w->rng, MAX_BATCH));
     for (size_t i = 0; i < n; i++)
         exp[i] = atomic_load(&kver[pks[i]]);
-    check_get(db, "get", pks, exp, n, 0);
+    /* half of them at SESSION consistency: this worker's own writes must show */
+    check_get_at(db, "get", pks, exp, n, 0, rnd_below(&w->rng, 2) ? w->last_ts : 0);
     atomic_fetch_add(&op_count[OP_GET], 1);
 }
 
@@ -652,7 +663,23 @@ static void op_count_range(vdb_db *db, worker *w, worker *o)
     snprintf(filter, sizeof filter, "id >= %" PRId64 " && id < %" PRId64, lo, hi);
     unsigned s0 = atomic_load(&o->tseq);
     uint64_t want = oracle_count(lo, hi), got = 0;
-    vdb_status st = vdb_count(db, COLL, filter, VDB_READ_OPTS(), &got);
+    vdb_status st;
+    if (rnd_below(&w->rng, 2)) {
+        st = vdb_count(db, COLL, filter, VDB_READ_OPTS(), &got);
+    } else { /* the same through query's output_fields ["count(*)"] */
+        static const char *const cnt[] = {"count(*)"};
+        vdb_result *r = NULL;
+        st = vdb_query(db, COLL, filter, VDB_READ_OPTS(.output_fields = cnt, .n_output_fields = 1),
+                       0, 0, &r);
+        vdb_value v;
+        if (st == VDB_OK && vdb_result_rows(r, 0) == 1 &&
+            vdb_result_field(r, 0, 0, "count(*)", &v) == VDB_OK)
+            got = (uint64_t)v.u.i64;
+        else if (st == VDB_OK)
+            fail("count", lo, "query count(*) gave %zu rows: %s", vdb_result_rows(r, 0),
+                 vdb_errmsg(NULL));
+        vdb_result_free(r);
+    }
     bool settled = !(s0 & 1) && atomic_load(&o->tseq) == s0;
     const char *op = o == w ? "count" : "count_other";
     if (st != VDB_OK)
@@ -1026,6 +1053,16 @@ static void verify_all(vdb_db *db, const char *when)
     CHECK(op, 0, vdb_count(db, COLL, NULL, VDB_READ_OPTS(), &got));
     if (got != want)
         fail(op, 0, "count %" PRIu64 ", the oracle has %" PRIu64, got, want);
+    vdb_stats stats = {.struct_size = sizeof stats};
+    CHECK(op, 0, vdb_collection_stats(db, COLL, &stats));
+    if (stats.row_count != want)
+        fail(op, 0, "stats row_count %" PRIu64 ", the oracle has %" PRIu64, stats.row_count,
+             want);
+    if (stats.indexed_rows > stats.sealed_rows)
+        fail(op, 0, "stats: %" PRIu64 " indexed rows of %" PRIu64 " sealed", stats.indexed_rows,
+             stats.sealed_rows);
+    if (stats.failed_index_builds)
+        fail(op, 0, "stats: %" PRIu64 " failed index builds", stats.failed_index_builds);
     for (int t = 0; t < cfg.threads; t++) {
         worker *w = &workers[t];
         for (int s = 0; s < MAX_PARTS; s++) {
