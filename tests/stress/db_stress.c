@@ -52,8 +52,10 @@ static struct {
     int seal_rows;
     int report_s;
     int keep;
+    const char *log_uri, *meta_uri, *object_uri;
+    int sync;
 } cfg = {.seconds = 20, .threads = 4, .rows = 20000, .reopen_ms = 5000, .retention_s = 3,
-         .seal_rows = 1500, .report_s = 60};
+         .seal_rows = 1500, .report_s = 60, .sync = VDB_SYNC_BATCH};
 
 /* ---- failures ---------------------------------------------------------------------------- */
 
@@ -1086,7 +1088,10 @@ static vdb_db *open_db(void)
 {
     vdb_options o;
     vdb_options_init(&o);
-    o.sync = VDB_SYNC_BATCH;
+    o.sync = (vdb_sync_mode)cfg.sync;
+    o.log_uri = cfg.log_uri;
+    o.meta_uri = cfg.meta_uri;
+    o.object_uri = cfg.object_uri;
     o.segment_max_rows = (uint64_t)cfg.seal_rows;
     o.retention_seconds = (uint64_t)cfg.retention_s;
     o.compaction_interval_ms = 500;
@@ -1150,12 +1155,15 @@ static void report(double t0, const char *what)
     fflush(stdout);
 }
 
+static void usage(void) __attribute__((noreturn));
 static void usage(void)
 {
     fprintf(stderr,
             "usage: db_stress [--seconds S] [--threads N] [--seed X] [--rows R] [--dir D]\n"
             "                 [--reopen-ms MS] [--retention S] [--seal-rows N] [--report S]"
-            " [--keep]\n");
+            " [--keep]\n"
+            "                 [--sync full|batch|off] [--log-uri U] [--meta-uri U]"
+            " [--object-uri U]\n");
     exit(2);
 }
 
@@ -1181,6 +1189,12 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--retention")) cfg.retention_s = atoi(v);
         else if (!strcmp(a, "--seal-rows")) cfg.seal_rows = atoi(v);
         else if (!strcmp(a, "--report")) cfg.report_s = atoi(v);
+        else if (!strcmp(a, "--log-uri")) cfg.log_uri = v;
+        else if (!strcmp(a, "--meta-uri")) cfg.meta_uri = v;
+        else if (!strcmp(a, "--object-uri")) cfg.object_uri = v;
+        else if (!strcmp(a, "--sync"))
+            cfg.sync = !strcmp(v, "full") ? VDB_SYNC_FULL : !strcmp(v, "off") ? VDB_SYNC_OFF
+                     : !strcmp(v, "batch") ? VDB_SYNC_BATCH : (usage(), 0);
         else usage();
     }
     if (cfg.threads < 1 || cfg.threads > 256 || cfg.rows < cfg.threads * 64 || cfg.seconds <= 0 ||
