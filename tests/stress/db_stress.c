@@ -486,18 +486,26 @@ static void op_delete(vdb_db *db, worker *w)
 {
     int64_t pks[MAX_BATCH];
     size_t n = pick_keys(w, pks, 1 + rnd_below(&w->rng, 8));
+    /* one time in four only in one partition: keys elsewhere stay */
+    unsigned part = rnd_below(&w->rng, 4) ? UINT32_MAX : pick_part(w);
+    const char *pn = part == UINT32_MAX ? NULL : part_name(w, part);
     write_begin(w, pks, n);
     uint64_t ts = 0;
     vdb_pk_list l = {.ints = pks, .count = n};
-    vdb_status st = vdb_delete(db, COLL, NULL, &l, &ts);
+    vdb_status st = vdb_delete(db, COLL, pn, &l, &ts);
     if (st == VDB_OK)
         for (size_t i = 0; i < n; i++) {
+            if (pn && atomic_load(&kpart[pks[i]]) != part) {
+                ring_add(w, ts, pks[i], atomic_load(&kver[pks[i]]), atomic_load(&kpart[pks[i]]));
+                continue;
+            }
             atomic_store(&kver[pks[i]], -1);
             ring_add(w, ts, pks[i], -1, 0);
         }
     write_end(w, pks, n);
     if (st != VDB_OK)
-        fail("delete", pks[0], "%s: %s", vdb_status_name(st), vdb_errmsg(NULL));
+        fail("delete", pks[0], "in %s: %s: %s", pn ? pn : "every partition", vdb_status_name(st),
+             vdb_errmsg(NULL));
     atomic_fetch_add(&op_count[OP_DELETE], 1);
 }
 
@@ -515,21 +523,37 @@ static void op_delete_where(vdb_db *db, worker *w)
     own_subrange(w, &lo, &hi, 300);
     int32_t g = (int32_t)rnd_below(&w->rng, 8);
     char filter[160];
-    snprintf(filter, sizeof filter, "id >= %" PRId64 " && id < %" PRId64 " && grp == %d", lo, hi,
-             g);
+    int kind = (int)rnd_below(&w->rng, 4);
+    int64_t last = hi - 1;
+    if (kind == 0) { /* the rows of one key, by its name's prefix */
+        hi = lo + 1;
+        snprintf(filter, sizeof filter, "name like \"k%" PRId64 "v%%\"", lo);
+    } else if (kind == 1) { /* two keys (the ends of the range) by `in` */
+        snprintf(filter, sizeof filter, "id in [%" PRId64 ", %" PRId64 "] && grp in [%d, %d]",
+                 lo, last, g, g);
+    } else {
+        snprintf(filter, sizeof filter,
+                 "id >= %" PRId64 " && id < %" PRId64 " && grp == %d", lo, hi, g);
+    }
+    /* one time in three only in one partition */
+    unsigned part = rnd_below(&w->rng, 3) ? UINT32_MAX : pick_part(w);
+    const char *pn = part == UINT32_MAX ? NULL : part_name(w, part);
+#define DW_MATCH(pk, v)                                                                         \
+    ((v) >= 0 && (kind == 0 || row_grp(pk, v) == g) && (kind != 1 || (pk) == lo || (pk) == last) && \
+     (!pn || atomic_load(&kpart[pk]) == part))
     uint64_t expect = 0;
     atomic_fetch_add(&w->tseq, 1);
     for (int64_t pk = lo; pk < hi; pk++) {
         atomic_fetch_add(&kseq[pk], 1);
         int64_t v = atomic_load(&kver[pk]);
-        expect += v >= 0 && row_grp(pk, v) == g;
+        expect += DW_MATCH(pk, v);
     }
     uint64_t ts = 0, deleted = 0;
-    vdb_status st = vdb_delete_where(db, COLL, NULL, filter, &ts, &deleted);
+    vdb_status st = vdb_delete_where(db, COLL, pn, filter, &ts, &deleted);
     if (st == VDB_OK)
         for (int64_t pk = lo; pk < hi; pk++) {
             int64_t v = atomic_load(&kver[pk]);
-            if (v >= 0 && row_grp(pk, v) == g) {
+            if (DW_MATCH(pk, v)) {
                 atomic_store(&kver[pk], -1);
                 ring_add(w, ts, pk, -1, 0);
             }
@@ -540,8 +564,8 @@ static void op_delete_where(vdb_db *db, worker *w)
     if (st != VDB_OK)
         fail("delete_where", lo, "'%s': %s: %s", filter, vdb_status_name(st), vdb_errmsg(NULL));
     else if (deleted != expect)
-        fail("delete_where", lo, "'%s' deleted %" PRIu64 " rows, the oracle has %" PRIu64, filter,
-             deleted, expect);
+        fail("delete_where", lo, "'%s' in %s deleted %" PRIu64 " rows, the oracle has %" PRIu64,
+             filter, pn ? pn : "every partition", deleted, expect);
     atomic_fetch_add(&op_count[OP_DELETE_WHERE], 1);
 }
 
@@ -604,13 +628,17 @@ static void op_query(vdb_db *db, worker *w)
     char filter[128];
     snprintf(filter, sizeof filter, "id >= %" PRId64 " && id < %" PRId64, lo, hi);
     bool def_only = rnd_below(&w->rng, 3) == 0;
+    /* one time in four a page of it (limit, offset): then only its size and rows are checked */
+    bool page = rnd_below(&w->rng, 4) == 0;
+    uint64_t limit = page ? 1 + rnd_below(&w->rng, 50) : 0;
+    uint64_t offset = page ? rnd_below(&w->rng, 50) : 0;
     const char *parts[] = {"_default"};
     vdb_result *r = NULL;
     vdb_status st = vdb_query(db, COLL, filter,
                               VDB_READ_OPTS(.output_fields = out_all, .n_output_fields = 4,
                                             .partitions = def_only ? parts : NULL,
                                             .n_partitions = def_only ? 1 : 0),
-                              0, 0, &r);
+                              limit, offset, &r);
     if (st != VDB_OK) {
         fail("query", lo, "'%s': %s: %s", filter, vdb_status_name(st), vdb_errmsg(NULL));
         return;
@@ -630,10 +658,22 @@ static void op_query(vdb_db *db, worker *w)
         else
             rowof[pk - lo] = (int64_t)i;
     }
+    uint64_t live = 0;
+    for (int64_t pk = lo; pk < hi; pk++)
+        live += atomic_load(&kver[pk]) >= 0 && (!def_only || atomic_load(&kpart[pk]) == 0);
+    uint64_t page_rows = live > offset ? live - offset : 0;
+    if (page && page_rows > limit)
+        page_rows = limit;
+    if (page && rows != page_rows)
+        fail("query", lo, "'%s' limit %" PRIu64 " offset %" PRIu64 "%s: %zu rows, the oracle "
+             "has %" PRIu64 " of %" PRIu64, filter, limit, offset, def_only ? " in _default" : "",
+             rows, page_rows, live);
     for (int64_t pk = lo; pk < hi && !atomic_load(&failed); pk++) {
         int64_t v = atomic_load(&kver[pk]);
         bool want = v >= 0 && (!def_only || atomic_load(&kpart[pk]) == 0);
         int64_t row = rowof[pk - lo];
+        if (page && want && row < 0)
+            continue;
         if (want && row < 0)
             fail("query", pk, "'%s'%s: missing, the oracle has version %" PRId64, filter,
                  def_only ? " in _default" : "", v);
@@ -716,10 +756,14 @@ static void op_search(vdb_db *db, worker *w)
     snprintf(filter, sizeof filter, "id >= %" PRId64 " && id < %" PRId64, w->lo, w->hi);
     unsigned e0 = atomic_load(&approx_epoch);
     int a0 = atomic_load(&approx);
+    bool def_only = rnd_below(&w->rng, 3) == 0; /* only in _default */
+    static const char *const defp[] = {"_default"};
     vdb_search_req req = {.struct_size = sizeof req, .collection = COLL, .vectors = q, .nq = 1,
                           .dim = DIM, .k = K, .filter = filter, .params = "ef=128,nprobe=64",
                           .read = {.struct_size = sizeof(vdb_read_opts),
-                                   .output_fields = out_ver, .n_output_fields = 1}};
+                                   .output_fields = out_ver, .n_output_fields = 1,
+                                   .partitions = def_only ? defp : NULL,
+                                   .n_partitions = def_only ? 1 : 0}};
     vdb_result *r = NULL;
     vdb_status st = vdb_search(db, &req, &r);
     bool exact = !a0 && !atomic_load(&approx) && atomic_load(&approx_epoch) == e0;
@@ -732,7 +776,7 @@ static void op_search(vdb_db *db, worker *w)
     cand *c = malloc(span * sizeof *c);
     for (int64_t pk = w->lo; pk < w->hi; pk++) {
         int64_t v = atomic_load(&kver[pk]);
-        if (v < 0)
+        if (v < 0 || (def_only && atomic_load(&kpart[pk]) != 0))
             continue;
         float vec[DIM];
         row_vec(pk, v, vec);
@@ -752,6 +796,11 @@ static void op_search(vdb_db *db, worker *w)
         int64_t v = atomic_load(&kver[pk]);
         if (v < 0) {
             fail("search", pk, "returned a deleted key (distance %g)", d);
+            break;
+        }
+        if (def_only && atomic_load(&kpart[pk]) != 0) {
+            fail("search", pk, "returned from partition %s, searched only _default",
+                 part_name(w, atomic_load(&kpart[pk])));
             break;
         }
         if (!check_row("search", r, i, pk, v, false))
@@ -1029,6 +1078,20 @@ static void *indexer_main(void *arg)
         } else {
             fail("index", 0, "describe_index: %s: %s", vdb_status_name(st), vdb_errmsg(NULL));
         }
+        /* a scalar index on grp (deletes by expression filter on it) and on name, toggled */
+        static const char *const sfield[] = {"grp", "name"};
+        static const char *const stype[2][2] = {{"STL_SORT", "INVERTED"}, {"TRIE", "INVERTED"}};
+        int sf = (int)rnd_below(&rng, 2);
+        const char *have = NULL;
+        st = vdb_describe_index(db, COLL, sfield[sf], &have);
+        if (st == VDB_OK)
+            CHECK("index", 0, vdb_drop_index(db, COLL, sfield[sf]));
+        else if (st == VDB_ENOTFOUND)
+            CHECK("index", 0, vdb_create_index(db, COLL, sfield[sf],
+                                               stype[sf][rnd_below(&rng, 2)], ""));
+        else
+            fail("index", 0, "describe_index %s: %s: %s", sfield[sf], vdb_status_name(st),
+                 vdb_errmsg(NULL));
         op_time(OP_INDEX, ts0);
         atomic_fetch_add(&op_count[OP_INDEX], 1);
         gate_leave();
