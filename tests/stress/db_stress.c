@@ -135,12 +135,12 @@ typedef struct part_slot {
 enum op_kind {
     OP_INSERT, OP_UPSERT, OP_DELETE, OP_DELETE_WHERE, OP_GET, OP_GET_OTHER, OP_QUERY, OP_COUNT,
     OP_COUNT_OTHER, OP_SEARCH, OP_SEARCH_ALL, OP_TRAVEL, OP_PARTITION, OP_FLUSH, OP_COMPACT,
-    OP_INDEX, OP_REOPEN, OP_KINDS
+    OP_INDEX, OP_REOPEN, OP_SCRATCH, OP_KINDS
 };
 static const char *op_names[OP_KINDS] = {
     "insert", "upsert", "delete", "delete_where", "get", "get_other", "query", "count",
     "count_other", "search", "search_all", "travel_get", "partition", "flush", "compact",
-    "index", "reopen"};
+    "index", "reopen", "scratch_ddl"};
 static atomic_ullong op_count[OP_KINDS];
 static atomic_ullong op_ns[OP_KINDS], op_max_ns[OP_KINDS]; /* time in the op, by kind */
 static atomic_ullong checks_settled, checks_skipped;
@@ -1099,6 +1099,94 @@ static void *indexer_main(void *arg)
     return NULL;
 }
 
+/* a side collection created, filled, indexed, truncated and dropped over and over, while the
+ * rest goes on: its expected row count (or absence) is known after every step */
+static char scratch_name[64];
+static atomic_llong scratch_rows = -1; /* -1: the collection does not exist */
+
+static void scratch_fill(vdb_db *db, int64_t base, size_t n)
+{
+    int64_t pks[MAX_BATCH], vers[MAX_BATCH];
+    for (size_t done = 0; done < n && !atomic_load(&failed);) {
+        size_t m = n - done < MAX_BATCH ? n - done : MAX_BATCH;
+        for (size_t i = 0; i < m; i++) {
+            pks[i] = base + (int64_t)(done + i);
+            vers[i] = 0;
+        }
+        vdb_batch *b = make_batch(pks, vers, m);
+        uint64_t ts;
+        CHECK("scratch_ddl", pks[0], b ? vdb_insert(db, scratch_name, NULL, b, &ts, NULL)
+                                       : VDB_ENOMEM);
+        vdb_batch_free(b);
+        done += m;
+    }
+}
+
+static void scratch_expect(vdb_db *db, const char *step)
+{
+    long long want = atomic_load(&scratch_rows);
+    int exists = 0;
+    CHECK("scratch_ddl", 0, vdb_has_collection(db, scratch_name, &exists));
+    if (exists != (want >= 0)) {
+        fail("scratch_ddl", 0, "%s: collection %s %s", step, scratch_name,
+             exists ? "exists after its drop" : "missing");
+        return;
+    }
+    if (want < 0)
+        return;
+    uint64_t got = 0;
+    CHECK("scratch_ddl", 0, vdb_count(db, scratch_name, NULL, VDB_READ_OPTS(), &got));
+    if ((long long)got != want)
+        fail("scratch_ddl", 0, "%s: %s counts %" PRIu64 ", expected %lld", step, scratch_name,
+             got, want);
+}
+
+static int create_collection_named(vdb_db *db, const char *name, uint32_t shards);
+
+static void *scratch_main(void *arg)
+{
+    uint64_t rng = cfg.seed ^ 0x5c7a7c4ull;
+    unsigned gen = 0;
+    (void)arg;
+    while (!atomic_load(&stop) && !atomic_load(&failed)) {
+        interruptible_sleep(300);
+        vdb_db *db = gate_enter();
+        double ts0 = now_s();
+        long long have = atomic_load(&scratch_rows);
+        int step = (int)rnd_below(&rng, 6);
+        if (have < 0) {
+            snprintf(scratch_name, sizeof scratch_name, "scratch_%u", ++gen);
+            if (create_collection_named(db, scratch_name, 1 + (uint32_t)rnd_below(&rng, 2)))
+                fail("scratch_ddl", 0, "create %s: %s", scratch_name, vdb_errmsg(NULL));
+            else
+                atomic_store(&scratch_rows, 0);
+        } else if (step <= 1) {
+            size_t n = 50 + rnd_below(&rng, 400);
+            scratch_fill(db, have, n); /* keys follow on from the rows there are */
+            atomic_store(&scratch_rows, have + (long long)n);
+        } else if (step == 2) {
+            CHECK("scratch_ddl", 0, vdb_flush(db, scratch_name));
+            const char *t;
+            if (vdb_describe_index(db, scratch_name, "emb", &t) == VDB_ENOTFOUND)
+                CHECK("scratch_ddl", 0, vdb_create_index(db, scratch_name, "emb", "HNSW",
+                                                         "M=8,efConstruction=40"));
+        } else if (step == 3) {
+            CHECK("scratch_ddl", 0, vdb_truncate_collection(db, scratch_name));
+            atomic_store(&scratch_rows, 0);
+        } else if (step == 4) {
+            CHECK("scratch_ddl", 0, vdb_compact(db, scratch_name));
+        } else {
+            CHECK("scratch_ddl", 0, vdb_drop_collection(db, scratch_name));
+            atomic_store(&scratch_rows, -1);
+        }
+        scratch_expect(db, "after a step");
+        op_time(OP_SCRATCH, ts0);
+        atomic_fetch_add(&op_count[OP_SCRATCH], 1);
+        gate_leave();
+    }
+    return NULL;
+}
+
 /* ---- whole-oracle check, open/close ------------------------------------------------------------ */
 
 static void verify_all(vdb_db *db, const char *when)
@@ -1118,6 +1206,8 @@ static void verify_all(vdb_db *db, const char *when)
     CHECK(op, 0, vdb_count(db, COLL, NULL, VDB_READ_OPTS(), &got));
     if (got != want)
         fail(op, 0, "count %" PRIu64 ", the oracle has %" PRIu64, got, want);
+    if (scratch_name[0])
+        scratch_expect(db, op);
     vdb_stats stats = {.struct_size = sizeof stats};
     CHECK(op, 0, vdb_collection_stats(db, COLL, &stats));
     if (stats.row_count != want)
@@ -1172,10 +1262,12 @@ static vdb_db *open_db(void)
     return db;
 }
 
-static int create_collection(vdb_db *db)
+static int create_collection(vdb_db *db) { return create_collection_named(db, COLL, 2); }
+
+static int create_collection_named(vdb_db *db, const char *name, uint32_t shards)
 {
     vdb_schema *s = NULL;
-    if (vdb_schema_new(COLL, &s) != VDB_OK ||
+    if (vdb_schema_new(name, &s) != VDB_OK ||
         vdb_schema_add_field(s, &(vdb_field_def){.struct_size = sizeof(vdb_field_def),
                                                  .name = "id", .type = VDB_TYPE_INT64,
                                                  .is_primary = 1}) != VDB_OK ||
@@ -1190,7 +1282,7 @@ static int create_collection(vdb_db *db)
                                                  .name = "emb",
                                                  .type = VDB_TYPE_FLOAT_VECTOR, .dim = DIM,
                                                  .metric = VDB_METRIC_L2}) ||
-        vdb_schema_set_shards(s, 2) || vdb_create_collection(db, s)) {
+        vdb_schema_set_shards(s, shards) || vdb_create_collection(db, s)) {
         fprintf(stderr, "db_stress: create collection: %s\n", vdb_errmsg(NULL));
         vdb_schema_free(s);
         return -1;
@@ -1315,10 +1407,11 @@ int main(int argc, char **argv)
     report(t0, "start");
     for (int t = 0; t < cfg.threads; t++)
         pthread_create(&workers[t].th, NULL, worker_main, &workers[t]);
-    pthread_t bg[3];
+    pthread_t bg[4];
     pthread_create(&bg[0], NULL, flusher_main, NULL);
     pthread_create(&bg[1], NULL, compactor_main, NULL);
     pthread_create(&bg[2], NULL, indexer_main, NULL);
+    pthread_create(&bg[3], NULL, scratch_main, NULL);
 
     double next_reopen = t0 + cfg.reopen_ms / 1000.0, next_report = t0 + cfg.report_s;
     while (!atomic_load(&stop) && now_s() - t0 < cfg.seconds) {
@@ -1346,7 +1439,7 @@ int main(int argc, char **argv)
     atomic_store(&stop, 1);
     for (int t = 0; t < cfg.threads; t++)
         pthread_join(workers[t].th, NULL);
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 4; i++)
         pthread_join(bg[i], NULL);
     double el = now_s() - t0;
     if (g_db) {
