@@ -105,7 +105,10 @@ static void row_vec(int64_t pk, int64_t ver, float *v)
         v[d] = (float)((double)(rnd(&s) >> 11) / 9007199254740992.0 * 2.0 - 1.0);
 }
 
-static int32_t row_grp(int64_t pk, int64_t ver) { return (int32_t)(mix((uint64_t)pk ^ ((uint64_t)ver << 20)) % 8); }
+static int32_t row_grp(int64_t pk, int64_t ver)
+{
+    return (int32_t)(mix((uint64_t)pk ^ ((uint64_t)ver << 20)) % 8);
+}
 
 static float l2(const float *a, const float *b)
 {
@@ -314,11 +317,20 @@ static vdb_batch *make_batch(const int64_t *pks, const int64_t *vers, size_t n)
 }
 
 /* checks one returned row against (pk, ver): the version and every column */
+static bool check_row_g(const char *op, const vdb_result *r, size_t group, size_t row,
+                        int64_t pk, int64_t ver, bool full);
+
 static bool check_row(const char *op, const vdb_result *r, size_t row, int64_t pk, int64_t ver,
                       bool full)
 {
+    return check_row_g(op, r, 0, row, pk, ver, full);
+}
+
+static bool check_row_g(const char *op, const vdb_result *r, size_t group, size_t row,
+                        int64_t pk, int64_t ver, bool full)
+{
     vdb_value v;
-    vdb_status st = vdb_result_field(r, 0, row, "ver", &v);
+    vdb_status st = vdb_result_field(r, group, row, "ver", &v);
     if (st != VDB_OK) {
         fail(op, pk, "field ver: %s: %s", vdb_status_name(st), vdb_errmsg(NULL));
         return false;
@@ -329,19 +341,19 @@ static bool check_row(const char *op, const vdb_result *r, size_t row, int64_t p
     }
     if (!full)
         return true;
-    st = vdb_result_field(r, 0, row, "emb", &v);
+    st = vdb_result_field(r, group, row, "emb", &v);
     float want[DIM];
     row_vec(pk, ver, want);
     if (st != VDB_OK || v.u.vec.dim != DIM || memcmp(v.u.vec.ptr, want, sizeof want) != 0) {
         fail(op, pk, "vector of version %" PRId64 " differs (%s)", ver, vdb_status_name(st));
         return false;
     }
-    st = vdb_result_field(r, 0, row, "grp", &v);
+    st = vdb_result_field(r, group, row, "grp", &v);
     if (st != VDB_OK || v.u.i64 != row_grp(pk, ver)) {
         fail(op, pk, "grp of version %" PRId64 " differs (%s)", ver, vdb_status_name(st));
         return false;
     }
-    st = vdb_result_field(r, 0, row, "name", &v);
+    st = vdb_result_field(r, group, row, "name", &v);
     char name[48];
     int nl = snprintf(name, sizeof name, "k%" PRId64 "v%" PRId64, pk, ver);
     if (st != VDB_OK || v.u.str.len != (size_t)nl || memcmp(v.u.str.ptr, name, (size_t)nl)) {
@@ -538,9 +550,9 @@ static void op_delete_where(vdb_db *db, worker *w)
     /* one time in three only in one partition */
     unsigned part = rnd_below(&w->rng, 3) ? UINT32_MAX : pick_part(w);
     const char *pn = part == UINT32_MAX ? NULL : part_name(w, part);
-#define DW_MATCH(pk, v)                                                                         \
-    ((v) >= 0 && (kind == 0 || row_grp(pk, v) == g) && (kind != 1 || (pk) == lo || (pk) == last) && \
-     (!pn || atomic_load(&kpart[pk]) == part))
+#define DW_MATCH(pk, v)                                                                     \
+    ((v) >= 0 && (kind == 0 || row_grp(pk, v) == g) &&                                      \
+     (kind != 1 || (pk) == lo || (pk) == last) && (!pn || atomic_load(&kpart[pk]) == part))
     uint64_t expect = 0;
     atomic_fetch_add(&w->tseq, 1);
     for (int64_t pk = lo; pk < hi; pk++) {
@@ -750,15 +762,18 @@ static bool close_enough(float a, float b) { return fabsf(a - b) <= 1e-3f * (1.0
  * recall-bounded; every returned row must be a live row at its distance */
 static void op_search(vdb_db *db, worker *w)
 {
-    float q[DIM];
-    row_vec(-1 - (int64_t)rnd_below(&w->rng, 1u << 30), 0, q);
+    /* one to four queries in one call: each group checked alone */
+    size_t nq = 1 + rnd_below(&w->rng, 4);
+    float qs[4 * DIM];
+    for (size_t g = 0; g < nq; g++)
+        row_vec(-1 - (int64_t)rnd_below(&w->rng, 1u << 30), 0, qs + g * DIM);
     char filter[128];
     snprintf(filter, sizeof filter, "id >= %" PRId64 " && id < %" PRId64, w->lo, w->hi);
     unsigned e0 = atomic_load(&approx_epoch);
     int a0 = atomic_load(&approx);
     bool def_only = rnd_below(&w->rng, 3) == 0; /* only in _default */
     static const char *const defp[] = {"_default"};
-    vdb_search_req req = {.struct_size = sizeof req, .collection = COLL, .vectors = q, .nq = 1,
+    vdb_search_req req = {.struct_size = sizeof req, .collection = COLL, .vectors = qs, .nq = nq,
                           .dim = DIM, .k = K, .filter = filter, .params = "ef=128,nprobe=64",
                           .read = {.struct_size = sizeof(vdb_read_opts),
                                    .output_fields = out_ver, .n_output_fields = 1,
@@ -771,63 +786,70 @@ static void op_search(vdb_db *db, worker *w)
         fail("search", w->lo, "%s: %s", vdb_status_name(st), vdb_errmsg(NULL));
         return;
     }
-    /* the oracle's top k */
-    size_t span = (size_t)(w->hi - w->lo), live = 0;
+    if (vdb_result_groups(r) != nq)
+        fail("search", w->lo, "%zu groups for %zu queries", vdb_result_groups(r), nq);
+    size_t span = (size_t)(w->hi - w->lo);
     cand *c = malloc(span * sizeof *c);
-    for (int64_t pk = w->lo; pk < w->hi; pk++) {
-        int64_t v = atomic_load(&kver[pk]);
-        if (v < 0 || (def_only && atomic_load(&kpart[pk]) != 0))
-            continue;
-        float vec[DIM];
-        row_vec(pk, v, vec);
-        c[live++] = (cand){pk, l2(q, vec)};
-    }
-    qsort(c, live, sizeof *c, cand_cmp);
-    size_t want = live < K ? live : K, rows = vdb_result_rows(r, 0), hits = 0;
-    if (rows > want || (exact && rows != want))
-        fail("search", w->lo, "%zu rows, the oracle has %zu (exact %d)", rows, want, exact);
-    for (size_t i = 0; i < rows && !atomic_load(&failed); i++) {
-        int64_t pk = vdb_result_pk_int(r, 0, i);
-        float d = vdb_result_distance(r, 0, i);
-        if (pk < w->lo || pk >= w->hi) {
-            fail("search", pk, "returned a key outside the filter");
-            break;
+    for (size_t g = 0; g < nq && !atomic_load(&failed); g++) {
+        const float *q = qs + g * DIM;
+        /* the oracle's top k */
+        size_t live = 0;
+        for (int64_t pk = w->lo; pk < w->hi; pk++) {
+            int64_t v = atomic_load(&kver[pk]);
+            if (v < 0 || (def_only && atomic_load(&kpart[pk]) != 0))
+                continue;
+            float vec[DIM];
+            row_vec(pk, v, vec);
+            c[live++] = (cand){pk, l2(q, vec)};
         }
-        int64_t v = atomic_load(&kver[pk]);
-        if (v < 0) {
-            fail("search", pk, "returned a deleted key (distance %g)", d);
-            break;
+        qsort(c, live, sizeof *c, cand_cmp);
+        size_t want = live < K ? live : K, rows = vdb_result_rows(r, g), hits = 0;
+        if (rows > want || (exact && rows != want))
+            fail("search", w->lo, "query %zu of %zu: %zu rows, the oracle has %zu (exact %d)", g,
+                 nq, rows, want, exact);
+        for (size_t i = 0; i < rows && !atomic_load(&failed); i++) {
+            int64_t pk = vdb_result_pk_int(r, g, i);
+            float d = vdb_result_distance(r, g, i);
+            if (pk < w->lo || pk >= w->hi) {
+                fail("search", pk, "returned a key outside the filter");
+                break;
+            }
+            int64_t v = atomic_load(&kver[pk]);
+            if (v < 0) {
+                fail("search", pk, "returned a deleted key (distance %g)", d);
+                break;
+            }
+            if (def_only && atomic_load(&kpart[pk]) != 0) {
+                fail("search", pk, "returned from partition %s, searched only _default",
+                     part_name(w, atomic_load(&kpart[pk])));
+                break;
+            }
+            if (!check_row_g("search", r, g, i, pk, v, false))
+                break;
+            float vec[DIM];
+            row_vec(pk, v, vec);
+            if (!close_enough(d, l2(q, vec))) {
+                fail("search", pk, "distance %g, the oracle has %g", d, l2(q, vec));
+                break;
+            }
+            if (i > 0 && d < vdb_result_distance(r, g, i - 1) - 1e-6f)
+                fail("search", pk, "rows not sorted by distance");
+            /* a hit: no farther than the oracle's k-th */
+            if (want && d <= c[want - 1].d + 1e-3f * (1.0f + c[want - 1].d))
+                hits++;
+            if (exact && !close_enough(d, c[i].d))
+                fail("search", pk, "row %zu at distance %g, the oracle's row %zu (key %" PRId64
+                     ") at %g", i, d, i, c[i].pk, c[i].d);
         }
-        if (def_only && atomic_load(&kpart[pk]) != 0) {
-            fail("search", pk, "returned from partition %s, searched only _default",
-                 part_name(w, atomic_load(&kpart[pk])));
-            break;
+        if (!exact && want) {
+            double rec = (double)hits / (double)want;
+            pthread_mutex_lock(&recall_mu);
+            recall_sum += rec;
+            recall_n++;
+            if (rec < recall_min)
+                recall_min = rec;
+            pthread_mutex_unlock(&recall_mu);
         }
-        if (!check_row("search", r, i, pk, v, false))
-            break;
-        float vec[DIM];
-        row_vec(pk, v, vec);
-        if (!close_enough(d, l2(q, vec))) {
-            fail("search", pk, "distance %g, the oracle has %g", d, l2(q, vec));
-            break;
-        }
-        if (i > 0 && d < vdb_result_distance(r, 0, i - 1) - 1e-6f)
-            fail("search", pk, "rows not sorted by distance");
-        /* a hit: no farther than the oracle's k-th */
-        if (want && d <= c[want - 1].d + 1e-3f * (1.0f + c[want - 1].d))
-            hits++;
-        if (exact && !close_enough(d, c[i].d))
-            fail("search", pk, "row %zu at distance %g, the oracle's row %zu (key %" PRId64
-                 ") at %g", i, d, i, c[i].pk, c[i].d);
-    }
-    if (!exact && want) {
-        double rec = (double)hits / (double)want;
-        pthread_mutex_lock(&recall_mu);
-        recall_sum += rec;
-        recall_n++;
-        if (rec < recall_min)
-            recall_min = rec;
-        pthread_mutex_unlock(&recall_mu);
     }
     free(c);
     vdb_result_free(r);
@@ -1006,7 +1028,7 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-/* ---- background threads: flush, compaction, index create/drop --------------------------------- */
+/* ---- background threads: flush, compaction, index create/drop ---------------------------- */
 
 static void interruptible_sleep(int ms)
 {
@@ -1187,7 +1209,7 @@ static void *scratch_main(void *arg)
     return NULL;
 }
 
-/* ---- whole-oracle check, open/close ------------------------------------------------------------ */
+/* ---- whole-oracle check, open/close ------------------------------------------------------- */
 
 static void verify_all(vdb_db *db, const char *when)
 {
