@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <ftw.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -231,16 +232,18 @@ static void sleep_ms(int ms)
     nanosleep(&t, NULL);
 }
 
-static long rss_kib(void)
+/* a "Name:   123 kB" line of /proc/self/status, in KiB (-1 if missing) */
+static long status_kib(const char *name)
 {
     FILE *f = fopen("/proc/self/status", "r");
     if (!f)
         return -1;
     char line[256];
     long v = -1;
+    size_t n = strlen(name);
     while (fgets(line, sizeof line, f))
-        if (strncmp(line, "VmRSS:", 6) == 0) {
-            v = strtol(line + 6, NULL, 10);
+        if (strncmp(line, name, n) == 0 && line[n] == ':') {
+            v = strtol(line + n + 1, NULL, 10);
             break;
         }
     fclose(f);
@@ -1325,10 +1328,19 @@ static void report(double t0, const char *what)
     unsigned long long total = 0;
     for (int i = 0; i < OP_KINDS; i++)
         total += atomic_load(&op_count[i]);
-    printf("db_stress: %s t=%.0fs ops=%llu ops/s=%.0f rss=%ld KiB checks=%llu skipped=%llu\n",
-           what, el, total, total / (el > 0 ? el : 1), rss_kib(),
+    /* RSS, and its anonymous (heap) and file-backed (mapped segment files) parts; the
+     * collection's sealed+growing segments and delete records */
+    vdb_stats st = {.struct_size = sizeof st};
+    if (!g_db || vdb_collection_stats(g_db, COLL, &st) != VDB_OK)
+        memset(&st, 0, sizeof st);
+    printf("db_stress: %s t=%.0fs ops=%llu ops/s=%.0f rss=%ld KiB (anon %ld, file %ld) "
+           "checks=%llu skipped=%llu segments=%" PRIu64 "+%" PRIu64 " deletes=%" PRIu64
+           " index=%" PRIu64 " KiB\n",
+           what, el, total, total / (el > 0 ? el : 1), status_kib("VmRSS"),
+           status_kib("RssAnon"), status_kib("RssFile"),
            (unsigned long long)atomic_load(&checks_settled),
-           (unsigned long long)atomic_load(&checks_skipped));
+           (unsigned long long)atomic_load(&checks_skipped), st.sealed_segments,
+           st.growing_segments, st.deleted_rows, st.index_bytes / 1024);
     fflush(stdout);
 }
 
@@ -1476,6 +1488,9 @@ int main(int argc, char **argv)
         vdb_close(g_db);
     }
     report(t0, "end");
+    /* everything is freed now: what malloc_trim gives back was the allocator's, not live data */
+    malloc_trim(0);
+    report(t0, "end, after malloc_trim");
     unsigned long long total = 0;
     for (int i = 0; i < OP_KINDS; i++) {
         unsigned long long c = atomic_load(&op_count[i]);
