@@ -1486,6 +1486,7 @@ int main(int argc, char **argv)
                      vdb_errmsg(NULL), problems);
         }
         vdb_close(g_db);
+        g_db = NULL;
     }
     report(t0, "end");
     /* everything is freed now: what malloc_trim gives back was the allocator's, not live data */
