@@ -469,7 +469,7 @@ typedef struct snap_file {
  * damage is reported in s->state and s->why. */
 static vdb_status snap_read(const char *path, snap_file *s)
 {
-    *s = (snap_file){SNAP_MISSING};
+    *s = (snap_file){.state = SNAP_MISSING};
     vdb_status st = vdb_file_read(path, &s->data, &s->len);
     if (st == VDB_ENOTFOUND) {
         snprintf(s->why, sizeof s->why, "missing");
