@@ -140,11 +140,6 @@ done:
     return st;
 }
 
-static int name_cmp(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 vdb_status vdb_list_aliases(vdb_db *db, const char *collection, vdb_names **out)
 {
     vdb_err_clear();
@@ -165,13 +160,7 @@ vdb_status vdb_list_aliases(vdb_db *db, const char *collection, vdb_names **out)
             (*out)->count++;
     }
     vdb_unlock_rw(&db->catalog.lock, VDB_RANK_CATALOG);
-    if (st != VDB_OK) {
-        vdb_names_free(*out);
-        *out = NULL;
-        return st;
-    }
-    qsort((*out)->names, (*out)->count, sizeof(char *), name_cmp);
-    return VDB_OK;
+    return vdb_names_finish(out, 0, st);
 }
 
 vdb_status vdb_describe_alias(vdb_db *db, const char *alias, char *collection, size_t n)

@@ -135,11 +135,6 @@ done:
     return st;
 }
 
-static int name_cmp(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 vdb_status vdb_list_databases(vdb_db *db, vdb_names **out)
 {
     vdb_err_clear();
@@ -155,14 +150,8 @@ vdb_status vdb_list_databases(vdb_db *db, vdb_names **out)
             (*out)->count = i + 1;
     }
     vdb_unlock_rw(&db->catalog.lock, VDB_RANK_CATALOG);
-    if (st != VDB_OK) {
-        vdb_names_free(*out);
-        *out = NULL;
-        return st;
-    }
     /* "default" first, as Milvus lists it, then the others by name */
-    qsort((*out)->names + 1, (*out)->count - 1, sizeof(char *), name_cmp);
-    return VDB_OK;
+    return vdb_names_finish(out, 1, st);
 }
 
 vdb_status vdb_has_database(vdb_db *db, const char *name, int *exists)
@@ -201,13 +190,7 @@ vdb_status vdb_list_collections_in(vdb_db *db, const char *database, vdb_names *
             (*out)->count++;
     }
     vdb_unlock_rw(&db->catalog.lock, VDB_RANK_CATALOG);
-    if (st != VDB_OK) {
-        vdb_names_free(*out);
-        *out = NULL;
-        return st;
-    }
-    qsort((*out)->names, (*out)->count, sizeof(char *), name_cmp);
-    return VDB_OK;
+    return vdb_names_finish(out, 0, st);
 }
 
 typedef struct db_loader {

@@ -1,6 +1,9 @@
 /* Lists of names handed to the caller. */
 #include "core/names.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 vdb_status vdb_names_new(size_t n, vdb_names **out)
 {
     vdb_names *v = vdb_calloc(1, sizeof *v);
@@ -22,4 +25,21 @@ void vdb_names_free(vdb_names *n)
         vdb_free(n->names[i]);
     vdb_free(n->names);
     vdb_free(n);
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+vdb_status vdb_names_finish(vdb_names **out, size_t from, vdb_status st)
+{
+    if (st != VDB_OK) {
+        vdb_names_free(*out);
+        *out = NULL;
+        return st;
+    }
+    if ((*out)->count > from)
+        qsort((*out)->names + from, (*out)->count - from, sizeof(char *), name_cmp);
+    return VDB_OK;
 }
