@@ -64,7 +64,7 @@ size_t vdb_index_verify(vdb_db *db, vdb_collection *c, void (*fn)(void *arg, vdb
     vdb_lock_rd(&c->lock, VDB_RANK_COLL);
     size_t n = c->nsealed;
     vdb_segment **segs = vdb_malloc((n ? n : 1) * sizeof *segs);
-    if (segs)
+    if (segs && n)
         memcpy(segs, c->sealed, n * sizeof *segs);
     vdb_unlock_rw(&c->lock, VDB_RANK_COLL);
     if (!segs) {
