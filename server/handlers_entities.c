@@ -217,13 +217,12 @@ done:
     return err;
 }
 
-/* searchParams {"metricType": ..., "params": {...}} -> "key=value,..." for vdb_search_req. */
-static int search_params(json_t *req, const vdb_field_def *vf, char **out, json_t **err)
+/* A searchParams object (NULL: none) {"metricType": ..., "params": {...}} -> "key=value,..."
+ * for vdb_search_req / vdb_ann_req. */
+static int params_text(json_t *sp, const vdb_field_def *vf, char **out, json_t **err)
 {
     *out = NULL;
-    json_t *sp, *params;
-    if (srv_req_obj(req, "searchParams", NULL, &sp, err))
-        return -1;
+    json_t *params;
     if (!sp)
         return 0;
     if (srv_req_obj(sp, "params", "searchParams.params", &params, err))
@@ -240,6 +239,14 @@ static int search_params(json_t *req, const vdb_field_def *vf, char **out, json_
         return -1;
     }
     return 0;
+}
+
+/* A search request's own "searchParams". */
+static int search_params(json_t *req, const vdb_field_def *vf, char **out, json_t **err)
+{
+    json_t *sp;
+    *out = NULL;
+    return srv_req_obj(req, "searchParams", NULL, &sp, err) ? -1 : params_text(sp, vf, out, err);
 }
 
 /* "data": a list of vectors (or one vector) of the field's dimension. */
@@ -466,9 +473,11 @@ static int sub_search(srv_coll *c, json_t *sub, size_t i, vdb_ann_req *a, float 
     size_t nq;
     if (!(*vecs = query_vectors(json_object_get(sub, "data"), vf->dim, &nq, err)))
         return -1;
-    json_t *sp = json_object_get(sub, "searchParams"), *pp = json_object_get(sub, "params");
-    json_t *flat = NULL;
-    if (!sp && json_is_object(pp)) {
+    json_t *sp, *pp, *flat = NULL;
+    if (srv_req_obj(sub, "searchParams", NULL, &sp, err) ||
+        srv_req_obj(sub, "params", NULL, &pp, err))
+        return -1;
+    if (!sp && pp) {
         if (json_is_object(json_object_get(pp, "params")))
             sp = pp;
         else { /* flat params; a metricType among them names the metric */
@@ -484,12 +493,7 @@ static int sub_search(srv_coll *c, json_t *sub, size_t i, vdb_ann_req *a, float 
     } else if (!sp && json_object_get(sub, "metricType")) {
         flat = json_pack("{s:O}", "metricType", json_object_get(sub, "metricType"));
     }
-    /* checked like a search request's own "searchParams" */
-    json_t *wrap = json_object();
-    if (flat || sp)
-        json_object_set(wrap, "searchParams", flat ? flat : sp);
-    int bad = search_params(wrap, vf, params, err);
-    json_decref(wrap);
+    int bad = params_text(flat ? flat : sp, vf, params, err);
     json_decref(flat);
     if (bad)
         return -1;
