@@ -34,7 +34,8 @@ _PROGRESS_FN = CFUNCTYPE(None, c_void_p, c_char_p, c_char_p, c_uint64, c_uint64)
 OPTION_NAMES = ("sync", "log_uri", "meta_uri", "object_uri", "sync_interval_ms",
                 "segment_max_rows", "segment_max_bytes", "retention_seconds",
                 "compaction_interval_ms", "compaction_min_segments", "disable_io_uring",
-                "index_build_workers", "index_build_threads", "search_threads")
+                "index_build_workers", "index_build_threads", "search_threads",
+                "segment_idle_seal_ms", "mmap", "mmap_cache_dir", "mmap_cache_bytes")
 
 
 def _b(s):
@@ -147,8 +148,10 @@ class EmbeddedTransport:
                 opts.sync = _SYNC[sync.lower()] if isinstance(sync, str) else int(sync)
             except KeyError:
                 raise einval("sync must be 'full', 'batch' or 'off', not %r" % (sync,))
-        self._uris = [_b(options.pop(k, None)) for k in ("log_uri", "meta_uri", "object_uri")]
-        opts.log_uri, opts.meta_uri, opts.object_uri = self._uris  # kept alive for the open
+        self._uris = [_b(options.pop(k, None))
+                      for k in ("log_uri", "meta_uri", "object_uri", "mmap_cache_dir")]
+        # kept alive for the open
+        opts.log_uri, opts.meta_uri, opts.object_uri, opts.mmap_cache_dir = self._uris
         for k, v in options.items():
             if v is not None:
                 setattr(opts, k, int(v))

@@ -54,6 +54,9 @@ class vdb_options(Structure):
         ("index_build_threads", c_uint32),
         ("search_threads", c_uint32),
         ("segment_idle_seal_ms", c_uint32),
+        ("mmap", c_uint32),
+        ("mmap_cache_dir", c_char_p),
+        ("mmap_cache_bytes", c_uint64),
     ]
 
 

@@ -529,3 +529,20 @@ def test_missing_library_reports_path(tmp_path):
     p = subprocess.run([sys.executable, "-c", "import libvdb; libvdb.Client('x')"], env=env,
                        capture_output=True, text=True, cwd=str(tmp_path))
     assert p.returncode != 0 and "LIBVDB_PATH" in p.stderr
+
+
+def test_mmap_options(db_path, tmp_path):
+    """mmap, mmap_cache_dir and mmap_cache_bytes reach vdb_options: sealed vectors are read
+    through files in the named cache folder, and answers equal those without mmap."""
+    rows = [{"id": i, "vector": [float(i % 7), float(i % 5), 1.0]} for i in range(300)]
+    cache = tmp_path / "cache"
+    with libvdb.MilvusClient(db_path) as c:
+        c.create_collection("m", dimension=3, metric_type="L2")
+        c.insert("m", rows)
+        c.flush("m")
+        want = c.search("m", [[1.0, 2.0, 1.0]], limit=5)[0]
+    with libvdb.MilvusClient(db_path, mmap=True, mmap_cache_dir=str(cache),
+                             mmap_cache_bytes=1 << 30) as c:
+        got = c.search("m", [[1.0, 2.0, 1.0]], limit=5)[0]
+        assert [h["id"] for h in got] == [h["id"] for h in want]
+        assert any(cache.iterdir()), "no file in the mmap cache folder"
