@@ -20,6 +20,7 @@
 #include "core/recovery.h"
 #include "core/seal.h"
 #include "segment/seg_cache.h"
+#include "util/sysio.h"
 
 const char *vdb_version(void) { return VDB_VERSION_STRING; }
 int vdb_version_number(void) { return VDB_VERSION_NUMBER; }
@@ -60,7 +61,7 @@ void vdb_options_init_sized(vdb_options *o, size_t size)
 static long lock_holder(int fd)
 {
     char text[32] = "";
-    ssize_t n = pread(fd, text, sizeof text - 1, 0);
+    ssize_t n = vdb_sys_pread(fd, text, sizeof text - 1, 0);
     text[n > 0 ? n : 0] = 0;
     char *end;
     long pid = strtol(text, &end, 10);
@@ -84,7 +85,7 @@ static vdb_status take_lock(vdb_db *db)
     char *p = vdb_path_join(db->path, "LOCK");
     if (!p)
         return vdb_set_errmsg(VDB_ENOMEM, "out of memory");
-    int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    int fd = vdb_sys_open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0) {
         vdb_status st = vdb_set_errmsg(VDB_EIO, "open %s: %s", p, strerror(errno));
         vdb_free(p);
@@ -109,7 +110,7 @@ static vdb_status take_lock(vdb_db *db)
     }
     char pid[32];
     int len = snprintf(pid, sizeof pid, "%-20ld\n", (long)getpid());
-    if (pwrite(fd, pid, (size_t)len, 0) != len || ftruncate(fd, len) != 0) {
+    if (vdb_sys_pwrite(fd, pid, (size_t)len, 0) != len || vdb_sys_ftruncate(fd, len) != 0) {
         vdb_status st = vdb_set_errmsg(VDB_EIO, "write %s: %s", p, strerror(errno));
         close(fd);
         vdb_free(p);

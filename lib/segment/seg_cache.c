@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "seg_cache.h"
+#include "util/sysio.h"
 
 #define VMAP_MAGIC "VDBVMAP1"
 #define VMAP_VERSION 1u
@@ -272,7 +273,7 @@ static vdb_status map_file(vdb_seg_cache *c, cache_entry *e, const char *path,
                            const void **data)
 {
     uint64_t want = VMAP_HEADER + shape->data_len;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = vdb_sys_open(path, O_RDONLY | O_CLOEXEC, 0);
     if (fd < 0)
         return vdb_set_errmsg(VDB_EIO, "mmap cache: open %s: %s", path, strerror(errno));
     struct stat sb;
@@ -281,7 +282,7 @@ static vdb_status map_file(vdb_seg_cache *c, cache_entry *e, const char *path,
         return vdb_set_errmsg(VDB_ECORRUPT, "mmap cache: %s has %lld bytes, expected %llu",
                               path, (long long)sb.st_size, (unsigned long long)want);
     }
-    void *base = mmap(NULL, (size_t)want, PROT_READ, MAP_SHARED, fd, 0);
+    void *base = vdb_sys_mmap(NULL, (size_t)want, PROT_READ, MAP_SHARED, fd, 0);
     int err = errno;
     close(fd);
     if (base == MAP_FAILED)
@@ -326,8 +327,8 @@ vdb_status vdb_seg_cache_get(vdb_seg_cache *c, const char *key, const vdb_seg_ma
     cache_entry *e = entry_find(c, name);
     if (e) {
         uint8_t h[VMAP_FIELDS];
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        bool ok = fd >= 0 && pread(fd, h, sizeof h, 0) == (ssize_t)sizeof h &&
+        int fd = vdb_sys_open(path, O_RDONLY | O_CLOEXEC, 0);
+        bool ok = fd >= 0 && vdb_sys_pread(fd, h, sizeof h, 0) == (ssize_t)sizeof h &&
                   header_matches(h, shape);
         if (fd >= 0)
             close(fd);
@@ -367,7 +368,7 @@ static vdb_status make_room(vdb_seg_cache *c, uint64_t need, const char *name)
 /* Reads path back and checks the payload's crc: what is on disk is what was meant. */
 static vdb_status verify_file(const char *path, uint64_t len, uint32_t crc)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = vdb_sys_open(path, O_RDONLY | O_CLOEXEC, 0);
     if (fd < 0)
         return vdb_set_errmsg(VDB_EIO, "mmap cache: open %s: %s", path, strerror(errno));
     size_t bufsz = 1u << 20;
@@ -376,7 +377,7 @@ static vdb_status verify_file(const char *path, uint64_t len, uint32_t crc)
     uint32_t got = 0;
     for (uint64_t off = 0; st == VDB_OK && off < len;) {
         size_t n = (size_t)VDB_MIN(bufsz, len - off);
-        ssize_t r = pread(fd, buf, n, (off_t)(VMAP_HEADER + off));
+        ssize_t r = vdb_sys_pread(fd, buf, n, (off_t)(VMAP_HEADER + off));
         if (r <= 0)
             st = vdb_set_errmsg(VDB_EIO, "mmap cache: reading back %s: %s", path,
                                 r < 0 ? strerror(errno) : "short file");
@@ -428,7 +429,7 @@ vdb_status vdb_seg_cache_put(vdb_seg_cache *c, const char *key, const vdb_seg_ma
     if (st)
         goto done;
     /* The write and its check run outside mu; one load writes a given file at a time. */
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = vdb_sys_open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {
         st = vdb_set_errmsg(VDB_EIO, "mmap cache: create %s: %s", tmp, strerror(errno));
         goto done;
@@ -436,12 +437,12 @@ vdb_status vdb_seg_cache_put(vdb_seg_cache *c, const char *key, const vdb_seg_ma
     st = vdb_file_write_all(fd, h, VMAP_HEADER, tmp);
     if (st == VDB_OK)
         st = vdb_file_write_all(fd, data, (size_t)shape->data_len, tmp);
-    if (st == VDB_OK && fsync(fd) != 0)
+    if (st == VDB_OK && vdb_sys_fsync(fd) != 0)
         st = vdb_set_errmsg(VDB_EIO, "mmap cache: fsync %s: %s", tmp, strerror(errno));
     close(fd);
     if (st == VDB_OK)
         st = verify_file(tmp, shape->data_len, crc);
-    if (st == VDB_OK && rename(tmp, path) != 0)
+    if (st == VDB_OK && vdb_sys_rename(tmp, path) != 0)
         st = vdb_set_errmsg(VDB_EIO, "mmap cache: rename %s: %s", tmp, strerror(errno));
     if (st) {
         unlink(tmp);

@@ -65,6 +65,7 @@
 #include <unistd.h>
 
 #include "storage/storage.h"
+#include "util/sysio.h"
 
 #define SNAP_MAGIC 0x534d4456u /* "VDMS" */
 #define HWM_MAGIC 0x484d4456u  /* "VDMH" */
@@ -254,7 +255,7 @@ static vdb_status pwrite_all(int fd, const void *p, size_t n, uint64_t off, cons
 {
     const uint8_t *b = p;
     while (n) {
-        ssize_t w = pwrite(fd, b, n, (off_t)off);
+        ssize_t w = vdb_sys_pwrite(fd, b, n, (off_t)off);
         if (w < 0 && errno == EINTR)
             continue;
         if (w < 0)
@@ -301,13 +302,13 @@ static vdb_status log_create(meta_local *m, uint64_t gen, uint64_t first, int fd
             st = vdb_set_errmsg(VDB_ENOMEM, "out of memory");
             break;
         }
-        fd[c] = open(path[c], O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        fd[c] = vdb_sys_open(path[c], O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (fd[c] < 0) {
             st = vdb_set_errmsg(VDB_EIO, "create %s: %s", path[c], strerror(errno));
             break;
         }
         st = pwrite_all(fd[c], h, sizeof h, 0, path[c]);
-        if (st == VDB_OK && fdatasync(fd[c]) != 0)
+        if (st == VDB_OK && vdb_sys_fdatasync(fd[c]) != 0)
             st = vdb_set_errmsg(VDB_EIO, "fdatasync %s: %s", path[c], strerror(errno));
     }
     if (st == VDB_OK)
@@ -351,7 +352,7 @@ static vdb_status log_append(meta_local *m, vdb_buf *rec)
         vdb_status st = pwrite_all(m->log_fd[c], p, rec->len, m->log_size, m->log_path[c]);
         if (st != VDB_OK) {
             for (int k = 0; k <= c; k++)
-                if (ftruncate(m->log_fd[k], (off_t)m->log_size) != 0)
+                if (vdb_sys_ftruncate(m->log_fd[k], (off_t)m->log_size) != 0)
                     m->broken = m->broken ? m->broken
                                           : vdb_strdup("the meta log could not be cut back "
                                                        "after a failed write");
@@ -359,7 +360,7 @@ static vdb_status log_append(meta_local *m, vdb_buf *rec)
         }
     }
     for (int c = 0; c < COPIES; c++) {
-        if (fdatasync(m->log_fd[c]) != 0) {
+        if (vdb_sys_fdatasync(m->log_fd[c]) != 0) {
             int e = errno;
             if (!m->broken)
                 m->broken = vdb_strdup("fdatasync of the meta log failed");
@@ -759,7 +760,7 @@ static vdb_status log_replay(meta_local *m, bool *repair)
     if (*repair)
         goto done;
     for (int c = 0; c < COPIES; c++) {
-        m->log_fd[c] = open(path[c], O_RDWR | O_CLOEXEC);
+        m->log_fd[c] = vdb_sys_open(path[c], O_RDWR | O_CLOEXEC, 0);
         if (m->log_fd[c] < 0) {
             st = vdb_set_errmsg(VDB_EIO, "open %s: %s", path[c], strerror(errno));
             goto done;
@@ -1119,7 +1120,7 @@ static vdb_status meta_open(const char *uri, const vdb_backend_options *opt, voi
     st = vdb_mkdirs(m->dir);
     if (st != VDB_OK)
         goto fail;
-    m->lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    m->lock_fd = vdb_sys_open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (m->lock_fd < 0) {
         st = vdb_set_errmsg(VDB_EIO, "open %s: %s", lock_path, strerror(errno));
         goto fail;

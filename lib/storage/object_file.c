@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "storage/storage.h"
+#include "util/sysio.h"
 
 /* Temporary files start with this; keys may not have a segment that does, so list can tell
  * them apart. */
@@ -71,7 +72,7 @@ static vdb_status make_parents(const object_file *o, char *path)
     size_t root_len = strlen(o->root);
     for (char *s = path + root_len + 1; (s = strchr(s, '/')); s++) {
         *s = 0;
-        int rc = mkdir(path, 0755);
+        int rc = vdb_sys_mkdir(path, 0755);
         int e = errno;
         vdb_status st = VDB_OK;
         if (rc != 0 && e != EEXIST) {
@@ -114,7 +115,7 @@ static vdb_status obj_put(void *h, const char *key, const void *data, size_t len
     }
     snprintf(tmp, dir_len + 64, "%.*s/" TMP_PREFIX "%ld.%" PRIu64, (int)dir_len, path,
              (long)getpid(), atomic_fetch_add(&tmp_counter, 1));
-    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    fd = vdb_sys_open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0) {
         st = vdb_set_errmsg(VDB_EIO, "create %s: %s", tmp, strerror(errno));
         goto fail;
@@ -122,13 +123,13 @@ static vdb_status obj_put(void *h, const char *key, const void *data, size_t len
     st = vdb_file_write_all(fd, data, len, tmp);
     if (st != VDB_OK)
         goto fail;
-    if (fdatasync(fd) != 0) {
+    if (vdb_sys_fdatasync(fd) != 0) {
         st = vdb_set_errmsg(VDB_EIO, "fdatasync %s: %s", tmp, strerror(errno));
         goto fail;
     }
     close(fd);
     fd = -1;
-    if (rename(tmp, path) != 0) {
+    if (vdb_sys_rename(tmp, path) != 0) {
         st = vdb_set_errmsg(VDB_EIO, "rename %s to %s: %s", tmp, path, strerror(errno));
         goto fail;
     }
@@ -156,7 +157,7 @@ static vdb_status open_object(object_file *o, const char *key, int *fd_out, uint
     char *path = key_path(o, key);
     if (!path)
         return VDB_ENOMEM;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = vdb_sys_open(path, O_RDONLY | O_CLOEXEC, 0);
     struct stat sb;
     if (fd < 0) {
         st = errno == ENOENT || errno == ENOTDIR
@@ -188,7 +189,7 @@ static vdb_status read_at(int fd, const char *key, uint64_t size, uint64_t offse
         return vdb_set_errmsg(VDB_ENOMEM, "out of memory reading object %s (%zu bytes)", key, n);
     size_t have = 0;
     while (have < n) {
-        ssize_t r = pread(fd, buf + have, n - have, (off_t)(offset + have));
+        ssize_t r = vdb_sys_pread(fd, buf + have, n - have, (off_t)(offset + have));
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0) {

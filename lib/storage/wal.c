@@ -13,6 +13,7 @@
 
 #include "storage/storage.h"
 #include "storage/wal_internal.h"
+#include "util/sysio.h"
 
 #define CHANNEL_MAX 128
 #define DEFAULT_INTERVAL_MS 100
@@ -66,7 +67,7 @@ static int retry_fsync(int fd, bool data_only)
 {
     int rc;
     do
-        rc = data_only ? fdatasync(fd) : fsync(fd);
+        rc = data_only ? vdb_sys_fdatasync(fd) : vdb_sys_fsync(fd);
     while (rc != 0 && errno == EINTR);
     return rc;
 }
@@ -239,7 +240,7 @@ vdb_status wal_chan_open_locked(wal *w, chan *c)
         st = seg_path(c, first, &path);
         if (st != VDB_OK)
             goto fail;
-        fd = open(path, O_RDWR | O_CLOEXEC);
+        fd = vdb_sys_open(path, O_RDWR | O_CLOEXEC, 0);
         if (fd < 0) {
             st = vdb_set_errmsg(VDB_EIO, "wal: open %s: %s", path, strerror(errno));
             goto fail;
@@ -399,7 +400,7 @@ static vdb_status roll(wal *w, chan *c, uint64_t first)
     }
     /* O_TRUNC: a file of this name can only be left from a roll that failed, so it holds no
      * acknowledged record. */
-    fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    fd = vdb_sys_open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {
         st = vdb_set_errmsg(VDB_EIO, "wal: create %s: %s", path, strerror(errno));
         goto fail;
@@ -452,7 +453,7 @@ static vdb_status write_run(wal *w, chan *c, size_t iovn, uint64_t bytes, uint64
     }
     char msg[512];
     snprintf(msg, sizeof msg, "%s", vdb_err_get());
-    if (ftruncate(c->fd, (off_t)c->tail_off) != 0 ||
+    if (vdb_sys_ftruncate(c->fd, (off_t)c->tail_off) != 0 ||
         (w->sync != VDB_SYNC_OFF && retry_fsync(c->fd, false) != 0)) {
         int e = errno;
         pthread_mutex_lock(&c->mu);
@@ -498,7 +499,7 @@ static void commit(wal *w, chan *c, waiter *batch)
     }
     /* The torn tail the open found goes before anything is written after it. */
     if (c->cut_pending) {
-        if (ftruncate(c->fd, (off_t)c->tail_off) != 0 || retry_fsync(c->fd, false) != 0) {
+        if (vdb_sys_ftruncate(c->fd, (off_t)c->tail_off) != 0 || retry_fsync(c->fd, false) != 0) {
             st = vdb_set_errmsg(VDB_EIO, "wal: cut the torn tail of %s at %llu: %s",
                                 c->cur_path, (unsigned long long)c->tail_off, strerror(errno));
             goto fail_all;
@@ -667,7 +668,7 @@ vdb_status wal_read(void *log, const char *channel, uint64_t from, vdb_log_read_
     for (size_t i = start; i < n && !stop; i++) {
         if ((st = seg_path(c, segs[i], &path)) != VDB_OK)
             goto done;
-        fd = open(path, O_RDONLY | O_CLOEXEC);
+        fd = vdb_sys_open(path, O_RDONLY | O_CLOEXEC, 0);
         if (fd < 0) {
             int e = errno;
             /* truncate or drop removed it since the snapshot: those records may go. */

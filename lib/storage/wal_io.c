@@ -41,24 +41,8 @@ struct wal_io {
     unsigned nrings;
 };
 
-static uint64_t fault_countdown; /* test hook; accessed atomically */
-
-void vdb_wal_fault_write_after(uint64_t nth)
-{
-    __atomic_store_n(&fault_countdown, nth, __ATOMIC_SEQ_CST);
-}
-
-/* True when this write operation is the one the test asked to fail. */
-static bool fault_hit(void)
-{
-    uint64_t c = __atomic_load_n(&fault_countdown, __ATOMIC_SEQ_CST);
-    while (c > 0) {
-        if (__atomic_compare_exchange_n(&fault_countdown, &c, c - 1, false, __ATOMIC_SEQ_CST,
-                                        __ATOMIC_SEQ_CST))
-            return c == 1;
-    }
-    return false;
-}
+/* Tests: the nth WAL write from now fails, leaving half a frame behind (the fault layer). */
+void vdb_wal_fault_write_after(uint64_t nth) { vdb_fault_arm(VDB_FAULT_WRITE, nth, EIO, false); }
 
 static wal_ring *ring_new(void)
 {
@@ -289,18 +273,23 @@ vdb_status wal_io_write(wal_io *io, int fd, uint64_t off, struct iovec *iov, siz
             return vdb_set_errmsg(VDB_EIO, "wal: io_uring_queue_init failed writing %s", path);
     }
     bool discard = false, synced = false;
+    /* An injected fdatasync failure (util/fault.c): the data is written, its sync "fails". */
+    int sync_fault = datasync ? vdb_fault_hit(VDB_FAULT_SYNC) : 0;
+    if (sync_fault)
+        datasync = false;
     size_t i = 0;
     iov_consume(iov, n, &i, 0);
     while (i < n) {
         unsigned cnt = (unsigned)VDB_MIN(n - i, (size_t)MAX_IOV);
         bool last = i + cnt == n;
         ssize_t wrote = 0;
-        if (fault_hit()) {
+        int fault = vdb_fault_hit(VDB_FAULT_WRITE);
+        if (fault) {
             /* Leave a real partial frame behind, as a dying disk or a full one would. */
             ssize_t w = pwrite(fd, iov[i].iov_base, iov[i].iov_len / 2 + 1, (off_t)off);
             (void)w;
-            st = vdb_set_errmsg(VDB_EIO, "wal: write %s at offset %llu: injected I/O error",
-                                path, (unsigned long long)off);
+            st = vdb_set_errmsg(VDB_EIO, "wal: write %s at offset %llu: %s (injected)", path,
+                                (unsigned long long)off, strerror(fault));
             goto done;
         }
         if (r) {
@@ -310,7 +299,7 @@ vdb_status wal_io_write(wal_io *io, int fd, uint64_t off, struct iovec *iov, siz
                 goto done;
         } else {
             do
-                wrote = pwritev(fd, &iov[i], (int)cnt, (off_t)off);
+                wrote = pwritev(fd, &iov[i], (int)cnt, (off_t)off); /* fault: above */
             while (wrote < 0 && errno == EINTR);
             if (wrote < 0)
                 wrote = -errno;
@@ -331,11 +320,14 @@ vdb_status wal_io_write(wal_io *io, int fd, uint64_t off, struct iovec *iov, siz
     if (datasync && !synced) {
         int rc;
         do
-            rc = fdatasync(fd);
+            rc = fdatasync(fd); /* fault: sync_fault */
         while (rc != 0 && errno == EINTR);
         if (rc != 0)
             st = vdb_set_errmsg(VDB_EIO, "wal: fdatasync %s: %s", path, strerror(errno));
     }
+    if (sync_fault)
+        st = vdb_set_errmsg(VDB_EIO, "wal: fdatasync %s: %s (injected)", path,
+                            strerror(sync_fault));
 done:
     if (r) {
         if (discard)

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "storage/wal_internal.h"
+#include "util/sysio.h"
 
 #define MARK_BYTES 4096u
 #define MARK_MAGIC UINT64_C(0x314b524d4c415756) /* "VWALMRK1" little-endian */
@@ -67,7 +68,7 @@ static struct wal_mark_page *map_page(int fd, bool writable)
     struct stat sb;
     if (fstat(fd, &sb) != 0 || (uint64_t)sb.st_size < MARK_BYTES)
         return NULL;
-    void *p = mmap(NULL, MARK_BYTES, writable ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED,
+    void *p = vdb_sys_mmap(NULL, MARK_BYTES, writable ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED,
                    fd, 0);
     if (p == MAP_FAILED)
         return NULL;
@@ -92,12 +93,12 @@ static vdb_status make_fresh(const char *dir, uint64_t next, wal_mark *m)
         st = VDB_ENOMEM;
         goto done;
     }
-    fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0 || ftruncate(fd, MARK_BYTES) != 0) {
+    fd = vdb_sys_open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0 || vdb_sys_ftruncate(fd, MARK_BYTES) != 0) {
         st = vdb_set_errmsg(VDB_EIO, "wal: create %s: %s", tmp, strerror(errno));
         goto done;
     }
-    p = mmap(NULL, MARK_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    p = vdb_sys_mmap(NULL, MARK_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (p == MAP_FAILED) {
         st = vdb_set_errmsg(VDB_EIO, "wal: map %s: %s", tmp, strerror(errno));
         goto done;
@@ -105,7 +106,7 @@ static vdb_status make_fresh(const char *dir, uint64_t next, wal_mark *m)
     struct wal_mark_page *pg = p;
     __atomic_store_n(&pg->next, next, __ATOMIC_RELAXED);
     __atomic_store_n(&pg->magic, MARK_MAGIC, __ATOMIC_RELEASE);
-    if (rename(tmp, path) != 0) {
+    if (vdb_sys_rename(tmp, path) != 0) {
         st = vdb_set_errmsg(VDB_EIO, "wal: rename %s to %s: %s", tmp, path, strerror(errno));
         goto done;
     }
@@ -133,7 +134,7 @@ vdb_status wal_mark_create(const char *dir, uint64_t next, wal_mark *m)
     if (!path)
         return VDB_ENOMEM;
     /* The marker of an earlier run of the writer: readers may be waiting on it, keep it. */
-    int fd = open(path, O_RDWR | O_CLOEXEC);
+    int fd = vdb_sys_open(path, O_RDWR | O_CLOEXEC, 0);
     vdb_free(path);
     if (fd >= 0) {
         struct wal_mark_page *pg = map_page(fd, true);
@@ -161,10 +162,10 @@ vdb_status wal_mark_attach(const char *dir, wal_mark *m, bool *found)
     /* Read-write only to count itself among the waiters; a reader without write permission
      * maps it read-only and looks every WAL_MARK_POLL_MS instead of sleeping on it. */
     bool rw = !__atomic_load_n(&attach_read_only, __ATOMIC_RELAXED);
-    int fd = rw ? open(path, O_RDWR | O_CLOEXEC) : -1;
+    int fd = rw ? vdb_sys_open(path, O_RDWR | O_CLOEXEC, 0) : -1;
     if (!rw || (fd < 0 && errno == EACCES)) {
         rw = false;
-        fd = open(path, O_RDONLY | O_CLOEXEC);
+        fd = vdb_sys_open(path, O_RDONLY | O_CLOEXEC, 0);
     }
     if (fd < 0) {
         int e = errno;
@@ -285,14 +286,14 @@ bool wal_mark_peek_bounds(const char *dir, uint64_t *durable, uint64_t *low)
     char *path = vdb_path_join(dir, WAL_MARK_NAME);
     if (!path)
         return false;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = vdb_sys_open(path, O_RDONLY | O_CLOEXEC, 0);
     vdb_free(path);
     if (fd < 0)
         return false;
     struct wal_mark_page pg;
     ssize_t got;
     do
-        got = pread(fd, &pg, sizeof pg, 0);
+        got = vdb_sys_pread(fd, &pg, sizeof pg, 0);
     while (got < 0 && errno == EINTR);
     close(fd);
     if (got != (ssize_t)sizeof pg || pg.magic != MARK_MAGIC || pg.dropped ||

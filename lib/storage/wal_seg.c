@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "storage/wal_internal.h"
+#include "util/sysio.h"
 
 /* Reads are done in windows this large so that small records cost no syscall each. */
 #define READ_WINDOW ((size_t)1 << 20)
@@ -149,7 +150,7 @@ static const uint8_t *fetch(wal_seg_reader *r, uint64_t off, size_t n, vdb_statu
     r->win_off = off;
     r->win_len = 0;
     while (r->win_len < want) {
-        ssize_t got = pread(r->fd, r->buf + r->win_len, want - r->win_len,
+        ssize_t got = vdb_sys_pread(r->fd, r->buf + r->win_len, want - r->win_len,
                             (off_t)(off + r->win_len));
         if (got < 0 && errno == EINTR)
             continue;

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "storage/wal_internal.h"
+#include "util/sysio.h"
 
 /* A read_only subscriber looks again this often for a channel folder that does not exist yet,
  * and at least every recheck_ms for a marker the writer replaced. */
@@ -58,7 +59,7 @@ static vdb_status open_seg(wal_sub *s, uint64_t first, bool *gone)
     char *path = vdb_path_join(s->dir, name);
     if (!path)
         return vdb_set_errmsg(VDB_ENOMEM, "wal: out of memory");
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = vdb_sys_open(path, O_RDONLY | O_CLOEXEC, 0);
     if (fd < 0) {
         int e = errno;
         vdb_status st = VDB_OK;

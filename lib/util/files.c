@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sysio.h"
 #include "util.h"
 
 uint64_t vdb_now_ms(void)
@@ -39,10 +40,10 @@ char *vdb_path_join(const char *a, const char *b)
 
 vdb_status vdb_fsync_dir(const char *path)
 {
-    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int fd = vdb_sys_open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
     if (fd < 0)
         return vdb_set_errmsg(VDB_EIO, "open folder %s: %s", path, strerror(errno));
-    int rc = fsync(fd);
+    int rc = vdb_sys_fsync(fd);
     int e = errno;
     close(fd);
     if (rc != 0)
@@ -54,7 +55,7 @@ vdb_status vdb_file_write_all(int fd, const void *data, size_t len, const char *
 {
     const char *p = data;
     while (len) {
-        ssize_t w = write(fd, p, len);
+        ssize_t w = vdb_sys_write(fd, p, len);
         if (w < 0 && errno == EINTR)
             continue;
         if (w < 0)
@@ -77,16 +78,16 @@ vdb_status vdb_file_write_atomic(const char *path, const void *data, size_t len)
     }
     snprintf(tmp, n + 32, "%s.tmp.%ld", path, (long)getpid());
     vdb_status st = VDB_OK;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = vdb_sys_open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {
         st = vdb_set_errmsg(VDB_EIO, "create %s: %s", tmp, strerror(errno));
         goto done;
     }
     st = vdb_file_write_all(fd, data, len, tmp);
-    if (st == VDB_OK && fdatasync(fd) != 0)
+    if (st == VDB_OK && vdb_sys_fdatasync(fd) != 0)
         st = vdb_set_errmsg(VDB_EIO, "fdatasync %s: %s", tmp, strerror(errno));
     close(fd);
-    if (st == VDB_OK && rename(tmp, path) != 0)
+    if (st == VDB_OK && vdb_sys_rename(tmp, path) != 0)
         st = vdb_set_errmsg(VDB_EIO, "rename %s: %s", path, strerror(errno));
     if (st != VDB_OK) {
         unlink(tmp);
@@ -107,7 +108,7 @@ done:
 
 vdb_status vdb_file_read(const char *path, void **data, size_t *len)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = vdb_sys_open(path, O_RDONLY | O_CLOEXEC, 0);
     if (fd < 0) {
         if (errno == ENOENT)
             return vdb_set_errmsg(VDB_ENOTFOUND, "%s does not exist", path);
@@ -126,7 +127,7 @@ vdb_status vdb_file_read(const char *path, void **data, size_t *len)
     }
     size_t got = 0;
     while (got < size) {
-        ssize_t r = pread(fd, buf + got, size - got, (off_t)got);
+        ssize_t r = vdb_sys_pread(fd, buf + got, size - got, (off_t)got);
         if (r < 0 && errno == EINTR)
             continue;
         if (r <= 0) {
@@ -153,7 +154,7 @@ vdb_status vdb_mkdirs(const char *path)
         if (*s == '/' || *s == 0) {
             char c = *s;
             *s = 0;
-            if (mkdir(p, 0755) != 0 && errno != EEXIST) {
+            if (vdb_sys_mkdir(p, 0755) != 0 && errno != EEXIST) {
                 vdb_status st = vdb_set_errmsg(VDB_EIO, "mkdir %s: %s", p, strerror(errno));
                 vdb_free(p);
                 return st;

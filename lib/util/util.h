@@ -18,6 +18,26 @@ void *vdb_realloc(void *p, size_t n);
 void vdb_free(void *p);
 char *vdb_strdup(const char *s);
 char *vdb_strndup(const char *s, size_t n);
+
+/* ---- fault injection (fault.c): tests make the Nth allocation or file-system call fail ---- */
+enum vdb_fault_op {
+    VDB_FAULT_ALLOC = 1u << 0,  /* vdb_malloc / calloc / realloc: NULL */
+    VDB_FAULT_WRITE = 1u << 1,  /* write, pwrite(v), ftruncate (sysio.h) and WAL writes */
+    VDB_FAULT_SYNC = 1u << 2,   /* fsync, fdatasync (files and folders) */
+    VDB_FAULT_RENAME = 1u << 3,
+    VDB_FAULT_READ = 1u << 4,   /* pread */
+    VDB_FAULT_OPEN = 1u << 5,   /* open, mkdir */
+    VDB_FAULT_MMAP = 1u << 6,
+    VDB_FAULT_IO = 0x7eu,       /* every file-system call */
+};
+/* From now on, count the calls of the ops kinds (vdb_fault_op bits) and fail the nth with
+ * errno err (and every later one while sticky); nth 0 disarms. */
+void vdb_fault_arm(unsigned ops, uint64_t nth, int err, bool sticky);
+void vdb_fault_disarm(void);
+uint64_t vdb_fault_passed(void); /* counted calls since the arm */
+uint64_t vdb_fault_fired(void);  /* of them, failed */
+/* The door: 0 lets the call go on, else the errno it fails with. */
+int vdb_fault_hit(unsigned op);
 /* Tests: make the nth allocation from now fail (and every one after it while sticky); 0 off. */
 void vdb_fault_alloc_after(uint64_t nth, bool sticky);
 
