@@ -2,7 +2,9 @@
  * partitions over two shards, upserts, deletes by key and by expression, seals, flush, an HNSW
  * build, compaction, a partition drop, a collection create and drop, close — is run once for
  * every N with the Nth file-system call (EIO, then ENOSPC) or the Nth allocation (ENOMEM)
- * failing, until a run passes with no fault left to inject. Each run checks:
+ * failing, until a run passes with no fault left to inject; then again with every call into
+ * the backends failing in turn (the fault+ wrapper over the WAL/local/file stores and over
+ * RocksDB), as a server that goes away would. Each run checks:
  * - the failed call returns an error with a message (and nothing crashes or leaks: ASan);
  * - the handle then either keeps working or refuses writes with a clear status;
  * - a reopen without faults always succeeds and vdb_check finds nothing wrong;
@@ -260,6 +262,9 @@ static void check_problem(void *arg, vdb_status st, const char *msg)
     (*(int *)arg)++;
 }
 
+/* NULL: the default local backends; else the log and meta schemes opened as fault+<uri> */
+static const char *wrapped_log, *wrapped_meta;
+
 typedef struct run_result {
     bool fired;   /* the fault was injected */
     int failed_step; /* -1: every call succeeded */
@@ -278,6 +283,15 @@ static run_result run_once(const char *path, unsigned ops, uint64_t nth, int err
     o.retention_seconds = 0;  /* compaction drops deleted rows at once */
     o.index_build_threads = 1;
     o.segment_idle_seal_ms = 0;
+    char log_uri[4200], meta_uri[4200], obj_uri[4200];
+    if (wrapped_log) { /* every backend call through the fault+ wrapper */
+        snprintf(log_uri, sizeof log_uri, "fault+%s://%s/log", wrapped_log, path);
+        snprintf(meta_uri, sizeof meta_uri, "fault+%s://%s/meta", wrapped_meta, path);
+        snprintf(obj_uri, sizeof obj_uri, "fault+file://%s/objects", path);
+        o.log_uri = log_uri;
+        o.meta_uri = meta_uri;
+        o.object_uri = obj_uri;
+    }
     model m;
     for (int i = 0; i < MAXID; i++)
         m.val[i] = -1, m.part[i] = 0;
@@ -393,12 +407,47 @@ static void test_alloc_enomem(void **state)
     sweep(VDB_FAULT_ALLOC, ENOMEM, "allocations, ENOMEM");
 }
 
+static void test_backend_calls_rocksdb(void **state)
+{
+    (void)state;
+    char *probe = test_tmpdir("faults-probe");
+    char uri[4200];
+    snprintf(uri, sizeof uri, "rocksdb://%s/log", probe);
+    vdb_options o;
+    vdb_options_init(&o);
+    o.log_uri = uri;
+    vdb_db *db = NULL;
+    vdb_status st = vdb_open(probe, &o, &db);
+    if (db)
+        vdb_close(db);
+    test_rmdir(probe);
+    free(probe);
+    if (st == VDB_EUNSUPPORTED)
+        skip(); /* built without RocksDB */
+    assert_int_equal(st, VDB_OK);
+    wrapped_log = "rocksdb";
+    wrapped_meta = "rocksdb";
+    sweep(VDB_FAULT_BACKEND, EIO, "backend calls (RocksDB log and meta, file objects), EIO");
+    wrapped_log = wrapped_meta = NULL;
+}
+
+static void test_backend_calls_local(void **state)
+{
+    (void)state;
+    wrapped_log = "wal";
+    wrapped_meta = "local";
+    sweep(VDB_FAULT_BACKEND, EIO, "backend calls (WAL log, local meta, file objects), EIO");
+    wrapped_log = wrapped_meta = NULL;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_io_eio),
         cmocka_unit_test(test_io_enospc),
         cmocka_unit_test(test_alloc_enomem),
+        cmocka_unit_test(test_backend_calls_local),
+        cmocka_unit_test(test_backend_calls_rocksdb),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -297,10 +297,20 @@ static vdb_backend_options open_options(const vdb_backend_options *o, unsigned v
     return r;
 }
 
+#define FAULT_PREFIX "fault+"
+static bool fault_uri(const char *uri)
+{
+    return uri && strncmp(uri, FAULT_PREFIX, strlen(FAULT_PREFIX)) == 0;
+}
+
 vdb_status vdb_log_store_open(const char *uri, const vdb_backend_options *o, vdb_log_store *out)
 {
     vdb_status st = VDB_OK;
     out->h = NULL;
+    if (fault_uri(uri)) {
+        st = vdb_log_store_open(uri + strlen(FAULT_PREFIX), o, out);
+        return st == VDB_OK ? vdb_fault_wrap_log(out) : st;
+    }
     out->be = reg_find(&log_kind, uri, &st);
     if (!out->be)
         return st;
@@ -316,6 +326,10 @@ vdb_status vdb_meta_store_open(const char *uri, const vdb_backend_options *o, vd
 {
     vdb_status st = VDB_OK;
     out->h = NULL;
+    if (fault_uri(uri)) {
+        st = vdb_meta_store_open(uri + strlen(FAULT_PREFIX), o, out);
+        return st == VDB_OK ? vdb_fault_wrap_meta(out) : st;
+    }
     out->be = reg_find(&meta_kind, uri, &st);
     if (!out->be)
         return st;
@@ -327,6 +341,10 @@ vdb_status vdb_object_store_open(const char *uri, const vdb_backend_options *o,
 {
     vdb_status st = VDB_OK;
     out->h = NULL;
+    if (fault_uri(uri)) {
+        st = vdb_object_store_open(uri + strlen(FAULT_PREFIX), o, out);
+        return st == VDB_OK ? vdb_fault_wrap_objects(out) : st;
+    }
     out->be = reg_find(&object_kind, uri, &st);
     if (!out->be)
         return st;

@@ -77,6 +77,13 @@ void vdb_log_store_close(vdb_log_store *s);
 void vdb_meta_store_close(vdb_meta_store *s);
 void vdb_object_store_close(vdb_object_store *s);
 
+/* fault_backend.c: *s (just opened) becomes a store whose every call first asks the fault
+ * layer (VDB_FAULT_BACKEND) and then forwards to it. A URI "fault+<uri>" opens this way. On
+ * failure *s is closed. */
+vdb_status vdb_fault_wrap_log(vdb_log_store *s);
+vdb_status vdb_fault_wrap_meta(vdb_meta_store *s);
+vdb_status vdb_fault_wrap_objects(vdb_object_store *s);
+
 /* ---- log methods of version 2 (sys/log_backend.h says what each does) ---- */
 
 /* The channel's last position (0: none). */

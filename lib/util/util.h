@@ -29,6 +29,7 @@ enum vdb_fault_op {
     VDB_FAULT_OPEN = 1u << 5,   /* open, mkdir */
     VDB_FAULT_MMAP = 1u << 6,
     VDB_FAULT_IO = 0x7eu,       /* every file-system call */
+    VDB_FAULT_BACKEND = 1u << 7, /* every call into a store opened as "fault+<uri>" */
 };
 /* From now on, count the calls of the ops kinds (vdb_fault_op bits) and fail the nth with
  * errno err (and every later one while sticky); nth 0 disarms. */
