@@ -10,7 +10,8 @@
  * - a reopen without faults always succeeds and vdb_check finds nothing wrong;
  * - every acknowledged write is there, and the failed one is there whole or not at all.
  * VDB_FAULT_RUNS bounds the runs per fault kind (default 40: the N are spread evenly over the
- * calls the workload makes); VDB_FAULT_RUNS=0 runs every N (the long run, tests/README.md). */
+ * calls the workload makes); VDB_FAULT_RUNS=0 runs every N (the long run, README "Tests").
+ * An argument picks tests by name pattern: test_faults 'test_alloc*'. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
@@ -440,8 +441,10 @@ static void test_backend_calls_local(void **state)
     wrapped_log = wrapped_meta = NULL;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    if (argc > 1) /* a test name pattern, e.g. test_faults 'test_alloc*' */
+        cmocka_set_test_filter(argv[1]);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_io_eio),
         cmocka_unit_test(test_io_enospc),

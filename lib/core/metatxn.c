@@ -5,6 +5,11 @@ void vdb_metatxn_add(vdb_metatxn *t, vdb_meta_op_kind kind, const char *key, vdb
 {
     if (t->oom)
         return;
+    if (val && val->oom) { /* the value's encoder ran out of memory: it is cut short */
+        vdb_buf_free(val); /* taken, as on success */
+        t->oom = true;
+        return;
+    }
     if (t->n == t->cap) {
         size_t cap = t->cap ? t->cap * 2 : 8;
         vdb_meta_op *ops = vdb_realloc(t->ops, cap * sizeof *ops);

@@ -13,8 +13,9 @@ typedef struct vdb_metatxn {
     bool oom;
 } vdb_metatxn;
 
-/* Adds a put (val is taken: it is emptied) or a delete (val NULL). An allocation failure is
- * remembered and reported by commit. */
+/* Adds a put (val is taken: it is emptied) or a delete (val NULL). An allocation failure,
+ * here or in the encoding of val (val->oom), is remembered and reported by commit, which then
+ * writes nothing. */
 void vdb_metatxn_add(vdb_metatxn *t, vdb_meta_op_kind kind, const char *key, vdb_buf *val);
 /* Applies every op atomically (nothing to do: VDB_OK). */
 vdb_status vdb_metatxn_commit(vdb_db *db, vdb_metatxn *t);
