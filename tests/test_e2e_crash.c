@@ -23,7 +23,7 @@
 
 #define DIM 16
 #define COLL "crash"
-#define ROUNDS 8
+#define ROUNDS 8 /* kill points per case; VDB_CRASH_ROUNDS=N for the long run */
 #define MAX_BATCHES 100000
 #define BATCH_ID_STRIDE 1000
 
@@ -49,11 +49,18 @@ static float vec_at(int64_t id, int d)
 /* Deletes: when batch b (b % 7 == 6) is acknowledged, the rows i % 5 == 0 of batch b - 3 go. */
 static bool deletes_after(int64_t b) { return b % 7 == 6; }
 static bool row_in_delete_set(size_t i) { return i % 5 == 0; }
+/* Side work that crashes must leave whole or not at all: a partition created, filled and
+ * dropped around batch b (b % 17 == 16), and a collection created, filled and dropped
+ * (b % 29 == 28). Side rows have ids SIDE_ID + b * 100 + i. */
+#define SIDE_ID 1000000000LL
+#define SIDE_ROWS 20
+static bool side_partition_at(int64_t b) { return b % 17 == 16; }
+static bool side_collection_at(int64_t b) { return b % 29 == 28; }
 
-static vdb_schema *crash_schema(uint32_t shards)
+static vdb_schema *crash_schema_named(const char *name, uint32_t shards)
 {
     vdb_schema *s = NULL;
-    if (vdb_schema_new(COLL, &s) != VDB_OK)
+    if (vdb_schema_new(name, &s) != VDB_OK)
         return NULL;
     vdb_field_def id = {.struct_size = sizeof id, .name = "id", .type = VDB_TYPE_INT64,
                         .is_primary = 1};
@@ -68,6 +75,8 @@ static vdb_schema *crash_schema(uint32_t shards)
     }
     return s;
 }
+
+static vdb_schema *crash_schema(uint32_t shards) { return crash_schema_named(COLL, shards); }
 
 static vdb_status insert_batch(vdb_db *db, int64_t b)
 {
@@ -93,6 +102,72 @@ static vdb_status insert_batch(vdb_db *db, int64_t b)
     return st;
 }
 
+/* SIDE_ROWS rows with side ids of batch b into collection coll, partition part. */
+static vdb_status insert_side(vdb_db *db, const char *coll, const char *part, int64_t b)
+{
+    int64_t ids[SIDE_ROWS], bns[SIDE_ROWS];
+    float vecs[SIDE_ROWS * DIM];
+    for (size_t i = 0; i < SIDE_ROWS; i++) {
+        ids[i] = SIDE_ID + b * 100 + (int64_t)i;
+        bns[i] = -b;
+        for (int d = 0; d < DIM; d++)
+            vecs[i * DIM + d] = vec_at(ids[i], d);
+    }
+    vdb_batch *batch;
+    vdb_status st = vdb_batch_new(&batch);
+    if (st != VDB_OK)
+        return st;
+    if ((st = vdb_batch_add_column(batch, "id", VDB_TYPE_INT64, ids, NULL, SIDE_ROWS, 0)) ==
+            VDB_OK &&
+        (st = vdb_batch_add_column(batch, "batch", VDB_TYPE_INT64, bns, NULL, SIDE_ROWS, 0)) ==
+            VDB_OK &&
+        (st = vdb_batch_add_column(batch, "emb", VDB_TYPE_FLOAT_VECTOR, vecs, NULL, SIDE_ROWS,
+                                   DIM)) == VDB_OK)
+        st = vdb_insert(db, coll, part, batch, NULL, NULL);
+    vdb_batch_free(batch);
+    return st;
+}
+
+/* The same rows as insert_batch, upserted: a crash must leave one copy of each. */
+static vdb_status upsert_batch(vdb_db *db, int64_t b)
+{
+    size_t n = batch_rows(b);
+    int64_t ids[200], bns[200];
+    float vecs[200 * DIM];
+    for (size_t i = 0; i < n; i++) {
+        ids[i] = row_id(b, i);
+        bns[i] = b;
+        for (int d = 0; d < DIM; d++)
+            vecs[i * DIM + d] = vec_at(ids[i], d);
+    }
+    vdb_batch *batch;
+    vdb_status st = vdb_batch_new(&batch);
+    if (st != VDB_OK)
+        return st;
+    if ((st = vdb_batch_add_column(batch, "id", VDB_TYPE_INT64, ids, NULL, n, 0)) == VDB_OK &&
+        (st = vdb_batch_add_column(batch, "batch", VDB_TYPE_INT64, bns, NULL, n, 0)) == VDB_OK &&
+        (st = vdb_batch_add_column(batch, "emb", VDB_TYPE_FLOAT_VECTOR, vecs, NULL, n, DIM)) ==
+            VDB_OK)
+        st = vdb_upsert(db, COLL, NULL, batch, NULL, NULL);
+    vdb_batch_free(batch);
+    return st;
+}
+
+/* Creates collection "side", fills and flushes it, drops it. */
+static vdb_status side_collection_cycle(vdb_db *db, int64_t b)
+{
+    vdb_schema *s = crash_schema_named("side", 2);
+    if (!s)
+        return VDB_ENOMEM;
+    vdb_status st = vdb_create_collection(db, s);
+    vdb_schema_free(s);
+    if (st == VDB_OK)
+        st = insert_side(db, "side", NULL, b);
+    if (st == VDB_OK)
+        st = vdb_flush(db, "side");
+    return st == VDB_OK ? vdb_drop_collection(db, "side") : st;
+}
+
 static vdb_status delete_rows_of(vdb_db *db, int64_t b)
 {
     int64_t ids[200];
@@ -104,9 +179,13 @@ static vdb_status delete_rows_of(vdb_db *db, int64_t b)
     return vdb_delete(db, COLL, NULL, &pks, NULL);
 }
 
+/* The log of the case that runs ("": the default local WAL). */
+static char crash_log_uri[4200];
+
 static void open_opts(vdb_options *o, vdb_sync_mode sync)
 {
     vdb_options_init(o);
+    o->log_uri = crash_log_uri[0] ? crash_log_uri : NULL;
     o->sync = sync;
     o->segment_max_rows = 500;
     o->compaction_interval_ms = 0;
@@ -161,6 +240,11 @@ static void child_writer(const char *path, vdb_sync_mode sync, uint32_t shards, 
         _exit(2);
     }
     say(fd, "O\n");
+    /* every sealed segment gets an HNSW build in the background (the same again: a no-op) */
+    if ((st = vdb_create_index(db, COLL, "emb", "HNSW", "M=8,efConstruction=32")) != VDB_OK) {
+        say(fd, "E index: %s: %s\n", vdb_status_name(st), vdb_errmsg(NULL));
+        _exit(2);
+    }
     for (int64_t b = first; b < MAX_BATCHES; b++) {
         if ((st = insert_batch(db, b)) != VDB_OK) {
             say(fd, "E insert %lld: %s: %s\n", (long long)b, vdb_status_name(st),
@@ -168,6 +252,44 @@ static void child_writer(const char *path, vdb_sync_mode sync, uint32_t shards, 
             _exit(2);
         }
         say(fd, "I %lld\n", (long long)b);
+        if (b % 5 == 4 && (st = upsert_batch(db, b)) != VDB_OK) {
+            say(fd, "E upsert %lld: %s: %s\n", (long long)b, vdb_status_name(st),
+                vdb_errmsg(NULL));
+            _exit(2);
+        }
+        if (side_partition_at(b)) {
+            char part[64];
+            snprintf(part, sizeof part, "side%lld", (long long)b);
+            say(fd, "p %lld\n", (long long)b);
+            if ((st = vdb_create_partition(db, COLL, part)) != VDB_OK ||
+                (st = insert_side(db, COLL, part, b)) != VDB_OK) {
+                say(fd, "E side partition %lld: %s: %s\n", (long long)b, vdb_status_name(st),
+                    vdb_errmsg(NULL));
+                _exit(2);
+            }
+            say(fd, "P %lld\n", (long long)b);
+            say(fd, "q %lld\n", (long long)b);
+            if ((st = vdb_drop_partition(db, COLL, part)) != VDB_OK) {
+                say(fd, "E drop partition %lld: %s: %s\n", (long long)b, vdb_status_name(st),
+                    vdb_errmsg(NULL));
+                _exit(2);
+            }
+            say(fd, "Q %lld\n", (long long)b);
+        }
+        if (side_collection_at(b)) {
+            say(fd, "k %lld\n", (long long)b);
+            int there = 0;
+            st = vdb_has_collection(db, "side", &there);
+            if (st == VDB_OK && there) /* left by a writer killed in the middle */
+                st = vdb_drop_collection(db, "side");
+            st = st != VDB_OK ? st : side_collection_cycle(db, b);
+            if (st != VDB_OK) {
+                say(fd, "E side collection %lld: %s: %s\n", (long long)b, vdb_status_name(st),
+                    vdb_errmsg(NULL));
+                _exit(2);
+            }
+            say(fd, "K %lld\n", (long long)b);
+        }
         if (deletes_after(b)) {
             if ((st = delete_rows_of(db, b - 3)) != VDB_OK) {
                 say(fd, "E delete %lld: %s: %s\n", (long long)(b - 3), vdb_status_name(st),
@@ -202,6 +324,11 @@ typedef struct crash_state {
     uint8_t acked[MAX_BATCHES];     /* insert acknowledged */
     uint8_t del_acked[MAX_BATCHES]; /* delete of its subset acknowledged */
     uint8_t used[MAX_BATCHES];      /* a round may have started this batch */
+    /* side partition of batch b: 1 create started, 2 its rows acknowledged, 3 drop started,
+     * 4 drop acknowledged */
+    uint8_t side_part[MAX_BATCHES];
+    int side_coll;                  /* 1: a create-fill-drop started, 2: its drop acknowledged */
+    int64_t kill_points;            /* rounds run (each ends in a SIGKILL) */
 } crash_state;
 
 static void sleep_ms(unsigned ms)
@@ -284,6 +411,13 @@ static void run_round(const char *path, vdb_sync_mode sync, uint32_t shards, cra
         } else if (sscanf(line, "D %lld", &b) == 1) {
             if (b >= 0)
                 cs->del_acked[b] = 1;
+        } else if (line[0] && strchr("pPqQ", line[0]) && sscanf(line + 1, " %lld", &b) == 1) {
+            assert_true(b >= 0 && b < MAX_BATCHES);
+            cs->side_part[b] = (uint8_t)(strchr("pPqQ", line[0]) - "pPqQ" + 1);
+        } else if (line[0] == 'k') {
+            cs->side_coll = 1;
+        } else if (line[0] == 'K') {
+            cs->side_coll = 2;
         }
         line = nl + 1;
     }
@@ -381,6 +515,48 @@ static void check_db(const char *path, vdb_sync_mode sync, const crash_state *cs
                      "visible)", round, (long long)b, in_del);
         total += got;
     }
+    /* Side partitions: their rows all or none; gone (with the partition) once the drop was
+     * acknowledged; there while no drop was started. */
+    for (int64_t b = 0; b < cs->next; b++) {
+        if (!cs->side_part[b])
+            continue;
+        int64_t ids[SIDE_ROWS];
+        for (size_t i = 0; i < SIDE_ROWS; i++)
+            ids[i] = SIDE_ID + b * 100 + (int64_t)i;
+        vdb_result *res = NULL;
+        vdb_pk_list pks = {.ints = ids, .count = SIDE_ROWS};
+        assert_int_equal(vdb_get(db, COLL, &pks, NULL, &res), VDB_OK);
+        size_t got = vdb_result_rows(res, 0);
+        vdb_result_free(res);
+        if (got != 0 && got != SIDE_ROWS)
+            fail_msg("round %d: side partition of batch %lld partly there: %zu of %d rows",
+                     round, (long long)b, got, SIDE_ROWS);
+        if (cs->side_part[b] == 4 && got)
+            fail_msg("round %d: dropped side partition of batch %lld still has rows", round,
+                     (long long)b);
+        if (cs->side_part[b] == 2 && !got)
+            fail_msg("round %d: acknowledged rows of side partition %lld lost", round,
+                     (long long)b);
+        char part[64];
+        snprintf(part, sizeof part, "side%lld", (long long)b);
+        vdb_names *names = NULL;
+        assert_int_equal(vdb_list_partitions(db, COLL, &names), VDB_OK);
+        bool listed = false;
+        for (size_t i = 0; i < names->count; i++)
+            listed |= !strcmp(names->names[i], part);
+        vdb_names_free(names);
+        if (cs->side_part[b] == 4 && listed)
+            fail_msg("round %d: dropped partition %s is back", round, part);
+        if (cs->side_part[b] == 2 && !listed)
+            fail_msg("round %d: acknowledged partition %s lost", round, part);
+        total += got;
+    }
+    if (cs->side_coll == 2) {
+        int there = 1;
+        assert_int_equal(vdb_has_collection(db, "side", &there), VDB_OK);
+        if (there)
+            fail_msg("round %d: the dropped collection 'side' is back", round);
+    }
     vdb_stats stats = {.struct_size = sizeof stats};
     assert_int_equal(vdb_collection_stats(db, COLL, &stats), VDB_OK);
     assert_int_equal(stats.row_count, total);
@@ -390,17 +566,31 @@ static void check_db(const char *path, vdb_sync_mode sync, const crash_state *cs
     vdb_close(db);
 }
 
-static void crash_rounds(const char *name, vdb_sync_mode sync, uint32_t shards, uint64_t seed)
+/* log: NULL for the local WAL, "rocksdb", or "nats" (the server of VDB_NATS_URI). */
+static void crash_rounds_on(const char *name, vdb_sync_mode sync, uint32_t shards,
+                            uint64_t seed, const char *log)
 {
     char *path = test_tmpdir(name);
     assert_non_null(path);
+    crash_log_uri[0] = 0;
+    if (log && !strcmp(log, "rocksdb"))
+        snprintf(crash_log_uri, sizeof crash_log_uri, "rocksdb://%s/rocks", path);
+    else if (log)
+        snprintf(crash_log_uri, sizeof crash_log_uri, "%s/%s%ld", getenv("VDB_NATS_URI"), name,
+                 (long)getpid());
     crash_state *cs = calloc(1, sizeof *cs);
     assert_non_null(cs);
     uint64_t rng = seed;
-    for (int round = 0; round < ROUNDS; round++) {
+    const char *env = getenv("VDB_CRASH_ROUNDS");
+    int rounds = env && atoi(env) > 0 ? atoi(env) : ROUNDS;
+    for (int round = 0; round < rounds; round++) {
         run_round(path, sync, shards, cs, &rng, round);
         check_db(path, sync, cs, round);
+        cs->kill_points++;
     }
+    print_message("%s: %lld kill points (seed 0x%llx, log %s)\n", name,
+                  (long long)cs->kill_points, (unsigned long long)seed,
+                  crash_log_uri[0] ? crash_log_uri : "wal (default)");
     int64_t acked = 0;
     for (int64_t b = 0; b < cs->next; b++)
         acked += cs->acked[b];
@@ -409,6 +599,12 @@ static void crash_rounds(const char *name, vdb_sync_mode sync, uint32_t shards, 
     free(cs);
     test_rmdir(path);
     free(path);
+    crash_log_uri[0] = 0;
+}
+
+static void crash_rounds(const char *name, vdb_sync_mode sync, uint32_t shards, uint64_t seed)
+{
+    crash_rounds_on(name, sync, shards, seed, NULL);
 }
 
 static void test_sigkill_writer_one_shard_loses_no_acknowledged_batch(void **state)
@@ -435,6 +631,35 @@ static void test_sigkill_writer_sync_batch_loses_no_acknowledged_batch(void **st
 {
     (void)state;
     crash_rounds("crashbatch", VDB_SYNC_BATCH, 2, 0x5eed5eedULL);
+}
+
+/* The same workload on the RocksDB log (as Milvus standalone) and on NATS JetStream (the
+ * server servers/nats.sh starts; skipped when VDB_NATS_URI is not set). */
+static void test_sigkill_writer_rocksdb_log_loses_no_acknowledged_batch(void **state)
+{
+    (void)state;
+    vdb_options o;
+    vdb_options_init(&o);
+    char *probe = test_tmpdir("crashprobe"), uri[4200];
+    snprintf(uri, sizeof uri, "rocksdb://%s/rocks", probe);
+    o.log_uri = uri;
+    vdb_db *db = NULL;
+    vdb_status st = vdb_open(probe, &o, &db);
+    if (db)
+        vdb_close(db);
+    test_rmdir(probe);
+    free(probe);
+    if (st == VDB_EUNSUPPORTED)
+        skip();
+    crash_rounds_on("crashrocks", VDB_SYNC_FULL, 2, 0x70c45ULL, "rocksdb");
+}
+
+static void test_sigkill_writer_nats_log_loses_no_acknowledged_batch(void **state)
+{
+    (void)state;
+    if (!getenv("VDB_NATS_URI"))
+        skip(); /* run through tests/servers/nats.sh (test_e2e_crash_nats) */
+    crash_rounds_on("crashnats", VDB_SYNC_FULL, 2, 0x4a75ULL, "nats");
 }
 
 /* ---- file helpers ---------------------------------------------------------------------------- */
@@ -1223,13 +1448,17 @@ static void test_second_process_gets_elocked_with_pid_until_holder_killed(void *
     free(path);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    if (argc > 1) /* a test name pattern: test_e2e_crash '*nats*' */
+        cmocka_set_test_filter(argv[1]);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sigkill_writer_one_shard_loses_no_acknowledged_batch),
         cmocka_unit_test(test_sigkill_writer_four_shards_loses_no_acknowledged_batch),
         cmocka_unit_test(test_sigkill_writer_sync_off_loses_no_acknowledged_batch),
         cmocka_unit_test(test_sigkill_writer_sync_batch_loses_no_acknowledged_batch),
+        cmocka_unit_test(test_sigkill_writer_rocksdb_log_loses_no_acknowledged_batch),
+        cmocka_unit_test(test_sigkill_writer_nats_log_loses_no_acknowledged_batch),
         cmocka_unit_test(test_wal_garbage_tail_is_cut_and_every_batch_survives),
         cmocka_unit_test(test_wal_truncated_last_record_is_ecorrupt_naming_the_file),
         cmocka_unit_test(test_wal_torn_tail_is_cut_and_counted),
