@@ -300,6 +300,32 @@ static void test_overwrite_is_atomic_readers_see_old_or_new(void **state)
     free(b);
 }
 
+/* Deleting a folder's last object removes the folders it leaves empty (a compacted segment
+ * leaves nothing behind), never the root, and a later put makes them again. */
+static void test_delete_prunes_empty_folders(void **state)
+{
+    fixture *f = *state;
+    put_str(f->s, "seg/1/col/a.bin", "a");
+    put_str(f->s, "seg/1/col/b.bin", "b");
+    put_str(f->s, "seg/2/x", "x");
+    char path[4300];
+    struct stat sb;
+    assert_int_equal(be->del(f->s, "seg/1/col/a.bin"), VDB_OK);
+    snprintf(path, sizeof path, "%s/objects/seg/1/col", f->dir);
+    assert_int_equal(stat(path, &sb), 0); /* b.bin is still in it */
+    assert_int_equal(be->del(f->s, "seg/1/col/b.bin"), VDB_OK);
+    snprintf(path, sizeof path, "%s/objects/seg/1", f->dir);
+    assert_int_not_equal(stat(path, &sb), 0);
+    snprintf(path, sizeof path, "%s/objects/seg", f->dir);
+    assert_int_equal(stat(path, &sb), 0); /* seg/2 keeps it */
+    assert_int_equal(be->del(f->s, "seg/2/x"), VDB_OK);
+    assert_int_not_equal(stat(path, &sb), 0);
+    snprintf(path, sizeof path, "%s/objects", f->dir);
+    assert_int_equal(stat(path, &sb), 0); /* the root stays */
+    put_str(f->s, "seg/1/col/a.bin", "again");
+    assert_object(f->s, "seg/1/col/a.bin", "again");
+}
+
 static void test_open_rejects_other_schemes(void **state)
 {
     (void)state;
@@ -325,6 +351,7 @@ int main(void)
             test_overwrite_replaces_content_and_leaves_no_temp_files, setup, teardown),
         cmocka_unit_test_setup_teardown(test_overwrite_is_atomic_readers_see_old_or_new, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_delete_prunes_empty_folders, setup, teardown),
         cmocka_unit_test(test_open_rejects_other_schemes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

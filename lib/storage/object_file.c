@@ -116,6 +116,12 @@ static vdb_status obj_put(void *h, const char *key, const void *data, size_t len
     snprintf(tmp, dir_len + 64, "%.*s/" TMP_PREFIX "%ld.%" PRIu64, (int)dir_len, path,
              (long)getpid(), atomic_fetch_add(&tmp_counter, 1));
     fd = vdb_sys_open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    /* a delete of the folder's last object may have pruned it between mkdir and open */
+    for (int again = 0; fd < 0 && errno == ENOENT && again < 8; again++) {
+        if ((st = make_parents(o, path)) != VDB_OK)
+            goto fail;
+        fd = vdb_sys_open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    }
     if (fd < 0) {
         st = vdb_set_errmsg(VDB_EIO, "create %s: %s", tmp, strerror(errno));
         goto fail;
@@ -245,6 +251,20 @@ static vdb_status obj_head(void *h, const char *key, uint64_t *size)
     return st;
 }
 
+/* Removes dir and its parents below the root while they are empty, so deleting a segment's
+ * last object leaves no folder behind. Best effort: a folder that is not empty (or that a
+ * put is filling right now) stays; a put that finds its folder gone makes it again. */
+static void prune_empty(const object_file *o, char *dir)
+{
+    size_t root_len = strlen(o->root);
+    while (strlen(dir) > root_len && rmdir(dir) == 0) {
+        char *slash = strrchr(dir, '/');
+        *slash = 0;
+        if (vdb_fsync_dir(dir) != VDB_OK)
+            vdb_err_clear(); /* the object is gone; a folder a crash brings back is empty */
+    }
+}
+
 static vdb_status obj_del(void *h, const char *key)
 {
     object_file *o = h;
@@ -267,6 +287,8 @@ static vdb_status obj_del(void *h, const char *key)
     } else {
         *strrchr(path, '/') = 0;
         st = vdb_fsync_dir(path);
+        if (st == VDB_OK)
+            prune_empty(o, path);
     }
     vdb_free(path);
     return st;
