@@ -13,7 +13,8 @@
 #
 # Targets: expr (filter language), record (log records and their columns), wal (WAL segment
 # files, alone and through the backend), binlog, manifest, delta, bloom (segment files),
-# index (saved HNSW / IVF indexes), json (the JSON reader), rest and grpc (vdb-server's
+# index (saved HNSW / IVF indexes), json (the JSON reader), meta (the local meta store's
+# snapshots, logs and meta.hwm), rest and grpc (vdb-server's
 # request decoding; built when the server's dependencies are installed).
 #
 # Inputs a run finds are kept in $FUZZ_OUT/corpus_<target> (default build-fuzz/ at the
@@ -29,7 +30,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 out=${FUZZ_OUT:-$root/build-fuzz}
 cc=${CC_FUZZ:-clang}
-all="expr record wal binlog manifest delta bloom index json rest grpc"
+all="expr record wal binlog manifest delta bloom index json meta rest grpc"
 targets=${FUZZ_TARGETS:-$all}
 
 cd "$root"

@@ -9,6 +9,7 @@
  *   objects/.../delta_<n>      -> corpus_delta
  *   objects/.../hnsw_*, ivf_*  -> corpus_index   (with the segment's vectors in front)
  *   the meta store's seg/ keys -> corpus_manifest
+ *   the meta folder's files    -> corpus_meta    (as fuzz_meta's chunks, flags 0 and 1)
  * Usage: fuzz_seeds SCRATCH_FOLDER OUT_FOLDER (OUT gets corpus_<target>/ folders). */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -325,6 +326,54 @@ static int on_manifest(void *arg, const char *key, const void *val, size_t len)
     return 0;
 }
 
+/* The files of a closed meta folder as one fuzz_meta input: chunks (file, u16 length, bytes)
+ * with fuzz_meta's file numbers; once as they are, once with "fix the checksums" set. */
+static void meta_seed(const char *dir)
+{
+    static const char *const kinds[] = {"meta-a.snap", "meta-b.snap", "-a.log", "-b.log",
+                                        NULL, NULL, "meta.hwm"};
+    uint8_t *in = NULL;
+    size_t n = 0;
+    DIR *d = opendir(dir);
+    if (!d) {
+        perror(dir);
+        exit(1);
+    }
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        int file = -1;
+        for (int k = 0; k < 7; k++) {
+            size_t kl = kinds[k] ? strlen(kinds[k]) : 0, el = strlen(e->d_name);
+            if (kinds[k] && el >= kl && !strcmp(e->d_name + el - kl, kinds[k]))
+                file = k;
+        }
+        if (file < 0)
+            continue;
+        char path[4200];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        size_t len = 0;
+        uint8_t *data = slurp(path, &len);
+        for (size_t off = 0; off < len || (len == 0 && off == 0); off += 65535) {
+            size_t part = len - off < 65535 ? len - off : 65535;
+            in = realloc(in, n + 3 + part);
+            if (!in)
+                exit(1);
+            in[n] = (uint8_t)file;
+            in[n + 1] = (uint8_t)(part & 0xff);
+            in[n + 2] = (uint8_t)(part >> 8);
+            memcpy(in + n + 3, data + off, part);
+            n += 3 + part;
+            if (len == 0)
+                break;
+        }
+        free(data);
+    }
+    closedir(d);
+    for (uint8_t flags = 0; flags < 2; flags++)
+        emit("meta", "meta", &flags, 1, in, n);
+    free(in);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3) {
@@ -344,6 +393,8 @@ int main(int argc, char **argv)
     check(vdb_meta_store_open(uri, NULL, &m), "meta open");
     check(m.be->scan(m.h, "seg/", on_manifest, NULL), "meta scan");
     m.be->close(m.h);
+    snprintf(path, sizeof path, "%s/meta", argv[1]);
+    meta_seed(path);
     printf("fuzz_seeds: %u seed files under %s\n", counter, out_root);
     return 0;
 }
