@@ -87,6 +87,13 @@ typedef struct vdb_options {
     uint32_t mmap;
     const char *mmap_cache_dir;
     uint64_t mmap_cache_bytes;
+    /* A bound on what the database holds in memory (0: none, the default): segment columns,
+     * timestamps, pk indexes, bloom filters, delete records and vector indexes, as
+     * vdb_stats.memory_bytes counts them (mapped columns are the page cache's and do not
+     * count). An open whose loaded data is past it fails with VDB_ERANGE; an insert or upsert
+     * that finds the database past it is VDB_ERANGE and changes nothing (Milvus's memory
+     * protection); reads, deletes, flushes and compaction go on. */
+    uint64_t memory_budget_bytes;
 } vdb_options;
 
 /* Fills opts with the defaults above (sizeof(vdb_options) bytes, struct_size set). */
@@ -558,6 +565,8 @@ typedef struct vdb_stats {
     /* segments searched or scanned by searches, queries and counts of the collection since
      * it was opened (or created): shows partition-key pruning */
     uint64_t read_segments;
+    /* bytes the collection holds in memory (vdb_options.memory_budget_bytes counts these) */
+    uint64_t memory_bytes;
 } vdb_stats;
 
 VDB_EXPORT vdb_status vdb_collection_stats(vdb_db *db, const char *collection, vdb_stats *out);

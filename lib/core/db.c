@@ -17,6 +17,7 @@
 #include "core/databases.h"
 #include "core/compact.h"
 #include "core/ids.h"
+#include "core/memory.h"
 #include "core/recovery.h"
 #include "core/seal.h"
 #include "segment/seg_cache.h"
@@ -267,6 +268,15 @@ static uint64_t bg_period_ms(const vdb_options *o)
 
 /* Periodic work: compaction every compaction_interval_ms, and the seal of idle growing
  * segments. Errors are kept for the next explicit call; the work is retried next period. */
+/* The loaded data past memory_budget_bytes fails the open. */
+static vdb_status open_within_budget(vdb_db *db)
+{
+    vdb_lock_rd(&db->catalog.lock, VDB_RANK_CATALOG);
+    vdb_status st = vdb_memory_admit(db, "open");
+    vdb_unlock_rw(&db->catalog.lock, VDB_RANK_CATALOG);
+    return st;
+}
+
 static void *background(void *arg)
 {
     vdb_db *db = arg;
@@ -362,6 +372,8 @@ vdb_status vdb_open(const char *path, const vdb_options *opts, vdb_db **out)
         st = vdb_recover(db);
     if (st == VDB_OK)
         st = vdb_load_databases(db);
+    if (st == VDB_OK)
+        st = open_within_budget(db);
 #ifdef __GLIBC__
     /* Loading freed as much as it kept (compressed objects, decode buffers): with mmap, when
      * resident memory is the point, the free pages between live blocks go back to the OS. */

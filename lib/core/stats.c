@@ -1,4 +1,5 @@
 /* Collection statistics: rows, segments, deletes, index memory and progress. */
+#include "core/memory.h"
 #include "core/readpath.h"
 #include "core/segment_index.h"
 
@@ -41,6 +42,7 @@ vdb_status vdb_collection_stats(vdb_db *db, const char *collection, vdb_stats *d
             vdb_index_usage(c, c->sealed[i], &out->index_bytes, &out->indexed_rows);
         }
         out->failed_index_builds = c->index_failures;
+        out->memory_bytes = vdb_collection_memory(c);
         out->read_segments = __atomic_load_n(&c->read_segments, __ATOMIC_RELAXED);
         bool *all = vdb_calloc(c->nparts + 1, sizeof *all);
         vdb_seg_set set = {0};

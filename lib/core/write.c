@@ -4,6 +4,7 @@
 #include "core/apply.h"
 #include "core/batch.h"
 #include "core/convert.h"
+#include "core/memory.h"
 #include "core/partkey.h"
 #include "core/result.h"
 #include "core/seal.h"
@@ -163,6 +164,8 @@ static vdb_status write_rows(vdb_db *db, const char *collection, const char *par
     vdb_result *keys = NULL;
     size_t ncols = 0; /* for the clean-up, after the catalog lock: c may be gone by then */
     vdb_status st = vdb_catalog_lookup(&db->catalog, collection, &c);
+    if (st == VDB_OK)
+        st = vdb_memory_admit(db, upsert ? "upsert" : "insert");
     if (st != VDB_OK)
         goto out;
     ncols = c->ncols;

@@ -35,7 +35,8 @@ OPTION_NAMES = ("sync", "log_uri", "meta_uri", "object_uri", "sync_interval_ms",
                 "segment_max_rows", "segment_max_bytes", "retention_seconds",
                 "compaction_interval_ms", "compaction_min_segments", "disable_io_uring",
                 "index_build_workers", "index_build_threads", "search_threads",
-                "segment_idle_seal_ms", "mmap", "mmap_cache_dir", "mmap_cache_bytes")
+                "segment_idle_seal_ms", "mmap", "mmap_cache_dir", "mmap_cache_bytes",
+                "memory_budget_bytes")
 
 
 def _b(s):

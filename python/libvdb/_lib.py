@@ -57,6 +57,7 @@ class vdb_options(Structure):
         ("mmap", c_uint32),
         ("mmap_cache_dir", c_char_p),
         ("mmap_cache_bytes", c_uint64),
+        ("memory_budget_bytes", c_uint64),
     ]
 
 
@@ -182,6 +183,7 @@ class vdb_stats(_Sized):
         ("failed_index_builds", c_uint64),
         ("torn_tails", c_uint64),
         ("read_segments", c_uint64),
+        ("memory_bytes", c_uint64),
     ]
 
 
