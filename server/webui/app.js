@@ -246,7 +246,7 @@ function select(key) {
 
 function renderConfig(info) {
   $('version').textContent = `${info.serverVersion} (libvdb ${info.libraryVersion})`;
-  const pairs = Object.entries(info.config).map(([k, v]) => [k, v === null ? '(default)' : String(v)]);
+  const pairs = Object.entries(info.config).map(([k, v]) => [k, v === null ? '(not set: the default)' : String(v)]);
   kvRows($('config').tBodies[0], pairs);
 }
 
