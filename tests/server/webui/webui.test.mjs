@@ -215,6 +215,32 @@ test('a query by filter and by primary key shows the hits', async () => {
   console.log(`screenshot: ${shot}`);
 });
 
+test('the page over HTTPS (a browser offers h2 and http/1.1: it gets HTTP/1.1)', async (t) => {
+  const tls = process.env.VDB_TLS_ENDPOINT;
+  if (!tls) {
+    t.skip('no openssl to make a certificate');
+    return;
+  }
+  const ctx = await browser.newContext({ ignoreHTTPSErrors: true });
+  const p = await ctx.newPage();
+  try {
+    const resp = await p.goto(tls + '/webui');
+    assert.equal(resp.status(), 200);
+    assert.match(resp.headers()['content-security-policy'], /default-src 'none'/);
+    await p.waitForFunction(() => /needs a token/.test(document.querySelector('#status')
+      .textContent), null, { timeout: 15000 });
+    await p.fill('#token', token);
+    await p.click('#connect');
+    await p.waitForFunction(() => /^Connected/.test(document.querySelector('#status')
+      .textContent), null, { timeout: 15000 });
+    assert.match(await p.locator('#status').innerText(), /1 database\(s\), 0 collection\(s\)/);
+    assert.match(await p.locator('#config tr[data-key="tls-cert"] td').innerText(), /cert\.pem$/);
+    assert.equal(await p.locator('#no-collections').isVisible(), true);
+  } finally {
+    await ctx.close();
+  }
+});
+
 test('no console error, page error or CSP violation', () => {
   // the browser logs the two refused data calls (no token, then a wrong one) as failed loads
   const refused = problems.filter((m) => /status of 401 \(Unauthorized\)/.test(m));
