@@ -101,6 +101,11 @@ test('the page and its data calls without the token', async () => {
   const js = await fetch(base + '/webui/app.js');
   assert.equal(js.headers.get('content-type'), 'text/javascript; charset=utf-8');
   assert.equal((await fetch(base + '/webui/nothing.js')).status, 404);
+  const head = await fetch(base + '/webui/', { method: 'HEAD' });
+  assert.equal(head.status, 200);
+  assert.equal(head.headers.get('content-length'), String(Buffer.byteLength(html)));
+  assert.equal(head.headers.get('content-security-policy'), csp);
+  assert.equal((await fetch(base + '/webui', { method: 'POST', body: '{}' })).status, 405);
   // the data calls need the token: 401 without it and with a wrong one
   for (const tok of [null, 'wrong']) {
     for (const p of ['/webui/api/config', '/webui/api/segments']) {
