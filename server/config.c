@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "server.h"
@@ -332,4 +333,100 @@ char *srv_read_file(const char *path)
     if (buf)
         buf[len] = 0;
     return buf;
+}
+
+/* 1 if a URI query parameter of this name holds a credential (azblob's key= and sas=, and
+ * any name with key, sas, sig, token, secret, pass, cred or auth in it). */
+static int secret_param(const char *name, size_t n)
+{
+    static const char *const words[] = {"key", "sas", "sig", "token", "secret", "pass", "cred",
+                                        "auth"};
+    for (size_t w = 0; w < sizeof words / sizeof words[0]; w++) {
+        size_t wl = strlen(words[w]);
+        for (size_t i = 0; i + wl <= n; i++)
+            if (!strncasecmp(name + i, words[w], wl))
+                return 1;
+    }
+    return 0;
+}
+
+/* uri with its credentials replaced by [redacted]: the user-info before '@' in the authority
+ * and the values of secret query parameters. */
+static json_t *redacted_uri(const char *uri)
+{
+    static const char red[] = "[redacted]";
+    size_t n = strlen(uri), parts = 2;
+    for (const char *s = uri; *s; s++)
+        parts += *s == '&';
+    /* each replaced part grows by at most the length of red */
+    char *out = malloc(n + parts * (sizeof red - 1) + 1), *o = out;
+    if (!out)
+        return NULL;
+    const char *p = uri, *q = strchr(uri, '?');
+    const char *end_path = q ? q : uri + n;
+    const char *auth = strstr(uri, "://");
+    if (auth && auth < end_path) {
+        auth += 3;
+        const char *slash = memchr(auth, '/', (size_t)(end_path - auth));
+        const char *at = NULL;
+        for (const char *s = auth; s < (slash ? slash : end_path); s++)
+            if (*s == '@')
+                at = s;
+        if (at) {
+            memcpy(o, p, (size_t)(auth - p));
+            o += auth - p;
+            o = stpcpy(o, red);
+            p = at;
+        }
+    }
+    memcpy(o, p, (size_t)(end_path - p));
+    o += end_path - p;
+    for (p = end_path; *p;) {
+        *o++ = *p++; /* '?' or '&' */
+        size_t pl = strcspn(p, "&");
+        const char *eq = memchr(p, '=', pl);
+        if (eq && secret_param(p, (size_t)(eq - p))) {
+            memcpy(o, p, (size_t)(eq - p) + 1);
+            o = stpcpy(o + (eq - p) + 1, red);
+        } else {
+            memcpy(o, p, pl);
+            o += pl;
+        }
+        p += pl;
+    }
+    *o = 0;
+    json_t *j = json_string(out);
+    free(out);
+    return j;
+}
+
+json_t *srv_config_json(const srv_config *cfg)
+{
+    json_t *o = json_object();
+    if (!o)
+        return NULL;
+    for (size_t i = 0; i < NOPTS; i++) {
+        const void *p = (const char *)cfg + opts[i].offset;
+        json_t *v;
+        if (opts[i].kind == OPT_STR) {
+            const char *s = *(char *const *)p;
+            if (!s)
+                v = json_null();
+            else if (opts[i].offset == OFF(token))
+                v = json_string("[redacted]");
+            else if (strstr(opts[i].name, "-uri"))
+                v = redacted_uri(s);
+            else
+                v = json_string(s);
+        } else if (opts[i].kind == OPT_SIZE) {
+            v = json_integer((json_int_t) * (const uint64_t *)p);
+        } else {
+            v = json_integer(*(const int *)p);
+        }
+        if (!v || json_object_set_new(o, opts[i].name, v)) {
+            json_decref(o);
+            return NULL;
+        }
+    }
+    return o;
 }

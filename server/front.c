@@ -1,6 +1,7 @@
 /* vdb-server — the one listening port: accepts connections and tells the protocols apart, as
  * Milvus serves gRPC and REST on one port. Without TLS a connection that opens with HTTP/2's
- * preface ("PRI * HTTP/2.0...") is gRPC (h2.c) and any other is HTTP/1.1 (http.c); with TLS the ALPN list of the ClientHello decides ("h2" offered: HTTP/2).
+ * preface ("PRI * HTTP/2.0...") is gRPC (h2.c) and any other is HTTP/1.1 (http.c); with TLS the ALPN list of the ClientHello decides ("h2" offered without "http/1.1":
+ * HTTP/2).
  * Both are read with MSG_PEEK, so the protocol that gets the socket reads it from its first
  * byte. A connection that sends nothing for --timeout seconds is closed. */
 #define _GNU_SOURCE /* accept4 */
@@ -59,8 +60,9 @@ static uint64_t now_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* 1 if the TLS ClientHello in b[0..n) offers ALPN "h2", 0 if not, -1 if more bytes are
- * needed to tell. */
+/* 1 if the TLS ClientHello in b[0..n) offers ALPN "h2" and not "http/1.1" (gRPC clients offer
+ * h2 alone), 0 if not (browsers and curl offer both: HTTP/1.1, REST and /webui), -1 if more
+ * bytes are needed to tell. */
 static int client_hello_offers_h2(const unsigned char *b, size_t n, int complete)
 {
     if (n < 5)
@@ -100,15 +102,18 @@ static int client_hello_offers_h2(const unsigned char *b, size_t n, int complete
             size_t q = p + 2, lend = p + 2 + ((size_t)b[p] << 8 | b[p + 1]);
             if (lend > p + len)
                 lend = p + len;
+            int h2 = 0, h1 = 0;
             while (q < lend) {
                 size_t l = b[q++];
                 if (q + l > lend)
                     break;
                 if (l == 2 && b[q] == 'h' && b[q + 1] == '2')
-                    return 1;
+                    h2 = 1;
+                if (l == 8 && !memcmp(b + q, "http/1.1", 8))
+                    h1 = 1;
                 q += l;
             }
-            return 0;
+            return h2 && !h1;
         }
         p += len;
     }

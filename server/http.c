@@ -28,6 +28,7 @@
 #include "secret.h"
 
 #define API_PREFIX "/v2/vectordb"
+#define WEBUI_API "/webui/api" /* the web page's own routes (router.c) */
 #define READ_CHUNK (64 * 1024)
 #define HEAD_MAX (64 * 1024) /* request line and headers (431 past it) */
 #define LINE_MAX_REQ 8192     /* the request line (414 past it) */
@@ -151,16 +152,18 @@ static int out_add(hconn *c, const char *p, size_t n)
     return 0;
 }
 
-/* Queues a whole answer: the status line, headers, body. */
-static int queue_answer(hconn *c, unsigned status, const char *type, const char *body,
-                        size_t len)
+/* Queues a whole answer: the status line, headers (extra: more header lines, each ending in
+ * CRLF), the body unless with_body is 0 (HEAD: the headers of a GET alone). */
+static int queue_answer_h(hconn *c, unsigned status, const char *type, const char *extra,
+                          const char *body, size_t len, int with_body)
 {
-    char head[256];
+    char head[1024];
     int n = snprintf(head, sizeof head, "HTTP/1.1 %u %s\r\nContent-Type: %s\r\n"
-                     "Content-Length: %zu\r\n%s\r\n", status, reason(status), type, len,
-                     c->close_after ? "Connection: close\r\n"
+                     "Content-Length: %zu\r\n%s%s\r\n", status, reason(status), type, len,
+                     extra, c->close_after ? "Connection: close\r\n"
                      : c->minor == 0 ? "Connection: keep-alive\r\n" : "");
-    if (out_add(c, head, (size_t)n) || out_add(c, body, len))
+    if (n < 0 || (size_t)n >= sizeof head || out_add(c, head, (size_t)n) ||
+        (with_body && out_add(c, body, len)))
         return -1;
     c->status = status;
     if (srv_log_enabled(SRV_LOG_DEBUG))
@@ -168,6 +171,12 @@ static int queue_answer(hconn *c, unsigned status, const char *type, const char 
                 c->path[0] ? c->path : "?", status,
                 (unsigned long long)(srv_now_ms() - c->start_ms));
     return 0;
+}
+
+static int queue_answer(hconn *c, unsigned status, const char *type, const char *body,
+                        size_t len)
+{
+    return queue_answer_h(c, status, type, "", body, len, 1);
 }
 
 static int queue_json(hconn *c, unsigned status, json_t *resp)
@@ -323,6 +332,31 @@ static json_t *bad_http(const char *fmt, ...)
     return srv_err(MV_PARAMETER_INVALID, "invalid parameter: malformed HTTP request: %s", msg);
 }
 
+/* GET or HEAD of a /webui file, answered at once (no auth: the page asks for the token, and
+ * its data calls need it). */
+static void serve_file(hconn *c, const srv_asset *a, int has_body)
+{
+    int head = !strcmp(c->method, "HEAD");
+    if (!head && strcmp(c->method, "GET")) {
+        refuse(c, 405, srv_err(MV_PARAMETER_INVALID, "invalid parameter: %s %s: the web page "
+                               "takes GET", c->method, c->path));
+        return;
+    }
+    if (!a) {
+        refuse(c, 404, srv_err(MV_PARAMETER_INVALID, "invalid parameter: no file %s in the web "
+                               "page (server/webui)", c->path));
+        return;
+    }
+    if (has_body)
+        c->close_after = 1; /* a GET's body is not read */
+    if (queue_answer_h(c, 200, srv_webui_type(a), srv_webui_headers, (const char *)a->data,
+                       a->len, !head) != 0) {
+        conn_close(c);
+        return;
+    }
+    c->state = C_WRITE;
+}
+
 /* Parses the head in c->in[0..end) (end: just past the blank line) and decides: an answer at
  * once, or the body next. */
 static void begin_request(hconn *c, size_t end)
@@ -455,13 +489,24 @@ static void begin_request(hconn *c, size_t end)
         refuse(c, 503, srv_err(2, "service unavailable: the server is shutting down"));
         return;
     }
+    int is_webui = 0;
+    const srv_asset *asset = srv_webui_find(target, &is_webui);
+    int webui_api = is_webui && !strncmp(target, WEBUI_API, strlen(WEBUI_API)) &&
+                    (!target[strlen(WEBUI_API)] || target[strlen(WEBUI_API)] == '/');
+    if (is_webui && !webui_api) {
+        serve_file(c, asset, has_body);
+        return;
+    }
     if (strcmp(c->method, "POST")) {
         refuse(c, 405, srv_err(MV_PARAMETER_INVALID, "invalid parameter: %s %s: the API takes "
                                "POST with a JSON body", c->method, c->path));
         return;
     }
-    if (strncmp(target, API_PREFIX, strlen(API_PREFIX)) ||
-        !(c->route = srv_route_find(target + strlen(API_PREFIX)))) {
+    c->route = webui_api ? srv_webui_route_find(target + strlen(WEBUI_API))
+               : !strncmp(target, API_PREFIX, strlen(API_PREFIX))
+                   ? srv_route_find(target + strlen(API_PREFIX))
+                   : NULL;
+    if (!c->route) {
         refuse(c, 404, srv_err(MV_PARAMETER_INVALID, "invalid parameter: no endpoint %s (see "
                                "server/README.md)", c->path));
         return;

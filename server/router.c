@@ -1,4 +1,5 @@
-/* vdb-server — the table of endpoints under /v2/vectordb and the protocol-free dispatch. */
+/* vdb-server — the table of endpoints under /v2/vectordb (and /webui/api, the web page's
+ * extras) and the protocol-free dispatch. */
 #include <string.h>
 
 #include "server.h"
@@ -47,15 +48,31 @@ static const srv_route routes[] = {
     {"/databases/describe", srv_databases_describe, 0, 1},
 };
 
-const srv_route *srv_route_find(const char *path)
+/* under /webui/api: what the web page needs that REST v2 has no call for */
+static const srv_route webui_routes[] = {
+    {"/config", srv_webui_config, 0},
+    {"/segments", srv_webui_segments, 0},
+};
+
+static const srv_route *find_in(const srv_route *table, size_t n, const char *path)
 {
     size_t len = strlen(path);
     while (len > 1 && path[len - 1] == '/')
         len--; /* a trailing slash is the same endpoint */
-    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
-        if (strlen(routes[i].path) == len && !memcmp(routes[i].path, path, len))
-            return &routes[i];
+    for (size_t i = 0; i < n; i++)
+        if (strlen(table[i].path) == len && !memcmp(table[i].path, path, len))
+            return &table[i];
     return NULL;
+}
+
+const srv_route *srv_route_find(const char *path)
+{
+    return find_in(routes, sizeof routes / sizeof routes[0], path);
+}
+
+const srv_route *srv_webui_route_find(const char *path)
+{
+    return find_in(webui_routes, sizeof webui_routes / sizeof webui_routes[0], path);
 }
 
 json_t *srv_dispatch(srv_ctx *ctx, const srv_route *route, const char *body, size_t len)

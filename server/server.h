@@ -431,4 +431,35 @@ int srv_grpc_auth_ok(const srv_config *cfg, const char *authorization, const cha
 void srv_grpc_run(srv_ctx *ctx, const srv_grpc_method *m, const char *dbname,
                   const uint8_t *msg, size_t len, srv_grpc_reply *out);
 
+/* ---- the web page, /webui (webui.c, handlers_webui.c; the files are in server/webui) ----
+ * GET /webui serves index.html, GET /webui/NAME the other files, built into the binary
+ * (scripts/embed-files.py writes srv_webui_assets). The page's data calls are POSTs on the
+ * REST routes and on the /webui/api/... routes below, with the same token. */
+
+typedef struct srv_asset {
+    const char *name;          /* base name, e.g. "app.js" */
+    const unsigned char *data;
+    size_t len;
+} srv_asset;
+extern const srv_asset srv_webui_assets[];
+extern const size_t srv_webui_nassets;
+
+/* The file a GET names (target: the path without its query): "/webui", "/webui/" and
+ * "/webui/index.html" give index.html. NULL when target is under /webui but names no file;
+ * *is_webui says whether target is /webui or under it. */
+const srv_asset *srv_webui_find(const char *target, int *is_webui);
+/* Its Content-Type. */
+const char *srv_webui_type(const srv_asset *a);
+/* The header lines every /webui answer carries (Cache-Control, Content-Security-Policy,
+ * ...), each ending in CRLF. */
+extern const char srv_webui_headers[];
+/* The route for a path under /webui/api (NULL if none); dispatched as the REST routes. */
+const srv_route *srv_webui_route_find(const char *path);
+
+/* The server's configuration as JSON, option names as keys (config.c): the token, secrets in
+ * storage URIs (user:password@, key=, sas=, ... query values) are "[redacted]". */
+json_t *srv_config_json(const srv_config *cfg);
+json_t *srv_webui_config(srv_ctx *ctx, json_t *req);
+json_t *srv_webui_segments(srv_ctx *ctx, json_t *req);
+
 #endif

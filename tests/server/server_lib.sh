@@ -1,22 +1,27 @@
 # Shared by run_node.sh and run_grpc.sh (sourced): the Node SDK, and vdb-servers started on
 # free 127.0.0.1 ports with temporary folders and stopped cleanly. Set `server` first.
 
-# Exits 77 (meson's "skipped") when node or npm is missing; installs the SDK from
-# tests/server/node/package-lock.json (npm ci) when it is absent.
-srv_need_node() {
+# srv_need_npm DIR PACKAGE: exits 77 (meson's "skipped") when node or npm is missing; installs
+# PACKAGE from tests/server/DIR/package-lock.json (npm ci) when it is absent.
+srv_need_npm() {
   local here
   here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
   if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-    echo "SKIP: node and npm are needed for the Node SDK tests (apt-get install nodejs npm)"
+    echo "SKIP: node and npm are needed for this test (apt-get install nodejs npm)"
     exit 77
   fi
-  if [ ! -d "$here/node/node_modules/@zilliz/milvus2-sdk-node" ]; then
-    echo "installing @zilliz/milvus2-sdk-node from tests/server/node/package-lock.json"
-    if ! npm ci --prefix "$here/node" --no-audit --no-fund >&2; then
-      echo "SKIP: npm ci failed (offline?): npm install --prefix tests/server/node"
+  if [ ! -d "$here/$1/node_modules/$2" ]; then
+    echo "installing $2 from tests/server/$1/package-lock.json"
+    if ! npm ci --prefix "$here/$1" --no-audit --no-fund >&2; then
+      echo "SKIP: npm ci failed (offline?): npm install --prefix tests/server/$1"
       exit 77
     fi
   fi
+}
+
+# The Node SDK (tests/server/node), as srv_need_npm.
+srv_need_node() {
+  srv_need_npm node @zilliz/milvus2-sdk-node
 }
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/vdb-server-test.XXXXXX")
