@@ -164,11 +164,12 @@ static void test_one_index_per_field_and_names_unique_and_well_formed(void **sta
         "already has a HNSW index");
     /* names are unique within the collection */
     ERR(vdb_create_index_named(db, "c", "tag", "v1", "STL_SORT", NULL), VDB_EEXIST,
-        "index name 'v1' is taken in 'c' (the index of field 'vec')");
+        "index name 'v1' is already used in 'c' (by the index of field 'vec')");
     OK(vdb_create_index_named(db, "c", "tag", "vec", "STL_SORT", NULL));
     /* ... which a default name obeys too: "vec" is the tag field's index now */
     OK(vdb_drop_index_by_name(db, "c", "v1"));
-    ERR(vdb_create_index(db, "c", "vec", "HNSW", NULL), VDB_EEXIST, "index name 'vec' is taken");
+    ERR(vdb_create_index(db, "c", "vec", "HNSW", NULL), VDB_EEXIST,
+        "index name 'vec' is already used");
     OK(vdb_create_index_named(db, "c", "vec", "_v", "FLAT", NULL));
     /* Milvus's name rules */
     char longname[300];

@@ -196,8 +196,8 @@ vdb_status vdb_create_index_named(vdb_db *db, const char *collection, const char
                             "first", field, x->type, strcmp(x->type, want.type) ? ""
                             : " with other parameters", x->name);
     } else if (!x->type && (other = index_named(c, name ? name : field)) >= 0) {
-        st = vdb_set_errmsg(VDB_EEXIST, "index name '%s' is taken in '%s' (the index of field "
-                            "'%s'): index names are unique within a collection",
+        st = vdb_set_errmsg(VDB_EEXIST, "index name '%s' is already used in '%s' (by the "
+                            "index of field '%s'): index names are unique within a collection",
                             name ? name : field, collection, c->schema->fields[other].def.name);
     } else if (!x->type) {
         char key[400], val[800];
