@@ -157,6 +157,9 @@ class BadRequests(Base):
         self.assertEqual([(x["indexName"], x["fieldName"], x["indexType"], x["metricType"])
                           for x in d], [("vec_idx", "vector", "HNSW", "COSINE")])
         self.assertEqual(d[0]["indexState"], "Finished")
+        d = self.srv.call("collections/describe", {"collectionName": "idxn"})
+        self.assertEqual(sorted((x["fieldName"], x["indexName"]) for x in d["indexes"]),
+                         [("id", "by_id"), ("vector", "vec_idx")])
         # the same again is a success; another index on the field, a taken or bad name are not
         self.srv.call("indexes/create", {"collectionName": "idxn", "indexParams": [
             {"fieldName": "vector", "indexName": "vec_idx", "indexType": "HNSW",
