@@ -1,5 +1,6 @@
 /* vdb-server — gRPC handlers for indexes: CreateIndex, DescribeIndex, DropIndex, GetIndexState,
- * GetIndexBuildProgress (an index is named after its field: libvdb keeps one per field). */
+ * GetIndexBuildProgress, by index_name (the field's name unless CreateIndex gave another; one
+ * index per field). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,11 +45,8 @@ static int create_index(srv_rpc *call, Milvus__Proto__Milvus__CreateIndexRequest
             continue;
         json_object_set_new(params, k, json_string(v ? v : ""));
     }
-    if (req->index_name && *req->index_name && strcmp(req->index_name, field))
-        srv_log(SRV_LOG_DEBUG, "index '%s' on '%s.%s' is named after its field", req->index_name,
-                req->collection_name, field);
-    rc = srv_op_create_index(call->ctx, req->collection_name, &c, field, type, metric, params,
-                             err);
+    rc = srv_op_create_index(call->ctx, req->collection_name, &c, field, req->index_name, type,
+                             metric, params, err);
     if (rc == 0)
         rc = srv_rpc_reply(call, &srv_pb_ok()->base, err);
 done:
@@ -59,47 +57,28 @@ done:
 HANDLER(srv_rpc_create_index, Milvus__Proto__Milvus__CreateIndexRequest,
         milvus__proto__milvus__create_index_request, create_index)
 
-/* The field an index request names: field_name, else index_name (the field's name). */
-static const char *named_field(const index_req *req)
-{
-    if (req->field_name && *req->field_name)
-        return req->field_name;
-    if (req->index_name && *req->index_name)
-        return req->index_name;
-    return NULL;
-}
-
 static int describe_index(srv_rpc *call, index_req *req, srv_status *err)
 {
-    srv_coll c;
-    if (srv_coll_load(call->ctx, req->collection_name, &c, err))
-        return -1;
-    const char *want = named_field(req);
-    Milvus__Proto__Milvus__IndexDescription **descs =
-        srv_arena_alloc(&call->arena, (c.nfields + 1) * sizeof *descs);
+    srv_index_info *info = NULL;
     size_t n = 0;
     int rc = -1;
+    if (srv_op_list_indexes(call->ctx, req->collection_name, req->index_name, req->field_name,
+                            &info, &n, err))
+        return -1;
+    Milvus__Proto__Milvus__IndexDescription **descs =
+        srv_arena_alloc(&call->arena, (n + 1) * sizeof *descs);
     if (!descs) {
         srv_fail(err, MV_MEMORY_LIMIT, "memory limit exceeded");
         goto done;
     }
-    for (size_t i = 0; i < c.nfields; i++) {
-        const char *field = c.fields[i].name;
-        if (want && strcmp(want, field))
-            continue;
-        srv_index_info info;
-        srv_status e;
-        if (srv_op_describe_index(call->ctx, req->collection_name, &c, field, &info, &e)) {
-            if (e.code == MV_INDEX_NOT_FOUND)
-                continue;
-            *err = e;
-            goto done;
-        }
+    for (size_t i = 0; i < n; i++) {
         Milvus__Proto__Milvus__IndexDescription *d = srv_arena_alloc(&call->arena, sizeof *d);
         pb_kv *kv = srv_arena_alloc(&call->arena, 2 * sizeof *kv);
         pb_kv **kvs = srv_arena_alloc(&call->arena, 2 * sizeof *kvs);
-        char *reason = srv_arena_strndup(&call->arena, info.reason, strlen(info.reason));
-        if (!d || !kv || !kvs || !reason) {
+        char *reason = srv_arena_strndup(&call->arena, info[i].reason, strlen(info[i].reason));
+        char *name = srv_arena_strndup(&call->arena, info[i].name, strlen(info[i].name));
+        char *field = srv_arena_strndup(&call->arena, info[i].field, strlen(info[i].field));
+        if (!d || !kv || !kvs || !reason || !name || !field) {
             srv_fail(err, MV_MEMORY_LIMIT, "memory limit exceeded");
             goto done;
         }
@@ -107,28 +86,27 @@ static int describe_index(srv_rpc *call, index_req *req, srv_status *err)
         milvus__proto__common__key_value_pair__init(&kv[0]);
         milvus__proto__common__key_value_pair__init(&kv[1]);
         kv[0].key = (char *)"index_type";
-        kv[0].value = (char *)info.type;
+        kv[0].value = (char *)info[i].type;
         kv[1].key = (char *)"metric_type";
-        kv[1].value = (char *)info.metric;
+        kv[1].value = (char *)info[i].metric;
         kvs[0] = &kv[0];
         kvs[1] = &kv[1];
-        d->index_name = (char *)field;
-        d->field_name = (char *)field;
+        d->index_name = name;
+        d->field_name = field;
         d->indexid = (int64_t)i + 1;
         d->params = kvs;
-        d->n_params = *info.metric ? 2 : 1;
-        d->indexed_rows = (int64_t)info.indexed_rows;
-        d->total_rows = (int64_t)info.total_rows;
-        d->pending_index_rows = (int64_t)(info.total_rows - info.indexed_rows);
-        d->state = (Milvus__Proto__Common__IndexState)info.state;
+        d->n_params = *info[i].metric ? 2 : 1;
+        d->indexed_rows = (int64_t)info[i].indexed_rows;
+        d->total_rows = (int64_t)info[i].total_rows;
+        d->pending_index_rows = (int64_t)(info[i].total_rows - info[i].indexed_rows);
+        d->state = (Milvus__Proto__Common__IndexState)info[i].state;
         d->index_state_fail_reason = reason;
-        descs[n++] = d;
+        descs[i] = d;
     }
     if (!n) {
-        srv_fail(err, MV_INDEX_NOT_FOUND, "index not found[collection=%s]%s%s",
-                 req->collection_name, want ? "[indexName=" : "", want ? want : "");
-        if (want)
-            strncat(err->msg, "]", sizeof err->msg - strlen(err->msg) - 1);
+        const char *f = req->field_name && *req->field_name ? req->field_name : NULL;
+        srv_fail(err, MV_INDEX_NOT_FOUND, "index not found[collection=%s]%s%s%s",
+                 req->collection_name, f ? "[fieldName=" : "", f ? f : "", f ? "]" : "");
         goto done;
     }
     Milvus__Proto__Milvus__DescribeIndexResponse r =
@@ -138,39 +116,32 @@ static int describe_index(srv_rpc *call, index_req *req, srv_status *err)
     r.n_index_descriptions = n;
     rc = srv_rpc_reply(call, &r.base, err);
 done:
-    srv_coll_free(&c);
+    free(info);
     return rc;
 }
 HANDLER(srv_rpc_describe_index, index_req, milvus__proto__milvus__index_request, describe_index)
 
-/* The one index a state/progress request is about (the only one when it names none). */
-static int one_index(srv_rpc *call, index_req *req, srv_coll *c, srv_index_info *info,
-                     srv_status *err)
+/* The one index a state/progress request is about (the first when it names none). */
+static int one_index(srv_rpc *call, index_req *req, srv_index_info *out, srv_status *err)
 {
-    if (srv_coll_load(call->ctx, req->collection_name, c, err))
+    srv_index_info *info;
+    size_t n;
+    if (srv_op_list_indexes(call->ctx, req->collection_name, req->index_name, req->field_name,
+                            &info, &n, err))
         return -1;
-    const char *want = named_field(req);
-    for (size_t i = 0; i < c->nfields; i++) {
-        if (want && strcmp(want, c->fields[i].name))
-            continue;
-        srv_status e;
-        if (srv_op_describe_index(call->ctx, req->collection_name, c, c->fields[i].name, info,
-                                  &e) == 0)
-            return 0;
-        if (e.code != MV_INDEX_NOT_FOUND) {
-            *err = e;
-            return -1;
-        }
-    }
-    return srv_fail(err, MV_INDEX_NOT_FOUND, "index not found[collection=%s]",
-                    req->collection_name);
+    if (n)
+        *out = info[0];
+    free(info);
+    if (!n)
+        return srv_fail(err, MV_INDEX_NOT_FOUND, "index not found[collection=%s]",
+                        req->collection_name);
+    return 0;
 }
 
 static int get_index_state(srv_rpc *call, index_req *req, srv_status *err)
 {
-    srv_coll c;
     srv_index_info info;
-    int rc = one_index(call, req, &c, &info, err);
+    int rc = one_index(call, req, &info, err);
     if (rc == 0) {
         Milvus__Proto__Milvus__GetIndexStateResponse r =
             MILVUS__PROTO__MILVUS__GET_INDEX_STATE_RESPONSE__INIT;
@@ -179,7 +150,6 @@ static int get_index_state(srv_rpc *call, index_req *req, srv_status *err)
         r.fail_reason = info.reason;
         rc = srv_rpc_reply(call, &r.base, err);
     }
-    srv_coll_free(&c);
     return rc;
 }
 HANDLER(srv_rpc_get_index_state, index_req, milvus__proto__milvus__index_request,
@@ -187,9 +157,8 @@ HANDLER(srv_rpc_get_index_state, index_req, milvus__proto__milvus__index_request
 
 static int get_index_build_progress(srv_rpc *call, index_req *req, srv_status *err)
 {
-    srv_coll c;
     srv_index_info info;
-    int rc = one_index(call, req, &c, &info, err);
+    int rc = one_index(call, req, &info, err);
     if (rc == 0) {
         Milvus__Proto__Milvus__GetIndexBuildProgressResponse r =
             MILVUS__PROTO__MILVUS__GET_INDEX_BUILD_PROGRESS_RESPONSE__INIT;
@@ -198,7 +167,6 @@ static int get_index_build_progress(srv_rpc *call, index_req *req, srv_status *e
         r.total_rows = (int64_t)info.total_rows;
         rc = srv_rpc_reply(call, &r.base, err);
     }
-    srv_coll_free(&c);
     return rc;
 }
 HANDLER(srv_rpc_get_index_build_progress, index_req, milvus__proto__milvus__index_request,
@@ -206,11 +174,12 @@ HANDLER(srv_rpc_get_index_build_progress, index_req, milvus__proto__milvus__inde
 
 static int drop_index(srv_rpc *call, index_req *req, srv_status *err)
 {
-    const char *field = named_field(req);
-    if (!req->collection_name || !*req->collection_name || !field)
+    const char *name = req->index_name && *req->index_name ? req->index_name : NULL;
+    const char *field = req->field_name && *req->field_name ? req->field_name : NULL;
+    if (!req->collection_name || !*req->collection_name || (!name && !field))
         return srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: collection name and "
-                        "field (or index) name should not be empty");
-    if (srv_op_drop_index(call->ctx, req->collection_name, field, err))
+                        "index (or field) name should not be empty");
+    if (srv_op_drop_index(call->ctx, req->collection_name, name, field, err))
         return -1;
     return srv_rpc_reply(call, &srv_pb_ok()->base, err);
 }

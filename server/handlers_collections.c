@@ -22,7 +22,7 @@ static json_t *create_indexes(srv_ctx *ctx, const char *name, json_t *req, int q
         if (srv_req_str(req, "vectorFieldName", 0, &v, &e) == 0 && v)
             vec = v;
         json_decref(e);
-        rc = srv_op_create_index(ctx, name, &c, vec, "AUTOINDEX", NULL, NULL, &st);
+        rc = srv_op_create_index(ctx, name, &c, vec, NULL, "AUTOINDEX", NULL, NULL, &st);
     } else if (idx && !json_is_array(idx)) {
         srv_coll_free(&c);
         return srv_err(MV_INCORRECT_FORMAT, "can only accept json format request, error: "
@@ -31,7 +31,7 @@ static json_t *create_indexes(srv_ctx *ctx, const char *name, json_t *req, int q
     size_t i;
     json_t *e;
     json_array_foreach(idx, i, e) {
-        const char *field, *type = NULL, *metric = NULL;
+        const char *field, *type = NULL, *metric = NULL, *iname = NULL;
         json_t *params;
         if (rc || (quick && !json_array_size(idx)))
             break;
@@ -43,9 +43,10 @@ static json_t *create_indexes(srv_ctx *ctx, const char *name, json_t *req, int q
         if (srv_req_str(e, "fieldName", 1, &field, &err) ||
             srv_req_str(e, "indexType", 0, &type, &err) ||
             srv_req_str(e, "metricType", 0, &metric, &err) ||
+            srv_req_str(e, "indexName", 0, &iname, &err) ||
             srv_req_obj(e, "params", "indexParams[].params", &params, &err))
             break;
-        rc = srv_op_create_index(ctx, name, &c, field, type, metric, params, &st);
+        rc = srv_op_create_index(ctx, name, &c, field, iname, type, metric, params, &st);
     }
     srv_coll_free(&c);
     if (err)

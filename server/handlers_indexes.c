@@ -1,19 +1,10 @@
-/* vdb-server — /v2/vectordb/indexes/...: create, describe, list, drop (an index is named after
- * its field: libvdb keeps one index per field). */
+/* vdb-server — /v2/vectordb/indexes/...: create, describe, list, drop, by index name (an
+ * index's name is its field's unless indexName gave another; one index per field). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "server.h"
-
-/* The field an indexName names: the field itself. */
-static const char *index_field(json_t *req, json_t **err)
-{
-    const char *name;
-    if (srv_req_str(req, "indexName", 1, &name, err))
-        return NULL;
-    return name;
-}
 
 static json_t *create_one(srv_ctx *ctx, const char *coll, const srv_coll *c, json_t *e)
 {
@@ -26,14 +17,11 @@ static json_t *create_one(srv_ctx *ctx, const char *coll, const srv_coll *c, jso
         srv_req_str(e, "metricType", 0, &metric, &err) ||
         srv_req_str(e, "indexName", 0, &iname, &err))
         return err;
-    if (iname && strcmp(iname, field))
-        srv_log(SRV_LOG_DEBUG, "index '%s' on '%s.%s' is named after its field", iname, coll,
-                field);
     json_t *params;
     if (srv_req_obj(e, "params", "indexParams[].params", &params, &err))
         return err;
     srv_status st;
-    if (srv_op_create_index(ctx, coll, c, field, type, metric, params, &st))
+    if (srv_op_create_index(ctx, coll, c, field, iname, type, metric, params, &st))
         return srv_status_json(&st);
     return NULL;
 }
@@ -61,65 +49,71 @@ json_t *srv_indexes_create(srv_ctx *ctx, json_t *req)
     return err ? err : srv_ok(NULL);
 }
 
+static json_t *describe_json(const srv_index_info *info)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "fieldName", json_string(info->field));
+    json_object_set_new(o, "indexName", json_string(info->name));
+    json_object_set_new(o, "indexType", json_string(info->type));
+    json_object_set_new(o, "metricType", json_string(info->metric));
+    json_object_set_new(o, "indexState",
+                        json_string(info->state == SRV_INDEX_FINISHED      ? "Finished"
+                                    : info->state == SRV_INDEX_IN_PROGRESS ? "InProgress"
+                                                                           : "Failed"));
+    json_object_set_new(o, "totalRows", json_integer((json_int_t)info->total_rows));
+    json_object_set_new(o, "indexedRows", json_integer((json_int_t)info->indexed_rows));
+    json_object_set_new(o, "pendingRows",
+                        json_integer((json_int_t)(info->total_rows - info->indexed_rows)));
+    json_object_set_new(o, "failReason", json_string(info->reason));
+    return o;
+}
+
 json_t *srv_indexes_describe(srv_ctx *ctx, json_t *req)
 {
-    const char *coll, *field;
+    const char *coll, *name;
     json_t *err = NULL;
-    if (srv_req_str(req, "collectionName", 1, &coll, &err) || !(field = index_field(req, &err)))
+    if (srv_req_str(req, "collectionName", 1, &coll, &err) ||
+        srv_req_str(req, "indexName", 1, &name, &err))
         return err;
-    srv_coll c;
-    if ((err = srv_coll_open(ctx, coll, &c)))
-        return err;
-    srv_index_info info;
+    srv_index_info *info;
+    size_t n;
     srv_status st;
-    int rc = srv_op_describe_index(ctx, coll, &c, field, &info, &st);
-    srv_coll_free(&c);
-    if (rc)
+    if (srv_op_list_indexes(ctx, coll, name, NULL, &info, &n, &st))
         return srv_status_json(&st);
-    json_t *o = json_object();
-    json_object_set_new(o, "fieldName", json_string(field));
-    json_object_set_new(o, "indexName", json_string(field));
-    json_object_set_new(o, "indexType", json_string(info.type));
-    json_object_set_new(o, "metricType", json_string(info.metric));
-    json_object_set_new(o, "indexState",
-                        json_string(info.state == SRV_INDEX_FINISHED      ? "Finished"
-                                    : info.state == SRV_INDEX_IN_PROGRESS ? "InProgress"
-                                                                          : "Failed"));
-    json_object_set_new(o, "totalRows", json_integer((json_int_t)info.total_rows));
-    json_object_set_new(o, "indexedRows", json_integer((json_int_t)info.indexed_rows));
-    json_object_set_new(o, "pendingRows",
-                        json_integer((json_int_t)(info.total_rows - info.indexed_rows)));
-    json_object_set_new(o, "failReason", json_string(info.reason));
     json_t *a = json_array();
-    json_array_append_new(a, o);
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, describe_json(&info[i]));
+    free(info);
     return srv_ok(a);
 }
 
+/* The names of the indexes (of fieldName's only, when given). */
 json_t *srv_indexes_list(srv_ctx *ctx, json_t *req)
 {
-    const char *coll;
+    const char *coll, *field = NULL;
     json_t *err = NULL;
-    if (srv_req_str(req, "collectionName", 1, &coll, &err))
+    if (srv_req_str(req, "collectionName", 1, &coll, &err) ||
+        srv_req_str(req, "fieldName", 0, &field, &err))
         return err;
-    srv_coll c;
-    if ((err = srv_coll_open(ctx, coll, &c)))
-        return err;
+    srv_index_info *info;
+    size_t n;
+    srv_status st;
+    if (srv_op_list_indexes(ctx, coll, NULL, field, &info, &n, &st))
+        return srv_status_json(&st);
     json_t *a = json_array();
-    for (size_t i = 0; i < c.nfields; i++) {
-        const char *type;
-        if (vdb_describe_index(ctx->db, coll, c.fields[i].name, &type) == VDB_OK)
-            json_array_append_new(a, json_string(c.fields[i].name));
-    }
-    srv_coll_free(&c);
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, json_string(info[i].name));
+    free(info);
     return srv_ok(a);
 }
 
 json_t *srv_indexes_drop(srv_ctx *ctx, json_t *req)
 {
-    const char *coll, *field;
+    const char *coll, *name;
     json_t *err = NULL;
-    if (srv_req_str(req, "collectionName", 1, &coll, &err) || !(field = index_field(req, &err)))
+    if (srv_req_str(req, "collectionName", 1, &coll, &err) ||
+        srv_req_str(req, "indexName", 1, &name, &err))
         return err;
     srv_status st;
-    return srv_op_drop_index(ctx, coll, field, &st) ? srv_status_json(&st) : srv_ok(NULL);
+    return srv_op_drop_index(ctx, coll, name, NULL, &st) ? srv_status_json(&st) : srv_ok(NULL);
 }

@@ -445,22 +445,26 @@ static int remetric(srv_ctx *ctx, const char *coll, const char *field, vdb_metri
         free(types);
         goto fail_vdb;
     }
-    if ((st = vdb_drop_collection(ctx->db, coll)) != VDB_OK ||
+    free(types);
+    vdb_indexes *keep = NULL; /* the indexes come back under their names */
+    if ((st = vdb_list_indexes(ctx->db, coll, &keep)) != VDB_OK ||
+        (st = vdb_drop_collection(ctx->db, coll)) != VDB_OK ||
         (st = vdb_create_collection(ctx->db, s)) != VDB_OK) {
         srv_fail_vdb(ctx, err, st, coll, 0);
         srv_log(SRV_LOG_ERROR, "re-creating empty collection '%s' for the metric of '%s' "
                 "failed: %s", coll, field, err->msg);
-        free(types);
+        vdb_indexes_free(keep);
         goto done;
     }
-    for (size_t i = 0; i < nf; i++) {
-        vdb_field_def d = {.struct_size = sizeof d};
-        vdb_schema_field(s, i, &d);
-        if (types[i] && (st = vdb_create_index(ctx->db, coll, d.name, types[i], NULL)) != VDB_OK)
-            srv_log(SRV_LOG_ERROR, "re-creating the %s index of '%s.%s' failed: %s", types[i],
-                    coll, d.name, vdb_errmsg(ctx->db));
+    for (size_t i = 0; i < vdb_indexes_count(keep); i++) {
+        vdb_index_info x = {.struct_size = sizeof x};
+        if (vdb_indexes_get(keep, i, &x) == VDB_OK &&
+            (st = vdb_create_index_named(ctx->db, coll, x.field, x.name, x.type, NULL)) !=
+                VDB_OK)
+            srv_log(SRV_LOG_ERROR, "re-creating the %s index '%s' of '%s.%s' failed: %s",
+                    x.type, x.name, coll, x.field, vdb_errmsg(ctx->db));
     }
-    free(types);
+    vdb_indexes_free(keep);
     srv_log(SRV_LOG_INFO, "collection '%s' (empty) re-created with metric %s on '%s'", coll,
             vdb_metric_name(m), field);
     rc = 0;
@@ -477,7 +481,8 @@ done:
 }
 
 int srv_op_create_index(srv_ctx *ctx, const char *coll, const srv_coll *c, const char *field,
-                        const char *type, const char *metric, json_t *params, srv_status *err)
+                        const char *iname, const char *type, const char *metric,
+                        json_t *params, srv_status *err)
 {
     int fi = srv_coll_find(c, field);
     if (fi < 0)
@@ -504,7 +509,7 @@ int srv_op_create_index(srv_ctx *ctx, const char *coll, const srv_coll *c, const
     if (srv_op_params_text(params, skip, &text, err))
         return -1;
     srv_write_lock(ctx); /* not while a re-create of the collection runs */
-    vdb_status st = vdb_create_index(ctx->db, coll, field, type, text);
+    vdb_status st = vdb_create_index_named(ctx->db, coll, field, iname, type, text);
     srv_write_unlock(ctx);
     free(text);
     if (st == VDB_EUNSUPPORTED)
@@ -515,37 +520,58 @@ int srv_op_create_index(srv_ctx *ctx, const char *coll, const srv_coll *c, const
     return 0;
 }
 
-int srv_op_describe_index(srv_ctx *ctx, const char *coll, const srv_coll *c, const char *field,
-                          srv_index_info *out, srv_status *err)
+int srv_op_list_indexes(srv_ctx *ctx, const char *coll, const char *iname, const char *field,
+                        srv_index_info **out, size_t *n, srv_status *err)
 {
-    memset(out, 0, sizeof *out);
-    vdb_status st = vdb_describe_index(ctx->db, coll, field, &out->type);
-    if (st == VDB_ENOTFOUND)
-        return srv_fail(err, MV_INDEX_NOT_FOUND, "index not found[indexName=%s]", field);
+    *out = NULL;
+    *n = 0;
+    vdb_indexes *l = NULL;
+    vdb_status st = iname && *iname ? vdb_describe_index_by_name(ctx->db, coll, iname, &l)
+                                    : vdb_list_indexes(ctx->db, coll, &l);
+    if (st == VDB_ENOTFOUND && iname && *iname) {
+        if (srv_op_require_collection(ctx, coll, err))
+            return -1;
+        return srv_fail(err, MV_INDEX_NOT_FOUND, "index not found[collection=%s][indexName=%s]",
+                        coll, iname);
+    }
     if (st != VDB_OK)
         return srv_fail_vdb(ctx, err, st, coll, MV_INDEX_NOT_FOUND);
-    /* vector indexes build in the background: the rows of sealed segments with the index
-     * built, and the state of the builds (a failure keeps its message) */
-    vdb_index_progress(ctx->db, coll, field, &out->indexed_rows, &out->total_rows);
-    vdb_status ws = vdb_wait_for_index(ctx->db, coll, field, 0);
-    out->state = ws == VDB_OK ? SRV_INDEX_FINISHED : ws == VDB_ETIMEDOUT ? SRV_INDEX_IN_PROGRESS
-                                                                         : SRV_INDEX_FAILED;
-    if (out->state == SRV_INDEX_FAILED)
-        snprintf(out->reason, sizeof out->reason, "%s", vdb_errmsg(ctx->db));
-    int fi = srv_coll_find(c, field);
-    out->metric = fi >= 0 && c->fields[fi].type == VDB_TYPE_FLOAT_VECTOR
-                      ? vdb_metric_name(c->fields[fi].metric)
-                      : "";
+    size_t count = vdb_indexes_count(l);
+    srv_index_info *a = calloc(count ? count : 1, sizeof *a);
+    if (!a) {
+        vdb_indexes_free(l);
+        return srv_fail(err, MV_MEMORY_LIMIT, "memory limit exceeded");
+    }
+    for (size_t i = 0; i < count; i++) {
+        vdb_index_info x = {.struct_size = sizeof x};
+        if (vdb_indexes_get(l, i, &x) != VDB_OK || (field && *field && strcmp(x.field, field)))
+            continue;
+        srv_index_info *o = &a[(*n)++];
+        snprintf(o->name, sizeof o->name, "%s", x.name);
+        snprintf(o->field, sizeof o->field, "%s", x.field);
+        o->type = x.type; /* static strings */
+        o->metric = x.metric;
+        o->indexed_rows = x.indexed_rows;
+        o->total_rows = x.total_rows;
+        o->state = (int)x.state;
+        snprintf(o->reason, sizeof o->reason, "%s", x.fail_reason);
+    }
+    vdb_indexes_free(l);
+    *out = a;
     return 0;
 }
 
-int srv_op_drop_index(srv_ctx *ctx, const char *coll, const char *field, srv_status *err)
+int srv_op_drop_index(srv_ctx *ctx, const char *coll, const char *iname, const char *field,
+                      srv_status *err)
 {
-    vdb_status st = vdb_drop_index(ctx->db, coll, field);
+    int by_name = iname && *iname;
+    vdb_status st = by_name ? vdb_drop_index_by_name(ctx->db, coll, iname)
+                            : vdb_drop_index(ctx->db, coll, field);
     if (st == VDB_ENOTFOUND) {
         if (srv_op_require_collection(ctx, coll, err))
             return -1;
-        return srv_fail(err, MV_INDEX_NOT_FOUND, "index not found[indexName=%s]", field);
+        return srv_fail(err, MV_INDEX_NOT_FOUND, "index not found[collection=%s][%s=%s]", coll,
+                        by_name ? "indexName" : "fieldName", by_name ? iname : field);
     }
     return st == VDB_OK ? 0 : srv_fail_vdb(ctx, err, st, coll, MV_INDEX_NOT_FOUND);
 }

@@ -331,16 +331,19 @@ json_t *srv_schema_describe(srv_ctx *ctx, const char *name, const vdb_schema *s)
         json_array_append_new(fields, f);
         if (d.is_primary)
             auto_id = d.auto_id;
-        const char *itype;
-        if (vdb_describe_index(ctx->db, name, d.name, &itype) == VDB_OK) {
+        srv_index_info *ix = NULL;
+        size_t nix = 0;
+        srv_status ie;
+        if (srv_op_list_indexes(ctx, name, NULL, d.name, &ix, &nix, &ie) == 0 && nix) {
             json_t *x = json_object();
             json_object_set_new(x, "fieldName", json_string(d.name));
-            json_object_set_new(x, "indexName", json_string(d.name));
+            json_object_set_new(x, "indexName", json_string(ix[0].name));
             json_object_set_new(x, "metricType", json_string(d.type == VDB_TYPE_FLOAT_VECTOR
                                                                  ? vdb_metric_name(d.metric)
                                                                  : ""));
             json_array_append_new(indexes, x);
         }
+        free(ix);
     }
     vdb_names *parts = NULL;
     size_t nparts = 1;

@@ -327,21 +327,27 @@ int srv_op_params_text(json_t *params, const char *const *skip, char **out, srv_
 /* Runs sr with k = limit + offset (sr->k is set here). */
 int srv_op_search(srv_ctx *ctx, const char *coll, vdb_search_req *sr, int64_t limit,
                   int64_t offset, vdb_result **res, srv_status *err);
-/* Creates the index of field: type (NULL: params' index_type, else AUTOINDEX), metric (NULL:
- * params' metric_type; must be the field's, but an empty collection takes it), params: the
- * other parameters ({"M": 16, ...}). */
+/* Creates the index of field, named iname (NULL or "": the field's name): type (NULL: params'
+ * index_type, else AUTOINDEX), metric (NULL: params' metric_type; must be the field's, but an
+ * empty collection takes it), params: the other parameters ({"M": 16, ...}). */
 int srv_op_create_index(srv_ctx *ctx, const char *coll, const srv_coll *c, const char *field,
-                        const char *type, const char *metric, json_t *params, srv_status *err);
+                        const char *iname, const char *type, const char *metric,
+                        json_t *params, srv_status *err);
 enum { SRV_INDEX_IN_PROGRESS = 2, SRV_INDEX_FINISHED = 3, SRV_INDEX_FAILED = 4 };
 typedef struct srv_index_info {
+    char name[256], field[256];
     const char *type, *metric;
     uint64_t indexed_rows, total_rows;
-    int state; /* SRV_INDEX_* (Milvus's IndexState numbers) */
+    int state; /* SRV_INDEX_* (Milvus's IndexState numbers, as vdb_index_state) */
     char reason[512];
 } srv_index_info;
-int srv_op_describe_index(srv_ctx *ctx, const char *coll, const srv_coll *c, const char *field,
-                          srv_index_info *out, srv_status *err);
-int srv_op_drop_index(srv_ctx *ctx, const char *coll, const char *field, srv_status *err);
+/* The indexes of coll (*out malloc'd, *n of them): the one called iname (NULL or "": all;
+ * index not found if none), of field only when field is not NULL or "". */
+int srv_op_list_indexes(srv_ctx *ctx, const char *coll, const char *iname, const char *field,
+                        srv_index_info **out, size_t *n, srv_status *err);
+/* Drops the index called iname, else (iname NULL or "") the index of field. */
+int srv_op_drop_index(srv_ctx *ctx, const char *coll, const char *iname, const char *field,
+                      srv_status *err);
 
 /* Compact JSON text of v (malloc'd; *len its length), reals in their shortest exact form.
  * NULL when out of memory. (json_out.c) */

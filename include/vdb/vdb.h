@@ -487,6 +487,10 @@ VDB_EXPORT vdb_status vdb_delete_where(vdb_db *db, const char *collection, const
 
 /* ---- indexes --------------------------------------------------------------------------------
  * One index per field, built for every sealed segment (growing segments are scanned).
+ * Each index has a name (as Milvus's): by default its field's, else the one given to
+ * vdb_create_index_named; names are unique within a collection, 1..255 letters, digits or
+ * '_', starting with a letter or '_'. The calls below that take a field find the index by
+ * its field; the _by_name ones by its name.
  * Scalar types: "STL_SORT" (numeric ranges), "INVERTED" (equality and `in`; numeric, bool,
  * varchar), "TRIE" (varchar, also `like "abc%"`), "AUTOINDEX" (picks by the field's type);
  * results are the same with or without them. They are built inside the calls that need them.
@@ -506,13 +510,62 @@ VDB_EXPORT vdb_status vdb_delete_where(vdb_db *db, const char *collection, const
 
 /* Records the index choice and queues the builds for the sealed segments there are (later
  * ones are built when they seal), then returns: vdb_wait_for_index waits for the builds.
- * The same type and params again is a no-op; others are VDB_EEXIST (drop first). */
+ * The same type and params again is a no-op; others are VDB_EEXIST (drop first). The index
+ * is named after the field (vdb_create_index_named with index_name NULL). */
 VDB_EXPORT vdb_status vdb_create_index(vdb_db *db, const char *collection, const char *field,
                                        const char *type, const char *params);
 /* Drops the index; builds of it still queued are discarded, one running is thrown away when
  * it ends (this call does not wait for it). */
 VDB_EXPORT vdb_status vdb_drop_index(vdb_db *db, const char *collection, const char *field);
-/* The index on field: *type gets its type name (a static string), VDB_ENOTFOUND if none. */
+/* vdb_create_index with a name (index_name NULL or "": the field's name). The same type and
+ * params again on the field is a no-op when index_name is NULL, "" or the index's name; with
+ * another name it is VDB_EEXIST (at most one index per field, as Milvus: drop it first), as
+ * is a name another field's index has. A malformed name is VDB_EINVAL. The name is kept in
+ * the index's meta record (one write) with its type and params. */
+VDB_EXPORT vdb_status vdb_create_index_named(vdb_db *db, const char *collection,
+                                             const char *field, const char *index_name,
+                                             const char *type, const char *params);
+/* vdb_drop_index of the index called index_name: VDB_ENOTFOUND if the collection has none. */
+VDB_EXPORT vdb_status vdb_drop_index_by_name(vdb_db *db, const char *collection,
+                                             const char *index_name);
+
+/* The build state of an index (the numbers of Milvus's IndexState). */
+typedef enum vdb_index_state {
+    VDB_INDEX_IN_PROGRESS = 2, /* sealed segments still wait for their build */
+    VDB_INDEX_FINISHED = 3,    /* every sealed segment has it (or there is nothing to build) */
+    VDB_INDEX_FAILED = 4       /* a build failed: fail_status, fail_reason (segment stays exact) */
+} vdb_index_state;
+
+/* One index of a list (vdb_indexes_get): set struct_size first; the library writes no more
+ * than that. The strings belong to the list (valid until vdb_indexes_free). */
+typedef struct vdb_index_info {
+    uint32_t struct_size;      /* sizeof(vdb_index_info) */
+    const char *name;          /* the index's name */
+    const char *field;         /* the field it indexes */
+    const char *type;          /* "HNSW", "FLAT", "STL_SORT", ... (AUTOINDEX resolved) */
+    const char *metric;        /* vector fields: the field's ("L2", "IP", "COSINE"); else "" */
+    const char *params;        /* every build parameter, defaults filled ("M=16,efConstruction=200";
+                                  "" when the type takes none) */
+    vdb_index_state state;
+    uint64_t indexed_rows;     /* as vdb_index_progress */
+    uint64_t total_rows;
+    vdb_status fail_status;    /* VDB_OK unless state is VDB_INDEX_FAILED */
+    const char *fail_reason;   /* the failed build's message; "" if none failed */
+} vdb_index_info;
+
+/* A list of indexes (opaque), freed with vdb_indexes_free. */
+typedef struct vdb_indexes vdb_indexes;
+/* Every index of the collection, in the order of their fields. */
+VDB_EXPORT vdb_status vdb_list_indexes(vdb_db *db, const char *collection, vdb_indexes **out);
+/* A list of the one index called index_name: VDB_ENOTFOUND if the collection has none. */
+VDB_EXPORT vdb_status vdb_describe_index_by_name(vdb_db *db, const char *collection,
+                                                 const char *index_name, vdb_indexes **out);
+VDB_EXPORT size_t vdb_indexes_count(const vdb_indexes *list);
+/* Index i of the list into *out (VDB_EINVAL if i is past the end or struct_size unset). */
+VDB_EXPORT vdb_status vdb_indexes_get(const vdb_indexes *list, size_t i, vdb_index_info *out);
+VDB_EXPORT void vdb_indexes_free(vdb_indexes *list);
+/* The index on field: *type gets its type name (a static string), VDB_ENOTFOUND if none
+ * (vdb_describe_index_by_name gives its name, params, metric and state). */
 VDB_EXPORT vdb_status vdb_describe_index(vdb_db *db, const char *collection, const char *field,
                                          const char **type);
 /* Waits until every sealed segment of the collection has the field's index: VDB_OK then, or

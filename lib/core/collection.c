@@ -77,8 +77,10 @@ void vdb_collection_free(vdb_collection *c)
     vdb_free(c->parts);
     vdb_free(c->shards);
     vdb_free(c->expr_fields);
-    for (size_t i = 0; c->index && c->schema && i < c->schema->nfields; i++)
+    for (size_t i = 0; c->index && c->schema && i < c->schema->nfields; i++) {
         vdb_free(c->index[i].fail_msg);
+        vdb_free(c->index[i].name);
+    }
     vdb_free(c->index);
     vdb_free(c->types);
     vdb_free(c->dims);

@@ -56,6 +56,8 @@ typedef struct vdb_field_index {
     uint64_t gen;
     vdb_status fail;              /* the first failed build of this index: its status */
     char *fail_msg;               /* ... and its message (NULL: none failed) */
+    char *name;                   /* the index's name (set with type; changed under write_mu
+                                     and c->lock written) */
 } vdb_field_index;
 
 typedef struct vdb_collection {

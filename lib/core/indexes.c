@@ -1,6 +1,7 @@
-/* Index DDL: create, drop and describe the index of a field, and the checks of index types
- * and parameters. The choice is kept in the meta store ("idx/<collection>/<field>": the type,
- * and its parameters on a second line); the indexes themselves are built for each sealed
+/* Index DDL: create, drop, describe and list the indexes of fields (by field or by index
+ * name), and the checks of index types and parameters. The choice is kept in the meta store
+ * ("idx/<collection>/<field>": the type, its parameters on a second line, the index's name on
+ * a third unless it is the field's); the indexes themselves are built for each sealed
  * segment (segment_index.c) when it is sealed, loaded, or when the index is created. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,14 +101,21 @@ vdb_status vdb_index_choose(const vdb_field_def *f, const char *type, const char
                                             : choose_scalar(f, type, params, out);
 }
 
-/* The meta value: the type, then its parameters on a second line. */
-static int encode_value(char *buf, size_t n, const vdb_field_index *x)
+/* The meta value: the type, then its parameters on a second line, then the index's name on
+ * a third when it is not the field's (records written before index names had no name). */
+static int encode_value(char *buf, size_t n, const vdb_field_index *x, const char *field)
 {
-    if (!x->spec.kind || !x->spec.kind->n_build_params)
+    bool named = x->name && strcmp(x->name, field);
+    if ((!x->spec.kind || !x->spec.kind->n_build_params) && !named)
         return snprintf(buf, n, "%s", x->type);
     int k = snprintf(buf, n, "%s\n", x->type);
     size_t at = k > 0 ? (size_t)k : 0;
-    return k + vdb_vindex_spec_format(&x->spec, buf + VDB_MIN(at, n), at < n ? n - at : 0);
+    if (x->spec.kind && x->spec.kind->n_build_params)
+        k += vdb_vindex_spec_format(&x->spec, buf + VDB_MIN(at, n), at < n ? n - at : 0);
+    at = k > 0 ? (size_t)k : 0;
+    if (named)
+        k += snprintf(buf + VDB_MIN(at, n), at < n ? n - at : 0, "\n%s", x->name);
+    return k;
 }
 
 static bool same_index(const vdb_field_index *a, const vdb_field_index *b)
@@ -139,14 +147,34 @@ static vdb_status lookup_field(vdb_db *db, const char *collection, const char *f
     return st == VDB_OK ? find_field(*c, field, f) : st;
 }
 
-vdb_status vdb_create_index(vdb_db *db, const char *collection, const char *field,
-                            const char *type, const char *params)
+/* The field whose index is called name, -1 if none (write_mu or c->lock held). */
+static int index_named(const vdb_collection *c, const char *name)
+{
+    for (size_t i = 0; i < c->schema->nfields; i++)
+        if (c->index[i].type && c->index[i].name && !strcmp(c->index[i].name, name))
+            return (int)i;
+    return -1;
+}
+
+static vdb_status check_index_name(const char *name)
+{
+    if (!vdb_name_valid(name))
+        return vdb_set_errmsg(VDB_EINVAL, "index name '%s' is invalid: use 1..255 letters, "
+                              "digits or '_', starting with a letter or '_'", name);
+    return VDB_OK;
+}
+
+vdb_status vdb_create_index_named(vdb_db *db, const char *collection, const char *field,
+                                  const char *index_name, const char *type, const char *params)
 {
     vdb_err_clear();
     VDB_CHECK_ARG(db && collection && field, "vdb_create_index: db, collection or field is "
                   "NULL");
     if (!type || !*type)
         type = "AUTOINDEX";
+    const char *name = index_name && *index_name ? index_name : NULL;
+    if (name && check_index_name(name) != VDB_OK)
+        return VDB_EINVAL;
     vdb_lock_rd(&db->catalog.lock, VDB_RANK_CATALOG);
     vdb_collection *c;
     int f;
@@ -158,20 +186,37 @@ vdb_status vdb_create_index(vdb_db *db, const char *collection, const char *fiel
         goto out;
     vdb_lock_mu(&c->write_mu, VDB_RANK_WRITE); /* no seal or compaction while the index is added */
     vdb_field_index *x = &c->index[f];
-    if (x->type && !same_index(x, &want)) {
-        st = vdb_set_errmsg(VDB_EEXIST, "field '%s' already has a %s index%s: drop it first",
-                            field, x->type, strcmp(x->type, want.type) ? ""
-                            : " with other parameters");
+    int other = -1;
+    if (x->type && name && strcmp(name, x->name)) {
+        st = vdb_set_errmsg(VDB_EEXIST, "at most one distinct index is allowed per field: "
+                            "field '%s' already has index '%s' (%s): drop it first", field,
+                            x->name, x->type);
+    } else if (x->type && !same_index(x, &want)) {
+        st = vdb_set_errmsg(VDB_EEXIST, "field '%s' already has a %s index%s ('%s'): drop it "
+                            "first", field, x->type, strcmp(x->type, want.type) ? ""
+                            : " with other parameters", x->name);
+    } else if (!x->type && (other = index_named(c, name ? name : field)) >= 0) {
+        st = vdb_set_errmsg(VDB_EEXIST, "index name '%s' is already used in '%s' (by the "
+                            "index of field '%s'): index names are unique within a collection",
+                            name ? name : field, collection, c->schema->fields[other].def.name);
     } else if (!x->type) {
-        char key[400], val[512];
+        char key[400], val[800];
+        want.name = vdb_strdup(name ? name : field);
+        if (!want.name) {
+            st = vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+            goto unlock;
+        }
         idx_key(key, sizeof key, c, field);
-        int n = encode_value(val, sizeof val, &want);
+        int n = encode_value(val, sizeof val, &want, field);
         st = db->meta.be->put(db->meta.h, key, val, (size_t)n);
+        if (st != VDB_OK)
+            vdb_free(want.name);
         if (st == VDB_OK) {
             vdb_lock_wr(&c->lock, VDB_RANK_COLL);
             x->type = want.type;
             x->spec = want.spec;
             x->skind = want.skind;
+            x->name = want.name;
             x->gen++;
             vdb_unlock_rw(&c->lock, VDB_RANK_COLL);
             /* scalar indexes are built here; vector ones are queued, and searches scan a
@@ -183,9 +228,51 @@ vdb_status vdb_create_index(vdb_db *db, const char *collection, const char *fiel
             vdb_events_notify(db);
         }
     }
+unlock:
     vdb_unlock_mu(&c->write_mu, VDB_RANK_WRITE);
 out:
     vdb_unlock_rw(&db->catalog.lock, VDB_RANK_CATALOG);
+    return st;
+}
+
+vdb_status vdb_create_index(vdb_db *db, const char *collection, const char *field,
+                            const char *type, const char *params)
+{
+    return vdb_create_index_named(db, collection, field, NULL, type, params);
+}
+
+/* Drops the index of field f of c, or (name not NULL) the one called name (catalog lock
+ * read; the name is found under write_mu, so no create or drop comes between). */
+static vdb_status drop_at(vdb_db *db, vdb_collection *c, int f, const char *name)
+{
+    vdb_lock_mu(&c->write_mu, VDB_RANK_WRITE);
+    vdb_status st = VDB_OK;
+    if (name && (f = index_named(c, name)) < 0) {
+        st = vdb_set_errmsg(VDB_ENOTFOUND, "index '%s' not found in '%s'", name, c->name);
+    } else if (!c->index[f].type) {
+        st = vdb_set_errmsg(VDB_ENOTFOUND, "field '%s' of '%s' has no index",
+                            c->schema->fields[f].def.name, c->name);
+    } else {
+        const char *field = c->schema->fields[f].def.name;
+        vdb_field_index *x = &c->index[f];
+        char key[400];
+        idx_key(key, sizeof key, c, field);
+        st = db->meta.be->del(db->meta.h, key);
+        if (st == VDB_OK) {
+            /* builds of it still queued see the new generation and do nothing */
+            vdb_lock_wr(&c->lock, VDB_RANK_COLL);
+            uint64_t gen = x->gen + 1;
+            vdb_free(x->fail_msg);
+            vdb_free(x->name);
+            *x = (vdb_field_index){.gen = gen};
+            c->index_failures = 0;
+            for (size_t i = 0; i < c->nsealed; i++)
+                vdb_segment_set_attachment(c->sealed[i], (size_t)f, NULL, NULL);
+            vdb_unlock_rw(&c->lock, VDB_RANK_COLL);
+            vdb_events_notify(db);
+        }
+    }
+    vdb_unlock_mu(&c->write_mu, VDB_RANK_WRITE);
     return st;
 }
 
@@ -197,31 +284,22 @@ vdb_status vdb_drop_index(vdb_db *db, const char *collection, const char *field)
     vdb_collection *c;
     int f;
     vdb_status st = lookup_field(db, collection, field, &c, &f);
-    if (st != VDB_OK)
-        goto out;
-    vdb_lock_mu(&c->write_mu, VDB_RANK_WRITE);
-    vdb_field_index *x = &c->index[f];
-    if (!x->type) {
-        st = vdb_set_errmsg(VDB_ENOTFOUND, "field '%s' of '%s' has no index", field, collection);
-    } else {
-        char key[400];
-        idx_key(key, sizeof key, c, field);
-        st = db->meta.be->del(db->meta.h, key);
-        if (st == VDB_OK) {
-            /* builds of it still queued see the new generation and do nothing */
-            vdb_lock_wr(&c->lock, VDB_RANK_COLL);
-            uint64_t gen = x->gen + 1;
-            vdb_free(x->fail_msg);
-            *x = (vdb_field_index){.gen = gen};
-            c->index_failures = 0;
-            for (size_t i = 0; i < c->nsealed; i++)
-                vdb_segment_set_attachment(c->sealed[i], (size_t)f, NULL, NULL);
-            vdb_unlock_rw(&c->lock, VDB_RANK_COLL);
-            vdb_events_notify(db);
-        }
-    }
-    vdb_unlock_mu(&c->write_mu, VDB_RANK_WRITE);
-out:
+    if (st == VDB_OK)
+        st = drop_at(db, c, f, NULL);
+    vdb_unlock_rw(&db->catalog.lock, VDB_RANK_CATALOG);
+    return st;
+}
+
+vdb_status vdb_drop_index_by_name(vdb_db *db, const char *collection, const char *index_name)
+{
+    vdb_err_clear();
+    VDB_CHECK_ARG(db && collection && index_name, "vdb_drop_index_by_name: db, collection or "
+                  "index_name is NULL");
+    vdb_lock_rd(&db->catalog.lock, VDB_RANK_CATALOG);
+    vdb_collection *c;
+    vdb_status st = vdb_catalog_lookup(&db->catalog, collection, &c);
+    if (st == VDB_OK)
+        st = drop_at(db, c, -1, index_name);
     vdb_unlock_rw(&db->catalog.lock, VDB_RANK_CATALOG);
     return st;
 }
@@ -341,6 +419,120 @@ vdb_status vdb_index_progress(vdb_db *db, const char *collection, const char *fi
     return st;
 }
 
+/* ---- lists of indexes: names, params, state ---- */
+
+struct vdb_indexes {
+    size_t n;
+    vdb_index_info *items; /* the strings but type and metric are the list's own */
+};
+
+void vdb_indexes_free(vdb_indexes *list)
+{
+    if (!list)
+        return;
+    for (size_t i = 0; i < list->n; i++) {
+        vdb_free((char *)list->items[i].name);
+        vdb_free((char *)list->items[i].field);
+        vdb_free((char *)list->items[i].params);
+        vdb_free((char *)list->items[i].fail_reason);
+    }
+    vdb_free(list->items);
+    vdb_free(list);
+}
+
+size_t vdb_indexes_count(const vdb_indexes *list)
+{
+    return list ? list->n : 0;
+}
+
+vdb_status vdb_indexes_get(const vdb_indexes *list, size_t i, vdb_index_info *out)
+{
+    vdb_err_clear();
+    VDB_CHECK_ARG(list && out, "vdb_indexes_get: list or out is NULL");
+    if (i >= list->n)
+        return vdb_set_errmsg(VDB_EINVAL, "vdb_indexes_get: index %zu of a list of %zu", i,
+                              list->n);
+    return vdb_struct_out(out, sizeof(uint32_t) + 1, &list->items[i], sizeof list->items[i],
+                          "vdb_index_info");
+}
+
+/* The info of the index of field f (c->lock held): VDB_ENOMEM leaves *out to be freed. */
+static vdb_status index_info(const vdb_collection *c, int f, vdb_index_info *out)
+{
+    const vdb_field_index *x = &c->index[f];
+    const vdb_field_def *d = &c->schema->fields[f].def;
+    char params[512] = "";
+    size_t pending;
+    if (x->spec.kind && x->spec.kind->n_build_params)
+        vdb_vindex_spec_format(&x->spec, params, sizeof params);
+    build_state(c, f, &pending, &out->indexed_rows, &out->total_rows);
+    out->struct_size = sizeof *out;
+    out->type = x->type;
+    out->metric = d->type == VDB_TYPE_FLOAT_VECTOR ? vdb_metric_name(d->metric) : "";
+    out->state = x->fail_msg ? VDB_INDEX_FAILED : pending ? VDB_INDEX_IN_PROGRESS
+                                                          : VDB_INDEX_FINISHED;
+    out->fail_status = x->fail_msg ? x->fail : VDB_OK;
+    out->name = vdb_strdup(x->name ? x->name : d->name);
+    out->field = vdb_strdup(d->name);
+    out->params = vdb_strdup(params);
+    out->fail_reason = vdb_strdup(x->fail_msg ? x->fail_msg : "");
+    if (!out->name || !out->field || !out->params || !out->fail_reason)
+        return vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+    return VDB_OK;
+}
+
+/* The indexes of a collection: all of them (name NULL), else the one called name. */
+static vdb_status list_indexes(vdb_db *db, const char *collection, const char *name,
+                               vdb_indexes **out)
+{
+    *out = NULL;
+    vdb_indexes *l = vdb_calloc(1, sizeof *l);
+    if (!l)
+        return vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+    vdb_lock_rd(&db->catalog.lock, VDB_RANK_CATALOG);
+    vdb_collection *c;
+    vdb_status st = vdb_catalog_lookup(&db->catalog, collection, &c);
+    if (st == VDB_OK) {
+        vdb_lock_rd(&c->lock, VDB_RANK_COLL);
+        size_t nf = c->schema->nfields;
+        l->items = vdb_calloc(nf ? nf : 1, sizeof *l->items);
+        if (!l->items)
+            st = vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+        for (size_t i = 0; i < nf && st == VDB_OK; i++) {
+            const vdb_field_index *x = &c->index[i];
+            if (!x->type || (name && (!x->name || strcmp(x->name, name))))
+                continue;
+            st = index_info(c, (int)i, &l->items[l->n++]);
+        }
+        vdb_unlock_rw(&c->lock, VDB_RANK_COLL);
+        if (st == VDB_OK && name && !l->n)
+            st = vdb_set_errmsg(VDB_ENOTFOUND, "index '%s' not found in '%s'", name,
+                                collection);
+    }
+    vdb_unlock_rw(&db->catalog.lock, VDB_RANK_CATALOG);
+    if (st != VDB_OK)
+        vdb_indexes_free(l);
+    else
+        *out = l;
+    return st;
+}
+
+vdb_status vdb_list_indexes(vdb_db *db, const char *collection, vdb_indexes **out)
+{
+    vdb_err_clear();
+    VDB_CHECK_ARG(db && collection && out, "vdb_list_indexes: db, collection or out is NULL");
+    return list_indexes(db, collection, NULL, out);
+}
+
+vdb_status vdb_describe_index_by_name(vdb_db *db, const char *collection,
+                                      const char *index_name, vdb_indexes **out)
+{
+    vdb_err_clear();
+    VDB_CHECK_ARG(db && collection && index_name && out, "vdb_describe_index_by_name: db, "
+                  "collection, index_name or out is NULL");
+    return list_indexes(db, collection, index_name, out);
+}
+
 vdb_status vdb_set_index_progress(vdb_db *db, vdb_index_progress_fn fn, void *arg)
 {
     vdb_err_clear();
@@ -371,16 +563,31 @@ static int load_one(void *arg, const char *key, const void *val, size_t len)
     }
     memcpy(text, val, len);
     text[len] = 0;
-    char *params = strchr(text, '\n');
+    char *params = strchr(text, '\n'), *name = NULL;
     if (params)
         *params++ = 0;
+    if (params && (name = strchr(params, '\n')))
+        *name++ = 0;
+    if (name && !vdb_name_valid(name)) {
+        l->st = vdb_set_errmsg(VDB_ECORRUPT, "meta key %s: index name '%s' is invalid", key,
+                               name);
+        return 1;
+    }
     vdb_field_index x;
-    l->st = vdb_index_choose(&l->c->schema->fields[f].def, text, params, &x);
+    l->st = vdb_index_choose(&l->c->schema->fields[f].def, text, params && *params ? params
+                                                                                    : NULL, &x);
     if (l->st != VDB_OK) {
         l->st = vdb_set_errmsg(VDB_ECORRUPT, "meta key %s: %s", key, vdb_err_get());
         return 1;
     }
+    /* records from before index names have none: the field's */
+    x.name = vdb_strdup(name ? name : field + 1);
+    if (!x.name) {
+        l->st = vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+        return 1;
+    }
     x.gen = l->c->index[f].gen;
+    vdb_free(l->c->index[f].name);
     l->c->index[f] = x;
     return 0;
 }
@@ -391,5 +598,14 @@ vdb_status vdb_load_indexes(vdb_db *db, vdb_collection *c)
     snprintf(prefix, sizeof prefix, "idx/%016llx/", (unsigned long long)c->id);
     idx_loader l = {c, VDB_OK};
     vdb_status st = db->meta.be->scan(db->meta.h, prefix, load_one, &l);
-    return st == VDB_OK ? l.st : st;
+    if (st == VDB_OK)
+        st = l.st;
+    for (size_t i = 0; st == VDB_OK && i < c->schema->nfields; i++) {
+        int j = c->index[i].name ? index_named(c, c->index[i].name) : (int)i;
+        if (j != (int)i)
+            st = vdb_set_errmsg(VDB_ECORRUPT, "meta: two indexes of '%s' are called '%s' "
+                                "(fields '%s' and '%s')", c->name, c->index[i].name,
+                                c->schema->fields[j].def.name, c->schema->fields[i].def.name);
+    }
+    return st;
 }

@@ -1,5 +1,5 @@
 /* Index choices of fields (indexes.c): the checks of index types and parameters, and their
- * records in the meta store ("idx/<collection>/<field>"). */
+ * records in the meta store ("idx/<collection>/<field>", with the index's name). */
 #ifndef VDB_CORE_INDEXES_H
 #define VDB_CORE_INDEXES_H
 

@@ -337,8 +337,8 @@ class EmbeddedTransport:
                 L.vdb_schema_free(s)
             try:
                 for idx in indexes:
-                    self._create_index(name, idx["field_name"], idx["index_type"],
-                                       idx["metric_type"], idx["params"])
+                    self._create_index(name, idx["field_name"], idx.get("index_name"),
+                                       idx["index_type"], idx["metric_type"], idx["params"])
             except BaseException:
                 L.vdb_drop_collection(self._db, self._q(name))
                 raise
@@ -695,21 +695,49 @@ class EmbeddedTransport:
 
     # ---- indexes ----------------------------------------------------------------------------
 
-    def _create_index(self, coll, field, index_type, metric, params):
+    def _create_index(self, coll, field, index_name, index_type, metric, params):
         p = dict(params or {})
         if metric is not None:
             p["metric_type"] = metric.name  # the library checks it is the field's
-        self._check(self._lib.vdb_create_index(self._db, self._q(coll), _b(field),
-                                               _b(index_type or "AUTOINDEX"),
-                                               _b(_params_text(p))))
+        self._check(self._lib.vdb_create_index_named(self._db, self._q(coll), _b(field),
+                                                     _b(index_name or None),
+                                                     _b(index_type or "AUTOINDEX"),
+                                                     _b(_params_text(p))))
 
-    def create_index(self, coll, info, field, index_type, metric, params):
+    def create_index(self, coll, info, field, index_name, index_type, metric, params):
         f = info.field(field)
         if f.dtype == DataType.FLOAT_VECTOR and metric is not None and \
                 metric != (f.metric_type or MetricType.L2):
             self._remetric(coll, field, metric)
         with self._ddl.shared():
-            self._create_index(coll, field, index_type, metric, params)
+            self._create_index(coll, field, index_name, index_type, metric, params)
+
+    def _indexes(self, coll, index_name=None):
+        """Descriptions of the indexes (the one called index_name only, when given)."""
+        L = self._lib
+        lst = _lib.indexes_p()
+        if index_name is None:
+            st = L.vdb_list_indexes(self._db, self._q(coll), byref(lst))
+        else:
+            st = L.vdb_describe_index_by_name(self._db, self._q(coll), _b(index_name), byref(lst))
+        self._check(st)
+        out = []
+        try:
+            for i in range(L.vdb_indexes_count(lst)):
+                x = _lib.vdb_index_info()
+                self._check(L.vdb_indexes_get(lst, i, byref(x)))
+                d = {"field_name": x.field.decode("utf-8"), "index_name": x.name.decode("utf-8"),
+                     "index_type": x.type.decode("utf-8")}
+                if x.metric:
+                    d["metric_type"] = x.metric.decode("utf-8")
+                d.update(indexed_rows=x.indexed_rows, total_rows=x.total_rows,
+                         state={2: "InProgress", 3: "Finished"}.get(x.state, "Failed"))
+                if d["state"] == "Failed":
+                    d["fail_reason"] = x.fail_reason.decode("utf-8")
+                out.append(d)
+        finally:
+            L.vdb_indexes_free(lst)
+        return out
 
     def _index_type(self, coll, field):
         t = c_char_p()
@@ -731,6 +759,7 @@ class EmbeddedTransport:
             f = info.field(field)
             st = self.stats(coll)
             types = {g.name: self._index_type(coll, g.name) for g in info.fields}
+            names = {d["field_name"]: d["index_name"] for d in self._indexes(coll)}
             busy = any(st[k] for k in ("row_count", "growing_rows", "sealed_rows",
                                        "deleted_rows", "sealed_segments"))
             busy = busy or self.list_partitions(coll) != ["_default"] or \
@@ -754,32 +783,23 @@ class EmbeddedTransport:
                 self._lib.vdb_schema_free(s)
             for name, t in types.items():
                 if t is not None:
-                    self._create_index(coll, name, t, None, None)
+                    self._create_index(coll, name, names.get(name), t, None, None)
 
-    def describe_index(self, coll, field):
-        t = self._index_type(coll, field)
-        if t is None:
-            raise NotFoundError(Status.ENOTFOUND, "field '%s' of '%s' has no index"
-                                % (field, coll))
-        done, total = self._index_rows(coll, field)
-        out = {"index_type": t, "indexed_rows": done, "total_rows": total}
-        st = self._lib.vdb_wait_for_index(self._db, self._q(coll), _b(field), 0)
-        if st == Status.OK:
-            out["state"] = "Finished"
-        elif st == Status.ETIMEDOUT:
-            out["state"] = "InProgress"
-        else:
-            out["state"] = "Failed"
-            out["fail_reason"] = str(self._error(st))
-        return out
+    def describe_index(self, coll, index_name):
+        """The index called index_name: field_name, index_name, index_type, metric_type (vector
+        fields), indexed_rows, total_rows, state (and fail_reason when Failed)."""
+        return self._indexes(coll, index_name)[0]
 
-    def drop_index(self, coll, field):
+    def drop_index(self, coll, index_name):
+        field = self.describe_index(coll, index_name)["field_name"]
         with self._ddl.shared():
-            self._check(self._lib.vdb_drop_index(self._db, self._q(coll), _b(field)))
+            self._check(self._lib.vdb_drop_index_by_name(self._db, self._q(coll),
+                                                         _b(index_name)))
         self._builds.forget(coll, field)
 
     def list_indexes(self, coll, info):
-        return [f.name for f in info.fields if self._index_type(coll, f.name) is not None]
+        """[(index_name, field_name)] in field order."""
+        return [(d["index_name"], d["field_name"]) for d in self._indexes(coll)]
 
     def _index_rows(self, coll, field):
         done, total = c_uint64(), c_uint64()

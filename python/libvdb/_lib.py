@@ -187,8 +187,25 @@ class vdb_stats(_Sized):
     ]
 
 
+class vdb_index_info(_Sized):
+    _fields_ = [
+        ("struct_size", c_uint32),
+        ("name", c_char_p),
+        ("field", c_char_p),
+        ("type", c_char_p),
+        ("metric", c_char_p),
+        ("params", c_char_p),
+        ("state", c_enum),
+        ("indexed_rows", c_uint64),
+        ("total_rows", c_uint64),
+        ("fail_status", c_int),
+        ("fail_reason", c_char_p),
+    ]
+
+
 # opaque handles
 db_p = c_void_p
+indexes_p = c_void_p
 schema_p = c_void_p
 batch_p = c_void_p
 result_p = c_void_p
@@ -285,6 +302,13 @@ PROTOTYPES = {
     "vdb_wait_for_index": (st, [db_p, c_char_p, c_char_p, c_uint64]),
     "vdb_index_progress": (st, [db_p, c_char_p, c_char_p, POINTER(c_uint64), POINTER(c_uint64)]),
     "vdb_set_index_progress": (st, [db_p, c_void_p, c_void_p]),
+    "vdb_create_index_named": (st, [db_p, c_char_p, c_char_p, c_char_p, c_char_p, c_char_p]),
+    "vdb_drop_index_by_name": (st, [db_p, c_char_p, c_char_p]),
+    "vdb_list_indexes": (st, [db_p, c_char_p, POINTER(indexes_p)]),
+    "vdb_describe_index_by_name": (st, [db_p, c_char_p, c_char_p, POINTER(indexes_p)]),
+    "vdb_indexes_count": (c_size_t, [indexes_p]),
+    "vdb_indexes_get": (st, [indexes_p, c_size_t, POINTER(vdb_index_info)]),
+    "vdb_indexes_free": (None, [indexes_p]),
     # time, statistics
     "vdb_now": (st, [db_p, POINTER(c_uint64)]),
     "vdb_collection_stats": (st, [db_p, c_char_p, POINTER(vdb_stats)]),
@@ -369,4 +393,4 @@ def get():
 
 __all__ = ["get", "Lib", "PROTOTYPES", "vdb_options", "vdb_field_def", "vdb_names", "vdb_value",
            "vdb_pk_list", "vdb_read_opts", "vdb_search_req", "vdb_ann_req",
-           "vdb_hybrid_req", "vdb_stats", "c_uint8"]
+           "vdb_hybrid_req", "vdb_stats", "vdb_index_info", "c_uint8"]

@@ -276,8 +276,8 @@ class RemoteTransport:
         body = {"collectionName": name, "schema": {"autoID": pk.auto_id,
                                                    "enableDynamicField": bool(dynamic),
                                                    "fields": out}}
-        idx = [self._index_json(i["field_name"], i["index_type"], i["metric_type"],
-                                i["params"]) for i in indexes]
+        idx = [self._index_json(i["field_name"], i.get("index_name"), i["index_type"],
+                                i["metric_type"], i["params"]) for i in indexes]
         # REST names a vector field's metric in its index, or once for the whole request
         vec = [f for f in fields if f.dtype == DataType.FLOAT_VECTOR]
         bare = [f for f in vec if f.metric_type is not None and
@@ -531,44 +531,62 @@ class RemoteTransport:
     # ---- indexes ----------------------------------------------------------------------------
 
     @staticmethod
-    def _index_json(field, index_type, metric, params):
-        o = {"fieldName": field, "indexName": field, "indexType": index_type or "AUTOINDEX"}
+    def _index_json(field, index_name, index_type, metric, params):
+        o = {"fieldName": field, "indexName": index_name or field,
+             "indexType": index_type or "AUTOINDEX"}
         if metric is not None:
             o["metricType"] = metric.name
         if params:
             o["params"] = dict(params)
         return o
 
-    def create_index(self, coll, info, field, index_type, metric, params):
+    def create_index(self, coll, info, field, index_name, index_type, metric, params):
         self.call("indexes/create", {"collectionName": coll, "indexParams": [
-            self._index_json(field, index_type, metric, params)]}, write=True)
+            self._index_json(field, index_name, index_type, metric, params)]}, write=True)
 
-    def describe_index(self, coll, field):
-        d = self._data("indexes/describe", {"collectionName": coll, "indexName": field})
+    def describe_index(self, coll, index_name):
+        """As the embedded one: the index called index_name."""
+        d = self._data("indexes/describe", {"collectionName": coll, "indexName": index_name})
         if not d:
-            raise NotFoundError(Status.ENOTFOUND, "field '%s' of '%s' has no index"
-                                % (field, coll))
+            raise NotFoundError(Status.ENOTFOUND, "index '%s' not found in '%s'"
+                                % (index_name, coll))
         d = d[0]
-        out = {"index_type": d.get("indexType", ""), "indexed_rows": int(d.get("indexedRows", 0)),
-               "total_rows": int(d.get("totalRows", 0)), "state": d.get("indexState", "")}
+        out = {"field_name": d.get("fieldName", ""), "index_name": d.get("indexName", ""),
+               "index_type": d.get("indexType", "")}
+        if d.get("metricType"):
+            out["metric_type"] = d["metricType"]
+        out.update(indexed_rows=int(d.get("indexedRows", 0)),
+                   total_rows=int(d.get("totalRows", 0)), state=d.get("indexState", ""))
         if out["state"] == "Failed":
             out["fail_reason"] = d.get("failReason", "")
         return out
 
-    def drop_index(self, coll, field):
-        self.call("indexes/drop", {"collectionName": coll, "indexName": field}, write=True)
+    def _describe_field(self, coll, field):
+        """The description of field's index (NotFoundError if it has none)."""
+        names = self._data("indexes/list", {"collectionName": coll, "fieldName": field})
+        if not names:
+            raise NotFoundError(Status.ENOTFOUND, "field '%s' of '%s' has no index"
+                                % (field, coll))
+        return self.describe_index(coll, names[0])
+
+    def drop_index(self, coll, index_name):
+        self.call("indexes/drop", {"collectionName": coll, "indexName": index_name}, write=True)
 
     def list_indexes(self, coll, info):
-        return list(self._data("indexes/list", {"collectionName": coll}) or [])
+        """[(index_name, field_name)] in field order."""
+        out = []
+        for n in self._data("indexes/list", {"collectionName": coll}) or []:
+            out.append((n, self.describe_index(coll, n)["field_name"]))
+        return out
 
     def progress(self, coll, field):
-        d = self.describe_index(coll, field)
+        d = self._describe_field(coll, field)
         return d["indexed_rows"], d["total_rows"]
 
     def wait_index(self, coll, field, ms):
         end = time.monotonic() + ms / 1000.0
         while True:
-            d = self.describe_index(coll, field)
+            d = self._describe_field(coll, field)
             if d["state"] == "Finished":
                 return True
             if d["state"] == "Failed":

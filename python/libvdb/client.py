@@ -118,16 +118,13 @@ def _check_kwargs(method, kwargs, allowed=()):
         raise TypeError("%s() got an unexpected keyword argument %r" % (method, k))
 
 
-def _index_field(field_name, index_name):
-    """The field an index is on, from the names a caller gives. libvdb's C API names an index
-    by its field (one index per field) until it has index names of its own: an index_name
-    other than the field's is refused rather than accepted and forgotten. This is the only
-    place that knows it: lift it here when the C API names indexes."""
-    if index_name and field_name and index_name != field_name:
-        raise _unsupported("index_name '%s' for field '%s': libvdb names an index after its "
-                           "field (one index per field) for now: omit index_name or pass "
-                           "'%s'" % (index_name, field_name, field_name))
-    return field_name or index_name
+def _index_name(index_name):
+    """An index_name as given (None or "": the field's name); the library checks its form."""
+    if index_name is None or index_name == "":
+        return None
+    if not isinstance(index_name, str):
+        raise einval("index_name must be a string, not %r" % (index_name,))
+    return index_name
 
 
 def _level(v):
@@ -507,11 +504,12 @@ class MilvusClient:
     @staticmethod
     def _index_entry(schema_fields, idx):
         """One add_index entry checked: its field, name, type, metric, params."""
-        field = _index_field(idx["field_name"], idx.get("index_name"))
+        field = idx["field_name"]
         if not field or (schema_fields is not None and field not in schema_fields):
             raise NotFoundError(Status.ENOTFOUND, "index on '%s': no such field" % (field,))
         params = dict(idx.get("params") or {})
-        return {"field_name": field, "index_type": str(idx.get("index_type") or "AUTOINDEX"),
+        return {"field_name": field, "index_name": _index_name(idx.get("index_name")),
+                "index_type": str(idx.get("index_type") or "AUTOINDEX"),
                 "metric_type": to_metric(idx.get("metric_type")), "params": params}
 
     @_api
@@ -1065,8 +1063,8 @@ class MilvusClient:
         prepare_index_params(), or create_index("c", "year", "STL_SORT", params={...}).
         Vector indexes build in the background: with sync (the default, as pymilvus) this
         waits for them (at most timeout seconds, then TimedOutError; the build goes on).
-        kwargs: index_name (for now the field's name or omitted: see _index_field),
-        metric_type, progress (see _wait_index).
+        kwargs: index_name (default: the field's name; one index per field, names unique in
+        the collection), metric_type, progress (see _wait_index).
 
         A vector index naming another metric than its field's re-creates the collection with
         that metric while it is still empty (no row ever, no index): pymilvus's create, then
@@ -1108,8 +1106,8 @@ class MilvusClient:
             if e["metric_type"] is not None and f.dtype != DataType.FLOAT_VECTOR:
                 raise einval("metric_type is for vector fields; '%s' is %s"
                              % (f.name, f.dtype.name))
-            self._t.create_index(collection_name, info, f.name, e["index_type"],
-                                 e["metric_type"], p)
+            self._t.create_index(collection_name, info, f.name, e["index_name"],
+                                 e["index_type"], e["metric_type"], p)
             if e["metric_type"] is not None and e["metric_type"] != f.metric_type:
                 info = self._info(collection_name, refresh=True)  # re-created for the metric
         if sync:
@@ -1117,32 +1115,27 @@ class MilvusClient:
                 self._wait_index(collection_name, e["field_name"], timeout, progress)
 
     def _index_of(self, collection_name, index_name):
-        """The field an index_name names (see _index_field)."""
+        """The description of the index called index_name (NotFoundError if there is none)."""
         if not isinstance(index_name, str) or not index_name:
             raise einval("index_name must be a non-empty string")
-        info = self._info(collection_name)
-        if index_name not in info.by_name:
-            info = self._info(collection_name, refresh=True)
-            if index_name not in info.by_name:
-                raise NotFoundError(Status.ENOTFOUND, "index '%s' not found in '%s' (an index "
-                                    "is named after its field)" % (index_name, collection_name))
-        return index_name
+        return self._t.describe_index(collection_name, index_name)
 
     @_api
     def wait_for_index_building_complete(self, collection_name, index_name, timeout=None,
                                          **kwargs):
         """Waits for the builds of index index_name (TimedOutError after timeout s); True."""
         _check_kwargs("wait_for_index_building_complete", kwargs, ("progress",))
-        field = self._index_of(collection_name, index_name)
-        self._t.describe_index(collection_name, field)  # NotFoundError if there is none
+        field = self._index_of(collection_name, index_name)["field_name"]
         self._wait_index(collection_name, field, timeout, kwargs.get("progress"))
         return True
 
     @_api
     def drop_index(self, collection_name, index_name, timeout=None, **kwargs):
-        """Drops the index index_name (named after its field)."""
+        """Drops the index called index_name (by default an index is named after its field)."""
         _check_kwargs("drop_index", kwargs)
-        self._t.drop_index(collection_name, self._index_of(collection_name, index_name))
+        if not isinstance(index_name, str) or not index_name:
+            raise einval("index_name must be a non-empty string")
+        self._t.drop_index(collection_name, index_name)
 
     @_api
     def describe_index(self, collection_name, index_name, timeout=None, **kwargs):
@@ -1150,12 +1143,10 @@ class MilvusClient:
         "indexed_rows", "total_rows", "pending_index_rows", "state"} (state "Finished",
         "InProgress" or "Failed" with "fail_reason"); NotFoundError if there is none."""
         _check_kwargs("describe_index", kwargs)
-        field = self._index_of(collection_name, index_name)
-        d = self._t.describe_index(collection_name, field)
-        out = {"field_name": field, "index_name": field, "index_type": d["index_type"]}
-        f = self._info(collection_name).by_name[field]
-        if f.dtype == DataType.FLOAT_VECTOR:
-            out["metric_type"] = (f.metric_type.name if f.metric_type else "L2")
+        d = self._index_of(collection_name, index_name)
+        out = {k: d[k] for k in ("field_name", "index_name", "index_type")}
+        if "metric_type" in d:
+            out["metric_type"] = d["metric_type"]
         out.update(indexed_rows=d["indexed_rows"], total_rows=d["total_rows"],
                    pending_index_rows=d["total_rows"] - d["indexed_rows"], state=d["state"])
         if "fail_reason" in d:
@@ -1164,12 +1155,12 @@ class MilvusClient:
 
     @_api
     def list_indexes(self, collection_name, field_name="", timeout=None, **kwargs):
-        """Names of the indexes (for now each is named after its field), of field_name's only
-        when given."""
+        """Names of the indexes (an index is named after its field unless created with an
+        index_name), of field_name's only when given."""
         _check_kwargs("list_indexes", kwargs)
         info = self._info(collection_name, refresh=True)
-        return [n for n in self._t.list_indexes(collection_name, info)
-                if not field_name or n == field_name]
+        return [n for n, f in self._t.list_indexes(collection_name, info)
+                if not field_name or f == field_name]
 
     # ---- databases and the server ---------------------------------------------------------
 

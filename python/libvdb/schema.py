@@ -258,8 +258,8 @@ class IndexParams:
     """A list of indexes to build, like pymilvus's MilvusClient.prepare_index_params().
 
     add_index(field_name, index_type, index_name, metric_type=..., params={...}); other keyword
-    arguments are index parameters too (M=16), as in pymilvus. index_name: see
-    MilvusClient.create_index (for now it must be the field's name, or omitted)."""
+    arguments are index parameters too (M=16), as in pymilvus. index_name: default the
+    field's name (see MilvusClient.create_index)."""
 
     def __init__(self):
         self.indexes = []

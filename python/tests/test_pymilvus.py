@@ -257,35 +257,54 @@ def test_quick_setup_indexes_and_searches(client):
     assert client.describe_index("q", "vector")["index_type"] == "HNSW"
 
 
-def test_index_names_are_field_names_for_now(client):
-    client.create_collection("c", dimension=2, metric_type="L2")
-    client.insert("c", [{"id": 1, "vector": [0, 0], "year": 2020}])
+def test_index_names(client):
+    """An index is named after its field unless given a name; describe, list and drop go by
+    the name; one index per field, names unique in the collection (as Milvus)."""
     s = libvdb.Schema()
     s.add_field("id", DataType.INT64, is_primary=True)
     s.add_field("v", DataType.FLOAT_VECTOR, dim=2, metric_type="L2")
     s.add_field("year", DataType.INT32)
     ip = client.prepare_index_params()
-    ip.add_index("year", index_type="STL_SORT", index_name="year")  # the field's own name: fine
+    ip.add_index("year", index_type="STL_SORT", index_name="by_year")
+    ip.add_index("v", index_type="HNSW", index_name="vec_idx", M=8)
     client.create_collection("n", schema=s, index_params=ip)
-    assert client.list_indexes("n") == ["year"]
-    assert client.describe_index("n", "year")["index_name"] == "year"
+    client.insert("n", [{"id": i, "v": [i, 1], "year": 2000 + i} for i in range(5)])
+    assert client.list_indexes("n") == ["vec_idx", "by_year"]
+    assert client.list_indexes("n", field_name="v") == ["vec_idx"]
+    d = client.describe_index("n", "vec_idx")
+    assert (d["field_name"], d["index_name"], d["index_type"], d["metric_type"]) == \
+        ("v", "vec_idx", "HNSW", "L2")
+    assert d["state"] == "Finished"
+    assert "metric_type" not in client.describe_index("n", "by_year")
+    assert client.wait_for_index_building_complete("n", "vec_idx")
+    # a field's name is not its index's
+    with pytest.raises(libvdb.NotFoundError):
+        client.describe_index("n", "v")
+    with pytest.raises(libvdb.NotFoundError):
+        client.drop_index("n", "v")
+    # the same again is a success; another name on the field, a taken or bad name are not
+    client.create_index("n", "v", index_type="HNSW", params={"M": 8}, index_name="vec_idx")
+    with pytest.raises(libvdb.AlreadyExistsError) as e:
+        client.create_index("n", "v", index_type="HNSW", params={"M": 8}, index_name="other")
+    assert "at most one distinct index is allowed per field" in e.value.message
+    with pytest.raises(libvdb.AlreadyExistsError) as e:
+        client.create_index("n", "id", index_type="STL_SORT", index_name="by_year")
+    assert "by_year" in e.value.message
+    with pytest.raises(libvdb.InvalidArgumentError) as e:
+        client.create_index("n", "id", index_type="STL_SORT", index_name="1bad")
+    assert "invalid" in e.value.message
     bad = client.prepare_index_params()
-    bad.add_index("v", index_type="FLAT", index_name="my_index")
-    with pytest.raises(libvdb.UnsupportedError) as e:  # refused, never accepted and forgotten
+    bad.add_index("v", index_type="FLAT", index_name="bad-name")
+    with pytest.raises(libvdb.InvalidArgumentError):  # refused, and nothing is left behind
         client.create_collection("m", schema=s, index_params=bad)
-    assert "my_index" in e.value.message
     assert not client.has_collection("m")
-    with pytest.raises(libvdb.UnsupportedError):
-        client.create_index("n", bad)
-    with pytest.raises(libvdb.UnsupportedError):
-        client.create_index("n", "v", index_type="FLAT", index_name="other")
-    client.create_index("n", "v", index_type="FLAT", index_name="v")
-    assert sorted(client.list_indexes("n")) == ["v", "year"]
-    assert client.list_indexes("n", field_name="v") == ["v"]
+    client.drop_index("n", "by_year")
+    assert client.list_indexes("n") == ["vec_idx"]
+    client.create_index("n", "year", index_type="STL_SORT")  # default: the field's name
+    assert client.list_indexes("n") == ["vec_idx", "year"]
+    assert client.describe_index("n", "year")["field_name"] == "year"
     with pytest.raises(libvdb.NotFoundError):
         client.describe_index("n", "my_index")
-    with pytest.raises(libvdb.NotFoundError):
-        client.drop_index("n", "my_index")
 
 
 def test_create_then_index_names_the_metric(client):

@@ -141,6 +141,44 @@ class BadRequests(Base):
         self.assertEqual((r.status, r.read()), (200, b"OK"))
         c.close()
 
+    def test_index_names(self):
+        self.create("idxn")  # quick setup: AUTOINDEX on "vector", named after it
+        self.assertEqual(self.srv.call("indexes/list", {"collectionName": "idxn"}), ["vector"])
+        self.srv.call("indexes/drop", {"collectionName": "idxn", "indexName": "vector"})
+        self.srv.call("indexes/create", {"collectionName": "idxn", "indexParams": [
+            {"fieldName": "vector", "indexName": "vec_idx", "indexType": "HNSW",
+             "metricType": "COSINE", "params": {"M": 8}},
+            {"fieldName": "id", "indexName": "by_id", "indexType": "STL_SORT"}]})
+        self.assertEqual(self.srv.call("indexes/list", {"collectionName": "idxn"}),
+                         ["by_id", "vec_idx"])
+        self.assertEqual(self.srv.call("indexes/list", {"collectionName": "idxn",
+                                                        "fieldName": "vector"}), ["vec_idx"])
+        d = self.srv.call("indexes/describe", {"collectionName": "idxn", "indexName": "vec_idx"})
+        self.assertEqual([(x["indexName"], x["fieldName"], x["indexType"], x["metricType"])
+                          for x in d], [("vec_idx", "vector", "HNSW", "COSINE")])
+        self.assertEqual(d[0]["indexState"], "Finished")
+        d = self.srv.call("collections/describe", {"collectionName": "idxn"})
+        self.assertEqual(sorted((x["fieldName"], x["indexName"]) for x in d["indexes"]),
+                         [("id", "by_id"), ("vector", "vec_idx")])
+        # the same again is a success; another index on the field, a taken or bad name are not
+        self.srv.call("indexes/create", {"collectionName": "idxn", "indexParams": [
+            {"fieldName": "vector", "indexName": "vec_idx", "indexType": "HNSW",
+             "params": {"M": 8}}]})
+        r = self.assertCode(self.srv.post("indexes/create", {"collectionName": "idxn",
+                            "indexParams": [{"fieldName": "vector", "indexName": "other",
+                                             "indexType": "HNSW"}]}), 1100)
+        self.assertIn("at most one distinct index is allowed per field", r["message"])
+        self.assertCode(self.srv.post("indexes/create", {"collectionName": "idxn",
+                        "indexParams": [{"fieldName": "vector", "indexName": "1bad"}]}), 1100)
+        # the field's name is not the index's
+        self.assertCode(self.srv.post("indexes/describe", {"collectionName": "idxn",
+                                                           "indexName": "vector"}), 700)
+        self.assertCode(self.srv.post("indexes/drop", {"collectionName": "idxn",
+                                                       "indexName": "vector"}), 700)
+        self.srv.call("indexes/drop", {"collectionName": "idxn", "indexName": "vec_idx"})
+        self.assertEqual(self.srv.call("indexes/list", {"collectionName": "idxn"}), ["by_id"])
+        self.srv.call("collections/drop", {"collectionName": "idxn"})
+
     def test_rename_aliases_truncate_and_other_database(self):
         self.create("ren")
         self.srv.post("collections/drop", {"collectionName": "r2"})

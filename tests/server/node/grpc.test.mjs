@@ -113,6 +113,22 @@ test('full flow: schema, partitions, writes, HNSW, search, count, get, iterator,
   const ip = Object.fromEntries(idx.index_descriptions[0].params.map((p) => [p.key, p.value]));
   assert.equal(ip.index_type, 'HNSW');
   assert.equal(ip.metric_type, 'L2');
+  // index names: another field's index under a name of its own, found, refused twice, dropped
+  ok(await client.createIndex({ collection_name: name, field_name: 'n', index_name: 'n_sort',
+    index_type: 'STL_SORT' }), 'named index');
+  const byName = ok(await client.describeIndex({ collection_name: name, index_name: 'n_sort' }),
+    'describe by name');
+  assert.deepEqual(byName.index_descriptions.map((x) => [x.index_name, x.field_name]),
+    [['n_sort', 'n']]);
+  const all = ok(await client.describeIndex({ collection_name: name }), 'describe all');
+  assert.deepEqual(all.index_descriptions.map((x) => x.index_name), ['n_sort', 'emb']);
+  const dup = await client.createIndex({ collection_name: name, field_name: 'n',
+    index_name: 'n_other', index_type: 'STL_SORT' });
+  assert.notEqual(dup.error_code, 'Success');
+  assert.match(dup.reason, /at most one distinct index is allowed per field/);
+  ok(await client.dropIndex({ collection_name: name, index_name: 'n_sort' }), 'drop by name');
+  const gone = await client.describeIndex({ collection_name: name, index_name: 'n_sort' });
+  assert.equal(gone.status.code, 700);
 
   ok(await client.createPartition({ collection_name: name, partition_name: 'p2' }), 'partition');
   assert.equal((await client.hasPartition({ collection_name: name, partition_name: 'p2' })).value, true);
