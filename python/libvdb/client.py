@@ -1243,6 +1243,19 @@ class MilvusClient:
         return version
 
 
+    @_api
+    def change_stream(self, collection_name, start_ts=0, caught_up_marks=False, **kwargs):
+        """A change stream (CDC) on the collection: its inserts, upserts and deletes from
+        start_ts on (0: the oldest the log still holds), in timestamp order; see
+        _embedded.ChangeStream. Embedded only: vdb-server has no change-stream endpoint
+        (UnsupportedError)."""
+        _check_kwargs("change_stream", kwargs)
+        if self._t.mode != "embedded":
+            raise _unsupported("change_stream: vdb-server has no change-stream endpoint; "
+                               "open the database embedded")
+        return self._t.change_stream(collection_name, start_ts, caught_up_marks)
+
+
 for _n, _what in _NOT_IN_LIBVDB.items():
     setattr(MilvusClient, _n, _not_in_libvdb(_n, _what))
 
