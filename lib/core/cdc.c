@@ -43,6 +43,7 @@ struct vdb_change_stream {
     bool held;
     vdb_result *cur;
     char *cur_part;
+    vdb_status broken; /* a record taken from the log could not be kept: the stream ends */
 };
 
 static size_t qlen(const cdc_queue *q) { return q->n - q->head; }
@@ -63,8 +64,8 @@ static int take_record(void *arg, size_t chan, uint64_t pos, const vdb_rec_heade
             }
             uint8_t *copy = vdb_malloc(len ? len : 1);
             if (!copy) {
-                vdb_set_errmsg(VDB_ENOMEM, "out of memory");
-                return 1; /* the record counts as taken: ENOMEM ends the stream's use */
+                s->broken = VDB_ENOMEM; /* the record counts as taken: the stream ends */
+                return 1;
             }
             memcpy(copy, body, len);
             q->v[q->n++] = (cdc_rec){pos, *h, copy, len};
@@ -307,6 +308,10 @@ vdb_status vdb_change_stream_next(vdb_change_stream *s, uint64_t timeout_ms, vdb
                   out->struct_size, sizeof(vdb_change));
     uint64_t start = vdb_mono_ns() / 1000000u;
     for (;;) {
+        if (s->broken)
+            return vdb_set_errmsg(s->broken, "change stream on '%s': out of memory keeping a "
+                                  "record; it cannot go on (open another from the last "
+                                  "change's ts + 1)", s->name);
         for (uint32_t i = 0; i < s->nshards; i++) {
             vdb_status st = qlen(&s->q[i]) < QUEUE_CAP
                                 ? vdb_tail_poll(s->tail, i, 0, take_record, s)

@@ -150,7 +150,12 @@ class EmbeddedTransport:
         self._uris = [_b(options.pop(k, None)) for k in ("log_uri", "meta_uri", "object_uri")]
         opts.log_uri, opts.meta_uri, opts.object_uri = self._uris  # kept alive for the open
         for k, v in options.items():
-            if v is not None:
+            if v is None:
+                continue
+            if k == "mmap_cache_dir":  # the one text option besides the URIs
+                self._uris.append(_b(v))  # kept alive for the open
+                opts.mmap_cache_dir = self._uris[-1]
+            else:
                 setattr(opts, k, int(v))
         db = c_void_p()
         st = self._lib.vdb_open(_b(path), byref(opts), byref(db))
