@@ -10,6 +10,8 @@
 #include "test_common.h"
 #include "core/db.h"
 #include "core/tail.h"
+#include "storage/storage.h"
+#include "vdb/sys/log_backend.h"
 #include "vdb/vdb.h"
 
 #define OK(x)                                                                                 \
@@ -337,6 +339,78 @@ static void test_cdc_ends_with_enotfound_when_the_collection_is_dropped(void **s
     free(dir);
 }
 
+/* ---- a torn write: a log backend over the WAL whose appends to shard 1 fail on demand ---- */
+
+static int g_tear; /* 1: the next append to a shard-1 channel fails */
+
+static vdb_status tear_open(const char *uri, const vdb_backend_options *o, void **out)
+{
+    char u[4096];
+    snprintf(u, sizeof u, "wal://%s", strstr(uri, "://") + 3);
+    return vdb_wal_backend.open(u, o, out);
+}
+
+static vdb_status tear_append(void *log, const char *channel, const void *rec, size_t len,
+                              uint64_t *pos)
+{
+    size_t n = strlen(channel);
+    if (g_tear && n > 3 && !strcmp(channel + n - 3, "-s1")) {
+        g_tear = 0;
+        return VDB_EIO;
+    }
+    return vdb_wal_backend.append(log, channel, rec, len, pos);
+}
+
+static void test_cdc_skips_a_torn_write(void **state)
+{
+    (void)state;
+    vdb_log_backend be = vdb_wal_backend;
+    be.scheme = "tear";
+    be.open = tear_open;
+    be.append = tear_append;
+    OK(vdb_register_log_backend(&be));
+    char *dir = test_tmpdir("cdc_torn");
+    char uri[512];
+    snprintf(uri, sizeof uri, "tear://%s/wal", dir);
+    g_log_uri = uri;
+    vdb_db *db = open_db(dir, 10);
+    make_collection(db);
+    vdb_change_stream *cs = stream(db, 0, 0);
+    wrote a, b;
+    put(db, &a, false, NULL, 1, 10, 1);
+    /* 10 keys go to both shards: the part for shard 0 is written, shard 1's fails */
+    vdb_batch *batch;
+    int64_t ids[10];
+    int32_t v[10];
+    float vec[10 * DIM] = {0};
+    for (int i = 0; i < 10; i++) {
+        ids[i] = 1000 + i;
+        v[i] = i;
+    }
+    OK(vdb_batch_new(&batch));
+    OK(vdb_batch_add_column(batch, "id", VDB_TYPE_INT64, ids, NULL, 10, 0));
+    OK(vdb_batch_add_column(batch, "v", VDB_TYPE_INT32, v, NULL, 10, 0));
+    OK(vdb_batch_add_column(batch, "vec", VDB_TYPE_FLOAT_VECTOR, vec, NULL, 10, DIM));
+    g_tear = 1;
+    IS(vdb_insert(db, "docs", NULL, batch, NULL, NULL), VDB_EIO);
+    vdb_batch_free(batch);
+    expect(cs, &a);
+    expect_nothing(cs, 300); /* the torn part is never delivered (ticks pass it on shard 1) */
+    vdb_change_stream_close(cs);
+    vdb_close(db); /* the collection refuses writes until it is reopened */
+    db = open_db(dir, 10);
+    put(db, &b, true, NULL, 5, 2, 7);
+    cs = stream(db, 0, 0);
+    expect(cs, &a);
+    expect(cs, &b);
+    expect_nothing(cs, 100);
+    vdb_change_stream_close(cs);
+    vdb_close(db);
+    g_log_uri = NULL;
+    test_rmdir(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -344,6 +418,7 @@ int main(void)
         cmocka_unit_test(test_cdc_holds_the_log_across_a_seal_and_refuses_a_start_before_it),
         cmocka_unit_test(test_cdc_ticks_move_the_caught_up_mark_while_idle),
         cmocka_unit_test(test_cdc_ends_with_enotfound_when_the_collection_is_dropped),
+        cmocka_unit_test(test_cdc_skips_a_torn_write),
     };
     return cmocka_run_group_tests_name("cdc", tests, NULL, NULL);
 }
