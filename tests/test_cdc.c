@@ -341,7 +341,7 @@ static void test_cdc_ends_with_enotfound_when_the_collection_is_dropped(void **s
 
 /* ---- a torn write: a log backend over the WAL whose appends to shard 1 fail on demand ---- */
 
-static int g_tear; /* 1: the next append to a shard-1 channel fails */
+static int g_tear; /* 1: the next insert record appended to a shard-1 channel fails */
 
 static vdb_status tear_open(const char *uri, const vdb_backend_options *o, void **out)
 {
@@ -354,10 +354,11 @@ static vdb_status tear_append(void *log, const char *channel, const void *rec, s
                               uint64_t *pos)
 {
     size_t n = strlen(channel);
-    if (g_tear && n > 3 && !strcmp(channel + n - 3, "-s1")) {
-        g_tear = 0;
+    /* an insert's part (the record's type byte), not a tick the ticker writes meanwhile */
+    if (n > 3 && !strcmp(channel + n - 3, "-s1") && len > 1 &&
+        ((const uint8_t *)rec)[1] == 1 /* VDB_REC_INSERT */ &&
+        __atomic_exchange_n(&g_tear, 0, __ATOMIC_SEQ_CST))
         return VDB_EIO;
-    }
     return vdb_wal_backend.append(log, channel, rec, len, pos);
 }
 
@@ -391,7 +392,7 @@ static void test_cdc_skips_a_torn_write(void **state)
     OK(vdb_batch_add_column(batch, "id", VDB_TYPE_INT64, ids, NULL, 10, 0));
     OK(vdb_batch_add_column(batch, "v", VDB_TYPE_INT32, v, NULL, 10, 0));
     OK(vdb_batch_add_column(batch, "vec", VDB_TYPE_FLOAT_VECTOR, vec, NULL, 10, DIM));
-    g_tear = 1;
+    __atomic_store_n(&g_tear, 1, __ATOMIC_SEQ_CST);
     IS(vdb_insert(db, "docs", NULL, batch, NULL, NULL), VDB_EIO);
     vdb_batch_free(batch);
     expect(cs, &a);
@@ -411,6 +412,58 @@ static void test_cdc_skips_a_torn_write(void **state)
     free(dir);
 }
 
+static int count_rec(void *arg, uint64_t pos, const void *rec, size_t len)
+{
+    (void)pos;
+    (void)rec;
+    (void)len;
+    (*(uint64_t *)arg)++;
+    return 0;
+}
+
+/* An idle channel holding only ticks since its checkpoint is trimmed to its last tick now and
+ * then: it keeps a bounded number of ticks (RocksDB, which truncates exactly). */
+static void test_ticks_of_an_idle_channel_are_trimmed(void **state)
+{
+    (void)state;
+#ifndef VDB_HAVE_ROCKSDB
+    skip();
+#endif
+    char *dir = test_tmpdir("cdc_trim");
+    char uri[512];
+    snprintf(uri, sizeof uri, "rocksdb://%s/rocks", dir);
+    g_log_uri = uri;
+    vdb_db *db = open_db(dir, 10);
+    make_collection(db);
+    wrote w;
+    put(db, &w, false, NULL, 1, 10, 1);
+    OK(vdb_flush(db, "docs")); /* nothing but ticks after this */
+    const char *ch = db->catalog.colls[0]->shards[0].channel;
+    uint64_t first = 0, last = 0;
+    OK(vdb_log_store_last_pos(&db->log, ch, &first));
+    vdb_tail *t;
+    OK(vdb_tail_open(&db->log, 1, &ch, NULL, &t));
+    while (last < first + 300) { /* wait for 300 ticks, reading them as they come */
+        OK(vdb_tail_poll(t, 0, 20000, NULL, NULL));
+        last = vdb_tail_pos(t, 0);
+    }
+    vdb_tail_close(t);
+    uint64_t held = 0;
+    OK(db->log.be->read(db->log.h, ch, 0, count_rec, &held));
+    if (held > 2 * 64 + 8)
+        fail_msg("an idle channel holds %llu records after 300 ticks: ticks are not trimmed",
+                 (unsigned long long)held);
+    vdb_close(db);
+    db = open_db(dir, 10); /* the trimmed channel opens: its ticks are all replay needs */
+    uint64_t count = 0;
+    OK(vdb_count(db, "docs", NULL, VDB_READ_OPTS(), &count));
+    assert_int_equal(count, 10);
+    vdb_close(db);
+    g_log_uri = NULL;
+    test_rmdir(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -419,6 +472,7 @@ int main(void)
         cmocka_unit_test(test_cdc_ticks_move_the_caught_up_mark_while_idle),
         cmocka_unit_test(test_cdc_ends_with_enotfound_when_the_collection_is_dropped),
         cmocka_unit_test(test_cdc_skips_a_torn_write),
+        cmocka_unit_test(test_ticks_of_an_idle_channel_are_trimmed),
     };
     return cmocka_run_group_tests_name("cdc", tests, NULL, NULL);
 }
