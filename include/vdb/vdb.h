@@ -94,6 +94,13 @@ typedef struct vdb_options {
      * that finds the database past it is VDB_ERANGE and changes nothing (Milvus's memory
      * protection); reads, deletes, flushes and compaction go on. */
     uint64_t memory_budget_bytes;
+    /* Time ticks (Milvus's time tick): every shard's log channel that had no write for this
+     * many milliseconds gets a tick record with a fresh timestamp, so that whoever follows the
+     * log (a change stream, a node of a cluster) knows how far it has consumed in time. 0 =
+     * no ticks; default 200; otherwise 10..3600000. A channel that holds only ticks since its
+     * last seal is trimmed to its last tick now and then, so an idle database's log stays
+     * small (docs/ARCHITECTURE.md, "Time ticks"). */
+    uint32_t tick_interval_ms;
 } vdb_options;
 
 /* Fills opts with the defaults above (sizeof(vdb_options) bytes, struct_size set). */
@@ -593,6 +600,64 @@ VDB_EXPORT vdb_status vdb_set_index_progress(vdb_db *db, vdb_index_progress_fn f
 
 /* Allocates a fresh timestamp (for time travel: "now"). */
 VDB_EXPORT vdb_status vdb_now(vdb_db *db, uint64_t *ts);
+
+/* ---- change streams (CDC) ------------------------------------------------------------------
+ * A collection's inserts, upserts and deletes as they reach its log, in timestamp order
+ * across its shards (as milvus-cdc reads Milvus's log). One change per write: a write split
+ * over several shards is delivered once, its rows shard by shard; a write torn by a crash
+ * (never acknowledged) is never delivered. Resume after a restart by opening a stream with
+ * start_ts = the last delivered change's ts + 1. The log holds what is not sealed yet: once
+ * a seal has checkpointed a shard (vdb_flush, or a full or idle segment) and truncated its
+ * log, a start at or before that checkpoint's timestamp is VDB_ERANGE; an open stream holds
+ * the truncation back, so it never misses a change. On a collection of several shards a
+ * change is delivered once every shard's log has reached its timestamp (a later write or a
+ * time tick, vdb_options.tick_interval_ms): with ticks off, a shard that is never written
+ * again keeps the others' changes back. Close every stream before vdb_close. */
+typedef struct vdb_change_stream vdb_change_stream;
+
+typedef enum vdb_change_kind {
+    VDB_CHANGE_INSERT = 1,
+    VDB_CHANGE_UPSERT = 2,     /* the keys' earlier rows are deleted at the same timestamp */
+    VDB_CHANGE_DELETE = 3,
+    VDB_CHANGE_CAUGHT_UP = 4,  /* caught_up_marks: every change up to ts was delivered */
+} vdb_change_kind;
+
+typedef struct vdb_change_opts {
+    uint32_t struct_size;      /* sizeof(vdb_change_opts): fields past it read as zero */
+    /* changes stamped start_ts or later; 0: from the oldest the log still holds (after the
+     * last checkpoint of every shard) */
+    uint64_t start_ts;
+    /* 1: next() also delivers VDB_CHANGE_CAUGHT_UP marks, each time the time up to which
+     * every change was delivered has moved on (ticks move it while the collection is idle) */
+    int caught_up_marks;
+} vdb_change_opts;
+
+typedef struct vdb_change {
+    uint32_t struct_size;      /* set by the caller: the library writes no more than that */
+    vdb_change_kind kind;
+    uint64_t ts;               /* the write's timestamp (a mark: caught up to here) */
+    /* the partition written to; NULL for a delete in every partition, for a collection with
+     * a partition key (each row's key field says), for a partition dropped since, and for
+     * marks */
+    const char *partition;
+    /* one group: the keys (vdb_result_pk_*), and for inserts and upserts every field of each
+     * row (vdb_result_field by name; "$meta" with dynamic fields); NULL for marks. Owned by
+     * the stream: valid until its next call of next or close. */
+    const vdb_result *rows;
+} vdb_change;
+
+/* Opens a stream on collection (or an alias, resolved now). opts may be NULL (all defaults).
+ * VDB_ERANGE when start_ts is at or before a shard's checkpoint (the message gives the
+ * oldest start there is); VDB_EUNSUPPORTED when the log backend cannot be followed. */
+VDB_EXPORT vdb_status vdb_change_stream_open(vdb_db *db, const char *collection,
+                                             const vdb_change_opts *opts,
+                                             vdb_change_stream **out);
+/* The next change into *out: waits up to timeout_ms (0: only looks; UINT64_MAX: no limit)
+ * and gives VDB_ETIMEDOUT when none came; VDB_ENOTFOUND once the collection was dropped or
+ * truncated (its log is gone). The stream stays usable after VDB_ETIMEDOUT. */
+VDB_EXPORT vdb_status vdb_change_stream_next(vdb_change_stream *stream, uint64_t timeout_ms,
+                                             vdb_change *out);
+VDB_EXPORT void vdb_change_stream_close(vdb_change_stream *stream);
 
 /* ---- statistics ---------------------------------------------------------------------------- */
 

@@ -44,6 +44,11 @@ typedef struct vdb_shard {
     bool seal_queued;        /* a background seal is queued (under write_mu) */
     vdb_status seal_fail;    /* the last background seal's failure (VDB_OK: none) ... */
     char *seal_fail_msg;     /* ... and its words; under write_mu */
+    /* time ticks (tick.c; under write_mu): the last tick's position and timestamp, and the
+     * ticks written since the channel was last trimmed to its last tick */
+    uint64_t tick_pos, tick_ts;
+    uint32_t ticks_untrimmed;
+    uint64_t trim_pos;       /* the last `upto` passed to the log's truncate (db->hold_mu) */
 } vdb_shard;
 
 /* The index chosen for one schema field (type NULL: none). Changed under write_mu and lock. */

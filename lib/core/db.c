@@ -1,6 +1,6 @@
 /* The database handle: options, the folder lock, the format version, the three stores, the
  * timestamp oracle, open (with recovery) and close, and the background thread (compaction,
- * seals of idle segments). */
+ * seals of idle segments); the ticker is tick.c's. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +20,7 @@
 #include "core/memory.h"
 #include "core/recovery.h"
 #include "core/seal.h"
+#include "core/tick.h"
 #include "segment/seg_cache.h"
 #include "util/sysio.h"
 
@@ -46,6 +47,7 @@ void vdb_options_init(vdb_options *o)
     o->compaction_interval_ms = 60000;
     o->compaction_min_segments = 4;
     o->segment_idle_seal_ms = 600000;
+    o->tick_interval_ms = 200;
 }
 
 void vdb_options_init_sized(vdb_options *o, size_t size)
@@ -168,6 +170,10 @@ static vdb_status check_options(const vdb_options *o)
     VDB_CHECK_ARG(o->mmap <= 1, "options.mmap is %u: 0 or 1", o->mmap);
     VDB_CHECK_ARG(o->mmap || (!o->mmap_cache_dir && !o->mmap_cache_bytes),
                   "options.mmap_cache_dir and mmap_cache_bytes need options.mmap = 1");
+    VDB_CHECK_ARG(o->tick_interval_ms == 0 ||
+                      (o->tick_interval_ms >= 10 && o->tick_interval_ms <= 3600000),
+                  "options.tick_interval_ms is %u: 0 (no ticks) or 10..3600000",
+                  o->tick_interval_ms);
     return VDB_OK;
 }
 
@@ -336,6 +342,9 @@ vdb_status vdb_open(const char *path, const vdb_options *opts, vdb_db **out)
     pthread_mutex_init(&db->progress_mu, NULL);
     pthread_mutex_init(&db->idx_mu, NULL);
     pthread_cond_init(&db->idx_cv, NULL);
+    pthread_mutex_init(&db->ticker_mu, NULL);
+    pthread_cond_init(&db->ticker_cv, NULL);
+    pthread_mutex_init(&db->hold_mu, NULL);
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     uint32_t ncpu = cpus > 0 ? (uint32_t)cpus : 1;
     db->build_threads = o.index_build_threads ? o.index_build_threads : ncpu;
@@ -386,6 +395,8 @@ vdb_status vdb_open(const char *path, const vdb_options *opts, vdb_db **out)
         else
             db->bg_started = true;
     }
+    if (st == VDB_OK && o.tick_interval_ms)
+        st = vdb_ticker_start(db);
     if (st != VDB_OK) {
         char msg[1024];
         snprintf(msg, sizeof msg, "%s", vdb_err_get());
@@ -401,6 +412,7 @@ void vdb_close(vdb_db *db)
 {
     if (!db)
         return;
+    vdb_ticker_stop(db);
     if (db->bg_started) {
         pthread_mutex_lock(&db->bg_mu);
         db->bg_stop = true;
@@ -430,6 +442,9 @@ void vdb_close(vdb_db *db)
     pthread_mutex_destroy(&db->progress_mu);
     pthread_mutex_destroy(&db->idx_mu);
     pthread_cond_destroy(&db->idx_cv);
+    pthread_mutex_destroy(&db->ticker_mu);
+    pthread_cond_destroy(&db->ticker_cv);
+    pthread_mutex_destroy(&db->hold_mu);
     vdb_free(db->path);
     vdb_free(db);
 }

@@ -41,6 +41,15 @@ struct vdb_db {
     pthread_mutex_t idx_mu;    /* with idx_cv: waiting for index builds */
     pthread_cond_t idx_cv;
     uint64_t idx_events;       /* atomic: bumped when a build ends or an index comes or goes */
+
+    pthread_t ticker;          /* time ticks (tick.c) */
+    bool ticker_started, ticker_stop;
+    pthread_mutex_t ticker_mu;
+    pthread_cond_t ticker_cv;
+    /* leaf lock: the open change streams' holds on the log (tick.c) and each shard's
+     * trim_pos */
+    pthread_mutex_t hold_mu;
+    struct vdb_log_hold *holds;
 };
 
 #endif

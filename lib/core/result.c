@@ -214,11 +214,22 @@ static vdb_status push_var(vdb_column *col, const char *s, size_t len, bool vali
     return st;
 }
 
-/* Appends row `row` of segment s to the result. */
-vdb_status vdb_result_push(const vdb_collection *c, vdb_result *r, const vdb_out_field *of,
-                           size_t nof, const vdb_segment *s, size_t row)
+/* The columns a row is read from: a segment's, or a log record's (an array). */
+typedef struct row_src {
+    const vdb_segment *seg;
+    const vdb_column *cols;
+} row_src;
+
+static const vdb_column *src_column(const row_src *src, size_t i)
 {
-    const vdb_column *pk = vdb_segment_column(s, (size_t)c->schema->pk);
+    return src->seg ? vdb_segment_column(src->seg, i) : &src->cols[i];
+}
+
+/* Appends row `row` of src to the result. */
+static vdb_status push_row(const vdb_collection *c, vdb_result *r, const vdb_out_field *of,
+                           size_t nof, const row_src *src, size_t row)
+{
+    const vdb_column *pk = src_column(src, (size_t)c->schema->pk);
     size_t len = 0;
     vdb_status st;
     if (pk->type == VDB_TYPE_INT64) {
@@ -230,7 +241,7 @@ vdb_status vdb_result_push(const vdb_collection *c, vdb_result *r, const vdb_out
     for (size_t i = 0; i < nof && st == VDB_OK; i++) {
         vdb_column *dst = &r->fields[i];
         if (of[i].col < 0) { /* a dynamic key inside "$meta" */
-            const vdb_column *meta = vdb_segment_column(s, c->schema->nfields);
+            const vdb_column *meta = src_column(src, c->schema->nfields);
             const char *obj = vdb_column_var(meta, row, &len), *val;
             size_t vlen;
             if (vdb_json_get(obj, len, of[i].name, &val, &vlen))
@@ -239,16 +250,31 @@ vdb_status vdb_result_push(const vdb_collection *c, vdb_result *r, const vdb_out
                 st = push_var(dst, "", 0, false);
             continue;
         }
-        const vdb_column *src = vdb_segment_column(s, (size_t)of[i].col);
-        bool valid = !vdb_column_is_null(src, row);
-        if (vdb_type_is_var(src->type)) {
-            const char *v = vdb_column_var(src, row, &len);
+        const vdb_column *col = src_column(src, (size_t)of[i].col);
+        bool valid = !vdb_column_is_null(col, row);
+        if (vdb_type_is_var(col->type)) {
+            const char *v = vdb_column_var(col, row, &len);
             st = push_var(dst, v, len, valid);
         } else {
-            st = vdb_column_push(dst, vdb_column_at(src, row), 0, valid);
-            if (st == VDB_OK && src->map) /* a mapped file cut short reads as zeros */
-                st = vdb_segment_check_mapped(s);
+            st = vdb_column_push(dst, vdb_column_at(col, row), 0, valid);
+            if (st == VDB_OK && col->map && src->seg) /* a mapped file cut short reads as 0 */
+                st = vdb_segment_check_mapped(src->seg);
         }
     }
     return st;
+}
+
+vdb_status vdb_result_push(const vdb_collection *c, vdb_result *r, const vdb_out_field *of,
+                           size_t nof, const vdb_segment *s, size_t row)
+{
+    row_src src = {s, NULL};
+    return push_row(c, r, of, nof, &src, row);
+}
+
+vdb_status vdb_result_push_cols(const vdb_collection *c, vdb_result *r,
+                                const vdb_out_field *of, size_t nof, const vdb_column *cols,
+                                size_t row)
+{
+    row_src src = {NULL, cols};
+    return push_row(c, r, of, nof, &src, row);
 }

@@ -38,5 +38,9 @@ vdb_status vdb_result_open(const vdb_collection *c, const vdb_out_field *of, siz
 /* Appends row `row` of segment s (its key and the output fields) to r. */
 vdb_status vdb_result_push(const vdb_collection *c, vdb_result *r, const vdb_out_field *of,
                            size_t nof, const vdb_segment *s, size_t row);
+/* ... row `row` of cols, the c->ncols columns of a log record (core/apply.h). */
+vdb_status vdb_result_push_cols(const vdb_collection *c, vdb_result *r,
+                                const vdb_out_field *of, size_t nof, const vdb_column *cols,
+                                size_t row);
 
 #endif

@@ -20,6 +20,7 @@
 #include "core/metatxn.h"
 #include "core/seal.h"
 #include "core/segment_index.h"
+#include "core/tick.h"
 
 /* What one seal holds between its steps. */
 typedef struct seal_run {
@@ -238,7 +239,7 @@ static vdb_status seal(vdb_db *db, vdb_collection *c, uint32_t shard, bool rotat
         vdb_segment_objects_delete(db, c, gone[i]);
     vdb_free(gone);
     if (wrote && r.n)
-        db->log.be->truncate(db->log.h, sh->channel, r.ckpt_pos + 1);
+        vdb_log_trim(db, c, shard, r.ckpt_pos + 1); /* held back by change streams */
     for (size_t i = 0; dpend && i < nd; i++)
         vdb_delta_pending_free(&dpend[i]);
     vdb_free(dpend);

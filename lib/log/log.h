@@ -1,5 +1,6 @@
 /* The log module: the encoding of the records the database writes to its channels (insert,
- * delete, DDL, abort). The channels themselves are a log backend (lib/storage, backends/). */
+ * delete, DDL, abort, time tick). The channels themselves are a log backend (lib/storage,
+ * backends/). */
 #ifndef VDB_LOG_H
 #define VDB_LOG_H
 
@@ -11,6 +12,8 @@ typedef enum vdb_rec_type {
     VDB_REC_DELETE = 2, /* body: encoded primary key column */
     VDB_REC_DDL = 3,    /* body: a DDL description (core/catalog) */
     VDB_REC_ABORT = 4,  /* no body: the torn write stamped ts is void in this channel */
+    VDB_REC_TICK = 5,   /* no body: a time tick; no write to the channel will have a smaller
+                           ts (core/tick.c); replay skips it, subscribers see it */
 } vdb_rec_type;
 
 enum {

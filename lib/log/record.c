@@ -34,7 +34,7 @@ vdb_status vdb_rec_decode(const void *rec, size_t len, vdb_rec_header *h, const 
     h->ts = vdb_rd_u64(&r);
     h->collection_id = vdb_rd_u64(&r);
     h->partition_id = vdb_rd_u64(&r);
-    if (r.err || magic != REC_MAGIC || h->type < VDB_REC_INSERT || h->type > VDB_REC_ABORT)
+    if (r.err || magic != REC_MAGIC || h->type < VDB_REC_INSERT || h->type > VDB_REC_TICK)
         return vdb_set_errmsg(VDB_ECORRUPT, "log record of %zu bytes is malformed", len);
     memcpy(&h->parts, parts, 2);
     if (h->parts == 0)

@@ -36,7 +36,7 @@ OPTION_NAMES = ("sync", "log_uri", "meta_uri", "object_uri", "sync_interval_ms",
                 "compaction_interval_ms", "compaction_min_segments", "disable_io_uring",
                 "index_build_workers", "index_build_threads", "search_threads",
                 "segment_idle_seal_ms", "mmap", "mmap_cache_dir", "mmap_cache_bytes",
-                "memory_budget_bytes")
+                "memory_budget_bytes", "tick_interval_ms")
 
 
 def _b(s):
@@ -607,6 +607,17 @@ class EmbeddedTransport:
         finally:
             self._lib.vdb_result_free(res)
 
+    def change_stream(self, coll, start_ts, caught_up_marks):
+        o = _lib.vdb_change_opts()
+        o.start_ts = int(start_ts or 0)
+        o.caught_up_marks = 1 if caught_up_marks else 0
+        info = self.describe(coll)
+        names = [f.name for f in info.fields] + ([DYNAMIC_FIELD] if info.dynamic else [])
+        h = c_void_p()
+        self._check(self._lib.vdb_change_stream_open(self._db, self._q(coll), byref(o),
+                                                     byref(h)))
+        return ChangeStream(self, h, names)
+
     def count(self, coll, filter, read):
         ro, keep = self._read_opts(read)
         cnt = c_uint64()
@@ -820,3 +831,72 @@ class EmbeddedTransport:
             return False
         self._check(st)
         return True
+
+
+_CHANGE_KINDS = {1: "insert", 2: "upsert", 3: "delete", 4: "caught_up"}
+
+
+class ChangeStream:
+    """A collection's inserts, upserts and deletes in timestamp order (vdb_change_stream_*).
+    next(timeout_ms) gives a dict {"kind", "ts", "partition", "ids", "rows"} ("rows": the
+    inserted or upserted entities, every field; [] for deletes and marks), or None when none
+    came in time. Iterating waits for ever. Resume with start_ts = the last "ts" + 1. Close it
+    (or use it in a with block) before the client."""
+
+    def __init__(self, transport, handle, names):
+        self._t = transport
+        self._h = handle
+        self._names = names
+
+    def next(self, timeout_ms=0):
+        if self._h is None:
+            raise einval("the change stream is closed")
+        L = self._t._lib
+        ch = _lib.vdb_change()
+        st = L.vdb_change_stream_next(self._h, int(timeout_ms), byref(ch))
+        if st == Status.ETIMEDOUT:
+            return None
+        self._t._check(st)
+        out = {"kind": _CHANGE_KINDS.get(ch.kind, ch.kind), "ts": ch.ts,
+               "partition": ch.partition.decode("utf-8") if ch.partition else None,
+               "ids": [], "rows": []}
+        res = ch.rows
+        if not res:
+            return out
+        pk_of = self._t._pk_reader(res)
+        out["ids"] = [pk_of(0, r) for r in range(L.vdb_result_rows(res, 0))]
+        if ch.kind in (1, 2):
+            val = _lib.vdb_value()
+            for r in range(len(out["ids"])):
+                row = {}
+                for n in self._names:
+                    v = self._t._value(res, 0, r, n.encode("utf-8"), val)
+                    if n == DYNAMIC_FIELD:
+                        row.update(v if isinstance(v, dict) else {})
+                    else:
+                        row[n] = v
+                out["rows"].append(row)
+        return out
+
+    def close(self):
+        if self._h is not None:
+            self._t._lib.vdb_change_stream_close(self._h)
+            self._h = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __iter__(self):
+        while True:
+            c = self.next(2 ** 64 - 1)
+            if c is not None:
+                yield c
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass

@@ -58,7 +58,17 @@ class vdb_options(Structure):
         ("mmap_cache_dir", c_char_p),
         ("mmap_cache_bytes", c_uint64),
         ("memory_budget_bytes", c_uint64),
+        ("tick_interval_ms", c_uint32),
     ]
+
+
+class vdb_change_opts(_Sized):
+    _fields_ = [("struct_size", c_uint32), ("start_ts", c_uint64), ("caught_up_marks", c_int)]
+
+
+class vdb_change(_Sized):
+    _fields_ = [("struct_size", c_uint32), ("kind", c_enum), ("ts", c_uint64),
+                ("partition", c_char_p), ("rows", c_void_p)]
 
 
 class vdb_field_def(_Sized):
@@ -224,6 +234,11 @@ PROTOTYPES = {
     "vdb_options_init_sized": (None, [POINTER(vdb_options), c_size_t]),
     "vdb_open": (st, [c_char_p, POINTER(vdb_options), POINTER(db_p)]),
     "vdb_close": (None, [db_p]),
+    # change streams
+    "vdb_change_stream_open": (st, [db_p, c_char_p, POINTER(vdb_change_opts),
+                                    POINTER(c_void_p)]),
+    "vdb_change_stream_next": (st, [c_void_p, c_uint64, POINTER(vdb_change)]),
+    "vdb_change_stream_close": (None, [c_void_p]),
     # schemas
     "vdb_schema_new": (st, [c_char_p, POINTER(schema_p)]),
     "vdb_schema_free": (None, [schema_p]),
@@ -393,4 +408,5 @@ def get():
 
 __all__ = ["get", "Lib", "PROTOTYPES", "vdb_options", "vdb_field_def", "vdb_names", "vdb_value",
            "vdb_pk_list", "vdb_read_opts", "vdb_search_req", "vdb_ann_req",
-           "vdb_hybrid_req", "vdb_stats", "vdb_index_info", "c_uint8"]
+           "vdb_hybrid_req", "vdb_stats", "vdb_index_info", "vdb_change_opts", "vdb_change",
+           "c_uint8"]

@@ -236,7 +236,7 @@ class MilvusClient:
     compaction_interval_ms, compaction_min_segments, log_uri, meta_uri, object_uri,
     disable_io_uring, index_build_workers, index_build_threads, search_threads,
     segment_idle_seal_ms, mmap (True: sealed vector columns memory-mapped from a local cache
-    folder), mmap_cache_dir, mmap_cache_bytes, memory_budget_bytes.
+    folder), mmap_cache_dir, mmap_cache_bytes, memory_budget_bytes, tick_interval_ms.
     Remote options: secure (TLS with an http:// uri), server_pem_path or ca_pem_path (the CA to
     trust), client_pem_path and client_key_path (a client certificate), server_name (the name
     the certificate must carry).
@@ -1234,6 +1234,19 @@ class MilvusClient:
             return {"version": version, "deploy_mode": "EMBEDDED",
                     "library_path": _lib.get().path}
         return version
+
+
+    @_api
+    def change_stream(self, collection_name, start_ts=0, caught_up_marks=False, **kwargs):
+        """A change stream (CDC) on the collection: its inserts, upserts and deletes from
+        start_ts on (0: the oldest the log still holds), in timestamp order; see
+        _embedded.ChangeStream. Embedded only: vdb-server has no change-stream endpoint
+        (UnsupportedError)."""
+        _check_kwargs("change_stream", kwargs)
+        if self._t.mode != "embedded":
+            raise _unsupported("change_stream: vdb-server has no change-stream endpoint; "
+                               "open the database embedded")
+        return self._t.change_stream(collection_name, start_ts, caught_up_marks)
 
 
 for _n, _what in _NOT_IN_LIBVDB.items():
