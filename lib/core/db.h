@@ -41,6 +41,9 @@ struct vdb_db {
     pthread_mutex_t idx_mu;    /* with idx_cv: waiting for index builds */
     pthread_cond_t idx_cv;
     uint64_t idx_events;       /* atomic: bumped when a build ends or an index comes or goes */
+    pthread_mutex_t pin_mu;    /* ids.c: the timestamps open iterators hold (a leaf lock) */
+    uint64_t *pins;
+    size_t npins, pins_cap;
 };
 
 #endif

@@ -23,19 +23,10 @@ typedef struct hit {
     size_t req;    /* the request it came from (ties in the sum: request order) */
 } hit;
 
-static int pk_cmp(vdb_pk a, vdb_pk b)
-{
-    if (!a.s && !b.s)
-        return a.i < b.i ? -1 : a.i > b.i;
-    size_t n = VDB_MIN(a.len, b.len);
-    int c = memcmp(a.s, b.s, n);
-    return c ? c : (a.len < b.len ? -1 : a.len > b.len);
-}
-
 static int by_pk_then_req(const void *x, const void *y)
 {
     const hit *a = x, *b = y;
-    int c = pk_cmp(a->pk, b->pk);
+    int c = vdb_pk_cmp(a->pk, b->pk);
     return c ? c : (a->req < b->req ? -1 : a->req > b->req);
 }
 
@@ -44,7 +35,7 @@ static int by_score_desc(const void *x, const void *y)
     const hit *a = x, *b = y;
     if (a->score != b->score)
         return a->score > b->score ? -1 : 1;
-    return pk_cmp(a->pk, b->pk);
+    return vdb_pk_cmp(a->pk, b->pk);
 }
 
 static int by_score_asc(const void *x, const void *y)
@@ -52,7 +43,7 @@ static int by_score_asc(const void *x, const void *y)
     const hit *a = x, *b = y;
     if (a->score != b->score)
         return a->score < b->score ? -1 : 1;
-    return pk_cmp(a->pk, b->pk);
+    return vdb_pk_cmp(a->pk, b->pk);
 }
 
 /* Milvus's metric-aware normalisation of a score into [0, 1], larger better. */
@@ -158,7 +149,7 @@ static void fuse_query(const vdb_hybrid_req *h, vdb_result *const *sub, const vd
     qsort(scratch, m, sizeof *scratch, by_pk_then_req);
     size_t out = 0;
     for (size_t j = 0; j < m; j++) {
-        if (out && !pk_cmp(scratch[out - 1].pk, scratch[j].pk))
+        if (out && !vdb_pk_cmp(scratch[out - 1].pk, scratch[j].pk))
             scratch[out - 1].score += scratch[j].score;
         else
             scratch[out++] = scratch[j];
