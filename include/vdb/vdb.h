@@ -397,6 +397,9 @@ typedef struct vdb_search_req {
  *   returned, at most k, best first: for L2, range_filter <= distance < radius; for IP and
  *   COSINE, radius < similarity <= range_filter. range_filter is optional; one on the wrong
  *   side of radius (or range_filter without radius) is VDB_EINVAL.
+ * - round_decimal: -1 (the default: as computed) or 0..6, each returned distance rounded to
+ *   that many decimals (half away from zero), as Milvus's round_decimal; the ranking is the
+ *   one of the exact distances.
  * Keys for another index type are ignored (as Milvus does), unknown keys too, but a malformed
  * or out-of-range value of a known key is VDB_EINVAL naming it. Segments without a built
  * index (growing ones, or sealed ones whose build is pending) are searched exactly.
@@ -442,6 +445,15 @@ typedef struct vdb_hybrid_req {
     uint32_t limit;             /* fused hits returned per query: 1..16384 */
     uint32_t offset;            /* fused hits skipped first; limit + offset <= 16384 */
     vdb_read_opts read;         /* time, partitions and output fields of every request */
+    /* Grouping, as vdb_search's (Milvus 2.5 allows it in hybrid search): each request is a
+     * grouping search on group_by_field with group_size and strict_group_size (its limit
+     * counts groups), the fused rows are grouped by the field's value, and limit groups
+     * (offset skips groups) come back, ranked by their best fused score, each with its
+     * group_size best fused rows, every group's rows together. A group has group_size rows
+     * where the requests' own groups have them; k * group_size at most 1048576. */
+    const char *group_by_field;
+    uint32_t group_size;
+    int strict_group_size;
 } vdb_hybrid_req;
 
 /* The fused hits for each query (one group per query vector), best first: the distance of a
