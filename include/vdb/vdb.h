@@ -509,6 +509,13 @@ typedef struct vdb_search_iter_req {
     vdb_read_opts read;         /* the snapshot's time, partitions and output fields */
     uint32_t batch_size;        /* hits per batch: 1..16384 (0: 1000, as pymilvus) */
     uint64_t limit;             /* hits in all (0: no limit) */
+    /* Resuming an iteration (what a stateless server does between its clients' calls):
+     * with resume set, the first batch continues after one whose last hit was at distance
+     * last_bound and whose hits at exactly that distance were last_pks; read.travel_ts
+     * should be the first iterator's timestamp (vdb_search_iterator_ts). */
+    int resume;
+    float last_bound;
+    const vdb_pk_list *last_pks;
 } vdb_search_iter_req;
 
 typedef struct vdb_search_iterator vdb_search_iterator;

@@ -6,6 +6,7 @@
  * batches: the collection is looked up again each time, so seals and compactions meanwhile
  * are harmless, and its id is checked so that a truncation is an error, not an empty end. */
 #include <float.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -236,6 +237,8 @@ void vdb_search_iterator_close(vdb_search_iterator *it)
 
 uint64_t vdb_search_iterator_ts(const vdb_search_iterator *it) { return it ? it->T : 0; }
 
+static vdb_status add_tie(vdb_search_iterator *it, vdb_pk k);
+
 /* The id of collection now (catalog lock taken and released). */
 static vdb_status coll_id_now(vdb_db *db, const char *name, uint64_t *id)
 {
@@ -361,6 +364,28 @@ vdb_status vdb_search_iterator_open(vdb_db *db, const vdb_search_iter_req *in,
     if ((st = coll_id_now(db, it->collection, &it->coll_id)) != VDB_OK ||
         (st = iter_search(it, 1, &probe)) != VDB_OK || (st = same_collection(it)) != VDB_OK)
         goto fail;
+    if (req.resume) {
+        const vdb_pk_list *lp = req.last_pks;
+        if (lp && lp->count && (it->str_pk ? !lp->strs : !lp->ints)) {
+            st = vdb_set_errmsg(VDB_EINVAL, "vdb_search_iterator_open: last_pks must be %s "
+                                "keys", it->str_pk ? "string" : "integer");
+            goto fail;
+        }
+        if (!isfinite(req.last_bound)) {
+            st = vdb_set_errmsg(VDB_EINVAL, "vdb_search_iterator_open: last_bound is not "
+                                "finite");
+            goto fail;
+        }
+        it->started = true;
+        it->last = req.last_bound;
+        for (size_t i = 0; lp && i < lp->count && st == VDB_OK; i++) {
+            vdb_pk k = {lp->ints ? lp->ints[i] : 0, lp->strs ? lp->strs[i] : NULL,
+                        lp->strs ? strlen(lp->strs[i]) : 0};
+            st = add_tie(it, k);
+        }
+        if (st != VDB_OK)
+            goto fail;
+    }
     vdb_result_free(probe);
     vdb_schema_free(s);
     *out = it;
