@@ -389,6 +389,49 @@ static void test_search_iterator_pages_through_ties(void **state)
         if (ids[j] < 0 || ids[j] >= 600 || seen[ids[j]]++)
             fail_msg("hit %zu: id %lld returned again", j, (long long)ids[j]);
     vdb_search_iterator_close(it);
+    /* resuming (a stateless server's way): from the first 3 batches' last distance and the
+     * keys returned at it, at their timestamp, the rest comes out as above */
+    OK(vdb_search_iterator_open(db, &rq, &it));
+    uint64_t T = vdb_search_iterator_ts(it);
+    int64_t head[21];
+    float last = 0;
+    size_t nh = 0;
+    for (int b = 0; b < 3; b++) {
+        vdb_result *r;
+        OK(vdb_search_iterator_next(it, &r));
+        for (size_t j = 0; j < vdb_result_rows(r, 0); j++) {
+            head[nh++] = vdb_result_pk_int(r, 0, j);
+            last = vdb_result_distance(r, 0, j);
+        }
+        vdb_result_free(r);
+    }
+    vdb_search_iterator_close(it);
+    assert_int_equal(nh, 21);
+    int64_t at_last[21];
+    size_t nl = 0;
+    for (size_t j = 0; j < 21; j++)
+        if (dist[j] == last)
+            at_last[nl++] = head[j];
+    vdb_pk_list lp = {.ints = at_last, .count = nl};
+    vdb_search_iter_req rr = rq;
+    rr.read.travel_ts = T;
+    rr.resume = 1;
+    rr.last_bound = last;
+    rr.last_pks = &lp;
+    OK(vdb_search_iterator_open(db, &rr, &it));
+    int64_t rest[700];
+    float rdist[700];
+    size_t nr;
+    drain_search(it, 7, rest, rdist, &nr, false);
+    vdb_search_iterator_close(it);
+    assert_int_equal(nh + nr, 600);
+    for (size_t j = 0; j < nh; j++) {
+        assert_int_equal(head[j], ids[j]);
+        seen[head[j]]++;
+    }
+    for (size_t j = 0; j < nr; j++)
+        if (seen[rest[j]]++ != 1) /* each once over head and rest together */
+            fail_msg("resumed hit %zu: id %lld", j, (long long)rest[j]);
     /* bad requests are refused at open */
     rq.params = "round_decimal=2";
     ERR(vdb_search_iterator_open(db, &rq, &it), VDB_EINVAL, "round_decimal");
