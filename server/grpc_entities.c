@@ -621,7 +621,8 @@ typedef Milvus__Proto__Milvus__HybridSearchRequest hybrid_req;
 /* Request i of a HybridSearch as a vdb_ann_req: its vectors and params text are the caller's
  * to free (also on failure). */
 static int hybrid_sub(srv_coll *c, Milvus__Proto__Milvus__SearchRequest *sr, size_t i,
-                      vdb_ann_req *a, float **vecs, char **params, srv_status *err)
+                      vdb_ann_req *a, float **vecs, char **params, vdb_hybrid_req *h,
+                      srv_status *err)
 {
     if (refused_search_parts(sr, 0, err))
         return -1;
@@ -639,9 +640,16 @@ static int hybrid_sub(srv_coll *c, Milvus__Proto__Milvus__SearchRequest *sr, siz
     if (sa.offset)
         return srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: request %zu: offset "
                         "applies to the fused hits (give it in rank_params)", i);
-    if (sa.group_by)
-        return srv_fail(err, MV_OPERATION_NOT_SUPPORTED, "operation not supported: grouping "
-                        "in hybrid search");
+    /* grouping of a request: the same for every request, and as the rank params' */
+    if (sa.group_by && h->group_by_field && strcmp(sa.group_by, h->group_by_field))
+        return srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: request %zu groups by "
+                        "'%s', another by '%s': a hybrid search groups by one field", i,
+                        sa.group_by, h->group_by_field);
+    if (sa.group_by) {
+        h->group_by_field = sa.group_by;
+        h->group_size = sa.group_size ? (uint32_t)sa.group_size : h->group_size;
+        h->strict_group_size = h->strict_group_size || sa.strict_group;
+    }
     if (sa.topk == 0 || sa.topk < -1 || sa.topk > SRV_MAX_TOPK)
         return srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: request %zu: topk must "
                         "be 1..%d", i, SRV_MAX_TOPK);
@@ -668,6 +676,24 @@ static int hybrid_rank(pb_kv **kv, size_t n, size_t nreq, vdb_hybrid_req *h, flo
         ((v = srv_kv_get(kv, n, "round_decimal")) && *v &&
          parse_i64(v, "round_decimal", round_decimal, err)))
         return -1;
+    /* grouping (Milvus 2.5: group_by_field in the rank params, as pymilvus sends it) */
+    const char *gb = srv_kv_get(kv, n, "group_by_field");
+    int64_t gs = 0;
+    if ((v = srv_kv_get(kv, n, "group_size")) && *v && parse_i64(v, "group_size", &gs, err))
+        return -1;
+    if (gs < 0 || gs > 1024)
+        return srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: group_size must be "
+                        "1..1024");
+    if (gb && *gb && h->group_by_field && strcmp(gb, h->group_by_field))
+        return srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: rank params group by "
+                        "'%s', a request by '%s': a hybrid search groups by one field", gb,
+                        h->group_by_field);
+    if (gb && *gb)
+        h->group_by_field = gb;
+    if (gs)
+        h->group_size = (uint32_t)gs;
+    if (truthy(srv_kv_get(kv, n, "strict_group_size")))
+        h->strict_group_size = 1;
     if (*limit < 1 || *offset < 0 || *limit > SRV_MAX_TOPK ||
         *offset > SRV_MAX_TOPK - *limit)
         return srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: limit must be at least 1 "
@@ -748,7 +774,7 @@ static int hybrid_search(srv_rpc *call, hybrid_req *req, srv_status *err)
     int64_t limit, offset, rd;
     for (size_t i = 0; i < n; i++) {
         ap[i] = &a[i];
-        if (hybrid_sub(&c, req->requests[i], i, &a[i], &vecs[i], &params[i], err))
+        if (hybrid_sub(&c, req->requests[i], i, &a[i], &vecs[i], &params[i], &h, err))
             goto done;
     }
     if (hybrid_rank(req->rank_params, req->n_rank_params, n, &h, &w, &limit, &offset, &rd,

@@ -77,6 +77,14 @@ test('hybrid search: RRF and weighted fusion equal a reference from each request
       assert.equal(Number(h.tag), Number(h.id) % 5);
     });
   }
+  // grouping in a hybrid search (Milvus 2.5): limit groups of group_size fused rows
+  const grouped = ok(await client.hybridSearch({ collection_name: name, data: subs,
+    rerank: RRFRanker(60), limit: 3, group_by_field: 'tag', group_size: 2,
+    output_fields: ['tag'] }), 'hybrid grouped');
+  const tags = grouped.results.map((h) => Number(h.tag));
+  assert.equal(tags.length, 6);
+  for (let g = 0; g < 3; g++) assert.equal(tags[2 * g], tags[2 * g + 1]);
+  assert.equal(new Set(tags).size, 3);
   // weights that do not match the requests: the server's error
   const bad = await client.hybridSearch({ collection_name: name, rerank: WeightedRanker([0.5]),
     data: subs, limit: 5 });
