@@ -642,7 +642,7 @@ class EmbeddedTransport:
         self._check(self._lib.vdb_search(self._db, byref(req), byref(res)))
         return self._hits(res, plan, info)
 
-    def hybrid_search(self, coll, info, subs, ranker, limit, offset, plan, read):
+    def hybrid_search(self, coll, info, subs, ranker, limit, offset, plan, read, group=None):
         """subs: (vf, qv, limit, filter, params) per request; ranker: (strategy, params)
         as RRFRanker / WeightedRanker give them. One list per query of (pk, score, entity)."""
         ro, keep = self._read_opts(read, [n for n, kd in plan if kd != "pk"])
@@ -670,6 +670,11 @@ class EmbeddedTransport:
             h.no_normalize = 0 if rp.get("norm_score", True) else 1
         h.limit, h.offset = limit, offset
         h.read = ro
+        if group:
+            gname = _b(group[0])
+            keep.append(gname)
+            h.group_by_field, h.group_size, h.strict_group_size = gname, group[1], \
+                int(group[2])
         res = c_void_p()
         self._check(self._lib.vdb_hybrid_search(self._db, byref(h), byref(res)))
         return self._hits(res, plan, info)

@@ -1019,9 +1019,12 @@ class MilvusClient:
         vectors, params, filter and limit) fused by ranker (RRFRanker, the default, or
         WeightedRanker), then `offset` fused hits skipped and `limit` returned per query, as
         pymilvus's hybrid_search. Hits are {"id", "distance": the fused score, "entity"}.
-        kwargs: offset, round_decimal, consistency_level, travel_timestamp (embedded)."""
+        kwargs: offset, round_decimal, consistency_level, travel_timestamp (embedded),
+        group_by_field / group_size / strict_group_size (embedded: limit groups of the fused
+        rows, each with its group_size best)."""
         _check_kwargs("search", kwargs, ("offset", "round_decimal", "consistency_level",
-                                         "travel_timestamp", "staleness_ms"))
+                                         "travel_timestamp", "staleness_ms", "group_by_field",
+                                         "group_size", "strict_group_size"))
         if not isinstance(reqs, (list, tuple)) or not reqs:
             raise einval("hybrid_search needs a non-empty list of AnnSearchRequest")
         if ranker is None:
@@ -1062,10 +1065,11 @@ class MilvusClient:
             params = _ann_params(vf, sp, "request %d" % i)
             expr = self._filter(r.expr, {"filter_params": r.expr_params})
             subs.append((vf, qv, r.limit, expr or None, params))
+        group = _grouping(info, {}, kwargs)
         plan = output_plan(info, output_fields, False)
         read = self._read(collection_name, partition_names, kwargs)
         res = self._t.hybrid_search(collection_name, info, subs, ranker._spec(), limit, offset,
-                                    plan, read)
+                                    plan, read, group)
         return [[{"id": pk, "distance": round(dist, rd) if rd >= 0 else dist, "entity": ent}
                  for pk, dist, ent in hits] for hits in res]
 
