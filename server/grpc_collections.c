@@ -176,8 +176,7 @@ HANDLER(srv_rpc_describe_database, Milvus__Proto__Milvus__DescribeDatabaseReques
 
 /* ---- collections --------------------------------------------------------------------------- */
 
-/* A stable id for a collection (Milvus's are numbers; the SDKs only pass them back). */
-static int64_t collection_id(const char *name)
+int64_t srv_collection_id(const char *name)
 {
     uint64_t h = 1469598103934665603ull;
     for (const unsigned char *p = (const unsigned char *)name; *p; p++)
@@ -267,7 +266,7 @@ static int describe_collection(srv_rpc *call, coll_req *req, srv_status *err)
             MILVUS__PROTO__MILVUS__DESCRIBE_COLLECTION_RESPONSE__INIT;
         r.status = srv_pb_ok();
         r.schema = ps;
-        r.collectionid = collection_id(name);
+        r.collectionid = srv_collection_id(name);
         r.shards_num = (int32_t)vdb_schema_shards(s);
         r.consistency_level = MILVUS__PROTO__COMMON__CONSISTENCY_LEVEL__Strong;
         r.collection_name = (char *)srv_bare_name(name);
@@ -315,7 +314,7 @@ static int show_collections(srv_rpc *call, Milvus__Proto__Milvus__ShowCollection
         if (!wanted)
             continue;
         out[n] = names->names[i];
-        ids[n] = collection_id(names->names[i]);
+        ids[n] = srv_collection_id(names->names[i]);
         pct[n] = 100; /* every collection is loaded */
         avail[n] = 1;
         shards[n] = 1;
@@ -587,7 +586,7 @@ static int show_partitions(srv_rpc *call, Milvus__Proto__Milvus__ShowPartitionsR
         if (!wanted)
             continue;
         out[n] = names->names[i];
-        ids[n] = collection_id(names->names[i]) ^ collection_id(req->collection_name);
+        ids[n] = srv_collection_id(names->names[i]) ^ srv_collection_id(req->collection_name);
         pct[n] = 100;
         n++;
     }

@@ -177,6 +177,10 @@ typedef struct search_args {
     int64_t topk, offset, round_decimal, group_size;
     int strict_group;
     json_t *params;
+    /* Milvus's search iterator v2, as the SDKs send it (see search_iter_batch) */
+    int iterator, iter_v2;
+    int64_t iter_batch, guarantee_ts, coll_id;
+    const char *iter_id;
 } search_args;
 
 static int search_args_read(pb_kv **kv, size_t n, search_args *a, srv_status *err)
@@ -205,13 +209,22 @@ static int search_args_read(pb_kv **kv, size_t n, search_args *a, srv_status *er
     if (a->group_by && !*a->group_by)
         a->group_by = NULL;
     a->strict_group = truthy(srv_kv_get(kv, n, "strict_group_size"));
-    static const char *const refused[] = {"order_by_fields", "iterator", "search_iter_v2",
-                                          "search_iter_batch_size", "search_iter_id", NULL};
-    for (const char *const *k = refused; *k; k++)
-        if ((v = srv_kv_get(kv, n, *k)) && *v && strcmp(v, "false"))
-            return srv_fail(err, MV_OPERATION_NOT_SUPPORTED, "operation not supported: search "
-                            "parameter '%s' (grouping, ordering and search iterators are not "
-                            "supported by libvdb yet)", *k);
+    if ((v = srv_kv_get(kv, n, "order_by_fields")) && *v && strcmp(v, "false"))
+        return srv_fail(err, MV_OPERATION_NOT_SUPPORTED, "operation not supported: search "
+                        "parameter 'order_by_fields' (ordering is not supported by libvdb)");
+    a->iterator = truthy(srv_kv_get(kv, n, "iterator"));
+    a->iter_v2 = truthy(srv_kv_get(kv, n, "search_iter_v2"));
+    a->iter_id = srv_kv_get(kv, n, "search_iter_id");
+    if (((v = srv_kv_get(kv, n, "search_iter_batch_size")) && *v &&
+         parse_i64(v, "search_iter_batch_size", &a->iter_batch, err)) ||
+        ((v = srv_kv_get(kv, n, "guarantee_timestamp")) && *v &&
+         parse_i64(v, "guarantee_timestamp", &a->guarantee_ts, err)) ||
+        ((v = srv_kv_get(kv, n, "collection_id")) && *v &&
+         parse_i64(v, "collection_id", &a->coll_id, err)))
+        return -1;
+    if (!a->iterator && (a->iter_v2 || (a->iter_id && *a->iter_id)))
+        return srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: search_iter_v2 and "
+                        "search_iter_id need iterator=true");
     a->anns = srv_kv_get(kv, n, "anns_field");
     a->metric = srv_kv_get(kv, n, "metric_type");
     const char *ptext = srv_kv_get(kv, n, "params");
@@ -224,7 +237,11 @@ static int search_args_read(pb_kv **kv, size_t n, search_args *a, srv_status *er
     static const char *const known[] = {"topk", "offset", "round_decimal", "ignore_growing",
                                         "anns_field", "metric_type", "params", "hints",
                                         "group_by_field", "group_size", "strict_group_size",
-                                        NULL};
+                                        "iterator", "search_iter_v2", "search_iter_batch_size",
+                                        "search_iter_last_bound", "search_iter_id",
+                                        "guarantee_timestamp", "collection_id", NULL};
+    for (const char *const *q = known + 11; *q; q++) /* the iterator's keys: not params */
+        json_object_del(p, *q);
     for (size_t i = 0; i < n; i++) {
         const char *k = kv[i]->key;
         int skip = !k || json_object_get(p, k) != NULL;
@@ -252,7 +269,8 @@ static float round_to(float x, int64_t digits)
  * offset rows of each query skipped (the caller searched limit + offset). */
 static int reply_hits(srv_rpc *call, const srv_coll *cc, const srv_outplan *p,
                       const vdb_result *res, size_t nq, int64_t topk, size_t offset,
-                      int64_t round_decimal, const char *coll, srv_status *err)
+                      int64_t round_decimal, const char *coll, srv_status *err,
+                      Milvus__Proto__Schema__SearchIteratorV2Results *iter, uint64_t session_ts)
 {
     size_t groups = vdb_result_groups(res), total = 0;
     int64_t *topks = srv_arena_alloc(&call->arena, (groups + 1) * sizeof *topks);
@@ -287,6 +305,8 @@ static int reply_hits(srv_rpc *call, const srv_coll *cc, const srv_outplan *p,
     r.status = srv_pb_ok();
     r.results = &d;
     r.collection_name = (char *)coll;
+    d.search_iterator_v2_results = iter;
+    r.session_ts = session_ts;
     return srv_rpc_reply(call, &r.base, err);
 }
 
@@ -313,6 +333,197 @@ static int refused_search_parts(Milvus__Proto__Milvus__SearchRequest *req, int a
         return srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: the legacy DSL is not "
                         "supported: send a boolean expression (dsl_type BoolExprV1)");
     return 0;
+}
+
+/* One batch of Milvus's search iterator v2 (iterator=true, search_iter_v2=true in the
+ * search params, as pymilvus's and the Node SDK's search_iterator send them), stateless
+ * here: the token handed back (search_iter_id) carries the snapshot's timestamp, the last
+ * distance (exact, as %a) and the keys returned at exactly that distance; the library's
+ * search iterator resumes from them (vdb_search_iter_req.resume) at that timestamp, so the
+ * batches see one snapshot while it is inside the retention window (after it: an error
+ * naming the window). The first batch's timestamp is guarantee_timestamp when the SDK sets
+ * one, else the consistency level's now; it comes back as session_ts. collection_id is
+ * checked against the id DescribeCollection gives. */
+typedef struct iter_token {
+    uint64_t T;
+    float bound;
+    size_t n;
+    int64_t *ints;
+    char **strs;
+} iter_token;
+
+static void iter_token_free(iter_token *t)
+{
+    for (size_t i = 0; t->strs && i < t->n; i++)
+        free(t->strs[i]);
+    free(t->strs);
+    free(t->ints);
+}
+
+static int hexval(int ch)
+{
+    return ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+}
+
+static int iter_token_read(const char *text, int is_str, iter_token *t, srv_status *err)
+{
+    memset(t, 0, sizeof *t);
+    char *end;
+    t->T = strtoull(text, &end, 10);
+    if (*end != ':' || !t->T)
+        goto bad;
+    const char *b = end + 1;
+    t->bound = strtof(b, &end);
+    if (end == b || *end != ':')
+        goto bad;
+    const char *k = end + 1;
+    size_t cap = *k ? 1 : 0;
+    for (const char *q = k; *q; q++)
+        cap += *q == ',';
+    t->ints = calloc(cap + 1, sizeof *t->ints);
+    t->strs = is_str ? calloc(cap + 1, sizeof *t->strs) : NULL;
+    if (!t->ints || (is_str && !t->strs))
+        return srv_fail(err, MV_MEMORY_LIMIT, "memory limit exceeded");
+    while (*k) {
+        size_t len = strcspn(k, ",");
+        if (is_str) {
+            char *sv = malloc(len / 2 + 1);
+            if (!sv || len % 2) {
+                free(sv);
+                goto bad;
+            }
+            for (size_t i = 0; i < len / 2; i++) {
+                int hi = hexval(k[2 * i]), lo = hexval(k[2 * i + 1]);
+                if (hi < 0 || lo < 0) {
+                    free(sv);
+                    goto bad;
+                }
+                sv[i] = (char)(hi << 4 | lo);
+            }
+            sv[len / 2] = 0;
+            t->strs[t->n++] = sv;
+        } else {
+            t->ints[t->n++] = strtoll(k, &end, 10);
+            if (end != k + len)
+                goto bad;
+        }
+        k += len + (k[len] == ',');
+    }
+    return 0;
+bad:
+    return srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: search_iter_id '%s' is not a "
+                    "token this server handed out", text);
+}
+
+static int search_iter_batch(srv_rpc *call, const srv_coll *c, const srv_outplan *p,
+                             const search_args *a, Milvus__Proto__Milvus__SearchRequest *req,
+                             const vdb_field_def *vf, const float *vecs, size_t nq,
+                             const char *params, srv_status *err)
+{
+    const char *coll = req->collection_name;
+    if (!a->iter_v2)
+        return srv_fail(err, MV_OPERATION_NOT_SUPPORTED, "operation not supported: the search "
+                        "iterator v1 (libvdb serves search_iter_v2=true)");
+    if (nq != 1)
+        return srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: a search iterator takes "
+                        "one query vector, got %zu", nq);
+    if (a->group_by || a->offset)
+        return srv_fail(err, MV_OPERATION_NOT_SUPPORTED, "operation not supported: %s in a "
+                        "search iterator", a->group_by ? "grouping" : "offset");
+    if (a->coll_id && a->coll_id != srv_collection_id(coll))
+        return srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: collection_id %lld is "
+                        "not the id of collection '%s'", (long long)a->coll_id, coll);
+    int64_t batch = a->iter_batch > 0 ? a->iter_batch : a->topk < 0 ? 10 : a->topk;
+    if (batch < 1 || batch > SRV_MAX_TOPK)
+        return srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: search_iter_batch_size "
+                        "must be 1..%d", SRV_MAX_TOPK);
+    int is_str = c->fields[c->pk].type == VDB_TYPE_VARCHAR;
+    iter_token t = {0};
+    int resume = a->iter_id && *a->iter_id;
+    if (resume && iter_token_read(a->iter_id, is_str, &t, err)) {
+        iter_token_free(&t);
+        return -1;
+    }
+    vdb_pk_list ties = {.ints = is_str ? NULL : t.ints,
+                        .strs = is_str ? (const char *const *)t.strs : NULL, .count = t.n};
+    vdb_search_iter_req ir = {.struct_size = sizeof ir, .collection = coll,
+                              .vector_field = vf->name, .vector = vecs, .dim = vf->dim,
+                              .filter = req->dsl && *req->dsl ? req->dsl : NULL,
+                              .params = params, .batch_size = (uint32_t)batch,
+                              .resume = resume, .last_bound = t.bound, .last_pks = &ties};
+    ir.read.partitions = (const char *const *)req->partition_names;
+    ir.read.n_partitions = req->n_partition_names;
+    ir.read.output_fields = p->n ? p->names : NULL;
+    ir.read.n_output_fields = p->n;
+    ir.read.travel_ts = resume ? t.T : a->guarantee_ts > 0 ? (uint64_t)a->guarantee_ts
+                                                           : req->travel_timestamp;
+    vdb_search_iterator *it = NULL;
+    vdb_result *res = NULL;
+    char *token = NULL;
+    int rc = -1;
+    vdb_status st;
+    if (srv_op_consistency(level_name(req->consistency_level, req->use_default_consistency),
+                           &ir.read, err))
+        goto out;
+    if ((st = vdb_search_iterator_open(call->ctx->db, &ir, &it)) != VDB_OK ||
+        (st = vdb_search_iterator_next(it, &res)) != VDB_OK) {
+        srv_fail_vdb(call->ctx, err, st, coll, MV_PARTITION_NOT_FOUND);
+        goto out;
+    }
+    uint64_t T = vdb_search_iterator_ts(it);
+    size_t rows = vdb_result_rows(res, 0);
+    float last = rows ? vdb_result_distance(res, 0, rows - 1) : t.bound;
+    /* the next token: the keys at exactly the last distance (the earlier ones too when the
+     * batch ended at the same distance as the one before) */
+    size_t cap = 64 + (rows + t.n) * (is_str ? 2 * 65536 + 1 : 21);
+    if (is_str) { /* keys are at most 65535 bytes: size it from the ones at hand */
+        cap = 64;
+        for (size_t r = 0; r < rows; r++)
+            cap += 2 * strlen(vdb_result_pk_str(res, 0, r)) + 1;
+        for (size_t i = 0; i < t.n; i++)
+            cap += 2 * strlen(t.strs[i]) + 1;
+    }
+    if (!(token = malloc(cap))) {
+        srv_fail(err, MV_MEMORY_LIMIT, "memory limit exceeded");
+        goto out;
+    }
+    size_t len = (size_t)snprintf(token, cap, "%llu:%a:", (unsigned long long)T, (double)last);
+    int first = 1;
+    for (size_t i = 0; resume && (rows == 0 || last == t.bound) && i < t.n; i++) {
+        if (is_str) {
+            len += (size_t)snprintf(token + len, cap - len, "%s", first ? "" : ",");
+            for (const char *q = t.strs[i]; *q; q++)
+                len += (size_t)snprintf(token + len, cap - len, "%02x", (unsigned char)*q);
+        } else {
+            len += (size_t)snprintf(token + len, cap - len, "%s%lld", first ? "" : ",",
+                                    (long long)t.ints[i]);
+        }
+        first = 0;
+    }
+    for (size_t r = 0; r < rows; r++) {
+        if (vdb_result_distance(res, 0, r) != last)
+            continue;
+        if (is_str) {
+            len += (size_t)snprintf(token + len, cap - len, "%s", first ? "" : ",");
+            for (const char *q = vdb_result_pk_str(res, 0, r); *q; q++)
+                len += (size_t)snprintf(token + len, cap - len, "%02x", (unsigned char)*q);
+        } else {
+            len += (size_t)snprintf(token + len, cap - len, "%s%lld", first ? "" : ",",
+                                    (long long)vdb_result_pk_int(res, 0, r));
+        }
+        first = 0;
+    }
+    Milvus__Proto__Schema__SearchIteratorV2Results ivr =
+        MILVUS__PROTO__SCHEMA__SEARCH_ITERATOR_V2_RESULTS__INIT;
+    ivr.token = token;
+    ivr.last_bound = last;
+    rc = reply_hits(call, c, p, res, 1, batch, 0, a->round_decimal, coll, err, &ivr, T);
+out:
+    free(token);
+    vdb_result_free(res);
+    vdb_search_iterator_close(it);
+    iter_token_free(&t);
+    return rc;
 }
 
 static int search(srv_rpc *call, Milvus__Proto__Milvus__SearchRequest *req, srv_status *err)
@@ -366,6 +577,10 @@ static int search(srv_rpc *call, Milvus__Proto__Milvus__SearchRequest *req, srv_
                  "group holds %zu vectors", (long long)req->nq, nq);
         goto done;
     }
+    if (a.iterator) {
+        rc = search_iter_batch(call, &c, &p, &a, req, vf, vecs, nq, params, err);
+        goto done;
+    }
     vdb_search_req sr = {.struct_size = sizeof sr, .collection = req->collection_name,
                          .vector_field = vf->name, .vectors = vecs, .nq = nq, .dim = vf->dim,
                          .filter = req->dsl && *req->dsl ? req->dsl : NULL, .params = params};
@@ -386,7 +601,7 @@ static int search(srv_rpc *call, Milvus__Proto__Milvus__SearchRequest *req, srv_
                       &res, err))
         goto done;
     rc = reply_hits(call, &c, &p, res, nq, a.topk < 0 ? 10 : a.topk, 0, a.round_decimal,
-                    req->collection_name, err);
+                    req->collection_name, err, NULL, 0);
 done:
     vdb_result_free(res);
     free(vecs);
@@ -406,7 +621,8 @@ typedef Milvus__Proto__Milvus__HybridSearchRequest hybrid_req;
 /* Request i of a HybridSearch as a vdb_ann_req: its vectors and params text are the caller's
  * to free (also on failure). */
 static int hybrid_sub(srv_coll *c, Milvus__Proto__Milvus__SearchRequest *sr, size_t i,
-                      vdb_ann_req *a, float **vecs, char **params, srv_status *err)
+                      vdb_ann_req *a, float **vecs, char **params, vdb_hybrid_req *h,
+                      srv_status *err)
 {
     if (refused_search_parts(sr, 0, err))
         return -1;
@@ -424,9 +640,16 @@ static int hybrid_sub(srv_coll *c, Milvus__Proto__Milvus__SearchRequest *sr, siz
     if (sa.offset)
         return srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: request %zu: offset "
                         "applies to the fused hits (give it in rank_params)", i);
-    if (sa.group_by)
-        return srv_fail(err, MV_OPERATION_NOT_SUPPORTED, "operation not supported: grouping "
-                        "in hybrid search");
+    /* grouping of a request: the same for every request, and as the rank params' */
+    if (sa.group_by && h->group_by_field && strcmp(sa.group_by, h->group_by_field))
+        return srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: request %zu groups by "
+                        "'%s', another by '%s': a hybrid search groups by one field", i,
+                        sa.group_by, h->group_by_field);
+    if (sa.group_by) {
+        h->group_by_field = sa.group_by;
+        h->group_size = sa.group_size ? (uint32_t)sa.group_size : h->group_size;
+        h->strict_group_size = h->strict_group_size || sa.strict_group;
+    }
     if (sa.topk == 0 || sa.topk < -1 || sa.topk > SRV_MAX_TOPK)
         return srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: request %zu: topk must "
                         "be 1..%d", i, SRV_MAX_TOPK);
@@ -453,6 +676,24 @@ static int hybrid_rank(pb_kv **kv, size_t n, size_t nreq, vdb_hybrid_req *h, flo
         ((v = srv_kv_get(kv, n, "round_decimal")) && *v &&
          parse_i64(v, "round_decimal", round_decimal, err)))
         return -1;
+    /* grouping (Milvus 2.5: group_by_field in the rank params, as pymilvus sends it) */
+    const char *gb = srv_kv_get(kv, n, "group_by_field");
+    int64_t gs = 0;
+    if ((v = srv_kv_get(kv, n, "group_size")) && *v && parse_i64(v, "group_size", &gs, err))
+        return -1;
+    if (gs < 0 || gs > 1024)
+        return srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: group_size must be "
+                        "1..1024");
+    if (gb && *gb && h->group_by_field && strcmp(gb, h->group_by_field))
+        return srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: rank params group by "
+                        "'%s', a request by '%s': a hybrid search groups by one field", gb,
+                        h->group_by_field);
+    if (gb && *gb)
+        h->group_by_field = gb;
+    if (gs)
+        h->group_size = (uint32_t)gs;
+    if (truthy(srv_kv_get(kv, n, "strict_group_size")))
+        h->strict_group_size = 1;
     if (*limit < 1 || *offset < 0 || *limit > SRV_MAX_TOPK ||
         *offset > SRV_MAX_TOPK - *limit)
         return srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: limit must be at least 1 "
@@ -533,7 +774,7 @@ static int hybrid_search(srv_rpc *call, hybrid_req *req, srv_status *err)
     int64_t limit, offset, rd;
     for (size_t i = 0; i < n; i++) {
         ap[i] = &a[i];
-        if (hybrid_sub(&c, req->requests[i], i, &a[i], &vecs[i], &params[i], err))
+        if (hybrid_sub(&c, req->requests[i], i, &a[i], &vecs[i], &params[i], &h, err))
             goto done;
     }
     if (hybrid_rank(req->rank_params, req->n_rank_params, n, &h, &w, &limit, &offset, &rd,
@@ -556,7 +797,8 @@ static int hybrid_search(srv_rpc *call, hybrid_req *req, srv_status *err)
         srv_fail_vdb(call->ctx, err, vs, req->collection_name, MV_PARTITION_NOT_FOUND);
         goto done;
     }
-    rc = reply_hits(call, &c, &p, res, a[0].nq, limit, 0, rd, req->collection_name, err);
+    rc = reply_hits(call, &c, &p, res, a[0].nq, limit, 0, rd, req->collection_name, err, NULL,
+                    0);
 done:
     vdb_result_free(res);
     for (size_t i = 0; vecs && i < n; i++)

@@ -231,6 +231,19 @@ static int params_text(json_t *sp, const vdb_field_def *vf, char **out, json_t *
     if (!m)
         m = json_object_get(sp, "metric_type");
     srv_status st;
+    /* Milvus's search iterator keys are the gRPC API's (what the SDKs' search_iterator sends
+     * there); through REST they would be ignored params, so they are refused */
+    static const char *const iter_keys[] = {"iterator", "search_iter_v2", "search_iter_id",
+                                            "search_iter_batch_size", "search_iter_last_bound",
+                                            NULL};
+    for (const char *const *k = iter_keys; *k; k++)
+        if (json_object_get(sp, *k) || (params && json_object_get(params, *k))) {
+            srv_fail(&st, MV_OPERATION_NOT_SUPPORTED, "operation not supported: search "
+                     "parameter '%s': search iterators are served over gRPC (the SDKs' "
+                     "search_iterator), not REST", *k);
+            *err = srv_status_json(&st);
+            return -1;
+        }
     /* radius and range_filter (range search) pass through like the rest */
     if (srv_op_check_metric(vf, json_is_string(m) ? json_string_value(m) : NULL,
                             "searchParams", &st) ||

@@ -226,6 +226,9 @@ int srv_coll_load(srv_ctx *ctx, const char *name, srv_coll *c, srv_status *err);
 /* The same for REST: NULL, or the error response. */
 json_t *srv_coll_open(srv_ctx *ctx, const char *name, srv_coll *c);
 void srv_coll_free(srv_coll *c);
+/* A stable id for a collection (Milvus's are numbers; the SDKs only pass them back): what
+ * DescribeCollection reports and a search iterator's collection_id is checked against. */
+int64_t srv_collection_id(const char *name);
 int srv_coll_find(const srv_coll *c, const char *field); /* index or -1 */
 
 /* Converts the rows of an insert/upsert ("data": an array of objects, or one object) into a

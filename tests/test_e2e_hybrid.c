@@ -659,6 +659,148 @@ static void test_grouping_search(void **state)
     free(dir);
 }
 
+/* Hybrid search with grouping: the reference fuses each request's own grouping search by RRF
+ * (rank = position in its result), then groups the fused rows best first by tag. */
+typedef struct fused { int64_t id; double s; } fused;
+
+static int by_fused(const void *x, const void *y)
+{
+    const fused *a = x, *b = y;
+    if (a->s != b->s)
+        return a->s > b->s ? -1 : 1;
+    return a->id < b->id ? -1 : a->id > b->id;
+}
+
+static void check_hybrid_grouped(vdb_db *db, const float *q1, const float *q2,
+                                 const char *filter, uint32_t sub_limit, uint32_t limit,
+                                 uint32_t offset, uint32_t gs, size_t want_groups)
+{
+    const float *qs[2] = {q1, q2};
+    vdb_ann_req a[2];
+    const vdb_ann_req *ap[2] = {&a[0], &a[1]};
+    fused f[2 * N];
+    size_t nf = 0;
+    for (int i = 0; i < 2; i++) {
+        a[i] = (vdb_ann_req){.struct_size = sizeof a[i], .vector_field = names[i],
+                             .vectors = qs[i], .nq = 1, .dim = dims[i], .limit = sub_limit,
+                             .filter = filter};
+        vdb_search_req sr = {.struct_size = sizeof sr, .collection = COLL,
+                             .vector_field = names[i], .vectors = qs[i], .nq = 1,
+                             .dim = dims[i], .k = sub_limit, .filter = filter,
+                             .group_by_field = "tag", .group_size = gs};
+        vdb_result *r;
+        OK(vdb_search(db, &sr, &r));
+        for (size_t j = 0; j < vdb_result_rows(r, 0); j++) {
+            int64_t id = vdb_result_pk_int(r, 0, j);
+            double sc = 1.0 / (60.0 + (double)(j + 1));
+            size_t k = 0;
+            while (k < nf && f[k].id != id)
+                k++;
+            if (k == nf)
+                f[nf++] = (fused){id, 0};
+            f[k].s += sc;
+        }
+        vdb_result_free(r);
+    }
+    qsort(f, nf, sizeof *f, by_fused);
+    int64_t groups[N], want[N];
+    size_t ng = 0, nw = 0;
+    for (size_t j = 0; j < nf; j++) {
+        size_t g = 0;
+        while (g < ng && groups[g] != f[j].id % 10)
+            g++;
+        if (g == ng)
+            groups[ng++] = f[j].id % 10;
+    }
+    for (size_t g = offset; g < ng && g < offset + limit; g++)
+        for (size_t j = 0, in = 0; j < nf && in < gs; j++)
+            if (f[j].id % 10 == groups[g]) {
+                want[nw++] = f[j].id;
+                in++;
+            }
+    vdb_hybrid_req h = {.struct_size = sizeof h, .collection = COLL, .reqs = ap, .n_reqs = 2,
+                        .ranker = VDB_RANKER_RRF, .limit = limit, .offset = offset,
+                        .group_by_field = "tag", .group_size = gs};
+    vdb_result *r;
+    OK(vdb_hybrid_search(db, &h, &r));
+    if (vdb_result_rows(r, 0) != nw || nw != want_groups * gs)
+        fail_msg("hybrid grouping limit %u offset %u size %u: %zu rows, the reference %zu, "
+                 "expected %zu groups", limit, offset, gs, vdb_result_rows(r, 0), nw,
+                 want_groups);
+    for (size_t j = 0; j < nw; j++)
+        assert_int_equal(vdb_result_pk_int(r, 0, j), want[j]);
+    vdb_result_free(r);
+}
+
+static void test_hybrid_grouping_and_round_decimal(void **state)
+{
+    (void)state;
+    char *dir = test_tmpdir("hybrid_group2");
+    make_vectors();
+    vdb_db *db = open_db(dir);
+    create(db);
+    insert_range(db, 0, 300);
+    OK(vdb_flush(db, COLL));
+    insert_range(db, 300, N);
+    float q1[8] = {0.3f, -0.1f, 0.2f, 0.0f, -0.4f, 0.1f, 0.25f, -0.2f};
+    float q2[4] = {0.5f, 0.2f, -0.3f, 0.1f};
+    check_hybrid_grouped(db, q1, q2, NULL, 10, 4, 0, 3, 4);
+    check_hybrid_grouped(db, q1, q2, NULL, 10, 20, 0, 2, 10); /* 10 groups present */
+    check_hybrid_grouped(db, q1, q2, NULL, 10, 3, 2, 4, 3);   /* offset skips groups */
+    check_hybrid_grouped(db, q1, q2, "id < 6", 10, 10, 0, 1, 6); /* 1%: 6 groups */
+    vdb_hybrid_req h = {.struct_size = sizeof h, .collection = COLL, .n_reqs = 1,
+                        .ranker = VDB_RANKER_RRF, .limit = 3, .group_size = 2};
+    vdb_ann_req a = {.struct_size = sizeof a, .vector_field = "v1", .vectors = q1, .nq = 1,
+                     .dim = 8, .limit = 5};
+    const vdb_ann_req *ap[1] = {&a};
+    h.reqs = ap;
+    vdb_result *r;
+    ERR(vdb_hybrid_search(db, &h, &r), VDB_EINVAL, "group_by_field");
+    h.group_by_field = "v2";
+    ERR(vdb_hybrid_search(db, &h, &r), VDB_EINVAL, "v2");
+
+    /* round_decimal, a search parameter honoured by the library itself */
+    vdb_search_req sr = {.struct_size = sizeof sr, .collection = COLL, .vector_field = "v1",
+                         .vectors = q1, .nq = 1, .dim = 8, .k = 20};
+    vdb_result *raw, *rd;
+    OK(vdb_search(db, &sr, &raw));
+    for (int n = -1; n <= 6; n++) {
+        char p[64];
+        snprintf(p, sizeof p, "ef=32,round_decimal=%d", n);
+        sr.params = p;
+        OK(vdb_search(db, &sr, &rd));
+        assert_int_equal(vdb_result_rows(rd, 0), 20);
+        double m = pow(10.0, n);
+        for (size_t j = 0; j < 20; j++) {
+            float d = vdb_result_distance(raw, 0, j);
+            float want = n < 0 ? d : (float)(round((double)d * m) / m);
+            assert_int_equal(vdb_result_pk_int(rd, 0, j), vdb_result_pk_int(raw, 0, j));
+            if (vdb_result_distance(rd, 0, j) != want)
+                fail_msg("round_decimal=%d: %.9g, expected %.9g", n,
+                         (double)vdb_result_distance(rd, 0, j), (double)want);
+        }
+        vdb_result_free(rd);
+    }
+    vdb_result_free(raw);
+    const char *bad[] = {"round_decimal=7", "round_decimal=-2", "round_decimal=x"};
+    for (int i = 0; i < 3; i++) {
+        sr.params = bad[i];
+        ERR(vdb_search(db, &sr, &rd), VDB_EINVAL, "round_decimal");
+    }
+    /* grouped results are rounded too */
+    sr.params = "round_decimal=1";
+    sr.group_by_field = "tag";
+    OK(vdb_search(db, &sr, &rd));
+    for (size_t j = 0; j < vdb_result_rows(rd, 0); j++) {
+        double d = vdb_result_distance(rd, 0, j);
+        assert_true(fabs(d * 10 - round(d * 10)) < 1e-4);
+    }
+    vdb_result_free(rd);
+    vdb_close(db);
+    test_rmdir(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -666,6 +808,7 @@ int main(void)
         cmocka_unit_test(test_hybrid_fusion),
         cmocka_unit_test(test_search_offset),
         cmocka_unit_test(test_grouping_search),
+        cmocka_unit_test(test_hybrid_grouping_and_round_decimal),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -411,6 +411,9 @@ typedef struct vdb_search_req {
  *   returned, at most k, best first: for L2, range_filter <= distance < radius; for IP and
  *   COSINE, radius < similarity <= range_filter. range_filter is optional; one on the wrong
  *   side of radius (or range_filter without radius) is VDB_EINVAL.
+ * - round_decimal: -1 (the default: as computed) or 0..6, each returned distance rounded to
+ *   that many decimals (half away from zero), as Milvus's round_decimal; the ranking is the
+ *   one of the exact distances.
  * Keys for another index type are ignored (as Milvus does), unknown keys too, but a malformed
  * or out-of-range value of a known key is VDB_EINVAL naming it. Segments without a built
  * index (growing ones, or sealed ones whose build is pending) are searched exactly.
@@ -456,6 +459,15 @@ typedef struct vdb_hybrid_req {
     uint32_t limit;             /* fused hits returned per query: 1..16384 */
     uint32_t offset;            /* fused hits skipped first; limit + offset <= 16384 */
     vdb_read_opts read;         /* time, partitions and output fields of every request */
+    /* Grouping, as vdb_search's (Milvus 2.5 allows it in hybrid search): each request is a
+     * grouping search on group_by_field with group_size and strict_group_size (its limit
+     * counts groups), the fused rows are grouped by the field's value, and limit groups
+     * (offset skips groups) come back, ranked by their best fused score, each with its
+     * group_size best fused rows, every group's rows together. A group has group_size rows
+     * where the requests' own groups have them; k * group_size at most 1048576. */
+    const char *group_by_field;
+    uint32_t group_size;
+    int strict_group_size;
 } vdb_hybrid_req;
 
 /* The fused hits for each query (one group per query vector), best first: the distance of a
@@ -463,6 +475,79 @@ typedef struct vdb_hybrid_req {
  * some requests scores from those only. Equal scores: the smaller primary key first. */
 VDB_EXPORT vdb_status vdb_hybrid_search(vdb_db *db, const vdb_hybrid_req *req,
                                         vdb_result **out);
+
+/* ---- iterators: long reads over one snapshot ------------------------------------------------
+ * As Milvus's query_iterator and search_iterator: a cursor handed out batch by batch, every
+ * batch read at the one timestamp the iterator took when it was opened (read.travel_ts, or
+ * the consistency level's "now"), so writes, deletes, seals and compactions meanwhile change
+ * nothing it returns. While an iterator is open it pins that timestamp: the retention
+ * horizon (time travel, and what compaction may purge) stays at or below it, so its snapshot
+ * is never collected, however long it stays open (close it: a forgotten iterator holds back
+ * compaction's purge of deleted rows). Opening one at a travel_ts already behind the
+ * horizon is VDB_ERANGE. A collection truncated, or dropped and made again, meanwhile makes
+ * the next batch VDB_ERANGE (its snapshot is gone); dropped or renamed, VDB_ENOTFOUND. An
+ * iterator is used by one thread at a time; close every iterator before vdb_close. */
+typedef struct vdb_query_iter_req {
+    uint32_t struct_size;       /* sizeof(vdb_query_iter_req): fields past it read as zero */
+    const char *collection;
+    const char *filter;         /* NULL or "": every row */
+    vdb_read_opts read;         /* the snapshot's time, partitions and output fields
+                                   ("count(*)" is refused) */
+    uint32_t batch_size;        /* rows per batch: 1..16384 (0: 1000, as pymilvus) */
+    uint64_t limit;             /* rows in all (0: no limit) */
+} vdb_query_iter_req;
+
+typedef struct vdb_query_iterator vdb_query_iterator;
+
+/* Opens a query iterator: the rows that pass filter at the snapshot, in primary-key order
+ * (pages of keys above the last one returned, as Milvus's), each exactly once. */
+VDB_EXPORT vdb_status vdb_query_iterator_open(vdb_db *db, const vdb_query_iter_req *req,
+                                              vdb_query_iterator **out);
+/* The next batch (one group of at most batch_size rows) into *batch, freed with
+ * vdb_result_free; a batch of 0 rows: the iteration is over. */
+VDB_EXPORT vdb_status vdb_query_iterator_next(vdb_query_iterator *it, vdb_result **batch);
+/* The timestamp the iterator reads at. */
+VDB_EXPORT uint64_t vdb_query_iterator_ts(const vdb_query_iterator *it);
+/* Releases the iterator and its pin (it may be NULL). */
+VDB_EXPORT void vdb_query_iterator_close(vdb_query_iterator *it);
+
+typedef struct vdb_search_iter_req {
+    uint32_t struct_size;       /* sizeof(vdb_search_iter_req): fields past it read as zero */
+    const char *collection;
+    const char *vector_field;   /* NULL: the collection's only vector field */
+    const float *vector;        /* one query vector of dim floats (as Milvus: nq = 1) */
+    uint32_t dim;
+    const char *filter;         /* NULL: all rows */
+    const char *params;         /* as vdb_search's; radius / range_filter bound the whole
+                                   iteration */
+    vdb_read_opts read;         /* the snapshot's time, partitions and output fields */
+    uint32_t batch_size;        /* hits per batch: 1..16384 (0: 1000, as pymilvus) */
+    uint64_t limit;             /* hits in all (0: no limit) */
+    /* Resuming an iteration (what a stateless server does between its clients' calls):
+     * with resume set, the first batch continues after one whose last hit was at distance
+     * last_bound and whose hits at exactly that distance were last_pks; read.travel_ts
+     * should be the first iterator's timestamp (vdb_search_iterator_ts). */
+    int resume;
+    float last_bound;
+    const vdb_pk_list *last_pks;
+} vdb_search_iter_req;
+
+typedef struct vdb_search_iterator vdb_search_iterator;
+
+/* Opens a search iterator: the hits of the query vector at the snapshot, nearest first,
+ * batch after batch, none twice. As Milvus's search_iterator v2: each batch is a range search
+ * from the last batch's distance (inclusive) outwards, the hits already returned at exactly
+ * that distance left out. Segments searched exactly (no index, FLAT) give the order of one
+ * big exact search; through an approximate index (HNSW, IVF) each batch is as approximate
+ * as a search is, and a segment whose index lands between two batches is searched through
+ * it from then on. */
+VDB_EXPORT vdb_status vdb_search_iterator_open(vdb_db *db, const vdb_search_iter_req *req,
+                                               vdb_search_iterator **out);
+/* The next batch (one group of at most batch_size hits with their distances, nearest first)
+ * into *batch, freed with vdb_result_free; a batch of 0 hits: the iteration is over. */
+VDB_EXPORT vdb_status vdb_search_iterator_next(vdb_search_iterator *it, vdb_result **batch);
+VDB_EXPORT uint64_t vdb_search_iterator_ts(const vdb_search_iterator *it);
+VDB_EXPORT void vdb_search_iterator_close(vdb_search_iterator *it);
 
 /* The visible rows with these primary keys, in the order of pks (missing keys are skipped). */
 VDB_EXPORT vdb_status vdb_get(vdb_db *db, const char *collection, const vdb_pk_list *pks,

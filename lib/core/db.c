@@ -336,6 +336,7 @@ vdb_status vdb_open(const char *path, const vdb_options *opts, vdb_db **out)
     db->lock_fd = -1;
     db->opts = o;
     pthread_mutex_init(&db->id_mu, NULL);
+    pthread_mutex_init(&db->pin_mu, NULL);
     vdb_catalog_init(&db->catalog);
     pthread_mutex_init(&db->bg_mu, NULL);
     pthread_cond_init(&db->bg_cv, NULL);
@@ -437,6 +438,8 @@ void vdb_close(vdb_db *db)
     if (db->lock_fd >= 0)
         close(db->lock_fd); /* releases the OFD lock */
     pthread_mutex_destroy(&db->id_mu);
+    pthread_mutex_destroy(&db->pin_mu);
+    vdb_free(db->pins);
     pthread_mutex_destroy(&db->bg_mu);
     pthread_cond_destroy(&db->bg_cv);
     pthread_mutex_destroy(&db->progress_mu);

@@ -50,6 +50,9 @@ struct vdb_db {
      * trim_pos */
     pthread_mutex_t hold_mu;
     struct vdb_log_hold *holds;
+    pthread_mutex_t pin_mu;    /* ids.c: the timestamps open iterators hold (a leaf lock) */
+    uint64_t *pins;
+    size_t npins, pins_cap;
 };
 
 #endif

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/group.h"
 #include "core/readpath.h"
 #include "core/result.h"
 #include "core/search.h"
@@ -21,21 +22,14 @@ typedef struct hit {
     vdb_pk pk;     /* s points into a sub-result */
     double score;
     size_t req;    /* the request it came from (ties in the sum: request order) */
+    const vdb_result *src; /* the sub-result and row it came from (grouping: its value) */
+    size_t row;
 } hit;
-
-static int pk_cmp(vdb_pk a, vdb_pk b)
-{
-    if (!a.s && !b.s)
-        return a.i < b.i ? -1 : a.i > b.i;
-    size_t n = VDB_MIN(a.len, b.len);
-    int c = memcmp(a.s, b.s, n);
-    return c ? c : (a.len < b.len ? -1 : a.len > b.len);
-}
 
 static int by_pk_then_req(const void *x, const void *y)
 {
     const hit *a = x, *b = y;
-    int c = pk_cmp(a->pk, b->pk);
+    int c = vdb_pk_cmp(a->pk, b->pk);
     return c ? c : (a->req < b->req ? -1 : a->req > b->req);
 }
 
@@ -44,7 +38,7 @@ static int by_score_desc(const void *x, const void *y)
     const hit *a = x, *b = y;
     if (a->score != b->score)
         return a->score > b->score ? -1 : 1;
-    return pk_cmp(a->pk, b->pk);
+    return vdb_pk_cmp(a->pk, b->pk);
 }
 
 static int by_score_asc(const void *x, const void *y)
@@ -52,7 +46,7 @@ static int by_score_asc(const void *x, const void *y)
     const hit *a = x, *b = y;
     if (a->score != b->score)
         return a->score < b->score ? -1 : 1;
-    return pk_cmp(a->pk, b->pk);
+    return vdb_pk_cmp(a->pk, b->pk);
 }
 
 /* Milvus's metric-aware normalisation of a score into [0, 1], larger better. */
@@ -118,6 +112,13 @@ static vdb_status check_request(const vdb_hybrid_req *h, size_t *nq)
         return vdb_set_errmsg(VDB_EINVAL, "vdb_hybrid_search: ranker must be VDB_RANKER_RRF "
                               "or VDB_RANKER_WEIGHTED, got %d", (int)h->ranker);
     }
+    uint32_t gs = h->group_size ? h->group_size : 1;
+    VDB_CHECK_ARG(h->group_by_field || (!h->group_size && !h->strict_group_size),
+                  "vdb_hybrid_search: group_size and strict_group_size need group_by_field");
+    VDB_CHECK_ARG(gs <= 1024, "vdb_hybrid_search: group_size must be 1..1024, got %u", gs);
+    VDB_CHECK_ARG(!h->group_by_field || (uint64_t)h->limit * gs <= (1u << 20),
+                  "vdb_hybrid_search: limit * group_size must be at most %u, got %u * %u",
+                  1u << 20, h->limit, gs);
     *nq = 0;
     for (size_t i = 0; i < h->n_reqs; i++) {
         VDB_CHECK_ARG(h->reqs[i], "vdb_hybrid_search: request %zu is NULL", i);
@@ -152,13 +153,13 @@ static void fuse_query(const vdb_hybrid_req *h, vdb_result *const *sub, const vd
                 s = h->weights[i] * -(double)r->dist[base + j];
             else
                 s = h->weights[i] * (double)r->dist[base + j];
-            scratch[m++] = (hit){vdb_pk_of(&r->pks, base + j), s, i};
+            scratch[m++] = (hit){vdb_pk_of(&r->pks, base + j), s, i, r, base + j};
         }
     }
     qsort(scratch, m, sizeof *scratch, by_pk_then_req);
     size_t out = 0;
     for (size_t j = 0; j < m; j++) {
-        if (out && !pk_cmp(scratch[out - 1].pk, scratch[j].pk))
+        if (out && !vdb_pk_cmp(scratch[out - 1].pk, scratch[j].pk))
             scratch[out - 1].score += scratch[j].score;
         else
             scratch[out++] = scratch[j];
@@ -185,6 +186,12 @@ vdb_status vdb_hybrid_search(vdb_db *db, const vdb_hybrid_req *in, vdb_result **
     vdb_result **sub = vdb_calloc(h.n_reqs, sizeof *sub);
     vdb_metric *metric = vdb_calloc(h.n_reqs, sizeof *metric);
     hit *scratch = NULL, *picked = NULL;
+    vdb_grouper *grouper = NULL;
+    int64_t *gids = NULL;
+    float *gdist = NULL;
+    bool grouped = h.group_by_field != NULL;
+    size_t gs = grouped && h.group_size ? h.group_size : 1;
+    const char *gfield[1] = {h.group_by_field};
     size_t *group_end = vdb_calloc(nq, sizeof *group_end);
     int64_t *ints = NULL;
     const char **strs = NULL;
@@ -209,9 +216,11 @@ vdb_status vdb_hybrid_search(vdb_db *db, const vdb_hybrid_req *in, vdb_result **
         vdb_search_req sr = {.struct_size = sizeof sr, .collection = h.collection,
                              .vector_field = a.vector_field, .vectors = a.vectors, .nq = a.nq,
                              .dim = a.dim, .k = a.limit, .filter = a.filter,
-                             .params = a.params, .read = h.read};
-        sr.read.output_fields = NULL;
-        sr.read.n_output_fields = 0;
+                             .params = a.params, .read = h.read,
+                             .group_by_field = h.group_by_field, .group_size = h.group_size,
+                             .strict_group_size = h.strict_group_size};
+        sr.read.output_fields = grouped ? gfield : NULL; /* grouping: each hit's value */
+        sr.read.n_output_fields = grouped ? 1 : 0;
         char what[64];
         snprintf(what, sizeof what, "vdb_hybrid_search: request %zu", i);
         st = vdb_search_at(db, &sr, T, what, &sub[i]);
@@ -225,19 +234,43 @@ vdb_status vdb_hybrid_search(vdb_db *db, const vdb_hybrid_req *in, vdb_result **
     if (st != VDB_OK)
         goto out;
     scratch = vdb_malloc((total + 1) * sizeof *scratch);
-    picked = vdb_malloc((nq * (size_t)h.limit + 1) * sizeof *picked);
-    if (!scratch || !picked) {
+    size_t per_q = (size_t)h.limit * gs;
+    picked = vdb_malloc((nq * per_q + 1) * sizeof *picked);
+    if (grouped) {
+        gids = vdb_malloc((per_q + 1) * sizeof *gids);
+        gdist = vdb_malloc((per_q + 1) * sizeof *gdist);
+    }
+    if (!scratch || !picked || (grouped && (!gids || !gdist))) {
         st = vdb_set_errmsg(VDB_ENOMEM, "out of memory");
         goto out;
     }
     size_t npicked = 0;
-    for (size_t q = 0; q < nq; q++) {
+    for (size_t q = 0; q < nq && st == VDB_OK; q++) {
         size_t n;
         fuse_query(&h, sub, metric, ascending, q, scratch, &n);
-        for (size_t j = h.offset; j < n && j < (size_t)h.offset + h.limit; j++)
-            picked[npicked++] = scratch[j];
+        if (!grouped) {
+            for (size_t j = h.offset; j < n && j < (size_t)h.offset + h.limit; j++)
+                picked[npicked++] = scratch[j];
+            group_end[q] = npicked;
+            continue;
+        }
+        /* the fused rows, best first, into groups by their value; a hit's id is its rank,
+         * so equal (float) scores keep the fused order */
+        size_t taken = 0;
+        st = vdb_grouper_new(gs, !ascending, &grouper);
+        for (size_t j = 0; j < n && st == VDB_OK; j++)
+            st = vdb_grouper_offer(grouper, &scratch[j].src->fields[0], scratch[j].row,
+                                   (float)scratch[j].score, (int64_t)j);
+        if (st == VDB_OK)
+            st = vdb_grouper_take(grouper, h.offset, h.limit, gids, gdist, &taken);
+        for (size_t j = 0; j < taken && st == VDB_OK; j++)
+            picked[npicked++] = scratch[gids[j]];
         group_end[q] = npicked;
+        vdb_grouper_free(grouper);
+        grouper = NULL;
     }
+    if (st != VDB_OK)
+        goto out;
     /* the fused rows' output fields, by key at the same timestamp */
     bool str_pk = sub[0]->pks.type == VDB_TYPE_VARCHAR;
     if (str_pk) {
@@ -291,6 +324,9 @@ out:
     vdb_free(scratch);
     vdb_free(picked);
     vdb_free(group_end);
+    vdb_grouper_free(grouper);
+    vdb_free(gids);
+    vdb_free(gdist);
     vdb_schema_free(schema);
     if (st != VDB_OK) {
         vdb_result_free(got);

@@ -45,8 +45,62 @@ vdb_status vdb_ids_alloc(vdb_db *db, uint64_t n, uint64_t *first)
     return st;
 }
 
-uint64_t vdb_horizon(const vdb_db *db)
+/* now - retention: the horizon when no iterator holds an older snapshot. */
+static uint64_t time_horizon(const vdb_db *db)
 {
     uint64_t now = vdb_now_ms(), keep = db->opts.retention_seconds * 1000u;
     return now > keep ? vdb_ts_make(now - keep, 0) : 0;
+}
+
+/* pin_mu held. */
+static uint64_t horizon_locked(const vdb_db *db)
+{
+    uint64_t h = time_horizon(db);
+    for (size_t i = 0; i < db->npins; i++)
+        h = VDB_MIN(h, db->pins[i]);
+    return h;
+}
+
+uint64_t vdb_horizon(vdb_db *db)
+{
+    pthread_mutex_lock(&db->pin_mu);
+    uint64_t h = horizon_locked(db);
+    pthread_mutex_unlock(&db->pin_mu);
+    return h;
+}
+
+vdb_status vdb_pin_ts(vdb_db *db, uint64_t T)
+{
+    vdb_status st = VDB_OK;
+    pthread_mutex_lock(&db->pin_mu);
+    uint64_t h = horizon_locked(db);
+    if (T < h) {
+        st = vdb_set_errmsg(VDB_ERANGE, "timestamp %llu is older than the retention window "
+                            "(%llu s)", (unsigned long long)T,
+                            (unsigned long long)db->opts.retention_seconds);
+    } else if (db->npins == db->pins_cap) {
+        size_t cap = db->pins_cap ? db->pins_cap * 2 : 8;
+        uint64_t *p = vdb_realloc(db->pins, cap * sizeof *p);
+        if (p) {
+            db->pins = p;
+            db->pins_cap = cap;
+        } else {
+            st = vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+        }
+    }
+    if (st == VDB_OK)
+        db->pins[db->npins++] = T;
+    pthread_mutex_unlock(&db->pin_mu);
+    return st;
+}
+
+void vdb_unpin_ts(vdb_db *db, uint64_t T)
+{
+    pthread_mutex_lock(&db->pin_mu);
+    for (size_t i = 0; i < db->npins; i++)
+        if (db->pins[i] == T) {
+            db->pins[i] = db->pins[--db->npins];
+            break;
+        }
+    pthread_mutex_unlock(&db->pin_mu);
 }

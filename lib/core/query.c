@@ -4,6 +4,7 @@
 #include "core/partkey.h"
 #include "core/readpath.h"
 #include "core/result.h"
+#include "core/search.h"
 #include "core/write.h"
 
 /* The segments a read covers, with each one's bitset of visible rows that pass the filter.
@@ -220,6 +221,127 @@ vdb_status vdb_query(vdb_db *db, const char *collection, const char *filter,
     }
     end_read(db, e);
     vdb_free(of);
+    if (st != VDB_OK) {
+        vdb_result_free(r);
+        return st;
+    }
+    *out = r;
+    return VDB_OK;
+}
+
+/* A page in key order: the batch smallest keys above `after` among the matches, kept in a
+ * max-heap on the key while the segments are walked (c->lock held throughout). */
+typedef struct page_row {
+    vdb_pk pk; /* points into the segment's column */
+    vdb_segment *s;
+    size_t row;
+} page_row;
+
+typedef struct key_page {
+    const vdb_collection *c;
+    const vdb_pk *after;
+    page_row *heap;
+    size_t n, cap;
+} key_page;
+
+static void page_sift_down(page_row *h, size_t n, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < n && vdb_pk_cmp(h[l].pk, h[m].pk) > 0)
+            m = l;
+        if (r < n && vdb_pk_cmp(h[r].pk, h[m].pk) > 0)
+            m = r;
+        if (m == i)
+            return;
+        page_row t = h[i];
+        h[i] = h[m];
+        h[m] = t;
+        i = m;
+    }
+}
+
+static int take_page(void *arg, vdb_segment *s, const uint64_t *bits, size_t rows)
+{
+    key_page *p = arg;
+    const vdb_column *pkc = vdb_segment_column(s, (size_t)p->c->schema->pk);
+    for (size_t w = 0; w < rows / 64 + 1; w++)
+        for (uint64_t b = bits[w]; b; b &= b - 1) {
+            size_t row = w * 64 + (size_t)__builtin_ctzll(b);
+            vdb_pk pk = vdb_pk_of(pkc, row);
+            if (p->after && vdb_pk_cmp(pk, *p->after) <= 0)
+                continue;
+            if (p->n < p->cap) { /* sift up */
+                size_t i = p->n++;
+                p->heap[i] = (page_row){pk, s, row};
+                while (i && vdb_pk_cmp(p->heap[(i - 1) / 2].pk, p->heap[i].pk) < 0) {
+                    page_row t = p->heap[i];
+                    p->heap[i] = p->heap[(i - 1) / 2];
+                    p->heap[(i - 1) / 2] = t;
+                    i = (i - 1) / 2;
+                }
+            } else if (vdb_pk_cmp(pk, p->heap[0].pk) < 0) {
+                p->heap[0] = (page_row){pk, s, row};
+                page_sift_down(p->heap, p->n, 0);
+            }
+        }
+    return 0;
+}
+
+vdb_status vdb_query_page_at(vdb_db *db, const char *collection, uint64_t *coll_id,
+                             const char *filter, const vdb_read_opts *read, uint64_t T,
+                             const vdb_pk *after, size_t batch, vdb_result **out)
+{
+    *out = NULL;
+    vdb_lock_rd(&db->catalog.lock, VDB_RANK_CATALOG);
+    vdb_collection *c;
+    vdb_expr *e = NULL;
+    vdb_out_field *of = NULL;
+    size_t nof = 0;
+    vdb_result *r = NULL;
+    key_page p = {0};
+    bool locked = false;
+    vdb_status st = vdb_catalog_lookup(&db->catalog, collection, &c);
+    if (st == VDB_OK && *coll_id && c->id != *coll_id)
+        st = vdb_set_errmsg(VDB_ERANGE, "collection '%s' was truncated, or dropped and made "
+                            "again, since the iterator's snapshot: its rows are gone",
+                            collection);
+    if (st == VDB_OK)
+        *coll_id = c->id;
+    if (st == VDB_OK)
+        st = vdb_filter_compile(c, filter, &e);
+    if (st == VDB_OK)
+        st = vdb_resolve_outputs(c, read, &of, &nof);
+    if (st == VDB_OK)
+        st = vdb_result_open(c, of, nof, 1, false, 0, &r);
+    if (st == VDB_OK && !(p.heap = vdb_malloc((batch + 1) * sizeof *p.heap)))
+        st = vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+    if (st == VDB_OK) {
+        p.c = c;
+        p.after = after;
+        p.cap = batch;
+        vdb_lock_rd(&c->lock, VDB_RANK_COLL);
+        locked = true;
+        st = for_each_match(c, e, T, read, take_page, &p);
+    }
+    /* heap order to key order: pop the largest to the end */
+    for (size_t n = p.n; st == VDB_OK && n > 1; n--) {
+        page_row t = p.heap[0];
+        p.heap[0] = p.heap[n - 1];
+        p.heap[n - 1] = t;
+        page_sift_down(p.heap, n - 1, 0);
+    }
+    for (size_t i = 0; i < p.n && st == VDB_OK; i++)
+        st = vdb_result_push(c, r, of, nof, p.heap[i].s, p.heap[i].row);
+    if (locked)
+        vdb_unlock_rw(&c->lock, VDB_RANK_COLL);
+    if (r)
+        r->group_off[1] = r->pks.rows;
+    vdb_unlock_rw(&db->catalog.lock, VDB_RANK_CATALOG);
+    if (e)
+        vdb_expr_free(e);
+    vdb_free(of);
+    vdb_free(p.heap);
     if (st != VDB_OK) {
         vdb_result_free(r);
         return st;

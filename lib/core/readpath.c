@@ -33,6 +33,20 @@ vdb_status vdb_read_ts(vdb_db *db, const vdb_read_opts *r, uint64_t *T)
     return vdb_set_errmsg(VDB_EINVAL, "unknown consistency level %d", (int)r->consistency);
 }
 
+vdb_status vdb_read_pin(vdb_db *db, const vdb_read_opts *r, uint64_t *T)
+{
+    /* a fresh "now" can fall a millisecond behind a zero retention window: take it again */
+    for (int tries = 0;; tries++) {
+        vdb_status st = vdb_read_ts(db, r, T);
+        if (st == VDB_OK && *T == UINT64_MAX) /* eventually: a snapshot needs a real time */
+            st = vdb_tso_next(db->tso, T);
+        if (st == VDB_OK)
+            st = vdb_pin_ts(db, *T);
+        if (st != VDB_ERANGE || (r && r->travel_ts) || tries == 3)
+            return st;
+    }
+}
+
 vdb_status vdb_pick_partitions(const vdb_collection *c, const vdb_read_opts *r, bool *want)
 {
     if (!r || !r->partitions || r->n_partitions == 0) {

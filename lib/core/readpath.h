@@ -11,6 +11,9 @@ typedef struct vdb_seg_set {
 
 /* The timestamp a read sees, from its travel timestamp or consistency level. */
 vdb_status vdb_read_ts(vdb_db *db, const vdb_read_opts *r, uint64_t *T);
+/* As vdb_read_ts, and pins the timestamp (vdb_pin_ts; EVENTUALLY takes "now") so that
+ * compaction keeps what a read at it sees until vdb_unpin_ts: an iterator's snapshot. */
+vdb_status vdb_read_pin(vdb_db *db, const vdb_read_opts *r, uint64_t *T);
 /* want[slot] = true for the partitions r names (all when none); VDB_ENOTFOUND names one that
  * does not exist; naming any in a collection with a partition key is VDB_EINVAL. */
 vdb_status vdb_pick_partitions(const vdb_collection *c, const vdb_read_opts *r, bool *want);

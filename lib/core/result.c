@@ -278,3 +278,33 @@ vdb_status vdb_result_push_cols(const vdb_collection *c, vdb_result *r,
     row_src src = {NULL, cols};
     return push_row(c, r, of, nof, &src, row);
 }
+
+vdb_status vdb_result_select(const vdb_result *r, const uint32_t *rows, size_t n,
+                             vdb_result **out)
+{
+    vdb_result *o;
+    vdb_status st = vdb_result_new(r->pks.type, 1, r->nfields, &o);
+    if (st != VDB_OK)
+        return st;
+    st = vdb_column_append_rows(&o->pks, &r->pks, rows, n);
+    if (st == VDB_OK && r->dist && !(o->dist = vdb_malloc((n + 1) * sizeof *o->dist)))
+        st = vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+    for (size_t j = 0; st == VDB_OK && r->dist && j < n; j++)
+        o->dist[j] = r->dist[rows[j]];
+    for (size_t f = 0; f < r->nfields && st == VDB_OK; f++) {
+        vdb_column_init(&o->fields[f], r->fields[f].type, r->fields[f].dim,
+                        r->fields[f].nullable);
+        if (!(o->names[f] = vdb_strdup(r->names[f])))
+            st = vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+        else
+            st = vdb_column_append_rows(&o->fields[f], &r->fields[f], rows, n);
+    }
+    if (st != VDB_OK) {
+        vdb_result_free(o);
+        return st;
+    }
+    o->group_off[1] = n;
+    o->ts = r->ts;
+    *out = o;
+    return VDB_OK;
+}

@@ -42,5 +42,8 @@ vdb_status vdb_result_push(const vdb_collection *c, vdb_result *r, const vdb_out
 vdb_status vdb_result_push_cols(const vdb_collection *c, vdb_result *r,
                                 const vdb_out_field *of, size_t nof, const vdb_column *cols,
                                 size_t row);
+/* A result of one group holding rows[0..n) of r (absolute row indexes), in that order. */
+vdb_status vdb_result_select(const vdb_result *r, const uint32_t *rows, size_t n,
+                             vdb_result **out);
 
 #endif

@@ -42,6 +42,7 @@ typedef struct search_params {
     vdb_vparams sp;
     bool ranged, has_filter;
     float radius, range_filter;
+    int round_decimal; /* -1: distances as computed; 0..6: rounded to that many decimals */
 } search_params;
 
 static vdb_status search_param(void *arg, const char *key, const char *val)
@@ -55,6 +56,18 @@ static vdb_status search_param(void *arg, const char *key, const char *val)
         p->has_filter = true;
         return vdb_kv_float("search parameter", "range_filter", val, &p->range_filter);
     }
+    if (!strcasecmp(key, "round_decimal")) {
+        if (!strcmp(val, "-1")) {
+            p->round_decimal = -1;
+            return VDB_OK;
+        }
+        uint32_t n;
+        vdb_status st = vdb_kv_uint("search parameter", key, val, 0, 6, &n);
+        p->round_decimal = (int)n;
+        return st == VDB_OK ? VDB_OK
+                            : vdb_set_errmsg(VDB_EINVAL, "search parameter round_decimal=%s "
+                                             "must be -1 (no rounding) or 0..6", val);
+    }
     bool taken;
     return vdb_vindex_search_param(p->kind, key, val, &p->sp, &taken);
 }
@@ -62,7 +75,7 @@ static vdb_status search_param(void *arg, const char *key, const char *val)
 static vdb_status parse_search_params(const char *params, const vdb_vindex_kind *kind,
                                       vdb_metric metric, search_params *out)
 {
-    *out = (search_params){.kind = kind};
+    *out = (search_params){.kind = kind, .round_decimal = -1};
     vdb_vindex_search_defaults(kind, &out->sp);
     vdb_status st = vdb_kv_each(params, "search parameter", search_param, out);
     if (st != VDB_OK)
@@ -80,6 +93,17 @@ static vdb_status parse_search_params(const char *params, const vdb_vindex_kind 
     if (out->ranged && !out->has_filter)
         out->range_filter = higher ? INFINITY : -INFINITY;
     return VDB_OK;
+}
+
+/* A distance as the caller asked for it: rounded half away from zero to round_decimal
+ * decimals, as Milvus's round_decimal. */
+static float rounded(const search_params *sp, float d)
+{
+    static const double scale[] = {1, 10, 100, 1e3, 1e4, 1e5, 1e6};
+    if (sp->round_decimal < 0)
+        return d;
+    double m = scale[sp->round_decimal];
+    return (float)(round((double)d * m) / m);
 }
 
 /* The search of one call, shared by the tasks that search its segments. Each participant
@@ -261,7 +285,7 @@ static vdb_status grouped_result(vdb_collection *c, const vdb_search_req *req, u
         size_t n;
         st = vdb_grouper_take(gq[q], req->offset, k, ids, dist, &n);
         for (size_t j = 0; j < n && st == VDB_OK; j++) {
-            r->dist[r->pks.rows] = dist[j];
+            r->dist[r->pks.rows] = rounded(sp, dist[j]);
             st = vdb_result_push(c, r, of, nof, set->segs[ids[j] >> 32],
                                  (size_t)(ids[j] & 0xffffffff));
         }
@@ -531,7 +555,7 @@ vdb_status vdb_search_at(vdb_db *db, const vdb_search_req *req_full, uint64_t T_
         vdb_topk_sort(&heaps[q]);
         for (size_t j = req->offset; j < heaps[q].n && st == VDB_OK; j++) {
             int64_t id = heaps[q].id[j];
-            r->dist[r->pks.rows] = heaps[q].dist[j];
+            r->dist[r->pks.rows] = rounded(&sp, heaps[q].dist[j]);
             st = vdb_result_push(c, r, of, nof, set.segs[id >> 32], (size_t)(id & 0xffffffff));
         }
         r->group_off[q + 1] = r->pks.rows;

@@ -13,5 +13,13 @@ vdb_status vdb_search_at(vdb_db *db, const vdb_search_req *req, uint64_t T, cons
  * given, an empty key list is allowed (an empty result). */
 vdb_status vdb_get_at(vdb_db *db, const char *collection, const vdb_pk_list *pks,
                       const vdb_read_opts *read, uint64_t T, vdb_result **out);
+/* The query iterator's page (query.c): the visible rows at T that pass filter and whose
+ * primary key is above *after (after NULL: from the smallest), the batch smallest keys, in
+ * key order, as one group, with read's output fields (partitions: read's). *coll_id: 0 takes
+ * the collection's id, another is checked against it (VDB_ERANGE: truncated or made again
+ * since, so its snapshot is gone). */
+vdb_status vdb_query_page_at(vdb_db *db, const char *collection, uint64_t *coll_id,
+                             const char *filter, const vdb_read_opts *read, uint64_t T,
+                             const struct vdb_pk *after, size_t batch, vdb_result **out);
 
 #endif

@@ -18,6 +18,14 @@ bool vdb_pk_equal(vdb_pk a, vdb_pk b)
     return a.len == b.len && (a.len == 0 || memcmp(a.s, b.s, a.len) == 0);
 }
 
+int vdb_pk_cmp(vdb_pk a, vdb_pk b)
+{
+    if (!a.s || !b.s)
+        return a.i < b.i ? -1 : a.i > b.i;
+    int c = memcmp(a.s, b.s, VDB_MIN(a.len, b.len));
+    return c ? c : (a.len < b.len ? -1 : a.len > b.len);
+}
+
 vdb_pk vdb_pk_of(const vdb_column *pkcol, size_t row)
 {
     vdb_pk pk = {0, NULL, 0};

@@ -87,6 +87,9 @@ typedef struct vdb_pk {
 
 uint64_t vdb_pk_hash(vdb_pk pk);
 bool vdb_pk_equal(vdb_pk a, vdb_pk b);
+/* Key order, as Milvus orders primary keys: integers by value, strings bytewise (a prefix
+ * first). Both keys of one type. */
+int vdb_pk_cmp(vdb_pk a, vdb_pk b);
 /* The key of row `row` of a primary-key column (INT64 or VARCHAR). */
 vdb_pk vdb_pk_of(const vdb_column *pkcol, size_t row);
 

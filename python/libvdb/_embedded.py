@@ -5,6 +5,7 @@ checked values into C calls and C results back into Python values."""
 import ctypes
 import json
 import threading
+import weakref
 from ctypes import (CFUNCTYPE, POINTER, byref, pointer, c_char_p, c_double, c_float, c_int, c_int8,
                     c_int16, c_int32, c_int64, c_uint8, c_uint64, c_void_p, sizeof, string_at)
 
@@ -141,6 +142,7 @@ class EmbeddedTransport:
         self._last_write_ts = 0
         self._ddl = _RWLock()
         self._builds = _Builds()
+        self._iters = weakref.WeakSet()  # open iterators: closed before the database
         opts = _lib.vdb_options()
         self._lib.vdb_options_init_sized(byref(opts), ctypes.sizeof(opts))
         sync = options.pop("sync", None)
@@ -187,6 +189,8 @@ class EmbeddedTransport:
         timeout (MilvusClient passes it to them)."""
 
     def close(self):
+        for it in list(self._iters):
+            it.close()
         db, self._db = self._db, None
         if db is None:
             return
@@ -653,7 +657,7 @@ class EmbeddedTransport:
         self._check(self._lib.vdb_search(self._db, byref(req), byref(res)))
         return self._hits(res, plan, info)
 
-    def hybrid_search(self, coll, info, subs, ranker, limit, offset, plan, read):
+    def hybrid_search(self, coll, info, subs, ranker, limit, offset, plan, read, group=None):
         """subs: (vf, qv, limit, filter, params) per request; ranker: (strategy, params)
         as RRFRanker / WeightedRanker give them. One list per query of (pk, score, entity)."""
         ro, keep = self._read_opts(read, [n for n, kd in plan if kd != "pk"])
@@ -681,9 +685,41 @@ class EmbeddedTransport:
             h.no_normalize = 0 if rp.get("norm_score", True) else 1
         h.limit, h.offset = limit, offset
         h.read = ro
+        if group:
+            gname = _b(group[0])
+            keep.append(gname)
+            h.group_by_field, h.group_size, h.strict_group_size = gname, group[1], \
+                int(group[2])
         res = c_void_p()
         self._check(self._lib.vdb_hybrid_search(self._db, byref(h), byref(res)))
         return self._hits(res, plan, info)
+
+    def query_iterator(self, coll, info, filter, batch, limit, plan, read):
+        """A query iterator (vdb_query_iterator_*): next() gives a list of rows."""
+        ro, keep = self._read_opts(read, [n for n, k in plan if k != "pk"])
+        req = _lib.vdb_query_iter_req()
+        req.struct_size = sizeof(req)
+        cname, fexpr = self._q(coll), _b(filter or None)
+        req.collection, req.filter, req.read = cname, fexpr, ro
+        req.batch_size, req.limit = batch, limit
+        h = c_void_p()
+        self._check(self._lib.vdb_query_iterator_open(self._db, byref(req), byref(h)))
+        return _Iterator(self, h, "query", lambda res: self._rows(res, plan, info))
+
+    def search_iterator(self, coll, info, vf, qv, batch, limit, filter, params, plan, read):
+        """A search iterator (vdb_search_iterator_*): next() gives a list of
+        (pk, distance, entity), nearest first."""
+        owner, addr, nq, dim = qv
+        ro, keep = self._read_opts(read, [n for n, k in plan if k != "pk"])
+        req = _lib.vdb_search_iter_req()
+        req.struct_size = sizeof(req)
+        texts = (self._q(coll), _b(vf.name), _b(filter or None), _b(_params_text(params)))
+        req.collection, req.vector_field, req.filter, req.params = texts
+        req.vector, req.dim, req.read = addr, dim, ro
+        req.batch_size, req.limit = batch, limit
+        h = c_void_p()
+        self._check(self._lib.vdb_search_iterator_open(self._db, byref(req), byref(h)))
+        return _Iterator(self, h, "search", lambda res: self._hits(res, plan, info)[0])
 
     def _hits(self, res, plan, info):
         """A search result as one list per query of (pk, distance, entity); frees it."""
@@ -894,6 +930,42 @@ class ChangeStream:
             c = self.next(2 ** 64 - 1)
             if c is not None:
                 yield c
+
+
+class _Iterator:
+    """An open C iterator: next() is one batch (an empty list at the end), close() releases
+    it and its pin on the snapshot. Closed with its database too. One thread at a time."""
+
+    def __init__(self, emb, handle, kind, convert):
+        self._emb, self._h, self._kind, self._convert = emb, handle, kind, convert
+        self._lock = threading.Lock()
+        self.timestamp = emb._lib.vdb_query_iterator_ts(handle) if kind == "query" else \
+            emb._lib.vdb_search_iterator_ts(handle)
+        emb._iters.add(self)
+
+    def next(self):
+        with self._lock:
+            if self._h is None:
+                return []
+            L = self._emb._lib
+            fn = L.vdb_query_iterator_next if self._kind == "query" else \
+                L.vdb_search_iterator_next
+            res = c_void_p()
+            self._emb._check(fn(self._h, byref(res)))
+            if self._kind == "search":  # _hits frees it
+                return self._convert(res)
+            try:
+                return self._convert(res)
+            finally:
+                L.vdb_result_free(res)
+
+    def close(self):
+        with self._lock:
+            h, self._h = self._h, None
+            if h is not None and self._emb._db is not None:
+                L = self._emb._lib
+                (L.vdb_query_iterator_close if self._kind == "query"
+                 else L.vdb_search_iterator_close)(h)
 
     def __del__(self):
         try:

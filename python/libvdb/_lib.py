@@ -174,6 +174,35 @@ class vdb_hybrid_req(Structure):
         ("limit", c_uint32),
         ("offset", c_uint32),
         ("read", vdb_read_opts),
+        ("group_by_field", c_char_p),
+        ("group_size", c_uint32),
+        ("strict_group_size", c_int),
+    ]
+
+
+class vdb_query_iter_req(Structure):
+    _fields_ = [
+        ("struct_size", c_uint32),
+        ("collection", c_char_p),
+        ("filter", c_char_p),
+        ("read", vdb_read_opts),
+        ("batch_size", c_uint32),
+        ("limit", c_uint64),
+    ]
+
+
+class vdb_search_iter_req(Structure):
+    _fields_ = [
+        ("struct_size", c_uint32),
+        ("collection", c_char_p),
+        ("vector_field", c_char_p),
+        ("vector", c_void_p),
+        ("dim", c_uint32),
+        ("filter", c_char_p),
+        ("params", c_char_p),
+        ("read", vdb_read_opts),
+        ("batch_size", c_uint32),
+        ("limit", c_uint64),
     ]
 
 
@@ -303,6 +332,14 @@ PROTOTYPES = {
     # reads
     "vdb_search": (st, [db_p, POINTER(vdb_search_req), POINTER(result_p)]),
     "vdb_hybrid_search": (st, [db_p, POINTER(vdb_hybrid_req), POINTER(result_p)]),
+    "vdb_query_iterator_open": (st, [db_p, POINTER(vdb_query_iter_req), POINTER(c_void_p)]),
+    "vdb_query_iterator_next": (st, [c_void_p, POINTER(result_p)]),
+    "vdb_query_iterator_ts": (c_uint64, [c_void_p]),
+    "vdb_query_iterator_close": (None, [c_void_p]),
+    "vdb_search_iterator_open": (st, [db_p, POINTER(vdb_search_iter_req), POINTER(c_void_p)]),
+    "vdb_search_iterator_next": (st, [c_void_p, POINTER(result_p)]),
+    "vdb_search_iterator_ts": (c_uint64, [c_void_p]),
+    "vdb_search_iterator_close": (None, [c_void_p]),
     "vdb_get": (st, [db_p, c_char_p, POINTER(vdb_pk_list), POINTER(vdb_read_opts),
                      POINTER(result_p)]),
     "vdb_query": (st, [db_p, c_char_p, c_char_p, POINTER(vdb_read_opts), c_uint64, c_uint64,
@@ -408,5 +445,5 @@ def get():
 
 __all__ = ["get", "Lib", "PROTOTYPES", "vdb_options", "vdb_field_def", "vdb_names", "vdb_value",
            "vdb_pk_list", "vdb_read_opts", "vdb_search_req", "vdb_ann_req",
-           "vdb_hybrid_req", "vdb_stats", "vdb_index_info", "vdb_change_opts", "vdb_change",
-           "c_uint8"]
+           "vdb_hybrid_req", "vdb_query_iter_req", "vdb_search_iter_req", "vdb_stats",
+           "vdb_index_info", "vdb_change_opts", "vdb_change", "c_uint8"]

@@ -489,7 +489,11 @@ class RemoteTransport:
         self._read_body(body, read, plan)
         return self._hits(self.call("entities/search", body), nq, info, plan)
 
-    def hybrid_search(self, coll, info, subs, ranker, limit, offset, plan, read):
+    def hybrid_search(self, coll, info, subs, ranker, limit, offset, plan, read, group=None):
+        if group:
+            raise UnsupportedError(Status.EUNSUPPORTED, "hybrid_search(group_by_field=...): "
+                                   "grouping in a hybrid search is embedded-only in libvdb's "
+                                   "client (vdb-server serves it over gRPC)")
         reqs = []
         for vf, qv, lim, fexpr, params in subs:
             buf, addr, nq, dim = qv

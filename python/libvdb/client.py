@@ -75,8 +75,6 @@ _REFUSED = {
 # pymilvus methods for features libvdb lacks: each raises UnsupportedError naming its feature
 _NOT_IN_LIBVDB = {}
 for _names, _what in (
-        (("search_iterator",), "search iterators (page with offset, up to 16384)"),
-        (("query_iterator",), "query iterators (page with limit and offset)"),
         (("alter_collection_properties", "drop_collection_properties"),
          "collection properties"),
         (("alter_collection_field", "add_collection_field", "drop_collection_field",
@@ -943,6 +941,65 @@ class MilvusClient:
             out.append(page)
         return out
 
+    @_api
+    def query_iterator(self, collection_name, batch_size=1000, limit=-1, filter="",
+                       output_fields=None, partition_names=None, timeout=None, **kwargs):
+        """An iterator over the rows that pass filter, as pymilvus's: next() gives the next
+        batch_size rows (a list of dicts, in primary-key order; [] at the end), close() ends
+        it. Every batch reads the one snapshot taken when it was made (embedded: pinned in
+        the library, so compaction keeps it however long the iteration runs). limit: rows in
+        all (-1: no limit). kwargs: consistency_level, filter_params, travel_timestamp and
+        staleness_ms. Embedded only (vdb-server: UnsupportedError)."""
+        _check_kwargs("query", kwargs, ("consistency_level", "filter_params",
+                                        "travel_timestamp", "staleness_ms"))
+        if not hasattr(self._t, "query_iterator"):
+            raise _unsupported("query_iterator: libvdb's remote client has no iterators "
+                               "(page with query limit/offset, or use the embedded client)")
+        info = self._info(collection_name)
+        expr = self._filter(filter, kwargs)
+        batch, limit = _iter_sizes(batch_size, limit)
+        if isinstance(output_fields, str):
+            output_fields = [output_fields]
+        plan = output_plan(info, output_fields, True)
+        read = self._read(collection_name, partition_names, kwargs)
+        return self._t.query_iterator(collection_name, info, expr or None, batch, limit, plan,
+                                      read)
+
+    @_api
+    def search_iterator(self, collection_name, data, batch_size=1000, filter=None, limit=-1,
+                        output_fields=None, search_params=None, timeout=None,
+                        partition_names=None, anns_field=None, round_decimal=-1, **kwargs):
+        """An iterator over the hits of one query vector, nearest first, as pymilvus's:
+        next() gives the next batch_size hits ({"id", "distance", "entity"}; [] at the end),
+        none twice, close() ends it. Every batch reads the snapshot taken when it was made.
+        search_params as search's (radius / range_filter bound the whole iteration). limit:
+        hits in all (-1: no limit). kwargs: consistency_level, filter_params,
+        travel_timestamp and staleness_ms. Embedded only (vdb-server: UnsupportedError)."""
+        _check_kwargs("search", kwargs, ("consistency_level", "filter_params",
+                                         "travel_timestamp", "staleness_ms"))
+        if not hasattr(self._t, "search_iterator"):
+            raise _unsupported("search_iterator: libvdb's remote client has no iterators "
+                               "(page with search offset, or use the embedded client)")
+        info = self._info(collection_name)
+        vf = info.vector_field(anns_field)
+        if isinstance(data, (list, tuple)) and data and isinstance(data[0], numbers.Real):
+            data = [data]
+        qv = vectors(data, "search_iterator data", vf.dim)
+        if qv[2] != 1:
+            raise einval("search_iterator takes one query vector, not %d" % qv[2])
+        rd = round_decimal
+        if isinstance(rd, bool) or not isinstance(rd, numbers.Integral) or not -1 <= rd <= 6:
+            raise einval("round_decimal must be -1 (no rounding) or 0..6, not %r" % (rd,))
+        batch, limit = _iter_sizes(batch_size, limit)
+        sp = dict(search_params or {})
+        params = _ann_params(vf, sp, "search_iterator")
+        plan = output_plan(info, output_fields, False)
+        read = self._read(collection_name, partition_names, kwargs)
+        expr = self._filter(filter, kwargs)
+        it = self._t.search_iterator(collection_name, info, vf, qv, batch, limit, expr or None,
+                                     params, plan, read)
+        return _SearchIterator(it, rd)
+
     def _stored_vectors(self, collection_name, info, vf, pks, partition_names, kwargs):
         """The vectors of field vf of rows pks, in their order (vdb-server: read by a get
         first, so at its own timestamp, not the search's)."""
@@ -962,9 +1019,12 @@ class MilvusClient:
         vectors, params, filter and limit) fused by ranker (RRFRanker, the default, or
         WeightedRanker), then `offset` fused hits skipped and `limit` returned per query, as
         pymilvus's hybrid_search. Hits are {"id", "distance": the fused score, "entity"}.
-        kwargs: offset, round_decimal, consistency_level, travel_timestamp (embedded)."""
+        kwargs: offset, round_decimal, consistency_level, travel_timestamp (embedded),
+        group_by_field / group_size / strict_group_size (embedded: limit groups of the fused
+        rows, each with its group_size best)."""
         _check_kwargs("search", kwargs, ("offset", "round_decimal", "consistency_level",
-                                         "travel_timestamp", "staleness_ms"))
+                                         "travel_timestamp", "staleness_ms", "group_by_field",
+                                         "group_size", "strict_group_size"))
         if not isinstance(reqs, (list, tuple)) or not reqs:
             raise einval("hybrid_search needs a non-empty list of AnnSearchRequest")
         if ranker is None:
@@ -1005,10 +1065,11 @@ class MilvusClient:
             params = _ann_params(vf, sp, "request %d" % i)
             expr = self._filter(r.expr, {"filter_params": r.expr_params})
             subs.append((vf, qv, r.limit, expr or None, params))
+        group = _grouping(info, {}, kwargs)
         plan = output_plan(info, output_fields, False)
         read = self._read(collection_name, partition_names, kwargs)
         res = self._t.hybrid_search(collection_name, info, subs, ranker._spec(), limit, offset,
-                                    plan, read)
+                                    plan, read, group)
         return [[{"id": pk, "distance": round(dist, rd) if rd >= 0 else dist, "entity": ent}
                  for pk, dist, ent in hits] for hits in res]
 
@@ -1251,6 +1312,31 @@ class MilvusClient:
 
 for _n, _what in _NOT_IN_LIBVDB.items():
     setattr(MilvusClient, _n, _not_in_libvdb(_n, _what))
+
+
+def _iter_sizes(batch_size, limit):
+    """An iterator's batch size (1..16384) and limit (-1 or None: 0, no limit)."""
+    batch = _positive_int("batch_size", batch_size)
+    if batch > MAX_TOPK:
+        raise einval("batch_size must be 1..%d, not %d" % (MAX_TOPK, batch))
+    if limit is None or (not isinstance(limit, bool) and limit == -1):
+        return batch, 0
+    return batch, _positive_int("limit", limit)
+
+
+class _SearchIterator:
+    """search_iterator's object: next() gives hits as search does, close() ends it."""
+
+    def __init__(self, it, round_decimal):
+        self._it, self._rd = it, round_decimal
+
+    def next(self):
+        rd = self._rd
+        return [{"id": pk, "distance": round(d, rd) if rd >= 0 else d, "entity": ent}
+                for pk, d, ent in self._it.next()]
+
+    def close(self):
+        self._it.close()
 
 
 def _grouping(info, sp, kwargs):

@@ -250,3 +250,22 @@ def test_rest_hybrid_search_request_shapes(multi, mode):
     with pytest.raises(libvdb.VdbError, match="grouping"):
         multi._t.call("entities/hybrid_search", dict(base, groupingField="tag", search=[
             {"data": q8, "annsField": "text", "limit": 10}]))
+
+
+def test_hybrid_grouping(multi, mode):
+    q1, q2 = [0.1] * 8, [0.2, -0.1, 0.3, 0.0]
+    reqs = [AnnSearchRequest([q1], "text", {}, 10), AnnSearchRequest([q2], "image", {}, 10)]
+    if mode == "remote":
+        with pytest.raises(libvdb.UnsupportedError, match="group_by_field"):
+            multi.hybrid_search("m", reqs, limit=3, group_by_field="tag", group_size=2)
+        return
+    hits = multi.hybrid_search("m", reqs, limit=3, group_by_field="tag", group_size=2,
+                               output_fields=["tag"])[0]
+    tags = [h["entity"]["tag"] for h in hits]
+    assert len(tags) == 6 and len(set(tags)) == 3
+    assert all(tags[2 * g] == tags[2 * g + 1] for g in range(3))
+    hits = multi.hybrid_search("m", reqs, limit=20, group_by_field="tag", group_size=3,
+                               output_fields=["tag"])[0]
+    assert len(hits) == 7 * 3  # 7 groups present, each full
+    with pytest.raises(libvdb.InvalidArgumentError, match="group_by_field"):
+        multi.hybrid_search("m", reqs, limit=3, group_size=2)

@@ -100,6 +100,11 @@ class NestedParams(Base):
                       ["params"])
         for ok in [None, {}, {"radius": None}]:
             self.code("entities/search", dict(base, searchParams={"params": ok}), 0)
+        # search iterators are gRPC's: refused over REST, not ignored
+        self.code("entities/search", dict(base, searchParams={"params": {
+            "iterator": True, "search_iter_v2": True}}), 3000, ["iterator", "gRPC"])
+        self.code("entities/search", dict(base, searchParams={"search_iter_id": "x"}), 3000,
+                  ["search_iter_id"])
 
     def test_index_and_collection_params_of_the_wrong_type(self):
         self.code("indexes/create", {"collectionName": "c", "indexParams": [

@@ -1,7 +1,7 @@
 // HybridSearch over gRPC with the official Milvus Node.js SDK: a collection with two vector
 // fields (L2 and IP, FLAT: exact), each searched by name, then hybridSearch with RRFRanker and
 // WeightedRanker; the fused hits must equal a reference fusion computed here from each
-// request's own search. run_grpc.sh sets VDB_ADDRESS and VDB_TOKEN.
+// request's own search; the search iterator pages through one exact search. run_grpc.sh sets VDB_ADDRESS and VDB_TOKEN.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MilvusClient, DataType, RRFRanker, WeightedRanker } from '@zilliz/milvus2-sdk-node';
@@ -77,6 +77,14 @@ test('hybrid search: RRF and weighted fusion equal a reference from each request
       assert.equal(Number(h.tag), Number(h.id) % 5);
     });
   }
+  // grouping in a hybrid search (Milvus 2.5): limit groups of group_size fused rows
+  const grouped = ok(await client.hybridSearch({ collection_name: name, data: subs,
+    rerank: RRFRanker(60), limit: 3, group_by_field: 'tag', group_size: 2,
+    output_fields: ['tag'] }), 'hybrid grouped');
+  const tags = grouped.results.map((h) => Number(h.tag));
+  assert.equal(tags.length, 6);
+  for (let g = 0; g < 3; g++) assert.equal(tags[2 * g], tags[2 * g + 1]);
+  assert.equal(new Set(tags).size, 3);
   // weights that do not match the requests: the server's error
   const bad = await client.hybridSearch({ collection_name: name, rerank: WeightedRanker([0.5]),
     data: subs, limit: 5 });
@@ -89,5 +97,30 @@ test('hybrid search: RRF and weighted fusion equal a reference from each request
     limit: 4 }), 'search by ids');
   assert.deepEqual(byIds.results.map((q) => q.map((h) => Number(h.id))),
     byVec.results.map((q) => q.map((h) => Number(h.id))));
+
+  // the search iterator (v2 params in search_params, token and last_bound back): the hits of
+  // one exact search, in order, none twice, over the snapshot of its first batch
+  const full = ok(await client.search({ collection_name: name, data: [qa], anns_field: 'a',
+    limit: N, filter: 'tag != 1' }), 'full search').results;
+  const sit = await client.searchIterator({ collection_name: name, data: qa, anns_field: 'a',
+    batchSize: 7, filter: 'tag != 1', output_fields: ['tag'] });
+  const got = [];
+  let batches = 0;
+  for await (const batch of sit) {
+    assert.ok(batch.length <= 7);
+    for (const h of batch) {
+      assert.equal(Number(h.tag), Number(h.id) % 5);
+      got.push(Number(h.id));
+    }
+    if (++batches === 1) { // deleted after the snapshot: still returned
+      ok(await client.delete({ collection_name: name, ids: full.slice(30, 35).map((h) => Number(h.id)) }),
+        'delete during the iteration');
+    }
+  }
+  assert.deepEqual(got, full.map((h) => Number(h.id)));
+  // a bad token is the server's error, not a silent restart
+  const badIt = await client.search({ collection_name: name, data: [qa], anns_field: 'a', limit: 5,
+    params: { iterator: true, search_iter_v2: true, search_iter_id: 'nonsense' } });
+  assert.equal((badIt.status ?? badIt).error_code, 'IllegalArgument');
   ok(await client.dropCollection({ collection_name: name }), 'drop');
 });
