@@ -128,8 +128,8 @@ typedef struct vdb_field_def {
     const char *name;        /* letters, digits, '_'; starts with a letter or '_'; <= 255 */
     vdb_type type;
     vdb_type element_type;   /* ARRAY: the element type (bool, ints, float, double, varchar) */
-    uint32_t dim;            /* FLOAT_VECTOR: 1..32768 */
-    vdb_metric metric;       /* FLOAT_VECTOR: default L2 */
+    uint32_t dim;            /* FLOAT_VECTOR: 1..32768 (SPARSE_FLOAT_VECTOR: none, 0) */
+    vdb_metric metric;       /* FLOAT_VECTOR: default L2; SPARSE_FLOAT_VECTOR: IP only */
     uint32_t max_length;     /* VARCHAR (and VARCHAR array elements): 1..65535 bytes */
     uint32_t max_capacity;   /* ARRAY: 1..4096 elements */
     int is_primary;          /* exactly one field: INT64 or VARCHAR */
@@ -267,6 +267,8 @@ VDB_EXPORT void vdb_batch_free(vdb_batch *batch);
  * have the same number of rows.
  * - BOOL: const uint8_t[rows] (0/1); INT8..INT64: the C integer type; FLOAT: float;
  *   DOUBLE: double; FLOAT_VECTOR: const float[rows * dim].
+ * - SPARSE_FLOAT_VECTOR: const vdb_sparse_row[rows] (types.h; dim 0); the pairs are copied
+ *   and checked at insert (ascending unique indices < 2^32 - 1, finite values >= 0).
  * - VARCHAR: const char *const[rows] (NUL-terminated UTF-8).
  * - JSON: const char *const[rows], each a JSON text. ARRAY: const char *const[rows], each a
  *   JSON array of the field's element type.
@@ -386,6 +388,12 @@ typedef struct vdb_search_req {
      * stored vectors (of vector_field) of these rows, read at the search's own timestamp;
      * nq and dim are taken from them. A key with no visible row is VDB_ENOTFOUND. */
     const vdb_pk_list *query_pks;
+    /* A SPARSE_FLOAT_VECTOR field is searched with nq of these instead of vectors (which
+     * stays NULL; dim 0). Metric IP: the score is the dot product over shared indices.
+     * params: drop_ratio_search (0 <= r < 1, default 0) ignores that fraction of each
+     * query's smallest values, as Milvus's. Not with grouping, range search or query_pks
+     * (VDB_EUNSUPPORTED). */
+    const vdb_sparse_row *sparse_vectors;
 } vdb_search_req;
 
 /* The k nearest visible rows for each query vector, nearest first; fewer when the collection
