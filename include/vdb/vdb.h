@@ -496,6 +496,12 @@ VDB_EXPORT vdb_status vdb_delete_where(vdb_db *db, const char *collection, const
  * - "IVF_FLAT", "IVF_SQ8": nlist 1..65536 (default 128); search "nprobe".
  * - "IVF_PQ": nlist as above, m (required; must divide dim), nbits 1..16 (default 8).
  * - "FLAT" and "AUTOINDEX": exact search (nothing to build).
+ * - "SPARSE_INVERTED_INDEX", "SPARSE_WAND" (SPARSE_FLOAT_VECTOR fields, IP): posting lists
+ *   per dimension; drop_ratio_build 0 <= r < 1 (default 0) leaves out the smallest r of the
+ *   segment's stored values. SPARSE_INVERTED_INDEX adds up every posting of every query
+ *   term; SPARSE_WAND walks the lists with block-max WAND and skips what cannot enter the
+ *   top k. Both are exact when drop_ratio_build and drop_ratio_search are 0. AUTOINDEX on
+ *   a sparse field is SPARSE_INVERTED_INDEX.
  * A "metric_type" param must match the field's metric. A key the type does not take, or a
  * value out of range, is VDB_EINVAL naming it and its range; an unknown type is VDB_EINVAL,
  * one this library lacks VDB_EUNSUPPORTED.

@@ -32,6 +32,8 @@ static vdb_status choose_vector(const vdb_field_def *f, const char *type, const 
                                 vdb_field_index *out)
 {
     const vdb_vindex_kind *k = vdb_vindex_kind_find(type);
+    if (f->type == VDB_TYPE_SPARSE_FLOAT_VECTOR && type && !strcasecmp(type, "AUTOINDEX"))
+        k = &vdb_sparse_inverted_kind; /* as Milvus's AUTOINDEX picks for sparse fields */
     if (!k && vdb_vindex_kind_unsupported(type))
         return vdb_set_errmsg(VDB_EUNSUPPORTED, "index type %s on vector field '%s' is not "
                               "supported (%s are)", type, f->name, vdb_vindex_kind_names());
