@@ -369,11 +369,14 @@ static vdb_status search_wand(const vdb_sparse_index *ix, const vdb_sparse_vec *
             ord[j] = c;
         }
         float bar = out->n == out->k ? vdb_topk_worst(out) : 0.0f;
+        /* when the worst kept id is below every row still ahead, a tie with the bar loses
+         * (smaller ids win ties): only a bound above it is worth a look */
+        bool strict = out->n == out->k && out->id[0] < id_base + (int64_t)ord[0]->doc;
         float ub = 0.0f;
         uint32_t piv = n;
         for (uint32_t i = 0; i < n && ord[i]->doc != UINT32_MAX; i++) {
             ub += ord[i]->ub;
-            if (ub * slack >= bar && ub > 0.0f) {
+            if ((strict ? ub * slack > bar : ub * slack >= bar) && ub > 0.0f) {
                 piv = i;
                 break;
             }
@@ -398,10 +401,11 @@ static vdb_status search_wand(const vdb_sparse_index *ix, const vdb_sparse_vec *
             bub += term_bound(sc, c->dim, c->q, ix->bmax[c->b]);
             next = VDB_MIN(next, ix->blast[c->b]);
         }
-        if (bub * slack < bar || bub <= 0.0f || !allowed(bitset, pdoc)) {
+        bool reach = (strict ? bub * slack > bar : bub * slack >= bar) && bub > 0.0f;
+        if (!reach || !allowed(bitset, pdoc)) {
             /* skip to past the first of these blocks to end, or to the next cursor's row */
             uint32_t to = next == UINT32_MAX ? UINT32_MAX : next + 1;
-            if (!allowed(bitset, pdoc) && bub * slack >= bar && bub > 0.0f)
+            if (reach)
                 to = pdoc + 1;
             if (piv + 1 < n)
                 to = VDB_MIN(to, ord[piv + 1]->doc);
@@ -412,17 +416,22 @@ static vdb_status search_wand(const vdb_sparse_index *ix, const vdb_sparse_vec *
             continue;
         }
         /* the row's score, summed in query order like the exact scan */
+        uint32_t at = piv + 1; /* the cursors at pdoc are ord[0..at) */
         float s = 0.0f;
-        for (uint32_t t = 0; t < n; t++)
-            if (cs[t].doc == pdoc)
-                s += term_score(sc, cs[t].dim, cs[t].q, ix->pval[cs[t].p], pdoc);
+        if (at == n || at == 1) {
+            for (uint32_t i = 0; i < at; i++)
+                s += term_score(sc, ord[i]->dim, ord[i]->q, ix->pval[ord[i]->p], pdoc);
+        } else {
+            for (uint32_t t = 0; t < n; t++)
+                if (cs[t].doc == pdoc)
+                    s += term_score(sc, cs[t].dim, cs[t].q, ix->pval[cs[t].p], pdoc);
+        }
         if (s > 0.0f)
             vdb_topk_offer(out, s, id_base + (int64_t)pdoc);
-        for (uint32_t t = 0; t < n; t++)
-            if (cs[t].doc == pdoc) {
-                cs[t].p++;
-                cur_set(ix, &cs[t]);
-            }
+        for (uint32_t i = 0; i < at; i++) {
+            ord[i]->p++;
+            cur_set(ix, ord[i]);
+        }
     }
     vdb_free(cs);
     vdb_free(ord);
