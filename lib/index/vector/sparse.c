@@ -357,7 +357,7 @@ static vdb_status search_wand(const vdb_sparse_index *ix, const vdb_sparse_vec *
     /* bounds are rounded up a little: a row whose true score equals the bar must still be
      * looked at (a tie goes to the smaller id) */
     const float slack = 1.0f + 1e-5f;
-    for (;;) {
+    while (n > 0) {
         /* cursors by current row (insertion sort: few terms, nearly sorted) */
         for (uint32_t i = 1; i < n; i++) {
             cursor *c = ord[i];
