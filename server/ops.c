@@ -245,7 +245,8 @@ int srv_op_search_field(const srv_coll *c, const char *anns, const vdb_field_def
 {
     const vdb_field_def *vf = NULL;
     for (size_t i = 0; i < c->nfields; i++) {
-        if (c->fields[i].type != VDB_TYPE_FLOAT_VECTOR)
+        if (c->fields[i].type != VDB_TYPE_FLOAT_VECTOR &&
+            c->fields[i].type != VDB_TYPE_SPARSE_FLOAT_VECTOR)
             continue;
         if (anns && *anns ? !strcmp(anns, c->fields[i].name) : !vf)
             vf = &c->fields[i];
@@ -533,7 +534,8 @@ int srv_op_describe_index(srv_ctx *ctx, const char *coll, const srv_coll *c, con
     if (out->state == SRV_INDEX_FAILED)
         snprintf(out->reason, sizeof out->reason, "%s", vdb_errmsg(ctx->db));
     int fi = srv_coll_find(c, field);
-    out->metric = fi >= 0 && c->fields[fi].type == VDB_TYPE_FLOAT_VECTOR
+    out->metric = fi >= 0 && (c->fields[fi].type == VDB_TYPE_FLOAT_VECTOR ||
+                              c->fields[fi].type == VDB_TYPE_SPARSE_FLOAT_VECTOR)
                       ? vdb_metric_name(c->fields[fi].metric)
                       : "";
     return 0;

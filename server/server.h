@@ -251,6 +251,10 @@ int srv_result_row(const srv_coll *c, const srv_outplan *p, const vdb_result *re
 json_t *srv_result_pk(const vdb_result *res, size_t g, size_t r);
 /* A float as the shortest decimal that reads back to the same float. */
 json_t *srv_json_float(float f);
+/* A sparse vector from JSON as Milvus's REST API takes it: {"<index>": value, ...}, or
+ * {"indices": [...], "values": [...]}; sorted by index (duplicates and values are checked by
+ * the library). *out's arrays are malloc'ed (free both); NULL with *why set on a bad shape. */
+int srv_json_sparse(json_t *v, vdb_sparse_row *out, const char **why);
 
 /* Primary keys from a JSON value (a key, or an array of keys) for vdb_delete / vdb_get. */
 typedef struct srv_pks {
