@@ -205,7 +205,7 @@ def check_writable(info, cols, upsert):
 def sparse_row(v, what):
     """(indices, values) of one sparse vector as pymilvus takes it: a dict {index: value}, an
     (indices, values) pair, or a scipy sparse matrix of one row; sorted by index (as Milvus
-    sorts a dict). The library checks the rest (duplicates, range, NaN/Inf, negatives)."""
+    sorts a dict); duplicates, a bad index and NaN/Inf refused here, negatives by the library."""
     if hasattr(v, "tocoo") and hasattr(v, "shape"):  # scipy.sparse, one row
         if len(v.shape) != 2 or v.shape[0] != 1:
             raise einval("%s: a sparse matrix row must have shape (1, n), not %s"
@@ -233,8 +233,13 @@ def sparse_row(v, what):
             raise einval("%s: sparse index %r is not an integer in [0, 2^32 - 1)" % (what, k))
         if isinstance(x, bool) or not isinstance(x, numbers.Real):
             raise einval("%s: the value of sparse index %d is not a number (%r)" % (what, k, x))
+        if not math.isfinite(float(x)):
+            raise einval("%s: the value of sparse index %d is NaN or Inf" % (what, k))
         out.append((int(k), float(x)))
     out.sort(key=lambda p: p[0])
+    for a, b in zip(out, out[1:]):
+        if a[0] == b[0]:
+            raise einval("%s: duplicate sparse index %d" % (what, a[0]))
     return [p[0] for p in out], [p[1] for p in out]
 
 

@@ -625,7 +625,7 @@ class EmbeddedTransport:
                pks=None):
         """qv: (buffer, address, nq, dim) from vectors(), or None with pks (search by primary
         key). One list per query of (pk, distance, entity)."""
-        sparse = qv is not None and qv[0] == "sparse"
+        sparse = qv is not None and isinstance(qv[0], str)  # ("sparse", ...)
         owner, addr, nq, dim = qv if qv is not None and not sparse else (None, None, 0, 0)
         ro, keep = self._read_opts(read, [n for n, kd in plan if kd != "pk"])
         req = _lib.vdb_search_req()

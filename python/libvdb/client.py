@@ -916,7 +916,7 @@ class MilvusClient:
                 qv = ("sparse", keep, rows, nq)
             else:
                 qv = vectors(data, "search data", vf.dim)
-            if qv[2 if qv[0] != "sparse" else 3] == 0:
+            if qv[3 if isinstance(qv[0], str) else 2] == 0:
                 raise einval("search needs at least one query vector")
         limit = _positive_int("limit", limit)
         sp = dict(search_params or {})

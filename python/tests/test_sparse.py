@@ -1,5 +1,6 @@
-"""SPARSE_FLOAT_VECTOR fields through the Python client (embedded): dicts and (indices, values)
-pairs in, dicts out, search exact against a dot product computed here, indexes, bad input."""
+"""SPARSE_FLOAT_VECTOR fields through the Python client, embedded and through vdb-server's
+REST API: dicts and (indices, values) pairs in, dicts out, search exact against a dot product
+computed here, indexes, bad input."""
 
 import random
 
@@ -7,9 +8,6 @@ import pytest
 
 import libvdb
 from libvdb import DataType
-
-pytestmark = pytest.mark.embedded_only("sparse vectors (vdb-server's REST and gRPC do not "
-                                       "carry them yet)")
 
 N = 300
 
