@@ -432,6 +432,17 @@ static void test_sparse_bad_input_is_refused(void **state)
     req.group_by_field = "tag";
     ERR(vdb_search(db, &req, &r), VDB_EUNSUPPORTED, "grouping");
     req.group_by_field = NULL;
+    int64_t one = 1;
+    vdb_pk_list qpk = {.ints = &one, .count = 1};
+    vdb_search_req byk = {.struct_size = sizeof byk, .collection = "sp", .vector_field = "sv",
+                          .k = 3, .query_pks = &qpk};
+    ERR(vdb_search(db, &byk, &r), VDB_EUNSUPPORTED, "sparse");
+    vdb_ann_req ann = {.struct_size = sizeof ann, .vector_field = "sv", .nq = 1, .limit = 3,
+                       .vectors = dense, .dim = 4};
+    const vdb_ann_req *anns[] = {&ann};
+    vdb_hybrid_req hy = {.struct_size = sizeof hy, .collection = "sp", .reqs = anns,
+                         .n_reqs = 1, .ranker = VDB_RANKER_RRF, .limit = 3};
+    ERR(vdb_hybrid_search(db, &hy, &r), VDB_EUNSUPPORTED, "sparse");
     OK(vdb_search(db, &req, &r));
     assert_int_equal(vdb_result_rows(r, 0), 1); /* the row with {1: .5, 5: 1, 9: 0} */
     assert_true(fabsf(vdb_result_distance(r, 0, 0) - 1.25f) < 1e-6f);
