@@ -278,6 +278,12 @@ static void test_sparse_search_growing_sealed_indexes_reopen_compact(void **stat
     db = open_db(dir, 400);
     check_all(db, "sp", &m, qs, 8, 0, UINT64_MAX, NULL);
     check_all(db, "sp", &m, qs, 8, before, before, NULL);
+    /* the exhaustive walk gives the same answers */
+    OK(vdb_drop_index(db, "sp", "sv"));
+    OK(vdb_create_index(db, "sp", "sv", "SPARSE_INVERTED_INDEX", "inverted_index_algo=TAAT_NAIVE"));
+    OK(vdb_wait_for_index(db, "sp", "sv", 60000));
+    check_all(db, "sp", &m, qs, 8, 0, UINT64_MAX, NULL);
+    check_all(db, "sp", &m, qs, 8, before, before, NULL);
     /* the WAND walk gives the same answers */
     OK(vdb_drop_index(db, "sp", "sv"));
     OK(vdb_create_index(db, "sp", "sv", "SPARSE_WAND", "drop_ratio_build=0"));
@@ -410,6 +416,8 @@ static void test_sparse_bad_input_is_refused(void **state)
     ERR(vdb_create_index(db, "sp", "sv", "SPARSE_WAND", "metric_type=L2"), VDB_EINVAL,
         "metric_type");
     ERR(vdb_create_index(db, "sp", "sv", "SPARSE_WAND", "nlist=8"), VDB_EINVAL, "nlist");
+    ERR(vdb_create_index(db, "sp", "sv", "SPARSE_WAND", "inverted_index_algo=BM25"), VDB_EINVAL,
+        "inverted_index_algo");
     OK(vdb_create_index(db, "sp", "sv", "AUTOINDEX", "metric_type=IP"));
     const char *type;
     OK(vdb_describe_index(db, "sp", "sv", &type));
@@ -555,21 +563,27 @@ static void test_sparse_recall_on_debian_text(void **state)
     double exact = recall_of(db, &c, qs, NQ, NULL);
     print_message("exact scan: recall@10 %.4f\n", exact);
     assert_true(exact >= 0.999);
-    static const char *const types[] = {"SPARSE_INVERTED_INDEX", "SPARSE_WAND"};
-    for (int t = 0; t < 2; t++) {
-        OK(vdb_create_index(db, "text", "sv", types[t], NULL));
+    static const char *const types[] = {"SPARSE_INVERTED_INDEX", "SPARSE_INVERTED_INDEX",
+                                        "SPARSE_WAND"};
+    static const char *const algos[] = {"inverted_index_algo=TAAT_NAIVE",
+                                        "inverted_index_algo=DAAT_MAXSCORE",
+                                        "inverted_index_algo=DAAT_WAND"};
+    for (int t = 0; t < 3; t++) {
+        char with_drop[96];
+        snprintf(with_drop, sizeof with_drop, "%s,drop_ratio_build=0.1", algos[t]);
+        OK(vdb_create_index(db, "text", "sv", types[t], algos[t]));
         OK(vdb_wait_for_index(db, "text", "sv", 600000));
         double r0 = recall_of(db, &c, qs, NQ, NULL);
         /* the documented approximate settings (README): drop_ratio_search=0.2 (a query of
          * 5 or 6 words loses its least weighted), drop_ratio_build=0.1 */
         double r1 = recall_of(db, &c, qs, NQ, "drop_ratio_search=0.2");
         OK(vdb_drop_index(db, "text", "sv"));
-        OK(vdb_create_index(db, "text", "sv", types[t], "drop_ratio_build=0.1"));
+        OK(vdb_create_index(db, "text", "sv", types[t], with_drop));
         OK(vdb_wait_for_index(db, "text", "sv", 600000));
         double r2 = recall_of(db, &c, qs, NQ, NULL);
         OK(vdb_drop_index(db, "text", "sv"));
-        print_message("%s: recall@10 %.4f (drop ratios 0), %.4f (drop_ratio_search=0.2), "
-                      "%.4f (drop_ratio_build=0.1)\n", types[t], r0, r1, r2);
+        print_message("%s %s: recall@10 %.4f (drop ratios 0), %.4f (drop_ratio_search=0.2), "
+                      "%.4f (drop_ratio_build=0.1)\n", types[t], algos[t], r0, r1, r2);
         assert_true(r0 >= 0.999); /* exact */
         assert_true(r1 >= 0.95);
         assert_true(r2 >= 0.95);

@@ -498,10 +498,12 @@ VDB_EXPORT vdb_status vdb_delete_where(vdb_db *db, const char *collection, const
  * - "FLAT" and "AUTOINDEX": exact search (nothing to build).
  * - "SPARSE_INVERTED_INDEX", "SPARSE_WAND" (SPARSE_FLOAT_VECTOR fields, IP): posting lists
  *   per dimension; drop_ratio_build 0 <= r < 1 (default 0) leaves out the smallest r of the
- *   segment's stored values. SPARSE_INVERTED_INDEX adds up every posting of every query
- *   term; SPARSE_WAND walks the lists with block-max WAND and skips what cannot enter the
- *   top k. Both are exact when drop_ratio_build and drop_ratio_search are 0. AUTOINDEX on
- *   a sparse field is SPARSE_INVERTED_INDEX.
+ *   segment's stored values; inverted_index_algo (Milvus's) picks the walk: TAAT_NAIVE
+ *   adds up every posting of every query term, DAAT_WAND walks the lists with block-max
+ *   WAND, DAAT_MAXSCORE with MaxScore, both skipping what cannot enter the top k (default:
+ *   DAAT_MAXSCORE for SPARSE_INVERTED_INDEX, as Milvus, DAAT_WAND for SPARSE_WAND). All are
+ *   exact when drop_ratio_build and drop_ratio_search are 0. AUTOINDEX on a sparse field is
+ *   SPARSE_INVERTED_INDEX.
  * A "metric_type" param must match the field's metric. A key the type does not take, or a
  * value out of range, is VDB_EINVAL naming it and its range; an unknown type is VDB_EINVAL,
  * one this library lacks VDB_EUNSUPPORTED.

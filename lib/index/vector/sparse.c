@@ -438,16 +438,95 @@ static vdb_status search_wand(const vdb_sparse_index *ix, const vdb_sparse_vec *
     return VDB_OK;
 }
 
+/* MaxScore: cursors by bound, ascending; the first ne of them (their bounds summed stay
+ * below the bar) are non-essential: a row only they hold cannot enter, so candidates come
+ * from the others, and the non-essential lists are probed for a candidate only while its
+ * score plus their bounds could still reach the bar. */
+static vdb_status search_maxscore(const vdb_sparse_index *ix, const vdb_sparse_vec *q,
+                                  const vdb_sparse_scorer *sc, const uint64_t *bitset,
+                                  int64_t id_base, vdb_topk *out)
+{
+    cursor *cs = vdb_malloc(((size_t)q->n + 1) * sizeof *cs);
+    float *pre = vdb_malloc(((size_t)q->n + 1) * sizeof *pre);
+    if (!cs || !pre) {
+        vdb_free(cs);
+        vdb_free(pre);
+        return vdb_set_errmsg(VDB_ENOMEM, "sparse index: out of memory");
+    }
+    uint32_t n = 0;
+    for (uint32_t t = 0; t < q->n; t++) {
+        int64_t d = find_dim(ix, q->idx[t]);
+        if (d < 0 || q->val[t] <= 0.0f)
+            continue;
+        cursor c = {t, q->idx[t], q->val[t], term_bound(sc, q->idx[t], q->val[t], ix->dmax[d]),
+                    ix->start[d], ix->start[d + 1], ix->bstart[d], ix->bstart[d + 1], 0,
+                    ix->start[d], ix->bstart[d]};
+        cur_set(ix, &c);
+        uint32_t j = n++; /* insertion by bound, ascending */
+        while (j > 0 && cs[j - 1].ub > c.ub) {
+            cs[j] = cs[j - 1];
+            j--;
+        }
+        cs[j] = c;
+    }
+    for (uint32_t i = 0; i < n; i++) /* pre[i]: the bounds of cs[0..i] summed */
+        pre[i] = (i ? pre[i - 1] : 0.0f) + cs[i].ub;
+    const float slack = 1.0f + 1e-5f;
+    uint32_t ne = 0;
+    while (n > 0) {
+        float bar = out->n == out->k ? vdb_topk_worst(out) : 0.0f;
+        bool full = out->n == out->k;
+        /* grow the non-essential prefix while its bounds cannot reach the bar */
+        while (full && ne < n && pre[ne] * slack < bar)
+            ne++;
+        if (ne == n)
+            break;
+        uint32_t cand = UINT32_MAX;
+        for (uint32_t i = ne; i < n; i++)
+            cand = VDB_MIN(cand, cs[i].doc);
+        if (cand == UINT32_MAX)
+            break;
+        bool ok = allowed(bitset, cand);
+        float s = 0.0f;
+        for (uint32_t i = ne; i < n; i++)
+            if (cs[i].doc == cand) {
+                if (ok)
+                    s += term_score(sc, cs[i].dim, cs[i].q, ix->pval[cs[i].p], cand);
+                cs[i].p++;
+                cur_set(ix, &cs[i]);
+            }
+        if (!ok)
+            continue;
+        bool strict = full && out->id[0] < id_base + (int64_t)cand;
+        for (uint32_t i = ne; i-- > 0;) {
+            float reach = (s + pre[i]) * slack;
+            if (full && (strict ? reach <= bar : reach < bar))
+                break;
+            cur_seek(ix, &cs[i], cand);
+            if (cs[i].doc == cand)
+                s += term_score(sc, cs[i].dim, cs[i].q, ix->pval[cs[i].p], cand);
+        }
+        if (s > 0.0f)
+            vdb_topk_offer(out, s, id_base + (int64_t)cand);
+    }
+    vdb_free(cs);
+    vdb_free(pre);
+    return VDB_OK;
+}
+
 vdb_status vdb_sparse_index_search(const vdb_sparse_index *ix, const vdb_sparse_vec *q,
-                                   bool wand, const vdb_sparse_scorer *scorer,
+                                   vdb_sparse_algo algo, const vdb_sparse_scorer *scorer,
                                    const uint64_t *bitset, int64_t id_base, vdb_topk *out)
 {
     if (!q->n || !ix->nrows)
         return VDB_OK;
-    if (out->ranged) /* WAND's bar assumes a plain top-k heap */
-        wand = false;
-    return wand ? search_wand(ix, q, scorer, bitset, id_base, out)
-                : search_taat(ix, q, scorer, bitset, id_base, out);
+    if (out->ranged) /* the document-at-a-time bars assume a plain top-k heap */
+        algo = VDB_SPARSE_TAAT_NAIVE;
+    switch (algo) {
+    case VDB_SPARSE_DAAT_WAND: return search_wand(ix, q, scorer, bitset, id_base, out);
+    case VDB_SPARSE_DAAT_MAXSCORE: return search_maxscore(ix, q, scorer, bitset, id_base, out);
+    default: return search_taat(ix, q, scorer, bitset, id_base, out);
+    }
 }
 
 /* ---- saved format: u32 version, u64 rows, u32 dims, u64 postings, then the arrays ---- */
@@ -535,8 +614,15 @@ fail:
 
 /* ---- the two kinds ---- */
 
-static const vdb_param_def build_params[] = {
+/* Milvus's inverted_index_algo: the walk a search takes (the index is the same) */
+static const char *const algos[] = {"TAAT_NAIVE", "DAAT_WAND", "DAAT_MAXSCORE", NULL};
+static const vdb_param_def inv_params[] = {
     {"drop_ratio_build", "drop", 0, 0.999999, 0, false, NULL},
+    {"inverted_index_algo", "algo", 0, 2, VDB_SPARSE_DAAT_MAXSCORE, true, algos}, /* Milvus's */
+};
+static const vdb_param_def wand_params[] = {
+    {"drop_ratio_build", "drop", 0, 0.999999, 0, false, NULL},
+    {"inverted_index_algo", "algo", 0, 2, VDB_SPARSE_DAAT_WAND, true, algos},
 };
 
 static vdb_status kind_check(const vdb_vparams *p, const vdb_vectors *shape)
@@ -552,16 +638,15 @@ static vdb_status kind_check(const vdb_vparams *p, const vdb_vectors *shape)
 /* What the kinds keep: the index and which walk searches it. */
 typedef struct sparse_impl {
     vdb_sparse_index *ix;
-    bool wand;
+    vdb_sparse_algo algo;
 } sparse_impl;
 
-static vdb_status build_with(bool wand, const vdb_vparams *p, const vdb_vectors *rows,
-                             void **out)
+static vdb_status build_with(const vdb_vparams *p, const vdb_vectors *rows, void **out)
 {
     sparse_impl *im = vdb_calloc(1, sizeof *im);
     if (!im)
         return vdb_set_errmsg(VDB_ENOMEM, "sparse index: out of memory");
-    im->wand = wand;
+    im->algo = (vdb_sparse_algo)p->v[1];
     vdb_status st = vdb_sparse_index_build(rows, p->v[0], &im->ix);
     if (st != VDB_OK) {
         vdb_free(im);
@@ -571,21 +656,12 @@ static vdb_status build_with(bool wand, const vdb_vparams *p, const vdb_vectors 
     return VDB_OK;
 }
 
-static vdb_status build_inv(const vdb_vparams *p, const vdb_vectors *rows, uint32_t threads,
-                            vdb_build_progress_fn progress, void *arg, void **out)
+static vdb_status build_sparse(const vdb_vparams *p, const vdb_vectors *rows,
+                               uint32_t threads, vdb_build_progress_fn progress, void *arg,
+                               void **out)
 {
     (void)threads;
-    vdb_status st = build_with(false, p, rows, out);
-    if (st == VDB_OK && progress)
-        progress(arg, rows->n, rows->n);
-    return st;
-}
-
-static vdb_status build_wand(const vdb_vparams *p, const vdb_vectors *rows, uint32_t threads,
-                             vdb_build_progress_fn progress, void *arg, void **out)
-{
-    (void)threads;
-    vdb_status st = build_with(true, p, rows, out);
+    vdb_status st = build_with(p, rows, out);
     if (st == VDB_OK && progress)
         progress(arg, rows->n, rows->n);
     return st;
@@ -600,22 +676,28 @@ static vdb_status kind_search(const void *idx, const void *query, uint32_t k,
     (void)sp;
     (void)rows;
     const sparse_impl *im = idx;
-    return vdb_sparse_index_search(im->ix, query, im->wand, NULL, bitset, id_base, out);
+    return vdb_sparse_index_search(im->ix, query, im->algo, NULL, bitset, id_base, out);
 }
 
+/* the kind's file: u32 inverted_index_algo, then the index */
 static vdb_status kind_encode(const void *idx, vdb_buf *out)
 {
-    return vdb_sparse_index_encode(((const sparse_impl *)idx)->ix, out);
+    const sparse_impl *im = idx;
+    vdb_buf_u32(out, (uint32_t)im->algo);
+    return vdb_sparse_index_encode(im->ix, out);
 }
 
-static vdb_status decode_with(bool wand, const void *p, size_t len, const vdb_vectors *rows,
-                              void **out)
+static vdb_status kind_decode(const void *p, size_t len, const vdb_vectors *rows, void **out)
 {
+    vdb_rd r = vdb_rd_init(p, len);
+    uint32_t algo = vdb_rd_u32(&r);
+    if (r.err || algo > VDB_SPARSE_DAAT_MAXSCORE)
+        return vdb_set_errmsg(VDB_ECORRUPT, "sparse index: bad header");
     sparse_impl *im = vdb_calloc(1, sizeof *im);
     if (!im)
         return vdb_set_errmsg(VDB_ENOMEM, "sparse index: out of memory");
-    im->wand = wand;
-    vdb_status st = vdb_sparse_index_decode(p, len, &im->ix);
+    im->algo = (vdb_sparse_algo)algo;
+    vdb_status st = vdb_sparse_index_decode((const uint8_t *)p + 4, len - 4, &im->ix);
     if (st == VDB_OK && rows && vdb_sparse_index_rows(im->ix) != rows->n)
         st = vdb_set_errmsg(VDB_ECORRUPT, "sparse index: built over %zu rows, the segment has "
                             "%zu", vdb_sparse_index_rows(im->ix), rows->n);
@@ -626,16 +708,6 @@ static vdb_status decode_with(bool wand, const void *p, size_t len, const vdb_ve
     }
     *out = im;
     return VDB_OK;
-}
-
-static vdb_status decode_inv(const void *p, size_t len, const vdb_vectors *rows, void **out)
-{
-    return decode_with(false, p, len, rows, out);
-}
-
-static vdb_status decode_wand(const void *p, size_t len, const vdb_vectors *rows, void **out)
-{
-    return decode_with(true, p, len, rows, out);
 }
 
 static size_t kind_memory(const void *idx)
@@ -661,13 +733,13 @@ const vdb_vindex_kind vdb_sparse_inverted_kind = {
     .name = "SPARSE_INVERTED_INDEX",
     .file_tag = "spinv",
     .types = VDB_VTYPE_BIT(VDB_TYPE_SPARSE_FLOAT_VECTOR),
-    .build_params = build_params,
-    .n_build_params = VDB_ARRAY_LEN(build_params),
+    .build_params = inv_params,
+    .n_build_params = VDB_ARRAY_LEN(inv_params),
     .check = kind_check,
-    .build = build_inv,
+    .build = build_sparse,
     .search = kind_search,
     .encode = kind_encode,
-    .decode = decode_inv,
+    .decode = kind_decode,
     .memory = kind_memory,
     .rows = kind_rows,
     .free = kind_free,
@@ -677,13 +749,13 @@ const vdb_vindex_kind vdb_sparse_wand_kind = {
     .name = "SPARSE_WAND",
     .file_tag = "spwand",
     .types = VDB_VTYPE_BIT(VDB_TYPE_SPARSE_FLOAT_VECTOR),
-    .build_params = build_params,
-    .n_build_params = VDB_ARRAY_LEN(build_params),
+    .build_params = wand_params,
+    .n_build_params = VDB_ARRAY_LEN(wand_params),
     .check = kind_check,
-    .build = build_wand,
+    .build = build_sparse,
     .search = kind_search,
     .encode = kind_encode,
-    .decode = decode_wand,
+    .decode = kind_decode,
     .memory = kind_memory,
     .rows = kind_rows,
     .free = kind_free,
