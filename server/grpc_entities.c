@@ -170,6 +170,47 @@ done:
     return v;
 }
 
+/* The sparse query vectors of a placeholder group (type SparseFloatVector, 104: each value
+ * one row of little-endian (uint32 index, float32 value) pairs). */
+static vdb_sparse_row *query_sparse(const ProtobufCBinaryData *pg, size_t *nq, srv_status *err)
+{
+    Milvus__Proto__Common__PlaceholderGroup *g =
+        milvus__proto__common__placeholder_group__unpack(NULL, pg->len, pg->data);
+    vdb_sparse_row *v = NULL;
+    if (!g) {
+        srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: the placeholder group is not a "
+                 "valid PlaceholderGroup message");
+        return NULL;
+    }
+    if (g->n_placeholders != 1 || !g->placeholders[0]->n_values) {
+        srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: a search takes one placeholder "
+                 "with at least one vector");
+        goto done;
+    }
+    Milvus__Proto__Common__PlaceholderValue *p = g->placeholders[0];
+    if (p->type != MILVUS__PROTO__COMMON__PLACEHOLDER_TYPE__SparseFloatVector) {
+        srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: query vectors of placeholder "
+                 "type %d for a sparse field: send SparseFloatVector (104)", (int)p->type);
+        goto done;
+    }
+    if (!(v = calloc(p->n_values, sizeof *v))) {
+        srv_fail(err, MV_MEMORY_LIMIT, "memory limit exceeded");
+        goto done;
+    }
+    for (size_t q = 0; q < p->n_values; q++)
+        if (srv_sparse_from_bytes(p->values[q].data, p->values[q].len, &v[q])) {
+            srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: sparse query %zu has %zu "
+                     "bytes, not (uint32, float32) pairs", q, p->values[q].len);
+            srv_sparse_rows_free(v, p->n_values);
+            v = NULL;
+            goto done;
+        }
+    *nq = p->n_values;
+done:
+    milvus__proto__common__placeholder_group__free_unpacked(g, NULL);
+    return v;
+}
+
 /* search_params: anns_field, topk, offset, metric_type, params (JSON text), round_decimal,
  * ignore_growing, and the params' keys again at top level (the Node SDK sends both). */
 typedef struct search_args {
@@ -537,6 +578,7 @@ static int search(srv_rpc *call, Milvus__Proto__Milvus__SearchRequest *req, srv_
     srv_outplan p = {0};
     vdb_result *res = NULL;
     float *vecs = NULL;
+    vdb_sparse_row *sq = NULL;
     char *params = NULL;
     int rc = -1;
     const vdb_field_def *vf;
@@ -565,8 +607,11 @@ static int search(srv_rpc *call, Milvus__Proto__Milvus__SearchRequest *req, srv_
                  "one id");
         goto done;
     }
+    int sparse = vf->type == VDB_TYPE_SPARSE_FLOAT_VECTOR;
     if (srv_op_params_text(a.params, skip, &params, err) ||
-        (!by_ids && !(vecs = query_vectors(&req->placeholder_group, vf->dim, &nq, err))) ||
+        (!by_ids && sparse && !(sq = query_sparse(&req->placeholder_group, &nq, err))) ||
+        (!by_ids && !sparse &&
+         !(vecs = query_vectors(&req->placeholder_group, vf->dim, &nq, err))) ||
         srv_outplan_names(&c, (const char *const *)req->output_fields, req->n_output_fields, 0,
                           &p, err))
         goto done;
@@ -590,6 +635,7 @@ static int search(srv_rpc *call, Milvus__Proto__Milvus__SearchRequest *req, srv_
     sr.read.n_output_fields = p.n;
     sr.read.travel_ts = req->travel_timestamp;
     sr.query_pks = by_ids ? &pks : NULL;
+    sr.sparse_vectors = sq;
     if (by_ids)
         sr.vectors = NULL;
     sr.group_by_field = a.group_by;
@@ -605,6 +651,7 @@ static int search(srv_rpc *call, Milvus__Proto__Milvus__SearchRequest *req, srv_
 done:
     vdb_result_free(res);
     free(vecs);
+    srv_sparse_rows_free(sq, sq ? nq : 0);
     free(params);
     json_decref(a.params);
     srv_outplan_free(&p);

@@ -301,6 +301,42 @@ static float *query_vectors(json_t *data, uint32_t dim, size_t *nq, json_t **err
     return v;
 }
 
+static void sparse_free(vdb_sparse_row *q, size_t n)
+{
+    for (size_t i = 0; q && i < n; i++) {
+        free((void *)q[i].indices);
+        free((void *)q[i].values);
+    }
+    free(q);
+}
+
+/* "data" of a sparse field: a list of {"<index>": value} objects (or one object). */
+static vdb_sparse_row *query_sparse(json_t *data, size_t *nq, json_t **err)
+{
+    int one = json_is_object(data);
+    if (!one && (!json_is_array(data) || !json_array_size(data))) {
+        *err = srv_err(MV_MISSING_REQUIRED, "missing required parameters, error: 'data' must "
+                                            "be a non-empty list of sparse vectors");
+        return NULL;
+    }
+    size_t n = one ? 1 : json_array_size(data);
+    vdb_sparse_row *q = calloc(n, sizeof *q);
+    if (!q) {
+        *err = srv_err(MV_MEMORY_LIMIT, "memory limit exceeded");
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *why;
+        if (srv_json_sparse(one ? data : json_array_get(data, i), &q[i], &why)) {
+            *err = srv_err(MV_PARAMETER_INVALID, "invalid parameter: query %zu %s", i, why);
+            sparse_free(q, n);
+            return NULL;
+        }
+    }
+    *nq = n;
+    return q;
+}
+
 json_t *srv_entities_search(srv_ctx *ctx, json_t *req)
 {
     const char *coll, *filter, *anns;
@@ -316,6 +352,7 @@ json_t *srv_entities_search(srv_ctx *ctx, json_t *req)
     srv_coll c;
     srv_outplan p = {0};
     float *vecs = NULL;
+    vdb_sparse_row *sq = NULL;
     char *params = NULL;
     if ((err = srv_coll_open(ctx, coll, &c)))
         return err;
@@ -325,10 +362,13 @@ json_t *srv_entities_search(srv_ctx *ctx, json_t *req)
         err = srv_status_json(&st);
         goto done;
     }
-    size_t nq;
+    size_t nq = 0;
     vdb_search_req sr = {.struct_size = sizeof sr, .collection = coll, .vector_field = vf->name,
                          .dim = vf->dim, .filter = filter};
-    if (!(vecs = query_vectors(json_object_get(req, "data"), vf->dim, &nq, &err)) ||
+    int sparse = vf->type == VDB_TYPE_SPARSE_FLOAT_VECTOR;
+    if (sparse && !(sq = query_sparse(json_object_get(req, "data"), &nq, &err)))
+        goto done;
+    if ((!sparse && !(vecs = query_vectors(json_object_get(req, "data"), vf->dim, &nq, &err))) ||
         search_params(req, vf, &params, &err) ||
         srv_outplan_make(&c, json_object_get(req, "outputFields"), 0, &p, &err) ||
         read_opts(req, &sr.read, &parts, &err))
@@ -351,6 +391,7 @@ json_t *srv_entities_search(srv_ctx *ctx, json_t *req)
     sr.group_size = (uint32_t)gsize;
     sr.strict_group_size = strict && json_is_true(strict);
     sr.vectors = vecs;
+    sr.sparse_vectors = sq;
     sr.nq = nq;
     sr.params = params;
     sr.read.output_fields = p.n ? p.names : NULL;
@@ -375,6 +416,7 @@ done:
     free(parts);
     free(params);
     free(vecs);
+    sparse_free(sq, nq);
     srv_outplan_free(&p);
     srv_coll_free(&c);
     return err;

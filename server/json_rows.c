@@ -102,6 +102,7 @@ static json_t *add_column(const srv_coll *c, size_t fi, json_t *rows, size_t n, 
     case VDB_TYPE_INT16: width = 2; break;
     case VDB_TYPE_INT32: case VDB_TYPE_FLOAT: width = 4; break;
     case VDB_TYPE_FLOAT_VECTOR: width = (size_t)f->dim * sizeof(float); break;
+    case VDB_TYPE_SPARSE_FLOAT_VECTOR: width = sizeof(vdb_sparse_row); break;
     case VDB_TYPE_VARCHAR: case VDB_TYPE_JSON: case VDB_TYPE_ARRAY: width = sizeof(char *); break;
     default: break;
     }
@@ -119,7 +120,7 @@ static json_t *add_column(const srv_coll *c, size_t fi, json_t *rows, size_t n, 
     for (size_t r = 0; r < n && !err; r++) {
         json_t *v = json_object_get(json_array_get(rows, r), f->name);
         if (!v || json_is_null(v)) {
-            if (f->type == VDB_TYPE_FLOAT_VECTOR) {
+            if (f->type == VDB_TYPE_FLOAT_VECTOR || f->type == VDB_TYPE_SPARSE_FLOAT_VECTOR) {
                 err = bad_row(f->name, r, "has no vector");
                 break;
             }
@@ -213,6 +214,12 @@ static json_t *add_column(const srv_coll *c, size_t fi, json_t *rows, size_t n, 
             }
             break;
         }
+        case VDB_TYPE_SPARSE_FLOAT_VECTOR: {
+            const char *why;
+            if (srv_json_sparse(v, (vdb_sparse_row *)slot, &why))
+                err = bad_row(f->name, r, why);
+            break;
+        }
         default:
             err = bad_row(f->name, r, "has a type the server cannot read");
         }
@@ -223,6 +230,11 @@ static json_t *add_column(const srv_coll *c, size_t fi, json_t *rows, size_t n, 
         err = srv_err(MV_INVALID_INSERT_DATA, "fail to deal the insert data, error: %s",
                       vdb_errmsg(NULL));
 done:
+    for (size_t r = 0; data && f->type == VDB_TYPE_SPARSE_FLOAT_VECTOR && r < n; r++) {
+        vdb_sparse_row *sr = (vdb_sparse_row *)(data + r * width);
+        free((void *)sr->indices);
+        free((void *)sr->values);
+    }
     if (owned)
         for (size_t r = 0; r < n; r++)
             free(owned[r]);
@@ -441,6 +453,99 @@ json_t *srv_json_float(float f)
     return json_real(strtod(buf, NULL)); /* the double nearest the short decimal */
 }
 
+typedef struct sparse_pair {
+    uint32_t i;
+    float v;
+} sparse_pair;
+
+static int by_index(const void *a, const void *b)
+{
+    uint32_t x = ((const sparse_pair *)a)->i, y = ((const sparse_pair *)b)->i;
+    return x < y ? -1 : x > y;
+}
+
+static int sparse_index(json_t *k, const char *s, uint32_t *out)
+{
+    long long x;
+    if (k) {
+        if (!json_is_integer(k))
+            return -1;
+        x = json_integer_value(k);
+    } else {
+        char *end;
+        if (!*s || *s == '-' || *s == '+' || *s == ' ')
+            return -1;
+        x = strtoll(s, &end, 10);
+        if (*end)
+            return -1;
+    }
+    if (x < 0 || x >= (long long)UINT32_MAX)
+        return -1;
+    *out = (uint32_t)x;
+    return 0;
+}
+
+int srv_json_sparse(json_t *v, vdb_sparse_row *out, const char **why)
+{
+    *out = (vdb_sparse_row){0};
+    if (!json_is_object(v)) {
+        *why = "is not a sparse vector (an object of index: value)";
+        return -1;
+    }
+    json_t *ji = json_object_get(v, "indices"), *jv = json_object_get(v, "values");
+    int pairs = ji && jv && json_object_size(v) == 2;
+    size_t n = pairs ? json_array_size(ji) : json_object_size(v);
+    if (pairs && (!json_is_array(ji) || !json_is_array(jv) || json_array_size(jv) != n)) {
+        *why = "has indices and values that are not two arrays of one length";
+        return -1;
+    }
+    sparse_pair *p = malloc((n ? n : 1) * sizeof *p);
+    if (!p) {
+        *why = "is too large (memory limit exceeded)";
+        return -1;
+    }
+    size_t m = 0;
+    const char *key;
+    json_t *val;
+    if (pairs) {
+        for (size_t j = 0; j < n; j++, m++)
+            if (sparse_index(json_array_get(ji, j), NULL, &p[m].i) ||
+                !json_is_number(json_array_get(jv, j)))
+                break;
+            else
+                p[m].v = (float)json_number_value(json_array_get(jv, j));
+    } else {
+        json_object_foreach(v, key, val) {
+            if (sparse_index(NULL, key, &p[m].i) || !json_is_number(val))
+                break;
+            p[m++].v = (float)json_number_value(val);
+        }
+    }
+    if (m != n) {
+        free(p);
+        *why = "holds an index that is not an integer in [0, 2^32 - 1) or a value that is not "
+               "a number";
+        return -1;
+    }
+    qsort(p, n, sizeof *p, by_index);
+    uint32_t *idx = malloc((n ? n : 1) * sizeof *idx);
+    float *vals = malloc((n ? n : 1) * sizeof *vals);
+    if (!idx || !vals) {
+        free(p);
+        free(idx);
+        free(vals);
+        *why = "is too large (memory limit exceeded)";
+        return -1;
+    }
+    for (size_t j = 0; j < n; j++) {
+        idx[j] = p[j].i;
+        vals[j] = p[j].v;
+    }
+    free(p);
+    *out = (vdb_sparse_row){(uint32_t)n, idx, vals};
+    return 0;
+}
+
 static json_t *value_json(const vdb_value *v)
 {
     if (v->is_null)
@@ -465,6 +570,15 @@ static json_t *value_json(const vdb_value *v)
         for (uint32_t i = 0; i < v->u.vec.dim; i++)
             json_array_append_new(a, srv_json_float(v->u.vec.ptr[i]));
         return a;
+    }
+    case VDB_TYPE_SPARSE_FLOAT_VECTOR: { /* {"index": value}, as Milvus's REST API */
+        json_t *o = json_object();
+        char key[16];
+        for (uint32_t i = 0; i < v->u.sparse.count; i++) {
+            snprintf(key, sizeof key, "%u", v->u.sparse.indices[i]);
+            json_object_set_new(o, key, srv_json_float(v->u.sparse.values[i]));
+        }
+        return o;
     }
     default: { /* JSON and ARRAY: JSON text */
         if (!v->u.str.len)

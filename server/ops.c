@@ -245,7 +245,8 @@ int srv_op_search_field(const srv_coll *c, const char *anns, const vdb_field_def
 {
     const vdb_field_def *vf = NULL;
     for (size_t i = 0; i < c->nfields; i++) {
-        if (c->fields[i].type != VDB_TYPE_FLOAT_VECTOR)
+        if (c->fields[i].type != VDB_TYPE_FLOAT_VECTOR &&
+            c->fields[i].type != VDB_TYPE_SPARSE_FLOAT_VECTOR)
             continue;
         if (anns && *anns ? !strcmp(anns, c->fields[i].name) : !vf)
             vf = &c->fields[i];

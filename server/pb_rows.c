@@ -115,6 +115,71 @@ static int array_json(const pb_scalars *s, vdb_type elem, json_t **out)
     return 0;
 }
 
+int srv_sparse_from_bytes(const uint8_t *p, size_t len, vdb_sparse_row *out)
+{
+    *out = (vdb_sparse_row){0};
+    if (len % 8)
+        return -1;
+    size_t n = len / 8;
+    uint32_t *idx = malloc((n ? n : 1) * sizeof *idx);
+    float *val = malloc((n ? n : 1) * sizeof *val);
+    if (!idx || !val) {
+        free(idx);
+        free(val);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *q = p + i * 8;
+        uint32_t bits = (uint32_t)q[4] | (uint32_t)q[5] << 8 | (uint32_t)q[6] << 16 |
+                        (uint32_t)q[7] << 24;
+        idx[i] = (uint32_t)q[0] | (uint32_t)q[1] << 8 | (uint32_t)q[2] << 16 |
+                 (uint32_t)q[3] << 24;
+        memcpy(&val[i], &bits, 4);
+    }
+    *out = (vdb_sparse_row){(uint32_t)n, idx, val};
+    return 0;
+}
+
+void srv_sparse_rows_free(vdb_sparse_row *rows, size_t n)
+{
+    for (size_t i = 0; rows && i < n; i++) {
+        free((void *)rows[i].indices);
+        free((void *)rows[i].values);
+    }
+    free(rows);
+}
+
+/* A SPARSE_FLOAT_VECTOR column (schema.SparseFloatArray: one bytes row per entity). */
+static int add_sparse_column(const vdb_field_def *f, const pb_field_data *fd, size_t rows,
+                             vdb_batch *b, srv_status *err)
+{
+    const pb_vectors *v = fd->field_case == MILVUS__PROTO__SCHEMA__FIELD_DATA__FIELD_VECTORS
+                              ? fd->vectors
+                              : NULL;
+    if (!v || v->data_case != MILVUS__PROTO__SCHEMA__VECTOR_FIELD__DATA_SPARSE_FLOAT_VECTOR ||
+        !v->sparse_float_vector)
+        return bad_col(err, f->name, "holds no sparse float vectors");
+    const Milvus__Proto__Schema__SparseFloatArray *sa = v->sparse_float_vector;
+    if (sa->n_contents != rows) {
+        char what[96];
+        snprintf(what, sizeof what, "holds %zu sparse rows for %zu rows", sa->n_contents, rows);
+        return bad_col(err, f->name, what);
+    }
+    vdb_sparse_row *sr = calloc(rows ? rows : 1, sizeof *sr);
+    if (!sr)
+        return srv_fail(err, MV_MEMORY_LIMIT, "memory limit exceeded");
+    int rc = 0;
+    for (size_t r = 0; r < rows && !rc; r++)
+        if (srv_sparse_from_bytes(sa->contents[r].data, sa->contents[r].len, &sr[r]))
+            rc = bad_col(err, f->name, "holds a sparse row whose length is not a multiple of 8 "
+                                       "bytes (uint32 index, float32 value pairs)");
+    if (!rc && vdb_batch_add_column(b, f->name, f->type, sr, NULL, rows, 0) != VDB_OK)
+        rc = srv_fail(err, MV_INVALID_INSERT_DATA, "fail to deal the insert data, error: %s",
+                      vdb_errmsg(NULL));
+    srv_sparse_rows_free(sr, rows);
+    return rc;
+}
+
 /* One column into the batch. */
 static int add_pb_column(const srv_coll *c, const pb_field_data *fd, size_t rows, vdb_batch *b,
                          srv_status *err)
@@ -135,6 +200,8 @@ static int add_pb_column(const srv_coll *c, const pb_field_data *fd, size_t rows
                         "primary key '%s' is auto-generated (autoID): do not send it", name);
     if ((int)fd->type != (int)f->type)
         return bad_col(err, name, "has a data type that is not the field's");
+    if (f->type == VDB_TYPE_SPARSE_FLOAT_VECTOR)
+        return add_sparse_column(f, fd, rows, b, err);
     /* which rows hold a value: valid_data of the column (or of its scalars) */
     const protobuf_c_boolean *valid = fd->valid_data;
     size_t nvalid = fd->n_valid_data;
@@ -322,6 +389,11 @@ static size_t column_rows(const pb_field_data *fd)
         fd->vectors->data_case == MILVUS__PROTO__SCHEMA__VECTOR_FIELD__DATA_FLOAT_VECTOR &&
         fd->vectors->float_vector && fd->vectors->dim > 0)
         return fd->vectors->float_vector->n_data / (size_t)fd->vectors->dim;
+    if (fd->field_case == MILVUS__PROTO__SCHEMA__FIELD_DATA__FIELD_VECTORS && fd->vectors &&
+        fd->vectors->data_case ==
+            MILVUS__PROTO__SCHEMA__VECTOR_FIELD__DATA_SPARSE_FLOAT_VECTOR &&
+        fd->vectors->sparse_float_vector)
+        return fd->vectors->sparse_float_vector->n_contents;
     size_t n = 0;
     if (fd->field_case == MILVUS__PROTO__SCHEMA__FIELD_DATA__FIELD_SCALARS && fd->scalars) {
         if (fd->scalars->n_valid_data)
@@ -553,6 +625,49 @@ static pb_field_data *field_column(srv_arena *a, const vdb_field_def *f, int is_
                 val.u.vec.dim == f->dim)
                 memcpy(out + i * f->dim, val.u.vec.ptr, f->dim * sizeof *out);
         }
+        return fd;
+    }
+    if (!is_meta && f->type == VDB_TYPE_SPARSE_FLOAT_VECTOR) {
+        /* each row as little-endian (uint32 index, float32 value) pairs; dim: the largest
+         * index + 1, as Milvus reports it */
+        pb_vectors *v = srv_arena_alloc(a, sizeof *v);
+        Milvus__Proto__Schema__SparseFloatArray *sa = srv_arena_alloc(a, sizeof *sa);
+        ProtobufCBinaryData *rows = srv_arena_alloc(a, (n ? n : 1) * sizeof *rows);
+        if (!v || !sa || !rows)
+            goto oom;
+        milvus__proto__schema__vector_field__init(v);
+        milvus__proto__schema__sparse_float_array__init(sa);
+        int64_t dim = 0;
+        for (size_t i = 0; i < n; i++) {
+            vdb_value val;
+            rows[i] = (ProtobufCBinaryData){0, NULL};
+            if (vdb_result_field(res, rr[i].g, rr[i].r, f->name, &val) != VDB_OK ||
+                val.is_null)
+                continue;
+            size_t cnt = val.u.sparse.count;
+            uint8_t *o = srv_arena_alloc(a, cnt * 8 + 1);
+            if (!o)
+                goto oom;
+            for (size_t j = 0; j < cnt; j++) {
+                uint32_t x = val.u.sparse.indices[j], bits;
+                memcpy(&bits, &val.u.sparse.values[j], 4);
+                for (int k = 0; k < 4; k++) {
+                    o[j * 8 + (size_t)k] = (uint8_t)(x >> (8 * k));
+                    o[j * 8 + 4 + (size_t)k] = (uint8_t)(bits >> (8 * k));
+                }
+                if ((int64_t)x + 1 > dim)
+                    dim = (int64_t)x + 1;
+            }
+            rows[i] = (ProtobufCBinaryData){cnt * 8, o};
+        }
+        sa->contents = rows;
+        sa->n_contents = n;
+        sa->dim = dim;
+        v->dim = dim;
+        v->data_case = MILVUS__PROTO__SCHEMA__VECTOR_FIELD__DATA_SPARSE_FLOAT_VECTOR;
+        v->sparse_float_vector = sa;
+        fd->field_case = MILVUS__PROTO__SCHEMA__FIELD_DATA__FIELD_VECTORS;
+        fd->vectors = v;
         return fd;
     }
     vdb_type t = is_meta ? VDB_TYPE_JSON : f->type;

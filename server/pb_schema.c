@@ -21,6 +21,7 @@ static int supported_type(int t)
     case VDB_TYPE_BOOL: case VDB_TYPE_INT8: case VDB_TYPE_INT16: case VDB_TYPE_INT32:
     case VDB_TYPE_INT64: case VDB_TYPE_FLOAT: case VDB_TYPE_DOUBLE: case VDB_TYPE_VARCHAR:
     case VDB_TYPE_ARRAY: case VDB_TYPE_JSON: case VDB_TYPE_FLOAT_VECTOR:
+    case VDB_TYPE_SPARSE_FLOAT_VECTOR:
         return 1;
     default:
         return 0;
@@ -101,10 +102,12 @@ static int field_from_pb(const pb_field_schema *f, int schema_auto_id, vdb_schem
                        .metric = VDB_METRIC_COSINE /* Milvus's default for float vectors */};
     if (d.is_primary)
         d.auto_id = f->autoid || schema_auto_id;
+    if (d.type == VDB_TYPE_SPARSE_FLOAT_VECTOR)
+        d.metric = VDB_METRIC_IP; /* the only metric of sparse vectors */
     if (d.type == VDB_TYPE_ARRAY) {
         int et = (int)f->element_type;
         if (!supported_type(et) || et == VDB_TYPE_ARRAY || et == VDB_TYPE_JSON ||
-            et == VDB_TYPE_FLOAT_VECTOR)
+            et == VDB_TYPE_FLOAT_VECTOR || et == VDB_TYPE_SPARSE_FLOAT_VECTOR)
             return srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: field '%s': an Array "
                             "of %s is not supported (Bool, Int8..Int64, Float, Double, VarChar)",
                             name, pb_type_name(f->element_type));
@@ -120,7 +123,8 @@ static int field_from_pb(const pb_field_schema *f, int schema_auto_id, vdb_schem
             rc = type_param_u32(name, k, v, &d.max_length, err);
         else if (!strcmp(k, "max_capacity"))
             rc = type_param_u32(name, k, v, &d.max_capacity, err);
-        else if (!strcmp(k, "metric_type") && d.type == VDB_TYPE_FLOAT_VECTOR) {
+        else if (!strcmp(k, "metric_type") && (d.type == VDB_TYPE_FLOAT_VECTOR ||
+                                               d.type == VDB_TYPE_SPARSE_FLOAT_VECTOR)) {
             if (srv_metric_from_name(v, &d.metric) != 0)
                 rc = srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: field '%s': "
                               "metric_type '%s' (L2, IP, COSINE)", name, v);

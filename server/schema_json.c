@@ -16,6 +16,7 @@ static const struct {
     {"Double", VDB_TYPE_DOUBLE},   {"VarChar", VDB_TYPE_VARCHAR},
     {"Array", VDB_TYPE_ARRAY},     {"JSON", VDB_TYPE_JSON},
     {"FloatVector", VDB_TYPE_FLOAT_VECTOR},
+    {"SparseFloatVector", VDB_TYPE_SPARSE_FLOAT_VECTOR},
 };
 
 vdb_type srv_type_from_name(const char *name)
@@ -174,7 +175,7 @@ static int full_field(json_t *req, json_t *f, int auto_id, vdb_schema *s, json_t
     if (d.type == VDB_TYPE_NONE) {
         *err = srv_err(MV_PARAMETER_INVALID, "invalid parameter: field '%s': data type '%s' is "
                        "not supported (Bool, Int8, Int16, Int32, Int64, Float, Double, VarChar, "
-                       "JSON, Array, FloatVector)", name, type_name);
+                       "JSON, Array, FloatVector, SparseFloatVector)", name, type_name);
         return -1;
     }
     d.is_partition_key = part_key;
@@ -193,6 +194,8 @@ static int full_field(json_t *req, json_t *f, int auto_id, vdb_schema *s, json_t
         param_u32(tp, "dim", &d.dim, err) || param_u32(tp, "max_length", &d.max_length, err) ||
         param_u32(tp, "max_capacity", &d.max_capacity, err))
         return -1;
+    /* a sparse field is IP (the library's default for it; an index's metricType is checked
+     * when the index is created) */
     if (d.type == VDB_TYPE_FLOAT_VECTOR && metric_for(req, name, &d.metric, err))
         return -1;
     char *dflt = NULL;
@@ -318,7 +321,7 @@ json_t *srv_schema_describe(srv_ctx *ctx, const char *name, const vdb_schema *s)
             kv(params, "max_length", "%u", d.max_length);
         if (d.max_capacity)
             kv(params, "max_capacity", "%u", d.max_capacity);
-        if (d.type == VDB_TYPE_FLOAT_VECTOR) {
+        if (d.type == VDB_TYPE_FLOAT_VECTOR || d.type == VDB_TYPE_SPARSE_FLOAT_VECTOR) {
             json_t *m = json_object();
             json_object_set_new(m, "key", json_string("metric_type"));
             json_object_set_new(m, "value", json_string(vdb_metric_name(d.metric)));
@@ -338,9 +341,11 @@ json_t *srv_schema_describe(srv_ctx *ctx, const char *name, const vdb_schema *s)
             json_t *x = json_object();
             json_object_set_new(x, "fieldName", json_string(d.name));
             json_object_set_new(x, "indexName", json_string(ix[0].name));
-            json_object_set_new(x, "metricType", json_string(d.type == VDB_TYPE_FLOAT_VECTOR
-                                                                 ? vdb_metric_name(d.metric)
-                                                                 : ""));
+            json_object_set_new(x, "metricType",
+                                json_string(d.type == VDB_TYPE_FLOAT_VECTOR ||
+                                                    d.type == VDB_TYPE_SPARSE_FLOAT_VECTOR
+                                                ? vdb_metric_name(d.metric)
+                                                : ""));
             json_array_append_new(indexes, x);
         }
         free(ix);

@@ -254,6 +254,16 @@ int srv_result_row(const srv_coll *c, const srv_outplan *p, const vdb_result *re
 json_t *srv_result_pk(const vdb_result *res, size_t g, size_t r);
 /* A float as the shortest decimal that reads back to the same float. */
 json_t *srv_json_float(float f);
+/* A sparse vector from JSON as Milvus's REST API takes it: {"<index>": value, ...}, or
+ * {"indices": [...], "values": [...]}; sorted by index (duplicates and values are checked by
+ * the library). *out's arrays are malloc'ed (free both); NULL with *why set on a bad shape. */
+int srv_json_sparse(json_t *v, vdb_sparse_row *out, const char **why);
+/* A sparse vector from gRPC's wire form (schema.SparseFloatArray contents, a sparse
+ * placeholder): little-endian (uint32 index, float32 value) pairs; -1 when len is not a
+ * multiple of 8 or memory runs out. *out's arrays are malloc'ed (free both). The library
+ * checks order, range and values. */
+int srv_sparse_from_bytes(const uint8_t *p, size_t len, vdb_sparse_row *out);
+void srv_sparse_rows_free(vdb_sparse_row *rows, size_t n);
 
 /* Primary keys from a JSON value (a key, or an array of keys) for vdb_delete / vdb_get. */
 typedef struct srv_pks {

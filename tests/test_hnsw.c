@@ -317,7 +317,7 @@ static void test_graph_of_another_metric_is_corrupt(void **state)
     assert_int_equal(vdb_hnsw_build(v, n, dim, VDB_METRIC_L2, 4, 16, 1, NULL, NULL, &h), VDB_OK);
     vdb_buf b = {0};
     assert_int_equal(vdb_hnsw_encode(h, &b), VDB_OK);
-    vdb_vectors rows = {VDB_TYPE_FLOAT_VECTOR, dim, VDB_METRIC_L2, n, v};
+    vdb_vectors rows = {VDB_TYPE_FLOAT_VECTOR, dim, VDB_METRIC_L2, n, v, NULL};
     vdb_vindex_spec spec;
     assert_int_equal(vdb_vindex_spec_parse(&vdb_hnsw_kind, "M=4,efConstruction=16", &rows, NULL,
                                            NULL, &spec), VDB_OK);

@@ -656,7 +656,7 @@ static void test_index_of_another_metric_is_corrupt(void **state)
     const size_t n = 200;
     const uint32_t dim = 8;
     float *v = test_clustered(n, dim, 4);
-    vdb_vectors rows = {VDB_TYPE_FLOAT_VECTOR, dim, VDB_METRIC_IP, n, v};
+    vdb_vectors rows = {VDB_TYPE_FLOAT_VECTOR, dim, VDB_METRIC_IP, n, v, NULL};
     vdb_vindex_spec spec;
     assert_int_equal(vdb_vindex_spec_parse(&vdb_ivf_flat_kind, "nlist=4", &rows, NULL, NULL,
                                            &spec), VDB_OK);

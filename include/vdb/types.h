@@ -67,6 +67,9 @@ typedef enum vdb_type {
     VDB_TYPE_ARRAY = 22,
     VDB_TYPE_JSON = 23,
     VDB_TYPE_FLOAT_VECTOR = 101,
+    /* index -> value maps (Milvus's SparseFloatVector): uint32 indices below 2^32 - 1,
+     * strictly ascending, finite non-negative float values; metric IP. No dim. */
+    VDB_TYPE_SPARSE_FLOAT_VECTOR = 104,
 } vdb_type;
 
 /* Vector metrics. L2 is the squared Euclidean distance (smaller is nearer), as in Milvus;
@@ -79,7 +82,7 @@ typedef enum vdb_metric {
 
 /* A value read out of a result. Pointers stay valid until the result is freed.
  * VARCHAR, JSON and ARRAY values are text (ARRAY and JSON as JSON text); vectors point at
- * dim floats. */
+ * dim floats; sparse vectors at count indices and count values. */
 typedef struct vdb_value {
     vdb_type type;
     int is_null;
@@ -94,8 +97,23 @@ typedef struct vdb_value {
             const float *ptr;
             uint32_t dim;
         } vec;         /* FLOAT_VECTOR */
+        struct {
+            const uint32_t *indices; /* count ascending indices */
+            const float *values;     /* their values */
+            uint32_t count;
+        } sparse;      /* SPARSE_FLOAT_VECTOR */
     } u;
 } vdb_value;
+
+/* One sparse vector as the caller gives it (a batch column of SPARSE_FLOAT_VECTOR is an
+ * array of these, one per row; a sparse search takes nq of them): count pairs, indices
+ * strictly ascending and below 2^32 - 1, values finite and >= 0 (as Milvus checks them).
+ * count 0 is an empty row, which Milvus accepts. Copied by the library. */
+typedef struct vdb_sparse_row {
+    uint32_t count;
+    const uint32_t *indices;
+    const float *values;
+} vdb_sparse_row;
 
 /* The primary keys of a delete or get: exactly one of ints / strs is non-NULL. */
 typedef struct vdb_pk_list {

@@ -142,8 +142,8 @@ typedef struct vdb_field_def {
     const char *name;        /* letters, digits, '_'; starts with a letter or '_'; <= 255 */
     vdb_type type;
     vdb_type element_type;   /* ARRAY: the element type (bool, ints, float, double, varchar) */
-    uint32_t dim;            /* FLOAT_VECTOR: 1..32768 */
-    vdb_metric metric;       /* FLOAT_VECTOR: default L2 */
+    uint32_t dim;            /* FLOAT_VECTOR: 1..32768 (SPARSE_FLOAT_VECTOR: none, 0) */
+    vdb_metric metric;       /* FLOAT_VECTOR: default L2; SPARSE_FLOAT_VECTOR: IP only */
     uint32_t max_length;     /* VARCHAR (and VARCHAR array elements): 1..65535 bytes */
     uint32_t max_capacity;   /* ARRAY: 1..4096 elements */
     int is_primary;          /* exactly one field: INT64 or VARCHAR */
@@ -281,6 +281,8 @@ VDB_EXPORT void vdb_batch_free(vdb_batch *batch);
  * have the same number of rows.
  * - BOOL: const uint8_t[rows] (0/1); INT8..INT64: the C integer type; FLOAT: float;
  *   DOUBLE: double; FLOAT_VECTOR: const float[rows * dim].
+ * - SPARSE_FLOAT_VECTOR: const vdb_sparse_row[rows] (types.h; dim 0); the pairs are copied
+ *   and checked at insert (ascending unique indices < 2^32 - 1, finite values >= 0).
  * - VARCHAR: const char *const[rows] (NUL-terminated UTF-8).
  * - JSON: const char *const[rows], each a JSON text. ARRAY: const char *const[rows], each a
  *   JSON array of the field's element type.
@@ -400,6 +402,12 @@ typedef struct vdb_search_req {
      * stored vectors (of vector_field) of these rows, read at the search's own timestamp;
      * nq and dim are taken from them. A key with no visible row is VDB_ENOTFOUND. */
     const vdb_pk_list *query_pks;
+    /* A SPARSE_FLOAT_VECTOR field is searched with nq of these instead of vectors (which
+     * stays NULL; dim 0). Metric IP: the score is the dot product over shared indices.
+     * params: drop_ratio_search (0 <= r < 1, default 0) ignores that fraction of each
+     * query's smallest values, as Milvus's. Not with grouping, range search or query_pks
+     * (VDB_EUNSUPPORTED). */
+    const vdb_sparse_row *sparse_vectors;
 } vdb_search_req;
 
 /* The k nearest visible rows for each query vector, nearest first; fewer when the collection
@@ -591,6 +599,14 @@ VDB_EXPORT vdb_status vdb_delete_where(vdb_db *db, const char *collection, const
  * - "IVF_FLAT", "IVF_SQ8": nlist 1..65536 (default 128); search "nprobe".
  * - "IVF_PQ": nlist as above, m (required; must divide dim), nbits 1..16 (default 8).
  * - "FLAT" and "AUTOINDEX": exact search (nothing to build).
+ * - "SPARSE_INVERTED_INDEX", "SPARSE_WAND" (SPARSE_FLOAT_VECTOR fields, IP): posting lists
+ *   per dimension; drop_ratio_build 0 <= r < 1 (default 0) leaves out the smallest r of the
+ *   segment's stored values; inverted_index_algo (Milvus's) picks the walk: TAAT_NAIVE
+ *   adds up every posting of every query term, DAAT_WAND walks the lists with block-max
+ *   WAND, DAAT_MAXSCORE with MaxScore, both skipping what cannot enter the top k (default:
+ *   DAAT_MAXSCORE for SPARSE_INVERTED_INDEX, as Milvus, DAAT_WAND for SPARSE_WAND). All are
+ *   exact when drop_ratio_build and drop_ratio_search are 0. AUTOINDEX on a sparse field is
+ *   SPARSE_INVERTED_INDEX.
  * A "metric_type" param must match the field's metric. A key the type does not take, or a
  * value out of range, is VDB_EINVAL naming it and its range; an unknown type is VDB_EINVAL,
  * one this library lacks VDB_EUNSUPPORTED.

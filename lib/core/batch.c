@@ -31,10 +31,37 @@ static bool known_type(vdb_type t)
     case VDB_TYPE_BOOL: case VDB_TYPE_INT8: case VDB_TYPE_INT16: case VDB_TYPE_INT32:
     case VDB_TYPE_INT64: case VDB_TYPE_FLOAT: case VDB_TYPE_DOUBLE: case VDB_TYPE_VARCHAR:
     case VDB_TYPE_ARRAY: case VDB_TYPE_JSON: case VDB_TYPE_FLOAT_VECTOR:
+    case VDB_TYPE_SPARSE_FLOAT_VECTOR:
         return true;
     default:
         return false;
     }
+}
+
+/* A caller's sparse row as a stored one (n indices, then n values); its values are checked
+ * at insert (convert.c), with the other columns. */
+static vdb_status push_sparse(vdb_column *col, const char *field, size_t r,
+                              const vdb_sparse_row *row, bool ok)
+{
+    if (!ok)
+        return vdb_column_push(col, NULL, 0, false);
+    if (row->count && (!row->indices || !row->values))
+        return vdb_set_errmsg(VDB_EINVAL, "column '%s' row %zu: %u pairs but indices or values "
+                              "is NULL", field, r, row->count);
+    if (row->count > VDB_MAX_SPARSE_NNZ)
+        return vdb_set_errmsg(VDB_EINVAL, "column '%s' row %zu: %u pairs, at most %u", field, r,
+                              row->count, VDB_MAX_SPARSE_NNZ);
+    size_t n = row->count, len = n * 8;
+    uint8_t *tmp = vdb_malloc(len + 1);
+    if (!tmp)
+        return vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+    if (n) {
+        memcpy(tmp, row->indices, n * 4);
+        memcpy(tmp + n * 4, row->values, n * 4);
+    }
+    vdb_status st = vdb_column_push(col, tmp, len, true);
+    vdb_free(tmp);
+    return st;
 }
 
 vdb_status vdb_batch_add_column(vdb_batch *b, const char *field, vdb_type type, const void *data,
@@ -72,7 +99,9 @@ vdb_status vdb_batch_add_column(vdb_batch *b, const char *field, vdb_type type, 
     size_t width = vdb_type_width(type, bc->col.dim);
     for (size_t r = 0; r < rows && st == VDB_OK; r++) {
         bool ok = !valid || valid[r];
-        if (vdb_type_is_var(type)) {
+        if (type == VDB_TYPE_SPARSE_FLOAT_VECTOR) {
+            st = push_sparse(&bc->col, field, r, &((const vdb_sparse_row *)data)[r], ok);
+        } else if (vdb_type_is_var(type)) {
             const char *s = ((const char *const *)data)[r];
             if (ok && !s)
                 st = vdb_set_errmsg(VDB_EINVAL, "column '%s' row %zu: NULL string (mark it "

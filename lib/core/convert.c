@@ -7,6 +7,39 @@
 #include "core/convert.h"
 #include "core/ids.h"
 
+vdb_status vdb_sparse_check(const void *p, size_t len, const char *what)
+{
+    if (len % 8)
+        return vdb_set_errmsg(VDB_EINVAL, "%s: a sparse vector of %zu bytes (pairs of 8)", what,
+                              len);
+    vdb_sparse_vec v = vdb_sparse_view(p, len);
+    for (uint32_t i = 0; i < v.n; i++) {
+        uint32_t x;
+        float f;
+        memcpy(&x, v.idx + i, 4);
+        memcpy(&f, v.val + i, 4);
+        if (x == UINT32_MAX)
+            return vdb_set_errmsg(VDB_EINVAL, "%s: sparse index %u is out of range (indices "
+                                  "must be below 2^32 - 1)", what, x);
+        if (i) {
+            uint32_t prev;
+            memcpy(&prev, v.idx + i - 1, 4);
+            if (x <= prev)
+                return vdb_set_errmsg(VDB_EINVAL, "%s: sparse indices must be strictly "
+                                      "ascending: %s index %u after %u", what,
+                                      x == prev ? "duplicate" : "unsorted", x, prev);
+        }
+        if (!isfinite(f))
+            return vdb_set_errmsg(VDB_EINVAL, "%s: the value of sparse index %u is NaN or Inf",
+                                  what, x);
+        if (f < 0.0f)
+            return vdb_set_errmsg(VDB_EINVAL, "%s: the value of sparse index %u is negative "
+                                  "(%g); sparse values must be >= 0, as in Milvus", what, x,
+                                  (double)f);
+    }
+    return VDB_OK;
+}
+
 static bool vector_finite(const float *v, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -85,6 +118,11 @@ static vdb_status check_value(const vdb_field *f, const vdb_column *src, size_t 
             return vdb_set_errmsg(VDB_EINVAL, "field '%s' row %zu: the vector holds NaN or "
                                   "Inf", d->name, r);
         return VDB_OK;
+    case VDB_TYPE_SPARSE_FLOAT_VECTOR: {
+        s = vdb_column_var(src, r, &len);
+        snprintf(what, sizeof what, "field '%s' row %zu", d->name, r);
+        return vdb_sparse_check(s, len, what);
+    }
     default:
         return VDB_OK;
     }
@@ -217,6 +255,10 @@ static vdb_status fill_dynamic(const vdb_batch *b, int meta_col, const int *extr
         const vdb_batch_col *bc = &b->cols[extra[i]];
         if (!vdb_name_valid(bc->name))
             return vdb_set_errmsg(VDB_EINVAL, "dynamic field name '%s' is invalid", bc->name);
+        if (bc->col.type == VDB_TYPE_SPARSE_FLOAT_VECTOR)
+            return vdb_set_errmsg(VDB_EINVAL, "column '%s' is a sparse vector: sparse vectors "
+                                  "go in SPARSE_FLOAT_VECTOR fields, not dynamic ones",
+                                  bc->name);
         if (bc->col.type == VDB_TYPE_JSON || bc->col.type == VDB_TYPE_ARRAY)
             for (size_t r = 0; r < b->rows && st == VDB_OK; r++) {
                 size_t len;

@@ -65,6 +65,11 @@ static vdb_status request_metric(const vdb_schema *s, const char *field, size_t 
 {
     int found = -1;
     for (size_t f = 0; f < s->nfields; f++) {
+        if (s->fields[f].def.type == VDB_TYPE_SPARSE_FLOAT_VECTOR && field &&
+            !strcmp(field, s->fields[f].def.name))
+            return vdb_set_errmsg(VDB_EUNSUPPORTED, "vdb_hybrid_search: request %zu: sparse "
+                                  "vector field '%s' in a hybrid search is not supported by "
+                                  "libvdb", i, field);
         if (s->fields[f].def.type != VDB_TYPE_FLOAT_VECTOR)
             continue;
         if (field ? !strcmp(field, s->fields[f].def.name) : found < 0) {

@@ -22,10 +22,10 @@ static bool metric_hook(void *arg, const char *key, const char *val, vdb_status 
     vdb_metric m = !strcasecmp(val, "L2") ? VDB_METRIC_L2 : !strcasecmp(val, "IP") ? VDB_METRIC_IP
                    : !strcasecmp(val, "COSINE") ? VDB_METRIC_COSINE : 0;
     *st = VDB_OK;
-    if (f->type != VDB_TYPE_FLOAT_VECTOR || m != f->metric)
+    bool vec = f->type == VDB_TYPE_FLOAT_VECTOR || f->type == VDB_TYPE_SPARSE_FLOAT_VECTOR;
+    if (!vec || m != f->metric)
         *st = vdb_set_errmsg(VDB_EINVAL, "metric_type %s does not match field '%s' (%s)", val,
-                             f->name, f->type == VDB_TYPE_FLOAT_VECTOR ? vdb_metric_name(f->metric)
-                                                                       : "not a vector field");
+                             f->name, vec ? vdb_metric_name(f->metric) : "not a vector field");
     return true;
 }
 
@@ -33,6 +33,8 @@ static vdb_status choose_vector(const vdb_field_def *f, const char *type, const 
                                 vdb_field_index *out)
 {
     const vdb_vindex_kind *k = vdb_vindex_kind_find(type);
+    if (f->type == VDB_TYPE_SPARSE_FLOAT_VECTOR && type && !strcasecmp(type, "AUTOINDEX"))
+        k = &vdb_sparse_inverted_kind; /* as Milvus's AUTOINDEX picks for sparse fields */
     if (!k && vdb_vindex_kind_unsupported(type))
         return vdb_set_errmsg(VDB_EUNSUPPORTED, "index type %s on vector field '%s' is not "
                               "supported (%s are)", type, f->name, vdb_vindex_kind_names());
@@ -42,7 +44,7 @@ static vdb_status choose_vector(const vdb_field_def *f, const char *type, const 
     if (!(k->types & VDB_VTYPE_BIT(f->type)))
         return vdb_set_errmsg(VDB_EINVAL, "index type %s does not index %s field '%s'",
                               k->name, vdb_type_name(f->type), f->name);
-    vdb_vectors shape = {f->type, f->dim, f->metric, 0, NULL};
+    vdb_vectors shape = {f->type, f->dim, f->metric, 0, NULL, NULL};
     vdb_status st = vdb_vindex_spec_parse(k, params, &shape, metric_hook, (void *)f, &out->spec);
     if (st == VDB_OK)
         out->type = k->name;
@@ -97,8 +99,9 @@ vdb_status vdb_index_choose(const vdb_field_def *f, const char *type, const char
                             vdb_field_index *out)
 {
     *out = (vdb_field_index){0};
-    return f->type == VDB_TYPE_FLOAT_VECTOR ? choose_vector(f, type, params, out)
-                                            : choose_scalar(f, type, params, out);
+    return f->type == VDB_TYPE_FLOAT_VECTOR || f->type == VDB_TYPE_SPARSE_FLOAT_VECTOR
+               ? choose_vector(f, type, params, out)
+               : choose_scalar(f, type, params, out);
 }
 
 /* The meta value: the type, then its parameters on a second line, then the index's name on
@@ -468,7 +471,9 @@ static vdb_status index_info(const vdb_collection *c, int f, vdb_index_info *out
     build_state(c, f, &pending, &out->indexed_rows, &out->total_rows);
     out->struct_size = sizeof *out;
     out->type = x->type;
-    out->metric = d->type == VDB_TYPE_FLOAT_VECTOR ? vdb_metric_name(d->metric) : "";
+    out->metric = d->type == VDB_TYPE_FLOAT_VECTOR || d->type == VDB_TYPE_SPARSE_FLOAT_VECTOR
+                      ? vdb_metric_name(d->metric)
+                      : "";
     out->state = x->fail_msg ? VDB_INDEX_FAILED : pending ? VDB_INDEX_IN_PROGRESS
                                                           : VDB_INDEX_FINISHED;
     out->fail_status = x->fail_msg ? x->fail : VDB_OK;

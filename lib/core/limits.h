@@ -9,6 +9,8 @@
 #define VDB_MAX_FIELDS 256
 #define VDB_MAX_VECTOR_FIELDS 4 /* Milvus's default maxVectorFieldNum */
 #define VDB_MAX_DIM 32768
+/* pairs in one sparse vector (Milvus bounds only the message size) */
+#define VDB_MAX_SPARSE_NNZ (1u << 20)
 #define VDB_MAX_VARCHAR 65535
 #define VDB_MAX_CAPACITY 4096
 #define VDB_MAX_SHARDS 64

@@ -111,6 +111,15 @@ vdb_status vdb_result_field(const vdb_result *r, size_t g, size_t row, const cha
             out->u.vec.ptr = p;
             out->u.vec.dim = c->dim;
             break;
+        case VDB_TYPE_SPARSE_FLOAT_VECTOR: { /* kept as stored, without a NUL: aligned */
+            size_t len;
+            const char *b = vdb_column_var(c, i, &len); /* sets len: its own statement */
+            vdb_sparse_vec v = vdb_sparse_view(b, len);
+            out->u.sparse.indices = v.idx;
+            out->u.sparse.values = v.val;
+            out->u.sparse.count = v.n;
+            break;
+        }
         default: {
             size_t len;
             out->u.str.ptr = vdb_column_var(c, i, &len);
@@ -252,7 +261,10 @@ static vdb_status push_row(const vdb_collection *c, vdb_result *r, const vdb_out
         }
         const vdb_column *col = src_column(src, (size_t)of[i].col);
         bool valid = !vdb_column_is_null(col, row);
-        if (vdb_type_is_var(col->type)) {
+        if (col->type == VDB_TYPE_SPARSE_FLOAT_VECTOR) {
+            const char *v = vdb_column_var(col, row, &len);
+            st = vdb_column_push(dst, v, len, valid);
+        } else if (vdb_type_is_var(col->type)) {
             const char *v = vdb_column_var(col, row, &len);
             st = push_var(dst, v, len, valid);
         } else {

@@ -163,6 +163,17 @@ static vdb_status check_field(const vdb_schema *s, const vdb_field_def *d)
             return vdb_set_errmsg(VDB_EINVAL, "field '%s': vector fields cannot be nullable or "
                                   "have a default", n);
         break;
+    case VDB_TYPE_SPARSE_FLOAT_VECTOR:
+        if (d->dim)
+            return vdb_set_errmsg(VDB_EINVAL, "field '%s': a sparse vector field has no dim "
+                                  "(got %u)", n, d->dim);
+        if (d->metric && d->metric != VDB_METRIC_IP)
+            return vdb_set_errmsg(VDB_EINVAL, "field '%s': sparse vectors take metric IP only, "
+                                  "not %s", n, vdb_metric_name(d->metric));
+        if (d->nullable || d->default_json)
+            return vdb_set_errmsg(VDB_EINVAL, "field '%s': vector fields cannot be nullable or "
+                                  "have a default", n);
+        break;
     default:
         return vdb_set_errmsg(VDB_EINVAL, "field '%s': unknown type %d", n, (int)d->type);
     }
@@ -215,6 +226,8 @@ static vdb_status field_fill(vdb_field *f, const vdb_field_def *d)
     }
     if (f->def.type == VDB_TYPE_FLOAT_VECTOR && !f->def.metric)
         f->def.metric = VDB_METRIC_L2;
+    if (f->def.type == VDB_TYPE_SPARSE_FLOAT_VECTOR)
+        f->def.metric = VDB_METRIC_IP;
     if (d->default_json) {
         char what[300];
         snprintf(what, sizeof what, "default of field '%s'", d->name);
@@ -330,7 +343,8 @@ vdb_status vdb_schema_check_complete(const vdb_schema *s)
                               "specified with partition key field enabled", s->name);
     size_t nvec = 0;
     for (size_t i = 0; i < s->nfields; i++)
-        nvec += s->fields[i].def.type == VDB_TYPE_FLOAT_VECTOR;
+        nvec += s->fields[i].def.type == VDB_TYPE_FLOAT_VECTOR ||
+                s->fields[i].def.type == VDB_TYPE_SPARSE_FLOAT_VECTOR;
     if (nvec > VDB_MAX_VECTOR_FIELDS)
         return vdb_set_errmsg(VDB_EINVAL, "collection '%s' has %zu vector fields: at most %d "
                               "(as Milvus's default)", s->name, nvec, VDB_MAX_VECTOR_FIELDS);

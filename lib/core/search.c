@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/convert.h"
 #include "core/filter.h"
 #include "core/group.h"
 #include "core/partkey.h"
@@ -21,11 +22,11 @@ static int vector_field(vdb_collection *c, const char *name)
     const vdb_schema *s = c->schema;
     if (name) {
         int f = vdb_schema_find(s, name);
-        return f >= 0 && s->fields[f].def.type == VDB_TYPE_FLOAT_VECTOR ? f : -1;
+        return f >= 0 && vdb_type_is_vector(s->fields[f].def.type) ? f : -1;
     }
     int found = -1;
     for (size_t i = 0; i < s->nfields; i++)
-        if (s->fields[i].def.type == VDB_TYPE_FLOAT_VECTOR) {
+        if (vdb_type_is_vector(s->fields[i].def.type)) {
             if (found >= 0)
                 return -2;
             found = (int)i;
@@ -43,6 +44,7 @@ typedef struct search_params {
     bool ranged, has_filter;
     float radius, range_filter;
     int round_decimal; /* -1: distances as computed; 0..6: rounded to that many decimals */
+    double drop_ratio_search; /* sparse fields: the share of each query's values left out */
 } search_params;
 
 static vdb_status search_param(void *arg, const char *key, const char *val)
@@ -67,6 +69,16 @@ static vdb_status search_param(void *arg, const char *key, const char *val)
         return st == VDB_OK ? VDB_OK
                             : vdb_set_errmsg(VDB_EINVAL, "search parameter round_decimal=%s "
                                              "must be -1 (no rounding) or 0..6", val);
+    }
+    if (!strcasecmp(key, "drop_ratio_search")) {
+        /* read for every sparse search, indexed or not (the exact scan honours it too) */
+        float r;
+        vdb_status st = vdb_kv_float("search parameter", "drop_ratio_search", val, &r);
+        if (st == VDB_OK && !(r >= 0.0f && r < 1.0f))
+            st = vdb_set_errmsg(VDB_EINVAL, "search parameter drop_ratio_search=%s must be in "
+                                "[0, 1)", val);
+        p->drop_ratio_search = r;
+        return st;
     }
     bool taken;
     return vdb_vindex_search_param(p->kind, key, val, &p->sp, &taken);
@@ -120,6 +132,7 @@ typedef struct search_ctx {
     vdb_topk *heaps;          /* slots * nq */
     vdb_status *st;           /* per slot: the first error */
     char (*msg)[512];         /* ... and its words (errors are per thread) */
+    const vdb_sparse_vec *sq; /* a sparse field's nq queries (drop_ratio_search applied) */
 } search_ctx;
 
 /* Segment i of the call into slot's heaps: visibility at T, the filter, then the segment's
@@ -143,8 +156,18 @@ static void search_segment(void *arg, size_t i, uint32_t slot)
         const vdb_field_def *fd = x->fd;
         /* an attachment of a vector field is its index only when the kind builds one */
         const vdb_vindex *v = x->sp->kind ? vdb_segment_attachment(s, x->vf) : NULL;
-        vdb_vectors base = {fd->type, fd->dim, fd->metric, rows, vc->data};
-        if (!v)
+        vdb_vectors base = {fd->type, fd->dim, fd->metric, rows, vc->data, NULL};
+        if (x->sq) { /* sparse: the index per query, or the exact scan */
+            base = (vdb_vectors){fd->type, 0, fd->metric, rows, vc->bytes, vc->offsets};
+            for (size_t q = 0; q < req->nq && st == VDB_OK; q++)
+                if (v)
+                    st = vdb_vindex_search(v, &x->sq[q], req->k, &x->sp->sp, &base, bits,
+                                           (int64_t)i << 32, &heaps[q]);
+                else
+                    vdb_sparse_flat_search(vc->offsets, vc->bytes, rows, &x->sq[q], bits,
+                                           (int64_t)i << 32, &heaps[q]);
+            v = NULL;
+        } else if (!v)
             st = vdb_flat_search((const float *)vc->data, rows, fd->dim, fd->metric,
                                  req->vectors, req->nq, bits, (int64_t)i << 32, heaps);
         /* the index honours the bitset, and searches exactly when it excludes most rows */
@@ -187,7 +210,7 @@ static vdb_status search_grouped(search_ctx *x, size_t gf, size_t want, size_t g
         const vdb_column *vc = vdb_segment_column(s, x->vf), *gc = vdb_segment_column(s, gf);
         const float *base = (const float *)vc->data;
         const vdb_vindex *v = x->sp->kind ? vdb_segment_attachment(s, x->vf) : NULL;
-        vdb_vectors vb = {fd->type, fd->dim, fd->metric, rows, vc->data};
+        vdb_vectors vb = {fd->type, fd->dim, fd->metric, rows, vc->data, NULL};
         size_t passing = vdb_bitset_count(bits, rows);
         bool higher = vdb_metric_higher_is_better(fd->metric);
         int64_t idb = (int64_t)i << 32;
@@ -250,7 +273,7 @@ static uint32_t search_slots(vdb_db *db, const vdb_seg_set *set, const vdb_searc
     for (size_t i = 0; i < set->n; i++) {
         size_t rows = vdb_segment_rows(set->segs[i]);
         nonempty += rows > 0;
-        work += rows * req->dim;
+        work += rows * VDB_MAX(req->dim, 16u); /* sparse (dim 0): a guess per row */
     }
     if (nonempty < 2 || work < PARALLEL_MIN_WORK)
         return 1;
@@ -276,7 +299,7 @@ static vdb_status grouped_result(vdb_collection *c, const vdb_search_req *req, u
     vdb_status st = gq && ids && dist ? VDB_OK : vdb_set_errmsg(VDB_ENOMEM, "out of memory");
     for (size_t q = 0; q < req->nq && st == VDB_OK; q++)
         st = vdb_grouper_new(gs, higher, &gq[q]);
-    search_ctx x = {c, req, fd, vf, T, filter, set, sp, NULL, NULL, NULL};
+    search_ctx x = {c, req, fd, vf, T, filter, set, sp, NULL, NULL, NULL, NULL};
     if (st == VDB_OK)
         st = search_grouped(&x, gf, (size_t)req->offset + k, gs, strict, gq);
     if (st == VDB_OK)
@@ -325,6 +348,10 @@ static vdb_status search_by_pks(vdb_db *db, vdb_search_req *rq, vdb_result **out
     size_t nvec = 0;
     for (size_t i = 0; i < s->nfields; i++) {
         const vdb_field_def *d = &s->fields[i].def;
+        if (d->type == VDB_TYPE_SPARSE_FLOAT_VECTOR && field && !strcmp(field, d->name))
+            st = vdb_set_errmsg(VDB_EUNSUPPORTED, "vdb_search: search by primary key of a "
+                                "sparse vector field ('%s') is not supported by libvdb",
+                                d->name);
         if (d->type != VDB_TYPE_FLOAT_VECTOR)
             continue;
         nvec++;
@@ -333,10 +360,10 @@ static vdb_status search_by_pks(vdb_db *db, vdb_search_req *rq, vdb_result **out
             dim = d->dim;
         }
     }
-    if (!rq->vector_field && nvec > 1)
+    if (st == VDB_OK && !rq->vector_field && nvec > 1)
         st = vdb_set_errmsg(VDB_EINVAL, "collection '%s' has several vector fields: name one "
                             "in vector_field", s->name);
-    else if (!dim)
+    else if (st == VDB_OK && !dim)
         st = vdb_set_errmsg(VDB_EINVAL, "'%s' is not a vector field of '%s'",
                             field ? field : "(null)", s->name);
     vdb_read_opts ro = rq->read;
@@ -387,6 +414,61 @@ static vdb_status search_by_pks(vdb_db *db, vdb_search_req *rq, vdb_result **out
     return st;
 }
 
+/* A sparse search's query rows, checked as inserted rows are, with drop_ratio_search
+ * applied: *out views into one block *mem (both freed by the caller). */
+static vdb_status sparse_queries(const vdb_search_req *req, double drop, vdb_sparse_vec **out,
+                                 void **mem)
+{
+    size_t pairs = 0;
+    for (size_t q = 0; q < req->nq; q++) {
+        const vdb_sparse_row *r = &req->sparse_vectors[q];
+        if (r->count && (!r->indices || !r->values))
+            return vdb_set_errmsg(VDB_EINVAL, "sparse query %zu: %u pairs but indices or values "
+                                  "is NULL", q, r->count);
+        if (r->count > VDB_MAX_SPARSE_NNZ)
+            return vdb_set_errmsg(VDB_EINVAL, "sparse query %zu: %u pairs, at most %u", q,
+                                  r->count, VDB_MAX_SPARSE_NNZ);
+        pairs += r->count;
+    }
+    vdb_sparse_vec *v = vdb_calloc(req->nq, sizeof *v);
+    uint8_t *m = vdb_malloc(pairs * 16 + 8);
+    if (!v || !m) {
+        vdb_free(v);
+        vdb_free(m);
+        return vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+    }
+    vdb_status st = VDB_OK;
+    uint8_t *at = m;
+    for (size_t q = 0; q < req->nq && st == VDB_OK; q++) {
+        const vdb_sparse_row *r = &req->sparse_vectors[q];
+        size_t n = r->count;
+        /* the row as stored (checked like one), then the pruned copy beside it */
+        if (n) {
+            memcpy(at, r->indices, n * 4);
+            memcpy(at + n * 4, r->values, n * 4);
+        }
+        char what[64];
+        snprintf(what, sizeof what, "sparse query %zu", q);
+        if ((st = vdb_sparse_check(at, n * 8, what)) != VDB_OK)
+            break;
+        vdb_sparse_vec full = vdb_sparse_view(at, n * 8);
+        uint32_t *idx = (uint32_t *)(at + n * 8);
+        float *val = (float *)(at + n * 12);
+        uint32_t kept;
+        st = vdb_sparse_drop_smallest(&full, drop, idx, val, &kept);
+        v[q] = (vdb_sparse_vec){kept, idx, val};
+        at += n * 16;
+    }
+    if (st != VDB_OK) {
+        vdb_free(v);
+        vdb_free(m);
+        return st;
+    }
+    *out = v;
+    *mem = m;
+    return VDB_OK;
+}
+
 vdb_status vdb_search(vdb_db *db, const vdb_search_req *req_in, vdb_result **out)
 {
     vdb_err_clear();
@@ -410,7 +492,10 @@ vdb_status vdb_search_at(vdb_db *db, const vdb_search_req *req_full, uint64_t T_
 {
     *out = NULL;
     VDB_CHECK_ARG(req_full->collection, "%s: collection is NULL", what);
-    VDB_CHECK_ARG(req_full->vectors && req_full->nq > 0, "%s: no query vectors", what);
+    VDB_CHECK_ARG((req_full->vectors || req_full->sparse_vectors) && req_full->nq > 0,
+                  "%s: no query vectors", what);
+    VDB_CHECK_ARG(!req_full->vectors || !req_full->sparse_vectors,
+                  "%s: give vectors or sparse_vectors, not both", what);
     VDB_CHECK_ARG(req_full->nq <= 16384, "%s: at most 16384 query vectors per call", what);
     VDB_CHECK_ARG(req_full->k >= 1 && req_full->k <= VDB_MAX_TOPK,
                   "%s: k must be 1..%d, got %u", what, VDB_MAX_TOPK, req_full->k);
@@ -446,6 +531,8 @@ vdb_status vdb_search_at(vdb_db *db, const vdb_search_req *req_full, uint64_t T_
     bool *want = NULL;
     bool locked = false;
     vdb_expr *filter = NULL;
+    vdb_sparse_vec *sq = NULL;
+    void *sq_mem = NULL;
     vdb_status st = vdb_catalog_lookup(&db->catalog, req->collection, &c);
     if (st != VDB_OK)
         goto out;
@@ -475,7 +562,18 @@ vdb_status vdb_search_at(vdb_db *db, const vdb_search_req *req_full, uint64_t T_
             goto out;
         }
     }
-    if (req->dim != fd->dim) {
+    bool sparse = fd->type == VDB_TYPE_SPARSE_FLOAT_VECTOR;
+    if (sparse != (req->sparse_vectors != NULL)) {
+        st = vdb_set_errmsg(VDB_EINVAL, "field '%s' is %s: search it with %s", fd->name,
+                            vdb_type_name(fd->type), sparse ? "sparse_vectors" : "vectors");
+        goto out;
+    }
+    if (sparse && grouped) {
+        st = vdb_set_errmsg(VDB_EUNSUPPORTED, "grouping search on sparse vector field '%s' is "
+                            "not supported by libvdb", fd->name);
+        goto out;
+    }
+    if (!sparse && req->dim != fd->dim) {
         st = vdb_set_errmsg(VDB_EINVAL, "query vectors have dim %u but field '%s' has dim %u",
                             req->dim, fd->name, fd->dim);
         goto out;
@@ -495,6 +593,13 @@ vdb_status vdb_search_at(vdb_db *db, const vdb_search_req *req_full, uint64_t T_
         goto out;
     if (T_fixed)
         T = T_fixed;
+    if (sparse && sp.ranged) {
+        st = vdb_set_errmsg(VDB_EUNSUPPORTED, "range search (radius) on sparse vector field "
+                            "'%s' is not supported by libvdb", fd->name);
+        goto out;
+    }
+    if (sparse && (st = sparse_queries(req, sp.drop_ratio_search, &sq, &sq_mem)) != VDB_OK)
+        goto out;
     vdb_lock_rd(&c->lock, VDB_RANK_COLL);
     locked = true;
     if (!(want = vdb_calloc(c->nparts + 1, sizeof *want))) {
@@ -532,7 +637,7 @@ vdb_status vdb_search_at(vdb_db *db, const vdb_search_req *req_full, uint64_t T_
     }
     if (st != VDB_OK)
         goto out;
-    search_ctx x = {c, req, fd, (size_t)vf, T, filter, &set, &sp, heaps, slot_st, slot_msg};
+    search_ctx x = {c, req, fd, (size_t)vf, T, filter, &set, &sp, heaps, slot_st, slot_msg, sq};
     if (slots == 1)
         for (size_t i = 0; i < set.n && slot_st[0] == VDB_OK; i++)
             search_segment(&x, i, 0);
@@ -572,6 +677,8 @@ out:
     vdb_free(set.segs);
     vdb_free(of);
     vdb_free(want);
+    vdb_free(sq);
+    vdb_free(sq_mem);
     if (filter)
         vdb_expr_free(filter);
     if (st != VDB_OK) {

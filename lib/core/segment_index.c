@@ -33,7 +33,9 @@ static vdb_vectors segment_vectors(const vdb_collection *c, const vdb_segment *s
 {
     const vdb_column *vc = vdb_segment_column(s, col);
     const vdb_field_def *f = &c->schema->fields[col].def;
-    return (vdb_vectors){f->type, f->dim, f->metric, vc->rows, vc->data};
+    if (f->type == VDB_TYPE_SPARSE_FLOAT_VECTOR) /* var-length: bytes and offsets */
+        return (vdb_vectors){f->type, 0, f->metric, vc->rows, vc->bytes, vc->offsets};
+    return (vdb_vectors){f->type, f->dim, f->metric, vc->rows, vc->data, NULL};
 }
 
 /* A saved vector index of column col, or NULL when there is none or it is damaged (then it

@@ -321,6 +321,9 @@ vdb_status vdb_column_decode(vdb_rd *r, vdb_column *out)
                                       i - 1);
             if (nullable && !valid[i - 1] && o != prev)
                 return vdb_set_errmsg(VDB_ECORRUPT, "column: NULL row %zu has bytes", i - 1);
+            if (type == VDB_TYPE_SPARSE_FLOAT_VECTOR && (o - prev) % 8)
+                return vdb_set_errmsg(VDB_ECORRUPT, "column: sparse row %zu has %llu bytes, not "
+                                      "a multiple of 8", i - 1, (unsigned long long)(o - prev));
             prev = o;
         }
         if (prev > r->len - r->off)

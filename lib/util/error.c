@@ -57,6 +57,7 @@ const char *vdb_type_name(vdb_type t)
     case VDB_TYPE_ARRAY: return "ARRAY";
     case VDB_TYPE_JSON: return "JSON";
     case VDB_TYPE_FLOAT_VECTOR: return "FLOAT_VECTOR";
+    case VDB_TYPE_SPARSE_FLOAT_VECTOR: return "SPARSE_FLOAT_VECTOR";
     }
     return "UNKNOWN";
 }

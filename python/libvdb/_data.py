@@ -9,7 +9,7 @@ import math
 import numbers
 
 from .errors import InvalidArgumentError, Status
-from .schema import DataType
+from .schema import DataType, VECTOR_TYPES
 
 try:
     import numpy as np
@@ -61,12 +61,12 @@ class Info:
         self.dynamic = dynamic
         self.num_shards = num_shards
         self.pk = next(f for f in fields if f.is_primary)
-        self.vectors = [f for f in fields if f.dtype == DataType.FLOAT_VECTOR]
+        self.vectors = [f for f in fields if f.dtype in VECTOR_TYPES]
 
     def vector_field(self, name):
         if name:
             f = self.by_name.get(name)
-            if f is None or f.dtype != DataType.FLOAT_VECTOR:
+            if f is None or f.dtype not in VECTOR_TYPES:
                 raise einval("'%s' is not a vector field of '%s'" % (name, self.name))
             return f
         if len(self.vectors) != 1:
@@ -116,6 +116,8 @@ def output_plan(info, output_fields, default_all):
 
 def is_columnar(info, data):
     for f in info.vectors:
+        if f.dtype == DataType.SPARSE_FLOAT_VECTOR:
+            continue  # a row's sparse vector is a dict too: the key column decides
         if f.name in data:
             v = data[f.name]
             if np is not None and isinstance(v, np.ndarray):
@@ -198,6 +200,77 @@ def check_writable(info, cols, upsert):
     if info.pk.auto_id and info.pk.name in cols:
         raise einval("primary key '%s' is auto_id: the rows must not give it (%s)"
                      % (info.pk.name, "upsert" if upsert else "insert"))
+
+
+def sparse_row(v, what):
+    """(indices, values) of one sparse vector as pymilvus takes it: a dict {index: value}, an
+    (indices, values) pair, or a scipy sparse matrix of one row; sorted by index (as Milvus
+    sorts a dict); duplicates, a bad index and NaN/Inf refused here, negatives by the library."""
+    if hasattr(v, "tocoo") and hasattr(v, "shape"):  # scipy.sparse, one row
+        if len(v.shape) != 2 or v.shape[0] != 1:
+            raise einval("%s: a sparse matrix row must have shape (1, n), not %s"
+                         % (what, v.shape))
+        coo = v.tocoo()
+        pairs = list(zip(coo.col.tolist(), coo.data.tolist()))
+    elif isinstance(v, dict):
+        pairs = list(v.items())
+    elif isinstance(v, (list, tuple)) and len(v) == 2 and is_seq(v[0]) and is_seq(v[1]):
+        idx = v[0].tolist() if np is not None and isinstance(v[0], np.ndarray) else list(v[0])
+        val = v[1].tolist() if np is not None and isinstance(v[1], np.ndarray) else list(v[1])
+        if len(idx) != len(val):
+            raise einval("%s: %d indices but %d values" % (what, len(idx), len(val)))
+        pairs = list(zip(idx, val))
+    else:
+        raise einval("%s: a sparse vector is a dict {index: value} or an (indices, values) "
+                     "pair, not %r" % (what, type(v).__name__))
+    out = []
+    for k, x in pairs:
+        if np is not None and isinstance(k, np.generic):
+            k = k.item()
+        if isinstance(k, str) and k.isdigit():
+            k = int(k)
+        if isinstance(k, bool) or not isinstance(k, numbers.Integral) or not 0 <= k < 2**32 - 1:
+            raise einval("%s: sparse index %r is not an integer in [0, 2^32 - 1)" % (what, k))
+        if isinstance(x, bool) or not isinstance(x, numbers.Real):
+            raise einval("%s: the value of sparse index %d is not a number (%r)" % (what, k, x))
+        if not math.isfinite(float(x)):
+            raise einval("%s: the value of sparse index %d is NaN or Inf" % (what, k))
+        out.append((int(k), float(x)))
+    out.sort(key=lambda p: p[0])
+    for a, b in zip(out, out[1:]):
+        if a[0] == b[0]:
+            raise einval("%s: duplicate sparse index %d" % (what, a[0]))
+    return [p[0] for p in out], [p[1] for p in out]
+
+
+def sparse_rows(values, what):
+    """(keep-alive, ctypes array of vdb_sparse_row, rows) for a list of sparse vectors (or
+    a scipy sparse matrix, one row per vector)."""
+    from ctypes import POINTER, c_float, c_uint32
+    from ._lib import vdb_sparse_row
+    if hasattr(values, "tocsr") and hasattr(values, "shape"):
+        m = values.tocsr()
+        values = [m.getrow(i) for i in range(m.shape[0])]
+    elif isinstance(values, dict) or (isinstance(values, tuple) and len(values) == 2 and
+                                      is_seq(values[0]) and not isinstance(values[0], dict)
+                                      and values and is_seq(values[1]) and
+                                      (len(values[0]) == 0 or
+                                       not is_seq(values[0][0]))):
+        values = [values]  # one vector
+    values = list(values)
+    rows = (vdb_sparse_row * max(len(values), 1))()
+    keep = [rows]
+    for i, v in enumerate(values):
+        if v is None or v is MISSING:
+            raise einval("%s row %d: no sparse vector" % (what, i))
+        idx, val = sparse_row(v, "%s row %d" % (what, i))
+        n = len(idx)
+        ia, va = (c_uint32 * max(n, 1))(*idx), (c_float * max(n, 1))(*val)
+        keep += [ia, va]
+        rows[i].count = n
+        rows[i].indices = ia
+        rows[i].values = va
+    return keep, rows, len(values)
 
 
 def vectors(values, what, dim=None):

@@ -10,9 +10,9 @@ from ctypes import (CFUNCTYPE, POINTER, byref, pointer, c_char_p, c_double, c_fl
                     c_int16, c_int32, c_int64, c_uint8, c_uint64, c_void_p, sizeof, string_at)
 
 from . import _lib
-from ._data import DYNAMIC_FIELD, einval, np, clean_column, dumps, vectors, Info
+from ._data import DYNAMIC_FIELD, einval, np, clean_column, dumps, vectors, sparse_rows, Info
 from .errors import NotFoundError, Status, error_for
-from .schema import DataType, FieldSchema, MetricType
+from .schema import DataType, FieldSchema, MetricType, VECTOR_TYPES
 
 __all__ = ["EmbeddedTransport"]
 
@@ -286,7 +286,7 @@ class EmbeddedTransport:
                     element_type=DataType(d.element_type) if t == DataType.ARRAY else None,
                     max_capacity=d.max_capacity or None, nullable=bool(d.nullable),
                     is_partition_key=bool(d.is_partition_key),
-                    metric_type=MetricType(d.metric) if t == DataType.FLOAT_VECTOR and d.metric
+                    metric_type=MetricType(d.metric) if t in VECTOR_TYPES and d.metric
                     else None,
                     description=(d.description or b"").decode("utf-8"), **kw))
             # the collection's own name (name may be an alias of it)
@@ -309,7 +309,7 @@ class EmbeddedTransport:
                 if f.element_type is not None:
                     d.element_type = f.element_type
                 d.dim = f.dim or 0
-                if f.dtype == DataType.FLOAT_VECTOR:
+                if f.dtype in VECTOR_TYPES:
                     d.metric = f.metric_type or 0
                 d.max_length = f.max_length or 0
                 d.max_capacity = f.max_capacity or 0
@@ -441,6 +441,12 @@ class EmbeddedTransport:
         L = self._lib
         t = f.dtype if f is not None else DataType.JSON
         cname = _b(name)
+        if t == DataType.SPARSE_FLOAT_VECTOR:
+            keep, arr, rows = sparse_rows(values, "field '%s'" % name)
+            if rows != n:
+                raise einval("field '%s' has %d sparse vectors for %d rows" % (name, rows, n))
+            self._check(L.vdb_batch_add_column(batch, cname, t, arr, None, n, 0))
+            return
         if t == DataType.FLOAT_VECTOR:
             owner, addr, rows, dim = vectors(values, "field '%s'" % name, f.dim)
             if rows != n:
@@ -544,6 +550,9 @@ class EmbeddedTransport:
             return val.u.f64
         if t == DataType.FLOAT_VECTOR:
             return val.u.vec.ptr[:val.u.vec.dim]
+        if t == DataType.SPARSE_FLOAT_VECTOR:  # a dict {index: value}, as pymilvus returns
+            sp = val.u.sparse
+            return dict(zip(sp.indices[:sp.count], sp.values[:sp.count])) if sp.count else {}
         text = string_at(val.u.str.ptr, val.u.str.len).decode("utf-8") if val.u.str.len else ""
         if t == DataType.VARCHAR:
             return text
@@ -635,7 +644,8 @@ class EmbeddedTransport:
                pks=None):
         """qv: (buffer, address, nq, dim) from vectors(), or None with pks (search by primary
         key). One list per query of (pk, distance, entity)."""
-        owner, addr, nq, dim = qv if qv is not None else (None, None, 0, 0)
+        sparse = qv is not None and isinstance(qv[0], str)  # ("sparse", ...)
+        owner, addr, nq, dim = qv if qv is not None and not sparse else (None, None, 0, 0)
         ro, keep = self._read_opts(read, [n for n, kd in plan if kd != "pk"])
         req = _lib.vdb_search_req()
         req.struct_size = sizeof(req)
@@ -644,6 +654,9 @@ class EmbeddedTransport:
         req.collection, req.vector_field, req.filter, req.params = cname, vname, fexpr, pstr
         req.vectors, req.nq, req.dim, req.k, req.offset = addr, nq, dim, k, offset
         req.read = ro
+        if sparse:  # ("sparse", keep-alive, rows, nq) from sparse_rows()
+            keep.append(qv[1])
+            req.sparse_vectors, req.nq = qv[2], qv[3]
         if pks is not None:
             pl, keep_pks = self._pk_list(info, pks)
             keep += [pl, keep_pks]

@@ -102,8 +102,17 @@ class _vec_val(Structure):
     _fields_ = [("ptr", POINTER(c_float)), ("dim", c_uint32)]
 
 
+class _sparse_val(Structure):
+    _fields_ = [("indices", POINTER(c_uint32)), ("values", POINTER(c_float)), ("count", c_uint32)]
+
+
 class _value_u(Union):
-    _fields_ = [("i64", c_int64), ("f64", c_double), ("str", _str_val), ("vec", _vec_val)]
+    _fields_ = [("i64", c_int64), ("f64", c_double), ("str", _str_val), ("vec", _vec_val),
+                ("sparse", _sparse_val)]
+
+
+class vdb_sparse_row(Structure):
+    _fields_ = [("count", c_uint32), ("indices", POINTER(c_uint32)), ("values", POINTER(c_float))]
 
 
 class vdb_value(Structure):
@@ -145,6 +154,7 @@ class vdb_search_req(Structure):
         ("group_size", c_uint32),
         ("strict_group_size", c_int),
         ("query_pks", POINTER(vdb_pk_list)),
+        ("sparse_vectors", POINTER(vdb_sparse_row)),
     ]
 
 

@@ -20,11 +20,11 @@ import threading
 import time
 import urllib.parse
 
-from ._data import (DYNAMIC_FIELD, MISSING, Info, clean_column, dumps, einval, vector_rows,
-                    vectors)
+from ._data import (DYNAMIC_FIELD, MISSING, Info, clean_column, dumps, einval, np, sparse_row,
+                    vector_rows, vectors)
 from .errors import (ConnectionFailedError, NotFoundError, Status, TimedOutError,
                      UnsupportedError, VdbError, error_for_milvus)
-from .schema import DataType, FieldSchema
+from .schema import DataType, FieldSchema, VECTOR_TYPES
 
 __all__ = ["RemoteTransport", "is_remote_uri"]
 
@@ -39,6 +39,7 @@ _TYPE_NAMES = {
     DataType.INT32: "Int32", DataType.INT64: "Int64", DataType.FLOAT: "Float",
     DataType.DOUBLE: "Double", DataType.VARCHAR: "VarChar", DataType.ARRAY: "Array",
     DataType.JSON: "JSON", DataType.FLOAT_VECTOR: "FloatVector",
+    DataType.SPARSE_FLOAT_VECTOR: "SparseFloatVector",
 }
 _TYPES_BY_NAME = {v.lower(): k for k, v in _TYPE_NAMES.items()}
 
@@ -242,7 +243,7 @@ class RemoteTransport:
                 max_capacity=int(params["max_capacity"]) if "max_capacity" in params else None,
                 nullable=bool(f.get("nullable")),
                 is_partition_key=bool(f.get("partitionKey")),
-                metric_type=params.get("metric_type") if t == DataType.FLOAT_VECTOR else None,
+                metric_type=params.get("metric_type") if t in VECTOR_TYPES else None,
                 description=f.get("description") or "", **kw))
         # the collection's own name (name may be an alias of it)
         keyed = any(f.is_partition_key for f in fields)
@@ -384,6 +385,18 @@ class RemoteTransport:
         rows = [{} for _ in range(n)]
         for name, values in cols.items():
             f = info.by_name[name]
+            if f.dtype == DataType.SPARSE_FLOAT_VECTOR:  # {"<index>": value}, as REST v2
+                vals = values.tolist() if np is not None and isinstance(values, np.ndarray) \
+                    else list(values)
+                if len(vals) != n:
+                    raise einval("field '%s' has %d sparse vectors for %d rows"
+                                 % (name, len(vals), n))
+                for i, (row, v) in enumerate(zip(rows, vals)):
+                    if v is None or v is MISSING:
+                        raise einval("field '%s' row %d: no sparse vector" % (name, i))
+                    idx, val = sparse_row(v, "field '%s' row %d" % (name, i))
+                    row[name] = {str(k): x for k, x in zip(idx, val)}
+                continue
             if f.dtype == DataType.FLOAT_VECTOR:
                 buf, addr, got, dim = vectors(values, "field '%s'" % name, f.dim)
                 if got != n:
@@ -451,6 +464,8 @@ class RemoteTransport:
                 row[name] = _f32(float(v))
             elif f.dtype == DataType.FLOAT_VECTOR and v is not None:
                 row[name] = array.array("f", v).tolist()
+            elif f.dtype == DataType.SPARSE_FLOAT_VECTOR and v is not None:
+                row[name] = {int(k): _f32(float(x)) for k, x in v.items()}
         return row
 
     def get(self, coll, info, ids, plan, read):
@@ -476,8 +491,14 @@ class RemoteTransport:
 
     def search(self, coll, info, vf, qv, k, offset, filter, params, plan, read, group=None,
                pks=None):
-        buf, addr, nq, dim = qv
-        body = {"collectionName": coll, "annsField": vf.name, "data": vector_rows(buf, nq, dim),
+        if isinstance(qv[0], str):  # ("sparse", keep, rows, nq): rows as {"<index>": value}
+            rows, nq = qv[2], qv[3]
+            data = [{str(rows[q].indices[j]): rows[q].values[j] for j in range(rows[q].count)}
+                    for q in range(nq)]
+        else:
+            buf, addr, nq, dim = qv
+            data = vector_rows(buf, nq, dim)
+        body = {"collectionName": coll, "annsField": vf.name, "data": data,
                 "limit": int(k), "offset": int(offset)}
         if group:
             body["groupingField"], body["groupSize"] = group[0], int(group[1])

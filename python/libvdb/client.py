@@ -19,9 +19,10 @@ import time
 
 from . import _lib, _template
 from ._data import (einval, is_seq, np, output_plan, to_columns, check_writable,
-                    vectors)
+                    sparse_rows, vectors)
 from .errors import NotFoundError, Status, TimedOutError, UnsupportedError
-from .schema import DataType, IndexParams, LoadState, Schema, to_datatype, to_metric
+from .schema import (DataType, IndexParams, LoadState, Schema, VECTOR_TYPES, to_datatype,
+                     to_metric)
 from .rankers import AnnSearchRequest, RRFRanker, WeightedRanker
 
 __all__ = ["MilvusClient", "Client"]
@@ -908,8 +909,12 @@ class MilvusClient:
             pks = None
             if isinstance(data, (list, tuple)) and data and isinstance(data[0], numbers.Real):
                 data = [data]
-            qv = vectors(data, "search data", vf.dim)
-            if qv[2] == 0:
+            if vf.dtype == DataType.SPARSE_FLOAT_VECTOR:
+                keep, rows, nq = sparse_rows(data, "search data")
+                qv = ("sparse", keep, rows, nq)
+            else:
+                qv = vectors(data, "search data", vf.dim)
+            if qv[3 if isinstance(qv[0], str) else 2] == 0:
                 raise einval("search needs at least one query vector")
         limit = _positive_int("limit", limit)
         sp = dict(search_params or {})
@@ -1164,7 +1169,7 @@ class MilvusClient:
                 e["metric_type"] = to_metric(p.pop("metric_type"))
             if "index_type" in p:
                 p.pop("index_type")
-            if e["metric_type"] is not None and f.dtype != DataType.FLOAT_VECTOR:
+            if e["metric_type"] is not None and f.dtype not in VECTOR_TYPES:
                 raise einval("metric_type is for vector fields; '%s' is %s"
                              % (f.name, f.dtype.name))
             self._t.create_index(collection_name, info, f.name, e["index_name"],

@@ -64,7 +64,8 @@ class LoadState(enum.IntEnum):
 SCALAR_TYPES = (DataType.BOOL, DataType.INT8, DataType.INT16, DataType.INT32, DataType.INT64,
                 DataType.FLOAT, DataType.DOUBLE, DataType.VARCHAR, DataType.ARRAY, DataType.JSON)
 # the field types libvdb stores (vdb_type); pymilvus's other DataTypes are refused by name
-SUPPORTED_TYPES = SCALAR_TYPES + (DataType.FLOAT_VECTOR,)
+SUPPORTED_TYPES = SCALAR_TYPES + (DataType.FLOAT_VECTOR, DataType.SPARSE_FLOAT_VECTOR)
+VECTOR_TYPES = (DataType.FLOAT_VECTOR, DataType.SPARSE_FLOAT_VECTOR)
 ARRAY_ELEMENT_TYPES = (DataType.BOOL, DataType.INT8, DataType.INT16, DataType.INT32,
                        DataType.INT64, DataType.FLOAT, DataType.DOUBLE, DataType.VARCHAR)
 
@@ -119,7 +120,8 @@ class FieldSchema:
         self.dtype = to_datatype(datatype)
         if self.dtype not in SUPPORTED_TYPES:
             raise _unsupported("field '%s': libvdb has no %s fields (it stores BOOL, INT8..INT64, "
-                               "FLOAT, DOUBLE, VARCHAR, ARRAY, JSON and FLOAT_VECTOR)"
+                               "FLOAT, DOUBLE, VARCHAR, ARRAY, JSON, FLOAT_VECTOR and "
+                               "SPARSE_FLOAT_VECTOR)"
                                % (name, self.dtype.name))
         for flag, what in ((is_clustering_key, "clustering keys (is_clustering_key)"),
                            (mmap_enabled, "mmap_enabled"),
@@ -152,8 +154,9 @@ class FieldSchema:
     def to_dict(self):
         d = {"name": self.name, "description": self.description, "type": self.dtype,
              "params": {}}
-        if self.dtype == DataType.FLOAT_VECTOR:
-            d["params"]["dim"] = self.dim
+        if self.dtype in VECTOR_TYPES:
+            if self.dtype == DataType.FLOAT_VECTOR:
+                d["params"]["dim"] = self.dim
             if self.metric_type is not None:
                 d["params"]["metric_type"] = self.metric_type.name
         if self.max_length:

@@ -163,7 +163,6 @@ def test_pymilvus_features_libvdb_lacks_are_refused(docs):
         lambda: docs.compact("docs", is_clustering=True),
         lambda: docs.create_collection("x", dimension=2, properties={"mmap.enabled": True}),
         lambda: libvdb.Schema().add_field("b", DataType.BINARY_VECTOR, dim=8),
-        lambda: libvdb.Schema().add_field("s", DataType.SPARSE_FLOAT_VECTOR),
         lambda: docs.create_user("u", "p"),
         lambda: docs.list_roles(),
         lambda: docs.alter_collection_properties("docs", {"a": 1}),

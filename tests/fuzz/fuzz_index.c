@@ -48,7 +48,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (!isfinite(vecs[i]))
             vecs[i] = 0; /* the library never holds NaN or Inf rows */
     off += vbytes;
-    vdb_vectors rows = {VDB_TYPE_FLOAT_VECTOR, dim, metric, n, vecs};
+    vdb_vectors rows = {VDB_TYPE_FLOAT_VECTOR, dim, metric, n, vecs, NULL};
     vdb_vindex_spec spec;
     if (vdb_vindex_spec_parse(kind, params, &rows, NULL, NULL, &spec) != VDB_OK) {
         free(vecs);

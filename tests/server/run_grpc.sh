@@ -39,7 +39,8 @@ limits_pid=$pid limits_port=$port
 
 echo "# gRPC over TCP (127.0.0.1:$plain_port)"
 VDB_ADDRESS="127.0.0.1:$plain_port" VDB_TOKEN="$token" VDB_ENDPOINT="http://127.0.0.1:$plain_port" \
-  node --test --test-reporter=spec "$here/node/grpc.test.mjs" "$here/node/grpc_hybrid.test.mjs" ||
+  node --test --test-reporter=spec "$here/node/grpc.test.mjs" "$here/node/grpc_hybrid.test.mjs" \
+    "$here/node/grpc_sparse.test.mjs" ||
   rc=1
 echo "# gRPC over TLS (127.0.0.1:$tls_port)"
 VDB_ADDRESS="127.0.0.1:$tls_port" VDB_TOKEN="$token" VDB_TLS_CA="$tmp/cert.pem" \

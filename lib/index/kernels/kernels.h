@@ -107,4 +107,32 @@ vdb_status vdb_flat_search(const float *base, size_t n, size_t dim, vdb_metric m
                            const float *queries, size_t nq, const uint64_t *bitset,
                            int64_t id_base, vdb_topk *out);
 
+/* ---- sparse vectors (SPARSE_FLOAT_VECTOR) ----
+ * A stored row is n uint32 indices (strictly ascending) then n float values: 8n bytes, at
+ * an 8-byte aligned address in a column's bytes (every row's length is a multiple of 8 and
+ * the buffer comes from malloc). */
+typedef struct vdb_sparse_vec {
+    uint32_t n;
+    const uint32_t *idx;
+    const float *val;
+} vdb_sparse_vec;
+
+static inline vdb_sparse_vec vdb_sparse_view(const void *p, size_t len)
+{
+    uint32_t n = (uint32_t)(len / 8);
+    return (vdb_sparse_vec){n, (const uint32_t *)p, (const float *)p + n};
+}
+/* The dot product over shared indices, summed in ascending index order. */
+float vdb_sparse_dot(const vdb_sparse_vec *a, const vdb_sparse_vec *b);
+/* Exact IP search of q over n rows (offsets: n + 1 byte offsets into bytes), rows allowed by
+ * bitset (NULL: all); a row is a hit only when its score is above 0 (it shares a positive
+ * value with the query), as an inverted index finds them. */
+void vdb_sparse_flat_search(const uint64_t *offsets, const char *bytes, size_t n,
+                            const vdb_sparse_vec *q, const uint64_t *bitset, int64_t id_base,
+                            vdb_topk *out);
+/* q without its floor(ratio * n) smallest values (Milvus's drop_ratio_search; ties: the
+ * later index goes first), into idx / val (room for q->n each), *n_out their count. */
+vdb_status vdb_sparse_drop_smallest(const vdb_sparse_vec *q, double ratio, uint32_t *idx,
+                                    float *val, uint32_t *n_out);
+
 #endif

@@ -16,6 +16,8 @@ static const vdb_vindex_kind *const kinds[] = {
     &vdb_ivf_flat_kind,
     &vdb_ivf_sq8_kind,
     &vdb_ivf_pq_kind,
+    &vdb_sparse_inverted_kind,
+    &vdb_sparse_wand_kind,
 };
 
 struct vdb_vindex {

@@ -38,6 +38,9 @@ typedef struct vdb_vectors {
     vdb_metric metric;
     size_t n;
     const void *data;   /* n rows, row-major, dim elements each */
+    /* SPARSE_FLOAT_VECTOR (dim 0): n + 1 byte offsets of the rows in data (kernels.h,
+     * vdb_sparse_view); NULL for dense types. */
+    const uint64_t *offsets;
 } vdb_vectors;
 
 /* Vector types are numbered from 100 (as Milvus's DataType): one bit each in a kind's mask. */
@@ -151,5 +154,7 @@ extern const vdb_vindex_kind vdb_hnsw_kind;
 extern const vdb_vindex_kind vdb_ivf_flat_kind;
 extern const vdb_vindex_kind vdb_ivf_sq8_kind;
 extern const vdb_vindex_kind vdb_ivf_pq_kind;
+extern const vdb_vindex_kind vdb_sparse_inverted_kind; /* sparse.c */
+extern const vdb_vindex_kind vdb_sparse_wand_kind;
 
 #endif
