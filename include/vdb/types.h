@@ -67,6 +67,12 @@ typedef enum vdb_type {
     VDB_TYPE_ARRAY = 22,
     VDB_TYPE_JSON = 23,
     VDB_TYPE_FLOAT_VECTOR = 101,
+    /* Milvus's numbering (schema.proto DataType). Half-precision vectors hold 2 bytes per
+     * element, IEEE 754 binary16 (FLOAT16) or bfloat16 (the top half of a float32), native
+     * byte order; INT8_VECTOR one signed byte per element. */
+    VDB_TYPE_FLOAT16_VECTOR = 102,
+    VDB_TYPE_BFLOAT16_VECTOR = 103,
+    VDB_TYPE_INT8_VECTOR = 105,
 } vdb_type;
 
 /* Vector metrics. L2 is the squared Euclidean distance (smaller is nearer), as in Milvus;
@@ -78,8 +84,9 @@ typedef enum vdb_metric {
 } vdb_metric;
 
 /* A value read out of a result. Pointers stay valid until the result is freed.
- * VARCHAR, JSON and ARRAY values are text (ARRAY and JSON as JSON text); vectors point at
- * dim floats. */
+ * VARCHAR, JSON and ARRAY values are text (ARRAY and JSON as JSON text); FLOAT_VECTOR values
+ * point at dim floats (u.vec); FLOAT16, BFLOAT16 and INT8 vectors at their stored elements
+ * (u.raw: dim elements, bytes = dim * 2 or dim). */
 typedef struct vdb_value {
     vdb_type type;
     int is_null;
@@ -94,6 +101,11 @@ typedef struct vdb_value {
             const float *ptr;
             uint32_t dim;
         } vec;         /* FLOAT_VECTOR */
+        struct {
+            const void *ptr;
+            uint32_t dim;
+            uint32_t bytes;
+        } raw;         /* FLOAT16_VECTOR, BFLOAT16_VECTOR (uint16 bits), INT8_VECTOR (int8) */
     } u;
 } vdb_value;
 

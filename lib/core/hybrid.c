@@ -71,7 +71,7 @@ static vdb_status request_metric(const vdb_schema *s, const char *field, size_t 
 {
     int found = -1;
     for (size_t f = 0; f < s->nfields; f++) {
-        if (s->fields[f].def.type != VDB_TYPE_FLOAT_VECTOR)
+        if (!vdb_type_is_vector(s->fields[f].def.type))
             continue;
         if (field ? !strcmp(field, s->fields[f].def.name) : found < 0) {
             found = (int)f;

@@ -21,9 +21,9 @@ static bool metric_hook(void *arg, const char *key, const char *val, vdb_status 
     vdb_metric m = !strcasecmp(val, "L2") ? VDB_METRIC_L2 : !strcasecmp(val, "IP") ? VDB_METRIC_IP
                    : !strcasecmp(val, "COSINE") ? VDB_METRIC_COSINE : 0;
     *st = VDB_OK;
-    if (f->type != VDB_TYPE_FLOAT_VECTOR || m != f->metric)
+    if (!vdb_type_is_vector(f->type) || m != f->metric)
         *st = vdb_set_errmsg(VDB_EINVAL, "metric_type %s does not match field '%s' (%s)", val,
-                             f->name, f->type == VDB_TYPE_FLOAT_VECTOR ? vdb_metric_name(f->metric)
+                             f->name, vdb_type_is_vector(f->type) ? vdb_metric_name(f->metric)
                                                                        : "not a vector field");
     return true;
 }
@@ -96,7 +96,7 @@ vdb_status vdb_index_choose(const vdb_field_def *f, const char *type, const char
                             vdb_field_index *out)
 {
     *out = (vdb_field_index){0};
-    return f->type == VDB_TYPE_FLOAT_VECTOR ? choose_vector(f, type, params, out)
+    return vdb_type_is_vector(f->type) ? choose_vector(f, type, params, out)
                                             : choose_scalar(f, type, params, out);
 }
 

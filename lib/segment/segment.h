@@ -10,7 +10,7 @@
 /* ---- columns ---------------------------------------------------------------------------- */
 
 /* Column storage: fixed-width types (BOOL as 1 byte, INT8..INT64, FLOAT, DOUBLE, FLOAT_VECTOR
- * as dim floats) in one array; var-length types (VARCHAR, JSON, ARRAY as JSON text) as bytes
+ * as dim floats, FLOAT16 / BFLOAT16 / INT8 vectors as dim 2- or 1-byte elements) in one array; var-length types (VARCHAR, JSON, ARRAY as JSON text) as bytes
  * plus rows+1 offsets. A nullable column has one valid byte per row (1 = present); a NULL row
  * still takes its slot (zeros / empty string). */
 typedef struct vdb_column {
