@@ -9,9 +9,10 @@ from ctypes import (CFUNCTYPE, POINTER, byref, pointer, c_char_p, c_double, c_fl
                     c_int16, c_int32, c_int64, c_uint8, c_uint64, c_void_p, sizeof, string_at)
 
 from . import _lib
-from ._data import DYNAMIC_FIELD, einval, np, clean_column, dumps, vectors, Info
+from ._data import (DYNAMIC_FIELD, einval, np, clean_column, dumps, vectors, Info,
+                    packed_vectors)
 from .errors import NotFoundError, Status, error_for
-from .schema import DataType, FieldSchema, MetricType
+from .schema import DENSE_VECTOR_TYPES, DataType, FieldSchema, MetricType
 
 __all__ = ["EmbeddedTransport"]
 
@@ -278,7 +279,7 @@ class EmbeddedTransport:
                     element_type=DataType(d.element_type) if t == DataType.ARRAY else None,
                     max_capacity=d.max_capacity or None, nullable=bool(d.nullable),
                     is_partition_key=bool(d.is_partition_key),
-                    metric_type=MetricType(d.metric) if t == DataType.FLOAT_VECTOR and d.metric
+                    metric_type=MetricType(d.metric) if t in DENSE_VECTOR_TYPES and d.metric
                     else None,
                     description=(d.description or b"").decode("utf-8"), **kw))
             # the collection's own name (name may be an alias of it)
@@ -301,7 +302,7 @@ class EmbeddedTransport:
                 if f.element_type is not None:
                     d.element_type = f.element_type
                 d.dim = f.dim or 0
-                if f.dtype == DataType.FLOAT_VECTOR:
+                if f.dtype in DENSE_VECTOR_TYPES:
                     d.metric = f.metric_type or 0
                 d.max_length = f.max_length or 0
                 d.max_capacity = f.max_capacity or 0
@@ -439,6 +440,10 @@ class EmbeddedTransport:
                 raise einval("field '%s' has %d vectors for %d rows" % (name, rows, n))
             self._check(L.vdb_batch_add_column(batch, cname, t, addr, None, n, dim))
             return
+        if t in DENSE_VECTOR_TYPES:
+            data = packed_vectors(values, t, f.dim, n, "field '%s'" % name)
+            self._check(L.vdb_batch_add_column(batch, cname, t, data, None, n, f.dim))
+            return
         if np is not None and isinstance(values, np.ndarray) and t in _NP_DTYPES and \
                 values.dtype != object and values.ndim == 1:
             # numbers straight from the array's buffer: the library checks them
@@ -536,6 +541,8 @@ class EmbeddedTransport:
             return val.u.f64
         if t == DataType.FLOAT_VECTOR:
             return val.u.vec.ptr[:val.u.vec.dim]
+        if t in DENSE_VECTOR_TYPES:
+            return string_at(val.u.raw.ptr, val.u.raw.bytes)
         text = string_at(val.u.str.ptr, val.u.str.len).decode("utf-8") if val.u.str.len else ""
         if t == DataType.VARCHAR:
             return text
@@ -701,7 +708,7 @@ class EmbeddedTransport:
 
     def create_index(self, coll, info, field, index_type, metric, params):
         f = info.field(field)
-        if f.dtype == DataType.FLOAT_VECTOR and metric is not None and \
+        if f.dtype in DENSE_VECTOR_TYPES and metric is not None and \
                 metric != (f.metric_type or MetricType.L2):
             self._remetric(coll, field, metric)
         with self._ddl.shared():

@@ -88,8 +88,13 @@ class _vec_val(Structure):
     _fields_ = [("ptr", POINTER(c_float)), ("dim", c_uint32)]
 
 
+class _raw_val(Structure):
+    _fields_ = [("ptr", c_void_p), ("dim", c_uint32), ("bytes", c_uint32)]
+
+
 class _value_u(Union):
-    _fields_ = [("i64", c_int64), ("f64", c_double), ("str", _str_val), ("vec", _vec_val)]
+    _fields_ = [("i64", c_int64), ("f64", c_double), ("str", _str_val), ("vec", _vec_val),
+                ("raw", _raw_val)]
 
 
 class vdb_value(Structure):

@@ -19,9 +19,9 @@ import time
 
 from . import _lib, _template
 from ._data import (einval, is_seq, np, output_plan, to_columns, check_writable,
-                    vectors)
+                    vectors, query_floats)
 from .errors import NotFoundError, Status, TimedOutError, UnsupportedError
-from .schema import DataType, IndexParams, LoadState, Schema, to_datatype, to_metric
+from .schema import DENSE_VECTOR_TYPES, DataType, IndexParams, LoadState, Schema, to_datatype, to_metric
 from .rankers import AnnSearchRequest, RRFRanker, WeightedRanker
 
 __all__ = ["MilvusClient", "Client"]
@@ -484,7 +484,7 @@ class MilvusClient:
         metrics = {i["field_name"]: i["metric_type"] for i in indexes if i["metric_type"]}
         default_metric = to_metric(metric_type)
         for i, f in enumerate(fields):
-            if f.dtype == DataType.FLOAT_VECTOR:
+            if f.dtype in DENSE_VECTOR_TYPES:
                 m = f.metric_type or metrics.get(f.name) or default_metric
                 if metrics.get(f.name) and metrics[f.name] != m:
                     raise einval("field '%s' is %s; its index asks for %s"
@@ -910,7 +910,8 @@ class MilvusClient:
             pks = None
             if isinstance(data, (list, tuple)) and data and isinstance(data[0], numbers.Real):
                 data = [data]
-            qv = vectors(data, "search data", vf.dim)
+            qv = vectors(query_floats(data, vf.dtype, vf.dim, "search data"), "search data",
+                         vf.dim)
             if qv[2] == 0:
                 raise einval("search needs at least one query vector")
         limit = _positive_int("limit", limit)
@@ -993,7 +994,8 @@ class MilvusClient:
             data = r.data
             if isinstance(data, (list, tuple)) and data and isinstance(data[0], numbers.Real):
                 data = [data]
-            qv = vectors(data, "request %d data" % i, vf.dim)
+            qv = vectors(query_floats(data, vf.dtype, vf.dim, "request %d data" % i),
+                         "request %d data" % i, vf.dim)
             if qv[2] == 0 or (nq is not None and qv[2] != nq):
                 raise einval("hybrid_search: request %d has %d query vectors; every request "
                              "needs the same number, at least one" % (i, qv[2]))
@@ -1103,7 +1105,7 @@ class MilvusClient:
                 e["metric_type"] = to_metric(p.pop("metric_type"))
             if "index_type" in p:
                 p.pop("index_type")
-            if e["metric_type"] is not None and f.dtype != DataType.FLOAT_VECTOR:
+            if e["metric_type"] is not None and f.dtype not in DENSE_VECTOR_TYPES:
                 raise einval("metric_type is for vector fields; '%s' is %s"
                              % (f.name, f.dtype.name))
             self._t.create_index(collection_name, info, f.name, e["index_type"],
@@ -1152,7 +1154,7 @@ class MilvusClient:
         d = self._t.describe_index(collection_name, field)
         out = {"field_name": field, "index_name": field, "index_type": d["index_type"]}
         f = self._info(collection_name).by_name[field]
-        if f.dtype == DataType.FLOAT_VECTOR:
+        if f.dtype in DENSE_VECTOR_TYPES:
             out["metric_type"] = (f.metric_type.name if f.metric_type else "L2")
         out.update(indexed_rows=d["indexed_rows"], total_rows=d["total_rows"],
                    pending_index_rows=d["total_rows"] - d["indexed_rows"], state=d["state"])
