@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "server.h"
+#include "util/vtype.h"
 
 #define DYNAMIC_FIELD "$meta"
 
@@ -464,6 +465,17 @@ static json_t *value_json(const vdb_value *v)
         json_t *a = json_array();
         for (uint32_t i = 0; i < v->u.vec.dim; i++)
             json_array_append_new(a, srv_json_float(v->u.vec.ptr[i]));
+        return a;
+    }
+    case VDB_TYPE_FLOAT16_VECTOR: case VDB_TYPE_BFLOAT16_VECTOR: case VDB_TYPE_INT8_VECTOR: {
+        /* the stored elements' values (the REST API takes no such fields yet) */
+        json_t *a = json_array();
+        size_t w = vdb_vector_elem_size(v->type);
+        for (uint32_t i = 0; i < v->u.raw.dim; i++) {
+            float x;
+            vdb_vector_to_f32(v->type, (const uint8_t *)v->u.raw.ptr + i * w, 1, &x);
+            json_array_append_new(a, srv_json_float(x));
+        }
         return a;
     }
     default: { /* JSON and ARRAY: JSON text */
