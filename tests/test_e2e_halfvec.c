@@ -292,12 +292,125 @@ static void test_float16(void **state) { (void)state; run_type(VDB_TYPE_FLOAT16_
 static void test_bfloat16(void **state) { (void)state; run_type(VDB_TYPE_BFLOAT16_VECTOR); }
 static void test_int8(void **state) { (void)state; run_type(VDB_TYPE_INT8_VECTOR); }
 
+/* IP and COSINE on HNSW over random float16 / bfloat16 / int8 rows (no data set needed), against
+ * exact search over the rows' float values computed here; IVF_FLAT is refused by name. */
+#define SN 3000
+#define SD 32
+#define SQ 30
+static void run_metrics(vdb_type t)
+{
+    static const vdb_metric ms[] = {VDB_METRIC_IP, VDB_METRIC_COSINE, VDB_METRIC_L2};
+    uint64_t seed = 11;
+    float *vals = malloc(sizeof *vals * SN * SD);
+    for (size_t i = 0; i < (size_t)SN * SD; i++)
+        vals[i] = t == VDB_TYPE_INT8_VECTOR ? (float)(int)(test_randf(&seed) * 127)
+                                            : test_randf(&seed) * 2;
+    void *enc = encode(t, vals, (size_t)SN * SD); /* halves round: use the stored values */
+    vdb_vector_to_f32(t, enc, (size_t)SN * SD, vals);
+    int64_t *ids = malloc(sizeof *ids * SN);
+    for (int i = 0; i < SN; i++)
+        ids[i] = i;
+    for (size_t mi = 0; mi < sizeof ms / sizeof ms[0]; mi++) {
+        char *dir = test_tmpdir("metrics");
+        vdb_db *db = open_db(dir);
+        vdb_schema *s;
+        ok(vdb_schema_new("c", &s), "schema");
+        ok(vdb_schema_add_field(s, VDB_FIELD(.name = "id", .type = VDB_TYPE_INT64,
+                                             .is_primary = 1)), "id");
+        ok(vdb_schema_add_field(s, VDB_FIELD(.name = "v", .type = t, .dim = SD,
+                                             .metric = ms[mi])), "v");
+        ok(vdb_create_collection(db, s), "create");
+        vdb_schema_free(s);
+        assert_int_equal(vdb_create_index(db, "c", "v", "IVF_FLAT", "nlist=16"), VDB_EINVAL);
+        assert_non_null(strstr(vdb_errmsg(NULL), vdb_type_name(t)));
+        vdb_batch *b;
+        ok(vdb_batch_new(&b), "batch");
+        ok(vdb_batch_add_column(b, "id", VDB_TYPE_INT64, ids, NULL, SN, 0), "id");
+        ok(vdb_batch_add_column(b, "v", t, enc, NULL, SN, SD), "v");
+        ok(vdb_insert(db, "c", NULL, b, NULL, NULL), "insert");
+        vdb_batch_free(b);
+        for (int pass = 0; pass < 2; pass++) { /* growing (exact), then HNSW */
+            if (pass == 1) {
+                ok(vdb_flush(db, "c"), "flush");
+                ok(vdb_create_index(db, "c", "v", "HNSW", "M=16,efConstruction=100"), "index");
+                ok(vdb_wait_for_index(db, "c", "v", 600000), "wait");
+            }
+            double hits = 0;
+            for (int q = 0; q < SQ; q++) {
+                float qv[SD];
+                for (int j = 0; j < SD; j++)
+                    qv[j] = vals[(size_t)(q * 97 % SN) * SD + j] + 0.1f * test_randf(&seed);
+                /* the exact top K by the metric over the stored values */
+                float best[K];
+                int64_t ref[K];
+                for (int i = 0; i < K; i++) {
+                    best[i] = -FLT_MAX;
+                    ref[i] = -1;
+                }
+                for (int r = 0; r < SN; r++) {
+                    double ip = 0, xx = 0, qq = 0, l2 = 0;
+                    for (int j = 0; j < SD; j++) {
+                        double x = vals[(size_t)r * SD + j];
+                        ip += x * qv[j];
+                        xx += x * x;
+                        qq += (double)qv[j] * qv[j];
+                        l2 += (x - qv[j]) * (x - qv[j]);
+                    }
+                    float sc = ms[mi] == VDB_METRIC_IP ? (float)ip
+                               : ms[mi] == VDB_METRIC_L2 ? (float)-l2
+                               : (xx > 0 ? (float)(ip / sqrt(xx * qq)) : 0);
+                    if (sc <= best[K - 1])
+                        continue;
+                    int p = K - 1;
+                    while (p > 0 && best[p - 1] < sc) {
+                        best[p] = best[p - 1];
+                        ref[p] = ref[p - 1];
+                        p--;
+                    }
+                    best[p] = sc;
+                    ref[p] = r;
+                }
+                vdb_search_req req = {.struct_size = sizeof req, .collection = "c",
+                                      .vectors = qv, .nq = 1, .dim = SD, .k = K,
+                                      .params = "ef=128"};
+                vdb_result *res;
+                ok(vdb_search(db, &req, &res), "search");
+                for (size_t i = 0; i < vdb_result_rows(res, 0); i++)
+                    for (int j = 0; j < K; j++)
+                        hits += ref[j] == vdb_result_pk_int(res, 0, i);
+                /* the best score agrees with the reference within float rounding */
+                float d0 = vdb_result_distance(res, 0, 0);
+                float want = ms[mi] == VDB_METRIC_L2 ? -best[0] : best[0];
+                assert_true(fabsf(d0 - want) <= 1e-3f * (1 + fabsf(want)));
+                vdb_result_free(res);
+            }
+            double rec = hits / (SQ * K);
+            print_message("%s %s %s recall@10 %.3f\n", vdb_type_name(t),
+                          vdb_metric_name(ms[mi]), pass ? "HNSW" : "exact", rec);
+            assert_true(pass ? rec >= 0.95 : rec >= 0.999);
+        }
+        vdb_close(db);
+        test_rmdir(dir);
+        free(dir);
+    }
+    free(ids);
+    free(enc);
+    free(vals);
+}
+
+static void test_metrics_float16(void **state) { (void)state; run_metrics(VDB_TYPE_FLOAT16_VECTOR); }
+static void test_metrics_bfloat16(void **state) { (void)state; run_metrics(VDB_TYPE_BFLOAT16_VECTOR); }
+static void test_metrics_int8(void **state) { (void)state; run_metrics(VDB_TYPE_INT8_VECTOR); }
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_float16),
         cmocka_unit_test(test_bfloat16),
         cmocka_unit_test(test_int8),
+        cmocka_unit_test(test_metrics_float16),
+        cmocka_unit_test(test_metrics_bfloat16),
+        cmocka_unit_test(test_metrics_int8),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
