@@ -142,28 +142,36 @@ static double recall(vdb_db *db, const float *qs, const int32_t *ref, int dead, 
     return hits / (NQ * K);
 }
 
-/* The nearest row to row r's own vector is r (distance 0), and its stored value comes back. */
+/* Row r is among the K nearest to its own vector, at distance 0 (Fashion-MNIST has duplicate
+ * images, so another row may tie with it; HNSW built on two threads may find either first),
+ * and its stored value comes back; or, deleted, it is not among them. */
 static void check_self(vdb_db *db, vdb_type t, const float *rows, int r, uint64_t travel,
                        bool present)
 {
     vdb_search_req req = {.struct_size = sizeof req, .collection = "c",
-                          .vectors = rows + (size_t)r * DIM, .nq = 1, .dim = DIM, .k = 1};
+                          .vectors = rows + (size_t)r * DIM, .nq = 1, .dim = DIM, .k = K,
+                          .params = "ef=128"};
     const char *outs[] = {"v"};
     req.read.output_fields = outs;
     req.read.n_output_fields = 1;
     req.read.travel_ts = travel;
     vdb_result *res;
     ok(vdb_search(db, &req, &res), "search self");
-    assert_int_equal(vdb_result_rows(res, 0), 1);
+    assert_int_equal(vdb_result_rows(res, 0), K);
+    size_t at = K;
+    for (size_t i = 0; i < K; i++)
+        if (vdb_result_pk_int(res, 0, i) == r)
+            at = i;
     if (!present) {
-        assert_true(vdb_result_pk_int(res, 0, 0) != r);
+        assert_int_equal(at, K);
         vdb_result_free(res);
         return;
     }
-    assert_int_equal(vdb_result_pk_int(res, 0, 0), r);
+    assert_true(at < K);
     assert_true(vdb_result_distance(res, 0, 0) == 0.0f);
+    assert_true(vdb_result_distance(res, 0, at) == 0.0f);
     vdb_value v;
-    ok(vdb_result_field(res, 0, 0, "v", &v), "field v");
+    ok(vdb_result_field(res, 0, at, "v", &v), "field v");
     assert_int_equal(v.type, t);
     assert_int_equal(v.u.raw.dim, DIM);
     size_t w = t == VDB_TYPE_INT8_VECTOR ? 1 : 2;
@@ -385,7 +393,8 @@ static void run_metrics(vdb_type t)
                 /* the best score agrees with the reference within float rounding */
                 float d0 = vdb_result_distance(res, 0, 0);
                 float want = ms[mi] == VDB_METRIC_L2 ? -best[0] : best[0];
-                assert_true(fabsf(d0 - want) <= 1e-3f * (1 + fabsf(want)));
+                if (pass == 0) /* exact; an approximate index may miss the best */
+                    assert_true(fabsf(d0 - want) <= 1e-3f * (1 + fabsf(want)));
                 vdb_result_free(res);
             }
             double rec = hits / (SQ * K);
