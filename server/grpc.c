@@ -152,7 +152,7 @@ static int b64_value(unsigned char c)
 }
 
 /* Standard or URL-safe base64, padded or not. Returns the length, or -1. */
-static long b64_decode(const char *in, char *out, size_t cap)
+long srv_b64_decode(const char *in, char *out, size_t cap)
 {
     size_t o = 0;
     unsigned acc = 0;
@@ -181,7 +181,7 @@ int srv_grpc_auth_ok(const srv_config *cfg, const char *authorization, const cha
         return 0;
     }
     char raw[512];
-    long n = b64_decode(authorization, raw, sizeof raw);
+    long n = srv_b64_decode(authorization, raw, sizeof raw);
     if (n < 0) {
         *why = "invalid token format";
         return 0;

@@ -263,7 +263,8 @@ static int search_params(json_t *req, const vdb_field_def *vf, char **out, json_
 }
 
 /* "data": a list of vectors (or one vector) of the field's dimension. */
-static float *query_vectors(json_t *data, uint32_t dim, size_t *nq, json_t **err)
+static float *query_vectors(json_t *data, vdb_type type, uint32_t dim, size_t *nq,
+                            json_t **err)
 {
     if (!json_is_array(data) || !json_array_size(data)) {
         *err = srv_err(MV_MISSING_REQUIRED, "missing required parameters, error: 'data' must "
@@ -271,19 +272,39 @@ static float *query_vectors(json_t *data, uint32_t dim, size_t *nq, json_t **err
         return NULL;
     }
     int flat = json_is_number(json_array_get(data, 0));
+    int half = type != VDB_TYPE_FLOAT_VECTOR;
+    uint8_t *raw = half ? malloc((size_t)dim * 2) : NULL;
+    if (half && !raw) {
+        *err = srv_err(MV_MEMORY_LIMIT, "memory limit exceeded");
+        return NULL;
+    }
     size_t n = flat ? 1 : json_array_size(data);
     float *v = malloc(n * dim * sizeof *v);
     if (!v) {
+        free(raw);
         *err = srv_err(MV_MEMORY_LIMIT, "memory limit exceeded");
         return NULL;
     }
     for (size_t q = 0; q < n; q++) {
         json_t *vec = flat ? data : json_array_get(data, q);
+        if (half && json_is_string(vec)) {
+            /* a Float16Vector / BFloat16Vector / Int8Vector query as base64 of its elements */
+            const char *why = srv_half_vector(type, dim, vec, raw);
+            if (why) {
+                *err = srv_err(MV_PARAMETER_INVALID, "invalid parameter: query %zu %s", q, why);
+                free(v);
+                free(raw);
+                return NULL;
+            }
+            vdb_vector_to_f32(type, raw, dim, v + q * dim);
+            continue;
+        }
         if (!json_is_array(vec) || json_array_size(vec) != dim) {
             *err = srv_err(MV_PARAMETER_INVALID, "invalid parameter: vector dimension mismatch: "
                            "query %zu has %zu values, the field's dim is %u", q,
                            json_is_array(vec) ? json_array_size(vec) : 0, dim);
             free(v);
+            free(raw);
             return NULL;
         }
         for (uint32_t j = 0; j < dim; j++) {
@@ -292,11 +313,13 @@ static float *query_vectors(json_t *data, uint32_t dim, size_t *nq, json_t **err
                 *err = srv_err(MV_PARAMETER_INVALID, "invalid parameter: query %zu holds a value "
                                "that is not a number", q);
                 free(v);
+                free(raw);
                 return NULL;
             }
             v[q * dim + j] = (float)json_number_value(x);
         }
     }
+    free(raw);
     *nq = n;
     return v;
 }
@@ -368,7 +391,8 @@ json_t *srv_entities_search(srv_ctx *ctx, json_t *req)
     int sparse = vf->type == VDB_TYPE_SPARSE_FLOAT_VECTOR;
     if (sparse && !(sq = query_sparse(json_object_get(req, "data"), &nq, &err)))
         goto done;
-    if ((!sparse && !(vecs = query_vectors(json_object_get(req, "data"), vf->dim, &nq, &err))) ||
+    if ((!sparse &&
+         !(vecs = query_vectors(json_object_get(req, "data"), vf->type, vf->dim, &nq, &err))) ||
         search_params(req, vf, &params, &err) ||
         srv_outplan_make(&c, json_object_get(req, "outputFields"), 0, &p, &err) ||
         read_opts(req, &sr.read, &parts, &err))
@@ -526,7 +550,7 @@ static int sub_search(srv_coll *c, json_t *sub, size_t i, vdb_ann_req *a, float 
         return -1;
     }
     size_t nq;
-    if (!(*vecs = query_vectors(json_object_get(sub, "data"), vf->dim, &nq, err)))
+    if (!(*vecs = query_vectors(json_object_get(sub, "data"), vf->type, vf->dim, &nq, err)))
         return -1;
     json_t *sp, *pp, *flat = NULL;
     if (srv_req_obj(sub, "searchParams", NULL, &sp, err) ||

@@ -92,6 +92,44 @@ static int json_to_i64(json_t *v, int64_t *out)
     return -1;
 }
 
+const char *srv_half_vector(vdb_type t, uint32_t dim, json_t *v, uint8_t *out)
+{
+    size_t w = vdb_vector_elem_size(t), bytes = (size_t)dim * w;
+    if (json_is_string(v)) {
+        /* as Milvus's REST API: the little-endian elements, base64 */
+        char *raw = malloc(bytes + 2);
+        if (!raw)
+            return "does not fit in memory";
+        long n = srv_b64_decode(json_string_value(v), raw, bytes + 2);
+        const char *why = n < 0 || (size_t)n != bytes
+                              ? "is not base64 of dim elements (2 bytes each for Float16Vector "
+                                "and BFloat16Vector, 1 for Int8Vector)"
+                              : NULL;
+        if (!why)
+            memcpy(out, raw, bytes);
+        free(raw);
+        return why;
+    }
+    if (!json_is_array(v) || json_array_size(v) != dim)
+        return "is not a vector of the field's dim (a list of numbers or a base64 string)";
+    for (uint32_t j = 0; j < dim; j++) {
+        json_t *x = json_array_get(v, j);
+        if (!json_is_number(x))
+            return "holds a value that is not a number";
+        double d = json_number_value(x);
+        if (t == VDB_TYPE_INT8_VECTOR) {
+            if (d != floor(d) || d < -128 || d > 127)
+                return "holds a value that is not an int8 (-128..127)";
+            out[j] = (uint8_t)(int8_t)d;
+            continue;
+        }
+        uint16_t h = t == VDB_TYPE_FLOAT16_VECTOR ? vdb_f32_to_f16((float)d)
+                                                  : vdb_f32_to_bf16((float)d);
+        memcpy(out + 2 * j, &h, 2);
+    }
+    return NULL;
+}
+
 /* Adds the column of field fi from the rows (none when no row has the field). */
 static json_t *add_column(const srv_coll *c, size_t fi, json_t *rows, size_t n, vdb_batch *b)
 {
@@ -101,7 +139,8 @@ static json_t *add_column(const srv_coll *c, size_t fi, json_t *rows, size_t n, 
     case VDB_TYPE_BOOL: case VDB_TYPE_INT8: width = 1; break;
     case VDB_TYPE_INT16: width = 2; break;
     case VDB_TYPE_INT32: case VDB_TYPE_FLOAT: width = 4; break;
-    case VDB_TYPE_FLOAT_VECTOR: width = (size_t)f->dim * sizeof(float); break;
+    case VDB_TYPE_FLOAT_VECTOR: case VDB_TYPE_FLOAT16_VECTOR: case VDB_TYPE_BFLOAT16_VECTOR:
+    case VDB_TYPE_INT8_VECTOR: width = (size_t)f->dim * vdb_vector_elem_size(f->type); break;
     case VDB_TYPE_SPARSE_FLOAT_VECTOR: width = sizeof(vdb_sparse_row); break;
     case VDB_TYPE_VARCHAR: case VDB_TYPE_JSON: case VDB_TYPE_ARRAY: width = sizeof(char *); break;
     default: break;
@@ -120,7 +159,7 @@ static json_t *add_column(const srv_coll *c, size_t fi, json_t *rows, size_t n, 
     for (size_t r = 0; r < n && !err; r++) {
         json_t *v = json_object_get(json_array_get(rows, r), f->name);
         if (!v || json_is_null(v)) {
-            if (f->type == VDB_TYPE_FLOAT_VECTOR || f->type == VDB_TYPE_SPARSE_FLOAT_VECTOR) {
+            if (vdb_type_is_any_vector(f->type)) {
                 err = bad_row(f->name, r, "has no vector");
                 break;
             }
@@ -220,13 +259,19 @@ static json_t *add_column(const srv_coll *c, size_t fi, json_t *rows, size_t n, 
                 err = bad_row(f->name, r, why);
             break;
         }
+        case VDB_TYPE_FLOAT16_VECTOR: case VDB_TYPE_BFLOAT16_VECTOR: case VDB_TYPE_INT8_VECTOR: {
+            const char *why = srv_half_vector(f->type, f->dim, v, (uint8_t *)slot);
+            if (why)
+                err = bad_row(f->name, r, why);
+            break;
+        }
         default:
             err = bad_row(f->name, r, "has a type the server cannot read");
         }
     }
     if (!err && present &&
         vdb_batch_add_column(b, f->name, f->type, data, valid, n,
-                             f->type == VDB_TYPE_FLOAT_VECTOR ? f->dim : 0) != VDB_OK)
+                             vdb_type_is_vector(f->type) ? f->dim : 0) != VDB_OK)
         err = srv_err(MV_INVALID_INSERT_DATA, "fail to deal the insert data, error: %s",
                       vdb_errmsg(NULL));
 done:
@@ -579,6 +624,17 @@ static json_t *value_json(const vdb_value *v)
             json_object_set_new(o, key, srv_json_float(v->u.sparse.values[i]));
         }
         return o;
+    }
+    case VDB_TYPE_FLOAT16_VECTOR: case VDB_TYPE_BFLOAT16_VECTOR: case VDB_TYPE_INT8_VECTOR: {
+        /* the stored elements' values (the REST API takes no such fields yet) */
+        json_t *a = json_array();
+        size_t w = vdb_vector_elem_size(v->type);
+        for (uint32_t i = 0; i < v->u.raw.dim; i++) {
+            float x;
+            vdb_vector_to_f32(v->type, (const uint8_t *)v->u.raw.ptr + i * w, 1, &x);
+            json_array_append_new(a, srv_json_float(x));
+        }
+        return a;
     }
     default: { /* JSON and ARRAY: JSON text */
         if (!v->u.str.len)

@@ -245,8 +245,7 @@ int srv_op_search_field(const srv_coll *c, const char *anns, const vdb_field_def
 {
     const vdb_field_def *vf = NULL;
     for (size_t i = 0; i < c->nfields; i++) {
-        if (c->fields[i].type != VDB_TYPE_FLOAT_VECTOR &&
-            c->fields[i].type != VDB_TYPE_SPARSE_FLOAT_VECTOR)
+        if (!vdb_type_is_any_vector(c->fields[i].type))
             continue;
         if (anns && *anns ? !strcmp(anns, c->fields[i].name) : !vf)
             vf = &c->fields[i];
@@ -497,7 +496,7 @@ int srv_op_create_index(srv_ctx *ctx, const char *coll, const srv_coll *c, const
         json_t *m = json_object_get(params, "metric_type");
         metric = json_is_string(m) ? json_string_value(m) : NULL;
     }
-    if (f->type == VDB_TYPE_FLOAT_VECTOR && metric && *metric) {
+    if (vdb_type_is_vector(f->type) && metric && *metric) {
         vdb_metric m;
         if (srv_metric_from_name(metric, &m) != 0)
             return srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: metric type '%s' "

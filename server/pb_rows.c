@@ -670,6 +670,39 @@ static pb_field_data *field_column(srv_arena *a, const vdb_field_def *f, int is_
         fd->vectors = v;
         return fd;
     }
+    if (!is_meta && (f->type == VDB_TYPE_FLOAT16_VECTOR || f->type == VDB_TYPE_BFLOAT16_VECTOR ||
+                     f->type == VDB_TYPE_INT8_VECTOR)) {
+        /* the stored elements as bytes (schema.proto VectorField float16_vector = 4,
+         * bfloat16_vector = 5, int8_vector = 7) */
+        size_t w = (f->type == VDB_TYPE_INT8_VECTOR ? 1 : 2) * (size_t)f->dim;
+        pb_vectors *v = srv_arena_alloc(a, sizeof *v);
+        uint8_t *out = srv_arena_alloc(a, (n ? n : 1) * w);
+        if (!v || !out)
+            goto oom;
+        memset(out, 0, (n ? n : 1) * w);
+        milvus__proto__schema__vector_field__init(v);
+        v->dim = f->dim;
+        ProtobufCBinaryData bytes = {n * w, out};
+        if (f->type == VDB_TYPE_FLOAT16_VECTOR) {
+            v->data_case = MILVUS__PROTO__SCHEMA__VECTOR_FIELD__DATA_FLOAT16_VECTOR;
+            v->float16_vector = bytes;
+        } else if (f->type == VDB_TYPE_BFLOAT16_VECTOR) {
+            v->data_case = MILVUS__PROTO__SCHEMA__VECTOR_FIELD__DATA_BFLOAT16_VECTOR;
+            v->bfloat16_vector = bytes;
+        } else {
+            v->data_case = MILVUS__PROTO__SCHEMA__VECTOR_FIELD__DATA_INT8_VECTOR;
+            v->int8_vector = bytes;
+        }
+        fd->field_case = MILVUS__PROTO__SCHEMA__FIELD_DATA__FIELD_VECTORS;
+        fd->vectors = v;
+        for (size_t i = 0; i < n; i++) {
+            vdb_value val;
+            if (vdb_result_field(res, rr[i].g, rr[i].r, f->name, &val) == VDB_OK &&
+                !val.is_null && val.u.raw.bytes == w)
+                memcpy(out + i * w, val.u.raw.ptr, w);
+        }
+        return fd;
+    }
     vdb_type t = is_meta ? VDB_TYPE_JSON : f->type;
     void *data;
     if (scalar_column(a, fd, t, is_meta ? VDB_TYPE_NONE : f->element_type, n, &data) != 0)

@@ -17,6 +17,9 @@ static const struct {
     {"Array", VDB_TYPE_ARRAY},     {"JSON", VDB_TYPE_JSON},
     {"FloatVector", VDB_TYPE_FLOAT_VECTOR},
     {"SparseFloatVector", VDB_TYPE_SPARSE_FLOAT_VECTOR},
+    {"Float16Vector", VDB_TYPE_FLOAT16_VECTOR},
+    {"BFloat16Vector", VDB_TYPE_BFLOAT16_VECTOR},
+    {"Int8Vector", VDB_TYPE_INT8_VECTOR},
 };
 
 vdb_type srv_type_from_name(const char *name)
@@ -196,7 +199,7 @@ static int full_field(json_t *req, json_t *f, int auto_id, vdb_schema *s, json_t
         return -1;
     /* a sparse field is IP (the library's default for it; an index's metricType is checked
      * when the index is created) */
-    if (d.type == VDB_TYPE_FLOAT_VECTOR && metric_for(req, name, &d.metric, err))
+    if (vdb_type_is_vector(d.type) && metric_for(req, name, &d.metric, err))
         return -1;
     char *dflt = NULL;
     json_t *dv = json_object_get(f, "defaultValue");
@@ -321,7 +324,7 @@ json_t *srv_schema_describe(srv_ctx *ctx, const char *name, const vdb_schema *s)
             kv(params, "max_length", "%u", d.max_length);
         if (d.max_capacity)
             kv(params, "max_capacity", "%u", d.max_capacity);
-        if (d.type == VDB_TYPE_FLOAT_VECTOR || d.type == VDB_TYPE_SPARSE_FLOAT_VECTOR) {
+        if (vdb_type_is_any_vector(d.type)) {
             json_t *m = json_object();
             json_object_set_new(m, "key", json_string("metric_type"));
             json_object_set_new(m, "value", json_string(vdb_metric_name(d.metric)));
@@ -341,11 +344,9 @@ json_t *srv_schema_describe(srv_ctx *ctx, const char *name, const vdb_schema *s)
             json_t *x = json_object();
             json_object_set_new(x, "fieldName", json_string(d.name));
             json_object_set_new(x, "indexName", json_string(ix[0].name));
-            json_object_set_new(x, "metricType",
-                                json_string(d.type == VDB_TYPE_FLOAT_VECTOR ||
-                                                    d.type == VDB_TYPE_SPARSE_FLOAT_VECTOR
-                                                ? vdb_metric_name(d.metric)
-                                                : ""));
+            json_object_set_new(x, "metricType", json_string(vdb_type_is_any_vector(d.type)
+                                                                 ? vdb_metric_name(d.metric)
+                                                                 : ""));
             json_array_append_new(indexes, x);
         }
         free(ix);

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <stdint.h>
 #include <vdb/vdb.h>
+#include "util/vtype.h"
 
 /* ---- configuration (config.c) --------------------------------------------------------- */
 
@@ -443,6 +444,13 @@ typedef struct srv_grpc_reply {
  * (gRPC's words for UNIMPLEMENTED) when there is none. */
 const srv_grpc_method *srv_grpc_find(const char *path, const char **why);
 int srv_grpc_is_write(const srv_grpc_method *m);
+/* Standard or URL-safe base64 (padded or not) into out (cap bytes, NUL-terminated): the
+ * length, or -1 for a bad character or an output that does not fit. */
+long srv_b64_decode(const char *in, char *out, size_t cap);
+/* One FLOAT16 / BFLOAT16 / INT8 vector of field type t and dim from JSON (a base64 string of
+ * the little-endian elements, or dim numbers) into out (dim elements); NULL, or the error's
+ * words ("is not ...") in why. */
+const char *srv_half_vector(vdb_type t, uint32_t dim, json_t *v, uint8_t *out);
 /* 1 if the authorization metadata (base64 of "user:password" or of the token) matches
  * cfg->token; else 0 with *why (Milvus's words). */
 int srv_grpc_auth_ok(const srv_config *cfg, const char *authorization, const char **why);

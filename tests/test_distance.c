@@ -12,6 +12,7 @@
 #endif
 
 #include "index/kernels/kernels.h"
+#include "util/vtype.h"
 
 /* This CPU family's levels, worst first; the CPU's features are read here on their own, not
  * through the library's detection. Under qemu-user every AArch64 level can be run (-cpu max
@@ -304,6 +305,117 @@ static void test_sve_kernels_hold_at_every_vector_length(void **state)
 }
 #endif
 
+/* ---- FLOAT16 / BFLOAT16 / INT8 rows ---- */
+
+static void test_half_conversions_are_exact_and_round_to_nearest_even(void **state)
+{
+    (void)state;
+    assert_int_equal(vdb_f32_to_f16(1.0f), 0x3c00);
+    assert_int_equal(vdb_f32_to_f16(-2.0f), 0xc000);
+    assert_int_equal(vdb_f32_to_f16(65504.0f), 0x7bff);
+    assert_int_equal(vdb_f32_to_f16(65519.0f), 0x7bff);
+    assert_int_equal(vdb_f32_to_f16(65520.0f), 0x7c00); /* rounds past the largest: Inf */
+    assert_int_equal(vdb_f32_to_f16(0x1p-24f), 0x0001);  /* the smallest subnormal */
+    assert_int_equal(vdb_f32_to_f16(0x1p-26f), 0x0000);  /* below half of it */
+    assert_int_equal(vdb_f32_to_f16(0.1f), 0x2e66);
+    assert_int_equal(vdb_f32_to_f16(1.0f + 0x1p-11f), 0x3c00); /* a tie goes to even */
+    assert_int_equal(vdb_f32_to_f16(1.0f + 3 * 0x1p-11f), 0x3c02);
+    assert_int_equal(vdb_f32_to_f16(NAN) & 0x7e00, 0x7e00);
+    assert_int_equal(vdb_f32_to_bf16(1.0f), 0x3f80);
+    assert_int_equal(vdb_f32_to_bf16(-3.0f), 0xc040);
+    assert_int_equal(vdb_f32_to_bf16(1.0f + 0x1p-8f), 0x3f80); /* tie to even */
+    assert_int_equal(vdb_f32_to_bf16(1.0f + 3 * 0x1p-8f), 0x3f82);
+    /* every finite half and bfloat16 survives the trip through float32 */
+    for (uint32_t h = 0; h < 65536; h++) {
+        if (vdb_f16_finite((uint16_t)h))
+            assert_int_equal(vdb_f32_to_f16(vdb_f16_to_f32((uint16_t)h)), h);
+        if (vdb_bf16_finite((uint16_t)h))
+            assert_int_equal(vdb_f32_to_bf16(vdb_bf16_to_f32((uint16_t)h)), h);
+        assert_int_equal(vdb_f16_finite((uint16_t)h), isfinite(vdb_f16_to_f32((uint16_t)h)));
+        assert_int_equal(vdb_bf16_finite((uint16_t)h), isfinite(vdb_bf16_to_f32((uint16_t)h)));
+    }
+}
+
+static const vdb_type row_types[] = {VDB_TYPE_FLOAT16_VECTOR, VDB_TYPE_BFLOAT16_VECTOR,
+                                     VDB_TYPE_INT8_VECTOR};
+
+/* A random row of type t (values in [-4, 4) for halves, any int8) and its float values. */
+static void *typed_row(vdb_type t, size_t dim, uint64_t *rng, float *vals)
+{
+    size_t w = vdb_vector_elem_size(t);
+    uint8_t *x = malloc(dim * w + 1);
+    for (size_t i = 0; i < dim; i++) {
+        if (t == VDB_TYPE_INT8_VECTOR) {
+            x[i] = (uint8_t)test_rand(rng);
+        } else {
+            float f = 4 * test_randf(rng);
+            uint16_t h = t == VDB_TYPE_FLOAT16_VECTOR ? vdb_f32_to_f16(f) : vdb_f32_to_bf16(f);
+            memcpy(x + 2 * i, &h, 2);
+        }
+    }
+    vdb_vector_to_f32(t, x, dim, vals);
+    return x;
+}
+
+/* Every level's kernels on typed rows against a double reference over the rows' float values
+ * (relative to the sum of magnitudes, as for the float kernels), so every SIMD level equals
+ * the portable one within twice that bound. */
+static void test_typed_row_kernels_match_double_reference_at_every_level(void **state)
+{
+    (void)state;
+    init_dims();
+    size_t ran = 0;
+    for (size_t li = 0; li < VDB_ARRAY_LEN(levels); li++) {
+        if (!cpu_has(levels[li]))
+            continue;
+        assert_true(vdb_simd_force(levels[li]));
+        ran++;
+        for (size_t ti = 0; ti < VDB_ARRAY_LEN(row_types); ti++) {
+            vdb_type t = row_types[ti];
+            const vdb_vkernels *k = vdb_vkernels_for(t);
+            assert_non_null(k);
+            uint64_t rng = 7 + ti;
+            for (size_t di = 0; di < ndims; di++) {
+                size_t dim = dims[di];
+                float *q = malloc(dim * sizeof *q), *xv = malloc(dim * sizeof *xv);
+                for (size_t i = 0; i < dim; i++)
+                    q[i] = 100 * test_randf(&rng);
+                void *x = typed_row(t, dim, &rng, xv);
+                double l2 = 0, ip = 0, ips = 0, qq = 0, xx = 0;
+                for (size_t i = 0; i < dim; i++) {
+                    double d = (double)q[i] - xv[i];
+                    l2 += d * d;
+                    ip += (double)q[i] * xv[i];
+                    ips += fabs((double)q[i] * xv[i]);
+                    qq += (double)q[i] * q[i];
+                    xx += (double)xv[i] * xv[i];
+                }
+                const char *lv = levels[li];
+                expect_close(k->l2sq(q, x, dim), l2, l2, "typed l2sq", lv, dim);
+                expect_close(k->ip(q, x, dim), ip, ips, "typed ip", lv, dim);
+                float p[3];
+                k->cos_parts(q, x, dim, p);
+                expect_close(p[0], ip, ips, "typed cos q.x", lv, dim);
+                expect_close(p[1], qq, qq, "typed cos q.q", lv, dim);
+                expect_close(p[2], xx, xx, "typed cos x.x", lv, dim);
+                expect_close(vdb_norm_sq_t(t, x, dim), xx, xx, "typed norm", lv, dim);
+                expect_close(vdb_dist_t(t, VDB_METRIC_L2, q, x, dim), l2, l2, "dist_t L2", lv,
+                             dim);
+                if (xx > 0)
+                    expect_close(vdb_dist_t(t, VDB_METRIC_COSINE, q, x, dim),
+                                 ip / (sqrt(qq) * sqrt(xx)), ips / (sqrt(qq) * sqrt(xx)),
+                                 "dist_t COSINE", lv, dim);
+                free(x);
+                free(q);
+                free(xv);
+            }
+        }
+    }
+    assert_true(vdb_simd_force(NULL));
+    assert_true(ran >= 1);
+    assert_null(vdb_vkernels_for(VDB_TYPE_FLOAT_VECTOR));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -315,6 +427,8 @@ int main(void)
         cmocka_unit_test(test_code_dot_product_is_exact_at_every_level),
         cmocka_unit_test(test_forcing_another_cpu_familys_level_returns_false),
         cmocka_unit_test(test_popcount_and_bitset_count_are_exact_at_every_level),
+        cmocka_unit_test(test_half_conversions_are_exact_and_round_to_nearest_even),
+        cmocka_unit_test(test_typed_row_kernels_match_double_reference_at_every_level),
 #if defined(__aarch64__) && defined(PR_SVE_SET_VL)
         cmocka_unit_test(test_sve_kernels_hold_at_every_vector_length),
 #endif

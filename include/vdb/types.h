@@ -70,6 +70,12 @@ typedef enum vdb_type {
     /* index -> value maps (Milvus's SparseFloatVector): uint32 indices below 2^32 - 1,
      * strictly ascending, finite non-negative float values; metric IP. No dim. */
     VDB_TYPE_SPARSE_FLOAT_VECTOR = 104,
+    /* Milvus's numbering (schema.proto DataType). Half-precision vectors hold 2 bytes per
+     * element, IEEE 754 binary16 (FLOAT16) or bfloat16 (the top half of a float32), native
+     * byte order; INT8_VECTOR one signed byte per element. */
+    VDB_TYPE_FLOAT16_VECTOR = 102,
+    VDB_TYPE_BFLOAT16_VECTOR = 103,
+    VDB_TYPE_INT8_VECTOR = 105,
 } vdb_type;
 
 /* Vector metrics. L2 is the squared Euclidean distance (smaller is nearer), as in Milvus;
@@ -81,8 +87,10 @@ typedef enum vdb_metric {
 } vdb_metric;
 
 /* A value read out of a result. Pointers stay valid until the result is freed.
- * VARCHAR, JSON and ARRAY values are text (ARRAY and JSON as JSON text); vectors point at
- * dim floats; sparse vectors at count indices and count values. */
+ * VARCHAR, JSON and ARRAY values are text (ARRAY and JSON as JSON text); FLOAT_VECTOR values
+ * point at dim floats (u.vec); FLOAT16, BFLOAT16 and INT8 vectors at their stored elements
+ * (u.raw: dim elements, bytes = dim * 2 or dim); sparse vectors at count indices and count
+ * values (u.sparse). */
 typedef struct vdb_value {
     vdb_type type;
     int is_null;
@@ -102,6 +110,11 @@ typedef struct vdb_value {
             const float *values;     /* their values */
             uint32_t count;
         } sparse;      /* SPARSE_FLOAT_VECTOR */
+        struct {
+            const void *ptr;
+            uint32_t dim;
+            uint32_t bytes;
+        } raw;         /* FLOAT16_VECTOR, BFLOAT16_VECTOR (uint16 bits), INT8_VECTOR (int8) */
     } u;
 } vdb_value;
 

@@ -142,8 +142,9 @@ typedef struct vdb_field_def {
     const char *name;        /* letters, digits, '_'; starts with a letter or '_'; <= 255 */
     vdb_type type;
     vdb_type element_type;   /* ARRAY: the element type (bool, ints, float, double, varchar) */
-    uint32_t dim;            /* FLOAT_VECTOR: 1..32768 (SPARSE_FLOAT_VECTOR: none, 0) */
-    vdb_metric metric;       /* FLOAT_VECTOR: default L2; SPARSE_FLOAT_VECTOR: IP only */
+    uint32_t dim;            /* vector fields (FLOAT, FLOAT16, BFLOAT16, INT8): 1..32768
+                              * (SPARSE_FLOAT_VECTOR: none, 0) */
+    vdb_metric metric;       /* vector fields: default L2; SPARSE_FLOAT_VECTOR: IP only */
     uint32_t max_length;     /* VARCHAR (and VARCHAR array elements): 1..65535 bytes */
     uint32_t max_capacity;   /* ARRAY: 1..4096 elements */
     int is_primary;          /* exactly one field: INT64 or VARCHAR */
@@ -280,7 +281,9 @@ VDB_EXPORT void vdb_batch_free(vdb_batch *batch);
 /* Adds a column of rows values for field (data is copied). Every column of a batch must
  * have the same number of rows.
  * - BOOL: const uint8_t[rows] (0/1); INT8..INT64: the C integer type; FLOAT: float;
- *   DOUBLE: double; FLOAT_VECTOR: const float[rows * dim].
+ *   DOUBLE: double; FLOAT_VECTOR: const float[rows * dim]; FLOAT16_VECTOR and
+ *   BFLOAT16_VECTOR: const uint16_t[rows * dim] (binary16 / bfloat16 bits; NaN and Inf are
+ *   refused at insert, naming the element); INT8_VECTOR: const int8_t[rows * dim].
  * - SPARSE_FLOAT_VECTOR: const vdb_sparse_row[rows] (types.h; dim 0); the pairs are copied
  *   and checked at insert (ascending unique indices < 2^32 - 1, finite values >= 0).
  * - VARCHAR: const char *const[rows] (NUL-terminated UTF-8).
@@ -375,7 +378,9 @@ typedef struct vdb_search_req {
     uint32_t struct_size;       /* sizeof(vdb_search_req): fields past it read as zero */
     const char *collection;
     const char *vector_field;   /* NULL: the collection's only vector field */
-    const float *vectors;       /* nq * dim floats */
+    const float *vectors;       /* nq * dim floats, for every dense vector type: FLOAT16,
+                                   BFLOAT16 and INT8 rows are scored against the float query
+                                   as they are stored (no float copy of the rows) */
     size_t nq;
     uint32_t dim;
     uint32_t k;                 /* 1..16384 */

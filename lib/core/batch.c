@@ -32,6 +32,7 @@ static bool known_type(vdb_type t)
     case VDB_TYPE_INT64: case VDB_TYPE_FLOAT: case VDB_TYPE_DOUBLE: case VDB_TYPE_VARCHAR:
     case VDB_TYPE_ARRAY: case VDB_TYPE_JSON: case VDB_TYPE_FLOAT_VECTOR:
     case VDB_TYPE_SPARSE_FLOAT_VECTOR:
+    case VDB_TYPE_FLOAT16_VECTOR: case VDB_TYPE_BFLOAT16_VECTOR: case VDB_TYPE_INT8_VECTOR:
         return true;
     default:
         return false;
@@ -75,7 +76,7 @@ vdb_status vdb_batch_add_column(vdb_batch *b, const char *field, vdb_type type, 
                   field);
     VDB_CHECK_ARG(rows <= VDB_MAX_BATCH_ROWS, "column '%s': at most %u rows per batch", field,
                   VDB_MAX_BATCH_ROWS);
-    VDB_CHECK_ARG(type != VDB_TYPE_FLOAT_VECTOR || (dim >= 1 && dim <= VDB_MAX_DIM),
+    VDB_CHECK_ARG(!vdb_type_is_vector(type) || (dim >= 1 && dim <= VDB_MAX_DIM),
                   "column '%s': dim must be 1..%d, got %u", field, VDB_MAX_DIM, dim);
     VDB_CHECK_ARG(b->ncols == 0 || rows == b->rows,
                   "column '%s' has %zu rows but the batch's columns have %zu", field, rows,
@@ -94,7 +95,7 @@ vdb_status vdb_batch_add_column(vdb_batch *b, const char *field, vdb_type type, 
     vdb_batch_col *bc = &b->cols[b->ncols];
     memset(bc, 0, sizeof *bc);
     bc->name = vdb_strdup(field);
-    vdb_column_init(&bc->col, type, type == VDB_TYPE_FLOAT_VECTOR ? dim : 0, valid != NULL);
+    vdb_column_init(&bc->col, type, vdb_type_is_vector(type) ? dim : 0, valid != NULL);
     vdb_status st = bc->name ? VDB_OK : vdb_set_errmsg(VDB_ENOMEM, "out of memory");
     size_t width = vdb_type_width(type, bc->col.dim);
     for (size_t r = 0; r < rows && st == VDB_OK; r++) {

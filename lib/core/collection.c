@@ -132,7 +132,7 @@ vdb_status vdb_collection_new(const vdb_schema *schema, uint64_t id, uint64_t in
     for (size_t i = 0; i < schema->nfields; i++) {
         const vdb_field_def *d = &schema->fields[i].def;
         c->types[i] = d->type;
-        c->dims[i] = d->type == VDB_TYPE_FLOAT_VECTOR ? d->dim : 0;
+        c->dims[i] = vdb_type_is_vector(d->type) ? d->dim : 0;
         c->nullable[i] = d->nullable != 0;
     }
     if (schema->dynamic)

@@ -40,14 +40,6 @@ vdb_status vdb_sparse_check(const void *p, size_t len, const char *what)
     return VDB_OK;
 }
 
-static bool vector_finite(const float *v, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(v[i]))
-            return false;
-    return true;
-}
-
 /* One scalar default, in column storage form. */
 static vdb_status push_default(vdb_column *col, const vdb_field *f)
 {
@@ -114,10 +106,14 @@ static vdb_status check_value(const vdb_field *f, const vdb_column *src, size_t 
         return vdb_json_check_array(s, len, d->element_type, d->max_capacity, d->max_length,
                                     what);
     case VDB_TYPE_FLOAT_VECTOR:
-        if (!vector_finite(vdb_column_at(src, r), d->dim))
-            return vdb_set_errmsg(VDB_EINVAL, "field '%s' row %zu: the vector holds NaN or "
-                                  "Inf", d->name, r);
+    case VDB_TYPE_FLOAT16_VECTOR:
+    case VDB_TYPE_BFLOAT16_VECTOR: {
+        size_t bad = vdb_vector_nonfinite(d->type, vdb_column_at(src, r), d->dim);
+        if (bad < d->dim)
+            return vdb_set_errmsg(VDB_EINVAL, "field '%s' row %zu: element %zu of the %s is "
+                                  "NaN or Inf", d->name, r, bad, vdb_type_name(d->type));
         return VDB_OK;
+    }
     case VDB_TYPE_SPARSE_FLOAT_VECTOR: {
         s = vdb_column_var(src, r, &len);
         snprintf(what, sizeof what, "field '%s' row %zu", d->name, r);
@@ -148,7 +144,7 @@ static vdb_status fill_field(const vdb_field *f, const vdb_column *src, size_t r
     if (src->type != d->type)
         return vdb_set_errmsg(VDB_EINVAL, "field '%s' is %s but the batch column is %s",
                               d->name, vdb_type_name(d->type), vdb_type_name(src->type));
-    if (d->type == VDB_TYPE_FLOAT_VECTOR && src->dim != d->dim)
+    if (vdb_type_is_vector(d->type) && src->dim != d->dim)
         return vdb_set_errmsg(VDB_EINVAL, "field '%s' has dim %u but the batch column has dim "
                               "%u", d->name, d->dim, src->dim);
     for (size_t r = 0; r < rows; r++) {
@@ -192,11 +188,16 @@ static void put_json_value(vdb_buf *o, const vdb_column *c, size_t r)
     case VDB_TYPE_INT64: { int64_t v; memcpy(&v, p, 8); n = snprintf(num, sizeof num, "%lld", (long long)v); break; }
     case VDB_TYPE_FLOAT: { float v; memcpy(&v, p, 4); n = snprintf(num, sizeof num, "%.9g", (double)v); break; }
     case VDB_TYPE_DOUBLE: { double v; memcpy(&v, p, 8); n = snprintf(num, sizeof num, "%.17g", v); break; }
-    case VDB_TYPE_FLOAT_VECTOR: {
-        const float *v = p;
+    case VDB_TYPE_FLOAT_VECTOR:
+    case VDB_TYPE_FLOAT16_VECTOR:
+    case VDB_TYPE_BFLOAT16_VECTOR:
+    case VDB_TYPE_INT8_VECTOR: {
+        size_t w = vdb_vector_elem_size(c->type);
         vdb_buf_u8(o, '[');
         for (uint32_t i = 0; i < c->dim; i++) {
-            n = snprintf(num, sizeof num, "%s%.9g", i ? "," : "", (double)v[i]);
+            float v;
+            vdb_vector_to_f32(c->type, (const uint8_t *)p + i * w, 1, &v);
+            n = snprintf(num, sizeof num, "%s%.9g", i ? "," : "", (double)v);
             vdb_buf_put(o, num, (size_t)n);
         }
         vdb_buf_u8(o, ']');

@@ -46,7 +46,7 @@ vdb_status vdb_filter_apply(const vdb_collection *c, const vdb_expr *e, const vd
     for (size_t i = 0; i < c->ncols; i++) {
         cols[i] = vdb_segment_column(s, i);
         /* vector columns carry vector indexes, which filters never touch */
-        ix[i] = vdb_type_is_vector(c->types[i]) ? NULL : vdb_segment_attachment(s, i);
+        ix[i] = vdb_type_is_any_vector(c->types[i]) ? NULL : vdb_segment_attachment(s, i);
     }
     vdb_expr_input in = {rows, cols, ix};
     st = vdb_expr_eval(e, &in, pass);

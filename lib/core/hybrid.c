@@ -70,7 +70,7 @@ static vdb_status request_metric(const vdb_schema *s, const char *field, size_t 
             return vdb_set_errmsg(VDB_EUNSUPPORTED, "vdb_hybrid_search: request %zu: sparse "
                                   "vector field '%s' in a hybrid search is not supported by "
                                   "libvdb", i, field);
-        if (s->fields[f].def.type != VDB_TYPE_FLOAT_VECTOR)
+        if (!vdb_type_is_vector(s->fields[f].def.type))
             continue;
         if (field ? !strcmp(field, s->fields[f].def.name) : found < 0) {
             found = (int)f;

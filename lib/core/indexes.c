@@ -22,10 +22,10 @@ static bool metric_hook(void *arg, const char *key, const char *val, vdb_status 
     vdb_metric m = !strcasecmp(val, "L2") ? VDB_METRIC_L2 : !strcasecmp(val, "IP") ? VDB_METRIC_IP
                    : !strcasecmp(val, "COSINE") ? VDB_METRIC_COSINE : 0;
     *st = VDB_OK;
-    bool vec = f->type == VDB_TYPE_FLOAT_VECTOR || f->type == VDB_TYPE_SPARSE_FLOAT_VECTOR;
-    if (!vec || m != f->metric)
+    if (!vdb_type_is_any_vector(f->type) || m != f->metric)
         *st = vdb_set_errmsg(VDB_EINVAL, "metric_type %s does not match field '%s' (%s)", val,
-                             f->name, vec ? vdb_metric_name(f->metric) : "not a vector field");
+                             f->name, vdb_type_is_any_vector(f->type) ? vdb_metric_name(f->metric)
+                                                                       : "not a vector field");
     return true;
 }
 
@@ -99,9 +99,8 @@ vdb_status vdb_index_choose(const vdb_field_def *f, const char *type, const char
                             vdb_field_index *out)
 {
     *out = (vdb_field_index){0};
-    return f->type == VDB_TYPE_FLOAT_VECTOR || f->type == VDB_TYPE_SPARSE_FLOAT_VECTOR
-               ? choose_vector(f, type, params, out)
-               : choose_scalar(f, type, params, out);
+    return vdb_type_is_any_vector(f->type) ? choose_vector(f, type, params, out)
+                                                : choose_scalar(f, type, params, out);
 }
 
 /* The meta value: the type, then its parameters on a second line, then the index's name on
@@ -471,9 +470,7 @@ static vdb_status index_info(const vdb_collection *c, int f, vdb_index_info *out
     build_state(c, f, &pending, &out->indexed_rows, &out->total_rows);
     out->struct_size = sizeof *out;
     out->type = x->type;
-    out->metric = d->type == VDB_TYPE_FLOAT_VECTOR || d->type == VDB_TYPE_SPARSE_FLOAT_VECTOR
-                      ? vdb_metric_name(d->metric)
-                      : "";
+    out->metric = vdb_type_is_any_vector(d->type) ? vdb_metric_name(d->metric) : "";
     out->state = x->fail_msg ? VDB_INDEX_FAILED : pending ? VDB_INDEX_IN_PROGRESS
                                                           : VDB_INDEX_FINISHED;
     out->fail_status = x->fail_msg ? x->fail : VDB_OK;

@@ -120,6 +120,13 @@ vdb_status vdb_result_field(const vdb_result *r, size_t g, size_t row, const cha
             out->u.sparse.count = v.n;
             break;
         }
+        case VDB_TYPE_FLOAT16_VECTOR:
+        case VDB_TYPE_BFLOAT16_VECTOR:
+        case VDB_TYPE_INT8_VECTOR:
+            out->u.raw.ptr = p;
+            out->u.raw.dim = c->dim;
+            out->u.raw.bytes = (uint32_t)vdb_type_width(c->type, c->dim);
+            break;
         default: {
             size_t len;
             out->u.str.ptr = vdb_column_var(c, i, &len);

@@ -153,6 +153,9 @@ static vdb_status check_field(const vdb_schema *s, const vdb_field_def *d)
                                   "be 1..%d, got %u", n, VDB_MAX_VARCHAR, d->max_length);
         break;
     case VDB_TYPE_FLOAT_VECTOR:
+    case VDB_TYPE_FLOAT16_VECTOR:
+    case VDB_TYPE_BFLOAT16_VECTOR:
+    case VDB_TYPE_INT8_VECTOR:
         if (d->dim < 1 || d->dim > VDB_MAX_DIM)
             return vdb_set_errmsg(VDB_EINVAL, "field '%s': dim must be 1..%d, got %u", n,
                                   VDB_MAX_DIM, d->dim);
@@ -224,7 +227,7 @@ static vdb_status field_fill(vdb_field *f, const vdb_field_def *d)
         field_free(f);
         return vdb_set_errmsg(VDB_ENOMEM, "out of memory");
     }
-    if (f->def.type == VDB_TYPE_FLOAT_VECTOR && !f->def.metric)
+    if (vdb_type_is_vector(f->def.type) && !f->def.metric)
         f->def.metric = VDB_METRIC_L2;
     if (f->def.type == VDB_TYPE_SPARSE_FLOAT_VECTOR)
         f->def.metric = VDB_METRIC_IP;
@@ -343,8 +346,7 @@ vdb_status vdb_schema_check_complete(const vdb_schema *s)
                               "specified with partition key field enabled", s->name);
     size_t nvec = 0;
     for (size_t i = 0; i < s->nfields; i++)
-        nvec += s->fields[i].def.type == VDB_TYPE_FLOAT_VECTOR ||
-                s->fields[i].def.type == VDB_TYPE_SPARSE_FLOAT_VECTOR;
+        nvec += vdb_type_is_any_vector(s->fields[i].def.type);
     if (nvec > VDB_MAX_VECTOR_FIELDS)
         return vdb_set_errmsg(VDB_EINVAL, "collection '%s' has %zu vector fields: at most %d "
                               "(as Milvus's default)", s->name, nvec, VDB_MAX_VECTOR_FIELDS);

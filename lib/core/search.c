@@ -22,11 +22,11 @@ static int vector_field(vdb_collection *c, const char *name)
     const vdb_schema *s = c->schema;
     if (name) {
         int f = vdb_schema_find(s, name);
-        return f >= 0 && vdb_type_is_vector(s->fields[f].def.type) ? f : -1;
+        return f >= 0 && vdb_type_is_any_vector(s->fields[f].def.type) ? f : -1;
     }
     int found = -1;
     for (size_t i = 0; i < s->nfields; i++)
-        if (vdb_type_is_vector(s->fields[i].def.type)) {
+        if (vdb_type_is_any_vector(s->fields[i].def.type)) {
             if (found >= 0)
                 return -2;
             found = (int)i;
@@ -168,8 +168,8 @@ static void search_segment(void *arg, size_t i, uint32_t slot)
                                            (int64_t)i << 32, &heaps[q]);
             v = NULL;
         } else if (!v)
-            st = vdb_flat_search((const float *)vc->data, rows, fd->dim, fd->metric,
-                                 req->vectors, req->nq, bits, (int64_t)i << 32, heaps);
+            st = vdb_flat_search_t(fd->type, vc->data, rows, fd->dim, fd->metric,
+                                   req->vectors, req->nq, bits, (int64_t)i << 32, heaps);
         /* the index honours the bitset, and searches exactly when it excludes most rows */
         for (size_t q = 0; v && q < req->nq && st == VDB_OK; q++)
             st = vdb_vindex_search(v, req->vectors + q * fd->dim, req->k, &x->sp->sp, &base,
@@ -208,7 +208,8 @@ static vdb_status search_grouped(search_ctx *x, size_t gf, size_t want, size_t g
             continue;
         }
         const vdb_column *vc = vdb_segment_column(s, x->vf), *gc = vdb_segment_column(s, gf);
-        const float *base = (const float *)vc->data;
+        const uint8_t *base = vc->data;
+        size_t width = vdb_type_width(fd->type, fd->dim);
         const vdb_vindex *v = x->sp->kind ? vdb_segment_attachment(s, x->vf) : NULL;
         vdb_vectors vb = {fd->type, fd->dim, fd->metric, rows, vc->data, NULL};
         size_t passing = vdb_bitset_count(bits, rows);
@@ -219,7 +220,7 @@ static vdb_status search_grouped(search_ctx *x, size_t gf, size_t want, size_t g
             if (!v) {
                 for (size_t r = vdb_bitset_next(bits, rows, 0); r < rows && st == VDB_OK;
                      r = vdb_bitset_next(bits, rows, r + 1)) {
-                    float d = vdb_dist(fd->metric, qv, base + r * fd->dim, fd->dim);
+                    float d = vdb_dist_t(fd->type, fd->metric, qv, base + r * width, fd->dim);
                     if (!isnan(d))
                         st = vdb_grouper_offer(gq[q], gc, r, d, idb + (int64_t)r);
                 }
@@ -352,7 +353,7 @@ static vdb_status search_by_pks(vdb_db *db, vdb_search_req *rq, vdb_result **out
             st = vdb_set_errmsg(VDB_EUNSUPPORTED, "vdb_search: search by primary key of a "
                                 "sparse vector field ('%s') is not supported by libvdb",
                                 d->name);
-        if (d->type != VDB_TYPE_FLOAT_VECTOR)
+        if (!vdb_type_is_vector(d->type))
             continue;
         nvec++;
         if (field ? !strcmp(field, d->name) : nvec == 1) {
@@ -398,8 +399,12 @@ static vdb_status search_by_pks(vdb_db *db, vdb_search_req *rq, vdb_result **out
         st = vdb_set_errmsg(VDB_ENOMEM, "out of memory");
     for (size_t i = 0; i < n && st == VDB_OK; i++) {
         vdb_value v;
-        if ((st = vdb_result_field(got, 0, i, field, &v)) == VDB_OK)
+        if ((st = vdb_result_field(got, 0, i, field, &v)) != VDB_OK)
+            break;
+        if (v.type == VDB_TYPE_FLOAT_VECTOR)
             memcpy(vecs + i * dim, v.u.vec.ptr, dim * sizeof *vecs);
+        else /* FLOAT16 / BFLOAT16 / INT8 rows: the queries are their float values */
+            vdb_vector_to_f32(v.type, v.u.raw.ptr, dim, vecs + i * dim);
     }
     if (st == VDB_OK) {
         rq->vector_field = field;

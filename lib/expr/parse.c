@@ -394,7 +394,7 @@ static vdb_status parse_ref(xp *p, vdb_xnode **out)
         x->field = f;
         x->col = f->col;
         x->type = class_of(f->type);
-        if (f->type == VDB_TYPE_FLOAT_VECTOR || f->type == VDB_TYPE_SPARSE_FLOAT_VECTOR)
+        if (vdb_type_is_any_vector(f->type))
             return vdb_set_errmsg(VDB_EINVAL,
                                   "filter: field '%s' is %s, vector fields cannot be used in "
                                   "filters", f->name, vdb_type_name(f->type));

@@ -13,7 +13,10 @@ size_t vdb_type_width(vdb_type type, uint32_t dim)
     case VDB_TYPE_FLOAT: return 4;
     case VDB_TYPE_INT64:
     case VDB_TYPE_DOUBLE: return 8;
-    case VDB_TYPE_FLOAT_VECTOR: return (size_t)dim * sizeof(float);
+    case VDB_TYPE_FLOAT_VECTOR:
+    case VDB_TYPE_FLOAT16_VECTOR:
+    case VDB_TYPE_BFLOAT16_VECTOR:
+    case VDB_TYPE_INT8_VECTOR: return (size_t)dim * vdb_vector_elem_size(type);
     default: return 0;
     }
 }
@@ -154,7 +157,7 @@ static vdb_status check_same(const vdb_column *dst, const vdb_column *src)
     if (dst->type != src->type)
         return vdb_set_errmsg(VDB_EINVAL, "column: appending %s rows to a %s column",
                               vdb_type_name(src->type), vdb_type_name(dst->type));
-    if (dst->type == VDB_TYPE_FLOAT_VECTOR && dst->dim != src->dim)
+    if (vdb_type_is_vector(dst->type) && dst->dim != src->dim)
         return vdb_set_errmsg(VDB_EINVAL, "column: appending dim %u vectors to a dim %u column",
                               src->dim, dst->dim);
     if (!type_known(dst->type))
@@ -283,7 +286,7 @@ vdb_status vdb_column_decode(vdb_rd *r, vdb_column *out)
         return vdb_set_errmsg(VDB_ECORRUPT, "column: unknown type %u", type);
     if (nullable > 1)
         return vdb_set_errmsg(VDB_ECORRUPT, "column: bad nullable flag %u", nullable);
-    if (type == VDB_TYPE_FLOAT_VECTOR && (dim == 0 || dim > (1u << 24)))
+    if (vdb_type_is_vector((vdb_type)type) && (dim == 0 || dim > (1u << 24)))
         return vdb_set_errmsg(VDB_ECORRUPT, "column: bad vector dim %u", dim);
     size_t left = r->len - r->off;
     bool var = vdb_type_is_var((vdb_type)type);

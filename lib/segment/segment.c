@@ -5,7 +5,7 @@
 
 static bool layout_type_ok(vdb_type t, uint32_t dim)
 {
-    if (t == VDB_TYPE_FLOAT_VECTOR)
+    if (vdb_type_is_vector(t))
         return dim > 0;
     return vdb_type_width(t, dim) > 0 || vdb_type_is_var(t);
 }
@@ -142,7 +142,7 @@ static vdb_status check_input(const vdb_segment *s, const vdb_column *cols, size
 {
     for (size_t i = 0; i < s->ncols; i++) {
         const vdb_column *c = &cols[i], *d = &s->cols[i];
-        if (c->type != d->type || (d->type == VDB_TYPE_FLOAT_VECTOR && c->dim != d->dim))
+        if (c->type != d->type || (vdb_type_is_vector(d->type) && c->dim != d->dim))
             return vdb_set_errmsg(VDB_EINVAL, "segment %llu: column %zu is %s dim %u, "
                                   "expected %s dim %u", (unsigned long long)s->id, i,
                                   vdb_type_name(c->type), c->dim, vdb_type_name(d->type),

@@ -10,9 +10,11 @@
 /* ---- columns ---------------------------------------------------------------------------- */
 
 /* Column storage: fixed-width types (BOOL as 1 byte, INT8..INT64, FLOAT, DOUBLE, FLOAT_VECTOR
- * as dim floats) in one array; var-length types (VARCHAR, JSON, ARRAY as JSON text) as bytes
- * plus rows+1 offsets. A SPARSE_FLOAT_VECTOR row is var-length too: its n indices (uint32)
- * then its n values (float), 8n bytes (index/kernels/kernels.h, vdb_sparse_view). A nullable column has one valid byte per row (1 = present); a NULL row
+ * as dim floats, FLOAT16 / BFLOAT16 / INT8 vectors as dim 2- or 1-byte elements) in one
+ * array; var-length types (VARCHAR, JSON, ARRAY as JSON text) as bytes plus rows+1 offsets.
+ * A SPARSE_FLOAT_VECTOR row is var-length too: its n indices (uint32) then its n values
+ * (float), 8n bytes (index/kernels/kernels.h, vdb_sparse_view). A nullable column has one
+ * valid byte per row (1 = present); a NULL row
  * still takes its slot (zeros / empty string). */
 typedef struct vdb_column {
     vdb_type type;
@@ -33,11 +35,6 @@ static inline bool vdb_type_is_var(vdb_type t)
 {
     return t == VDB_TYPE_VARCHAR || t == VDB_TYPE_JSON || t == VDB_TYPE_ARRAY ||
            t == VDB_TYPE_SPARSE_FLOAT_VECTOR;
-}
-/* Vector types (searched, indexed by lib/index/vector, never filtered). */
-static inline bool vdb_type_is_vector(vdb_type t)
-{
-    return t == VDB_TYPE_FLOAT_VECTOR || t == VDB_TYPE_SPARSE_FLOAT_VECTOR;
 }
 
 void vdb_column_init(vdb_column *c, vdb_type type, uint32_t dim, bool nullable);

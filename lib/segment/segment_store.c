@@ -347,7 +347,7 @@ static vdb_status load_column(const vdb_manifest *m, const vdb_object_backend *b
     free(data);
     if (st)
         return name_error(st, m, f->key);
-    if (out->type != type || (type == VDB_TYPE_FLOAT_VECTOR && out->dim != dim) ||
+    if (out->type != type || (vdb_type_is_vector(type) && out->dim != dim) ||
         out->nullable != nullable || out->rows != m->rows) {
         st = vdb_set_errmsg(VDB_ECORRUPT, "segment %llu: object '%s' holds %zu %s%s rows "
                             "(dim %u), expected %llu %s%s (dim %u)", (unsigned long long)m->id,
@@ -457,7 +457,7 @@ vdb_status vdb_segment_load_cached(const void *manifest, size_t len,
         goto fail;
     for (size_t i = 0; i < s->ncols; i++) {
         vdb_column *c = &s->cols[i];
-        if (cache && c->type == VDB_TYPE_FLOAT_VECTOR && !c->nullable && m.rows)
+        if (cache && vdb_type_is_vector(c->type) && !c->nullable && m.rows)
             st = load_mapped(&m, be, store, cache, &m.files[i], c->type, c->dim, c);
         else
             st = load_column(&m, be, store, &m.files[i], c->type, c->dim, c->nullable, c);

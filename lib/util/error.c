@@ -58,6 +58,9 @@ const char *vdb_type_name(vdb_type t)
     case VDB_TYPE_JSON: return "JSON";
     case VDB_TYPE_FLOAT_VECTOR: return "FLOAT_VECTOR";
     case VDB_TYPE_SPARSE_FLOAT_VECTOR: return "SPARSE_FLOAT_VECTOR";
+    case VDB_TYPE_FLOAT16_VECTOR: return "FLOAT16_VECTOR";
+    case VDB_TYPE_BFLOAT16_VECTOR: return "BFLOAT16_VECTOR";
+    case VDB_TYPE_INT8_VECTOR: return "INT8_VECTOR";
     }
     return "UNKNOWN";
 }

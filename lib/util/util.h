@@ -10,6 +10,7 @@
 
 #include "vdb/sys/backend.h"
 #include "vdb/types.h"
+#include "util/vtype.h"
 
 /* ---- allocation: every allocation goes through these so tests can inject failures ---- */
 void *vdb_malloc(size_t n);

@@ -7,9 +7,10 @@ import array
 import json
 import math
 import numbers
+import struct
 
 from .errors import InvalidArgumentError, Status
-from .schema import DataType, VECTOR_TYPES
+from .schema import DENSE_VECTOR_TYPES, DataType, VECTOR_TYPES
 
 try:
     import numpy as np
@@ -271,6 +272,85 @@ def sparse_rows(values, what):
         rows[i].indices = ia
         rows[i].values = va
     return keep, rows, len(values)
+_ELEM_SIZE = {DataType.FLOAT16_VECTOR: 2, DataType.BFLOAT16_VECTOR: 2, DataType.INT8_VECTOR: 1}
+
+
+def _bf16_bits(x):
+    """float32 to bfloat16 bits, rounding to nearest even (as the C library's vdb_f32_to_bf16)."""
+    u = struct.unpack("<I", struct.pack("<f", x))[0]
+    if (u & 0x7fffffff) > 0x7f800000:
+        return (u >> 16) | 0x40
+    return ((u + 0x7fff + ((u >> 16) & 1)) >> 16) & 0xffff
+
+
+def pack_vector(v, t, dim, what):
+    """One FLOAT16 / BFLOAT16 / INT8 vector as its stored bytes: bytes of dim elements (checked
+    for length), or a list of dim numbers (floats rounded to the type; int8 values must be
+    whole numbers in -128..127). NaN and infinity are left for the library to refuse."""
+    w = _ELEM_SIZE[t]
+    if isinstance(v, (bytes, bytearray, memoryview)):
+        b = bytes(v)
+        if len(b) != dim * w:
+            raise einval("%s: %d bytes, a %s of dim %d takes %d" % (what, len(b), t.name, dim,
+                                                                 dim * w))
+        return b
+    if np is not None and isinstance(v, np.ndarray):
+        v = v.tolist()
+    try:
+        vals = [float(x) for x in v]
+    except (TypeError, ValueError) as e:
+        raise einval("%s: a vector is bytes or a list of numbers (%s)" % (what, e))
+    if len(vals) != dim:
+        raise einval("%s: vectors of %d values, the field's dim is %d" % (what, len(vals), dim))
+    if t == DataType.INT8_VECTOR:
+        for x in vals:
+            if not (-128 <= x <= 127) or x != int(x):
+                raise einval("%s: %r is not an int8 (-128..127)" % (what, x))
+        return struct.pack("<%db" % dim, *[int(x) for x in vals])
+    if t == DataType.FLOAT16_VECTOR:
+        try:
+            return struct.pack("<%de" % dim, *vals)
+        except OverflowError:
+            raise einval("%s: a value is beyond float16's range (+-65504)" % what)
+    return struct.pack("<%dH" % dim, *[_bf16_bits(x) for x in vals])
+
+
+def unpack_vector(b, t, dim):
+    """The float values of a stored FLOAT16 / BFLOAT16 / INT8 vector (bytes)."""
+    if t == DataType.INT8_VECTOR:
+        return [float(x) for x in struct.unpack("<%db" % dim, b)]
+    if t == DataType.FLOAT16_VECTOR:
+        return list(struct.unpack("<%de" % dim, b))
+    return [struct.unpack("<f", struct.pack("<I", h << 16))[0]
+            for h in struct.unpack("<%dH" % dim, b)]
+
+
+def packed_vectors(values, t, dim, n, what):
+    """A column of n FLOAT16 / BFLOAT16 / INT8 vectors as one bytes object (pack_vector)."""
+    values = list(values)
+    if len(values) != n:
+        raise einval("%s has %d vectors for %d rows" % (what, len(values), n))
+    out = []
+    for i, v in enumerate(values):
+        if v is None or v is MISSING:
+            raise einval("%s row %d: no vector" % (what, i))
+        out.append(pack_vector(v, t, dim, "%s row %d" % (what, i)))
+    return b"".join(out)
+
+
+def query_floats(data, t, dim, what):
+    """Search data for a field of type t: bytes vectors of a FLOAT16 / BFLOAT16 / INT8 field
+    become their float values (the library takes float queries for every dense type)."""
+    if t not in _ELEM_SIZE:
+        return data
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        data = [data]
+    out = []
+    for i, v in enumerate(data):
+        if isinstance(v, (bytes, bytearray, memoryview)):
+            v = unpack_vector(bytes(pack_vector(v, t, dim, "%s row %d" % (what, i))), t, dim)
+        out.append(v)
+    return out
 
 
 def vectors(values, what, dim=None):

@@ -10,9 +10,10 @@ from ctypes import (CFUNCTYPE, POINTER, byref, pointer, c_char_p, c_double, c_fl
                     c_int16, c_int32, c_int64, c_uint8, c_uint64, c_void_p, sizeof, string_at)
 
 from . import _lib
-from ._data import DYNAMIC_FIELD, einval, np, clean_column, dumps, vectors, sparse_rows, Info
+from ._data import (DYNAMIC_FIELD, einval, np, clean_column, dumps, vectors, sparse_rows, Info,
+                    packed_vectors)
 from .errors import NotFoundError, Status, error_for
-from .schema import DataType, FieldSchema, MetricType, VECTOR_TYPES
+from .schema import DENSE_VECTOR_TYPES, DataType, FieldSchema, MetricType, VECTOR_TYPES
 
 __all__ = ["EmbeddedTransport"]
 
@@ -453,6 +454,10 @@ class EmbeddedTransport:
                 raise einval("field '%s' has %d vectors for %d rows" % (name, rows, n))
             self._check(L.vdb_batch_add_column(batch, cname, t, addr, None, n, dim))
             return
+        if t in DENSE_VECTOR_TYPES:
+            data = packed_vectors(values, t, f.dim, n, "field '%s'" % name)
+            self._check(L.vdb_batch_add_column(batch, cname, t, data, None, n, f.dim))
+            return
         if np is not None and isinstance(values, np.ndarray) and t in _NP_DTYPES and \
                 values.dtype != object and values.ndim == 1:
             # numbers straight from the array's buffer: the library checks them
@@ -553,6 +558,8 @@ class EmbeddedTransport:
         if t == DataType.SPARSE_FLOAT_VECTOR:  # a dict {index: value}, as pymilvus returns
             sp = val.u.sparse
             return dict(zip(sp.indices[:sp.count], sp.values[:sp.count])) if sp.count else {}
+        if t in DENSE_VECTOR_TYPES:
+            return string_at(val.u.raw.ptr, val.u.raw.bytes)
         text = string_at(val.u.str.ptr, val.u.str.len).decode("utf-8") if val.u.str.len else ""
         if t == DataType.VARCHAR:
             return text
@@ -766,7 +773,7 @@ class EmbeddedTransport:
 
     def create_index(self, coll, info, field, index_name, index_type, metric, params):
         f = info.field(field)
-        if f.dtype == DataType.FLOAT_VECTOR and metric is not None and \
+        if f.dtype in DENSE_VECTOR_TYPES and metric is not None and \
                 metric != (f.metric_type or MetricType.L2):
             self._remetric(coll, field, metric)
         with self._ddl.shared():

@@ -104,11 +104,14 @@ class _vec_val(Structure):
 
 class _sparse_val(Structure):
     _fields_ = [("indices", POINTER(c_uint32)), ("values", POINTER(c_float)), ("count", c_uint32)]
+class _raw_val(Structure):
+    _fields_ = [("ptr", c_void_p), ("dim", c_uint32), ("bytes", c_uint32)]
 
 
 class _value_u(Union):
     _fields_ = [("i64", c_int64), ("f64", c_double), ("str", _str_val), ("vec", _vec_val),
-                ("sparse", _sparse_val)]
+                ("sparse", _sparse_val),
+                ("raw", _raw_val)]
 
 
 class vdb_sparse_row(Structure):

@@ -254,6 +254,10 @@ class RemoteTransport:
                           num_partitions=None):
         out = []
         for f in fields:
+            if f.dtype not in _TYPE_NAMES:
+                raise UnsupportedError(Status.EUNSUPPORTED, "field '%s': vdb-server does not take "
+                                       "%s fields yet (the embedded mode does)"
+                                       % (f.name, f.dtype.name))
             o = {"fieldName": f.name, "dataType": _TYPE_NAMES[f.dtype]}
             if f.is_primary:
                 o["isPrimary"] = True

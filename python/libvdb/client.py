@@ -19,10 +19,10 @@ import time
 
 from . import _lib, _template
 from ._data import (einval, is_seq, np, output_plan, to_columns, check_writable,
-                    sparse_rows, vectors)
+                    sparse_rows, vectors, query_floats)
 from .errors import NotFoundError, Status, TimedOutError, UnsupportedError
-from .schema import (DataType, IndexParams, LoadState, Schema, VECTOR_TYPES, to_datatype,
-                     to_metric)
+from .schema import (DataType, DENSE_VECTOR_TYPES, IndexParams, LoadState, Schema,
+                     VECTOR_TYPES, to_datatype, to_metric)
 from .rankers import AnnSearchRequest, RRFRanker, WeightedRanker
 
 __all__ = ["MilvusClient", "Client"]
@@ -482,7 +482,7 @@ class MilvusClient:
         metrics = {i["field_name"]: i["metric_type"] for i in indexes if i["metric_type"]}
         default_metric = to_metric(metric_type)
         for i, f in enumerate(fields):
-            if f.dtype == DataType.FLOAT_VECTOR:
+            if f.dtype in DENSE_VECTOR_TYPES:
                 m = f.metric_type or metrics.get(f.name) or default_metric
                 if metrics.get(f.name) and metrics[f.name] != m:
                     raise einval("field '%s' is %s; its index asks for %s"
@@ -913,7 +913,8 @@ class MilvusClient:
                 keep, rows, nq = sparse_rows(data, "search data")
                 qv = ("sparse", keep, rows, nq)
             else:
-                qv = vectors(data, "search data", vf.dim)
+                qv = vectors(query_floats(data, vf.dtype, vf.dim, "search data"),
+                             "search data", vf.dim)
             if qv[3 if isinstance(qv[0], str) else 2] == 0:
                 raise einval("search needs at least one query vector")
         limit = _positive_int("limit", limit)
@@ -1058,7 +1059,8 @@ class MilvusClient:
             data = r.data
             if isinstance(data, (list, tuple)) and data and isinstance(data[0], numbers.Real):
                 data = [data]
-            qv = vectors(data, "request %d data" % i, vf.dim)
+            qv = vectors(query_floats(data, vf.dtype, vf.dim, "request %d data" % i),
+                         "request %d data" % i, vf.dim)
             if qv[2] == 0 or (nq is not None and qv[2] != nq):
                 raise einval("hybrid_search: request %d has %d query vectors; every request "
                              "needs the same number, at least one" % (i, qv[2]))

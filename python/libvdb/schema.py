@@ -64,8 +64,13 @@ class LoadState(enum.IntEnum):
 SCALAR_TYPES = (DataType.BOOL, DataType.INT8, DataType.INT16, DataType.INT32, DataType.INT64,
                 DataType.FLOAT, DataType.DOUBLE, DataType.VARCHAR, DataType.ARRAY, DataType.JSON)
 # the field types libvdb stores (vdb_type); pymilvus's other DataTypes are refused by name
-SUPPORTED_TYPES = SCALAR_TYPES + (DataType.FLOAT_VECTOR, DataType.SPARSE_FLOAT_VECTOR)
-VECTOR_TYPES = (DataType.FLOAT_VECTOR, DataType.SPARSE_FLOAT_VECTOR)
+# dense vectors: FLOAT16 / BFLOAT16 take lists of floats or the raw little-endian 2-byte
+# elements (bytes), INT8 lists of ints in -128..127 or bytes; they come back as bytes, as
+# pymilvus returns them
+DENSE_VECTOR_TYPES = (DataType.FLOAT_VECTOR, DataType.FLOAT16_VECTOR, DataType.BFLOAT16_VECTOR,
+                      DataType.INT8_VECTOR)
+VECTOR_TYPES = DENSE_VECTOR_TYPES + (DataType.SPARSE_FLOAT_VECTOR,)
+SUPPORTED_TYPES = SCALAR_TYPES + VECTOR_TYPES
 ARRAY_ELEMENT_TYPES = (DataType.BOOL, DataType.INT8, DataType.INT16, DataType.INT32,
                        DataType.INT64, DataType.FLOAT, DataType.DOUBLE, DataType.VARCHAR)
 
@@ -120,8 +125,8 @@ class FieldSchema:
         self.dtype = to_datatype(datatype)
         if self.dtype not in SUPPORTED_TYPES:
             raise _unsupported("field '%s': libvdb has no %s fields (it stores BOOL, INT8..INT64, "
-                               "FLOAT, DOUBLE, VARCHAR, ARRAY, JSON, FLOAT_VECTOR and "
-                               "SPARSE_FLOAT_VECTOR)"
+                               "FLOAT, DOUBLE, VARCHAR, ARRAY, JSON, FLOAT_VECTOR, FLOAT16_VECTOR, "
+                               "BFLOAT16_VECTOR, INT8_VECTOR and SPARSE_FLOAT_VECTOR)"
                                % (name, self.dtype.name))
         for flag, what in ((is_clustering_key, "clustering keys (is_clustering_key)"),
                            (mmap_enabled, "mmap_enabled"),
@@ -155,7 +160,7 @@ class FieldSchema:
         d = {"name": self.name, "description": self.description, "type": self.dtype,
              "params": {}}
         if self.dtype in VECTOR_TYPES:
-            if self.dtype == DataType.FLOAT_VECTOR:
+            if self.dtype in DENSE_VECTOR_TYPES:
                 d["params"]["dim"] = self.dim
             if self.metric_type is not None:
                 d["params"]["metric_type"] = self.metric_type.name

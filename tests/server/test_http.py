@@ -60,6 +60,55 @@ class Base(unittest.TestCase):
         return r
 
 
+class HalfVectors(Base):
+    """Float16Vector, BFloat16Vector and Int8Vector fields over REST: rows as lists of numbers
+    or base64 of the little-endian elements, search data either way, output as the elements'
+    values, bad input refused."""
+
+    def test_float16_bfloat16_int8_fields(self):
+        import base64
+        import struct
+        for dtype in ("Float16Vector", "BFloat16Vector", "Int8Vector"):
+            self.srv.post("collections/drop", {"collectionName": "hv"})
+            self.srv.call("collections/create", {
+                "collectionName": "hv",
+                "schema": {"fields": [
+                    {"fieldName": "id", "dataType": "Int64", "isPrimary": True},
+                    {"fieldName": "v", "dataType": dtype, "elementTypeParams": {"dim": 4}}]},
+                "indexParams": [{"fieldName": "v", "indexName": "v", "metricType": "L2",
+                                 "indexType": "HNSW"}]})
+            d = self.srv.call("collections/describe", {"collectionName": "hv"})
+            self.assertIn(dtype, json.dumps(d))
+
+            def raw(v):
+                if dtype == "Int8Vector":
+                    return struct.pack("<4b", *[int(x) for x in v])
+                if dtype == "Float16Vector":
+                    return struct.pack("<4e", *v)
+                return b"".join(struct.pack("<f", x)[2:] for x in v)
+
+            vals = [[float(i), float(-i), 2.0, float(i % 3)] for i in range(20)]
+            rows = [{"id": i, "v": vals[i] if i % 2 else base64.b64encode(raw(vals[i])).decode()}
+                    for i in range(20)]
+            self.srv.call("entities/insert", {"collectionName": "hv", "data": rows})
+            for q in (vals[7], base64.b64encode(raw(vals[7])).decode()):
+                r = self.srv.call("entities/search", {"collectionName": "hv", "data": [q],
+                                                      "limit": 1, "outputFields": ["v"]})
+                self.assertEqual(r[0]["id"], 7, r)
+                self.assertEqual(r[0]["v"], vals[7], r)
+            bad = [{"id": 99, "v": base64.b64encode(b"\0\0\0").decode()},
+                   {"id": 99, "v": [1.0, 2.0]}]
+            if dtype == "Int8Vector":
+                bad.append({"id": 99, "v": [1.0, 2.5, 0, 0]})
+            else:
+                nan = struct.pack("<H", 0x7e00 if dtype == "Float16Vector" else 0x7fc0)
+                bad.append({"id": 99, "v": base64.b64encode(nan + bytes(6)).decode()})
+            for b in bad:
+                st, r = self.srv.post("entities/insert", {"collectionName": "hv", "data": [b]})
+                self.assertNotEqual(r.get("code"), 0, (dtype, b, r))
+            self.assertEqual(self.srv.call("entities/query", {"collectionName": "hv",
+                                                              "filter": "id == 99"}), [])
+
 class BadRequests(Base):
     def test_broken_and_truncated_json(self):
         for body in ['{"collectionName": "a"', '{"collectionName": }', "not json", '{"a":1}}',

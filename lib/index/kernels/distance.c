@@ -22,7 +22,14 @@ typedef struct kernels {
     void (*cos_parts)(const float *q, const float *x, size_t dim, float parts[3]);
     int32_t (*dot_u8i16)(const uint8_t *c, const int16_t *w, size_t n);
     size_t (*popcount)(const uint64_t *w, size_t n);
+    vdb_vkernels vk[3]; /* FLOAT16, BFLOAT16, INT8 rows (vk_slot) */
 } kernels;
+
+static int vk_slot(vdb_type t)
+{
+    return t == VDB_TYPE_FLOAT16_VECTOR ? 0 : t == VDB_TYPE_BFLOAT16_VECTOR ? 1
+           : t == VDB_TYPE_INT8_VECTOR ? 2 : -1;
+}
 
 /* Four independent accumulators break the add dependency chain and give the compiler room to
  * vectorise without reassociating a single sum. */
@@ -102,17 +109,90 @@ static size_t popcount_portable(const uint64_t *w, size_t n)
     return c;
 }
 
+/* Float queries against FLOAT16 / BFLOAT16 / INT8 rows: each element widened as it is read
+ * (util/vtype.h), four accumulators as above. */
+static inline float elem_f16(const void *x, size_t i)
+{
+    uint16_t h;
+    memcpy(&h, (const uint8_t *)x + 2 * i, 2);
+    return vdb_f16_to_f32(h);
+}
+static inline float elem_bf16(const void *x, size_t i)
+{
+    uint16_t h;
+    memcpy(&h, (const uint8_t *)x + 2 * i, 2);
+    return vdb_bf16_to_f32(h);
+}
+static inline float elem_i8(const void *x, size_t i) { return (float)((const int8_t *)x)[i]; }
+
+#define VEC_KERNELS_PORTABLE(NAME, ELEM)                                                      \
+    static float l2sq_##NAME##_portable(const float *q, const void *x, size_t dim)            \
+    {                                                                                         \
+        float s[4] = {0, 0, 0, 0};                                                            \
+        size_t i = 0;                                                                         \
+        for (; i + 4 <= dim; i += 4)                                                          \
+            for (int j = 0; j < 4; j++) {                                                     \
+                float d = q[i + j] - ELEM(x, i + j);                                          \
+                s[j] += d * d;                                                                \
+            }                                                                                 \
+        for (; i < dim; i++) {                                                                \
+            float d = q[i] - ELEM(x, i);                                                      \
+            s[0] += d * d;                                                                    \
+        }                                                                                     \
+        return (s[0] + s[1]) + (s[2] + s[3]);                                                 \
+    }                                                                                         \
+    static float ip_##NAME##_portable(const float *q, const void *x, size_t dim)              \
+    {                                                                                         \
+        float s[4] = {0, 0, 0, 0};                                                            \
+        size_t i = 0;                                                                         \
+        for (; i + 4 <= dim; i += 4)                                                          \
+            for (int j = 0; j < 4; j++)                                                       \
+                s[j] += q[i + j] * ELEM(x, i + j);                                            \
+        for (; i < dim; i++)                                                                  \
+            s[0] += q[i] * ELEM(x, i);                                                        \
+        return (s[0] + s[1]) + (s[2] + s[3]);                                                 \
+    }                                                                                         \
+    static void cos_parts_##NAME##_portable(const float *q, const void *x, size_t dim,        \
+                                            float parts[3])                                   \
+    {                                                                                         \
+        float d = 0, qq = 0, xx = 0;                                                          \
+        for (size_t i = 0; i < dim; i++) {                                                    \
+            float v = ELEM(x, i);                                                             \
+            d += q[i] * v;                                                                    \
+            qq += q[i] * q[i];                                                                \
+            xx += v * v;                                                                      \
+        }                                                                                     \
+        parts[0] = d;                                                                         \
+        parts[1] = qq;                                                                        \
+        parts[2] = xx;                                                                        \
+    }
+
+VEC_KERNELS_PORTABLE(f16, elem_f16)
+VEC_KERNELS_PORTABLE(bf16, elem_bf16)
+VEC_KERNELS_PORTABLE(i8, elem_i8)
+
+#define VK(NAME, LEVEL) {vdb_l2sq_##NAME##_##LEVEL, vdb_ip_##NAME##_##LEVEL, \
+                         vdb_cos_parts_##NAME##_##LEVEL}
+#define VK_SET(LEVEL) {VK(f16, LEVEL), VK(bf16, LEVEL), VK(i8, LEVEL)}
+#define VK_PORTABLE {{l2sq_f16_portable, ip_f16_portable, cos_parts_f16_portable},            \
+                     {l2sq_bf16_portable, ip_bf16_portable, cos_parts_bf16_portable},         \
+                     {l2sq_i8_portable, ip_i8_portable, cos_parts_i8_portable}}
+
 static const kernels portable = {"portable", l2sq_portable, ip_portable, norm_sq_portable,
-                                 cos_parts_portable, dot_u8i16_portable, popcount_portable};
+                                 cos_parts_portable, dot_u8i16_portable, popcount_portable,
+                                 VK_PORTABLE};
 
 #if defined(__x86_64__)
 static const kernels avx2 = {"avx2", vdb_l2sq_avx2, vdb_ip_avx2, vdb_norm_sq_avx2,
-                             vdb_cos_parts_avx2, vdb_dot_u8i16_avx2, vdb_popcount_popcnt};
+                             vdb_cos_parts_avx2, vdb_dot_u8i16_avx2, vdb_popcount_popcnt,
+                             VK_SET(avx2)};
 static const kernels avx512 = {"avx512", vdb_l2sq_avx512, vdb_ip_avx512, vdb_norm_sq_avx512,
-                               vdb_cos_parts_avx512, vdb_dot_u8i16_avx512, vdb_popcount_popcnt};
+                               vdb_cos_parts_avx512, vdb_dot_u8i16_avx512, vdb_popcount_popcnt,
+                               VK_SET(avx512)};
 static const kernels avx512_vnni = {"avx512-vnni", vdb_l2sq_avx512, vdb_ip_avx512,
                                     vdb_norm_sq_avx512, vdb_cos_parts_avx512,
-                                    vdb_dot_u8i16_vnni, vdb_popcount_popcnt};
+                                    vdb_dot_u8i16_vnni, vdb_popcount_popcnt,
+                                    VK_SET(avx512)};
 /* Best first. */
 static const kernels *const all[] = {&avx512_vnni, &avx512, &avx2, &portable};
 
@@ -131,9 +211,10 @@ static bool cpu_has(const kernels *k)
 }
 #elif defined(__aarch64__)
 static const kernels neon = {"neon", vdb_l2sq_neon, vdb_ip_neon, vdb_norm_sq_neon,
-                             vdb_cos_parts_neon, vdb_dot_u8i16_neon, vdb_popcount_neon};
+                             vdb_cos_parts_neon, vdb_dot_u8i16_neon, vdb_popcount_neon,
+                             VK_PORTABLE};
 static const kernels sve = {"sve", vdb_l2sq_sve, vdb_ip_sve, vdb_norm_sq_sve, vdb_cos_parts_sve,
-                            vdb_dot_u8i16_sve, vdb_popcount_sve};
+                            vdb_dot_u8i16_sve, vdb_popcount_sve, VK_PORTABLE};
 static const kernels *const all[] = {&sve, &neon, &portable};
 
 /* The kernel's HWCAP bits (asm/hwcap.h: HWCAP_ASIMD 1 << 1, HWCAP_SVE 1 << 22), spelled out
@@ -226,4 +307,51 @@ float vdb_dist(vdb_metric m, const float *q, const float *x, size_t dim)
     }
     }
     return NAN;
+}
+
+const vdb_vkernels *vdb_vkernels_for(vdb_type t)
+{
+    int i = vk_slot(t);
+    return i < 0 ? NULL : &active->vk[i];
+}
+
+/* Cosine from its parts; a zero vector scores 0, as in vdb_dist. */
+static inline float cosine_of(const float p[3])
+{
+    if (p[1] == 0 || p[2] == 0)
+        return 0;
+    return p[0] / (sqrtf(p[1]) * sqrtf(p[2]));
+}
+
+float vdb_dist_t(vdb_type t, vdb_metric m, const float *q, const void *x, size_t dim)
+{
+    int i = vk_slot(t);
+    if (i < 0)
+        return vdb_dist(m, q, x, dim);
+    const vdb_vkernels *k = &active->vk[i];
+    switch (m) {
+    case VDB_METRIC_L2:
+        return k->l2sq(q, x, dim);
+    case VDB_METRIC_IP:
+        return k->ip(q, x, dim);
+    case VDB_METRIC_COSINE: {
+        float p[3];
+        k->cos_parts(q, x, dim, p);
+        return cosine_of(p);
+    }
+    }
+    return NAN;
+}
+
+float vdb_norm_sq_t(vdb_type t, const void *x, size_t dim)
+{
+    if (vk_slot(t) < 0)
+        return vdb_norm_sq(x, dim);
+    float buf[256], s = 0;
+    for (size_t i = 0; i < dim; i += 256) {
+        size_t n = dim - i < 256 ? dim - i : 256;
+        vdb_vector_to_f32(t, (const uint8_t *)x + i * vdb_vector_elem_size(t), n, buf);
+        s += vdb_norm_sq(buf, n);
+    }
+    return s;
 }

@@ -131,3 +131,98 @@ vdb_dot_u8i16_vnni(const uint8_t *c, const int16_t *w, size_t n)
     }
     return _mm512_reduce_add_epi32(_mm512_add_epi32(s0, s1));
 }
+
+/* ---- float queries against FLOAT16, BFLOAT16 and INT8 rows ----
+ * Each loader widens 16 stored elements to 16 floats (F16C's vcvtph2ps, a 16-bit shift for
+ * bfloat16, sign extension for int8); the arithmetic is float32 FMA as above, so the result
+ * differs from the portable kernel's only by the order of the additions. A tail of fewer than
+ * 16 elements is widened one by one into a zeroed block. */
+AVX512 static inline __m512 ld_f16(const void *p)
+{
+    return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
+}
+AVX512 static inline __m512 ld_bf16(const void *p)
+{
+    __m512i w = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)p));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(w, 16));
+}
+AVX512 static inline __m512 ld_i8(const void *p)
+{
+    return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)p)));
+}
+
+#define VEC_KERNELS_AVX512(NAME, TYPE, LOAD)                                                  \
+    AVX512 static inline __m512 tail_##NAME(const void *x, size_t i, size_t rem)              \
+    {                                                                                         \
+        float t[16] = {0};                                                                    \
+        vdb_vector_to_f32(TYPE, (const uint8_t *)x + i * vdb_vector_elem_size(TYPE), rem, t); \
+        return _mm512_loadu_ps(t);                                                            \
+    }                                                                                         \
+    AVX512 float vdb_l2sq_##NAME##_avx512(const float *q, const void *x, size_t dim)          \
+    {                                                                                         \
+        const uint8_t *b = x;                                                                 \
+        const size_t w = vdb_vector_elem_size(TYPE);                                          \
+        __m512 s0 = _mm512_setzero_ps(), s1 = s0;                                             \
+        size_t i = 0;                                                                         \
+        for (; i + 32 <= dim; i += 32) {                                                      \
+            __m512 d0 = _mm512_sub_ps(_mm512_loadu_ps(q + i), LOAD(b + i * w));               \
+            __m512 d1 = _mm512_sub_ps(_mm512_loadu_ps(q + i + 16), LOAD(b + (i + 16) * w));   \
+            s0 = _mm512_fmadd_ps(d0, d0, s0);                                                 \
+            s1 = _mm512_fmadd_ps(d1, d1, s1);                                                 \
+        }                                                                                     \
+        for (; i + 16 <= dim; i += 16) {                                                      \
+            __m512 d = _mm512_sub_ps(_mm512_loadu_ps(q + i), LOAD(b + i * w));                \
+            s0 = _mm512_fmadd_ps(d, d, s0);                                                   \
+        }                                                                                     \
+        if (i < dim) {                                                                        \
+            __m512 d = _mm512_sub_ps(_mm512_maskz_loadu_ps(mask_for(dim - i), q + i),         \
+                                     tail_##NAME(x, i, dim - i));                             \
+            s1 = _mm512_fmadd_ps(d, d, s1);                                                   \
+        }                                                                                     \
+        return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));                                   \
+    }                                                                                         \
+    AVX512 float vdb_ip_##NAME##_avx512(const float *q, const void *x, size_t dim)            \
+    {                                                                                         \
+        const uint8_t *b = x;                                                                 \
+        const size_t w = vdb_vector_elem_size(TYPE);                                          \
+        __m512 s0 = _mm512_setzero_ps(), s1 = s0;                                             \
+        size_t i = 0;                                                                         \
+        for (; i + 32 <= dim; i += 32) {                                                      \
+            s0 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i), LOAD(b + i * w), s0);                \
+            s1 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i + 16), LOAD(b + (i + 16) * w), s1);    \
+        }                                                                                     \
+        for (; i + 16 <= dim; i += 16)                                                        \
+            s0 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i), LOAD(b + i * w), s0);                \
+        if (i < dim)                                                                          \
+            s1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mask_for(dim - i), q + i),             \
+                                 tail_##NAME(x, i, dim - i), s1);                             \
+        return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));                                   \
+    }                                                                                         \
+    AVX512 void vdb_cos_parts_##NAME##_avx512(const float *q, const void *x, size_t dim,      \
+                                              float parts[3])                                 \
+    {                                                                                         \
+        const uint8_t *b = x;                                                                 \
+        const size_t w = vdb_vector_elem_size(TYPE);                                          \
+        __m512 d0 = _mm512_setzero_ps(), q0 = d0, x0 = d0;                                    \
+        size_t i = 0;                                                                         \
+        for (; i < dim; i += 16) {                                                            \
+            __m512 a, v;                                                                      \
+            if (i + 16 <= dim) {                                                              \
+                a = _mm512_loadu_ps(q + i);                                                   \
+                v = LOAD(b + i * w);                                                          \
+            } else {                                                                          \
+                a = _mm512_maskz_loadu_ps(mask_for(dim - i), q + i);                          \
+                v = tail_##NAME(x, i, dim - i);                                               \
+            }                                                                                 \
+            d0 = _mm512_fmadd_ps(a, v, d0);                                                   \
+            q0 = _mm512_fmadd_ps(a, a, q0);                                                   \
+            x0 = _mm512_fmadd_ps(v, v, x0);                                                   \
+        }                                                                                     \
+        parts[0] = _mm512_reduce_add_ps(d0);                                                  \
+        parts[1] = _mm512_reduce_add_ps(q0);                                                  \
+        parts[2] = _mm512_reduce_add_ps(x0);                                                  \
+    }
+
+VEC_KERNELS_AVX512(f16, VDB_TYPE_FLOAT16_VECTOR, ld_f16)
+VEC_KERNELS_AVX512(bf16, VDB_TYPE_BFLOAT16_VECTOR, ld_bf16)
+VEC_KERNELS_AVX512(i8, VDB_TYPE_INT8_VECTOR, ld_i8)

@@ -16,6 +16,26 @@ float vdb_ip_avx512(const float *a, const float *b, size_t dim);
 float vdb_norm_sq_avx512(const float *a, size_t dim);
 void vdb_cos_parts_avx512(const float *q, const float *x, size_t dim, float parts[3]);
 
+/* Float queries against FLOAT16 (f16), BFLOAT16 (bf16) and INT8 (i8) rows. */
+float vdb_l2sq_f16_avx2(const float *q, const void *x, size_t dim);
+float vdb_ip_f16_avx2(const float *q, const void *x, size_t dim);
+void vdb_cos_parts_f16_avx2(const float *q, const void *x, size_t dim, float parts[3]);
+float vdb_l2sq_bf16_avx2(const float *q, const void *x, size_t dim);
+float vdb_ip_bf16_avx2(const float *q, const void *x, size_t dim);
+void vdb_cos_parts_bf16_avx2(const float *q, const void *x, size_t dim, float parts[3]);
+float vdb_l2sq_i8_avx2(const float *q, const void *x, size_t dim);
+float vdb_ip_i8_avx2(const float *q, const void *x, size_t dim);
+void vdb_cos_parts_i8_avx2(const float *q, const void *x, size_t dim, float parts[3]);
+float vdb_l2sq_f16_avx512(const float *q, const void *x, size_t dim);
+float vdb_ip_f16_avx512(const float *q, const void *x, size_t dim);
+void vdb_cos_parts_f16_avx512(const float *q, const void *x, size_t dim, float parts[3]);
+float vdb_l2sq_bf16_avx512(const float *q, const void *x, size_t dim);
+float vdb_ip_bf16_avx512(const float *q, const void *x, size_t dim);
+void vdb_cos_parts_bf16_avx512(const float *q, const void *x, size_t dim, float parts[3]);
+float vdb_l2sq_i8_avx512(const float *q, const void *x, size_t dim);
+float vdb_ip_i8_avx512(const float *q, const void *x, size_t dim);
+void vdb_cos_parts_i8_avx512(const float *q, const void *x, size_t dim, float parts[3]);
+
 /* Dot product of n 8-bit codes with n int16 weights (n a multiple of 64; see sq8.h). */
 int32_t vdb_dot_u8i16_avx2(const uint8_t *c, const int16_t *w, size_t n);
 int32_t vdb_dot_u8i16_avx512(const uint8_t *c, const int16_t *w, size_t n);

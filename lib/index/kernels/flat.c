@@ -31,6 +31,22 @@ static void search_kernels(const float *base, size_t n, size_t dim, vdb_metric m
     }
 }
 
+/* The same over rows of FLOAT16 / BFLOAT16 / INT8 elements, read in place. */
+static void search_kernels_t(vdb_type t, const void *base, size_t n, size_t dim,
+                             vdb_metric metric, const float *queries, size_t nq,
+                             const uint64_t *bitset, int64_t id_base, vdb_topk *out)
+{
+    size_t width = dim * vdb_vector_elem_size(t);
+    for (size_t r = vdb_bitset_next(bitset, n, 0); r < n; r = vdb_bitset_next(bitset, n, r + 1)) {
+        const void *x = (const uint8_t *)base + r * width;
+        for (size_t q = 0; q < nq; q++) {
+            float d = vdb_dist_t(t, metric, queries + q * dim, x, dim);
+            if (!isnan(d))
+                vdb_topk_offer(&out[q], d, id_base + (int64_t)r);
+        }
+    }
+}
+
 /* Turns one query's row of dot products into scores, in place: one branch-free pass the
  * compiler vectorizes. */
 static void to_scores(vdb_metric metric, float *restrict s, size_t cnt,
@@ -197,6 +213,17 @@ vdb_status vdb_flat_search(const float *base, size_t n, size_t dim, vdb_metric m
                            const float *queries, size_t nq, const uint64_t *bitset,
                            int64_t id_base, vdb_topk *out)
 {
+    return vdb_flat_search_t(VDB_TYPE_FLOAT_VECTOR, base, n, dim, metric, queries, nq, bitset,
+                             id_base, out);
+}
+
+vdb_status vdb_flat_search_t(vdb_type type, const void *base, size_t n, size_t dim,
+                             vdb_metric metric, const float *queries, size_t nq,
+                             const uint64_t *bitset, int64_t id_base, vdb_topk *out)
+{
+    if (!vdb_type_is_vector(type))
+        return vdb_set_errmsg(VDB_EINVAL, "flat search: %s is not a dense vector type",
+                              vdb_type_name(type));
     if (metric != VDB_METRIC_L2 && metric != VDB_METRIC_IP && metric != VDB_METRIC_COSINE)
         return vdb_set_errmsg(VDB_EINVAL, "flat search: unknown metric %d", (int)metric);
     if (dim == 0 || dim > INT_MAX)
@@ -213,6 +240,10 @@ vdb_status vdb_flat_search(const float *base, size_t n, size_t dim, vdb_metric m
             return vdb_set_errmsg(VDB_EINVAL,
                                   "flat search: heap %zu does not fit metric %s (or k is 0)", q,
                                   vdb_metric_name(metric));
+    }
+    if (type != VDB_TYPE_FLOAT_VECTOR) {
+        search_kernels_t(type, base, n, dim, metric, queries, nq, bitset, id_base, out);
+        return VDB_OK;
     }
     if (nq < VDB_FLAT_GEMM_MIN_NQ) {
         search_kernels(base, n, dim, metric, queries, nq, bitset, id_base, out);

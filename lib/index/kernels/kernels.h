@@ -26,6 +26,23 @@ typedef int32_t (*vdb_dot_u8i16_fn)(const uint8_t *c, const int16_t *w, size_t n
 vdb_dot_u8i16_fn vdb_dot_u8i16_kernel(void);
 /* The metric's score of x against q: L2 squared distance, IP, or cosine similarity. */
 float vdb_dist(vdb_metric m, const float *q, const float *x, size_t dim);
+
+/* Kernels of a float query q (dim floats) against a stored row x of dim FLOAT16, BFLOAT16 or
+ * INT8 elements (util/vtype.h), widened to float32 as they are read: the rows are never
+ * copied as floats. Dispatched like the float kernels; every level gives the portable
+ * kernel's result up to the order of float32 additions. */
+typedef struct vdb_vkernels {
+    float (*l2sq)(const float *q, const void *x, size_t dim);
+    float (*ip)(const float *q, const void *x, size_t dim);
+    /* q.x, q.q and x.x */
+    void (*cos_parts)(const float *q, const void *x, size_t dim, float parts[3]);
+} vdb_vkernels;
+/* This CPU's kernels for rows of type t (FLOAT16/BFLOAT16/INT8_VECTOR); NULL for others. */
+const vdb_vkernels *vdb_vkernels_for(vdb_type t);
+/* vdb_dist for a row x of any dense vector type t (FLOAT_VECTOR: vdb_dist itself). */
+float vdb_dist_t(vdb_type t, vdb_metric m, const float *q, const void *x, size_t dim);
+/* x.x of a row of type t. */
+float vdb_norm_sq_t(vdb_type t, const void *x, size_t dim);
 static inline bool vdb_metric_higher_is_better(vdb_metric m) { return m != VDB_METRIC_L2; }
 
 /* A bounded heap keeping the k best (distance, id) pairs. With a range set (range search) it
@@ -106,6 +123,11 @@ void vdb_gemm_nt(size_t m, size_t n, size_t k, const float *a, size_t lda, const
 vdb_status vdb_flat_search(const float *base, size_t n, size_t dim, vdb_metric metric,
                            const float *queries, size_t nq, const uint64_t *bitset,
                            int64_t id_base, vdb_topk *out);
+/* The same over rows of any dense vector type (util/vtype.h): FLOAT16, BFLOAT16 and INT8 rows
+ * are scored in place by the vdb_vkernels, query by query (no matrix product). */
+vdb_status vdb_flat_search_t(vdb_type type, const void *base, size_t n, size_t dim,
+                             vdb_metric metric, const float *queries, size_t nq,
+                             const uint64_t *bitset, int64_t id_base, vdb_topk *out);
 
 /* ---- sparse vectors (SPARSE_FLOAT_VECTOR) ----
  * A stored row is n uint32 indices (strictly ascending) then n float values: 8n bytes, at

@@ -20,9 +20,11 @@ vdb_status hnsw_check_params(uint32_t dim, vdb_metric metric, uint32_t M, uint32
     return VDB_OK;
 }
 
-vdb_status hnsw_new(const float *base, size_t n, uint32_t dim, vdb_metric metric, uint32_t M,
-                    uint32_t efc, vdb_hnsw **out)
+vdb_status hnsw_new(vdb_type type, const void *base, size_t n, uint32_t dim, vdb_metric metric,
+                    uint32_t M, uint32_t efc, vdb_hnsw **out)
 {
+    if (!vdb_type_is_vector(type))
+        return vdb_set_errmsg(VDB_EINVAL, "hnsw: %s rows cannot be indexed", vdb_type_name(type));
     /* Rows are uint32 ids inside the graph, and UINT32_MAX is kept free. */
     if (n >= UINT32_MAX)
         return vdb_set_errmsg(VDB_EINVAL, "hnsw: %zu rows, at most %u per index", n,
@@ -31,6 +33,9 @@ vdb_status hnsw_new(const float *base, size_t n, uint32_t dim, vdb_metric metric
     if (!h)
         return vdb_set_errmsg(VDB_ENOMEM, "hnsw: out of memory");
     h->base = base;
+    h->type = type;
+    h->vk = vdb_vkernels_for(type);
+    h->width = (size_t)dim * vdb_vector_elem_size(type);
     h->n = n;
     h->dim = dim;
     h->metric = metric;
@@ -52,7 +57,7 @@ vdb_status hnsw_new(const float *base, size_t n, uint32_t dim, vdb_metric metric
 /* Codes of every row (COSINE: of the normalized row, so the code's IP is the cosine). */
 static vdb_status quantize(vdb_hnsw *h)
 {
-    vdb_status st = vdb_sq8_train(&h->sq, h->base, h->n, h->dim, h->inv_norm);
+    vdb_status st = vdb_sq8_train_t(&h->sq, h->type, h->base, h->n, h->dim, h->inv_norm);
     if (st != VDB_OK)
         return st;
     size_t n = h->n ? h->n : 1;
@@ -60,9 +65,13 @@ static vdb_status quantize(vdb_hnsw *h)
     h->codes = aligned_alloc(64, n * h->sq.stride);
     if (!h->codes)
         return vdb_set_errmsg(VDB_ENOMEM, "hnsw: out of memory for %zu codes", h->n);
+    float *buf = h->vk ? vdb_malloc((size_t)h->dim * sizeof *buf) : NULL;
+    if (h->vk && !buf)
+        return vdb_set_errmsg(VDB_ENOMEM, "hnsw: out of memory");
     for (size_t i = 0; i < h->n; i++)
-        vdb_sq8_encode(&h->sq, h->metric, h->base + i * h->dim, h->inv_norm ? h->inv_norm[i] : 1,
-                       h->codes + i * h->sq.stride);
+        vdb_sq8_encode(&h->sq, h->metric, hnsw_row(h, (uint32_t)i, buf),
+                       h->inv_norm ? h->inv_norm[i] : 1, h->codes + i * h->sq.stride);
+    vdb_free(buf);
     return VDB_OK;
 }
 
@@ -89,7 +98,7 @@ vdb_status hnsw_layout(vdb_hnsw *h)
         if (!h->inv_norm)
             return vdb_set_errmsg(VDB_ENOMEM, "hnsw: out of memory");
         for (size_t i = 0; i < n; i++) {
-            float s = vdb_norm_sq(h->base + i * h->dim, h->dim);
+            float s = vdb_norm_sq_t(h->type, (const uint8_t *)h->base + i * h->width, h->dim);
             /* a zero row has no direction: cosine 0 against everything, as vdb_dist says */
             h->inv_norm[i] = s > 0 ? 1.0f / sqrtf(s) : 0.0f;
         }
@@ -133,6 +142,14 @@ hnsw_ctx *hnsw_ctx_new(const vdb_hnsw *h)
         return NULL;
     c->mark = vdb_calloc(h->n ? h->n : 1, sizeof *c->mark);
     c->q = vdb_malloc((size_t)h->dim * sizeof *c->q);
+    if (h->vk) {
+        c->row = vdb_malloc((size_t)h->dim * sizeof *c->row);
+        c->tmp = vdb_malloc((size_t)h->dim * sizeof *c->tmp);
+        if (!c->row || !c->tmp) {
+            hnsw_ctx_free(c);
+            return NULL;
+        }
+    }
     c->pq.w = aligned_alloc(64, (size_t)h->sq.stride * sizeof *c->pq.w + 64);
     c->ids = vdb_malloc((h->M0 + 2) * sizeof *c->ids);
     /* selection works on up to efConstruction candidates, or a full list plus one */
@@ -152,6 +169,8 @@ void hnsw_ctx_free(hnsw_ctx *c)
         return;
     vdb_free(c->mark);
     vdb_free(c->q);
+    vdb_free(c->row);
+    vdb_free(c->tmp);
     free(c->pq.w);
     vdb_free(c->ids);
     vdb_free(c->sel);

@@ -36,6 +36,15 @@ vdb_status vdb_hnsw_build(const float *base, size_t n, uint32_t dim, vdb_metric 
                           void (*progress)(void *arg, size_t done, size_t total), void *arg,
                           vdb_hnsw **out);
 
+/* The same over rows of any dense vector type (util/vtype.h): FLOAT16, BFLOAT16 and INT8 rows
+ * are read in place (the graph keeps the pointer, never a float copy); the query stays
+ * dim floats. */
+vdb_status vdb_hnsw_build_t(vdb_type type, const void *base, size_t n, uint32_t dim,
+                            vdb_metric metric, uint32_t M, uint32_t ef_construction,
+                            uint32_t threads,
+                            void (*progress)(void *arg, size_t done, size_t total), void *arg,
+                            vdb_hnsw **out);
+
 /* Searches for the k best rows of query with a beam of ef (1..32768, raised to k). Only rows
  * whose bit is set in bitset (n bits; NULL: all rows) are returned; the graph is walked
  * through excluded rows too, and the search goes on until it holds ef allowed rows or has
@@ -66,5 +75,8 @@ vdb_status vdb_hnsw_encode(const vdb_hnsw *h, vdb_buf *out);
  * mismatched bytes give VDB_ECORRUPT, an unknown format version VDB_EVERSION. */
 vdb_status vdb_hnsw_decode(const void *p, size_t len, const float *base, size_t n, uint32_t dim,
                            vdb_hnsw **out);
+/* vdb_hnsw_decode over rows of type (as vdb_hnsw_build_t). */
+vdb_status vdb_hnsw_decode_t(const void *p, size_t len, vdb_type type, const void *base,
+                             size_t n, uint32_t dim, vdb_hnsw **out);
 
 #endif

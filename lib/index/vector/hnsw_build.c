@@ -23,14 +23,12 @@ typedef struct build {
     void *arg;
 } build;
 
-static const float *row_of(const vdb_hnsw *h, uint32_t r) { return h->base + (size_t)r * h->dim; }
-
 static float row_scale(const vdb_hnsw *h, uint32_t r) { return h->inv_norm ? h->inv_norm[r] : 1; }
 
-/* Distance between two stored rows. */
-static float row_dist(const vdb_hnsw *h, uint32_t a, uint32_t b)
+/* Distance between stored row a (as floats: hnsw_row) and stored row b. */
+static float row_dist(const vdb_hnsw *h, const float *a_row, uint32_t a, uint32_t b)
 {
-    return hnsw_dist(h, row_of(h, a), row_scale(h, a), b);
+    return hnsw_dist(h, a_row, row_scale(h, a), b);
 }
 
 /* splitmix64: levels must not depend on threads or insertion order. */
@@ -108,13 +106,15 @@ static bool search_level(build *b, hnsw_ctx *c, uint32_t ep, float epd, uint32_t
 /* The paper's heuristic: walk candidates closest first and keep one only if it is closer to
  * the base than to every neighbour kept so far, so the links spread in different directions
  * instead of piling into one cluster. Compacts a[] to the kept ones; returns their count. */
-static size_t select_neighbours(const vdb_hnsw *h, hnsw_pair *a, size_t na, size_t m)
+static size_t select_neighbours(const vdb_hnsw *h, hnsw_ctx *c, hnsw_pair *a, size_t na,
+                                size_t m)
 {
     size_t kept = 0;
     for (size_t i = 0; i < na && kept < m; i++) {
         bool good = true;
+        const float *ai = kept ? hnsw_row(h, a[i].id, c->tmp) : NULL;
         for (size_t j = 0; j < kept; j++) {
-            if (row_dist(h, a[i].id, a[j].id) < a[i].d) {
+            if (row_dist(h, ai, a[i].id, a[j].id) < a[i].d) {
                 good = false;
                 break;
             }
@@ -139,14 +139,16 @@ static void link_back(build *b, hnsw_ctx *c, uint32_t s, uint32_t r, float d, in
         l[1 + l[0]++] = r;
     } else {
         hnsw_pair *a = c->sel;
+        /* c->row holds the inserted row; s is widened into c->q, free while linking back */
+        const float *srow = ld ? NULL : hnsw_row(h, s, c->q);
         for (uint32_t i = 0; i < l[0]; i++) {
             a[i].id = l[1 + i];
-            a[i].d = ld ? ld[i] : row_dist(h, s, a[i].id);
+            a[i].d = ld ? ld[i] : row_dist(h, srow, s, a[i].id);
         }
         a[l[0]].id = r;
         a[l[0]].d = d;
         qsort(a, l[0] + 1, sizeof *a, hnsw_pair_cmp);
-        size_t kept = select_neighbours(h, a, l[0] + 1, cap);
+        size_t kept = select_neighbours(h, c, a, l[0] + 1, cap);
         for (size_t i = 0; i < kept; i++) {
             l[1 + i] = a[i].id;
             if (ld)
@@ -160,7 +162,7 @@ static void link_back(build *b, hnsw_ctx *c, uint32_t s, uint32_t r, float d, in
 static bool insert(build *b, hnsw_ctx *c, uint32_t r)
 {
     vdb_hnsw *h = b->h;
-    const float *q = row_of(h, r);
+    const float *q = hnsw_row(h, r, c->row);
     float qs = row_scale(h, r);
     int lr = h->level[r];
 
@@ -218,7 +220,7 @@ static bool insert(build *b, hnsw_ctx *c, uint32_t r)
         for (size_t i = 0; i < w; i++)
             c->sel[i].d = hnsw_dist(h, q, qs, c->sel[i].id);
         qsort(c->sel, w, sizeof *c->sel, hnsw_pair_cmp);
-        size_t kept = select_neighbours(h, c->sel, w, h->M);
+        size_t kept = select_neighbours(h, c, c->sel, w, h->M);
         /* link_back reuses sel: keep the chosen ones aside */
         hnsw_pair chosen[VDB_HNSW_M_MAX];
         memcpy(chosen, c->sel, kept * sizeof *chosen);
@@ -352,6 +354,16 @@ vdb_status vdb_hnsw_build(const float *base, size_t n, uint32_t dim, vdb_metric 
                           void (*progress)(void *arg, size_t done, size_t total), void *arg,
                           vdb_hnsw **out)
 {
+    return vdb_hnsw_build_t(VDB_TYPE_FLOAT_VECTOR, base, n, dim, metric, M, ef_construction,
+                            threads, progress, arg, out);
+}
+
+vdb_status vdb_hnsw_build_t(vdb_type type, const void *base, size_t n, uint32_t dim,
+                            vdb_metric metric, uint32_t M, uint32_t ef_construction,
+                            uint32_t threads,
+                            void (*progress)(void *arg, size_t done, size_t total), void *arg,
+                            vdb_hnsw **out)
+{
     if (!out || (!base && n))
         return vdb_set_errmsg(VDB_EINVAL, "hnsw: NULL argument");
     *out = NULL;
@@ -363,7 +375,7 @@ vdb_status vdb_hnsw_build(const float *base, size_t n, uint32_t dim, vdb_metric 
     if (threads > MAX_THREADS)
         threads = MAX_THREADS;
     vdb_hnsw *h;
-    st = hnsw_new(base, n, dim, metric, M, ef_construction, &h);
+    st = hnsw_new(type, base, n, dim, metric, M, ef_construction, &h);
     if (st != VDB_OK)
         return st;
     draw_levels(h);

@@ -36,10 +36,13 @@ typedef struct hnsw_ctx {
     uint32_t *ids;   /* a neighbour list copy / the unvisited neighbours */
     hnsw_pair *sel;  /* neighbour selection scratch */
     struct hnsw_ctx *next;
+    /* FLOAT16 / BFLOAT16 / INT8 rows: dim floats each, a stored row widened for the build
+     * (the row being inserted; the one being compared in neighbour selection) */
+    float *row, *tmp;
 } hnsw_ctx;
 
 struct vdb_hnsw {
-    const float *base; /* the segment's rows, not owned */
+    const void *base;  /* the segment's rows (of type), not owned */
     size_t n;
     uint32_t dim;
     vdb_metric metric;
@@ -59,6 +62,11 @@ struct vdb_hnsw {
     pthread_mutex_t pool_lock;
     hnsw_ctx *pool;
     unsigned pooled;
+    /* The rows' element type: FLOAT_VECTOR, or FLOAT16 / BFLOAT16 / INT8 rows scored in place
+     * through vk (NULL for float rows); width is the bytes of one row. */
+    vdb_type type;
+    const vdb_vkernels *vk;
+    size_t width;
 };
 
 static inline uint32_t *hnsw_list(const vdb_hnsw *h, uint32_t row, int level)
@@ -71,7 +79,19 @@ static inline uint32_t *hnsw_list(const vdb_hnsw *h, uint32_t row, int level)
 /* Distance of query q to a row; qscale is 1/|q| for COSINE (1 when q is already normalized). */
 static inline float hnsw_dist(const vdb_hnsw *h, const float *q, float qscale, uint32_t row)
 {
-    const float *x = h->base + (size_t)row * h->dim;
+    if (h->vk) {
+        const void *xv = (const uint8_t *)h->base + (size_t)row * h->width;
+        switch (h->metric) {
+        case VDB_METRIC_L2:
+            return h->vk->l2sq(q, xv, h->dim);
+        case VDB_METRIC_IP:
+            return -h->vk->ip(q, xv, h->dim);
+        case VDB_METRIC_COSINE:
+            return -h->vk->ip(q, xv, h->dim) * h->inv_norm[row] * qscale;
+        }
+        return 0;
+    }
+    const float *x = (const float *)h->base + (size_t)row * h->dim;
     switch (h->metric) {
     case VDB_METRIC_L2:
         return vdb_dist_l2sq(q, x, h->dim);
@@ -159,8 +179,16 @@ size_t hnsw_heap_drain_sorted(hnsw_heap *hp, hnsw_pair *a);
 /* Object helpers (hnsw.c). */
 vdb_status hnsw_check_params(uint32_t dim, vdb_metric metric, uint32_t M, uint32_t efc);
 /* A new index with level[] allocated (and zeroed) but no lists yet. */
-vdb_status hnsw_new(const float *base, size_t n, uint32_t dim, vdb_metric metric, uint32_t M,
-                    uint32_t efc, vdb_hnsw **out);
+vdb_status hnsw_new(vdb_type type, const void *base, size_t n, uint32_t dim, vdb_metric metric,
+                    uint32_t M, uint32_t efc, vdb_hnsw **out);
+/* Row r as floats: the row itself for float rows, else widened into buf (dim floats). */
+static inline const float *hnsw_row(const vdb_hnsw *h, uint32_t r, float *buf)
+{
+    if (!h->vk)
+        return (const float *)h->base + (size_t)r * h->dim;
+    vdb_vector_to_f32(h->type, (const uint8_t *)h->base + (size_t)r * h->width, h->dim, buf);
+    return buf;
+}
 /* Allocates l0 / upper_off / upper (zeroed) from level[], inv_norm for COSINE, and the
  * rows' 8-bit codes. */
 vdb_status hnsw_layout(vdb_hnsw *h);

@@ -104,6 +104,12 @@ static vdb_status decode_body(vdb_rd *r, vdb_hnsw *h)
 vdb_status vdb_hnsw_decode(const void *p, size_t len, const float *base, size_t n, uint32_t dim,
                            vdb_hnsw **out)
 {
+    return vdb_hnsw_decode_t(p, len, VDB_TYPE_FLOAT_VECTOR, base, n, dim, out);
+}
+
+vdb_status vdb_hnsw_decode_t(const void *p, size_t len, vdb_type type, const void *base,
+                             size_t n, uint32_t dim, vdb_hnsw **out)
+{
     if (!out || (!p && len) || (!base && n))
         return vdb_set_errmsg(VDB_EINVAL, "hnsw decode: NULL argument");
     *out = NULL;
@@ -129,7 +135,7 @@ vdb_status vdb_hnsw_decode(const void *p, size_t len, const float *base, size_t 
         (!n && entry))
         return corrupt("bad entry point or top level");
     vdb_hnsw *h;
-    vdb_status st = hnsw_new(base, n, dim, (vdb_metric)metric, M, efc, &h);
+    vdb_status st = hnsw_new(type, base, n, dim, (vdb_metric)metric, M, efc, &h);
     if (st != VDB_OK)
         return st;
     h->max_level = (int32_t)top1 - 1;

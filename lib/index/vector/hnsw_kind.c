@@ -29,8 +29,9 @@ static vdb_status check(const vdb_vparams *p, const vdb_vectors *shape)
 static vdb_status build(const vdb_vparams *p, const vdb_vectors *rows, uint32_t threads,
                         vdb_build_progress_fn progress, void *arg, void **out)
 {
-    return vdb_hnsw_build(rows->data, rows->n, rows->dim, rows->metric, (uint32_t)p->v[P_M],
-                          (uint32_t)p->v[P_EFC], threads, progress, arg, (vdb_hnsw **)out);
+    return vdb_hnsw_build_t(rows->type, rows->data, rows->n, rows->dim, rows->metric,
+                            (uint32_t)p->v[P_M], (uint32_t)p->v[P_EFC], threads, progress, arg,
+                            (vdb_hnsw **)out);
 }
 
 static vdb_status search(const void *idx, const void *query, uint32_t k, const vdb_vparams *sp,
@@ -47,7 +48,7 @@ static vdb_status encode(const void *idx, vdb_buf *out) { return vdb_hnsw_encode
 static vdb_status decode(const void *p, size_t len, const vdb_vectors *rows, void **out)
 {
     vdb_hnsw *h;
-    vdb_status st = vdb_hnsw_decode(p, len, rows->data, rows->n, rows->dim, &h);
+    vdb_status st = vdb_hnsw_decode_t(p, len, rows->type, rows->data, rows->n, rows->dim, &h);
     if (st != VDB_OK)
         return st;
     /* the field's metric is fixed once it has an index: a saved graph of another one is
@@ -68,7 +69,8 @@ static void release(void *idx) { vdb_hnsw_free(idx); }
 const vdb_vindex_kind vdb_hnsw_kind = {
     .name = "HNSW",
     .file_tag = "hnsw",
-    .types = VDB_VTYPE_BIT(VDB_TYPE_FLOAT_VECTOR),
+    .types = VDB_VTYPE_BIT(VDB_TYPE_FLOAT_VECTOR) | VDB_VTYPE_BIT(VDB_TYPE_FLOAT16_VECTOR) |
+             VDB_VTYPE_BIT(VDB_TYPE_BFLOAT16_VECTOR) | VDB_VTYPE_BIT(VDB_TYPE_INT8_VECTOR),
     .build_params = build_params,
     .n_build_params = VDB_ARRAY_LEN(build_params),
     .search_params = search_params,

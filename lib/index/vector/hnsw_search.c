@@ -129,7 +129,8 @@ static inline float score_of(const vdb_hnsw *h, float d)
 static vdb_status exact(const vdb_hnsw *h, const float *query, const uint64_t *bs,
                         int64_t id_base, vdb_topk *out)
 {
-    return vdb_flat_search(h->base, h->n, h->dim, h->metric, query, 1, bs, id_base, out);
+    return vdb_flat_search_t(h->type, h->base, h->n, h->dim, h->metric, query, 1, bs, id_base,
+                             out);
 }
 
 vdb_status vdb_hnsw_search(const vdb_hnsw *h, const float *query, uint32_t k, uint32_t ef,

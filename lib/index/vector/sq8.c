@@ -19,11 +19,22 @@ static vdb_status alloc(vdb_sq8 *q, uint32_t dim)
 vdb_status vdb_sq8_train(vdb_sq8 *q, const float *base, size_t n, uint32_t dim,
                          const float *scale)
 {
+    return vdb_sq8_train_t(q, VDB_TYPE_FLOAT_VECTOR, base, n, dim, scale);
+}
+
+vdb_status vdb_sq8_train_t(vdb_sq8 *q, vdb_type type, const void *base, size_t n, uint32_t dim,
+                           const float *scale)
+{
+    size_t width = (size_t)dim * vdb_vector_elem_size(type);
+    bool wide = type != VDB_TYPE_FLOAT_VECTOR;
     vdb_status st = alloc(q, dim);
     if (st != VDB_OK)
         return st;
     float *hi = vdb_malloc((dim ? dim : 1) * sizeof *hi);
-    if (!hi) {
+    float *row = wide ? vdb_malloc((dim ? dim : 1) * sizeof *row) : NULL;
+    if (!hi || (wide && !row)) {
+        vdb_free(hi);
+        vdb_free(row);
         vdb_sq8_free(q);
         return vdb_set_errmsg(VDB_ENOMEM, "sq8: out of memory");
     }
@@ -32,7 +43,12 @@ vdb_status vdb_sq8_train(vdb_sq8 *q, const float *base, size_t n, uint32_t dim,
         hi[i] = -INFINITY;
     }
     for (size_t r = 0; r < n; r++) {
-        const float *x = base + r * dim;
+        const void *xr = (const uint8_t *)base + r * width;
+        const float *x = xr;
+        if (wide) {
+            vdb_vector_to_f32(type, xr, dim, row);
+            x = row;
+        }
         float s = scale ? scale[r] : 1.0f;
         for (uint32_t i = 0; i < dim; i++) {
             float v = x[i] * s;
@@ -48,6 +64,7 @@ vdb_status vdb_sq8_train(vdb_sq8 *q, const float *base, size_t n, uint32_t dim,
         q->step[i] = (float)(((double)hi[i] - q->lo[i]) / 255.0);
     }
     vdb_free(hi);
+    vdb_free(row);
     return VDB_OK;
 }
 

@@ -32,6 +32,10 @@ typedef struct vdb_sq8_query {
  * normalized rows). VDB_ENOMEM. */
 vdb_status vdb_sq8_train(vdb_sq8 *q, const float *base, size_t n, uint32_t dim,
                          const float *scale);
+/* The same over rows of any dense vector type (FLOAT16 / BFLOAT16 / INT8 rows widened one at
+ * a time). */
+vdb_status vdb_sq8_train_t(vdb_sq8 *q, vdb_type type, const void *base, size_t n, uint32_t dim,
+                           const float *scale);
 /* Uses given lo/step (decoded from a file): copies them. VDB_ENOMEM. */
 vdb_status vdb_sq8_init(vdb_sq8 *q, uint32_t dim, const float *lo, const float *step);
 void vdb_sq8_free(vdb_sq8 *q);

@@ -348,5 +348,6 @@ void vdb_vindex_free(vdb_vindex *idx)
 const vdb_vindex_kind vdb_flat_kind = {
     .name = "FLAT",
     .file_tag = "flat",
-    .types = VDB_VTYPE_BIT(VDB_TYPE_FLOAT_VECTOR),
+    .types = VDB_VTYPE_BIT(VDB_TYPE_FLOAT_VECTOR) | VDB_VTYPE_BIT(VDB_TYPE_FLOAT16_VECTOR) |
+             VDB_VTYPE_BIT(VDB_TYPE_BFLOAT16_VECTOR) | VDB_VTYPE_BIT(VDB_TYPE_INT8_VECTOR),
 };

@@ -1,0 +1,77 @@
+"""FLOAT16_VECTOR, BFLOAT16_VECTOR and INT8_VECTOR fields through the client (embedded: the
+server's REST and gRPC do not take them yet): lists of floats or raw bytes in, bytes out (as
+pymilvus returns them), search data as floats or bytes, bad lengths refused."""
+
+import struct
+
+import pytest
+
+import libvdb
+from libvdb import DataType
+
+TYPES = [DataType.FLOAT16_VECTOR, DataType.BFLOAT16_VECTOR, DataType.INT8_VECTOR]
+DIM = 8
+
+
+def rows_for(t):
+    # small integers (exact in every type); the first element makes each row unique
+    return [[float(i - 25)] + [float((i * 7 + j * 3) % 19 - 9) for j in range(1, DIM)]
+            for i in range(50)]
+
+
+def as_bytes(t, v):
+    if t == DataType.FLOAT16_VECTOR:
+        return struct.pack("<%de" % DIM, *v)
+    if t == DataType.INT8_VECTOR:
+        return struct.pack("<%db" % DIM, *[int(x) for x in v])
+    return b"".join(struct.pack("<f", x)[2:] for x in v)  # small integers: exact in bfloat16
+
+
+def make(client, t, metric="L2"):
+    schema = client.create_schema()
+    schema.add_field("id", DataType.INT64, is_primary=True)
+    schema.add_field("v", t, dim=DIM)
+    idx = client.prepare_index_params()
+    idx.add_index("v", index_type="HNSW", metric_type=metric, params={"M": 8})
+    client.create_collection("c", schema=schema, index_params=idx)
+
+
+@pytest.mark.embedded_only("vdb-server does not take FLOAT16/BFLOAT16/INT8 vectors yet")
+@pytest.mark.parametrize("t", TYPES)
+def test_insert_lists_and_bytes_search_and_read_back(client, t):
+    make(client, t)
+    vals = rows_for(t)
+    # half the rows as lists of floats, half as the stored bytes
+    data = [{"id": i, "v": vals[i] if i % 2 else as_bytes(t, vals[i])} for i in range(50)]
+    assert client.insert("c", data)["insert_count"] == 50
+    got = client.get("c", [3, 4], output_fields=["v"])
+    assert [g["v"] for g in got] == [as_bytes(t, vals[3]), as_bytes(t, vals[4])]
+    for q in (vals[11], as_bytes(t, vals[11])):
+        res = client.search("c", [q], limit=1, anns_field="v", output_fields=["v"])
+        assert res[0][0]["id"] == 11 and res[0][0]["distance"] == 0
+        assert res[0][0]["entity"]["v"] == as_bytes(t, vals[11])
+    client.flush("c")
+    res = client.search("c", [vals[20]], limit=3, anns_field="v")
+    assert res[0][0]["id"] == 20
+    # search by primary key reads the stored elements as the query
+    res = client.search("c", ids=[20], limit=1, anns_field="v")
+    assert res[0][0]["id"] == 20
+
+
+@pytest.mark.embedded_only("vdb-server does not take FLOAT16/BFLOAT16/INT8 vectors yet")
+@pytest.mark.parametrize("t", TYPES)
+def test_bad_vectors_are_refused(client, t):
+    make(client, t)
+    w = 1 if t == DataType.INT8_VECTOR else 2
+    with pytest.raises(libvdb.InvalidArgumentError, match="bytes"):
+        client.insert("c", [{"id": 1, "v": b"\0" * (DIM * w - 1)}])
+    with pytest.raises(libvdb.InvalidArgumentError, match="dim"):
+        client.insert("c", [{"id": 1, "v": [1.0] * (DIM + 1)}])
+    if t == DataType.INT8_VECTOR:
+        with pytest.raises(libvdb.InvalidArgumentError, match="int8"):
+            client.insert("c", [{"id": 1, "v": [200.0] + [0.0] * (DIM - 1)}])
+    else:
+        nan = struct.pack("<H", 0x7e00 if t == DataType.FLOAT16_VECTOR else 0x7fc0)
+        with pytest.raises(libvdb.InvalidArgumentError, match="NaN or Inf"):
+            client.insert("c", [{"id": 1, "v": nan + b"\0" * (DIM * 2 - 2)}])
+    assert client.query("c", filter="id >= 0", output_fields=["id"]) == []
