@@ -126,29 +126,50 @@ static int truthy(const char *v)
     return v && (!strcasecmp(v, "true") || !strcmp(v, "1"));
 }
 
-/* The query vectors of a placeholder group: nq vectors of dim floats (malloc'd). */
-static float *query_vectors(const ProtobufCBinaryData *pg, uint32_t dim, size_t *nq,
-                            srv_status *err)
+/* The one placeholder of a search's group, which must be of placeholder type `type` (want
+ * names it for the message): NULL with err set otherwise. *g gets the group (free it, also
+ * when NULL is returned, with free_group). */
+static Milvus__Proto__Common__PlaceholderValue *
+one_placeholder(const ProtobufCBinaryData *pg, int type, const char *want,
+                Milvus__Proto__Common__PlaceholderGroup **g, srv_status *err)
 {
-    Milvus__Proto__Common__PlaceholderGroup *g =
-        milvus__proto__common__placeholder_group__unpack(NULL, pg->len, pg->data);
-    float *v = NULL;
-    if (!g) {
+    *g = milvus__proto__common__placeholder_group__unpack(NULL, pg->len, pg->data);
+    if (!*g) {
         srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: the placeholder group is not a "
                  "valid PlaceholderGroup message");
         return NULL;
     }
-    if (g->n_placeholders != 1 || !g->placeholders[0]->n_values) {
+    if ((*g)->n_placeholders != 1 || !(*g)->placeholders[0]->n_values) {
         srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: a search takes one placeholder "
                  "with at least one vector");
-        goto done;
+        return NULL;
     }
-    Milvus__Proto__Common__PlaceholderValue *p = g->placeholders[0];
-    if (p->type != MILVUS__PROTO__COMMON__PLACEHOLDER_TYPE__FloatVector) {
+    Milvus__Proto__Common__PlaceholderValue *p = (*g)->placeholders[0];
+    if ((int)p->type != type) {
         srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: query vectors of placeholder "
-                 "type %d: libvdb searches float vectors (FloatVector, 101)", (int)p->type);
-        goto done;
+                 "type %d: %s", (int)p->type, want);
+        return NULL;
     }
+    return p;
+}
+
+static void free_group(Milvus__Proto__Common__PlaceholderGroup *g)
+{
+    if (g)
+        milvus__proto__common__placeholder_group__free_unpacked(g, NULL);
+}
+
+/* The query vectors of a placeholder group: nq vectors of dim floats (malloc'd). */
+static float *query_vectors(const ProtobufCBinaryData *pg, uint32_t dim, size_t *nq,
+                            srv_status *err)
+{
+    Milvus__Proto__Common__PlaceholderGroup *g;
+    Milvus__Proto__Common__PlaceholderValue *p =
+        one_placeholder(pg, MILVUS__PROTO__COMMON__PLACEHOLDER_TYPE__FloatVector,
+                        "libvdb searches float vectors (FloatVector, 101)", &g, err);
+    float *v = NULL;
+    if (!p)
+        goto done;
     if (!(v = malloc(p->n_values * dim * sizeof *v))) {
         srv_fail(err, MV_MEMORY_LIMIT, "memory limit exceeded");
         goto done;
@@ -166,7 +187,7 @@ static float *query_vectors(const ProtobufCBinaryData *pg, uint32_t dim, size_t 
     }
     *nq = p->n_values;
 done:
-    milvus__proto__common__placeholder_group__free_unpacked(g, NULL);
+    free_group(g);
     return v;
 }
 
@@ -174,25 +195,13 @@ done:
  * one row of little-endian (uint32 index, float32 value) pairs). */
 static vdb_sparse_row *query_sparse(const ProtobufCBinaryData *pg, size_t *nq, srv_status *err)
 {
-    Milvus__Proto__Common__PlaceholderGroup *g =
-        milvus__proto__common__placeholder_group__unpack(NULL, pg->len, pg->data);
+    Milvus__Proto__Common__PlaceholderGroup *g;
+    Milvus__Proto__Common__PlaceholderValue *p =
+        one_placeholder(pg, MILVUS__PROTO__COMMON__PLACEHOLDER_TYPE__SparseFloatVector,
+                        "a sparse field takes SparseFloatVector (104)", &g, err);
     vdb_sparse_row *v = NULL;
-    if (!g) {
-        srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: the placeholder group is not a "
-                 "valid PlaceholderGroup message");
-        return NULL;
-    }
-    if (g->n_placeholders != 1 || !g->placeholders[0]->n_values) {
-        srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: a search takes one placeholder "
-                 "with at least one vector");
+    if (!p)
         goto done;
-    }
-    Milvus__Proto__Common__PlaceholderValue *p = g->placeholders[0];
-    if (p->type != MILVUS__PROTO__COMMON__PLACEHOLDER_TYPE__SparseFloatVector) {
-        srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: query vectors of placeholder "
-                 "type %d for a sparse field: send SparseFloatVector (104)", (int)p->type);
-        goto done;
-    }
     if (!(v = calloc(p->n_values, sizeof *v))) {
         srv_fail(err, MV_MEMORY_LIMIT, "memory limit exceeded");
         goto done;
@@ -207,7 +216,7 @@ static vdb_sparse_row *query_sparse(const ProtobufCBinaryData *pg, size_t *nq, s
         }
     *nq = p->n_values;
 done:
-    milvus__proto__common__placeholder_group__free_unpacked(g, NULL);
+    free_group(g);
     return v;
 }
 

@@ -78,7 +78,7 @@ static vdb_schema *crash_schema_named(const char *name, uint32_t shards)
 
 static vdb_schema *crash_schema(uint32_t shards) { return crash_schema_named(COLL, shards); }
 
-static vdb_status insert_batch(vdb_db *db, int64_t b)
+static vdb_status write_batch(vdb_db *db, int64_t b, bool upsert)
 {
     size_t n = batch_rows(b);
     int64_t ids[200], bns[200];
@@ -97,10 +97,13 @@ static vdb_status insert_batch(vdb_db *db, int64_t b)
         (st = vdb_batch_add_column(batch, "batch", VDB_TYPE_INT64, bns, NULL, n, 0)) == VDB_OK &&
         (st = vdb_batch_add_column(batch, "emb", VDB_TYPE_FLOAT_VECTOR, vecs, NULL, n, DIM)) ==
             VDB_OK)
-        st = vdb_insert(db, COLL, NULL, batch, NULL, NULL);
+        st = upsert ? vdb_upsert(db, COLL, NULL, batch, NULL, NULL)
+                    : vdb_insert(db, COLL, NULL, batch, NULL, NULL);
     vdb_batch_free(batch);
     return st;
 }
+
+static vdb_status insert_batch(vdb_db *db, int64_t b) { return write_batch(db, b, false); }
 
 /* SIDE_ROWS rows with side ids of batch b into collection coll, partition part. */
 static vdb_status insert_side(vdb_db *db, const char *coll, const char *part, int64_t b)
@@ -129,29 +132,7 @@ static vdb_status insert_side(vdb_db *db, const char *coll, const char *part, in
 }
 
 /* The same rows as insert_batch, upserted: a crash must leave one copy of each. */
-static vdb_status upsert_batch(vdb_db *db, int64_t b)
-{
-    size_t n = batch_rows(b);
-    int64_t ids[200], bns[200];
-    float vecs[200 * DIM];
-    for (size_t i = 0; i < n; i++) {
-        ids[i] = row_id(b, i);
-        bns[i] = b;
-        for (int d = 0; d < DIM; d++)
-            vecs[i * DIM + d] = vec_at(ids[i], d);
-    }
-    vdb_batch *batch;
-    vdb_status st = vdb_batch_new(&batch);
-    if (st != VDB_OK)
-        return st;
-    if ((st = vdb_batch_add_column(batch, "id", VDB_TYPE_INT64, ids, NULL, n, 0)) == VDB_OK &&
-        (st = vdb_batch_add_column(batch, "batch", VDB_TYPE_INT64, bns, NULL, n, 0)) == VDB_OK &&
-        (st = vdb_batch_add_column(batch, "emb", VDB_TYPE_FLOAT_VECTOR, vecs, NULL, n, DIM)) ==
-            VDB_OK)
-        st = vdb_upsert(db, COLL, NULL, batch, NULL, NULL);
-    vdb_batch_free(batch);
-    return st;
-}
+static vdb_status upsert_batch(vdb_db *db, int64_t b) { return write_batch(db, b, true); }
 
 /* Creates collection "side", fills and flushes it, drops it. */
 static vdb_status side_collection_cycle(vdb_db *db, int64_t b)
