@@ -212,9 +212,10 @@ static bool cpu_has(const kernels *k)
 #elif defined(__aarch64__)
 static const kernels neon = {"neon", vdb_l2sq_neon, vdb_ip_neon, vdb_norm_sq_neon,
                              vdb_cos_parts_neon, vdb_dot_u8i16_neon, vdb_popcount_neon,
-                             VK_PORTABLE};
+                             VK_SET(neon)};
+/* SVE's half-precision and int8 kernels are NEON's (SVE implies NEON). */
 static const kernels sve = {"sve", vdb_l2sq_sve, vdb_ip_sve, vdb_norm_sq_sve, vdb_cos_parts_sve,
-                            vdb_dot_u8i16_sve, vdb_popcount_sve, VK_PORTABLE};
+                            vdb_dot_u8i16_sve, vdb_popcount_sve, VK_SET(neon)};
 static const kernels *const all[] = {&sve, &neon, &portable};
 
 /* The kernel's HWCAP bits (asm/hwcap.h: HWCAP_ASIMD 1 << 1, HWCAP_SVE 1 << 22), spelled out

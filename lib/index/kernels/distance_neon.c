@@ -142,3 +142,105 @@ size_t vdb_popcount_neon(const uint64_t *w, size_t n)
         c += (size_t)vaddv_u8(vcnt_u8(vcreate_u8(w[i])));
     return c;
 }
+
+/* Float queries against FLOAT16 / BFLOAT16 / INT8 rows, 4 elements at a time: a half float is
+ * widened by FCVTL (part of every AArch64), bfloat16 by a 16-bit shift, int8 by two sign
+ * extensions; the last 0..3 elements go through a zeroed block, as on x86. */
+static inline float32x4_t ld_f16(const uint8_t *p)
+{
+    uint16_t h[4];
+    memcpy(h, p, sizeof h);
+    return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(h)));
+}
+static inline float32x4_t ld_bf16(const uint8_t *p)
+{
+    uint16_t h[4];
+    memcpy(h, p, sizeof h);
+    return vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(h), 16));
+}
+static inline float32x4_t ld_i8(const uint8_t *p)
+{
+    int8_t b[8] = {0};
+    memcpy(b, p, 4);
+    return vcvtq_f32_s32(vmovl_s16(vget_low_s16(vmovl_s8(vld1_s8(b)))));
+}
+
+#define VEC_KERNELS_NEON(NAME, TYPE, LOAD)                                                    \
+    static inline void tail_##NAME(const float *q, const void *x, size_t i, size_t rem,       \
+                                   float32x4_t *a, float32x4_t *v)                            \
+    {                                                                                         \
+        float t[4] = {0}, u[4] = {0};                                                         \
+        vdb_vector_to_f32(TYPE, (const uint8_t *)x + i * vdb_vector_elem_size(TYPE), rem, t); \
+        memcpy(u, q + i, rem * sizeof *u);                                                    \
+        *a = vld1q_f32(u);                                                                    \
+        *v = vld1q_f32(t);                                                                    \
+    }                                                                                         \
+    float vdb_l2sq_##NAME##_neon(const float *q, const void *x, size_t dim)                   \
+    {                                                                                         \
+        const uint8_t *b = x;                                                                 \
+        const size_t w = vdb_vector_elem_size(TYPE);                                          \
+        float32x4_t s0 = vdupq_n_f32(0), s1 = s0;                                             \
+        size_t i = 0;                                                                         \
+        for (; i + 8 <= dim; i += 8) {                                                        \
+            float32x4_t d0 = vsubq_f32(vld1q_f32(q + i), LOAD(b + i * w));                    \
+            float32x4_t d1 = vsubq_f32(vld1q_f32(q + i + 4), LOAD(b + (i + 4) * w));          \
+            s0 = vfmaq_f32(s0, d0, d0);                                                       \
+            s1 = vfmaq_f32(s1, d1, d1);                                                       \
+        }                                                                                     \
+        for (; i + 4 <= dim; i += 4) {                                                        \
+            float32x4_t d = vsubq_f32(vld1q_f32(q + i), LOAD(b + i * w));                     \
+            s0 = vfmaq_f32(s0, d, d);                                                         \
+        }                                                                                     \
+        if (i < dim) {                                                                        \
+            float32x4_t a, v;                                                                 \
+            tail_##NAME(q, x, i, dim - i, &a, &v);                                            \
+            float32x4_t d = vsubq_f32(a, v);                                                  \
+            s1 = vfmaq_f32(s1, d, d);                                                         \
+        }                                                                                     \
+        return vaddvq_f32(vaddq_f32(s0, s1));                                                 \
+    }                                                                                         \
+    float vdb_ip_##NAME##_neon(const float *q, const void *x, size_t dim)                     \
+    {                                                                                         \
+        const uint8_t *b = x;                                                                 \
+        const size_t w = vdb_vector_elem_size(TYPE);                                          \
+        float32x4_t s0 = vdupq_n_f32(0), s1 = s0;                                             \
+        size_t i = 0;                                                                         \
+        for (; i + 8 <= dim; i += 8) {                                                        \
+            s0 = vfmaq_f32(s0, vld1q_f32(q + i), LOAD(b + i * w));                            \
+            s1 = vfmaq_f32(s1, vld1q_f32(q + i + 4), LOAD(b + (i + 4) * w));                  \
+        }                                                                                     \
+        for (; i + 4 <= dim; i += 4)                                                          \
+            s0 = vfmaq_f32(s0, vld1q_f32(q + i), LOAD(b + i * w));                            \
+        if (i < dim) {                                                                        \
+            float32x4_t a, v;                                                                 \
+            tail_##NAME(q, x, i, dim - i, &a, &v);                                            \
+            s1 = vfmaq_f32(s1, a, v);                                                         \
+        }                                                                                     \
+        return vaddvq_f32(vaddq_f32(s0, s1));                                                 \
+    }                                                                                         \
+    void vdb_cos_parts_##NAME##_neon(const float *q, const void *x, size_t dim,               \
+                                     float parts[3])                                          \
+    {                                                                                         \
+        const uint8_t *b = x;                                                                 \
+        const size_t w = vdb_vector_elem_size(TYPE);                                          \
+        float32x4_t d0 = vdupq_n_f32(0), q0 = d0, x0 = d0;                                    \
+        for (size_t i = 0; i < dim; i += 4) {                                                 \
+            float32x4_t a, v;                                                                 \
+            if (i + 4 <= dim) {                                                               \
+                a = vld1q_f32(q + i);                                                         \
+                v = LOAD(b + i * w);                                                          \
+            } else {                                                                          \
+                tail_##NAME(q, x, i, dim - i, &a, &v);                                        \
+            }                                                                                 \
+            d0 = vfmaq_f32(d0, a, v);                                                         \
+            q0 = vfmaq_f32(q0, a, a);                                                         \
+            x0 = vfmaq_f32(x0, v, v);                                                         \
+        }                                                                                     \
+        parts[0] = vaddvq_f32(d0);                                                            \
+        parts[1] = vaddvq_f32(q0);                                                            \
+        parts[2] = vaddvq_f32(x0);                                                            \
+    }
+
+VEC_KERNELS_NEON(f16, VDB_TYPE_FLOAT16_VECTOR, ld_f16)
+VEC_KERNELS_NEON(bf16, VDB_TYPE_BFLOAT16_VECTOR, ld_bf16)
+VEC_KERNELS_NEON(i8, VDB_TYPE_INT8_VECTOR, ld_i8)
