@@ -9,7 +9,7 @@
 #define FAILED(what)                                                                        \
     vdb_set_errmsg(VDB_EIO, "%s: %s (injected backend fault)", what, strerror(injected_errno))
 
-static int injected_errno;
+static _Thread_local int injected_errno; /* set by hit() for FAILED on the same thread */
 
 static bool hit(void)
 {
