@@ -620,19 +620,11 @@ static void test_sigkill_writer_sync_batch_loses_no_acknowledged_batch(void **st
 static void test_sigkill_writer_rocksdb_log_loses_no_acknowledged_batch(void **state)
 {
     (void)state;
-    vdb_options o;
-    vdb_options_init(&o);
-    char *probe = test_tmpdir("crashprobe"), uri[4200];
-    snprintf(uri, sizeof uri, "rocksdb://%s/rocks", probe);
-    o.log_uri = uri;
-    vdb_db *db = NULL;
-    vdb_status st = vdb_open(probe, &o, &db);
-    if (db)
-        vdb_close(db);
-    test_rmdir(probe);
-    free(probe);
-    if (st == VDB_EUNSUPPORTED)
-        skip();
+#if !defined(VDB_HAVE_ROCKSDB) || defined(__SANITIZE_THREAD__)
+    /* ThreadSanitizer cannot follow a fork once the process has threads, and RocksDB's
+     * background threads stay for the life of the process after its first open */
+    skip();
+#endif
     crash_rounds_on("crashrocks", VDB_SYNC_FULL, 2, 0x70c45ULL, "rocksdb");
 }
 
@@ -641,6 +633,9 @@ static void test_sigkill_writer_nats_log_loses_no_acknowledged_batch(void **stat
     (void)state;
     if (!getenv("VDB_NATS_URI"))
         skip(); /* run through tests/servers/nats.sh (test_e2e_crash_nats) */
+#if defined(__SANITIZE_THREAD__)
+    skip(); /* the NATS backend's threads outlive a close briefly: no fork under TSan then */
+#endif
     crash_rounds_on("crashnats", VDB_SYNC_FULL, 2, 0x4a75ULL, "nats");
 }
 
@@ -1439,8 +1434,6 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_sigkill_writer_four_shards_loses_no_acknowledged_batch),
         cmocka_unit_test(test_sigkill_writer_sync_off_loses_no_acknowledged_batch),
         cmocka_unit_test(test_sigkill_writer_sync_batch_loses_no_acknowledged_batch),
-        cmocka_unit_test(test_sigkill_writer_rocksdb_log_loses_no_acknowledged_batch),
-        cmocka_unit_test(test_sigkill_writer_nats_log_loses_no_acknowledged_batch),
         cmocka_unit_test(test_wal_garbage_tail_is_cut_and_every_batch_survives),
         cmocka_unit_test(test_wal_truncated_last_record_is_ecorrupt_naming_the_file),
         cmocka_unit_test(test_wal_torn_tail_is_cut_and_counted),
@@ -1455,6 +1448,9 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_missing_segment_object_fails_open_naming_it),
         cmocka_unit_test(test_vdb_check_reports_each_damaged_file),
         cmocka_unit_test(test_second_process_gets_elocked_with_pid_until_holder_killed),
+        /* last: the backends' threads outlive them in the process */
+        cmocka_unit_test(test_sigkill_writer_rocksdb_log_loses_no_acknowledged_batch),
+        cmocka_unit_test(test_sigkill_writer_nats_log_loses_no_acknowledged_batch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -85,7 +85,7 @@ static void insert_range(vdb_db *db, const char *name, int64_t from, int64_t to,
 typedef struct writer {
     vdb_db *db;
     int64_t n;          /* rows of the snapshot: 0..n-1 */
-    volatile int stop;
+    _Atomic int stop;
     int rounds;
 } writer;
 
