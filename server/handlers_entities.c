@@ -376,6 +376,7 @@ json_t *srv_entities_search(srv_ctx *ctx, json_t *req)
     srv_outplan p = {0};
     float *vecs = NULL;
     vdb_sparse_row *sq = NULL;
+    size_t nq = 0; /* before the first goto: done frees sq's nq rows */
     char *params = NULL;
     if ((err = srv_coll_open(ctx, coll, &c)))
         return err;
@@ -385,7 +386,6 @@ json_t *srv_entities_search(srv_ctx *ctx, json_t *req)
         err = srv_status_json(&st);
         goto done;
     }
-    size_t nq = 0;
     vdb_search_req sr = {.struct_size = sizeof sr, .collection = coll, .vector_field = vf->name,
                          .dim = vf->dim, .filter = filter};
     int sparse = vf->type == VDB_TYPE_SPARSE_FLOAT_VECTOR;
