@@ -565,6 +565,24 @@ int srv_op_drop_index(srv_ctx *ctx, const char *coll, const char *iname, const c
                       srv_status *err)
 {
     int by_name = iname && *iname;
+    if (by_name && field && *field) {
+        /* both given (gRPC): they must name the same index, or nothing is dropped */
+        vdb_indexes *l = NULL;
+        vdb_index_info x = {.struct_size = sizeof x};
+        vdb_status ds = vdb_describe_index_by_name(ctx->db, coll, iname, &l);
+        int agree = ds == VDB_OK && vdb_indexes_get(l, 0, &x) == VDB_OK && x.field &&
+                    strcmp(x.field, field) == 0;
+        vdb_indexes_free(l);
+        if (ds != VDB_OK && ds != VDB_ENOTFOUND)
+            return srv_fail_vdb(ctx, err, ds, coll, MV_INDEX_NOT_FOUND);
+        if (!agree) {
+            if (srv_op_require_collection(ctx, coll, err))
+                return -1;
+            return srv_fail(err, MV_INDEX_NOT_FOUND,
+                            "index not found[collection=%s][indexName=%s][fieldName=%s]", coll,
+                            iname, field);
+        }
+    }
     vdb_status st = by_name ? vdb_drop_index_by_name(ctx->db, coll, iname)
                             : vdb_drop_index(ctx->db, coll, field);
     if (st == VDB_ENOTFOUND) {

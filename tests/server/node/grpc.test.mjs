@@ -126,6 +126,12 @@ test('full flow: schema, partitions, writes, HNSW, search, count, get, iterator,
     index_name: 'n_other', index_type: 'STL_SORT' });
   assert.notEqual(dup.error_code, 'Success');
   assert.match(dup.reason, /at most one distinct index is allowed per field/);
+  // both names given must agree: the wrong field drops nothing
+  const wrong = await client.dropIndex({ collection_name: name, index_name: 'n_sort',
+    field_name: 'emb' });
+  assert.equal(wrong.code, 700, JSON.stringify(wrong));
+  assert.match(wrong.reason, /fieldName=emb/);
+  ok(await client.describeIndex({ collection_name: name, index_name: 'n_sort' }), 'still there');
   ok(await client.dropIndex({ collection_name: name, index_name: 'n_sort' }), 'drop by name');
   const gone = await client.describeIndex({ collection_name: name, index_name: 'n_sort' });
   assert.equal(gone.status.code, 700);
