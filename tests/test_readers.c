@@ -154,7 +154,7 @@ static void writer(const char *path, int gen, long long upto)
         if (st == VDB_OK && b % 25 == 24)
             st = vdb_compact(db, COLL);
         if (st == VDB_OK && b == 15)
-            st = vdb_create_index(db, COLL, "emb", "HNSW", "{\"M\": 8, \"efConstruction\": 32}");
+            st = vdb_create_index(db, COLL, "emb", "HNSW", "M=8,efConstruction=32");
     }
     if (st != VDB_OK)
         child_fail("writer %d: %s: %s", gen, vdb_status_name(st), vdb_errmsg(NULL));
@@ -211,7 +211,7 @@ static void reader(const char *path, int who)
         check_refusals(db, path);
     uint64_t rng = 1234 + (uint64_t)who;
     long long last = 0;
-    for (long long i = 0; !atomic_load(&sh->stop_readers); i++) {
+    for (long long i = 0; !atomic_load(&sh->stop_readers) && getppid() != 1; i++) {
         bool strong = i % 8 == 0;
         long long acked_before = atomic_load(&sh->acked);
         vdb_read_opts ro = {.struct_size = sizeof ro,
@@ -302,8 +302,10 @@ static pid_t spawn_writer(const char *path, int gen, long long upto)
 static void wait_acked(long long n, pid_t w)
 {
     for (int i = 0; i < 120000 && atomic_load(&sh->acked) < n; i++) {
-        if (waitpid(w, NULL, WNOHANG) == w)
+        if (waitpid(w, NULL, WNOHANG) == w) {
+            atomic_store(&sh->stop_readers, 1);
             fail_msg("the writer exited early: %s", sh->first_failure);
+        }
         sleep_ms(1);
     }
     assert_true(atomic_load(&sh->acked) >= n);
@@ -339,13 +341,16 @@ static void test_readers_follow_writer(void **state)
         if (r[i] == 0)
             reader(path, i);
     }
+    fprintf(stderr, "# readers started\n");
     wait_acked(70, w);
+    fprintf(stderr, "# 70 batches acknowledged\n");
     /* the crash: the first writer dies mid-ingest; the readers go on */
     assert_int_equal(kill(w, SIGKILL), 0);
     assert_int_equal(waitpid(w, NULL, 0), w);
     long long at_kill = atomic_load(&sh->acked);
     sleep_ms(300);
     pid_t w2 = spawn_writer(path, 2, at_kill + 40);
+    fprintf(stderr, "# killed at %lld; second writer started\n", at_kill);
     assert_int_equal(waitpid(w2, &ws, 0), w2);
     if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0 || atomic_load(&sh->failures))
         fail_msg("second writer: %s", sh->first_failure);
