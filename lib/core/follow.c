@@ -24,14 +24,6 @@
 #include "core/follow.h"
 #include "core/recovery.h"
 
-vdb_status vdb_refuse_read_only(const vdb_db *db, const char *call)
-{
-    if (!db || !db->read_only)
-        return VDB_OK;
-    return vdb_set_errmsg(VDB_EREADONLY, "%s: database %s is open read_only (a reader "
-                          "process follows a writer and writes nothing)", call, db->path);
-}
-
 vdb_status vdb_read_now(vdb_db *db, uint64_t *ts)
 {
     if (!db->read_only)

@@ -16,8 +16,15 @@ vdb_status vdb_follow_catch_up(vdb_db *db);
 /* What a read call does first, before it takes the catalog's lock: on a reader, a STRONG read
  * (no travel timestamp) catches up; anything else reads the state of the last refresh. */
 vdb_status vdb_follow_before_read(vdb_db *db, const vdb_read_opts *r);
-/* VDB_EREADONLY naming call on a reader's handle; VDB_OK on a writer's. */
-vdb_status vdb_refuse_read_only(const vdb_db *db, const char *call);
+/* VDB_EREADONLY naming call on a reader's handle; VDB_OK on a writer's. Inline: the DDL
+ * files that call it are below follow.c (which calls recovery). */
+static inline vdb_status vdb_refuse_read_only(const vdb_db *db, const char *call)
+{
+    if (!db || !db->read_only)
+        return VDB_OK;
+    return vdb_set_errmsg(VDB_EREADONLY, "%s: database %s is open read_only (a reader "
+                          "process follows a writer and writes nothing)", call, db->path);
+}
 /* "Now" for a read: the oracle's next timestamp on a writer; on a reader a timestamp at
  * least the newest one its loaded state holds (it hands none out). */
 vdb_status vdb_read_now(vdb_db *db, uint64_t *ts);
