@@ -111,8 +111,8 @@ typedef struct vdb_options {
      * up with everything the writer committed before the call, giving up with VDB_ETIMEDOUT
      * after read_only_strong_timeout_ms (default 10000); BOUNDED, SESSION and EVENTUALLY
      * read the state of the last refresh. Needs the local meta store (local://) and object
-     * store (file://) and a log that can be followed from another process (wal://,
-     * rocksdb://); mmap is refused with it. */
+     * store (file://) and the local WAL (wal://; another log is VDB_EUNSUPPORTED); mmap is
+     * refused with it. */
     uint32_t read_only;
     uint32_t read_only_refresh_ms;
     uint32_t read_only_strong_timeout_ms;

@@ -191,10 +191,10 @@ static vdb_status check_options(const vdb_options *o)
         VDB_CHECK_ARG(!o->object_uri || !strncmp(o->object_uri, "file://", 7),
                       "options.read_only needs the file object store (file://), not %s",
                       o->object_uri);
-        VDB_CHECK_ARG(!o->log_uri || !strncmp(o->log_uri, "wal://", 6) ||
-                          !strncmp(o->log_uri, "rocksdb://", 10),
-                      "options.read_only needs a log a reader can follow (wal:// or "
-                      "rocksdb://), not %s", o->log_uri);
+        if (o->log_uri && strncmp(o->log_uri, "wal://", 6) != 0)
+            return vdb_set_errmsg(VDB_EUNSUPPORTED, "options.read_only: reader processes "
+                                  "follow the local WAL (wal://) only, not %s (not built yet "
+                                  "for other logs)", o->log_uri);
     }
     return VDB_OK;
 }

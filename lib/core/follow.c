@@ -2,7 +2,7 @@
  * answers from a state loaded the way vdb_open recovers one (collections and segments from
  * the meta store, the log replayed from each shard's checkpoint), only read-only: the meta
  * store a snapshot of the writer's acknowledged records (meta_local.c), the log read below
- * each channel's commit marker (the WAL) or through a RocksDB secondary, a write split over
+ * each channel's commit marker (the WAL: the only log a reader follows yet), a write split over
  * shards applied only when every part is there (a write in progress is left for the next
  * load: never seen in part), no index built or saved, no ABORT record appended.
  *
