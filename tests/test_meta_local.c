@@ -340,6 +340,55 @@ static void test_second_open_of_same_folder_is_locked(void **state)
     assert_int_equal(be->open("local://", NULL, &other), VDB_EINVAL);
 }
 
+/* A read_only instance beside the writer: no lock, a snapshot of what the writer has
+ * acknowledged (across the writer's compactions), writes refused with VDB_EREADONLY, and a
+ * folder without a store is VDB_ENOTFOUND (nothing created). */
+static void test_read_only_snapshot_beside_the_writer(void **state)
+{
+    fixture *f = *state;
+    vdb_backend_options ro = {.read_only = 1};
+    put_str(f->m, "a", "1");
+    put_str(f->m, "b", "2");
+    assert_int_equal(be->del(f->m, "b"), VDB_OK);
+    void *r = NULL;
+    assert_int_equal(be->open(f->uri, &ro, &r), VDB_OK);
+    assert_value(r, "a", "1");
+    assert_missing(r, "b");
+    uint64_t gen, seq, gen2, seq2;
+    vdb_meta_local_position(r, &gen, &seq);
+    assert_int_equal(be->put(r, "c", "3", 1), VDB_EREADONLY);
+    assert_int_equal(be->del(r, "a"), VDB_EREADONLY);
+    put_str(f->m, "c", "3"); /* the writer's later put: not in the snapshot taken before */
+    assert_missing(r, "c");
+    be->close(r);
+    /* the writer compacts (generations move) while snapshots are taken */
+    size_t vlen = 64 << 10;
+    char *v = malloc(vlen);
+    for (int i = 0; i < 80; i++) {
+        memset(v, 'a' + i % 26, vlen);
+        assert_int_equal(be->put(f->m, "big", v, vlen), VDB_OK);
+        if (i % 20 == 19) {
+            assert_int_equal(be->open(f->uri, &ro, &r), VDB_OK);
+            void *got = NULL;
+            size_t len = 0;
+            assert_int_equal(be->get(r, "big", &got, &len), VDB_OK);
+            assert_int_equal(len, vlen);
+            assert_memory_equal(got, v, vlen);
+            free(got);
+            assert_value(r, "c", "3");
+            be->close(r);
+        }
+    }
+    free(v);
+    assert_int_equal(be->open(f->uri, &ro, &r), VDB_OK);
+    vdb_meta_local_position(r, &gen2, &seq2);
+    assert_true(gen2 > gen && seq2 > seq);
+    be->close(r);
+    char uri[4300];
+    snprintf(uri, sizeof uri, "local://%s/none", f->dir);
+    assert_int_equal(be->open(uri, &ro, &r), VDB_ENOTFOUND);
+}
+
 /* Rewrites one key with 64 KiB values until the log passes 4 MiB: the live data stays tiny,
  * so the store must compact into a snapshot and a new log generation. */
 static void test_log_compacts_into_snapshot_and_reopen_reads_it(void **state)
@@ -681,6 +730,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reopen_keeps_puts_overwrites_and_deletes, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_second_open_of_same_folder_is_locked, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_read_only_snapshot_beside_the_writer, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_log_compacts_into_snapshot_and_reopen_reads_it,
                                         setup, teardown),

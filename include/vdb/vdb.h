@@ -101,6 +101,21 @@ typedef struct vdb_options {
      * last seal is trimmed to its last tick now and then, so an idle database's log stays
      * small (docs/ARCHITECTURE.md, "Time ticks"). */
     uint32_t tick_interval_ms;
+    /* A reader process (README, "Reader processes"). read_only = 1 opens the folder of a
+     * database another process (the writer) has created, without its write lock and without
+     * writing anything: every write, DDL, flush and compaction is VDB_EREADONLY. The reader
+     * follows the writer's commits: every read_only_refresh_ms (default 200; 10..3600000) it
+     * looks at the writer's meta store and log commit markers and, if they moved, loads the
+     * new state beside the one it answers from and swaps it in whole (only whole committed
+     * writes are ever seen, and reads never wait for a load). A STRONG read first catches
+     * up with everything the writer committed before the call, giving up with VDB_ETIMEDOUT
+     * after read_only_strong_timeout_ms (default 10000); BOUNDED, SESSION and EVENTUALLY
+     * read the state of the last refresh. Needs the local meta store (local://) and object
+     * store (file://) and the local WAL (wal://; another log is VDB_EUNSUPPORTED); mmap is
+     * refused with it. */
+    uint32_t read_only;
+    uint32_t read_only_refresh_ms;
+    uint32_t read_only_strong_timeout_ms;
 } vdb_options;
 
 /* Fills opts with the defaults above (sizeof(vdb_options) bytes, struct_size set). */
@@ -110,7 +125,8 @@ VDB_EXPORT void vdb_options_init(vdb_options *opts);
 VDB_EXPORT void vdb_options_init_sized(vdb_options *opts, size_t size);
 
 /* Opens (creating if needed) the database in folder path. opts may be NULL for defaults.
- * One process at a time may open a folder: a second gets VDB_ELOCKED naming the holder's pid.
+ * One process at a time may open a folder: a second gets VDB_ELOCKED naming the holder's pid
+ * (readers, options.read_only, take no lock; the folder must hold a database then).
  * A lock left by a dead process is taken over. A folder written by a newer format version is
  * refused with VDB_EVERSION. Recovery (meta, sealed segments, log replay) happens here. */
 VDB_EXPORT vdb_status vdb_open(const char *path, const vdb_options *opts, vdb_db **out);

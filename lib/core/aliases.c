@@ -7,6 +7,7 @@
 
 #include "core/aliases.h"
 #include "core/ddl.h"
+#include "core/follow.h"
 #include "core/metatxn.h"
 #include "core/names.h"
 
@@ -57,6 +58,8 @@ static vdb_status commit_alias(vdb_db *db, const char *what, const char *alias,
 vdb_status vdb_create_alias(vdb_db *db, const char *collection, const char *alias)
 {
     vdb_err_clear();
+    if (db && db->read_only)
+        return vdb_refuse_read_only(db, "vdb_create_alias");
     VDB_CHECK_ARG(db && collection && alias, "vdb_create_alias: db, collection or alias is "
                   "NULL");
     alias = vdb_qualified_canon(alias);
@@ -93,6 +96,8 @@ done:
 vdb_status vdb_alter_alias(vdb_db *db, const char *collection, const char *alias)
 {
     vdb_err_clear();
+    if (db && db->read_only)
+        return vdb_refuse_read_only(db, "vdb_alter_alias");
     VDB_CHECK_ARG(db && collection && alias, "vdb_alter_alias: db, collection or alias is "
                   "NULL");
     alias = vdb_qualified_canon(alias);
@@ -115,6 +120,8 @@ vdb_status vdb_alter_alias(vdb_db *db, const char *collection, const char *alias
 vdb_status vdb_drop_alias(vdb_db *db, const char *alias)
 {
     vdb_err_clear();
+    if (db && db->read_only)
+        return vdb_refuse_read_only(db, "vdb_drop_alias");
     VDB_CHECK_ARG(db && alias, "vdb_drop_alias: db or alias is NULL");
     alias = vdb_qualified_canon(alias);
     vdb_lock_wr(&db->catalog.lock, VDB_RANK_CATALOG);

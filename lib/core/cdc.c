@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "core/apply.h"
+#include "core/follow.h"
 #include "core/result.h"
 #include "core/tail.h"
 #include "core/tick.h"
@@ -97,6 +98,9 @@ vdb_status vdb_change_stream_open(vdb_db *db, const char *collection,
                                   const vdb_change_opts *opts_in, vdb_change_stream **out)
 {
     vdb_err_clear();
+    if (db && db->read_only)
+        return vdb_set_errmsg(VDB_EUNSUPPORTED, "vdb_change_stream_open: not on a reader "
+                              "(options.read_only) yet: open the stream in the writer");
     VDB_CHECK_ARG(db && collection && out, "vdb_change_stream_open: db, collection or out is "
                   "NULL");
     *out = NULL;

@@ -11,6 +11,7 @@
 #include "core/databases.h"
 #include "core/ddl.h"
 #include "core/events.h"
+#include "core/follow.h"
 #include "core/ids.h"
 #include "core/indexes.h"
 #include "core/metatxn.h"
@@ -20,6 +21,8 @@
 vdb_status vdb_create_collection(vdb_db *db, const vdb_schema *schema)
 {
     vdb_err_clear();
+    if (db && db->read_only)
+        return vdb_refuse_read_only(db, "vdb_create_collection");
     VDB_CHECK_ARG(db && schema, "vdb_create_collection: db or schema is NULL");
     vdb_status st = vdb_schema_check_complete(schema);
     if (st != VDB_OK)
@@ -152,6 +155,8 @@ static void discard_data(vdb_db *db, vdb_collection *c)
 vdb_status vdb_drop_collection(vdb_db *db, const char *name)
 {
     vdb_err_clear();
+    if (db && db->read_only)
+        return vdb_refuse_read_only(db, "vdb_drop_collection");
     VDB_CHECK_ARG(db && name, "vdb_drop_collection: db or name is NULL");
     vdb_lock_wr(&db->catalog.lock, VDB_RANK_CATALOG);
     vdb_collection *c = vdb_catalog_find_exact(&db->catalog, name);
@@ -205,6 +210,8 @@ done:
 vdb_status vdb_rename_collection(vdb_db *db, const char *name, const char *new_name)
 {
     vdb_err_clear();
+    if (db && db->read_only)
+        return vdb_refuse_read_only(db, "vdb_rename_collection");
     VDB_CHECK_ARG(db && name && new_name, "vdb_rename_collection: db, name or new_name is "
                   "NULL");
     VDB_CHECK_ARG(vdb_qualified_valid(new_name), "new collection name '%s' is invalid: use "
@@ -320,6 +327,8 @@ static int copy_index_def(void *arg, const char *key, const void *val, size_t le
 vdb_status vdb_truncate_collection(vdb_db *db, const char *collection)
 {
     vdb_err_clear();
+    if (db && db->read_only)
+        return vdb_refuse_read_only(db, "vdb_truncate_collection");
     VDB_CHECK_ARG(db && collection, "vdb_truncate_collection: db or collection is NULL");
     vdb_lock_wr(&db->catalog.lock, VDB_RANK_CATALOG);
     vdb_collection *c, *nc = NULL;

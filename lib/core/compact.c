@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "core/compact.h"
+#include "core/follow.h"
 #include "core/ids.h"
 #include "core/metatxn.h"
 #include "core/segment_index.h"
@@ -191,6 +192,8 @@ vdb_status vdb_compact_collection(vdb_db *db, vdb_collection *c)
 vdb_status vdb_compact(vdb_db *db, const char *collection)
 {
     vdb_err_clear();
+    if (db && db->read_only)
+        return vdb_refuse_read_only(db, "vdb_compact");
     VDB_CHECK_ARG(db, "vdb_compact: db is NULL");
     vdb_lock_rd(&db->catalog.lock, VDB_RANK_CATALOG);
     vdb_status st = VDB_OK;

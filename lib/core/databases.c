@@ -9,6 +9,7 @@
 
 #include "core/databases.h"
 #include "core/ddl.h"
+#include "core/follow.h"
 #include "core/metatxn.h"
 #include "core/names.h"
 
@@ -64,6 +65,8 @@ static vdb_status check_name(const char *name)
 vdb_status vdb_create_database(vdb_db *db, const char *name)
 {
     vdb_err_clear();
+    if (db && db->read_only)
+        return vdb_refuse_read_only(db, "vdb_create_database");
     VDB_CHECK_ARG(db && name, "vdb_create_database: db or name is NULL");
     vdb_status st = check_name(name);
     if (st != VDB_OK)
@@ -101,6 +104,8 @@ done:
 vdb_status vdb_drop_database(vdb_db *db, const char *name)
 {
     vdb_err_clear();
+    if (db && db->read_only)
+        return vdb_refuse_read_only(db, "vdb_drop_database");
     VDB_CHECK_ARG(db && name, "vdb_drop_database: db or name is NULL");
     VDB_CHECK_ARG(strcmp(name, VDB_DEFAULT_DATABASE), "can not drop default database");
     vdb_lock_wr(&db->catalog.lock, VDB_RANK_CATALOG);

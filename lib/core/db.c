@@ -16,6 +16,7 @@
 
 #include "core/databases.h"
 #include "core/compact.h"
+#include "core/follow.h"
 #include "core/ids.h"
 #include "core/memory.h"
 #include "core/recovery.h"
@@ -48,6 +49,8 @@ void vdb_options_init(vdb_options *o)
     o->compaction_min_segments = 4;
     o->segment_idle_seal_ms = 600000;
     o->tick_interval_ms = 200;
+    o->read_only_refresh_ms = 200;
+    o->read_only_strong_timeout_ms = 10000;
 }
 
 void vdb_options_init_sized(vdb_options *o, size_t size)
@@ -174,6 +177,25 @@ static vdb_status check_options(const vdb_options *o)
                       (o->tick_interval_ms >= 10 && o->tick_interval_ms <= 3600000),
                   "options.tick_interval_ms is %u: 0 (no ticks) or 10..3600000",
                   o->tick_interval_ms);
+    VDB_CHECK_ARG(o->read_only <= 1, "options.read_only is %u: 0 or 1", o->read_only);
+    VDB_CHECK_ARG(o->read_only_refresh_ms >= 10 && o->read_only_refresh_ms <= 3600000,
+                  "options.read_only_refresh_ms is %u: 10..3600000", o->read_only_refresh_ms);
+    VDB_CHECK_ARG(o->read_only_strong_timeout_ms >= 1, "options.read_only_strong_timeout_ms "
+                  "must be >= 1");
+    if (o->read_only) {
+        VDB_CHECK_ARG(!o->mmap, "options.mmap cannot be used with options.read_only (the mmap "
+                      "cache is written)");
+        VDB_CHECK_ARG(!o->meta_uri || !strncmp(o->meta_uri, "local://", 8),
+                      "options.read_only needs the local meta store (local://), not %s",
+                      o->meta_uri);
+        VDB_CHECK_ARG(!o->object_uri || !strncmp(o->object_uri, "file://", 7),
+                      "options.read_only needs the file object store (file://), not %s",
+                      o->object_uri);
+        if (o->log_uri && strncmp(o->log_uri, "wal://", 6) != 0)
+            return vdb_set_errmsg(VDB_EUNSUPPORTED, "options.read_only: reader processes "
+                                  "follow the local WAL (wal://) only, not %s (not built yet "
+                                  "for other logs)", o->log_uri);
+    }
     return VDB_OK;
 }
 
@@ -238,6 +260,7 @@ static vdb_status open_stores(vdb_db *db, bool fresh)
         .sync_interval_ms = db->opts.sync_interval_ms,
         .timeout_ms = 10000,
         .disable_io_uring = db->opts.disable_io_uring,
+        .read_only = (int)db->opts.read_only,
     };
     char *log = db->opts.log_uri ? vdb_strdup(db->opts.log_uri) : default_uri("wal", db->path, "wal");
     char *meta = db->opts.meta_uri ? vdb_strdup(db->opts.meta_uri)
@@ -253,10 +276,20 @@ static vdb_status open_stores(vdb_db *db, bool fresh)
         st = vdb_object_store_open(obj, &bo, &db->obj);
     if (st == VDB_OK)
         st = vdb_log_store_open(log, &bo, &db->log);
-    if (st == VDB_OK)
+    if (st == VDB_OK && db->opts.read_only) { /* a reader: the writer created the database */
+        void *v = NULL;
+        size_t len = 0;
+        st = db->meta.be->get(db->meta.h, "created", &v, &len);
+        free(v);
+        if (st == VDB_ENOTFOUND)
+            st = vdb_set_errmsg(VDB_ENOTFOUND, "database %s: its meta store %s does not hold "
+                                "a database yet (a reader opens one a writer created)",
+                                db->path, meta);
+    } else if (st == VDB_OK) {
         st = check_created(db, fresh, meta);
-    if (st == VDB_OK)
-        st = vdb_tso_open(db->meta.be, db->meta.h, "tso", 0, &db->tso);
+        if (st == VDB_OK)
+            st = vdb_tso_open(db->meta.be, db->meta.h, "tso", 0, &db->tso);
+    }
     vdb_free(log);
     vdb_free(meta);
     vdb_free(obj);
@@ -360,15 +393,23 @@ vdb_status vdb_open(const char *path, const vdb_options *opts, vdb_db **out)
     db->path = vdb_strdup(path);
     if (st == VDB_OK && !db->path)
         st = vdb_set_errmsg(VDB_ENOMEM, "out of memory");
-    if (st == VDB_OK)
+    /* a reader takes no lock and creates nothing: the folder is the writer's */
+    if (st == VDB_OK && !o.read_only)
         st = vdb_mkdirs(path);
-    if (st == VDB_OK)
+    if (st == VDB_OK && !o.read_only)
         st = take_lock(db);
     bool fresh = false;
     if (st == VDB_OK)
         st = check_format(db, &fresh);
+    if (st == VDB_OK && fresh && o.read_only)
+        st = vdb_set_errmsg(VDB_ENOTFOUND, "%s holds no database (no FORMAT file): a reader "
+                            "(options.read_only) opens one a writer created", path);
     if (st == VDB_OK)
         st = open_stores(db, fresh);
+    if (st == VDB_OK && o.read_only) {
+        st = vdb_follow_start(db);
+        goto opened;
+    }
     if (st == VDB_OK)
         st = vdb_ids_load(db);
     if (st == VDB_OK && o.mmap) {
@@ -398,6 +439,7 @@ vdb_status vdb_open(const char *path, const vdb_options *opts, vdb_db **out)
     }
     if (st == VDB_OK && o.tick_interval_ms)
         st = vdb_ticker_start(db);
+opened:
     if (st != VDB_OK) {
         char msg[1024];
         snprintf(msg, sizeof msg, "%s", vdb_err_get());
@@ -414,6 +456,7 @@ void vdb_close(vdb_db *db)
     if (!db)
         return;
     vdb_ticker_stop(db);
+    vdb_follow_stop(db);
     if (db->bg_started) {
         pthread_mutex_lock(&db->bg_mu);
         db->bg_stop = true;
@@ -426,7 +469,7 @@ void vdb_close(vdb_db *db)
     vdb_pool_free(db->seals);
     vdb_pool_free(db->builds);
     vdb_pool_free(db->search);
-    if (db->recovered) /* a failed open writes nothing */
+    if (db->recovered && !db->read_only) /* a failed open (or a reader) writes nothing */
         vdb_save_log_highwater(db);
     vdb_catalog_destroy(&db->catalog);
     vdb_seg_cache_close(db->seg_cache); /* after the segments, which release their maps */
@@ -456,5 +499,5 @@ vdb_status vdb_now(vdb_db *db, uint64_t *ts)
 {
     vdb_err_clear();
     VDB_CHECK_ARG(db && ts, "vdb_now: db or ts is NULL");
-    return vdb_tso_next(db->tso, ts);
+    return vdb_read_now(db, ts);
 }

@@ -53,6 +53,17 @@ struct vdb_db {
     pthread_mutex_t pin_mu;    /* ids.c: the timestamps open iterators hold (a leaf lock) */
     uint64_t *pins;
     size_t npins, pins_cap;
+
+    /* options.read_only: a reader (follow.c) */
+    bool read_only;
+    pthread_t follower;
+    bool follow_started, follow_stop;
+    pthread_mutex_t follow_mu;   /* one load at a time; taken before the catalog's lock */
+    pthread_mutex_t follow_wait_mu; /* with follow_cv: the follower's sleep */
+    pthread_cond_t follow_cv;
+    uint64_t follow_gen, follow_seq; /* the meta store's position the state was loaded at */
+    uint64_t follow_ts;          /* atomic: the newest timestamp the loaded state holds */
+    uint64_t follow_loads;       /* atomic: states loaded so far */
 };
 
 #endif

@@ -12,6 +12,8 @@ vdb_status vdb_get(vdb_db *db, const char *collection, const vdb_pk_list *pks,
     *out = NULL;
     vdb_read_opts ropts;
     vdb_status rst = vdb_read_opts_copy(read_in, &ropts);
+    if (rst == VDB_OK)
+        rst = vdb_follow_before_read(db, &ropts);
     if (rst != VDB_OK)
         return rst;
     return vdb_get_at(db, collection, pks, &ropts, 0, out);

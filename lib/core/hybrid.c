@@ -184,6 +184,8 @@ vdb_status vdb_hybrid_search(vdb_db *db, const vdb_hybrid_req *in, vdb_result **
     if (st != VDB_OK)
         return st;
     h.read.struct_size = sizeof h.read;
+    if ((st = vdb_follow_before_read(db, &h.read)) != VDB_OK)
+        return st;
     size_t nq = 0;
     if ((st = check_request(&h, &nq)) != VDB_OK)
         return st;

@@ -30,6 +30,12 @@ vdb_status vdb_ids_alloc(vdb_db *db, uint64_t n, uint64_t *first)
     vdb_status st = VDB_OK;
     vdb_lock_forbid_io(VDB_RANK_COLL, "id allocation (a meta-store write)");
     pthread_mutex_lock(&db->id_mu);
+    if (db->read_only) { /* a reader's ids (its growing segments') are its own, from 2^62 */
+        *first = db->next_id;
+        db->next_id += n;
+        pthread_mutex_unlock(&db->id_mu);
+        return VDB_OK;
+    }
     if (db->next_id + n > db->id_limit) {
         /* reserve a window in the meta store before handing any of it out */
         uint64_t limit = db->next_id + n + ID_WINDOW;

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "core/events.h"
+#include "core/follow.h"
 #include "core/indexes.h"
 #include "core/segment_index.h"
 #include "util/kv.h"
@@ -170,6 +171,8 @@ vdb_status vdb_create_index_named(vdb_db *db, const char *collection, const char
                                   const char *index_name, const char *type, const char *params)
 {
     vdb_err_clear();
+    if (db && db->read_only)
+        return vdb_refuse_read_only(db, "vdb_create_index_named");
     VDB_CHECK_ARG(db && collection && field, "vdb_create_index: db, collection or field is "
                   "NULL");
     if (!type || !*type)
@@ -240,6 +243,8 @@ out:
 vdb_status vdb_create_index(vdb_db *db, const char *collection, const char *field,
                             const char *type, const char *params)
 {
+    if (db && db->read_only)
+        return vdb_refuse_read_only(db, "vdb_create_index");
     return vdb_create_index_named(db, collection, field, NULL, type, params);
 }
 
@@ -281,6 +286,8 @@ static vdb_status drop_at(vdb_db *db, vdb_collection *c, int f, const char *name
 vdb_status vdb_drop_index(vdb_db *db, const char *collection, const char *field)
 {
     vdb_err_clear();
+    if (db && db->read_only)
+        return vdb_refuse_read_only(db, "vdb_drop_index");
     VDB_CHECK_ARG(db && collection && field, "vdb_drop_index: db, collection or field is NULL");
     vdb_lock_rd(&db->catalog.lock, VDB_RANK_CATALOG);
     vdb_collection *c;
@@ -295,6 +302,8 @@ vdb_status vdb_drop_index(vdb_db *db, const char *collection, const char *field)
 vdb_status vdb_drop_index_by_name(vdb_db *db, const char *collection, const char *index_name)
 {
     vdb_err_clear();
+    if (db && db->read_only)
+        return vdb_refuse_read_only(db, "vdb_drop_index_by_name");
     VDB_CHECK_ARG(db && collection && index_name, "vdb_drop_index_by_name: db, collection or "
                   "index_name is NULL");
     vdb_lock_rd(&db->catalog.lock, VDB_RANK_CATALOG);

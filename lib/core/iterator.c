@@ -118,6 +118,8 @@ vdb_status vdb_query_iterator_open(vdb_db *db, const vdb_query_iter_req *in,
     if (st != VDB_OK)
         return st;
     req.read.struct_size = sizeof req.read;
+    if ((st = vdb_follow_before_read(db, &req.read)) != VDB_OK)
+        return st;
     VDB_CHECK_ARG(req.collection, "vdb_query_iterator_open: collection is NULL");
     for (size_t i = 0; req.read.output_fields && i < req.read.n_output_fields; i++)
         VDB_CHECK_ARG(!req.read.output_fields[i] ||
@@ -320,6 +322,8 @@ vdb_status vdb_search_iterator_open(vdb_db *db, const vdb_search_iter_req *in,
     if (st != VDB_OK)
         return st;
     req.read.struct_size = sizeof req.read;
+    if ((st = vdb_follow_before_read(db, &req.read)) != VDB_OK)
+        return st;
     VDB_CHECK_ARG(req.collection, "vdb_search_iterator_open: collection is NULL");
     VDB_CHECK_ARG(req.vector && req.dim > 0, "vdb_search_iterator_open: no query vector");
     vdb_search_iterator *it = vdb_calloc(1, sizeof *it);

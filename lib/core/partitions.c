@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include "core/ddl.h"
+#include "core/follow.h"
 #include "core/ids.h"
 #include "core/names.h"
 #include "core/partkey.h"
@@ -37,6 +38,8 @@ vdb_status vdb_list_partitions(vdb_db *db, const char *collection, vdb_names **o
 vdb_status vdb_create_partition(vdb_db *db, const char *collection, const char *name)
 {
     vdb_err_clear();
+    if (db && db->read_only)
+        return vdb_refuse_read_only(db, "vdb_create_partition");
     VDB_CHECK_ARG(db && collection && name, "vdb_create_partition: db, collection or name is "
                   "NULL");
     VDB_CHECK_ARG(vdb_name_valid(name), "partition name '%s' is invalid: use 1..255 letters, "
@@ -85,6 +88,8 @@ out:
 vdb_status vdb_drop_partition(vdb_db *db, const char *collection, const char *name)
 {
     vdb_err_clear();
+    if (db && db->read_only)
+        return vdb_refuse_read_only(db, "vdb_drop_partition");
     VDB_CHECK_ARG(db && collection && name, "vdb_drop_partition: db, collection or name is NULL");
     VDB_CHECK_ARG(strcmp(name, VDB_DEFAULT_PARTITION), "the _default partition cannot be "
                   "dropped");

@@ -95,6 +95,8 @@ vdb_status vdb_count(vdb_db *db, const char *collection, const char *filter,
     *count = 0;
     vdb_read_opts ropts;
     vdb_status rst = vdb_read_opts_copy(read_in, &ropts);
+    if (rst == VDB_OK)
+        rst = vdb_follow_before_read(db, &ropts);
     if (rst != VDB_OK)
         return rst;
     const vdb_read_opts *read = &ropts;
@@ -179,6 +181,8 @@ vdb_status vdb_query(vdb_db *db, const char *collection, const char *filter,
     *out = NULL;
     vdb_read_opts ropts;
     vdb_status rst = vdb_read_opts_copy(read_in, &ropts);
+    if (rst == VDB_OK)
+        rst = vdb_follow_before_read(db, &ropts);
     if (rst != VDB_OK)
         return rst;
     const vdb_read_opts *read = &ropts;
@@ -370,6 +374,8 @@ vdb_status vdb_delete_where(vdb_db *db, const char *collection, const char *part
                             const char *filter, uint64_t *ts, uint64_t *deleted)
 {
     vdb_err_clear();
+    if (db && db->read_only)
+        return vdb_refuse_read_only(db, "vdb_delete_where");
     VDB_CHECK_ARG(db && collection, "vdb_delete_where: db or collection is NULL");
     VDB_CHECK_ARG(filter && filter[strspn(filter, " \t\r\n")],
                   "vdb_delete_where: the filter is empty (to delete everything, drop the "

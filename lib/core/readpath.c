@@ -1,5 +1,6 @@
 /* What every read shares: the timestamp it reads at (travel timestamp or consistency level),
  * and the segments of the partitions it covers. */
+#include "core/follow.h"
 #include "core/ids.h"
 #include "core/partkey.h"
 #include "core/readpath.h"
@@ -18,9 +19,9 @@ vdb_status vdb_read_ts(vdb_db *db, const vdb_read_opts *r, uint64_t *T)
         return VDB_OK;
     }
     switch (r ? r->consistency : VDB_CONSISTENCY_STRONG) {
-    case VDB_CONSISTENCY_STRONG:
+    case VDB_CONSISTENCY_STRONG: /* a reader caught up before it took the catalog's lock */
     case VDB_CONSISTENCY_SESSION: /* writes are applied before they return: now covers them */
-        return vdb_tso_next(db->tso, T);
+        return vdb_read_now(db, T);
     case VDB_CONSISTENCY_BOUNDED: {
         uint64_t now = vdb_now_ms();
         *T = vdb_ts_make(now > r->staleness_ms ? now - r->staleness_ms : 0, 0);
@@ -39,7 +40,7 @@ vdb_status vdb_read_pin(vdb_db *db, const vdb_read_opts *r, uint64_t *T)
     for (int tries = 0;; tries++) {
         vdb_status st = vdb_read_ts(db, r, T);
         if (st == VDB_OK && *T == UINT64_MAX) /* eventually: a snapshot needs a real time */
-            st = vdb_tso_next(db->tso, T);
+            st = vdb_read_now(db, T);
         if (st == VDB_OK)
             st = vdb_pin_ts(db, *T);
         if (st != VDB_ERANGE || (r && r->travel_ts) || tries == 3)

@@ -3,6 +3,7 @@
 #define VDB_CORE_READPATH_H
 
 #include "core/db.h"
+#include "core/follow.h"
 
 typedef struct vdb_seg_set {
     size_t n;

@@ -306,6 +306,12 @@ static vdb_status replay_collection(vdb_db *db, vdb_collection *c)
         for (uint32_t s = 0; s < c->nshards && st == VDB_OK; s++) {
             r.shard = s;
             r.st = VDB_OK;
+            /* a reader notes how far the writer had got: what it skips (a write in progress)
+             * is no reason to load again (follow.c) */
+            if (db->read_only && (r.counting || c->nshards == 1) &&
+                (st = vdb_log_store_last_pos(&db->log, c->shards[s].channel,
+                                              &c->shards[s].seen_pos)) != VDB_OK)
+                break;
             st = db->log.be->read(db->log.h, c->shards[s].channel, c->shards[s].ckpt_pos + 1,
                                   replay_record, &r);
             if (st == VDB_OK)
@@ -317,8 +323,9 @@ static vdb_status replay_collection(vdb_db *db, vdb_collection *c)
      * positions below the checkpoint, which the next open would skip. */
     for (uint32_t s = 0; s < c->nshards && st == VDB_OK; s++)
         st = vdb_check_channel_end(db, c, s);
-    /* ABORT records after the torn parts, in the channels that hold them */
-    for (size_t i = 0; i < r.ntorn && st == VDB_OK; i++) {
+    /* ABORT records after the torn parts, in the channels that hold them (a reader writes
+     * nothing: to it a torn part is a write still in progress, left unapplied) */
+    for (size_t i = 0; i < r.ntorn && st == VDB_OK && !db->read_only; i++) {
         uint32_t shard = r.torn[i].seen;
         vdb_rec_header h = {.type = VDB_REC_ABORT, .parts = 1, .shard = shard,
                             .ts = r.torn[i].ts, .collection_id = c->id};
@@ -380,8 +387,9 @@ vdb_status vdb_recover(vdb_db *db)
      * that damage to it is reported now rather than at the next DDL. */
     if (st == VDB_OK)
         st = db->log.be->read(db->log.h, "ddl", 0, skip_ddl, NULL);
-    /* the vector indexes that were not saved (or were damaged) build in the background */
-    for (size_t i = 0; i < db->catalog.n && st == VDB_OK; i++)
+    /* the vector indexes that were not saved (or were damaged) build in the background (a
+     * reader searches those segments exactly until the writer saves their index) */
+    for (size_t i = 0; i < db->catalog.n && st == VDB_OK && !db->read_only; i++)
         for (size_t k = 0; k < db->catalog.colls[i]->nsealed; k++)
             vdb_index_queue(db, db->catalog.colls[i], db->catalog.colls[i]->sealed[k]);
     return st;

@@ -17,6 +17,7 @@
 #include <stdio.h>
 
 #include "core/events.h"
+#include "core/follow.h"
 #include "core/metatxn.h"
 #include "core/seal.h"
 #include "core/segment_index.h"
@@ -342,6 +343,8 @@ static vdb_status flush_collection(vdb_db *db, vdb_collection *c)
 vdb_status vdb_flush(vdb_db *db, const char *collection)
 {
     vdb_err_clear();
+    if (db && db->read_only)
+        return vdb_refuse_read_only(db, "vdb_flush");
     VDB_CHECK_ARG(db, "vdb_flush: db is NULL");
     vdb_lock_rd(&db->catalog.lock, VDB_RANK_CATALOG);
     vdb_status st = VDB_OK;

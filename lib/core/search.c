@@ -487,6 +487,8 @@ vdb_status vdb_search(vdb_db *db, const vdb_search_req *req_in, vdb_result **out
     if (st0 != VDB_OK)
         return st0;
     rq.read.struct_size = sizeof rq.read;
+    if ((st0 = vdb_follow_before_read(db, &rq.read)) != VDB_OK)
+        return st0;
     if (rq.query_pks)
         return search_by_pks(db, &rq, out);
     return vdb_search_at(db, &rq, 0, "vdb_search", out);

@@ -14,7 +14,7 @@ vdb_status vdb_collection_stats(vdb_db *db, const char *collection, vdb_stats *d
     uint64_t T;
     vdb_status st = vdb_catalog_lookup(&db->catalog, collection, &c);
     if (st == VDB_OK)
-        st = vdb_tso_next(db->tso, &T);
+        st = vdb_read_now(db, &T);
     if (st == VDB_OK) {
         vdb_lock_rd(&c->lock, VDB_RANK_COLL);
         out->num_shards = c->nshards;

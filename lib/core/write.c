@@ -4,6 +4,7 @@
 #include "core/apply.h"
 #include "core/batch.h"
 #include "core/convert.h"
+#include "core/follow.h"
 #include "core/memory.h"
 #include "core/partkey.h"
 #include "core/result.h"
@@ -258,12 +259,16 @@ out:
 vdb_status vdb_insert(vdb_db *db, const char *collection, const char *partition,
                       const vdb_batch *batch, uint64_t *ts, vdb_result **pks)
 {
+    if (db && db->read_only)
+        return vdb_refuse_read_only(db, "vdb_insert");
     return write_rows(db, collection, partition, batch, false, ts, pks);
 }
 
 vdb_status vdb_upsert(vdb_db *db, const char *collection, const char *partition,
                       const vdb_batch *batch, uint64_t *ts, vdb_result **pks)
 {
+    if (db && db->read_only)
+        return vdb_refuse_read_only(db, "vdb_upsert");
     return write_rows(db, collection, partition, batch, true, ts, pks);
 }
 
@@ -324,6 +329,8 @@ vdb_status vdb_delete(vdb_db *db, const char *collection, const char *partition,
                       const vdb_pk_list *pks, uint64_t *ts_out)
 {
     vdb_err_clear();
+    if (db && db->read_only)
+        return vdb_refuse_read_only(db, "vdb_delete");
     VDB_CHECK_ARG(db && collection, "vdb_delete: db or collection is NULL");
     vdb_lock_rd(&db->catalog.lock, VDB_RANK_CATALOG);
     vdb_collection *c;

@@ -62,6 +62,7 @@
 #include <stdlib.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "storage/storage.h"
@@ -109,6 +110,7 @@ typedef struct meta_local {
     char *broken; /* set when the files' state is uncertain: every write then fails */
     vdb_meta_local_recovery rec; /* what the open repaired or cut */
     bool opened;                 /* open succeeded: close records the high-water mark */
+    bool read_only;              /* opt->read_only: a reader's snapshot (load_read_only) */
 } meta_local;
 
 /* ---- the sorted map ---- */
@@ -1037,6 +1039,105 @@ done:
     return st;
 }
 
+/* A read_only instance: a reader process's snapshot of a store a writer elsewhere may be
+ * changing. Nothing is locked, repaired, cut or written. It takes the snapshot of the highest
+ * generation and the records both copies of its log hold intact and alike, which are the
+ * acknowledged ones (a record is acknowledged once it is in both) except perhaps the very
+ * last, which the writer is between acknowledging and returning. A copy missing, a header
+ * not of that generation, or copies that disagree is what a writer's compaction (or a
+ * record being written) looks like from outside: VDB_ECONFLICT, and the caller reads again.
+ * A store that was never created is VDB_ENOTFOUND. */
+static vdb_status load_read_only(meta_local *m)
+{
+    snap_file s[COPIES];
+    log_copy l[COPIES] = {{0}};
+    char *path[COPIES] = {NULL, NULL};
+    vdb_status st = VDB_OK;
+    int n = 0, pick = -1;
+    for (; n < COPIES && st == VDB_OK; n++)
+        st = snap_read(m->snap_path[n], &s[n]);
+    if (st != VDB_OK)
+        goto done;
+    for (int c = 0; c < COPIES; c++)
+        if (s[c].state == SNAP_GOOD && (pick < 0 || s[c].gen > s[pick].gen))
+            pick = c;
+    if (pick < 0) {
+        st = s[0].state == SNAP_MISSING && s[1].state == SNAP_MISSING
+                 ? vdb_set_errmsg(VDB_ENOTFOUND, "meta store %s holds no snapshot (a reader "
+                                  "needs a store a writer has created)", m->dir)
+                 : vdb_set_errmsg(VDB_ECONFLICT, "meta store %s: no good snapshot: %s: %s; "
+                                  "%s: %s", m->dir, m->snap_path[0], s[0].why,
+                                  m->snap_path[1], s[1].why);
+        goto done;
+    }
+    m->gen = s[pick].gen;
+    m->next_seq = s[pick].first_seq;
+    vdb_rd r = vdb_rd_init((uint8_t *)s[pick].data + 32, s[pick].len - 36);
+    st = entries_load(m, &r, s[pick].count, m->snap_path[pick]);
+    for (int c = 0; c < COPIES && st == VDB_OK; c++) {
+        path[c] = log_path(m, m->gen, c);
+        st = path[c] ? log_copy_read(path[c], m->gen, m->next_seq, &l[c])
+                     : vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+        if (st == VDB_OK && !l[c].usable)
+            st = vdb_set_errmsg(VDB_ECONFLICT, "%s: %s (read while the writer changes it?)",
+                                path[c], l[c].why);
+    }
+    size_t total = VDB_MIN(l[0].n, l[1].n);
+    for (size_t i = 0; i < total && st == VDB_OK; i++) {
+        const rec_ref *a = &l[0].recs[i], *b = &l[1].recs[i];
+        if (a->len != b->len || memcmp(l[0].data + a->off, l[1].data + b->off, a->len) != 0)
+            st = vdb_set_errmsg(VDB_ECONFLICT, "%s and %s differ at sequence %" PRIu64,
+                                path[0], path[1], m->next_seq + i);
+        else
+            st = apply_record(m, l[0].data + a->off, a->len, path[0], a->off - REC_HEADER);
+    }
+    if (st == VDB_OK)
+        m->next_seq += total;
+done:
+    for (int c = 0; c < COPIES; c++) {
+        log_copy_free(&l[c]);
+        vdb_free(path[c]);
+    }
+    for (int c = 0; c < n; c++)
+        vdb_free(s[c].data);
+    return st;
+}
+
+/* Empties the map (a read_only load that is tried again). */
+static void map_clear(meta_local *m)
+{
+    for (size_t i = 0; i < m->count; i++)
+        vdb_free(m->ents[i].key);
+    m->count = 0;
+    m->live_bytes = 0;
+}
+
+/* A read_only open: load_read_only until it reads a steady state (a writer's compaction
+ * takes a few file operations; 200 tries 1 ms apart outlast it). */
+static vdb_status open_read_only(meta_local *m)
+{
+    vdb_status st = VDB_ECONFLICT;
+    for (int tries = 0; tries < 200 && st == VDB_ECONFLICT; tries++) {
+        if (tries) {
+            map_clear(m);
+            struct timespec ms = {0, 1000000};
+            nanosleep(&ms, NULL);
+        }
+        st = load_read_only(m);
+    }
+    if (st == VDB_ECONFLICT)
+        st = vdb_set_errmsg(VDB_EIO, "meta store %s did not hold still long enough to be read "
+                            "(read_only): %s", m->dir, vdb_err_get());
+    return st;
+}
+
+void vdb_meta_local_position(void *h, uint64_t *gen, uint64_t *next_seq)
+{
+    const meta_local *m = h;
+    *gen = m->gen;
+    *next_seq = m->next_seq;
+}
+
 /* Removes logs of other generations, files of format 1 and temporary snapshot files left
  * by a crash. Only called once both snapshots of format 2 are in place. */
 static void remove_leftovers(meta_local *m)
@@ -1071,7 +1172,7 @@ static void meta_close(void *h)
     meta_local *m = h;
     if (!m)
         return;
-    if (m->opened && !m->broken)
+    if (m->opened && !m->broken && !m->read_only)
         hwm_write(m);
     close_logs(m->log_fd, m->log_path, false);
     if (m->lock_fd >= 0)
@@ -1096,7 +1197,6 @@ void vdb_meta_local_recovery_get(void *h, vdb_meta_local_recovery *out)
 
 static vdb_status meta_open(const char *uri, const vdb_backend_options *opt, void **out)
 {
-    (void)opt;
     static const char scheme[] = "local://";
     if (!uri || strncmp(uri, scheme, sizeof scheme - 1) != 0 || !uri[sizeof scheme - 1])
         return vdb_set_errmsg(VDB_EINVAL, "meta URI %s is not local://<folder>",
@@ -1116,6 +1216,16 @@ static vdb_status meta_open(const char *uri, const vdb_backend_options *opt, voi
     if (!m->snap_path[0] || !m->snap_path[1] || !lock_path || !m->hwm_path) {
         st = vdb_set_errmsg(VDB_ENOMEM, "out of memory");
         goto fail;
+    }
+    if (opt && opt->read_only) {
+        m->read_only = true;
+        st = open_read_only(m);
+        if (st != VDB_OK)
+            goto fail;
+        m->opened = true;
+        vdb_free(lock_path);
+        *out = m;
+        return VDB_OK;
     }
     st = vdb_mkdirs(m->dir);
     if (st != VDB_OK)
@@ -1244,6 +1354,11 @@ static vdb_status meta_txn(void *h, const vdb_meta_op *ops, size_t n)
     }
 
     pthread_mutex_lock(&m->mu);
+    if (m->read_only) {
+        st = vdb_set_errmsg(VDB_EREADONLY, "meta store %s is open read_only (a reader "
+                            "process): it writes nothing", m->dir);
+        goto unlock;
+    }
     if (m->broken) {
         st = vdb_set_errmsg(VDB_EIO, "meta store %s refuses writes until reopened: %s", m->dir,
                             m->broken);

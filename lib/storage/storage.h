@@ -45,6 +45,10 @@ typedef struct vdb_meta_local_recovery {
     char note[1024];
 } vdb_meta_local_recovery;
 void vdb_meta_local_recovery_get(void *meta, vdb_meta_local_recovery *out);
+/* A local meta store opened read_only (vdb_backend_options.read_only: a reader process's
+ * snapshot, never locked, repaired or written; writes are VDB_EREADONLY): the generation and
+ * the next sequence it was read at, which move with every write of the writer. */
+void vdb_meta_local_position(void *meta, uint64_t *gen, uint64_t *next_seq);
 extern const vdb_object_backend vdb_object_file_backend;  /* file://<folder> */
 
 /* The part of a URI after "scheme://" (a pointer into uri), or NULL if it has no scheme. */

@@ -17,7 +17,7 @@ from .rankers import AnnSearchRequest, RRFRanker, WeightedRanker
 from .errors import (AlreadyExistsError, AuthenticationError, ConflictError,
                      ConnectionFailedError, CorruptError, InvalidArgumentError, LockedError,
                      NotFoundError, OutOfMemoryError, RangeError, Status, StorageIOError,
-                     TimedOutError, UnsupportedError, VdbError, VersionError)
+                     ReadOnlyError, TimedOutError, UnsupportedError, VdbError, VersionError)
 from .schema import (CollectionSchema, DataType, FieldSchema, IndexParams, LoadState,
                      MetricType, Schema)
 
@@ -40,6 +40,6 @@ __all__ = [
     "ConnectionFailedError", "VdbError", "InvalidArgumentError", "NotFoundError",
     "AlreadyExistsError", "StorageIOError", "CorruptError", "UnsupportedError",
     "OutOfMemoryError", "LockedError", "VersionError", "ConflictError", "RangeError",
-    "TimedOutError", "library_version", "library_path", "AnnSearchRequest", "RRFRanker",
+    "TimedOutError", "ReadOnlyError", "library_version", "library_path", "AnnSearchRequest", "RRFRanker",
     "WeightedRanker",
 ]

@@ -38,7 +38,8 @@ OPTION_NAMES = ("sync", "log_uri", "meta_uri", "object_uri", "sync_interval_ms",
                 "compaction_interval_ms", "compaction_min_segments", "disable_io_uring",
                 "index_build_workers", "index_build_threads", "search_threads",
                 "segment_idle_seal_ms", "mmap", "mmap_cache_dir", "mmap_cache_bytes",
-                "memory_budget_bytes", "tick_interval_ms")
+                "memory_budget_bytes", "tick_interval_ms", "read_only", "read_only_refresh_ms",
+                "read_only_strong_timeout_ms")
 
 
 def _b(s):

@@ -59,6 +59,9 @@ class vdb_options(Structure):
         ("mmap_cache_bytes", c_uint64),
         ("memory_budget_bytes", c_uint64),
         ("tick_interval_ms", c_uint32),
+        ("read_only", c_uint32),
+        ("read_only_refresh_ms", c_uint32),
+        ("read_only_strong_timeout_ms", c_uint32),
     ]
 
 

@@ -235,7 +235,9 @@ class MilvusClient:
     compaction_interval_ms, compaction_min_segments, log_uri, meta_uri, object_uri,
     disable_io_uring, index_build_workers, index_build_threads, search_threads,
     segment_idle_seal_ms, mmap (True: sealed vector columns memory-mapped from a local cache
-    folder), mmap_cache_dir, mmap_cache_bytes, memory_budget_bytes, tick_interval_ms.
+    folder), mmap_cache_dir, mmap_cache_bytes, memory_budget_bytes, tick_interval_ms,
+    read_only (True: a reader process following the folder's writer; writes raise
+    ReadOnlyError), read_only_refresh_ms, read_only_strong_timeout_ms.
     Remote options: secure (TLS with an http:// uri), server_pem_path or ca_pem_path (the CA to
     trust), client_pem_path and client_key_path (a client certificate), server_name (the name
     the certificate must carry).

@@ -26,6 +26,7 @@ class Status(enum.IntEnum):
     ECONFLICT = 10
     ERANGE = 11
     ETIMEDOUT = 12
+    EREADONLY = 13
 
 
 class VdbError(Exception):
@@ -104,6 +105,10 @@ class TimedOutError(VdbError):
     """VDB_ETIMEDOUT: a wait ran out of time (the work goes on: an index build, say)."""
 
 
+class ReadOnlyError(VdbError):
+    """VDB_EREADONLY: a write on a client opened with read_only=True (a reader process)."""
+
+
 class AuthenticationError(VdbError, PermissionError):
     """Remote mode: vdb-server refused the token (Milvus code 1800, HTTP 401)."""
 
@@ -132,6 +137,7 @@ _BY_STATUS = {
     Status.ECONFLICT: ConflictError,
     Status.ERANGE: RangeError,
     Status.ETIMEDOUT: TimedOutError,
+    Status.EREADONLY: ReadOnlyError,
 }
 
 

@@ -56,8 +56,9 @@ typedef struct vdb_backend_options {
     void *app_data;           /* the registered struct's app_data, untouched by the library */
     /* Log backends: the instance will only read (read, last_pos, subscribe, poll) and may run
      * in another process than the one appending. append, truncate and drop give VDB_EINVAL. A
-     * log backend that cannot open that way gives VDB_EUNSUPPORTED; meta and object backends
-     * ignore it. */
+     * log backend that cannot open that way gives VDB_EUNSUPPORTED. The local meta store
+     * (local://) opens a read-only snapshot of a store a writer elsewhere may be changing
+     * (writes: VDB_EREADONLY); other meta and object backends ignore it. */
     int read_only;
 } vdb_backend_options;
 
