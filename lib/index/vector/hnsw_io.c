@@ -142,7 +142,7 @@ static vdb_status corrupt(const char *what)
     return vdb_set_errmsg(VDB_ECORRUPT, "hnsw decode: %s", what);
 }
 
-/* level[] (lv, n bytes) checked and copied; upper_off and upper_lists from it. */
+/* level[] (lv, n bytes) checked and copied. */
 static vdb_status take_levels(vdb_hnsw *h, const uint8_t *lv)
 {
     for (size_t i = 0; i < h->n; i++)
@@ -151,7 +151,7 @@ static vdb_status take_levels(vdb_hnsw *h, const uint8_t *lv)
     memcpy(h->level, lv, h->n);
     if (h->n && h->level[h->entry] != h->max_level)
         return corrupt("the entry point is not on the top level");
-    return hnsw_offsets(h);
+    return VDB_OK;
 }
 
 /* The lists as the search relies on them (wherever they are: heap or mapped). */
@@ -217,6 +217,8 @@ static vdb_status decode_v2(const uint8_t *p, size_t len, vdb_rd *r, vdb_hnsw *h
     if (view && ((uintptr_t)p % HNSW_ALIGN) != 0)
         return vdb_set_errmsg(VDB_EINVAL, "hnsw view: the bytes are not 64-byte aligned");
     vdb_status st = take_levels(h, p + L.level);
+    if (st == VDB_OK)
+        st = hnsw_offsets(h); /* upper_off and upper_lists from the levels */
     if (st != VDB_OK)
         return st;
     if (h->upper_lists != lists)
