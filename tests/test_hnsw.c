@@ -270,17 +270,23 @@ static void test_corrupt(void **state)
 /* Seen while reading what a search does with a graph fuzz_index decodes: a level-1 list
  * naming a row that has only level 0 passed every check, and the search then stepped to that
  * row and read its level-1 list, another row's or past the end of the upper lists. */
-static void test_upper_list_naming_a_lower_row_is_corrupt(void **state)
+static size_t up64(size_t x) { return (x + 63) & ~(size_t)63; }
+
+static void upper_list_naming_a_lower_row(uint32_t version)
 {
-    (void)state;
     const size_t n = 300;
     const uint32_t dim = 8, M = 4, M0 = 8;
     float *v = test_clustered(n, dim, 9);
     vdb_hnsw *h;
     assert_int_equal(vdb_hnsw_build(v, n, dim, VDB_METRIC_L2, M, 16, 1, NULL, NULL, &h), VDB_OK);
     vdb_buf b = {0};
-    assert_int_equal(vdb_hnsw_encode(h, &b), VDB_OK);
-    const uint8_t *level = b.p + 44;
+    assert_int_equal(vdb_hnsw_encode_version(h, version, &b), VDB_OK);
+    /* where level[] and the upper lists are (hnsw_io.c): version 2 puts each array on a
+     * 64-byte boundary after a 64-byte header and the quantizer's lo[dim] and step[dim] */
+    size_t at_level = version == 1 ? 44 : up64(up64(64 + dim * 4) + dim * 4);
+    size_t at_upper = version == 1 ? 44 + n + n * (M0 + 1) * 4
+                                   : up64(up64(at_level + n) + n * (M0 + 1) * 4);
+    const uint8_t *level = b.p + at_level;
     size_t first = n, low = n;
     for (size_t i = 0; i < n; i++) {
         if (level[i] >= 1 && first == n)
@@ -289,7 +295,7 @@ static void test_upper_list_naming_a_lower_row_is_corrupt(void **state)
             low = i; /* the last row with level 0 alone */
     }
     assert_true(first < n && low < n);
-    uint8_t *upper = b.p + 44 + n + n * (M0 + 1) * 4;
+    uint8_t *upper = b.p + at_upper;
     uint32_t one = 1, to = (uint32_t)low;
     memcpy(upper, &one, 4);
     memcpy(upper + 4, &to, 4);
@@ -300,8 +306,87 @@ static void test_upper_list_naming_a_lower_row_is_corrupt(void **state)
     assert_int_equal(vdb_hnsw_decode(b.p, b.len, v, n, dim, &x), VDB_ECORRUPT);
     assert_non_null(strstr(vdb_err_get(), "below that level"));
     assert_null(x);
+    if (version == 2) { /* in place: the same check, without the checksum */
+        uint8_t *al = aligned_alloc(64, up64(b.len));
+        memcpy(al, b.p, b.len);
+        memset(al + b.len - 4, 0, 4);
+        vdb_err_clear();
+        assert_int_equal(vdb_hnsw_decode_view(al, b.len, VDB_TYPE_FLOAT_VECTOR, v, n, dim, &x),
+                         VDB_ECORRUPT);
+        assert_non_null(strstr(vdb_err_get(), "below that level"));
+        free(al);
+    }
     vdb_buf_free(&b);
     vdb_hnsw_free(h);
+    free(v);
+}
+
+static void test_upper_list_naming_a_lower_row_is_corrupt(void **state)
+{
+    (void)state;
+    upper_list_naming_a_lower_row(1);
+    upper_list_naming_a_lower_row(2);
+}
+
+/* Format 1 (no codes) is still read, and answers as format 2 does; format 2 used in place
+ * (a view over 64-byte aligned bytes) answers bit for bit as its heap copy, holding only
+ * level[] and the list offsets on the heap. */
+static void test_format1_and_view(void **state)
+{
+    (void)state;
+    const size_t n = 2000, nq = 50;
+    const uint32_t dim = 24;
+    float *v = test_clustered(n + nq, dim, 4);
+    const vdb_metric ms[] = {VDB_METRIC_L2, VDB_METRIC_IP, VDB_METRIC_COSINE};
+    for (size_t m = 0; m < VDB_ARRAY_LEN(ms); m++) {
+        vdb_hnsw *h, *h1, *hv;
+        assert_int_equal(vdb_hnsw_build(v, n, dim, ms[m], 8, 64, 1, NULL, NULL, &h), VDB_OK);
+        vdb_buf b1 = {0}, b2 = {0};
+        assert_int_equal(vdb_hnsw_encode_version(h, 1, &b1), VDB_OK);
+        assert_int_equal(vdb_hnsw_encode(h, &b2), VDB_OK);
+        assert_true(b2.len > b1.len); /* the codes */
+        assert_int_equal(vdb_hnsw_decode(b1.p, b1.len, v, n, dim, &h1), VDB_OK);
+        uint8_t *al = aligned_alloc(64, up64(b2.len));
+        memcpy(al, b2.p, b2.len);
+        assert_int_equal(vdb_hnsw_decode_view(al, b2.len, VDB_TYPE_FLOAT_VECTOR, v, n, dim, &hv),
+                         VDB_OK);
+        assert_true(vdb_hnsw_memory(hv) < vdb_hnsw_memory(h) / 10);
+        bool hb = vdb_metric_higher_is_better(ms[m]);
+        int64_t i0[50 * K], i1[50 * K], iv[50 * K];
+        float s0[50 * K], s1[50 * K], sv[50 * K];
+        run_all(h, v + n * dim, nq, dim, hb, i0, s0);
+        run_all(h1, v + n * dim, nq, dim, hb, i1, s1);
+        run_all(hv, v + n * dim, nq, dim, hb, iv, sv);
+        assert_memory_equal(i0, i1, sizeof i0);
+        assert_memory_equal(s0, s1, sizeof s0);
+        assert_memory_equal(i0, iv, sizeof i0);
+        assert_memory_equal(s0, sv, sizeof s0);
+        /* a view writes the same bytes again */
+        vdb_buf b3 = {0};
+        assert_int_equal(vdb_hnsw_encode(hv, &b3), VDB_OK);
+        assert_int_equal(b3.len, b2.len);
+        assert_memory_equal(b3.p, b2.p, b2.len);
+        /* format 1 has no codes to use in place; unaligned bytes are refused */
+        vdb_hnsw *x = NULL;
+        assert_int_equal(vdb_hnsw_decode_view(b1.p, b1.len, VDB_TYPE_FLOAT_VECTOR, v, n, dim, &x),
+                         VDB_EVERSION);
+        uint8_t *odd = aligned_alloc(64, up64(b2.len + 8));
+        memcpy(odd + 4, b2.p, b2.len);
+        assert_int_equal(vdb_hnsw_decode_view(odd + 4, b2.len, VDB_TYPE_FLOAT_VECTOR, v, n, dim,
+                                              &x), VDB_EINVAL);
+        /* cut short: refused */
+        assert_int_equal(vdb_hnsw_decode_view(al, b2.len - 64, VDB_TYPE_FLOAT_VECTOR, v, n, dim,
+                                              &x), VDB_ECORRUPT);
+        assert_null(x);
+        free(odd);
+        vdb_hnsw_free(hv); /* before the bytes it reads */
+        free(al);
+        vdb_buf_free(&b1);
+        vdb_buf_free(&b2);
+        vdb_buf_free(&b3);
+        vdb_hnsw_free(h1);
+        vdb_hnsw_free(h);
+    }
     free(v);
 }
 
@@ -633,6 +718,7 @@ int main(void)
         cmocka_unit_test(test_recall), cmocka_unit_test(test_sq8_approximates_the_metric),
         cmocka_unit_test(test_range),
         cmocka_unit_test(test_upper_list_naming_a_lower_row_is_corrupt),
+        cmocka_unit_test(test_format1_and_view),
         cmocka_unit_test(test_graph_of_another_metric_is_corrupt),
         cmocka_unit_test(test_sq8_and_hnsw_take_rows_near_the_float_limits),
     };

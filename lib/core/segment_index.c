@@ -3,10 +3,12 @@
  * the background by the build pool, saved beside the segment in the object store so that an
  * open loads them instead of rebuilding, and swapped in under the collection's write lock. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "core/events.h"
 #include "core/segment_index.h"
+#include "segment/seg_cache.h"
 
 static void free_sindex(void *p) { vdb_sindex_free(p); }
 static void free_vindex(void *p) { vdb_vindex_free(p); }
@@ -38,18 +40,144 @@ static vdb_vectors segment_vectors(const vdb_collection *c, const vdb_segment *s
     return (vdb_vectors){f->type, f->dim, f->metric, vc->rows, vc->data, NULL};
 }
 
+/* ---- saved indexes used in place from the mmap cache (options.mmap) ----
+ * A kind with decode_view (HNSW) is not decoded onto the heap: its object is decoded once
+ * (every check of the heap path), written to the cache in the kind's current format (64-byte
+ * aligned arrays) with its checksum verified on disk, and mapped; the index reads its lists
+ * and codes there. The cache file is named by the object's key and its last 4 bytes (a
+ * saved index ends with the crc32c of the rest), read with a ranged get, so a later open
+ * maps it without fetching the object, and an object written again is a new file. */
+
+static vdb_seg_map_shape index_shape(const vdb_collection *c, size_t col, size_t rows,
+                                     uint32_t crc)
+{
+    const vdb_field_def *f = &c->schema->fields[col].def;
+    return (vdb_seg_map_shape){VDB_SEG_MAP_INDEX | (uint32_t)f->type, f->dim, rows,
+                               VDB_SEG_MAP_ANY_LEN, crc};
+}
+
+/* The last 4 bytes of object key by a ranged read; VDB_EUNSUPPORTED when the store has none
+ * (the caller fetches the object). */
+static vdb_status object_tail(vdb_db *db, const char *key, uint32_t *crc)
+{
+    const vdb_object_backend *be = db->obj.be;
+    if (!be->head || !be->get_range)
+        return VDB_EUNSUPPORTED;
+    uint64_t size;
+    vdb_status st = be->head(db->obj.h, key, &size);
+    if (st != VDB_OK)
+        return st;
+    if (size < 4)
+        return vdb_set_errmsg(VDB_ECORRUPT, "index object '%s' is %llu bytes", key,
+                              (unsigned long long)size);
+    void *data = NULL;
+    size_t got = 0;
+    st = be->get_range(db->obj.h, key, size - 4, 4, &data, &got);
+    if (st == VDB_OK && got != 4)
+        st = vdb_set_errmsg(VDB_ECORRUPT, "index object '%s': short read", key);
+    if (st == VDB_OK)
+        *crc = vdb_get_u32(data);
+    free(data);
+    return st;
+}
+
+/* An index used in place over cache file map (its bytes data); NULL, and the file dropped
+ * from the cache, when they do not hold up (checked as a decode checks them, and no fault
+ * while reading them). */
+static vdb_vindex *view_of(const vdb_vindex_spec *spec, const vdb_vectors *rows,
+                           vdb_seg_map *map, const void *data)
+{
+    vdb_vindex *v = NULL;
+    if (vdb_vindex_decode_view(spec, data, vdb_seg_map_size(map), rows, &v) != VDB_OK ||
+        vdb_seg_map_check(map) != VDB_OK) {
+        vdb_vindex_free(v);
+        vdb_seg_map_discard(map);
+        return NULL;
+    }
+    return v;
+}
+
+/* Encoded index bytes (as saved under key) written to the cache, mapped and used in place;
+ * NULL when that fails (the caller keeps its heap copy). */
+static vdb_vindex *view_of_bytes(vdb_db *db, const vdb_collection *c, size_t col,
+                                 const vdb_vindex_spec *spec, const vdb_vectors *rows,
+                                 const char *key, const void *bytes, size_t len,
+                                 vdb_seg_map **map)
+{
+    if (len < 4)
+        return NULL;
+    vdb_seg_map_shape shape = index_shape(c, col, rows->n,
+                                          vdb_get_u32((const uint8_t *)bytes + len - 4));
+    shape.data_len = len;
+    const void *data;
+    if (vdb_seg_cache_put(db->seg_cache, key, &shape, bytes, map, &data) != VDB_OK)
+        return NULL;
+    vdb_vindex *v = view_of(spec, rows, *map, data);
+    if (!v)
+        *map = NULL;
+    return v;
+}
+
+static vdb_vindex *mapped_index(vdb_db *db, const vdb_collection *c, const vdb_segment *s,
+                                size_t col, const char *key, vdb_seg_map **map)
+{
+    const vdb_vindex_spec *spec = &c->index[col].spec;
+    vdb_vectors rows = segment_vectors(c, s, col);
+    void *obj = NULL;
+    size_t obj_len = 0;
+    uint32_t crc = 0;
+    vdb_status st = object_tail(db, key, &crc);
+    if (st == VDB_EUNSUPPORTED) {
+        if (db->obj.be->get(db->obj.h, key, &obj, &obj_len) != VDB_OK || obj_len < 4) {
+            free(obj);
+            return NULL;
+        }
+        crc = vdb_get_u32((const uint8_t *)obj + obj_len - 4);
+    } else if (st != VDB_OK) {
+        return NULL; /* not saved (built again), or unreadable (the heap path says why) */
+    }
+    vdb_seg_map_shape shape = index_shape(c, col, rows.n, crc);
+    const void *data = NULL;
+    if (vdb_seg_cache_get(db->seg_cache, key, &shape, map, &data) == VDB_OK && *map) {
+        free(obj);
+        vdb_vindex *v = view_of(spec, &rows, *map, data);
+        if (!v)
+            *map = NULL;
+        return v;
+    }
+    *map = NULL;
+    /* not cached yet: decoded (all the checks, a format-1 graph too) and written again in
+     * the current format, which is what the view reads */
+    if (!obj && db->obj.be->get(db->obj.h, key, &obj, &obj_len) != VDB_OK)
+        return NULL;
+    vdb_vindex *heap = NULL;
+    vdb_buf b = {0};
+    bool ok = vdb_vindex_decode(spec, obj, obj_len, &rows, &heap) == VDB_OK &&
+              vdb_vindex_encode(heap, &b) == VDB_OK && !b.oom;
+    free(obj);
+    vdb_vindex_free(heap);
+    vdb_vindex *v = ok ? view_of_bytes(db, c, col, spec, &rows, key, b.p, b.len, map) : NULL;
+    vdb_buf_free(&b);
+    return v;
+}
+
 /* A saved vector index of column col, or NULL when there is none or it is damaged (then it
- * is built again and overwritten). */
-static vdb_vindex *saved_index(vdb_db *db, vdb_collection *c, vdb_segment *s, size_t col)
+ * is built again and overwritten). *map: the cache file it reads in place, or NULL. */
+static vdb_vindex *saved_index(vdb_db *db, vdb_collection *c, vdb_segment *s, size_t col,
+                               vdb_seg_map **map)
 {
     const vdb_vindex_spec *spec = &c->index[col].spec;
     vdb_segment_info info;
     vdb_segment_get_info(s, &info);
     char key[256];
     vindex_key(key, sizeof key, c, info.id, col, spec);
+    *map = NULL;
+    vdb_vindex *v = NULL;
+    if (db->seg_cache && vdb_vindex_kind_views(spec->kind) &&
+        (v = mapped_index(db, c, s, col, key, map)) != NULL)
+        return v;
     void *data;
     size_t len;
-    vdb_vindex *v = NULL;
     if (db->obj.be->get(db->obj.h, key, &data, &len) == VDB_OK) {
         vdb_vectors rows = segment_vectors(c, s, col);
         if (vdb_vindex_decode(spec, data, len, &rows, &v) != VDB_OK)
@@ -117,14 +245,15 @@ vdb_status vdb_index_segment(vdb_db *db, vdb_collection *c, vdb_segment *s,
 {
     const vdb_schema *sc = c->schema;
     void **built = vdb_calloc(sc->nfields + 1, sizeof *built);
-    vdb_status st = built ? VDB_OK : vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+    vdb_seg_map **maps = vdb_calloc(sc->nfields + 1, sizeof *maps);
+    vdb_status st = built && maps ? VDB_OK : vdb_set_errmsg(VDB_ENOMEM, "out of memory");
     for (size_t i = 0; i < sc->nfields && st == VDB_OK; i++) {
         const vdb_field_index *x = &c->index[i];
         if (!x->type || vdb_segment_attachment(s, i))
             continue;
         if (vdb_index_builds(c, i)) {
             if (load_saved)
-                built[i] = saved_index(db, c, s, i);
+                built[i] = saved_index(db, c, s, i, &maps[i]);
         } else if (x->skind) {
             st = vdb_sindex_build(x->skind, vdb_segment_column(s, i),
                                   (vdb_scalar_index **)&built[i]);
@@ -132,20 +261,25 @@ vdb_status vdb_index_segment(vdb_db *db, vdb_collection *c, vdb_segment *s,
     }
     if (lock)
         vdb_lock_wr(lock, VDB_RANK_COLL);
-    for (size_t i = 0; built && i < sc->nfields; i++) {
+    for (size_t i = 0; built && maps && i < sc->nfields; i++) {
         if (!built[i])
             continue;
         bool vec = vdb_index_builds(c, i);
-        if (st == VDB_OK) /* all or none: a half-indexed segment would be fine, but simpler */
-            vdb_segment_set_attachment(s, i, built[i], vec ? free_vindex : free_sindex);
-        else if (vec)
+        if (st == VDB_OK) { /* all or none: a half-indexed segment would be fine, but simpler */
+            vdb_segment_set_attachment_mapped(s, i, built[i], vec ? free_vindex : free_sindex,
+                                              maps[i]);
+            continue;
+        }
+        if (vec)
             vdb_vindex_free(built[i]);
         else
             vdb_sindex_free(built[i]);
+        vdb_seg_map_release(maps[i]);
     }
     if (lock)
         vdb_unlock_rw(lock, VDB_RANK_COLL);
     vdb_free(built);
+    vdb_free(maps);
     return st;
 }
 
@@ -249,16 +383,30 @@ static void build_run(vdb_job *job)
     vdb_buf b = {0};
     bool saved = vdb_vindex_encode(v, &b) == VDB_OK && !b.oom &&
                  db->obj.be->put(db->obj.h, key, b.p, b.len) == VDB_OK;
+    /* with options.mmap, the saved bytes are used in place (as the next open would) */
+    vdb_seg_map *map = NULL;
+    if (saved && db->seg_cache && vdb_vindex_kind_views(j->spec.kind)) {
+        vdb_vindex *view = view_of_bytes(db, c, j->col, &j->spec, &rows, key, b.p, b.len,
+                                         &map);
+        if (view) {
+            vdb_vindex_free(v);
+            v = view;
+        }
+    }
     vdb_buf_free(&b);
     vdb_lock_wr(&c->lock, VDB_RANK_COLL);
     want = wanted(j) && !vdb_segment_attachment(j->s, j->col);
     bool gone = !vdb_collection_has_sealed(c, j->s);
     if (want) {
-        vdb_segment_set_attachment(j->s, j->col, v, free_vindex);
+        vdb_segment_set_attachment_mapped(j->s, j->col, v, free_vindex, map);
         v = NULL;
+        map = NULL;
         vdb_segment_drop_mapped_pages(j->s); /* the build read every row (madvise, no I/O) */
     }
     vdb_unlock_rw(&c->lock, VDB_RANK_COLL);
+    vdb_vindex_free(v); /* before the file it reads */
+    v = NULL;
+    vdb_seg_map_release(map);
     /* the segment was dropped or compacted away while we built: its folder is garbage, and
      * so is what we just put in it (the drop deleted the folder before or will after) */
     if (gone && saved)

@@ -264,7 +264,9 @@ static bool header_matches(const uint8_t *h, const vdb_seg_map_shape *s)
     return memcmp(h, VMAP_MAGIC, 8) == 0 && vdb_get_u32(h + 44) == vdb_crc32c(0, h, 44) &&
            vdb_get_u32(h + 8) == VMAP_VERSION && vdb_get_u32(h + 12) == s->type &&
            vdb_get_u32(h + 16) == s->dim && vdb_get_u32(h + 20) == s->src_crc &&
-           vdb_get_u64(h + 24) == s->rows && vdb_get_u64(h + 32) == s->data_len;
+           vdb_get_u64(h + 24) == s->rows &&
+           (s->data_len == VDB_SEG_MAP_ANY_LEN || vdb_get_u64(h + 32) == s->data_len) &&
+           vdb_get_u64(h + 32) < VDB_SEG_MAP_ANY_LEN - VMAP_HEADER;
 }
 
 /* Maps path (size checked against shape) and records the map against entry e (under mu). */
@@ -332,8 +334,11 @@ vdb_status vdb_seg_cache_get(vdb_seg_cache *c, const char *key, const vdb_seg_ma
                   header_matches(h, shape);
         if (fd >= 0)
             close(fd);
+        vdb_seg_map_shape sized = *shape; /* VDB_SEG_MAP_ANY_LEN: the header's length */
         if (ok)
-            st = map_file(c, e, path, shape, out, data);
+            sized.data_len = vdb_get_u64(h + 32);
+        if (ok)
+            st = map_file(c, e, path, &sized, out, data);
         /* damaged (cut short, another header): fetched again by the caller */
         if ((!ok || st == VDB_ECORRUPT) && e->maps == 0) {
             entry_remove(c, e);
@@ -475,6 +480,14 @@ void vdb_seg_map_release(vdb_seg_map *m)
     vdb_free(m->name);
     vdb_free(m->path);
     vdb_free(m);
+}
+
+void vdb_seg_map_discard(vdb_seg_map *m)
+{
+    if (!m)
+        return;
+    __atomic_store_n(&m->reported, true, __ATOMIC_RELAXED);
+    vdb_seg_map_release(m);
 }
 
 vdb_status vdb_seg_map_check(vdb_seg_map *m)

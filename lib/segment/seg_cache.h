@@ -29,6 +29,13 @@ typedef struct vdb_seg_map_shape {
     uint32_t src_crc;   /* the crc32c of the object it came from (the manifest's) */
 } vdb_seg_map_shape;
 
+/* shape.type of a vector index's file: this bit or'ed with the indexed field's type (the
+ * column files carry the column's type). */
+#define VDB_SEG_MAP_INDEX 0x10000u
+/* shape.data_len for vdb_seg_cache_get: whatever length the cached file's header says (the
+ * file's size must still match it); vdb_seg_map_size tells it. */
+#define VDB_SEG_MAP_ANY_LEN UINT64_MAX
+
 /* Opens (creating) the cache folder: forgets temporary files left by a crash, indexes the
  * files there for eviction. */
 vdb_status vdb_seg_cache_open(const char *dir, uint64_t max_bytes, vdb_seg_cache **out);
@@ -48,6 +55,8 @@ vdb_status vdb_seg_cache_put(vdb_seg_cache *c, const char *key, const vdb_seg_ma
                              const void *data, vdb_seg_map **out, const void **mapped);
 /* Unmaps; the file stays cached (and may now be evicted). NULL is a no-op. */
 void vdb_seg_map_release(vdb_seg_map *m);
+/* Unmaps and deletes the file from the cache (its contents proved unusable). NULL: no-op. */
+void vdb_seg_map_discard(vdb_seg_map *m);
 /* VDB_OK, or VDB_ECORRUPT naming the file when a read of it faulted (it was cut short
  * while mapped: the values read as zeros); the file is deleted from the cache so that the
  * next load fetches it again. */

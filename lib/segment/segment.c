@@ -53,6 +53,15 @@ vdb_status vdb_segment_new(uint64_t id, uint64_t partition_id, uint32_t shard,
 
 void vdb_segment_ref(vdb_segment *s) { __atomic_add_fetch(&s->refs, 1, __ATOMIC_RELAXED); }
 
+/* Frees an attachment, then the mapped file it read. */
+static void attachment_drop(vdb_seg_attachment *a)
+{
+    if (a->ptr && a->free_fn)
+        a->free_fn(a->ptr);
+    vdb_seg_map_release(a->map);
+    *a = (vdb_seg_attachment){0};
+}
+
 void vdb_segment_free(vdb_segment *s)
 {
     if (!s || __atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) > 0)
@@ -70,25 +79,28 @@ void vdb_segment_free(vdb_segment *s)
     vdb_seg_files_free(s->files, s->nfiles);
     vdb_seg_files_free(s->deltas, s->ndeltas);
     for (size_t i = 0; s->att && i < s->ncols; i++)
-        if (s->att[i].ptr && s->att[i].free_fn)
-            s->att[i].free_fn(s->att[i].ptr);
+        attachment_drop(&s->att[i]);
     vdb_free(s->att);
     vdb_free(s);
 }
 
-void vdb_segment_set_attachment(vdb_segment *s, size_t col, void *ptr, void (*free_fn)(void *))
+void vdb_segment_set_attachment_mapped(vdb_segment *s, size_t col, void *ptr,
+                                       void (*free_fn)(void *), vdb_seg_map *map)
 {
     if (col >= s->ncols)
         return;
     if (!s->att && !(s->att = vdb_calloc(s->ncols, sizeof *s->att))) {
-        if (ptr && free_fn)
-            free_fn(ptr); /* cannot keep it: the caller falls back to scanning */
+        vdb_seg_attachment a = {ptr, free_fn, map};
+        attachment_drop(&a); /* cannot keep it: the caller falls back to scanning */
         return;
     }
-    if (s->att[col].ptr && s->att[col].free_fn)
-        s->att[col].free_fn(s->att[col].ptr);
-    s->att[col].ptr = ptr;
-    s->att[col].free_fn = free_fn;
+    attachment_drop(&s->att[col]);
+    s->att[col] = (vdb_seg_attachment){ptr, free_fn, map};
+}
+
+void vdb_segment_set_attachment(vdb_segment *s, size_t col, void *ptr, void (*free_fn)(void *))
+{
+    vdb_segment_set_attachment_mapped(s, col, ptr, free_fn, NULL);
 }
 
 void *vdb_segment_attachment(const vdb_segment *s, size_t col)
@@ -364,6 +376,11 @@ bool vdb_segment_may_contain(const vdb_segment *s, vdb_pk pk)
     return vdb_pk_index_find(&s->idx, &s->cols[s->pk_col], pk) != NULL;
 }
 
+static vdb_seg_map *attachment_map(const vdb_segment *s, size_t col)
+{
+    return s->att ? s->att[col].map : NULL;
+}
+
 vdb_status vdb_segment_check_mapped(const vdb_segment *s)
 {
     for (size_t i = 0; i < s->ncols; i++) {
@@ -371,21 +388,27 @@ vdb_status vdb_segment_check_mapped(const vdb_segment *s)
         if (st)
             return vdb_set_errmsg(st, "segment %llu, column %zu: %s", (unsigned long long)s->id,
                                   i, vdb_err_get());
+        st = vdb_seg_map_check(attachment_map(s, i));
+        if (st)
+            return vdb_set_errmsg(st, "segment %llu, index of column %zu: %s",
+                                  (unsigned long long)s->id, i, vdb_err_get());
     }
     return VDB_OK;
 }
 
 void vdb_segment_drop_mapped_pages(const vdb_segment *s)
 {
-    for (size_t i = 0; i < s->ncols; i++)
+    for (size_t i = 0; i < s->ncols; i++) {
         if (vdb_segment_attachment(s, i)) /* an index reads it from now on; a scan would not */
             vdb_seg_map_drop_pages(s->cols[i].map);
+        vdb_seg_map_drop_pages(attachment_map(s, i));
+    }
 }
 
 size_t vdb_segment_mapped_bytes(const vdb_segment *s)
 {
     size_t n = 0;
     for (size_t i = 0; i < s->ncols; i++)
-        n += vdb_seg_map_size(s->cols[i].map);
+        n += vdb_seg_map_size(s->cols[i].map) + vdb_seg_map_size(attachment_map(s, i));
     return n;
 }

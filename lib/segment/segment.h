@@ -189,6 +189,11 @@ bool vdb_segment_may_contain(const vdb_segment *s, vdb_pk pk);
  * column and frees it with free_fn when replaced or when the segment is freed. Reading them
  * is safe alongside other readers; setting needs the caller's exclusive lock. */
 void vdb_segment_set_attachment(vdb_segment *s, size_t col, void *ptr, void (*free_fn)(void *));
+/* The same for an attachment that reads a file mapped from the mmap cache (an index used in
+ * place): the segment releases map after freeing ptr, and vdb_segment_check_mapped /
+ * vdb_segment_drop_mapped_pages cover it as they cover mapped columns. map may be NULL. */
+void vdb_segment_set_attachment_mapped(vdb_segment *s, size_t col, void *ptr,
+                                       void (*free_fn)(void *), struct vdb_seg_map *map);
 void *vdb_segment_attachment(const vdb_segment *s, size_t col);
 
 /* ---- persistence through the object store -----------------------------------------------
@@ -260,10 +265,12 @@ vdb_status vdb_segment_load_cached(const void *manifest, size_t len,
  * cut short while mapped, seg_cache.h); VDB_OK otherwise. For after a search of s. */
 vdb_status vdb_segment_check_mapped(const vdb_segment *s);
 /* After a pass over every row of s's mapped columns (an index loaded over them, which
- * re-encodes its codes from the rows): their pages leave the process's resident set, stay
- * in the page cache, and are read page by page from now on (vdb_seg_map_drop_pages). */
+ * re-encodes its codes from the rows) or over its mapped index files (checked when loaded):
+ * their pages leave the process's resident set, stay in the page cache, and are read page
+ * by page from now on (vdb_seg_map_drop_pages). */
 void vdb_segment_drop_mapped_pages(const vdb_segment *s);
-/* Bytes of s mapped from the mmap cache (not counted by vdb_segment_memory). */
+/* Bytes of s mapped from the mmap cache, index files included (not counted by
+ * vdb_segment_memory). */
 size_t vdb_segment_mapped_bytes(const vdb_segment *s);
 /* The object keys a segment's manifest names (to delete them after a drop or compaction).
  * Calls fn for each. */

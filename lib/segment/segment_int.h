@@ -45,6 +45,7 @@ typedef struct vdb_seg_file {
 typedef struct vdb_seg_attachment {
     void *ptr;
     void (*free_fn)(void *);
+    struct vdb_seg_map *map; /* what ptr reads in place (an index file), released after it */
 } vdb_seg_attachment;
 
 struct vdb_segment {

@@ -75,7 +75,7 @@ static vdb_status quantize(vdb_hnsw *h)
     return VDB_OK;
 }
 
-vdb_status hnsw_layout(vdb_hnsw *h)
+vdb_status hnsw_offsets(vdb_hnsw *h)
 {
     size_t n = h->n, lists = 0;
     h->upper_off = vdb_malloc((n ? n : 1) * sizeof *h->upper_off);
@@ -89,10 +89,27 @@ vdb_status hnsw_layout(vdb_hnsw *h)
     if (lists >= UINT32_MAX)
         return vdb_set_errmsg(VDB_EINVAL, "hnsw: too many rows for one index");
     h->upper_lists = lists;
+    return VDB_OK;
+}
+
+vdb_status hnsw_alloc_lists(vdb_hnsw *h)
+{
+    size_t n = h->n, lists = h->upper_lists;
     h->l0 = vdb_calloc((n ? n : 1) * (h->M0 + 1), sizeof *h->l0);
     h->upper = vdb_calloc((lists ? lists : 1) * (h->M + 1), sizeof *h->upper);
     if (!h->l0 || !h->upper)
         return vdb_set_errmsg(VDB_ENOMEM, "hnsw: out of memory");
+    return VDB_OK;
+}
+
+vdb_status hnsw_layout(vdb_hnsw *h)
+{
+    size_t n = h->n;
+    vdb_status st = hnsw_offsets(h);
+    if (st == VDB_OK)
+        st = hnsw_alloc_lists(h);
+    if (st != VDB_OK)
+        return st;
     if (h->metric == VDB_METRIC_COSINE) {
         h->inv_norm = vdb_malloc((n ? n : 1) * sizeof *h->inv_norm);
         if (!h->inv_norm)
@@ -189,12 +206,14 @@ void vdb_hnsw_free(vdb_hnsw *h)
     }
     pthread_mutex_destroy(&h->pool_lock);
     vdb_free(h->level);
-    vdb_free(h->l0);
     vdb_free(h->upper_off);
-    vdb_free(h->upper);
-    vdb_free(h->inv_norm);
     vdb_sq8_free(&h->sq);
-    free(h->codes);
+    if (!h->view) { /* a view's lists, norms and codes are the caller's bytes */
+        vdb_free(h->l0);
+        vdb_free(h->upper);
+        vdb_free(h->inv_norm);
+        free(h->codes);
+    }
     vdb_free(h);
 }
 
@@ -204,6 +223,8 @@ size_t vdb_hnsw_memory(const vdb_hnsw *h)
         return 0;
     size_t n = h->n;
     size_t b = sizeof *h + n * (sizeof *h->level + sizeof *h->upper_off);
+    if (h->view)
+        return b + 2 * (size_t)h->dim * sizeof(float);
     b += n * (h->M0 + 1) * sizeof *h->l0 + h->upper_lists * (h->M + 1) * sizeof *h->upper;
     if (h->inv_norm)
         b += n * sizeof *h->inv_norm;

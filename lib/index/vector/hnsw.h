@@ -67,8 +67,13 @@ size_t vdb_hnsw_rows(const vdb_hnsw *h);
 vdb_metric vdb_hnsw_metric(const vdb_hnsw *h);
 
 /* Appends the graph to out (versioned, little-endian, crc32c at the end; the rows are not
- * included). VDB_ENOMEM. */
+ * included, the 8-bit codes are). VDB_ENOMEM. */
 vdb_status vdb_hnsw_encode(const vdb_hnsw *h, vdb_buf *out);
+/* The format vdb_hnsw_encode writes: 2 (arrays on 64-byte boundaries, codes included: usable
+ * in place); 1 is the older one, without codes, still read. */
+#define VDB_HNSW_FORMAT 2u
+/* vdb_hnsw_encode in a given format version (1 or 2; tests write version 1 with it). */
+vdb_status vdb_hnsw_encode_version(const vdb_hnsw *h, uint32_t version, vdb_buf *out);
 
 /* Rebuilds an index from vdb_hnsw_encode's bytes over the same rows (base, n, dim: kept by
  * pointer as in vdb_hnsw_build). Every field, count and neighbour id is checked: damaged or
@@ -78,5 +83,13 @@ vdb_status vdb_hnsw_decode(const void *p, size_t len, const float *base, size_t 
 /* vdb_hnsw_decode over rows of type (as vdb_hnsw_build_t). */
 vdb_status vdb_hnsw_decode_t(const void *p, size_t len, vdb_type type, const void *base,
                              size_t n, uint32_t dim, vdb_hnsw **out);
+/* An index over format-2 bytes used in place (a mapped file): p must be 64-byte aligned and
+ * stay mapped, unchanged, until vdb_hnsw_free; the neighbour lists, COSINE's norms and the
+ * codes are read from p, never copied (level[] and the upper-list offsets, 5 bytes a row, are
+ * on the heap). The checksum is not verified (the caller did, when it wrote the bytes); every
+ * count and neighbour id is, as vdb_hnsw_decode checks them (reading the lists once).
+ * VDB_ECORRUPT; VDB_EVERSION for format 1; VDB_EINVAL when p is not aligned. */
+vdb_status vdb_hnsw_decode_view(const void *p, size_t len, vdb_type type, const void *base,
+                                size_t n, uint32_t dim, vdb_hnsw **out);
 
 #endif

@@ -67,6 +67,9 @@ struct vdb_hnsw {
     vdb_type type;
     const vdb_vkernels *vk;
     size_t width;
+    /* A view (vdb_hnsw_decode_view): l0, upper, inv_norm and codes point into the caller's
+     * bytes (a mapped file) and are not freed here. */
+    bool view;
 };
 
 static inline uint32_t *hnsw_list(const vdb_hnsw *h, uint32_t row, int level)
@@ -192,6 +195,9 @@ static inline const float *hnsw_row(const vdb_hnsw *h, uint32_t r, float *buf)
 /* Allocates l0 / upper_off / upper (zeroed) from level[], inv_norm for COSINE, and the
  * rows' 8-bit codes. */
 vdb_status hnsw_layout(vdb_hnsw *h);
+/* The parts of hnsw_layout: upper_off and upper_lists from level[]; l0 and upper (zeroed). */
+vdb_status hnsw_offsets(vdb_hnsw *h);
+vdb_status hnsw_alloc_lists(vdb_hnsw *h);
 hnsw_ctx *hnsw_ctx_new(const vdb_hnsw *h);
 void hnsw_ctx_free(hnsw_ctx *c);
 

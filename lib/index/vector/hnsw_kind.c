@@ -45,10 +45,14 @@ static vdb_status search(const void *idx, const void *query, uint32_t k, const v
 
 static vdb_status encode(const void *idx, vdb_buf *out) { return vdb_hnsw_encode(idx, out); }
 
-static vdb_status decode(const void *p, size_t len, const vdb_vectors *rows, void **out)
+static vdb_status decode_as(bool view, const void *p, size_t len, const vdb_vectors *rows,
+                            void **out)
 {
     vdb_hnsw *h;
-    vdb_status st = vdb_hnsw_decode_t(p, len, rows->type, rows->data, rows->n, rows->dim, &h);
+    vdb_status st = view ? vdb_hnsw_decode_view(p, len, rows->type, rows->data, rows->n,
+                                                rows->dim, &h)
+                         : vdb_hnsw_decode_t(p, len, rows->type, rows->data, rows->n,
+                                             rows->dim, &h);
     if (st != VDB_OK)
         return st;
     /* the field's metric is fixed once it has an index: a saved graph of another one is
@@ -60,6 +64,16 @@ static vdb_status decode(const void *p, size_t len, const vdb_vectors *rows, voi
     }
     *out = h;
     return VDB_OK;
+}
+
+static vdb_status decode(const void *p, size_t len, const vdb_vectors *rows, void **out)
+{
+    return decode_as(false, p, len, rows, out);
+}
+
+static vdb_status decode_view(const void *p, size_t len, const vdb_vectors *rows, void **out)
+{
+    return decode_as(true, p, len, rows, out);
 }
 
 static size_t memory(const void *idx) { return vdb_hnsw_memory(idx); }
@@ -83,4 +97,5 @@ const vdb_vindex_kind vdb_hnsw_kind = {
     .memory = memory,
     .rows = nrows,
     .free = release,
+    .decode_view = decode_view,
 };

@@ -326,6 +326,21 @@ vdb_status vdb_vindex_decode(const vdb_vindex_spec *s, const void *p, size_t len
     return st == VDB_OK ? wrap(k, impl, out) : st;
 }
 
+vdb_status vdb_vindex_decode_view(const vdb_vindex_spec *s, const void *p, size_t len,
+                                  const vdb_vectors *rows, vdb_vindex **out)
+{
+    *out = NULL;
+    const vdb_vindex_kind *k = s->kind;
+    if (!k->decode_view)
+        return vdb_set_errmsg(VDB_EUNSUPPORTED, "index type %s is loaded into memory, not "
+                              "used in place from a mapped file", k->name);
+    vdb_status st = check_rows(k, rows);
+    void *impl = NULL;
+    if (st == VDB_OK)
+        st = k->decode_view(p, len, rows, &impl);
+    return st == VDB_OK ? wrap(k, impl, out) : st;
+}
+
 const vdb_vindex_kind *vdb_vindex_kind_of(const vdb_vindex *idx) { return idx->kind; }
 
 size_t vdb_vindex_memory(const vdb_vindex *idx)

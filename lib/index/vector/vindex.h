@@ -74,6 +74,11 @@ typedef struct vdb_vindex_kind {
     size_t (*memory)(const void *idx); /* bytes held (HNSW: beside the rows it points at) */
     size_t (*rows)(const void *idx);
     void (*free)(void *idx);
+    /* decode over bytes used in place (a mapped file: 64-byte aligned, alive and unchanged
+     * until free; their checksum verified by the caller when it wrote them); they must be
+     * what encode writes. NULL: the kind copies what it decodes (vdb_vindex_decode_view is
+     * VDB_EUNSUPPORTED). */
+    vdb_status (*decode_view)(const void *p, size_t len, const vdb_vectors *rows, void **out);
 } vdb_vindex_kind;
 
 /* ---- kinds ---- */
@@ -142,6 +147,12 @@ vdb_status vdb_vindex_search(const vdb_vindex *idx, const void *query, uint32_t 
 vdb_status vdb_vindex_encode(const vdb_vindex *idx, vdb_buf *out);
 vdb_status vdb_vindex_decode(const vdb_vindex_spec *s, const void *p, size_t len,
                              const vdb_vectors *rows, vdb_vindex **out);
+/* An index over encode's bytes used in place (vdb_vindex_kind.decode_view says how): what
+ * a kind without it answers is VDB_EUNSUPPORTED. */
+vdb_status vdb_vindex_decode_view(const vdb_vindex_spec *s, const void *p, size_t len,
+                                  const vdb_vectors *rows, vdb_vindex **out);
+/* Whether kind k's saved indexes can be used in place. */
+static inline bool vdb_vindex_kind_views(const vdb_vindex_kind *k) { return k->decode_view; }
 const vdb_vindex_kind *vdb_vindex_kind_of(const vdb_vindex *idx);
 size_t vdb_vindex_memory(const vdb_vindex *idx);
 size_t vdb_vindex_rows(const vdb_vindex *idx);
