@@ -159,14 +159,36 @@ static void free_group(Milvus__Proto__Common__PlaceholderGroup *g)
         milvus__proto__common__placeholder_group__free_unpacked(g, NULL);
 }
 
-/* The query vectors of a placeholder group: nq vectors of dim floats (malloc'd). */
-static float *query_vectors(const ProtobufCBinaryData *pg, uint32_t dim, size_t *nq,
-                            srv_status *err)
+/* The query vectors of a placeholder group for a dense field of type t: nq vectors of dim
+ * floats (malloc'd). FloatVector (101) placeholders go to every dense type; Float16Vector
+ * (102), BFloat16Vector (103) and Int8Vector (105), the little-endian elements as pymilvus
+ * and the Node SDK send them, to fields of their own type only. */
+static float *query_vectors(const ProtobufCBinaryData *pg, vdb_type t, uint32_t dim,
+                            size_t *nq, srv_status *err)
 {
-    Milvus__Proto__Common__PlaceholderGroup *g;
-    Milvus__Proto__Common__PlaceholderValue *p =
-        one_placeholder(pg, MILVUS__PROTO__COMMON__PLACEHOLDER_TYPE__FloatVector,
-                        "libvdb searches float vectors (FloatVector, 101)", &g, err);
+    int own = MILVUS__PROTO__COMMON__PLACEHOLDER_TYPE__FloatVector;
+    const char *want = "a FLOAT_VECTOR field takes FloatVector (101)";
+    if (t == VDB_TYPE_FLOAT16_VECTOR) {
+        own = MILVUS__PROTO__COMMON__PLACEHOLDER_TYPE__Float16Vector;
+        want = "a FLOAT16_VECTOR field takes Float16Vector (102) or FloatVector (101)";
+    } else if (t == VDB_TYPE_BFLOAT16_VECTOR) {
+        own = MILVUS__PROTO__COMMON__PLACEHOLDER_TYPE__BFloat16Vector;
+        want = "a BFLOAT16_VECTOR field takes BFloat16Vector (103) or FloatVector (101)";
+    } else if (t == VDB_TYPE_INT8_VECTOR) {
+        own = MILVUS__PROTO__COMMON__PLACEHOLDER_TYPE__Int8Vector;
+        want = "an INT8_VECTOR field takes Int8Vector (105) or FloatVector (101)";
+    }
+    Milvus__Proto__Common__PlaceholderGroup *g =
+        milvus__proto__common__placeholder_group__unpack(NULL, pg->len, pg->data);
+    int pt = g && g->n_placeholders == 1 ? (int)g->placeholders[0]->type : own;
+    free_group(g);
+    if (pt != own)
+        own = MILVUS__PROTO__COMMON__PLACEHOLDER_TYPE__FloatVector;
+    vdb_type et = own == MILVUS__PROTO__COMMON__PLACEHOLDER_TYPE__FloatVector
+                      ? VDB_TYPE_FLOAT_VECTOR
+                      : t;
+    size_t w = vdb_vector_elem_size(et) * dim;
+    Milvus__Proto__Common__PlaceholderValue *p = one_placeholder(pg, own, want, &g, err);
     float *v = NULL;
     if (!p)
         goto done;
@@ -175,15 +197,22 @@ static float *query_vectors(const ProtobufCBinaryData *pg, uint32_t dim, size_t 
         goto done;
     }
     for (size_t q = 0; q < p->n_values; q++) {
-        if (p->values[q].len != dim * sizeof(float)) {
-            srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: vector dimension mismatch: "
-                     "query %zu has %zu values, the field's dim is %u", q,
-                     p->values[q].len / sizeof(float), dim);
+        size_t bad = p->values[q].len == w ? vdb_vector_nonfinite(et, p->values[q].data, dim)
+                                           : 0;
+        if (p->values[q].len != w || bad < dim) {
+            if (p->values[q].len != w)
+                srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: vector dimension "
+                         "mismatch: query %zu has %zu bytes, the field's dim %u needs %zu", q,
+                         p->values[q].len, dim, w);
+            else
+                srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: query %zu: element "
+                         "%zu is NaN or infinite", q, bad);
             free(v);
             v = NULL;
             goto done;
         }
-        memcpy(v + q * dim, p->values[q].data, dim * sizeof(float)); /* little-endian floats */
+        /* little-endian elements */
+        vdb_vector_to_f32(et, p->values[q].data, dim, v + q * dim);
     }
     *nq = p->n_values;
 done:
@@ -620,7 +649,7 @@ static int search(srv_rpc *call, Milvus__Proto__Milvus__SearchRequest *req, srv_
     if (srv_op_params_text(a.params, skip, &params, err) ||
         (!by_ids && sparse && !(sq = query_sparse(&req->placeholder_group, &nq, err))) ||
         (!by_ids && !sparse &&
-         !(vecs = query_vectors(&req->placeholder_group, vf->dim, &nq, err))) ||
+         !(vecs = query_vectors(&req->placeholder_group, vf->type, vf->dim, &nq, err))) ||
         srv_outplan_names(&c, (const char *const *)req->output_fields, req->n_output_fields, 0,
                           &p, err))
         goto done;
@@ -709,7 +738,7 @@ static int hybrid_sub(srv_coll *c, Milvus__Proto__Milvus__SearchRequest *sr, siz
     if (sa.topk == 0 || sa.topk < -1 || sa.topk > SRV_MAX_TOPK)
         return srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: request %zu: topk must "
                         "be 1..%d", i, SRV_MAX_TOPK);
-    if (!(*vecs = query_vectors(&sr->placeholder_group, vf->dim, &nq, err)))
+    if (!(*vecs = query_vectors(&sr->placeholder_group, vf->type, vf->dim, &nq, err)))
         return -1;
     *a = (vdb_ann_req){.struct_size = sizeof *a, .vector_field = vf->name, .vectors = *vecs,
                        .nq = nq, .dim = vf->dim, .limit = sa.topk < 0 ? 10 : (uint32_t)sa.topk,
