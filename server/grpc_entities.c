@@ -423,77 +423,6 @@ static int refused_search_parts(Milvus__Proto__Milvus__SearchRequest *req, int a
  * naming the window). The first batch's timestamp is guarantee_timestamp when the SDK sets
  * one, else the consistency level's now; it comes back as session_ts. collection_id is
  * checked against the id DescribeCollection gives. */
-typedef struct iter_token {
-    uint64_t T;
-    float bound;
-    size_t n;
-    int64_t *ints;
-    char **strs;
-} iter_token;
-
-static void iter_token_free(iter_token *t)
-{
-    for (size_t i = 0; t->strs && i < t->n; i++)
-        free(t->strs[i]);
-    free(t->strs);
-    free(t->ints);
-}
-
-static int hexval(int ch)
-{
-    return ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
-}
-
-static int iter_token_read(const char *text, int is_str, iter_token *t, srv_status *err)
-{
-    memset(t, 0, sizeof *t);
-    char *end;
-    t->T = strtoull(text, &end, 10);
-    if (*end != ':' || !t->T)
-        goto bad;
-    const char *b = end + 1;
-    t->bound = strtof(b, &end);
-    if (end == b || *end != ':')
-        goto bad;
-    const char *k = end + 1;
-    size_t cap = *k ? 1 : 0;
-    for (const char *q = k; *q; q++)
-        cap += *q == ',';
-    t->ints = calloc(cap + 1, sizeof *t->ints);
-    t->strs = is_str ? calloc(cap + 1, sizeof *t->strs) : NULL;
-    if (!t->ints || (is_str && !t->strs))
-        return srv_fail(err, MV_MEMORY_LIMIT, "memory limit exceeded");
-    while (*k) {
-        size_t len = strcspn(k, ",");
-        if (is_str) {
-            char *sv = malloc(len / 2 + 1);
-            if (!sv || len % 2) {
-                free(sv);
-                goto bad;
-            }
-            for (size_t i = 0; i < len / 2; i++) {
-                int hi = hexval(k[2 * i]), lo = hexval(k[2 * i + 1]);
-                if (hi < 0 || lo < 0) {
-                    free(sv);
-                    goto bad;
-                }
-                sv[i] = (char)(hi << 4 | lo);
-            }
-            sv[len / 2] = 0;
-            t->strs[t->n++] = sv;
-        } else {
-            t->ints[t->n++] = strtoll(k, &end, 10);
-            if (end != k + len)
-                goto bad;
-        }
-        k += len + (k[len] == ',');
-    }
-    return 0;
-bad:
-    return srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: search_iter_id '%s' is not a "
-                    "token this server handed out", text);
-}
-
 static int search_iter_batch(srv_rpc *call, const srv_coll *c, const srv_outplan *p,
                              const search_args *a, Milvus__Proto__Milvus__SearchRequest *req,
                              const vdb_field_def *vf, const float *vecs, size_t nq,
@@ -516,82 +445,25 @@ static int search_iter_batch(srv_rpc *call, const srv_coll *c, const srv_outplan
     if (batch < 1 || batch > SRV_MAX_TOPK)
         return srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: search_iter_batch_size "
                         "must be 1..%d", SRV_MAX_TOPK);
-    int is_str = c->fields[c->pk].type == VDB_TYPE_VARCHAR;
-    iter_token t = {0};
-    int resume = a->iter_id && *a->iter_id;
-    if (resume && iter_token_read(a->iter_id, is_str, &t, err)) {
-        iter_token_free(&t);
-        return -1;
-    }
-    vdb_pk_list ties = {.ints = is_str ? NULL : t.ints,
-                        .strs = is_str ? (const char *const *)t.strs : NULL, .count = t.n};
     vdb_search_iter_req ir = {.struct_size = sizeof ir, .collection = coll,
                               .vector_field = vf->name, .vector = vecs, .dim = vf->dim,
                               .filter = req->dsl && *req->dsl ? req->dsl : NULL,
-                              .params = params, .batch_size = (uint32_t)batch,
-                              .resume = resume, .last_bound = t.bound, .last_pks = &ties};
+                              .params = params, .batch_size = (uint32_t)batch};
     ir.read.partitions = (const char *const *)req->partition_names;
     ir.read.n_partitions = req->n_partition_names;
     ir.read.output_fields = p->n ? p->names : NULL;
     ir.read.n_output_fields = p->n;
-    ir.read.travel_ts = resume ? t.T : a->guarantee_ts > 0 ? (uint64_t)a->guarantee_ts
-                                                           : req->travel_timestamp;
-    vdb_search_iterator *it = NULL;
+    ir.read.travel_ts = a->guarantee_ts > 0 ? (uint64_t)a->guarantee_ts : req->travel_timestamp;
     vdb_result *res = NULL;
     char *token = NULL;
+    uint64_t T = 0;
+    float last = 0;
     int rc = -1;
-    vdb_status st;
     if (srv_op_consistency(level_name(req->consistency_level, req->use_default_consistency),
-                           &ir.read, err))
+                           &ir.read, err) ||
+        srv_op_search_iter_batch(call->ctx, c, &ir, a->iter_id, "search_iter_id", &res, &token,
+                                 &T, &last, err))
         goto out;
-    if ((st = vdb_search_iterator_open(call->ctx->db, &ir, &it)) != VDB_OK ||
-        (st = vdb_search_iterator_next(it, &res)) != VDB_OK) {
-        srv_fail_vdb(call->ctx, err, st, coll, MV_PARTITION_NOT_FOUND);
-        goto out;
-    }
-    uint64_t T = vdb_search_iterator_ts(it);
-    size_t rows = vdb_result_rows(res, 0);
-    float last = rows ? vdb_result_distance(res, 0, rows - 1) : t.bound;
-    /* the next token: the keys at exactly the last distance (the earlier ones too when the
-     * batch ended at the same distance as the one before) */
-    size_t cap = 64 + (rows + t.n) * (is_str ? 2 * 65536 + 1 : 21);
-    if (is_str) { /* keys are at most 65535 bytes: size it from the ones at hand */
-        cap = 64;
-        for (size_t r = 0; r < rows; r++)
-            cap += 2 * strlen(vdb_result_pk_str(res, 0, r)) + 1;
-        for (size_t i = 0; i < t.n; i++)
-            cap += 2 * strlen(t.strs[i]) + 1;
-    }
-    if (!(token = malloc(cap))) {
-        srv_fail(err, MV_MEMORY_LIMIT, "memory limit exceeded");
-        goto out;
-    }
-    size_t len = (size_t)snprintf(token, cap, "%llu:%a:", (unsigned long long)T, (double)last);
-    int first = 1;
-    for (size_t i = 0; resume && (rows == 0 || last == t.bound) && i < t.n; i++) {
-        if (is_str) {
-            len += (size_t)snprintf(token + len, cap - len, "%s", first ? "" : ",");
-            for (const char *q = t.strs[i]; *q; q++)
-                len += (size_t)snprintf(token + len, cap - len, "%02x", (unsigned char)*q);
-        } else {
-            len += (size_t)snprintf(token + len, cap - len, "%s%lld", first ? "" : ",",
-                                    (long long)t.ints[i]);
-        }
-        first = 0;
-    }
-    for (size_t r = 0; r < rows; r++) {
-        if (vdb_result_distance(res, 0, r) != last)
-            continue;
-        if (is_str) {
-            len += (size_t)snprintf(token + len, cap - len, "%s", first ? "" : ",");
-            for (const char *q = vdb_result_pk_str(res, 0, r); *q; q++)
-                len += (size_t)snprintf(token + len, cap - len, "%02x", (unsigned char)*q);
-        } else {
-            len += (size_t)snprintf(token + len, cap - len, "%s%lld", first ? "" : ",",
-                                    (long long)vdb_result_pk_int(res, 0, r));
-        }
-        first = 0;
-    }
     Milvus__Proto__Schema__SearchIteratorV2Results ivr =
         MILVUS__PROTO__SCHEMA__SEARCH_ITERATOR_V2_RESULTS__INIT;
     ivr.token = token;
@@ -600,8 +472,6 @@ static int search_iter_batch(srv_rpc *call, const srv_coll *c, const srv_outplan
 out:
     free(token);
     vdb_result_free(res);
-    vdb_search_iterator_close(it);
-    iter_token_free(&t);
     return rc;
 }
 
