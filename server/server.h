@@ -193,6 +193,9 @@ json_t *srv_entities_get(srv_ctx *ctx, json_t *req);
 json_t *srv_entities_query(srv_ctx *ctx, json_t *req);
 json_t *srv_entities_search(srv_ctx *ctx, json_t *req);
 json_t *srv_entities_hybrid_search(srv_ctx *ctx, json_t *req);
+/* libvdb's extensions: one batch of a query / search iterator per call (handlers_entities.c) */
+json_t *srv_entities_query_iterator(srv_ctx *ctx, json_t *req);
+json_t *srv_entities_search_iterator(srv_ctx *ctx, json_t *req);
 
 json_t *srv_indexes_create(srv_ctx *ctx, json_t *req);
 json_t *srv_indexes_describe(srv_ctx *ctx, json_t *req);

@@ -570,6 +570,29 @@ class RemoteTransport:
             at += n
         return out
 
+    # ---- iterators: vdb-server's REST extensions (Milvus's REST API v2 has none) ----------
+
+    def query_iterator(self, coll, info, filter, batch, limit, plan, read):
+        """entities/query_iterator, batch after batch: next() gives a list of rows."""
+        body = self._read_body({"collectionName": coll, "filter": filter or ""}, read, plan)
+        if not body["outputFields"]:
+            body["outputFields"] = [info.pk.name]
+        return _RemoteIterator(self, "entities/query_iterator", body, batch, limit,
+                               lambda d: [self._shape(info, r, plan) for r in d.get("data")
+                                          or []])
+
+    def search_iterator(self, coll, info, vf, qv, batch, limit, filter, params, plan, read):
+        """entities/search_iterator: next() gives a list of (pk, distance, entity)."""
+        buf, addr, nq, dim = qv
+        body = {"collectionName": coll, "annsField": vf.name, "data": vector_rows(buf, nq, dim)}
+        if filter:
+            body["filter"] = filter
+        if params:
+            body["searchParams"] = {"params": dict(params)}
+        self._read_body(body, read, plan)
+        return _RemoteIterator(self, "entities/search_iterator", body, batch, limit,
+                               lambda d: self._hits(d, 1, info, plan)[0])
+
     # ---- indexes ----------------------------------------------------------------------------
 
     @staticmethod
@@ -637,3 +660,46 @@ class RemoteTransport:
             if left <= 0:
                 return False
             time.sleep(min(POLL_S, left))
+
+
+class _RemoteIterator:
+    """An iterator over vdb-server's stateless iterator calls: each answer carries the cursor
+    of the next batch (the snapshot's timestamp and where the batch ended). The first batch is
+    read when the iterator is made, so its snapshot is the one of that moment, as embedded;
+    the server reads every later batch at that timestamp (inside its retention window)."""
+
+    def __init__(self, t, endpoint, body, batch, limit, convert):
+        self._t, self._endpoint, self._body = t, endpoint, body
+        self._batch, self._left, self._convert = batch, limit or None, convert
+        self._lock = threading.Lock()
+        self._cursor, self._done = None, False
+        self._ready = self._fetch()
+        self.timestamp = self._ts
+
+    def _fetch(self):
+        n = self._batch if self._left is None else min(self._batch, self._left)
+        if n <= 0 or self._done:
+            self._done = True
+            return []
+        body = dict(self._body, batchSize=n)
+        if self._cursor is not None:
+            body["cursor"] = self._cursor
+        d = self._t.call(self._endpoint, body)
+        out = self._convert(d)
+        self._cursor, self._ts = d.get("cursor"), int(d.get("timestamp") or 0)
+        if self._left is not None:
+            self._left -= len(out)
+        if len(out) < n:  # a short batch is the last
+            self._done = True
+        return out
+
+    def next(self):
+        with self._lock:
+            if self._ready is not None:
+                out, self._ready = self._ready, None
+                return out
+            return self._fetch()
+
+    def close(self):
+        with self._lock:
+            self._done, self._ready = True, None
