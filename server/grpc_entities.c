@@ -827,6 +827,31 @@ static int query(srv_rpc *call, Milvus__Proto__Milvus__QueryRequest *req, srv_st
     if (srv_op_consistency(level_name(req->consistency_level, req->use_default_consistency),
                            &ro, err))
         return -1;
+    /* pymilvus's query_iterator: iterator=True, reduce_stop_for_best, collection_id; its first
+     * call's session_ts comes back as guarantee_timestamp in every later one, so each page
+     * ("pk > last", limit) reads the first one's snapshot (inside the retention window) */
+    int iterator = truthy(srv_kv_get(kv, nkv, "iterator"));
+    int64_t coll_id = 0;
+    if (((v = srv_kv_get(kv, nkv, "collection_id")) && *v &&
+         parse_i64(v, "collection_id", &coll_id, err)))
+        return -1;
+    if ((v = srv_kv_get(kv, nkv, "reduce_stop_for_best")) && *v && strcasecmp(v, "true") &&
+        strcasecmp(v, "false"))
+        return srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: reduce_stop_for_best "
+                        "'%s' is not True or False", v);
+    /* (reduce_stop_for_best lets Milvus stop merging segments early; a limited query here
+     * is always the smallest keys, which is what it asks for either way) */
+    if (coll_id && coll_id != srv_collection_id(req->collection_name))
+        return srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: collection_id %lld is "
+                        "not the id of collection '%s'", (long long)coll_id,
+                        req->collection_name);
+    if (iterator && req->guarantee_timestamp)
+        ro.travel_ts = req->guarantee_timestamp;
+    if (iterator && !ro.travel_ts) {
+        vdb_status st = vdb_now(call->ctx->db, &ro.travel_ts);
+        if (st != VDB_OK)
+            return srv_fail_vdb(call->ctx, err, st, req->collection_name, 0);
+    }
     const char *filter = req->expr && *req->expr ? req->expr : NULL;
     if (req->n_output_fields == 1 && srv_is_count_star(req->output_fields[0])) {
         uint64_t n = 0;
@@ -854,6 +879,7 @@ static int query(srv_rpc *call, Milvus__Proto__Milvus__QueryRequest *req, srv_st
     r.status = srv_pb_ok();
     r.collection_name = req->collection_name;
     r.primary_field_name = (char *)c.fields[c.pk].name;
+    r.session_ts = iterator ? ro.travel_ts : 0;
     if (srv_pb_result_columns(&call->arena, &c, &p, res, 0, &r.fields_data, &r.n_fields_data,
                               &r.output_fields, &r.n_output_fields, err))
         goto done;
