@@ -159,14 +159,36 @@ static void free_group(Milvus__Proto__Common__PlaceholderGroup *g)
         milvus__proto__common__placeholder_group__free_unpacked(g, NULL);
 }
 
-/* The query vectors of a placeholder group: nq vectors of dim floats (malloc'd). */
-static float *query_vectors(const ProtobufCBinaryData *pg, uint32_t dim, size_t *nq,
-                            srv_status *err)
+/* The query vectors of a placeholder group for a dense field of type t: nq vectors of dim
+ * floats (malloc'd). FloatVector (101) placeholders go to every dense type; Float16Vector
+ * (102), BFloat16Vector (103) and Int8Vector (105), the little-endian elements as pymilvus
+ * and the Node SDK send them, to fields of their own type only. */
+static float *query_vectors(const ProtobufCBinaryData *pg, vdb_type t, uint32_t dim,
+                            size_t *nq, srv_status *err)
 {
-    Milvus__Proto__Common__PlaceholderGroup *g;
-    Milvus__Proto__Common__PlaceholderValue *p =
-        one_placeholder(pg, MILVUS__PROTO__COMMON__PLACEHOLDER_TYPE__FloatVector,
-                        "libvdb searches float vectors (FloatVector, 101)", &g, err);
+    int own = MILVUS__PROTO__COMMON__PLACEHOLDER_TYPE__FloatVector;
+    const char *want = "a FLOAT_VECTOR field takes FloatVector (101)";
+    if (t == VDB_TYPE_FLOAT16_VECTOR) {
+        own = MILVUS__PROTO__COMMON__PLACEHOLDER_TYPE__Float16Vector;
+        want = "a FLOAT16_VECTOR field takes Float16Vector (102) or FloatVector (101)";
+    } else if (t == VDB_TYPE_BFLOAT16_VECTOR) {
+        own = MILVUS__PROTO__COMMON__PLACEHOLDER_TYPE__BFloat16Vector;
+        want = "a BFLOAT16_VECTOR field takes BFloat16Vector (103) or FloatVector (101)";
+    } else if (t == VDB_TYPE_INT8_VECTOR) {
+        own = MILVUS__PROTO__COMMON__PLACEHOLDER_TYPE__Int8Vector;
+        want = "an INT8_VECTOR field takes Int8Vector (105) or FloatVector (101)";
+    }
+    Milvus__Proto__Common__PlaceholderGroup *g =
+        milvus__proto__common__placeholder_group__unpack(NULL, pg->len, pg->data);
+    int pt = g && g->n_placeholders == 1 ? (int)g->placeholders[0]->type : own;
+    free_group(g);
+    if (pt != own)
+        own = MILVUS__PROTO__COMMON__PLACEHOLDER_TYPE__FloatVector;
+    vdb_type et = own == MILVUS__PROTO__COMMON__PLACEHOLDER_TYPE__FloatVector
+                      ? VDB_TYPE_FLOAT_VECTOR
+                      : t;
+    size_t w = vdb_vector_elem_size(et) * dim;
+    Milvus__Proto__Common__PlaceholderValue *p = one_placeholder(pg, own, want, &g, err);
     float *v = NULL;
     if (!p)
         goto done;
@@ -175,15 +197,22 @@ static float *query_vectors(const ProtobufCBinaryData *pg, uint32_t dim, size_t 
         goto done;
     }
     for (size_t q = 0; q < p->n_values; q++) {
-        if (p->values[q].len != dim * sizeof(float)) {
-            srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: vector dimension mismatch: "
-                     "query %zu has %zu values, the field's dim is %u", q,
-                     p->values[q].len / sizeof(float), dim);
+        size_t bad = p->values[q].len == w ? vdb_vector_nonfinite(et, p->values[q].data, dim)
+                                           : 0;
+        if (p->values[q].len != w || bad < dim) {
+            if (p->values[q].len != w)
+                srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: vector dimension "
+                         "mismatch: query %zu has %zu bytes, the field's dim %u needs %zu", q,
+                         p->values[q].len, dim, w);
+            else
+                srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: query %zu: element "
+                         "%zu is NaN or infinite", q, bad);
             free(v);
             v = NULL;
             goto done;
         }
-        memcpy(v + q * dim, p->values[q].data, dim * sizeof(float)); /* little-endian floats */
+        /* little-endian elements */
+        vdb_vector_to_f32(et, p->values[q].data, dim, v + q * dim);
     }
     *nq = p->n_values;
 done:
@@ -394,77 +423,6 @@ static int refused_search_parts(Milvus__Proto__Milvus__SearchRequest *req, int a
  * naming the window). The first batch's timestamp is guarantee_timestamp when the SDK sets
  * one, else the consistency level's now; it comes back as session_ts. collection_id is
  * checked against the id DescribeCollection gives. */
-typedef struct iter_token {
-    uint64_t T;
-    float bound;
-    size_t n;
-    int64_t *ints;
-    char **strs;
-} iter_token;
-
-static void iter_token_free(iter_token *t)
-{
-    for (size_t i = 0; t->strs && i < t->n; i++)
-        free(t->strs[i]);
-    free(t->strs);
-    free(t->ints);
-}
-
-static int hexval(int ch)
-{
-    return ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
-}
-
-static int iter_token_read(const char *text, int is_str, iter_token *t, srv_status *err)
-{
-    memset(t, 0, sizeof *t);
-    char *end;
-    t->T = strtoull(text, &end, 10);
-    if (*end != ':' || !t->T)
-        goto bad;
-    const char *b = end + 1;
-    t->bound = strtof(b, &end);
-    if (end == b || *end != ':')
-        goto bad;
-    const char *k = end + 1;
-    size_t cap = *k ? 1 : 0;
-    for (const char *q = k; *q; q++)
-        cap += *q == ',';
-    t->ints = calloc(cap + 1, sizeof *t->ints);
-    t->strs = is_str ? calloc(cap + 1, sizeof *t->strs) : NULL;
-    if (!t->ints || (is_str && !t->strs))
-        return srv_fail(err, MV_MEMORY_LIMIT, "memory limit exceeded");
-    while (*k) {
-        size_t len = strcspn(k, ",");
-        if (is_str) {
-            char *sv = malloc(len / 2 + 1);
-            if (!sv || len % 2) {
-                free(sv);
-                goto bad;
-            }
-            for (size_t i = 0; i < len / 2; i++) {
-                int hi = hexval(k[2 * i]), lo = hexval(k[2 * i + 1]);
-                if (hi < 0 || lo < 0) {
-                    free(sv);
-                    goto bad;
-                }
-                sv[i] = (char)(hi << 4 | lo);
-            }
-            sv[len / 2] = 0;
-            t->strs[t->n++] = sv;
-        } else {
-            t->ints[t->n++] = strtoll(k, &end, 10);
-            if (end != k + len)
-                goto bad;
-        }
-        k += len + (k[len] == ',');
-    }
-    return 0;
-bad:
-    return srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: search_iter_id '%s' is not a "
-                    "token this server handed out", text);
-}
-
 static int search_iter_batch(srv_rpc *call, const srv_coll *c, const srv_outplan *p,
                              const search_args *a, Milvus__Proto__Milvus__SearchRequest *req,
                              const vdb_field_def *vf, const float *vecs, size_t nq,
@@ -487,82 +445,25 @@ static int search_iter_batch(srv_rpc *call, const srv_coll *c, const srv_outplan
     if (batch < 1 || batch > SRV_MAX_TOPK)
         return srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: search_iter_batch_size "
                         "must be 1..%d", SRV_MAX_TOPK);
-    int is_str = c->fields[c->pk].type == VDB_TYPE_VARCHAR;
-    iter_token t = {0};
-    int resume = a->iter_id && *a->iter_id;
-    if (resume && iter_token_read(a->iter_id, is_str, &t, err)) {
-        iter_token_free(&t);
-        return -1;
-    }
-    vdb_pk_list ties = {.ints = is_str ? NULL : t.ints,
-                        .strs = is_str ? (const char *const *)t.strs : NULL, .count = t.n};
     vdb_search_iter_req ir = {.struct_size = sizeof ir, .collection = coll,
                               .vector_field = vf->name, .vector = vecs, .dim = vf->dim,
                               .filter = req->dsl && *req->dsl ? req->dsl : NULL,
-                              .params = params, .batch_size = (uint32_t)batch,
-                              .resume = resume, .last_bound = t.bound, .last_pks = &ties};
+                              .params = params, .batch_size = (uint32_t)batch};
     ir.read.partitions = (const char *const *)req->partition_names;
     ir.read.n_partitions = req->n_partition_names;
     ir.read.output_fields = p->n ? p->names : NULL;
     ir.read.n_output_fields = p->n;
-    ir.read.travel_ts = resume ? t.T : a->guarantee_ts > 0 ? (uint64_t)a->guarantee_ts
-                                                           : req->travel_timestamp;
-    vdb_search_iterator *it = NULL;
+    ir.read.travel_ts = a->guarantee_ts > 0 ? (uint64_t)a->guarantee_ts : req->travel_timestamp;
     vdb_result *res = NULL;
     char *token = NULL;
+    uint64_t T = 0;
+    float last = 0;
     int rc = -1;
-    vdb_status st;
     if (srv_op_consistency(level_name(req->consistency_level, req->use_default_consistency),
-                           &ir.read, err))
+                           &ir.read, err) ||
+        srv_op_search_iter_batch(call->ctx, c, &ir, a->iter_id, "search_iter_id", &res, &token,
+                                 &T, &last, err))
         goto out;
-    if ((st = vdb_search_iterator_open(call->ctx->db, &ir, &it)) != VDB_OK ||
-        (st = vdb_search_iterator_next(it, &res)) != VDB_OK) {
-        srv_fail_vdb(call->ctx, err, st, coll, MV_PARTITION_NOT_FOUND);
-        goto out;
-    }
-    uint64_t T = vdb_search_iterator_ts(it);
-    size_t rows = vdb_result_rows(res, 0);
-    float last = rows ? vdb_result_distance(res, 0, rows - 1) : t.bound;
-    /* the next token: the keys at exactly the last distance (the earlier ones too when the
-     * batch ended at the same distance as the one before) */
-    size_t cap = 64 + (rows + t.n) * (is_str ? 2 * 65536 + 1 : 21);
-    if (is_str) { /* keys are at most 65535 bytes: size it from the ones at hand */
-        cap = 64;
-        for (size_t r = 0; r < rows; r++)
-            cap += 2 * strlen(vdb_result_pk_str(res, 0, r)) + 1;
-        for (size_t i = 0; i < t.n; i++)
-            cap += 2 * strlen(t.strs[i]) + 1;
-    }
-    if (!(token = malloc(cap))) {
-        srv_fail(err, MV_MEMORY_LIMIT, "memory limit exceeded");
-        goto out;
-    }
-    size_t len = (size_t)snprintf(token, cap, "%llu:%a:", (unsigned long long)T, (double)last);
-    int first = 1;
-    for (size_t i = 0; resume && (rows == 0 || last == t.bound) && i < t.n; i++) {
-        if (is_str) {
-            len += (size_t)snprintf(token + len, cap - len, "%s", first ? "" : ",");
-            for (const char *q = t.strs[i]; *q; q++)
-                len += (size_t)snprintf(token + len, cap - len, "%02x", (unsigned char)*q);
-        } else {
-            len += (size_t)snprintf(token + len, cap - len, "%s%lld", first ? "" : ",",
-                                    (long long)t.ints[i]);
-        }
-        first = 0;
-    }
-    for (size_t r = 0; r < rows; r++) {
-        if (vdb_result_distance(res, 0, r) != last)
-            continue;
-        if (is_str) {
-            len += (size_t)snprintf(token + len, cap - len, "%s", first ? "" : ",");
-            for (const char *q = vdb_result_pk_str(res, 0, r); *q; q++)
-                len += (size_t)snprintf(token + len, cap - len, "%02x", (unsigned char)*q);
-        } else {
-            len += (size_t)snprintf(token + len, cap - len, "%s%lld", first ? "" : ",",
-                                    (long long)vdb_result_pk_int(res, 0, r));
-        }
-        first = 0;
-    }
     Milvus__Proto__Schema__SearchIteratorV2Results ivr =
         MILVUS__PROTO__SCHEMA__SEARCH_ITERATOR_V2_RESULTS__INIT;
     ivr.token = token;
@@ -571,8 +472,6 @@ static int search_iter_batch(srv_rpc *call, const srv_coll *c, const srv_outplan
 out:
     free(token);
     vdb_result_free(res);
-    vdb_search_iterator_close(it);
-    iter_token_free(&t);
     return rc;
 }
 
@@ -620,7 +519,7 @@ static int search(srv_rpc *call, Milvus__Proto__Milvus__SearchRequest *req, srv_
     if (srv_op_params_text(a.params, skip, &params, err) ||
         (!by_ids && sparse && !(sq = query_sparse(&req->placeholder_group, &nq, err))) ||
         (!by_ids && !sparse &&
-         !(vecs = query_vectors(&req->placeholder_group, vf->dim, &nq, err))) ||
+         !(vecs = query_vectors(&req->placeholder_group, vf->type, vf->dim, &nq, err))) ||
         srv_outplan_names(&c, (const char *const *)req->output_fields, req->n_output_fields, 0,
                           &p, err))
         goto done;
@@ -709,7 +608,7 @@ static int hybrid_sub(srv_coll *c, Milvus__Proto__Milvus__SearchRequest *sr, siz
     if (sa.topk == 0 || sa.topk < -1 || sa.topk > SRV_MAX_TOPK)
         return srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: request %zu: topk must "
                         "be 1..%d", i, SRV_MAX_TOPK);
-    if (!(*vecs = query_vectors(&sr->placeholder_group, vf->dim, &nq, err)))
+    if (!(*vecs = query_vectors(&sr->placeholder_group, vf->type, vf->dim, &nq, err)))
         return -1;
     *a = (vdb_ann_req){.struct_size = sizeof *a, .vector_field = vf->name, .vectors = *vecs,
                        .nq = nq, .dim = vf->dim, .limit = sa.topk < 0 ? 10 : (uint32_t)sa.topk,
@@ -928,6 +827,31 @@ static int query(srv_rpc *call, Milvus__Proto__Milvus__QueryRequest *req, srv_st
     if (srv_op_consistency(level_name(req->consistency_level, req->use_default_consistency),
                            &ro, err))
         return -1;
+    /* pymilvus's query_iterator: iterator=True, reduce_stop_for_best, collection_id; its first
+     * call's session_ts comes back as guarantee_timestamp in every later one, so each page
+     * ("pk > last", limit) reads the first one's snapshot (inside the retention window) */
+    int iterator = truthy(srv_kv_get(kv, nkv, "iterator"));
+    int64_t coll_id = 0;
+    if (((v = srv_kv_get(kv, nkv, "collection_id")) && *v &&
+         parse_i64(v, "collection_id", &coll_id, err)))
+        return -1;
+    if ((v = srv_kv_get(kv, nkv, "reduce_stop_for_best")) && *v && strcasecmp(v, "true") &&
+        strcasecmp(v, "false"))
+        return srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: reduce_stop_for_best "
+                        "'%s' is not True or False", v);
+    /* (reduce_stop_for_best lets Milvus stop merging segments early; a limited query here
+     * is always the smallest keys, which is what it asks for either way) */
+    if (coll_id && coll_id != srv_collection_id(req->collection_name))
+        return srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: collection_id %lld is "
+                        "not the id of collection '%s'", (long long)coll_id,
+                        req->collection_name);
+    if (iterator && req->guarantee_timestamp)
+        ro.travel_ts = req->guarantee_timestamp;
+    if (iterator && !ro.travel_ts) {
+        vdb_status st = vdb_now(call->ctx->db, &ro.travel_ts);
+        if (st != VDB_OK)
+            return srv_fail_vdb(call->ctx, err, st, req->collection_name, 0);
+    }
     const char *filter = req->expr && *req->expr ? req->expr : NULL;
     if (req->n_output_fields == 1 && srv_is_count_star(req->output_fields[0])) {
         uint64_t n = 0;
@@ -955,6 +879,7 @@ static int query(srv_rpc *call, Milvus__Proto__Milvus__QueryRequest *req, srv_st
     r.status = srv_pb_ok();
     r.collection_name = req->collection_name;
     r.primary_field_name = (char *)c.fields[c.pk].name;
+    r.session_ts = iterator ? ro.travel_ts : 0;
     if (srv_pb_result_columns(&call->arena, &c, &p, res, 0, &r.fields_data, &r.n_fields_data,
                               &r.output_fields, &r.n_output_fields, err))
         goto done;

@@ -662,3 +662,144 @@ done:
     srv_coll_free(&c);
     return err;
 }
+
+/* ---- iterators: libvdb's REST extensions (Milvus's REST API v2 has none) ------------------
+ * entities/query_iterator and entities/search_iterator give one batch per call and a
+ * "cursor" for the next (ops_iter.c: the snapshot's timestamp and where the batch ended; the
+ * server keeps nothing between calls). The first call reads at a fresh timestamp, every
+ * later one at that same timestamp ("timestamp" in each answer), so the iteration sees one
+ * snapshot while it is inside the retention window. A batch of fewer than batchSize rows is
+ * the last. */
+
+static int iter_args(json_t *req, const char **coll, const char **filter, int64_t *batch,
+                     const char **cursor, json_t **err)
+{
+    if (srv_req_str(req, "collectionName", 1, coll, err) ||
+        srv_req_str(req, "filter", 0, filter, err) ||
+        srv_req_int(req, "batchSize", 1000, batch, err) ||
+        srv_req_str(req, "cursor", 0, cursor, err))
+        return -1;
+    if (*batch < 1 || *batch > SRV_MAX_TOPK) {
+        *err = srv_err(MV_PARAMETER_INVALID, "invalid parameter: batchSize must be 1..%d",
+                       SRV_MAX_TOPK);
+        return -1;
+    }
+    return 0;
+}
+
+static json_t *iter_answer(json_t *data, const char *cursor, uint64_t ts)
+{
+    json_t *out = srv_ok(data);
+    json_object_set_new(out, "cursor", json_string(cursor));
+    json_object_set_new(out, "timestamp", json_integer((json_int_t)ts));
+    return out;
+}
+
+json_t *srv_entities_query_iterator(srv_ctx *ctx, json_t *req)
+{
+    const char *coll, *filter, *cursor;
+    const char **parts = NULL;
+    int64_t batch;
+    json_t *err = NULL;
+    if (iter_args(req, &coll, &filter, &batch, &cursor, &err))
+        return err;
+    json_t *fields = json_object_get(req, "outputFields");
+    if (is_count(fields))
+        return srv_err(MV_PARAMETER_INVALID, "invalid parameter: count(*) in a query iterator "
+                                             "(query it)");
+    srv_coll c;
+    srv_outplan p = {0};
+    if ((err = srv_coll_open(ctx, coll, &c)))
+        return err;
+    vdb_query_iter_req qr = {.struct_size = sizeof qr, .collection = coll,
+                             .filter = filter && *filter ? filter : NULL,
+                             .batch_size = (uint32_t)batch};
+    if (srv_outplan_make(&c, fields, 1, &p, &err) || read_opts(req, &qr.read, &parts, &err))
+        goto done;
+    qr.read.output_fields = p.names;
+    qr.read.n_output_fields = p.n;
+    vdb_result *res;
+    char *next;
+    uint64_t ts;
+    srv_status st;
+    if (srv_op_query_iter_batch(ctx, &c, &qr, cursor, "cursor", &res, &next, &ts, &st)) {
+        err = srv_status_json(&st);
+        goto done;
+    }
+    err = iter_answer(res ? rows_of(&c, &p, res) : json_array(), next, ts);
+    vdb_result_free(res);
+    free(next);
+done:
+    free(parts);
+    srv_outplan_free(&p);
+    srv_coll_free(&c);
+    return err;
+}
+
+json_t *srv_entities_search_iterator(srv_ctx *ctx, json_t *req)
+{
+    const char *coll, *filter, *cursor, *anns;
+    const char **parts = NULL;
+    int64_t batch;
+    json_t *err = NULL;
+    if (iter_args(req, &coll, &filter, &batch, &cursor, &err) ||
+        srv_req_str(req, "annsField", 0, &anns, &err))
+        return err;
+    srv_coll c;
+    srv_outplan p = {0};
+    float *vecs = NULL;
+    size_t nq = 0;
+    char *params = NULL;
+    if ((err = srv_coll_open(ctx, coll, &c)))
+        return err;
+    const vdb_field_def *vf = NULL;
+    srv_status st;
+    if (srv_op_search_field(&c, anns, &vf, &st)) {
+        err = srv_status_json(&st);
+        goto done;
+    }
+    if (vf->type == VDB_TYPE_SPARSE_FLOAT_VECTOR) {
+        err = srv_err(MV_OPERATION_NOT_SUPPORTED, "operation not supported: a search iterator "
+                      "on the sparse field '%s'", vf->name);
+        goto done;
+    }
+    if (!(vecs = query_vectors(json_object_get(req, "data"), vf->type, vf->dim, &nq, &err)) ||
+        search_params(req, vf, &params, &err) ||
+        srv_outplan_make(&c, json_object_get(req, "outputFields"), 0, &p, &err))
+        goto done;
+    if (nq != 1) {
+        err = srv_err(MV_PARAMETER_INVALID, "invalid parameter: a search iterator takes one "
+                      "query vector, got %zu", nq);
+        goto done;
+    }
+    vdb_search_iter_req ir = {.struct_size = sizeof ir, .collection = coll,
+                              .vector_field = vf->name, .vector = vecs, .dim = vf->dim,
+                              .filter = filter && *filter ? filter : NULL, .params = params,
+                              .batch_size = (uint32_t)batch};
+    if (read_opts(req, &ir.read, &parts, &err))
+        goto done;
+    ir.read.output_fields = p.n ? p.names : NULL;
+    ir.read.n_output_fields = p.n;
+    vdb_result *res;
+    char *next;
+    uint64_t ts;
+    float last;
+    if (srv_op_search_iter_batch(ctx, &c, &ir, cursor, "cursor", &res, &next, &ts, &last,
+                                 &st)) {
+        err = srv_status_json(&st);
+        goto done;
+    }
+    json_t *hits = json_array();
+    for (size_t r = 0; r < vdb_result_rows(res, 0); r++)
+        srv_result_row(&c, &p, res, 0, r, 1, hits);
+    vdb_result_free(res);
+    err = iter_answer(hits, next, ts);
+    free(next);
+done:
+    free(parts);
+    free(params);
+    free(vecs);
+    srv_outplan_free(&p);
+    srv_coll_free(&c);
+    return err;
+}

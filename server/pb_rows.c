@@ -75,7 +75,8 @@ static size_t type_width(vdb_type t, uint32_t dim)
     case VDB_TYPE_BOOL: case VDB_TYPE_INT8: return 1;
     case VDB_TYPE_INT16: return 2;
     case VDB_TYPE_INT32: case VDB_TYPE_FLOAT: return 4;
-    case VDB_TYPE_FLOAT_VECTOR: return (size_t)dim * sizeof(float);
+    case VDB_TYPE_FLOAT_VECTOR: case VDB_TYPE_FLOAT16_VECTOR: case VDB_TYPE_BFLOAT16_VECTOR:
+    case VDB_TYPE_INT8_VECTOR: return (size_t)dim * vdb_vector_elem_size(t);
     case VDB_TYPE_VARCHAR: case VDB_TYPE_JSON: case VDB_TYPE_ARRAY: return sizeof(char *);
     default: return 8;
     }
@@ -218,13 +219,31 @@ static int add_pb_column(const srv_coll *c, const pb_field_data *fd, size_t rows
     const void *src;
     size_t n;
     uint32_t dim = 0;
-    if (f->type == VDB_TYPE_FLOAT_VECTOR) {
+    if (vdb_type_is_vector(f->type)) {
+        /* FloatArray floats, or the little-endian elements as bytes (float16_vector,
+         * bfloat16_vector, int8_vector) */
         const pb_vectors *v = fd->field_case == MILVUS__PROTO__SCHEMA__FIELD_DATA__FIELD_VECTORS
                                   ? fd->vectors
                                   : NULL;
-        if (!v || v->data_case != MILVUS__PROTO__SCHEMA__VECTOR_FIELD__DATA_FLOAT_VECTOR ||
-            !v->float_vector)
-            return bad_col(err, name, "holds no float vectors");
+        const ProtobufCBinaryData *bytes = NULL;
+        int want = MILVUS__PROTO__SCHEMA__VECTOR_FIELD__DATA_FLOAT_VECTOR;
+        const char *none = "holds no float vectors";
+        if (f->type == VDB_TYPE_FLOAT16_VECTOR) {
+            want = MILVUS__PROTO__SCHEMA__VECTOR_FIELD__DATA_FLOAT16_VECTOR;
+            none = "holds no float16 vectors (VectorField float16_vector)";
+            bytes = v ? &v->float16_vector : NULL;
+        } else if (f->type == VDB_TYPE_BFLOAT16_VECTOR) {
+            want = MILVUS__PROTO__SCHEMA__VECTOR_FIELD__DATA_BFLOAT16_VECTOR;
+            none = "holds no bfloat16 vectors (VectorField bfloat16_vector)";
+            bytes = v ? &v->bfloat16_vector : NULL;
+        } else if (f->type == VDB_TYPE_INT8_VECTOR) {
+            want = MILVUS__PROTO__SCHEMA__VECTOR_FIELD__DATA_INT8_VECTOR;
+            none = "holds no int8 vectors (VectorField int8_vector)";
+            bytes = v ? &v->int8_vector : NULL;
+        }
+        if (!v || (int)v->data_case != want ||
+            (want == MILVUS__PROTO__SCHEMA__VECTOR_FIELD__DATA_FLOAT_VECTOR && !v->float_vector))
+            return bad_col(err, name, none);
         if (v->dim != f->dim) {
             char what[96];
             snprintf(what, sizeof what, "has dim %lld: the field's is %u", (long long)v->dim,
@@ -233,18 +252,21 @@ static int add_pb_column(const srv_coll *c, const pb_field_data *fd, size_t rows
         }
         if (present != rows)
             return bad_col(err, name, "has NULL vectors (vector fields are not nullable)");
-        src = v->float_vector->data;
-        n = v->float_vector->n_data;
+        size_t esz = vdb_vector_elem_size(f->type);
+        src = bytes ? (const void *)bytes->data : v->float_vector->data;
+        n = bytes ? bytes->len / esz : v->float_vector->n_data;
         dim = f->dim;
-        if (n != rows * dim) {
+        if (n != rows * dim || (bytes && bytes->len % esz)) {
             char what[128];
-            snprintf(what, sizeof what, "holds %zu values: %zu rows of dim %u need %zu", n, rows,
-                     dim, rows * dim);
+            snprintf(what, sizeof what, "holds %zu elements: %zu rows of dim %u need %zu", n,
+                     rows, dim, rows * dim);
             return bad_col(err, name, what);
         }
-        for (size_t i = 0; i < n; i++)
-            if (!isfinite(((const float *)src)[i]))
-                return bad_col(err, name, "holds a value that is NaN or infinite");
+        if (!bytes)
+            for (size_t i = 0; i < n; i++)
+                if (!isfinite(((const float *)src)[i]))
+                    return bad_col(err, name, "holds a value that is NaN or infinite");
+        /* NaN / Inf in half floats: refused by the insert, naming the element */
     } else {
         if (fd->field_case != MILVUS__PROTO__SCHEMA__FIELD_DATA__FIELD_SCALARS ||
             !(src = scalar_data(fd->scalars, scalar_case(f->type), &n)))
@@ -255,11 +277,11 @@ static int add_pb_column(const srv_coll *c, const pb_field_data *fd, size_t rows
             return bad_col(err, name, what);
         }
     }
-    int sparse = n != rows && f->type != VDB_TYPE_FLOAT_VECTOR; /* values of valid rows only */
+    int sparse = n != rows && !vdb_type_is_vector(f->type); /* values of valid rows only */
     size_t width = type_width(f->type, dim);
     int direct = !sparse && (f->type == VDB_TYPE_INT32 || f->type == VDB_TYPE_INT64 ||
                              f->type == VDB_TYPE_FLOAT || f->type == VDB_TYPE_DOUBLE ||
-                             f->type == VDB_TYPE_FLOAT_VECTOR || f->type == VDB_TYPE_VARCHAR);
+                             vdb_type_is_vector(f->type) || f->type == VDB_TYPE_VARCHAR);
     uint8_t *vbytes = NULL;
     char *data = NULL, *texts = NULL;
     char **owned = NULL;
@@ -389,6 +411,20 @@ static size_t column_rows(const pb_field_data *fd)
         fd->vectors->data_case == MILVUS__PROTO__SCHEMA__VECTOR_FIELD__DATA_FLOAT_VECTOR &&
         fd->vectors->float_vector && fd->vectors->dim > 0)
         return fd->vectors->float_vector->n_data / (size_t)fd->vectors->dim;
+    if (fd->field_case == MILVUS__PROTO__SCHEMA__FIELD_DATA__FIELD_VECTORS && fd->vectors &&
+        fd->vectors->dim > 0) {
+        const pb_vectors *v = fd->vectors;
+        switch (v->data_case) {
+        case MILVUS__PROTO__SCHEMA__VECTOR_FIELD__DATA_FLOAT16_VECTOR:
+            return v->float16_vector.len / 2 / (size_t)v->dim;
+        case MILVUS__PROTO__SCHEMA__VECTOR_FIELD__DATA_BFLOAT16_VECTOR:
+            return v->bfloat16_vector.len / 2 / (size_t)v->dim;
+        case MILVUS__PROTO__SCHEMA__VECTOR_FIELD__DATA_INT8_VECTOR:
+            return v->int8_vector.len / (size_t)v->dim;
+        default:
+            break;
+        }
+    }
     if (fd->field_case == MILVUS__PROTO__SCHEMA__FIELD_DATA__FIELD_VECTORS && fd->vectors &&
         fd->vectors->data_case ==
             MILVUS__PROTO__SCHEMA__VECTOR_FIELD__DATA_SPARSE_FLOAT_VECTOR &&

@@ -21,7 +21,8 @@ static int supported_type(int t)
     case VDB_TYPE_BOOL: case VDB_TYPE_INT8: case VDB_TYPE_INT16: case VDB_TYPE_INT32:
     case VDB_TYPE_INT64: case VDB_TYPE_FLOAT: case VDB_TYPE_DOUBLE: case VDB_TYPE_VARCHAR:
     case VDB_TYPE_ARRAY: case VDB_TYPE_JSON: case VDB_TYPE_FLOAT_VECTOR:
-    case VDB_TYPE_SPARSE_FLOAT_VECTOR:
+    case VDB_TYPE_SPARSE_FLOAT_VECTOR: case VDB_TYPE_FLOAT16_VECTOR:
+    case VDB_TYPE_BFLOAT16_VECTOR: case VDB_TYPE_INT8_VECTOR:
         return 1;
     default:
         return 0;
@@ -80,7 +81,8 @@ static int field_from_pb(const pb_field_schema *f, int schema_auto_id, vdb_schem
     if (!supported_type(f->data_type))
         return srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: field '%s': data type "
                         "%s is not supported by libvdb (Bool, Int8, Int16, Int32, Int64, Float, "
-                        "Double, VarChar, JSON, Array, FloatVector)", name,
+                        "Double, VarChar, JSON, Array, FloatVector, Float16Vector, BFloat16Vector, "
+                        "Int8Vector, SparseFloatVector)", name,
                         pb_type_name(f->data_type));
     if (f->is_clustering_key)
         return srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: field '%s': clustering "
@@ -107,7 +109,7 @@ static int field_from_pb(const pb_field_schema *f, int schema_auto_id, vdb_schem
     if (d.type == VDB_TYPE_ARRAY) {
         int et = (int)f->element_type;
         if (!supported_type(et) || et == VDB_TYPE_ARRAY || et == VDB_TYPE_JSON ||
-            et == VDB_TYPE_FLOAT_VECTOR || et == VDB_TYPE_SPARSE_FLOAT_VECTOR)
+            vdb_type_is_any_vector((vdb_type)et))
             return srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: field '%s': an Array "
                             "of %s is not supported (Bool, Int8..Int64, Float, Double, VarChar)",
                             name, pb_type_name(f->element_type));
@@ -123,8 +125,7 @@ static int field_from_pb(const pb_field_schema *f, int schema_auto_id, vdb_schem
             rc = type_param_u32(name, k, v, &d.max_length, err);
         else if (!strcmp(k, "max_capacity"))
             rc = type_param_u32(name, k, v, &d.max_capacity, err);
-        else if (!strcmp(k, "metric_type") && (d.type == VDB_TYPE_FLOAT_VECTOR ||
-                                               d.type == VDB_TYPE_SPARSE_FLOAT_VECTOR)) {
+        else if (!strcmp(k, "metric_type") && vdb_type_is_any_vector(d.type)) {
             if (srv_metric_from_name(v, &d.metric) != 0)
                 rc = srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: field '%s': "
                               "metric_type '%s' (L2, IP, COSINE)", name, v);

@@ -38,6 +38,8 @@ static const srv_route routes[] = {
     {"/entities/query", srv_entities_query, 0},
     {"/entities/search", srv_entities_search, 0},
     {"/entities/hybrid_search", srv_entities_hybrid_search, 0},
+    {"/entities/query_iterator", srv_entities_query_iterator, 0},
+    {"/entities/search_iterator", srv_entities_search_iterator, 0},
     {"/indexes/create", srv_indexes_create, 1},
     {"/indexes/describe", srv_indexes_describe, 0},
     {"/indexes/list", srv_indexes_list, 0},

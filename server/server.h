@@ -193,6 +193,9 @@ json_t *srv_entities_get(srv_ctx *ctx, json_t *req);
 json_t *srv_entities_query(srv_ctx *ctx, json_t *req);
 json_t *srv_entities_search(srv_ctx *ctx, json_t *req);
 json_t *srv_entities_hybrid_search(srv_ctx *ctx, json_t *req);
+/* libvdb's extensions: one batch of a query / search iterator per call (handlers_entities.c) */
+json_t *srv_entities_query_iterator(srv_ctx *ctx, json_t *req);
+json_t *srv_entities_search_iterator(srv_ctx *ctx, json_t *req);
 
 json_t *srv_indexes_create(srv_ctx *ctx, json_t *req);
 json_t *srv_indexes_describe(srv_ctx *ctx, json_t *req);
@@ -341,6 +344,19 @@ int srv_op_params_text(json_t *params, const char *const *skip, char **out, srv_
 /* Runs sr with k = limit + offset (sr->k is set here). */
 int srv_op_search(srv_ctx *ctx, const char *coll, vdb_search_req *sr, int64_t limit,
                   int64_t offset, vdb_result **res, srv_status *err);
+/* One batch of a search iterator over stateless calls (ops_iter.c): ir filled but for its
+ * resume fields, read.travel_ts the first batch's snapshot (0: now); token NULL or "" for the
+ * first batch, else the one the previous batch handed back (what names it in errors: the
+ * protocol's word). *res gets the hits, *next the token for the next batch (malloc'd), *ts
+ * the snapshot's timestamp and *last the last hit's distance. */
+int srv_op_search_iter_batch(srv_ctx *ctx, const srv_coll *c, vdb_search_iter_req *ir,
+                             const char *token, const char *what, vdb_result **res,
+                             char **next, uint64_t *ts, float *last, srv_status *err);
+/* One batch of a query iterator over stateless calls: the rows after the token's key (qr's
+ * filter and "pk > key", at the token's timestamp), as srv_op_search_iter_batch. */
+int srv_op_query_iter_batch(srv_ctx *ctx, const srv_coll *c, vdb_query_iter_req *qr,
+                            const char *token, const char *what, vdb_result **res,
+                            char **next, uint64_t *ts, srv_status *err);
 /* Creates the index of field, named iname (NULL or "": the field's name): type (NULL: params'
  * index_type, else AUTOINDEX), metric (NULL: params' metric_type; must be the field's, but an
  * empty collection takes it), params: the other parameters ({"M": 16, ...}). */

@@ -406,8 +406,10 @@ static bool is_tie(const vdb_search_iterator *it, const vdb_result *r, size_t ro
     if (!it->started || r->dist[row] != it->last)
         return false;
     vdb_pk k = vdb_pk_of(&r->pks, row);
+    /* a result's varchar keys carry their NUL terminator in the length */
+    size_t klen = it->str_pk ? strnlen(k.s, k.len) : 0;
     for (size_t i = 0; i < it->nties; i++)
-        if (it->str_pk ? strlen(it->tie_s[i]) == k.len && !memcmp(it->tie_s[i], k.s, k.len)
+        if (it->str_pk ? strlen(it->tie_s[i]) == klen && !memcmp(it->tie_s[i], k.s, klen)
                        : it->tie_i[i] == k.i)
             return true;
     return false;

@@ -268,6 +268,8 @@ static void page_sift_down(page_row *h, size_t n, size_t i)
 static int take_page(void *arg, vdb_segment *s, const uint64_t *bits, size_t rows)
 {
     key_page *p = arg;
+    if (!p->cap) /* a page of no rows (the iterator's probe): heap[0] is never filled */
+        return 0;
     const vdb_column *pkc = vdb_segment_column(s, (size_t)p->c->schema->pk);
     for (size_t w = 0; w < rows / 64 + 1; w++)
         for (uint64_t b = bits[w]; b; b &= b - 1) {

@@ -11,6 +11,7 @@ ConnectionFailedError saying so.
 """
 
 import array
+import base64
 import http.client
 import json
 import select
@@ -20,11 +21,11 @@ import threading
 import time
 import urllib.parse
 
-from ._data import (DYNAMIC_FIELD, MISSING, Info, clean_column, dumps, einval, np, sparse_row,
-                    vector_rows, vectors)
+from ._data import (DYNAMIC_FIELD, MISSING, Info, clean_column, dumps, einval, np,
+                    pack_vector, packed_vectors, sparse_row, vector_rows, vectors)
 from .errors import (ConnectionFailedError, NotFoundError, Status, TimedOutError,
                      UnsupportedError, VdbError, error_for_milvus)
-from .schema import DataType, FieldSchema, VECTOR_TYPES
+from .schema import DENSE_VECTOR_TYPES, DataType, FieldSchema, VECTOR_TYPES
 
 __all__ = ["RemoteTransport", "is_remote_uri"]
 
@@ -39,8 +40,10 @@ _TYPE_NAMES = {
     DataType.INT32: "Int32", DataType.INT64: "Int64", DataType.FLOAT: "Float",
     DataType.DOUBLE: "Double", DataType.VARCHAR: "VarChar", DataType.ARRAY: "Array",
     DataType.JSON: "JSON", DataType.FLOAT_VECTOR: "FloatVector",
-    DataType.SPARSE_FLOAT_VECTOR: "SparseFloatVector",
+    DataType.SPARSE_FLOAT_VECTOR: "SparseFloatVector", DataType.FLOAT16_VECTOR: "Float16Vector",
+    DataType.BFLOAT16_VECTOR: "BFloat16Vector", DataType.INT8_VECTOR: "Int8Vector",
 }
+_HALF_TYPES = (DataType.FLOAT16_VECTOR, DataType.BFLOAT16_VECTOR, DataType.INT8_VECTOR)
 _TYPES_BY_NAME = {v.lower(): k for k, v in _TYPE_NAMES.items()}
 
 
@@ -284,7 +287,7 @@ class RemoteTransport:
         idx = [self._index_json(i["field_name"], i.get("index_name"), i["index_type"],
                                 i["metric_type"], i["params"]) for i in indexes]
         # REST names a vector field's metric in its index, or once for the whole request
-        vec = [f for f in fields if f.dtype == DataType.FLOAT_VECTOR]
+        vec = [f for f in fields if f.dtype in DENSE_VECTOR_TYPES]
         bare = [f for f in vec if f.metric_type is not None and
                 not any(i["field_name"] == f.name for i in indexes)]
         if bare:
@@ -401,6 +404,13 @@ class RemoteTransport:
                     idx, val = sparse_row(v, "field '%s' row %d" % (name, i))
                     row[name] = {str(k): x for k, x in zip(idx, val)}
                 continue
+            if f.dtype in _HALF_TYPES:
+                # the stored elements, as the embedded mode packs them: base64 of the bytes
+                w = 1 if f.dtype == DataType.INT8_VECTOR else 2
+                b = packed_vectors(values, f.dtype, f.dim, n, "field '%s'" % name)
+                for i, row in enumerate(rows):
+                    row[name] = base64.b64encode(b[i * w * f.dim:(i + 1) * w * f.dim]).decode()
+                continue
             if f.dtype == DataType.FLOAT_VECTOR:
                 buf, addr, got, dim = vectors(values, "field '%s'" % name, f.dim)
                 if got != n:
@@ -470,6 +480,9 @@ class RemoteTransport:
                 row[name] = array.array("f", v).tolist()
             elif f.dtype == DataType.SPARSE_FLOAT_VECTOR and v is not None:
                 row[name] = {int(k): _f32(float(x)) for k, x in v.items()}
+            elif f.dtype in _HALF_TYPES and v is not None:
+                # REST prints the elements' values; they are exact in the type: the bytes
+                row[name] = pack_vector(v, f.dtype, f.dim, "field '%s'" % name)
         return row
 
     def get(self, coll, info, ids, plan, read):
@@ -557,6 +570,29 @@ class RemoteTransport:
             at += n
         return out
 
+    # ---- iterators: vdb-server's REST extensions (Milvus's REST API v2 has none) ----------
+
+    def query_iterator(self, coll, info, filter, batch, limit, plan, read):
+        """entities/query_iterator, batch after batch: next() gives a list of rows."""
+        body = self._read_body({"collectionName": coll, "filter": filter or ""}, read, plan)
+        if not body["outputFields"]:
+            body["outputFields"] = [info.pk.name]
+        return _RemoteIterator(self, "entities/query_iterator", body, batch, limit,
+                               lambda d: [self._shape(info, r, plan) for r in d.get("data")
+                                          or []])
+
+    def search_iterator(self, coll, info, vf, qv, batch, limit, filter, params, plan, read):
+        """entities/search_iterator: next() gives a list of (pk, distance, entity)."""
+        buf, addr, nq, dim = qv
+        body = {"collectionName": coll, "annsField": vf.name, "data": vector_rows(buf, nq, dim)}
+        if filter:
+            body["filter"] = filter
+        if params:
+            body["searchParams"] = {"params": dict(params)}
+        self._read_body(body, read, plan)
+        return _RemoteIterator(self, "entities/search_iterator", body, batch, limit,
+                               lambda d: self._hits(d, 1, info, plan)[0])
+
     # ---- indexes ----------------------------------------------------------------------------
 
     @staticmethod
@@ -624,3 +660,46 @@ class RemoteTransport:
             if left <= 0:
                 return False
             time.sleep(min(POLL_S, left))
+
+
+class _RemoteIterator:
+    """An iterator over vdb-server's stateless iterator calls: each answer carries the cursor
+    of the next batch (the snapshot's timestamp and where the batch ended). The first batch is
+    read when the iterator is made, so its snapshot is the one of that moment, as embedded;
+    the server reads every later batch at that timestamp (inside its retention window)."""
+
+    def __init__(self, t, endpoint, body, batch, limit, convert):
+        self._t, self._endpoint, self._body = t, endpoint, body
+        self._batch, self._left, self._convert = batch, limit or None, convert
+        self._lock = threading.Lock()
+        self._cursor, self._done = None, False
+        self._ready = self._fetch()
+        self.timestamp = self._ts
+
+    def _fetch(self):
+        n = self._batch if self._left is None else min(self._batch, self._left)
+        if n <= 0 or self._done:
+            self._done = True
+            return []
+        body = dict(self._body, batchSize=n)
+        if self._cursor is not None:
+            body["cursor"] = self._cursor
+        d = self._t.call(self._endpoint, body)
+        out = self._convert(d)
+        self._cursor, self._ts = d.get("cursor"), int(d.get("timestamp") or 0)
+        if self._left is not None:
+            self._left -= len(out)
+        if len(out) < n:  # a short batch is the last
+            self._done = True
+        return out
+
+    def next(self):
+        with self._lock:
+            if self._ready is not None:
+                out, self._ready = self._ready, None
+                return out
+            return self._fetch()
+
+    def close(self):
+        with self._lock:
+            self._done, self._ready = True, None

@@ -957,7 +957,8 @@ class MilvusClient:
         it. Every batch reads the one snapshot taken when it was made (embedded: pinned in
         the library, so compaction keeps it however long the iteration runs). limit: rows in
         all (-1: no limit). kwargs: consistency_level, filter_params, travel_timestamp and
-        staleness_ms. Embedded only (vdb-server: UnsupportedError)."""
+        staleness_ms (embedded). Remote: vdb-server's query_iterator calls, every batch at the
+        first one's timestamp (inside the server's retention window)."""
         _check_kwargs("query", kwargs, ("consistency_level", "filter_params",
                                         "travel_timestamp", "staleness_ms"))
         if not hasattr(self._t, "query_iterator"):
@@ -982,7 +983,8 @@ class MilvusClient:
         none twice, close() ends it. Every batch reads the snapshot taken when it was made.
         search_params as search's (radius / range_filter bound the whole iteration). limit:
         hits in all (-1: no limit). kwargs: consistency_level, filter_params,
-        travel_timestamp and staleness_ms. Embedded only (vdb-server: UnsupportedError)."""
+        travel_timestamp and staleness_ms (embedded). Remote: vdb-server's search_iterator
+        calls, every batch at the first one's timestamp."""
         _check_kwargs("search", kwargs, ("consistency_level", "filter_params",
                                          "travel_timestamp", "staleness_ms"))
         if not hasattr(self._t, "search_iterator"):

@@ -1,5 +1,5 @@
-"""FLOAT16_VECTOR, BFLOAT16_VECTOR and INT8_VECTOR fields through the client (embedded: the
-server's REST and gRPC do not take them yet): lists of floats or raw bytes in, bytes out (as
+"""FLOAT16_VECTOR, BFLOAT16_VECTOR and INT8_VECTOR fields through the client, embedded and
+remote (REST: base64 of the elements in, their values out): lists of floats or raw bytes in, bytes out (as
 pymilvus returns them), search data as floats or bytes, bad lengths refused."""
 
 import struct
@@ -36,7 +36,6 @@ def make(client, t, metric="L2"):
     client.create_collection("c", schema=schema, index_params=idx)
 
 
-@pytest.mark.embedded_only("vdb-server does not take FLOAT16/BFLOAT16/INT8 vectors yet")
 @pytest.mark.parametrize("t", TYPES)
 def test_insert_lists_and_bytes_search_and_read_back(client, t):
     make(client, t)
@@ -58,7 +57,6 @@ def test_insert_lists_and_bytes_search_and_read_back(client, t):
     assert res[0][0]["id"] == 20
 
 
-@pytest.mark.embedded_only("vdb-server does not take FLOAT16/BFLOAT16/INT8 vectors yet")
 @pytest.mark.parametrize("t", TYPES)
 def test_bad_vectors_are_refused(client, t):
     make(client, t)
@@ -75,3 +73,42 @@ def test_bad_vectors_are_refused(client, t):
         with pytest.raises(libvdb.InvalidArgumentError, match="NaN or Inf"):
             client.insert("c", [{"id": 1, "v": nan + b"\0" * (DIM * 2 - 2)}])
     assert client.query("c", filter="id >= 0", output_fields=["id"]) == []
+
+
+@pytest.mark.needs_library
+@pytest.mark.parametrize("t", TYPES)
+def test_remote_answers_as_embedded(server, tmp_path, t):
+    """The same rows (random floats, rounded to the type by each mode) and queries, embedded
+    and through vdb-server: the same hits, distances and stored bytes."""
+    import random
+    from conftest import TOKEN
+    rng = random.Random(7)
+    gen = (lambda: float(rng.randint(-128, 127))) if t == DataType.INT8_VECTOR else \
+        (lambda: rng.uniform(-1, 1))
+    vals = [[gen() for _ in range(DIM)] for _ in range(200)]
+    queries = [[rng.uniform(-1, 1) for _ in range(DIM)] for _ in range(5)]
+    emb = libvdb.MilvusClient(str(tmp_path / "e.db"), sync="off")
+    rem = libvdb.MilvusClient(server.uri, token=TOKEN)
+    try:
+        answers = []
+        for c in (emb, rem):
+            if c.has_collection("cmp"):
+                c.drop_collection("cmp")
+            schema = c.create_schema()
+            schema.add_field("id", DataType.INT64, is_primary=True)
+            schema.add_field("v", t, dim=DIM)
+            idx = c.prepare_index_params()
+            idx.add_index("v", index_type="FLAT", metric_type="IP")
+            c.create_collection("cmp", schema=schema, index_params=idx)
+            c.insert("cmp", [{"id": i, "v": v} for i, v in enumerate(vals)])
+            hits = c.search("cmp", queries, limit=10, anns_field="v", output_fields=["v"])
+            rows = c.query("cmp", filter="id < 20", output_fields=["v"])
+            answers.append(([[(h["id"], h["distance"], h["entity"]["v"]) for h in q]
+                             for q in hits],
+                            sorted((r["id"], r["v"]) for r in rows)))
+            c.drop_collection("cmp")
+        assert answers[0] == answers[1]
+        assert all(isinstance(v, bytes) for _, v in answers[1][1])
+    finally:
+        emb.close()
+        rem.close()
