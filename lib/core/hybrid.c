@@ -213,7 +213,9 @@ vdb_status vdb_hybrid_search(vdb_db *db, const vdb_hybrid_req *in, vdb_result **
     size_t total = 0;
     for (size_t i = 0; i < h.n_reqs && st == VDB_OK; i++) {
         vdb_ann_req a;
-        if ((st = vdb_struct_in(h.reqs[i], h.reqs[i]->struct_size, sizeof a, &a, sizeof a,
+        /* a caller from before binary_vectors has the shorter struct: the rest reads as 0 */
+        if ((st = vdb_struct_in(h.reqs[i], h.reqs[i]->struct_size,
+                                offsetof(vdb_ann_req, binary_vectors), &a, sizeof a,
                                 "vdb_ann_req")) != VDB_OK ||
             (st = request_metric(schema, a.vector_field, i, &metric[i])) != VDB_OK)
             break;
