@@ -625,6 +625,13 @@ static json_t *value_json(const vdb_value *v)
         }
         return o;
     }
+    case VDB_TYPE_BINARY_VECTOR: { /* its bytes, as a list of 0..255 (REST takes no such
+                                    * fields yet: a collection made through the C API) */
+        json_t *a = json_array();
+        for (uint32_t i = 0; i < v->u.raw.bytes; i++)
+            json_array_append_new(a, json_integer(((const uint8_t *)v->u.raw.ptr)[i]));
+        return a;
+    }
     case VDB_TYPE_FLOAT16_VECTOR: case VDB_TYPE_BFLOAT16_VECTOR: case VDB_TYPE_INT8_VECTOR: {
         /* the stored elements' values (the REST API takes no such fields yet) */
         json_t *a = json_array();

@@ -707,10 +707,10 @@ static pb_field_data *field_column(srv_arena *a, const vdb_field_def *f, int is_
         return fd;
     }
     if (!is_meta && (f->type == VDB_TYPE_FLOAT16_VECTOR || f->type == VDB_TYPE_BFLOAT16_VECTOR ||
-                     f->type == VDB_TYPE_INT8_VECTOR)) {
-        /* the stored elements as bytes (schema.proto VectorField float16_vector = 4,
-         * bfloat16_vector = 5, int8_vector = 7) */
-        size_t w = (f->type == VDB_TYPE_INT8_VECTOR ? 1 : 2) * (size_t)f->dim;
+                     f->type == VDB_TYPE_INT8_VECTOR || f->type == VDB_TYPE_BINARY_VECTOR)) {
+        /* the stored elements as bytes (schema.proto VectorField binary_vector = 3,
+         * float16_vector = 4, bfloat16_vector = 5, int8_vector = 7) */
+        size_t w = vdb_vector_bytes(f->type, f->dim);
         pb_vectors *v = srv_arena_alloc(a, sizeof *v);
         uint8_t *out = srv_arena_alloc(a, (n ? n : 1) * w);
         if (!v || !out)
@@ -719,7 +719,10 @@ static pb_field_data *field_column(srv_arena *a, const vdb_field_def *f, int is_
         milvus__proto__schema__vector_field__init(v);
         v->dim = f->dim;
         ProtobufCBinaryData bytes = {n * w, out};
-        if (f->type == VDB_TYPE_FLOAT16_VECTOR) {
+        if (f->type == VDB_TYPE_BINARY_VECTOR) {
+            v->data_case = MILVUS__PROTO__SCHEMA__VECTOR_FIELD__DATA_BINARY_VECTOR;
+            v->binary_vector = bytes;
+        } else if (f->type == VDB_TYPE_FLOAT16_VECTOR) {
             v->data_case = MILVUS__PROTO__SCHEMA__VECTOR_FIELD__DATA_FLOAT16_VECTOR;
             v->float16_vector = bytes;
         } else if (f->type == VDB_TYPE_BFLOAT16_VECTOR) {

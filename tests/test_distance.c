@@ -275,6 +275,76 @@ static void test_popcount_and_bitset_count_are_exact_at_every_level(void **state
     assert_true(vdb_simd_force(NULL));
 }
 
+/* BINARY_VECTOR kernels: every byte length 0..300 (each tail and unroll boundary) at
+ * unaligned offsets, random, all-ones and all-zero rows, exactly the bit-by-bit counts, and
+ * every level's kernels (VPOPCNTDQ, AVX2, NEON) equal to the portable ones. */
+static void test_binary_kernels_are_exact_at_every_level(void **state)
+{
+    (void)state;
+    enum { MAXB = 300 };
+    static uint8_t a[MAXB + 3], b[MAXB + 3];
+    uint64_t rng = 17;
+    const vdb_bin_kernels *port = vdb_bin_kernels_portable();
+    for (int round = 0; round < 4; round++) {
+        for (size_t i = 0; i < sizeof a; i++) {
+            a[i] = round == 0 ? 0xff : round == 1 ? 0 : (uint8_t)test_rand(&rng);
+            b[i] = round == 0 ? 0xff : round == 1 ? 0 : (uint8_t)test_rand(&rng);
+        }
+        if (round == 3) /* sparse bits, as JACCARD sees on small sets */
+            for (size_t i = 0; i < sizeof a; i++) {
+                a[i] &= (uint8_t)test_rand(&rng) & 0x11;
+                b[i] &= (uint8_t)test_rand(&rng) & 0x11;
+            }
+        for (size_t li = 0; li < VDB_ARRAY_LEN(levels); li++) {
+            if (!vdb_simd_force(levels[li]))
+                continue;
+            const vdb_bin_kernels *k = vdb_bin_kernels_active();
+            assert_non_null(k);
+            for (size_t off = 0; off < 3; off++)
+                for (size_t n = 0; n <= MAXB; n++) {
+                    const uint8_t *x = a + off, *y = b + (2 - off);
+                    uint32_t h = 0, an = 0, orr = 0;
+                    for (size_t i = 0; i < n; i++)
+                        for (int bit = 0; bit < 8; bit++) {
+                            h += ((x[i] ^ y[i]) >> bit) & 1;
+                            an += ((x[i] & y[i]) >> bit) & 1;
+                            orr += ((x[i] | y[i]) >> bit) & 1;
+                        }
+                    uint32_t ao[2], pao[2];
+                    assert_int_equal(k->hamming(x, y, n), h);
+                    assert_int_equal(port->hamming(x, y, n), h);
+                    k->and_or(x, y, n, ao);
+                    port->and_or(x, y, n, pao);
+                    assert_int_equal(ao[0], an);
+                    assert_int_equal(ao[1], orr);
+                    assert_int_equal(pao[0], an);
+                    assert_int_equal(pao[1], orr);
+                    if (n) {
+                        assert_true(vdb_dist_bin(VDB_METRIC_HAMMING, x, y, n) == (float)h);
+                        float j = orr ? 1.0f - (float)an / (float)orr : 0.0f;
+                        assert_true(vdb_dist_bin(VDB_METRIC_JACCARD, x, y, n) == j);
+                    }
+                }
+        }
+    }
+#if defined(__x86_64__)
+    /* the AVX-512 levels take VPOPCNTDQ exactly when the CPU has it */
+    __builtin_cpu_init();
+    if (vdb_simd_force("avx512"))
+        assert_string_equal(vdb_bin_kernels_active()->name,
+                            __builtin_cpu_supports("avx512vpopcntdq") ? "avx512-vpopcntdq"
+                                                                       : "avx2");
+    if (vdb_simd_force("avx2"))
+        assert_string_equal(vdb_bin_kernels_active()->name, "avx2");
+#elif defined(__aarch64__)
+    if (vdb_simd_force("neon"))
+        assert_string_equal(vdb_bin_kernels_active()->name, "neon");
+#endif
+    assert_true(vdb_simd_force("portable"));
+    assert_string_equal(vdb_bin_kernels_active()->name, "portable");
+    assert_true(vdb_simd_force(NULL));
+}
+
 #if defined(__aarch64__) && defined(PR_SVE_SET_VL)
 /* SVE kernels are written for any vector length: run the float checks and the exact integer
  * checks at every length this CPU (or qemu) lets the process choose, 128 to 2048 bits. */
@@ -429,6 +499,7 @@ int main(void)
         cmocka_unit_test(test_popcount_and_bitset_count_are_exact_at_every_level),
         cmocka_unit_test(test_half_conversions_are_exact_and_round_to_nearest_even),
         cmocka_unit_test(test_typed_row_kernels_match_double_reference_at_every_level),
+        cmocka_unit_test(test_binary_kernels_are_exact_at_every_level),
 #if defined(__aarch64__) && defined(PR_SVE_SET_VL)
         cmocka_unit_test(test_sve_kernels_hold_at_every_vector_length),
 #endif

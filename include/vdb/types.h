@@ -77,20 +77,29 @@ typedef enum vdb_type {
     VDB_TYPE_FLOAT16_VECTOR = 102,
     VDB_TYPE_BFLOAT16_VECTOR = 103,
     VDB_TYPE_INT8_VECTOR = 105,
+    /* Milvus's BinaryVector: dim bits (dim a multiple of 8), stored as dim / 8 bytes; bit i
+     * of the vector is bit 7 - i % 8 of byte i / 8 (numpy.packbits' order, as pymilvus
+     * sends them). Metrics HAMMING and JACCARD. */
+    VDB_TYPE_BINARY_VECTOR = 100,
 } vdb_type;
 
 /* Vector metrics. L2 is the squared Euclidean distance (smaller is nearer), as in Milvus;
- * IP and COSINE are similarities (larger is nearer). */
+ * IP and COSINE are similarities (larger is nearer). BINARY_VECTOR fields take HAMMING (the
+ * number of differing bits) and JACCARD (1 - |a AND b| / |a OR b|; 0 for two all-zero
+ * vectors), distances as Milvus returns them (smaller is nearer); other types refuse them. */
 typedef enum vdb_metric {
     VDB_METRIC_L2 = 1,
     VDB_METRIC_IP = 2,
     VDB_METRIC_COSINE = 3,
+    VDB_METRIC_HAMMING = 4,
+    VDB_METRIC_JACCARD = 5,
 } vdb_metric;
 
 /* A value read out of a result. Pointers stay valid until the result is freed.
  * VARCHAR, JSON and ARRAY values are text (ARRAY and JSON as JSON text); FLOAT_VECTOR values
  * point at dim floats (u.vec); FLOAT16, BFLOAT16 and INT8 vectors at their stored elements
- * (u.raw: dim elements, bytes = dim * 2 or dim); sparse vectors at count indices and count
+ * (u.raw: dim elements, bytes = dim * 2 or dim; BINARY_VECTOR: dim bits, bytes = dim / 8);
+ * sparse vectors at count indices and count
  * values (u.sparse). */
 typedef struct vdb_value {
     vdb_type type;
@@ -115,7 +124,8 @@ typedef struct vdb_value {
             const void *ptr;
             uint32_t dim;
             uint32_t bytes;
-        } raw;         /* FLOAT16_VECTOR, BFLOAT16_VECTOR (uint16 bits), INT8_VECTOR (int8) */
+        } raw;         /* FLOAT16_VECTOR, BFLOAT16_VECTOR (uint16 bits), INT8_VECTOR (int8),
+                          BINARY_VECTOR (packed bits) */
     } u;
 } vdb_value;
 

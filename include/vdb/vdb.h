@@ -159,8 +159,10 @@ typedef struct vdb_field_def {
     vdb_type type;
     vdb_type element_type;   /* ARRAY: the element type (bool, ints, float, double, varchar) */
     uint32_t dim;            /* vector fields (FLOAT, FLOAT16, BFLOAT16, INT8): 1..32768
-                              * (SPARSE_FLOAT_VECTOR: none, 0) */
-    vdb_metric metric;       /* vector fields: default L2; SPARSE_FLOAT_VECTOR: IP only */
+                              * (SPARSE_FLOAT_VECTOR: none, 0; BINARY_VECTOR: bits, a
+                              * multiple of 8 in 8..32768) */
+    vdb_metric metric;       /* vector fields: default L2; SPARSE_FLOAT_VECTOR: IP only;
+                              * BINARY_VECTOR: HAMMING (default) or JACCARD only */
     uint32_t max_length;     /* VARCHAR (and VARCHAR array elements): 1..65535 bytes */
     uint32_t max_capacity;   /* ARRAY: 1..4096 elements */
     int is_primary;          /* exactly one field: INT64 or VARCHAR */
@@ -299,7 +301,9 @@ VDB_EXPORT void vdb_batch_free(vdb_batch *batch);
  * - BOOL: const uint8_t[rows] (0/1); INT8..INT64: the C integer type; FLOAT: float;
  *   DOUBLE: double; FLOAT_VECTOR: const float[rows * dim]; FLOAT16_VECTOR and
  *   BFLOAT16_VECTOR: const uint16_t[rows * dim] (binary16 / bfloat16 bits; NaN and Inf are
- *   refused at insert, naming the element); INT8_VECTOR: const int8_t[rows * dim].
+ *   refused at insert, naming the element); INT8_VECTOR: const int8_t[rows * dim];
+ *   BINARY_VECTOR: const uint8_t[rows * dim / 8] (dim in bits, a multiple of 8; packed as
+ *   types.h says).
  * - SPARSE_FLOAT_VECTOR: const vdb_sparse_row[rows] (types.h; dim 0); the pairs are copied
  *   and checked at insert (ascending unique indices < 2^32 - 1, finite values >= 0).
  * - VARCHAR: const char *const[rows] (NUL-terminated UTF-8).
@@ -429,6 +433,12 @@ typedef struct vdb_search_req {
      * query's smallest values, as Milvus's. Not with grouping, range search or query_pks
      * (VDB_EUNSUPPORTED). */
     const vdb_sparse_row *sparse_vectors;
+    /* A BINARY_VECTOR field is searched with these instead of vectors (which stays NULL):
+     * nq queries of dim / 8 bytes each (dim: the field's, in bits), packed as the rows are
+     * (types.h). Metric HAMMING or JACCARD, as the field's; every search feature applies
+     * (filters, range search with radius / range_filter on the distance, grouping,
+     * offset, round_decimal). Search by primary key reads the stored bytes. */
+    const uint8_t *binary_vectors;
 } vdb_search_req;
 
 /* The k nearest visible rows for each query vector, nearest first; fewer when the collection
@@ -463,6 +473,9 @@ typedef struct vdb_ann_req {
     uint32_t limit;             /* hits of this request fed to the ranker: 1..16384 */
     const char *filter;         /* NULL: all rows */
     const char *params;         /* as vdb_search's params (ef, nprobe, radius, ...) */
+    /* A BINARY_VECTOR field's nq queries of dim / 8 bytes each, instead of vectors (as in
+     * vdb_search_req); its HAMMING / JACCARD distances are normalised as L2's. */
+    const uint8_t *binary_vectors;
 } vdb_ann_req;
 
 typedef enum vdb_ranker_kind {
@@ -559,6 +572,9 @@ typedef struct vdb_search_iter_req {
     int resume;
     float last_bound;
     const vdb_pk_list *last_pks;
+    /* A BINARY_VECTOR field: the query as dim / 8 bytes instead of vector (which stays NULL;
+     * dim is the field's, in bits). */
+    const uint8_t *binary_vector;
 } vdb_search_iter_req;
 
 typedef struct vdb_search_iterator vdb_search_iterator;
@@ -615,7 +631,7 @@ VDB_EXPORT vdb_status vdb_delete_where(vdb_db *db, const char *collection, const
  * Scalar types: "STL_SORT" (numeric ranges), "INVERTED" (equality and `in`; numeric, bool,
  * varchar), "TRIE" (varchar, also `like "abc%"`), "AUTOINDEX" (picks by the field's type);
  * results are the same with or without them. They are built inside the calls that need them.
- * Vector types (metrics L2, IP, COSINE for all), params "key=value,...":
+ * Vector types (metrics L2, IP, COSINE for the float ones), params "key=value,...":
  * - "HNSW": M 2..100 (default 16), efConstruction M..10000 (default 200); search "ef".
  * - "IVF_FLAT", "IVF_SQ8": nlist 1..65536 (default 128); search "nprobe".
  * - "IVF_PQ": nlist as above, m (required; must divide dim), nbits 1..16 (default 8).
@@ -628,6 +644,11 @@ VDB_EXPORT vdb_status vdb_delete_where(vdb_db *db, const char *collection, const
  *   DAAT_MAXSCORE for SPARSE_INVERTED_INDEX, as Milvus, DAAT_WAND for SPARSE_WAND). All are
  *   exact when drop_ratio_build and drop_ratio_search are 0. AUTOINDEX on a sparse field is
  *   SPARSE_INVERTED_INDEX.
+ * - "BIN_FLAT" (exact) and "BIN_IVF_FLAT" (nlist 1..65536, default 128; search nprobe
+ *   1..65536, default 8, capped at nlist): BINARY_VECTOR fields only (HAMMING, JACCARD),
+ *   which take no other type; AUTOINDEX on a binary field is BIN_FLAT. BIN_IVF_FLAT's
+ *   centroids are k-means on the rows' bits rounded back to bits; its lists are scored
+ *   exactly. MINHASH_LSH (Milvus 2.6's MHJACCARD) is VDB_EUNSUPPORTED.
  * A "metric_type" param must match the field's metric. A key the type does not take, or a
  * value out of range, is VDB_EINVAL naming it and its range; an unknown type is VDB_EINVAL,
  * one this library lacks VDB_EUNSUPPORTED.

@@ -33,6 +33,7 @@ static bool known_type(vdb_type t)
     case VDB_TYPE_ARRAY: case VDB_TYPE_JSON: case VDB_TYPE_FLOAT_VECTOR:
     case VDB_TYPE_SPARSE_FLOAT_VECTOR:
     case VDB_TYPE_FLOAT16_VECTOR: case VDB_TYPE_BFLOAT16_VECTOR: case VDB_TYPE_INT8_VECTOR:
+    case VDB_TYPE_BINARY_VECTOR:
         return true;
     default:
         return false;
@@ -78,6 +79,9 @@ vdb_status vdb_batch_add_column(vdb_batch *b, const char *field, vdb_type type, 
                   VDB_MAX_BATCH_ROWS);
     VDB_CHECK_ARG(!vdb_type_is_vector(type) || (dim >= 1 && dim <= VDB_MAX_DIM),
                   "column '%s': dim must be 1..%d, got %u", field, VDB_MAX_DIM, dim);
+    VDB_CHECK_ARG(type != VDB_TYPE_BINARY_VECTOR || dim % 8 == 0,
+                  "column '%s': a BINARY_VECTOR's dim (bits) must be a multiple of 8, got %u",
+                  field, dim);
     VDB_CHECK_ARG(b->ncols == 0 || rows == b->rows,
                   "column '%s' has %zu rows but the batch's columns have %zu", field, rows,
                   b->rows);

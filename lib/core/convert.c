@@ -203,6 +203,16 @@ static void put_json_value(vdb_buf *o, const vdb_column *c, size_t r)
         vdb_buf_u8(o, ']');
         return;
     }
+    case VDB_TYPE_BINARY_VECTOR: { /* as a list of its bytes (Milvus's REST form) */
+        const uint8_t *b = p;
+        vdb_buf_u8(o, '[');
+        for (size_t i = 0; i < vdb_vector_bytes(c->type, c->dim); i++) {
+            n = snprintf(num, sizeof num, "%s%u", i ? "," : "", (unsigned)b[i]);
+            vdb_buf_put(o, num, (size_t)n);
+        }
+        vdb_buf_u8(o, ']');
+        return;
+    }
     case VDB_TYPE_VARCHAR: {
         size_t len;
         const char *s = vdb_column_var(c, r, &len);

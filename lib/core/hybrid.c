@@ -55,7 +55,7 @@ static double norm_score(vdb_metric m, double s)
     switch (m) {
     case VDB_METRIC_COSINE: return (1.0 + s) * 0.5;
     case VDB_METRIC_IP: return 0.5 + atan(s) / PI;
-    default: return 1.0 - 2.0 * atan(s) / PI; /* L2: a distance */
+    default: return 1.0 - 2.0 * atan(s) / PI; /* L2, HAMMING, JACCARD: distances */
     }
 }
 
@@ -154,7 +154,7 @@ static void fuse_query(const vdb_hybrid_req *h, vdb_result *const *sub, const vd
                 s = 1.0 / (k + (double)(j + 1));
             else if (!h->no_normalize)
                 s = h->weights[i] * norm_score(metric[i], r->dist[base + j]);
-            else if (!ascending && metric[i] == VDB_METRIC_L2)
+            else if (!ascending && !vdb_metric_higher_is_better(metric[i]))
                 s = h->weights[i] * -(double)r->dist[base + j];
             else
                 s = h->weights[i] * (double)r->dist[base + j];
@@ -215,17 +215,20 @@ vdb_status vdb_hybrid_search(vdb_db *db, const vdb_hybrid_req *in, vdb_result **
     size_t total = 0;
     for (size_t i = 0; i < h.n_reqs && st == VDB_OK; i++) {
         vdb_ann_req a;
-        if ((st = vdb_struct_in(h.reqs[i], h.reqs[i]->struct_size, sizeof a, &a, sizeof a,
+        /* a caller from before binary_vectors has the shorter struct: the rest reads as 0 */
+        if ((st = vdb_struct_in(h.reqs[i], h.reqs[i]->struct_size,
+                                offsetof(vdb_ann_req, binary_vectors), &a, sizeof a,
                                 "vdb_ann_req")) != VDB_OK ||
             (st = request_metric(schema, a.vector_field, i, &metric[i])) != VDB_OK)
             break;
-        ascending = ascending && metric[i] == VDB_METRIC_L2;
+        ascending = ascending && !vdb_metric_higher_is_better(metric[i]);
         vdb_search_req sr = {.struct_size = sizeof sr, .collection = h.collection,
                              .vector_field = a.vector_field, .vectors = a.vectors, .nq = a.nq,
                              .dim = a.dim, .k = a.limit, .filter = a.filter,
                              .params = a.params, .read = h.read,
                              .group_by_field = h.group_by_field, .group_size = h.group_size,
-                             .strict_group_size = h.strict_group_size};
+                             .strict_group_size = h.strict_group_size,
+                             .binary_vectors = a.binary_vectors};
         sr.read.output_fields = grouped ? gfield : NULL; /* grouping: each hit's value */
         sr.read.n_output_fields = grouped ? 1 : 0;
         char what[64];

@@ -21,7 +21,9 @@ static bool metric_hook(void *arg, const char *key, const char *val, vdb_status 
     if (strcasecmp(key, "metric_type") && strcasecmp(key, "metricType"))
         return false;
     vdb_metric m = !strcasecmp(val, "L2") ? VDB_METRIC_L2 : !strcasecmp(val, "IP") ? VDB_METRIC_IP
-                   : !strcasecmp(val, "COSINE") ? VDB_METRIC_COSINE : 0;
+                   : !strcasecmp(val, "COSINE") ? VDB_METRIC_COSINE
+                   : !strcasecmp(val, "HAMMING") ? VDB_METRIC_HAMMING
+                   : !strcasecmp(val, "JACCARD") ? VDB_METRIC_JACCARD : 0;
     *st = VDB_OK;
     if (!vdb_type_is_any_vector(f->type) || m != f->metric)
         *st = vdb_set_errmsg(VDB_EINVAL, "metric_type %s does not match field '%s' (%s)", val,
@@ -36,6 +38,8 @@ static vdb_status choose_vector(const vdb_field_def *f, const char *type, const 
     const vdb_vindex_kind *k = vdb_vindex_kind_find(type);
     if (f->type == VDB_TYPE_SPARSE_FLOAT_VECTOR && type && !strcasecmp(type, "AUTOINDEX"))
         k = &vdb_sparse_inverted_kind; /* as Milvus's AUTOINDEX picks for sparse fields */
+    if (f->type == VDB_TYPE_BINARY_VECTOR && type && !strcasecmp(type, "AUTOINDEX"))
+        k = &vdb_bin_flat_kind; /* exact, as AUTOINDEX on the other dense types */
     if (!k && vdb_vindex_kind_unsupported(type))
         return vdb_set_errmsg(VDB_EUNSUPPORTED, "index type %s on vector field '%s' is not "
                               "supported (%s are)", type, f->name, vdb_vindex_kind_names());

@@ -198,6 +198,7 @@ struct vdb_search_iterator {
     vdb_db *db;
     char *collection, *vector_field, *filter, *params;
     float *vec;
+    uint8_t *bvec;               /* a BINARY_VECTOR query (dim / 8 bytes), or NULL */
     uint32_t dim;
     read_copy read;
     uint32_t batch;
@@ -233,6 +234,7 @@ void vdb_search_iterator_close(vdb_search_iterator *it)
     vdb_free(it->filter);
     vdb_free(it->params);
     vdb_free(it->vec);
+    vdb_free(it->bvec);
     read_copy_free(&it->read);
     vdb_free(it);
 }
@@ -302,7 +304,9 @@ static vdb_status iter_search(vdb_search_iterator *it, uint32_t k, vdb_result **
                  (double)outer, (double)inner);
     }
     vdb_search_req sr = {.struct_size = sizeof sr, .collection = it->collection,
-                         .vector_field = it->vector_field, .vectors = it->vec, .nq = 1,
+                         .vector_field = it->vector_field,
+                         .vectors = it->bvec ? NULL : it->vec, .binary_vectors = it->bvec,
+                         .nq = 1,
                          .dim = it->dim, .k = k, .filter = it->filter,
                          .params = params ? params : it->params, .read = it->read.r};
     vdb_status st = vdb_search_at(it->db, &sr, it->T, "vdb_search_iterator", out);
@@ -325,7 +329,10 @@ vdb_status vdb_search_iterator_open(vdb_db *db, const vdb_search_iter_req *in,
     if ((st = vdb_follow_before_read(db, &req.read)) != VDB_OK)
         return st;
     VDB_CHECK_ARG(req.collection, "vdb_search_iterator_open: collection is NULL");
-    VDB_CHECK_ARG(req.vector && req.dim > 0, "vdb_search_iterator_open: no query vector");
+    VDB_CHECK_ARG((req.vector || req.binary_vector) && req.dim > 0,
+                  "vdb_search_iterator_open: no query vector");
+    VDB_CHECK_ARG(!req.vector || !req.binary_vector,
+                  "vdb_search_iterator_open: give vector or binary_vector, not both");
     vdb_search_iterator *it = vdb_calloc(1, sizeof *it);
     if (!it)
         return vdb_set_errmsg(VDB_ENOMEM, "out of memory");
@@ -340,13 +347,18 @@ vdb_status vdb_search_iterator_open(vdb_db *db, const vdb_search_iter_req *in,
     it->vector_field = req.vector_field ? vdb_strdup(req.vector_field) : NULL;
     it->filter = req.filter ? vdb_strdup(req.filter) : NULL;
     it->params = req.params ? vdb_strdup(req.params) : NULL;
+    /* a binary query's dim / 8 bytes are kept in bvec (vec stays allocated, unused) */
     it->vec = vdb_malloc(req.dim * sizeof *it->vec);
+    if (req.binary_vector && (it->bvec = vdb_malloc((req.dim + 7) / 8)))
+        memcpy(it->bvec, req.binary_vector, (req.dim + 7) / 8);
     if (!it->collection || (req.vector_field && !it->vector_field) ||
-        (req.filter && !it->filter) || (req.params && !it->params) || !it->vec) {
+        (req.filter && !it->filter) || (req.params && !it->params) || !it->vec ||
+        (req.binary_vector && !it->bvec)) {
         st = vdb_set_errmsg(VDB_ENOMEM, "out of memory");
         goto fail;
     }
-    memcpy(it->vec, req.vector, req.dim * sizeof *it->vec);
+    if (req.vector)
+        memcpy(it->vec, req.vector, req.dim * sizeof *it->vec);
     if ((st = vdb_kv_each(it->params, "search parameter", iter_param, it)) != VDB_OK ||
         (st = read_copy_in(&req.read, &it->read)) != VDB_OK ||
         (st = vdb_describe_collection(db, it->collection, &s)) != VDB_OK)
@@ -354,7 +366,7 @@ vdb_status vdb_search_iterator_open(vdb_db *db, const vdb_search_iter_req *in,
     /* the metric, for the direction of the ranges (vdb_search checks the field itself) */
     for (size_t i = 0; i < s->nfields; i++) {
         const vdb_field_def *d = &s->fields[i].def;
-        if (d->type == VDB_TYPE_FLOAT_VECTOR &&
+        if (vdb_type_is_vector(d->type) &&
             (!it->vector_field || !strcmp(d->name, it->vector_field))) {
             it->higher = vdb_metric_higher_is_better(d->metric);
             break;

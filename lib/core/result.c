@@ -123,6 +123,7 @@ vdb_status vdb_result_field(const vdb_result *r, size_t g, size_t row, const cha
         case VDB_TYPE_FLOAT16_VECTOR:
         case VDB_TYPE_BFLOAT16_VECTOR:
         case VDB_TYPE_INT8_VECTOR:
+        case VDB_TYPE_BINARY_VECTOR:
             out->u.raw.ptr = p;
             out->u.raw.dim = c->dim;
             out->u.raw.bytes = (uint32_t)vdb_type_width(c->type, c->dim);

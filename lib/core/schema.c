@@ -161,7 +161,21 @@ static vdb_status check_field(const vdb_schema *s, const vdb_field_def *d)
                                   VDB_MAX_DIM, d->dim);
         if (d->metric && d->metric != VDB_METRIC_L2 && d->metric != VDB_METRIC_IP &&
             d->metric != VDB_METRIC_COSINE)
-            return vdb_set_errmsg(VDB_EINVAL, "field '%s': metric must be L2, IP or COSINE", n);
+            return vdb_set_errmsg(VDB_EINVAL, "field '%s': metric of a %s field must be L2, IP "
+                                  "or COSINE, not %s", n, vdb_type_name(d->type),
+                                  vdb_metric_name(d->metric));
+        if (d->nullable || d->default_json)
+            return vdb_set_errmsg(VDB_EINVAL, "field '%s': vector fields cannot be nullable or "
+                                  "have a default", n);
+        break;
+    case VDB_TYPE_BINARY_VECTOR:
+        if (d->dim < 8 || d->dim > VDB_MAX_DIM || d->dim % 8)
+            return vdb_set_errmsg(VDB_EINVAL, "field '%s': the dim of a BINARY_VECTOR (bits) "
+                                  "must be a multiple of 8 in 8..%d, got %u", n, VDB_MAX_DIM,
+                                  d->dim);
+        if (d->metric && !vdb_metric_is_binary(d->metric))
+            return vdb_set_errmsg(VDB_EINVAL, "field '%s': metric of a BINARY_VECTOR field must "
+                                  "be HAMMING or JACCARD, not %s", n, vdb_metric_name(d->metric));
         if (d->nullable || d->default_json)
             return vdb_set_errmsg(VDB_EINVAL, "field '%s': vector fields cannot be nullable or "
                                   "have a default", n);
@@ -228,7 +242,8 @@ static vdb_status field_fill(vdb_field *f, const vdb_field_def *d)
         return vdb_set_errmsg(VDB_ENOMEM, "out of memory");
     }
     if (vdb_type_is_vector(f->def.type) && !f->def.metric)
-        f->def.metric = VDB_METRIC_L2;
+        f->def.metric = f->def.type == VDB_TYPE_BINARY_VECTOR ? VDB_METRIC_HAMMING
+                                                              : VDB_METRIC_L2;
     if (f->def.type == VDB_TYPE_SPARSE_FLOAT_VECTOR)
         f->def.metric = VDB_METRIC_IP;
     if (d->default_json) {

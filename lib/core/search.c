@@ -17,6 +17,14 @@
 #include "core/segment_index.h"
 #include "util/kv.h"
 
+/* Query q of the request for field fd: dim floats, or dim / 8 bytes of a binary field. */
+static const void *query_of(const vdb_search_req *req, const vdb_field_def *fd, size_t q)
+{
+    if (fd->type == VDB_TYPE_BINARY_VECTOR)
+        return req->binary_vectors + q * vdb_vector_bytes(fd->type, fd->dim);
+    return req->vectors + q * fd->dim;
+}
+
 static int vector_field(vdb_collection *c, const char *name)
 {
     const vdb_schema *s = c->schema;
@@ -167,12 +175,16 @@ static void search_segment(void *arg, size_t i, uint32_t slot)
                     vdb_sparse_flat_search(vc->offsets, vc->bytes, rows, &x->sq[q], bits,
                                            (int64_t)i << 32, &heaps[q]);
             v = NULL;
-        } else if (!v)
+        } else if (!v && fd->type == VDB_TYPE_BINARY_VECTOR)
+            st = vdb_flat_search_bin(vc->data, rows, vdb_vector_bytes(fd->type, fd->dim),
+                                     fd->metric, req->binary_vectors, req->nq, bits,
+                                     (int64_t)i << 32, heaps);
+        else if (!v)
             st = vdb_flat_search_t(fd->type, vc->data, rows, fd->dim, fd->metric,
                                    req->vectors, req->nq, bits, (int64_t)i << 32, heaps);
         /* the index honours the bitset, and searches exactly when it excludes most rows */
         for (size_t q = 0; v && q < req->nq && st == VDB_OK; q++)
-            st = vdb_vindex_search(v, req->vectors + q * fd->dim, req->k, &x->sp->sp, &base,
+            st = vdb_vindex_search(v, query_of(req, fd, q), req->k, &x->sp->sp, &base,
                                    bits, (int64_t)i << 32, &heaps[q]);
         if (st == VDB_OK) /* a mapped file cut short under the search (seg_cache.h) */
             st = vdb_segment_check_mapped(s);
@@ -216,11 +228,14 @@ static vdb_status search_grouped(search_ctx *x, size_t gf, size_t want, size_t g
         bool higher = vdb_metric_higher_is_better(fd->metric);
         int64_t idb = (int64_t)i << 32;
         for (size_t q = 0; q < req->nq && st == VDB_OK && passing; q++) {
-            const float *qv = req->vectors + q * fd->dim;
+            const void *qv = query_of(req, fd, q);
+            bool bin = fd->type == VDB_TYPE_BINARY_VECTOR;
             if (!v) {
                 for (size_t r = vdb_bitset_next(bits, rows, 0); r < rows && st == VDB_OK;
                      r = vdb_bitset_next(bits, rows, r + 1)) {
-                    float d = vdb_dist_t(fd->type, fd->metric, qv, base + r * width, fd->dim);
+                    float d = bin ? vdb_dist_bin(fd->metric, qv, base + r * width, width)
+                                  : vdb_dist_t(fd->type, fd->metric, qv, base + r * width,
+                                               fd->dim);
                     if (!isnan(d))
                         st = vdb_grouper_offer(gq[q], gc, r, d, idb + (int64_t)r);
                 }
@@ -332,7 +347,8 @@ static vdb_status grouped_result(vdb_collection *c, const vdb_search_req *req, u
  * runs at, are the query vectors. */
 static vdb_status search_by_pks(vdb_db *db, vdb_search_req *rq, vdb_result **out)
 {
-    VDB_CHECK_ARG(!rq->vectors, "vdb_search: give vectors or query_pks, not both");
+    VDB_CHECK_ARG(!rq->vectors && !rq->binary_vectors && !rq->sparse_vectors,
+                  "vdb_search: give query vectors or query_pks, not both");
     VDB_CHECK_ARG(rq->collection, "vdb_search: collection is NULL");
     VDB_CHECK_ARG(rq->query_pks->count > 0 && rq->query_pks->count <= 16384,
                   "vdb_search: query_pks must hold 1..16384 keys, got %zu",
@@ -346,6 +362,7 @@ static vdb_status search_by_pks(vdb_db *db, vdb_search_req *rq, vdb_result **out
         return st;
     const char *field = rq->vector_field;
     uint32_t dim = 0;
+    vdb_type vt = VDB_TYPE_NONE;
     size_t nvec = 0;
     for (size_t i = 0; i < s->nfields; i++) {
         const vdb_field_def *d = &s->fields[i].def;
@@ -359,6 +376,7 @@ static vdb_status search_by_pks(vdb_db *db, vdb_search_req *rq, vdb_result **out
         if (field ? !strcmp(field, d->name) : nvec == 1) {
             field = field ? field : d->name;
             dim = d->dim;
+            vt = d->type;
         }
     }
     if (st == VDB_OK && !rq->vector_field && nvec > 1)
@@ -395,20 +413,26 @@ static vdb_status search_by_pks(vdb_db *db, vdb_search_req *rq, vdb_result **out
                                 "visible row in '%s'", i, rq->query_pks->strs[i],
                                 rq->collection);
     }
-    if (st == VDB_OK && !(vecs = vdb_malloc(n * dim * sizeof *vecs)))
+    /* binary rows: their bytes are the queries (vecs then holds n * dim / 8 bytes) */
+    bool bin = vt == VDB_TYPE_BINARY_VECTOR;
+    size_t qbytes = bin ? vdb_vector_bytes(vt, dim) : dim * sizeof *vecs;
+    if (st == VDB_OK && !(vecs = vdb_malloc(n * qbytes)))
         st = vdb_set_errmsg(VDB_ENOMEM, "out of memory");
     for (size_t i = 0; i < n && st == VDB_OK; i++) {
         vdb_value v;
         if ((st = vdb_result_field(got, 0, i, field, &v)) != VDB_OK)
             break;
-        if (v.type == VDB_TYPE_FLOAT_VECTOR)
+        if (bin)
+            memcpy((uint8_t *)vecs + i * qbytes, v.u.raw.ptr, qbytes);
+        else if (v.type == VDB_TYPE_FLOAT_VECTOR)
             memcpy(vecs + i * dim, v.u.vec.ptr, dim * sizeof *vecs);
         else /* FLOAT16 / BFLOAT16 / INT8 rows: the queries are their float values */
             vdb_vector_to_f32(v.type, v.u.raw.ptr, dim, vecs + i * dim);
     }
     if (st == VDB_OK) {
         rq->vector_field = field;
-        rq->vectors = vecs;
+        rq->vectors = bin ? NULL : vecs;
+        rq->binary_vectors = bin ? (const uint8_t *)vecs : NULL;
         rq->nq = n;
         rq->dim = dim;
         st = vdb_search_at(db, rq, T, "vdb_search", out);
@@ -499,17 +523,18 @@ vdb_status vdb_search_at(vdb_db *db, const vdb_search_req *req_full, uint64_t T_
 {
     *out = NULL;
     VDB_CHECK_ARG(req_full->collection, "%s: collection is NULL", what);
-    VDB_CHECK_ARG((req_full->vectors || req_full->sparse_vectors) && req_full->nq > 0,
-                  "%s: no query vectors", what);
-    VDB_CHECK_ARG(!req_full->vectors || !req_full->sparse_vectors,
-                  "%s: give vectors or sparse_vectors, not both", what);
+    VDB_CHECK_ARG((req_full->vectors || req_full->sparse_vectors || req_full->binary_vectors) &&
+                      req_full->nq > 0, "%s: no query vectors", what);
+    VDB_CHECK_ARG(!!req_full->vectors + !!req_full->sparse_vectors +
+                      !!req_full->binary_vectors == 1,
+                  "%s: give one of vectors, sparse_vectors and binary_vectors", what);
     VDB_CHECK_ARG(req_full->nq <= 16384, "%s: at most 16384 query vectors per call", what);
     VDB_CHECK_ARG(req_full->k >= 1 && req_full->k <= VDB_MAX_TOPK,
                   "%s: k must be 1..%d, got %u", what, VDB_MAX_TOPK, req_full->k);
     VDB_CHECK_ARG((uint64_t)req_full->k + req_full->offset <= VDB_MAX_TOPK,
                   "%s: k + offset must be at most %d (as Milvus), got %u + %u", what,
                   VDB_MAX_TOPK, req_full->k, req_full->offset);
-    for (size_t i = 0; i < req_full->nq * (size_t)req_full->dim; i++)
+    for (size_t i = 0; req_full->vectors && i < req_full->nq * (size_t)req_full->dim; i++)
         if (!isfinite(req_full->vectors[i]))
             return vdb_set_errmsg(VDB_EINVAL, "query vector %zu holds NaN or Inf",
                                   i / (req_full->dim ? req_full->dim : 1));
@@ -570,9 +595,11 @@ vdb_status vdb_search_at(vdb_db *db, const vdb_search_req *req_full, uint64_t T_
         }
     }
     bool sparse = fd->type == VDB_TYPE_SPARSE_FLOAT_VECTOR;
-    if (sparse != (req->sparse_vectors != NULL)) {
+    bool binary = fd->type == VDB_TYPE_BINARY_VECTOR;
+    if (sparse != (req->sparse_vectors != NULL) || binary != (req->binary_vectors != NULL)) {
         st = vdb_set_errmsg(VDB_EINVAL, "field '%s' is %s: search it with %s", fd->name,
-                            vdb_type_name(fd->type), sparse ? "sparse_vectors" : "vectors");
+                            vdb_type_name(fd->type), sparse ? "sparse_vectors"
+                                                     : binary ? "binary_vectors" : "vectors");
         goto out;
     }
     if (sparse && grouped) {
@@ -581,8 +608,8 @@ vdb_status vdb_search_at(vdb_db *db, const vdb_search_req *req_full, uint64_t T_
         goto out;
     }
     if (!sparse && req->dim != fd->dim) {
-        st = vdb_set_errmsg(VDB_EINVAL, "query vectors have dim %u but field '%s' has dim %u",
-                            req->dim, fd->name, fd->dim);
+        st = vdb_set_errmsg(VDB_EINVAL, "query vectors have dim %u but field '%s' has dim %u%s",
+                            req->dim, fd->name, fd->dim, binary ? " (bits)" : "");
         goto out;
     }
     uint64_t T;

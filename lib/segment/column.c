@@ -16,7 +16,8 @@ size_t vdb_type_width(vdb_type type, uint32_t dim)
     case VDB_TYPE_FLOAT_VECTOR:
     case VDB_TYPE_FLOAT16_VECTOR:
     case VDB_TYPE_BFLOAT16_VECTOR:
-    case VDB_TYPE_INT8_VECTOR: return (size_t)dim * vdb_vector_elem_size(type);
+    case VDB_TYPE_INT8_VECTOR:
+    case VDB_TYPE_BINARY_VECTOR: return vdb_vector_bytes(type, dim);
     default: return 0;
     }
 }

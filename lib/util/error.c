@@ -62,6 +62,7 @@ const char *vdb_type_name(vdb_type t)
     case VDB_TYPE_FLOAT16_VECTOR: return "FLOAT16_VECTOR";
     case VDB_TYPE_BFLOAT16_VECTOR: return "BFLOAT16_VECTOR";
     case VDB_TYPE_INT8_VECTOR: return "INT8_VECTOR";
+    case VDB_TYPE_BINARY_VECTOR: return "BINARY_VECTOR";
     }
     return "UNKNOWN";
 }
@@ -72,6 +73,8 @@ const char *vdb_metric_name(vdb_metric m)
     case VDB_METRIC_L2: return "L2";
     case VDB_METRIC_IP: return "IP";
     case VDB_METRIC_COSINE: return "COSINE";
+    case VDB_METRIC_HAMMING: return "HAMMING";
+    case VDB_METRIC_JACCARD: return "JACCARD";
     }
     return "UNKNOWN";
 }

@@ -11,11 +11,25 @@
 
 #include "vdb/types.h"
 
-/* FLOAT, FLOAT16, BFLOAT16 and INT8 vectors: dim elements of a fixed width per row. */
+/* FLOAT, FLOAT16, BFLOAT16, INT8 and BINARY vectors: a fixed width per row (vdb_vector_bytes)
+ * set by the field's dim. */
 static inline bool vdb_type_is_vector(vdb_type t)
 {
     return t == VDB_TYPE_FLOAT_VECTOR || t == VDB_TYPE_FLOAT16_VECTOR ||
-           t == VDB_TYPE_BFLOAT16_VECTOR || t == VDB_TYPE_INT8_VECTOR;
+           t == VDB_TYPE_BFLOAT16_VECTOR || t == VDB_TYPE_INT8_VECTOR ||
+           t == VDB_TYPE_BINARY_VECTOR;
+}
+
+/* ... of them, the ones whose queries are floats (BINARY_VECTOR's are bytes). */
+static inline bool vdb_type_is_float_query(vdb_type t)
+{
+    return vdb_type_is_vector(t) && t != VDB_TYPE_BINARY_VECTOR;
+}
+
+/* The metrics of BINARY_VECTOR fields. */
+static inline bool vdb_metric_is_binary(vdb_metric m)
+{
+    return m == VDB_METRIC_HAMMING || m == VDB_METRIC_JACCARD;
 }
 
 /* ... or SPARSE_FLOAT_VECTOR (index -> value maps, var-length): every field a search, an
@@ -25,7 +39,8 @@ static inline bool vdb_type_is_any_vector(vdb_type t)
     return vdb_type_is_vector(t) || t == VDB_TYPE_SPARSE_FLOAT_VECTOR;
 }
 
-/* Bytes of one element (0 for a type that is not a dense vector). */
+/* Bytes of one element (0 for a type that is not a dense vector, and for BINARY_VECTOR,
+ * whose elements are bits: see vdb_vector_bytes). */
 static inline size_t vdb_vector_elem_size(vdb_type t)
 {
     switch (t) {
@@ -35,6 +50,15 @@ static inline size_t vdb_vector_elem_size(vdb_type t)
     case VDB_TYPE_INT8_VECTOR: return 1;
     default: return 0;
     }
+}
+
+/* Bytes of one row of dim elements of dense vector type t (BINARY_VECTOR: dim bits, rounded
+ * up to whole bytes; its fields' dims are multiples of 8). 0 for other types. */
+static inline size_t vdb_vector_bytes(vdb_type t, size_t dim)
+{
+    if (t == VDB_TYPE_BINARY_VECTOR)
+        return (dim + 7) / 8;
+    return dim * vdb_vector_elem_size(t);
 }
 
 static inline float vdb_f32_from_bits(uint32_t u)

@@ -109,6 +109,44 @@ static size_t popcount_portable(const uint64_t *w, size_t n)
     return c;
 }
 
+/* BINARY_VECTOR rows: 8-byte words through __builtin_popcountll (whatever the compiler's
+ * baseline target makes of it), then the last bytes. */
+static uint32_t hamming_portable(const uint8_t *a, const uint8_t *b, size_t nbytes)
+{
+    uint64_t c = 0;
+    size_t i = 0;
+    for (; i + 8 <= nbytes; i += 8) {
+        uint64_t x, y;
+        memcpy(&x, a + i, 8);
+        memcpy(&y, b + i, 8);
+        c += (uint64_t)__builtin_popcountll(x ^ y);
+    }
+    for (; i < nbytes; i++)
+        c += (uint64_t)__builtin_popcount((unsigned)(a[i] ^ b[i]));
+    return (uint32_t)c;
+}
+
+static void and_or_portable(const uint8_t *a, const uint8_t *b, size_t nbytes, uint32_t out[2])
+{
+    uint64_t ca = 0, co = 0;
+    size_t i = 0;
+    for (; i + 8 <= nbytes; i += 8) {
+        uint64_t x, y;
+        memcpy(&x, a + i, 8);
+        memcpy(&y, b + i, 8);
+        ca += (uint64_t)__builtin_popcountll(x & y);
+        co += (uint64_t)__builtin_popcountll(x | y);
+    }
+    for (; i < nbytes; i++) {
+        ca += (uint64_t)__builtin_popcount((unsigned)(a[i] & b[i]));
+        co += (uint64_t)__builtin_popcount((unsigned)(a[i] | b[i]));
+    }
+    out[0] = (uint32_t)ca;
+    out[1] = (uint32_t)co;
+}
+
+static const vdb_bin_kernels bin_portable = {"portable", hamming_portable, and_or_portable};
+
 /* Float queries against FLOAT16 / BFLOAT16 / INT8 rows: each element widened as it is read
  * (util/vtype.h), four accumulators as above. */
 static inline float elem_f16(const void *x, size_t i)
@@ -183,6 +221,9 @@ static const kernels portable = {"portable", l2sq_portable, ip_portable, norm_sq
                                  VK_PORTABLE};
 
 #if defined(__x86_64__)
+static const vdb_bin_kernels bin_avx2 = {"avx2", vdb_hamming_avx2, vdb_and_or_avx2};
+static const vdb_bin_kernels bin_avx512 = {"avx512-vpopcntdq", vdb_hamming_avx512,
+                                           vdb_and_or_avx512};
 static const kernels avx2 = {"avx2", vdb_l2sq_avx2, vdb_ip_avx2, vdb_norm_sq_avx2,
                              vdb_cos_parts_avx2, vdb_dot_u8i16_avx2, vdb_popcount_popcnt,
                              VK_SET(avx2)};
@@ -209,6 +250,17 @@ static bool cpu_has(const kernels *k)
                __builtin_cpu_supports("popcnt");
     return true;
 }
+
+/* The popcount kernels of a level: VPOPCNTQ on the AVX-512 levels of CPUs that have it (Ice
+ * Lake and later), else AVX2's byte lookups. */
+static const vdb_bin_kernels *bin_for(const kernels *k)
+{
+    if (k == &portable)
+        return &bin_portable;
+    if ((k == &avx512 || k == &avx512_vnni) && __builtin_cpu_supports("avx512vpopcntdq"))
+        return &bin_avx512;
+    return &bin_avx2;
+}
 #elif defined(__aarch64__)
 static const kernels neon = {"neon", vdb_l2sq_neon, vdb_ip_neon, vdb_norm_sq_neon,
                              vdb_cos_parts_neon, vdb_dot_u8i16_neon, vdb_popcount_neon,
@@ -229,15 +281,30 @@ static bool cpu_has(const kernels *k)
         return hw & (1ul << 1);
     return true;
 }
+
+/* SVE's are NEON's (CNT on 16 bytes is what both have). */
+static const vdb_bin_kernels bin_neon = {"neon", vdb_hamming_neon, vdb_and_or_neon};
+static const vdb_bin_kernels *bin_for(const kernels *k)
+{
+    return k == &portable ? &bin_portable : &bin_neon;
+}
 #else
 static const kernels *const all[] = {&portable};
 
 static bool cpu_has(const kernels *k) { return true; }
+static const vdb_bin_kernels *bin_for(const kernels *k) { return &bin_portable; }
 #endif
 
 /* Portable until the constructor has looked at the CPU, so a call from another constructor
  * that runs first is still correct, only slower. */
 static const kernels *active = &portable;
+static const vdb_bin_kernels *bin_active = &bin_portable;
+
+static void set_active(const kernels *k)
+{
+    active = k;
+    bin_active = bin_for(k);
+}
 
 static const kernels *detect(void)
 {
@@ -252,7 +319,7 @@ static const kernels *detect(void)
  * said on stderr and the best level kept. */
 __attribute__((constructor)) static void simd_init(void)
 {
-    active = detect();
+    set_active(detect());
     const char *want = getenv("VDB_SIMD");
     if (want && *want && !vdb_simd_force(want))
         fprintf(stderr, "vdb: VDB_SIMD=%s: not a SIMD level this CPU has; using %s\n", want,
@@ -264,14 +331,14 @@ const char *vdb_simd_level(void) { return active->name; }
 bool vdb_simd_force(const char *level)
 {
     if (!level) {
-        active = detect();
+        set_active(detect());
         return true;
     }
     for (size_t i = 0; i < VDB_ARRAY_LEN(all); i++) {
         if (strcmp(level, all[i]->name) == 0) {
             if (!cpu_has(all[i]))
                 return false;
-            active = all[i];
+            set_active(all[i]);
             return true;
         }
     }
@@ -306,6 +373,8 @@ float vdb_dist(vdb_metric m, const float *q, const float *x, size_t dim)
             return 0;
         return p[0] / (sqrtf(p[1]) * sqrtf(p[2]));
     }
+    default: /* HAMMING, JACCARD: binary rows (vdb_dist_bin) */
+        break;
     }
     return NAN;
 }
@@ -340,6 +409,8 @@ float vdb_dist_t(vdb_type t, vdb_metric m, const float *q, const void *x, size_t
         k->cos_parts(q, x, dim, p);
         return cosine_of(p);
     }
+    default: /* HAMMING, JACCARD: binary rows (vdb_dist_bin) */
+        break;
     }
     return NAN;
 }
@@ -355,4 +426,28 @@ float vdb_norm_sq_t(vdb_type t, const void *x, size_t dim)
         s += vdb_norm_sq(buf, n);
     }
     return s;
+}
+
+const vdb_bin_kernels *vdb_bin_kernels_active(void) { return bin_active; }
+const vdb_bin_kernels *vdb_bin_kernels_portable(void) { return &bin_portable; }
+
+float vdb_jaccard_of(const uint32_t and_or[2])
+{
+    /* two all-zero vectors are the same set: distance 0 */
+    return and_or[1] ? 1.0f - (float)and_or[0] / (float)and_or[1] : 0.0f;
+}
+
+float vdb_dist_bin(vdb_metric m, const uint8_t *q, const uint8_t *x, size_t nbytes)
+{
+    switch (m) {
+    case VDB_METRIC_HAMMING:
+        return (float)bin_active->hamming(q, x, nbytes);
+    case VDB_METRIC_JACCARD: {
+        uint32_t ao[2];
+        bin_active->and_or(q, x, nbytes, ao);
+        return vdb_jaccard_of(ao);
+    }
+    default:
+        return NAN;
+    }
 }

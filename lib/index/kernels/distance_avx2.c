@@ -245,3 +245,80 @@ AVX2H static inline __m256 ld_i8(const void *p)
 VEC_KERNELS_AVX2(f16, VDB_TYPE_FLOAT16_VECTOR, ld_f16)
 VEC_KERNELS_AVX2(bf16, VDB_TYPE_BFLOAT16_VECTOR, ld_bf16)
 VEC_KERNELS_AVX2(i8, VDB_TYPE_INT8_VECTOR, ld_i8)
+
+/* ---- BINARY_VECTOR rows: popcounts of a XOR b (HAMMING), a AND b and a OR b (JACCARD) ----
+ * 32 bytes at a time, each byte's count from two 4-bit lookups (VPSHUFB), summed into four
+ * 64-bit lanes by VPSADBW; the last 0..31 bytes by POPCNT on words, then bytes. */
+#define AVX2B __attribute__((target("avx2,popcnt")))
+
+AVX2B static inline __m256i bytes_popcnt(__m256i v)
+{
+    const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4,
+                                         0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
+    const __m256i low = _mm256_set1_epi8(0x0f);
+    __m256i lo = _mm256_and_si256(v, low);
+    __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low);
+    return _mm256_add_epi8(_mm256_shuffle_epi8(lut, lo), _mm256_shuffle_epi8(lut, hi));
+}
+
+AVX2B static inline uint64_t lanes_sum(__m256i s)
+{
+    __m128i t = _mm_add_epi64(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+    return (uint64_t)_mm_cvtsi128_si64(t) + (uint64_t)_mm_extract_epi64(t, 1);
+}
+
+/* The popcount of op(a, b) over the bytes i.. of a tail shorter than 32 bytes. */
+#define TAIL_POPCNT(OP, a, b, i, nbytes, c)                                                   \
+    do {                                                                                      \
+        for (; (i) + 8 <= (nbytes); (i) += 8) {                                               \
+            uint64_t x, y;                                                                    \
+            memcpy(&x, (a) + (i), 8);                                                         \
+            memcpy(&y, (b) + (i), 8);                                                         \
+            (c) += (uint64_t)__builtin_popcountll(x OP y);                                    \
+        }                                                                                     \
+        for (; (i) < (nbytes); (i)++)                                                         \
+            (c) += (uint64_t)__builtin_popcount((unsigned)((a)[i] OP (b)[i]));                \
+    } while (0)
+
+AVX2B uint32_t vdb_hamming_avx2(const uint8_t *a, const uint8_t *b, size_t nbytes)
+{
+    const __m256i zero = _mm256_setzero_si256();
+    __m256i s = zero;
+    size_t i = 0;
+    for (; i + 64 <= nbytes; i += 64) {
+        __m256i x0 = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(a + i)),
+                                      _mm256_loadu_si256((const __m256i *)(b + i)));
+        __m256i x1 = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(a + i + 32)),
+                                      _mm256_loadu_si256((const __m256i *)(b + i + 32)));
+        /* two bytes of at most 8 each: no byte overflows before the SAD */
+        __m256i c = _mm256_add_epi8(bytes_popcnt(x0), bytes_popcnt(x1));
+        s = _mm256_add_epi64(s, _mm256_sad_epu8(c, zero));
+    }
+    for (; i + 32 <= nbytes; i += 32) {
+        __m256i x = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(a + i)),
+                                     _mm256_loadu_si256((const __m256i *)(b + i)));
+        s = _mm256_add_epi64(s, _mm256_sad_epu8(bytes_popcnt(x), zero));
+    }
+    uint64_t c = lanes_sum(s);
+    TAIL_POPCNT(^, a, b, i, nbytes, c);
+    return (uint32_t)c;
+}
+
+AVX2B void vdb_and_or_avx2(const uint8_t *a, const uint8_t *b, size_t nbytes, uint32_t out[2])
+{
+    const __m256i zero = _mm256_setzero_si256();
+    __m256i sa = zero, so = zero;
+    size_t i = 0;
+    for (; i + 32 <= nbytes; i += 32) {
+        __m256i x = _mm256_loadu_si256((const __m256i *)(a + i));
+        __m256i y = _mm256_loadu_si256((const __m256i *)(b + i));
+        sa = _mm256_add_epi64(sa, _mm256_sad_epu8(bytes_popcnt(_mm256_and_si256(x, y)), zero));
+        so = _mm256_add_epi64(so, _mm256_sad_epu8(bytes_popcnt(_mm256_or_si256(x, y)), zero));
+    }
+    uint64_t ca = lanes_sum(sa), co = lanes_sum(so);
+    size_t j = i;
+    TAIL_POPCNT(&, a, b, i, nbytes, ca);
+    TAIL_POPCNT(|, a, b, j, nbytes, co);
+    out[0] = (uint32_t)ca;
+    out[1] = (uint32_t)co;
+}

@@ -226,3 +226,47 @@ AVX512 static inline __m512 ld_i8(const void *p)
 VEC_KERNELS_AVX512(f16, VDB_TYPE_FLOAT16_VECTOR, ld_f16)
 VEC_KERNELS_AVX512(bf16, VDB_TYPE_BFLOAT16_VECTOR, ld_bf16)
 VEC_KERNELS_AVX512(i8, VDB_TYPE_INT8_VECTOR, ld_i8)
+
+/* ---- BINARY_VECTOR rows: popcounts of a XOR b (HAMMING), a AND b and a OR b (JACCARD) ----
+ * VPOPCNTQ over 64 bytes at a time, the last 0..63 bytes through a masked load (zeros count
+ * nothing). Only chosen on CPUs with AVX512_VPOPCNTDQ (distance.c). */
+#define AVX512P __attribute__((target("avx512f,avx512bw,avx512vpopcntdq")))
+
+AVX512P static inline __mmask64 bytes_mask(size_t rem)
+{
+    return rem >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << rem) - 1);
+}
+
+AVX512P uint32_t vdb_hamming_avx512(const uint8_t *a, const uint8_t *b, size_t nbytes)
+{
+    __m512i s0 = _mm512_setzero_si512(), s1 = s0;
+    size_t i = 0;
+    for (; i + 128 <= nbytes; i += 128) {
+        __m512i x0 = _mm512_xor_si512(_mm512_loadu_si512(a + i), _mm512_loadu_si512(b + i));
+        __m512i x1 = _mm512_xor_si512(_mm512_loadu_si512(a + i + 64),
+                                      _mm512_loadu_si512(b + i + 64));
+        s0 = _mm512_add_epi64(s0, _mm512_popcnt_epi64(x0));
+        s1 = _mm512_add_epi64(s1, _mm512_popcnt_epi64(x1));
+    }
+    for (; i < nbytes; i += 64) {
+        __mmask64 m = bytes_mask(nbytes - i);
+        __m512i x = _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, a + i),
+                                     _mm512_maskz_loadu_epi8(m, b + i));
+        s0 = _mm512_add_epi64(s0, _mm512_popcnt_epi64(x));
+    }
+    return (uint32_t)_mm512_reduce_add_epi64(_mm512_add_epi64(s0, s1));
+}
+
+AVX512P void vdb_and_or_avx512(const uint8_t *a, const uint8_t *b, size_t nbytes,
+                               uint32_t out[2])
+{
+    __m512i sa = _mm512_setzero_si512(), so = sa;
+    for (size_t i = 0; i < nbytes; i += 64) {
+        __mmask64 m = bytes_mask(nbytes - i);
+        __m512i x = _mm512_maskz_loadu_epi8(m, a + i), y = _mm512_maskz_loadu_epi8(m, b + i);
+        sa = _mm512_add_epi64(sa, _mm512_popcnt_epi64(_mm512_and_si512(x, y)));
+        so = _mm512_add_epi64(so, _mm512_popcnt_epi64(_mm512_or_si512(x, y)));
+    }
+    out[0] = (uint32_t)_mm512_reduce_add_epi64(sa);
+    out[1] = (uint32_t)_mm512_reduce_add_epi64(so);
+}

@@ -41,6 +41,14 @@ int32_t vdb_dot_u8i16_avx2(const uint8_t *c, const int16_t *w, size_t n);
 int32_t vdb_dot_u8i16_avx512(const uint8_t *c, const int16_t *w, size_t n);
 int32_t vdb_dot_u8i16_vnni(const uint8_t *c, const int16_t *w, size_t n);
 
+/* BINARY_VECTOR rows of nbytes: popcount(a ^ b), and popcount(a & b), popcount(a | b). */
+uint32_t vdb_hamming_avx2(const uint8_t *a, const uint8_t *b, size_t nbytes);
+void vdb_and_or_avx2(const uint8_t *a, const uint8_t *b, size_t nbytes, uint32_t out[2]);
+uint32_t vdb_hamming_avx512(const uint8_t *a, const uint8_t *b, size_t nbytes);
+void vdb_and_or_avx512(const uint8_t *a, const uint8_t *b, size_t nbytes, uint32_t out[2]);
+uint32_t vdb_hamming_neon(const uint8_t *a, const uint8_t *b, size_t nbytes);
+void vdb_and_or_neon(const uint8_t *a, const uint8_t *b, size_t nbytes, uint32_t out[2]);
+
 /* Bits set in n 64-bit words. */
 size_t vdb_popcount_popcnt(const uint64_t *w, size_t n);
 

@@ -244,3 +244,41 @@ static inline float32x4_t ld_i8(const uint8_t *p)
 VEC_KERNELS_NEON(f16, VDB_TYPE_FLOAT16_VECTOR, ld_f16)
 VEC_KERNELS_NEON(bf16, VDB_TYPE_BFLOAT16_VECTOR, ld_bf16)
 VEC_KERNELS_NEON(i8, VDB_TYPE_INT8_VECTOR, ld_i8)
+
+/* ---- BINARY_VECTOR rows: popcounts of a XOR b (HAMMING), a AND b and a OR b (JACCARD) ----
+ * Per-byte counts (CNT) of 16 bytes at a time, widened pairwise into 32-bit lanes; the last
+ * 0..15 bytes one by one. */
+uint32_t vdb_hamming_neon(const uint8_t *a, const uint8_t *b, size_t nbytes)
+{
+    uint32x4_t acc = vdupq_n_u32(0);
+    size_t i = 0;
+    for (; i + 32 <= nbytes; i += 32) {
+        uint8x16_t c0 = vcntq_u8(veorq_u8(vld1q_u8(a + i), vld1q_u8(b + i)));
+        uint8x16_t c1 = vcntq_u8(veorq_u8(vld1q_u8(a + i + 16), vld1q_u8(b + i + 16)));
+        acc = vpadalq_u16(acc, vpaddlq_u8(vaddq_u8(c0, c1)));
+    }
+    for (; i + 16 <= nbytes; i += 16)
+        acc = vpadalq_u16(acc, vpaddlq_u8(vcntq_u8(veorq_u8(vld1q_u8(a + i), vld1q_u8(b + i)))));
+    uint32_t c = vaddvq_u32(acc);
+    for (; i < nbytes; i++)
+        c += (uint32_t)__builtin_popcount((unsigned)(a[i] ^ b[i]));
+    return c;
+}
+
+void vdb_and_or_neon(const uint8_t *a, const uint8_t *b, size_t nbytes, uint32_t out[2])
+{
+    uint32x4_t sa = vdupq_n_u32(0), so = sa;
+    size_t i = 0;
+    for (; i + 16 <= nbytes; i += 16) {
+        uint8x16_t x = vld1q_u8(a + i), y = vld1q_u8(b + i);
+        sa = vpadalq_u16(sa, vpaddlq_u8(vcntq_u8(vandq_u8(x, y))));
+        so = vpadalq_u16(so, vpaddlq_u8(vcntq_u8(vorrq_u8(x, y))));
+    }
+    uint32_t ca = vaddvq_u32(sa), co = vaddvq_u32(so);
+    for (; i < nbytes; i++) {
+        ca += (uint32_t)__builtin_popcount((unsigned)(a[i] & b[i]));
+        co += (uint32_t)__builtin_popcount((unsigned)(a[i] | b[i]));
+    }
+    out[0] = ca;
+    out[1] = co;
+}

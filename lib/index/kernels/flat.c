@@ -221,9 +221,9 @@ vdb_status vdb_flat_search_t(vdb_type type, const void *base, size_t n, size_t d
                              vdb_metric metric, const float *queries, size_t nq,
                              const uint64_t *bitset, int64_t id_base, vdb_topk *out)
 {
-    if (!vdb_type_is_vector(type))
-        return vdb_set_errmsg(VDB_EINVAL, "flat search: %s is not a dense vector type",
-                              vdb_type_name(type));
+    if (!vdb_type_is_float_query(type))
+        return vdb_set_errmsg(VDB_EINVAL, "flat search: %s is not a dense vector type of "
+                              "float queries", vdb_type_name(type));
     if (metric != VDB_METRIC_L2 && metric != VDB_METRIC_IP && metric != VDB_METRIC_COSINE)
         return vdb_set_errmsg(VDB_EINVAL, "flat search: unknown metric %d", (int)metric);
     if (dim == 0 || dim > INT_MAX)
@@ -250,4 +250,41 @@ vdb_status vdb_flat_search_t(vdb_type type, const void *base, size_t n, size_t d
         return VDB_OK;
     }
     return search_gemm(base, n, dim, metric, queries, nq, bitset, id_base, out);
+}
+
+/* Rows outer, queries inner, as search_kernels; the kernels are fetched once. */
+vdb_status vdb_flat_search_bin(const uint8_t *base, size_t n, size_t nbytes, vdb_metric metric,
+                               const uint8_t *queries, size_t nq, const uint64_t *bitset,
+                               int64_t id_base, vdb_topk *out)
+{
+    if (!vdb_metric_is_binary(metric))
+        return vdb_set_errmsg(VDB_EINVAL, "flat search: metric %s is not one of binary vectors "
+                              "(HAMMING, JACCARD)", vdb_metric_name(metric));
+    if (nbytes == 0)
+        return vdb_set_errmsg(VDB_EINVAL, "flat search: binary rows of 0 bytes");
+    if (nq == 0 || n == 0)
+        return VDB_OK;
+    if (!base || !queries || !out)
+        return vdb_set_errmsg(VDB_EINVAL, "flat search: NULL base, queries or results");
+    for (size_t q = 0; q < nq; q++)
+        if (out[q].higher_better || out[q].k == 0)
+            return vdb_set_errmsg(VDB_EINVAL,
+                                  "flat search: heap %zu does not fit metric %s (or k is 0)", q,
+                                  vdb_metric_name(metric));
+    const vdb_bin_kernels *k = vdb_bin_kernels_active();
+    for (size_t r = vdb_bitset_next(bitset, n, 0); r < n; r = vdb_bitset_next(bitset, n, r + 1)) {
+        const uint8_t *x = base + r * nbytes;
+        for (size_t q = 0; q < nq; q++) {
+            float d;
+            if (metric == VDB_METRIC_HAMMING) {
+                d = (float)k->hamming(queries + q * nbytes, x, nbytes);
+            } else {
+                uint32_t ao[2];
+                k->and_or(queries + q * nbytes, x, nbytes, ao);
+                d = vdb_jaccard_of(ao);
+            }
+            vdb_topk_offer(&out[q], d, id_base + (int64_t)r);
+        }
+    }
+    return VDB_OK;
 }

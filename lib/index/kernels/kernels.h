@@ -43,7 +43,29 @@ const vdb_vkernels *vdb_vkernels_for(vdb_type t);
 float vdb_dist_t(vdb_type t, vdb_metric m, const float *q, const void *x, size_t dim);
 /* x.x of a row of type t. */
 float vdb_norm_sq_t(vdb_type t, const void *x, size_t dim);
-static inline bool vdb_metric_higher_is_better(vdb_metric m) { return m != VDB_METRIC_L2; }
+/* IP and COSINE are similarities; L2, HAMMING and JACCARD distances. */
+static inline bool vdb_metric_higher_is_better(vdb_metric m)
+{
+    return m == VDB_METRIC_IP || m == VDB_METRIC_COSINE;
+}
+
+/* ---- binary vectors (BINARY_VECTOR): rows of nbytes packed bits ----
+ * Popcount kernels dispatched with the SIMD level (vdb_simd_force included): AVX-512
+ * VPOPCNTDQ on the AVX-512 levels of CPUs that have it, else AVX2 byte lookups (x86-64);
+ * NEON CNT (AArch64, the SVE level too); portable C. Integer counts: every level gives
+ * exactly the portable kernel's result. */
+typedef struct vdb_bin_kernels {
+    const char *name; /* "avx512-vpopcntdq", "avx2", "neon" or "portable" */
+    uint32_t (*hamming)(const uint8_t *a, const uint8_t *b, size_t nbytes); /* |a ^ b| */
+    /* |a & b| and |a | b| */
+    void (*and_or)(const uint8_t *a, const uint8_t *b, size_t nbytes, uint32_t out[2]);
+} vdb_bin_kernels;
+const vdb_bin_kernels *vdb_bin_kernels_active(void);
+const vdb_bin_kernels *vdb_bin_kernels_portable(void);
+/* Milvus's JACCARD distance from |a & b| and |a | b|: 1 - and / or (0 when or is 0). */
+float vdb_jaccard_of(const uint32_t and_or[2]);
+/* HAMMING (differing bits, as a float) or JACCARD distance of x to q; NaN for other metrics. */
+float vdb_dist_bin(vdb_metric m, const uint8_t *q, const uint8_t *x, size_t nbytes);
 
 /* A bounded heap keeping the k best (distance, id) pairs. With a range set (range search) it
  * keeps only scores inside the window, so every index that pushes into it honours the range
@@ -128,6 +150,11 @@ vdb_status vdb_flat_search(const float *base, size_t n, size_t dim, vdb_metric m
 vdb_status vdb_flat_search_t(vdb_type type, const void *base, size_t n, size_t dim,
                              vdb_metric metric, const float *queries, size_t nq,
                              const uint64_t *bitset, int64_t id_base, vdb_topk *out);
+/* Exact search of nq BINARY_VECTOR queries (nbytes each) over n rows, as vdb_flat_search
+ * (metric HAMMING or JACCARD). */
+vdb_status vdb_flat_search_bin(const uint8_t *base, size_t n, size_t nbytes, vdb_metric metric,
+                               const uint8_t *queries, size_t nq, const uint64_t *bitset,
+                               int64_t id_base, vdb_topk *out);
 
 /* ---- sparse vectors (SPARSE_FLOAT_VECTOR) ----
  * A stored row is n uint32 indices (strictly ascending) then n float values: 8n bytes, at

@@ -91,6 +91,8 @@ static inline float hnsw_dist(const vdb_hnsw *h, const float *q, float qscale, u
             return -h->vk->ip(q, xv, h->dim);
         case VDB_METRIC_COSINE:
             return -h->vk->ip(q, xv, h->dim) * h->inv_norm[row] * qscale;
+        default: /* binary metrics: HNSW does not index BINARY_VECTOR fields */
+            break;
         }
         return 0;
     }
@@ -102,6 +104,8 @@ static inline float hnsw_dist(const vdb_hnsw *h, const float *q, float qscale, u
         return -vdb_dist_ip(q, x, h->dim);
     case VDB_METRIC_COSINE:
         return -vdb_dist_ip(q, x, h->dim) * h->inv_norm[row] * qscale;
+    default:
+        break;
     }
     return 0;
 }

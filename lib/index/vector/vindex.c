@@ -18,6 +18,8 @@ static const vdb_vindex_kind *const kinds[] = {
     &vdb_ivf_pq_kind,
     &vdb_sparse_inverted_kind,
     &vdb_sparse_wand_kind,
+    &vdb_bin_flat_kind,
+    &vdb_bin_ivf_flat_kind,
 };
 
 struct vdb_vindex {
@@ -60,7 +62,7 @@ const char *vdb_vindex_kind_names(void)
 bool vdb_vindex_kind_unsupported(const char *name)
 {
     static const char *const milvus_only[] = {"SCANN", "DISKANN", "GPU_IVF_FLAT", "GPU_IVF_PQ",
-                                              "GPU_CAGRA", "GPU_BRUTE_FORCE"};
+                                              "GPU_CAGRA", "GPU_BRUTE_FORCE", "MINHASH_LSH"};
     for (size_t i = 0; name && i < VDB_ARRAY_LEN(milvus_only); i++)
         if (!strcasecmp(name, milvus_only[i]))
             return true;

@@ -33,7 +33,7 @@ typedef struct vdb_vparams {
 
 /* The rows an index is built over (a sealed segment's vector column). */
 typedef struct vdb_vectors {
-    vdb_type type;      /* VDB_TYPE_FLOAT_VECTOR */
+    vdb_type type;      /* a vector type (BINARY_VECTOR: dim bits, dim / 8 bytes a row) */
     uint32_t dim;
     vdb_metric metric;
     size_t n;
@@ -167,5 +167,7 @@ extern const vdb_vindex_kind vdb_ivf_sq8_kind;
 extern const vdb_vindex_kind vdb_ivf_pq_kind;
 extern const vdb_vindex_kind vdb_sparse_inverted_kind; /* sparse.c */
 extern const vdb_vindex_kind vdb_sparse_wand_kind;
+extern const vdb_vindex_kind vdb_bin_flat_kind; /* bin_ivf.c: BINARY_VECTOR fields */
+extern const vdb_vindex_kind vdb_bin_ivf_flat_kind;
 
 #endif
