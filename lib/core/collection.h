@@ -111,7 +111,7 @@ typedef struct vdb_collection {
     size_t nsealed, sealed_cap;
     vdb_segment **sealed;
     uint64_t read_segments;  /* segments picked by reads (atomic; vdb_stats.read_segments) */
-    /* collection properties (properties.c), kept in its record after the incarnation;
+    /* collection properties (props.c), kept in its record after the incarnation;
      * replaced under the catalog's write lock and c->lock for writing */
     vdb_props props;
     uint64_t ttl_ms;         /* collection.ttl.seconds in ms (0: none); atomic */
@@ -145,7 +145,7 @@ uint32_t vdb_shard_of(const vdb_collection *c, vdb_pk pk);
 /* Replaces c's properties by p (taken), with their TTL (caller's locks as for c->props). */
 void vdb_collection_take_props(vdb_collection *c, vdb_props *p, uint64_t ttl_ms);
 /* vdb_segment_visible for a segment of c, less the rows its TTL expired at T (inserted
- * before T's physical time minus the TTL), as a read at T sees them (properties.c). */
+ * before T's physical time minus the TTL), as a read at T sees them (props.c). */
 size_t vdb_collection_visible(const vdb_collection *c, const vdb_segment *s, uint64_t T,
                               uint64_t *bitset);
 /* Whether a row inserted at ts is expired by c's TTL at T. */
