@@ -108,6 +108,8 @@ static void test_bad_input_changes_nothing(void **state)
     const char *k3[] = {"collection.replica.number"};
     assert_int_equal(vdb_alter_collection_properties(db, COLL, k3, ok, 1), VDB_EUNSUPPORTED);
     assert_int_equal(vdb_alter_collection_properties(db, "nope", k1, ok, 1), VDB_ENOTFOUND);
+    assert_int_equal(vdb_alter_collection_properties(db, COLL, k1, ok, 0), VDB_EINVAL);
+    assert_int_equal(vdb_drop_collection_properties(db, COLL, NULL, 0), VDB_EINVAL);
     char val[32];
     assert_int_equal(props(db, "collection.ttl.seconds", val, sizeof val), 1);
     assert_string_equal(val, "100");

@@ -287,9 +287,12 @@ vdb_status vdb_collection_decode(const void *val, size_t len, vdb_collection **o
     if (st == VDB_OK && !r.err && r.len - r.off >= 4) {
         uint32_t np = vdb_rd_u32(&r);
         vdb_props p = {0};
-        if (np > r.len - r.off || !(p.keys = vdb_calloc(np ? np : 1, sizeof *p.keys)) ||
-            !(p.vals = vdb_calloc(np ? np : 1, sizeof *p.vals)))
+        bool oom = false;
+        if (np > r.len - r.off)
             r.err = true;
+        else if (!(p.keys = vdb_calloc(np ? np : 1, sizeof *p.keys)) ||
+                 !(p.vals = vdb_calloc(np ? np : 1, sizeof *p.vals)))
+            oom = r.err = true;
         for (; !r.err && p.n < np; p.n++) {
             p.keys[p.n] = vdb_rd_str(&r);
             p.vals[p.n] = vdb_rd_str(&r);
@@ -299,7 +302,9 @@ vdb_status vdb_collection_decode(const void *val, size_t len, vdb_collection **o
             }
         }
         uint64_t ttl = 0;
-        if (r.err)
+        if (oom)
+            st = vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+        else if (r.err)
             st = vdb_set_errmsg(VDB_ECORRUPT, "properties of collection record '%s' are "
                                 "corrupt", c->name);
         else

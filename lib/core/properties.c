@@ -11,7 +11,8 @@ static vdb_status edit(vdb_db *db, const char *collection, const char *const *ke
                        const char *const *vals, size_t n, const char *what)
 {
     vdb_err_clear();
-    VDB_CHECK_ARG(db && collection && (keys || !n), "%s: db, collection or keys is NULL", what);
+    VDB_CHECK_ARG(db && collection && keys, "%s: db, collection or keys is NULL", what);
+    VDB_CHECK_ARG(n, "%s: no keys given", what);
     for (size_t i = 0; i < n; i++)
         VDB_CHECK_ARG(keys[i] && keys[i][0] && (!vals || vals[i]),
                       "%s: key or value %zu is NULL or empty", what, i);
