@@ -45,6 +45,7 @@ static const srv_grpc_method methods[] = {
     RPC("DescribeCollection", srv_rpc_describe_collection, 0, SHAPE_WRAPPED),
     RPC("ShowCollections", srv_rpc_show_collections, 0, SHAPE_WRAPPED),
     RPC("RenameCollection", srv_rpc_rename_collection, 1, SHAPE_STATUS),
+    RPC("AlterCollection", srv_rpc_alter_collection, 1, SHAPE_STATUS),
     RPC("TruncateCollection", srv_rpc_truncate_collection, 1, SHAPE_WRAPPED),
     RPC("CreateAlias", srv_rpc_create_alias, 1, SHAPE_STATUS),
     RPC("DropAlias", srv_rpc_drop_alias, 1, SHAPE_STATUS),
@@ -79,7 +80,6 @@ static const srv_grpc_method methods[] = {
     RPC("HybridSearch", srv_rpc_hybrid_search, 0, SHAPE_WRAPPED),
     RPC("Query", srv_rpc_query, 0, SHAPE_WRAPPED),
     /* features libvdb lacks today: a clear Milvus error (3000), the request is not read */
-    NOT("AlterCollection", SHAPE_STATUS, "collection properties cannot be altered in libvdb"),
     NOT("AlterCollectionField", SHAPE_STATUS, "fields cannot be altered in libvdb"),
     NOT("AddCollectionField", SHAPE_STATUS, "fields cannot be added to a collection in libvdb"),
     NOT("AlterIndex", SHAPE_STATUS, "index properties cannot be altered in libvdb"),

@@ -258,8 +258,15 @@ static int describe_collection(srv_rpc *call, coll_req *req, srv_status *err)
         nparts = (int64_t)parts->count;
         vdb_names_free(parts);
     }
+    vdb_names *pk = NULL, *pv = NULL;
+    pb_kv *kvs = NULL, **kvp = NULL;
     int rc;
-    if (!ps) {
+    if (vdb_describe_collection_properties(call->ctx->db, req->collection_name, &pk, &pv) ==
+            VDB_OK && pk->count) {
+        kvs = calloc(pk->count, sizeof *kvs);
+        kvp = calloc(pk->count, sizeof *kvp);
+    }
+    if (!ps || (pk && pk->count && (!kvs || !kvp))) {
         rc = srv_fail(err, MV_MEMORY_LIMIT, "memory limit exceeded");
     } else {
         Milvus__Proto__Milvus__DescribeCollectionResponse r =
@@ -279,8 +286,20 @@ static int describe_collection(srv_rpc *call, coll_req *req, srv_status *err)
             r.n_aliases = aliases->count;
             r.aliases = aliases->names;
         }
+        for (size_t i = 0; kvs && i < pk->count; i++) {
+            kvs[i] = (pb_kv)MILVUS__PROTO__COMMON__KEY_VALUE_PAIR__INIT;
+            kvs[i].key = pk->names[i];
+            kvs[i].value = pv->names[i];
+            kvp[i] = &kvs[i];
+        }
+        r.n_properties = kvs ? pk->count : 0;
+        r.properties = kvp;
         rc = srv_rpc_reply(call, &r.base, err);
     }
+    free(kvs);
+    free(kvp);
+    vdb_names_free(pk);
+    vdb_names_free(pv);
     srv_pb_schema_free(ps);
     vdb_names_free(aliases);
     vdb_schema_free(s);
@@ -725,6 +744,34 @@ static int rename_collection(srv_rpc *call, Milvus__Proto__Milvus__RenameCollect
 }
 HANDLER(srv_rpc_rename_collection, Milvus__Proto__Milvus__RenameCollectionRequest,
         milvus__proto__milvus__rename_collection_request, rename_collection)
+
+/* Milvus's AlterCollection: properties set, or delete_keys dropped (one of the two, as
+ * Milvus); each one meta transaction. */
+static int alter_collection(srv_rpc *call, Milvus__Proto__Milvus__AlterCollectionRequest *req,
+                            srv_status *err)
+{
+    enum { MAX_PROPS = 64 };
+    if (need_name(req->collection_name, "collection name", err))
+        return -1;
+    if (req->n_properties && req->n_delete_keys)
+        return srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: cannot provide both "
+                        "DeleteKeys and ExtraParams");
+    size_t n = req->n_properties ? req->n_properties : req->n_delete_keys;
+    if (!n || n > MAX_PROPS)
+        return srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: 1..%d properties or "
+                        "delete_keys are needed", MAX_PROPS);
+    const char *keys[MAX_PROPS], *vals[MAX_PROPS];
+    for (size_t i = 0; i < n; i++) {
+        keys[i] = req->n_properties ? req->properties[i]->key : req->delete_keys[i];
+        vals[i] = req->n_properties ? req->properties[i]->value : NULL;
+    }
+    if (srv_op_alter_properties(call->ctx, req->collection_name, keys,
+                                req->n_properties ? vals : NULL, n, err))
+        return -1;
+    return srv_rpc_reply(call, &srv_pb_ok()->base, err);
+}
+HANDLER(srv_rpc_alter_collection, Milvus__Proto__Milvus__AlterCollectionRequest,
+        milvus__proto__milvus__alter_collection_request, alter_collection)
 
 static int truncate_collection(srv_rpc *call, coll_req *req, srv_status *err)
 {

@@ -112,6 +112,7 @@ int srv_rpc_drop_alias(srv_rpc *call, srv_status *err);
 int srv_rpc_describe_alias(srv_rpc *call, srv_status *err);
 int srv_rpc_list_aliases(srv_rpc *call, srv_status *err);
 int srv_rpc_rename_collection(srv_rpc *call, srv_status *err);
+int srv_rpc_alter_collection(srv_rpc *call, srv_status *err);
 int srv_rpc_truncate_collection(srv_rpc *call, srv_status *err);
 int srv_rpc_show_collections(srv_rpc *call, srv_status *err);
 int srv_rpc_collection_stats(srv_rpc *call, srv_status *err);

@@ -1,5 +1,6 @@
 /* vdb-server — /v2/vectordb/collections/...: create, describe, list, has, drop, stats, load,
  * rename, truncate. */
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -213,4 +214,71 @@ json_t *srv_collections_compact(srv_ctx *ctx, json_t *req)
     json_t *d = json_object();
     json_object_set_new(d, "compactionID", json_integer(0)); /* done when this returns */
     return srv_ok(d);
+}
+
+/* alter_properties {"properties": {"collection.ttl.seconds": 60, ...}}: a value is a string,
+ * number or boolean (Milvus takes them as strings). */
+json_t *srv_collections_alter_properties(srv_ctx *ctx, json_t *req)
+{
+    enum { MAX_PROPS = 64 };
+    const char *name;
+    json_t *err = NULL;
+    if (srv_req_str(req, "collectionName", 1, &name, &err))
+        return err;
+    json_t *props = json_object_get(req, "properties");
+    if (!json_is_object(props) || !json_object_size(props))
+        return srv_err(MV_PARAMETER_INVALID, "invalid parameter: properties must be a "
+                       "non-empty object");
+    if (json_object_size(props) > MAX_PROPS)
+        return srv_err(MV_PARAMETER_INVALID, "invalid parameter: at most %d properties",
+                       MAX_PROPS);
+    const char *keys[MAX_PROPS], *vals[MAX_PROPS];
+    char bufs[MAX_PROPS][64];
+    size_t n = 0;
+    const char *k;
+    json_t *v;
+    json_object_foreach(props, k, v) {
+        keys[n] = k;
+        if (json_is_string(v))
+            vals[n] = json_string_value(v);
+        else if (json_is_boolean(v))
+            vals[n] = json_is_true(v) ? "true" : "false";
+        else if (json_is_number(v)) { /* a real stays one: the check refuses "1.5" */
+            if (json_is_integer(v))
+                snprintf(bufs[n], sizeof bufs[n], "%lld", (long long)json_integer_value(v));
+            else
+                snprintf(bufs[n], sizeof bufs[n], "%.17g", json_real_value(v));
+            vals[n] = bufs[n];
+        } else {
+            return srv_err(MV_PARAMETER_INVALID, "invalid parameter: property '%s' must be a "
+                           "string, number or boolean", k);
+        }
+        n++;
+    }
+    srv_status st;
+    return srv_op_alter_properties(ctx, name, keys, vals, n, &st) ? srv_status_json(&st)
+                                                                  : srv_ok(NULL);
+}
+
+/* drop_properties {"propertyKeys": ["collection.ttl.seconds", ...]} */
+json_t *srv_collections_drop_properties(srv_ctx *ctx, json_t *req)
+{
+    enum { MAX_PROPS = 64 };
+    const char *name;
+    json_t *err = NULL;
+    if (srv_req_str(req, "collectionName", 1, &name, &err))
+        return err;
+    json_t *a = json_object_get(req, "propertyKeys");
+    if (!json_is_array(a) || !json_array_size(a) || json_array_size(a) > MAX_PROPS)
+        return srv_err(MV_PARAMETER_INVALID, "invalid parameter: propertyKeys must be a list "
+                       "of 1..%d strings", MAX_PROPS);
+    const char *keys[MAX_PROPS];
+    size_t n = json_array_size(a);
+    for (size_t i = 0; i < n; i++)
+        if (!(keys[i] = json_string_value(json_array_get(a, i))))
+            return srv_err(MV_PARAMETER_INVALID, "invalid parameter: propertyKeys[%zu] is not "
+                           "a string", i);
+    srv_status st;
+    return srv_op_alter_properties(ctx, name, keys, NULL, n, &st) ? srv_status_json(&st)
+                                                                  : srv_ok(NULL);
 }

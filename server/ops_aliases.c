@@ -91,3 +91,17 @@ int srv_op_truncate_collection(srv_ctx *ctx, const char *coll, srv_status *err)
     srv_log(SRV_LOG_INFO, "truncated collection '%s'", coll);
     return 0;
 }
+
+int srv_op_alter_properties(srv_ctx *ctx, const char *coll, const char *const *keys,
+                            const char *const *vals, size_t n, srv_status *err)
+{
+    srv_write_lock(ctx);
+    vdb_status st = vals ? vdb_alter_collection_properties(ctx->db, coll, keys, vals, n)
+                         : vdb_drop_collection_properties(ctx->db, coll, keys, n);
+    srv_write_unlock(ctx);
+    if (st != VDB_OK)
+        return srv_fail_vdb(ctx, err, st, coll, 0);
+    srv_log(SRV_LOG_INFO, "%s %zu propert%s of collection '%s'", vals ? "altered" : "dropped",
+            n, n == 1 ? "y" : "ies", coll);
+    return 0;
+}

@@ -19,6 +19,8 @@ static const srv_route routes[] = {
     {"/collections/flush", srv_collections_flush, 1},
     {"/collections/compact", srv_collections_compact, 1},
     {"/collections/truncate", srv_collections_truncate, 1},
+    {"/collections/alter_properties", srv_collections_alter_properties, 1},
+    {"/collections/drop_properties", srv_collections_drop_properties, 1},
     {"/aliases/create", srv_aliases_create, 1},
     {"/aliases/alter", srv_aliases_alter, 1},
     {"/aliases/drop", srv_aliases_drop, 1},

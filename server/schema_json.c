@@ -379,6 +379,18 @@ json_t *srv_schema_describe(srv_ctx *ctx, const char *name, const vdb_schema *s)
     json_object_set_new(o, "enableDynamicField", json_boolean(vdb_schema_dynamic(s)));
     json_object_set_new(o, "partitionsNum", json_integer((json_int_t)nparts));
     json_object_set_new(o, "shardsNum", json_integer(vdb_schema_shards(s)));
-    json_object_set_new(o, "properties", json_array());
+    json_t *props = json_array();
+    vdb_names *pk, *pv;
+    if (vdb_describe_collection_properties(ctx->db, name, &pk, &pv) == VDB_OK) {
+        for (size_t i = 0; i < pk->count; i++) {
+            json_t *kv = json_object();
+            json_object_set_new(kv, "key", json_string(pk->names[i]));
+            json_object_set_new(kv, "value", json_string(pv->names[i]));
+            json_array_append_new(props, kv);
+        }
+        vdb_names_free(pk);
+        vdb_names_free(pv);
+    }
+    json_object_set_new(o, "properties", props);
     return o;
 }

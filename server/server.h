@@ -172,6 +172,8 @@ json_t *srv_collections_rename(srv_ctx *ctx, json_t *req);
 json_t *srv_collections_flush(srv_ctx *ctx, json_t *req);
 json_t *srv_collections_compact(srv_ctx *ctx, json_t *req);
 json_t *srv_collections_truncate(srv_ctx *ctx, json_t *req);
+json_t *srv_collections_alter_properties(srv_ctx *ctx, json_t *req);
+json_t *srv_collections_drop_properties(srv_ctx *ctx, json_t *req);
 
 json_t *srv_aliases_create(srv_ctx *ctx, json_t *req);
 json_t *srv_aliases_alter(srv_ctx *ctx, json_t *req);
@@ -315,6 +317,10 @@ int srv_op_list_aliases(srv_ctx *ctx, const char *coll, vdb_names **out, srv_sta
 int srv_op_rename_collection(srv_ctx *ctx, const char *coll, const char *to,
                              const char *new_db, srv_status *err);
 int srv_op_truncate_collection(srv_ctx *ctx, const char *coll, srv_status *err);
+/* Sets vals[i] for keys[i] (vals NULL: drops keys) of coll's properties, as
+ * vdb_alter_collection_properties / vdb_drop_collection_properties. */
+int srv_op_alter_properties(srv_ctx *ctx, const char *coll, const char *const *keys,
+                            const char *const *vals, size_t n, srv_status *err);
 /* Writers hold this shared (see srv_ctx.schema_lock). */
 void srv_write_lock(srv_ctx *ctx);
 void srv_write_unlock(srv_ctx *ctx);

@@ -289,6 +289,26 @@ VDB_EXPORT vdb_status vdb_rename_collection(vdb_db *db, const char *name, const 
  * does what time travel could see before the truncation. */
 VDB_EXPORT vdb_status vdb_truncate_collection(vdb_db *db, const char *collection);
 
+/* ---- collection properties ---------------------------------------------------------------
+ * Milvus's collection properties, as key/value strings kept in the collection's meta record;
+ * each call is one meta transaction and changes nothing when it fails. Honoured:
+ * - "collection.ttl.seconds": a whole number of seconds, 0 (no TTL) up to 2^32. A row whose
+ *   insert timestamp is older than the read timestamp's physical time minus the TTL is not
+ *   seen by search, query, get, count or iterators, and compaction drops it.
+ * Refused (VDB_EUNSUPPORTED, named): "mmap.enabled" (per collection; vdb_options.mmap covers
+ * every collection) and every other key. A bad value is VDB_EINVAL. */
+/* Sets values[i] for keys[i], i < n (others keep theirs). */
+VDB_EXPORT vdb_status vdb_alter_collection_properties(vdb_db *db, const char *collection,
+                                                      const char *const *keys,
+                                                      const char *const *values, size_t n);
+/* Removes keys[i], i < n (a key not set is no error, as in Milvus). */
+VDB_EXPORT vdb_status vdb_drop_collection_properties(vdb_db *db, const char *collection,
+                                                     const char *const *keys, size_t n);
+/* The properties set, as two lists of the same count (keys[i] has values[i]); free both
+ * with vdb_names_free. */
+VDB_EXPORT vdb_status vdb_describe_collection_properties(vdb_db *db, const char *collection,
+                                                         vdb_names **keys, vdb_names **values);
+
 /* ---- columnar batches ---------------------------------------------------------------------- */
 
 typedef struct vdb_batch vdb_batch;

@@ -75,6 +75,7 @@ void vdb_collection_free(vdb_collection *c)
         vdb_free(c->parts[i].name);
     vdb_free(c->sealed);
     vdb_free(c->parts);
+    vdb_props_free(&c->props);
     vdb_free(c->shards);
     vdb_free(c->expr_fields);
     for (size_t i = 0; c->index && c->schema && i < c->schema->nfields; i++) {
@@ -201,6 +202,13 @@ static vdb_status encode_with(const vdb_collection *c, const vdb_schema *schema,
         vdb_buf_u64(b, extra->id);
     }
     vdb_buf_u64(b, c->incarnation); /* after the partitions: records without it are older */
+    if (c->props.n) { /* after the incarnation: records without them have none */
+        vdb_buf_u32(b, (uint32_t)c->props.n);
+        for (size_t i = 0; i < c->props.n; i++) {
+            vdb_buf_str(b, c->props.keys[i]);
+            vdb_buf_str(b, c->props.vals[i]);
+        }
+    }
     return b->oom ? vdb_set_errmsg(VDB_ENOMEM, "out of memory") : VDB_OK;
 }
 
@@ -276,6 +284,35 @@ vdb_status vdb_collection_decode(const void *val, size_t len, vdb_collection **o
     }
     if (c->nparts == 0)
         st = vdb_set_errmsg(VDB_ECORRUPT, "collection record of '%s' is corrupt", c->name);
+    if (st == VDB_OK && !r.err && r.len - r.off >= 4) {
+        uint32_t np = vdb_rd_u32(&r);
+        vdb_props p = {0};
+        bool oom = false;
+        if (np > r.len - r.off)
+            r.err = true;
+        else if (!(p.keys = vdb_calloc(np ? np : 1, sizeof *p.keys)) ||
+                 !(p.vals = vdb_calloc(np ? np : 1, sizeof *p.vals)))
+            oom = r.err = true;
+        for (; !r.err && p.n < np; p.n++) {
+            p.keys[p.n] = vdb_rd_str(&r);
+            p.vals[p.n] = vdb_rd_str(&r);
+            if (!p.keys[p.n] || !p.vals[p.n] || r.err) {
+                r.err = true;
+                p.n++;
+            }
+        }
+        uint64_t ttl = 0;
+        if (oom)
+            st = vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+        else if (r.err)
+            st = vdb_set_errmsg(VDB_ECORRUPT, "properties of collection record '%s' are "
+                                "corrupt", c->name);
+        else
+            st = vdb_props_check(&p, &ttl);
+        if (st == VDB_OK)
+            vdb_collection_take_props(c, &p, ttl);
+        vdb_props_free(&p);
+    }
     if (st != VDB_OK) {
         vdb_collection_free(c);
         return st;

@@ -66,6 +66,21 @@ typedef struct vdb_field_index {
                                      and c->lock written) */
 } vdb_field_index;
 
+/* Collection properties as key/value strings (Milvus's collection properties). */
+typedef struct vdb_props {
+    size_t n;
+    char **keys, **vals;
+} vdb_props;
+
+void vdb_props_free(vdb_props *p);
+/* Copies src, then sets (vals[i] non-NULL) or removes (NULL) keys[i] for i < n; *out is
+ * all or nothing. */
+vdb_status vdb_props_edit(const vdb_props *src, size_t n, const char *const *keys,
+                          const char *const *vals, vdb_props *out);
+/* Checks p's keys and values: collection.ttl.seconds a decimal integer >= 0; every other key
+ * VDB_EUNSUPPORTED, named. *ttl_ms gets the TTL in ms (0: none). */
+vdb_status vdb_props_check(const vdb_props *p, uint64_t *ttl_ms);
+
 typedef struct vdb_collection {
     char *name;              /* changed by a rename under the catalog's and c->lock's write
                                 locks: threads that hold neither read it under c->lock */
@@ -97,6 +112,10 @@ typedef struct vdb_collection {
     size_t nsealed, sealed_cap;
     vdb_segment **sealed;
     uint64_t read_segments;  /* segments picked by reads (atomic; vdb_stats.read_segments) */
+    /* collection properties (props.c), kept in its record after the incarnation;
+     * replaced under the catalog's write lock and c->lock for writing */
+    vdb_props props;
+    uint64_t ttl_ms;         /* collection.ttl.seconds in ms (0: none); atomic */
 } vdb_collection;
 
 /* A collection in memory with no partitions yet (schema is copied). incarnation (its creation
@@ -123,6 +142,15 @@ vdb_status vdb_collection_add_partition(vdb_collection *c, const char *name, uin
 int vdb_partition_slot(const vdb_collection *c, uint64_t partition_id);
 int vdb_partition_by_name(const vdb_collection *c, const char *name);
 uint32_t vdb_shard_of(const vdb_collection *c, vdb_pk pk);
+
+/* Replaces c's properties by p (taken), with their TTL (caller's locks as for c->props). */
+void vdb_collection_take_props(vdb_collection *c, vdb_props *p, uint64_t ttl_ms);
+/* vdb_segment_visible for a segment of c, less the rows its TTL expired at T (inserted
+ * before T's physical time minus the TTL), as a read at T sees them (props.c). */
+size_t vdb_collection_visible(const vdb_collection *c, const vdb_segment *s, uint64_t T,
+                              uint64_t *bitset);
+/* Whether a row inserted at ts is expired by c's TTL at T. */
+bool vdb_collection_expired(const vdb_collection *c, uint64_t ts, uint64_t T);
 
 /* The sealed-segment list (lock held for writing where readers may look). */
 vdb_status vdb_collection_add_sealed(vdb_collection *c, vdb_segment *s);

@@ -345,6 +345,9 @@ vdb_status vdb_truncate_collection(vdb_db *db, const char *collection)
         goto done;
     for (size_t i = 0; i < c->nparts && st == VDB_OK; i++) /* partitions keep their ids */
         st = vdb_collection_add_partition(nc, c->parts[i].name, c->parts[i].id);
+    vdb_props props = {0};
+    if (st == VDB_OK && (st = vdb_props_edit(&c->props, 0, NULL, NULL, &props)) == VDB_OK)
+        vdb_collection_take_props(nc, &props, c->ttl_ms); /* properties stay too */
     if (st != VDB_OK || (st = vdb_collection_encode(nc, NULL, -1, &b)) != VDB_OK)
         goto done;
     vdb_lock_mu(&c->write_mu, VDB_RANK_WRITE); /* wait for a write in flight */

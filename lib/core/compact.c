@@ -11,10 +11,11 @@
 
 
 /* Whether a sealed segment has rows that no read inside the retention window can see. */
-static size_t purgeable_rows(vdb_segment *s, uint64_t horizon, uint64_t *bits)
+static size_t purgeable_rows(const vdb_collection *c, vdb_segment *s, uint64_t horizon,
+                             uint64_t *bits)
 {
     size_t rows = vdb_segment_rows(s);
-    vdb_segment_visible(s, horizon, bits);
+    vdb_collection_visible(c, s, horizon, bits); /* TTL-expired rows too */
     const uint64_t *ts = vdb_segment_timestamps(s);
     size_t n = 0;
     for (size_t r = 0; r < rows; r++)
@@ -58,7 +59,7 @@ static vdb_status merge_segments(vdb_db *db, vdb_collection *c, vdb_segment **in
             st = vdb_set_errmsg(VDB_ENOMEM, "out of memory");
             break;
         }
-        vdb_segment_visible(s, horizon, bits);
+        vdb_collection_visible(c, s, horizon, bits);
         const uint64_t *ts = vdb_segment_timestamps(s);
         size_t n = 0;
         for (size_t r = 0; r < rows; r++)
@@ -176,7 +177,7 @@ vdb_status vdb_compact_collection(vdb_db *db, vdb_collection *c)
                     st = vdb_set_errmsg(VDB_ENOMEM, "out of memory");
                     break;
                 }
-                size_t purge = purgeable_rows(s, horizon, bits);
+                size_t purge = purgeable_rows(c, s, horizon, bits);
                 vdb_free(bits);
                 if (purge > 0 && purge * 10 >= info.rows) {
                     st = merge_segments(db, c, &s, 1, horizon);

@@ -66,6 +66,8 @@ vdb_status vdb_get_at(vdb_db *db, const char *collection, const vdb_pk_list *pks
             if (row < 0)
                 continue;
             uint64_t ts = vdb_segment_timestamps(set.segs[i])[row];
+            if (vdb_collection_expired(c, ts, T))
+                continue;
             if (!best || ts >= best_ts) {
                 best = set.segs[i];
                 best_row = row;

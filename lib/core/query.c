@@ -33,7 +33,7 @@ static vdb_status for_each_match(vdb_collection *c, const vdb_expr *filter, uint
             st = vdb_set_errmsg(VDB_ENOMEM, "out of memory");
             break;
         }
-        if (!rows || vdb_segment_visible(s, T, bits) == 0)
+        if (!rows || vdb_collection_visible(c, s, T, bits) == 0)
             continue;
         st = vdb_filter_apply(c, filter, s, bits);
         if (st == VDB_OK && fn(arg, s, bits, rows))

@@ -158,7 +158,7 @@ static void search_segment(void *arg, size_t i, uint32_t slot)
         return;
     uint64_t *bits = vdb_calloc(rows / 64 + 1, sizeof *bits);
     vdb_status st = bits ? VDB_OK : vdb_set_errmsg(VDB_ENOMEM, "out of memory");
-    if (st == VDB_OK && vdb_segment_visible(s, x->T, bits) > 0 &&
+    if (st == VDB_OK && vdb_collection_visible(x->c, s, x->T, bits) > 0 &&
         (st = vdb_filter_apply(x->c, x->filter, s, bits)) == VDB_OK) {
         const vdb_column *vc = vdb_segment_column(s, x->vf);
         const vdb_field_def *fd = x->fd;
@@ -214,7 +214,7 @@ static vdb_status search_grouped(search_ctx *x, size_t gf, size_t want, size_t g
         uint64_t *bits = vdb_calloc(rows / 64 + 1, sizeof *bits);
         if (!bits)
             return vdb_set_errmsg(VDB_ENOMEM, "out of memory");
-        if (vdb_segment_visible(s, x->T, bits) == 0 ||
+        if (vdb_collection_visible(x->c, s, x->T, bits) == 0 ||
             (st = vdb_filter_apply(x->c, x->filter, s, bits)) != VDB_OK) {
             vdb_free(bits);
             continue;

@@ -59,7 +59,7 @@ vdb_status vdb_collection_stats(vdb_db *db, const char *collection, vdb_stats *d
                 st = vdb_set_errmsg(VDB_ENOMEM, "out of memory");
                 break;
             }
-            out->row_count += vdb_segment_visible(set.segs[i], T, bits);
+            out->row_count += vdb_collection_visible(c, set.segs[i], T, bits);
             vdb_free(bits);
         }
         vdb_free(set.segs);

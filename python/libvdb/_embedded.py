@@ -400,6 +400,31 @@ class EmbeddedTransport:
             self._check(self._lib.vdb_truncate_collection(self._db, self._q(coll)))
         self._builds.forget(coll)
 
+    def alter_properties(self, coll, props):
+        keys = [_b(k) for k in props]
+        vals = [_b(v) for v in props.values()]
+        with self._ddl.shared():
+            self._check(self._lib.vdb_alter_collection_properties(
+                self._db, self._q(coll), (c_char_p * len(keys))(*keys),
+                (c_char_p * len(vals))(*vals), len(keys)))
+
+    def drop_properties(self, coll, keys):
+        keys = [_b(k) for k in keys]
+        with self._ddl.shared():
+            self._check(self._lib.vdb_drop_collection_properties(
+                self._db, self._q(coll), (c_char_p * len(keys))(*keys), len(keys)))
+
+    def properties(self, coll):
+        k, v = POINTER(_lib.vdb_names)(), POINTER(_lib.vdb_names)()
+        self._check(self._lib.vdb_describe_collection_properties(self._db, self._q(coll),
+                                                                 byref(k), byref(v)))
+        try:
+            return {k.contents.names[i].decode("utf-8"): v.contents.names[i].decode("utf-8")
+                    for i in range(k.contents.count)}
+        finally:
+            self._lib.vdb_names_free(k)
+            self._lib.vdb_names_free(v)
+
     def create_partition(self, coll, part):
         with self._ddl.shared():
             self._check(self._lib.vdb_create_partition(self._db, self._q(coll), _b(part)))

@@ -321,6 +321,12 @@ PROTOTYPES = {
     "vdb_describe_alias": (st, [db_p, c_char_p, c_char_p, c_size_t]),
     "vdb_rename_collection": (st, [db_p, c_char_p, c_char_p]),
     "vdb_truncate_collection": (st, [db_p, c_char_p]),
+    # collection properties
+    "vdb_alter_collection_properties": (st, [db_p, c_char_p, POINTER(c_char_p),
+                                             POINTER(c_char_p), c_size_t]),
+    "vdb_drop_collection_properties": (st, [db_p, c_char_p, POINTER(c_char_p), c_size_t]),
+    "vdb_describe_collection_properties": (st, [db_p, c_char_p, POINTER(POINTER(vdb_names)),
+                                                POINTER(POINTER(vdb_names))]),
     # batches
     "vdb_batch_new": (st, [POINTER(batch_p)]),
     "vdb_batch_free": (None, [batch_p]),

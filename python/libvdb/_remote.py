@@ -355,6 +355,18 @@ class RemoteTransport:
     def truncate_collection(self, coll):
         self.call("collections/truncate", {"collectionName": coll}, write=True)
 
+    def alter_properties(self, coll, props):
+        self.call("collections/alter_properties", {"collectionName": coll,
+                                                   "properties": props}, write=True)
+
+    def drop_properties(self, coll, keys):
+        self.call("collections/drop_properties", {"collectionName": coll,
+                                                  "propertyKeys": list(keys)}, write=True)
+
+    def properties(self, coll):
+        d = self._data("collections/describe", {"collectionName": coll})
+        return {str(p["key"]): str(p["value"]) for p in d.get("properties") or []}
+
     def create_partition(self, coll, part):
         self.call("partitions/create", {"collectionName": coll, "partitionName": part},
                   write=True)

@@ -76,8 +76,6 @@ _REFUSED = {
 # pymilvus methods for features libvdb lacks: each raises UnsupportedError naming its feature
 _NOT_IN_LIBVDB = {}
 for _names, _what in (
-        (("alter_collection_properties", "drop_collection_properties"),
-         "collection properties"),
         (("alter_collection_field", "add_collection_field", "drop_collection_field",
           "add_collection_struct_field"), "changing a collection's fields"),
         (("add_collection_function", "alter_collection_function", "drop_collection_function",
@@ -556,7 +554,7 @@ class MilvusClient:
             "fields": fields,
             "aliases": self._t.list_aliases(info.name),
             "consistency_level": _LEVEL_NUMBERS[self._levels.get(collection_name, "Strong")],
-            "properties": {},
+            "properties": self._t.properties(info.name),
             "num_partitions": len(self._t.list_partitions(collection_name)),
             "enable_dynamic_field": info.dynamic,
         }
@@ -635,6 +633,42 @@ class MilvusClient:
         _check_kwargs("truncate_collection", kwargs)
         self._name_arg("collection_name", collection_name)
         self._t.truncate_collection(collection_name)
+
+    @_api
+    def alter_collection_properties(self, collection_name, properties, timeout=None,
+                                    **kwargs):
+        """Sets collection properties (a dict; values as strings, numbers or booleans):
+        "collection.ttl.seconds" (rows older than it are not seen and compaction drops them)
+        is honoured; "mmap.enabled" and other keys are refused (VdbError, unsupported)."""
+        _check_kwargs("alter_collection_properties", kwargs)
+        self._name_arg("collection_name", collection_name)
+        if not isinstance(properties, dict) or not properties:
+            raise einval("properties must be a non-empty dict, not %r" % (properties,))
+        props = {}
+        for k, v in properties.items():
+            if not isinstance(k, str) or not k:
+                raise einval("property keys must be non-empty strings, not %r" % (k,))
+            if isinstance(v, bool):
+                v = "true" if v else "false"
+            elif isinstance(v, (int, float, str)):
+                v = str(v)
+            else:
+                raise einval("property '%s' must be a string, number or boolean, not %r"
+                             % (k, v))
+            props[k] = v
+        self._t.alter_properties(collection_name, props)
+
+    @_api
+    def drop_collection_properties(self, collection_name, property_keys, timeout=None,
+                                   **kwargs):
+        """Removes the listed properties (a key not set is no error)."""
+        _check_kwargs("drop_collection_properties", kwargs)
+        self._name_arg("collection_name", collection_name)
+        if isinstance(property_keys, str) or not property_keys or \
+                not all(isinstance(k, str) and k for k in property_keys):
+            raise einval("property_keys must be a non-empty list of strings, not %r"
+                         % (property_keys,))
+        self._t.drop_properties(collection_name, list(property_keys))
 
     @_api
     def get_collection_stats(self, collection_name, timeout=None, **kwargs):

@@ -286,6 +286,38 @@ class BadRequests(Base):
         self.assertNotIn("ren", self.srv.call("collections/list", {"dbName": "default"}))
 
 
+    def test_collection_properties(self):
+        self.create("props")
+        self.srv.call("entities/insert", {"collectionName": "props",
+                                          "data": [{"id": 1, "vector": vec(1, DIM)}]})
+        self.srv.call("collections/alter_properties", {
+            "collectionName": "props", "properties": {"collection.ttl.seconds": 3600}})
+        d = self.srv.call("collections/describe", {"collectionName": "props"})
+        self.assertEqual(d["properties"], [{"key": "collection.ttl.seconds", "value": "3600"}])
+        # bad values and unsupported keys are refused and change nothing
+        for v in (-1, "abc", 1.5, [1]):
+            self.assertCode(self.srv.post("collections/alter_properties", {
+                "collectionName": "props", "properties": {"collection.ttl.seconds": v}}), 1100)
+        r = self.assertCode(self.srv.post("collections/alter_properties", {
+            "collectionName": "props", "properties": {"mmap.enabled": True}}), 3000)
+        self.assertIn("mmap.enabled", r["message"])
+        self.assertCode(self.srv.post("collections/alter_properties", {
+            "collectionName": "nope", "properties": {"collection.ttl.seconds": 5}}), 100)
+        self.assertCode(self.srv.post("collections/alter_properties", {
+            "collectionName": "props", "properties": {}}), 1100)
+        self.assertCode(self.srv.post("collections/drop_properties", {
+            "collectionName": "props", "propertyKeys": "collection.ttl.seconds"}), 1100)
+        d = self.srv.call("collections/describe", {"collectionName": "props"})
+        self.assertEqual(d["properties"], [{"key": "collection.ttl.seconds", "value": "3600"}])
+        self.assertEqual(self.srv.call("collections/get_stats", {"collectionName": "props"}),
+                         {"rowCount": 1})
+        self.srv.call("collections/drop_properties", {
+            "collectionName": "props", "propertyKeys": ["collection.ttl.seconds"]})
+        d = self.srv.call("collections/describe", {"collectionName": "props"})
+        self.assertEqual(d["properties"], [])
+        self.srv.call("collections/drop", {"collectionName": "props"})
+
+
 class Auth(Base):
     server_args = ("--token", TOKEN)
 

@@ -265,6 +265,32 @@ test('aliases, rename and truncate', async () => {
   for (const n of [other, 'alias_renamed']) ok(await client.dropCollection({ collection_name: n }));
 });
 
+test('collection properties: alter, describe, drop; bad ones refused', async () => {
+  const name = 'props_grpc';
+  await client.dropCollection({ collection_name: name });
+  ok(await client.createCollection({ collection_name: name, dimension: 4 }), 'create');
+  const props = async () => {
+    const d = ok(await client.describeCollection({ collection_name: name }), 'describe');
+    return Object.fromEntries((d.properties ?? []).map((p) => [p.key, p.value]));
+  };
+  assert.deepEqual(await props(), {});
+  ok(await client.alterCollectionProperties({ collection_name: name,
+    properties: { 'collection.ttl.seconds': 3600 } }), 'alter');
+  assert.deepEqual(await props(), { 'collection.ttl.seconds': '3600' });
+  const bad = await client.alterCollectionProperties({ collection_name: name,
+    properties: { 'collection.ttl.seconds': -5 } });
+  assert.equal(bad.code, 1100, JSON.stringify(bad));
+  const mm = await client.alterCollectionProperties({ collection_name: name,
+    properties: { 'mmap.enabled': true } });
+  assert.equal(mm.code, 3000, JSON.stringify(mm));
+  assert.match(mm.reason, /mmap\.enabled/);
+  assert.deepEqual(await props(), { 'collection.ttl.seconds': '3600' });
+  ok(await client.dropCollectionProperties({ collection_name: name,
+    properties: ['collection.ttl.seconds'] }), 'drop properties');
+  assert.deepEqual(await props(), {});
+  ok(await client.dropCollection({ collection_name: name }), 'drop');
+});
+
 test('limit and offset past Milvus bounds, params of the wrong type: refused', async () => {
   const name = 'bounds';
   await client.dropCollection({ collection_name: name });

@@ -86,7 +86,7 @@ test('unknown methods and services: UNIMPLEMENTED; unsupported ones: Milvus code
   const s = connect();
   assert.equal((await call(s, SVC + 'NoSuchMethod', empty)).status, '12');
   assert.equal((await call(s, '/other.Service/Search', empty)).status, '12');
-  const a = await call(s, SVC + 'AlterCollection', empty);
+  const a = await call(s, SVC + 'AlterCollectionField', empty);
   assert.equal(a.status, '0');
   // common.Status with code (field 3) = 3000
   assert.ok(a.body.includes(Buffer.from([0x18, 0xb8, 0x17])), a.body.toString('hex'));
