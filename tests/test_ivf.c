@@ -10,6 +10,7 @@
 
 #include "index/vector/ivf.h"
 #include "index/vector/vindex.h"
+#include "util/vtype.h"
 
 /* Sanitizers make the build ~10x slower: fewer rows keep the test within its budget. */
 /* TSan (~15x) runs fewer rows still: it is there for the threads, not for recall. */
@@ -680,6 +681,78 @@ static void test_index_of_another_metric_is_corrupt(void **state)
     free(v);
 }
 
+/* Over FLOAT16 / BFLOAT16 rows: a saved index decodes over rows of its own type only, answers
+ * as before it was saved, and its scores are the exact ones over the stored elements (all
+ * lists probed); an INT8 build is refused. */
+static void test_half_rows(void **state)
+{
+    vdb_ivf_kind kind = test_kind(state);
+    const size_t n = 2000, nq = 20;
+    const uint32_t dim = 32;
+    float *v = test_clustered(n + nq, dim, 5);
+    uint16_t *h = malloc(n * dim * sizeof *h);
+    float *w = malloc(n * dim * sizeof *w);
+    static const vdb_type types[] = {VDB_TYPE_FLOAT16_VECTOR, VDB_TYPE_BFLOAT16_VECTOR};
+    for (size_t ti = 0; ti < 2; ti++) {
+        vdb_type t = types[ti];
+        for (size_t i = 0; i < n * dim; i++)
+            h[i] = t == VDB_TYPE_FLOAT16_VECTOR ? vdb_f32_to_f16(v[i]) : vdb_f32_to_bf16(v[i]);
+        vdb_vector_to_f32(t, h, n * dim, w);
+        for (size_t mi = 0; mi < VDB_ARRAY_LEN(metrics); mi++) {
+            vdb_metric m = metrics[mi];
+            vdb_ivf_params p = {16, kind == VDB_IVF_PQ ? 8 : 0, kind == VDB_IVF_PQ ? 8 : 0};
+            vdb_ivf *ivf, *ivf2, *bad;
+            assert_int_equal(vdb_ivf_build_t(kind, t, h, n, dim, m, &p, 1, NULL, NULL, &ivf),
+                             VDB_OK);
+            vdb_buf b = {0};
+            assert_int_equal(vdb_ivf_encode(ivf, &b), VDB_OK);
+            assert_int_equal(vdb_ivf_decode(b.p, b.len, n, dim, &bad), VDB_ECORRUPT);
+            vdb_type other = ti ? VDB_TYPE_FLOAT16_VECTOR : VDB_TYPE_BFLOAT16_VECTOR;
+            assert_int_equal(vdb_ivf_decode_t(b.p, b.len, other, n, dim, &bad), VDB_ECORRUPT);
+            assert_int_equal(vdb_ivf_decode_t(b.p, b.len, t, n, dim, &ivf2), VDB_OK);
+            assert_int_equal(vdb_ivf_memory(ivf), vdb_ivf_memory(ivf2));
+            bool hb = vdb_metric_higher_is_better(m);
+            int64_t ids1[20 * K], ids2[20 * K];
+            float s1[20 * K], s2[20 * K];
+            run_all(ivf, v + n * dim, nq, dim, hb, ids1, s1);
+            run_all(ivf2, v + n * dim, nq, dim, hb, ids2, s2);
+            assert_memory_equal(ids1, ids2, sizeof ids1);
+            assert_memory_equal(s1, s2, sizeof s1);
+            if (kind == VDB_IVF_FLAT) { /* every list probed: the exact scores */
+                vdb_topk got, want;
+                assert_int_equal(vdb_topk_init(&got, K, hb), VDB_OK);
+                assert_int_equal(vdb_topk_init(&want, K, hb), VDB_OK);
+                for (size_t q = 0; q < nq; q++) {
+                    vdb_topk_reset(&got);
+                    vdb_topk_reset(&want);
+                    const float *qv = v + (n + q) * dim;
+                    assert_int_equal(vdb_ivf_search(ivf2, qv, K, 16, h, NULL, 0, &got), VDB_OK);
+                    assert_int_equal(vdb_flat_search(w, n, dim, m, qv, 1, NULL, 0, &want),
+                                     VDB_OK);
+                    vdb_topk_sort(&got);
+                    vdb_topk_sort(&want);
+                    assert_int_equal(got.n, want.n);
+                    for (size_t i = 0; i < got.n; i++)
+                        assert_true(fabsf(got.dist[i] - want.dist[i]) <=
+                                    1e-4f * (1 + fabsf(want.dist[i])));
+                }
+                vdb_topk_free(&got);
+                vdb_topk_free(&want);
+            }
+            vdb_ivf_free(ivf);
+            vdb_ivf_free(ivf2);
+            vdb_buf_free(&b);
+        }
+    }
+    vdb_ivf *ivf;
+    vdb_ivf_params p = {16, kind == VDB_IVF_PQ ? 8 : 0, kind == VDB_IVF_PQ ? 8 : 0};
+    assert_int_equal(vdb_ivf_build_t(kind, VDB_TYPE_INT8_VECTOR, h, n, dim, VDB_METRIC_L2, &p, 1,
+                                     NULL, NULL, &ivf), VDB_EINVAL);
+    free(w);
+    free(h);
+    free(v);
+}
+
 /* Each per-kind test once for every kind, named after it. */
 #define PER_KIND(f)                                                                            \
     {#f "_IVF_FLAT", f, NULL, NULL, (void *)&kinds[0]},                                        \
@@ -694,6 +767,7 @@ int main(void)
         PER_KIND(test_small),
         PER_KIND(test_corrupt),
         PER_KIND(test_roundtrip),
+        PER_KIND(test_half_rows),
         cmocka_unit_test(test_range),
         cmocka_unit_test(test_index_of_another_metric_is_corrupt),
         PER_KIND(test_threads),

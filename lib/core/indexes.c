@@ -32,6 +32,19 @@ static bool metric_hook(void *arg, const char *key, const char *val, vdb_status 
     return true;
 }
 
+/* A vector type as Milvus's messages spell it ("Int8Vector"). */
+static const char *milvus_type_name(vdb_type t)
+{
+    switch (t) {
+    case VDB_TYPE_FLOAT_VECTOR: return "FloatVector";
+    case VDB_TYPE_FLOAT16_VECTOR: return "Float16Vector";
+    case VDB_TYPE_BFLOAT16_VECTOR: return "BFloat16Vector";
+    case VDB_TYPE_INT8_VECTOR: return "Int8Vector";
+    case VDB_TYPE_SPARSE_FLOAT_VECTOR: return "SparseFloatVector";
+    default: return vdb_type_name(t);
+    }
+}
+
 static vdb_status choose_vector(const vdb_field_def *f, const char *type, const char *params,
                                 vdb_field_index *out)
 {
@@ -46,9 +59,13 @@ static vdb_status choose_vector(const vdb_field_def *f, const char *type, const 
     if (!k)
         return vdb_set_errmsg(VDB_EINVAL, "unknown index type '%s' for vector field '%s' (%s)",
                               type, f->name, vdb_vindex_kind_names());
-    if (!(k->types & VDB_VTYPE_BIT(f->type)))
-        return vdb_set_errmsg(VDB_EINVAL, "index type %s does not index %s field '%s'",
-                              k->name, vdb_type_name(f->type), f->name);
+    if (!(k->types & VDB_VTYPE_BIT(f->type))) {
+        char kinds[256];
+        vdb_vindex_kind_names_for(f->type, kinds, sizeof kinds);
+        return vdb_set_errmsg(VDB_EINVAL, "data type %s can't build with this index %s (field "
+                              "'%s' is %s: it takes %s)", milvus_type_name(f->type), k->name,
+                              f->name, vdb_type_name(f->type), kinds);
+    }
     vdb_vectors shape = {f->type, f->dim, f->metric, 0, NULL, NULL};
     vdb_status st = vdb_vindex_spec_parse(k, params, &shape, metric_hook, (void *)f, &out->spec);
     if (st == VDB_OK)

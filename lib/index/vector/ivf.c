@@ -70,19 +70,25 @@ static void pq_progress_cb(void *arg, size_t done, size_t total)
     fp->fn(fp->arg, fp->n * done / total, 2 * fp->n);
 }
 
-static vdb_status build_faiss(vdb_ivf *ivf, const float *base, uint32_t threads,
+static vdb_status build_faiss(vdb_ivf *ivf, const void *base, uint32_t threads,
                               void (*progress)(void *arg, size_t done, size_t total), void *arg)
 {
+    /* Faiss trains and encodes float32 rows: half-precision rows are widened here, for the
+     * build only (the index keeps its 8-bit or PQ codes, not these floats). */
     const float *x = base;
     float *norm = NULL;
-    if (ivf->metric == VDB_METRIC_COSINE) {
+    if (ivf->metric == VDB_METRIC_COSINE || ivf->type != VDB_TYPE_FLOAT_VECTOR) {
         if (!(norm = vdb_malloc(ivf->n * ivf->dim * sizeof *norm)))
             return vdb_set_errmsg(VDB_ENOMEM, "ivf build: out of memory for %zu rows", ivf->n);
+        size_t rb = ivf_row_bytes(ivf);
         for (size_t i = 0; i < ivf->n; i++) {
-            const float *r = base + i * ivf->dim;
+            float *r = norm + i * ivf->dim;
+            vdb_vector_to_f32(ivf->type, (const char *)base + i * rb, ivf->dim, r);
+            if (ivf->metric != VDB_METRIC_COSINE)
+                continue;
             float len = sqrtf(vdb_norm_sq(r, ivf->dim)), inv = len > 0 ? 1 / len : 0;
             for (uint32_t j = 0; j < ivf->dim; j++)
-                norm[i * ivf->dim + j] = r[j] * inv;
+                r[j] *= inv;
         }
         x = norm;
     }
@@ -121,9 +127,24 @@ vdb_status vdb_ivf_build(vdb_ivf_kind kind, const float *base, size_t n, uint32_
                          void (*progress)(void *arg, size_t done, size_t total), void *arg,
                          vdb_ivf **out)
 {
+    return vdb_ivf_build_t(kind, VDB_TYPE_FLOAT_VECTOR, base, n, dim, metric, p, threads,
+                           progress, arg, out);
+}
+
+vdb_status vdb_ivf_build_t(vdb_ivf_kind kind, vdb_type type, const void *base, size_t n,
+                           uint32_t dim, vdb_metric metric, const vdb_ivf_params *p,
+                           uint32_t threads,
+                           void (*progress)(void *arg, size_t done, size_t total), void *arg,
+                           vdb_ivf **out)
+{
     if (!out)
         return vdb_set_errmsg(VDB_EINVAL, "ivf build: NULL out");
     *out = NULL;
+    if (type != VDB_TYPE_FLOAT_VECTOR && type != VDB_TYPE_FLOAT16_VECTOR &&
+        type != VDB_TYPE_BFLOAT16_VECTOR)
+        return vdb_set_errmsg(VDB_EINVAL, "ivf build: rows of type %s are not indexed "
+                              "(FLOAT_VECTOR, FLOAT16_VECTOR, BFLOAT16_VECTOR are)",
+                              vdb_type_name(type));
     vdb_status st = vdb_ivf_check(kind, dim, p);
     if (st != VDB_OK)
         return st;
@@ -139,6 +160,8 @@ vdb_status vdb_ivf_build(vdb_ivf_kind kind, const float *base, size_t n, uint32_
     if (!ivf)
         return vdb_set_errmsg(VDB_ENOMEM, "ivf build: out of memory");
     ivf->kind = kind;
+    ivf->type = type;
+    ivf->vk = vdb_vkernels_for(type);
     ivf->metric = metric;
     ivf->dim = dim;
     ivf->n = n;
@@ -164,7 +187,7 @@ vdb_status vdb_ivf_build(vdb_ivf_kind kind, const float *base, size_t n, uint32_
  * an exact scan of base instead, if the caller gave it. q is normalized for COSINE, orig_q is
  * the caller's query (vdb_flat_search normalizes on its own). */
 static vdb_status faiss_search(const vdb_ivf *ivf, const float *q, uint32_t k, uint32_t nprobe,
-                               const uint64_t *bitset, size_t allowed, const float *base,
+                               const uint64_t *bitset, size_t allowed, const void *base,
                                const float *orig_q, int64_t id_base, vdb_topk *out)
 {
     vdb_status st = VDB_ENOMEM;
@@ -181,7 +204,8 @@ static vdb_status faiss_search(const vdb_ivf *ivf, const float *q, uint32_t k, u
     for (uint32_t i = 0; i < k; i++)
         found += ids[i] >= 0;
     if (found < VDB_MIN((size_t)k, allowed) && base) {
-        st = vdb_flat_search(base, ivf->n, ivf->dim, ivf->metric, orig_q, 1, bitset, id_base, out);
+        st = vdb_flat_search_t(ivf->type, base, ivf->n, ivf->dim, ivf->metric, orig_q, 1,
+                               bitset, id_base, out);
         goto done;
     }
     for (uint32_t i = 0; i < k; i++)
@@ -194,7 +218,7 @@ done:
 }
 
 vdb_status vdb_ivf_search(const vdb_ivf *ivf, const float *query, uint32_t k, uint32_t nprobe,
-                          const float *base, const uint64_t *bitset, int64_t id_base,
+                          const void *base, const uint64_t *bitset, int64_t id_base,
                           vdb_topk *out)
 {
     if (!ivf || !query || !out)
@@ -226,7 +250,8 @@ vdb_status vdb_ivf_search(const vdb_ivf *ivf, const float *query, uint32_t k, ui
         st = ivf_flat_search(ivf, q, k, nprobe, bitset, allowed, id_base, out);
     } else if (base && bitset && allowed <= ivf->n / ivf->nlist * nprobe) {
         /* Fewer allowed rows than the probe would visit: scanning them is cheaper and exact. */
-        st = vdb_flat_search(base, ivf->n, ivf->dim, ivf->metric, query, 1, bitset, id_base, out);
+        st = vdb_flat_search_t(ivf->type, base, ivf->n, ivf->dim, ivf->metric, query, 1, bitset,
+                               id_base, out);
     } else {
         st = faiss_search(ivf, q, k, nprobe, bitset, allowed, base, query, id_base, out);
     }
@@ -253,8 +278,9 @@ size_t vdb_ivf_memory(const vdb_ivf *ivf)
         bytes += vdb_faiss_memory(ivf->fx);
     if (ivf->flat)
         bytes += (size_t)ivf->nlist * ivf->dim * sizeof(float) +
-                 (ivf->nlist + 1) * sizeof(uint32_t) + ivf->n * ivf->dim * sizeof(float) +
-                 2 * ivf->n * sizeof(uint32_t);
+                 (ivf->nlist + 1) * sizeof(uint32_t) + ivf->n * ivf_row_bytes(ivf) +
+                 2 * ivf->n * sizeof(uint32_t) +
+                 (ivf->l.inv_norm ? ivf->n * sizeof(float) : 0);
     return bytes;
 }
 
@@ -262,3 +288,4 @@ size_t vdb_ivf_rows(const vdb_ivf *ivf) { return ivf ? ivf->n : 0; }
 
 vdb_ivf_kind vdb_ivf_kind_of(const vdb_ivf *ivf) { return ivf->kind; }
 vdb_metric vdb_ivf_metric(const vdb_ivf *ivf) { return ivf->metric; }
+vdb_type vdb_ivf_type(const vdb_ivf *ivf) { return ivf->type; }

@@ -10,6 +10,13 @@
  * Scores follow vdb_dist (L2 squared distance, IP, cosine similarity). For COSINE the index
  * works on normalized vectors, so its scores are cosine similarities too.
  *
+ * Rows may be FLOAT_VECTOR, FLOAT16_VECTOR or BFLOAT16_VECTOR (util/vtype.h; the _t
+ * functions): IVF_FLAT keeps half-precision rows as they are stored and scores them with the
+ * vdb_vkernels (float query against half row; COSINE by a per-row inverse norm), so no float
+ * copy of the column is kept. IVF_SQ8 and IVF_PQ widen the rows to float32 for the build
+ * only (their codes are what they keep); their exact fallback scans the caller's rows in
+ * their own type.
+ *
  * A built index is read-only: any number of threads may search it at once. */
 #ifndef VDB_IVF_H
 #define VDB_IVF_H
@@ -53,17 +60,24 @@ vdb_status vdb_ivf_build(vdb_ivf_kind kind, const float *base, size_t n, uint32_
                          vdb_metric metric, const vdb_ivf_params *p, uint32_t threads,
                          void (*progress)(void *arg, size_t done, size_t total), void *arg,
                          vdb_ivf **out);
+/* The same over n rows of type (FLOAT_VECTOR, FLOAT16_VECTOR or BFLOAT16_VECTOR; another type
+ * is VDB_EINVAL). */
+vdb_status vdb_ivf_build_t(vdb_ivf_kind kind, vdb_type type, const void *base, size_t n,
+                           uint32_t dim, vdb_metric metric, const vdb_ivf_params *p,
+                           uint32_t threads,
+                           void (*progress)(void *arg, size_t done, size_t total), void *arg,
+                           vdb_ivf **out);
 
 /* The k best rows of query among the nprobe nearest lists (nprobe 1..65536, capped at nlist).
  * Only rows whose bit is set in bitset (n bits; NULL: all rows) are returned. When the bitset
  * excludes most rows, or the probed lists hold fewer than k allowed rows, the answer comes from
  * an exact scan of the allowed rows instead (with IVF_FLAT over its own vectors; with the
  * other kinds over the rows given as base, which must then be the build's rows, else
- * NULL to accept fewer results). Each hit is pushed into out as (score, id_base + row); out is
+ * NULL to accept fewer results; rows of the index's type). Each hit is pushed into out as (score, id_base + row); out is
  * the caller's heap (vdb_topk honours a range when one is set, which turns this into range
  * search). Thread-safe. VDB_EINVAL; VDB_ENOMEM. */
 vdb_status vdb_ivf_search(const vdb_ivf *ivf, const float *query, uint32_t k, uint32_t nprobe,
-                          const float *base, const uint64_t *bitset, int64_t id_base,
+                          const void *base, const uint64_t *bitset, int64_t id_base,
                           vdb_topk *out);
 
 void vdb_ivf_free(vdb_ivf *ivf);
@@ -73,6 +87,7 @@ size_t vdb_ivf_memory(const vdb_ivf *ivf);
 size_t vdb_ivf_rows(const vdb_ivf *ivf);
 vdb_ivf_kind vdb_ivf_kind_of(const vdb_ivf *ivf);
 vdb_metric vdb_ivf_metric(const vdb_ivf *ivf);
+vdb_type vdb_ivf_type(const vdb_ivf *ivf);
 
 /* Appends the whole index to out (versioned, little-endian, crc32c at the end). VDB_ENOMEM. */
 vdb_status vdb_ivf_encode(const vdb_ivf *ivf, vdb_buf *out);
@@ -83,5 +98,8 @@ vdb_status vdb_ivf_encode(const vdb_ivf *ivf, vdb_buf *out);
  * once parsed, for shape and row ids (Faiss's parser itself trusts the lengths it reads, so
  * bytes forged with a valid checksum could make it attempt a huge allocation). */
 vdb_status vdb_ivf_decode(const void *p, size_t len, size_t n, uint32_t dim, vdb_ivf **out);
+/* The same for an index over rows of type: one saved over another type is VDB_ECORRUPT. */
+vdb_status vdb_ivf_decode_t(const void *p, size_t len, vdb_type type, size_t n, uint32_t dim,
+                            vdb_ivf **out);
 
 #endif

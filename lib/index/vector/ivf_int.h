@@ -4,6 +4,7 @@
 
 #include "faiss_shim.h"
 #include "ivf.h"
+#include "util/vtype.h"
 
 /* k-means: Lloyd iterations and rows sampled per list (Faiss's max_points_per_centroid). */
 #define IVF_KMEANS_ITERS 12
@@ -15,9 +16,14 @@
 typedef struct ivf_lists {
     float *centroids; /* nlist * dim */
     uint32_t *off;    /* nlist + 1: list l holds positions off[l] .. off[l + 1] - 1 */
-    float *vec;       /* n * dim, list by list (normalized for COSINE) */
+    /* n * dim elements of the index's type, list by list: FLOAT_VECTOR rows normalized for
+     * COSINE; FLOAT16 / BFLOAT16 rows as stored (scored by the vdb_vkernels, no float copy) */
+    void *vec;
     uint32_t *row;    /* n: the row at each position */
     uint32_t *pos;    /* n: the position of each row (inverse of row; not serialized) */
+    /* n: 1 / |x| at each position, for COSINE over half-precision rows (else NULL; not
+     * serialized: derived from vec) */
+    float *inv_norm;
 } ivf_lists;
 
 struct vdb_ivf {
@@ -30,7 +36,19 @@ struct vdb_ivf {
     bool flat;                  /* the lists below answer (IVF_FLAT, or IVF_PQ over few rows) */
     ivf_lists l;
     vdb_faiss *fx;              /* IVF_SQ8 / IVF_PQ over enough rows */
+    vdb_type type;              /* of the rows: FLOAT_VECTOR, FLOAT16_VECTOR, BFLOAT16_VECTOR */
+    const vdb_vkernels *vk;     /* the kernels for type's rows; NULL for FLOAT_VECTOR */
 };
+
+/* Bytes of one row in the lists, and the row at position p. */
+static inline size_t ivf_row_bytes(const vdb_ivf *ivf)
+{
+    return vdb_vector_elem_size(ivf->type) * ivf->dim;
+}
+static inline const void *ivf_vec_at(const vdb_ivf *ivf, size_t p)
+{
+    return (const char *)ivf->l.vec + p * ivf_row_bytes(ivf);
+}
 
 /* How a row picks its list: L2 for L2 and COSINE (rows are normalized), inner product for IP. */
 static inline bool ivf_probe_by_ip(const vdb_ivf *ivf) { return ivf->metric == VDB_METRIC_IP; }
@@ -39,10 +57,11 @@ static inline bool ivf_probe_by_ip(const vdb_ivf *ivf) { return ivf->metric == V
  * IVF_SQ8 / IVF_PQ frame before the shim says whether it can read the rest. */
 vdb_status ivf_check_params(vdb_ivf_kind kind, uint32_t dim, const vdb_ivf_params *p);
 
-/* Builds ivf->l over base (normalizing for COSINE); ivf's kind, metric, dim, n, nlist set. */
-vdb_status ivf_flat_build(vdb_ivf *ivf, const float *base, uint32_t threads,
+/* Builds ivf->l over base, n rows of ivf->type (normalizing float rows for COSINE); ivf's
+ * kind, type, vk, metric, dim, n, nlist set. */
+vdb_status ivf_flat_build(vdb_ivf *ivf, const void *base, uint32_t threads,
                           void (*progress)(void *arg, size_t done, size_t total), void *arg);
-/* The inverse map and anything else derived from the stored lists. */
+/* The inverse map and anything else derived from the stored lists (the inverse norms). */
 vdb_status ivf_flat_finish(vdb_ivf *ivf);
 /* Searches the lists into out; see vdb_ivf_search. q is already normalized for COSINE. */
 vdb_status ivf_flat_search(const vdb_ivf *ivf, const float *q, uint32_t k, uint32_t nprobe,

@@ -8,20 +8,24 @@
 #endif
 
 #define IVF_MAGIC 0x31465649u /* "IVF1" */
-#define IVF_VERSION 1u
+#define IVF_VERSION 1u      /* FLOAT_VECTOR rows */
+#define IVF_VERSION_TYPED 2u /* other row types: the type follows flat */
 #define HEADER_BYTES 44
 
 /* Layout: magic, version, kind, metric, dim, n (u64), nlist, pq_m, pq_nbits, flat (u32 0/1),
- * then for flat lists: centroids (nlist * dim f32), offsets (nlist + 1 u32), row ids (n u32),
- * vectors (n * dim f32); else the Faiss index as bytes (u64 length + write_index's bytes);
- * then the crc32c of everything before it. */
+ * in version 2 the rows' vdb_type (u32), then for flat lists: centroids (nlist * dim f32),
+ * offsets (nlist + 1 u32), row ids (n u32), vectors (n * dim elements of the rows' type: f32,
+ * or the 16-bit FLOAT16 / BFLOAT16 words); else the Faiss index as bytes (u64 length +
+ * write_index's bytes); then the crc32c of everything before it. Indexes over float rows are
+ * written as version 1, as before types came in. */
 vdb_status vdb_ivf_encode(const vdb_ivf *ivf, vdb_buf *out)
 {
     if (!ivf || !out)
         return vdb_set_errmsg(VDB_EINVAL, "ivf encode: NULL argument");
     size_t start = out->len;
     vdb_buf_u32(out, IVF_MAGIC);
-    vdb_buf_u32(out, IVF_VERSION);
+    bool typed = ivf->type != VDB_TYPE_FLOAT_VECTOR;
+    vdb_buf_u32(out, typed ? IVF_VERSION_TYPED : IVF_VERSION);
     vdb_buf_u32(out, (uint32_t)ivf->kind);
     vdb_buf_u32(out, (uint32_t)ivf->metric);
     vdb_buf_u32(out, ivf->dim);
@@ -30,10 +34,12 @@ vdb_status vdb_ivf_encode(const vdb_ivf *ivf, vdb_buf *out)
     vdb_buf_u32(out, ivf->pq_m);
     vdb_buf_u32(out, ivf->pq_nbits);
     vdb_buf_u32(out, ivf->flat);
+    if (typed)
+        vdb_buf_u32(out, (uint32_t)ivf->type);
     if (ivf->flat) {
         const ivf_lists *l = &ivf->l;
-        size_t nd = ivf->n * ivf->dim;
-        if (!vdb_buf_reserve(out, ((size_t)ivf->nlist * ivf->dim + nd) * 4 +
+        size_t vbytes = ivf->n * ivf_row_bytes(ivf);
+        if (!vdb_buf_reserve(out, (size_t)ivf->nlist * ivf->dim * 4 + vbytes +
                                       (ivf->nlist + 1 + ivf->n) * 4 + 4))
             return vdb_set_errmsg(VDB_ENOMEM, "ivf encode: out of memory");
         if (ivf->n)
@@ -41,7 +47,7 @@ vdb_status vdb_ivf_encode(const vdb_ivf *ivf, vdb_buf *out)
         vdb_buf_put(out, l->off, (ivf->nlist + 1) * sizeof(uint32_t));
         if (ivf->n) {
             vdb_buf_put(out, l->row, ivf->n * sizeof(uint32_t));
-            vdb_buf_put(out, l->vec, nd * sizeof(float));
+            vdb_buf_put(out, l->vec, vbytes);
         }
     } else {
         size_t at = out->len;
@@ -68,16 +74,16 @@ static vdb_status corrupt(const char *what)
 static vdb_status decode_lists(vdb_rd *r, vdb_ivf *ivf)
 {
     ivf_lists *l = &ivf->l;
-    size_t n = ivf->n, nlist = ivf->nlist, dim = ivf->dim;
+    size_t n = ivf->n, nlist = ivf->nlist, dim = ivf->dim, rb = ivf_row_bytes(ivf);
     size_t cbytes = n ? nlist * dim * sizeof(float) : 0;
-    size_t need = cbytes + (nlist + 1) * 4 + (n ? n * 4 + n * dim * 4 : 0);
+    size_t need = cbytes + (nlist + 1) * 4 + (n ? n * 4 + n * rb : 0);
     if (r->len - r->off != need)
         return corrupt("the lists' size does not match the header");
     l->off = vdb_malloc((nlist + 1) * sizeof *l->off);
     if (n) {
         l->centroids = vdb_malloc(cbytes);
         l->row = vdb_malloc(n * sizeof *l->row);
-        l->vec = vdb_malloc(n * dim * sizeof *l->vec);
+        l->vec = vdb_malloc(n * rb);
     }
     if (!l->off || (n && (!l->centroids || !l->row || !l->vec)))
         return vdb_set_errmsg(VDB_ENOMEM, "ivf decode: out of memory for %zu rows", n);
@@ -92,7 +98,7 @@ static vdb_status decode_lists(vdb_rd *r, vdb_ivf *ivf)
     if (!n)
         return VDB_OK;
     memcpy(l->row, vdb_rd_take(r, n * 4), n * 4);
-    memcpy(l->vec, vdb_rd_take(r, n * dim * 4), n * dim * 4);
+    memcpy(l->vec, vdb_rd_take(r, n * rb), n * rb);
     /* Every row exactly once: the inverse map doubles as the check. */
     if (!(l->pos = vdb_malloc(n * sizeof *l->pos)))
         return vdb_set_errmsg(VDB_ENOMEM, "ivf decode: out of memory for %zu rows", n);
@@ -103,7 +109,10 @@ static vdb_status decode_lists(vdb_rd *r, vdb_ivf *ivf)
             return corrupt("a row id out of range or listed twice");
         l->pos[row] = (uint32_t)p;
     }
-    return VDB_OK;
+    /* the inverse norms of COSINE over half-precision rows (the map above is rebuilt too) */
+    vdb_free(l->pos);
+    l->pos = NULL;
+    return ivf_flat_finish(ivf);
 }
 
 static vdb_status decode_faiss(vdb_rd *r, vdb_ivf *ivf)
@@ -143,6 +152,12 @@ static bool header_ok(const vdb_ivf *ivf, uint32_t flat)
 
 vdb_status vdb_ivf_decode(const void *p, size_t len, size_t n, uint32_t dim, vdb_ivf **out)
 {
+    return vdb_ivf_decode_t(p, len, VDB_TYPE_FLOAT_VECTOR, n, dim, out);
+}
+
+vdb_status vdb_ivf_decode_t(const void *p, size_t len, vdb_type type, size_t n, uint32_t dim,
+                            vdb_ivf **out)
+{
     if (!out || (!p && len))
         return vdb_set_errmsg(VDB_EINVAL, "ivf decode: NULL argument");
     *out = NULL;
@@ -154,7 +169,7 @@ vdb_status vdb_ivf_decode(const void *p, size_t len, size_t n, uint32_t dim, vdb
     if (vdb_rd_u32(&r) != IVF_MAGIC)
         return corrupt("not an IVF index");
     uint32_t version = vdb_rd_u32(&r);
-    if (version != IVF_VERSION)
+    if (version != IVF_VERSION && version != IVF_VERSION_TYPED)
         return vdb_set_errmsg(VDB_EVERSION, "ivf decode: unknown format version %u", version);
     vdb_ivf *ivf = vdb_calloc(1, sizeof *ivf);
     if (!ivf)
@@ -167,11 +182,20 @@ vdb_status vdb_ivf_decode(const void *p, size_t len, size_t n, uint32_t dim, vdb
     ivf->pq_m = vdb_rd_u32(&r);
     ivf->pq_nbits = vdb_rd_u32(&r);
     uint32_t flat = vdb_rd_u32(&r);
+    uint32_t ftype = version == IVF_VERSION ? VDB_TYPE_FLOAT_VECTOR : vdb_rd_u32(&r);
     ivf->n = n;
     ivf->flat = flat == 1;
+    ivf->type = type;
+    ivf->vk = vdb_vkernels_for(type);
     vdb_status st;
-    if (ivf->dim != dim || fn != n)
+    if (r.err)
+        st = corrupt("too short");
+    else if (ivf->dim != dim || fn != n)
         st = corrupt("the index was built over other rows (dim or row count differ)");
+    else if (ftype != (uint32_t)type || (type != VDB_TYPE_FLOAT_VECTOR &&
+                                         type != VDB_TYPE_FLOAT16_VECTOR &&
+                                         type != VDB_TYPE_BFLOAT16_VECTOR))
+        st = corrupt("the index was built over rows of another type");
     else if (dim == 0 || dim > IVF_DIM_MAX || n > UINT32_MAX || !header_ok(ivf, flat))
         st = corrupt("bad parameters");
     else

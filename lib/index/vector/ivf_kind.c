@@ -66,8 +66,8 @@ static vdb_status build_as(vdb_ivf_kind kind, const vdb_vparams *p, const vdb_ve
                            void **out)
 {
     vdb_ivf_params ip = ivf_params(p, kind == VDB_IVF_PQ);
-    return vdb_ivf_build(kind, rows->data, rows->n, rows->dim, rows->metric, &ip, threads,
-                         progress, arg, (vdb_ivf **)out);
+    return vdb_ivf_build_t(kind, rows->type, rows->data, rows->n, rows->dim, rows->metric, &ip,
+                           threads, progress, arg, (vdb_ivf **)out);
 }
 
 static vdb_status build_flat(const vdb_vparams *p, const vdb_vectors *rows, uint32_t threads,
@@ -101,7 +101,7 @@ static vdb_status decode_as(vdb_ivf_kind kind, const void *p, size_t len,
                             const vdb_vectors *rows, void **out)
 {
     vdb_ivf *ivf;
-    vdb_status st = vdb_ivf_decode(p, len, rows->n, rows->dim, &ivf);
+    vdb_status st = vdb_ivf_decode_t(p, len, rows->type, rows->n, rows->dim, &ivf);
     if (st == VDB_OK && vdb_ivf_kind_of(ivf) != kind) {
         vdb_ivf_free(ivf);
         return vdb_set_errmsg(VDB_ECORRUPT, "the saved IVF index is of another kind");
@@ -136,9 +136,15 @@ static size_t memory(const void *idx) { return vdb_ivf_memory(idx); }
 static size_t nrows(const void *idx) { return vdb_ivf_rows(idx); }
 static void release(void *idx) { vdb_ivf_free(idx); }
 
+/* As Milvus 2.5: float, float16 and bfloat16 fields (not INT8_VECTOR, which Milvus 2.6
+ * indexes with HNSW only). */
+#define IVF_TYPES                                                                            \
+    (VDB_VTYPE_BIT(VDB_TYPE_FLOAT_VECTOR) | VDB_VTYPE_BIT(VDB_TYPE_FLOAT16_VECTOR) |           \
+     VDB_VTYPE_BIT(VDB_TYPE_BFLOAT16_VECTOR))
+
 #define IVF_KIND(NAME, TAG, NPARAMS, CHECK, BUILD, DECODE)                                   \
     {                                                                                        \
-        .name = NAME, .file_tag = TAG, .types = VDB_VTYPE_BIT(VDB_TYPE_FLOAT_VECTOR),        \
+        .name = NAME, .file_tag = TAG, .types = IVF_TYPES,                                   \
         .build_params = pq_params, .n_build_params = NPARAMS,                                \
         .search_params = search_params, .n_search_params = VDB_ARRAY_LEN(search_params),     \
         .check = CHECK, .build = BUILD, .search = search, .encode = encode, .decode = DECODE, \

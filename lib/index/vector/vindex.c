@@ -59,6 +59,20 @@ const char *vdb_vindex_kind_names(void)
     return kind_names;
 }
 
+void vdb_vindex_kind_names_for(vdb_type t, char *buf, size_t n)
+{
+    size_t at = 0;
+    if (n)
+        buf[0] = 0;
+    for (size_t i = 0; i < VDB_ARRAY_LEN(kinds); i++) {
+        if ((unsigned)t < 100 || !(kinds[i]->types & VDB_VTYPE_BIT(t)))
+            continue;
+        int k = snprintf(buf + VDB_MIN(at, n), at < n ? n - at : 0, "%s%s", at ? ", " : "",
+                         kinds[i]->name);
+        at += k > 0 ? (size_t)k : 0;
+    }
+}
+
 bool vdb_vindex_kind_unsupported(const char *name)
 {
     static const char *const milvus_only[] = {"SCANN", "DISKANN", "GPU_IVF_FLAT", "GPU_IVF_PQ",

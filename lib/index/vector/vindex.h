@@ -87,6 +87,8 @@ typedef struct vdb_vindex_kind {
 const vdb_vindex_kind *vdb_vindex_kind_find(const char *name);
 /* The names of every kind, for messages ("FLAT, HNSW, IVF_FLAT, ..."). */
 const char *vdb_vindex_kind_names(void);
+/* The names of the kinds that index vectors of type t ("FLAT, HNSW"), into buf. */
+void vdb_vindex_kind_names_for(vdb_type t, char *buf, size_t n);
 /* Vector index types Milvus has and this library does not (DISKANN, SCANN, GPU_*). */
 bool vdb_vindex_kind_unsupported(const char *name);
 /* Whether the kind has anything to build (false for FLAT). */
