@@ -43,6 +43,7 @@ typedef enum vdb_status {
     VDB_ECONFLICT = 10,   /* a compare-and-swap found another value */
     VDB_ERANGE = 11,      /* a timestamp outside the retention window, a value out of range */
     VDB_ETIMEDOUT = 12,   /* a wait ran out of time (the work goes on) */
+    VDB_EPERM = 13,       /* wrong password, or the user lacks the privilege (rbac.c) */
 } vdb_status;
 
 /* How the log makes a write durable before the call returns (vdb_options.sync). */

@@ -53,6 +53,7 @@ struct vdb_db {
     pthread_mutex_t pin_mu;    /* ids.c: the timestamps open iterators hold (a leaf lock) */
     uint64_t *pins;
     size_t npins, pins_cap;
+    struct vdb_rbac *rbac;     /* users and roles (rbac.c) */
 };
 
 #endif

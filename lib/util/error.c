@@ -38,6 +38,7 @@ const char *vdb_status_name(vdb_status st)
     case VDB_ECONFLICT: return "VDB_ECONFLICT";
     case VDB_ERANGE: return "VDB_ERANGE";
     case VDB_ETIMEDOUT: return "VDB_ETIMEDOUT";
+    case VDB_EPERM: return "VDB_EPERM";
     }
     return "VDB_E?";
 }
