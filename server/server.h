@@ -449,6 +449,7 @@ enum { /* gRPC status codes */
     SRV_GRPC_INTERNAL = 13,
     SRV_GRPC_UNAVAILABLE = 14,
     SRV_GRPC_UNAUTHENTICATED = 16,
+    SRV_GRPC_PERMISSION_DENIED = 7,
 };
 
 typedef struct srv_grpc_method srv_grpc_method;
@@ -476,6 +477,12 @@ const char *srv_half_vector(vdb_type t, uint32_t dim, json_t *v, uint8_t *out);
 /* 1 if the authorization metadata (base64 of "user:password" or of the token) matches
  * cfg->token; else 0 with *why (Milvus's words). */
 int srv_grpc_auth_ok(const srv_config *cfg, const char *authorization, const char **why);
+/* --authorization 1: 0 if the metadata (base64 of "user:password") names a user of the
+ * database with every privilege (root, admin, or "*" on Global "*"), the only ones gRPC
+ * serves then (per-method privilege checks are not built for gRPC); else SRV_GRPC_UNAUTHENTICATED
+ * or SRV_GRPC_PERMISSION_DENIED with *why. Connect, GetVersion and CheckHealth: any user. */
+int srv_grpc_user_check(srv_ctx *ctx, const srv_grpc_method *m, const char *authorization,
+                        const char **why);
 /* Runs the call on msg (the request message, unframed). dbname: the "dbname" metadata. */
 void srv_grpc_run(srv_ctx *ctx, const srv_grpc_method *m, const char *dbname,
                   const uint8_t *msg, size_t len, srv_grpc_reply *out);
