@@ -16,7 +16,8 @@ from .client import Client, MilvusClient
 from .rankers import AnnSearchRequest, RRFRanker, WeightedRanker
 from .errors import (AlreadyExistsError, AuthenticationError, ConflictError,
                      ConnectionFailedError, CorruptError, InvalidArgumentError, LockedError,
-                     NotFoundError, OutOfMemoryError, RangeError, Status, StorageIOError,
+                     NotFoundError, OutOfMemoryError, PermissionDeniedError, RangeError,
+                     Status, StorageIOError,
                      TimedOutError, UnsupportedError, VdbError, VersionError)
 from .schema import (CollectionSchema, DataType, FieldSchema, IndexParams, LoadState,
                      MetricType, Schema)
@@ -41,5 +42,5 @@ __all__ = [
     "AlreadyExistsError", "StorageIOError", "CorruptError", "UnsupportedError",
     "OutOfMemoryError", "LockedError", "VersionError", "ConflictError", "RangeError",
     "TimedOutError", "library_version", "library_path", "AnnSearchRequest", "RRFRanker",
-    "WeightedRanker",
+    "WeightedRanker", "PermissionDeniedError",
 ]

@@ -26,6 +26,7 @@ class Status(enum.IntEnum):
     ECONFLICT = 10
     ERANGE = 11
     ETIMEDOUT = 12
+    EPERM = 13
 
 
 class VdbError(Exception):
@@ -104,6 +105,11 @@ class TimedOutError(VdbError):
     """VDB_ETIMEDOUT: a wait ran out of time (the work goes on: an index build, say)."""
 
 
+class PermissionDeniedError(VdbError, PermissionError):
+    """VDB_EPERM: the user lacks the privilege (Milvus code 1401, "privilege not permitted"),
+    or a wrong old password."""
+
+
 class AuthenticationError(VdbError, PermissionError):
     """Remote mode: vdb-server refused the token (Milvus code 1800, HTTP 401)."""
 
@@ -132,6 +138,7 @@ _BY_STATUS = {
     Status.ECONFLICT: ConflictError,
     Status.ERANGE: RangeError,
     Status.ETIMEDOUT: TimedOutError,
+    Status.EPERM: PermissionDeniedError,
 }
 
 
@@ -164,6 +171,7 @@ _BY_MILVUS_CODE = {
     800: (NotFoundError, Status.ENOTFOUND),          # DatabaseNotFound
     1001: (StorageIOError, Status.EIO),              # IoFailed
     1100: (InvalidArgumentError, Status.EINVAL),     # ParameterInvalid
+    1401: (PermissionDeniedError, Status.EPERM),     # PrivilegeNotPermitted
     1600: (NotFoundError, Status.ENOTFOUND),         # AliasNotFound
     1601: (AlreadyExistsError, Status.EEXIST),       # AliasCollectionNameConflict
     1602: (AlreadyExistsError, Status.EEXIST),       # AliasAlreadyExist
