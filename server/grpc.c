@@ -28,8 +28,8 @@ struct srv_grpc_method {
 #define NOT(name, shape, note) {name, NULL, 0, shape, note}
 
 static const char NO_DB[] = "libvdb has no database properties";
-static const char NO_RBAC[] = "users and roles are not supported: vdb-server takes one token "
-                              "(--token)";
+static const char NO_RBAC[] = "users and roles are not served over gRPC: use the REST API "
+                              "(/v2/vectordb/users, /roles) or Python";
 static const char NO_RG[] = "resource groups and replicas belong to a Milvus cluster";
 
 static const srv_grpc_method methods[] = {
