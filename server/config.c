@@ -43,6 +43,9 @@ static const opt_def opts[] = {
      "connection threads, for HTTP/1.1 and for HTTP/2 each (default 2)"},
     {"token", OPT_STR, OFF(token), "TOKEN",
      "require 'Authorization: Bearer TOKEN' on every request (Milvus's root:Milvus form works)"},
+    {"authorization", OPT_INT, OFF(authorization), "0|1",
+     "1: each request names a user ('Authorization: Bearer user:password'), checked against "
+     "the users and roles in the database (Milvus's authorizationEnabled); default 0"},
     {"tls-cert", OPT_STR, OFF(tls_cert), "FILE", "PEM certificate: serve HTTPS (with --tls-key)"},
     {"tls-key", OPT_STR, OFF(tls_key), "FILE", "PEM private key of --tls-cert"},
     {"log-level", OPT_STR, OFF(log_level), "LEVEL", "error, warn, info (default) or debug"},

@@ -86,6 +86,8 @@ int srv_fail_vdb(srv_ctx *ctx, srv_status *out, vdb_status st, const char *colle
     case VDB_EEXIST:
     case VDB_ERANGE:
         return srv_fail(out, MV_PARAMETER_INVALID, "invalid parameter: %s", msg);
+    case VDB_EPERM:
+        return srv_fail(out, MV_PRIVILEGE_NOT_PERMITTED, "%s: privilege not permitted", msg);
     case VDB_EUNSUPPORTED:
         return srv_fail(out, MV_OPERATION_NOT_SUPPORTED, "unsupported operation: %s", msg);
     case VDB_ENOMEM:

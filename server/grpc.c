@@ -28,8 +28,8 @@ struct srv_grpc_method {
 #define NOT(name, shape, note) {name, NULL, 0, shape, note}
 
 static const char NO_DB[] = "libvdb has no database properties";
-static const char NO_RBAC[] = "users and roles are not supported: vdb-server takes one token "
-                              "(--token)";
+static const char NO_RBAC[] = "users and roles are not served over gRPC: use the REST API "
+                              "(/v2/vectordb/users, /roles) or Python";
 static const char NO_RG[] = "resource groups and replicas belong to a Milvus cluster";
 
 static const srv_grpc_method methods[] = {
@@ -192,6 +192,33 @@ int srv_grpc_auth_ok(const srv_config *cfg, const char *authorization, const cha
     *why = strchr(raw, ':') ? "auth check failure, please check username and password are "
                               "correct"
                             : "auth check failure, please check api key is correct";
+    return 0;
+}
+
+int srv_grpc_user_check(srv_ctx *ctx, const srv_grpc_method *m, const char *authorization,
+                        const char **why)
+{
+    char raw[512];
+    long n = authorization && *authorization ? srv_b64_decode(authorization, raw, sizeof raw)
+                                             : -1;
+    char *colon = n > 0 ? strchr(raw, ':') : NULL;
+    if (!colon) {
+        *why = "missing authorization in header, or not base64 of user:password";
+        return SRV_GRPC_UNAUTHENTICATED;
+    }
+    *colon = 0;
+    if (vdb_authenticate(ctx->db, raw, colon + 1) != VDB_OK) {
+        *why = "auth check failure, please check username and password are correct";
+        return SRV_GRPC_UNAUTHENTICATED;
+    }
+    if (strcmp(m->name, "Connect") && strcmp(m->name, "GetVersion") &&
+        strcmp(m->name, "CheckHealth") &&
+        vdb_check_privilege(ctx->db, raw, VDB_OBJECT_GLOBAL, "*", "*", NULL) != VDB_OK) {
+        *why = "privilege not permitted: with --authorization 1 vdb-server's gRPC serves only "
+               "users with every privilege (root, admin); others use the REST API, where each "
+               "privilege is checked";
+        return SRV_GRPC_PERMISSION_DENIED;
+    }
     return 0;
 }
 

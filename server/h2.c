@@ -344,7 +344,10 @@ static void headers_done(h2_stream *st)
     st->method = srv_grpc_find(st->path, &why);
     if (!st->method)
         return fail_stream(st, SRV_GRPC_UNIMPLEMENTED, 200, "%s", why);
-    if (cfg->token && !srv_grpc_auth_ok(cfg, st->auth, &why))
+    int code = cfg->authorization ? srv_grpc_user_check(ctx_of(st->c), st->method, st->auth, &why) : 0;
+    if (code)
+        return fail_stream(st, code, 200, "%s", why);
+    if (!cfg->authorization && cfg->token && !srv_grpc_auth_ok(cfg, st->auth, &why))
         return fail_stream(st, SRV_GRPC_UNAUTHENTICATED, 200, "%s", why);
     if (st->bad_encoding)
         return fail_stream(st, SRV_GRPC_UNIMPLEMENTED, 200, "grpc: compressed messages are not "

@@ -58,6 +58,7 @@ typedef struct hconn {
     uint64_t remaining; /* of the Content-Length body, or of the current chunk */
     size_t trailer_len;
     const srv_route *route;
+    char user[64];            /* --authorization 1: the request's user */
     char *body;
     size_t len, cap;
     /* the answer */
@@ -321,6 +322,24 @@ static int token_ok(const srv_config *cfg, const head_info *hi)
     return srv_secret_eq(auth, strlen(auth), want, strlen(want));
 }
 
+/* --authorization 1: "Bearer user:password" of a user of the database (vdb_authenticate:
+ * a full PBKDF2 the first time, an HMAC after), the name into user. */
+static int user_ok(srv_ctx *ctx, const head_info *hi, char *user, size_t un)
+{
+    const char *auth = hi->auth;
+    if (!hi->auth_set || hi->auth_long || strncasecmp(auth, "Bearer ", 7))
+        return 0;
+    auth += 7;
+    while (*auth == ' ')
+        auth++;
+    const char *colon = strchr(auth, ':');
+    if (!colon || (size_t)(colon - auth) >= un)
+        return 0;
+    memcpy(user, auth, (size_t)(colon - auth));
+    user[colon - auth] = 0;
+    return vdb_authenticate(ctx->db, user, colon + 1) == VDB_OK;
+}
+
 static json_t *bad_http(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static json_t *bad_http(const char *fmt, ...)
 {
@@ -511,7 +530,8 @@ static void begin_request(hconn *c, size_t end)
                                "server/README.md)", c->path));
         return;
     }
-    if (cfg->token && !token_ok(cfg, &hi)) { /* before the body: touches nothing */
+    if (cfg->authorization ? !user_ok(ctx_of(c), &hi, c->user, sizeof c->user)
+                           : cfg->token && !token_ok(cfg, &hi)) { /* before the body */
         refuse(c, 401, srv_err(MV_NEED_AUTHENTICATE, "user hasn't authenticated"));
         return;
     }
@@ -564,7 +584,7 @@ static int body_add(hconn *c, const char *p, size_t n)
 static void run_request(void *arg)
 {
     hconn *c = arg;
-    c->resp = srv_dispatch(ctx_of(c), c->route, c->body, c->len);
+    c->resp = srv_dispatch(ctx_of(c), c->route, c->user, c->body, c->len);
     srv_loop_finish(c->lc.lp, &c->done);
 }
 

@@ -50,6 +50,19 @@ static const srv_route routes[] = {
     {"/databases/drop", srv_databases_drop, 1, 1},
     {"/databases/list", srv_databases_list, 0, 1},
     {"/databases/describe", srv_databases_describe, 0, 1},
+    {"/users/create", srv_users_create, 1, 1},
+    {"/users/drop", srv_users_drop, 1, 1},
+    {"/users/list", srv_users_list, 0, 1},
+    {"/users/describe", srv_users_describe, 0, 1},
+    {"/users/update_password", srv_users_update_password, 1, 1},
+    {"/users/grant_role", srv_users_grant_role, 1, 1},
+    {"/users/revoke_role", srv_users_revoke_role, 1, 1},
+    {"/roles/create", srv_roles_create, 1, 1},
+    {"/roles/drop", srv_roles_drop, 1, 1},
+    {"/roles/list", srv_roles_list, 0, 1},
+    {"/roles/describe", srv_roles_describe, 0, 1},
+    {"/roles/grant_privilege", srv_roles_grant_privilege, 1, 1},
+    {"/roles/revoke_privilege", srv_roles_revoke_privilege, 1, 1},
 };
 
 /* under /webui/api: what the web page needs that REST v2 has no call for */
@@ -79,7 +92,8 @@ const srv_route *srv_webui_route_find(const char *path)
     return find_in(webui_routes, sizeof webui_routes / sizeof webui_routes[0], path);
 }
 
-json_t *srv_dispatch(srv_ctx *ctx, const srv_route *route, const char *body, size_t len)
+json_t *srv_dispatch(srv_ctx *ctx, const srv_route *route, const char *user, const char *body,
+                     size_t len)
 {
     json_t *req;
     if (len == 0) {
@@ -98,7 +112,11 @@ json_t *srv_dispatch(srv_ctx *ctx, const srv_route *route, const char *body, siz
                                                 "the body must be a JSON object");
         }
     }
-    json_t *err = NULL;
+    json_t *err = ctx->cfg->authorization ? srv_rbac_check(ctx, user, route->path, req) : NULL;
+    if (err) {
+        json_decref(req);
+        return err;
+    }
     json_t *resp = route->names_db || srv_req_db(ctx, req, &err) == 0 ? route->fn(ctx, req)
                                                                        : err;
     json_decref(req);

@@ -30,6 +30,7 @@ typedef struct srv_config {
     int max_streams;       /* gRPC: concurrent streams per HTTP/2 connection; default 100 */
     int drain_timeout;     /* seconds shutdown waits for requests in flight; default 30 */
     int header_timeout;    /* seconds to receive an HTTP/1.1 request's head; default 10 */
+    int authorization;     /* 1: users and roles (Milvus's common.security.authorizationEnabled) */
 } srv_config;
 
 /* Fills cfg from the config file named by --config (if any), then the flags (which win).
@@ -93,11 +94,31 @@ typedef struct srv_route {
     int names_db;      /* dbName names the database acted on (databases/...), not a scope */
 } srv_route;
 
+/* ---- users and roles (handlers_rbac.c) ---- */
+/* With --authorization 1: NULL if user may run route on req (dbName, collectionName), else
+ * Milvus's 1401 response; changes nothing. */
+json_t *srv_rbac_check(srv_ctx *ctx, const char *user, const char *path, json_t *req);
+json_t *srv_users_create(srv_ctx *ctx, json_t *req);
+json_t *srv_users_drop(srv_ctx *ctx, json_t *req);
+json_t *srv_users_list(srv_ctx *ctx, json_t *req);
+json_t *srv_users_describe(srv_ctx *ctx, json_t *req);
+json_t *srv_users_update_password(srv_ctx *ctx, json_t *req);
+json_t *srv_users_grant_role(srv_ctx *ctx, json_t *req);
+json_t *srv_users_revoke_role(srv_ctx *ctx, json_t *req);
+json_t *srv_roles_create(srv_ctx *ctx, json_t *req);
+json_t *srv_roles_drop(srv_ctx *ctx, json_t *req);
+json_t *srv_roles_list(srv_ctx *ctx, json_t *req);
+json_t *srv_roles_describe(srv_ctx *ctx, json_t *req);
+json_t *srv_roles_grant_privilege(srv_ctx *ctx, json_t *req);
+json_t *srv_roles_revoke_privilege(srv_ctx *ctx, json_t *req);
+
 /* The route for a path under /v2/vectordb (NULL if none). */
 const srv_route *srv_route_find(const char *path);
 /* Parses body as JSON and runs the route's handler; a body that is not a JSON object gets
  * Milvus's 1801 error. */
-json_t *srv_dispatch(srv_ctx *ctx, const srv_route *route, const char *body, size_t len);
+/* user: the authenticated user with --authorization 1 (else unused). */
+json_t *srv_dispatch(srv_ctx *ctx, const srv_route *route, const char *user, const char *body,
+                     size_t len);
 
 /* Milvus error codes (merr) the server answers with; server/README.md has the table. */
 enum {
@@ -117,6 +138,7 @@ enum {
     MV_ALIAS_NAME_CONFLICT = 1601,
     MV_ALIAS_EXISTS = 1602,
     MV_FIELD_NOT_FOUND = 1700,
+    MV_PRIVILEGE_NOT_PERMITTED = 1401, /* merr.ErrPrivilegeNotPermitted (HTTP 403) */
     MV_NEED_AUTHENTICATE = 1800,
     MV_INCORRECT_FORMAT = 1801,
     MV_MISSING_REQUIRED = 1802,
@@ -449,6 +471,7 @@ enum { /* gRPC status codes */
     SRV_GRPC_INTERNAL = 13,
     SRV_GRPC_UNAVAILABLE = 14,
     SRV_GRPC_UNAUTHENTICATED = 16,
+    SRV_GRPC_PERMISSION_DENIED = 7,
 };
 
 typedef struct srv_grpc_method srv_grpc_method;
@@ -476,6 +499,12 @@ const char *srv_half_vector(vdb_type t, uint32_t dim, json_t *v, uint8_t *out);
 /* 1 if the authorization metadata (base64 of "user:password" or of the token) matches
  * cfg->token; else 0 with *why (Milvus's words). */
 int srv_grpc_auth_ok(const srv_config *cfg, const char *authorization, const char **why);
+/* --authorization 1: 0 if the metadata (base64 of "user:password") names a user of the
+ * database with every privilege (root, admin, or "*" on Global "*"), the only ones gRPC
+ * serves then (per-method privilege checks are not built for gRPC); else SRV_GRPC_UNAUTHENTICATED
+ * or SRV_GRPC_PERMISSION_DENIED with *why. Connect, GetVersion and CheckHealth: any user. */
+int srv_grpc_user_check(srv_ctx *ctx, const srv_grpc_method *m, const char *authorization,
+                        const char **why);
 /* Runs the call on msg (the request message, unframed). dbname: the "dbname" metadata. */
 void srv_grpc_run(srv_ctx *ctx, const srv_grpc_method *m, const char *dbname,
                   const uint8_t *msg, size_t len, srv_grpc_reply *out);

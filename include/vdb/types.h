@@ -44,6 +44,7 @@ typedef enum vdb_status {
     VDB_ERANGE = 11,      /* a timestamp outside the retention window, a value out of range */
     VDB_ETIMEDOUT = 12,   /* a wait ran out of time (the work goes on) */
     VDB_EREADONLY = 13,   /* a write on a handle opened with vdb_options.read_only */
+    VDB_EPERM = 14,       /* wrong password, or the user lacks the privilege (rbac.c) */
 } vdb_status;
 
 /* How the log makes a write durable before the call returns (vdb_options.sync). */

@@ -852,6 +852,59 @@ typedef struct vdb_stats {
 
 VDB_EXPORT vdb_status vdb_collection_stats(vdb_db *db, const char *collection, vdb_stats *out);
 
+/* ---- users and roles (rbac.c) -----------------------------------------------------------
+ * As Milvus has them. Each change is one meta transaction; passwords are kept as salted
+ * PBKDF2-HMAC-SHA256 hashes. Built in: the user "root" (password "Milvus" until changed; it
+ * holds every privilege and cannot be dropped) and the roles "admin" (every privilege) and
+ * "public" (every user's: Milvus's DescribeCollection and ShowCollections on Global,
+ * IndexDetail on Collection, plus what is granted to it); neither can be dropped. User names:
+ * a letter then letters, digits or '_', at most 32; role names: a letter or '_' first, at
+ * most 32; passwords 6..256 bytes. The library checks nothing itself: a front (vdb-server)
+ * calls vdb_authenticate and vdb_check_privilege before each request. */
+typedef enum vdb_rbac_object {
+    VDB_OBJECT_GLOBAL = 0,     /* Milvus's "Global"; object name "*" */
+    VDB_OBJECT_COLLECTION = 1, /* "Collection"; a collection name or "*" */
+    VDB_OBJECT_USER = 2,       /* "User"; a user name or "*" */
+} vdb_rbac_object;
+
+VDB_EXPORT vdb_status vdb_create_user(vdb_db *db, const char *user, const char *password);
+/* "root" cannot be dropped (VDB_EINVAL); VDB_ENOTFOUND if there is no such user. */
+VDB_EXPORT vdb_status vdb_drop_user(vdb_db *db, const char *user);
+/* VDB_EPERM if old_password is not the user's. */
+VDB_EXPORT vdb_status vdb_update_password(vdb_db *db, const char *user,
+                                          const char *old_password, const char *new_password);
+/* VDB_OK if password is the user's, else VDB_EPERM (an unknown user too). */
+VDB_EXPORT vdb_status vdb_authenticate(vdb_db *db, const char *user, const char *password);
+VDB_EXPORT vdb_status vdb_list_users(vdb_db *db, vdb_names **out);
+/* The roles granted to user (sorted); VDB_ENOTFOUND if there is no such user. */
+VDB_EXPORT vdb_status vdb_describe_user(vdb_db *db, const char *user, vdb_names **out);
+VDB_EXPORT vdb_status vdb_create_role(vdb_db *db, const char *role);
+/* Refused for "admin" and "public" and while a privilege is granted to it (VDB_EINVAL, as
+ * Milvus); its users lose it in the same transaction. */
+VDB_EXPORT vdb_status vdb_drop_role(vdb_db *db, const char *role);
+VDB_EXPORT vdb_status vdb_list_roles(vdb_db *db, vdb_names **out);
+/* The role's grants, each "<object>/<db_name>/<object_name>/<privilege>" (object as Milvus
+ * names it: Global, Collection, User), sorted; VDB_ENOTFOUND if there is no such role. */
+VDB_EXPORT vdb_status vdb_describe_role(vdb_db *db, const char *role, vdb_names **out);
+/* Granting a role the user has is a no-op; revoking one it has not is a no-op. */
+VDB_EXPORT vdb_status vdb_grant_role(vdb_db *db, const char *user, const char *role);
+VDB_EXPORT vdb_status vdb_revoke_role(vdb_db *db, const char *user, const char *role);
+/* privilege: one of Milvus's names for that object type ("Search", "Insert", ...) or "*"
+ * (all); Milvus's privilege groups (ClusterReadOnly, ...) are VDB_EUNSUPPORTED. db_name NULL:
+ * "default"; "*" any database. Granting twice or revoking what is not granted: a no-op. */
+VDB_EXPORT vdb_status vdb_grant_privilege(vdb_db *db, const char *role, vdb_rbac_object object,
+                                          const char *object_name, const char *privilege,
+                                          const char *db_name);
+VDB_EXPORT vdb_status vdb_revoke_privilege(vdb_db *db, const char *role,
+                                           vdb_rbac_object object, const char *object_name,
+                                           const char *privilege, const char *db_name);
+/* VDB_OK if user may do privilege on the object (root and admin may do anything), else
+ * VDB_EPERM with Milvus's message ("PrivilegeSearch: permission deny to u1 in the `default`
+ * database"). */
+VDB_EXPORT vdb_status vdb_check_privilege(vdb_db *db, const char *user, vdb_rbac_object object,
+                                          const char *object_name, const char *privilege,
+                                          const char *db_name);
+
 #ifdef __cplusplus
 }
 #endif

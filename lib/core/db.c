@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "core/databases.h"
+#include "core/rbac.h"
 #include "core/compact.h"
 #include "core/follow.h"
 #include "core/ids.h"
@@ -424,6 +425,8 @@ vdb_status vdb_open(const char *path, const vdb_options *opts, vdb_db **out)
     if (st == VDB_OK)
         st = vdb_load_databases(db);
     if (st == VDB_OK)
+        st = vdb_load_rbac(db);
+    if (st == VDB_OK)
         st = open_within_budget(db);
 #ifdef __GLIBC__
     /* Loading freed as much as it kept (compressed objects, decode buffers): with mmap, when
@@ -483,6 +486,7 @@ void vdb_close(vdb_db *db)
     pthread_mutex_destroy(&db->id_mu);
     pthread_mutex_destroy(&db->pin_mu);
     vdb_free(db->pins);
+    vdb_rbac_free(db->rbac);
     pthread_mutex_destroy(&db->bg_mu);
     pthread_cond_destroy(&db->bg_cv);
     pthread_mutex_destroy(&db->progress_mu);

@@ -39,6 +39,7 @@ const char *vdb_status_name(vdb_status st)
     case VDB_ERANGE: return "VDB_ERANGE";
     case VDB_ETIMEDOUT: return "VDB_ETIMEDOUT";
     case VDB_EREADONLY: return "VDB_EREADONLY";
+    case VDB_EPERM: return "VDB_EPERM";
     }
     return "VDB_E?";
 }

@@ -16,8 +16,9 @@ from .client import Client, MilvusClient
 from .rankers import AnnSearchRequest, RRFRanker, WeightedRanker
 from .errors import (AlreadyExistsError, AuthenticationError, ConflictError,
                      ConnectionFailedError, CorruptError, InvalidArgumentError, LockedError,
-                     NotFoundError, OutOfMemoryError, RangeError, Status, StorageIOError,
-                     ReadOnlyError, TimedOutError, UnsupportedError, VdbError, VersionError)
+                     NotFoundError, OutOfMemoryError, PermissionDeniedError, RangeError,
+                     ReadOnlyError, Status, StorageIOError,
+                     TimedOutError, UnsupportedError, VdbError, VersionError)
 from .schema import (CollectionSchema, DataType, FieldSchema, IndexParams, LoadState,
                      MetricType, Schema)
 
@@ -41,5 +42,5 @@ __all__ = [
     "AlreadyExistsError", "StorageIOError", "CorruptError", "UnsupportedError",
     "OutOfMemoryError", "LockedError", "VersionError", "ConflictError", "RangeError",
     "TimedOutError", "ReadOnlyError", "library_version", "library_path", "AnnSearchRequest", "RRFRanker",
-    "WeightedRanker",
+    "WeightedRanker", "PermissionDeniedError",
 ]

@@ -352,6 +352,12 @@ class RemoteTransport:
     def has_database(self, name):
         return name in self.list_databases()
 
+    # ---- users and roles (vdb-server's /users and /roles, Milvus's REST v2 names) ----------
+
+    def rbac(self, endpoint, body, write=True):
+        """users/... or roles/...: the answer's data."""
+        return self._data(endpoint, body, write=write)
+
     def truncate_collection(self, coll):
         self.call("collections/truncate", {"collectionName": coll}, write=True)
 

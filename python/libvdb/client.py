@@ -82,13 +82,11 @@ for _names, _what in (
           "add_function_field", "drop_function_field"), "functions"),
         (("alter_index_properties", "drop_index_properties"), "index properties"),
         (("alter_database_properties", "drop_database_properties"), "database properties"),
-        (("create_user", "drop_user", "update_password", "update_user", "list_users",
-          "describe_user", "grant_role", "revoke_role", "create_role", "alter_role",
-          "drop_role", "describe_role", "list_roles", "grant_privilege", "revoke_privilege",
-          "grant_privilege_v2", "revoke_privilege_v2", "create_privilege_group",
-          "drop_privilege_group", "list_privilege_groups", "add_privileges_to_group",
-          "remove_privileges_from_group"),
-         "users and roles (vdb-server takes one --token)"),
+        (("update_user", "alter_role", "grant_privilege_v2", "revoke_privilege_v2",
+          "create_privilege_group", "drop_privilege_group", "list_privilege_groups",
+          "add_privileges_to_group", "remove_privileges_from_group"),
+         "privilege groups or these user and role calls (create_user, grant_privilege & co "
+         "work in the remote mode)"),
         (("create_resource_group", "update_resource_groups", "drop_resource_group",
           "describe_resource_group", "list_resource_groups", "transfer_replica",
           "describe_replica"), "resource groups and replicas"),
@@ -1302,6 +1300,108 @@ class MilvusClient:
         if not self._t.has_database(db_name):
             raise NotFoundError(Status.ENOTFOUND, "database not found[database=%s]" % db_name)
         return {"name": db_name}
+
+    # ---- users and roles (remote mode; vdb-server --authorization 1 enforces them) --------
+
+    def _rbac(self, method, endpoint, body, write=True):
+        rbac = getattr(self._t, "rbac", None)
+        if rbac is None:
+            raise _unsupported("%s: users and roles are kept by vdb-server (remote mode); the "
+                               "embedded library checks no privileges" % method)
+        return rbac(endpoint, body, write)
+
+    @_api
+    def create_user(self, user_name, password, timeout=None, **kwargs):
+        _check_kwargs("create_user", kwargs)
+        self._rbac("create_user", "users/create", {"userName": user_name, "password": password})
+
+    @_api
+    def drop_user(self, user_name, timeout=None, **kwargs):
+        _check_kwargs("drop_user", kwargs)
+        self._rbac("drop_user", "users/drop", {"userName": user_name})
+
+    @_api
+    def list_users(self, timeout=None, **kwargs):
+        _check_kwargs("list_users", kwargs)
+        return list(self._rbac("list_users", "users/list", {}, False) or [])
+
+    @_api
+    def describe_user(self, user_name, timeout=None, **kwargs):
+        """{"user_name": ..., "roles": (...)}, as pymilvus's."""
+        _check_kwargs("describe_user", kwargs)
+        d = self._rbac("describe_user", "users/describe", {"userName": user_name}, False)
+        return {"user_name": d["userName"], "roles": tuple(d["roles"])}
+
+    @_api
+    def update_password(self, user_name, old_password, new_password, reset_connection=False,
+                        timeout=None, **kwargs):
+        _check_kwargs("update_password", kwargs)
+        if reset_connection:
+            raise _unsupported("update_password(reset_connection=True): pass the new password "
+                               "to a new client")
+        self._rbac("update_password", "users/update_password", {
+            "userName": user_name, "password": old_password, "newPassword": new_password})
+
+    @_api
+    def create_role(self, role_name, timeout=None, **kwargs):
+        _check_kwargs("create_role", kwargs)
+        self._rbac("create_role", "roles/create", {"roleName": role_name})
+
+    @_api
+    def drop_role(self, role_name, force_drop=False, timeout=None, **kwargs):
+        _check_kwargs("drop_role", kwargs)
+        if force_drop:
+            raise _unsupported("drop_role(force_drop=True): revoke its privileges first")
+        self._rbac("drop_role", "roles/drop", {"roleName": role_name})
+
+    @_api
+    def list_roles(self, timeout=None, **kwargs):
+        _check_kwargs("list_roles", kwargs)
+        return list(self._rbac("list_roles", "roles/list", {}, False) or [])
+
+    @_api
+    def describe_role(self, role_name, timeout=None, **kwargs):
+        """{"role": ..., "privileges": [{"object_type", "object_name", "db_name",
+        "role_name", "privilege", "grantor_name"}]}, as pymilvus's."""
+        _check_kwargs("describe_role", kwargs)
+        g = self._rbac("describe_role", "roles/describe", {"roleName": role_name}, False) or []
+        return {"role": role_name, "privileges": [
+            {"object_type": p["objectType"], "object_name": p["objectName"],
+             "db_name": p["dbName"], "role_name": role_name, "privilege": p["privilege"],
+             "grantor_name": p["grantor"]} for p in g]}
+
+    @_api
+    def grant_role(self, user_name, role_name, timeout=None, **kwargs):
+        _check_kwargs("grant_role", kwargs)
+        self._rbac("grant_role", "users/grant_role",
+                   {"userName": user_name, "roleName": role_name})
+
+    @_api
+    def revoke_role(self, user_name, role_name, timeout=None, **kwargs):
+        _check_kwargs("revoke_role", kwargs)
+        self._rbac("revoke_role", "users/revoke_role",
+                   {"userName": user_name, "roleName": role_name})
+
+    def _privilege(self, method, endpoint, role_name, object_type, privilege, object_name,
+                   db_name, kwargs):
+        _check_kwargs(method, kwargs)
+        body = {"roleName": role_name, "objectType": object_type, "objectName": object_name,
+                "privilege": privilege}
+        if db_name:
+            body["dbName"] = db_name
+        self._rbac(method, endpoint, body)
+
+    @_api
+    def grant_privilege(self, role_name, object_type, privilege, object_name, db_name="",
+                        timeout=None, **kwargs):
+        self._privilege("grant_privilege", "roles/grant_privilege", role_name, object_type,
+                        privilege, object_name, db_name, kwargs)
+
+    @_api
+    def revoke_privilege(self, role_name, object_type, privilege, object_name, db_name="",
+                         timeout=None, **kwargs):
+        self._privilege("revoke_privilege", "roles/revoke_privilege", role_name, object_type,
+                        privilege, object_name, db_name, kwargs)
 
     @_api
     def use_database(self, db_name, **kwargs):

@@ -27,6 +27,7 @@ class Status(enum.IntEnum):
     ERANGE = 11
     ETIMEDOUT = 12
     EREADONLY = 13
+    EPERM = 14
 
 
 class VdbError(Exception):
@@ -109,6 +110,11 @@ class ReadOnlyError(VdbError):
     """VDB_EREADONLY: a write on a client opened with read_only=True (a reader process)."""
 
 
+class PermissionDeniedError(VdbError, PermissionError):
+    """VDB_EPERM: the user lacks the privilege (Milvus code 1401, "privilege not permitted"),
+    or a wrong old password."""
+
+
 class AuthenticationError(VdbError, PermissionError):
     """Remote mode: vdb-server refused the token (Milvus code 1800, HTTP 401)."""
 
@@ -138,6 +144,7 @@ _BY_STATUS = {
     Status.ERANGE: RangeError,
     Status.ETIMEDOUT: TimedOutError,
     Status.EREADONLY: ReadOnlyError,
+    Status.EPERM: PermissionDeniedError,
 }
 
 
@@ -170,6 +177,7 @@ _BY_MILVUS_CODE = {
     800: (NotFoundError, Status.ENOTFOUND),          # DatabaseNotFound
     1001: (StorageIOError, Status.EIO),              # IoFailed
     1100: (InvalidArgumentError, Status.EINVAL),     # ParameterInvalid
+    1401: (PermissionDeniedError, Status.EPERM),     # PrivilegeNotPermitted
     1600: (NotFoundError, Status.ENOTFOUND),         # AliasNotFound
     1601: (AlreadyExistsError, Status.EEXIST),       # AliasCollectionNameConflict
     1602: (AlreadyExistsError, Status.EEXIST),       # AliasAlreadyExist

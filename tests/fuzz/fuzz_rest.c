@@ -84,7 +84,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     memcpy(body, data + 1, size - 1);
     if ((size_t)sel < READ_ROUTES)
-        check_answer(srv_dispatch(&ctx, srv_route_find(routes[sel]), body, size - 1));
+        check_answer(srv_dispatch(&ctx, srv_route_find(routes[sel]), NULL, body, size - 1));
     else
         decode_only(sel, c, body, size - 1);
     free(body);

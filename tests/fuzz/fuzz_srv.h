@@ -56,7 +56,7 @@ __attribute__((unused)) static void check_answer(json_t *resp)
 
 static void must_dispatch(const char *path, const char *body)
 {
-    json_t *resp = srv_dispatch(&ctx, srv_route_find(path), body, strlen(body));
+    json_t *resp = srv_dispatch(&ctx, srv_route_find(path), NULL, body, strlen(body));
     json_t *code = json_object_get(resp, "code");
     if (!json_is_integer(code) || json_integer_value(code) != 0) {
         char *t = json_dumps(resp, 0);

@@ -8,7 +8,8 @@
 # - a server with a token and TLS (a self-signed certificate made here with openssl):
 #   grpc.test.mjs again, over TLS, REST over HTTPS on the same port;
 # - a server with small limits (--max-body 1M, --timeout 2, --max-streams 16):
-#   grpc_bad.test.mjs (bad input, stalled and greedy clients).
+#   grpc_bad.test.mjs (bad input, stalled and greedy clients);
+# - a server with --authorization 1: grpc_rbac.test.mjs (users and roles).
 # Each gets a free 127.0.0.1 port (--port 0) and a temporary folder, and is stopped with
 # SIGTERM afterwards; the script fails if a shutdown is not clean (server_lib.sh). Exits 77
 # (skipped) without node, npm or openssl.
@@ -37,6 +38,8 @@ srv_start tls --token "$token" --tls-cert "$tmp/cert.pem" --tls-key "$tmp/key.pe
 tls_pid=$pid tls_port=$port
 srv_start limits --max-body 1M --timeout 2 --max-streams 16
 limits_pid=$pid limits_port=$port
+srv_start rbac --authorization 1
+rbac_pid=$pid rbac_port=$port
 
 echo "# gRPC over TCP (127.0.0.1:$plain_port)"
 VDB_ADDRESS="127.0.0.1:$plain_port" VDB_TOKEN="$token" VDB_ENDPOINT="http://127.0.0.1:$plain_port" \
@@ -51,14 +54,17 @@ VDB_ADDRESS="127.0.0.1:$tls_port" VDB_TOKEN="$token" VDB_TLS_CA="$tmp/cert.pem" 
 echo "# bad input (127.0.0.1:$limits_port)"
 VDB_ADDRESS="127.0.0.1:$limits_port" \
   node --test --test-reporter=spec "$here/node/grpc_bad.test.mjs" || rc=1
+echo "# users and roles, --authorization 1 (127.0.0.1:$rbac_port)"
+VDB_ADDRESS="127.0.0.1:$rbac_port" VDB_ENDPOINT="http://127.0.0.1:$rbac_port" \
+  node --test --test-reporter=spec "$here/node/grpc_rbac.test.mjs" || rc=1
 
-for n in plain tls limits; do
+for n in plain tls limits rbac; do
   p="${n}_pid"
   srv_stop "$n" "${!p}" || rc=1
 done
 pids=()
 if [ "$rc" -ne 0 ]; then
-  for n in plain tls limits; do
+  for n in plain tls limits rbac; do
     echo "--- server log ($n) ---" >&2
     cat "$tmp/$n.stderr" >&2
   done
