@@ -336,9 +336,11 @@ static int search_args_read(pb_kv **kv, size_t n, search_args *a, srv_status *er
     return 0;
 }
 
+/* The search iterator's round_decimal (the library's own is for vdb_search and hybrid
+ * search); checked in search_iter_batch. */
 static float round_to(float x, int64_t digits)
 {
-    if (digits < 0 || digits > 9)
+    if (digits < 0)
         return x;
     double m = pow(10.0, (double)digits);
     return (float)(round((double)x * m) / m);
@@ -438,6 +440,9 @@ static int search_iter_batch(srv_rpc *call, const srv_coll *c, const srv_outplan
     if (a->group_by || a->offset)
         return srv_fail(err, MV_OPERATION_NOT_SUPPORTED, "operation not supported: %s in a "
                         "search iterator", a->group_by ? "grouping" : "offset");
+    if (a->round_decimal < -1 || a->round_decimal > 6)
+        return srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: round_decimal must be "
+                        "-1 (no rounding) or 0..6, not %lld", (long long)a->round_decimal);
     if (a->coll_id && a->coll_id != srv_collection_id(coll))
         return srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: collection_id %lld is "
                         "not the id of collection '%s'", (long long)a->coll_id, coll);
@@ -516,6 +521,10 @@ static int search(srv_rpc *call, Milvus__Proto__Milvus__SearchRequest *req, srv_
         goto done;
     }
     int sparse = vf->type == VDB_TYPE_SPARSE_FLOAT_VECTOR;
+    /* the library rounds a search's distances (it refuses round_decimal for the iterator,
+     * which ranges on the exact distances: its hits are rounded in reply_hits) */
+    if (!a.iterator && a.round_decimal != -1)
+        json_object_set_new(a.params, "round_decimal", json_integer(a.round_decimal));
     if (srv_op_params_text(a.params, skip, &params, err) ||
         (!by_ids && sparse && !(sq = query_sparse(&req->placeholder_group, &nq, err))) ||
         (!by_ids && !sparse &&
@@ -554,7 +563,7 @@ static int search(srv_rpc *call, Milvus__Proto__Milvus__SearchRequest *req, srv_
         srv_op_search(call->ctx, req->collection_name, &sr, a.topk < 0 ? 10 : a.topk, a.offset,
                       &res, err))
         goto done;
-    rc = reply_hits(call, &c, &p, res, nq, a.topk < 0 ? 10 : a.topk, 0, a.round_decimal,
+    rc = reply_hits(call, &c, &p, res, nq, a.topk < 0 ? 10 : a.topk, 0, -1,
                     req->collection_name, err, NULL, 0);
 done:
     vdb_result_free(res);
@@ -739,6 +748,11 @@ static int hybrid_search(srv_rpc *call, hybrid_req *req, srv_status *err)
         goto done;
     h.limit = (uint32_t)limit;
     h.offset = (uint32_t)offset;
+    char rank_params[32];
+    if (rd != -1) { /* the library rounds the fused scores (and checks the range) */
+        snprintf(rank_params, sizeof rank_params, "round_decimal=%lld", (long long)rd);
+        h.params = rank_params;
+    }
     h.read.partitions = (const char *const *)req->partition_names;
     h.read.n_partitions = req->n_partition_names;
     h.read.output_fields = p.n ? p.names : NULL;
@@ -752,7 +766,7 @@ static int hybrid_search(srv_rpc *call, hybrid_req *req, srv_status *err)
         srv_fail_vdb(call->ctx, err, vs, req->collection_name, MV_PARTITION_NOT_FOUND);
         goto done;
     }
-    rc = reply_hits(call, &c, &p, res, a[0].nq, limit, 0, rd, req->collection_name, err, NULL,
+    rc = reply_hits(call, &c, &p, res, a[0].nq, limit, 0, -1, req->collection_name, err, NULL,
                     0);
 done:
     vdb_result_free(res);

@@ -796,6 +796,39 @@ static void test_hybrid_grouping_and_round_decimal(void **state)
         assert_true(fabs(d * 10 - round(d * 10)) < 1e-4);
     }
     vdb_result_free(rd);
+
+    /* hybrid: round_decimal rounds the fused scores, the ranking stays that of the raw ones */
+    float q2b[4] = {0.1f, -0.2f, 0.3f, 0.05f};
+    vdb_ann_req a2 = {.struct_size = sizeof a2, .vector_field = "v2", .vectors = q2b,
+                      .nq = 1, .dim = 4, .limit = 15};
+    a.limit = 15;
+    const vdb_ann_req *two[2] = {&a, &a2};
+    vdb_hybrid_req hr = {.struct_size = sizeof hr, .collection = COLL, .reqs = two,
+                         .n_reqs = 2, .ranker = VDB_RANKER_RRF, .limit = 12};
+    OK(vdb_hybrid_search(db, &hr, &raw));
+    for (int n = -1; n <= 6; n++) {
+        char p[32];
+        snprintf(p, sizeof p, "round_decimal=%d", n);
+        hr.params = p;
+        OK(vdb_hybrid_search(db, &hr, &rd));
+        assert_int_equal(vdb_result_rows(rd, 0), vdb_result_rows(raw, 0));
+        double m = pow(10.0, n);
+        for (size_t j = 0; j < vdb_result_rows(raw, 0); j++) {
+            float d = vdb_result_distance(raw, 0, j);
+            float want = n < 0 ? d : (float)(round((double)d * m) / m);
+            assert_int_equal(vdb_result_pk_int(rd, 0, j), vdb_result_pk_int(raw, 0, j));
+            if (vdb_result_distance(rd, 0, j) != want)
+                fail_msg("hybrid round_decimal=%d: %.9g, expected %.9g", n,
+                         (double)vdb_result_distance(rd, 0, j), (double)want);
+        }
+        vdb_result_free(rd);
+    }
+    vdb_result_free(raw);
+    const char *hbad[] = {"round_decimal=7", "round_decimal=x", "ef=16"};
+    for (int i = 0; i < 3; i++) {
+        hr.params = hbad[i];
+        ERR(vdb_hybrid_search(db, &hr, &rd), VDB_EINVAL, i < 2 ? "round_decimal" : "ef");
+    }
     vdb_close(db);
     test_rmdir(dir);
     free(dir);

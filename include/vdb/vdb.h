@@ -530,6 +530,10 @@ typedef struct vdb_hybrid_req {
     const char *group_by_field;
     uint32_t group_size;
     int strict_group_size;
+    /* "key=value,..." of the fusion, as Milvus's rank_params: round_decimal (-1, the
+     * default: as computed, or 0..6: each fused score rounded half away from zero to that
+     * many decimals after the ranking). Other keys are refused. NULL: none. */
+    const char *params;
 } vdb_hybrid_req;
 
 /* The fused hits for each query (one group per query vector), best first: the distance of a

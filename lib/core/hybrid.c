@@ -6,12 +6,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/group.h"
 #include "core/readpath.h"
 #include "core/result.h"
 #include "core/search.h"
 #include "core/schema.h"
+#include "util/kv.h"
 
 #define MAX_REQS 1024
 #define RRF_DEFAULT_K 60.0
@@ -173,6 +175,15 @@ static void fuse_query(const vdb_hybrid_req *h, vdb_result *const *sub, const vd
     *n = out;
 }
 
+/* vdb_hybrid_req.params: round_decimal only */
+static vdb_status hybrid_param(void *arg, const char *key, const char *val)
+{
+    if (!strcasecmp(key, "round_decimal"))
+        return vdb_round_decimal_param("hybrid parameter", val, arg);
+    return vdb_set_errmsg(VDB_EINVAL, "vdb_hybrid_search: unknown hybrid parameter '%s' "
+                          "(it takes round_decimal)", key);
+}
+
 vdb_status vdb_hybrid_search(vdb_db *db, const vdb_hybrid_req *in, vdb_result **out)
 {
     vdb_err_clear();
@@ -187,7 +198,9 @@ vdb_status vdb_hybrid_search(vdb_db *db, const vdb_hybrid_req *in, vdb_result **
     if ((st = vdb_follow_before_read(db, &h.read)) != VDB_OK)
         return st;
     size_t nq = 0;
-    if ((st = check_request(&h, &nq)) != VDB_OK)
+    int round_decimal = -1;
+    if ((st = check_request(&h, &nq)) != VDB_OK ||
+        (st = vdb_kv_each(h.params, "hybrid parameter", hybrid_param, &round_decimal)) != VDB_OK)
         return st;
     vdb_schema *schema = NULL;
     vdb_result **sub = vdb_calloc(h.n_reqs, sizeof *sub);
@@ -319,7 +332,7 @@ vdb_status vdb_hybrid_search(vdb_db *db, const vdb_hybrid_req *in, vdb_result **
     for (size_t q = 0; q < nq; q++)
         off[q + 1] = group_end[q];
     for (size_t j = 0; j < npicked; j++)
-        dist[j] = (float)picked[j].score;
+        dist[j] = vdb_round_decimal((float)picked[j].score, round_decimal);
     got->ngroups = nq;
     got->dist = dist;
 out:

@@ -66,18 +66,8 @@ static vdb_status search_param(void *arg, const char *key, const char *val)
         p->has_filter = true;
         return vdb_kv_float("search parameter", "range_filter", val, &p->range_filter);
     }
-    if (!strcasecmp(key, "round_decimal")) {
-        if (!strcmp(val, "-1")) {
-            p->round_decimal = -1;
-            return VDB_OK;
-        }
-        uint32_t n;
-        vdb_status st = vdb_kv_uint("search parameter", key, val, 0, 6, &n);
-        p->round_decimal = (int)n;
-        return st == VDB_OK ? VDB_OK
-                            : vdb_set_errmsg(VDB_EINVAL, "search parameter round_decimal=%s "
-                                             "must be -1 (no rounding) or 0..6", val);
-    }
+    if (!strcasecmp(key, "round_decimal"))
+        return vdb_round_decimal_param("search parameter", val, &p->round_decimal);
     if (!strcasecmp(key, "drop_ratio_search")) {
         /* read for every sparse search, indexed or not (the exact scan honours it too) */
         float r;
@@ -115,15 +105,32 @@ static vdb_status parse_search_params(const char *params, const vdb_vindex_kind 
     return VDB_OK;
 }
 
-/* A distance as the caller asked for it: rounded half away from zero to round_decimal
- * decimals, as Milvus's round_decimal. */
-static float rounded(const search_params *sp, float d)
+vdb_status vdb_round_decimal_param(const char *what, const char *val, int *out)
+{
+    if (!strcmp(val, "-1")) {
+        *out = -1;
+        return VDB_OK;
+    }
+    uint32_t n;
+    if (vdb_kv_uint(what, "round_decimal", val, 0, 6, &n) != VDB_OK)
+        return vdb_set_errmsg(VDB_EINVAL, "%s round_decimal=%s must be -1 (no rounding) or "
+                              "0..6", what, val);
+    *out = (int)n;
+    return VDB_OK;
+}
+
+float vdb_round_decimal(float d, int digits)
 {
     static const double scale[] = {1, 10, 100, 1e3, 1e4, 1e5, 1e6};
-    if (sp->round_decimal < 0)
+    if (digits < 0 || digits > 6)
         return d;
-    double m = scale[sp->round_decimal];
+    double m = scale[digits];
     return (float)(round((double)d * m) / m);
+}
+
+static float rounded(const search_params *sp, float d)
+{
+    return vdb_round_decimal(d, sp->round_decimal);
 }
 
 /* The search of one call, shared by the tasks that search its segments. Each participant

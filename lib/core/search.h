@@ -21,5 +21,11 @@ vdb_status vdb_get_at(vdb_db *db, const char *collection, const vdb_pk_list *pks
 vdb_status vdb_query_page_at(vdb_db *db, const char *collection, uint64_t *coll_id,
                              const char *filter, const vdb_read_opts *read, uint64_t T,
                              const struct vdb_pk *after, size_t batch, vdb_result **out);
+/* round_decimal's value for what ("search parameter", "hybrid parameter"): -1 (as
+ * computed) or 0..6, VDB_EINVAL otherwise. */
+vdb_status vdb_round_decimal_param(const char *what, const char *val, int *out);
+/* d rounded half away from zero to digits decimals, as Milvus's round_decimal (digits -1:
+ * unchanged). One implementation for search and hybrid search. */
+float vdb_round_decimal(float d, int digits);
 
 #endif

@@ -32,6 +32,17 @@ def einval(msg):
     return InvalidArgumentError(Status.EINVAL, msg)
 
 
+def round_decimal(d, digits):
+    """d rounded as the library's round_decimal (lib/core/search.c vdb_round_decimal): half
+    away from zero to digits decimals, as a float32 (digits -1: unchanged). Python's round()
+    rounds half to even, so it would disagree with the server's and the C API's answers."""
+    if digits < 0:
+        return d
+    m = 10.0 ** digits
+    r = math.copysign(math.floor(abs(d) * m + 0.5) / m, d)
+    return struct.unpack("f", struct.pack("f", r))[0]
+
+
 def json_default(o):
     if np is not None:
         if isinstance(o, np.ndarray):

@@ -19,7 +19,7 @@ import time
 
 from . import _lib, _template
 from ._data import (einval, is_seq, np, output_plan, to_columns, check_writable,
-                    sparse_rows, vectors, query_floats)
+                    sparse_rows, vectors, query_floats, round_decimal)
 from .errors import NotFoundError, Status, TimedOutError, UnsupportedError
 from .schema import (DataType, DENSE_VECTOR_TYPES, IndexParams, LoadState, Schema,
                      VECTOR_TYPES, to_datatype, to_metric)
@@ -976,7 +976,7 @@ class MilvusClient:
         for hits in res:
             page = []
             for pk, dist, ent in hits:
-                page.append({"id": pk, "distance": round(dist, rd) if rd >= 0 else dist,
+                page.append({"id": pk, "distance": round_decimal(dist, rd),
                              "entity": ent})
             out.append(page)
         return out
@@ -1113,7 +1113,7 @@ class MilvusClient:
         read = self._read(collection_name, partition_names, kwargs)
         res = self._t.hybrid_search(collection_name, info, subs, ranker._spec(), limit, offset,
                                     plan, read, group)
-        return [[{"id": pk, "distance": round(dist, rd) if rd >= 0 else dist, "entity": ent}
+        return [[{"id": pk, "distance": round_decimal(dist, rd), "entity": ent}
                  for pk, dist, ent in hits] for hits in res]
 
     # ---- indexes --------------------------------------------------------------------------
@@ -1477,7 +1477,7 @@ class _SearchIterator:
 
     def next(self):
         rd = self._rd
-        return [{"id": pk, "distance": round(d, rd) if rd >= 0 else d, "entity": ent}
+        return [{"id": pk, "distance": round_decimal(d, rd), "entity": ent}
                 for pk, d, ent in self._it.next()]
 
     def close(self):

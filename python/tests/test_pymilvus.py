@@ -112,17 +112,38 @@ def test_filter_params_errors(docs):
 
 # ---- search options ---------------------------------------------------------------------------
 
+def half_away(x, n):
+    """round_decimal's rule (the C API's and the server's): half away from zero, as float32"""
+    import math
+    import struct
+    m = 10.0 ** n
+    return struct.unpack("f", struct.pack("f", math.copysign(math.floor(abs(x) * m + 0.5) / m,
+                                                             x)))[0]
+
+
 def test_round_decimal(docs):
     q = [docs.vecs[2]]
     raw = docs.search("docs", q, limit=5)[0]
     for n in (0, 2, 6):
         got = docs.search("docs", q, limit=5, round_decimal=n)[0]
         assert [h["id"] for h in got] == [h["id"] for h in raw]
-        assert [h["distance"] for h in got] == [round(h["distance"], n) for h in raw]
+        assert [h["distance"] for h in got] == [half_away(h["distance"], n) for h in raw]
     assert docs.search("docs", q, limit=5, round_decimal=-1)[0] == raw
     for bad in (7, -2, 1.5, "2"):
         with pytest.raises(libvdb.InvalidArgumentError):
             docs.search("docs", q, round_decimal=bad)
+
+
+def test_round_decimal_ties_round_away_from_zero(client):
+    # L2 distances 0.25 and 0.5 exactly: Python's round() would give 0.2 and 0 (half to even)
+    client.create_collection("t", dimension=2, metric_type="L2")
+    client.insert("t", [{"id": 0, "vector": [0.5, 0]}, {"id": 1, "vector": [0, -0.5]}])
+    hits = client.search("t", [[0, 0]], limit=2, output_fields=[])[0]
+    raw = sorted(h["distance"] for h in hits)
+    assert raw == [0.25, 0.25]  # squared L2, as Milvus
+    got = client.search("t", [[0, 0]], limit=2, round_decimal=1)[0]
+    assert all(h["distance"] == half_away(0.25, 1) for h in got)   # 0.3
+    assert half_away(0.25, 1) > round(0.25, 1)
 
 
 def test_unknown_kwargs_are_type_errors(docs, connect):
