@@ -34,13 +34,13 @@ def einval(msg):
 
 def round_decimal(d, digits):
     """d rounded as the library's round_decimal (lib/core/search.c vdb_round_decimal): half
-    away from zero to digits decimals, as a float32 (digits -1: unchanged). Python's round()
-    rounds half to even, so it would disagree with the server's and the C API's answers."""
+    away from zero to digits decimals (digits -1: unchanged); a Python float, the nearest
+    double (the library's float32 is the nearest float to it). Python's round() rounds half
+    to even, so it would disagree with the server's and the C API's answers at ties."""
     if digits < 0:
         return d
     m = 10.0 ** digits
-    r = math.copysign(math.floor(abs(d) * m + 0.5) / m, d)
-    return struct.unpack("f", struct.pack("f", r))[0]
+    return math.copysign(math.floor(abs(d) * m + 0.5) / m, d)
 
 
 def json_default(o):

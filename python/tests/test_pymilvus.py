@@ -113,12 +113,10 @@ def test_filter_params_errors(docs):
 # ---- search options ---------------------------------------------------------------------------
 
 def half_away(x, n):
-    """round_decimal's rule (the C API's and the server's): half away from zero, as float32"""
+    """round_decimal's rule (the C API's and the server's): half away from zero"""
     import math
-    import struct
     m = 10.0 ** n
-    return struct.unpack("f", struct.pack("f", math.copysign(math.floor(abs(x) * m + 0.5) / m,
-                                                             x)))[0]
+    return math.copysign(math.floor(abs(x) * m + 0.5) / m, x)
 
 
 def test_round_decimal(docs):
