@@ -162,7 +162,7 @@ def test_pymilvus_features_libvdb_lacks_are_refused(docs):
         lambda: docs.upsert("docs", [], partial_update=True),
         lambda: docs.compact("docs", is_clustering=True),
         lambda: docs.create_collection("x", dimension=2, properties={"mmap.enabled": True}),
-        lambda: libvdb.Schema().add_field("b", DataType.BINARY_VECTOR, dim=8),
+        lambda: libvdb.Schema().add_field("g", DataType.GEOMETRY),
         lambda: docs.create_user("u", "p"),
         lambda: docs.list_roles(),
         lambda: docs.alter_collection_properties("docs", {"a": 1}),
