@@ -19,11 +19,12 @@ import time
 
 from . import _lib, _template
 from ._data import (einval, is_seq, np, output_plan, to_columns, check_writable,
-                    sparse_rows, vectors, query_floats, binary_queries)
+                    sparse_rows, vectors, query_floats)
 from .errors import NotFoundError, Status, TimedOutError, UnsupportedError
 from .schema import (DataType, DENSE_VECTOR_TYPES, IndexParams, LoadState, Schema,
                      VECTOR_TYPES, to_datatype, to_metric)
 from .rankers import AnnSearchRequest, RRFRanker, WeightedRanker
+from ._data import binary_queries
 
 __all__ = ["MilvusClient", "Client"]
 
