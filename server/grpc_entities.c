@@ -159,13 +159,50 @@ static void free_group(Milvus__Proto__Common__PlaceholderGroup *g)
         milvus__proto__common__placeholder_group__free_unpacked(g, NULL);
 }
 
+/* The query vectors of a BINARY_VECTOR field: placeholder type BinaryVector (100), each
+ * value dim / 8 bytes; nq * dim / 8 bytes (malloc'd). */
+static uint8_t *query_binary(const ProtobufCBinaryData *pg, uint32_t dim, size_t *nq,
+                             srv_status *err)
+{
+    Milvus__Proto__Common__PlaceholderGroup *g;
+    Milvus__Proto__Common__PlaceholderValue *p =
+        one_placeholder(pg, MILVUS__PROTO__COMMON__PLACEHOLDER_TYPE__BinaryVector,
+                        "a BINARY_VECTOR field takes BinaryVector (100)", &g, err);
+    size_t w = vdb_vector_bytes(VDB_TYPE_BINARY_VECTOR, dim);
+    uint8_t *v = NULL;
+    if (!p)
+        goto done;
+    if (!(v = malloc(p->n_values * w + 1))) {
+        srv_fail(err, MV_MEMORY_LIMIT, "memory limit exceeded");
+        goto done;
+    }
+    for (size_t q = 0; q < p->n_values; q++) {
+        if (p->values[q].len != w) {
+            srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: vector dimension mismatch: "
+                     "query %zu has %zu bytes, the binary field's dim %u needs %zu (dim / 8)",
+                     q, p->values[q].len, dim, w);
+            free(v);
+            v = NULL;
+            goto done;
+        }
+        memcpy(v + q * w, p->values[q].data, w);
+    }
+    *nq = p->n_values;
+done:
+    free_group(g);
+    return v;
+}
+
 /* The query vectors of a placeholder group for a dense field of type t: nq vectors of dim
  * floats (malloc'd). FloatVector (101) placeholders go to every dense type; Float16Vector
  * (102), BFloat16Vector (103) and Int8Vector (105), the little-endian elements as pymilvus
- * and the Node SDK send them, to fields of their own type only. */
-static float *query_vectors(const ProtobufCBinaryData *pg, vdb_type t, uint32_t dim,
-                            size_t *nq, srv_status *err)
+ * and the Node SDK send them, to fields of their own type only. A BINARY_VECTOR field's are
+ * its bytes (query_binary). */
+static void *query_vectors(const ProtobufCBinaryData *pg, vdb_type t, uint32_t dim,
+                           size_t *nq, srv_status *err)
 {
+    if (t == VDB_TYPE_BINARY_VECTOR)
+        return query_binary(pg, dim, nq, err);
     int own = MILVUS__PROTO__COMMON__PLACEHOLDER_TYPE__FloatVector;
     const char *want = "a FLOAT_VECTOR field takes FloatVector (101)";
     if (t == VDB_TYPE_FLOAT16_VECTOR) {
@@ -427,7 +464,7 @@ static int refused_search_parts(Milvus__Proto__Milvus__SearchRequest *req, int a
  * checked against the id DescribeCollection gives. */
 static int search_iter_batch(srv_rpc *call, const srv_coll *c, const srv_outplan *p,
                              const search_args *a, Milvus__Proto__Milvus__SearchRequest *req,
-                             const vdb_field_def *vf, const float *vecs, size_t nq,
+                             const vdb_field_def *vf, const void *vecs, size_t nq,
                              const char *params, srv_status *err)
 {
     const char *coll = req->collection_name;
@@ -451,9 +488,13 @@ static int search_iter_batch(srv_rpc *call, const srv_coll *c, const srv_outplan
         return srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: search_iter_batch_size "
                         "must be 1..%d", SRV_MAX_TOPK);
     vdb_search_iter_req ir = {.struct_size = sizeof ir, .collection = coll,
-                              .vector_field = vf->name, .vector = vecs, .dim = vf->dim,
+                              .vector_field = vf->name, .dim = vf->dim,
                               .filter = req->dsl && *req->dsl ? req->dsl : NULL,
                               .params = params, .batch_size = (uint32_t)batch};
+    if (vf->type == VDB_TYPE_BINARY_VECTOR)
+        ir.binary_vector = vecs;
+    else
+        ir.vector = vecs;
     ir.read.partitions = (const char *const *)req->partition_names;
     ir.read.n_partitions = req->n_partition_names;
     ir.read.output_fields = p->n ? p->names : NULL;
@@ -490,7 +531,7 @@ static int search(srv_rpc *call, Milvus__Proto__Milvus__SearchRequest *req, srv_
     search_args a;
     srv_outplan p = {0};
     vdb_result *res = NULL;
-    float *vecs = NULL;
+    void *vecs = NULL;
     vdb_sparse_row *sq = NULL;
     char *params = NULL;
     int rc = -1;
@@ -546,6 +587,10 @@ static int search(srv_rpc *call, Milvus__Proto__Milvus__SearchRequest *req, srv_
     vdb_search_req sr = {.struct_size = sizeof sr, .collection = req->collection_name,
                          .vector_field = vf->name, .vectors = vecs, .nq = nq, .dim = vf->dim,
                          .filter = req->dsl && *req->dsl ? req->dsl : NULL, .params = params};
+    if (vf->type == VDB_TYPE_BINARY_VECTOR) {
+        sr.vectors = NULL;
+        sr.binary_vectors = vecs;
+    }
     sr.read.partitions = (const char *const *)req->partition_names;
     sr.read.n_partitions = req->n_partition_names;
     sr.read.output_fields = p.n ? p.names : NULL;
@@ -622,6 +667,10 @@ static int hybrid_sub(srv_coll *c, Milvus__Proto__Milvus__SearchRequest *sr, siz
     *a = (vdb_ann_req){.struct_size = sizeof *a, .vector_field = vf->name, .vectors = *vecs,
                        .nq = nq, .dim = vf->dim, .limit = sa.topk < 0 ? 10 : (uint32_t)sa.topk,
                        .filter = sr->dsl && *sr->dsl ? sr->dsl : NULL, .params = *params};
+    if (vf->type == VDB_TYPE_BINARY_VECTOR) {
+        a->vectors = NULL;
+        a->binary_vectors = (const uint8_t *)*vecs;
+    }
     return 0;
 }
 

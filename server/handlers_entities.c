@@ -262,15 +262,44 @@ static int search_params(json_t *req, const vdb_field_def *vf, char **out, json_
     return srv_req_obj(req, "searchParams", NULL, &sp, err) ? -1 : params_text(sp, vf, out, err);
 }
 
-/* "data": a list of vectors (or one vector) of the field's dimension. */
-static float *query_vectors(json_t *data, vdb_type type, uint32_t dim, size_t *nq,
-                            json_t **err)
+/* "data" of a BinaryVector field: a list of vectors (or one), each dim / 8 byte values or a
+ * base64 string; nq * dim / 8 bytes. */
+static uint8_t *query_binary(json_t *data, uint32_t dim, size_t *nq, json_t **err)
+{
+    size_t bytes = vdb_vector_bytes(VDB_TYPE_BINARY_VECTOR, dim);
+    int flat = json_is_number(json_array_get(data, 0));
+    size_t n = flat ? 1 : json_array_size(data);
+    uint8_t *v = malloc(n * bytes + 1);
+    if (!v) {
+        *err = srv_err(MV_MEMORY_LIMIT, "memory limit exceeded");
+        return NULL;
+    }
+    for (size_t q = 0; q < n; q++) {
+        const char *why = srv_binary_vector(dim, flat ? data : json_array_get(data, q),
+                                            v + q * bytes);
+        if (why) {
+            *err = srv_err(MV_PARAMETER_INVALID, "invalid parameter: query %zu %s (dim %u)", q,
+                           why, dim);
+            free(v);
+            return NULL;
+        }
+    }
+    *nq = n;
+    return v;
+}
+
+/* "data": a list of vectors (or one vector) of the field's dimension: floats, or for a
+ * BinaryVector field its bytes (query_binary). */
+static void *query_vectors(json_t *data, vdb_type type, uint32_t dim, size_t *nq,
+                           json_t **err)
 {
     if (!json_is_array(data) || !json_array_size(data)) {
         *err = srv_err(MV_MISSING_REQUIRED, "missing required parameters, error: 'data' must "
                                             "be a non-empty list of vectors");
         return NULL;
     }
+    if (type == VDB_TYPE_BINARY_VECTOR)
+        return query_binary(data, dim, nq, err);
     int flat = json_is_number(json_array_get(data, 0));
     int half = type != VDB_TYPE_FLOAT_VECTOR;
     uint8_t *raw = half ? malloc((size_t)dim * 2) : NULL;
@@ -374,7 +403,7 @@ json_t *srv_entities_search(srv_ctx *ctx, json_t *req)
         return err;
     srv_coll c;
     srv_outplan p = {0};
-    float *vecs = NULL;
+    void *vecs = NULL;
     vdb_sparse_row *sq = NULL;
     size_t nq = 0; /* before the first goto: done frees sq's nq rows */
     char *params = NULL;
@@ -414,7 +443,9 @@ json_t *srv_entities_search(srv_ctx *ctx, json_t *req)
     sr.group_by_field = gfield && *gfield ? gfield : NULL;
     sr.group_size = (uint32_t)gsize;
     sr.strict_group_size = strict && json_is_true(strict);
-    sr.vectors = vecs;
+    int bin = vf->type == VDB_TYPE_BINARY_VECTOR;
+    sr.vectors = bin ? NULL : vecs;
+    sr.binary_vectors = bin ? vecs : NULL;
     sr.sparse_vectors = sq;
     sr.nq = nq;
     sr.params = params;
@@ -576,9 +607,11 @@ static int sub_search(srv_coll *c, json_t *sub, size_t i, vdb_ann_req *a, float 
     json_decref(flat);
     if (bad)
         return -1;
-    *a = (vdb_ann_req){.struct_size = sizeof *a, .vector_field = vf->name, .vectors = *vecs,
-                       .nq = nq, .dim = vf->dim, .limit = (uint32_t)limit,
-                       .filter = filter, .params = *params};
+    int bin = vf->type == VDB_TYPE_BINARY_VECTOR;
+    *a = (vdb_ann_req){.struct_size = sizeof *a, .vector_field = vf->name,
+                       .vectors = bin ? NULL : *vecs, .nq = nq, .dim = vf->dim,
+                       .limit = (uint32_t)limit, .filter = filter, .params = *params,
+                       .binary_vectors = bin ? (const uint8_t *)*vecs : NULL};
     return 0;
 }
 
@@ -747,7 +780,7 @@ json_t *srv_entities_search_iterator(srv_ctx *ctx, json_t *req)
         return err;
     srv_coll c;
     srv_outplan p = {0};
-    float *vecs = NULL;
+    void *vecs = NULL;
     size_t nq = 0;
     char *params = NULL;
     if ((err = srv_coll_open(ctx, coll, &c)))
@@ -772,8 +805,10 @@ json_t *srv_entities_search_iterator(srv_ctx *ctx, json_t *req)
                       "query vector, got %zu", nq);
         goto done;
     }
+    int bin = vf->type == VDB_TYPE_BINARY_VECTOR;
     vdb_search_iter_req ir = {.struct_size = sizeof ir, .collection = coll,
-                              .vector_field = vf->name, .vector = vecs, .dim = vf->dim,
+                              .vector_field = vf->name, .vector = bin ? NULL : vecs,
+                              .binary_vector = bin ? vecs : NULL, .dim = vf->dim,
                               .filter = filter && *filter ? filter : NULL, .params = params,
                               .batch_size = (uint32_t)batch};
     if (read_opts(req, &ir.read, &parts, &err))

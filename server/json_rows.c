@@ -130,6 +130,34 @@ const char *srv_half_vector(vdb_type t, uint32_t dim, json_t *v, uint8_t *out)
     return NULL;
 }
 
+const char *srv_binary_vector(uint32_t dim, json_t *v, uint8_t *out)
+{
+    size_t bytes = vdb_vector_bytes(VDB_TYPE_BINARY_VECTOR, dim);
+    if (json_is_string(v)) {
+        char *raw = malloc(bytes + 2);
+        if (!raw)
+            return "does not fit in memory";
+        long n = srv_b64_decode(json_string_value(v), raw, bytes + 2);
+        const char *why = n < 0 || (size_t)n != bytes
+                              ? "is not base64 of dim / 8 bytes (a BinaryVector's dim is in bits)"
+                              : NULL;
+        if (!why)
+            memcpy(out, raw, bytes);
+        free(raw);
+        return why;
+    }
+    if (!json_is_array(v) || json_array_size(v) != bytes)
+        return "is not dim / 8 bytes (a BinaryVector is a list of byte values 0..255 or a "
+               "base64 string; its dim is in bits)";
+    for (size_t j = 0; j < bytes; j++) {
+        json_t *x = json_array_get(v, j);
+        if (!json_is_integer(x) || json_integer_value(x) < 0 || json_integer_value(x) > 255)
+            return "holds a value that is not a byte (an integer 0..255)";
+        out[j] = (uint8_t)json_integer_value(x);
+    }
+    return NULL;
+}
+
 /* Adds the column of field fi from the rows (none when no row has the field). */
 static json_t *add_column(const srv_coll *c, size_t fi, json_t *rows, size_t n, vdb_batch *b)
 {
@@ -141,6 +169,7 @@ static json_t *add_column(const srv_coll *c, size_t fi, json_t *rows, size_t n, 
     case VDB_TYPE_INT32: case VDB_TYPE_FLOAT: width = 4; break;
     case VDB_TYPE_FLOAT_VECTOR: case VDB_TYPE_FLOAT16_VECTOR: case VDB_TYPE_BFLOAT16_VECTOR:
     case VDB_TYPE_INT8_VECTOR: width = (size_t)f->dim * vdb_vector_elem_size(f->type); break;
+    case VDB_TYPE_BINARY_VECTOR: width = vdb_vector_bytes(f->type, f->dim); break;
     case VDB_TYPE_SPARSE_FLOAT_VECTOR: width = sizeof(vdb_sparse_row); break;
     case VDB_TYPE_VARCHAR: case VDB_TYPE_JSON: case VDB_TYPE_ARRAY: width = sizeof(char *); break;
     default: break;
@@ -261,6 +290,12 @@ static json_t *add_column(const srv_coll *c, size_t fi, json_t *rows, size_t n, 
         }
         case VDB_TYPE_FLOAT16_VECTOR: case VDB_TYPE_BFLOAT16_VECTOR: case VDB_TYPE_INT8_VECTOR: {
             const char *why = srv_half_vector(f->type, f->dim, v, (uint8_t *)slot);
+            if (why)
+                err = bad_row(f->name, r, why);
+            break;
+        }
+        case VDB_TYPE_BINARY_VECTOR: {
+            const char *why = srv_binary_vector(f->dim, v, (uint8_t *)slot);
             if (why)
                 err = bad_row(f->name, r, why);
             break;
@@ -625,8 +660,7 @@ static json_t *value_json(const vdb_value *v)
         }
         return o;
     }
-    case VDB_TYPE_BINARY_VECTOR: { /* its bytes, as a list of 0..255 (REST takes no such
-                                    * fields yet: a collection made through the C API) */
+    case VDB_TYPE_BINARY_VECTOR: { /* its bytes, as a list of 0..255 (as rows are taken) */
         json_t *a = json_array();
         for (uint32_t i = 0; i < v->u.raw.bytes; i++)
             json_array_append_new(a, json_integer(((const uint8_t *)v->u.raw.ptr)[i]));

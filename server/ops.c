@@ -500,7 +500,7 @@ int srv_op_create_index(srv_ctx *ctx, const char *coll, const srv_coll *c, const
         vdb_metric m;
         if (srv_metric_from_name(metric, &m) != 0)
             return srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: metric type '%s' "
-                            "(L2, IP, COSINE)", metric);
+                            "(L2, IP, COSINE; HAMMING, JACCARD on binary vectors)", metric);
         if (m != f->metric && remetric(ctx, coll, field, m, err) != 0)
             return -1;
     }

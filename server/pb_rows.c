@@ -77,6 +77,7 @@ static size_t type_width(vdb_type t, uint32_t dim)
     case VDB_TYPE_INT32: case VDB_TYPE_FLOAT: return 4;
     case VDB_TYPE_FLOAT_VECTOR: case VDB_TYPE_FLOAT16_VECTOR: case VDB_TYPE_BFLOAT16_VECTOR:
     case VDB_TYPE_INT8_VECTOR: return (size_t)dim * vdb_vector_elem_size(t);
+    case VDB_TYPE_BINARY_VECTOR: return vdb_vector_bytes(t, dim);
     case VDB_TYPE_VARCHAR: case VDB_TYPE_JSON: case VDB_TYPE_ARRAY: return sizeof(char *);
     default: return 8;
     }
@@ -240,6 +241,10 @@ static int add_pb_column(const srv_coll *c, const pb_field_data *fd, size_t rows
             want = MILVUS__PROTO__SCHEMA__VECTOR_FIELD__DATA_INT8_VECTOR;
             none = "holds no int8 vectors (VectorField int8_vector)";
             bytes = v ? &v->int8_vector : NULL;
+        } else if (f->type == VDB_TYPE_BINARY_VECTOR) {
+            want = MILVUS__PROTO__SCHEMA__VECTOR_FIELD__DATA_BINARY_VECTOR;
+            none = "holds no binary vectors (VectorField binary_vector)";
+            bytes = v ? &v->binary_vector : NULL;
         }
         if (!v || (int)v->data_case != want ||
             (want == MILVUS__PROTO__SCHEMA__VECTOR_FIELD__DATA_FLOAT_VECTOR && !v->float_vector))
@@ -252,14 +257,17 @@ static int add_pb_column(const srv_coll *c, const pb_field_data *fd, size_t rows
         }
         if (present != rows)
             return bad_col(err, name, "has NULL vectors (vector fields are not nullable)");
-        size_t esz = vdb_vector_elem_size(f->type);
+        /* BINARY_VECTOR: dim / 8 bytes a row, counted in bytes */
+        int bin = f->type == VDB_TYPE_BINARY_VECTOR;
+        size_t esz = bin ? 1 : vdb_vector_elem_size(f->type);
+        size_t per = bin ? vdb_vector_bytes(f->type, f->dim) : f->dim;
         src = bytes ? (const void *)bytes->data : v->float_vector->data;
         n = bytes ? bytes->len / esz : v->float_vector->n_data;
         dim = f->dim;
-        if (n != rows * dim || (bytes && bytes->len % esz)) {
+        if (n != rows * per || (bytes && bytes->len % esz)) {
             char what[128];
-            snprintf(what, sizeof what, "holds %zu elements: %zu rows of dim %u need %zu", n,
-                     rows, dim, rows * dim);
+            snprintf(what, sizeof what, "holds %zu %s: %zu rows of dim %u need %zu", n,
+                     bin ? "bytes" : "elements", rows, dim, rows * per);
             return bad_col(err, name, what);
         }
         if (!bytes)
@@ -421,6 +429,9 @@ static size_t column_rows(const pb_field_data *fd)
             return v->bfloat16_vector.len / 2 / (size_t)v->dim;
         case MILVUS__PROTO__SCHEMA__VECTOR_FIELD__DATA_INT8_VECTOR:
             return v->int8_vector.len / (size_t)v->dim;
+        case MILVUS__PROTO__SCHEMA__VECTOR_FIELD__DATA_BINARY_VECTOR:
+            return v->binary_vector.len / vdb_vector_bytes(VDB_TYPE_BINARY_VECTOR,
+                                                           (size_t)v->dim);
         default:
             break;
         }

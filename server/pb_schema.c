@@ -22,7 +22,7 @@ static int supported_type(int t)
     case VDB_TYPE_INT64: case VDB_TYPE_FLOAT: case VDB_TYPE_DOUBLE: case VDB_TYPE_VARCHAR:
     case VDB_TYPE_ARRAY: case VDB_TYPE_JSON: case VDB_TYPE_FLOAT_VECTOR:
     case VDB_TYPE_SPARSE_FLOAT_VECTOR: case VDB_TYPE_FLOAT16_VECTOR:
-    case VDB_TYPE_BFLOAT16_VECTOR: case VDB_TYPE_INT8_VECTOR:
+    case VDB_TYPE_BFLOAT16_VECTOR: case VDB_TYPE_INT8_VECTOR: case VDB_TYPE_BINARY_VECTOR:
         return 1;
     default:
         return 0;
@@ -82,7 +82,7 @@ static int field_from_pb(const pb_field_schema *f, int schema_auto_id, vdb_schem
         return srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: field '%s': data type "
                         "%s is not supported by libvdb (Bool, Int8, Int16, Int32, Int64, Float, "
                         "Double, VarChar, JSON, Array, FloatVector, Float16Vector, BFloat16Vector, "
-                        "Int8Vector, SparseFloatVector)", name,
+                        "Int8Vector, BinaryVector, SparseFloatVector)", name,
                         pb_type_name(f->data_type));
     if (f->is_clustering_key)
         return srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: field '%s': clustering "
@@ -106,6 +106,8 @@ static int field_from_pb(const pb_field_schema *f, int schema_auto_id, vdb_schem
         d.auto_id = f->autoid || schema_auto_id;
     if (d.type == VDB_TYPE_SPARSE_FLOAT_VECTOR)
         d.metric = VDB_METRIC_IP; /* the only metric of sparse vectors */
+    if (d.type == VDB_TYPE_BINARY_VECTOR)
+        d.metric = VDB_METRIC_HAMMING; /* Milvus's default for binary vectors */
     if (d.type == VDB_TYPE_ARRAY) {
         int et = (int)f->element_type;
         if (!supported_type(et) || et == VDB_TYPE_ARRAY || et == VDB_TYPE_JSON ||
@@ -128,7 +130,8 @@ static int field_from_pb(const pb_field_schema *f, int schema_auto_id, vdb_schem
         else if (!strcmp(k, "metric_type") && vdb_type_is_any_vector(d.type)) {
             if (srv_metric_from_name(v, &d.metric) != 0)
                 rc = srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: field '%s': "
-                              "metric_type '%s' (L2, IP, COSINE)", name, v);
+                              "metric_type '%s' (L2, IP, COSINE; HAMMING, JACCARD on binary "
+                              "vectors)", name, v);
         } else if (!strcmp(k, "mmap.enabled"))
             continue; /* where Milvus keeps the column; libvdb keeps it in memory */
         else

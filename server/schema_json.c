@@ -20,6 +20,7 @@ static const struct {
     {"Float16Vector", VDB_TYPE_FLOAT16_VECTOR},
     {"BFloat16Vector", VDB_TYPE_BFLOAT16_VECTOR},
     {"Int8Vector", VDB_TYPE_INT8_VECTOR},
+    {"BinaryVector", VDB_TYPE_BINARY_VECTOR},
 };
 
 vdb_type srv_type_from_name(const char *name)
@@ -46,6 +47,10 @@ int srv_metric_from_name(const char *name, vdb_metric *out)
         *out = VDB_METRIC_IP;
     else if (!strcasecmp(name, "COSINE"))
         *out = VDB_METRIC_COSINE;
+    else if (!strcasecmp(name, "HAMMING"))
+        *out = VDB_METRIC_HAMMING;
+    else if (!strcasecmp(name, "JACCARD"))
+        *out = VDB_METRIC_JACCARD;
     else
         return -1;
     return 0;
@@ -75,7 +80,8 @@ static int param_u32(json_t *params, const char *key, uint32_t *out, json_t **er
     return 0;
 }
 
-static int metric_for(json_t *req, const char *field, vdb_metric *out, json_t **err)
+static int metric_for(json_t *req, const char *field, vdb_type type, vdb_metric *out,
+                      json_t **err)
 {
     const char *name = NULL;
     json_t *idx = json_object_get(req, "indexParams");
@@ -89,13 +95,16 @@ static int metric_for(json_t *req, const char *field, vdb_metric *out, json_t **
     }
     if (!name && json_is_string(json_object_get(req, "metricType")))
         name = json_string_value(json_object_get(req, "metricType"));
-    if (!name || !*name)
-        name = "COSINE"; /* Milvus's default for AUTOINDEX on float vectors */
-    if (srv_metric_from_name(name, out) != 0) {
-        *err = srv_err(MV_PARAMETER_INVALID, "invalid parameter: metric type '%s' (L2, IP, "
-                                             "COSINE)", name);
+    int bin = type == VDB_TYPE_BINARY_VECTOR;
+    if (!name || !*name) /* Milvus's defaults for AUTOINDEX on float and binary vectors */
+        name = bin ? "HAMMING" : "COSINE";
+    vdb_metric m;
+    if (srv_metric_from_name(name, &m) != 0 || vdb_metric_is_binary(m) != bin) {
+        *err = srv_err(MV_PARAMETER_INVALID, "invalid parameter: metric type '%s' of field "
+                       "'%s' (%s)", name, field, bin ? "HAMMING, JACCARD" : "L2, IP, COSINE");
         return -1;
     }
+    *out = m;
     return 0;
 }
 
@@ -146,7 +155,7 @@ static int quick_form(json_t *req, vdb_schema *s, json_t **err)
         *err = srv_err(MV_PARAMETER_INVALID, "invalid parameter: dimension %lld", (long long)dim);
         return -1;
     }
-    if (metric_for(req, vec.name, &vec.metric, err) || add_field(s, &pk, err) ||
+    if (metric_for(req, vec.name, vec.type, &vec.metric, err) || add_field(s, &pk, err) ||
         add_field(s, &vec, err))
         return -1;
     vdb_schema_set_dynamic(s, dynamic);
@@ -178,7 +187,8 @@ static int full_field(json_t *req, json_t *f, int auto_id, vdb_schema *s, json_t
     if (d.type == VDB_TYPE_NONE) {
         *err = srv_err(MV_PARAMETER_INVALID, "invalid parameter: field '%s': data type '%s' is "
                        "not supported (Bool, Int8, Int16, Int32, Int64, Float, Double, VarChar, "
-                       "JSON, Array, FloatVector, SparseFloatVector)", name, type_name);
+                       "JSON, Array, FloatVector, SparseFloatVector, Float16Vector, "
+                       "BFloat16Vector, Int8Vector, BinaryVector)", name, type_name);
         return -1;
     }
     d.is_partition_key = part_key;
@@ -199,7 +209,7 @@ static int full_field(json_t *req, json_t *f, int auto_id, vdb_schema *s, json_t
         return -1;
     /* a sparse field is IP (the library's default for it; an index's metricType is checked
      * when the index is created) */
-    if (vdb_type_is_vector(d.type) && metric_for(req, name, &d.metric, err))
+    if (vdb_type_is_vector(d.type) && metric_for(req, name, d.type, &d.metric, err))
         return -1;
     char *dflt = NULL;
     json_t *dv = json_object_get(f, "defaultValue");

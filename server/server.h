@@ -496,6 +496,9 @@ long srv_b64_decode(const char *in, char *out, size_t cap);
  * the little-endian elements, or dim numbers) into out (dim elements); NULL, or the error's
  * words ("is not ...") in why. */
 const char *srv_half_vector(vdb_type t, uint32_t dim, json_t *v, uint8_t *out);
+/* One BINARY_VECTOR of dim bits from JSON (a list of dim / 8 byte values 0..255, or a base64
+ * string of the dim / 8 bytes, as Milvus's REST API) into out; NULL, or the error's words. */
+const char *srv_binary_vector(uint32_t dim, json_t *v, uint8_t *out);
 /* 1 if the authorization metadata (base64 of "user:password" or of the token) matches
  * cfg->token; else 0 with *why (Milvus's words). */
 int srv_grpc_auth_ok(const srv_config *cfg, const char *authorization, const char **why);

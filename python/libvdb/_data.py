@@ -297,7 +297,10 @@ def _bf16_bits(x):
 def pack_vector(v, t, dim, what):
     """One FLOAT16 / BFLOAT16 / INT8 vector as its stored bytes: bytes of dim elements (checked
     for length), or a list of dim numbers (floats rounded to the type; int8 values must be
-    whole numbers in -128..127). NaN and infinity are left for the library to refuse."""
+    whole numbers in -128..127). NaN and infinity are left for the library to refuse.
+    BINARY_VECTOR: binary_vector."""
+    if t == DataType.BINARY_VECTOR:
+        return binary_vector(v, dim, what)
     w = _ELEM_SIZE[t]
     if isinstance(v, (bytes, bytearray, memoryview)):
         b = bytes(v)
@@ -324,6 +327,33 @@ def pack_vector(v, t, dim, what):
         except OverflowError:
             raise einval("%s: a value is beyond float16's range (+-65504)" % what)
     return struct.pack("<%dH" % dim, *[_bf16_bits(x) for x in vals])
+
+
+def binary_vector(v, dim, what):
+    """One BINARY_VECTOR of dim bits as pymilvus takes it: bytes (or a uint8 numpy array) of
+    dim / 8 bytes, numpy.packbits' bit order. Lists are refused, as pymilvus does."""
+    if np is not None and isinstance(v, np.ndarray) and v.dtype == np.uint8 and v.ndim == 1:
+        v = v.tobytes()
+    if not isinstance(v, (bytes, bytearray, memoryview)):
+        raise einval("%s: a BINARY_VECTOR is bytes of dim / 8 (e.g. numpy.packbits(bits)"
+                     ".tobytes()), not %s" % (what, type(v).__name__))
+    b = bytes(v)
+    if len(b) != dim // 8:
+        raise einval("%s: %d bytes, a BINARY_VECTOR of dim %d takes %d (dim / 8)"
+                     % (what, len(b), dim, dim // 8))
+    return b
+
+
+def binary_queries(data, dim, what):
+    """Search data of a BINARY_VECTOR field (bytes, or a list of them) as (buffer, address,
+    nq, dim): nq * dim / 8 bytes in one C buffer."""
+    from ctypes import addressof, create_string_buffer
+    if isinstance(data, (bytes, bytearray, memoryview)) or \
+            (np is not None and isinstance(data, np.ndarray) and data.ndim == 1):
+        data = [data]
+    b = b"".join(binary_vector(v, dim, "%s row %d" % (what, i)) for i, v in enumerate(data))
+    buf = create_string_buffer(b, max(len(b), 1))
+    return buf, addressof(buf), len(b) // (dim // 8) if dim >= 8 else 0, dim
 
 
 def unpack_vector(b, t, dim):

@@ -686,6 +686,8 @@ class EmbeddedTransport:
                                      _b(_params_text(params)))
         req.collection, req.vector_field, req.filter, req.params = cname, vname, fexpr, pstr
         req.vectors, req.nq, req.dim, req.k, req.offset = addr, nq, dim, k, offset
+        if vf.dtype == DataType.BINARY_VECTOR and not sparse:  # bytes, from binary_queries()
+            req.vectors, req.binary_vectors = None, addr
         req.read = ro
         if sparse:  # ("sparse", keep-alive, rows, nq) from sparse_rows()
             keep.append(qv[1])
@@ -715,6 +717,8 @@ class EmbeddedTransport:
             a.struct_size = sizeof(a)
             a.vector_field, a.filter, a.params = texts
             a.vectors, a.nq, a.dim, a.limit = addr, nq, dim, lim
+            if vf.dtype == DataType.BINARY_VECTOR:
+                a.vectors, a.binary_vectors = None, addr
         ptrs = (POINTER(_lib.vdb_ann_req) * len(subs))(*[pointer(a) for a in anns])
         h = _lib.vdb_hybrid_req()
         h.struct_size = sizeof(h)
@@ -762,6 +766,8 @@ class EmbeddedTransport:
         texts = (self._q(coll), _b(vf.name), _b(filter or None), _b(_params_text(params)))
         req.collection, req.vector_field, req.filter, req.params = texts
         req.vector, req.dim, req.read = addr, dim, ro
+        if vf.dtype == DataType.BINARY_VECTOR:
+            req.vector, req.binary_vector = None, addr
         req.batch_size, req.limit = batch, limit
         h = c_void_p()
         self._check(self._lib.vdb_search_iterator_open(self._db, byref(req), byref(h)))

@@ -161,6 +161,7 @@ class vdb_search_req(Structure):
         ("strict_group_size", c_int),
         ("query_pks", POINTER(vdb_pk_list)),
         ("sparse_vectors", POINTER(vdb_sparse_row)),
+        ("binary_vectors", c_void_p),  # BINARY_VECTOR queries: nq * dim / 8 bytes
     ]
 
 
@@ -174,6 +175,7 @@ class vdb_ann_req(Structure):
         ("limit", c_uint32),
         ("filter", c_char_p),
         ("params", c_char_p),
+        ("binary_vectors", c_void_p),
     ]
 
 
@@ -219,6 +221,10 @@ class vdb_search_iter_req(Structure):
         ("read", vdb_read_opts),
         ("batch_size", c_uint32),
         ("limit", c_uint64),
+        ("resume", c_int),
+        ("last_bound", c_float),
+        ("last_pks", POINTER(vdb_pk_list)),
+        ("binary_vector", c_void_p),
     ]
 
 

@@ -42,9 +42,20 @@ _TYPE_NAMES = {
     DataType.JSON: "JSON", DataType.FLOAT_VECTOR: "FloatVector",
     DataType.SPARSE_FLOAT_VECTOR: "SparseFloatVector", DataType.FLOAT16_VECTOR: "Float16Vector",
     DataType.BFLOAT16_VECTOR: "BFloat16Vector", DataType.INT8_VECTOR: "Int8Vector",
+    DataType.BINARY_VECTOR: "BinaryVector",
 }
 _HALF_TYPES = (DataType.FLOAT16_VECTOR, DataType.BFLOAT16_VECTOR, DataType.INT8_VECTOR)
 _TYPES_BY_NAME = {v.lower(): k for k, v in _TYPE_NAMES.items()}
+
+
+def _query_data(vf, qv):
+    """REST search data from a vectors() or binary_queries() tuple: float lists, or for a
+    BINARY_VECTOR field base64 of each query's dim / 8 bytes."""
+    buf, addr, nq, dim = qv
+    if vf.dtype != DataType.BINARY_VECTOR:
+        return vector_rows(buf, nq, dim)
+    nb, raw = dim // 8, buf.raw
+    return [base64.b64encode(raw[i * nb:(i + 1) * nb]).decode() for i in range(nq)]
 
 
 def is_remote_uri(uri):
@@ -422,12 +433,13 @@ class RemoteTransport:
                     idx, val = sparse_row(v, "field '%s' row %d" % (name, i))
                     row[name] = {str(k): x for k, x in zip(idx, val)}
                 continue
-            if f.dtype in _HALF_TYPES:
+            if f.dtype in _HALF_TYPES or f.dtype == DataType.BINARY_VECTOR:
                 # the stored elements, as the embedded mode packs them: base64 of the bytes
-                w = 1 if f.dtype == DataType.INT8_VECTOR else 2
+                w = f.dim // 8 if f.dtype == DataType.BINARY_VECTOR else \
+                    f.dim if f.dtype == DataType.INT8_VECTOR else 2 * f.dim
                 b = packed_vectors(values, f.dtype, f.dim, n, "field '%s'" % name)
                 for i, row in enumerate(rows):
-                    row[name] = base64.b64encode(b[i * w * f.dim:(i + 1) * w * f.dim]).decode()
+                    row[name] = base64.b64encode(b[i * w:(i + 1) * w]).decode()
                 continue
             if f.dtype == DataType.FLOAT_VECTOR:
                 buf, addr, got, dim = vectors(values, "field '%s'" % name, f.dim)
@@ -498,6 +510,8 @@ class RemoteTransport:
                 row[name] = array.array("f", v).tolist()
             elif f.dtype == DataType.SPARSE_FLOAT_VECTOR and v is not None:
                 row[name] = {int(k): _f32(float(x)) for k, x in v.items()}
+            elif f.dtype == DataType.BINARY_VECTOR and v is not None:
+                row[name] = bytes(v)  # REST prints the bytes as a list of 0..255
             elif f.dtype in _HALF_TYPES and v is not None:
                 # REST prints the elements' values; they are exact in the type: the bytes
                 row[name] = pack_vector(v, f.dtype, f.dim, "field '%s'" % name)
@@ -531,8 +545,8 @@ class RemoteTransport:
             data = [{str(rows[q].indices[j]): rows[q].values[j] for j in range(rows[q].count)}
                     for q in range(nq)]
         else:
-            buf, addr, nq, dim = qv
-            data = vector_rows(buf, nq, dim)
+            nq = qv[2]
+            data = _query_data(vf, qv)
         body = {"collectionName": coll, "annsField": vf.name, "data": data,
                 "limit": int(k), "offset": int(offset)}
         if group:
@@ -552,8 +566,7 @@ class RemoteTransport:
                                    "client (vdb-server serves it over gRPC)")
         reqs = []
         for vf, qv, lim, fexpr, params in subs:
-            buf, addr, nq, dim = qv
-            r = {"annsField": vf.name, "data": vector_rows(buf, nq, dim), "limit": int(lim)}
+            r = {"annsField": vf.name, "data": _query_data(vf, qv), "limit": int(lim)}
             if fexpr:
                 r["filter"] = fexpr
             if params:
@@ -601,8 +614,7 @@ class RemoteTransport:
 
     def search_iterator(self, coll, info, vf, qv, batch, limit, filter, params, plan, read):
         """entities/search_iterator: next() gives a list of (pk, distance, entity)."""
-        buf, addr, nq, dim = qv
-        body = {"collectionName": coll, "annsField": vf.name, "data": vector_rows(buf, nq, dim)}
+        body = {"collectionName": coll, "annsField": vf.name, "data": _query_data(vf, qv)}
         if filter:
             body["filter"] = filter
         if params:

@@ -24,6 +24,7 @@ from .errors import NotFoundError, Status, TimedOutError, UnsupportedError
 from .schema import (DataType, DENSE_VECTOR_TYPES, IndexParams, LoadState, Schema,
                      VECTOR_TYPES, to_datatype, to_metric)
 from .rankers import AnnSearchRequest, RRFRanker, WeightedRanker
+from ._data import binary_queries
 
 __all__ = ["MilvusClient", "Client"]
 
@@ -481,7 +482,8 @@ class MilvusClient:
         default_metric = to_metric(metric_type)
         for i, f in enumerate(fields):
             if f.dtype in DENSE_VECTOR_TYPES:
-                m = f.metric_type or metrics.get(f.name) or default_metric
+                m = f.metric_type or metrics.get(f.name) or (
+                    MetricType.HAMMING if f.dtype == DataType.BINARY_VECTOR else default_metric)
                 if metrics.get(f.name) and metrics[f.name] != m:
                     raise einval("field '%s' is %s; its index asks for %s"
                                  % (f.name, m.name, metrics[f.name].name))
@@ -946,6 +948,8 @@ class MilvusClient:
             if vf.dtype == DataType.SPARSE_FLOAT_VECTOR:
                 keep, rows, nq = sparse_rows(data, "search data")
                 qv = ("sparse", keep, rows, nq)
+            elif vf.dtype == DataType.BINARY_VECTOR:
+                qv = binary_queries(data, vf.dim, "search data")
             else:
                 qv = vectors(query_floats(data, vf.dtype, vf.dim, "search data"),
                              "search data", vf.dim)
@@ -1026,7 +1030,8 @@ class MilvusClient:
         vf = info.vector_field(anns_field)
         if isinstance(data, (list, tuple)) and data and isinstance(data[0], numbers.Real):
             data = [data]
-        qv = vectors(data, "search_iterator data", vf.dim)
+        qv = binary_queries(data, vf.dim, "search_iterator data") \
+            if vf.dtype == DataType.BINARY_VECTOR else vectors(data, "search_iterator data", vf.dim)
         if qv[2] != 1:
             raise einval("search_iterator takes one query vector, not %d" % qv[2])
         rd = round_decimal
@@ -1095,8 +1100,11 @@ class MilvusClient:
             data = r.data
             if isinstance(data, (list, tuple)) and data and isinstance(data[0], numbers.Real):
                 data = [data]
-            qv = vectors(query_floats(data, vf.dtype, vf.dim, "request %d data" % i),
-                         "request %d data" % i, vf.dim)
+            if vf.dtype == DataType.BINARY_VECTOR:
+                qv = binary_queries(data, vf.dim, "request %d data" % i)
+            else:
+                qv = vectors(query_floats(data, vf.dtype, vf.dim, "request %d data" % i),
+                             "request %d data" % i, vf.dim)
             if qv[2] == 0 or (nq is not None and qv[2] != nq):
                 raise einval("hybrid_search: request %d has %d query vectors; every request "
                              "needs the same number, at least one" % (i, qv[2]))

@@ -43,6 +43,8 @@ class MetricType(enum.IntEnum):
     L2 = 1
     IP = 2
     COSINE = 3
+    HAMMING = 4  # BINARY_VECTOR fields
+    JACCARD = 5
 
 
 class LoadState(enum.IntEnum):
@@ -67,8 +69,9 @@ SCALAR_TYPES = (DataType.BOOL, DataType.INT8, DataType.INT16, DataType.INT32, Da
 # dense vectors: FLOAT16 / BFLOAT16 take lists of floats or the raw little-endian 2-byte
 # elements (bytes), INT8 lists of ints in -128..127 or bytes; they come back as bytes, as
 # pymilvus returns them
+# BINARY_VECTOR takes bytes of dim / 8 (dim in bits), as pymilvus, and gives bytes back
 DENSE_VECTOR_TYPES = (DataType.FLOAT_VECTOR, DataType.FLOAT16_VECTOR, DataType.BFLOAT16_VECTOR,
-                      DataType.INT8_VECTOR)
+                      DataType.INT8_VECTOR, DataType.BINARY_VECTOR)
 VECTOR_TYPES = DENSE_VECTOR_TYPES + (DataType.SPARSE_FLOAT_VECTOR,)
 SUPPORTED_TYPES = SCALAR_TYPES + VECTOR_TYPES
 ARRAY_ELEMENT_TYPES = (DataType.BOOL, DataType.INT8, DataType.INT16, DataType.INT32,
@@ -107,7 +110,7 @@ def to_metric(m):
             return MetricType(int(m))
         except (ValueError, TypeError):
             pass
-    raise InvalidArgumentError(Status.EINVAL, "unknown metric type %r (L2, IP or COSINE)" % (m,))
+    raise InvalidArgumentError(Status.EINVAL, "unknown metric type %r (L2, IP, COSINE; HAMMING, JACCARD)" % (m,))
 
 
 class FieldSchema:
@@ -126,7 +129,7 @@ class FieldSchema:
         if self.dtype not in SUPPORTED_TYPES:
             raise _unsupported("field '%s': libvdb has no %s fields (it stores BOOL, INT8..INT64, "
                                "FLOAT, DOUBLE, VARCHAR, ARRAY, JSON, FLOAT_VECTOR, FLOAT16_VECTOR, "
-                               "BFLOAT16_VECTOR, INT8_VECTOR and SPARSE_FLOAT_VECTOR)"
+                               "BFLOAT16_VECTOR, INT8_VECTOR, BINARY_VECTOR and SPARSE_FLOAT_VECTOR)"
                                % (name, self.dtype.name))
         for flag, what in ((is_clustering_key, "clustering keys (is_clustering_key)"),
                            (mmap_enabled, "mmap_enabled"),

@@ -181,7 +181,7 @@ def test_pymilvus_features_libvdb_lacks_are_refused(docs):
         lambda: docs.upsert("docs", [], partial_update=True),
         lambda: docs.compact("docs", is_clustering=True),
         lambda: docs.create_collection("x", dimension=2, properties={"mmap.enabled": True}),
-        lambda: libvdb.Schema().add_field("b", DataType.BINARY_VECTOR, dim=8),
+        lambda: libvdb.Schema().add_field("g", DataType.GEOMETRY),
         lambda: docs.create_privilege_group("g"),
         lambda: docs.grant_privilege_v2("r", "Search", "c"),
         lambda: docs.alter_collection_properties("docs", {"a": 1}),

@@ -3,8 +3,8 @@
 # MilvusClient, unchanged, and raw HTTP/2 clients) against vdb-servers it starts:
 #   tests/server/run_grpc.sh path/to/vdb-server
 # - a server with a token: grpc.test.mjs over plain TCP (REST on the same port too), and
-#   grpc_hybrid.test.mjs (hybrid search), grpc_sparse.test.mjs, grpc_halfvec.test.mjs and
-#   grpc_query_iter.test.mjs;
+#   grpc_hybrid.test.mjs (hybrid search), grpc_sparse.test.mjs, grpc_halfvec.test.mjs,
+#   grpc_binary.test.mjs and grpc_query_iter.test.mjs;
 # - a server with a token and TLS (a self-signed certificate made here with openssl):
 #   grpc.test.mjs again, over TLS, REST over HTTPS on the same port;
 # - a server with small limits (--max-body 1M, --timeout 2, --max-streams 16):
@@ -45,7 +45,7 @@ echo "# gRPC over TCP (127.0.0.1:$plain_port)"
 VDB_ADDRESS="127.0.0.1:$plain_port" VDB_TOKEN="$token" VDB_ENDPOINT="http://127.0.0.1:$plain_port" \
   node --test --test-reporter=spec "$here/node/grpc.test.mjs" "$here/node/grpc_hybrid.test.mjs" \
     "$here/node/grpc_sparse.test.mjs" "$here/node/grpc_halfvec.test.mjs" \
-    "$here/node/grpc_query_iter.test.mjs" ||
+    "$here/node/grpc_binary.test.mjs" "$here/node/grpc_query_iter.test.mjs" ||
   rc=1
 echo "# gRPC over TLS (127.0.0.1:$tls_port)"
 VDB_ADDRESS="127.0.0.1:$tls_port" VDB_TOKEN="$token" VDB_TLS_CA="$tmp/cert.pem" \

@@ -149,7 +149,7 @@ class BadRequests(Base):
         self.assertCode(p("entities/delete", {"collectionName": "types"}), 1802)
         self.assertCode(p("collections/create", {"collectionName": "t3", "schema": {
             "fields": [{"fieldName": "id", "dataType": "Int64", "isPrimary": True},
-                       {"fieldName": "v", "dataType": "BinaryVector",
+                       {"fieldName": "v", "dataType": "NoSuchVector",
                         "elementTypeParams": {"dim": 8}}]}}), 1100)
         # nothing of the failed calls is there
         self.assertEqual(self.srv.call("collections/get_stats",
