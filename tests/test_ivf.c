@@ -753,6 +753,117 @@ static void test_half_rows(void **state)
     free(v);
 }
 
+/* IVF_FLAT's version 3 used in place (as from a mapped file): the same answers and scores as
+ * the heap decode, over float and half-precision rows and every metric, with only the struct
+ * on the heap; older versions decode and re-encode as version 3 but are not viewed; bad
+ * bytes (truncated, damaged with no checksum to catch them, misaligned) refused, never read
+ * out of bounds. */
+static void test_view(void **state)
+{
+    (void)state;
+    const size_t n = 1500, nq = 20;
+    const uint32_t dim = 16;
+    float *v = test_clustered(n + nq, dim, 9);
+    uint16_t *h = malloc(n * dim * sizeof *h);
+    for (size_t i = 0; i < n * dim; i++)
+        h[i] = vdb_f32_to_f16(v[i]);
+    static const vdb_type types[] = {VDB_TYPE_FLOAT_VECTOR, VDB_TYPE_FLOAT16_VECTOR};
+    for (size_t ti = 0; ti < 2; ti++) {
+        vdb_type t = types[ti];
+        const void *rows = ti ? (const void *)h : (const void *)v;
+        for (size_t mi = 0; mi < VDB_ARRAY_LEN(metrics); mi++) {
+            vdb_metric m = metrics[mi];
+            vdb_ivf_params p = {16, 0, 0};
+            vdb_ivf *ivf, *heap, *view, *bad;
+            assert_int_equal(vdb_ivf_build_t(VDB_IVF_FLAT, t, rows, n, dim, m, &p, 1, NULL,
+                                             NULL, &ivf),
+                             VDB_OK);
+            vdb_buf b = {0}, old = {0}, again = {0};
+            assert_int_equal(vdb_ivf_encode(ivf, &b), VDB_OK);
+            size_t cap = (b.len + 64 + 63) & ~(size_t)63;
+            uint8_t *a = aligned_alloc(64, cap);
+            memcpy(a, b.p, b.len);
+            assert_int_equal(vdb_ivf_decode_t(a, b.len, t, n, dim, &heap), VDB_OK);
+            assert_int_equal(vdb_ivf_decode_view(a, b.len, t, n, dim, &view), VDB_OK);
+            assert_true(vdb_ivf_memory(view) < 1024);
+            assert_true(vdb_ivf_memory(heap) > n * dim * 2);
+            bool hb = vdb_metric_higher_is_better(m);
+            int64_t ids1[20 * K], ids2[20 * K];
+            float s1[20 * K], s2[20 * K];
+            run_all(heap, v + n * dim, nq, dim, hb, ids1, s1);
+            run_all(view, v + n * dim, nq, dim, hb, ids2, s2);
+            assert_memory_equal(ids1, ids2, sizeof ids1);
+            assert_memory_equal(s1, s2, sizeof s1);
+            /* a selective bitset goes through the saved positions */
+            uint64_t bits[(1500 + 63) / 64] = {0};
+            for (size_t r = 0; r < n; r += 97)
+                bits[r >> 6] |= 1ull << (r & 63);
+            vdb_topk t1, t2;
+            assert_int_equal(vdb_topk_init(&t1, K, hb), VDB_OK);
+            assert_int_equal(vdb_topk_init(&t2, K, hb), VDB_OK);
+            assert_int_equal(vdb_ivf_search(heap, v + n * dim, K, 4, rows, bits, 0, &t1),
+                             VDB_OK);
+            assert_int_equal(vdb_ivf_search(view, v + n * dim, K, 4, rows, bits, 0, &t2),
+                             VDB_OK);
+            vdb_topk_sort(&t1);
+            vdb_topk_sort(&t2);
+            assert_int_equal(t1.n, t2.n);
+            assert_memory_equal(t1.id, t2.id, t1.n * sizeof *t1.id);
+            assert_memory_equal(t1.dist, t2.dist, t1.n * sizeof *t1.dist);
+            vdb_topk_free(&t1);
+            vdb_topk_free(&t2);
+            vdb_ivf_free(view);
+            /* the old version: read on the heap, written again as version 3, not viewed */
+            assert_int_equal(vdb_ivf_encode_version(ivf, ti ? 2 : 1, &old), VDB_OK);
+            assert_int_equal(vdb_ivf_encode_version(ivf, ti ? 1 : 2, &again), VDB_EINVAL);
+            memcpy(a, old.p, old.len);
+            assert_int_equal(vdb_ivf_decode_view(a, old.len, t, n, dim, &bad), VDB_EVERSION);
+            vdb_ivf_free(heap);
+            assert_int_equal(vdb_ivf_decode_t(old.p, old.len, t, n, dim, &heap), VDB_OK);
+            assert_int_equal(vdb_ivf_encode(heap, &again), VDB_OK);
+            assert_int_equal(again.len, b.len);
+            assert_memory_equal(again.p, b.p, b.len);
+            vdb_ivf_free(heap);
+            /* misaligned */
+            memcpy(a + 4, b.p, b.len);
+            assert_int_equal(vdb_ivf_decode_view(a + 4, b.len, t, n, dim, &bad), VDB_EINVAL);
+            /* every prefix refused (a copy of exactly len bytes each: ASan sees an overread) */
+            for (size_t len = 0; len < b.len; len += len < 256 ? 1 : 61) {
+                size_t qcap = (len + 63) & ~(size_t)63;
+                uint8_t *q = aligned_alloc(64, qcap ? qcap : 64);
+                memcpy(q, b.p, len);
+                bad = NULL;
+                assert_int_equal(vdb_ivf_decode_view(q, len, t, n, dim, &bad), VDB_ECORRUPT);
+                assert_null(bad);
+                free(q);
+            }
+            /* damage a view cannot see by checksum: refused, or an index that answers */
+            uint64_t s = 7 + ti * 3 + mi;
+            for (int i = 0; i < 300; i++) {
+                memcpy(a, b.p, b.len);
+                size_t at = test_rand(&s) % (b.len - 4);
+                a[at] ^= (uint8_t)(1 + test_rand(&s) % 255);
+                bad = NULL;
+                vdb_status st = vdb_ivf_decode_view(a, b.len, t, n, dim, &bad);
+                if (st != VDB_OK) {
+                    assert_true(st == VDB_ECORRUPT || st == VDB_EVERSION);
+                    assert_null(bad);
+                    continue;
+                }
+                run_all(bad, v + n * dim, 5, dim, hb, ids2, s2);
+                vdb_ivf_free(bad);
+            }
+            free(a);
+            vdb_buf_free(&b);
+            vdb_buf_free(&old);
+            vdb_buf_free(&again);
+            vdb_ivf_free(ivf);
+        }
+    }
+    free(h);
+    free(v);
+}
+
 /* Each per-kind test once for every kind, named after it. */
 #define PER_KIND(f)                                                                            \
     {#f "_IVF_FLAT", f, NULL, NULL, (void *)&kinds[0]},                                        \
@@ -769,6 +880,7 @@ int main(void)
         PER_KIND(test_roundtrip),
         PER_KIND(test_half_rows),
         cmocka_unit_test(test_range),
+        cmocka_unit_test(test_view),
         cmocka_unit_test(test_index_of_another_metric_is_corrupt),
         PER_KIND(test_threads),
         PER_KIND(test_bitset),

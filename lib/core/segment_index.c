@@ -41,12 +41,13 @@ static vdb_vectors segment_vectors(const vdb_collection *c, const vdb_segment *s
 }
 
 /* ---- saved indexes used in place from the mmap cache (options.mmap) ----
- * A kind with decode_view (HNSW) is not decoded onto the heap: its object is decoded once
- * (every check of the heap path), written to the cache in the kind's current format (64-byte
- * aligned arrays) with its checksum verified on disk, and mapped; the index reads its lists
- * and codes there. The cache file is named by the object's key and its last 4 bytes (a
- * saved index ends with the crc32c of the rest), read with a ranged get, so a later open
- * maps it without fetching the object, and an object written again is a new file. */
+ * A kind with decode_view (HNSW, IVF_FLAT) is not decoded onto the heap: its object is
+ * decoded once (every check of the heap path), written to the cache in the kind's current
+ * format (64-byte aligned arrays) with its checksum verified on disk, and mapped; the index
+ * reads its lists and codes there. The cache file is named by the object's key and its last
+ * 4 bytes (a saved index ends with the crc32c of the rest), read with a ranged get, so a
+ * later open maps it without fetching the object, and an object written again is a new
+ * file. */
 
 static vdb_seg_map_shape index_shape(const vdb_collection *c, size_t col, size_t rows,
                                      uint32_t crc)

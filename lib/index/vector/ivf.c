@@ -263,7 +263,8 @@ void vdb_ivf_free(vdb_ivf *ivf)
 {
     if (!ivf)
         return;
-    ivf_lists_free(&ivf->l);
+    if (!ivf->view)
+        ivf_lists_free(&ivf->l);
     if (ivf->fx)
         vdb_faiss_free(ivf->fx);
     vdb_free(ivf);
@@ -276,7 +277,7 @@ size_t vdb_ivf_memory(const vdb_ivf *ivf)
     size_t bytes = sizeof *ivf;
     if (ivf->fx)
         bytes += vdb_faiss_memory(ivf->fx);
-    if (ivf->flat)
+    if (ivf->flat && !ivf->view) /* a view's lists are the caller's bytes */
         bytes += (size_t)ivf->nlist * ivf->dim * sizeof(float) +
                  (ivf->nlist + 1) * sizeof(uint32_t) + ivf->n * ivf_row_bytes(ivf) +
                  2 * ivf->n * sizeof(uint32_t) +

@@ -101,5 +101,14 @@ vdb_status vdb_ivf_decode(const void *p, size_t len, size_t n, uint32_t dim, vdb
 /* The same for an index over rows of type: one saved over another type is VDB_ECORRUPT. */
 vdb_status vdb_ivf_decode_t(const void *p, size_t len, vdb_type type, size_t n, uint32_t dim,
                             vdb_ivf **out);
+/* An IVF_FLAT index over version-3 bytes used in place: p 64-byte aligned, alive and unchanged
+ * until vdb_ivf_free; the crc32c is not verified here (the caller checked it when it wrote
+ * them), every count, offset and row id is. Other versions VDB_EVERSION, misaligned bytes
+ * VDB_EINVAL, damage VDB_ECORRUPT. */
+vdb_status vdb_ivf_decode_view(const void *p, size_t len, vdb_type type, size_t n,
+                               uint32_t dim, vdb_ivf **out);
+/* vdb_ivf_encode in format version (1 or 2 as the rows' type takes, 3 for flat lists; 0:
+ * the current one), for tests of older files. */
+vdb_status vdb_ivf_encode_version(const vdb_ivf *ivf, uint32_t version, vdb_buf *out);
 
 #endif

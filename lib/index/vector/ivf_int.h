@@ -20,9 +20,9 @@ typedef struct ivf_lists {
      * COSINE; FLOAT16 / BFLOAT16 rows as stored (scored by the vdb_vkernels, no float copy) */
     void *vec;
     uint32_t *row;    /* n: the row at each position */
-    uint32_t *pos;    /* n: the position of each row (inverse of row; not serialized) */
-    /* n: 1 / |x| at each position, for COSINE over half-precision rows (else NULL; not
-     * serialized: derived from vec) */
+    uint32_t *pos;    /* n: the position of each row (inverse of row; saved from version 3) */
+    /* n: 1 / |x| at each position, for COSINE over half-precision rows (else NULL; derived
+     * from vec, saved from version 3) */
     float *inv_norm;
 } ivf_lists;
 
@@ -38,6 +38,8 @@ struct vdb_ivf {
     vdb_faiss *fx;              /* IVF_SQ8 / IVF_PQ over enough rows */
     vdb_type type;              /* of the rows: FLOAT_VECTOR, FLOAT16_VECTOR, BFLOAT16_VECTOR */
     const vdb_vkernels *vk;     /* the kernels for type's rows; NULL for FLOAT_VECTOR */
+    /* A view (vdb_ivf_decode_view): l's arrays point into the caller's bytes, not owned */
+    bool view;
 };
 
 /* Bytes of one row in the lists, and the row at position p. */

@@ -10,22 +10,109 @@
 #define IVF_MAGIC 0x31465649u /* "IVF1" */
 #define IVF_VERSION 1u      /* FLOAT_VECTOR rows */
 #define IVF_VERSION_TYPED 2u /* other row types: the type follows flat */
+#define IVF_VERSION_ALIGNED 3u /* flat lists on 64-byte boundaries, usable in place */
 #define HEADER_BYTES 44
+#define V3_HEADER 64u
+#define V3_ALIGN 64u
 
 /* Layout: magic, version, kind, metric, dim, n (u64), nlist, pq_m, pq_nbits, flat (u32 0/1),
  * in version 2 the rows' vdb_type (u32), then for flat lists: centroids (nlist * dim f32),
  * offsets (nlist + 1 u32), row ids (n u32), vectors (n * dim elements of the rows' type: f32,
  * or the 16-bit FLOAT16 / BFLOAT16 words); else the Faiss index as bytes (u64 length +
  * write_index's bytes); then the crc32c of everything before it. Indexes over float rows are
- * written as version 1, as before types came in. */
+ * written as version 1, as before types came in.
+ *
+ * Version 3 (written for flat lists, any row type): the 44 bytes, the rows' vdb_type (u32),
+ * zeros to 64 bytes; then, each starting on a multiple of 64 bytes from the start and
+ * zero-padded: the centroids (none when n is 0), the offsets, the row ids, the position of
+ * each row (n u32, the inverse of the row ids), COSINE's inverse norms over half-precision
+ * rows (n f32; absent otherwise), the vectors; then the crc32c of everything before it.
+ * Placed on a 64-byte boundary (a mapped file) the lists are used in place
+ * (vdb_ivf_decode_view). Faiss-backed indexes are written as versions 1 / 2. */
+
+typedef struct v3_layout {
+    uint64_t cent, off, row, pos, norm, vec, crc, len;
+} v3_layout;
+
+static uint64_t align_up(uint64_t x) { return (x + V3_ALIGN - 1) & ~(uint64_t)(V3_ALIGN - 1); }
+
+static bool has_norms(const vdb_ivf *ivf)
+{
+    return ivf->n && ivf->metric == VDB_METRIC_COSINE && ivf->type != VDB_TYPE_FLOAT_VECTOR;
+}
+
+/* Section offsets from the header's counts (n < 2^32, nlist and dim bounded: no overflow). */
+static v3_layout layout_v3(const vdb_ivf *ivf)
+{
+    v3_layout L;
+    uint64_t n = ivf->n;
+    L.cent = V3_HEADER;
+    L.off = align_up(L.cent + (n ? (uint64_t)ivf->nlist * ivf->dim * 4 : 0));
+    L.row = align_up(L.off + ((uint64_t)ivf->nlist + 1) * 4);
+    L.pos = align_up(L.row + n * 4);
+    L.norm = align_up(L.pos + n * 4);
+    L.vec = align_up(L.norm + (has_norms(ivf) ? n * 4 : 0));
+    L.crc = align_up(L.vec + n * ivf_row_bytes(ivf));
+    L.len = L.crc + 4;
+    return L;
+}
+
+static void pad_to(vdb_buf *out, size_t start, uint64_t off)
+{
+    static const uint8_t zeros[V3_ALIGN];
+    size_t have = out->len - start;
+    if (off > have)
+        vdb_buf_put(out, zeros, (size_t)(off - have));
+}
+
+static vdb_status encode_v3(const vdb_ivf *ivf, size_t start, vdb_buf *out)
+{
+    const ivf_lists *l = &ivf->l;
+    v3_layout L = layout_v3(ivf);
+    if (!vdb_buf_reserve(out, (size_t)L.len))
+        return vdb_set_errmsg(VDB_ENOMEM, "ivf encode: out of memory");
+    vdb_buf_u32(out, (uint32_t)ivf->type);
+    size_t n = ivf->n;
+    pad_to(out, start, L.cent);
+    if (n)
+        vdb_buf_put(out, l->centroids, (size_t)ivf->nlist * ivf->dim * sizeof(float));
+    pad_to(out, start, L.off);
+    vdb_buf_put(out, l->off, (ivf->nlist + 1) * sizeof(uint32_t));
+    pad_to(out, start, L.row);
+    if (n)
+        vdb_buf_put(out, l->row, n * sizeof(uint32_t));
+    pad_to(out, start, L.pos);
+    if (n)
+        vdb_buf_put(out, l->pos, n * sizeof(uint32_t));
+    pad_to(out, start, L.norm);
+    if (has_norms(ivf))
+        vdb_buf_put(out, l->inv_norm, n * sizeof(float));
+    pad_to(out, start, L.vec);
+    if (n)
+        vdb_buf_put(out, l->vec, n * ivf_row_bytes(ivf));
+    pad_to(out, start, L.crc);
+    return VDB_OK;
+}
+
 vdb_status vdb_ivf_encode(const vdb_ivf *ivf, vdb_buf *out)
+{
+    return vdb_ivf_encode_version(ivf, 0, out);
+}
+
+vdb_status vdb_ivf_encode_version(const vdb_ivf *ivf, uint32_t version, vdb_buf *out)
 {
     if (!ivf || !out)
         return vdb_set_errmsg(VDB_EINVAL, "ivf encode: NULL argument");
+    bool typed = ivf->type != VDB_TYPE_FLOAT_VECTOR;
+    uint32_t old = typed ? IVF_VERSION_TYPED : IVF_VERSION;
+    if (version == 0)
+        version = ivf->flat ? IVF_VERSION_ALIGNED : old;
+    if (version != old && !(version == IVF_VERSION_ALIGNED && ivf->flat))
+        return vdb_set_errmsg(VDB_EINVAL, "ivf encode: format version %u cannot hold this "
+                              "index", version);
     size_t start = out->len;
     vdb_buf_u32(out, IVF_MAGIC);
-    bool typed = ivf->type != VDB_TYPE_FLOAT_VECTOR;
-    vdb_buf_u32(out, typed ? IVF_VERSION_TYPED : IVF_VERSION);
+    vdb_buf_u32(out, version);
     vdb_buf_u32(out, (uint32_t)ivf->kind);
     vdb_buf_u32(out, (uint32_t)ivf->metric);
     vdb_buf_u32(out, ivf->dim);
@@ -34,9 +121,13 @@ vdb_status vdb_ivf_encode(const vdb_ivf *ivf, vdb_buf *out)
     vdb_buf_u32(out, ivf->pq_m);
     vdb_buf_u32(out, ivf->pq_nbits);
     vdb_buf_u32(out, ivf->flat);
-    if (typed)
+    if (typed && version != IVF_VERSION_ALIGNED)
         vdb_buf_u32(out, (uint32_t)ivf->type);
-    if (ivf->flat) {
+    if (version == IVF_VERSION_ALIGNED) {
+        vdb_status st = encode_v3(ivf, start, out);
+        if (st != VDB_OK)
+            return st;
+    } else if (ivf->flat) {
         const ivf_lists *l = &ivf->l;
         size_t vbytes = ivf->n * ivf_row_bytes(ivf);
         if (!vdb_buf_reserve(out, (size_t)ivf->nlist * ivf->dim * 4 + vbytes +
@@ -115,6 +206,69 @@ static vdb_status decode_lists(vdb_rd *r, vdb_ivf *ivf)
     return ivf_flat_finish(ivf);
 }
 
+/* The offsets cover the rows in order; row ids and positions are inverse permutations
+ * (row[p] < n and pos[row[p]] == p for every p: then no row is listed twice). */
+static vdb_status check_lists(const vdb_ivf *ivf)
+{
+    const ivf_lists *l = &ivf->l;
+    size_t n = ivf->n, nlist = ivf->nlist;
+    if (l->off[0] != 0 || l->off[nlist] != n)
+        return corrupt("list offsets do not cover the rows");
+    for (size_t i = 0; i < nlist; i++)
+        if (l->off[i] > l->off[i + 1])
+            return corrupt("list offsets go backwards");
+    for (size_t p = 0; p < n; p++)
+        if (l->row[p] >= n || l->pos[l->row[p]] != p)
+            return corrupt("a row id out of range or listed twice");
+    return VDB_OK;
+}
+
+/* Version 3's lists at p (len bytes, the crc included); view: they stay in p. */
+static vdb_status decode_v3(const uint8_t *p, size_t len, vdb_ivf *ivf, bool view)
+{
+    v3_layout L = layout_v3(ivf);
+    if (L.len != len)
+        return corrupt(L.len > len ? "truncated" : "trailing bytes");
+    if (view && ((uintptr_t)p % V3_ALIGN) != 0)
+        return vdb_set_errmsg(VDB_EINVAL, "ivf view: the bytes are not 64-byte aligned");
+    ivf_lists *l = &ivf->l;
+    size_t n = ivf->n, nlist = ivf->nlist;
+    size_t cbytes = n ? nlist * ivf->dim * sizeof(float) : 0, vbytes = n * ivf_row_bytes(ivf);
+    size_t nbytes = has_norms(ivf) ? n * sizeof(float) : 0;
+    if (view) {
+        ivf->view = true;
+        l->centroids = n ? (float *)(uintptr_t)(p + L.cent) : NULL;
+        l->off = (uint32_t *)(uintptr_t)(p + L.off);
+        l->row = n ? (uint32_t *)(uintptr_t)(p + L.row) : NULL;
+        l->pos = n ? (uint32_t *)(uintptr_t)(p + L.pos) : NULL;
+        l->inv_norm = nbytes ? (float *)(uintptr_t)(p + L.norm) : NULL;
+        l->vec = n ? (void *)(uintptr_t)(p + L.vec) : NULL;
+        return check_lists(ivf);
+    }
+    l->off = vdb_malloc((nlist + 1) * sizeof *l->off);
+    if (n) {
+        l->centroids = vdb_malloc(cbytes);
+        l->row = vdb_malloc(n * sizeof *l->row);
+        l->pos = vdb_malloc(n * sizeof *l->pos);
+        l->vec = vdb_malloc(vbytes);
+    }
+    if (nbytes)
+        l->inv_norm = vdb_malloc(nbytes);
+    if (!l->off || (n && (!l->centroids || !l->row || !l->pos || !l->vec)) ||
+        (nbytes && !l->inv_norm))
+        return vdb_set_errmsg(VDB_ENOMEM, "ivf decode: out of memory for %zu rows", n);
+    memcpy(l->off, p + L.off, (nlist + 1) * sizeof *l->off);
+    if (n) {
+        memcpy(l->centroids, p + L.cent, cbytes);
+        memcpy(l->row, p + L.row, n * sizeof *l->row);
+        memcpy(l->pos, p + L.pos, n * sizeof *l->pos);
+        memcpy(l->vec, p + L.vec, vbytes);
+    }
+    if (nbytes)
+        memcpy(l->inv_norm, p + L.norm, nbytes);
+    return check_lists(ivf);
+}
+
 static vdb_status decode_faiss(vdb_rd *r, vdb_ivf *ivf)
 {
     uint64_t len = vdb_rd_u64(r);
@@ -155,22 +309,26 @@ vdb_status vdb_ivf_decode(const void *p, size_t len, size_t n, uint32_t dim, vdb
     return vdb_ivf_decode_t(p, len, VDB_TYPE_FLOAT_VECTOR, n, dim, out);
 }
 
-vdb_status vdb_ivf_decode_t(const void *p, size_t len, vdb_type type, size_t n, uint32_t dim,
-                            vdb_ivf **out)
+static vdb_status decode_any(const void *p, size_t len, vdb_type type, size_t n, uint32_t dim,
+                             bool view, vdb_ivf **out)
 {
     if (!out || (!p && len))
         return vdb_set_errmsg(VDB_EINVAL, "ivf decode: NULL argument");
     *out = NULL;
     if (len < HEADER_BYTES + 4)
         return corrupt("too short");
-    if (vdb_crc32c(0, p, len - 4) != vdb_get_u32((const uint8_t *)p + len - 4))
+    /* a view's bytes were checked once, when they were written to the mapped file */
+    if (!view && vdb_crc32c(0, p, len - 4) != vdb_get_u32((const uint8_t *)p + len - 4))
         return corrupt("checksum mismatch");
     vdb_rd r = vdb_rd_init(p, len - 4);
     if (vdb_rd_u32(&r) != IVF_MAGIC)
         return corrupt("not an IVF index");
     uint32_t version = vdb_rd_u32(&r);
-    if (version != IVF_VERSION && version != IVF_VERSION_TYPED)
+    if (version != IVF_VERSION && version != IVF_VERSION_TYPED && version != IVF_VERSION_ALIGNED)
         return vdb_set_errmsg(VDB_EVERSION, "ivf decode: unknown format version %u", version);
+    if (view && version != IVF_VERSION_ALIGNED)
+        return vdb_set_errmsg(VDB_EVERSION, "ivf view: format version %u cannot be used in "
+                              "place (version 3 can)", version);
     vdb_ivf *ivf = vdb_calloc(1, sizeof *ivf);
     if (!ivf)
         return vdb_set_errmsg(VDB_ENOMEM, "ivf decode: out of memory");
@@ -196,8 +354,11 @@ vdb_status vdb_ivf_decode_t(const void *p, size_t len, vdb_type type, size_t n, 
                                          type != VDB_TYPE_FLOAT16_VECTOR &&
                                          type != VDB_TYPE_BFLOAT16_VECTOR))
         st = corrupt("the index was built over rows of another type");
-    else if (dim == 0 || dim > IVF_DIM_MAX || n > UINT32_MAX || !header_ok(ivf, flat))
+    else if (dim == 0 || dim > IVF_DIM_MAX || n > UINT32_MAX || !header_ok(ivf, flat) ||
+             (version == IVF_VERSION_ALIGNED && !ivf->flat))
         st = corrupt("bad parameters");
+    else if (version == IVF_VERSION_ALIGNED)
+        st = decode_v3(p, len, ivf, view);
     else
         st = ivf->flat ? decode_lists(&r, ivf) : decode_faiss(&r, ivf);
     if (st != VDB_OK) {
@@ -206,4 +367,16 @@ vdb_status vdb_ivf_decode_t(const void *p, size_t len, vdb_type type, size_t n, 
     }
     *out = ivf;
     return VDB_OK;
+}
+
+vdb_status vdb_ivf_decode_t(const void *p, size_t len, vdb_type type, size_t n, uint32_t dim,
+                            vdb_ivf **out)
+{
+    return decode_any(p, len, type, n, dim, false, out);
+}
+
+vdb_status vdb_ivf_decode_view(const void *p, size_t len, vdb_type type, size_t n,
+                               uint32_t dim, vdb_ivf **out)
+{
+    return decode_any(p, len, type, n, dim, true, out);
 }

@@ -97,11 +97,12 @@ static vdb_status search(const void *idx, const void *query, uint32_t k, const v
 
 static vdb_status encode(const void *idx, vdb_buf *out) { return vdb_ivf_encode(idx, out); }
 
-static vdb_status decode_as(vdb_ivf_kind kind, const void *p, size_t len,
+static vdb_status decode_as(vdb_ivf_kind kind, bool view, const void *p, size_t len,
                             const vdb_vectors *rows, void **out)
 {
     vdb_ivf *ivf;
-    vdb_status st = vdb_ivf_decode_t(p, len, rows->type, rows->n, rows->dim, &ivf);
+    vdb_status st = view ? vdb_ivf_decode_view(p, len, rows->type, rows->n, rows->dim, &ivf)
+                         : vdb_ivf_decode_t(p, len, rows->type, rows->n, rows->dim, &ivf);
     if (st == VDB_OK && vdb_ivf_kind_of(ivf) != kind) {
         vdb_ivf_free(ivf);
         return vdb_set_errmsg(VDB_ECORRUPT, "the saved IVF index is of another kind");
@@ -119,17 +120,23 @@ static vdb_status decode_as(vdb_ivf_kind kind, const void *p, size_t len,
 
 static vdb_status decode_flat(const void *p, size_t len, const vdb_vectors *rows, void **out)
 {
-    return decode_as(VDB_IVF_FLAT, p, len, rows, out);
+    return decode_as(VDB_IVF_FLAT, false, p, len, rows, out);
 }
 
 static vdb_status decode_sq8(const void *p, size_t len, const vdb_vectors *rows, void **out)
 {
-    return decode_as(VDB_IVF_SQ8, p, len, rows, out);
+    return decode_as(VDB_IVF_SQ8, false, p, len, rows, out);
 }
 
 static vdb_status decode_pq(const void *p, size_t len, const vdb_vectors *rows, void **out)
 {
-    return decode_as(VDB_IVF_PQ, p, len, rows, out);
+    return decode_as(VDB_IVF_PQ, false, p, len, rows, out);
+}
+
+/* IVF_FLAT only: IVF_SQ8 / IVF_PQ hold Faiss's structures, on the heap */
+static vdb_status view_flat(const void *p, size_t len, const vdb_vectors *rows, void **out)
+{
+    return decode_as(VDB_IVF_FLAT, true, p, len, rows, out);
 }
 
 static size_t memory(const void *idx) { return vdb_ivf_memory(idx); }
@@ -142,19 +149,19 @@ static void release(void *idx) { vdb_ivf_free(idx); }
     (VDB_VTYPE_BIT(VDB_TYPE_FLOAT_VECTOR) | VDB_VTYPE_BIT(VDB_TYPE_FLOAT16_VECTOR) |           \
      VDB_VTYPE_BIT(VDB_TYPE_BFLOAT16_VECTOR))
 
-#define IVF_KIND(NAME, TAG, NPARAMS, CHECK, BUILD, DECODE)                                   \
+#define IVF_KIND(NAME, TAG, NPARAMS, CHECK, BUILD, DECODE, VIEW)                             \
     {                                                                                        \
         .name = NAME, .file_tag = TAG, .types = IVF_TYPES,                                   \
         .build_params = pq_params, .n_build_params = NPARAMS,                                \
         .search_params = search_params, .n_search_params = VDB_ARRAY_LEN(search_params),     \
         .check = CHECK, .build = BUILD, .search = search, .encode = encode, .decode = DECODE, \
-        .memory = memory, .rows = nrows, .free = release,                                    \
+        .memory = memory, .rows = nrows, .free = release, .decode_view = VIEW,               \
     }
 
 /* IVF_FLAT and IVF_SQ8 take the first row of pq_params (nlist) only */
 const vdb_vindex_kind vdb_ivf_flat_kind = IVF_KIND("IVF_FLAT", "ivf_flat", 1, check_flat,
-                                                   build_flat, decode_flat);
+                                                   build_flat, decode_flat, view_flat);
 const vdb_vindex_kind vdb_ivf_sq8_kind = IVF_KIND("IVF_SQ8", "ivf_sq8", 1, check_sq8, build_sq8,
-                                                  decode_sq8);
+                                                  decode_sq8, NULL);
 const vdb_vindex_kind vdb_ivf_pq_kind = IVF_KIND("IVF_PQ", "ivf_pq", VDB_ARRAY_LEN(pq_params),
-                                                 check_pq, build_pq, decode_pq);
+                                                 check_pq, build_pq, decode_pq, NULL);

@@ -5,7 +5,8 @@
  * through this header: adding an index type is one file plus one line in vindex.c.
  *
  * Ownership differs by kind and the kind keeps it: HNSW points at the caller's rows (the
- * segment's vector column must outlive the index, unchanged), IVF copies what it needs. A
+ * segment's vector column must outlive the index, unchanged), IVF copies what it needs (a
+ * view, decode_view, reads the caller's bytes instead). A
  * built index is read-only: any number of threads may search it at once. */
 #ifndef VDB_VINDEX_H
 #define VDB_VINDEX_H
