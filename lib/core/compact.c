@@ -72,8 +72,11 @@ static vdb_status merge_segments(vdb_db *db, vdb_collection *c, vdb_segment **in
             vdb_column_init(&tmp[i], c->types[i], c->dims[i], c->nullable[i]);
             st = vdb_column_append_rows(&tmp[i], vdb_segment_column(s, i), idx, n);
         }
-        if (st == VDB_OK) /* a mapped file cut short must not be merged in as zeros */
+        if (st == VDB_OK) { /* a mapped file cut short must not be merged in as zeros */
+            vdb_lock_rd(&c->lock, VDB_RANK_COLL); /* index attachments change under it */
             st = vdb_segment_check_mapped(s);
+            vdb_unlock_rw(&c->lock, VDB_RANK_COLL);
+        }
         /* rows of one write share a timestamp: append them run by run */
         for (size_t a = 0; a < n && st == VDB_OK;) {
             size_t b = a + 1;

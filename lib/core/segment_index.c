@@ -352,7 +352,13 @@ static void build_run(vdb_job *job)
     vdb_vindex *v = NULL;
     j->last_report_ms = vdb_now_ms();
     vdb_status st = vdb_vindex_build(&j->spec, &rows, db->build_threads, on_progress, j, &v);
-    if (st == VDB_OK && (st = vdb_segment_check_mapped(j->s)) != VDB_OK) {
+    if (st == VDB_OK) {
+        /* the segment's attachments (other columns' indexes) change under c->lock */
+        vdb_lock_rd(&c->lock, VDB_RANK_COLL);
+        st = vdb_segment_check_mapped(j->s);
+        vdb_unlock_rw(&c->lock, VDB_RANK_COLL);
+    }
+    if (st != VDB_OK && v) {
         vdb_vindex_free(v); /* built over a mapped file cut short: not to be kept or saved */
         v = NULL;
     }
