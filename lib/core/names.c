@@ -17,6 +17,14 @@ vdb_status vdb_names_new(size_t n, vdb_names **out)
     return VDB_OK;
 }
 
+vdb_status vdb_names_add(vdb_names *list, const char *name)
+{
+    if (!(list->names[list->count] = vdb_strdup(name)))
+        return vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+    list->count++;
+    return VDB_OK;
+}
+
 void vdb_names_free(vdb_names *n)
 {
     if (!n)

@@ -541,10 +541,7 @@ vdb_status vdb_list_users(vdb_db *db, vdb_names **out)
     pthread_mutex_lock(&r->mu);
     vdb_status st = vdb_names_new(r->nusers, out);
     for (size_t i = 0; st == VDB_OK && i < r->nusers; i++)
-        if (!((*out)->names[(*out)->count] = vdb_strdup(r->users[i].name)))
-            st = vdb_set_errmsg(VDB_ENOMEM, "out of memory");
-        else
-            (*out)->count++;
+        st = vdb_names_add(*out, r->users[i].name);
     pthread_mutex_unlock(&r->mu);
     return vdb_names_finish(out, 0, st);
 }
@@ -560,10 +557,7 @@ vdb_status vdb_describe_user(vdb_db *db, const char *user, vdb_names **out)
     vdb_status st = u ? vdb_names_new(u->nroles, out)
                       : vdb_set_errmsg(VDB_ENOTFOUND, "user not found: %s", user);
     for (size_t i = 0; st == VDB_OK && i < u->nroles; i++)
-        if (!((*out)->names[(*out)->count] = vdb_strdup(u->roles[i])))
-            st = vdb_set_errmsg(VDB_ENOMEM, "out of memory");
-        else
-            (*out)->count++;
+        st = vdb_names_add(*out, u->roles[i]);
     pthread_mutex_unlock(&r->mu);
     return vdb_names_finish(out, 0, st);
 }
@@ -686,10 +680,7 @@ vdb_status vdb_list_roles(vdb_db *db, vdb_names **out)
     pthread_mutex_lock(&r->mu);
     vdb_status st = vdb_names_new(r->nroles, out);
     for (size_t i = 0; st == VDB_OK && i < r->nroles; i++)
-        if (!((*out)->names[(*out)->count] = vdb_strdup(r->roles[i].name)))
-            st = vdb_set_errmsg(VDB_ENOMEM, "out of memory");
-        else
-            (*out)->count++;
+        st = vdb_names_add(*out, r->roles[i].name);
     pthread_mutex_unlock(&r->mu);
     return vdb_names_finish(out, 0, st);
 }
