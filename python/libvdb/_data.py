@@ -294,6 +294,14 @@ def _bf16_bits(x):
     return ((u + 0x7fff + ((u >> 16) & 1)) >> 16) & 0xffff
 
 
+def _unwrap(v):
+    """A vector as query, get and search return one of these types: a list holding its bytes
+    (pymilvus's form), taken back by inserts as the bytes themselves."""
+    if isinstance(v, list) and len(v) == 1 and isinstance(v[0], (bytes, bytearray, memoryview)):
+        return v[0]
+    return v
+
+
 def pack_vector(v, t, dim, what):
     """One FLOAT16 / BFLOAT16 / INT8 vector as its stored bytes: bytes of dim elements (checked
     for length), or a list of dim numbers (floats rounded to the type; int8 values must be
@@ -301,6 +309,7 @@ def pack_vector(v, t, dim, what):
     BINARY_VECTOR: binary_vector."""
     if t == DataType.BINARY_VECTOR:
         return binary_vector(v, dim, what)
+    v = _unwrap(v)
     w = _ELEM_SIZE[t]
     if isinstance(v, (bytes, bytearray, memoryview)):
         b = bytes(v)
@@ -331,7 +340,9 @@ def pack_vector(v, t, dim, what):
 
 def binary_vector(v, dim, what):
     """One BINARY_VECTOR of dim bits as pymilvus takes it: bytes (or a uint8 numpy array) of
-    dim / 8 bytes, numpy.packbits' bit order. Lists are refused, as pymilvus does."""
+    dim / 8 bytes, numpy.packbits' bit order (or a list holding those bytes, as reads return
+    them). Other lists are refused, as pymilvus does."""
+    v = _unwrap(v)
     if np is not None and isinstance(v, np.ndarray) and v.dtype == np.uint8 and v.ndim == 1:
         v = v.tobytes()
     if not isinstance(v, (bytes, bytearray, memoryview)):
@@ -388,6 +399,7 @@ def query_floats(data, t, dim, what):
         data = [data]
     out = []
     for i, v in enumerate(data):
+        v = _unwrap(v)
         if isinstance(v, (bytes, bytearray, memoryview)):
             v = unpack_vector(bytes(pack_vector(v, t, dim, "%s row %d" % (what, i))), t, dim)
         out.append(v)

@@ -584,8 +584,8 @@ class EmbeddedTransport:
         if t == DataType.SPARSE_FLOAT_VECTOR:  # a dict {index: value}, as pymilvus returns
             sp = val.u.sparse
             return dict(zip(sp.indices[:sp.count], sp.values[:sp.count])) if sp.count else {}
-        if t in DENSE_VECTOR_TYPES:
-            return string_at(val.u.raw.ptr, val.u.raw.bytes)
+        if t in DENSE_VECTOR_TYPES:  # [bytes], as pymilvus returns binary/half/int8 vectors
+            return [string_at(val.u.raw.ptr, val.u.raw.bytes)]
         text = string_at(val.u.str.ptr, val.u.str.len).decode("utf-8") if val.u.str.len else ""
         if t == DataType.VARCHAR:
             return text

@@ -511,10 +511,11 @@ class RemoteTransport:
             elif f.dtype == DataType.SPARSE_FLOAT_VECTOR and v is not None:
                 row[name] = {int(k): _f32(float(x)) for k, x in v.items()}
             elif f.dtype == DataType.BINARY_VECTOR and v is not None:
-                row[name] = bytes(v)  # REST prints the bytes as a list of 0..255
+                row[name] = [bytes(v)]  # REST prints the bytes as a list of 0..255
             elif f.dtype in _HALF_TYPES and v is not None:
-                # REST prints the elements' values; they are exact in the type: the bytes
-                row[name] = pack_vector(v, f.dtype, f.dim, "field '%s'" % name)
+                # REST prints the elements' values; they are exact in the type: the bytes,
+                # in a list as pymilvus returns them
+                row[name] = [pack_vector(v, f.dtype, f.dim, "field '%s'" % name)]
         return row
 
     def get(self, coll, info, ids, plan, read):

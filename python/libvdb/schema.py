@@ -67,9 +67,9 @@ SCALAR_TYPES = (DataType.BOOL, DataType.INT8, DataType.INT16, DataType.INT32, Da
                 DataType.FLOAT, DataType.DOUBLE, DataType.VARCHAR, DataType.ARRAY, DataType.JSON)
 # the field types libvdb stores (vdb_type); pymilvus's other DataTypes are refused by name
 # dense vectors: FLOAT16 / BFLOAT16 take lists of floats or the raw little-endian 2-byte
-# elements (bytes), INT8 lists of ints in -128..127 or bytes; they come back as bytes, as
-# pymilvus returns them
-# BINARY_VECTOR takes bytes of dim / 8 (dim in bits), as pymilvus, and gives bytes back
+# elements (bytes), INT8 lists of ints in -128..127 or bytes; they come back as a list holding
+# the bytes ([b"..."]), as pymilvus returns them (inserts take that form back too)
+# BINARY_VECTOR takes bytes of dim / 8 (dim in bits), as pymilvus, and gives [bytes] back
 DENSE_VECTOR_TYPES = (DataType.FLOAT_VECTOR, DataType.FLOAT16_VECTOR, DataType.BFLOAT16_VECTOR,
                       DataType.INT8_VECTOR, DataType.BINARY_VECTOR)
 VECTOR_TYPES = DENSE_VECTOR_TYPES + (DataType.SPARSE_FLOAT_VECTOR,)

@@ -1,5 +1,5 @@
 """BINARY_VECTOR fields through the client, embedded and remote (REST: base64 of the bytes in,
-byte lists out): rows and search data as bytes of dim / 8 (pymilvus's form), bytes back,
+byte lists out): rows and search data as bytes of dim / 8 (pymilvus's form), [bytes] back,
 HAMMING and JACCARD on BIN_FLAT and BIN_IVF_FLAT with distances equal to ones computed here,
 hybrid search, search by primary key, the search iterator, bad input refused."""
 
@@ -65,10 +65,13 @@ def test_exact_distances_and_bytes_back(client, metric, index, params, sp):
         assert [h["distance"] for h in hits] == pytest.approx(want, abs=1e-5)
         for h in hits:
             assert h["distance"] == pytest.approx(dist(q, ROWS[h["id"]]), abs=1e-5)
-            assert h["entity"]["bv"] == ROWS[h["id"]]
+            assert h["entity"]["bv"] == [ROWS[h["id"]]]  # [bytes], as pymilvus
             assert h["entity"]["tag"] != 2
     got = client.get("b", [3, 150], output_fields=["bv"])
-    assert {g["id"]: g["bv"] for g in got} == {3: ROWS[3], 150: ROWS[150]}
+    assert {g["id"]: g["bv"] for g in got} == {3: [ROWS[3]], 150: [ROWS[150]]}
+    # what a read returns goes back into an insert unchanged
+    client.upsert("b", [{"id": 3, "bv": got[0]["bv"], "tag": 0}])
+    assert client.get("b", [3], output_fields=["bv"])[0]["bv"] == [ROWS[3]]
     # one query as bytes (not in a list), and search by primary key (the stored bytes)
     hits = client.search("b", ROWS[9], limit=1, anns_field="bv")[0]
     assert (hits[0]["id"], hits[0]["distance"]) == (9, 0)

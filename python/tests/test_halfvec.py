@@ -1,5 +1,5 @@
 """FLOAT16_VECTOR, BFLOAT16_VECTOR and INT8_VECTOR fields through the client, embedded and
-remote (REST: base64 of the elements in, their values out): lists of floats or raw bytes in, bytes out (as
+remote (REST: base64 of the elements in, their values out): lists of floats or raw bytes in, [bytes] out (as
 pymilvus returns them), search data as floats or bytes, bad lengths refused."""
 
 import struct
@@ -44,11 +44,13 @@ def test_insert_lists_and_bytes_search_and_read_back(client, t):
     data = [{"id": i, "v": vals[i] if i % 2 else as_bytes(t, vals[i])} for i in range(50)]
     assert client.insert("c", data)["insert_count"] == 50
     got = client.get("c", [3, 4], output_fields=["v"])
-    assert [g["v"] for g in got] == [as_bytes(t, vals[3]), as_bytes(t, vals[4])]
+    assert [g["v"] for g in got] == [[as_bytes(t, vals[3])], [as_bytes(t, vals[4])]]
+    client.upsert("c", [{"id": 3, "v": got[0]["v"]}])  # the read's form goes back in
+    assert client.get("c", [3], output_fields=["v"])[0]["v"] == [as_bytes(t, vals[3])]
     for q in (vals[11], as_bytes(t, vals[11])):
         res = client.search("c", [q], limit=1, anns_field="v", output_fields=["v"])
         assert res[0][0]["id"] == 11 and res[0][0]["distance"] == 0
-        assert res[0][0]["entity"]["v"] == as_bytes(t, vals[11])
+        assert res[0][0]["entity"]["v"] == [as_bytes(t, vals[11])]
     client.flush("c")
     res = client.search("c", [vals[20]], limit=3, anns_field="v")
     assert res[0][0]["id"] == 20
@@ -108,7 +110,7 @@ def test_remote_answers_as_embedded(server, tmp_path, t):
                             sorted((r["id"], r["v"]) for r in rows)))
             c.drop_collection("cmp")
         assert answers[0] == answers[1]
-        assert all(isinstance(v, bytes) for _, v in answers[1][1])
+        assert all(isinstance(v, list) and isinstance(v[0], bytes) for _, v in answers[1][1])
     finally:
         emb.close()
         rem.close()
