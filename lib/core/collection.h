@@ -50,6 +50,7 @@ typedef struct vdb_shard {
     uint32_t ticks_untrimmed;
     uint64_t trim_pos;       /* the last `upto` passed to the log's truncate (db->hold_mu) */
     uint64_t seen_pos;       /* a reader (follow.c): the channel's last position when read */
+    uint64_t follow_pos;     /* a reader: every record up to here is applied (or void) */
 } vdb_shard;
 
 /* The index chosen for one schema field (type NULL: none). Changed under write_mu and lock. */

@@ -64,6 +64,7 @@ struct vdb_db {
     uint64_t follow_gen, follow_seq; /* the meta store's position the state was loaded at */
     uint64_t follow_ts;          /* atomic: the newest timestamp the loaded state holds */
     uint64_t follow_loads;       /* atomic: states loaded so far */
+    uint64_t follow_tails;       /* atomic: log tails applied to the loaded state so far */
     struct vdb_rbac *rbac;     /* users and roles (rbac.c) */
 };
 

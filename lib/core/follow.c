@@ -7,7 +7,9 @@
  * load: never seen in part), no index built or saved, no ABORT record appended.
  *
  * The follower thread looks every read_only_refresh_ms at the writer's meta store position
- * and each channel's last position; when one moved it loads a new state into a scratch
+ * and each channel's last position. When only channels moved, their new records are applied
+ * to the state that answers, all of a collection's at once under its lock (a write whole in
+ * every channel only, as at a load). When the meta store moved it loads a new state into a scratch
  * handle that shares the log and object stores, checks that the meta store did not move
  * while it loaded (a seal commits its meta transaction before it truncates the log, and a
  * compaction before it removes files, so an unmoved meta store means the log and the files
@@ -135,6 +137,26 @@ static void note_seen(vdb_db *x)
     __atomic_store_n(&x->follow_ts, newest, __ATOMIC_RELEASE);
 }
 
+/* Only the log moved: its new records applied to the state that answers, collection by
+ * collection (recovery.c's vdb_replay_tail), instead of loading everything again. A failure
+ * (the log truncated under the read by a seal, which moved the meta store) leaves it to a
+ * whole load. */
+static vdb_status follow_tail(vdb_db *db)
+{
+    vdb_status st = VDB_OK;
+    vdb_lock_rd(&db->catalog.lock, VDB_RANK_CATALOG);
+    for (size_t i = 0; i < db->catalog.n && st == VDB_OK; i++) {
+        vdb_collection *c = db->catalog.colls[i];
+        vdb_lock_mu(&c->write_mu, VDB_RANK_WRITE);
+        st = vdb_replay_tail(db, c);
+        vdb_unlock_mu(&c->write_mu, VDB_RANK_WRITE);
+    }
+    if (st == VDB_OK)
+        note_seen(db);
+    vdb_unlock_rw(&db->catalog.lock, VDB_RANK_CATALOG);
+    return st;
+}
+
 /* One load; *changed: a new state was swapped in. force: load even if nothing moved.
  * VDB_ECONFLICT: the writer moved under it (try again). Under follow_mu. */
 static vdb_status load_once(vdb_db *db, bool force, bool *changed)
@@ -145,9 +167,18 @@ static vdb_status load_once(vdb_db *db, bool force, bool *changed)
     vdb_status st = meta_open_ro(db, &meta, &gen, &seq);
     if (st != VDB_OK)
         return st;
-    if (!force && gen == db->follow_gen && seq == db->follow_seq && !log_moved(db)) {
-        vdb_meta_store_close(&meta);
-        return VDB_OK;
+    if (!force && gen == db->follow_gen && seq == db->follow_seq) {
+        if (!log_moved(db)) {
+            vdb_meta_store_close(&meta);
+            return VDB_OK;
+        }
+        if (follow_tail(db) == VDB_OK) {
+            vdb_meta_store_close(&meta);
+            __atomic_add_fetch(&db->follow_tails, 1, __ATOMIC_RELAXED);
+            *changed = true;
+            return VDB_OK;
+        }
+        vdb_err_clear(); /* a whole load follows */
     }
     vdb_db *x = scratch_new(db, meta);
     if (!x) {
@@ -199,6 +230,9 @@ static vdb_status load_once(vdb_db *db, bool force, bool *changed)
     db->follow_gen = gen;
     db->follow_seq = seq;
     __atomic_store_n(&db->follow_ts, x->follow_ts, __ATOMIC_RELEASE);
+    pthread_mutex_lock(&db->id_mu); /* a tail's growing segments take ids after the load's */
+    db->next_id = VDB_MAX(db->next_id, x->next_id);
+    pthread_mutex_unlock(&db->id_mu);
     vdb_unlock_rw(&db->catalog.lock, VDB_RANK_CATALOG);
     /* the scratch handle takes the old state (the lock it destroys is its own) */
     x->catalog.n = old.n;

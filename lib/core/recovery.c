@@ -127,6 +127,15 @@ typedef struct part_count {
     uint32_t seen, parts;
 } part_count;
 
+/* A record a reader's tail read decoded, applied with the others of its read at once. */
+typedef struct pending {
+    vdb_rec_header h;
+    uint64_t pos;
+    vdb_column *cols; /* an insert's columns (NULL: a delete's keys in pks, or a tick) */
+    size_t rows;
+    vdb_column pks;
+} pending;
+
 typedef struct replay {
     vdb_db *db;
     vdb_collection *c;
@@ -137,6 +146,14 @@ typedef struct replay {
     uint64_t max_ckpt_ts;
     part_count *torn;    /* torn parts found in pass 2: ts, and the shard in `seen` */
     size_t ntorn, torn_cap;
+    /* a reader: records at or after bound_ts (the first write not yet whole) and past the
+     * channel's seen_pos wait for a later read; live: the tail of a state that answers
+     * (vdb_replay_tail), its records collected in pend and checked for gaps (expect) */
+    uint64_t bound_ts;
+    bool live, gap;
+    uint64_t expect;
+    pending *pend;
+    size_t npend, pend_cap;
     vdb_status st;
 } replay;
 
@@ -204,6 +221,48 @@ static bool write_complete(replay *r, const vdb_rec_header *h)
     return pc && pc->seen >= pc->parts;
 }
 
+static void free_columns(const vdb_collection *c, vdb_column *cols)
+{
+    for (size_t i = 0; cols && i < c->ncols; i++)
+        vdb_column_free(&cols[i]);
+    vdb_free(cols);
+}
+
+/* Takes cols and *pks (NULL: none) on success and on failure alike. */
+static int add_pending(replay *r, const vdb_rec_header *h, uint64_t pos, vdb_column *cols,
+                       size_t rows, vdb_column *pks)
+{
+    if (r->npend == r->pend_cap) {
+        size_t cap = r->pend_cap ? r->pend_cap * 2 : 64;
+        pending *v = vdb_realloc(r->pend, cap * sizeof *v);
+        if (!v) {
+            free_columns(r->c, cols);
+            if (pks)
+                vdb_column_free(pks);
+            r->st = vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+            return 1;
+        }
+        r->pend = v;
+        r->pend_cap = cap;
+    }
+    pending *p = &r->pend[r->npend++];
+    *p = (pending){.h = *h, .pos = pos, .cols = cols, .rows = rows};
+    if (pks)
+        p->pks = *pks;
+    return 0;
+}
+
+static void free_pending(replay *r)
+{
+    for (size_t i = 0; i < r->npend; i++) {
+        free_columns(r->c, r->pend[i].cols);
+        vdb_column_free(&r->pend[i].pks);
+    }
+    vdb_free(r->pend);
+    r->pend = NULL;
+    r->npend = r->pend_cap = 0;
+}
+
 static int replay_record(void *arg, uint64_t pos, const void *rec, size_t len)
 {
     replay *r = arg;
@@ -219,19 +278,54 @@ static int replay_record(void *arg, uint64_t pos, const void *rec, size_t len)
                                (unsigned long long)pos);
         goto fail;
     }
+    vdb_shard *sh = &c->shards[r->shard];
+    if (r->db->read_only) {
+        /* a write not yet whole in every channel, and all after it, wait for the next read
+         * (each channel's timestamps increase: nothing after it is applied before it) */
+        if (pos > sh->seen_pos || h.ts >= r->bound_ts)
+            return 1;
+        if (r->live && pos != r->expect) { /* truncated under the read: load anew */
+            r->gap = true;
+            return 1;
+        }
+        r->expect = pos + 1;
+        if (!r->counting && !r->live)
+            sh->follow_pos = pos;
+    }
     if (h.type == VDB_REC_TICK) { /* time ticks carry nothing to apply (tick.c) */
-        c->shards[r->shard].tick_pos = pos;
-        c->shards[r->shard].tick_ts = h.ts;
+        if (r->counting)
+            return 0;
+        if (r->live)
+            return add_pending(r, &h, pos, NULL, 0, NULL);
+        sh->tick_pos = pos;
+        sh->tick_ts = h.ts;
         return 0;
     }
     if (r->counting)
         return count_record(r, &h);
     if (h.type == VDB_REC_ABORT)
-        return 0;
+        return r->live ? add_pending(r, &h, pos, NULL, 0, NULL) : 0;
     if (h.parts > 1 && !write_complete(r, &h)) {
         part_count *pc = find_count(r, h.ts);
         /* torn (never acknowledged): void it unless an ABORT already did */
-        return pc && pc->parts == 0 ? 0 : add_torn(r, h.ts);
+        if (pc && pc->parts == 0)
+            return r->live ? add_pending(r, &h, pos, NULL, 0, NULL) : 0;
+        return add_torn(r, h.ts);
+    }
+    if (r->live && (h.type == VDB_REC_INSERT || h.type == VDB_REC_DELETE)) {
+        vdb_column *cols = NULL, pks = {0};
+        size_t rows = 0;
+        if (h.type == VDB_REC_INSERT) {
+            cols = vdb_calloc(c->ncols, sizeof *cols);
+            r->st = cols ? vdb_decode_columns(c, body, blen, cols, &rows)
+                         : vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+        } else {
+            r->st = vdb_decode_delete(c, body, blen, &pks);
+        }
+        if (r->st == VDB_OK)
+            return add_pending(r, &h, pos, cols, rows, &pks);
+        free_columns(c, cols);
+        goto fail;
     }
     if (h.type == VDB_REC_INSERT) {
         vdb_column *cols = vdb_calloc(c->ncols, sizeof *cols);
@@ -293,31 +387,59 @@ vdb_status vdb_check_channel_end(vdb_db *db, const vdb_collection *c, uint32_t s
                           (unsigned long long)bound, key);
 }
 
+/* The first timestamp of a multi-shard write not yet whole in every channel (a reader
+ * applies nothing from it on), or UINT64_MAX. */
+static uint64_t first_incomplete(const replay *r)
+{
+    uint64_t ts = UINT64_MAX;
+    for (size_t i = 0; i < r->ncounts; i++) {
+        const part_count *pc = &r->counts[i];
+        if (pc->parts && pc->seen < pc->parts && pc->ts > r->max_ckpt_ts)
+            ts = VDB_MIN(ts, pc->ts);
+    }
+    return ts;
+}
+
+/* Both passes over c's channels, each from its position after `from` (the checkpoint at
+ * recovery, what a reader applied for a tail). */
+static vdb_status replay_passes(vdb_db *db, vdb_collection *c, replay *r, bool from_follow)
+{
+    for (uint32_t s = 0; s < c->nshards; s++)
+        r->max_ckpt_ts = VDB_MAX(r->max_ckpt_ts, c->shards[s].ckpt_ts);
+    r->bound_ts = UINT64_MAX;
+    vdb_status st = VDB_OK;
+    for (int pass = 0; pass < 2 && st == VDB_OK && !r->gap; pass++) {
+        r->counting = pass == 0;
+        if (r->counting && c->nshards == 1)
+            continue; /* single-shard writes are one record: nothing to count */
+        if (!r->counting && db->read_only && c->nshards > 1)
+            r->bound_ts = first_incomplete(r);
+        for (uint32_t s = 0; s < c->nshards && st == VDB_OK && !r->gap; s++) {
+            vdb_shard *sh = &c->shards[s];
+            uint64_t from = from_follow ? sh->follow_pos : sh->ckpt_pos;
+            r->shard = s;
+            r->st = VDB_OK;
+            r->expect = from + 1;
+            /* a reader notes how far the writer had got and reads no further in either
+             * pass: what it leaves (a write in progress) is no reason to load again
+             * (follow.c), and the passes see the same records */
+            if (db->read_only && (r->counting || c->nshards == 1) &&
+                (st = vdb_log_store_last_pos(&db->log, sh->channel, &sh->seen_pos)) != VDB_OK)
+                break;
+            if (db->read_only && !from_follow && !r->counting)
+                sh->follow_pos = sh->ckpt_pos;
+            st = db->log.be->read(db->log.h, sh->channel, from + 1, replay_record, r);
+            if (st == VDB_OK)
+                st = r->st;
+        }
+    }
+    return st;
+}
+
 static vdb_status replay_collection(vdb_db *db, vdb_collection *c)
 {
     replay r = {.db = db, .c = c};
-    for (uint32_t s = 0; s < c->nshards; s++)
-        r.max_ckpt_ts = VDB_MAX(r.max_ckpt_ts, c->shards[s].ckpt_ts);
-    vdb_status st = VDB_OK;
-    for (int pass = 0; pass < 2 && st == VDB_OK; pass++) {
-        r.counting = pass == 0;
-        if (r.counting && c->nshards == 1)
-            continue; /* single-shard writes are one record: nothing to count */
-        for (uint32_t s = 0; s < c->nshards && st == VDB_OK; s++) {
-            r.shard = s;
-            r.st = VDB_OK;
-            /* a reader notes how far the writer had got: what it skips (a write in progress)
-             * is no reason to load again (follow.c) */
-            if (db->read_only && (r.counting || c->nshards == 1) &&
-                (st = vdb_log_store_last_pos(&db->log, c->shards[s].channel,
-                                              &c->shards[s].seen_pos)) != VDB_OK)
-                break;
-            st = db->log.be->read(db->log.h, c->shards[s].channel, c->shards[s].ckpt_pos + 1,
-                                  replay_record, &r);
-            if (st == VDB_OK)
-                st = r.st;
-        }
-    }
+    vdb_status st = replay_passes(db, c, &r, false);
     /* The checkpoint in the meta store bounds what the log must hold: a channel that ends
      * before it lost records (a file removed or cut), and appending to it would hand out
      * positions below the checkpoint, which the next open would skip. */
@@ -338,6 +460,45 @@ static vdb_status replay_collection(vdb_db *db, vdb_collection *c)
             c->shards[shard].last_pos = pos;
         vdb_buf_free(&b);
     }
+    vdb_free(r.counts);
+    vdb_free(r.torn);
+    return st;
+}
+
+vdb_status vdb_replay_tail(vdb_db *db, vdb_collection *c)
+{
+    replay r = {.db = db, .c = c, .live = true};
+    vdb_status st = replay_passes(db, c, &r, true);
+    if (st == VDB_OK && r.gap)
+        st = vdb_set_errmsg(VDB_ECONFLICT, "collection '%s': its log was truncated under the "
+                            "reader's read", c->name);
+    /* growing segments with room for the rows (each takes c->lock), then every record at
+     * once under it, as the writer applies a write's parts: no read sees part of one */
+    for (size_t i = 0; i < r.npend && st == VDB_OK; i++)
+        if (r.pend[i].cols)
+            st = vdb_apply_prepare(db, c, &r.pend[i].h, r.pend[i].cols, r.pend[i].rows);
+    if (st == VDB_OK && r.npend) {
+        vdb_lock_wr(&c->lock, VDB_RANK_COLL);
+        for (size_t i = 0; i < r.npend && st == VDB_OK; i++) {
+            pending *p = &r.pend[i];
+            vdb_shard *sh = &c->shards[p->h.shard];
+            if (p->cols)
+                st = vdb_apply_insert(c, &p->h, p->cols, p->rows, p->pos);
+            else if (p->h.type == VDB_REC_DELETE)
+                st = vdb_apply_delete(c, p->h.shard, p->h.partition_id, &p->pks, p->h.ts,
+                                      p->pos);
+            else if (p->h.type == VDB_REC_TICK) {
+                sh->tick_pos = p->pos;
+                sh->tick_ts = p->h.ts;
+            }
+            if (st == VDB_OK)
+                sh->follow_pos = p->pos;
+        }
+        if (st != VDB_OK)
+            c->failed = true; /* part applied: the next load replaces the state */
+        vdb_unlock_rw(&c->lock, VDB_RANK_COLL);
+    }
+    free_pending(&r);
     vdb_free(r.counts);
     vdb_free(r.torn);
     return st;

@@ -14,5 +14,9 @@ vdb_status vdb_check_channel_end(vdb_db *db, const vdb_collection *c, uint32_t s
  * as a bound the next open checks the channel against (with the checkpoint). Best effort: a
  * failure keeps the older bound. */
 void vdb_save_log_highwater(vdb_db *db);
+/* A reader (follow.c): applies to c, a state that answers, what its channels gained after
+ * each shard's follow_pos, all at once under c->lock (writes whole in every channel only).
+ * VDB_ECONFLICT when the log was truncated under the read (nothing applied: load anew). */
+vdb_status vdb_replay_tail(vdb_db *db, vdb_collection *c);
 
 #endif
