@@ -31,7 +31,7 @@ static const srv_grpc_method *found[READ_METHODS];
 
 static void run(size_t sel, const uint8_t *msg, size_t len, srv_grpc_reply *out)
 {
-    srv_grpc_run(&ctx, found[sel], "", msg, len, out);
+    srv_grpc_run(&ctx, found[sel], "", NULL, msg, len, out);
 }
 
 static void check_reply(srv_grpc_reply *r)
