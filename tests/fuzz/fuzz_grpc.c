@@ -82,16 +82,19 @@ static void write_seeds(const char *dir)
     Milvus__Proto__Milvus__GrantEntity ge = MILVUS__PROTO__MILVUS__GRANT_ENTITY__INIT;
     ge.role = &role;
     ge.db_name = "*";
-    Milvus__Proto__Milvus__SelectGrantRequest sg = MILVUS__PROTO__MILVUS__SELECT_GRANT_REQUEST__INIT;
+    Milvus__Proto__Milvus__SelectGrantRequest sg =
+        MILVUS__PROTO__MILVUS__SELECT_GRANT_REQUEST__INIT;
     sg.entity = &ge;
     seed(dir, (int)sel_of("SelectGrant"), &sg.base);
-    Milvus__Proto__Milvus__SelectRoleRequest srq = MILVUS__PROTO__MILVUS__SELECT_ROLE_REQUEST__INIT;
+    Milvus__Proto__Milvus__SelectRoleRequest srq =
+        MILVUS__PROTO__MILVUS__SELECT_ROLE_REQUEST__INIT;
     srq.role = &role;
     srq.include_user_info = 1;
     seed(dir, (int)sel_of("SelectRole"), &srq.base);
     Milvus__Proto__Milvus__UserEntity user = MILVUS__PROTO__MILVUS__USER_ENTITY__INIT;
     user.name = "root";
-    Milvus__Proto__Milvus__SelectUserRequest su = MILVUS__PROTO__MILVUS__SELECT_USER_REQUEST__INIT;
+    Milvus__Proto__Milvus__SelectUserRequest su =
+        MILVUS__PROTO__MILVUS__SELECT_USER_REQUEST__INIT;
     su.user = &user;
     su.include_role_info = 1;
     seed(dir, (int)sel_of("SelectUser"), &su.base);
