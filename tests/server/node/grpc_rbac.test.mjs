@@ -11,8 +11,8 @@ import { MilvusClient, DataType } from '@zilliz/milvus2-sdk-node';
 const address = process.env.VDB_ADDRESS;
 const endpoint = process.env.VDB_ENDPOINT;
 assert.ok(address && endpoint, 'VDB_ADDRESS and VDB_ENDPOINT must name the server');
-const client = (token) => {
-  const c = new MilvusClient({ address, token, timeout: 30000 });
+const client = (token, database) => {
+  const c = new MilvusClient({ address, token, timeout: 30000, database });
   c.connectPromise.catch(() => {}); // a refused Connect fails each call; not unhandled
   return c;
 };
@@ -37,9 +37,9 @@ function failed(r, what, re) {
 }
 
 // Milvus's proxy answers a missing privilege with gRPC status 7 and these words.
-const denied = (priv, user) =>
+const denied = (priv, user, db = 'default') =>
   new RegExp(`PERMISSION_DENIED: Privilege${priv}: permission deny to ${user} in the ` +
-             '`default` database');
+             `\`${db}\` database`);
 
 async function refused(p, what) {
   await assert.rejects(p, (e) => { assert.match(String(e), what); return true; });
@@ -81,6 +81,7 @@ test('users and roles: gRPC with --authorization 1', async () => {
     denied('CreateOwnership', 'g1'));
   await refused(g1.dropCollection({ collection_name: name }), denied('DropCollection', 'g1'));
   await refused(g1.listUsers(), denied('SelectOwnership', 'g1'));
+  await refused(g1.flush({ collection_names: [name] }), denied('Flush', 'g1'));
   await refused(client('g1:wrong11').describeCollection({ collection_name: name }),
     /UNAUTHENTICATED: auth check failure/);
   assert.deepEqual(await ids(root), [1]);
@@ -100,7 +101,13 @@ test('users and roles: gRPC with --authorization 1', async () => {
   assert.equal(r.results.length, 1);
   await refused(g1.insert({ collection_name: name, data: [{ id: 2, v: [3, 4] }] }),
     denied('Insert', 'g1'));
-  // the grant is on that collection only
+  // the grant is on that collection in its database only (the dbname metadata names another)
+  ok(await root.createDatabase({ db_name: 'rbac_db' }), 'createDatabase');
+  const rootDb = client('root:Milvus', 'rbac_db');
+  ok(await rootDb.createCollection({ collection_name: name, fields: [
+    { name: 'id', data_type: DataType.Int64, is_primary_key: true },
+    { name: 'v', data_type: DataType.FloatVector, dim: 2 }] }), 'create in rbac_db');
+  await refused(search(client('g1:secret1', 'rbac_db')), denied('Search', 'g1', 'rbac_db'));
   ok(await root.createCollection({ collection_name: `${name}_other`, fields: [
     { name: 'id', data_type: DataType.Int64, is_primary_key: true },
     { name: 'v', data_type: DataType.FloatVector, dim: 2 }] }), 'create other');
