@@ -28,8 +28,8 @@ struct srv_grpc_method {
 #define NOT(name, shape, note) {name, NULL, 0, shape, note}
 
 static const char NO_DB[] = "libvdb has no database properties";
-static const char NO_RBAC[] = "users and roles are not served over gRPC: use the REST API "
-                              "(/v2/vectordb/users, /roles) or Python";
+static const char NO_RBAC[] = "privilege groups are not built in libvdb: grant privileges one "
+                              "by one";
 static const char NO_RG[] = "resource groups and replicas belong to a Milvus cluster";
 
 static const srv_grpc_method methods[] = {
@@ -86,18 +86,18 @@ static const srv_grpc_method methods[] = {
     RPC("CreateDatabase", srv_rpc_create_database, 1, SHAPE_STATUS),
     RPC("DropDatabase", srv_rpc_drop_database, 1, SHAPE_STATUS),
     NOT("AlterDatabase", SHAPE_STATUS, NO_DB),
-    NOT("CreateCredential", SHAPE_STATUS, NO_RBAC),
-    NOT("UpdateCredential", SHAPE_STATUS, NO_RBAC),
-    NOT("DeleteCredential", SHAPE_STATUS, NO_RBAC),
-    NOT("ListCredUsers", SHAPE_WRAPPED, NO_RBAC),
-    NOT("CreateRole", SHAPE_STATUS, NO_RBAC),
-    NOT("DropRole", SHAPE_STATUS, NO_RBAC),
-    NOT("OperateUserRole", SHAPE_STATUS, NO_RBAC),
-    NOT("SelectRole", SHAPE_WRAPPED, NO_RBAC),
-    NOT("SelectUser", SHAPE_WRAPPED, NO_RBAC),
-    NOT("OperatePrivilege", SHAPE_STATUS, NO_RBAC),
-    NOT("OperatePrivilegeV2", SHAPE_STATUS, NO_RBAC),
-    NOT("SelectGrant", SHAPE_WRAPPED, NO_RBAC),
+    RPC("CreateCredential", srv_rpc_create_credential, 1, SHAPE_STATUS),
+    RPC("UpdateCredential", srv_rpc_update_credential, 1, SHAPE_STATUS),
+    RPC("DeleteCredential", srv_rpc_delete_credential, 1, SHAPE_STATUS),
+    RPC("ListCredUsers", srv_rpc_list_cred_users, 0, SHAPE_WRAPPED),
+    RPC("CreateRole", srv_rpc_create_role, 1, SHAPE_STATUS),
+    RPC("DropRole", srv_rpc_drop_role, 1, SHAPE_STATUS),
+    RPC("OperateUserRole", srv_rpc_operate_user_role, 1, SHAPE_STATUS),
+    RPC("SelectRole", srv_rpc_select_role, 0, SHAPE_WRAPPED),
+    RPC("SelectUser", srv_rpc_select_user, 0, SHAPE_WRAPPED),
+    RPC("OperatePrivilege", srv_rpc_operate_privilege, 1, SHAPE_STATUS),
+    RPC("OperatePrivilegeV2", srv_rpc_operate_privilege_v2, 1, SHAPE_STATUS),
+    RPC("SelectGrant", srv_rpc_select_grant, 0, SHAPE_WRAPPED),
     NOT("CreatePrivilegeGroup", SHAPE_STATUS, NO_RBAC),
     NOT("DropPrivilegeGroup", SHAPE_STATUS, NO_RBAC),
     NOT("ListPrivilegeGroups", SHAPE_WRAPPED, NO_RBAC),
@@ -135,6 +135,8 @@ int srv_grpc_is_write(const srv_grpc_method *m)
 }
 
 /* ---- authorization ------------------------------------------------------------------------ */
+
+static char **string_field(ProtobufCMessage *msg, const char *name);
 
 static int b64_value(unsigned char c)
 {
@@ -195,7 +197,7 @@ int srv_grpc_auth_ok(const srv_config *cfg, const char *authorization, const cha
     return 0;
 }
 
-int srv_grpc_user_check(srv_ctx *ctx, const srv_grpc_method *m, const char *authorization,
+int srv_grpc_user_check(srv_ctx *ctx, const char *authorization, char *user, size_t un,
                         const char **why)
 {
     char raw[512];
@@ -207,19 +209,54 @@ int srv_grpc_user_check(srv_ctx *ctx, const srv_grpc_method *m, const char *auth
         return SRV_GRPC_UNAUTHENTICATED;
     }
     *colon = 0;
-    if (vdb_authenticate(ctx->db, raw, colon + 1) != VDB_OK) {
+    if ((size_t)(colon - raw) >= un || vdb_authenticate(ctx->db, raw, colon + 1) != VDB_OK) {
         *why = "auth check failure, please check username and password are correct";
         return SRV_GRPC_UNAUTHENTICATED;
     }
-    if (strcmp(m->name, "Connect") && strcmp(m->name, "GetVersion") &&
-        strcmp(m->name, "CheckHealth") &&
-        vdb_check_privilege(ctx->db, raw, VDB_OBJECT_GLOBAL, "*", "*", NULL) != VDB_OK) {
-        *why = "privilege not permitted: with --authorization 1 vdb-server's gRPC serves only "
-               "users with every privilege (root, admin); others use the REST API, where each "
-               "privilege is checked";
-        return SRV_GRPC_PERMISSION_DENIED;
-    }
+    memcpy(user, raw, (size_t)(colon - raw) + 1);
     return 0;
+}
+
+int srv_rpc_allowed(srv_rpc *call, ProtobufCMessage *msg, const char *db_name,
+                    const char *target, srv_status *err)
+{
+    call->checked = 1;
+    if (!call->user)
+        return 0;
+    const srv_priv *p = srv_priv_find(NULL, call->method);
+    const char *db = db_name && *db_name ? db_name : call->dbname;
+    if (db && !strcmp(db, "default"))
+        db = NULL;
+    int rc = 0;
+    const ProtobufCFieldDescriptor *f =
+        msg && p && p->object == VDB_OBJECT_COLLECTION
+            ? protobuf_c_message_descriptor_get_field_by_name(msg->descriptor,
+                                                              "collection_names")
+            : NULL;
+    size_t nnames = f && f->label == PROTOBUF_C_LABEL_REPEATED &&
+                    f->type == PROTOBUF_C_TYPE_STRING
+                        ? *(size_t *)((char *)msg + f->quantifier_offset)
+                        : 0;
+    if (nnames) { /* Flush: each collection it names */
+        char **names = *(char ***)((char *)msg + f->offset);
+        for (size_t i = 0; !rc && i < nnames; i++)
+            rc = srv_priv_check(call->ctx, call->user, p, db, names[i], target, err);
+    } else {
+        char **coll = msg ? string_field(msg, "collection_name") : NULL;
+        rc = srv_priv_check(call->ctx, call->user, p, db, coll ? *coll : NULL, target, err);
+    }
+    if (!rc)
+        return 0;
+    call->out->status = SRV_GRPC_PERMISSION_DENIED; /* as Milvus's proxy answers it */
+    const char *why = err->code == MV_PRIVILEGE_NOT_PERMITTED ? vdb_errmsg(call->ctx->db)
+                                                              : err->msg;
+    size_t n = strlen(why);
+    if (n >= sizeof call->out->message)
+        n = sizeof call->out->message - 1;
+    memcpy(call->out->message, why, n);
+    call->out->message[n] = 0;
+    srv_log(SRV_LOG_INFO, "grpc %s: %s", call->method, call->out->message);
+    return 1;
 }
 
 /* ---- statuses and replies ------------------------------------------------------------------ */
@@ -392,13 +429,16 @@ static uint64_t now_us(void)
     return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
-void srv_grpc_run(srv_ctx *ctx, const srv_grpc_method *m, const char *dbname,
+void srv_grpc_run(srv_ctx *ctx, const srv_grpc_method *m, const char *dbname, const char *user,
                   const uint8_t *msg, size_t len, srv_grpc_reply *out)
 {
     uint64_t t0 = srv_log_enabled(SRV_LOG_DEBUG) ? now_us() : 0;
     memset(out, 0, sizeof *out);
     srv_rpc call = {.ctx = ctx, .in = msg, .len = len, .dbname = dbname ? dbname : "",
-                    .method = m->name, .out = out};
+                    .method = m->name, .out = out, .user = user};
+    const srv_priv *p = user ? srv_priv_find(NULL, m->name) : NULL;
+    if (p && !p->priv)
+        call.checked = 1; /* Connect, GetVersion, ...: any user who authenticated */
     srv_status err = {0};
     int rc = m->fn ? m->fn(&call, &err)
                    : srv_fail(&err, MV_OPERATION_NOT_SUPPORTED, "operation not supported: %s: "
@@ -418,6 +458,9 @@ void srv_grpc_run(srv_ctx *ctx, const srv_grpc_method *m, const char *dbname,
             snprintf(out->message, sizeof out->message, "memory limit exceeded");
         }
     }
+    if (user && m->fn && !call.checked && rc == 0)
+        srv_log(SRV_LOG_ERROR, "grpc %s ran without a privilege check (a bug: its handler must "
+                "call srv_rpc_allowed)", m->name);
     srv_arena_free(&call.arena);
     if (t0)
         srv_log(SRV_LOG_DEBUG, "grpc %s -> %s%d in %llu us", m->name,

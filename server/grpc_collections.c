@@ -84,6 +84,9 @@ static int64_t database_id(const char *name)
 
 int srv_rpc_list_databases(srv_rpc *call, srv_status *err)
 {
+    int rc = srv_rpc_allowed(call, NULL, NULL, NULL, err);
+    if (rc)
+        return rc;
     vdb_names *n;
     vdb_status st = vdb_list_databases(call->ctx->db, &n);
     if (st != VDB_OK)
@@ -105,7 +108,7 @@ int srv_rpc_list_databases(srv_rpc *call, srv_status *err)
     r.db_names = n->names;
     r.created_timestamp = created;
     r.db_ids = ids;
-    int rc = srv_rpc_reply(call, &r.base, err);
+    rc = srv_rpc_reply(call, &r.base, err);
     vdb_names_free(n);
     return rc;
 }
@@ -139,10 +142,10 @@ int srv_rpc_create_database(srv_rpc *call, srv_status *err)
         milvus__proto__milvus__create_database_request__unpack(NULL, call->len, call->in);
     if (!req)
         return srv_rpc_malformed(call);
-    int rc;
+    int rc = srv_rpc_allowed(call, &req->base, NULL, NULL, err);
     vdb_status st;
-    if (need_name(req->db_name, "database name", err))
-        rc = -1;
+    if (rc || need_name(req->db_name, "database name", err))
+        rc = rc ? rc : -1;
     else if (req->n_properties)
         rc = srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: database property '%s' "
                       "is not supported by vdb-server", req->properties[0]->key);
@@ -160,10 +163,10 @@ int srv_rpc_drop_database(srv_rpc *call, srv_status *err)
         milvus__proto__milvus__drop_database_request__unpack(NULL, call->len, call->in);
     if (!req)
         return srv_rpc_malformed(call);
-    int rc;
+    int rc = srv_rpc_allowed(call, &req->base, NULL, NULL, err);
     vdb_status st;
-    if (need_name(req->db_name, "database name", err))
-        rc = -1;
+    if (rc || need_name(req->db_name, "database name", err))
+        rc = rc ? rc : -1;
     else if ((st = vdb_drop_database(call->ctx->db, req->db_name)) != VDB_OK)
         rc = db_fail(call, st, err);
     else

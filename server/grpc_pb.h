@@ -37,6 +37,8 @@ typedef struct srv_rpc {
     const char *method;
     srv_grpc_reply *out;
     srv_arena arena; /* the answer's pieces */
+    const char *user; /* --authorization 1: who calls (authenticated); NULL: no checks */
+    int checked;      /* srv_rpc_allowed was asked */
 } srv_rpc;
 
 /* A handler returns 0 with the response packed (srv_rpc_reply), -1 with a Milvus error in
@@ -45,15 +47,16 @@ typedef struct srv_rpc {
 typedef int (*srv_rpc_fn)(srv_rpc *call, srv_status *err);
 
 /* Defines handler `name`: decodes the request (Type, protobuf-c's `lower` functions), checks
- * its database, runs impl(call, req, err). */
+ * the caller's privilege (srv_rpc_allowed) and its database, runs impl(call, req, err). */
 #define HANDLER(name, Type, lower, impl)                                                    \
     int name(srv_rpc *call, srv_status *err)                                                \
     {                                                                                       \
         Type *req = lower##__unpack(NULL, call->len, call->in);                             \
         if (!req)                                                                           \
             return srv_rpc_malformed(call);                                                 \
-        int rc = srv_rpc_db(call, req->db_name, &req->base, err) ? -1                      \
-                                                                 : impl(call, req, err);  \
+        int rc = srv_rpc_allowed(call, &req->base, req->db_name, NULL, err);                \
+        if (!rc)                                                                            \
+            rc = srv_rpc_db(call, req->db_name, &req->base, err) ? -1 : impl(call, req, err); \
         lower##__free_unpacked(req, NULL);                                                  \
         return rc;                                                                          \
     }
@@ -67,6 +70,14 @@ int srv_rpc_malformed(srv_rpc *call);
  * oldName and newName (unless newDBName is set) are rewritten as "<db>.<name>", libvdb's
  * qualified names (vdb.h, "databases"). */
 int srv_rpc_db(srv_rpc *call, const char *db_name, ProtobufCMessage *msg, srv_status *err);
+/* --authorization 1: 0 if call->user may run call->method (the privilege of its row in the
+ * table handlers_rbac.c shares with REST) on msg's collection_name (or each of its
+ * collection_names; msg may be NULL) in database db_name (NULL or "": the dbname metadata);
+ * target: the user the request is about (one may read itself and change its own password).
+ * Else 1 with gRPC's PERMISSION_DENIED and Milvus's words ("PrivilegeSearch: permission deny
+ * to u1 in the `default` database") in call->out: nothing has run. No user: 0. */
+int srv_rpc_allowed(srv_rpc *call, ProtobufCMessage *msg, const char *db_name,
+                    const char *target, srv_status *err);
 /* A success status (static; fields must not be changed). */
 pb_status *srv_pb_ok(void);
 /* Looks key up in kv pairs: its value, or NULL. */
@@ -140,5 +151,18 @@ int srv_rpc_delete(srv_rpc *call, srv_status *err);
 int srv_rpc_search(srv_rpc *call, srv_status *err);
 int srv_rpc_hybrid_search(srv_rpc *call, srv_status *err);
 int srv_rpc_query(srv_rpc *call, srv_status *err);
+/* Users and roles (grpc_rbac.c). */
+int srv_rpc_create_credential(srv_rpc *call, srv_status *err);
+int srv_rpc_update_credential(srv_rpc *call, srv_status *err);
+int srv_rpc_delete_credential(srv_rpc *call, srv_status *err);
+int srv_rpc_list_cred_users(srv_rpc *call, srv_status *err);
+int srv_rpc_create_role(srv_rpc *call, srv_status *err);
+int srv_rpc_drop_role(srv_rpc *call, srv_status *err);
+int srv_rpc_operate_user_role(srv_rpc *call, srv_status *err);
+int srv_rpc_select_role(srv_rpc *call, srv_status *err);
+int srv_rpc_select_user(srv_rpc *call, srv_status *err);
+int srv_rpc_operate_privilege(srv_rpc *call, srv_status *err);
+int srv_rpc_operate_privilege_v2(srv_rpc *call, srv_status *err);
+int srv_rpc_select_grant(srv_rpc *call, srv_status *err);
 
 #endif

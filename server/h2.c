@@ -40,6 +40,7 @@ typedef struct h2_stream {
     int is_post, is_grpc, bad_encoding;
     char path[HDR_MAX];
     char auth[HDR_MAX];
+    char user[64]; /* --authorization 1: who the authorization metadata names */
     char dbname[128];
     uint64_t start_ms, deadline_ms; /* grpc-timeout (0: none) */
     uint8_t *body;
@@ -205,7 +206,9 @@ static void run_call(void *arg)
         snprintf(st->grpc_msg, sizeof st->grpc_msg, "the deadline passed before the call ran");
     } else if (!is_orphan(st)) {
         srv_grpc_reply r = {0};
-        srv_grpc_run(lp->ls->ctx, st->method, st->dbname, st->body + 5, st->len - 5, &r);
+        srv_grpc_run(lp->ls->ctx, st->method, st->dbname,
+                     lp->ls->ctx->cfg->authorization ? st->user : NULL, st->body + 5,
+                     st->len - 5, &r);
         st->resp = r.buf;
         st->resp_len = r.len;
         st->grpc_status = r.status;
@@ -344,7 +347,9 @@ static void headers_done(h2_stream *st)
     st->method = srv_grpc_find(st->path, &why);
     if (!st->method)
         return fail_stream(st, SRV_GRPC_UNIMPLEMENTED, 200, "%s", why);
-    int code = cfg->authorization ? srv_grpc_user_check(ctx_of(st->c), st->method, st->auth, &why) : 0;
+    int code = cfg->authorization ? srv_grpc_user_check(ctx_of(st->c), st->auth, st->user,
+                                                        sizeof st->user, &why)
+                                  : 0;
     if (code)
         return fail_stream(st, code, 200, "%s", why);
     if (!cfg->authorization && cfg->token && !srv_grpc_auth_ok(cfg, st->auth, &why))

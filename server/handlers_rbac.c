@@ -1,103 +1,122 @@
 /* vdb-server — users and roles: /v2/vectordb/users/... and /roles/... with Milvus's names
  * (libvdb's vdb_create_user & co, vdb.h), and with --authorization 1 the privilege each REST
- * route needs, checked before it runs (srv_rbac_check). */
+ * route and each gRPC method needs, checked before it runs (srv_priv_check: srv_rbac_check
+ * for REST, srv_rpc_allowed for gRPC). */
+#include <stdio.h>
 #include <string.h>
 
 #include "server.h"
 
-/* The privilege a route needs, as Milvus's proxy asks it: on Global ("*") or on the request's
- * collection. A route not listed (the /webui extras) needs "*" on Global. */
-typedef struct route_priv {
-    const char *path;
-    vdb_rbac_object object;
-    const char *priv;
-} route_priv;
-
+/* The privilege a REST route (path) and the gRPC method (rpc) that does the same need, as
+ * Milvus's proxy asks it: on Global ("*") or on the request's collection. A row may have no
+ * path (gRPC only) or no rpc (REST only); a row without priv needs none (any user who
+ * authenticated). A route or method not listed (the /webui extras) needs "*" on Global. */
 #define G VDB_OBJECT_GLOBAL
 #define C VDB_OBJECT_COLLECTION
-static const route_priv privs[] = {
-    {"/collections/create", G, "CreateCollection"},
-    {"/collections/describe", G, "DescribeCollection"},
-    {"/collections/list", G, "ShowCollections"},
-    {"/collections/has", G, "DescribeCollection"},
-    {"/collections/drop", G, "DropCollection"},
-    {"/collections/get_stats", C, "GetStatistics"},
-    {"/collections/load", C, "Load"},
-    {"/collections/release", C, "Release"},
+static const srv_priv privs[] = {
+    {"/collections/create", G, "CreateCollection", "CreateCollection"},
+    {"/collections/describe", G, "DescribeCollection", "DescribeCollection"},
+    {"/collections/list", G, "ShowCollections", "ShowCollections"},
+    {"/collections/has", G, "DescribeCollection", "HasCollection"},
+    {"/collections/drop", G, "DropCollection", "DropCollection"},
+    {"/collections/get_stats", C, "GetStatistics", "GetCollectionStatistics"},
+    {"/collections/load", C, "Load", "LoadCollection"},
+    {"/collections/release", C, "Release", "ReleaseCollection"},
     {"/collections/refresh_load", C, "Load"},
-    {"/collections/get_load_state", C, "GetLoadState"},
-    {"/collections/rename", G, "RenameCollection"},
-    {"/collections/flush", C, "Flush"},
-    {"/collections/compact", C, "Compaction"},
-    {"/collections/truncate", G, "DropCollection"},
-    {"/aliases/create", G, "CreateAlias"},
-    {"/aliases/alter", G, "CreateAlias"},
-    {"/aliases/drop", G, "DropAlias"},
-    {"/aliases/list", G, "ListAliases"},
-    {"/aliases/describe", G, "DescribeAlias"},
-    {"/partitions/create", C, "CreatePartition"},
-    {"/partitions/drop", C, "DropPartition"},
-    {"/partitions/list", C, "ShowPartitions"},
-    {"/partitions/has", C, "HasPartition"},
-    {"/partitions/get_stats", C, "GetStatistics"},
-    {"/partitions/load", C, "Load"},
-    {"/partitions/release", C, "Release"},
-    {"/entities/insert", C, "Insert"},
-    {"/entities/upsert", C, "Upsert"},
-    {"/entities/delete", C, "Delete"},
+    {"/collections/get_load_state", C, "GetLoadState", "GetLoadState"},
+    {"/collections/rename", G, "RenameCollection", "RenameCollection"},
+    {"/collections/flush", C, "Flush", "Flush"},
+    {"/collections/compact", C, "Compaction", "ManualCompaction"},
+    {"/collections/truncate", G, "DropCollection", "TruncateCollection"},
+    {"/aliases/create", G, "CreateAlias", "CreateAlias"},
+    {"/aliases/alter", G, "CreateAlias", "AlterAlias"},
+    {"/aliases/drop", G, "DropAlias", "DropAlias"},
+    {"/aliases/list", G, "ListAliases", "ListAliases"},
+    {"/aliases/describe", G, "DescribeAlias", "DescribeAlias"},
+    {"/partitions/create", C, "CreatePartition", "CreatePartition"},
+    {"/partitions/drop", C, "DropPartition", "DropPartition"},
+    {"/partitions/list", C, "ShowPartitions", "ShowPartitions"},
+    {"/partitions/has", C, "HasPartition", "HasPartition"},
+    {"/partitions/get_stats", C, "GetStatistics", "GetPartitionStatistics"},
+    {"/partitions/load", C, "Load", "LoadPartitions"},
+    {"/partitions/release", C, "Release", "ReleasePartitions"},
+    {"/entities/insert", C, "Insert", "Insert"},
+    {"/entities/upsert", C, "Upsert", "Upsert"},
+    {"/entities/delete", C, "Delete", "Delete"},
     {"/entities/get", C, "Query"},
-    {"/entities/query", C, "Query"},
-    {"/entities/search", C, "Search"},
-    {"/entities/hybrid_search", C, "Search"},
-    {"/indexes/create", C, "CreateIndex"},
-    {"/indexes/describe", C, "IndexDetail"},
+    {"/entities/query", C, "Query", "Query"},
+    {"/entities/search", C, "Search", "Search"},
+    {"/entities/hybrid_search", C, "Search", "HybridSearch"},
+    {"/indexes/create", C, "CreateIndex", "CreateIndex"},
+    {"/indexes/describe", C, "IndexDetail", "DescribeIndex"},
     {"/indexes/list", C, "IndexDetail"},
-    {"/indexes/drop", C, "DropIndex"},
-    {"/databases/create", G, "CreateDatabase"},
-    {"/databases/drop", G, "DropDatabase"},
-    {"/databases/list", G, "ListDatabases"},
-    {"/databases/describe", G, "ListDatabases"},
-    {"/users/create", G, "CreateOwnership"},
-    {"/users/drop", G, "DropOwnership"},
-    {"/users/list", G, "SelectOwnership"},
-    {"/users/describe", G, "SelectUser"},
-    {"/users/update_password", G, "UpdateUser"},
-    {"/users/grant_role", G, "ManageOwnership"},
+    {"/indexes/drop", C, "DropIndex", "DropIndex"},
+    {"/databases/create", G, "CreateDatabase", "CreateDatabase"},
+    {"/databases/drop", G, "DropDatabase", "DropDatabase"},
+    {"/databases/list", G, "ListDatabases", "ListDatabases"},
+    {"/databases/describe", G, "ListDatabases", "DescribeDatabase"},
+    {"/users/create", G, "CreateOwnership", "CreateCredential"},
+    {"/users/drop", G, "DropOwnership", "DeleteCredential"},
+    {"/users/list", G, "SelectOwnership", "ListCredUsers"},
+    {"/users/describe", G, "SelectUser", "SelectUser"},
+    {"/users/update_password", G, "UpdateUser", "UpdateCredential"},
+    {"/users/grant_role", G, "ManageOwnership", "OperateUserRole"},
     {"/users/revoke_role", G, "ManageOwnership"},
-    {"/roles/create", G, "CreateOwnership"},
-    {"/roles/drop", G, "DropOwnership"},
-    {"/roles/list", G, "SelectOwnership"},
-    {"/roles/describe", G, "SelectOwnership"},
-    {"/roles/grant_privilege", G, "ManageOwnership"},
+    {"/roles/create", G, "CreateOwnership", "CreateRole"},
+    {"/roles/drop", G, "DropOwnership", "DropRole"},
+    {"/roles/list", G, "SelectOwnership", "SelectRole"},
+    {"/roles/describe", G, "SelectOwnership", "SelectGrant"},
+    {"/roles/grant_privilege", G, "ManageOwnership", "OperatePrivilege"},
     {"/roles/revoke_privilege", G, "ManageOwnership"},
+    /* gRPC only */
+    {NULL, G, "ManageOwnership", "OperatePrivilegeV2"},
+    {NULL, C, "GetLoadState", "GetLoadingProgress"},
+    {NULL, C, "GetFlushState", "GetFlushState"},
+    {NULL, C, "IndexDetail", "GetIndexState"},
+    {NULL, C, "IndexDetail", "GetIndexBuildProgress"},
+    {NULL, G, NULL, "Connect"},
+    {NULL, G, NULL, "GetVersion"},
+    {NULL, G, NULL, "CheckHealth"},
+    {NULL, G, NULL, "AllocTimestamp"},
+    {NULL, G, NULL, "GetCompactionState"}, /* by compaction id; Milvus checks none either */
 };
 #undef G
 #undef C
 
+const srv_priv *srv_priv_find(const char *path, const char *rpc)
+{
+    for (size_t i = 0; i < sizeof privs / sizeof privs[0]; i++)
+        if ((path && privs[i].path && !strcmp(privs[i].path, path)) ||
+            (rpc && privs[i].rpc && !strcmp(privs[i].rpc, rpc)))
+            return &privs[i];
+    return NULL;
+}
+
+int srv_priv_check(srv_ctx *ctx, const char *user, const srv_priv *p, const char *dbn,
+                   const char *coll, const char *target, srv_status *err)
+{
+    if (p && !p->priv)
+        return 0;
+    /* a user changes its own password and reads its own roles, as in Milvus */
+    if (p && target && !strcmp(target, user) &&
+        (!strcmp(p->priv, "UpdateUser") || !strcmp(p->priv, "SelectUser")))
+        return 0;
+    const char *obj = p && p->object == VDB_OBJECT_COLLECTION && coll && *coll ? coll : "*";
+    vdb_status st = vdb_check_privilege(ctx->db, user, p ? p->object : VDB_OBJECT_GLOBAL, obj,
+                                        p ? p->priv : "*", dbn && *dbn ? dbn : NULL);
+    return st == VDB_OK ? 0 : srv_fail_vdb(ctx, err, st, NULL, 0);
+}
+
 json_t *srv_rbac_check(srv_ctx *ctx, const char *user, const char *path, json_t *req)
 {
-    const route_priv *rp = NULL;
-    for (size_t i = 0; i < sizeof privs / sizeof privs[0]; i++)
-        if (!strcmp(privs[i].path, path))
-            rp = &privs[i];
-    const char *uname = NULL;
     json_t *u = json_object_get(req, "userName");
-    if (json_is_string(u))
-        uname = json_string_value(u);
-    /* a user changes its own password and reads its own roles, as in Milvus */
-    if (rp && uname && !strcmp(uname, user) &&
-        (!strcmp(path, "/users/update_password") || !strcmp(path, "/users/describe")))
-        return NULL;
-    const char *dbn = srv_req_dbname(req);
     json_t *cn = json_object_get(req, "collectionName");
-    const char *obj = rp && rp->object == VDB_OBJECT_COLLECTION && json_is_string(cn)
-                          ? json_string_value(cn)
-                          : "*";
-    vdb_status st = vdb_check_privilege(ctx->db, user, rp ? rp->object : VDB_OBJECT_GLOBAL, obj,
-                                        rp ? rp->priv : "*", dbn);
-    if (st == VDB_OK)
+    srv_status err = {0};
+    if (!srv_priv_check(ctx, user, srv_priv_find(path, NULL), srv_req_dbname(req),
+                        json_is_string(cn) ? json_string_value(cn) : NULL,
+                        json_is_string(u) ? json_string_value(u) : NULL, &err))
         return NULL;
-    return srv_vdb_err(ctx, st, NULL, 0);
+    return srv_status_json(&err);
 }
 
 static json_t *fail(srv_ctx *ctx, vdb_status st)
@@ -228,6 +247,31 @@ json_t *srv_roles_list(srv_ctx *ctx, json_t *req)
 
 static const char *const object_names[] = {"Global", "Collection", "User"};
 
+int srv_rbac_object_of(const char *name)
+{
+    for (int i = 0; i < 3; i++)
+        if (!strcmp(name, object_names[i]))
+            return i;
+    return -1;
+}
+
+void srv_grant_parse(const char *s, srv_grant *g)
+{
+    snprintf(g->buf, sizeof g->buf, "%s", s);
+    char *parts[4] = {g->buf, NULL, NULL, NULL};
+    for (int k = 1; k < 4 && parts[k - 1]; k++) {
+        char *sl = strchr(parts[k - 1], '/');
+        if (sl) {
+            *sl = 0;
+            parts[k] = sl + 1;
+        }
+    }
+    g->object = parts[0];
+    g->db = parts[1] ? parts[1] : "";
+    g->name = parts[2] ? parts[2] : "";
+    g->priv = parts[3] ? parts[3] : "";
+}
+
 json_t *srv_roles_describe(srv_ctx *ctx, json_t *req)
 {
     const char *role;
@@ -239,22 +283,14 @@ json_t *srv_roles_describe(srv_ctx *ctx, json_t *req)
     if (st != VDB_OK)
         return fail(ctx, st);
     json_t *a = json_array();
-    for (size_t i = 0; i < n->count; i++) { /* "<object>/<db>/<name>/<privilege>" */
-        char buf[512];
-        snprintf(buf, sizeof buf, "%s", n->names[i]);
-        char *parts[4] = {buf, NULL, NULL, NULL};
-        for (int k = 1; k < 4 && parts[k - 1]; k++) {
-            char *s = strchr(parts[k - 1], '/');
-            if (s) {
-                *s = 0;
-                parts[k] = s + 1;
-            }
-        }
+    for (size_t i = 0; i < n->count; i++) {
+        srv_grant gr;
+        srv_grant_parse(n->names[i], &gr);
         json_t *g = json_object();
-        json_object_set_new(g, "objectType", json_string(parts[0]));
-        json_object_set_new(g, "dbName", json_string(parts[1] ? parts[1] : ""));
-        json_object_set_new(g, "objectName", json_string(parts[2] ? parts[2] : ""));
-        json_object_set_new(g, "privilege", json_string(parts[3] ? parts[3] : ""));
+        json_object_set_new(g, "objectType", json_string(gr.object));
+        json_object_set_new(g, "dbName", json_string(gr.db));
+        json_object_set_new(g, "objectName", json_string(gr.name));
+        json_object_set_new(g, "privilege", json_string(gr.priv));
         json_object_set_new(g, "grantor", json_string("root"));
         json_array_append_new(a, g);
     }
@@ -272,10 +308,7 @@ static json_t *role_priv(srv_ctx *ctx, json_t *req, int grant)
         srv_req_str(req, "privilege", 1, &priv, &err) ||
         srv_req_str(req, "dbName", 0, &dbn, &err))
         return err;
-    int o = -1;
-    for (int i = 0; i < 3; i++)
-        if (!strcmp(type, object_names[i]))
-            o = i;
+    int o = srv_rbac_object_of(type);
     if (o < 0)
         return srv_err(MV_PARAMETER_INVALID, "invalid parameter: objectType %s: Global, "
                        "Collection or User", type);

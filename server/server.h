@@ -95,6 +95,29 @@ typedef struct srv_route {
 } srv_route;
 
 /* ---- users and roles (handlers_rbac.c) ---- */
+/* The privilege a REST route or gRPC method needs (one table for both, handlers_rbac.c). */
+typedef struct srv_priv {
+    const char *path;       /* the REST route (NULL: gRPC only) */
+    vdb_rbac_object object; /* Global, or the request's collection */
+    const char *priv;       /* Milvus's name (NULL: none; any user who authenticated) */
+    const char *rpc;        /* the gRPC method (NULL: REST only) */
+} srv_priv;
+/* The row of REST route path, else of gRPC method rpc (either may be NULL); NULL if none. */
+const srv_priv *srv_priv_find(const char *path, const char *rpc);
+/* 0 if user may do p (NULL: what is not listed, "*" on Global) in database dbn (NULL or "":
+ * default) on collection coll (for a Collection privilege; NULL: "*"); target: the user a
+ * request is about (a user may read itself and change its own password). Else -1 with
+ * Milvus's 1401 "PrivilegeX: permission deny to ..." in *err. */
+int srv_priv_check(srv_ctx *ctx, const char *user, const srv_priv *p, const char *dbn,
+                   const char *coll, const char *target, srv_status *err);
+/* Milvus's object type name ("Global", "Collection", "User"): its vdb_rbac_object, or -1. */
+int srv_rbac_object_of(const char *name);
+/* One grant as vdb_describe_role gives it ("<object>/<db>/<name>/<privilege>"), split. */
+typedef struct srv_grant {
+    char buf[512];
+    const char *object, *db, *name, *priv; /* in buf; "" when missing */
+} srv_grant;
+void srv_grant_parse(const char *s, srv_grant *g);
 /* With --authorization 1: NULL if user may run route on req (dbName, collectionName), else
  * Milvus's 1401 response; changes nothing. */
 json_t *srv_rbac_check(srv_ctx *ctx, const char *user, const char *path, json_t *req);
@@ -503,13 +526,13 @@ const char *srv_binary_vector(uint32_t dim, json_t *v, uint8_t *out);
  * cfg->token; else 0 with *why (Milvus's words). */
 int srv_grpc_auth_ok(const srv_config *cfg, const char *authorization, const char **why);
 /* --authorization 1: 0 if the metadata (base64 of "user:password") names a user of the
- * database with every privilege (root, admin, or "*" on Global "*"), the only ones gRPC
- * serves then (per-method privilege checks are not built for gRPC); else SRV_GRPC_UNAUTHENTICATED
- * or SRV_GRPC_PERMISSION_DENIED with *why. Connect, GetVersion and CheckHealth: any user. */
-int srv_grpc_user_check(srv_ctx *ctx, const srv_grpc_method *m, const char *authorization,
+ * database with that password, its name into user (un bytes); else SRV_GRPC_UNAUTHENTICATED
+ * with *why. What the user may do is checked when the call runs (srv_grpc_run). */
+int srv_grpc_user_check(srv_ctx *ctx, const char *authorization, char *user, size_t un,
                         const char **why);
-/* Runs the call on msg (the request message, unframed). dbname: the "dbname" metadata. */
-void srv_grpc_run(srv_ctx *ctx, const srv_grpc_method *m, const char *dbname,
+/* Runs the call on msg (the request message, unframed). dbname: the "dbname" metadata; user:
+ * who calls (--authorization 1, authenticated: its privileges are checked), else NULL. */
+void srv_grpc_run(srv_ctx *ctx, const srv_grpc_method *m, const char *dbname, const char *user,
                   const uint8_t *msg, size_t len, srv_grpc_reply *out);
 
 /* ---- the web page, /webui (webui.c, handlers_webui.c; the files are in server/webui) ----

@@ -221,11 +221,31 @@ static void test_users_roles(void **state)
     free(dir);
 }
 
+/* The object a privilege belongs to, as Milvus's grant_privilege_v2 derives it. */
+static void test_privilege_object(void **state)
+{
+    (void)state;
+    vdb_rbac_object o = VDB_OBJECT_USER;
+    OK(vdb_privilege_object("Search", &o));
+    assert_int_equal(o, VDB_OBJECT_COLLECTION);
+    OK(vdb_privilege_object("GetFlushState", &o));
+    assert_int_equal(o, VDB_OBJECT_COLLECTION);
+    OK(vdb_privilege_object("CreateCollection", &o));
+    assert_int_equal(o, VDB_OBJECT_GLOBAL);
+    OK(vdb_privilege_object("SelectUser", &o));
+    assert_int_equal(o, VDB_OBJECT_GLOBAL);
+    ERR(vdb_privilege_object("*", &o), VDB_EINVAL, "privilege name[*]");
+    ERR(vdb_privilege_object("Searchh", &o), VDB_EINVAL, "not found the privilege name[Searchh]");
+    ERR(vdb_privilege_object("ClusterAdmin", &o), VDB_EUNSUPPORTED, "privilege group");
+    ERR(vdb_privilege_object(NULL, &o), VDB_EINVAL, "NULL");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kdf),
         cmocka_unit_test(test_users_roles),
+        cmocka_unit_test(test_privilege_object),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

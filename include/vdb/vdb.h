@@ -908,6 +908,11 @@ VDB_EXPORT vdb_status vdb_revoke_privilege(vdb_db *db, const char *role,
 VDB_EXPORT vdb_status vdb_check_privilege(vdb_db *db, const char *user, vdb_rbac_object object,
                                           const char *object_name, const char *privilege,
                                           const char *db_name);
+/* The object type a privilege is granted on, as Milvus derives it from the name (its
+ * grant_privilege_v2): Collection for a collection privilege ("Search", "Insert", ...), else
+ * Global ("CreateCollection", ...; "UpdateUser" and "SelectUser" too), into *out. VDB_EINVAL
+ * for "*" or a name Milvus does not have; VDB_EUNSUPPORTED for a privilege group. */
+VDB_EXPORT vdb_status vdb_privilege_object(const char *privilege, vdb_rbac_object *out);
 
 #ifdef __cplusplus
 }

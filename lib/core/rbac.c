@@ -925,3 +925,18 @@ vdb_status vdb_check_privilege(vdb_db *db, const char *user, vdb_rbac_object obj
     return vdb_set_errmsg(VDB_EPERM, "Privilege%s: permission deny to %s in the `%s` database",
                           privilege, user, db_name);
 }
+
+vdb_status vdb_privilege_object(const char *privilege, vdb_rbac_object *out)
+{
+    vdb_err_clear();
+    VDB_CHECK_ARG(privilege && out, "vdb_privilege_object: privilege or out is NULL");
+    if (in_list(coll_privs, privilege))
+        *out = VDB_OBJECT_COLLECTION;
+    else if (in_list(global_privs, privilege))
+        *out = VDB_OBJECT_GLOBAL;
+    else if (in_list(priv_groups, privilege))
+        return check_priv(VDB_OBJECT_GLOBAL, privilege);
+    else
+        return vdb_set_errmsg(VDB_EINVAL, "not found the privilege name[%s]", privilege);
+    return VDB_OK;
+}

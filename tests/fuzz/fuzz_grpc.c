@@ -23,6 +23,7 @@ static const char *const methods[] = {
     "GetFlushState", "GetCompactionState", "HasPartition", "ShowPartitions",
     "LoadPartitions", "ReleasePartitions", "GetPartitionStatistics", "DescribeIndex",
     "GetIndexState", "GetIndexBuildProgress", "Search", "Query", "HybridSearch",
+    "ListCredUsers", "SelectRole", "SelectUser", "SelectGrant",
 };
 #define READ_METHODS (sizeof methods / sizeof *methods)
 enum { INSERT = READ_METHODS, CREATE, SELECTORS };
@@ -31,7 +32,7 @@ static const srv_grpc_method *found[READ_METHODS];
 
 static void run(size_t sel, const uint8_t *msg, size_t len, srv_grpc_reply *out)
 {
-    srv_grpc_run(&ctx, found[sel], "", msg, len, out);
+    srv_grpc_run(&ctx, found[sel], "", NULL, msg, len, out);
 }
 
 static void check_reply(srv_grpc_reply *r)
@@ -75,6 +76,28 @@ static size_t sel_of(const char *name)
 static void write_seeds(const char *dir)
 {
     mkdir(dir, 0755);
+    /* users and roles: the fixture's built-in ones */
+    Milvus__Proto__Milvus__RoleEntity role = MILVUS__PROTO__MILVUS__ROLE_ENTITY__INIT;
+    role.name = "public";
+    Milvus__Proto__Milvus__GrantEntity ge = MILVUS__PROTO__MILVUS__GRANT_ENTITY__INIT;
+    ge.role = &role;
+    ge.db_name = "*";
+    Milvus__Proto__Milvus__SelectGrantRequest sg =
+        MILVUS__PROTO__MILVUS__SELECT_GRANT_REQUEST__INIT;
+    sg.entity = &ge;
+    seed(dir, (int)sel_of("SelectGrant"), &sg.base);
+    Milvus__Proto__Milvus__SelectRoleRequest srq =
+        MILVUS__PROTO__MILVUS__SELECT_ROLE_REQUEST__INIT;
+    srq.role = &role;
+    srq.include_user_info = 1;
+    seed(dir, (int)sel_of("SelectRole"), &srq.base);
+    Milvus__Proto__Milvus__UserEntity user = MILVUS__PROTO__MILVUS__USER_ENTITY__INIT;
+    user.name = "root";
+    Milvus__Proto__Milvus__SelectUserRequest su =
+        MILVUS__PROTO__MILVUS__SELECT_USER_REQUEST__INIT;
+    su.user = &user;
+    su.include_role_info = 1;
+    seed(dir, (int)sel_of("SelectUser"), &su.base);
     char *names[] = {"c", "s"};
     for (int k = 0; k < 2; k++) {
         Milvus__Proto__Milvus__CollectionRequest cr = MILVUS__PROTO__MILVUS__COLLECTION_REQUEST__INIT;
