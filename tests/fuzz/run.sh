@@ -31,7 +31,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 out=${FUZZ_OUT:-$root/build-fuzz}
 cc=${CC_FUZZ:-clang}
-all="expr record wal binlog manifest delta bloom index json meta rest grpc http"
+all="expr record wal binlog manifest delta bloom index json meta rest grpc http h2"
 targets=${FUZZ_TARGETS:-$all}
 
 cd "$root"
