@@ -7,7 +7,9 @@
  * Threads: each loop thread (loop.c: the event loops, TLS, draining) owns its connections and
  * their nghttp2 sessions (nghttp2 is not thread-safe). A worker that finishes a call queues it
  * on its loop's done list; the loop then sends the answer. A stream the client resets while
- * its call runs is kept until the worker is done with it (orphan), and so is its connection. */
+ * its call runs is kept until the worker is done with it (orphan), and so is its connection.
+ * srv_h2_feed (the end of the file) runs one connection through the same code without a
+ * socket or workers, for tests/fuzz/fuzz_h2.c. */
 #include <errno.h>
 #include <stdarg.h>
 #include <nghttp2/nghttp2.h>

@@ -10,7 +10,10 @@
  * (pipelined requests wait in the socket), then the answer is written and the next request
  * parsed. An answer given before the body is read closes the connection: the connection's
  * bytes are not read as a request of their own. The event loops, TLS and draining are
- * loop.c's: a worker that finishes queues the connection on its loop's done list. */
+ * loop.c's: a worker that finishes queues the connection on its loop's done list. With
+ * --authorization 1 a password not verified before waits for its PBKDF2 on a worker (C_AUTH),
+ * never on the loop. srv_http_feed (the end of the file) runs one connection through the same
+ * code without a socket or workers, for tests/fuzz/fuzz_http.c. */
 #include <errno.h>
 #include <limits.h>
 #include <gnutls/gnutls.h>
