@@ -7,7 +7,9 @@
  * Threads: each loop thread (loop.c: the event loops, TLS, draining) owns its connections and
  * their nghttp2 sessions (nghttp2 is not thread-safe). A worker that finishes a call queues it
  * on its loop's done list; the loop then sends the answer. A stream the client resets while
- * its call runs is kept until the worker is done with it (orphan), and so is its connection. */
+ * its call runs is kept until the worker is done with it (orphan), and so is its connection.
+ * srv_h2_feed (the end of the file) runs one connection through the same code without a
+ * socket or workers, for tests/fuzz/fuzz_h2.c. */
 #include <errno.h>
 #include <stdarg.h>
 #include <nghttp2/nghttp2.h>
@@ -65,7 +67,18 @@ struct h2_conn {
     int closing;   /* fatal or finished: close once nothing runs */
     int goaway_sent;
     h2_stream *streams;
+    struct h2_sink *sink; /* srv_h2_feed's connection: no socket, no worker (else NULL) */
 };
+
+/* What srv_h2_feed gives a connection instead of a socket and the worker lanes: the bytes
+ * written are counted, a call to run waits on pending (linked by done.next) for the feed to
+ * run it (run_call, with run instead of srv_grpc_run). */
+typedef struct h2_sink {
+    srv_h2_run_fn run;
+    void *arg;
+    size_t out_bytes;
+    srv_done *pending;
+} h2_sink;
 
 static srv_ctx *ctx_of(const h2_conn *c)
 {
@@ -205,10 +218,27 @@ static void run_call(void *arg)
         st->grpc_status = SRV_GRPC_DEADLINE_EXCEEDED;
         snprintf(st->grpc_msg, sizeof st->grpc_msg, "the deadline passed before the call ran");
     } else if (!is_orphan(st)) {
+        srv_ctx *ctx = lp->ls->ctx;
+        const char *why = NULL;
+        /* --authorization 1: here, not on the loop (headers_done), as a user's first call
+         * (or a wrong password) costs a PBKDF2 */
+        int code = ctx->cfg->authorization
+                   ? srv_grpc_user_check(ctx, st->auth, st->user, sizeof st->user, &why) : 0;
+        if (code) {
+            st->grpc_status = code;
+            snprintf(st->grpc_msg, sizeof st->grpc_msg, "%s", why);
+            explicit_bzero(st->auth, sizeof st->auth);
+            srv_loop_finish(lp, &st->done);
+            return;
+        }
+        explicit_bzero(st->auth, sizeof st->auth);
         srv_grpc_reply r = {0};
-        srv_grpc_run(lp->ls->ctx, st->method, st->dbname,
-                     lp->ls->ctx->cfg->authorization ? st->user : NULL, st->body + 5,
-                     st->len - 5, &r);
+        if (st->c->sink)
+            st->c->sink->run(st->c->sink->arg, st->method, st->dbname, st->body + 5,
+                             st->len - 5, &r);
+        else
+            srv_grpc_run(ctx, st->method, st->dbname, ctx->cfg->authorization ? st->user : NULL,
+                         st->body + 5, st->len - 5, &r);
         st->resp = r.buf;
         st->resp_len = r.len;
         st->grpc_status = r.status;
@@ -237,6 +267,11 @@ static void dispatch(h2_stream *st)
     st->state = ST_RUNNING;
     c->lc.running++;
     int is_write = srv_grpc_is_write(st->method);
+    if (c->sink) { /* srv_h2_feed runs it, as a worker would */
+        st->done.next = c->sink->pending;
+        c->sink->pending = &st->done;
+        return;
+    }
     if (srv_pool_submit(is_write ? ctx->writes : ctx->reads, run_call, st) != 0) {
         c->lc.running--;
         st->state = ST_RECEIVING;
@@ -347,11 +382,7 @@ static void headers_done(h2_stream *st)
     st->method = srv_grpc_find(st->path, &why);
     if (!st->method)
         return fail_stream(st, SRV_GRPC_UNIMPLEMENTED, 200, "%s", why);
-    int code = cfg->authorization ? srv_grpc_user_check(ctx_of(st->c), st->auth, st->user,
-                                                        sizeof st->user, &why)
-                                  : 0;
-    if (code)
-        return fail_stream(st, code, 200, "%s", why);
+    /* --authorization 1: srv_grpc_user_check runs on the worker (run_call) */
     if (!cfg->authorization && cfg->token && !srv_grpc_auth_ok(cfg, st->auth, &why))
         return fail_stream(st, SRV_GRPC_UNAUTHENTICATED, 200, "%s", why);
     if (st->bad_encoding)
@@ -510,7 +541,8 @@ static int conn_start_session(h2_conn *c)
 
 static void conn_set_events(h2_conn *c, int want_write)
 {
-    srv_lconn_set_events(&c->lc, EPOLLIN | (want_write ? EPOLLOUT : 0));
+    if (!c->sink)
+        srv_lconn_set_events(&c->lc, EPOLLIN | (want_write ? EPOLLOUT : 0));
 }
 
 /* Writes what nghttp2 has to send. Returns -1 when the connection is broken. */
@@ -518,7 +550,10 @@ static int conn_flush(h2_conn *c)
 {
     for (;;) {
         while (c->out_off < c->out_len) {
-            ssize_t w = srv_lconn_write(&c->lc, c->out + c->out_off, c->out_len - c->out_off);
+            ssize_t w = c->sink ? (ssize_t)(c->out_len - c->out_off)
+                        : srv_lconn_write(&c->lc, c->out + c->out_off, c->out_len - c->out_off);
+            if (c->sink)
+                c->sink->out_bytes += (size_t)w;
             if (w < 0) {
                 if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
                     conn_set_events(c, 1);
@@ -562,9 +597,16 @@ static int conn_flush(h2_conn *c)
     }
 }
 
+static void on_close(srv_lconn *lc);
+
 static void conn_close(h2_conn *c)
 {
-    srv_lconn_close(&c->lc);
+    if (!c->sink) {
+        srv_lconn_close(&c->lc);
+    } else if (!c->lc.dead) {
+        c->lc.dead = 1;
+        on_close(&c->lc);
+    }
 }
 
 /* The loop's close: the streams and the session. */
@@ -590,12 +632,27 @@ static void on_close(srv_lconn *lc)
 
 static void conn_free_if_done(h2_conn *c)
 {
-    srv_lconn_free_if_done(&c->lc);
+    if (!c->sink) /* srv_h2_feed frees its own */
+        srv_lconn_free_if_done(&c->lc);
 }
 
 static void on_free(srv_lconn *lc)
 {
     free(((h2_conn *)lc)->out);
+}
+
+/* n bytes read from the connection, through nghttp2 (its callbacks above); a protocol error
+ * sets closing. */
+static void conn_input(h2_conn *c, const uint8_t *buf, size_t n)
+{
+    c->last_read_ms = srv_now_ms();
+    ssize_t r = nghttp2_session_mem_recv(c->s, buf, n);
+    if (r < 0) {
+        srv_log(SRV_LOG_DEBUG, "grpc: closing a connection: %s", nghttp2_strerror((int)r));
+        /* nghttp2 has queued a GOAWAY for protocol errors: try to send it */
+        conn_flush(c);
+        c->closing = 1;
+    }
 }
 
 static void conn_read(h2_conn *c)
@@ -609,15 +666,9 @@ static void conn_read(h2_conn *c)
             c->closing = 1;
             return;
         }
-        c->last_read_ms = srv_now_ms();
-        ssize_t r = nghttp2_session_mem_recv(c->s, buf, (size_t)n);
-        if (r < 0) {
-            srv_log(SRV_LOG_DEBUG, "grpc: closing a connection: %s", nghttp2_strerror((int)r));
-            /* nghttp2 has queued a GOAWAY for protocol errors: try to send it */
-            conn_flush(c);
-            c->closing = 1;
+        conn_input(c, buf, (size_t)n);
+        if (c->closing)
             return;
-        }
         if ((size_t)n < sizeof buf && !srv_lconn_pending(&c->lc))
             return;
     }
@@ -779,4 +830,64 @@ static const srv_loop_ops h2_ops = {
 srv_h2 *srv_h2_start(srv_ctx *ctx)
 {
     return srv_loops_start(ctx, &h2_ops);
+}
+
+/* ---- without a socket (tests/fuzz/fuzz_h2.c) ---------------------------------------------- */
+
+int srv_h2_feed(srv_ctx *ctx, const uint8_t *const *pieces, const size_t *lens, size_t n,
+                srv_h2_run_fn run, void *arg, int quiesced, srv_h2_fed *res)
+{
+    memset(res, 0, sizeof *res);
+    srv_loops ls = {.ctx = ctx, .ops = &h2_ops, .nloops = 1, .stopping = quiesced};
+    srv_loop lp = {.ls = &ls, .ep = -1, .wake_fd = -1, .quiesce = quiesced};
+    h2_sink sink = {.run = run, .arg = arg};
+    h2_conn *c = calloc(1, sizeof *c);
+    if (!c)
+        return -1;
+    pthread_mutex_init(&ls.mu, NULL);
+    pthread_cond_init(&ls.cv, NULL);
+    pthread_mutex_init(&lp.mu, NULL);
+    c->lc.lp = &lp;
+    c->lc.fd = -1;
+    c->sink = &sink;
+    lp.conns = &c->lc;
+    int rc = on_open(&c->lc);
+    if (rc == 0) {
+        on_added(&c->lc);
+        for (size_t i = 0; i < n && !c->lc.dead; i++) {
+            /* as on_event: the bytes, then what nghttp2 has to send */
+            conn_input(c, pieces[i], lens[i]);
+            if (!c->closing && conn_flush(c) != 0)
+                c->closing = 1;
+            if (c->closing)
+                conn_close(c);
+            /* the calls it handed over run (as workers would), then their answers go out
+             * (as the loop's take_done) */
+            while (sink.pending) {
+                srv_done *d = sink.pending;
+                sink.pending = d->next;
+                res->calls++;
+                run_call((h2_stream *)((char *)d - offsetof(h2_stream, done)));
+            }
+            pthread_mutex_lock(&lp.mu);
+            srv_done *list = lp.done;
+            lp.done = NULL;
+            pthread_mutex_unlock(&lp.mu);
+            while (list) {
+                srv_done *d = list;
+                list = d->next;
+                on_done(&lp, d);
+            }
+        }
+        res->closed = c->lc.dead;
+        conn_close(c); /* the client goes */
+    }
+    res->active = ls.active;
+    res->out_bytes = sink.out_bytes;
+    on_free(&c->lc);
+    free(c);
+    pthread_mutex_destroy(&lp.mu);
+    pthread_cond_destroy(&ls.cv);
+    pthread_mutex_destroy(&ls.mu);
+    return rc;
 }

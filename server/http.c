@@ -10,7 +10,10 @@
  * (pipelined requests wait in the socket), then the answer is written and the next request
  * parsed. An answer given before the body is read closes the connection: the connection's
  * bytes are not read as a request of their own. The event loops, TLS and draining are
- * loop.c's: a worker that finishes queues the connection on its loop's done list. */
+ * loop.c's: a worker that finishes queues the connection on its loop's done list. With
+ * --authorization 1 a password not verified before waits for its PBKDF2 on a worker (C_AUTH),
+ * never on the loop. srv_http_feed (the end of the file) runs one connection through the same
+ * code without a socket or workers, for tests/fuzz/fuzz_http.c. */
 #include <errno.h>
 #include <limits.h>
 #include <gnutls/gnutls.h>
@@ -37,7 +40,9 @@
 #define TRAILER_MAX 8192
 #define LINGER_MS 2000        /* reading what a refused client still sends, before the close */
 
-enum { C_HEAD, C_BODY, C_RUNNING, C_WRITE, C_LINGER };
+/* C_AUTH: the head is read, its password waits for the PBKDF2 on a worker (not read) */
+enum { C_HEAD, C_BODY, C_RUNNING, C_WRITE, C_LINGER, C_AUTH };
+enum { P_NONE, P_REQUEST, P_AUTH }; /* what srv_http_feed's connection handed over */
 enum { K_SIZE, K_DATA, K_DATA_END, K_TRAILER };
 
 typedef struct hconn {
@@ -68,7 +73,23 @@ typedef struct hconn {
     unsigned status;
     json_t *resp;       /* set by the worker */
     srv_done done;
+    struct http_sink *sink; /* srv_http_feed's connection: no socket, no worker (else NULL) */
+    /* --authorization 1, a password the PBKDF2 checks (C_AUTH): it, the answer, and what the
+     * head said of the body for when it is admitted */
+    char pw[AUTH_MAX];
+    int auth_ok;
+    unsigned long long head_cl;
+    int head_expect, head_expect_other, head_has_body;
 } hconn;
+
+/* What srv_http_feed gives a connection instead of a socket and a worker lane: the bytes
+ * written go to out, a complete request waits (pending) for the caller's answer. */
+typedef struct http_sink {
+    char *out;
+    size_t out_len, out_cap;
+    int oom;
+    int pending; /* P_REQUEST: body_complete handed over a request; P_AUTH: a password */
+} http_sink;
 
 static srv_ctx *ctx_of(const hconn *c)
 {
@@ -85,29 +106,63 @@ static void count_request(hconn *c, int d)
 
 /* ---- the loop's callbacks (and conn_close, conn_free_if_done for this file) ------------ */
 
-static void conn_set_events(hconn *c, int events)
-{
-    srv_lconn_set_events(&c->lc, events);
-}
-
-static void conn_close(hconn *c)
-{
-    srv_lconn_close(&c->lc);
-}
-
-static void conn_free_if_done(hconn *c)
-{
-    srv_lconn_free_if_done(&c->lc);
-}
-
 static void on_close(srv_lconn *lc)
 {
     count_request((hconn *)lc, -1);
 }
 
+static void conn_set_events(hconn *c, int events)
+{
+    if (c->sink)
+        c->lc.events = events;
+    else
+        srv_lconn_set_events(&c->lc, events);
+}
+
+static void conn_close(hconn *c)
+{
+    if (!c->sink) {
+        srv_lconn_close(&c->lc);
+    } else if (!c->lc.dead) {
+        c->lc.dead = 1;
+        on_close(&c->lc);
+    }
+}
+
+static void conn_free_if_done(hconn *c)
+{
+    if (!c->sink) /* srv_http_feed frees its own */
+        srv_lconn_free_if_done(&c->lc);
+}
+
+/* Sends bytes: as srv_lconn_write (-1 with errno), or into the sink. */
+static ssize_t conn_write(hconn *c, const char *p, size_t n)
+{
+    http_sink *k = c->sink;
+    if (!k)
+        return srv_lconn_write(&c->lc, p, n);
+    if (k->out_len + n > k->out_cap) {
+        size_t cap = k->out_cap ? k->out_cap : 4096;
+        while (cap < k->out_len + n)
+            cap *= 2;
+        char *nb = realloc(k->out, cap);
+        if (!nb) {
+            k->oom = 1;
+            errno = ENOMEM;
+            return -1;
+        }
+        k->out = nb;
+        k->out_cap = cap;
+    }
+    memcpy(k->out + k->out_len, p, n);
+    k->out_len += n;
+    return (ssize_t)n;
+}
+
 static void on_free(srv_lconn *lc)
 {
     hconn *c = (hconn *)lc;
+    explicit_bzero(c->pw, sizeof c->pw);
     free(c->in);
     free(c->body);
     free(c->out);
@@ -322,9 +377,11 @@ static int token_ok(const srv_config *cfg, const head_info *hi)
     return srv_secret_eq(auth, strlen(auth), want, strlen(want));
 }
 
-/* --authorization 1: "Bearer user:password" of a user of the database (vdb_authenticate:
- * a full PBKDF2 the first time, an HMAC after), the name into user. */
-static int user_ok(srv_ctx *ctx, const head_info *hi, char *user, size_t un)
+/* --authorization 1: "Bearer user:password" of a user of the database, the name into user.
+ * 1 it is (the password last verified for the user: one HMAC), 0 it is not, -1 the PBKDF2
+ * must tell (the password into pw, for auth_start: not on the event loop). */
+static int user_check(srv_ctx *ctx, const head_info *hi, char *user, size_t un, char *pw,
+                      size_t pn)
 {
     const char *auth = hi->auth;
     if (!hi->auth_set || hi->auth_long || strncasecmp(auth, "Bearer ", 7))
@@ -333,11 +390,17 @@ static int user_ok(srv_ctx *ctx, const head_info *hi, char *user, size_t un)
     while (*auth == ' ')
         auth++;
     const char *colon = strchr(auth, ':');
-    if (!colon || (size_t)(colon - auth) >= un)
+    if (!colon || (size_t)(colon - auth) >= un || strlen(colon + 1) >= pn)
         return 0;
     memcpy(user, auth, (size_t)(colon - auth));
     user[colon - auth] = 0;
-    return vdb_authenticate(ctx->db, user, colon + 1) == VDB_OK;
+    int need_full = 0;
+    if (vdb_authenticate_cached(ctx->db, user, colon + 1, &need_full) == VDB_OK)
+        return 1;
+    if (!need_full)
+        return 0;
+    snprintf(pw, pn, "%s", colon + 1);
+    return -1;
 }
 
 static json_t *bad_http(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -376,8 +439,13 @@ static void serve_file(hconn *c, const srv_asset *a, int has_body)
     c->state = C_WRITE;
 }
 
+static void head_admitted(hconn *c);
+static void auth_start(hconn *c);
+static void process(hconn *c);
+static void conn_progress(hconn *c);
+
 /* Parses the head in c->in[0..end) (end: just past the blank line) and decides: an answer at
- * once, or the body next. */
+ * once, or the body next (or first the PBKDF2 of its password: auth_start). */
 static void begin_request(hconn *c, size_t end)
 {
     const srv_config *cfg = ctx_of(c)->cfg;
@@ -530,36 +598,109 @@ static void begin_request(hconn *c, size_t end)
                                "server/README.md)", c->path));
         return;
     }
-    if (cfg->authorization ? !user_ok(ctx_of(c), &hi, c->user, sizeof c->user)
-                           : cfg->token && !token_ok(cfg, &hi)) { /* before the body */
+    c->head_cl = hi.cl;
+    c->head_expect = hi.expect;
+    c->head_expect_other = hi.expect_other;
+    c->head_has_body = has_body;
+    if (cfg->authorization) { /* before the body */
+        int a = user_check(ctx_of(c), &hi, c->user, sizeof c->user, c->pw, sizeof c->pw);
+        if (a < 0) {
+            auth_start(c);
+            return;
+        }
+        if (!a) {
+            refuse(c, 401, srv_err(MV_NEED_AUTHENTICATE, "user hasn't authenticated"));
+            return;
+        }
+    } else if (cfg->token && !token_ok(cfg, &hi)) {
         refuse(c, 401, srv_err(MV_NEED_AUTHENTICATE, "user hasn't authenticated"));
         return;
     }
-    if (!c->chunked && hi.cl > cfg->max_body) {
+    head_admitted(c);
+}
+
+/* The head is accepted (auth included): the body next, or a refusal of its size or Expect. */
+static void head_admitted(hconn *c)
+{
+    const srv_config *cfg = ctx_of(c)->cfg;
+    unsigned long long cl = c->head_cl;
+    if (!c->chunked && cl > cfg->max_body) {
         refuse(c, 413, srv_err(MV_PARAMETER_TOO_LARGE, "parameter too large: the request body "
-                               "is %llu bytes, the limit is %llu (--max-body)", hi.cl,
+                               "is %llu bytes, the limit is %llu (--max-body)", cl,
                                (unsigned long long)cfg->max_body));
         return;
     }
-    if (hi.expect_other) {
+    if (c->head_expect_other) {
         refuse(c, 417, srv_err(MV_PARAMETER_INVALID, "invalid parameter: the only Expect "
                                "understood is 100-continue"));
         return;
     }
-    if (hi.expect && c->minor >= 1 && has_body &&
+    if (c->head_expect && c->minor >= 1 && c->head_has_body &&
         out_add(c, "HTTP/1.1 100 Continue\r\n\r\n", 25) != 0) {
         conn_close(c);
         return;
     }
-    if (!c->chunked && hi.cl) {
-        if (!(c->body = malloc(hi.cl))) {
+    if (!c->chunked && cl) {
+        if (!(c->body = malloc(cl))) {
             refuse(c, 500, srv_err(MV_MEMORY_LIMIT, "memory limit exceeded"));
             return;
         }
-        c->cap = hi.cl;
+        c->cap = cl;
     }
     c->len = 0;
     c->state = C_BODY;
+}
+
+/* ---- the PBKDF2 of a password, on a worker ---------------------------------------------- */
+
+static void auth_check(hconn *c)
+{
+    c->auth_ok = vdb_authenticate(ctx_of(c)->db, c->user, c->pw) == VDB_OK;
+    explicit_bzero(c->pw, sizeof c->pw);
+}
+
+static void run_auth(void *arg)
+{
+    hconn *c = arg;
+    auth_check(c);
+    srv_loop_finish(c->lc.lp, &c->done);
+}
+
+/* The connection is not read while a worker runs the PBKDF2 (on the reads lane: a wrong
+ * password costs the same as a right one, on a worker, and the loop's other connections go
+ * on); on_done goes on with auth_done. */
+static void auth_start(hconn *c)
+{
+    srv_ctx *ctx = ctx_of(c);
+    c->state = C_AUTH;
+    c->lc.running = 1;
+    conn_set_events(c, c->out_off < c->out_len ? EPOLLOUT : 0);
+    if (c->sink) {
+        c->sink->pending = P_AUTH;
+        return;
+    }
+    if (srv_pool_submit(ctx->reads, run_auth, c)) {
+        c->lc.running = 0;
+        explicit_bzero(c->pw, sizeof c->pw);
+        refuse(c, 503, srv_err(2, "service unavailable: the server is shutting down"));
+    }
+}
+
+/* The PBKDF2's answer (on the loop): 401, or the request goes on with the bytes after its
+ * head, which wait in c->in. */
+static void auth_done(hconn *c)
+{
+    if (c->lc.dead)
+        return;
+    if (!c->auth_ok) {
+        refuse(c, 401, srv_err(MV_NEED_AUTHENTICATE, "user hasn't authenticated"));
+    } else {
+        head_admitted(c);
+        if (!c->lc.dead && c->state == C_BODY)
+            process(c);
+    }
+    if (!c->lc.dead)
+        conn_progress(c);
 }
 
 /* ---- the body ------------------------------------------------------------------------------- */
@@ -594,6 +735,10 @@ static void body_complete(hconn *c)
     c->state = C_RUNNING;
     c->lc.running = 1;
     conn_set_events(c, c->out_off < c->out_len ? EPOLLOUT : 0);
+    if (c->sink) {
+        c->sink->pending = P_REQUEST; /* srv_http_feed answers it, as a worker would */
+        return;
+    }
     if (srv_pool_submit(c->route->is_write ? ctx->writes : ctx->reads, run_request, c)) {
         c->lc.running = 0;
         refuse(c, 503, srv_err(2, "service unavailable: the server is shutting down"));
@@ -793,7 +938,8 @@ static void answered(hconn *c)
          * does not reset the connection before the client has read the answer */
         if (c->lc.tls)
             gnutls_bye(c->lc.tls, GNUTLS_SHUT_WR);
-        shutdown(c->lc.fd, SHUT_WR);
+        if (!c->sink)
+            shutdown(c->lc.fd, SHUT_WR);
         c->state = C_LINGER;
         c->linger_ms = srv_now_ms();
         conn_set_events(c, EPOLLIN);
@@ -814,7 +960,7 @@ static void answered(hconn *c)
 static int flush_out(hconn *c)
 {
     while (c->out_off < c->out_len) {
-        ssize_t w = srv_lconn_write(&c->lc, c->out + c->out_off, c->out_len - c->out_off);
+        ssize_t w = conn_write(c, c->out + c->out_off, c->out_len - c->out_off);
         if (w < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
                 conn_set_events(c, EPOLLOUT | (c->state == C_HEAD || c->state == C_BODY
@@ -845,7 +991,7 @@ static void conn_progress(hconn *c)
             answered(c);
             continue;
         }
-        conn_set_events(c, c->state == C_RUNNING ? 0 : EPOLLIN);
+        conn_set_events(c, c->state == C_RUNNING || c->state == C_AUTH ? 0 : EPOLLIN);
         return;
     }
 }
@@ -862,9 +1008,46 @@ static int head_too_slow(const hconn *c, const srv_config *cfg, uint64_t now)
     return 1;
 }
 
-static void conn_read(hconn *c)
+/* n bytes read from the connection (state C_HEAD, C_BODY or C_LINGER): parsed as far as they
+ * go, and what that answers written. */
+static void conn_input(hconn *c, const char *buf, size_t n)
 {
     const srv_config *cfg = ctx_of(c)->cfg;
+    c->last_io_ms = srv_now_ms();
+    if (c->state == C_LINGER)
+        return; /* discarded */
+    if (c->start_ms && c->last_io_ms - c->start_ms > (uint64_t)cfg->request_timeout * 1000) {
+        srv_log(SRV_LOG_WARN, "closing a connection: its request took over %d s to arrive",
+                cfg->request_timeout);
+        conn_close(c);
+        return;
+    }
+    if (head_too_slow(c, cfg, c->last_io_ms)) {
+        conn_close(c);
+        return;
+    }
+    if (c->in_len + n > c->in_cap) {
+        size_t cap = c->in_cap ? c->in_cap : READ_CHUNK;
+        while (cap < c->in_len + n)
+            cap *= 2;
+        char *nb = realloc(c->in, cap);
+        if (!nb) {
+            conn_close(c);
+            return;
+        }
+        c->in = nb;
+        c->in_cap = cap;
+    }
+    memcpy(c->in + c->in_len, buf, n);
+    c->in_len += n;
+    process(c);
+    if (c->lc.dead)
+        return;
+    conn_progress(c);
+}
+
+static void conn_read(hconn *c)
+{
     char buf[READ_CHUNK];
     for (int round = 0; round < 16 && !c->lc.dead; round++) {
         if (c->state != C_HEAD && c->state != C_BODY && c->state != C_LINGER)
@@ -876,37 +1059,13 @@ static void conn_read(hconn *c)
             conn_close(c); /* gone (mid-request or between requests) */
             return;
         }
-        c->last_io_ms = srv_now_ms();
-        if (c->state == C_LINGER)
+        if (c->state == C_LINGER) {
+            c->last_io_ms = srv_now_ms();
             continue; /* discarded */
-        if (c->start_ms && c->last_io_ms - c->start_ms > (uint64_t)cfg->request_timeout * 1000) {
-            srv_log(SRV_LOG_WARN, "closing a connection: its request took over %d s to arrive",
-                    cfg->request_timeout);
-            conn_close(c);
-            return;
         }
-        if (head_too_slow(c, cfg, c->last_io_ms)) {
-            conn_close(c);
-            return;
-        }
-        if (c->in_len + (size_t)n > c->in_cap) {
-            size_t cap = c->in_cap ? c->in_cap : READ_CHUNK;
-            while (cap < c->in_len + (size_t)n)
-                cap *= 2;
-            char *nb = realloc(c->in, cap);
-            if (!nb) {
-                conn_close(c);
-                return;
-            }
-            c->in = nb;
-            c->in_cap = cap;
-        }
-        memcpy(c->in + c->in_len, buf, (size_t)n);
-        c->in_len += (size_t)n;
-        process(c);
+        conn_input(c, buf, (size_t)n);
         if (c->lc.dead)
             return;
-        conn_progress(c);
         if ((size_t)n < sizeof buf && !srv_lconn_pending(&c->lc))
             return;
     }
@@ -917,7 +1076,7 @@ static void on_event(srv_lconn *lc, uint32_t ev)
     hconn *c = (hconn *)lc;
     if (c->lc.dead)
         return;
-    if (c->state == C_RUNNING && (ev & (EPOLLHUP | EPOLLERR))) {
+    if ((c->state == C_RUNNING || c->state == C_AUTH) && (ev & (EPOLLHUP | EPOLLERR))) {
         conn_close(c); /* reset while its request runs: the worker's answer is dropped */
         return;
     }
@@ -947,6 +1106,11 @@ static void on_done(srv_loop *lp, srv_done *d)
 {
     hconn *c = (hconn *)((char *)d - offsetof(hconn, done));
     c->lc.running = 0;
+    if (c->state == C_AUTH) {
+        auth_done(c);
+        conn_free_if_done(c);
+        return;
+    }
     json_t *resp = c->resp;
     c->resp = NULL;
     free(c->body);
@@ -976,7 +1140,7 @@ static void on_sweep(srv_loop *lp, uint64_t now, int quiesce)
     for (srv_lconn *lc = lp->conns, *next; lc; lc = next) {
         next = lc->next;
         hconn *c = (hconn *)lc;
-        if (c->lc.dead || c->state == C_RUNNING)
+        if (c->lc.dead || c->state == C_RUNNING || c->state == C_AUTH)
             continue;
         if (c->state == C_LINGER) {
             if (now - c->linger_ms > LINGER_MS || now - c->last_io_ms > idle) {
@@ -1041,4 +1205,57 @@ static const srv_loop_ops http_ops = {
 srv_http *srv_http_start(srv_ctx *ctx)
 {
     return srv_loops_start(ctx, &http_ops);
+}
+
+/* ---- without a socket (tests/fuzz/fuzz_http.c) ---------------------------------------------- */
+
+int srv_http_feed(srv_ctx *ctx, const char *const *pieces, const size_t *lens, size_t n,
+                  srv_http_answer_fn answer, void *arg, int quiesced, srv_http_fed *res)
+{
+    memset(res, 0, sizeof *res);
+    srv_loops ls = {.ctx = ctx, .ops = &http_ops, .nloops = 1, .stopping = quiesced};
+    srv_loop lp = {.ls = &ls, .ep = -1, .wake_fd = -1, .quiesce = quiesced};
+    http_sink sink = {0};
+    hconn *c = calloc(1, sizeof *c);
+    if (!c || pthread_mutex_init(&ls.mu, NULL) != 0) {
+        free(c);
+        return -1;
+    }
+    pthread_cond_init(&ls.cv, NULL);
+    c->lc.lp = &lp;
+    c->lc.fd = -1;
+    c->sink = &sink;
+    lp.conns = &c->lc;
+    on_open(&c->lc);
+    for (size_t i = 0; i <= n && !c->lc.dead; i++) {
+        /* the requests the connection handed over are answered (as a worker would) before
+         * it reads again */
+        while (sink.pending && !c->lc.dead) {
+            int what = sink.pending;
+            sink.pending = P_NONE;
+            if (what == P_AUTH) {
+                auth_check(c);
+            } else {
+                res->requests++;
+                c->resp = answer(arg, c->route, c->user, c->body, c->len);
+            }
+            on_done(&lp, &c->done);
+        }
+        if (i == n || c->lc.dead)
+            break;
+        if (lens[i] && (c->state == C_HEAD || c->state == C_BODY || c->state == C_LINGER))
+            conn_input(c, pieces[i], lens[i]);
+    }
+    res->closed = c->lc.dead || c->state == C_LINGER;
+    res->state_head = !c->lc.dead && c->state == C_HEAD && !c->in_len;
+    conn_close(c); /* the client goes */
+    res->active = ls.active;
+    res->oom = sink.oom;
+    res->out = sink.out;
+    res->out_len = sink.out_len;
+    on_free(&c->lc);
+    free(c);
+    pthread_cond_destroy(&ls.cv);
+    pthread_mutex_destroy(&ls.mu);
+    return 0;
 }

@@ -463,6 +463,26 @@ typedef srv_loops srv_h2;
 /* NULL on error (logged). */
 srv_http *srv_http_start(srv_ctx *ctx);
 srv_h2 *srv_h2_start(srv_ctx *ctx);
+
+/* The HTTP/1.1 server of one connection without a socket or workers (tests/fuzz/fuzz_http.c):
+ * the bytes pieces[0..n) arrive as the connection's reads and go through the code the event
+ * loop runs (http.c: the parser, limits, answers); each complete request is given to answer
+ * (route, user, body) on the calling thread, as a worker lane would run it, and its JSON sent
+ * back. quiesced: as after srv_loops_quiesce. res->out (free it) holds every byte the server
+ * would have written. -1 out of memory. */
+typedef json_t *(*srv_http_answer_fn)(void *arg, const srv_route *route,
+                                      const char *user, const char *body, size_t len);
+typedef struct srv_http_fed {
+    char *out;
+    size_t out_len;
+    unsigned requests; /* handed to answer */
+    int closed;        /* the server closed the connection (or lingers to close it) */
+    int state_head;    /* open and waiting for a new request, nothing buffered */
+    int active;        /* requests counted as begun and not answered after the close: 0 */
+    int oom;           /* an allocation for out failed */
+} srv_http_fed;
+int srv_http_feed(srv_ctx *ctx, const char *const *pieces, const size_t *lens, size_t n,
+                  srv_http_answer_fn answer, void *arg, int quiesced, srv_http_fed *res);
 /* Takes a connection front.c accepted (any thread); its slot is freed when it closes. For
  * HTTP/2: one that sent the preface (or offered h2 by ALPN). */
 void srv_loops_add(srv_loops *ls, int fd);
@@ -534,6 +554,23 @@ int srv_grpc_user_check(srv_ctx *ctx, const char *authorization, char *user, siz
  * who calls (--authorization 1, authenticated: its privileges are checked), else NULL. */
 void srv_grpc_run(srv_ctx *ctx, const srv_grpc_method *m, const char *dbname, const char *user,
                   const uint8_t *msg, size_t len, srv_grpc_reply *out);
+
+/* The HTTP/2 server of one connection without a socket or workers (tests/fuzz/fuzz_h2.c): the
+ * bytes pieces[0..n) (the client's preface first) arrive as the connection's reads and go
+ * through the code the event loop runs (h2.c on nghttp2: frames, HPACK, the limits, the gRPC
+ * framing of a message); each call is run by run instead of srv_grpc_run (same arguments; it
+ * fills out, buf with its 5-byte gRPC prefix) on the calling thread, and its answer sent.
+ * quiesced: as after srv_loops_quiesce. -1 if the session could not be made. */
+typedef void (*srv_h2_run_fn)(void *arg, const srv_grpc_method *m, const char *dbname,
+                              const uint8_t *msg, size_t len, srv_grpc_reply *out);
+typedef struct srv_h2_fed {
+    size_t out_bytes; /* what the server wrote */
+    unsigned calls;   /* handed to run */
+    int closed;       /* the server closed the connection */
+    int active;       /* calls counted as begun and not answered after the close: 0 */
+} srv_h2_fed;
+int srv_h2_feed(srv_ctx *ctx, const uint8_t *const *pieces, const size_t *lens, size_t n,
+                srv_h2_run_fn run, void *arg, int quiesced, srv_h2_fed *res);
 
 /* ---- the web page, /webui (webui.c, handlers_webui.c; the files are in server/webui) ----
  * GET /webui serves index.html, GET /webui/NAME the other files, built into the binary

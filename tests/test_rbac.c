@@ -1,6 +1,7 @@
 /* Users and roles (lib/core/rbac.c) and the KDF under them (lib/util/kdf.c): SHA-256, HMAC and
  * PBKDF2 against published test vectors, users/roles/grants kept across a reopen, grant and
  * revoke taking effect, Milvus's errors, and a damaged record refused. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -240,12 +241,85 @@ static void test_privilege_object(void **state)
     ERR(vdb_privilege_object(NULL, &o), VDB_EINVAL, "NULL");
 }
 
+typedef struct auth_arg {
+    vdb_db *db;
+    int rounds;
+} auth_arg;
+
+static void *auth_loop(void *p)
+{
+    auth_arg *a = p;
+    for (int i = 0; i < a->rounds; i++) {
+        vdb_status st = vdb_authenticate(a->db, "carol", "carolpw1");
+        if (st != VDB_OK && st != VDB_EPERM)
+            return p; /* anything else is wrong: caught by the join */
+    }
+    return NULL;
+}
+
+/* vdb_authenticate_cached answers only what needs no PBKDF2, and never VDB_OK from what was
+ * remembered once the password changed or the user was dropped; vdb_authenticate's PBKDF2
+ * runs without the users' lock while another thread changes the password (TSan). */
+static void test_auth_cached(void **state)
+{
+    (void)state;
+    char *dir = test_tmpdir("rbac_cached");
+    vdb_db *db = open_db(dir);
+    int full = -1;
+    OK(vdb_authenticate_cached(db, "root", "Milvus", &full)); /* the default: no PBKDF2 */
+    assert_int_equal(full, 0);
+    ERR(vdb_authenticate_cached(db, "root", "milvus", &full), VDB_EPERM, "auth check failure");
+    assert_int_equal(full, 0);
+    ERR(vdb_authenticate_cached(db, "nobody", "whatever", &full), VDB_EPERM,
+        "auth check failure");
+    assert_int_equal(full, 0);
+    OK(vdb_create_user(db, "carol", "carolpw1"));
+    ERR(vdb_authenticate_cached(db, "carol", "carolpw1", &full), VDB_EPERM, "full PBKDF2");
+    assert_int_equal(full, 1); /* not verified yet */
+    OK(vdb_authenticate(db, "carol", "carolpw1"));
+    OK(vdb_authenticate_cached(db, "carol", "carolpw1", &full));
+    assert_int_equal(full, 0);
+    ERR(vdb_authenticate_cached(db, "carol", "carolpw2", &full), VDB_EPERM, "full PBKDF2");
+    assert_int_equal(full, 1); /* another password: only the PBKDF2 tells */
+    /* a changed password: the remembered one is forgotten at once */
+    OK(vdb_update_password(db, "carol", "carolpw1", "carolpw3"));
+    ERR(vdb_authenticate_cached(db, "carol", "carolpw1", &full), VDB_EPERM, "full PBKDF2");
+    assert_int_equal(full, 1);
+    ERR(vdb_authenticate(db, "carol", "carolpw1"), VDB_EPERM, "auth check failure");
+    OK(vdb_authenticate(db, "carol", "carolpw3"));
+    OK(vdb_authenticate_cached(db, "carol", "carolpw3", &full));
+    /* a dropped user, and one of the same name and password made again */
+    OK(vdb_drop_user(db, "carol"));
+    ERR(vdb_authenticate_cached(db, "carol", "carolpw3", &full), VDB_EPERM,
+        "auth check failure");
+    assert_int_equal(full, 0);
+    ERR(vdb_authenticate(db, "carol", "carolpw3"), VDB_EPERM, "auth check failure");
+    OK(vdb_create_user(db, "carol", "carolpw1"));
+    ERR(vdb_authenticate_cached(db, "carol", "carolpw1", &full), VDB_EPERM, "full PBKDF2");
+    assert_int_equal(full, 1);
+    /* PBKDF2s on another thread while the password changes under them */
+    auth_arg a = {db, 2};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, auth_loop, &a), 0);
+    OK(vdb_update_password(db, "carol", "carolpw1", "carolpw4"));
+    void *res = &a;
+    assert_int_equal(pthread_join(t, &res), 0);
+    assert_null(res);
+    ERR(vdb_authenticate_cached(db, "carol", "carolpw1", &full), VDB_EPERM, "full PBKDF2");
+    assert_int_equal(full, 1); /* what the thread verified is forgotten */
+    OK(vdb_authenticate(db, "carol", "carolpw4"));
+    ERR(vdb_authenticate_cached(db, NULL, "x", &full), VDB_EINVAL, "NULL");
+    vdb_close(db);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kdf),
         cmocka_unit_test(test_users_roles),
         cmocka_unit_test(test_privilege_object),
+        cmocka_unit_test(test_auth_cached),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

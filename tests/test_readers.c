@@ -40,6 +40,7 @@ typedef struct shared {
     atomic_llong reads[READERS], strong[READERS];
     atomic_llong loads[READERS], tails[READERS]; /* whole loads and log tails applied */
     char first_failure[1024];
+    atomic_int refusals_done; /* reader 0 has run check_refusals (the first writer alive) */
 } shared;
 
 static shared *sh;
@@ -209,8 +210,10 @@ static void reader(const char *path, int who)
         _exit(1);
     }
     atomic_fetch_add(&sh->ready, 1);
-    if (who == 0)
+    if (who == 0) {
         check_refusals(db, path);
+        atomic_store(&sh->refusals_done, 1);
+    }
     uint64_t rng = 1234 + (uint64_t)who;
     long long last = 0;
     for (long long i = 0; !atomic_load(&sh->stop_readers) && getppid() != 1; i++) {
@@ -350,6 +353,18 @@ static void test_readers_follow_writer(void **state)
     fprintf(stderr, "# readers started\n");
     wait_acked(70, w);
     fprintf(stderr, "# 70 batches acknowledged\n");
+    /* every reader open, and reader 0's refusals checked, before the kill: a check_refusals
+     * that came after it (a reader's open is slow under qemu-user) would open the folder as
+     * a second writer once the first is dead, and hold the lock the new writer then finds
+     * (VDB_ELOCKED naming the reader) */
+    for (int i = 0; i < 120000 && !atomic_load(&sh->failures) &&
+                    (atomic_load(&sh->ready) < READERS || !atomic_load(&sh->refusals_done));
+         i++)
+        sleep_ms(1);
+    if (atomic_load(&sh->failures) || !atomic_load(&sh->refusals_done)) {
+        atomic_store(&sh->stop_readers, 1);
+        fail_msg("the readers did not all open: %s", sh->first_failure);
+    }
     /* the crash: the first writer dies mid-ingest; the readers go on */
     assert_int_equal(kill(w, SIGKILL), 0);
     assert_int_equal(waitpid(w, NULL, 0), w);

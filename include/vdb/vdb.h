@@ -879,6 +879,13 @@ VDB_EXPORT vdb_status vdb_update_password(vdb_db *db, const char *user,
                                           const char *old_password, const char *new_password);
 /* VDB_OK if password is the user's, else VDB_EPERM (an unknown user too). */
 VDB_EXPORT vdb_status vdb_authenticate(vdb_db *db, const char *user, const char *password);
+/* vdb_authenticate's answer when it needs no PBKDF2 (the password last verified for the user,
+ * compared by its HMAC in constant time; an unknown user; root's default password): then
+ * *need_full = 0 and VDB_OK or VDB_EPERM. Otherwise *need_full = 1 (and VDB_EPERM): call
+ * vdb_authenticate, off any thread that must not wait ~0.1-0.5 s (a server's event loop). A
+ * changed password or a dropped user is never answered VDB_OK from what was remembered. */
+VDB_EXPORT vdb_status vdb_authenticate_cached(vdb_db *db, const char *user,
+                                              const char *password, int *need_full);
 VDB_EXPORT vdb_status vdb_list_users(vdb_db *db, vdb_names **out);
 /* The roles granted to user (sorted); VDB_ENOTFOUND if there is no such user. */
 VDB_EXPORT vdb_status vdb_describe_user(vdb_db *db, const char *user, vdb_names **out);

@@ -7,7 +7,12 @@
  *
  * A verified password leaves an HMAC of it (keyed by the salt) in memory, so the next
  * request with the same password costs one HMAC, not the whole PBKDF2 (a front checks every
- * request); it is compared in constant time and dropped when the password changes. */
+ * request); it is compared in constant time and dropped when the password changes. The
+ * PBKDF2 itself runs without r->mu (a user's first request does not hold up every other
+ * user's checks): what it compares against is copied with the user's credential generation,
+ * and the answer counts only if that generation is still the user's afterwards (a password
+ * changed or the user dropped meanwhile: refused). vdb_authenticate_cached answers only what
+ * needs no PBKDF2, so that a server's event loop never runs one (server/http.c). */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +52,7 @@ typedef struct rb_user {
     uint8_t fast[VDB_SHA256_LEN];
     char **roles;
     size_t nroles;
+    uint64_t cred_gen; /* r->gen when its password was last set (0: loaded as it is) */
 } rb_user;
 
 struct vdb_rbac {
@@ -55,6 +61,7 @@ struct vdb_rbac {
     size_t nusers;
     rb_role *roles;
     size_t nroles;
+    uint64_t gen; /* credential generations handed out */
 };
 
 static const char *const obj_names[] = {"Global", "Collection", "User"};
@@ -382,7 +389,7 @@ vdb_status vdb_load_rbac(vdb_db *db)
 
 /* ---- users ---- */
 
-static vdb_status set_password(rb_user *u, const char *pw)
+static vdb_status set_password(struct vdb_rbac *r, rb_user *u, const char *pw)
 {
     if (!vdb_random_bytes(u->salt, SALT_LEN))
         return vdb_set_errmsg(VDB_EIO, "getrandom: no random bytes for the salt");
@@ -390,24 +397,34 @@ static vdb_status set_password(rb_user *u, const char *pw)
     vdb_pbkdf2_sha256(pw, strlen(pw), u->salt, SALT_LEN, u->iters, u->hash, VDB_SHA256_LEN);
     u->fast_ok = false;
     u->stored = true;
+    u->cred_gen = ++r->gen;
     return VDB_OK;
 }
 
-/* Whether pw is u's password (r->mu held). */
-static bool verify(rb_user *u, const char *pw)
+/* What can be told of pw without the PBKDF2 (r->mu held): 1 it is u's password (root's
+ * default, or the remembered HMAC, left in f), 0 it is not (root's default), -1 not known
+ * without the PBKDF2 (f: pw's HMAC). */
+static int verify_fast(const rb_user *u, const char *pw, size_t n, uint8_t f[VDB_SHA256_LEN])
 {
-    size_t n = strlen(pw);
     if (!u->stored) { /* root before its password is set */
         size_t m = strlen(ROOT_DEFAULT_PW);
         uint8_t a[VDB_SHA256_LEN], b[VDB_SHA256_LEN];
         vdb_sha256(pw, n, a);
         vdb_sha256(ROOT_DEFAULT_PW, m, b);
-        return vdb_ct_equal(a, b, sizeof a);
+        return vdb_ct_equal(a, b, sizeof a) ? 1 : 0;
     }
-    uint8_t f[VDB_SHA256_LEN];
     vdb_hmac_sha256(u->salt, SALT_LEN, pw, n, f);
-    if (u->fast_ok && vdb_ct_equal(f, u->fast, sizeof f))
-        return true;
+    return u->fast_ok && vdb_ct_equal(f, u->fast, VDB_SHA256_LEN) ? 1 : -1;
+}
+
+/* Whether pw is u's password (r->mu held: vdb_update_password's check of the old one). */
+static bool verify(rb_user *u, const char *pw)
+{
+    size_t n = strlen(pw);
+    uint8_t f[VDB_SHA256_LEN];
+    int fast = verify_fast(u, pw, n, f);
+    if (fast >= 0)
+        return fast == 1;
     uint8_t h[VDB_SHA256_LEN];
     vdb_pbkdf2_sha256(pw, n, u->salt, SALT_LEN, u->iters, h, sizeof h);
     if (!vdb_ct_equal(h, u->hash, sizeof h))
@@ -437,7 +454,7 @@ vdb_status vdb_create_user(vdb_db *db, const char *user, const char *password)
                             "reached the limit (%d)", MAX_USERS);
         goto done;
     }
-    if ((st = set_password(&u, password)) != VDB_OK)
+    if ((st = set_password(r, &u, password)) != VDB_OK)
         goto done;
     if (!(u.name = vdb_strdup(user)) || !grow((void **)&r->users, r->nusers, sizeof u)) {
         st = vdb_set_errmsg(VDB_ENOMEM, "out of memory");
@@ -507,7 +524,7 @@ vdb_status vdb_update_password(vdb_db *db, const char *user, const char *old_pas
         goto done;
     }
     rb_user nu = *u;
-    if ((st = set_password(&nu, new_password)) != VDB_OK)
+    if ((st = set_password(r, &nu, new_password)) != VDB_OK)
         goto done;
     put_user(&t, &nu);
     if ((st = vdb_metatxn_commit(db, &t)) == VDB_OK)
@@ -518,19 +535,64 @@ done:
     return st;
 }
 
+static vdb_status auth_failure(void)
+{
+    return vdb_set_errmsg(VDB_EPERM, "auth check failure, please check username and password "
+                          "are correct");
+}
+
 vdb_status vdb_authenticate(vdb_db *db, const char *user, const char *password)
 {
     vdb_err_clear();
     VDB_CHECK_ARG(db && user && password, "vdb_authenticate: db, user or password is NULL");
     struct vdb_rbac *r = db->rbac;
+    size_t n = strlen(password);
+    uint8_t f[VDB_SHA256_LEN], salt[SALT_LEN], hash[VDB_SHA256_LEN], h[VDB_SHA256_LEN];
     pthread_mutex_lock(&r->mu);
     rb_user *u = find_user(r, user);
-    bool ok = u && verify(u, password);
+    int fast = u ? verify_fast(u, password, n, f) : 0;
+    uint32_t iters = u ? u->iters : 0;
+    uint64_t gen = u ? u->cred_gen : 0;
+    if (fast < 0) {
+        memcpy(salt, u->salt, SALT_LEN);
+        memcpy(hash, u->hash, sizeof hash);
+    }
     pthread_mutex_unlock(&r->mu);
-    if (ok)
+    if (fast >= 0)
+        return fast ? VDB_OK : auth_failure();
+    vdb_pbkdf2_sha256(password, n, salt, SALT_LEN, iters, h, sizeof h); /* without r->mu */
+    if (!vdb_ct_equal(h, hash, sizeof h))
+        return auth_failure();
+    pthread_mutex_lock(&r->mu);
+    u = find_user(r, user);
+    bool ok = u && u->stored && u->cred_gen == gen; /* not changed or dropped meanwhile */
+    if (ok) {
+        memcpy(u->fast, f, sizeof f);
+        u->fast_ok = true;
+    }
+    pthread_mutex_unlock(&r->mu);
+    return ok ? VDB_OK : auth_failure();
+}
+
+vdb_status vdb_authenticate_cached(vdb_db *db, const char *user, const char *password,
+                                   int *need_full)
+{
+    vdb_err_clear();
+    VDB_CHECK_ARG(db && user && password && need_full,
+                  "vdb_authenticate_cached: db, user, password or need_full is NULL");
+    struct vdb_rbac *r = db->rbac;
+    uint8_t f[VDB_SHA256_LEN];
+    pthread_mutex_lock(&r->mu);
+    rb_user *u = find_user(r, user);
+    int fast = u ? verify_fast(u, password, strlen(password), f) : 0;
+    pthread_mutex_unlock(&r->mu);
+    *need_full = fast < 0;
+    if (fast == 1)
         return VDB_OK;
-    return vdb_set_errmsg(VDB_EPERM, "auth check failure, please check username and password "
-                          "are correct");
+    if (fast < 0)
+        return vdb_set_errmsg(VDB_EPERM, "auth check of %s needs the full PBKDF2 "
+                              "(vdb_authenticate)", user);
+    return auth_failure();
 }
 
 vdb_status vdb_list_users(vdb_db *db, vdb_names **out)

@@ -15,7 +15,8 @@
 # files, alone and through the backend), binlog, manifest, delta, bloom (segment files),
 # index (saved HNSW / IVF indexes), json (the JSON reader), meta (the local meta store's
 # snapshots, logs and meta.hwm), rest and grpc (vdb-server's
-# request decoding; built when the server's dependencies are installed).
+# request decoding) and http (its HTTP/1.1 parser; the three built when the server's
+# dependencies are installed). tests/fuzz/long.sh N runs them to N executions each.
 #
 # Inputs a run finds are kept in $FUZZ_OUT/corpus_<target> (default build-fuzz/ at the
 # repository root), so later runs continue from them; the committed seeds in
@@ -30,7 +31,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 out=${FUZZ_OUT:-$root/build-fuzz}
 cc=${CC_FUZZ:-clang}
-all="expr record wal binlog manifest delta bloom index json meta rest grpc"
+all="expr record wal binlog manifest delta bloom index json meta rest grpc http h2"
 targets=${FUZZ_TARGETS:-$all}
 
 cd "$root"
@@ -72,10 +73,11 @@ for t in $targets; do
         expr) maxlen=4096; dict=expr.dict ;;
         json) maxlen=4096; dict=json.dict ;;
         rest) maxlen=8192; dict=rest.dict ;;
+        http) maxlen=16384; dict=http.dict ;;
         wal|index|binlog|record) maxlen=65536; dict= ;;
         *) maxlen=16384; dict= ;;
     esac
-    opts="-timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=512 -max_len=$maxlen -print_final_stats=1"
+    opts="-detect_leaks=1 -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=512 -max_len=$maxlen -print_final_stats=1"
     [ -n "$dict" ] && opts="$opts -dict=$here/$dict"
     if [ -n "${FUZZ_RUNS:-}" ]; then
         opts="$opts -runs=$FUZZ_RUNS"
@@ -85,17 +87,25 @@ for t in $targets; do
     [ "${FUZZ_JOBS:-0}" -gt 0 ] && opts="$opts -fork=$FUZZ_JOBS -ignore_crashes=0"
     log="$out/fuzz_$t.log"
     echo "fuzz: $t ($opts)"
+    t0=$(date +%s)
     # shellcheck disable=SC2086
-    if (cd "$out" && "$exe" $opts $corpora) >"$log" 2>&1; then
+    if (cd "$out" && ASAN_OPTIONS="detect_leaks=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}" \
+            "$exe" $opts $corpora) >"$log" 2>&1; then
         res=ok
     else
-        res=FAILED
+        # what stopped it, from libFuzzer's and the sanitizers' reports
+        if grep -q 'ERROR: LeakSanitizer' "$log"; then res="FAILED (leak)"
+        elif grep -q 'ERROR: libFuzzer: timeout' "$log"; then res="FAILED (timeout)"
+        elif grep -q 'out-of-memory\|malloc(.*) exceeds' "$log"; then res="FAILED (oom)"
+        else res="FAILED (crash)"
+        fi
         failed="$failed $t"
         tail -n 40 "$log" >&2
     fi
+    wall=$(($(date +%s) - t0))
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
     rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -n 1)
-    line="fuzz: $t: $res, ${execs:-?} executions, ${rate:-?} exec/s (log: $log)"
+    line="fuzz: $t: $res, ${execs:-?} executions, ${rate:-?} exec/s, ${wall} s (log: $log)"
     summary="$summary$line
 "
 done
