@@ -1010,7 +1010,7 @@ static void test_allocation_failure_at_every_step_returns_enomem(void **state)
         make_array_column(&arr, elems[e], 300, &st);
         for (vdb_sindex_kind k = VDB_SINDEX_INVERTED; k <= VDB_SINDEX_BITMAP; k += 2) {
             bool built = false;
-            for (uint64_t nth = 1; nth < 5000 && !built; nth++) {
+            for (uint64_t nth = 1; nth < 500 && !built; nth++) {
                 vdb_scalar_index *ix = NULL;
                 vdb_fault_alloc_after(nth, false);
                 vdb_status s = vdb_sindex_build_elems(k, elems[e], &arr, &ix);

@@ -92,7 +92,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (st == VDB_OK && valid != VDB_OK)
         __builtin_trap();
     size_t elems = 0;
-    vdb_status each_st = vdb_json_array_each(s, n, t, count_elem, &elems);
+    vdb_status each_st = vdb_json_array_each(s, n, t, NULL, count_elem, &elems);
     if (st == VDB_OK && (each_st != VDB_OK || elems > max_len))
         __builtin_trap(); /* an accepted array reads element by element */
     free(s);

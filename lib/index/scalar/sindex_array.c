@@ -13,6 +13,7 @@ typedef struct elem_acc {
     vdb_buf rows;  /* uint32_t per element */
     vdb_buf blob;  /* varchar: the strings back to back */
     vdb_buf lens;  /* varchar: size_t per element */
+    vdb_buf str;   /* varchar: the element being read */
 } elem_acc;
 
 static bool is_real(vdb_type t) { return t == VDB_TYPE_FLOAT || t == VDB_TYPE_DOUBLE; }
@@ -69,7 +70,7 @@ vdb_status vdb_sindex_elems_build(vdb_scalar_index *ix, const vdb_column *col)
         size_t len;
         const char *s = vdb_column_var(col, r, &len);
         a.row = (uint32_t)r;
-        st = vdb_json_array_each(s, len, ix->elem, take_elem, &a);
+        st = vdb_json_array_each(s, len, ix->elem, &a.str, take_elem, &a);
         if (st != VDB_OK && st != VDB_ENOMEM)
             st = vdb_set_errmsg(VDB_ECORRUPT, "scalar index: row %zu of the ARRAY column: %s",
                                 r, vdb_err_get());
@@ -99,5 +100,6 @@ done:
     vdb_buf_free(&a.rows);
     vdb_buf_free(&a.blob);
     vdb_buf_free(&a.lens);
+    vdb_buf_free(&a.str);
     return st;
 }
