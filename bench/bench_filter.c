@@ -135,7 +135,8 @@ static void insert_lc(vdb_db *db, size_t rows)
             int m = (int)(next_rand() % 5), o = 0;
             o += snprintf(t + o, 64 - (size_t)o, "[");
             for (int j = 0; j < m; j++)
-                o += snprintf(t + o, 64 - (size_t)o, "%s%d", j ? "," : "", (int)(next_rand() % 100));
+                o += snprintf(t + o, 64 - (size_t)o, "%s%d", j ? "," : "",
+                              (int)(next_rand() % 100));
             snprintf(t + o, 64 - (size_t)o, "]");
             tags[i] = t;
         }

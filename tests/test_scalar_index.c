@@ -728,8 +728,8 @@ static void make_array_column(vdb_column *c, vdb_type t, size_t n, uint64_t *st)
         size_t m = kind == 1 ? 0 : 1 + (size_t)(test_rand(st) % 6);
         len += (size_t)snprintf(text + len, sizeof text - len, kind == 2 ? " [ " : "[");
         for (size_t i = 0; i < m; i++)
-            len += (size_t)snprintf(text + len, sizeof text - len, "%s%s", i ? (kind == 2 ? " , " : ",") : "",
-                                    rand_elem(st, t));
+            len += (size_t)snprintf(text + len, sizeof text - len, "%s%s",
+                                    i ? (kind == 2 ? " , " : ",") : "", rand_elem(st, t));
         len += (size_t)snprintf(text + len, sizeof text - len, "]");
         assert_int_equal(vdb_json_check_array(text, len, t, 100, 100, "test"), VDB_OK);
         assert_int_equal(vdb_column_push(c, text, len, true), VDB_OK);
@@ -842,8 +842,8 @@ static void test_array_duplicates_count_once_and_unsuitable_elements_are_refused
     vdb_column_init(&c, VDB_TYPE_ARRAY, 0, true);
     const char *rows[] = {"[5,5,5]", NULL, "[]", "[5, 6]", "[6,6]"};
     for (size_t r = 0; r < VDB_ARRAY_LEN(rows); r++)
-        assert_int_equal(vdb_column_push(&c, rows[r], rows[r] ? strlen(rows[r]) : 0, rows[r] != NULL),
-                         VDB_OK);
+        assert_int_equal(
+            vdb_column_push(&c, rows[r], rows[r] ? strlen(rows[r]) : 0, rows[r] != NULL), VDB_OK);
     for (vdb_sindex_kind k = VDB_SINDEX_INVERTED; k <= VDB_SINDEX_BITMAP; k += 2) {
         vdb_scalar_index *ix = NULL;
         assert_int_equal(vdb_sindex_build_elems(k, VDB_TYPE_INT32, &c, &ix), VDB_OK);

@@ -17,8 +17,8 @@ typedef enum vdb_sindex_kind {
 
 typedef struct vdb_scalar_index vdb_scalar_index;
 
-/* The kind users name ("STL_SORT", "INVERTED", "TRIE", "BITMAP": Milvus's index types; any case), or 0;
- * and its name back ("" for an unknown kind). */
+/* The kind users name ("STL_SORT", "INVERTED", "TRIE", "BITMAP": Milvus's index types; any
+ * case), or 0; and its name back ("" for an unknown kind). */
 vdb_sindex_kind vdb_sindex_kind_find(const char *name);
 const char *vdb_sindex_kind_name(vdb_sindex_kind kind);
 /* "STL_SORT, INVERTED, TRIE, BITMAP", for messages. */
