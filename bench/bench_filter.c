@@ -6,8 +6,13 @@
  * reference computed here over the rows that pass, without and with an STL_SORT index on r.
  * Then the filter alone: vdb_count over 1,000,000 rows (dim-2 vectors) for the same
  * selectivities, in rows/s, without and with the index.
+ * Last, low-cardinality and ARRAY filters: vdb_count over --rows-lc rows (default 1,000,000)
+ * with an INT32 c of 16 values (skewed) and an ARRAY of 0..4 INT64 tags out of 100, for
+ * ==, in, != on c and array_contains / _any / _all on tags: no index, INVERTED, BITMAP, with
+ * each index's build time and memory.
  *
- * Usage: bench_filter [--queries N] [--rows-1m N] [--data DIR] [--dir DIR] */
+ * Usage: bench_filter [--queries N] [--rows-1m N] [--rows-lc N] [--only-lc 1] [--data DIR]
+ *                     [--dir DIR] */
 #define _GNU_SOURCE
 #include <float.h>
 #include <ftw.h>
@@ -105,9 +110,125 @@ static void reference(const float *base, const int32_t *r, size_t n, const float
     }
 }
 
+/* ---- low-cardinality and ARRAY filters ---- */
+
+static void insert_lc(vdb_db *db, size_t rows)
+{
+    const size_t batch = 10000;
+    int64_t *ids = malloc(batch * sizeof *ids);
+    int32_t *c = malloc(batch * sizeof *c);
+    float *v = calloc(batch * 2, sizeof *v);
+    char *text = malloc(batch * 64);
+    const char **tags = malloc(batch * sizeof *tags);
+    for (size_t at = 0; at < rows; at += batch) {
+        size_t n = rows - at < batch ? rows - at : batch;
+        for (size_t i = 0; i < n; i++) {
+            ids[i] = (int64_t)(at + i);
+            /* value k with probability about 2^-(k+1): a few big values, a tail of rare ones */
+            uint64_t x = next_rand();
+            int k = 0;
+            while (k < 15 && (x >> k & 1))
+                k++;
+            c[i] = k;
+            v[2 * i] = (float)(at + i);
+            char *t = text + i * 64;
+            int m = (int)(next_rand() % 5), o = 0;
+            o += snprintf(t + o, 64 - (size_t)o, "[");
+            for (int j = 0; j < m; j++)
+                o += snprintf(t + o, 64 - (size_t)o, "%s%d", j ? "," : "",
+                              (int)(next_rand() % 100));
+            snprintf(t + o, 64 - (size_t)o, "]");
+            tags[i] = t;
+        }
+        vdb_batch *b;
+        check(vdb_batch_new(&b), "batch");
+        check(vdb_batch_add_column(b, "id", VDB_TYPE_INT64, ids, NULL, n, 0), "id column");
+        check(vdb_batch_add_column(b, "c", VDB_TYPE_INT32, c, NULL, n, 0), "c column");
+        check(vdb_batch_add_column(b, "tags", VDB_TYPE_ARRAY, tags, NULL, n, 0), "tags column");
+        check(vdb_batch_add_column(b, "v", VDB_TYPE_FLOAT_VECTOR, v, NULL, n, 2), "v column");
+        check(vdb_insert(db, "lc", NULL, b, NULL, NULL), "insert");
+        vdb_batch_free(b);
+    }
+    free(ids);
+    free(c);
+    free(v);
+    free(text);
+    free(tags);
+    check(vdb_flush(db, "lc"), "flush");
+}
+
+static int low_cardinality(const char *dir, size_t rows)
+{
+    vdb_options o;
+    vdb_options_init(&o);
+    o.compaction_interval_ms = 0;
+    char sub[300];
+    snprintf(sub, sizeof sub, "%s/lc", dir);
+    vdb_db *db;
+    check(vdb_open(sub, &o, &db), "open");
+    vdb_schema *s;
+    check(vdb_schema_new("lc", &s), "schema");
+    check(vdb_schema_add_field(s, VDB_FIELD(.name = "id", .type = VDB_TYPE_INT64,
+                                            .is_primary = 1)), "id");
+    check(vdb_schema_add_field(s, VDB_FIELD(.name = "c", .type = VDB_TYPE_INT32)), "c");
+    check(vdb_schema_add_field(s, VDB_FIELD(.name = "tags", .type = VDB_TYPE_ARRAY,
+                                            .element_type = VDB_TYPE_INT64,
+                                            .max_capacity = 8)), "tags");
+    check(vdb_schema_add_field(s, VDB_FIELD(.name = "v", .type = VDB_TYPE_FLOAT_VECTOR,
+                                            .dim = 2)), "v");
+    check(vdb_create_collection(db, s), "create_collection");
+    vdb_schema_free(s);
+    insert_lc(db, rows);
+    static const char *const filters[] = {
+        "c == 3", "c == 12", "c in [1, 5, 9]", "c != 0", "c >= 4 and c < 8",
+        "array_contains(tags, 7)", "array_contains_any(tags, [1, 2, 3])",
+        "array_contains_all(tags, [1, 2])"};
+    static const char *const kinds[] = {"none", "INVERTED", "BITMAP"};
+    printf("\nlow-cardinality and ARRAY filters (vdb_count), %zu rows: c INT32 of 16 values "
+           "(P(k) ~ 2^-(k+1)), tags ARRAY of 0..4 INT64 out of 100\n", rows);
+    printf("%-9s %-38s %12s %10s %14s\n", "index", "filter", "matches", "ms/call", "rows/s");
+    uint64_t base[sizeof filters / sizeof *filters];
+    for (size_t k = 0; k < 3; k++) {
+        if (k) {
+            if (k == 2) {
+                check(vdb_drop_index(db, "lc", "c"), "drop_index");
+                check(vdb_drop_index(db, "lc", "tags"), "drop_index");
+            }
+            double t0 = bench_now();
+            check(vdb_create_index(db, "lc", "c", kinds[k], NULL), "create_index c");
+            double t1 = bench_now();
+            check(vdb_create_index(db, "lc", "tags", kinds[k], NULL), "create_index tags");
+            double t2 = bench_now();
+            printf("%-9s build: c %.1f ms, tags %.1f ms\n", kinds[k], (t1 - t0) * 1e3,
+                   (t2 - t1) * 1e3);
+        }
+        for (size_t f = 0; f < sizeof filters / sizeof *filters; f++) {
+            uint64_t n = 0;
+            const int reps = 10;
+            double t0 = bench_now();
+            for (int r = 0; r < reps; r++)
+                check(vdb_count(db, "lc", filters[f], NULL, &n), "count");
+            double t = (bench_now() - t0) / reps;
+            if (!k)
+                base[f] = n;
+            else if (n != base[f]) {
+                fprintf(stderr, "bench_filter: '%s' counts %llu with %s, %llu without\n",
+                        filters[f], (unsigned long long)n, kinds[k], (unsigned long long)base[f]);
+                return 1;
+            }
+            printf("%-9s %-38s %12llu %10.2f %14.0f\n", kinds[k], filters[f],
+                   (unsigned long long)n, t * 1e3, (double)rows / t);
+        }
+    }
+    vdb_close(db);
+    bench_rm_rf(dir);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
-    size_t nq = 200, rows_1m = 1000000;
+    size_t nq = 200, rows_1m = 1000000, rows_lc = 1000000;
+    int only_lc = 0;
     const char *data = NULL;
     char dir[256] = "";
     for (int i = 1; i + 1 < argc; i += 2) {
@@ -115,6 +236,10 @@ int main(int argc, char **argv)
             nq = strtoul(argv[i + 1], NULL, 10);
         else if (!strcmp(argv[i], "--rows-1m"))
             rows_1m = strtoul(argv[i + 1], NULL, 10);
+        else if (!strcmp(argv[i], "--rows-lc"))
+            rows_lc = strtoul(argv[i + 1], NULL, 10);
+        else if (!strcmp(argv[i], "--only-lc"))
+            only_lc = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--data"))
             data = argv[i + 1];
         else if (!strcmp(argv[i], "--dir"))
@@ -125,6 +250,8 @@ int main(int argc, char **argv)
         if (!mkdtemp(dir))
             return 1;
     }
+    if (only_lc)
+        return low_cardinality(dir, rows_lc);
     float *base, *queries;
     size_t nbase, nquery;
     if (fmnist_load_base(data, 0, &base, &nbase) || fmnist_load_queries(data, nq, &queries,
@@ -212,10 +339,9 @@ int main(int argc, char **argv)
         }
     }
     vdb_close(db);
-    bench_rm_rf(dir);
     free(base);
     free(queries);
     free(r);
     free(small);
-    return 0;
+    return low_cardinality(dir, rows_lc);
 }

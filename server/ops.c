@@ -360,7 +360,8 @@ int srv_op_search(srv_ctx *ctx, const char *coll, vdb_search_req *sr, int64_t li
 /* Index types that take no parameters (re-created by type alone). */
 static int paramless_type(const char *type)
 {
-    static const char *const t[] = {"AUTOINDEX", "FLAT", "STL_SORT", "INVERTED", "TRIE", NULL};
+    static const char *const t[] = {"AUTOINDEX", "FLAT",   "STL_SORT", "INVERTED",
+                                    "TRIE",      "BITMAP", NULL};
     for (const char *const *p = t; *p; p++)
         if (!strcasecmp(type, *p))
             return 1;

@@ -901,6 +901,51 @@ static void test_filters_match_reference_with_and_without_indexes(void **state)
     teardown_fx(&fx);
 }
 
+/* BITMAP on the low-cardinality fields and element indexes (INVERTED, BITMAP) on the ARRAY
+ * fields answer every filter of the battery as the reference does: on sealed segments, after
+ * deletes and upserts, after compaction merged the segments, and after a reopen rebuilt them. */
+static void test_bitmap_and_array_indexes_match_reference_through_compaction(void **state)
+{
+    (void)state;
+    fixture fx;
+    build(&fx, "filt_bitmap");
+    record a = {0}, b = {0};
+    battery(fx.db, fx.st, &a, false);
+    OK(vdb_create_index(fx.db, COLL, "r", "BITMAP", NULL));
+    OK(vdb_create_index(fx.db, COLL, "g", "bitmap", NULL));
+    OK(vdb_create_index(fx.db, COLL, "s", "BITMAP", ""));
+    OK(vdb_create_index(fx.db, COLL, "b", "BITMAP", NULL));
+    OK(vdb_create_index(fx.db, COLL, "n", "BITMAP", NULL));
+    OK(vdb_create_index(fx.db, COLL, "arr", "INVERTED", NULL));
+    OK(vdb_create_index(fx.db, COLL, "sarr", "BITMAP", NULL));
+    assert_index(fx.db, "r", "BITMAP");
+    assert_index(fx.db, "g", "BITMAP");
+    assert_index(fx.db, "arr", "INVERTED");
+    assert_index(fx.db, "sarr", "BITMAP");
+    battery(fx.db, fx.st, &b, false);
+    rec_compare(&a, &b, "after BITMAP and array indexes");
+
+    OK(vdb_flush(fx.db, COLL));
+    write_range(fx.db, fx.st, 5000, 5400, 0, false, &fx.seed);
+    int64_t del[] = {5001, 5100, 4000, 2, 1700, 33};
+    delete_pks(fx.db, fx.st, del, sizeof del / sizeof del[0]);
+    write_range(fx.db, fx.st, 5200, 5230, 1, true, &fx.seed);
+    OK(vdb_flush(fx.db, COLL));
+    write_range(fx.db, fx.st, 40, 60, 0, true, &fx.seed);
+    OK(vdb_flush(fx.db, COLL));
+    record c = {0}, d = {0}, e = {0};
+    battery(fx.db, fx.st, &c, false);
+    OK(vdb_compact(fx.db, COLL));
+    battery(fx.db, fx.st, &d, false);
+    rec_compare(&c, &d, "after compaction");
+    reopen(&fx);
+    assert_index(fx.db, "sarr", "BITMAP");
+    battery(fx.db, fx.st, &e, false);
+    rec_compare(&c, &e, "after reopen");
+    free(a.v), free(b.v), free(c.v), free(d.v), free(e.v);
+    teardown_fx(&fx);
+}
+
 /* A read at a travel timestamp before deletes and upserts sees the rows as they were. */
 static void check_travel(vdb_db *db, const refstate *snap, uint64_t ts)
 {
@@ -1175,6 +1220,20 @@ static void test_index_ddl_and_errors(void **state)
     ERR(vdb_create_index(fx.db, COLL, "g", "TRIE", NULL), VDB_EINVAL, "g");
     ERR(vdb_describe_index(fx.db, COLL, "g", &type), VDB_ENOTFOUND, NULL);
     ERR(vdb_create_index(fx.db, COLL, "s", "STL_SORT", NULL), VDB_EINVAL, "s");
+    /* BITMAP: not FLOAT/DOUBLE, not the primary key, not JSON; on arrays of ints and
+     * strings; an ARRAY field takes INVERTED or BITMAP only, AUTOINDEX picks INVERTED */
+    ERR(vdb_create_index(fx.db, COLL, "f", "BITMAP", NULL), VDB_EINVAL, "f");
+    ERR(vdb_create_index(fx.db, COLL, "d", "BITMAP", NULL), VDB_EINVAL, "DOUBLE");
+    ERR(vdb_create_index(fx.db, COLL, "id", "BITMAP", NULL), VDB_EINVAL, "primary");
+    ERR(vdb_create_index(fx.db, COLL, "meta", "BITMAP", NULL), VDB_EUNSUPPORTED, "meta");
+    ERR(vdb_create_index(fx.db, COLL, "arr", "STL_SORT", NULL), VDB_EINVAL, "arr");
+    ERR(vdb_create_index(fx.db, COLL, "sarr", "TRIE", NULL), VDB_EINVAL, "sarr");
+    ERR(vdb_create_index(fx.db, COLL, "arr", "HNSW", NULL), VDB_EINVAL, "vector");
+    ERR(vdb_create_index(fx.db, COLL, "arr", "BITMAP", "bitmap_cardinality_limit=10"),
+        VDB_EINVAL, "bitmap_cardinality_limit");
+    OK(vdb_create_index(fx.db, COLL, "arr", "AUTOINDEX", NULL));
+    assert_index(fx.db, "arr", "INVERTED");
+    OK(vdb_drop_index(fx.db, COLL, "arr"));
     /* unknown type */
     ERR(vdb_create_index(fx.db, COLL, "r", "BTREE", NULL), VDB_EINVAL, "BTREE");
     ERR(vdb_describe_index(fx.db, COLL, "r", &type), VDB_ENOTFOUND, NULL);
@@ -1339,6 +1398,7 @@ int main(void)
     init_queries();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_filters_match_reference_with_and_without_indexes),
+        cmocka_unit_test(test_bitmap_and_array_indexes_match_reference_through_compaction),
         cmocka_unit_test(test_query_time_travel_sees_deleted_and_replaced_rows),
         cmocka_unit_test(test_delete_where_deletes_exactly_the_matching_rows),
         cmocka_unit_test(test_delete_where_survives_reopen_exactly),

@@ -405,6 +405,82 @@ static void test_allocation_failure_while_unescaping_is_enomem(void **state)
     vdb_json_scalar_free(&v);
 }
 
+/* ---- typed array elements ---- */
+
+typedef struct elems_seen {
+    size_t n, stop_at;
+    int64_t i[8];
+    double d[8];
+    char s[8][8];
+    size_t len[8];
+} elems_seen;
+
+static vdb_status seen_elem(void *arg, const vdb_json_scalar *v)
+{
+    elems_seen *e = arg;
+    if (e->n == e->stop_at)
+        return vdb_set_errmsg(VDB_ECONFLICT, "stopped at %zu", e->n);
+    e->i[e->n] = v->i;
+    e->d[e->n] = v->d;
+    e->len[e->n] = v->len;
+    if (v->len && v->len < 8)
+        memcpy(e->s[e->n], v->s, v->len);
+    e->n++;
+    return VDB_OK;
+}
+
+static void test_array_each_reads_typed_elements_in_order(void **state)
+{
+    (void)state;
+    elems_seen e = {.stop_at = 99};
+    const char *ints = " [ 3 , -0,-9223372036854775808 ] ";
+    assert_int_equal(vdb_json_array_each(ints, strlen(ints), VDB_TYPE_INT64, NULL, seen_elem, &e),
+                     VDB_OK);
+    assert_int_equal(e.n, 3);
+    assert_int_equal(e.i[0], 3);
+    assert_int_equal(e.i[1], 0);
+    assert_true(e.i[2] == INT64_MIN);
+    e = (elems_seen){.stop_at = 99};
+    const char *reals = "[0.1,1e2,-0.0,7]";
+    assert_int_equal(vdb_json_array_each(reals, strlen(reals), VDB_TYPE_FLOAT, NULL, seen_elem,
+                                         &e), VDB_OK);
+    assert_int_equal(e.n, 4);
+    assert_true(e.d[0] == 0.1 && e.d[1] == 100.0 && e.d[2] == 0.0 && e.d[3] == 7.0);
+    e = (elems_seen){.stop_at = 99};
+    const char *bools = "[true,false]";
+    assert_int_equal(vdb_json_array_each(bools, strlen(bools), VDB_TYPE_BOOL, NULL, seen_elem,
+                                         &e), VDB_OK);
+    assert_int_equal(e.n, 2);
+    assert_true(e.i[0] == 1 && e.i[1] == 0);
+    /* strings unescaped, through a scratch buffer the caller keeps */
+    vdb_buf scratch = {0};
+    e = (elems_seen){.stop_at = 99};
+    const char *strs = "[\"a\\u00e9\", \"\", \"x\\\"y\"]";
+    assert_int_equal(vdb_json_array_each(strs, strlen(strs), VDB_TYPE_VARCHAR, &scratch,
+                                         seen_elem, &e), VDB_OK);
+    assert_int_equal(e.n, 3);
+    assert_int_equal(e.len[0], 3);
+    assert_memory_equal(e.s[0], "a\xc3\xa9", 3);
+    assert_int_equal(e.len[1], 0);
+    assert_int_equal(e.len[2], 3);
+    assert_memory_equal(e.s[2], "x\"y", 3);
+    vdb_buf_free(&scratch);
+    e = (elems_seen){.stop_at = 99};
+    assert_int_equal(vdb_json_array_each("[]", 2, VDB_TYPE_INT32, NULL, seen_elem, &e), VDB_OK);
+    assert_int_equal(e.n, 0);
+    /* the callback's status stops the walk; text that is not such an array is EINVAL */
+    e = (elems_seen){.stop_at = 1};
+    assert_int_equal(vdb_json_array_each(ints, strlen(ints), VDB_TYPE_INT64, NULL, seen_elem, &e),
+                     VDB_ECONFLICT);
+    assert_int_equal(e.n, 1);
+    static const char *const bad[] = {"[1.5]", "{}", "[1,]", "[1 2]", "[\"a\"]", "", "[1"};
+    for (size_t k = 0; k < VDB_ARRAY_LEN(bad); k++) {
+        e = (elems_seen){.stop_at = 99};
+        assert_int_equal(vdb_json_array_each(bad[k], strlen(bad[k]), VDB_TYPE_INT32, NULL,
+                                             seen_elem, &e), VDB_EINVAL);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -421,6 +497,7 @@ int main(void)
         cmocka_unit_test(test_each_visits_members_in_order_with_unescaped_keys),
         cmocka_unit_test(test_put_string_escapes_and_round_trips),
         cmocka_unit_test(test_allocation_failure_while_unescaping_is_enomem),
+        cmocka_unit_test(test_array_each_reads_typed_elements_in_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

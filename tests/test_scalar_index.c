@@ -6,8 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "expr/expr.h"
 #include "index/scalar/scalar_index.h"
 #include "test_common.h"
+#include "util/json.h"
 
 static const vdb_type numeric_types[] = {VDB_TYPE_BOOL,  VDB_TYPE_INT8,  VDB_TYPE_INT16,
                                          VDB_TYPE_INT32, VDB_TYPE_INT64, VDB_TYPE_FLOAT,
@@ -245,6 +247,8 @@ static void check_numeric_kind(vdb_sindex_kind kind, uint64_t seed)
     uint64_t st = seed;
     for (size_t ti = 0; ti < VDB_ARRAY_LEN(numeric_types); ti++) {
         vdb_type t = numeric_types[ti];
+        if (!vdb_sindex_suits(kind, t))
+            continue; /* BITMAP: not FLOAT or DOUBLE */
         for (int round = 0; round < 4; round++) {
             vdb_column c;
             size_t n = (size_t)(test_rand(&st) % 700) + (round == 0 ? 0 : 64);
@@ -264,7 +268,7 @@ static void check_numeric_kind(vdb_sindex_kind kind, uint64_t seed)
                     const vdb_sval *l = shape & 1 ? &lo : NULL, *h = shape & 2 ? &hi : NULL;
                     bool li = shape & 4, hinc = shape & 8;
                     seed_bits(want, got, words, &st);
-                    if (kind != VDB_SINDEX_SORTED) {
+                    if (kind == VDB_SINDEX_INVERTED) {
                         assert_false(vdb_sindex_range(ix, l, li, h, hinc, got));
                         assert_memory_equal(want, got, words * 8);
                         continue;
@@ -319,7 +323,7 @@ static void check_varchar_kind(vdb_sindex_kind kind, uint64_t seed)
             assert_bits_equal(want, got, words, "eq", VDB_TYPE_VARCHAR);
 
             seed_bits(want, got, words, &st);
-            if (kind == VDB_SINDEX_TRIE) {
+            if (kind != VDB_SINDEX_INVERTED) {
                 scan_prefix(&c, a, lo.len, want);
                 assert_true(vdb_sindex_prefix(ix, a, lo.len, got));
                 assert_bits_equal(want, got, words, "prefix", VDB_TYPE_VARCHAR);
@@ -331,7 +335,7 @@ static void check_varchar_kind(vdb_sindex_kind kind, uint64_t seed)
                 const vdb_sval *l = shape & 1 ? &lo : NULL, *h = shape & 2 ? &hi : NULL;
                 bool li = shape & 4, hinc = shape & 8;
                 seed_bits(want, got, words, &st);
-                if (kind != VDB_SINDEX_TRIE) {
+                if (kind == VDB_SINDEX_INVERTED) {
                     assert_false(vdb_sindex_range(ix, l, li, h, hinc, got));
                     assert_memory_equal(want, got, words * 8);
                     continue;
@@ -344,7 +348,7 @@ static void check_varchar_kind(vdb_sindex_kind kind, uint64_t seed)
         /* the empty prefix is every non-NULL row */
         memset(want, 0, words * 8);
         memset(got, 0, words * 8);
-        if (kind == VDB_SINDEX_TRIE) {
+        if (kind != VDB_SINDEX_INVERTED) {
             scan_prefix(&c, "", 0, want);
             assert_true(vdb_sindex_prefix(ix, NULL, 0, got));
             assert_bits_equal(want, got, words, "empty prefix", VDB_TYPE_VARCHAR);
@@ -366,6 +370,19 @@ static void test_trie_matches_scan_for_eq_prefix_and_range(void **state)
 {
     (void)state;
     check_varchar_kind(VDB_SINDEX_TRIE, 22);
+}
+
+/* BITMAP: frequent values as bitsets, rare ones (the extremes) as row lists, side by side. */
+static void test_bitmap_matches_scan_for_eq_and_ranges_on_bool_and_ints(void **state)
+{
+    (void)state;
+    check_numeric_kind(VDB_SINDEX_BITMAP, 13);
+}
+
+static void test_bitmap_matches_scan_for_varchar_eq_prefix_and_range(void **state)
+{
+    (void)state;
+    check_varchar_kind(VDB_SINDEX_BITMAP, 23);
 }
 
 /* ---- exact cases ------------------------------------------------------------------------ */
@@ -661,6 +678,253 @@ static void test_lookups_or_into_a_nonzero_bitset_and_keep_old_bits(void **state
     vdb_column_free(&str);
 }
 
+
+/* ---- ARRAY elements: array_contains* through the filter, with the index and without ---- */
+
+static const vdb_type elem_types[] = {VDB_TYPE_BOOL,  VDB_TYPE_INT8,   VDB_TYPE_INT16,
+                                      VDB_TYPE_INT32, VDB_TYPE_INT64,  VDB_TYPE_FLOAT,
+                                      VDB_TYPE_DOUBLE, VDB_TYPE_VARCHAR};
+
+/* One element's JSON text from a small domain (so arrays repeat elements), plus the odd
+ * spellings a scan must read as the same value: escapes, -0, exponents, integers past 2^53
+ * in float arrays. */
+static const char *rand_elem(uint64_t *st, vdb_type t)
+{
+    static const char *const bools[] = {"true", "false"};
+    static const char *const ints[] = {"0", "1", "2", "3", "-1", "-2", "7", "-0"};
+    static const char *const i64[] = {"9223372036854775807", "-9223372036854775808",
+                                      "9007199254740993", "9007199254740992"};
+    static const char *const reals[] = {"0", "1", "2.5", "-0.0", "-0", "1e0", "0.1",
+                                        "9007199254740993", "250e-2", "3"};
+    static const char *const strs[] = {"\"a\"", "\"b\"", "\"\"", "\"ab\"", "\"\\u0061\"",
+                                       "\"\\u00e9\"", "\"\xc3\xa9\"", "\"a\\nb\"", "\"\\\"\""};
+    switch (t) {
+    case VDB_TYPE_BOOL: return bools[test_rand(st) % 2];
+    case VDB_TYPE_INT64:
+        if (test_rand(st) % 10 == 0)
+            return i64[test_rand(st) % VDB_ARRAY_LEN(i64)];
+        /* fall through */
+    case VDB_TYPE_INT8:
+    case VDB_TYPE_INT16:
+    case VDB_TYPE_INT32: return ints[test_rand(st) % VDB_ARRAY_LEN(ints)];
+    case VDB_TYPE_FLOAT:
+    case VDB_TYPE_DOUBLE: return reals[test_rand(st) % VDB_ARRAY_LEN(reals)];
+    default: return strs[test_rand(st) % VDB_ARRAY_LEN(strs)];
+    }
+}
+
+/* n rows of ARRAY text: about one in six NULL, one in six empty, the rest 1..6 elements. */
+static void make_array_column(vdb_column *c, vdb_type t, size_t n, uint64_t *st)
+{
+    vdb_column_init(c, VDB_TYPE_ARRAY, 0, true);
+    for (size_t r = 0; r < n; r++) {
+        char text[512];
+        size_t len = 0;
+        uint64_t kind = test_rand(st) % 6;
+        if (kind == 0) {
+            assert_int_equal(vdb_column_push(c, NULL, 0, false), VDB_OK);
+            continue;
+        }
+        size_t m = kind == 1 ? 0 : 1 + (size_t)(test_rand(st) % 6);
+        len += (size_t)snprintf(text + len, sizeof text - len, kind == 2 ? " [ " : "[");
+        for (size_t i = 0; i < m; i++)
+            len += (size_t)snprintf(text + len, sizeof text - len, "%s%s",
+                                    i ? (kind == 2 ? " , " : ",") : "", rand_elem(st, t));
+        len += (size_t)snprintf(text + len, sizeof text - len, "]");
+        assert_int_equal(vdb_json_check_array(text, len, t, 100, 100, "test"), VDB_OK);
+        assert_int_equal(vdb_column_push(c, text, len, true), VDB_OK);
+    }
+}
+
+/* A constant for the filter text: the element domain, plus values no row holds. */
+static const char *rand_const(uint64_t *st, vdb_type t)
+{
+    static const char *const nums[] = {"4", "2.5", "1.0", "-0.5", "9007199254740993",
+                                       "9223372036854775807"};
+    static const char *const strs[] = {"\"zz\"", "\"\\u00e9\"", "\"a\\nb\""};
+    if (test_rand(st) % 4 == 0) {
+        if (t == VDB_TYPE_BOOL)
+            return "true";
+        return t == VDB_TYPE_VARCHAR ? strs[test_rand(st) % VDB_ARRAY_LEN(strs)]
+                                     : nums[test_rand(st) % VDB_ARRAY_LEN(nums)];
+    }
+    return rand_elem(st, t);
+}
+
+static void eval_filter(const char *text, const vdb_expr_schema *sc, const vdb_column *c,
+                        const vdb_scalar_index *ix, uint64_t *out)
+{
+    vdb_expr *e = NULL;
+    if (vdb_expr_parse(text, sc, &e) != VDB_OK) {
+        print_error("parse '%s': %s\n", text, vdb_err_get());
+        fail();
+    }
+    const vdb_column *cols[1] = {c};
+    const vdb_scalar_index *ixs[1] = {ix};
+    vdb_expr_input in = {c->rows, cols, ix ? ixs : NULL};
+    assert_int_equal(vdb_expr_eval(e, &in, out), VDB_OK);
+    vdb_expr_free(e);
+}
+
+static void check_array_kind(vdb_sindex_kind kind, uint64_t seed)
+{
+    uint64_t st = seed;
+    for (size_t ti = 0; ti < VDB_ARRAY_LEN(elem_types); ti++) {
+        vdb_type t = elem_types[ti];
+        if (!vdb_sindex_suits_elems(kind, t)) {
+            assert_true(kind == VDB_SINDEX_BITMAP && (t == VDB_TYPE_FLOAT || t == VDB_TYPE_DOUBLE));
+            continue;
+        }
+        vdb_expr_field f = {"a", VDB_TYPE_ARRAY, t, true, 0};
+        vdb_expr_schema sc = {1, &f, -1};
+        for (int round = 0; round < 3; round++) {
+            vdb_column c;
+            size_t n = (size_t)(test_rand(&st) % 600) + (round == 0 ? 1 : 100);
+            make_array_column(&c, t, n, &st);
+            vdb_scalar_index *ix = NULL;
+            if (vdb_sindex_build_elems(kind, t, &c, &ix) != VDB_OK) {
+                print_error("build: %s\n", vdb_err_get());
+                fail();
+            }
+            assert_true(vdb_sindex_is_elems(ix));
+            size_t words = words_for(n);
+            uint64_t *want = calloc(words, 8), *got = calloc(words, 8);
+            assert_non_null(want);
+            assert_non_null(got);
+            for (int q = 0; q < 80; q++) {
+                char text[256];
+                const char *a = rand_const(&st, t), *b = rand_const(&st, t);
+                switch (q % 7) {
+                case 0: snprintf(text, sizeof text, "array_contains(a, %s)", a); break;
+                case 1: snprintf(text, sizeof text, "array_contains_any(a, [%s, %s])", a, b); break;
+                case 2: snprintf(text, sizeof text, "array_contains_all(a, [%s, %s])", a, b); break;
+                case 3: snprintf(text, sizeof text, "not array_contains_any(a, [%s])", a); break;
+                case 4: snprintf(text, sizeof text, "array_contains_all(a, [%s])", a); break;
+                case 5:
+                    snprintf(text, sizeof text, "array_contains(a, %s) or array_contains_all(a, "
+                             "[%s, %s, %s])", a, b, a, rand_const(&st, t));
+                    break;
+                default: snprintf(text, sizeof text, "not array_contains_all(a, [%s, %s])", a, b);
+                }
+                eval_filter(text, &sc, &c, NULL, want);
+                eval_filter(text, &sc, &c, ix, got);
+                if (memcmp(want, got, words * 8)) {
+                    print_error("'%s' on ARRAY of %s\n", text, vdb_type_name(t));
+                    assert_bits_equal(want, got, words, "array_contains", t);
+                }
+            }
+            free(want);
+            free(got);
+            vdb_sindex_free(ix);
+            vdb_column_free(&c);
+        }
+    }
+}
+
+static void test_inverted_on_arrays_matches_the_scan_for_array_contains(void **state)
+{
+    (void)state;
+    check_array_kind(VDB_SINDEX_INVERTED, 31);
+}
+
+static void test_bitmap_on_arrays_matches_the_scan_for_array_contains(void **state)
+{
+    (void)state;
+    check_array_kind(VDB_SINDEX_BITMAP, 32);
+}
+
+/* A row repeating an element is one row of that element; NULL rows and empty arrays are in
+ * no list; an element index is refused for unsuitable element types and non-array columns. */
+static void test_array_duplicates_count_once_and_unsuitable_elements_are_refused(void **state)
+{
+    (void)state;
+    vdb_column c;
+    vdb_column_init(&c, VDB_TYPE_ARRAY, 0, true);
+    const char *rows[] = {"[5,5,5]", NULL, "[]", "[5, 6]", "[6,6]"};
+    for (size_t r = 0; r < VDB_ARRAY_LEN(rows); r++)
+        assert_int_equal(
+            vdb_column_push(&c, rows[r], rows[r] ? strlen(rows[r]) : 0, rows[r] != NULL), VDB_OK);
+    for (vdb_sindex_kind k = VDB_SINDEX_INVERTED; k <= VDB_SINDEX_BITMAP; k += 2) {
+        vdb_scalar_index *ix = NULL;
+        assert_int_equal(vdb_sindex_build_elems(k, VDB_TYPE_INT32, &c, &ix), VDB_OK);
+        uint64_t out[2] = {0, 0};
+        vdb_sval five = {.is_int = true, .i = 5}, six = {.is_int = true, .i = 6};
+        assert_true(vdb_sindex_eq(ix, &five, out));
+        assert_int_equal(out[0], 0x9);
+        out[0] = 0;
+        assert_true(vdb_sindex_eq(ix, &six, out));
+        assert_int_equal(out[0], 0x18);
+        /* the filter asks the index: over a column of empty arrays it still answers with
+         * the rows the index names (so the comparisons with the scan above are real) */
+        vdb_column empty;
+        vdb_column_init(&empty, VDB_TYPE_ARRAY, 0, true);
+        for (size_t r = 0; r < VDB_ARRAY_LEN(rows); r++)
+            assert_int_equal(vdb_column_push(&empty, "[]", 2, true), VDB_OK);
+        vdb_expr_field f = {"a", VDB_TYPE_ARRAY, VDB_TYPE_INT32, true, 0};
+        vdb_expr_schema sc = {1, &f, -1};
+        uint64_t bits[2] = {0, 0};
+        eval_filter("array_contains_any(a, [5, 6])", &sc, &empty, ix, bits);
+        assert_int_equal(bits[0], 0x19);
+        eval_filter("array_contains_all(a, [6, 5])", &sc, &empty, ix, bits);
+        assert_int_equal(bits[0], 0x8);
+        eval_filter("array_contains(a, 5)", &sc, &empty, NULL, bits);
+        assert_int_equal(bits[0], 0);
+        vdb_column_free(&empty);
+        vdb_sindex_free(ix);
+    }
+    vdb_scalar_index *ix = (vdb_scalar_index *)&c;
+    assert_int_equal(vdb_sindex_build_elems(VDB_SINDEX_BITMAP, VDB_TYPE_DOUBLE, &c, &ix),
+                     VDB_EINVAL);
+    assert_null(ix);
+    assert_non_null(strstr(vdb_err_get(), "DOUBLE"));
+    assert_int_equal(vdb_sindex_build_elems(VDB_SINDEX_SORTED, VDB_TYPE_INT32, &c, &ix),
+                     VDB_EINVAL);
+    /* a row that is not an array of the element type is a damaged column */
+    assert_int_equal(vdb_column_push(&c, "[1.5]", 5, true), VDB_OK);
+    assert_int_equal(vdb_sindex_build_elems(VDB_SINDEX_INVERTED, VDB_TYPE_INT32, &c, &ix),
+                     VDB_ECORRUPT);
+    assert_non_null(strstr(vdb_err_get(), "row 5"));
+    vdb_column_free(&c);
+    vdb_column num;
+    vdb_column_init(&num, VDB_TYPE_INT32, 0, false);
+    assert_int_equal(vdb_sindex_build_elems(VDB_SINDEX_INVERTED, VDB_TYPE_INT32, &num, &ix),
+                     VDB_EINVAL);
+    assert_int_equal(vdb_sindex_build(VDB_SINDEX_BITMAP, &num, &ix), VDB_OK);
+    vdb_sindex_free(ix);
+    vdb_column_free(&num);
+    vdb_column_init(&num, VDB_TYPE_DOUBLE, 0, false);
+    assert_int_equal(vdb_sindex_build(VDB_SINDEX_BITMAP, &num, &ix), VDB_EINVAL);
+    vdb_column_free(&num);
+}
+
+/* BITMAP keeps a bitset only for values worth one: 3 values over 6400 rows are bitsets, the
+ * 100 rare ones lists, and the index is smaller than the inverted one. */
+static void test_bitmap_keeps_bitsets_for_frequent_values_and_lists_for_rare_ones(void **state)
+{
+    (void)state;
+    vdb_column c;
+    vdb_column_init(&c, VDB_TYPE_INT32, 0, false);
+    for (int32_t r = 0; r < 6400; r++) {
+        int32_t v = r % 64 == 0 ? 1000 + r / 64 : r % 3;
+        assert_int_equal(vdb_column_push(&c, &v, 4, true), VDB_OK);
+    }
+    vdb_scalar_index *bm = build_ok(VDB_SINDEX_BITMAP, &c);
+    vdb_scalar_index *inv = build_ok(VDB_SINDEX_INVERTED, &c);
+    print_message("bitmap %zu bytes, inverted %zu bytes\n", vdb_sindex_memory(bm),
+                  vdb_sindex_memory(inv));
+    assert_true(vdb_sindex_memory(bm) < vdb_sindex_memory(inv));
+    uint64_t a[101], b[101];
+    vdb_sval lo = {.is_int = true, .i = 1}, hi = {.is_int = true, .i = 1010};
+    memset(a, 0, sizeof a);
+    memset(b, 0, sizeof b);
+    scan_range(&c, &lo, true, &hi, false, a);
+    assert_true(vdb_sindex_range(bm, &lo, true, &hi, false, b));
+    assert_memory_equal(a, b, sizeof a);
+    vdb_sindex_free(bm);
+    vdb_sindex_free(inv);
+    vdb_column_free(&c);
+}
+
 /* ---- scale and failures ----------------------------------------------------------------- */
 
 /* A million distinct int64 rows (shuffled) build, and lookups land on the right rows. */
@@ -716,7 +980,7 @@ static void test_allocation_failure_at_every_step_returns_enomem(void **state)
     vdb_column num, str;
     make_column(&num, VDB_TYPE_INT32, 300, true, &st);
     make_column(&str, VDB_TYPE_VARCHAR, 300, true, &st);
-    for (vdb_sindex_kind k = VDB_SINDEX_SORTED; k <= VDB_SINDEX_TRIE; k++) {
+    for (vdb_sindex_kind k = VDB_SINDEX_SORTED; k <= VDB_SINDEX_BITMAP; k++) {
         for (int v = 0; v < 2; v++) {
             const vdb_column *c = v ? &str : &num;
             if ((k == VDB_SINDEX_SORTED && v) || (k == VDB_SINDEX_TRIE && !v))
@@ -740,6 +1004,32 @@ static void test_allocation_failure_at_every_step_returns_enomem(void **state)
     }
     vdb_column_free(&num);
     vdb_column_free(&str);
+    static const vdb_type elems[] = {VDB_TYPE_INT32, VDB_TYPE_VARCHAR};
+    for (size_t e = 0; e < VDB_ARRAY_LEN(elems); e++) {
+        vdb_column arr;
+        make_array_column(&arr, elems[e], 300, &st);
+        for (vdb_sindex_kind k = VDB_SINDEX_INVERTED; k <= VDB_SINDEX_BITMAP; k += 2) {
+            bool built = false;
+            for (uint64_t nth = 1; nth < 500 && !built; nth++) {
+                vdb_scalar_index *ix = NULL;
+                vdb_fault_alloc_after(nth, false);
+                vdb_status s = vdb_sindex_build_elems(k, elems[e], &arr, &ix);
+                vdb_fault_alloc_after(0, false);
+                if (s == VDB_OK) {
+                    built = true;
+                    vdb_sindex_free(ix);
+                    print_message("%s over ARRAY of %s: %llu allocations\n",
+                                  k == VDB_SINDEX_BITMAP ? "BITMAP" : "INVERTED",
+                                  vdb_type_name(elems[e]), (unsigned long long)nth);
+                } else {
+                    assert_int_equal(s, VDB_ENOMEM);
+                    assert_null(ix);
+                }
+            }
+            assert_true(built);
+        }
+        vdb_column_free(&arr);
+    }
 }
 
 int main(void)
@@ -749,6 +1039,8 @@ int main(void)
         cmocka_unit_test(test_inverted_matches_scan_for_eq_on_every_numeric_type),
         cmocka_unit_test(test_inverted_matches_scan_for_varchar_eq),
         cmocka_unit_test(test_trie_matches_scan_for_eq_prefix_and_range),
+        cmocka_unit_test(test_bitmap_matches_scan_for_eq_and_ranges_on_bool_and_ints),
+        cmocka_unit_test(test_bitmap_matches_scan_for_varchar_eq_prefix_and_range),
         cmocka_unit_test(test_int_column_with_fractional_bounds_is_a_range_between_ints),
         cmocka_unit_test(test_int64_against_double_near_2_pow_53_matches_like_a_scan),
         cmocka_unit_test(test_float_negative_zero_equals_zero_and_nan_constant_matches_nothing),
@@ -758,6 +1050,10 @@ int main(void)
         cmocka_unit_test(test_empty_column_builds_and_matches_nothing),
         cmocka_unit_test(test_all_null_column_builds_and_matches_nothing),
         cmocka_unit_test(test_lookups_or_into_a_nonzero_bitset_and_keep_old_bits),
+        cmocka_unit_test(test_inverted_on_arrays_matches_the_scan_for_array_contains),
+        cmocka_unit_test(test_bitmap_on_arrays_matches_the_scan_for_array_contains),
+        cmocka_unit_test(test_array_duplicates_count_once_and_unsuitable_elements_are_refused),
+        cmocka_unit_test(test_bitmap_keeps_bitsets_for_frequent_values_and_lists_for_rare_ones),
         cmocka_unit_test(test_million_row_int64_column_builds_and_answers),
         cmocka_unit_test(test_allocation_failure_at_every_step_returns_enomem),
     };

@@ -89,15 +89,46 @@ static vdb_status scalar_param(void *arg, const char *key, const char *val)
                           key, key, val);
 }
 
+/* INVERTED or BITMAP over the elements of an ARRAY field (Milvus's rules: BITMAP for bool,
+ * int and varchar elements; INVERTED for those and float/double). */
+static vdb_status choose_array(const vdb_field_def *f, vdb_sindex_kind k, const char *type,
+                               const char *params, vdb_field_index *out)
+{
+    if (!k && (vdb_vindex_kind_find(type) || vdb_vindex_kind_unsupported(type)))
+        return vdb_set_errmsg(VDB_EINVAL, "index type %s is for vector fields; '%s' is ARRAY",
+                              type, f->name);
+    if (!k)
+        return vdb_set_errmsg(VDB_EINVAL, "unknown index type '%s' for field '%s' (ARRAY: "
+                              "INVERTED, BITMAP, AUTOINDEX)", type, f->name);
+    if (!vdb_sindex_suits_elems(k, f->element_type))
+        return vdb_set_errmsg(VDB_EINVAL, "index type %s does not suit ARRAY field '%s' of %s "
+                              "(ARRAY fields take INVERTED, or BITMAP for BOOL, INT8..INT64 "
+                              "and VARCHAR elements)", vdb_sindex_kind_name(k), f->name,
+                              vdb_type_name(f->element_type));
+    scalar_params sp = {f, vdb_sindex_kind_name(k)};
+    vdb_status st = vdb_kv_each(params, "index parameter", scalar_param, &sp);
+    if (st == VDB_OK) {
+        out->skind = k;
+        out->type = vdb_sindex_kind_name(k);
+    }
+    return st;
+}
+
 static vdb_status choose_scalar(const vdb_field_def *f, const char *type, const char *params,
                                 vdb_field_index *out)
 {
     vdb_type t = f->type;
-    if (t == VDB_TYPE_JSON || t == VDB_TYPE_ARRAY)
+    if (t == VDB_TYPE_JSON)
         return vdb_set_errmsg(VDB_EUNSUPPORTED, "field '%s' is %s: no scalar index for it yet",
                               f->name, vdb_type_name(t));
     vdb_sindex_kind k = !strcasecmp(type, "AUTOINDEX") ? vdb_sindex_auto(t)
                                                        : vdb_sindex_kind_find(type);
+    if (t == VDB_TYPE_ARRAY) /* an index of the elements; AUTOINDEX picks INVERTED for them */
+        return choose_array(f, k ? k : !strcasecmp(type, "AUTOINDEX") ? VDB_SINDEX_INVERTED : 0,
+                            type, params, out);
+    if (k == VDB_SINDEX_BITMAP && f->is_primary)
+        return vdb_set_errmsg(VDB_EINVAL, "index type BITMAP cannot index the primary key "
+                              "'%s' (every value is distinct)", f->name);
     if (!k && (vdb_vindex_kind_find(type) || vdb_vindex_kind_unsupported(type)))
         return vdb_set_errmsg(VDB_EINVAL, "index type %s is for vector fields; '%s' is %s",
                               type, f->name, vdb_type_name(t));
@@ -106,7 +137,8 @@ static vdb_status choose_scalar(const vdb_field_def *f, const char *type, const 
                               "AUTOINDEX)", type, f->name, vdb_sindex_kind_names());
     if (!vdb_sindex_suits(k, t))
         return vdb_set_errmsg(VDB_EINVAL, "index type %s does not suit field '%s' of type %s "
-                              "(STL_SORT: numeric; TRIE: VARCHAR; INVERTED: any scalar)",
+                              "(STL_SORT: numeric; TRIE: VARCHAR; INVERTED: any scalar; "
+                              "BITMAP: BOOL, INT8..INT64, VARCHAR)",
                               vdb_sindex_kind_name(k), f->name, vdb_type_name(t));
     scalar_params sp = {f, vdb_sindex_kind_name(k)};
     vdb_status st = vdb_kv_each(params, "index parameter", scalar_param, &sp);

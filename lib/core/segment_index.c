@@ -255,6 +255,10 @@ vdb_status vdb_index_segment(vdb_db *db, vdb_collection *c, vdb_segment *s,
         if (vdb_index_builds(c, i)) {
             if (load_saved)
                 built[i] = saved_index(db, c, s, i, &maps[i]);
+        } else if (x->skind && sc->fields[i].def.type == VDB_TYPE_ARRAY) {
+            st = vdb_sindex_build_elems(x->skind, sc->fields[i].def.element_type,
+                                        vdb_segment_column(s, i),
+                                        (vdb_scalar_index **)&built[i]);
         } else if (x->skind) {
             st = vdb_sindex_build(x->skind, vdb_segment_column(s, i),
                                   (vdb_scalar_index **)&built[i]);

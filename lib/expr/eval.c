@@ -770,6 +770,50 @@ static void fast_like(ectx *c, const vdb_xnode *x, uint64_t *t, uint64_t *k)
         t[w] &= k[w];
 }
 
+/* ---- array_contains* on an ARRAY field with an element index ---- */
+
+/* true when the element index answered: t gets the rows whose array holds a matching
+ * element (one of the list for _any, every one for _all), k the non-NULL rows. */
+static bool contains_index(ectx *c, const vdb_xnode *x, uint64_t *t, uint64_t *k)
+{
+    const vdb_xnode *a = x->a;
+    if (a->kind != XN_JSON || a->nsteps || a->elem == XY_NONE || !a->field ||
+        a->field->type != VDB_TYPE_ARRAY)
+        return false;
+    const vdb_scalar_index *ix = index_of(c, a->col);
+    if (!ix || !vdb_sindex_is_elems(ix))
+        return false;
+    size_t words = c->words;
+    uint64_t *one = NULL;
+    if (x->op == XF_ALL && x->nlist > 1 && !(one = vdb_malloc(words * 8)))
+        return false; /* without memory the scan still answers */
+    valid_bits(c->in->cols[a->col], c->rows, k);
+    if (x->op == XF_ALL)
+        memcpy(t, k, words * 8); /* all of nothing holds for every array */
+    else
+        memset(t, 0, words * 8);
+    bool ok = true;
+    for (size_t i = 0; i < x->nlist && ok; i++) {
+        vdb_sval v = sval_of(&x->list[i]);
+        if (x->op != XF_ALL) {
+            ok = vdb_sindex_eq(ix, &v, t);
+            continue;
+        }
+        uint64_t *dst = one ? one : t;
+        if (one)
+            memset(one, 0, words * 8);
+        else
+            memset(t, 0, words * 8);
+        ok = vdb_sindex_eq(ix, &v, dst);
+        for (size_t w = 0; one && ok && w < words; w++)
+            t[w] &= one[w];
+    }
+    vdb_free(one);
+    for (size_t w = 0; ok && w < words; w++)
+        t[w] &= k[w];
+    return ok;
+}
+
 /* ---- the tree ---- */
 
 static vdb_status eval_node(ectx *c, const vdb_xnode *x, uint64_t *t, uint64_t *k);
@@ -841,6 +885,10 @@ static vdb_status eval_node(ectx *c, const vdb_xnode *x, uint64_t *t, uint64_t *
             fast_like(c, x, t, k);
             return VDB_OK;
         }
+        break;
+    case XN_CONTAINS:
+        if (contains_index(c, x, t, k))
+            return VDB_OK;
         break;
     case XN_ISNULL:
         if (x->a->kind == XN_FIELD) {

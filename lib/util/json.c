@@ -801,3 +801,47 @@ void vdb_json_put_string(vdb_buf *out, const char *s, size_t n)
 {
     vdb_json_escape(s, n, buf_put, out);
 }
+
+/* ---- typed array elements ---- */
+
+vdb_status vdb_json_array_each(const char *s, size_t n, vdb_type elem, vdb_buf *scratch,
+                               vdb_json_elem_fn fn, void *arg)
+{
+    jp p = jp_init(s, n, "array");
+    vdb_buf own = {0}, *str = scratch ? scratch : &own; /* one buffer for every string */
+    vdb_status st = VDB_OK;
+    if (!s && n)
+        return vdb_set_errmsg(VDB_EINVAL, "array: text is NULL");
+    skip_ws(&p);
+    if (!peek(&p, '['))
+        return expected(&p, "an array");
+    p.pos++;
+    skip_ws(&p);
+    if (peek(&p, ']'))
+        return VDB_OK;
+    for (;;) {
+        vdb_json_scalar v = {.type = elem};
+        if (elem == VDB_TYPE_VARCHAR) {
+            str->len = 0;
+            st = parse_string(&p, str, &v.len);
+            if (st == VDB_OK && str->oom)
+                st = vdb_set_errmsg(VDB_ENOMEM, "array: out of memory");
+            v.s = (char *)str->p;
+        } else {
+            st = parse_typed(&p, elem, 0, false, "element", &v);
+        }
+        if (st != VDB_OK || (st = fn(arg, &v)) != VDB_OK)
+            break;
+        skip_ws(&p);
+        if (peek(&p, ',')) {
+            p.pos++;
+            skip_ws(&p);
+            continue;
+        }
+        if (!peek(&p, ']'))
+            st = expected(&p, "',' or ']'");
+        break;
+    }
+    vdb_buf_free(&own);
+    return st;
+}

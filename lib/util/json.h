@@ -44,4 +44,14 @@ vdb_status vdb_json_each(const char *obj, size_t n,
 /* Appends s as a JSON string literal (quoted, escaped) to out. */
 void vdb_json_put_string(vdb_buf *out, const char *s, size_t n);
 
+/* Calls fn(arg, v) for each element of the JSON array s (as vdb_json_check_array accepted it
+ * for element type elem), in order: ints and bools in v->i, FLOAT/DOUBLE in v->d (as the
+ * text reads, not rounded to float), VARCHAR unescaped in v->s/v->len (valid only during the
+ * call; not NUL-terminated) in scratch (the caller's, kept across calls so that strings cost
+ * no allocation each; the caller frees it), or a buffer of its own when scratch is NULL. A
+ * status other than VDB_OK from fn stops and is returned. */
+typedef vdb_status (*vdb_json_elem_fn)(void *arg, const vdb_json_scalar *v);
+vdb_status vdb_json_array_each(const char *s, size_t n, vdb_type elem, vdb_buf *scratch,
+                               vdb_json_elem_fn fn, void *arg);
+
 #endif

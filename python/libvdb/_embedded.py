@@ -29,7 +29,7 @@ _CONSISTENCY = {"Strong": _lib.CONSISTENCY_STRONG, "Session": _lib.CONSISTENCY_S
 _SYNC = {"full": _lib.SYNC_FULL, "batch": _lib.SYNC_BATCH, "off": _lib.SYNC_OFF}
 # index types the server also re-creates by type alone when a collection is re-created for
 # another metric (they take no parameters)
-_PARAMLESS = ("AUTOINDEX", "FLAT", "STL_SORT", "INVERTED", "TRIE")
+_PARAMLESS = ("AUTOINDEX", "FLAT", "STL_SORT", "INVERTED", "TRIE", "BITMAP")
 BOUNDED_STALENESS_MS = 5000
 
 _PROGRESS_FN = CFUNCTYPE(None, c_void_p, c_char_p, c_char_p, c_uint64, c_uint64)

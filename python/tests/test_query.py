@@ -101,6 +101,28 @@ def test_bad_filter(docs):
     assert docs.get_collection_stats("docs")["row_count"] == 100
 
 
+def test_bitmap_and_array_indexes(docs):
+    filters = ["year == 2003", "year in [2001, 2005] and id < 40", "year != 2000 and id < 15",
+               "array_contains(tags, 50)", "array_contains_any(tags, [3, 77])",
+               "array_contains_all(tags, [7, 8])", "not array_contains(tags, 1) and id < 5"]
+    docs.flush("docs")
+    before = [ids(docs.query("docs", filter=f)) for f in filters]
+    docs.create_index("docs", "year", index_type="BITMAP")
+    ip = docs.prepare_index_params()
+    ip.add_index(field_name="tags", index_type="INVERTED")
+    docs.create_index("docs", ip)
+    assert docs.describe_index("docs", "year")["index_type"] == "BITMAP"
+    assert docs.describe_index("docs", "tags")["index_type"] == "INVERTED"
+    assert [ids(docs.query("docs", filter=f)) for f in filters] == before
+    assert before[3] == [49, 50] and before[5] == [7]
+    docs.drop_index("docs", "tags")
+    docs.create_index("docs", "tags", index_type="BITMAP")
+    assert docs.describe_index("docs", "tags")["index_type"] == "BITMAP"
+    assert [ids(docs.query("docs", filter=f)) for f in filters] == before
+    with pytest.raises(libvdb.InvalidArgumentError):
+        docs.create_index("docs", "id", index_type="BITMAP")  # the primary key
+
+
 def test_indexes(docs):
     docs.create_index("docs", "year", index_type="STL_SORT")
     assert docs.describe_index("docs", "year")["index_type"] == "STL_SORT"

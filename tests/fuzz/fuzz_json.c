@@ -3,6 +3,9 @@
  * other: what validates as an object iterates, what parses as a string is valid UTF-8 that
  * re-escapes and parses back to the same bytes.
  *
+ * Typed array elements (vdb_json_array_each, what element indexes read) are read from any
+ * text without a crash, and from every array check_array accepts without an error.
+ *
  * Input: u8 selector (the scalar or array element type), then the text. */
 #include "fuzz.h"
 #include "util/json.h"
@@ -21,6 +24,14 @@ static int count_member(void *arg, const char *key, size_t klen, const char *val
         __builtin_trap(); /* a member of a valid object is valid JSON */
     (*(size_t *)arg)++;
     return 0;
+}
+
+static vdb_status count_elem(void *arg, const vdb_json_scalar *v)
+{
+    if (v->len && !v->s)
+        __builtin_trap();
+    (*(size_t *)arg)++;
+    return VDB_OK;
 }
 
 static void einval_with_message(vdb_status st)
@@ -80,6 +91,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     einval_with_message(st);
     if (st == VDB_OK && valid != VDB_OK)
         __builtin_trap();
+    size_t elems = 0;
+    vdb_status each_st = vdb_json_array_each(s, n, t, NULL, count_elem, &elems);
+    if (st == VDB_OK && (each_st != VDB_OK || elems > max_len))
+        __builtin_trap(); /* an accepted array reads element by element */
     free(s);
     return 0;
 }

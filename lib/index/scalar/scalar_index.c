@@ -21,6 +21,12 @@ static bool is_numeric(vdb_type t)
 static bool suits_sorted(vdb_type t) { return is_numeric(t); }
 static bool suits_inverted(vdb_type t) { return is_numeric(t) || t == VDB_TYPE_VARCHAR; }
 static bool suits_trie(vdb_type t) { return t == VDB_TYPE_VARCHAR; }
+/* Milvus's BITMAP: bool, ints and varchar (not float/double, whose values rarely repeat) */
+static bool suits_bitmap(vdb_type t)
+{
+    return is_numeric(t) && t != VDB_TYPE_FLOAT && t != VDB_TYPE_DOUBLE ? true
+                                                                        : t == VDB_TYPE_VARCHAR;
+}
 
 /* Every kind, once: a new kind is one enum value, one file with its build, and a line here. */
 typedef struct kind_ops {
@@ -30,14 +36,17 @@ typedef struct kind_ops {
     vdb_status (*build)(vdb_scalar_index *ix, const vdb_column *col);
     bool ranges;             /* answers ranges (the inverted kind promises equality only) */
     bool prefixes;           /* answers like "abc%" */
+    bool (*suits_elems)(vdb_type elem); /* indexes ARRAY elements of this type; NULL: none */
 } kind_ops;
 
 static const kind_ops kinds[] = {
     [VDB_SINDEX_SORTED] = {"SORTED", "STL_SORT", suits_sorted, vdb_sindex_sorted_build, true,
                            false},
     [VDB_SINDEX_INVERTED] = {"INVERTED", "INVERTED", suits_inverted, vdb_sindex_inverted_build,
-                             false, false},
+                             false, false, suits_inverted},
     [VDB_SINDEX_TRIE] = {"TRIE", "TRIE", suits_trie, vdb_sindex_trie_build, true, true},
+    [VDB_SINDEX_BITMAP] = {"BITMAP", "BITMAP", suits_bitmap, vdb_sindex_bitmap_build, true, true,
+                           suits_bitmap},
 };
 
 static const kind_ops *ops(vdb_sindex_kind kind)
@@ -60,12 +69,18 @@ const char *vdb_sindex_kind_name(vdb_sindex_kind kind)
     return o ? o->milvus_name : "";
 }
 
-const char *vdb_sindex_kind_names(void) { return "STL_SORT, INVERTED, TRIE"; }
+const char *vdb_sindex_kind_names(void) { return "STL_SORT, INVERTED, TRIE, BITMAP"; }
 
 bool vdb_sindex_suits(vdb_sindex_kind kind, vdb_type t)
 {
     const kind_ops *o = ops(kind);
     return o && o->suits(t);
+}
+
+bool vdb_sindex_suits_elems(vdb_sindex_kind kind, vdb_type elem)
+{
+    const kind_ops *o = ops(kind);
+    return o && o->suits_elems && o->suits_elems(elem);
 }
 
 vdb_sindex_kind vdb_sindex_auto(vdb_type t)
@@ -100,6 +115,7 @@ vdb_status vdb_sindex_build(vdb_sindex_kind kind, const vdb_column *col, vdb_sca
         return vdb_set_errmsg(VDB_ENOMEM, "scalar index: out of memory");
     ix->kind = kind;
     ix->type = col->type;
+    ix->rows_total = col->rows;
     if ((st = o->build(ix, col)) != VDB_OK)
         goto fail;
     *out = ix;
@@ -108,6 +124,47 @@ fail:
     vdb_sindex_free(ix);
     return st;
 }
+
+vdb_status vdb_sindex_build_elems(vdb_sindex_kind kind, vdb_type elem, const vdb_column *col,
+                                  vdb_scalar_index **out)
+{
+    vdb_scalar_index *ix = NULL;
+    vdb_status st;
+
+    if (!col || !out)
+        return vdb_set_errmsg(VDB_EINVAL, "scalar index: NULL column or output");
+    *out = NULL;
+    const kind_ops *o = ops(kind);
+    if (!o)
+        return vdb_set_errmsg(VDB_EINVAL, "scalar index: unknown index kind %d", (int)kind);
+    if (col->type != VDB_TYPE_ARRAY || !o->suits_elems || !o->suits_elems(elem))
+        return vdb_set_errmsg(VDB_EINVAL, "scalar index: a %s index cannot index the elements "
+                              "of a %s column of %s", o->name, vdb_type_name(col->type),
+                              vdb_type_name(elem));
+    if (col->rows > UINT32_MAX)
+        return vdb_set_errmsg(VDB_EINVAL, "scalar index: %zu rows is more than a segment holds",
+                              col->rows);
+    ix = vdb_calloc(1, sizeof *ix);
+    if (!ix)
+        return vdb_set_errmsg(VDB_ENOMEM, "scalar index: out of memory");
+    ix->kind = kind;
+    ix->type = elem; /* lookups compare with elements */
+    ix->elems = true;
+    ix->elem = elem;
+    ix->rows_total = col->rows;
+    st = vdb_sindex_elems_build(ix, col);
+    if (st == VDB_OK && kind == VDB_SINDEX_BITMAP)
+        st = vdb_sindex_bitmap_densify(ix);
+    if (st != VDB_OK)
+        goto fail;
+    *out = ix;
+    return VDB_OK;
+fail:
+    vdb_sindex_free(ix);
+    return st;
+}
+
+bool vdb_sindex_is_elems(const vdb_scalar_index *ix) { return ix->elems; }
 
 void vdb_sindex_free(vdb_scalar_index *ix)
 {
@@ -118,6 +175,8 @@ void vdb_sindex_free(vdb_scalar_index *ix)
     vdb_free(ix->keys);
     vdb_free(ix->blob);
     vdb_free(ix->soff);
+    vdb_free(ix->dense);
+    vdb_free(ix->bits);
     vdb_free(ix);
 }
 
@@ -132,12 +191,19 @@ size_t vdb_sindex_memory(const vdb_scalar_index *ix)
         m += ix->nvals * sizeof *ix->keys;
     if (ix->soff)
         m += (ix->nvals + 1) * sizeof *ix->soff + (size_t)ix->soff[ix->nvals];
+    if (ix->dense)
+        m += ix->nvals * sizeof *ix->dense + ix->ndense * ix->words * sizeof *ix->bits;
     return m;
 }
 
 bool vdb_sindex_eq(const vdb_scalar_index *ix, const vdb_sval *v, uint64_t *out)
 {
     if (!v)
+        return false;
+    /* a float array's element written as an integer is compared as one by the scan; beyond
+     * 2^53 the index's double keys could not tell it apart, so the scan answers */
+    if (ix->elems && ix->is_float && v->is_int && !vdb_sval_is_str(v) &&
+        (v->i >= (INT64_C(1) << 53) || v->i <= -(INT64_C(1) << 53)))
         return false;
     if (ix->type == VDB_TYPE_VARCHAR)
         return vdb_sindex_str_range(ix, v, true, v, true, out);

@@ -12,18 +12,22 @@ typedef enum vdb_sindex_kind {
     VDB_SINDEX_SORTED = 1,   /* numeric and bool */
     VDB_SINDEX_INVERTED = 2, /* numeric, bool, varchar */
     VDB_SINDEX_TRIE = 3,     /* varchar */
+    VDB_SINDEX_BITMAP = 4,   /* bool, ints, varchar: a bitset per frequent value */
 } vdb_sindex_kind;
 
 typedef struct vdb_scalar_index vdb_scalar_index;
 
-/* The kind users name ("STL_SORT", "INVERTED", "TRIE": Milvus's index types; any case), or 0;
- * and its name back ("" for an unknown kind). */
+/* The kind users name ("STL_SORT", "INVERTED", "TRIE", "BITMAP": Milvus's index types; any
+ * case), or 0; and its name back ("" for an unknown kind). */
 vdb_sindex_kind vdb_sindex_kind_find(const char *name);
 const char *vdb_sindex_kind_name(vdb_sindex_kind kind);
-/* "STL_SORT, INVERTED, TRIE", for messages. */
+/* "STL_SORT, INVERTED, TRIE, BITMAP", for messages. */
 const char *vdb_sindex_kind_names(void);
 /* Whether kind can index columns of type t. */
 bool vdb_sindex_suits(vdb_sindex_kind kind, vdb_type t);
+/* Whether kind can index the elements of ARRAY columns of element type elem (INVERTED:
+ * numeric, bool, varchar; BITMAP: bool, ints, varchar). */
+bool vdb_sindex_suits_elems(vdb_sindex_kind kind, vdb_type elem);
 /* The kind AUTOINDEX picks for a column of type t (0: none suits). */
 vdb_sindex_kind vdb_sindex_auto(vdb_type t);
 
@@ -40,6 +44,14 @@ typedef struct vdb_sval {
 
 /* VDB_EINVAL when the kind does not suit the column type. */
 vdb_status vdb_sindex_build(vdb_sindex_kind kind, const vdb_column *col, vdb_scalar_index **out);
+/* An element index of an ARRAY column whose elements are of type elem: a lookup gives the
+ * rows whose array holds a matching element (vdb_sindex_eq; `array_contains*`). NULL rows
+ * and empty arrays match nothing. VDB_EINVAL when the kind does not suit; VDB_ECORRUPT when
+ * a row's text is not an array of elem. */
+vdb_status vdb_sindex_build_elems(vdb_sindex_kind kind, vdb_type elem, const vdb_column *col,
+                                  vdb_scalar_index **out);
+/* Whether ix indexes ARRAY elements. */
+bool vdb_sindex_is_elems(const vdb_scalar_index *ix);
 void vdb_sindex_free(vdb_scalar_index *ix);
 vdb_sindex_kind vdb_sindex_kind_of(const vdb_scalar_index *ix);
 size_t vdb_sindex_memory(const vdb_scalar_index *ix);

@@ -27,7 +27,15 @@ struct vdb_scalar_index {
     vdb_skey *keys;     /* numeric: nvals */
     char *blob;         /* varchar: the distinct strings back to back */
     uint64_t *soff;     /* varchar: nvals + 1 offsets into blob */
+    bool elems;         /* over the elements of an ARRAY column: a row per distinct element */
+    vdb_type elem;      /* elems: the element type */
+    size_t rows_total;  /* rows of the column (bitset length) */
+    uint32_t *dense;    /* bitmap kind: nvals entries, the value's bitset in bits or NO_BITS */
+    uint64_t *bits;     /* bitmap kind: ndense bitsets of words words each */
+    size_t ndense, words;
 };
+
+#define VDB_SINDEX_NO_BITS UINT32_MAX
 
 static inline size_t vdb_sindex_start(const vdb_scalar_index *ix, size_t v)
 {
@@ -37,6 +45,17 @@ static inline size_t vdb_sindex_start(const vdb_scalar_index *ix, size_t v)
 /* ORs the rows of values [a, b) into out. */
 static inline void vdb_sindex_emit(const vdb_scalar_index *ix, size_t a, size_t b, uint64_t *out)
 {
+    if (ix->dense) { /* bitmap kind: the values with a bitset OR it, the others their rows */
+        for (size_t v = a; v < b; v++) {
+            const uint64_t *bs = ix->dense[v] == VDB_SINDEX_NO_BITS
+                                     ? NULL : ix->bits + (size_t)ix->dense[v] * ix->words;
+            for (size_t w = 0; bs && w < ix->words; w++)
+                out[w] |= bs[w];
+            for (size_t k = ix->starts[v]; !bs && k < ix->starts[v + 1]; k++)
+                out[ix->rows[k] >> 6] |= UINT64_C(1) << (ix->rows[k] & 63);
+        }
+        return;
+    }
     size_t end = vdb_sindex_start(ix, b);
     for (size_t k = vdb_sindex_start(ix, a); k < end; k++)
         out[ix->rows[k] >> 6] |= UINT64_C(1) << (ix->rows[k] & 63);
@@ -74,5 +93,30 @@ vdb_status vdb_sindex_strings_build(vdb_scalar_index *ix, const vdb_column *col)
 bool vdb_sindex_str_range(const vdb_scalar_index *ix, const vdb_sval *lo, bool lo_incl,
                           const vdb_sval *hi, bool hi_incl, uint64_t *out);
 void vdb_sindex_str_prefix(const vdb_scalar_index *ix, const char *p, size_t n, uint64_t *out);
+
+/* One string of a row, for the distinct-string table (sindex_trie.c). */
+typedef struct vdb_sstr {
+    uint64_t head; /* the first 8 bytes, big-endian, zero-padded: settles most comparisons */
+    const char *p;
+    size_t len;
+    uint32_t row;
+} vdb_sstr;
+/* The table from n entries (sorted here; ents is reordered); equal (string, row) pairs count
+ * once, so a row whose array repeats an element is listed once. */
+vdb_status vdb_sindex_strings_table(vdb_scalar_index *ix, vdb_sstr *ents, size_t n);
+uint64_t vdb_sindex_str_head(const char *p, size_t len);
+
+/* sindex_inverted.c: sorted (key, row) pairs (ix->keys, ix->rows, ix->n) grouped into
+ * distinct keys with their row lists; equal (key, row) pairs count once. */
+vdb_status vdb_sindex_group_keys(vdb_scalar_index *ix);
+/* sindex_keys.c: order-preserving radix sort of (keys, rows) pairs by key, rows kept in
+ * input order within a key; keys are decoded back in place. */
+vdb_status vdb_sindex_sort_pairs(vdb_skey *keys, uint32_t *rows, size_t n, bool is_float);
+
+/* sindex_array.c: the element table of an ARRAY column (ix->elems and ix->elem set). */
+vdb_status vdb_sindex_elems_build(vdb_scalar_index *ix, const vdb_column *col);
+/* sindex_bitmap.c: the bitmap kind over a plain column, and the bitsets of a built table. */
+vdb_status vdb_sindex_bitmap_build(vdb_scalar_index *ix, const vdb_column *col);
+vdb_status vdb_sindex_bitmap_densify(vdb_scalar_index *ix);
 
 #endif

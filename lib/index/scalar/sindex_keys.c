@@ -88,6 +88,16 @@ done:
     return st;
 }
 
+vdb_status vdb_sindex_sort_pairs(vdb_skey *keys, uint32_t *rows, size_t n, bool is_float)
+{
+    for (size_t i = 0; i < n; i++)
+        keys[i].u = encode(keys[i], is_float);
+    vdb_status st = radix_sort(keys, rows, n);
+    for (size_t i = 0; i < n; i++)
+        keys[i].u = decode(keys[i].u, is_float);
+    return st;
+}
+
 vdb_status vdb_sindex_sort_numeric(vdb_scalar_index *ix, const vdb_column *col)
 {
     size_t rows = col->rows, n = 0;
@@ -100,16 +110,14 @@ vdb_status vdb_sindex_sort_numeric(vdb_scalar_index *ix, const vdb_column *col)
         vdb_skey k;
         if (vdb_column_is_null(col, r) || !read_key(col, r, &k))
             continue;
-        ix->keys[n].u = encode(k, ix->is_float);
+        ix->keys[n] = k;
         ix->rows[n++] = (uint32_t)r;
     }
-    vdb_status st = radix_sort(ix->keys, ix->rows, n);
+    vdb_status st = vdb_sindex_sort_pairs(ix->keys, ix->rows, n, ix->is_float);
     if (st != VDB_OK)
         return st;
     vdb_sindex_shrink((void **)&ix->keys, n * sizeof *ix->keys);
     vdb_sindex_shrink((void **)&ix->rows, n * sizeof *ix->rows);
-    for (size_t i = 0; i < n; i++)
-        ix->keys[i].u = decode(ix->keys[i].u, ix->is_float);
     ix->n = ix->nvals = n;
     return VDB_OK;
 }

@@ -6,12 +6,7 @@
 
 #include "sindex_int.h"
 
-typedef struct str_ent {
-    uint64_t head; /* the first 8 bytes, big-endian, zero-padded: settles most comparisons */
-    const char *p;
-    size_t len;
-    uint32_t row;
-} str_ent;
+typedef vdb_sstr str_ent;
 
 /* Bytewise order, shorter first on a tie: what strcmp gives on the raw bytes. */
 static int cmp_bytes(const char *a, size_t la, const char *b, size_t lb)
@@ -34,7 +29,7 @@ static int cmp_ent(const void *x, const void *y)
     return (a->row > b->row) - (a->row < b->row); /* rows ascending within a value */
 }
 
-static uint64_t head_of(const char *p, size_t len)
+uint64_t vdb_sindex_str_head(const char *p, size_t len)
 {
     uint64_t h = 0;
     for (size_t i = 0; i < 8; i++)
@@ -44,57 +39,68 @@ static uint64_t head_of(const char *p, size_t len)
 
 vdb_status vdb_sindex_strings_build(vdb_scalar_index *ix, const vdb_column *col)
 {
-    str_ent *ents = NULL;
-    size_t n = 0, m = 0, bytes = 0;
-    vdb_status st = VDB_OK;
-
-    ents = vdb_malloc(col->rows * sizeof *ents);
-    if (!ents)
-        goto oom;
+    size_t n = 0;
+    str_ent *ents = vdb_malloc(col->rows * sizeof *ents);
+    if (!ents && col->rows)
+        return vdb_set_errmsg(VDB_ENOMEM, "scalar index: out of memory indexing %zu strings",
+                              col->rows);
     for (size_t r = 0; r < col->rows; r++) {
         if (vdb_column_is_null(col, r))
             continue;
         str_ent *e = &ents[n++];
         e->p = vdb_column_var(col, r, &e->len);
-        e->head = head_of(e->p, e->len);
+        e->head = vdb_sindex_str_head(e->p, e->len);
         e->row = (uint32_t)r;
     }
-    qsort(ents, n, sizeof *ents, cmp_ent);
+    vdb_status st = vdb_sindex_strings_table(ix, ents, n);
+    vdb_free(ents);
+    return st;
+}
+
+static bool same_ent(const str_ent *a, const str_ent *b)
+{
+    return cmp_bytes(a->p, a->len, b->p, b->len) == 0;
+}
+
+vdb_status vdb_sindex_strings_table(vdb_scalar_index *ix, str_ent *ents, size_t n)
+{
+    size_t m = 0, bytes = 0, k = 0;
+
+    if (n)
+        qsort(ents, n, sizeof *ents, cmp_ent);
     for (size_t i = 0; i < n; i++) {
-        if (i > 0 && cmp_bytes(ents[i - 1].p, ents[i - 1].len, ents[i].p, ents[i].len) == 0)
+        if (i > 0 && same_ent(&ents[i - 1], &ents[i]))
             continue;
         m++;
         bytes += ents[i].len;
     }
-    ix->rows = vdb_malloc(n * sizeof *ix->rows);
+    ix->rows = vdb_malloc((n ? n : 1) * sizeof *ix->rows);
     ix->starts = vdb_malloc((m + 1) * sizeof *ix->starts);
     ix->soff = vdb_malloc((m + 1) * sizeof *ix->soff);
-    ix->blob = vdb_malloc(bytes);
+    ix->blob = vdb_malloc(bytes ? bytes : 1);
     if (!ix->rows || !ix->starts || !ix->soff || !ix->blob)
-        goto oom;
+        return vdb_set_errmsg(VDB_ENOMEM, "scalar index: out of memory indexing %zu strings",
+                              n);
     m = 0;
     bytes = 0;
     for (size_t i = 0; i < n; i++) {
-        ix->rows[i] = ents[i].row;
-        if (i > 0 && cmp_bytes(ents[i - 1].p, ents[i - 1].len, ents[i].p, ents[i].len) == 0)
+        bool same = i > 0 && same_ent(&ents[i - 1], &ents[i]);
+        if (same && ents[i - 1].row == ents[i].row)
+            continue; /* an array holding the element twice: its row once */
+        ix->rows[k++] = ents[i].row;
+        if (same)
             continue;
-        ix->starts[m] = (uint32_t)i;
+        ix->starts[m] = (uint32_t)(k - 1);
         ix->soff[m++] = bytes;
         if (ents[i].len)
             memcpy(ix->blob + bytes, ents[i].p, ents[i].len);
         bytes += ents[i].len;
     }
-    ix->starts[m] = (uint32_t)n;
+    ix->starts[m] = (uint32_t)k;
     ix->soff[m] = bytes;
-    ix->n = n;
+    ix->n = k;
     ix->nvals = m;
-    goto done;
-oom:
-    st = vdb_set_errmsg(VDB_ENOMEM, "scalar index: out of memory indexing %zu strings",
-                        col->rows);
-done:
-    vdb_free(ents);
-    return st;
+    return VDB_OK;
 }
 
 vdb_status vdb_sindex_trie_build(vdb_scalar_index *ix, const vdb_column *col)
