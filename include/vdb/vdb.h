@@ -309,6 +309,23 @@ VDB_EXPORT vdb_status vdb_drop_collection_properties(vdb_db *db, const char *col
 VDB_EXPORT vdb_status vdb_describe_collection_properties(vdb_db *db, const char *collection,
                                                          vdb_names **keys, vdb_names **values);
 
+/* ---- schemas that evolve ------------------------------------------------------------------
+ * Milvus 2.6's add_collection_field: appends field (copied) to the collection's schema, in
+ * one meta transaction that bumps the schema's version. As in Milvus the field must be a
+ * scalar (vector fields are refused), nullable (a default is allowed besides), not the
+ * primary key, not auto_id, not a partition key, and not named like a field the schema has
+ * (VDB_EINVAL with Milvus's message); the schema's field limit applies. Rows written before
+ * read the field's default if it has one, else NULL, in output and in filters (`f is null`);
+ * new rows carry it and inserts may leave it out. Sealed and growing segments, compaction,
+ * reopen and the replay of log records written before all see it so. A read at a timestamp
+ * before the field was added (time travel) reads it as NULL when it has no default, and as
+ * its default when it has one; vdb_describe_collection always shows the current schema.
+ * Once a field was added, the collection's record is of a newer schema encoding: a library
+ * from before this call refuses to open the folder (VDB_EVERSION, "schema written by an
+ * unknown version") rather than misread it. */
+VDB_EXPORT vdb_status vdb_add_collection_field(vdb_db *db, const char *collection,
+                                               const vdb_field_def *field);
+
 /* ---- columnar batches ---------------------------------------------------------------------- */
 
 typedef struct vdb_batch vdb_batch;
