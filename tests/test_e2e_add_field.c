@@ -346,6 +346,54 @@ static void test_refusals(void **state)
     free(dir);
 }
 
+/* Properties at create: in the create's own transaction, checked as alter checks them. */
+static void test_create_properties(void **state)
+{
+    (void)state;
+    char *dir = test_tmpdir("addfield_props");
+    vdb_db *db = open_db(dir);
+    vdb_schema *s;
+    assert_int_equal(vdb_schema_new(COLL, &s), VDB_OK);
+    assert_int_equal(vdb_schema_add_field(s, VDB_FIELD(.name = "id", .type = VDB_TYPE_INT64,
+                                                       .is_primary = 1)), VDB_OK);
+    assert_int_equal(vdb_schema_add_field(s, VDB_FIELD(.name = "emb",
+                                                       .type = VDB_TYPE_FLOAT_VECTOR,
+                                                       .dim = DIM)), VDB_OK);
+    const char *k_bad[] = {"collection.ttl.seconds", "collection.replica.number"};
+    const char *v_bad[] = {"60", "1"};
+    vdb_create_opts o = {.struct_size = sizeof o, .property_keys = k_bad,
+                         .property_values = v_bad, .n_properties = 2};
+    assert_int_equal(vdb_create_collection_opts(db, s, &o), VDB_EUNSUPPORTED);
+    assert_non_null(strstr(vdb_errmsg(NULL), "collection.replica.number"));
+    const char *v_neg[] = {"-5"};
+    o.property_values = v_neg;
+    o.n_properties = 1;
+    assert_int_equal(vdb_create_collection_opts(db, s, &o), VDB_EINVAL);
+    int exists = 1;
+    assert_int_equal(vdb_has_collection(db, COLL, &exists), VDB_OK);
+    assert_false(exists); /* refused: nothing created */
+    const char *v_ok[] = {"3600"};
+    o.property_values = v_ok;
+    assert_int_equal(vdb_create_collection_opts(db, s, &o), VDB_OK);
+    vdb_schema_free(s);
+    for (int round = 0; round < 2; round++) {
+        vdb_names *k, *v;
+        assert_int_equal(vdb_describe_collection_properties(db, COLL, &k, &v), VDB_OK);
+        assert_int_equal(k->count, 1);
+        assert_string_equal(k->names[0], "collection.ttl.seconds");
+        assert_string_equal(v->names[0], "3600");
+        vdb_names_free(k);
+        vdb_names_free(v);
+        vdb_close(db); /* it is in the meta record */
+        db = open_db(dir);
+    }
+    insert(db, 0, 5, 0, 0, 0);
+    assert_int_equal(count(db, NULL), 5); /* rows younger than the TTL are seen */
+    vdb_close(db);
+    test_rmdir(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -353,6 +401,7 @@ int main(void)
         cmocka_unit_test(test_search_output),
         cmocka_unit_test(test_dynamic),
         cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_create_properties),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -217,6 +217,20 @@ VDB_EXPORT uint32_t vdb_schema_shards(const vdb_schema *schema);
 
 /* Creates a collection from schema (copied), with a "_default" partition. */
 VDB_EXPORT vdb_status vdb_create_collection(vdb_db *db, const vdb_schema *schema);
+/* Options of a create (vdb_create_collection_opts): zero it, set struct_size. */
+typedef struct vdb_create_opts {
+    uint32_t struct_size;      /* sizeof(vdb_create_opts): fields past it read as zero */
+    /* Milvus's create_collection(properties=...): property_keys[i] = property_values[i],
+     * i < n_properties, set in the same meta transaction as the create and checked as
+     * vdb_alter_collection_properties checks them (an unknown key is VDB_EUNSUPPORTED, a
+     * bad value VDB_EINVAL; then nothing is created). */
+    const char *const *property_keys;
+    const char *const *property_values;
+    size_t n_properties;
+} vdb_create_opts;
+/* vdb_create_collection with options (opts may be NULL: none). */
+VDB_EXPORT vdb_status vdb_create_collection_opts(vdb_db *db, const vdb_schema *schema,
+                                                 const vdb_create_opts *opts);
 /* Drops a collection and all its data: refused (VDB_EINVAL) through an alias and while the
  * collection has aliases (drop them first), as Milvus does. */
 VDB_EXPORT vdb_status vdb_drop_collection(vdb_db *db, const char *name);
