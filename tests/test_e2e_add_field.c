@@ -346,6 +346,41 @@ static void test_refusals(void **state)
     free(dir);
 }
 
+/* An add while vector index builds are queued or running: they are cancelled and queued
+ * again, so every sealed segment still gets its index. */
+static void test_with_index_builds(void **state)
+{
+    (void)state;
+    char *dir = test_tmpdir("addfield_builds");
+    vdb_db *db = open_db(dir);
+    create(db, 1);
+    assert_int_equal(vdb_create_index(db, COLL, "emb", "HNSW", "M=8,efConstruction=40"),
+                     VDB_OK);
+    for (int k = 0; k < 4; k++) {
+        insert(db, k * 64, 64, 0, 1, 0);
+        assert_int_equal(vdb_flush(db, COLL), VDB_OK);
+    }
+    add_fields(db);
+    insert(db, 1000, 10, 1, 1, 0);
+    assert_int_equal(vdb_wait_for_index(db, COLL, "emb", 120000), VDB_OK);
+    uint64_t done = 0, total = 0;
+    assert_int_equal(vdb_index_progress(db, COLL, "emb", &done, &total), VDB_OK);
+    assert_int_equal(total, 256);
+    assert_int_equal(done, total);
+    float q[DIM] = {3.0f, 1.0f};
+    vdb_search_req req = {.struct_size = sizeof req, .collection = COLL, .vectors = q,
+                          .nq = 1, .dim = DIM, .k = 5, .filter = "score is null"};
+    vdb_result *r;
+    assert_int_equal(vdb_search(db, &req, &r), VDB_OK);
+    assert_int_equal(vdb_result_rows(r, 0), 5);
+    assert_true(vdb_result_pk_int(r, 0, 0) < 256);
+    vdb_result_free(r);
+    assert_int_equal(count(db, "score is not null"), 8);
+    vdb_close(db);
+    test_rmdir(dir);
+    free(dir);
+}
+
 /* Properties at create: in the create's own transaction, checked as alter checks them. */
 static void test_create_properties(void **state)
 {
@@ -402,6 +437,7 @@ int main(void)
         cmocka_unit_test(test_dynamic),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_create_properties),
+        cmocka_unit_test(test_with_index_builds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
