@@ -116,7 +116,8 @@ static const bool nullable[NCOLS] = {false, false, true, false, true, true};
 
 static vdb_segment_layout layout_of(bool str_pk)
 {
-    vdb_segment_layout l = {NCOLS, str_pk ? str_types : int_types, dims, nullable, C_PK, NULL, false};
+    vdb_segment_layout l = {NCOLS, str_pk ? str_types : int_types, dims, nullable, C_PK,
+                            NULL, false};
     return l;
 }
 

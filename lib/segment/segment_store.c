@@ -465,7 +465,8 @@ vdb_status vdb_segment_load_cached(const void *manifest, size_t len,
     bool onull[VDB_SEG_MAX_COLS];
     if (m.ncols < layout->ncols && layout->meta_last) { /* "$meta" was the last column then */
         if (m.ncols > VDB_SEG_MAX_COLS) {
-            st = vdb_set_errmsg(VDB_ECORRUPT, "segment %llu: %zu columns", (unsigned long long)m.id, m.ncols);
+            st = vdb_set_errmsg(VDB_ECORRUPT, "segment %llu: %zu columns",
+                                (unsigned long long)m.id, m.ncols);
             goto fail;
         }
         for (size_t i = 0; i < m.ncols; i++) {
