@@ -46,6 +46,7 @@ static const srv_grpc_method methods[] = {
     RPC("ShowCollections", srv_rpc_show_collections, 0, SHAPE_WRAPPED),
     RPC("RenameCollection", srv_rpc_rename_collection, 1, SHAPE_STATUS),
     RPC("AlterCollection", srv_rpc_alter_collection, 1, SHAPE_STATUS),
+    RPC("AddCollectionField", srv_rpc_add_collection_field, 1, SHAPE_STATUS),
     RPC("TruncateCollection", srv_rpc_truncate_collection, 1, SHAPE_WRAPPED),
     RPC("CreateAlias", srv_rpc_create_alias, 1, SHAPE_STATUS),
     RPC("DropAlias", srv_rpc_drop_alias, 1, SHAPE_STATUS),
@@ -81,7 +82,6 @@ static const srv_grpc_method methods[] = {
     RPC("Query", srv_rpc_query, 0, SHAPE_WRAPPED),
     /* features libvdb lacks today: a clear Milvus error (3000), the request is not read */
     NOT("AlterCollectionField", SHAPE_STATUS, "fields cannot be altered in libvdb"),
-    NOT("AddCollectionField", SHAPE_STATUS, "fields cannot be added to a collection in libvdb"),
     NOT("AlterIndex", SHAPE_STATUS, "index properties cannot be altered in libvdb"),
     RPC("CreateDatabase", srv_rpc_create_database, 1, SHAPE_STATUS),
     RPC("DropDatabase", srv_rpc_drop_database, 1, SHAPE_STATUS),

@@ -192,9 +192,17 @@ static int create_collection(srv_rpc *call, Milvus__Proto__Milvus__CreateCollect
 {
     if (need_name(req->collection_name, "collection name", err))
         return -1;
-    if (req->n_properties)
-        return srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: collection property "
-                        "'%s' is not supported by vdb-server", req->properties[0]->key);
+    enum { MAX_PROPS = 64 };
+    if (req->n_properties > MAX_PROPS)
+        return srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: at most %d properties",
+                        MAX_PROPS);
+    const char *keys[MAX_PROPS], *vals[MAX_PROPS];
+    for (size_t i = 0; i < req->n_properties; i++) {
+        keys[i] = req->properties[i]->key;
+        vals[i] = req->properties[i]->value;
+    }
+    vdb_create_opts opts = {.struct_size = sizeof opts, .property_keys = keys,
+                            .property_values = vals, .n_properties = req->n_properties};
     if (req->num_partitions < 0 || req->num_partitions > 1024)
         return srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: num_partitions must be "
                         "1..1024, got %lld", (long long)req->num_partitions);
@@ -207,7 +215,7 @@ static int create_collection(srv_rpc *call, Milvus__Proto__Milvus__CreateCollect
         vdb_schema_free(s);
         return srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: %s", vdb_errmsg(NULL));
     }
-    vdb_status st = vdb_create_collection(call->ctx->db, s);
+    vdb_status st = vdb_create_collection_opts(call->ctx->db, s, &opts);
     vdb_schema_free(s);
     if (st != VDB_OK)
         return srv_fail_vdb(call->ctx, err, st, NULL, 0);
@@ -775,6 +783,19 @@ static int alter_collection(srv_rpc *call, Milvus__Proto__Milvus__AlterCollectio
 }
 HANDLER(srv_rpc_alter_collection, Milvus__Proto__Milvus__AlterCollectionRequest,
         milvus__proto__milvus__alter_collection_request, alter_collection)
+
+/* Milvus 2.6's AddCollectionField: one nullable scalar field (vdb_add_collection_field). */
+static int add_collection_field(srv_rpc *call,
+                                Milvus__Proto__Milvus__AddCollectionFieldRequest *req,
+                                srv_status *err)
+{
+    if (need_name(req->collection_name, "collection name", err) ||
+        srv_pb_add_field(call->ctx, req->collection_name, &req->schema, err))
+        return -1;
+    return srv_rpc_reply(call, &srv_pb_ok()->base, err);
+}
+HANDLER(srv_rpc_add_collection_field, Milvus__Proto__Milvus__AddCollectionFieldRequest,
+        milvus__proto__milvus__add_collection_field_request, add_collection_field)
 
 static int truncate_collection(srv_rpc *call, coll_req *req, srv_status *err)
 {

@@ -84,6 +84,10 @@ pb_status *srv_pb_ok(void);
 const char *srv_kv_get(pb_kv **kv, size_t n, const char *key);
 
 /* Schemas (pb_schema.c). */
+/* Milvus's AddCollectionField: bytes is a serialized schema.FieldSchema, added to coll with
+ * srv_op_add_field. 0, or -1 with *err. */
+int srv_pb_add_field(srv_ctx *ctx, const char *coll, const ProtobufCBinaryData *bytes,
+                     srv_status *err);
 vdb_schema *srv_pb_schema_to_vdb(const char *name, const ProtobufCBinaryData *bytes,
                                  int32_t shards, srv_status *err);
 /* The CollectionSchema of s, allocated with malloc in one tree: free with srv_pb_schema_free. */
@@ -124,6 +128,7 @@ int srv_rpc_describe_alias(srv_rpc *call, srv_status *err);
 int srv_rpc_list_aliases(srv_rpc *call, srv_status *err);
 int srv_rpc_rename_collection(srv_rpc *call, srv_status *err);
 int srv_rpc_alter_collection(srv_rpc *call, srv_status *err);
+int srv_rpc_add_collection_field(srv_rpc *call, srv_status *err);
 int srv_rpc_truncate_collection(srv_rpc *call, srv_status *err);
 int srv_rpc_show_collections(srv_rpc *call, srv_status *err);
 int srv_rpc_collection_stats(srv_rpc *call, srv_status *err);

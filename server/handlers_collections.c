@@ -1,10 +1,19 @@
 /* vdb-server — /v2/vectordb/collections/...: create, describe, list, has, drop, stats, load,
  * rename, truncate. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "server.h"
+
+/* collection properties of a request */
+enum { MAX_PROPS = 64 };
+typedef struct props_in {
+    const char *keys[MAX_PROPS], *vals[MAX_PROPS];
+    char bufs[MAX_PROPS][64];
+    size_t n;
+} props_in;
 
 /* Builds the indexes a create request lists; vector AUTOINDEX/FLAT is what exact search is. */
 static json_t *create_indexes(srv_ctx *ctx, const char *name, json_t *req, int quick)
@@ -55,17 +64,37 @@ static json_t *create_indexes(srv_ctx *ctx, const char *name, json_t *req, int q
     return rc ? srv_status_json(&st) : NULL;
 }
 
+static json_t *props_from_json(json_t *props, props_in *p);
+
 json_t *srv_collections_create(srv_ctx *ctx, json_t *req)
 {
     const char *name;
     json_t *err = NULL;
     if (srv_req_str(req, "collectionName", 1, &name, &err))
         return err;
+    /* Milvus's "properties" ({"collection.ttl.seconds": 60}): set with the create */
+    json_t *pj = json_object_get(req, "properties");
+    props_in *p = NULL;
+    vdb_create_opts opts = {.struct_size = sizeof opts};
+    if (pj && !json_is_null(pj) && !(json_is_object(pj) && !json_object_size(pj))) {
+        if (!(p = malloc(sizeof *p)))
+            return srv_err(MV_UNEXPECTED, "out of memory");
+        if ((err = props_from_json(pj, p))) {
+            free(p);
+            return err;
+        }
+        opts.property_keys = p->keys;
+        opts.property_values = p->vals;
+        opts.n_properties = p->n;
+    }
     vdb_schema *s = srv_schema_from_request(req, name, &err);
-    if (!s)
+    if (!s) {
+        free(p);
         return err;
+    }
     int quick = !json_object_get(req, "schema") || json_is_null(json_object_get(req, "schema"));
-    vdb_status st = vdb_create_collection(ctx->db, s);
+    vdb_status st = vdb_create_collection_opts(ctx->db, s, &opts);
+    free(p);
     vdb_schema_free(s);
     if (st != VDB_OK)
         return srv_vdb_err(ctx, st, NULL, 0);
@@ -216,45 +245,55 @@ json_t *srv_collections_compact(srv_ctx *ctx, json_t *req)
     return srv_ok(d);
 }
 
-/* alter_properties {"properties": {"collection.ttl.seconds": 60, ...}}: a value is a string,
- * number or boolean (Milvus takes them as strings). */
-json_t *srv_collections_alter_properties(srv_ctx *ctx, json_t *req)
+
+/* {"collection.ttl.seconds": 60, ...}: a value is a string, number or boolean (Milvus takes
+ * them as strings); NULL when they are fine, else the error to answer. */
+static json_t *props_from_json(json_t *props, props_in *p)
 {
-    enum { MAX_PROPS = 64 };
-    const char *name;
-    json_t *err = NULL;
-    if (srv_req_str(req, "collectionName", 1, &name, &err))
-        return err;
-    json_t *props = json_object_get(req, "properties");
+    p->n = 0;
     if (!json_is_object(props) || !json_object_size(props))
         return srv_err(MV_PARAMETER_INVALID, "invalid parameter: properties must be a "
                        "non-empty object");
     if (json_object_size(props) > MAX_PROPS)
         return srv_err(MV_PARAMETER_INVALID, "invalid parameter: at most %d properties",
                        MAX_PROPS);
-    const char *keys[MAX_PROPS], *vals[MAX_PROPS];
-    char bufs[MAX_PROPS][64];
-    size_t n = 0;
     const char *k;
     json_t *v;
     json_object_foreach(props, k, v) {
-        keys[n] = k;
+        size_t n = p->n;
+        p->keys[n] = k;
         if (json_is_string(v))
-            vals[n] = json_string_value(v);
+            p->vals[n] = json_string_value(v);
         else if (json_is_boolean(v))
-            vals[n] = json_is_true(v) ? "true" : "false";
+            p->vals[n] = json_is_true(v) ? "true" : "false";
         else if (json_is_number(v)) { /* a real stays one: the check refuses "1.5" */
             if (json_is_integer(v))
-                snprintf(bufs[n], sizeof bufs[n], "%lld", (long long)json_integer_value(v));
+                snprintf(p->bufs[n], sizeof p->bufs[n], "%lld",
+                         (long long)json_integer_value(v));
             else
-                snprintf(bufs[n], sizeof bufs[n], "%.17g", json_real_value(v));
-            vals[n] = bufs[n];
+                snprintf(p->bufs[n], sizeof p->bufs[n], "%.17g", json_real_value(v));
+            p->vals[n] = p->bufs[n];
         } else {
             return srv_err(MV_PARAMETER_INVALID, "invalid parameter: property '%s' must be a "
                            "string, number or boolean", k);
         }
-        n++;
+        p->n++;
     }
+    return NULL;
+}
+
+/* alter_properties {"properties": {"collection.ttl.seconds": 60, ...}} */
+json_t *srv_collections_alter_properties(srv_ctx *ctx, json_t *req)
+{
+    const char *name;
+    json_t *err = NULL;
+    if (srv_req_str(req, "collectionName", 1, &name, &err))
+        return err;
+    props_in p;
+    if ((err = props_from_json(json_object_get(req, "properties"), &p)))
+        return err;
+    const char *const *keys = p.keys, *const *vals = p.vals;
+    size_t n = p.n;
     srv_status st;
     return srv_op_alter_properties(ctx, name, keys, vals, n, &st) ? srv_status_json(&st)
                                                                   : srv_ok(NULL);
@@ -263,7 +302,6 @@ json_t *srv_collections_alter_properties(srv_ctx *ctx, json_t *req)
 /* drop_properties {"propertyKeys": ["collection.ttl.seconds", ...]} */
 json_t *srv_collections_drop_properties(srv_ctx *ctx, json_t *req)
 {
-    enum { MAX_PROPS = 64 };
     const char *name;
     json_t *err = NULL;
     if (srv_req_str(req, "collectionName", 1, &name, &err))
@@ -281,4 +319,26 @@ json_t *srv_collections_drop_properties(srv_ctx *ctx, json_t *req)
     srv_status st;
     return srv_op_alter_properties(ctx, name, keys, NULL, n, &st) ? srv_status_json(&st)
                                                                   : srv_ok(NULL);
+}
+
+/* fields/add {"collectionName", "schema": {"fieldName", "dataType", "nullable",
+ * "defaultValue", "elementDataType", "elementTypeParams": {...}}} (Milvus 2.6) */
+json_t *srv_collections_add_field(srv_ctx *ctx, json_t *req)
+{
+    const char *name;
+    json_t *err = NULL, *f;
+    if (srv_req_str(req, "collectionName", 1, &name, &err) ||
+        srv_req_obj(req, "schema", NULL, &f, &err))
+        return err;
+    if (!f)
+        return srv_err(MV_MISSING_REQUIRED, "missing required parameters, error: 'schema' "
+                       "must give the field to add");
+    vdb_field_def d;
+    char *dflt = NULL;
+    if (srv_field_from_json(req, f, &d, &dflt, &err))
+        return err;
+    srv_status st;
+    int rc = srv_op_add_field(ctx, name, &d, &st);
+    free(dflt);
+    return rc ? srv_status_json(&st) : srv_ok(NULL);
 }

@@ -105,3 +105,14 @@ int srv_op_alter_properties(srv_ctx *ctx, const char *coll, const char *const *k
             n, n == 1 ? "y" : "ies", coll);
     return 0;
 }
+
+int srv_op_add_field(srv_ctx *ctx, const char *coll, const vdb_field_def *d, srv_status *err)
+{
+    srv_write_lock(ctx);
+    vdb_status st = vdb_add_collection_field(ctx->db, coll, d);
+    srv_write_unlock(ctx);
+    if (st != VDB_OK)
+        return srv_fail_vdb(ctx, err, st, coll, 0);
+    srv_log(SRV_LOG_INFO, "added field '%s' to collection '%s'", d->name, coll);
+    return 0;
+}

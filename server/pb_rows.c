@@ -277,8 +277,15 @@ static int add_pb_column(const srv_coll *c, const pb_field_data *fd, size_t rows
         /* NaN / Inf in half floats: refused by the insert, naming the element */
     } else {
         if (fd->field_case != MILVUS__PROTO__SCHEMA__FIELD_DATA__FIELD_SCALARS ||
-            !(src = scalar_data(fd->scalars, scalar_case(f->type), &n)))
-            return bad_col(err, name, "holds no values of its type");
+            !(src = scalar_data(fd->scalars, scalar_case(f->type), &n))) {
+            /* every row NULL and no values at all: how the Node SDK sends a nullable field
+             * the rows leave out */
+            static const char no_values;
+            if (!rows || nvalid != rows || present)
+                return bad_col(err, name, "holds no values of its type");
+            src = &no_values;
+            n = 0;
+        }
         if (n != rows && n != present) {
             char what[128];
             snprintf(what, sizeof what, "holds %zu values for %zu rows", n, rows);

@@ -72,7 +72,17 @@ static char *default_json(const pb_value *v)
     return s;
 }
 
-static int field_from_pb(const pb_field_schema *f, int schema_auto_id, vdb_schema *s,
+/* What is done with a field read from a FieldSchema: 0, or -1 with *err. */
+typedef int (*field_fn)(void *arg, const vdb_field_def *d, srv_status *err);
+
+static int add_to_schema(void *arg, const vdb_field_def *d, srv_status *err)
+{
+    if (vdb_schema_add_field(arg, d) != VDB_OK)
+        return srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: %s", vdb_errmsg(NULL));
+    return 0;
+}
+
+static int field_from_pb(const pb_field_schema *f, int schema_auto_id, field_fn fn, void *arg,
                          srv_status *err)
 {
     const char *name = f->name && *f->name ? f->name : "";
@@ -147,11 +157,34 @@ static int field_from_pb(const pb_field_schema *f, int schema_auto_id, vdb_schem
                             "value of this kind is not supported", name);
         d.default_json = dflt;
     }
-    vdb_status st = vdb_schema_add_field(s, &d);
+    int rc = fn(arg, &d, err);
     free(dflt);
-    if (st != VDB_OK)
-        return srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: %s", vdb_errmsg(NULL));
-    return 0;
+    return rc;
+}
+
+typedef struct add_call {
+    srv_ctx *ctx;
+    const char *coll;
+} add_call;
+
+static int add_to_collection(void *arg, const vdb_field_def *d, srv_status *err)
+{
+    add_call *a = arg;
+    return srv_op_add_field(a->ctx, a->coll, d, err);
+}
+
+int srv_pb_add_field(srv_ctx *ctx, const char *coll, const ProtobufCBinaryData *bytes,
+                     srv_status *err)
+{
+    pb_field_schema *f = milvus__proto__schema__field_schema__unpack(NULL, bytes->len,
+                                                                     bytes->data);
+    if (!f)
+        return srv_fail(err, MV_PARAMETER_INVALID, "invalid parameter: the schema is not a "
+                        "valid FieldSchema message");
+    add_call a = {ctx, coll};
+    int rc = field_from_pb(f, 0, add_to_collection, &a, err);
+    milvus__proto__schema__field_schema__free_unpacked(f, NULL);
+    return rc;
 }
 
 vdb_schema *srv_pb_schema_to_vdb(const char *name, const ProtobufCBinaryData *bytes,
@@ -191,7 +224,7 @@ vdb_schema *srv_pb_schema_to_vdb(const char *name, const ProtobufCBinaryData *by
         goto fail;
     }
     for (size_t i = 0; i < ps->n_fields; i++)
-        if (field_from_pb(ps->fields[i], ps->autoid, s, err) != 0)
+        if (field_from_pb(ps->fields[i], ps->autoid, add_to_schema, s, err) != 0)
             goto fail;
     vdb_schema_set_dynamic(s, ps->enable_dynamic_field);
     if (ps->description && *ps->description &&

@@ -21,6 +21,7 @@ static const srv_route routes[] = {
     {"/collections/truncate", srv_collections_truncate, 1},
     {"/collections/alter_properties", srv_collections_alter_properties, 1},
     {"/collections/drop_properties", srv_collections_drop_properties, 1},
+    {"/collections/fields/add", srv_collections_add_field, 1},
     {"/aliases/create", srv_aliases_create, 1},
     {"/aliases/alter", srv_aliases_alter, 1},
     {"/aliases/drop", srv_aliases_drop, 1},

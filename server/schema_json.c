@@ -162,7 +162,10 @@ static int quick_form(json_t *req, vdb_schema *s, json_t **err)
     return 0;
 }
 
-static int full_field(json_t *req, json_t *f, int auto_id, vdb_schema *s, json_t **err)
+/* One field of a request (schema.fields[], or add field's schema) into *d; *dflt (free it)
+ * holds the default's JSON text d points at. */
+static int field_def(json_t *req, json_t *f, int auto_id, vdb_field_def *out, char **dflt_out,
+                     json_t **err)
 {
     const char *name, *type_name, *elem_name, *desc;
     int primary, nullable, part_key, fauto;
@@ -216,6 +219,22 @@ static int full_field(json_t *req, json_t *f, int auto_id, vdb_schema *s, json_t
     if (dv && !json_is_null(dv))
         dflt = json_dumps(dv, JSON_COMPACT | JSON_ENCODE_ANY);
     d.default_json = dflt;
+    *out = d;
+    *dflt_out = dflt;
+    return 0;
+}
+
+int srv_field_from_json(json_t *req, json_t *f, vdb_field_def *d, char **dflt, json_t **err)
+{
+    return field_def(req, f, 0, d, dflt, err);
+}
+
+static int full_field(json_t *req, json_t *f, int auto_id, vdb_schema *s, json_t **err)
+{
+    vdb_field_def d;
+    char *dflt = NULL;
+    if (field_def(req, f, auto_id, &d, &dflt, err))
+        return -1;
     int rc = add_field(s, &d, err);
     free(dflt);
     return rc;

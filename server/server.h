@@ -218,6 +218,7 @@ json_t *srv_collections_flush(srv_ctx *ctx, json_t *req);
 json_t *srv_collections_compact(srv_ctx *ctx, json_t *req);
 json_t *srv_collections_truncate(srv_ctx *ctx, json_t *req);
 json_t *srv_collections_alter_properties(srv_ctx *ctx, json_t *req);
+json_t *srv_collections_add_field(srv_ctx *ctx, json_t *req);
 json_t *srv_collections_drop_properties(srv_ctx *ctx, json_t *req);
 
 json_t *srv_aliases_create(srv_ctx *ctx, json_t *req);
@@ -258,6 +259,9 @@ int srv_metric_from_name(const char *name, vdb_metric *out); /* 0, or -1 if unkn
 /* Builds the vdb schema of a collections/create request (quick or full form). On error
  * returns NULL and sets *err. */
 vdb_schema *srv_schema_from_request(json_t *req, const char *name, json_t **err);
+/* One field as Milvus's REST spells it (an add field's "schema") into *d; *dflt (free it)
+ * holds the default's text d points at. */
+int srv_field_from_json(json_t *req, json_t *f, vdb_field_def *d, char **dflt, json_t **err);
 /* The "data" of collections/describe. */
 json_t *srv_schema_describe(srv_ctx *ctx, const char *name, const vdb_schema *s);
 
@@ -366,6 +370,8 @@ int srv_op_truncate_collection(srv_ctx *ctx, const char *coll, srv_status *err);
  * vdb_alter_collection_properties / vdb_drop_collection_properties. */
 int srv_op_alter_properties(srv_ctx *ctx, const char *coll, const char *const *keys,
                             const char *const *vals, size_t n, srv_status *err);
+/* vdb_add_collection_field under the write lock, failures as Milvus answers them */
+int srv_op_add_field(srv_ctx *ctx, const char *coll, const vdb_field_def *d, srv_status *err);
 /* Writers hold this shared (see srv_ctx.schema_lock). */
 void srv_write_lock(srv_ctx *ctx);
 void srv_write_unlock(srv_ctx *ctx);

@@ -116,7 +116,8 @@ static const bool nullable[NCOLS] = {false, false, true, false, true, true};
 
 static vdb_segment_layout layout_of(bool str_pk)
 {
-    vdb_segment_layout l = {NCOLS, str_pk ? str_types : int_types, dims, nullable, C_PK};
+    vdb_segment_layout l = {NCOLS, str_pk ? str_types : int_types, dims, nullable, C_PK,
+                            NULL, false};
     return l;
 }
 
@@ -273,7 +274,7 @@ static void test_new_rejects_bad_layouts(void **state)
     vdb_type t[2] = {VDB_TYPE_DOUBLE, VDB_TYPE_INT64};
     uint32_t d[2] = {0, 0};
     bool nl[2] = {false, true};
-    vdb_segment_layout l = {2, t, d, NULL, 0};
+    vdb_segment_layout l = {2, t, d, NULL, 0, NULL, false};
     assert_int_equal(vdb_segment_new(1, 1, 0, &l, &s), VDB_EINVAL); /* DOUBLE key */
     l.pk_col = 1;
     assert_int_equal(vdb_segment_new(1, 1, 0, &l, &s), VDB_OK);

@@ -217,6 +217,20 @@ VDB_EXPORT uint32_t vdb_schema_shards(const vdb_schema *schema);
 
 /* Creates a collection from schema (copied), with a "_default" partition. */
 VDB_EXPORT vdb_status vdb_create_collection(vdb_db *db, const vdb_schema *schema);
+/* Options of a create (vdb_create_collection_opts): zero it, set struct_size. */
+typedef struct vdb_create_opts {
+    uint32_t struct_size;      /* sizeof(vdb_create_opts): fields past it read as zero */
+    /* Milvus's create_collection(properties=...): property_keys[i] = property_values[i],
+     * i < n_properties, set in the same meta transaction as the create and checked as
+     * vdb_alter_collection_properties checks them (an unknown key is VDB_EUNSUPPORTED, a
+     * bad value VDB_EINVAL; then nothing is created). */
+    const char *const *property_keys;
+    const char *const *property_values;
+    size_t n_properties;
+} vdb_create_opts;
+/* vdb_create_collection with options (opts may be NULL: none). */
+VDB_EXPORT vdb_status vdb_create_collection_opts(vdb_db *db, const vdb_schema *schema,
+                                                 const vdb_create_opts *opts);
 /* Drops a collection and all its data: refused (VDB_EINVAL) through an alias and while the
  * collection has aliases (drop them first), as Milvus does. */
 VDB_EXPORT vdb_status vdb_drop_collection(vdb_db *db, const char *name);
@@ -308,6 +322,23 @@ VDB_EXPORT vdb_status vdb_drop_collection_properties(vdb_db *db, const char *col
  * with vdb_names_free. */
 VDB_EXPORT vdb_status vdb_describe_collection_properties(vdb_db *db, const char *collection,
                                                          vdb_names **keys, vdb_names **values);
+
+/* ---- schemas that evolve ------------------------------------------------------------------
+ * Milvus 2.6's add_collection_field: appends field (copied) to the collection's schema, in
+ * one meta transaction that bumps the schema's version. As in Milvus the field must be a
+ * scalar (vector fields are refused), nullable (a default is allowed besides), not the
+ * primary key, not auto_id, not a partition key, and not named like a field the schema has
+ * (VDB_EINVAL with Milvus's message); the schema's field limit applies. Rows written before
+ * read the field's default if it has one, else NULL, in output and in filters (`f is null`);
+ * new rows carry it and inserts may leave it out. Sealed and growing segments, compaction,
+ * reopen and the replay of log records written before all see it so. A read at a timestamp
+ * before the field was added (time travel) reads it as NULL when it has no default, and as
+ * its default when it has one; vdb_describe_collection always shows the current schema.
+ * Once a field was added, the collection's record is of a newer schema encoding: a library
+ * from before this call refuses to open the folder (VDB_EVERSION, "schema written by an
+ * unknown version") rather than misread it. */
+VDB_EXPORT vdb_status vdb_add_collection_field(vdb_db *db, const char *collection,
+                                               const vdb_field_def *field);
 
 /* ---- columnar batches ---------------------------------------------------------------------- */
 

@@ -18,14 +18,17 @@ vdb_status vdb_decode_columns(const vdb_collection *c, const void *body, size_t 
 {
     vdb_rd r = vdb_rd_init(body, len);
     uint32_t n = vdb_rd_u32(&r);
-    if (r.err || n != c->ncols)
+    /* fewer columns: written before fields were added (widened below) */
+    if (r.err || n > c->ncols || n == 0 || (c->schema->dynamic && n < 2))
         return vdb_set_errmsg(VDB_ECORRUPT, "insert record of '%s' has %u columns, expected %zu",
                               c->name, n, c->ncols);
     size_t done = 0;
     vdb_status st = VDB_OK;
     for (; done < n && st == VDB_OK; done++) {
+        /* the column of the layout this one of the record is ("$meta" stays last) */
+        size_t j = n < c->ncols && c->schema->dynamic && done == n - 1 ? c->ncols - 1 : done;
         st = vdb_column_decode(&r, &cols[done]);
-        if (st == VDB_OK && (cols[done].type != c->types[done] || cols[done].dim != c->dims[done] ||
+        if (st == VDB_OK && (cols[done].type != c->types[j] || cols[done].dim != c->dims[j] ||
                              cols[done].rows != cols[0].rows)) {
             vdb_column_free(&cols[done]);
             st = vdb_set_errmsg(VDB_ECORRUPT, "insert record of '%s': column %zu does not match "
@@ -36,6 +39,11 @@ vdb_status vdb_decode_columns(const vdb_collection *c, const void *body, size_t 
         for (size_t i = 0; i + 1 < done; i++)
             vdb_column_free(&cols[i]);
         return st;
+    }
+    if ((st = vdb_columns_widen(&c->layout, cols, n, cols[0].rows)) != VDB_OK) {
+        for (size_t i = 0; i < n; i++)
+            vdb_column_free(&cols[i]);
+        return vdb_set_errmsg(st, "insert record of '%s': %s", c->name, vdb_err_get());
     }
     *rows = cols[0].rows;
     return VDB_OK;

@@ -86,6 +86,9 @@ void vdb_collection_free(vdb_collection *c)
     vdb_free(c->types);
     vdb_free(c->dims);
     vdb_free(c->nullable);
+    for (size_t i = 0; c->fill && i < c->ncols; i++)
+        vdb_column_free(&c->fill[i]);
+    vdb_free(c->fill);
     vdb_schema_free(c->schema);
     vdb_free(c->name);
     pthread_mutex_destroy(&c->write_mu);
@@ -118,6 +121,7 @@ vdb_status vdb_collection_new(const vdb_schema *schema, uint64_t id, uint64_t in
     c->types = vdb_calloc(c->ncols, sizeof *c->types);
     c->dims = vdb_calloc(c->ncols, sizeof *c->dims);
     c->nullable = vdb_calloc(c->ncols, sizeof *c->nullable);
+    c->fill = vdb_calloc(c->ncols, sizeof *c->fill);
     c->index = vdb_calloc(schema->nfields + 1, sizeof *c->index);
     c->nshards = schema->shards;
     c->shards = vdb_calloc(c->nshards, sizeof *c->shards);
@@ -126,7 +130,8 @@ vdb_status vdb_collection_new(const vdb_schema *schema, uint64_t id, uint64_t in
     }
     for (uint32_t s = 0; s < c->nshards; s++)
         pthread_mutex_init(&c->shards[s].seal_mu, NULL);
-    if (!c->name || !c->types || !c->dims || !c->nullable || !c->index || !c->shards) {
+    if (!c->name || !c->types || !c->dims || !c->nullable || !c->fill || !c->index ||
+        !c->shards) {
         vdb_collection_free(c);
         return vdb_set_errmsg(VDB_ENOMEM, "out of memory");
     }
@@ -138,8 +143,23 @@ vdb_status vdb_collection_new(const vdb_schema *schema, uint64_t id, uint64_t in
     }
     if (schema->dynamic)
         c->types[schema->nfields] = VDB_TYPE_JSON;
+    for (size_t i = 0; i < c->ncols; i++)
+        vdb_column_init(&c->fill[i], c->types[i], c->dims[i], c->nullable[i]);
+    /* what a row written before a field was added reads: its default, else NULL (only
+     * fields added since can be missing: the others were in every record and segment) */
+    for (size_t i = 0; i < schema->nfields && st == VDB_OK; i++) {
+        const vdb_field *f = &c->schema->fields[i];
+        if (f->added_ts && f->has_default)
+            st = vdb_field_push_default(&c->fill[i], f);
+        else if (f->added_ts && f->def.nullable)
+            st = vdb_column_push(&c->fill[i], NULL, 0, false);
+    }
+    if (st != VDB_OK) {
+        vdb_collection_free(c);
+        return st;
+    }
     c->layout = (vdb_segment_layout){c->ncols, c->types, c->dims, c->nullable,
-                                     (size_t)schema->pk};
+                                     (size_t)schema->pk, c->fill, schema->dynamic};
     if ((st = vdb_filter_init(c)) != VDB_OK) {
         vdb_collection_free(c);
         return st;
@@ -216,6 +236,12 @@ vdb_status vdb_collection_encode(const vdb_collection *c, const vdb_partition *e
                                  int skip_slot, vdb_buf *b)
 {
     return encode_with(c, c->schema, extra, skip_slot, b);
+}
+
+vdb_status vdb_collection_encode_schema(const vdb_collection *c, const vdb_schema *schema,
+                                       vdb_buf *b)
+{
+    return encode_with(c, schema, NULL, -1, b);
 }
 
 vdb_status vdb_collection_encode_as(const vdb_collection *c, const char *name, vdb_buf *b)

@@ -117,6 +117,8 @@ typedef struct vdb_collection {
      * replaced under the catalog's write lock and c->lock for writing */
     vdb_props props;
     uint64_t ttl_ms;         /* collection.ttl.seconds in ms (0: none); atomic */
+    /* per column: what older rows read for a field added since (layout.fill; addfield.c) */
+    vdb_column *fill;
 } vdb_collection;
 
 /* A collection in memory with no partitions yet (schema is copied). incarnation (its creation
@@ -129,6 +131,9 @@ void vdb_collection_free(vdb_collection *c);
  * not applied yet. */
 vdb_status vdb_collection_encode(const vdb_collection *c, const vdb_partition *extra,
                                  int skip_slot, vdb_buf *out);
+/* ... the record c would have with another schema (add_collection_field). */
+vdb_status vdb_collection_encode_schema(const vdb_collection *c, const vdb_schema *schema,
+                                       vdb_buf *out);
 /* ... the record c would have under another name (rename). */
 vdb_status vdb_collection_encode_as(const vdb_collection *c, const char *name, vdb_buf *out);
 vdb_status vdb_collection_decode(const void *val, size_t len, vdb_collection **out);

@@ -20,13 +20,43 @@
 
 vdb_status vdb_create_collection(vdb_db *db, const vdb_schema *schema)
 {
+    return vdb_create_collection_opts(db, schema, NULL);
+}
+
+vdb_status vdb_create_collection_opts(vdb_db *db, const vdb_schema *schema,
+                                      const vdb_create_opts *opts_in)
+{
     vdb_err_clear();
     if (db && db->read_only)
         return vdb_refuse_read_only(db, "vdb_create_collection");
     VDB_CHECK_ARG(db && schema, "vdb_create_collection: db or schema is NULL");
-    vdb_status st = vdb_schema_check_complete(schema);
+    vdb_create_opts opts = {0};
+    vdb_status st = opts_in ? vdb_struct_in(opts_in, opts_in->struct_size,
+                                            sizeof(uint32_t), &opts, sizeof opts,
+                                            "vdb_create_opts")
+                            : VDB_OK;
     if (st != VDB_OK)
         return st;
+    VDB_CHECK_ARG(!opts.n_properties || (opts.property_keys && opts.property_values),
+                  "vdb_create_collection: %zu properties but their keys or values are NULL",
+                  opts.n_properties);
+    for (size_t i = 0; i < opts.n_properties; i++)
+        VDB_CHECK_ARG(opts.property_keys[i] && opts.property_keys[i][0] &&
+                      opts.property_values[i],
+                      "vdb_create_collection: property key or value %zu is NULL or empty", i);
+    if ((st = vdb_schema_check_complete(schema)) != VDB_OK)
+        return st;
+    vdb_props props = {0};
+    uint64_t ttl = 0;
+    /* checked as vdb_alter_collection_properties checks them (props.c) */
+    const vdb_props none = {0};
+    if (opts.n_properties &&
+        ((st = vdb_props_edit(&none, opts.n_properties, opts.property_keys,
+                              opts.property_values, &props)) != VDB_OK ||
+         (st = vdb_props_check(&props, &ttl)) != VDB_OK)) {
+        vdb_props_free(&props);
+        return st;
+    }
     vdb_lock_wr(&db->catalog.lock, VDB_RANK_CATALOG);
     vdb_collection *c = NULL;
     vdb_buf b = {0};
@@ -59,6 +89,8 @@ vdb_status vdb_create_collection(vdb_db *db, const vdb_schema *schema)
         snprintf(pname, sizeof pname, "%s_%u", VDB_DEFAULT_PARTITION, i);
         st = vdb_collection_add_partition(c, pname, ids + 1 + i);
     }
+    if (st == VDB_OK) /* in the record the create writes: one transaction */
+        vdb_collection_take_props(c, &props, ttl);
     if (st != VDB_OK ||
         (st = vdb_collection_encode(c, NULL, -1, &b)) != VDB_OK ||
         (st = vdb_ddl_log(db, "create_collection", c->name, c->id)) != VDB_OK)
@@ -74,6 +106,7 @@ done:
     vdb_unlock_rw(&db->catalog.lock, VDB_RANK_CATALOG);
     vdb_collection_free(c);
     vdb_buf_free(&b);
+    vdb_props_free(&props);
     return st;
 }
 

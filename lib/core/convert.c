@@ -40,32 +40,6 @@ vdb_status vdb_sparse_check(const void *p, size_t len, const char *what)
     return VDB_OK;
 }
 
-/* One scalar default, in column storage form. */
-static vdb_status push_default(vdb_column *col, const vdb_field *f)
-{
-    const vdb_json_scalar *d = &f->defv;
-    union {
-        uint8_t b;
-        int8_t i8;
-        int16_t i16;
-        int32_t i32;
-        int64_t i64;
-        float f;
-        double dbl;
-    } v;
-    switch (f->def.type) {
-    case VDB_TYPE_BOOL: v.b = (uint8_t)(d->i != 0); break;
-    case VDB_TYPE_INT8: v.i8 = (int8_t)d->i; break;
-    case VDB_TYPE_INT16: v.i16 = (int16_t)d->i; break;
-    case VDB_TYPE_INT32: v.i32 = (int32_t)d->i; break;
-    case VDB_TYPE_INT64: v.i64 = d->i; break;
-    case VDB_TYPE_FLOAT: v.f = (float)d->d; break;
-    case VDB_TYPE_DOUBLE: v.dbl = d->d; break;
-    default: return vdb_column_push(col, d->s, d->len, true);
-    }
-    return vdb_column_push(col, &v, 0, true);
-}
-
 /* Checks one present value of field f at row r of the caller's column. */
 static vdb_status check_value(const vdb_field *f, const vdb_column *src, size_t r)
 {
@@ -134,7 +108,7 @@ static vdb_status fill_field(const vdb_field *f, const vdb_column *src, size_t r
             return vdb_set_errmsg(VDB_EINVAL, "field '%s' is missing from the batch (it is "
                                   "not nullable and has no default)", d->name);
         for (size_t r = 0; r < rows; r++) {
-            vdb_status st = f->has_default ? push_default(col, f)
+            vdb_status st = f->has_default ? vdb_field_push_default(col, f)
                                            : vdb_column_push(col, NULL, 0, false);
             if (st != VDB_OK)
                 return st;
@@ -151,7 +125,7 @@ static vdb_status fill_field(const vdb_field *f, const vdb_column *src, size_t r
         vdb_status st;
         if (vdb_column_is_null(src, r)) {
             if (f->has_default)
-                st = push_default(col, f);
+                st = vdb_field_push_default(col, f);
             else if (d->nullable)
                 st = vdb_column_push(col, NULL, 0, false);
             else

@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "core/schema.h"
+#include "segment/segment.h"
 
 bool vdb_name_valid(const char *name)
 {
@@ -374,7 +375,10 @@ void vdb_schema_encode(const vdb_schema *s, vdb_buf *b)
 {
     /* schema encoding version: 2 adds num_partitions (written only with a partition key, so
      * other schemas stay readable by older libraries) */
-    vdb_buf_u32(b, s->pkey >= 0 ? 2 : 1);
+    /* 3 adds the schema version and when each field was added (written only once a field
+     * was added, so an older library refuses the collection instead of misreading it) */
+    uint32_t enc = s->version ? 3 : s->pkey >= 0 ? 2 : 1;
+    vdb_buf_u32(b, enc);
     vdb_buf_str(b, s->name);
     vdb_buf_str(b, s->description);
     vdb_buf_u8(b, s->dynamic);
@@ -395,8 +399,13 @@ void vdb_schema_encode(const vdb_schema *s, vdb_buf *b)
         vdb_buf_str(b, d->default_json);
         vdb_buf_str(b, d->description);
     }
-    if (s->pkey >= 0)
+    if (s->pkey >= 0 || enc == 3)
         vdb_buf_u32(b, s->key_parts);
+    if (enc == 3) {
+        vdb_buf_u32(b, s->version);
+        for (size_t i = 0; i < s->nfields; i++)
+            vdb_buf_u64(b, s->fields[i].added_ts);
+    }
 }
 
 vdb_status vdb_schema_decode(vdb_rd *r, vdb_schema **out)
@@ -405,7 +414,7 @@ vdb_status vdb_schema_decode(vdb_rd *r, vdb_schema **out)
     char *name = NULL, *desc = NULL;
     vdb_status st = VDB_ECORRUPT;
     uint32_t version = vdb_rd_u32(r);
-    if (version != 1 && version != 2)
+    if (version != 1 && version != 2 && version != 3)
         return vdb_set_errmsg(VDB_EVERSION, "schema written by an unknown version");
     name = vdb_rd_str(r);
     desc = vdb_rd_str(r);
@@ -441,9 +450,16 @@ vdb_status vdb_schema_decode(vdb_rd *r, vdb_schema **out)
         if (st != VDB_OK)
             goto fail;
     }
-    if (version == 2)
+    if (version >= 2)
         s->key_parts = vdb_rd_u32(r);
-    if (r->err || s->key_parts > VDB_MAX_KEY_PARTITIONS || (version == 2) != (s->pkey >= 0)) {
+    if (version == 3) {
+        s->version = vdb_rd_u32(r);
+        for (size_t i = 0; i < s->nfields; i++)
+            s->fields[i].added_ts = vdb_rd_u64(r);
+    }
+    if (r->err || s->key_parts > VDB_MAX_KEY_PARTITIONS ||
+        (version == 2 && s->pkey < 0) || (version == 1 && s->pkey >= 0) ||
+        (version == 3 && !s->version)) {
         st = VDB_ECORRUPT;
         goto fail;
     }
@@ -457,6 +473,32 @@ fail:
     vdb_schema_free(s);
     return vdb_set_errmsg(st == VDB_OK ? VDB_ECORRUPT : st, "stored schema is corrupt: %s",
                           vdb_err_get());
+}
+
+/* One scalar default, in column storage form. */
+vdb_status vdb_field_push_default(vdb_column *col, const vdb_field *f)
+{
+    const vdb_json_scalar *d = &f->defv;
+    union {
+        uint8_t b;
+        int8_t i8;
+        int16_t i16;
+        int32_t i32;
+        int64_t i64;
+        float f;
+        double dbl;
+    } v;
+    switch (f->def.type) {
+    case VDB_TYPE_BOOL: v.b = (uint8_t)(d->i != 0); break;
+    case VDB_TYPE_INT8: v.i8 = (int8_t)d->i; break;
+    case VDB_TYPE_INT16: v.i16 = (int16_t)d->i; break;
+    case VDB_TYPE_INT32: v.i32 = (int32_t)d->i; break;
+    case VDB_TYPE_INT64: v.i64 = d->i; break;
+    case VDB_TYPE_FLOAT: v.f = (float)d->d; break;
+    case VDB_TYPE_DOUBLE: v.dbl = d->d; break;
+    default: return vdb_column_push(col, d->s, d->len, true);
+    }
+    return vdb_column_push(col, &v, 0, true);
 }
 
 vdb_status vdb_schema_copy(const vdb_schema *src, vdb_schema **out)

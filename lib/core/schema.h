@@ -14,6 +14,7 @@ typedef struct vdb_field {
     vdb_field_def def;     /* strings owned */
     bool has_default;
     vdb_json_scalar defv;  /* parsed default */
+    uint64_t added_ts;     /* vdb_add_collection_field's timestamp (0: created with it) */
 } vdb_field;
 
 struct vdb_schema {
@@ -26,12 +27,16 @@ struct vdb_schema {
     int pk;                /* index of the primary key, -1 until added */
     int pkey;              /* index of the partition key field, -1: none */
     uint32_t key_parts;    /* num_partitions as set (0: the default) */
+    uint32_t version;      /* bumped by each vdb_add_collection_field (0: as created) */
 };
 
 #define VDB_DEFAULT_KEY_PARTITIONS 16
 #define VDB_MAX_KEY_PARTITIONS 1024
 
 vdb_status vdb_schema_copy(const vdb_schema *src, vdb_schema **out);
+/* Appends f's default to col (f must have one), in column storage form. */
+struct vdb_column;
+vdb_status vdb_field_push_default(struct vdb_column *col, const vdb_field *f);
 /* Every check that needs the whole schema (a primary key, a vector field). */
 vdb_status vdb_schema_check_complete(const vdb_schema *s);
 void vdb_schema_encode(const vdb_schema *s, vdb_buf *out);

@@ -146,6 +146,79 @@ const vdb_column *vdb_segment_column(const vdb_segment *s, size_t col)
     return col < s->ncols ? &s->cols[col] : NULL;
 }
 
+vdb_status vdb_columns_widen(const vdb_segment_layout *L, vdb_column *cols, size_t n,
+                             size_t rows)
+{
+    if (n > L->ncols || n == 0)
+        return vdb_set_errmsg(VDB_ECORRUPT, "%zu columns where the layout has %zu", n,
+                              L->ncols);
+    if (n == L->ncols)
+        return VDB_OK;
+    size_t keep = L->meta_last ? n - 1 : n; /* columns that stay where they are */
+    vdb_column *made = vdb_calloc(L->ncols - n, sizeof *made);
+    if (!made)
+        return vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+    vdb_status st = VDB_OK;
+    size_t done = 0;
+    for (; done < L->ncols - n && st == VDB_OK; done++) {
+        size_t j = keep + done;
+        const vdb_column *f = L->fill ? &L->fill[j] : NULL;
+        vdb_column_init(&made[done], L->types[j], L->dims ? L->dims[j] : 0,
+                        L->nullable ? L->nullable[j] : false);
+        if (!f || f->rows != 1 || f->type != L->types[j]) {
+            st = vdb_set_errmsg(VDB_ECORRUPT, "column %zu is missing and has no value for "
+                                "older rows", j);
+            break;
+        }
+        for (size_t r = 0; r < rows && st == VDB_OK; r++)
+            st = vdb_column_append(&made[done], f, 0, 1);
+    }
+    if (st != VDB_OK) {
+        for (size_t i = 0; i <= done && i < L->ncols - n; i++)
+            vdb_column_free(&made[i]);
+        vdb_free(made);
+        return st;
+    }
+    if (L->meta_last)
+        cols[L->ncols - 1] = cols[n - 1];
+    for (size_t i = 0; i < L->ncols - n; i++)
+        cols[keep + i] = made[i];
+    vdb_free(made);
+    return VDB_OK;
+}
+
+vdb_status vdb_segment_widen(vdb_segment *s, const vdb_segment_layout *L)
+{
+    if (s->ncols >= L->ncols)
+        return VDB_OK;
+    vdb_column *cols = vdb_calloc(L->ncols, sizeof *cols);
+    vdb_seg_attachment *att = s->att ? vdb_calloc(L->ncols, sizeof *att) : NULL;
+    if (!cols || (s->att && !att)) {
+        vdb_free(cols);
+        vdb_free(att);
+        return vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+    }
+    memcpy(cols, s->cols, s->ncols * sizeof *cols);
+    vdb_status st = vdb_columns_widen(L, cols, s->ncols, s->rows);
+    if (st != VDB_OK) {
+        vdb_free(cols);
+        vdb_free(att);
+        return st;
+    }
+    if (att) { /* the attachments follow their columns */
+        size_t keep = L->meta_last ? s->ncols - 1 : s->ncols;
+        memcpy(att, s->att, keep * sizeof *att);
+        if (L->meta_last)
+            att[L->ncols - 1] = s->att[s->ncols - 1];
+        vdb_free(s->att);
+        s->att = att;
+    }
+    vdb_free(s->cols);
+    s->cols = cols;
+    s->ncols = L->ncols;
+    return VDB_OK;
+}
+
 const uint64_t *vdb_segment_timestamps(const vdb_segment *s) { return s->ts; }
 size_t vdb_segment_rows(const vdb_segment *s) { return s->rows; }
 

@@ -114,13 +114,29 @@ vdb_status vdb_bloom_decode(vdb_rd *r, vdb_bloom *out);
 
 /* What a segment's columns look like: one per schema field, in schema order (the dynamic
  * "$meta" JSON column is just the last field when the schema has one). */
+/* Columns a layout may have at most (the schema's fields and "$meta"). */
+#define VDB_SEG_MAX_COLS 258
+
 typedef struct vdb_segment_layout {
     size_t ncols;
     const vdb_type *types;
     const uint32_t *dims;
     const bool *nullable;
     size_t pk_col;
+    /* Columns a collection gained after a segment or log record was written
+     * (vdb_add_collection_field): fill[i] holds the one value (a NULL or the field's default)
+     * such a column reads as in the older rows; a column whose fill has no row (or fill
+     * NULL) can never be missing. meta_last: the last column is the dynamic "$meta" one,
+     * which stays last, so the fields added go before it. */
+    const vdb_column *fill;
+    bool meta_last;
 } vdb_segment_layout;
+
+/* Widens the n columns of an older layout in cols (room for layout->ncols) to the layout:
+ * the older "$meta" column moves last, each missing column gets `rows` rows of its fill.
+ * VDB_ECORRUPT when a missing column has no fill; on failure cols is as it was. */
+vdb_status vdb_columns_widen(const vdb_segment_layout *layout, vdb_column *cols, size_t n,
+                             size_t rows);
 
 typedef struct vdb_delete_rec {
     vdb_pk pk;      /* s (if any) is owned by the segment */
@@ -167,6 +183,10 @@ vdb_status vdb_segment_reserve(vdb_segment *s, const vdb_column *cols, size_t fr
 vdb_status vdb_segment_append(vdb_segment *s, const vdb_column *cols, size_t from, size_t rows,
                               uint64_t ts);
 const vdb_column *vdb_segment_column(const vdb_segment *s, size_t col);
+/* Gives s the columns layout has and it lacks (vdb_columns_widen), growing or sealed; the
+ * caller holds every lock that keeps readers and seal writers of s out. A sealed segment's
+ * files stay those it was written with (a later load widens it again). */
+vdb_status vdb_segment_widen(vdb_segment *s, const vdb_segment_layout *layout);
 const uint64_t *vdb_segment_timestamps(const vdb_segment *s);
 size_t vdb_segment_rows(const vdb_segment *s);
 

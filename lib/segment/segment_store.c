@@ -49,7 +49,7 @@ static void fill_manifest(const vdb_segment *s, vdb_manifest *m)
     m->min_ts = s->min_ts;
     m->max_ts = s->max_ts;
     m->end_pos = s->end_pos;
-    m->ncols = s->ncols;
+    m->ncols = s->nfiles >= 2 ? s->nfiles - 2 : s->ncols; /* a widened segment's files */
     m->files = s->files;
     m->nfiles = s->nfiles;
     m->deltas = s->deltas;
@@ -447,12 +447,39 @@ vdb_status vdb_segment_load_cached(const void *manifest, size_t len,
     vdb_status st = vdb_manifest_decode(manifest, len, &m);
     if (st)
         return st;
-    if (m.ncols != layout->ncols) {
+    /* fewer columns: written before fields were added (vdb_segment_widen fills them) */
+    if (m.ncols > layout->ncols || (m.ncols < layout->ncols && !layout->fill)) {
         st = vdb_set_errmsg(VDB_ECORRUPT, "segment %llu: manifest has %zu columns, the layout "
                             "%zu", (unsigned long long)m.id, m.ncols, layout->ncols);
         goto fail;
     }
-    st = vdb_segment_new(m.id, m.partition_id, m.shard, layout, &s);
+    vdb_segment_layout older = *layout;
+    older.ncols = m.ncols;
+    if (m.ncols < layout->ncols && layout->meta_last && layout->pk_col >= m.ncols - 1) {
+        st = vdb_set_errmsg(VDB_ECORRUPT, "segment %llu: manifest has %zu columns, too few "
+                            "for the layout", (unsigned long long)m.id, m.ncols);
+        goto fail;
+    }
+    vdb_type otypes[VDB_SEG_MAX_COLS];
+    uint32_t odims[VDB_SEG_MAX_COLS];
+    bool onull[VDB_SEG_MAX_COLS];
+    if (m.ncols < layout->ncols && layout->meta_last) { /* "$meta" was the last column then */
+        if (m.ncols > VDB_SEG_MAX_COLS) {
+            st = vdb_set_errmsg(VDB_ECORRUPT, "segment %llu: %zu columns",
+                                (unsigned long long)m.id, m.ncols);
+            goto fail;
+        }
+        for (size_t i = 0; i < m.ncols; i++) {
+            size_t j = i + 1 == m.ncols ? layout->ncols - 1 : i;
+            otypes[i] = layout->types[j];
+            odims[i] = layout->dims ? layout->dims[j] : 0;
+            onull[i] = layout->nullable ? layout->nullable[j] : false;
+        }
+        older.types = otypes;
+        older.dims = odims;
+        older.nullable = onull;
+    }
+    st = vdb_segment_new(m.id, m.partition_id, m.shard, &older, &s);
     if (st)
         goto fail;
     for (size_t i = 0; i < s->ncols; i++) {
@@ -510,6 +537,12 @@ vdb_status vdb_segment_load_cached(const void *manifest, size_t len,
     s->nfiles = m.nfiles;
     s->deltas = m.deltas;
     s->ndeltas = m.ndeltas;
+    m.files = m.deltas = NULL; /* the segment's now */
+    m.nfiles = m.ndeltas = 0;
+    if ((st = vdb_segment_widen(s, layout)) != VDB_OK) {
+        vdb_segment_free(s);
+        return vdb_set_errmsg(st, "segment %llu: %s", (unsigned long long)m.id, vdb_err_get());
+    }
     *out = s;
     return VDB_OK;
 fail:

@@ -50,6 +50,24 @@ def _params_text(params):
     return ",".join("%s=%s" % (k, v) for k, v in params.items()) if params else None
 
 
+
+def _field_def(f):
+    """A vdb_field_def of a FieldSchema, and the bytes its pointers need kept alive."""
+    d = _lib.vdb_field_def()
+    keep = (_b(f.name), _b(f.default_json()), _b(f.description))
+    d.name, d.type = keep[0], f.dtype
+    if f.element_type is not None:
+        d.element_type = f.element_type
+    d.dim = f.dim or 0
+    if f.dtype in VECTOR_TYPES:
+        d.metric = f.metric_type or 0
+    d.max_length = f.max_length or 0
+    d.max_capacity = f.max_capacity or 0
+    d.is_primary, d.auto_id, d.nullable = f.is_primary, f.auto_id, f.nullable
+    d.is_partition_key = f.is_partition_key
+    d.default_json, d.description = keep[1], keep[2]
+    return d, keep
+
 class _RWLock:
     """Writes and DDL share it; re-creating an empty collection for a metric holds it alone."""
 
@@ -305,20 +323,9 @@ class EmbeddedTransport:
         self._check(L.vdb_schema_new(self._q(name), byref(s)))
         try:
             for f in fields:
-                d = _lib.vdb_field_def()
-                fname, dflt, desc = _b(f.name), _b(f.default_json()), _b(f.description)
-                d.name, d.type = fname, f.dtype
-                if f.element_type is not None:
-                    d.element_type = f.element_type
-                d.dim = f.dim or 0
-                if f.dtype in VECTOR_TYPES:
-                    d.metric = f.metric_type or 0
-                d.max_length = f.max_length or 0
-                d.max_capacity = f.max_capacity or 0
-                d.is_primary, d.auto_id, d.nullable = f.is_primary, f.auto_id, f.nullable
-                d.is_partition_key = f.is_partition_key
-                d.default_json, d.description = dflt, desc
+                d, keep = _field_def(f)
                 self._check(L.vdb_schema_add_field(s, byref(d)))
+                del keep
             self._check(L.vdb_schema_set_dynamic(s, int(dynamic)))
             if shards:
                 self._check(L.vdb_schema_set_shards(s, int(shards)))
@@ -332,13 +339,21 @@ class EmbeddedTransport:
         return s
 
     def create_collection(self, name, fields, dynamic, shards, description, indexes,
-                          num_partitions=None):
-        """Creates the collection and its indexes, all or nothing."""
+                          num_partitions=None, properties=None):
+        """Creates the collection (with its properties, one transaction) and its indexes,
+        all or nothing."""
         L = self._lib
         s = self._new_schema(name, fields, dynamic, shards, description, num_partitions)
+        opts = _lib.vdb_create_opts()
+        keys = [_b(k) for k in (properties or {})]
+        vals = [_b(v) for v in (properties or {}).values()]
+        if keys:
+            opts.property_keys = (c_char_p * len(keys))(*keys)
+            opts.property_values = (c_char_p * len(vals))(*vals)
+            opts.n_properties = len(keys)
         with self._ddl.shared():
             try:
-                self._check(L.vdb_create_collection(self._db, s))
+                self._check(L.vdb_create_collection_opts(self._db, s, byref(opts)))
             finally:
                 L.vdb_schema_free(s)
             try:
@@ -399,6 +414,12 @@ class EmbeddedTransport:
         with self._ddl.shared():
             self._check(self._lib.vdb_truncate_collection(self._db, self._q(coll)))
         self._builds.forget(coll)
+
+    def add_field(self, coll, f):
+        d, keep = _field_def(f)
+        with self._ddl.shared():
+            self._check(self._lib.vdb_add_collection_field(self._db, self._q(coll), byref(d)))
+        del keep
 
     def alter_properties(self, coll, props):
         keys = [_b(k) for k in props]

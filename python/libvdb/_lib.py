@@ -93,6 +93,15 @@ class vdb_field_def(_Sized):
     ]
 
 
+class vdb_create_opts(_Sized):
+    _fields_ = [
+        ("struct_size", c_uint32),
+        ("property_keys", POINTER(c_char_p)),
+        ("property_values", POINTER(c_char_p)),
+        ("n_properties", c_size_t),
+    ]
+
+
 class vdb_names(Structure):
     _fields_ = [("count", c_size_t), ("names", POINTER(c_char_p))]
 
@@ -294,6 +303,8 @@ PROTOTYPES = {
     "vdb_schema_new": (st, [c_char_p, POINTER(schema_p)]),
     "vdb_schema_free": (None, [schema_p]),
     "vdb_schema_add_field": (st, [schema_p, POINTER(vdb_field_def)]),
+    "vdb_add_collection_field": (st, [db_p, c_char_p, POINTER(vdb_field_def)]),
+    "vdb_create_collection_opts": (st, [db_p, schema_p, POINTER(vdb_create_opts)]),
     "vdb_schema_set_dynamic": (st, [schema_p, c_int]),
     "vdb_schema_set_shards": (st, [schema_p, c_uint32]),
     "vdb_schema_set_partitions": (st, [schema_p, c_uint32]),

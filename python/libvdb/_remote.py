@@ -264,32 +264,42 @@ class RemoteTransport:
         return Info(d.get("collectionName") or name, fields, bool(d.get("enableDynamicField")),
                     d.get("shardsNum") or 1, d.get("partitionsNum") or 0 if keyed else 0)
 
+    @staticmethod
+    def _field_json(f):
+        """A FieldSchema as REST v2 spells it (schema.fields[], fields/add's schema)."""
+        if f.dtype not in _TYPE_NAMES:
+            raise UnsupportedError(Status.EUNSUPPORTED, "field '%s': vdb-server does not take "
+                                   "%s fields yet (the embedded mode does)"
+                                   % (f.name, f.dtype.name))
+        o = {"fieldName": f.name, "dataType": _TYPE_NAMES[f.dtype]}
+        if f.is_primary:
+            o["isPrimary"] = True
+            o["autoID"] = f.auto_id
+        if f.nullable:
+            o["nullable"] = True
+        if f.is_partition_key:
+            o["isPartitionKey"] = True
+        if f.has_default:
+            o["defaultValue"] = f.default_value
+        if f.description:
+            o["description"] = f.description
+        if f.element_type is not None:
+            o["elementDataType"] = _TYPE_NAMES[f.element_type]
+        tp = {k: v for k, v in (("dim", f.dim), ("max_length", f.max_length),
+                                ("max_capacity", f.max_capacity)) if v}
+        if tp:
+            o["elementTypeParams"] = tp
+        return o
+
+    def add_field(self, coll, f):
+        self.call("collections/fields/add", {"collectionName": coll,
+                                             "schema": self._field_json(f)}, write=True)
+
     def create_collection(self, name, fields, dynamic, shards, description, indexes,
-                          num_partitions=None):
+                          num_partitions=None, properties=None):
         out = []
         for f in fields:
-            if f.dtype not in _TYPE_NAMES:
-                raise UnsupportedError(Status.EUNSUPPORTED, "field '%s': vdb-server does not take "
-                                       "%s fields yet (the embedded mode does)"
-                                       % (f.name, f.dtype.name))
-            o = {"fieldName": f.name, "dataType": _TYPE_NAMES[f.dtype]}
-            if f.is_primary:
-                o["isPrimary"] = True
-                o["autoID"] = f.auto_id
-            if f.nullable:
-                o["nullable"] = True
-            if f.is_partition_key:
-                o["isPartitionKey"] = True
-            if f.has_default:
-                o["defaultValue"] = f.default_value
-            if f.description:
-                o["description"] = f.description
-            if f.element_type is not None:
-                o["elementDataType"] = _TYPE_NAMES[f.element_type]
-            tp = {k: v for k, v in (("dim", f.dim), ("max_length", f.max_length),
-                                    ("max_capacity", f.max_capacity)) if v}
-            if tp:
-                o["elementTypeParams"] = tp
+            o = self._field_json(f)
             out.append(o)
         pk = next(f for f in fields if f.is_primary)
         body = {"collectionName": name, "schema": {"autoID": pk.auto_id,
@@ -319,6 +329,8 @@ class RemoteTransport:
             body["params"] = {"partitionsNum": int(num_partitions)}
         if description:
             body["description"] = description
+        if properties:
+            body["properties"] = dict(properties)
         self.call("collections/create", body, write=True)
 
     def drop_collection(self, name):

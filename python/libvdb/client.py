@@ -21,7 +21,7 @@ from . import _lib, _template
 from ._data import (einval, is_seq, np, output_plan, to_columns, check_writable,
                     sparse_rows, vectors, query_floats, round_decimal)
 from .errors import NotFoundError, Status, TimedOutError, UnsupportedError
-from .schema import (DataType, DENSE_VECTOR_TYPES, IndexParams, LoadState, Schema,
+from .schema import (DataType, DENSE_VECTOR_TYPES, FieldSchema, IndexParams, LoadState, Schema,
                      VECTOR_TYPES, to_datatype, to_metric)
 from .rankers import AnnSearchRequest, RRFRanker, WeightedRanker
 from ._data import binary_queries
@@ -77,8 +77,9 @@ _REFUSED = {
 # pymilvus methods for features libvdb lacks: each raises UnsupportedError naming its feature
 _NOT_IN_LIBVDB = {}
 for _names, _what in (
-        (("alter_collection_field", "add_collection_field", "drop_collection_field",
-          "add_collection_struct_field"), "changing a collection's fields"),
+        (("alter_collection_field", "drop_collection_field",
+          "add_collection_struct_field"), "changing a collection's fields (other than "
+                                          "add_collection_field)"),
         (("add_collection_function", "alter_collection_function", "drop_collection_function",
           "add_function_field", "drop_function_field"), "functions"),
         (("alter_index_properties", "drop_index_properties"), "index properties"),
@@ -96,6 +97,25 @@ for _names, _what in (
           "restore_snapshot"), "snapshots (use travel_timestamp for reads in the past)")):
     for _n in _names:
         _NOT_IN_LIBVDB[_n] = _what
+
+
+def _property_strings(properties):
+    """Collection properties as the library takes them: a non-empty dict of strings
+    (numbers and booleans spelled as Milvus spells them)."""
+    if not isinstance(properties, dict) or not properties:
+        raise einval("properties must be a non-empty dict, not %r" % (properties,))
+    props = {}
+    for k, v in properties.items():
+        if not isinstance(k, str) or not k:
+            raise einval("property keys must be non-empty strings, not %r" % (k,))
+        if isinstance(v, bool):
+            v = "true" if v else "false"
+        elif isinstance(v, (int, float, str)):
+            v = str(v)
+        else:
+            raise einval("property '%s' must be a string, number or boolean, not %r" % (k, v))
+        props[k] = v
+    return props
 
 
 def _check_kwargs(method, kwargs, allowed=()):
@@ -399,7 +419,8 @@ class MilvusClient:
         kwargs: max_length, enable_dynamic_field, num_shards (or shards_num), description,
         consistency_level (the default level of this collection's reads by this client:
         libvdb does not store it, so a new client reads at Strong unless told), properties
-        (must be empty: libvdb has none), partition_key_field (marks that schema field the
+        (collection properties, set with the create in one transaction and checked as
+        alter_collection_properties checks them), partition_key_field (marks that schema field the
         partition key) and num_partitions (the hashed partitions of a collection with a
         partition key: 1..1024, default 16).
         """
@@ -409,10 +430,9 @@ class MilvusClient:
                                                     "num_partitions", "partition_key_field"))
         if not isinstance(collection_name, str) or not collection_name:
             raise einval("collection_name must be a non-empty string")
-        if kwargs.get("properties"):
-            raise _unsupported("create_collection(properties=...): libvdb has no collection "
-                               "properties (%s)" % ", ".join(sorted(map(str,
-                                                                        kwargs["properties"]))))
+        properties = kwargs.get("properties")
+        if properties:
+            properties = _property_strings(properties)
         if "num_shards" in kwargs and "shards_num" in kwargs:
             raise einval("give num_shards or shards_num, not both")
         num_shards = kwargs.get("num_shards", kwargs.get("shards_num"))
@@ -492,9 +512,10 @@ class MilvusClient:
         if shards is not None:
             shards = _positive_int("num_shards", shards)
         self._forget(collection_name)
+        extra = {"properties": properties} if properties else {}
         self._t.create_collection(collection_name, fields, schema.enable_dynamic_field, shards,
                                   kwargs.get("description") or schema.description, indexes,
-                                  num_partitions)
+                                  num_partitions, **extra)
         if level is not None:
             self._levels[collection_name] = level
         else:
@@ -642,21 +663,28 @@ class MilvusClient:
         is honoured; "mmap.enabled" and other keys are refused (VdbError, unsupported)."""
         _check_kwargs("alter_collection_properties", kwargs)
         self._name_arg("collection_name", collection_name)
-        if not isinstance(properties, dict) or not properties:
-            raise einval("properties must be a non-empty dict, not %r" % (properties,))
-        props = {}
-        for k, v in properties.items():
-            if not isinstance(k, str) or not k:
-                raise einval("property keys must be non-empty strings, not %r" % (k,))
-            if isinstance(v, bool):
-                v = "true" if v else "false"
-            elif isinstance(v, (int, float, str)):
-                v = str(v)
-            else:
-                raise einval("property '%s' must be a string, number or boolean, not %r"
-                             % (k, v))
-            props[k] = v
-        self._t.alter_properties(collection_name, props)
+        self._t.alter_properties(collection_name, _property_strings(properties))
+
+    @_api
+    def add_collection_field(self, collection_name, field_name, data_type, desc="",
+                             timeout=None, **kwargs):
+        """Adds a scalar field to an existing collection (Milvus 2.6). As in Milvus it must
+        be nullable (nullable=True; a default_value besides is allowed): rows written before
+        read it as the default, else None; new rows may carry it. kwargs: nullable,
+        default_value, max_length (VARCHAR), element_type and max_capacity (ARRAY); vector
+        fields, primary keys and partition keys are refused (VdbError, invalid)."""
+        _check_kwargs("add_collection_field", kwargs,
+                      ("nullable", "default_value", "max_length", "element_type",
+                       "max_capacity", "is_primary", "auto_id", "is_partition_key", "dim",
+                       "description"))
+        self._name_arg("collection_name", collection_name)
+        if not isinstance(field_name, str) or not field_name:
+            raise einval("field_name must be a non-empty string, not %r" % (field_name,))
+        if "description" in kwargs:
+            desc = kwargs.pop("description") or desc
+        field = FieldSchema(field_name, data_type, description=desc, **kwargs)
+        self._t.add_field(collection_name, field)
+        self._infos.clear()  # the schema of the collection (by any of its names) changed
 
     @_api
     def drop_collection_properties(self, collection_name, property_keys, timeout=None,

@@ -185,7 +185,6 @@ def test_pymilvus_features_libvdb_lacks_are_refused(docs):
         lambda: docs.create_privilege_group("g"),
         lambda: docs.grant_privilege_v2("r", "Search", "c"),
         lambda: docs.alter_collection_properties("docs", {"a": 1}),
-        lambda: docs.add_collection_field("docs", "f", DataType.INT64),
         lambda: docs.load_collection("docs", replica_number=2),
         lambda: docs.load_collection("docs", load_fields=["title"]),
         lambda: docs.load_partitions("docs", ["_default"], resource_groups=["rg"]),

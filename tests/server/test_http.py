@@ -317,6 +317,66 @@ class BadRequests(Base):
         self.assertEqual(d["properties"], [])
         self.srv.call("collections/drop", {"collectionName": "props"})
 
+    def test_create_with_properties(self):
+        self.srv.post("collections/drop", {"collectionName": "cprops"})
+        # checked as alter checks them: nothing is created when one is refused
+        r = self.assertCode(self.srv.post("collections/create", {
+            "collectionName": "cprops", "dimension": DIM,
+            "properties": {"collection.ttl.seconds": 60, "mmap.enabled": True}}), 3000)
+        self.assertIn("mmap.enabled", r["message"])
+        self.assertCode(self.srv.post("collections/create", {
+            "collectionName": "cprops", "dimension": DIM,
+            "properties": {"collection.ttl.seconds": -1}}), 1100)
+        self.assertFalse(self.srv.call("collections/has", {"collectionName": "cprops"})["has"])
+        self.srv.call("collections/create", {"collectionName": "cprops", "dimension": DIM,
+                                             "properties": {"collection.ttl.seconds": 60}})
+        d = self.srv.call("collections/describe", {"collectionName": "cprops"})
+        self.assertEqual(d["properties"], [{"key": "collection.ttl.seconds", "value": "60"}])
+        self.srv.call("collections/drop", {"collectionName": "cprops"})
+
+    def test_add_collection_field(self):
+        self.create("addf")
+        self.srv.call("entities/insert", {"collectionName": "addf",
+                                          "data": [{"id": i, "vector": vec(i, DIM)}
+                                                   for i in range(5)]})
+        self.srv.call("collections/flush", {"collectionName": "addf"})
+        self.srv.call("collections/fields/add", {
+            "collectionName": "addf",
+            "schema": {"fieldName": "score", "dataType": "Int64", "nullable": True}})
+        self.srv.call("collections/fields/add", {
+            "collectionName": "addf",
+            "schema": {"fieldName": "tag", "dataType": "VarChar", "nullable": True,
+                       "defaultValue": "none", "elementTypeParams": {"max_length": 16}}})
+        d = self.srv.call("collections/describe", {"collectionName": "addf"})
+        names = [f["name"] for f in d["fields"]]
+        self.assertEqual(names[-2:], ["score", "tag"])
+        # Milvus's refusals
+        for schema, words in (
+                ({"fieldName": "x", "dataType": "Int64"}, "added field must be nullable"),
+                ({"fieldName": "id", "dataType": "Int64", "nullable": True},
+                 "duplicate field name"),
+                ({"fieldName": "v", "dataType": "FloatVector", "nullable": True,
+                  "elementTypeParams": {"dim": 4}}, "vector")):
+            r = self.assertCode(self.srv.post("collections/fields/add", {
+                "collectionName": "addf", "schema": schema}), 1100)
+            self.assertIn(words, r["message"])
+        self.assertCode(self.srv.post("collections/fields/add", {
+            "collectionName": "nope",
+            "schema": {"fieldName": "y", "dataType": "Int64", "nullable": True}}), 100)
+        self.srv.call("entities/insert", {"collectionName": "addf",
+                                          "data": [{"id": 10, "vector": vec(10, DIM),
+                                                    "score": 7}]})
+        rows = self.srv.call("entities/query", {"collectionName": "addf", "filter": "id >= 0",
+                                                "outputFields": ["score", "tag"]})
+        by_id = {r["id"]: r for r in rows}
+        self.assertEqual(len(by_id), 6)
+        self.assertIsNone(by_id[3]["score"])
+        self.assertEqual(by_id[3]["tag"], "none")
+        self.assertEqual(by_id[10]["score"], 7)
+        self.assertEqual(len(self.srv.call("entities/query", {
+            "collectionName": "addf", "filter": "score is null"})), 5)
+        self.srv.call("collections/drop", {"collectionName": "addf"})
+
 
 class Auth(Base):
     server_args = ("--token", TOKEN)

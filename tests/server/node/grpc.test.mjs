@@ -317,6 +317,45 @@ test('collection properties: alter, describe, drop; bad ones refused', async () 
   ok(await client.dropCollection({ collection_name: name }), 'drop');
 });
 
+test('add collection field: old rows read NULL or the default; properties at create', async () => {
+  const name = 'addfield_grpc';
+  await client.dropCollection({ collection_name: name });
+  ok(await client.createCollection({ collection_name: name,
+    fields: [{ name: 'id', data_type: DataType.Int64, is_primary_key: true },
+      { name: 'vector', data_type: DataType.FloatVector, dim: 4 }],
+    properties: { 'collection.ttl.seconds': 3600 } }), 'create');
+  const d0 = ok(await client.describeCollection({ collection_name: name }), 'describe');
+  assert.deepEqual(Object.fromEntries((d0.properties ?? []).map((p) => [p.key, p.value])),
+    { 'collection.ttl.seconds': '3600' });
+  ok(await client.insert({ collection_name: name,
+    data: [0, 1, 2].map((i) => ({ id: i, vector: [i, 1, 0, 0] })) }), 'insert');
+  ok(await client.flush({ collection_names: [name] }), 'flush');
+  ok(await client.addCollectionField({ collection_name: name,
+    field: { name: 'score', data_type: DataType.Int64, nullable: true } }), 'add score');
+  ok(await client.addCollectionField({ collection_name: name,
+    field: { name: 'tag', data_type: DataType.VarChar, max_length: 16, nullable: true,
+      default_value: 'none' } }), 'add tag');
+  const bad = await client.addCollectionField({ collection_name: name,
+    field: { name: 'x', data_type: DataType.Int64 } });
+  assert.equal(bad.code, 1100, JSON.stringify(bad));
+  assert.match(bad.reason, /added field must be nullable/);
+  const d = ok(await client.describeCollection({ collection_name: name }), 'describe');
+  assert.deepEqual(d.schema.fields.slice(-2).map((f) => f.name), ['score', 'tag']);
+  ok(await client.insert({ collection_name: name,
+    data: [{ id: 10, vector: [10, 1, 0, 0], score: 7 }] }), 'insert with the field');
+  const q = ok(await client.query({ collection_name: name, filter: 'id >= 0',
+    output_fields: ['score', 'tag'] }), 'query');
+  const byId = Object.fromEntries(q.data.map((r) => [Number(r.id), r]));
+  assert.equal(Object.keys(byId).length, 4);
+  assert.equal(byId[1].score, null);
+  assert.equal(byId[1].tag, 'none');
+  assert.equal(Number(byId[10].score), 7);
+  const nulls = ok(await client.query({ collection_name: name, filter: 'score is null',
+    output_fields: ['id'] }), 'is null');
+  assert.deepEqual(nulls.data.map((r) => Number(r.id)).sort(), [0, 1, 2]);
+  ok(await client.dropCollection({ collection_name: name }), 'drop');
+});
+
 test('limit and offset past Milvus bounds, params of the wrong type: refused', async () => {
   const name = 'bounds';
   await client.dropCollection({ collection_name: name });
