@@ -68,6 +68,11 @@ static inline bool vdb_column_is_null(const vdb_column *c, size_t row)
 }
 size_t vdb_column_memory(const vdb_column *c);
 
+/* Checks a var-length column's rows + 1 offsets (little-endian u64, any alignment): the first
+ * is 0, none decreases, a NULL row (valid[i] == 0; valid may be NULL) has no bytes, a sparse
+ * row is a multiple of 8 bytes. *nbytes gets the last offset. VDB_ECORRUPT names the row. */
+vdb_status vdb_column_check_offsets(const void *offsets, size_t rows, const uint8_t *valid,
+                                    vdb_type type, uint64_t *nbytes);
 /* Plain encoding (used inside log records): type, dim, nullable, rows, then the arrays. */
 void vdb_column_encode(const vdb_column *c, vdb_buf *out);
 /* Checks every length and offset; VDB_ECORRUPT with a message when anything is off. */

@@ -395,6 +395,73 @@ static vdb_status load_mapped(const vdb_manifest *m, const vdb_object_backend *b
     return VDB_OK;
 }
 
+/* A SPARSE_FLOAT_VECTOR column's cache file: its rows + 1 offsets (u64), zeros up to a
+ * 64-byte boundary, then its rows' bytes (each row's indices then values; every row a
+ * multiple of 8 bytes, so every row starts 8-byte aligned). Read in place as the column's
+ * offsets and bytes. */
+#define SPARSE_ALIGN 64u
+
+static size_t sparse_offsets_len(size_t rows)
+{
+    return ((rows + 1) * sizeof(uint64_t) + SPARSE_ALIGN - 1) & ~(size_t)(SPARSE_ALIGN - 1);
+}
+
+/* The mapped layout checked once, as the binlog's decode checks it: every offset, and the
+ * last one against the file's size. The payload's crc was verified when it was written. */
+static bool sparse_layout_ok(const void *data, size_t len, size_t rows)
+{
+    size_t olen = sparse_offsets_len(rows);
+    uint64_t nbytes;
+    if (len < olen || vdb_column_check_offsets(data, rows, NULL, VDB_TYPE_SPARSE_FLOAT_VECTOR,
+                                               &nbytes) != VDB_OK)
+        return false;
+    return nbytes == len - olen;
+}
+
+static vdb_status load_mapped_sparse(const vdb_manifest *m, const vdb_object_backend *be,
+                                     void *store, vdb_seg_cache *cache, const vdb_seg_file *f,
+                                     uint32_t dim, vdb_column *out)
+{
+    const vdb_type type = VDB_TYPE_SPARSE_FLOAT_VECTOR;
+    if (m->rows >= SIZE_MAX / 16)
+        return vdb_set_errmsg(VDB_ECORRUPT, "segment %llu: %llu rows overflow",
+                              (unsigned long long)m->id, (unsigned long long)m->rows);
+    size_t rows = (size_t)m->rows, olen = sparse_offsets_len(rows);
+    vdb_seg_map_shape shape = {(uint32_t)type, dim, m->rows, VDB_SEG_MAP_ANY_LEN, f->crc};
+    vdb_seg_map *map;
+    const void *data;
+    vdb_status st = vdb_seg_cache_get(cache, f->key, &shape, &map, &data);
+    if (st)
+        return name_error(st, m, f->key);
+    if (map && !sparse_layout_ok(data, vdb_seg_map_size(map), rows)) {
+        vdb_seg_map_discard(map); /* damaged at the same size: made again from the object */
+        map = NULL;
+    }
+    if (!map) {
+        vdb_column heap;
+        st = load_column(m, be, store, f, type, dim, false, &heap);
+        if (st)
+            return st;
+        static const uint8_t zeros[SPARSE_ALIGN];
+        size_t pad = olen - (rows + 1) * sizeof(uint64_t);
+        const void *parts[3] = {heap.offsets, zeros, heap.bytes};
+        size_t lens[3] = {(rows + 1) * sizeof(uint64_t), pad, heap.nbytes};
+        shape.data_len = olen + heap.nbytes;
+        st = vdb_seg_cache_put_parts(cache, f->key, &shape, parts, lens, 3, &map, &data);
+        vdb_column_free(&heap);
+        if (st)
+            return name_error(st, m, f->key);
+    }
+    size_t len = vdb_seg_map_size(map);
+    vdb_column_init(out, type, dim, false);
+    out->offsets = (uint64_t *)data; /* read-only: a sealed column is never written */
+    out->bytes = (char *)data + olen;
+    out->nbytes = len - olen;
+    out->rows = out->cap = rows;
+    out->map = map;
+    return VDB_OK;
+}
+
 static vdb_status load_deltas(vdb_segment *s, const vdb_manifest *m,
                               const vdb_object_backend *be, void *store)
 {
@@ -459,6 +526,8 @@ vdb_status vdb_segment_load_cached(const void *manifest, size_t len,
         vdb_column *c = &s->cols[i];
         if (cache && vdb_type_is_vector(c->type) && !c->nullable && m.rows)
             st = load_mapped(&m, be, store, cache, &m.files[i], c->type, c->dim, c);
+        else if (cache && c->type == VDB_TYPE_SPARSE_FLOAT_VECTOR && !c->nullable && m.rows)
+            st = load_mapped_sparse(&m, be, store, cache, &m.files[i], c->dim, c);
         else
             st = load_column(&m, be, store, &m.files[i], c->type, c->dim, c->nullable, c);
         if (st)
