@@ -719,6 +719,7 @@ static void sparse_stats(vdb_db *db, shared *out)
     child_ok(vdb_collection_stats(db, "sp", &stats), "stats");
     out->mapped_bytes = stats.mapped_bytes;
     out->memory_bytes = stats.memory_bytes;
+    out->index_bytes = stats.index_bytes;
 }
 
 static void sparse_plain(void)
@@ -745,8 +746,9 @@ static void assert_same_sparse(void)
     assert_true(ref->out_hash == got->out_hash);
 }
 
-/* The cache files of sparse columns (their header's type), malloc'ed paths; *n of them. */
-static char **sparse_cache_files(size_t *n, long *kb)
+/* The cache files of sparse columns, or with index of sparse indexes (their header's
+ * type), malloc'ed paths; *n of them, *kb their KiB. */
+static char **sparse_cache_files(bool index, size_t *n, long *kb)
 {
     DIR *d = opendir(cache);
     assert_non_null(d);
@@ -762,7 +764,8 @@ static char **sparse_cache_files(size_t *n, long *kb)
         uint8_t h[16];
         int fd = open(p, O_RDONLY);
         bool sparse = fd >= 0 && pread(fd, h, sizeof h, 0) == (ssize_t)sizeof h &&
-                      h[12] == VDB_TYPE_SPARSE_FLOAT_VECTOR && !h[13] && !h[14] && !h[15];
+                      h[12] == VDB_TYPE_SPARSE_FLOAT_VECTOR && !h[13] &&
+                      h[14] == (index ? 1 : 0) && !h[15]; /* VDB_SEG_MAP_INDEX: 0x10000 */
         struct stat sb;
         if (fd >= 0 && fstat(fd, &sb) == 0 && sparse)
             *kb += (long)(sb.st_size / 1024);
@@ -816,11 +819,22 @@ static void test_mmap_sparse(void **state)
     assert_same_sparse();
     size_t nfiles;
     long sp_kb;
-    char **files = sparse_cache_files(&nfiles, &sp_kb);
+    char **files = sparse_cache_files(false, &nfiles, &sp_kb);
     size_t segs = (sp_rows + SEG_ROWS - 1) / SEG_ROWS;
     assert_int_equal(nfiles, 2 * segs); /* both sparse columns of every segment */
+    size_t nix;
+    long ix_kb;
+    char **ixfiles = sparse_cache_files(true, &nix, &ix_kb);
+    assert_int_equal(nix, segs); /* the index of "sv" */
+    /* the posting lists and blocks are read in place: only the index's struct stays */
+    print_message("sparse index on the heap: %llu KiB without mmap, %llu bytes with it "
+                  "(cache files %ld KiB)\n", (unsigned long long)ref->index_bytes / 1024,
+                  (unsigned long long)got->index_bytes, ix_kb);
+    assert_true(got->index_bytes < 1024 * segs);
+    assert_true(ref->index_bytes > (uint64_t)ix_kb * 1024 / 2);
     assert_int_equal(ref->mapped_bytes, 0);
-    assert_true(got->mapped_bytes + nfiles * 4096 >= (uint64_t)sp_kb * 1024); /* headers */
+    assert_true(got->mapped_bytes + (nfiles + nix) * 4096 >=
+                (uint64_t)(sp_kb + ix_kb) * 1024); /* headers */
     in_child(sparse_mapped); /* warm: maps the cache files */
     assert_same_sparse();
     print_message("sparse: %zu rows x 2 fields, cache files %ld KiB; RssAnon without mmap "
@@ -861,7 +875,23 @@ static void test_mmap_sparse(void **state)
     assert_memory_equal(now, orig, (size_t)size);
     free(orig);
     free(now);
+    /* the index file's postings damaged at the same size: its checks at the open drop it,
+     * the object answers, and the next open writes it again */
+    fd = open(ixfiles[0], O_RDWR);
+    assert_true(fd >= 0);
+    assert_int_equal(fstat(fd, &sb), 0);
+    assert_int_equal(pwrite(fd, junk, sizeof junk, sb.st_size / 2), (ssize_t)sizeof junk);
+    close(fd);
+    in_child(sparse_mapped);
+    assert_same_sparse();
+    assert_true(got->index_bytes > 1024 * segs); /* that segment's index on the heap */
+    in_child(sparse_mapped);
+    assert_same_sparse();
+    assert_true(got->index_bytes < 1024 * segs);
     /* cut short while mapped: VDB_ECORRUPT naming it, never a SIGBUS; fetched again next */
+    files = realloc(files, (nfiles + 1) * sizeof *files);
+    files[nfiles++] = ixfiles[0];
+    ixfiles[0] = NULL;
     for (size_t i = 0; i < nfiles; i++) {
         victim = files[i];
         in_child(sparse_truncate_while_mapped);
@@ -872,6 +902,7 @@ static void test_mmap_sparse(void **state)
     }
     victim = NULL;
     free_paths(files, nfiles);
+    free_paths(ixfiles, nix);
     test_rmdir(dir);
     free(dir);
     free(cache);
