@@ -38,6 +38,7 @@ typedef struct shared {
     uint64_t out_hash;     /* the sparse phases: a hash of the output fields and get rows */
     uint64_t mapped_bytes; /* vdb_stats.mapped_bytes after the search */
     uint64_t memory_bytes; /* vdb_stats.memory_bytes after the search */
+    uint64_t segments;     /* "late": vdb_stats.sealed_segments */
 } shared;
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
@@ -910,6 +911,191 @@ static void test_mmap_sparse(void **state)
     cache = dense_cache;
 }
 
+/* ---- segments sealed and compacted after the open ----
+ * Collection "late" (a 32-d FLOAT_VECTOR and a SPARSE_FLOAT_VECTOR, no indexes: the exact
+ * scans read every mapped row), made in a database opened with mmap: each flush's segment
+ * has its columns mapped as soon as its binlogs are saved, and so does a compaction's (the
+ * four small segments merged into one). */
+
+#define LATE_DIM 32
+#define LATE_ROWS 4000
+
+static vdb_status late_into(vdb_db *db, shared *out)
+{
+    memset(out->ids, 0, sizeof out->ids);
+    uint32_t idx[NQ][24];
+    float val[NQ][24];
+    vdb_sparse_row q[NQ / 2];
+    for (size_t i = 0; i < NQ / 2; i++)
+        q[i] = (vdb_sparse_row){sp_row(2000003 + i, 1, idx[i], val[i]), idx[i], val[i]};
+    const char *outs[2] = {"v", "sv"};
+    uint64_t h = 14695981039346656037ull;
+    vdb_status st = VDB_OK;
+    for (int f = 0; f < 2 && st == VDB_OK; f++) {
+        vdb_search_req req = {.struct_size = sizeof req, .collection = "late", .nq = NQ / 2,
+                              .k = K, .vector_field = f ? "sv" : "v"};
+        if (f)
+            req.sparse_vectors = q;
+        else {
+            req.vectors = queries;
+            req.dim = LATE_DIM;
+        }
+        req.read.output_fields = outs;
+        req.read.n_output_fields = 2;
+        vdb_result *res;
+        st = vdb_search(db, &req, &res);
+        if (st != VDB_OK)
+            break;
+        for (size_t g = 0; g < NQ / 2; g++) {
+            size_t n = vdb_result_rows(res, g), at = (size_t)f * (NQ / 2) + g;
+            for (size_t i = 0; i < K; i++) {
+                out->ids[at * K + i] = i < n ? vdb_result_pk_int(res, g, i) : -1;
+                out->dist[at * K + i] = i < n ? vdb_result_distance(res, g, i) : -1;
+                vdb_value v;
+                if (i < n && vdb_result_field(res, g, i, "v", &v) == VDB_OK)
+                    h = hash_bytes(h, v.u.vec.ptr, LATE_DIM * sizeof(float));
+                if (i < n)
+                    h = hash_sparse(h, res, g, i, "sv");
+            }
+        }
+        vdb_result_free(res);
+    }
+    if (st != VDB_OK)
+        snprintf(out->msg, sizeof out->msg, "%s", vdb_errmsg(NULL));
+    vdb_stats stats = {.struct_size = sizeof stats};
+    if (st == VDB_OK)
+        st = vdb_collection_stats(db, "late", &stats);
+    out->mapped_bytes = stats.mapped_bytes;
+    out->memory_bytes = stats.memory_bytes;
+    out->segments = stats.sealed_segments;
+    out->out_hash = h;
+    return st;
+}
+
+static void late_build_mapped(void)
+{
+    memset(got, 0, sizeof *got);
+    vdb_db *db = open_db(1);
+    vdb_schema *s;
+    child_ok(vdb_schema_new("late", &s), "schema");
+    child_ok(vdb_schema_add_field(s, VDB_FIELD(.name = "id", .type = VDB_TYPE_INT64,
+                                               .is_primary = 1)), "id");
+    child_ok(vdb_schema_add_field(s, VDB_FIELD(.name = "v", .type = VDB_TYPE_FLOAT_VECTOR,
+                                               .dim = LATE_DIM, .metric = VDB_METRIC_L2)), "v");
+    child_ok(vdb_schema_add_field(s, VDB_FIELD(.name = "sv",
+                                               .type = VDB_TYPE_SPARSE_FLOAT_VECTOR)), "sv");
+    child_ok(vdb_create_collection(db, s), "create");
+    vdb_schema_free(s);
+    int64_t *ids = malloc(LATE_ROWS * sizeof *ids);
+    float *v = malloc(LATE_ROWS * LATE_DIM * sizeof *v);
+    uint32_t *idx = malloc(LATE_ROWS * 24 * sizeof *idx);
+    float *val = malloc(LATE_ROWS * 24 * sizeof *val);
+    vdb_sparse_row *rows = malloc(LATE_ROWS * sizeof *rows);
+    uint64_t seed = 23, sparse_bytes = 0;
+    for (int seg = 0; seg < 4; seg++) { /* compaction_min_segments (4) small ones */
+        for (size_t i = 0; i < LATE_ROWS; i++) {
+            size_t id = (size_t)seg * LATE_ROWS + i;
+            ids[i] = (int64_t)id;
+            for (int d = 0; d < LATE_DIM; d++)
+                v[i * LATE_DIM + d] = test_randf(&seed);
+            rows[i].count = sp_row(id, 1, idx + i * 24, val + i * 24);
+            rows[i].indices = idx + i * 24;
+            rows[i].values = val + i * 24;
+            sparse_bytes += rows[i].count * 8;
+        }
+        vdb_batch *b;
+        child_ok(vdb_batch_new(&b), "batch");
+        child_ok(vdb_batch_add_column(b, "id", VDB_TYPE_INT64, ids, NULL, LATE_ROWS, 0), "ids");
+        child_ok(vdb_batch_add_column(b, "v", VDB_TYPE_FLOAT_VECTOR, v, NULL, LATE_ROWS,
+                                      LATE_DIM), "v");
+        child_ok(vdb_batch_add_column(b, "sv", VDB_TYPE_SPARSE_FLOAT_VECTOR, rows, NULL,
+                                      LATE_ROWS, 0), "sv");
+        child_ok(vdb_insert(db, "late", NULL, b, NULL, NULL), "insert");
+        vdb_batch_free(b);
+        child_ok(vdb_flush(db, "late"), "flush");
+    }
+    free(ids);
+    free(v);
+    free(idx);
+    free(val);
+    free(rows);
+    child_ok(late_into(db, got), "search after the seals");
+    uint64_t vec_bytes = 4ull * LATE_ROWS * LATE_DIM * sizeof(float);
+    /* every sealed segment's columns are read in place: mapped, not held */
+    CHILD_CHECK(got->segments == 4, "%llu sealed segments", (unsigned long long)got->segments);
+    CHILD_CHECK(got->mapped_bytes >= vec_bytes + sparse_bytes, "mapped %llu bytes, want %llu",
+                (unsigned long long)got->mapped_bytes,
+                (unsigned long long)(vec_bytes + sparse_bytes));
+    CHILD_CHECK(got->memory_bytes < vec_bytes / 2, "memory_bytes %llu",
+                (unsigned long long)got->memory_bytes);
+    vdb_close(db);
+}
+
+static void late_plain(void)
+{
+    memset(ref, 0, sizeof *ref);
+    vdb_db *db = open_db(0);
+    child_ok(late_into(db, ref), "search without mmap");
+    vdb_close(db);
+}
+
+static void late_compact_mapped(void)
+{
+    memset(got, 0, sizeof *got);
+    vdb_db *db = open_db(1);
+    size_t n = 4 * LATE_ROWS / 2;
+    int64_t *ids = malloc(n * sizeof *ids);
+    for (size_t i = 0; i < n; i++)
+        ids[i] = (int64_t)(i * 2);
+    vdb_pk_list pks = {.ints = ids, .count = n};
+    child_ok(vdb_delete(db, "late", NULL, &pks, NULL), "delete");
+    free(ids);
+    child_ok(vdb_flush(db, "late"), "flush the deletes");
+    child_ok(vdb_compact(db, "late"), "compact");
+    child_ok(late_into(db, got), "search after the compaction");
+    uint64_t vec_bytes = (4ull * LATE_ROWS - n) * LATE_DIM * sizeof(float);
+    CHILD_CHECK(got->segments == 1, "%llu sealed segments after the compaction",
+                (unsigned long long)got->segments);
+    CHILD_CHECK(got->mapped_bytes >= vec_bytes, "mapped %llu bytes after the compaction",
+                (unsigned long long)got->mapped_bytes);
+    /* the merged segment keeps every row (the deletes are inside the retention window):
+     * its pk index, timestamps and delete records stay, its vectors alone would be more */
+    CHILD_CHECK(got->memory_bytes < 4ull * LATE_ROWS * LATE_DIM * sizeof(float),
+                "memory_bytes %llu after the compaction", (unsigned long long)got->memory_bytes);
+    vdb_close(db);
+}
+
+static void test_mmap_sealed_after_open(void **state)
+{
+    (void)state;
+    char *dense_dir = dir, *dense_cache = cache;
+    dir = test_tmpdir("mmap_late");
+    cache = malloc(strlen(dir) + 16);
+    sprintf(cache, "%s/mmap_cache", dir);
+    in_child(late_build_mapped);
+    shared sealed = *got;
+    in_child(late_plain);
+    *got = sealed;
+    assert_same_sparse();
+    print_message("sealed after the open: mapped %llu KiB, memory_bytes %llu KiB\n",
+                  (unsigned long long)sealed.mapped_bytes / 1024,
+                  (unsigned long long)sealed.memory_bytes / 1024);
+    in_child(late_compact_mapped);
+    shared compacted = *got;
+    in_child(late_plain);
+    *got = compacted;
+    assert_same_sparse();
+    print_message("compacted after the open into %llu segment(s): mapped %llu KiB, "
+                  "memory_bytes %llu KiB\n", (unsigned long long)compacted.segments,
+                  (unsigned long long)compacted.mapped_bytes / 1024,
+                  (unsigned long long)compacted.memory_bytes / 1024);
+    test_rmdir(dir);
+    free(dir);
+    free(cache);
+    dir = dense_dir;
+    cache = dense_cache;
+}
+
 int main(void)
 {
     const char *env = getenv("VDB_MMAP_ROWS");
@@ -931,6 +1117,7 @@ int main(void)
         cmocka_unit_test(test_mmap_index_file_damaged),
         cmocka_unit_test(test_mmap_ivf_flat),
         cmocka_unit_test(test_mmap_sparse),
+        cmocka_unit_test(test_mmap_sealed_after_open),
         cmocka_unit_test(test_mmap_options_checked),
         cmocka_unit_test(test_seg_cache_lru),
     };

@@ -105,7 +105,10 @@ static vdb_status merge_segments(vdb_db *db, vdb_collection *c, vdb_segment **in
     }
     if (st == VDB_OK) {
         vdb_segment_set_end_pos(out, end_pos);
-        st = vdb_segment_seal(out, db->obj.be, db->obj.h, c->seg_prefix, &m);
+        /* options.mmap: its vector and sparse columns mapped from the cache (not yet
+         * visible: no lock) */
+        st = vdb_segment_seal_cached(out, db->obj.be, db->obj.h, c->seg_prefix, db->seg_cache,
+                                     &m);
         if (st == VDB_OK)
             vdb_index_segment(db, c, out, NULL, false); /* not yet visible; failure: scanned */
     }

@@ -101,6 +101,10 @@ static vdb_status write_files(vdb_db *db, vdb_collection *c, seal_run *r)
         if (st == VDB_OK)
             st = vdb_segment_seal_write(r->segs[i], db->obj.be, db->obj.h, c->seg_prefix, &dels,
                                         ndels, &r->manifests[i], &r->pend[i]);
+        /* options.mmap: its vector and sparse columns go to the cache now (local I/O, no
+         * lock), and are read in place from the swap on */
+        if (st == VDB_OK && db->seg_cache)
+            vdb_segment_seal_map(r->segs[i], db->seg_cache, &r->pend[i]);
         vdb_buf_free(&dels);
     }
     return st;

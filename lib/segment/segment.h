@@ -209,6 +209,12 @@ void *vdb_segment_attachment(const vdb_segment *s, size_t col);
 /* Marks s sealed and writes its files; *manifest gets the manifest. */
 vdb_status vdb_segment_seal(vdb_segment *s, const vdb_object_backend *be, void *store,
                             const char *prefix, vdb_buf *manifest);
+/* The same, with cache != NULL: its columns mapped as vdb_segment_seal_map maps them (for a
+ * segment nothing else sees yet: a compaction's output). */
+struct vdb_seg_cache;
+vdb_status vdb_segment_seal_cached(vdb_segment *s, const vdb_object_backend *be, void *store,
+                                   const char *prefix, struct vdb_seg_cache *cache,
+                                   vdb_buf *manifest);
 /* The same in two steps, so that readers need not wait for the I/O: seal_write writes the
  * files and the manifest and only reads s (readers may run alongside; no writer may);
  * seal_finish then marks s sealed, a short in-memory step for under the caller's exclusive
@@ -220,6 +226,9 @@ typedef struct vdb_seal_pending {
     size_t ndeltas;
     vdb_bloom bloom;
     size_t persisted;
+    /* vdb_segment_seal_map: per column, its cache file mapped (NULL: stays on the heap) */
+    struct vdb_seg_map **maps;
+    const void **mapped;
 } vdb_seal_pending;
 /* deletes: the segment's delete records as vdb_segment_deletes_snapshot gave them (taken
  * under a lock that keeps delete writers out, so that seal_write itself needs none), or NULL
@@ -229,6 +238,14 @@ vdb_status vdb_segment_seal_write(const vdb_segment *s, const vdb_object_backend
                                   size_t ndeletes, vdb_buf *manifest, vdb_seal_pending *out);
 vdb_status vdb_segment_deletes_snapshot(const vdb_segment *s, vdb_buf *out, size_t *count);
 void vdb_segment_seal_finish(vdb_segment *s, vdb_seal_pending *p);
+/* With options.mmap, between seal_write and seal_finish (only reads s; no lock needed beyond
+ * seal_write's): writes the vector and sparse columns to the mmap cache under the keys and
+ * checksums of the binlogs just written, as a later load would, and maps them; seal_finish
+ * then frees the heap copies and reads the columns in place. A column the cache cannot take
+ * (its bound, an I/O error) stays on the heap; nothing fails. */
+struct vdb_seg_cache;
+void vdb_segment_seal_map(const vdb_segment *s, struct vdb_seg_cache *cache,
+                          vdb_seal_pending *p);
 void vdb_seal_pending_free(vdb_seal_pending *p);
 /* Delete records not yet persisted, written as a new delta file in two steps like the seal:
  * deletes_write only reads s (readers may run alongside; no writer may) and, when there were
