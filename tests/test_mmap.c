@@ -761,6 +761,7 @@ static char **sparse_cache_files(bool index, size_t *n, long *kb)
         if (!strstr(de->d_name, ".vmap"))
             continue;
         char *p = malloc(strlen(cache) + strlen(de->d_name) + 2);
+        assert_non_null(p);
         sprintf(p, "%s/%s", cache, de->d_name);
         uint8_t h[16];
         int fd = open(p, O_RDONLY);
