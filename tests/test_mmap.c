@@ -760,9 +760,11 @@ static char **sparse_cache_files(bool index, size_t *n, long *kb)
     while ((de = readdir(d)) != NULL) {
         if (!strstr(de->d_name, ".vmap"))
             continue;
-        char *p = malloc(strlen(cache) + strlen(de->d_name) + 2);
-        assert_non_null(p);
-        sprintf(p, "%s/%s", cache, de->d_name);
+        size_t plen = strlen(cache) + strlen(de->d_name) + 2;
+        char *p = malloc(plen);
+        if (!p)
+            continue;
+        snprintf(p, plen, "%s/%s", cache, de->d_name);
         uint8_t h[16];
         int fd = open(p, O_RDONLY);
         bool sparse = fd >= 0 && pread(fd, h, sizeof h, 0) == (ssize_t)sizeof h &&
@@ -1097,6 +1099,88 @@ static void test_mmap_sealed_after_open(void **state)
     cache = dense_cache;
 }
 
+/* mmap.enabled per collection, read at the open: "true" maps a collection's sealed segments
+ * in a database opened without mmap (the cache folder made for it), "false" keeps them on the
+ * heap in one opened with mmap; the answers stay the same. */
+static void prop_phases(void)
+{
+    vdb_db *db = open_db(0);
+    vdb_schema *s;
+    child_ok(vdb_schema_new("pm", &s), "schema");
+    child_ok(vdb_schema_add_field(s, VDB_FIELD(.name = "id", .type = VDB_TYPE_INT64,
+                                               .is_primary = 1)), "id");
+    child_ok(vdb_schema_add_field(s, VDB_FIELD(.name = "v", .type = VDB_TYPE_FLOAT_VECTOR,
+                                               .dim = LATE_DIM, .metric = VDB_METRIC_L2)), "v");
+    child_ok(vdb_create_collection(db, s), "create");
+    vdb_schema_free(s);
+    int64_t *ids = malloc(LATE_ROWS * sizeof *ids);
+    float *v = malloc(LATE_ROWS * LATE_DIM * sizeof *v);
+    uint64_t seed = 31;
+    for (size_t i = 0; i < LATE_ROWS; i++) {
+        ids[i] = (int64_t)i;
+        for (int d = 0; d < LATE_DIM; d++)
+            v[i * LATE_DIM + d] = test_randf(&seed);
+    }
+    vdb_batch *b;
+    child_ok(vdb_batch_new(&b), "batch");
+    child_ok(vdb_batch_add_column(b, "id", VDB_TYPE_INT64, ids, NULL, LATE_ROWS, 0), "ids");
+    child_ok(vdb_batch_add_column(b, "v", VDB_TYPE_FLOAT_VECTOR, v, NULL, LATE_ROWS, LATE_DIM),
+             "v");
+    child_ok(vdb_insert(db, "pm", NULL, b, NULL, NULL), "insert");
+    vdb_batch_free(b);
+    free(ids);
+    free(v);
+    child_ok(vdb_flush(db, "pm"), "flush");
+    const char *key[] = {"mmap.enabled"}, *on[] = {"true"}, *off[] = {"False"};
+    child_ok(vdb_alter_collection_properties(db, "pm", key, on, 1), "alter true");
+    vdb_search_req req = {.struct_size = sizeof req, .collection = "pm", .vectors = queries,
+                          .nq = NQ, .dim = LATE_DIM, .k = K};
+    vdb_result *res;
+    child_ok(vdb_search(db, &req, &res), "search");
+    int64_t want[NQ * K];
+    for (size_t i = 0; i < NQ * K; i++)
+        want[i] = vdb_result_pk_int(res, i / K, i % K);
+    vdb_result_free(res);
+    vdb_stats st = {.struct_size = sizeof st};
+    child_ok(vdb_collection_stats(db, "pm", &st), "stats");
+    CHILD_CHECK(st.mapped_bytes == 0, "mapped before the next open: %llu",
+                (unsigned long long)st.mapped_bytes);
+    vdb_close(db);
+    for (int phase = 0; phase < 2; phase++) {
+        db = open_db(phase); /* without mmap, then with it */
+        child_ok(vdb_collection_stats(db, "pm", &st), "stats");
+        uint64_t vec_bytes = (uint64_t)LATE_ROWS * LATE_DIM * sizeof(float);
+        if (phase == 0)
+            CHILD_CHECK(st.mapped_bytes >= vec_bytes, "mmap.enabled true: %llu bytes mapped",
+                        (unsigned long long)st.mapped_bytes);
+        else
+            CHILD_CHECK(st.mapped_bytes == 0, "mmap.enabled false: %llu bytes mapped",
+                        (unsigned long long)st.mapped_bytes);
+        child_ok(vdb_search(db, &req, &res), "search");
+        for (size_t i = 0; i < NQ * K; i++)
+            CHILD_CHECK(vdb_result_pk_int(res, i / K, i % K) == want[i], "answer %zu", i);
+        vdb_result_free(res);
+        if (phase == 0)
+            child_ok(vdb_alter_collection_properties(db, "pm", key, off, 1), "alter false");
+        vdb_close(db);
+    }
+}
+
+static void test_mmap_collection_property(void **state)
+{
+    (void)state;
+    char *dense_dir = dir, *dense_cache = cache;
+    dir = test_tmpdir("mmap_prop");
+    cache = malloc(strlen(dir) + 16);
+    sprintf(cache, "%s/mmap_cache", dir);
+    in_child(prop_phases);
+    test_rmdir(dir);
+    free(dir);
+    free(cache);
+    dir = dense_dir;
+    cache = dense_cache;
+}
+
 int main(void)
 {
     const char *env = getenv("VDB_MMAP_ROWS");
@@ -1119,6 +1203,7 @@ int main(void)
         cmocka_unit_test(test_mmap_ivf_flat),
         cmocka_unit_test(test_mmap_sparse),
         cmocka_unit_test(test_mmap_sealed_after_open),
+        cmocka_unit_test(test_mmap_collection_property),
         cmocka_unit_test(test_mmap_options_checked),
         cmocka_unit_test(test_seg_cache_lru),
     };
