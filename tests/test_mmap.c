@@ -905,6 +905,30 @@ static void test_mmap_sparse(void **state)
         assert_same_sparse();
     }
     victim = NULL;
+    /* the cache bound holds for sparse files too: one too small for a column fails the
+     * open, naming the bound, and the files it did write stay within it */
+    vdb_options o;
+    vdb_options_init(&o);
+    o.mmap = 1;
+    o.compaction_interval_ms = 0;
+    o.segment_idle_seal_ms = 0;
+    o.segment_max_rows = SEG_ROWS;
+    char *small = test_tmpdir("mmap_sparse_small");
+    o.mmap_cache_dir = small;
+    o.mmap_cache_bytes = 64 * 1024;
+    vdb_db *db;
+    assert_int_equal(vdb_open(dir, &o, &db), VDB_ERANGE);
+    assert_non_null(strstr(vdb_errmsg(NULL), "mmap_cache_bytes"));
+    char *dense_of_small = cache;
+    cache = small;
+    size_t nsmall;
+    long small_kb;
+    char **smallf = sparse_cache_files(false, &nsmall, &small_kb);
+    free_paths(smallf, nsmall);
+    assert_true(small_kb <= 64);
+    cache = dense_of_small;
+    test_rmdir(small);
+    free(small);
     free_paths(files, nfiles);
     free_paths(ixfiles, nix);
     test_rmdir(dir);
