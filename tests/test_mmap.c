@@ -9,6 +9,7 @@
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1205,6 +1206,108 @@ static void test_mmap_collection_property(void **state)
     cache = dense_cache;
 }
 
+/* Seals in the background while searches and gets read the segments being sealed: their
+ * columns swap from the heap to the cache files under the collection's lock (for TSan). */
+static volatile int cc_done;
+
+static void *cc_reader(void *arg)
+{
+    vdb_db *db = arg;
+    const char *outs[] = {"v", "sv"};
+    int64_t keys[4] = {1, 700, 1500, 2900};
+    vdb_pk_list pks = {.ints = keys, .count = 4};
+    while (!__atomic_load_n(&cc_done, __ATOMIC_ACQUIRE)) {
+        vdb_search_req req = {.struct_size = sizeof req, .collection = "cc", .vectors = queries,
+                              .nq = 2, .dim = LATE_DIM, .k = K, .vector_field = "v"};
+        req.read.output_fields = outs;
+        req.read.n_output_fields = 2;
+        vdb_result *res;
+        vdb_status st = vdb_search(db, &req, &res);
+        CHILD_CHECK(st == VDB_OK, "search: %s", vdb_errmsg(NULL));
+        vdb_result_free(res);
+        st = vdb_get(db, "cc", &pks, VDB_READ_OPTS(.output_fields = outs, .n_output_fields = 2),
+                     &res);
+        CHILD_CHECK(st == VDB_OK, "get: %s", vdb_errmsg(NULL));
+        vdb_result_free(res);
+    }
+    return NULL;
+}
+
+static void cc_phase(void)
+{
+    vdb_options o;
+    vdb_options_init(&o);
+    o.compaction_interval_ms = 0;
+    o.segment_idle_seal_ms = 0;
+    o.segment_max_rows = 1000;
+    o.mmap = 1;
+    vdb_db *db;
+    child_ok(vdb_open(dir, &o, &db), "open");
+    vdb_schema *s;
+    child_ok(vdb_schema_new("cc", &s), "schema");
+    child_ok(vdb_schema_add_field(s, VDB_FIELD(.name = "id", .type = VDB_TYPE_INT64,
+                                               .is_primary = 1)), "id");
+    child_ok(vdb_schema_add_field(s, VDB_FIELD(.name = "v", .type = VDB_TYPE_FLOAT_VECTOR,
+                                               .dim = LATE_DIM, .metric = VDB_METRIC_L2)), "v");
+    child_ok(vdb_schema_add_field(s, VDB_FIELD(.name = "sv",
+                                               .type = VDB_TYPE_SPARSE_FLOAT_VECTOR)), "sv");
+    child_ok(vdb_create_collection(db, s), "create");
+    vdb_schema_free(s);
+    pthread_t th;
+    CHILD_CHECK(pthread_create(&th, NULL, cc_reader, db) == 0, "thread");
+    enum { BATCH = 250 };
+    int64_t ids[BATCH];
+    float v[BATCH * LATE_DIM];
+    uint32_t idx[BATCH * 24];
+    float val[BATCH * 24];
+    vdb_sparse_row rows[BATCH];
+    uint64_t seed = 41;
+    for (size_t from = 0; from < 3000; from += BATCH) {
+        for (size_t i = 0; i < BATCH; i++) {
+            ids[i] = (int64_t)(from + i);
+            for (int d = 0; d < LATE_DIM; d++)
+                v[i * LATE_DIM + d] = test_randf(&seed);
+            rows[i] = (vdb_sparse_row){sp_row(from + i, 0, idx + i * 24, val + i * 24),
+                                       idx + i * 24, val + i * 24};
+        }
+        vdb_batch *b;
+        child_ok(vdb_batch_new(&b), "batch");
+        child_ok(vdb_batch_add_column(b, "id", VDB_TYPE_INT64, ids, NULL, BATCH, 0), "ids");
+        child_ok(vdb_batch_add_column(b, "v", VDB_TYPE_FLOAT_VECTOR, v, NULL, BATCH, LATE_DIM),
+                 "v");
+        child_ok(vdb_batch_add_column(b, "sv", VDB_TYPE_SPARSE_FLOAT_VECTOR, rows, NULL, BATCH,
+                                      0), "sv");
+        child_ok(vdb_insert(db, "cc", NULL, b, NULL, NULL), "insert");
+        vdb_batch_free(b);
+    }
+    child_ok(vdb_wait_for_seals(db, "cc", 60000), "seals");
+    __atomic_store_n(&cc_done, 1, __ATOMIC_RELEASE);
+    pthread_join(th, NULL);
+    vdb_stats st = {.struct_size = sizeof st};
+    child_ok(vdb_collection_stats(db, "cc", &st), "stats");
+    CHILD_CHECK(st.sealed_segments >= 2 && st.row_count == 3000, "%llu sealed, %llu rows",
+                (unsigned long long)st.sealed_segments, (unsigned long long)st.row_count);
+    CHILD_CHECK(st.mapped_bytes >= st.sealed_rows * LATE_DIM * sizeof(float),
+                "mapped %llu bytes for %llu sealed rows", (unsigned long long)st.mapped_bytes,
+                (unsigned long long)st.sealed_rows);
+    vdb_close(db);
+}
+
+static void test_mmap_seal_under_readers(void **state)
+{
+    (void)state;
+    char *dense_dir = dir, *dense_cache = cache;
+    dir = test_tmpdir("mmap_cc");
+    cache = malloc(strlen(dir) + 16);
+    sprintf(cache, "%s/mmap_cache", dir);
+    in_child(cc_phase);
+    test_rmdir(dir);
+    free(dir);
+    free(cache);
+    dir = dense_dir;
+    cache = dense_cache;
+}
+
 int main(void)
 {
     const char *env = getenv("VDB_MMAP_ROWS");
@@ -1228,6 +1331,7 @@ int main(void)
         cmocka_unit_test(test_mmap_sparse),
         cmocka_unit_test(test_mmap_sealed_after_open),
         cmocka_unit_test(test_mmap_collection_property),
+        cmocka_unit_test(test_mmap_seal_under_readers),
         cmocka_unit_test(test_mmap_options_checked),
         cmocka_unit_test(test_seg_cache_lru),
     };
