@@ -109,8 +109,7 @@ static vdb_status merge_segments(vdb_db *db, vdb_collection *c, vdb_segment **in
         /* options.mmap: its vector and sparse columns mapped from the cache (not yet
          * visible: no lock) */
         st = vdb_segment_seal_cached(out, db->obj.be, db->obj.h, c->seg_prefix,
-                                     vdb_collection_cache(db, c),
-                                     &m);
+                                     vdb_collection_cache(db, c), &m);
         if (st == VDB_OK)
             vdb_index_segment(db, c, out, NULL, false); /* not yet visible; failure: scanned */
     }

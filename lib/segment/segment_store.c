@@ -402,7 +402,6 @@ static size_t sparse_offsets_len(size_t rows)
 }
 
 /* What a column's cache file holds (data_len: its payload's bytes, for a put). */
-
 static vdb_seg_map_shape column_shape(const vdb_column *c, size_t rows, uint32_t src_crc)
 {
     vdb_seg_map_shape sh = {(uint32_t)c->type, c->dim, rows, 0, src_crc};
@@ -597,10 +596,10 @@ vdb_status vdb_segment_load_cached(const void *manifest, size_t len,
         goto fail;
     for (size_t i = 0; i < s->ncols; i++) {
         vdb_column *c = &s->cols[i];
-        if (cache && vdb_type_is_vector(c->type) && !c->nullable && m.rows)
-            st = load_mapped(&m, be, store, cache, &m.files[i], c->type, c->dim, c);
-        else if (cache && c->type == VDB_TYPE_SPARSE_FLOAT_VECTOR && !c->nullable && m.rows)
-            st = load_mapped_sparse(&m, be, store, cache, &m.files[i], c->dim, c);
+        if (cache && column_mappable(c) && m.rows)
+            st = c->type == VDB_TYPE_SPARSE_FLOAT_VECTOR
+                     ? load_mapped_sparse(&m, be, store, cache, &m.files[i], c->dim, c)
+                     : load_mapped(&m, be, store, cache, &m.files[i], c->type, c->dim, c);
         else
             st = load_column(&m, be, store, &m.files[i], c->type, c->dim, c->nullable, c);
         if (st)
