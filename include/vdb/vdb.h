@@ -883,6 +883,9 @@ typedef struct vdb_stats {
     uint64_t read_segments;
     /* bytes the collection holds in memory (vdb_options.memory_budget_bytes counts these) */
     uint64_t memory_bytes;
+    /* bytes of sealed segments read in place from the mmap cache (vdb_options.mmap): vector
+     * and sparse columns, index files; page cache, not counted in memory_bytes */
+    uint64_t mapped_bytes;
 } vdb_stats;
 
 VDB_EXPORT vdb_status vdb_collection_stats(vdb_db *db, const char *collection, vdb_stats *out);

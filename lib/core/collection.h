@@ -81,6 +81,8 @@ vdb_status vdb_props_edit(const vdb_props *src, size_t n, const char *const *key
 /* Checks p's keys and values: collection.ttl.seconds a decimal integer >= 0; every other key
  * VDB_EUNSUPPORTED, named. *ttl_ms gets the TTL in ms (0: none). */
 vdb_status vdb_props_check(const vdb_props *p, uint64_t *ttl_ms);
+/* mmap.enabled of checked properties: 1 "true", 0 "false", -1 not set. */
+int vdb_props_mmap(const vdb_props *p);
 
 typedef struct vdb_collection {
     char *name;              /* changed by a rename under the catalog's and c->lock's write
@@ -119,6 +121,9 @@ typedef struct vdb_collection {
     uint64_t ttl_ms;         /* collection.ttl.seconds in ms (0: none); atomic */
     /* per column: what older rows read for a field added since (layout.fill; addfield.c) */
     vdb_column *fill;
+    /* mmap.c: set once when the collection is loaded at the open, from its mmap.enabled
+     * property or options.mmap: 1 mapped, 2 on the heap; 0 (created since): options.mmap */
+    int mmap_mode;
 } vdb_collection;
 
 /* A collection in memory with no partitions yet (schema is copied). incarnation (its creation

@@ -7,6 +7,7 @@
 #include "core/follow.h"
 #include "core/ids.h"
 #include "core/metatxn.h"
+#include "core/mmap.h"
 #include "core/segment_index.h"
 
 
@@ -105,7 +106,10 @@ static vdb_status merge_segments(vdb_db *db, vdb_collection *c, vdb_segment **in
     }
     if (st == VDB_OK) {
         vdb_segment_set_end_pos(out, end_pos);
-        st = vdb_segment_seal(out, db->obj.be, db->obj.h, c->seg_prefix, &m);
+        /* options.mmap: its vector and sparse columns mapped from the cache (not yet
+         * visible: no lock) */
+        st = vdb_segment_seal_cached(out, db->obj.be, db->obj.h, c->seg_prefix,
+                                     vdb_collection_cache(db, c), &m);
         if (st == VDB_OK)
             vdb_index_segment(db, c, out, NULL, false); /* not yet visible; failure: scanned */
     }

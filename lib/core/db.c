@@ -20,6 +20,7 @@
 #include "core/follow.h"
 #include "core/ids.h"
 #include "core/memory.h"
+#include "core/mmap.h"
 #include "core/recovery.h"
 #include "core/seal.h"
 #include "core/tick.h"
@@ -413,13 +414,8 @@ vdb_status vdb_open(const char *path, const vdb_options *opts, vdb_db **out)
     }
     if (st == VDB_OK)
         st = vdb_ids_load(db);
-    if (st == VDB_OK && o.mmap) {
-        char *dir = o.mmap_cache_dir ? vdb_strdup(o.mmap_cache_dir)
-                                     : vdb_path_join(path, "mmap_cache");
-        st = dir ? vdb_seg_cache_open(dir, o.mmap_cache_bytes, &db->seg_cache)
-                 : vdb_set_errmsg(VDB_ENOMEM, "out of memory");
-        vdb_free(dir);
-    }
+    if (st == VDB_OK && o.mmap)
+        st = vdb_mmap_cache_open(db);
     if (st == VDB_OK)
         st = vdb_recover(db);
     if (st == VDB_OK)
@@ -431,7 +427,7 @@ vdb_status vdb_open(const char *path, const vdb_options *opts, vdb_db **out)
 #ifdef __GLIBC__
     /* Loading freed as much as it kept (compressed objects, decode buffers): with mmap, when
      * resident memory is the point, the free pages between live blocks go back to the OS. */
-    if (st == VDB_OK && o.mmap)
+    if (st == VDB_OK && db->seg_cache)
         malloc_trim(0);
 #endif
     if (st == VDB_OK && (o.compaction_interval_ms || o.segment_idle_seal_ms)) {

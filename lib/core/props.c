@@ -4,12 +4,14 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/collection.h"
 #include "tso/tso.h"
 
 #define TTL_KEY "collection.ttl.seconds"
 #define TTL_MAX_SECONDS (UINT64_C(1) << 32) /* ~136 years */
+#define MMAP_KEY "mmap.enabled"
 
 void vdb_props_free(vdb_props *p)
 {
@@ -87,15 +89,22 @@ vdb_status vdb_props_check(const vdb_props *p, uint64_t *ttl_ms)
                                       "whole number of seconds in 0..%llu", k, v,
                                       (unsigned long long)TTL_MAX_SECONDS);
             *ttl_ms = (uint64_t)s * 1000;
-        } else if (!strcmp(k, "mmap.enabled")) {
-            return vdb_set_errmsg(VDB_EUNSUPPORTED, "collection property 'mmap.enabled' is "
-                                  "not supported per collection; use vdb_options.mmap");
+        } else if (!strcmp(k, MMAP_KEY)) {
+            if (strcasecmp(v, "true") && strcasecmp(v, "false"))
+                return vdb_set_errmsg(VDB_EINVAL, "collection property '%s': '%s' is not "
+                                      "true or false", k, v);
         } else {
             return vdb_set_errmsg(VDB_EUNSUPPORTED, "collection property '%s' is not "
-                                  "supported (supported: %s)", k, TTL_KEY);
+                                  "supported (supported: %s, %s)", k, TTL_KEY, MMAP_KEY);
         }
     }
     return VDB_OK;
+}
+
+int vdb_props_mmap(const vdb_props *p)
+{
+    int at = props_find(p, MMAP_KEY);
+    return at < 0 ? -1 : !strcasecmp(p->vals[at], "true");
 }
 
 void vdb_collection_take_props(vdb_collection *c, vdb_props *p, uint64_t ttl_ms)

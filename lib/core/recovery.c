@@ -10,6 +10,7 @@
 #include "core/aliases.h"
 #include "core/apply.h"
 #include "core/indexes.h"
+#include "core/mmap.h"
 #include "core/recovery.h"
 #include "core/segment_index.h"
 
@@ -25,6 +26,11 @@ static int load_collection(void *arg, const char *key, const void *val, size_t l
     l->st = vdb_collection_decode(val, len, &c);
     if (l->st != VDB_OK) {
         l->st = vdb_set_errmsg(l->st, "meta key %s: %s", key, vdb_err_get());
+        return 1;
+    }
+    /* mapped or on the heap from now until the close (its mmap.enabled, else options.mmap) */
+    if ((l->st = vdb_mmap_decide(l->db, c)) != VDB_OK) {
+        vdb_collection_free(c);
         return 1;
     }
     if ((l->st = vdb_catalog_add(&l->db->catalog, c)) != VDB_OK) {
@@ -45,7 +51,7 @@ static int load_segment(void *arg, const char *key, const void *val, size_t len)
     seg_loader *l = arg;
     vdb_segment *s;
     l->st = vdb_segment_load_cached(val, len, &l->c->layout, l->db->obj.be, l->db->obj.h,
-                                    l->db->seg_cache, &s);
+                                    vdb_collection_cache(l->db, l->c), &s);
     if (l->st == VDB_OK)
         l->st = vdb_index_segment(l->db, l->c, s, NULL, true); /* saved indexes load here */
     if (l->st == VDB_OK) /* loading an index read every row: those pages may go */

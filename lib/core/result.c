@@ -272,6 +272,8 @@ static vdb_status push_row(const vdb_collection *c, vdb_result *r, const vdb_out
         if (col->type == VDB_TYPE_SPARSE_FLOAT_VECTOR) {
             const char *v = vdb_column_var(col, row, &len);
             st = vdb_column_push(dst, v, len, valid);
+            if (st == VDB_OK && col->map && src->seg) /* a mapped file cut short reads as 0 */
+                st = vdb_segment_check_mapped(src->seg);
         } else if (vdb_type_is_var(col->type)) {
             const char *v = vdb_column_var(col, row, &len);
             st = push_var(dst, v, len, valid);

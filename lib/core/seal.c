@@ -19,6 +19,7 @@
 #include "core/events.h"
 #include "core/follow.h"
 #include "core/metatxn.h"
+#include "core/mmap.h"
 #include "core/seal.h"
 #include "core/segment_index.h"
 #include "core/tick.h"
@@ -101,6 +102,10 @@ static vdb_status write_files(vdb_db *db, vdb_collection *c, seal_run *r)
         if (st == VDB_OK)
             st = vdb_segment_seal_write(r->segs[i], db->obj.be, db->obj.h, c->seg_prefix, &dels,
                                         ndels, &r->manifests[i], &r->pend[i]);
+        /* options.mmap: its vector and sparse columns go to the cache now (local I/O, no
+         * lock), and are read in place from the swap on */
+        if (st == VDB_OK && vdb_collection_cache(db, c))
+            vdb_segment_seal_map(r->segs[i], vdb_collection_cache(db, c), &r->pend[i]);
         vdb_buf_free(&dels);
     }
     return st;

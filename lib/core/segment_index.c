@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "core/events.h"
+#include "core/mmap.h"
 #include "core/segment_index.h"
 #include "segment/seg_cache.h"
 
@@ -174,7 +175,7 @@ static vdb_vindex *saved_index(vdb_db *db, vdb_collection *c, vdb_segment *s, si
     vindex_key(key, sizeof key, c, info.id, col, spec);
     *map = NULL;
     vdb_vindex *v = NULL;
-    if (db->seg_cache && vdb_vindex_kind_views(spec->kind) &&
+    if (vdb_collection_cache(db, c) && vdb_vindex_kind_views(spec->kind) &&
         (v = mapped_index(db, c, s, col, key, map)) != NULL)
         return v;
     void *data;
@@ -396,7 +397,7 @@ static void build_run(vdb_job *job)
                  db->obj.be->put(db->obj.h, key, b.p, b.len) == VDB_OK;
     /* with options.mmap, the saved bytes are used in place (as the next open would) */
     vdb_seg_map *map = NULL;
-    if (saved && db->seg_cache && vdb_vindex_kind_views(j->spec.kind)) {
+    if (saved && vdb_collection_cache(db, c) && vdb_vindex_kind_views(j->spec.kind)) {
         vdb_vindex *view = view_of_bytes(db, c, j->col, &j->spec, &rows, key, b.p, b.len,
                                          &map);
         if (view) {

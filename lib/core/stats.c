@@ -40,6 +40,7 @@ vdb_status vdb_collection_stats(vdb_db *db, const char *collection, vdb_stats *d
             out->sealed_rows += info.rows;
             out->deleted_rows += info.deletes;
             vdb_index_usage(c, c->sealed[i], &out->index_bytes, &out->indexed_rows);
+            out->mapped_bytes += vdb_segment_mapped_bytes(c->sealed[i]);
         }
         out->failed_index_builds = c->index_failures;
         out->memory_bytes = vdb_collection_memory(c);

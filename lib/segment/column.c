@@ -37,13 +37,14 @@ void vdb_column_init(vdb_column *c, vdb_type type, uint32_t dim, bool nullable)
 
 void vdb_column_free(vdb_column *c)
 {
-    if (c->map)
+    if (c->map) { /* data, or offsets and bytes, point into the mapped file */
         vdb_seg_map_release(c->map);
-    else
+    } else {
         vdb_free(c->data);
+        vdb_free(c->offsets);
+        vdb_free(c->bytes);
+    }
     vdb_free(c->valid);
-    vdb_free(c->offsets);
-    vdb_free(c->bytes);
     vdb_column_init(c, c->type, c->dim, c->nullable);
 }
 
@@ -244,7 +245,7 @@ size_t vdb_column_memory(const vdb_column *c)
     size_t m = (c->map ? 0 : c->cap * vdb_type_width(c->type, c->dim)) + c->bytes_cap;
     if (c->nullable)
         m += c->cap;
-    if (c->offsets)
+    if (c->offsets && !c->map)
         m += (c->cap + 1) * sizeof(uint64_t);
     return m;
 }
@@ -271,6 +272,29 @@ void vdb_column_encode(const vdb_column *c, vdb_buf *out)
     } else {
         vdb_buf_put(out, c->data, c->rows * vdb_type_width(c->type, c->dim));
     }
+}
+
+vdb_status vdb_column_check_offsets(const void *offsets, size_t rows, const uint8_t *valid,
+                                    vdb_type type, uint64_t *nbytes)
+{
+    const uint8_t *offs = offsets;
+    uint64_t prev = vdb_get_u64(offs);
+    if (prev != 0)
+        return vdb_set_errmsg(VDB_ECORRUPT, "column: first offset is %llu, not 0",
+                              (unsigned long long)prev);
+    for (size_t i = 1; i <= rows; i++) {
+        uint64_t o = vdb_get_u64(offs + i * 8);
+        if (o < prev)
+            return vdb_set_errmsg(VDB_ECORRUPT, "column: offsets decrease at row %zu", i - 1);
+        if (valid && !valid[i - 1] && o != prev)
+            return vdb_set_errmsg(VDB_ECORRUPT, "column: NULL row %zu has bytes", i - 1);
+        if (type == VDB_TYPE_SPARSE_FLOAT_VECTOR && (o - prev) % 8)
+            return vdb_set_errmsg(VDB_ECORRUPT, "column: sparse row %zu has %llu bytes, not "
+                                  "a multiple of 8", i - 1, (unsigned long long)(o - prev));
+        prev = o;
+    }
+    *nbytes = prev;
+    return VDB_OK;
 }
 
 vdb_status vdb_column_decode(vdb_rd *r, vdb_column *out)
@@ -314,22 +338,10 @@ vdb_status vdb_column_decode(vdb_rd *r, vdb_column *out)
         offs = vdb_rd_take(r, ((size_t)rows + 1) * sizeof(uint64_t));
         if (!offs)
             return vdb_set_errmsg(VDB_ECORRUPT, "column: truncated offsets");
-        uint64_t prev = vdb_get_u64(offs);
-        if (prev != 0)
-            return vdb_set_errmsg(VDB_ECORRUPT, "column: first offset is %llu, not 0",
-                                  (unsigned long long)prev);
-        for (size_t i = 1; i <= rows; i++) {
-            uint64_t o = vdb_get_u64(offs + i * 8);
-            if (o < prev)
-                return vdb_set_errmsg(VDB_ECORRUPT, "column: offsets decrease at row %zu",
-                                      i - 1);
-            if (nullable && !valid[i - 1] && o != prev)
-                return vdb_set_errmsg(VDB_ECORRUPT, "column: NULL row %zu has bytes", i - 1);
-            if (type == VDB_TYPE_SPARSE_FLOAT_VECTOR && (o - prev) % 8)
-                return vdb_set_errmsg(VDB_ECORRUPT, "column: sparse row %zu has %llu bytes, not "
-                                      "a multiple of 8", i - 1, (unsigned long long)(o - prev));
-            prev = o;
-        }
+        uint64_t prev;
+        st = vdb_column_check_offsets(offs, (size_t)rows, valid, (vdb_type)type, &prev);
+        if (st)
+            return st;
         if (prev > r->len - r->off)
             return vdb_set_errmsg(VDB_ECORRUPT, "column: %llu bytes past the end of the input",
                                   (unsigned long long)prev);

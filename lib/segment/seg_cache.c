@@ -402,6 +402,15 @@ static vdb_status verify_file(const char *path, uint64_t len, uint32_t crc)
 vdb_status vdb_seg_cache_put(vdb_seg_cache *c, const char *key, const vdb_seg_map_shape *shape,
                              const void *data, vdb_seg_map **out, const void **mapped)
 {
+    size_t len = (size_t)shape->data_len;
+    return vdb_seg_cache_put_parts(c, key, shape, &data, &len, 1, out, mapped);
+}
+
+vdb_status vdb_seg_cache_put_parts(vdb_seg_cache *c, const char *key,
+                                   const vdb_seg_map_shape *shape, const void *const *parts,
+                                   const size_t *lens, size_t nparts, vdb_seg_map **out,
+                                   const void **mapped)
+{
     char name[256];
     *out = NULL;
     *mapped = NULL;
@@ -417,7 +426,18 @@ vdb_status vdb_seg_cache_put(vdb_seg_cache *c, const char *key, const vdb_seg_ma
     }
     memcpy(tmp, path, plen);
     memcpy(tmp + plen, ".tmp", 5);
-    uint32_t crc = vdb_crc32c(0, data, (size_t)shape->data_len);
+    uint32_t crc = 0;
+    uint64_t total = 0;
+    for (size_t i = 0; i < nparts; i++) {
+        crc = vdb_crc32c(crc, parts[i], lens[i]);
+        total += lens[i];
+    }
+    if (total != shape->data_len) {
+        st = vdb_set_errmsg(VDB_EINVAL, "mmap cache: %s: parts of %llu bytes, the shape says "
+                            "%llu", path, (unsigned long long)total,
+                            (unsigned long long)shape->data_len);
+        goto done;
+    }
     header_encode(shape, crc, h);
     uint64_t size = VMAP_HEADER + shape->data_len;
     pthread_mutex_lock(&c->mu);
@@ -440,8 +460,9 @@ vdb_status vdb_seg_cache_put(vdb_seg_cache *c, const char *key, const vdb_seg_ma
         goto done;
     }
     st = vdb_file_write_all(fd, h, VMAP_HEADER, tmp);
-    if (st == VDB_OK)
-        st = vdb_file_write_all(fd, data, (size_t)shape->data_len, tmp);
+    for (size_t i = 0; st == VDB_OK && i < nparts; i++)
+        if (lens[i])
+            st = vdb_file_write_all(fd, parts[i], lens[i], tmp);
     if (st == VDB_OK && vdb_sys_fsync(fd) != 0)
         st = vdb_set_errmsg(VDB_EIO, "mmap cache: fsync %s: %s", tmp, strerror(errno));
     close(fd);

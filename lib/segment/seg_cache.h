@@ -53,6 +53,13 @@ vdb_status vdb_seg_cache_get(vdb_seg_cache *c, const char *key, const vdb_seg_ma
  * (the bound cannot fit the file) or VDB_EIO, naming the file. */
 vdb_status vdb_seg_cache_put(vdb_seg_cache *c, const char *key, const vdb_seg_map_shape *shape,
                              const void *data, vdb_seg_map **out, const void **mapped);
+/* The same, with the payload given as nparts pieces written one after the other (lens[i]
+ * bytes at parts[i], summing to shape->data_len): a layout of several arrays without a copy
+ * of them all in one buffer. */
+vdb_status vdb_seg_cache_put_parts(vdb_seg_cache *c, const char *key,
+                                   const vdb_seg_map_shape *shape, const void *const *parts,
+                                   const size_t *lens, size_t nparts, vdb_seg_map **out,
+                                   const void **mapped);
 /* Unmaps; the file stays cached (and may now be evicted). NULL is a no-op. */
 void vdb_seg_map_release(vdb_seg_map *m);
 /* Unmaps and deletes the file from the cache (its contents proved unusable). NULL: no-op. */

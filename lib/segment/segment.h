@@ -68,6 +68,11 @@ static inline bool vdb_column_is_null(const vdb_column *c, size_t row)
 }
 size_t vdb_column_memory(const vdb_column *c);
 
+/* Checks a var-length column's rows + 1 offsets (little-endian u64, any alignment): the first
+ * is 0, none decreases, a NULL row (valid[i] == 0; valid may be NULL) has no bytes, a sparse
+ * row is a multiple of 8 bytes. *nbytes gets the last offset. VDB_ECORRUPT names the row. */
+vdb_status vdb_column_check_offsets(const void *offsets, size_t rows, const uint8_t *valid,
+                                    vdb_type type, uint64_t *nbytes);
 /* Plain encoding (used inside log records): type, dim, nullable, rows, then the arrays. */
 void vdb_column_encode(const vdb_column *c, vdb_buf *out);
 /* Checks every length and offset; VDB_ECORRUPT with a message when anything is off. */
@@ -224,6 +229,12 @@ void *vdb_segment_attachment(const vdb_segment *s, size_t col);
 /* Marks s sealed and writes its files; *manifest gets the manifest. */
 vdb_status vdb_segment_seal(vdb_segment *s, const vdb_object_backend *be, void *store,
                             const char *prefix, vdb_buf *manifest);
+/* The same, with cache != NULL: its columns mapped as vdb_segment_seal_map maps them (for a
+ * segment nothing else sees yet: a compaction's output). */
+struct vdb_seg_cache;
+vdb_status vdb_segment_seal_cached(vdb_segment *s, const vdb_object_backend *be, void *store,
+                                   const char *prefix, struct vdb_seg_cache *cache,
+                                   vdb_buf *manifest);
 /* The same in two steps, so that readers need not wait for the I/O: seal_write writes the
  * files and the manifest and only reads s (readers may run alongside; no writer may);
  * seal_finish then marks s sealed, a short in-memory step for under the caller's exclusive
@@ -235,6 +246,9 @@ typedef struct vdb_seal_pending {
     size_t ndeltas;
     vdb_bloom bloom;
     size_t persisted;
+    /* vdb_segment_seal_map: per column, its cache file mapped (NULL: stays on the heap) */
+    struct vdb_seg_map **maps;
+    const void **mapped;
 } vdb_seal_pending;
 /* deletes: the segment's delete records as vdb_segment_deletes_snapshot gave them (taken
  * under a lock that keeps delete writers out, so that seal_write itself needs none), or NULL
@@ -244,6 +258,14 @@ vdb_status vdb_segment_seal_write(const vdb_segment *s, const vdb_object_backend
                                   size_t ndeletes, vdb_buf *manifest, vdb_seal_pending *out);
 vdb_status vdb_segment_deletes_snapshot(const vdb_segment *s, vdb_buf *out, size_t *count);
 void vdb_segment_seal_finish(vdb_segment *s, vdb_seal_pending *p);
+/* With options.mmap, between seal_write and seal_finish (only reads s; no lock needed beyond
+ * seal_write's): writes the vector and sparse columns to the mmap cache under the keys and
+ * checksums of the binlogs just written, as a later load would, and maps them; seal_finish
+ * then frees the heap copies and reads the columns in place. A column the cache cannot take
+ * (its bound, an I/O error) stays on the heap; nothing fails. */
+struct vdb_seg_cache;
+void vdb_segment_seal_map(const vdb_segment *s, struct vdb_seg_cache *cache,
+                          vdb_seal_pending *p);
 void vdb_seal_pending_free(vdb_seal_pending *p);
 /* Delete records not yet persisted, written as a new delta file in two steps like the seal:
  * deletes_write only reads s (readers may run alongside; no writer may) and, when there were

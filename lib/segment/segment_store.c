@@ -153,7 +153,7 @@ vdb_status vdb_segment_seal_write(const vdb_segment *s, const vdb_object_backend
     st = emit_manifest(&m, manifest);
     if (st)
         goto fail;
-    *out = (vdb_seal_pending){files, nfiles, deltas, ndeltas, bloom, ndeletes};
+    *out = (vdb_seal_pending){files, nfiles, deltas, ndeltas, bloom, ndeletes, NULL, NULL};
     vdb_buf_free(&buf);
     return VDB_OK;
 fail:
@@ -164,8 +164,18 @@ fail:
     return st;
 }
 
+static void column_set_mapped(vdb_column *c, size_t rows, vdb_seg_map *map, const void *data);
+
 void vdb_segment_seal_finish(vdb_segment *s, vdb_seal_pending *p)
 {
+    for (size_t i = 0; p->maps && i < s->ncols; i++)
+        if (p->maps[i]) {
+            vdb_column_free(&s->cols[i]); /* the heap copy: readers are kept out by the caller */
+            column_set_mapped(&s->cols[i], s->rows, p->maps[i], p->mapped[i]);
+            p->maps[i] = NULL;
+        }
+    vdb_free(p->maps);
+    vdb_free(p->mapped);
     vdb_seg_files_free(s->files, s->nfiles);
     vdb_seg_files_free(s->deltas, s->ndeltas);
     s->files = p->files;
@@ -180,6 +190,10 @@ void vdb_segment_seal_finish(vdb_segment *s, vdb_seal_pending *p)
 
 void vdb_seal_pending_free(vdb_seal_pending *p)
 {
+    for (size_t i = 0; p->maps && i < p->nfiles - 2; i++)
+        vdb_seg_map_release(p->maps[i]); /* the files stay cached */
+    vdb_free(p->maps);
+    vdb_free(p->mapped);
     vdb_bloom_free(&p->bloom);
     vdb_seg_files_free(p->files, p->nfiles);
     vdb_seg_files_free(p->deltas, p->ndeltas);
@@ -189,8 +203,16 @@ void vdb_seal_pending_free(vdb_seal_pending *p)
 vdb_status vdb_segment_seal(vdb_segment *s, const vdb_object_backend *be, void *store,
                             const char *prefix, vdb_buf *manifest)
 {
+    return vdb_segment_seal_cached(s, be, store, prefix, NULL, manifest);
+}
+
+vdb_status vdb_segment_seal_cached(vdb_segment *s, const vdb_object_backend *be, void *store,
+                                   const char *prefix, vdb_seg_cache *cache, vdb_buf *manifest)
+{
     vdb_seal_pending p;
     vdb_status st = vdb_segment_seal_write(s, be, store, prefix, NULL, 0, manifest, &p);
+    if (st == VDB_OK && cache)
+        vdb_segment_seal_map(s, cache, &p);
     if (st == VDB_OK)
         vdb_segment_seal_finish(s, &p);
     return st;
@@ -361,6 +383,65 @@ static vdb_status load_column(const vdb_manifest *m, const vdb_object_backend *b
     return VDB_OK;
 }
 
+/* Whether a column of a sealed segment is read in place with options.mmap. */
+static bool column_mappable(const vdb_column *c)
+{
+    return !c->nullable &&
+           (vdb_type_is_vector(c->type) || c->type == VDB_TYPE_SPARSE_FLOAT_VECTOR);
+}
+
+/* A SPARSE_FLOAT_VECTOR column's cache file: its rows + 1 offsets (u64), zeros up to a
+ * 64-byte boundary, then its rows' bytes (each row's indices then values; every row a
+ * multiple of 8 bytes, so every row starts 8-byte aligned). Read in place as the column's
+ * offsets and bytes. */
+#define SPARSE_ALIGN 64u
+
+static size_t sparse_offsets_len(size_t rows)
+{
+    return ((rows + 1) * sizeof(uint64_t) + SPARSE_ALIGN - 1) & ~(size_t)(SPARSE_ALIGN - 1);
+}
+
+/* What a column's cache file holds (data_len: its payload's bytes, for a put). */
+static vdb_seg_map_shape column_shape(const vdb_column *c, size_t rows, uint32_t src_crc)
+{
+    vdb_seg_map_shape sh = {(uint32_t)c->type, c->dim, rows, 0, src_crc};
+    if (c->type == VDB_TYPE_SPARSE_FLOAT_VECTOR)
+        sh.data_len = sparse_offsets_len(rows) + c->nbytes;
+    else
+        sh.data_len = (uint64_t)rows * vdb_type_width(c->type, c->dim);
+    return sh;
+}
+
+/* Column c (on the heap, c->rows rows) written as the cache file of object f and mapped. */
+static vdb_status cache_put_column(vdb_seg_cache *cache, const vdb_seg_file *f,
+                                   const vdb_column *c, vdb_seg_map **map, const void **data)
+{
+    vdb_seg_map_shape shape = column_shape(c, c->rows, f->crc);
+    if (c->type != VDB_TYPE_SPARSE_FLOAT_VECTOR)
+        return vdb_seg_cache_put(cache, f->key, &shape, c->data, map, data);
+    static const uint8_t zeros[SPARSE_ALIGN];
+    size_t olen = sparse_offsets_len(c->rows), raw = (c->rows + 1) * sizeof(uint64_t);
+    const void *parts[3] = {c->offsets, zeros, c->bytes};
+    size_t lens[3] = {raw, olen - raw, c->nbytes};
+    return vdb_seg_cache_put_parts(cache, f->key, &shape, parts, lens, 3, map, data);
+}
+
+/* c (initialised, empty) reads rows rows in place from map, whose payload is data. */
+static void column_set_mapped(vdb_column *c, size_t rows, vdb_seg_map *map, const void *data)
+{
+    /* read-only: a sealed column is never written */
+    if (c->type == VDB_TYPE_SPARSE_FLOAT_VECTOR) {
+        size_t olen = sparse_offsets_len(rows);
+        c->offsets = (uint64_t *)data;
+        c->bytes = (char *)data + olen;
+        c->nbytes = vdb_seg_map_size(map) - olen;
+    } else {
+        c->data = (uint8_t *)data;
+    }
+    c->rows = c->cap = rows;
+    c->map = map;
+}
+
 /* A vector column through the mmap cache: mapped from its cache file when that is there
  * and sound, otherwise decoded from its object (checked as load_column checks it), written
  * to the cache and mapped; the decoded copy is freed. */
@@ -389,10 +470,68 @@ static vdb_status load_mapped(const vdb_manifest *m, const vdb_object_backend *b
             return name_error(st, m, f->key);
     }
     vdb_column_init(out, type, dim, false);
-    out->data = (uint8_t *)data; /* read-only: a sealed column is never written */
-    out->rows = out->cap = (size_t)m->rows;
-    out->map = map;
+    column_set_mapped(out, (size_t)m->rows, map, data);
     return VDB_OK;
+}
+
+/* The mapped layout checked once, as the binlog's decode checks it: every offset, and the
+ * last one against the file's size. The payload's crc was verified when it was written. */
+static bool sparse_layout_ok(const void *data, size_t len, size_t rows)
+{
+    size_t olen = sparse_offsets_len(rows);
+    uint64_t nbytes;
+    if (len < olen || vdb_column_check_offsets(data, rows, NULL, VDB_TYPE_SPARSE_FLOAT_VECTOR,
+                                               &nbytes) != VDB_OK)
+        return false;
+    return nbytes == len - olen;
+}
+
+static vdb_status load_mapped_sparse(const vdb_manifest *m, const vdb_object_backend *be,
+                                     void *store, vdb_seg_cache *cache, const vdb_seg_file *f,
+                                     uint32_t dim, vdb_column *out)
+{
+    const vdb_type type = VDB_TYPE_SPARSE_FLOAT_VECTOR;
+    if (m->rows >= SIZE_MAX / 16)
+        return vdb_set_errmsg(VDB_ECORRUPT, "segment %llu: %llu rows overflow",
+                              (unsigned long long)m->id, (unsigned long long)m->rows);
+    size_t rows = (size_t)m->rows;
+    vdb_seg_map_shape shape = {(uint32_t)type, dim, m->rows, VDB_SEG_MAP_ANY_LEN, f->crc};
+    vdb_seg_map *map;
+    const void *data;
+    vdb_status st = vdb_seg_cache_get(cache, f->key, &shape, &map, &data);
+    if (st)
+        return name_error(st, m, f->key);
+    if (map && !sparse_layout_ok(data, vdb_seg_map_size(map), rows)) {
+        vdb_seg_map_discard(map); /* damaged at the same size: made again from the object */
+        map = NULL;
+    }
+    if (!map) {
+        vdb_column heap;
+        st = load_column(m, be, store, f, type, dim, false, &heap);
+        if (st)
+            return st;
+        st = cache_put_column(cache, f, &heap, &map, &data);
+        vdb_column_free(&heap);
+        if (st)
+            return name_error(st, m, f->key);
+    }
+    vdb_column_init(out, type, dim, false);
+    column_set_mapped(out, rows, map, data);
+    return VDB_OK;
+}
+
+void vdb_segment_seal_map(const vdb_segment *s, vdb_seg_cache *cache, vdb_seal_pending *p)
+{
+    if (!s->rows || p->nfiles != s->ncols + 2)
+        return;
+    p->maps = vdb_calloc(s->ncols, sizeof *p->maps);
+    p->mapped = vdb_calloc(s->ncols, sizeof *p->mapped);
+    for (size_t i = 0; p->maps && p->mapped && i < s->ncols; i++) {
+        const vdb_column *c = &s->cols[i];
+        if (column_mappable(c) && cache_put_column(cache, &p->files[i], c, &p->maps[i],
+                                                   &p->mapped[i]) != VDB_OK)
+            p->maps[i] = NULL; /* stays on the heap, as a load over this bound would not */
+    }
 }
 
 static vdb_status load_deltas(vdb_segment *s, const vdb_manifest *m,
@@ -484,8 +623,10 @@ vdb_status vdb_segment_load_cached(const void *manifest, size_t len,
         goto fail;
     for (size_t i = 0; i < s->ncols; i++) {
         vdb_column *c = &s->cols[i];
-        if (cache && vdb_type_is_vector(c->type) && !c->nullable && m.rows)
-            st = load_mapped(&m, be, store, cache, &m.files[i], c->type, c->dim, c);
+        if (cache && column_mappable(c) && m.rows)
+            st = c->type == VDB_TYPE_SPARSE_FLOAT_VECTOR
+                     ? load_mapped_sparse(&m, be, store, cache, &m.files[i], c->dim, c)
+                     : load_mapped(&m, be, store, cache, &m.files[i], c->type, c->dim, c);
         else
             st = load_column(&m, be, store, &m.files[i], c->type, c->dim, c->nullable, c);
         if (st)

@@ -254,6 +254,7 @@ class vdb_stats(_Sized):
         ("torn_tails", c_uint64),
         ("read_segments", c_uint64),
         ("memory_bytes", c_uint64),
+        ("mapped_bytes", c_uint64),
     ]
 
 

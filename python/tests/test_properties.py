@@ -26,8 +26,8 @@ def test_alter_drop_describe(client, connect, mode):
     for bad in (-1, "abc", 1.5):
         with pytest.raises(libvdb.InvalidArgumentError):
             client.alter_collection_properties("p", {TTL: bad})
-    with pytest.raises(libvdb.UnsupportedError, match="mmap.enabled"):
-        client.alter_collection_properties("p", {"mmap.enabled": True})
+    with pytest.raises(libvdb.InvalidArgumentError, match="mmap.enabled"):
+        client.alter_collection_properties("p", {"mmap.enabled": "yes"})
     with pytest.raises(libvdb.UnsupportedError):
         client.alter_collection_properties("p", {"partitionkey.isolation": True})
     with pytest.raises(libvdb.InvalidArgumentError):

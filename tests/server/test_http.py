@@ -299,8 +299,8 @@ class BadRequests(Base):
             self.assertCode(self.srv.post("collections/alter_properties", {
                 "collectionName": "props", "properties": {"collection.ttl.seconds": v}}), 1100)
         r = self.assertCode(self.srv.post("collections/alter_properties", {
-            "collectionName": "props", "properties": {"mmap.enabled": True}}), 3000)
-        self.assertIn("mmap.enabled", r["message"])
+            "collectionName": "props", "properties": {"collection.replica.number": 2}}), 3000)
+        self.assertIn("collection.replica.number", r["message"])
         self.assertCode(self.srv.post("collections/alter_properties", {
             "collectionName": "nope", "properties": {"collection.ttl.seconds": 5}}), 100)
         self.assertCode(self.srv.post("collections/alter_properties", {

@@ -6,7 +6,10 @@
 
 #include "index/vector/sparse.h"
 
-#define SPARSE_FORMAT 1
+#define SPARSE_FORMAT 2 /* what encode writes; format 1 (no blocks, no alignment) still read */
+#define SPARSE_ALIGN 64u
+#define SPARSE_NARR 8u    /* format 2: the arrays, in the order of struct vdb_sparse_index */
+#define SPARSE_V2_HEAD (4 + 8 + 4 + 8 + 8 + SPARSE_NARR * 8)
 
 struct vdb_sparse_index {
     size_t nrows;
@@ -19,12 +22,17 @@ struct vdb_sparse_index {
     float *bmax;      /* per block: its largest value */
     uint32_t *blast;  /* per block: its last row */
     float *dmax;      /* per dimension: its largest value */
+    bool view;        /* the arrays are the caller's bytes (a mapped file), not owned */
 };
 
 void vdb_sparse_index_free(vdb_sparse_index *ix)
 {
     if (!ix)
         return;
+    if (ix->view) {
+        vdb_free(ix);
+        return;
+    }
     vdb_free(ix->dims);
     vdb_free(ix->start);
     vdb_free(ix->prow);
@@ -41,6 +49,8 @@ size_t vdb_sparse_index_rows(const vdb_sparse_index *ix) { return ix->nrows; }
 size_t vdb_sparse_index_memory(const vdb_sparse_index *ix)
 {
     size_t np = ix->start[ix->ndims], nb = ix->bstart[ix->ndims];
+    if (ix->view) /* the arrays are page cache */
+        return sizeof *ix;
     return sizeof *ix + ix->ndims * (4 + 4 + 16) + np * 8 + nb * 8;
 }
 
@@ -529,19 +539,123 @@ vdb_status vdb_sparse_index_search(const vdb_sparse_index *ix, const vdb_sparse_
     }
 }
 
-/* ---- saved format: u32 version, u64 rows, u32 dims, u64 postings, then the arrays ---- */
+/* ---- saved format ----
+ * Format 2 (written): u32 version, u64 rows, u32 dims, u64 postings, u64 blocks, then 8 u64
+ * offsets (from the start of these bytes) of the arrays dims, start, prow, pval, bstart,
+ * bmax, blast, dmax, each placed on a 64-byte boundary of the buffer encode appends to (so
+ * that, from a file whose bytes start on a page, they are read in place: decode_view).
+ * Format 1: u32 version, u64 rows, u32 dims, u64 postings, then dims, start, prow, pval
+ * unpadded; the blocks are computed at decode. */
+
+static void pad_to(vdb_buf *out, size_t align)
+{
+    while (out->len % align)
+        vdb_buf_u8(out, 0);
+}
 
 vdb_status vdb_sparse_index_encode(const vdb_sparse_index *ix, vdb_buf *out)
 {
-    uint64_t np = ix->start[ix->ndims];
+    uint64_t np = ix->start[ix->ndims], nb = ix->bstart[ix->ndims], nd = ix->ndims;
+    const void *arr[SPARSE_NARR] = {ix->dims, ix->start, ix->prow, ix->pval,
+                                    ix->bstart, ix->bmax, ix->blast, ix->dmax};
+    const size_t len[SPARSE_NARR] = {nd * 4, (nd + 1) * 8, np * 4, np * 4,
+                                     (nd + 1) * 8, nb * 4, nb * 4, nd * 4};
+    size_t base = out->len;
     vdb_buf_u32(out, SPARSE_FORMAT);
     vdb_buf_u64(out, ix->nrows);
     vdb_buf_u32(out, ix->ndims);
     vdb_buf_u64(out, np);
-    vdb_buf_put(out, ix->dims, ix->ndims * sizeof *ix->dims);
-    vdb_buf_put(out, ix->start, ((size_t)ix->ndims + 1) * sizeof *ix->start);
-    vdb_buf_put(out, ix->prow, (size_t)np * sizeof *ix->prow);
-    vdb_buf_put(out, ix->pval, (size_t)np * sizeof *ix->pval);
+    vdb_buf_u64(out, nb);
+    size_t offs_at = out->len;
+    for (size_t i = 0; i < SPARSE_NARR; i++)
+        vdb_buf_u64(out, 0); /* filled below */
+    for (size_t i = 0; i < SPARSE_NARR && !out->oom; i++) {
+        pad_to(out, SPARSE_ALIGN);
+        if (!out->oom)
+            vdb_put_u64((uint8_t *)out->p + offs_at + i * 8, (uint64_t)(out->len - base));
+        vdb_buf_put(out, arr[i], len[i]);
+    }
+    return out->oom ? vdb_set_errmsg(VDB_ENOMEM, "sparse index: out of memory encoding")
+                    : VDB_OK;
+}
+
+/* Format 2's arrays located in p (every one inside it); VDB_ECORRUPT otherwise. */
+typedef struct sparse_v2 {
+    uint64_t nrows, np, nb;
+    uint32_t nd;
+    const uint8_t *arr[SPARSE_NARR];
+} sparse_v2;
+
+static vdb_status parse_v2(const void *p, size_t len, sparse_v2 *l)
+{
+    vdb_rd r = vdb_rd_init(p, len);
+    (void)vdb_rd_u32(&r);
+    l->nrows = vdb_rd_u64(&r);
+    l->nd = vdb_rd_u32(&r);
+    l->np = vdb_rd_u64(&r);
+    l->nb = vdb_rd_u64(&r);
+    if (r.err || len < SPARSE_V2_HEAD)
+        return vdb_set_errmsg(VDB_ECORRUPT, "sparse index: truncated header");
+    if (l->nrows > UINT32_MAX || l->nd > len / 4 || l->np > len / 8 || l->nb > len / 8)
+        return vdb_set_errmsg(VDB_ECORRUPT, "sparse index: sizes do not fit the file");
+    uint64_t nd = l->nd;
+    const uint64_t size[SPARSE_NARR] = {nd * 4, (nd + 1) * 8, l->np * 4, l->np * 4,
+                                        (nd + 1) * 8, l->nb * 4, l->nb * 4, nd * 4};
+    for (size_t i = 0; i < SPARSE_NARR; i++) {
+        uint64_t off = vdb_rd_u64(&r);
+        if (r.err || off < SPARSE_V2_HEAD || off > len || size[i] > len - off)
+            return vdb_set_errmsg(VDB_ECORRUPT, "sparse index: array %zu out of the file", i);
+        l->arr[i] = (const uint8_t *)p + off;
+    }
+    return VDB_OK;
+}
+
+/* The postings as a search relies on them: dimensions ascending, each list non-empty with
+ * rows ascending below nrows and values finite and >= 0. */
+static vdb_status check_postings(const vdb_sparse_index *ix, uint64_t np)
+{
+    if (ix->start[0] != 0 || ix->start[ix->ndims] != np)
+        return vdb_set_errmsg(VDB_ECORRUPT, "sparse index: posting offsets out of bounds");
+    for (uint32_t d = 0; d < ix->ndims; d++) {
+        if ((d && ix->dims[d] <= ix->dims[d - 1]) || ix->start[d + 1] <= ix->start[d] ||
+            ix->start[d + 1] > np)
+            return vdb_set_errmsg(VDB_ECORRUPT, "sparse index: dimension %u is out of order",
+                                  d);
+        for (uint64_t q = ix->start[d]; q < ix->start[d + 1]; q++)
+            if (ix->prow[q] >= ix->nrows ||
+                (q > ix->start[d] && ix->prow[q] <= ix->prow[q - 1]) ||
+                !(ix->pval[q] >= 0.0f) || isinf(ix->pval[q]))
+                return vdb_set_errmsg(VDB_ECORRUPT, "sparse index: posting %llu of dimension "
+                                      "%u is out of order or bounds", (unsigned long long)q,
+                                      ix->dims[d]);
+    }
+    return VDB_OK;
+}
+
+/* A view's blocks and maxima against what finish computes from its (checked) postings. */
+static vdb_status check_blocks(const vdb_sparse_index *ix, uint64_t nb)
+{
+    uint64_t b = 0;
+    for (uint32_t d = 0; d < ix->ndims; d++) {
+        if (ix->bstart[d] != b)
+            return vdb_set_errmsg(VDB_ECORRUPT, "sparse index: blocks of dimension %u", d);
+        float dm = 0.0f;
+        for (uint64_t p = ix->start[d]; p < ix->start[d + 1]; p += VDB_SPARSE_BLOCK, b++) {
+            uint64_t e = VDB_MIN(p + VDB_SPARSE_BLOCK, ix->start[d + 1]);
+            float m = 0.0f;
+            for (uint64_t j = p; j < e; j++)
+                m = VDB_MAX(m, ix->pval[j]);
+            if (b >= nb || ix->bmax[b] != m || ix->blast[b] != ix->prow[e - 1])
+                return vdb_set_errmsg(VDB_ECORRUPT, "sparse index: block %llu of dimension "
+                                      "%u", (unsigned long long)b, d);
+            dm = VDB_MAX(dm, m);
+        }
+        if (ix->dmax[d] != dm)
+            return vdb_set_errmsg(VDB_ECORRUPT, "sparse index: maximum of dimension %u", d);
+    }
+    if (ix->bstart[ix->ndims] != b || b != nb)
+        return vdb_set_errmsg(VDB_ECORRUPT, "sparse index: %llu blocks, the file says %llu",
+                              (unsigned long long)b, (unsigned long long)nb);
     return VDB_OK;
 }
 
@@ -550,23 +664,42 @@ vdb_status vdb_sparse_index_decode(const void *p, size_t len, vdb_sparse_index *
     *out = NULL;
     vdb_rd r = vdb_rd_init(p, len);
     uint32_t ver = vdb_rd_u32(&r);
-    uint64_t nrows = vdb_rd_u64(&r);
-    uint32_t nd = vdb_rd_u32(&r);
-    uint64_t np = vdb_rd_u64(&r);
+    uint64_t nrows = 0, np = 0;
+    uint32_t nd = 0;
+    const void *dims, *start, *prow, *pval;
     if (r.err)
         return vdb_set_errmsg(VDB_ECORRUPT, "sparse index: truncated header");
-    if (ver != SPARSE_FORMAT)
+    if (ver == 2) {
+        sparse_v2 l;
+        vdb_status st = parse_v2(p, len, &l);
+        if (st != VDB_OK)
+            return st;
+        nrows = l.nrows;
+        nd = l.nd;
+        np = l.np;
+        dims = l.arr[0];
+        start = l.arr[1];
+        prow = l.arr[2];
+        pval = l.arr[3];
+    } else if (ver == 1) {
+        nrows = vdb_rd_u64(&r);
+        nd = vdb_rd_u32(&r);
+        np = vdb_rd_u64(&r);
+        if (r.err)
+            return vdb_set_errmsg(VDB_ECORRUPT, "sparse index: truncated header");
+        size_t left = len - r.off;
+        if (nrows > UINT32_MAX || nd > left / 4 || np > left / 8)
+            return vdb_set_errmsg(VDB_ECORRUPT, "sparse index: sizes do not fit the file");
+        dims = vdb_rd_take(&r, (size_t)nd * 4);
+        start = vdb_rd_take(&r, ((size_t)nd + 1) * 8);
+        prow = vdb_rd_take(&r, (size_t)np * 4);
+        pval = vdb_rd_take(&r, (size_t)np * 4);
+        if (r.err || r.off != len)
+            return vdb_set_errmsg(VDB_ECORRUPT, "sparse index: the file is %s",
+                                  r.err ? "truncated" : "longer than its arrays");
+    } else {
         return vdb_set_errmsg(VDB_EVERSION, "sparse index: format %u is not known", ver);
-    size_t left = len - r.off;
-    if (nrows > UINT32_MAX || nd > left / 4 || np > left / 8)
-        return vdb_set_errmsg(VDB_ECORRUPT, "sparse index: sizes do not fit the file");
-    const void *dims = vdb_rd_take(&r, (size_t)nd * 4);
-    const void *start = vdb_rd_take(&r, ((size_t)nd + 1) * 8);
-    const void *prow = vdb_rd_take(&r, (size_t)np * 4);
-    const void *pval = vdb_rd_take(&r, (size_t)np * 4);
-    if (r.err || r.off != len)
-        return vdb_set_errmsg(VDB_ECORRUPT, "sparse index: the file is %s",
-                              r.err ? "truncated" : "longer than its arrays");
+    }
     vdb_sparse_index *ix = vdb_calloc(1, sizeof *ix);
     if (!ix)
         return vdb_set_errmsg(VDB_ENOMEM, "sparse index: out of memory");
@@ -585,31 +718,55 @@ vdb_status vdb_sparse_index_decode(const void *p, size_t len, vdb_sparse_index *
     memcpy(ix->start, start, ((size_t)nd + 1) * 8);
     memcpy(ix->prow, prow, (size_t)np * 4);
     memcpy(ix->pval, pval, (size_t)np * 4);
-    if (ix->start[0] != 0 || ix->start[nd] != np) {
-        st = vdb_set_errmsg(VDB_ECORRUPT, "sparse index: posting offsets out of bounds");
+    if ((st = check_postings(ix, np)) != VDB_OK)
         goto fail;
-    }
-    for (uint32_t d = 0; d < nd; d++) {
-        if ((d && ix->dims[d] <= ix->dims[d - 1]) || ix->start[d + 1] <= ix->start[d]) {
-            st = vdb_set_errmsg(VDB_ECORRUPT, "sparse index: dimension %u is out of order", d);
-            goto fail;
-        }
-        for (uint64_t q = ix->start[d]; q < ix->start[d + 1]; q++)
-            if (ix->prow[q] >= nrows || (q > ix->start[d] && ix->prow[q] <= ix->prow[q - 1]) ||
-                !(ix->pval[q] >= 0.0f) || isinf(ix->pval[q])) {
-                st = vdb_set_errmsg(VDB_ECORRUPT, "sparse index: posting %llu of dimension %u "
-                                    "is out of order or bounds", (unsigned long long)q,
-                                    ix->dims[d]);
-                goto fail;
-            }
-    }
-    if ((st = finish(ix)) != VDB_OK)
+    if ((st = finish(ix)) != VDB_OK) /* format 2's stored blocks are what this computes */
         goto fail;
     *out = ix;
     return VDB_OK;
 fail:
     vdb_sparse_index_free(ix);
     return st;
+}
+
+vdb_status vdb_sparse_index_view(const void *p, size_t len, vdb_sparse_index **out)
+{
+    *out = NULL;
+    if (len < 4 || vdb_get_u32(p) != 2)
+        return vdb_set_errmsg(VDB_EUNSUPPORTED, "sparse index: only format 2 is read in "
+                              "place");
+    sparse_v2 l;
+    vdb_status st = parse_v2(p, len, &l);
+    if (st != VDB_OK)
+        return st;
+    for (size_t i = 0; i < SPARSE_NARR; i++)
+        if ((uintptr_t)l.arr[i] % 8)
+            return vdb_set_errmsg(VDB_EUNSUPPORTED, "sparse index: array %zu is not aligned "
+                                  "for use in place", i);
+    vdb_sparse_index *ix = vdb_calloc(1, sizeof *ix);
+    if (!ix)
+        return vdb_set_errmsg(VDB_ENOMEM, "sparse index: out of memory");
+    ix->view = true;
+    ix->nrows = (size_t)l.nrows;
+    ix->ndims = l.nd;
+    /* read-only in place: a view never writes them */
+    ix->dims = (uint32_t *)l.arr[0];
+    ix->start = (uint64_t *)l.arr[1];
+    ix->prow = (uint32_t *)l.arr[2];
+    ix->pval = (float *)l.arr[3];
+    ix->bstart = (uint64_t *)l.arr[4];
+    ix->bmax = (float *)l.arr[5];
+    ix->blast = (uint32_t *)l.arr[6];
+    ix->dmax = (float *)l.arr[7];
+    st = check_postings(ix, l.np);
+    if (st == VDB_OK)
+        st = check_blocks(ix, l.nb);
+    if (st != VDB_OK) {
+        vdb_sparse_index_free(ix);
+        return st;
+    }
+    *out = ix;
+    return VDB_OK;
 }
 
 /* ---- the two kinds ---- */
@@ -679,25 +836,42 @@ static vdb_status kind_search(const void *idx, const void *query, uint32_t k,
     return vdb_sparse_index_search(im->ix, query, im->algo, NULL, bitset, id_base, out);
 }
 
-/* the kind's file: u32 inverted_index_algo, then the index */
+/* the kind's file: u32 inverted_index_algo, then the index; with format 2, the crc32c of
+ * all that last (the mmap cache names its file by it) */
 static vdb_status kind_encode(const void *idx, vdb_buf *out)
 {
     const sparse_impl *im = idx;
+    size_t base = out->len;
     vdb_buf_u32(out, (uint32_t)im->algo);
-    return vdb_sparse_index_encode(im->ix, out);
+    vdb_status st = vdb_sparse_index_encode(im->ix, out);
+    if (st == VDB_OK && !out->oom)
+        vdb_buf_u32(out, vdb_crc32c(0, (const uint8_t *)out->p + base, out->len - base));
+    return st;
 }
 
-static vdb_status kind_decode(const void *p, size_t len, const vdb_vectors *rows, void **out)
+static vdb_status kind_open(const void *p, size_t len, const vdb_vectors *rows, bool view,
+                            void **out)
 {
     vdb_rd r = vdb_rd_init(p, len);
     uint32_t algo = vdb_rd_u32(&r);
+    uint32_t ver = vdb_rd_u32(&r);
     if (r.err || algo > VDB_SPARSE_DAAT_MAXSCORE)
         return vdb_set_errmsg(VDB_ECORRUPT, "sparse index: bad header");
+    size_t ilen = len - 4;
+    if (ver >= 2) { /* the trailing crc (a view's bytes were checked when written) */
+        if (len < 8 + SPARSE_V2_HEAD)
+            return vdb_set_errmsg(VDB_ECORRUPT, "sparse index: truncated");
+        ilen -= 4;
+        if (!view && vdb_crc32c(0, p, len - 4) != vdb_get_u32((const uint8_t *)p + len - 4))
+            return vdb_set_errmsg(VDB_ECORRUPT, "sparse index: the file fails its checksum");
+    }
     sparse_impl *im = vdb_calloc(1, sizeof *im);
     if (!im)
         return vdb_set_errmsg(VDB_ENOMEM, "sparse index: out of memory");
     im->algo = (vdb_sparse_algo)algo;
-    vdb_status st = vdb_sparse_index_decode((const uint8_t *)p + 4, len - 4, &im->ix);
+    const uint8_t *ip = (const uint8_t *)p + 4;
+    vdb_status st = view ? vdb_sparse_index_view(ip, ilen, &im->ix)
+                         : vdb_sparse_index_decode(ip, ilen, &im->ix);
     if (st == VDB_OK && rows && vdb_sparse_index_rows(im->ix) != rows->n)
         st = vdb_set_errmsg(VDB_ECORRUPT, "sparse index: built over %zu rows, the segment has "
                             "%zu", vdb_sparse_index_rows(im->ix), rows->n);
@@ -708,6 +882,17 @@ static vdb_status kind_decode(const void *p, size_t len, const vdb_vectors *rows
     }
     *out = im;
     return VDB_OK;
+}
+
+static vdb_status kind_decode(const void *p, size_t len, const vdb_vectors *rows, void **out)
+{
+    return kind_open(p, len, rows, false, out);
+}
+
+static vdb_status kind_decode_view(const void *p, size_t len, const vdb_vectors *rows,
+                                   void **out)
+{
+    return kind_open(p, len, rows, true, out);
 }
 
 static size_t kind_memory(const void *idx)
@@ -740,6 +925,7 @@ const vdb_vindex_kind vdb_sparse_inverted_kind = {
     .search = kind_search,
     .encode = kind_encode,
     .decode = kind_decode,
+    .decode_view = kind_decode_view,
     .memory = kind_memory,
     .rows = kind_rows,
     .free = kind_free,
@@ -756,6 +942,7 @@ const vdb_vindex_kind vdb_sparse_wand_kind = {
     .search = kind_search,
     .encode = kind_encode,
     .decode = kind_decode,
+    .decode_view = kind_decode_view,
     .memory = kind_memory,
     .rows = kind_rows,
     .free = kind_free,

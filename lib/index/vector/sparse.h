@@ -56,5 +56,9 @@ vdb_status vdb_sparse_index_search(const vdb_sparse_index *ix, const vdb_sparse_
 vdb_status vdb_sparse_index_encode(const vdb_sparse_index *ix, vdb_buf *out);
 /* VDB_ECORRUPT when anything is out of bounds. */
 vdb_status vdb_sparse_index_decode(const void *p, size_t len, vdb_sparse_index **out);
+/* The same over encode's bytes (format 2) used in place: p must stay valid and unchanged
+ * while the index lives; every offset, row id and block checked once here. Only the struct
+ * is allocated. VDB_EUNSUPPORTED for format 1 or arrays not 8-byte aligned. */
+vdb_status vdb_sparse_index_view(const void *p, size_t len, vdb_sparse_index **out);
 
 #endif

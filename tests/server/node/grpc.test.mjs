@@ -307,9 +307,9 @@ test('collection properties: alter, describe, drop; bad ones refused', async () 
     properties: { 'collection.ttl.seconds': -5 } });
   assert.equal(bad.code, 1100, JSON.stringify(bad));
   const mm = await client.alterCollectionProperties({ collection_name: name,
-    properties: { 'mmap.enabled': true } });
+    properties: { 'collection.replica.number': 2 } });
   assert.equal(mm.code, 3000, JSON.stringify(mm));
-  assert.match(mm.reason, /mmap\.enabled/);
+  assert.match(mm.reason, /collection\.replica\.number/);
   assert.deepEqual(await props(), { 'collection.ttl.seconds': '3600' });
   ok(await client.dropCollectionProperties({ collection_name: name,
     properties: ['collection.ttl.seconds'] }), 'drop properties');
