@@ -30,7 +30,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 out=${FUZZ_OUT:-$root/build-fuzz}
 cc=${CC_FUZZ:-clang}
-all="expr record wal binlog manifest delta bloom index json meta rest grpc"
+all="expr record wal binlog manifest delta bloom index json meta analyzer rest grpc"
 targets=${FUZZ_TARGETS:-$all}
 
 cd "$root"
@@ -71,6 +71,7 @@ for t in $targets; do
     case $t in
         expr) maxlen=4096; dict=expr.dict ;;
         json) maxlen=4096; dict=json.dict ;;
+        analyzer) maxlen=4096; dict= ;;
         rest) maxlen=8192; dict=rest.dict ;;
         wal|index|binlog|record) maxlen=65536; dict= ;;
         *) maxlen=16384; dict= ;;
