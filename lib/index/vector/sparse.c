@@ -616,22 +616,32 @@ fail:
 
 /* Milvus's inverted_index_algo: the walk a search takes (the index is the same) */
 static const char *const algos[] = {"TAAT_NAIVE", "DAAT_WAND", "DAAT_MAXSCORE", NULL};
+/* bm25_k1, bm25_b: the BM25 scorer's (fields of metric BM25 only; Milvus's names and
+ * defaults) */
 static const vdb_param_def inv_params[] = {
     {"drop_ratio_build", "drop", 0, 0.999999, 0, false, NULL},
     {"inverted_index_algo", "algo", 0, 2, VDB_SPARSE_DAAT_MAXSCORE, true, algos}, /* Milvus's */
+    {"bm25_k1", "k1", 0, 3, 1.2, false, NULL},
+    {"bm25_b", "b", 0, 1, 0.75, false, NULL},
 };
 static const vdb_param_def wand_params[] = {
     {"drop_ratio_build", "drop", 0, 0.999999, 0, false, NULL},
     {"inverted_index_algo", "algo", 0, 2, VDB_SPARSE_DAAT_WAND, true, algos},
+    {"bm25_k1", "k1", 0, 3, 1.2, false, NULL},
+    {"bm25_b", "b", 0, 1, 0.75, false, NULL},
 };
 
 static vdb_status kind_check(const vdb_vparams *p, const vdb_vectors *shape)
 {
-    (void)p;
     if (shape && shape->type != VDB_TYPE_SPARSE_FLOAT_VECTOR)
         return vdb_set_errmsg(VDB_EINVAL, "sparse indexes index SPARSE_FLOAT_VECTOR fields");
-    if (shape && shape->metric != VDB_METRIC_IP)
-        return vdb_set_errmsg(VDB_EINVAL, "sparse indexes take metric IP only");
+    if (shape && shape->metric != VDB_METRIC_IP && shape->metric != VDB_METRIC_BM25)
+        return vdb_set_errmsg(VDB_EINVAL, "sparse indexes take metric IP or BM25 only");
+    /* (saved specs carry every value, so the values are what is checked) */
+    if (shape && shape->metric == VDB_METRIC_IP && 
+                  (fabs(p->v[2] - 1.2) > 1e-6 || fabs(p->v[3] - 0.75) > 1e-6))
+        return vdb_set_errmsg(VDB_EINVAL, "bm25_k1 and bm25_b are for metric BM25 (the output "
+                              "field of a BM25 function)");
     return VDB_OK;
 }
 
@@ -677,6 +687,17 @@ static vdb_status kind_search(const void *idx, const void *query, uint32_t k,
     (void)rows;
     const sparse_impl *im = idx;
     return vdb_sparse_index_search(im->ix, query, im->algo, NULL, bitset, id_base, out);
+}
+
+vdb_status vdb_sparse_vindex_search(const vdb_vindex *v, const vdb_sparse_vec *q,
+                                    const vdb_sparse_scorer *scorer, const uint64_t *bitset,
+                                    int64_t id_base, vdb_topk *out)
+{
+    const vdb_vindex_kind *k = vdb_vindex_kind_of(v);
+    if (k != &vdb_sparse_inverted_kind && k != &vdb_sparse_wand_kind)
+        return vdb_set_errmsg(VDB_EINVAL, "not a sparse index");
+    const sparse_impl *im = vdb_vindex_impl(v);
+    return vdb_sparse_index_search(im->ix, q, im->algo, scorer, bitset, id_base, out);
 }
 
 /* the kind's file: u32 inverted_index_algo, then the index */

@@ -364,6 +364,11 @@ size_t vdb_vindex_memory(const vdb_vindex *idx)
     return sizeof *idx + idx->kind->memory(idx->impl);
 }
 
+const void *vdb_vindex_impl(const vdb_vindex *idx)
+{
+    return idx->impl;
+}
+
 size_t vdb_vindex_rows(const vdb_vindex *idx) { return idx->kind->rows(idx->impl); }
 
 void vdb_vindex_free(vdb_vindex *idx)

@@ -157,6 +157,8 @@ vdb_status vdb_vindex_decode_view(const vdb_vindex_spec *s, const void *p, size_
 /* Whether kind k's saved indexes can be used in place. */
 static inline bool vdb_vindex_kind_views(const vdb_vindex_kind *k) { return k->decode_view; }
 const vdb_vindex_kind *vdb_vindex_kind_of(const vdb_vindex *idx);
+/* What the kind built (for code of that kind only). */
+const void *vdb_vindex_impl(const vdb_vindex *idx);
 size_t vdb_vindex_memory(const vdb_vindex *idx);
 size_t vdb_vindex_rows(const vdb_vindex *idx);
 /* NULL is a no-op. */
