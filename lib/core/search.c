@@ -181,7 +181,7 @@ static void search_segment(void *arg, size_t i, uint32_t slot)
                 sc = vdb_bm25_sparse_scorer(&x->bm25[i]);
             for (size_t q = 0; q < req->nq && st == VDB_OK; q++)
                 if (x->bm25 && v)
-                    st = vdb_sparse_vindex_search(v, &x->sq[q], &sc, bits, (int64_t)i << 32,
+                    st = vdb_vindex_search_scored(v, &x->sq[q], &sc, bits, (int64_t)i << 32,
                                                   &heaps[q]);
                 else if (x->bm25)
                     vdb_bm25_flat_search(vc, rows, &x->sq[q], &x->bm25[i], bits,

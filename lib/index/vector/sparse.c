@@ -689,15 +689,11 @@ static vdb_status kind_search(const void *idx, const void *query, uint32_t k,
     return vdb_sparse_index_search(im->ix, query, im->algo, NULL, bitset, id_base, out);
 }
 
-vdb_status vdb_sparse_vindex_search(const vdb_vindex *v, const vdb_sparse_vec *q,
-                                    const vdb_sparse_scorer *scorer, const uint64_t *bitset,
-                                    int64_t id_base, vdb_topk *out)
+static vdb_status kind_search_scored(const void *idx, const void *query, const void *scorer,
+                                     const uint64_t *bitset, int64_t id_base, vdb_topk *out)
 {
-    const vdb_vindex_kind *k = vdb_vindex_kind_of(v);
-    if (k != &vdb_sparse_inverted_kind && k != &vdb_sparse_wand_kind)
-        return vdb_set_errmsg(VDB_EINVAL, "not a sparse index");
-    const sparse_impl *im = vdb_vindex_impl(v);
-    return vdb_sparse_index_search(im->ix, q, im->algo, scorer, bitset, id_base, out);
+    const sparse_impl *im = idx;
+    return vdb_sparse_index_search(im->ix, query, im->algo, scorer, bitset, id_base, out);
 }
 
 /* the kind's file: u32 inverted_index_algo, then the index */
@@ -764,6 +760,7 @@ const vdb_vindex_kind vdb_sparse_inverted_kind = {
     .memory = kind_memory,
     .rows = kind_rows,
     .free = kind_free,
+    .search_scored = kind_search_scored,
 };
 
 const vdb_vindex_kind vdb_sparse_wand_kind = {
@@ -780,4 +777,5 @@ const vdb_vindex_kind vdb_sparse_wand_kind = {
     .memory = kind_memory,
     .rows = kind_rows,
     .free = kind_free,
+    .search_scored = kind_search_scored,
 };
