@@ -265,7 +265,11 @@ class RemoteTransport:
                     d.get("shardsNum") or 1, d.get("partitionsNum") or 0 if keyed else 0)
 
     def create_collection(self, name, fields, dynamic, shards, description, indexes,
-                          num_partitions=None):
+                          num_partitions=None, functions=()):
+        if functions or any(f.enable_analyzer or f.enable_match for f in fields):
+            raise UnsupportedError(Status.EUNSUPPORTED, "collection '%s': vdb-server does not "
+                                   "take analyzers and BM25 functions yet (the embedded mode "
+                                   "does)" % name)
         out = []
         for f in fields:
             if f.dtype not in _TYPE_NAMES:
