@@ -340,5 +340,6 @@ json_t *srv_collections_add_field(srv_ctx *ctx, json_t *req)
     srv_status st;
     int rc = srv_op_add_field(ctx, name, &d, &st);
     free(dflt);
+    free((char *)d.analyzer_params);
     return rc ? srv_status_json(&st) : srv_ok(NULL);
 }

@@ -407,6 +407,7 @@ json_t *srv_entities_search(srv_ctx *ctx, json_t *req)
     vdb_sparse_row *sq = NULL;
     size_t nq = 0; /* before the first goto: done frees sq's nq rows */
     char *params = NULL;
+    const char **texts = NULL; /* a BM25 field's query texts (the strings are req's) */
     if ((err = srv_coll_open(ctx, coll, &c)))
         return err;
     const vdb_field_def *vf = NULL;
@@ -418,7 +419,26 @@ json_t *srv_entities_search(srv_ctx *ctx, json_t *req)
     vdb_search_req sr = {.struct_size = sizeof sr, .collection = coll, .vector_field = vf->name,
                          .dim = vf->dim, .filter = filter};
     int sparse = vf->type == VDB_TYPE_SPARSE_FLOAT_VECTOR;
-    if (sparse && !(sq = query_sparse(json_object_get(req, "data"), &nq, &err)))
+    int bm25 = vf->metric == VDB_METRIC_BM25; /* a BM25 function's output: searched with text */
+    if (bm25) {
+        json_t *data = json_object_get(req, "data");
+        size_t n = json_is_array(data) ? json_array_size(data) : 0;
+        texts = n ? calloc(n, sizeof *texts) : NULL;
+        for (size_t i = 0; texts && i < n; i++)
+            if (!(texts[i] = json_string_value(json_array_get(data, i)))) {
+                free(texts);
+                texts = NULL;
+            }
+        if (!texts) {
+            err = srv_err(MV_PARAMETER_INVALID, "invalid parameter: field '%s' is the output "
+                          "of a BM25 function: 'data' must be a non-empty list of texts",
+                          vf->name);
+            goto done;
+        }
+        sr.texts = texts;
+        nq = n;
+    }
+    if (sparse && !bm25 && !(sq = query_sparse(json_object_get(req, "data"), &nq, &err)))
         goto done;
     if ((!sparse &&
          !(vecs = query_vectors(json_object_get(req, "data"), vf->type, vf->dim, &nq, &err))) ||
@@ -471,7 +491,8 @@ done:
     free(parts);
     free(params);
     free(vecs);
-    sparse_free(sq, nq);
+    free(texts);
+    sparse_free(sq, sq ? nq : 0);
     srv_outplan_free(&p);
     srv_coll_free(&c);
     return err;

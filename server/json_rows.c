@@ -162,6 +162,13 @@ const char *srv_binary_vector(uint32_t dim, json_t *v, uint8_t *out)
 static json_t *add_column(const srv_coll *c, size_t fi, json_t *rows, size_t n, vdb_batch *b)
 {
     const vdb_field_def *f = &c->fields[fi];
+    /* a BM25 function's output is computed by the library: no column unless a row gives
+     * one (which the library refuses) */
+    size_t given = 0;
+    for (size_t r = 0; f->metric == VDB_METRIC_BM25 && r < n; r++)
+        given += json_object_get(json_array_get(rows, r), f->name) != NULL;
+    if (f->metric == VDB_METRIC_BM25 && !given)
+        return NULL;
     size_t width = 8;
     switch (f->type) {
     case VDB_TYPE_BOOL: case VDB_TYPE_INT8: width = 1; break;

@@ -51,6 +51,8 @@ int srv_metric_from_name(const char *name, vdb_metric *out)
         *out = VDB_METRIC_HAMMING;
     else if (!strcasecmp(name, "JACCARD"))
         *out = VDB_METRIC_JACCARD;
+    else if (!strcasecmp(name, "BM25"))
+        *out = VDB_METRIC_BM25;
     else
         return -1;
     return 0;
@@ -163,7 +165,8 @@ static int quick_form(json_t *req, vdb_schema *s, json_t **err)
 }
 
 /* One field of a request (schema.fields[], or add field's schema) into *d; *dflt (free it)
- * holds the default's JSON text d points at. */
+ * holds the default's JSON text d points at, and d->analyzer_params (free it too) the
+ * analyzer's. */
 static int field_def(json_t *req, json_t *f, int auto_id, vdb_field_def *out, char **dflt_out,
                      json_t **err)
 {
@@ -206,14 +209,39 @@ static int field_def(json_t *req, json_t *f, int auto_id, vdb_field_def *out, ch
         }
     }
     json_t *tp;
+    int analyzer = 0, match = 0;
     if (srv_req_obj(f, "elementTypeParams", "schema.fields[].elementTypeParams", &tp, err) ||
         param_u32(tp, "dim", &d.dim, err) || param_u32(tp, "max_length", &d.max_length, err) ||
-        param_u32(tp, "max_capacity", &d.max_capacity, err))
+        param_u32(tp, "max_capacity", &d.max_capacity, err) ||
+        (tp && (srv_req_bool(tp, "enable_analyzer", 0, &analyzer, err) ||
+                srv_req_bool(tp, "enable_match", 0, &match, err))) ||
+        srv_req_bool(f, "enableAnalyzer", analyzer, &analyzer, err) ||
+        srv_req_bool(f, "enableMatch", match, &match, err))
         return -1;
+    d.enable_analyzer = analyzer;
+    d.enable_match = match;
+    /* analyzer_params: an object (or its JSON text), in elementTypeParams or as
+     * analyzerParams beside them */
+    json_t *ap = tp ? json_object_get(tp, "analyzer_params") : NULL;
+    if (!ap)
+        ap = json_object_get(f, "analyzerParams");
+    char *ap_text = NULL;
+    if (ap && json_is_string(ap))
+        ap_text = strdup(json_string_value(ap));
+    else if (ap && json_is_object(ap))
+        ap_text = json_dumps(ap, JSON_COMPACT);
+    else if (ap && !json_is_null(ap)) {
+        *err = srv_err(MV_PARAMETER_INVALID, "invalid parameter: field '%s': analyzer_params "
+                       "must be an object", name);
+        return -1;
+    }
+    d.analyzer_params = ap_text;
     /* a sparse field is IP (the library's default for it; an index's metricType is checked
      * when the index is created) */
-    if (vdb_type_is_vector(d.type) && metric_for(req, name, d.type, &d.metric, err))
+    if (vdb_type_is_vector(d.type) && metric_for(req, name, d.type, &d.metric, err)) {
+        free(ap_text);
         return -1;
+    }
     char *dflt = NULL;
     json_t *dv = json_object_get(f, "defaultValue");
     if (dv && !json_is_null(dv))
@@ -237,7 +265,48 @@ static int full_field(json_t *req, json_t *f, int auto_id, vdb_schema *s, json_t
         return -1;
     int rc = add_field(s, &d, err);
     free(dflt);
+    free((char *)d.analyzer_params);
     return rc;
+}
+
+/* schema.functions[]: {"name", "type": "BM25", "inputFieldNames": [one],
+ * "outputFieldNames": [one], "params": {}} as Milvus's REST API. */
+static int full_function(json_t *fn, vdb_schema *s, json_t **err)
+{
+    const char *name, *type, *desc;
+    if (!json_is_object(fn) || srv_req_str(fn, "name", 1, &name, err) ||
+        srv_req_str(fn, "type", 1, &type, err) || srv_req_str(fn, "description", 0, &desc, err))
+        return *err ? -1 : (*err = srv_err(MV_PARAMETER_INVALID, "invalid parameter: each of "
+                                           "schema.functions must be an object"), -1);
+    json_t *in = json_object_get(fn, "inputFieldNames"), *out = json_object_get(fn,
+                                                                               "outputFieldNames");
+    json_t *params = json_object_get(fn, "params");
+    if (strcasecmp(type, "BM25")) {
+        *err = srv_err(MV_PARAMETER_INVALID, "invalid parameter: function '%s': type '%s' is "
+                       "not supported (BM25 is)", name, type);
+        return -1;
+    }
+    if (!json_is_array(in) || json_array_size(in) != 1 || !json_is_string(json_array_get(in, 0)) ||
+        !json_is_array(out) || json_array_size(out) != 1 ||
+        !json_is_string(json_array_get(out, 0))) {
+        *err = srv_err(MV_PARAMETER_INVALID, "invalid parameter: function '%s': BM25 takes one "
+                       "inputFieldNames and one outputFieldNames", name);
+        return -1;
+    }
+    if (params && !json_is_null(params) && (!json_is_object(params) || json_object_size(params))) {
+        *err = srv_err(MV_PARAMETER_INVALID, "invalid parameter: function '%s': BM25 takes no "
+                       "params", name);
+        return -1;
+    }
+    vdb_function_def d = {.struct_size = sizeof d, .name = name, .type = VDB_FUNCTION_BM25,
+                          .input_field = json_string_value(json_array_get(in, 0)),
+                          .output_field = json_string_value(json_array_get(out, 0)),
+                          .description = desc};
+    if (vdb_schema_add_function(s, &d) != VDB_OK) {
+        *err = srv_err(MV_PARAMETER_INVALID, "invalid parameter: %s", vdb_errmsg(NULL));
+        return -1;
+    }
+    return 0;
 }
 
 static int full_form(json_t *req, json_t *schema, vdb_schema *s, json_t **err)
@@ -261,6 +330,16 @@ static int full_form(json_t *req, json_t *schema, vdb_schema *s, json_t **err)
     json_t *f;
     json_array_foreach(fields, i, f) {
         if (full_field(req, f, auto_id, s, err))
+            return -1;
+    }
+    json_t *fns = json_object_get(schema, "functions");
+    if (fns && !json_is_null(fns) && !json_is_array(fns)) {
+        *err = srv_err(MV_PARAMETER_INVALID, "invalid parameter: schema.functions must be a "
+                       "list");
+        return -1;
+    }
+    json_array_foreach(fns, i, f) {
+        if (full_function(f, s, err))
             return -1;
     }
     vdb_schema_set_dynamic(s, dynamic);

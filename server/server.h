@@ -260,7 +260,7 @@ int srv_metric_from_name(const char *name, vdb_metric *out); /* 0, or -1 if unkn
  * returns NULL and sets *err. */
 vdb_schema *srv_schema_from_request(json_t *req, const char *name, json_t **err);
 /* One field as Milvus's REST spells it (an add field's "schema") into *d; *dflt (free it)
- * holds the default's text d points at. */
+ * holds the default's text d points at, d->analyzer_params (free it too) the analyzer's. */
 int srv_field_from_json(json_t *req, json_t *f, vdb_field_def *d, char **dflt, json_t **err);
 /* The "data" of collections/describe. */
 json_t *srv_schema_describe(srv_ctx *ctx, const char *name, const vdb_schema *s);

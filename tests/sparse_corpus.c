@@ -2,6 +2,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,7 +115,10 @@ static void read_file_docs(const char *path, corpus *c, vocab *v)
     fclose(f);
 }
 
-void build_corpus(corpus *c, vocab *v, size_t max_docs)
+/* Calls fn(path, arg) for every license file, then for /usr/share/doc/<package>/copyright
+ * while more(arg). */
+static void each_source(void (*fn)(const char *path, void *arg), bool (*more)(void *arg),
+                        void *arg)
 {
     DIR *d = opendir("/usr/share/common-licenses");
     struct dirent *e;
@@ -123,19 +127,107 @@ void build_corpus(corpus *c, vocab *v, size_t max_docs)
         if (e->d_name[0] == '.')
             continue;
         snprintf(path, sizeof path, "/usr/share/common-licenses/%s", e->d_name);
-        read_file_docs(path, c, v);
+        fn(path, arg);
     }
     if (d)
         closedir(d);
     d = opendir("/usr/share/doc");
-    while (d && (e = readdir(d)) && c->n < max_docs) {
+    while (d && (e = readdir(d)) && more(arg)) {
         if (e->d_name[0] == '.')
             continue;
         snprintf(path, sizeof path, "/usr/share/doc/%s/copyright", e->d_name);
-        read_file_docs(path, c, v);
+        fn(path, arg);
     }
     if (d)
         closedir(d);
+}
+
+typedef struct bow_ctx {
+    corpus *c;
+    vocab *v;
+    size_t max_docs;
+} bow_ctx;
+
+static void bow_file(const char *path, void *arg)
+{
+    bow_ctx *b = arg;
+    read_file_docs(path, b->c, b->v);
+}
+
+static bool bow_more(void *arg)
+{
+    bow_ctx *b = arg;
+    return b->c->n < b->max_docs;
+}
+
+void build_corpus(corpus *c, vocab *v, size_t max_docs)
+{
+    bow_ctx b = {c, v, max_docs};
+    each_source(bow_file, bow_more, &b);
+}
+
+/* Text documents: up to 4 lines of a paragraph with at least 3 words between them. */
+static void text_file(const char *path, void *arg)
+{
+    texts *t = arg;
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    char line[4096], doc[16384];
+    size_t len = 0, lines = 0, words = 0;
+    bool more = true;
+    while (more && t->n < t->max_docs) {
+        more = fgets(line, sizeof line, f) != NULL;
+        size_t w = 0, run = 0;
+        bool blank = true;
+        for (const char *p = more ? line : ""; *p; p++) {
+            blank = blank && isspace((unsigned char)*p);
+            if (isalnum((unsigned char)*p))
+                run++;
+            else {
+                w += run >= 2;
+                run = 0;
+            }
+        }
+        w += run >= 2;
+        if (more && !blank && len + strlen(line) < sizeof doc) {
+            memcpy(doc + len, line, strlen(line));
+            len += strlen(line);
+            lines++;
+            words += w;
+        }
+        if (!more || blank || lines == 4) {
+            if (words >= 3) {
+                if (t->n == t->cap) {
+                    t->cap = t->cap ? t->cap * 2 : 1024;
+                    t->docs = realloc(t->docs, t->cap * sizeof *t->docs);
+                }
+                t->docs[t->n++] = strndup(doc, len);
+            }
+            len = lines = words = 0;
+        }
+    }
+    fclose(f);
+}
+
+static bool text_more(void *arg)
+{
+    texts *t = arg;
+    return t->n < t->max_docs;
+}
+
+void build_texts(texts *t, size_t max_docs)
+{
+    t->max_docs = max_docs;
+    each_source(text_file, text_more, t);
+}
+
+void texts_free(texts *t)
+{
+    for (size_t i = 0; i < t->n; i++)
+        free(t->docs[i]);
+    free(t->docs);
+    memset(t, 0, sizeof *t);
 }
 
 void weigh(corpus *c, const vocab *v)

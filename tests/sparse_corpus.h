@@ -1,4 +1,4 @@
-/* A bag-of-words corpus from text files Debian ships (every file of /usr/share/common-licenses,
+/* A bag-of-words corpus (and raw text documents) from text files Debian ships (every file of /usr/share/common-licenses,
  * /usr/share/doc/<package>/copyright): paragraphs as documents, lower-cased words of two or
  * more letters and digits as dimensions, tf-idf weights. Shared by test_e2e_sparse and
  * bench_sparse (which compiles this file too). */
@@ -33,5 +33,14 @@ void build_corpus(corpus *c, vocab *v, size_t max_docs);
 /* Counts into tf-idf weights: (1 + log tf) * log(N / df). */
 void weigh(corpus *c, const vocab *v);
 void corpus_free(corpus *c, vocab *v);
+
+/* The same files as raw text documents (for full-text search): up to 4 lines of a
+ * paragraph each, with at least 3 words of two or more letters or digits. */
+typedef struct texts {
+    char **docs;
+    size_t n, cap, max_docs;
+} texts;
+void build_texts(texts *t, size_t max_docs);
+void texts_free(texts *t);
 
 #endif

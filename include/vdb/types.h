@@ -94,6 +94,9 @@ typedef enum vdb_metric {
     VDB_METRIC_COSINE = 3,
     VDB_METRIC_HAMMING = 4,
     VDB_METRIC_JACCARD = 5,
+    /* Okapi BM25, Milvus's metric for the SPARSE_FLOAT_VECTOR output of a BM25 function
+     * (vdb_schema_add_function): a similarity (larger is nearer) over the visible rows. */
+    VDB_METRIC_BM25 = 6,
 } vdb_metric;
 
 /* A value read out of a result. Pointers stay valid until the result is freed.

@@ -179,6 +179,17 @@ typedef struct vdb_field_def {
      * reads, and creating or dropping them, is then refused (VDB_EINVAL), as in Milvus; a
      * filter `key == v`, `key in [...]` (and / or of those) reads only their partitions. */
     int is_partition_key;
+    /* Full-text search (Milvus 2.5), VARCHAR fields only. enable_analyzer: the field's text
+     * is split into tokens by an analyzer, as the input of a BM25 function; analyzer_params
+     * (with enable_analyzer only) is Milvus's analyzer_params JSON, checked here (NULL: the
+     * standard analyzer): {"type": "standard" | "english"} or {"tokenizer": "standard" |
+     * "whitespace", "filter": ["lowercase", {"type": "stop", "stop_words": ["_english_"]},
+     * {"type": "length", "max": 40}, {"type": "stemmer", "language": "english"}]}.
+     * README "Full-text search" lists what is built. enable_match (needs enable_analyzer):
+     * TEXT_MATCH / PHRASE_MATCH filters (not built yet: VDB_EUNSUPPORTED). */
+    int enable_analyzer;
+    const char *analyzer_params;
+    int enable_match;
 } vdb_field_def;
 
 #ifndef __cplusplus
@@ -203,6 +214,31 @@ VDB_EXPORT vdb_status vdb_schema_set_description(vdb_schema *schema, const char 
 VDB_EXPORT vdb_status vdb_schema_set_partitions(vdb_schema *schema, uint32_t num_partitions);
 /* The number of hashed partitions (0: the schema has no partition key). */
 VDB_EXPORT uint32_t vdb_schema_partitions(const vdb_schema *schema);
+
+/* Functions of a schema (Milvus's Function): VDB_FUNCTION_BM25 turns the text of an
+ * enable_analyzer VARCHAR field into a SPARSE_FLOAT_VECTOR field at insert: one dimension
+ * per distinct token, numbered by the token's hash (murmur3 x86 32-bit, seed 0, of its
+ * UTF-8 bytes, as Milvus's BM25 function; two tokens of one hash count as one term), with
+ * the token's count in the row as the value. The output field is left out of inserts
+ * (supplying it is VDB_EINVAL), takes metric BM25 (set here) and is searched with text
+ * (vdb_search_req.texts). Both fields must be in the schema already. */
+typedef enum vdb_function_type {
+    VDB_FUNCTION_BM25 = 1,
+} vdb_function_type;
+
+typedef struct vdb_function_def {
+    uint32_t struct_size;     /* sizeof(vdb_function_def) */
+    const char *name;         /* letters, digits, '_'; unique among the schema's functions */
+    vdb_function_type type;
+    const char *input_field;  /* a VARCHAR field with enable_analyzer */
+    const char *output_field; /* a SPARSE_FLOAT_VECTOR field, the output of one function */
+    const char *description;
+} vdb_function_def;
+VDB_EXPORT vdb_status vdb_schema_add_function(vdb_schema *schema, const vdb_function_def *def);
+VDB_EXPORT size_t vdb_schema_function_count(const vdb_schema *schema);
+/* Function i into *out (struct_size set by the caller); pointers live with the schema. */
+VDB_EXPORT vdb_status vdb_schema_function(const vdb_schema *schema, size_t i,
+                                          vdb_function_def *out);
 
 /* Reading a schema (from vdb_describe_collection or one you built). */
 VDB_EXPORT const char *vdb_schema_name(const vdb_schema *schema);
@@ -490,6 +526,18 @@ typedef struct vdb_search_req {
      * (filters, range search with radius / range_filter on the distance, grouping,
      * offset, round_decimal). Search by primary key reads the stored bytes. */
     const uint8_t *binary_vectors;
+    /* Full-text search: the output field of a BM25 function (vector_field) is searched with
+     * nq texts (UTF-8) instead of vectors, tokenized by the input field's analyzer. The score
+     * of a row d is sum over the query's distinct terms t of
+     *   qtf(t) * idf(t) * tf(t,d) * (k1 + 1) / (tf(t,d) + k1 * (1 - b + b * |d| / avgdl)),
+     * idf(t) = log(1 + (N - df(t) + 0.5) / (df(t) + 0.5)), with N, avgdl (the mean of |d|,
+     * a row's token count) and df(t) over the rows visible at the read timestamp in the
+     * partitions searched (deleted rows and rows after a travel timestamp do not count; the
+     * filter does not change them), so the scores are those of one BM25 index over those
+     * rows. k1 and b are the index's bm25_k1 (default 1.2) and bm25_b (0.75);
+     * drop_ratio_search applies to the query's weights. A row sharing no term scores 0 and
+     * is no hit. */
+    const char *const *texts;
 } vdb_search_req;
 
 /* The k nearest visible rows for each query vector, nearest first; fewer when the collection

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdio.h>
 
+#include "core/bm25.h"
 #include "core/convert.h"
 #include "core/ids.h"
 
@@ -343,6 +344,16 @@ vdb_status vdb_convert_batch(vdb_db *db, const vdb_collection *c, const vdb_batc
             }
             continue;
         }
+        if (vdb_schema_function_of(s, i) >= 0) {
+            if (src) {
+                st = vdb_set_errmsg(VDB_EINVAL, "field '%s' is the output of BM25 function "
+                                    "'%s': leave it out of the batch, it is computed from "
+                                    "the text", f->def.name,
+                                    s->funcs[vdb_schema_function_of(s, i)].name);
+                break;
+            }
+            continue; /* below, once its input is converted */
+        }
         if ((int)i == s->pk && src && src->nullable)
             for (size_t r = 0; r < rows; r++)
                 if (vdb_column_is_null(src, r)) {
@@ -352,6 +363,11 @@ vdb_status vdb_convert_batch(vdb_db *db, const vdb_collection *c, const vdb_batc
                 }
         if (st == VDB_OK)
             st = fill_field(f, src, rows, &cols[i]);
+    }
+    for (size_t k = 0; k < s->nfuncs && st == VDB_OK; k++) {
+        int fi = vdb_schema_find(s, s->funcs[k].input_field);
+        int fo = vdb_schema_find(s, s->funcs[k].output_field);
+        st = vdb_bm25_fill(&s->fields[fi].def, &cols[fi], &cols[fo]);
     }
     if (st == VDB_OK && s->dynamic)
         st = fill_dynamic(b, meta_col, extra, nextra, &cols[s->nfields]);

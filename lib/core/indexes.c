@@ -23,7 +23,8 @@ static bool metric_hook(void *arg, const char *key, const char *val, vdb_status 
     vdb_metric m = !strcasecmp(val, "L2") ? VDB_METRIC_L2 : !strcasecmp(val, "IP") ? VDB_METRIC_IP
                    : !strcasecmp(val, "COSINE") ? VDB_METRIC_COSINE
                    : !strcasecmp(val, "HAMMING") ? VDB_METRIC_HAMMING
-                   : !strcasecmp(val, "JACCARD") ? VDB_METRIC_JACCARD : 0;
+                   : !strcasecmp(val, "JACCARD") ? VDB_METRIC_JACCARD
+                   : !strcasecmp(val, "BM25") ? VDB_METRIC_BM25 : 0;
     *st = VDB_OK;
     if (!vdb_type_is_any_vector(f->type) || m != f->metric)
         *st = vdb_set_errmsg(VDB_EINVAL, "metric_type %s does not match field '%s' (%s)", val,

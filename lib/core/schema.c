@@ -5,6 +5,7 @@
 
 #include "core/schema.h"
 #include "segment/segment.h"
+#include "text/text.h"
 
 bool vdb_name_valid(const char *name)
 {
@@ -85,7 +86,16 @@ static void field_free(vdb_field *f)
     vdb_free((char *)f->def.name);
     vdb_free((char *)f->def.default_json);
     vdb_free((char *)f->def.description);
+    vdb_free((char *)f->def.analyzer_params);
     vdb_json_scalar_free(&f->defv);
+}
+
+static void func_free(vdb_function_def *d)
+{
+    vdb_free((char *)d->name);
+    vdb_free((char *)d->input_field);
+    vdb_free((char *)d->output_field);
+    vdb_free((char *)d->description);
 }
 
 void vdb_schema_free(vdb_schema *s)
@@ -95,6 +105,9 @@ void vdb_schema_free(vdb_schema *s)
     for (size_t i = 0; i < s->nfields; i++)
         field_free(&s->fields[i]);
     vdb_free(s->fields);
+    for (size_t i = 0; i < s->nfuncs; i++)
+        func_free(&s->funcs[i]);
+    vdb_free(s->funcs);
     vdb_free(s->name);
     vdb_free(s->description);
     vdb_free(s);
@@ -185,7 +198,8 @@ static vdb_status check_field(const vdb_schema *s, const vdb_field_def *d)
         if (d->dim)
             return vdb_set_errmsg(VDB_EINVAL, "field '%s': a sparse vector field has no dim "
                                   "(got %u)", n, d->dim);
-        if (d->metric && d->metric != VDB_METRIC_IP)
+        /* BM25: set by vdb_schema_add_function on its output (decoded schemas carry it) */
+        if (d->metric && d->metric != VDB_METRIC_IP && d->metric != VDB_METRIC_BM25)
             return vdb_set_errmsg(VDB_EINVAL, "field '%s': sparse vectors take metric IP only, "
                                   "not %s", n, vdb_metric_name(d->metric));
         if (d->nullable || d->default_json)
@@ -227,6 +241,30 @@ static vdb_status check_field(const vdb_schema *s, const vdb_field_def *d)
     }
     if (d->default_json && (d->type == VDB_TYPE_ARRAY || d->type == VDB_TYPE_JSON))
         return vdb_set_errmsg(VDB_EINVAL, "field '%s': defaults are for scalar fields only", n);
+    if ((d->enable_analyzer || d->enable_match || d->analyzer_params) &&
+        d->type != VDB_TYPE_VARCHAR)
+        return vdb_set_errmsg(VDB_EINVAL, "field '%s': enable_analyzer, analyzer_params and "
+                              "enable_match are for VARCHAR fields, not %s", n,
+                              vdb_type_name(d->type));
+    if (d->analyzer_params && !d->enable_analyzer)
+        return vdb_set_errmsg(VDB_EINVAL, "field '%s': analyzer_params needs enable_analyzer",
+                              n);
+    if (d->enable_match && !d->enable_analyzer)
+        return vdb_set_errmsg(VDB_EINVAL, "field '%s': enable_match needs enable_analyzer", n);
+    if (d->enable_match)
+        return vdb_set_errmsg(VDB_EUNSUPPORTED, "field '%s': enable_match (TEXT_MATCH, "
+                              "PHRASE_MATCH) is not built in libvdb yet", n);
+    if (d->enable_analyzer) {
+        char what[300];
+        snprintf(what, sizeof what, "field '%s'", n);
+        vdb_analyzer *a = NULL;
+        vdb_status st = vdb_analyzer_new(d->analyzer_params,
+                                         d->analyzer_params ? strlen(d->analyzer_params) : 0,
+                                         what, &a);
+        vdb_analyzer_free(a);
+        if (st != VDB_OK)
+            return st;
+    }
     return VDB_OK;
 }
 
@@ -237,15 +275,19 @@ static vdb_status field_fill(vdb_field *f, const vdb_field_def *d)
     f->def.name = vdb_strdup(d->name);
     f->def.default_json = d->default_json ? vdb_strdup(d->default_json) : NULL;
     f->def.description = d->description ? vdb_strdup(d->description) : NULL;
+    f->def.analyzer_params = d->analyzer_params ? vdb_strdup(d->analyzer_params) : NULL;
+    f->def.enable_analyzer = d->enable_analyzer != 0;
+    f->def.enable_match = d->enable_match != 0;
     if (!f->def.name || (d->default_json && !f->def.default_json) ||
-        (d->description && !f->def.description)) {
+        (d->description && !f->def.description) ||
+        (d->analyzer_params && !f->def.analyzer_params)) {
         field_free(f);
         return vdb_set_errmsg(VDB_ENOMEM, "out of memory");
     }
     if (vdb_type_is_vector(f->def.type) && !f->def.metric)
         f->def.metric = f->def.type == VDB_TYPE_BINARY_VECTOR ? VDB_METRIC_HAMMING
                                                               : VDB_METRIC_L2;
-    if (f->def.type == VDB_TYPE_SPARSE_FLOAT_VECTOR)
+    if (f->def.type == VDB_TYPE_SPARSE_FLOAT_VECTOR && f->def.metric != VDB_METRIC_BM25)
         f->def.metric = VDB_METRIC_IP;
     if (d->default_json) {
         char what[300];
@@ -287,6 +329,87 @@ vdb_status vdb_schema_add_field(vdb_schema *s, const vdb_field_def *in)
         s->pkey = (int)s->nfields;
     s->nfields++;
     return VDB_OK;
+}
+
+int vdb_schema_function_of(const vdb_schema *s, size_t f)
+{
+    for (size_t i = 0; i < s->nfuncs; i++)
+        if (!strcmp(s->funcs[i].output_field, s->fields[f].def.name))
+            return (int)i;
+    return -1;
+}
+
+vdb_status vdb_schema_add_function(vdb_schema *s, const vdb_function_def *in)
+{
+    vdb_err_clear();
+    VDB_CHECK_ARG(s && in, "vdb_schema_add_function: schema or function is NULL");
+    vdb_function_def d;
+    vdb_status st = vdb_struct_in(in, in->struct_size, sizeof d, &d, sizeof d,
+                                  "vdb_function_def");
+    if (st != VDB_OK)
+        return st;
+    const char *n = d.name;
+    if (!vdb_name_valid(n))
+        return vdb_set_errmsg(VDB_EINVAL, "function name '%s' is invalid: use 1..255 letters, "
+                              "digits or '_', starting with a letter or '_'", n ? n : "(null)");
+    for (size_t i = 0; i < s->nfuncs; i++)
+        if (!strcmp(s->funcs[i].name, n))
+            return vdb_set_errmsg(VDB_EEXIST, "function '%s' is already in the schema", n);
+    if (d.type != VDB_FUNCTION_BM25)
+        return vdb_set_errmsg(VDB_EINVAL, "function '%s': unknown function type %d (BM25 is "
+                              "%d)", n, (int)d.type, (int)VDB_FUNCTION_BM25);
+    int fi = d.input_field ? vdb_schema_find(s, d.input_field) : -1;
+    int fo = d.output_field ? vdb_schema_find(s, d.output_field) : -1;
+    if (fi < 0 || fo < 0)
+        return vdb_set_errmsg(VDB_EINVAL, "function '%s': %s field '%s' is not in the schema "
+                              "(add the fields first)", n, fi < 0 ? "input" : "output",
+                              fi < 0 ? (d.input_field ? d.input_field : "(null)")
+                                     : (d.output_field ? d.output_field : "(null)"));
+    const vdb_field_def *in_f = &s->fields[fi].def;
+    vdb_field_def *out_f = &s->fields[fo].def;
+    if (in_f->type != VDB_TYPE_VARCHAR || !in_f->enable_analyzer)
+        return vdb_set_errmsg(VDB_EINVAL, "function '%s': the input field '%s' of a BM25 "
+                              "function must be VARCHAR with enable_analyzer", n, in_f->name);
+    if (out_f->type != VDB_TYPE_SPARSE_FLOAT_VECTOR)
+        return vdb_set_errmsg(VDB_EINVAL, "function '%s': the output field '%s' of a BM25 "
+                              "function must be SPARSE_FLOAT_VECTOR, not %s", n, out_f->name,
+                              vdb_type_name(out_f->type));
+    if (vdb_schema_function_of(s, (size_t)fo) >= 0)
+        return vdb_set_errmsg(VDB_EINVAL, "function '%s': field '%s' is already the output of "
+                              "a function", n, out_f->name);
+    vdb_function_def *funcs = vdb_realloc(s->funcs, (s->nfuncs + 1) * sizeof *funcs);
+    if (!funcs)
+        return vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+    s->funcs = funcs;
+    vdb_function_def *f = &funcs[s->nfuncs];
+    memset(f, 0, sizeof *f);
+    f->struct_size = sizeof *f;
+    f->type = d.type;
+    f->name = vdb_strdup(n);
+    f->input_field = vdb_strdup(in_f->name);
+    f->output_field = vdb_strdup(out_f->name);
+    f->description = d.description ? vdb_strdup(d.description) : NULL;
+    if (!f->name || !f->input_field || !f->output_field || (d.description && !f->description)) {
+        func_free(f);
+        return vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+    }
+    out_f->metric = VDB_METRIC_BM25;
+    s->nfuncs++;
+    return VDB_OK;
+}
+
+size_t vdb_schema_function_count(const vdb_schema *s) { return s ? s->nfuncs : 0; }
+
+vdb_status vdb_schema_function(const vdb_schema *s, size_t i, vdb_function_def *out)
+{
+    vdb_err_clear();
+    VDB_CHECK_ARG(s && out, "vdb_schema_function: schema or out is NULL");
+    if (i >= s->nfuncs)
+        return vdb_set_errmsg(VDB_ENOTFOUND, "function %zu: the schema has %zu functions", i,
+                              s->nfuncs);
+    vdb_function_def def = s->funcs[i];
+    def.struct_size = sizeof def;
+    return vdb_struct_out(out, sizeof(uint32_t) + 1, &def, sizeof def, "vdb_function_def");
 }
 
 vdb_status vdb_schema_set_dynamic(vdb_schema *s, int enabled)
@@ -361,8 +484,12 @@ vdb_status vdb_schema_check_complete(const vdb_schema *s)
         return vdb_set_errmsg(VDB_EINVAL, "collection '%s': num_partitions should only be "
                               "specified with partition key field enabled", s->name);
     size_t nvec = 0;
-    for (size_t i = 0; i < s->nfields; i++)
+    for (size_t i = 0; i < s->nfields; i++) {
         nvec += vdb_type_is_any_vector(s->fields[i].def.type);
+        if (s->fields[i].def.metric == VDB_METRIC_BM25 && vdb_schema_function_of(s, i) < 0)
+            return vdb_set_errmsg(VDB_EINVAL, "field '%s': metric BM25 is for the output of a "
+                                  "BM25 function", s->fields[i].def.name);
+    }
     if (nvec > VDB_MAX_VECTOR_FIELDS)
         return vdb_set_errmsg(VDB_EINVAL, "collection '%s' has %zu vector fields: at most %d "
                               "(as Milvus's default)", s->name, nvec, VDB_MAX_VECTOR_FIELDS);
@@ -376,8 +503,13 @@ void vdb_schema_encode(const vdb_schema *s, vdb_buf *b)
     /* schema encoding version: 2 adds num_partitions (written only with a partition key, so
      * other schemas stay readable by older libraries) */
     /* 3 adds the schema version and when each field was added (written only once a field
-     * was added, so an older library refuses the collection instead of misreading it) */
-    uint32_t enc = s->version ? 3 : s->pkey >= 0 ? 2 : 1;
+     * was added, so an older library refuses the collection instead of misreading it); 4
+     * (only with an analyzer or a function) adds, after those, each field's analyzer
+     * settings and the functions */
+    bool text = s->nfuncs > 0;
+    for (size_t i = 0; i < s->nfields; i++)
+        text = text || s->fields[i].def.enable_analyzer;
+    uint32_t enc = text ? 4 : s->version ? 3 : s->pkey >= 0 ? 2 : 1;
     vdb_buf_u32(b, enc);
     vdb_buf_str(b, s->name);
     vdb_buf_str(b, s->description);
@@ -399,13 +531,85 @@ void vdb_schema_encode(const vdb_schema *s, vdb_buf *b)
         vdb_buf_str(b, d->default_json);
         vdb_buf_str(b, d->description);
     }
-    if (s->pkey >= 0 || enc == 3)
+    if (s->pkey >= 0 || enc >= 3)
         vdb_buf_u32(b, s->key_parts);
-    if (enc == 3) {
+    if (enc >= 3) {
         vdb_buf_u32(b, s->version);
         for (size_t i = 0; i < s->nfields; i++)
             vdb_buf_u64(b, s->fields[i].added_ts);
     }
+    if (enc < 4)
+        return;
+    for (size_t i = 0; i < s->nfields; i++) {
+        const vdb_field_def *d = &s->fields[i].def;
+        vdb_buf_u8(b, (uint8_t)((d->enable_analyzer ? 1 : 0) | (d->enable_match ? 2 : 0) |
+                                (d->analyzer_params ? 4 : 0)));
+        vdb_buf_str(b, d->analyzer_params);
+    }
+    vdb_buf_u32(b, (uint32_t)s->nfuncs);
+    for (size_t i = 0; i < s->nfuncs; i++) {
+        const vdb_function_def *f = &s->funcs[i];
+        vdb_buf_str(b, f->name);
+        vdb_buf_u32(b, f->type);
+        vdb_buf_str(b, f->input_field);
+        vdb_buf_str(b, f->output_field);
+        vdb_buf_str(b, f->description);
+    }
+}
+
+/* Version 4's analyzer settings per field (checked as vdb_schema_add_field checks them)
+ * and functions. */
+static vdb_status decode_text(vdb_rd *r, vdb_schema *s)
+{
+    vdb_status st = VDB_OK;
+    for (size_t i = 0; i < s->nfields && st == VDB_OK; i++) {
+        uint8_t flags = vdb_rd_u8(r);
+        char *ap = vdb_rd_str(r);
+        vdb_field *f = &s->fields[i];
+        if (r->err || !ap) {
+            vdb_free(ap);
+            return vdb_set_errmsg(VDB_ECORRUPT, "analyzer settings cut short");
+        }
+        vdb_field_def d = f->def;
+        d.enable_analyzer = flags & 1;
+        d.enable_match = (flags & 2) != 0;
+        d.analyzer_params = (flags & 4) ? ap : NULL;
+        if (d.enable_analyzer || d.enable_match || d.analyzer_params) {
+            /* the field checks again, without the name clash with itself */
+            vdb_schema probe = *s;
+            probe.nfields = 0;
+            probe.pk = probe.pkey = -1;
+            d.is_primary = d.is_partition_key = 0;
+            st = check_field(&probe, &d);
+        }
+        if (st == VDB_OK && (flags & 4)) {
+            f->def.analyzer_params = ap;
+            ap = NULL;
+        }
+        f->def.enable_analyzer = flags & 1;
+        f->def.enable_match = (flags & 2) != 0;
+        vdb_free(ap);
+    }
+    uint32_t nf = vdb_rd_u32(r);
+    for (uint32_t i = 0; i < nf && st == VDB_OK && !r->err; i++) {
+        vdb_function_def d = {.struct_size = sizeof d};
+        char *name = vdb_rd_str(r);
+        d.type = vdb_rd_u32(r);
+        char *in = vdb_rd_str(r), *out = vdb_rd_str(r), *desc = vdb_rd_str(r);
+        d.name = name;
+        d.input_field = in;
+        d.output_field = out;
+        d.description = desc && *desc ? desc : NULL;
+        st = r->err ? vdb_set_errmsg(VDB_ECORRUPT, "functions cut short")
+                    : vdb_schema_add_function(s, &d);
+        vdb_free(name);
+        vdb_free(in);
+        vdb_free(out);
+        vdb_free(desc);
+    }
+    if (st == VDB_OK && r->err)
+        st = vdb_set_errmsg(VDB_ECORRUPT, "functions cut short");
+    return st;
 }
 
 vdb_status vdb_schema_decode(vdb_rd *r, vdb_schema **out)
@@ -414,7 +618,7 @@ vdb_status vdb_schema_decode(vdb_rd *r, vdb_schema **out)
     char *name = NULL, *desc = NULL;
     vdb_status st = VDB_ECORRUPT;
     uint32_t version = vdb_rd_u32(r);
-    if (version != 1 && version != 2 && version != 3)
+    if (version < 1 || version > 4)
         return vdb_set_errmsg(VDB_EVERSION, "schema written by an unknown version");
     name = vdb_rd_str(r);
     desc = vdb_rd_str(r);
@@ -452,7 +656,7 @@ vdb_status vdb_schema_decode(vdb_rd *r, vdb_schema **out)
     }
     if (version >= 2)
         s->key_parts = vdb_rd_u32(r);
-    if (version == 3) {
+    if (version >= 3) {
         s->version = vdb_rd_u32(r);
         for (size_t i = 0; i < s->nfields; i++)
             s->fields[i].added_ts = vdb_rd_u64(r);
@@ -463,6 +667,8 @@ vdb_status vdb_schema_decode(vdb_rd *r, vdb_schema **out)
         st = VDB_ECORRUPT;
         goto fail;
     }
+    if (version == 4 && (st = decode_text(r, s)) != VDB_OK)
+        goto fail;
     vdb_free(name);
     vdb_free(desc);
     *out = s;

@@ -28,6 +28,8 @@ struct vdb_schema {
     int pkey;              /* index of the partition key field, -1: none */
     uint32_t key_parts;    /* num_partitions as set (0: the default) */
     uint32_t version;      /* bumped by each vdb_add_collection_field (0: as created) */
+    size_t nfuncs;
+    vdb_function_def *funcs; /* strings owned; input/output checked to exist */
 };
 
 #define VDB_DEFAULT_KEY_PARTITIONS 16
@@ -42,6 +44,8 @@ vdb_status vdb_schema_check_complete(const vdb_schema *s);
 void vdb_schema_encode(const vdb_schema *s, vdb_buf *out);
 vdb_status vdb_schema_decode(vdb_rd *r, vdb_schema **out);
 int vdb_schema_find(const vdb_schema *s, const char *name);
+/* The BM25 function whose output is field f (-1: none). */
+int vdb_schema_function_of(const vdb_schema *s, size_t f);
 /* Collection, partition and field names: 1..255 letters, digits or '_', not starting with
  * a digit. */
 bool vdb_name_valid(const char *name);

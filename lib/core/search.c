@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/bm25.h"
 #include "core/convert.h"
 #include "core/filter.h"
 #include "core/group.h"
@@ -148,6 +149,7 @@ typedef struct search_ctx {
     vdb_status *st;           /* per slot: the first error */
     char (*msg)[512];         /* ... and its words (errors are per thread) */
     const vdb_sparse_vec *sq; /* a sparse field's nq queries (drop_ratio_search applied) */
+    const vdb_bm25_scorer *bm25; /* BM25: a scorer per segment of set (NULL: IP) */
 } search_ctx;
 
 /* Segment i of the call into slot's heaps: visibility at T, the filter, then the segment's
@@ -174,8 +176,17 @@ static void search_segment(void *arg, size_t i, uint32_t slot)
         vdb_vectors base = {fd->type, fd->dim, fd->metric, rows, vc->data, NULL};
         if (x->sq) { /* sparse: the index per query, or the exact scan */
             base = (vdb_vectors){fd->type, 0, fd->metric, rows, vc->bytes, vc->offsets};
+            vdb_sparse_scorer sc = {0};
+            if (x->bm25)
+                sc = vdb_bm25_sparse_scorer(&x->bm25[i]);
             for (size_t q = 0; q < req->nq && st == VDB_OK; q++)
-                if (v)
+                if (x->bm25 && v)
+                    st = vdb_vindex_search_scored(v, &x->sq[q], &sc, bits, (int64_t)i << 32,
+                                                  &heaps[q]);
+                else if (x->bm25)
+                    vdb_bm25_flat_search(vc, rows, &x->sq[q], &x->bm25[i], bits,
+                                         (int64_t)i << 32, &heaps[q]);
+                else if (v)
                     st = vdb_vindex_search(v, &x->sq[q], req->k, &x->sp->sp, &base, bits,
                                            (int64_t)i << 32, &heaps[q]);
                 else
@@ -322,7 +333,7 @@ static vdb_status grouped_result(vdb_collection *c, const vdb_search_req *req, u
     vdb_status st = gq && ids && dist ? VDB_OK : vdb_set_errmsg(VDB_ENOMEM, "out of memory");
     for (size_t q = 0; q < req->nq && st == VDB_OK; q++)
         st = vdb_grouper_new(gs, higher, &gq[q]);
-    search_ctx x = {c, req, fd, vf, T, filter, set, sp, NULL, NULL, NULL, NULL};
+    search_ctx x = {c, req, fd, vf, T, filter, set, sp, NULL, NULL, NULL, NULL, NULL};
     if (st == VDB_OK)
         st = search_grouped(&x, gf, (size_t)req->offset + k, gs, strict, gq);
     if (st == VDB_OK)
@@ -505,6 +516,138 @@ static vdb_status sparse_queries(const vdb_search_req *req, double drop, vdb_spa
     return VDB_OK;
 }
 
+/* BM25 over the call's segments: the query texts' term vectors, the statistics of the
+ * rows visible at T in every segment of set (N, the summed lengths, the df of each query
+ * term: sums over segments, so shards and segments add up to one corpus; deleted rows and
+ * rows after T are not in the visibility bitset, so they do not count), then each query's
+ * weights qtf * idf with drop_ratio_search applied. *sq views into *mem; *scorers gets one
+ * scorer per segment, whose row lengths are in *dl_mem. Under c->lock (read). */
+typedef struct bm25_call {
+    vdb_sparse_vec *sq;
+    void *mem;
+    vdb_bm25_scorer *scorers;
+    float *dl;
+    uint32_t *terms;
+    double *df;
+} bm25_call;
+
+static void bm25_call_free(bm25_call *b)
+{
+    vdb_free(b->sq);
+    vdb_free(b->mem);
+    vdb_free(b->scorers);
+    vdb_free(b->dl);
+    vdb_free(b->terms);
+    vdb_free(b->df);
+}
+
+static vdb_status bm25_prepare(vdb_collection *c, const vdb_search_req *req, size_t vf,
+                               uint64_t T, const vdb_seg_set *set, double drop, double k1,
+                               double b, bm25_call *bx)
+{
+    const vdb_schema *s = c->schema;
+    const vdb_function_def *fn = &s->funcs[vdb_schema_function_of(s, vf)];
+    const vdb_field_def *in = &s->fields[vdb_schema_find(s, fn->input_field)].def;
+    char what[300];
+    snprintf(what, sizeof what, "field '%s'", in->name);
+    vdb_analyzer *a = NULL;
+    vdb_status st = vdb_analyzer_new(in->analyzer_params,
+                                     in->analyzer_params ? strlen(in->analyzer_params) : 0,
+                                     what, &a);
+    if (st != VDB_OK)
+        return st;
+    vdb_tokens tk = {0};
+    vdb_buf all = {0};
+    size_t *start = vdb_calloc(req->nq + 1, sizeof *start);
+    if (!start)
+        st = vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+    for (size_t q = 0; q < req->nq && st == VDB_OK; q++) {
+        const char *text = req->texts[q];
+        uint32_t m = 0;
+        if (!text) {
+            st = vdb_set_errmsg(VDB_EINVAL, "texts[%zu] is NULL", q);
+            break;
+        }
+        st = vdb_bm25_terms(a, text, strlen(text), &tk, &all, &m);
+        if (st != VDB_OK)
+            st = vdb_set_errmsg(st, "texts[%zu]: %s", q, vdb_err_get());
+        start[q + 1] = all.len;
+    }
+    vdb_tokens_free(&tk);
+    vdb_analyzer_free(a);
+    size_t pairs = all.len / 8, rows = 0;
+    for (size_t i = 0; i < set->n; i++)
+        rows += vdb_segment_rows(set->segs[i]);
+    if (st == VDB_OK) {
+        bx->sq = vdb_calloc(req->nq, sizeof *bx->sq);
+        bx->mem = vdb_malloc(pairs * 8 + 8);
+        bx->terms = vdb_malloc(pairs * 4 + 4);
+        bx->df = vdb_calloc(pairs + 1, sizeof *bx->df);
+        bx->scorers = vdb_calloc(set->n + 1, sizeof *bx->scorers);
+        bx->dl = vdb_malloc((rows + 1) * sizeof *bx->dl);
+        if (!bx->sq || !bx->mem || !bx->terms || !bx->df || !bx->scorers || !bx->dl)
+            st = vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+    }
+    /* the query terms, sorted and unique */
+    vdb_bm25_stats stats = {0};
+    if (st == VDB_OK) {
+        size_t n = 0;
+        for (size_t q = 0; q < req->nq; q++) {
+            vdb_sparse_vec v = vdb_sparse_view(all.p + start[q], start[q + 1] - start[q]);
+            memcpy(bx->terms + n, v.idx, v.n * 4);
+            n += v.n;
+        }
+        size_t u = vdb_bm25_unique(bx->terms, n);
+        stats = (vdb_bm25_stats){0, 0, bx->terms, u, bx->df};
+    }
+    float *dl = bx->dl;
+    for (size_t i = 0; i < set->n && st == VDB_OK; i++) {
+        vdb_segment *seg = set->segs[i];
+        size_t n = vdb_segment_rows(seg);
+        bx->scorers[i].dl = dl;
+        if (!n)
+            continue;
+        uint64_t *bits = vdb_calloc(n / 64 + 1, sizeof *bits);
+        if (!bits) {
+            st = vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+            break;
+        }
+        vdb_collection_visible(c, seg, T, bits);
+        vdb_bm25_stats_add(&stats, vdb_segment_column(seg, vf), n, bits, dl);
+        vdb_free(bits);
+        dl += n;
+    }
+    double avgdl = stats.docs > 0 && stats.total_len > 0 ? stats.total_len / stats.docs : 1.0;
+    for (size_t i = 0; i < set->n && st == VDB_OK; i++) {
+        bx->scorers[i].k1 = k1;
+        bx->scorers[i].b = b;
+        bx->scorers[i].avgdl = avgdl;
+    }
+    uint8_t *at = bx->mem;
+    for (size_t q = 0; q < req->nq && st == VDB_OK; q++) {
+        vdb_sparse_vec v = vdb_sparse_view(all.p + start[q], start[q + 1] - start[q]);
+        float *w = vdb_malloc(v.n * sizeof *w + 4);
+        if (!w) {
+            st = vdb_set_errmsg(VDB_ENOMEM, "out of memory");
+            break;
+        }
+        for (uint32_t j = 0; j < v.n; j++) {
+            w[j] = (float)(v.val[j] * vdb_bm25_idf(&stats, vdb_bm25_find(&stats, v.idx[j])));
+        }
+        vdb_sparse_vec full = {v.n, v.idx, w};
+        uint32_t *idx = (uint32_t *)(void *)at;
+        float *val = (float *)(void *)(at + v.n * 4);
+        uint32_t kept = 0;
+        st = vdb_sparse_drop_smallest(&full, drop, idx, val, &kept);
+        bx->sq[q] = (vdb_sparse_vec){kept, idx, val};
+        at += v.n * 8;
+        vdb_free(w);
+    }
+    vdb_free(start);
+    vdb_buf_free(&all);
+    return st;
+}
+
 vdb_status vdb_search(vdb_db *db, const vdb_search_req *req_in, vdb_result **out)
 {
     vdb_err_clear();
@@ -530,11 +673,11 @@ vdb_status vdb_search_at(vdb_db *db, const vdb_search_req *req_full, uint64_t T_
 {
     *out = NULL;
     VDB_CHECK_ARG(req_full->collection, "%s: collection is NULL", what);
-    VDB_CHECK_ARG((req_full->vectors || req_full->sparse_vectors || req_full->binary_vectors) &&
-                      req_full->nq > 0, "%s: no query vectors", what);
+    VDB_CHECK_ARG((req_full->vectors || req_full->sparse_vectors || req_full->binary_vectors ||
+                   req_full->texts) && req_full->nq > 0, "%s: no query vectors", what);
     VDB_CHECK_ARG(!!req_full->vectors + !!req_full->sparse_vectors +
-                      !!req_full->binary_vectors == 1,
-                  "%s: give one of vectors, sparse_vectors and binary_vectors", what);
+                      !!req_full->binary_vectors + !!req_full->texts == 1,
+                  "%s: give one of vectors, sparse_vectors, binary_vectors and texts", what);
     VDB_CHECK_ARG(req_full->nq <= 16384, "%s: at most 16384 query vectors per call", what);
     VDB_CHECK_ARG(req_full->k >= 1 && req_full->k <= VDB_MAX_TOPK,
                   "%s: k must be 1..%d, got %u", what, VDB_MAX_TOPK, req_full->k);
@@ -572,6 +715,7 @@ vdb_status vdb_search_at(vdb_db *db, const vdb_search_req *req_full, uint64_t T_
     vdb_expr *filter = NULL;
     vdb_sparse_vec *sq = NULL;
     void *sq_mem = NULL;
+    bm25_call bx = {0};
     vdb_status st = vdb_catalog_lookup(&db->catalog, req->collection, &c);
     if (st != VDB_OK)
         goto out;
@@ -603,10 +747,13 @@ vdb_status vdb_search_at(vdb_db *db, const vdb_search_req *req_full, uint64_t T_
     }
     bool sparse = fd->type == VDB_TYPE_SPARSE_FLOAT_VECTOR;
     bool binary = fd->type == VDB_TYPE_BINARY_VECTOR;
-    if (sparse != (req->sparse_vectors != NULL) || binary != (req->binary_vectors != NULL)) {
-        st = vdb_set_errmsg(VDB_EINVAL, "field '%s' is %s: search it with %s", fd->name,
-                            vdb_type_name(fd->type), sparse ? "sparse_vectors"
-                                                     : binary ? "binary_vectors" : "vectors");
+    bool bm25 = fd->metric == VDB_METRIC_BM25;
+    if (sparse != (req->sparse_vectors != NULL || req->texts != NULL) ||
+        binary != (req->binary_vectors != NULL) || bm25 != (req->texts != NULL)) {
+        st = vdb_set_errmsg(VDB_EINVAL, "field '%s' is %s%s: search it with %s", fd->name,
+                            vdb_type_name(fd->type), bm25 ? " (BM25 function output)" : "",
+                            bm25 ? "texts" : sparse ? "sparse_vectors"
+                                 : binary ? "binary_vectors" : "vectors");
         goto out;
     }
     if (sparse && grouped) {
@@ -626,6 +773,11 @@ vdb_status vdb_search_at(vdb_db *db, const vdb_search_req *req_full, uint64_t T_
     vdb_lock_rd(&c->lock, VDB_RANK_COLL);
     const vdb_vindex_kind *kind = vdb_index_builds(c, (size_t)vf) ? c->index[vf].spec.kind
                                                                   : NULL;
+    double k1 = VDB_BM25_K1, bm25_b = VDB_BM25_B;
+    if (bm25 && kind) {
+        k1 = c->index[vf].spec.p.v[VDB_SPARSE_PARAM_K1];
+        bm25_b = c->index[vf].spec.p.v[VDB_SPARSE_PARAM_B];
+    }
     vdb_unlock_rw(&c->lock, VDB_RANK_COLL);
     if ((st = parse_search_params(req->params, kind, fd->metric, &sp)) != VDB_OK ||
         (st = vdb_resolve_outputs(c, &req->read, &of, &nof)) != VDB_OK ||
@@ -639,7 +791,8 @@ vdb_status vdb_search_at(vdb_db *db, const vdb_search_req *req_full, uint64_t T_
                             "'%s' is not supported by libvdb", fd->name);
         goto out;
     }
-    if (sparse && (st = sparse_queries(req, sp.drop_ratio_search, &sq, &sq_mem)) != VDB_OK)
+    if (sparse && !bm25 &&
+        (st = sparse_queries(req, sp.drop_ratio_search, &sq, &sq_mem)) != VDB_OK)
         goto out;
     vdb_lock_rd(&c->lock, VDB_RANK_COLL);
     locked = true;
@@ -652,6 +805,12 @@ vdb_status vdb_search_at(vdb_db *db, const vdb_search_req *req_full, uint64_t T_
     if (st != VDB_OK || (st = vdb_pick_segments(c, want, UINT32_MAX, &set)) != VDB_OK)
         goto out;
     __atomic_add_fetch(&c->read_segments, set.n, __ATOMIC_RELAXED);
+    if (bm25) {
+        if ((st = bm25_prepare(c, req, (size_t)vf, T, &set, sp.drop_ratio_search, k1, bm25_b,
+                               &bx)) != VDB_OK)
+            goto out;
+        sq = bx.sq;
+    }
     if (grouped) {
         if (sp.ranged) {
             st = vdb_set_errmsg(VDB_EUNSUPPORTED, "grouping search with a range (radius) is "
@@ -678,7 +837,8 @@ vdb_status vdb_search_at(vdb_db *db, const vdb_search_req *req_full, uint64_t T_
     }
     if (st != VDB_OK)
         goto out;
-    search_ctx x = {c, req, fd, (size_t)vf, T, filter, &set, &sp, heaps, slot_st, slot_msg, sq};
+    search_ctx x = {c,       req,      fd, (size_t)vf, T,         filter, &set,
+                    &sp,     heaps,    slot_st,       slot_msg, sq,     bm25 ? bx.scorers : NULL};
     if (slots == 1)
         for (size_t i = 0; i < set.n && slot_st[0] == VDB_OK; i++)
             search_segment(&x, i, 0);
@@ -718,8 +878,10 @@ out:
     vdb_free(set.segs);
     vdb_free(of);
     vdb_free(want);
-    vdb_free(sq);
+    if (sq != bx.sq)
+        vdb_free(sq);
     vdb_free(sq_mem);
+    bm25_call_free(&bx);
     if (filter)
         vdb_expr_free(filter);
     if (st != VDB_OK) {

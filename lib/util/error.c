@@ -76,6 +76,7 @@ const char *vdb_metric_name(vdb_metric m)
     case VDB_METRIC_COSINE: return "COSINE";
     case VDB_METRIC_HAMMING: return "HAMMING";
     case VDB_METRIC_JACCARD: return "JACCARD";
+    case VDB_METRIC_BM25: return "BM25";
     }
     return "UNKNOWN";
 }

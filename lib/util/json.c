@@ -845,3 +845,39 @@ vdb_status vdb_json_array_each(const char *s, size_t n, vdb_type elem, vdb_buf *
     vdb_buf_free(&own);
     return st;
 }
+
+/* ---- array elements ---- */
+
+vdb_status vdb_json_each_elem(const char *arr, size_t n,
+                              int (*fn)(void *arg, size_t i, const char *val, size_t vlen),
+                              void *arg)
+{
+    if (!arr || !fn)
+        return vdb_set_errmsg(VDB_EINVAL, "JSON array: text or callback is NULL");
+    jp p = jp_init(arr, n, "JSON array");
+    skip_ws(&p);
+    if (!peek(&p, '['))
+        return vdb_set_errmsg(VDB_EINVAL, "JSON array: not an array");
+    p.pos++;
+    p.depth = 1;
+    skip_ws(&p);
+    if (peek(&p, ']'))
+        return VDB_OK;
+    for (size_t i = 0;; i++) {
+        size_t vstart = p.pos;
+        vdb_status st = parse_value(&p);
+        if (st != VDB_OK)
+            return st;
+        if (fn(arg, i, arr + vstart, p.pos - vstart))
+            return VDB_OK;
+        skip_ws(&p);
+        if (peek(&p, ',')) {
+            p.pos++;
+            skip_ws(&p);
+            continue;
+        }
+        if (peek(&p, ']'))
+            return VDB_OK;
+        return expected(&p, "',' or ']'");
+    }
+}

@@ -41,6 +41,11 @@ vdb_status vdb_json_each(const char *obj, size_t n,
                          int (*fn)(void *arg, const char *key, size_t klen, const char *val,
                                    size_t vlen),
                          void *arg);
+/* Calls fn(arg, i, val, vlen) with the raw text of every element of a JSON array. Stops
+ * when fn returns non-zero. VDB_EINVAL when arr is not an array. */
+vdb_status vdb_json_each_elem(const char *arr, size_t n,
+                              int (*fn)(void *arg, size_t i, const char *val, size_t vlen),
+                              void *arg);
 /* Appends s as a JSON string literal (quoted, escaped) to out. */
 void vdb_json_put_string(vdb_buf *out, const char *s, size_t n);
 

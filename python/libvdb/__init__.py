@@ -19,8 +19,8 @@ from .errors import (AlreadyExistsError, AuthenticationError, ConflictError,
                      NotFoundError, OutOfMemoryError, PermissionDeniedError, RangeError,
                      ReadOnlyError, Status, StorageIOError,
                      TimedOutError, UnsupportedError, VdbError, VersionError)
-from .schema import (CollectionSchema, DataType, FieldSchema, IndexParams, LoadState,
-                     MetricType, Schema)
+from .schema import (CollectionSchema, DataType, FieldSchema, Function, FunctionType,
+                     IndexParams, LoadState, MetricType, Schema)
 
 __version__ = "0.2.0"
 
@@ -37,7 +37,7 @@ def library_path():
 
 __all__ = [
     "Client", "MilvusClient", "Schema", "CollectionSchema", "FieldSchema", "IndexParams",
-    "DataType", "MetricType", "LoadState", "Status", "AuthenticationError",
+    "DataType", "MetricType", "LoadState", "Function", "FunctionType", "Status", "AuthenticationError",
     "ConnectionFailedError", "VdbError", "InvalidArgumentError", "NotFoundError",
     "AlreadyExistsError", "StorageIOError", "CorruptError", "UnsupportedError",
     "OutOfMemoryError", "LockedError", "VersionError", "ConflictError", "RangeError",

@@ -65,8 +65,9 @@ def is_seq(v):
 class Info:
     """What the client keeps of a collection's schema (fields are schema.FieldSchema)."""
 
-    def __init__(self, name, fields, dynamic, num_shards, num_partitions=0):
+    def __init__(self, name, fields, dynamic, num_shards, num_partitions=0, functions=()):
         self.name = name
+        self.functions = list(functions)  # schema.Function (BM25)
         self.num_partitions = num_partitions  # hashed partitions (0: no partition key)
         self.fields = fields
         self.by_name = {f.name: f for f in fields}

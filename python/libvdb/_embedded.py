@@ -13,7 +13,8 @@ from . import _lib
 from ._data import (DYNAMIC_FIELD, einval, np, clean_column, dumps, vectors, sparse_rows, Info,
                     packed_vectors)
 from .errors import NotFoundError, Status, error_for
-from .schema import DENSE_VECTOR_TYPES, DataType, FieldSchema, MetricType, VECTOR_TYPES
+from .schema import (DENSE_VECTOR_TYPES, DataType, FieldSchema, Function, FunctionType,
+                     MetricType, VECTOR_TYPES)
 
 __all__ = ["EmbeddedTransport"]
 
@@ -54,7 +55,7 @@ def _params_text(params):
 def _field_def(f):
     """A vdb_field_def of a FieldSchema, and the bytes its pointers need kept alive."""
     d = _lib.vdb_field_def()
-    keep = (_b(f.name), _b(f.default_json()), _b(f.description))
+    keep = (_b(f.name), _b(f.default_json()), _b(f.description), _b(f.analyzer_json()))
     d.name, d.type = keep[0], f.dtype
     if f.element_type is not None:
         d.element_type = f.element_type
@@ -66,6 +67,10 @@ def _field_def(f):
     d.is_primary, d.auto_id, d.nullable = f.is_primary, f.auto_id, f.nullable
     d.is_partition_key = f.is_partition_key
     d.default_json, d.description = keep[1], keep[2]
+    d.enable_analyzer, d.analyzer_params = f.enable_analyzer, keep[3]
+    d.enable_match = f.enable_match
+    if f.is_function_output and f.metric_type == MetricType.BM25:
+        d.metric = 0  # add_function sets it
     return d, keep
 
 class _RWLock:
@@ -307,17 +312,29 @@ class EmbeddedTransport:
                     max_capacity=d.max_capacity or None, nullable=bool(d.nullable),
                     is_partition_key=bool(d.is_partition_key),
                     metric_type=MetricType(d.metric) if t in VECTOR_TYPES and d.metric
-                    else None,
+                    else None, enable_analyzer=bool(d.enable_analyzer),
+                    analyzer_params=(d.analyzer_params.decode("utf-8") if d.analyzer_params
+                                     else None),
+                    is_function_output=t in VECTOR_TYPES and d.metric == MetricType.BM25,
                     description=(d.description or b"").decode("utf-8"), **kw))
+            functions = []
+            for i in range(L.vdb_schema_function_count(s)):
+                fd = _lib.vdb_function_def()
+                self._check(L.vdb_schema_function(s, i, byref(fd)))
+                functions.append(Function(
+                    fd.name.decode("utf-8"), FunctionType(fd.type),
+                    [fd.input_field.decode("utf-8")], [fd.output_field.decode("utf-8")],
+                    description=(fd.description or b"").decode("utf-8")))
             # the collection's own name (name may be an alias of it)
             return Info(self._bare(L.vdb_schema_name(s).decode("utf-8")), fields,
                         bool(L.vdb_schema_dynamic(s)), L.vdb_schema_shards(s),
-                        L.vdb_schema_partitions(s))
+                        L.vdb_schema_partitions(s), functions)
         finally:
             L.vdb_schema_free(s)
 
-    def _new_schema(self, name, fields, dynamic, shards, description, num_partitions=None):
-        """A vdb_schema handle (the caller frees it) from FieldSchemas."""
+    def _new_schema(self, name, fields, dynamic, shards, description, num_partitions=None,
+                    functions=()):
+        """A vdb_schema handle (the caller frees it) from FieldSchemas and Functions."""
         L = self._lib
         s = c_void_p()
         self._check(L.vdb_schema_new(self._q(name), byref(s)))
@@ -326,6 +343,13 @@ class EmbeddedTransport:
                 d, keep = _field_def(f)
                 self._check(L.vdb_schema_add_field(s, byref(d)))
                 del keep
+            for fn in functions:
+                fd = _lib.vdb_function_def()
+                keep = [_b(fn.name), _b(fn.input_field_names[0]), _b(fn.output_field_names[0]),
+                        _b(fn.description or None)]
+                fd.name, fd.input_field, fd.output_field, fd.description = keep
+                fd.type = int(fn.type)
+                self._check(L.vdb_schema_add_function(s, byref(fd)))
             self._check(L.vdb_schema_set_dynamic(s, int(dynamic)))
             if shards:
                 self._check(L.vdb_schema_set_shards(s, int(shards)))
@@ -339,11 +363,12 @@ class EmbeddedTransport:
         return s
 
     def create_collection(self, name, fields, dynamic, shards, description, indexes,
-                          num_partitions=None, properties=None):
+                          num_partitions=None, properties=None, functions=()):
         """Creates the collection (with its properties, one transaction) and its indexes,
         all or nothing."""
         L = self._lib
-        s = self._new_schema(name, fields, dynamic, shards, description, num_partitions)
+        s = self._new_schema(name, fields, dynamic, shards, description, num_partitions,
+                             functions)
         opts = _lib.vdb_create_opts()
         keys = [_b(k) for k in (properties or {})]
         vals = [_b(v) for v in (properties or {}).values()]
@@ -710,7 +735,10 @@ class EmbeddedTransport:
         if vf.dtype == DataType.BINARY_VECTOR and not sparse:  # bytes, from binary_queries()
             req.vectors, req.binary_vectors = None, addr
         req.read = ro
-        if sparse:  # ("sparse", keep-alive, rows, nq) from sparse_rows()
+        if sparse and qv[0] == "texts":  # ("texts", keep-alive, char *[nq], nq)
+            keep.append(qv[1])
+            req.texts, req.nq = qv[2], qv[3]
+        elif sparse:  # ("sparse", keep-alive, rows, nq) from sparse_rows()
             keep.append(qv[1])
             req.sparse_vectors, req.nq = qv[2], qv[3]
         if pks is not None:

@@ -90,6 +90,20 @@ class vdb_field_def(_Sized):
         ("default_json", c_char_p),
         ("description", c_char_p),
         ("is_partition_key", c_int),
+        ("enable_analyzer", c_int),
+        ("analyzer_params", c_char_p),
+        ("enable_match", c_int),
+    ]
+
+
+class vdb_function_def(_Sized):
+    _fields_ = [
+        ("struct_size", c_uint32),
+        ("name", c_char_p),
+        ("type", c_enum),
+        ("input_field", c_char_p),
+        ("output_field", c_char_p),
+        ("description", c_char_p),
     ]
 
 
@@ -171,6 +185,7 @@ class vdb_search_req(Structure):
         ("query_pks", POINTER(vdb_pk_list)),
         ("sparse_vectors", POINTER(vdb_sparse_row)),
         ("binary_vectors", c_void_p),  # BINARY_VECTOR queries: nq * dim / 8 bytes
+        ("texts", POINTER(c_char_p)),  # BM25 function output fields: nq UTF-8 texts
     ]
 
 
@@ -306,6 +321,9 @@ PROTOTYPES = {
     "vdb_schema_add_field": (st, [schema_p, POINTER(vdb_field_def)]),
     "vdb_add_collection_field": (st, [db_p, c_char_p, POINTER(vdb_field_def)]),
     "vdb_create_collection_opts": (st, [db_p, schema_p, POINTER(vdb_create_opts)]),
+    "vdb_schema_add_function": (st, [schema_p, POINTER(vdb_function_def)]),
+    "vdb_schema_function_count": (c_size_t, [schema_p]),
+    "vdb_schema_function": (st, [schema_p, c_size_t, POINTER(vdb_function_def)]),
     "vdb_schema_set_dynamic": (st, [schema_p, c_int]),
     "vdb_schema_set_shards": (st, [schema_p, c_uint32]),
     "vdb_schema_set_partitions": (st, [schema_p, c_uint32]),

@@ -296,7 +296,11 @@ class RemoteTransport:
                                              "schema": self._field_json(f)}, write=True)
 
     def create_collection(self, name, fields, dynamic, shards, description, indexes,
-                          num_partitions=None, properties=None):
+                          num_partitions=None, properties=None, functions=()):
+        if functions or any(f.enable_analyzer or f.enable_match for f in fields):
+            raise UnsupportedError(Status.EUNSUPPORTED, "collection '%s': vdb-server does not "
+                                   "take analyzers and BM25 functions yet (the embedded mode "
+                                   "does)" % name)
         out = []
         for f in fields:
             o = self._field_json(f)

@@ -10,6 +10,7 @@ transport does the work: _embedded.EmbeddedTransport (ctypes over libvdb.so) or
 _remote.RemoteTransport (HTTP). Both return the same values, so both modes answer alike.
 """
 
+import ctypes
 import functools
 import inspect
 import numbers
@@ -21,7 +22,8 @@ from . import _lib, _template
 from ._data import (einval, is_seq, np, output_plan, to_columns, check_writable,
                     sparse_rows, vectors, query_floats, round_decimal)
 from .errors import NotFoundError, Status, TimedOutError, UnsupportedError
-from .schema import (DataType, DENSE_VECTOR_TYPES, FieldSchema, IndexParams, LoadState, Schema,
+from .schema import (DataType, DENSE_VECTOR_TYPES, FieldSchema, IndexParams, LoadState,
+                     MetricType, Schema,
                      VECTOR_TYPES, to_datatype, to_metric)
 from .rankers import AnnSearchRequest, RRFRanker, WeightedRanker
 from ._data import binary_queries
@@ -515,7 +517,7 @@ class MilvusClient:
         extra = {"properties": properties} if properties else {}
         self._t.create_collection(collection_name, fields, schema.enable_dynamic_field, shards,
                                   kwargs.get("description") or schema.description, indexes,
-                                  num_partitions, **extra)
+                                  num_partitions, functions=list(schema.functions), **extra)
         if level is not None:
             self._levels[collection_name] = level
         else:
@@ -973,7 +975,16 @@ class MilvusClient:
             pks = None
             if isinstance(data, (list, tuple)) and data and isinstance(data[0], numbers.Real):
                 data = [data]
-            if vf.dtype == DataType.SPARSE_FLOAT_VECTOR:
+            if vf.dtype == DataType.SPARSE_FLOAT_VECTOR and vf.metric_type == MetricType.BM25:
+                if isinstance(data, str):
+                    data = [data]
+                if not all(isinstance(t, str) for t in data):
+                    raise einval("field '%s' is the output of a BM25 function: search it with "
+                                 "texts (data=[\"some words\"])" % vf.name)
+                raw = [t.encode("utf-8") for t in data]
+                arr = (ctypes.c_char_p * max(len(raw), 1))(*raw)
+                qv = ("texts", (raw, arr), arr, len(raw))
+            elif vf.dtype == DataType.SPARSE_FLOAT_VECTOR:
                 keep, rows, nq = sparse_rows(data, "search data")
                 qv = ("sparse", keep, rows, nq)
             elif vf.dtype == DataType.BINARY_VECTOR:

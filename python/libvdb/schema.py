@@ -6,7 +6,7 @@ import json
 from .errors import InvalidArgumentError, Status, UnsupportedError
 
 __all__ = ["DataType", "MetricType", "LoadState", "FieldSchema", "Schema", "CollectionSchema",
-           "IndexParams"]
+           "IndexParams", "Function", "FunctionType"]
 
 
 def _unsupported(msg):
@@ -45,6 +45,53 @@ class MetricType(enum.IntEnum):
     COSINE = 3
     HAMMING = 4  # BINARY_VECTOR fields
     JACCARD = 5
+    BM25 = 6  # the SPARSE_FLOAT_VECTOR output of a BM25 function
+
+
+class FunctionType(enum.IntEnum):
+    """pymilvus's FunctionType; libvdb builds BM25 only."""
+
+    UNKNOWN = 0
+    BM25 = 1
+    TEXTEMBEDDING = 2
+    RERANK = 3
+
+
+class Function:
+    """A schema function, as pymilvus's Function: BM25 from one VARCHAR field with
+    enable_analyzer to one SPARSE_FLOAT_VECTOR field, computed at insert (leave the output
+    out of the rows) and searched with text (search(data=["some words"]))."""
+
+    def __init__(self, name, function_type, input_field_names, output_field_names,
+                 description="", params=None):
+        self.name = name
+        try:
+            self.type = FunctionType(function_type)
+        except ValueError:
+            raise InvalidArgumentError(Status.EINVAL, "function '%s': unknown function type %r"
+                                       % (name, function_type))
+        if self.type != FunctionType.BM25:
+            raise _unsupported("function '%s': libvdb has no %s functions (BM25 only)"
+                               % (name, self.type.name))
+        ins = [input_field_names] if isinstance(input_field_names, str) else list(input_field_names)
+        outs = ([output_field_names] if isinstance(output_field_names, str)
+                else list(output_field_names))
+        if len(ins) != 1 or len(outs) != 1:
+            raise InvalidArgumentError(Status.EINVAL, "function '%s': BM25 takes one input and "
+                                       "one output field" % name)
+        if params:
+            raise InvalidArgumentError(Status.EINVAL, "function '%s': BM25 takes no params (%s)"
+                                       % (name, ", ".join(map(str, params))))
+        self.input_field_names, self.output_field_names = ins, outs
+        self.description = description or ""
+
+    def to_dict(self):
+        return {"name": self.name, "type": self.type, "input_field_names": self.input_field_names,
+                "output_field_names": self.output_field_names, "description": self.description,
+                "params": {}}
+
+    def __repr__(self):
+        return "Function(%r)" % (self.to_dict(),)
 
 
 class LoadState(enum.IntEnum):
@@ -132,12 +179,18 @@ class FieldSchema:
                                "BFLOAT16_VECTOR, INT8_VECTOR, BINARY_VECTOR and SPARSE_FLOAT_VECTOR)"
                                % (name, self.dtype.name))
         for flag, what in ((is_clustering_key, "clustering keys (is_clustering_key)"),
-                           (mmap_enabled, "mmap_enabled"),
-                           (enable_analyzer or enable_match or analyzer_params,
-                            "text analyzers (enable_analyzer, enable_match, analyzer_params)"),
-                           (is_function_output, "function output fields")):
+                           (mmap_enabled, "mmap_enabled")):
             if flag:
                 raise _unsupported("field '%s': libvdb has no %s" % (name, what))
+        # checked by the library (enable_match: not built, UnsupportedError at create)
+        self.enable_analyzer = bool(enable_analyzer)
+        self.enable_match = bool(enable_match)
+        if analyzer_params is not None and not isinstance(analyzer_params, (dict, str)):
+            raise InvalidArgumentError(Status.EINVAL, "field '%s': analyzer_params is a dict "
+                                       "(or its JSON text)" % name)
+        self.analyzer_params = (json.loads(analyzer_params) if isinstance(analyzer_params, str)
+                                else analyzer_params)
+        self.is_function_output = bool(is_function_output)
         self.is_primary = bool(is_primary)
         self.is_partition_key = bool(is_partition_key)
         self.auto_id = bool(auto_id)
@@ -182,7 +235,18 @@ class FieldSchema:
             d["nullable"] = True
         if self.has_default:
             d["default_value"] = self.default_value
+        if self.enable_analyzer:
+            d["params"]["enable_analyzer"] = True
+        if self.analyzer_params is not None:
+            d["params"]["analyzer_params"] = self.analyzer_params
+        if self.enable_match:
+            d["params"]["enable_match"] = True
+        if self.is_function_output:
+            d["is_function_output"] = True
         return d
+
+    def analyzer_json(self):
+        return None if self.analyzer_params is None else json.dumps(self.analyzer_params)
 
     def __repr__(self):
         return "FieldSchema(%r)" % (self.to_dict(),)
@@ -198,8 +262,8 @@ class Schema:
     auto_id here applies to the primary key when add_field does not say; primary_field names
     the primary key among fields, partition_key_field the partition key (or add_field(...,
     is_partition_key=True); the number of partitions is create_collection's num_partitions).
-    Clustering keys and functions are refused (UnsupportedError); other keyword arguments are
-    a TypeError.
+    functions (or add_function): BM25 Functions. Clustering keys are refused
+    (UnsupportedError); other keyword arguments are a TypeError.
     """
 
     def __init__(self, fields=None, description="", auto_id=None, enable_dynamic_field=False,
@@ -212,8 +276,10 @@ class Schema:
         self.enable_dynamic_field = bool(enable_dynamic_field)
         self.num_shards = num_shards
         self.partition_key_field = partition_key_field
+        self.functions = []
+        for fn in functions or []:
+            self.add_function(fn)
         for flag, what in ((clustering_key_field, "clustering keys (clustering_key_field)"),
-                           (functions, "functions (BM25, text embedding)"),
                            (enable_namespace, "namespaces (enable_namespace)")):
             if flag:
                 raise _unsupported("libvdb has no %s" % what)
@@ -247,6 +313,14 @@ class Schema:
         self.fields.append(FieldSchema(field_name, datatype, is_primary=is_primary, **kwargs))
         return self
 
+    def add_function(self, function):
+        """Adds a Function (BM25) and returns the schema."""
+        if not isinstance(function, Function):
+            raise InvalidArgumentError(Status.EINVAL, "add_function takes a Function, not %s"
+                                       % type(function).__name__)
+        self.functions.append(function)
+        return self
+
     @property
     def primary_field(self):
         for f in self.fields:
@@ -256,7 +330,8 @@ class Schema:
 
     def to_dict(self):
         return {"description": self.description, "enable_dynamic_field": self.enable_dynamic_field,
-                "fields": [f.to_dict() for f in self.fields]}
+                "fields": [f.to_dict() for f in self.fields],
+                "functions": [f.to_dict() for f in self.functions]}
 
     def __repr__(self):
         return "Schema(%r)" % (self.to_dict(),)

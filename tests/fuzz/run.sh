@@ -31,7 +31,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 out=${FUZZ_OUT:-$root/build-fuzz}
 cc=${CC_FUZZ:-clang}
-all="expr record wal binlog manifest delta bloom index json meta rest grpc http h2"
+all="expr record wal binlog manifest delta bloom index json meta analyzer rest grpc http h2"
 targets=${FUZZ_TARGETS:-$all}
 
 cd "$root"
@@ -72,6 +72,7 @@ for t in $targets; do
     case $t in
         expr) maxlen=4096; dict=expr.dict ;;
         json) maxlen=4096; dict=json.dict ;;
+        analyzer) maxlen=4096; dict= ;;
         rest) maxlen=8192; dict=rest.dict ;;
         http) maxlen=16384; dict=http.dict ;;
         wal|index|binlog|record) maxlen=65536; dict= ;;

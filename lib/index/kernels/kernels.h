@@ -43,10 +43,10 @@ const vdb_vkernels *vdb_vkernels_for(vdb_type t);
 float vdb_dist_t(vdb_type t, vdb_metric m, const float *q, const void *x, size_t dim);
 /* x.x of a row of type t. */
 float vdb_norm_sq_t(vdb_type t, const void *x, size_t dim);
-/* IP and COSINE are similarities; L2, HAMMING and JACCARD distances. */
+/* IP, COSINE and BM25 are similarities; L2, HAMMING and JACCARD distances. */
 static inline bool vdb_metric_higher_is_better(vdb_metric m)
 {
-    return m == VDB_METRIC_IP || m == VDB_METRIC_COSINE;
+    return m == VDB_METRIC_IP || m == VDB_METRIC_COSINE || m == VDB_METRIC_BM25;
 }
 
 /* ---- binary vectors (BINARY_VECTOR): rows of nbytes packed bits ----

@@ -773,22 +773,32 @@ vdb_status vdb_sparse_index_view(const void *p, size_t len, vdb_sparse_index **o
 
 /* Milvus's inverted_index_algo: the walk a search takes (the index is the same) */
 static const char *const algos[] = {"TAAT_NAIVE", "DAAT_WAND", "DAAT_MAXSCORE", NULL};
+/* bm25_k1, bm25_b: the BM25 scorer's (fields of metric BM25 only; Milvus's names and
+ * defaults) */
 static const vdb_param_def inv_params[] = {
     {"drop_ratio_build", "drop", 0, 0.999999, 0, false, NULL},
     {"inverted_index_algo", "algo", 0, 2, VDB_SPARSE_DAAT_MAXSCORE, true, algos}, /* Milvus's */
+    {"bm25_k1", "k1", 0, 3, 1.2, false, NULL},
+    {"bm25_b", "b", 0, 1, 0.75, false, NULL},
 };
 static const vdb_param_def wand_params[] = {
     {"drop_ratio_build", "drop", 0, 0.999999, 0, false, NULL},
     {"inverted_index_algo", "algo", 0, 2, VDB_SPARSE_DAAT_WAND, true, algos},
+    {"bm25_k1", "k1", 0, 3, 1.2, false, NULL},
+    {"bm25_b", "b", 0, 1, 0.75, false, NULL},
 };
 
 static vdb_status kind_check(const vdb_vparams *p, const vdb_vectors *shape)
 {
-    (void)p;
     if (shape && shape->type != VDB_TYPE_SPARSE_FLOAT_VECTOR)
         return vdb_set_errmsg(VDB_EINVAL, "sparse indexes index SPARSE_FLOAT_VECTOR fields");
-    if (shape && shape->metric != VDB_METRIC_IP)
-        return vdb_set_errmsg(VDB_EINVAL, "sparse indexes take metric IP only");
+    if (shape && shape->metric != VDB_METRIC_IP && shape->metric != VDB_METRIC_BM25)
+        return vdb_set_errmsg(VDB_EINVAL, "sparse indexes take metric IP or BM25 only");
+    /* (saved specs carry every value, so the values are what is checked) */
+    if (shape && shape->metric == VDB_METRIC_IP && 
+                  (fabs(p->v[2] - 1.2) > 1e-6 || fabs(p->v[3] - 0.75) > 1e-6))
+        return vdb_set_errmsg(VDB_EINVAL, "bm25_k1 and bm25_b are for metric BM25 (the output "
+                              "field of a BM25 function)");
     return VDB_OK;
 }
 
@@ -834,6 +844,13 @@ static vdb_status kind_search(const void *idx, const void *query, uint32_t k,
     (void)rows;
     const sparse_impl *im = idx;
     return vdb_sparse_index_search(im->ix, query, im->algo, NULL, bitset, id_base, out);
+}
+
+static vdb_status kind_search_scored(const void *idx, const void *query, const void *scorer,
+                                     const uint64_t *bitset, int64_t id_base, vdb_topk *out)
+{
+    const sparse_impl *im = idx;
+    return vdb_sparse_index_search(im->ix, query, im->algo, scorer, bitset, id_base, out);
 }
 
 /* the kind's file: u32 inverted_index_algo, then the index; with format 2, the crc32c of
@@ -929,6 +946,7 @@ const vdb_vindex_kind vdb_sparse_inverted_kind = {
     .memory = kind_memory,
     .rows = kind_rows,
     .free = kind_free,
+    .search_scored = kind_search_scored,
 };
 
 const vdb_vindex_kind vdb_sparse_wand_kind = {
@@ -946,4 +964,5 @@ const vdb_vindex_kind vdb_sparse_wand_kind = {
     .memory = kind_memory,
     .rows = kind_rows,
     .free = kind_free,
+    .search_scored = kind_search_scored,
 };

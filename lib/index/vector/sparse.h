@@ -53,6 +53,11 @@ typedef enum vdb_sparse_algo {
 vdb_status vdb_sparse_index_search(const vdb_sparse_index *ix, const vdb_sparse_vec *q,
                                    vdb_sparse_algo algo, const vdb_sparse_scorer *scorer,
                                    const uint64_t *bitset, int64_t id_base, vdb_topk *out);
+/* (SPARSE_INVERTED_INDEX and SPARSE_WAND search with a scorer through
+ * vdb_vindex_search_scored: query a vdb_sparse_vec, scorer a vdb_sparse_scorer.) */
+/* The build parameters of both sparse kinds, by position: */
+#define VDB_SPARSE_PARAM_K1 2 /* bm25_k1 */
+#define VDB_SPARSE_PARAM_B 3  /* bm25_b */
 vdb_status vdb_sparse_index_encode(const vdb_sparse_index *ix, vdb_buf *out);
 /* VDB_ECORRUPT when anything is out of bounds. */
 vdb_status vdb_sparse_index_decode(const void *p, size_t len, vdb_sparse_index **out);

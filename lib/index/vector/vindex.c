@@ -323,6 +323,15 @@ vdb_status vdb_vindex_search(const vdb_vindex *idx, const void *query, uint32_t 
     return idx->kind->search(idx->impl, query, k, sp, rows, bitset, id_base, out);
 }
 
+vdb_status vdb_vindex_search_scored(const vdb_vindex *idx, const void *query, const void *scorer,
+                                    const uint64_t *bitset, int64_t id_base, vdb_topk *out)
+{
+    if (!idx->kind->search_scored)
+        return vdb_set_errmsg(VDB_EUNSUPPORTED, "index type %s has no scorer search",
+                              idx->kind->name);
+    return idx->kind->search_scored(idx->impl, query, scorer, bitset, id_base, out);
+}
+
 vdb_status vdb_vindex_encode(const vdb_vindex *idx, vdb_buf *out)
 {
     return idx->kind->encode(idx->impl, out);

@@ -80,6 +80,10 @@ typedef struct vdb_vindex_kind {
      * what encode writes. NULL: the kind copies what it decodes (vdb_vindex_decode_view is
      * VDB_EUNSUPPORTED). */
     vdb_status (*decode_view)(const void *p, size_t len, const vdb_vectors *rows, void **out);
+    /* search with the kind's own scorer (sparse kinds: a vdb_sparse_scorer, for BM25);
+     * NULL: the kind has none (vdb_vindex_search_scored is VDB_EUNSUPPORTED). */
+    vdb_status (*search_scored)(const void *idx, const void *query, const void *scorer,
+                                const uint64_t *bitset, int64_t id_base, vdb_topk *out);
 } vdb_vindex_kind;
 
 /* ---- kinds ---- */
@@ -157,6 +161,9 @@ vdb_status vdb_vindex_decode_view(const vdb_vindex_spec *s, const void *p, size_
 /* Whether kind k's saved indexes can be used in place. */
 static inline bool vdb_vindex_kind_views(const vdb_vindex_kind *k) { return k->decode_view; }
 const vdb_vindex_kind *vdb_vindex_kind_of(const vdb_vindex *idx);
+/* kind->search_scored on idx. */
+vdb_status vdb_vindex_search_scored(const vdb_vindex *idx, const void *query, const void *scorer,
+                                    const uint64_t *bitset, int64_t id_base, vdb_topk *out);
 size_t vdb_vindex_memory(const vdb_vindex *idx);
 size_t vdb_vindex_rows(const vdb_vindex *idx);
 /* NULL is a no-op. */
