@@ -128,8 +128,11 @@ static vdb_status read_value(const char *what, const vdb_param_def *d, const cha
 static void defaults(const vdb_param_def *defs, size_t n, vdb_vparams *p)
 {
     *p = (vdb_vparams){0};
+    /* a fractional default as read_value reads a given value (a float), so that the default
+     * and the same value given (or read back from the meta store) are one spec and one file
+     * name: bm25_k1's 1.2 is 1.20000005 either way */
     for (size_t i = 0; i < n && i < VDB_VINDEX_MAX_PARAMS; i++)
-        p->v[i] = defs[i].def;
+        p->v[i] = defs[i].integer || defs[i].choices ? defs[i].def : (double)(float)defs[i].def;
 }
 
 /* "; HNSW takes M: 2..100, efConstruction: 1..10000" for messages. */
