@@ -116,6 +116,11 @@ typedef struct vdb_collection {
      * replaced under the catalog's write lock and c->lock for writing */
     vdb_props props;
     uint64_t ttl_ms;         /* collection.ttl.seconds in ms (0: none); atomic */
+    /* JSON path indexes (jsonidx.c), any number per JSON field; changed under write_mu and
+     * c->lock written. Each sealed segment holds those of a field as the attachment of the
+     * field's column (a vdb_jpath_set). */
+    size_t njpath;
+    struct vdb_jpath_def *jpath;
 } vdb_collection;
 
 /* A collection in memory with no partitions yet (schema is copied). incarnation (its creation

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 
 #include "util/json.h"
-#include "expr_int.h"
+#include "jindex.h"
 
 typedef struct ectx {
     const vdb_expr_input *in;
@@ -179,16 +179,11 @@ static bool arr_next(const char *s, size_t n, size_t *pos, const char **v, size_
     return true;
 }
 
-/* Follows x's path from the row's JSON (or ARRAY) text. false: NULL row or no such value. */
-static bool locate(const ectx *c, const vdb_xnode *x, size_t row, const char **v, size_t *vlen)
+bool vdb_expr_json_follow(const char *s, size_t n, const vdb_xstep *steps, size_t nsteps,
+                          const char **v, size_t *vlen)
 {
-    const vdb_column *col = c->in->cols[x->col];
-    if (vdb_column_is_null(col, row))
-        return false;
-    size_t n;
-    const char *s = vdb_column_var(col, row, &n);
-    for (size_t k = 0; k < x->nsteps; k++) {
-        const vdb_xstep *st = &x->steps[k];
+    for (size_t k = 0; k < nsteps; k++) {
+        const vdb_xstep *st = &steps[k];
         if (st->key) {
             size_t i = skip_ws(s, n, 0);
             /* checked here: vdb_json_get would set an error message for every non-object */
@@ -212,8 +207,18 @@ static bool locate(const ectx *c, const vdb_xnode *x, size_t row, const char **v
     return true;
 }
 
-/* A JSON value's text as a typed value: JSON null is XY_NONE, arrays and objects XY_ARRAY. */
-static void classify(ectx *c, const char *s, size_t n, vdb_buf *scratch, vdb_xconst *out)
+/* Follows x's path from the row's JSON (or ARRAY) text. false: NULL row or no such value. */
+static bool locate(const ectx *c, const vdb_xnode *x, size_t row, const char **v, size_t *vlen)
+{
+    const vdb_column *col = c->in->cols[x->col];
+    if (vdb_column_is_null(col, row))
+        return false;
+    size_t n;
+    const char *s = vdb_column_var(col, row, &n);
+    return vdb_expr_json_follow(s, n, x->steps, x->nsteps, v, vlen);
+}
+
+void vdb_expr_json_value(const char *s, size_t n, vdb_buf *scratch, vdb_xconst *out, bool *oom)
 {
     memset(out, 0, sizeof *out);
     size_t i = skip_ws(s, n, 0);
@@ -234,7 +239,7 @@ static void classify(ectx *c, const char *s, size_t n, vdb_buf *scratch, vdb_xco
         }
         scratch->len = 0;
         if (!vdb_buf_reserve(scratch, blen + 1)) {
-            c->oom = true;
+            *oom = true;
             out->type = XY_NONE;
             return;
         }
@@ -269,6 +274,12 @@ static void classify(ectx *c, const char *s, size_t n, vdb_buf *scratch, vdb_xco
     }
     if (vdb_expr_strtod(s + i, end - i, &out->d))
         out->type = XY_FLOAT;
+}
+
+/* A JSON value's text as a typed value: JSON null is XY_NONE, arrays and objects XY_ARRAY. */
+static void classify(ectx *c, const char *s, size_t n, vdb_buf *scratch, vdb_xconst *out)
+{
+    vdb_expr_json_value(s, n, scratch, out, &c->oom);
 }
 
 static size_t arr_count(const char *s, size_t n, bool *is_arr)
@@ -829,12 +840,16 @@ static vdb_status eval_node(ectx *c, const vdb_xnode *x, uint64_t *t, uint64_t *
             fast_cmp(c, x, t, k);
             return VDB_OK;
         }
+        if (x->a->kind == XN_JSON && vdb_jindex_cmp(c->in, x, c->words, t, k))
+            return VDB_OK;
         break;
     case XN_IN:
         if (x->a->kind == XN_FIELD) {
             fast_in(c, x, t, k);
             return VDB_OK;
         }
+        if (x->a->kind == XN_JSON && vdb_jindex_in(c->in, x, c->words, t, k))
+            return VDB_OK;
         break;
     case XN_LIKE:
         if (x->a->kind == XN_FIELD) {

@@ -126,6 +126,14 @@ struct vdb_expr {
  * division by zero, an infinity): the row's value is then unknown. */
 bool vdb_expr_arith(int op, const vdb_xconst *a, const vdb_xconst *b, vdb_xconst *out);
 
+/* JSON text shared by the evaluator and the JSON path indexes (eval.c): the value at
+ * steps[0..nsteps) of s[0..n) (false: no such value); and a value's text as a typed value
+ * (JSON null XY_NONE, arrays and objects XY_ARRAY; an escaped string is unescaped into
+ * scratch, *oom set when that fails). */
+bool vdb_expr_json_follow(const char *s, size_t n, const vdb_xstep *steps, size_t nsteps,
+                          const char **v, size_t *vlen);
+void vdb_expr_json_value(const char *s, size_t n, vdb_buf *scratch, vdb_xconst *out, bool *oom);
+
 /* Arena allocation: zeroed, freed with the expression. NULL on OOM. */
 void *vdb_expr_alloc(vdb_expr *e, size_t n);
 
