@@ -28,62 +28,6 @@ const char *vdb_jcast_name(vdb_jcast cast)
     return cast > 0 && (size_t)cast < VDB_ARRAY_LEN(cast_names) ? cast_names[cast] : "";
 }
 
-/* The key of a path: per step 'k', the key's length (8 bytes) and bytes, or 'i' and the
- * index (8 bytes). */
-static bool key_of(const vdb_xstep *steps, size_t nsteps, vdb_buf *b)
-{
-    for (size_t i = 0; i < nsteps; i++) {
-        uint64_t v = steps[i].key ? strlen(steps[i].key) : (uint64_t)steps[i].index;
-        char tag = steps[i].key ? 'k' : 'i';
-        vdb_buf_put(b, &tag, 1);
-        vdb_buf_put(b, &v, sizeof v);
-        if (steps[i].key)
-            vdb_buf_put(b, steps[i].key, (size_t)v);
-    }
-    return !b->oom;
-}
-
-vdb_status vdb_jpath_key(const char *path, const char *field, char **key, size_t *len)
-{
-    *key = NULL;
-    *len = 0;
-    if (!path || !*path)
-        return vdb_set_errmsg(VDB_EINVAL, "json_path is empty: give a path into field '%s' "
-                              "such as %s[\"key\"]", field, field);
-    /* the filter parser reads the path, so an index and a filter name a path alike */
-    vdb_expr_field f = {field, VDB_TYPE_JSON, 0, true, 0};
-    vdb_expr_schema sc = {1, &f, -1};
-    vdb_buf text = {0};
-    vdb_buf_put(&text, "exists ", 7);
-    vdb_buf_put(&text, path, strlen(path) + 1);
-    if (text.oom) {
-        vdb_buf_free(&text);
-        return vdb_set_errmsg(VDB_ENOMEM, "out of memory");
-    }
-    vdb_expr *e = NULL;
-    vdb_status st = vdb_expr_parse((const char *)text.p, &sc, &e);
-    vdb_buf_free(&text);
-    if (st == VDB_OK && (e->root->kind != XN_EXISTS || e->root->a->kind != XN_JSON ||
-                         !e->root->a->nsteps))
-        st = VDB_EINVAL;
-    if (st != VDB_OK) {
-        vdb_expr_free(e);
-        return vdb_set_errmsg(VDB_EINVAL, "json_path '%s' is not a path into JSON field '%s' "
-                              "(write it as %s[\"key\"][\"key\"], keys quoted, array "
-                              "positions as [0])", path, field, field);
-    }
-    vdb_buf b = {0};
-    if (!key_of(e->root->a->steps, e->root->a->nsteps, &b)) {
-        vdb_buf_free(&b);
-        vdb_expr_free(e);
-        return vdb_set_errmsg(VDB_ENOMEM, "out of memory");
-    }
-    vdb_expr_free(e);
-    *key = (char *)b.p;
-    *len = b.len;
-    return VDB_OK;
-}
-
 /* The steps back from a key (they point into it). */
 static size_t steps_of(const char *key, size_t len, vdb_xstep *steps, char **keys)
 {
@@ -252,7 +196,7 @@ static const vdb_jindex *find(const vdb_expr_input *in, const vdb_xnode *x)
         return NULL;
     vdb_buf b = {0};
     const vdb_jindex *hit = NULL;
-    if (key_of(x->steps, x->nsteps, &b))
+    if (vdb_expr_path_key(x->steps, x->nsteps, &b))
         for (size_t i = 0; i < in->njindexes && !hit; i++) {
             const vdb_jindex *j = in->jindexes[i];
             if (j && j->col == x->col && j->rows == in->rows && j->len == b.len && !memcmp(j->key, b.p, b.len))
