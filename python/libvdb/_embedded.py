@@ -829,6 +829,11 @@ class EmbeddedTransport:
                      "index_type": x.type.decode("utf-8")}
                 if x.metric:
                     d["metric_type"] = x.metric.decode("utf-8")
+                params = x.params.decode("utf-8") if x.params else ""
+                if params.startswith("json_cast_type="):  # a JSON path index
+                    for kv in params.split(","):
+                        k, _, v = kv.partition("=")
+                        d[k] = v
                 d.update(indexed_rows=x.indexed_rows, total_rows=x.total_rows,
                          state={2: "InProgress", 3: "Finished"}.get(x.state, "Failed"))
                 if d["state"] == "Failed":
@@ -858,11 +863,12 @@ class EmbeddedTransport:
             f = info.field(field)
             st = self.stats(coll)
             types = {g.name: self._index_type(coll, g.name) for g in info.fields}
-            names = {d["field_name"]: d["index_name"] for d in self._indexes(coll)}
+            listed = self._indexes(coll)
+            names = {d["field_name"]: d["index_name"] for d in listed}
             busy = any(st[k] for k in ("row_count", "growing_rows", "sealed_rows",
                                        "deleted_rows", "sealed_segments"))
             busy = busy or self.list_partitions(coll) != ["_default"] or \
-                bool(self.list_aliases(coll)) or any(
+                bool(self.list_aliases(coll)) or any("json_path" in d for d in listed) or any(
                 t is not None and (name == field or t.upper() not in _PARAMLESS)
                 for name, t in types.items())
             if busy:

@@ -1252,13 +1252,15 @@ class MilvusClient:
     @_api
     def describe_index(self, collection_name, index_name, timeout=None, **kwargs):
         """{"field_name", "index_name", "index_type", "metric_type" (vector fields),
+        "json_path" and "json_cast_type" (JSON path indexes),
         "indexed_rows", "total_rows", "pending_index_rows", "state"} (state "Finished",
         "InProgress" or "Failed" with "fail_reason"); NotFoundError if there is none."""
         _check_kwargs("describe_index", kwargs)
         d = self._index_of(collection_name, index_name)
         out = {k: d[k] for k in ("field_name", "index_name", "index_type")}
-        if "metric_type" in d:
-            out["metric_type"] = d["metric_type"]
+        for k in ("metric_type", "json_path", "json_cast_type"):
+            if k in d:
+                out[k] = d[k]
         out.update(indexed_rows=d["indexed_rows"], total_rows=d["total_rows"],
                    pending_index_rows=d["total_rows"] - d["indexed_rows"], state=d["state"])
         if "fail_reason" in d:
