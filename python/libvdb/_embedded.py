@@ -643,11 +643,23 @@ class EmbeddedTransport:
         finally:
             self._lib.vdb_result_free(res)
 
-    def query(self, coll, info, filter, limit, offset, plan, read):
+    query_order_by = True  # vdb_query_ordered
+
+    def query(self, coll, info, filter, limit, offset, plan, read, order_by=None):
+        """order_by: [(field, desc)] (vdb_query_ordered) or None."""
         ro, keep = self._read_opts(read, [n for n, k in plan if k != "pk"])
         res = c_void_p()
-        self._check(self._lib.vdb_query(self._db, self._q(coll), _b(filter or None), byref(ro),
-                                        int(limit or 0), int(offset or 0), byref(res)))
+        if order_by:
+            names = [_b(f) for f, _ in order_by]
+            by = (_lib.vdb_order_by * len(order_by))(
+                *[_lib.vdb_order_by(n, 1 if d else 0) for n, (_, d) in zip(names, order_by)])
+            self._check(self._lib.vdb_query_ordered(
+                self._db, self._q(coll), _b(filter or None), byref(ro), int(limit or 0),
+                int(offset or 0), by, len(order_by), byref(res)))
+        else:
+            self._check(self._lib.vdb_query(self._db, self._q(coll), _b(filter or None),
+                                            byref(ro), int(limit or 0), int(offset or 0),
+                                            byref(res)))
         try:
             return self._rows(res, plan, info)
         finally:

@@ -136,6 +136,35 @@ def _level(v):
     return _LEVELS[key]
 
 
+def _order_by(spec):
+    """order_by_fields as [(field, desc)]: a name, "name asc|desc", {"field", "order"}, or a
+    list of those."""
+    if spec is None:
+        return None
+    if isinstance(spec, (str, dict)):
+        spec = [spec]
+    if not isinstance(spec, (list, tuple)):
+        raise einval("order_by_fields must be a field name, a dict or a list of them")
+    out = []
+    for item in spec:
+        if isinstance(item, dict):
+            unknown = set(item) - {"field", "field_name", "order", "direction"}
+            if unknown:
+                raise einval("order_by_fields: unknown key(s) %s" % sorted(unknown))
+            name = item.get("field", item.get("field_name"))
+            order = item.get("order", item.get("direction", "asc"))
+        elif isinstance(item, str):
+            parts = item.replace(":", " ").split()
+            name, order = (parts + ["asc"])[:2] if len(parts) in (1, 2) else (None, None)
+        else:
+            name = order = None
+        if not isinstance(name, str) or not name or not isinstance(order, str) or \
+                order.lower() not in ("asc", "desc"):
+            raise einval("order_by_fields: %r is not a field with order asc or desc" % (item,))
+        out.append((name, order.lower() == "desc"))
+    return out
+
+
 def _positive_int(name, v, minimum=1):
     if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < minimum:
         raise einval("%s must be an integer >= %d, not %r" % (name, minimum, v))
@@ -874,9 +903,12 @@ class MilvusClient:
         limit + offset at most 16384, as Milvus). output_fields=["count(*)"] gives
         [{"count(*)": n}]. Every field when output_fields is None or empty. ids=[...]
         instead of a filter reads those keys (as get). kwargs: consistency_level,
-        filter_params, travel_timestamp and staleness_ms (embedded)."""
+        filter_params, travel_timestamp and staleness_ms (embedded), order_by_fields (as
+        Milvus 3.0: [{"field": "price", "order": "desc"}, ...], also "price" or
+        ["price desc", "id"]; scalar fields; NULLs last; ties by primary key; embedded)."""
         _check_kwargs("query", kwargs, ("consistency_level", "filter_params",
-                                        "travel_timestamp", "staleness_ms"))
+                                        "travel_timestamp", "staleness_ms", "order_by_fields"))
+        order_by = _order_by(kwargs.get("order_by_fields"))
         info = self._info(collection_name)
         expr = self._filter(filter, kwargs)
         offset = 0 if offset is None else _positive_int("offset", offset, 0)
@@ -901,6 +933,14 @@ class MilvusClient:
             rows = self._t.get(collection_name, info, keys, plan, read) if keys else []
             rows = rows[offset:]
             return rows[:limit] if limit else rows
+        if order_by:
+            if ids is not None:
+                raise einval("order_by_fields takes a filter, not ids")
+            if not getattr(self._t, "query_order_by", False):
+                raise _unsupported("order_by_fields: libvdb's remote client does not send it "
+                                   "yet (use the embedded client)")
+            return self._t.query(collection_name, info, expr or None, limit, offset, plan, read,
+                                 order_by)
         return self._t.query(collection_name, info, expr or None, limit, offset, plan, read)
 
     @_api

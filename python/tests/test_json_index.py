@@ -1,6 +1,7 @@
 """JSON path indexes (Milvus 2.6's json_path / json_cast_type) through the client: several on
 one JSON field, the same rows as without them, described with their path and cast, dropped
-by name, and the parameters refused."""
+by name, and the parameters refused. And query's order_by_fields (issue 17 item 4 with them)
+against a sort done here."""
 
 import pytest
 
@@ -65,3 +66,34 @@ def test_json_path_index_parameters_are_checked(docs):
     with pytest.raises(libvdb.VdbError):  # unsupported: a path index needs its cast
         docs.create_index("docs", "meta", index_type="INVERTED", index_name="a",
                           params={"json_path": 'meta["n"]'})
+
+
+def _key(row, fields):
+    out = []
+    for f, desc in fields:
+        v = row.get(f)
+        # NULLs last either way; descending flips the value only
+        out.append((v is None, 0 if v is None else (-v if desc else v)))
+    return out + [row["id"]]
+
+
+@pytest.mark.embedded_only("order_by_fields is not sent by the remote client yet")
+def test_query_order_by_fields(docs):
+    docs.delete("docs", ids=[4, 5, 6])
+    rows = docs.query("docs", filter="id >= 0", output_fields=["score", "year"])
+    for spec, fields in [([{"field": "score", "order": "desc"}], [("score", True)]),
+                         ("score", [("score", False)]),
+                         (["year desc", "score"], [("year", True), ("score", False)])]:
+        want = [r["id"] for r in sorted(rows, key=lambda r: _key(r, fields))]
+        got = docs.query("docs", filter="id >= 0", output_fields=["score"],
+                         order_by_fields=spec)
+        assert [r["id"] for r in got] == want, spec
+        got = docs.query("docs", filter="id >= 0", output_fields=["score"], limit=7, offset=3,
+                         order_by_fields=spec)
+        assert [r["id"] for r in got] == want[3:10], spec
+    with pytest.raises(libvdb.InvalidArgumentError):
+        docs.query("docs", filter="id >= 0", order_by_fields=["vector"])
+    with pytest.raises(libvdb.InvalidArgumentError):
+        docs.query("docs", filter="id >= 0", order_by_fields=["meta"])
+    with pytest.raises(libvdb.InvalidArgumentError):
+        docs.query("docs", filter="id >= 0", order_by_fields=[{"field": "year", "order": "up"}])
