@@ -905,7 +905,7 @@ class MilvusClient:
         instead of a filter reads those keys (as get). kwargs: consistency_level,
         filter_params, travel_timestamp and staleness_ms (embedded), order_by_fields (as
         Milvus 3.0: [{"field": "price", "order": "desc"}, ...], also "price" or
-        ["price desc", "id"]; scalar fields; NULLs last; ties by primary key; embedded)."""
+        ["price desc", "id"]; scalar fields; NULLs last; ties by primary key)."""
         _check_kwargs("query", kwargs, ("consistency_level", "filter_params",
                                         "travel_timestamp", "staleness_ms", "order_by_fields"))
         order_by = _order_by(kwargs.get("order_by_fields"))
@@ -937,8 +937,7 @@ class MilvusClient:
             if ids is not None:
                 raise einval("order_by_fields takes a filter, not ids")
             if not getattr(self._t, "query_order_by", False):
-                raise _unsupported("order_by_fields: libvdb's remote client does not send it "
-                                   "yet (use the embedded client)")
+                raise _unsupported("order_by_fields: this client cannot send it")
             return self._t.query(collection_name, info, expr or None, limit, offset, plan, read,
                                  order_by)
         return self._t.query(collection_name, info, expr or None, limit, offset, plan, read)

@@ -77,7 +77,6 @@ def _key(row, fields):
     return out + [row["id"]]
 
 
-@pytest.mark.embedded_only("order_by_fields is not sent by the remote client yet")
 def test_query_order_by_fields(docs):
     docs.delete("docs", ids=[4, 5, 6])
     rows = docs.query("docs", filter="id >= 0", output_fields=["score", "year"])
