@@ -136,6 +136,10 @@ static const char *const FILTERS[] = {
     "not (meta[\"s\"] in [\"x1\", \"x4\"])",
     "meta[\"s\"] == 2",
     "meta[\"s\"] like \"x1%\"",
+    "meta[\"s\"] like \"x%\"",
+    "meta[\"s\"] like \"x2\"",
+    "meta[\"s\"] like \"%1\"",
+    "not (meta[\"s\"] like \"x1%\")",
     "meta[\"f\"] == true",
     "meta[\"f\"] != false",
     "not (meta[\"f\"] == true)",
@@ -428,6 +432,32 @@ static void test_index_is_asked(void **state)
         if (out != cases[i].want)
             fail_msg("'%s': rows %#llx, expected %#llx", cases[i].e, (unsigned long long)out,
                      (unsigned long long)cases[i].want);
+        vdb_expr_free(e);
+    }
+    vdb_jindex_free(jx);
+    /* a VARCHAR one: equality and prefixes through the trie */
+    const char *sv[] = {"{\"k\":\"ab\"}", "{\"k\":\"abc\"}", "{\"k\":1}", "{}", "{\"k\":\"b\"}"};
+    vdb_column_free(&a);
+    vdb_column_init(&a, VDB_TYPE_JSON, 0, true);
+    for (int i = 0; i < 5; i++)
+        OK(vdb_column_push(&a, sv[i], strlen(sv[i]), true));
+    OK(vdb_jindex_build(&a, 0, key, len, VDB_JCAST_VARCHAR, &jx));
+    jxs[0] = jx;
+    struct { const char *e; uint64_t want; } scases[] = {
+        {"m[\"k\"] like \"ab%\"", 0x03},
+        {"m[\"k\"] like \"ab\"", 0x01},
+        {"not (m[\"k\"] like \"ab%\")", 0x14}, /* row 3: no k, unknown */
+        {"m[\"k\"] >= \"abc\"", 0x12},
+        {"m[\"k\"] in [\"b\", \"zz\"]", 0x10},
+    };
+    for (size_t i = 0; i < sizeof scases / sizeof scases[0]; i++) {
+        vdb_expr *e;
+        OK(vdb_expr_parse(scases[i].e, &sc, &e));
+        uint64_t out = 0;
+        OK(vdb_expr_eval(e, &in, &out));
+        if (out != scases[i].want)
+            fail_msg("'%s': rows %#llx, expected %#llx", scases[i].e, (unsigned long long)out,
+                     (unsigned long long)scases[i].want);
         vdb_expr_free(e);
     }
     vdb_jindex_free(jx);

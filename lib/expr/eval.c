@@ -696,6 +696,8 @@ static vdb_status eval_node(ectx *c, const vdb_xnode *x, uint64_t *t, uint64_t *
             fast_like(c, x, t, k);
             return VDB_OK;
         }
+        if (x->a->kind == XN_JSON && vdb_jindex_like(c->in, x, c->words, t, k))
+            return VDB_OK;
         break;
     case XN_ISNULL:
         if (x->a->kind == XN_FIELD) {

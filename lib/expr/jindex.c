@@ -199,7 +199,8 @@ static const vdb_jindex *find(const vdb_expr_input *in, const vdb_xnode *x)
     if (vdb_expr_path_key(x->steps, x->nsteps, &b))
         for (size_t i = 0; i < in->njindexes && !hit; i++) {
             const vdb_jindex *j = in->jindexes[i];
-            if (j && j->col == x->col && j->rows == in->rows && j->len == b.len && !memcmp(j->key, b.p, b.len))
+            if (j && j->col == x->col && j->rows == in->rows && j->len == b.len &&
+                !memcmp(j->key, b.p, b.len))
                 hit = j;
         }
     vdb_buf_free(&b);
@@ -279,4 +280,30 @@ bool vdb_jindex_in(const vdb_expr_input *in, const vdb_xnode *x, size_t words, u
     }
     memcpy(k, j->present, words * 8);
     return true;
+}
+
+bool vdb_jindex_like(const vdb_expr_input *in, const vdb_xnode *x, size_t words, uint64_t *t,
+                     uint64_t *k)
+{
+    const vdb_jindex *j = find(in, x->a);
+    size_t lit = 0;
+    if (!j || j->cast != VDB_JCAST_VARCHAR)
+        return false;
+    while (lit < x->npat && x->pat[lit] < 256)
+        lit++;
+    bool exact = lit == x->npat;
+    if (!exact && !(lit + 1 == x->npat && x->pat[lit] == VDB_LIKE_ANY))
+        return false; /* only "abc" and "abc%" have an answer in the index */
+    char *p = vdb_malloc(lit + 1);
+    if (!p)
+        return false; /* the scan still answers */
+    for (size_t i = 0; i < lit; i++)
+        p[i] = (char)x->pat[i];
+    memset(t, 0, words * 8);
+    vdb_sval v = {.s = p, .len = lit};
+    bool ok = exact ? vdb_sindex_eq(j->ix, &v, t) : vdb_sindex_prefix(j->ix, p, lit, t);
+    vdb_free(p);
+    if (ok)
+        memcpy(k, j->present, words * 8);
+    return ok;
 }

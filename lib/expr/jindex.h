@@ -23,5 +23,8 @@ bool vdb_jindex_cmp(const vdb_expr_input *in, const vdb_xnode *x, size_t words, 
                     uint64_t *k);
 bool vdb_jindex_in(const vdb_expr_input *in, const vdb_xnode *x, size_t words, uint64_t *t,
                    uint64_t *k);
+/* `path like "abc"` and `path like "abc%"` through a VARCHAR path index. */
+bool vdb_jindex_like(const vdb_expr_input *in, const vdb_xnode *x, size_t words, uint64_t *t,
+                     uint64_t *k);
 
 #endif
