@@ -247,6 +247,18 @@ static void create_indexes(vdb_db *db)
                               "json_cast_type=Bool,json_path=meta[\"f\"]"));
 }
 
+/* Every sealed row of "ix" is in the path index called name. */
+static void check_indexed(vdb_db *db, const char *name)
+{
+    vdb_indexes *l;
+    OK(vdb_describe_index_by_name(db, "ix", name, &l));
+    vdb_index_info x = {.struct_size = sizeof x};
+    OK(vdb_indexes_get(l, 0, &x));
+    assert_true(x.total_rows > 0);
+    assert_int_equal(x.indexed_rows, x.total_rows);
+    vdb_indexes_free(l);
+}
+
 static void test_path_indexes_equal_a_scan(void **state)
 {
     (void)state;
@@ -288,10 +300,12 @@ static void test_path_indexes_equal_a_scan(void **state)
     OK(vdb_compact(db, "ix"));
     OK(vdb_compact(db, "scan"));
     check_all(db, "after compaction");
+    check_indexed(db, "ab_num");
     vdb_close(db);
 
     db = open_db(dir);
     check_all(db, "after reopen");
+    check_indexed(db, "s_str");
     vdb_indexes *l;
     OK(vdb_list_indexes(db, "ix", &l));
     assert_int_equal(vdb_indexes_count(l), 3);
