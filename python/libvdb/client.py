@@ -60,8 +60,9 @@ _REFUSED = {
         "search_aggregation": "search aggregations",
     }),
     "query": dict(_READ_REFUSED, **{
-        "group_by_fields": "query group-by", "order_by_fields": "query ordered by fields",
-        "order_by": "query ordered by fields", "reduce_stop_for_best": "reduce_stop_for_best",
+        "group_by_fields": "query group-by",
+        "order_by": "query ordered by fields (order_by_fields is)",
+        "reduce_stop_for_best": "reduce_stop_for_best",
     }),
     "get": _READ_REFUSED,
     "create_collection": {
