@@ -427,7 +427,7 @@ static void test_index_is_asked(void **state)
     vdb_expr_schema sc = {1, &f, -1};
     const vdb_column *cols[] = {&b};
     const vdb_jindex *jxs[] = {jx};
-    vdb_expr_input in = {5, cols, NULL, 1, jxs};
+    vdb_expr_input in = {5, cols, NULL};
     struct { const char *e; uint64_t want; } cases[] = {
         {"m[\"k\"] == 5", 0x12},      /* from the index: rows 1 and 4 */
         {"m[\"k\"] > 0", 0x13},
@@ -442,7 +442,7 @@ static void test_index_is_asked(void **state)
         vdb_expr *e;
         OK(vdb_expr_parse(cases[i].e, &sc, &e));
         uint64_t out = 0;
-        OK(vdb_expr_eval(e, &in, &out));
+        OK(vdb_expr_eval_json(e, &in, jxs, 1, &out));
         if (out != cases[i].want)
             fail_msg("'%s': rows %#llx, expected %#llx", cases[i].e, (unsigned long long)out,
                      (unsigned long long)cases[i].want);
@@ -468,7 +468,7 @@ static void test_index_is_asked(void **state)
         vdb_expr *e;
         OK(vdb_expr_parse(scases[i].e, &sc, &e));
         uint64_t out = 0;
-        OK(vdb_expr_eval(e, &in, &out));
+        OK(vdb_expr_eval_json(e, &in, jxs, 1, &out));
         if (out != scases[i].want)
             fail_msg("'%s': rows %#llx, expected %#llx", scases[i].e, (unsigned long long)out,
                      (unsigned long long)scases[i].want);

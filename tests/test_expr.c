@@ -160,8 +160,7 @@ static void check_rows(const char *text, const bool *want, int line)
     if (vdb_expr_parse(text, &schema, &e) != VDB_OK)
         fail_msg("line %d: %s: %s", line, text, vdb_err_get());
     for (int cfg = -1; cfg < NCFG; cfg++) {
-        vdb_expr_input in = {N, colp, cfg < 0 ? NULL : (const vdb_scalar_index *const *)ixs[cfg],
-                             0, NULL};
+        vdb_expr_input in = {N, colp, cfg < 0 ? NULL : (const vdb_scalar_index *const *)ixs[cfg]};
         uint64_t out[(N + 63) / 64 + 1];
         out[1] = 0xdead;
         assert_int_equal(vdb_expr_eval(e, &in, out), VDB_OK);
@@ -712,8 +711,7 @@ static void test_random_expressions_match_a_direct_evaluation(void **state)
             fail_msg("%s: %s", text, vdb_err_get());
         for (int cfg = -1; cfg < 2; cfg++) {
             vdb_expr_input in = {RROWS, rcp,
-                                 cfg < 0 ? NULL : (const vdb_scalar_index *const *)rix[cfg],
-                                 0, NULL};
+                                 cfg < 0 ? NULL : (const vdb_scalar_index *const *)rix[cfg]};
             assert_int_equal(vdb_expr_eval(e, &in, out), VDB_OK);
             for (size_t r = 0; r < RROWS; r++)
                 if ((int)((out[r / 64] >> (r % 64)) & 1) != (ref_eval(root, r) == 1))
@@ -782,8 +780,7 @@ static void test_large_segment_leaves_match_the_reference(void **state)
         if (vdb_expr_parse(exprs[q], &lsch, &e) != VDB_OK)
             fail_msg("%s: %s", exprs[q], vdb_err_get());
         for (int cfg = 0; cfg < 2; cfg++) {
-            vdb_expr_input in = {ROWS, lcp, cfg ? (const vdb_scalar_index *const *)lix : NULL,
-                                 0, NULL};
+            vdb_expr_input in = {ROWS, lcp, cfg ? (const vdb_scalar_index *const *)lix : NULL};
             assert_int_equal(vdb_expr_eval(e, &in, out), VDB_OK);
             for (size_t r = 0; r < ROWS; r++) {
                 size_t len;
@@ -824,7 +821,7 @@ static void test_eval_checks_the_columns_it_is_given(void **state)
     const vdb_column *wrong[NCOLS];
     memcpy(wrong, colp, sizeof wrong);
     wrong[C_PK] = &cols[C_I32];
-    vdb_expr_input in = {N, wrong, NULL, 0, NULL};
+    vdb_expr_input in = {N, wrong, NULL};
     uint64_t out[1];
     assert_int_equal(vdb_expr_eval(e, &in, out), VDB_EINVAL);
     assert_non_null(strstr(vdb_err_get(), "INT64"));

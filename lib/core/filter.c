@@ -63,8 +63,8 @@ vdb_status vdb_filter_apply(const vdb_collection *c, const vdb_expr *e, const vd
                 jx[njx++] = set->ix[k];
         }
     }
-    vdb_expr_input in = {rows, cols, ix, njx, jx};
-    st = vdb_expr_eval(e, &in, pass);
+    vdb_expr_input in = {rows, cols, ix};
+    st = vdb_expr_eval_json(e, &in, jx, njx, pass);
     for (size_t w = 0; st == VDB_OK && w < words; w++)
         bits[w] &= pass[w];
 done:

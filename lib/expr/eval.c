@@ -10,6 +10,7 @@
 
 typedef struct ectx {
     const vdb_expr_input *in;
+    const vdb_jinput *jin;   /* JSON path indexes (NULL: none) */
     size_t rows, words;
     vdb_buf s1, s2;   /* unescaped JSON strings of the two sides of a comparison */
     uint8_t *seen;    /* json_contains_all: which list items a row holds */
@@ -680,7 +681,7 @@ static vdb_status eval_node(ectx *c, const vdb_xnode *x, uint64_t *t, uint64_t *
             fast_cmp(c, x, t, k);
             return VDB_OK;
         }
-        if (x->a->kind == XN_JSON && vdb_jindex_cmp(c->in, x, c->words, t, k))
+        if (x->a->kind == XN_JSON && vdb_jindex_cmp(c->jin, x, c->words, t, k))
             return VDB_OK;
         break;
     case XN_IN:
@@ -688,7 +689,7 @@ static vdb_status eval_node(ectx *c, const vdb_xnode *x, uint64_t *t, uint64_t *
             fast_in(c, x, t, k);
             return VDB_OK;
         }
-        if (x->a->kind == XN_JSON && vdb_jindex_in(c->in, x, c->words, t, k))
+        if (x->a->kind == XN_JSON && vdb_jindex_in(c->jin, x, c->words, t, k))
             return VDB_OK;
         break;
     case XN_LIKE:
@@ -696,7 +697,7 @@ static vdb_status eval_node(ectx *c, const vdb_xnode *x, uint64_t *t, uint64_t *
             fast_like(c, x, t, k);
             return VDB_OK;
         }
-        if (x->a->kind == XN_JSON && vdb_jindex_like(c->in, x, c->words, t, k))
+        if (x->a->kind == XN_JSON && vdb_jindex_like(c->jin, x, c->words, t, k))
             return VDB_OK;
         break;
     case XN_ISNULL:
@@ -716,6 +717,12 @@ static vdb_status eval_node(ectx *c, const vdb_xnode *x, uint64_t *t, uint64_t *
 
 vdb_status vdb_expr_eval(const vdb_expr *e, const vdb_expr_input *in, uint64_t *out)
 {
+    return vdb_expr_eval_json(e, in, NULL, 0, out);
+}
+
+vdb_status vdb_expr_eval_json(const vdb_expr *e, const vdb_expr_input *in,
+                              const vdb_jindex *const *jx, size_t njx, uint64_t *out)
+{
     if (!e || !in || (!out && in->rows))
         return vdb_set_errmsg(VDB_EINVAL, "filter: expression, input or output is NULL");
     size_t words = (in->rows + 63) / 64;
@@ -731,7 +738,8 @@ vdb_status vdb_expr_eval(const vdb_expr *e, const vdb_expr_input *in, uint64_t *
                                   col ? vdb_type_name(col->type) : "missing",
                                   col ? col->rows : 0, vdb_type_name(e->uses[i].type), in->rows);
     }
-    ectx c = {in, in->rows, words, {0}, {0}, NULL, false};
+    vdb_jinput jin = {jx, njx, in->rows};
+    ectx c = {in, &jin, in->rows, words, {0}, {0}, NULL, false};
     uint64_t *k = vdb_malloc(words * 8);
     if (!k)
         return vdb_set_errmsg(VDB_ENOMEM, "filter: out of memory");

@@ -61,14 +61,16 @@ typedef struct vdb_expr_input {
     size_t rows;
     const vdb_column *const *cols;            /* by column index */
     const vdb_scalar_index *const *indexes;   /* by column index; NULL array or entries: none */
-    size_t njindexes;                         /* JSON path indexes of any columns */
-    const vdb_jindex *const *jindexes;
 } vdb_expr_input;
 
 /* Sets bit i of out (ceil(rows/64) words; the callee zeroes them first) for every row where
  * the expression is true. Comparisons with NULL (or a missing JSON key) are false, as in
  * Milvus; `not` of such a comparison is true only where the inner value exists. */
 vdb_status vdb_expr_eval(const vdb_expr *e, const vdb_expr_input *in, uint64_t *out);
+/* The same, with the JSON path indexes jx[0..njx) of the input's rows (any columns) asked
+ * where they answer a leaf exactly. */
+vdb_status vdb_expr_eval_json(const vdb_expr *e, const vdb_expr_input *in,
+                              const vdb_jindex *const *jx, size_t njx, uint64_t *out);
 
 /* Whether e can be true only where column col (an INT64 or VARCHAR field) equals one of
  * finitely many constants (`col == c`, `col in [...]`, joined by and / or); if so, calls

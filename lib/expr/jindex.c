@@ -190,15 +190,15 @@ done:
 /* ---- answering leaves of a filter ---- */
 
 /* The index for x (an XN_JSON node) in the input, or NULL. */
-static const vdb_jindex *find(const vdb_expr_input *in, const vdb_xnode *x)
+static const vdb_jindex *find(const vdb_jinput *in, const vdb_xnode *x)
 {
-    if (!in->njindexes || x->kind != XN_JSON || x->elem != XY_NONE || !x->nsteps)
+    if (!in || !in->n || x->kind != XN_JSON || x->elem != XY_NONE || !x->nsteps)
         return NULL;
     vdb_buf b = {0};
     const vdb_jindex *hit = NULL;
     if (vdb_expr_path_key(x->steps, x->nsteps, &b))
-        for (size_t i = 0; i < in->njindexes && !hit; i++) {
-            const vdb_jindex *j = in->jindexes[i];
+        for (size_t i = 0; i < in->n && !hit; i++) {
+            const vdb_jindex *j = in->ix[i];
             if (j && j->col == x->col && j->rows == in->rows && j->len == b.len &&
                 !memcmp(j->key, b.p, b.len))
                 hit = j;
@@ -232,7 +232,7 @@ static bool key_for(const vdb_jindex *j, const vdb_xconst *c, vdb_sval *v)
     }
 }
 
-bool vdb_jindex_cmp(const vdb_expr_input *in, const vdb_xnode *x, size_t words, uint64_t *t,
+bool vdb_jindex_cmp(const vdb_jinput *in, const vdb_xnode *x, size_t words, uint64_t *t,
                     uint64_t *k)
 {
     const vdb_jindex *j = find(in, x->a);
@@ -262,7 +262,7 @@ bool vdb_jindex_cmp(const vdb_expr_input *in, const vdb_xnode *x, size_t words, 
     return true;
 }
 
-bool vdb_jindex_in(const vdb_expr_input *in, const vdb_xnode *x, size_t words, uint64_t *t,
+bool vdb_jindex_in(const vdb_jinput *in, const vdb_xnode *x, size_t words, uint64_t *t,
                    uint64_t *k)
 {
     const vdb_jindex *j = find(in, x->a);
@@ -282,7 +282,7 @@ bool vdb_jindex_in(const vdb_expr_input *in, const vdb_xnode *x, size_t words, u
     return true;
 }
 
-bool vdb_jindex_like(const vdb_expr_input *in, const vdb_xnode *x, size_t words, uint64_t *t,
+bool vdb_jindex_like(const vdb_jinput *in, const vdb_xnode *x, size_t words, uint64_t *t,
                      uint64_t *k)
 {
     const vdb_jindex *j = find(in, x->a);

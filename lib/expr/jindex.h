@@ -16,15 +16,21 @@ struct vdb_jindex {
     bool big_ints;            /* an int past 2^53: int constants are left to the scan */
 };
 
+/* The path indexes an evaluation may ask, over rows rows. */
+typedef struct vdb_jinput {
+    const vdb_jindex *const *ix;
+    size_t n, rows;
+} vdb_jinput;
+
 /* `path op constant` and `path in [...]` (x) through a JSON path index of the input: fills
  * t (true) and k (known) as the scan would and returns true, or false when no index of the
  * input answers it exactly (the caller scans). */
-bool vdb_jindex_cmp(const vdb_expr_input *in, const vdb_xnode *x, size_t words, uint64_t *t,
+bool vdb_jindex_cmp(const vdb_jinput *in, const vdb_xnode *x, size_t words, uint64_t *t,
                     uint64_t *k);
-bool vdb_jindex_in(const vdb_expr_input *in, const vdb_xnode *x, size_t words, uint64_t *t,
+bool vdb_jindex_in(const vdb_jinput *in, const vdb_xnode *x, size_t words, uint64_t *t,
                    uint64_t *k);
 /* `path like "abc"` and `path like "abc%"` through a VARCHAR path index. */
-bool vdb_jindex_like(const vdb_expr_input *in, const vdb_xnode *x, size_t words, uint64_t *t,
+bool vdb_jindex_like(const vdb_jinput *in, const vdb_xnode *x, size_t words, uint64_t *t,
                      uint64_t *k);
 
 #endif

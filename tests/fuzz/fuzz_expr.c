@@ -140,7 +140,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     vdb_status st = vdb_expr_parse(text, &schema, &e);
     if (st == VDB_OK) {
         uint64_t plain = 0, a = 0, b = 0;
-        vdb_expr_input in = {ROWS, colp, NULL, 0, NULL};
+        vdb_expr_input in = {ROWS, colp, NULL};
         if (vdb_expr_eval(e, &in, &plain) != VDB_OK)
             __builtin_trap();
         in.indexes = (const vdb_scalar_index *const *)ix_a;
