@@ -166,6 +166,61 @@ static int is_count(json_t *fields)
            srv_is_count_star(json_string_value(json_array_get(fields, 0)));
 }
 
+/* orderByFields (NULL: none): [{"fieldName": f, "order": "asc"|"desc"}, ...] or ["f desc"]
+ * into *by (malloc'd, pointing into the request) and *n. */
+static json_t *order_by_of(json_t *req, vdb_order_by **by, size_t *n)
+{
+    json_t *o = json_object_get(req, "orderByFields");
+    *by = NULL;
+    *n = 0;
+    if (!o || json_is_null(o))
+        return NULL;
+    if (!json_is_array(o) || !json_array_size(o) ||
+        !(*by = calloc(json_array_size(o), sizeof **by)))
+        return srv_err(MV_INCORRECT_FORMAT, "can only accept json format request, error: "
+                       "orderByFields must be a non-empty array");
+    for (size_t i = 0; i < json_array_size(o); i++) {
+        json_t *e = json_array_get(o, i), *f = NULL, *d = NULL;
+        if (json_is_object(e)) {
+            f = json_object_get(e, "fieldName");
+            d = json_object_get(e, "order");
+        } else if (json_is_string(e)) {
+            f = e;
+        }
+        const char *order = json_is_string(d) ? json_string_value(d) : d ? NULL : "asc";
+        const char *name = json_is_string(f) ? json_string_value(f) : NULL;
+        if (!name || !order || (strcasecmp(order, "asc") && strcasecmp(order, "desc"))) {
+            free(*by);
+            *by = NULL;
+            return srv_err(MV_INCORRECT_FORMAT, "can only accept json format request, error: "
+                           "orderByFields[%zu] must be {\"fieldName\": name, \"order\": \"asc\" or "
+                           "\"desc\"}", i);
+        }
+        (*by)[i] = (vdb_order_by){name, !strcasecmp(order, "desc")};
+    }
+    *n = json_array_size(o);
+    return NULL;
+}
+
+/* A query with orderByFields: the rows in that order, offset and limit applied to it. */
+static int query_ordered(srv_ctx *ctx, const char *coll, const char *filter,
+                         const vdb_read_opts *ro, int64_t limit, int64_t offset,
+                         const vdb_order_by *by, size_t n, vdb_result **res, srv_status *err)
+{
+    if (limit < 0 || offset < 0 || limit > SRV_MAX_QUERY_WINDOW ||
+        offset > SRV_MAX_QUERY_WINDOW - limit)
+        return srv_fail(err, MV_PARAMETER_INVALID, "invalid max query result window, "
+                        "(offset+limit) should be in range [1, %d], but got limit %lld and "
+                        "offset %lld", SRV_MAX_QUERY_WINDOW, (long long)limit,
+                        (long long)offset);
+    int no_filter = !filter || !filter[strspn(filter, " \t\r\n")];
+    vdb_status st = vdb_query_ordered(ctx->db, coll, no_filter ? NULL : filter, ro,
+                                      (uint64_t)limit, (uint64_t)offset, by, n, res);
+    if (st != VDB_OK)
+        return srv_fail_vdb(ctx, err, st, coll, MV_PARTITION_NOT_FOUND);
+    return 0;
+}
+
 json_t *srv_entities_query(srv_ctx *ctx, json_t *req)
 {
     const char *coll, *filter;
@@ -196,21 +251,29 @@ json_t *srv_entities_query(srv_ctx *ctx, json_t *req)
     }
     srv_coll c;
     srv_outplan p = {0};
-    if ((err = srv_coll_open(ctx, coll, &c)))
+    vdb_order_by *by = NULL;
+    size_t nby = 0;
+    if ((err = order_by_of(req, &by, &nby)))
         return err;
+    if ((err = srv_coll_open(ctx, coll, &c))) {
+        free(by);
+        return err;
+    }
     if (srv_outplan_make(&c, fields, 1, &p, &err) || read_opts(req, &ro, &parts, &err))
         goto done;
     ro.output_fields = p.names;
     ro.n_output_fields = p.n;
     vdb_result *res;
     srv_status st;
-    if (srv_op_query(ctx, &c, coll, filter, &ro, limit, offset, &res, &st)) {
+    if (nby ? query_ordered(ctx, coll, filter, &ro, limit, offset, by, nby, &res, &st)
+            : srv_op_query(ctx, &c, coll, filter, &ro, limit, offset, &res, &st)) {
         err = srv_status_json(&st);
         goto done;
     }
     err = srv_ok(res ? rows_of(&c, &p, res) : json_array());
     vdb_result_free(res);
 done:
+    free(by);
     free(parts);
     srv_outplan_free(&p);
     srv_coll_free(&c);

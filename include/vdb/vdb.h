@@ -717,6 +717,21 @@ VDB_EXPORT vdb_status vdb_get(vdb_db *db, const char *collection, const vdb_pk_l
 VDB_EXPORT vdb_status vdb_query(vdb_db *db, const char *collection, const char *filter,
                                 const vdb_read_opts *read, uint64_t limit, uint64_t offset,
                                 vdb_result **out);
+/* One key of vdb_query_ordered: a scalar field, ascending unless desc is non-zero. */
+typedef struct vdb_order_by {
+    const char *field;
+    int desc;
+} vdb_order_by;
+/* vdb_query with the matches in order (Milvus 3.0's order_by_fields): by by[0], ties by
+ * by[1], ..., then by primary key ascending; NULLs last in either direction (NaN after every
+ * number). offset and limit apply to that order; with a limit only offset + limit rows are
+ * kept while the segments are walked. Fields must be bool, integer, float, double or varchar
+ * (VDB_EINVAL names a vector, JSON or ARRAY field, a missing one or one named twice).
+ * n 0: as vdb_query. */
+VDB_EXPORT vdb_status vdb_query_ordered(vdb_db *db, const char *collection, const char *filter,
+                                        const vdb_read_opts *read, uint64_t limit,
+                                        uint64_t offset, const vdb_order_by *by, size_t n,
+                                        vdb_result **out);
 /* How many visible rows pass filter (NULL or "": all). */
 VDB_EXPORT vdb_status vdb_count(vdb_db *db, const char *collection, const char *filter,
                                 const vdb_read_opts *read, uint64_t *count);

@@ -6,6 +6,7 @@
 
 #include "core/collection.h"
 #include "core/filter.h"
+#include "core/jsonidx.h"
 
 #define COLL_ENCODING 1
 
@@ -83,6 +84,7 @@ void vdb_collection_free(vdb_collection *c)
         vdb_free(c->index[i].name);
     }
     vdb_free(c->index);
+    vdb_jpath_defs_free(c->jpath, c->njpath);
     vdb_free(c->types);
     vdb_free(c->dims);
     vdb_free(c->nullable);

@@ -124,6 +124,11 @@ typedef struct vdb_collection {
     /* mmap.c: set once when the collection is loaded at the open, from its mmap.enabled
      * property or options.mmap: 1 mapped, 2 on the heap; 0 (created since): options.mmap */
     int mmap_mode;
+    /* JSON path indexes (jsonidx.c), any number per JSON field; changed under write_mu and
+     * c->lock written. Each sealed segment holds those of a field as the attachment of the
+     * field's column (a vdb_jpath_set). */
+    size_t njpath;
+    struct vdb_jpath_def *jpath;
 } vdb_collection;
 
 /* A collection in memory with no partitions yet (schema is copied). incarnation (its creation

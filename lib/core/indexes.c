@@ -11,6 +11,7 @@
 #include "core/events.h"
 #include "core/follow.h"
 #include "core/indexes.h"
+#include "core/jsonidx.h"
 #include "core/segment_index.h"
 #include "util/kv.h"
 
@@ -239,6 +240,10 @@ vdb_status vdb_create_index_named(vdb_db *db, const char *collection, const char
     int f;
     vdb_field_index want;
     vdb_status st = lookup_field(db, collection, field, &c, &f);
+    if (st == VDB_OK && c->schema->fields[f].def.type == VDB_TYPE_JSON) {
+        st = vdb_jpath_create(db, c, f, name, type, params);
+        goto out;
+    }
     if (st == VDB_OK)
         st = vdb_index_choose(&c->schema->fields[f].def, type, params, &want);
     if (st != VDB_OK)
@@ -254,6 +259,10 @@ vdb_status vdb_create_index_named(vdb_db *db, const char *collection, const char
         st = vdb_set_errmsg(VDB_EEXIST, "field '%s' already has a %s index%s ('%s'): drop it "
                             "first", field, x->type, strcmp(x->type, want.type) ? ""
                             : " with other parameters", x->name);
+    } else if (!x->type && vdb_jpath_named(c, name ? name : field) >= 0) {
+        st = vdb_set_errmsg(VDB_EEXIST, "index name '%s' is already used in '%s' (by a JSON "
+                            "path index): index names are unique within a collection",
+                            name ? name : field, collection);
     } else if (!x->type && (other = index_named(c, name ? name : field)) >= 0) {
         st = vdb_set_errmsg(VDB_EEXIST, "index name '%s' is already used in '%s' (by the "
                             "index of field '%s'): index names are unique within a collection",
@@ -308,7 +317,12 @@ static vdb_status drop_at(vdb_db *db, vdb_collection *c, int f, const char *name
 {
     vdb_lock_mu(&c->write_mu, VDB_RANK_WRITE);
     vdb_status st = VDB_OK;
-    if (name && (f = index_named(c, name)) < 0) {
+    if ((name && index_named(c, name) < 0 && vdb_jpath_named(c, name) >= 0) ||
+        (!name && c->schema->fields[f].def.type == VDB_TYPE_JSON)) {
+        st = vdb_jpath_drop(db, c, f, name);
+        if (st == VDB_OK)
+            vdb_events_notify(db);
+    } else if (name && (f = index_named(c, name)) < 0) {
         st = vdb_set_errmsg(VDB_ENOTFOUND, "index '%s' not found in '%s'", name, c->name);
     } else if (!c->index[f].type) {
         st = vdb_set_errmsg(VDB_ENOTFOUND, "field '%s' of '%s' has no index",
@@ -382,6 +396,8 @@ vdb_status vdb_describe_index(vdb_db *db, const char *collection, const char *fi
     if (st == VDB_OK) {
         vdb_lock_rd(&c->lock, VDB_RANK_COLL);
         *type = c->index[f].type;
+        if (!*type && vdb_jpath_has(c, (size_t)f))
+            *type = "INVERTED"; /* JSON path indexes: vdb_list_indexes tells them apart */
         vdb_unlock_rw(&c->lock, VDB_RANK_COLL);
         if (!*type)
             st = vdb_set_errmsg(VDB_ENOTFOUND, "field '%s' of '%s' has no index", field,
@@ -560,7 +576,7 @@ static vdb_status list_indexes(vdb_db *db, const char *collection, const char *n
     if (st == VDB_OK) {
         vdb_lock_rd(&c->lock, VDB_RANK_COLL);
         size_t nf = c->schema->nfields;
-        l->items = vdb_calloc(nf ? nf : 1, sizeof *l->items);
+        l->items = vdb_calloc(nf + c->njpath + 1, sizeof *l->items);
         if (!l->items)
             st = vdb_set_errmsg(VDB_ENOMEM, "out of memory");
         for (size_t i = 0; i < nf && st == VDB_OK; i++) {
@@ -569,6 +585,8 @@ static vdb_status list_indexes(vdb_db *db, const char *collection, const char *n
                 continue;
             st = index_info(c, (int)i, &l->items[l->n++]);
         }
+        if (st == VDB_OK)
+            l->n += vdb_jpath_infos(c, name, l->items + l->n, &st);
         vdb_unlock_rw(&c->lock, VDB_RANK_COLL);
         if (st == VDB_OK && name && !l->n)
             st = vdb_set_errmsg(VDB_ENOTFOUND, "index '%s' not found in '%s'", name,
@@ -621,6 +639,10 @@ static int load_one(void *arg, const char *key, const void *val, size_t len)
     const char *field = strrchr(key, '/');
     int f = field ? vdb_schema_find(l->c->schema, field + 1) : -1;
     char text[512];
+    if (f >= 0 && l->c->schema->fields[f].def.type == VDB_TYPE_JSON) {
+        l->st = vdb_jpath_load(l->c, f, key, val, len);
+        return l->st != VDB_OK;
+    }
     if (f < 0 || len == 0 || len >= sizeof text) {
         l->st = vdb_set_errmsg(VDB_ECORRUPT, "meta key %s names no field of '%s'", key,
                                l->c->name);
@@ -671,6 +693,10 @@ vdb_status vdb_load_indexes(vdb_db *db, vdb_collection *c)
             st = vdb_set_errmsg(VDB_ECORRUPT, "meta: two indexes of '%s' are called '%s' "
                                 "(fields '%s' and '%s')", c->name, c->index[i].name,
                                 c->schema->fields[j].def.name, c->schema->fields[i].def.name);
+        if (st == VDB_OK && c->index[i].type && vdb_jpath_named(c, c->index[i].name) >= 0)
+            st = vdb_set_errmsg(VDB_ECORRUPT, "meta: two indexes of '%s' are called '%s' (of "
+                                "field '%s' and a JSON path index)", c->name, c->index[i].name,
+                                c->schema->fields[i].def.name);
     }
     return st;
 }

@@ -1,6 +1,7 @@
 /* Reads and deletes by filter: query (rows that pass, with limit and offset), count, and
  * delete_where (the matching keys deleted at one timestamp). */
 #include "core/filter.h"
+#include "core/orderby.h"
 #include "core/partkey.h"
 #include "core/readpath.h"
 #include "core/result.h"
@@ -172,9 +173,50 @@ static vdb_status count_result(vdb_collection *c, uint64_t n, vdb_result **out)
     return VDB_OK;
 }
 
-vdb_status vdb_query(vdb_db *db, const char *collection, const char *filter,
-                     const vdb_read_opts *read_in, uint64_t limit, uint64_t offset,
-                     vdb_result **out)
+typedef struct ordered_rows {
+    vdb_order_heap *h;
+    vdb_status st;
+} ordered_rows;
+
+static int take_ordered(void *arg, vdb_segment *s, const uint64_t *bits, size_t rows)
+{
+    ordered_rows *o = arg;
+    for (size_t w = 0; w < rows / 64 + 1; w++)
+        for (uint64_t b = bits[w]; b; b &= b - 1)
+            if ((o->st = vdb_order_add(o->h, s, w * 64 + (size_t)__builtin_ctzll(b))) != VDB_OK)
+                return 1;
+    return 0;
+}
+
+/* The matches of e ranked by `by` into r, offset and limit applied (c->lock read held). */
+static vdb_status query_ordered(vdb_collection *c, const vdb_expr *e, uint64_t T,
+                                const vdb_read_opts *read, uint64_t limit, uint64_t offset,
+                                const vdb_order_by *by, size_t nby, vdb_result *r,
+                                const vdb_out_field *of, size_t nof)
+{
+    uint64_t cap = limit ? offset + limit : 0;
+    if (limit && (cap < offset || cap > SIZE_MAX / 2))
+        return vdb_set_errmsg(VDB_EINVAL, "vdb_query: offset + limit is too large to order");
+    vdb_order_heap *h;
+    vdb_status st = vdb_order_new(c, by, nby, (size_t)cap, &h);
+    if (st != VDB_OK)
+        return st;
+    ordered_rows o = {h, VDB_OK};
+    st = for_each_match(c, e, T, read, take_ordered, &o);
+    if (st == VDB_OK)
+        st = o.st;
+    const vdb_order_row *rows;
+    size_t n;
+    vdb_order_sort(h, &rows, &n);
+    for (size_t i = (size_t)VDB_MIN(offset, (uint64_t)n); i < n && st == VDB_OK; i++)
+        st = vdb_result_push(c, r, of, nof, rows[i].s, rows[i].row);
+    vdb_order_free(h);
+    return st;
+}
+
+static vdb_status query_impl(vdb_db *db, const char *collection, const char *filter,
+                             const vdb_read_opts *read_in, uint64_t limit, uint64_t offset,
+                             const vdb_order_by *by, size_t nby, vdb_result **out)
 {
     vdb_err_clear();
     VDB_CHECK_ARG(db && collection && out, "vdb_query: db, collection or out is NULL");
@@ -217,7 +259,10 @@ vdb_status vdb_query(vdb_db *db, const char *collection, const char *filter,
     if (st == VDB_OK) {
         query_rows q = {c, r, of, nof, offset, limit, VDB_OK};
         vdb_lock_rd(&c->lock, VDB_RANK_COLL);
-        st = for_each_match(c, e, T, read, take_rows, &q);
+        if (nby)
+            st = query_ordered(c, e, T, read, limit, offset, by, nby, r, of, nof);
+        else
+            st = for_each_match(c, e, T, read, take_rows, &q);
         vdb_unlock_rw(&c->lock, VDB_RANK_COLL);
         if (st == VDB_OK)
             st = q.st;
@@ -231,6 +276,24 @@ vdb_status vdb_query(vdb_db *db, const char *collection, const char *filter,
     }
     *out = r;
     return VDB_OK;
+}
+
+vdb_status vdb_query(vdb_db *db, const char *collection, const char *filter,
+                     const vdb_read_opts *read, uint64_t limit, uint64_t offset,
+                     vdb_result **out)
+{
+    return query_impl(db, collection, filter, read, limit, offset, NULL, 0, out);
+}
+
+vdb_status vdb_query_ordered(vdb_db *db, const char *collection, const char *filter,
+                             const vdb_read_opts *read, uint64_t limit, uint64_t offset,
+                             const vdb_order_by *by, size_t n, vdb_result **out)
+{
+    if (n && !by) {
+        vdb_err_clear();
+        return vdb_set_errmsg(VDB_EINVAL, "vdb_query_ordered: by is NULL with n %zu", n);
+    }
+    return query_impl(db, collection, filter, read, limit, offset, by, n, out);
 }
 
 /* A page in key order: the batch smallest keys above `after` among the matches, kept in a

@@ -9,6 +9,7 @@
 #include "core/events.h"
 #include "core/mmap.h"
 #include "core/segment_index.h"
+#include "core/jsonidx.h"
 #include "segment/seg_cache.h"
 
 static void free_sindex(void *p) { vdb_sindex_free(p); }
@@ -286,6 +287,8 @@ vdb_status vdb_index_segment(vdb_db *db, vdb_collection *c, vdb_segment *s,
         vdb_unlock_rw(lock, VDB_RANK_COLL);
     vdb_free(built);
     vdb_free(maps);
+    if (st == VDB_OK)
+        st = vdb_jpath_index_segment(c, s, lock);
     return st;
 }
 

@@ -6,11 +6,11 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "util/json.h"
-#include "expr_int.h"
+#include "jindex.h"
 
 typedef struct ectx {
     const vdb_expr_input *in;
+    const vdb_jinput *jin;   /* JSON path indexes (NULL: none) */
     size_t rows, words;
     vdb_buf s1, s2;   /* unescaped JSON strings of the two sides of a comparison */
     uint8_t *seen;    /* json_contains_all: which list items a row holds */
@@ -106,79 +106,6 @@ bool vdb_expr_arith(int op, const vdb_xconst *a, const vdb_xconst *b, vdb_xconst
     return true;
 }
 
-/* ---- JSON text: the data was validated on insert; these still stay inside n ---- */
-
-static size_t skip_ws(const char *s, size_t n, size_t i)
-{
-    while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
-        i++;
-    return i;
-}
-
-static size_t skip_string(const char *s, size_t n, size_t i) /* i at the opening quote */
-{
-    for (i++; i < n && s[i] != '"'; i++)
-        if (s[i] == '\\')
-            i++;
-    return VDB_MIN(i + 1, n);
-}
-
-/* The end of the value starting at i. */
-static size_t skip_value(const char *s, size_t n, size_t i)
-{
-    if (i >= n)
-        return n;
-    if (s[i] == '"')
-        return skip_string(s, n, i);
-    if (s[i] == '[' || s[i] == '{') {
-        size_t depth = 0;
-        while (i < n) {
-            char c = s[i];
-            if (c == '"') {
-                i = skip_string(s, n, i);
-                continue;
-            }
-            if (c == '[' || c == '{')
-                depth++;
-            else if ((c == ']' || c == '}') && --depth == 0)
-                return i + 1;
-            i++;
-        }
-        return n;
-    }
-    while (i < n && s[i] != ',' && s[i] != ']' && s[i] != '}' && s[i] != ' ' && s[i] != '\t' &&
-           s[i] != '\n' && s[i] != '\r')
-        i++;
-    return i;
-}
-
-/* Array iteration: arr_begin positions *pos inside '[' (false when s is not an array);
- * arr_next yields each element's text. */
-static bool arr_begin(const char *s, size_t n, size_t *pos)
-{
-    size_t i = skip_ws(s, n, 0);
-    if (i >= n || s[i] != '[')
-        return false;
-    *pos = i + 1;
-    return true;
-}
-
-static bool arr_next(const char *s, size_t n, size_t *pos, const char **v, size_t *vlen)
-{
-    size_t i = skip_ws(s, n, *pos);
-    if (i < n && s[i] == ',')
-        i = skip_ws(s, n, i + 1);
-    if (i >= n || s[i] == ']')
-        return false;
-    size_t end = skip_value(s, n, i);
-    if (end <= i)
-        return false;
-    *v = s + i;
-    *vlen = end - i;
-    *pos = end;
-    return true;
-}
-
 /* Follows x's path from the row's JSON (or ARRAY) text. false: NULL row or no such value. */
 static bool locate(const ectx *c, const vdb_xnode *x, size_t row, const char **v, size_t *vlen)
 {
@@ -187,97 +114,22 @@ static bool locate(const ectx *c, const vdb_xnode *x, size_t row, const char **v
         return false;
     size_t n;
     const char *s = vdb_column_var(col, row, &n);
-    for (size_t k = 0; k < x->nsteps; k++) {
-        const vdb_xstep *st = &x->steps[k];
-        if (st->key) {
-            size_t i = skip_ws(s, n, 0);
-            /* checked here: vdb_json_get would set an error message for every non-object */
-            if (i >= n || s[i] != '{' || !vdb_json_get(s, n, st->key, &s, &n))
-                return false;
-        } else {
-            size_t pos;
-            const char *e = NULL;
-            size_t elen = 0;
-            if (!arr_begin(s, n, &pos))
-                return false;
-            for (int64_t j = 0; j <= st->index; j++)
-                if (!arr_next(s, n, &pos, &e, &elen))
-                    return false;
-            s = e;
-            n = elen;
-        }
-    }
-    *v = s;
-    *vlen = n;
-    return true;
+    return vdb_expr_json_follow(s, n, x->steps, x->nsteps, v, vlen);
 }
 
 /* A JSON value's text as a typed value: JSON null is XY_NONE, arrays and objects XY_ARRAY. */
 static void classify(ectx *c, const char *s, size_t n, vdb_buf *scratch, vdb_xconst *out)
 {
-    memset(out, 0, sizeof *out);
-    size_t i = skip_ws(s, n, 0);
-    if (i >= n)
-        return;
-    switch (s[i]) {
-    case '"': {
-        size_t end = skip_string(s, n, i);
-        const char *body = s + i + 1;
-        size_t blen = end > i + 1 ? end - i - 2 : 0;
-        if (end - i < 2)
-            return;
-        out->type = XY_STR;
-        if (!memchr(body, '\\', blen)) {
-            out->s = body;
-            out->len = blen;
-            return;
-        }
-        scratch->len = 0;
-        if (!vdb_buf_reserve(scratch, blen + 1)) {
-            c->oom = true;
-            out->type = XY_NONE;
-            return;
-        }
-        out->len = vdb_expr_unescape(body, blen, (char *)scratch->p);
-        out->s = (const char *)scratch->p;
-        return;
-    }
-    case 't':
-    case 'f':
-        out->type = XY_BOOL;
-        out->i = s[i] == 't';
-        return;
-    case 'n': return;
-    case '[':
-    case '{': out->type = XY_ARRAY; return;
-    default: break;
-    }
-    size_t end = skip_value(s, n, i), k = i;
-    bool neg = k < end && s[k] == '-';
-    uint64_t mag = 0;
-    bool is_int = true;
-    for (k += neg; k < end && is_int; k++) {
-        if (s[k] < '0' || s[k] > '9' || mag > (UINT64_MAX - 9) / 10)
-            is_int = false;
-        else
-            mag = mag * 10 + (uint64_t)(s[k] - '0');
-    }
-    if (is_int && end > i + neg && mag <= (uint64_t)INT64_MAX + neg) {
-        out->type = XY_INT;
-        out->i = neg ? (int64_t)(0 - mag) : (int64_t)mag;
-        return;
-    }
-    if (vdb_expr_strtod(s + i, end - i, &out->d))
-        out->type = XY_FLOAT;
+    vdb_expr_json_value(s, n, scratch, out, &c->oom);
 }
 
 static size_t arr_count(const char *s, size_t n, bool *is_arr)
 {
     size_t pos, cnt = 0, vlen;
     const char *v;
-    *is_arr = arr_begin(s, n, &pos);
+    *is_arr = vdb_expr_arr_begin(s, n, &pos);
     if (*is_arr)
-        while (arr_next(s, n, &pos, &v, &vlen))
+        while (vdb_expr_arr_next(s, n, &pos, &v, &vlen))
             cnt++;
     return cnt;
 }
@@ -410,14 +262,14 @@ static int contains_row(ectx *c, const vdb_xnode *x, size_t row)
     size_t vlen, elen, pos, hits = 0;
     if (!locate(c, x->a, row, &v, &vlen))
         return -1;
-    if (!arr_begin(v, vlen, &pos))
+    if (!vdb_expr_arr_begin(v, vlen, &pos))
         return 0;
     if (x->op == XF_ALL) {
         if (!x->nlist)
             return 1;
         memset(c->seen, 0, x->nlist);
     }
-    while (arr_next(v, vlen, &pos, &e, &elen)) {
+    while (vdb_expr_arr_next(v, vlen, &pos, &e, &elen)) {
         vdb_xconst ev;
         classify(c, e, elen, &c->s1, &ev);
         for (size_t i = 0; i < x->nlist; i++) {
@@ -464,7 +316,7 @@ static int pred_row(ectx *c, const vdb_xnode *x, size_t row)
             r = !vdb_column_is_null(c->in->cols[x->a->col], row);
         else
             r = locate(c, x->a, row, &v, &vlen) &&
-                skip_ws(v, vlen, 0) < vlen && v[skip_ws(v, vlen, 0)] != 'n';
+                vdb_expr_skip_ws(v, vlen, 0) < vlen && v[vdb_expr_skip_ws(v, vlen, 0)] != 'n';
         return x->negate ? r : !r;
     case XN_EXISTS: return locate(c, x->a, row, &v, &vlen);
     case XN_CONTAINS: return contains_row(c, x, row);
@@ -873,18 +725,24 @@ static vdb_status eval_node(ectx *c, const vdb_xnode *x, uint64_t *t, uint64_t *
             fast_cmp(c, x, t, k);
             return VDB_OK;
         }
+        if (x->a->kind == XN_JSON && vdb_jindex_cmp(c->jin, x, c->words, t, k))
+            return VDB_OK;
         break;
     case XN_IN:
         if (x->a->kind == XN_FIELD) {
             fast_in(c, x, t, k);
             return VDB_OK;
         }
+        if (x->a->kind == XN_JSON && vdb_jindex_in(c->jin, x, c->words, t, k))
+            return VDB_OK;
         break;
     case XN_LIKE:
         if (x->a->kind == XN_FIELD) {
             fast_like(c, x, t, k);
             return VDB_OK;
         }
+        if (x->a->kind == XN_JSON && vdb_jindex_like(c->jin, x, c->words, t, k))
+            return VDB_OK;
         break;
     case XN_CONTAINS:
         if (contains_index(c, x, t, k))
@@ -907,6 +765,12 @@ static vdb_status eval_node(ectx *c, const vdb_xnode *x, uint64_t *t, uint64_t *
 
 vdb_status vdb_expr_eval(const vdb_expr *e, const vdb_expr_input *in, uint64_t *out)
 {
+    return vdb_expr_eval_json(e, in, NULL, 0, out);
+}
+
+vdb_status vdb_expr_eval_json(const vdb_expr *e, const vdb_expr_input *in,
+                              const vdb_jindex *const *jx, size_t njx, uint64_t *out)
+{
     if (!e || !in || (!out && in->rows))
         return vdb_set_errmsg(VDB_EINVAL, "filter: expression, input or output is NULL");
     size_t words = (in->rows + 63) / 64;
@@ -922,7 +786,8 @@ vdb_status vdb_expr_eval(const vdb_expr *e, const vdb_expr_input *in, uint64_t *
                                   col ? vdb_type_name(col->type) : "missing",
                                   col ? col->rows : 0, vdb_type_name(e->uses[i].type), in->rows);
     }
-    ectx c = {in, in->rows, words, {0}, {0}, NULL, false};
+    vdb_jinput jin = {jx, njx, in->rows};
+    ectx c = {in, &jin, in->rows, words, {0}, {0}, NULL, false};
     uint64_t *k = vdb_malloc(words * 8);
     if (!k)
         return vdb_set_errmsg(VDB_ENOMEM, "filter: out of memory");

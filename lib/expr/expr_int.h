@@ -126,6 +126,21 @@ struct vdb_expr {
  * division by zero, an infinity): the row's value is then unknown. */
 bool vdb_expr_arith(int op, const vdb_xconst *a, const vdb_xconst *b, vdb_xconst *out);
 
+/* JSON text (jtext.c): blanks skipped from i; array iteration (begin positions *pos inside
+ * '[', false when s is not an array; next yields each element's text); the value at
+ * steps[0..nsteps) of s[0..n) (false: no such value); and a value's text as a typed value
+ * (JSON null XY_NONE, arrays and objects XY_ARRAY; an escaped string is unescaped into
+ * scratch, *oom set when that fails). */
+size_t vdb_expr_skip_ws(const char *s, size_t n, size_t i);
+bool vdb_expr_arr_begin(const char *s, size_t n, size_t *pos);
+bool vdb_expr_arr_next(const char *s, size_t n, size_t *pos, const char **v, size_t *vlen);
+/* A path as a key comparable with memcmp: per step 'k', the key's length (8 bytes) and bytes,
+ * or 'i' and the index (8 bytes). false without memory. */
+bool vdb_expr_path_key(const vdb_xstep *steps, size_t nsteps, vdb_buf *b);
+bool vdb_expr_json_follow(const char *s, size_t n, const vdb_xstep *steps, size_t nsteps,
+                          const char **v, size_t *vlen);
+void vdb_expr_json_value(const char *s, size_t n, vdb_buf *scratch, vdb_xconst *out, bool *oom);
+
 /* Arena allocation: zeroed, freed with the expression. NULL on OOM. */
 void *vdb_expr_alloc(vdb_expr *e, size_t n);
 

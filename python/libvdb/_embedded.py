@@ -689,11 +689,23 @@ class EmbeddedTransport:
         finally:
             self._lib.vdb_result_free(res)
 
-    def query(self, coll, info, filter, limit, offset, plan, read):
+    query_order_by = True  # vdb_query_ordered
+
+    def query(self, coll, info, filter, limit, offset, plan, read, order_by=None):
+        """order_by: [(field, desc)] (vdb_query_ordered) or None."""
         ro, keep = self._read_opts(read, [n for n, k in plan if k != "pk"])
         res = c_void_p()
-        self._check(self._lib.vdb_query(self._db, self._q(coll), _b(filter or None), byref(ro),
-                                        int(limit or 0), int(offset or 0), byref(res)))
+        if order_by:
+            names = [_b(f) for f, _ in order_by]
+            by = (_lib.vdb_order_by * len(order_by))(
+                *[_lib.vdb_order_by(n, 1 if d else 0) for n, (_, d) in zip(names, order_by)])
+            self._check(self._lib.vdb_query_ordered(
+                self._db, self._q(coll), _b(filter or None), byref(ro), int(limit or 0),
+                int(offset or 0), by, len(order_by), byref(res)))
+        else:
+            self._check(self._lib.vdb_query(self._db, self._q(coll), _b(filter or None),
+                                            byref(ro), int(limit or 0), int(offset or 0),
+                                            byref(res)))
         try:
             return self._rows(res, plan, info)
         finally:
@@ -878,6 +890,11 @@ class EmbeddedTransport:
                      "index_type": x.type.decode("utf-8")}
                 if x.metric:
                     d["metric_type"] = x.metric.decode("utf-8")
+                params = x.params.decode("utf-8") if x.params else ""
+                if params.startswith("json_cast_type="):  # a JSON path index
+                    for kv in params.split(","):
+                        k, _, v = kv.partition("=")
+                        d[k] = v
                 d.update(indexed_rows=x.indexed_rows, total_rows=x.total_rows,
                          state={2: "InProgress", 3: "Finished"}.get(x.state, "Failed"))
                 if d["state"] == "Failed":
@@ -907,11 +924,12 @@ class EmbeddedTransport:
             f = info.field(field)
             st = self.stats(coll)
             types = {g.name: self._index_type(coll, g.name) for g in info.fields}
-            names = {d["field_name"]: d["index_name"] for d in self._indexes(coll)}
+            listed = self._indexes(coll)
+            names = {d["field_name"]: d["index_name"] for d in listed}
             busy = any(st[k] for k in ("row_count", "growing_rows", "sealed_rows",
                                        "deleted_rows", "sealed_segments"))
             busy = busy or self.list_partitions(coll) != ["_default"] or \
-                bool(self.list_aliases(coll)) or any(
+                bool(self.list_aliases(coll)) or any("json_path" in d for d in listed) or any(
                 t is not None and (name == field or t.upper() not in _PARAMLESS)
                 for name, t in types.items())
             if busy:

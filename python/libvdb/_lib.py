@@ -152,6 +152,10 @@ class vdb_pk_list(Structure):
     _fields_ = [("ints", POINTER(c_int64)), ("strs", POINTER(c_char_p)), ("count", c_size_t)]
 
 
+class vdb_order_by(Structure):
+    _fields_ = [("field", c_char_p), ("desc", c_int)]
+
+
 class vdb_read_opts(_Sized):
     _fields_ = [
         ("struct_size", c_uint32),
@@ -402,6 +406,8 @@ PROTOTYPES = {
                      POINTER(result_p)]),
     "vdb_query": (st, [db_p, c_char_p, c_char_p, POINTER(vdb_read_opts), c_uint64, c_uint64,
                        POINTER(result_p)]),
+    "vdb_query_ordered": (st, [db_p, c_char_p, c_char_p, POINTER(vdb_read_opts), c_uint64,
+                               c_uint64, POINTER(vdb_order_by), c_size_t, POINTER(result_p)]),
     "vdb_count": (st, [db_p, c_char_p, c_char_p, POINTER(vdb_read_opts), POINTER(c_uint64)]),
     "vdb_delete_where": (st, [db_p, c_char_p, c_char_p, c_char_p, POINTER(c_uint64),
                               POINTER(c_uint64)]),

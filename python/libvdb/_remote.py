@@ -540,10 +540,15 @@ class RemoteTransport:
             body["outputFields"] = [info.pk.name]  # [] would mean every field
         return [self._shape(info, r, plan) for r in self._data("entities/get", body) or []]
 
-    def query(self, coll, info, filter, limit, offset, plan, read):
+    query_order_by = True  # entities/query's orderByFields
+
+    def query(self, coll, info, filter, limit, offset, plan, read, order_by=None):
         body = self._read_body({"collectionName": coll, "filter": filter or "",
                                 "limit": int(limit or 0), "offset": int(offset or 0)},
                                read, plan)
+        if order_by:
+            body["orderByFields"] = [{"fieldName": f, "order": "desc" if d else "asc"}
+                                     for f, d in order_by]
         if not body["outputFields"]:
             body["outputFields"] = [info.pk.name]
         return [self._shape(info, r, plan) for r in self._data("entities/query", body) or []]

@@ -62,8 +62,9 @@ _REFUSED = {
         "search_aggregation": "search aggregations",
     }),
     "query": dict(_READ_REFUSED, **{
-        "group_by_fields": "query group-by", "order_by_fields": "query ordered by fields",
-        "order_by": "query ordered by fields", "reduce_stop_for_best": "reduce_stop_for_best",
+        "group_by_fields": "query group-by",
+        "order_by": "query ordered by fields (order_by_fields is)",
+        "reduce_stop_for_best": "reduce_stop_for_best",
     }),
     "get": _READ_REFUSED,
     "create_collection": {
@@ -156,6 +157,35 @@ def _level(v):
         raise einval("unknown consistency level %r (Strong, Session, Bounded, Eventually)"
                      % (v,))
     return _LEVELS[key]
+
+
+def _order_by(spec):
+    """order_by_fields as [(field, desc)]: a name, "name asc|desc", {"field", "order"}, or a
+    list of those."""
+    if spec is None:
+        return None
+    if isinstance(spec, (str, dict)):
+        spec = [spec]
+    if not isinstance(spec, (list, tuple)):
+        raise einval("order_by_fields must be a field name, a dict or a list of them")
+    out = []
+    for item in spec:
+        if isinstance(item, dict):
+            unknown = set(item) - {"field", "field_name", "order", "direction"}
+            if unknown:
+                raise einval("order_by_fields: unknown key(s) %s" % sorted(unknown))
+            name = item.get("field", item.get("field_name"))
+            order = item.get("order", item.get("direction", "asc"))
+        elif isinstance(item, str):
+            parts = item.replace(":", " ").split()
+            name, order = (parts + ["asc"])[:2] if len(parts) in (1, 2) else (None, None)
+        else:
+            name = order = None
+        if not isinstance(name, str) or not name or not isinstance(order, str) or \
+                order.lower() not in ("asc", "desc"):
+            raise einval("order_by_fields: %r is not a field with order asc or desc" % (item,))
+        out.append((name, order.lower() == "desc"))
+    return out
 
 
 def _positive_int(name, v, minimum=1):
@@ -904,9 +934,12 @@ class MilvusClient:
         limit + offset at most 16384, as Milvus). output_fields=["count(*)"] gives
         [{"count(*)": n}]. Every field when output_fields is None or empty. ids=[...]
         instead of a filter reads those keys (as get). kwargs: consistency_level,
-        filter_params, travel_timestamp and staleness_ms (embedded)."""
+        filter_params, travel_timestamp and staleness_ms (embedded), order_by_fields (as
+        Milvus 3.0: [{"field": "price", "order": "desc"}, ...], also "price" or
+        ["price desc", "id"]; scalar fields; NULLs last; ties by primary key)."""
         _check_kwargs("query", kwargs, ("consistency_level", "filter_params",
-                                        "travel_timestamp", "staleness_ms"))
+                                        "travel_timestamp", "staleness_ms", "order_by_fields"))
+        order_by = _order_by(kwargs.get("order_by_fields"))
         info = self._info(collection_name)
         expr = self._filter(filter, kwargs)
         offset = 0 if offset is None else _positive_int("offset", offset, 0)
@@ -931,6 +964,13 @@ class MilvusClient:
             rows = self._t.get(collection_name, info, keys, plan, read) if keys else []
             rows = rows[offset:]
             return rows[:limit] if limit else rows
+        if order_by:
+            if ids is not None:
+                raise einval("order_by_fields takes a filter, not ids")
+            if not getattr(self._t, "query_order_by", False):
+                raise _unsupported("order_by_fields: this client cannot send it")
+            return self._t.query(collection_name, info, expr or None, limit, offset, plan, read,
+                                 order_by)
         return self._t.query(collection_name, info, expr or None, limit, offset, plan, read)
 
     @_api
@@ -1291,13 +1331,15 @@ class MilvusClient:
     @_api
     def describe_index(self, collection_name, index_name, timeout=None, **kwargs):
         """{"field_name", "index_name", "index_type", "metric_type" (vector fields),
+        "json_path" and "json_cast_type" (JSON path indexes),
         "indexed_rows", "total_rows", "pending_index_rows", "state"} (state "Finished",
         "InProgress" or "Failed" with "fail_reason"); NotFoundError if there is none."""
         _check_kwargs("describe_index", kwargs)
         d = self._index_of(collection_name, index_name)
         out = {k: d[k] for k in ("field_name", "index_name", "index_type")}
-        if "metric_type" in d:
-            out["metric_type"] = d["metric_type"]
+        for k in ("metric_type", "json_path", "json_cast_type"):
+            if k in d:
+                out[k] = d[k]
         out.update(indexed_rows=d["indexed_rows"], total_rows=d["total_rows"],
                    pending_index_rows=d["total_rows"] - d["indexed_rows"], state=d["state"])
         if "fail_reason" in d:

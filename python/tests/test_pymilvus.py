@@ -176,7 +176,6 @@ def test_pymilvus_features_libvdb_lacks_are_refused(docs):
         lambda: docs.search("docs", q, ignore_growing=True),
         lambda: docs.search("docs", q, search_params={"ignore_growing": True}),
         lambda: docs.search("docs", q, order_by_fields=[{"field": "year"}]),
-        lambda: docs.query("docs", "id > 1", order_by_fields=[{"field": "year"}]),
         lambda: docs.query("docs", "id > 1", guarantee_timestamp=123),
         lambda: docs.upsert("docs", [], partial_update=True),
         lambda: docs.compact("docs", is_clustering=True),
