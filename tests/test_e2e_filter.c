@@ -1225,7 +1225,7 @@ static void test_index_ddl_and_errors(void **state)
     ERR(vdb_create_index(fx.db, COLL, "f", "BITMAP", NULL), VDB_EINVAL, "f");
     ERR(vdb_create_index(fx.db, COLL, "d", "BITMAP", NULL), VDB_EINVAL, "DOUBLE");
     ERR(vdb_create_index(fx.db, COLL, "id", "BITMAP", NULL), VDB_EINVAL, "primary");
-    ERR(vdb_create_index(fx.db, COLL, "meta", "BITMAP", NULL), VDB_EUNSUPPORTED, "meta");
+    ERR(vdb_create_index(fx.db, COLL, "meta", "BITMAP", NULL), VDB_EINVAL, "JSON field 'meta'");
     ERR(vdb_create_index(fx.db, COLL, "arr", "STL_SORT", NULL), VDB_EINVAL, "arr");
     ERR(vdb_create_index(fx.db, COLL, "sarr", "TRIE", NULL), VDB_EINVAL, "sarr");
     ERR(vdb_create_index(fx.db, COLL, "arr", "HNSW", NULL), VDB_EINVAL, "vector");

@@ -72,8 +72,9 @@ def test_add_field_refused(client):
 
 
 def test_create_with_properties(client):
-    with pytest.raises(libvdb.UnsupportedError, match="mmap.enabled"):
-        client.create_collection("cp", dimension=4, properties={TTL: 60, "mmap.enabled": True})
+    with pytest.raises(libvdb.UnsupportedError, match="collection.replica.number"):
+        client.create_collection("cp", dimension=4,
+                                 properties={TTL: 60, "collection.replica.number": 2})
     with pytest.raises(libvdb.InvalidArgumentError):
         client.create_collection("cp", dimension=4, properties={TTL: -1})
     assert not client.has_collection("cp")

@@ -322,8 +322,9 @@ class BadRequests(Base):
         # checked as alter checks them: nothing is created when one is refused
         r = self.assertCode(self.srv.post("collections/create", {
             "collectionName": "cprops", "dimension": DIM,
-            "properties": {"collection.ttl.seconds": 60, "mmap.enabled": True}}), 3000)
-        self.assertIn("mmap.enabled", r["message"])
+            "properties": {"collection.ttl.seconds": 60, "collection.replica.number": 2}}),
+            3000)
+        self.assertIn("collection.replica.number", r["message"])
         self.assertCode(self.srv.post("collections/create", {
             "collectionName": "cprops", "dimension": DIM,
             "properties": {"collection.ttl.seconds": -1}}), 1100)
