@@ -41,10 +41,10 @@ typedef struct kind_ops {
 
 static const kind_ops kinds[] = {
     [VDB_SINDEX_SORTED] = {"SORTED", "STL_SORT", suits_sorted, vdb_sindex_sorted_build, true,
-                           false},
+                           false, NULL},
     [VDB_SINDEX_INVERTED] = {"INVERTED", "INVERTED", suits_inverted, vdb_sindex_inverted_build,
                              false, false, suits_inverted},
-    [VDB_SINDEX_TRIE] = {"TRIE", "TRIE", suits_trie, vdb_sindex_trie_build, true, true},
+    [VDB_SINDEX_TRIE] = {"TRIE", "TRIE", suits_trie, vdb_sindex_trie_build, true, true, NULL},
     [VDB_SINDEX_BITMAP] = {"BITMAP", "BITMAP", suits_bitmap, vdb_sindex_bitmap_build, true, true,
                            suits_bitmap},
 };
